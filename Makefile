@@ -1,0 +1,50 @@
+# proxyfuzz. Two commands on a fresh machine: `make fuzz` and `make test`.
+# Every target depends on `setup`, which builds .venv and compiles the config schema.
+
+PYTHON_BOOT ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+SCHEMA      := proxy/config/gen/.compiled
+
+FUZZ_TIME ?= 60
+HARNESS   ?=
+JOBS      ?= 1
+CI_FUZZ_TIME ?= 30
+
+.PHONY: setup test test-all fuzz triage ci-fuzz bench clean system-tools
+
+setup: $(STAMP) $(SCHEMA) system-tools
+
+$(STAMP): requirements.txt
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(SCHEMA): $(STAMP) $(wildcard proxy/config/*.proto) proxy/config/compile.py
+	$(PY) -m proxy.config.compile
+	touch $@
+
+# Real peers for end-to-end tests (curl, h2load). Installed from Debian when missing and we are root;
+# tests that need them skip with the reason otherwise.
+system-tools:
+	@bash scripts/system-tools.sh
+
+test: setup
+	$(PY) -m pytest -m "not slow"
+
+test-all: setup
+	$(PY) -m pytest
+
+fuzz: setup
+	$(PY) -m fuzz fuzz-all --time $(FUZZ_TIME) --jobs $(JOBS) $(if $(HARNESS),--harness $(HARNESS))
+
+triage: setup
+	$(PY) -m fuzz triage
+
+ci-fuzz: setup
+	$(PY) -m fuzz ci --time $(CI_FUZZ_TIME)
+
+clean:
+	rm -rf $(VENV) proxy/config/gen out work
