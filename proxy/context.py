@@ -1,0 +1,30 @@
+"""Per-instance runtime state, separate from the immutable built configuration.
+
+A built configuration (listeners, filter factories, clusters) is made once and can be
+reused by many server instances, for example one per fuzz input. Everything that
+changes while the proxy runs lives in a ServerContext, made fresh per instance.
+"""
+
+import random
+from dataclasses import dataclass, field
+
+from .stats import Stats
+
+
+@dataclass
+class ServerContext:
+    dispatcher: object
+    # Opens upstream connections: `network.connect(host, port, buffer_limit) -> Connection`.
+    network: object
+    stats: Stats = field(default_factory=Stats)
+    random: random.Random = field(default_factory=lambda: random.Random(0))
+    # The cluster manager (proxy.upstream), attached when the configuration is instantiated.
+    cluster_manager: object = None
+    # State shared by all connections of one filter factory (a listener's token bucket),
+    # keyed by the factory object; made lazily with shared_state(key, make).
+    shared: dict = field(default_factory=dict)
+
+    def shared_state(self, key, make):
+        if key not in self.shared:
+            self.shared[key] = make()
+        return self.shared[key]

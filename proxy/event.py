@@ -1,0 +1,159 @@
+"""Dispatchers: the only source of time and deferred work for the proxy core.
+
+Filters never read a clock: they arm timers on the dispatcher. Two implementations
+share one interface: `SimulatedDispatcher` (virtual time that moves only when the
+driver calls `advance`, used by tests and fuzzers) and `AsyncioDispatcher` (real
+time, used by the socket runtime in proxy/server.py).
+
+Time is in integer milliseconds.
+"""
+
+import heapq
+import itertools
+
+
+class TimerError(AssertionError):
+    """A timer broke its contract (fired early or twice for one arming)."""
+
+
+class Timer:
+    """A one-shot timer. `enable(ms)` (re)arms it; `disable()` cancels it."""
+
+    __slots__ = ("_dispatcher", "_callback", "_generation", "deadline", "fired_generation")
+
+    def __init__(self, dispatcher: "Dispatcher", callback) -> None:
+        self._dispatcher = dispatcher
+        self._callback = callback
+        self._generation = 0
+        self.deadline: int | None = None
+        self.fired_generation = -1
+
+    @property
+    def enabled(self) -> bool:
+        return self.deadline is not None
+
+    def enable(self, ms: int) -> None:
+        if ms < 0:
+            raise ValueError(f"timer delay must be >= 0, got {ms}")
+        self._generation += 1
+        self.deadline = self._dispatcher.now_ms() + ms
+        self._dispatcher._schedule(self, self._generation, self.deadline)
+
+    def disable(self) -> None:
+        self._generation += 1
+        self.deadline = None
+
+    def _fire(self, generation: int) -> None:
+        if generation != self._generation or self.deadline is None:
+            return  # re-armed or cancelled since this expiry was scheduled
+        now = self._dispatcher.now_ms()
+        if now < self.deadline:
+            raise TimerError(f"timer fired early: now={now} deadline={self.deadline}")
+        if self.fired_generation == generation:
+            raise TimerError("timer fired twice for one arming")
+        self.fired_generation = generation
+        self.deadline = None
+        self._callback()
+
+
+class Dispatcher:
+    """Interface: now_ms(), create_timer(cb), post(cb)."""
+
+    def now_ms(self) -> int:
+        raise NotImplementedError
+
+    def create_timer(self, callback) -> Timer:
+        return Timer(self, callback)
+
+    def post(self, callback) -> None:
+        raise NotImplementedError
+
+    def _schedule(self, timer: Timer, generation: int, deadline: int) -> None:
+        raise NotImplementedError
+
+
+class SimulatedDispatcher(Dispatcher):
+    """Virtual time. Nothing happens until the driver calls run_posted() or advance()."""
+
+    # Bounds every drain loop: a callback that keeps re-posting itself is a bug, not a hang.
+    MAX_CALLBACKS_PER_RUN = 100_000
+
+    def __init__(self, start_ms: int = 0) -> None:
+        self._now = start_ms
+        self._timers: list = []
+        self._posted: list = []
+        self._seq = itertools.count()
+
+    def now_ms(self) -> int:
+        return self._now
+
+    def post(self, callback) -> None:
+        self._posted.append(callback)
+
+    def _schedule(self, timer, generation, deadline) -> None:
+        heapq.heappush(self._timers, (deadline, next(self._seq), timer, generation))
+
+    @property
+    def pending_posted(self) -> int:
+        return len(self._posted)
+
+    def next_deadline(self) -> int | None:
+        while self._timers:
+            deadline, _, timer, generation = self._timers[0]
+            if generation == timer._generation and timer.deadline is not None:
+                return deadline
+            heapq.heappop(self._timers)
+        return None
+
+    def run_posted(self) -> int:
+        """Run posted callbacks (including ones they post) until none is left."""
+        ran = 0
+        while self._posted:
+            batch, self._posted = self._posted, []
+            for cb in batch:
+                cb()
+                ran += 1
+                if ran > self.MAX_CALLBACKS_PER_RUN:
+                    raise RuntimeError("posted callbacks keep re-posting: unbounded event loop")
+        return ran
+
+    def advance(self, ms: int) -> None:
+        """Move virtual time forward by ms, firing due timers in deadline order."""
+        if ms < 0:
+            raise ValueError("time only moves forward")
+        target = self._now + ms
+        self.run_posted()
+        fired = 0
+        while self._timers and self._timers[0][0] <= target:
+            deadline, _, timer, generation = heapq.heappop(self._timers)
+            self._now = max(self._now, deadline)
+            timer._fire(generation)
+            self.run_posted()
+            fired += 1
+            if fired > self.MAX_CALLBACKS_PER_RUN:
+                raise RuntimeError("timers keep re-arming at zero delay: unbounded event loop")
+        self._now = target
+
+
+class AsyncioDispatcher(Dispatcher):
+    """Real time on an asyncio loop."""
+
+    def __init__(self, loop) -> None:
+        self._loop = loop
+        self._origin = loop.time()
+
+    def now_ms(self) -> int:
+        return int((self._loop.time() - self._origin) * 1000)
+
+    def post(self, callback) -> None:
+        self._loop.call_soon(callback)
+
+    def _schedule(self, timer, generation, deadline) -> None:
+        delay = max(0, deadline - self.now_ms()) / 1000
+        # Real clocks can wake a hair early in integer ms; re-check and re-sleep if so.
+        def expire():
+            if timer.deadline is not None and generation == timer._generation and self.now_ms() < deadline:
+                self._loop.call_later((deadline - self.now_ms()) / 1000 + 0.0005, expire)
+                return
+            timer._fire(generation)
+        self._loop.call_later(delay, expire)

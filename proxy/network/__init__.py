@@ -1,0 +1,1 @@
+"""The L4 layer: connections, network filters and their iteration rules, listeners."""

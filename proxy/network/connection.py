@@ -1,0 +1,297 @@
+"""A sans-IO network connection: buffers, watermarks, read-disable, events, filters.
+
+The connection never touches a socket. A transport (the asyncio runtime, or the
+simulated network used by tests and fuzzers) moves bytes in and out:
+
+  in:   on_read(data, end_stream)   bytes received; call only while reading_enabled
+        on_connected()              the transport is up (client: connect succeeded)
+        on_connect_failed()         client connect failed
+        on_remote_close()           the peer reset or the socket failed
+  out:  take_output(n) -> bytes     bytes to put on the wire (drains the write buffer)
+        output_end_stream           True once our end of stream is flushed: shut down writes
+        io.read_enabled_changed / io.write_ready / io.closed   notifications to the transport
+
+Semantics (Envoy's ConnectionImpl):
+  * buffer limit L (default 1 MiB) gives both buffers a high watermark of L + 1 and a
+    low watermark of (L + 1) // 2. Read buffer above high: reads are disabled; below
+    low: re-enabled. Write buffer crossings go to the connection callbacks, which use
+    them for backpressure on the other side of a proxy.
+  * read_disable(True/False) is reference counted; re-enabling with data already in the
+    read buffer re-dispatches it (posted on the dispatcher, never re-entrantly).
+  * the filter chain still gets data when the only reason reads are disabled is the read
+    buffer's own high watermark.
+  * without half-close, a received end of stream delivers the data, then closes the
+    connection (RemoteClose). With half-close, end_stream reaches the filters and the
+    connection closes once both directions have ended and the write buffer is flushed.
+  * close(FLUSH_WRITE) with bytes pending enters CLOSING: no more reads, the transport
+    flushes, then the connection closes (LocalClose). close(NO_FLUSH) closes at once.
+"""
+
+import enum
+import itertools
+
+from ..buffer import Buffer, WatermarkBuffer
+from .filter import STOP_ITERATION
+from .filter_manager import FilterManager
+
+DEFAULT_BUFFER_LIMIT = 1 << 20
+
+
+class ConnectionEvent(enum.Enum):
+    CONNECTED = "Connected"
+    REMOTE_CLOSE = "RemoteClose"
+    LOCAL_CLOSE = "LocalClose"
+
+
+class CloseType(enum.Enum):
+    FLUSH_WRITE = "FlushWrite"
+    NO_FLUSH = "NoFlush"
+
+
+class State(enum.Enum):
+    OPEN = "Open"
+    CLOSING = "Closing"
+    CLOSED = "Closed"
+
+
+class ConnectionContractError(AssertionError):
+    """A caller broke the connection's contract (a proxy bug, never a peer's fault)."""
+
+
+class ConnectionIO:
+    """What a transport is told. The default does nothing (pure in-memory use)."""
+
+    def read_enabled_changed(self, conn: "Connection", enabled: bool) -> None:
+        pass
+
+    def write_ready(self, conn: "Connection") -> None:
+        pass
+
+    def closed(self, conn: "Connection") -> None:
+        pass
+
+
+_ids = itertools.count(1)
+
+
+class Connection:
+    def __init__(self, dispatcher, *, io: ConnectionIO | None = None, id: int | None = None,
+                 local_address=None, remote_address=None, server_name: str = "",
+                 buffer_limit: int = DEFAULT_BUFFER_LIMIT, is_client: bool = False) -> None:
+        self.dispatcher = dispatcher
+        self.io = io or ConnectionIO()
+        self.id = next(_ids) if id is None else id
+        self.local_address = local_address
+        self.remote_address = remote_address
+        self.server_name = server_name
+        self.is_client = is_client
+        self.buffer_limit = buffer_limit
+        self.read_buffer = WatermarkBuffer(self._on_read_buffer_high, self._on_read_buffer_low, buffer_limit)
+        self.write_buffer = WatermarkBuffer(self._on_write_buffer_high, self._on_write_buffer_low, buffer_limit)
+        self.state = State.OPEN
+        self.connected = False
+        self.close_event: ConnectionEvent | None = None
+        self.read_end_stream = False
+        self.write_end_stream = False
+        self.half_close_enabled = False
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        self.stream_info: dict = {}
+        self._read_disable_count = 0
+        self._dispatch_posted = False
+        self._callbacks: list = []
+        self.filter_manager = FilterManager(self)
+
+    def __repr__(self) -> str:
+        return f"Connection(id={self.id}, {self.state.value}, rd={self._read_disable_count})"
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is State.OPEN
+
+    @property
+    def reading_enabled(self) -> bool:
+        return self.state is State.OPEN and self._read_disable_count == 0
+
+    @property
+    def read_disable_count(self) -> int:
+        return self._read_disable_count
+
+    def enable_half_close(self, enabled: bool = True) -> None:
+        self.half_close_enabled = enabled
+
+    def add_connection_callbacks(self, callbacks) -> None:
+        self._callbacks.append(callbacks)
+
+    def remove_connection_callbacks(self, callbacks) -> None:
+        if callbacks in self._callbacks:
+            self._callbacks.remove(callbacks)
+
+    # -- filters ---------------------------------------------------------------------------
+
+    def add_read_filter(self, f) -> None:
+        self.filter_manager.add_read_filter(f)
+
+    def add_write_filter(self, f) -> None:
+        self.filter_manager.add_write_filter(f)
+
+    def add_filter(self, f) -> None:
+        """A filter that is both a read and a write filter."""
+        self.add_read_filter(f)
+        self.add_write_filter(f)
+
+    def initialize_read_filters(self) -> bool:
+        return self.filter_manager.initialize_read_filters()
+
+    # -- read path -------------------------------------------------------------------------
+
+    def read_disable(self, disable: bool) -> None:
+        if self.state is State.CLOSED:
+            return
+        if disable:
+            self._read_disable_count += 1
+            if self._read_disable_count == 1:
+                self.io.read_enabled_changed(self, False)
+            return
+        if self._read_disable_count == 0:
+            raise ConnectionContractError("read_disable(False) without a matching read_disable(True)")
+        self._read_disable_count -= 1
+        if self._read_disable_count == 0 and self.state is State.OPEN:
+            self.io.read_enabled_changed(self, True)
+            if (len(self.read_buffer) or self.read_end_stream) and not self._dispatch_posted:
+                self._dispatch_posted = True
+                self.dispatcher.post(self._dispatch_buffered)
+
+    def _dispatch_buffered(self) -> None:
+        self._dispatch_posted = False
+        if self._read_disable_count == 0:
+            self._on_read()
+
+    def _filter_chain_wants_data(self) -> bool:
+        return self._read_disable_count == 0 or (
+            self._read_disable_count == 1 and self.read_buffer.above_high_watermark)
+
+    def on_read(self, data: bytes, end_stream: bool = False) -> None:
+        """The transport received bytes (and/or the peer's end of stream)."""
+        if self.state is not State.OPEN:
+            return
+        self.bytes_received += len(data)
+        self.read_buffer.add(data)
+        close_after = end_stream and not self.half_close_enabled
+        if end_stream and self.half_close_enabled:
+            self.read_end_stream = True
+        if data or self.read_end_stream:
+            self._on_read()
+        if self.state is not State.CLOSED and (close_after or self._both_sides_half_closed()):
+            self._close_socket(ConnectionEvent.REMOTE_CLOSE)
+
+    def _on_read(self) -> None:
+        if self.state is not State.OPEN or not self._filter_chain_wants_data():
+            return
+        if not len(self.read_buffer) and not self.read_end_stream:
+            return
+        self.filter_manager.on_read()
+
+    def _on_read_buffer_high(self) -> None:
+        self.read_disable(True)
+
+    def _on_read_buffer_low(self) -> None:
+        self.read_disable(False)
+
+    # -- write path ------------------------------------------------------------------------
+
+    def write(self, data, end_stream: bool = False) -> None:
+        """Write through the write filters (last added first) into the write buffer."""
+        if self.write_end_stream:
+            raise ConnectionContractError("write after end_stream was written")
+        if self.state is not State.OPEN:
+            return
+        buf = data if isinstance(data, Buffer) else Buffer(data)
+        if self.filter_manager.on_write(0, buf, end_stream) is STOP_ITERATION:
+            return
+        self._raw_write(buf, end_stream)
+
+    def _raw_write(self, buf: Buffer, end_stream: bool) -> None:
+        if self.state is not State.OPEN:
+            return
+        if end_stream:
+            self.write_end_stream = True
+        if len(buf):
+            self.write_buffer.move_from(buf)
+        if len(self.write_buffer) or end_stream:
+            self.io.write_ready(self)
+
+    def take_output(self, max_bytes: int | None = None) -> bytes:
+        """The transport puts up to max_bytes of the write buffer on the wire."""
+        if self.state is State.CLOSED:
+            return b""
+        if self.is_client and not self.connected:
+            return b""
+        out = self.write_buffer.take(max_bytes)
+        self.bytes_sent += len(out)
+        if not len(self.write_buffer):
+            if self.state is State.CLOSING:
+                self._close_socket(ConnectionEvent.LOCAL_CLOSE)
+            elif self._both_sides_half_closed():
+                self._close_socket(ConnectionEvent.LOCAL_CLOSE)
+        return out
+
+    @property
+    def output_end_stream(self) -> bool:
+        """True once our end of stream is written and flushed: the transport shuts down writes."""
+        return self.write_end_stream and not len(self.write_buffer)
+
+    def _on_write_buffer_high(self) -> None:
+        for cb in list(self._callbacks):
+            cb.on_above_write_buffer_high_watermark()
+
+    def _on_write_buffer_low(self) -> None:
+        for cb in list(self._callbacks):
+            cb.on_below_write_buffer_low_watermark()
+
+    def _both_sides_half_closed(self) -> bool:
+        return self.read_end_stream and self.write_end_stream and not len(self.write_buffer)
+
+    # -- connect and close -----------------------------------------------------------------
+
+    def on_connected(self) -> None:
+        if self.state is State.CLOSED or self.connected:
+            return
+        self.connected = True
+        self._raise_event(ConnectionEvent.CONNECTED)
+        if len(self.write_buffer) or self.write_end_stream:
+            self.io.write_ready(self)
+
+    def on_connect_failed(self) -> None:
+        self.stream_info["failure"] = "connect_failed"
+        self._close_socket(ConnectionEvent.REMOTE_CLOSE)
+
+    def on_remote_close(self) -> None:
+        self._close_socket(ConnectionEvent.REMOTE_CLOSE)
+
+    def close(self, close_type: CloseType = CloseType.NO_FLUSH) -> None:
+        if self.state is State.CLOSED:
+            return
+        if close_type is CloseType.FLUSH_WRITE and len(self.write_buffer) and self.connected:
+            if self.state is State.OPEN:
+                self.state = State.CLOSING
+                self.io.read_enabled_changed(self, False)
+                self.io.write_ready(self)
+            return
+        self._close_socket(ConnectionEvent.LOCAL_CLOSE)
+
+    def _close_socket(self, event: ConnectionEvent) -> None:
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        self.close_event = event
+        self.read_buffer.clear()
+        self.write_buffer.clear()
+        self.io.closed(self)
+        self._raise_event(event)
+
+    def _raise_event(self, event: ConnectionEvent) -> None:
+        for cb in list(self._callbacks):
+            cb.on_event(event)

@@ -1,0 +1,99 @@
+"""Iteration over a connection's network filters: the rules of proxy/network/filter.py."""
+
+from ..buffer import Buffer
+from .filter import STOP_ITERATION, CONTINUE, ReadFilterCallbacks, WriteFilterCallbacks
+
+
+class _ActiveReadFilter(ReadFilterCallbacks):
+    __slots__ = ("manager", "filter", "index", "initialized")
+
+    def __init__(self, manager, filter_, index):
+        self.manager = manager
+        self.filter = filter_
+        self.index = index
+        self.initialized = False
+
+    @property
+    def connection(self):
+        return self.manager.connection
+
+    def continue_reading(self) -> None:
+        self.manager.continue_reading(self.index + 1, None)
+
+    def inject_read_data_to_filter_chain(self, data, end_stream: bool) -> None:
+        buf = data if isinstance(data, Buffer) else Buffer(data)
+        self.manager.continue_reading(self.index + 1, (buf, end_stream))
+
+
+class _ActiveWriteFilter(WriteFilterCallbacks):
+    __slots__ = ("manager", "filter", "index")
+
+    def __init__(self, manager, filter_, index):
+        self.manager = manager
+        self.filter = filter_
+        self.index = index
+
+    @property
+    def connection(self):
+        return self.manager.connection
+
+    def inject_write_data_to_filter_chain(self, data, end_stream: bool) -> None:
+        buf = data if isinstance(data, Buffer) else Buffer(data)
+        if self.manager.on_write(self.index + 1, buf, end_stream) is CONTINUE:
+            self.manager.connection._raw_write(buf, end_stream)
+
+
+class FilterManager:
+    """Holds a connection's read filters (in add order) and write filters (in write order).
+
+    Write filters are stored last-added-first, so index 0 is the first to see a write.
+    """
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        self.read_filters: list[_ActiveReadFilter] = []
+        self.write_filters: list[_ActiveWriteFilter] = []
+
+    def add_read_filter(self, filter_) -> None:
+        active = _ActiveReadFilter(self, filter_, len(self.read_filters))
+        self.read_filters.append(active)
+        filter_.initialize_read_filter_callbacks(active)
+
+    def add_write_filter(self, filter_) -> None:
+        active = _ActiveWriteFilter(self, filter_, 0)
+        self.write_filters.insert(0, active)
+        for i, w in enumerate(self.write_filters):
+            w.index = i
+        filter_.initialize_write_filter_callbacks(active)
+
+    def initialize_read_filters(self) -> bool:
+        """Start iteration once so the first filters see on_new_connection. False if none."""
+        if not self.read_filters:
+            return False
+        self.continue_reading(0, None)
+        return True
+
+    def on_read(self) -> None:
+        self.continue_reading(0, None)
+
+    def continue_reading(self, start: int, injected) -> None:
+        """Iterate read filters from `start`. `injected` is (Buffer, end_stream) or None for the read buffer."""
+        conn = self.connection
+        for active in self.read_filters[start:]:
+            if not conn.is_open:
+                return
+            if not active.initialized:
+                active.initialized = True
+                if active.filter.on_new_connection() is STOP_ITERATION or not conn.is_open:
+                    return
+            buf, end_stream = injected if injected is not None else (conn.read_buffer, conn.read_end_stream)
+            if len(buf) or end_stream:
+                if active.filter.on_data(buf, end_stream) is STOP_ITERATION or not conn.is_open:
+                    return
+
+    def on_write(self, start: int, buf: Buffer, end_stream: bool):
+        """Run write filters from `start` on one chunk. STOP_ITERATION means: drop it."""
+        for active in self.write_filters[start:]:
+            if active.filter.on_write(buf, end_stream) is STOP_ITERATION:
+                return STOP_ITERATION
+        return CONTINUE
