@@ -4,20 +4,30 @@ from ..buffer import Buffer
 from .filter import STOP_ITERATION, CONTINUE, ReadFilterCallbacks, WriteFilterCallbacks
 
 
+class FilterReentryError(AssertionError):
+    """A read filter called continue_reading() from inside its own callback."""
+
+
 class _ActiveReadFilter(ReadFilterCallbacks):
-    __slots__ = ("manager", "filter", "index", "initialized")
+    __slots__ = ("manager", "filter", "index", "initialized", "in_callback")
 
     def __init__(self, manager, filter_, index):
         self.manager = manager
         self.filter = filter_
         self.index = index
         self.initialized = False
+        self.in_callback = False
 
     @property
     def connection(self):
         return self.manager.connection
 
     def continue_reading(self) -> None:
+        if self.in_callback:
+            # The filter is still inside on_new_connection/on_data: the iteration it is
+            # part of will go on when it returns CONTINUE. Resuming here would deliver
+            # the same bytes to the later filters twice.
+            raise FilterReentryError(f"{type(self.filter).__name__} called continue_reading() from inside its own callback")
         self.manager.continue_reading(self.index + 1, None)
 
     def inject_read_data_to_filter_chain(self, data, end_stream: bool) -> None:
@@ -84,11 +94,21 @@ class FilterManager:
                 return
             if not active.initialized:
                 active.initialized = True
-                if active.filter.on_new_connection() is STOP_ITERATION or not conn.is_open:
+                active.in_callback = True
+                try:
+                    status = active.filter.on_new_connection()
+                finally:
+                    active.in_callback = False
+                if status is STOP_ITERATION or not conn.is_open:
                     return
             buf, end_stream = injected if injected is not None else (conn.read_buffer, conn.read_end_stream)
             if len(buf) or end_stream:
-                if active.filter.on_data(buf, end_stream) is STOP_ITERATION or not conn.is_open:
+                active.in_callback = True
+                try:
+                    status = active.filter.on_data(buf, end_stream)
+                finally:
+                    active.in_callback = False
+                if status is STOP_ITERATION or not conn.is_open:
                     return
 
     def on_write(self, start: int, buf: Buffer, end_stream: bool):

@@ -27,7 +27,7 @@ class SimSocket(ConnectionIO):
         self._end_delivered = False
         self.received = bytearray()     # everything the peer has read from the connection
         self.peer_saw_end = False       # the connection shut down its write side
-        self.closed = False
+        self.is_closed = False
         self.auto_read = False          # the peer reads everything as soon as it is written
         self.notifications: deque = deque(maxlen=64)
 
@@ -41,7 +41,8 @@ class SimSocket(ConnectionIO):
         if self.auto_read:
             conn.dispatcher.post(lambda: self.peer_read())
 
-    def closed(self, conn) -> None:  # noqa: F811 - attribute and callback share the name on purpose
+    def closed(self, conn) -> None:
+        self.is_closed = True
         self.notifications.append(("closed", conn.close_event))
 
     # -- the peer's side ------------------------------------------------------------------

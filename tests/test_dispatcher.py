@@ -1,0 +1,72 @@
+"""Virtual time: timers fire at their deadline, in order, once per arming."""
+
+import pytest
+
+from proxy.event import SimulatedDispatcher, TimerError
+
+
+def test_timers_fire_in_deadline_order_at_their_virtual_time():
+    d = SimulatedDispatcher()
+    fired = []
+    a = d.create_timer(lambda: fired.append(("a", d.now_ms())))
+    b = d.create_timer(lambda: fired.append(("b", d.now_ms())))
+    a.enable(30)
+    b.enable(10)
+    d.advance(9)
+    assert fired == []
+    d.advance(100)
+    assert fired == [("b", 10), ("a", 30)]
+    assert d.now_ms() == 109
+
+
+def test_rearming_replaces_the_deadline_and_disable_cancels():
+    d = SimulatedDispatcher()
+    fired = []
+    t = d.create_timer(lambda: fired.append(d.now_ms()))
+    t.enable(10)
+    t.enable(50)
+    d.advance(20)
+    assert fired == []
+    t.disable()
+    d.advance(100)
+    assert fired == []
+    t.enable(0)
+    d.advance(0)
+    assert fired == [120]
+
+
+def test_a_timer_rearmed_from_its_callback_fires_again_later_not_twice_now():
+    d = SimulatedDispatcher()
+    fired = []
+    t = None
+
+    def tick():
+        fired.append(d.now_ms())
+        if len(fired) < 3:
+            t.enable(5)
+
+    t = d.create_timer(tick)
+    t.enable(5)
+    d.advance(100)
+    assert fired == [5, 10, 15]
+
+
+def test_a_zero_delay_rearm_loop_is_reported_not_hung():
+    d = SimulatedDispatcher()
+    t = None
+
+    def forever():
+        t.enable(0)
+
+    t = d.create_timer(forever)
+    t.enable(0)
+    with pytest.raises(RuntimeError, match="unbounded"):
+        d.advance(1)
+
+
+def test_firing_early_is_a_contract_error():
+    d = SimulatedDispatcher()
+    t = d.create_timer(lambda: None)
+    t.enable(10)
+    with pytest.raises(TimerError):
+        t._fire(t._generation)
