@@ -4,6 +4,12 @@ from ..buffer import Buffer
 from .filter import STOP_ITERATION, CONTINUE, ReadFilterCallbacks, WriteFilterCallbacks
 
 
+# Test and fuzzing hook: when set, called as observer(connection, filter, kind) just before
+# every filter callback, kind in {"new", "data", "write"}. Oracles use it to check the
+# iteration rules from outside (fuzz/oracles.py). None in production: one global read.
+observer = None
+
+
 class FilterReentryError(AssertionError):
     """A read filter called continue_reading() from inside its own callback."""
 
@@ -94,6 +100,8 @@ class FilterManager:
                 return
             if not active.initialized:
                 active.initialized = True
+                if observer is not None:
+                    observer(conn, active.filter, "new")
                 active.in_callback = True
                 try:
                     status = active.filter.on_new_connection()
@@ -103,6 +111,8 @@ class FilterManager:
                     return
             buf, end_stream = injected if injected is not None else (conn.read_buffer, conn.read_end_stream)
             if len(buf) or end_stream:
+                if observer is not None:
+                    observer(conn, active.filter, "data")
                 active.in_callback = True
                 try:
                     status = active.filter.on_data(buf, end_stream)
@@ -114,6 +124,8 @@ class FilterManager:
     def on_write(self, start: int, buf: Buffer, end_stream: bool):
         """Run write filters from `start` on one chunk. STOP_ITERATION means: drop it."""
         for active in self.write_filters[start:]:
+            if observer is not None:
+                observer(self.connection, active.filter, "write")
             if active.filter.on_write(buf, end_stream) is STOP_ITERATION:
                 return STOP_ITERATION
         return CONTINUE
