@@ -99,6 +99,9 @@ class Connection:
         self.stream_info: dict = {}
         self._read_disable_count = 0
         self._dispatch_posted = False
+        # Envoy's read_end_stream_raised_: the filter chain sees the peer's end of stream once,
+        # even when a later read_disable(False) re-dispatches the buffer.
+        self._read_end_stream_raised = False
         self._callbacks: list = []
         self.filter_manager = FilterManager(self)
 
@@ -192,6 +195,10 @@ class Connection:
             return
         if not len(self.read_buffer) and not self.read_end_stream:
             return
+        if self.read_end_stream:
+            if self._read_end_stream_raised:
+                return
+            self._read_end_stream_raised = True
         self.filter_manager.on_read()
 
     def _on_read_buffer_high(self) -> None:

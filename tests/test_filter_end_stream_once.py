@@ -1,0 +1,31 @@
+"""Core fix: a read filter chain sees the peer's end of stream once (Envoy's read_end_stream_raised_).
+
+Before the fix, re-enabling reads after a half-closed peer re-dispatched an empty buffer with
+end_stream=True, so a terminal filter forwarded end_stream twice (a write after end_stream)."""
+
+from netscript import Recorder, drain, new_connection
+
+
+def test_end_stream_reaches_the_filters_once_even_when_reads_are_re_enabled():
+    log = []
+    d, conn = new_connection(half_close=True)
+    conn.add_read_filter(Recorder("a", log, on_data=drain()))
+    conn.initialize_read_filters()
+    conn.io.peer_send(b"x", end_stream=True)
+    conn.read_disable(True)
+    conn.read_disable(False)
+    d.run_posted()
+    assert log == [("a", "new"), ("a", "data", b"x", True)]
+
+
+def test_data_buffered_before_end_stream_is_still_re_dispatched_with_it():
+    log = []
+    d, conn = new_connection(half_close=True)
+    conn.add_read_filter(Recorder("a", log, on_data=drain()))
+    conn.initialize_read_filters()
+    conn.read_disable(True)
+    conn.io.peer_send(b"held", end_stream=True)  # not read while disabled
+    assert log == [("a", "new")]
+    conn.read_disable(False)
+    d.run_posted()
+    assert log == [("a", "new"), ("a", "data", b"held", True)]
