@@ -1,0 +1,181 @@
+"""Cross-field checks that validation rules cannot express.
+
+- listener, cluster, virtual-host (per route table) and policy (per filter) names are unique;
+- every cluster reference resolves (tcp_proxy, weighted clusters, routes);
+- weighted clusters: names unique, weights sum > 0;
+- listener and admin ports are distinct per host (a wildcard host clashes with every host of its
+  family; port 0 is ephemeral and never clashes);
+- CIDR strings parse; regexes compile; domains are unique across a route table's virtual hosts;
+- a filter chain ends with exactly one terminal filter (tcp_proxy or http_connection_manager);
+- two filter chains of one listener do not have the same match;
+- an HTTP fault with abort_percent > 0 names its abort_status.
+
+Written to run on messages that may also have rule violations: nothing here assumes a rule held.
+"""
+
+import ipaddress
+import re
+
+from proxy.config.errors import Violation
+
+TERMINAL_FILTERS = frozenset({"tcp_proxy", "http_connection_manager"})
+
+
+def check_semantics(bootstrap) -> list[Violation]:
+    out: list[Violation] = []
+    cluster_names = _unique_names(bootstrap.clusters, "clusters", "cluster", out)
+    _unique_names(bootstrap.listeners, "listeners", "listener", out)
+    _distinct_ports(bootstrap, out)
+    for i, listener in enumerate(bootstrap.listeners):
+        _check_listener(listener, f"listeners[{i}]", cluster_names, out)
+    return out
+
+
+def _unique_names(items, path, what, out) -> set[str]:
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if item.name in first:
+            out.append(Violation(f"{path}[{i}].name",
+                                 f"duplicate {what} name {item.name!r} (also {path}[{first[item.name]}])"))
+        else:
+            first[item.name] = i
+    return set(first)
+
+
+def _distinct_ports(bootstrap, out):
+    bound = []  # (ip or None, port, path)
+    for i, listener in enumerate(bootstrap.listeners):
+        bound.append((listener.address, f"listeners[{i}].address"))
+    if bootstrap.HasField("admin"):
+        bound.append((bootstrap.admin.address, "admin.address"))
+    seen = []
+    for address, path in bound:
+        if address.port == 0:
+            continue
+        ip = _parse_ip(address.host)
+        for other_ip, other, other_path in seen:
+            if other.port == address.port and _hosts_clash(ip, address.host, other_ip, other.host):
+                out.append(Violation(f"{path}.port", f"port {address.port} on {address.host} "
+                                                     f"is already used by {other_path}"))
+                break
+        seen.append((ip, address, path))
+
+
+def _parse_ip(host):
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _hosts_clash(ip, host, other_ip, other_host) -> bool:
+    if ip is None or other_ip is None:
+        return host == other_host
+    if ip.version != other_ip.version:
+        return False
+    return ip == other_ip or ip.is_unspecified or other_ip.is_unspecified
+
+
+def _check_listener(listener, path, clusters, out):
+    matches: dict[bytes, int] = {}
+    for c, chain in enumerate(listener.filter_chains):
+        here = f"{path}.filter_chains[{c}]"
+        match = chain.filter_chain_match
+        key = match.SerializeToString(deterministic=True)
+        if key in matches:
+            out.append(Violation(f"{here}.filter_chain_match",
+                                 f"same match as {path}.filter_chains[{matches[key]}]: "
+                                 "a connection could not choose between them"))
+        else:
+            matches[key] = c
+        for r, cidr in enumerate(match.source_prefix_ranges):
+            _check_cidr(cidr, f"{here}.filter_chain_match.source_prefix_ranges[{r}]", out)
+        _check_filters(chain.filters, here, clusters, out)
+
+
+def _check_filters(filters, path, clusters, out):
+    kinds = [f.WhichOneof("filter") for f in filters]
+    for i, kind in enumerate(kinds):
+        here = f"{path}.filters[{i}]"
+        last = i == len(kinds) - 1
+        if kind in TERMINAL_FILTERS and not last:
+            out.append(Violation(here, f"{kind} is a terminal filter and must be the last in its chain"))
+        elif last and kind is not None and kind not in TERMINAL_FILTERS:
+            out.append(Violation(here, f"the last filter must be terminal "
+                                       f"(tcp_proxy or http_connection_manager), not {kind}"))
+        f = filters[i]
+        if kind == "tcp_proxy":
+            _check_cluster_choice(f.tcp_proxy, f"{here}.tcp_proxy", clusters, out)
+        elif kind == "rbac":
+            _unique_names(f.rbac.policies, f"{here}.rbac.policies", "policy", out)
+            for p, policy in enumerate(f.rbac.policies):
+                for s, cidr in enumerate(policy.source_prefixes):
+                    _check_cidr(cidr, f"{here}.rbac.policies[{p}].source_prefixes[{s}]", out)
+        elif kind == "http_connection_manager":
+            _check_hcm(f.http_connection_manager, f"{here}.http_connection_manager", clusters, out)
+
+
+def _check_cluster_choice(action, path, clusters, out):
+    which = action.WhichOneof("cluster_specifier")
+    if which == "cluster":
+        if action.cluster not in clusters:
+            out.append(Violation(f"{path}.cluster", f"unknown cluster {action.cluster!r}"))
+    elif which == "weighted_clusters":
+        here = f"{path}.weighted_clusters"
+        entries = action.weighted_clusters.clusters
+        seen = set()
+        for i, entry in enumerate(entries):
+            if entry.name not in clusters:
+                out.append(Violation(f"{here}.clusters[{i}].name", f"unknown cluster {entry.name!r}"))
+            if entry.name in seen:
+                out.append(Violation(f"{here}.clusters[{i}].name", f"cluster {entry.name!r} listed twice"))
+            seen.add(entry.name)
+        if entries and sum(e.weight for e in entries) == 0:
+            out.append(Violation(f"{here}.clusters", "the weights must not all be 0"))
+
+
+def _check_hcm(hcm, path, clusters, out):
+    vhosts = hcm.route_config.virtual_hosts
+    vpath = f"{path}.route_config.virtual_hosts"
+    _unique_names(vhosts, vpath, "virtual host", out)
+    domain_owner: dict[str, int] = {}
+    for v, vhost in enumerate(vhosts):
+        for d, domain in enumerate(vhost.domains):
+            key = domain.lower()
+            if key in domain_owner and domain_owner[key] != v:
+                out.append(Violation(f"{vpath}[{v}].domains[{d}]",
+                                     f"domain {domain!r} is already served by {vpath}[{domain_owner[key]}]"))
+            domain_owner.setdefault(key, v)
+        for r, route in enumerate(vhost.routes):
+            here = f"{vpath}[{v}].routes[{r}]"
+            if route.match.WhichOneof("path_specifier") == "safe_regex":
+                _check_regex(route.match.safe_regex.regex, f"{here}.match.safe_regex.regex", out)
+            if route.WhichOneof("action") == "route":
+                _check_cluster_choice(route.route, f"{here}.route", clusters, out)
+    for i, http_filter in enumerate(hcm.http_filters):
+        here = f"{path}.http_filters[{i}]"
+        kind = http_filter.WhichOneof("filter")
+        if kind == "fault":
+            fault = http_filter.fault
+            if fault.abort_percent > 0 and not fault.HasField("abort_status"):
+                out.append(Violation(f"{here}.fault.abort_status",
+                                     "is required when abort_percent is above 0"))
+        elif kind == "rbac":
+            _unique_names(http_filter.rbac.policies, f"{here}.rbac.policies", "policy", out)
+            for p, policy in enumerate(http_filter.rbac.policies):
+                for s, cidr in enumerate(policy.source_prefixes):
+                    _check_cidr(cidr, f"{here}.rbac.policies[{p}].source_prefixes[{s}]", out)
+
+
+def _check_cidr(text, path, out):
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        out.append(Violation(path, f"{text!r} is not a valid CIDR range"))
+
+
+def _check_regex(pattern, path, out):
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError) as exc:
+        out.append(Violation(path, f"not a valid regular expression: {exc}"))
