@@ -25,6 +25,7 @@ class SimSocket(ConnectionIO):
         self.inbound = bytearray()      # sent by the peer, not yet read by the connection
         self.inbound_end = False        # the peer sent its end of stream
         self._end_delivered = False
+        self.sent = bytearray()         # everything the peer has sent (oracles compare it)
         self.received = bytearray()     # everything the peer has read from the connection
         self.peer_saw_end = False       # the connection shut down its write side
         self.is_closed = False
@@ -47,8 +48,9 @@ class SimSocket(ConnectionIO):
 
     # -- the peer's side ------------------------------------------------------------------
     def peer_send(self, data: bytes, end_stream: bool = False) -> None:
-        if self.inbound_end:
+        if self.inbound_end or self.is_closed:
             return
+        self.sent += data
         self.inbound += data
         self.inbound_end = end_stream
         self.pump()

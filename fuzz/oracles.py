@@ -1,0 +1,74 @@
+"""Oracles: what turns a wrong answer into a crash.
+
+A harness states its expected exceptions once (an allow-list); anything else is a
+crash. Invariants below are checked by the session driver after every action; a
+broken one raises InvariantViolation, whose message starts with the invariant's name
+so triage can classify and deduplicate it.
+"""
+
+from proxy.network import filter_manager
+
+
+class InvariantViolation(AssertionError):
+    """An invariant of the proxy does not hold. `name` is stable: triage keys on it."""
+
+    def __init__(self, name: str, detail: str = "") -> None:
+        self.name = name
+        self.detail = detail
+        super().__init__(f"{name}: {detail}" if detail else name)
+
+
+class FilterRules:
+    """Iteration rules observed from outside the filter manager (DESIGN.md).
+
+    - every read filter saw on_new_connection before its first on_data;
+    - no filter is called once its connection is no longer open.
+    Install with `with FilterRules(): ...` — the hook is removed on exit, so no state
+    leaks into the next input.
+    """
+
+    def __init__(self) -> None:
+        self._initialized: set[int] = set()
+        self._keep: list = []  # keeps ids stable: filters stay alive for the session
+        self.calls = 0
+
+    def __enter__(self):
+        filter_manager.observer = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        filter_manager.observer = None
+
+    def __call__(self, conn, filt, kind: str) -> None:
+        self.calls += 1
+        if not conn.is_open:
+            raise InvariantViolation("filter_called_after_close",
+                                     f"{type(filt).__name__}.{kind} on {conn!r}")
+        key = id(filt)
+        if kind == "new":
+            if key in self._initialized:
+                raise InvariantViolation("on_new_connection_twice", type(filt).__name__)
+            self._initialized.add(key)
+            self._keep.append(filt)
+        elif kind == "data" and key not in self._initialized:
+            raise InvariantViolation("on_data_before_on_new_connection", type(filt).__name__)
+
+
+def check_read_buffer_bound(conn, read_size: int) -> None:
+    """The read buffer never exceeds its limit plus one read (reads stop above high)."""
+    if conn.buffer_limit and len(conn.read_buffer) > conn.buffer_limit + 1 + read_size:
+        raise InvariantViolation(
+            "read_buffer_over_limit",
+            f"{len(conn.read_buffer)} bytes buffered, limit {conn.buffer_limit}, one read {read_size}")
+
+
+def check_stream_prefix(name: str, sent: bytes, received: bytes, finished: bool) -> None:
+    """Bytes relayed by the proxy: never invented (a prefix of what was sent), and all of
+    them once the receiving side has seen a clean end of stream."""
+    if not sent.startswith(received):
+        at = next((i for i, (a, b) in enumerate(zip(sent, received)) if a != b), min(len(sent), len(received)))
+        raise InvariantViolation("bytes_invented",
+                                 f"{name}: received {len(received)} bytes, differ from sent ({len(sent)}) at offset {at}")
+    if finished and len(received) != len(sent):
+        raise InvariantViolation("bytes_lost",
+                                 f"{name}: end of stream after {len(received)} of {len(sent)} bytes")
