@@ -57,7 +57,15 @@ class Timer:
 
 
 class Dispatcher:
-    """Interface: now_ms(), create_timer(cb), post(cb)."""
+    """Interface: now_ms(), create_timer(cb), post(cb), next_id()."""
+
+    _id_counter = None
+
+    def next_id(self) -> int:
+        """Connection ids, per dispatcher: a run's ids never depend on earlier runs."""
+        if self._id_counter is None:
+            self._id_counter = itertools.count(1)
+        return next(self._id_counter)
 
     def now_ms(self) -> int:
         raise NotImplementedError

@@ -28,7 +28,6 @@ Semantics (Envoy's ConnectionImpl):
 """
 
 import enum
-import itertools
 
 from ..buffer import Buffer, WatermarkBuffer
 from .filter import STOP_ITERATION
@@ -71,8 +70,6 @@ class ConnectionIO:
         pass
 
 
-_ids = itertools.count(1)
-
 
 class Connection:
     def __init__(self, dispatcher, *, io: ConnectionIO | None = None, id: int | None = None,
@@ -80,7 +77,7 @@ class Connection:
                  buffer_limit: int = DEFAULT_BUFFER_LIMIT, is_client: bool = False) -> None:
         self.dispatcher = dispatcher
         self.io = io or ConnectionIO()
-        self.id = next(_ids) if id is None else id
+        self.id = dispatcher.next_id() if id is None else id
         self.local_address = local_address
         self.remote_address = remote_address
         self.server_name = server_name
