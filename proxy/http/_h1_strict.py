@@ -1,0 +1,243 @@
+"""Strict HTTP/1.1 framing, checked on the raw bytes before h11 sees them.
+
+h11 is lenient where proxies get smuggled (bare LF, obs-fold, Content-Length with
+Transfer-Encoding, ...). This module finds each message head and each chunk-size line in the raw
+stream, rejects everything RFC 9112 lets a recipient reject, and tells the codec how many bytes are
+safe to hand to h11. h11 then parses exactly the bytes checked here, nothing more.
+"""
+
+from dataclasses import dataclass
+
+from proxy.http.headers import TARGET_BYTES, is_content_length, is_field_value, is_token
+
+HEX = frozenset(b"0123456789abcdefABCDEF")
+MAX_CHUNK_SIZE_DIGITS = 16  # 2**64 - 1: anything longer is an over-long size
+
+
+class FramingError(Exception):
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Head:
+    start: tuple[bytes, bytes, bytes]  # request: method, target, version; response: version, status, reason
+    fields: list[tuple[bytes, bytes]]  # (lowercase name, value with OWS stripped)
+    content_length: int | None
+    chunked: bool
+
+    def values(self, name: bytes) -> list[bytes]:
+        return [v for n, v in self.fields if n == name]
+
+
+def find_head(buf: bytearray, scanned: int, max_bytes: int) -> tuple[int | None, int]:
+    """Look for the end of a head in buf. Returns (end offset after CRLFCRLF or None, new scan offset).
+
+    Raises FramingError on a bare LF (rejected as soon as it is seen) or when the head would exceed
+    max_bytes (431). `scanned` lets byte-at-a-time feeding stay linear.
+    """
+    start = max(0, scanned - 3)
+    i = buf.find(b"\n", start)
+    while i != -1:
+        if i == 0 or buf[i - 1] != 0x0D:
+            raise FramingError("bare LF line ending in the message head")
+        if i >= 3 and buf[i - 3:i + 1] == b"\r\n\r\n":
+            if i + 1 > max_bytes:
+                raise FramingError("message head larger than the limit", 431)
+            return i + 1, i + 1
+        i = buf.find(b"\n", i + 1)
+    if len(buf) > max_bytes:
+        raise FramingError("message head larger than the limit", 431)
+    return None, len(buf)
+
+
+def _parse_fields(lines: list[bytes], max_headers: int) -> list[tuple[bytes, bytes]]:
+    if len(lines) > max_headers:
+        raise FramingError(f"more than {max_headers} header fields", 431)
+    fields = []
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            raise FramingError("obs-fold (line folding) in the header section")
+        if b"\r" in line:
+            raise FramingError("bare CR in the header section")
+        colon = line.find(b":")
+        if colon <= 0:
+            raise FramingError("header line without a field name and colon")
+        name = line[:colon]
+        if not is_token(name):
+            raise FramingError(f"header name {name[:64]!r} is not a token (whitespace before the colon?)")
+        value = line[colon + 1:].strip(b" \t")
+        if not is_field_value(value):
+            raise FramingError(f"CR, LF, NUL or control character in the value of {name[:64]!r}")
+        fields.append((name.lower(), value))
+    return fields
+
+
+def _framing(fields: list[tuple[bytes, bytes]], version: bytes) -> tuple[int | None, bool]:
+    lengths = [v for n, v in fields if n == b"content-length"]
+    codings = [v for n, v in fields if n == b"transfer-encoding"]
+    if lengths and codings:
+        raise FramingError("Content-Length together with Transfer-Encoding")
+    if len(lengths) > 1:
+        raise FramingError("duplicate Content-Length")
+    if codings:
+        if version == b"HTTP/1.0":
+            raise FramingError("Transfer-Encoding in an HTTP/1.0 message")
+        if len(codings) != 1 or codings[0] != b"chunked":
+            raise FramingError("Transfer-Encoding other than exactly 'chunked'")
+        return None, True
+    if lengths:
+        if not is_content_length(lengths[0]):
+            raise FramingError("Content-Length is not a plain decimal number")
+        return int(lengths[0]), False
+    return None, False
+
+
+def parse_request_head(head: bytes, max_headers: int) -> Head:
+    """head ends with CRLFCRLF and has no bare LF (find_head checked)."""
+    lines = head[:-4].split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3:
+        raise FramingError("request line is not 'method SP target SP version'")
+    method, target, version = parts
+    if not is_token(method):
+        raise FramingError("request method is not a token")
+    if not target or not all(c in TARGET_BYTES for c in target):
+        raise FramingError("invalid byte in the request target")
+    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
+        if len(version) == 8 and version[:5] == b"HTTP/" and version[5:6].isdigit() and version[7:8].isdigit() \
+                and version[6:7] == b".":
+            raise FramingError("HTTP version not supported", 505)
+        raise FramingError("malformed HTTP version")
+    if method == b"CONNECT":
+        raise FramingError("CONNECT is not supported", 501)
+    if not (target.startswith(b"/") or target.lower().startswith((b"http://", b"https://"))
+            or (target == b"*" and method == b"OPTIONS")):
+        raise FramingError("request target is not origin-form, absolute-form or '*'")
+    fields = _parse_fields(lines[1:], max_headers)
+    hosts = [v for n, v in fields if n == b"host"]
+    if len(hosts) > 1:
+        raise FramingError("several Host fields")
+    if version == b"HTTP/1.1" and not hosts:
+        raise FramingError("HTTP/1.1 request without Host")
+    if hosts and hosts[0] and not all(c in TARGET_BYTES for c in hosts[0]):
+        raise FramingError("invalid byte in Host")
+    length, chunked = _framing(fields, version)
+    return Head((method, target, version), fields, length, chunked)
+
+
+def parse_response_head(head: bytes, max_headers: int) -> Head:
+    lines = head[:-4].split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) < 2:
+        raise FramingError("status line is not 'version SP status SP reason'")
+    version, status = parts[0], parts[1]
+    reason = parts[2] if len(parts) == 3 else b""
+    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
+        raise FramingError("unsupported HTTP version in the status line")
+    if len(status) != 3 or not status.isdigit() or status[0:1] == b"0":
+        raise FramingError("status code is not three digits")
+    if not is_field_value(reason):
+        raise FramingError("control character in the reason phrase")
+    fields = _parse_fields(lines[1:], max_headers)
+    length, chunked = _framing(fields, version)
+    return Head((version, status, reason), fields, length, chunked)
+
+
+class ChunkedScanner:
+    """Walks a chunked body in the raw stream and validates every size line and trailer line.
+
+    `scan(buf, pos)` returns how far from pos the bytes are checked; `done` turns True after the
+    last CRLF of the trailer section. Nothing after that is claimed.
+    """
+
+    def __init__(self, max_line: int, max_trailer_bytes: int, max_headers: int) -> None:
+        self._max_line = max_line
+        self._max_trailer_bytes = max_trailer_bytes
+        self._max_headers = max_headers
+        self._state = "size"  # size | data | data_crlf | trailer
+        self._remaining = 0
+        self._trailer_bytes = 0
+        self._trailer_lines = 0
+        self.done = False
+
+    def scan(self, buf: bytearray, pos: int) -> int:
+        end = len(buf)
+        while pos < end and not self.done:
+            if self._state == "data":
+                take = min(self._remaining, end - pos)
+                pos += take
+                self._remaining -= take
+                if self._remaining == 0:
+                    self._state = "data_crlf"
+                continue
+            if self._state == "data_crlf":
+                if end - pos < 2:
+                    if buf[pos] != 0x0D:
+                        raise FramingError("chunk data not followed by CRLF")
+                    return pos
+                if buf[pos:pos + 2] != b"\r\n":
+                    raise FramingError("chunk data not followed by CRLF")
+                pos += 2
+                self._state = "size"
+                continue
+            line_end = self._line(buf, pos)
+            if line_end is None:
+                return pos
+            line = bytes(buf[pos:line_end - 2])
+            if self._state == "size":
+                self._size_line(line)
+            else:
+                self._trailer_line(line, line_end - pos)
+            pos = line_end
+        return pos
+
+    def _line(self, buf: bytearray, pos: int) -> int | None:
+        limit = self._max_line if self._state == "size" else self._max_trailer_bytes - self._trailer_bytes
+        i = buf.find(b"\n", pos, pos + limit + 1)
+        if i == -1:
+            if len(buf) - pos > limit:
+                if self._state == "size":
+                    raise FramingError("chunk-size line too long")
+                raise FramingError("trailer section larger than the limit", 431)
+            if b"\r" in buf[pos:len(buf) - 1]:
+                raise FramingError("bare CR in a chunk-size or trailer line")
+            return None
+        if i == pos or buf[i - 1] != 0x0D:
+            raise FramingError("bare LF in a chunk-size or trailer line")
+        return i + 1
+
+    def _size_line(self, line: bytes) -> None:
+        size, _, ext = line.partition(b";")
+        if not size or len(size) > MAX_CHUNK_SIZE_DIGITS or not all(c in HEX for c in size):
+            raise FramingError(f"invalid chunk size {size[:32]!r}")
+        if ext or b";" in line:
+            self._check_extensions(line[len(size):])
+        self._remaining = int(size, 16)
+        self._state = "data" if self._remaining else "trailer"
+
+    @staticmethod
+    def _check_extensions(ext: bytes) -> None:
+        # Strict chunk-ext: (";" token ["=" (token / quoted-string)])*, no whitespace anywhere.
+        for item in ext.split(b";")[1:]:
+            name, eq, value = item.partition(b"=")
+            if not is_token(name):
+                raise FramingError("malformed chunk extension")
+            if eq and not is_token(value):
+                if not (len(value) >= 2 and value[:1] == b'"' and value[-1:] == b'"'
+                        and b'"' not in value[1:-1].replace(b'\\"', b"") and is_field_value(value)):
+                    raise FramingError("malformed chunk extension value")
+
+    def _trailer_line(self, line: bytes, size: int) -> None:
+        self._trailer_bytes += size
+        if not line:
+            self.done = True
+            return
+        self._trailer_lines += 1
+        name, value = _parse_fields([line], self._max_headers)[0]
+        if self._trailer_lines > self._max_headers:
+            raise FramingError("too many trailer fields", 431)
+        if name in (b"content-length", b"transfer-encoding", b"host"):
+            raise FramingError(f"framing field {name.decode()!r} in trailers")

@@ -1,0 +1,311 @@
+"""One codec interface for HTTP/1.1 and HTTP/2: bytes in, protocol-neutral stream events out.
+
+The contract (stated once; h1.py and h2.py implement it, the connection manager relies on it)
+------------------------------------------------------------------------------------------------
+A codec is sans-IO. The owner feeds received bytes with `receive_data(data)` and gets back a list
+of events; it issues commands (`send_headers`, `send_data`, ...) and collects the bytes to write
+with `data_to_send()`. No call blocks, reads a clock or touches a socket, and the same bytes fed in
+any split produce the same events once data is concatenated per stream (split invariance).
+
+Input never raises. Whatever the peer sends, `receive_data` returns events; bad input becomes a
+`ProtocolError` event. `receive_data(b"")` means the peer closed its side (EOF).
+
+Streams. Every request/response exchange is a stream with an integer id (HTTP/1.1: 1, 2, 3, ...
+in request order; HTTP/2: the wire stream id). Per direction a stream carries, in order:
+headers, zero or more `Data`, optionally `Trailers`. Exactly one event ends each direction: a
+headers event with `end_stream=True`, a `Data` with `end_stream=True` (possibly empty), or
+`Trailers` (which always end it). Informational responses (1xx) come before the final headers.
+
+Errors and ends.
+- `ProtocolError(stream_id=N)`: stream N is dead (bad body, malformed HTTP/2 request). The codec
+  has already answered the peer (HTTP/1.1: the status response and a close; HTTP/2: RST_STREAM).
+  Later sends on N are ignored.
+- `ProtocolError(stream_id=None)`: the connection is dead. The codec has queued its last bytes
+  (an HTTP/1.1 error response, or an HTTP/2 GOAWAY) and `wants_close` is True. Every open stream
+  is over; no separate `StreamReset` follows. No further events are produced.
+- `StreamReset(N)`: the peer abandoned stream N (RST_STREAM, or EOF in the middle of a message).
+- `ConnectionClosed`: the peer closed or sent GOAWAY; streams above `last_stream_id` (when set)
+  were not processed and may be retried.
+
+Commands. Misuse by the owner (unknown stream id, sending after the end of a stream, consuming
+more than was received) raises `CodecUsageError`; that is a bug in the caller, not in the input.
+Sends on a stream the peer or the codec has already reset are silently ignored (the owner may not
+have seen the reset yet). Headers passed to send functions are protocol-neutral: the codec drops
+connection-specific fields (connection, keep-alive, proxy-connection, transfer-encoding, upgrade)
+and chooses the framing itself.
+
+Flow control. Body bytes delivered in `Data` events count against the peer's send window until
+the owner calls `consume(stream_id, n)` as it drains them (HTTP/2 WINDOW_UPDATE; HTTP/1.1: no-op).
+The codec never acknowledges on receipt: that is the backpressure.
+
+`wants_close` turns True when the codec will neither accept nor send anything more: the owner
+flushes `data_to_send()` and closes the transport. `stats` is a dict of counters (defences hit,
+protocol errors) for the owner to export.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+Headers = list[tuple[bytes, bytes]]
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+class CodecUsageError(ValueError):
+    """The owner called a codec command wrongly (a caller bug, never caused by peer input)."""
+
+
+# ---------------------------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class RequestHeaders:
+    stream_id: int
+    method: bytes
+    target: bytes  # origin-form path and query (HTTP/2 :path), absolute-form kept as sent on HTTP/1.1
+    authority: bytes  # Host / :authority; b"" when an HTTP/1.0 request had none
+    scheme: bytes  # b"http" on HTTP/1.1 (this listener has no TLS), :scheme on HTTP/2
+    headers: Headers  # regular fields, lowercase names, no pseudo-headers, no host, no hop-by-hop
+    end_stream: bool
+    expect_continue: bool = False  # the peer waits for a 100 (send_headers(stream_id, 100, []))
+    http_version: bytes = b"1.1"  # b"1.0", b"1.1" or b"2"
+
+
+@dataclass(frozen=True)
+class InformationalResponse:
+    stream_id: int
+    status: int  # 100..199 except 101
+    headers: Headers
+
+
+@dataclass(frozen=True)
+class ResponseHeaders:
+    stream_id: int
+    status: int
+    headers: Headers
+    end_stream: bool
+    http_version: bytes = b"1.1"
+
+
+@dataclass(frozen=True)
+class Data:
+    stream_id: int
+    data: bytes
+    end_stream: bool
+
+
+@dataclass(frozen=True)
+class Trailers:
+    stream_id: int
+    headers: Headers  # always ends the stream's direction
+
+
+@dataclass(frozen=True)
+class StreamReset:
+    stream_id: int
+    reason: str
+    error_code: int | None = None  # HTTP/2 error code when the peer sent RST_STREAM
+
+
+@dataclass(frozen=True)
+class ProtocolError:
+    reason: str
+    status: int | None = None  # HTTP/1.1: the status the codec answered with (400, 431, 501, 505, 502)
+    error_code: int | None = None  # HTTP/2: RST_STREAM / GOAWAY error code
+    stream_id: int | None = None  # None: the whole connection
+
+
+@dataclass(frozen=True)
+class ConnectionClosed:
+    reason: str
+    error_code: int | None = None  # HTTP/2 GOAWAY error code
+    last_stream_id: int | None = None  # HTTP/2 GOAWAY: higher streams were not processed
+
+
+Event = (RequestHeaders | InformationalResponse | ResponseHeaders | Data | Trailers | StreamReset
+         | ProtocolError | ConnectionClosed)
+
+
+# ---------------------------------------------------------------------------------------- limits
+@dataclass(frozen=True)
+class CodecLimits:
+    """Bounds every codec enforces. Defaults follow Envoy's where Envoy has one."""
+
+    max_header_bytes: int = 60 * 1024  # HTTP/1.1 head size / HTTP/2 decoded header list size -> 431
+    max_headers: int = 100  # number of header fields -> 431
+    max_pipelined_requests: int = 16  # HTTP/1.1 requests parsed ahead of their responses
+    max_chunk_line_bytes: int = 4096  # chunk-size line with extensions
+    h2_max_concurrent_streams: int = 100
+    h2_max_frame_size: int = 16384
+    h2_initial_window_size: int = 65535
+    h2_max_continuation_frames: int = 16  # CONTINUATION frames in one header block
+    h2_rapid_reset_window: int = 100  # look at the peer's last N opened streams ...
+    h2_rapid_reset_max: int = 50  # ... and refuse more than this many reset by the peer
+    h2_max_pending_control_acks: int = 100  # PING / SETTINGS ACKs queued but not yet taken
+
+
+DEFAULT_LIMITS = CodecLimits()
+
+
+# ------------------------------------------------------------------------------------ interfaces
+class _Codec:
+    stats: dict[str, int]
+    wants_close: bool
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes from the peer (b"" = EOF). Returns the events they complete. Never raises."""
+        raise NotImplementedError
+
+    def data_to_send(self) -> bytes:
+        """Take the bytes queued for the wire (b"" when none)."""
+        raise NotImplementedError
+
+    def pending_events(self) -> list[Event]:
+        """Events made ready by commands rather than input: an HTTP/1.1 request held back by
+        max_pipelined_requests is parsed once an earlier response completes. Call after sending."""
+        raise NotImplementedError
+
+    def send_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
+        raise NotImplementedError
+
+    def send_trailers(self, stream_id: int, headers: Headers) -> None:
+        """End the stream's outbound direction with trailers (dropped where the framing has none)."""
+        raise NotImplementedError
+
+    def reset_stream(self, stream_id: int, reason: str = "reset by owner") -> None:
+        """Abandon a stream (HTTP/2 RST_STREAM CANCEL; HTTP/1.1 cannot: the connection closes)."""
+        raise NotImplementedError
+
+    def consume(self, stream_id: int, n: int) -> None:
+        """The owner drained n body bytes of stream_id: reopen the peer's window (HTTP/2)."""
+        raise NotImplementedError
+
+    def goaway(self) -> None:
+        """Graceful shutdown: finish the streams in flight, accept no new ones, then close."""
+        raise NotImplementedError
+
+
+class ServerCodec(_Codec):
+    """Downstream side: receives requests, sends responses."""
+
+    def send_headers(self, stream_id: int, status: int, headers: Headers, end_stream: bool = False) -> None:
+        """Send response headers; status 100-199 sends an informational response (end_stream False)."""
+        raise NotImplementedError
+
+
+class ClientCodec(_Codec):
+    """Upstream side: sends requests, receives responses."""
+
+    def send_request_headers(self, method: bytes, target: bytes, authority: bytes, headers: Headers,
+                             end_stream: bool = False, scheme: bytes = b"http") -> int:
+        """Start a request; returns its stream id."""
+        raise NotImplementedError
+
+    def can_send_request(self) -> bool:
+        """True when send_request_headers would open a stream now (keep-alive idle / stream slots free)."""
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------- construction
+CodecKind = Literal["HTTP1", "HTTP2", "AUTO"]
+
+
+class AutoServerCodec(ServerCodec):
+    """Picks HTTP/2 when the first bytes are the prior-knowledge preface, else HTTP/1.1.
+
+    Bytes are held until they either equal the preface or stop being a prefix of it, so a preface
+    split across reads is recognised. Until then no events are produced and nothing is sent.
+    """
+
+    def __init__(self, limits: CodecLimits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
+        self._held = b""
+        self._inner: ServerCodec | None = None
+        self._stats: dict[str, int] = {}
+
+    @property
+    def protocol(self) -> str | None:
+        """"HTTP1", "HTTP2", or None while still sniffing."""
+        if self._inner is None:
+            return None
+        from proxy.http.h2 import H2ServerCodec
+        return "HTTP2" if isinstance(self._inner, H2ServerCodec) else "HTTP1"
+
+    @property
+    def stats(self) -> dict[str, int]:  # type: ignore[override]
+        return self._inner.stats if self._inner is not None else self._stats
+
+    @property
+    def wants_close(self) -> bool:  # type: ignore[override]
+        return self._inner.wants_close if self._inner is not None else False
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        if self._inner is not None:
+            return self._inner.receive_data(data)
+        if not data:
+            return [ConnectionClosed("peer closed before sending a request")]
+        self._held += data
+        n = min(len(self._held), len(H2_PREFACE))
+        if self._held[:n] == H2_PREFACE[:n] and len(self._held) < len(H2_PREFACE):
+            return []  # still a prefix of the preface: wait for more
+        kind: CodecKind = "HTTP2" if self._held.startswith(H2_PREFACE) else "HTTP1"
+        self._inner = create_server_codec(kind, self._limits)
+        held, self._held = self._held, b""
+        return self._inner.receive_data(held)
+
+    def _need_inner(self) -> ServerCodec:
+        if self._inner is None:
+            raise CodecUsageError("no protocol chosen yet: no stream exists")
+        return self._inner
+
+    def data_to_send(self) -> bytes:
+        return self._inner.data_to_send() if self._inner is not None else b""
+
+    def pending_events(self) -> list[Event]:
+        return self._inner.pending_events() if self._inner is not None else []
+
+    def send_headers(self, stream_id, status, headers, end_stream=False):
+        self._need_inner().send_headers(stream_id, status, headers, end_stream)
+
+    def send_data(self, stream_id, data, end_stream=False):
+        self._need_inner().send_data(stream_id, data, end_stream)
+
+    def send_trailers(self, stream_id, headers):
+        self._need_inner().send_trailers(stream_id, headers)
+
+    def reset_stream(self, stream_id, reason="reset by owner"):
+        self._need_inner().reset_stream(stream_id, reason)
+
+    def consume(self, stream_id, n):
+        self._need_inner().consume(stream_id, n)
+
+    def goaway(self):
+        if self._inner is not None:
+            self._inner.goaway()
+
+
+def create_server_codec(kind: CodecKind, limits: CodecLimits = DEFAULT_LIMITS) -> ServerCodec:
+    if kind == "HTTP1":
+        from proxy.http.h1 import H1ServerCodec
+        return H1ServerCodec(limits)
+    if kind == "HTTP2":
+        from proxy.http.h2 import H2ServerCodec
+        return H2ServerCodec(limits)
+    if kind == "AUTO":
+        return AutoServerCodec(limits)
+    raise CodecUsageError(f"unknown codec kind {kind!r}: expected HTTP1, HTTP2 or AUTO")
+
+
+def create_client_codec(kind: Literal["HTTP1", "HTTP2"], limits: CodecLimits = DEFAULT_LIMITS) -> ClientCodec:
+    if kind == "HTTP1":
+        from proxy.http.h1 import H1ClientCodec
+        return H1ClientCodec(limits)
+    if kind == "HTTP2":
+        from proxy.http.h2 import H2ClientCodec
+        return H2ClientCodec(limits)
+    raise CodecUsageError(f"unknown client codec kind {kind!r}: expected HTTP1 or HTTP2")
+
+
+__all__ = [
+    "CodecKind", "CodecLimits", "CodecUsageError", "ClientCodec", "ConnectionClosed", "DEFAULT_LIMITS", "Data",
+    "Event", "H2_PREFACE", "Headers", "InformationalResponse", "ProtocolError", "RequestHeaders",
+    "ResponseHeaders", "ServerCodec", "StreamReset", "Trailers", "create_client_codec", "create_server_codec",
+]

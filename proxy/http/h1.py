@@ -1,0 +1,691 @@
+"""HTTP/1.1 codecs on h11, with strict framing (see _h1_strict.py) and re-serialised heads.
+
+Server: requests are parsed ahead of their responses (pipelining, up to
+`limits.max_pipelined_requests`), responses go out in request order: a response sent for a later
+request is queued until every earlier response is complete. Bad input is answered by the codec
+itself with an error response in its place in that order (`connection: close`), then the
+connection closes; no request event is emitted for a rejected head.
+
+Two h11 connections do the work: a *reader* that parses exactly the bytes the strict layer
+checked (after each request it is given a throw-away response so it can parse the next one), and a
+*writer* that serialises each response after being shown a minimal copy of its request (method,
+version, keep-alive), so h11 picks the response framing (chunked, content-length, close).
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+import h11
+
+from proxy.http._h1_strict import ChunkedScanner, FramingError, find_head, parse_request_head, \
+    parse_response_head
+from proxy.http.codec import DEFAULT_LIMITS, ClientCodec, CodecLimits, CodecUsageError, ConnectionClosed, Data, \
+    Event, Headers, InformationalResponse, ProtocolError, RequestHeaders, ResponseHeaders, ServerCodec, \
+    StreamReset, Trailers
+from proxy.http.headers import TARGET_BYTES, is_field_value, is_token, strip_hop_by_hop
+
+_NO_BODY_STATUSES = (204, 304)
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+
+def _check_outbound_fields(headers: Headers) -> Headers:
+    for name, value in headers:
+        if not is_token(name):
+            raise CodecUsageError(f"header name {name[:64]!r} is not a token")
+        if not is_field_value(value) or value != value.strip(b" \t"):
+            raise CodecUsageError(f"header {name[:64]!r} has an invalid value")
+    return [(n, v) for n, v in strip_hop_by_hop(headers) if n not in (b"host", b"expect", b"te")]
+
+
+def _declared_length(headers: Headers) -> int | None:
+    values = [v for n, v in headers if n == b"content-length"]
+    if not values:
+        return None
+    if len(set(values)) != 1 or not values[0].isdigit():
+        raise CodecUsageError("content-length must be one decimal number")
+    return int(values[0])
+
+
+def _split_target(target: bytes, host: bytes) -> tuple[bytes, bytes, bytes]:
+    """(scheme, authority, origin-form target). Absolute-form carries its own authority."""
+    lower = target[:8].lower()
+    for scheme in (b"http", b"https"):
+        prefix = scheme + b"://"
+        if lower.startswith(prefix):
+            rest = target[len(prefix):]
+            slash = rest.find(b"/")
+            authority, path = (rest, b"/") if slash == -1 else (rest[:slash], rest[slash:])
+            return scheme, authority, path
+    return b"http", host, target
+
+
+class _BodyReader:
+    """Hands h11 the body bytes the strict layer has checked: content-length, chunked or until close."""
+
+    def __init__(self, head, limits: CodecLimits, until_close: bool) -> None:
+        self.scanner = ChunkedScanner(limits.max_chunk_line_bytes, limits.max_header_bytes, limits.max_headers) \
+            if head.chunked else None
+        self.remaining = head.content_length or 0
+        self.until_close = until_close and not head.chunked and head.content_length is None
+
+    def take(self, buf: bytearray) -> bytes:
+        if self.scanner is not None:
+            n = self.scanner.scan(buf, 0)
+        elif self.until_close:
+            n = len(buf)
+        else:
+            n = min(self.remaining, len(buf))
+            self.remaining -= n
+        piece = bytes(buf[:n])
+        del buf[:n]
+        return piece
+
+
+def _drain_body(conn: h11.Connection, stream_id: int) -> tuple[list[Event], bool]:
+    """Pull h11's events after body bytes were fed: one Data (coalesced), then the end if reached."""
+    chunks: list[bytes] = []
+    while True:
+        ev = conn.next_event()
+        if isinstance(ev, h11.Data):
+            chunks.append(bytes(ev.data))
+        elif isinstance(ev, h11.EndOfMessage):
+            data = b"".join(chunks)
+            if ev.headers:
+                trailers = [(bytes(n), bytes(v)) for n, v in ev.headers]
+                return ([Data(stream_id, data, False)] if data else []) + [Trailers(stream_id, trailers)], True
+            return [Data(stream_id, data, True)], True
+        else:
+            data = b"".join(chunks)
+            return ([Data(stream_id, data, False)] if data else []), False
+
+
+# ================================================================================== server side
+@dataclass
+class _Exchange:
+    stream_id: int
+    method: bytes
+    version: bytes  # b"1.0" / b"1.1"
+    keep_alive: bool
+    emitted: bool = True  # False for the codec's own error response to a rejected head
+    request_done: bool = False
+    ops: list = field(default_factory=list)  # queued until this exchange is first in line
+    started: bool = False  # the writer has been shown this exchange
+    final_sent: bool = False  # API-side bookkeeping, checked when the owner calls
+    local_end: bool = False
+    declared_length: int | None = None
+    sent_length: int = 0
+    out_chunked: bool = False
+    body_allowed: bool = True
+    response_done: bool = False
+    failed: bool = False
+
+
+class H1ServerCodec(ServerCodec):
+    def __init__(self, limits: CodecLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.stats: dict[str, int] = {}
+        self.wants_close = False
+        size = limits.max_header_bytes + limits.max_chunk_line_bytes + 1024
+        self._reader = h11.Connection(h11.SERVER, max_incomplete_event_size=size)
+        self._writer = h11.Connection(h11.SERVER)
+        self._in = bytearray()
+        self._scanned = 0
+        self._body: _BodyReader | None = None  # set while a request body is being read
+        self._reading: _Exchange | None = None
+        self._input_done = False  # no more requests will be parsed
+        self._next_id = 1
+        self._order: deque[_Exchange] = deque()
+        self._streams: dict[int, _Exchange] = {}
+        self._out = bytearray()
+        self._draining = False  # goaway() called
+        self._eof_seen = False
+        self._pending: list[Event] = []  # requests parsed after a response freed a pipelining slot
+
+    # ------------------------------------------------------------------------------- input side
+    def receive_data(self, data: bytes) -> list[Event]:
+        events, self._pending = self._pending, []
+        if not data:
+            return events + self._eof()
+        if self._input_done:
+            return events
+        self._in += data
+        self._parse(events)
+        return events
+
+    def pending_events(self) -> list[Event]:
+        events, self._pending = self._pending, []
+        return events
+
+    def _parse(self, events: list[Event]) -> None:
+        try:
+            while not self._input_done:
+                if self._body is None:
+                    if not self._read_head(events):
+                        break
+                elif not self._read_body(events):
+                    break
+        except FramingError as e:
+            events.append(self._fail(e.reason, e.status))
+        except h11.RemoteProtocolError as e:
+            events.append(self._fail(f"h11 rejected the message: {e}", e.error_status_hint or 400))
+
+    def _eof(self) -> list[Event]:
+        if self._eof_seen:
+            return []
+        self._eof_seen = True
+        self._input_done = True
+        self._in.clear()
+        events: list[Event] = []
+        if self._reading is not None:
+            self._reading.failed = True
+            events.append(StreamReset(self._reading.stream_id, "peer closed before the request was complete"))
+            self._reading = None
+        events.append(ConnectionClosed("peer closed"))
+        if not self._order:
+            self.wants_close = True
+        return events
+
+    def _read_head(self, events: list[Event]) -> bool:
+        unanswered = sum(1 for ex in self._order if ex.emitted)
+        if unanswered >= self.limits.max_pipelined_requests:
+            return False  # parse ahead no further; the bytes wait in the buffer
+        while self._in[:2] == b"\r\n":  # RFC 9112 2.2: ignore empty lines before a request-line
+            del self._in[:2]
+        end, self._scanned = find_head(self._in, self._scanned, self.limits.max_header_bytes)
+        if end is None:
+            return False
+        raw = bytes(self._in[:end])
+        del self._in[:end]
+        self._scanned = 0
+        head = parse_request_head(raw, self.limits.max_headers)
+        self._reader.receive_data(raw)
+        req = self._reader.next_event()
+        method, target, version = head.start
+        if not isinstance(req, h11.Request) or req.method != method or req.target != target:
+            raise FramingError("request head parsed differently by h11")
+        host = next((v for n, v in head.fields if n == b"host"), b"")
+        conn_tokens = {t.strip().lower() for n, v in head.fields if n == b"connection" for t in v.split(b",")}
+        keep_alive = version == b"HTTP/1.1" and b"close" not in conn_tokens
+        ex = _Exchange(self._next_id, method, version[5:], keep_alive)
+        self._next_id += 1
+        self._streams[ex.stream_id] = ex
+        self._order.append(ex)
+        scheme, authority, path = _split_target(target, host)
+        expect = version == b"HTTP/1.1" and any(n == b"expect" and v.lower() == b"100-continue"
+                                                for n, v in head.fields)
+        fields = [(n, v) for n, v in strip_hop_by_hop(head.fields) if n not in (b"host", b"expect")]
+        has_body = head.chunked or bool(head.content_length)
+        events.append(RequestHeaders(ex.stream_id, method, path, authority, scheme, fields,
+                                     end_stream=not has_body, expect_continue=expect and has_body,
+                                     http_version=ex.version))
+        if has_body:
+            self._body = _BodyReader(head, self.limits, until_close=False)
+            self._reading = ex
+        else:
+            end_ev = self._reader.next_event()
+            if not isinstance(end_ev, h11.EndOfMessage):
+                raise FramingError("request without a body parsed differently by h11")
+            self._request_complete(ex)
+        return True
+
+    def _read_body(self, events: list[Event]) -> bool:
+        ex = self._reading
+        assert ex is not None and self._body is not None
+        try:
+            piece = self._body.take(self._in)
+        except FramingError as e:
+            raise FramingError(e.reason, e.status) from None
+        if not piece:
+            return False
+        self._reader.receive_data(piece)
+        got, ended = _drain_body(self._reader, ex.stream_id)
+        events.extend(got)
+        if ended:
+            self._body = None
+            self._reading = None
+            self._request_complete(ex)
+        return True
+
+    def _request_complete(self, ex: _Exchange) -> None:
+        ex.request_done = True
+        # The reader must see a response before h11 parses the next request.
+        self._reader.send(h11.Response(status_code=200, headers=[(b"content-length", b"0")]))
+        self._reader.send(h11.EndOfMessage())
+        if self._reader.our_state is h11.DONE and self._reader.their_state is h11.DONE and not self._draining:
+            self._reader.start_next_cycle()
+        else:
+            self._input_done = True  # the request asked for close (or HTTP/1.0): nothing after it counts
+            self._in.clear()
+
+    def _fail(self, reason: str, status: int) -> ProtocolError:
+        """Bad input: stop parsing, put the error response in line, close after it."""
+        self.stats["h1_protocol_error"] = self.stats.get("h1_protocol_error", 0) + 1
+        self._input_done = True
+        self._in.clear()
+        ex = self._reading
+        self._reading = None
+        self._body = None
+        error_ops = [("headers", status, [(b"content-length", b"0")], True)]
+        if ex is None:
+            ex = _Exchange(self._next_id, b"GET", b"1.1", keep_alive=False, emitted=False)
+            self._next_id += 1
+            ex.ops = error_ops
+            self._order.append(ex)
+            self._flush()
+            return ProtocolError(reason, status=status, stream_id=None)
+        ex.failed = True
+        ex.keep_alive = False
+        if not ex.started:
+            ex.ops = error_ops
+        elif not ex.response_done:
+            self._close_now()  # half a response is on the wire: cutting the connection is all that's left
+        self._flush()
+        return ProtocolError(reason, status=status, stream_id=ex.stream_id)
+
+    # ------------------------------------------------------------------------------ output side
+    def _lookup(self, stream_id: int) -> _Exchange | None:
+        ex = self._streams.get(stream_id)
+        if ex is None:
+            if 0 < stream_id < self._next_id:
+                if self.wants_close:
+                    return None
+                raise CodecUsageError(f"stream {stream_id} is already complete")
+            raise CodecUsageError(f"unknown stream {stream_id}")
+        if ex.failed or self.wants_close:
+            return None  # the codec already answered or the connection is going away: ignore
+        return ex
+
+    def send_headers(self, stream_id: int, status: int, headers: Headers, end_stream: bool = False) -> None:
+        ex = self._lookup(stream_id)
+        if ex is None:
+            return
+        if ex.final_sent:
+            raise CodecUsageError(f"stream {stream_id}: response headers already sent")
+        if not 100 <= status <= 999 or status == 101:
+            raise CodecUsageError(f"invalid status {status}")
+        fields = _check_outbound_fields(headers)
+        if status < 200:
+            if end_stream:
+                raise CodecUsageError("an informational response cannot end the stream")
+            ex.ops.append(("info", status, fields, False))
+        else:
+            ex.final_sent = True
+            ex.body_allowed = status not in _NO_BODY_STATUSES and ex.method != b"HEAD"
+            ex.declared_length = _declared_length(fields) if ex.body_allowed else None
+            if end_stream:
+                self._check_length(ex, 0, True)
+                ex.local_end = True
+            ex.ops.append(("headers", status, fields, end_stream))
+        self._flush()
+
+    def _check_length(self, ex: _Exchange, n: int, end: bool) -> None:
+        if ex.declared_length is None or not ex.body_allowed:
+            return
+        if ex.sent_length + n > ex.declared_length or (end and ex.sent_length + n != ex.declared_length):
+            raise CodecUsageError(f"stream {ex.stream_id}: body length does not match content-length")
+
+    def _check_body_call(self, stream_id: int) -> _Exchange | None:
+        ex = self._lookup(stream_id)
+        if ex is None:
+            return None
+        if not ex.final_sent:
+            raise CodecUsageError(f"stream {stream_id}: body before response headers")
+        if ex.local_end:
+            raise CodecUsageError(f"stream {stream_id}: response already ended")
+        return ex
+
+    def send_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
+        ex = self._check_body_call(stream_id)
+        if ex is None:
+            return
+        self._check_length(ex, len(data), end_stream)
+        ex.sent_length += len(data)
+        ex.local_end = end_stream
+        ex.ops.append(("data", bytes(data), end_stream))
+        self._flush()
+
+    def send_trailers(self, stream_id: int, headers: Headers) -> None:
+        ex = self._check_body_call(stream_id)
+        if ex is None:
+            return
+        self._check_length(ex, 0, True)
+        ex.local_end = True
+        ex.ops.append(("trailers", _check_outbound_fields(headers)))
+        self._flush()
+
+    def reset_stream(self, stream_id: int, reason: str = "reset by owner") -> None:
+        ex = self._lookup(stream_id)
+        if ex is None:
+            return
+        # HTTP/1.1 has no stream reset: the connection ends where the stream's response would be.
+        ex.failed = True
+        self.stats["h1_reset_by_owner"] = self.stats.get("h1_reset_by_owner", 0) + 1
+        ex.ops.append(("reset",))
+        self._flush()
+
+    def consume(self, stream_id: int, n: int) -> None:
+        if n < 0:
+            raise CodecUsageError("cannot consume a negative amount")
+
+    def goaway(self) -> None:
+        self._draining = True
+        if self._reading is None:
+            self._input_done = True
+            self._in.clear()
+        if not self._order:
+            self.wants_close = True
+        else:
+            self._order[-1].keep_alive = False
+            self._flush()
+
+    def data_to_send(self) -> bytes:
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    # writer
+    def _close_now(self) -> None:
+        self.wants_close = True
+        self._input_done = True
+        self._in.clear()
+        self._order.clear()
+        self._streams.clear()
+
+    def _flush(self) -> None:
+        while self._order and not self.wants_close:
+            ex = self._order[0]
+            if ex.ops and not ex.started:
+                self._begin(ex)
+            while ex.ops and not self.wants_close:
+                self._run(ex, ex.ops.pop(0))
+            if not ex.response_done or self.wants_close:
+                return
+            self._order.popleft()
+            self._streams.pop(ex.stream_id, None)
+            resume = not self._input_done and self._body is None and bool(self._in)
+            if self._writer.our_state is h11.DONE and not (self._input_done and not self._order
+                                                           and self._reading is None):
+                self._writer.start_next_cycle()
+            elif self._writer.our_state is h11.DONE and self._input_done and not self._order:
+                self.wants_close = True  # nothing more will come: the peer closed or we are draining
+            else:
+                self._close_now()
+            if resume and not self.wants_close:
+                self._parse(self._pending)  # a pipelining slot opened: parse what is buffered
+
+    def _begin(self, ex: _Exchange) -> None:
+        ex.started = True
+        head = ex.method + b" / HTTP/" + ex.version + b"\r\nhost: h\r\n"
+        if not ex.keep_alive or (ex is self._order[-1] and self._draining):
+            head += b"connection: close\r\n"
+        self._writer.receive_data(head + b"\r\n")
+        self._writer.next_event()  # Request
+        self._writer.next_event()  # EndOfMessage
+
+    def _run(self, ex: _Exchange, op: tuple) -> None:
+        kind = op[0]
+        w = self._writer
+        if kind == "reset":
+            self._close_now()
+            return
+        if kind == "info":
+            self._out += w.send(h11.InformationalResponse(status_code=op[1], headers=op[2],
+                                                             reason=_REASONS.get(op[1], b"")))
+            return
+        if kind == "headers":
+            _, status, fields, end = op
+            fields = list(fields)
+            names = {n for n, _ in fields}
+            if ex.body_allowed and b"content-length" not in names and end:
+                fields.append((b"content-length", b"0"))
+            if not ex.request_done or not ex.keep_alive or (self._draining and ex is self._order[-1]):
+                # An early response (request still arriving) ends the connection: the rest of the
+                # request body would otherwise be parsed as a new request.
+                fields.append((b"connection", b"close"))
+            ex.out_chunked = ex.body_allowed and ex.version == b"1.1" and b"content-length" not in names and not end
+            self._out += w.send(h11.Response(status_code=status, headers=fields, reason=_REASONS.get(status, b"")))
+            if end:
+                self._end(ex)
+            return
+        if kind == "data":
+            _, data, end = op
+            if data and ex.body_allowed:
+                self._out += w.send(h11.Data(data=data))
+            if end:
+                self._end(ex)
+            return
+        if kind == "trailers":
+            self._end(ex, op[1] if ex.out_chunked else [])
+
+    def _end(self, ex: _Exchange, trailers: Headers = ()) -> None:
+        self._out += self._writer.send(h11.EndOfMessage(headers=list(trailers)))
+        ex.response_done = True
+        if not ex.request_done:
+            self._close_now()
+
+
+# ================================================================================== client side
+class H1ClientCodec(ClientCodec):
+    """One request at a time on a keep-alive connection (no pipelining upstream)."""
+
+    def __init__(self, limits: CodecLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.stats: dict[str, int] = {}
+        self.wants_close = False
+        size = limits.max_header_bytes + limits.max_chunk_line_bytes + 1024
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=size)
+        self._in = bytearray()
+        self._scanned = 0
+        self._out = bytearray()
+        self._next_id = 1
+        self._sid: int | None = None  # the exchange in flight
+        self._method = b""
+        self._phase = "idle"  # idle | head | body | done (response complete, request still going)
+        self._body: _BodyReader | None = None
+        self._request_ended = False
+        self._declared: int | None = None
+        self._sent = 0
+        self._dead = False
+        self._draining = False
+
+    def can_send_request(self) -> bool:
+        return self._phase == "idle" and not self.wants_close and not self._dead
+
+    def send_request_headers(self, method: bytes, target: bytes, authority: bytes, headers: Headers,
+                             end_stream: bool = False, scheme: bytes = b"http") -> int:
+        if not self.can_send_request():
+            raise CodecUsageError("connection is busy or closing: check can_send_request()")
+        if not is_token(method) or method == b"CONNECT":
+            raise CodecUsageError(f"invalid method {method[:32]!r}")
+        if not target or not all(c in TARGET_BYTES for c in target):
+            raise CodecUsageError("invalid request target")
+        if not authority or not all(c in TARGET_BYTES for c in authority):
+            raise CodecUsageError("invalid authority")
+        fields = _check_outbound_fields(headers)
+        self._declared = _declared_length(fields)
+        names = {n for n, _ in fields}
+        if b"content-length" not in names:
+            if not end_stream:
+                fields.append((b"transfer-encoding", b"chunked"))
+            elif method in (b"POST", b"PUT", b"PATCH"):
+                fields.append((b"content-length", b"0"))
+                self._declared = 0
+        elif end_stream and self._declared != 0:
+            raise CodecUsageError("request ended with content-length > 0 and no body")
+        self._sid = self._next_id
+        self._next_id += 1
+        self._method = method
+        self._sent = 0
+        self._request_ended = end_stream
+        self._out += self._h11.send(h11.Request(method=method, target=target,
+                                                headers=[(b"host", authority)] + fields))
+        if end_stream:
+            self._out += self._h11.send(h11.EndOfMessage())
+        self._phase = "head"
+        return self._sid
+
+    def _current(self, stream_id: int) -> bool:
+        if self._sid is None or stream_id != self._sid:
+            if 0 < stream_id < self._next_id:
+                return False  # an earlier exchange: finished or reset; ignore
+            raise CodecUsageError(f"unknown stream {stream_id}")
+        if self._dead or self.wants_close:
+            return False
+        return True
+
+    def send_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
+        if not self._current(stream_id):
+            return
+        if self._request_ended:
+            raise CodecUsageError(f"stream {stream_id}: request already ended")
+        if self._declared is not None and (self._sent + len(data) > self._declared
+                                           or (end_stream and self._sent + len(data) != self._declared)):
+            raise CodecUsageError(f"stream {stream_id}: body length does not match content-length")
+        self._sent += len(data)
+        if data:
+            self._out += self._h11.send(h11.Data(data=bytes(data)))
+        if end_stream:
+            self._end_request([])
+
+    def send_trailers(self, stream_id: int, headers: Headers) -> None:
+        if not self._current(stream_id):
+            return
+        if self._request_ended:
+            raise CodecUsageError(f"stream {stream_id}: request already ended")
+        if self._declared is not None and self._sent != self._declared:
+            raise CodecUsageError(f"stream {stream_id}: body length does not match content-length")
+        self._end_request(_check_outbound_fields(headers) if self._declared is None else [])
+
+    def _end_request(self, trailers: Headers) -> None:
+        self._out += self._h11.send(h11.EndOfMessage(headers=trailers))
+        self._request_ended = True
+        if self._phase == "done":
+            self._cycle()
+
+    def reset_stream(self, stream_id: int, reason: str = "reset by owner") -> None:
+        if self._current(stream_id):
+            self.stats["h1_reset_by_owner"] = self.stats.get("h1_reset_by_owner", 0) + 1
+            self._dead = True
+            self.wants_close = True
+
+    def consume(self, stream_id: int, n: int) -> None:
+        if n < 0:
+            raise CodecUsageError("cannot consume a negative amount")
+
+    def goaway(self) -> None:
+        self._draining = True
+        if self._phase == "idle":
+            self.wants_close = True
+            self._dead = True
+
+    def data_to_send(self) -> bytes:
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    def pending_events(self) -> list[Event]:
+        return []
+
+    # input
+    def receive_data(self, data: bytes) -> list[Event]:
+        if self._dead:
+            return []
+        if not data:
+            return self._eof()
+        self._in += data
+        events: list[Event] = []
+        try:
+            while self._in and not self._dead:
+                if self._phase in ("idle", "done"):
+                    raise FramingError("response bytes with no request outstanding", 502)
+                if self._phase == "head":
+                    if not self._read_head(events):
+                        break
+                elif not self._read_body(events):
+                    break
+        except FramingError as e:
+            events.append(self._fail(e.reason))
+        except h11.RemoteProtocolError as e:
+            events.append(self._fail(f"h11 rejected the response: {e}"))
+        return events
+
+    def _fail(self, reason: str) -> ProtocolError:
+        self.stats["h1_protocol_error"] = self.stats.get("h1_protocol_error", 0) + 1
+        self._dead = True
+        self.wants_close = True
+        self._in.clear()
+        return ProtocolError(reason, status=502, stream_id=self._sid if self._phase in ("head", "body") else None)
+
+    def _eof(self) -> list[Event]:
+        events: list[Event] = []
+        if self._phase == "body" and self._body is not None and self._body.until_close:
+            self._h11.receive_data(b"")
+            got, _ended = _drain_body(self._h11, self._sid)
+            events.extend(got)
+            self._phase = "done"
+        elif self._phase in ("head", "body"):
+            events.append(StreamReset(self._sid, "upstream closed before the response was complete"))
+        self._dead = True
+        self.wants_close = True
+        events.append(ConnectionClosed("upstream closed"))
+        return events
+
+    def _read_head(self, events: list[Event]) -> bool:
+        while self._in[:2] == b"\r\n":
+            del self._in[:2]
+        end, self._scanned = find_head(self._in, self._scanned, self.limits.max_header_bytes)
+        if end is None:
+            return False
+        raw = bytes(self._in[:end])
+        del self._in[:end]
+        self._scanned = 0
+        head = parse_response_head(raw, self.limits.max_headers)
+        status = int(head.start[1])
+        if status == 101:
+            raise FramingError("101 Switching Protocols was not asked for", 502)
+        self._h11.receive_data(raw)
+        ev = self._h11.next_event()
+        if not isinstance(ev, (h11.Response, h11.InformationalResponse)) or ev.status_code != status:
+            raise FramingError("status line parsed differently by h11", 502)
+        fields = [(n, v) for n, v in strip_hop_by_hop(head.fields)]
+        if status < 200:
+            events.append(InformationalResponse(self._sid, status, fields))
+            return True
+        no_body = self._method == b"HEAD" or status in _NO_BODY_STATUSES
+        if no_body or (head.content_length == 0 and not head.chunked):
+            end_ev = self._h11.next_event()
+            if not isinstance(end_ev, h11.EndOfMessage):
+                raise FramingError("bodiless response parsed differently by h11", 502)
+            events.append(ResponseHeaders(self._sid, status, fields, True, http_version=head.start[0][5:]))
+            self._response_complete()
+            return True
+        events.append(ResponseHeaders(self._sid, status, fields, False, http_version=head.start[0][5:]))
+        self._body = _BodyReader(head, self.limits, until_close=True)
+        self._phase = "body"
+        return True
+
+    def _read_body(self, events: list[Event]) -> bool:
+        piece = self._body.take(self._in)
+        if not piece:
+            return False
+        self._h11.receive_data(piece)
+        got, ended = _drain_body(self._h11, self._sid)
+        events.extend(got)
+        if ended:
+            self._response_complete()
+        return True
+
+    def _response_complete(self) -> None:
+        self._body = None
+        self._phase = "done"
+        if self._request_ended:
+            self._cycle()
+
+    def _cycle(self) -> None:
+        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE and not self._draining:
+            self._h11.start_next_cycle()
+            self._phase = "idle"
+        else:
+            self.wants_close = True
+            self._dead = True

@@ -1,0 +1,464 @@
+"""HTTP/2 codecs on h2, with flow control that gives real backpressure and flood defences.
+
+- Received DATA is acknowledged (WINDOW_UPDATE) only when the owner calls `consume()`; padding,
+  which the owner never sees, is acknowledged on receipt.
+- Outbound DATA beyond the peer's window is buffered per stream and sent as WINDOW_UPDATEs arrive
+  (`buffered_outbound(stream_id)` lets the owner apply watermarks).
+- Defences, each counted in `stats` and answered with GOAWAY(ENHANCE_YOUR_CALM): rapid reset
+  (`h2_rapid_reset`), CONTINUATION flood (`h2_continuation_flood`), HPACK bomb (`h2_hpack_bomb`),
+  PING flood (`h2_ping_flood`), SETTINGS flood (`h2_settings_flood`).
+- The server applies the HTTP/2 -> HTTP/1 downgrade rules of headers.py to every request: a request
+  that breaks them gets RST_STREAM(PROTOCOL_ERROR) and a `ProtocolError(stream_id=...)` event.
+  What h2 itself rejects (invalid characters, pseudo-header rules, content-length against DATA,
+  too many streams) is a connection error: GOAWAY(PROTOCOL_ERROR) and `ProtocolError(stream_id=None)`.
+
+Inbound bytes are fed to h2 one frame at a time (boundaries found by _h2_guard.FrameGuard), so the
+events do not depend on how the bytes were split.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+from h2.errors import ErrorCodes
+from hyperframe.frame import GoAwayFrame
+
+from proxy.http._h2_guard import FrameGuard
+from proxy.http.codec import DEFAULT_LIMITS, H2_PREFACE, ClientCodec, CodecLimits, CodecUsageError, \
+    ConnectionClosed, Data, Event, Headers, InformationalResponse, ProtocolError, RequestHeaders, \
+    ResponseHeaders, ServerCodec, StreamReset, Trailers
+from proxy.http.headers import check_h2_request_for_downgrade, strip_hop_by_hop
+
+ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
+PROTOCOL_ERROR = int(ErrorCodes.PROTOCOL_ERROR)
+
+
+@dataclass
+class _Stream:
+    out: deque = field(default_factory=deque)  # bytes chunks waiting for window
+    out_bytes: int = 0
+    out_end: bool = False  # the owner ended the stream; sent once `out` drains
+    out_trailers: Headers | None = None
+    out_done: bool = False  # END_STREAM is on the wire
+    headers_sent: bool = False
+    in_done: bool = False
+    unconsumed: int = 0  # delivered to the owner, not yet consume()d
+
+
+def _count(stats: dict[str, int], key: str) -> None:
+    stats[key] = stats.get(key, 0) + 1
+
+
+def _status(block: Headers) -> int | None:
+    value = dict(block).get(b":status", b"")
+    return int(value) if len(value) == 3 and value.isdigit() else None
+
+
+def _outbound(headers: Headers) -> Headers:
+    return [(n, v) for n, v in strip_hop_by_hop(headers) if n != b"host" and not n.startswith(b":")]
+
+
+class _H2Codec:
+    client_side = False
+
+    def __init__(self, limits: CodecLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.stats: dict[str, int] = {}
+        self.wants_close = False
+        config = h2.config.H2Configuration(client_side=self.client_side, header_encoding=None,
+                                           validate_inbound_headers=True, validate_outbound_headers=True,
+                                           normalize_inbound_headers=True, normalize_outbound_headers=True)
+        conn = h2.connection.H2Connection(config)
+        values = {
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limits.h2_max_concurrent_streams,
+            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: limits.max_header_bytes,
+            h2.settings.SettingCodes.MAX_FRAME_SIZE: limits.h2_max_frame_size,
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: limits.h2_initial_window_size,
+        }
+        if self.client_side:
+            values[h2.settings.SettingCodes.ENABLE_PUSH] = 0
+        # Our limits hold from the first frame, not only once the peer ACKs our SETTINGS.
+        conn.local_settings = h2.settings.Settings(client=self.client_side, initial_values=values)
+        conn.max_inbound_frame_size = limits.h2_max_frame_size
+        conn.decoder.max_header_list_size = limits.max_header_bytes
+        conn.initiate_connection()
+        self._conn = conn
+        self._guard = FrameGuard(limits, preface_len=0 if self.client_side else len(H2_PREFACE))
+        self._streams: dict[int, _Stream] = {}
+        self._dead = False
+        self._draining = False
+        self._extra = bytearray()  # frames we build ourselves (graceful GOAWAY), after h2's bytes
+        self._recent: deque[int] = deque()  # rapid reset: the peer's last opened streams ...
+        self._recent_set: set[int] = set()
+        self._recent_resets: set[int] = set()  # ... and which of them it reset early
+        self._last_accepted = 0
+
+    # ------------------------------------------------------------------------------------ input
+    def receive_data(self, data: bytes) -> list[Event]:
+        if self._dead:
+            return []
+        if not data:
+            self._dead = True
+            self.wants_close = True
+            return [ConnectionClosed("peer closed")]
+        cuts, violation = self._guard.scan(data)
+        events: list[Event] = []
+        start = 0
+        for cut in cuts + ([] if violation else [len(data)]):
+            if violation is not None and cut > violation.offset:
+                break
+            if cut > start:
+                self._feed(data[start:cut], events)
+                start = cut
+            if self._dead:
+                return events
+        if violation is not None:
+            if violation.offset > start:
+                self._feed(data[start:violation.offset], events)
+            if not self._dead:
+                events.append(self._calm(violation.stat, violation.reason))
+        return events
+
+    def _feed(self, chunk: bytes, events: list[Event]) -> None:
+        try:
+            h2_events = self._conn.receive_data(chunk)
+        except h2.exceptions.DenialOfServiceError as e:
+            _count(self.stats, "h2_hpack_bomb")
+            self._die()
+            events.append(ProtocolError(f"HPACK bomb: {e}", error_code=ENHANCE_YOUR_CALM))
+            return
+        except h2.exceptions.TooManyStreamsError as e:
+            _count(self.stats, "h2_too_many_streams")
+            self._die()
+            events.append(ProtocolError(str(e), error_code=int(e.error_code)))
+            return
+        except h2.exceptions.ProtocolError as e:
+            _count(self.stats, "h2_protocol_error")
+            self._die()
+            events.append(ProtocolError(str(e) or type(e).__name__, error_code=int(e.error_code)))
+            return
+        merged: list = []  # StreamEnded events already folded into headers / data / trailers
+        for ev in h2_events:
+            if self._dead:
+                return
+            self._translate(ev, merged, events)
+
+    def _translate(self, ev, merged: list, events: list[Event]) -> None:
+        if isinstance(ev, h2.events.DataReceived):
+            st = self._streams.get(ev.stream_id)
+            padding = ev.flow_controlled_length - len(ev.data)
+            if padding:
+                self._conn.acknowledge_received_data(padding, ev.stream_id)
+            if st is None:
+                self._conn.acknowledge_received_data(len(ev.data), ev.stream_id)
+                return
+            st.unconsumed += len(ev.data)
+            end = ev.stream_ended is not None
+            if end:
+                merged.append(ev.stream_ended)
+                st.in_done = True
+            events.append(Data(ev.stream_id, bytes(ev.data), end))
+            self._maybe_forget(ev.stream_id)
+        elif isinstance(ev, h2.events.TrailersReceived):
+            if ev.stream_ended is not None:
+                merged.append(ev.stream_ended)
+            st = self._streams.get(ev.stream_id)
+            if st is not None:
+                st.in_done = True
+                events.append(Trailers(ev.stream_id, [(bytes(n), bytes(v)) for n, v in ev.headers]))
+                self._maybe_forget(ev.stream_id)
+        elif isinstance(ev, h2.events.StreamEnded):
+            if any(ev is m for m in merged):
+                return
+            st = self._streams.get(ev.stream_id)
+            if st is not None:
+                st.in_done = True
+                events.append(Data(ev.stream_id, b"", True))
+                self._maybe_forget(ev.stream_id)
+        elif isinstance(ev, h2.events.StreamReset):
+            self._peer_reset(ev, events)
+        elif isinstance(ev, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
+            sid = getattr(ev, "stream_id", 0)
+            for s in ([sid] if sid else list(self._streams)):
+                self._flush_stream(s)
+        elif isinstance(ev, h2.events.ConnectionTerminated):
+            self._dead = True
+            self.wants_close = True
+            events.append(ConnectionClosed(f"peer sent GOAWAY ({ev.error_code!s})", int(ev.error_code),
+                                           ev.last_stream_id))
+        else:
+            self._translate_more(ev, merged, events)
+
+    def _translate_more(self, ev, merged: list, events: list[Event]) -> None:
+        """Role-specific events (requests on a server, responses on a client)."""
+
+    def _peer_reset(self, ev, events: list[Event]) -> None:
+        st = self._streams.pop(ev.stream_id, None)
+        if st is None:
+            return
+        if st.unconsumed:
+            self._conn.acknowledge_received_data(st.unconsumed, ev.stream_id)
+        events.append(StreamReset(ev.stream_id, f"peer reset the stream ({ev.error_code!s})", int(ev.error_code)))
+        if not self.client_side and not st.out_done and ev.stream_id in self._recent_set:
+            self._recent_resets.add(ev.stream_id)
+            if len(self._recent_resets) > self.limits.h2_rapid_reset_max:
+                events.append(self._calm("h2_rapid_reset", f"more than {self.limits.h2_rapid_reset_max} of the "
+                                         f"last {self.limits.h2_rapid_reset_window} streams reset by the peer"))
+
+    def _opened(self, stream_id: int) -> _Stream:
+        st = _Stream()
+        self._streams[stream_id] = st
+        self._recent.append(stream_id)
+        self._recent_set.add(stream_id)
+        if len(self._recent) > self.limits.h2_rapid_reset_window:
+            old = self._recent.popleft()
+            self._recent_set.discard(old)
+            self._recent_resets.discard(old)
+        return st
+
+    def _calm(self, stat: str, reason: str) -> ProtocolError:
+        _count(self.stats, stat)
+        self._conn.close_connection(error_code=ErrorCodes.ENHANCE_YOUR_CALM, additional_data=reason.encode())
+        self._die()
+        return ProtocolError(reason, error_code=ENHANCE_YOUR_CALM)
+
+    def _die(self) -> None:
+        self._dead = True
+        self.wants_close = True
+
+    def _maybe_forget(self, stream_id: int) -> None:
+        st = self._streams.get(stream_id)
+        if st is not None and st.in_done and st.out_done and not st.unconsumed:
+            del self._streams[stream_id]
+        if self._draining and not self._streams:
+            self.wants_close = True
+
+    # ----------------------------------------------------------------------------------- output
+    def data_to_send(self) -> bytes:
+        self._guard.acks_taken()
+        out = self._conn.data_to_send() + bytes(self._extra)
+        self._extra.clear()
+        return out
+
+    def pending_events(self) -> list[Event]:
+        return []
+
+    def _live(self, stream_id: int) -> _Stream | None:
+        st = self._streams.get(stream_id)
+        if st is not None and not self._dead:
+            return st
+        if stream_id <= 0 or stream_id > max(self._conn.highest_inbound_stream_id,
+                                             self._conn.highest_outbound_stream_id):
+            raise CodecUsageError(f"unknown stream {stream_id}")
+        return None  # reset, finished or connection gone: ignore
+
+    def _send_headers(self, stream_id: int, block: Headers, end_stream: bool) -> None:
+        try:
+            self._conn.send_headers(stream_id, block, end_stream=end_stream)
+        except h2.exceptions.ProtocolError as e:
+            raise CodecUsageError(f"stream {stream_id}: h2 refused the headers: {e}") from None
+
+    def _body_call(self, stream_id: int) -> _Stream | None:
+        st = self._live(stream_id)
+        if st is None:
+            return None
+        if not st.headers_sent:
+            raise CodecUsageError(f"stream {stream_id}: body before headers")
+        if st.out_end:
+            raise CodecUsageError(f"stream {stream_id}: already ended")
+        return st
+
+    def send_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
+        st = self._body_call(stream_id)
+        if st is None:
+            return
+        if data:
+            st.out.append(bytes(data))
+            st.out_bytes += len(data)
+        st.out_end = end_stream
+        self._flush_stream(stream_id)
+
+    def send_trailers(self, stream_id: int, headers: Headers) -> None:
+        st = self._body_call(stream_id)
+        if st is None:
+            return
+        st.out_trailers = _outbound(headers)
+        st.out_end = True
+        self._flush_stream(stream_id)
+
+    def buffered_outbound(self, stream_id: int) -> int:
+        """Bytes the owner sent on the stream that still wait for the peer's window."""
+        st = self._streams.get(stream_id)
+        return st.out_bytes if st is not None else 0
+
+    def _flush_stream(self, stream_id: int) -> None:
+        st = self._streams.get(stream_id)
+        if st is None or st.out_done or not st.headers_sent or self._dead:
+            return
+        conn = self._conn
+        while st.out:
+            window = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
+            if window <= 0:
+                return
+            chunk = st.out[0]
+            piece = chunk[:window]
+            if len(piece) == len(chunk):
+                st.out.popleft()
+            else:
+                st.out[0] = chunk[window:]
+            st.out_bytes -= len(piece)
+            last = not st.out and st.out_end and st.out_trailers is None
+            conn.send_data(stream_id, piece, end_stream=last)
+            if last:
+                st.out_done = True
+        if st.out_end and not st.out_done:
+            if st.out_trailers is not None:
+                self._send_headers(stream_id, st.out_trailers, True)
+            else:
+                conn.end_stream(stream_id)
+            st.out_done = True
+        if st.out_done:
+            self._maybe_forget(stream_id)
+
+    def reset_stream(self, stream_id: int, reason: str = "reset by owner") -> None:
+        st = self._live(stream_id)
+        if st is None:
+            return
+        self._reset(stream_id, st, ErrorCodes.CANCEL)
+
+    def _reset(self, stream_id: int, st: _Stream, code: ErrorCodes) -> None:
+        self._conn.reset_stream(stream_id, error_code=code)
+        if st.unconsumed:
+            self._conn.acknowledge_received_data(st.unconsumed, stream_id)
+        self._streams.pop(stream_id, None)
+        if self._draining and not self._streams:
+            self.wants_close = True
+
+    def consume(self, stream_id: int, n: int) -> None:
+        if n < 0:
+            raise CodecUsageError("cannot consume a negative amount")
+        st = self._live(stream_id)
+        if st is None or n == 0:
+            return
+        if n > st.unconsumed:
+            raise CodecUsageError(f"stream {stream_id}: consumed {n} bytes but only {st.unconsumed} are unconsumed")
+        st.unconsumed -= n
+        self._conn.acknowledge_received_data(n, stream_id)
+        self._maybe_forget(stream_id)
+
+    def goaway(self) -> None:
+        """Graceful: GOAWAY(NO_ERROR) naming the last stream we accept; in-flight streams finish."""
+        if self._dead or self._draining:
+            return
+        self._draining = True
+        last = self._conn.highest_inbound_stream_id
+        self._extra += GoAwayFrame(0, last_stream_id=last, error_code=0).serialize()
+        self._last_accepted = last
+        if not self._streams:
+            self.wants_close = True
+
+
+class H2ServerCodec(_H2Codec, ServerCodec):
+    client_side = False
+
+    def _translate_more(self, ev, merged: list, events: list[Event]) -> None:
+        if not isinstance(ev, h2.events.RequestReceived):
+            return
+        sid = ev.stream_id
+        block = [(bytes(n), bytes(v)) for n, v in ev.headers]
+        end = ev.stream_ended is not None
+        if end:
+            merged.append(ev.stream_ended)
+        st = self._opened(sid)
+        st.in_done = end
+        if self._draining and sid > self._last_accepted:
+            self._reset(sid, st, ErrorCodes.REFUSED_STREAM)
+            return
+        reason = check_h2_request_for_downgrade(block)
+        if reason is not None:
+            _count(self.stats, "h2_rejected_request")
+            self._reset(sid, st, ErrorCodes.PROTOCOL_ERROR)
+            events.append(ProtocolError(reason, error_code=PROTOCOL_ERROR, stream_id=sid))
+            return
+        pseudo = {n: v for n, v in block if n.startswith(b":")}
+        host = next((v for n, v in block if n == b"host"), b"")
+        regular = [(n, v) for n, v in strip_hop_by_hop([(n, v) for n, v in block if not n.startswith(b":")])
+                   if n != b"host"]
+        events.append(RequestHeaders(sid, pseudo[b":method"], pseudo[b":path"], pseudo.get(b":authority", host),
+                                     pseudo[b":scheme"], regular, end_stream=end, http_version=b"2"))
+
+    def send_headers(self, stream_id: int, status: int, headers: Headers, end_stream: bool = False) -> None:
+        st = self._live(stream_id)
+        if st is None:
+            return
+        if st.headers_sent:
+            raise CodecUsageError(f"stream {stream_id}: response headers already sent")
+        if not 100 <= status <= 999 or status == 101:
+            raise CodecUsageError(f"invalid status {status}")
+        informational = status < 200
+        if informational and end_stream:
+            raise CodecUsageError("an informational response cannot end the stream")
+        self._send_headers(stream_id, [(b":status", str(status).encode())] + _outbound(headers), end_stream)
+        if not informational:
+            st.headers_sent = True
+            if end_stream:
+                st.out_end = st.out_done = True
+                self._maybe_forget(stream_id)
+
+
+class H2ClientCodec(_H2Codec, ClientCodec):
+    client_side = True
+
+    def can_send_request(self) -> bool:
+        conn = self._conn
+        return (not self._dead and not self._draining
+                and conn.open_outbound_streams < conn.remote_settings.max_concurrent_streams)
+
+    def send_request_headers(self, method: bytes, target: bytes, authority: bytes, headers: Headers,
+                             end_stream: bool = False, scheme: bytes = b"http") -> int:
+        if not self.can_send_request():
+            raise CodecUsageError("no stream slot free or connection closing: check can_send_request()")
+        sid = self._conn.get_next_available_stream_id()
+        block = [(b":method", method), (b":scheme", scheme), (b":authority", authority), (b":path", target)]
+        self._send_headers(sid, block + _outbound(headers), end_stream)
+        st = _Stream(headers_sent=True)
+        st.out_end = st.out_done = end_stream
+        self._streams[sid] = st
+        return sid
+
+    def _translate_more(self, ev, merged: list, events: list[Event]) -> None:
+        if isinstance(ev, h2.events.InformationalResponseReceived):
+            block = [(bytes(n), bytes(v)) for n, v in ev.headers]
+            status = _status(block)
+            if status is None:
+                self._bad_status(ev.stream_id, events)
+            elif ev.stream_id in self._streams:
+                events.append(InformationalResponse(ev.stream_id, status,
+                                                    [(n, v) for n, v in block if not n.startswith(b":")]))
+        elif isinstance(ev, h2.events.ResponseReceived):
+            block = [(bytes(n), bytes(v)) for n, v in ev.headers]
+            end = ev.stream_ended is not None
+            if end:
+                merged.append(ev.stream_ended)
+            st = self._streams.get(ev.stream_id)
+            if st is None:
+                return
+            st.in_done = end
+            status = _status(block)
+            if status is None:
+                self._bad_status(ev.stream_id, events)
+                return
+            events.append(ResponseHeaders(ev.stream_id, status, [(n, v) for n, v in block if not n.startswith(b":")],
+                                          end, http_version=b"2"))
+            self._maybe_forget(ev.stream_id)
+
+    def _bad_status(self, stream_id: int, events: list[Event]) -> None:
+        st = self._streams.get(stream_id)
+        if st is not None:
+            _count(self.stats, "h2_protocol_error")
+            self._reset(stream_id, st, ErrorCodes.PROTOCOL_ERROR)
+            events.append(ProtocolError(":status is not three digits", error_code=PROTOCOL_ERROR, stream_id=stream_id))

@@ -1,0 +1,155 @@
+"""Header field rules shared by the codecs: token syntax, hop-by-hop fields, HTTP/1 <-> HTTP/2 mapping,
+and the HTTP/2 -> HTTP/1 downgrade check (the request-smuggling rules of DESIGN.md)."""
+
+Headers = list[tuple[bytes, bytes]]
+
+# RFC 9110 tchar.
+TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Field value bytes: VCHAR, obs-text, SP, HTAB (no CTL, no DEL).
+VALUE_BYTES = frozenset(range(0x20, 0x7F)) | frozenset(range(0x80, 0x100)) | {0x09}
+# Request-target bytes: visible ASCII only (no SP, CTL, DEL or obs-text).
+TARGET_BYTES = frozenset(range(0x21, 0x7F))
+
+# Connection-specific fields (RFC 9113 8.2.2): meaningful for one hop only, never forwarded.
+CONNECTION_SPECIFIC = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding",
+                                 b"upgrade"})
+REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path"})
+
+
+def is_token(b: bytes) -> bool:
+    return bool(b) and all(c in TCHAR for c in b)
+
+
+def is_field_value(b: bytes) -> bool:
+    return all(c in VALUE_BYTES for c in b)
+
+
+def _connection_tokens(headers: Headers) -> set[bytes]:
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b",") if t.strip())
+    return tokens
+
+
+def strip_hop_by_hop(headers: Headers) -> Headers:
+    """Lowercase names; drop connection-specific fields, fields named in Connection, and `te` other
+    than `trailers` (the one value HTTP/2 allows)."""
+    named = _connection_tokens(headers)
+    out: Headers = []
+    for name, value in headers:
+        name = name.lower()
+        if name in CONNECTION_SPECIFIC or (name in named and name != b"te"):
+            continue
+        if name == b"te":
+            if value.strip().lower() != b"trailers":
+                continue
+            value = b"trailers"
+        out.append((name, value))
+    return out
+
+
+def h1_request_to_h2(method: bytes, target: bytes, headers: Headers, scheme: bytes = b"http") -> Headers:
+    """An HTTP/1.1 request head as an HTTP/2 header block: Host becomes :authority, names lowercase,
+    hop-by-hop fields dropped."""
+    authority = b""
+    regular: Headers = []
+    for name, value in strip_hop_by_hop(headers):
+        if name == b"host":
+            authority = authority or value
+        else:
+            regular.append((name, value))
+    block: Headers = [(b":method", method), (b":scheme", scheme)]
+    if authority:
+        block.append((b":authority", authority))
+    block.append((b":path", target))
+    return block + regular
+
+
+def h2_request_to_h1(block: Headers) -> tuple[bytes, bytes, Headers]:
+    """An HTTP/2 request header block as (method, target, HTTP/1.1 headers with one Host first).
+    Run check_h2_request_for_downgrade first: this function assumes a valid block."""
+    pseudo = {name: value for name, value in block if name.startswith(b":")}
+    regular = [(n, v) for n, v in strip_hop_by_hop([(n, v) for n, v in block if not n.startswith(b":")])
+               if n != b"host"]
+    host = pseudo.get(b":authority") or next((v for n, v in block if n == b"host"), b"")
+    return pseudo.get(b":method", b""), pseudo.get(b":path", b""), [(b"host", host)] + regular
+
+
+def check_h2_request_for_downgrade(block: Headers) -> str | None:
+    """Why this HTTP/2 request header block must not be forwarded as HTTP/1.1, or None when it may.
+
+    Checks the rules where HTTP/2 -> HTTP/1 translation gets smuggled: CR/LF/NUL (and other
+    control bytes) in names or values, empty or non-token names, uppercase names, connection-specific
+    fields, `te` other than `trailers`, malformed pseudo-headers, spaces in :method / :path, an
+    :authority that disagrees with Host (or several Host fields), and an unparsable content-length.
+    The DATA length against content-length is checked by the codec as the body arrives.
+    """
+    pseudo: dict[bytes, bytes] = {}
+    hosts: list[bytes] = []
+    lengths: list[bytes] = []
+    seen_regular = False
+    for name, value in block:
+        if not name:
+            return "empty header name"
+        if b"\r" in name or b"\n" in name or b"\0" in name or b"\r" in value or b"\n" in value or b"\0" in value:
+            return f"CR, LF or NUL in header {name[:64]!r}"
+        if not is_field_value(value):
+            return f"control character in the value of {name[:64]!r}"
+        if name.startswith(b":"):
+            if seen_regular:
+                return f"pseudo-header {name[:64]!r} after a regular field"
+            if name not in REQUEST_PSEUDO:
+                return f"unknown request pseudo-header {name[:64]!r}"
+            if name in pseudo:
+                return f"duplicate pseudo-header {name[:64]!r}"
+            pseudo[name] = value
+            continue
+        seen_regular = True
+        if not is_token(name):
+            return f"header name {name[:64]!r} is not a token"
+        if name != name.lower():
+            return f"uppercase header name {name[:64]!r}"
+        if name in CONNECTION_SPECIFIC:
+            return f"connection-specific header {name.decode()!r}"
+        if name == b"te" and value.lower() != b"trailers":
+            return "te other than trailers"
+        if name == b"host":
+            hosts.append(value)
+        elif name == b"content-length":
+            lengths.append(value)
+    method = pseudo.get(b":method")
+    if method is None:
+        return "missing :method"
+    if not is_token(method):
+        return "space or invalid character in :method"
+    if method == b"CONNECT":
+        return "CONNECT is not supported"
+    path = pseudo.get(b":path")
+    if path is None or b":scheme" not in pseudo:
+        return "missing :path or :scheme"
+    if not path or not all(c in TARGET_BYTES for c in path):
+        return "space or invalid character in :path"
+    if not (path.startswith(b"/") or (path == b"*" and method == b"OPTIONS")):
+        return "invalid :path form"
+    if len(hosts) > 1:
+        return "several host headers"
+    authority = pseudo.get(b":authority")
+    if authority is not None and hosts and hosts[0] != authority:
+        return ":authority and host disagree"
+    host = authority if authority is not None else (hosts[0] if hosts else None)
+    if not host or not all(c in TARGET_BYTES for c in host):
+        return "missing or invalid :authority / host"
+    if len(set(lengths)) > 1:
+        return "conflicting content-length"
+    if lengths and not is_content_length(lengths[0]):
+        return "invalid content-length"
+    return None
+
+
+MAX_CONTENT_LENGTH_DIGITS = 18  # < 2**63: large enough for any body, small enough to stay an int64
+
+
+def is_content_length(value: bytes) -> bool:
+    """Exactly 1*DIGIT (no sign, no whitespace, no list), at most 18 digits."""
+    return 0 < len(value) <= MAX_CONTENT_LENGTH_DIGITS and value.isdigit()
