@@ -5,7 +5,7 @@ reused by many server instances, for example one per fuzz input. Everything that
 changes while the proxy runs lives in a ServerContext, made fresh per instance.
 """
 
-import random
+import random as _random
 from dataclasses import dataclass, field
 
 from .stats import Stats
@@ -17,7 +17,7 @@ class ServerContext:
     # Opens upstream connections: `network.connect(host, port, buffer_limit) -> Connection`.
     network: object
     stats: Stats = field(default_factory=Stats)
-    random: random.Random = field(default_factory=lambda: random.Random(0))
+    random: _random.Random = field(default_factory=lambda: _random.Random(0))
     # The cluster manager (proxy.upstream), attached when the configuration is instantiated.
     cluster_manager: object = None
     # State shared by all connections of one filter factory (a listener's token bucket),
