@@ -1,0 +1,186 @@
+"""A minimal admin endpoint on its own listener: plain HTTP/1.1 over h11.
+
+    GET /ready                 200 "LIVE" while serving, 503 "DRAINING" once shutdown began
+    GET /stats                 counters and gauges, one `name: value` per line, sorted
+    GET /stats?format=json     {"stats": [{"name": ..., "value": ...}, ...]} (Envoy's shape)
+    GET /config_dump           the configuration as JSON (protobuf json_format)
+    GET /clusters              per cluster: policy, limits, endpoints and connection counts
+                               (`?format=json` for JSON)
+
+`AdminHandler.respond(method, target)` is the whole behaviour, with no I/O; `AdminProtocol`
+only moves h11 events. The admin does not go through the proxy's filter chains.
+"""
+
+import asyncio
+import http
+import json
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+import h11
+
+log = logging.getLogger("proxy.admin")
+
+TEXT = "text/plain; charset=utf-8"
+JSON = "application/json"
+
+
+class AdminHandler:
+    """Maps a request line to (status, content type, body). `server` is a proxy.server.Server."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.routes = {
+            "/": self._index,
+            "/ready": self._ready,
+            "/stats": self._stats,
+            "/config_dump": self._config_dump,
+            "/clusters": self._clusters,
+        }
+
+    def respond(self, method: str, target: str) -> tuple[int, str, bytes]:
+        parts = urlsplit(target)
+        route = self.routes.get(parts.path)
+        if route is None:
+            return 404, TEXT, f"no admin endpoint {parts.path!r}; see /\n".encode()
+        if method not in ("GET", "HEAD"):
+            return 405, TEXT, b"admin endpoints answer GET only\n"
+        query = parse_qs(parts.query)
+        fmt = query.get("format", ["text"])[-1]
+        if fmt not in ("text", "json"):
+            return 400, TEXT, f"unknown format {fmt!r}: use text or json\n".encode()
+        return route(fmt)
+
+    def _index(self, fmt):
+        return 200, TEXT, ("admin endpoints:\n" + "".join(f"  {p}\n" for p in sorted(self.routes) if p != "/")).encode()
+
+    def _ready(self, fmt):
+        if self.server.started and not self.server.draining:
+            return 200, TEXT, b"LIVE\n"
+        return 503, TEXT, b"DRAINING\n" if self.server.draining else b"PRE_INITIALIZING\n"
+
+    def _stats(self, fmt):
+        stats = self.server.ctx.stats
+        # A stable view: counters and gauges share one namespace here, as in Envoy's output.
+        values = dict(stats.counters)
+        values.update(stats.gauges)
+        values["server.buffered_bytes"] = self.server.buffered_bytes()
+        items = sorted(values.items())
+        if fmt == "json":
+            body = json.dumps({"stats": [{"name": n, "value": v} for n, v in items]}, indent=1)
+            return 200, JSON, body.encode() + b"\n"
+        return 200, TEXT, "".join(f"{n}: {v}\n" for n, v in items).encode()
+
+    def _config_dump(self, fmt):
+        from google.protobuf import json_format
+        from .config.gen import bootstrap_pb2
+        source = getattr(self.server.built, "source", None)
+        if source is None:
+            return 404, TEXT, b"this server was not built from a configuration file\n"
+        bootstrap = bootstrap_pb2.Bootstrap.FromString(source)
+        body = json_format.MessageToJson(bootstrap, preserving_proto_field_name=True, indent=1)
+        return 200, JSON, body.encode() + b"\n"
+
+    def _clusters(self, fmt):
+        clusters = getattr(self.server.built, "clusters", {}) or {}
+        stats = self.server.ctx.stats
+        out = []
+        for name, c in sorted(clusters.items()):
+            prefix = f"cluster.{name}."
+            out.append({
+                "name": name,
+                "lb_policy": c.lb_policy,
+                "connect_timeout_ms": c.connect_timeout_ms,
+                "max_connections": c.max_connections,
+                "upstream_cx_total": stats.counter(prefix + "upstream_cx_total"),
+                "upstream_cx_active": stats.gauge(prefix + "upstream_cx_active"),
+                "upstream_cx_connect_fail": stats.counter(prefix + "upstream_cx_connect_fail"),
+                "hosts": [f"{h.host}:{h.port}" for h in c.hosts],
+            })
+        if fmt == "json":
+            return 200, JSON, json.dumps({"clusters": out}, indent=1).encode() + b"\n"
+        lines = []
+        for c in out:
+            for key, value in c.items():
+                if key == "name":
+                    continue
+                if key == "hosts":
+                    lines += [f"{c['name']}::{h}::endpoint" for h in value]
+                else:
+                    lines.append(f"{c['name']}::{key}::{value}")
+        return 200, TEXT, "".join(line + "\n" for line in lines).encode()
+
+
+class AdminProtocol(asyncio.Protocol):
+    """HTTP/1.1 keep-alive over h11; one response per request, in order."""
+
+    def __init__(self, handler: AdminHandler) -> None:
+        self.handler = handler
+        self.h11 = h11.Connection(h11.SERVER)
+        self.transport = None
+        self._request = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data) -> None:
+        self.h11.receive_data(data)
+        self._process()
+
+    def eof_received(self):
+        self.h11.receive_data(b"")
+        self._process()
+        return False
+
+    def _process(self) -> None:
+        while self.transport is not None and not self.transport.is_closing():
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._send_error(exc.error_status_hint, str(exc))
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+            if isinstance(event, h11.ConnectionClosed):
+                self.transport.close()
+                return
+            if isinstance(event, h11.Request):
+                self._request = event
+            elif isinstance(event, h11.EndOfMessage):
+                req, self._request = self._request, None
+                try:
+                    status, ctype, body = self.handler.respond(req.method.decode("ascii", "replace"),
+                                                               req.target.decode("ascii", "replace"))
+                except Exception:
+                    log.exception("admin handler failed")
+                    status, ctype, body = 500, TEXT, b"internal error\n"
+                self._send(status, ctype, b"" if req.method == b"HEAD" else body, len(body))
+                if self.h11.our_state is h11.MUST_CLOSE:
+                    self.transport.close()
+                    return
+                self.h11.start_next_cycle()
+
+    def _send(self, status: int, ctype: str, body: bytes, length: int) -> None:
+        headers = [("content-type", ctype), ("content-length", str(length))]
+        reason = http.HTTPStatus(status).phrase.encode()
+        data = self.h11.send(h11.Response(status_code=status, headers=headers, reason=reason))
+        data += self.h11.send(h11.Data(data=body)) if body else b""
+        data += self.h11.send(h11.EndOfMessage())
+        self.transport.write(data)
+
+    def _send_error(self, status: int, message: str) -> None:
+        if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            body = f"bad request: {message}\n".encode()
+            try:
+                self._send(status, TEXT, body, len(body))
+            except h11.LocalProtocolError:
+                pass
+        self.transport.close()
+
+
+async def start_admin(server, address) -> asyncio.AbstractServer:
+    """Listen on (host, port) for admin requests about `server`."""
+    handler = AdminHandler(server)
+    loop = asyncio.get_running_loop()
+    host, port = address
+    return await loop.create_server(lambda: AdminProtocol(handler), host, port, reuse_address=True)

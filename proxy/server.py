@@ -1,0 +1,205 @@
+"""The asyncio runtime: the only module that opens sockets.
+
+    server = Server(build(bootstrap))
+    addresses = await server.start()     # {listener name: (host, port) actually bound}
+    ...
+    await server.stop()                  # close listeners, drain, then close what is left
+
+`serve(bootstrap)` runs one Server until SIGINT or SIGTERM (what `python -m proxy -c FILE`
+calls). Everything above the socket is the sans-IO core: each accepted socket gets a
+Connection from its listener (filter chain chosen, filters installed), carried by a
+SocketTransport (proxy/_server_socket.py); time comes from an AsyncioDispatcher.
+"""
+
+import asyncio
+import logging
+import signal
+import sys
+
+from ._server_socket import AsyncioNetwork, DownstreamTransport
+from .event import AsyncioDispatcher
+from .network.connection import CloseType, State
+
+log = logging.getLogger("proxy.server")
+
+DRAIN_TIMEOUT_S = 5.0
+
+
+class Server:
+    """One running proxy instance on the current asyncio loop.
+
+    `built` is a proxy.build.BuiltConfig (or anything with `.listeners`, each having `.name`,
+    `.address` and `.create_connection(ctx, io, local_address, remote_address)`, and
+    `.admin_address`). `instantiate(built, dispatcher, network) -> ServerContext` makes the
+    per-instance state; it defaults to proxy.build.instantiate.
+    """
+
+    def __init__(self, built, *, instantiate=None, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+        self.built = built
+        self._instantiate = instantiate
+        self.drain_timeout_s = drain_timeout_s
+        self.ctx = None
+        self.dispatcher: AsyncioDispatcher | None = None
+        self.network: AsyncioNetwork | None = None
+        self.addresses: dict[str, tuple] = {}
+        self.admin_address: tuple | None = None
+        self.draining = False
+        self.started = False
+        self._loop = None
+        self._listeners: list[asyncio.AbstractServer] = []
+        self._admin: asyncio.AbstractServer | None = None
+        self._downstream: set = set()
+        self._upstream: set = set()
+        self._all_closed: asyncio.Event | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> dict[str, tuple]:
+        """Bind every listener (port 0 picks a free port) and the admin listener if configured."""
+        if self.started:
+            raise RuntimeError("server already started")
+        loop = self._loop = asyncio.get_running_loop()
+        self.dispatcher = AsyncioDispatcher(loop)
+        self.network = AsyncioNetwork(loop, self.dispatcher, self)
+        instantiate = self._instantiate
+        if instantiate is None:
+            from .build import instantiate
+        self.ctx = instantiate(self.built, self.dispatcher, self.network)
+        self._all_closed = asyncio.Event()
+        self._all_closed.set()
+        try:
+            for listener in self.built.listeners:
+                host, port = listener.address
+                srv = await loop.create_server(
+                    lambda listener=listener: DownstreamTransport(self, loop, listener, self.ctx),
+                    host, port, reuse_address=True, backlog=511)
+                self._listeners.append(srv)
+                self.addresses[listener.name] = srv.sockets[0].getsockname()[:2]
+            admin = getattr(self.built, "admin_address", None)
+            if admin is not None:
+                from .admin import start_admin
+                self._admin = await start_admin(self, admin)
+                self.admin_address = self._admin.sockets[0].getsockname()[:2]
+        except BaseException:
+            self._close_listeners()
+            if self._admin is not None:
+                self._admin.close()
+            raise
+        self.started = True
+        return dict(self.addresses)
+
+    async def stop(self, drain_timeout_s: float | None = None) -> None:
+        """Stop accepting, let open connections finish for a bounded time, close the rest."""
+        if not self.started:
+            return
+        self.draining = True
+        self._close_listeners()
+        timeout = self.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
+        try:
+            await asyncio.wait_for(self._all_closed.wait(), timeout)
+        except asyncio.TimeoutError:
+            log.warning("drain timeout (%.1f s): closing %d open connections",
+                        timeout, len(self._downstream) + len(self._upstream))
+        self._close_everything()
+        # Let the closed sockets deliver connection_lost before the loop goes away.
+        for _ in range(10):
+            if not self._downstream and not self._upstream:
+                break
+            await asyncio.sleep(0.01)
+        if self._admin is not None:
+            self._admin.close()
+            await self._admin.wait_closed()
+        self.started = False
+
+    def _close_listeners(self) -> None:
+        for srv in self._listeners:
+            srv.close()
+        self._listeners.clear()
+
+    def _close_everything(self) -> None:
+        for transport in list(self._downstream) + list(self._upstream):
+            conn = transport.conn
+            if conn is not None and conn.state is not State.CLOSED:
+                transport._guarded(lambda conn=conn: conn.close(CloseType.NO_FLUSH))
+            if transport.transport is not None:
+                transport.transport.abort()
+            task = getattr(transport, "task", None)
+            if task is not None and not task.done():
+                task.cancel()
+
+    # -- what tests and the admin read -------------------------------------------------------
+
+    def buffered_bytes(self) -> int:
+        """Bytes held by the proxy's connections: read + write buffers (and held input)."""
+        return sum(t.buffered_bytes() for t in list(self._downstream) + list(self._upstream))
+
+    def transport_buffered_bytes(self) -> int:
+        """Bytes queued in asyncio's own transport write buffers (kept at most one chunk each)."""
+        return sum(t.transport_buffered_bytes() for t in list(self._downstream) + list(self._upstream))
+
+    def open_connections(self) -> tuple[int, int]:
+        """(downstream, upstream) transports that are still open."""
+        return len(self._downstream), len(self._upstream)
+
+    # -- registry interface used by the transports ------------------------------------------
+
+    def add(self, transport, downstream: bool) -> None:
+        (self._downstream if downstream else self._upstream).add(transport)
+        self._all_closed.clear()
+        self._update_gauges()
+
+    def discard(self, transport) -> None:
+        self._downstream.discard(transport)
+        self._upstream.discard(transport)
+        self._update_gauges()
+        if not self._downstream and not self._upstream:
+            self._all_closed.set()
+
+    def count_error(self) -> None:
+        self.ctx.stats.inc("server.unhandled_errors")
+
+    def _update_gauges(self) -> None:
+        if self.ctx is not None:
+            self.ctx.stats.gauge_set("server.downstream_cx_active", len(self._downstream))
+            self.ctx.stats.gauge_set("server.upstream_cx_active", len(self._upstream))
+
+
+def serve(bootstrap, *, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> int:
+    """Serve a validated Bootstrap until SIGINT/SIGTERM; then drain and return 0.
+
+    Returns 1, with the reason on stderr, when the configuration cannot be built or an
+    address cannot be bound.
+    """
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .build import BuildError, build
+    try:
+        built = build(bootstrap)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return asyncio.run(_serve(built, drain_timeout_s))
+
+
+async def _serve(built, drain_timeout_s: float) -> int:
+    loop = asyncio.get_running_loop()
+    server = Server(built, drain_timeout_s=drain_timeout_s)
+    try:
+        addresses = await server.start()
+    except OSError as exc:
+        print(f"error: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    for name, (host, port) in addresses.items():
+        print(f"proxy: listener {name} on {host}:{port}", file=sys.stderr)
+    if server.admin_address is not None:
+        print(f"proxy: admin on {server.admin_address[0]}:{server.admin_address[1]}", file=sys.stderr)
+    print("proxy: ready", file=sys.stderr, flush=True)
+    await stop.wait()
+    down, up = server.open_connections()
+    print(f"proxy: draining ({down} downstream, {up} upstream connections open)", file=sys.stderr, flush=True)
+    await server.stop()
+    print("proxy: stopped", file=sys.stderr, flush=True)
+    return 0
