@@ -33,6 +33,5 @@ def __getattr__(name):
 
 def validate(bootstrap):
     """Every rule and semantic violation of an already-built Bootstrap message (empty: valid)."""
-    from proxy.config.semantic import check_semantics
-    from proxy.config.validate import check_rules
-    return check_rules(bootstrap) + check_semantics(bootstrap)
+    from proxy.config.semantic import all_violations
+    return all_violations(bootstrap)

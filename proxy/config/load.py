@@ -19,8 +19,7 @@ from google.protobuf.message import DecodeError
 from proxy.config import schema
 from proxy.config.convert import to_message
 from proxy.config.errors import ConfigError, Violation
-from proxy.config.semantic import check_semantics
-from proxy.config.validate import check_rules
+from proxy.config.semantic import all_violations
 from proxy.config.yaml_safe import load_yaml
 
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -49,7 +48,7 @@ def load_file(path, fmt: str | None = None):
 def load_bytes(data: bytes, fmt: str | None = None):
     """Parse, convert, validate (rules, then semantic checks); returns a Bootstrap message."""
     bootstrap = parse_bytes(data, fmt)
-    violations = check_rules(bootstrap) + check_semantics(bootstrap)
+    violations = all_violations(bootstrap)
     if violations:
         raise ConfigError(violations)
     return bootstrap
@@ -145,6 +144,9 @@ def _parse_proto(data: bytes, sniffed: bool = False):
         raise ConfigError(f"not a binary protobuf Bootstrap: {exc}") from None
     unknown = list(_unknown_fields(message, ""))
     if unknown:
+        if sniffed:
+            unknown = [Violation(v.path, "not UTF-8 text, and as a binary protobuf Bootstrap: "
+                                 + v.message) for v in unknown]
         raise ConfigError(unknown)
     return message
 

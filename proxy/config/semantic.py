@@ -21,6 +21,14 @@ from proxy.config.errors import Violation
 TERMINAL_FILTERS = frozenset({"tcp_proxy", "http_connection_manager"})
 
 
+def all_violations(bootstrap) -> list[Violation]:
+    """Rule violations, then semantic ones about fields no rule already complained about."""
+    from proxy.config.validate import check_rules
+    found = check_rules(bootstrap)
+    reported = {v.path for v in found}
+    return found + [v for v in check_semantics(bootstrap) if v.path not in reported]
+
+
 def check_semantics(bootstrap) -> list[Violation]:
     out: list[Violation] = []
     cluster_names = _unique_names(bootstrap.clusters, "clusters", "cluster", out)
