@@ -29,3 +29,20 @@ def test_data_buffered_before_end_stream_is_still_re_dispatched_with_it():
     conn.read_disable(False)
     d.run_posted()
     assert log == [("a", "new"), ("a", "data", b"held", True)]
+
+
+def test_buffered_data_is_re_dispatched_when_only_the_read_watermark_still_disables_reads():
+    # Core fix: Envoy re-dispatches the read buffer on readDisable(false) whenever the filter
+    # chain wants data again, including when the buffer's own high watermark is the last reason.
+    log = []
+    d, conn = new_connection(buffer_limit=1024)
+    conn.add_read_filter(Recorder("holder", log))  # never drains
+    conn.initialize_read_filters()
+    conn.io.read_size = 2000
+    conn.io.peer_send(b"x" * 2000)          # above high: the connection disables its own reads
+    assert conn.read_disable_count == 1 and conn.read_buffer.above_high_watermark
+    conn.read_disable(True)                 # someone else pauses it too
+    conn.read_disable(False)                # ...and resumes: the chain wants data again
+    log.clear()
+    d.run_posted()
+    assert log == [("holder", "data", b"x" * 2000, False)]

@@ -158,16 +158,20 @@ class Connection:
         if self._read_disable_count == 0:
             raise ConnectionContractError("read_disable(False) without a matching read_disable(True)")
         self._read_disable_count -= 1
-        if self._read_disable_count == 0 and self.state is State.OPEN:
+        if self.state is not State.OPEN:
+            return
+        if self._read_disable_count == 0:
             self.io.read_enabled_changed(self, True)
-            if (len(self.read_buffer) or self.read_end_stream) and not self._dispatch_posted:
-                self._dispatch_posted = True
-                self.dispatcher.post(self._dispatch_buffered)
+        # Also when the read buffer's own high watermark is the only disable left (Envoy's
+        # filterChainWantsData()): a filter holding bytes there must see them again.
+        if (self._filter_chain_wants_data() and (len(self.read_buffer) or self.read_end_stream)
+                and not self._dispatch_posted):
+            self._dispatch_posted = True
+            self.dispatcher.post(self._dispatch_buffered)
 
     def _dispatch_buffered(self) -> None:
         self._dispatch_posted = False
-        if self._read_disable_count == 0:
-            self._on_read()
+        self._on_read()
 
     def _filter_chain_wants_data(self) -> bool:
         return self._read_disable_count == 0 or (
