@@ -72,3 +72,30 @@ def check_stream_prefix(name: str, sent: bytes, received: bytes, finished: bool)
     if finished and len(received) != len(sent):
         raise InvariantViolation("bytes_lost",
                                  f"{name}: end of stream after {len(received)} of {len(sent)} bytes")
+
+
+def check_watermark_state(name: str, buf) -> None:
+    """A WatermarkBuffer's above-high flag agrees with a model of its crossings: above the
+    high watermark it must be set, at or under the low watermark it must be clear."""
+    high, low, n = buf.high_watermark, buf.low_watermark, len(buf)
+    if not high:
+        return
+    if n > high and not buf.above_high_watermark:
+        raise InvariantViolation("watermark_missed_high", f"{name}: {n} bytes > high {high} but not above high")
+    if n <= low and buf.above_high_watermark:
+        raise InvariantViolation("watermark_missed_low", f"{name}: {n} bytes <= low {low} but still above high")
+
+
+def check_token_buckets(shared: dict) -> None:
+    """Every token bucket in a server's shared state stays within 0..max_tokens."""
+    for state in shared.values():
+        tokens, most = getattr(state, "tokens", None), getattr(state, "max_tokens", None)
+        if isinstance(tokens, int) and isinstance(most, int) and not 0 <= tokens <= most:
+            raise InvariantViolation("token_bucket_out_of_range", f"{tokens} tokens, max {most}")
+
+
+def check_gauges_drained(stats) -> None:
+    """Once every connection is closed, no gauge of active or pending things stays up."""
+    for name, value in stats.gauges.items():
+        if value and ("active" in name or "pending" in name):
+            raise InvariantViolation("gauge_leaked", f"{name} = {value} after every connection closed")

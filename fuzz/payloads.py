@@ -1,0 +1,160 @@
+"""Structured payloads for sessions: bytes a real HTTP peer would send, shaped by a seed.
+
+Each generator is `make(seed: bytes, sock) -> bytes`. The seed picks methods, paths,
+header variants and body sizes; `sock` (the peer's SimSocket) carries per-connection
+peer state such as an h2 client, so frames are valid in sequence. Generators never
+raise on any seed: a broken generator would hide the proxy behind it.
+"""
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+
+METHODS = (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"PURGE", b"TRACE")
+PATHS = (b"/", b"/api/v1/items", b"/static/app.js", b"/admin", b"/a/b/../c", b"/?q=1&r=%20", b"*", b"/service1", b"/service2")
+HOSTS = (b"example.com", b"api.example.com", b"www.example.org", b"localhost", b"foo.bar.example.com", b"")
+# Request-smuggling shapes of ANCHORS.md: each is (extra head lines, body).
+SMUGGLING = (
+    (b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n"),
+    (b"Content-Length: 4\r\nContent-Length: 5\r\n", b"abcde"),
+    (b"Content-Length: +4\r\n", b"abcd"),
+    (b"Content-Length: 0x4\r\n", b"abcd"),
+    (b"Content-Length:\r\n", b""),
+    (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n"),
+    (b"Transfer-Encoding: xchunked\r\n", b"0\r\n\r\n"),
+    (b"Transfer-Encoding: chunked\r\n", b"0x4\r\nabcd\r\n0\r\n\r\n"),
+    (b"Transfer-Encoding: chunked\r\n", b" 4\r\nabcd\r\n0\r\n\r\n"),
+    (b"Transfer-Encoding: chunked\r\n", b"4_0\r\nabcd\r\n0\r\n\r\n"),
+    (b"X-Folded: a\r\n b\r\n", b""),
+    (b"X-Nul: a\x00b\r\n", b""),
+    (b"Bad Name: x\r\n", b""),
+    (b"X-Space : x\r\n", b""),
+    (b"X-Bare-Lf: x\n", b""),
+)
+
+
+def _pick(table, seed: bytes, i: int):
+    return table[seed[i] % len(table)] if len(seed) > i else table[0]
+
+
+def _byte(seed: bytes, i: int, default: int = 0) -> int:
+    return seed[i] if len(seed) > i else default
+
+
+def h1_request(seed: bytes, sock) -> bytes:
+    method, path, host = _pick(METHODS, seed, 0), _pick(PATHS, seed, 1), _pick(HOSTS, seed, 2)
+    body = seed[8:8 + _byte(seed, 3) % 48]
+    head = [b"%s %s HTTP/1.1" % (method, path), b"Host: " + host]
+    if _byte(seed, 4) & 1:
+        head.append(b"Content-Length: %d" % len(body))
+        tail = body
+    elif body:
+        head.append(b"Transfer-Encoding: chunked")
+        tail = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    else:
+        tail = b""
+    if _byte(seed, 4) & 2:
+        head.append(b"Connection: close")
+    if _byte(seed, 4) & 4:
+        head.append(b"X-Tenant: " + seed[5:7].hex().encode())
+    if _byte(seed, 4) & 8:
+        head.append(b"Expect: 100-continue")
+    return b"\r\n".join(head) + b"\r\n\r\n" + tail
+
+
+def h1_smuggling(seed: bytes, sock) -> bytes:
+    extra, body = _pick(SMUGGLING, seed, 0)
+    return b"POST %s HTTP/1.1\r\nHost: %s\r\n%s\r\n%s" % (_pick(PATHS, seed, 1), _pick(HOSTS, seed, 2), extra, body)
+
+
+def h1_pipeline(seed: bytes, sock) -> bytes:
+    n = 1 + _byte(seed, 0) % 4
+    return b"".join(h1_request(seed[i:] + bytes([i]), sock) for i in range(n))
+
+
+def _h2_client(sock):
+    client = getattr(sock, "fuzz_h2_client", None)
+    if client is None:
+        client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+        client.initiate_connection()
+        sock.fuzz_h2_client = client
+    return client
+
+
+def h2_request(seed: bytes, sock) -> bytes:
+    client = _h2_client(sock)
+    try:
+        stream_id = client.get_next_available_stream_id()
+        body = seed[6:6 + _byte(seed, 3) % 40]
+        headers = [(b":method", _pick(METHODS[:7], seed, 0)), (b":path", _pick(PATHS[:-1], seed, 1)),
+                   (b":scheme", b"http"), (b":authority", _pick(HOSTS[:-1], seed, 2) or b"x")]
+        if _byte(seed, 4) & 1:
+            headers.append((b"content-length", b"%d" % (len(body) + (_byte(seed, 4) >> 4) % 3)))
+        client.send_headers(stream_id, headers, end_stream=not body)
+        if body:
+            client.send_data(stream_id, body, end_stream=True)
+        if _byte(seed, 5) & 1:
+            client.reset_stream(stream_id)  # rapid reset
+    except (h2.exceptions.H2Error, ValueError):
+        pass
+    return client.data_to_send()
+
+
+def h2_control(seed: bytes, sock) -> bytes:
+    client = _h2_client(sock)
+    kind = _byte(seed, 0) % 3
+    try:
+        if kind == 0:
+            client.ping(bytes(seed[1:9]).ljust(8, b"\0"))
+        elif kind == 1:
+            client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _byte(seed, 1) * 257})
+        else:
+            client.increment_flow_control_window(1 + _byte(seed, 1) * 1000)
+    except (h2.exceptions.H2Error, ValueError):
+        pass
+    return client.data_to_send()
+
+
+def h1_response(seed: bytes, sock) -> bytes:
+    status = (200, 204, 301, 404, 500, 503, 100, 304)[_byte(seed, 0) % 8]
+    body = b"" if status in (100, 204, 304) else seed[4:4 + _byte(seed, 1) % 64]
+    head = b"HTTP/1.1 %d X\r\n" % status
+    if status == 100:
+        return head + b"\r\n"
+    if _byte(seed, 2) & 1 and body:
+        return head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    conn = b"Connection: close\r\n" if _byte(seed, 2) & 2 else b""
+    return head + conn + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def h2_response(seed: bytes, sock) -> bytes:
+    """Answer the oldest unanswered stream the proxy opened on this HTTP/2 upstream."""
+    server = getattr(sock, "fuzz_h2_server", None)
+    if server is None:
+        server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+        server.initiate_connection()
+        sock.fuzz_h2_server = server
+        sock.fuzz_h2_seen = 0
+        sock.fuzz_h2_open = []
+    try:
+        fresh = bytes(sock.received[sock.fuzz_h2_seen:])
+        sock.fuzz_h2_seen = len(sock.received)
+        for event in server.receive_data(fresh):
+            if isinstance(event, h2.events.RequestReceived):
+                sock.fuzz_h2_open.append(event.stream_id)
+        if sock.fuzz_h2_open:
+            stream_id = sock.fuzz_h2_open.pop(0)
+            body = seed[2:2 + _byte(seed, 1) % 64]
+            status = b"%d" % (200, 404, 500, 503)[_byte(seed, 0) % 4]
+            server.send_headers(stream_id, [(b":status", status), (b"content-length", b"%d" % len(body))],
+                                end_stream=not body)
+            if body:
+                server.send_data(stream_id, body, end_stream=True)
+    except (h2.exceptions.H2Error, ValueError):
+        pass
+    return server.data_to_send()
+
+
+DOWNSTREAM_PAYLOADS = (h1_request, h1_pipeline, h1_smuggling, h2_request, h2_control)
+UPSTREAM_PAYLOADS = (h1_response, h2_response)

@@ -1,0 +1,257 @@
+"""Stage 2: one data-plane session over a built configuration, entirely in memory.
+
+A session is a fresh server instance (`proxy.build.instantiate`) on a simulated
+dispatcher and network. It applies a bounded list of actions — downstream clients
+connect, send, read slowly, half-close or reset; upstream connections complete or fail
+and answer; virtual time advances — and checks the invariants of fuzz/oracles.py after
+every action. A broken invariant raises InvariantViolation.
+
+Inputs decode into actions with atheris.FuzzedDataProvider (see decode_actions), capped
+at MAX_ACTIONS actions and MAX_PAYLOAD bytes per payload, so every run is bounded.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+from proxy.build import instantiate
+from proxy.event import SimulatedDispatcher
+from proxy.network import sim
+
+from . import oracles
+from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
+
+MAX_ACTIONS = 256
+MAX_CONNECTIONS = 16
+MAX_PAYLOAD = 4096
+# Small reads make watermarks and partial parses happen with small inputs.
+READ_SIZES = (16 * 1024, 1, 7, 512)
+TIME_STEPS_MS = (0, 1, 10, 100, 1_000, 5_000, 30_000, 120_000)
+SOURCES = ("127.0.0.1", "10.1.2.3", "192.168.0.7", "::1", "172.16.5.4")
+
+
+@dataclass(frozen=True)
+class Action:
+    op: str
+    target: int = 0       # connection index (downstream or upstream, by op)
+    value: int = 0        # bytes to read, ms to advance, source index, ...
+    payload: bytes = b""
+    end_stream: bool = False
+
+    def describe(self) -> str:
+        extra = f" {self.payload[:40]!r}{'...' if len(self.payload) > 40 else ''}" if self.payload else ""
+        return f"{self.op}[{self.target}] value={self.value}{' end' if self.end_stream else ''}{extra}"
+
+
+OPS = ("connect", "send", "send_http", "read", "close", "reset",
+       "upstream_connect", "upstream_fail", "upstream_send", "upstream_http", "upstream_read",
+       "upstream_close", "upstream_reset", "advance")
+
+
+def decode_actions(fdp, max_actions: int = MAX_ACTIONS) -> list[Action]:
+    """Turn the rest of a FuzzedDataProvider into actions. Always starts with a connect."""
+    actions = [Action("connect")]
+    while len(actions) < max_actions and fdp.remaining_bytes() > 0:
+        op = OPS[fdp.ConsumeIntInRange(0, len(OPS) - 1)]
+        target = fdp.ConsumeIntInRange(0, MAX_CONNECTIONS - 1)
+        if op in ("send", "upstream_send"):
+            n = fdp.ConsumeIntInRange(0, MAX_PAYLOAD)
+            actions.append(Action(op, target, payload=fdp.ConsumeBytes(n), end_stream=fdp.ConsumeBool()))
+        elif op in ("send_http", "upstream_http"):
+            table = DOWNSTREAM_PAYLOADS if op == "send_http" else UPSTREAM_PAYLOADS
+            kind = fdp.ConsumeIntInRange(0, len(table) - 1)
+            seed = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64))
+            actions.append(Action(op, target, value=kind, payload=seed, end_stream=fdp.ConsumeBool()))
+        elif op in ("read", "upstream_read"):
+            actions.append(Action(op, target, value=fdp.ConsumeIntInRange(0, 1 << 17)))
+        elif op == "connect":
+            actions.append(Action(op, target, value=fdp.ConsumeIntInRange(0, 255)))
+        elif op == "advance":
+            actions.append(Action(op, value=TIME_STEPS_MS[fdp.ConsumeIntInRange(0, len(TIME_STEPS_MS) - 1)]))
+        else:
+            actions.append(Action(op, target))
+    return actions
+
+
+class Session:
+    """A fresh server instance over a built (immutable, shared) configuration."""
+
+    def __init__(self, built, read_size: int = READ_SIZES[0], seed: int = 0) -> None:
+        self.built = built
+        self.read_size = read_size
+        self.dispatcher = SimulatedDispatcher()
+        self.network = sim.SimNetwork(self.dispatcher)
+        self.ctx = instantiate(built, self.dispatcher, self.network, seed=seed)
+        self.downstream: list[sim.SimSocket] = []
+        self.actions_run = 0
+        self._rules = oracles.FilterRules()
+
+    # -- running --------------------------------------------------------------------------
+    def run(self, actions) -> "Session":
+        with self._rules:
+            for action in actions:
+                self.apply(action)
+                self.dispatcher.run_posted()
+                self.check()
+                self.actions_run += 1
+            self.finish()
+        return self
+
+    def apply(self, a: Action) -> None:
+        op = a.op
+        if op == "connect":
+            self._connect(a.value)
+        elif op == "advance":
+            self.dispatcher.advance(a.value)
+        elif op.startswith("upstream_"):
+            self._upstream(a)
+        else:
+            self._downstream(a)
+
+    def _connect(self, choice: int) -> None:
+        if len(self.downstream) >= MAX_CONNECTIONS or not self.built.listeners:
+            return
+        listener = self.built.listeners[choice % len(self.built.listeners)]
+        source = SOURCES[(choice // 8) % len(SOURCES)]
+        sock = sim.SimSocket(self.read_size)
+        local = (listener.address[0], listener.address[1] or 10000)
+        listener.create_connection(self.ctx, sock, local, (source, 40000 + len(self.downstream)))
+        self.downstream.append(sock)
+
+    def _downstream(self, a: Action) -> None:
+        if not self.downstream:
+            return
+        sock = self.downstream[a.target % len(self.downstream)]
+        if sock.conn is None:
+            return
+        if a.op == "send":
+            sock.peer_send(a.payload, a.end_stream)
+        elif a.op == "send_http":
+            sock.peer_send(DOWNSTREAM_PAYLOADS[a.value](a.payload, sock), a.end_stream)
+        elif a.op == "read":
+            sock.peer_read(a.value or None)
+        elif a.op == "close":
+            sock.peer_close()
+        elif a.op == "reset":
+            sock.peer_reset()
+
+    def _upstream(self, a: Action) -> None:
+        opened = self.network.opened
+        if a.op in ("upstream_connect", "upstream_fail"):
+            if self.network.pending:
+                conn = self.network.pending[a.target % len(self.network.pending)]
+                (self.network.complete_connect if a.op == "upstream_connect" else self.network.fail_connect)(conn)
+            return
+        if not opened:
+            return
+        conn = opened[a.target % len(opened)]
+        sock = conn.io
+        if not conn.connected:
+            return
+        if a.op == "upstream_send":
+            sock.peer_send(a.payload, a.end_stream)
+        elif a.op == "upstream_http":
+            sock.peer_send(UPSTREAM_PAYLOADS[a.value](a.payload, sock), a.end_stream)
+        elif a.op == "upstream_read":
+            sock.peer_read(a.value or None)
+        elif a.op == "upstream_close":
+            sock.peer_close()
+        elif a.op == "upstream_reset":
+            sock.peer_reset()
+
+    def finish(self) -> None:
+        """Let the session settle: upstreams connect, peers read everything, time passes."""
+        for _ in range(4):
+            for conn in list(self.network.pending):
+                self.network.complete_connect(conn)
+            for sock in self.downstream + [c.io for c in self.network.opened]:
+                sock.peer_read()
+            self.dispatcher.run_posted()
+            self.check()
+        self.dispatcher.advance(1_000)
+        self.check()
+        # Shut everything down: whatever was counted as active must be released.
+        for sock in self.downstream:
+            sock.peer_reset()
+        for conn in list(self.network.pending):
+            self.network.fail_connect(conn)
+        for conn in self.network.opened:
+            conn.io.peer_reset()
+        self.dispatcher.advance(120_000)
+        self.check()
+        oracles.check_gauges_drained(self.ctx.stats)
+
+    # -- oracles --------------------------------------------------------------------------
+    def connections(self):
+        return [s.conn for s in self.downstream if s.conn is not None] + list(self.network.opened)
+
+    def check(self) -> None:
+        for conn in self.connections():
+            oracles.check_read_buffer_bound(conn, self.read_size if not conn.is_client else sim.READ_SIZE)
+            oracles.check_watermark_state(f"{conn!r}.read_buffer", conn.read_buffer)
+            oracles.check_watermark_state(f"{conn!r}.write_buffer", conn.write_buffer)
+        oracles.check_token_buckets(self.ctx.shared)
+        self._check_tcp_proxy_bytes()
+
+    def _check_tcp_proxy_bytes(self) -> None:
+        for sock in self.downstream:
+            conn = sock.conn
+            upstream = conn.stream_info.get("upstream_connection") if conn is not None else None
+            if upstream is None or "tcp_proxy" not in conn.stream_info.get("terminal", "tcp_proxy"):
+                continue
+            up = upstream.io
+            # Downstream -> upstream: what the proxy read from the client reaches the upstream.
+            oracles.check_stream_prefix("downstream->upstream", bytes(sock.sent), bytes(up.received),
+                                        finished=up.peer_saw_end)
+            oracles.check_stream_prefix("upstream->downstream", bytes(up.sent), bytes(sock.received),
+                                        finished=sock.peer_saw_end)
+
+    # -- results --------------------------------------------------------------------------
+    def digest(self) -> str:
+        """What the session did, as a hash: equal inputs must give equal digests."""
+        h = hashlib.sha256()
+        for sock in self.downstream + [c.io for c in self.network.opened]:
+            h.update(bytes(sock.received))
+            h.update(b"|%d|" % sock.peer_saw_end)
+        h.update(repr(sorted(self.ctx.stats.counters.items())).encode())
+        h.update(b"%d" % self.dispatcher.now_ms())
+        return h.hexdigest()
+
+
+class ConfigPool:
+    """Stage-1 configurations, built once and shared (immutable) by every input.
+
+    The pool is the committed generated configs (corpus/session_configs/*.yaml, made by
+    fuzz/configgen.py from the schema) plus the hand-written examples. An input's first
+    byte picks one, so libFuzzer's mutations of the rest change only the actions.
+    """
+
+    def __init__(self, paths) -> None:
+        from proxy.build import build
+        from proxy.config import load_file
+        self.names: list[str] = []
+        self.built: list = []
+        for path in sorted(paths, key=str):
+            self.names.append(str(path))
+            self.built.append(build(load_file(path)))
+        if not self.built:
+            raise ValueError("empty configuration pool")
+
+    @classmethod
+    def default(cls, root=None) -> "ConfigPool":
+        from pathlib import Path
+        root = Path(root or Path(__file__).resolve().parent.parent)
+        paths = sorted((root / "corpus" / "session_configs").glob("*.yaml")) + sorted((root / "examples").glob("*.yaml"))
+        return cls(paths)
+
+    def pick(self, selector: int):
+        return self.built[selector % len(self.built)]
+
+
+def run_input(pool: ConfigPool, data: bytes) -> Session:
+    """The session harness's body: config from the first byte, read size from the second,
+    actions from the rest."""
+    import atheris
+    fdp = atheris.FuzzedDataProvider(data)
+    built = pool.pick(fdp.ConsumeIntInRange(0, 255))
+    read_size = READ_SIZES[fdp.ConsumeIntInRange(0, len(READ_SIZES) - 1)]
+    return Session(built, read_size=read_size).run(decode_actions(fdp))
