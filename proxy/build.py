@@ -1,0 +1,144 @@
+"""Stage 1 of a proxy's life: a validated Bootstrap becomes an immutable BuiltConfig, once.
+
+    built = build(bootstrap)                          # once per configuration
+    ctx = instantiate(built, dispatcher, network)     # fresh per server instance / fuzz input
+    conn = built.listeners[0].create_connection(ctx, io, local, remote)
+
+A BuiltConfig holds only immutable values (frozen dataclasses, tuples, frozensets, read-only
+mappings, and the install functions of registered network filters, which close over frozen
+configs): a fuzzer caches it across inputs without state leaking between runs. Everything
+that changes while the proxy runs (stats, timers, token buckets, load-balancer positions,
+open-connection counts) lives in the ServerContext that `instantiate` makes.
+
+`build` expects a configuration that passed proxy/config validation; what it cannot build
+(a filter type this build does not register, a malformed CIDR range, an unknown cluster,
+two filter chains with the same match) raises BuildError naming the field path.
+"""
+
+import ipaddress
+import random
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .context import ServerContext
+from .network.connection import DEFAULT_BUFFER_LIMIT
+from .network.listener import BuiltFilterChain, BuiltListener, FilterChainMatch
+from .network.registry import network_filter_factory
+from .upstream.cluster import BuiltCluster, ClusterManager
+
+
+class BuildError(ValueError):
+    """The configuration cannot be built; `path` names the field (e.g. listeners[0].filter_chains[1])."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a network filter factory may read while building: `factory(config_message, build)`."""
+
+    clusters: MappingProxyType   # name -> BuiltCluster
+    listener_name: str
+    path: str                    # field path of the filter's config, for error messages
+
+    def error(self, message: str, field: str = "") -> BuildError:
+        return BuildError(f"{self.path}.{field}" if field else self.path, message)
+
+
+@dataclass(frozen=True)
+class BuiltConfig:
+    listeners: tuple             # BuiltListener, in configuration order
+    clusters: MappingProxyType   # name -> BuiltCluster
+    admin_address: tuple | None  # (host, port) or None
+    source: bytes                # the Bootstrap it was built from, serialized (for /config_dump)
+
+    def listener(self, name: str) -> BuiltListener:
+        for listener in self.listeners:
+            if listener.name == name:
+                return listener
+        raise KeyError(f"no listener named {name!r}")
+
+
+def build(bootstrap) -> BuiltConfig:
+    """Build a validated `proxyfuzz.config.Bootstrap` message. Raises BuildError."""
+    clusters = {}
+    for i, msg in enumerate(bootstrap.clusters):
+        if msg.name in clusters:
+            raise BuildError(f"clusters[{i}].name", f"duplicate cluster name {msg.name!r}")
+        clusters[msg.name] = BuiltCluster.from_config(msg)
+    clusters = MappingProxyType(clusters)
+    names = set()
+    listeners = []
+    for i, msg in enumerate(bootstrap.listeners):
+        if msg.name in names:
+            raise BuildError(f"listeners[{i}].name", f"duplicate listener name {msg.name!r}")
+        names.add(msg.name)
+        listeners.append(_build_listener(msg, f"listeners[{i}]", clusters))
+    admin = None
+    if bootstrap.HasField("admin"):
+        admin = (bootstrap.admin.address.host, bootstrap.admin.address.port)
+    return BuiltConfig(listeners=tuple(listeners), clusters=clusters, admin_address=admin,
+                       source=bootstrap.SerializeToString(deterministic=True))
+
+
+def instantiate(built: BuiltConfig, dispatcher, network, *, seed: int = 0) -> ServerContext:
+    """A fresh ServerContext for one server instance: its own stats, seeded random, clusters."""
+    ctx = ServerContext(dispatcher=dispatcher, network=network, random=random.Random(seed))
+    ctx.cluster_manager = ClusterManager(ctx, built.clusters)
+    return ctx
+
+
+def _build_listener(msg, path: str, clusters) -> BuiltListener:
+    chains = []
+    seen_matches: dict = {}
+    for j, chain_msg in enumerate(msg.filter_chains):
+        chain_path = f"{path}.filter_chains[{j}]"
+        match = _build_match(chain_msg.filter_chain_match, f"{chain_path}.filter_chain_match")
+        for key in match.keys():
+            if key in seen_matches:
+                raise BuildError(f"{chain_path}.filter_chain_match",
+                                 f"matches the same connections as {seen_matches[key]} "
+                                 "(two filter chains with the same match)")
+            seen_matches[key] = f"{path}.filter_chains[{len(chains)}]"
+        installs, filter_names = [], []
+        for k, filter_msg in enumerate(chain_msg.filters):
+            kind = filter_msg.WhichOneof("filter")
+            filter_path = f"{chain_path}.filters[{k}]"
+            if kind is None:
+                raise BuildError(filter_path, "no filter type is set")
+            try:
+                factory = network_filter_factory(kind)
+            except KeyError:
+                raise BuildError(f"{filter_path}.{kind}",
+                                 f"no network filter is registered as {kind!r} in this build") from None
+            install = factory(getattr(filter_msg, kind),
+                              BuildContext(clusters=clusters, listener_name=msg.name, path=f"{filter_path}.{kind}"))
+            if not callable(install):
+                raise TypeError(f"network filter factory {kind!r} returned {install!r}, not an install function")
+            installs.append(install)
+            filter_names.append(kind)
+        chains.append(BuiltFilterChain(match=match, installs=tuple(installs), filter_names=tuple(filter_names)))
+    limit = (msg.per_connection_buffer_limit_bytes
+             if msg.HasField("per_connection_buffer_limit_bytes") else DEFAULT_BUFFER_LIMIT)
+    return BuiltListener(name=msg.name, address=(msg.address.host, msg.address.port),
+                         buffer_limit=limit, filter_chains=tuple(chains))
+
+
+def parse_cidr(text: str, path: str):
+    """An ip_network from 'a.b.c.d/n' or 'v6/n' (host bits allowed, as Envoy does)."""
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError as exc:
+        raise BuildError(path, f"{text!r} is not a CIDR range ({exc})") from None
+
+
+def _build_match(msg, path: str) -> FilterChainMatch:
+    port = msg.destination_port if msg.HasField("destination_port") else None
+    networks = tuple(dict.fromkeys(parse_cidr(p, f"{path}.source_prefix_ranges[{i}]")
+                                   for i, p in enumerate(msg.source_prefix_ranges)))
+    return FilterChainMatch(destination_port=port,
+                            server_names=frozenset(n.lower() for n in msg.server_names),
+                            source_networks=networks)
