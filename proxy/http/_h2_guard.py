@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from proxy.http.codec import CodecLimits
 
+PROTOCOL_ERROR, FRAME_SIZE_ERROR, ENHANCE_YOUR_CALM = 0x1, 0x6, 0xB
 DATA, HEADERS, SETTINGS, PUSH_PROMISE, PING, CONTINUATION = 0x0, 0x1, 0x4, 0x5, 0x6, 0x9
 END_HEADERS, ACK = 0x4, 0x1
 
@@ -18,12 +19,14 @@ class Violation:
     offset: int  # bytes of this chunk before the offending frame: feed those, then stop
     stat: str
     reason: str
+    error_code: int = ENHANCE_YOUR_CALM
 
 
 class FrameGuard:
     def __init__(self, limits: CodecLimits, preface_len: int) -> None:
         self._limits = limits
         self._skip = preface_len  # the client preface precedes the first frame on a server
+        self._expect_settings = preface_len > 0  # RFC 9113 3.4: the preface ends with a SETTINGS frame
         self._header = bytearray()
         self._payload_left = 0
         self._in_block = False
@@ -71,10 +74,17 @@ class FrameGuard:
                 cuts.append(pos)
         return cuts, None
 
-    def _check(self, header: bytes) -> tuple[str, str] | None:
+    def _check(self, header: bytes) -> tuple | None:
         length = int.from_bytes(header[:3], "big")
         kind, flags = header[3], header[4]
         limits = self._limits
+        if self._expect_settings:
+            self._expect_settings = False
+            if kind != SETTINGS or flags & ACK:
+                return "h2_protocol_error", "the client preface is not followed by SETTINGS", PROTOCOL_ERROR
+        if length > limits.h2_max_frame_size:
+            # h2 would buffer the whole frame (up to 16 MiB) before looking at its length.
+            return "h2_frame_too_large", f"frame of {length} bytes over the maximum frame size", FRAME_SIZE_ERROR
         if kind in (HEADERS, PUSH_PROMISE):
             self._in_block = not flags & END_HEADERS
             self._continuations = 0

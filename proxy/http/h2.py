@@ -120,7 +120,7 @@ class _H2Codec:
             if violation.offset > start:
                 self._feed(data[start:violation.offset], events)
             if not self._dead:
-                events.append(self._calm(violation.stat, violation.reason))
+                events.append(self._calm(violation.stat, violation.reason, violation.error_code))
         return events
 
     def _feed(self, chunk: bytes, events: list[Event]) -> None:
@@ -220,11 +220,11 @@ class _H2Codec:
             self._recent_resets.discard(old)
         return st
 
-    def _calm(self, stat: str, reason: str) -> ProtocolError:
+    def _calm(self, stat: str, reason: str, code: int = ENHANCE_YOUR_CALM) -> ProtocolError:
         _count(self.stats, stat)
-        self._conn.close_connection(error_code=ErrorCodes.ENHANCE_YOUR_CALM, additional_data=reason.encode())
+        self._conn.close_connection(error_code=code, additional_data=reason.encode())
         self._die()
-        return ProtocolError(reason, error_code=ENHANCE_YOUR_CALM)
+        return ProtocolError(reason, error_code=code)
 
     def _die(self) -> None:
         self._dead = True
