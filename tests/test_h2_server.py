@@ -272,7 +272,7 @@ def frames(wire):
 
 def test_garbage_after_preface_is_a_protocol_error_not_an_exception():
     s = H2ServerCodec()
-    events = s.receive_data(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\xff" * 40)
+    events = s.receive_data(_raw_client_start() + b"\xff" * 40)
     assert events == [ProtocolError("frame of 16777215 bytes over the maximum frame size", error_code=0x6)]
     assert s.wants_close and s.stats["h2_frame_too_large"] == 1
 
