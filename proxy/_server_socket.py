@@ -313,7 +313,9 @@ class UpstreamTransport(SocketTransport):
 
     def closed(self, conn) -> None:
         if self.transport is None and self.task is not None and not self.task.done():
+            # A task cancelled before its first step never runs its own clean-up.
             self.task.cancel()
+            self.transport_gone()
         super().closed(conn)
 
 
