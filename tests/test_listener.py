@@ -1,0 +1,134 @@
+"""Listener: filter chain selection in Envoy's order (port, server name, source prefix; most
+specific wins at each step, no backtracking), and connection creation."""
+
+import pytest
+
+from proxy.build import BuildError, build
+from proxy.network.connection import DEFAULT_BUFFER_LIMIT, State
+
+from test_build_harness import L4, bootstrap, tcp_config
+
+
+def chains(*matches):
+    """One chain per match, each proxying to its own cluster c0, c1, ...: the upstream tells which won."""
+    cfg = tcp_config(chains=[{"filter_chain_match": m, "filters": [{"tcp_proxy": {"cluster": f"c{i}"}}]}
+                             if m is not None else {"filters": [{"tcp_proxy": {"cluster": f"c{i}"}}]}
+                             for i, m in enumerate(matches)])
+    cfg["clusters"] = [{"name": f"c{i}", "endpoints": [{"host": "127.0.0.1", "port": 9000 + i}]}
+                       for i in range(len(matches))]
+    return L4(cfg)
+
+
+def chosen(p, **accept):
+    """Index of the chain that took the connection, or None if it was refused."""
+    before = len(p.net.opened)
+    conn, _ = p.accept(**accept)
+    if conn is None:
+        return None
+    assert len(p.net.opened) == before + 1
+    return p.net.opened[-1].remote_address[1] - 9000
+
+
+def test_a_chain_naming_the_destination_port_beats_one_naming_none():
+    p = chains(None, {"destination_port": 10000})
+    assert chosen(p, local_port=10000) == 1
+    assert chosen(p, local_port=10001) == 0
+
+
+def test_a_chain_naming_another_port_never_matches():
+    p = chains({"destination_port": 10001})
+    assert chosen(p, local_port=10000) is None
+    assert p.counter("listener.tcp_in.no_filter_chain_match") == 1
+
+
+def test_server_names_exact_then_longest_wildcard_then_none():
+    p = chains(None, {"server_names": ["*.com"]}, {"server_names": ["*.example.com"]},
+               {"server_names": ["www.example.com"]})
+    assert chosen(p, server_name="www.example.com") == 3
+    assert chosen(p, server_name="WWW.Example.COM") == 3     # names compare case-insensitively
+    assert chosen(p, server_name="api.example.com") == 2
+    assert chosen(p, server_name="a.b.example.com") == 2
+    assert chosen(p, server_name="other.com") == 1
+    assert chosen(p, server_name="example.org") == 0
+    assert chosen(p, server_name="") == 0                    # no SNI: only chains without names
+
+
+def test_a_wildcard_does_not_match_the_bare_domain():
+    p = chains({"server_names": ["*.example.com"]})
+    assert chosen(p, server_name="example.com") is None
+
+
+def test_the_longest_source_prefix_wins_then_chains_without_prefixes():
+    p = chains(None, {"source_prefix_ranges": ["10.0.0.0/8"]}, {"source_prefix_ranges": ["10.1.0.0/16", "192.0.2.0/24"]})
+    assert chosen(p, remote=("10.1.2.3", 1)) == 2
+    assert chosen(p, remote=("10.2.0.1", 1)) == 1
+    assert chosen(p, remote=("192.0.2.9", 1)) == 2
+    assert chosen(p, remote=("172.16.0.1", 1)) == 0
+    assert chosen(p, remote=("::1", 1)) == 0
+
+
+def test_no_backtracking_once_a_step_picked_the_most_specific_chains():
+    # Envoy: the port step keeps only the chain naming port 10000; its source prefix then fails,
+    # and the catch-all chain is not reconsidered.
+    p = chains(None, {"destination_port": 10000, "source_prefix_ranges": ["10.0.0.0/8"]})
+    assert chosen(p, local_port=10000, remote=("10.0.0.1", 1)) == 1
+    assert chosen(p, local_port=10000, remote=("192.168.0.1", 1)) is None
+    assert chosen(p, local_port=10001, remote=("192.168.0.1", 1)) == 0
+
+
+def test_criteria_combine_port_first_then_name_then_source():
+    p = chains({"destination_port": 10000, "server_names": ["a.test"]},
+               {"destination_port": 10000, "server_names": ["a.test"], "source_prefix_ranges": ["10.0.0.0/8"]},
+               {"server_names": ["a.test"], "source_prefix_ranges": ["10.0.0.0/8"]})
+    assert chosen(p, local_port=10000, server_name="a.test", remote=("10.9.9.9", 1)) == 1
+    assert chosen(p, local_port=10000, server_name="a.test", remote=("11.0.0.1", 1)) == 0
+    assert chosen(p, local_port=10005, server_name="a.test", remote=("10.0.0.1", 1)) == 2
+
+
+def test_two_chains_with_the_same_match_are_a_build_error():
+    cfg = tcp_config(chains=[
+        {"filter_chain_match": {"server_names": ["a.test", "b.test"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]},
+        {"filter_chain_match": {"server_names": ["b.test"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]}])
+    with pytest.raises(BuildError) as err:
+        build(bootstrap(cfg))
+    assert err.value.path == "listeners[0].filter_chains[1].filter_chain_match"
+    assert "filter_chains[0]" in err.value.message
+
+
+def test_prefixes_that_normalize_to_the_same_network_are_the_same_match():
+    cfg = tcp_config(chains=[
+        {"filter_chain_match": {"source_prefix_ranges": ["10.0.0.1/8"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]},
+        {"filter_chain_match": {"source_prefix_ranges": ["10.0.0.0/8"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]}])
+    with pytest.raises(BuildError):
+        build(bootstrap(cfg))
+
+
+def test_the_connection_gets_the_listener_buffer_limit():
+    assert L4(tcp_config()).accept()[0].buffer_limit == DEFAULT_BUFFER_LIMIT
+    p = L4(tcp_config(listener={"per_connection_buffer_limit_bytes": 4096}))
+    conn, sock = p.accept()
+    assert conn.buffer_limit == 4096 and conn.read_buffer.high_watermark == 4097
+    assert sock.conn is conn                                  # the transport is bound to it
+
+
+def test_each_connection_gets_fresh_filter_instances_initialized_and_connected():
+    p = L4(tcp_config({"rbac": {"action": "DENY"}}))
+    a, _ = p.accept()
+    b, _ = p.accept()
+    fa = [x.filter for x in a.filter_manager.read_filters]
+    fb = [x.filter for x in b.filter_manager.read_filters]
+    assert [type(f).__name__ for f in fa] == ["RbacFilter", "TcpProxyFilter"]
+    assert all(x is not y for x, y in zip(fa, fb))
+    assert all(x.initialized for x in a.filter_manager.read_filters)   # on_new_connection ran
+    assert a.connected and a.is_open
+    assert p.counter("listener.tcp_in.downstream_cx_total") == 2
+    assert p.ctx.stats.gauge("listener.tcp_in.downstream_cx_active") == 2
+    a.close()
+    assert p.ctx.stats.gauge("listener.tcp_in.downstream_cx_active") == 1
+
+
+def test_a_connection_a_filter_refuses_is_returned_closed():
+    p = L4(tcp_config({"rbac": {"action": "ALLOW"}}))
+    conn, sock = p.accept()
+    assert conn.state is State.CLOSED and sock.is_closed
+    assert p.ctx.stats.gauge("listener.tcp_in.downstream_cx_active") == 0
