@@ -326,3 +326,14 @@ def test_check_rules_on_a_message_built_in_code():
     listener.address.host = "127.0.0.1"
     assert [str(v) for v in check_rules(bootstrap)] == [f"{L0}.filter_chains: must have at least 1 item"]
     assert json.dumps([v.path for v in check_rules(listener, "x")]) == '["x.filter_chains"]'
+
+
+def test_package_level_api():
+    import proxy.config as config
+    import proxy.config.validate  # noqa: F401  (the submodule must not shadow the API)
+    from test_config_support import ISSUE2_YAML
+    assert config.violations(config.load_bytes(ISSUE2_YAML)) == []
+    assert [str(v) for v in config.violations(schema.Bootstrap())] == ["listeners: must have at least 1 item"]
+    assert config.rules_for is rules.rules_for
+    with pytest.raises(config.ConfigError):
+        config.load_bytes(b"")

@@ -31,7 +31,8 @@ def __getattr__(name):
     return getattr(importlib.import_module(module), name)
 
 
-def validate(bootstrap):
-    """Every rule and semantic violation of an already-built Bootstrap message (empty: valid)."""
+def violations(bootstrap):
+    """Every rule and semantic violation of a Bootstrap message built in code ([]: valid).
+    (Not named `validate`: that is the submodule proxy.config.validate.)"""
     from proxy.config.semantic import all_violations
     return all_violations(bootstrap)
