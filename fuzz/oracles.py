@@ -13,3 +13,90 @@ class InvariantViolation(AssertionError):
         self.name = name
         self.detail = detail
         super().__init__(f"invariant '{name}' violated" + (f": {detail}" if detail else ""))
+
+
+class FilterRules:
+    """Iteration rules observed from outside the filter manager (DESIGN.md).
+
+    - every read filter saw on_new_connection before its first on_data;
+    - no filter is called once its connection is no longer open.
+    Install with `with FilterRules(): ...` — the hook is removed on exit, so no state
+    leaks into the next input.
+    """
+
+    def __init__(self) -> None:
+        self._initialized: set[int] = set()
+        self._keep: list = []  # keeps ids stable: filters stay alive for the session
+        self.calls = 0
+
+    def __enter__(self):
+        # Imported here, not at module top: fuzz.harness imports this module before the
+        # harness installs its instrumentation, and proxy modules must be imported after.
+        from proxy.network import filter_manager
+        filter_manager.observer = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from proxy.network import filter_manager
+        filter_manager.observer = None
+
+    def __call__(self, conn, filt, kind: str) -> None:
+        self.calls += 1
+        if not conn.is_open:
+            raise InvariantViolation("filter_called_after_close",
+                                     f"{type(filt).__name__}.{kind} on {conn!r}")
+        key = id(filt)
+        if kind == "new":
+            if key in self._initialized:
+                raise InvariantViolation("on_new_connection_twice", type(filt).__name__)
+            self._initialized.add(key)
+            self._keep.append(filt)
+        elif kind == "data" and key not in self._initialized:
+            raise InvariantViolation("on_data_before_on_new_connection", type(filt).__name__)
+
+
+def check_read_buffer_bound(conn, read_size: int) -> None:
+    """The read buffer never exceeds its limit plus one read (reads stop above high)."""
+    if conn.buffer_limit and len(conn.read_buffer) > conn.buffer_limit + 1 + read_size:
+        raise InvariantViolation(
+            "read_buffer_over_limit",
+            f"{len(conn.read_buffer)} bytes buffered, limit {conn.buffer_limit}, one read {read_size}")
+
+
+def check_stream_prefix(name: str, sent: bytes, received: bytes, finished: bool) -> None:
+    """Bytes relayed by the proxy: never invented (a prefix of what was sent), and all of
+    them once the receiving side has seen a clean end of stream."""
+    if not sent.startswith(received):
+        at = next((i for i, (a, b) in enumerate(zip(sent, received)) if a != b), min(len(sent), len(received)))
+        raise InvariantViolation("bytes_invented",
+                                 f"{name}: received {len(received)} bytes, differ from sent ({len(sent)}) at offset {at}")
+    if finished and len(received) != len(sent):
+        raise InvariantViolation("bytes_lost",
+                                 f"{name}: end of stream after {len(received)} of {len(sent)} bytes")
+
+
+def check_watermark_state(name: str, buf) -> None:
+    """A WatermarkBuffer's above-high flag agrees with a model of its crossings: above the
+    high watermark it must be set, at or under the low watermark it must be clear."""
+    high, low, n = buf.high_watermark, buf.low_watermark, len(buf)
+    if not high:
+        return
+    if n > high and not buf.above_high_watermark:
+        raise InvariantViolation("watermark_missed_high", f"{name}: {n} bytes > high {high} but not above high")
+    if n <= low and buf.above_high_watermark:
+        raise InvariantViolation("watermark_missed_low", f"{name}: {n} bytes <= low {low} but still above high")
+
+
+def check_token_buckets(shared: dict) -> None:
+    """Every token bucket in a server's shared state stays within 0..max_tokens."""
+    for state in shared.values():
+        tokens, most = getattr(state, "tokens", None), getattr(state, "max_tokens", None)
+        if isinstance(tokens, int) and isinstance(most, int) and not 0 <= tokens <= most:
+            raise InvariantViolation("token_bucket_out_of_range", f"{tokens} tokens, max {most}")
+
+
+def check_gauges_drained(stats) -> None:
+    """Once every connection is closed, no gauge of active or pending things stays up."""
+    for name, value in stats.gauges.items():
+        if value and ("active" in name or "pending" in name):
+            raise InvariantViolation("gauge_leaked", f"{name} = {value} after every connection closed")

@@ -196,7 +196,7 @@ class Session:
         for sock in self.downstream:
             conn = sock.conn
             upstream = conn.stream_info.get("upstream_connection") if conn is not None else None
-            if upstream is None or "tcp_proxy" not in conn.stream_info.get("terminal", "tcp_proxy"):
+            if upstream is None or conn.stream_info.get("terminal") != "tcp_proxy":
                 continue
             up = upstream.io
             # Downstream -> upstream: what the proxy read from the client reaches the upstream.

@@ -13,7 +13,7 @@ SimNetwork opens client (upstream) connections; each one waits until the driver 
 from collections import deque
 
 from ..event import SimulatedDispatcher
-from .connection import Connection, ConnectionIO, DEFAULT_BUFFER_LIMIT
+from .connection import Connection, ConnectionIO, DEFAULT_BUFFER_LIMIT, State
 
 READ_SIZE = 16 * 1024
 
@@ -82,9 +82,12 @@ class SimSocket(ConnectionIO):
         conn = self.conn
         if conn is None:
             return b""
+        was_open = conn.state is not State.CLOSED
         out = conn.take_output(max_bytes)
         self.received += out
-        if conn.output_end_stream:
+        # A FIN reaches the peer only if the connection flushed its end of stream while still
+        # open; closing discards the write buffer, and no end of stream goes out then.
+        if was_open and conn.write_end_stream and not len(conn.write_buffer):
             self.peer_saw_end = True
         return out
 

@@ -151,6 +151,9 @@ class TcpProxyFilter(ReadFilter):
         self.stats.inc("upstream_cx_total")
         upstream, self.host = result
         self.upstream = upstream
+        # Oracles pair the two sides through stream_info (fuzz/session.py: bytes neither lost nor invented).
+        self.downstream.stream_info["upstream_connection"] = upstream
+        self.downstream.stream_info["terminal"] = "tcp_proxy"
         upstream.enable_half_close(True)
         upstream.add_connection_callbacks(_Side(self, downstream=False))
         upstream.add_read_filter(_UpstreamReader(self))
