@@ -1,17 +1,20 @@
 """An echo upstream for tests and the examples: every byte read is written back.
 
-    python -m proxy.tools.echo --port 10001 [--host 127.0.0.1] [--rate BYTES_PER_S]
+    python -m proxy.tools.echo --port 10001 [--host 127.0.0.1] [--rate BYTES_PER_S] [--sockbuf BYTES]
 
 It honours backpressure (stops reading while its writes are blocked, so a slow reader on the
 far side slows the sender), supports half close (after the peer's end of stream it writes
 what is pending, then shuts down its own write side), and with `--rate` reads at most that
-many bytes per second. `EchoServer` counts connections and bytes, which tests read.
+many bytes per second. `--sockbuf` shrinks the kernel's socket buffers of accepted connections
+(SO_RCVBUF/SO_SNDBUF), so that backpressure reaches the proxy without megabytes parked in the
+kernel in between. `EchoServer` counts connections and bytes, which tests read.
 Port 0 picks a free port; the bound address is printed as `echo: listening on HOST:PORT`.
 """
 
 import argparse
 import asyncio
 import signal
+import socket
 import sys
 
 
@@ -76,10 +79,10 @@ class _EchoProtocol(asyncio.BufferedProtocol):
 
 
 class EchoServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, rate: int = 0) -> None:
-        if rate < 0:
-            raise ValueError("rate must be >= 0 bytes per second")
-        self.host, self.port, self.rate = host, port, rate
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, rate: int = 0, sockbuf: int = 0) -> None:
+        if rate < 0 or sockbuf < 0:
+            raise ValueError("rate and sockbuf must be >= 0")
+        self.host, self.port, self.rate, self.sockbuf = host, port, rate, sockbuf
         self.connections_total = 0
         self.connections_active = 0
         self.bytes_received = 0
@@ -88,8 +91,23 @@ class EchoServer:
 
     async def start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _EchoProtocol(self), self.host, self.port,
-                                                reuse_address=True)
+        if not self.sockbuf:
+            self._server = await loop.create_server(lambda: _EchoProtocol(self), self.host, self.port,
+                                                    reuse_address=True)
+        else:
+            # Set on the listening socket before listen(): accepted sockets inherit the sizes.
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.sockbuf)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sockbuf)
+                sock.bind((self.host, self.port))
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                raise
+            self._server = await loop.create_server(lambda: _EchoProtocol(self), sock=sock)
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
         return self.host, self.port
 
@@ -100,7 +118,7 @@ class EchoServer:
 
 
 async def _main(args) -> int:
-    server = EchoServer(args.host, args.port, args.rate)
+    server = EchoServer(args.host, args.port, args.rate, args.sockbuf)
     try:
         host, port = await server.start()
     except OSError as exc:
@@ -141,6 +159,8 @@ def main(argv=None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=_port, required=True, help="0 picks a free port")
     parser.add_argument("--rate", type=_rate, default=0, help="read at most this many bytes/s (0: no limit)")
+    parser.add_argument("--sockbuf", type=_rate, default=0,
+                        help="kernel socket buffer size of accepted connections (0: the OS default)")
     return asyncio.run(_main(parser.parse_args(argv)))
 
 

@@ -1,0 +1,191 @@
+"""End to end on 127.0.0.1: client -> proxy (tcp_proxy and friends) -> a real echo upstream.
+
+The proxy runs in-process (a Server on its own loop thread, or on the test's loop when the
+test samples the proxy's buffers between client steps); the echo upstream counts the
+connections and bytes it saw, so "nothing reached the upstream" is checked at the upstream.
+"""
+
+import asyncio
+import hashlib
+import socket
+import threading
+import time
+
+from conftest import (LOOPBACK, connect, free_port, load_config, recv_all, run_async,
+                      tcp_proxy_config)
+from proxy._server_socket import READ_SIZE, WRITE_CHUNK
+from proxy.build import build
+from proxy.server import Server
+from proxy.tools.echo import EchoServer
+
+MiB = 1 << 20
+
+
+def pattern(n: int) -> bytes:
+    # 251 is prime: a shifted or dropped byte changes the pattern at that offset.
+    return (bytes(range(251)) * (n // 251 + 1))[:n]
+
+
+def test_ten_mebibytes_arrive_byte_for_byte(echo_upstream, start_proxy):
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port))
+    data = pattern(10 * MiB)
+    with connect(proxy.address()) as s:
+        def send():
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        sender = threading.Thread(target=send)
+        sender.start()
+        got = recv_all(s)
+        sender.join(10)
+    assert len(got) == len(data)
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+    counters = proxy.stats()["counters"]
+    assert counters["tcp_proxy.downstream_bytes_rx"] == counters["tcp_proxy.downstream_bytes_tx"] == len(data)
+    assert echo_upstream.counters()["bytes_received"] == len(data)
+
+
+async def _small_rcvbuf_connection(address, rcvbuf: int):
+    """An asyncio stream whose kernel receive buffer is small: a slow reader is felt at once."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, address)
+    return await asyncio.open_connection(sock=sock, limit=16 * 1024)
+
+
+def test_slow_reader_keeps_the_proxys_buffered_bytes_bounded():
+    """The client sends 10 MiB as fast as it may and reads 16 KiB per step. The echo's and the
+    client's kernel buffers are kept small, so backpressure must travel through the proxy both
+    ways (the client's writes end up blocked). At every step the proxy's buffered bytes (its
+    connections' read + write buffers) stay within two write buffers at their high watermark
+    plus one read each: 2 x (limit + 1 + READ_SIZE). asyncio's own write buffers stay at one
+    chunk per socket."""
+    limit = 256 * 1024
+    total = 10 * MiB
+
+    async def scenario():
+        echo = EchoServer(sockbuf=16 * 1024)
+        _, echo_port = await echo.start()
+        server = Server(build(load_config(tcp_proxy_config(echo_port, buffer_limit=limit,
+                                                           cluster_buffer_limit=limit))))
+        address = (await server.start())["tcp_in"]
+        reader, writer = await _small_rcvbuf_connection(address, 16 * 1024)
+        data = pattern(total)
+
+        async def send():
+            for i in range(0, total, 64 * 1024):
+                writer.write(data[i:i + 64 * 1024])
+                await writer.drain()
+            writer.write_eof()
+        sending = asyncio.create_task(send())
+        got, samples = bytearray(), []
+        while True:
+            samples.append((server.buffered_bytes(), server.transport_buffered_bytes()))
+            chunk = await reader.read(16 * 1024)
+            if not chunk:
+                break
+            got += chunk
+            await asyncio.sleep(0.001)  # the slow reader
+        await sending
+        counters = dict(server.ctx.stats.counters)
+        writer.close()
+        await server.stop()
+        await echo.stop()
+        return data, bytes(got), samples, counters
+
+    data, got, samples, counters = run_async(scenario(), timeout=60)
+    assert got == data
+    # Not vacuous: both directions were paused by the proxy at least once, and the buffers filled.
+    assert counters.get("tcp_proxy.upstream_flow_control_paused_reading_total", 0) >= 1
+    assert counters.get("tcp_proxy.downstream_flow_control_paused_reading_total", 0) >= 1
+    peak = max(b for b, _ in samples)
+    assert peak > limit
+    assert all(b <= 2 * (limit + 1 + READ_SIZE) for b, _ in samples), peak
+    assert all(t <= 2 * WRITE_CHUNK for _, t in samples)
+
+
+def test_rbac_denied_source_is_closed_with_nothing_sent_upstream(echo_upstream, start_proxy):
+    rbac = {"rbac": {"action": "DENY", "policies": [{"name": "loopback", "source_prefixes": ["127.0.0.0/8"]}]}}
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port, filters=[rbac]))
+    with connect(proxy.address()) as s:
+        try:
+            s.sendall(b"let me in")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the proxy may have closed it already
+        assert recv_all(s) == b""
+    counters = proxy.stats()["counters"]
+    assert counters["rbac.denied"] == 1
+    assert counters.get("tcp_proxy.upstream_cx_total", 0) == 0
+    assert echo_upstream.counters()["connections_total"] == 0
+    assert echo_upstream.counters()["bytes_received"] == 0
+
+
+def test_rbac_allowed_source_goes_through(echo_upstream, start_proxy):
+    rbac = {"rbac": {"action": "ALLOW", "policies": [{"name": "loopback", "source_prefixes": ["127.0.0.0/8"]}]}}
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port, filters=[rbac]))
+    with connect(proxy.address()) as s:
+        s.sendall(b"hello")
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(s) == b"hello"
+    assert proxy.stats()["counters"]["rbac.allowed"] == 1
+
+
+def test_half_close_client_ends_its_side_and_still_receives_the_echo(echo_upstream, start_proxy):
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port))
+    with connect(proxy.address()) as s:
+        s.sendall(b"first ")
+        s.sendall(b"second")
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(s) == b"first second"  # and then the proxy's end of stream
+    assert echo_upstream.counters()["eofs_received"] == 1
+
+
+def test_idle_timeout_closes_the_connection_on_the_real_clock(echo_upstream, start_proxy):
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port, tcp_proxy={"idle_timeout_ms": 100}))
+    with connect(proxy.address()) as s:
+        s.sendall(b"ping")
+        assert s.recv(4) == b"ping"
+        # Idle from here on: the proxy's timer closes both sides; recv sees the end of stream.
+        assert recv_all(s) == b""
+    assert proxy.stats()["counters"]["tcp_proxy.idle_timeout"] == 1
+
+
+def test_unreachable_upstream_closes_the_downstream(start_proxy):
+    proxy = start_proxy(tcp_proxy_config(free_port()))
+    with connect(proxy.address()) as s:
+        try:
+            s.sendall(b"anyone?")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert recv_all(s) == b""
+    counters = proxy.stats()["counters"]
+    assert counters["cluster.echo.upstream_cx_connect_fail"] == 1
+
+
+def test_many_concurrent_connections_each_get_their_own_bytes(echo_upstream, start_proxy):
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port))
+    results = {}
+
+    def client(i):
+        payload = f"client {i} ".encode() * 1000
+        with connect(proxy.address()) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            results[i] = recv_all(s) == payload
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == {i: True for i in range(20)}
+    assert proxy.stats()["counters"]["tcp_proxy.upstream_cx_total"] == 20
+    # Every connection, both sides, is released once the peers are done.
+    wait_until(lambda: proxy.call(proxy.server.open_connections) == (0, 0))
+    assert proxy.stats()["gauges"]["cluster.echo.upstream_cx_active"] == 0
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
