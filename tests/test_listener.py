@@ -132,3 +132,28 @@ def test_a_connection_a_filter_refuses_is_returned_closed():
     conn, sock = p.accept()
     assert conn.state is State.CLOSED and sock.is_closed
     assert p.ctx.stats.gauge("listener.tcp_in.downstream_cx_active") == 0
+
+
+def test_the_connection_is_connected_before_filters_run_so_a_flush_write_close_flushes():
+    from proxy.network.connection import CloseType
+    from proxy.network.filter import STOP_ITERATION, ReadFilter
+    from proxy.network.listener import BuiltFilterChain, BuiltListener, FilterChainMatch
+
+    class GreetThenClose(ReadFilter):
+        def on_new_connection(self):
+            conn = self.callbacks.connection
+            conn.write(b"banner\n")
+            conn.close(CloseType.FLUSH_WRITE)
+            return STOP_ITERATION
+
+    def install(conn, ctx):
+        conn.add_read_filter(GreetThenClose())
+
+    listener = BuiltListener("greet", ("127.0.0.1", 0), 1 << 20,
+                             (BuiltFilterChain(FilterChainMatch(), (install,), ("greet",)),))
+    p = L4(tcp_config())
+    from proxy.network.sim import SimSocket
+    sock = SimSocket()
+    conn = listener.create_connection(p.ctx, sock, ("127.0.0.1", 1), ("127.0.0.1", 2))
+    assert conn.state is State.CLOSING
+    assert sock.peer_read() == b"banner\n" and conn.state is State.CLOSED

@@ -264,9 +264,6 @@ def test_flush_write_close_delivers_every_pending_byte_before_the_end():
     assert run_async(_read_to_end(WriteThenFlushClose, b"go")) == pattern(WriteThenFlushClose.SIZE)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug, not the transport: Connection.close(FLUSH_WRITE) flushes only "
-                   "when `connected`, and BuiltListener.create_connection raises Connected after "
-                   "initialize_read_filters, so a downstream FlushWrite close in on_new_connection drops the bytes")
 def test_flush_write_close_from_on_new_connection_delivers_the_bytes():
     assert run_async(_read_to_end(GreetThenFlushClose)) == b"banner\n"
 

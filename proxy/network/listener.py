@@ -109,9 +109,9 @@ class BuiltListener:
         return select_filter_chain(self.filter_chains, local_address[1], server_name, parse_ip(remote_address[0]))
 
     def create_connection(self, ctx, io, local_address, remote_address, server_name: str = ""):
-        """Accept one downstream connection in instance `ctx`: the new Connection with its
-        filters installed and initialized, or None when no filter chain matches (the transport
-        then closes the socket).
+        """Accept one downstream connection in instance `ctx`: the new Connection, connected,
+        with its filters installed and initialized (on_new_connection has reached them), or
+        None when no filter chain matches (the transport then closes the socket).
 
         `io` is the connection's transport (a ConnectionIO); its `conn` attribute, when it has
         one, is set to the new connection before any filter runs. The connection may already be
@@ -129,8 +129,11 @@ class BuiltListener:
             io.conn = conn
         stats.gauge_add(prefix + "downstream_cx_active", 1)
         conn.add_connection_callbacks(_ActiveConnectionGauge(stats, prefix + "downstream_cx_active"))
+        # An accepted socket is already connected (Envoy raises no Connected for server
+        # connections): mark it so before any filter runs, so that a filter closing it with
+        # FlushWrite from on_new_connection still flushes what it wrote.
+        conn.on_connected()
         for install in chain.installs:
             install(conn, ctx)
         conn.initialize_read_filters()
-        conn.on_connected()
         return conn
