@@ -11,7 +11,8 @@ of a cluster and moves bytes both ways (Envoy's TcpProxy::Filter semantics).
 * Backpressure both ways: one side's write buffer above its high watermark read-disables the
   other side, and below its low watermark re-enables it (each pause has exactly one resume).
 * A side that closes closes the other: with FlushWrite when it ended cleanly (RemoteClose, or
-  both directions half-closed) so no byte already read is lost; with NoFlush otherwise.
+  both directions half-closed) so no byte already read is lost; with NoFlush otherwise. When
+  both directions have ended, the other side is left to close itself once it has flushed.
 * idle_timeout_ms: both sides are closed (NoFlush, `idle_timeout`) after that long without
   bytes read on either side or flushed to either peer. Reads re-arm it exactly; flushes are
   noticed when it expires (there is no bytes-sent callback), extending it from that moment.
@@ -188,7 +189,17 @@ class TcpProxyFilter(ReadFilter):
             return
         down = self.downstream
         clean = event is ConnectionEvent.REMOTE_CLOSE or (down.read_end_stream and down.write_end_stream)
-        upstream.close(CloseType.FLUSH_WRITE if clean else CloseType.NO_FLUSH)
+        self._close_other_side(upstream, clean)
+
+    @staticmethod
+    def _close_other_side(conn, clean: bool) -> None:
+        if conn.state is State.CLOSED:
+            return
+        if clean and conn.read_end_stream and conn.write_end_stream:
+            # Both directions ended here too: it closes itself once its bytes and its end of
+            # stream are flushed (closing it now could cut the end of stream off).
+            return
+        conn.close(CloseType.FLUSH_WRITE if clean else CloseType.NO_FLUSH)
 
     # -- upstream --------------------------------------------------------------------------
 
@@ -213,7 +224,7 @@ class TcpProxyFilter(ReadFilter):
             down.stream_info["failure"] = self.upstream.stream_info.get("failure", "connect_failed")
             down.close(CloseType.NO_FLUSH)
             return
-        down.close(CloseType.FLUSH_WRITE)
+        self._close_other_side(down, clean=True)  # Envoy: an upstream close flushes the downstream
 
     def _on_upstream_data(self, data, end_stream) -> None:
         self._forward(data, end_stream, to_upstream=False)
