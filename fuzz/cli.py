@@ -16,6 +16,8 @@ COMMANDS = {
     "fuzz-all": "fuzz.runner:cmd_fuzz_all",
     "instrumentation": "fuzz.instrumentation:main",
     "bench": "fuzz.bench:main",
+    "triage": "fuzz.triage:main",
+    "ci": "fuzz.ci:main",
 }
 
 USAGE = "usage: python -m fuzz COMMAND [ARGS...]   (python -m fuzz COMMAND --help for one command)"
