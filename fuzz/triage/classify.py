@@ -25,7 +25,11 @@ TRACEBACK_HEADER = "Traceback (most recent call last):"
 FRAME_LINE = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+),? in (?P<func>.+?)\s*$')
 EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::\s?(?P<message>.*))?$")
 SECURITY_MARKER = re.compile(r"FuzzerSecurityIssue(Critical|High|Medium|Low)")
-INVARIANT_NAME = re.compile(r"^\s*([\w.\-]+)")
+# fuzz.oracles words it "invariant 'name' violated: detail"; other harnesses start with the name.
+INVARIANT_NAMES = (
+    re.compile(r"""invariant ['"]([^'"]+)['"]"""),
+    re.compile(r"^\s*([\w.\-]+)"),
+)
 
 EXIT_TIMEOUT = 70
 EXIT_OOM = 71
@@ -76,9 +80,7 @@ def classify(run: RunResult, rss_limit_mb: int) -> Failure:
     if run.killed_for == "timeout" or run.returncode == EXIT_TIMEOUT or "libFuzzer: timeout" in run.stderr:
         return failure("timeout", message=f"ran {run.wall_seconds:.1f} s")
     if exc_type and short_type.endswith("InvariantViolation"):
-        name = INVARIANT_NAME.match(message or "")
-        return failure("invariant", exception_type=exc_type, message=message,
-                       invariant=name.group(1).rstrip(":") if name else "")
+        return failure("invariant", exception_type=exc_type, message=message, invariant=_invariant_name(message))
     if exc_type:
         return failure("exception", exception_type=exc_type, message=message)
     if run.returncode < 0 or "deadly signal" in run.stderr:
@@ -86,6 +88,14 @@ def classify(run: RunResult, rss_limit_mb: int) -> Failure:
     if run.returncode != 0:
         return failure("exit", message=f"exited with status {run.returncode}")
     return Failure(kind="none")
+
+
+def _invariant_name(message: str) -> str:
+    for pattern in INVARIANT_NAMES:
+        match = pattern.search(message or "")
+        if match:
+            return match.group(1).rstrip(":")
+    return ""
 
 
 def _last_exception(text: str) -> tuple[str, str, tuple[RawFrame, ...]] | None:
