@@ -1,0 +1,106 @@
+"""The admin endpoint: its handler as a table of requests and answers, then once over a socket."""
+
+import json
+import socket
+
+from conftest import connect, tcp_proxy_config
+from proxy.admin import AdminHandler
+
+
+def _get(proxy, target: str, extra: bytes = b"") -> bytes:
+    with connect(proxy.admin_address) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n".encode() + extra)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
+def _body(response: bytes) -> bytes:
+    return response.split(b"\r\n\r\n", 1)[1]
+
+
+def test_ready_stats_config_dump_and_clusters(echo_upstream, start_proxy):
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port, admin=True))
+    with connect(proxy.address()) as s:  # one connection, so the stats have something to say
+        s.sendall(b"hi")
+        assert s.recv(2) == b"hi"
+
+    ready = _get(proxy, "/ready")
+    assert ready.startswith(b"HTTP/1.1 200 OK\r\n") and _body(ready) == b"LIVE\n"
+
+    stats_text = _body(_get(proxy, "/stats")).decode()
+    assert "listener.tcp_in.downstream_cx_total: 1\n" in stats_text
+    assert "tcp_proxy.upstream_cx_total: 1\n" in stats_text
+
+    stats = json.loads(_body(_get(proxy, "/stats?format=json")))
+    by_name = {s["name"]: s["value"] for s in stats["stats"]}
+    assert by_name["tcp_proxy.downstream_bytes_rx"] == 2
+
+    dump = json.loads(_body(_get(proxy, "/config_dump")))
+    assert dump["listeners"][0]["name"] == "tcp_in"
+    assert dump["clusters"][0]["endpoints"][0]["port"] == echo_upstream.port
+
+    clusters = _body(_get(proxy, "/clusters")).decode()
+    assert f"echo::127.0.0.1:{echo_upstream.port}::endpoint\n" in clusters
+    assert "echo::upstream_cx_total::1\n" in clusters
+    as_json = json.loads(_body(_get(proxy, "/clusters?format=json")))
+    assert as_json["clusters"][0]["hosts"] == [f"127.0.0.1:{echo_upstream.port}"]
+
+
+def test_keep_alive_answers_pipelined_requests_in_order(echo_upstream, start_proxy):
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port, admin=True))
+    with connect(proxy.admin_address) as s:
+        s.sendall(b"GET /ready HTTP/1.1\r\nhost: a\r\n\r\nGET /nope HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    assert out.index(b"HTTP/1.1 200") < out.index(b"HTTP/1.1 404")
+
+
+def test_malformed_request_gets_a_400_and_the_admin_keeps_serving(echo_upstream, start_proxy):
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port, admin=True))
+    with connect(proxy.admin_address) as s:
+        s.sendall(b"this is not http\r\n\r\n")
+        out = s.recv(65536)
+    assert out.startswith(b"HTTP/1.1 400 ")
+    assert _get(proxy, "/ready").startswith(b"HTTP/1.1 200")
+
+
+class FakeServer:
+    """What AdminHandler reads from a Server."""
+
+    def __init__(self, started=True, draining=False):
+        from proxy.stats import Stats
+
+        class Ctx:
+            stats = Stats()
+        self.ctx = Ctx()
+        self.started, self.draining = started, draining
+        self.built = type("Built", (), {"clusters": {}})()
+
+    def buffered_bytes(self):
+        return 0
+
+
+def test_handler_answers_by_path_method_and_format():
+    h = AdminHandler(FakeServer())
+    assert h.respond("GET", "/ready")[0] == 200
+    assert h.respond("POST", "/ready")[0] == 405
+    assert h.respond("GET", "/nothing")[0] == 404
+    assert h.respond("GET", "/stats?format=xml")[0] == 400
+    assert h.respond("GET", "/config_dump")[0] == 404  # not built from a configuration
+    assert b"/stats" in h.respond("GET", "/")[2]
+
+
+def test_ready_is_503_while_draining_or_before_start():
+    assert AdminHandler(FakeServer(draining=True)).respond("GET", "/ready")[:3:2] == (503, b"DRAINING\n")
+    assert AdminHandler(FakeServer(started=False)).respond("GET", "/ready")[0] == 503
+
+
+def test_stats_text_is_sorted_and_includes_gauges():
+    server = FakeServer()
+    server.ctx.stats.inc("b.counter", 2)
+    server.ctx.stats.gauge_set("a.gauge", 5)
+    body = AdminHandler(server).respond("GET", "/stats")[2].decode()
+    assert body == "a.gauge: 5\nb.counter: 2\nserver.buffered_bytes: 0\n"
