@@ -6,8 +6,9 @@ connect, send, read slowly, half-close or reset; upstream connections complete o
 and answer; virtual time advances — and checks the invariants of fuzz/oracles.py after
 every action. A broken invariant raises InvariantViolation.
 
-Inputs decode into actions with atheris.FuzzedDataProvider (see decode_actions), capped
-at MAX_ACTIONS actions and MAX_PAYLOAD bytes per payload, so every run is bounded.
+Inputs decode into actions front to back (decode_actions; encode_actions is its inverse,
+so seeds are written as readable scripts), capped at MAX_ACTIONS actions and MAX_PAYLOAD
+bytes per payload, so every run is bounded.
 """
 
 import hashlib
@@ -47,29 +48,78 @@ OPS = ("connect", "send", "send_http", "read", "close", "reset",
        "upstream_close", "upstream_reset", "advance")
 
 
-def decode_actions(fdp, max_actions: int = MAX_ACTIONS) -> list[Action]:
-    """Turn the rest of a FuzzedDataProvider into actions. Always starts with a connect."""
+class Reader:
+    """Reads an input front to back; missing bytes read as zero, so every input decodes."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def remaining(self) -> int:
+        return len(self.data) - self.pos
+
+    def int(self, nbytes: int, modulo: int) -> int:
+        chunk = self.data[self.pos:self.pos + nbytes]
+        self.pos += nbytes
+        return int.from_bytes(chunk.ljust(nbytes, b"\0"), "big") % modulo
+
+    def bytes(self, n: int) -> bytes:
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+
+# Each op's operand layout, shared by decode_actions and encode_actions so seeds written as
+# readable scripts (fuzz/session_seeds.py) are exactly what the decoder reads back.
+_PAYLOAD_OPS = ("send", "upstream_send")
+_TEMPLATE_OPS = ("send_http", "upstream_http")
+_READ_OPS = ("read", "upstream_read")
+MAX_SEED = 64
+
+
+def decode_actions(reader: Reader, max_actions: int = MAX_ACTIONS) -> list[Action]:
+    """Turn the rest of an input into actions. Always starts with a connect."""
     actions = [Action("connect")]
-    while len(actions) < max_actions and fdp.remaining_bytes() > 0:
-        op = OPS[fdp.ConsumeIntInRange(0, len(OPS) - 1)]
-        target = fdp.ConsumeIntInRange(0, MAX_CONNECTIONS - 1)
-        if op in ("send", "upstream_send"):
-            n = fdp.ConsumeIntInRange(0, MAX_PAYLOAD)
-            actions.append(Action(op, target, payload=fdp.ConsumeBytes(n), end_stream=fdp.ConsumeBool()))
-        elif op in ("send_http", "upstream_http"):
+    while len(actions) < max_actions and reader.remaining() > 0:
+        op = OPS[reader.int(1, len(OPS))]
+        target = reader.int(1, MAX_CONNECTIONS)
+        if op in _PAYLOAD_OPS:
+            payload = reader.bytes(reader.int(2, MAX_PAYLOAD + 1))
+            actions.append(Action(op, target, payload=payload, end_stream=bool(reader.int(1, 2))))
+        elif op in _TEMPLATE_OPS:
             table = DOWNSTREAM_PAYLOADS if op == "send_http" else UPSTREAM_PAYLOADS
-            kind = fdp.ConsumeIntInRange(0, len(table) - 1)
-            seed = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64))
-            actions.append(Action(op, target, value=kind, payload=seed, end_stream=fdp.ConsumeBool()))
-        elif op in ("read", "upstream_read"):
-            actions.append(Action(op, target, value=fdp.ConsumeIntInRange(0, 1 << 17)))
+            kind = reader.int(1, len(table))
+            seed = reader.bytes(reader.int(1, MAX_SEED + 1))
+            actions.append(Action(op, target, value=kind, payload=seed, end_stream=bool(reader.int(1, 2))))
+        elif op in _READ_OPS:
+            actions.append(Action(op, target, value=reader.int(3, (1 << 17) + 1)))
         elif op == "connect":
-            actions.append(Action(op, target, value=fdp.ConsumeIntInRange(0, 255)))
+            actions.append(Action(op, target, value=reader.int(1, 256)))
         elif op == "advance":
-            actions.append(Action(op, value=TIME_STEPS_MS[fdp.ConsumeIntInRange(0, len(TIME_STEPS_MS) - 1)]))
+            actions.append(Action(op, value=TIME_STEPS_MS[reader.int(1, len(TIME_STEPS_MS))]))
         else:
             actions.append(Action(op, target))
     return actions
+
+
+def encode_actions(actions, config: int = 0, read_size: int = 0) -> bytes:
+    """The inverse of run_input's decoding: an input that replays `actions` (after the implicit
+    first connect) on pool entry `config` with READ_SIZES[read_size]."""
+    out = bytearray([config, read_size])
+    for a in actions:
+        out += bytes([OPS.index(a.op), a.target])
+        if a.op in _PAYLOAD_OPS:
+            out += len(a.payload).to_bytes(2, "big") + a.payload + bytes([a.end_stream])
+        elif a.op in _TEMPLATE_OPS:
+            out += bytes([a.value, len(a.payload)]) + a.payload + bytes([a.end_stream])
+        elif a.op in _READ_OPS:
+            out += a.value.to_bytes(3, "big")
+        elif a.op == "connect":
+            out += bytes([a.value])
+        elif a.op == "advance":
+            out += bytes([TIME_STEPS_MS.index(a.value)])
+    return bytes(out)
 
 
 class Session:
@@ -250,8 +300,7 @@ class ConfigPool:
 def run_input(pool: ConfigPool, data: bytes) -> Session:
     """The session harness's body: config from the first byte, read size from the second,
     actions from the rest."""
-    import atheris
-    fdp = atheris.FuzzedDataProvider(data)
-    built = pool.pick(fdp.ConsumeIntInRange(0, 255))
-    read_size = READ_SIZES[fdp.ConsumeIntInRange(0, len(READ_SIZES) - 1)]
-    return Session(built, read_size=read_size).run(decode_actions(fdp))
+    reader = Reader(data)
+    built = pool.pick(reader.int(1, 256))
+    read_size = READ_SIZES[reader.int(1, len(READ_SIZES))]
+    return Session(built, read_size=read_size).run(decode_actions(reader))

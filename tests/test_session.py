@@ -43,9 +43,7 @@ def test_replaying_an_input_alone_or_after_a_thousand_others_gives_the_same_resu
 
 
 def test_action_decoding_is_bounded_for_huge_inputs():
-    import atheris
-    fdp = atheris.FuzzedDataProvider(bytes(range(256)) * 4000)
-    actions = session.decode_actions(fdp)
+    actions = session.decode_actions(session.Reader(bytes(range(256)) * 4000))
     assert len(actions) <= session.MAX_ACTIONS
     assert all(len(a.payload) <= session.MAX_PAYLOAD for a in actions)
 
@@ -98,3 +96,12 @@ def test_watermark_model_catches_an_off_by_one(monkeypatch):
     buf._above_high = False  # as if the crossing had been missed
     with pytest.raises(oracles.InvariantViolation, match="watermark_missed_high"):
         oracles.check_watermark_state("broken", buf)
+
+
+def test_encode_actions_is_the_inverse_of_decoding():
+    script = [Action("upstream_connect", 0), Action("send", 1, payload=b"abc", end_stream=True),
+              Action("send_http", 0, value=3, payload=b"seed"), Action("read", 2, value=70000),
+              Action("connect", 0, value=9), Action("advance", value=5_000), Action("upstream_reset", 3)]
+    reader = session.Reader(session.encode_actions(script, config=5, read_size=2))
+    assert (reader.int(1, 256), reader.int(1, len(session.READ_SIZES))) == (5, 2)
+    assert session.decode_actions(reader)[1:] == script
