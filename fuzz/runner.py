@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fuzz.harness import POLICY_ENV, POLICY_FILE_ENV, HarnessError, HarnessSpec, Layout, corpus_files
+from fuzz.harness import POLICY_ENV, POLICY_FILE_ENV, REPO_ROOT, HarnessError, HarnessSpec, Layout, corpus_files
 
 # Seconds allowed beyond -max_total_time for startup (policy `all` instruments thousands of
 # functions) and for libFuzzer to write its final report.
@@ -114,8 +114,9 @@ def child_env(layout: Layout, policy: str | None = None) -> dict:
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(layout.root), env.get("PYTHONPATH", "")) if p)
+    # The layout's root (its proxy/ and harness imports) and the engine's own checkout (fuzz/).
+    paths = [str(layout.root), str(REPO_ROOT)] + env.get("PYTHONPATH", "").split(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
     env[POLICY_FILE_ENV] = str(layout.policy_file)
     if policy:
         env[POLICY_ENV] = policy
