@@ -168,6 +168,8 @@ def test_downstream_close_while_connecting_abandons_the_upstream():
     client.peer_reset()
     assert p.net.opened[0].state is State.CLOSED
     assert p.ctx.stats.gauge("cluster.echo.upstream_cx_active") == 0
+    assert p.counter("tcp_proxy.upstream_cx_connect_fail") == 0     # abandoned, not failed
+    assert p.counter("cluster.echo.upstream_cx_connect_fail") == 0
 
 
 def test_circuit_breaker_refuses_connections_over_max_connections():

@@ -8,7 +8,7 @@ timers, all on the instance's dispatcher and network.
 Stats per cluster, `cluster.<name>.`:
   upstream_cx_total            connections opened
   upstream_cx_active (gauge)   connections open now
-  upstream_cx_connect_fail     connections that closed before connecting (timeouts included)
+  upstream_cx_connect_fail     connect attempts that failed or timed out (not ones abandoned by their user)
   upstream_cx_connect_timeout  connect attempts abandoned at connect_timeout_ms
   upstream_cx_overflow         connections refused by the max_connections circuit breaker
 """
@@ -101,7 +101,10 @@ class _UpstreamConnectionTracker(ConnectionCallbacks):
             self.timer.disable()
             return
         self.timer.disable()
-        if not self.conn.connected:
+        # A connect failure is the transport's (RemoteClose) or our timeout; a connection its
+        # user abandoned while connecting (LocalClose) is not one.
+        if not self.conn.connected and (event is ConnectionEvent.REMOTE_CLOSE
+                                        or self.conn.stream_info.get("failure") == "connect_timeout"):
             self.cluster.inc("upstream_cx_connect_fail")
         self.cluster.active_connections -= 1
         self.cluster.ctx.stats.gauge_add(self.cluster.stat_prefix + "upstream_cx_active", -1)

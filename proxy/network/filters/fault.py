@@ -68,6 +68,7 @@ class FaultFilter(ReadFilter):
         self._release_queued = False
         self._end_released = False
         self._timer = None
+        self._timer_callback = None
 
     def _arm(self, ms: int, callback) -> None:
         if self._timer is None:

@@ -219,6 +219,8 @@ class TcpProxyFilter(ReadFilter):
                 self._forward(down.read_buffer, True, to_upstream=True)
             return
         self._disable_idle_timer()
+        if down.state is State.CLOSED:
+            return  # we closed it (the downstream went away first): not a connect failure
         if not self.upstream.connected:
             self.stats.inc("upstream_cx_connect_fail")
             down.stream_info["failure"] = self.upstream.stream_info.get("failure", "connect_failed")
