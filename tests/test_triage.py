@@ -63,7 +63,7 @@ def planted(tmp_path_factory):
     mp.setenv("TRIAGE_FLAKY_STATE", str(flaky_state))
     options = TriageOptions(
         out_dir=tmp / "reports", reproductions=5, jobs=2, timeout=1, rss_limit_mb=RSS_LIMIT_MB,
-        minimize_seconds=4, known_issues=None, project_root=ROOT,
+        minimize_seconds=2, known_issues=None, project_root=ROOT,
     )
     artifacts = [Artifact(path, HARNESS) for path in files.values()]
     result = triage(artifacts, options)

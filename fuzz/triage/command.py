@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         artifacts = collect_artifacts(args.artifacts, args.harness)
         if not artifacts:
-            print("triage: no artifacts (nothing in work/artifacts/*/ and none named)")
+            print("triage: no artifacts (nothing in work/artifacts/*/ and none named); nothing written")
+            return 0
         options = TriageOptions(
             out_dir=args.out,
             reproductions=args.reproductions,
