@@ -125,9 +125,14 @@ def encode_actions(actions, config: int = 0, read_size: int = 0) -> bytes:
 class Session:
     """A fresh server instance over a built (immutable, shared) configuration."""
 
-    def __init__(self, built, read_size: int = READ_SIZES[0], seed: int = 0) -> None:
+    def __init__(self, built, read_size: int = READ_SIZES[0], seed: int = 0,
+                 on_connection=None, check_bytes: bool = True) -> None:
+        """`on_connection(conn)` sees each accepted downstream connection (harnesses add probe
+        filters there); `check_bytes=False` turns off byte conservation when a probe drops data."""
         self.built = built
         self.read_size = read_size
+        self.on_connection = on_connection
+        self.check_bytes = check_bytes
         self.dispatcher = SimulatedDispatcher()
         self.network = sim.SimNetwork(self.dispatcher)
         self.ctx = instantiate(built, self.dispatcher, self.network, seed=seed)
@@ -164,8 +169,10 @@ class Session:
         source = SOURCES[(choice // 8) % len(SOURCES)]
         sock = sim.SimSocket(self.read_size)
         local = (listener.address[0], listener.address[1] or 10000)
-        listener.create_connection(self.ctx, sock, local, (source, 40000 + len(self.downstream)))
+        conn = listener.create_connection(self.ctx, sock, local, (source, 40000 + len(self.downstream)))
         self.downstream.append(sock)
+        if conn is not None and self.on_connection is not None:
+            self.on_connection(conn)
 
     def _downstream(self, a: Action) -> None:
         if not self.downstream:
@@ -240,7 +247,8 @@ class Session:
             oracles.check_watermark_state(f"{conn!r}.read_buffer", conn.read_buffer)
             oracles.check_watermark_state(f"{conn!r}.write_buffer", conn.write_buffer)
         oracles.check_token_buckets(self.ctx.shared)
-        self._check_tcp_proxy_bytes()
+        if self.check_bytes:
+            self._check_tcp_proxy_bytes()
 
     def _check_tcp_proxy_bytes(self) -> None:
         for sock in self.downstream:

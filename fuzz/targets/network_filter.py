@@ -1,0 +1,194 @@
+"""Envoy's "uber" network filter fuzzer: any registered network filter, a fuzzed config, actions.
+
+Input layout:
+    byte 0        which registered network filter (proxy.network.registry, sorted by name)
+    bytes 1-2     length L of the filter's configuration
+    L bytes       the configuration, as binary protobuf of that filter's message
+    1 byte        write-probe mode: bit i set drops every write chunk whose index is i mod 8
+    rest          session actions (fuzz.session.decode_actions)
+
+The filter goes into a listener's chain, followed by tcp_proxy when it is not terminal;
+clusters it names are created. Invalid configurations return early (as in Envoy). A probe
+write filter, first in write order, drops chunks as the mode says and checks that exactly
+the chunks it let through reach the wire: StopIteration on the write path must drop.
+Registering a new filter is all it takes to fuzz it here.
+"""
+
+from collections import OrderedDict
+
+from proxy.build import BuildError, build
+from proxy.config import ConfigError, schema
+from proxy.config.semantic import check_semantics
+from proxy.config.validate import check_rules
+from proxy.network.filter import CONTINUE, STOP_ITERATION, WriteFilter
+from proxy.network.registry import registered_network_filters
+
+from fuzz import oracles, session
+
+TERMINAL = {"tcp_proxy", "http_connection_manager"}
+# Fields that name a cluster: (message name, field name). Data, not code per filter.
+CLUSTER_REFERENCES = {("TcpProxy", "cluster"), ("ClusterWeight", "name"), ("RouteAction", "cluster")}
+_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
+_CACHE_SIZE = 256
+
+
+class Invalid(Exception):
+    """The input's configuration is not valid: an expected, early return."""
+
+
+def filter_names() -> list[str]:
+    return [n for n in registered_network_filters() if n in schema.NetworkFilter.DESCRIPTOR.fields_by_name]
+
+
+def _cluster_names(message, out: set) -> set:
+    for field, value in message.ListFields():
+        if field.type == field.TYPE_MESSAGE:
+            for item in (value if field.is_repeated else [value]):
+                if hasattr(item, "ListFields"):
+                    _cluster_names(item, out)
+        elif (message.DESCRIPTOR.name, field.name) in CLUSTER_REFERENCES and isinstance(value, str):
+            out.add(value)
+    return out
+
+
+def bootstrap_for(name: str, blob: bytes):
+    """A Bootstrap with one listener running filter `name` configured from `blob`."""
+    field = schema.NetworkFilter.DESCRIPTOR.fields_by_name[name]
+    config = schema.message_class(field.message_type)()
+    try:
+        config.ParseFromString(blob)
+    except Exception as exc:  # protobuf's DecodeError and friends: the blob is not a message
+        raise Invalid(str(exc)) from None
+    boot = schema.Bootstrap()
+    listener = boot.listeners.add(name="l0")
+    listener.address.host, listener.address.port = "127.0.0.1", 10000
+    listener.per_connection_buffer_limit_bytes = 16384
+    chain = listener.filter_chains.add()
+    getattr(chain.filters.add(), name).CopyFrom(config)
+    names = _cluster_names(config, set())
+    if name not in TERMINAL:
+        chain.filters.add().tcp_proxy.cluster = "c0"
+        names.add("c0")
+    for i, cluster in enumerate(sorted(names)):
+        c = boot.clusters.add(name=cluster)
+        c.endpoints.add(host="127.0.0.1", port=9000 + i)
+    return boot
+
+
+def built_for(name: str, blob: bytes):
+    key = (name, blob)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    boot = bootstrap_for(name, blob)
+    if check_rules(boot) or check_semantics(boot):
+        raise Invalid("configuration does not validate")
+    built = build(boot)  # a BuildError on a validated configuration is a validation gap: a crash
+    _CACHE[key] = built
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return built
+
+
+class WriteProbe(WriteFilter):
+    """Drops write chunks by index as `mode` says; remembers what it let through."""
+
+    def __init__(self, mode: int) -> None:
+        self.mode = mode
+        self.index = 0
+        self.passed = bytearray()
+
+    def on_write(self, data, end_stream):
+        drop = (self.mode >> (self.index % 8)) & 1
+        self.index += 1
+        if drop:
+            return STOP_ITERATION
+        self.passed += data.bytes()
+        return CONTINUE
+
+
+def check_probe(sock, probe: WriteProbe) -> None:
+    conn = sock.conn
+    if conn is None or not conn.is_open:
+        return
+    on_wire = bytes(sock.received) + conn.write_buffer.bytes()
+    if on_wire != bytes(probe.passed):
+        raise oracles.InvariantViolation(
+            "write_stop_iteration_ignored",
+            f"{len(on_wire)} bytes written or on the wire, the first write filter let {len(probe.passed)} through")
+
+
+def run(data: bytes) -> None:
+    names = filter_names()
+    reader = session.Reader(data)
+    name = names[reader.int(1, len(names))]
+    blob = reader.bytes(reader.int(2, 4096))
+    mode = reader.int(1, 256)
+    try:
+        built = built_for(name, blob)
+    except Invalid:
+        return
+    probes = []
+
+    def add_probe(conn):
+        probe = WriteProbe(mode)
+        conn.add_write_filter(probe)
+        probes.append((conn.io, probe))
+
+    s = session.Session(built, read_size=session.READ_SIZES[mode % len(session.READ_SIZES)],
+                        on_connection=add_probe, check_bytes=(mode == 0))
+    original_check = s.check
+
+    def check():
+        original_check()
+        for sock, probe in probes:
+            check_probe(sock, probe)
+
+    s.check = check
+    s.run(session.decode_actions(reader))
+
+
+def seed(name: str, config, mode: int, actions) -> bytes:
+    """An input for filter `name` with `config` (a message), probe `mode` and `actions`."""
+    blob = config.SerializeToString()
+    index = filter_names().index(name)
+    return bytes([index]) + len(blob).to_bytes(2, "big") + blob + bytes([mode]) + session.encode_actions(actions)[2:]
+
+
+__all__ = ["run", "seed", "filter_names", "Invalid", "ConfigError", "BuildError"]
+
+
+def write_seeds(out) -> int:
+    """Seeds: each filter with the configurations of examples/ and hand-picked ones, several
+    probe modes, and TCP exchanges from fuzz.session_seeds."""
+    from pathlib import Path
+    from fuzz.session_seeds import TCP
+    from proxy.config import load_file
+    root = Path(__file__).resolve().parent.parent.parent
+    configs: dict = {n: [] for n in filter_names()}
+    for path in sorted((root / "examples").glob("*.yaml")):
+        try:
+            boot = load_file(path)
+        except ConfigError:
+            continue
+        for listener in boot.listeners:
+            for chain in listener.filter_chains:
+                for f in chain.filters:
+                    kind = f.WhichOneof("filter")
+                    if kind in configs:
+                        configs[kind].append(getattr(f, kind))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for name, messages in configs.items():
+        for i, config in enumerate(messages[:3]):
+            for mode in (0, 0b10, 0b11111111):
+                for script_name, script in list(TCP.items())[:4]:
+                    (out / f"{name}-{i}-m{mode}-{script_name}").write_bytes(seed(name, config, mode, script))
+                    count += 1
+    return count
+
+
+if __name__ == "__main__":
+    import sys
+    print(f"wrote {write_seeds(sys.argv[1] if len(sys.argv) > 1 else 'corpus/network_filter')} seeds")
