@@ -33,5 +33,7 @@ def registered_network_filters() -> list[str]:
 
 
 def _load_builtin_filters() -> None:
-    # Importing the filters package registers every built-in filter.
+    # Importing the filters package registers every built-in filter; the HTTP connection manager
+    # lives with the rest of HTTP in proxy/http.
     from . import filters  # noqa: F401
+    from ..http import conn_manager  # noqa: F401

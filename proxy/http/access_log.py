@@ -1,0 +1,110 @@
+"""Access log: one JSON line per request, shaped like an OpenTelemetry log record.
+
+    {"timeUnixNano": "...", "severityText": "INFO", "body": "GET /a 200",
+     "attributes": {"http.request.method": "GET", "url.path": "/a", "url.query": "x=1",
+                    "server.address": "example.com", "server.port": 8080,
+                    "network.protocol.name": "http", "network.protocol.version": "1.1",
+                    "http.response.status_code": 200, "http.request.body.size": 0,
+                    "http.response.body.size": 2, "client.address": "127.0.0.1", "client.port": 50000,
+                    "proxy.authority": "example.com:8080", "proxy.duration_ms": 3,
+                    "proxy.upstream.host": "127.0.0.1:9080", "proxy.upstream.cluster": "web",
+                    "proxy.response_flags": "-", "proxy.route": "all/0", "proxy.stream.end": "response"}}
+
+Attribute names follow OpenTelemetry's HTTP semantic conventions where one exists; the rest are
+under `proxy.`. The record is built by the core from dispatcher time only (no clock read); the
+sink stamps `timeUnixNano` with the wall clock when it writes the line. A status of 0 means no
+response was sent (the stream was reset first).
+
+Sinks are per server instance (ctx.shared_state): `stdout`, or a file path opened for append.
+Tests put a MemorySink in place with `use_sink(ctx, spec, sink)`.
+"""
+
+import json
+import sys
+import time
+
+
+def build_record(*, method: bytes, path: bytes, authority: bytes, protocol: bytes, status: int,
+                 bytes_in: int, bytes_out: int, duration_ms: int, upstream_host: str, cluster: str,
+                 flags, remote_address, route: str, end: str) -> dict:
+    p, _, query = path.partition(b"?")
+    host, port = _split_authority(authority.decode("latin-1"))
+    attrs = {
+        "http.request.method": method.decode("latin-1"),
+        "url.path": p.decode("latin-1"),
+    }
+    if query:
+        attrs["url.query"] = query.decode("latin-1")
+    attrs["server.address"] = host
+    if port is not None:
+        attrs["server.port"] = port
+    attrs.update({
+        "network.protocol.name": "http",
+        "network.protocol.version": protocol.decode("latin-1"),
+        "http.response.status_code": status,
+        "http.request.body.size": bytes_in,
+        "http.response.body.size": bytes_out,
+    })
+    if remote_address:
+        attrs["client.address"] = str(remote_address[0])
+        attrs["client.port"] = int(remote_address[1])
+    attrs.update({
+        "proxy.authority": authority.decode("latin-1"),
+        "proxy.duration_ms": duration_ms,
+        "proxy.upstream.host": upstream_host or "-",
+        "proxy.upstream.cluster": cluster or "-",
+        "proxy.response_flags": ",".join(dict.fromkeys(flags)) or "-",
+        "proxy.route": route or "-",
+        "proxy.stream.end": end,
+    })
+    return {"severityText": "INFO" if status and status < 500 else "WARN",
+            "body": f"{attrs['http.request.method']} {attrs['url.path']} {status}",
+            "attributes": attrs}
+
+
+def _split_authority(authority: str):
+    if authority.startswith("["):  # [v6]:port
+        end = authority.find("]")
+        host, rest = authority[: end + 1], authority[end + 1:]
+        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    host, sep, port = authority.rpartition(":")
+    if sep and port.isdigit():
+        return host, int(port)
+    return authority, None
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+        self.lines: list[str] = []
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+        self.lines.append(json.dumps(record, sort_keys=True))
+
+
+class StreamSink:
+    """Writes each record as one JSON line, stamped with the wall-clock time."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, record: dict) -> None:
+        line = dict(record, timeUnixNano=str(time.time_ns()))
+        self.stream.write(json.dumps(line, sort_keys=True) + "\n")
+        self.stream.flush()
+
+
+def open_sink(spec: str):
+    if spec == "stdout":
+        return StreamSink(sys.stdout)
+    return StreamSink(open(spec, "a", encoding="utf-8"))  # closed with the process
+
+
+def sink_for(ctx, spec: str):
+    return ctx.shared_state(("access_log", spec), lambda: open_sink(spec))
+
+
+def use_sink(ctx, spec: str, sink) -> None:
+    """Make `sink` the instance's sink for `spec` (tests)."""
+    ctx.shared[("access_log", spec)] = sink

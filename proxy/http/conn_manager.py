@@ -1,0 +1,492 @@
+"""http_connection_manager: the terminal network filter that speaks HTTP (Envoy's HCM).
+
+Bytes from the connection go to a server codec (AUTO, HTTP1 or HTTP2; proxy/http/codec.py);
+each request becomes an ActiveStream with its own HTTP filter chain (proxy/http/filter_chain.py):
+the configured filters, then the router. Responses go back through the codec, so HTTP/1.1 and
+HTTP/2 clients and upstreams mix freely (translation is through the protocol-neutral events).
+
+Per stream
+  * request headers larger than max_request_headers_kb (default 60 KiB) get a 431;
+  * `Expect: 100-continue` is answered with a 100 here;
+  * request_timeout_ms runs from the request headers to the end of the response: 408 while the
+    request is incomplete, 504 after, a reset once the response started (flag DT);
+  * flow control: request body delivered to the filters is acknowledged to an HTTP/2 client
+    (codec.consume) right after delivery unless the stream is read-disabled (the router does this
+    while its upstream cannot take more), then when it is re-enabled; for HTTP/1.1 the connection's
+    reads are disabled instead. A slow client (write buffer above high watermark, or HTTP/2 bytes
+    waiting for its window beyond the buffer limit) pauses the upstream response;
+  * every stream ends exactly once, in one of three ways, counted so that
+        http.downstream_rq_total == http.downstream_rs_total + http.local_replies + http.downstream_rq_reset
+    once no stream is active (`http.downstream_rq_active` gauge); ending one twice raises
+    StreamEndedTwiceError. Completed responses are also counted per status (downstream_rq_<code>,
+    downstream_rq_<N>xx). One access log record per stream when configured.
+Per connection
+  * idle_timeout_ms: a connection without streams that long is closed (after a GOAWAY on HTTP/2);
+  * codec counters (protocol errors, HTTP/2 flood defences) are exported as `http.<counter>`.
+
+Every counter goes to `http.` and, with a stat_prefix, also to `http.<stat_prefix>.`.
+"""
+
+from collections import deque
+from dataclasses import dataclass
+
+from ..buffer import Buffer
+from ..config import defaults
+from ..network.connection import CloseType, ConnectionEvent
+from ..network.filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
+from ..network.registry import register_network_filter
+from . import access_log
+from .codec import (CodecLimits, ConnectionClosed, Data, ProtocolError, RequestHeaders, StreamReset, Trailers,
+                    create_server_codec)
+from .filter_chain import FilterChain
+from .filters.router import Router
+from .message import HeaderMap, RequestHead
+from .registry import http_filter_factory
+from .route import RouteBuildError, build_route_table
+
+_CODECS = {0: "AUTO", 1: "HTTP1", 2: "HTTP2"}
+_UNSET = object()
+
+
+class StreamEndedTwiceError(AssertionError):
+    """A stream was ended (completed, reset or locally answered) more than once: a proxy bug."""
+
+
+@dataclass(frozen=True, eq=False)
+class HcmConfig:
+    codec: str
+    stat_scopes: tuple
+    route_table: object
+    filter_makers: tuple          # make(ctx) -> StreamFilter, in configuration order
+    filter_names: tuple
+    request_timeout_ms: int
+    idle_timeout_ms: int
+    max_request_headers_bytes: int
+    limits: CodecLimits
+    access_log: str | None        # "stdout", a path, or None
+
+
+def build_hcm_config(msg, build) -> HcmConfig:
+    try:
+        table = build_route_table(msg.route_config, build.clusters, "route_config")
+    except RouteBuildError as exc:
+        raise build.error(exc.message, exc.path) from None
+    makers, names = [], []
+    for i, f in enumerate(msg.http_filters):
+        kind = f.WhichOneof("filter")
+        if kind is None:
+            raise build.error("no filter type is set", f"http_filters[{i}]")
+        try:
+            factory = http_filter_factory(kind)
+        except KeyError:
+            raise build.error(f"no HTTP filter is registered as {kind!r} in this build",
+                              f"http_filters[{i}].{kind}") from None
+        sub = type(build)(clusters=build.clusters, listener_name=build.listener_name,
+                          path=f"{build.path}.http_filters[{i}].{kind}")
+        makers.append(factory(getattr(f, kind), sub))
+        names.append(kind)
+    header_kb = defaults.get(msg, "max_request_headers_kb")
+    h2 = msg.http2_protocol_options
+    header_bytes = header_kb * 1024
+    limits = CodecLimits(
+        # The codecs get headroom above the configured size so that the connection manager, not
+        # an HTTP/2 HPACK defence, answers an oversized request (431 on both protocols).
+        max_header_bytes=max(header_bytes * 2, defaults.get(h2, "max_header_list_size")),
+        h2_max_concurrent_streams=defaults.get(h2, "max_concurrent_streams"),
+        h2_initial_window_size=defaults.get(h2, "initial_window_size"),
+        h2_max_frame_size=defaults.get(h2, "max_frame_size"))
+    sink = None
+    if msg.HasField("access_log"):
+        sink = "stdout" if msg.access_log.WhichOneof("sink") == "stdout" else msg.access_log.path
+    scopes = ("http.",) + ((f"http.{msg.stat_prefix}.",) if msg.stat_prefix else ())
+    return HcmConfig(codec=_CODECS[msg.codec], stat_scopes=scopes, route_table=table, filter_makers=tuple(makers),
+                     filter_names=tuple(names), request_timeout_ms=msg.request_timeout_ms,
+                     idle_timeout_ms=msg.idle_timeout_ms, max_request_headers_bytes=header_bytes, limits=limits,
+                     access_log=sink)
+
+
+@register_network_filter("http_connection_manager")
+def http_connection_manager_factory(msg, build):
+    config = build_hcm_config(msg, build)
+
+    def install(connection, ctx):
+        connection.add_read_filter(HttpConnectionManager(config, ctx))
+    return install
+
+
+class _Stats:
+    __slots__ = ("stats", "scopes")
+
+    def __init__(self, stats, scopes) -> None:
+        self.stats, self.scopes = stats, scopes
+
+    def inc(self, name: str, n: int = 1) -> None:
+        for s in self.scopes:
+            self.stats.inc(s + name, n)
+
+    def gauge_add(self, name: str, n: int) -> None:
+        for s in self.scopes:
+            self.stats.gauge_add(s + name, n)
+
+
+class ActiveStream:
+    """One request/response exchange: its filter chain, its timers, its accounting."""
+
+    def __init__(self, hcm: "HttpConnectionManager", ev: RequestHeaders) -> None:
+        self.hcm = hcm
+        self.ctx = hcm.ctx
+        self.stream_id = ev.stream_id
+        self.connection = hcm.conn
+        self.dispatcher = hcm.ctx.dispatcher
+        self.buffer_limit = hcm.conn.buffer_limit
+        self.head = RequestHead(ev.method, ev.target, ev.authority, ev.scheme, HeaderMap(ev.headers),
+                                ev.http_version)
+        self.stream_info: dict = {"response_flags": []}
+        self.start_ms = self.dispatcher.now_ms()
+        self.request_complete = ev.end_stream
+        self.response_started = False
+        self.status = 0
+        self.local_reply = False
+        self.ended = False
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.unconsumed = 0
+        self.read_disabled = 0
+        self.slow_client = False
+        self._route = _UNSET
+        self._timer = None
+        filters = [make(self.ctx) for make in hcm.config.filter_makers]
+        filters.append(Router(self.ctx))
+        self.chain = FilterChain(self, filters)
+
+    # -- services for filters --------------------------------------------------------------------------
+    def route(self):
+        if self._route is _UNSET:
+            self._route = self.hcm.config.route_table.match(self.head, self.ctx.random)
+        return self._route
+
+    def disable_reads(self, disable: bool) -> None:
+        if self.ended:
+            return
+        if disable:
+            self.read_disabled += 1
+            if self.read_disabled == 1 and self.hcm.protocol == "HTTP1":
+                self.connection.read_disable(True)
+            return
+        if self.read_disabled == 0:
+            raise AssertionError("disable_downstream_reads(False) without a matching (True)")
+        self.read_disabled -= 1
+        if self.read_disabled == 0:
+            if self.hcm.protocol == "HTTP1":
+                self.connection.read_disable(False)
+            self.consume()
+            self.hcm.flush()
+
+    def consume(self) -> None:
+        """Acknowledge delivered request body (HTTP/2 WINDOW_UPDATE) unless reads are disabled."""
+        if self.unconsumed and not self.read_disabled:
+            n, self.unconsumed = self.unconsumed, 0
+            self.hcm.codec.consume(self.stream_id, n)
+
+    # -- the sink: the end of the encoder chain ---------------------------------------------------------
+    def write_headers(self, head, end_stream: bool) -> None:
+        self.response_started = True
+        self.status = head.status
+        self.hcm.codec.send_headers(self.stream_id, head.status, list(head.headers), end_stream)
+        self.hcm.after_send()
+        if end_stream:
+            self._end("local_reply" if self.local_reply else "response")
+
+    def write_data(self, data: bytes, end_stream: bool) -> None:
+        if self.ended:
+            return
+        self.bytes_out += len(data)
+        self.hcm.codec.send_data(self.stream_id, data, end_stream)
+        self.hcm.after_send()
+        if end_stream:
+            self._end("local_reply" if self.local_reply else "response")
+        else:
+            self.hcm.check_slow_client(self)
+
+    def write_trailers(self, trailers) -> None:
+        if self.ended:
+            return
+        self.hcm.codec.send_trailers(self.stream_id, list(trailers))
+        self.hcm.after_send()
+        self._end("local_reply" if self.local_reply else "response")
+
+    def note_local_reply(self, status: int, flags) -> None:
+        self.local_reply = True
+        self.stream_info["response_flags"].extend(flags)
+
+    def reset(self, reason: str, flag: str = "") -> None:
+        """Abandon the stream: HTTP/2 RST_STREAM, HTTP/1.1 closes the connection."""
+        if self.ended:
+            return
+        if flag:
+            self.stream_info["response_flags"].append(flag)
+        self.stream_info["reset_reason"] = reason
+        self.hcm.codec.reset_stream(self.stream_id, reason)
+        self.hcm.after_send()
+        if not self.ended:
+            self._end("reset")
+
+    def peer_gone(self, reason: str, flag: str = "DC") -> None:
+        """The client reset the stream, or the connection died: nothing to send any more."""
+        if self.ended:
+            return
+        self.stream_info["reset_reason"] = reason
+        if flag:
+            self.stream_info["response_flags"].append(flag)
+        self._end("reset")
+
+    # -- timers --------------------------------------------------------------------------------------------
+    def arm_request_timeout(self, ms: int) -> None:
+        self._timer = self.dispatcher.create_timer(self._on_request_timeout)
+        self._timer.enable(ms)
+
+    def _on_request_timeout(self) -> None:
+        if self.ended:
+            return
+        self.hcm.stats.inc("downstream_rq_timeout")
+        if self.response_started:
+            self.reset("request timeout", "DT")
+        else:
+            status = 504 if self.request_complete else 408
+            self.chain.send_local_reply(status, b"request timeout\n", flags="DT")
+        self.hcm.flush()
+
+    # -- the one end ----------------------------------------------------------------------------------------
+    def _end(self, kind: str) -> None:
+        if self.ended:
+            raise StreamEndedTwiceError(f"stream {self.stream_id} ended as {kind!r} after it had already ended")
+        self.ended = True
+        hcm = self.hcm
+        stats = hcm.stats
+        if kind == "reset":
+            stats.inc("downstream_rq_reset")
+        else:
+            stats.inc("local_replies" if kind == "local_reply" else "downstream_rs_total")
+            stats.inc(f"downstream_rq_{self.status}")
+            stats.inc(f"downstream_rq_{self.status // 100}xx")
+        stats.gauge_add("downstream_rq_active", -1)
+        if self._timer is not None:
+            self._timer.disable()
+        if self.read_disabled:
+            if hcm.protocol == "HTTP1":
+                self.connection.read_disable(False)
+            self.read_disabled = 0
+        if self.unconsumed and kind != "reset":
+            self.unconsumed, n = 0, self.unconsumed
+            hcm.codec.consume(self.stream_id, n)
+        self.end_kind = kind
+        hcm.stream_ended(self)
+        self.chain.destroy()
+        if hcm.config.access_log is not None:
+            self._log(kind)
+
+    def _log(self, kind: str) -> None:
+        info = self.stream_info
+        record = access_log.build_record(
+            method=self.head.method, path=self.head.path, authority=self.head.authority,
+            protocol=self.head.http_version, status=self.status if kind != "reset" else 0,
+            bytes_in=self.bytes_in, bytes_out=self.bytes_out,
+            duration_ms=self.dispatcher.now_ms() - self.start_ms, upstream_host=info.get("upstream_host", ""),
+            cluster=info.get("upstream_cluster", ""), flags=info["response_flags"],
+            remote_address=self.connection.remote_address, route=info.get("route_name", ""), end=kind)
+        access_log.sink_for(self.ctx, self.hcm.config.access_log).write(record)
+
+
+class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
+    def __init__(self, config: HcmConfig, ctx) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.stats = _Stats(ctx.stats, config.stat_scopes)
+        self.conn = None
+        self.codec = None
+        self.streams: dict[int, ActiveStream] = {}
+        self._events: deque = deque()
+        self._pumping = False
+        self._idle_timer = None
+        self._exported: dict = {}
+        self.closed = False
+
+    # -- network filter -----------------------------------------------------------------------------------
+    def initialize_read_filter_callbacks(self, callbacks) -> None:
+        super().initialize_read_filter_callbacks(callbacks)
+        self.conn = callbacks.connection
+        self.conn.add_connection_callbacks(self)
+        self.codec = create_server_codec(self.config.codec, self.config.limits)
+        self.stats.inc("downstream_cx_total")
+        self.stats.gauge_add("downstream_cx_active", 1)
+        if self.config.idle_timeout_ms:
+            self._idle_timer = self.ctx.dispatcher.create_timer(self._on_idle_timeout)
+            self._idle_timer.enable(self.config.idle_timeout_ms)
+
+    def on_new_connection(self):
+        return CONTINUE
+
+    def on_data(self, data, end_stream):
+        chunk = data.take()
+        events = self.codec.receive_data(chunk) if chunk else []
+        if end_stream:
+            events += self.codec.receive_data(b"")
+        self._events.extend(events)
+        self._pump()
+        return STOP_ITERATION
+
+    @property
+    def protocol(self) -> str | None:
+        codec = self.codec
+        kind = getattr(codec, "protocol", None)
+        if kind is not None or self.config.codec == "AUTO":
+            return kind
+        return self.config.codec
+
+    # -- events ----------------------------------------------------------------------------------------------
+    def _pump(self) -> None:
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while self._events:
+                self._dispatch(self._events.popleft())
+                self._events.extend(self.codec.pending_events())
+        finally:
+            self._pumping = False
+        self.flush()
+        self._check_slow_clients()
+
+    def after_send(self) -> None:
+        """After a codec command: a freed pipelining slot may release parsed requests."""
+        self._events.extend(self.codec.pending_events())
+        self._pump()
+
+    def _dispatch(self, ev) -> None:
+        if self.closed:
+            return
+        if isinstance(ev, RequestHeaders):
+            self._new_stream(ev)
+            return
+        if isinstance(ev, ProtocolError) and ev.stream_id is None:
+            self.stats.inc("downstream_cx_protocol_error")
+            for stream in list(self.streams.values()):
+                stream.peer_gone(f"protocol error: {ev.reason}", "DPE")
+            return
+        if isinstance(ev, ConnectionClosed):
+            return  # the connection's own close event resets what is left
+        stream = self.streams.get(getattr(ev, "stream_id", None))
+        if stream is None or stream.ended:
+            if isinstance(ev, Data) and ev.data:
+                self.codec.consume(ev.stream_id, len(ev.data))  # a stream we are done with
+            return
+        if isinstance(ev, Data):
+            stream.bytes_in += len(ev.data)
+            stream.unconsumed += len(ev.data)
+            if ev.end_stream:
+                stream.request_complete = True
+            stream.chain.decode_data(ev.data, ev.end_stream)
+            if not stream.ended:
+                stream.consume()
+        elif isinstance(ev, Trailers):
+            stream.request_complete = True
+            stream.chain.decode_trailers(HeaderMap(ev.headers))
+        elif isinstance(ev, StreamReset):
+            stream.peer_gone(ev.reason)
+        elif isinstance(ev, ProtocolError):
+            self.stats.inc("downstream_rq_protocol_error")
+            stream.peer_gone(f"protocol error: {ev.reason}", "DPE")
+
+    def _new_stream(self, ev: RequestHeaders) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.disable()
+        stream = ActiveStream(self, ev)
+        self.streams[ev.stream_id] = stream
+        self.stats.inc("downstream_rq_total")
+        self.stats.gauge_add("downstream_rq_active", 1)
+        self.stats.inc("downstream_rq_http2" if ev.http_version == b"2" else "downstream_rq_http1")
+        if self.config.request_timeout_ms:
+            stream.arm_request_timeout(self.config.request_timeout_ms)
+        if stream.head.byte_size() > self.config.max_request_headers_bytes:
+            self.stats.inc("downstream_rq_header_too_large")
+            stream.chain.decoding_stopped = True
+            stream.chain.send_local_reply(431, b"request headers too large\n")
+            return
+        if ev.expect_continue:
+            self.codec.send_headers(ev.stream_id, 100, [])
+        stream.chain.decode_headers(stream.head, ev.end_stream)
+
+    # -- stream ends -------------------------------------------------------------------------------------------
+    def stream_ended(self, stream: ActiveStream) -> None:
+        if self.streams.get(stream.stream_id) is stream:
+            del self.streams[stream.stream_id]
+        if not self.streams and self._idle_timer is not None and not self.closed:
+            self._idle_timer.enable(self.config.idle_timeout_ms)
+
+    # -- output ------------------------------------------------------------------------------------------------
+    def flush(self) -> None:
+        if self.codec is None:
+            return
+        out = self.codec.data_to_send()
+        conn = self.conn
+        if out and conn.is_open:
+            conn.write(out)
+        self._export_codec_stats()
+        if self.codec.wants_close and conn.is_open:
+            conn.close(CloseType.FLUSH_WRITE)
+
+    def _export_codec_stats(self) -> None:
+        stats = self.codec.stats
+        if stats == self._exported:
+            return
+        for name, value in stats.items():
+            delta = value - self._exported.get(name, 0)
+            if delta:
+                self.stats.inc(name, delta)
+        self._exported = dict(stats)
+
+    # -- backpressure from the client -----------------------------------------------------------------------------
+    def _buffered_outbound(self, stream_id: int) -> int:
+        codec = getattr(self.codec, "_inner", None) or self.codec
+        measure = getattr(codec, "buffered_outbound", None)
+        return measure(stream_id) if measure is not None else 0
+
+    def check_slow_client(self, stream: ActiveStream) -> None:
+        if not stream.slow_client and self._buffered_outbound(stream.stream_id) > stream.buffer_limit:
+            stream.slow_client = True
+            stream.chain.on_downstream_watermark(True)
+
+    def _check_slow_clients(self) -> None:
+        for stream in list(self.streams.values()):
+            if stream.slow_client and self._buffered_outbound(stream.stream_id) <= stream.buffer_limit // 2:
+                stream.slow_client = False
+                stream.chain.on_downstream_watermark(False)
+
+    def on_above_write_buffer_high_watermark(self) -> None:
+        for stream in list(self.streams.values()):
+            stream.chain.on_downstream_watermark(True)
+
+    def on_below_write_buffer_low_watermark(self) -> None:
+        for stream in list(self.streams.values()):
+            stream.chain.on_downstream_watermark(False)
+
+    # -- connection events and timers -----------------------------------------------------------------------------
+    def on_event(self, event) -> None:
+        if event is ConnectionEvent.CONNECTED or self.closed:
+            return
+        self.closed = True
+        if self._idle_timer is not None:
+            self._idle_timer.disable()
+        for stream in list(self.streams.values()):
+            stream.peer_gone("connection closed")
+        self._export_codec_stats()
+        self.stats.gauge_add("downstream_cx_active", -1)
+
+    def _on_idle_timeout(self) -> None:
+        if self.streams or self.closed:
+            return
+        self.stats.inc("downstream_cx_idle_timeout")
+        self.codec.goaway()
+        self.flush()
+        if self.conn.is_open:
+            self.conn.close(CloseType.FLUSH_WRITE)

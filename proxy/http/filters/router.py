@@ -1,0 +1,246 @@
+"""The router: the terminal HTTP filter. Routes the request, sends it upstream, encodes the response.
+
+Per request:
+  * no route: 404 (response flag NR); a direct response: answered here;
+  * a cluster is chosen (weighted clusters drawn from the instance's seeded random) and a stream
+    requested from its pool (proxy/upstream/pool.py): circuit breaker open -> 503 UO; connect
+    failure or connect timeout -> up to `retry_policy.num_retries` new attempts (the body is still
+    all here: nothing was sent), then 503 UF;
+  * the body streams upstream as it arrives; while no upstream stream exists it is held here, and
+    above the buffer limit downstream reads are paused (and HTTP/2 data goes unacknowledged);
+  * the route timeout (default 15 s, 0: none) runs from the end of the request to the response
+    headers: 504 UT, or a reset once the response started;
+  * the upstream resets before the response headers: 503 UR; after: the downstream stream is reset;
+  * backpressure both ways: upstream write buffer above its high watermark pauses the request
+    body; the client reading slowly pauses the upstream response.
+
+Stats `cluster.<name>.`: upstream_rq_retry, upstream_rq_timeout, upstream_rq_<status>.
+"""
+
+from ...buffer import Buffer
+from ...upstream.pool import http_pools
+from ..filter import STOP_ITERATION, StreamFilter
+from ..message import HeaderMap, ResponseHead
+
+
+class Router(StreamFilter):
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.route = None
+        self.cluster = None
+        self.head = None
+        self.request_end = False
+        self.trailers = None
+        self.body = Buffer()              # request body not yet sent upstream
+        self.pending = None               # PendingRequest while waiting for the pool
+        self.upstream = None              # UpstreamStream once the pool gave one
+        self.attempts = 0
+        self.response_started = False
+        self.response_done = False
+        self.done = False
+        self._timer = None
+        self._reads_paused = False        # holds one disable_downstream_reads(True) for the body buffer
+        self._upstream_paused = False     # holds one for the upstream write watermark
+        self._downstream_slow = 0
+
+    # -- decoding ---------------------------------------------------------------------------------------
+    def decode_headers(self, head, end_stream):
+        cb = self.decoder_callbacks
+        route = self.route = cb.route()
+        if route is None:
+            cb.send_local_reply(404, b"no route\n", flags="NR")
+            return STOP_ITERATION
+        if route.is_direct:
+            cb.stream_info["route_name"] = route.name
+            cb.send_local_reply(route.direct_status, route.direct_body)
+            return STOP_ITERATION
+        cb.stream_info["route_name"] = route.name
+        self.cluster = route.pick_cluster(self.ctx.random)
+        cb.stream_info["upstream_cluster"] = self.cluster
+        self.head = head
+        self.request_end = end_stream
+        if end_stream:
+            self._start_timeout()
+        self._attempt()
+        return STOP_ITERATION
+
+    def decode_data(self, data, end_stream):
+        if self.done:
+            data.drain(len(data))
+            return STOP_ITERATION
+        if end_stream:
+            self.request_end = True
+        if self.upstream is not None:
+            self.upstream.send_data(data.take(), end_stream)
+        else:
+            self.body.move_from(data)
+            self._pause_if_buffer_full()
+        if end_stream:
+            self._start_timeout()
+        return STOP_ITERATION
+
+    def decode_trailers(self, trailers):
+        if self.done:
+            return STOP_ITERATION
+        self.request_end = True
+        if self.upstream is not None:
+            self.upstream.send_trailers(list(trailers))
+        else:
+            self.trailers = trailers
+        self._start_timeout()
+        return STOP_ITERATION
+
+    # -- the pool ---------------------------------------------------------------------------------------
+    def _attempt(self) -> None:
+        self.attempts += 1
+        pool = http_pools(self.ctx).get(self.cluster)
+        if pool is None:  # a route naming a cluster this instance does not have (build checks this)
+            self._local_reply(503, b"unknown cluster\n", "NC")
+            return
+        self.pending = pool.new_stream(self)
+
+    def on_pool_failure(self, reason: str, flag: str) -> None:
+        self.pending = None
+        if self.done:
+            return
+        retries = self.route.num_retries if self.route is not None else 0
+        if reason in ("connect_failure", "connect_timeout") and self.attempts <= retries:
+            self.ctx.stats.inc(f"cluster.{self.cluster}.upstream_rq_retry")
+            self.decoder_callbacks.dispatcher.post(self._retry)
+            return
+        self.decoder_callbacks.stream_info["upstream_failure"] = reason
+        body = b"upstream overflow\n" if flag == "UO" else b"upstream connect error\n"
+        self._local_reply(503, body, flag)
+
+    def _retry(self) -> None:
+        if not self.done and self.upstream is None and self.pending is None:
+            self._attempt()
+
+    def on_pool_ready(self, stream) -> None:
+        self.pending = None
+        if self.done:
+            stream.reset()
+            return
+        self.upstream = stream
+        cb = self.decoder_callbacks
+        cb.stream_info["upstream_host"] = str(stream.host)
+        h = self.head
+        authority = h.authority or str(stream.host).encode()
+        body_end = self.request_end and self.trailers is None
+        headers_end = body_end and not len(self.body)
+        stream.send_headers(h.method, h.path, authority, list(h.headers), headers_end)
+        if len(self.body) or (body_end and not headers_end):
+            stream.send_data(self.body.take(), body_end)
+        if self.trailers is not None and not stream.closed:
+            stream.send_trailers(list(self.trailers))
+        self._resume_reads_for_buffer()
+
+    # -- the response -------------------------------------------------------------------------------------
+    def on_upstream_headers(self, status, headers, end_stream, http_version) -> None:
+        if self.done:
+            return
+        self._stop_timeout()
+        self.response_started = True
+        self.ctx.stats.inc(f"cluster.{self.cluster}.upstream_rq_{status}")
+        if end_stream:
+            self._response_complete()
+        self.decoder_callbacks.encode_headers(ResponseHead(status, HeaderMap(headers), http_version), end_stream)
+
+    def on_upstream_data(self, data, end_stream) -> None:
+        if self.done and not self.response_started:
+            return
+        if end_stream:
+            self._response_complete()
+        self.decoder_callbacks.encode_data(data, end_stream)
+
+    def on_upstream_trailers(self, headers) -> None:
+        if self.done and not self.response_started:
+            return
+        self._response_complete()
+        self.decoder_callbacks.encode_trailers(HeaderMap(headers))
+
+    def on_upstream_reset(self, reason: str) -> None:
+        self.upstream = None
+        if self.done:
+            return
+        cb = self.decoder_callbacks
+        cb.stream_info["upstream_failure"] = reason
+        if self.response_started:
+            self.done = True
+            cb.reset_stream(f"upstream reset after the response started: {reason}", "UR")
+        else:
+            self._local_reply(503, b"upstream reset\n", "UR")
+
+    def _response_complete(self) -> None:
+        self.response_done = True
+        self.done = True
+        up = self.upstream
+        if up is not None and not self.request_end:
+            # The response is complete while the request still streams: abandon the upload.
+            up.reset()
+            self.upstream = None
+
+    # -- flow control -----------------------------------------------------------------------------------
+    def on_upstream_write_watermark(self, above: bool) -> None:
+        if above != self._upstream_paused:
+            self._upstream_paused = above
+            self.decoder_callbacks.disable_downstream_reads(above)
+
+    def _pause_if_buffer_full(self) -> None:
+        if not self._reads_paused and len(self.body) > self.decoder_callbacks.buffer_limit:
+            self._reads_paused = True
+            self.decoder_callbacks.disable_downstream_reads(True)
+
+    def _resume_reads_for_buffer(self) -> None:
+        if self._reads_paused:
+            self._reads_paused = False
+            self.decoder_callbacks.disable_downstream_reads(False)
+
+    def on_downstream_above_write_watermark(self) -> None:
+        self._downstream_slow += 1
+        if self.upstream is not None:
+            self.upstream.read_disable(True)
+
+    def on_downstream_below_write_watermark(self) -> None:
+        if self._downstream_slow:
+            self._downstream_slow -= 1
+            if self.upstream is not None:
+                self.upstream.read_disable(False)
+
+    # -- timeouts and the end ------------------------------------------------------------------------------
+    def _start_timeout(self) -> None:
+        ms = self.route.timeout_ms if self.route is not None else 0
+        if ms and self._timer is None and not self.response_started and not self.done:
+            self._timer = self.decoder_callbacks.dispatcher.create_timer(self._on_timeout)
+            self._timer.enable(ms)
+
+    def _stop_timeout(self) -> None:
+        if self._timer is not None:
+            self._timer.disable()
+
+    def _on_timeout(self) -> None:
+        if self.done or self.response_started:
+            return
+        self.ctx.stats.inc(f"cluster.{self.cluster}.upstream_rq_timeout")
+        self._abandon_upstream()
+        self._local_reply(504, b"upstream request timeout\n", "UT")
+
+    def _local_reply(self, status: int, body: bytes, flag: str) -> None:
+        self.done = True
+        self.decoder_callbacks.send_local_reply(status, body, flags=flag)
+
+    def _abandon_upstream(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+        if self.upstream is not None:
+            up, self.upstream = self.upstream, None
+            if not up.closed:
+                up.reset()
+
+    def on_destroy(self) -> None:
+        self.done = True
+        self._stop_timeout()
+        self._abandon_upstream()
+        # Read-disable holds die with the stream: the connection manager releases them.
+        self._reads_paused = self._upstream_paused = False

@@ -1,0 +1,185 @@
+"""HTTP connection pools per cluster, with circuit breakers (Envoy's ConnPool + ResourceManager).
+
+    pool = http_pools(ctx).get("web")
+    handle = pool.new_stream(user)     # user.on_pool_ready(stream) now or later,
+                                       # or user.on_pool_failure(reason, flag); handle.cancel()
+
+A request takes a ready connection with room (HTTP/1.1: an idle keep-alive connection; HTTP/2:
+a connection below the peer's stream limit); otherwise it waits in the pending queue and a new
+connection is opened through the ClusterManager (its load balancer picks the host, its
+max_connections breaker and connect timer apply) unless the connections already connecting have
+room for every pending request.
+
+Circuit breakers, each a 503 with response flag UO when open:
+  max_requests          requests outstanding on the cluster (pending or on a connection);
+  max_pending_requests  requests waiting for a connection;
+  max_connections       no connection may be opened and none is open to wait for.
+A connection that fails to connect (refused, or connect_timeout_ms) fails the pending requests
+that the connections still connecting cannot take: response flag UF (the router may retry).
+
+Stats `cluster.<name>.`: upstream_rq_total, upstream_rq_pending_total, upstream_rq_pending_overflow,
+upstream_rq_overflow (max_requests), upstream_rq_pending_failure_eject, upstream_cx_http1_total,
+upstream_cx_http2_total; gauges upstream_rq_active, upstream_rq_pending_active.
+"""
+
+from collections import deque
+
+from .pool_conn import PoolConnection
+
+DEFAULT_MAX_PENDING_REQUESTS = 1024
+DEFAULT_MAX_REQUESTS = 1024
+H2_ASSUMED_STREAMS = 100   # what a connecting HTTP/2 connection is expected to carry
+
+
+class PendingRequest:
+    __slots__ = ("pool", "user", "done")
+
+    def __init__(self, pool, user) -> None:
+        self.pool = pool
+        self.user = user
+        self.done = False
+
+    def cancel(self) -> None:
+        """The requester gave up (downstream reset, timeout) before getting a stream."""
+        if not self.done:
+            self.done = True
+            self.pool._drop_pending(self)
+
+
+class ClusterHttpPool:
+    def __init__(self, ctx, cluster) -> None:
+        self.ctx = ctx
+        self.cluster = cluster           # proxy.upstream.cluster.ActiveCluster
+        built = cluster.built
+        self.protocol = built.protocol
+        self.max_pending = getattr(built, "max_pending_requests", DEFAULT_MAX_PENDING_REQUESTS)
+        self.max_requests = getattr(built, "max_requests", DEFAULT_MAX_REQUESTS)
+        self.connections: list[PoolConnection] = []
+        self.pending: deque[PendingRequest] = deque()
+        self.requests = 0                # outstanding: pending + attached to a connection
+        self.prefix = f"cluster.{built.name}."
+
+    # -- asking for a stream ----------------------------------------------------------------------------
+    def new_stream(self, user):
+        """Returns a PendingRequest handle, or None when `user` was already told (ready or failure)."""
+        stats = self.ctx.stats
+        if self.requests >= self.max_requests:
+            stats.inc(self.prefix + "upstream_rq_overflow")
+            user.on_pool_failure("overflow", "UO")
+            return None
+        for pc in self.connections:
+            if pc.can_take():
+                self._count_request()
+                user.on_pool_ready(pc.attach(user))
+                return None
+        if len(self.pending) >= self.max_pending:
+            stats.inc(self.prefix + "upstream_rq_pending_overflow")
+            user.on_pool_failure("overflow", "UO")
+            return None
+        self._count_request()
+        req = PendingRequest(self, user)
+        self.pending.append(req)
+        stats.inc(self.prefix + "upstream_rq_pending_total")
+        stats.gauge_add(self.prefix + "upstream_rq_pending_active", 1)
+        self._maybe_connect()
+        if not req.done and not self.connections:
+            # No connection could be opened and none exists whose end we could wait for.
+            self._fail_pending(req, "overflow", "UO")
+        return None if req.done else req
+
+    def _count_request(self) -> None:
+        self.requests += 1
+        self.ctx.stats.inc(self.prefix + "upstream_rq_total")
+        self.ctx.stats.gauge_add(self.prefix + "upstream_rq_active", 1)
+
+    def _release_request(self) -> None:
+        self.requests -= 1
+        self.ctx.stats.gauge_add(self.prefix + "upstream_rq_active", -1)
+        if self.requests < 0:
+            raise AssertionError("pool request count went negative")
+
+    def _connecting_capacity(self) -> int:
+        per = H2_ASSUMED_STREAMS if self.protocol == "http2" else 1
+        return sum(per for pc in self.connections if pc.state == "connecting")
+
+    def _maybe_connect(self) -> None:
+        while len(self.pending) > self._connecting_capacity():
+            result = self.ctx.cluster_manager.tcp_conn_for_cluster(self.cluster.name)
+            if result is None:
+                return  # max_connections: wait for a busy connection to free up
+            conn, host = result
+            self.ctx.stats.inc(self.prefix + ("upstream_cx_http2_total" if self.protocol == "http2"
+                                              else "upstream_cx_http1_total"))
+            pc = PoolConnection(self, conn, host, self.protocol)
+            self.connections.append(pc)
+            if not conn.is_open:  # failed synchronously
+                pc.on_event(conn.close_event)
+
+    def _drop_pending(self, req: PendingRequest) -> None:
+        if req in self.pending:
+            self.pending.remove(req)
+            self.ctx.stats.gauge_add(self.prefix + "upstream_rq_pending_active", -1)
+            self._release_request()
+
+    def _fail_pending(self, req: PendingRequest, reason: str, flag: str) -> None:
+        req.done = True
+        self._drop_pending(req)
+        req.user.on_pool_failure(reason, flag)
+
+    def _serve_pending(self) -> None:
+        for pc in list(self.connections):
+            while self.pending and pc.can_take():
+                req = self.pending.popleft()
+                self.ctx.stats.gauge_add(self.prefix + "upstream_rq_pending_active", -1)
+                req.done = True
+                req.user.on_pool_ready(pc.attach(req.user))
+        if self.pending:
+            self._maybe_connect()
+
+    # -- what connections report -------------------------------------------------------------------------
+    def on_connection_ready(self, pc: PoolConnection) -> None:
+        self._serve_pending()
+
+    def on_stream_closed(self, pc: PoolConnection) -> None:
+        self._release_request()
+        if pc.state == "ready" and not pc.active and not pc.can_take() and pc.conn.is_open:
+            pc.conn.close()  # neither reusable nor busy (the codec will not take another request)
+        self._serve_pending()
+
+    def on_connection_closed(self, pc: PoolConnection) -> None:
+        if pc in self.connections:
+            self.connections.remove(pc)
+        if self.pending:
+            self._maybe_connect()
+
+    def on_connect_failure(self, pc: PoolConnection, failure: str) -> None:
+        if pc in self.connections:
+            self.connections.remove(pc)
+        reason = "connect_timeout" if failure == "connect_timeout" else "connect_failure"
+        while len(self.pending) > self._connecting_capacity() + self._ready_capacity():
+            self.ctx.stats.inc(self.prefix + "upstream_rq_pending_failure_eject")
+            self._fail_pending(self.pending[0], reason, "UF")
+
+    def _ready_capacity(self) -> int:
+        return sum(1 for pc in self.connections if pc.can_take())
+
+
+class HttpPoolManager:
+    """Per server instance: one ClusterHttpPool per cluster, made on first use."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.pools: dict[str, ClusterHttpPool] = {}
+
+    def get(self, cluster_name: str) -> ClusterHttpPool | None:
+        pool = self.pools.get(cluster_name)
+        if pool is None:
+            cluster = self.ctx.cluster_manager.get(cluster_name) if self.ctx.cluster_manager else None
+            if cluster is None:
+                return None
+            pool = self.pools[cluster_name] = ClusterHttpPool(self.ctx, cluster)
+        return pool
+
+
+def http_pools(ctx) -> HttpPoolManager:
+    return ctx.shared_state("http_pools", lambda: HttpPoolManager(ctx))
