@@ -2,6 +2,7 @@
 
 import dataclasses
 import ipaddress
+import re
 import types
 
 import pytest
@@ -19,7 +20,8 @@ ISSUE_EXAMPLE = {
     "clusters": [{"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": 9000}]}],
 }
 
-_LEAVES = (str, bytes, int, float, bool, type(None), ipaddress.IPv4Network, ipaddress.IPv6Network)
+# Values with no mutable state (a compiled regex cannot be changed after compile).
+_LEAVES = (str, bytes, int, float, bool, type(None), ipaddress.IPv4Network, ipaddress.IPv6Network, re.Pattern)
 
 
 def assert_deeply_immutable(obj, path="built", seen=None):
