@@ -1,0 +1,350 @@
+"""HTTP connection manager, as scripts of the exchange over the in-memory network:
+client bytes in, upstream bytes out, upstream answer in, client bytes out."""
+
+import json
+
+import h2.config
+import h2.connection
+import h2.events
+import pytest
+
+from proxy.http.conn_manager import StreamEndedTwiceError
+
+from httpscript import Proxy, basic_config, ok, parse_requests, parse_responses
+
+GET = b"GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n"
+
+
+def test_h1_request_is_routed_upstream_and_the_response_comes_back():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(b"GET /a?x=1 HTTP/1.1\r\nHost: example.com\r\nX-Custom: 1\r\n\r\n")
+    up = p.upstream()
+    assert up.address == ("127.0.0.1", 9080)
+    up.accept()
+    [(method, target, headers, body)] = parse_requests(up.read())
+    assert (method, target, headers[b"host"], headers[b"x-custom"]) == (b"GET", b"/a?x=1", b"example.com", b"1")
+    up.send(ok(b"hello"))
+    [(status, headers, body)] = parse_responses(c.read())
+    assert (status, body) == (200, b"hello")
+    assert p.counter("http.downstream_rq_total") == p.counter("http.downstream_rs_total") == 1
+    assert p.counter("http.downstream_rq_200") == 1 and p.stats_add_up()
+
+
+def test_keep_alive_reuses_the_upstream_connection():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(GET)
+    up = p.upstream().accept()
+    up.read()
+    up.send(ok())
+    c.read()
+    c.send(b"GET /second HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    assert p.new_upstream_count() == 0
+    assert parse_requests(up.read())[0][1] == b"/second"
+    up.send(ok(b"2"))
+    assert parse_responses(c.read())[0][2] == b"2"
+
+
+def test_request_body_and_chunked_response_are_relayed():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(b"POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+    up = p.upstream().accept()
+    c.send(b"6\r\n world\r\n0\r\n\r\n")
+    [(method, _, _, body)] = parse_requests(up.read())
+    assert (method, body) == (b"POST", b"hello world")
+    up.send(b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    [(status, _, body)] = parse_responses(c.read())
+    assert (status, body) == (201, b"abc")
+    [rec] = p.log.records
+    assert rec["attributes"]["http.request.body.size"] == 11
+    assert rec["attributes"]["http.response.body.size"] == 3
+
+
+def test_pipelined_requests_are_answered_in_request_order():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(b"".join(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(3)))
+    ups = [p.upstream().accept() for _ in range(3)]   # one exchange per HTTP/1.1 upstream connection
+    targets = [parse_requests(u.read())[0][1] for u in ups]
+    assert targets == [b"/0", b"/1", b"/2"]
+    for i in (2, 1, 0):  # the upstreams answer in reverse
+        ups[i].send(ok(b"r%d" % i))
+    assert [body for _, _, body in parse_responses(c.read())] == [b"r0", b"r1", b"r2"]
+    assert p.counter("http.downstream_rs_total") == 3 and p.stats_add_up()
+
+
+def _h2_client():
+    h = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    h.initiate_connection()
+    return h
+
+
+def _h2_events(h, data):
+    events = h.receive_data(data)
+    return events
+
+
+def test_h2_client_to_h1_upstream():
+    p = Proxy(basic_config())
+    c = p.client()
+    h = _h2_client()
+    h.send_headers(1, [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"example.com"),
+                       (b":path", b"/h2"), (b"x-a", b"1")])
+    h.send_data(1, b"body", end_stream=True)
+    c.send(h.data_to_send())
+    up = p.upstream().accept()
+    [(method, target, headers, body)] = parse_requests(up.read())
+    assert (method, target, headers[b"host"], headers[b"x-a"], body) == (b"POST", b"/h2", b"example.com", b"1", b"body")
+    up.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Up: y\r\n\r\n2\r\nhi\r\n0\r\n\r\n")
+    events = _h2_events(h, c.read())
+    [resp] = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+    assert dict(resp.headers)[b":status"] == b"200" and dict(resp.headers)[b"x-up"] == b"y"
+    assert b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived)) == b"hi"
+    assert any(isinstance(e, h2.events.StreamEnded) for e in events)
+    assert p.log.records[0]["attributes"]["network.protocol.version"] == "2"
+
+
+def _h2_server():
+    h = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+    h.initiate_connection()
+    return h
+
+
+H2_CLUSTER = "\n    protocol: HTTP2"
+
+
+def test_h1_client_to_h2_upstream():
+    p = Proxy(basic_config(cluster_extra=H2_CLUSTER))
+    c = p.client()
+    c.send(b"POST /up HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n\r\nabc")
+    up = p.upstream().accept()
+    srv = _h2_server()
+    events = srv.receive_data(up.read())
+    [req] = [e for e in events if isinstance(e, h2.events.RequestReceived)]
+    hdrs = dict(req.headers)
+    assert (hdrs[b":method"], hdrs[b":path"], hdrs[b":authority"]) == (b"POST", b"/up", b"example.com")
+    assert b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived)) == b"abc"
+    srv.send_headers(req.stream_id, [(b":status", b"200"), (b"content-length", b"2")])
+    srv.send_data(req.stream_id, b"ok", end_stream=True)
+    up.send(srv.data_to_send())
+    [(status, headers, body)] = parse_responses(c.read())
+    assert (status, body) == (200, b"ok")
+
+
+def test_h2_upstream_multiplexes_streams_on_one_connection():
+    p = Proxy(basic_config(cluster_extra=H2_CLUSTER))
+    clients = [p.client() for _ in range(3)]
+    for i, c in enumerate(clients):
+        c.send(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+    up = p.upstream().accept()
+    assert p.new_upstream_count() == 0
+    srv = _h2_server()
+    reqs = [e for e in srv.receive_data(up.read()) if isinstance(e, h2.events.RequestReceived)]
+    assert len(reqs) == 3
+    for r in reqs:
+        path = dict(r.headers)[b":path"]
+        srv.send_headers(r.stream_id, [(b":status", b"200")])
+        srv.send_data(r.stream_id, path, end_stream=True)
+    up.send(srv.data_to_send())
+    for i, c in enumerate(clients):
+        assert parse_responses(c.read())[0][2] == b"/%d" % i
+
+
+def test_request_headers_over_the_limit_get_431():
+    p = Proxy(basic_config(hcm_extra="\n              max_request_headers_kb: 1"))
+    c = p.client()
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1100 + b"\r\n\r\n")
+    [(status, _, _)] = parse_responses(c.read())
+    assert status == 431
+    assert p.new_upstream_count() == 0
+    assert p.counter("http.local_replies") == 1 and p.stats_add_up()
+
+
+def test_h2_request_headers_over_the_limit_get_431_too():
+    p = Proxy(basic_config(hcm_extra="\n              max_request_headers_kb: 1"))
+    c = p.client()
+    h = _h2_client()
+    h.send_headers(1, [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":path", b"/"),
+                       (b"x-big", b"a" * 1100)], end_stream=True)
+    c.send(h.data_to_send())
+    [resp] = [e for e in h.receive_data(c.read()) if isinstance(e, h2.events.ResponseReceived)]
+    assert dict(resp.headers)[b":status"] == b"431"
+
+
+def test_request_timeout_answers_504_once_the_request_is_complete():
+    p = Proxy(basic_config(hcm_extra="\n              request_timeout_ms: 1000"))
+    c = p.client()
+    c.send(GET)
+    up = p.upstream().accept()
+    up.read()
+    p.advance(999)
+    assert c.read() == b""
+    p.advance(1)
+    [(status, _, _)] = parse_responses(c.read())
+    assert status == 504
+    assert p.counter("http.downstream_rq_timeout") == 1 and p.stats_add_up()
+    assert p.log.records[0]["attributes"]["proxy.response_flags"] == "DT"
+    assert not up.conn.is_open  # the upstream exchange was abandoned (HTTP/1.1: connection closed)
+
+
+def test_request_timeout_answers_408_while_the_request_is_incomplete():
+    p = Proxy(basic_config(hcm_extra="\n              request_timeout_ms: 500"))
+    c = p.client()
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    p.advance(500)
+    assert parse_responses(c.read())[0][0] == 408
+
+
+def test_route_timeout_answers_504_with_flag_ut():
+    p = Proxy(basic_config(routes="""
+                      - match: {prefix: "/"}
+                        route: {cluster: web, timeout_ms: 200}"""))
+    c = p.client()
+    c.send(GET)
+    p.upstream().accept().read()
+    p.advance(200)
+    assert parse_responses(c.read())[0][0] == 504
+    assert p.log.records[0]["attributes"]["proxy.response_flags"] == "UT"
+    assert p.counter("cluster.web.upstream_rq_timeout") == 1
+
+
+def test_idle_timeout_closes_a_connection_without_streams():
+    p = Proxy(basic_config(hcm_extra="\n              idle_timeout_ms: 1000"))
+    c = p.client()
+    p.advance(600)
+    c.send(GET)
+    up = p.upstream().accept()
+    up.read()
+    p.advance(2000)  # a stream is active: not idle
+    assert c.conn.is_open
+    up.send(ok())
+    c.read()
+    p.advance(999)
+    assert c.conn.is_open
+    p.advance(1)
+    c.read()
+    assert not c.conn.is_open
+    assert p.counter("http.downstream_cx_idle_timeout") == 1
+
+
+def test_upstream_reset_before_the_response_is_a_503_ur():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(GET)
+    up = p.upstream().accept()
+    up.read()
+    up.close()
+    assert parse_responses(c.read())[0][0] == 503
+    assert p.log.records[0]["attributes"]["proxy.response_flags"] == "UR"
+
+
+def test_upstream_reset_mid_response_resets_the_downstream_stream():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(GET)
+    up = p.upstream().accept()
+    up.read()
+    up.send(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
+    up.close()
+    c.read()
+    assert not c.conn.is_open  # HTTP/1.1 has no stream reset: the connection ends
+    assert p.counter("http.downstream_rq_reset") == 1 and p.stats_add_up()
+
+
+def test_client_disconnect_mid_request_resets_and_abandons_upstream():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(GET)
+    up = p.upstream().accept()
+    up.read()
+    c.reset()
+    assert p.counter("http.downstream_rq_reset") == 1 and p.stats_add_up()
+    assert not up.conn.is_open
+
+
+def test_expect_100_continue_is_answered_by_the_proxy():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+    assert c.read().startswith(b"HTTP/1.1 100 Continue\r\n")
+    c.send(b"hi")
+    up = p.upstream().accept()
+    [(method, _, headers, body)] = parse_requests(up.read())
+    assert (method, body) == (b"PUT", b"hi") and b"expect" not in headers
+
+
+def test_h1_protocol_error_is_counted_without_a_stream():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert parse_responses(c.read())[0][0] == 400
+    assert p.counter("http.downstream_rq_total") == 0
+    assert p.counter("http.downstream_cx_protocol_error") == 1
+    assert p.new_upstream_count() == 0
+
+
+def test_access_log_line_fields():
+    p = Proxy(basic_config())
+    c = p.client(remote=("127.0.0.1", 43210))
+    c.send(b"GET /p/q?z=9 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n")
+    up = p.upstream().accept()
+    up.read()
+    p.advance(25)
+    up.send(ok(b"four"))
+    c.read()
+    [line] = p.log.lines
+    rec = json.loads(line)
+    assert rec["body"] == "GET /p/q 200" and rec["severityText"] == "INFO"
+    assert rec["attributes"] == {
+        "http.request.method": "GET", "url.path": "/p/q", "url.query": "z=9",
+        "server.address": "example.com", "server.port": 8080,
+        "network.protocol.name": "http", "network.protocol.version": "1.1",
+        "http.response.status_code": 200, "http.request.body.size": 0, "http.response.body.size": 4,
+        "client.address": "127.0.0.1", "client.port": 43210, "proxy.authority": "example.com:8080",
+        "proxy.duration_ms": 25, "proxy.upstream.host": "127.0.0.1:9080", "proxy.upstream.cluster": "web",
+        "proxy.response_flags": "-", "proxy.route": "all/0", "proxy.stream.end": "response"}
+
+
+def test_a_stream_ended_twice_is_an_error():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(GET)
+    [stream] = _hcm(c).streams.values()
+    stream.peer_gone("test")
+    with pytest.raises(StreamEndedTwiceError):
+        stream._end("reset")
+
+
+def _hcm(client):
+    return client.conn.filter_manager.read_filters[-1].filter
+
+
+def test_h2_flow_control_acknowledges_only_what_the_upstream_drains():
+    """An upstream that does not read: the client's window is not reopened beyond what the proxy
+    can hold (the upstream connection's buffer), so the client stalls instead of the proxy growing."""
+    cfg = basic_config(cluster_extra="\n    per_connection_buffer_limit_bytes: 16384")
+    p = Proxy(cfg)
+    c = p.client()
+    h = _h2_client()
+    h.send_headers(1, [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"x"), (b":path", b"/")])
+    c.send(h.data_to_send())
+    up = p.upstream().accept()
+    sent = 0
+    for _ in range(50):  # push as much as the windows allow
+        window = min(h.local_flow_control_window(1), h.max_outbound_frame_size)
+        if window <= 0:
+            break
+        h.send_data(1, b"x" * window)
+        sent += window
+        c.send(h.data_to_send())
+        h.receive_data(c.read())
+    upstream_buffered = len(up.conn.write_buffer)
+    assert h.local_flow_control_window(1) == 0       # the client is stalled ...
+    assert sent < 65535 + 16384 * 3                  # ... after about one window plus the upstream buffer
+    assert sent <= upstream_buffered <= sent + 1024  # all of it waits in the upstream buffer (plus framing)
+    got = len(up.read())                             # the upstream drains what was buffered
+    assert got > 0
+    h.receive_data(c.read())
+    assert h.local_flow_control_window(1) > 0        # and the client may send again
