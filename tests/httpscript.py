@@ -131,6 +131,8 @@ def parse_responses(data: bytes, methods=None) -> list:
     conn = h11.Connection(h11.CLIENT)
     out = []
     methods = list(methods or [])
+    if not data:
+        return out
     conn.receive_data(data)
     while True:
         conn.send(h11.Request(method=methods.pop(0) if methods else "GET", target="/", headers=[("host", "x")]))

@@ -21,6 +21,8 @@ from .lb import make_load_balancer
 
 DEFAULT_CONNECT_TIMEOUT_MS = 5000
 DEFAULT_MAX_CONNECTIONS = 1024  # Envoy's circuit breaker default
+DEFAULT_MAX_PENDING_REQUESTS = 1024
+DEFAULT_MAX_REQUESTS = 1024
 
 _LB_POLICIES = {0: "round_robin", 1: "random"}
 _PROTOCOLS = {0: "http1", 1: "http2"}
@@ -44,6 +46,9 @@ class BuiltCluster:
     buffer_limit: int = DEFAULT_BUFFER_LIMIT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     protocol: str = "http1"
+    # HTTP circuit breakers, applied by the HTTP pools (proxy/upstream/pool.py).
+    max_pending_requests: int = DEFAULT_MAX_PENDING_REQUESTS
+    max_requests: int = DEFAULT_MAX_REQUESTS
 
     @classmethod
     def from_config(cls, msg) -> "BuiltCluster":
@@ -60,6 +65,11 @@ class BuiltCluster:
                           if msg.HasField("per_connection_buffer_limit_bytes") else DEFAULT_BUFFER_LIMIT),
             max_connections=max_connections,
             protocol=_PROTOCOLS[msg.protocol],
+            max_pending_requests=(msg.circuit_breakers.max_pending_requests
+                                  if msg.circuit_breakers.HasField("max_pending_requests")
+                                  else DEFAULT_MAX_PENDING_REQUESTS),
+            max_requests=(msg.circuit_breakers.max_requests
+                          if msg.circuit_breakers.HasField("max_requests") else DEFAULT_MAX_REQUESTS),
         )
 
 

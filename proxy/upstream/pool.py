@@ -26,8 +26,6 @@ from collections import deque
 
 from .pool_conn import PoolConnection
 
-DEFAULT_MAX_PENDING_REQUESTS = 1024
-DEFAULT_MAX_REQUESTS = 1024
 H2_ASSUMED_STREAMS = 100   # what a connecting HTTP/2 connection is expected to carry
 
 
@@ -52,8 +50,8 @@ class ClusterHttpPool:
         self.cluster = cluster           # proxy.upstream.cluster.ActiveCluster
         built = cluster.built
         self.protocol = built.protocol
-        self.max_pending = getattr(built, "max_pending_requests", DEFAULT_MAX_PENDING_REQUESTS)
-        self.max_requests = getattr(built, "max_requests", DEFAULT_MAX_REQUESTS)
+        self.max_pending = built.max_pending_requests
+        self.max_requests = built.max_requests
         self.connections: list[PoolConnection] = []
         self.pending: deque[PendingRequest] = deque()
         self.requests = 0                # outstanding: pending + attached to a connection

@@ -1,0 +1,132 @@
+"""Upstream HTTP pools through the router: circuit breakers, connect failure and timeout, retries,
+keep-alive and HTTP/2 reuse, all on virtual time."""
+
+from httpscript import Proxy, basic_config, ok, parse_requests, parse_responses
+
+GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def flags(p, i=-1):
+    return p.log.records[i]["attributes"]["proxy.response_flags"]
+
+
+def test_max_requests_breaker_answers_503_uo():
+    p = Proxy(basic_config(cluster_extra="\n    circuit_breakers: {max_requests: 1}"))
+    a, b = p.client(), p.client()
+    a.send(GET)
+    b.send(GET)
+    [(status, _, body)] = parse_responses(b.read())
+    assert status == 503 and flags(p) == "UO"
+    assert p.counter("cluster.web.upstream_rq_overflow") == 1
+    up = p.upstream().accept()
+    up.read()
+    up.send(ok())
+    assert parse_responses(a.read())[0][0] == 200
+    assert p.stats_add_up()
+
+
+def test_max_pending_breaker_answers_503_uo():
+    p = Proxy(basic_config(cluster_extra="\n    max_connections: 1\n    circuit_breakers: {max_pending_requests: 1}"))
+    a, b, c = p.client(), p.client(), p.client()
+    a.send(GET)          # opens the one connection allowed, waits for it
+    b.send(GET)          # pending, beside a (a is pending too until the connect completes)
+    assert parse_responses(b.read())[0][0] == 503
+    assert p.counter("cluster.web.upstream_rq_pending_overflow") == 1
+    up = p.upstream().accept()
+    up.read()
+    up.send(ok())
+    assert parse_responses(a.read())[0][0] == 200
+    c.send(GET)          # the connection is idle again: reused
+    assert parse_requests(up.read())
+    assert p.new_upstream_count() == 0
+
+
+def test_max_connections_makes_requests_wait_for_a_free_connection():
+    p = Proxy(basic_config(cluster_extra="\n    max_connections: 1"))
+    a, b = p.client(), p.client()
+    a.send(GET)
+    up = p.upstream().accept()
+    b.send(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert p.new_upstream_count() == 0        # b waits: the breaker allows one connection
+    assert len(parse_requests(up.read())) == 1
+    up.send(ok(b"A"))
+    assert parse_responses(a.read())[0][2] == b"A"
+    assert parse_requests(up.read())[0][1] == b"/b"   # b got the connection once it was free
+    up.send(ok(b"B"))
+    assert parse_responses(b.read())[0][2] == b"B"
+
+
+def test_connect_refused_is_503_uf():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(GET)
+    p.upstream().refuse()
+    [(status, _, _)] = parse_responses(c.read())
+    assert status == 503 and flags(p) == "UF"
+    assert p.counter("cluster.web.upstream_cx_connect_fail") == 1
+
+
+def test_connect_timeout_is_503_uf_on_virtual_time():
+    p = Proxy(basic_config(cluster_extra="\n    connect_timeout_ms: 250"))
+    c = p.client()
+    c.send(GET)
+    up = p.upstream()
+    p.advance(249)
+    assert c.read() == b""
+    p.advance(1)
+    [(status, _, _)] = parse_responses(c.read())
+    assert status == 503 and flags(p) == "UF"
+    assert p.counter("cluster.web.upstream_cx_connect_timeout") == 1
+    assert not up.conn.is_open
+    assert p.log.records[-1]["attributes"]["proxy.duration_ms"] == 250
+
+
+def test_connect_failure_is_retried_then_succeeds():
+    p = Proxy(basic_config(routes="""
+                      - match: {prefix: "/"}
+                        route: {cluster: web, retry_policy: {num_retries: 2}}"""))
+    c = p.client()
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody")
+    p.upstream().refuse()
+    p.upstream().refuse()
+    up = p.upstream().accept()
+    [(method, _, _, body)] = parse_requests(up.read())
+    assert (method, body) == (b"POST", b"body")    # the body waited for a connection
+    up.send(ok())
+    assert parse_responses(c.read())[0][0] == 200
+    assert p.counter("cluster.web.upstream_rq_retry") == 2
+
+
+def test_retries_are_bounded():
+    p = Proxy(basic_config(routes="""
+                      - match: {prefix: "/"}
+                        route: {cluster: web, retry_policy: {num_retries: 1}}"""))
+    c = p.client()
+    c.send(GET)
+    p.upstream().refuse()
+    p.upstream().refuse()
+    assert p.new_upstream_count() == 0
+    assert parse_responses(c.read())[0][0] == 503
+    assert p.counter("cluster.web.upstream_rq_retry") == 1
+
+
+def test_round_robin_spreads_new_connections_over_endpoints():
+    cfg = basic_config().replace("endpoints: [{host: 127.0.0.1, port: 9080}]",
+                                 "endpoints: [{host: 127.0.0.1, port: 9080}, {host: 127.0.0.2, port: 9081}]")
+    p = Proxy(cfg)
+    a, b = p.client(), p.client()
+    a.send(GET)
+    b.send(GET)
+    assert [u.address for u in (p.upstream(), p.upstream())] == [("127.0.0.1", 9080), ("127.0.0.2", 9081)]
+
+
+def test_upstream_that_closes_after_response_is_not_reused():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(GET)
+    up = p.upstream().accept()
+    up.read()
+    up.send(ok(extra=b"connection: close\r\n"))
+    assert parse_responses(c.read())[0][0] == 200
+    c.send(GET)
+    assert p.new_upstream_count() == 1
