@@ -1,0 +1,25 @@
+"""Benchmarks (measurements, not tests): `python -m fuzz bench NAME [ARGS]` runs
+fuzz/bench/NAME.py's `main(argv) -> int`. Each prints `RESULT <metric> <value>` as its last line.
+Bench-only harnesses live in fuzz/bench/harnesses/, never in harnesses/."""
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+
+def available() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+                  if not m.name.startswith("_") and m.name != "harnesses")
+
+
+def main(argv: list[str]) -> int:
+    names = available()
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: python -m fuzz bench NAME [ARGS]\n\nbenchmarks: " + ", ".join(names))
+        return 0 if argv else 2
+    name = argv[0]
+    if name not in names:
+        print(f"error: no benchmark '{name}'; benchmarks: {', '.join(names)}")
+        return 2
+    module = importlib.import_module(f"fuzz.bench.{name}")
+    return module.main(argv[1:]) or 0
