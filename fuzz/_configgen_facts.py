@@ -1,0 +1,112 @@
+"""What the schema's validation rules cannot say, as data: the cross-field facts of bootstrap.proto
+that proxy/config/semantic.py and proxy/build.py check. fuzz/_configgen_repair.py applies them
+after a draw; the few that shape a draw (FIELD_FORMATS, TERMINAL_LAST, ONEOF_MEMBERS) are read by
+fuzz/_configgen_messages.py.
+
+Each entry names fields by their full protobuf name. A new field that is a cluster reference, a
+name that must be unique, a CIDR range or a regex needs one line here, not new code.
+"""
+
+import ipaddress
+
+P = "proxyfuzz.config."
+
+# String fields with a format the rules do not state (semantic.py parses them): field -> format
+# of fuzz/_configgen_formats.py.
+FIELD_FORMATS = {
+    P + "FilterChainMatch.source_prefix_ranges": "cidr",
+    P + "RbacPolicy.source_prefixes": "cidr",
+    P + "HttpRbacPolicy.source_prefixes": "cidr",
+    P + "RegexMatcher.regex": "regex",
+    # A fuzzed config must not write files all over the disk: access logs go to /dev/null.
+    P + "AccessLog.path": "null_device",
+}
+
+# Where names are defined: the repeated field holding the named messages, and the name field.
+NAME_SOURCES = {
+    "cluster": (P + "Bootstrap.clusters", "name"),
+}
+
+# Fields whose value is a name defined elsewhere: field -> kind of name (a key of NAME_SOURCES).
+REFERENCES = {
+    P + "TcpProxy.cluster": "cluster",
+    P + "RouteAction.cluster": "cluster",
+    P + "ClusterWeight.name": "cluster",
+}
+
+# Repeated fields whose items must differ in one field: list field -> item field. Names are
+# renamed apart; references are given different targets (items beyond the targets are dropped).
+UNIQUE_IN_LIST = {
+    P + "Bootstrap.clusters": "name",
+    P + "Bootstrap.listeners": "name",
+    P + "RouteConfiguration.virtual_hosts": "name",
+    P + "Rbac.policies": "name",
+    P + "HttpRbac.policies": "name",
+    P + "WeightedClusters.clusters": "name",
+}
+
+# A repeated string field whose values must be unique across all items of an enclosing list:
+# enclosing list -> (repeated field of its items, comparison key). Later duplicates are renamed.
+UNIQUE_ACROSS_ITEMS = {
+    P + "RouteConfiguration.virtual_hosts": ("domains", str.lower),
+}
+
+# Repeated fields whose items' numeric field must not all be 0: list field -> item field.
+NONZERO_SUM = {
+    P + "WeightedClusters.clusters": "weight",
+}
+
+# Fields that must be set when a sibling's value says so: field -> (sibling, predicate).
+REQUIRED_WHEN = {
+    P + "HttpFault.abort_status": ("abort_percent", lambda v: v > 0),
+}
+
+# Lists of oneof messages whose LAST item must set one of `members` and no other item may:
+# list field -> (oneof name, members).
+TERMINAL_LAST = {
+    P + "FilterChain.filters": ("filter", ("tcp_proxy", "http_connection_manager")),
+}
+
+# Addresses the proxy binds: message -> (host field, port field). All get bounds.listen_host and
+# distinct ports from bounds.listen_ports (semantic.py: no two listeners on one port).
+BIND_ADDRESSES = {
+    P + "SocketAddress": ("host", "port"),
+}
+
+
+def filter_chain_match_keys(match):
+    """The (port, server name, network) combinations a FilterChainMatch covers, as build.py
+    compares them: two chains of one listener may not share one."""
+    port = match.destination_port if match.HasField("destination_port") else None
+    names = {n.lower() for n in match.server_names} or {None}
+    nets = {ipaddress.ip_network(p, strict=False) for p in match.source_prefix_ranges} or {None}
+    return {(port, n, net) for n in names for net in nets}
+
+
+# Lists whose items must cover disjoint keys: list field -> (keys of an item, field of the item's
+# message to set to a fresh port when its keys collide with an earlier item's).
+DISJOINT_KEYS = {
+    P + "Listener.filter_chains": (
+        lambda chain: filter_chain_match_keys(chain.filter_chain_match),
+        ("filter_chain_match", "destination_port")),
+}
+
+
+def _registered_network_filters():
+    from proxy.network.registry import registered_network_filters
+    return registered_network_filters()
+
+
+def _registered_http_filters():
+    from proxy.http.registry import registered_http_filters
+    return registered_http_filters()
+
+
+# Oneofs whose members may be chosen only in part: oneof -> function giving the member names.
+# build.py refuses a filter nobody registered; an access log on stdout would write into the
+# fuzzer's own output (where atheris prints tracebacks).
+ONEOF_MEMBERS = {
+    P + "NetworkFilter.filter": _registered_network_filters,
+    P + "HttpFilter.filter": _registered_http_filters,
+    P + "AccessLog.sink": lambda: ["path"],
+}

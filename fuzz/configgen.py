@@ -1,0 +1,226 @@
+"""Stage 1 of two-stage fuzzing: valid configurations, generated from the schema and its rules.
+
+    from fuzz import configgen
+    configgen.bootstraps()               -> hypothesis strategy of valid Bootstrap messages
+    configgen.config_from_bytes(data)    -> Bootstrap: any bytes map to a valid config (cached)
+    configgen.pool(n, seed)              -> [Bootstrap] * n, deterministic, every one validated and built
+    configgen.to_yaml(bootstrap)         -> readable YAML that `python -m proxy --validate` accepts
+
+    python -m fuzz gen-configs N --out DIR [--seed S]      (also: python -m fuzz.configgen gen-configs ...)
+
+How: strategies are derived by walking the protobuf descriptors and reading their
+protoc-gen-validate rules (fuzz/_configgen_messages.py, _configgen_scalars.py); then a repair pass
+makes the cross-field facts hold that rules cannot state (fuzz/_configgen_facts.py lists them as
+data, fuzz/_configgen_repair.py applies them). All bounds live in fuzz/_configgen_bounds.py.
+
+Bytes map to configurations the way `hypothesis`'s `fuzz_one_input` maps them (it is what runs
+here), so the mapping depends on the Hypothesis version: requirements.txt pins it. Regenerate the
+committed pool after changing the schema, the bounds or the facts:
+
+    python -m fuzz gen-configs 32 --out corpus/session_configs --seed 1
+"""
+
+import argparse
+import functools
+import random
+import sys
+from pathlib import Path
+
+import yaml
+from google.protobuf import json_format
+from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import strategies as st
+
+from proxy.config.schema import message_class
+
+from fuzz import _configgen_facts as default_facts
+from fuzz._configgen_bounds import DEFAULT_BOUNDS, Bounds
+from fuzz._configgen_messages import MessageStrategies
+from fuzz._configgen_repair import repair
+from fuzz._configgen_scalars import GenerationImpossible
+
+__all__ = ["Bounds", "DEFAULT_BOUNDS", "ConfigGenerator", "GenerationImpossible", "bootstraps",
+           "config_from_bytes", "pool", "to_yaml", "write_configs", "naive_bootstraps",
+           "default_generator"]
+
+
+class BytesToValue:
+    """Hypothesis's fuzz_one_input as a function: bytes -> a value of `strategy`, or None when the
+    bytes run out or a draw is rejected."""
+
+    def __init__(self, strategy):
+        box = self._box = []
+
+        @settings(database=None, deadline=None, verbosity=Verbosity.quiet,
+                  suppress_health_check=list(HealthCheck))
+        @given(strategy)
+        def capture(value):
+            box.append(value)
+
+        self._run = capture.hypothesis.fuzz_one_input
+
+    def __call__(self, data: bytes):
+        self._box.clear()
+        self._run(data)
+        return self._box[0] if self._box else None
+
+
+class ConfigGenerator:
+    """Valid messages of one root type: strategies from the rules, then the repair pass.
+
+    `facts` is a module (or object) with the tables of fuzz/_configgen_facts.py; None for a schema
+    with no cross-field facts (the rules alone then define validity)."""
+
+    def __init__(self, descriptor, bounds: Bounds = DEFAULT_BOUNDS, facts=default_facts):
+        self.descriptor = descriptor
+        self.bounds = bounds
+        self.facts = facts
+        members = {k: f() for k, f in getattr(facts, "ONEOF_MEMBERS", {}).items()}
+        self.strategies = MessageStrategies(
+            bounds, field_formats=getattr(facts, "FIELD_FORMATS", {}), oneof_members=members,
+            terminal_last=getattr(facts, "TERMINAL_LAST", {}))
+        self._class = message_class(descriptor)
+        self._drawn = self.strategies.message(descriptor)
+        self.strategy = st.composite(self._draw_repaired)()
+        self._from_bytes = BytesToValue(self.strategy)
+        self._zeros = bytes(bounds.pad_bytes)
+        self._cached = functools.lru_cache(maxsize=bounds.cache_size)(self._serialized_from_bytes)
+
+    def _draw_repaired(self, draw):
+        message = draw(self._drawn)
+        if self.facts is not None:
+            repair(message, draw, self.strategies, self.facts, self.bounds)
+        return message
+
+    def from_bytes(self, data: bytes):
+        """A valid message for any bytes: the bytes are the draw's choices, padded with zeros
+        (the simplest choices); a rejected draw falls back to the all-zero one. Returns a fresh
+        message each call (the cache holds serialized bytes, so nothing cached is mutable)."""
+        return self._class.FromString(self._cached(bytes(data)))
+
+    def _serialized_from_bytes(self, data: bytes) -> bytes:
+        message = self._from_bytes(data + self._zeros)
+        if message is None:
+            message = self._from_bytes(self._zeros)
+        if message is None:
+            raise GenerationImpossible(
+                f"{self.descriptor.full_name}: the all-zero draw is rejected (a generator bug)")
+        return message.SerializeToString(deterministic=True)
+
+    def pool(self, n: int, seed: int, accept=None) -> list:
+        """n messages from seeded random bytes; `accept(message) -> bool` skips messages (the
+        default pool skips configs this build cannot build). Deterministic for (n, seed) and the
+        pinned Hypothesis version."""
+        rng = random.Random(seed)
+        out = []
+        attempts = 0
+        while len(out) < n:
+            attempts += 1
+            if attempts > 20 * n + 100:
+                raise GenerationImpossible(
+                    f"only {len(out)} of {n} generated configurations were accepted "
+                    f"in {attempts - 1} attempts")
+            message = self.from_bytes(rng.randbytes(self.bounds.pool_buffer_bytes))
+            if accept is None or accept(message):
+                out.append(message)
+        return out
+
+
+@functools.lru_cache(maxsize=None)
+def default_generator() -> ConfigGenerator:
+    from proxy.config import schema
+    return ConfigGenerator(schema.BOOTSTRAP_DESCRIPTOR)
+
+
+def bootstraps(bounds: Bounds = DEFAULT_BOUNDS):
+    """A Hypothesis strategy of valid Bootstrap messages (rules and cross-field facts hold)."""
+    if bounds == DEFAULT_BOUNDS:
+        return default_generator().strategy
+    from proxy.config import schema
+    return ConfigGenerator(schema.BOOTSTRAP_DESCRIPTOR, bounds).strategy
+
+
+def naive_bootstraps(bounds: Bounds = DEFAULT_BOUNDS):
+    """The baseline: random Bootstrap messages of the same schema and sizes, ignoring every rule."""
+    from proxy.config import schema
+    return MessageStrategies(bounds, follow_rules=False).message(schema.BOOTSTRAP_DESCRIPTOR)
+
+
+def config_from_bytes(data: bytes):
+    """The session harness's entry: any bytes -> a valid Bootstrap (a fresh message; the mapping
+    is cached by the bytes, so a repeated prefix costs one parse)."""
+    return default_generator().from_bytes(data)
+
+
+def builds(bootstrap) -> bool:
+    from proxy.build import BuildError, build
+    try:
+        build(bootstrap)
+    except BuildError:
+        return False
+    return True
+
+
+def pool(n: int, seed: int = 0) -> list:
+    """n valid Bootstrap configurations that build, deterministic for (n, seed)."""
+    return default_generator().pool(n, seed, accept=builds)
+
+
+def to_yaml(message, header: str = "") -> str:
+    tree = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    body = yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, width=100)
+    lines = "".join(f"# {line}\n" for line in header.splitlines())
+    return lines + body
+
+
+def write_configs(n: int, out, seed: int = 0) -> list:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, config in enumerate(pool(n, seed)):
+        path = out / f"config-s{seed}-{i:04d}.yaml"
+        header = (f"Generated by fuzz/configgen.py from the schema (seed {seed}, config {i}).\n"
+                  f"Regenerate: python -m fuzz gen-configs {n} --out {out} --seed {seed}")
+        path.write_text(to_yaml(config, header), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100000, got {value}")
+    return value
+
+
+def gen_configs(argv=None) -> int:
+    """`gen-configs N --out DIR [--seed S]`: write N generated configurations as YAML."""
+    parser = argparse.ArgumentParser(
+        prog="python -m fuzz gen-configs",
+        description="Write N valid configurations generated from the schema and its rules.")
+    parser.add_argument("n", metavar="N", type=_count, help="how many configurations")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    args = parser.parse_args(argv)
+    try:
+        paths = write_configs(args.n, args.out, args.seed)
+    except OSError as exc:
+        print(f"gen-configs: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(paths)} configurations to {args.out} (seed {args.seed})")
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "gen-configs":
+        print("usage: python -m fuzz.configgen gen-configs N --out DIR [--seed S]", file=sys.stderr)
+        return 2
+    return gen_configs(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
