@@ -18,6 +18,7 @@ COMMANDS = {
     "bench": "fuzz.bench:main",
     "triage": "fuzz.triage:main",
     "ci": "fuzz.ci:main",
+    "gen-configs": "fuzz.configgen:gen_configs",
 }
 
 USAGE = "usage: python -m fuzz COMMAND [ARGS...]   (python -m fuzz COMMAND --help for one command)"
