@@ -100,6 +100,10 @@ class Server:
         except asyncio.TimeoutError:
             log.warning("drain timeout (%.1f s): closing %d open connections",
                         timeout, len(self._downstream) + len(self._upstream))
+        else:
+            if self._downstream or self._upstream:
+                log.warning("drain ended early: closing %d open connections",
+                            len(self._downstream) + len(self._upstream))
         self._close_everything()
         # Let the closed sockets deliver connection_lost before the loop goes away.
         for _ in range(10):
@@ -110,6 +114,11 @@ class Server:
             self._admin.close()
             await self._admin.wait_closed()
         self.started = False
+
+    def end_drain(self) -> None:
+        """Stop waiting for open connections: a stop() in progress closes them now."""
+        if self._all_closed is not None:
+            self._all_closed.set()
 
     def _close_listeners(self) -> None:
         for srv in self._listeners:
@@ -199,7 +208,10 @@ async def _serve(built, drain_timeout_s: float) -> int:
     print("proxy: ready", file=sys.stderr, flush=True)
     await stop.wait()
     down, up = server.open_connections()
-    print(f"proxy: draining ({down} downstream, {up} upstream connections open)", file=sys.stderr, flush=True)
+    print(f"proxy: draining ({down} downstream, {up} upstream connections open); "
+          "signal again to close them now", file=sys.stderr, flush=True)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.end_drain)
     await server.stop()
     print("proxy: stopped", file=sys.stderr, flush=True)
     return 0

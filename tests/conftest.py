@@ -124,9 +124,13 @@ class ProxyThread:
     def __init__(self, config_text: str, drain_timeout_s: float = 5.0) -> None:
         from proxy.build import build
         from proxy.server import Server
-        self.lt = LoopThread("proxy")
         self.server = Server(build(load_config(config_text)), drain_timeout_s=drain_timeout_s)
-        self.addresses = self.lt.run(self.server.start())
+        self.lt = LoopThread("proxy")
+        try:
+            self.addresses = self.lt.run(self.server.start())
+        except BaseException:
+            self.lt.close()
+            raise
         self.admin_address = self.server.admin_address
 
     def address(self, name: str = "tcp_in") -> tuple:

@@ -85,6 +85,24 @@ def test_sigterm_closes_the_listener_drains_open_connections_and_exits_0(tmp_pat
     assert "proxy: stopped" in err and "Traceback" not in err and "drain timeout" not in err
 
 
+def test_a_second_signal_ends_the_drain_and_closes_open_connections(tmp_path, echo_upstream, proxy_process):
+    path = tmp_path / "proxy.yaml"
+    path.write_text(ISSUE_EXAMPLE.replace("port: 10000", "port: 0").replace(
+        "port: 9000", f"port: {echo_upstream.port}"))
+    proxy = proxy_process(path)
+    proxy.wait_ready()
+    with connect(proxy.listener_address("tcp_in")) as s:
+        s.sendall(b"a")
+        assert s.recv(1) == b"a"
+        proxy.signal(signal.SIGTERM)
+        _wait_for_line(proxy, "proxy: draining")
+        proxy.signal(signal.SIGTERM)
+        assert recv_all(s) == b""  # closed by the proxy, not by us
+    assert proxy.wait() == 0
+    err = "".join(proxy.stderr_lines)
+    assert "drain ended early: closing 2 open connections" in err and "drain timeout" not in err
+
+
 def test_a_port_in_use_is_a_clear_error_not_a_traceback(tmp_path, proxy_process):
     with socket.socket() as holder:
         holder.bind((LOOPBACK, 0))
