@@ -198,6 +198,11 @@ async def _serve(built, drain_timeout_s: float) -> int:
     except OSError as exc:
         print(f"error: cannot listen: {exc}", file=sys.stderr)
         return 1
+    def on_loop_error(loop, context):
+        # Timers and posted callbacks of the core run outside the transports' guard: count them too.
+        server.count_error()
+        loop.default_exception_handler(context)
+    loop.set_exception_handler(on_loop_error)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
