@@ -168,3 +168,12 @@ def test_registry_lists_every_filter_and_each_builds_from_an_empty_config():
         from proxy.context import ServerContext
         f = make(ServerContext(dispatcher=SimulatedDispatcher(), network=None))
         assert isinstance(f, StreamFilter)
+
+
+def test_header_mutation_refuses_to_add_framing_headers():
+    from types import MappingProxyType
+    from proxy.build import BuildContext, BuildError
+    msg = bootstrap_pb2.HeaderMutation()
+    msg.response_headers_to_add["content-length"] = "5"
+    with pytest.raises(BuildError, match=r"response_headers_to_add\[content-length\]: 'content-length' cannot be added"):
+        http_filter_factory("header_mutation")(msg, BuildContext(MappingProxyType({}), "l", "hm"))

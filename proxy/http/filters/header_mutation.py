@@ -8,6 +8,10 @@ from ..filter import CONTINUE, StreamFilter
 from ..registry import register_http_filter
 
 
+_RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive",
+                       "proxy-connection", "upgrade", "te", "expect"})
+
+
 @dataclass(frozen=True)
 class HeaderMutationConfig:
     request_add: tuple       # ((name, value), ...) bytes, sorted by name for determinism
@@ -20,6 +24,12 @@ class HeaderMutationConfig:
 def header_mutation_factory(msg, build: BuildContext):
     def pairs(m):
         return tuple(sorted((k.lower().encode(), v.encode()) for k, v in m.items()))
+    # Framing and routing headers belong to the codecs and the connection manager: adding one would
+    # contradict the framing the codec chooses (a second content-length, a transfer-encoding).
+    for field in ("request_headers_to_add", "response_headers_to_add"):
+        for name in sorted(getattr(msg, field)):
+            if name.lower() in _RESERVED:
+                raise build.error(f"{name!r} cannot be added: the codecs own it", f"{field}[{name}]")
     for i, name in enumerate(msg.request_headers_to_remove):
         if name.lower() == "host":
             raise build.error("removing host would leave the request without an authority",
