@@ -8,7 +8,7 @@ safe to hand to h11. h11 then parses exactly the bytes checked here, nothing mor
 
 from dataclasses import dataclass
 
-from proxy.http.headers import TARGET_BYTES, is_content_length, is_field_value, is_token
+from proxy.http.headers import TARGET_BYTES, is_authority, is_content_length, is_field_value, is_token
 
 HEX = frozenset(b"0123456789abcdefABCDEF")
 MAX_CHUNK_SIZE_DIGITS = 16  # 2**64 - 1: anything longer is an over-long size
@@ -122,8 +122,14 @@ def parse_request_head(head: bytes, max_headers: int) -> Head:
         raise FramingError("several Host fields")
     if version == b"HTTP/1.1" and not hosts:
         raise FramingError("HTTP/1.1 request without Host")
-    if hosts and hosts[0] and not all(c in TARGET_BYTES for c in hosts[0]):
-        raise FramingError("invalid byte in Host")
+    if hosts and not is_authority(hosts[0]):
+        raise FramingError("Host is not uri-host [':' port]")
+    if target[:8].lower().startswith((b"http://", b"https://")):
+        authority = target.split(b"://", 1)[1]
+        for sep in (b"/", b"?", b"#"):
+            authority = authority.split(sep, 1)[0]
+        if not authority or authority.startswith(b":") or not is_authority(authority):
+            raise FramingError("absolute-form target without a valid host")
     length, chunked = _framing(fields, version)
     return Head((method, target, version), fields, length, chunked)
 
@@ -205,6 +211,8 @@ class ChunkedScanner:
             if b"\r" in buf[pos:len(buf) - 1]:
                 raise FramingError("bare CR in a chunk-size or trailer line")
             return None
+        if i > pos and b"\r" in buf[pos:i - 1]:  # the earlier fault wins, as when the bytes arrive one at a time
+            raise FramingError("bare CR in a chunk-size or trailer line")
         if i == pos or buf[i - 1] != 0x0D:
             raise FramingError("bare LF in a chunk-size or trailer line")
         return i + 1

@@ -54,9 +54,10 @@ def _split_target(target: bytes, host: bytes) -> tuple[bytes, bytes, bytes]:
         prefix = scheme + b"://"
         if lower.startswith(prefix):
             rest = target[len(prefix):]
-            slash = rest.find(b"/")
-            authority, path = (rest, b"/") if slash == -1 else (rest[:slash], rest[slash:])
-            return scheme, authority, path
+            # RFC 3986 3.2: the authority ends at the first "/", "?" or "#"; an empty path is "/".
+            end = min((i for i in map(rest.find, (b"/", b"?", b"#")) if i != -1), default=len(rest))
+            path = rest[end:]
+            return scheme, rest[:end], path if path.startswith(b"/") else b"/" + path
     return b"http", host, target
 
 

@@ -16,6 +16,34 @@ CONNECTION_SPECIFIC = frozenset({b"connection", b"keep-alive", b"proxy-connectio
 REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path"})
 
 
+# RFC 3986 reg-name bytes (unreserved, sub-delims, "%" of pct-encoded) and IP-literal bytes.
+_REG_NAME = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%")
+_IP_LITERAL = _REG_NAME | frozenset(b":")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def is_authority(b: bytes) -> bool:
+    """uri-host [":" port] (RFC 9110 7.2): what a Host field or an absolute-form authority may hold.
+    Rejects "/", "?", "#", "@", whitespace and other bytes that would let a Host mean another
+    origin to a cache or router than to the origin server."""
+    if b.startswith(b"["):
+        end = b.find(b"]")
+        host, rest = b[1:end], b[end + 1:]
+        if end == -1 or not host or not all(c in _IP_LITERAL for c in host) or (rest and rest[:1] != b":"):
+            return False
+        port = rest[1:]
+    else:
+        host, _, port = b.partition(b":")
+        if not all(c in _REG_NAME for c in host):
+            return False
+    at = host.find(b"%")
+    while at != -1:
+        if len(host) < at + 3 or host[at + 1] not in _HEX or host[at + 2] not in _HEX:
+            return False
+        at = host.find(b"%", at + 3)
+    return not port or port.isdigit()
+
+
 def is_token(b: bytes) -> bool:
     return bool(b) and all(c in TCHAR for c in b)
 

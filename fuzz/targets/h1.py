@@ -1,0 +1,348 @@
+"""Drivers and oracles for the HTTP/1.1 codec harnesses (h1_server, h1_client).
+
+One input is a byte stream from the peer (requests for the server codec, the response to one
+request for the client codec). `check_server(data)` / `check_client(data)` run it and raise
+InvariantViolation when an oracle fails:
+
+- h1_split_variance: one chunk, byte at a time and a split chosen by the input's own bytes give the
+  same events (bodies concatenated per stream) and the same bytes written back;
+- h1_grammar_lenient: a message the codec accepted (head emitted, or body ended) is not accepted
+  by the strict RFC 9112 reference (fuzz/targets/reference.py);
+- h1_reference_mismatch: the reference accepts it but reads a different message (method, target,
+  authority, fields, body, trailers, framing);
+- h1_valid_request_refused: the codec refused a request the reference accepts completely and that
+  uses nothing a codec may refuse by policy (the reference's notes);
+- h1_roundtrip_mismatch / h1_roundtrip_unsendable: an accepted message, serialised again through the
+  opposite codec and parsed once more, is a different message, or cannot be serialised at all.
+
+Any other exception escaping the codec is a crash too: input must never raise.
+"""
+
+from dataclasses import dataclass, field
+
+from fuzz.oracles import InvariantViolation
+from fuzz.targets import reference
+from proxy.http.codec import CodecUsageError, Data, InformationalResponse, ProtocolError, RequestHeaders, \
+    ResponseHeaders, StreamReset, Trailers
+from proxy.http.h1 import H1ClientCodec, H1ServerCodec
+
+CLIENT_METHODS = (b"GET", b"HEAD")  # the client harness answers each input as the response to both
+MAX_ROUNDS = 64  # answer/pending rounds per feed: each round needs a new request event to continue
+
+
+# ------------------------------------------------------------------------------------ splitting
+def splits(data: bytes) -> dict[str, list[bytes]]:
+    """The three feedings compared by split invariance. The third takes its chunk sizes from the
+    input's own bytes, so the fuzzer chooses the split without a prefix that real traffic lacks."""
+    chosen, i = [], 0
+    while i < len(data):
+        n = 1 + data[i] % 23
+        chosen.append(data[i:i + n])
+        i += n
+    return {"one_chunk": [data] if data else [], "byte_at_a_time": [data[i:i + 1] for i in range(len(data))],
+            "input_chosen": chosen}
+
+
+def canonical(events: list) -> list:
+    """Events with Data merged per stream up to the next non-Data event of that stream: what any
+    split of the same bytes must give."""
+    out: list = []
+    open_data: dict[int, int] = {}  # stream id -> index in out of its pending merged Data
+    for ev in events:
+        if isinstance(ev, Data):
+            at = open_data.get(ev.stream_id)
+            if at is None:
+                open_data[ev.stream_id] = len(out)
+                out.append(ev)
+            else:
+                prev = out[at]
+                out[at] = Data(ev.stream_id, prev.data + ev.data, ev.end_stream)
+            if ev.end_stream:
+                open_data.pop(ev.stream_id, None)
+            continue
+        sid = getattr(ev, "stream_id", None)
+        open_data.pop(sid, None)
+        if sid is None:
+            open_data.clear()
+        out.append(ev)
+    return [ev for ev in out if not (isinstance(ev, Data) and not ev.data and not ev.end_stream)]
+
+
+# ------------------------------------------------------------------------------------ messages
+@dataclass
+class Seen:
+    """One message as the codec delivered it."""
+    head: object  # RequestHeaders, ResponseHeaders or InformationalResponse
+    body: bytearray = field(default_factory=bytearray)
+    trailers: list | None = None
+    ended: bool = False
+    failed: bool = False
+
+
+def messages(events: list) -> tuple[list[Seen], list[ProtocolError]]:
+    """The messages the codec accepted, in order, and its protocol errors."""
+    seen: list[Seen] = []
+    by_stream: dict[int, Seen] = {}
+    errors = []
+    for ev in events:
+        if isinstance(ev, (RequestHeaders, ResponseHeaders, InformationalResponse)):
+            msg = Seen(ev, ended=isinstance(ev, InformationalResponse) or ev.end_stream)
+            seen.append(msg)
+            if not isinstance(ev, InformationalResponse):
+                by_stream[ev.stream_id] = msg
+        elif isinstance(ev, (Data, Trailers)):
+            msg = by_stream.get(ev.stream_id)
+            if msg is None or msg.ended:
+                _fail("h1_event_order", f"{ev!r} on a stream with no open message")
+            if isinstance(ev, Data):
+                msg.body += ev.data
+                msg.ended = ev.end_stream
+            else:
+                msg.trailers, msg.ended = ev.headers, True
+        elif isinstance(ev, (StreamReset, ProtocolError)):
+            if isinstance(ev, ProtocolError):
+                errors.append(ev)
+            if ev.stream_id in by_stream:
+                by_stream[ev.stream_id].failed = True
+    return seen, errors
+
+
+def _fail(name: str, detail: str) -> None:
+    raise InvariantViolation(name, detail)
+
+
+# ---------------------------------------------------------------------------------- server side
+def _answer(codec: H1ServerCodec, events: list, answered: set) -> None:
+    """Answer every complete request with an empty 200, so pipelining slots free up, and collect the
+    requests that parses once they do."""
+    for _ in range(MAX_ROUNDS):
+        seen, _errors = messages(events)
+        todo = [m.head.stream_id for m in seen if m.ended and not m.failed and m.head.stream_id not in answered]
+        if not todo:
+            return
+        for sid in todo:
+            answered.add(sid)
+            codec.send_headers(sid, 200, [(b"content-length", b"0")], end_stream=True)
+        events += codec.pending_events()
+    _fail("h1_answer_rounds", f"more than {MAX_ROUNDS} rounds of answers and newly parsed requests")
+
+
+def run_server(chunks: list[bytes]) -> tuple[list, bytes]:
+    """Feed chunks then EOF to a fresh server codec; (events, every byte it wrote)."""
+    codec = H1ServerCodec()
+    events: list = []
+    answered: set[int] = set()
+    out = bytearray()
+    for chunk in chunks + [b""]:
+        events += codec.receive_data(chunk)
+        _answer(codec, events, answered)
+        out += codec.data_to_send()
+    return events, bytes(out)
+
+
+def settled(events: list) -> tuple[list, dict[int, bytes]]:
+    """canonical(events) without the body bytes of streams that end in an error or reset, and those
+    bytes apart. A streaming codec delivers body bytes before it can see a later error in the same
+    stream: how many depends on the split, so for such a stream the splits must only agree on a prefix."""
+    dead = {ev.stream_id for ev in events if isinstance(ev, (ProtocolError, StreamReset)) and ev.stream_id}
+    partial: dict[int, bytes] = {}
+    for ev in events:
+        if isinstance(ev, Data) and ev.stream_id in dead:
+            partial[ev.stream_id] = partial.get(ev.stream_id, b"") + ev.data
+    return canonical([ev for ev in events if not (isinstance(ev, Data) and ev.stream_id in dead)]), partial
+
+
+def _check_split(runs: dict[str, tuple[list, bytes]]) -> None:
+    (base_name, (base_events, base_out)), *others = runs.items()
+    expected, expected_partial = settled(base_events)
+    for name, (events, out) in others:
+        got, partial = settled(events)
+        for sid in set(partial) | set(expected_partial):
+            a, b = partial.get(sid, b""), expected_partial.get(sid, b"")
+            if not (a.startswith(b) or b.startswith(a)):
+                _fail("h1_split_variance", f"{name}: stream {sid} delivered {a[:60]!r} before its error, "
+                                           f"{base_name} {b[:60]!r}: not one a prefix of the other")
+        if got != expected:
+            at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+            _fail("h1_split_variance", f"{name} differs from {base_name} at event {at}: "
+                                       f"{got[at:at + 1]!r} vs {expected[at:at + 1]!r}")
+        if out != base_out:
+            _fail("h1_split_variance", f"{name} wrote {len(out)} bytes, {base_name} {len(base_out)} (or other bytes)")
+
+
+def _expect_request(r: reference.Message) -> tuple:
+    method, target, _version = r.start
+    hosts = r.values(b"host")
+    if target.lower().startswith((b"http://", b"https://")):
+        scheme, authority, path = reference.absolute_form_parts(target)
+        return method, path, authority, scheme
+    return method, target, hosts[0] if hosts else b"", b"http"
+
+
+def _compare_body(kind: str, i: int, seen: Seen, r: reference.Message) -> None:
+    if bytes(seen.body) != r.body:
+        _fail("h1_reference_mismatch", f"{kind} {i + 1}: body {bytes(seen.body)[:60]!r} vs reference {r.body[:60]!r}")
+    trailers = [(n.lower(), v) for n, v in (seen.trailers or [])]
+    if trailers != r.trailers:
+        _fail("h1_reference_mismatch", f"{kind} {i + 1}: trailers {trailers!r} vs reference {r.trailers!r}")
+
+
+def _compare_fields(kind: str, i: int, headers: list, r: reference.Message) -> None:
+    mine = reference.meaning_fields(headers)
+    theirs = reference.meaning_fields(r.fields)
+    if mine != theirs:
+        _fail("h1_reference_mismatch", f"{kind} {i + 1}: fields {mine!r} vs reference {theirs!r}")
+    lengths = [v for n, v in headers if n == b"content-length"]
+    if lengths != r.values(b"content-length"):
+        _fail("h1_reference_mismatch", f"{kind} {i + 1}: content-length {lengths!r} vs {r.values(b'content-length')!r}")
+
+
+def _check_accepted_against_reference(kind: str, seen: list[Seen], ref: list[reference.Message]) -> None:
+    for i, msg in enumerate(seen):
+        if i >= len(ref):
+            _fail("h1_grammar_lenient", f"codec accepted {kind} {i + 1}, the reference finds only {len(ref)}")
+        r = ref[i]
+        if not r.head_ok:
+            _fail("h1_grammar_lenient", f"codec accepted the head of {kind} {i + 1}; reference: {r.reason}")
+        if msg.ended and r.state != "complete":
+            _fail("h1_grammar_lenient", f"codec accepted the whole of {kind} {i + 1}; reference: "
+                                        f"{r.reason or 'incomplete'}")
+        h = msg.head
+        if isinstance(h, RequestHeaders):
+            got = (h.method, h.target, h.authority, h.scheme)
+            want = _expect_request(r)
+            if got != want:
+                _fail("h1_reference_mismatch", f"{kind} {i + 1}: (method, target, authority, scheme) {got!r}, "
+                                               f"reference {want!r}")
+            has_body = bool(r.values(b"transfer-encoding")) or int(r.values(b"content-length")[0]
+                                                                   if r.values(b"content-length") else 0) > 0
+            if h.end_stream == has_body:
+                _fail("h1_reference_mismatch", f"{kind} {i + 1}: end_stream={h.end_stream} but body={has_body}")
+        elif h.status != int(r.start[1]):
+            _fail("h1_reference_mismatch", f"{kind} {i + 1}: status {h.status}, reference {r.start[1]!r}")
+        _compare_fields(kind, i, h.headers, r)
+        if msg.ended:
+            _compare_body(kind, i, msg, r)
+
+
+def _check_refusals(seen: list[Seen], errors: list[ProtocolError], ref: list[reference.Message]) -> None:
+    for err in errors:
+        i = len(seen) if err.stream_id is None else err.stream_id - 1
+        if i < len(ref) and ref[i].state == "complete" and not ref[i].notes:
+            _fail("h1_valid_request_refused", f"request {i + 1} is valid and plain but the codec refused it: "
+                                              f"{err.reason} ({err.status})")
+
+
+def _roundtrip_fields(headers: list) -> list:
+    return [(n, v) for n, v in reference.meaning_fields(headers) if n != b"te"]  # the client never forwards te
+
+
+def _send_request(client: H1ClientCodec, msg: Seen) -> bytes:
+    h = msg.head
+    sid = client.send_request_headers(h.method, h.target, h.authority, h.headers, end_stream=h.end_stream)
+    if not h.end_stream:
+        client.send_data(sid, bytes(msg.body), end_stream=msg.trailers is None)
+        if msg.trailers is not None:
+            client.send_trailers(sid, msg.trailers)
+    return client.data_to_send()
+
+
+def _roundtrip_request(i: int, msg: Seen) -> None:
+    h = msg.head
+    try:
+        wire = _send_request(H1ClientCodec(), msg)
+    except CodecUsageError as e:
+        _fail("h1_roundtrip_unsendable", f"request {i + 1} accepted by the server codec, refused by the client "
+                                         f"codec: {e}")
+    again, errors = messages(H1ServerCodec().receive_data(wire))
+    if errors or len(again) != 1 or not again[0].ended:
+        _fail("h1_roundtrip_mismatch", f"request {i + 1} re-serialised as {wire[:200]!r} parses as "
+                                       f"{len(again)} message(s), errors {errors!r}")
+    a = again[0]
+    before = (h.method, h.target, h.authority, _roundtrip_fields(h.headers), bytes(msg.body),
+              _roundtrip_fields(msg.trailers or []))
+    after = (a.head.method, a.head.target, a.head.authority, _roundtrip_fields(a.head.headers), bytes(a.body),
+             _roundtrip_fields(a.trailers or []))
+    if before != after:
+        _fail("h1_roundtrip_mismatch", f"request {i + 1}: {before!r} became {after!r}")
+
+
+def check_server(data: bytes) -> list:
+    """Every oracle of the h1_server harness on one input; returns the canonical events."""
+    runs = {name: run_server(chunks) for name, chunks in splits(data).items()}
+    _check_split(runs)
+    events = runs["one_chunk"][0]
+    seen, errors = messages(events)
+    ref = reference.parse_requests(data, eof=True)
+    _check_accepted_against_reference("request", seen, ref)
+    _check_refusals(seen, errors, ref)
+    for i, msg in enumerate(seen):
+        if msg.ended and not msg.failed and msg.head.authority:
+            _roundtrip_request(i, msg)
+    return canonical(events)
+
+
+# ---------------------------------------------------------------------------------- client side
+def run_client(chunks: list[bytes], method: bytes) -> tuple[list, bytes]:
+    """A fresh client codec sends one request, then reads chunks and EOF as its response."""
+    codec = H1ClientCodec()
+    codec.send_request_headers(method, b"/", b"upstream", [], end_stream=True)
+    codec.data_to_send()
+    events: list = []
+    for chunk in chunks + [b""]:
+        events += codec.receive_data(chunk)
+    return events, codec.data_to_send()
+
+
+def _serve_response(method: bytes, seen: list[Seen]) -> bytes:
+    """The accepted responses written again by a server codec answering the same request."""
+    server = H1ServerCodec()
+    [req] = server.receive_data(method + b" / HTTP/1.1\r\nhost: upstream\r\n\r\n")
+    sid = req.stream_id
+    for msg in seen:
+        h = msg.head
+        if isinstance(h, InformationalResponse):
+            server.send_headers(sid, h.status, h.headers)
+            continue
+        server.send_headers(sid, h.status, h.headers, end_stream=h.end_stream)
+        if not h.end_stream:
+            server.send_data(sid, bytes(msg.body), end_stream=msg.trailers is None)
+            if msg.trailers is not None:
+                server.send_trailers(sid, msg.trailers)
+    return server.data_to_send()
+
+
+def _response_view(msg: Seen, method: bytes) -> tuple:
+    h = msg.head
+    fields = [(n, v) for n, v in _roundtrip_fields(h.headers)]
+    body_allowed = not isinstance(h, InformationalResponse) and method != b"HEAD" and h.status not in (204, 304)
+    return type(h).__name__, h.status, fields, bytes(msg.body) if body_allowed else b"", \
+        _roundtrip_fields(msg.trailers or [])
+
+
+def _roundtrip_response(method: bytes, seen: list[Seen]) -> None:
+    try:
+        wire = _serve_response(method, seen)
+    except CodecUsageError as e:
+        _fail("h1_roundtrip_unsendable", f"response accepted by the client codec, refused by the server codec: {e}")
+    again, errors = messages(run_client([wire], method)[0])
+    before = [_response_view(m, method) for m in seen]
+    after = [_response_view(m, method) for m in again]
+    if errors or before != after:
+        _fail("h1_roundtrip_mismatch", f"response re-serialised as {wire[:200]!r}: {before!r} became {after!r}, "
+                                       f"errors {errors!r}")
+
+
+def check_client(data: bytes) -> list:
+    """Every oracle of the h1_client harness, for the input as the response to GET and to HEAD."""
+    result = []
+    for method in CLIENT_METHODS:
+        runs = {name: run_client(chunks, method) for name, chunks in splits(data).items()}
+        _check_split(runs)
+        events = runs["one_chunk"][0]
+        seen, _errors = messages(events)
+        _check_accepted_against_reference("response", seen, reference.parse_responses(data, method, eof=True))
+        if seen and all(m.ended and not m.failed for m in seen) and not isinstance(seen[-1].head, InformationalResponse):
+            _roundtrip_response(method, seen)
+        result.append(canonical(events))
+    return result

@@ -1,0 +1,399 @@
+"""A small strict HTTP/1.1 message parser written from RFC 9112, independent of the proxy's codecs.
+
+It is the yardstick of the grammar oracle: every message an HTTP/1.1 codec accepts must be one this
+parser accepts, with the same meaning. It shares no code with proxy/http (its own token table,
+its own regular expressions, its own hop-by-hop list), so a leniency in the codec is not mirrored here.
+
+Strict where RFC 9112 lets a recipient be lenient and proxies get smuggled: CRLF only (no bare LF
+or CR), no obs-fold, field names are tokens with no whitespace before the colon, Content-Length is
+1*DIGIT and appears once, never with Transfer-Encoding, Transfer-Encoding is exactly `chunked`
+(never in HTTP/1.0), chunk-size is 1*HEXDIG with optional chunk extensions, chunk data is followed
+by CRLF, a request has at most one Host (exactly one in HTTP/1.1) with a valid uri-host [":" port].
+
+Tolerated on purpose (TOLERATED below): things the grammar forbids but that cannot change framing or
+routing, and that common servers accept. Each is listed with its reason; nothing else is tolerated.
+
+Messages that use what the grammar allows but a codec may refuse by policy (other HTTP versions,
+CONNECT, whitespace around chunk-extension separators, 17+ digit chunk sizes, ...) get a `note`:
+the reverse differential ("a valid request must not be refused") only looks at messages without notes.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+TOLERATED = {
+    "request-target characters": "any visible ASCII is taken; RFC 3986 is stricter (no '\"', '<', '>', "
+                                 "'\\\\', '^', '`', '{', '|', '}', '#'), but the target never changes framing "
+                                 "and is forwarded as received",
+    "status-line without SP after the status code": "'HTTP/1.1 200' with no reason phrase: sent by real "
+                                                    "servers, and the reason phrase is ignored anyway",
+    "empty lines before a status-line": "RFC 9112 2.2 allows them before a request-line; a client skipping "
+                                        "them before a status-line cannot mis-frame either",
+}
+
+_TCHAR = b"!#$%&'*+\\-.^_`|~0-9A-Za-z"
+_TOKEN = re.compile(rb"[" + _TCHAR + rb"]+\Z")
+_VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])\Z")
+_DIGITS = re.compile(rb"[0-9]+\Z")
+_STATUS = re.compile(rb"[0-9]{3}\Z")
+_VISIBLE = re.compile(rb"[\x21-\x7e]+\Z")
+# field-value after OWS is stripped: field-vchar, with SP / HTAB only between them
+_FIELD_VALUE = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[ \t\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?\Z")
+_REASON = re.compile(rb"[\t \x21-\x7e\x80-\xff]*\Z")
+# uri-host [":" port]: IP-literal in brackets or reg-name (unreserved / pct-encoded / sub-delims)
+_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.vV\-_~!$&'()*+,;=]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
+                   rb"(?::[0-9]*)?\Z")
+_QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+_TOKEN_RE = rb"[" + _TCHAR + rb"]+"
+_CHUNK_EXT = re.compile(rb"(?:[ \t]*;[ \t]*" + _TOKEN_RE + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN_RE + rb"|" + _QUOTED
+                        + rb"))?)*\Z")
+_CHUNK_EXT_NO_BWS = re.compile(rb"(?:;" + _TOKEN_RE + rb"(?:=(?:" + _TOKEN_RE + rb"|" + _QUOTED + rb"))?)*\Z")
+_HEXDIGITS = re.compile(rb"[0-9A-Fa-f]+")
+
+# Meaningful for one hop only (RFC 9110 7.6.1, RFC 9113 8.2.2): not part of what a request means.
+HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
+
+# Bounds the proxy's codecs enforce by policy (CodecLimits defaults); past them a refusal is allowed.
+POLICY_MAX_HEAD_BYTES = 60 * 1024
+POLICY_MAX_FIELDS = 100
+POLICY_MAX_CHUNK_LINE = 4096
+
+
+class Reject(Exception):
+    """The bytes break the strict grammar; `reason` says where."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Message:
+    """One message as the reference reads it.
+
+    state: "complete" (head and body parsed), "incomplete" (the bytes ran out), "rejected" (the
+    head, or the body after an accepted head, breaks the grammar; `head_ok` tells which).
+    """
+    state: str
+    head_ok: bool = False
+    start: tuple = ()  # request: (method, target, version); response: (version, status, reason)
+    fields: list = field(default_factory=list)  # (lowercase name, value) in order
+    body: bytes = b""
+    trailers: list = field(default_factory=list)
+    reason: str = ""
+    notes: set = field(default_factory=set)  # grammar-valid features a codec may refuse by policy
+
+    def values(self, name: bytes) -> list[bytes]:
+        return [v for n, v in self.fields if n == name]
+
+    @property
+    def version(self) -> bytes:
+        return self.start[2] if len(self.start) == 3 and self.start[2].startswith(b"HTTP/") else self.start[0]
+
+
+def meaning_fields(fields: list) -> list:
+    """The fields that carry the message's meaning: hop-by-hop fields, fields named by Connection,
+    `te` other than `trailers`, Host, Expect and the framing fields removed; names lowercase."""
+    named = {t.strip().lower() for n, v in fields if n.lower() == b"connection" for t in v.split(b",")}
+    out = []
+    for name, value in fields:
+        name = name.lower()
+        if name in HOP_BY_HOP or name in (b"host", b"expect", b"content-length"):
+            continue
+        if name == b"te":
+            if value.strip().lower() == b"trailers":
+                out.append((b"te", b"trailers"))
+            continue
+        if name in named:
+            continue
+        out.append((name, value))
+    return out
+
+
+def is_token(value: bytes) -> bool:
+    return _TOKEN.match(value) is not None
+
+
+# ----------------------------------------------------------------------------------------- lines
+def _line(buf: bytes, pos: int, eof: bool) -> tuple[bytes | None, int]:
+    """The line at pos without its CRLF, and the offset after it; (None, pos) when incomplete.
+    A bare LF, or a CR not followed by LF, is a Reject."""
+    lf = buf.find(b"\n", pos)
+    cr = buf.find(b"\r", pos)
+    if cr != -1 and (lf == -1 or cr < lf - 1):
+        if cr + 1 < len(buf) or eof:
+            raise Reject("bare CR")
+        return None, pos
+    if lf == -1:
+        return None, pos
+    if lf == pos or buf[lf - 1] != 0x0D:
+        raise Reject("bare LF")
+    return buf[pos:lf - 1], lf + 1
+
+
+def _field_line(line: bytes) -> tuple[bytes, bytes]:
+    if line[:1] in (b" ", b"\t"):
+        raise Reject("obs-fold")
+    name, colon, value = line.partition(b":")
+    if not colon or not is_token(name):
+        raise Reject(f"field name {name[:40]!r} is not a token followed by ':'")
+    value = value.strip(b" \t")
+    if _FIELD_VALUE.match(value) is None:
+        raise Reject(f"invalid byte in the value of {name[:40]!r}")
+    return name.lower(), value
+
+
+def _head(buf: bytes, pos: int, eof: bool) -> tuple[list[bytes] | None, int]:
+    """The lines of the head at pos (start line first), and the offset after its empty line."""
+    lines = []
+    while True:
+        line, nxt = _line(buf, pos, eof)
+        if line is None:
+            return None, pos
+        pos = nxt
+        if line == b"":
+            return lines, pos
+        lines.append(line)
+
+
+def _skip_empty_lines(buf: bytes, pos: int) -> int:
+    while buf.startswith(b"\r\n", pos):
+        pos += 2
+    return pos
+
+
+# ------------------------------------------------------------------------------------- framing
+def _framing(msg: Message, version: bytes) -> tuple[int | None, bool]:
+    lengths, codings = msg.values(b"content-length"), msg.values(b"transfer-encoding")
+    if lengths and codings:
+        raise Reject("Content-Length with Transfer-Encoding")
+    if codings:
+        if version == b"HTTP/1.0":
+            raise Reject("Transfer-Encoding in HTTP/1.0")
+        if codings != [b"chunked"]:
+            raise Reject("Transfer-Encoding is not exactly one 'chunked'")
+        return None, True
+    if lengths:
+        if len(lengths) != 1:
+            raise Reject("Content-Length appears more than once")
+        if _DIGITS.match(lengths[0]) is None:
+            raise Reject("Content-Length is not 1*DIGIT")
+        if len(lengths[0]) > 18:
+            msg.notes.add("content_length_over_18_digits")
+        return int(lengths[0]), False
+    return None, False
+
+
+def _chunked(buf: bytes, pos: int, eof: bool, msg: Message) -> int | None:
+    """Reads a chunked body into msg; returns the offset after it, None when incomplete."""
+    body = bytearray()
+    while True:
+        line, nxt = _line(buf, pos, eof)
+        if line is None:
+            return None
+        if len(line) + 2 > POLICY_MAX_CHUNK_LINE:
+            msg.notes.add("chunk_line_over_policy_limit")
+        digits = _HEXDIGITS.match(line)
+        if digits is None:
+            raise Reject(f"chunk-size {line[:20]!r} is not 1*HEXDIG")
+        ext = line[digits.end():]
+        if _CHUNK_EXT.match(ext) is None:
+            raise Reject("malformed chunk extension")
+        if _CHUNK_EXT_NO_BWS.match(ext) is None:
+            msg.notes.add("whitespace_in_chunk_extension")
+        if len(digits.group()) > 16:
+            msg.notes.add("chunk_size_over_16_digits")
+        size = int(digits.group(), 16)
+        pos = nxt
+        if size == 0:
+            break
+        if len(buf) - pos < size + 2:
+            if len(buf) - pos > size and buf[pos + size] != 0x0D:
+                raise Reject("chunk data not followed by CRLF")
+            return None
+        body += buf[pos:pos + size]
+        if buf[pos + size:pos + size + 2] != b"\r\n":
+            raise Reject("chunk data not followed by CRLF")
+        pos += size + 2
+    msg.body = bytes(body)
+    while True:
+        line, nxt = _line(buf, pos, eof)
+        if line is None:
+            return None
+        pos = nxt
+        if line == b"":
+            return pos
+        name, value = _field_line(line)
+        if name in (b"content-length", b"transfer-encoding", b"host"):
+            msg.notes.add("framing_field_in_trailers")
+        msg.trailers.append((name, value))
+
+
+def _body(buf: bytes, pos: int, eof: bool, msg: Message, length: int | None, chunked: bool,
+          until_close: bool) -> int | None:
+    if chunked:
+        return _chunked(buf, pos, eof, msg)
+    if length is not None:
+        if len(buf) - pos < length:
+            return None
+        msg.body = buf[pos:pos + length]
+        return pos + length
+    if until_close:
+        if not eof:
+            return None
+        msg.body = buf[pos:]
+        return len(buf)
+    return pos
+
+
+def _head_notes(msg: Message, head_bytes: int) -> None:
+    if head_bytes > POLICY_MAX_HEAD_BYTES:
+        msg.notes.add("head_over_policy_limit")
+    if len(msg.fields) > POLICY_MAX_FIELDS:
+        msg.notes.add("fields_over_policy_limit")
+
+
+# ------------------------------------------------------------------------------------ requests
+def _request_head(lines: list[bytes], msg: Message) -> None:
+    parts = lines[0].split(b" ")
+    if len(parts) != 3:
+        raise Reject("request-line is not method SP request-target SP HTTP-version")
+    method, target, version = parts
+    if not is_token(method):
+        raise Reject("method is not a token")
+    if _VISIBLE.match(target) is None:
+        raise Reject("request-target is empty or has a non-visible byte")
+    v = _VERSION.match(version)
+    if v is None:
+        raise Reject("HTTP-version is not HTTP/DIGIT.DIGIT")
+    if version not in (b"HTTP/1.0", b"HTTP/1.1"):
+        msg.notes.add("http_version_other_than_1.x")
+    if method == b"CONNECT":
+        msg.notes.add("connect")
+    lower = target.lower()
+    if target.startswith(b"/"):
+        pass
+    elif target == b"*":
+        if method != b"OPTIONS":
+            msg.notes.add("asterisk_form_not_options")
+    elif lower.startswith((b"http://", b"https://")):
+        authority = absolute_form_parts(target)[1]
+        if not authority or _HOST.match(authority) is None or authority.startswith(b":"):
+            raise Reject("absolute-form target without a valid host (RFC 9110 4.2.1)")
+    elif re.match(rb"[A-Za-z][A-Za-z0-9+\-.]*:", target):
+        msg.notes.add("absolute_form_other_scheme")
+    elif method != b"CONNECT":
+        raise Reject("request-target is not origin-, absolute-, authority- or asterisk-form")
+    msg.start = (method, target, version)
+    msg.fields = [_field_line(line) for line in lines[1:]]
+    hosts = msg.values(b"host")
+    if len(hosts) > 1:
+        raise Reject("more than one Host")
+    if version == b"HTTP/1.1" and not hosts:
+        raise Reject("HTTP/1.1 request without Host")
+    if hosts and _HOST.match(hosts[0]) is None:
+        raise Reject(f"Host {hosts[0][:40]!r} is not uri-host [':' port]")
+
+
+def parse_requests(buf: bytes, eof: bool = True) -> list[Message]:
+    """Every request in buf, in order. Parsing stops at the first rejected or incomplete message,
+    and after a message that ends the connection (HTTP/1.0, or `Connection: close`)."""
+    out: list[Message] = []
+    pos = 0
+    while True:
+        pos = _skip_empty_lines(buf, pos)
+        if pos >= len(buf):
+            return out
+        msg = Message("incomplete")
+        out.append(msg)
+        try:
+            start = pos
+            lines, pos = _head(buf, pos, eof)
+            if lines is None:
+                return out
+            _request_head(lines, msg)
+            _head_notes(msg, pos - start)
+            length, chunked = _framing(msg, msg.start[2])
+            msg.head_ok = True
+            end = _body(buf, pos, eof, msg, length, chunked, until_close=False)
+        except Reject as e:
+            msg.state, msg.reason = "rejected", e.reason
+            return out
+        if end is None:
+            return out
+        msg.state = "complete"
+        pos = end
+        if ends_connection(msg):
+            return out
+
+
+def absolute_form_parts(target: bytes) -> tuple[bytes, bytes, bytes]:
+    """(scheme, authority, origin-form path and query) of an http(s) absolute-form target:
+    the authority ends at the first '/', '?' or '#', and an empty path is '/' (RFC 9110 4.2.3)."""
+    scheme, _, rest = target.partition(b"://")
+    end = min([i for i in (rest.find(b"/"), rest.find(b"?"), rest.find(b"#")) if i != -1], default=len(rest))
+    path = rest[end:]
+    return scheme.lower(), rest[:end], path if path.startswith(b"/") else b"/" + path
+
+
+def ends_connection(msg: Message) -> bool:
+    tokens = {t.strip().lower() for v in msg.values(b"connection") for t in v.split(b",")}
+    return msg.version != b"HTTP/1.1" or b"close" in tokens
+
+
+# ----------------------------------------------------------------------------------- responses
+def _response_head(lines: list[bytes], msg: Message) -> None:
+    parts = lines[0].split(b" ", 2)
+    version = parts[0]
+    if _VERSION.match(version) is None:
+        raise Reject("HTTP-version is not HTTP/DIGIT.DIGIT")
+    if version not in (b"HTTP/1.0", b"HTTP/1.1"):
+        msg.notes.add("http_version_other_than_1.x")
+    if len(parts) < 2 or _STATUS.match(parts[1]) is None:
+        raise Reject("status-code is not 3DIGIT")
+    reason = parts[2] if len(parts) == 3 else b""
+    if _REASON.match(reason) is None:
+        raise Reject("invalid byte in the reason-phrase")
+    if parts[1] == b"101":
+        msg.notes.add("switching_protocols")
+    msg.start = (version, parts[1], reason)
+    msg.fields = [_field_line(line) for line in lines[1:]]
+
+
+def parse_responses(buf: bytes, request_method: bytes, eof: bool = True) -> list[Message]:
+    """The interim responses and the final response to one request, in order. Bytes after the final
+    response are a rejected message: nothing was asked for them."""
+    out: list[Message] = []
+    pos = 0
+    final_done = False
+    while True:
+        pos = _skip_empty_lines(buf, pos)
+        if pos >= len(buf):
+            return out
+        msg = Message("incomplete")
+        out.append(msg)
+        if final_done:
+            msg.state, msg.reason = "rejected", "bytes after the final response"
+            return out
+        try:
+            start = pos
+            lines, pos = _head(buf, pos, eof)
+            if lines is None:
+                return out
+            _response_head(lines, msg)
+            _head_notes(msg, pos - start)
+            status = int(msg.start[1])
+            length, chunked = _framing(msg, msg.start[0])
+            msg.head_ok = True
+            if 100 <= status < 200 or status in (204, 304) or request_method == b"HEAD":
+                end = pos
+            else:
+                end = _body(buf, pos, eof, msg, length, chunked, until_close=True)
+        except Reject as e:
+            msg.state, msg.reason = "rejected", e.reason
+            return out
+        if end is None:
+            return out
+        msg.state = "complete"
+        pos = end
+        final_done = not 100 <= int(msg.start[1]) < 200

@@ -1,0 +1,176 @@
+"""The h1_server / h1_client harness oracles: they pass on real traffic, and each one fails on a
+planted bug (a leniency, a lost header, a refused valid request), which proves it can fail.
+Also the strict reference parser itself, and regression tests for codec bugs the harness found."""
+
+import importlib.util
+
+import pytest
+
+from fuzz.harness import REPO_ROOT
+from fuzz.oracles import InvariantViolation
+from fuzz.targets import h1, reference, seeds
+from proxy.http import _h1_strict
+from proxy.http import h1 as h1_codec
+from proxy.http.codec import ProtocolError, RequestHeaders
+from proxy.http.h1 import H1ServerCodec
+
+SERVER_SEEDS = seeds.h1_server()
+CLIENT_SEEDS = seeds.h1_client()
+
+
+def load_harness(name):
+    spec = importlib.util.spec_from_file_location(f"fuzz_{name}", REPO_ROOT / "harnesses" / f"fuzz_{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["h1_server", "h1_client"])
+def test_harness_file_runs_tiny_empty_and_large_inputs(name):
+    module = load_harness(name)
+    for data in (b"G", b"", SERVER_SEEDS["pipelined_three"] * 40):
+        module.TestOneInput(data)
+
+
+def test_server_oracles_accept_real_traffic():
+    events = h1.check_server(SERVER_SEEDS["pipelined_three"])
+    assert [e.target for e in events if isinstance(e, RequestHeaders)] == [b"/1", b"/2", b"/3"]
+    events = h1.check_server(SERVER_SEEDS["curl_chunked_upload"])
+    assert events[1].data == b"hello world"
+
+
+def test_client_oracles_accept_real_traffic():
+    get_events, head_events = h1.check_client(CLIENT_SEEDS["chunked_trailers"])
+    assert get_events[1].data == b"wikipedia"
+    assert head_events[0].end_stream  # the same bytes after a HEAD: no body, the rest is extra
+
+
+# ------------------------------------------------------------------------------ planted bugs
+def test_planted_cl_with_te_leniency_crashes_the_grammar_oracle(monkeypatch):
+    def lenient(fields, version):  # TE wins over CL instead of refusing both
+        fields = [(n, v) for n, v in fields if n != b"content-length"] \
+            if any(n == b"transfer-encoding" for n, _ in fields) else fields
+        return original(fields, version)
+    original = _h1_strict._framing
+    monkeypatch.setattr(_h1_strict, "_framing", lenient)
+    with pytest.raises(InvariantViolation, match="h1_grammar_lenient.*Content-Length with Transfer-Encoding"):
+        h1.check_server(SERVER_SEEDS["smuggle_cl_and_te"])
+
+
+def test_planted_chunk_size_whitespace_leniency_crashes_the_grammar_oracle(monkeypatch):
+    original = _h1_strict.ChunkedScanner._size_line
+    monkeypatch.setattr(_h1_strict.ChunkedScanner, "_size_line", lambda self, line: original(self, line.rstrip(b" ")))
+    with pytest.raises(InvariantViolation, match="h1_grammar_lenient.*chunk"):
+        h1.check_server(SERVER_SEEDS["smuggle_chunk_trailing_space"])
+
+
+def test_planted_hex_prefix_chunk_size_is_caught_by_the_split_oracle(monkeypatch):
+    # "0x5" passes the patched scanner; h11 still refuses it, so the codec's events depend on
+    # whether the scanner or h11 saw the line first: the split oracle notices the difference.
+    monkeypatch.setattr(_h1_strict, "HEX", _h1_strict.HEX | frozenset(b"xX"))
+    data = SERVER_SEEDS["smuggle_chunk_hex_prefix"]
+    try:
+        h1.check_server(data)
+    except InvariantViolation as e:
+        assert e.name in ("h1_grammar_lenient", "h1_split_variance", "h1_reference_mismatch")
+    else:  # h11 rejected it in every feeding: then the codec refused it and nothing was accepted
+        events = h1.run_server([data])[0]
+        assert any(isinstance(e, ProtocolError) for e in events)
+
+
+def test_planted_host_leniency_crashes_the_grammar_oracle(monkeypatch):
+    monkeypatch.setattr(_h1_strict, "is_authority", lambda value: True)
+    with pytest.raises(InvariantViolation, match="h1_grammar_lenient.*Host"):
+        h1.check_server(b"GET / HTTP/1.1\r\nHost: evil.example/@good.example\r\n\r\n")
+
+
+def test_planted_refusal_of_put_crashes_the_refusal_oracle(monkeypatch):
+    original = _h1_strict.parse_request_head
+
+    def refuse_put(head, max_headers):
+        if head.startswith(b"PUT "):
+            raise _h1_strict.FramingError("PUT refused")
+        return original(head, max_headers)
+    monkeypatch.setattr(h1_codec, "parse_request_head", refuse_put)
+    with pytest.raises(InvariantViolation, match="h1_valid_request_refused.*PUT refused"):
+        h1.check_server(SERVER_SEEDS["curl_put_expect"])
+
+
+def test_planted_lost_header_crashes_the_roundtrip_oracle(monkeypatch):
+    original = h1_codec._check_outbound_fields
+    monkeypatch.setattr(h1_codec, "_check_outbound_fields",
+                        lambda headers: [(n, v) for n, v in original(headers) if n != b"accept"])
+    with pytest.raises(InvariantViolation, match="h1_roundtrip_mismatch"):
+        h1.check_server(SERVER_SEEDS["curl_get"])
+
+
+def test_planted_split_dependence_crashes_the_split_oracle(monkeypatch):
+    original = H1ServerCodec.receive_data
+
+    def eats_lone_bytes(self, data):  # a codec that loses one-byte reads
+        return [] if len(data) == 1 else original(self, data)
+    monkeypatch.setattr(H1ServerCodec, "receive_data", eats_lone_bytes)
+    with pytest.raises(InvariantViolation, match="h1_split_variance"):
+        h1.check_server(SERVER_SEEDS["curl_get"])
+
+
+# ------------------------------------------------------------------------------ the reference
+@pytest.mark.parametrize("name", sorted(k for k in SERVER_SEEDS if not k.startswith("smuggle_")))
+def test_reference_accepts_the_real_requests(name):
+    ref = reference.parse_requests(SERVER_SEEDS[name])
+    assert all(m.head_ok for m in ref) and ref[0].state in ("complete", "incomplete"), ref
+
+
+@pytest.mark.parametrize("name", sorted(k for k in SERVER_SEEDS if k.startswith("smuggle_")))
+def test_reference_never_calls_a_smuggling_case_plainly_valid(name):
+    ref = reference.parse_requests(SERVER_SEEDS[name])
+    if name.startswith("smuggle_chunk_"):
+        assert ref[0].state == "rejected" or ref[0].notes, ref[0]
+    else:
+        assert ref[0].state == "rejected" or ref[0].notes, ref[0]
+
+
+@pytest.mark.parametrize("raw,why", [
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x7fb\r\n\r\n", "invalid byte"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 ;a = \"q\\\"\"\r\nhello\r\n0\r\n\r\n", None),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"q\r\nhello\r\n0\r\n\r\n", "extension"),
+    (b"GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n", "absolute-form"),
+    (b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", None),
+])
+def test_reference_grammar_details(raw, why):
+    [msg] = reference.parse_requests(raw)
+    assert (msg.reason if msg.state == "rejected" else None) == why or why in msg.reason
+
+
+def test_reference_responses_interim_final_and_extra_bytes():
+    ref = reference.parse_responses(CLIENT_SEEDS["continue_then_ok"] + b"junk", b"GET")
+    assert [m.state for m in ref] == ["complete", "complete", "rejected"]
+    assert ref[1].body == b"ok"
+    [head] = reference.parse_responses(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"HEAD")
+    assert head.state == "complete" and head.body == b""
+
+
+# ------------------------------------------------------------------ codec bugs the harness found
+def test_absolute_form_authority_ends_at_query():
+    [req] = H1ServerCodec().receive_data(b"GET http://a.example?x=1 HTTP/1.1\r\nHost: b\r\n\r\n")
+    assert (req.authority, req.target) == (b"a.example", b"/?x=1")
+
+
+@pytest.mark.parametrize("raw", [
+    b"GET / HTTP/1.1\r\nHost: evil.example/@good\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n",
+    b"GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET http://a@b/x HTTP/1.1\r\nHost: x\r\n\r\n",
+])
+def test_host_and_absolute_authority_must_be_uri_host(raw):
+    [err] = H1ServerCodec().receive_data(raw)
+    assert isinstance(err, ProtocolError) and err.status == 400
+
+
+def test_chunk_line_error_does_not_depend_on_the_split():
+    data = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nff\r?\n"
+    one = H1ServerCodec().receive_data(data)
+    codec = H1ServerCodec()
+    byte = [e for i in range(len(data)) for e in codec.receive_data(data[i:i + 1])]
+    assert one[-1] == byte[-1] and "bare CR" in one[-1].reason
