@@ -470,3 +470,27 @@ def test_stop_closes_connections_still_open_at_the_drain_timeout():
         return rest, server.open_connections()
 
     assert run_async(scenario(), timeout=20) == (b"", (0, 0))
+
+
+def test_echo_rate_flag_reads_no_faster_than_the_rate():
+    """The throttle's contract: n bytes at `rate` bytes/s take at least (n - one read) / rate.
+    A lower bound on time, so a loaded machine cannot make it fail."""
+    rate, n = 1_000_000, 300_000
+
+    async def scenario():
+        echo = EchoServer(rate=rate)
+        host, port = await echo.start()
+        reader, writer = await asyncio.open_connection(host, port)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        writer.write(pattern(n))
+        writer.write_eof()
+        got = await reader.read()
+        elapsed = loop.time() - start
+        writer.close()
+        await echo.stop()
+        return got, elapsed
+
+    got, elapsed = run_async(scenario())
+    assert got == pattern(n)
+    assert elapsed >= (n - rate // 10) / rate
