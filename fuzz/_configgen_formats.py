@@ -12,6 +12,8 @@ import re
 
 from hypothesis import strategies as st
 
+from fuzz._configgen_draw import checked
+
 _LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
 
 
@@ -67,4 +69,4 @@ FORMATS = frozenset(_FORMATS)
 def strategy(name: str, max_len: int):
     if name not in _FORMATS:
         raise ValueError(f"unknown string format {name!r} (known: {', '.join(sorted(_FORMATS))})")
-    return _FORMATS[name]().filter(lambda v: len(v) <= max_len)
+    return checked(_FORMATS[name](), lambda v: len(v) <= max_len, f"format {name}")

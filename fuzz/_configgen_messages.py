@@ -129,14 +129,13 @@ class MessageStrategies:
             return self._map(field, depth)
         if field.is_repeated:
             return self._repeated(field, depth)
-        value = self._field_value(field, depth)
         if field.message_type is not None:
             required = R.message_rules(self._rules(field)).get("required", False)
-            if required:
-                return value
-            if self._too_deep(depth):
-                return st.none()
-            return st.one_of(st.none(), value)
+            if not required and self._too_deep(depth):
+                return st.none()  # (checked before building the value: it may recurse)
+            value = self._field_value(field, depth)
+            return value if required else st.one_of(st.none(), value)
+        value = self._field_value(field, depth)
         if R.is_proto3_optional(field):
             return st.one_of(st.none(), value)
         return value
@@ -172,6 +171,8 @@ class MessageStrategies:
         rules = self._rules(field)
         c = R.constraints(rules) if R.rule_kind(rules) == "repeated" else {}
         low, high = self._sizes(c, "min_items", "max_items", field.message_type is not None, depth)
+        if high == 0:
+            return st.just([])  # (too deep: do not even build the item strategy)
         if field.full_name in self.terminal_last:
             return self._terminal_last(field, low, high, depth)
         item = self._item(field, c.get("items"), depth)
@@ -205,6 +206,8 @@ class MessageStrategies:
         value_field = field.message_type.fields_by_name["value"]
         low, high = self._sizes(c, "min_pairs", "max_pairs", value_field.message_type is not None,
                                 depth)
+        if high == 0:
+            return st.just({})
         keys = self._scalar(key_field, c.get("keys"))
         if value_field.message_type is not None:
             values = self.message(value_field.message_type, depth + 1)

@@ -93,7 +93,7 @@ def _ensure_name_sources(root, draw, gen, facts):
     """A reference needs something to refer to: add one named item where none exists."""
     used = {kind for message, _ in _nodes(root)
             for full, kind in _references_in(message, facts)}
-    for kind in used:
+    for kind in sorted(used):  # sorted: the draws' order must not depend on set order
         list_full, _ = facts.NAME_SOURCES[kind]
         owner, field = list_full.rsplit(".", 1)
         for message, depth in list(_nodes(root)):

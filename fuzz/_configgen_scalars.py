@@ -6,8 +6,9 @@
 Values satisfy the rules by construction wherever the rules allow it (ranges, in/not_in, lengths in
 characters and bytes, prefix/suffix/contains, address formats, `^X+$`-shaped patterns); the few
 combinations that cannot be constructed (a general pattern plus a length bound, a pattern plus a
-prefix) are drawn and then checked with the validator's own check of the field, so a value that
-escapes the rules cannot come out of here. Every strategy draws its simplest value from an all-zero
+prefix, not_in) are drawn and then checked with the validator's own check of the field: a value
+that fails is replaced by a valid example found once, so nothing invalid comes out of here and no
+draw is rejected. Every strategy draws its simplest value from an all-zero
 buffer, and that value is valid: a short fuzzer input padded with zeros still maps to a config.
 """
 
@@ -21,6 +22,7 @@ from proxy.config import rules as R
 from proxy.config import validate as V
 
 from fuzz import _configgen_formats as formats
+from fuzz._configgen_draw import checked
 
 
 class GenerationImpossible(ValueError):
@@ -155,7 +157,7 @@ def _floats(c, cap):
     banned = set(c.get("not_in", ()))
     if c.get("in"):
         return st.sampled_from(sorted(v for v in c["in"] if v not in banned))
-    return values.filter(lambda v: v not in banned) if banned else values
+    return checked(values, lambda v: v not in banned, "float not_in") if banned else values
 
 
 def _enum(field, c):
@@ -236,7 +238,10 @@ def _string(field, rules, c, bounds, fmt):
                          x=c.get("suffix", ""): p + k + s + x)
     if check is None or exact:
         return drawn
-    return drawn.filter(lambda v: check(v) is None)
+    try:
+        return checked(drawn, lambda v: check(v) is None, field.full_name)
+    except ValueError as exc:
+        raise GenerationImpossible(str(exc)) from None
 
 
 def _rule_max(c):

@@ -28,41 +28,20 @@ from pathlib import Path
 
 import yaml
 from google.protobuf import json_format
-from hypothesis import HealthCheck, Verbosity, given, settings
 from hypothesis import strategies as st
 
 from proxy.config.schema import message_class
 
 from fuzz import _configgen_facts as default_facts
 from fuzz._configgen_bounds import DEFAULT_BOUNDS, Bounds
+from fuzz._configgen_draw import BytesToValue
 from fuzz._configgen_messages import MessageStrategies
 from fuzz._configgen_repair import repair
 from fuzz._configgen_scalars import GenerationImpossible
 
-__all__ = ["Bounds", "DEFAULT_BOUNDS", "ConfigGenerator", "GenerationImpossible", "bootstraps",
+__all__ = ["Bounds", "DEFAULT_BOUNDS", "BytesToValue", "ConfigGenerator", "GenerationImpossible", "bootstraps",
            "config_from_bytes", "pool", "to_yaml", "write_configs", "naive_bootstraps",
            "default_generator"]
-
-
-class BytesToValue:
-    """Hypothesis's fuzz_one_input as a function: bytes -> a value of `strategy`, or None when the
-    bytes run out or a draw is rejected."""
-
-    def __init__(self, strategy):
-        box = self._box = []
-
-        @settings(database=None, deadline=None, verbosity=Verbosity.quiet,
-                  suppress_health_check=list(HealthCheck))
-        @given(strategy)
-        def capture(value):
-            box.append(value)
-
-        self._run = capture.hypothesis.fuzz_one_input
-
-    def __call__(self, data: bytes):
-        self._box.clear()
-        self._run(data)
-        return self._box[0] if self._box else None
 
 
 class ConfigGenerator:
@@ -99,13 +78,16 @@ class ConfigGenerator:
         return self._class.FromString(self._cached(bytes(data)))
 
     def _serialized_from_bytes(self, data: bytes) -> bytes:
-        message = self._from_bytes(data + self._zeros)
-        if message is None:
-            message = self._from_bytes(self._zeros)
-        if message is None:
-            raise GenerationImpossible(
-                f"{self.descriptor.full_name}: the all-zero draw is rejected (a generator bug)")
-        return message.SerializeToString(deterministic=True)
+        # A rejected draw (a unique list that cannot reach its min_items, say) falls back to the
+        # all-zero draw, then to draws seeded by the input: the mapping stays a function of it.
+        rng = random.Random(data)
+        attempts = [data + self._zeros, self._zeros]
+        for attempt in range(100):
+            buffer = attempts[attempt] if attempt < 2 else rng.randbytes(1024) + self._zeros
+            message = self._from_bytes(buffer)
+            if message is not None:
+                return message.SerializeToString(deterministic=True)
+        raise GenerationImpossible(f"{self.descriptor.full_name}: 100 draws in a row were rejected")
 
     def pool(self, n: int, seed: int, accept=None) -> list:
         """n messages from seeded random bytes; `accept(message) -> bool` skips messages (the
@@ -166,9 +148,23 @@ def pool(n: int, seed: int = 0) -> list:
     return default_generator().pool(n, seed, accept=builds)
 
 
+class _Dumper(yaml.SafeDumper):
+    """Strings with line breaks or unprintable characters are written double-quoted, where every
+    one of them is an escape: in plain or single-quoted style YAML folds line breaks (and NEL,
+    U+0085) into spaces when it reads them back."""
+
+
+def _represent_str(dumper, value):
+    style = '"' if any(not ch.isprintable() for ch in value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def to_yaml(message, header: str = "") -> str:
     tree = json_format.MessageToDict(message, preserving_proto_field_name=True)
-    body = yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.dump(tree, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     lines = "".join(f"# {line}\n" for line in header.splitlines())
     return lines + body
 
