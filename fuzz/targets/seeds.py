@@ -85,7 +85,88 @@ def h1_client() -> dict[str, bytes]:
     return {**RESPONSES, **_smuggling_cases()[1]}
 
 
-GENERATORS = {"h1_server": h1_server, "h1_client": h1_client}
+def _h2_client(build) -> bytes:
+    """What an h2 library client sends for one scripted exchange (a capture without a socket)."""
+    import h2.config
+    import h2.connection
+
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    conn.initiate_connection()
+    build(conn)
+    return conn.data_to_send()
+
+
+def _req(path=b"/", method=b"GET", extra=()):
+    return [(b":method", method), (b":scheme", b"https"), (b":authority", b"example.com"), (b":path", path),
+            (b"user-agent", b"curl/8.5.0"), (b"accept", b"*/*"), *extra]
+
+
+def h2_captures() -> dict[str, bytes]:
+    def get(c):
+        c.send_headers(1, _req(), end_stream=True)
+
+    def post(c):
+        c.send_headers(1, _req(b"/up", b"POST", [(b"content-type", b"text/plain"), (b"content-length", b"11")]))
+        c.send_data(1, b"hello world", end_stream=True)
+
+    def trailers(c):
+        c.send_headers(1, _req(b"/grpc", b"POST", [(b"te", b"trailers"), (b"content-type", b"application/grpc")]))
+        c.send_data(1, b"\0\0\0\0\x05hello")
+        c.send_headers(1, [(b"grpc-status", b"0")], end_stream=True)
+
+    def several(c):
+        for sid in (1, 3, 5):
+            c.send_headers(sid, _req(b"/%d" % sid), end_stream=sid != 3)
+        c.reset_stream(3)
+        c.ping(b"12345678")
+        c.increment_flow_control_window(1 << 20)
+
+    def cookies(c):
+        c.send_headers(1, _req(extra=[(b"cookie", b"a=1"), (b"cookie", b"b=2; c=3")]), end_stream=True)
+
+    def continuation(c):
+        c.send_headers(1, _req(extra=[(b"x-big-%d" % i, b"v" * 200) for i in range(100)]), end_stream=True)
+
+    def smuggle_te(c):
+        c.send_headers(1, _req(b"/", b"POST", [(b"content-length", b"5")]))
+        c.send_data(1, b"hello0\r\n\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n", end_stream=True)
+
+    return {f"h2_{f.__name__}": _h2_client(f) for f in (get, post, trailers, several, cookies, continuation,
+                                                            smuggle_te)}
+
+
+def h2_action_scripts(n: int = 24) -> dict[str, bytes]:
+    """Action scripts found by a seeded random search, one per distinct outcome (the event kinds the
+    two codecs produced), biased to scripts where the server saw requests."""
+    import random
+
+    from fuzz.oracles import InvariantViolation
+    from fuzz.targets import h2pair
+
+    rng = random.Random(1337)
+    chosen: dict[tuple, bytes] = {}
+    for _ in range(4000):
+        data = rng.randbytes(rng.randint(16, 600))
+        if data.startswith(b"PRI"):
+            continue
+        try:
+            pair = h2pair.run(data)
+        except InvariantViolation:
+            continue  # a finding, not a seed
+        kinds = tuple(sorted({type(e).__name__ for e in pair.server.events})) + ("|",) + tuple(
+            sorted({type(e).__name__ for e in pair.client.events}))
+        if "RequestHeaders" in kinds and kinds not in chosen:
+            chosen[kinds] = data
+        if len(chosen) >= n:
+            break
+    return {f"h2_actions_{i}": d for i, d in enumerate(chosen.values())}
+
+
+def h2_codec() -> dict[str, bytes]:
+    return {**h2_captures(), **h2_action_scripts()}
+
+
+GENERATORS = {"h1_server": h1_server, "h1_client": h1_client, "h2_codec": h2_codec}
 
 
 def write(name: str, corpus: Path = REPO_ROOT / "corpus") -> int:

@@ -316,7 +316,7 @@ class _H2Codec:
             if last:
                 st.out_done = True
         if st.out_end and not st.out_done:
-            if st.out_trailers is not None:
+            if st.out_trailers:  # trailers left empty by the hop-by-hop strip: a plain end of stream
                 self._send_headers(stream_id, st.out_trailers, True)
             else:
                 conn.end_stream(stream_id)
@@ -331,7 +331,10 @@ class _H2Codec:
         self._reset(stream_id, st, ErrorCodes.CANCEL)
 
     def _reset(self, stream_id: int, st: _Stream, code: ErrorCodes) -> None:
-        self._conn.reset_stream(stream_id, error_code=code)
+        try:
+            self._conn.reset_stream(stream_id, error_code=code)
+        except h2.exceptions.StreamClosedError:
+            pass  # both directions already ended in h2 (kept here only for unconsumed bytes): nothing to send
         if st.unconsumed:
             self._conn.acknowledge_received_data(st.unconsumed, stream_id)
         self._streams.pop(stream_id, None)

@@ -1,0 +1,527 @@
+"""HTTP/2 client and server codecs back to back in memory, driven by Envoy's codec-fuzzer actions.
+
+Each codec's writes go to a queue of fragments towards its peer (Envoy's reorder buffer); nothing
+moves until a drain action delivers fragments. Actions, decoded from the input with
+atheris.FuzzedDataProvider, capped at MAX_ACTIONS:
+
+    new stream, request data, request trailers, response headers, response data, response trailers,
+    reset (either side), consume (either side), mutate a queued byte, swap two fragments, drain
+    (whole fragments or a few bytes), raw frame (built with hyperframe, HPACK blocks with hpack),
+    HPACK round trip, GOAWAY.
+
+Oracles (InvariantViolation names):
+- h2_input_raised: any exception out of receive_data (input never raises; a ProtocolError is the
+  only way bad bytes may come out);
+- h2_command_refused: a command the driver's model says is legal raised CodecUsageError;
+- h2_hpack_roundtrip: hpack's Decoder does not give back the header list its Encoder encoded;
+- h2_event_order / h2_event_after_end: per stream, headers come first, nothing follows the end of
+  a direction but a reset, nothing follows a reset, nothing at all follows a connection error;
+- h2_request_mismatch / h2_response_mismatch: while a direction carried only the codecs' own bytes,
+  every request (response) the receiver saw is one the sender sent, with the same pseudo-headers
+  and fields after hop-by-hop normalisation, and a valid request is never refused;
+- h2_data_mismatch / h2_end_not_sent: body bytes received are a prefix of those sent, all of them
+  once the stream ended, and a stream the receiver saw end was ended by the sender.
+"""
+
+from dataclasses import dataclass, field
+
+import atheris
+import hpack
+from hyperframe import frame as hf
+
+from fuzz.harness import Budget
+from fuzz.oracles import InvariantViolation
+from fuzz.targets.reference import HOP_BY_HOP
+from proxy.http.codec import H2_PREFACE, CodecUsageError, ConnectionClosed, Data, InformationalResponse, ProtocolError, \
+    RequestHeaders, ResponseHeaders, StreamReset, Trailers
+from proxy.http.h2 import H2ClientCodec, H2ServerCodec
+
+MAX_ACTIONS = 256
+MAX_SETTLE_ROUNDS = 64
+
+METHODS = [b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH"]
+PATHS = [b"/", b"/index.html", b"/a/b?c=d", b"/upload", b"/%41?x=%20"]
+AUTHORITIES = [b"a.example", b"b.example:8080", b"[::1]:443", b"localhost"]
+SCHEMES = [b"http", b"https"]
+NAMES = [b"accept", b"user-agent", b"content-type", b"x-custom", b"cookie", b"te", b"connection",
+         b"keep-alive", b"x-forwarded-for", b"cache-control", b"accept-encoding", b"authorization"]
+STATUSES = [200, 204, 301, 404, 500, 100, 103]
+FRAME_TYPES = ["data", "headers", "priority", "rst", "settings", "ping", "goaway", "window_update",
+               "continuation", "push_promise", "unknown"]
+
+
+def _fail(name: str, detail: str) -> None:
+    raise InvariantViolation(name, detail)
+
+
+def normalised(headers: list) -> list:
+    """The fields a request or response means, as the peer must see them: lowercase names,
+    connection-specific fields, fields named by Connection, `te` other than trailers and Host dropped."""
+    named = {t.strip().lower() for n, v in headers if n.lower() == b"connection" for t in v.split(b",")}
+    out = []
+    for n, v in headers:
+        n = n.lower()
+        if n in HOP_BY_HOP or n == b"host" or n.startswith(b":"):
+            continue
+        if n == b"te":
+            if v.strip().lower() == b"trailers":
+                out.append((n, b"trailers"))
+            continue
+        if n not in named:
+            out.append((n, v))
+    # h2 splits cookies into crumbs on send and joins them on receipt (RFC 9113 8.2.3): compare
+    # the crumbs, not the field layout.
+    crumbs = sorted(c.strip() for n, v in out if n == b"cookie" for c in v.split(b";") if c.strip())
+    return [(n, v) for n, v in out if n != b"cookie"] + [(b"cookie", c) for c in crumbs]
+
+
+# ------------------------------------------------------------------------------------ model
+@dataclass
+class Sent:
+    """What a sender put on one stream."""
+    head: tuple | None = None  # request: (method, path, authority, scheme, fields); response: (status, fields)
+    interim: list = field(default_factory=list)  # response: informational (status, fields), in order
+    body: bytearray = field(default_factory=bytearray)
+    trailers: list | None = None
+    ended: bool = False
+    reset: bool = False
+
+
+@dataclass
+class Got:
+    """What a receiver's events said about one stream."""
+    head: object = None
+    interim: list = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)
+    trailers: list | None = None
+    ended: bool = False
+    dead: bool = False
+    unconsumed: int = 0
+
+
+class Side:
+    """One codec with its outbound queue, what it sent per stream and what it received per stream."""
+
+    def __init__(self, name: str, codec) -> None:
+        self.name = name
+        self.codec = codec
+        self.queue: list[bytes] = []
+        self.sent: dict[int, Sent] = {}
+        self.got: dict[int, Got] = {}
+        self.conn_dead = False  # a connection-level ProtocolError was emitted
+        self.tainted = False  # bytes towards this side were mutated, reordered or injected
+        self.events: list = []
+
+    def collect(self) -> None:
+        out = self.codec.data_to_send()
+        if out:
+            self.queue.append(out)
+
+
+class Pair:
+    def __init__(self) -> None:
+        self.client = Side("client", H2ClientCodec())
+        self.server = Side("server", H2ServerCodec())
+        self.hpack_encoder = hpack.Encoder()
+        self.hpack_decoder = hpack.Decoder()
+        self.raw_encoder = hpack.Encoder()  # for raw HEADERS frames (its table is not the client's)
+        self.client.collect()
+        self.server.collect()
+
+    def peer(self, side: Side) -> Side:
+        return self.server if side is self.client else self.client
+
+    # ------------------------------------------------------------------------------ delivery
+    def deliver(self, sender: Side, data: bytes) -> None:
+        receiver = self.peer(sender)
+        try:
+            events = receiver.codec.receive_data(data)
+        except Exception as e:  # noqa: BLE001 - any exception out of input handling is the bug
+            _fail("h2_input_raised", f"{receiver.name}.receive_data raised {type(e).__name__}: {e}")
+        for ev in events:
+            self.observe(receiver, ev)
+        receiver.collect()
+
+    def drain(self, sender: Side, fragments: int) -> None:
+        for _ in range(min(fragments, len(sender.queue))):
+            self.deliver(sender, sender.queue.pop(0))
+
+    def drain_bytes(self, sender: Side, n: int) -> None:
+        if sender.queue:
+            head = sender.queue[0]
+            piece, rest = head[:n], head[n:]
+            if rest:
+                sender.queue[0] = rest
+            else:
+                sender.queue.pop(0)
+            self.deliver(sender, piece)
+
+    def settle(self) -> None:
+        """Deliver everything both ways, consuming all received body bytes, until quiet."""
+        for _ in range(MAX_SETTLE_ROUNDS):
+            for side in (self.client, self.server):
+                for sid, got in side.got.items():
+                    if got.unconsumed and not got.dead:
+                        self.command(side, "consume", sid, got.unconsumed)
+                        got.unconsumed = 0
+                side.collect()
+            if not self.client.queue and not self.server.queue:
+                return
+            self.drain(self.client, len(self.client.queue))
+            self.drain(self.server, len(self.server.queue))
+
+    # ------------------------------------------------------------------------------ commands
+    def command(self, side: Side, name: str, *args, **kwargs):
+        try:
+            result = getattr(side.codec, name)(*args, **kwargs)
+        except CodecUsageError as e:
+            _fail("h2_command_refused", f"{side.name}.{name}{args!r}: {e}")
+        side.collect()
+        return result
+
+    # ------------------------------------------------------------------------------ oracles
+    def observe(self, side: Side, ev) -> None:
+        side.events.append(ev)
+        if side.conn_dead:
+            _fail("h2_event_after_end", f"{side.name}: {ev!r} after a connection-level ProtocolError")
+        sid = getattr(ev, "stream_id", None)
+        if isinstance(ev, ProtocolError) and sid is None:
+            side.conn_dead = True
+            return
+        if isinstance(ev, ConnectionClosed) or sid is None:
+            return
+        got = side.got.get(sid)
+        if isinstance(ev, (RequestHeaders, ResponseHeaders)):
+            if got is not None and (got.head is not None or got.dead):
+                _fail("h2_event_order", f"{side.name}: second head or head after reset on stream {sid}: {ev!r}")
+            got = side.got.setdefault(sid, Got())
+            got.head, got.ended = ev, ev.end_stream
+            self.check_head(side, sid, ev)
+        elif isinstance(ev, InformationalResponse):
+            got = side.got.setdefault(sid, Got())
+            if got.head is not None or got.dead:
+                _fail("h2_event_order", f"{side.name}: informational response after the final one on {sid}")
+            got.interim.append(ev)
+            self.check_interim(side, sid, ev)
+        elif isinstance(ev, (Data, Trailers)):
+            if got is None or got.head is None or got.ended or got.dead:
+                _fail("h2_event_after_end" if got is not None and (got.ended or got.dead) else "h2_event_order",
+                      f"{side.name}: {type(ev).__name__} on stream {sid} outside its open body: {ev!r}")
+            if isinstance(ev, Data):
+                got.body += ev.data
+                got.unconsumed += len(ev.data)
+                got.ended = ev.end_stream
+            else:
+                got.trailers, got.ended = ev.headers, True
+            self.check_body(side, sid, got)
+        elif isinstance(ev, (StreamReset, ProtocolError)):
+            if got is not None and got.dead:
+                _fail("h2_event_after_end", f"{side.name}: {ev!r} after stream {sid} was reset")
+            got = side.got.setdefault(sid, Got())
+            got.dead, got.unconsumed = True, 0
+            if isinstance(ev, ProtocolError) and side is self.server and not side.tainted:
+                sent = self.client.sent.get(sid)
+                if sent is not None and sent.head is not None:
+                    _fail("h2_request_mismatch", f"server refused the client's valid request {sid}: {ev.reason}")
+
+    def check_head(self, side: Side, sid: int, ev) -> None:
+        if side.tainted:
+            return
+        sent = self.peer(side).sent.get(sid)
+        if isinstance(ev, RequestHeaders):
+            got = (ev.method, ev.target, ev.authority, ev.scheme, normalised(ev.headers))
+            want = None if sent is None or sent.head is None else sent.head[:4] + (normalised(sent.head[4]),)
+            if got != want:
+                _fail("h2_request_mismatch", f"server saw request {sid} as {got!r}; the client sent {want!r}")
+        else:
+            got = (ev.status, normalised(ev.headers))
+            want = None if sent is None or sent.head is None else (sent.head[0], normalised(sent.head[1]))
+            if got != want:
+                _fail("h2_response_mismatch", f"client saw response {sid} as {got!r}; the server sent {want!r}")
+        if ev.end_stream and not sent.ended:
+            _fail("h2_end_not_sent", f"{side.name} saw stream {sid} end with its headers; the sender did not end it")
+
+    def check_interim(self, side: Side, sid: int, ev) -> None:
+        if side.tainted:
+            return
+        sent = self.peer(side).sent.get(sid)
+        got = (ev.status, normalised(ev.headers))
+        n = len(side.got[sid].interim) - 1
+        if sent is None or n >= len(sent.interim) or (sent.interim[n][0], normalised(sent.interim[n][1])) != got:
+            _fail("h2_response_mismatch", f"client saw informational response {got!r} on {sid}, not sent")
+
+    def check_body(self, side: Side, sid: int, got: Got) -> None:
+        if side.tainted:
+            return
+        sent = self.peer(side).sent[sid]
+        if not sent.body.startswith(got.body):
+            _fail("h2_data_mismatch", f"{side.name} stream {sid}: received {bytes(got.body)[:60]!r}, "
+                                      f"not a prefix of the sent {bytes(sent.body)[:60]!r}")
+        if got.ended:
+            if not sent.ended:
+                _fail("h2_end_not_sent", f"{side.name} saw stream {sid} end; the sender did not end it")
+            if got.body != sent.body:
+                _fail("h2_data_mismatch", f"{side.name} stream {sid} ended after {len(got.body)} of "
+                                          f"{len(sent.body)} bytes")
+            if got.trailers is not None and normalised(got.trailers) != normalised(sent.trailers or []):
+                _fail("h2_data_mismatch", f"{side.name} stream {sid}: trailers {got.trailers!r}, sent {sent.trailers!r}")
+
+
+# ------------------------------------------------------------------------------------ decoding
+def _value(fdp) -> bytes:
+    raw = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 24))
+    return bytes(c for c in raw if 0x21 <= c <= 0x7E or c == 0x20).strip(b" ")
+
+
+def _fields(fdp, n_max: int = 4) -> list:
+    out = []
+    for _ in range(fdp.ConsumeIntInRange(0, n_max)):
+        name = fdp.PickValueInList(NAMES)
+        value = b"trailers" if name == b"te" else _value(fdp)
+        if name == b"connection":
+            value = fdp.PickValueInList([b"keep-alive", b"close", b"x-custom", b"keep-alive, x-custom"])
+        out.append((name, value))
+    return out
+
+
+def _open(side: Side, want_headers: bool) -> list[int]:
+    """Stream ids where this side may still send (headers received for a server, sent for a client)."""
+    if side.name == "client":
+        return [sid for sid, s in side.sent.items() if not s.ended and not s.reset]
+    ids = [sid for sid, g in side.got.items() if isinstance(g.head, RequestHeaders) and not g.dead]
+    return [sid for sid in ids if not side.sent.setdefault(sid, Sent()).ended and not side.sent[sid].reset
+            and (side.sent[sid].head is None) == want_headers]
+
+
+def _pick(fdp, ids: list[int]) -> int | None:
+    return fdp.PickValueInList(sorted(ids)) if ids else None
+
+
+def act_new_stream(pair: Pair, fdp) -> None:
+    c = pair.client
+    if not c.codec.can_send_request():
+        return
+    head = (fdp.PickValueInList(METHODS), fdp.PickValueInList(PATHS), fdp.PickValueInList(AUTHORITIES),
+            fdp.PickValueInList(SCHEMES), _fields(fdp))
+    end = fdp.ConsumeBool()
+    sid = pair.command(c, "send_request_headers", head[0], head[1], head[2], head[4], end_stream=end, scheme=head[3])
+    c.sent[sid] = Sent(head=head, ended=end)
+
+
+def act_request_body(pair: Pair, fdp, trailers: bool) -> None:
+    sid = _pick(fdp, _open(pair.client, want_headers=False))
+    if sid is None:
+        return
+    _body(pair, pair.client, sid, fdp, trailers)
+
+
+def _body(pair: Pair, side: Side, sid: int, fdp, trailers: bool) -> None:
+    sent = side.sent[sid]
+    if trailers:
+        fields = [(n, v) for n, v in _fields(fdp) if n not in (b"te", b"connection")] or [(b"x-trailer", b"1")]
+        pair.command(side, "send_trailers", sid, fields)
+        sent.trailers, sent.ended = fields, True
+    else:
+        data = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 2048))
+        end = fdp.ConsumeBool()
+        pair.command(side, "send_data", sid, data, end_stream=end)
+        sent.body += data
+        sent.ended = end
+
+
+def act_response_headers(pair: Pair, fdp) -> None:
+    s = pair.server
+    sid = _pick(fdp, _open(s, want_headers=True))
+    if sid is None:
+        return
+    status, fields = fdp.PickValueInList(STATUSES), _fields(fdp)
+    sent = s.sent[sid]
+    if status < 200:
+        pair.command(s, "send_headers", sid, status, fields)
+        sent.interim.append((status, fields))
+        return
+    request = s.got[sid].head
+    end = fdp.ConsumeBool() or status == 204 or request.method == b"HEAD"
+    pair.command(s, "send_headers", sid, status, fields, end_stream=end)
+    sent.head, sent.ended = (status, fields), end
+
+
+def act_response_body(pair: Pair, fdp, trailers: bool) -> None:
+    s = pair.server
+    ids = [sid for sid in _open(s, want_headers=False) if s.sent[sid].head is not None]
+    sid = _pick(fdp, ids)
+    if sid is not None:
+        _body(pair, s, sid, fdp, trailers)
+
+
+def act_reset(pair: Pair, fdp) -> None:
+    side = pair.client if fdp.ConsumeBool() else pair.server
+    ids = [sid for sid, s in side.sent.items() if not s.reset] if side is pair.client else \
+        [sid for sid, g in side.got.items() if g.head is not None and not g.dead]
+    sid = _pick(fdp, ids)
+    if sid is not None:
+        pair.command(side, "reset_stream", sid)
+        side.sent.setdefault(sid, Sent()).reset = True
+        got = side.got.setdefault(sid, Got())
+        got.dead, got.unconsumed = True, 0  # our own reset: nothing more will be delivered for it
+
+
+def act_consume(pair: Pair, fdp) -> None:
+    side = pair.client if fdp.ConsumeBool() else pair.server
+    sid = _pick(fdp, [sid for sid, g in side.got.items() if g.unconsumed and not g.dead])
+    if sid is not None:
+        n = fdp.ConsumeIntInRange(1, side.got[sid].unconsumed)
+        pair.command(side, "consume", sid, n)
+        side.got[sid].unconsumed -= n
+
+
+def act_mutate(pair: Pair, fdp) -> None:
+    sender = pair.client if fdp.ConsumeBool() else pair.server
+    if not sender.queue:
+        return
+    i = fdp.ConsumeIntInRange(0, len(sender.queue) - 1)
+    frag = bytearray(sender.queue[i])
+    at = fdp.ConsumeIntInRange(0, len(frag) - 1)
+    frag[at] ^= fdp.ConsumeIntInRange(1, 255)
+    sender.queue[i] = bytes(frag)
+    pair.peer(sender).tainted = True
+
+
+def act_swap(pair: Pair, fdp) -> None:
+    sender = pair.client if fdp.ConsumeBool() else pair.server
+    if len(sender.queue) < 2:
+        return
+    i = fdp.ConsumeIntInRange(0, len(sender.queue) - 1)
+    j = fdp.ConsumeIntInRange(0, len(sender.queue) - 1)
+    if sender.queue[i] != sender.queue[j]:
+        sender.queue[i], sender.queue[j] = sender.queue[j], sender.queue[i]
+        pair.peer(sender).tainted = True
+
+
+def act_drain(pair: Pair, fdp) -> None:
+    sender = pair.client if fdp.ConsumeBool() else pair.server
+    if fdp.ConsumeBool():
+        pair.drain(sender, fdp.ConsumeIntInRange(1, 8))
+    else:
+        pair.drain_bytes(sender, fdp.ConsumeIntInRange(1, 64))
+
+
+def raw_frame(pair: Pair, fdp) -> bytes:
+    """One frame built structurally with hyperframe (possibly invalid: ids, flags and sizes are fuzzed)."""
+    kind = fdp.PickValueInList(FRAME_TYPES)
+    sid = fdp.ConsumeIntInRange(0, 11)
+    flags = {f for f in ("END_STREAM", "END_HEADERS", "PADDED", "PRIORITY", "ACK") if fdp.ConsumeBool()}
+    if kind == "data":
+        f = hf.DataFrame(sid, data=fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 512)))
+    elif kind in ("headers", "continuation", "push_promise"):
+        block = [(b":method", fdp.PickValueInList(METHODS)), (b":scheme", b"http"), (b":path", fdp.PickValueInList(PATHS)),
+                 (b":authority", fdp.PickValueInList(AUTHORITIES))][:fdp.ConsumeIntInRange(0, 4)] + _fields(fdp)
+        encoded = pair.raw_encoder.encode(block) if fdp.ConsumeBool() else fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64))
+        f = hf.HeadersFrame(sid, data=encoded) if kind == "headers" else \
+            hf.ContinuationFrame(sid, data=encoded) if kind == "continuation" else \
+            hf.PushPromiseFrame(sid, promised_stream_id=fdp.ConsumeIntInRange(0, 12), data=encoded)
+    elif kind == "priority":
+        f = hf.PriorityFrame(sid, depends_on=fdp.ConsumeIntInRange(0, 11), stream_weight=fdp.ConsumeIntInRange(0, 255))
+    elif kind == "rst":
+        f = hf.RstStreamFrame(sid, error_code=fdp.ConsumeIntInRange(0, 14))
+    elif kind == "settings":
+        f = hf.SettingsFrame(sid, settings={fdp.ConsumeIntInRange(1, 8): fdp.ConsumeIntInRange(0, 2 ** 31 - 1)
+                                            for _ in range(fdp.ConsumeIntInRange(0, 3))})
+    elif kind == "ping":
+        f = hf.PingFrame(sid, opaque_data=fdp.ConsumeBytes(8).ljust(8, b"\0"))
+    elif kind == "goaway":
+        f = hf.GoAwayFrame(sid, last_stream_id=fdp.ConsumeIntInRange(0, 11), error_code=fdp.ConsumeIntInRange(0, 14))
+    elif kind == "window_update":
+        f = hf.WindowUpdateFrame(sid, window_increment=fdp.ConsumeIntInRange(0, 2 ** 31 - 1))
+    else:
+        return bytes([0, 0, 3, fdp.ConsumeIntInRange(10, 255), 0, 0, 0, 0, sid]) + fdp.ConsumeBytes(3).ljust(3, b"\0")
+    if "PADDED" in flags and kind in ("data", "headers", "push_promise"):
+        f.pad_length = fdp.ConsumeIntInRange(0, 16)
+    for name in flags & {flag.name for flag in f.defined_flags}:
+        f.flags.add(name)
+    return f.serialize()
+
+
+def act_raw_frame(pair: Pair, fdp) -> None:
+    sender = pair.client if fdp.ConsumeIntInRange(0, 3) else pair.server
+    try:
+        data = raw_frame(pair, fdp)
+    except (ValueError, hf.InvalidDataError if hasattr(hf, "InvalidDataError") else ValueError):
+        return  # hyperframe refused to build it (e.g. an invalid stream id for the frame type)
+    sender.queue.append(data)
+    pair.peer(sender).tainted = True
+
+
+def act_hpack_roundtrip(pair: Pair, fdp) -> None:
+    if fdp.ConsumeIntInRange(0, 7) == 0:
+        size = fdp.ConsumeIntInRange(0, pair.hpack_decoder.max_allowed_table_size)
+        pair.hpack_encoder.header_table_size = size
+    headers = []
+    for _ in range(fdp.ConsumeIntInRange(0, 6)):
+        name = fdp.PickValueInList(NAMES + [b":path", b":authority"]) if fdp.ConsumeBool() \
+            else fdp.ConsumeBytes(fdp.ConsumeIntInRange(1, 16)).lower()
+        headers.append((name, fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64)), ))
+    sensitive = [hpack.NeverIndexedHeaderTuple(n, v) if i % 3 == 2 else (n, v) for i, (n, v) in enumerate(headers)]
+    block = pair.hpack_encoder.encode(sensitive, huffman=fdp.ConsumeBool())
+    decoded = pair.hpack_decoder.decode(block, raw=True)
+    if [(bytes(n), bytes(v)) for n, v in decoded] != headers:
+        _fail("h2_hpack_roundtrip", f"encoded {headers!r}, decoded {decoded!r}")
+
+
+def act_goaway(pair: Pair, fdp) -> None:
+    side = pair.server if fdp.ConsumeBool() else pair.client
+    pair.command(side, "goaway")
+
+
+ACTIONS = [act_new_stream, act_new_stream,
+           lambda p, f: act_request_body(p, f, False), lambda p, f: act_request_body(p, f, True),
+           act_response_headers, lambda p, f: act_response_body(p, f, False),
+           lambda p, f: act_response_body(p, f, True), act_reset, act_consume, act_mutate, act_swap,
+           act_drain, act_drain, act_drain, act_raw_frame, act_hpack_roundtrip, act_goaway]
+
+
+def run(data: bytes) -> Pair:
+    """Decode and run the actions of one input, then settle both ways; returns the pair."""
+    fdp = atheris.FuzzedDataProvider(data)
+    pair = Pair()
+    budget = Budget(MAX_ACTIONS, "h2 actions")
+    while fdp.remaining_bytes() and budget.take():
+        fdp_action = fdp.ConsumeIntInRange(0, len(ACTIONS) - 1)
+        ACTIONS[fdp_action](pair, fdp)
+    pair.settle()
+    return pair
+
+
+# ------------------------------------------------------------------------------ capture mode
+def run_capture(data: bytes) -> list:
+    """An input that starts with the client preface is a raw capture of what a client sent: it is
+    fed to a server codec in one chunk, byte at a time and in an input-chosen split; the events must
+    agree (split invariance, as for HTTP/1.1) and obey the per-stream order rules."""
+    from fuzz.targets.h1 import settled, splits  # split helpers are protocol-neutral
+
+    runs = {}
+    for name, chunks in splits(data).items():
+        pair = Pair()
+        pair.server.tainted = True  # the bytes are not the client codec's
+        for chunk in chunks:
+            pair.deliver(pair.client, chunk)
+        runs[name] = settled(pair.server.events)
+    (base_name, (expected, expected_partial)), *others = runs.items()
+    for name, (got, partial) in others:
+        if got != expected:
+            at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+            _fail("h2_split_variance", f"{name} differs from {base_name} at event {at}: "
+                                       f"{got[at:at + 1]!r} vs {expected[at:at + 1]!r}")
+        for sid in set(partial) | set(expected_partial):
+            a, b = partial.get(sid, b""), expected_partial.get(sid, b"")
+            if not (a.startswith(b) or b.startswith(a)):
+                _fail("h2_split_variance", f"{name}: stream {sid} data before its reset differs")
+    return expected
+
+
+def check(data: bytes) -> None:
+    """The h2_codec harness: capture mode for inputs starting with the preface, else actions."""
+    if data.startswith(H2_PREFACE):
+        run_capture(data)
+    else:
+        run(data)
