@@ -1,7 +1,7 @@
 """What the schema's validation rules cannot say, as data: the cross-field facts of bootstrap.proto
 that proxy/config/semantic.py and proxy/build.py check. fuzz/_configgen_repair.py applies them
-after a draw; the few that shape a draw (FIELD_FORMATS, TERMINAL_LAST, ONEOF_MEMBERS) are read by
-fuzz/_configgen_messages.py.
+after a draw; the few that shape a draw (FIELD_FORMATS, EXCLUDED_VALUES, TERMINAL_LAST,
+ONEOF_MEMBERS) are read by fuzz/_configgen_messages.py.
 
 Each entry names fields by their full protobuf name. A new field that is a cluster reference, a
 name that must be unique, a CIDR range or a regex needs one line here, not new code.
@@ -20,6 +20,21 @@ FIELD_FORMATS = {
     P + "RegexMatcher.regex": "regex",
     # A fuzzed config must not write files all over the disk: access logs go to /dev/null.
     P + "AccessLog.path": "null_device",
+}
+
+
+
+def _codec_owned_headers():
+    # The header_mutation filter refuses to add these at build time (the codecs own framing).
+    from proxy.http.filters.header_mutation import _RESERVED
+    return _RESERVED
+
+
+# Values a field must not take, beyond its rules' not_in: field -> function giving them (for a map,
+# its keys; for a list, its items).
+EXCLUDED_VALUES = {
+    P + "HeaderMutation.request_headers_to_add": _codec_owned_headers,
+    P + "HeaderMutation.response_headers_to_add": _codec_owned_headers,
 }
 
 # Where names are defined: the repeated field holding the named messages, and the name field.

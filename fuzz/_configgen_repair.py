@@ -10,6 +10,7 @@ function of the input bytes. Every value written here is checked against the fie
 """
 
 import itertools
+import types
 
 from hypothesis import strategies as st
 
@@ -17,7 +18,13 @@ from proxy.config import rules as R
 from proxy.config import validate as V
 
 
+_TABLES = ("NAME_SOURCES", "REFERENCES", "UNIQUE_IN_LIST", "UNIQUE_ACROSS_ITEMS", "NONZERO_SUM",
+           "REQUIRED_WHEN", "BIND_ADDRESSES", "DISJOINT_KEYS")
+
+
 def repair(root, draw, gen, facts, bounds) -> None:
+    # A facts object may define only some tables (a test schema's); the others are empty.
+    facts = types.SimpleNamespace(**{name: getattr(facts, name, {}) for name in _TABLES})
     # Ops that add messages run first: what they add is repaired by the ops after them.
     _ensure_name_sources(root, draw, gen, facts)
     _unique_names(root, facts)

@@ -55,9 +55,10 @@ class ConfigGenerator:
         self.bounds = bounds
         self.facts = facts
         members = {k: f() for k, f in getattr(facts, "ONEOF_MEMBERS", {}).items()}
+        excluded = {k: f() for k, f in getattr(facts, "EXCLUDED_VALUES", {}).items()}
         self.strategies = MessageStrategies(
             bounds, field_formats=getattr(facts, "FIELD_FORMATS", {}), oneof_members=members,
-            terminal_last=getattr(facts, "TERMINAL_LAST", {}))
+            terminal_last=getattr(facts, "TERMINAL_LAST", {}), excluded_values=excluded)
         self._class = message_class(descriptor)
         self._drawn = self.strategies.message(descriptor)
         self.strategy = st.composite(self._draw_repaired)()

@@ -5,6 +5,7 @@ depth cap stops a recursive message, and a rejected draw still maps bytes to a v
 import importlib.util
 import itertools
 import re
+import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -135,3 +136,11 @@ def test_any_bytes_map_to_a_valid_message_even_when_draws_are_rejected(tmp_path)
         message = generator.from_bytes(data)
         assert check_rules(message) == [], data
         assert generator.from_bytes(data) == message
+
+
+def test_excluded_values_are_never_drawn(schema):
+    # What a build refuses beyond the rules (header_mutation: codec-owned header names) is data.
+    name = schema.Leaf.DESCRIPTOR.fields_by_name["ab"].full_name
+    facts = types.SimpleNamespace(EXCLUDED_VALUES={name: lambda: ["aa", "bb"]})
+    messages = ConfigGenerator(schema.Root.DESCRIPTOR, facts=facts).pool(40, seed=2)
+    assert {m.leaf.ab for m in messages} == {"ab", "ba"}
