@@ -166,7 +166,16 @@ def h2_codec() -> dict[str, bytes]:
     return {**h2_captures(), **h2_action_scripts()}
 
 
-GENERATORS = {"h1_server": h1_server, "h1_client": h1_client, "h2_codec": h2_codec}
+def http_translate() -> dict[str, bytes]:
+    """Real h1 requests, h2 captures and structured h2 scripts (0x00 + FuzzedDataProvider bytes)."""
+    import random
+
+    rng = random.Random(4242)
+    structured = {f"structured_h2_{i}": b"\0" + rng.randbytes(rng.randint(20, 200)) for i in range(12)}
+    return {**h1_server(), **h2_captures(), **structured}
+
+
+GENERATORS = {"h1_server": h1_server, "h1_client": h1_client, "h2_codec": h2_codec, "http_translate": http_translate}
 
 
 def write(name: str, corpus: Path = REPO_ROOT / "corpus") -> int:

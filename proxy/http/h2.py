@@ -31,7 +31,7 @@ from proxy.http._h2_guard import FrameGuard
 from proxy.http.codec import DEFAULT_LIMITS, H2_PREFACE, ClientCodec, CodecLimits, CodecUsageError, \
     ConnectionClosed, Data, Event, Headers, InformationalResponse, ProtocolError, RequestHeaders, \
     ResponseHeaders, ServerCodec, StreamReset, Trailers
-from proxy.http.headers import check_h2_request_for_downgrade, strip_hop_by_hop
+from proxy.http.headers import check_h2_request_for_downgrade, is_token, strip_hop_by_hop
 
 ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
 PROTOCOL_ERROR = int(ErrorCodes.PROTOCOL_ERROR)
@@ -59,6 +59,9 @@ def _status(block: Headers) -> int | None:
 
 
 def _outbound(headers: Headers) -> Headers:
+    for name, _ in headers:
+        if not is_token(name):  # h2 itself fails on an empty name with an IndexError
+            raise CodecUsageError(f"header name {name[:64]!r} is not a token")
     return [(n, v) for n, v in strip_hop_by_hop(headers) if n != b"host" and not n.startswith(b":")]
 
 
