@@ -149,6 +149,26 @@ def pool(n: int, seed: int = 0) -> list:
     return default_generator().pool(n, seed, accept=builds)
 
 
+def _sorted_maps(message, tree):
+    """Map fields with their keys sorted: protobuf's own map order changes between processes,
+    and the same configuration must give the same file."""
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            entries = tree[field.name]
+            holds_messages = field.message_type.fields_by_name["value"].message_type is not None
+            tree[field.name] = {
+                k: _sorted_maps(value[k], entries[k]) if holds_messages else entries[k]
+                for k in sorted(entries)}
+        elif field.is_repeated:
+            for item, item_tree in zip(value, tree[field.name]):
+                _sorted_maps(item, item_tree)
+        else:
+            _sorted_maps(value, tree[field.name])
+    return tree
+
+
 class _Dumper(yaml.SafeDumper):
     """Strings with line breaks or unprintable characters are written double-quoted, where every
     one of them is an escape: in plain or single-quoted style YAML folds line breaks (and NEL,
@@ -164,7 +184,7 @@ _Dumper.add_representer(str, _represent_str)
 
 
 def to_yaml(message, header: str = "") -> str:
-    tree = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    tree = _sorted_maps(message, json_format.MessageToDict(message, preserving_proto_field_name=True))
     body = yaml.dump(tree, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     lines = "".join(f"# {line}\n" for line in header.splitlines())
     return lines + body
