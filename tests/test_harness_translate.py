@@ -85,3 +85,19 @@ def test_planted_disabled_downgrade_check_is_caught(monkeypatch):
     monkeypatch.setattr(h2_codec, "check_h2_request_for_downgrade", lambda block: None)
     with pytest.raises(InvariantViolation, match="translate_"):
         translate.translate("HTTP2", "HTTP1", data)
+
+
+# ------------------------------------------------------------------ codec bugs the harness found
+def test_h2_request_ended_by_headers_with_content_length_is_refused():
+    data = raw_h2_request([(b":method", b"PUT"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/"),
+                           (b"content-length", b"10"), (b"content-length", b"10")])
+    assert translate.translate("HTTP2", "HTTP1", data) == 0
+
+
+def test_h2_duplicate_equal_content_length_goes_upstream_once():
+    from proxy.http.h2 import H2ServerCodec
+    codec = H2ServerCodec()
+    block = [(b":method", b"PUT"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/"),
+             (b"content-length", b"0"), (b"content-length", b"0")]
+    [req] = [e for e in codec.receive_data(raw_h2_request(block)) if hasattr(e, "method")]
+    assert [v for n, v in req.headers if n == b"content-length"] == [b"0"]

@@ -390,10 +390,21 @@ class H2ServerCodec(_H2Codec, ServerCodec):
             self._reset(sid, st, ErrorCodes.PROTOCOL_ERROR)
             events.append(ProtocolError(reason, error_code=PROTOCOL_ERROR, stream_id=sid))
             return
+        lengths = [v for n, v in block if n == b"content-length"]
+        if end and lengths and int(lengths[0]) != 0:
+            # h2 checks content-length against DATA only when DATA arrives: a request ended by its
+            # HEADERS would go upstream promising a body it does not have.
+            _count(self.stats, "h2_rejected_request")
+            self._reset(sid, st, ErrorCodes.PROTOCOL_ERROR)
+            events.append(ProtocolError("content-length with no body", error_code=PROTOCOL_ERROR, stream_id=sid))
+            return
         pseudo = {n: v for n, v in block if n.startswith(b":")}
         host = next((v for n, v in block if n == b"host"), b"")
         regular = [(n, v) for n, v in strip_hop_by_hop([(n, v) for n, v in block if not n.startswith(b":")])
                    if n != b"host"]
+        if len(lengths) > 1:  # equal values (checked above): forward one, never a duplicate
+            first = regular.index((b"content-length", lengths[0]))
+            regular = regular[:first + 1] + [f for f in regular[first + 1:] if f[0] != b"content-length"]
         events.append(RequestHeaders(sid, pseudo[b":method"], pseudo[b":path"], pseudo.get(b":authority", host),
                                      pseudo[b":scheme"], regular, end_stream=end, http_version=b"2"))
 
