@@ -100,3 +100,17 @@ def check_gauges_drained(stats) -> None:
     for name, value in stats.gauges.items():
         if value and ("active" in name or "pending" in name):
             raise InvariantViolation("gauge_leaked", f"{name} = {value} after every connection closed")
+
+
+def check_http_requests_accounted(stats) -> None:
+    """With no stream active, every request ended one way: a response, a local reply or a reset
+    (per stat prefix: `http.` and `http.<prefix>.`)."""
+    c, g = stats.counters, stats.gauges
+    for name in [n for n in c if n.startswith("http.") and n.endswith("downstream_rq_total")]:
+        p = name[: -len("downstream_rq_total")]
+        if g.get(p + "downstream_rq_active", 0):
+            continue
+        ended = c.get(p + "downstream_rs_total", 0) + c.get(p + "local_replies", 0) + c.get(p + "downstream_rq_reset", 0)
+        if c[name] != ended:
+            raise InvariantViolation("http_requests_unaccounted",
+                                     f"{name} = {c[name]} but responses + local replies + resets = {ended}")

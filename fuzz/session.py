@@ -136,6 +136,8 @@ class Session:
         self.dispatcher = SimulatedDispatcher()
         self.network = sim.SimNetwork(self.dispatcher)
         self.ctx = instantiate(built, self.dispatcher, self.network, seed=seed)
+        from proxy.http.access_log import CountingSink
+        self.ctx.open_access_log = lambda spec: CountingSink()  # never the terminal or a file
         self.downstream: list[sim.SimSocket] = []
         self.actions_run = 0
         self._rules = oracles.FilterRules()
@@ -236,6 +238,7 @@ class Session:
         self.dispatcher.advance(120_000)
         self.check()
         oracles.check_gauges_drained(self.ctx.stats)
+        oracles.check_http_requests_accounted(self.ctx.stats)
 
     # -- oracles --------------------------------------------------------------------------
     def connections(self):

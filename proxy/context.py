@@ -23,6 +23,9 @@ class ServerContext:
     # State shared by all connections of one filter factory (a listener's token bucket),
     # keyed by the factory object; made lazily with shared_state(key, make).
     shared: dict = field(default_factory=dict)
+    # Opens an access-log sink for a spec ("stdout" or a path). None: the real ones. In-memory
+    # drivers (fuzzers, sessions) set it so nothing reaches the terminal or the disk.
+    open_access_log: object = None
 
     def shared_state(self, key, make):
         if key not in self.shared:

@@ -83,6 +83,16 @@ class MemorySink:
         self.lines.append(json.dumps(record, sort_keys=True))
 
 
+class CountingSink:
+    """Keeps only a count: in-memory sessions exercise the logging path without output."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def write(self, record: dict) -> None:
+        self.count += 1
+
+
 class StreamSink:
     """Writes each record as one JSON line, stamped with the wall-clock time."""
 
@@ -102,7 +112,8 @@ def open_sink(spec: str):
 
 
 def sink_for(ctx, spec: str):
-    return ctx.shared_state(("access_log", spec), lambda: open_sink(spec))
+    opener = getattr(ctx, "open_access_log", None) or open_sink
+    return ctx.shared_state(("access_log", spec), lambda: opener(spec))
 
 
 def use_sink(ctx, spec: str, sink) -> None:
