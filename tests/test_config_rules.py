@@ -126,7 +126,7 @@ def test_pattern_dollar_means_end_of_text_as_in_re2():
     config = http_with_filter({"header_mutation": {"request_headers_to_add": {"x-a": "value\n"}}})
     assert problems(config) == [
         f'{HCM}.http_filters[0].header_mutation.request_headers_to_add["x-a"]: '
-        r"must match pattern ^[^\x00\r\n]*$"]
+        r"must match pattern ^([\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?)?$"]
     assert compile_pattern("^a$").search("a\n") is None
     assert compile_pattern(r"^a\$[$]$").search("a$$")  # escaped and class dollars stay literal
 
