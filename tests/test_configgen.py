@@ -224,3 +224,12 @@ def test_committed_pool_loads_and_builds():
     assert len(files) >= 16, "regenerate: python -m fuzz gen-configs 32 --out corpus/session_configs --seed 1"
     for path in files:
         build(load_file(path))
+
+
+def test_bench_prints_both_sides_and_the_result_line_last(capsys):
+    from fuzz.bench import configgen as bench
+    assert bench.main(["--n", "20", "--seed", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("configgen: ") and any(l.startswith("naive: ") for l in lines)
+    name, metric, value = lines[-1].split()
+    assert (name, metric) == ("RESULT", "configgen_valid_rate") and 0.9 <= float(value) <= 1.0
