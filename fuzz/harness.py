@@ -21,6 +21,7 @@ import ast
 import configparser
 import contextlib
 import functools
+import importlib
 import json
 import os
 import sys
@@ -199,6 +200,17 @@ def instrumented(name: str, policy: str | None = None):
         before = set(sys.modules)
         with hook.installed(select, report):
             yield report
+            if chosen == "derived":
+                # Targets import some policy modules lazily (filter registries, codecs chosen
+                # per connection). Import them now, while the hook is in place, so they carry
+                # counters too instead of silently running uninstrumented later.
+                for entry in hp.modules:
+                    if "*" not in entry.pattern and entry.pattern not in sys.modules:
+                        try:
+                            importlib.import_module(entry.pattern)
+                        except ImportError as exc:
+                            raise HarnessError(f"instrumentation.toml [harness.{name}]: cannot import "
+                                               f"{entry.pattern}: {exc}") from None
         # Modules the policy names that were imported before the block cannot be re-imported:
         # rewrite their functions where they live instead.
         if chosen == "derived":
