@@ -49,6 +49,9 @@ class Bounds:
     # choices), so every buffer maps to a configuration.
     pool_buffer_bytes: int = 4_096
     pad_bytes: int = 16_384
+    # A configuration depends on at most this many leading input bytes (a draw from random bytes
+    # consumes under 2 KiB here); the rest is ignored, which also bounds the cache's keys.
+    max_input_bytes: int = 4_096
     # config_from_bytes caches this many configurations (serialized, so they stay immutable).
     cache_size: int = 4_096
 

@@ -3,7 +3,7 @@
     from fuzz import configgen
     configgen.bootstraps()               -> hypothesis strategy of valid Bootstrap messages
     configgen.config_from_bytes(data)    -> Bootstrap: any bytes map to a valid config (cached)
-    configgen.pool(n, seed)              -> [Bootstrap] * n, deterministic, every one validated and built
+    configgen.pool(n, seed)              -> n Bootstraps, deterministic, every one validated and built
     configgen.to_yaml(bootstrap)         -> readable YAML that `python -m proxy --validate` accepts
 
     python -m fuzz gen-configs N --out DIR [--seed S]      (also: python -m fuzz.configgen gen-configs ...)
@@ -73,10 +73,11 @@ class ConfigGenerator:
         return message
 
     def from_bytes(self, data: bytes):
-        """A valid message for any bytes: the bytes are the draw's choices, padded with zeros
-        (the simplest choices); a rejected draw falls back to the all-zero one. Returns a fresh
-        message each call (the cache holds serialized bytes, so nothing cached is mutable)."""
-        return self._class.FromString(self._cached(bytes(data)))
+        """A valid message for any bytes: the first bounds.max_input_bytes of them are the draw's
+        choices, padded with zeros (the simplest choices); a rejected draw falls back to other
+        draws. Returns a fresh message each call (the cache holds serialized bytes, so nothing
+        cached is mutable)."""
+        return self._class.FromString(self._cached(bytes(data[:self.bounds.max_input_bytes])))
 
     def _serialized_from_bytes(self, data: bytes) -> bytes:
         # A rejected draw (a unique list that cannot reach its min_items, say) falls back to the
@@ -130,8 +131,9 @@ def naive_bootstraps(bounds: Bounds = DEFAULT_BOUNDS):
 
 
 def config_from_bytes(data: bytes):
-    """The session harness's entry: any bytes -> a valid Bootstrap (a fresh message; the mapping
-    is cached by the bytes, so a repeated prefix costs one parse)."""
+    """The session harness's entry: any bytes -> a valid Bootstrap (a fresh message). Only the
+    first DEFAULT_BOUNDS.max_input_bytes (4 KiB) count; the mapping is cached by them, so a
+    repeated config prefix costs one parse, not a draw."""
     return default_generator().from_bytes(data)
 
 

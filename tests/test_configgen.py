@@ -125,6 +125,11 @@ def test_same_bytes_same_config_and_a_fresh_message_each_time():
     assert configgen.config_from_bytes(b"another input") != again
 
 
+def test_only_the_leading_bytes_count():
+    data = random.Random(5).randbytes(DEFAULT_BOUNDS.max_input_bytes)
+    assert configgen.config_from_bytes(data + b"tail") == configgen.config_from_bytes(data)
+
+
 @pytest.mark.parametrize("data", [b"", b"\x00", b"\xff" * 7, bytes(range(256)) * 40])
 def test_any_bytes_map_to_a_valid_config(data):
     config = configgen.config_from_bytes(data)
