@@ -1,0 +1,803 @@
+"""Envoy's "uber" HTTP filter fuzzer: any registered HTTP filter, a fuzzed config, one stream's actions.
+
+Input layout:
+    byte 0        which registered HTTP filter (proxy.http.registry, sorted by name)
+    bytes 1-2     length L of the filter's configuration
+    L bytes       the configuration, as binary protobuf of that HttpFilter member
+    1 byte        layout: bits 0-1 where a scripted filter goes (none, after, before, none),
+                  bits 2-3 the stream's buffer limit, bits 4-6 the client's address
+    1 byte        seed of the instance's random (fault abort draws)
+    4 bytes       the scripted filter's statuses, 2 bits per call, cyclic
+    rest          actions (decode_actions below), at most MAX_ACTIONS
+
+The chain is [chosen filter, (scripted filter), terminal] in the order the layout says; the
+terminal records what reached it and produces the response as the router would. Invalid
+configurations return early; one that validates but does not build is a validation gap (a crash).
+
+Oracles (fuzz.oracles.InvariantViolation), besides HttpFilterContractError escaping as a crash:
+  - after a filter returned a Stop* status, nothing reaches the filters after it in that direction
+    (nor the terminal / the client) until it continues;
+  - bytes are conserved: what entered a direction = what reached its end + what filters own
+    (STOP_ITERATION from data) + what they hold, the reached bytes in order; a filter that is not
+    documented to modify bodies leaves each chunk unchanged;
+  - headers reach the end of each direction once, as the documented mutations make them;
+  - a response (a local reply included) reaches the client only through every encoder filter,
+    except a local reply replacing a response an encoder holds (the contract's direct path);
+  - the stream ends exactly once, nothing is written after its end, every filter's on_destroy
+    runs exactly once and no filter is called after it.
+A new filter is fuzzed by registering it; a filter that modifies bodies or headers is listed in
+BODY_MODIFIERS / HEADER_REFERENCES with the documented effect.
+"""
+
+from collections import OrderedDict
+from types import MappingProxyType
+
+from proxy.build import BuildContext, BuildError
+from proxy.config import schema
+from proxy.config.semantic import check_semantics
+from proxy.config.validate import check_rules
+from proxy.context import ServerContext
+from proxy.event import SimulatedDispatcher
+from proxy.http.filter import (CONTINUE, STOP_ALL_ITERATION, STOP_ITERATION, STOP_ITERATION_AND_BUFFER,
+                               StreamFilter)
+from proxy.http.filter_chain import FilterChain
+from proxy.http.message import HeaderMap, RequestHead, ResponseHead
+from proxy.http.registry import http_filter_factory, registered_http_filters
+
+from fuzz import oracles
+from fuzz.session import Reader
+
+MAX_ACTIONS = 128
+MAX_STREAMS = 8
+BUFFER_LIMITS = (64, 1024, 16384, 1 << 20)
+SOURCES = ("127.0.0.1", "10.1.2.3", "192.168.0.7", "::1", "172.16.5.4", "10.0.0.1", "2001:db8::1", "8.8.8.8")
+TIME_STEPS_MS = (0, 1, 10, 100, 999, 1_000, 5_000, 60_000)
+STATUSES = (200, 204, 304, 403, 404, 413, 429, 500, 503, 101)
+DEC, ENC = 0, 1
+_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
+_CACHE_SIZE = 256
+
+# Filters documented to change request or response bodies: their chunks may differ after the call.
+BODY_MODIFIERS: frozenset = frozenset()
+
+REQUESTS = (
+    (b"GET", b"/", b"example.com", [(b"user-agent", b"curl/8.5.0"), (b"accept", b"*/*")]),
+    (b"POST", b"/login", b"example.com", [(b"content-type", b"application/x-www-form-urlencoded"),
+                                          (b"content-length", b"27")]),
+    (b"DELETE", b"/admin/users/1", b"api.example.com", [(b"x-internal", b"1")]),
+    (b"PUT", b"/upload/f.bin", b"example.com:8080", [(b"expect", b"100-continue"), (b"x-canary", b"yes")]),
+    (b"GET", b"/v1/items?x=1", b"localhost", [(b"server", b"x"), (b"x-debug", b"on"), (b"cookie", b"a=1")]),
+    (b"HEAD", b"/index.html", b"www.example.org", []),
+    (b"OPTIONS", b"*", b"example.com", [(b"x-proxied-by", b"someone")]),
+    (b"PATCH", b"/api/thing", b"10.0.0.1", [(b"x-canary", b"no"), (b"x-canary", b"yes")]),
+)
+RESPONSE_HEADERS = [(b"server", b"nginx/1.24.0"), (b"content-type", b"text/plain")]
+
+
+class Invalid(Exception):
+    """The input's configuration is not valid: an expected, early return."""
+
+
+def filter_names() -> list[str]:
+    return [n for n in registered_http_filters() if n in schema.HttpFilter.DESCRIPTOR.fields_by_name]
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration: parse, validate as part of a bootstrap, build (cached: makers are immutable)
+
+
+def bootstrap_for(name: str, config):
+    boot = schema.Bootstrap()
+    listener = boot.listeners.add(name="l0")
+    listener.address.host, listener.address.port = "127.0.0.1", 10000
+    hcm = listener.filter_chains.add().filters.add().http_connection_manager
+    getattr(hcm.http_filters.add(), name).CopyFrom(config)
+    vh = hcm.route_config.virtual_hosts.add(name="all", domains=["*"])
+    vh.routes.add().match.prefix = "/"
+    vh.routes[0].route.cluster = "c0"
+    boot.clusters.add(name="c0").endpoints.add(host="127.0.0.1", port=9000)
+    return boot
+
+
+def built_for(name: str, blob: bytes):
+    """(config message, make) for filter `name` configured by `blob`; raises Invalid."""
+    key = (name, blob)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    field = schema.HttpFilter.DESCRIPTOR.fields_by_name[name]
+    config = schema.message_class(field.message_type)()
+    try:
+        config.ParseFromString(blob)
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends: not a message
+        raise Invalid(str(exc)) from None
+    boot = bootstrap_for(name, config)
+    if check_rules(boot) or check_semantics(boot):
+        raise Invalid("configuration does not validate")
+    build = BuildContext(clusters=MappingProxyType({}), listener_name="l0", path=f"http_filters[0].{name}")
+    try:
+        make = http_filter_factory(name)(config, build)
+    except BuildError as exc:
+        raise oracles.InvariantViolation("validated_http_filter_config_does_not_build", str(exc)) from None
+    _CACHE[key] = (config, make)
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return config, make
+
+
+# ---------------------------------------------------------------------------------------------
+# Documented header effects, per filter: what a head looks like after the filter's callback
+
+
+def _header_mutation(config, headers: list, request: bool) -> list:
+    add = config.request_headers_to_add if request else config.response_headers_to_add
+    remove = config.request_headers_to_remove if request else config.response_headers_to_remove
+    gone = {n.lower().encode() for n in remove}
+    return [(n, v) for n, v in headers if n not in gone] + [(k.lower().encode(), v.encode()) for k, v in add.items()]
+
+
+HEADER_REFERENCES = {"header_mutation": _header_mutation}
+
+
+# ---------------------------------------------------------------------------------------------
+# The stream's view of the world: what the connection manager would provide
+
+
+class _Connection:
+    def __init__(self, remote) -> None:
+        self.remote_address = remote
+
+
+class Stream:
+    """The chain's `stream` (see proxy/http/filter_chain.py): the sink records what reaches the
+    client and checks that the stream ends exactly once and nothing follows its end."""
+
+    def __init__(self, ctx, buffer_limit: int, remote, stream_id: int) -> None:
+        self.ctx = ctx
+        self.dispatcher = ctx.dispatcher
+        self.buffer_limit = buffer_limit
+        self.connection = _Connection(remote)
+        self.stream_id = stream_id
+        self.stream_info: dict = {"response_flags": []}
+        self.response_started = False
+        self.ended = False
+        self.end_kind = None
+        self.read_disabled = 0
+        self.local_status = None
+        self.bypass = False          # a local reply replaced a held response: it skips the encoders
+        self.chain = None
+        self.probe = None
+        self.out_head = None
+        self.out_body = bytearray()
+        self.out_end = False
+
+    def _written(self, what: str) -> None:
+        if self.ended:
+            raise oracles.InvariantViolation("written_after_stream_end", f"{what} after the stream ended as {self.end_kind}")
+        if self.out_end:
+            raise oracles.InvariantViolation("written_after_end_stream", f"{what} after the response's end of stream")
+        if not self.bypass:
+            self.probe.arriving(None, ENC, what)
+
+    def write_headers(self, head, end_stream: bool) -> None:
+        self._written("response headers")
+        if self.out_head is not None:
+            raise oracles.InvariantViolation("response_headers_twice", f"{head.status} after {self.out_head.status}")
+        self.response_started = True
+        self.out_head = head
+        self.out_end = end_stream
+        self.probe.response_reached_client(head)
+        if end_stream:
+            self._end("response")
+
+    def write_data(self, data: bytes, end_stream: bool) -> None:
+        self._written("response data")
+        if self.out_head is None:
+            raise oracles.InvariantViolation("response_data_before_headers", f"{len(data)} bytes")
+        self.out_body += data
+        self.out_end = end_stream
+        if end_stream:
+            self._end("response")
+
+    def write_trailers(self, trailers) -> None:
+        self._written("response trailers")
+        if self.out_head is None:
+            raise oracles.InvariantViolation("response_trailers_before_headers", "")
+        self.out_end = True
+        self._end("response")
+
+    def reset(self, reason: str, flag: str = "") -> None:
+        if self.ended:
+            return  # as ActiveStream: a reset of an ended stream is a no-op
+        self._end("reset")
+
+    def note_local_reply(self, status: int, flags) -> None:
+        self.local_status = status
+        self.bypass = self.probe.encode_entered  # the encoders hold a response: the reply goes direct
+
+    def route(self):
+        return None
+
+    def disable_reads(self, disable: bool) -> None:
+        if self.ended:
+            return
+        if disable:
+            self.read_disabled += 1
+        elif self.read_disabled == 0:
+            raise oracles.InvariantViolation("read_enable_unbalanced", "disable_downstream_reads(False) without (True)")
+        else:
+            self.read_disabled -= 1
+
+    def _end(self, kind: str) -> None:
+        if self.ended:
+            raise oracles.InvariantViolation("stream_ended_twice", f"as {kind} after {self.end_kind}")
+        self.ended, self.end_kind = True, kind
+        self.chain.destroy()
+
+
+# ---------------------------------------------------------------------------------------------
+# Observation: every filter is wrapped; the probe holds the model the oracles check against
+
+
+class _Callbacks:
+    """The callbacks a wrapped filter sees: the chain's, with continue_* noted by the model."""
+
+    def __init__(self, real, observed: "Observed") -> None:
+        self._real, self._observed = real, observed
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def continue_decoding(self) -> None:
+        self._observed.stopped[DEC] = False
+        self._real.continue_decoding()
+
+    def continue_encoding(self) -> None:
+        self._observed.stopped[ENC] = False
+        self._real.continue_encoding()
+
+
+class Observed(StreamFilter):
+    """Delegates to one filter; records its statuses (the stop model), ownership, destroys."""
+
+    def __init__(self, inner, name: str, probe: "Probe", config=None) -> None:
+        self.inner, self.name, self.probe, self.config = inner, name, probe, config
+        self.index = 0
+        self.stopped = [False, False]
+        self.owned = [0, 0]
+        self.saw_headers = [False, False]
+        self.destroyed = 0
+        self.real_callbacks = None
+
+    def set_decoder_filter_callbacks(self, callbacks) -> None:
+        self.real_callbacks = callbacks
+        self.decoder_callbacks = self.encoder_callbacks = callbacks
+        wrapped = _Callbacks(callbacks, self)
+        self.inner.set_decoder_filter_callbacks(wrapped)
+        self.inner.set_encoder_filter_callbacks(wrapped)
+
+    def set_encoder_filter_callbacks(self, callbacks) -> None:
+        pass  # one callbacks object serves both directions (set above)
+
+    def continue_(self, direction: int) -> None:
+        """The harness resumes this filter from outside its callbacks (a timer's way)."""
+        cb = self.inner.decoder_callbacks
+        (cb.continue_decoding if direction == DEC else cb.continue_encoding)()
+
+    def _headers(self, direction, method, head, end):
+        self.probe.arriving(self, direction, method)
+        status = getattr(self.inner, method)(head, end)
+        self.stopped[direction] = status is not CONTINUE
+        self.saw_headers[direction] = True
+        return status
+
+    def _data(self, direction, method, data, end):
+        self.probe.arriving(self, direction, method)
+        before = data.bytes()
+        status = getattr(self.inner, method)(data, end)
+        if status is STOP_ITERATION:
+            self.owned[direction] += len(before)
+        elif self.name not in BODY_MODIFIERS and data.bytes() != before:
+            raise oracles.InvariantViolation("undocumented_body_modification",
+                                             f"{self.name}.{method} changed a {len(before)}-byte chunk")
+        self.stopped[direction] = status is not CONTINUE
+        return status
+
+    def _trailers(self, direction, method, trailers):
+        self.probe.arriving(self, direction, method)
+        status = getattr(self.inner, method)(trailers)
+        self.stopped[direction] = status is not CONTINUE
+        return status
+
+    def decode_headers(self, head, end_stream):
+        return self._headers(DEC, "decode_headers", head, end_stream)
+
+    def decode_data(self, data, end_stream):
+        return self._data(DEC, "decode_data", data, end_stream)
+
+    def decode_trailers(self, trailers):
+        return self._trailers(DEC, "decode_trailers", trailers)
+
+    def encode_headers(self, head, end_stream):
+        return self._headers(ENC, "encode_headers", head, end_stream)
+
+    def encode_data(self, data, end_stream):
+        return self._data(ENC, "encode_data", data, end_stream)
+
+    def encode_trailers(self, trailers):
+        return self._trailers(ENC, "encode_trailers", trailers)
+
+    def on_downstream_above_write_watermark(self):
+        self.inner.on_downstream_above_write_watermark()
+
+    def on_downstream_below_write_watermark(self):
+        self.inner.on_downstream_below_write_watermark()
+
+    def on_destroy(self):
+        self.destroyed += 1
+        if self.destroyed > 1:
+            raise oracles.InvariantViolation("on_destroy_twice", self.name)
+        self.inner.on_destroy()
+
+
+class ScriptedFilter(StreamFilter):
+    """A test filter whose statuses come from the input: 2 bits per call, cyclic over 32 bits."""
+
+    CHOICES = ((CONTINUE, CONTINUE, STOP_ITERATION, STOP_ALL_ITERATION),            # headers
+               (CONTINUE, CONTINUE, STOP_ITERATION_AND_BUFFER, STOP_ITERATION),     # data
+               (CONTINUE, CONTINUE, CONTINUE, STOP_ITERATION))                      # trailers
+
+    def __init__(self, script: int) -> None:
+        self.script, self.calls = script, 0
+
+    def _next(self, kind: int):
+        bits = (self.script >> (2 * (self.calls % 16))) & 3
+        self.calls += 1
+        return self.CHOICES[kind][bits]
+
+    def decode_headers(self, head, end_stream):
+        return self._next(0)
+
+    def decode_data(self, data, end_stream):
+        return self._next(1)
+
+    def decode_trailers(self, trailers):
+        return self._next(2)
+
+    def encode_headers(self, head, end_stream):
+        return self._next(0)
+
+    def encode_data(self, data, end_stream):
+        return self._next(1)
+
+    def encode_trailers(self, trailers):
+        return self._next(2)
+
+
+class Terminal(StreamFilter):
+    """The last decoder and first encoder, as the router: takes the request (owning its bytes),
+    records what reached it, and sends the response the harness asks for."""
+
+    def __init__(self, probe: "Probe") -> None:
+        self.probe = probe
+        self.head = None
+        self.body = bytearray()
+        self.trailers = None
+        self.request_end = False
+        self.response_head_sent = False
+        self.response_end = False
+        self.destroyed = 0
+        self.fed_enc = bytearray()
+
+    def _arrive(self, method: str) -> None:
+        self.probe.arriving(self, DEC, method)
+        if self.request_end:
+            raise oracles.InvariantViolation("decoded_after_end_stream", f"terminal {method} after the request ended")
+
+    def decode_headers(self, head, end_stream):
+        self._arrive("decode_headers")
+        if self.head is not None:
+            raise oracles.InvariantViolation("request_headers_twice", "the terminal got request headers twice")
+        self.head = head
+        self.request_end = end_stream
+        self.probe.request_reached_terminal(head)
+        return STOP_ITERATION
+
+    def decode_data(self, data, end_stream):
+        self._arrive("decode_data")
+        if self.head is None:
+            raise oracles.InvariantViolation("request_data_before_headers", "at the terminal")
+        self.body += data.take()
+        self.request_end = end_stream
+        return STOP_ITERATION
+
+    def decode_trailers(self, trailers):
+        self._arrive("decode_trailers")
+        self.trailers = trailers
+        self.request_end = True
+        return STOP_ITERATION
+
+    def encode_headers(self, head, end_stream):
+        self.probe.encode_entered = True
+        self.probe.response_entered(head)
+        return CONTINUE
+
+    def encode_data(self, data, end_stream):
+        self.fed_enc += data.bytes()
+        return CONTINUE
+
+    def on_destroy(self):
+        self.destroyed += 1
+        if self.destroyed > 1:
+            raise oracles.InvariantViolation("on_destroy_twice", "terminal")
+
+    # the upstream's side, driven by the harness
+    def can_respond(self) -> bool:
+        chain = self.probe.chain
+        return (self.head is not None and not self.response_end and not chain.ended
+                and not chain.local_reply_sent)
+
+    def respond_headers(self, status: int, end: bool) -> None:
+        self.response_head_sent, self.response_end = True, end
+        self.decoder_callbacks.encode_headers(ResponseHead(status, HeaderMap(RESPONSE_HEADERS)), end)
+
+    def respond_data(self, data: bytes, end: bool) -> None:
+        self.response_end = end
+        self.decoder_callbacks.encode_data(data, end)
+
+    def respond_trailers(self) -> None:
+        self.response_end = True
+        self.decoder_callbacks.encode_trailers(HeaderMap([(b"x-checksum", b"abc")]))
+
+
+class Probe:
+    """One stream's model and checks."""
+
+    def __init__(self) -> None:
+        self.filters: list[Observed] = []   # chain order, terminal excluded
+        self.terminal = None
+        self.chain = None
+        self.stream = None
+        self.encode_entered = False
+        self.request_fed = None
+        self.request_done = False
+        self.response_fed = None
+        self.fed_dec = bytearray()
+        self.conservation = [True, True]   # checked while the direction is live
+
+    def arriving(self, who, direction: int, what: str) -> None:
+        if who is not None and getattr(who, "destroyed", 0):
+            raise oracles.InvariantViolation("called_after_on_destroy", f"{what} on a destroyed filter")
+        if who is self.terminal and direction == ENC:
+            return
+        if direction == DEC:
+            earlier = self.filters if who is self.terminal else self.filters[:who.index]
+        else:
+            earlier = self.filters if who is None else self.filters[who.index + 1:]
+        for f in earlier:
+            if f.stopped[direction]:
+                target = "the client" if who is None else ("the terminal" if who is self.terminal else who.name)
+                raise oracles.InvariantViolation(
+                    "passed_after_stop_iteration",
+                    f"{what} reached {target} while {f.name} has not continued its "
+                    f"{'decoding' if direction == DEC else 'encoding'}")
+
+    def _expected_headers(self, fed: list, request: bool) -> list:
+        for f in (self.filters if request else reversed(self.filters)):
+            ref = HEADER_REFERENCES.get(f.name)
+            if ref is not None:
+                fed = ref(f.config, fed, request)
+        return sorted(fed)
+
+    def request_reached_terminal(self, head) -> None:
+        method, path, authority, headers = self.request_fed
+        if (head.method, head.path, head.authority) != (method, path, authority):
+            raise oracles.InvariantViolation("request_line_changed", f"{head.method!r} {head.path!r} {head.authority!r}")
+        want = self._expected_headers(list(headers), True)
+        if sorted(head.headers) != want:
+            raise oracles.InvariantViolation("request_headers_differ", f"terminal got {sorted(head.headers)}, documented {want}")
+
+    def response_entered(self, head) -> None:
+        if self.response_fed is not None:
+            raise oracles.InvariantViolation("response_entered_twice", f"{head.status}")
+        self.response_fed = (head.status, list(head.headers))
+
+    def response_reached_client(self, head) -> None:
+        if self.stream.bypass:
+            return
+        skipped = [f.name for f in self.filters if not f.saw_headers[ENC]]
+        if skipped or self.response_fed is None:
+            raise oracles.InvariantViolation("response_skipped_encoders",
+                                             f"{head.status} reached the client without {skipped or ['the terminal']}")
+        status, headers = self.response_fed
+        want = self._expected_headers(headers, False)
+        if head.status != status or sorted(head.headers) != want:
+            raise oracles.InvariantViolation("response_headers_differ",
+                                             f"client got {head.status} {sorted(head.headers)}, documented {status} {want}")
+
+    def check_bytes(self) -> None:
+        chain, stream = self.chain, self.stream
+        if chain.ended or chain.decoding_stopped:
+            self.conservation[DEC] = False
+        if chain.ended or chain.encoding_stopped or stream.bypass:
+            self.conservation[ENC] = False
+        for direction in (DEC, ENC):
+            if not self.conservation[direction]:
+                continue
+            if direction == DEC:
+                fed, reached = bytes(self.fed_dec), bytes(self.terminal.body)
+                held = [f.real_callbacks.decoding_buffer.bytes() for f in reversed(self.filters)]
+            else:
+                fed, reached = bytes(self.terminal.fed_enc), bytes(stream.out_body)
+                held = [f.real_callbacks.encoding_buffer.bytes() for f in self.filters]
+            owned = sum(f.owned[direction] for f in self.filters)
+            flow = reached + b"".join(held)
+            name = "request" if direction == DEC else "response"
+            if len(flow) + owned != len(fed):
+                raise oracles.InvariantViolation(
+                    "body_bytes_not_conserved",
+                    f"{name}: {len(fed)} bytes in, {len(reached)} reached the end, {len(flow) - len(reached)} held, "
+                    f"{owned} owned by filters")
+            if (owned == 0 and flow != fed) or not _subsequence(flow, fed):
+                raise oracles.InvariantViolation("body_bytes_reordered", f"{name}: bytes out of order or invented")
+
+    def check_destroyed(self) -> None:
+        for f in self.filters + [self.terminal]:
+            if f.destroyed != 1:
+                raise oracles.InvariantViolation("on_destroy_not_once", f"{getattr(f, 'name', 'terminal')}: {f.destroyed}")
+
+
+def _subsequence(part: bytes, whole: bytes) -> bool:
+    it = iter(whole)
+    return all(any(b == c for c in it) for b in part)
+
+
+# ---------------------------------------------------------------------------------------------
+# The session
+
+
+class Session:
+    def __init__(self, name: str, config, make, layout: int, seed: int, script: int) -> None:
+        self.name, self.config, self.make = name, config, make
+        self.placement = layout & 3
+        self.buffer_limit = BUFFER_LIMITS[(layout >> 2) & 3]
+        self.remote = (SOURCES[(layout >> 4) & 7], 40000)
+        self.script = script
+        self.ctx = ServerContext(dispatcher=SimulatedDispatcher(), network=None)
+        self.ctx.random.seed(seed)
+        self.streams = 0
+        self.probe = None
+        self.new_stream()
+
+    def new_stream(self) -> None:
+        probe = Probe()
+        chosen = Observed(self.make(self.ctx), self.name, probe, self.config)
+        filters = [chosen]
+        if self.placement in (1, 2):
+            scripted = Observed(ScriptedFilter(self.script), "scripted", probe)
+            filters = [chosen, scripted] if self.placement == 1 else [scripted, chosen]
+        for i, f in enumerate(filters):
+            f.index = i
+        probe.filters = filters
+        probe.terminal = Terminal(probe)
+        probe.stream = Stream(self.ctx, self.buffer_limit, self.remote, 1 + 2 * self.streams)
+        probe.stream.probe = probe
+        probe.chain = probe.stream.chain = FilterChain(probe.stream, filters + [probe.terminal])
+        self.streams += 1
+        self.probe = probe
+
+    def end_stream(self) -> None:
+        """As a connection close would: reset a stream that has not ended; then every filter
+        must have been destroyed exactly once."""
+        p = self.probe
+        if not p.stream.ended:
+            p.stream.reset("connection closed")
+        self.ctx.dispatcher.run_posted()
+        p.check_destroyed()
+
+    def who(self, b: int):
+        """An actor for local replies / continue / reset: a filter or the terminal."""
+        actors = self.probe.filters + [self.probe.terminal]
+        return actors[b % len(actors)]
+
+    def apply(self, op: str, a: int, payload: bytes, end: bool) -> None:
+        p = self.probe
+        stream, term, chain = p.stream, p.terminal, p.chain
+        if op == "new_stream":
+            if self.streams < MAX_STREAMS:
+                self.end_stream()
+                self.new_stream()
+            return
+        if op == "advance":
+            self.ctx.dispatcher.advance(TIME_STEPS_MS[a % len(TIME_STEPS_MS)])
+        elif stream.ended:
+            return
+        elif op == "decode_headers":
+            if p.request_fed is None:
+                method, path, authority, headers = REQUESTS[a % len(REQUESTS)]
+                p.request_fed = (method, path, authority, tuple(headers))
+                p.request_done = end
+                chain.decode_headers(RequestHead(method, path, authority, headers=HeaderMap(headers)), end)
+        elif op in ("decode_data", "decode_trailers"):
+            if p.request_fed is None or p.request_done:
+                return
+            if op == "decode_data":
+                if chain.decoder.live and not chain.ended:
+                    p.fed_dec += payload
+                p.request_done = end
+                chain.decode_data(payload, end)
+            else:
+                p.request_done = True
+                chain.decode_trailers(HeaderMap([(b"x-checksum", b"abc")]))
+        elif op in ("encode_headers", "encode_data", "encode_trailers"):
+            if not term.can_respond() or (op == "encode_headers") == term.response_head_sent:
+                return
+            if op == "encode_headers":
+                term.respond_headers(STATUSES[a % len(STATUSES)], end)
+            elif op == "encode_data":
+                term.respond_data(payload, end)
+            else:
+                term.respond_trailers()
+        elif op == "local_reply":
+            actor = self.who(a)
+            body = (b"", b"denied\n", b"x" * 100)[(a >> 4) % 3]
+            actor.decoder_callbacks.send_local_reply(STATUSES[(a >> 2) % len(STATUSES)], body)
+        elif op in ("continue_decoding", "continue_encoding"):
+            actor = self.who(a)
+            if isinstance(actor, Observed):
+                actor.continue_(DEC if op == "continue_decoding" else ENC)
+        elif op == "filter_reset":
+            self.who(a).decoder_callbacks.reset_stream("reset by a filter")
+        elif op == "reset":
+            stream.reset("downstream reset")
+        elif op == "watermark":
+            chain.on_downstream_watermark(bool(a & 1))
+        self.ctx.dispatcher.run_posted()
+        p.check_bytes()
+
+
+OPS = ("decode_headers", "decode_data", "decode_trailers", "encode_headers", "encode_data", "encode_trailers",
+       "local_reply", "continue_decoding", "continue_encoding", "advance", "reset", "filter_reset", "new_stream",
+       "watermark")
+_PAYLOAD_OPS = ("decode_data", "encode_data")
+
+
+def decode_actions(r: Reader) -> list:
+    """(op, argument byte, payload, end) tuples from the rest of the input."""
+    actions = []
+    while r.remaining() > 0 and len(actions) < MAX_ACTIONS:
+        op = OPS[r.int(1, len(OPS))]
+        a = r.int(1, 256)
+        payload = r.bytes(a) if op in _PAYLOAD_OPS else b""
+        actions.append((op, a, payload, bool(a & 0x80) if op not in _PAYLOAD_OPS else bool(r.int(1, 2))))
+    return actions
+
+
+def encode_actions(actions) -> bytes:
+    out = bytearray()
+    for op, a, payload, end in actions:
+        out.append(OPS.index(op))
+        if op in _PAYLOAD_OPS:
+            out += bytes([len(payload)]) + payload + bytes([int(end)])
+        else:
+            out.append((a & 0x7F) | (0x80 if end else 0))
+    return bytes(out)
+
+
+def run(data: bytes):
+    names = filter_names()
+    r = Reader(data)
+    name = names[r.int(1, len(names))]
+    blob = r.bytes(r.int(2, 4096))
+    layout, seed, script = r.int(1, 256), r.int(1, 256), r.int(4, 1 << 32)
+    try:
+        config, make = built_for(name, blob)
+    except Invalid:
+        return None
+    session = Session(name, config, make, layout, seed, script)
+    for op, a, payload, end in decode_actions(r):
+        session.apply(op, a, payload, end)
+    session.end_stream()
+    return session
+
+
+def seed(name: str, config, layout: int, seed_: int, script: int, actions) -> bytes:
+    blob = config.SerializeToString(deterministic=True)
+    return (bytes([filter_names().index(name)]) + len(blob).to_bytes(2, "big") + blob + bytes([layout, seed_])
+            + script.to_bytes(4, "big") + encode_actions(actions))
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeds
+
+
+def _configs() -> dict:
+    """Each filter's configurations: the examples' and a few hand-picked ones."""
+    from pathlib import Path
+    from proxy.config import ConfigError, load_file
+    root = Path(__file__).resolve().parent.parent.parent
+    configs: dict = {n: [] for n in filter_names()}
+    for path in sorted((root / "examples").glob("*.yaml")):
+        try:
+            boot = load_file(path)
+        except ConfigError:
+            continue
+        for listener in boot.listeners:
+            for chain in listener.filter_chains:
+                for f in chain.filters:
+                    if f.WhichOneof("filter") == "http_connection_manager":
+                        for h in f.http_connection_manager.http_filters:
+                            kind = h.WhichOneof("filter")
+                            if kind in configs:
+                                configs[kind].append(getattr(h, kind))
+    cls = {n: schema.message_class(schema.HttpFilter.DESCRIPTOR.fields_by_name[n].message_type) for n in configs}
+    fault = cls["fault"](delay_ms=100)
+    abort = cls["fault"](abort_status=503, abort_percent=50, delay_ms=10)
+    configs.get("fault", []).extend([fault, abort])
+    rl = cls["local_ratelimit"](max_tokens=1, tokens_per_fill=1, fill_interval_ms=1000)
+    configs.get("local_ratelimit", []).append(rl)
+    rbac = cls["rbac"](action=0)
+    p = rbac.policies.add(name="canary", methods=["GET", "PUT"])
+    p.headers.add(name="x-canary", exact="yes")
+    rbac.policies.add(name="local", source_prefixes=["127.0.0.0/8"])
+    configs.get("rbac", []).append(rbac)
+    hm = cls["header_mutation"](request_headers_to_remove=["x-internal", "x-canary"])
+    hm.request_headers_to_add["x-canary"] = "no"
+    hm.response_headers_to_add["x-served-by"] = "proxyfuzz"
+    configs.get("header_mutation", []).append(hm)
+    return configs
+
+
+def _a(op, a=0, payload=b"", end=False):
+    return (op, a, payload, end)
+
+
+SCRIPTS = {
+    "get_ok": [_a("decode_headers", 0, end=True), _a("encode_headers", 0), _a("encode_data", payload=b"hello"),
+               _a("encode_data", payload=b" world", end=True)],
+    "post_body_trailers": [_a("decode_headers", 1), _a("decode_data", payload=b"user=alice"),
+                           _a("decode_data", payload=b"&password=secret1"), _a("decode_trailers"),
+                           _a("encode_headers", 0), _a("encode_data", payload=b"ok"), _a("encode_trailers")],
+    "delayed": [_a("decode_headers", 3), _a("decode_data", payload=b"\x00\x01\x02\x03", end=True),
+                _a("advance", 3), _a("advance", 5), _a("encode_headers", 1, end=True)],
+    "stop_and_continue": [_a("decode_headers", 2), _a("decode_data", payload=b"abc"), _a("continue_decoding", 0),
+                          _a("continue_decoding", 1), _a("decode_data", payload=b"def", end=True),
+                          _a("continue_decoding", 1), _a("encode_headers", 0), _a("continue_encoding", 1),
+                          _a("encode_data", payload=b"xyz", end=True), _a("continue_encoding", 1)],
+    "local_reply_midway": [_a("decode_headers", 1), _a("decode_data", payload=b"x" * 40),
+                           _a("local_reply", 0x11), _a("continue_encoding", 1), _a("advance", 7)],
+    "overflow_413": [_a("decode_headers", 1), _a("decode_data", payload=b"y" * 200),
+                     _a("decode_data", payload=b"z" * 200, end=True)],
+    "reset_midway": [_a("decode_headers", 4), _a("encode_headers", 0), _a("encode_data", payload=b"part"),
+                     _a("reset")],
+    "three_streams": [_a("decode_headers", 0, end=True), _a("encode_headers", 0, end=True), _a("new_stream"),
+                      _a("decode_headers", 2, end=True), _a("new_stream"), _a("decode_headers", 5, end=True),
+                      _a("advance", 5), _a("encode_headers", 1, end=True)],
+    "watermarks_head": [_a("decode_headers", 5, end=True), _a("watermark", 1), _a("encode_headers", 0),
+                        _a("watermark", 0), _a("encode_data", payload=b"", end=True)],
+}
+# (layout, scripted filter's statuses): none; after, all CONTINUE; before, stop then continue;
+# after, buffering data; small buffer limit with a scripted filter
+LAYOUTS = ((0, 0), (1, 0), (2, 0b10_00_10_10), (1, 0b11_10_11_10_00_10), (0b0101, 0b10101010))
+
+
+def write_seeds(out) -> int:
+    import hashlib
+    from pathlib import Path
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for name, configs in _configs().items():
+        for config in configs[:4]:
+            for layout, script in LAYOUTS:
+                for actions in SCRIPTS.values():
+                    data = seed(name, config, layout, 7, script, actions)
+                    (out / hashlib.sha1(data).hexdigest()).write_bytes(data)
+                    count += 1
+    return count
+
+
+if __name__ == "__main__":
+    import sys
+    print(f"wrote {write_seeds(sys.argv[1] if len(sys.argv) > 1 else 'corpus/http_filter')} seeds")
