@@ -172,16 +172,16 @@ class Stream:
         self.out_body = bytearray()
         self.out_end = False
 
-    def _written(self, what: str) -> None:
+    def _written(self, what: str, kind: str) -> None:
         if self.ended:
             raise oracles.InvariantViolation("written_after_stream_end", f"{what} after the stream ended as {self.end_kind}")
         if self.out_end:
             raise oracles.InvariantViolation("written_after_end_stream", f"{what} after the response's end of stream")
         if not self.bypass:
-            self.probe.arriving(None, ENC, what)
+            self.probe.arriving(None, ENC, what, kind)
 
     def write_headers(self, head, end_stream: bool) -> None:
-        self._written("response headers")
+        self._written("response headers", "headers")
         if self.out_head is not None:
             raise oracles.InvariantViolation("response_headers_twice", f"{head.status} after {self.out_head.status}")
         self.response_started = True
@@ -192,7 +192,7 @@ class Stream:
             self._end("response")
 
     def write_data(self, data: bytes, end_stream: bool) -> None:
-        self._written("response data")
+        self._written("response data", "end" if end_stream else "data")
         if self.out_head is None:
             raise oracles.InvariantViolation("response_data_before_headers", f"{len(data)} bytes")
         self.out_body += data
@@ -201,7 +201,7 @@ class Stream:
             self._end("response")
 
     def write_trailers(self, trailers) -> None:
-        self._written("response trailers")
+        self._written("response trailers", "end")
         if self.out_head is None:
             raise oracles.InvariantViolation("response_trailers_before_headers", "")
         self.out_end = True
@@ -250,11 +250,11 @@ class _Callbacks:
         return getattr(self._real, name)
 
     def continue_decoding(self) -> None:
-        self._observed.stopped[DEC] = False
+        self._observed.set_status(DEC, CONTINUE)
         self._real.continue_decoding()
 
     def continue_encoding(self) -> None:
-        self._observed.stopped[ENC] = False
+        self._observed.set_status(ENC, CONTINUE)
         self._real.continue_encoding()
 
 
@@ -267,6 +267,8 @@ class Observed(StreamFilter):
         self.stopped = [False, False]
         self.owned = [0, 0]
         self.saw_headers = [False, False]
+        self.headers_released = [False, False]
+        self.past_at_stop = [0, 0]   # bytes beyond this filter when it last stopped
         self.destroyed = 0
         self.real_callbacks = None
 
@@ -285,15 +287,25 @@ class Observed(StreamFilter):
         cb = self.inner.decoder_callbacks
         (cb.continue_decoding if direction == DEC else cb.continue_encoding)()
 
+    def set_status(self, direction: int, status) -> None:
+        """The stop model: a Stop* status holds what reached this filter; CONTINUE or
+        continue_*() releases it (the headers included, if they were held)."""
+        if status is CONTINUE:
+            self.stopped[direction] = False
+            self.headers_released[direction] = self.saw_headers[direction]
+        else:
+            self.stopped[direction] = True
+            self.past_at_stop[direction] = self.probe.past(self, direction)
+
     def _headers(self, direction, method, head, end):
-        self.probe.arriving(self, direction, method)
-        status = getattr(self.inner, method)(head, end)
-        self.stopped[direction] = status is not CONTINUE
+        self.probe.arriving(self, direction, method, "headers")
         self.saw_headers[direction] = True
+        status = getattr(self.inner, method)(head, end)
+        self.set_status(direction, status)
         return status
 
     def _data(self, direction, method, data, end):
-        self.probe.arriving(self, direction, method)
+        self.probe.arriving(self, direction, method, "end" if end else "data")
         before = data.bytes()
         status = getattr(self.inner, method)(data, end)
         if status is STOP_ITERATION:
@@ -301,13 +313,13 @@ class Observed(StreamFilter):
         elif self.name not in BODY_MODIFIERS and data.bytes() != before:
             raise oracles.InvariantViolation("undocumented_body_modification",
                                              f"{self.name}.{method} changed a {len(before)}-byte chunk")
-        self.stopped[direction] = status is not CONTINUE
+        self.set_status(direction, status)
         return status
 
     def _trailers(self, direction, method, trailers):
-        self.probe.arriving(self, direction, method)
+        self.probe.arriving(self, direction, method, "end")
         status = getattr(self.inner, method)(trailers)
-        self.stopped[direction] = status is not CONTINUE
+        self.set_status(direction, status)
         return status
 
     def decode_headers(self, head, end_stream):
@@ -390,13 +402,13 @@ class Terminal(StreamFilter):
         self.destroyed = 0
         self.fed_enc = bytearray()
 
-    def _arrive(self, method: str) -> None:
-        self.probe.arriving(self, DEC, method)
+    def _arrive(self, method: str, kind: str) -> None:
+        self.probe.arriving(self, DEC, method, kind)
         if self.request_end:
             raise oracles.InvariantViolation("decoded_after_end_stream", f"terminal {method} after the request ended")
 
     def decode_headers(self, head, end_stream):
-        self._arrive("decode_headers")
+        self._arrive("decode_headers", "headers")
         if self.head is not None:
             raise oracles.InvariantViolation("request_headers_twice", "the terminal got request headers twice")
         self.head = head
@@ -405,7 +417,7 @@ class Terminal(StreamFilter):
         return STOP_ITERATION
 
     def decode_data(self, data, end_stream):
-        self._arrive("decode_data")
+        self._arrive("decode_data", "end" if end_stream else "data")
         if self.head is None:
             raise oracles.InvariantViolation("request_data_before_headers", "at the terminal")
         self.body += data.take()
@@ -413,7 +425,7 @@ class Terminal(StreamFilter):
         return STOP_ITERATION
 
     def decode_trailers(self, trailers):
-        self._arrive("decode_trailers")
+        self._arrive("decode_trailers", "end")
         self.trailers = trailers
         self.request_end = True
         return STOP_ITERATION
@@ -466,7 +478,9 @@ class Probe:
         self.fed_dec = bytearray()
         self.conservation = [True, True]   # checked while the direction is live
 
-    def arriving(self, who, direction: int, what: str) -> None:
+    def arriving(self, who, direction: int, what: str, kind: str) -> None:
+        """`who` (a filter, the terminal, None: the client) gets `kind` (headers, data, end):
+        no filter before it in this direction may still hold that part of the stream."""
         if who is not None and getattr(who, "destroyed", 0):
             raise oracles.InvariantViolation("called_after_on_destroy", f"{what} on a destroyed filter")
         if who is self.terminal and direction == ENC:
@@ -476,12 +490,37 @@ class Probe:
         else:
             earlier = self.filters if who is None else self.filters[who.index + 1:]
         for f in earlier:
-            if f.stopped[direction]:
+            held = (not f.headers_released[direction] if kind == "headers"
+                    else f.stopped[direction] if kind == "end" else False)
+            if held:
                 target = "the client" if who is None else ("the terminal" if who is self.terminal else who.name)
                 raise oracles.InvariantViolation(
                     "passed_after_stop_iteration",
                     f"{what} reached {target} while {f.name} has not continued its "
                     f"{'decoding' if direction == DEC else 'encoding'}")
+        self.check_stopped_hold()
+
+    def past(self, f, direction: int) -> int:
+        """Body bytes beyond filter f in `direction`: at the end, or held or owned by later filters."""
+        if direction == DEC:
+            later, end = self.filters[f.index + 1:], len(self.terminal.body)
+            held = sum(len(g.real_callbacks.decoding_buffer) for g in later)
+        else:
+            later, end = self.filters[:f.index], len(self.stream.out_body)
+            held = sum(len(g.real_callbacks.encoding_buffer) for g in later)
+        return end + held + sum(g.owned[direction] for g in later)
+
+    def check_stopped_hold(self) -> None:
+        """While a filter is stopped, no body byte gets past it (what was already past may move on)."""
+        for direction in (DEC, ENC):
+            if not self.conservation[direction]:
+                continue
+            for f in self.filters:
+                if f.stopped[direction] and self.past(f, direction) != f.past_at_stop[direction]:
+                    raise oracles.InvariantViolation(
+                        "passed_after_stop_iteration",
+                        f"{self.past(f, direction) - f.past_at_stop[direction]} body bytes got past {f.name} "
+                        f"while it had not continued its {'decoding' if direction == DEC else 'encoding'}")
 
     def _expected_headers(self, fed: list, request: bool) -> list:
         for f in (self.filters if request else reversed(self.filters)):
@@ -522,6 +561,7 @@ class Probe:
             self.conservation[DEC] = False
         if chain.ended or chain.encoding_stopped or stream.bypass:
             self.conservation[ENC] = False
+        self.check_stopped_hold()
         for direction in (DEC, ENC):
             if not self.conservation[direction]:
                 continue
