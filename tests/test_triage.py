@@ -41,7 +41,9 @@ def make_artifact(name: str, data: bytes, tmp: Path, env: dict) -> Path:
     artifacts = tmp / "artifacts" / name
     artifacts.mkdir(parents=True)
     subprocess.run(
-        [str(HARNESS), "-runs=0", "-timeout=1", f"-rss_limit_mb={RSS_LIMIT_MB}",
+        # Only the timeout input gets a short -timeout: on a loaded machine filling 160 MiB can
+        # take over a second, and the OOM input must be caught by the RSS limit, not the clock.
+        [str(HARNESS), "-runs=0", f"-timeout={1 if name == 'timeout' else 30}", f"-rss_limit_mb={RSS_LIMIT_MB}",
          f"-artifact_prefix={artifacts}/", str(corpus)],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
     )
@@ -62,7 +64,7 @@ def planted(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("TRIAGE_FLAKY_STATE", str(flaky_state))
     options = TriageOptions(
-        out_dir=tmp / "reports", reproductions=5, jobs=2, timeout=1, rss_limit_mb=RSS_LIMIT_MB,
+        out_dir=tmp / "reports", reproductions=5, jobs=2, timeout=3, rss_limit_mb=RSS_LIMIT_MB,
         minimize_seconds=2, known_issues=None, project_root=ROOT,
     )
     artifacts = [Artifact(path, HARNESS) for path in files.values()]
