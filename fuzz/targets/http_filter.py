@@ -498,7 +498,6 @@ class Probe:
                     "passed_after_stop_iteration",
                     f"{what} reached {target} while {f.name} has not continued its "
                     f"{'decoding' if direction == DEC else 'encoding'}")
-        self.check_stopped_hold()
 
     def past(self, f, direction: int) -> int:
         """Body bytes beyond filter f in `direction`: at the end, or held or owned by later filters."""
@@ -511,7 +510,8 @@ class Probe:
         return end + held + sum(g.owned[direction] for g in later)
 
     def check_stopped_hold(self) -> None:
-        """While a filter is stopped, no body byte gets past it (what was already past may move on)."""
+        """While a filter is stopped, no body byte gets past it (what was already past may move on).
+        Checked between actions: during one, a chunk in transit between filters is not counted."""
         for direction in (DEC, ENC):
             if not self.conservation[direction]:
                 continue
