@@ -1,0 +1,118 @@
+"""The route harness: seeds replay, odd inputs return, and each oracle can fail: a regex that is
+not anchored and a weighted-cluster bucket off by one are both caught (planted by monkeypatch)."""
+
+import random
+
+import pytest
+
+from fuzz import oracles
+from fuzz.targets import route, route_reference as ref
+from proxy.config import schema
+from proxy.http.route import Route
+
+
+def weighted_config(weights=(90, 10)):
+    config = schema.RouteConfiguration()
+    vh = config.virtual_hosts.add(name="v", domains=["*"])
+    r = vh.routes.add()
+    r.match.prefix = "/"
+    for i, w in enumerate(weights):
+        r.route.weighted_clusters.clusters.add(name=f"c{i}", weight=w)
+    return config
+
+
+def regex_config(regex="/v[0-9]+"):
+    config = schema.RouteConfiguration()
+    vh = config.virtual_hosts.add(name="v", domains=["*"])
+    r = vh.routes.add()
+    r.match.safe_regex.regex = regex
+    r.route.cluster = "c0"
+    return config
+
+
+def test_tiny_empty_and_large_inputs_return():
+    for data in (b"", b"\x00", b"\x01", b"\x01\xff\xff" + bytes(100), random.Random(0).randbytes(4096)):
+        route.run(data)
+
+
+def test_a_protobuf_seed_matches_the_reference():
+    request = ref.Request("GET", "example.com", "/v1/items", ())
+    outcome = route.run(route.encode_protobuf_input(weighted_config(), request))
+    assert outcome.answer.route == "v/0" and outcome.answer.cluster == "c0"
+
+
+def test_a_boundary_draw_picks_the_next_bucket():
+    request = ref.Request("GET", "example.com", "/", ())
+    draws = bytes([0x80 + 1, 0])  # boundary points of (90, 10): 89, 90, 99, 100 -> the second, 90
+    outcome = route.run(route.encode_protobuf_input(weighted_config(), request, draws))
+    assert outcome.draws == ((100, 90),) and outcome.answer.cluster == "c1"
+
+
+def test_invalid_configurations_and_exponential_regexes_return_early():
+    bad = regex_config("(")
+    assert route.run(route.encode_protobuf_input(bad, ref.Request("GET", "a", "/", ()))) is None
+    assert not route.regex_is_bounded("(a*)*b")
+    assert not route.regex_is_bounded("(a|ab)+")
+    assert route.regex_is_bounded("/v[0-9]+/items")
+
+
+def test_reference_domain_precedence():
+    config = schema.RouteConfiguration()
+    for name, domains in (("star", ["*"]), ("pre", ["api.*"]), ("suf", ["*.example.com"]),
+                          ("longsuf", ["*.api.example.com"]), ("exact", ["api.example.com"])):
+        config.virtual_hosts.add(name=name, domains=domains)
+    pick = lambda host: ref.choose_virtual_host(config, host).name  # noqa: E731
+    assert pick("API.example.com") == "exact"
+    assert pick("v1.api.example.com") == "longsuf"
+    assert pick("api.example.org") == "pre"
+    assert pick("example.com") == "star"
+
+
+def test_seeds_replay():
+    from pathlib import Path
+    seeds = sorted(Path(route.__file__).resolve().parents[2].joinpath("corpus", "route").iterdir())
+    assert len(seeds) >= 100
+    answered = sum(route.run(p.read_bytes()) is not None for p in seeds)
+    assert answered == len(seeds)
+
+
+def test_planted_unanchored_regex_is_caught(monkeypatch):
+    data = route.encode_protobuf_input(regex_config("/v[0-9]+"), ref.Request("GET", "a", "/v1/items", ()))
+    assert route.run(data).answer is None  # full match: "/v1/items" is not "/v[0-9]+"
+
+    def unanchored(self, head):
+        if self.kind == "regex":
+            return self.regex.search(head.path_only) is not None
+        return head.path.startswith(self.pattern) if self.kind == "prefix" else head.path_only == self.pattern
+    monkeypatch.setattr(Route, "path_matches", unanchored)
+    with pytest.raises(oracles.InvariantViolation, match="route_differs_from_reference"):
+        route.run(data)
+
+
+def test_planted_weighted_off_by_one_is_caught(monkeypatch):
+    data = route.encode_protobuf_input(weighted_config(), ref.Request("GET", "a", "/", ()))
+    route.run(data)
+
+    def off_by_one(self, rng):
+        point = rng.randrange(self.total_weight)
+        for name, weight in self.clusters:
+            if point <= weight:
+                return name
+            point -= weight
+        return self.clusters[-1][0]
+    monkeypatch.setattr(Route, "pick_cluster", off_by_one)
+    with pytest.raises(oracles.InvariantViolation, match="weighted_cluster_bucket"):
+        route.run(data)
+
+
+def test_planted_bugs_are_found_by_random_structured_inputs(monkeypatch):
+    """Not only by hand-made inputs: a few hundred random structured inputs reach each bug."""
+    def unanchored(self, head):
+        if self.kind == "regex":
+            return self.regex.search(head.path_only) is not None
+        return head.path.startswith(self.pattern) if self.kind == "prefix" else head.path_only == self.pattern
+    monkeypatch.setattr(Route, "path_matches", unanchored)
+    rng = random.Random(2)
+    with pytest.raises(oracles.InvariantViolation):
+        for _ in range(5000):
+            route.run(b"\x00" + rng.randbytes(rng.randint(0, 200)))
