@@ -33,6 +33,7 @@ system-tools:
 
 test: setup
 	$(PY) -m pytest -m "not slow"
+	$(PY) -m fuzz instrumentation check
 
 test-all: setup
 	$(PY) -m pytest

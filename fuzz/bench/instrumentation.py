@@ -51,15 +51,19 @@ def run_policy(spec, layout, policy: str, time_s: int, seed: int, tmp: Path) -> 
         cmd.append(f"-dict={spec.dictionary}")
     env = child_env(layout, policy)
     env[REPORT_ENV] = str(report)
-    rc, progress, timed_out, elapsed = stream(cmd, env, layout.root, time_s + STARTUP_GRACE,
-                                              tmp / policy / "libfuzzer.log")
+    log = layout.work / "bench" / "instrumentation" / f"{spec.name}.{policy}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    rc, progress, timed_out, elapsed = stream(cmd, env, layout.root, time_s + STARTUP_GRACE, log)
     if not report.is_file():
         raise HarnessError(f"{spec.name} under policy {policy} wrote no instrumentation report "
-                           f"(exit {rc}); see {tmp / policy / 'libfuzzer.log'}")
+                           f"(exit {rc}); see {log}")
     counts = json.loads(report.read_text())
     eps = progress.final_stats.get("average_exec_per_sec") or progress.exec_per_sec
+    crashes = [p for p in corpus_files(artifacts) if p.name.startswith(("crash-", "timeout-", "oom-"))]
+    if crashes or timed_out:
+        print(f"    policy {policy}: {'timed out' if timed_out else crashes[0].name} (exit {rc}); see {log}")
     return PolicyRun(policy, counts["functions"], counts["counters"], progress.executions, float(eps),
-                     elapsed, bool(corpus_files(artifacts)) or timed_out, corpus=len(corpus_files(work)))
+                     elapsed, bool(crashes) or timed_out, corpus=len(corpus_files(work)))
 
 
 def target_modules(spec, layout) -> list[str]:
@@ -67,11 +71,11 @@ def target_modules(spec, layout) -> list[str]:
     pf = policies.load(layout.policy_file)
     hp = pf.for_harness(spec.name)
     reach = instrumentation.reach_of(spec, layout)
-    modules = instrumentation.current(hp, reach) if hp.modules else instrumentation.proposal(hp, reach)
-    if not modules:
-        raise HarnessError(f"harness '{spec.name}' has no target modules: its policy section is empty "
-                           f"and it reaches no in-scope module")
-    return modules
+    if not hp.modules:
+        raise HarnessError(f"harness '{spec.name}' has no [harness.{spec.name}.modules] in {layout.policy_file}: "
+                           f"the derived policy would instrument nothing (see `python -m fuzz instrumentation "
+                           f"scan {spec.name}`)")
+    return instrumentation.current(hp, reach)
 
 
 def main(argv: list[str]) -> int:
