@@ -234,3 +234,12 @@ def test_a_corrupt_index_is_refused_not_overwritten(tmp_path, capsys):
     assert main(["--harness", str(harness), "--out", str(tmp_path), str(art)]) == 2
     assert "not a triage index" in capsys.readouterr().err
     assert (tmp_path / "index.json").read_text() == "{not json"
+
+
+def test_a_clean_run_writes_an_empty_index_and_sarif(tmp_path):
+    # make ci-fuzz triages an empty artifact list when nothing crashed; it must not fail then.
+    from fuzz.triage import TriageOptions, triage
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "reports"
+    triage([], TriageOptions(out_dir=out, project_root=root, known_issues=None))
+    assert {p.name for p in out.iterdir()} >= {"index.md", "results.sarif"}

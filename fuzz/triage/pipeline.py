@@ -263,6 +263,7 @@ def _write_reports(index: TriageIndex, known, options: TriageOptions, out_dir: P
         view["reproduce"] = _reproduce_commands(record, out_dir, options)
         render.write_signature_report(out_dir / sig_id, view)
         reported[sig_id] = view
+    out_dir.mkdir(parents=True, exist_ok=True)  # a clean run still gets an (empty) index and SARIF
     render.write_index(out_dir, reported)
     sarif.write_sarif(out_dir / "results.sarif", reported, root)
     return reported
