@@ -76,7 +76,9 @@ class Route:
             return head.path.startswith(self.pattern)
         if self.kind == "path":
             return head.path_only == self.pattern
-        return self.regex.fullmatch(head.path_only) is not None
+        # Compiled from the configuration's text, as validation compiled it; request bytes map
+        # 1:1 onto latin-1 code points (targets are ASCII once the codecs accepted them).
+        return self.regex.fullmatch(head.path_only.decode("latin-1")) is not None
 
     def pick_cluster(self, rng) -> str:
         if len(self.clusters) == 1:
@@ -169,7 +171,7 @@ def _build_route(msg, path: str, name: str, cluster_names) -> Route:
     elif kind == "path":
         pattern = match.path.encode()
     elif kind == "safe_regex":
-        kind, pattern = "regex", match.safe_regex.regex.encode()
+        kind, pattern = "regex", match.safe_regex.regex
         try:
             regex = re.compile(pattern)
         except re.error as exc:
