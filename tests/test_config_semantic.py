@@ -126,7 +126,22 @@ def test_filter_chains_with_the_same_match_are_ambiguous():
     chains.append({"filter_chain_match": {"destination_port": 443},
                    "filters": [{"tcp_proxy": {"cluster": "echo"}}]})
     assert problems(config) == [
-        f"{L0}.filter_chains[1].filter_chain_match: same match as {L0}.filter_chains[0]: "
+        f"{L0}.filter_chains[1].filter_chain_match: matches the same connections as {L0}.filter_chains[0]: "
+        "a connection could not choose between them"]
+
+
+def test_overlapping_chain_matches_are_refused_as_build_refuses_them():
+    # Found by review of the config harness's oracle: these validated, then failed to build.
+    config = tcp_config()
+    chains = config["listeners"][0]["filter_chains"]
+    chains[0]["filter_chain_match"] = {"server_names": ["a.test", "b.test"]}
+    chains.append({"filter_chain_match": {"server_names": ["B.test"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]})
+    chains.append({"filter_chain_match": {"source_prefix_ranges": ["10.0.0.1/8"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]})
+    chains.append({"filter_chain_match": {"source_prefix_ranges": ["10.0.0.0/8"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]})
+    assert problems(config) == [
+        f"{L0}.filter_chains[1].filter_chain_match: matches the same connections as {L0}.filter_chains[0]: "
+        "a connection could not choose between them",
+        f"{L0}.filter_chains[3].filter_chain_match: matches the same connections as {L0}.filter_chains[2]: "
         "a connection could not choose between them"]
 
 

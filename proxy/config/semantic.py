@@ -85,17 +85,21 @@ def _hosts_clash(ip, host, other_ip, other_host) -> bool:
 
 
 def _check_listener(listener, path, clusters, out):
-    matches: dict[bytes, int] = {}
+    from proxy.network.listener import match_keys
+    matches: dict[tuple, int] = {}
     for c, chain in enumerate(listener.filter_chains):
         here = f"{path}.filter_chains[{c}]"
         match = chain.filter_chain_match
-        key = match.SerializeToString(deterministic=True)
-        if key in matches:
+        port = match.destination_port if match.HasField("destination_port") else None
+        names = frozenset(n.lower() for n in match.server_names)
+        networks = tuple(dict.fromkeys(n for n in map(_network_or_none, match.source_prefix_ranges) if n))
+        clash = next((matches[k] for k in match_keys(port, names, networks) if k in matches), None)
+        if clash is not None:
             out.append(Violation(f"{here}.filter_chain_match",
-                                 f"same match as {path}.filter_chains[{matches[key]}]: "
+                                 f"matches the same connections as {path}.filter_chains[{clash}]: "
                                  "a connection could not choose between them"))
         else:
-            matches[key] = c
+            matches.update(dict.fromkeys(match_keys(port, names, networks), c))
         for r, cidr in enumerate(match.source_prefix_ranges):
             _check_cidr(cidr, f"{here}.filter_chain_match.source_prefix_ranges[{r}]", out)
         _check_filters(chain.filters, here, clusters, out)
@@ -173,6 +177,13 @@ def _check_hcm(hcm, path, clusters, out):
             for p, policy in enumerate(http_filter.rbac.policies):
                 for s, cidr in enumerate(policy.source_prefixes):
                     _check_cidr(cidr, f"{here}.rbac.policies[{p}].source_prefixes[{s}]", out)
+
+
+def _network_or_none(text):
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None  # reported by _check_cidr
 
 
 def _check_cidr(text, path, out):

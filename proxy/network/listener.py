@@ -28,11 +28,16 @@ class FilterChainMatch:
     source_networks: tuple = ()             # ipaddress networks
 
     def keys(self):
-        """Every (port, server name, network) combination this match covers: two chains sharing
-        one would be ambiguous."""
-        for name in self.server_names or (None,):
-            for net in self.source_networks or (None,):
-                yield (self.destination_port, name, net)
+        return match_keys(self.destination_port, self.server_names, self.source_networks)
+
+
+def match_keys(destination_port, server_names, source_networks):
+    """Every (port, server name, network) combination a chain match covers: two chains of one
+    listener sharing one would be ambiguous. Config validation and build both use this, so a
+    configuration that validates also builds."""
+    for name in server_names or (None,):
+        for net in source_networks or (None,):
+            yield (destination_port, name, net)
 
 
 @dataclass(frozen=True)
