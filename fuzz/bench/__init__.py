@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m fuzz bench NAME [ARGS]\n\nbenchmarks: " + ", ".join(names))
         return 0 if argv else 2
-    name = argv[0]
+    name = argv[0].replace("-", "_")  # `bench two-stage` runs fuzz/bench/two_stage.py
     if name not in names:
         print(f"error: no benchmark '{name}'; benchmarks: {', '.join(names)}")
         return 2
