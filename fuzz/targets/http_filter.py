@@ -754,23 +754,13 @@ def seed(name: str, config, layout: int, seed_: int, script: int, actions) -> by
 
 def _configs() -> dict:
     """Each filter's configurations: the examples' and a few hand-picked ones."""
-    from pathlib import Path
-    from proxy.config import ConfigError, load_file
-    root = Path(__file__).resolve().parent.parent.parent
+    from fuzz.targets.examples import example_connection_managers
     configs: dict = {n: [] for n in filter_names()}
-    for path in sorted((root / "examples").glob("*.yaml")):
-        try:
-            boot = load_file(path)
-        except ConfigError:
-            continue
-        for listener in boot.listeners:
-            for chain in listener.filter_chains:
-                for f in chain.filters:
-                    if f.WhichOneof("filter") == "http_connection_manager":
-                        for h in f.http_connection_manager.http_filters:
-                            kind = h.WhichOneof("filter")
-                            if kind in configs:
-                                configs[kind].append(getattr(h, kind))
+    for hcm in example_connection_managers():
+        for h in hcm.http_filters:
+            kind = h.WhichOneof("filter")
+            if kind in configs:
+                configs[kind].append(getattr(h, kind))
     cls = {n: schema.message_class(schema.HttpFilter.DESCRIPTOR.fields_by_name[n].message_type) for n in configs}
     fault = cls["fault"](delay_ms=100)
     abort = cls["fault"](abort_status=503, abort_percent=50, delay_ms=10)

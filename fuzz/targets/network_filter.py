@@ -163,20 +163,12 @@ def write_seeds(out) -> int:
     probe modes, and TCP exchanges from fuzz.session_seeds."""
     from pathlib import Path
     from fuzz.session_seeds import TCP
-    from proxy.config import load_file
-    root = Path(__file__).resolve().parent.parent.parent
+    from fuzz.targets.examples import example_network_filters
     configs: dict = {n: [] for n in filter_names()}
-    for path in sorted((root / "examples").glob("*.yaml")):
-        try:
-            boot = load_file(path)
-        except ConfigError:
-            continue
-        for listener in boot.listeners:
-            for chain in listener.filter_chains:
-                for f in chain.filters:
-                    kind = f.WhichOneof("filter")
-                    if kind in configs:
-                        configs[kind].append(getattr(f, kind))
+    for f in example_network_filters():
+        kind = f.WhichOneof("filter")
+        if kind in configs:
+            configs[kind].append(getattr(f, kind))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     count = 0

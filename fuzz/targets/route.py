@@ -421,21 +421,8 @@ SEED_DRAWS = (b"", b"\x80\x00\x80\x00", b"\x81\x00\x81\x00", b"\x82\x00\x82\x00"
 
 
 def example_route_configs() -> list:
-    from pathlib import Path
-    from proxy.config import ConfigError, load_file
-    root = Path(__file__).resolve().parent.parent.parent
-    configs = []
-    for path in sorted((root / "examples").glob("*.yaml")):
-        try:
-            boot = load_file(path)
-        except ConfigError:
-            continue
-        for listener in boot.listeners:
-            for chain in listener.filter_chains:
-                for f in chain.filters:
-                    if f.WhichOneof("filter") == "http_connection_manager":
-                        configs.append(f.http_connection_manager.route_config)
-    return configs
+    from fuzz.targets.examples import example_connection_managers
+    return [hcm.route_config for hcm in example_connection_managers()]
 
 
 def structured_seeds(n: int = 48) -> list:

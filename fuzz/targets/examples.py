@@ -1,0 +1,25 @@
+"""The network filters configured in examples/*.yaml: where harnesses take realistic seed configs."""
+
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
+
+
+def example_network_filters():
+    """Every NetworkFilter message of the examples that load, in file order."""
+    from proxy.config import ConfigError, load_file
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        try:
+            boot = load_file(path)
+        except ConfigError:
+            continue
+        for listener in boot.listeners:
+            for chain in listener.filter_chains:
+                yield from chain.filters
+
+
+def example_connection_managers():
+    """The examples' http_connection_manager configurations."""
+    for f in example_network_filters():
+        if f.WhichOneof("filter") == "http_connection_manager":
+            yield f.http_connection_manager
