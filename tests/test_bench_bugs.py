@@ -129,7 +129,7 @@ def test_cli_bad_arguments_are_clear_errors_not_tracebacks(tmp_path):
     cmd = [sys.executable, "-m", "fuzz", "bench", "bugs", "--bugs", str(tmp_path / "none")]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "not a directory" in proc.stdout and "Traceback" not in proc.stderr
-    proc = subprocess.run(cmd[:4] + ["--time", "0"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(cmd[:5] + ["--time", "0"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--time" in proc.stdout
 
 

@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     name = argv[0].replace("-", "_")  # `bench two-stage` runs fuzz/bench/two_stage.py
     name = ALIASES.get(name, name)
     if name not in names:
-        print(f"error: no benchmark '{name}'; benchmarks: {', '.join(names)}")
+        print(f"error: no benchmark '{argv[0]}'; benchmarks: {', '.join(names)}")
         return 2
     module = importlib.import_module(f"fuzz.bench.{name}")
     return module.main(argv[1:]) or 0
