@@ -194,7 +194,9 @@ class ActiveStream:
         self.status = head.status
         self.hcm.codec.send_headers(self.stream_id, head.status, list(head.headers), end_stream)
         self.hcm.after_send()
-        if end_stream:
+        # after_send may have ended this stream already (the codec closed the connection and
+        # every open stream with it): found by the network_filter fuzzer as a stream ended twice.
+        if end_stream and not self.ended:
             self._end("local_reply" if self.local_reply else "response")
 
     def write_data(self, data: bytes, end_stream: bool) -> None:
@@ -203,6 +205,8 @@ class ActiveStream:
         self.bytes_out += len(data)
         self.hcm.codec.send_data(self.stream_id, data, end_stream)
         self.hcm.after_send()
+        if self.ended:
+            return  # see write_headers
         if end_stream:
             self._end("local_reply" if self.local_reply else "response")
         else:
