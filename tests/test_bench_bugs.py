@@ -133,7 +133,6 @@ def test_cli_bad_arguments_are_clear_errors_not_tracebacks(tmp_path):
     assert proc.returncode == 2 and "--time" in proc.stdout
 
 
-@pytest.mark.slow
 def test_end_to_end_one_easy_bug_is_found_and_attributed_to_the_patch():
     cmd = [sys.executable, "-m", "fuzz", "bench", "bugs", "--bug", "ratelimit-tokens-negative", "--harness",
            "session", "--time", "8", "--no-baseline", "--no-unit-tests"]

@@ -5,7 +5,7 @@ A crash counts as the bug's detection when its input crashes the patched copy an
 crash the same harness on an unpatched copy (the crash goes away with the patch reverted).
 That is the ground truth for oracle findings too, whose tracebacks end in fuzz/oracles.py
 rather than in the patched function. Whether a traceback frame lies in a patched function is
-reported beside it ("stack" vs "oracle"). A crash the unpatched copy shares is a pre-existing
+reported beside it ("in patched function" vs "revert-confirmed"). A crash the unpatched copy shares is a pre-existing
 bug, not this one: the trial records it, sets the input aside and fuzzes on for the time left.
 
 Time to detection is wall-clock seconds from the start of the harness process (startup and
@@ -65,7 +65,7 @@ class TrialResult:
     detected: bool = False
     seconds: float | None = None          # time to detection
     executions: int | None = None         # executions at detection (this process)
-    how: str = ""                         # "stack" | "oracle"
+    how: str = ""                         # "in patched function" | "revert-confirmed"
     signature: str = ""
     unrelated: list = field(default_factory=list)   # Crash records shared with the unpatched copy
     reached: bool | None = None
@@ -161,7 +161,7 @@ def run_trial(bug_name: str, tree: Path, pristine: Path, target: Target, time_s:
         spent += wall
         if not crash.on_unpatched:
             out.detected, out.seconds, out.executions = True, crash.seconds, crash.executions
-            out.how = "stack" if crash.in_patched_function else "oracle"
+            out.how = "in patched function" if crash.in_patched_function else "revert-confirmed"
             out.signature = sig
             break
         out.unrelated.append(crash)
