@@ -156,7 +156,7 @@ class Session:
     def apply(self, a: Action) -> None:
         op = a.op
         if op == "connect":
-            self._connect(a.value)
+            self._connect(a.value, a.target)
         elif op == "advance":
             self.dispatcher.advance(a.value)
         elif op.startswith("upstream_"):
@@ -164,14 +164,21 @@ class Session:
         else:
             self._downstream(a)
 
-    def _connect(self, choice: int) -> None:
+    def _connect(self, choice: int, variant: int = 0) -> None:
+        """`choice` picks the listener and the source address; `variant` the server name (SNI)
+        and destination port among those the listener's chains match on, so every chain is
+        reachable (a chain matching only on a server name was otherwise never run)."""
         if len(self.downstream) >= MAX_CONNECTIONS or not self.built.listeners:
             return
         listener = self.built.listeners[choice % len(self.built.listeners)]
         source = SOURCES[(choice // 8) % len(SOURCES)]
+        matches = [chain.match for chain in listener.filter_chains]
+        names = [""] + sorted({n.replace("*.", "www.") for m in matches for n in m.server_names})
+        ports = [listener.address[1] or 10000] + sorted({m.destination_port for m in matches if m.destination_port})
         sock = sim.SimSocket(self.read_size)
-        local = (listener.address[0], listener.address[1] or 10000)
-        conn = listener.create_connection(self.ctx, sock, local, (source, 40000 + len(self.downstream)))
+        local = (listener.address[0], ports[(variant // len(names)) % len(ports)])
+        conn = listener.create_connection(self.ctx, sock, local, (source, 40000 + len(self.downstream)),
+                                          server_name=names[variant % len(names)])
         self.downstream.append(sock)
         if conn is not None and self.on_connection is not None:
             self.on_connection(conn)
