@@ -76,7 +76,7 @@ def stack(tmp_path_factory):
         wait_port(ports["upstream"])
         wait_port(ports["proxy"])
         wait_port(ports["admin"])
-        yield dict(ports, log=log)
+        yield dict(ports, log=log, proxy_pid=proxy.pid)
     finally:
         for proc in (proxy, upstream):
             proc.terminate()
