@@ -12,7 +12,7 @@ HARNESS   ?=
 JOBS      ?= 1
 CI_FUZZ_TIME ?= 30
 
-.PHONY: setup test test-all fuzz triage ci-fuzz bench clean system-tools
+.PHONY: setup test test-all fuzz triage ci-fuzz bench clean system-tools bench-tools bench-proxy
 
 setup: $(STAMP) $(SCHEMA) system-tools
 
@@ -46,6 +46,14 @@ triage: setup
 
 ci-fuzz: setup
 	$(PY) -m fuzz ci --time $(CI_FUZZ_TIME)
+
+# Proxy throughput beside nginx direct and mitmproxy (issue 3 §5); peers from scripts/bench-tools.sh.
+BENCH_PROXY_ARGS ?=
+bench-tools:
+	bash scripts/bench-tools.sh
+
+bench-proxy: setup bench-tools
+	timeout 600 $(PY) -m fuzz bench proxy $(BENCH_PROXY_ARGS)
 
 clean:
 	rm -rf $(VENV) proxy/config/gen out work

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the peers `python -m fuzz bench proxy` measures against, when they are missing:
+#   wrk, nginx (light) and h2load (nghttp2-client) from Debian;
+#   mitmproxy from PyPI into its own venv .venv-bench/ (pinned in requirements-bench.txt), so
+#   its many dependencies never meet the pinned ones of .venv.
+# Exits non-zero only when something could not be installed; the bench names what is missing.
+set -u
+cd "$(dirname "$0")/.."
+status=0
+
+need=()
+command -v wrk    >/dev/null 2>&1 || need+=(wrk)
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+command -v nginx  >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing ${need[*]} from Debian"
+        # policy-rc.d (if present) keeps the packaged nginx service from starting; the bench
+        # runs its own nginx on a free 127.0.0.1 port.
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null 2>&1 \
+            || { echo "error: could not install ${need[*]} from Debian"; status=1; }
+    else
+        echo "error: ${need[*]} missing and not root (install them with apt-get)"; status=1
+    fi
+fi
+
+PYTHON_BOOT=${PYTHON_BOOT:-python3}
+VENV=.venv-bench
+STAMP=$VENV/.installed
+if [ ! -f "$STAMP" ] || [ requirements-bench.txt -nt "$STAMP" ]; then
+    echo "installing requirements-bench.txt into $VENV"
+    ("$PYTHON_BOOT" -m venv "$VENV" && "$VENV/bin/python" -m pip install --quiet --upgrade pip \
+        && "$VENV/bin/python" -m pip install --quiet -r requirements-bench.txt && touch "$STAMP") \
+        || { echo "error: could not install requirements-bench.txt into $VENV"; status=1; }
+fi
+exit $status
