@@ -19,7 +19,7 @@ class TimerError(AssertionError):
 class Timer:
     """A one-shot timer. `enable(ms)` (re)arms it; `disable()` cancels it."""
 
-    __slots__ = ("_dispatcher", "_callback", "_generation", "deadline", "fired_generation")
+    __slots__ = ("_dispatcher", "_callback", "_generation", "deadline", "fired_generation", "_handle")
 
     def __init__(self, dispatcher: "Dispatcher", callback) -> None:
         self._dispatcher = dispatcher
@@ -27,6 +27,7 @@ class Timer:
         self._generation = 0
         self.deadline: int | None = None
         self.fired_generation = -1
+        self._handle = None  # the dispatcher's pending expiry, if it can be cancelled
 
     @property
     def enabled(self) -> bool:
@@ -37,11 +38,21 @@ class Timer:
             raise ValueError(f"timer delay must be >= 0, got {ms}")
         self._generation += 1
         self.deadline = self._dispatcher.now_ms() + ms
-        self._dispatcher._schedule(self, self._generation, self.deadline)
+        self._cancel_pending()
+        self._handle = self._dispatcher._schedule(self, self._generation, self.deadline)
 
     def disable(self) -> None:
         self._generation += 1
         self.deadline = None
+        self._cancel_pending()
+
+    def _cancel_pending(self) -> None:
+        # A stale expiry would be ignored anyway (generation check), but until it is due it keeps
+        # this timer and everything its callback reaches alive: a route timeout armed per request
+        # would hold every finished stream for 15 s.
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()
 
     def _fire(self, generation: int) -> None:
         if generation != self._generation or self.deadline is None:
@@ -76,7 +87,8 @@ class Dispatcher:
     def post(self, callback) -> None:
         raise NotImplementedError
 
-    def _schedule(self, timer: Timer, generation: int, deadline: int) -> None:
+    def _schedule(self, timer: Timer, generation: int, deadline: int):
+        """Arrange timer._fire(generation) at `deadline`; may return a handle with cancel()."""
         raise NotImplementedError
 
 
@@ -161,7 +173,8 @@ class AsyncioDispatcher(Dispatcher):
         # Real clocks can wake a hair early in integer ms; re-check and re-sleep if so.
         def expire():
             if timer.deadline is not None and generation == timer._generation and self.now_ms() < deadline:
-                self._loop.call_later((deadline - self.now_ms()) / 1000 + 0.0005, expire)
+                timer._handle = self._loop.call_later((deadline - self.now_ms()) / 1000 + 0.0005, expire)
                 return
+            timer._handle = None
             timer._fire(generation)
-        self._loop.call_later(delay, expire)
+        return self._loop.call_later(delay, expire)

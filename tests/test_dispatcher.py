@@ -70,3 +70,36 @@ def test_firing_early_is_a_contract_error():
     t.enable(10)
     with pytest.raises(TimerError):
         t._fire(t._generation)
+
+
+def test_asyncio_timer_disabled_or_rearmed_releases_its_callback_at_once():
+    # A stale expiry left on the loop would keep the callback (a router's whole stream) alive
+    # until its old deadline: the route timeout armed per request held every stream for 15 s.
+    import asyncio
+    import gc
+    import weakref
+
+    from proxy.event import AsyncioDispatcher
+
+    class Stream:
+        def on_timeout(self):
+            fired.append(self)
+
+    fired = []
+
+    async def scenario():
+        d = AsyncioDispatcher(asyncio.get_running_loop())
+        disabled, rearmed = Stream(), Stream()
+        t1, t2 = d.create_timer(disabled.on_timeout), d.create_timer(rearmed.on_timeout)
+        t1.enable(60_000)
+        t1.disable()
+        t2.enable(60_000)
+        t2.enable(1)
+        ref = weakref.ref(disabled)
+        del disabled, t1
+        gc.collect()
+        assert ref() is None
+        await asyncio.sleep(0.05)
+        assert len(fired) == 1 and t2.fired_generation == 2
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
