@@ -166,8 +166,9 @@ def test_ratio_needs_error_free_h1_figures_for_both():
 
 def test_table_shows_figures_and_reasons():
     rows = [_row("direct", "HTTP/1.1", 106000), bench.Row("mitmproxy", "HTTP/2", note="no HTTP/2 answer")]
+    rows[0].cpu_us = 9.6
     table = bench.render_table(rows).splitlines()
-    assert table[2].split()[:4] == ["direct", "HTTP/1.1", "106000", "1.50"]
+    assert table[2].split() == ["direct", "HTTP/1.1", "106000", "1.50", "1000", "0", "10"]
     assert table[3].split()[:3] == ["mitmproxy", "HTTP/2", "n/a"] and table[3].endswith("no HTTP/2 answer")
 
 
@@ -185,3 +186,16 @@ def test_bad_arguments_are_usage_errors(argv, capsys):
         bench.main(argv)
     assert exc.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_proc_stat_cpu_counts_user_and_system_ticks_after_an_odd_command_name():
+    from fuzz.bench._proxy_procs import parse_proc_stat_cpu
+    stat = "4242 (py (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 731 45 0 0 20 0 3 0 123 456 789"
+    assert parse_proc_stat_cpu(stat) == 731 + 45
+
+
+def test_cpu_ratio_is_mitmproxy_cpu_per_request_over_the_proxys():
+    rows = [_row("proxy", "HTTP/1.1", 3000), _row("mitmproxy", "HTTP/1.1", 900)]
+    assert bench.h1_cpu_ratio(rows) is None
+    rows[0].cpu_us, rows[1].cpu_us = 300.0, 1200.0
+    assert bench.h1_cpu_ratio(rows) == pytest.approx(4.0)

@@ -44,6 +44,10 @@ class Service:
             return {}
         return {int(p): _cmdline(int(p)) for p in text.split()}
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the process has used so far (/proc; None where unavailable)."""
+        return cpu_seconds(self.proc.pid)
+
 
 class Services:
     """`with Services(workdir) as svc: svc.start(name, argv, port)`; everything started is stopped
@@ -98,6 +102,21 @@ class Services:
                 except ProcessLookupError:
                     pass
         return svc.proc.returncode
+
+
+def cpu_seconds(pid: int) -> float | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return parse_proc_stat_cpu(stat) / os.sysconf("SC_CLK_TCK")
+
+
+def parse_proc_stat_cpu(stat: str) -> int:
+    """utime + stime (clock ticks) from a /proc/PID/stat line; the command name may hold spaces
+    and parentheses, so fields are counted after its last ')'."""
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5), counted from 1
 
 
 def _cmdline(pid: int) -> bytes:

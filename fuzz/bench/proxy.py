@@ -52,6 +52,7 @@ class Row:
     protocol: str
     result: LoadResult | None = None
     note: str = ""
+    cpu_us: float | None = None  # CPU time of the server process (nginx / proxy / mitmdump) per request
 
 
 def find_tools() -> tuple[Tools | None, list[str]]:
@@ -134,7 +135,10 @@ def _h2load(tools: Tools, args, port: int, workdir: Path) -> LoadResult:
     return _proxy_parse.parse_h2load(out, latencies)
 
 
-def _measure(target: str, tools: Tools, args, workdir: Path, h1_port: int, h2_port: int | None) -> list[Row]:
+def _measure(target: str, tools: Tools, args, workdir: Path, server: _proxy_procs.Service,
+             h1_port: int, h2_port: int) -> list[Row]:
+    """Both protocols against one server; its CPU time per request is the figure that varies
+    least on a shared machine (req/s also moves with what else runs)."""
     rows = []
     for protocol, port in (("HTTP/1.1", h1_port), ("HTTP/2", h2_port)):
         row = Row(target, protocol)
@@ -142,10 +146,14 @@ def _measure(target: str, tools: Tools, args, workdir: Path, h1_port: int, h2_po
         if problem:
             row.note = problem
         else:
+            cpu_before = server.cpu_seconds()
             try:
                 row.result = (_wrk if protocol == "HTTP/1.1" else _h2load)(tools, args, port, workdir)
             except (StartError, ReportError) as exc:
                 row.note = str(exc).splitlines()[0]
+            cpu_after = server.cpu_seconds()
+            if row.result is not None and row.result.requests and cpu_before is not None and cpu_after is not None:
+                row.cpu_us = (cpu_after - cpu_before) / row.result.requests * 1e6
         print(f"  {target:10} {protocol:8} " + (f"{row.result.rps:10.0f} req/s" if row.result else row.note),
               flush=True)
         rows.append(row)
@@ -153,14 +161,14 @@ def _measure(target: str, tools: Tools, args, workdir: Path, h1_port: int, h2_po
 
 
 # ------------------------------------------------------------------------------------ services
-def _start_nginx(svc: Services, tools: Tools, workdir: Path) -> tuple[int, int]:
+def _start_nginx(svc: Services, tools: Tools, workdir: Path) -> tuple[_proxy_procs.Service, int, int]:
     (workdir / "tmp").mkdir()
     h1, h2 = free_port(), free_port()
     conf = workdir / "nginx.conf"
     conf.write_text(_proxy_configs.nginx_conf(workdir, h1, h2))
-    svc.start("nginx", [tools.nginx, "-p", str(workdir), "-e", str(workdir / "nginx-error.log"), "-c", str(conf)],
-              [h1, h2])
-    return h1, h2
+    nginx = svc.start("nginx", [tools.nginx, "-p", str(workdir), "-e", str(workdir / "nginx-error.log"),
+                                "-c", str(conf)], [h1, h2])
+    return nginx, h1, h2
 
 
 def _proxy_argv(workdir: Path, upstream: int) -> tuple[list[str], int]:
@@ -174,12 +182,12 @@ def _proxy_env() -> dict:
     return dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
 
 
-def _start_mitmdump(svc: Services, tools: Tools, workdir: Path, upstream: int) -> _proxy_procs.Service:
+def _start_mitmdump(svc: Services, tools: Tools, workdir: Path, upstream: int) -> tuple[_proxy_procs.Service, int]:
     port = free_port()
-    svc.start("mitmdump", [tools.mitmdump, "--mode", f"reverse:http://127.0.0.1:{upstream}",
+    mitm = svc.start("mitmdump", [tools.mitmdump, "--mode", f"reverse:http://127.0.0.1:{upstream}",
                            "--listen-host", "127.0.0.1", "-p", str(port), "-q",
                            "--set", f"confdir={workdir / 'mitmproxy'}"], [port], timeout_s=30)
-    return port
+    return mitm, port
 
 
 def _profile(svc: Services, tools: Tools, args, workdir: Path, upstream: int) -> str:
@@ -210,15 +218,16 @@ def _profile(svc: Services, tools: Tools, args, workdir: Path, upstream: int) ->
 
 # ------------------------------------------------------------------------------------ report
 def render_table(rows: list[Row]) -> str:
-    lines = [f"{'target':<10} {'protocol':<8} {'req/s':>10} {'p99 ms':>8} {'requests':>9} {'errors':>7}  note",
-             "-" * 70]
+    lines = [f"{'target':<10} {'protocol':<8} {'req/s':>10} {'p99 ms':>8} {'requests':>9} {'errors':>7} "
+             f"{'cpu us/req':>10}  note", "-" * 81]
     for r in rows:
         if r.result is None:
-            lines.append(f"{r.target:<10} {r.protocol:<8} {'n/a':>10} {'':>8} {'':>9} {'':>7}  {r.note}")
+            lines.append(f"{r.target:<10} {r.protocol:<8} {'n/a':>10} {'':>8} {'':>9} {'':>7} {'':>10}  {r.note}")
             continue
         p99 = f"{r.result.p99_ms:.2f}" if r.result.p99_ms is not None else "-"
+        cpu = f"{r.cpu_us:.0f}" if r.cpu_us is not None else "-"
         lines.append(f"{r.target:<10} {r.protocol:<8} {r.result.rps:>10.0f} {p99:>8} {r.result.requests:>9} "
-                     f"{r.result.errors:>7}  {r.note}")
+                     f"{r.result.errors:>7} {cpu:>10}  {r.note}".rstrip())
     return "\n".join(lines)
 
 
@@ -229,6 +238,15 @@ def h1_ratio(rows: list[Row]) -> float | None:
     if "proxy" not in rps or not rps.get("mitmproxy"):
         return None
     return rps["proxy"] / rps["mitmproxy"]
+
+
+def h1_cpu_ratio(rows: list[Row]) -> float | None:
+    """mitmproxy's CPU time per HTTP/1.1 request over the proxy's (steadier than req/s when other
+    work shares the machine); None unless both were measured."""
+    cpu = {r.target: r.cpu_us for r in rows if r.protocol == "HTTP/1.1" and r.cpu_us}
+    if "proxy" not in cpu or "mitmproxy" not in cpu:
+        return None
+    return cpu["mitmproxy"] / cpu["proxy"]
 
 
 def main(argv: list[str]) -> int:
@@ -244,18 +262,18 @@ def main(argv: list[str]) -> int:
         workdir = Path(tmp)
         try:
             with Services(workdir) as svc:
-                nginx_h1, nginx_h2 = _start_nginx(svc, tools, workdir)
+                nginx, nginx_h1, nginx_h2 = _start_nginx(svc, tools, workdir)
                 print(f"nginx on 127.0.0.1:{nginx_h1} (HTTP/1.1) and :{nginx_h2} (h2c); "
                       f"{args.duration} s per run", flush=True)
-                rows += _measure("direct", tools, args, workdir, nginx_h1, nginx_h2)
+                rows += _measure("direct", tools, args, workdir, nginx, nginx_h1, nginx_h2)
 
                 argv_, port = _proxy_argv(workdir, nginx_h1)
                 proxy = svc.start("proxy", argv_, [port], env=_proxy_env())
-                rows += _measure("proxy", tools, args, workdir, port, port)
+                rows += _measure("proxy", tools, args, workdir, proxy, port, port)
                 svc.stop(proxy)
 
-                mitm_port = _start_mitmdump(svc, tools, workdir, nginx_h1)
-                rows += _measure("mitmproxy", tools, args, workdir, mitm_port, mitm_port)
+                mitm, mitm_port = _start_mitmdump(svc, tools, workdir, nginx_h1)
+                rows += _measure("mitmproxy", tools, args, workdir, mitm, mitm_port, mitm_port)
 
                 if args.profile:
                     profile_text = _profile(svc, tools, args, workdir, nginx_h1)
@@ -267,6 +285,9 @@ def main(argv: list[str]) -> int:
     print(render_table(rows))
     print(f"wrk -c{args.connections} -t{args.threads} -d{args.duration}s --latency; "
           f"h2load -c{args.h2_clients} -m{args.h2_streams} -t{args.threads} -D {args.duration} --warm-up-time 1")
+    cpu_ratio = h1_cpu_ratio(rows)
+    if cpu_ratio is not None:
+        print(f"HTTP/1.1 CPU time per request: mitmproxy / proxy = {cpu_ratio:.2f}")
     if profile_text:
         print()
         print(profile_text)
