@@ -43,16 +43,8 @@ class Timer:
 
     def disable(self) -> None:
         self._generation += 1
-        self.deadline = None
         self._cancel_pending()
-
-    def _cancel_pending(self) -> None:
-        # A stale expiry would be ignored anyway (generation check), but until it is due it keeps
-        # this timer and everything its callback reaches alive: a route timeout armed per request
-        # would hold every finished stream for 15 s.
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.cancel()
+        self.deadline = None
 
     def _fire(self, generation: int) -> None:
         if generation != self._generation or self.deadline is None:
@@ -65,6 +57,14 @@ class Timer:
         self.fired_generation = generation
         self.deadline = None
         self._callback()
+
+    def _cancel_pending(self) -> None:
+        # A stale expiry would be ignored anyway (generation check), but until it is due it keeps
+        # this timer and everything its callback reaches alive: a route timeout armed per request
+        # would hold every finished stream for 15 s.
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()
 
 
 class Dispatcher:
