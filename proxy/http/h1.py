@@ -23,7 +23,7 @@ from proxy.http._h1_strict import ChunkedScanner, FramingError, find_head, parse
 from proxy.http.codec import DEFAULT_LIMITS, ClientCodec, CodecLimits, CodecUsageError, ConnectionClosed, Data, \
     Event, Headers, InformationalResponse, ProtocolError, RequestHeaders, ResponseHeaders, ServerCodec, \
     StreamReset, Trailers
-from proxy.http.headers import TARGET_BYTES, is_field_value, is_token, strip_hop_by_hop
+from proxy.http.headers import is_field_value, is_target, is_token, strip_hop_by_hop
 
 _NO_BODY_STATUSES = (204, 304)
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
@@ -102,6 +102,11 @@ def _drain_body(conn: h11.Connection, stream_id: int) -> tuple[list[Event], bool
 
 
 # ================================================================================== server side
+# h11 events are immutable: the ones sent for every message are built (and validated) once.
+_END = h11.EndOfMessage()
+_READER_RESPONSE = h11.Response(status_code=200, headers=[(b"content-length", b"0")])
+
+
 @dataclass
 class _Exchange:
     stream_id: int
@@ -251,8 +256,8 @@ class H1ServerCodec(ServerCodec):
     def _request_complete(self, ex: _Exchange) -> None:
         ex.request_done = True
         # The reader must see a response before h11 parses the next request.
-        self._reader.send(h11.Response(status_code=200, headers=[(b"content-length", b"0")]))
-        self._reader.send(h11.EndOfMessage())
+        self._reader.send(_READER_RESPONSE)
+        self._reader.send(_END)
         if self._reader.our_state is h11.DONE and self._reader.their_state is h11.DONE and not self._draining:
             self._reader.start_next_cycle()
         else:
@@ -460,7 +465,7 @@ class H1ServerCodec(ServerCodec):
             self._end(ex, op[1] if ex.out_chunked else [])
 
     def _end(self, ex: _Exchange, trailers: Headers = ()) -> None:
-        self._out += self._writer.send(h11.EndOfMessage(headers=list(trailers)))
+        self._out += self._writer.send(h11.EndOfMessage(headers=list(trailers)) if trailers else _END)
         ex.response_done = True
         if not ex.request_done:
             self._close_now()
@@ -499,9 +504,9 @@ class H1ClientCodec(ClientCodec):
             raise CodecUsageError("connection is busy or closing: check can_send_request()")
         if not is_token(method) or method == b"CONNECT":
             raise CodecUsageError(f"invalid method {method[:32]!r}")
-        if not target or not all(c in TARGET_BYTES for c in target):
+        if not is_target(target):
             raise CodecUsageError("invalid request target")
-        if not authority or not all(c in TARGET_BYTES for c in authority):
+        if not is_target(authority):
             raise CodecUsageError("invalid authority")
         fields = _check_outbound_fields(headers)
         self._declared = _declared_length(fields)
@@ -522,7 +527,7 @@ class H1ClientCodec(ClientCodec):
         self._out += self._h11.send(h11.Request(method=method, target=target,
                                                 headers=[(b"host", authority)] + fields))
         if end_stream:
-            self._out += self._h11.send(h11.EndOfMessage())
+            self._out += self._h11.send(_END)
         self._phase = "head"
         return self._sid
 
@@ -559,7 +564,7 @@ class H1ClientCodec(ClientCodec):
         self._end_request(_check_outbound_fields(headers) if self._declared is None else [])
 
     def _end_request(self, trailers: Headers) -> None:
-        self._out += self._h11.send(h11.EndOfMessage(headers=trailers))
+        self._out += self._h11.send(h11.EndOfMessage(headers=trailers) if trailers else _END)
         self._request_ended = True
         if self._phase == "done":
             self._cycle()

@@ -44,12 +44,30 @@ def is_authority(b: bytes) -> bool:
     return not port or port.isdigit()
 
 
+# The allowed bytes as deletion tables: for bytes, `not b.translate(None, ALLOWED)` is "every byte
+# is allowed", done in C (these checks run for every header of every message).
+_TCHAR_TABLE = bytes(sorted(TCHAR))
+_VALUE_TABLE = bytes(sorted(VALUE_BYTES))
+_TARGET_TABLE = bytes(sorted(TARGET_BYTES))
+
+
 def is_token(b: bytes) -> bool:
+    if type(b) is bytes:
+        return bool(b) and not b.translate(None, _TCHAR_TABLE)
     return bool(b) and all(c in TCHAR for c in b)
 
 
 def is_field_value(b: bytes) -> bool:
+    if type(b) is bytes:
+        return not b.translate(None, _VALUE_TABLE)
     return all(c in VALUE_BYTES for c in b)
+
+
+def is_target(b: bytes) -> bool:
+    """Non-empty and visible ASCII only (a request-target or an authority as sent upstream)."""
+    if type(b) is bytes:
+        return bool(b) and not b.translate(None, _TARGET_TABLE)
+    return bool(b) and all(c in TARGET_BYTES for c in b)
 
 
 def _connection_tokens(headers: Headers) -> set[bytes]:

@@ -100,7 +100,7 @@ class VirtualHost:
         for route in self.routes:
             if not route.path_matches(head):
                 continue
-            if not all(m.matches(head) for m in route.headers):
+            if route.headers and not all(m.matches(head) for m in route.headers):
                 continue
             if route.fraction_percent < 100 and rng.randrange(100) >= route.fraction_percent:
                 continue

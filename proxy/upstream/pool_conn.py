@@ -132,6 +132,8 @@ class PoolConnection(ConnectionCallbacks):
 
     # -- capacity ------------------------------------------------------------------------------------
     def can_take(self) -> bool:
+        if self.active and self.protocol == "http1":
+            return False  # the common case while the pool looks for a free connection: cheapest first
         if self.state != "ready" or not self.conn.is_open or self.codec.wants_close:
             return False
         if self.protocol == "http1":
