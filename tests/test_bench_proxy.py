@@ -141,14 +141,15 @@ def test_proxy_config_names_an_example_of_another_shape(tmp_path):
 
 
 def test_profile_summary_self_and_inclusive_shares():
-    raw = ("main (app.py:1);handle (proxy/a.py:5);parse (h11/x.py:9) 6\n"
+    raw = ("main (app.py:1);handle (proxy/a.py:5);parse (h11/x.py:9) 5\n"
+           "main (app.py:1);handle (proxy/a.py:6);parse (h11/x.py:12) 1\n"
            "main (app.py:1);handle (proxy/a.py:5) 2\n"
            "main (app.py:1);idle (app.py:3) 2\n"
            "garbage line\n")
     s = profile.summarize(raw, inclusive_only="proxy/")
     assert s.samples == 10
-    assert s.self_top[0] == ("parse (h11/x.py:9)", 0.6)
-    assert dict(s.inclusive_top) == {"handle (proxy/a.py:5)": 0.8}
+    assert s.self_top[0] == ("parse (h11/x.py)", 0.6)  # lines 9 and 12: one function
+    assert dict(s.inclusive_top) == {"handle (proxy/a.py)": 0.8}
     assert "60.0%" in profile.render(s)
     assert profile.summarize("").samples == 0
 

@@ -2,7 +2,11 @@
 `frame;frame;...;leaf COUNT` line per distinct stack, root first."""
 
 import collections
+import re
 from dataclasses import dataclass
+
+
+_LINE = re.compile(r":\d+\)$")
 
 
 @dataclass(frozen=True)
@@ -15,7 +19,8 @@ class ProfileSummary:
 def summarize(raw: str, top: int = 20, root_prefix: str = "", inclusive_only: str = "") -> ProfileSummary:
     """Shares of the samples per frame. Frames are shown as py-spy names them, with `root_prefix`
     (e.g. the repository path) cut off; recursion counts a frame once per sample. The inclusive
-    list keeps only frames containing `inclusive_only` (e.g. "proxy/": not asyncio's loop)."""
+    list keeps only frames containing `inclusive_only` (e.g. "proxy/": not asyncio's loop). Line
+    numbers are dropped: a function's lines count as one frame."""
     self_n: collections.Counter = collections.Counter()
     incl_n: collections.Counter = collections.Counter()
     total = 0
@@ -24,7 +29,7 @@ def summarize(raw: str, top: int = 20, root_prefix: str = "", inclusive_only: st
         if not stack or not count.isdigit():
             continue
         n = int(count)
-        frames = [f.replace(root_prefix, "") if root_prefix else f for f in stack.split(";")]
+        frames = [_LINE.sub(")", f.replace(root_prefix, "") if root_prefix else f) for f in stack.split(";")]
         total += n
         self_n[frames[-1]] += n
         for frame in set(frames):

@@ -73,7 +73,7 @@ def is_target(b: bytes) -> bool:
 def _connection_tokens(headers: Headers) -> set[bytes]:
     tokens: set[bytes] = set()
     for name, value in headers:
-        if name.lower() == b"connection":
+        if len(name) == 10 and name.lower() == b"connection":  # length first: no lower() copy per field
             tokens.update(t.strip().lower() for t in value.split(b",") if t.strip())
     return tokens
 
