@@ -29,6 +29,7 @@ import logging
 import socket
 
 from .network.connection import CloseType, Connection, ConnectionIO, DEFAULT_BUFFER_LIMIT, State
+from .network.held_input import deliver_held_input
 
 log = logging.getLogger("proxy.server")
 
@@ -146,19 +147,7 @@ class SocketTransport(asyncio.BufferedProtocol, ConnectionIO):
 
     def _pump(self) -> None:
         """Deliver held bytes while the connection reads; then match the socket to it."""
-        while self._can_read():
-            conn = self.conn
-            if self.inbound:
-                chunk = bytes(self.inbound[:READ_SIZE])
-                del self.inbound[:len(chunk)]
-                last = not self.inbound and self.inbound_end
-                self._end_delivered |= last
-                conn.on_read(chunk, last)
-            elif self.inbound_end and not self._end_delivered:
-                self._end_delivered = True
-                conn.on_read(b"", True)
-            else:
-                break
+        deliver_held_input(self, READ_SIZE, self._can_read)
         self._sync_socket_reading()
 
     def _sync_socket_reading(self) -> None:

@@ -14,6 +14,7 @@ from collections import deque
 
 from ..event import SimulatedDispatcher
 from .connection import Connection, ConnectionIO, DEFAULT_BUFFER_LIMIT, State
+from .held_input import deliver_held_input
 
 READ_SIZE = 16 * 1024
 
@@ -65,18 +66,8 @@ class SimSocket(ConnectionIO):
     def pump(self) -> None:
         """Deliver queued inbound bytes while the connection reads."""
         conn = self.conn
-        while conn is not None and conn.reading_enabled and (conn.connected or not conn.is_client):
-            if self.inbound:
-                chunk = bytes(self.inbound[: self.read_size])
-                del self.inbound[: len(chunk)]
-                last = not self.inbound and self.inbound_end
-                self._end_delivered |= last
-                conn.on_read(chunk, last)
-            elif self.inbound_end and not self._end_delivered:
-                self._end_delivered = True
-                conn.on_read(b"", True)
-            else:
-                break
+        deliver_held_input(self, self.read_size, lambda: conn is not None and conn.reading_enabled
+                           and (conn.connected or not conn.is_client))
 
     def peer_read(self, max_bytes: int | None = None) -> bytes:
         conn = self.conn
