@@ -41,7 +41,7 @@ def test_response_without_length_is_chunked_and_carries_trailers():
     s.send_headers(1, 200, [(b"Transfer-Encoding", b"gzip"), (b"Connection", b"x-hop"), (b"x-hop", b"1")])
     s.send_data(1, b"hi")
     s.send_trailers(1, [(b"x-t", b"1")])
-    assert s.data_to_send() == b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nx-t: 1\r\n\r\n"
+    assert s.data_to_send() == b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nx-t: 1\r\n\r\n"
 
 
 def test_pipelined_responses_go_out_in_request_order():
@@ -96,7 +96,7 @@ def test_head_response_has_no_body_and_connection_close_is_honoured():
     s.receive_data(b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + GET)
     s.send_headers(1, 200, [(b"content-length", b"5")])
     s.send_data(1, b"", end_stream=True)
-    assert s.data_to_send() == b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nConnection: close\r\n\r\n"
+    assert s.data_to_send() == b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\n"
     assert s.wants_close
 
 
@@ -106,7 +106,7 @@ def test_http10_gets_a_close_delimited_response():
     assert req.http_version == b"1.0" and req.authority == b""
     s.send_headers(1, 200, [])
     s.send_data(1, b"abc", end_stream=True)
-    assert s.data_to_send() == b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc"
+    assert s.data_to_send() == b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nabc"
     assert s.wants_close
 
 
@@ -130,7 +130,7 @@ def test_bad_body_after_the_request_was_emitted_answers_400_for_that_stream():
     assert kinds(events) == ["RequestHeaders", "ProtocolError"]
     assert events[1].stream_id == 1 and events[1].status == 400
     s.send_headers(1, 200, [], end_stream=True)  # too late: ignored, the codec answered
-    assert s.data_to_send() == b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nConnection: close\r\n\r\n"
+    assert s.data_to_send() == b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     assert s.wants_close
 
 
@@ -142,7 +142,7 @@ def test_error_response_waits_for_earlier_pipelined_responses():
     s.send_headers(1, 200, [(b"content-length", b"0")], end_stream=True)
     out = s.data_to_send()
     assert out == (b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
-                   b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nConnection: close\r\n\r\n")
+                   b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
     assert s.wants_close
 
 
@@ -175,7 +175,7 @@ def test_goaway_finishes_the_stream_in_flight_with_connection_close():
     s.goaway()
     assert s.receive_data(GET) == []
     s.send_headers(1, 200, [], end_stream=True)
-    assert b"Connection: close" in s.data_to_send()
+    assert b"connection: close" in s.data_to_send()
     assert s.wants_close
 
 

@@ -60,7 +60,7 @@ def test_smuggling_head_is_rejected_with_400_and_close(name, byte_at_a_time):
     assert not any(isinstance(e, RequestHeaders) for e in events), events
     [err] = [e for e in events if isinstance(e, ProtocolError)]
     assert err.status == 400 and err.stream_id is None
-    assert s.data_to_send() == b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nConnection: close\r\n\r\n"
+    assert s.data_to_send() == b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     assert s.wants_close
 
 

@@ -6,10 +6,13 @@ request is queued until every earlier response is complete. Bad input is answere
 itself with an error response in its place in that order (`connection: close`), then the
 connection closes; no request event is emitted for a rejected head.
 
-Two h11 connections do the work: a *reader* that parses exactly the bytes the strict layer
-checked (after each request it is given a throw-away response so it can parse the next one), and a
-*writer* that serialises each response after being shown a minimal copy of its request (method,
-version, keep-alive), so h11 picks the response framing (chunked, content-length, close).
+h11 parses every message: a fresh h11 connection per request (server) or per exchange (client)
+is given exactly the bytes the strict layer checked, and its events must agree with that layer's
+parse. A fresh connection per message is half the cost of cycling one (no throw-away response to
+send before the next request can be parsed). Outgoing heads and bodies are serialised here from
+fields that _check_outbound_fields already validated, with the framing rules h11's writer uses
+(content-length, else chunked on HTTP/1.1, else close-delimited); the round-trip tests and the
+fuzz oracles re-parse that output with h11.
 """
 
 from collections import deque
@@ -36,6 +39,18 @@ def _check_outbound_fields(headers: Headers) -> Headers:
         if not is_field_value(value) or value != value.strip(b" \t"):
             raise CodecUsageError(f"header {name[:64]!r} has an invalid value")
     return [(n, v) for n, v in strip_hop_by_hop(headers) if n not in (b"host", b"expect", b"te")]
+
+
+def _head(start_line: bytes, fields: Headers) -> bytes:
+    return start_line + b"".join([n + b": " + v + b"\r\n" for n, v in fields]) + b"\r\n"
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n" % len(data) + data + b"\r\n"
+
+
+def _last_chunk(trailers: Headers) -> bytes:
+    return _head(b"0\r\n", trailers)
 
 
 def _declared_length(headers: Headers) -> int | None:
@@ -104,7 +119,6 @@ def _drain_body(conn: h11.Connection, stream_id: int) -> tuple[list[Event], bool
 # ================================================================================== server side
 # h11 events are immutable: the ones sent for every message are built (and validated) once.
 _END = h11.EndOfMessage()
-_READER_RESPONSE = h11.Response(status_code=200, headers=[(b"content-length", b"0")])
 
 
 @dataclass
@@ -116,12 +130,13 @@ class _Exchange:
     emitted: bool = True  # False for the codec's own error response to a rejected head
     request_done: bool = False
     ops: list = field(default_factory=list)  # queued until this exchange is first in line
-    started: bool = False  # the writer has been shown this exchange
+    started: bool = False  # response bytes (or the decision to send none) have begun
     final_sent: bool = False  # API-side bookkeeping, checked when the owner calls
     local_end: bool = False
     declared_length: int | None = None
     sent_length: int = 0
     out_chunked: bool = False
+    close_after: bool = False  # the response is close-delimited or says connection: close
     body_allowed: bool = True
     response_done: bool = False
     failed: bool = False
@@ -132,9 +147,8 @@ class H1ServerCodec(ServerCodec):
         self.limits = limits
         self.stats: dict[str, int] = {}
         self.wants_close = False
-        size = limits.max_header_bytes + limits.max_chunk_line_bytes + 1024
-        self._reader = h11.Connection(h11.SERVER, max_incomplete_event_size=size)
-        self._writer = h11.Connection(h11.SERVER)
+        self._parser_size = limits.max_header_bytes + limits.max_chunk_line_bytes + 1024
+        self._reader: h11.Connection | None = None  # the current request's parser
         self._in = bytearray()
         self._scanned = 0
         self._body: _BodyReader | None = None  # set while a request body is being read
@@ -205,6 +219,7 @@ class H1ServerCodec(ServerCodec):
         del self._in[:end]
         self._scanned = 0
         head = parse_request_head(raw, self.limits.max_headers)
+        self._reader = h11.Connection(h11.SERVER, max_incomplete_event_size=self._parser_size)
         self._reader.receive_data(raw)
         req = self._reader.next_event()
         method, target, version = head.start
@@ -255,12 +270,10 @@ class H1ServerCodec(ServerCodec):
 
     def _request_complete(self, ex: _Exchange) -> None:
         ex.request_done = True
-        # The reader must see a response before h11 parses the next request.
-        self._reader.send(_READER_RESPONSE)
-        self._reader.send(_END)
-        if self._reader.our_state is h11.DONE and self._reader.their_state is h11.DONE and not self._draining:
-            self._reader.start_next_cycle()
-        else:
+        # h11 agrees on keep-alive: the client is DONE (not MUST_CLOSE) after a request that keeps it.
+        keep = self._reader.their_state is h11.DONE and ex.keep_alive
+        self._reader = None
+        if not keep or self._draining:
             self._input_done = True  # the request asked for close (or HTTP/1.0): nothing after it counts
             self._in.clear()
 
@@ -401,8 +414,6 @@ class H1ServerCodec(ServerCodec):
     def _flush(self) -> None:
         while self._order and not self.wants_close:
             ex = self._order[0]
-            if ex.ops and not ex.started:
-                self._begin(ex)
             while ex.ops and not self.wants_close:
                 self._run(ex, ex.ops.pop(0))
             if not ex.response_done or self.wants_close:
@@ -410,68 +421,73 @@ class H1ServerCodec(ServerCodec):
             self._order.popleft()
             self._streams.pop(ex.stream_id, None)
             resume = not self._input_done and self._body is None and bool(self._in)
-            if self._writer.our_state is h11.DONE and not (self._input_done and not self._order
-                                                           and self._reading is None):
-                self._writer.start_next_cycle()
-            elif self._writer.our_state is h11.DONE and self._input_done and not self._order:
-                self.wants_close = True  # nothing more will come: the peer closed or we are draining
-            else:
+            if ex.close_after:
                 self._close_now()
+            elif self._input_done and not self._order and self._reading is None:
+                self.wants_close = True  # nothing more will come: the peer closed or we are draining
             if resume and not self.wants_close:
                 self._parse(self._pending)  # a pipelining slot opened: parse what is buffered
 
-    def _begin(self, ex: _Exchange) -> None:
-        ex.started = True
-        head = ex.method + b" / HTTP/" + ex.version + b"\r\nhost: h\r\n"
-        if not ex.keep_alive or (ex is self._order[-1] and self._draining):
-            head += b"connection: close\r\n"
-        self._writer.receive_data(head + b"\r\n")
-        self._writer.next_event()  # Request
-        self._writer.next_event()  # EndOfMessage
-
     def _run(self, ex: _Exchange, op: tuple) -> None:
         kind = op[0]
-        w = self._writer
+        ex.started = True
         if kind == "reset":
             self._close_now()
             return
         if kind == "info":
-            self._out += w.send(h11.InformationalResponse(status_code=op[1], headers=op[2],
-                                                             reason=_REASONS.get(op[1], b"")))
+            if ex.version == b"1.1":  # RFC 9110 15.2: never a 1xx to an HTTP/1.0 client
+                self._out += _head(b"HTTP/1.1 %d %s\r\n" % (op[1], _REASONS.get(op[1], b"")), op[2])
             return
         if kind == "headers":
             _, status, fields, end = op
-            fields = list(fields)
-            names = {n for n, _ in fields}
-            if ex.body_allowed and b"content-length" not in names and end:
-                fields.append((b"content-length", b"0"))
-            if not ex.request_done or not ex.keep_alive or (self._draining and ex is self._order[-1]):
-                # An early response (request still arriving) ends the connection: the rest of the
-                # request body would otherwise be parsed as a new request.
-                fields.append((b"connection", b"close"))
-            ex.out_chunked = ex.body_allowed and ex.version == b"1.1" and b"content-length" not in names and not end
-            self._out += w.send(h11.Response(status_code=status, headers=fields, reason=_REASONS.get(status, b"")))
+            self._out += _head(b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")),
+                               self._response_fields(ex, status, fields, end))
             if end:
                 self._end(ex)
             return
         if kind == "data":
             _, data, end = op
             if data and ex.body_allowed:
-                self._out += w.send(h11.Data(data=data))
+                self._out += _chunk(data) if ex.out_chunked else data
             if end:
                 self._end(ex)
             return
         if kind == "trailers":
-            self._end(ex, op[1] if ex.out_chunked else [])
+            self._end(ex, op[1])
+
+    def _response_fields(self, ex: _Exchange, status: int, fields: Headers, end: bool) -> Headers:
+        """The response's framing, chosen as h11's writer does (RFC 9112 6.3)."""
+        fields = list(fields)
+        has_length = any(n == b"content-length" for n, _ in fields)
+        if ex.body_allowed and not has_length and end:
+            fields.append((b"content-length", b"0"))
+            has_length = True
+        close = not ex.request_done or not ex.keep_alive or (self._draining and ex is self._order[-1])
+        # An early response (request still arriving) ends the connection: the rest of the request
+        # body would otherwise be parsed as a new request.
+        if not has_length and status not in _NO_BODY_STATUSES:
+            if ex.version == b"1.1":
+                fields.append((b"transfer-encoding", b"chunked"))  # HEAD too: the header GET would get
+                ex.out_chunked = ex.body_allowed
+            elif ex.method != b"HEAD":
+                close = True  # HTTP/1.0 without a length: the body ends when the connection does
+        if close:
+            fields.append((b"connection", b"close"))
+            ex.close_after = True
+        return fields
 
     def _end(self, ex: _Exchange, trailers: Headers = ()) -> None:
-        self._out += self._writer.send(h11.EndOfMessage(headers=list(trailers)) if trailers else _END)
+        if ex.out_chunked:
+            self._out += _last_chunk(trailers)
         ex.response_done = True
         if not ex.request_done:
             self._close_now()
 
 
 # ================================================================================== client side
+_GET_PROBE = h11.Request(method=b"GET", target=b"/", headers=[(b"host", b"upstream")])
+_HEAD_PROBE = h11.Request(method=b"HEAD", target=b"/", headers=[(b"host", b"upstream")])
+
 class H1ClientCodec(ClientCodec):
     """One request at a time on a keep-alive connection (no pipelining upstream)."""
 
@@ -479,8 +495,8 @@ class H1ClientCodec(ClientCodec):
         self.limits = limits
         self.stats: dict[str, int] = {}
         self.wants_close = False
-        size = limits.max_header_bytes + limits.max_chunk_line_bytes + 1024
-        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=size)
+        self._parser_size = limits.max_header_bytes + limits.max_chunk_line_bytes + 1024
+        self._h11 = h11.Connection(h11.CLIENT)  # replaced per exchange by _expect_response
         self._in = bytearray()
         self._scanned = 0
         self._out = bytearray()
@@ -490,6 +506,7 @@ class H1ClientCodec(ClientCodec):
         self._phase = "idle"  # idle | head | body | done (response complete, request still going)
         self._body: _BodyReader | None = None
         self._request_ended = False
+        self._chunked = False  # the request body goes out chunked
         self._declared: int | None = None
         self._sent = 0
         self._dead = False
@@ -511,9 +528,11 @@ class H1ClientCodec(ClientCodec):
         fields = _check_outbound_fields(headers)
         self._declared = _declared_length(fields)
         names = {n for n, _ in fields}
+        self._chunked = False
         if b"content-length" not in names:
             if not end_stream:
                 fields.append((b"transfer-encoding", b"chunked"))
+                self._chunked = True
             elif method in (b"POST", b"PUT", b"PATCH"):
                 fields.append((b"content-length", b"0"))
                 self._declared = 0
@@ -524,10 +543,10 @@ class H1ClientCodec(ClientCodec):
         self._method = method
         self._sent = 0
         self._request_ended = end_stream
-        self._out += self._h11.send(h11.Request(method=method, target=target,
-                                                headers=[(b"host", authority)] + fields))
-        if end_stream:
-            self._out += self._h11.send(_END)
+        self._out += _head(method + b" " + target + b" HTTP/1.1\r\n", [(b"host", authority)] + fields)
+        if end_stream and self._chunked:
+            self._out += _last_chunk(())
+        self._expect_response(method)
         self._phase = "head"
         return self._sid
 
@@ -550,7 +569,7 @@ class H1ClientCodec(ClientCodec):
             raise CodecUsageError(f"stream {stream_id}: body length does not match content-length")
         self._sent += len(data)
         if data:
-            self._out += self._h11.send(h11.Data(data=bytes(data)))
+            self._out += _chunk(bytes(data)) if self._chunked else data
         if end_stream:
             self._end_request([])
 
@@ -563,8 +582,16 @@ class H1ClientCodec(ClientCodec):
             raise CodecUsageError(f"stream {stream_id}: body length does not match content-length")
         self._end_request(_check_outbound_fields(headers) if self._declared is None else [])
 
+    def _expect_response(self, method: bytes) -> None:
+        """A fresh h11 parser for this exchange's response. It is shown a stand-in request: only the
+        method changes how a response is framed (HEAD), and the real one was serialised above."""
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._parser_size)
+        self._h11.send(_HEAD_PROBE if method == b"HEAD" else _GET_PROBE)
+        self._h11.send(_END)
+
     def _end_request(self, trailers: Headers) -> None:
-        self._out += self._h11.send(h11.EndOfMessage(headers=trailers) if trailers else _END)
+        if self._chunked:
+            self._out += _last_chunk(trailers)
         self._request_ended = True
         if self._phase == "done":
             self._cycle()
@@ -689,8 +716,7 @@ class H1ClientCodec(ClientCodec):
             self._cycle()
 
     def _cycle(self) -> None:
-        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE and not self._draining:
-            self._h11.start_next_cycle()
+        if self._h11.their_state is h11.DONE and not self._draining:  # h11: the response kept it alive
             self._phase = "idle"
         else:
             self.wants_close = True
