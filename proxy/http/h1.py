@@ -142,15 +142,35 @@ class _Exchange:
     failed: bool = False
 
 
-class H1ServerCodec(ServerCodec):
+class _Input:
+    """The bytes received and not yet parsed, shared by both codecs."""
+
+    def __init__(self, limits: CodecLimits) -> None:
+        self._parser_size = limits.max_header_bytes + limits.max_chunk_line_bytes + 1024  # for h11
+        self._max_head = limits.max_header_bytes
+        self._in = bytearray()
+        self._scanned = 0  # how far find_head has looked: byte-at-a-time input stays linear
+
+    def _take_head(self) -> bytes | None:
+        """The next complete head (checked for bare LF and size), removed from the input."""
+        while self._in[:2] == b"\r\n":  # RFC 9112 2.2: ignore empty lines before a start line
+            del self._in[:2]
+        end, self._scanned = find_head(self._in, self._scanned, self._max_head)
+        if end is None:
+            return None
+        raw = bytes(self._in[:end])
+        del self._in[:end]
+        self._scanned = 0
+        return raw
+
+
+class H1ServerCodec(_Input, ServerCodec):
     def __init__(self, limits: CodecLimits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self.stats: dict[str, int] = {}
         self.wants_close = False
-        self._parser_size = limits.max_header_bytes + limits.max_chunk_line_bytes + 1024
+        _Input.__init__(self, limits)
         self._reader: h11.Connection | None = None  # the current request's parser
-        self._in = bytearray()
-        self._scanned = 0
         self._body: _BodyReader | None = None  # set while a request body is being read
         self._reading: _Exchange | None = None
         self._input_done = False  # no more requests will be parsed
@@ -210,14 +230,9 @@ class H1ServerCodec(ServerCodec):
         unanswered = sum(1 for ex in self._order if ex.emitted)
         if unanswered >= self.limits.max_pipelined_requests:
             return False  # parse ahead no further; the bytes wait in the buffer
-        while self._in[:2] == b"\r\n":  # RFC 9112 2.2: ignore empty lines before a request-line
-            del self._in[:2]
-        end, self._scanned = find_head(self._in, self._scanned, self.limits.max_header_bytes)
-        if end is None:
+        raw = self._take_head()
+        if raw is None:
             return False
-        raw = bytes(self._in[:end])
-        del self._in[:end]
-        self._scanned = 0
         head = parse_request_head(raw, self.limits.max_headers)
         self._reader = h11.Connection(h11.SERVER, max_incomplete_event_size=self._parser_size)
         self._reader.receive_data(raw)
@@ -488,17 +503,15 @@ class H1ServerCodec(ServerCodec):
 _GET_PROBE = h11.Request(method=b"GET", target=b"/", headers=[(b"host", b"upstream")])
 _HEAD_PROBE = h11.Request(method=b"HEAD", target=b"/", headers=[(b"host", b"upstream")])
 
-class H1ClientCodec(ClientCodec):
+class H1ClientCodec(_Input, ClientCodec):
     """One request at a time on a keep-alive connection (no pipelining upstream)."""
 
     def __init__(self, limits: CodecLimits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self.stats: dict[str, int] = {}
         self.wants_close = False
-        self._parser_size = limits.max_header_bytes + limits.max_chunk_line_bytes + 1024
+        _Input.__init__(self, limits)
         self._h11 = h11.Connection(h11.CLIENT)  # replaced per exchange by _expect_response
-        self._in = bytearray()
-        self._scanned = 0
         self._out = bytearray()
         self._next_id = 1
         self._sid: int | None = None  # the exchange in flight
@@ -665,14 +678,9 @@ class H1ClientCodec(ClientCodec):
         return events
 
     def _read_head(self, events: list[Event]) -> bool:
-        while self._in[:2] == b"\r\n":
-            del self._in[:2]
-        end, self._scanned = find_head(self._in, self._scanned, self.limits.max_header_bytes)
-        if end is None:
+        raw = self._take_head()
+        if raw is None:
             return False
-        raw = bytes(self._in[:end])
-        del self._in[:end]
-        self._scanned = 0
         head = parse_response_head(raw, self.limits.max_headers)
         status = int(head.start[1])
         if status == 101:
