@@ -1,7 +1,8 @@
-"""python -m proxy -c CONFIG | --validate CONFIG
+"""python -m proxy -c CONFIG [--concurrency N] | --validate CONFIG
 
 --validate prints OK (exit 0) or every violation on its own line, `path: message` (exit 1).
--c loads the configuration and serves it (proxy.server.serve). Exit 2: usage or set-up problems.
+-c loads the configuration and serves it (proxy.server.serve), in N worker processes with
+--concurrency N (proxy/workers.py). Exit 2: usage or set-up problems.
 """
 
 import argparse
@@ -17,7 +18,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="validate FILE: print OK, or every violation with its field path")
     parser.add_argument("--format", choices=("yaml", "json", "proto"),
                         help="input format (default: from the extension, else sniffed)")
+    parser.add_argument("--concurrency", metavar="N", type=_positive_int, default=1,
+                        help="worker processes serving the listeners (default 1: one process); "
+                             "the parent binds them, serves the admin with the workers' stats "
+                             "summed, and forwards signals")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
 
 
 def _load(path, fmt):
@@ -52,7 +67,7 @@ def main(argv=None) -> int:
         print("error: the runtime (proxy/server.py) is not available in this checkout yet; "
               "the configuration is valid (use --validate to check one)", file=sys.stderr)
         return 2
-    return serve(bootstrap) or 0
+    return serve(bootstrap, concurrency=args.concurrency) or 0
 
 
 if __name__ == "__main__":

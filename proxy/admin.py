@@ -8,11 +8,13 @@
                                (`?format=json` for JSON)
 
 `AdminHandler.respond(method, target)` is the whole behaviour, with no I/O; `AdminProtocol`
-only moves h11 events. The admin does not go through the proxy's filter chains.
+only moves h11 events. The admin does not go through the proxy's filter chains. A handler may
+also answer with an awaitable (the parent of `--concurrency N` asks its workers first).
 """
 
 import asyncio
 import http
+import inspect
 import json
 import logging
 from urllib.parse import parse_qs, urlsplit
@@ -119,17 +121,20 @@ class AdminProtocol(asyncio.Protocol):
         self.h11 = h11.Connection(h11.SERVER)
         self.transport = None
         self._request = None
+        self._waiting = None   # an answer still being computed: later requests wait for it
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
     def data_received(self, data) -> None:
         self.h11.receive_data(data)
-        self._process()
+        if self._waiting is None:
+            self._process()
 
     def eof_received(self):
         self.h11.receive_data(b"")
-        self._process()
+        if self._waiting is None:
+            self._process()
         return False
 
     def _process(self) -> None:
@@ -149,16 +154,39 @@ class AdminProtocol(asyncio.Protocol):
             elif isinstance(event, h11.EndOfMessage):
                 req, self._request = self._request, None
                 try:
-                    status, ctype, body = self.handler.respond(req.method.decode("ascii", "replace"),
-                                                               req.target.decode("ascii", "replace"))
+                    answer = self.handler.respond(req.method.decode("ascii", "replace"),
+                                                  req.target.decode("ascii", "replace"))
                 except Exception:
                     log.exception("admin handler failed")
-                    status, ctype, body = 500, TEXT, b"internal error\n"
-                self._send(status, ctype, b"" if req.method == b"HEAD" else body, len(body))
-                if self.h11.our_state is h11.MUST_CLOSE:
-                    self.transport.close()
+                    answer = 500, TEXT, b"internal error\n"
+                if inspect.isawaitable(answer):
+                    self._waiting = asyncio.ensure_future(answer)
+                    self._waiting.add_done_callback(lambda fut, req=req: self._answered(req, fut))
                     return
-                self.h11.start_next_cycle()
+                if not self._reply(req, answer):
+                    return
+
+    def _answered(self, req, fut) -> None:
+        self._waiting = None
+        if fut.cancelled() or self.transport is None or self.transport.is_closing():
+            return
+        try:
+            answer = fut.result()
+        except Exception:
+            log.exception("admin handler failed")
+            answer = 500, TEXT, b"internal error\n"
+        if self._reply(req, answer):
+            self._process()
+
+    def _reply(self, req, answer) -> bool:
+        """Send one response; False when the connection is closed after it."""
+        status, ctype, body = answer
+        self._send(status, ctype, b"" if req.method == b"HEAD" else body, len(body))
+        if self.h11.our_state is h11.MUST_CLOSE:
+            self.transport.close()
+            return False
+        self.h11.start_next_cycle()
+        return True
 
     def _send(self, status: int, ctype: str, body: bytes, length: int) -> None:
         headers = [("content-type", ctype), ("content-length", str(length))]

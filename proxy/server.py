@@ -54,8 +54,12 @@ class Server:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> dict[str, tuple]:
-        """Bind every listener (port 0 picks a free port) and the admin listener if configured."""
+    async def start(self, sockets: dict | None = None, admin: bool = True) -> dict[str, tuple]:
+        """Bind every listener (port 0 picks a free port) and the admin listener if configured.
+
+        `sockets` ({listener name: listening socket}) serves sockets bound elsewhere instead: the
+        workers of proxy/workers.py share their parent's. `admin=False` leaves the admin to the caller.
+        """
         if self.started:
             raise RuntimeError("server already started")
         loop = self._loop = asyncio.get_running_loop()
@@ -69,16 +73,18 @@ class Server:
         self._all_closed.set()
         try:
             for listener in self.built.listeners:
-                host, port = listener.address
-                srv = await loop.create_server(
-                    lambda listener=listener: DownstreamTransport(self, loop, listener, self.ctx),
-                    host, port, reuse_address=True, backlog=511)
+                factory = lambda listener=listener: DownstreamTransport(self, loop, listener, self.ctx)
+                if sockets is None:
+                    host, port = listener.address
+                    srv = await loop.create_server(factory, host, port, reuse_address=True, backlog=511)
+                else:
+                    srv = await loop.create_server(factory, sock=sockets[listener.name], backlog=511)
                 self._listeners.append(srv)
                 self.addresses[listener.name] = srv.sockets[0].getsockname()[:2]
-            admin = getattr(self.built, "admin_address", None)
-            if admin is not None:
+            admin_address = getattr(self.built, "admin_address", None) if admin else None
+            if admin_address is not None:
                 from .admin import start_admin
-                self._admin = await start_admin(self, admin)
+                self._admin = await start_admin(self, admin_address)
                 self.admin_address = self._admin.sockets[0].getsockname()[:2]
         except BaseException:
             self._close_listeners()
@@ -173,11 +179,12 @@ class Server:
             self.ctx.stats.gauge_set("server.upstream_cx_active", len(self._upstream))
 
 
-def serve(bootstrap, *, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> int:
+def serve(bootstrap, *, concurrency: int = 1, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> int:
     """Serve a validated Bootstrap until SIGINT/SIGTERM; then drain and return 0.
 
-    Returns 1, with the reason on stderr, when the configuration cannot be built or an
-    address cannot be bound.
+    With `concurrency` > 1, that many worker processes serve the same listeners
+    (proxy/workers.py). Returns 1, with the reason on stderr, when the configuration cannot be
+    built or an address cannot be bound.
     """
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -187,14 +194,23 @@ def serve(bootstrap, *, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> int:
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if concurrency > 1:
+        from .workers import serve_workers
+        return serve_workers(built, concurrency, drain_timeout_s)
     return asyncio.run(_serve(built, drain_timeout_s))
 
 
-async def _serve(built, drain_timeout_s: float) -> int:
+async def _serve(built, drain_timeout_s: float, worker=None) -> int:
+    """One process's life. `worker` (proxy.workers.WorkerSide) when this is one of several: it
+    hands over the parent's listening sockets and reports to the parent, which announces the
+    addresses, serves the admin and forwards signals (so only SIGTERM is taken here)."""
     loop = asyncio.get_running_loop()
     server = Server(built, drain_timeout_s=drain_timeout_s)
     try:
-        addresses = await server.start()
+        if worker is None:
+            addresses = await server.start()
+        else:
+            addresses = await server.start(sockets=worker.sockets, admin=False)
     except OSError as exc:
         print(f"error: cannot listen: {exc}", file=sys.stderr)
         return 1
@@ -204,19 +220,27 @@ async def _serve(built, drain_timeout_s: float) -> int:
         loop.default_exception_handler(context)
     loop.set_exception_handler(on_loop_error)
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM) if worker is None else (signal.SIGTERM,)
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
-    for name, (host, port) in addresses.items():
-        print(f"proxy: listener {name} on {host}:{port}", file=sys.stderr)
-    if server.admin_address is not None:
-        print(f"proxy: admin on {server.admin_address[0]}:{server.admin_address[1]}", file=sys.stderr)
-    print("proxy: ready", file=sys.stderr, flush=True)
+    if worker is None:
+        prefix = "proxy:"
+        for name, (host, port) in addresses.items():
+            print(f"proxy: listener {name} on {host}:{port}", file=sys.stderr)
+        if server.admin_address is not None:
+            print(f"proxy: admin on {server.admin_address[0]}:{server.admin_address[1]}", file=sys.stderr)
+        print("proxy: ready", file=sys.stderr, flush=True)
+    else:
+        prefix = f"proxy: worker {worker.index}:"
+        await worker.serving(server, stop)
     await stop.wait()
     down, up = server.open_connections()
-    print(f"proxy: draining ({down} downstream, {up} upstream connections open); "
+    print(f"{prefix} draining ({down} downstream, {up} upstream connections open); "
           "signal again to close them now", file=sys.stderr, flush=True)
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in signals:
         loop.add_signal_handler(sig, server.end_drain)
     await server.stop()
-    print("proxy: stopped", file=sys.stderr, flush=True)
+    if worker is not None:
+        await worker.stopped(server)
+    print(f"{prefix} stopped", file=sys.stderr, flush=True)
     return 0

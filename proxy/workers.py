@@ -1,0 +1,308 @@
+"""`python -m proxy -c FILE --concurrency N`: N worker processes serving the same listeners.
+
+Python's GIL caps one process at one core, so, like Envoy's workers but as processes (the
+pre-fork model of nginx):
+
+  * the parent binds every listener (and the admin) once, before any fork: ephemeral ports and
+    the bound addresses are shared, there is no SO_REUSEPORT race, and a busy port is an error
+    before anything starts;
+  * it forks N workers; each runs its own loop and Server (proxy/server.py's `_serve`) over the
+    inherited listening sockets, accepting on its own, with its own ServerContext, stats and
+    upstream pools;
+  * the parent serves the admin, summing the workers' counters and gauges, which it asks for
+    over one socketpair per worker: a line with a request id out, one JSON line back;
+  * SIGINT/SIGTERM to the parent reach every worker as SIGTERM (a second one ends their drain);
+    the parent exits 0 once all have exited 0. A worker that exits on its own stops the rest
+    and the parent exits 1. Workers die with the parent (PR_SET_PDEATHSIG, and EOF on the
+    socketpair where that is unavailable).
+"""
+
+import asyncio
+import ctypes
+import json
+import os
+import signal
+import socket
+import sys
+import traceback
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+from .admin import TEXT, AdminHandler, AdminProtocol
+from .stats import Stats
+
+ADMIN_TIMEOUT_S = 2.0   # how long the admin waits for a worker's snapshot before answering 503
+_LINE_LIMIT = 1 << 24   # a snapshot is one JSON line
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
+    """Bind, fork `concurrency` workers, supervise them; the exit status of the whole proxy."""
+    # Held until each process's loop has its handlers: a signal in between is delivered then.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        sockets = {l.name: _bind(l.address) for l in built.listeners}
+        admin = _bind(built.admin_address) if built.admin_address is not None else None
+    except OSError as exc:
+        print(f"error: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    for name, sock in sockets.items():
+        host, port = sock.getsockname()[:2]
+        print(f"proxy: listener {name} on {host}:{port}", file=sys.stderr)
+    parent_pid = os.getpid()
+    workers, parent_ends = [], []
+    for index in range(concurrency):
+        ours, theirs = socket.socketpair()
+        parent_ends.append(ours)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            for sock in parent_ends + ([admin] if admin else []):
+                sock.close()  # only the parent's copy may hold the channel open: EOF means it is gone
+            _run_worker(index, parent_pid, built, sockets, theirs, drain_timeout_s)
+        theirs.close()
+        workers.append(_Worker(index, pid, ours))
+        print(f"proxy: worker {index} pid {pid}", file=sys.stderr)
+    for sock in sockets.values():
+        sock.close()  # the workers hold them: once they close theirs, the ports are closed
+    return asyncio.run(_Supervisor(built, workers).run(admin))
+
+
+def _bind(address) -> socket.socket:
+    host, port = address  # an IP address (the schema says so)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=511)
+
+
+# -- a worker ---------------------------------------------------------------------------------
+
+def _run_worker(index, parent_pid, built, sockets, channel, drain_timeout_s) -> None:
+    """The child after fork: serve, then leave without returning into the parent's stack."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which forwards it
+        _die_with_parent()
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+        from .server import _serve
+        code = asyncio.run(_serve(built, drain_timeout_s, worker=WorkerSide(index, sockets, channel)))
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM (a drain) when the parent dies, even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: EOF on the channel does it
+
+
+class WorkerSide:
+    """What `proxy.server._serve` is given in a worker: the sockets, and the channel to the parent."""
+
+    def __init__(self, index: int, sockets: dict, channel: socket.socket) -> None:
+        self.index = index
+        self.sockets = sockets
+        self.channel = channel
+        self._writer = None
+
+    async def serving(self, server, stop: asyncio.Event) -> None:
+        reader, self._writer = await asyncio.open_connection(sock=self.channel, limit=_LINE_LIMIT)
+        self._send(None, server)  # the first message says "ready"
+        asyncio.get_running_loop().create_task(self._answer(reader, server, stop))
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+    async def _answer(self, reader, server, stop) -> None:
+        while line := await reader.readline():
+            self._send(int(line), server)
+        stop.set()  # EOF: the parent is gone
+
+    async def stopped(self, server) -> None:
+        self._send(None, server)  # the final counts, for the admin while the others still drain
+        try:
+            self._writer.close()
+            await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+        except (OSError, asyncio.TimeoutError):
+            pass
+
+    def _send(self, request_id, server) -> None:
+        if self._writer.is_closing():
+            return
+        snapshot = server.ctx.stats.snapshot()
+        self._writer.write(json.dumps({
+            "id": request_id, "started": server.started, "draining": server.draining,
+            "counters": snapshot["counters"], "gauges": snapshot["gauges"],
+            "buffered_bytes": server.buffered_bytes()}).encode() + b"\n")
+
+
+# -- the parent -------------------------------------------------------------------------------
+
+class _Worker:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, index: int, pid: int, channel: socket.socket) -> None:
+        self.index, self.pid, self.channel = index, pid, channel
+        self.writer = None
+        self.last = None        # its latest message: a snapshot
+        self.exit_code = None   # os.waitstatus_to_exitcode: negative for a signal
+        self.replies: dict[int, asyncio.Future] = {}
+
+    @property
+    def name(self) -> str:
+        return f"worker {self.index} (pid {self.pid})"
+
+
+class _Supervisor:
+    def __init__(self, built, workers: list) -> None:
+        self.built = built
+        self.workers = workers
+        self.stopping = False
+        self.failed = False
+        self.all_exited = None
+        self._next_id = 0
+
+    async def run(self, admin_sock) -> int:
+        loop = asyncio.get_running_loop()
+        self.all_exited = loop.create_future()
+        for sig in _SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal)
+        loop.add_signal_handler(signal.SIGCHLD, self._reap)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+        self._reap()  # a worker may have exited before the handler was there
+        for w in self.workers:
+            loop.create_task(self._read(w))
+        admin = None
+        if admin_sock is not None:
+            handler = _WorkersAdmin(self)
+            admin = await loop.create_server(lambda: AdminProtocol(handler), sock=admin_sock)
+            host, port = admin_sock.getsockname()[:2]
+            print(f"proxy: admin on {host}:{port}", file=sys.stderr, flush=True)
+        await self.all_exited
+        if admin is not None:
+            admin.close()
+            await admin.wait_closed()
+        print("proxy: stopped" if not self.failed else "proxy: stopped after a worker failure",
+              file=sys.stderr, flush=True)
+        return 1 if self.failed else 0
+
+    def _on_signal(self) -> None:
+        if not self.stopping:
+            print(f"proxy: stopping {len(self.workers)} workers; signal again to close their open "
+                  "connections now", file=sys.stderr, flush=True)
+        self._stop()
+
+    def _stop(self) -> None:
+        self.stopping = True
+        for w in self.workers:
+            if w.exit_code is None:
+                try:
+                    os.kill(w.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    def _reap(self) -> None:
+        for w in self.workers:
+            if w.exit_code is not None:
+                continue
+            pid, status = os.waitpid(w.pid, os.WNOHANG)
+            if pid == 0:
+                continue
+            w.exit_code = code = os.waitstatus_to_exitcode(status)
+            how = f"exited with code {code}" if code >= 0 else f"was killed by {signal.Signals(-code).name}"
+            if not self.stopping:
+                print(f"proxy: {w.name} {how} unexpectedly; stopping the other workers",
+                      file=sys.stderr, flush=True)
+                self.failed = True
+                self._stop()
+            elif code != 0:
+                print(f"proxy: {w.name} {how}", file=sys.stderr, flush=True)
+                self.failed = True
+        if all(w.exit_code is not None for w in self.workers) and not self.all_exited.done():
+            self.all_exited.set_result(None)
+
+    async def _read(self, w: _Worker) -> None:
+        reader, w.writer = await asyncio.open_connection(sock=w.channel, limit=_LINE_LIMIT)
+        while line := await reader.readline():
+            first = w.last is None
+            w.last = json.loads(line)
+            reply = w.replies.pop(w.last["id"], None)
+            if reply is not None and not reply.done():
+                reply.set_result(w.last)
+            if first and all(x.last is not None for x in self.workers):
+                print("proxy: ready", file=sys.stderr, flush=True)
+        w.writer = None  # the worker is gone: its last message stands for it
+        for reply in w.replies.values():
+            if not reply.done():
+                reply.set_result(w.last)
+
+    async def snapshots(self, timeout: float) -> list:
+        """One message per worker: a fresh one from each running worker, else its last."""
+        async def ask(w):
+            if w.writer is None or w.last is None:  # gone, or not ready yet (it would not answer)
+                return w.last or {"started": False, "draining": False, "counters": {}, "gauges": {},
+                                  "buffered_bytes": 0}
+            self._next_id += 1
+            request_id = self._next_id  # a late answer to an abandoned request is dropped by id
+            w.replies[request_id] = reply = asyncio.get_running_loop().create_future()
+            w.writer.write(b"%d\n" % request_id)
+            try:
+                return await asyncio.wait_for(reply, timeout)
+            except asyncio.TimeoutError:
+                raise _NoAnswer(f"{w.name} did not answer within {timeout:.1f} s") from None
+            finally:
+                w.replies.pop(request_id, None)
+        return await asyncio.gather(*(ask(w) for w in self.workers))
+
+
+class _NoAnswer(Exception):
+    pass
+
+
+class _WorkersAdmin:
+    """The parent's admin: AdminHandler over the workers' summed snapshots."""
+
+    NEEDS_WORKERS = ("/ready", "/stats", "/clusters")
+
+    def __init__(self, supervisor: _Supervisor) -> None:
+        self.supervisor = supervisor
+
+    def respond(self, method: str, target: str):
+        if urlsplit(target).path not in self.NEEDS_WORKERS:
+            return AdminHandler(_summed(self.supervisor, [])).respond(method, target)
+        return self._respond(method, target)
+
+    async def _respond(self, method: str, target: str):
+        try:
+            snapshots = await self.supervisor.snapshots(ADMIN_TIMEOUT_S)
+        except _NoAnswer as exc:
+            return 503, TEXT, f"{exc}\n".encode()
+        return AdminHandler(_summed(self.supervisor, snapshots)).respond(method, target)
+
+
+def _summed(supervisor: _Supervisor, snapshots: list):
+    """What AdminHandler reads from a Server, over all workers. Counters and gauges are summed,
+    as Envoy does across its workers; like Envoy, each listener's downstream_cx_total and
+    downstream_cx_active are also shown per worker (listener.NAME.worker_I.STAT)."""
+    stats = Stats()
+    for index, snap in enumerate(snapshots):
+        for name, value in snap["counters"].items():
+            stats.inc(name, value)
+        for name, value in snap["gauges"].items():
+            stats.gauge_add(name, value)
+        for listener in supervisor.built.listeners:
+            prefix = f"listener.{listener.name}."
+            stats.inc(f"{prefix}worker_{index}.downstream_cx_total", snap["counters"].get(prefix + "downstream_cx_total", 0))
+            stats.gauge_set(f"{prefix}worker_{index}.downstream_cx_active", snap["gauges"].get(prefix + "downstream_cx_active", 0))
+    stats.gauge_set("server.concurrency", len(supervisor.workers))
+    buffered = sum(s["buffered_bytes"] for s in snapshots)
+    return SimpleNamespace(
+        built=supervisor.built, ctx=SimpleNamespace(stats=stats), buffered_bytes=lambda: buffered,
+        started=bool(snapshots) and all(s["started"] for s in snapshots),
+        draining=supervisor.stopping or any(s["draining"] for s in snapshots))

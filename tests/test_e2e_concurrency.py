@@ -1,0 +1,188 @@
+"""`python -m proxy -c FILE --concurrency 2` on 127.0.0.1, in front of a stdlib HTTP upstream: the
+load is shared by both workers, the parent's admin sums their stats, signals and deaths of either
+side leave no process behind."""
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import LOOPBACK, REPO, connect, free_port, proxy_config
+
+
+class _Hello(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = b"hello " + self.path.encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        # No idle pooled upstream connections: a drain waits for those until its timeout (5 s).
+        self.send_header("connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def upstream():
+    server = ThreadingHTTPServer((LOOPBACK, 0), _Hello)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _config(upstream_port: int) -> str:
+    listener = {"name": "http_in", "address": {"host": LOOPBACK, "port": 0}, "filter_chains": [{"filters": [
+        {"http_connection_manager": {"route_config": {"virtual_hosts": [
+            {"name": "all", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "web"}}]}]}}}]}]}
+    cluster = {"name": "web", "endpoints": [{"host": LOOPBACK, "port": upstream_port}]}
+    cfg = json.loads(proxy_config([listener], [cluster]))
+    cfg["admin"] = {"address": {"host": LOOPBACK, "port": free_port()}}
+    return json.dumps(cfg)
+
+
+@pytest.fixture
+def workers(tmp_path, upstream, proxy_process):
+    """A started `--concurrency 2` proxy, with .admin (host, port) and .pids (the workers')."""
+    path = tmp_path / "proxy.json"
+    path.write_text(_config(upstream))
+    proxy = proxy_process(path, "--concurrency", "2")
+    proxy.wait_ready()
+    proxy.admin = (LOOPBACK, json.loads(path.read_text())["admin"]["address"]["port"])
+    proxy.pids = [int(m[1]) for m in (re.match(r"proxy: worker \d+ pid (\d+)$", line) for line in proxy.stderr_lines) if m]
+    assert len(proxy.pids) == 2
+    yield proxy
+    if proxy.proc.poll() is None:  # a graceful stop: the workers hold the stderr pipe too
+        proxy.signal(signal.SIGTERM)
+        proxy.wait()
+    _wait_gone(proxy.pids)
+
+
+def _get(address, target: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(*address, timeout=10)
+    try:
+        conn.request("GET", target)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _stats(proxy) -> dict:
+    status, body = _get(proxy.admin, "/stats?format=json")
+    assert status == 200, body
+    return {s["name"]: s["value"] for s in json.loads(body)["stats"]}
+
+
+def _gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie waiting for a reaper that is not us."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _wait_gone(pids, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(_gone(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"still running: {[p for p in pids if not _gone(p)]}"
+        time.sleep(0.02)
+
+
+def test_both_workers_serve_and_the_admin_sums_their_stats(workers):
+    n = 200
+    address = workers.listener_address("http_in")
+    with ThreadPoolExecutor(8) as pool:  # separate connections, several at a time
+        answers = list(pool.map(lambda i: _get(address, f"/r{i}"), range(n)))
+    assert answers == [(200, b"hello /r%d" % i) for i in range(n)]
+
+    stats = _stats(workers)
+    assert stats["http.downstream_rq_total"] == n
+    assert stats["http.downstream_rq_2xx"] == n
+    assert stats["listener.http_in.downstream_cx_total"] == n
+    per_worker = [stats[f"listener.http_in.worker_{i}.downstream_cx_total"] for i in (0, 1)]
+    assert sum(per_worker) == n and min(per_worker) > 0, per_worker
+    assert stats["server.concurrency"] == 2
+    assert stats["http.downstream_rq_active"] == 0
+
+    assert _get(workers.admin, "/ready") == (200, b"LIVE\n")
+    status, body = _get(workers.admin, "/clusters?format=json")
+    assert status == 200 and json.loads(body)["clusters"][0]["name"] == "web"
+    status, body = _get(workers.admin, "/config_dump")
+    assert status == 200 and json.loads(body)["clusters"][0]["name"] == "web"
+    with connect(workers.admin) as s:  # answers that wait for the workers still come in order
+        s.sendall(b"GET /stats HTTP/1.1\r\nhost: a\r\n\r\nGET /nope HTTP/1.1\r\nhost: a\r\n\r\n"
+                  b"GET /ready HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", out) == [b"200", b"404", b"200"]
+
+
+def test_a_stopped_worker_makes_the_admin_answer_503_naming_it_not_hang(workers):
+    os.kill(workers.pids[1], signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        status, body = _get(workers.admin, "/stats")
+        assert status == 503 and f"worker 1 (pid {workers.pids[1]}) did not answer".encode() in body
+        assert time.monotonic() - started < 5
+        assert _get(workers.admin, "/config_dump")[0] == 200  # needs no worker
+    finally:
+        os.kill(workers.pids[1], signal.SIGCONT)
+    assert _get(workers.admin, "/stats")[0] == 200
+
+
+def test_sigterm_stops_every_worker_and_exits_0(workers):
+    address = workers.listener_address("http_in")
+    assert _get(address, "/")[0] == 200
+    workers.signal(signal.SIGTERM)
+    assert workers.wait() == 0
+    err = "".join(workers.stderr_lines)
+    assert "proxy: worker 0: stopped" in err and "proxy: worker 1: stopped" in err
+    assert "proxy: stopped\n" in err and "Traceback" not in err and "drain timeout" not in err
+    _wait_gone(workers.pids, timeout=1)
+    with pytest.raises(ConnectionRefusedError):
+        connect(address, timeout=2).close()
+
+
+def test_sigkill_of_the_parent_takes_the_workers_down(workers):
+    workers.proc.kill()
+    workers.proc.wait(10)
+    _wait_gone(workers.pids)
+
+
+def test_a_worker_that_dies_stops_the_proxy_with_an_error(workers):
+    os.kill(workers.pids[1], signal.SIGKILL)
+    assert workers.wait() == 1
+    err = "".join(workers.stderr_lines)
+    assert f"worker 1 (pid {workers.pids[1]}) was killed by SIGKILL unexpectedly" in err
+    assert "proxy: worker 0: stopped" in err and "Traceback" not in err
+    _wait_gone(workers.pids, timeout=1)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_bad_concurrency_is_a_usage_error(tmp_path, value):
+    path = tmp_path / "proxy.json"
+    path.write_text(_config(free_port()))
+    done = subprocess.run([sys.executable, "-m", "proxy", "-c", str(path), "--concurrency", value],
+                          cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert f"argument --concurrency: must be a positive integer, not '{value}'" in done.stderr
+    assert "Traceback" not in done.stderr
+
