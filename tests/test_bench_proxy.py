@@ -200,3 +200,24 @@ def test_cpu_ratio_is_mitmproxy_cpu_per_request_over_the_proxys():
     assert bench.h1_cpu_ratio(rows) is None
     rows[0].cpu_us, rows[1].cpu_us = 300.0, 1200.0
     assert bench.h1_cpu_ratio(rows) == pytest.approx(4.0)
+
+
+def test_ratio_of_the_worker_row_is_its_own():
+    rows = [_row("proxy", "HTTP/1.1", 4000), _row("proxy x2", "HTTP/1.1", 7000), _row("mitmproxy", "HTTP/1.1", 1000)]
+    assert bench.h1_ratio(rows) == pytest.approx(4.0)
+    assert bench.h1_ratio(rows, "proxy x2") == pytest.approx(7.0)
+    assert bench.h1_ratio(rows, "proxy x3") is None
+
+
+def test_cpu_seconds_counts_live_child_processes():
+    """A worker model's CPU is in its children: a parent that only sleeps while its child spins
+    must still show that CPU time."""
+    import time
+    from fuzz.bench._proxy_procs import cpu_seconds
+    proc = subprocess.Popen(["bash", "-c", "(end=$((SECONDS+2)); while [ $SECONDS -lt $end ]; do :; done) & wait"])
+    try:
+        time.sleep(1.0)
+        assert cpu_seconds(proc.pid) >= 0.5
+    finally:
+        proc.kill()
+        proc.wait()

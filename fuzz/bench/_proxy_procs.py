@@ -105,11 +105,25 @@ class Services:
 
 
 def cpu_seconds(pid: int) -> float | None:
+    """CPU time of the process and its live descendants (a proxy's worker processes)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return parse_proc_stat_cpu(stat) / os.sysconf("SC_CLK_TCK")
+    ticks = parse_proc_stat_cpu(stat)
+    for child in _children(pid):
+        ticks += round((cpu_seconds(child) or 0.0) * os.sysconf("SC_CLK_TCK"))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
 
 
 def parse_proc_stat_cpu(stat: str) -> int:

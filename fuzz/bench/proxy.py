@@ -1,11 +1,14 @@
 """`python -m fuzz bench proxy [--duration S] [--connections N] [--h2-clients N] [--h2-streams N]
-[--profile]`: requests/s and p99 latency of this proxy beside nginx direct and mitmproxy.
+[--concurrency N] [--profile]`: requests/s and p99 latency of this proxy beside nginx direct and
+mitmproxy.
 
 In one run, every process on 127.0.0.1, started here and stopped by pid at the end:
 - direct:    nginx (Debian's, configured in a temp dir: one process serving a 17-byte body,
              HTTP/1.1 on one port, h2c on another)
 - proxy:     `python -m proxy -c` with examples/http.yaml rewritten to free ports, in front of
-             that nginx (HTTP/1.1 upstream; HTTP/2 clients are translated)
+             that nginx (HTTP/1.1 upstream; HTTP/2 clients are translated): once with one worker
+             process, and once more with `--concurrency N` workers (default: one per core, as
+             Envoy's default), when N > 1
 - mitmproxy: `mitmdump --mode reverse:http://127.0.0.1:NGINX` (from .venv-bench/)
 each measured with wrk (HTTP/1.1: -c N -t T -d S --latency) and h2load (HTTP/2 prior knowledge:
 -c / -m / -D S, p99 from its per-request log). A target that does not answer one probe request
@@ -15,7 +18,10 @@ with 200 and the body is shown as n/a with the reason (mitmproxy does not speak 
 its time goes (raw samples kept in work/bench/proxy-profile.txt).
 
 Tools: `bash scripts/bench-tools.sh` (wrk, nginx, h2load from Debian; mitmproxy, py-spy into
-.venv-bench/). Last line: `RESULT proxy_vs_mitmproxy_h1 <proxy h1 req/s / mitmproxy h1 req/s>`.
+.venv-bench/). The CPU time per request counts a process and its live children (the workers).
+Both ratios to mitmproxy are printed (one worker, N workers); mitmproxy is one process and cannot
+use a second core. Last line: `RESULT proxy_vs_mitmproxy_h1 <proxy h1 req/s / mitmproxy h1 req/s>`
+for the proxy as deployed with N workers (the one-worker figure when N = 1).
 """
 
 import argparse
@@ -80,9 +86,11 @@ def _args(argv):
     p.add_argument("--threads", type=int, default=2, help="wrk and h2load threads (default 2)")
     p.add_argument("--h2-clients", type=int, default=4, help="h2load connections (default 4)")
     p.add_argument("--h2-streams", type=int, default=8, help="h2load concurrent streams per connection (default 8)")
+    p.add_argument("--concurrency", type=int, default=os.cpu_count() or 1,
+                   help="worker processes for the proxy's second run (default: one per core)")
     p.add_argument("--profile", action="store_true", help="then profile the proxy under wrk load with py-spy")
     args = p.parse_args(argv)
-    for name in ("duration", "connections", "threads", "h2_clients", "h2_streams"):
+    for name in ("duration", "connections", "threads", "h2_clients", "h2_streams", "concurrency"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.duration > 120:
@@ -171,11 +179,16 @@ def _start_nginx(svc: Services, tools: Tools, workdir: Path) -> tuple[_proxy_pro
     return nginx, h1, h2
 
 
-def _proxy_argv(workdir: Path, upstream: int) -> tuple[list[str], int]:
+def _proxy_argv(workdir: Path, upstream: int, concurrency: int = 1) -> tuple[list[str], int]:
     port = free_port()
     cfg = workdir / f"proxy-{port}.json"
     cfg.write_text(_proxy_configs.proxy_config(port, upstream, free_port()))
-    return [sys.executable, "-m", "proxy", "-c", str(cfg)], port
+    workers = ["--concurrency", str(concurrency)] if concurrency > 1 else []
+    return [sys.executable, "-m", "proxy", "-c", str(cfg), *workers], port
+
+
+def _proxy_name(workers: int) -> str:
+    return "proxy" if workers == 1 else f"proxy x{workers}"
 
 
 def _proxy_env() -> dict:
@@ -231,13 +244,13 @@ def render_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def h1_ratio(rows: list[Row]) -> float | None:
-    """proxy's HTTP/1.1 req/s over mitmproxy's; None unless both were measured without errors."""
+def h1_ratio(rows: list[Row], proxy: str = "proxy") -> float | None:
+    """`proxy`'s HTTP/1.1 req/s over mitmproxy's; None unless both were measured without errors."""
     rps = {r.target: r.result.rps for r in rows
            if r.protocol == "HTTP/1.1" and r.result is not None and r.result.errors == 0}
-    if "proxy" not in rps or not rps.get("mitmproxy"):
+    if proxy not in rps or not rps.get("mitmproxy"):
         return None
-    return rps["proxy"] / rps["mitmproxy"]
+    return rps[proxy] / rps["mitmproxy"]
 
 
 def h1_cpu_ratio(rows: list[Row]) -> float | None:
@@ -267,10 +280,11 @@ def main(argv: list[str]) -> int:
                       f"{args.duration} s per run", flush=True)
                 rows += _measure("direct", tools, args, workdir, nginx, nginx_h1, nginx_h2)
 
-                argv_, port = _proxy_argv(workdir, nginx_h1)
-                proxy = svc.start("proxy", argv_, [port], env=_proxy_env())
-                rows += _measure("proxy", tools, args, workdir, proxy, port, port)
-                svc.stop(proxy)
+                for workers in sorted({1, args.concurrency}):
+                    argv_, port = _proxy_argv(workdir, nginx_h1, workers)
+                    proxy = svc.start(_proxy_name(workers), argv_, [port], env=_proxy_env())
+                    rows += _measure(_proxy_name(workers), tools, args, workdir, proxy, port, port)
+                    svc.stop(proxy)
 
                 mitm, mitm_port = _start_mitmdump(svc, tools, workdir, nginx_h1)
                 rows += _measure("mitmproxy", tools, args, workdir, mitm, mitm_port, mitm_port)
@@ -291,7 +305,11 @@ def main(argv: list[str]) -> int:
     if profile_text:
         print()
         print(profile_text)
-    ratio = h1_ratio(rows)
+    single = h1_ratio(rows)
+    ratio = h1_ratio(rows, _proxy_name(args.concurrency))
+    if single is not None and ratio is not None and args.concurrency > 1:
+        print(f"HTTP/1.1 req/s over mitmproxy's: one worker {single:.2f}x, "
+              f"{args.concurrency} workers {ratio:.2f}x (the RESULT below)")
     if ratio is None:
         print("error: no error-free HTTP/1.1 figures for both the proxy and mitmproxy")
         print("RESULT proxy_vs_mitmproxy_h1 nan")
