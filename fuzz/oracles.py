@@ -19,6 +19,8 @@ class FilterRules:
     """Iteration rules observed from outside the filter manager (DESIGN.md).
 
     - every read filter saw on_new_connection before its first on_data;
+    - a read filter that resumed iteration on a connection still open afterwards has the
+      filter after it initialized (iteration reached it, so on_new_connection ran);
     - no filter is called once its connection is no longer open.
     Install with `with FilterRules(): ...` — the hook is removed on exit, so no state
     leaks into the next input.
@@ -42,6 +44,9 @@ class FilterRules:
 
     def __call__(self, conn, filt, kind: str) -> None:
         self.calls += 1
+        if kind == "resumed":
+            self._check_resumed(conn, filt)
+            return
         if not conn.is_open:
             raise InvariantViolation("filter_called_after_close",
                                      f"{type(filt).__name__}.{kind} on {conn!r}")
@@ -53,6 +58,16 @@ class FilterRules:
             self._keep.append(filt)
         elif kind == "data" and key not in self._initialized:
             raise InvariantViolation("on_data_before_on_new_connection", type(filt).__name__)
+
+    def _check_resumed(self, conn, filt) -> None:
+        if not conn.is_open:
+            return  # iteration may legitimately have stopped at a close
+        chain = [active.filter for active in conn.filter_manager.read_filters]
+        at = next((i for i, f in enumerate(chain) if f is filt), None)
+        if at is not None and at + 1 < len(chain) and id(chain[at + 1]) not in self._initialized:
+            raise InvariantViolation("resume_skipped_on_new_connection",
+                                     f"{type(filt).__name__} resumed iteration, {type(chain[at + 1]).__name__} "
+                                     f"after it never saw on_new_connection")
 
 
 def check_read_buffer_bound(conn, read_size: int) -> None:

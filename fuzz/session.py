@@ -2,9 +2,11 @@
 
 A session is a fresh server instance (`proxy.build.instantiate`) on a simulated
 dispatcher and network. It applies a bounded list of actions — downstream clients
-connect, send, read slowly, half-close or reset; upstream connections complete or fail
-and answer; virtual time advances — and checks the invariants of fuzz/oracles.py after
-every action. A broken invariant raises InvariantViolation.
+connect, send, read slowly (a byte count, or down to a level named by the buffer's own
+watermarks: read_to / upstream_read_to), half-close or reset; upstream connections complete
+or fail and answer; virtual time advances — and checks the invariants of fuzz/oracles.py after
+every action. Connection buffers are also checked against the watermark model on every change
+of their length (CheckedWatermarkBuffer). A broken invariant raises InvariantViolation.
 
 Inputs decode into actions front to back (decode_actions; encode_actions is its inverse,
 so seeds are written as readable scripts), capped at MAX_ACTIONS actions and MAX_PAYLOAD
@@ -14,6 +16,7 @@ bytes per payload, so every run is bounded.
 import hashlib
 from dataclasses import dataclass
 
+from proxy.buffer import WatermarkBuffer
 from proxy.build import instantiate
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
@@ -28,6 +31,14 @@ MAX_PAYLOAD = 4096
 READ_SIZES = (16 * 1024, 1, 7, 512)
 TIME_STEPS_MS = (0, 1, 10, 100, 1_000, 5_000, 30_000, 120_000)
 SOURCES = ("127.0.0.1", "10.1.2.3", "192.168.0.7", "::1", "172.16.5.4")
+# Levels a peer can drain a connection's write buffer to, taken from that buffer's own
+# watermarks at the moment of the read: flow-control boundaries are one action choice
+# rather than a byte count the fuzzer has to guess (Envoy's fuzzers pick meaningful values
+# the same way). Each is (name, level from (low, high)).
+DRAIN_LEVELS = (("low", lambda low, high: low), ("low-1", lambda low, high: low - 1),
+                ("low+1", lambda low, high: low + 1), ("high", lambda low, high: high),
+                ("high+1", lambda low, high: high + 1), ("high-1", lambda low, high: high - 1),
+                ("1", lambda low, high: 1), ("0", lambda low, high: 0))
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,10 @@ class Action:
 
 OPS = ("connect", "send", "send_http", "read", "close", "reset",
        "upstream_connect", "upstream_fail", "upstream_send", "upstream_http", "upstream_read",
-       "upstream_close", "upstream_reset", "advance")
+       "upstream_close", "upstream_reset", "advance",
+       # Appended, so that seeds written before keep their meaning: a peer reads just enough
+       # for the connection's write buffer to be left at a level of DRAIN_LEVELS.
+       "read_to", "upstream_read_to")
 
 
 class Reader:
@@ -75,6 +89,7 @@ class Reader:
 _PAYLOAD_OPS = ("send", "upstream_send")
 _TEMPLATE_OPS = ("send_http", "upstream_http")
 _READ_OPS = ("read", "upstream_read")
+_DRAIN_OPS = ("read_to", "upstream_read_to")
 MAX_SEED = 64
 
 
@@ -94,6 +109,8 @@ def decode_actions(reader: Reader, max_actions: int = MAX_ACTIONS) -> list[Actio
             actions.append(Action(op, target, value=kind, payload=seed, end_stream=bool(reader.int(1, 2))))
         elif op in _READ_OPS:
             actions.append(Action(op, target, value=reader.int(3, (1 << 17) + 1)))
+        elif op in _DRAIN_OPS:
+            actions.append(Action(op, target, value=reader.int(1, len(DRAIN_LEVELS))))
         elif op == "connect":
             actions.append(Action(op, target, value=reader.int(1, 256)))
         elif op == "advance":
@@ -115,11 +132,65 @@ def encode_actions(actions, config: int = 0, read_size: int = 0) -> bytes:
             out += bytes([a.value, len(a.payload)]) + a.payload + bytes([a.end_stream])
         elif a.op in _READ_OPS:
             out += a.value.to_bytes(3, "big")
+        elif a.op in _DRAIN_OPS:
+            out += bytes([a.value])
         elif a.op == "connect":
             out += bytes([a.value])
         elif a.op == "advance":
             out += bytes([TIME_STEPS_MS.index(a.value)])
     return bytes(out)
+
+
+def connect_address(built, choice: int, variant: int):
+    """(listener, local address, source address, server name) of a connect action: `choice` picks
+    the listener and the source, `variant` the server name and destination port among those the
+    listener's chains match on."""
+    listener = built.listeners[choice % len(built.listeners)]
+    source = SOURCES[(choice // 8) % len(SOURCES)]
+    matches = [chain.match for chain in listener.filter_chains]
+    names = [""] + sorted({n.replace("*.", "www.") for m in matches for n in m.server_names})
+    ports = [listener.address[1] or 10000] + sorted({m.destination_port for m in matches if m.destination_port})
+    local = (listener.address[0], ports[(variant // len(names)) % len(ports)])
+    return listener, local, source, names[variant % len(names)]
+
+
+def drain_to(sock, level: int) -> None:
+    """The peer of `sock` reads just enough to leave the connection's write buffer at DRAIN_LEVELS[level]
+    (nothing when it is at or under that level already, or has no watermarks)."""
+    buf = sock.conn.write_buffer
+    if not buf.high_watermark:
+        return
+    n = len(buf) - max(0, DRAIN_LEVELS[level][1](buf.low_watermark, buf.high_watermark))
+    if n > 0:
+        sock.peer_read(n)
+
+
+class CheckedWatermarkBuffer(WatermarkBuffer):
+    """A WatermarkBuffer that checks the watermark model after every change of its length, not
+    only between actions: a boundary the buffer passes through inside one action (drained to
+    exactly the low watermark, then refilled before the action ends) is still checked."""
+
+    __slots__ = ()
+
+    def _changed(self) -> None:
+        super()._changed()
+        oracles.check_watermark_state("a buffer, checked on change", self)
+
+
+def check_every_buffer_change(conn) -> None:
+    """Make both watermark buffers of `conn` checked ones (same layout: only the class changes)."""
+    for buf in (conn.read_buffer, conn.write_buffer):
+        if type(buf) is WatermarkBuffer:
+            buf.__class__ = CheckedWatermarkBuffer
+
+
+class _CheckedNetwork(sim.SimNetwork):
+    """The simulated network, with every upstream connection's buffers checked on every change."""
+
+    def connect(self, host, port, buffer_limit=sim.DEFAULT_BUFFER_LIMIT):
+        conn = super().connect(host, port, buffer_limit)
+        check_every_buffer_change(conn)
+        return conn
 
 
 class Session:
@@ -134,7 +205,7 @@ class Session:
         self.on_connection = on_connection
         self.check_bytes = check_bytes
         self.dispatcher = SimulatedDispatcher()
-        self.network = sim.SimNetwork(self.dispatcher)
+        self.network = _CheckedNetwork(self.dispatcher)
         self.ctx = instantiate(built, self.dispatcher, self.network, seed=seed)
         from proxy.http.access_log import CountingSink
         self.ctx.open_access_log = lambda spec: CountingSink()  # never the terminal or a file
@@ -170,16 +241,13 @@ class Session:
         reachable (a chain matching only on a server name was otherwise never run)."""
         if len(self.downstream) >= MAX_CONNECTIONS or not self.built.listeners:
             return
-        listener = self.built.listeners[choice % len(self.built.listeners)]
-        source = SOURCES[(choice // 8) % len(SOURCES)]
-        matches = [chain.match for chain in listener.filter_chains]
-        names = [""] + sorted({n.replace("*.", "www.") for m in matches for n in m.server_names})
-        ports = [listener.address[1] or 10000] + sorted({m.destination_port for m in matches if m.destination_port})
+        listener, local, source, server_name = connect_address(self.built, choice, variant)
         sock = sim.SimSocket(self.read_size)
-        local = (listener.address[0], ports[(variant // len(names)) % len(ports)])
         conn = listener.create_connection(self.ctx, sock, local, (source, 40000 + len(self.downstream)),
-                                          server_name=names[variant % len(names)])
+                                          server_name=server_name)
         self.downstream.append(sock)
+        if conn is not None:
+            check_every_buffer_change(conn)
         if conn is not None and self.on_connection is not None:
             self.on_connection(conn)
 
@@ -195,6 +263,8 @@ class Session:
             sock.peer_send(DOWNSTREAM_PAYLOADS[a.value](a.payload, sock), a.end_stream)
         elif a.op == "read":
             sock.peer_read(a.value or None)
+        elif a.op == "read_to":
+            drain_to(sock, a.value)
         elif a.op == "close":
             sock.peer_close()
         elif a.op == "reset":
@@ -219,6 +289,8 @@ class Session:
             sock.peer_send(UPSTREAM_PAYLOADS[a.value](a.payload, sock), a.end_stream)
         elif a.op == "upstream_read":
             sock.peer_read(a.value or None)
+        elif a.op == "upstream_read_to":
+            drain_to(sock, a.value)
         elif a.op == "upstream_close":
             sock.peer_close()
         elif a.op == "upstream_reset":

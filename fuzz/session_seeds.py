@@ -4,15 +4,21 @@
 
 Each seed is an exchange a real client and upstream would have (a TCP echo with half
 close, a slow reader, a failed upstream, HTTP/1.1 requests and pipelines, HTTP/2
-streams, smuggling attempts, rapid resets), encoded with fuzz.session.encode_actions for
-every configuration of the pool it applies to.
+streams, smuggling attempts, rapid resets, buffers backed up and drained to their watermarks),
+encoded with fuzz.session.encode_actions for every configuration of the pool it applies to
+(TCP or HTTP scripts by the chain the session's first connection reaches). Every other filter
+chain a connect action can reach gets two seeds of its own: a tour (send, time passes, the
+upstream answers) and a flow-control script, on a second connection.
 """
 
 import argparse
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
-from fuzz.session import Action as A, ConfigPool, encode_actions
+from fuzz.session import DRAIN_LEVELS, Action as A, ConfigPool, connect_address, encode_actions
+
+LEVEL = {name: i for i, (name, _) in enumerate(DRAIN_LEVELS)}
 
 TCP = {
     "echo_half_close": [A("upstream_connect"), A("send", payload=b"ping\n" * 20, end_stream=True),
@@ -27,6 +33,15 @@ TCP = {
                      A("upstream_read", 0)],
     "delayed_first_byte": [A("send", payload=b"early"), A("advance", value=100), A("advance", value=1_000),
                            A("upstream_connect"), A("upstream_read")],
+    # Both directions backed up past the high watermark (small buffer limits), then drained by
+    # a slow peer to each flow-control boundary in turn and refilled.
+    "backpressure_boundaries": [A("upstream_connect"), A("upstream_send", payload=b"u" * 4096),
+                                A("read_to", value=LEVEL["high"]), A("read_to", value=LEVEL["low+1"]),
+                                A("read_to", value=LEVEL["low"]), A("upstream_send", payload=b"v" * 4096),
+                                A("read_to", value=LEVEL["low-1"]), A("send", payload=b"d" * 4096),
+                                A("send", payload=b"e" * 4096), A("upstream_read_to", value=LEVEL["high"]),
+                                A("upstream_read_to", value=LEVEL["low+1"]), A("upstream_read_to", value=LEVEL["low"]),
+                                A("upstream_read_to", value=LEVEL["low-1"]), A("read"), A("upstream_read")],
 }
 HTTP = {
     "h1_get": [A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"), A("upstream_connect"), A("upstream_read"),
@@ -43,23 +58,86 @@ HTTP = {
                A("upstream_http", value=0, payload=b"\x00\x04\x00\x00ok"), A("upstream_http", value=1, payload=b"\x00\x03abc"), A("read")],
     "h2_rapid_reset": [A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x01")] * 12 + [A("read")],
     "h2_ping_flood": [A("send_http", value=4, payload=b"\x00pingpong")] * 12 + [A("read")],
+    "h1_large_response_slow_reader": [
+        A("send_http", value=0, payload=b"\x00"), A("upstream_connect"), A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 8000\r\n\r\n" + b"r" * 4000),
+        A("read_to", value=LEVEL["high"]), A("read_to", value=LEVEL["low"]),
+        A("upstream_send", payload=b"s" * 4000), A("read_to", value=LEVEL["low-1"]), A("read")],
     "upstream_reset_mid_response": [A("send_http", value=0, payload=b"\x00"), A("upstream_connect"), A("upstream_read"),
                                     A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
                                     A("upstream_reset"), A("read")],
 }
 
 
+# One tour of a filter chain the session's first (implicit) connection does not reach: its own
+# connection sends, time passes (delays and throttles end, filters resume iteration), the
+# upstream answers; then the chain's flow control (a second script). Targets are 1: the
+# tour's connection and, with it, its upstream.
+CHAIN_TOUR = {
+    False: [A("send", payload=b"early"), A("advance", value=100), A("advance", value=1_000),
+            A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=b"late"), A("read"),
+            A("advance", value=5_000), A("read")],
+    True: [A("send_http", value=0, payload=b"\x00"), A("advance", value=100), A("advance", value=1_000),
+           A("upstream_connect"), A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+           A("read"), A("advance", value=5_000), A("read")],
+}
+CHAIN_FLOW = {False: TCP["backpressure_boundaries"], True: HTTP["h1_large_response_slow_reader"]}
+MAX_TOUR_CONNECT = 256
+
+
+def _chain_of(built, choice, variant):
+    listener, local, source, server_name = connect_address(built, choice, variant)
+    return listener.select_filter_chain(local, (source, 40000), server_name)
+
+
+def _is_http(chain) -> bool:
+    return "http_connection_manager" in chain.filter_names
+
+
+def chain_tours(built):
+    """(connect action, chain is HTTP) for every filter chain of every listener that a connect
+    action can reach, except the one the implicit first connection reaches."""
+    if not built.listeners:
+        return []
+    seen = {id(_chain_of(built, 0, 0))}
+    tours = []
+    for choice in range(MAX_TOUR_CONNECT):
+        for variant in range(MAX_TOUR_CONNECT):
+            chain = _chain_of(built, choice, variant)
+            if chain is None or id(chain) in seen:
+                continue
+            seen.add(id(chain))
+            tours.append((A("connect", variant, value=choice), _is_http(chain)))
+    return tours
+
+
+def retarget(script, to: int = 1):
+    """The script acting on connection `to` (and its upstream) instead of connection 0."""
+    return [a if a.op in ("connect", "advance") else replace(a, target=a.target + to) for a in script]
+
+
 def write_seeds(out: Path, pool: ConfigPool) -> int:
     out.mkdir(parents=True, exist_ok=True)
     count = 0
+
+    def write(data, stem):
+        digest = hashlib.sha1(data).hexdigest()[:12]
+        (out / f"{stem}-{digest}").write_bytes(data)
+
     for index, name in enumerate(pool.names):
-        http = any("http_connection_manager" in chain.filter_names
-                   for listener in pool.built[index].listeners for chain in listener.filter_chains)
+        built = pool.built[index]
+        first = _chain_of(built, 0, 0) if built.listeners else None
+        if first is not None:
+            http = _is_http(first)
+        else:  # the first connection is refused: the scripts of the configuration's kind
+            http = any(_is_http(chain) for listener in built.listeners for chain in listener.filter_chains)
         for script_name, script in (HTTP if http else TCP).items():
             for read_size in (0, 2):
-                data = encode_actions(script, config=index, read_size=read_size)
-                digest = hashlib.sha1(data).hexdigest()[:12]
-                (out / f"{Path(name).stem}-{script_name}-r{read_size}-{digest}").write_bytes(data)
+                write(encode_actions(script, config=index, read_size=read_size), f"{Path(name).stem}-{script_name}-r{read_size}")
+                count += 1
+        for n, (connect, chain_http) in enumerate(chain_tours(built)):
+            for kind, script in (("tour", CHAIN_TOUR[chain_http]), ("flow", CHAIN_FLOW[chain_http])):
+                write(encode_actions([connect] + retarget(script), config=index), f"{Path(name).stem}-chain{n + 1}-{kind}-r0")
                 count += 1
     return count
 

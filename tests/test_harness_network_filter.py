@@ -50,3 +50,40 @@ def test_the_write_probe_catches_stop_iteration_ignored_on_the_write_path(monkey
     monkeypatch.setattr(FilterManager, "on_write", ignores_stop)
     with pytest.raises(oracles.InvariantViolation, match="write_stop_iteration_ignored"):
         nf.run(data)
+
+
+def fault_delay_config():
+    config = schema.Fault()
+    config.delay_ms = 100
+    return config
+
+
+def test_filter_rules_catch_a_filter_left_uninitialized_after_a_resume(monkeypatch):
+    """fault holds the connection, then resumes iteration: tcp_proxy after it must be reached.
+    With tcp_proxy it never gets data (its reads stay disabled until it connects), so only the
+    rule on the resume itself sees the skipped on_new_connection."""
+    from proxy.network.filter_manager import FilterManager
+
+    script = [Action("send", payload=b"abc"), Action("advance", value=1_000), Action("upstream_connect"),
+              Action("upstream_read"), Action("read")]
+    data = nf.seed("fault", fault_delay_config(), 0, script)
+    nf.run(data)
+    original = FilterManager.continue_reading
+
+    def skips_new_on_resume(self, start, injected):  # the planted bug: only the first pass initializes
+        if start:
+            for active in self.read_filters[start:]:
+                active.initialized = True
+        return original(self, start, injected)
+
+    monkeypatch.setattr(FilterManager, "continue_reading", skips_new_on_resume)
+    with pytest.raises(oracles.InvariantViolation, match="resume_skipped_on_new_connection"):
+        nf.run(data)
+
+
+def test_one_payload_backs_a_connection_up_past_its_high_watermark():
+    """The harness's buffer limit is small enough for the session's largest payload to cross it."""
+    from fuzz import session
+    boot = nf.bootstrap_for("tcp_proxy", tcp_proxy_config().SerializeToString())
+    assert boot.listeners[0].per_connection_buffer_limit_bytes + 1 < session.MAX_PAYLOAD
+    assert all(c.per_connection_buffer_limit_bytes + 1 < session.MAX_PAYLOAD for c in boot.clusters)

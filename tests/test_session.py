@@ -101,7 +101,125 @@ def test_watermark_model_catches_an_off_by_one(monkeypatch):
 def test_encode_actions_is_the_inverse_of_decoding():
     script = [Action("upstream_connect", 0), Action("send", 1, payload=b"abc", end_stream=True),
               Action("send_http", 0, value=3, payload=b"seed"), Action("read", 2, value=70000),
-              Action("connect", 0, value=9), Action("advance", value=5_000), Action("upstream_reset", 3)]
+              Action("connect", 0, value=9), Action("advance", value=5_000), Action("upstream_reset", 3),
+              Action("read_to", 1, value=3), Action("upstream_read_to", 0, value=len(session.DRAIN_LEVELS) - 1)]
     reader = session.Reader(session.encode_actions(script, config=5, read_size=2))
     assert (reader.int(1, 256), reader.int(1, len(session.READ_SIZES))) == (5, 2)
     assert session.decode_actions(reader)[1:] == script
+
+
+SMALL_TCP = b"""
+listeners:
+  - name: small
+    address: {host: 127.0.0.1, port: 10000}
+    per_connection_buffer_limit_bytes: 1024
+    filter_chains:
+      - filters:
+          - tcp_proxy: {cluster: backend}
+clusters:
+  - name: backend
+    per_connection_buffer_limit_bytes: 1024
+    endpoints: [{host: 127.0.0.1, port: 9000}]
+"""
+LEVEL = {name: i for i, (name, _) in enumerate(session.DRAIN_LEVELS)}
+
+
+@pytest.fixture(scope="module")
+def small_tcp():
+    from proxy.build import build
+    from proxy.config import load_bytes
+    return build(load_bytes(SMALL_TCP, "yaml"))
+
+
+def steps(s, actions):
+    """Apply actions as Session.run does, without the final settling and shutdown."""
+    for a in actions:
+        s.apply(a)
+        s.dispatcher.run_posted()
+        s.check()
+
+
+def test_read_to_leaves_the_write_buffer_at_the_level_its_watermarks_name(small_tcp):
+    s = Session(small_tcp)
+    steps(s, [Action("connect"), Action("upstream_connect"), Action("upstream_send", payload=b"u" * 4096)])
+    buf = s.downstream[0].conn.write_buffer
+    assert (buf.high_watermark, buf.low_watermark, len(buf)) == (1025, 512, 4096) and buf.above_high_watermark
+    for level, expected, above in (("high+1", 1026, True), ("high", 1025, True), ("low+1", 513, True),
+                                   ("low", 512, False), ("low", 512, False), ("1", 1, False), ("0", 0, False)):
+        steps(s, [Action("read_to", value=LEVEL[level])])
+        assert (len(buf), buf.above_high_watermark) == (expected, above), level
+    up = s.network.opened[0]
+    steps(s, [Action("send", payload=b"d" * 4096)])
+    assert len(up.write_buffer) == 4096 and up.write_buffer.above_high_watermark
+    steps(s, [Action("upstream_read_to", value=LEVEL["low-1"])])
+    assert len(up.write_buffer) == 511 and not up.write_buffer.above_high_watermark
+    assert bytes(up.io.received) == b"d" * (4096 - 511)
+
+
+def _low_watermark_compared_with_less_than(monkeypatch):
+    from proxy.buffer import WatermarkBuffer
+
+    def changed(self):  # the planted bug: drained to exactly the low watermark, still "above high"
+        n = len(self._data)
+        if not self._above_high:
+            if self.high_watermark and n > self.high_watermark:
+                self._above_high = True
+                self._on_above_high()
+        elif not self.high_watermark or n < self.low_watermark:
+            self._above_high = False
+            self._on_below_low()
+
+    monkeypatch.setattr(WatermarkBuffer, "_changed", changed)
+
+
+def test_draining_to_exactly_the_low_watermark_catches_a_low_watermark_off_by_one(small_tcp, monkeypatch):
+    script = [Action("connect"), Action("upstream_connect"), Action("upstream_send", payload=b"u" * 4096),
+              Action("read_to", value=LEVEL["low"])]
+    Session(small_tcp).run(script)
+    _low_watermark_compared_with_less_than(monkeypatch)
+    with pytest.raises(oracles.InvariantViolation, match="watermark_missed_low"):
+        Session(small_tcp).run(script)
+
+
+def test_every_change_of_a_connection_buffer_is_checked_not_only_the_state_after_an_action(small_tcp, monkeypatch):
+    _low_watermark_compared_with_less_than(monkeypatch)
+    s = Session(small_tcp)
+    steps(s, [Action("connect"), Action("upstream_connect")])
+    buf = s.downstream[0].conn.write_buffer
+    assert type(buf) is session.CheckedWatermarkBuffer
+    assert type(s.network.opened[0].write_buffer) is session.CheckedWatermarkBuffer
+    buf.add(b"x" * 2000)
+    with pytest.raises(oracles.InvariantViolation, match="watermark_missed_low"):
+        buf.drain(2000 - buf.low_watermark)  # at low: the check runs inside the drain itself
+
+
+def test_chain_tours_start_a_connection_on_every_other_filter_chain_and_catch_a_resume_bug(monkeypatch):
+    from fuzz.session_seeds import chain_tours, retarget, CHAIN_TOUR
+    from proxy.network.filter_manager import FilterManager
+
+    pool = ConfigPool(["corpus/session_configs/config-s1-0007.yaml"])  # fault (delay) before an HCM on chain 2
+    built = pool.built[0]
+    tours = chain_tours(built)
+    chains = {id(c) for listener in built.listeners for c in listener.filter_chains}
+    reached = set()
+    for connect, http in tours:
+        listener, local, source, name = session.connect_address(built, connect.value, connect.target)
+        reached.add(id(listener.select_filter_chain(local, (source, 40000), name)))
+    first = session.connect_address(built, 0, 0)
+    reached.add(id(first[0].select_filter_chain(first[1], (first[2], 40000), first[3])))
+    assert reached - {id(None)} == chains  # the first connection may match no chain at all
+    scripts = [[Action("connect"), connect] + retarget(CHAIN_TOUR[http]) for connect, http in tours]
+    for script in scripts:
+        Session(built).run(script)
+    original = FilterManager.continue_reading
+
+    def skips_new_on_resume(self, start, injected):  # the planted bug: only the first pass initializes
+        if start:
+            for active in self.read_filters[start:]:
+                active.initialized = True
+        return original(self, start, injected)
+
+    monkeypatch.setattr(FilterManager, "continue_reading", skips_new_on_resume)
+    with pytest.raises(oracles.InvariantViolation, match="on_data_before_on_new_connection"):
+        for script in scripts:
+            Session(built).run(script)

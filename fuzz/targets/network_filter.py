@@ -28,6 +28,7 @@ from fuzz import oracles, session
 TERMINAL = {"tcp_proxy", "http_connection_manager"}
 # Fields that name a cluster: (message name, field name). Data, not code per filter.
 CLUSTER_REFERENCES = {("TcpProxy", "cluster"), ("ClusterWeight", "name"), ("RouteAction", "cluster")}
+BUFFER_LIMIT = 1024
 _CACHE: "OrderedDict[tuple, object]" = OrderedDict()
 _CACHE_SIZE = 256
 
@@ -62,7 +63,9 @@ def bootstrap_for(name: str, blob: bytes):
     boot = schema.Bootstrap()
     listener = boot.listeners.add(name="l0")
     listener.address.host, listener.address.port = "127.0.0.1", 10000
-    listener.per_connection_buffer_limit_bytes = 16384
+    # The smallest limit the schema allows: one payload (session.MAX_PAYLOAD) crosses the high
+    # watermark, so flow-control boundaries are within a few actions.
+    listener.per_connection_buffer_limit_bytes = BUFFER_LIMIT
     chain = listener.filter_chains.add()
     getattr(chain.filters.add(), name).CopyFrom(config)
     names = _cluster_names(config, set())
@@ -72,6 +75,7 @@ def bootstrap_for(name: str, blob: bytes):
     for i, cluster in enumerate(sorted(names)):
         c = boot.clusters.add(name=cluster)
         c.endpoints.add(host="127.0.0.1", port=9000 + i)
+        c.per_connection_buffer_limit_bytes = BUFFER_LIMIT
     return boot
 
 
@@ -160,7 +164,8 @@ __all__ = ["run", "seed", "filter_names", "Invalid", "ConfigError", "BuildError"
 
 def write_seeds(out) -> int:
     """Seeds: each filter with the configurations of examples/ and hand-picked ones, several
-    probe modes, and TCP exchanges from fuzz.session_seeds."""
+    probe modes, and TCP exchanges from fuzz.session_seeds (the first four, and the one that
+    drains backed-up buffers to their watermarks)."""
     from pathlib import Path
     from fuzz.session_seeds import TCP
     from fuzz.targets.examples import example_network_filters
@@ -175,7 +180,7 @@ def write_seeds(out) -> int:
     for name, messages in configs.items():
         for i, config in enumerate(messages[:3]):
             for mode in (0, 0b10, 0b11111111):
-                for script_name, script in list(TCP.items())[:4]:
+                for script_name, script in list(TCP.items())[:4] + [("backpressure_boundaries", TCP["backpressure_boundaries"])]:
                     (out / f"{name}-{i}-m{mode}-{script_name}").write_bytes(seed(name, config, mode, script))
                     count += 1
     return count

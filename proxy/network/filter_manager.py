@@ -5,8 +5,10 @@ from .filter import STOP_ITERATION, CONTINUE, ReadFilterCallbacks, WriteFilterCa
 
 
 # Test and fuzzing hook: when set, called as observer(connection, filter, kind) just before
-# every filter callback, kind in {"new", "data", "write"}. Oracles use it to check the
-# iteration rules from outside (fuzz/oracles.py). None in production: one global read.
+# every filter callback, kind in {"new", "data", "write"}, and with kind "resumed" just after
+# a read filter resumed iteration (continue_reading or inject_read_data_to_filter_chain).
+# Oracles use it to check the iteration rules from outside (fuzz/oracles.py). None in
+# production: one global read.
 observer = None
 
 
@@ -35,10 +37,14 @@ class _ActiveReadFilter(ReadFilterCallbacks):
             # the same bytes to the later filters twice.
             raise FilterReentryError(f"{type(self.filter).__name__} called continue_reading() from inside its own callback")
         self.manager.continue_reading(self.index + 1, None)
+        if observer is not None:
+            observer(self.manager.connection, self.filter, "resumed")
 
     def inject_read_data_to_filter_chain(self, data, end_stream: bool) -> None:
         buf = data if isinstance(data, Buffer) else Buffer(data)
         self.manager.continue_reading(self.index + 1, (buf, end_stream))
+        if observer is not None:
+            observer(self.manager.connection, self.filter, "resumed")
 
 
 class _ActiveWriteFilter(WriteFilterCallbacks):
