@@ -237,8 +237,9 @@ async def _serve(built, drain_timeout_s: float, worker=None) -> int:
     down, up = server.open_connections()
     print(f"{prefix} draining ({down} downstream, {up} upstream connections open); "
           "signal again to close them now", file=sys.stderr, flush=True)
-    for sig in signals:
-        loop.add_signal_handler(sig, server.end_drain)
+    if worker is None:  # a worker's drain is ended by its parent (proxy/workers.py)
+        for sig in signals:
+            loop.add_signal_handler(sig, server.end_drain)
     await server.stop()
     if worker is not None:
         await worker.stopped(server)

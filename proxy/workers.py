@@ -11,10 +11,11 @@ pre-fork model of nginx):
     upstream pools;
   * the parent serves the admin, summing the workers' counters and gauges, which it asks for
     over one socketpair per worker: a line with a request id out, one JSON line back;
-  * SIGINT/SIGTERM to the parent reach every worker as SIGTERM (a second one ends their drain);
-    the parent exits 0 once all have exited 0. A worker that exits on its own stops the rest
-    and the parent exits 1. Workers die with the parent (PR_SET_PDEATHSIG, and EOF on the
-    socketpair where that is unavailable).
+  * SIGINT/SIGTERM to the parent reach every worker as SIGTERM (a second one ends their drain,
+    said over the socketpair); the parent exits 0 once all have exited 0. A worker that exits on
+    its own stops the rest, and the parent exits 1 unless that worker exited 0 (it was signalled
+    itself, as by a signal to the whole process group). Workers die with the parent
+    (PR_SET_PDEATHSIG, and EOF on the socketpair where that is unavailable).
 """
 
 import asyncio
@@ -38,14 +39,14 @@ _SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
     """Bind, fork `concurrency` workers, supervise them; the exit status of the whole proxy."""
-    # Held until each process's loop has its handlers: a signal in between is delivered then.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     try:
         sockets = {l.name: _bind(l.address) for l in built.listeners}
         admin = _bind(built.admin_address) if built.admin_address is not None else None
     except OSError as exc:
         print(f"error: cannot listen: {exc}", file=sys.stderr)
         return 1
+    # Held until each process's loop has its handlers: a signal in between is delivered then.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
         print(f"proxy: listener {name} on {host}:{port}", file=sys.stderr)
@@ -121,7 +122,10 @@ class WorkerSide:
 
     async def _answer(self, reader, server, stop) -> None:
         while line := await reader.readline():
-            self._send(int(line), server)
+            if line == b"close\n":
+                server.end_drain()
+            else:
+                self._send(int(line), server)
         stop.set()  # EOF: the parent is gone
 
     async def stopped(self, server) -> None:
@@ -164,6 +168,7 @@ class _Supervisor:
         self.built = built
         self.workers = workers
         self.stopping = False
+        self.signals = 0        # SIGINT/SIGTERM received: the second one ends the drain
         self.failed = False
         self.all_exited = None
         self._next_id = 0
@@ -193,12 +198,20 @@ class _Supervisor:
         return 1 if self.failed else 0
 
     def _on_signal(self) -> None:
-        if not self.stopping:
+        self.signals += 1
+        if self.signals == 1:
             print(f"proxy: stopping {len(self.workers)} workers; signal again to close their open "
                   "connections now", file=sys.stderr, flush=True)
-        self._stop()
+            self._stop()
+            return
+        # Again: end the workers' drain. Said over the channel, not with another SIGTERM: a
+        # signal to the whole process group has already given each worker one.
+        for w in self.workers:
+            if w.writer is not None:
+                w.writer.write(b"close\n")
 
     def _stop(self) -> None:
+        """SIGTERM to every running worker (a worker takes any number of them as one)."""
         self.stopping = True
         for w in self.workers:
             if w.exit_code is None:
@@ -215,15 +228,16 @@ class _Supervisor:
             if pid == 0:
                 continue
             w.exit_code = code = os.waitstatus_to_exitcode(status)
-            how = f"exited with code {code}" if code >= 0 else f"was killed by {signal.Signals(-code).name}"
-            if not self.stopping:
-                print(f"proxy: {w.name} {how} unexpectedly; stopping the other workers",
-                      file=sys.stderr, flush=True)
+            rest = "" if self.stopping else "; stopping the other workers"
+            if code != 0:
+                how = f"exited with code {code}" if code > 0 else f"was killed by {signal.Signals(-code).name}"
+                print(f"proxy: {w.name} {how}{rest}", file=sys.stderr, flush=True)
                 self.failed = True
-                self._stop()
-            elif code != 0:
-                print(f"proxy: {w.name} {how}", file=sys.stderr, flush=True)
-                self.failed = True
+            elif not self.stopping:
+                # It drained and exited 0: it was signalled directly (e.g. the whole process group
+                # was), which is a stop, not a failure; still, never run on with fewer workers.
+                print(f"proxy: {w.name} stopped on a signal of its own{rest}", file=sys.stderr, flush=True)
+            self._stop()
         if all(w.exit_code is not None for w in self.workers) and not self.all_exited.done():
             self.all_exited.set_result(None)
 

@@ -105,6 +105,13 @@ def _wait_gone(pids, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+def _wait_for(proxy, prefixes, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(any(line.startswith(p) for line in proxy.stderr_lines) for p in prefixes):
+        assert time.monotonic() < deadline, "".join(proxy.stderr_lines)
+        time.sleep(0.01)
+
+
 def test_both_workers_serve_and_the_admin_sums_their_stats(workers):
     n = 200
     address = workers.listener_address("http_in")
@@ -161,6 +168,45 @@ def test_sigterm_stops_every_worker_and_exits_0(workers):
         connect(address, timeout=2).close()
 
 
+def _keep_alive_get(conn: http.client.HTTPConnection, target: str) -> tuple[int, bytes]:
+    conn.request("GET", target)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def test_a_sigterm_to_the_whole_process_group_drains_once(workers):
+    conn = http.client.HTTPConnection(*workers.listener_address("http_in"), timeout=10)
+    try:
+        assert _keep_alive_get(conn, "/a") == (200, b"hello /a")
+        # As `kill -TERM -PGID` would, in the order that lets no two SIGTERMs to a worker merge.
+        for pid in workers.pids:
+            os.kill(pid, signal.SIGTERM)
+        _wait_for(workers, ["proxy: worker 0: draining", "proxy: worker 1: draining"])
+        workers.signal(signal.SIGTERM)
+        _wait_for(workers, ["proxy: stopping"])
+        time.sleep(0.3)  # the parent's forwarded SIGTERM has arrived too: it must not end the drain
+        assert _keep_alive_get(conn, "/b") == (200, b"hello /b")
+        assert workers.proc.poll() is None
+    finally:
+        conn.close()
+    assert workers.wait() == 0
+    assert "drain" not in "".join(workers.stderr_lines).replace("draining", "")
+
+
+def test_a_second_signal_to_the_parent_ends_the_drain(workers):
+    with connect(workers.listener_address("http_in")) as s:
+        s.sendall(b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n")
+        response = b""
+        while not response.endswith(b"hello /a"):
+            response += s.recv(65536)
+        workers.signal(signal.SIGTERM)
+        _wait_for(workers, ["proxy: stopping"])
+        workers.signal(signal.SIGINT)
+        assert s.recv(65536) == b""  # closed by the proxy, not by us
+    assert workers.wait() == 0
+    assert "drain ended early: closing 1 open connections" in "".join(workers.stderr_lines)
+
+
 def test_sigkill_of_the_parent_takes_the_workers_down(workers):
     workers.proc.kill()
     workers.proc.wait(10)
@@ -171,7 +217,7 @@ def test_a_worker_that_dies_stops_the_proxy_with_an_error(workers):
     os.kill(workers.pids[1], signal.SIGKILL)
     assert workers.wait() == 1
     err = "".join(workers.stderr_lines)
-    assert f"worker 1 (pid {workers.pids[1]}) was killed by SIGKILL unexpectedly" in err
+    assert f"worker 1 (pid {workers.pids[1]}) was killed by SIGKILL; stopping the other workers" in err
     assert "proxy: worker 0: stopped" in err and "Traceback" not in err
     _wait_gone(workers.pids, timeout=1)
 
