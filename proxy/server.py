@@ -78,7 +78,7 @@ class Server:
                     host, port = listener.address
                     srv = await loop.create_server(factory, host, port, reuse_address=True, backlog=511)
                 else:
-                    srv = await loop.create_server(factory, sock=sockets[listener.name], backlog=511)
+                    srv = SharedListener(loop, sockets[listener.name], factory)
                 self._listeners.append(srv)
                 self.addresses[listener.name] = srv.sockets[0].getsockname()[:2]
             admin_address = getattr(self.built, "admin_address", None) if admin else None
@@ -177,6 +177,48 @@ class Server:
         if self.ctx is not None:
             self.ctx.stats.gauge_set("server.downstream_cx_active", len(self._downstream))
             self.ctx.stats.gauge_set("server.upstream_cx_active", len(self._upstream))
+
+
+class SharedListener:
+    """Accepts on a listening socket that other processes accept on too (proxy/workers.py), one
+    connection per wake-up: asyncio's create_server takes up to `backlog` at once, so a burst of
+    connections would all go to whichever worker woke first. Like that, a busy worker (slower
+    to wake) takes fewer. Has what Server uses of an asyncio server: `.sockets`, `.close()`."""
+
+    def __init__(self, loop, sock, protocol_factory) -> None:
+        self._loop, self._sock, self._factory = loop, sock, protocol_factory
+        self.sockets = [sock]
+        self._adopting: set = set()   # tasks of accepted sockets becoming transports
+        self._resume = None
+        sock.setblocking(False)
+        loop.add_reader(sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return  # another worker took it
+        except OSError as exc:  # out of descriptors or memory: pause for a second, as asyncio does
+            log.warning("accept failed (%s): not accepting for 1 s", exc)
+            self._loop.remove_reader(self._sock.fileno())
+            self._resume = self._loop.call_later(1.0, self._loop.add_reader, self._sock.fileno(), self._accept)
+            return
+        task = self._loop.create_task(self._adopt(conn))
+        self._adopting.add(task)
+        task.add_done_callback(self._adopting.discard)
+
+    async def _adopt(self, conn) -> None:
+        try:
+            await self._loop.connect_accepted_socket(self._factory, conn)
+        except OSError:
+            conn.close()
+
+    def close(self) -> None:
+        if self._resume is not None:
+            self._resume.cancel()
+        if self._sock.fileno() >= 0:
+            self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
 
 
 def serve(bootstrap, *, concurrency: int = 1, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> int:
