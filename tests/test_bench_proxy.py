@@ -3,6 +3,8 @@ h2load's reports, the nginx and proxy configurations it writes, the profile summ
 and the ratio. The benchmark itself is a measurement, not a test."""
 
 import json
+import os
+import signal
 import shutil
 import subprocess
 
@@ -214,12 +216,13 @@ def test_cpu_seconds_counts_live_child_processes():
     must still show that CPU time."""
     import time
     from fuzz.bench._proxy_procs import cpu_seconds
-    proc = subprocess.Popen(["bash", "-c", "(end=$((SECONDS+5)); while [ $SECONDS -lt $end ]; do :; done) & wait"])
+    proc = subprocess.Popen(["bash", "-c", "(end=$((SECONDS+5)); while [ $SECONDS -lt $end ]; do :; done) & wait"],
+                            start_new_session=True)
     try:
         deadline = time.monotonic() + 4.5  # on a busy machine the child may get little of a core
         while cpu_seconds(proc.pid) < 0.3 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert cpu_seconds(proc.pid) >= 0.3
     finally:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)  # the spinning child too
         proc.wait()
