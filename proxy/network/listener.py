@@ -92,6 +92,11 @@ def parse_ip(host):
         return None
 
 
+def source_in(networks, source_ip) -> bool:
+    """An RBAC source condition: no networks matches any source, else the IP must lie in one."""
+    return not networks or (source_ip is not None and any(source_ip in n for n in networks))
+
+
 class _ActiveConnectionGauge(ConnectionCallbacks):
     __slots__ = ("stats", "name")
 

@@ -12,7 +12,7 @@ names the policy that matched.
 from dataclasses import dataclass
 
 from ...build import BuildContext, parse_cidr
-from ...network.listener import parse_ip
+from ...network.listener import parse_ip, source_in
 from ..filter import CONTINUE, STOP_ITERATION, StreamFilter
 from ..registry import register_http_filter
 from ..route import HeaderMatcher, RouteBuildError, _header_matcher
@@ -35,7 +35,7 @@ class HttpRbacPolicy:
             return False
         if not all(m.matches(head) for m in self.headers):
             return False
-        if self.source_networks and (source_ip is None or not any(source_ip in n for n in self.source_networks)):
+        if not source_in(self.source_networks, source_ip):
             return False
         return True
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ...build import BuildContext, parse_cidr
 from ..connection import CloseType
 from ..filter import CONTINUE, STOP_ITERATION, ReadFilter
-from ..listener import parse_ip
+from ..listener import parse_ip, source_in
 from ..registry import register_network_filter
 from ._stats import FilterStats, stat_scopes
 
@@ -33,7 +33,7 @@ class RbacPolicy:
     destination_ports: frozenset    # empty: any port
 
     def matches(self, source_ip, destination_port) -> bool:
-        if self.source_networks and (source_ip is None or not any(source_ip in n for n in self.source_networks)):
+        if not source_in(self.source_networks, source_ip):
             return False
         if self.destination_ports and destination_port not in self.destination_ports:
             return False
