@@ -123,7 +123,7 @@ def test_instantiate_gives_a_fresh_seeded_context():
 
 
 def test_an_unregistered_filter_is_an_error_only_when_a_config_uses_it(monkeypatch):
-    monkeypatch.delitem(registry._NETWORK_FILTERS, "http_connection_manager", raising=False)
+    monkeypatch.delitem(registry._NETWORK_FILTERS._factories, "http_connection_manager", raising=False)
     build(bootstrap(ISSUE_EXAMPLE))                      # not used: fine
     cfg = tcp_config(chains=[{"filters": [{"http_connection_manager": {
         "route_config": {"virtual_hosts": [{"name": "v", "domains": ["*"]}]}}}]}])

@@ -11,30 +11,14 @@ iterate `registered_http_filters()` and build each from a config message of that
 The router is not registered: it is implicit and always last.
 """
 
-_HTTP_FILTERS: dict = {}
-
-
-def register_http_filter(name: str):
-    def deco(factory):
-        if name in _HTTP_FILTERS:
-            raise ValueError(f"HTTP filter {name!r} registered twice")
-        _HTTP_FILTERS[name] = factory
-        return factory
-    return deco
-
-
-def http_filter_factory(name: str):
-    _load_builtin_filters()
-    try:
-        return _HTTP_FILTERS[name]
-    except KeyError:
-        raise KeyError(f"no HTTP filter registered as {name!r}") from None
-
-
-def registered_http_filters() -> list[str]:
-    _load_builtin_filters()
-    return sorted(_HTTP_FILTERS)
+from ..network.registry import Registry
 
 
 def _load_builtin_filters() -> None:
     from . import filters  # noqa: F401  (importing the package registers every built-in filter)
+
+
+_HTTP_FILTERS = Registry("HTTP filter", _load_builtin_filters)
+register_http_filter = _HTTP_FILTERS.register
+http_filter_factory = _HTTP_FILTERS.factory
+registered_http_filters = _HTTP_FILTERS.names
