@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ..upstream.lb import pick_weighted
+
 DEFAULT_ROUTE_TIMEOUT_MS = 15000
 
 
@@ -81,14 +83,7 @@ class Route:
         return self.regex.fullmatch(head.path_only.decode("latin-1")) is not None
 
     def pick_cluster(self, rng) -> str:
-        if len(self.clusters) == 1:
-            return self.clusters[0][0]
-        point = rng.randrange(self.total_weight)
-        for name, weight in self.clusters:
-            if point < weight:
-                return name
-            point -= weight
-        raise AssertionError("unreachable: total_weight is the sum of the weights")
+        return pick_weighted(self.clusters, self.total_weight, rng)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Load balancers: choose one host of a cluster for each new upstream connection.
+"""Load balancers: choose one host of a cluster for each new upstream connection, and
+`pick_weighted`, the choice among weighted clusters that routes and tcp_proxy share.
 
 A load balancer is per server instance (it holds the round-robin position); the
 hosts it chooses from are immutable and come from the built configuration.
@@ -33,6 +34,19 @@ class Random:
 
     def choose(self):
         return self.hosts[self._rng.randrange(len(self.hosts))]
+
+
+def pick_weighted(clusters, total_weight: int, rng) -> str:
+    """A name from ((name, weight), ...), each with probability weight / total_weight (the sum
+    of the weights, all > 0): a uniform point in [0, total) falls in one bucket per cluster."""
+    if len(clusters) == 1:
+        return clusters[0][0]
+    point = rng.randrange(total_weight)
+    for name, weight in clusters:
+        if point < weight:
+            return name
+        point -= weight
+    raise AssertionError("unreachable: total_weight is the sum of the weights")
 
 
 def make_load_balancer(policy: str, hosts, rng):

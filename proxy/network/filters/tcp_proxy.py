@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from ...buffer import Buffer
 from ...build import BuildContext
+from ...upstream.lb import pick_weighted
 from ..connection import CloseType, ConnectionEvent, State
 from ..filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
 from ..registry import register_network_filter
@@ -43,14 +44,7 @@ class TcpProxyConfig:
     stat_scopes: tuple
 
     def pick_cluster(self, rng) -> str:
-        if len(self.clusters) == 1:
-            return self.clusters[0][0]
-        point = rng.randrange(self.total_weight)
-        for name, weight in self.clusters:
-            if point < weight:
-                return name
-            point -= weight
-        raise AssertionError("weights changed under us")  # unreachable: total_weight is their sum
+        return pick_weighted(self.clusters, self.total_weight, rng)
 
 
 @register_network_filter("tcp_proxy")
