@@ -104,14 +104,14 @@ def test_functions_at_names_the_innermost_function(tmp_path):
 
 def test_copy_has_tracked_files_and_the_compiled_schema_and_leaves_the_tree_alone(tmp_path):
     (patch,) = [p for p in PATCHES if p.stem == "route-weighted-off-by-one"]
-    target = REPO_ROOT / "proxy" / "http" / "route.py"
+    target = REPO_ROOT / "proxy" / "upstream" / "lb.py"
     before = hashlib.sha256(target.read_bytes()).hexdigest()
     tree = copy_repo(REPO_ROOT, tmp_path / "copy")
     assert (tree / "fuzz" / "harness.py").is_file() and (tree / "harnesses" / "fuzz_session.py").is_file()
     if (REPO_ROOT / "proxy" / "config" / "gen").is_dir():
         assert (tree / "proxy" / "config" / "gen" / "bootstrap_pb2.py").is_file()
     apply_patch(tree, patch)
-    assert "if point <= weight:" in (tree / "proxy" / "http" / "route.py").read_text()
+    assert "if point <= weight:" in (tree / "proxy" / "upstream" / "lb.py").read_text()
     assert hashlib.sha256(target.read_bytes()).hexdigest() == before
 
 
