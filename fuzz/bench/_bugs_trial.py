@@ -11,10 +11,19 @@ bug, not this one: the trial records it, sets the input aside and fuzzes on for 
 Time to detection is wall-clock seconds from the start of the harness process (startup and
 seed replay included, as a user waits for them) to libFuzzer's crash report, summed over
 restarts; the execution count at the crash is kept too.
+
+Phase of a detection: libFuzzer first runs its initial corpus (the working corpus folder, then
+the seed folder; with an empty corpus, the one empty input) and only then prints the
+`#N INITED` status line and starts mutating. A crash before INITED is a seed-replay detection
+(an input the fuzzer was handed), one after it a mutation detection (an input the fuzzer made).
+The execution count is no signal: libFuzzer prints `pulse` lines during replay and none at all
+before a crash on an early seed. On a restart after a pre-existing crash the replayed working
+corpus also holds inputs the earlier mutation made, so a crash there is "replay after restart".
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -30,6 +39,8 @@ from fuzz.triage.signature import FrameNormalizer, signature_of
 MIN_RUN_S = 3          # no restart with less time left than this
 MAX_RESTARTS = 20      # pre-existing crashes tolerated per trial
 REPLAY_TIMEOUT_S = 120
+SEED_REPLAY, MUTATION, RESTART_REPLAY = "seed replay", "mutation", "replay after restart"
+_INITED = re.compile(r"^#\d+\s+INITED\b")
 _CRASH_MARKERS = ("=== Uncaught Python exception", "ERROR: libFuzzer", "==ERROR:", "ERROR: AddressSanitizer")
 REACH_SCRIPT = Path(__file__).with_name("_bugs_reach.py")
 
@@ -54,6 +65,7 @@ class Crash:
     signature: str
     in_patched_function: bool
     on_unpatched: bool
+    phase: str = ""
 
 
 @dataclass
@@ -66,6 +78,7 @@ class TrialResult:
     seconds: float | None = None          # time to detection
     executions: int | None = None         # executions at detection (this process)
     how: str = ""                         # "in patched function" | "revert-confirmed"
+    phase: str = ""                       # SEED_REPLAY | MUTATION | RESTART_REPLAY
     signature: str = ""
     unrelated: list = field(default_factory=list)   # Crash records shared with the unpatched copy
     reached: bool | None = None
@@ -73,6 +86,33 @@ class TrialResult:
     total_executions: int = 0
     wall: float = 0.0
     error: str = ""
+
+
+class PhaseTracker:
+    """Fed libFuzzer's output line by line: which phase was it in at the first crash report?"""
+
+    def __init__(self, restart: int = 0):
+        self.restart, self.inited, self.phase = restart, False, None
+
+    def feed(self, line: str) -> bool:
+        """True on the first crash line (then .phase is set)."""
+        if self.phase is not None:
+            return False
+        if _INITED.match(line):
+            self.inited = True
+        elif any(m in line for m in _CRASH_MARKERS):
+            self.phase = MUTATION if self.inited else (SEED_REPLAY if self.restart == 0 else RESTART_REPLAY)
+            return True
+        return False
+
+
+def phase_of_log(text: str, restart: int = 0) -> str | None:
+    """The phase of the first crash in a libFuzzer log, or None when it reports no crash."""
+    tracker = PhaseTracker(restart)
+    for line in text.splitlines():
+        if tracker.feed(line):
+            break
+    return tracker.phase
 
 
 def _failure_of(log_text: str, returncode: int):
@@ -132,9 +172,10 @@ def run_trial(bug_name: str, tree: Path, pristine: Path, target: Target, time_s:
         out.seeds.append(run_seed)
         mark: dict = {}
         start = time.monotonic()
+        tracker = PhaseTracker(restart)
 
-        def on_line(line, progress, status, mark=mark, start=start):
-            if "t" not in mark and any(m in line for m in _CRASH_MARKERS):
+        def on_line(line, progress, status, mark=mark, start=start, tracker=tracker):
+            if tracker.feed(line):
                 mark["t"], mark["execs"] = time.monotonic() - start, progress.executions
 
         try:
@@ -157,11 +198,13 @@ def run_trial(bug_name: str, tree: Path, pristine: Path, target: Target, time_s:
         crash = Crash(artifact=str(artifact), seconds=spent + mark.get("t", wall),
                       executions=mark.get("execs", result.progress.executions), signature=sig,
                       in_patched_function=_in_patched(failure, tree, functions),
-                      on_unpatched=crashes_on(pristine, target, artifact, work / "replay"))
+                      on_unpatched=crashes_on(pristine, target, artifact, work / "replay"),
+                      phase=tracker.phase or phase_of_log(log_text, restart) or "")
         spent += wall
         if not crash.on_unpatched:
             out.detected, out.seconds, out.executions = True, crash.seconds, crash.executions
             out.how = "in patched function" if crash.in_patched_function else "revert-confirmed"
+            out.phase = crash.phase
             out.signature = sig
             break
         out.unrelated.append(crash)

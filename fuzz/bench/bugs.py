@@ -1,4 +1,4 @@
-"""python -m fuzz bench bugs [--bugs DIR] [--time S] [--trials N] [--harness NAME...] [--bug NAME...]
+"""python -m fuzz bench bugs [--bugs DIR] [--time S] [--trials N] [--seeds corpus|none] [--harness NAME...] [--bug NAME...]
 
 Bug-finding power, measured the way Magma and FuzzBench do: ground-truth bugs, time to
 detection, several trials with reported seeds, and a baseline beside the suite.
@@ -12,10 +12,18 @@ the unit tests to run; the bugs are synthetic). For every bug:
   3. per trial, the harnesses the .md names (or --harness) fuzz the copy for at most S
      seconds each with seed -seed=BASE+trial; a crash is the bug's detection when its input
      does not crash an unpatched copy; time to detection, executions, whether the patched
-     lines were executed at all (reached) and the crash signature are recorded;
+     lines were executed at all (reached), the crash signature, and the phase are recorded:
+     "seed replay" (the crash came while libFuzzer ran its initial corpus, before its INITED
+     line: an input it was handed) or "mutation" (after INITED: an input it made);
   4. the baseline does the same: fuzz/bench/harnesses/fuzz_baseline_raw.py, raw bytes into
-     examples/http.yaml with "no exception" as the only oracle.
-Summary: found N of M, median time to detection, survival table, both columns.
+     examples/http.yaml with "no exception" as the only oracle, seeded from corpus/h1_server/.
+--seeds none starts every harness, the baseline's too, from an empty corpus: no corpus/NAME/
+files. What stays is part of the harness: its dictionary (corpus/NAME.dict; the baseline's is
+h1_server.dict), its .options, and what the harness itself loads (session builds its config
+pool from corpus/session_configs/ + examples/, the baseline loads examples/http.yaml). That
+measures the fuzzer and the oracles without the committed seeds.
+Summary: found N of M, median time to detection, how many detections came at seed replay,
+survival table, both columns.
 Last line: RESULT bugs_found <N>/<M> (the suite's count).
 """
 
@@ -39,6 +47,7 @@ DEFAULT_BUGS = REPO_ROOT / "bench" / "bugs"
 BASELINE = "baseline_raw"
 BASELINE_DIR = "fuzz/bench/harnesses"
 BASELINE_SEEDS_FROM = "h1_server"   # raw HTTP/1.1 requests: the same start the suite's codec harness gets
+SEED_MODES = ("corpus", "none")
 UNIT_TEST_TIMEOUT_S = 300
 
 
@@ -48,6 +57,12 @@ def _parser():
     p.add_argument("--time", type=int, default=60, help="seconds per harness per trial (default 60)")
     p.add_argument("--trials", type=int, default=1, help="trials per bug (default 1)")
     p.add_argument("--seed", type=int, default=1, help="base seed: trial k uses -seed=BASE+k (default 1)")
+    p.add_argument("--seeds", choices=SEED_MODES, default="corpus",
+                   help="corpus (default): each harness replays its committed corpus/NAME/ seeds first "
+                        f"(the baseline: corpus/{BASELINE_SEEDS_FROM}/); none: every harness and the baseline "
+                        "start from an empty corpus. Either way libFuzzer gets the harness's dictionary and "
+                        ".options (part of the harness), and session still builds its config pool from "
+                        "corpus/session_configs/ + examples/")
     p.add_argument("--harness", nargs="+", metavar="NAME",
                    help="run these harnesses for every bug instead of the ones each .md names")
     p.add_argument("--bug", nargs="+", metavar="NAME", help="only these bugs (patch file names without .patch)")
@@ -77,13 +92,34 @@ def unit_tests(tree: Path, tests: tuple) -> str:
     return f"error rc={proc.returncode}"
 
 
-def _baseline_corpus(pristine: Path, into: Path) -> Path:
-    seeds = into / BASELINE
-    shutil.copytree(pristine / "corpus" / BASELINE_SEEDS_FROM, seeds)
-    dictionary = pristine / "corpus" / f"{BASELINE_SEEDS_FROM}.dict"
-    if dictionary.is_file():
-        shutil.copy2(dictionary, into / f"{BASELINE}.dict")
+def _corpus_root(pristine: Path, into: Path, sources: dict, seeds: str) -> Path:
+    """A corpus root for Target.corpus: per harness NAME (from sources, NAME -> the corpus name
+    it takes its files from), into/NAME/ (a copy of that seed folder with --seeds corpus, empty
+    with none) and into/NAME.dict (the dictionary, when there is one: part of the harness)."""
+    into.mkdir(parents=True, exist_ok=True)
+    for name, source in sources.items():
+        folder = pristine / "corpus" / source
+        if seeds == "corpus" and folder.is_dir():
+            shutil.copytree(folder, into / name)
+        else:
+            (into / name).mkdir()
+        dictionary = pristine / "corpus" / f"{source}.dict"
+        if dictionary.is_file():
+            shutil.copy2(dictionary, into / f"{name}.dict")
     return into
+
+
+def corpus_roots(pristine: Path, into: Path, seeds: str) -> tuple:
+    """(the suite's corpus root, the baseline's). The suite's is None with --seeds corpus: each
+    patched copy's own corpus/ (a pre-existing crash's seed is set aside there, per bug)."""
+    if seeds not in SEED_MODES:
+        raise ValueError(f"seeds must be one of {SEED_MODES}, not {seeds!r}")
+    suite = None
+    if seeds == "none":
+        names = {p.stem[len("fuzz_"):]: p.stem[len("fuzz_"):] for p in (pristine / "harnesses").glob("fuzz_*.py")}
+        suite = _corpus_root(pristine, into / "suite", names, seeds)
+    baseline = _corpus_root(pristine, into / "baseline", {BASELINE: BASELINE_SEEDS_FROM}, seeds)
+    return suite, baseline
 
 
 def _install_baseline(tree: Path) -> None:
@@ -102,7 +138,8 @@ def _describe(result, budget: int) -> str:
         return f"{result.harness:16} error: {result.error}"
     seeds = ",".join(str(s) for s in result.seeds)
     if result.detected:
-        line = (f"{result.harness:16} FOUND at {result.seconds:6.1f} s (#{result.executions} execs, {result.how}) "
+        line = (f"{result.harness:16} FOUND at {result.seconds:6.1f} s (#{result.executions} execs, "
+                f"{result.phase or 'phase ?'}, {result.how}) "
                 f"{reach}; seed {seeds}\n{'':22}{result.signature}")
     else:
         line = f"{result.harness:16} not found in {budget} s ({result.total_executions} execs) {reach}; seed {seeds}"
@@ -111,7 +148,8 @@ def _describe(result, budget: int) -> str:
     return line
 
 
-def run_bug(bug: Bug, index: int, total: int, args, root: Path, pristine: Path, baseline_corpus: Path):
+def run_bug(bug: Bug, index: int, total: int, args, root: Path, pristine: Path, suite_corpus: Path | None,
+            baseline_corpus: Path):
     print(f"\n[{index}/{total}] {bug.name}: {bug.title}", flush=True)
     tree = root / bug.name
     copy_repo(REPO_ROOT, tree)
@@ -120,7 +158,8 @@ def run_bug(bug: Bug, index: int, total: int, args, root: Path, pristine: Path, 
         apply_patch(tree, bug.patch)
     except CatalogError as exc:
         print(f"   patch: {exc}", flush=True)
-        return "no patch", report.BugOutcome([math.inf] * args.trials, [""] * args.trials), None
+        return ("no patch", report.BugOutcome([math.inf] * args.trials, [""] * args.trials, [""] * args.trials),
+                None)
     functions = functions_at(tree, bug.lines)
     where = ", ".join(f"{f}:{fn}" for f, fn in sorted(functions))
     print(f"   patched: {where}", flush=True)
@@ -135,20 +174,17 @@ def run_bug(bug: Bug, index: int, total: int, args, root: Path, pristine: Path, 
         results = []
         for name in harnesses:
             work = root / "work" / f"{bug.name}-{name}-t{trial}"
-            r = run_trial(bug.name, tree, pristine, Target(name), args.time, seed, trial, work, functions, bug.lines)
+            r = run_trial(bug.name, tree, pristine, Target(name, corpus=suite_corpus), args.time, seed, trial,
+                          work, functions, bug.lines)
             print(f"   trial {trial + 1}: {_describe(r, args.time)}", flush=True)
             results.append(r)
-        t, h = report.best_of(results)
-        suite.times.append(t)
-        suite.harness.append(h)
+        suite.add(report.best_of(results))
         if base is not None:
             work = root / "work" / f"{bug.name}-{BASELINE}-t{trial}"
             r = run_trial(bug.name, tree, pristine, Target(BASELINE, BASELINE_DIR, baseline_corpus), args.time,
                           seed, trial, work, functions, bug.lines)
             print(f"   trial {trial + 1}: {_describe(r, args.time)}", flush=True)
-            t, h = report.best_of([r])
-            base.times.append(t)
-            base.harness.append(h)
+            base.add(report.best_of([r]))
     if args.keep is None:
         shutil.rmtree(tree, ignore_errors=True)
         shutil.rmtree(root / "work", ignore_errors=True)
@@ -175,6 +211,14 @@ def main(argv) -> int:
     print("harnesses: " + ("--harness " + " ".join(args.harness) if args.harness else
                            "those each bug's .md names under '## Harnesses'")
           + ("" if args.no_baseline else f"; baseline: {BASELINE} (raw bytes -> examples/http.yaml, no oracle)"))
+    if args.seeds == "corpus":
+        print(f"seeds: corpus: each harness first replays its committed corpus/NAME/ (the baseline: "
+              f"corpus/{BASELINE_SEEDS_FROM}/); a detection there counts as 'seed replay'")
+    else:
+        print("seeds: none: every harness and the baseline start from an empty corpus (no corpus/NAME/ files); "
+              "libFuzzer still gets each harness's dictionary and .options (part of the harness), session "
+              "still builds its config pool from corpus/session_configs/ + examples/; 'seed replay' here means "
+              "the one empty input libFuzzer runs before mutating")
     started = time.monotonic()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-bugs-") as tmp:
@@ -182,9 +226,9 @@ def main(argv) -> int:
         root.mkdir(parents=True, exist_ok=True)
         pristine = copy_repo(REPO_ROOT, root / "_unpatched")
         _install_baseline(pristine)
-        baseline_corpus = _baseline_corpus(pristine, root / "_baseline_corpus")
+        suite_corpus, baseline_corpus = corpus_roots(pristine, root / "_corpus", args.seeds)
         for i, bug in enumerate(bugs, 1):
-            unit, suite, base = run_bug(bug, i, len(bugs), args, root, pristine, baseline_corpus)
+            unit, suite, base = run_bug(bug, i, len(bugs), args, root, pristine, suite_corpus, baseline_corpus)
             rows.append((bug.name, unit, suite, base))
     print(f"\n== summary ({time.monotonic() - started:.0f} s wall) ==")
     for line in report.summary(rows, args.time, args.trials, not args.no_baseline):
