@@ -26,6 +26,18 @@ class ServerContext:
     # Opens an access-log sink for a spec ("stdout" or a path). None: the real ones. In-memory
     # drivers (fuzzers, sessions) set it so nothing reaches the terminal or the disk.
     open_access_log: object = None
+    # Draining (Envoy's drain manager): the server stopped accepting and asks what serves
+    # connections to wind down. Connections register a callback while open (HTTP connection
+    # managers: GOAWAY / `connection: close`); start_drain() calls each once.
+    draining: bool = False
+    drain_callbacks: set = field(default_factory=set)
+
+    def start_drain(self) -> None:
+        if self.draining:
+            return
+        self.draining = True
+        for callback in list(self.drain_callbacks):
+            callback()
 
     def shared_state(self, key, make):
         if key not in self.shared:

@@ -13,6 +13,7 @@ SocketTransport (proxy/_server_socket.py); time comes from an AsyncioDispatcher.
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -50,7 +51,7 @@ class Server:
         self._admin: asyncio.AbstractServer | None = None
         self._downstream: set = set()
         self._upstream: set = set()
-        self._all_closed: asyncio.Event | None = None
+        self._clients_gone: asyncio.Event | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -69,8 +70,8 @@ class Server:
         if instantiate is None:
             from .build import instantiate
         self.ctx = instantiate(self.built, self.dispatcher, self.network)
-        self._all_closed = asyncio.Event()
-        self._all_closed.set()
+        self._clients_gone = asyncio.Event()
+        self._clients_gone.set()
         try:
             for listener in self.built.listeners:
                 factory = lambda listener=listener: DownstreamTransport(self, loop, listener, self.ctx)
@@ -100,16 +101,16 @@ class Server:
             return
         self.draining = True
         self._close_listeners()
+        self.ctx.start_drain()  # HTTP connections finish what is in flight and close
         timeout = self.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
         try:
-            await asyncio.wait_for(self._all_closed.wait(), timeout)
+            await asyncio.wait_for(self._clients_gone.wait(), timeout)
         except asyncio.TimeoutError:
-            log.warning("drain timeout (%.1f s): closing %d open connections",
-                        timeout, len(self._downstream) + len(self._upstream))
+            log.warning("drain timeout (%.1f s): closing %d open downstream connections",
+                        timeout, len(self._downstream))
         else:
-            if self._downstream or self._upstream:
-                log.warning("drain ended early: closing %d open connections",
-                            len(self._downstream) + len(self._upstream))
+            if self._downstream:
+                log.warning("drain ended early: closing %d open downstream connections", len(self._downstream))
         self._close_everything()
         # Let the closed sockets deliver connection_lost before the loop goes away.
         for _ in range(10):
@@ -123,8 +124,8 @@ class Server:
 
     def end_drain(self) -> None:
         """Stop waiting for open connections: a stop() in progress closes them now."""
-        if self._all_closed is not None:
-            self._all_closed.set()
+        if self._clients_gone is not None:
+            self._clients_gone.set()
 
     def _close_listeners(self) -> None:
         for srv in self._listeners:
@@ -160,15 +161,18 @@ class Server:
 
     def add(self, transport, downstream: bool) -> None:
         (self._downstream if downstream else self._upstream).add(transport)
-        self._all_closed.clear()
+        if downstream:
+            self._clients_gone.clear()
         self._update_gauges()
 
     def discard(self, transport) -> None:
         self._downstream.discard(transport)
         self._upstream.discard(transport)
         self._update_gauges()
-        if not self._downstream and not self._upstream:
-            self._all_closed.set()
+        if not self._downstream:
+            # Upstream connections serve downstream ones: once no client is left, what the
+            # pools still hold is idle and closed without waiting.
+            self._clients_gone.set()
 
     def count_error(self) -> None:
         self.ctx.stats.inc("server.unhandled_errors")
@@ -221,6 +225,16 @@ class SharedListener:
             self._sock.close()
 
 
+def say(message: str) -> None:
+    """A status line on stderr in one write(2): worker processes share the pipe, and print()
+    unbuffered (PYTHONUNBUFFERED) writes the text and its newline apart, so lines interleave."""
+    try:
+        sys.stderr.flush()
+        os.write(sys.stderr.fileno(), (message + "\n").encode(errors="replace"))
+    except (AttributeError, OSError, ValueError):  # no real file behind sys.stderr
+        print(message, file=sys.stderr, flush=True)
+
+
 def serve(bootstrap, *, concurrency: int = 1, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> int:
     """Serve a validated Bootstrap until SIGINT/SIGTERM; then drain and return 0.
 
@@ -268,22 +282,21 @@ async def _serve(built, drain_timeout_s: float, worker=None) -> int:
     if worker is None:
         prefix = "proxy:"
         for name, (host, port) in addresses.items():
-            print(f"proxy: listener {name} on {host}:{port}", file=sys.stderr)
+            say(f"proxy: listener {name} on {host}:{port}")
         if server.admin_address is not None:
-            print(f"proxy: admin on {server.admin_address[0]}:{server.admin_address[1]}", file=sys.stderr)
-        print("proxy: ready", file=sys.stderr, flush=True)
+            say(f"proxy: admin on {server.admin_address[0]}:{server.admin_address[1]}")
+        say("proxy: ready")
     else:
         prefix = f"proxy: worker {worker.index}:"
         await worker.serving(server, stop)
     await stop.wait()
     down, up = server.open_connections()
-    print(f"{prefix} draining ({down} downstream, {up} upstream connections open); "
-          "signal again to close them now", file=sys.stderr, flush=True)
+    say(f"{prefix} draining ({down} downstream, {up} upstream connections open); signal again to close them now")
     if worker is None:  # a worker's drain is ended by its parent (proxy/workers.py)
         for sig in signals:
             loop.add_signal_handler(sig, server.end_drain)
     await server.stop()
     if worker is not None:
         await worker.stopped(server)
-    print(f"{prefix} stopped", file=sys.stderr, flush=True)
+    say(f"{prefix} stopped")
     return 0

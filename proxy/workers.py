@@ -30,6 +30,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from .admin import TEXT, AdminHandler, AdminProtocol
+from .server import say
 from .stats import Stats
 
 ADMIN_TIMEOUT_S = 2.0   # how long the admin waits for a worker's snapshot before answering 503
@@ -43,13 +44,13 @@ def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
         sockets = {l.name: _bind(l.address) for l in built.listeners}
         admin = _bind(built.admin_address) if built.admin_address is not None else None
     except OSError as exc:
-        print(f"error: cannot listen: {exc}", file=sys.stderr)
+        say(f"error: cannot listen: {exc}")
         return 1
     # Held until each process's loop has its handlers: a signal in between is delivered then.
     signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
-        print(f"proxy: listener {name} on {host}:{port}", file=sys.stderr)
+        say(f"proxy: listener {name} on {host}:{port}")
     parent_pid = os.getpid()
     workers, parent_ends = [], []
     for index in range(concurrency):
@@ -64,7 +65,7 @@ def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
             _run_worker(index, parent_pid, built, sockets, theirs, drain_timeout_s)
         theirs.close()
         workers.append(_Worker(index, pid, ours))
-        print(f"proxy: worker {index} pid {pid}", file=sys.stderr)
+        say(f"proxy: worker {index} pid {pid}")
     for sock in sockets.values():
         sock.close()  # the workers hold them: once they close theirs, the ports are closed
     return asyncio.run(_Supervisor(built, workers).run(admin))
@@ -188,20 +189,19 @@ class _Supervisor:
             handler = _WorkersAdmin(self)
             admin = await loop.create_server(lambda: AdminProtocol(handler), sock=admin_sock)
             host, port = admin_sock.getsockname()[:2]
-            print(f"proxy: admin on {host}:{port}", file=sys.stderr, flush=True)
+            say(f"proxy: admin on {host}:{port}")
         await self.all_exited
         if admin is not None:
             admin.close()
             await admin.wait_closed()
-        print("proxy: stopped" if not self.failed else "proxy: stopped after a worker failure",
-              file=sys.stderr, flush=True)
+        say("proxy: stopped" if not self.failed else "proxy: stopped after a worker failure")
         return 1 if self.failed else 0
 
     def _on_signal(self) -> None:
         self.signals += 1
         if self.signals == 1:
-            print(f"proxy: stopping {len(self.workers)} workers; signal again to close their open "
-                  "connections now", file=sys.stderr, flush=True)
+            say(f"proxy: stopping {len(self.workers)} workers; signal again to close their open "
+                "connections now")
             self._stop()
             return
         # Again: end the workers' drain. Said over the channel, not with another SIGTERM: a
@@ -231,12 +231,12 @@ class _Supervisor:
             rest = "" if self.stopping else "; stopping the other workers"
             if code != 0:
                 how = f"exited with code {code}" if code > 0 else f"was killed by {signal.Signals(-code).name}"
-                print(f"proxy: {w.name} {how}{rest}", file=sys.stderr, flush=True)
+                say(f"proxy: {w.name} {how}{rest}")
                 self.failed = True
             elif not self.stopping:
                 # It drained and exited 0: it was signalled directly (e.g. the whole process group
                 # was), which is a stop, not a failure; still, never run on with fewer workers.
-                print(f"proxy: {w.name} stopped on a signal of its own{rest}", file=sys.stderr, flush=True)
+                say(f"proxy: {w.name} stopped on a signal of its own{rest}")
             self._stop()
         if all(w.exit_code is not None for w in self.workers) and not self.all_exited.done():
             self.all_exited.set_result(None)
@@ -250,7 +250,7 @@ class _Supervisor:
             if reply is not None and not reply.done():
                 reply.set_result(w.last)
             if first and all(x.last is not None for x in self.workers):
-                print("proxy: ready", file=sys.stderr, flush=True)
+                say("proxy: ready")
         w.writer = None  # the worker is gone: its last message stands for it
         for reply in w.replies.values():
             if not reply.done():

@@ -100,7 +100,7 @@ def test_a_second_signal_ends_the_drain_and_closes_open_connections(tmp_path, ec
         assert recv_all(s) == b""  # closed by the proxy, not by us
     assert proxy.wait() == 0
     err = "".join(proxy.stderr_lines)
-    assert "drain ended early: closing 2 open connections" in err and "drain timeout" not in err
+    assert "drain ended early: closing 1 open downstream connections" in err and "drain timeout" not in err
 
 
 def test_a_port_in_use_is_a_clear_error_not_a_traceback(tmp_path, proxy_process):

@@ -23,11 +23,11 @@ class _Hello(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
+        if self.path.startswith("/slow/"):  # /slow/S: answer after S seconds (a request in flight)
+            time.sleep(float(self.path.split("/")[2]))
         body = b"hello " + self.path.encode()
         self.send_response(200)
         self.send_header("content-length", str(len(body)))
-        # No idle pooled upstream connections: a drain waits for those until its timeout (5 s).
-        self.send_header("connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
@@ -178,15 +178,18 @@ def test_a_sigterm_to_the_whole_process_group_drains_once(workers):
     conn = http.client.HTTPConnection(*workers.listener_address("http_in"), timeout=10)
     try:
         assert _keep_alive_get(conn, "/a") == (200, b"hello /a")
-        # As `kill -TERM -PGID` would, in the order that lets no two SIGTERMs to a worker merge.
-        for pid in workers.pids:
-            os.kill(pid, signal.SIGTERM)
-        _wait_for(workers, ["proxy: worker 0: draining", "proxy: worker 1: draining"])
-        workers.signal(signal.SIGTERM)
-        _wait_for(workers, ["proxy: stopping"])
-        time.sleep(0.3)  # the parent's forwarded SIGTERM has arrived too: it must not end the drain
-        assert _keep_alive_get(conn, "/b") == (200, b"hello /b")
-        assert workers.proc.poll() is None
+        with ThreadPoolExecutor(1) as pool:
+            in_flight = pool.submit(_keep_alive_get, conn, "/slow/1.5")  # holds its worker's drain
+            time.sleep(0.3)
+            # As `kill -TERM -PGID` would, in the order that lets no two SIGTERMs to a worker merge.
+            for pid in workers.pids:
+                os.kill(pid, signal.SIGTERM)
+            _wait_for(workers, ["proxy: worker 0: draining", "proxy: worker 1: draining"])
+            workers.signal(signal.SIGTERM)
+            _wait_for(workers, ["proxy: stopping"])
+            time.sleep(0.3)  # the parent's forwarded SIGTERM has arrived too: it must not end the drain
+            assert workers.proc.poll() is None
+            assert in_flight.result(timeout=10) == (200, b"hello /slow/1.5")
     finally:
         conn.close()
     assert workers.wait() == 0
@@ -199,12 +202,15 @@ def test_a_second_signal_to_the_parent_ends_the_drain(workers):
         response = b""
         while not response.endswith(b"hello /a"):
             response += s.recv(65536)
+        # A request in flight holds the drain (an idle keep-alive connection would not).
+        s.sendall(b"GET /slow/5 HTTP/1.1\r\nhost: x\r\n\r\n")
+        time.sleep(0.3)
         workers.signal(signal.SIGTERM)
         _wait_for(workers, ["proxy: stopping"])
         workers.signal(signal.SIGINT)
         assert s.recv(65536) == b""  # closed by the proxy, not by us
     assert workers.wait() == 0
-    assert "drain ended early: closing 1 open connections" in "".join(workers.stderr_lines)
+    assert "drain ended early: closing 1 open downstream connections" in "".join(workers.stderr_lines)
 
 
 def test_sigkill_of_the_parent_takes_the_workers_down(workers):

@@ -15,6 +15,16 @@ from httpscript import Proxy, basic_config, ok, parse_requests, parse_responses
 GET = b"GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n"
 
 
+def _get_in_flight():
+    """A proxy, a client, and the upstream its GET has reached (the response still to come)."""
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(GET)
+    up = p.upstream().accept()
+    up.read()
+    return p, c, up
+
+
 def test_h1_request_is_routed_upstream_and_the_response_comes_back():
     p = Proxy(basic_config())
     c = p.client()
@@ -32,11 +42,7 @@ def test_h1_request_is_routed_upstream_and_the_response_comes_back():
 
 
 def test_keep_alive_reuses_the_upstream_connection():
-    p = Proxy(basic_config())
-    c = p.client()
-    c.send(GET)
-    up = p.upstream().accept()
-    up.read()
+    p, c, up = _get_in_flight()
     up.send(ok())
     c.read()
     c.send(b"GET /second HTTP/1.1\r\nHost: example.com\r\n\r\n")
@@ -230,22 +236,14 @@ def test_idle_timeout_closes_a_connection_without_streams():
 
 
 def test_upstream_reset_before_the_response_is_a_503_ur():
-    p = Proxy(basic_config())
-    c = p.client()
-    c.send(GET)
-    up = p.upstream().accept()
-    up.read()
+    p, c, up = _get_in_flight()
     up.close()
     assert parse_responses(c.read())[0][0] == 503
     assert p.log.records[0]["attributes"]["proxy.response_flags"] == "UR"
 
 
 def test_upstream_reset_mid_response_resets_the_downstream_stream():
-    p = Proxy(basic_config())
-    c = p.client()
-    c.send(GET)
-    up = p.upstream().accept()
-    up.read()
+    p, c, up = _get_in_flight()
     up.send(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
     up.close()
     c.read()
@@ -254,11 +252,7 @@ def test_upstream_reset_mid_response_resets_the_downstream_stream():
 
 
 def test_client_disconnect_mid_request_resets_and_abandons_upstream():
-    p = Proxy(basic_config())
-    c = p.client()
-    c.send(GET)
-    up = p.upstream().accept()
-    up.read()
+    p, c, up = _get_in_flight()
     c.reset()
     assert p.counter("http.downstream_rq_reset") == 1 and p.stats_add_up()
     assert not up.conn.is_open
@@ -348,3 +342,68 @@ def test_h2_flow_control_acknowledges_only_what_the_upstream_drains():
     assert got > 0
     h.receive_data(c.read())
     assert h.local_flow_control_window(1) > 0        # and the client may send again
+
+
+def test_drain_closes_an_idle_keep_alive_connection_at_once():
+    p, c, up = _get_in_flight()
+    up.send(ok())
+    assert parse_responses(c.read())[0][0] == 200 and c.conn.is_open
+    p.ctx.start_drain()
+    p.run()
+    assert not c.conn.is_open
+    assert p.counter("http.downstream_cx_drain_close") == 1
+
+
+def test_drain_lets_a_request_in_flight_finish_then_closes_with_connection_close():
+    p, c, up = _get_in_flight()
+    p.ctx.start_drain()
+    p.run()
+    assert c.conn.is_open  # the response is still to come
+    up.send(ok(b"late"))
+    [(status, headers, body)] = parse_responses(c.read())
+    assert (status, body, headers[b"connection"]) == (200, b"late", b"close")
+    assert not c.conn.is_open
+
+
+def test_drain_sends_http2_clients_goaway_naming_the_last_stream():
+    p = Proxy(basic_config())
+    c = p.client()
+    h = _h2_client()
+    h.send_headers(1, [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"example.com"), (b":path", b"/")],
+                   end_stream=True)
+    c.send(h.data_to_send())
+    up = p.upstream().accept()
+    up.read()
+    p.ctx.start_drain()
+    p.run()
+    up.send(ok(b"done"))
+    # Read as frames: the h2 library refuses every frame after a GOAWAY (real clients do not).
+    frames = _frames(c.read())
+    kinds = [type(f).__name__ for f in frames]
+    goaway = frames[kinds.index("GoAwayFrame")]
+    assert (goaway.error_code, goaway.last_stream_id) == (0, 1)
+    assert b"".join(f.data for f in frames[kinds.index("GoAwayFrame"):] if type(f).__name__ == "DataFrame"
+                    and f.stream_id == 1) == b"done"
+    assert not c.conn.is_open
+
+
+def _frames(data: bytes) -> list:
+    from hyperframe.frame import Frame
+    frames = []
+    while len(data) >= 9:
+        frame, length = Frame.parse_frame_header(memoryview(data[:9]))
+        frame.parse_body(memoryview(data[9:9 + length]))
+        frames.append(frame)
+        data = data[9 + length:]
+    return frames
+
+
+def test_a_connection_closed_before_the_drain_is_not_called_back():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(GET)
+    c.reset()
+    p.run()
+    assert not p.ctx.drain_callbacks
+    p.ctx.start_drain()
+    assert p.counter("http.downstream_cx_drain_close") == 0

@@ -326,8 +326,11 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         if self.config.idle_timeout_ms:
             self._idle_timer = self.ctx.dispatcher.create_timer(self._on_idle_timeout)
             self._idle_timer.enable(self.config.idle_timeout_ms)
+        self.ctx.drain_callbacks.add(self._on_drain)
 
     def on_new_connection(self):
+        if self.ctx.draining:  # accepted just before the listener closed
+            self._on_drain()
         return CONTINUE
 
     def on_data(self, data, end_stream):
@@ -479,12 +482,24 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         if event is ConnectionEvent.CONNECTED or self.closed:
             return
         self.closed = True
+        self.ctx.drain_callbacks.discard(self._on_drain)
         if self._idle_timer is not None:
             self._idle_timer.disable()
         for stream in list(self.streams.values()):
             stream.peer_gone("connection closed")
         self._export_codec_stats()
         self.stats.gauge_add("downstream_cx_active", -1)
+
+    def _on_drain(self) -> None:
+        """The server drains: requests in flight finish, then the connection closes (HTTP/1.1:
+        `connection: close` on the last response; HTTP/2: GOAWAY naming the last stream)."""
+        if self.closed or not self.conn.is_open:
+            return
+        self.stats.inc("downstream_cx_drain_close")
+        self.codec.goaway()
+        self.flush()
+        if not self.streams and self.conn.is_open:
+            self.conn.close(CloseType.FLUSH_WRITE)
 
     def _on_idle_timeout(self) -> None:
         if self.streams or self.closed:
