@@ -158,6 +158,30 @@ def test_h2_upstream_multiplexes_streams_on_one_connection():
         assert parse_responses(c.read())[0][2] == b"/%d" % i
 
 
+def test_graceful_goaway_from_an_h2_upstream_lets_streams_up_to_its_last_id_finish():
+    """RFC 9113 6.8: streams at or below the GOAWAY's last stream id may still complete; those
+    above were not processed. New requests go to a new upstream connection."""
+    from hyperframe.frame import GoAwayFrame
+    p = Proxy(basic_config(cluster_extra=H2_CLUSTER))
+    first, second = p.client(), p.client()
+    first.send(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    second.send(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    up = p.upstream().accept()
+    srv = _h2_server()
+    one, three = [e.stream_id for e in srv.receive_data(up.read()) if isinstance(e, h2.events.RequestReceived)]
+    up.send(srv.data_to_send() + GoAwayFrame(0, last_stream_id=one, error_code=0).serialize())
+    srv.send_headers(one, [(b":status", b"200"), (b"content-length", b"4")])
+    srv.send_data(one, b"done", end_stream=True)
+    up.send(srv.data_to_send())
+    assert parse_responses(first.read())[0][::2] == (200, b"done")  # finished after the GOAWAY
+    status, headers, _ = parse_responses(second.read())[0]
+    assert status == 503  # stream 3 was above the last id: never processed upstream
+    third = p.client()
+    third.send(b"GET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert p.new_upstream_count() == 1  # not on the connection that is going away
+    assert not up.conn.is_open  # closed once its last stream ended
+
+
 def test_request_headers_over_the_limit_get_431():
     p = Proxy(basic_config(hcm_extra="\n              max_request_headers_kb: 1"))
     c = p.client()

@@ -27,7 +27,7 @@ import h2.settings
 from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
-from proxy.http._h2_guard import FrameGuard
+from proxy.http._h2_guard import GOAWAY, FrameGuard
 from proxy.http.codec import DEFAULT_LIMITS, H2_PREFACE, ClientCodec, CodecLimits, CodecUsageError, \
     ConnectionClosed, Data, Event, Headers, InformationalResponse, ProtocolError, RequestHeaders, \
     ResponseHeaders, ServerCodec, StreamReset, Trailers
@@ -94,6 +94,8 @@ class _H2Codec:
         self._streams: dict[int, _Stream] = {}
         self._dead = False
         self._draining = False
+        self._held = b""  # the start of a frame whose end has not arrived: h2 only ever gets whole frames
+        self._peer_last: int | None = None  # the peer's graceful GOAWAY: its last stream id
         self._extra = bytearray()  # frames we build ourselves (graceful GOAWAY), after h2's bytes
         self._recent: deque[int] = deque()  # rapid reset: the peer's last opened streams ...
         self._recent_set: set[int] = set()
@@ -109,22 +111,43 @@ class _H2Codec:
             self.wants_close = True
             return [ConnectionClosed("peer closed")]
         cuts, violation = self._guard.scan(data)
+        held = len(self._held)
+        buf = self._held + data if held else data
+        self._held = b""
         events: list[Event] = []
         start = 0
-        for cut in cuts + ([] if violation else [len(data)]):
+        for cut in cuts:
             if violation is not None and cut > violation.offset:
                 break
-            if cut > start:
-                self._feed(data[start:cut], events)
-                start = cut
+            if cut + held > start:
+                self._feed_frame(buf[start:cut + held], events)
+                start = cut + held
             if self._dead:
                 return events
         if violation is not None:
-            if violation.offset > start:
-                self._feed(data[start:violation.offset], events)
+            if violation.offset + held > start:
+                self._feed(buf[start:violation.offset + held], events)
             if not self._dead:
                 events.append(self._calm(violation.stat, violation.reason, violation.error_code))
+            return events
+        self._held = bytes(buf[start:])
         return events
+
+    def _feed_frame(self, frame: bytes, events: list[Event]) -> None:
+        """One whole frame (or the client preface) into h2, except a graceful GOAWAY to a client:
+        h2 would close the connection at once, but streams up to its last id may still complete
+        (RFC 9113 6.8), so the codec keeps them going and only stops opening new ones."""
+        if self.client_side and len(frame) >= 17 and frame[3] == GOAWAY \
+                and not int.from_bytes(frame[5:9], "big") & 0x7FFFFFFF \
+                and int.from_bytes(frame[13:17], "big") == 0:
+            last = int.from_bytes(frame[9:13], "big") & 0x7FFFFFFF
+            self._peer_last = last if self._peer_last is None else min(last, self._peer_last)
+            _count(self.stats, "h2_goaway_received")
+            events.append(ConnectionClosed("peer sent GOAWAY (NO_ERROR)", 0, self._peer_last))
+            if not any(sid <= self._peer_last for sid in self._streams):
+                self.wants_close = True
+            return
+        self._feed(frame, events)
 
     def _feed(self, chunk: bytes, events: list[Event]) -> None:
         try:
@@ -237,7 +260,7 @@ class _H2Codec:
         st = self._streams.get(stream_id)
         if st is not None and st.in_done and st.out_done and not st.unconsumed:
             del self._streams[stream_id]
-        if self._draining and not self._streams:
+        if (self._draining or self._peer_last is not None) and not self._streams:
             self.wants_close = True
 
     # ----------------------------------------------------------------------------------- output
@@ -341,7 +364,7 @@ class _H2Codec:
         if st.unconsumed:
             self._conn.acknowledge_received_data(st.unconsumed, stream_id)
         self._streams.pop(stream_id, None)
-        if self._draining and not self._streams:
+        if (self._draining or self._peer_last is not None) and not self._streams:
             self.wants_close = True
 
     def consume(self, stream_id: int, n: int) -> None:
@@ -432,7 +455,7 @@ class H2ClientCodec(_H2Codec, ClientCodec):
 
     def can_send_request(self) -> bool:
         conn = self._conn
-        return (not self._dead and not self._draining
+        return (not self._dead and not self._draining and self._peer_last is None
                 and conn.open_outbound_streams < conn.remote_settings.max_concurrent_streams)
 
     def send_request_headers(self, method: bytes, target: bytes, authority: bytes, headers: Headers,
