@@ -193,6 +193,22 @@ class _CheckedNetwork(sim.SimNetwork):
         return conn
 
 
+def _act_as_peer(sock, verb: str, a: Action, payloads) -> None:
+    """What the client (downstream) or the server (upstream) does at its end of a connection."""
+    if verb == "send":
+        sock.peer_send(a.payload, a.end_stream)
+    elif verb == "http":
+        sock.peer_send(payloads[a.value](a.payload, sock), a.end_stream)
+    elif verb == "read":
+        sock.peer_read(a.value or None)
+    elif verb == "read_to":
+        drain_to(sock, a.value)
+    elif verb == "close":
+        sock.peer_close()
+    elif verb == "reset":
+        sock.peer_reset()
+
+
 class Session:
     """A fresh server instance over a built (immutable, shared) configuration."""
 
@@ -257,18 +273,7 @@ class Session:
         sock = self.downstream[a.target % len(self.downstream)]
         if sock.conn is None:
             return
-        if a.op == "send":
-            sock.peer_send(a.payload, a.end_stream)
-        elif a.op == "send_http":
-            sock.peer_send(DOWNSTREAM_PAYLOADS[a.value](a.payload, sock), a.end_stream)
-        elif a.op == "read":
-            sock.peer_read(a.value or None)
-        elif a.op == "read_to":
-            drain_to(sock, a.value)
-        elif a.op == "close":
-            sock.peer_close()
-        elif a.op == "reset":
-            sock.peer_reset()
+        _act_as_peer(sock, "http" if a.op == "send_http" else a.op, a, DOWNSTREAM_PAYLOADS)
 
     def _upstream(self, a: Action) -> None:
         opened = self.network.opened
@@ -283,18 +288,7 @@ class Session:
         sock = conn.io
         if not conn.connected:
             return
-        if a.op == "upstream_send":
-            sock.peer_send(a.payload, a.end_stream)
-        elif a.op == "upstream_http":
-            sock.peer_send(UPSTREAM_PAYLOADS[a.value](a.payload, sock), a.end_stream)
-        elif a.op == "upstream_read":
-            sock.peer_read(a.value or None)
-        elif a.op == "upstream_read_to":
-            drain_to(sock, a.value)
-        elif a.op == "upstream_close":
-            sock.peer_close()
-        elif a.op == "upstream_reset":
-            sock.peer_reset()
+        _act_as_peer(sock, a.op.removeprefix("upstream_"), a, UPSTREAM_PAYLOADS)
 
     def finish(self) -> None:
         """Let the session settle: upstreams connect, peers read everything, time passes."""
