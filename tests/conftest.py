@@ -248,3 +248,21 @@ def recv_all(sock: socket.socket, limit: int = 1 << 30) -> bytes:
             break
         out += data
     return bytes(out)
+
+
+@pytest.fixture
+def skip_on_new_connection_after_resume(monkeypatch):
+    """Plants the bug of bench/bugs/filter-new-connection-skipped-on-resume: filters first reached
+    by continue_reading are marked initialized without on_new_connection."""
+    from proxy.network.filter_manager import FilterManager
+    original = FilterManager.continue_reading
+
+    def skips_new_on_resume(self, start, injected):
+        if start:
+            for active in self.read_filters[start:]:
+                active.initialized = True
+        return original(self, start, injected)
+
+    def plant():
+        monkeypatch.setattr(FilterManager, "continue_reading", skips_new_on_resume)
+    return plant

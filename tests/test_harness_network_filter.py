@@ -58,25 +58,16 @@ def fault_delay_config():
     return config
 
 
-def test_filter_rules_catch_a_filter_left_uninitialized_after_a_resume(monkeypatch):
+def test_filter_rules_catch_a_filter_left_uninitialized_after_a_resume(skip_on_new_connection_after_resume):
     """fault holds the connection, then resumes iteration: tcp_proxy after it must be reached.
     With tcp_proxy it never gets data (its reads stay disabled until it connects), so only the
     rule on the resume itself sees the skipped on_new_connection."""
-    from proxy.network.filter_manager import FilterManager
 
     script = [Action("send", payload=b"abc"), Action("advance", value=1_000), Action("upstream_connect"),
               Action("upstream_read"), Action("read")]
     data = nf.seed("fault", fault_delay_config(), 0, script)
     nf.run(data)
-    original = FilterManager.continue_reading
-
-    def skips_new_on_resume(self, start, injected):  # the planted bug: only the first pass initializes
-        if start:
-            for active in self.read_filters[start:]:
-                active.initialized = True
-        return original(self, start, injected)
-
-    monkeypatch.setattr(FilterManager, "continue_reading", skips_new_on_resume)
+    skip_on_new_connection_after_resume()  # the planted bug: only the first pass initializes
     with pytest.raises(oracles.InvariantViolation, match="resume_skipped_on_new_connection"):
         nf.run(data)
 

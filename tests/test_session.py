@@ -193,9 +193,8 @@ def test_every_change_of_a_connection_buffer_is_checked_not_only_the_state_after
         buf.drain(2000 - buf.low_watermark)  # at low: the check runs inside the drain itself
 
 
-def test_chain_tours_start_a_connection_on_every_other_filter_chain_and_catch_a_resume_bug(monkeypatch):
+def test_chain_tours_start_a_connection_on_every_other_filter_chain_and_catch_a_resume_bug(skip_on_new_connection_after_resume):
     from fuzz.session_seeds import chain_tours, retarget, CHAIN_TOUR
-    from proxy.network.filter_manager import FilterManager
 
     pool = ConfigPool(["corpus/session_configs/config-s1-0007.yaml"])  # fault (delay) before an HCM on chain 2
     built = pool.built[0]
@@ -211,15 +210,7 @@ def test_chain_tours_start_a_connection_on_every_other_filter_chain_and_catch_a_
     scripts = [[Action("connect"), connect] + retarget(CHAIN_TOUR[http]) for connect, http in tours]
     for script in scripts:
         Session(built).run(script)
-    original = FilterManager.continue_reading
-
-    def skips_new_on_resume(self, start, injected):  # the planted bug: only the first pass initializes
-        if start:
-            for active in self.read_filters[start:]:
-                active.initialized = True
-        return original(self, start, injected)
-
-    monkeypatch.setattr(FilterManager, "continue_reading", skips_new_on_resume)
+    skip_on_new_connection_after_resume()  # the planted bug: only the first pass initializes
     with pytest.raises(oracles.InvariantViolation, match="on_data_before_on_new_connection"):
         for script in scripts:
             Session(built).run(script)
