@@ -495,17 +495,17 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         `connection: close` on the last response; HTTP/2: GOAWAY naming the last stream)."""
         if self.closed or not self.conn.is_open:
             return
-        self.stats.inc("downstream_cx_drain_close")
-        self.codec.goaway()
-        self.flush()
-        if not self.streams and self.conn.is_open:
-            self.conn.close(CloseType.FLUSH_WRITE)
+        self._go_away("downstream_cx_drain_close")
 
     def _on_idle_timeout(self) -> None:
         if self.streams or self.closed:
             return
-        self.stats.inc("downstream_cx_idle_timeout")
+        self._go_away("downstream_cx_idle_timeout")
+
+    def _go_away(self, stat: str) -> None:
+        """Ask the client to go away; close now unless streams are still in flight."""
+        self.stats.inc(stat)
         self.codec.goaway()
         self.flush()
-        if self.conn.is_open:
+        if not self.streams and self.conn.is_open:
             self.conn.close(CloseType.FLUSH_WRITE)

@@ -511,7 +511,7 @@ class H1ClientCodec(_Input, ClientCodec):
         self.stats: dict[str, int] = {}
         self.wants_close = False
         _Input.__init__(self, limits)
-        self._h11 = h11.Connection(h11.CLIENT)  # replaced per exchange by _expect_response
+        self._h11: h11.Connection | None = None  # the current exchange's parser (_expect_response)
         self._out = bytearray()
         self._next_id = 1
         self._sid: int | None = None  # the exchange in flight

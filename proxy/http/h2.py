@@ -364,8 +364,7 @@ class _H2Codec:
         if st.unconsumed:
             self._conn.acknowledge_received_data(st.unconsumed, stream_id)
         self._streams.pop(stream_id, None)
-        if (self._draining or self._peer_last is not None) and not self._streams:
-            self.wants_close = True
+        self._maybe_forget(stream_id)  # closes a draining connection once it has no stream left
 
     def consume(self, stream_id: int, n: int) -> None:
         if n < 0:
