@@ -19,6 +19,7 @@ COMMANDS = {
     "triage": "fuzz.triage:main",
     "ci": "fuzz.ci:main",
     "gen-configs": "fuzz.configgen:gen_configs",
+    "recut-bugs": "fuzz.bench._bugs_recut:main",
 }
 
 USAGE = "usage: python -m fuzz COMMAND [ARGS...]   (python -m fuzz COMMAND --help for one command)"

@@ -96,6 +96,23 @@ def test_a_stale_patch_is_refused_not_applied_with_an_offset(tmp_path):
         apply_patch(tree, patch)
 
 
+def test_recut_moves_a_stale_hunk_to_its_new_place_and_refuses_a_changed_context(tmp_path):
+    from fuzz.bench._bugs_recut import recut
+    tree = tmp_path / "t"
+    (tree / "p").mkdir(parents=True)
+    (tree / "p" / "m.py").write_text("".join(f"line{i}\n" for i in range(20)))
+    patch = tmp_path / "x.patch"
+    patch.write_text("--- a/p/m.py\n+++ b/p/m.py\n@@ -3,3 +3,3 @@\n line5\n-line6\n+LINE6\n line7\n")
+    assert recut(patch, tree) == "recut"
+    assert "@@ -4,7 +4,7 @@\n line3\n line4\n line5\n-line6\n+LINE6\n" in patch.read_text()
+    assert recut(patch, tree) == "ok"
+    apply_patch(tree, patch)
+    assert "LINE6" in (tree / "p" / "m.py").read_text()
+    (tree / "p" / "m.py").write_text("".join(f"other{i}\n" for i in range(20)))
+    with pytest.raises(CatalogError, match="does not apply even with offset"):
+        recut(patch, tree)
+
+
 def test_functions_at_names_the_innermost_function(tmp_path):
     (tmp_path / "m.py").write_text("X = 1\n\nclass C:\n    def f(self):\n        def g():\n            return 1\n"
                                    "        return g\n")
