@@ -28,6 +28,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from fuzz import blame
 from fuzz import _instrument_hook as hook
 from fuzz import _instrument_policy as policy_file
 
@@ -220,6 +221,7 @@ def instrumented(name: str, policy: str | None = None):
                     hook.instrument_loaded_module(mod, report)
 
     _last_report = report
+    blame.install_if_requested()
     if chosen == "none":
         return
     in_place = sum(1 for m in report.modules.values() if m.in_place)

@@ -5,14 +5,29 @@ Harness allow-lists never swallow it (fuzz.harness.allow re-raises it), so under
 an uncaught exception, i.e. a crash file.
 """
 
+from . import blame
+
 
 class InvariantViolation(AssertionError):
-    """An invariant of the code under test does not hold; `name` identifies which one."""
+    """An invariant of the code under test does not hold; `name` identifies which one.
 
-    def __init__(self, name: str, detail: str = ""):
+    `judged` is the proxy object, class or function whose outcome the oracle found wrong (triage
+    titles and groups the finding by it; without it, triage replays name the proxy code that ran
+    last: fuzz/blame.py). `expected` and `observed` say what a reference predicted and what
+    happened, for the report. The message reads
+    "invariant 'NAME' violated (judged: proxy/x.py:Qualname): detail", then the two lines.
+    """
+
+    def __init__(self, name: str, detail: str = "", *, judged=None, expected=None, observed=None):
         self.name = name
         self.detail = detail
-        super().__init__(f"invariant '{name}' violated" + (f": {detail}" if detail else ""))
+        self.component = blame.component_of(judged) if judged is not None else blame.last_component()
+        self.expected, self.observed = expected, observed
+        text = f"invariant '{name}' violated" + (f" (judged: {self.component})" if self.component else "")
+        text += f": {detail}" if detail else ""
+        if expected is not None or observed is not None:
+            text += f"\n  expected: {expected}\n  observed: {observed}"
+        super().__init__(text)
 
 
 class FilterRules:

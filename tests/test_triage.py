@@ -30,6 +30,7 @@ INPUTS = {
     "flaky": b"F",
     "timeout": b"T",
     "oom": b"M",
+    "judged": b"J",
 }
 
 
@@ -213,3 +214,13 @@ def test_add_regression_copies_minimized_inputs_into_the_corpus(planted, tmp_pat
     added = result.regressions_added[0]
     assert added.parent == root / "corpus" / "planted" and added.name.startswith("crash-")
     assert added.read_bytes().startswith(b"A") and len(added.read_bytes()) <= 2
+
+
+def test_an_oracle_finding_is_titled_and_grouped_by_the_proxy_component_it_judged(planted):
+    view = view_of(planted, "judged")
+    assert view["kind"] == "invariant" and view["invariant"] == "buffer_model"
+    assert view["frames"] == ["proxy/buffer.py:WatermarkBuffer"]  # not the oracle's own frames
+    report = (planted["result"].out_dir / view["id"] / "report.md").read_text()
+    assert report.startswith("# broken invariant buffer_model in proxy/buffer.py:WatermarkBuffer\n")
+    assert "expected: 0 bytes" in report and "observed: 3 bytes" in report
+    assert "As the harness reads it:\n\n```\nbug J, 0 more bytes\n```" in report

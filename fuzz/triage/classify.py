@@ -31,6 +31,9 @@ INVARIANT_NAMES = (
     re.compile(r"^\s*([\w.\-]+)"),
 )
 
+# fuzz.oracles names the proxy component an invariant judged: "violated (judged: proxy/x.py:Name)".
+JUDGED = re.compile(r"violated \(judged: (?P<component>[^)\s]+)\)")
+
 EXIT_TIMEOUT = 70
 EXIT_OOM = 71
 
@@ -50,6 +53,7 @@ class Failure:
     exception_type: str = ""
     message: str = ""
     invariant: str = ""  # the broken invariant's name, for kind "invariant"
+    component: str = ""  # the proxy component the invariant judged (`proxy/x.py:Qualname`), if named
     frames: tuple[RawFrame, ...] = ()  # innermost first
     security_level: str = ""  # from a FuzzerSecurityIssue<Level> line, if any
 
@@ -80,7 +84,9 @@ def classify(run: RunResult, rss_limit_mb: int) -> Failure:
     if run.killed_for == "timeout" or run.returncode == EXIT_TIMEOUT or "libFuzzer: timeout" in run.stderr:
         return failure("timeout", message=f"ran {run.wall_seconds:.1f} s")
     if exc_type and short_type.endswith("InvariantViolation"):
-        return failure("invariant", exception_type=exc_type, message=message, invariant=_invariant_name(message))
+        judged = JUDGED.search(message)
+        return failure("invariant", exception_type=exc_type, message=message, invariant=_invariant_name(message),
+                       component=judged["component"] if judged else "")
     if exc_type:
         return failure("exception", exception_type=exc_type, message=message)
     if run.returncode < 0 or "deadly signal" in run.stderr:

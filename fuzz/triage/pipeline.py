@@ -20,7 +20,7 @@ from . import render, sarif
 from .index import TriageIndex
 from .known import load_known_issues, match_known
 from .minimize import minimize
-from .replay import HarnessCommand
+from .replay import HarnessCommand, describe_input
 from .reproduce import Reproduction, reproduce
 from .severity import rate
 from .signature import Frame, FrameNormalizer, Signature, significant_frames
@@ -228,6 +228,7 @@ def _offer_input(record, sig, data, artifact, repro, command, normalizer, option
         "minimized": best is not data,
         "minimize_rounds": minimized.rounds if minimized else 0,
         "minimize_drifted_rounds": minimized.drifted if minimized else 0,
+        "readable": describe_input(command, folder / file_name, options.timeout),
     }
 
 

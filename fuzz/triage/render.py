@@ -58,6 +58,9 @@ def _markdown(folder: Path, view: dict) -> str:
         lines.append(f"- **detail**: {_one_line(view['message'])}")
     if view["security_marker"]:
         lines.append(f"- **FuzzerSecurityIssue**: {view['security_marker']}")
+    if view["kind"] == "invariant":
+        # The oracle's own words: which invariant, the component it judged, expected vs observed.
+        lines += ["", "## What the oracle saw", "", "```", view["message"].rstrip(), "```"]
     lines += ["", "## Stack (innermost first)", ""]
     if view["stack"]:
         lines += ["| # | where | function | origin |", "|---|---|---|---|"]
@@ -81,6 +84,8 @@ def _markdown(folder: Path, view: dict) -> str:
         lines += [
             f"`{chosen['file']}`: {chosen['size']} bytes, {state}; from `{chosen['from_artifact']}`{cut}.",
             "",
+            *(["As the harness reads it:", "", "```", chosen["readable"].rstrip(), "```", ""]
+              if chosen.get("readable") else []),
             "Hex:",
             "",
             "```",

@@ -82,12 +82,39 @@ class HarnessCommand:
         paths = [str(self.project_root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env["PYTHONFAULTHANDLER"] = "1"
+        # Oracle findings name the proxy code that ran last when the oracle does not say what it
+        # judged (fuzz/blame.py); only replays pay for the hook, never fuzzing runs.
+        env["PROXYFUZZ_BLAME"] = "1"
         return env
 
     def close(self) -> None:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+_DESCRIBE = (
+    "import os, runpy, sys\n"
+    "sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[1])))  # as running the script would\n"
+    "ns = runpy.run_path(sys.argv[1], run_name='__proxyfuzz_describe__')\n"
+    "describe = ns.get('describe')\n"
+    "print(describe(open(sys.argv[2], 'rb').read()) if describe else '', end='')\n"
+)
+
+
+def describe_input(command: HarnessCommand, input_path: Path, timeout: float) -> str:
+    """The input as the harness reads it (its module-level `describe(data) -> str`: a session's
+    actions, a filter's configuration), for the report; "" when the harness has no describe."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", _DESCRIBE, str(command.harness), str(input_path)],
+                              env=command.environment(), cwd=command.project_root, capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"(describe did not finish in {timeout:.0f} s)"
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"(describe failed: {last})"
+    return proc.stdout
 
 
 def address_space_limit_mb(rss_limit_mb: int) -> int:

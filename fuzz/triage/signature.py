@@ -1,6 +1,7 @@
 """Crash signatures: what makes two failures "the same bug".
 
-signature = kind + exception type (+ the invariant's name) + the 3 innermost frames that belong to
+signature = kind + exception type (+ the invariant's name) + where: for a broken invariant, the proxy
+component the oracle judged (fuzz/blame.py), else the 3 innermost frames that belong to
 the project, each as `repo/relative/path.py:function` (no line numbers: an unrelated edit above a
 function must not split a bug in two). Frames that are not the project's are left out: the harness
 script, the fuzzing engine (`fuzz/`, `harnesses/`), atheris, the standard library and installed
@@ -121,6 +122,9 @@ def signature_of(failure: Failure, normalizer: FrameNormalizer, harness_name: st
     # An out-of-memory run is seen either as MemoryError (address-space limit) or as a process
     # the supervisor aborted: both are the same bug, so the exception type is not part of it.
     exception_type = "" if failure.kind in ("oom", "timeout") else failure.exception_type
+    if failure.kind == "invariant" and failure.component:
+        # An oracle's finding is about the proxy component it judged, not the oracle's own frames.
+        keys = (failure.component,)
     return Signature(
         kind=failure.kind,
         exception_type=exception_type,

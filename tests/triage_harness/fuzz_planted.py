@@ -17,6 +17,9 @@ def TestOneInput(data: bytes) -> None:
     planted.dispatch(data)
 
 
+describe = planted.describe  # triage shows an input as the harness reads it
+
+
 if __name__ == "__main__":
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()

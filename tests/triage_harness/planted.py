@@ -9,6 +9,7 @@
      about half of them (os.urandom) when the variable is unset
   T  timeout: a busy loop (bounded at 120 s so a stray run still ends)
   M  out of memory: allocates 1 MiB blocks (bounded at 4 GiB)
+  J  a broken invariant raised by fuzz.oracles naming the proxy component it judged
   anything else: no failure
 """
 
@@ -91,3 +92,19 @@ HANDLERS = {
     b"T": spin,
     b"M": hoard,
 }
+
+
+def judged_invariant(data: bytes) -> None:
+    """An oracle finding that names the proxy component it judged (fuzz.oracles' contract)."""
+    from fuzz.oracles import InvariantViolation as OracleViolation
+    from proxy.buffer import WatermarkBuffer
+    raise OracleViolation("buffer_model", "3 bytes held", judged=WatermarkBuffer, expected="0 bytes",
+                          observed="3 bytes")
+
+
+def describe(data: bytes) -> str:
+    """The readable form triage shows beside the hex dump."""
+    return f"bug {data[:1].decode(errors='replace')}, {len(data) - 1} more bytes"
+
+
+HANDLERS[b"J"] = judged_invariant

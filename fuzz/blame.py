@@ -1,0 +1,74 @@
+"""Which proxy component an oracle finding is about.
+
+An oracle raises InvariantViolation from harness code, so the traceback names the oracle, not the
+code at fault ("broken invariant X in fuzz/targets/translate.py:_fail"). Two ways to name the proxy
+component instead, in order:
+
+1. the oracle says what it judged: `InvariantViolation(..., judged=obj)`, where obj is the proxy
+   object, class or function whose outcome was wrong; `component_of` turns it into
+   `proxy/path.py:Qualname`;
+2. otherwise, during triage replays only (PROXYFUZZ_BLAME=1, set by the triage runner), a profile
+   hook remembers the proxy functions that ran most recently, and the innermost one that is not
+   plumbing (buffers, stats, the dispatcher, the simulated network) stands in.
+
+Fuzzing runs never pay for (2): the hook is installed only when the variable is set.
+"""
+
+import collections
+import inspect
+import os
+import sys
+from pathlib import Path
+
+ENV = "PROXYFUZZ_BLAME"
+REPO = Path(__file__).resolve().parent.parent
+PROXY_DIR = str(REPO / "proxy") + os.sep
+# Shared plumbing every path runs through: naming it would group unrelated findings together.
+PLUMBING = ("proxy/buffer.py", "proxy/stats.py", "proxy/event.py", "proxy/network/sim.py",
+            "proxy/network/held_input.py", "proxy/context.py")
+_recent: "collections.deque[tuple[str, str]]" = collections.deque(maxlen=64)
+
+
+def _relative(filename: str) -> str:
+    try:
+        return Path(filename).resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return filename
+
+
+def component_of(judged) -> str:
+    """`proxy/path.py:Qualname` of an object, class, function or method (a string is kept as is)."""
+    if isinstance(judged, str):
+        return judged
+    target = judged if inspect.isclass(judged) or inspect.isroutine(judged) else type(judged)
+    target = getattr(target, "__func__", target)  # bound method -> function
+    try:
+        filename = inspect.getsourcefile(target) or ""
+    except TypeError:
+        filename = ""
+    path = _relative(filename) if filename else getattr(target, "__module__", "?")
+    return f"{path}:{getattr(target, '__qualname__', type(judged).__name__)}"
+
+
+def _profile(frame, event, arg) -> None:
+    if event == "call":
+        filename = frame.f_code.co_filename
+        if filename.startswith(PROXY_DIR):
+            _recent.append((filename, frame.f_code.co_qualname))
+
+
+def install_if_requested() -> bool:
+    """Install the recent-call hook when PROXYFUZZ_BLAME is set (triage replays)."""
+    if not os.environ.get(ENV):
+        return False
+    sys.setprofile(_profile)
+    return True
+
+
+def last_component() -> str:
+    """The innermost recently run proxy function that is not plumbing ("" when none was recorded)."""
+    for filename, qualname in reversed(_recent):
+        rel = _relative(filename)
+        if rel not in PLUMBING:
+            return f"{rel}:{qualname}"
+    return ""
