@@ -130,3 +130,25 @@ def test_upstream_that_closes_after_response_is_not_reused():
     assert parse_responses(c.read())[0][0] == 200
     c.send(GET)
     assert p.new_upstream_count() == 1
+
+
+def test_a_response_that_fills_a_slow_clients_buffer_leaves_the_pooled_connection_readable():
+    """Issue 13 defect 9: the last upstream read completes the exchange (its stream is closed) and
+    pushes the client's write buffer over its high watermark; the router's pause must not land on
+    the closed stream, or the idle connection goes back to the pool unreadable and the next request
+    on it hangs until the route timeout."""
+    cfg = basic_config().replace("    filter_chains:", "    per_connection_buffer_limit_bytes: 1024\n    filter_chains:")
+    p = Proxy(cfg)
+    slow = p.client()
+    slow.send(GET)
+    up = p.upstream().accept()
+    up.read()
+    up.send(ok(b"x" * 4000))               # one read: the whole response, past the 1 KiB buffer
+    assert up.conn.reading_enabled
+    other = p.client()
+    other.send(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert p.new_upstream_count() == 0      # the idle pooled connection is reused ...
+    assert parse_requests(up.read())[0][1] == b"/next"
+    up.send(ok(b"next"))                    # ... and its answer is read
+    assert parse_responses(other.read()) == [(200, {b"content-length": b"4"}, b"next")]
+    assert parse_responses(slow.read())[0][2] == b"x" * 4000

@@ -81,6 +81,8 @@ class UpstreamStream:
 
     # -- flow control of the response ------------------------------------------------------------
     def read_disable(self, disable: bool) -> None:
+        if self.closed:
+            return  # a finished exchange: its connection may already be idle in the pool, reading
         if disable:
             self._disabled += 1
             if self._disabled == 1 and self.pc.protocol == "http1":
