@@ -141,15 +141,17 @@ def encode_actions(actions, config: int = 0, read_size: int = 0) -> bytes:
     return bytes(out)
 
 
-def connect_address(built, choice: int, variant: int):
+def connect_address(built, choice: int, variant: int, sources=SOURCES, extra_ports=()):
     """(listener, local address, source address, server name) of a connect action: `choice` picks
     the listener and the source, `variant` the server name and destination port among those the
-    listener's chains match on."""
+    listener's chains match on. A harness may offer more `sources` (at most 32 are reachable) and
+    `extra_ports` (ports its filters decide on, e.g. RBAC policies')."""
     listener = built.listeners[choice % len(built.listeners)]
-    source = SOURCES[(choice // 8) % len(SOURCES)]
+    source = sources[(choice // 8) % len(sources)]
     matches = [chain.match for chain in listener.filter_chains]
     names = [""] + sorted({n.replace("*.", "www.") for m in matches for n in m.server_names})
-    ports = [listener.address[1] or 10000] + sorted({m.destination_port for m in matches if m.destination_port})
+    ports = [listener.address[1] or 10000] + sorted({m.destination_port for m in matches if m.destination_port}
+                                                    | set(extra_ports))
     local = (listener.address[0], ports[(variant // len(names)) % len(ports)])
     return listener, local, source, names[variant % len(names)]
 
@@ -213,10 +215,12 @@ class Session:
     """A fresh server instance over a built (immutable, shared) configuration."""
 
     def __init__(self, built, read_size: int = READ_SIZES[0], seed: int = 0,
-                 on_connection=None, check_bytes: bool = True) -> None:
+                 on_connection=None, check_bytes: bool = True, sources=SOURCES, extra_ports=()) -> None:
         """`on_connection(conn)` sees each accepted downstream connection (harnesses add probe
-        filters there); `check_bytes=False` turns off byte conservation when a probe drops data."""
+        filters there); `check_bytes=False` turns off byte conservation when a probe drops data;
+        `sources` and `extra_ports` widen what connect actions reach (connect_address)."""
         self.built = built
+        self.sources, self.extra_ports = sources, extra_ports
         self.read_size = read_size
         self.on_connection = on_connection
         self.check_bytes = check_bytes
@@ -257,7 +261,8 @@ class Session:
         reachable (a chain matching only on a server name was otherwise never run)."""
         if len(self.downstream) >= MAX_CONNECTIONS or not self.built.listeners:
             return
-        listener, local, source, server_name = connect_address(self.built, choice, variant)
+        listener, local, source, server_name = connect_address(self.built, choice, variant, self.sources,
+                                                               self.extra_ports)
         sock = sim.SimSocket(self.read_size)
         conn = listener.create_connection(self.ctx, sock, local, (source, 40000 + len(self.downstream)),
                                           server_name=server_name)
@@ -377,14 +382,30 @@ class ConfigPool:
         paths = sorted((root / "corpus" / "session_configs").glob("*.yaml")) + sorted((root / "examples").glob("*.yaml"))
         return cls(paths)
 
-    def pick(self, selector: int):
-        return self.built[selector % len(self.built)]
+
+def decode_input(pool: ConfigPool, data: bytes) -> tuple[int, int, list[Action]]:
+    """(pool index, read size, actions) of an input: config from the first byte, read size from
+    the second, actions from the rest."""
+    reader = Reader(data)
+    index = reader.int(1, 256) % len(pool.built)
+    read_size = READ_SIZES[reader.int(1, len(READ_SIZES))]
+    return index, read_size, decode_actions(reader)
 
 
 def run_input(pool: ConfigPool, data: bytes) -> Session:
-    """The session harness's body: config from the first byte, read size from the second,
-    actions from the rest."""
-    reader = Reader(data)
-    built = pool.pick(reader.int(1, 256))
-    read_size = READ_SIZES[reader.int(1, len(READ_SIZES))]
-    return Session(built, read_size=read_size).run(decode_actions(reader))
+    """The session harness's body."""
+    index, read_size, actions = decode_input(pool, data)
+    return Session(pool.built[index], read_size=read_size).run(actions)
+
+
+def describe_actions(actions) -> list[str]:
+    return [f"{i:3}  {a.describe()}" for i, a in enumerate(actions)]
+
+
+def describe_input(pool: ConfigPool, data: bytes) -> str:
+    """An input as run_input reads it, one action a line (crash reports show this)."""
+    index, read_size, actions = decode_input(pool, data)
+    from pathlib import Path
+    name = Path(pool.names[index])
+    shown = name.relative_to(Path.cwd()) if name.is_relative_to(Path.cwd()) else name
+    return "\n".join([f"config {shown}, read size {read_size}"] + describe_actions(actions))
