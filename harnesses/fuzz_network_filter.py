@@ -18,6 +18,9 @@ def TestOneInput(data):
     network_filter.run(data)
 
 
+describe = network_filter.describe  # triage shows inputs as the harness reads them
+
+
 if __name__ == "__main__":
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()

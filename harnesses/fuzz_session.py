@@ -22,6 +22,10 @@ def TestOneInput(data):
     session.run_input(POOL, data)
 
 
+def describe(data):  # triage shows inputs as the harness reads them
+    return session.describe_input(POOL, data)
+
+
 if __name__ == "__main__":
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()

@@ -34,3 +34,18 @@ def test_harness_returns(spec, kind):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+DESCRIBED = ("session", "network_filter", "http_filter")
+
+
+@pytest.mark.parametrize("name", DESCRIBED)
+def test_harness_describes_its_inputs_for_triage(name):
+    """Triage shows a crash input as the harness reads it (fuzz/triage/replay.py describe_input)."""
+    spec = next(s for s in SPECS if s.name == name)
+    module = replay.load_harness(spec.path, "none", LAYOUT.policy_file)
+    for kind, data in (("seed", spec.seed_files()[0].read_bytes()), ("tiny", b"\x01"), ("empty", b"")):
+        lines = module.describe(data).splitlines()
+        assert lines and lines[0].startswith(("config ", "filter ")), f"{name} {kind}: {lines[:2]}"
+        if kind == "seed":  # a seed has actions: numbered lines after the head
+            assert lines[-1].split()[0].isdigit(), f"{name}: {lines[-1]!r}"

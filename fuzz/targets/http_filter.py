@@ -46,6 +46,7 @@ from proxy.http.registry import http_filter_factory, registered_http_filters
 
 from fuzz import oracles
 from fuzz.session import Reader
+from fuzz.targets.describe import config_text
 
 MAX_ACTIONS = 128
 MAX_STREAMS = 8
@@ -725,12 +726,17 @@ def encode_actions(actions) -> bytes:
     return bytes(out)
 
 
-def run(data: bytes):
+def _decode_head(r: Reader) -> tuple[str, bytes, int, int, int]:
+    """(filter name, configuration blob, layout, random seed, script): what precedes the actions."""
     names = filter_names()
-    r = Reader(data)
     name = names[r.int(1, len(names))]
     blob = r.bytes(r.int(2, 4096))
-    layout, seed, script = r.int(1, 256), r.int(1, 256), r.int(4, 1 << 32)
+    return name, blob, r.int(1, 256), r.int(1, 256), r.int(4, 1 << 32)
+
+
+def run(data: bytes):
+    r = Reader(data)
+    name, blob, layout, seed, script = _decode_head(r)
     try:
         config, make = built_for(name, blob)
     except Invalid:
@@ -740,6 +746,17 @@ def run(data: bytes):
         session.apply(op, a, payload, end)
     session.end_stream()
     return session
+
+
+def describe(data: bytes) -> str:
+    """An input as run reads it: the filter, its configuration, the layout, the actions."""
+    r = Reader(data)
+    name, blob, layout, seed_, script = _decode_head(r)
+    head = [f"filter {name}, layout {layout:08b}, random seed {seed_}, script {script:032b}",
+            "config: " + config_text(schema.HttpFilter, name, blob)]
+    actions = [f"{i:3}  {op} arg={a}{' end' if end else ''}{' ' + repr(payload[:40]) if payload else ''}"
+               for i, (op, a, payload, end) in enumerate(decode_actions(r))]
+    return "\n".join(head + actions)
 
 
 def seed(name: str, config, layout: int, seed_: int, script: int, actions) -> bytes:

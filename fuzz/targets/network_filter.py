@@ -24,6 +24,7 @@ from proxy.network.filter import CONTINUE, STOP_ITERATION, WriteFilter
 from proxy.network.registry import registered_network_filters
 
 from fuzz import oracles, session
+from fuzz.targets.describe import config_text
 
 TERMINAL = {"tcp_proxy", "http_connection_manager"}
 # Fields that name a cluster: (message name, field name). Data, not code per filter.
@@ -122,12 +123,17 @@ def check_probe(sock, probe: WriteProbe) -> None:
             f"{len(on_wire)} bytes written or on the wire, the first write filter let {len(probe.passed)} through")
 
 
-def run(data: bytes) -> None:
+def _decode_head(reader) -> tuple[str, bytes, int]:
+    """(filter name, configuration blob, probe mode): what precedes the actions."""
     names = filter_names()
-    reader = session.Reader(data)
     name = names[reader.int(1, len(names))]
     blob = reader.bytes(reader.int(2, 4096))
-    mode = reader.int(1, 256)
+    return name, blob, reader.int(1, 256)
+
+
+def run(data: bytes) -> None:
+    reader = session.Reader(data)
+    name, blob, mode = _decode_head(reader)
     try:
         built = built_for(name, blob)
     except Invalid:
@@ -152,6 +158,15 @@ def run(data: bytes) -> None:
     s.run(session.decode_actions(reader))
 
 
+def describe(data: bytes) -> str:
+    """An input as run reads it: the filter, its configuration, the probe mode, the actions."""
+    reader = session.Reader(data)
+    name, blob, mode = _decode_head(reader)
+    head = [f"filter {name}, write-probe mode {mode:08b}",
+            "config: " + config_text(schema.NetworkFilter, name, blob)]
+    return "\n".join(head + session.describe_actions(session.decode_actions(reader)))
+
+
 def seed(name: str, config, mode: int, actions) -> bytes:
     """An input for filter `name` with `config` (a message), probe `mode` and `actions`."""
     blob = config.SerializeToString()
@@ -159,7 +174,7 @@ def seed(name: str, config, mode: int, actions) -> bytes:
     return bytes([index]) + len(blob).to_bytes(2, "big") + blob + bytes([mode]) + session.encode_actions(actions)[2:]
 
 
-__all__ = ["run", "seed", "filter_names", "Invalid", "ConfigError", "BuildError"]
+__all__ = ["run", "describe", "seed", "filter_names", "Invalid", "ConfigError", "BuildError"]
 
 
 def write_seeds(out) -> int:
