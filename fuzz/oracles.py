@@ -64,15 +64,16 @@ class FilterRules:
             return
         if not conn.is_open:
             raise InvariantViolation("filter_called_after_close",
-                                     f"{type(filt).__name__}.{kind} on {conn!r}")
+                                     f"{type(filt).__name__}.{kind} on {conn!r}", judged=conn.filter_manager)
         key = id(filt)
         if kind == "new":
             if key in self._initialized:
-                raise InvariantViolation("on_new_connection_twice", type(filt).__name__)
+                raise InvariantViolation("on_new_connection_twice", type(filt).__name__, judged=conn.filter_manager)
             self._initialized.add(key)
             self._keep.append(filt)
         elif kind == "data" and key not in self._initialized:
-            raise InvariantViolation("on_data_before_on_new_connection", type(filt).__name__)
+            raise InvariantViolation("on_data_before_on_new_connection", type(filt).__name__,
+                                     judged=conn.filter_manager)
 
     def _check_resumed(self, conn, filt) -> None:
         if not conn.is_open:
@@ -82,7 +83,7 @@ class FilterRules:
         if at is not None and at + 1 < len(chain) and id(chain[at + 1]) not in self._initialized:
             raise InvariantViolation("resume_skipped_on_new_connection",
                                      f"{type(filt).__name__} resumed iteration, {type(chain[at + 1]).__name__} "
-                                     f"after it never saw on_new_connection")
+                                     f"after it never saw on_new_connection", judged=conn.filter_manager)
 
 
 def check_read_buffer_bound(conn, read_size: int) -> None:
@@ -90,7 +91,7 @@ def check_read_buffer_bound(conn, read_size: int) -> None:
     if conn.buffer_limit and len(conn.read_buffer) > conn.buffer_limit + 1 + read_size:
         raise InvariantViolation(
             "read_buffer_over_limit",
-            f"{len(conn.read_buffer)} bytes buffered, limit {conn.buffer_limit}, one read {read_size}")
+            f"{len(conn.read_buffer)} bytes buffered, limit {conn.buffer_limit}, one read {read_size}", judged=conn)
 
 
 def check_stream_prefix(name: str, sent: bytes, received: bytes, finished: bool) -> None:
@@ -112,9 +113,11 @@ def check_watermark_state(name: str, buf) -> None:
     if not high:
         return
     if n > high and not buf.above_high_watermark:
-        raise InvariantViolation("watermark_missed_high", f"{name}: {n} bytes > high {high} but not above high")
+        raise InvariantViolation("watermark_missed_high", f"{name}: {n} bytes > high {high} but not above high",
+                                 judged=buf)
     if n <= low and buf.above_high_watermark:
-        raise InvariantViolation("watermark_missed_low", f"{name}: {n} bytes <= low {low} but still above high")
+        raise InvariantViolation("watermark_missed_low", f"{name}: {n} bytes <= low {low} but still above high",
+                                 judged=buf)
 
 
 def check_token_buckets(shared: dict) -> None:
@@ -122,7 +125,7 @@ def check_token_buckets(shared: dict) -> None:
     for state in shared.values():
         tokens, most = getattr(state, "tokens", None), getattr(state, "max_tokens", None)
         if isinstance(tokens, int) and isinstance(most, int) and not 0 <= tokens <= most:
-            raise InvariantViolation("token_bucket_out_of_range", f"{tokens} tokens, max {most}")
+            raise InvariantViolation("token_bucket_out_of_range", f"{tokens} tokens, max {most}", judged=state)
 
 
 def check_gauges_drained(stats) -> None:
