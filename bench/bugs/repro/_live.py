@@ -1,0 +1,270 @@
+"""What every planted-bug repro shares: the proxy of this tree as a live process, small upstreams and
+clients on 127.0.0.1, and the verdict.
+
+A repro is `bench/bugs/repro/NAME.py`, run from a tree's root as `python bench/bugs/repro/NAME.py`.
+It exits 0 when the proxy behaves as a user expects, 1 with one line saying what went wrong when
+it does not, and 2 when it could not run at all (the proxy did not start, a port was taken).
+
+    with Upstream(http1_app(lambda req: (200, [], b"hi"))) as up, \\
+            Proxy(CONFIG.format(upstream=up.port)) as proxy:
+        status, headers, body = http1_get(proxy.port("web"), "/")
+    check(status == 200, f"a plain GET got {status}")
+    ok("the GET was answered")
+
+The proxy runs as `python -m proxy -c FILE` in the tree this file belongs to (its listeners on port
+0; the ports it bound are read from its status lines), so a patched copy of the repository runs
+its own patched proxy.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import h11
+
+ROOT = Path(__file__).resolve().parents[3]
+START_TIMEOUT_S = 20.0
+IO_TIMEOUT_S = 5.0
+
+
+# -- the verdict ----------------------------------------------------------------------------------
+def ok(what: str) -> None:
+    print(f"ok: {what}")
+    sys.exit(0)
+
+
+def fail(why: str) -> None:
+    print(f"FAIL: {why}")
+    sys.exit(1)
+
+
+def check(condition: bool, why: str) -> None:
+    if not condition:
+        fail(why)
+
+
+def broken(why: str) -> None:
+    """The repro itself could not run: neither a pass nor the bug."""
+    print(f"ERROR: {why}")
+    sys.exit(2)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- the proxy ------------------------------------------------------------------------------------
+class Proxy:
+    """`python -m proxy -c` on a YAML configuration; listeners and admin may use port 0."""
+
+    def __init__(self, config: str) -> None:
+        self.config = config
+        self.ports: dict[str, int] = {}
+        self.admin_port: int | None = None
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+
+    def __enter__(self) -> "Proxy":
+        self._dir = tempfile.TemporaryDirectory(prefix="repro-")
+        path = Path(self._dir.name) / "proxy.yaml"
+        path.write_text(self.config)
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+        self.proc = subprocess.Popen([sys.executable, "-m", "proxy", "-c", str(path)], cwd=ROOT, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read_status, daemon=True).start()
+        if not self._ready.wait(START_TIMEOUT_S) or self.proc.poll() is not None:
+            self.__exit__(None, None, None)
+            broken("the proxy did not start: " + " | ".join(self.lines[-5:]))
+        return self
+
+    def _read_status(self) -> None:
+        for line in self.proc.stderr:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            words = line.split()
+            if line.startswith("proxy: listener ") and len(words) == 5:
+                self.ports[words[2]] = int(words[4].rsplit(":", 1)[1])
+            elif line.startswith("proxy: admin on "):
+                self.admin_port = int(words[3].rsplit(":", 1)[1])
+            elif line == "proxy: ready":
+                self._ready.set()
+        self._ready.set()  # the process ended: let __enter__ see it
+
+    def port(self, listener: str) -> int:
+        return self.ports[listener]
+
+    def stats(self) -> dict:
+        """/stats?format=json of the admin (the configuration needs an admin block)."""
+        status, _, body = http1_request(self.admin_port, "GET", "/stats?format=json")
+        if status != 200:
+            broken(f"/stats answered {status}")
+        return {s["name"]: s["value"] for s in json.loads(body)["stats"]}
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._dir.cleanup()
+
+
+# -- upstreams -------------------------------------------------------------------------------------
+class Upstream:
+    """A TCP server on 127.0.0.1 in threads: `serve(sock, log)` runs per accepted connection, with
+    `log` the list that collects what the connection saw (one list per connection, in order)."""
+
+    def __init__(self, serve) -> None:
+        self.serve = serve
+        self.connections: list[list] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._closed = False
+
+    def __enter__(self) -> "Upstream":
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            log: list = []
+            self.connections.append(log)
+            threading.Thread(target=self._run, args=(sock, log), daemon=True).start()
+
+    def _run(self, sock, log) -> None:
+        try:
+            self.serve(sock, log)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    @property
+    def requests(self) -> list:
+        """Every parsed request of every connection (http1_app logs (method, target, headers, body))."""
+        return [entry for log in self.connections for entry in log if isinstance(entry, tuple)]
+
+    def __exit__(self, *exc) -> None:
+        self._closed = True
+        self._listener.close()
+
+
+def http1_app(respond):
+    """An HTTP/1.1 origin parsed by h11. `respond(request)` gets (method, target, headers, body)
+    with lowercase header names and returns (status, headers, body), or None to stay silent.
+    A request h11 refuses is logged as the string "unparsable: ..." and ends the connection."""
+    def serve(sock, log) -> None:
+        conn = h11.Connection(h11.SERVER)
+        sock.settimeout(30)
+        request, body = None, bytearray()
+        while True:
+            event = conn.next_event() if conn.their_state is not h11.ERROR else None
+            if event is h11.NEED_DATA:
+                data = sock.recv(65536)
+                conn.receive_data(data)
+                if not data:
+                    return
+                continue
+            if isinstance(event, h11.Request):
+                request, body = event, bytearray()
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                entry = (request.method.decode(), request.target.decode(),
+                         [(n.decode(), v.decode()) for n, v in request.headers], bytes(body))
+                log.append(entry)
+                answer = respond(entry)
+                if answer is None:
+                    while sock.recv(65536):
+                        pass
+                    return
+                status, headers, payload = answer
+                fields = list(headers) + [("content-length", str(len(payload)))]
+                sock.sendall(conn.send(h11.Response(status_code=status, headers=fields)) +
+                             conn.send(h11.Data(data=payload)) + conn.send(h11.EndOfMessage()))
+                if conn.our_state is h11.MUST_CLOSE:
+                    return
+                conn.start_next_cycle()
+            elif isinstance(event, h11.ConnectionClosed) or event is None:
+                return
+    return _guarded(serve)
+
+
+def _guarded(serve):
+    def run(sock, log) -> None:
+        try:
+            serve(sock, log)
+        except h11.RemoteProtocolError as exc:
+            log.append(f"unparsable: {exc}")
+    return run
+
+
+# -- HTTP/1.1 clients ------------------------------------------------------------------------------
+def read_response(sock, method: str = "GET"):
+    """(status, headers, body) of one HTTP/1.1 response on `sock`, or None if the connection
+    closed or went silent for IO_TIMEOUT_S before a complete response."""
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method=method, target="/", headers=[("host", "x")]))
+    conn.send(h11.EndOfMessage())
+    status, headers, body = None, [], bytearray()
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            try:
+                data = sock.recv(65536)
+            except (socket.timeout, ConnectionError):
+                return None
+            conn.receive_data(data)
+            if not data:
+                if status is None:
+                    return None
+            continue
+        if isinstance(event, h11.Response):
+            status, headers = event.status_code, [(n.decode(), v.decode()) for n, v in event.headers]
+        elif isinstance(event, h11.Data):
+            body += event.data
+        elif isinstance(event, h11.EndOfMessage):
+            return status, headers, bytes(body)
+        elif isinstance(event, h11.ConnectionClosed):
+            return None
+
+
+def connect(port: int, timeout: float = IO_TIMEOUT_S):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.settimeout(timeout)
+    return sock
+
+
+def http1_request(port: int, method: str, target: str, headers=(), body: bytes = b"", timeout=IO_TIMEOUT_S):
+    """One request on a new connection: (status, headers, body), or (None, [], b"") without an answer."""
+    fields = [("Host", "repro")] + list(headers)
+    if body:
+        fields.append(("Content-Length", str(len(body))))
+    head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n"
+    with connect(port, timeout) as sock:
+        sock.sendall(head.encode() + body)
+        answer = read_response(sock, method)
+    return answer if answer is not None else (None, [], b"")
+
+
+def wait_for(condition, timeout: float = IO_TIMEOUT_S, step: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
