@@ -8,9 +8,14 @@ import socket
 import socketserver
 import threading
 
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 
 from conftest import LOOPBACK, connect, recv_all
+
+REFUSED_STREAM = 0x7
 
 
 class _Upstream(socketserver.ThreadingTCPServer):
@@ -60,7 +65,8 @@ def upstream():
     server.server_close()
 
 
-def _config(upstream_port: int, *, buffer_limit: int = 1 << 20, hcm_extra: str = "", route_extra: str = "") -> str:
+def _config(upstream_port: int, *, buffer_limit: int = 1 << 20, hcm_extra: str = "", route_extra: str = "",
+            max_connections: int = 1) -> str:
     return f"""
 listeners:
   - name: http_in
@@ -79,7 +85,7 @@ listeners:
                         route: {{cluster: web{route_extra}}}
 clusters:
   - name: web
-    max_connections: 1
+    max_connections: {max_connections}
     endpoints: [{{host: 127.0.0.1, port: {upstream_port}}}]
 """
 
@@ -109,3 +115,52 @@ def test_pooled_connection_is_reused_after_a_response_filled_the_clients_buffer(
     second = _get(address, b"/next")
     assert second.startswith(b"HTTP/1.1 200"), second[:60]
     assert second.endswith(b"\r\n\r\nok")
+
+
+def _h2_client():
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    c.initiate_connection()
+    return c
+
+
+def _request(path: bytes) -> list:
+    return [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":path", path)]
+
+
+def _h2_until(sock, client, done, events=None) -> list:
+    """Feed what the proxy sends into `client` (acknowledging DATA) until done(events) or EOF."""
+    events = [] if events is None else events
+    while not done(events):
+        data = sock.recv(65536)
+        if not data:
+            break
+        for ev in client.receive_data(data):
+            events.append(ev)
+            if isinstance(ev, h2.events.DataReceived) and ev.flow_controlled_length:
+                client.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+        sock.sendall(client.data_to_send())
+    return events
+
+
+def test_a_stream_over_the_concurrency_limit_is_refused_and_the_others_complete(proxy_process, tmp_path, upstream):
+    """Defect 7: 101 streams in one write, before the client has seen the proxy's SETTINGS
+    (MAX_CONCURRENT_STREAMS 100): the 101st gets RST_STREAM(REFUSED_STREAM), the connection stays up
+    and the 100 others are answered."""
+    _, address = _start(proxy_process, tmp_path, _config(upstream.server_address[1], max_connections=1024))
+    client = _h2_client()
+    ids = [1 + 2 * i for i in range(101)]
+    for sid in ids:
+        client.send_headers(sid, _request(b"/fill/10"), end_stream=True)
+    with connect(address) as s:
+        s.sendall(client.data_to_send())
+
+        def done(events):
+            ended = {e.stream_id for e in events if isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset))}
+            return ended >= set(ids) or any(isinstance(e, h2.events.ConnectionTerminated) for e in events)
+        events = _h2_until(s, client, done)
+    assert not [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
+    resets = [(e.stream_id, int(e.error_code)) for e in events if isinstance(e, h2.events.StreamReset)]
+    assert resets == [(ids[-1], REFUSED_STREAM)]
+    answered = {e.stream_id for e in events if isinstance(e, h2.events.ResponseReceived)
+                and dict(e.headers)[b":status"] == b"200"}
+    assert answered == set(ids[:-1])

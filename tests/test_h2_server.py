@@ -231,13 +231,24 @@ def test_settings_flood():
     assert s.stats["h2_settings_flood"] == 1
 
 
-def test_too_many_concurrent_streams():
+def test_a_stream_over_the_concurrency_limit_is_refused_alone():
     s, c = H2ServerCodec(CodecLimits(h2_max_concurrent_streams=2)), peer()
-    for sid in (1, 3, 5):
+    for sid in (1, 3, 5):  # sent before the client saw our SETTINGS (RFC 9113 5.1.2 allows it)
         c.send_headers(sid, REQ)
     events, got = exchange(s, c)
-    assert [type(e).__name__ for e in events] == ["RequestHeaders", "RequestHeaders", "ProtocolError"]
-    assert s.stats["h2_too_many_streams"] == 1
+    assert [(type(e).__name__, e.stream_id) for e in events] == [("RequestHeaders", 1), ("RequestHeaders", 3)]
+    [reset] = [e for e in got if isinstance(e, h2.events.StreamReset)]
+    assert (reset.stream_id, int(reset.error_code)) == (5, 7)  # REFUSED_STREAM
+    assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in got)
+    assert s.stats["h2_too_many_streams"] == 1 and not s.wants_close
+    s.send_headers(1, 200, [], end_stream=True)  # the healthy streams go on; a freed slot takes a new one
+    c.end_stream(1)
+    events, got = exchange(s, c)
+    assert [(type(e).__name__, e.stream_id) for e in events] == [("Data", 1)]
+    assert any(isinstance(e, h2.events.ResponseReceived) and e.stream_id == 1 for e in got)
+    c.send_headers(7, REQ, end_stream=True)
+    events, _ = exchange(s, c)
+    assert [(type(e).__name__, e.stream_id) for e in events] == [("RequestHeaders", 7)]
 
 
 def test_frame_larger_than_max_frame_size():

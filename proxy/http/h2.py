@@ -7,10 +7,12 @@
 - Defences, each counted in `stats` and answered with GOAWAY(ENHANCE_YOUR_CALM): rapid reset
   (`h2_rapid_reset`), CONTINUATION flood (`h2_continuation_flood`), HPACK bomb (`h2_hpack_bomb`),
   PING flood (`h2_ping_flood`), SETTINGS flood (`h2_settings_flood`).
+- A stream over our MAX_CONCURRENT_STREAMS is refused alone: RST_STREAM(REFUSED_STREAM), counted in
+  `h2_too_many_streams`; the connection and its other streams go on (RFC 9113 5.1.2).
 - The server applies the HTTP/2 -> HTTP/1 downgrade rules of headers.py to every request: a request
   that breaks them gets RST_STREAM(PROTOCOL_ERROR) and a `ProtocolError(stream_id=...)` event.
-  What h2 itself rejects (invalid characters, pseudo-header rules, content-length against DATA,
-  too many streams) is a connection error: GOAWAY(PROTOCOL_ERROR) and `ProtocolError(stream_id=None)`.
+  What h2 itself rejects (invalid characters, pseudo-header rules, content-length against DATA)
+  is a connection error: GOAWAY(PROTOCOL_ERROR) and `ProtocolError(stream_id=None)`.
 
 Inbound bytes are fed to h2 one frame at a time (boundaries found by _h2_guard.FrameGuard), so the
 events do not depend on how the bytes were split.
@@ -89,6 +91,12 @@ class _H2Codec:
         conn.max_inbound_frame_size = limits.h2_max_frame_size
         conn.decoder.max_header_list_size = limits.max_header_bytes
         conn.initiate_connection()
+        if not self.client_side:
+            # h2 answers a stream over our advertised MAX_CONCURRENT_STREAMS with a connection error,
+            # killing the healthy streams too. RFC 9113 5.1.2 lets us refuse that stream alone, which
+            # the server codec does itself: h2 keeps the SETTINGS it sent, not the check.
+            values[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = 2 ** 31 - 1
+            conn.local_settings = h2.settings.Settings(client=False, initial_values=values)
         self._conn = conn
         self._guard = FrameGuard(limits, preface_len=0 if self.client_side else len(H2_PREFACE))
         self._streams: dict[int, _Stream] = {}
@@ -404,6 +412,10 @@ class H2ServerCodec(_H2Codec, ServerCodec):
         st = self._opened(sid)
         st.in_done = end
         if self._draining and sid > self._last_accepted:
+            self._reset(sid, st, ErrorCodes.REFUSED_STREAM)
+            return
+        if self._conn.open_inbound_streams > self.limits.h2_max_concurrent_streams:
+            _count(self.stats, "h2_too_many_streams")  # refused before the owner hears of it: safe to retry
             self._reset(sid, st, ErrorCodes.REFUSED_STREAM)
             return
         reason = check_h2_request_for_downgrade(block)
