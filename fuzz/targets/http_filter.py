@@ -5,8 +5,9 @@ Input layout:
     bytes 1-2     length L of the filter's configuration
     L bytes       the configuration, as binary protobuf of that HttpFilter member
     1 byte        layout: bits 0-1 where a scripted filter goes (none, after, before, none),
-                  bits 2-3 the stream's buffer limit, bits 4-6 the client's address
-    1 byte        seed of the instance's random (fault abort draws)
+                  bits 2-3 the stream's buffer limit, bits 4-6 the client's address, bit 7: the
+                  address is instead a boundary of the configuration's source prefixes (by the seed)
+    1 byte        the first random draw (fuzz.models.draws: fault abort draws)
     4 bytes       the scripted filter's statuses, 2 bits per call, cyclic
     rest          actions (decode_actions below), at most MAX_ACTIONS
 
@@ -24,7 +25,9 @@ Oracles (fuzz.oracles.InvariantViolation), besides HttpFilterContractError escap
   - a response (a local reply included) reaches the client only through every encoder filter,
     except a local reply replacing a response an encoder holds (the contract's direct path);
   - the stream ends exactly once, nothing is written after its end, every filter's on_destroy
-    runs exactly once and no filter is called after it.
+    runs exactly once and no filter is called after it;
+  - RBAC, local rate limit and fault decide each request as the reference models of fuzz/models
+    (written from Envoy's docs) predict: status, hold and release time, counters.
 A new filter is fuzzed by registering it; a filter that modifies bodies or headers is listed in
 BODY_MODIFIERS / HEADER_REFERENCES with the documented effect.
 """
@@ -45,6 +48,7 @@ from proxy.http.message import HeaderMap, RequestHead, ResponseHead
 from proxy.http.registry import http_filter_factory, registered_http_filters
 
 from fuzz import oracles
+from fuzz.models import draws, http_oracle, rbac as rbac_model
 from fuzz.session import Reader
 from fuzz.targets.describe import config_text
 
@@ -166,6 +170,7 @@ class Stream:
         self.end_kind = None
         self.read_disabled = 0
         self.local_status = None
+        self.local_replies: list = []   # statuses, in order (the models check who sent which)
         self.bypass = False          # a local reply replaced a held response: it skips the encoders
         self.chain = None
         self.probe = None
@@ -215,6 +220,7 @@ class Stream:
 
     def note_local_reply(self, status: int, flags) -> None:
         self.local_status = status
+        self.local_replies.append(status)
         self.bypass = self.probe.encode_entered  # the encoders hold a response: the reply goes direct
 
     def route(self):
@@ -251,7 +257,10 @@ class _Callbacks:
         return getattr(self._real, name)
 
     def continue_decoding(self) -> None:
-        self._observed.set_status(DEC, CONTINUE)
+        observed = self._observed
+        observed.set_status(DEC, CONTINUE)
+        if observed.model is not None:
+            observed.model.continued(observed, observed.probe.stream, observed.external_continue)
         self._real.continue_decoding()
 
     def continue_encoding(self) -> None:
@@ -272,6 +281,8 @@ class Observed(StreamFilter):
         self.past_at_stop = [0, 0]   # bytes beyond this filter when it last stopped
         self.destroyed = 0
         self.real_callbacks = None
+        self.model = None               # fuzz.models.http_oracle.HttpFilterModel of the chosen filter
+        self.external_continue = False  # the harness, not the filter, is continuing it
 
     def set_decoder_filter_callbacks(self, callbacks) -> None:
         self.real_callbacks = callbacks
@@ -286,7 +297,11 @@ class Observed(StreamFilter):
     def continue_(self, direction: int) -> None:
         """The harness resumes this filter from outside its callbacks (a timer's way)."""
         cb = self.inner.decoder_callbacks
-        (cb.continue_decoding if direction == DEC else cb.continue_encoding)()
+        self.external_continue = True
+        try:
+            (cb.continue_decoding if direction == DEC else cb.continue_encoding)()
+        finally:
+            self.external_continue = False
 
     def set_status(self, direction: int, status) -> None:
         """The stop model: a Stop* status holds what reached this filter; CONTINUE or
@@ -301,7 +316,11 @@ class Observed(StreamFilter):
     def _headers(self, direction, method, head, end):
         self.probe.arriving(self, direction, method, "headers")
         self.saw_headers[direction] = True
-        status = getattr(self.inner, method)(head, end)
+        if direction == DEC and self.model is not None:
+            status = self.model.decode_headers(self, self.probe.stream, head,
+                                               lambda: getattr(self.inner, method)(head, end))
+        else:
+            status = getattr(self.inner, method)(head, end)
         self.set_status(direction, status)
         return status
 
@@ -603,10 +622,12 @@ class Session:
         self.name, self.config, self.make = name, config, make
         self.placement = layout & 3
         self.buffer_limit = BUFFER_LIMITS[(layout >> 2) & 3]
-        self.remote = (SOURCES[(layout >> 4) & 7], 40000)
+        self.remote = (_source(name, config, layout, seed), 40000)
         self.script = script
         self.ctx = ServerContext(dispatcher=SimulatedDispatcher(), network=None)
-        self.ctx.random.seed(seed)
+        self.ctx.random = draws.ScriptedRandom(seed, self.ctx.dispatcher.now_ms)
+        self.model = http_oracle.HttpFilterModel(name, config, self.ctx.dispatcher.now_ms, self.ctx.stats.counters,
+                                                 self.ctx.random)
         self.streams = 0
         self.probe = None
         self.new_stream()
@@ -614,6 +635,8 @@ class Session:
     def new_stream(self) -> None:
         probe = Probe()
         chosen = Observed(self.make(self.ctx), self.name, probe, self.config)
+        chosen.model = self.model
+        self.chosen = chosen
         filters = [chosen]
         if self.placement in (1, 2):
             scripted = Observed(ScriptedFilter(self.script), "scripted", probe)
@@ -696,6 +719,15 @@ class Session:
             chain.on_downstream_watermark(bool(a & 1))
         self.ctx.dispatcher.run_posted()
         p.check_bytes()
+        self.model.check_time(self.chosen, p.stream, chain)
+
+
+def _source(name: str, config, layout: int, seed: int) -> str:
+    """The client's address: SOURCES by layout bits 4-6, or with bit 7 an address on the edge of one
+    of the configuration's source prefixes (fuzz.models.rbac.boundary_addresses), by the seed."""
+    edges = rbac_model.boundary_addresses(p for policy in getattr(config, "policies", ())
+                                          for p in policy.source_prefixes) if layout & 0x80 else ()
+    return edges[seed % len(edges)] if edges else SOURCES[(layout >> 4) & 7]
 
 
 OPS = ("decode_headers", "decode_data", "decode_trailers", "encode_headers", "encode_data", "encode_trailers",
@@ -842,7 +874,34 @@ def write_seeds(out) -> int:
                     data = seed(name, config, layout, 7, script, actions)
                     (out / hashlib.sha1(data).hexdigest()).write_bytes(data)
                     count += 1
+    for data in model_seeds():
+        (out / hashlib.sha1(data).hexdigest()).write_bytes(data)
+        count += 1
     return count
+
+
+def model_seeds() -> list:
+    """Inputs on the models' boundaries: clients on the edges of RBAC source prefixes (layout bit 7),
+    a token bucket drained and refilled around its fill time, abort draws either side of the percent."""
+    cls = {n: schema.message_class(schema.HttpFilter.DESCRIPTOR.fields_by_name[n].message_type) for n in filter_names()}
+    allow = cls["rbac"](action=0)
+    allow.policies.add(name="inner", source_prefixes=["10.1.2.0/24", "2001:db8::/33"])
+    deny = cls["rbac"](action=1, shadow=False)
+    deny.policies.add(name="lan", source_prefixes=["192.168.0.0/23", "172.16.0.0/12"], methods=["GET", "DELETE"])
+    shadow = cls["rbac"](action=1, shadow=True)
+    shadow.policies.add(name="all", path_prefixes=["/v1", "/admin"])
+    out = [seed("rbac", config, 0x80, edge, 0, [_a("decode_headers", edge, end=True)])
+           for config in (allow, deny, shadow) for edge in range(8)]
+    get = _a("decode_headers", 0, end=True)
+    bucket = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000)
+    burst = [get, _a("new_stream"), get, _a("new_stream"), get, _a("advance", 4), _a("new_stream"), get,
+             _a("advance", 1), _a("new_stream"), get, _a("new_stream"), get, _a("advance", 7), _a("new_stream"), get]
+    out.append(seed("local_ratelimit", bucket, 0, 7, 0, burst))
+    for percent, draws in ((50, (127, 128)), (30, (76, 77)), (1, (2, 3)), (99, (253, 254))):
+        abort = cls["fault"](abort_status=503, abort_percent=percent, delay_ms=100)
+        out += [seed("fault", abort, 0, d, 0, [get, _a("advance", 3), _a("new_stream"), get, _a("advance", 2),
+                                                _a("advance", 3)]) for d in draws]
+    return out
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+"""Counters a user reads, against what a model says moved.
+
+A filter's counters are named `[http.]<family>.[<stat_prefix>.]<name>` (docs/semantics.md: Envoy
+roots them at `<stat_prefix>.<family>.`; ours has the family first and repeats each counter under
+the filter's stat_prefix). `counter_moves` compares every counter of one family between two
+snapshots with the increments a model predicted: each counter named for a predicted `name` moved
+by exactly that much, none of the family's other modelled names moved, and each predicted
+increment shows in at least one counter.
+"""
+
+
+def family_counters(counters: dict, family: str, names) -> dict:
+    """{counter name: modelled name} for the counters of `family` whose last part is in `names`."""
+    out = {}
+    for key in counters:
+        parts = key.split(".")
+        if parts[-1] in names and family in parts[:-1]:
+            out[key] = parts[-1]
+    return out
+
+
+def counter_moves(before: dict, after: dict, family: str, names, expected: dict) -> list:
+    """Problems (strings) where the counters of `family` did not move as `expected`
+    ({modelled name: increment}); names modelled but absent from `expected` must not move."""
+    problems = []
+    seen = {n: False for n, v in expected.items() if v}
+    for key, name in family_counters(after, family, names).items():
+        moved = after.get(key, 0) - before.get(key, 0)
+        if moved != expected.get(name, 0):
+            problems.append(f"{key} moved by {moved}, expected {expected.get(name, 0)}")
+        elif moved:
+            seen[name] = True
+    problems += [f"no {family} counter '{name}' moved (expected +{expected[name]})" for name, ok in seen.items() if not ok]
+    return problems
