@@ -214,33 +214,56 @@ def _guarded(serve):
 
 
 # -- HTTP/1.1 clients ------------------------------------------------------------------------------
-def read_response(sock, method: str = "GET"):
-    """(status, headers, body) of one HTTP/1.1 response on `sock`, or None if the connection
-    closed or went silent for IO_TIMEOUT_S before a complete response."""
-    conn = h11.Connection(h11.CLIENT)
-    conn.send(h11.Request(method=method, target="/", headers=[("host", "x")]))
-    conn.send(h11.EndOfMessage())
-    status, headers, body = None, [], bytearray()
-    while True:
-        event = conn.next_event()
-        if event is h11.NEED_DATA:
+class Responses:
+    """HTTP/1.1 responses read one after the other from one connection (bytes left over from one
+    response start the next). `next()` is (status, headers, body), or None when the connection
+    closed or stayed silent for its timeout before a complete response."""
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+        self._left = b""
+
+    def next(self, method: str = "GET"):
+        conn = h11.Connection(h11.CLIENT)
+        conn.send(h11.Request(method=method, target="/", headers=[("host", "x")]))
+        conn.send(h11.EndOfMessage())
+        if self._left:
+            conn.receive_data(self._left)
+        self._left = b""
+        status, headers, body = None, [], bytearray()
+        while True:
             try:
-                data = sock.recv(65536)
-            except (socket.timeout, ConnectionError):
+                event = conn.next_event()
+            except h11.RemoteProtocolError:  # closed mid-response, or not HTTP/1.1
                 return None
-            conn.receive_data(data)
-            if not data:
-                if status is None:
+            if event is h11.NEED_DATA:
+                try:
+                    data = self.sock.recv(65536)
+                except (socket.timeout, ConnectionError):
                     return None
-            continue
-        if isinstance(event, h11.Response):
-            status, headers = event.status_code, [(n.decode(), v.decode()) for n, v in event.headers]
-        elif isinstance(event, h11.Data):
-            body += event.data
-        elif isinstance(event, h11.EndOfMessage):
-            return status, headers, bytes(body)
-        elif isinstance(event, h11.ConnectionClosed):
-            return None
+                conn.receive_data(data)
+                continue
+            if isinstance(event, h11.Response):
+                status, headers = event.status_code, [(n.decode(), v.decode()) for n, v in event.headers]
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                self._left = conn.trailing_data[0]
+                return status, headers, bytes(body)
+            elif isinstance(event, h11.ConnectionClosed):
+                return None
+
+
+def read_response(sock, method: str = "GET"):
+    """One response on `sock` (see Responses)."""
+    return Responses(sock).next(method)
+
+
+def request_bytes(method: str, target: str, headers=(), body: bytes = b"") -> bytes:
+    fields = [("Host", "repro")] + list(headers)
+    if body:
+        fields.append(("Content-Length", str(len(body))))
+    return (f"{method} {target} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n").encode() + body
 
 
 def connect(port: int, timeout: float = IO_TIMEOUT_S):
@@ -251,12 +274,8 @@ def connect(port: int, timeout: float = IO_TIMEOUT_S):
 
 def http1_request(port: int, method: str, target: str, headers=(), body: bytes = b"", timeout=IO_TIMEOUT_S):
     """One request on a new connection: (status, headers, body), or (None, [], b"") without an answer."""
-    fields = [("Host", "repro")] + list(headers)
-    if body:
-        fields.append(("Content-Length", str(len(body))))
-    head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n"
     with connect(port, timeout) as sock:
-        sock.sendall(head.encode() + body)
+        sock.sendall(request_bytes(method, target, headers, body))
         answer = read_response(sock, method)
     return answer if answer is not None else (None, [], b"")
 
