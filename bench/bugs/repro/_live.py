@@ -287,3 +287,28 @@ def wait_for(condition, timeout: float = IO_TIMEOUT_S, step: float = 0.02) -> bo
             return True
         time.sleep(step)
     return condition()
+
+
+def echo(sock, log) -> None:
+    """An upstream that sends back what it reads (log: the chunks read)."""
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return
+        log.append(data)
+        sock.sendall(data)
+
+
+def recv_until(sock, n: int, timeout: float = IO_TIMEOUT_S) -> bytes:
+    """At least n bytes, or what arrived before the peer closed or the timeout passed."""
+    sock.settimeout(timeout)
+    got = bytearray()
+    try:
+        while len(got) < n:
+            data = sock.recv(65536)
+            if not data:
+                break
+            got += data
+    except (socket.timeout, ConnectionError):
+        pass
+    return bytes(got)
