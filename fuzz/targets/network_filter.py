@@ -11,6 +11,9 @@ The filter goes into a listener's chain, followed by tcp_proxy when it is not te
 clusters it names are created. Invalid configurations return early (as in Envoy). A probe
 write filter, first in write order, drops chunks as the mode says and checks that exactly
 the chunks it let through reach the wire: StopIteration on the write path must drop.
+RBAC, local rate limit and fault are checked against the reference models of fuzz/models
+(fuzz.models.network_oracle: the decision per connection, delay and throttle bounds, counters);
+connections come from the policies' source-prefix edges and to their ports too.
 Registering a new filter is all it takes to fuzz it here.
 """
 
@@ -24,6 +27,8 @@ from proxy.network.filter import CONTINUE, STOP_ITERATION, WriteFilter
 from proxy.network.registry import registered_network_filters
 
 from fuzz import oracles, session
+from fuzz.models import network_oracle
+from fuzz.models.network_oracle import NetworkFilterModel
 from fuzz.targets.describe import config_text
 
 TERMINAL = {"tcp_proxy", "http_connection_manager"}
@@ -81,6 +86,7 @@ def bootstrap_for(name: str, blob: bytes):
 
 
 def built_for(name: str, blob: bytes):
+    """(built Bootstrap, the filter's configuration message), cached; raises Invalid."""
     key = (name, blob)
     if key in _CACHE:
         _CACHE.move_to_end(key)
@@ -89,6 +95,8 @@ def built_for(name: str, blob: bytes):
     if check_rules(boot) or check_semantics(boot):
         raise Invalid("configuration does not validate")
     built = build(boot)  # a BuildError on a validated configuration is a validation gap: a crash
+    # The filter's configuration message too, for the models: (built, message).
+    built = (built, getattr(boot.listeners[0].filter_chains[0].filters[0], name))
     _CACHE[key] = built
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -135,24 +143,30 @@ def run(data: bytes) -> None:
     reader = session.Reader(data)
     name, blob, mode = _decode_head(reader)
     try:
-        built = built_for(name, blob)
+        built, config = built_for(name, blob)
     except Invalid:
         return
     probes = []
+    model = None
 
     def add_probe(conn):
+        model.accepted(conn)
         probe = WriteProbe(mode)
         conn.add_write_filter(probe)
         probes.append((conn.io, probe))
 
     s = session.Session(built, read_size=session.READ_SIZES[mode % len(session.READ_SIZES)],
-                        on_connection=add_probe, check_bytes=(mode == 0))
+                        on_connection=add_probe, check_bytes=(mode == 0),
+                        sources=network_oracle.sources(name, config, session.SOURCES),
+                        extra_ports=network_oracle.ports(name, config))
+    model = NetworkFilterModel(name, config, s.dispatcher.now_ms, s.ctx.stats.counters)
     original_check = s.check
 
     def check():
         original_check()
         for sock, probe in probes:
             check_probe(sock, probe)
+        model.check(len(s.network.opened))
 
     s.check = check
     s.run(session.decode_actions(reader))
@@ -198,7 +212,40 @@ def write_seeds(out) -> int:
                 for script_name, script in list(TCP.items())[:4] + [("backpressure_boundaries", TCP["backpressure_boundaries"])]:
                     (out / f"{name}-{i}-m{mode}-{script_name}").write_bytes(seed(name, config, mode, script))
                     count += 1
+    for seed_name, data in model_seeds().items():
+        (out / f"model-{seed_name}").write_bytes(data)
+        count += 1
     return count
+
+
+def model_seeds() -> dict:
+    """Inputs on the models' boundaries: connections from every edge of the RBAC policies' source
+    prefixes to every port they name, a token bucket drained and refilled at its fill time, a fault
+    delay observed a millisecond before it ends and a throttle over several seconds."""
+    from fuzz.session import Action as A
+    cls = {n: schema.message_class(schema.NetworkFilter.DESCRIPTOR.fields_by_name[n].message_type) for n in filter_names()}
+    out = {}
+    connects = [A("connect", value=8 * k, target=v) for k in range(1, 14) for v in (0, 1)]
+    allow = cls["rbac"](action=0, stat_prefix="edges")
+    allow.policies.add(name="inner", source_prefixes=["10.1.2.0/24", "2001:db8::/33"], destination_ports=[10010])
+    deny = cls["rbac"](action=1, shadow=False)
+    deny.policies.add(name="lan", source_prefixes=["192.168.0.0/23", "172.16.0.0/12"])
+    shadow = cls["rbac"](action=0, shadow=True)
+    shadow.policies.add(name="one", source_prefixes=["10.1.2.3/32"])
+    for label, config in (("allow", allow), ("deny", deny), ("shadow", shadow)):
+        out[f"rbac-edges-{label}"] = seed("rbac", config, 0, connects[:15])
+        out[f"rbac-edges-{label}-2"] = seed("rbac", config, 0, connects[15:])
+    bucket = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000, stat_prefix="b")
+    out["ratelimit-refill"] = seed("local_ratelimit", bucket, 0, [
+        A("connect"), A("connect"), A("advance", value=1000), A("connect"), A("connect"), A("advance", value=100),
+        A("connect"), A("advance", value=1000), A("connect"), A("connect"), A("advance", value=5000), A("connect")])
+    slow = cls["fault"](delay_ms=250, throttle_bytes_per_sec=100)
+    steps = [A("advance", value=v) for v in (100, 100, 10, 10, 10, 10) + (1,) * 9]   # to 249 ms
+    flow = [A("send", payload=b"q" * 700), A("upstream_connect"), A("upstream_read")]
+    later = [A("advance", value=1000), A("upstream_read"), A("read"), A("advance", value=1000), A("upstream_read"),
+             A("read"), A("advance", value=5000), A("upstream_read"), A("read")]
+    out["fault-delay-edge"] = seed("fault", slow, 0, flow + steps + flow + [A("advance", value=1)] + flow + later)
+    return out
 
 
 if __name__ == "__main__":
