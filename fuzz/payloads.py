@@ -45,7 +45,7 @@ def _byte(seed: bytes, i: int, default: int = 0) -> int:
 def h1_request(seed: bytes, sock) -> bytes:
     method, path, host = _pick(METHODS, seed, 0), _pick(PATHS, seed, 1), _pick(HOSTS, seed, 2)
     body = seed[8:8 + _byte(seed, 3) % 48]
-    head = [b"%s %s HTTP/1.1" % (method, path), b"Host: " + host]
+    head = [b"%s %s HTTP/1.1" % (method, path), b"Host: " + host] + _id_line(sock)
     if _byte(seed, 4) & 1:
         head.append(b"Content-Length: %d" % len(body))
         tail = body
@@ -65,6 +65,7 @@ def h1_request(seed: bytes, sock) -> bytes:
 
 def h1_smuggling(seed: bytes, sock) -> bytes:
     extra, body = _pick(SMUGGLING, seed, 0)
+    extra = b"".join(line + b"\r\n" for line in _id_line(sock)) + extra
     return b"POST %s HTTP/1.1\r\nHost: %s\r\n%s\r\n%s" % (_pick(PATHS, seed, 1), _pick(HOSTS, seed, 2), extra, body)
 
 
@@ -73,9 +74,27 @@ def h1_pipeline(seed: bytes, sock) -> bytes:
     return b"".join(h1_request(seed[i:] + bytes([i]), sock) for i in range(n))
 
 
+def _request_id(sock) -> bytes | None:
+    """A session-unique id for the next request on this connection (the strict peers link what an
+    upstream saw to what the client sent by it: fuzz/peers), or None outside a session."""
+    peers = getattr(sock, "fuzz_peers", None)
+    return peers[0].new_id(peers[1]) if peers is not None else None
+
+
+def _id_line(sock) -> list:
+    rid = _request_id(sock)
+    return [b"X-Fuzz-Id: " + rid] if rid is not None else []
+
+
 def _h2_client(sock):
+    """The connection's h2 client: in a session, the strict peer's (fuzz/peers), which records and
+    judges everything it sends and receives."""
     client = getattr(sock, "fuzz_h2_client", None)
-    if client is None:
+    peers = getattr(sock, "fuzz_peers", None)
+    peer = peers[0].h2_client(peers[1]) if client is None and peers is not None else None
+    if peer is not None:
+        client = sock.fuzz_h2_client = peer.conn
+    elif client is None:
         client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
         client.initiate_connection()
         sock.fuzz_h2_client = client
@@ -89,6 +108,7 @@ def h2_request(seed: bytes, sock) -> bytes:
         body = seed[6:6 + _byte(seed, 3) % 40]
         headers = [(b":method", _pick(METHODS[:7], seed, 0)), (b":path", _pick(PATHS[:-1], seed, 1)),
                    (b":scheme", b"http"), (b":authority", _pick(HOSTS[:-1], seed, 2) or b"x")]
+        headers += [(b"x-fuzz-id", rid) for rid in [_request_id(sock)] if rid is not None]
         if _byte(seed, 4) & 1:
             headers.append((b"content-length", b"%d" % (len(body) + (_byte(seed, 4) >> 4) % 3)))
         client.send_headers(stream_id, headers, end_stream=not body)

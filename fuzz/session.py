@@ -23,6 +23,8 @@ from proxy.network import sim
 
 from . import oracles
 from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
+from .peers import Peers
+from .peers.h2_peer import settings_from_byte
 
 MAX_ACTIONS = 256
 MAX_CONNECTIONS = 16
@@ -59,7 +61,11 @@ OPS = ("connect", "send", "send_http", "read", "close", "reset",
        "upstream_close", "upstream_reset", "advance",
        # Appended, so that seeds written before keep their meaning: a peer reads just enough
        # for the connection's write buffer to be left at a level of DRAIN_LEVELS.
-       "read_to", "upstream_read_to")
+       "read_to", "upstream_read_to",
+       # Appended: the HTTP/2 SETTINGS a client (settings[i]) or the upstreams (upstream_settings)
+       # advertise, from one byte (fuzz.peers.h2_peer.settings_from_byte); the strict peers
+       # enforce them (fuzz/peers).
+       "settings", "upstream_settings")
 
 
 class Reader:
@@ -90,6 +96,7 @@ _PAYLOAD_OPS = ("send", "upstream_send")
 _TEMPLATE_OPS = ("send_http", "upstream_http")
 _READ_OPS = ("read", "upstream_read")
 _DRAIN_OPS = ("read_to", "upstream_read_to")
+_SETTINGS_OPS = ("settings", "upstream_settings")
 MAX_SEED = 64
 
 
@@ -111,6 +118,8 @@ def decode_actions(reader: Reader, max_actions: int = MAX_ACTIONS) -> list[Actio
             actions.append(Action(op, target, value=reader.int(3, (1 << 17) + 1)))
         elif op in _DRAIN_OPS:
             actions.append(Action(op, target, value=reader.int(1, len(DRAIN_LEVELS))))
+        elif op in _SETTINGS_OPS:
+            actions.append(Action(op, target, value=reader.int(1, 256)))
         elif op == "connect":
             actions.append(Action(op, target, value=reader.int(1, 256)))
         elif op == "advance":
@@ -132,7 +141,7 @@ def encode_actions(actions, config: int = 0, read_size: int = 0) -> bytes:
             out += bytes([a.value, len(a.payload)]) + a.payload + bytes([a.end_stream])
         elif a.op in _READ_OPS:
             out += a.value.to_bytes(3, "big")
-        elif a.op in _DRAIN_OPS:
+        elif a.op in _DRAIN_OPS or a.op in _SETTINGS_OPS:
             out += bytes([a.value])
         elif a.op == "connect":
             out += bytes([a.value])
@@ -230,6 +239,7 @@ class Session:
         from proxy.http.access_log import CountingSink
         self.ctx.open_access_log = lambda spec: CountingSink()  # never the terminal or a file
         self.downstream: list[sim.SimSocket] = []
+        self.peers = Peers(self.dispatcher, self.network)
         self.actions_run = 0
         self._rules = oracles.FilterRules()
 
@@ -250,6 +260,8 @@ class Session:
             self._connect(a.value, a.target)
         elif op == "advance":
             self.dispatcher.advance(a.value)
+        elif op in _SETTINGS_OPS:
+            self.peers.choose_settings(op == "settings", a.target, settings_from_byte(a.value))
         elif op.startswith("upstream_"):
             self._upstream(a)
         else:
@@ -267,6 +279,7 @@ class Session:
         conn = listener.create_connection(self.ctx, sock, local, (source, 40000 + len(self.downstream)),
                                           server_name=server_name)
         self.downstream.append(sock)
+        self.peers.downstream(sock)
         if conn is not None:
             check_every_buffer_change(conn)
         if conn is not None and self.on_connection is not None:
@@ -317,12 +330,14 @@ class Session:
         self.check()
         oracles.check_gauges_drained(self.ctx.stats)
         oracles.check_http_requests_accounted(self.ctx.stats)
+        self.peers.finish()
 
     # -- oracles --------------------------------------------------------------------------
     def connections(self):
         return [s.conn for s in self.downstream if s.conn is not None] + list(self.network.opened)
 
     def check(self) -> None:
+        self.peers.observe()
         for conn in self.connections():
             oracles.check_read_buffer_bound(conn, self.read_size if not conn.is_client else sim.READ_SIZE)
             oracles.check_watermark_state(f"{conn!r}.read_buffer", conn.read_buffer)

@@ -1,0 +1,169 @@
+"""Downstream client peers: what each client sent and what came back, as Exchanges.
+
+The protocol is the client's: a connection whose first bytes are the HTTP/2 preface gets an
+H2Client (created by the payload templates, which send through it), any other an H1Client that
+reads every byte the client sent with h11. Both read everything the proxy sends them.
+"""
+
+import h2.events
+
+from ..oracles import InvariantViolation
+from .h1_stream import RequestStream, ResponseStream
+from .h2_peer import H2Peer, error_name, fields
+from .h2_wire import PREFACE
+from .record import H1, H2, ID_HEADER, Exchange, Message
+
+
+class Client:
+    """The shared part: the session's log, this connection's index, bytes already read."""
+
+    protocol = H1
+
+    def __init__(self, log, index: int, sock) -> None:
+        self.log, self.index, self.sock = log, index, sock
+        self.exchanges: list[Exchange] = []
+        self.sent_seen = 0
+        self.received_seen = 0
+        self.client_reset = False
+        self.understood = True
+
+    def _exchange(self, msg: Message, stream: int) -> Exchange:
+        rid = msg.header(ID_HEADER)
+        ex = Exchange(rid.decode("latin-1") if rid else f"c{self.index}.{stream}", self.index, self.protocol, stream, msg)
+        self.exchanges.append(ex)
+        self.log.add(ex, has_id=rid is not None)
+        return ex
+
+    def observe(self, now: int) -> None:
+        sock = self.sock
+        if len(sock.sent) > self.sent_seen:
+            self.on_sent(bytes(sock.sent[self.sent_seen:]), now)
+            self.sent_seen = len(sock.sent)
+        if len(sock.received) > self.received_seen or sock.peer_saw_end:
+            fresh = bytes(sock.received[self.received_seen:])
+            self.received_seen = len(sock.received)
+            self.on_received(fresh, now)
+        if sock.is_closed or sock.peer_saw_end:
+            reason = "client reset" if self.client_reset else "connection closed"
+            for ex in self.exchanges:
+                ex.end("closed", now, reason)
+
+    def on_sent(self, data: bytes, now: int) -> None:
+        raise NotImplementedError
+
+    def on_received(self, data: bytes, now: int) -> None:
+        raise NotImplementedError
+
+
+class H1Client(Client):
+    def __init__(self, log, index: int, sock) -> None:
+        super().__init__(log, index, sock)
+        self.requests = RequestStream(self._on_request)
+        self.responses = ResponseStream(self._on_response)
+        self._answered = 0
+        self._eof_fed = False
+
+    def _on_request(self, msg: Message) -> None:
+        self._exchange(msg, len(self.requests.messages))
+        self.responses.expect(msg.method)
+
+    def _on_response(self, msg: Message) -> None:
+        if self._answered < len(self.exchanges):
+            self.exchanges[self._answered].response = msg
+        self._answered += 1
+
+    def on_sent(self, data: bytes, now: int) -> None:
+        self.requests.feed(data, now)
+        if self.requests.error is not None:
+            self.understood = False
+
+    def on_received(self, data: bytes, now: int) -> None:
+        eof = self.sock.peer_saw_end and not self._eof_fed
+        self._eof_fed |= eof
+        self.responses.feed(data, now, eof)
+        if self.responses.error is not None:
+            raise InvariantViolation("peer_h1_response_rejected",
+                                     f"client {self.index}: h11 refused the proxy's response bytes: {self.responses.error}")
+        for ex in self.exchanges:
+            if ex.response is not None and ex.response.complete:
+                ex.end("response", ex.response.ended_ms)
+
+
+class H2Client(H2Peer, Client):
+    """A strict HTTP/2 client: its connection (StrictH2Connection) is the payload templates' h2 client."""
+
+    protocol = H2
+    client_side = True
+
+    def __init__(self, log, index: int, sock, settings=None) -> None:
+        Client.__init__(self, log, index, sock)
+        H2Peer.__init__(self, f"client {index}", log.now, settings)
+        self.by_stream: dict[int, Exchange] = {}
+
+    # -- what the client sends (recorded by its connection as it sends) ---------------------------
+    def sent_headers(self, sid: int, headers, end_stream: bool) -> None:
+        now = self.clock()
+        pseudo, rest = fields(headers)
+        ex = self.by_stream.get(sid)
+        if ex is None:
+            msg = Message(method=pseudo.get(b":method", b""), target=pseudo.get(b":path", b""),
+                          authority=pseudo.get(b":authority", b""), scheme=pseudo.get(b":scheme", b""),
+                          headers=rest, started_ms=now)
+            ex = self.by_stream[sid] = self._exchange(msg, sid)
+        else:
+            ex.request.trailers = rest
+        if end_stream:
+            ex.request.complete, ex.request.ended_ms = True, now
+
+    def sent_data(self, sid: int, data: bytes, end_stream: bool) -> None:
+        ex = self.by_stream.get(sid)
+        if ex is not None:
+            ex.request.body += data
+            if end_stream:
+                ex.request.complete, ex.request.ended_ms = True, self.clock()
+
+    def sent_reset(self, sid: int) -> None:
+        ex = self.by_stream.get(sid)
+        if ex is not None:
+            ex.end("reset", self.clock(), "client reset")
+
+    def on_sent(self, data: bytes, now: int) -> None:
+        self.check_sent(data)  # the requests were recorded as they were made
+
+    # -- receiving ------------------------------------------------------------------------------
+    def on_received(self, data: bytes, now: int) -> None:
+        self.receive(data)
+        out = self.flush()
+        if out:
+            self.sock.peer_send(out)
+
+    def on_event(self, ev, now: int) -> None:
+        ex = self.by_stream.get(getattr(ev, "stream_id", None))
+        if ex is None:
+            return
+        if isinstance(ev, h2.events.InformationalResponseReceived):
+            ex.response = ex.response or Message(started_ms=now)
+            ex.response.interim.append(int(dict(fields(ev.headers)[0]).get(b":status", b"0")))
+        elif isinstance(ev, h2.events.ResponseReceived):
+            pseudo, rest = fields(ev.headers)
+            ex.response = ex.response or Message(started_ms=now)
+            ex.response.status, ex.response.headers = int(pseudo.get(b":status", b"0")), rest
+            self.streams[ev.stream_id] = ex.response
+        elif isinstance(ev, h2.events.DataReceived) and ex.response is not None:
+            ex.response.body += ev.data
+        elif isinstance(ev, h2.events.TrailersReceived) and ex.response is not None:
+            ex.response.trailers = fields(ev.headers)[1]
+        elif isinstance(ev, h2.events.StreamEnded) and ex.response is not None:
+            ex.response.complete, ex.response.ended_ms = True, now
+            ex.end("response", now)
+        elif isinstance(ev, h2.events.StreamReset):
+            ex.end("reset", now, error_name(ev.error_code))
+
+    def on_goaway(self, last: int, code: int, now: int) -> None:
+        for sid, ex in self.by_stream.items():
+            if sid > last or code:
+                ex.end("reset", now, f"goaway {error_name(code)}")
+
+
+def is_h2(sent: bytes) -> bool:
+    return sent.startswith(PREFACE)

@@ -1,0 +1,150 @@
+"""HTTP/1.1 byte streams read incrementally by h11, as messages with virtual times.
+
+RequestStream reads what a client sends (or what the proxy sends an upstream); ResponseStream reads
+responses, told in order which request method each answers (HEAD and CONNECT change the framing).
+Both stop at the first bytes h11 refuses: `error` says why, and nothing after it is read. Pipelining
+is followed by answering every request inside the parser (h11 needs a response to start the next
+cycle); `Connection: close` ends the stream.
+"""
+
+import h11
+
+from .record import Message
+
+_ANSWER = h11.Response(status_code=404, headers=[(b"content-length", b"0")])
+
+
+class RequestStream:
+    """Requests out of one direction of a connection; `on_message(msg)` is called at each new head."""
+
+    def __init__(self, on_message=None) -> None:
+        self.conn = h11.Connection(h11.SERVER)
+        self.messages: list[Message] = []
+        self.error: str | None = None
+        self.done = False           # no more requests can follow (close, switch, error)
+        self.on_message = on_message
+
+    def feed(self, data: bytes, now: int, eof: bool = False) -> None:
+        if self.error is not None or self.done:
+            if data and self.error is None:
+                self.error = "bytes after the last request"
+            return
+        self.conn.receive_data(data)
+        self._events(now)
+        if eof and self.error is None and not self.done:
+            # The end of the stream may complete a close-delimited body, or cut a message short:
+            # a cut is an ending (the outcome says so), not bytes the parser refuses.
+            self.conn.receive_data(b"")
+            self._events(now)
+            if self.error is not None:
+                self.error, self.done = None, True
+
+    def _events(self, now: int) -> None:
+        conn = self.conn
+        try:
+            while True:
+                ev = conn.next_event()
+                if isinstance(ev, h11.Request):
+                    msg = Message(method=bytes(ev.method), target=bytes(ev.target), started_ms=now)
+                    msg.headers = [(bytes(n), bytes(v)) for n, v in ev.headers]
+                    msg.authority = msg.header(b"host") or b""
+                    self.messages.append(msg)
+                    if self.on_message is not None:
+                        self.on_message(msg)
+                elif isinstance(ev, h11.Data):
+                    self.messages[-1].body += ev.data
+                elif isinstance(ev, h11.EndOfMessage):
+                    msg = self.messages[-1]
+                    msg.trailers = [(bytes(n), bytes(v)) for n, v in ev.headers]
+                    msg.complete, msg.ended_ms = True, now
+                    conn.send(_ANSWER)
+                    conn.send(h11.EndOfMessage())
+                    if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+                        conn.start_next_cycle()
+                    else:
+                        self.done = True
+                        return
+                else:  # NEED_DATA, PAUSED, ConnectionClosed
+                    if ev is not h11.NEED_DATA:
+                        self.done = True
+                    return
+        except h11.RemoteProtocolError as e:
+            self.error = str(e) or type(e).__name__
+
+
+class ResponseStream:
+    """Responses out of one direction; `expect(method)` once per request they answer, in order.
+    A response with no request left to answer is read as the answer to a GET."""
+
+    def __init__(self, on_message=None) -> None:
+        self.conn = h11.Connection(h11.CLIENT)
+        self.methods: list[bytes] = []
+        self.messages: list[Message] = []
+        self.error: str | None = None
+        self.done = False
+        self.on_message = on_message
+        self._current: Message | None = None
+        self._asked = False
+
+    def expect(self, method: bytes) -> None:
+        self.methods.append(method)
+
+    def feed(self, data: bytes, now: int, eof: bool = False) -> None:
+        if self.error is not None or self.done:
+            if data and self.error is None:
+                self.error = "bytes after the last response"
+            return
+        self.conn.receive_data(data)
+        self._events(now)
+        if eof and self.error is None and not self.done:
+            # The end of the stream may complete a close-delimited body, or cut a message short:
+            # a cut is an ending (the outcome says so), not bytes the parser refuses.
+            self.conn.receive_data(b"")
+            self._events(now)
+            if self.error is not None:
+                self.error, self.done = None, True
+
+    def _ask(self) -> None:
+        if not self._asked:
+            method = self.methods[len(self.messages)] if len(self.methods) > len(self.messages) else b"GET"
+            self.conn.send(h11.Request(method=method, target=b"/", headers=[(b"host", b"x")]))
+            self.conn.send(h11.EndOfMessage())
+            self._asked = True
+
+    def _events(self, now: int) -> None:
+        conn = self.conn
+        try:
+            while True:
+                if conn.their_state is h11.IDLE or conn.their_state is h11.SEND_RESPONSE:
+                    self._ask()
+                ev = conn.next_event()
+                if isinstance(ev, h11.InformationalResponse):
+                    if self._current is None:
+                        self._current = Message(started_ms=now)
+                    self._current.interim.append(ev.status_code)
+                elif isinstance(ev, h11.Response):
+                    msg = self._current or Message(started_ms=now)
+                    self._current = None
+                    msg.status = ev.status_code
+                    msg.headers = [(bytes(n), bytes(v)) for n, v in ev.headers]
+                    self.messages.append(msg)
+                    if self.on_message is not None:
+                        self.on_message(msg)
+                elif isinstance(ev, h11.Data):
+                    self.messages[-1].body += ev.data
+                elif isinstance(ev, h11.EndOfMessage):
+                    msg = self.messages[-1]
+                    msg.trailers = [(bytes(n), bytes(v)) for n, v in ev.headers]
+                    msg.complete, msg.ended_ms = True, now
+                    if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+                        conn.start_next_cycle()
+                        self._asked = False
+                    else:
+                        self.done = True
+                        return
+                else:
+                    if ev is not h11.NEED_DATA:
+                        self.done = True
+                    return
+        except h11.RemoteProtocolError as e:
+            self.error = str(e) or type(e).__name__

@@ -1,0 +1,239 @@
+"""Strict HTTP/2 peers: a downstream client and an upstream server, each an h2 connection of its own
+that reads every byte the proxy sends it, behind an independent wire monitor (h2_wire.H2Monitor).
+
+Each peer advertises the SETTINGS the fuzzer chose (`settings_from_byte`), gives back what it
+consumed (WINDOW_UPDATE for every DATA byte it reads; with an INITIAL_WINDOW_SIZE of 0 it opens a
+stream's window once it has its headers), answers PINGs and SETTINGS as h2 does, and reports as
+InvariantViolation whatever the proxy does that the peer's own state machine refuses:
+h2_peer_<h2 exception>, e.g. h2_peer_flow_control_error, h2_peer_too_many_streams_error,
+h2_peer_frame_too_large_error, h2_peer_denial_of_service_error (a header list over the advertised
+MAX_HEADER_LIST_SIZE), h2_peer_protocol_error (bad pseudo-headers, frames on closed streams...),
+after the monitor's own h2_wire_* checks. A GOAWAY is kept from h2 (which would refuse every later
+frame, RFC 9113 6.8 lets streams up to its last id complete) and handled here.
+
+Bytes the fuzzer sends raw on the same connection desynchronise the peer from the proxy: the peer
+is `tainted` from then on and judges nothing more.
+"""
+
+import re
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+from h2.settings import SettingCodes
+
+from ..oracles import InvariantViolation
+from .h2_wire import GOAWAY, PREFACE, WINDOW_UPDATE, H2Monitor
+from .record import H2, Message
+
+# Small values, so that the proxy meets every limit with the short exchanges of a session.
+MAX_CONCURRENT_STREAMS = (None, 1, 2, 3)
+INITIAL_WINDOW_SIZE = (None, 0, 1, 16, 1024, 65_535)
+MAX_FRAME_SIZE = (None, 16_384, 16_385, 65_536)
+MAX_HEADER_LIST_SIZE = (None, 4_096)
+OPEN_WINDOW = 16_384   # given to a stream whose initial window is 0, once its headers are in
+
+
+def settings_from_byte(b: int) -> dict:
+    """SETTINGS chosen by one input byte (None entries keep h2's defaults)."""
+    picks = ((SettingCodes.MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS[b & 3]),
+             (SettingCodes.INITIAL_WINDOW_SIZE, INITIAL_WINDOW_SIZE[((b >> 2) & 7) % 6]),
+             (SettingCodes.MAX_FRAME_SIZE, MAX_FRAME_SIZE[(b >> 5) & 3]),
+             (SettingCodes.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_SIZE[b >> 7]))
+    return {k: v for k, v in picks if v is not None}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class StrictH2Connection(h2.connection.H2Connection):
+    """An h2 connection that every byte in and out of passes through the peer's monitor, whoever
+    drives it (the payload templates, the settle phase): received bytes are judged frame by
+    frame before h2 sees them, and every event goes to the peer's records."""
+
+    def __init__(self, peer, client_side: bool) -> None:
+        super().__init__(h2.config.H2Configuration(client_side=client_side, header_encoding=None,
+                                                   validate_inbound_headers=True))
+        self.peer = peer
+
+    def data_to_send(self, amount=None):
+        out = super().data_to_send(amount)
+        if out:
+            self.peer.sent_by_us(out)
+        return out
+
+    def receive_data(self, data):
+        return self.peer.judge(data)
+
+    # What this side sends is recorded as it is sent (after h2 accepted it).
+    def send_headers(self, stream_id, headers, end_stream=False, *args, **kwargs):
+        super().send_headers(stream_id, headers, end_stream, *args, **kwargs)
+        self.peer.sent_headers(stream_id, headers, end_stream)
+
+    def send_data(self, stream_id, data, end_stream=False, *args, **kwargs):
+        super().send_data(stream_id, data, end_stream, *args, **kwargs)
+        self.peer.sent_data(stream_id, bytes(data), end_stream)
+
+    def reset_stream(self, stream_id, error_code=0):
+        super().reset_stream(stream_id, error_code)
+        self.peer.sent_reset(stream_id)
+
+    def feed_frame(self, frame: bytes) -> list:
+        return super().receive_data(frame)
+
+
+class H2Peer:
+    """The shared machinery; `on_event(ev, now)` is the role's."""
+
+    client_side = True
+
+    def __init__(self, label: str, clock, settings: dict | None = None) -> None:
+        self.label = label
+        self.clock = clock
+        self.monitor = H2Monitor(judged_is_client=not self.client_side, label="proxy")
+        self.tainted = False
+        self.goaway: tuple | None = None      # (last stream id, error code) the proxy sent
+        self.streams: dict[int, Message] = {}  # the messages being received, by stream
+        self._windowed: set[int] = set()
+        self._expected = bytearray()           # flushed, not yet seen on the socket
+        self._foreign = bytearray()            # bytes on the socket we did not make, up to a frame
+        self.conn = StrictH2Connection(self, self.client_side)
+        self.conn.initiate_connection()
+        self.zero_window = bool(settings) and settings.get(SettingCodes.INITIAL_WINDOW_SIZE) == 0
+        if settings:
+            self.conn.update_settings(settings)
+
+    # -- bytes out ------------------------------------------------------------------------------
+    def flush(self) -> bytes:
+        return self.conn.data_to_send()
+
+    def sent_by_us(self, out: bytes) -> None:
+        if not self.tainted:
+            self.monitor.peer(out)
+            self._expected += out
+
+    def check_sent(self, data: bytes) -> None:
+        """`data` appeared on the socket from the peer's side. Frames the peer flushed are known; a
+        WINDOW_UPDATE someone else wrote (a settling helper crediting DATA) is learned by the
+        monitor and by h2's inbound windows; anything else desynchronises: the peer is tainted."""
+        if self.tainted:
+            return
+        buf, expected = self._foreign, self._expected
+        buf += data
+        if expected.startswith(PREFACE) and buf.startswith(PREFACE):
+            del expected[:len(PREFACE)], buf[:len(PREFACE)]
+        while len(buf) >= 9:
+            size = 9 + int.from_bytes(buf[:3], "big")
+            if len(buf) < size:
+                return
+            frame = bytes(buf[:size])
+            del buf[:size]
+            if expected.startswith(frame):
+                del expected[:size]
+            elif frame[3] == WINDOW_UPDATE and size == 13:
+                self._foreign_credit(frame)
+            else:
+                self.tainted = True
+                return
+
+    def _foreign_credit(self, frame: bytes) -> None:
+        self.monitor.peer(frame)
+        sid = int.from_bytes(frame[5:9], "big") & 0x7FFFFFFF
+        inc = int.from_bytes(frame[9:13], "big") & 0x7FFFFFFF
+        if sid == 0:
+            self.conn._inbound_flow_control_window_manager.window_opened(inc)
+        elif sid in self.conn.streams:
+            self.conn.streams[sid]._inbound_window_manager.window_opened(inc)
+
+    # -- bytes in -------------------------------------------------------------------------------
+    def receive(self, data: bytes) -> list:
+        return self.conn.receive_data(data)
+
+    def judge(self, data: bytes) -> list:
+        """The proxy's bytes: the monitor's checks, then h2's frame by frame; the events."""
+        if self.tainted or not data:
+            return []
+        now = self.clock()
+        events = []
+        for ftype, flags, sid, payload in self.monitor.judged(data):
+            if ftype == GOAWAY:
+                self._goaway(payload, now)
+                continue
+            if self.goaway is not None and self.goaway[1]:
+                continue  # the connection is dead
+            frame = len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big") + payload
+            try:
+                fresh = self.conn.feed_frame(frame)
+            except h2.exceptions.ProtocolError as e:
+                raise InvariantViolation(f"h2_peer_{_snake(type(e).__name__)}",
+                                         f"{self.label} refused the proxy's frame type {ftype} on stream {sid}: {e}") from None
+            for ev in fresh:
+                if isinstance(ev, h2.events.DataReceived) and ev.flow_controlled_length:
+                    self._consume(ev.stream_id, ev.flow_controlled_length)
+                self.on_event(ev, now)
+            events += fresh
+        self._open_windows()
+        return events
+
+    def _consume(self, sid: int, n: int) -> None:
+        self.conn.increment_flow_control_window(n)
+        try:
+            self.conn.increment_flow_control_window(n, stream_id=sid)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.NoSuchStreamError):
+            pass
+
+    def _open_windows(self) -> None:
+        if not self.zero_window:
+            return
+        for sid in self.streams.keys() - self._windowed:
+            self._windowed.add(sid)
+            try:
+                self.conn.increment_flow_control_window(OPEN_WINDOW, stream_id=sid)
+            except (h2.exceptions.StreamClosedError, h2.exceptions.NoSuchStreamError):
+                pass
+
+    def _goaway(self, payload: bytes, now: int) -> None:
+        last = int.from_bytes(payload[:4], "big") & 0x7FFFFFFF
+        code = int.from_bytes(payload[4:8], "big")
+        self.goaway = (last, code)
+        self.on_goaway(last, code, now)
+
+    def on_event(self, ev, now: int) -> None:
+        raise NotImplementedError
+
+    def sent_headers(self, sid: int, headers, end_stream: bool) -> None:
+        pass
+
+    def sent_data(self, sid: int, data: bytes, end_stream: bool) -> None:
+        pass
+
+    def sent_reset(self, sid: int) -> None:
+        pass
+
+    def on_goaway(self, last: int, code: int, now: int) -> None:
+        pass
+
+
+def error_name(code) -> str:
+    try:
+        return h2.errors.ErrorCodes(int(code)).name
+    except ValueError:
+        return f"error {int(code)}"
+
+
+def fields(headers) -> tuple[dict, list]:
+    """(pseudo-headers, other fields) of an h2 header block, names and values as bytes."""
+    pseudo, rest = {}, []
+    for n, v in headers:
+        n, v = bytes(n), bytes(v)
+        if n.startswith(b":"):
+            pseudo[n] = v
+        else:
+            rest.append((n, v))
+    return pseudo, rest
+
+
+PROTOCOL = H2

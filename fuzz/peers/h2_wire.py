@@ -1,0 +1,214 @@
+"""An independent HTTP/2 wire monitor: one connection's two byte streams, frame by frame.
+
+It judges the frames of one side (`judged`: the proxy) against the SETTINGS the other side (the
+peer) advertised, with nothing but frame headers, its own stream table and its own windows (no
+h2 state machine: an oracle built on the library under the proxy would share its mistakes).
+Settings take effect when the judged side acknowledges them (RFC 9113 6.5.3: frames it wrote
+before its ACK may still use the old values); the peer's WINDOW_UPDATEs, stream ends and resets
+are applied as the peer writes them, which is ahead of the proxy reading them, so every doubt
+goes the proxy's way.
+
+InvariantViolation names (RFC 9113 sections):
+- h2_wire_frame_too_large      a frame longer than the peer's SETTINGS_MAX_FRAME_SIZE (4.2)
+- h2_wire_window_exceeded      DATA beyond the stream or connection send window (6.9.1)
+- h2_wire_window_overflow      a WINDOW_UPDATE taking the peer's window past 2^31-1 (6.9.1)
+- h2_wire_streams_exceeded     a new stream over the peer's SETTINGS_MAX_CONCURRENT_STREAMS (5.1.2)
+- h2_wire_bad_stream_id        a stream opened with a wrong parity or a non-increasing id (5.1.1)
+- h2_wire_frame_on_closed_stream  DATA or HEADERS after the sender ended or reset the stream,
+                                  or on a stream never opened (5.1)
+- h2_wire_continuation         anything but CONTINUATION of the same stream inside a header block (6.10)
+"""
+
+from ..oracles import InvariantViolation
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
+END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
+MAX_WINDOW = 2 ** 31 - 1
+# RFC 9113 6.5.2 initial values (MAX_CONCURRENT_STREAMS: no limit).
+DEFAULTS = {0x3: None, 0x4: 65_535, 0x5: 16_384, 0x6: None}
+S_MAX_CONCURRENT_STREAMS, S_INITIAL_WINDOW_SIZE, S_MAX_FRAME_SIZE, S_MAX_HEADER_LIST_SIZE = 0x3, 0x4, 0x5, 0x6
+
+
+class _Stream:
+    __slots__ = ("by_judged", "judged_end", "peer_end", "judged_reset", "peer_reset", "window")
+
+    def __init__(self, by_judged: bool, window: int) -> None:
+        self.by_judged = by_judged
+        self.judged_end = self.peer_end = self.judged_reset = self.peer_reset = False
+        self.window = window          # what the judged side may still send on it
+
+    @property
+    def closed(self) -> bool:
+        return self.judged_reset or self.peer_reset or (self.judged_end and self.peer_end)
+
+
+class _Splitter:
+    """Frames out of a byte stream: (type, flags, stream id, payload), after an optional preface."""
+
+    __slots__ = ("buf", "skip")
+
+    def __init__(self, preface: bool) -> None:
+        self.buf = bytearray()
+        self.skip = len(PREFACE) if preface else 0
+
+    def frames(self, data: bytes):
+        self.buf += data
+        if self.skip:
+            n = min(self.skip, len(self.buf))
+            del self.buf[:n]
+            self.skip -= n
+        buf = self.buf
+        while len(buf) >= 9:
+            length = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + length:
+                break
+            frame = (buf[3], buf[4], int.from_bytes(buf[5:9], "big") & MAX_WINDOW, bytes(buf[9:9 + length]), length)
+            del buf[:9 + length]
+            yield frame
+
+
+def _fail(name: str, detail: str) -> None:
+    raise InvariantViolation(name, detail)
+
+
+class H2Monitor:
+    """Feed `judged(data)` with what the judged side wrote and `peer(data)` with what the peer
+    wrote, each in order. `judged_is_client`: the judged side sends the connection preface."""
+
+    def __init__(self, judged_is_client: bool, label: str = "proxy") -> None:
+        self.label = label
+        self.judged_is_client = judged_is_client
+        self._judged = _Splitter(judged_is_client)
+        self._peer = _Splitter(not judged_is_client)
+        self.settings = dict(DEFAULTS)      # the peer's settings the judged side must honour now
+        self._pending: list[dict] = []      # peer SETTINGS not yet acknowledged by the judged side
+        self.conn_window = 65_535           # judged -> peer, connection level
+        self.peer_conn_window = 65_535      # peer -> judged, only for the overflow check
+        self._peer_initial = 65_535         # judged side's own INITIAL_WINDOW_SIZE, as it advertised
+        self._peer_windows: dict[int, int] = {}
+        self.streams: dict[int, _Stream] = {}
+        self.last_judged_id = 0
+        self.header_block: int | None = None  # stream whose header block the judged side is in
+        self.on_frame = None                # callable(type, flags, sid, payload) per judged frame
+
+    # -- the peer's frames: what it advertised, credited, ended and reset --------------------
+    def peer(self, data: bytes) -> None:
+        for ftype, flags, sid, payload, _ in self._peer.frames(data):
+            if ftype == SETTINGS and not flags & ACK:
+                self._pending.append({int.from_bytes(payload[i:i + 2], "big"): int.from_bytes(payload[i + 2:i + 6], "big")
+                                      for i in range(0, len(payload) - 5, 6)})
+            elif ftype == WINDOW_UPDATE and len(payload) == 4:
+                inc = int.from_bytes(payload, "big") & MAX_WINDOW
+                if sid == 0:
+                    self.conn_window += inc
+                elif sid in self.streams:
+                    self.streams[sid].window += inc
+            elif ftype in (HEADERS, DATA) and sid:
+                st = self._stream(sid, by_judged=False)
+                if flags & END_STREAM:
+                    st.peer_end = True
+                if ftype == DATA:
+                    self._peer_windows[sid] = self._peer_windows.get(sid, self._peer_initial) - len(payload)
+                    self.peer_conn_window -= len(payload)
+            elif ftype == RST_STREAM and sid in self.streams:
+                self.streams[sid].peer_reset = True
+
+    def _stream(self, sid: int, by_judged: bool) -> _Stream:
+        st = self.streams.get(sid)
+        if st is None:
+            st = self.streams[sid] = _Stream(by_judged, self.settings[S_INITIAL_WINDOW_SIZE])
+        return st
+
+    # -- the judged side's frames --------------------------------------------------------------
+    def judged(self, data: bytes) -> list:
+        """Check every complete frame in `data`; returns them as (type, flags, stream id, payload)."""
+        out = []
+        for ftype, flags, sid, payload, length in self._judged.frames(data):
+            self._check(ftype, flags, sid, payload, length)
+            out.append((ftype, flags, sid, payload))
+        return out
+
+    def _check(self, ftype, flags, sid, payload, length) -> None:
+        where = f"{self.label} {_NAMES.get(ftype, ftype)} frame on stream {sid}"
+        if length > self.settings[S_MAX_FRAME_SIZE]:
+            _fail("h2_wire_frame_too_large", f"{where}: {length} bytes, the peer allows {self.settings[S_MAX_FRAME_SIZE]}")
+        if self.header_block is not None:
+            if ftype != CONTINUATION or sid != self.header_block:
+                _fail("h2_wire_continuation", f"{where} inside the header block of stream {self.header_block}")
+            if flags & END_HEADERS:
+                self.header_block = None
+            return
+        if ftype == SETTINGS:
+            if flags & ACK and self._pending:
+                self._apply(self._pending.pop(0))
+            elif not flags & ACK:
+                for i in range(0, len(payload) - 5, 6):
+                    if int.from_bytes(payload[i:i + 2], "big") == S_INITIAL_WINDOW_SIZE:
+                        value = int.from_bytes(payload[i + 2:i + 6], "big")
+                        for k in self._peer_windows:
+                            self._peer_windows[k] += value - self._peer_initial
+                        self._peer_initial = value
+        elif ftype == WINDOW_UPDATE and len(payload) == 4:
+            self._credit_peer(sid, int.from_bytes(payload, "big") & MAX_WINDOW, where)
+        elif ftype == HEADERS:
+            self._headers(sid, flags, where)
+        elif ftype == DATA:
+            self._data(sid, flags, length, where)
+        elif ftype == RST_STREAM and sid in self.streams:
+            self.streams[sid].judged_reset = True
+
+    def _apply(self, changes: dict) -> None:
+        for key, value in changes.items():
+            if key == S_INITIAL_WINDOW_SIZE:
+                delta = value - self.settings[S_INITIAL_WINDOW_SIZE]
+                for st in self.streams.values():
+                    st.window += delta
+            if key in self.settings:
+                self.settings[key] = value
+
+    def _credit_peer(self, sid: int, inc: int, where: str) -> None:
+        if sid == 0:
+            self.peer_conn_window += inc
+            window = self.peer_conn_window
+        else:
+            window = self._peer_windows[sid] = self._peer_windows.get(sid, self._peer_initial) + inc
+        if window > MAX_WINDOW:
+            _fail("h2_wire_window_overflow", f"{where}: +{inc} takes the peer's window to {window}")
+
+    def _headers(self, sid: int, flags: int, where: str) -> None:
+        st = self.streams.get(sid)
+        if st is None:
+            if (sid % 2 == 1) != self.judged_is_client or sid <= self.last_judged_id:
+                _fail("h2_wire_bad_stream_id", f"{where}: opens stream {sid} after {self.last_judged_id}")
+            limit = self.settings[S_MAX_CONCURRENT_STREAMS]
+            active = sum(1 for s in self.streams.values() if s.by_judged and not s.closed)
+            if limit is not None and active + 1 > limit:
+                _fail("h2_wire_streams_exceeded", f"{where}: stream {active + 1} open at once, the peer allows {limit}")
+            self.last_judged_id = sid
+            st = self._stream(sid, by_judged=True)
+        elif st.judged_end or st.judged_reset:
+            _fail("h2_wire_frame_on_closed_stream", f"{where}: the {self.label} already "
+                                                    f"{'reset' if st.judged_reset else 'ended'} it")
+        if flags & END_STREAM:
+            st.judged_end = True
+        if not flags & END_HEADERS:
+            self.header_block = sid
+
+    def _data(self, sid: int, flags: int, length: int, where: str) -> None:
+        st = self.streams.get(sid)
+        if st is None or st.judged_end or st.judged_reset:
+            state = "never opened" if st is None else "reset" if st.judged_reset else "ended"
+            _fail("h2_wire_frame_on_closed_stream", f"{where}: stream {state} by the {self.label}")
+        if length > self.conn_window or length > st.window:
+            _fail("h2_wire_window_exceeded", f"{where}: {length} bytes, windows: connection {self.conn_window}, "
+                                             f"stream {st.window}")
+        self.conn_window -= length
+        st.window -= length
+        if flags & END_STREAM:
+            st.judged_end = True
+
+
+_NAMES = {DATA: "DATA", HEADERS: "HEADERS", PRIORITY: "PRIORITY", RST_STREAM: "RST_STREAM", SETTINGS: "SETTINGS",
+          PUSH_PROMISE: "PUSH_PROMISE", PING: "PING", GOAWAY: "GOAWAY", WINDOW_UPDATE: "WINDOW_UPDATE",
+          CONTINUATION: "CONTINUATION"}

@@ -1,0 +1,158 @@
+"""One session's peers and their records: a peer per socket, the Exchanges, the links between them.
+
+The session calls `downstream(sock)` for each client connection, `observe(now)` after every action
+(each peer reads what is new on its socket, both ways) and `finish()` once at the end (the
+oracles of fuzz/peers/judge.py run over the records). Payload templates reach the log through
+`sock.fuzz_peers` to tag requests (`new_id`) and to send HTTP/2 through a strict peer.
+"""
+
+from . import judge
+from .downstream import H1Client, H2Client, is_h2
+from .h2_wire import PREFACE
+from .record import ID_HEADER, Exchange, UpstreamSeen
+from .upstream import H1Server, H2Server
+
+
+def http_codec(sock) -> str | None:
+    """The codec ("AUTO", "HTTP1", "HTTP2") of the HTTP connection manager serving a downstream
+    connection, or None when no HCM serves it (tcp_proxy relays bytes: no HTTP peer to judge)."""
+    conn = sock.conn
+    if conn is None:
+        return None
+    for active in conn.filter_manager.read_filters:
+        config = getattr(active.filter, "config", None)
+        codec = getattr(config, "codec", None)
+        if codec is not None and type(active.filter).__name__ == "HttpConnectionManager":
+            return codec
+    return None
+
+
+def pool_protocol(conn) -> str | None:
+    """"http1" / "http2" for an upstream connection an HTTP pool opened, else None (tcp_proxy's)."""
+    for cb in conn._callbacks:
+        if type(cb).__name__ == "PoolConnection":
+            return cb.protocol
+    return None
+
+
+class Peers:
+    def __init__(self, dispatcher, network) -> None:
+        self.dispatcher = dispatcher
+        self.network = network
+        self.exchanges: list[Exchange] = []
+        self.by_id: dict[str, Exchange] = {}
+        self.unlinked: list[UpstreamSeen] = []
+        self.clients: list = []                 # per downstream connection: a Client, or None until it speaks
+        self.servers: list = []                 # per upstream connection (Session.network.opened order)
+        self._socks: list = []
+        self._idless: list[Exchange] = []       # downstream requests without an id, not linked yet
+        self._ids: list[int] = []
+        self.upstream_settings: dict | None = None   # SETTINGS the next HTTP/2 upstreams advertise
+        self.client_settings: dict[int, dict] = {}   # per downstream connection, before it speaks HTTP/2
+
+    def now(self) -> int:
+        return self.dispatcher.now_ms()
+
+    # -- peers ----------------------------------------------------------------------------------
+    def downstream(self, sock) -> None:
+        sock.fuzz_peers = (self, len(self._socks))
+        self._socks.append(sock)
+        self.clients.append(None)
+        self._ids.append(0)
+
+    def new_id(self, index: int) -> bytes:
+        self._ids[index] += 1
+        return b"%d-%d" % (index, self._ids[index])
+
+    def h2_client(self, index: int) -> H2Client | None:
+        """The strict HTTP/2 client of connection `index`, made on first use; None when the
+        connection already spoke something else."""
+        client = self.clients[index]
+        if client is None and not self._socks[index].sent and http_codec(self._socks[index]) in ("AUTO", "HTTP2"):
+            client = self.clients[index] = H2Client(self, index, self._socks[index], self.client_settings.get(index))
+        return client if isinstance(client, H2Client) else None
+
+    def h2_server(self, sock) -> H2Server | None:
+        for server in self.servers:
+            if server and server.sock is sock:
+                return server if isinstance(server, H2Server) else None
+        return None
+
+    def observe(self) -> None:
+        now = self.now()
+        for i, sock in enumerate(self._socks):
+            client = self.clients[i]
+            if client is None and sock.sent:
+                if is_h2(bytes(sock.sent[:len(PREFACE)])) or PREFACE.startswith(bytes(sock.sent)) \
+                        or http_codec(sock) not in ("AUTO", "HTTP1"):
+                    continue  # raw bytes that look like HTTP/2, or no HTTP/1.1 server: nothing to judge
+                client = self.clients[i] = H1Client(self, i, sock)
+            if client is not None:
+                client.observe(now)
+        opened = self.network.opened
+        while len(self.servers) < len(opened):
+            self.servers.append(None)
+        for i, conn in enumerate(opened):
+            server = self.servers[i]
+            if server is None and conn.io.received:
+                protocol = pool_protocol(conn)
+                if protocol is None:
+                    self.servers[i] = False  # tcp_proxy's upstream: bytes relayed, not HTTP to judge
+                    continue
+                server = H2Server(self, i, conn, self.upstream_settings) if protocol == "http2" else H1Server(self, i, conn)
+                self.servers[i] = server
+            if server:
+                server.observe(now)
+
+    def choose_settings(self, client: bool, target: int, settings: dict) -> None:
+        """A client's SETTINGS (before it speaks HTTP/2: its first ones; after: a SETTINGS frame),
+        or the upstreams': those opened from now on, and a SETTINGS frame from one already open."""
+        if client:
+            if not self._socks:
+                return
+            index = target % len(self._socks)
+            peer = self.clients[index]
+            if peer is None:
+                self.client_settings[index] = settings
+            elif isinstance(peer, H2Client) and settings:
+                peer.conn.update_settings(settings)
+                peer.sock.peer_send(peer.flush())
+            return
+        self.upstream_settings = settings
+        servers = [s for s in self.servers if isinstance(s, H2Server)]
+        if servers and settings:
+            server = servers[target % len(servers)]
+            server.conn.update_settings(settings)
+            server.sock.peer_send(server.flush())
+
+    def finish(self) -> None:
+        """The last look, then the oracles over the records (fuzz/peers/judge.py)."""
+        self.observe()
+        judge.check(self)
+
+    # -- records --------------------------------------------------------------------------------
+    def add(self, ex: Exchange, has_id: bool) -> None:
+        self.exchanges.append(ex)
+        if has_id and ex.id not in self.by_id:
+            self.by_id[ex.id] = ex
+        elif not has_id:
+            self._idless.append(ex)
+
+    def link(self, up: UpstreamSeen) -> None:
+        rid = up.request.header(ID_HEADER)
+        ex = self.by_id.get(rid.decode("latin-1")) if rid is not None else None
+        if ex is None and rid is None:
+            same = [e for e in self._idless if e.request.method == up.request.method]
+            if len(self._idless) == 1 and same:
+                ex = same[0]
+                self._idless.remove(ex)
+        if ex is None:
+            self.unlinked.append(up)
+        else:
+            ex.upstreams.append(up)
+
+    @property
+    def all_understood(self) -> bool:
+        """Every byte every client sent was read by its parser (so every request is an Exchange)."""
+        return all(c is not None and c.understood and not getattr(c, "tainted", False)
+                   for c, sock in zip(self.clients, self._socks) if c is not None or sock.sent)

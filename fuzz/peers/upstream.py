@@ -1,0 +1,164 @@
+"""Upstream server peers: what the proxy sent each upstream, read by the upstream's own parser.
+
+An upstream connection whose first bytes from the proxy are the HTTP/2 preface gets an H2Server
+(strict: it enforces the SETTINGS it advertises), any other an H1Server whose h11 reads every
+byte the proxy sent (bytes h11 refuses are a finding: peer_h1_request_rejected). Each request
+becomes an UpstreamSeen, linked to the client's Exchange by the session's log.
+"""
+
+import h2.events
+
+from ..oracles import InvariantViolation
+from .h1_stream import RequestStream, ResponseStream
+from .h2_peer import H2Peer, error_name, fields
+from .record import H1, H2, Message, UpstreamSeen
+
+
+def cluster_of(conn) -> str | None:
+    """The cluster that opened `conn` (its connection tracker names it)."""
+    for cb in getattr(conn, "_callbacks", ()):
+        cluster = getattr(cb, "cluster", None)
+        built = getattr(cluster, "built", None)
+        if built is not None:
+            return built.name
+    return None
+
+
+class Server:
+    protocol = H1
+
+    def __init__(self, log, index: int, conn) -> None:
+        self.log, self.index, self.conn_ = log, index, conn
+        self.sock = conn.io
+        self.seen: list[UpstreamSeen] = []
+        self.sent_seen = 0
+        self.received_seen = 0
+
+    def _seen(self, msg: Message, stream: int) -> UpstreamSeen:
+        up = UpstreamSeen(self.index, cluster_of(self.conn_), tuple(self.conn_.remote_address), self.protocol, stream, msg)
+        self.seen.append(up)
+        return up
+
+    def observe(self, now: int) -> None:
+        sock = self.sock
+        if len(sock.received) > self.received_seen:
+            fresh = bytes(sock.received[self.received_seen:])
+            self.received_seen = len(sock.received)
+            self.on_received(fresh, now)
+        if len(sock.sent) > self.sent_seen:
+            self.on_sent(bytes(sock.sent[self.sent_seen:]), now)
+            self.sent_seen = len(sock.sent)
+
+
+class H1Server(Server):
+    def __init__(self, log, index: int, conn) -> None:
+        super().__init__(log, index, conn)
+        self.requests = RequestStream(self._on_request)
+        self.responses = ResponseStream(self._on_response)
+        self._answered = 0
+
+    def _on_request(self, msg: Message) -> None:
+        up = self._seen(msg, len(self.requests.messages))
+        self.responses.expect(msg.method)
+        self.log.link(up)
+
+    def _on_response(self, msg: Message) -> None:
+        if self._answered < len(self.seen):
+            self.seen[self._answered].response = msg
+        self._answered += 1
+
+    def on_received(self, data: bytes, now: int) -> None:
+        self.requests.feed(data, now)
+        if self.requests.error is not None:
+            raise InvariantViolation("peer_h1_request_rejected",
+                                     f"upstream {self.index}: h11 refused the proxy's request bytes: {self.requests.error}")
+
+    def on_sent(self, data: bytes, now: int) -> None:
+        self.responses.feed(data, now, self.sock.inbound_end)
+
+
+class H2Server(H2Peer, Server):
+    """A strict HTTP/2 upstream: its connection is the one the templates and the settle phase answer with."""
+
+    protocol = H2
+    client_side = False
+
+    def __init__(self, log, index: int, conn, settings=None) -> None:
+        Server.__init__(self, log, index, conn)
+        H2Peer.__init__(self, f"upstream {index}", log.now, settings)
+        self.by_stream: dict[int, UpstreamSeen] = {}
+        # The names the payload templates and the settle phase know an upstream's h2 server by
+        # (fuzz/payloads.py): whoever reads through them, the bytes pass this peer's checks.
+        sock = self.sock
+        sock.fuzz_h2_server, sock.fuzz_h2_seen = self.conn, 0
+        sock.fuzz_h2_open, sock.fuzz_h2_ended = [], set()
+        self.unanswered = sock.fuzz_h2_open
+        self.sock.peer_send(self.flush())
+
+    def observe(self, now: int) -> None:
+        sock = self.sock
+        fresh = bytes(sock.received[sock.fuzz_h2_seen:])
+        sock.fuzz_h2_seen = len(sock.received)
+        for ev in self.receive(fresh):
+            sid = getattr(ev, "stream_id", None)
+            if isinstance(ev, h2.events.RequestReceived):
+                self.unanswered.append(sid)
+            elif isinstance(ev, h2.events.StreamReset) and sid in self.unanswered:
+                self.unanswered.remove(sid)
+            if isinstance(ev, h2.events.StreamEnded) or getattr(ev, "stream_ended", None) is not None:
+                sock.fuzz_h2_ended.add(sid)
+        out = self.flush()
+        if out:
+            sock.peer_send(out)
+        if len(sock.sent) > self.sent_seen:
+            self.check_sent(bytes(sock.sent[self.sent_seen:]))
+            self.sent_seen = len(sock.sent)
+
+    def sent_headers(self, sid: int, headers, end_stream: bool) -> None:
+        up = self.by_stream.get(sid)
+        if up is None:
+            return
+        pseudo, rest = fields(headers)
+        now = self.clock()
+        if up.response is None:
+            up.response = Message(started_ms=now)
+        if b":status" in pseudo:
+            status = int(pseudo[b":status"]) if pseudo[b":status"].isdigit() else 0
+            if 100 <= status < 200:
+                up.response.interim.append(status)
+            else:
+                up.response.status, up.response.headers = status, rest
+        else:
+            up.response.trailers = rest
+        if end_stream:
+            up.response.complete, up.response.ended_ms = True, now
+
+    def sent_data(self, sid: int, data: bytes, end_stream: bool) -> None:
+        up = self.by_stream.get(sid)
+        if up is not None and up.response is not None:
+            up.response.body += data
+            if end_stream:
+                up.response.complete, up.response.ended_ms = True, self.clock()
+
+    def on_event(self, ev, now: int) -> None:
+        sid = getattr(ev, "stream_id", None)
+        if isinstance(ev, h2.events.RequestReceived):
+            pseudo, rest = fields(ev.headers)
+            msg = Message(method=pseudo.get(b":method", b""), target=pseudo.get(b":path", b""),
+                          authority=pseudo.get(b":authority", b""), scheme=pseudo.get(b":scheme", b""),
+                          headers=rest, started_ms=now)
+            up = self.by_stream[sid] = self._seen(msg, sid)
+            self.streams[sid] = msg
+            self.log.link(up)
+            return
+        up = self.by_stream.get(sid)
+        if up is None:
+            return
+        if isinstance(ev, h2.events.DataReceived):
+            up.request.body += ev.data
+        elif isinstance(ev, h2.events.TrailersReceived):
+            up.request.trailers = fields(ev.headers)[1]
+        elif isinstance(ev, h2.events.StreamEnded):
+            up.request.complete, up.request.ended_ms = True, now
+        elif isinstance(ev, h2.events.StreamReset):
+            up.request.reset = error_name(ev.error_code)
