@@ -312,3 +312,25 @@ def recv_until(sock, n: int, timeout: float = IO_TIMEOUT_S) -> bytes:
     except (socket.timeout, ConnectionError):
         pass
     return bytes(got)
+
+
+def in_memory(config: str, seed: int = 0):
+    """The tree's proxy built from a YAML configuration through its public API, on an in-memory network
+    with virtual time: (built config, server context, dispatcher, network)."""
+    sys.path.insert(0, str(ROOT))
+    from proxy.build import build, instantiate
+    from proxy.config import load_bytes
+    from proxy.event import SimulatedDispatcher
+    from proxy.network.sim import SimNetwork
+    built = build(load_bytes(config.encode(), "yaml"))
+    dispatcher = SimulatedDispatcher()
+    network = SimNetwork(dispatcher, auto_connect=True)
+    return built, instantiate(built, dispatcher, network, seed=seed), dispatcher, network
+
+
+def accept_in_memory(built, ctx, listener: str, remote_address, local_address=("10.0.0.1", 10000)):
+    """A downstream connection from `remote_address` accepted by `listener`: (connection or None, socket)."""
+    from proxy.network.sim import SimSocket
+    sock = SimSocket()
+    conn = built.listener(listener).create_connection(ctx, sock, local_address, remote_address)
+    return conn, sock
