@@ -260,7 +260,9 @@ def read_response(sock, method: str = "GET"):
 
 
 def request_bytes(method: str, target: str, headers=(), body: bytes = b"") -> bytes:
-    fields = [("Host", "repro")] + list(headers)
+    fields = list(headers)
+    if not any(n.lower() == "host" for n, _ in fields):
+        fields.insert(0, ("Host", "repro"))
     if body:
         fields.append(("Content-Length", str(len(body))))
     return (f"{method} {target} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n").encode() + body
