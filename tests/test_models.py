@@ -85,12 +85,15 @@ def test_shadow_lets_everything_through_and_counts_shadow():
 def test_token_bucket_starts_full_and_fills_each_interval():
     # token_bucket.proto: max_tokens is also the initial count; tokens_per_fill each fill_interval
     b = ratelimit.Bucket(max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000)
-    assert ratelimit.decisions(b, 0, [0, 0, 0, 999, 1000, 1000, 5000, 5000, 5000]) == \
+    assert ratelimit.decisions(b, [0, 0, 0, 999, 1000, 1000, 5000, 5000, 5000]) == \
         [True, True, False, False, True, False, True, True, False]
     # never more than max_tokens, however long the wait
     b = ratelimit.Bucket(max_tokens=3, tokens_per_fill=2, fill_interval_ms=50)
-    assert ratelimit.decisions(b, 0, [0, 0, 0, 0, 50, 50, 50, 10_000] + [10_000] * 3) == \
+    assert ratelimit.decisions(b, [0, 0, 0, 0, 50, 50, 50, 10_000] + [10_000] * 3) == \
         [True, True, True, False, True, True, False, True, True, True, False]
+    # the bucket starts at its first use: fills are due a whole interval after it
+    b = ratelimit.Bucket(max_tokens=1, tokens_per_fill=1, fill_interval_ms=1000)
+    assert ratelimit.decisions(b, [10, 1009, 1010, 2009, 2010]) == [True, False, True, False, True]
 
 
 def test_fault_percentages_and_draws():

@@ -64,7 +64,7 @@ class HttpFilterModel:
             want = ("continue", None) if verdict.allowed else ("reply", 403)
             counters, names, what = dict(verdict.counters), RBAC_COUNTERS, f"policy {verdict.policy}, {inputs}"
         elif self.name == "local_ratelimit":
-            ok = ratelimit.take(self.bucket, self.state, 0, now)
+            ok = ratelimit.take(self.bucket, self.state, now)
             want = ("continue", None) if ok else ("reply", 429)
             counters = {"allowed": 1} if ok else {"rate_limited": 1}
             names, what = RATELIMIT_COUNTERS, f"{self.bucket}, {inputs}"

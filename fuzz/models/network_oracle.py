@@ -71,7 +71,7 @@ class NetworkFilterModel:
             expected = (verdict.allowed, dict(verdict.counters), RBAC_COUNTERS)
             what += f", policy {verdict.policy}"
         elif self.name == "local_ratelimit":
-            ok = ratelimit.take(self.bucket, self.state, 0, now)
+            ok = ratelimit.take(self.bucket, self.state, now)
             expected = (ok, {"allowed": 1} if ok else {"rate_limited": 1}, RATELIMIT_COUNTERS)
             what += f", {self.bucket}"
         else:

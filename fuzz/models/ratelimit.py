@@ -11,9 +11,10 @@ single token, and if no tokens are available, the connection will be immediately
 further filter iteration" (counter rate_limited). HTTP local_ratelimit filter docs: "if there are no
 tokens available, a 429 response is returned".
 
-Fills happen at start + k * fill_interval (k >= 1), start being when the bucket was created (the
-filter's configuration, i.e. server start); a fill due at time t happens before a request at t
-(docs/semantics.md: timers fire as virtual time reaches them, before the next event).
+Fills happen at start + k * fill_interval (k >= 1). Envoy creates the bucket with the filter's
+configuration; ours creates it on first use, so start is the time of the first connection or
+request that reaches the filter (docs/semantics.md). A fill due at time t happens before a request
+at t (timers fire as virtual time reaches them, before the next event).
 """
 
 from dataclasses import dataclass
@@ -33,18 +34,21 @@ class Bucket:
 
 @dataclass
 class State:
-    """The model's running state: tokens and fills counted so far."""
+    """The model's running state: tokens, fills counted so far, and when the bucket started."""
     tokens: int
     fills: int = 0
+    start_ms: int | None = None
 
 
 def start(bucket: Bucket) -> State:
     return State(bucket.max_tokens)
 
 
-def take(bucket: Bucket, state: State, start_ms: int, now_ms: int) -> bool:
+def take(bucket: Bucket, state: State, now_ms: int) -> bool:
     """One connection / request at `now_ms`: True if it got a token (and the state keeps the rest)."""
-    due = (now_ms - start_ms) // bucket.fill_interval_ms
+    if state.start_ms is None:
+        state.start_ms = now_ms
+    due = (now_ms - state.start_ms) // bucket.fill_interval_ms
     if due > state.fills:
         state.tokens = min(bucket.max_tokens, state.tokens + (due - state.fills) * bucket.tokens_per_fill)
         state.fills = due
@@ -54,7 +58,7 @@ def take(bucket: Bucket, state: State, start_ms: int, now_ms: int) -> bool:
     return False
 
 
-def decisions(bucket: Bucket, start_ms: int, times_ms) -> list:
+def decisions(bucket: Bucket, times_ms) -> list:
     """Allowed (True) or limited (False) for each arrival time, in order."""
     state = start(bucket)
-    return [take(bucket, state, start_ms, t) for t in times_ms]
+    return [take(bucket, state, t) for t in times_ms]

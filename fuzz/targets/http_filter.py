@@ -896,7 +896,7 @@ def model_seeds() -> list:
     bucket = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000)
     burst = [get, _a("new_stream"), get, _a("new_stream"), get, _a("advance", 4), _a("new_stream"), get,
              _a("advance", 1), _a("new_stream"), get, _a("new_stream"), get, _a("advance", 7), _a("new_stream"), get]
-    out.append(seed("local_ratelimit", bucket, 0, 7, 0, burst))
+    out += [seed("local_ratelimit", bucket, 0, 7, 0, burst), seed("local_ratelimit", bucket, 0, 7, 0, [_a("advance", 2)] + burst)]
     for percent, draws in ((50, (127, 128)), (30, (76, 77)), (1, (2, 3)), (99, (253, 254))):
         abort = cls["fault"](abort_status=503, abort_percent=percent, delay_ms=100)
         out += [seed("fault", abort, 0, d, 0, [get, _a("advance", 3), _a("new_stream"), get, _a("advance", 2),
