@@ -88,6 +88,16 @@ def test_planted_disabled_downgrade_check_is_caught(monkeypatch):
 
 
 # ------------------------------------------------------------------ codec bugs the harness found
+def test_issue13_trailer_name_seed_is_refused_and_found_again_when_planted(monkeypatch):
+    """Issue 13 defect 10 (found by http_translate after 175 s): an HTTP/2 trailer name that is no
+    token was accepted and then refused by the HTTP/1.1 client codec. The minimised input is a seed."""
+    data = (REPO_ROOT / "corpus" / "http_translate" / "regress-issue13-d10-trailer-name-not-a-token").read_bytes()
+    assert translate.translate("HTTP2", "HTTP1", data) == 0
+    monkeypatch.setattr(h2_codec, "trailer_problem", lambda block: None)
+    with pytest.raises(InvariantViolation, match="translate_unforwardable"):
+        translate.check(data)
+
+
 def test_h2_request_ended_by_headers_with_content_length_is_refused():
     data = raw_h2_request([(b":method", b"PUT"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/"),
                            (b"content-length", b"10"), (b"content-length", b"10")])

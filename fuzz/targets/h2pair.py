@@ -36,6 +36,7 @@ from fuzz.targets.reference import HOP_BY_HOP
 from proxy.http.codec import H2_PREFACE, CodecUsageError, ConnectionClosed, Data, InformationalResponse, ProtocolError, \
     RequestHeaders, ResponseHeaders, StreamReset, Trailers
 from proxy.http.h2 import H2ClientCodec, H2ServerCodec
+from proxy.http.headers import TRAILER_FORBIDDEN
 
 MAX_ACTIONS = 256
 _ADDRESS = re.compile(r"at 0x[0-9a-fA-F]+")
@@ -322,7 +323,8 @@ def _body(pair: Pair, side: Side, sid: int, fdp, trailers: bool) -> None:
     if trailers:
         fields = [(n, v) for n, v in _fields(fdp) if n not in (b"te", b"connection")] or [(b"x-trailer", b"1")]
         pair.command(side, "send_trailers", sid, fields)
-        sent.trailers, sent.ended = fields, True
+        # The codec drops what RFC 9110 6.5.1 keeps out of trailers (codec contract).
+        sent.trailers, sent.ended = [(n, v) for n, v in fields if n not in TRAILER_FORBIDDEN], True
     else:
         data = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 2048))
         end = fdp.ConsumeBool()

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 TOLERATED = {
     "request-target characters": "any visible ASCII is taken; RFC 3986 is stricter (no '\"', '<', '>', "
-                                 "'\\\\', '^', '`', '{', '|', '}', '#'), but the target never changes framing "
-                                 "and is forwarded as received",
+                                 "'\\\\', '^', '`', '{', '|', '}', '#'), but the target never changes framing; "
+                                 "a codec may refuse such a path by policy (note target_path_outside_rfc3986)",
     "status-line without SP after the status code": "'HTTP/1.1 200' with no reason phrase: sent by real "
                                                     "servers, and the reason phrase is ignored anyway",
     "empty lines before a status-line": "RFC 9112 2.2 allows them before a request-line; a client skipping "
@@ -49,6 +49,19 @@ _CHUNK_EXT = re.compile(rb"(?:[ \t]*;[ \t]*" + _TOKEN_RE + rb"(?:[ \t]*=[ \t]*(?
                         + rb"))?)*\Z")
 _CHUNK_EXT_NO_BWS = re.compile(rb"(?:;" + _TOKEN_RE + rb"(?:=(?:" + _TOKEN_RE + rb"|" + _QUOTED + rb"))?)*\Z")
 _HEXDIGITS = re.compile(rb"[0-9A-Fa-f]+")
+# RFC 3986 path-absolute of an origin-form target: segments of pchar; then "?" and the query, or the end.
+_RFC3986_PATH = re.compile(rb"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)+(?:\?[^#]*)?\Z")
+
+# RFC 9110 6.5.1: what a trailer section cannot carry (framing, routing, request modifiers,
+# authentication, response control data, content processing); a codec may refuse such a trailer.
+NOT_IN_TRAILERS = frozenset({
+    b"content-length", b"transfer-encoding", b"trailer", b"host", b"cache-control", b"expect", b"max-forwards",
+    b"pragma", b"range", b"te", b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since",
+    b"if-range", b"authorization", b"proxy-authorization", b"www-authenticate", b"proxy-authenticate",
+    b"authentication-info", b"proxy-authentication-info", b"cookie", b"set-cookie", b"age", b"date",
+    b"expires", b"location", b"retry-after", b"vary", b"warning", b"content-encoding", b"content-type",
+    b"content-range",
+})
 
 # Meaningful for one hop only (RFC 9110 7.6.1, RFC 9113 8.2.2): not part of what a request means.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
@@ -224,8 +237,8 @@ def _chunked(buf: bytes, pos: int, eof: bool, msg: Message) -> int | None:
         if line == b"":
             return pos
         name, value = _field_line(line)
-        if name in (b"content-length", b"transfer-encoding", b"host"):
-            msg.notes.add("framing_field_in_trailers")
+        if name in NOT_IN_TRAILERS:
+            msg.notes.add("field_not_allowed_in_trailers")
         msg.trailers.append((name, value))
 
 
@@ -272,7 +285,8 @@ def _request_head(lines: list[bytes], msg: Message) -> None:
         msg.notes.add("connect")
     lower = target.lower()
     if target.startswith(b"/"):
-        pass
+        if _RFC3986_PATH.match(target) is None:
+            msg.notes.add("target_path_outside_rfc3986")
     elif target == b"*":
         if method != b"OPTIONS":
             msg.notes.add("asterisk_form_not_options")
@@ -280,6 +294,8 @@ def _request_head(lines: list[bytes], msg: Message) -> None:
         authority = absolute_form_parts(target)[1]
         if not authority or _HOST.match(authority) is None or authority.startswith(b":"):
             raise Reject("absolute-form target without a valid host (RFC 9110 4.2.1)")
+        if _RFC3986_PATH.match(absolute_form_parts(target)[2]) is None:
+            msg.notes.add("target_path_outside_rfc3986")
     elif re.match(rb"[A-Za-z][A-Za-z0-9+\-.]*:", target):
         msg.notes.add("absolute_form_other_scheme")
     elif method != b"CONNECT":

@@ -8,7 +8,8 @@ safe to hand to h11. h11 then parses exactly the bytes checked here, nothing mor
 
 from dataclasses import dataclass
 
-from proxy.http.headers import TARGET_BYTES, is_authority, is_content_length, is_field_value, is_token
+from proxy.http.headers import TARGET_BYTES, TRAILER_FORBIDDEN, is_authority, is_content_length, is_field_value, \
+    is_token, target_problem
 
 HEX = frozenset(b"0123456789abcdefABCDEF")
 MAX_CHUNK_SIZE_DIGITS = 16  # 2**64 - 1: anything longer is an over-long size
@@ -124,12 +125,18 @@ def parse_request_head(head: bytes, max_headers: int) -> Head:
         raise FramingError("HTTP/1.1 request without Host")
     if hosts and not is_authority(hosts[0]):
         raise FramingError("Host is not uri-host [':' port]")
+    path = target
     if target[:8].lower().startswith((b"http://", b"https://")):
         authority = target.split(b"://", 1)[1]
         for sep in (b"/", b"?", b"#"):
             authority = authority.split(sep, 1)[0]
         if not authority or authority.startswith(b":") or not is_authority(authority):
             raise FramingError("absolute-form target without a valid host")
+        path = target[target.index(b"://") + 3 + len(authority):]
+        path = path if path.startswith(b"/") else b"/" + path
+    problem = target_problem(path) if path != b"*" else None
+    if problem is not None:
+        raise FramingError(problem)
     length, chunked = _framing(fields, version)
     return Head((method, target, version), fields, length, chunked)
 
@@ -247,5 +254,5 @@ class ChunkedScanner:
         name, value = _parse_fields([line], self._max_headers)[0]
         if self._trailer_lines > self._max_headers:
             raise FramingError("too many trailer fields", 431)
-        if name in (b"content-length", b"transfer-encoding", b"host"):
-            raise FramingError(f"framing field {name.decode()!r} in trailers")
+        if name in TRAILER_FORBIDDEN:
+            raise FramingError(f"{name.decode()!r} is not allowed in trailers (RFC 9110 6.5.1)")

@@ -32,7 +32,9 @@ more than was received) raises `CodecUsageError`; that is a bug in the caller, n
 Sends on a stream the peer or the codec has already reset are silently ignored (the owner may not
 have seen the reset yet). Headers passed to send functions are protocol-neutral: the codec drops
 connection-specific fields (connection, keep-alive, proxy-connection, transfer-encoding, upgrade)
-and chooses the framing itself.
+and chooses the framing itself; from trailers it also drops the fields RFC 9110 6.5.1 keeps out of
+them (headers.TRAILER_FORBIDDEN). Received trailers holding such a field, or a name that is not a
+lowercase token, make the message malformed (a ProtocolError for its stream).
 
 Flow control. Body bytes delivered in `Data` events count against the peer's send window until
 the owner calls `consume(stream_id, n)` as it drains them (HTTP/2 WINDOW_UPDATE; HTTP/1.1: no-op).

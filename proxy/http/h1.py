@@ -26,7 +26,7 @@ from proxy.http._h1_strict import ChunkedScanner, FramingError, find_head, parse
 from proxy.http.codec import DEFAULT_LIMITS, ClientCodec, CodecLimits, CodecUsageError, ConnectionClosed, Data, \
     Event, Headers, InformationalResponse, ProtocolError, RequestHeaders, ResponseHeaders, ServerCodec, \
     StreamReset, Trailers
-from proxy.http.headers import is_field_value, is_target, is_token, strip_hop_by_hop
+from proxy.http.headers import is_field_value, is_target, is_token, sendable_trailers, strip_hop_by_hop
 
 _NO_BODY_STATUSES = (204, 304)
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
@@ -385,7 +385,7 @@ class H1ServerCodec(_Input, ServerCodec):
             return
         self._check_length(ex, 0, True)
         ex.local_end = True
-        ex.ops.append(("trailers", _check_outbound_fields(headers)))
+        ex.ops.append(("trailers", sendable_trailers(_check_outbound_fields(headers))))
         self._flush()
 
     def reset_stream(self, stream_id: int, reason: str = "reset by owner") -> None:
@@ -593,7 +593,7 @@ class H1ClientCodec(_Input, ClientCodec):
             raise CodecUsageError(f"stream {stream_id}: request already ended")
         if self._declared is not None and self._sent != self._declared:
             raise CodecUsageError(f"stream {stream_id}: body length does not match content-length")
-        self._end_request(_check_outbound_fields(headers) if self._declared is None else [])
+        self._end_request(sendable_trailers(_check_outbound_fields(headers)) if self._declared is None else [])
 
     def _expect_response(self, method: bytes) -> None:
         """A fresh h11 parser for this exchange's response. It is shown a stand-in request: only the

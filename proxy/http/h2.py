@@ -33,7 +33,8 @@ from proxy.http._h2_guard import GOAWAY, FrameGuard
 from proxy.http.codec import DEFAULT_LIMITS, H2_PREFACE, ClientCodec, CodecLimits, CodecUsageError, \
     ConnectionClosed, Data, Event, Headers, InformationalResponse, ProtocolError, RequestHeaders, \
     ResponseHeaders, ServerCodec, StreamReset, Trailers
-from proxy.http.headers import check_h2_request_for_downgrade, is_token, strip_hop_by_hop
+from proxy.http.headers import check_h2_request_for_downgrade, is_token, sendable_trailers, strip_hop_by_hop, \
+    trailer_problem
 
 ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
 PROTOCOL_ERROR = int(ErrorCodes.PROTOCOL_ERROR)
@@ -202,8 +203,13 @@ class _H2Codec:
                 merged.append(ev.stream_ended)
             st = self._streams.get(ev.stream_id)
             if st is not None:
+                block = [(bytes(n), bytes(v)) for n, v in ev.headers]
+                problem = trailer_problem(block)  # h2 checks trailers less than headers
+                if problem is not None:
+                    self._malformed(ev.stream_id, problem, events)
+                    return
                 st.in_done = True
-                events.append(Trailers(ev.stream_id, [(bytes(n), bytes(v)) for n, v in ev.headers]))
+                events.append(Trailers(ev.stream_id, block))
                 self._maybe_forget(ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
             if any(ev is m for m in merged):
@@ -242,6 +248,14 @@ class _H2Codec:
             if len(self._recent_resets) > self.limits.h2_rapid_reset_max:
                 events.append(self._calm("h2_rapid_reset", f"more than {self.limits.h2_rapid_reset_max} of the "
                                          f"last {self.limits.h2_rapid_reset_window} streams reset by the peer"))
+
+    def _malformed(self, stream_id: int, reason: str, events: list[Event]) -> None:
+        """A malformed message on a stream (RFC 9113 8.1.1): a stream error, RST_STREAM(PROTOCOL_ERROR)."""
+        st = self._streams.get(stream_id)
+        if st is not None:
+            _count(self.stats, "h2_protocol_error" if self.client_side else "h2_rejected_request")
+            self._reset(stream_id, st, ErrorCodes.PROTOCOL_ERROR)
+            events.append(ProtocolError(reason, error_code=PROTOCOL_ERROR, stream_id=stream_id))
 
     def _opened(self, stream_id: int) -> _Stream:
         st = _Stream()
@@ -320,7 +334,7 @@ class _H2Codec:
         st = self._body_call(stream_id)
         if st is None:
             return
-        st.out_trailers = _outbound(headers)
+        st.out_trailers = sendable_trailers(_outbound(headers))
         st.out_end = True
         self._flush_stream(stream_id)
 
@@ -486,7 +500,7 @@ class H2ClientCodec(_H2Codec, ClientCodec):
             block = [(bytes(n), bytes(v)) for n, v in ev.headers]
             status = _status(block)
             if status is None:
-                self._bad_status(ev.stream_id, events)
+                self._malformed(ev.stream_id, ":status is not three digits", events)
             elif ev.stream_id in self._streams:
                 events.append(InformationalResponse(ev.stream_id, status,
                                                     [(n, v) for n, v in block if not n.startswith(b":")]))
@@ -501,15 +515,8 @@ class H2ClientCodec(_H2Codec, ClientCodec):
             st.in_done = end
             status = _status(block)
             if status is None:
-                self._bad_status(ev.stream_id, events)
+                self._malformed(ev.stream_id, ":status is not three digits", events)
                 return
             events.append(ResponseHeaders(ev.stream_id, status, [(n, v) for n, v in block if not n.startswith(b":")],
                                           end, http_version=b"2"))
             self._maybe_forget(ev.stream_id)
-
-    def _bad_status(self, stream_id: int, events: list[Event]) -> None:
-        st = self._streams.get(stream_id)
-        if st is not None:
-            _count(self.stats, "h2_protocol_error")
-            self._reset(stream_id, st, ErrorCodes.PROTOCOL_ERROR)
-            events.append(ProtocolError(":status is not three digits", error_code=PROTOCOL_ERROR, stream_id=stream_id))

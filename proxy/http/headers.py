@@ -15,11 +15,57 @@ CONNECTION_SPECIFIC = frozenset({b"connection", b"keep-alive", b"proxy-connectio
                                  b"upgrade"})
 REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path"})
 
+# RFC 9110 6.5.1: fields a trailer section cannot carry, as their evaluation is needed before the
+# content: message framing, routing, request modifiers (controls and conditionals), authentication
+# (and cookies), response control data, and how to process the content. Every codec refuses a
+# message whose trailers hold one and drops them from trailers it sends.
+TRAILER_FORBIDDEN = frozenset({
+    b"content-length", b"transfer-encoding", b"trailer",  # framing
+    b"host",  # routing
+    b"cache-control", b"expect", b"max-forwards", b"pragma", b"range", b"te",  # request controls
+    b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since", b"if-range",  # conditionals
+    b"authorization", b"proxy-authorization", b"www-authenticate", b"proxy-authenticate",
+    b"authentication-info", b"proxy-authentication-info", b"cookie", b"set-cookie",  # authentication
+    b"age", b"date", b"expires", b"location", b"retry-after", b"vary", b"warning",  # response control data
+    b"content-encoding", b"content-type", b"content-range",  # processing the content
+})
+
 
 # RFC 3986 reg-name bytes (unreserved, sub-delims, "%" of pct-encoded) and IP-literal bytes.
 _REG_NAME = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%")
 _IP_LITERAL = _REG_NAME | frozenset(b":")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+# RFC 3986 pchar bytes (unreserved, sub-delims, ":", "@"; "%" starts pct-encoded) and "/": a path.
+_PATH = _REG_NAME | frozenset(b":@/")
+_PATH_TABLE = bytes(sorted(_PATH))
+
+
+def target_problem(target: bytes) -> str | None:
+    """Why an origin-form request target (RFC 9112 3.2.1: absolute-path ["?" query], the form
+    HTTP/2 :path takes too) must not be routed or forwarded, or None when it may.
+
+    The path must be RFC 3986 (pchar and "/", every "%" followed by two hex digits): a backend that
+    reads "\\" as "/" or decodes a stray "%" differently would route on another path than the
+    proxy matched. A "#fragment" is never part of a target (RFC 9110 7.1); Envoy rejects it by
+    default since CVE-2021-32779. The query is held to visible ASCII only: browsers send
+    [ ] { } | ^ ` " and a stray "%" unencoded there (WHATWG URL's query percent-encode set)."""
+    if not target.startswith(b"/"):
+        return "request target is not an absolute path"
+    path, question, query = target.partition(b"?")
+    if b"#" in target:
+        return "fragment in the request target"
+    if path.translate(None, _PATH_TABLE):
+        return f"character outside RFC 3986 in the path {path[:64]!r}"
+    at = path.find(b"%")
+    while at != -1:
+        if len(path) < at + 3 or path[at + 1] not in _HEX or path[at + 2] not in _HEX:
+            return f"malformed percent-encoding in the path {path[:64]!r}"
+        at = path.find(b"%", at + 3)
+    if question and query.translate(None, _TARGET_TABLE):
+        return "invalid character in the query"
+    return None
 
 
 def is_authority(b: bytes) -> bool:
@@ -127,8 +173,9 @@ def check_h2_request_for_downgrade(block: Headers) -> str | None:
 
     Checks the rules where HTTP/2 -> HTTP/1 translation gets smuggled: CR/LF/NUL (and other
     control bytes) in names or values, empty or non-token names, uppercase names, connection-specific
-    fields, `te` other than `trailers`, malformed pseudo-headers, spaces in :method / :path, an
-    :authority that disagrees with Host (or several Host fields), and an unparsable content-length.
+    fields, `te` other than `trailers`, malformed pseudo-headers, spaces in :method, a :path that
+    is no RFC 3986 origin-form target (target_problem), an :authority that is no uri-host [":" port]
+    or disagrees with Host (or several Host fields), and an unparsable content-length.
     The DATA length against content-length is checked by the codec as the body arrives.
     """
     pseudo: dict[bytes, bytes] = {}
@@ -178,19 +225,44 @@ def check_h2_request_for_downgrade(block: Headers) -> str | None:
         return "space or invalid character in :path"
     if not (path.startswith(b"/") or (path == b"*" and method == b"OPTIONS")):
         return "invalid :path form"
+    problem = target_problem(path) if path != b"*" else None
+    if problem is not None:
+        return problem
     if len(hosts) > 1:
         return "several host headers"
     authority = pseudo.get(b":authority")
     if authority is not None and hosts and hosts[0] != authority:
         return ":authority and host disagree"
     host = authority if authority is not None else (hosts[0] if hosts else None)
-    if not host or not all(c in TARGET_BYTES for c in host):
+    # RFC 9113 8.3.1: uri-host [":" port], no userinfo; the rule HTTP/1.1's Host is held to.
+    if not host or host.startswith(b":") or not is_authority(host):
         return "missing or invalid :authority / host"
     if len(set(lengths)) > 1:
         return "conflicting content-length"
     if lengths and not is_content_length(lengths[0]):
         return "invalid content-length"
     return None
+
+
+def trailer_problem(fields: Headers) -> str | None:
+    """Why a received trailer section makes its message malformed, or None: a field name that is not
+    a lowercase token (RFC 9113 8.2.1 holds trailers to the rules of headers), a pseudo-header, a
+    control character in a value, or a field RFC 9110 6.5.1 keeps out of trailers."""
+    for name, value in fields:
+        if not is_token(name):
+            return f"trailer name {name[:64]!r} is not a token"
+        if name != name.lower():
+            return f"uppercase trailer name {name[:64]!r}"
+        if not is_field_value(value):
+            return f"control character in the value of trailer {name[:64]!r}"
+        if name in TRAILER_FORBIDDEN or name in CONNECTION_SPECIFIC:
+            return f"{name.decode()!r} is not allowed in trailers"
+    return None
+
+
+def sendable_trailers(fields: Headers) -> Headers:
+    """Trailers to send: what RFC 9110 6.5.1 keeps out of trailers is dropped (a filter may add it)."""
+    return [(n, v) for n, v in fields if n.lower() not in TRAILER_FORBIDDEN]
 
 
 MAX_CONTENT_LENGTH_DIGITS = 18  # < 2**63: large enough for any body, small enough to stay an int64

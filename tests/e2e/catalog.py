@@ -19,8 +19,8 @@ Adding an entry is one line in CATALOG. Tags in names: h1_/h2_ protocol; `i13dN`
 
 from dataclasses import dataclass
 
-from e2e.wire import ENHANCE_YOUR_CALM, continuation_flood, get, h2, hpack_bomb, ping_flood, rapid_reset, \
-    settings_flood
+from e2e.wire import ENHANCE_YOUR_CALM, GET, PROTOCOL_ERROR, continuation_flood, data, get, h2, headers, \
+    hpack_bomb, hx, ping_flood, post, rapid_reset, settings_flood
 from fuzz.payloads import SMUGGLING
 from test_h1_smuggling import CHUNK_CASES, HEAD_CASES
 
@@ -47,6 +47,19 @@ LISTENERS: dict[str, dict] = {
     "default": {},
 }
 
+# The bytes of issue 13, as filed (hex, one write each).
+I13D1_H2_FRAGMENT = ("505249202a20485454502f322e300d0a0d0a534d0d0a0d0a00000004000000000000000f010500000001828641016844"
+                     "082f61646d696e2378")
+I13D2_H2_AUTHORITY = ("505249202a20485454502f322e300d0a0d0a534d0d0a0d0a00000004000000000000000e01050000000182864106"
+                      "682f6576696c44022f78")
+I13D4_H2_TRAILER = ("505249202a20485454502f322e300d0a0d0a534d0d0a0d0a000000040000000000000009010400000001838641016844"
+                    "022f7800000500000000000168656c6c6f0000040105000000015c023530")
+I13D10_H2_TRAILER_NAME = (
+    "505249202a20485454502f322e300d0a0d0a534d0d0a0d0a00002a04000000000000010000100000020000000100040000ffff000500"
+    "004000000800000000000300000064000600010000000039010400000001838741882f91d35d055c87a74484626b2b277a8825b650c3"
+    "cbb6b83f5383f963e74082497f864d833505b11f5f8b1d75d0620d263d4c4d656400000a000000000001000000000568656c6c6f0000"
+    "0c01050000000140889acac8b21234198f8107")
+
 # The smuggling classes of the sans-IO codec tests (test_h1_smuggling.py, also the h1_server
 # harness's seeds) live there; here they go through the running proxy.
 CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -64,6 +77,27 @@ CATALOG: list[Entry] = [
       for name, raw in CHUNK_CASES.items()),
     *(Entry(f"h1_payload_smuggling_{i}", b"POST /smuggle HTTP/1.1\r\nHost: x\r\n%s\r\n%s" % (head, body) + SMUGGLED,
             status=400, responses=1, closes=True) for i, (head, body) in enumerate(SMUGGLING)),
+    # Issue 13 defect 1: a #fragment is no part of a request target (CVE-2021-32779: "/admin#x" passed the
+    # exact route "/admin" and reached the upstream).
+    Entry("h1_i13d1_fragment", b"GET /admin#x HTTP/1.1\r\nHost: h\r\n\r\n", status=400, responses=1, closes=True),
+    Entry("h1_i13d1_fragment_absolute_form", b"GET http://h/admin#x HTTP/1.1\r\nHost: h\r\n\r\n", status=400,
+          responses=1, closes=True),
+    Entry("h2_i13d1_fragment", hx(I13D1_H2_FRAGMENT), rst=PROTOCOL_ERROR),
+    # Issue 13 defect 2: :authority is uri-host [":" port] (RFC 9113 8.3.1), as HTTP/1.1 Host is.
+    Entry("h2_i13d2_authority_with_slash", hx(I13D2_H2_AUTHORITY), rst=PROTOCOL_ERROR),
+    Entry("h2_i13d2_authority_with_userinfo", h2(headers(1, GET[:2] + [(b":authority", b"u@evil"), (b":path", b"/x")])),
+          rst=PROTOCOL_ERROR),
+    Entry("h1_i13d2_host_with_slash", b"GET /x HTTP/1.1\r\nHost: h/evil\r\n\r\n", status=400, responses=1, closes=True),
+    # Issue 13 defect 4: RFC 9110 6.5.1 fields in trailers make the message malformed on every codec.
+    Entry("h2_i13d4_content_length_trailer", hx(I13D4_H2_TRAILER), rst=PROTOCOL_ERROR, forwarded=None,
+          upstream_lacks=(b"content-length: 50",)),
+    Entry("h2_i13d4_authorization_trailer", h2(post(1, b"/t"), data(1, b"hi"), headers(1, [(b"authorization", b"x")])),
+          rst=PROTOCOL_ERROR, forwarded=None, upstream_lacks=(b"authorization",)),
+    Entry("h1_i13d4_authorization_trailer", CHUNKED_HEAD + b"2\r\nhi\r\n0\r\nAuthorization: x\r\n\r\n", status=400,
+          responses=1, closes=True, forwarded=None, upstream_lacks=(b"uthorization",)),
+    # Issue 13 defect 10: trailer names are held to the rules of header names (RFC 9113 8.2.1).
+    Entry("h2_i13d10_trailer_name_not_token", hx(I13D10_H2_TRAILER_NAME), rst=PROTOCOL_ERROR, forwarded=None,
+          upstream_lacks=(b"grpc-stasi/",)),
     # HTTP/2 floods: GOAWAY(ENHANCE_YOUR_CALM), memory bounded.
     Entry("h2_rapid_reset", rapid_reset(400), goaway=ENHANCE_YOUR_CALM, closes=True, forwarded=None),
     Entry("h2_continuation_flood", continuation_flood(2000), goaway=ENHANCE_YOUR_CALM, closes=True),

@@ -38,6 +38,11 @@ def get(stream: int, path: bytes, *extra, end_stream: bool = True) -> bytes:
     return headers(stream, GET + [(b":path", path)] + list(extra), end_stream)
 
 
+def post(stream: int, path: bytes, *extra) -> bytes:
+    """Request headers that leave the stream open for a body."""
+    return headers(stream, [(b":method", b"POST")] + GET[1:] + [(b":path", path)] + list(extra), end_stream=False)
+
+
 def data(stream: int, payload: bytes, end_stream: bool = False) -> bytes:
     return DataFrame(stream, data=payload, flags=["END_STREAM"] if end_stream else []).serialize()
 

@@ -336,3 +336,109 @@ def accept_in_memory(built, ctx, listener: str, remote_address, local_address=("
     sock = SimSocket()
     conn = built.listener(listener).create_connection(ctx, sock, local_address, remote_address)
     return conn, sock
+
+
+class H2Client:
+    """A strict HTTP/2 client (prior knowledge) on the h2 library: it keeps the flow-control windows
+    the proxy grants and acknowledges every response byte it reads. `settings` are its SETTINGS."""
+
+    def __init__(self, port: int, settings: dict | None = None, timeout: float = IO_TIMEOUT_S) -> None:
+        import h2.config
+        import h2.connection
+        self.sock = connect(port, timeout)
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+        if settings:
+            self.conn.local_settings.update(settings)
+        self.conn.initiate_connection()
+        self.streams: dict[int, dict] = {}
+        self.closed = False
+        self.goaway = None
+        self.flush()
+
+    def flush(self) -> None:
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers=()) -> int:
+        """Opens a stream; with a body the headers do not end it (send the body with `send`)."""
+        sid = self.conn.get_next_available_stream_id()
+        block = [(b":method", method.encode()), (b":scheme", b"http"), (b":authority", b"repro"),
+                 (b":path", path.encode())] + [(n.encode(), v.encode()) for n, v in headers]
+        self.conn.send_headers(sid, block, end_stream=body is None)
+        self.streams[sid] = {"status": None, "headers": [], "data": bytearray(), "ended": False, "reset": None}
+        self.flush()
+        return sid
+
+    def send(self, sid: int, data: bytes, end: bool = True, timeout: float = IO_TIMEOUT_S) -> bool:
+        """Send `data` on stream `sid` within the windows the proxy grants, reading while blocked.
+        False when the windows stayed shut for `timeout` (the bytes left are not sent)."""
+        deadline = time.monotonic() + timeout
+        while data:
+            window = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size)
+            if window <= 0:
+                if time.monotonic() > deadline or self.closed:
+                    return False
+                self.read(0.1)
+                continue
+            piece, data = data[:window], data[window:]
+            self.conn.send_data(sid, piece, end_stream=end and not data)
+            self.flush()
+        if end and not self._sent_end(sid):
+            self.conn.end_stream(sid)
+            self.flush()
+        return True
+
+    def _sent_end(self, sid: int) -> bool:
+        import h2.exceptions
+        try:
+            return self.conn._get_stream_by_id(sid).state_machine.state.name in ("HALF_CLOSED_LOCAL", "CLOSED")
+        except h2.exceptions.StreamClosedError:
+            return True
+
+    def read(self, timeout: float) -> None:
+        import h2.events
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, BlockingIOError):
+            return
+        except ConnectionError:
+            data = b""
+        if not data:
+            self.closed = True
+            return
+        for ev in self.conn.receive_data(data):
+            st = self.streams.get(getattr(ev, "stream_id", None))
+            if isinstance(ev, h2.events.ResponseReceived) and st is not None:
+                st["headers"] = [(bytes(n), bytes(v)) for n, v in ev.headers]
+                st["status"] = int(dict(st["headers"])[b":status"])
+            elif isinstance(ev, h2.events.DataReceived):
+                if st is not None:
+                    st["data"] += ev.data
+                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded) and st is not None:
+                st["ended"] = True
+            elif isinstance(ev, h2.events.StreamReset) and st is not None:
+                st["reset"] = int(ev.error_code)
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                self.goaway = int(ev.error_code)
+                self.closed = True
+        self.flush()
+
+    def wait(self, condition, timeout: float = IO_TIMEOUT_S) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline or self.closed:
+                return condition()
+            self.read(0.1)
+        return True
+
+    def response(self, sid: int, timeout: float = IO_TIMEOUT_S):
+        """(status, body) once stream `sid` ended, or None (reset, connection gone, or no answer in time)."""
+        st = self.streams[sid]
+        self.wait(lambda: st["ended"] or st["reset"] is not None, timeout)
+        return (st["status"], bytes(st["data"])) if st["ended"] else None
+
+    def close(self) -> None:
+        self.sock.close()
