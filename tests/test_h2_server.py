@@ -4,7 +4,7 @@ flow-control backpressure, downgrade rules, and each flood defence with its coun
 import h2.config
 import h2.connection
 import h2.events
-from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame, PingFrame, SettingsFrame
+from hyperframe.frame import ContinuationFrame, DataFrame, Frame, HeadersFrame, PingFrame, SettingsFrame
 
 from proxy.http.codec import CodecLimits, Data, ProtocolError, RequestHeaders, StreamReset
 from proxy.http.h2 import ENHANCE_YOUR_CALM, PROTOCOL_ERROR, H2ServerCodec
@@ -292,3 +292,64 @@ def test_first_frame_must_be_settings():
     s = H2ServerCodec()
     events = s.receive_data(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + PingFrame(0).serialize())
     assert isinstance(events[-1], ProtocolError) and s.wants_close
+
+
+def _open_post(limits=CodecLimits()):
+    s, c = H2ServerCodec(limits), peer()
+    c.send_headers(1, [(b":method", b"POST")] + REQ[1:])
+    [req], _ = exchange(s, c)
+    return s, req
+
+
+def test_empty_data_frames_in_a_row_are_a_flood():
+    """CVE-2019-9518: Envoy's max_consecutive_inbound_frames_with_empty_payload (default 1)."""
+    s, _ = _open_post()
+    empty = DataFrame(1, data=b"").serialize()
+    padded_empty = DataFrame(1, data=b"", pad_length=5, flags=["PADDED"]).serialize()
+    events = s.receive_data(empty + DataFrame(1, data=b"x").serialize() + padded_empty)
+    assert [e.data for e in events if isinstance(e, Data)] == [b"", b"x", b""] and not s.wants_close
+    [err] = s.receive_data(empty)  # the second empty frame in a row
+    assert err.stream_id is None and err.error_code == ENHANCE_YOUR_CALM and s.wants_close
+    assert s.stats["h2_inbound_empty_frames_flood"] == 1
+    assert frames(s.data_to_send())[-1] == ("GoAwayFrame", 0)
+
+
+def test_an_empty_frame_that_ends_the_stream_is_not_empty():
+    s, _ = _open_post(CodecLimits(h2_max_consecutive_empty_frames=0))
+    assert s.receive_data(DataFrame(1, data=b"", flags=["END_STREAM"]).serialize()) == [Data(1, b"", True)]
+    assert "h2_inbound_empty_frames_flood" not in s.stats
+
+
+def test_control_frames_queued_for_a_peer_that_does_not_read_are_a_flood():
+    """Envoy's max_outbound_control_frames: PING ACKs the owner says are still unwritten pile up."""
+    s = H2ServerCodec(CodecLimits(h2_max_outbound_control_frames=10))
+    s.receive_data(_raw_client_start())
+    taken = len(s.data_to_send())
+    pings = b"".join(PingFrame(0, opaque_data=b"12345678").serialize() for _ in range(6))
+    for _ in range(3):  # written each time: never more than 6 ACKs waiting
+        s.receive_data(pings)
+        s.note_unwritten(0)
+        taken = len(s.data_to_send())
+    assert not s.wants_close and taken == 6 * 17
+    s.receive_data(pings)
+    s.note_unwritten(taken)  # the peer stopped reading: the last 6 ACKs still wait, 6 more join them
+    assert s.data_to_send() == b"" and s.wants_close and s.close_unflushed
+    assert s.stats["h2_outbound_control_flood"] == 1
+
+
+def test_frames_queued_for_a_peer_that_does_not_read_are_a_flood():
+    """Envoy's max_outbound_frames: response DATA frames still unwritten count too."""
+    s, c = H2ServerCodec(CodecLimits(h2_max_outbound_frames=8)), peer()
+    c.send_headers(1, REQ, end_stream=True)
+    exchange(s, c)
+    s.send_headers(1, 200, [])
+    unwritten = 0
+    for _ in range(7):
+        s.send_data(1, b"x" * 100)
+        s.note_unwritten(unwritten)
+        unwritten += len(s.data_to_send())
+    assert not s.wants_close  # HEADERS + 7 DATA
+    s.send_data(1, b"x" * 100)
+    s.note_unwritten(unwritten)
+    assert s.data_to_send() == b"" and s.close_unflushed
+    assert s.stats["h2_outbound_flood"] == 1

@@ -14,6 +14,9 @@ DEFAULTS = {
     "proxyfuzz.config.Http2ProtocolOptions.initial_window_size": 65535,
     "proxyfuzz.config.Http2ProtocolOptions.max_header_list_size": 65536,
     "proxyfuzz.config.Http2ProtocolOptions.max_frame_size": 16384,
+    "proxyfuzz.config.Http2ProtocolOptions.max_outbound_frames": 10000,
+    "proxyfuzz.config.Http2ProtocolOptions.max_outbound_control_frames": 1000,
+    "proxyfuzz.config.Http2ProtocolOptions.max_consecutive_inbound_frames_with_empty_payload": 1,
     "proxyfuzz.config.Route.runtime_fraction_percent": 100,
     "proxyfuzz.config.RouteAction.timeout_ms": 15000,
     "proxyfuzz.config.HttpFault.abort_status": None,  # semantic check: set when abort_percent > 0

@@ -1,17 +1,20 @@
-"""A frame-header scanner that runs ahead of h2 on the raw inbound bytes.
+"""Frame-header scanners that run beside h2 on the raw bytes, and the flood limits they enforce.
 
-It finds frame boundaries (so the codec can feed h2 one frame at a time: the events are then the
-same however the bytes were split) and spots floods from the 9-byte frame headers alone, before h2
-buffers the payloads: CONTINUATION floods, and PING / SETTINGS frames whose ACKs pile up unsent.
+FrameGuard runs ahead of h2 on the inbound bytes. It finds frame boundaries (so the codec can feed
+h2 one frame at a time: the events are then the same however the bytes were split) and spots floods
+from the 9-byte frame headers alone, before h2 buffers the payloads: CONTINUATION floods, PING /
+SETTINGS frames whose ACKs pile up unsent; on whole frames, runs of frames with an empty payload.
+OutboundFrames counts the frames the codec handed out that are not on the socket yet.
 """
 
+from collections import deque
 from dataclasses import dataclass
 
 from proxy.http.codec import CodecLimits
 
 PROTOCOL_ERROR, FRAME_SIZE_ERROR, ENHANCE_YOUR_CALM = 0x1, 0x6, 0xB
-DATA, HEADERS, SETTINGS, PUSH_PROMISE, PING, GOAWAY, CONTINUATION = 0x0, 0x1, 0x4, 0x5, 0x6, 0x7, 0x9
-END_HEADERS, ACK = 0x4, 0x1
+DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x5, 0x6, 0x7, 0x9
+END_STREAM, END_HEADERS, PADDED, ACK = 0x1, 0x4, 0x8, 0x1
 
 
 @dataclass(frozen=True)
@@ -22,26 +25,18 @@ class Violation:
     error_code: int = ENHANCE_YOUR_CALM
 
 
-class FrameGuard:
-    def __init__(self, limits: CodecLimits, preface_len: int) -> None:
-        self._limits = limits
-        self._skip = preface_len  # the client preface precedes the first frame on a server
-        self._expect_settings = preface_len > 0  # RFC 9113 3.4: the preface ends with a SETTINGS frame
+class _FrameWalker:
+    """Finds the frame headers in a byte stream that arrives in pieces (after `skip` preface bytes)."""
+
+    def __init__(self, skip: int) -> None:
+        self._skip = skip
         self._header = bytearray()
         self._payload_left = 0
-        self._in_block = False
-        self._continuations = 0
-        self._block_bytes = 0
-        self.pending_ping_acks = 0
-        self.pending_settings_acks = 0
 
-    def acks_taken(self) -> None:
-        """The owner took data_to_send(): the queued ACKs are on their way."""
-        self.pending_ping_acks = 0
-        self.pending_settings_acks = 0
-
-    def scan(self, data: bytes) -> tuple[list[int], Violation | None]:
-        """Returns the offsets in data where complete frames end, and the first violation if any."""
+    def _walk(self, data: bytes, on_header) -> tuple[list[int], object]:
+        """Calls on_header(header, frame_start, header_end) for every frame header completed in data
+        (frame_start < 0: the header began in an earlier piece); a result other than None stops the
+        walk. Returns the offsets where frames (or the preface) ended before the stop, and the result."""
         cuts: list[int] = []
         pos, end = 0, len(data)
         while pos < end:
@@ -66,13 +61,61 @@ class FrameGuard:
             if len(self._header) < 9:
                 break
             header, self._header = bytes(self._header), bytearray()
-            violation = self._check(header)
-            if violation is not None:
-                return cuts, Violation(max(frame_start, 0), *violation)
+            stop = on_header(header, frame_start, pos)
+            if stop is not None:
+                return cuts, stop
             self._payload_left = int.from_bytes(header[:3], "big")
             if not self._payload_left:
                 cuts.append(pos)
         return cuts, None
+
+
+class FrameGuard(_FrameWalker):
+    def __init__(self, limits: CodecLimits, preface_len: int) -> None:
+        super().__init__(preface_len)  # the client preface precedes the first frame on a server
+        self._limits = limits
+        self._expect_settings = preface_len > 0  # RFC 9113 3.4: the preface ends with a SETTINGS frame
+        self._preface_frame = preface_len > 0  # the first whole "frame" a server's codec feeds is the preface
+        self._in_block = False
+        self._continuations = 0
+        self._block_bytes = 0
+        self._empty_frames = 0
+        self.pending_ping_acks = 0
+        self.pending_settings_acks = 0
+
+    def acks_taken(self) -> None:
+        """The owner took data_to_send(): the queued ACKs are on their way."""
+        self.pending_ping_acks = 0
+        self.pending_settings_acks = 0
+
+    def scan(self, data: bytes) -> tuple[list[int], Violation | None]:
+        """Returns the offsets in data where complete frames end, and the first violation if any."""
+        return self._walk(data, self._on_header)
+
+    def _on_header(self, header: bytes, frame_start: int, _end: int) -> Violation | None:
+        violation = self._check(header)
+        return None if violation is None else Violation(max(frame_start, 0), *violation)
+
+    def whole_frame(self, frame: bytes) -> tuple | None:
+        """Envoy's max_consecutive_inbound_frames_with_empty_payload (CVE-2019-9518): DATA, HEADERS
+        and CONTINUATION frames that carry nothing but padding and do not end the stream have no
+        legitimate use, yet each costs a frame's processing. Returns (stat, reason) over the limit."""
+        if self._preface_frame:
+            self._preface_frame = False
+            return None
+        kind, flags = frame[3], frame[4]
+        if kind not in (DATA, HEADERS, CONTINUATION):
+            return None
+        length = len(frame) - 9
+        padding = frame[9] + 1 if kind != CONTINUATION and flags & PADDED and length else 0
+        if length > padding or (kind != CONTINUATION and flags & END_STREAM):
+            self._empty_frames = 0
+            return None
+        self._empty_frames += 1
+        if self._empty_frames > self._limits.h2_max_consecutive_empty_frames:
+            return ("h2_inbound_empty_frames_flood",
+                    f"more than {self._limits.h2_max_consecutive_empty_frames} frames in a row with an empty payload")
+        return None
 
     def _check(self, header: bytes) -> tuple | None:
         length = int.from_bytes(header[:3], "big")
@@ -107,3 +150,45 @@ class FrameGuard:
             if self.pending_settings_acks > limits.h2_max_pending_control_acks:
                 return "h2_settings_flood", "too many SETTINGS with their ACKs not yet sent"
         return None
+
+
+class OutboundFrames(_FrameWalker):
+    """Envoy's max_outbound_frames / max_outbound_control_frames (CVE-2019-9512, -9515): frames the
+    codec handed out that are not on the socket yet, all of them and PING / SETTINGS ACKs with
+    RST_STREAM, bounded so that a peer which makes us answer but never reads cannot grow our queue."""
+
+    def __init__(self, limits: CodecLimits, preface_len: int) -> None:
+        super().__init__(preface_len)  # a client's preface is not a frame
+        self._limits = limits
+        self._ends: deque[tuple[int, bool]] = deque()  # per frame queued: its end offset, a control frame?
+        self._taken = 0  # bytes handed out so far
+        self._written: int | None = None  # offset up to which the owner says they are on the socket
+        self._base = 0
+        self.control = 0
+
+    def unwritten(self, n: int) -> None:
+        self._written = max(0, self._taken - n)
+
+    def add(self, out: bytes) -> tuple | None:
+        """The codec hands `out` to its owner. Returns (stat, reason) when the queue is over a limit."""
+        written = self._taken if self._written is None else self._written
+        self._written = None
+        ends = self._ends
+        while ends and ends[0][0] <= written:
+            self.control -= ends.popleft()[1]
+        self._base = self._taken
+        self._taken += len(out)
+        self._walk(out, self._record)
+        limits = self._limits
+        if len(ends) > limits.h2_max_outbound_frames:
+            return "h2_outbound_flood", f"more than {limits.h2_max_outbound_frames} frames queued for a peer that does not read"
+        if self.control > limits.h2_max_outbound_control_frames:
+            return ("h2_outbound_control_flood",
+                    f"more than {limits.h2_max_outbound_control_frames} PING/SETTINGS ACKs and RST_STREAMs queued")
+        return None
+
+    def _record(self, header: bytes, _start: int, end: int) -> None:
+        kind = header[3]
+        control = kind == RST_STREAM or (kind in (PING, SETTINGS) and bool(header[4] & ACK))
+        self._ends.append((self._base + end + int.from_bytes(header[:3], "big"), control))
+        self.control += control

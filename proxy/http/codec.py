@@ -41,7 +41,11 @@ the owner calls `consume(stream_id, n)` as it drains them (HTTP/2 WINDOW_UPDATE;
 The codec never acknowledges on receipt: that is the backpressure.
 
 `wants_close` turns True when the codec will neither accept nor send anything more: the owner
-flushes `data_to_send()` and closes the transport. `stats` is a dict of counters (defences hit,
+flushes `data_to_send()` and closes the transport; when `close_unflushed` is True as well the peer
+stopped reading what it is sent (an HTTP/2 outbound flood) and the owner closes without flushing.
+Before each `data_to_send()` the owner may tell the codec `note_unwritten(n)`: the last n bytes it
+took are still waiting for the socket (HTTP/2 counts the frames among them against its outbound
+limits; without the call everything taken counts as written). `stats` is a dict of counters (defences hit,
 protocol errors) for the owner to export.
 """
 
@@ -142,6 +146,12 @@ class CodecLimits:
     h2_rapid_reset_window: int = 100  # look at the peer's last N opened streams ...
     h2_rapid_reset_max: int = 50  # ... and refuse more than this many reset by the peer
     h2_max_pending_control_acks: int = 100  # PING / SETTINGS ACKs queued but not yet taken
+    # Envoy's flood limits (CVE-2019-9512, -9514, -9515, -9518), with its defaults: frames waiting to be
+    # written to the socket, of any type / PING and SETTINGS ACKs and RST_STREAM; DATA, HEADERS or
+    # CONTINUATION frames in a row that carry no payload and do not end the stream.
+    h2_max_outbound_frames: int = 10000
+    h2_max_outbound_control_frames: int = 1000
+    h2_max_consecutive_empty_frames: int = 1
 
 
 DEFAULT_LIMITS = CodecLimits()
@@ -151,6 +161,10 @@ DEFAULT_LIMITS = CodecLimits()
 class _Codec:
     stats: dict[str, int]
     wants_close: bool
+    close_unflushed: bool = False
+
+    def note_unwritten(self, n: int) -> None:
+        """The last n bytes taken from data_to_send() are not on the socket yet (HTTP/1.1: ignored)."""
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes from the peer (b"" = EOF). Returns the events they complete. Never raises."""
@@ -238,6 +252,14 @@ class AutoServerCodec(ServerCodec):
     @property
     def wants_close(self) -> bool:  # type: ignore[override]
         return self._inner.wants_close if self._inner is not None else False
+
+    @property
+    def close_unflushed(self) -> bool:  # type: ignore[override]
+        return self._inner.close_unflushed if self._inner is not None else False
+
+    def note_unwritten(self, n: int) -> None:
+        if self._inner is not None:
+            self._inner.note_unwritten(n)
 
     def receive_data(self, data: bytes) -> list[Event]:
         if self._inner is not None:

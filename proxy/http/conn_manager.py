@@ -94,7 +94,10 @@ def build_hcm_config(msg, build) -> HcmConfig:
         max_header_bytes=max(header_bytes * 2, defaults.get(h2, "max_header_list_size")),
         h2_max_concurrent_streams=defaults.get(h2, "max_concurrent_streams"),
         h2_initial_window_size=defaults.get(h2, "initial_window_size"),
-        h2_max_frame_size=defaults.get(h2, "max_frame_size"))
+        h2_max_frame_size=defaults.get(h2, "max_frame_size"),
+        h2_max_outbound_frames=defaults.get(h2, "max_outbound_frames"),
+        h2_max_outbound_control_frames=defaults.get(h2, "max_outbound_control_frames"),
+        h2_max_consecutive_empty_frames=defaults.get(h2, "max_consecutive_inbound_frames_with_empty_payload"))
     sink = None
     if msg.HasField("access_log"):
         sink = "stdout" if msg.access_log.WhichOneof("sink") == "stdout" else msg.access_log.path
@@ -434,13 +437,14 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
     def flush(self) -> None:
         if self.codec is None:
             return
-        out = self.codec.data_to_send()
         conn = self.conn
+        self.codec.note_unwritten(len(conn.write_buffer))
+        out = self.codec.data_to_send()
         if out and conn.is_open:
             conn.write(out)
         self._export_codec_stats()
         if self.codec.wants_close and conn.is_open:
-            conn.close(CloseType.FLUSH_WRITE)
+            conn.close(CloseType.NO_FLUSH if self.codec.close_unflushed else CloseType.FLUSH_WRITE)
 
     def _export_codec_stats(self) -> None:
         stats = self.codec.stats

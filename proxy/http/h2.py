@@ -6,7 +6,11 @@
   (`buffered_outbound(stream_id)` lets the owner apply watermarks).
 - Defences, each counted in `stats` and answered with GOAWAY(ENHANCE_YOUR_CALM): rapid reset
   (`h2_rapid_reset`), CONTINUATION flood (`h2_continuation_flood`), HPACK bomb (`h2_hpack_bomb`),
-  PING flood (`h2_ping_flood`), SETTINGS flood (`h2_settings_flood`).
+  PING flood (`h2_ping_flood`), SETTINGS flood (`h2_settings_flood`), frames with an empty payload
+  (`h2_inbound_empty_frames_flood`, Envoy's max_consecutive_inbound_frames_with_empty_payload).
+- Outbound floods (Envoy's max_outbound_frames / max_outbound_control_frames): more frames waiting
+  for the socket than the limits (`note_unwritten` says what still waits) end the connection
+  without a flush (`close_unflushed`), counted in `h2_outbound_flood` / `h2_outbound_control_flood`.
 - A stream over our MAX_CONCURRENT_STREAMS is refused alone: RST_STREAM(REFUSED_STREAM), counted in
   `h2_too_many_streams`; the connection and its other streams go on (RFC 9113 5.1.2).
 - The server applies the HTTP/2 -> HTTP/1 downgrade rules of headers.py to every request: a request
@@ -29,7 +33,7 @@ import h2.settings
 from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
-from proxy.http._h2_guard import GOAWAY, FrameGuard
+from proxy.http._h2_guard import GOAWAY, FrameGuard, OutboundFrames
 from proxy.http.codec import DEFAULT_LIMITS, H2_PREFACE, ClientCodec, CodecLimits, CodecUsageError, \
     ConnectionClosed, Data, Event, Headers, InformationalResponse, ProtocolError, RequestHeaders, \
     ResponseHeaders, ServerCodec, StreamReset, Trailers
@@ -100,6 +104,8 @@ class _H2Codec:
             conn.local_settings = h2.settings.Settings(client=False, initial_values=values)
         self._conn = conn
         self._guard = FrameGuard(limits, preface_len=0 if self.client_side else len(H2_PREFACE))
+        self._outbound = OutboundFrames(limits, preface_len=len(H2_PREFACE) if self.client_side else 0)
+        self.close_unflushed = False
         self._streams: dict[int, _Stream] = {}
         self._dead = False
         self._draining = False
@@ -146,6 +152,10 @@ class _H2Codec:
         """One whole frame (or the client preface) into h2, except a graceful GOAWAY to a client:
         h2 would close the connection at once, but streams up to its last id may still complete
         (RFC 9113 6.8), so the codec keeps them going and only stops opening new ones."""
+        flood = self._guard.whole_frame(frame)
+        if flood is not None:
+            events.append(self._calm(*flood))
+            return
         if self.client_side and len(frame) >= 17 and frame[3] == GOAWAY \
                 and not int.from_bytes(frame[5:9], "big") & 0x7FFFFFFF \
                 and int.from_bytes(frame[13:17], "big") == 0:
@@ -287,10 +297,21 @@ class _H2Codec:
 
     # ----------------------------------------------------------------------------------- output
     def data_to_send(self) -> bytes:
+        if self.close_unflushed:
+            return b""
         self._guard.acks_taken()
         out = self._conn.data_to_send() + bytes(self._extra)
         self._extra.clear()
+        flood = self._outbound.add(out) if out else None
+        if flood is not None:  # the peer makes us answer and does not read: give up on it
+            _count(self.stats, flood[0])
+            self._die()
+            self.close_unflushed = True
+            return b""
         return out
+
+    def note_unwritten(self, n: int) -> None:
+        self._outbound.unwritten(n)
 
     def pending_events(self) -> list[Event]:
         return []

@@ -149,11 +149,12 @@ class PoolConnection(ConnectionCallbacks):
 
     # -- bytes in and out -----------------------------------------------------------------------------
     def flush(self) -> None:
+        self.codec.note_unwritten(len(self.conn.write_buffer))
         out = self.codec.data_to_send()
         if out and self.conn.is_open:
             self.conn.write(out)
         if self.codec.wants_close and self.conn.is_open:
-            self.conn.close(CloseType.FLUSH_WRITE)
+            self.conn.close(CloseType.NO_FLUSH if self.codec.close_unflushed else CloseType.FLUSH_WRITE)
 
     def on_bytes(self, data: bytes, end_stream: bool) -> None:
         events = self.codec.receive_data(data) if data else []
