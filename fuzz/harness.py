@@ -14,6 +14,8 @@ Runtime API, used by the harness file itself:
     @harness.allow(h1.ProtocolError)          # expected outcomes; anything else is a crash
     def TestOneInput(data): ...
 
+    atheris.Setup(sys.argv, TestOneInput, **harness.mutators("NAME"))   # structure-aware mutator
+
 plus `Budget` (a cap on actions / loop iterations) and `capped(data, n)`.
 """
 
@@ -266,6 +268,15 @@ def allow(*exception_types):
         guarded.allowed = exception_types
         return guarded
     return decorate
+
+
+def mutators(name: str) -> dict:
+    """Keyword arguments for atheris.Setup: harness `name`'s structure-aware mutator and crossover
+    (fuzz/mutators/), or {} (libFuzzer's byte mutator alone) when it has none or
+    PROXYFUZZ_MUTATOR=bytes. Imported only when the harness runs as a fuzzer: replay and coverage
+    import harness modules without running their __main__ block."""
+    from fuzz.mutators import setup_kwargs
+    return setup_kwargs(name)
 
 
 def capped(data: bytes, max_len: int) -> bytes:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fuzz.harness import POLICY_ENV, POLICY_FILE_ENV, REPO_ROOT, HarnessError, HarnessSpec, Layout, corpus_files
+from fuzz.mutators import STATS_ENV, read_stats, shares_line
 
 # Seconds allowed beyond -max_total_time for startup (policy `all` instruments thousands of
 # functions) and for libFuzzer to write its final report.
@@ -89,6 +90,7 @@ class RunResult:
     corpus_size: int          # files in the working corpus afterwards
     log: Path | None
     timed_out: bool = False
+    mutations: dict = field(default_factory=dict)   # mutation kind -> count (custom mutators only)
 
     @property
     def exec_per_sec(self) -> float:
@@ -102,6 +104,8 @@ class RunResult:
         lines = [f"== {self.name}: {p.executions} executions in {self.elapsed:.1f} s "
                  f"({self.exec_per_sec:.0f} exec/s), cov: {p.cov} ft: {p.ft}, "
                  f"working corpus: {self.corpus_size} files, crashes: {len(self.artifacts)}"]
+        if self.mutations:
+            lines.append(f"   {shares_line(self.mutations)}")
         lines += [f"   crash file: {a}" for a in self.artifacts]
         if self.timed_out:
             lines.append("   the run overran its time limit and was stopped")
@@ -227,11 +231,22 @@ def run(spec: HarnessSpec, layout: Layout, time_s: int | None = 60, jobs: int = 
     log_path = layout.logs() / f"{spec.name}.log"
     started = time.time()
     deadline = (time_s or 600) + STARTUP_GRACE
-    rc, progress, timed_out, elapsed = stream(cmd, child_env(layout, policy), layout.root, deadline,
-                                              log_path, on_line)
+    env = child_env(layout, policy)
+    env[STATS_ENV] = str(_fresh_dir(layout.work / "mutations" / spec.name))
+    rc, progress, timed_out, elapsed = stream(cmd, env, layout.root, deadline, log_path, on_line)
     artifacts = _new_artifacts(layout.artifacts(spec.name), started, progress.artifacts)
     return RunResult(spec.name, rc, elapsed, progress, artifacts,
-                     len(corpus_files(layout.work_corpus(spec.name))), log_path, timed_out)
+                     len(corpus_files(layout.work_corpus(spec.name))), log_path, timed_out,
+                     read_stats(env[STATS_ENV]))
+
+
+def _fresh_dir(path: Path) -> Path:
+    """An empty folder (what an earlier run left there is removed)."""
+    if path.is_dir():
+        for child in path.iterdir():
+            child.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def merge(spec: HarnessSpec, layout: Layout, timeout_s: int = 600) -> tuple[int, int, int]:

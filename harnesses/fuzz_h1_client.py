@@ -24,5 +24,5 @@ def TestOneInput(data):
 
 
 if __name__ == "__main__":
-    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Setup(sys.argv, TestOneInput, **harness.mutators("h1_client"))
     atheris.Fuzz()

@@ -22,5 +22,5 @@ describe = http_filter.describe  # triage shows inputs as the harness reads them
 
 
 if __name__ == "__main__":
-    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Setup(sys.argv, TestOneInput, **harness.mutators("http_filter"))
     atheris.Fuzz()

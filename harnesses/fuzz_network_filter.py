@@ -22,5 +22,5 @@ describe = network_filter.describe  # triage shows inputs as the harness reads t
 
 
 if __name__ == "__main__":
-    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Setup(sys.argv, TestOneInput, **harness.mutators("network_filter"))
     atheris.Fuzz()

@@ -63,9 +63,10 @@ def _parser():
                         "start from an empty corpus. Either way libFuzzer gets the harness's dictionary and "
                         ".options (part of the harness), and session still builds its config pool from "
                         "corpus/session_configs/ + examples/")
-    p.add_argument("--harness", nargs="+", metavar="NAME",
+    p.add_argument("--harness", nargs="+", action="extend", metavar="NAME",
                    help="run these harnesses for every bug instead of the ones each .md names")
-    p.add_argument("--bug", nargs="+", metavar="NAME", help="only these bugs (patch file names without .patch)")
+    p.add_argument("--bug", nargs="+", action="extend", metavar="NAME",
+                   help="only these bugs (patch file names without .patch); repeatable")
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline column")
     p.add_argument("--no-unit-tests", action="store_true", help="skip running the unit tests the .md names")
     p.add_argument("--keep", type=Path, help="build the copies under this folder and keep them (debugging)")

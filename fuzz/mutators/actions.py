@@ -1,0 +1,406 @@
+"""Action scripts (session, network_filter, http_filter), mutated one action at a time.
+
+An input is a head (configuration choice, modes) and actions. Each harness's own decoder and its
+exact inverse encoder (`fuzz.session.decode_actions` / `encode_actions`, `fuzz.targets.http_filter`'s
+pair) do all the reading and writing, so this module knows no operand layout: a new op, or a new
+operand layout, is mutated without a change here. What it needs of an action it learns through the
+pair:
+- a new action of any op: a random op byte and random operand bytes, decoded;
+- "change one field": the action encoded alone, one byte after its op byte changed, decoded again;
+- whether an op carries a payload, and how long it may be: the longest payload that survives
+  encode -> decode unchanged (found by bisection, cached per op).
+Mutated actions are always kept in the form decode(encode(actions)) == actions.
+
+Operations: insert, delete, duplicate, swap, move, retarget, change one field, change the op,
+mutate a payload at its protocol's level (HTTP/1.1, HTTP/2, else bytes) or give it a new one,
+change the head; crossover splices actions of another input in.
+"""
+
+import random
+from dataclasses import replace
+
+from fuzz.mutators import http1, http2
+from fuzz.mutators.base import Mutator, apply_ops
+
+SEED_CAPACITY = 256   # payloads shorter than this are seeds of a template, not protocol bytes
+
+
+class ActionCodec:
+    """One harness's input layout: head bytes, then actions its decoder reads."""
+
+    max_actions = 255
+
+    def split(self, data: bytes) -> tuple[bytes, list]:
+        raise NotImplementedError
+
+    def join(self, head: bytes, actions: list) -> bytes:
+        return head + self.encode(actions)
+
+    def decode(self, fragment: bytes) -> list:
+        raise NotImplementedError
+
+    def encode(self, actions: list) -> bytes:
+        raise NotImplementedError
+
+    def op_of(self, action):
+        return action.op
+
+    def payload(self, action) -> bytes:
+        return action.payload
+
+    def with_payload(self, action, payload: bytes):
+        return replace(action, payload=payload)
+
+    def target(self, action) -> int | None:
+        return getattr(action, "target", None)
+
+    def with_target(self, action, target: int):
+        return replace(action, target=target)
+
+    def head_ops(self) -> dict:
+        """kind -> (weight, fn(head: bytes, rng, mutator) -> new head or None)."""
+        return {}
+
+
+def _byte_at(index: int):
+    """A head operation: byte `index` of the head drawn afresh."""
+    def op(head: bytes, rng, mutator):
+        head = head.ljust(index + 1, b"\0")
+        return head[:index] + bytes([rng.randrange(256)]) + head[index + 1:]
+    return op
+
+
+class SessionCodec(ActionCodec):
+    """fuzz/session.py: byte 0 the configuration, byte 1 the read size, then actions (the
+    decoder's implicit first connect is not part of the list)."""
+
+    def __init__(self) -> None:
+        from fuzz import session
+        self.session = session
+        self.max_actions = session.MAX_ACTIONS - 1
+
+    def split(self, data):
+        return data[:2].ljust(2, b"\0"), self.decode(data[2:])
+
+    def decode(self, fragment):
+        return self.session.decode_actions(self.session.Reader(fragment))[1:]
+
+    def encode(self, actions):
+        return self.session.encode_actions(actions)[2:]
+
+    def head_ops(self):
+        return {"config": (2, _byte_at(0)), "read_size": (1, _byte_at(1))}
+
+
+def _blob_head(data: bytes, tail: int) -> tuple[bytes, bytes]:
+    """(head, rest) of an input that starts with a filter index byte, a 2-byte length L, L bytes
+    of configuration and `tail` more head bytes, read the way the uber-filter harnesses read it
+    (fuzz/targets/network_filter.run, fuzz/targets/http_filter.run: the length modulo 4096)."""
+    from fuzz.session import Reader
+    r = Reader(data)
+    r.int(1, 256)
+    r.bytes(r.int(2, 4096))
+    r.bytes(tail)
+    end = min(r.pos, len(data))
+    return data[:end].ljust(r.pos, b"\0"), data[end:]
+
+
+def _blob_ops(tail: int) -> dict:
+    """Head operations of the uber-filter layouts: another filter, another configuration (byte
+    mutations of the serialized message, with its length kept right), other mode bytes."""
+    def config_bytes(head: bytes, rng, mutator):
+        blob = head[3:len(head) - tail]
+        new = mutator.byte_mutate(blob, 4095, rng)[:4095]
+        return head[:1] + len(new).to_bytes(2, "big") + new + head[len(head) - tail:]
+
+    def mode(head: bytes, rng, mutator):
+        i = len(head) - 1 - rng.randrange(tail)
+        return head[:i] + bytes([rng.randrange(256)]) + head[i + 1:]
+    return {"filter": (2, _byte_at(0)), "config_bytes": (3, config_bytes), "mode": (2, mode)}
+
+
+class NetworkFilterCodec(SessionCodec):
+    """fuzz/targets/network_filter.py: filter, configuration, probe mode byte, session actions."""
+
+    def split(self, data):
+        head, rest = _blob_head(data, 1)
+        return head, self.decode(rest)
+
+    def head_ops(self):
+        return _blob_ops(1)
+
+
+class HttpFilterCodec(ActionCodec):
+    """fuzz/targets/http_filter.py: filter, configuration, layout, seed and 4 script bytes, then
+    (op, argument, payload, end) tuples."""
+
+    def __init__(self) -> None:
+        from fuzz.session import Reader
+        from fuzz.targets import http_filter
+        self.target_module, self.reader = http_filter, Reader
+        self.max_actions = http_filter.MAX_ACTIONS
+
+    def split(self, data):
+        head, rest = _blob_head(data, 6)
+        return head, self.decode(rest)
+
+    def decode(self, fragment):
+        return self.target_module.decode_actions(self.reader(fragment))
+
+    def encode(self, actions):
+        return self.target_module.encode_actions(actions)
+
+    def op_of(self, action):
+        return action[0]
+
+    def payload(self, action):
+        return action[2]
+
+    def with_payload(self, action, payload):
+        return action[:2] + (payload,) + action[3:]
+
+    def target(self, action):
+        return None
+
+    def head_ops(self):
+        return _blob_ops(6)
+
+
+# ------------------------------------------------------------------------------------- the mutator
+class Actions(Mutator):
+    name = "actions"
+
+    def __init__(self, codec: ActionCodec, byte_mutate=None) -> None:
+        super().__init__(byte_mutate)
+        self.codec = codec
+        self.h1_requests = http1.Http1(byte_mutate)
+        self.h1_responses = http1.Http1(byte_mutate, response=True)
+        self.h2 = http2.Http2(byte_mutate)
+        self._capacity: dict = {}
+        self.ops = {
+            "insert": (5, self.insert), "delete": (3, self.delete), "duplicate": (3, self.duplicate),
+            "swap": (2, self.swap), "move": (1, self.move), "retarget": (2, self.retarget),
+            "field": (5, self.field), "op": (1, self.change_op), "payload": (5, self.payload),
+            "payload_new": (2, self.payload_new),
+        }
+        for kind, (weight, fn) in codec.head_ops().items():
+            self.ops[f"head_{kind}"] = (weight, self._head_op(fn))
+
+    # --------------------------------------------------------------------- layout, learned
+    def carries(self, action, payload: bytes) -> bool:
+        again = self.normalised(self.codec.with_payload(action, payload))
+        return again is not None and self.codec.payload(again) == payload
+
+    def capacity(self, action) -> int:
+        """The longest payload this action's op carries through encode -> decode (0: none)."""
+        op = self.codec.op_of(action)
+        if op not in self._capacity:
+            fits = lambda n: self.carries(action, b"\x01" * n)  # noqa: E731
+            lo, hi = 0, 1 << 16
+            if fits(hi):
+                lo = hi
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+            self._capacity[op] = lo
+        return self._capacity[op]
+
+    def normalised(self, action):
+        """The action as its decoder reads it back (or None when it does not survive alone)."""
+        try:
+            again = self.codec.decode(self.codec.encode([action]))
+        except (ValueError, OverflowError, IndexError, TypeError):
+            return None
+        return again[0] if len(again) == 1 else None
+
+    def fitted(self, action, payload: bytes):
+        """`action` carrying `payload`, cut to what its op can carry."""
+        cap = self.capacity(action)
+        fitted = self.normalised(self.codec.with_payload(action, payload[:cap]))
+        return fitted if fitted is not None and self.codec.payload(fitted) == payload[:cap] else None
+
+    def random_action(self, rng: random.Random):
+        fragment = bytes(rng.randrange(256) for _ in range(6 + rng.randrange(10)))
+        decoded = self.codec.decode(fragment)
+        if not decoded:
+            return None
+        action = decoded[0]
+        if self.capacity(action) and rng.random() < 0.8:
+            action = self.fitted(action, self.new_payload(action, rng)) or action
+        return action
+
+    # --------------------------------------------------------------------- payloads
+    def _upstream(self, action) -> bool:
+        return "upstream" in str(self.codec.op_of(action))
+
+    def new_payload(self, action, rng: random.Random) -> bytes:
+        if self.capacity(action) < SEED_CAPACITY:
+            return bytes(rng.randrange(256) for _ in range(rng.randrange(self.capacity(action) + 1)))
+        if self._upstream(action):
+            return http1.template(rng, response=True).raw()
+        choice = rng.random()
+        if choice < 0.7:
+            return b"".join(http1.template(rng).raw() for _ in range(1 + (rng.random() < 0.3)))
+        if choice < 0.9:
+            return http2.new_capture(rng).raw()
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(32)))
+
+    def mutate_payload(self, action, rng: random.Random) -> bytes:
+        """The payload mutated at its protocol's level when it has one, else as bytes."""
+        payload, result = self.codec.payload(action), None
+        if self.capacity(action) >= SEED_CAPACITY:
+            if payload.startswith(http2.PREFACE):
+                result = self.h2.mutate_capture(payload, rng)
+            elif payload[:1].isalpha() and b"HTTP/" in payload.split(b"\n", 1)[0]:
+                mutator = self.h1_responses if self._upstream(action) else self.h1_requests
+                result = mutator.mutate_stream(payload, rng)
+        if result is None:
+            return self.byte_mutate(payload, self.capacity(action), rng)
+        return result[1]
+
+    # --------------------------------------------------------------------- operations
+    def insert(self, state, rng) -> bool:
+        head, actions = state
+        if len(actions) >= self.codec.max_actions:
+            return False
+        action = self.random_action(rng)
+        if action is None:
+            return False
+        actions.insert(rng.randrange(len(actions) + 1), action)
+        return True
+
+    def delete(self, state, rng) -> bool:
+        actions = state[1]
+        if not actions:
+            return False
+        del actions[rng.randrange(len(actions))]
+        return True
+
+    def duplicate(self, state, rng) -> bool:
+        actions = state[1]
+        if not actions or len(actions) >= self.codec.max_actions:
+            return False
+        i = rng.randrange(len(actions))
+        n = 1 + rng.randrange(min(4, len(actions) - i))
+        at = i + n if rng.random() < 0.5 else rng.randrange(len(actions) + 1)
+        actions[at:at] = actions[i:i + n][:self.codec.max_actions - len(actions)]
+        return True
+
+    def swap(self, state, rng) -> bool:
+        actions = state[1]
+        if len(actions) < 2:
+            return False
+        i, j = rng.sample(range(len(actions)), 2)
+        actions[i], actions[j] = actions[j], actions[i]
+        return True
+
+    def move(self, state, rng) -> bool:
+        actions = state[1]
+        if len(actions) < 2:
+            return False
+        action = actions.pop(rng.randrange(len(actions)))
+        actions.insert(rng.randrange(len(actions) + 1), action)
+        return True
+
+    def retarget(self, state, rng) -> bool:
+        actions = state[1]
+        candidates = [i for i, a in enumerate(actions) if self.codec.target(a) is not None]
+        if not candidates:
+            return False
+        i = rng.choice(candidates)
+        current = self.codec.target(actions[i])
+        targets = {self.codec.target(a) for a in actions if self.codec.target(a) is not None}
+        new = self.normalised(self.codec.with_target(actions[i], rng.choice(
+            sorted(targets | {0, 1, current + 1, max(0, current - 1)}))))
+        if new is None or new == actions[i]:
+            return False
+        actions[i] = new
+        return True
+
+    def _recode(self, state, rng, first: bool) -> bool:
+        actions = state[1]
+        if not actions:
+            return False
+        i = rng.randrange(len(actions))
+        encoded = bytearray(self.codec.encode([actions[i]]))
+        if not encoded or (not first and len(encoded) < 2):
+            return False
+        at = 0 if first else 1 + rng.randrange(len(encoded) - 1)
+        encoded[at] = rng.choice((rng.randrange(256), (encoded[at] + 1) % 256, (encoded[at] - 1) % 256, 0, 255))
+        new = self.codec.decode(bytes(encoded))
+        if new == actions[i:i + 1]:
+            return False
+        actions[i:i + 1] = new[:max(1, self.codec.max_actions - len(actions) + 1)]
+        return True
+
+    def field(self, state, rng) -> bool:
+        return self._recode(state, rng, first=False)
+
+    def change_op(self, state, rng) -> bool:
+        return self._recode(state, rng, first=True)
+
+    def _with_payload(self, state, rng, make) -> bool:
+        actions = state[1]
+        candidates = [i for i, a in enumerate(actions) if self.capacity(a)]
+        if not candidates:
+            return False
+        i = rng.choice(candidates)
+        new = self.fitted(actions[i], make(actions[i], rng))
+        if new is None or new == actions[i]:
+            return False
+        actions[i] = new
+        return True
+
+    def payload(self, state, rng) -> bool:
+        return self._with_payload(state, rng, self.mutate_payload)
+
+    def payload_new(self, state, rng) -> bool:
+        return self._with_payload(state, rng, self.new_payload)
+
+    def _head_op(self, fn):
+        def op(state, rng) -> bool:
+            new = fn(state[0], rng, self)
+            if new is None or new == state[0]:
+                return False
+            state[0] = new
+            return True
+        return op
+
+    # --------------------------------------------------------------------- entry points
+    def structured(self, data, max_size, rng):
+        head, actions = self.codec.split(data)
+        state = [head, actions]
+        kinds = apply_ops(self.ops, state, rng, "actions")
+        if not kinds:
+            return None
+        out = self.codec.join(state[0], state[1])
+        while len(out) > max_size and state[1]:  # too long: drop actions from the end
+            state[1].pop()
+            out = self.codec.join(state[0], state[1])
+        return kinds, out
+
+    def splice(self, data1, data2, max_size, rng):
+        head, actions = self.codec.split(data1)
+        _, donor = self.codec.split(data2)
+        if not donor:
+            return None
+        j = rng.randrange(len(donor))
+        piece = donor[j:j + 1 + rng.randrange(min(8, len(donor) - j))]
+        i = rng.randrange(len(actions) + 1)
+        if rng.random() < 0.5:
+            actions[i:i] = piece            # splice in
+        else:
+            actions[i:] = piece             # this input's start, the other's actions after it
+        return ["actions.splice"], self.codec.join(head, actions[:self.codec.max_actions])
+
+
+def session(byte_mutate=None) -> Actions:
+    return Actions(SessionCodec(), byte_mutate)
+
+
+def network_filter(byte_mutate=None) -> Actions:
+    return Actions(NetworkFilterCodec(), byte_mutate)
+
+
+def http_filter(byte_mutate=None) -> Actions:
+    return Actions(HttpFilterCodec(), byte_mutate)
