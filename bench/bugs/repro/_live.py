@@ -80,7 +80,7 @@ class Proxy:
         self.proc = subprocess.Popen([sys.executable, "-m", "proxy", "-c", str(path)], cwd=ROOT, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._read_status, daemon=True).start()
-        if not self._ready.wait(START_TIMEOUT_S) or self.proc.poll() is not None:
+        if not self._ready.wait(START_TIMEOUT_S) or "proxy: ready" not in self.lines:
             self.__exit__(None, None, None)
             broken("the proxy did not start: " + " | ".join(self.lines[-5:]))
         return self
@@ -347,8 +347,9 @@ class H2Client:
         import h2.connection
         self.sock = connect(port, timeout)
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
-        if settings:
-            self.conn.local_settings.update(settings)
+        if settings:  # in force from the first frame, as the SETTINGS of the preface announce them
+            import h2.settings
+            self.conn.local_settings = h2.settings.Settings(client=True, initial_values=settings)
         self.conn.initiate_connection()
         self.streams: dict[int, dict] = {}
         self.closed = False
