@@ -24,6 +24,7 @@ from proxy.network import sim
 from . import oracles
 from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
 from .peers import Peers
+from .models.session_oracle import SessionModel, edge_sources
 from .peers.h2_peer import settings_from_byte
 
 MAX_ACTIONS = 256
@@ -224,10 +225,12 @@ class Session:
     """A fresh server instance over a built (immutable, shared) configuration."""
 
     def __init__(self, built, read_size: int = READ_SIZES[0], seed: int = 0,
-                 on_connection=None, check_bytes: bool = True, sources=SOURCES, extra_ports=()) -> None:
+                 on_connection=None, check_bytes: bool = True, sources=SOURCES, extra_ports=(),
+                 models: bool = False) -> None:
         """`on_connection(conn)` sees each accepted downstream connection (harnesses add probe
         filters there); `check_bytes=False` turns off byte conservation when a probe drops data;
-        `sources` and `extra_ports` widen what connect actions reach (connect_address)."""
+        `sources` and `extra_ports` widen what connect actions reach (connect_address); `models`
+        judges chains, policies and routes with the reference models (fuzz.models.session_oracle)."""
         self.built = built
         self.sources, self.extra_ports = sources, extra_ports
         self.read_size = read_size
@@ -242,6 +245,7 @@ class Session:
         self.peers = Peers(self.dispatcher, self.network)
         self.actions_run = 0
         self._rules = oracles.FilterRules()
+        self.models = SessionModel(self) if models else None
 
     # -- running --------------------------------------------------------------------------
     def run(self, actions) -> "Session":
@@ -252,6 +256,8 @@ class Session:
                 self.check()
                 self.actions_run += 1
             self.finish()
+            if self.models is not None:
+                self.models.finish(self.peers.exchanges)   # outcomes recorded before the shutdown stand
         return self
 
     def apply(self, a: Action) -> None:
@@ -280,6 +286,9 @@ class Session:
                                           server_name=server_name)
         self.downstream.append(sock)
         self.peers.downstream(sock)
+        if self.models is not None:
+            self.models.accepted(len(self.downstream) - 1, listener, local, (source, 40000 + len(self.downstream) - 1),
+                                 server_name, conn)
         if conn is not None:
             check_every_buffer_change(conn)
         if conn is not None and self.on_connection is not None:
@@ -338,6 +347,8 @@ class Session:
 
     def check(self) -> None:
         self.peers.observe()
+        if self.models is not None:
+            self.models.check()
         for conn in self.connections():
             oracles.check_read_buffer_bound(conn, self.read_size if not conn.is_client else sim.READ_SIZE)
             oracles.check_watermark_state(f"{conn!r}.read_buffer", conn.read_buffer)
@@ -410,7 +421,8 @@ def decode_input(pool: ConfigPool, data: bytes) -> tuple[int, int, list[Action]]
 def run_input(pool: ConfigPool, data: bytes) -> Session:
     """The session harness's body."""
     index, read_size, actions = decode_input(pool, data)
-    return Session(pool.built[index], read_size=read_size).run(actions)
+    built = pool.built[index]
+    return Session(built, read_size=read_size, models=True, sources=edge_sources(built, SOURCES)).run(actions)
 
 
 def describe_actions(actions) -> list[str]:

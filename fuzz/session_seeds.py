@@ -139,7 +139,29 @@ def write_seeds(out: Path, pool: ConfigPool) -> int:
             for kind, script in (("tour", CHAIN_TOUR[chain_http]), ("flow", CHAIN_FLOW[chain_http])):
                 write(encode_actions([connect] + retarget(script), config=index), f"{Path(name).stem}-chain{n + 1}-{kind}-r0")
                 count += 1
+        for n, script in enumerate(edge_scripts(built)):
+            write(encode_actions(script, config=index), f"{Path(name).stem}-edges{n + 1}-r0")
+            count += 1
     return count
+
+
+def edge_scripts(built):
+    """Clients from every edge of the configuration's source prefixes (fuzz.models.session_oracle's
+    edge_sources, reached by connect values 8k + listener) to every listener, each sending one
+    request or a few bytes: the RBAC and filter chain models judge each connection."""
+    from fuzz.models.session_oracle import edge_sources
+    from fuzz.session import MAX_CONNECTIONS, SOURCES
+    sources = edge_sources(built, SOURCES)
+    connects = [A("connect", value=8 * k + j) for k in range(len(SOURCES), min(len(sources), 32))
+                for j in range(min(len(built.listeners), 8))]
+    per_script = MAX_CONNECTIONS - 1
+    scripts = []
+    for start in range(0, len(connects), per_script):
+        script = []
+        for i, connect in enumerate(connects[start:start + per_script]):
+            script += [connect, A("send_http", i + 1, value=0, payload=b"\x00"), A("send", i + 1, payload=b"x")]
+        scripts.append(script + [A("upstream_connect"), A("upstream_read"), A("read")])
+    return scripts
 
 
 def main(argv=None) -> int:

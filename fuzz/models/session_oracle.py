@@ -1,0 +1,238 @@
+"""Model oracles for whole sessions (fuzz/session.py): the models applied to what the peers saw.
+
+Per connection (`accepted`, right after the listener built it; judged at the next `check`):
+  - the filter chain it got is the one fuzz.models.chains selects (model_filter_chain_match);
+  - walking its network filters in order until one stops it: RBAC (fuzz.models.rbac) and the local
+    rate limit bucket of that filter (fuzz.models.ratelimit) decide at accept; a connection the
+    models refuse is closed at accept without an upstream connection (model_<filter>_decision), and
+    the rbac / local_ratelimit counters move exactly as the models say for that connect action
+    (model_<filter>_counters). A fault delay ends the walk (the filters after it start later).
+Per request, at the end of the session (fuzz.peers' records, `finish`), for connections whose chain
+ends in an HTTP connection manager: the request as the client sent it is walked through the HTTP
+filters (RBAC decides; rate limit and fault abort may or may not fire; header mutations edit it)
+and the route table (fuzz.models.routing: every answer any draw could give). Then
+  - a request an upstream saw must have a branch that forwards it to that upstream's cluster
+    (model_route_session: wrong cluster, or forwarded although RBAC denies, a direct response or
+    no route applies);
+  - a local reply (no upstream saw the request) of 403, 404, 429 or a 1xx-3xx status must have a
+    branch that produces it, with the direct response's body (model_local_reply_session); other
+    4xx/5xx local replies (bad requests, upstream failures, timeouts) are not judged here.
+"""
+
+from proxy.config import schema
+
+from fuzz.oracles import InvariantViolation
+from fuzz.targets.route_reference import Request
+
+from . import chains, rbac, ratelimit, routing, stats
+
+_BOOTSTRAPS: dict = {}
+NETWORK_FAMILIES = {"rbac": ("allowed", "denied", "shadow_allowed", "shadow_denied"),
+                    "local_ratelimit": ("allowed", "rate_limited")}
+
+
+def bootstrap_of(built):
+    """The Bootstrap message a BuiltConfig was built from (parsed once per built configuration)."""
+    boot = _BOOTSTRAPS.get(id(built))
+    if boot is None or boot[0] is not built:
+        msg = schema.Bootstrap()
+        msg.ParseFromString(built.source)
+        boot = _BOOTSTRAPS[id(built)] = (built, msg)
+        if len(_BOOTSTRAPS) > 512:
+            _BOOTSTRAPS.pop(next(iter(_BOOTSTRAPS)))
+    return boot[1]
+
+
+def edge_sources(built, defaults) -> tuple:
+    """Source addresses worth connecting from: `defaults`, then the edges of every source prefix the
+    configuration decides on (RBAC policies, network and HTTP; filter chain matches)."""
+    boot = bootstrap_of(built)
+    prefixes = []
+    for listener in boot.listeners:
+        for chain in listener.filter_chains:
+            prefixes += chain.filter_chain_match.source_prefix_ranges
+            for f in chain.filters:
+                kind = f.WhichOneof("filter")
+                policies = list(getattr(f, kind).policies) if kind == "rbac" else []
+                if kind == "http_connection_manager":
+                    policies = [p for h in f.http_connection_manager.http_filters if h.WhichOneof("filter") == "rbac"
+                                for p in h.rbac.policies]
+                prefixes += [text for p in policies for text in p.source_prefixes]
+    edges = rbac.boundary_addresses(prefixes)
+    return tuple(defaults) + tuple(e for e in edges if e not in defaults)
+
+
+def _counter_names(family: str, stat_prefix: str, name: str) -> list:
+    """docs/semantics.md: a network filter counts `<family>.<name>` and `<family>.<stat_prefix>.<name>`."""
+    return [f"{family}.{name}"] + ([f"{family}.{stat_prefix}.{name}"] if stat_prefix else [])
+
+
+class SessionModel:
+    def __init__(self, session) -> None:
+        self.session = session
+        self.boot = bootstrap_of(session.built)
+        self.buckets: dict = {}     # (listener, chain, filter index) -> (Bucket, State)
+        self.hcm: dict = {}         # downstream index -> HttpConnectionManager message
+        self.fresh = []             # (conn, refused_by, what, counters before, upstreams before)
+        self.before, self.upstreams = dict(session.ctx.stats.counters), 0
+
+    # -- connections -------------------------------------------------------------------------------
+    def accepted(self, index: int, listener, local, remote, server_name: str, conn) -> None:
+        built = self.session.built
+        li = built.listeners.index(listener)
+        msg = self.boot.listeners[li]
+        if not chains.understood(msg):
+            return
+        want = chains.select(msg, local[1], server_name, remote[0])
+        picked = listener.select_filter_chain(local, remote, server_name)
+        got = () if picked is None else (listener.filter_chains.index(picked),)
+        what = f"connection {index} to listener {msg.name} port {local[1]} from {remote[0]} sni {server_name!r}"
+        if len(want) <= 1 and want != got:
+            raise InvariantViolation("model_filter_chain_match", f"{what}: chain {list(want)} expected, {list(got)} chosen",
+                                     judged=type(listener).select_filter_chain, expected=list(want), observed=list(got))
+        if conn is None or len(want) != 1:
+            return
+        ci = want[0]
+        moved, refused_by = {}, None
+        for fi, f in enumerate(msg.filter_chains[ci].filters):
+            kind = f.WhichOneof("filter")
+            cfg = getattr(f, kind)
+            if kind == "rbac":
+                verdict = rbac.decide(rbac.from_network(cfg), cfg.shadow, rbac.Subject(remote[0], local[1]))
+                self._count(moved, "rbac", cfg.stat_prefix, verdict.counters[0][0])
+                if not verdict.allowed:
+                    refused_by = f"rbac (policy {verdict.policy})"
+            elif kind == "local_ratelimit":
+                bucket, state = self.buckets.setdefault((li, ci, fi), (ratelimit.Bucket.of(cfg), None))
+                if state is None:
+                    state = ratelimit.start(bucket)
+                    self.buckets[(li, ci, fi)] = (bucket, state)
+                ok = ratelimit.take(bucket, state, self.session.dispatcher.now_ms())
+                self._count(moved, "local_ratelimit", cfg.stat_prefix, "allowed" if ok else "rate_limited")
+                if not ok:
+                    refused_by = f"local_ratelimit ({bucket})"
+            elif kind == "fault" and cfg.delay_ms:
+                break
+            elif kind == "http_connection_manager":
+                self.hcm[index] = cfg
+            if refused_by:
+                break
+        self.fresh.append((conn, refused_by, what, moved, self.before, self.upstreams))
+
+    @staticmethod
+    def _count(moved: dict, family: str, stat_prefix: str, name: str) -> None:
+        for key in _counter_names(family, stat_prefix, name):
+            moved[key] = moved.get(key, 0) + 1
+
+    def check(self) -> None:
+        fresh, self.fresh = self.fresh, []
+        opened = len(self.session.network.opened)
+        counters = self.session.ctx.stats.counters
+        for conn, refused_by, what, moved, before, upstreams in fresh:
+            if refused_by and (conn.is_open or opened > upstreams):
+                observed = f"open={conn.is_open}, {opened - upstreams} upstream connection(s) opened"
+                raise InvariantViolation(f"model_{refused_by.split()[0]}_decision",
+                                         f"{what}: refused by {refused_by}, but {observed}",
+                                         expected="closed at accept, no upstream", observed=observed)
+            for family, names in NETWORK_FAMILIES.items():
+                keys = {k for k in stats.family_counters(counters, family, names) if not k.startswith("http.")}
+                wrong = [f"{k} moved by {counters.get(k, 0) - before.get(k, 0)}, expected {moved.get(k, 0)}"
+                         for k in sorted(keys | {k for k in moved if k.startswith(family + ".")})
+                         if counters.get(k, 0) - before.get(k, 0) != moved.get(k, 0)]
+                if wrong:
+                    raise InvariantViolation(f"model_{family}_counters", "; ".join(wrong) + f" ({what})",
+                                             expected=moved, observed=wrong)
+        self.upstreams = opened
+        if fresh:
+            self.before = dict(counters)
+
+    # -- requests ----------------------------------------------------------------------------------
+    def finish(self, exchanges) -> None:
+        for ex in exchanges:
+            hcm = self.hcm.get(ex.downstream)
+            if hcm is None or not ex.request.complete or not ex.request.target.startswith(b"/"):
+                continue
+            sock = self.session.downstream[ex.downstream]
+            source = sock.conn.remote_address[0] if sock.conn is not None else None
+            if source is None:
+                continue
+            self._judge(ex, hcm, source)
+
+    def _judge(self, ex, hcm, source: str) -> None:
+        text = lambda b: b.decode("latin-1")  # noqa: E731
+        req = ex.request
+        authority = req.authority or req.header(b"host") or b""
+        request = Request(text(req.method), text(authority), text(req.target),
+                          tuple((text(n), text(v)) for n, v in req.headers if n != b"host"), text(req.scheme or b"http"))
+        local, forwards = outcomes(hcm, request, source)
+        what = f"request {ex.id} {request.method} {request.path!r} host {request.authority!r} from {source}"
+        if ex.upstreams:
+            cluster = ex.upstreams[0].cluster
+            if cluster is not None and cluster not in forwards:
+                raise InvariantViolation("model_route_session",
+                                         f"{what} reached cluster {cluster!r}; the models forward it to "
+                                         f"{sorted(forwards) or 'no cluster'} (local replies {sorted(local, key=str)})",
+                                         expected=sorted(forwards), observed=cluster)
+            return
+        if ex.outcome != "response" or ex.response is None or self._upstream_may_have_answered(forwards):
+            return
+        status = ex.response.status
+        if status not in (403, 404, 429) and status >= 400:
+            return
+        bodies = [body for s, body in local if s == status]
+        if request.method == "HEAD" or status in (204, 304):
+            bodies = [None for _ in bodies]   # no body goes with these (RFC 9110 9.3.2, 15.3.5, 15.4.5)
+        if not bodies or (None not in bodies and bytes(ex.response.body) not in bodies):
+            raise InvariantViolation("model_local_reply_session",
+                                     f"{what} got a local {status} ({len(ex.response.body)} body bytes); the models "
+                                     f"reply {sorted(local, key=str) or 'nothing'} or forward to {sorted(forwards)}",
+                                     expected=sorted(local, key=str), observed=status)
+
+
+    def _upstream_may_have_answered(self, clusters) -> bool:
+        """Whether an upstream of one of `clusters` sent bytes in this session: a response it sent
+        before reading the request (then reset) would reach the client with no upstream linked to
+        the request, so a reply is judged local only when no such upstream spoke."""
+        endpoints = {(e.host, e.port) for c in self.boot.clusters if c.name in clusters for e in c.endpoints}
+        return any(conn.io.sent and tuple(conn.remote_address) in endpoints for conn in self.session.network.opened)
+
+
+def outcomes(hcm, request: Request, source: str) -> tuple:
+    """({(status, body or None)} local replies, {cluster} forwards) some branch of the HTTP filters and
+    the route table can produce for `request` from `source`."""
+    local, forwards = set(), set()
+    routed = [request]
+    for f in hcm.http_filters:
+        kind = f.WhichOneof("filter")
+        cfg = getattr(f, kind)
+        if kind == "rbac":
+            verdict = rbac.decide(rbac.from_http(cfg), cfg.shadow, rbac.Subject(source, 0, request))
+            if not verdict.allowed:
+                local.add((403, None))
+                return local, forwards
+        elif kind == "local_ratelimit":
+            local.add((429, None))
+        elif kind == "fault" and cfg.abort_percent:
+            local.add((cfg.abort_status, None))
+            if cfg.abort_percent >= 100:
+                return local, forwards
+        elif kind == "header_mutation":
+            request = _mutated(cfg, request)
+            routed.append(request)   # the route may be chosen before or after the mutation
+    for answer in set().union(*(routing.answers(hcm.route_config, r) for r in (routed[0], routed[-1]))):
+        if answer[0] == "cluster":
+            forwards.add(answer[1])
+        elif answer[0] == "direct":
+            local.add((answer[1], answer[2].encode()))
+        else:
+            local.add((404, None))
+    return local, forwards
+
+
+def _mutated(cfg, request: Request) -> Request:
+    """bootstrap.proto HeaderMutation: request_headers_to_remove, then request_headers_to_add appended
+    (as fuzz.targets.http_filter's reference for the filter has it)."""
+    gone = set(cfg.request_headers_to_remove)
+    headers = tuple((n, v) for n, v in request.headers if n not in gone)
+    headers += tuple(cfg.request_headers_to_add.items())
+    return Request(request.method, request.authority, request.path, headers, request.scheme)

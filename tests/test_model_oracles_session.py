@@ -1,0 +1,68 @@
+"""The session harness's model oracles (fuzz/models/session_oracle.py) catch bugs planted in the
+proxy by monkeypatch, on the committed seeds: a weighted or plain route answered with the other
+cluster, a route lost (404 instead of forwarding), filter chains chosen without the server name,
+network RBAC source prefixes one bit short."""
+
+from pathlib import Path
+
+import pytest
+
+import proxy.http.route as route
+import proxy.network.filters.rbac as rbac_filter
+import proxy.network.listener as listener
+from fuzz import oracles, session
+from tests.test_model_oracles_http import _prefix_off_by
+
+SEEDS = Path(session.__file__).resolve().parents[1] / "corpus" / "session"
+
+
+@pytest.fixture(scope="module")
+def pool():
+    return session.ConfigPool.default()
+
+
+def replay_all(pool):
+    for p in sorted(SEEDS.iterdir()):
+        session.run_input(pool, p.read_bytes())
+
+
+def test_edge_seeds_are_committed(pool):
+    from fuzz.session_seeds import edge_scripts
+    names = [p.name for p in SEEDS.iterdir() if "-edges" in p.name]
+    assert len(names) == sum(len(edge_scripts(b)) for b in pool.built) > 0
+
+
+def test_a_route_answered_with_another_cluster_is_caught(monkeypatch, pool):
+    original = route.Route.pick_cluster
+
+    def pick_cluster(self, rng):  # the planted bug: the neighbouring cluster of a two-cluster split
+        name = original(self, rng)
+        return {"service1": "service2", "service2": "service1", "web": "api", "api": "web"}.get(name, name)
+    monkeypatch.setattr(route.Route, "pick_cluster", pick_cluster)
+    with pytest.raises(oracles.InvariantViolation, match="model_route_session"):
+        replay_all(pool)
+
+
+def test_a_lost_route_is_caught(monkeypatch, pool):
+    original = route.VirtualHost.match
+
+    def match(self, *args, **kwargs):  # the planted bug: routes to clusters no longer match
+        found = original(self, *args, **kwargs)
+        return None if found is not None and not found.is_direct else found
+    monkeypatch.setattr(route.VirtualHost, "match", match)
+    with pytest.raises(oracles.InvariantViolation, match="model_local_reply_session"):
+        replay_all(pool)
+
+
+def test_filter_chains_chosen_without_the_server_name_are_caught(monkeypatch, pool):
+    original = listener.BuiltListener.select_filter_chain
+    monkeypatch.setattr(listener.BuiltListener, "select_filter_chain",
+                        lambda self, local, remote, server_name="": original(self, local, remote, ""))
+    with pytest.raises(oracles.InvariantViolation, match="model_filter_chain_match"):
+        replay_all(pool)
+
+
+def test_network_rbac_prefix_one_bit_short_is_caught(monkeypatch, pool):
+    monkeypatch.setattr(rbac_filter, "source_in", _prefix_off_by(-1))
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_(decision|counters)"):
+        replay_all(pool)
