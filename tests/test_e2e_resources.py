@@ -4,9 +4,11 @@ endless body): a pooled upstream connection stays usable after a response filled
 (defect 9), stalled HTTP/2 streams hold a bounded amount of memory (defect 3), one stream over the
 concurrency limit is refused alone (defect 7), and the flood limits hold (defect 8)."""
 
+import json
 import socket
 import socketserver
 import threading
+import urllib.request
 
 import h2.config
 import h2.connection
@@ -14,6 +16,7 @@ import h2.events
 import pytest
 
 from conftest import LOOPBACK, connect, recv_all
+from e2e.wire import data, get, h2 as h2_wire
 
 REFUSED_STREAM = 0x7
 
@@ -87,6 +90,7 @@ clusters:
   - name: web
     max_connections: {max_connections}
     endpoints: [{{host: 127.0.0.1, port: {upstream_port}}}]
+admin: {{address: {{host: 127.0.0.1, port: 0}}}}
 """
 
 
@@ -96,6 +100,12 @@ def _start(proxy_process, tmp_path, text: str):
     proxy = proxy_process(path)
     proxy.wait_ready()
     return proxy, proxy.listener_address("http_in")
+
+
+def _stats(proxy) -> dict:
+    admin = next(line.split(" on ")[1].strip() for line in proxy.stderr_lines if line.startswith("proxy: admin on"))
+    with urllib.request.urlopen(f"http://{admin}/stats?format=json", timeout=10) as r:
+        return {s["name"]: s["value"] for s in json.load(r)["stats"]}
 
 
 def _get(address, path: bytes) -> bytes:
@@ -164,3 +174,23 @@ def test_a_stream_over_the_concurrency_limit_is_refused_and_the_others_complete(
     answered = {e.stream_id for e in events if isinstance(e, h2.events.ResponseReceived)
                 and dict(e.headers)[b":status"] == b"200"}
     assert answered == set(ids[:-1])
+
+
+def test_rst_stream_answers_a_client_piles_up_are_bounded_and_counted(proxy_process, tmp_path, upstream):
+    """Defect 8 (max_outbound_control_frames, Envoy's default 1000; CVE-2019-9514): a request the
+    proxy rejects, then 20000 one-byte DATA frames on it, each answered by RST_STREAM. Over 1000
+    RST_STREAMs queued at once end the connection, counted in http.h2_outbound_control_flood."""
+    proxy, address = _start(proxy_process, tmp_path, _config(upstream.server_address[1]))
+    flood = h2_wire(get(1, b"/rejected", (b"content-length", b"5")) + data(1, b"x") * 20000)
+    with connect(address) as s:
+        try:
+            s.sendall(flood)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed while we were still sending: the point
+        try:
+            got = recv_all(s)
+        except socket.timeout:
+            got = None
+    assert got is not None, "the proxy kept the connection open"
+    assert got.count(b"\x00\x00\x04\x03") < 1000  # fewer RST_STREAMs than the limit reached the client
+    assert _stats(proxy).get("http.h2_outbound_control_flood") == 1

@@ -156,7 +156,7 @@ def test_rapid_reset_triggers_goaway_enhance_your_calm():
         sid += 2
     events = s.receive_data(c.data_to_send())
     assert sum(isinstance(e, StreamReset) for e in events) == 6
-    assert events[-1] == ProtocolError("more than 5 of the last 20 streams reset by the peer",
+    assert events[-1] == ProtocolError("more than 5 of the last 20 streams reset before their response",
                                        error_code=ENHANCE_YOUR_CALM)
     assert s.stats["h2_rapid_reset"] == 1
     assert goaway_code(c.receive_data(s.data_to_send())) == ENHANCE_YOUR_CALM
@@ -171,6 +171,23 @@ def test_resets_after_complete_responses_are_not_rapid_resets():
         s.send_headers(sid, 204, [], end_stream=True)
         c.receive_data(s.data_to_send())
     assert "h2_rapid_reset" not in s.stats and not s.wants_close
+
+
+def test_rejected_and_refused_requests_count_as_early_resets():
+    """Every malformed or refused request costs an RST_STREAM: a peer that sends little else is
+    stopped like a rapid reset (issue 13 defect 8: 10,000 rejected requests were all answered)."""
+    limits = CodecLimits(h2_rapid_reset_window=20, h2_rapid_reset_max=5, h2_max_concurrent_streams=1)
+    s, c = H2ServerCodec(limits), peer(validate=False)
+    for sid in (1, 3, 5):
+        c.send_headers(sid, REQ[:3] + [(b":path", b"/x"), (b"content-length", b"5")], end_stream=True)
+    c.send_headers(7, REQ)  # open: the next ones are refused while it lasts
+    for sid in (9, 11, 13):
+        c.send_headers(sid, REQ, end_stream=True)
+    events = s.receive_data(c.data_to_send())
+    assert [(type(e).__name__, e.stream_id) for e in events] == [
+        ("ProtocolError", 1), ("ProtocolError", 3), ("ProtocolError", 5), ("RequestHeaders", 7), ("ProtocolError", None)]
+    assert events[-1].error_code == ENHANCE_YOUR_CALM
+    assert s.stats == {"h2_too_many_streams": 3, "h2_rejected_request": 3, "h2_rapid_reset": 1}
 
 
 def _raw_client_start():

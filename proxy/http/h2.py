@@ -253,11 +253,17 @@ class _H2Codec:
         if st.unconsumed:
             self._conn.acknowledge_received_data(st.unconsumed, ev.stream_id)
         events.append(StreamReset(ev.stream_id, f"peer reset the stream ({ev.error_code!s})", int(ev.error_code)))
-        if not self.client_side and not st.out_done and ev.stream_id in self._recent_set:
-            self._recent_resets.add(ev.stream_id)
+        if not st.out_done:
+            self._reset_early(ev.stream_id, events)
+
+    def _reset_early(self, stream_id: int, events: list[Event]) -> None:
+        """A stream of the peer's ended before its response: reset by the peer (CVE-2023-44487), or
+        refused or rejected here (each costs an RST_STREAM). Too many among its last streams is a flood."""
+        if not self.client_side and stream_id in self._recent_set:
+            self._recent_resets.add(stream_id)
             if len(self._recent_resets) > self.limits.h2_rapid_reset_max:
-                events.append(self._calm("h2_rapid_reset", f"more than {self.limits.h2_rapid_reset_max} of the "
-                                         f"last {self.limits.h2_rapid_reset_window} streams reset by the peer"))
+                events.append(self._calm("h2_rapid_reset", f"more than {self.limits.h2_rapid_reset_max} of the last "
+                                         f"{self.limits.h2_rapid_reset_window} streams reset before their response"))
 
     def _malformed(self, stream_id: int, reason: str, events: list[Event]) -> None:
         """A malformed message on a stream (RFC 9113 8.1.1): a stream error, RST_STREAM(PROTOCOL_ERROR)."""
@@ -266,6 +272,7 @@ class _H2Codec:
             _count(self.stats, "h2_protocol_error" if self.client_side else "h2_rejected_request")
             self._reset(stream_id, st, ErrorCodes.PROTOCOL_ERROR)
             events.append(ProtocolError(reason, error_code=PROTOCOL_ERROR, stream_id=stream_id))
+            self._reset_early(stream_id, events)
 
     def _opened(self, stream_id: int) -> _Stream:
         st = _Stream()
@@ -452,20 +459,17 @@ class H2ServerCodec(_H2Codec, ServerCodec):
         if self._conn.open_inbound_streams > self.limits.h2_max_concurrent_streams:
             _count(self.stats, "h2_too_many_streams")  # refused before the owner hears of it: safe to retry
             self._reset(sid, st, ErrorCodes.REFUSED_STREAM)
+            self._reset_early(sid, events)
             return
         reason = check_h2_request_for_downgrade(block)
         if reason is not None:
-            _count(self.stats, "h2_rejected_request")
-            self._reset(sid, st, ErrorCodes.PROTOCOL_ERROR)
-            events.append(ProtocolError(reason, error_code=PROTOCOL_ERROR, stream_id=sid))
+            self._malformed(sid, reason, events)
             return
         lengths = [v for n, v in block if n == b"content-length"]
         if end and lengths and int(lengths[0]) != 0:
             # h2 checks content-length against DATA only when DATA arrives: a request ended by its
             # HEADERS would go upstream promising a body it does not have.
-            _count(self.stats, "h2_rejected_request")
-            self._reset(sid, st, ErrorCodes.PROTOCOL_ERROR)
-            events.append(ProtocolError("content-length with no body", error_code=PROTOCOL_ERROR, stream_id=sid))
+            self._malformed(sid, "content-length with no body", events)
             return
         pseudo = {n: v for n, v in block if n.startswith(b":")}
         host = next((v for n, v in block if n == b"host"), b"")

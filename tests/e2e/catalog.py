@@ -104,4 +104,16 @@ CATALOG: list[Entry] = [
     Entry("h2_hpack_bomb", hpack_bomb(100), goaway=ENHANCE_YOUR_CALM, closes=True),
     Entry("h2_ping_flood", ping_flood(5000), goaway=ENHANCE_YOUR_CALM, closes=True),
     Entry("h2_settings_flood", settings_flood(5000), goaway=ENHANCE_YOUR_CALM, closes=True),
+    # Issue 13 defect 8: floods that had no limit.
+    Entry("h2_i13d8_empty_data_flood", h2(post(1, b"/empty-data") + data(1, b"") * 50000),
+          goaway=ENHANCE_YOUR_CALM, closes=True, forwarded=None),
+    Entry("h2_i13d8_rejected_request_flood",
+          h2(*(get(sid, b"/rejected", (b"content-length", b"5")) for sid in range(1, 20000, 2))),
+          goaway=ENHANCE_YOUR_CALM, closes=True),
+    Entry("h2_i13d8_refused_stream_flood", h2(*(get(sid, b"/refused") for sid in range(1, 20000, 2))),
+          goaway=ENHANCE_YOUR_CALM, closes=True, forwarded=None),
+    # DATA on a stream already reset, each answered by RST_STREAM (CVE-2019-9514): more control frames
+    # queued than max_outbound_control_frames (1000) end the connection without a flush.
+    Entry("h2_i13d8_reset_flood", h2(get(1, b"/rejected", (b"content-length", b"5")) + data(1, b"x") * 20000),
+          closes=True),
 ]
