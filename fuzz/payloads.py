@@ -148,8 +148,10 @@ def h1_response(seed: bytes, sock) -> bytes:
     return head + conn + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
-def h2_response(seed: bytes, sock) -> bytes:
-    """Answer the oldest unanswered stream the proxy opened on this HTTP/2 upstream."""
+def h2_upstream_server(sock):
+    """The HTTP/2 server of an upstream peer, one per socket, with what it knows: how much of the
+    proxy's bytes it has read (`fuzz_h2_seen`), the streams it has not answered (`fuzz_h2_open`,
+    oldest first) and those whose request ended (`fuzz_h2_ended`)."""
     server = getattr(sock, "fuzz_h2_server", None)
     if server is None:
         server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
@@ -157,12 +159,32 @@ def h2_response(seed: bytes, sock) -> bytes:
         sock.fuzz_h2_server = server
         sock.fuzz_h2_seen = 0
         sock.fuzz_h2_open = []
+        sock.fuzz_h2_ended = set()
+    return server
+
+
+def h2_upstream_read(sock):
+    """The upstream HTTP/2 server reads what the proxy sent since it last looked, noting the streams
+    opened, reset and ended (fuzz/settle.py answers those whose request ended). h2's errors propagate."""
+    server = h2_upstream_server(sock)
+    fresh = bytes(sock.received[sock.fuzz_h2_seen:])
+    sock.fuzz_h2_seen = len(sock.received)
+    for event in server.receive_data(fresh):
+        sid = getattr(event, "stream_id", None)
+        if isinstance(event, h2.events.RequestReceived):
+            sock.fuzz_h2_open.append(sid)
+        elif isinstance(event, h2.events.StreamReset) and sid in sock.fuzz_h2_open:
+            sock.fuzz_h2_open.remove(sid)
+        if isinstance(event, h2.events.StreamEnded) or getattr(event, "stream_ended", None) is not None:
+            sock.fuzz_h2_ended.add(sid)
+    return server
+
+
+def h2_response(seed: bytes, sock) -> bytes:
+    """Answer the oldest unanswered stream the proxy opened on this HTTP/2 upstream."""
+    server = h2_upstream_server(sock)
     try:
-        fresh = bytes(sock.received[sock.fuzz_h2_seen:])
-        sock.fuzz_h2_seen = len(sock.received)
-        for event in server.receive_data(fresh):
-            if isinstance(event, h2.events.RequestReceived):
-                sock.fuzz_h2_open.append(event.stream_id)
+        h2_upstream_read(sock)
         if sock.fuzz_h2_open:
             stream_id = sock.fuzz_h2_open.pop(0)
             body = seed[2:2 + _byte(seed, 1) % 64]

@@ -21,7 +21,7 @@ from proxy.build import instantiate
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 
-from . import oracles
+from . import held, liveness, oracles, settle
 from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
 from .peers import Peers
 from .models.session_oracle import SessionModel, edge_sources
@@ -318,16 +318,10 @@ class Session:
         _act_as_peer(sock, a.op.removeprefix("upstream_"), a, UPSTREAM_PAYLOADS)
 
     def finish(self) -> None:
-        """Let the session settle: upstreams connect, peers read everything, time passes."""
-        for _ in range(4):
-            for conn in list(self.network.pending):
-                self.network.complete_connect(conn)
-            for sock in self.downstream + [c.io for c in self.network.opened]:
-                sock.peer_read()
-            self.dispatcher.run_posted()
-            self.check()
-        self.dispatcher.advance(1_000)
-        self.check()
+        """Settle the session (peers do what they owe, timers run out: fuzz/settle.py) and judge
+        what is still in flight (fuzz/liveness.py); then shut everything down."""
+        settle.settle(self)
+        liveness.check(self)
         # Shut everything down: whatever was counted as active must be released.
         for sock in self.downstream:
             sock.peer_reset()
@@ -354,6 +348,7 @@ class Session:
             oracles.check_watermark_state(f"{conn!r}.read_buffer", conn.read_buffer)
             oracles.check_watermark_state(f"{conn!r}.write_buffer", conn.write_buffer)
         oracles.check_token_buckets(self.ctx.shared)
+        held.check(self)
         if self.check_bytes:
             self._check_tcp_proxy_bytes()
 

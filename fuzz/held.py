@@ -1,0 +1,97 @@
+"""Memory the proxy holds, per connection and per HTTP stream, against what its configuration allows.
+
+A proxy user sizes memory by per_connection_buffer_limit_bytes (Envoy: each connection's buffers,
+and each HTTP stream's buffers, stay near that limit: watermarks stop reading long before) and the
+HTTP/2 windows it advertises. What a peer can make the proxy hold is bounded by that; a peer that
+makes it hold much more (a stalled HTTP/2 stream buffering upstream body without end, a client
+pipelining into an unbounded parse buffer) found a memory growth defect. So:
+
+    held by a connection:  its read and write buffers and its codec's unparsed input
+    held by a stream:      bodies held by its filters and router, response bytes its downstream
+                           HTTP/2 codec keeps for the client's window, request bytes its upstream
+                           HTTP/2 codec keeps for the upstream's window, pipelined response bytes
+                           its HTTP/1.1 codec queues
+
+and each must stay within SLACK times its allowance: the buffer limit, plus what may arrive before
+a watermark stops the sender (one read of the transport, or the HTTP/2 window the proxy advertised
+to that sender: it may send that much more after the proxy stops acknowledging), plus a header
+block (the configured header limit). Measured after every action (`check`), so a peak between two
+settled states counts.
+"""
+
+from proxy.network.connection import State
+
+from .oracles import InvariantViolation
+
+SLACK = 2
+MAX_READ = 16 * 1024   # the largest read a session's transports make (fuzz.session.READ_SIZES, sim.READ_SIZE)
+
+
+def check(session) -> None:
+    from .liveness import inner_codec, managers, pool_connections
+    pcs = pool_connections(session.ctx)
+    for _, hcm in managers(session):
+        conn = hcm.conn
+        codec = inner_codec(hcm.codec)
+        limits = hcm.config.limits
+        allowance = conn.buffer_limit + MAX_READ + hcm.config.max_request_headers_bytes
+        held = len(conn.read_buffer) + len(conn.write_buffer) + _codec_input(codec)
+        if held > SLACK * allowance:
+            raise InvariantViolation("memory_held_over_limit_connection",
+                                     f"downstream {conn!r} holds {held} bytes (buffers {len(conn.read_buffer)} + "
+                                     f"{len(conn.write_buffer)}, codec input {_codec_input(codec)}); its limit is "
+                                     f"{conn.buffer_limit}, allowance {allowance}")
+        for stream in hcm.streams.values():
+            parts = stream_held(stream, codec)
+            window_in = limits.h2_initial_window_size if hasattr(codec, "_conn") else MAX_READ
+            allowance = stream.buffer_limit + window_in + _upstream_window(stream) + hcm.config.max_request_headers_bytes
+            if sum(parts.values()) > SLACK * allowance:
+                detail = ", ".join(f"{k} {v}" for k, v in parts.items() if v)
+                raise InvariantViolation("memory_held_over_limit_stream",
+                                         f"stream {stream.stream_id} on {conn!r} holds {sum(parts.values())} bytes "
+                                         f"({detail}); its buffer limit is {stream.buffer_limit}, allowance {allowance}")
+    for pc in pcs.values():
+        conn = pc.conn
+        if conn.state is State.CLOSED:
+            continue
+        allowance = conn.buffer_limit + MAX_READ + pc.codec.limits.max_header_bytes
+        held = len(conn.read_buffer) + len(conn.write_buffer) + _codec_input(pc.codec)
+        if held > SLACK * allowance:
+            raise InvariantViolation("memory_held_over_limit_connection",
+                                     f"upstream {conn!r} holds {held} bytes; its limit is {conn.buffer_limit}, "
+                                     f"allowance {allowance}")
+
+
+def stream_held(stream, codec) -> dict:
+    """Bytes held on behalf of one HTTP stream, by holder."""
+    chain = stream.chain
+    router = chain.filters[-1]
+    parts = {"request in filters": chain.decoder.buffered(), "response in filters": chain.encoder.buffered(),
+             "request in router": len(getattr(router, "body", b"")), "response for the client's window": 0,
+             "request for the upstream's window": 0, "pipelined response": 0}
+    if hasattr(codec, "buffered_outbound"):
+        parts["response for the client's window"] = codec.buffered_outbound(stream.stream_id)
+    else:
+        ex = getattr(codec, "_streams", {}).get(stream.stream_id)
+        parts["pipelined response"] = sum(len(op[1]) for op in getattr(ex, "ops", ()) if op and op[0] == "data")
+    up = getattr(router, "upstream", None)
+    if up is not None and not up.closed and up.pc.protocol == "http2" and up.stream_id is not None:
+        parts["request for the upstream's window"] = up.pc.codec.buffered_outbound(up.stream_id)
+    return parts
+
+
+def _upstream_window(stream) -> int:
+    """What an upstream may still send after the router stops reading it: one read (HTTP/1.1), or the
+    window the proxy's HTTP/2 client advertised."""
+    up = getattr(stream.chain.filters[-1], "upstream", None)
+    if up is not None and up.pc.protocol == "http2":
+        return up.pc.codec.limits.h2_initial_window_size
+    return MAX_READ
+
+
+def _codec_input(codec) -> int:
+    """Bytes a codec received and holds unparsed (HTTP/1.1 input, a partial HTTP/2 frame)."""
+    held = getattr(codec, "_in", None)
+    if held is None:
+        held = getattr(codec, "_held", b"")
+    return len(held)

@@ -1,0 +1,303 @@
+"""Liveness at quiescence: once a session has settled (fuzz/settle.py), whatever is still in flight
+must be waiting for something that will come. What a proxy user relies on:
+
+- every request the client finished sending gets exactly one outcome it can see: a response, a
+  reset or a local reply (a request the client has not finished may wait for it, until the
+  request timeout when one is configured);
+- no byte waits inside the proxy while nothing will move it: no connection is left read-disabled
+  with nobody to re-enable it (an idle pooled connection least of all: the next request on it
+  would hang until its route timeout), no read buffer holds bytes that the filter chain could take;
+- no request waits in a pool queue while the pool could serve it, none stays stopped in a filter
+  chain, none outlives its route or request timeout (Envoy's documented timeouts: what "will wake
+  it" means here);
+- HTTP/2 flow control, connection and stream: every DATA byte received was credited back once
+  its owner consumed it, and nothing waits for a window that is open.
+
+The only waits that are not stalls are those on the peers themselves: a client that has not
+finished its request, an HTTP/2 client whose window for the response is shut, and requests queued
+behind connections that those hold (with no timeout configured to end them). `find_stall` returns
+the first stall it sees as (invariant name, detail); the names say where things stopped, so triage
+groups stalls by place. It reads the proxy's own state, the way Envoy's integration tests read
+stats and connection state once the dispatcher is idle.
+"""
+
+from typing import NamedTuple
+
+from proxy.event import Timer
+from proxy.http.conn_manager import HttpConnectionManager
+from proxy.network.connection import State
+from proxy.network.filters.tcp_proxy import TcpProxyFilter
+
+from .flow_control import check_h2_windows
+from .oracles import InvariantViolation
+from .peers import H1
+
+class Stall(NamedTuple):
+    """Something in flight that no peer moves: `timer` when a proxy timer armed for it should move it
+    (settling lets time run to it), else a stall as it stands."""
+    name: str
+    detail: str
+    timer: bool = False
+
+
+def check(session) -> None:
+    """Raise the first stall left in a settled session, then check HTTP/2 window accounting."""
+    stall = find_stall(session)
+    if stall is not None:
+        raise InvariantViolation(stall.name, stall.detail)
+    for label, codec, owners in h2_codecs(session):
+        check_h2_windows(label, codec)
+        for sid, st in codec._streams.items():
+            if st.unconsumed and sid not in owners:
+                raise InvariantViolation("h2_window_not_credited",
+                                         f"{label} stream {sid}: its owner is done with it, {st.unconsumed} bytes "
+                                         f"it was given were never consumed (the connection window shrinks for good)")
+
+
+# ------------------------------------------------------------------------------ the proxy's parts
+def pool_connections(ctx) -> dict:
+    """id(upstream Connection) -> PoolConnection, for every live pooled HTTP connection."""
+    manager = ctx.shared.get("http_pools")
+    if manager is None:
+        return {}
+    return {id(pc.conn): pc for pool in manager.pools.values() for pc in pool.connections}
+
+
+def pools(ctx) -> list:
+    manager = ctx.shared.get("http_pools")
+    return list(manager.pools.values()) if manager is not None else []
+
+
+def read_filter(conn, kind):
+    for active in conn.filter_manager.read_filters:
+        if isinstance(active.filter, kind):
+            return active.filter
+    return None
+
+
+def managers(session):
+    """(downstream socket, HttpConnectionManager) for every open downstream HTTP connection."""
+    for sock in session.downstream:
+        conn = sock.conn
+        if conn is not None and conn.state is not State.CLOSED:
+            hcm = read_filter(conn, HttpConnectionManager)
+            if hcm is not None and hcm.codec is not None:
+                yield sock, hcm
+
+
+def inner_codec(codec):
+    return getattr(codec, "_inner", None) or codec
+
+
+def h2_codecs(session):
+    """(label, codec, ids of the streams its owner still has) of every HTTP/2 codec of the proxy on an
+    open connection."""
+    for _, hcm in managers(session):
+        codec = inner_codec(hcm.codec)
+        if hasattr(codec, "_conn") and not codec._dead:
+            yield f"downstream {hcm.conn!r}", codec, {sid for sid, s in hcm.streams.items() if not s.ended}
+    for pc in pool_connections(session.ctx).values():
+        if pc.protocol == "http2" and pc.conn.state is not State.CLOSED and not pc.codec._dead:
+            yield f"upstream {pc!r}", pc.codec, {s.stream_id for s in pc.active}
+
+
+# ----------------------------------------------------------------------------------- the stalls
+def find_stall(session) -> Stall | None:
+    """The first stall of a session's current state; if there is none, the first thing that waits
+    for a proxy timer (Stall.timer); None when nothing is in flight but waits on the peers."""
+    pcs = pool_connections(session.ctx)
+    found = [_connection_stall(sock.conn, "downstream", session, pcs) for sock in session.downstream
+             if sock.conn is not None]
+    found += [_connection_stall(conn, "upstream", session, pcs) for conn in session.network.opened]
+    found += [_stream_stall(hcm, stream, session) for _, hcm in managers(session)
+              for stream in list(hcm.streams.values()) if not stream.ended]
+    found += [_client_stall(session)] + [_pool_stall(pool) for pool in pools(session.ctx)]
+    found += [_upstream_window_stall(pc) for pc in pcs.values()]
+    found = [stall for stall in found if stall is not None]
+    return next((stall for stall in found if not stall.timer), found[0] if found else None)
+
+
+def _upstream_window_stall(pc):
+    """An HTTP/2 upstream stream whose response body was delivered and never consumed while its
+    router did not pause it: the upstream's window for it stays shut."""
+    if pc.protocol != "http2" or pc.conn.state is State.CLOSED or pc.codec._dead:
+        return None
+    for stream in pc.active:
+        st = pc.codec._streams.get(stream.stream_id) if stream.stream_id is not None else None
+        if st is not None and st.unconsumed and not stream._disabled:
+            return Stall("h2_window_not_credited", f"upstream {pc!r} stream {stream.stream_id}: {st.unconsumed} "
+                                              f"response bytes delivered and never consumed, not paused")
+    return None
+
+
+def _connection_stall(conn, side: str, session, pcs):
+    if conn.state is not State.OPEN or (conn.is_client and not conn.connected):
+        return None
+    sock = conn.io
+    waiting = len(sock.inbound) + (sock.inbound_end and not sock._end_delivered)
+    if len(conn.read_buffer) and conn._filter_chain_wants_data():
+        return Stall("stall_bytes_buffered_reads_enabled",
+                     f"{side} {conn!r}: {len(conn.read_buffer)} bytes in its read buffer, reads enabled, nobody "
+                     f"takes them", timer=_filter_timer_armed(conn))
+    if waiting and conn.reading_enabled:
+        return Stall("stall_input_not_delivered", f"{side} {conn!r}: reads enabled but {len(sock.inbound)} bytes "
+                                             f"the peer sent are never read")
+    if not conn.read_disable_count:
+        return None
+    holder = _read_disable_holder(conn, side, session, pcs)
+    if holder is None:
+        return None  # held on behalf of a wait on a peer
+    name, why, timer = holder
+    return Stall(name, f"{side} {conn!r} read-disabled ({why}); {len(sock.inbound)} bytes from the peer wait", timer)
+
+
+def _filter_timer_armed(conn) -> bool:
+    """A network filter before the terminal one holds the bytes and has a timer armed that will move
+    them (the fault filter's delay or throttle window)."""
+    return any(_timer_armed(active.filter) for active in conn.filter_manager.read_filters[:-1])
+
+
+def _timer_armed(obj) -> bool:
+    """`obj` (a filter) has a timer of its own armed."""
+    return any(isinstance(v, Timer) and v.enabled for v in getattr(obj, "__dict__", {}).values())
+
+
+def _read_disable_holder(conn, side: str, session, pcs):
+    """Stall(name, why, timer) of a read-disable nothing will release, or None when a wait on a peer
+    holds it."""
+    if read_filter(conn, TcpProxyFilter) is not None or side == "upstream" and id(conn) not in pcs:
+        return Stall("stall_read_disabled_tcp_proxy", "a tcp_proxy side, both peers read everything",
+                     timer=_filter_timer_armed(conn))
+    if side == "upstream":
+        pc = pcs[id(conn)]
+        if not pc.active:
+            return Stall("stall_read_disabled_idle_pool_connection", f"{pc!r} idle in its pool")
+        if all(_response_blocked_by_client(s.user) for s in pc.active if s._disabled):
+            return None
+        return Stall("stall_read_disabled_upstream", f"{pc!r}: its downstreams read everything")
+    hcm = read_filter(conn, HttpConnectionManager)
+    holders = [_stream_stall(hcm, s, session) for s in hcm.streams.values() if s.read_disabled and not s.ended] \
+        if hcm is not None else []
+    if any(stall is None for stall in holders):
+        return None  # a stream waiting on a peer holds it (its body is buffered while it waits)
+    if holders and all(stall.timer for stall in holders):
+        return Stall("stall_read_disabled_downstream", "held by a stream that waits for a timer", timer=True)
+    return Stall("stall_read_disabled_downstream", "no live stream holds it")
+
+
+def _response_blocked_by_client(router) -> bool:
+    """The router paused its upstream because its HTTP/2 client's window is shut (the client's choice)."""
+    stream = getattr(getattr(router, "decoder_callbacks", None), "chain", None)
+    stream = stream.stream if stream is not None else None
+    return stream is not None and not stream.ended and _h2_window_shut(stream.hcm, stream.stream_id)
+
+
+def _h2_window_shut(hcm, stream_id: int) -> bool:
+    codec = inner_codec(hcm.codec)
+    conn = getattr(codec, "_conn", None)
+    if conn is None or not codec.buffered_outbound(stream_id):
+        return False
+    try:
+        return conn.local_flow_control_window(stream_id) <= 0
+    except Exception:  # noqa: BLE001 - h2 forgot the stream: no window to wait for
+        return False
+
+
+def _stream_stall(hcm, stream, session) -> Stall | None:
+    """Why an active stream will never end, or None when it waits on its client."""
+    now = session.dispatcher.now_ms()
+    timeout = hcm.config.request_timeout_ms
+    where = f"stream {stream.stream_id} on {hcm.conn!r} ({stream.head.method.decode('latin-1')} " \
+            f"{stream.head.path[:60].decode('latin-1')})"
+    if timeout and now - stream.start_ms > timeout:
+        return Stall("stall_request_timeout", f"{where} still active {now - stream.start_ms} ms after it began; "
+                                              f"request_timeout_ms is {timeout}")
+    codec = inner_codec(hcm.codec)
+    st = getattr(codec, "_streams", {}).get(stream.stream_id) if hasattr(codec, "_conn") else None
+    if st is not None and st.unconsumed and not stream.read_disabled:
+        return Stall("h2_window_not_credited", f"{where}: {st.unconsumed} request body bytes delivered and never "
+                                               f"consumed, reads not paused: the client's window stays shut")
+    if not stream.request_complete:
+        if timeout:  # the client may take its time, until the request timeout ends the stream
+            return Stall("stall_request_timeout", f"{where}: request incomplete, request_timeout_ms {timeout} "
+                                                  f"never ended it", timer=True)
+        return None  # the client has not finished its request: the stream may wait for it
+    chain = stream.chain
+    router = chain.filters[-1]
+    for direction, entries in (("decoding", chain.decoder.entries[:-1]), ("encoding", chain.encoder.entries)):
+        for entry in entries:
+            if entry.stopped:
+                return Stall("stall_filter_chain", f"{where}: {direction} stopped at {type(entry.filter).__name__} "
+                                                   f"and never resumed", timer=_timer_armed(entry.filter))
+    if router.pending is not None:
+        return _queued_stall(where, router)
+    if _h2_window_shut(hcm, stream.stream_id):
+        return None  # the response waits for the client's HTTP/2 window
+    if st is not None and codec.buffered_outbound(stream.stream_id):
+        return Stall("h2_outbound_stalled", f"{where}: {codec.buffered_outbound(stream.stream_id)} response bytes "
+                                            f"wait although the client's window is open")
+    up = router.upstream
+    state = "no upstream" if up is None else \
+        f"upstream {up.pc!r} request_done={up.request_done} response_done={up.response_done}"
+    return Stall("stall_request_without_outcome", f"{where}: the client finished its request and saw no outcome "
+                                                  f"({state}, response_started={stream.response_started})")
+
+
+def _client_stall(session):
+    """A request the client finished sending (its own record: fuzz/peers) with no outcome it can see,
+    while the proxy has no stream left that waits for it."""
+    peers = session.peers
+    if not session.check_bytes:
+        return None  # a write probe drops what the proxy writes (fuzz/targets/network_filter.py)
+    waiting: set[int] = set()  # HTTP/1.1 connections where an earlier request still waits
+    for ex in peers.exchanges:
+        if ex.outcome is not None or ex.downstream in waiting:
+            continue
+        client = peers.clients[ex.downstream]
+        conn = session.downstream[ex.downstream].conn
+        hcm = read_filter(conn, HttpConnectionManager) if conn is not None else None
+        if (client is None or not client.understood or getattr(client, "tainted", False) or hcm is None
+                or conn.state is State.CLOSED or len(conn.read_buffer) or conn.io.inbound):
+            continue  # not judged, or the proxy has not read it all yet (the connection's checks judge that)
+        stream = hcm.streams.get(ex.stream)
+        if not ex.request.complete or (stream is not None and not stream.ended) \
+                or _h2_window_shut(hcm, ex.stream):
+            if ex.protocol == H1:
+                waiting.add(ex.downstream)  # later requests on the connection wait behind it
+            continue  # the client is still sending, the proxy's stream is judged, or the client's window is shut
+        return Stall("stall_request_without_outcome",
+                     f"client {ex.downstream} finished request {ex.id} ({ex.request.method.decode('latin-1')} "
+                     f"{ex.request.target[:60].decode('latin-1')}) at {ex.request.ended_ms} ms and saw no outcome; "
+                     f"the proxy has no stream left for it ({hcm.protocol} stream {ex.stream})")
+    return None
+
+
+def _queued_stall(where: str, router) -> Stall | None:
+    pending = router.pending
+    pool = pending.pool
+    if pending not in pool.pending:
+        return Stall("stall_pool_queue", f"{where}: the pool no longer holds the request and never answered it")
+    if _pool_has_capacity(pool):
+        return Stall("stall_pool_queue", f"{where}: queued while {pool.prefix[:-1]} could serve it "
+                                         f"({len(pool.connections)} connections)")
+    if router.route is not None and router.route.timeout_ms:
+        return Stall("stall_route_timeout", f"{where}: queued behind busy connections, its route timeout "
+                                            f"({router.route.timeout_ms} ms) never ended it", timer=True)
+    return None  # queued behind connections whose own streams wait on their clients, no timeout
+
+
+def _pool_has_capacity(pool) -> bool:
+    if any(pc.can_take() for pc in pool.connections):
+        return True
+    connecting = any(pc.state == "connecting" for pc in pool.connections)
+    cluster = pool.cluster
+    return not connecting and cluster.active_connections < cluster.built.max_connections
+
+
+def _pool_stall(pool):
+    for req in pool.pending:
+        if getattr(req.user, "done", False):
+            return Stall("stall_pool_queue", f"{pool.prefix[:-1]}: a request of a stream that ended still waits")
+    if pool.pending and _pool_has_capacity(pool):
+        return Stall("stall_pool_queue", f"{pool.prefix[:-1]}: {len(pool.pending)} queued while it could serve them")
+    return None

@@ -1,0 +1,172 @@
+"""Settling a session: after its actions, the peers do what they owe and virtual time runs the
+armed timers out, until nothing is in flight (then fuzz/liveness.py judges what is left).
+
+One round of `settle`:
+  1. upstream connects still pending complete;
+  2. every peer reads everything the proxy wrote to it, and the session's checks run as after an
+     action: the strict peers (fuzz/peers) look at what is new, an HTTP/2 one credits back
+     (WINDOW_UPDATE) every DATA byte it read and answers SETTINGS; a client speaking HTTP/2 in raw
+     bytes (no strict peer follows it) is credited here;
+  3. every upstream answers what it owes, by its own record of what it read and sent: HTTP/1.1,
+     the request it read whole and did not answer (a complete empty 200 when nothing of a response
+     was sent, else it closes: a response left half sent can only end that way); HTTP/2, every
+     stream whose request ended (up to the last id of a graceful GOAWAY);
+  4. posted callbacks run.
+A round in which no peer did anything ends in a look at the world (`liveness.find_stall`): nothing
+in flight but waits on the peers, and settling is over; a stall (a request in a pool queue that could
+serve it, a connection read-disabled for good, ...) is the finding at once: a timeout could only end
+it with a failure; something waiting for a proxy timer (a fault delay, a request queued behind busy
+connections until its route timeout): time jumps to the next deadline and the rounds go on, and if
+no timer is armed that wait is the finding. A world still busy after MAX_ROUNDS rounds is a finding of its own
+(`settle_unbounded`): a proxy that keeps itself busy never lets a client see an outcome.
+"""
+
+from proxy.http.codec import H2_PREFACE
+from proxy.network.connection import State
+
+from . import liveness
+from .oracles import InvariantViolation
+from .peers import H2
+
+MAX_ROUNDS = 256
+STEPS_BEFORE_JUMPS = 32  # timer steps taken one deadline at a time
+MAX_JUMP_MS = 64_000
+UPSTREAM_ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+_DATA = 0x0
+
+
+def settle(session) -> None:
+    """Run rounds until nothing is in flight or no timer can move anything; see the module doc."""
+    dispatcher = session.dispatcher
+    steps = 0
+    for _ in range(MAX_ROUNDS):
+        acted = _peers_act(session)
+        dispatcher.run_posted()
+        if acted:
+            continue
+        stall = liveness.find_stall(session)
+        if stall is None:
+            return
+        deadline = dispatcher.next_deadline()
+        if not stall.timer or deadline is None:
+            raise InvariantViolation(stall.name, stall.detail + ("" if stall.timer is False else
+                                                                 " (no timer is armed)"))
+        now = dispatcher.now_ms()
+        steps += 1
+        jump = deadline - now
+        if steps > STEPS_BEFORE_JUMPS:
+            # Slow but steady work (a 3-byte-per-second throttle) would take thousands of steps:
+            # time then runs in doubling jumps, up to MAX_JUMP_MS at a time.
+            jump = max(jump, min(1000 << (steps - STEPS_BEFORE_JUMPS), MAX_JUMP_MS))
+        dispatcher.advance(jump)
+    raise InvariantViolation("settle_unbounded", f"still busy after {MAX_ROUNDS} rounds of settling "
+                                                 f"(virtual time {dispatcher.now_ms()} ms): "
+                                                 f"{liveness.find_stall(session)}")
+
+
+# ---------------------------------------------------------------------------------------- peers
+def _peers_act(session) -> bool:
+    """One round of the peers (see the module doc); True when any of them did something."""
+    network = session.network
+    acted = bool(network.pending)
+    for conn in list(network.pending):
+        network.complete_connect(conn)
+    socks = [s for s in session.downstream if s.conn is not None and s.conn.state is not State.CLOSED]
+    socks += [c.io for c in network.opened if c.state is not State.CLOSED and c.connected]
+    for sock in socks:
+        acted |= bool(sock.peer_read())
+    peers = session.peers
+    sent = sum(len(sock.sent) for sock in socks)
+    session.check()  # every check of an action; the strict peers read what is new (HTTP/2 ones credit)
+    for i, sock in enumerate(session.downstream):
+        if sock.sent[:len(H2_PREFACE)] == H2_PREFACE and not _strict(peers.clients[i]):
+            _credit_h2(sock)
+    for i, conn in enumerate(network.opened):
+        server = peers.servers[i] if i < len(peers.servers) else None
+        sock = conn.io
+        if server and conn.state is not State.CLOSED and not sock.inbound and not sock.inbound_end:
+            acted |= _answer_h2(server) if server.protocol == H2 else _answer_h1(server)
+    return acted or sum(len(sock.sent) for sock in socks) != sent
+
+
+def _strict(peer) -> bool:
+    return peer is not None and peer.protocol == H2 and not peer.tainted
+
+
+def _answer_h1(server) -> bool:
+    """An HTTP/1.1 upstream answers the request it read whole and has not answered."""
+    responses = server.responses
+    complete = sum(1 for up in server.seen if up.request.complete)
+    answered = sum(1 for msg in responses.messages if msg.complete)
+    if answered >= complete:
+        return False
+    if responses.error is not None or responses.done or len(responses.messages) > answered \
+            or responses._current is not None:
+        # A response half sent, or bytes no HTTP/1.1 client reads as one (the fuzzer's), or after a
+        # response that ended the connection: closing is the only way to finish.
+        server.sock.peer_close()
+    else:
+        server.sock.peer_send(UPSTREAM_ANSWER)
+    return True
+
+
+def _answer_h2(server) -> bool:
+    """An HTTP/2 upstream answers every stream whose request ended (a tainted one gives up)."""
+    sock = server.sock
+    if server.tainted:
+        sock.peer_close()
+        return True
+    last = server.goaway[0] if server.goaway is not None and not server.goaway[1] else None
+    if server.goaway is not None and last is None:
+        return False  # the proxy ended the connection with an error: nothing can be answered
+    for sid in [s for s in server.unanswered if s in sock.fuzz_h2_ended and (last is None or s <= last)]:
+        server.unanswered.remove(sid)
+        try:
+            server.conn.send_headers(sid, [(b":status", b"200"), (b"content-length", b"0")], end_stream=True)
+        except Exception:  # noqa: BLE001 - the proxy reset the stream meanwhile
+            continue
+    out = server.flush()
+    if out:
+        sock.peer_send(out)
+    return bool(out)
+
+
+def _credit_h2(sock) -> bool:
+    """A downstream HTTP/2 client credits back every DATA byte it read, on the connection and on the
+    stream (its request generator never reads, so this peer follows the frames itself). A credit on
+    a stream the proxy has closed since is ignored by the proxy (RFC 9113 6.9)."""
+    reader = getattr(sock, "settle_h2", None)
+    if reader is None:
+        reader = sock.settle_h2 = _DataCounter()
+    credits = reader.feed(sock.received)
+    if not credits:
+        return False
+    sock.peer_send(b"".join(_window_update(sid, n) for sid, n in credits.items()))
+    return True
+
+
+class _DataCounter:
+    """Walks the frames a server sent; counts the DATA bytes (padding included) per stream."""
+
+    __slots__ = ("offset",)
+
+    def __init__(self) -> None:
+        self.offset = 0
+
+    def feed(self, received) -> dict[int, int]:
+        credits: dict[int, int] = {}
+        while len(received) - self.offset >= 9:
+            at = self.offset
+            length = int.from_bytes(received[at:at + 3], "big")
+            if len(received) - at < 9 + length:
+                break
+            self.offset = at + 9 + length
+            if received[at + 3] == _DATA and length:
+                sid = int.from_bytes(received[at + 5:at + 9], "big") & 0x7FFFFFFF
+                credits[sid] = credits.get(sid, 0) + length
+                credits[0] = credits.get(0, 0) + length
+        return credits
+
+
+def _window_update(stream_id: int, increment: int) -> bytes:
+    return (4).to_bytes(3, "big") + bytes([0x8, 0]) + stream_id.to_bytes(4, "big") + increment.to_bytes(4, "big")

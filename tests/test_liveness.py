@@ -1,0 +1,309 @@
+"""Liveness at quiescence (fuzz/settle.py, fuzz/liveness.py) and memory held (fuzz/held.py).
+
+Each oracle is shown failing on a planted bug (monkeypatch) in a session built from actions, and
+passing on the same session against the real proxy.
+"""
+
+import pytest
+
+from fuzz import flow_control, held, liveness, settle
+from fuzz.oracles import InvariantViolation
+from fuzz.session import Action as A, Session
+from proxy.build import build
+from proxy.config import load_bytes
+
+GET = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+
+
+def http(limit=1024, codec="HTTP1", cluster="", hcm="", route="", filters=""):
+    """A listener whose HTTP connection manager routes every request to cluster `web`."""
+    text = f"""
+listeners:
+- name: l
+  address: {{host: 127.0.0.1, port: 10000}}
+  per_connection_buffer_limit_bytes: {limit}
+  filter_chains:
+  - filters:
+    - http_connection_manager:
+        codec: {codec}
+        {hcm}
+        {filters}
+        route_config:
+          virtual_hosts:
+          - name: all
+            domains: ["*"]
+            routes:
+            - match: {{prefix: "/"}}
+              route: {{cluster: web {route}}}
+clusters:
+- name: web
+  endpoints: [{{host: 127.0.0.1, port: 9080}}]
+  {cluster}
+"""
+    return build(load_bytes(text.encode(), "yaml"))
+
+
+def run(built, actions):
+    return Session(built).run([A("connect")] + actions)
+
+
+def fails(name, built, actions):
+    with pytest.raises(InvariantViolation) as caught:
+        run(built, actions)
+    assert caught.value.name == name, str(caught.value)
+    return caught.value
+
+
+def response(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+# -- issue 13 defect 9: a pooled HTTP/1.1 connection left read-disabled ------------------------------
+# The last upstream read both completes the response (the exchange closes) and pushes the slow
+# client's write buffer over its high watermark: the router pauses an upstream stream that is
+# already closed, and nothing ever resumes it.
+DEFECT_9 = [A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
+            A("upstream_send", payload=response(b"x" * 4000)), A("read")]
+
+
+def _read_disable_without_closed_check(self, disable):
+    if disable:
+        self._disabled += 1
+        if self._disabled == 1 and self.pc.protocol == "http1":
+            self.pc.conn.read_disable(True)
+        return
+    if self._disabled:
+        self._disabled -= 1
+        if not self._disabled and self.pc.protocol == "http1":
+            self.pc.conn.read_disable(False)
+
+
+def test_a_pooled_connection_returned_read_disabled_is_a_stall_issue_13_defect_9(monkeypatch):
+    from proxy.upstream import pool_conn
+    monkeypatch.setattr(pool_conn.UpstreamStream, "read_disable", _read_disable_without_closed_check)
+    err = fails("stall_read_disabled_idle_pool_connection", http(), DEFECT_9)
+    assert "idle in its pool" in err.detail
+
+
+def test_the_defect_9_session_passes_on_the_proxy():
+    s = run(http(), DEFECT_9)
+    assert s.ctx.stats.counters["http.downstream_rq_200"] == 1
+
+
+# -- flow control that is never released ---------------------------------------------------------------
+SLOW_CLIENT = [A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
+               A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 12000\r\n\r\n" + b"a" * 4000),
+               A("upstream_send", payload=b"b" * 4000), A("read", value=100), A("upstream_send", payload=b"c" * 4000)]
+
+
+def test_a_router_that_never_releases_its_upstream_pause_is_a_stall(monkeypatch):
+    from proxy.http.filters.router import Router
+    monkeypatch.setattr(Router, "on_downstream_below_write_watermark", lambda self: None)
+    err = fails("stall_read_disabled_upstream", http(), SLOW_CLIENT)
+    assert "bytes from the peer wait" in err.detail
+
+
+def test_a_slow_client_session_passes_on_the_proxy():
+    s = run(http(), SLOW_CLIENT)
+    assert bytes(s.downstream[0].received).endswith(b"c" * 4000)
+
+
+def test_a_tcp_proxy_that_forgets_to_resume_reading_is_a_stall(monkeypatch):
+    from proxy.network.filters.tcp_proxy import TcpProxyFilter
+    monkeypatch.setattr(TcpProxyFilter, "_resume_reading", lambda self, of_downstream: None)
+    tcp = build(load_bytes(b"""
+listeners:
+- name: l
+  address: {host: 127.0.0.1, port: 10000}
+  per_connection_buffer_limit_bytes: 1024
+  filter_chains:
+  - filters: [{tcp_proxy: {cluster: c}}]
+clusters:
+- {name: c, endpoints: [{host: 127.0.0.1, port: 9000}], per_connection_buffer_limit_bytes: 1024}
+""", "yaml"))
+    fails("stall_read_disabled_tcp_proxy", tcp, [A("upstream_connect"), A("upstream_send", payload=b"u" * 4096),
+                                                  A("upstream_send", payload=b"v" * 4096)])
+
+
+# -- requests that wait for nothing -------------------------------------------------------------------
+def test_a_pool_that_forgets_a_queued_request_is_a_stall(monkeypatch):
+    from proxy.upstream.pool import ClusterHttpPool
+    monkeypatch.setattr(ClusterHttpPool, "on_connection_ready", lambda self, pc: None)
+    fails("stall_pool_queue", http(), [A("send", payload=GET), A("upstream_connect")])
+
+
+QUEUED = [A("send", payload=b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc"),
+          A("upstream_connect"), A("connect"), A("send", 1, payload=GET)]
+
+
+def test_a_route_timeout_that_is_never_armed_is_a_stall(monkeypatch):
+    # One connection allowed: the second request queues behind the first, whose client never
+    # finishes its body. Only the route timeout can end the queued request.
+    from proxy.http.filters.router import Router
+    monkeypatch.setattr(Router, "_start_timeout", lambda self: None)
+    fails("stall_route_timeout", http(cluster="max_connections: 1"), QUEUED)
+
+
+def test_a_request_queued_behind_an_unfinished_one_gets_its_504():
+    s = run(http(cluster="max_connections: 1"), QUEUED)
+    assert s.ctx.stats.counters["cluster.web.upstream_rq_timeout"] == 1
+    assert bytes(s.downstream[1].received).startswith(b"HTTP/1.1 504")
+
+
+def test_a_request_timeout_that_is_never_armed_is_a_stall(monkeypatch):
+    from proxy.http.conn_manager import ActiveStream
+    monkeypatch.setattr(ActiveStream, "arm_request_timeout", lambda self, ms: None)
+    fails("stall_request_timeout", http(hcm="request_timeout_ms: 2000"),
+          [A("send", payload=b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc"), A("upstream_connect")])
+
+
+def test_a_fault_delay_that_never_resumes_is_a_stall_in_the_filter_chain(monkeypatch):
+    from proxy.http.filters.fault import HttpFaultFilter
+    monkeypatch.setattr(HttpFaultFilter, "_delay_over", lambda self: None)
+    err = fails("stall_filter_chain", http(filters="http_filters: [{fault: {delay_ms: 500}}]"),
+                [A("send", payload=GET), A("upstream_connect")])
+    assert "HttpFaultFilter" in err.detail
+
+
+def test_a_response_the_proxy_never_writes_leaves_the_client_without_outcome(monkeypatch):
+    # The stream ends as answered but the codec drops the response: only the client's own record
+    # (fuzz/peers) can tell.
+    from proxy.http.h1 import H1ServerCodec
+    monkeypatch.setattr(H1ServerCodec, "send_headers", lambda self, *args, **kwargs: None)
+    monkeypatch.setattr(H1ServerCodec, "send_data", lambda self, *args, **kwargs: None)
+    err = fails("stall_request_without_outcome", http(),
+                [A("send", payload=GET), A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=response(b"ok"))])
+    assert "saw no outcome" in err.detail
+
+
+# -- HTTP/2 flow-control accounting --------------------------------------------------------------------
+H2_POST = [A("send_http", value=3, payload=bytes([1, 0, 0, 30, 0, 0]) + b"b" * 40), A("upstream_connect")]
+
+
+def test_an_h2_codec_that_never_credits_consumed_bytes_is_found(monkeypatch):
+    from proxy.http import h2 as h2codec
+    original = h2codec._H2Codec.consume
+
+    def forgetful(self, stream_id, n):  # the owner consumed the bytes; the window is never reopened
+        st = self._live(stream_id)
+        if st is not None and 0 < n <= st.unconsumed:
+            st.unconsumed -= n
+            self._maybe_forget(stream_id)
+            return
+        original(self, stream_id, n)
+
+    monkeypatch.setattr(h2codec._H2Codec, "consume", forgetful)
+    err = fails("h2_window_not_credited", http(codec="HTTP2"), H2_POST)
+    assert "never acknowledged" in err.detail
+
+
+def test_a_connection_manager_that_never_consumes_request_body_is_found(monkeypatch):
+    from proxy.http.conn_manager import ActiveStream
+    monkeypatch.setattr(ActiveStream, "consume", lambda self: None)
+    monkeypatch.setattr(ActiveStream, "_end", _end_without_consume(ActiveStream._end))
+    fails("h2_window_not_credited", http(codec="HTTP2"),
+          [A("send_http", value=3, payload=bytes([1, 0, 0, 30, 0, 0]) + b"b" * 40)])
+
+
+def _end_without_consume(original):
+    def end(self, kind):
+        self.unconsumed = 0
+        return original(self, kind)
+    return end
+
+
+def test_h2_sessions_pass_on_the_proxy():
+    s = run(http(codec="HTTP2"), H2_POST + [A("upstream_read"), A("read")])
+    assert s.ctx.stats.counters["http.downstream_rs_total"] == 1
+
+
+def test_window_accounting_of_a_codec_pair_catches_a_missing_acknowledgement(monkeypatch):
+    from proxy.http.codec import create_client_codec, create_server_codec
+    client, server = create_client_codec("HTTP2"), create_server_codec("HTTP2")
+    server.receive_data(client.data_to_send())
+    sid = client.send_request_headers(b"POST", b"/", b"h", [], end_stream=False)
+    client.send_data(sid, b"z" * 1000, end_stream=True)
+    server.receive_data(client.data_to_send())
+    flow_control.check_h2_windows("server", server)  # delivered, not yet consumed: owed to the owner
+    with pytest.raises(InvariantViolation, match="h2_window_not_credited"):
+        flow_control.check_h2_windows("server", server, consumed_all=True)
+    server._streams[sid].unconsumed = 0  # the planted bug: consumed without telling h2
+    with pytest.raises(InvariantViolation, match="h2_window_not_credited"):
+        flow_control.check_h2_windows("server", server)
+
+
+# -- memory held ------------------------------------------------------------------------------------
+BIG_RESPONSE = [A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
+                A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\n\r\n")] + \
+               [A("upstream_send", payload=bytes([97 + i % 26]) * 4000) for i in range(100)]
+
+
+def test_a_router_that_ignores_a_slow_client_holds_memory_beyond_the_limit(monkeypatch):
+    from proxy.http.filters.router import Router
+    monkeypatch.setattr(Router, "on_downstream_above_write_watermark", lambda self: None)
+    err = fails("memory_held_over_limit_connection", http(), BIG_RESPONSE)
+    assert "limit is 1024" in err.detail
+
+
+def test_a_slow_client_costs_the_proxy_no_more_than_its_limit():
+    run(http(), BIG_RESPONSE)
+
+
+def _h2_get_with_shut_window() -> bytes:
+    """A client's first bytes: preface, SETTINGS with INITIAL_WINDOW_SIZE 0, a GET. Sent raw, so no
+    peer credits the response: the stream's window stays shut (the client never reads it)."""
+    import h2.config
+    import h2.connection
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    client.send_headers(1, [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "h")],
+                        end_stream=True)
+    return client.data_to_send()
+
+
+H2_SHUT_WINDOW = [A("send", payload=_h2_get_with_shut_window()), A("upstream_connect"), A("upstream_read"),
+                  A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\n\r\n")] + \
+                 [A(op, payload=b"d" * 4000 if op == "upstream_send" else b"") for _ in range(100)
+                  for op in ("upstream_send", "read")]
+
+
+def test_a_stalled_h2_stream_buffering_upstream_body_without_bound_is_found(monkeypatch):
+    # issue 13 defect 3's class: the client reads its connection but never opens the stream's window;
+    # the connection manager never reports it slow, so the router keeps reading the upstream into
+    # the stream's HTTP/2 send buffer.
+    from proxy.http.conn_manager import HttpConnectionManager
+    monkeypatch.setattr(HttpConnectionManager, "check_slow_client", lambda self, stream: None)
+    err = fails("memory_held_over_limit_stream", http(codec="HTTP2"), H2_SHUT_WINDOW)
+    assert "for the client's window" in err.detail
+
+
+def test_a_stream_whose_client_shuts_its_window_holds_about_its_limit():
+    s = run(http(codec="HTTP2"), H2_SHUT_WINDOW)
+    assert s.ctx.stats.counters["http.downstream_rq_total"] == 1
+
+
+# -- settling itself --------------------------------------------------------------------------------
+def test_a_proxy_that_keeps_itself_busy_is_settle_unbounded(monkeypatch):
+    from proxy.http.filters.fault import HttpFaultFilter
+
+    def forever(self):  # the delay re-arms itself instead of letting the request go on
+        self._timer.enable(self.config.delay_ms)
+    monkeypatch.setattr(HttpFaultFilter, "_delay_over", forever)
+    fails("settle_unbounded", http(filters="http_filters: [{fault: {delay_ms: 500}}]"),
+          [A("send", payload=GET), A("upstream_connect")])
+
+
+def test_settling_stops_at_the_first_quiet_state_without_moving_time():
+    s = Session(http())
+    s.run([A("connect"), A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
+           A("upstream_send", payload=response(b"ok")), A("read")])
+    assert s.dispatcher.now_ms() >= 120_000  # the shutdown's own advance
+    s2 = Session(http())
+    for a in [A("connect"), A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
+              A("upstream_send", payload=response(b"ok")), A("read")]:
+        s2.apply(a)
+        s2.dispatcher.run_posted()
+    settle.settle(s2)
+    assert s2.dispatcher.now_ms() == 0 and liveness.find_stall(s2) is None
+    held.check(s2)
