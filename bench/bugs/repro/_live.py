@@ -150,6 +150,8 @@ class Upstream:
             self.serve(sock, log)
         except OSError:
             pass
+        except Exception as exc:  # the upstream's own peer library gave up: keep the repro's output clean
+            log.append(f"upstream error: {type(exc).__name__}: {exc}")
         finally:
             sock.close()
 
@@ -443,3 +445,39 @@ class H2Client:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def h2_app(respond, settings: dict | None = None):
+    """An HTTP/2 origin (prior knowledge) on the h2 library with the SETTINGS given. `respond(path)`
+    returns (status, body), or None to leave the stream open and unanswered. The log gets each
+    request's path as it arrives (complete: END_STREAM seen)."""
+    def serve(sock, log) -> None:
+        import h2.config
+        import h2.connection
+        import h2.events
+        import h2.settings
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+        if settings:
+            conn.local_settings = h2.settings.Settings(client=False, initial_values=settings)
+        conn.initiate_connection()
+        sock.sendall(conn.data_to_send())
+        paths = {}
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    paths[ev.stream_id] = dict(ev.headers)[b":path"].decode()
+                elif isinstance(ev, h2.events.DataReceived):
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                if isinstance(ev, (h2.events.RequestReceived, h2.events.DataReceived)) and ev.stream_ended:
+                    log.append(paths[ev.stream_id])
+                    answer = respond(paths[ev.stream_id])
+                    if answer is not None:
+                        status, body = answer
+                        conn.send_headers(ev.stream_id, [(b":status", str(status).encode()),
+                                                         (b"content-length", str(len(body)).encode())])
+                        conn.send_data(ev.stream_id, body, end_stream=True)
+            sock.sendall(conn.data_to_send())
+    return serve
