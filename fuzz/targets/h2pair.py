@@ -21,6 +21,11 @@ Oracles (InvariantViolation names):
   and fields after hop-by-hop normalisation, and a valid request is never refused;
 - h2_data_mismatch / h2_end_not_sent: body bytes received are a prefix of those sent, all of them
   once the stream ended, and a stream the receiver saw end was ended by the sender.
+Liveness, once settled (the server answers every request it read whole, all body is consumed):
+- h2_window_not_credited / h2_window_overcredited / h2_window_out_of_range: flow-control accounting
+  of both codecs (fuzz/flow_control.py); h2_outbound_stalled: body waits although its window is open;
+- stall_request_without_outcome: a request the client ended saw neither a complete response nor a
+  reset (while only the codecs' own bytes flowed and neither side went away).
 """
 
 import re
@@ -30,6 +35,7 @@ import atheris
 import hpack
 from hyperframe import frame as hf
 
+from fuzz.flow_control import check_h2_windows
 from fuzz.harness import Budget
 from fuzz.oracles import InvariantViolation
 from fuzz.targets.reference import HOP_BY_HOP
@@ -493,7 +499,52 @@ def run(data: bytes) -> Pair:
         fdp_action = fdp.ConsumeIntInRange(0, len(ACTIONS) - 1)
         ACTIONS[fdp_action](pair, fdp)
     pair.settle()
+    answer_owed(pair)
+    check_liveness(pair)
     return pair
+
+
+# ------------------------------------------------------------------------------ liveness
+def answer_owed(pair: Pair) -> None:
+    """The server answers what it owes: an empty 200 to every request it read whole and did not
+    answer, the end of every response it started; then everything settles again."""
+    s = pair.server
+    if pair.client.conn_dead or s.conn_dead:
+        return
+    for sid in _open(s, want_headers=True):
+        if s.got[sid].ended:
+            pair.command(s, "send_headers", sid, 200, [], end_stream=True)
+            s.sent[sid].head, s.sent[sid].ended = (200, []), True
+    for sid in _open(s, want_headers=False):
+        if s.got[sid].ended and s.sent[sid].head is not None:
+            pair.command(s, "send_data", sid, b"", end_stream=True)
+            s.sent[sid].ended = True
+    pair.settle()
+
+
+def check_liveness(pair: Pair) -> None:
+    """After settling (everything delivered both ways, all body consumed): both codecs credited back
+    every byte (fuzz/flow_control.py), no body waits for a window that is open, and, while only the
+    codecs' own bytes flowed and nobody went away, every request the client finished has exactly one
+    outcome it saw (a complete response or a reset)."""
+    for side in (pair.client, pair.server):
+        codec = side.codec
+        if codec._dead:
+            continue
+        check_h2_windows(side.name, codec, consumed_all=True)
+        for sid, st in codec._streams.items():
+            if st.out_bytes and not st.out_done and codec._conn.local_flow_control_window(sid) > 0:
+                _fail("h2_outbound_stalled", f"{side.name} stream {sid}: {st.out_bytes} bytes wait although "
+                                             f"the window is {codec._conn.local_flow_control_window(sid)}")
+    c, s = pair.client, pair.server
+    if c.tainted or s.tainted or c.conn_dead or s.conn_dead or c.codec._peer_last is not None \
+            or s.codec._draining or c.codec._draining:
+        return
+    for sid, sent in c.sent.items():
+        got = c.got.get(sid)
+        if sent.ended and not sent.reset and (got is None or not (got.ended or got.dead)):
+            _fail("stall_request_without_outcome", f"client stream {sid}: the request ended and no response "
+                                                   f"or reset came back ({got!r})")
 
 
 # ------------------------------------------------------------------------------ capture mode
