@@ -15,8 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fuzz.campaign import Campaign, Samples, tee
 from fuzz.harness import POLICY_ENV, POLICY_FILE_ENV, REPO_ROOT, HarnessError, HarnessSpec, Layout, corpus_files
-from fuzz.mutators import STATS_ENV, read_stats, shares_line
+from fuzz.mutators import MODES, MUTATOR_ENV, STATS_ENV, read_stats, shares_line
 
 # Seconds allowed beyond -max_total_time for startup (policy `all` instruments thousands of
 # functions) and for libFuzzer to write its final report.
@@ -218,8 +219,9 @@ def _new_artifacts(directory: Path, since: float, reported: list) -> list[str]:
 
 
 def run(spec: HarnessSpec, layout: Layout, time_s: int | None = 60, jobs: int = 1,
-        policy: str | None = None, extra: list[str] = (), on_line=None) -> RunResult:
-    """Fuzz one harness; returns once libFuzzer stops (time up, crash, or -runs reached)."""
+        policy: str | None = None, extra: list[str] = (), on_line=None, mutator: str | None = None) -> RunResult:
+    """Fuzz one harness; returns once libFuzzer stops (time up, crash, or -runs reached).
+    `mutator` (custom | bytes) overrides PROXYFUZZ_MUTATOR for this run."""
     check_runnable(spec)
     if jobs < 1:
         raise HarnessError(f"--jobs must be >= 1, got {jobs}")
@@ -233,6 +235,8 @@ def run(spec: HarnessSpec, layout: Layout, time_s: int | None = 60, jobs: int = 
     deadline = (time_s or 600) + STARTUP_GRACE
     env = child_env(layout, policy)
     env[STATS_ENV] = str(_fresh_dir(layout.work / "mutations" / spec.name))
+    if mutator:
+        env[MUTATOR_ENV] = mutator
     rc, progress, timed_out, elapsed = stream(cmd, env, layout.root, deadline, log_path, on_line)
     artifacts = _new_artifacts(layout.artifacts(spec.name), started, progress.artifacts)
     return RunResult(spec.name, rc, elapsed, progress, artifacts,
@@ -292,6 +296,12 @@ def _policy_arg(parser) -> None:
                         help="instrumentation policy (default: instrumentation.toml's default)")
 
 
+def _mutator_arg(parser) -> None:
+    parser.add_argument("--mutator", choices=MODES,
+                        help="custom (default): the harness's structure-aware mutator (fuzz/mutators/), with a "
+                             "share of libFuzzer's byte mutations; bytes: libFuzzer's byte mutator alone")
+
+
 def cmd_run(argv: list[str]) -> int:
     from fuzz.harness import find, layout_from_args
     own, passthrough = _split_passthrough(argv)
@@ -301,6 +311,7 @@ def cmd_run(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="libFuzzer fork mode with N workers")
     parser.add_argument("--quiet", action="store_true", help="show progress lines, not libFuzzer's output")
     _policy_arg(parser)
+    _mutator_arg(parser)
     args = parser.parse_args(own)
     if args.time <= 0:
         parser.error("--time must be > 0")
@@ -312,8 +323,12 @@ def cmd_run(argv: list[str]) -> int:
             sys.stdout.write(line)
             sys.stdout.flush()
 
-    result = run(spec, layout, args.time, args.jobs, args.policy, passthrough, on_line=echo)
+    campaign, samples = Campaign(layout), Samples()
+    result = run(spec, layout, args.time, args.jobs, args.policy, passthrough, on_line=tee(samples, echo),
+                 mutator=args.mutator)
     print(result.summary())
+    campaign.add(result, samples)
+    print(f"campaign report: {campaign.write_index()}")
     return 1 if result.artifacts or result.timed_out else 0
 
 
@@ -357,6 +372,7 @@ def cmd_fuzz_all(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--harness", help="only this harness")
     _policy_arg(parser)
+    _mutator_arg(parser)
     args = parser.parse_args(argv)
     if args.time <= 0:
         parser.error("--time must be > 0")
@@ -366,17 +382,20 @@ def cmd_fuzz_all(argv: list[str]) -> int:
         print(f"no harnesses in {layout.harnesses}: nothing to fuzz")
         return 0
     crashes, failed, started = [], [], time.monotonic()
+    campaign = Campaign(layout)
     for i, spec in enumerate(specs, 1):
         print(f"[{i}/{len(specs)} {spec.name}] fuzzing for {args.time} s"
               + (f" with {args.jobs} jobs" if args.jobs > 1 else "") + f"; log: {layout.logs() / spec.name}.log",
               flush=True)
-        printer = _ProgressPrinter(i, len(specs), spec.name, len(crashes))
+        printer, samples = _ProgressPrinter(i, len(specs), spec.name, len(crashes)), Samples()
         try:
-            result = run(spec, layout, args.time, args.jobs, args.policy, on_line=printer)
+            result = run(spec, layout, args.time, args.jobs, args.policy, on_line=tee(samples, printer),
+                         mutator=args.mutator)
         except HarnessError as exc:
             print(f"[{i}/{len(specs)} {spec.name}] cannot run: {exc}", flush=True)
             failed.append(spec.name)
             continue
+        campaign.add(result, samples)
         crashes += result.artifacts
         print(printer.line(result.progress, result.elapsed), flush=True)
         print(result.summary(), flush=True)
@@ -385,6 +404,7 @@ def cmd_fuzz_all(argv: list[str]) -> int:
     print(f"fuzz-all: {len(specs)} harness(es) in {time.monotonic() - started:.0f} s, "
           f"{len(crashes)} crash file(s), {len(failed)} failed to run {failed if failed else ''}".rstrip())
     _after_fuzzing(layout, crashes, args)
+    print(f"campaign report: {campaign.write_index()}")
     return 1 if crashes or failed else 0
 
 

@@ -150,14 +150,15 @@ def test_cli_bad_arguments_are_clear_errors_not_tracebacks(tmp_path):
     assert proc.returncode == 2 and "--time" in proc.stdout
 
 
-def test_end_to_end_one_easy_bug_is_found_and_attributed_to_the_patch():
+def test_end_to_end_one_easy_bug_is_found_and_attributed_to_the_patch(tmp_path):
     cmd = [sys.executable, "-m", "fuzz", "bench", "bugs", "--bug", "ratelimit-tokens-negative", "--harness",
-           "session", "--time", "8", "--no-baseline", "--no-unit-tests"]
+           "session", "--time", "8", "--no-baseline", "--no-unit-tests", "--chart", str(tmp_path / "survival.png")]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
     assert "FOUND at" in out and "TokenBucketInvariantError" in out and " reached;" in out
     assert "seed 1" in out
+    assert f"survival curve: {tmp_path / 'survival.png'}" in out and (tmp_path / "survival.png").is_file()
     assert out.rstrip().splitlines()[-1] == "RESULT bugs_found 1/1"
 
 

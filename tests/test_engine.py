@@ -33,8 +33,7 @@ def test_list_shows_target_corpus_dictionary_options_and_policy(layout):
 def test_bounded_run_grows_working_corpus_and_summarizes(layout):
     out = fuzz(layout, "run", "demo", "--time", "2", "--quiet")
     assert out.returncode == 0, out.stdout + out.stderr
-    summary = out.stdout.strip().splitlines()[-1]
-    assert summary.startswith("== demo: ")
+    summary = next(line for line in out.stdout.splitlines() if line.startswith("== demo: "))
     assert "exec/s" in summary and "cov: " in summary and "crashes: 0" in summary
     work = layout / "work" / "corpus" / "demo"
     assert len(corpus_files(work)) > 4  # seeds are read from corpus/demo, new inputs land here

@@ -122,3 +122,28 @@ def summary(rows: list, budget: int, trials: int, with_baseline: bool) -> list[s
     if with_baseline:
         out.append(f"{'baseline':10}" + "".join(f"{c:>8}" for c in survival(bases, budget)))
     return out
+
+
+def survival_curve(outcomes: list, budget: int) -> tuple[list, list]:
+    """(seconds, share of bug-trials found by then) as steps from 0 to the budget."""
+    pairs = [t for o in outcomes for t in o.times]
+    found = sorted(t for t in pairs if math.isfinite(t))
+    xs, ys = [0.0], [0.0]
+    for i, t in enumerate(found, 1):
+        xs.append(t)
+        ys.append(i / len(pairs))
+    xs.append(float(budget))
+    ys.append(ys[-1])
+    return xs, ys
+
+
+def survival_chart(rows: list, budget: int, with_baseline: bool, path):
+    """Magma's survival plot: the share of bug-trials found against time, suite beside baseline."""
+    from fuzz import charts
+    columns = [("suite", [r[2] for r in rows], 0)]
+    if with_baseline:
+        columns.append(("baseline (raw bytes, no oracle)", [r[3] for r in rows if r[3] is not None], 1))
+    series = [(label, *survival_curve(outcomes, budget), colour) for label, outcomes, colour in columns]
+    return charts.curves(path, f"Planted bugs found over time ({len(rows)} bugs, at most {budget} s per harness)",
+                         "seconds", "share of bug-trials found", series, step=True)
+

@@ -23,7 +23,8 @@ h1_server.dict), its .options, and what the harness itself loads (session builds
 pool from corpus/session_configs/ + examples/, the baseline loads examples/http.yaml). That
 measures the fuzzer and the oracles without the committed seeds.
 Summary: found N of M, median time to detection, how many detections came at seed replay,
-survival table, both columns.
+survival table, both columns; beside it the survival curve (share of bug-trials found against
+time, suite and baseline, as Magma plots it) in reports/bugs/survival.png (--chart).
 Last line: RESULT bugs_found <N>/<M> (the suite's count).
 """
 
@@ -44,6 +45,7 @@ from fuzz.bench._bugs_tree import apply_patch, copy_repo, functions_at
 from fuzz.harness import REPO_ROOT
 
 DEFAULT_BUGS = REPO_ROOT / "bench" / "bugs"
+DEFAULT_CHART = REPO_ROOT / "reports" / "bugs" / "survival.png"
 BASELINE = "baseline_raw"
 BASELINE_DIR = "fuzz/bench/harnesses"
 BASELINE_SEEDS_FROM = "h1_server"   # raw HTTP/1.1 requests: the same start the suite's codec harness gets
@@ -70,6 +72,8 @@ def _parser():
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline column")
     p.add_argument("--no-unit-tests", action="store_true", help="skip running the unit tests the .md names")
     p.add_argument("--keep", type=Path, help="build the copies under this folder and keep them (debugging)")
+    p.add_argument("--chart", type=Path, default=DEFAULT_CHART,
+                   help=f"where the survival curve goes (default {DEFAULT_CHART.relative_to(REPO_ROOT)})")
     return p
 
 
@@ -234,6 +238,8 @@ def main(argv) -> int:
     print(f"\n== summary ({time.monotonic() - started:.0f} s wall) ==")
     for line in report.summary(rows, args.time, args.trials, not args.no_baseline):
         print(line)
+    chart = report.survival_chart(rows, args.time, not args.no_baseline, args.chart)
+    print(f"survival curve: {chart}")
     found = sum(r[2].found for r in rows)
     print(f"RESULT bugs_found {found}/{len(rows)}")
     return 0
