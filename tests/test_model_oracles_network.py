@@ -95,3 +95,11 @@ def test_fault_throttle_too_generous_is_caught(monkeypatch):
     _with_config(monkeypatch, "fault", lambda c: setattr(c, "throttle_bytes_per_sec", c.throttle_bytes_per_sec * 2))
     with pytest.raises(oracles.InvariantViolation, match="model_fault_throttle"):
         replay_all()
+
+
+@pytest.mark.parametrize("scale, name", [(3, "model_tcp_proxy_idle_not_fired"), (1 / 3, "model_tcp_proxy_idle_early")])
+def test_tcp_proxy_idle_timeout_late_or_early_is_caught(monkeypatch, scale, name):
+    _with_config(monkeypatch, "tcp_proxy", lambda c: setattr(c, "idle_timeout_ms", max(1, int(c.idle_timeout_ms * scale))
+                                                             if c.idle_timeout_ms else 0))
+    with pytest.raises(oracles.InvariantViolation, match=name):
+        replay_all()

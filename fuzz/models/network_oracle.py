@@ -9,12 +9,13 @@ built it) and calls `check` after every action. The model predicts, per connecti
     a limited connection is closed at accept without an upstream, an allowed one stays open;
   - fault (network): no client byte reaches an upstream before accept + delay_ms, and neither
     direction forwards more than the throttle allows by each check;
+  - tcp_proxy: the idle timeout closes a connection neither early nor late (fuzz.models.timeouts);
 and the filter's counters moved as predicted. Violations are named model_<filter>_<what>.
 """
 
 from fuzz.oracles import InvariantViolation
 
-from . import fault, rbac, ratelimit, stats
+from . import fault, rbac, ratelimit, stats, timeouts
 from .http_oracle import RATELIMIT_COUNTERS, RBAC_COUNTERS
 
 
@@ -47,7 +48,9 @@ def sources(name: str, config, defaults) -> tuple:
 class NetworkFilterModel:
     def __init__(self, name: str, config, clock, counters: dict) -> None:
         self.name, self.config, self.clock, self.counters = name, config, clock, counters
-        self.active = name in ("rbac", "local_ratelimit", "fault")
+        self.active = name in ("rbac", "local_ratelimit", "fault") or (name == "tcp_proxy" and config.idle_timeout_ms)
+        self.idle = {}          # tcp_proxy: conn -> [reads, flushes, last read ms, last flush ms, connected ms, open]
+        self.idle_fired = 0     # tcp_proxy.idle_timeout as of the last check
         if name == "rbac":
             self.engine = rbac.from_network(config)
         elif name == "local_ratelimit":
@@ -74,6 +77,9 @@ class NetworkFilterModel:
             ok = ratelimit.take(self.bucket, self.state, now)
             expected = (ok, {"allowed": 1} if ok else {"rate_limited": 1}, RATELIMIT_COUNTERS)
             what += f", {self.bucket}"
+        elif self.name == "tcp_proxy":
+            self.idle[conn] = [0, 0, now, now, None, True]
+            return
         else:
             self.delayed.append((conn, now))
             moved = {"delays_injected": 1} if self.config.delay_ms else {}
@@ -96,6 +102,39 @@ class NetworkFilterModel:
                                          expected=moved, observed=problems)
         for conn, accepted in self.delayed:
             self._check_fault(conn, accepted)
+        if self.idle:
+            self._check_idle()
+
+    def _check_idle(self) -> None:
+        now, idle_ms = self.clock(), self.config.idle_timeout_ms
+        total = self.counters.get("tcp_proxy.idle_timeout", 0)
+        fired, self.idle_fired = total - self.idle_fired, total
+        eligible, late = 0, None
+        for conn, state in self.idle.items():
+            upstream = conn.stream_info.get("upstream_connection")
+            sides = (conn,) if upstream is None else (conn, upstream)
+            read, flushed = sum(map(timeouts.reads, sides)), sum(map(timeouts.flushes, sides))
+            if read != state[0]:
+                state[0], state[2] = read, now
+            if flushed != state[1]:
+                state[1], state[3] = flushed, now
+            if state[4] is None and upstream is not None and upstream.connected:
+                state[4] = now
+            if state[5] and not conn.is_open:
+                state[5] = False
+                eligible += max(state[2], state[3]) + idle_ms <= now
+            elif conn.is_open and state[4] is not None and upstream.is_open and all(map(timeouts.quiet, sides)):
+                deadline = timeouts.late_deadline(idle_ms, state[4], state[2], state[3])
+                if deadline <= now:
+                    late = (conn, deadline)
+        if fired > eligible:
+            raise InvariantViolation("model_tcp_proxy_idle_early", f"{fired} idle timeout(s) at {now} ms, but only "
+                                     f"{eligible} closed connection(s) were idle for {idle_ms} ms",
+                                     expected=f"<= {eligible}", observed=fired)
+        if late is not None:
+            raise InvariantViolation("model_tcp_proxy_idle_not_fired",
+                                     f"{late[0]!r} quiet, idle_timeout_ms {idle_ms}: due by {late[1]} ms, still open at {now} ms",
+                                     expected=f"closed by {late[1]} ms", observed="open")
 
     def _check_accept(self, conn, allowed: bool, what: str, new_upstreams: int) -> None:
         if self.name == "fault":

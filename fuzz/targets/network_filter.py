@@ -245,6 +245,11 @@ def model_seeds() -> dict:
     later = [A("advance", value=1000), A("upstream_read"), A("read"), A("advance", value=1000), A("upstream_read"),
              A("read"), A("advance", value=5000), A("upstream_read"), A("read")]
     out["fault-delay-edge"] = seed("fault", slow, 0, flow + steps + flow + [A("advance", value=1)] + flow + later)
+    idle = cls["tcp_proxy"](cluster="c0", idle_timeout_ms=1000)
+    tenths = [A("advance", value=100)] * 9
+    out["tcp-proxy-idle"] = seed("tcp_proxy", idle, 0, [
+        A("upstream_connect"), A("send", payload=b"a"), A("upstream_read")] + tenths + [
+        A("upstream_send", payload=b"b"), A("read")] + tenths + [A("advance", value=100), A("advance", value=1000)])
     return out
 
 
