@@ -66,3 +66,15 @@ def test_network_rbac_prefix_one_bit_short_is_caught(monkeypatch, pool):
     monkeypatch.setattr(rbac_filter, "source_in", _prefix_off_by(-1))
     with pytest.raises(oracles.InvariantViolation, match="model_rbac_(decision|counters)"):
         replay_all(pool)
+
+
+def test_responses_missing_from_their_status_class_counter_are_caught(monkeypatch, pool):
+    from proxy.stats import Stats
+    original = Stats.inc
+
+    def inc(self, name, *args, **kwargs):  # the planted bug: 4xx responses are not counted by class
+        if not name.endswith("downstream_rq_4xx"):
+            original(self, name, *args, **kwargs)
+    monkeypatch.setattr(Stats, "inc", inc)
+    with pytest.raises(oracles.InvariantViolation, match="model_stats_responses_by_class"):
+        replay_all(pool)

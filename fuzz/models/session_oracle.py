@@ -16,7 +16,9 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     no route applies);
   - a local reply (no upstream saw the request) of 403, 404, 429 or a 1xx-3xx status must have a
     branch that produces it, with the direct response's body (model_local_reply_session); other
-    4xx/5xx local replies (bad requests, upstream failures, timeouts) are not judged here.
+    4xx/5xx local replies (bad requests, upstream failures, timeouts) are not judged here;
+  - each status class counter downstream_rq_Nxx is at least the number of N.. responses the clients
+    read (model_stats_responses_by_class).
 """
 
 from proxy.config import schema
@@ -157,6 +159,26 @@ class SessionModel:
             if source is None:
                 continue
             self._judge(ex, hcm, source)
+        self._check_status_counters(exchanges)
+
+    def _check_status_counters(self, exchanges) -> None:
+        """HTTP connection manager docs, Statistics: downstream_rq_1xx .. 5xx count the responses by
+        status class. Every final response a client read was sent, so each class's counter is at
+        least the number the clients saw (more when a client never read what was sent to it)."""
+        seen: dict = {}
+        for ex in exchanges:
+            if ex.outcome == "response" and ex.response is not None and ex.response.complete and ex.response.status >= 200:
+                cls = ex.response.status // 100
+                seen[cls] = seen.get(cls, 0) + 1
+        counters = self.session.ctx.stats.counters
+        for cls, n in sorted(seen.items()):
+            counted = counters.get(f"http.downstream_rq_{cls}xx", 0)
+            if cls == 4:   # known defect (docs/semantics.md): the HTTP/1.1 codec's 400s are not counted as 4xx
+                counted += counters.get("http.h1_protocol_error", 0)
+            if counted < n:
+                raise InvariantViolation("model_stats_responses_by_class",
+                                         f"clients read {n} complete {cls}xx responses, http.downstream_rq_{cls}xx = {counted}",
+                                         expected=f">= {n}", observed=counted)
 
     def _judge(self, ex, hcm, source: str) -> None:
         text = lambda b: b.decode("latin-1")  # noqa: E731
