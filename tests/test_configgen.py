@@ -73,6 +73,28 @@ def _collect_types(message, seen):
             _collect_types(child, seen)
 
 
+def test_generated_configs_set_every_request_validation_option(configs):
+    """Issue 13: the connection manager's path options and headers_with_underscores_action come from
+    the schema with no generator change; every value shows up in 120 configs."""
+    seen = set()
+
+    def walk(message):
+        if message.DESCRIPTOR.name == "HttpConnectionManager":
+            seen.update({("normalize_path", message.normalize_path), ("merge_slashes", message.merge_slashes),
+                         ("escaped", message.path_with_escaped_slashes_action)})
+            options = message.common_http_protocol_options
+            if options.HasField("headers_with_underscores_action"):
+                seen.add(("underscores", options.headers_with_underscores_action))
+        for field, value in message.ListFields():
+            if field.message_type is not None and not field.message_type.GetOptions().map_entry:
+                for child in (value if field.is_repeated else [value]):
+                    walk(child)
+    for config in configs:
+        walk(config)
+    assert {("normalize_path", True), ("normalize_path", False), ("merge_slashes", True), ("merge_slashes", False),
+            *(("escaped", n) for n in range(5)), *(("underscores", n) for n in range(3))} <= seen
+
+
 def test_cross_field_facts_are_made_to_hold(configs):
     for config in configs:
         clusters = [c.name for c in config.clusters]

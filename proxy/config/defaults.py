@@ -10,6 +10,7 @@ DEFAULTS = {
     "proxyfuzz.config.Listener.per_connection_buffer_limit_bytes": 1024 * 1024,
     "proxyfuzz.config.FilterChainMatch.destination_port": None,  # any port
     "proxyfuzz.config.HttpConnectionManager.max_request_headers_kb": 60,
+    "proxyfuzz.config.HttpProtocolOptions.headers_with_underscores_action": 1,  # REJECT_REQUEST (bootstrap.proto)
     "proxyfuzz.config.Http2ProtocolOptions.max_concurrent_streams": 100,
     "proxyfuzz.config.Http2ProtocolOptions.initial_window_size": 65535,
     "proxyfuzz.config.Http2ProtocolOptions.max_header_list_size": 65536,

@@ -41,6 +41,7 @@ from .codec import (CodecLimits, ConnectionClosed, Data, ProtocolError, RequestH
 from .filter_chain import FilterChain
 from .filters.router import Router
 from .message import HeaderMap, RequestHead
+from .path import PathOptions, apply_path_options
 from .registry import http_filter_factory
 from .route import RouteBuildError, build_route_table
 
@@ -64,6 +65,8 @@ class HcmConfig:
     max_request_headers_bytes: int
     limits: CodecLimits
     access_log: str | None        # "stdout", a path, or None
+    path_options: PathOptions = PathOptions()
+    underscores: str = "REJECT_REQUEST"  # headers_with_underscores_action: ALLOW | REJECT_REQUEST | DROP_HEADER
 
 
 def build_hcm_config(msg, build) -> HcmConfig:
@@ -102,10 +105,15 @@ def build_hcm_config(msg, build) -> HcmConfig:
     if msg.HasField("access_log"):
         sink = "stdout" if msg.access_log.WhichOneof("sink") == "stdout" else msg.access_log.path
     scopes = ("http.",) + ((f"http.{msg.stat_prefix}.",) if msg.stat_prefix else ())
+    escaped = type(msg).PathWithEscapedSlashesAction.Name(msg.path_with_escaped_slashes_action)
+    paths = PathOptions(normalize=msg.normalize_path, merge_slashes=msg.merge_slashes,
+                        escaped_slashes="KEEP_UNCHANGED" if escaped == "IMPLEMENTATION_SPECIFIC_DEFAULT" else escaped)
+    common = msg.common_http_protocol_options
+    underscores = type(common).HeadersWithUnderscoresAction.Name(defaults.get(common, "headers_with_underscores_action"))
     return HcmConfig(codec=_CODECS[msg.codec], stat_scopes=scopes, route_table=table, filter_makers=tuple(makers),
                      filter_names=tuple(names), request_timeout_ms=msg.request_timeout_ms,
                      idle_timeout_ms=msg.idle_timeout_ms, max_request_headers_bytes=header_bytes, limits=limits,
-                     access_log=sink)
+                     access_log=sink, path_options=paths, underscores=underscores)
 
 
 @register_network_filter("http_connection_manager")
@@ -400,7 +408,9 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
                 stream.consume()
         elif isinstance(ev, Trailers):
             stream.request_complete = True
-            stream.chain.decode_trailers(HeaderMap(ev.headers))
+            trailers = HeaderMap(ev.headers)
+            if not self._refuse_underscores(stream, trailers):
+                stream.chain.decode_trailers(trailers)
         elif isinstance(ev, StreamReset):
             stream.peer_gone(ev.reason)
         elif isinstance(ev, ProtocolError):
@@ -422,9 +432,44 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             stream.chain.decoding_stopped = True
             stream.chain.send_local_reply(431, b"request headers too large\n")
             return
+        if self._refuse_underscores(stream, stream.head.headers) or self._refuse_path(stream):
+            return
         if ev.expect_continue:
             self.codec.send_headers(ev.stream_id, 100, [])
         stream.chain.decode_headers(stream.head, ev.end_stream)
+
+    def _refuse_underscores(self, stream: ActiveStream, fields: HeaderMap) -> bool:
+        """Envoy's headers_with_underscores_action on request header or trailer fields: DROP_HEADER
+        removes them before the filters see them, REJECT_REQUEST answers 400 (a reset once the
+        response has started). True when the stream was answered here."""
+        names = [n for n, _ in fields if b"_" in n] if self.config.underscores != "ALLOW" else ()
+        if not names:
+            return False
+        if self.config.underscores == "DROP_HEADER":
+            self.stats.inc("dropped_headers_with_underscores", len(names))
+            for name in set(names):
+                fields.remove(name)
+            return False
+        self.stats.inc("requests_rejected_with_underscores_in_headers")
+        stream.chain.decoding_stopped = True
+        stream.chain.send_local_reply(400, b"header name with an underscore\n")
+        return True
+
+    def _refuse_path(self, stream: ActiveStream) -> bool:
+        """Envoy's path options before filters and routing (proxy/http/path.py): the path is
+        rewritten, or the request answered with 400 or a 307 to the unescaped path."""
+        outcome = apply_path_options(stream.head.path, self.config.path_options)
+        stream.head.path = outcome.path
+        if outcome.action == "forward":
+            return False
+        stream.chain.decoding_stopped = True
+        if outcome.action == "reject":
+            self.stats.inc("downstream_rq_failed_path_normalization")
+            stream.chain.send_local_reply(400, b"escaped slash in the path\n")
+        else:
+            self.stats.inc("downstream_rq_redirected_with_normalized_path")
+            stream.chain.send_local_reply(307, b"", headers=[(b"location", outcome.path)])
+        return True
 
     # -- stream ends -------------------------------------------------------------------------------------------
     def stream_ended(self, stream: ActiveStream) -> None:

@@ -45,6 +45,11 @@ class Entry:
 # direct 403 and everything else to the recording upstream.
 LISTENERS: dict[str, dict] = {
     "default": {},
+    "normalize": {"normalize_path": True, "merge_slashes": True, "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT"},
+    "escaped_reject": {"path_with_escaped_slashes_action": "REJECT_REQUEST"},
+    "escaped_forward": {"path_with_escaped_slashes_action": "UNESCAPE_AND_FORWARD"},
+    "underscores_drop": {"common_http_protocol_options": {"headers_with_underscores_action": "DROP_HEADER"}},
+    "underscores_allow": {"common_http_protocol_options": {"headers_with_underscores_action": "ALLOW"}},
 }
 
 # The bytes of issue 13, as filed (hex, one write each).
@@ -59,6 +64,8 @@ I13D10_H2_TRAILER_NAME = (
     "004000000800000000000300000064000600010000000039010400000001838741882f91d35d055c87a74484626b2b277a8825b650c3"
     "cbb6b83f5383f963e74082497f864d833505b11f5f8b1d75d0620d263d4c4d656400000a000000000001000000000568656c6c6f0000"
     "0c01050000000140889acac8b21234198f8107")
+I13D6_H1_UNDERSCORE = (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer_Encoding: chunked\r\nContent-Length: 40\r\n\r\n"
+                       b"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n")
 
 # The smuggling classes of the sans-IO codec tests (test_h1_smuggling.py, also the h1_server
 # harness's seeds) live there; here they go through the running proxy.
@@ -98,6 +105,34 @@ CATALOG: list[Entry] = [
     # Issue 13 defect 10: trailer names are held to the rules of header names (RFC 9113 8.2.1).
     Entry("h2_i13d10_trailer_name_not_token", hx(I13D10_H2_TRAILER_NAME), rst=PROTOCOL_ERROR, forwarded=None,
           upstream_lacks=(b"grpc-stasi/",)),
+    # Issue 13 defect 5: targets outside RFC 3986 are refused; Envoy's path options, with its defaults.
+    Entry("h1_i13d5_backslash", b"GET /a\\b HTTP/1.1\r\nHost: h\r\n\r\n", status=400, responses=1, closes=True),
+    Entry("h1_i13d5_bad_percent", b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", status=400, responses=1, closes=True),
+    Entry("h2_i13d5_backslash", h2(get(1, b"/a\\b")), rst=PROTOCOL_ERROR),
+    Entry("h2_i13d5_bad_percent", h2(get(1, b"/%zz")), rst=PROTOCOL_ERROR),
+    Entry("h1_i13d5_browser_query_kept", b"GET /q?a[]=1|2 HTTP/1.1\r\nHost: h\r\n\r\n", status=200, forwarded=True,
+          upstream_has=(b"GET /q?a[]=1|2 HTTP/1.1\r\n",)),
+    Entry("h1_i13d5_escaped_slash_kept_by_default", b"GET /a%2Fb HTTP/1.1\r\nHost: h\r\n\r\n", status=200,
+          forwarded=True, upstream_has=(b"GET /a%2Fb HTTP/1.1\r\n",)),
+    Entry("h1_i13d5_dot_segments_routed_normalised", b"GET /x/%2e%2e/admin HTTP/1.1\r\nHost: h\r\n\r\n", status=403,
+          listener="normalize"),
+    Entry("h1_i13d5_normalised_and_merged_upstream", b"GET //a/./b/../plain//x HTTP/1.1\r\nHost: h\r\n\r\n", status=200,
+          listener="normalize", forwarded=True, upstream_has=(b"GET /a/plain/x HTTP/1.1\r\n",)),
+    Entry("h1_i13d5_escaped_slash_redirect", b"GET /a%2fb HTTP/1.1\r\nHost: h\r\n\r\n", status=307, listener="normalize"),
+    Entry("h2_i13d5_escaped_slash_redirect", h2(get(1, b"/a%5Cb")), status=307, listener="normalize"),
+    Entry("h1_i13d5_escaped_slash_reject", b"GET /a%2Fb HTTP/1.1\r\nHost: h\r\n\r\n", status=400,
+          listener="escaped_reject"),
+    Entry("h1_i13d5_escaped_slash_forward", b"GET /a%5cb%2F HTTP/1.1\r\nHost: h\r\n\r\n", status=200,
+          listener="escaped_forward", forwarded=True, upstream_has=(b"GET /a/b/ HTTP/1.1\r\n",)),
+    # Issue 13 defect 6: header names with "_" (headers_with_underscores_action, default REJECT_REQUEST).
+    Entry("h1_i13d6_underscore_beside_framing", I13D6_H1_UNDERSCORE, status=400, responses=1),
+    Entry("h2_i13d6_underscore_header", h2(get(1, b"/u", (b"x_forwarded_for", b"10.0.0.1"))), status=400),
+    Entry("h2_i13d6_underscore_trailer", h2(post(1, b"/t"), data(1, b"hi"), headers(1, [(b"x_t", b"1")])), status=400,
+          forwarded=None, upstream_lacks=(b"x_t",)),
+    Entry("h1_i13d6_underscore_dropped", I13D6_H1_UNDERSCORE, status=200, responses=1, listener="underscores_drop",
+          forwarded=True, upstream_has=(b"content-length: 40\r\n",), upstream_lacks=(b"ransfer_",)),
+    Entry("h1_i13d6_underscore_allowed", b"GET /u HTTP/1.1\r\nHost: h\r\nX_A: 1\r\n\r\n", status=200,
+          listener="underscores_allow", forwarded=True, upstream_has=(b"x_a: 1\r\n",)),
     # HTTP/2 floods: GOAWAY(ENHANCE_YOUR_CALM), memory bounded.
     Entry("h2_rapid_reset", rapid_reset(400), goaway=ENHANCE_YOUR_CALM, closes=True, forwarded=None),
     Entry("h2_continuation_flood", continuation_flood(2000), goaway=ENHANCE_YOUR_CALM, closes=True),
