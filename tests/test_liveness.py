@@ -284,14 +284,29 @@ def test_a_stream_whose_client_shuts_its_window_holds_about_its_limit():
 
 
 # -- settling itself --------------------------------------------------------------------------------
-def test_a_proxy_that_keeps_itself_busy_is_settle_unbounded(monkeypatch):
+def test_a_delay_that_re_arms_itself_forever_is_found_past_every_timeout(monkeypatch):
     from proxy.http.filters.fault import HttpFaultFilter
 
     def forever(self):  # the delay re-arms itself instead of letting the request go on
         self._timer.enable(self.config.delay_ms)
     monkeypatch.setattr(HttpFaultFilter, "_delay_over", forever)
-    fails("settle_unbounded", http(filters="http_filters: [{fault: {delay_ms: 500}}]"),
-          [A("send", payload=GET), A("upstream_connect")])
+    err = fails("stall_filter_chain", http(filters="http_filters: [{fault: {delay_ms: 500}}]"),
+                [A("send", payload=GET), A("upstream_connect")])
+    assert "keeps being re-armed" in err.detail
+
+
+def test_a_proxy_that_keeps_itself_busy_is_settle_unbounded(monkeypatch):
+    from proxy.network.connection import Connection
+    original = Connection.take_output
+
+    def chatty(self, max_bytes=None):  # the planted bug: every read by the peer makes one more byte
+        out = original(self, max_bytes)
+        if out and not self.is_client:
+            self.write_buffer.add(b"!")
+        return out
+    monkeypatch.setattr(Connection, "take_output", chatty)
+    fails("settle_unbounded", http(), [A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
+                                      A("upstream_send", payload=response(b"ok"))])
 
 
 def test_settling_stops_at_the_first_quiet_state_without_moving_time():
