@@ -86,6 +86,19 @@ def test_load_bugs_errors_name_the_problem(tmp_path):
         load_bugs(BUGS, ["zzz"])
 
 
+def test_a_bug_without_a_repro_script_is_refused_where_the_catalog_requires_one(tmp_path):
+    (tmp_path / "b.patch").write_text((BUGS / "route-vhost-case-sensitive.patch").read_text())
+    (tmp_path / "b.md").write_text((BUGS / "route-vhost-case-sensitive.md").read_text())
+    with pytest.raises(CatalogError, match="no repro script repro/b.py"):
+        load_bugs(tmp_path, require_repro=True)
+    (bug,) = load_bugs(tmp_path)                       # a catalog kept elsewhere may have none
+    assert bug.repro is None
+    (tmp_path / "repro").mkdir()
+    (tmp_path / "repro" / "b.py").write_text("print('ok: fine')\n")
+    (bug,) = load_bugs(tmp_path, require_repro=True)
+    assert bug.repro == tmp_path / "repro" / "b.py"
+
+
 def test_a_stale_patch_is_refused_not_applied_with_an_offset(tmp_path):
     tree = tmp_path / "t"
     (tree / "p").mkdir(parents=True)

@@ -8,6 +8,11 @@ The .md is short prose with these sections (`## Title`, any order):
   Harnesses   bullet list of harness names expected to find it (run by default)
   Unit tests  bullet list of test files to run against the patched copy, or `- none`
 and it must say plainly that the bug is synthetic (the word "synthetic" anywhere).
+
+Beside them, `repro/NAME.py` shows the bug's wrong external behaviour: run from a tree's root as
+`python bench/bugs/repro/NAME.py`, it exits 0 (`ok: ...`) on a clean tree and 1 with one line
+(`FAIL: ...`) on a tree with the patch applied (2: it could not run). The repository's own catalog
+refuses a bug without one (`require_repro`); a catalog kept elsewhere (`--bugs DIR`) may have none.
 """
 
 import re
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REQUIRED_SECTIONS = ("What", "Where", "Oracle", "Harnesses", "Unit tests")
+REPRO_DIR = "repro"
 _SECTION = re.compile(r"^##\s+(?P<title>.+?)\s*$", re.M)
 _HUNK = re.compile(r"^@@ -(?P<old>\d+)(?:,\d+)? \+(?P<new>\d+)(?:,\d+)? @@")
 
@@ -33,6 +39,7 @@ class Bug:
     tests: tuple[str, ...]
     oracle: str
     lines: dict          # repo-relative file -> sorted new-file line numbers the patch touches
+    repro: Path | None = None   # repro/NAME.py beside the patch, when there is one
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -115,10 +122,19 @@ def patched_lines(patch_text: str, source: str = "patch") -> dict[str, list[int]
     return {f: sorted(n) for f, n in lines.items()}
 
 
-def load_bug(patch: Path) -> Bug:
+def repro_for(patch: Path) -> Path:
+    """Where the bug's repro script lives: repro/NAME.py beside NAME.patch."""
+    return patch.parent / REPRO_DIR / f"{patch.stem}.py"
+
+
+def load_bug(patch: Path, require_repro: bool = False) -> Bug:
     md = patch.with_suffix(".md")
     if not md.is_file():
         raise CatalogError(f"{patch}: no description {md.name} beside it")
+    repro = repro_for(patch)
+    if require_repro and not repro.is_file():
+        raise CatalogError(f"{patch}: no repro script {REPRO_DIR}/{repro.name} beside it (a script that "
+                           "shows the wrong external behaviour: exit 0 on a clean tree, 1 on the patched one)")
     problems = check_md(md)
     if problems:
         raise CatalogError("; ".join(problems))
@@ -127,10 +143,11 @@ def load_bug(patch: Path) -> Bug:
     title = text.lstrip().splitlines()[0][2:].strip()
     return Bug(name=patch.stem, patch=patch, md=md, title=title, harnesses=bullets(found["Harnesses"]),
                tests=bullets(found["Unit tests"]), oracle=" ".join(found["Oracle"].split()),
-               lines=patched_lines(patch.read_text(encoding="utf-8"), str(patch)))
+               lines=patched_lines(patch.read_text(encoding="utf-8"), str(patch)),
+               repro=repro if repro.is_file() else None)
 
 
-def load_bugs(directory: Path, only: list[str] | None = None) -> list[Bug]:
+def load_bugs(directory: Path, only: list[str] | None = None, require_repro: bool = False) -> list[Bug]:
     directory = Path(directory)
     if not directory.is_dir():
         raise CatalogError(f"--bugs {directory}: not a directory")
@@ -143,4 +160,4 @@ def load_bugs(directory: Path, only: list[str] | None = None) -> list[Bug]:
         if missing:
             raise CatalogError(f"--bug {', '.join(missing)}: not in {directory} (bugs: {', '.join(sorted(known))})")
         patches = [p for p in patches if p.stem in only]
-    return [load_bug(p) for p in patches]
+    return [load_bug(p, require_repro) for p in patches]
