@@ -243,3 +243,23 @@ def test_fuzzing_run_uses_the_custom_mutator_and_reports_its_shares(tmp_path):
     assert result.returncode == 0, result.log.read_text()[-2000:]
     assert any(k.startswith(("h1.", "cross.h1.")) for k in result.mutations), result.mutations
     assert "mutations: " in result.summary()
+
+
+def test_filter_configurations_are_drawn_valid_from_the_schema():
+    """config_new gives the uber-filter harnesses configurations their validation accepts, from nothing."""
+    for name, module in (("network_filter", network_filter), ("http_filter", http_filter)):
+        mutator = mutators.create(name)
+        op = mutator.ops["head_config_new"][1]
+        valid = 0
+        for seed in range(40):
+            state = [mutator.codec.split(b"")[0], []]
+            op(state, random.Random(seed))  # unchanged when it draws the head it had
+            head = state[0]
+            blob = head[3:3 + int.from_bytes(head[1:3], "big")]
+            names = module.filter_names()
+            try:
+                module.built_for(names[head[0] % len(names)], blob)
+                valid += 1
+            except module.Invalid:
+                pass
+        assert valid >= 25, (name, valid)

@@ -16,6 +16,7 @@ mutate a payload at its protocol's level (HTTP/1.1, HTTP/2, else bytes) or give 
 change the head; crossover splices actions of another input in.
 """
 
+import functools
 import random
 from dataclasses import replace
 
@@ -105,18 +106,51 @@ def _blob_head(data: bytes, tail: int) -> tuple[bytes, bytes]:
     return data[:end].ljust(r.pos, b"\0"), data[end:]
 
 
-def _blob_ops(tail: int) -> dict:
+def _blob_ops(tail: int, filters: "_Filters") -> dict:
     """Head operations of the uber-filter layouts: another filter, another configuration (byte
-    mutations of the serialized message, with its length kept right), other mode bytes."""
+    mutations of the serialized message, with its length kept right, or a fresh valid one drawn
+    from the schema's rules by fuzz/configgen.py), other mode bytes."""
     def config_bytes(head: bytes, rng, mutator):
-        blob = head[3:len(head) - tail]
-        new = mutator.byte_mutate(blob, 4095, rng)[:4095]
-        return head[:1] + len(new).to_bytes(2, "big") + new + head[len(head) - tail:]
+        return _with_blob(head, mutator.byte_mutate(head[3:len(head) - tail], 4095, rng)[:4095], tail)
+
+    def config_new(head: bytes, rng, mutator):
+        names = filters.names()
+        index = head[0] if rng.random() < 0.7 else rng.randrange(256)
+        generator = _config_generator(filters.message(), names[index % len(names)])
+        blob = generator.from_bytes(rng.randbytes(256)).SerializeToString(deterministic=True)
+        return bytes([index]) + _with_blob(head, blob, tail)[1:]
 
     def mode(head: bytes, rng, mutator):
         i = len(head) - 1 - rng.randrange(tail)
         return head[:i] + bytes([rng.randrange(256)]) + head[i + 1:]
-    return {"filter": (2, _byte_at(0)), "config_bytes": (3, config_bytes), "mode": (2, mode)}
+    return {"filter": (2, _byte_at(0)), "config_bytes": (2, config_bytes), "config_new": (2, config_new),
+            "mode": (2, mode)}
+
+
+def _with_blob(head: bytes, blob: bytes, tail: int) -> bytes:
+    return head[:1] + len(blob).to_bytes(2, "big") + blob + head[len(head) - tail:]
+
+
+@functools.lru_cache(maxsize=None)
+def _config_generator(container, name: str):
+    from fuzz.configgen import ConfigGenerator
+    return ConfigGenerator(container.DESCRIPTOR.fields_by_name[name].message_type, facts=None)
+
+
+class _Filters:
+    """A harness's filter list (its module's filter_names(), the order byte 0 indexes) and the
+    schema message whose fields configure them."""
+
+    def __init__(self, module: str, message: str) -> None:
+        self.module, self.message_name = module, message
+
+    def names(self) -> list:
+        import importlib
+        return importlib.import_module(self.module).filter_names()
+
+    def message(self):
+        from proxy.config import schema
+        return getattr(schema, self.message_name)
 
 
 class NetworkFilterCodec(SessionCodec):
@@ -127,7 +161,7 @@ class NetworkFilterCodec(SessionCodec):
         return head, self.decode(rest)
 
     def head_ops(self):
-        return _blob_ops(1)
+        return _blob_ops(1, _Filters("fuzz.targets.network_filter", "NetworkFilter"))
 
 
 class HttpFilterCodec(ActionCodec):
@@ -163,7 +197,7 @@ class HttpFilterCodec(ActionCodec):
         return None
 
     def head_ops(self):
-        return _blob_ops(6)
+        return _blob_ops(6, _Filters("fuzz.targets.http_filter", "HttpFilter"))
 
 
 # ------------------------------------------------------------------------------------- the mutator
@@ -181,7 +215,7 @@ class Actions(Mutator):
             "insert": (5, self.insert), "delete": (3, self.delete), "duplicate": (3, self.duplicate),
             "swap": (2, self.swap), "move": (1, self.move), "retarget": (2, self.retarget),
             "field": (5, self.field), "op": (1, self.change_op), "payload": (5, self.payload),
-            "payload_new": (2, self.payload_new),
+            "payload_new": (2, self.payload_new), "payload_size": (2, self.payload_size),
         }
         for kind, (weight, fn) in codec.head_ops().items():
             self.ops[f"head_{kind}"] = (weight, self._head_op(fn))
@@ -356,6 +390,16 @@ class Actions(Mutator):
 
     def payload_new(self, state, rng) -> bool:
         return self._with_payload(state, rng, self.new_payload)
+
+    def payload_size(self, state, rng) -> bool:
+        """A payload repeated or cut to a size that matters for buffers: the op's largest, half of
+        it, one byte, double."""
+        def resize(action, rng):
+            payload = self.codec.payload(action) or b"x"
+            n = rng.choice((self.capacity(action), self.capacity(action) // 2, 1, 2 * len(payload),
+                            rng.randrange(self.capacity(action) + 1)))
+            return (payload * (n // len(payload) + 1))[:n]
+        return self._with_payload(state, rng, resize)
 
     def _head_op(self, fn):
         def op(state, rng) -> bool:
