@@ -25,7 +25,7 @@ import h2.exceptions
 from h2.settings import SettingCodes
 
 from ..oracles import InvariantViolation
-from .h2_wire import GOAWAY, PREFACE, WINDOW_UPDATE, H2Monitor
+from .h2_wire import GOAWAY, PREFACE, S_MAX_HEADER_LIST_SIZE, SETTINGS, WINDOW_UPDATE, H2Monitor
 from .record import H2, Message
 
 # Small values, so that the proxy meets every limit with the short exchanges of a session.
@@ -58,12 +58,27 @@ class StrictH2Connection(h2.connection.H2Connection):
         super().__init__(h2.config.H2Configuration(client_side=client_side, header_encoding=None,
                                                    validate_inbound_headers=True))
         self.peer = peer
+        self._queued = bytearray()
+        # The limits this peer advertises are judged by the monitor, which applies them at the
+        # proxy's ACK of each SETTINGS frame; h2 applies a pending value at the first ACK it sees,
+        # even the ACK of an earlier frame, so its own checks of them are lifted.
+        self.max_inbound_frame_size = 2 ** 24 - 1
+        self.decoder.max_header_list_size = 2 ** 31
 
     def data_to_send(self, amount=None):
-        out = super().data_to_send(amount)
+        out = bytes(self._queued) + super().data_to_send()
+        self._queued.clear()
         if out:
             self.peer.sent_by_us(out)
         return out
+
+    def update_settings(self, new_settings):
+        """SETTINGS go out as a frame of their own, past h2's bookkeeping (see __init__)."""
+        self._queued += super().data_to_send()
+        payload = b"".join(int(k).to_bytes(2, "big") + int(v).to_bytes(4, "big") for k, v in new_settings.items())
+        self._queued += len(payload).to_bytes(3, "big") + bytes([SETTINGS, 0]) + bytes(4) + payload
+        if new_settings.get(SettingCodes.INITIAL_WINDOW_SIZE) == 0:
+            self.peer.zero_window = True
 
     def receive_data(self, data):
         return self.peer.judge(data)
@@ -100,9 +115,10 @@ class H2Peer:
         self._windowed: set[int] = set()
         self._expected = bytearray()           # flushed, not yet seen on the socket
         self._foreign = bytearray()            # bytes on the socket we did not make, up to a frame
+        self._preface_fed = False
+        self.zero_window = False
         self.conn = StrictH2Connection(self, self.client_side)
         self.conn.initiate_connection()
-        self.zero_window = bool(settings) and settings.get(SettingCodes.INITIAL_WINDOW_SIZE) == 0
         if settings:
             self.conn.update_settings(settings)
 
@@ -158,6 +174,9 @@ class H2Peer:
             return []
         now = self.clock()
         events = []
+        if not self.client_side and not self._preface_fed:
+            self._preface_fed = True  # the monitor takes the client preface off; h2 wants it
+            events += self.conn.feed_frame(PREFACE)
         for ftype, flags, sid, payload in self.monitor.judged(data):
             if ftype == GOAWAY:
                 self._goaway(payload, now)
@@ -173,10 +192,21 @@ class H2Peer:
             for ev in fresh:
                 if isinstance(ev, h2.events.DataReceived) and ev.flow_controlled_length:
                     self._consume(ev.stream_id, ev.flow_controlled_length)
+                elif getattr(ev, "headers", None):
+                    self._check_header_list(ev)
                 self.on_event(ev, now)
             events += fresh
         self._open_windows()
         return events
+
+    def _check_header_list(self, ev) -> None:
+        """RFC 9113 6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE: names, values and 32 bytes per field."""
+        limit = self.monitor.settings[S_MAX_HEADER_LIST_SIZE]
+        size = sum(len(n) + len(v) + 32 for n, v in ev.headers)
+        if limit is not None and size > limit:
+            raise InvariantViolation("h2_wire_header_list_too_large",
+                                     f"{self.label}: the proxy sent a {size}-byte header list on stream "
+                                     f"{ev.stream_id}, the peer allows {limit}")
 
     def _consume(self, sid: int, n: int) -> None:
         self.conn.increment_flow_control_window(n)

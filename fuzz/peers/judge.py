@@ -1,5 +1,119 @@
-"""Oracles over a session's records: placeholder, filled in by the conformance and meaning checks."""
+"""Oracles over a session's records (run by Peers.finish): what the proxy forwarded conforms to the
+RFCs, means what the client sent, and was sent by some client.
+
+InvariantViolation names:
+- peer_forwarded_target / _authority / _field / _trailer: a request an upstream received breaks
+  grammar.py (RFC 3986, RFC 9112 3.2, RFC 9113 8.3, RFC 9110 5.1/5.5, fields RFC 9110 6.5.1 keeps
+  out of trailers); peer_response_field / peer_response_trailer: the same for responses to clients;
+- peer_forwarded_<method|target|authority|headers|body|trailers>_changed: an upstream saw a request
+  whose meaning differs from what the client sent, modulo the documented rules (forwarding_model);
+- peer_request_invented: an upstream saw a request no client sent (every client byte was parsed,
+  and no client request claims it: smuggling, duplication);
+- peer_h1_upstream_* / peer_h1_response_*: h11, the standard library and llhttp disagree on the
+  HTTP/1.1 bytes the proxy sent an upstream or a client (fuzz/peers/h1_parsers.py).
+"""
+
+from ..oracles import InvariantViolation
+from . import grammar
+from .downstream import H1Client
+from .h1_parsers import agree
+from .upstream import H1Server
+from .forwarding_model import expected_request, fields_meaning
+
+
+def _fail(name: str, detail: str) -> None:
+    raise InvariantViolation(name, detail)
 
 
 def check(peers) -> None:
-    pass
+    check_framing(peers)
+    for ex in peers.exchanges:
+        if ex.response is not None:
+            check_response(ex)
+        for up in ex.upstreams:
+            check_forwarded(up.request, _where(up))
+            check_meaning(ex, up, peers.model_for(ex.downstream))
+    for up in peers.unlinked:
+        check_forwarded(up.request, _where(up))
+    if peers.unlinked and peers.all_understood:
+        up = peers.unlinked[0]
+        _fail("peer_request_invented", f"upstream {up.conn} ({up.protocol}) received {up.request.method!r} "
+                                       f"{up.request.target!r} that no client sent "
+                                       f"({len(peers.exchanges)} client request(s), all parsed)")
+
+
+def check_framing(peers) -> None:
+    """The HTTP/1.1 bytes the proxy wrote, read by three parsers."""
+    for server in peers.servers:
+        if isinstance(server, H1Server) and server.sock.received:
+            agree("peer_h1_upstream", f"upstream {server.index}", bytes(server.sock.received), True,
+                  h11_read=[m for m in server.requests.messages if m.complete])
+    for client in peers.clients:
+        if isinstance(client, H1Client) and client.sock.received:
+            methods = [ex.request.method for ex in client.exchanges]
+            agree("peer_h1_response", f"client {client.index}", bytes(client.sock.received), False, methods,
+                  eof=client.sock.peer_saw_end, h11_read=[m for m in client.responses.messages if m.complete])
+
+
+def _where(up) -> str:
+    return f"upstream {up.conn} request {up.stream} ({up.protocol})"
+
+
+def check_forwarded(req, where: str) -> None:
+    """A request an upstream received conforms (grammar.py)."""
+    if req.target or req.method != b"CONNECT":
+        reason = grammar.request_target(req.method, req.target)
+        if reason:
+            _fail("peer_forwarded_target", f"{where}: target {req.target!r}: {reason}")
+    reason = grammar.authority(req.authority)
+    if reason:
+        _fail("peer_forwarded_authority", f"{where}: authority {req.authority!r}: {reason}")
+    _fields("peer_forwarded_field", where, req.headers)
+    _trailers("peer_forwarded_trailer", where, req.trailers)
+
+
+def check_response(ex) -> None:
+    where = f"response to client {ex.downstream} request {ex.id} ({ex.protocol})"
+    _fields("peer_response_field", where, ex.response.headers)
+    _trailers("peer_response_trailer", where, ex.response.trailers)
+
+
+def _fields(name: str, where: str, fields) -> None:
+    for n, v in fields:
+        reason = grammar.field_name(n) or grammar.field_value(v)
+        if reason:
+            _fail(name, f"{where}: field {n!r}: {v[:60]!r}: {reason}")
+
+
+def _trailers(name: str, where: str, trailers) -> None:
+    _fields(name, where, trailers)
+    for n, _ in trailers:
+        if n.lower() in grammar.FORBIDDEN_IN_TRAILERS:
+            _fail(name, f"{where}: trailer {n!r} is a field RFC 9110 6.5.1 keeps out of trailers")
+
+
+def check_meaning(ex, up, model) -> None:
+    """What upstream `up` saw against what the client sent (`ex.request`), by the forwarding model."""
+    check_meaning_of(ex.request, up.request, model, f"client {ex.downstream} request {ex.id} ({ex.protocol}) "
+                                                    f"at upstream {up.conn} ({up.protocol})")
+
+
+def check_meaning_of(sent, got, model, where: str) -> None:
+    want = expected_request(sent, model)
+    for field in ("method", "target", "authority"):
+        w, g = getattr(want, field), getattr(got, field)
+        if w is not None and g != w and not (field == "authority" and not sent.authority):
+            _fail(f"peer_forwarded_{field}_changed", f"{where}: the client sent {w!r}, the upstream got {g!r}")
+    w, g = fields_meaning(want.headers), fields_meaning(got.headers)
+    if w != g:
+        diff = sorted(set(w.items()) ^ set(g.items()))[:4]
+        _fail("peer_forwarded_headers_changed", f"{where}: fields differ (expected vs received) {diff!r}")
+    body = bytes(sent.body)
+    if not body.startswith(bytes(got.body)) or (got.complete and sent.complete and bytes(got.body) != body):
+        _fail("peer_forwarded_body_changed", f"{where}: the client sent {len(body)} body bytes "
+                                             f"{body[:40]!r}, the upstream got {len(got.body)} {bytes(got.body)[:40]!r}")
+    trailers = fields_meaning(sent.trailers)
+    for n, values in fields_meaning(got.trailers).items():
+        if trailers.get(n) != values:
+            _fail("peer_forwarded_trailers_changed", f"{where}: trailer {n!r}: {values!r} forwarded, "
+                                                     f"the client sent {trailers.get(n)!r}")

@@ -8,23 +8,27 @@ oracles of fuzz/peers/judge.py run over the records). Payload templates reach th
 
 from . import judge
 from .downstream import H1Client, H2Client, is_h2
+from .forwarding_model import Model
 from .h2_wire import PREFACE
 from .record import ID_HEADER, Exchange, UpstreamSeen
 from .upstream import H1Server, H2Server
 
 
-def http_codec(sock) -> str | None:
-    """The codec ("AUTO", "HTTP1", "HTTP2") of the HTTP connection manager serving a downstream
-    connection, or None when no HCM serves it (tcp_proxy relays bytes: no HTTP peer to judge)."""
+def hcm_config(sock):
+    """The configuration of the HTTP connection manager serving a downstream connection, or None
+    when no HCM serves it (tcp_proxy relays bytes: no HTTP peer to judge)."""
     conn = sock.conn
     if conn is None:
         return None
     for active in conn.filter_manager.read_filters:
-        config = getattr(active.filter, "config", None)
-        codec = getattr(config, "codec", None)
-        if codec is not None and type(active.filter).__name__ == "HttpConnectionManager":
-            return codec
+        if type(active.filter).__name__ == "HttpConnectionManager":
+            return active.filter.config
     return None
+
+
+def http_codec(sock) -> str | None:
+    """"AUTO", "HTTP1" or "HTTP2": what the connection's HCM speaks; None without one."""
+    return getattr(hcm_config(sock), "codec", None)
 
 
 def pool_protocol(conn) -> str | None:
@@ -49,6 +53,7 @@ class Peers:
         self._ids: list[int] = []
         self.upstream_settings: dict | None = None   # SETTINGS the next HTTP/2 upstreams advertise
         self.client_settings: dict[int, dict] = {}   # per downstream connection, before it speaks HTTP/2
+        self._models: dict = {}
 
     def now(self) -> int:
         return self.dispatcher.now_ms()
@@ -129,6 +134,14 @@ class Peers:
         """The last look, then the oracles over the records (fuzz/peers/judge.py)."""
         self.observe()
         judge.check(self)
+
+    def model_for(self, index: int) -> Model:
+        """The forwarding model of the HCM serving downstream connection `index`."""
+        config = hcm_config(self._socks[index])
+        model = self._models.get(id(config))
+        if model is None:
+            model = self._models[id(config)] = Model(config)
+        return model
 
     # -- records --------------------------------------------------------------------------------
     def add(self, ex: Exchange, has_id: bool) -> None:

@@ -10,29 +10,31 @@ Input modes (no prefix byte, so real traffic is a valid seed):
 Every request the server codec accepted whole (a buffering proxy: headers, body and trailers) is
 forwarded through one upstream client connection; each h1 upstream exchange is answered with an
 empty 200 so the connection is reused. The upstream bytes are then parsed again:
-- HTTP/1.1 upstream: by h11 and by a stdlib parser (request line split here, fields with
-  `http.client.parse_headers`, body by Content-Length or chunked); the two must agree with each
-  other and with the accepted requests;
+- HTTP/1.1 upstream: by h11, the standard library and llhttp (fuzz/peers/h1_parsers.py); the three
+  must agree with each other and with the accepted requests;
 - HTTP/2 upstream: by an h2 server connection.
+Every forwarded request must conform (fuzz/peers/judge.py: target, authority, fields, trailers by
+the RFCs), and, for HTTP/1.1 downstream bytes that h11 reads as exactly the requests the proxy
+forwarded, mean what the client sent (fuzz/peers/forwarding_model.py).
 Oracle names: translate_count_mismatch (smuggling: a different number of requests upstream),
 translate_<field>_mismatch (method, target, authority, headers, body, trailers),
 translate_<parser>_rejects (an independent parser refuses what the proxy sent),
-translate_unforwardable (the client codec refused a request the server codec accepted).
+translate_unforwardable (the client codec refused a request the server codec accepted),
+peer_forwarded_* (conformance and meaning, as in sessions).
 """
-
-import io
-from dataclasses import dataclass, field
-from http import client as http_client
 
 import atheris
 import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
-import h11
 
 from fuzz.oracles import InvariantViolation
-from fuzz.targets.reference import meaning_fields
+from fuzz.peers import judge
+from fuzz.peers.forwarding_model import NO_REWRITES
+from fuzz.peers.h1_parsers import agree, comparable
+from fuzz.peers.h1_stream import RequestStream
+from fuzz.peers.record import Message
 from proxy.http.codec import H2_PREFACE, CodecUsageError, Data, ProtocolError, RequestHeaders, StreamReset, \
     Trailers, create_client_codec, create_server_codec
 
@@ -40,25 +42,15 @@ MAX_REQUESTS = 32
 UPSTREAM_OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
 
-@dataclass
-class Request:
+def Request(method, target, authority, fields, body=b"", trailers=()) -> Message:
     """A request as one party understood it."""
-    method: bytes
-    target: bytes
-    authority: bytes
-    fields: list
-    body: bytes = b""
-    trailers: list = field(default_factory=list)
-
-    def key(self) -> tuple:
-        return (self.method, self.target, self.authority, comparable(self.fields), self.body,
-                comparable(self.trailers))
+    return Message(method=bytes(method), target=bytes(target), authority=bytes(authority),
+                   headers=[(bytes(n), bytes(v)) for n, v in fields], body=bytearray(body),
+                   trailers=[(bytes(n), bytes(v)) for n, v in trailers], complete=True)
 
 
-def comparable(fields: list) -> list:
-    """Fields as a request's meaning: hop-by-hop, host, expect, content-length and te removed
-    (the upstream codecs choose framing and never forward te), names lowercase."""
-    return [(n, v) for n, v in meaning_fields([(bytes(n).lower(), bytes(v)) for n, v in fields]) if n != b"te"]
+def key(req: Message) -> tuple:
+    return (req.method, req.target, req.authority, comparable(req.headers), bytes(req.body), comparable(req.trailers))
 
 
 def _fail(name: str, detail: str) -> None:
@@ -118,7 +110,7 @@ def forward(kind: str, requests: list[Request]) -> tuple[list[Request], bytes]:
             _fail("translate_unforwardable", f"upstream {kind} connection cannot take request {len(sent) + 1}")
         end = not req.body and not req.trailers
         try:
-            sid = client.send_request_headers(req.method, req.target, req.authority, req.fields, end_stream=end)
+            sid = client.send_request_headers(req.method, req.target, req.authority, req.headers, end_stream=end)
             if not end:
                 client.send_data(sid, req.body, end_stream=not req.trailers)
                 if req.trailers:
@@ -133,91 +125,6 @@ def forward(kind: str, requests: list[Request]) -> tuple[list[Request], bytes]:
 
 
 # ------------------------------------------------------------------------------- re-parsers
-def parse_h11(wire: bytes) -> list[Request]:
-    conn = h11.Connection(h11.SERVER)
-    conn.receive_data(wire)
-    conn.receive_data(b"")
-    out: list[Request] = []
-    current = None
-    try:
-        for _ in range(MAX_REQUESTS * 64 + 64):
-            ev = conn.next_event()
-            if isinstance(ev, h11.Request):
-                fields = [(bytes(n), bytes(v)) for n, v in ev.headers]
-                host = next((v for n, v in fields if n == b"host"), b"")
-                current = Request(bytes(ev.method), bytes(ev.target), host, fields)
-            elif isinstance(ev, h11.Data):
-                current.body += bytes(ev.data)
-            elif isinstance(ev, h11.EndOfMessage):
-                current.trailers = [(bytes(n), bytes(v)) for n, v in ev.headers]
-                out.append(current)
-                conn.send(h11.Response(status_code=200, headers=[(b"content-length", b"0")]))
-                conn.send(h11.EndOfMessage())
-                conn.start_next_cycle()
-            elif ev is h11.NEED_DATA or isinstance(ev, h11.ConnectionClosed) or ev is h11.PAUSED:
-                if ev is h11.NEED_DATA and conn.their_state is not h11.IDLE:
-                    _fail("translate_h11_rejects", f"upstream bytes end inside a request: {wire[-120:]!r}")
-                return out
-    except h11.RemoteProtocolError as e:
-        _fail("translate_h11_rejects", f"h11 refused the upstream bytes: {e}; bytes {wire[:300]!r}")
-    _fail("translate_h11_rejects", "h11 produced no end of input")
-
-
-def _line(stream: io.BytesIO) -> bytes:
-    line = stream.readline(65537)
-    if not line.endswith(b"\r\n"):
-        _fail("translate_stdlib_rejects", f"line not ended by CRLF: {line[:80]!r}")
-    return line[:-2]
-
-
-class StdlibLimit(Exception):
-    """http.client's own cap (100 fields per head) was hit: a limit of the stdlib parser, not a
-    disagreement; that input is compared by h11 only."""
-
-
-def parse_stdlib(wire: bytes) -> list[Request]:
-    """Requests as the standard library reads them: request line split on single spaces (as
-    http.server does), fields by http.client.parse_headers (email.parser), body framed here."""
-    stream = io.BytesIO(wire)
-    out: list[Request] = []
-    while stream.tell() < len(wire) and len(out) <= MAX_REQUESTS:
-        parts = _line(stream).split(b" ")
-        if len(parts) != 3 or parts[2] != b"HTTP/1.1":
-            _fail("translate_stdlib_rejects", f"request line {b' '.join(parts)[:120]!r}")
-        try:
-            msg = http_client.parse_headers(stream)
-        except http_client.HTTPException as e:
-            if "more than" in str(e):
-                raise StdlibLimit(str(e)) from None
-            _fail("translate_stdlib_rejects", f"parse_headers: {e!r}")
-        if msg.defects:
-            _fail("translate_stdlib_rejects", f"header defects {msg.defects!r}")
-        fields = [(n.encode("latin-1").lower(), v.encode("latin-1")) for n, v in msg.items()]
-        req = Request(parts[0], parts[1], (msg.get("host") or "").encode("latin-1"), fields)
-        te, cl = msg.get_all("transfer-encoding") or [], msg.get_all("content-length") or []
-        if te and cl or len(cl) > 1 or len(te) > 1:
-            _fail("translate_stdlib_rejects", f"ambiguous framing: te={te} cl={cl}")
-        if te:
-            if te != ["chunked"]:
-                _fail("translate_stdlib_rejects", f"transfer-encoding {te}")
-            while True:
-                size = int(_line(stream).split(b";")[0], 16)
-                if size == 0:
-                    break
-                req.body += stream.read(size)
-                if _line(stream) != b"":
-                    _fail("translate_stdlib_rejects", "chunk data not followed by CRLF")
-            trailer = http_client.parse_headers(stream)
-            req.trailers = [(n.encode("latin-1").lower(), v.encode("latin-1")) for n, v in trailer.items()]
-        elif cl:
-            n = int(cl[0])
-            req.body = stream.read(n)
-            if len(req.body) != n:
-                _fail("translate_stdlib_rejects", "body shorter than content-length")
-        out.append(req)
-    return out
-
-
 def parse_h2(wire: bytes) -> list[Request]:
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
     conn.initiate_connection()
@@ -235,7 +142,7 @@ def parse_h2(wire: bytes) -> list[Request]:
                                             pseudo.get(b":authority", b""), [f for f in block if not f[0].startswith(b":")])
             order.append(ev.stream_id)
         elif isinstance(ev, h2.events.DataReceived):
-            streams[ev.stream_id].body += bytes(ev.data)
+            streams[ev.stream_id].body += ev.data
         elif isinstance(ev, h2.events.TrailersReceived):
             streams[ev.stream_id].trailers = [(bytes(n), bytes(v)) for n, v in ev.headers]
         elif isinstance(ev, h2.events.StreamReset):
@@ -244,29 +151,42 @@ def parse_h2(wire: bytes) -> list[Request]:
 
 
 # ------------------------------------------------------------------------------------ oracle
-def compare(what: str, accepted: list[Request], parsed: list[Request]) -> None:
+def compare(what: str, accepted: list[Message], parsed: list[Message]) -> None:
     if len(accepted) != len(parsed):
         _fail("translate_count_mismatch", f"{what}: the proxy forwarded {len(accepted)} request(s), the parser "
                                           f"reads {len(parsed)}: {[r.target for r in parsed]!r}")
     names = ("method", "target", "authority", "headers", "body", "trailers")
     for i, (a, p) in enumerate(zip(accepted, parsed)):
-        for name, x, y in zip(names, a.key(), p.key()):
+        for name, x, y in zip(names, key(a), key(p)):
             if x != y:
                 _fail(f"translate_{name}_mismatch", f"{what}, request {i + 1}: proxy accepted {x!r}, "
                                                     f"the parser reads {y!r}")
+
+
+def check_meaning(downstream: str, data: bytes, sent: list[Message], parsed: list[Message]) -> None:
+    """Each forwarded request conforms; and when h11 reads the client's HTTP/1.1 bytes as exactly as
+    many requests as went upstream, each means what the client sent."""
+    for i, req in enumerate(parsed):
+        judge.check_forwarded(req, f"{downstream}->upstream request {i + 1}")
+    if downstream != "HTTP1":
+        return
+    client = RequestStream()
+    client.feed(data, 0)
+    sent_by_client = [m for m in client.messages if m.complete]
+    if client.error is None and len(sent_by_client) == len(parsed):
+        for i, (mine, theirs) in enumerate(zip(sent_by_client, parsed)):
+            judge.check_meaning_of(mine, theirs, NO_REWRITES, f"client request {i + 1} -> upstream")
 
 
 def translate(downstream: str, upstream: str, data: bytes) -> int:
     """One direction; returns how many requests went upstream."""
     sent, wire = forward(upstream, accept(downstream, data))
     if upstream == "HTTP1":
-        compare(f"{downstream}->h1 (h11)", sent, parse_h11(wire))
-        try:
-            compare(f"{downstream}->h1 (stdlib)", sent, parse_stdlib(wire))
-        except StdlibLimit:
-            pass
+        parsed = agree("translate", f"{downstream}->h1", wire, True, reference=sent)
     else:
-        compare(f"{downstream}->h2 (h2)", sent, parse_h2(wire))
+        parsed = parse_h2(wire)
+        compare(f"{downstream}->h2 (h2)", sent, parsed)
+    check_meaning(downstream, data, sent, parsed)
     return len(sent)
 
 

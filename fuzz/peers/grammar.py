@@ -1,0 +1,113 @@
+"""What a forwarded HTTP message may contain, written from the RFCs (not from proxy/http/headers.py:
+an oracle that reuses the code under test judges nothing). Each function returns None when the
+value conforms, else a short reason.
+"""
+
+import ipaddress
+import re
+
+# RFC 3986 2.1, 2.2, 2.3: pct-encoded, sub-delims, unreserved.
+_UNRESERVED = r"A-Za-z0-9\-._~"
+_SUB_DELIMS = r"!$&'()*+,;="
+_PCT = r"%[0-9A-Fa-f]{2}"
+# RFC 3986 3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@".
+_PCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
+# RFC 9112 3.2.1 origin-form = absolute-path [ "?" query ]; RFC 9110 4.1 absolute-path = 1*( "/" segment );
+# RFC 3986 3.4 query = *( pchar / "/" / "?" ). No "#": a fragment is never sent (RFC 9112 3.2, RFC 9110 7.1).
+ORIGIN_FORM = re.compile(rf"(?:/{_PCHAR}*)+(?:\?(?:{_PCHAR}|[/?])*)?\Z".encode())
+# RFC 3986 3.2.2 reg-name = *( unreserved / pct-encoded / sub-delims ); 3.2.3 port = *DIGIT.
+_REG_NAME = re.compile(rf"(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*\Z".encode())
+_IPV_FUTURE = re.compile(rf"v[0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+\Z".encode())
+_PORT = re.compile(rb"[0-9]*\Z")
+# RFC 9110 5.6.2 token = 1*tchar.
+TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# RFC 9110 5.5 field-value = *field-content; field-content = field-vchar [ 1*( SP / HTAB / field-vchar )
+# field-vchar ]; field-vchar = VCHAR / obs-text. No CR, LF or NUL, no leading or trailing whitespace.
+_FIELD_VALUE = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[\x20\x09\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?\Z")
+
+# RFC 9110 6.5.1: fields a sender must not put in trailers, because they are needed before the
+# content is processed. Listed by the reasons the section names, with the RFC that defines each.
+FORBIDDEN_IN_TRAILERS = frozenset({
+    # message framing (RFC 9112 6, RFC 9110 6.4.1, 6.6.2)
+    b"transfer-encoding", b"content-length", b"trailer",
+    # connection-specific (RFC 9110 7.6.1, RFC 9113 8.2.2)
+    b"connection", b"keep-alive", b"proxy-connection", b"upgrade", b"te",
+    # routing (RFC 9110 7.2, 7.6.2)
+    b"host", b"max-forwards",
+    # request modifiers: controls and conditionals (RFC 9110 10.1, 13.1; RFC 9111 5.2, 5.4)
+    b"expect", b"cache-control", b"pragma", b"range", b"if-match", b"if-none-match",
+    b"if-modified-since", b"if-unmodified-since", b"if-range",
+    # authentication (RFC 9110 11.6, 11.7)
+    b"authorization", b"proxy-authorization", b"www-authenticate", b"proxy-authenticate",
+    # response control (RFC 9110 10.2, RFC 9111 5)
+    b"age", b"expires", b"date", b"location", b"retry-after", b"vary", b"set-cookie",
+    # content format and processing (RFC 9110 8.3, 8.4, 14.4)
+    b"content-type", b"content-encoding", b"content-range",
+})
+
+
+def origin_form(target: bytes) -> str | None:
+    """A target a proxy sends an origin server (RFC 9112 3.2.1: origin-form, except asterisk-form for
+    OPTIONS and authority-form for CONNECT, which the callers allow)."""
+    if b"#" in target:
+        return "has a fragment (RFC 9112 3.2: no fragment in a request target)"
+    if ORIGIN_FORM.match(target) is None:
+        bad = next((chr(c) for c in target if chr(c) not in "%/?:@" + _SUB_DELIMS and not chr(c).isalnum()
+                    and chr(c) not in "-._~"), None)
+        if bad is not None:
+            return f"character {bad!r} is not allowed in a path or query (RFC 3986 3.3, 3.4)"
+        if re.search(rb"%(?![0-9A-Fa-f]{2})", target):
+            return "invalid percent-encoding (RFC 3986 2.1)"
+        return "not origin-form (RFC 9112 3.2.1: absolute-path [ \"?\" query ])"
+    return None
+
+
+def authority(value: bytes) -> str | None:
+    """host [ ":" port ] of an http(s) URI (RFC 3986 3.2; RFC 9110 4.2.1: no userinfo)."""
+    if b"@" in value:
+        return "has userinfo (RFC 9110 4.2.4: a sender must not generate userinfo)"
+    host, port = value, b""
+    if value.startswith(b"["):
+        end = value.find(b"]")
+        if end < 0:
+            return "unclosed IP-literal (RFC 3986 3.2.2)"
+        literal, rest = value[1:end], value[end + 1:]
+        if rest and not rest.startswith(b":"):
+            return "bytes after an IP-literal (RFC 3986 3.2.2)"
+        port = rest[1:]
+        if _IPV_FUTURE.match(literal) is None:
+            try:
+                ipaddress.IPv6Address(literal.decode("ascii"))
+            except (ValueError, UnicodeDecodeError):
+                return "invalid IP-literal (RFC 3986 3.2.2)"
+    else:
+        if b":" in value:
+            host, port = value.rsplit(b":", 1)
+        if _REG_NAME.match(host) is None:
+            return "host is not a reg-name or IPv4 address (RFC 3986 3.2.2)"
+    if _PORT.match(port) is None:
+        return "port is not digits (RFC 3986 3.2.3)"
+    return None
+
+
+def field_name(name: bytes) -> str | None:
+    """RFC 9110 5.1: field-name = token."""
+    return None if TOKEN.match(name) else "field name is not a token (RFC 9110 5.1)"
+
+
+def field_value(value: bytes) -> str | None:
+    """RFC 9110 5.5."""
+    if _FIELD_VALUE.match(value) is None:
+        if re.search(rb"[\r\n\x00]", value):
+            return "CR, LF or NUL in a field value (RFC 9110 5.5)"
+        return "field value with a control character or surrounding whitespace (RFC 9110 5.5)"
+    return None
+
+
+def request_target(method: bytes, target: bytes) -> str | None:
+    """The forms a proxy may forward to an origin (RFC 9112 3.2.3, 3.2.4 for the two exceptions)."""
+    if method == b"OPTIONS" and target == b"*":
+        return None
+    if method == b"CONNECT":
+        return authority(target)
+    return origin_form(target)
