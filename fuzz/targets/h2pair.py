@@ -7,7 +7,7 @@ atheris.FuzzedDataProvider, capped at MAX_ACTIONS:
     new stream, request data, request trailers, response headers, response data, response trailers,
     reset (either side), consume (either side), mutate a queued byte, swap two fragments, drain
     (whole fragments or a few bytes), raw frame (built with hyperframe, HPACK blocks with hpack),
-    HPACK round trip, GOAWAY.
+    HPACK round trip, GOAWAY, flood (many copies of one frame in one write).
 
 Oracles (InvariantViolation names):
 - h2_input_raised: any exception out of receive_data (input never raises; a ProtocolError is the
@@ -20,7 +20,9 @@ Oracles (InvariantViolation names):
   every request (response) the receiver saw is one the sender sent, with the same pseudo-headers
   and fields after hop-by-hop normalisation, and a valid request is never refused;
 - h2_data_mismatch / h2_end_not_sent: body bytes received are a prefix of those sent, all of them
-  once the stream ended, and a stream the receiver saw end was ended by the sender.
+  once the stream ended, and a stream the receiver saw end was ended by the sender;
+- h2_flood_unchecked / h2_flood_uncounted / h2_flood_misjudged: Envoy's flood limits, judged from the
+  wire by fuzz/targets/h2_floods.py.
 Liveness, once settled (the server answers every request it read whole, all body is consumed):
 - h2_window_not_credited / h2_window_overcredited / h2_window_out_of_range: flow-control accounting
   of both codecs (fuzz/flow_control.py); h2_outbound_stalled: body waits although its window is open;
@@ -38,6 +40,8 @@ from hyperframe import frame as hf
 from fuzz.flow_control import check_h2_windows
 from fuzz.harness import Budget
 from fuzz.oracles import InvariantViolation
+from fuzz.targets.h2_floods import InboundRun, OutboundQueue, Own, act_flood, check_inbound, check_outbound, \
+    unwritten
 from fuzz.targets.reference import HOP_BY_HOP
 from proxy.http.codec import H2_PREFACE, CodecUsageError, ConnectionClosed, Data, InformationalResponse, ProtocolError, \
     RequestHeaders, ResponseHeaders, StreamReset, Trailers
@@ -118,13 +122,21 @@ class Side:
         self.sent: dict[int, Sent] = {}
         self.got: dict[int, Got] = {}
         self.conn_dead = False  # a connection-level ProtocolError was emitted
+        self.closed_seen = False  # a ConnectionClosed was emitted (the peer closed or sent GOAWAY)
         self.tainted = False  # bytes towards this side were mutated, reordered or injected
         self.events: list = []
+        self.inbound = InboundRun(preface=name == "server")  # flood oracles (fuzz/targets/h2_floods.py)
+        self.outbound = OutboundQueue(preface=name == "client")
 
     def collect(self) -> None:
-        out = self.codec.data_to_send()
+        codec = self.codec
+        codec.note_unwritten(unwritten(self.queue))  # the queue is the wire the peer has not read
+        stats, gave_up = dict(codec.stats), codec.close_unflushed
+        out = codec.data_to_send()
         if out:
-            self.queue.append(out)
+            self.outbound.record(out)
+            self.queue.append(Own(out))
+        check_outbound(self.name, codec, self.outbound, self.queue, stats, gave_up)
 
 
 class Pair:
@@ -143,12 +155,18 @@ class Pair:
     # ------------------------------------------------------------------------------ delivery
     def deliver(self, sender: Side, data: bytes) -> None:
         receiver = self.peer(sender)
+        # wants_close: the owner closes now (an outbound flood ends a codec without an event)
+        was_live = not (receiver.conn_dead or receiver.closed_seen or receiver.codec.wants_close)
+        stats = dict(receiver.codec.stats)
+        longest = receiver.inbound.feed(data)
         try:
             events = receiver.codec.receive_data(data)
         except Exception as e:  # noqa: BLE001 - any exception out of input handling is the bug
             _fail("h2_input_raised", f"{receiver.name}.receive_data raised {type(e).__name__}: {e}")
         for ev in events:
             self.observe(receiver, ev)
+        check_inbound(receiver.name, receiver.codec, receiver.inbound, longest, was_live, receiver.conn_dead,
+                      receiver.closed_seen, stats)
         receiver.collect()
 
     def drain(self, sender: Side, fragments: int) -> None:
@@ -197,6 +215,7 @@ class Pair:
         if isinstance(ev, ProtocolError) and sid is None:
             side.conn_dead = True
             return
+        side.closed_seen |= isinstance(ev, ConnectionClosed)
         if isinstance(ev, ConnectionClosed) or sid is None:
             return
         got = side.got.get(sid)
@@ -487,7 +506,7 @@ ACTIONS = [act_new_stream, act_new_stream,
            lambda p, f: act_request_body(p, f, False), lambda p, f: act_request_body(p, f, True),
            act_response_headers, lambda p, f: act_response_body(p, f, False),
            lambda p, f: act_response_body(p, f, True), act_reset, act_consume, act_mutate, act_swap,
-           act_drain, act_drain, act_drain, act_raw_frame, act_hpack_roundtrip, act_goaway]
+           act_drain, act_drain, act_drain, act_raw_frame, act_hpack_roundtrip, act_goaway, act_flood]
 
 
 def run(data: bytes) -> Pair:

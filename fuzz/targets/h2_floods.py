@@ -1,0 +1,179 @@
+"""Flood limits for the h2_codec pair, judged from the bytes on the wire (issue 13 defect 8).
+
+Envoy documents three limits for HTTP/2 (Http2ProtocolOptions), and the codecs take them from their
+CodecLimits: more than max_consecutive_inbound_frames_with_empty_payload DATA / HEADERS /
+CONTINUATION frames in a row that carry nothing but padding and do not end the stream; more than
+max_outbound_frames frames (max_outbound_control_frames PING and SETTINGS ACKs and RST_STREAMs)
+handed out and not yet on the wire. Each side of the pair parses what it receives and what its codec
+hands out with its own small frame reader, so the judgement does not share code with the codec.
+
+Oracles (InvariantViolation names):
+- h2_flood_unchecked: a limit was exceeded and the codec went on: an inbound run over the limit
+  did not end in a connection-level ProtocolError, or more frames wait in the outbound queue than
+  the codec may hand out;
+- h2_flood_uncounted: the codec gave up on the connection for a flood and no counter in its
+  `stats` says so;
+- h2_flood_misjudged: the codec counted an inbound empty-frame flood the bytes do not contain.
+
+`act_flood` makes the shapes cheap to reach: many copies of one frame in a single write (empty DATA,
+padded empty DATA, one-byte DATA that a reset stream answers with RST_STREAM, PING, WINDOW_UPDATE).
+The pair hands each codec, before it takes its output, the size of its own bytes still queued
+(`note_unwritten`): the queue is the wire the peer has not read.
+"""
+
+from hyperframe import frame as hf
+
+from fuzz.oracles import InvariantViolation
+
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x6, 0x9
+PREFACE_LEN = 24
+MAX_COPIES = 2048
+
+
+class Own(bytes):
+    """A fragment of the queue that the codec itself handed out (mutated or split pieces are plain
+    bytes again: they no longer count as the codec's unwritten output)."""
+
+
+def _fail(name: str, detail: str) -> None:
+    raise InvariantViolation(name, detail)
+
+
+class _Reader:
+    """Whole frames out of a byte stream that arrives in pieces, after `skip` preface bytes."""
+
+    def __init__(self, skip: int) -> None:
+        self.skip = skip
+        self.held = b""
+        self.consumed = 0  # stream offset where the held bytes start
+
+    def frames(self, data: bytes):
+        """(type, flags, payload, end offset in the stream) of every frame completed by data."""
+        if self.skip:
+            cut = min(self.skip, len(data))
+            self.skip -= cut
+            self.consumed += cut
+            data = data[cut:]
+        buf = self.held + data
+        pos = 0
+        while len(buf) - pos >= 9:
+            length = int.from_bytes(buf[pos:pos + 3], "big")
+            if len(buf) - pos - 9 < length:
+                break
+            pos += 9 + length
+            yield buf[pos - 9 - length + 3], buf[pos - 9 - length + 4], buf[pos - length:pos], self.consumed + pos
+        self.consumed += pos
+        self.held = buf[pos:]
+
+
+class InboundRun:
+    """Consecutive DATA / HEADERS / CONTINUATION frames with an empty payload and no END_STREAM, as
+    Envoy counts them (other frame types neither count nor break the run)."""
+
+    def __init__(self, preface: bool) -> None:
+        self._reader = _Reader(PREFACE_LEN if preface else 0)
+        self.run = 0
+        self.longest = 0
+
+    def feed(self, data: bytes) -> int:
+        """The longest run reached while reading data."""
+        longest = 0
+        for kind, flags, payload, _ in self._reader.frames(data):
+            if kind not in (DATA, HEADERS, CONTINUATION):
+                continue
+            padded = kind != CONTINUATION and flags & 0x8 and payload
+            padding = payload[0] + 1 if padded else 0
+            ends = kind != CONTINUATION and flags & 0x1
+            self.run = 0 if len(payload) > padding or ends else self.run + 1
+            longest = max(longest, self.run)
+        self.longest = max(self.longest, longest)
+        return longest
+
+
+class OutboundQueue:
+    """The frames a codec handed out, with where each ends in its output; those ending within the
+    last `unwritten` bytes are still waiting for the wire."""
+
+    def __init__(self, preface: bool) -> None:
+        self._reader = _Reader(PREFACE_LEN if preface else 0)
+        self._taken = 0
+        self._frames: list[tuple[int, bool]] = []  # (end offset, control frame?)
+
+    def record(self, out: bytes) -> None:
+        for kind, flags, _, end in self._reader.frames(out):
+            self._frames.append((end, kind == RST_STREAM or (kind in (PING, SETTINGS) and bool(flags & 0x1))))
+        self._taken += len(out)
+
+    def waiting(self, unwritten: int) -> tuple[int, int]:
+        """(frames, control frames) not yet on the wire."""
+        written = self._taken - unwritten
+        while self._frames and self._frames[0][0] <= written:
+            self._frames.pop(0)
+        return len(self._frames), sum(control for _, control in self._frames)
+
+
+def unwritten(queue: list) -> int:
+    return sum(len(f) for f in queue if isinstance(f, Own))
+
+
+def check_outbound(name: str, codec, out: OutboundQueue, queue: list, stats_before: dict, gave_up_before: bool) -> None:
+    """After the codec handed out what it had (note_unwritten, then data_to_send)."""
+    limits = codec.limits
+    frames, control = out.waiting(unwritten(queue))
+    if frames > limits.h2_max_outbound_frames or control > limits.h2_max_outbound_control_frames:
+        _fail("h2_flood_unchecked", f"{name}: {frames} frames ({control} PING/SETTINGS ACKs and RST_STREAMs) wait "
+                                    f"for the wire; limits {limits.h2_max_outbound_frames} / "
+                                    f"{limits.h2_max_outbound_control_frames}")
+    if codec.close_unflushed and not gave_up_before and codec.stats == stats_before:
+        _fail("h2_flood_uncounted", f"{name}: closed for an outbound flood, no counter says so ({codec.stats})")
+
+
+def check_inbound(name: str, codec, run: InboundRun, longest: int, was_live: bool, error_now: bool,
+                  closed_now: bool, stats_before: dict) -> None:
+    """After the codec received bytes in which the empty-frame run reached `longest`: it had to end
+    the connection with an error (unless the peer went away in the same bytes) and count it."""
+    limit = codec.limits.h2_max_consecutive_empty_frames
+    if was_live and longest > limit and not closed_now:
+        if not error_now:
+            _fail("h2_flood_unchecked", f"{name}: {longest} frames in a row with an empty payload (limit {limit}) "
+                                        f"and the connection goes on")
+        if codec.stats == stats_before:
+            _fail("h2_flood_uncounted", f"{name}: ended an empty-frame flood, no counter says so ({codec.stats})")
+    if codec.stats.get("h2_inbound_empty_frames_flood", 0) > stats_before.get("h2_inbound_empty_frames_flood", 0) \
+            and run.longest <= limit:
+        _fail("h2_flood_misjudged", f"{name}: counted an empty-frame flood; the longest run it was sent is "
+                                    f"{run.longest} (limit {limit})")
+
+
+# ------------------------------------------------------------------------------ the action
+FLOOD_KINDS = ["empty_data", "padded_empty_data", "one_byte_data", "ping", "window_update"]
+
+
+def flood_bytes(fdp, stream_id: int) -> bytes:
+    """Many copies of one frame; with `every` > 0 each every-th copy is a one-byte DATA (it breaks a run)."""
+    kind = fdp.PickValueInList(FLOOD_KINDS)
+    copies = fdp.ConsumeIntInRange(2, MAX_COPIES)
+    every = fdp.ConsumeIntInRange(0, 8)
+    if kind == "empty_data":
+        one = hf.DataFrame(stream_id, data=b"").serialize()
+    elif kind == "padded_empty_data":
+        f = hf.DataFrame(stream_id, data=b"")
+        f.pad_length = fdp.ConsumeIntInRange(0, 8)
+        f.flags.add("PADDED")
+        one = f.serialize()
+    elif kind == "one_byte_data":  # on a stream the receiver reset, each is answered by RST_STREAM
+        one = hf.DataFrame(stream_id, data=b"x").serialize()
+    elif kind == "ping":
+        one = hf.PingFrame(0, opaque_data=b"floodpng").serialize()
+    else:
+        one = hf.WindowUpdateFrame(stream_id if fdp.ConsumeBool() else 0, window_increment=1).serialize()
+    breaker = hf.DataFrame(stream_id, data=b"x").serialize()
+    return b"".join(breaker if every and i % every == every - 1 else one for i in range(copies))
+
+
+def act_flood(pair, fdp) -> None:
+    """One write of many copies of a frame, on a stream the sender knows (or stream 1)."""
+    sender = pair.client if fdp.ConsumeIntInRange(0, 3) else pair.server
+    sid = fdp.PickValueInList(sorted(sender.sent) or [1])
+    sender.queue.append(flood_bytes(fdp, sid))
+    pair.peer(sender).tainted = True

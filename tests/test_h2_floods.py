@@ -1,0 +1,104 @@
+"""The h2_codec harness's flood oracles (fuzz/targets/h2_floods.py): Envoy's documented limits on
+empty inbound frames and on frames waiting for the wire, judged from the bytes. Each planted bug
+(monkeypatched into the codec) is caught; the real codec passes the same scripts."""
+
+import atheris
+import pytest
+from hyperframe.frame import DataFrame
+
+import proxy.http.h2 as h2_codec
+from fuzz.oracles import InvariantViolation
+from fuzz.targets import h2pair
+from fuzz.targets.h2_floods import flood_bytes
+from proxy.http._h2_guard import FrameGuard, OutboundFrames
+
+
+def _post_open(pair):
+    sid = pair.command(pair.client, "send_request_headers", b"POST", b"/", b"a.example", [], end_stream=False)
+    pair.client.sent[sid] = h2pair.Sent(head=(b"POST", b"/", b"a.example", b"http", []))
+    pair.settle()
+    return sid
+
+
+def empty_data_flood(pair):
+    sid = _post_open(pair)
+    pair.client.queue.append(DataFrame(sid, data=b"").serialize() * 5)
+    pair.server.tainted = True
+    pair.drain(pair.client, 1)
+
+
+def rst_stream_flood(pair):
+    """The server resets a stream; the client keeps sending one-byte DATA on it, 1500 frames in one
+    write: 1500 RST_STREAMs would wait in the server's queue (limit 1000)."""
+    sid = _post_open(pair)
+    pair.command(pair.server, "reset_stream", sid)
+    pair.client.queue.append(DataFrame(sid, data=b"x").serialize() * 1500)
+    pair.server.tainted = True
+    pair.drain(pair.client, 1)
+
+
+def _violation(script) -> str | None:
+    try:
+        script(h2pair.Pair())
+    except InvariantViolation as e:
+        return e.name
+    return None
+
+
+@pytest.mark.parametrize("script", [empty_data_flood, rst_stream_flood])
+def test_the_real_codec_enforces_and_counts_the_limits(script):
+    pair = h2pair.Pair()
+    script(pair)
+    assert pair.server.conn_dead or pair.server.codec.close_unflushed
+    assert {"h2_inbound_empty_frames_flood", "h2_outbound_control_flood"} & set(pair.server.codec.stats)
+
+
+def test_an_unchecked_empty_frame_run_is_caught(monkeypatch):
+    monkeypatch.setattr(FrameGuard, "whole_frame", lambda self, frame: None)
+    assert _violation(empty_data_flood) == "h2_flood_unchecked"
+
+
+def test_an_uncounted_flood_is_caught(monkeypatch):
+    counted = h2_codec._count
+    monkeypatch.setattr(h2_codec, "_count", lambda stats, key: None if "flood" in key else counted(stats, key))
+    assert _violation(empty_data_flood) == "h2_flood_uncounted"
+    assert _violation(rst_stream_flood) == "h2_flood_uncounted"
+
+
+def test_a_flood_counted_where_the_bytes_have_none_is_caught(monkeypatch):
+    original = FrameGuard.whole_frame
+
+    def every_data_frame_empty(self, frame):  # the payload length check lost
+        return original(self, frame[:9] if frame[3] == 0 and not frame[4] & 1 else frame)
+    monkeypatch.setattr(FrameGuard, "whole_frame", every_data_frame_empty)
+
+    def one_byte_frames(pair):
+        sid = _post_open(pair)
+        pair.client.queue.append(DataFrame(sid, data=b"x").serialize() * 3)
+        pair.server.tainted = True
+        pair.drain(pair.client, 1)
+    assert _violation(one_byte_frames) == "h2_flood_misjudged"
+
+
+def test_an_outbound_queue_without_a_bound_is_caught(monkeypatch):
+    monkeypatch.setattr(OutboundFrames, "add", lambda self, out: None)
+    assert _violation(rst_stream_flood) == "h2_flood_unchecked"
+
+
+def test_frames_the_peer_has_read_do_not_count(monkeypatch):
+    """The same 1500 RST_STREAMs, read by the client as they come (in pieces of 600 DATA frames)."""
+    pair = h2pair.Pair()
+    sid = _post_open(pair)
+    pair.command(pair.server, "reset_stream", sid)
+    for _ in range(3):
+        pair.client.queue.append(DataFrame(sid, data=b"x").serialize() * 500)
+        pair.drain(pair.client, 1)
+        pair.drain(pair.server, len(pair.server.queue))
+    assert not pair.server.codec.wants_close
+
+
+def test_flood_action_builds_the_requested_shape():
+    fdp = atheris.FuzzedDataProvider(bytes([0, 0, 8, 0]))  # empty_data, copies from the next bytes, no breaker
+    wire = flood_bytes(fdp, 1)
+    assert len(wire) % 9 == 0 and wire[:9] == DataFrame(1, data=b"").serialize() and len(wire) // 9 >= 2
+
