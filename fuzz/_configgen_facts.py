@@ -7,7 +7,6 @@ Each entry names fields by their full protobuf name. A new field that is a clust
 name that must be unique, a CIDR range or a regex needs one line here, not new code.
 """
 
-import ipaddress
 
 P = "proxyfuzz.config."
 
@@ -15,6 +14,11 @@ P = "proxyfuzz.config."
 # of fuzz/_configgen_formats.py.
 FIELD_FORMATS = {
     P + "FilterChainMatch.source_prefix_ranges": "cidr",
+    P + "FilterChainMatch.prefix_ranges": "cidr",
+    P + "FilterChainMatch.direct_source_prefix_ranges": "cidr",
+    # Certificates are test PKI files (TlsCertificate is set whole, see MESSAGE_FIXES); a
+    # DataSource elsewhere is a trusted CA: the test CA, or the other one (verification fails).
+    P + "DataSource.filename": "test_ca",
     P + "RbacPolicy.source_prefixes": "cidr",
     P + "HttpRbacPolicy.source_prefixes": "cidr",
     P + "RegexMatcher.regex": "regex",
@@ -89,27 +93,60 @@ BIND_ADDRESSES = {
 }
 
 
-def filter_chain_match_keys(match):
-    """The (port, server name, network) combinations a FilterChainMatch covers, as build.py
-    compares them: two chains of one listener may not share one."""
-    port = match.destination_port if match.HasField("destination_port") else None
-    names = {n.lower() for n in match.server_names} or {None}
-    nets = {ipaddress.ip_network(p, strict=False) for p in match.source_prefix_ranges} or {None}
-    return {(port, n, net) for n in names for net in nets}
+def _chains_overlap(a, b) -> bool:
+    """Two filter chains some connection matches equally well (build.py refuses them)."""
+    from proxy.config.semantic import _match_of
+    from proxy.network.chain_match import clashes
+    return clashes(_match_of(a.filter_chain_match), _match_of(b.filter_chain_match))
 
 
-# Lists whose items must cover disjoint keys: list field -> (keys of an item, field of the item's
-# message to set to a fresh port when its keys collide with an earlier item's).
-DISJOINT_KEYS = {
-    P + "Listener.filter_chains": (
-        lambda chain: filter_chain_match_keys(chain.filter_chain_match),
-        ("filter_chain_match", "destination_port")),
+# Lists whose items must not overlap: list field -> (overlap(item, earlier item), field of the
+# item's message to set to a fresh port while it overlaps an earlier item).
+NON_OVERLAPPING = {
+    P + "Listener.filter_chains": (_chains_overlap, ("filter_chain_match", "destination_port")),
+}
+
+
+def _test_certificate(message) -> None:
+    from fuzz.test_pki import fill_server_certificate
+    fill_server_certificate(message)
+
+
+def _downstream_tls(message) -> None:
+    """proxy/tls/context.py: a downstream context presents one certificate, and requiring a
+    client certificate needs a validation_context to verify it."""
+    common = message.common_tls_context
+    if not common.tls_certificates:
+        _test_certificate(common.tls_certificates.add())
+    if message.require_client_certificate and not common.HasField("validation_context"):
+        message.require_client_certificate = False
+
+
+def _tls_versions(message) -> None:
+    """The minimum version is not above the maximum (TLS_AUTO is 1.2 as minimum, 1.3 as maximum)."""
+    low = message.tls_minimum_protocol_version or 3
+    high = message.tls_maximum_protocol_version or 4
+    if low > high:
+        message.tls_minimum_protocol_version, message.tls_maximum_protocol_version = high, low
+
+
+# Messages whose value no draw makes valid by itself, fixed after the draw: message -> fix(message).
+# A certificate needs its own private key: the test PKI's (fuzz/test_pki.py, made at first use).
+MESSAGE_FIXES = {
+    P + "TlsCertificate": _test_certificate,
+    P + "DownstreamTlsContext": _downstream_tls,
+    P + "TlsParameters": _tls_versions,
 }
 
 
 def _registered_network_filters():
     from proxy.network.registry import registered_network_filters
     return registered_network_filters()
+
+
+def _registered_listener_filters():
+    from proxy.network.listener_filter import registered_listener_filters
+    return registered_listener_filters()
 
 
 def _registered_http_filters():
@@ -122,6 +159,8 @@ def _registered_http_filters():
 # fuzzer's own output (where atheris prints tracebacks).
 ONEOF_MEMBERS = {
     P + "NetworkFilter.filter": _registered_network_filters,
+    P + "ListenerFilter.filter": _registered_listener_filters,
+    P + "DataSource.specifier": lambda: ["filename"],
     P + "HttpFilter.filter": _registered_http_filters,
     P + "AccessLog.sink": lambda: ["path"],
 }

@@ -1,6 +1,7 @@
 """String formats: the well-known ones of protoc-gen-validate (ip, ipv4, ipv6, hostname, address,
 uuid), two the schema's rules cannot state but proxy/config/semantic.py checks (cidr, regex), and
-null_device (a file path that is harmless to write to).
+null_device (a file path that is harmless to write to), test_ca (a CA file of the test PKI,
+fuzz/test_pki.py: the one that signed its certificates first, then one that did not).
 
     strategy("cidr", max_len) -> SearchStrategy[str]
 
@@ -61,7 +62,13 @@ _FORMATS = {
     "cidr": _cidr,
     "regex": _regex,
     "null_device": lambda: st.just("/dev/null"),
+    "test_ca": lambda: st.sampled_from(_test_cas()),
 }
+
+
+def _test_cas():
+    from fuzz.test_pki import ca_paths
+    return ca_paths()
 
 FORMATS = frozenset(_FORMATS)
 

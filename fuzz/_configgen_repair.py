@@ -19,7 +19,7 @@ from proxy.config import validate as V
 
 
 _TABLES = ("NAME_SOURCES", "REFERENCES", "UNIQUE_IN_LIST", "UNIQUE_ACROSS_ITEMS", "NONZERO_SUM",
-           "REQUIRED_WHEN", "BIND_ADDRESSES", "DISJOINT_KEYS")
+           "REQUIRED_WHEN", "BIND_ADDRESSES", "NON_OVERLAPPING", "MESSAGE_FIXES")
 
 
 def repair(root, draw, gen, facts, bounds) -> None:
@@ -35,7 +35,8 @@ def repair(root, draw, gen, facts, bounds) -> None:
     _nonzero_sums(root, facts)
     _required_when(root, draw, gen, facts)
     _bind_addresses(root, facts, bounds)
-    _disjoint_keys(root, facts, bounds)
+    _non_overlapping(root, facts, bounds)
+    _message_fixes(root, facts)
 
 
 # --- walking ---------------------------------------------------------------------------------
@@ -210,21 +211,30 @@ def _bind_addresses(root, facts, bounds):
             setattr(message, port_field, next(ports))
 
 
-def _disjoint_keys(root, facts, bounds):
-    for message, field, (keys_of, (sub, fix_field)), _ in _sites(root, facts.DISJOINT_KEYS):
-        seen: set = set()
+def _non_overlapping(root, facts, bounds):
+    """An item that overlaps an earlier one of its list gets fresh values in its fix field
+    (a destination port) until it overlaps none."""
+    for message, field, (overlap, (sub, fix_field)), _ in _sites(root, facts.NON_OVERLAPPING):
+        earlier: list = []
         used_ports = set()
         for item in getattr(message, field):
-            keys = keys_of(item)
-            if keys & seen:
+            if any(overlap(item, other) for other in earlier):
                 target = getattr(item, sub)
                 for port in itertools.chain(bounds.listen_ports, range(1, 65536)):
                     if port in used_ports:
                         continue
                     setattr(target, fix_field, port)
-                    if not keys_of(item) & seen:
+                    if not any(overlap(item, other) for other in earlier):
                         break
-                keys = keys_of(item)
             if getattr(item, sub).HasField(fix_field):
                 used_ports.add(getattr(getattr(item, sub), fix_field))
-            seen |= keys
+            earlier.append(item)
+
+
+def _message_fixes(root, facts):
+    """Messages whose facts are simpler fixed than stated as data (a certificate and its own
+    key): each gets its fix, children before parents (a parent's fix sees fixed children)."""
+    for message, _ in reversed(list(_nodes(root))):
+        fix = facts.MESSAGE_FIXES.get(message.DESCRIPTOR.full_name)
+        if fix is not None:
+            fix(message)

@@ -6,10 +6,12 @@ both the asyncio protocol of that socket and the connection's `ConnectionIO`.
 Read side (mirrors SimSocket.pump):
   * a `BufferedProtocol` with a READ_SIZE receive buffer, so one read never hands the
     connection more than READ_SIZE bytes;
-  * bytes reach `conn.on_read` only while `conn.reading_enabled` (and, for an upstream
-    connection, once it is connected). When the connection disables reading the socket
+  * bytes reach `conn.on_read` only while `conn.wire_readable` (reads enabled and, for an
+    upstream connection, connected). When the connection disables reading the socket
     is paused at once; anything already received is held and fed in, one read's worth at
     a time, when reading is re-enabled. The peer's end of stream is held the same way.
+    Bytes the connection gives back (`unread`: listener filters peeked at them) are held
+    again in front.
 
 Write side:
   * `write_ready` posts one flush on the dispatcher (never re-entrant from inside a
@@ -29,7 +31,7 @@ import logging
 import socket
 
 from .network.connection import CloseType, Connection, ConnectionIO, DEFAULT_BUFFER_LIMIT, State
-from .network.held_input import deliver_held_input
+from .network.held_input import deliver_held_input, hold_again
 
 log = logging.getLogger("proxy.server")
 
@@ -128,6 +130,13 @@ class SocketTransport(asyncio.BufferedProtocol, ConnectionIO):
         else:
             self._close_transport()
 
+    def unread(self, conn, data) -> None:
+        self._adopt(conn)
+        hold_again(self, data)
+        if not self._pump_posted:
+            self._pump_posted = True
+            conn.dispatcher.post(self._posted_pump)
+
     def _adopt(self, conn) -> None:
         # A listener may already drive the connection (filters writing or closing in
         # on_new_connection) before create_connection() has returned it to us.
@@ -138,8 +147,7 @@ class SocketTransport(asyncio.BufferedProtocol, ConnectionIO):
 
     def _can_read(self) -> bool:
         conn = self.conn
-        return (conn is not None and self.transport is not None and conn.reading_enabled
-                and (conn.connected or not conn.is_client))
+        return conn is not None and self.transport is not None and conn.wire_readable
 
     def _posted_pump(self) -> None:
         self._pump_posted = False

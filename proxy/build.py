@@ -12,7 +12,8 @@ open-connection counts) lives in the ServerContext that `instantiate` makes.
 
 `build` expects a configuration that passed proxy/config validation; what it cannot build
 (a filter type this build does not register, a malformed CIDR range, an unknown cluster,
-two filter chains with the same match) raises BuildError naming the field path.
+two filter chains with the same match, TLS material that does not load) raises BuildError naming
+the field path.
 """
 
 import ipaddress
@@ -22,7 +23,9 @@ from types import MappingProxyType
 
 from .context import ServerContext
 from .network.connection import DEFAULT_BUFFER_LIMIT
-from .network.listener import BuiltFilterChain, BuiltListener, FilterChainMatch
+from .network.chain_match import FilterChainMatch, clashes
+from .network.listener import DEFAULT_LISTENER_FILTERS_TIMEOUT_MS, BuiltFilterChain, BuiltListener
+from .network.listener_filter import listener_filter_factory
 from .network.registry import network_filter_factory
 from .upstream.cluster import BuiltCluster, ClusterManager
 
@@ -68,7 +71,8 @@ def build(bootstrap) -> BuiltConfig:
     for i, msg in enumerate(bootstrap.clusters):
         if msg.name in clusters:
             raise BuildError(f"clusters[{i}].name", f"duplicate cluster name {msg.name!r}")
-        clusters[msg.name] = BuiltCluster.from_config(msg)
+        tls = _tls(msg, "tls_context", f"clusters[{i}].tls_context", server_side=False)
+        clusters[msg.name] = BuiltCluster.from_config(msg, tls=tls)
     clusters = MappingProxyType(clusters)
     names = set()
     listeners = []
@@ -93,38 +97,75 @@ def instantiate(built: BuiltConfig, dispatcher, network, *, seed: int = 0) -> Se
 
 def _build_listener(msg, path: str, clusters) -> BuiltListener:
     chains = []
-    seen_matches: dict = {}
     for j, chain_msg in enumerate(msg.filter_chains):
         chain_path = f"{path}.filter_chains[{j}]"
         match = _build_match(chain_msg.filter_chain_match, f"{chain_path}.filter_chain_match")
-        for key in match.keys():
-            if key in seen_matches:
+        for other in chains:
+            if clashes(match, other.match):
                 raise BuildError(f"{chain_path}.filter_chain_match",
-                                 f"matches the same connections as {seen_matches[key]} "
+                                 f"matches the same connections as {path}.{other.name} "
                                  "(two filter chains with the same match)")
-            seen_matches[key] = f"{path}.filter_chains[{len(chains)}]"
-        installs, filter_names = [], []
-        for k, filter_msg in enumerate(chain_msg.filters):
-            kind = filter_msg.WhichOneof("filter")
-            filter_path = f"{chain_path}.filters[{k}]"
-            if kind is None:
-                raise BuildError(filter_path, "no filter type is set")
-            try:
-                factory = network_filter_factory(kind)
-            except KeyError:
-                raise BuildError(f"{filter_path}.{kind}",
-                                 f"no network filter is registered as {kind!r} in this build") from None
-            install = factory(getattr(filter_msg, kind),
-                              BuildContext(clusters=clusters, listener_name=msg.name, path=f"{filter_path}.{kind}"))
-            if not callable(install):
-                raise TypeError(f"network filter factory {kind!r} returned {install!r}, not an install function")
-            installs.append(install)
-            filter_names.append(kind)
-        chains.append(BuiltFilterChain(match=match, installs=tuple(installs), filter_names=tuple(filter_names)))
+        chains.append(_build_chain(chain_msg, match, f"filter_chains[{j}]", path, msg.name, clusters))
+    default = None
+    if msg.HasField("default_filter_chain"):
+        default = _build_chain(msg.default_filter_chain, FilterChainMatch(), "default_filter_chain", path,
+                               msg.name, clusters)
+    makers = []
+    for k, lf in enumerate(msg.listener_filters):
+        kind = lf.WhichOneof("filter")
+        lf_path = f"{path}.listener_filters[{k}]"
+        if kind is None:
+            raise BuildError(lf_path, "no listener filter type is set")
+        try:
+            factory = listener_filter_factory(kind)
+        except KeyError:
+            raise BuildError(f"{lf_path}.{kind}", f"no listener filter is registered as {kind!r} in this build") from None
+        makers.append(factory(getattr(lf, kind), BuildContext(clusters=clusters, listener_name=msg.name,
+                                                              path=f"{lf_path}.{kind}")))
     limit = (msg.per_connection_buffer_limit_bytes
              if msg.HasField("per_connection_buffer_limit_bytes") else DEFAULT_BUFFER_LIMIT)
+    timeout = (msg.listener_filters_timeout_ms if msg.HasField("listener_filters_timeout_ms")
+               else DEFAULT_LISTENER_FILTERS_TIMEOUT_MS)
     return BuiltListener(name=msg.name, address=(msg.address.host, msg.address.port),
-                         buffer_limit=limit, filter_chains=tuple(chains))
+                         buffer_limit=limit, filter_chains=tuple(chains), listener_filters=tuple(makers),
+                         listener_filters_timeout_ms=timeout,
+                         continue_on_listener_filters_timeout=msg.continue_on_listener_filters_timeout,
+                         default_filter_chain=default)
+
+
+def _build_chain(chain_msg, match, name: str, listener_path: str, listener_name: str, clusters) -> BuiltFilterChain:
+    chain_path = f"{listener_path}.{name}"
+    installs, filter_names = [], []
+    for k, filter_msg in enumerate(chain_msg.filters):
+        kind = filter_msg.WhichOneof("filter")
+        filter_path = f"{chain_path}.filters[{k}]"
+        if kind is None:
+            raise BuildError(filter_path, "no filter type is set")
+        try:
+            factory = network_filter_factory(kind)
+        except KeyError:
+            raise BuildError(f"{filter_path}.{kind}",
+                             f"no network filter is registered as {kind!r} in this build") from None
+        install = factory(getattr(filter_msg, kind),
+                          BuildContext(clusters=clusters, listener_name=listener_name, path=f"{filter_path}.{kind}"))
+        if not callable(install):
+            raise TypeError(f"network filter factory {kind!r} returned {install!r}, not an install function")
+        installs.append(install)
+        filter_names.append(kind)
+    tls = _tls(chain_msg, "tls_context", f"{chain_path}.tls_context", server_side=True)
+    return BuiltFilterChain(match=match, installs=tuple(installs), filter_names=tuple(filter_names),
+                            name=name, tls=tls)
+
+
+def _tls(msg, field: str, path: str, server_side: bool):
+    """The built TLS context of `msg.field`, or None when it is unset."""
+    if not msg.HasField(field):
+        return None
+    from .tls.context import TlsConfigError, client_config, server_config
+    try:
+        return (server_config if server_side else client_config)(getattr(msg, field))
+    except TlsConfigError as exc:
+        raise BuildError(f"{path}.{exc.field}", exc.message) from None
 
 
 def parse_cidr(text: str, path: str):
@@ -137,8 +178,14 @@ def parse_cidr(text: str, path: str):
 
 def _build_match(msg, path: str) -> FilterChainMatch:
     port = msg.destination_port if msg.HasField("destination_port") else None
-    networks = tuple(dict.fromkeys(parse_cidr(p, f"{path}.source_prefix_ranges[{i}]")
-                                   for i, p in enumerate(msg.source_prefix_ranges)))
-    return FilterChainMatch(destination_port=port,
+
+    def networks(field):
+        return tuple(dict.fromkeys(parse_cidr(p, f"{path}.{field}[{i}]") for i, p in enumerate(getattr(msg, field))))
+
+    return FilterChainMatch(destination_port=port, prefix_ranges=networks("prefix_ranges"),
                             server_names=frozenset(n.lower() for n in msg.server_names),
-                            source_networks=networks)
+                            transport_protocol=msg.transport_protocol,
+                            application_protocols=frozenset(msg.application_protocols),
+                            direct_source_networks=networks("direct_source_prefix_ranges"),
+                            source_type=msg.source_type, source_networks=networks("source_prefix_ranges"),
+                            source_ports=frozenset(msg.source_ports))

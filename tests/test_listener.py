@@ -157,3 +157,103 @@ def test_the_connection_is_connected_before_filters_run_so_a_flush_write_close_f
     conn = listener.create_connection(p.ctx, sock, ("127.0.0.1", 1), ("127.0.0.1", 2))
     assert conn.state is State.CLOSING
     assert sock.peer_read() == b"banner\n" and conn.state is State.CLOSED
+
+
+# -- Envoy's other FilterChainMatch fields (proxy/network/chain_match.py) ---------------------------
+
+def accepted_through(p, payload=b"", **accept):
+    """Chain index for a connection whose listener filters read `payload` first, or None."""
+    before = len(p.net.opened)
+    conn, sock = p.accept(**accept)
+    if payload:
+        sock.peer_send(payload)
+        p.run()
+    if len(p.net.opened) == before:
+        return None
+    return p.net.opened[-1].remote_address[1] - 9000
+
+
+def test_destination_prefix_ranges_longest_first():
+    p = chains(None, {"prefix_ranges": ["127.0.0.0/8"]}, {"prefix_ranges": ["127.0.0.1/32"]})
+    assert chosen(p) == 2                                   # the listener's local address 127.0.0.1
+
+
+def test_transport_protocol_and_application_protocols_come_from_listener_filters():
+    cfg = tcp_config(chains=[
+        {"filters": [{"tcp_proxy": {"cluster": "c0"}}]},
+        {"filter_chain_match": {"transport_protocol": "raw_buffer", "application_protocols": ["http/1.1"]},
+         "filters": [{"tcp_proxy": {"cluster": "c1"}}]},
+        {"filter_chain_match": {"application_protocols": ["h2c"]}, "filters": [{"tcp_proxy": {"cluster": "c2"}}]}],
+        listener={"listener_filters": [{"http_inspector": {}}]})
+    cfg["clusters"] = [{"name": f"c{i}", "endpoints": [{"host": "127.0.0.1", "port": 9000 + i}]} for i in range(3)]
+    p = L4(cfg)
+    assert accepted_through(p, b"GET / HTTP/1.1\r\nhost: a\r\n\r\n") == 1
+    # Transport protocol comes before application protocols: raw_buffer (chain 1) narrows the
+    # candidates to chain 1, whose protocols do not list h2c, and there is no backtracking.
+    assert accepted_through(p, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") is None
+    assert accepted_through(p, b"\x00not http\r\n") is None
+    assert p.counter("listener.tcp_in.no_filter_chain_match") == 2
+
+
+def test_application_protocols_follow_the_connections_own_order():
+    from proxy.network.chain_match import ConnectionFacts, FilterChainMatch, select
+    from proxy.network.listener import BuiltFilterChain
+    a = BuiltFilterChain(FilterChainMatch(application_protocols=frozenset({"http/1.1"})), (), ())
+    b = BuiltFilterChain(FilterChainMatch(application_protocols=frozenset({"h2"})), (), ())
+    assert select((a, b), ConnectionFacts(application_protocols=("h2", "http/1.1"))) is b
+    assert select((a, b), ConnectionFacts(application_protocols=("http/1.1", "h2"))) is a
+    assert select((a, b), ConnectionFacts(application_protocols=("spdy/3",))) is None
+
+
+def test_source_type_local_or_external_before_source_prefixes():
+    p = chains(None, {"source_type": "SAME_IP_OR_LOOPBACK"}, {"source_type": "EXTERNAL", "source_ports": [7]})
+    assert chosen(p, remote=("127.0.0.5", 1)) == 1          # loopback
+    assert chosen(p, remote=("10.0.0.1", 7)) == 2
+    assert chosen(p, remote=("10.0.0.1", 8)) is None         # EXTERNAL picked, its port fails
+    q = chains(None, {"source_type": "SAME_IP_OR_LOOPBACK"})
+    assert chosen(q, remote=("10.0.0.1", 8)) == 0            # external: the ANY chain
+
+
+def test_source_ports_exact_then_none():
+    p = chains(None, {"source_ports": [40000, 40001]})
+    assert chosen(p, remote=("10.0.0.1", 40001)) == 1
+    assert chosen(p, remote=("10.0.0.1", 40002)) == 0
+
+
+def test_direct_source_is_the_tcp_peer_and_source_is_what_proxy_protocol_named():
+    cfg = tcp_config(chains=[
+        {"filters": [{"tcp_proxy": {"cluster": "c0"}}]},
+        {"filter_chain_match": {"direct_source_prefix_ranges": ["10.0.0.0/8"]}, "filters": [{"tcp_proxy": {"cluster": "c1"}}]},
+        {"filter_chain_match": {"direct_source_prefix_ranges": ["10.0.0.0/8"], "source_prefix_ranges": ["192.0.2.0/24"]},
+         "filters": [{"tcp_proxy": {"cluster": "c2"}}]}],
+        listener={"listener_filters": [{"proxy_protocol": {}}]})
+    cfg["clusters"] = [{"name": f"c{i}", "endpoints": [{"host": "127.0.0.1", "port": 9000 + i}]} for i in range(3)]
+    p = L4(cfg)
+    header = b"PROXY TCP4 192.0.2.7 127.0.0.1 5555 10000\r\n"
+    assert accepted_through(p, header, remote=("10.1.1.1", 1)) == 2
+    assert accepted_through(p, header.replace(b"192.0.2.7", b"198.51.100.1"), remote=("10.1.1.1", 1)) == 1
+    assert accepted_through(p, header, remote=("172.16.0.1", 1)) == 0
+
+
+def test_the_default_filter_chain_takes_what_no_chain_matches():
+    cfg = tcp_config(chains=[{"filter_chain_match": {"destination_port": 1}, "filters": [{"tcp_proxy": {"cluster": "c0"}}]}],
+                     listener={"default_filter_chain": {"filters": [{"tcp_proxy": {"cluster": "c1"}}]}})
+    cfg["clusters"] = [{"name": f"c{i}", "endpoints": [{"host": "127.0.0.1", "port": 9000 + i}]} for i in range(2)]
+    p = L4(cfg)
+    assert chosen(p, local_port=1) == 0
+    assert chosen(p, local_port=2) == 1
+    assert p.counter("listener.tcp_in.no_filter_chain_match") == 0
+
+
+def test_chains_overlapping_in_every_criterion_are_refused_and_differing_in_one_are_not():
+    base = {"server_names": ["a.test"], "application_protocols": ["h2", "http/1.1"]}
+    for other, clash in (({"server_names": ["a.test"], "application_protocols": ["h2"]}, True),
+                         ({"server_names": ["a.test"], "application_protocols": ["h2"], "source_ports": [5]}, False),
+                         ({"server_names": ["a.test"], "application_protocols": ["h2"], "transport_protocol": "tls"}, False)):
+        cfg = tcp_config(chains=[{"filter_chain_match": m, "filters": [{"tcp_proxy": {"cluster": "echo"}}]}
+                                 for m in (base, other)])
+        if clash:
+            with pytest.raises(BuildError):
+                build(bootstrap(cfg))
+        else:
+            build(bootstrap(cfg))

@@ -8,6 +8,7 @@ Every proto3 `optional` scalar of the schema must have an entry here (a test che
 
 DEFAULTS = {
     "proxyfuzz.config.Listener.per_connection_buffer_limit_bytes": 1024 * 1024,
+    "proxyfuzz.config.Listener.listener_filters_timeout_ms": 15000,  # Envoy's listener_filters_timeout
     "proxyfuzz.config.FilterChainMatch.destination_port": None,  # any port
     "proxyfuzz.config.HttpConnectionManager.max_request_headers_kb": 60,
     "proxyfuzz.config.HttpProtocolOptions.headers_with_underscores_action": 1,  # REJECT_REQUEST (bootstrap.proto)

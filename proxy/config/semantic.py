@@ -8,7 +8,9 @@
 - CIDR strings parse; regexes compile; domains are unique across a route table's virtual hosts;
 - a filter chain ends with exactly one terminal filter (tcp_proxy or http_connection_manager);
 - two filter chains of one listener do not have the same match;
-- an HTTP fault with abort_percent > 0 names its abort_status.
+- an HTTP fault with abort_percent > 0 names its abort_status;
+- TLS contexts load: files readable, PEM, keys matching their certificates, a downstream context
+  has its certificate, require_client_certificate has a validation_context, versions in order.
 
 Written to run on messages that may also have rule violations: nothing here assumes a rule held.
 """
@@ -36,6 +38,8 @@ def check_semantics(bootstrap) -> list[Violation]:
     _distinct_ports(bootstrap, out)
     for i, listener in enumerate(bootstrap.listeners):
         _check_listener(listener, f"listeners[{i}]", cluster_names, out)
+    for i, cluster in enumerate(bootstrap.clusters):
+        _check_tls(cluster, f"clusters[{i}]", out, server_side=False)
     return out
 
 
@@ -84,25 +88,56 @@ def _hosts_clash(ip, host, other_ip, other_host) -> bool:
     return ip == other_ip or ip.is_unspecified or other_ip.is_unspecified
 
 
+_CIDR_FIELDS = ("prefix_ranges", "direct_source_prefix_ranges", "source_prefix_ranges")
+
+
 def _check_listener(listener, path, clusters, out):
-    from proxy.network.listener import match_keys
-    matches: dict[tuple, int] = {}
+    from proxy.network.chain_match import clashes
+    matches: list = []  # (chain index, built-like match) of the chains without a clash
     for c, chain in enumerate(listener.filter_chains):
         here = f"{path}.filter_chains[{c}]"
-        match = chain.filter_chain_match
-        port = match.destination_port if match.HasField("destination_port") else None
-        names = frozenset(n.lower() for n in match.server_names)
-        networks = tuple(dict.fromkeys(n for n in map(_network_or_none, match.source_prefix_ranges) if n))
-        clash = next((matches[k] for k in match_keys(port, names, networks) if k in matches), None)
+        match = _match_of(chain.filter_chain_match)
+        clash = next((other for other, m in matches if clashes(match, m)), None)
         if clash is not None:
             out.append(Violation(f"{here}.filter_chain_match",
                                  f"matches the same connections as {path}.filter_chains[{clash}]: "
                                  "a connection could not choose between them"))
         else:
-            matches.update(dict.fromkeys(match_keys(port, names, networks), c))
-        for r, cidr in enumerate(match.source_prefix_ranges):
-            _check_cidr(cidr, f"{here}.filter_chain_match.source_prefix_ranges[{r}]", out)
+            matches.append((c, match))
+        for field in _CIDR_FIELDS:
+            for r, cidr in enumerate(getattr(chain.filter_chain_match, field)):
+                _check_cidr(cidr, f"{here}.filter_chain_match.{field}[{r}]", out)
         _check_filters(chain.filters, here, clusters, out)
+        _check_tls(chain, here, out, server_side=True)
+    if listener.HasField("default_filter_chain"):
+        here = f"{path}.default_filter_chain"
+        _check_filters(listener.default_filter_chain.filters, here, clusters, out)
+        _check_tls(listener.default_filter_chain, here, out, server_side=True)
+
+
+def _match_of(msg):
+    """A FilterChainMatch (proxy/network/chain_match.py) of a config message, bad CIDRs left out."""
+    from proxy.network.chain_match import FilterChainMatch
+
+    def nets(field):
+        return tuple(dict.fromkeys(n for n in map(_network_or_none, getattr(msg, field)) if n))
+
+    return FilterChainMatch(
+        destination_port=msg.destination_port if msg.HasField("destination_port") else None,
+        prefix_ranges=nets("prefix_ranges"), server_names=frozenset(n.lower() for n in msg.server_names),
+        transport_protocol=msg.transport_protocol, application_protocols=frozenset(msg.application_protocols),
+        direct_source_networks=nets("direct_source_prefix_ranges"), source_type=msg.source_type,
+        source_networks=nets("source_prefix_ranges"), source_ports=frozenset(msg.source_ports))
+
+
+def _check_tls(msg, path, out, server_side: bool):
+    if not msg.HasField("tls_context"):
+        return
+    from proxy.tls.context import TlsConfigError, client_config, server_config
+    try:
+        (server_config if server_side else client_config)(msg.tls_context)
+    except TlsConfigError as exc:
+        out.append(Violation(f"{path}.tls_context.{exc.field}", exc.message))
 
 
 def _check_filters(filters, path, clusters, out):

@@ -10,6 +10,10 @@
                     "proxy.upstream.host": "127.0.0.1:9080", "proxy.upstream.cluster": "web",
                     "proxy.response_flags": "-", "proxy.route": "all/0", "proxy.stream.end": "response"}}
 
+Over TLS (proxy/tls/info.py) the record adds "tls.protocol.version" ("1.3"), "tls.cipher",
+"tls.next_protocol" (ALPN), "tls.client.server_name" (SNI), and for a verified client
+certificate "tls.client.subject", "proxy.tls.peer.uri_sans" and "proxy.tls.peer.dns_sans".
+
 Attribute names follow OpenTelemetry's HTTP semantic conventions where one exists; the rest are
 under `proxy.`. The record is built by the core from dispatcher time only (no clock read); the
 sink stamps `timeUnixNano` with the wall clock when it writes the line. A status of 0 means no
@@ -26,7 +30,7 @@ import time
 
 def build_record(*, method: bytes, path: bytes, authority: bytes, protocol: bytes, status: int,
                  bytes_in: int, bytes_out: int, duration_ms: int, upstream_host: str, cluster: str,
-                 flags, remote_address, route: str, end: str) -> dict:
+                 flags, remote_address, route: str, end: str, tls=None) -> dict:
     p, _, query = path.partition(b"?")
     host, port = _split_authority(authority.decode("latin-1"))
     attrs = {
@@ -57,6 +61,12 @@ def build_record(*, method: bytes, path: bytes, authority: bytes, protocol: byte
         "proxy.route": route or "-",
         "proxy.stream.end": end,
     })
+    if tls is not None:
+        attrs.update({"tls.protocol.version": tls.version.removeprefix("TLSv"), "tls.cipher": tls.cipher,
+                      "tls.next_protocol": tls.alpn, "tls.client.server_name": tls.server_name})
+        if tls.peer is not None:
+            attrs.update({"tls.client.subject": tls.peer.subject, "proxy.tls.peer.uri_sans": list(tls.peer.uri_sans),
+                          "proxy.tls.peer.dns_sans": list(tls.peer.dns_sans)})
     return {"severityText": "INFO" if status and status < 500 else "WARN",
             "body": f"{attrs['http.request.method']} {attrs['url.path']} {status}",
             "attributes": attrs}

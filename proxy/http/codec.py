@@ -224,8 +224,12 @@ class ClientCodec(_Codec):
 CodecKind = Literal["HTTP1", "HTTP2", "AUTO"]
 
 
+ALPN_CODECS: dict = {"h2": "HTTP2", "http/1.1": "HTTP1", "http/1.0": "HTTP1"}
+
+
 class AutoServerCodec(ServerCodec):
-    """Picks HTTP/2 when the first bytes are the prior-knowledge preface, else HTTP/1.1.
+    """Picks HTTP/2 when the first bytes are the prior-knowledge preface, else HTTP/1.1 (or what
+    TLS ALPN chose, follow_alpn).
 
     Bytes are held until they either equal the preface or stop being a prefix of it, so a preface
     split across reads is recognised. Until then no events are produced and nothing is sent.
@@ -260,6 +264,13 @@ class AutoServerCodec(ServerCodec):
     def note_unwritten(self, n: int) -> None:
         if self._inner is not None:
             self._inner.note_unwritten(n)
+
+    def follow_alpn(self, alpn: str) -> None:
+        """The TLS handshake chose the protocol (RFC 7301): speak it from the first byte instead
+        of sniffing. Anything but h2, http/1.1 and http/1.0 leaves the choice to the bytes."""
+        kind = ALPN_CODECS.get(alpn)
+        if kind is not None and self._inner is None and not self._held:
+            self._inner = create_server_codec(kind, self._limits)
 
     def receive_data(self, data: bytes) -> list[Event]:
         if self._inner is not None:

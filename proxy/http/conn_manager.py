@@ -308,7 +308,8 @@ class ActiveStream:
             bytes_in=self.bytes_in, bytes_out=self.bytes_out,
             duration_ms=self.dispatcher.now_ms() - self.start_ms, upstream_host=info.get("upstream_host", ""),
             cluster=info.get("upstream_cluster", ""), flags=info["response_flags"],
-            remote_address=self.connection.remote_address, route=info.get("route_name", ""), end=kind)
+            remote_address=self.connection.remote_address, route=info.get("route_name", ""), end=kind,
+            tls=self.connection.ssl)
         access_log.sink_for(self.ctx, self.hcm.config.access_log).write(record)
 
 
@@ -345,6 +346,8 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         return CONTINUE
 
     def on_data(self, data, end_stream):
+        if self.conn.ssl is not None and self.codec.protocol is None and self.config.codec == "AUTO":
+            self.codec.follow_alpn(self.conn.ssl.alpn)  # AUTO follows TLS ALPN (h2, http/1.1)
         chunk = data.take()
         events = self.codec.receive_data(chunk) if chunk else []
         if end_stream:

@@ -3,13 +3,19 @@
 The connection never touches a socket. A transport (the asyncio runtime, or the
 simulated network used by tests and fuzzers) moves bytes in and out:
 
-  in:   on_read(data, end_stream)   bytes received; call only while reading_enabled
+  in:   on_read(data, end_stream)   bytes received; call only while wire_readable
         on_connected()              the transport is up (client: connect succeeded)
         on_connect_failed()         client connect failed
         on_remote_close()           the peer reset or the socket failed
   out:  take_output(n) -> bytes     bytes to put on the wire (drains the write buffer)
         output_end_stream           True once our end of stream is flushed: shut down writes
         io.read_enabled_changed / io.write_ready / io.closed   notifications to the transport
+        io.unread(conn, data)       bytes read too early (listener filters peek): hold them in
+                                    front of what the transport holds and deliver them again
+
+A transport socket (proxy/network/transport_socket.py: raw_buffer when None, TLS) sits between
+on_read / take_output and the buffers; `connected` is True once it raised Connected (after a TLS
+handshake), `socket_connected` once the transport is up.
 
 Semantics (Envoy's ConnectionImpl):
   * buffer limit L (default 1 MiB) gives both buffers a high watermark of L + 1 and a
@@ -69,6 +75,9 @@ class ConnectionIO:
     def closed(self, conn: "Connection") -> None:
         pass
 
+    def unread(self, conn: "Connection", data: bytes) -> None:
+        conn.dispatcher.post(lambda: conn.on_read(data, False))
+
 
 
 class Connection:
@@ -86,7 +95,14 @@ class Connection:
         self.read_buffer = WatermarkBuffer(self._on_read_buffer_high, self._on_read_buffer_low, buffer_limit)
         self.write_buffer = WatermarkBuffer(self._on_write_buffer_high, self._on_write_buffer_low, buffer_limit)
         self.state = State.OPEN
-        self.connected = False
+        self.connected = False                  # Connected was raised (after a TLS handshake)
+        self.socket_connected = not is_client   # the transport is up: bytes may move
+        self.transport_socket = None            # None: raw_buffer (see transport_socket.py)
+        self.ssl = None                         # proxy.tls.TlsInfo once a handshake completed
+        # What listener filters detected (Envoy's ConnectionSocket): chain matching reads them.
+        self.transport_protocol = ""
+        self.application_protocols: tuple = ()
+        self.direct_remote_address = remote_address  # the TCP peer, even when PROXY protocol names another
         self.close_event: ConnectionEvent | None = None
         self.read_end_stream = False
         self.write_end_stream = False
@@ -177,8 +193,22 @@ class Connection:
         return self._read_disable_count == 0 or (
             self._read_disable_count == 1 and self.read_buffer.above_high_watermark)
 
+    @property
+    def wire_readable(self) -> bool:
+        """The transport may call on_read: reads are enabled and the transport is up."""
+        return self.state is State.OPEN and self._read_disable_count == 0 and self.socket_connected
+
     def on_read(self, data: bytes, end_stream: bool = False) -> None:
         """The transport received bytes (and/or the peer's end of stream)."""
+        if self.state is not State.OPEN:
+            return
+        if self.transport_socket is not None:
+            self.transport_socket.on_wire_read(self, data, end_stream)
+            return
+        self.receive_plaintext(data, end_stream)
+
+    def receive_plaintext(self, data: bytes, end_stream: bool = False) -> None:
+        """What the wire carried, for the filters (raw_buffer: the bytes themselves)."""
         if self.state is not State.OPEN:
             return
         self.bytes_received += len(data)
@@ -233,23 +263,35 @@ class Connection:
 
     def take_output(self, max_bytes: int | None = None) -> bytes:
         """The transport puts up to max_bytes of the write buffer on the wire."""
-        if self.state is State.CLOSED:
+        if self.state is State.CLOSED or not self.socket_connected:
             return b""
-        if self.is_client and not self.connected:
-            return b""
-        out = self.write_buffer.take(max_bytes)
+        ts = self.transport_socket
+        out = self.write_buffer.take(max_bytes) if ts is None else ts.take_wire_output(self, max_bytes)
         self.bytes_sent += len(out)
-        if not len(self.write_buffer):
+        if not self._output_pending():
             if self.state is State.CLOSING:
                 self._close_socket(ConnectionEvent.LOCAL_CLOSE)
             elif self._both_sides_half_closed():
                 self._close_socket(ConnectionEvent.LOCAL_CLOSE)
         return out
 
+    def _output_pending(self) -> bool:
+        """Bytes still to go on the wire: the write buffer (once it can be sent) and whatever
+        the transport socket holds or must still make."""
+        ts = self.transport_socket
+        if ts is None:
+            return bool(len(self.write_buffer))
+        return bool(len(self.write_buffer) and self.connected) or ts.has_wire_output(self)
+
+    def wire_output_ready(self) -> None:
+        """A transport socket has bytes for the wire (handshake, alert) that no write made."""
+        if self.state is not State.CLOSED:
+            self.io.write_ready(self)
+
     @property
     def output_end_stream(self) -> bool:
         """True once our end of stream is written and flushed: the transport shuts down writes."""
-        return self.write_end_stream and not len(self.write_buffer)
+        return self.write_end_stream and not self._output_pending()
 
     def _on_write_buffer_high(self) -> None:
         for cb in list(self._callbacks):
@@ -260,16 +302,26 @@ class Connection:
             cb.on_below_write_buffer_low_watermark()
 
     def _both_sides_half_closed(self) -> bool:
-        return self.read_end_stream and self.write_end_stream and not len(self.write_buffer)
+        return self.read_end_stream and self.write_end_stream and not self._output_pending()
 
     # -- connect and close -----------------------------------------------------------------
 
     def on_connected(self) -> None:
+        """The transport is up: the transport socket raises Connected now or after its handshake."""
+        if self.state is State.CLOSED or self.connected:
+            return
+        self.socket_connected = True
+        if self.transport_socket is None:
+            self.raise_connected()
+        else:
+            self.transport_socket.on_socket_connected(self)
+
+    def raise_connected(self) -> None:
         if self.state is State.CLOSED or self.connected:
             return
         self.connected = True
         self._raise_event(ConnectionEvent.CONNECTED)
-        if len(self.write_buffer) or self.write_end_stream:
+        if self.state is not State.CLOSED and (len(self.write_buffer) or self.write_end_stream):
             self.io.write_ready(self)
 
     def on_connect_failed(self) -> None:
@@ -282,7 +334,7 @@ class Connection:
     def close(self, close_type: CloseType = CloseType.NO_FLUSH) -> None:
         if self.state is State.CLOSED:
             return
-        if close_type is CloseType.FLUSH_WRITE and len(self.write_buffer) and self.connected:
+        if close_type is CloseType.FLUSH_WRITE and self.socket_connected and self._output_pending():
             if self.state is State.OPEN:
                 self.state = State.CLOSING
                 self.io.read_enabled_changed(self, False)

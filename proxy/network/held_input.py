@@ -22,3 +22,12 @@ def deliver_held_input(transport, read_size: int, can_read) -> None:
             conn.on_read(b"", True)
         else:
             break
+
+
+def hold_again(transport, data: bytes) -> None:
+    """Bytes the connection read and gives back (listener filters peek before a filter chain
+    is chosen): they go in front of what is held, and a delivered end of stream is delivered
+    again after them. The transport then pumps as usual."""
+    transport.inbound[:0] = data
+    if transport.inbound_end:
+        transport._end_delivered = False

@@ -14,7 +14,7 @@ from collections import deque
 
 from ..event import SimulatedDispatcher
 from .connection import Connection, ConnectionIO, DEFAULT_BUFFER_LIMIT, State
-from .held_input import deliver_held_input
+from .held_input import deliver_held_input, hold_again
 
 READ_SIZE = 16 * 1024
 
@@ -66,8 +66,11 @@ class SimSocket(ConnectionIO):
     def pump(self) -> None:
         """Deliver queued inbound bytes while the connection reads."""
         conn = self.conn
-        deliver_held_input(self, self.read_size, lambda: conn is not None and conn.reading_enabled
-                           and (conn.connected or not conn.is_client))
+        deliver_held_input(self, self.read_size, lambda: conn is not None and conn.wire_readable)
+
+    def unread(self, conn, data) -> None:
+        hold_again(self, data)
+        conn.dispatcher.post(self.pump)
 
     def peer_read(self, max_bytes: int | None = None) -> bytes:
         conn = self.conn
@@ -78,7 +81,7 @@ class SimSocket(ConnectionIO):
         self.received += out
         # A FIN reaches the peer only if the connection flushed its end of stream while still
         # open; closing discards the write buffer, and no end of stream goes out then.
-        if was_open and conn.write_end_stream and not len(conn.write_buffer):
+        if was_open and conn.output_end_stream:
             self.peer_saw_end = True
         return out
 

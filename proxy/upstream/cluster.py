@@ -11,6 +11,7 @@ Stats per cluster, `cluster.<name>.`:
   upstream_cx_connect_fail     connect attempts that failed or timed out (not ones abandoned by their user)
   upstream_cx_connect_timeout  connect attempts abandoned at connect_timeout_ms
   upstream_cx_overflow         connections refused by the max_connections circuit breaker
+  ssl.*                        TLS to the hosts (proxy/tls/transport.py), with a tls_context
 """
 
 from dataclasses import dataclass
@@ -49,10 +50,12 @@ class BuiltCluster:
     # HTTP circuit breakers, applied by the HTTP pools (proxy/upstream/pool.py).
     max_pending_requests: int = DEFAULT_MAX_PENDING_REQUESTS
     max_requests: int = DEFAULT_MAX_REQUESTS
+    tls: object = None    # proxy.tls.context.TlsClientConfig: connections to the hosts use TLS
 
     @classmethod
-    def from_config(cls, msg) -> "BuiltCluster":
-        """From a validated `Cluster` message; copies every value, keeps no reference to it."""
+    def from_config(cls, msg, tls=None) -> "BuiltCluster":
+        """From a validated `Cluster` message (and its TLS context, built by proxy/build.py);
+        copies every value, keeps no reference to it."""
         max_connections = msg.max_connections if msg.HasField("max_connections") else DEFAULT_MAX_CONNECTIONS
         if msg.HasField("circuit_breakers") and msg.circuit_breakers.HasField("max_connections"):
             max_connections = min(max_connections, msg.circuit_breakers.max_connections)
@@ -70,6 +73,7 @@ class BuiltCluster:
                                   else DEFAULT_MAX_PENDING_REQUESTS),
             max_requests=(msg.circuit_breakers.max_requests
                           if msg.circuit_breakers.HasField("max_requests") else DEFAULT_MAX_REQUESTS),
+            tls=tls,
         )
 
 
@@ -144,6 +148,10 @@ class ClusterManager:
             return None
         host = cluster.lb.choose()
         conn = self.ctx.network.connect(host.host, host.port, cluster.built.buffer_limit)
+        if cluster.built.tls is not None and conn.is_open:
+            from ..tls.transport import TlsTransportSocket
+            conn.transport_socket = TlsTransportSocket(cluster.built.tls, False, self.ctx.stats,
+                                                       cluster.stat_prefix + "ssl.")
         cluster.active_connections += 1
         cluster.inc("upstream_cx_total")
         self.ctx.stats.gauge_add(cluster.stat_prefix + "upstream_cx_active", 1)

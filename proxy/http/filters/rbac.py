@@ -1,8 +1,8 @@
-"""HTTP rbac: allow or deny each request by method, path prefix, headers and source address.
+"""HTTP rbac: allow or deny each request by method, path prefix, headers, source and principal.
 
 A policy matches when every condition it sets matches (methods: any of; path_prefixes: any of,
 against the path with its query; headers: all of; source_prefixes: any of, against the
-downstream peer's IP). Action ALLOW: a request matching some policy passes, the rest get a 403
+downstream peer's IP (after the PROXY protocol); principals: any of, proxy/network/principal.py). Action ALLOW: a request matching some policy passes, the rest get a 403
 (no policies: everything is denied). Action DENY: the reverse. Shadow mode only counts.
 
 Counters `http.rbac.`: allowed, denied, shadow_allowed, shadow_denied. stream_info["rbac_policy"]
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ...build import BuildContext, parse_cidr
 from ...network.listener import parse_ip, source_in
+from ...network.principal import any_principal, build_principal
 from ..filter import CONTINUE, STOP_ITERATION, StreamFilter
 from ..registry import register_http_filter
 from ..route import HeaderMatcher, RouteBuildError, _header_matcher
@@ -27,8 +28,9 @@ class HttpRbacPolicy:
     path_prefixes: tuple        # bytes; empty: any
     headers: tuple              # HeaderMatcher; all must match
     source_networks: tuple      # ipaddress networks; empty: any
+    principals: tuple = ()      # principal(conn) -> bool; empty: anyone
 
-    def matches(self, head, source_ip) -> bool:
+    def matches(self, head, source_ip, conn=None) -> bool:
         if self.methods and head.method not in self.methods:
             return False
         if self.path_prefixes and not any(head.path.startswith(p) for p in self.path_prefixes):
@@ -37,7 +39,7 @@ class HttpRbacPolicy:
             return False
         if not source_in(self.source_networks, source_ip):
             return False
-        return True
+        return any_principal(self.principals, conn)
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,9 +48,9 @@ class HttpRbacConfig:
     policies: tuple
     shadow: bool
 
-    def decide(self, head, source_ip):
+    def decide(self, head, source_ip, conn=None):
         """(allowed, name of the matching policy or None)."""
-        matched = next((p.name for p in self.policies if p.matches(head, source_ip)), None)
+        matched = next((p.name for p in self.policies if p.matches(head, source_ip, conn)), None)
         allowed = (matched is not None) if self.action == ALLOW else (matched is None)
         return allowed, matched
 
@@ -65,7 +67,8 @@ def http_rbac_factory(msg, build: BuildContext):
         nets = tuple(parse_cidr(c, f"{build.path}.{path}.source_prefixes[{k}]") for k, c in enumerate(p.source_prefixes))
         policies.append(HttpRbacPolicy(name=p.name, methods=frozenset(m.encode() for m in p.methods),
                                        path_prefixes=tuple(x.encode() for x in p.path_prefixes),
-                                       headers=headers, source_networks=nets))
+                                       headers=headers, source_networks=nets,
+                                       principals=tuple(build_principal(x) for x in p.principals)))
     config = HttpRbacConfig(action=msg.action, policies=tuple(policies), shadow=msg.shadow)
     return lambda ctx: HttpRbacFilter(config, ctx)
 
@@ -79,7 +82,7 @@ class HttpRbacFilter(StreamFilter):
         cb = self.decoder_callbacks
         remote = cb.connection.remote_address if cb.connection is not None else None
         source_ip = parse_ip(remote[0]) if remote else None
-        allowed, policy = self.config.decide(head, source_ip)
+        allowed, policy = self.config.decide(head, source_ip, cb.connection)
         if policy is not None:
             cb.stream_info["rbac_policy"] = policy
         stats = self.ctx.stats

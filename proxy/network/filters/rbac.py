@@ -1,13 +1,18 @@
-"""rbac: network role-based access control, decided once per connection in on_new_connection.
+"""rbac: network role-based access control, decided once per connection, when it is Connected.
 
 A policy matches a connection when each condition it sets matches: the source IP lies in
-one of `source_prefixes`, the destination port is one of `destination_ports` (an empty
-condition matches anything). Action ALLOW: a connection matching some policy is allowed,
+one of `source_prefixes`, the destination port is one of `destination_ports`, one of
+`principals` matches (proxy/network/principal.py; an empty condition matches anything). Action ALLOW: a connection matching some policy is allowed,
 the rest denied (no policies: everything denied). Action DENY: a connection matching some
 policy is denied, the rest allowed.
 
-Denied: the connection is closed NoFlush before any filter after this one sees it, and
-on_new_connection returns STOP_ITERATION; nothing is forwarded. Shadow mode enforces nothing
+The decision is made in on_new_connection when the connection is already Connected (plaintext),
+else when Connected is raised (after the TLS handshake: the peer's certificate is known then),
+which comes before any byte can reach the filters. The filters after this one are not held back
+meanwhile (tcp_proxy connects its upstream, as in Envoy, whose network RBAC decides on the first
+data): holding them would also hold the handshake, since tcp_proxy keeps the connection from
+reading until its upstream is connected. Denied: the connection is closed NoFlush before any
+data reaches a filter after this one; nothing is forwarded. Shadow mode enforces nothing
 and only counts what it would have done.
 
 Counters `rbac.` (and `rbac.<stat_prefix>.`): allowed, denied, shadow_allowed, shadow_denied.
@@ -17,9 +22,10 @@ stream_info["rbac"] records the decision and stream_info["rbac_policy"] the matc
 from dataclasses import dataclass
 
 from ...build import BuildContext, parse_cidr
-from ..connection import CloseType
-from ..filter import CONTINUE, STOP_ITERATION, ReadFilter
+from ..connection import CloseType, ConnectionEvent
+from ..filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
 from ..listener import parse_ip, source_in
+from ..principal import any_principal, build_principal
 from ..registry import register_network_filter
 from ._stats import FilterStats, stat_scopes
 
@@ -31,13 +37,14 @@ class RbacPolicy:
     name: str
     source_networks: tuple          # ipaddress networks; empty: any source
     destination_ports: frozenset    # empty: any port
+    principals: tuple = ()          # principal(conn) -> bool; empty: anyone
 
-    def matches(self, source_ip, destination_port) -> bool:
+    def matches(self, source_ip, destination_port, conn=None) -> bool:
         if not source_in(self.source_networks, source_ip):
             return False
         if self.destination_ports and destination_port not in self.destination_ports:
             return False
-        return True
+        return any_principal(self.principals, conn)
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,11 +54,11 @@ class RbacConfig:
     shadow: bool
     stat_scopes: tuple
 
-    def decide(self, remote_address, local_address):
+    def decide(self, remote_address, local_address, conn=None):
         """(allowed, name of the matching policy or None)."""
         source_ip = parse_ip(remote_address[0]) if remote_address else None
         port = local_address[1] if local_address else None
-        matched = next((p.name for p in self.policies if p.matches(source_ip, port)), None)
+        matched = next((p.name for p in self.policies if p.matches(source_ip, port, conn)), None)
         allowed = (matched is not None) if self.action == ALLOW else (matched is None)
         return allowed, matched
 
@@ -62,7 +69,8 @@ def rbac_factory(msg, build: BuildContext):
     for i, p in enumerate(msg.policies):
         networks = tuple(parse_cidr(s, f"{build.path}.policies[{i}].source_prefixes[{j}]")
                          for j, s in enumerate(p.source_prefixes))
-        policies.append(RbacPolicy(p.name, networks, frozenset(p.destination_ports)))
+        policies.append(RbacPolicy(p.name, networks, frozenset(p.destination_ports),
+                                   tuple(build_principal(x) for x in p.principals)))
     if msg.action not in (ALLOW, DENY):
         raise build.error(f"unknown action {msg.action}", "action")
     config = RbacConfig(action=msg.action, policies=tuple(policies), shadow=msg.shadow,
@@ -73,14 +81,37 @@ def rbac_factory(msg, build: BuildContext):
     return install
 
 
-class RbacFilter(ReadFilter):
+class RbacFilter(ReadFilter, ConnectionCallbacks):
     def __init__(self, config: RbacConfig, ctx) -> None:
         self.config = config
         self.stats = FilterStats(ctx.stats, config.stat_scopes)
+        self.waiting = False
 
     def on_new_connection(self):
         conn = self.callbacks.connection
-        allowed, policy = self.config.decide(conn.remote_address, conn.local_address)
+        if conn.connected:
+            return self._decide(conn)
+        self.waiting = True  # the TLS handshake is running: decide when it is done
+        conn.add_connection_callbacks(self)
+        return CONTINUE
+
+    def on_event(self, event) -> None:
+        if not self.waiting:
+            return
+        self.waiting = False
+        conn = self.callbacks.connection
+        conn.remove_connection_callbacks(self)
+        if event is ConnectionEvent.CONNECTED:
+            self._decide(conn)
+
+    def on_data(self, data, end_stream):
+        if self.waiting:  # data before Connected breaks the transport socket contract: decide now
+            self.waiting = False
+            return self._decide(self.callbacks.connection)
+        return CONTINUE
+
+    def _decide(self, conn):
+        allowed, policy = self.config.decide(conn.remote_address, conn.local_address, conn)
         if policy is not None:
             conn.stream_info["rbac_policy"] = policy
         if self.config.shadow:

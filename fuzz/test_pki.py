@@ -1,0 +1,34 @@
+"""The test PKI of fuzzing and generated configurations: proxy/tools/certs.py's files in one fixed
+directory, so that committed configurations (corpus/session_configs) can name them. Made at
+first use on each machine (no private key is committed).
+
+    PKI = test_pki.ensure()    -> the directory (PROXYFUZZ_PKI, default /tmp/proxyfuzz-pki)
+"""
+
+import os
+from pathlib import Path
+
+DEFAULT_DIR = "/tmp/proxyfuzz-pki"
+
+
+def directory() -> Path:
+    return Path(os.environ.get("PROXYFUZZ_PKI", DEFAULT_DIR))
+
+
+def ensure() -> Path:
+    from proxy.tools.certs import ensure as ensure_pki
+    return ensure_pki(directory())
+
+
+def ca_paths() -> list:
+    """The trusted CA first, then the CA nobody trusts (its certificates fail verification)."""
+    d = ensure()
+    return [str(d / "ca.pem"), str(d / "other-ca.pem")]
+
+
+def fill_server_certificate(message) -> None:
+    """Make a TlsCertificate message the test server certificate and its key."""
+    d = ensure()
+    message.Clear()
+    message.certificate_chain.filename = str(d / "server.pem")
+    message.private_key.filename = str(d / "server.key")

@@ -1,0 +1,157 @@
+"""TLS contexts from the configuration: DownstreamTlsContext -> TlsServerConfig, UpstreamTlsContext
+-> TlsClientConfig, each holding a configured ssl.SSLContext (immutable once built; a context makes
+one SSLObject per connection, so built configurations share it between server instances).
+
+Semantics (Envoy's, where the schema has Envoy's field):
+  * versions: TLS_AUTO is TLS 1.2 as minimum and TLS 1.3 as maximum;
+  * cipher_suites apply to TLS 1.2 (TLS 1.3 suites are OpenSSL's defaults);
+  * downstream: the certificate is presented; with a validation_context a client certificate is
+    requested and verified against trusted_ca (require_client_certificate: one must be presented);
+    match_subject_alt_names then also requires one of the listed DNS or URI SANs;
+  * upstream: without a validation_context the server's certificate is not verified (Envoy's
+    default); with one it must lead to trusted_ca, and carry one of match_subject_alt_names when
+    listed; `sni` is sent as the server name; a configured certificate is offered as client
+    certificate; host names are never checked otherwise (Envoy checks SANs only as configured);
+  * no session resumption: no tickets are issued.
+
+Bad material (unreadable file, not PEM, a key that does not belong to its certificate) raises
+TlsConfigError naming the field; proxy/config/semantic.py reports it as a validation error, so a
+configuration that validates also builds.
+"""
+
+import os
+import ssl
+import stat
+import tempfile
+from dataclasses import dataclass
+
+MAX_PEM_BYTES = 1 << 20
+_VERSIONS = {0: None, 3: ssl.TLSVersion.TLSv1_2, 4: ssl.TLSVersion.TLSv1_3}
+
+
+class TlsConfigError(ValueError):
+    """Bad TLS material or settings; `field` is relative to the TLS context message."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, eq=False)
+class TlsServerConfig:
+    context: ssl.SSLContext
+    match_sans: frozenset       # empty: any verified client certificate
+    verify_peer: bool           # a client certificate is requested (and verified when presented)
+
+
+@dataclass(frozen=True, eq=False)
+class TlsClientConfig:
+    context: ssl.SSLContext
+    match_sans: frozenset
+    verify_peer: bool
+    sni: str
+
+
+def _read(source, field: str) -> bytes:
+    which = source.WhichOneof("specifier")
+    if which == "inline_string":
+        return source.inline_string.encode(errors="replace")
+    if which != "filename":
+        raise TlsConfigError(field, "needs a filename or an inline_string")
+    path = source.filename
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise TlsConfigError(f"{field}.filename", f"{path!r} is not a regular file")
+        if info.st_size > MAX_PEM_BYTES:
+            raise TlsConfigError(f"{field}.filename", f"{path!r} is larger than {MAX_PEM_BYTES} bytes")
+        with open(path, "rb") as f:
+            return f.read(MAX_PEM_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise TlsConfigError(f"{field}.filename", f"cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _load_certificate(ctx: ssl.SSLContext, cert, field: str) -> None:
+    chain, key = _read(cert.certificate_chain, f"{field}.certificate_chain"), _read(cert.private_key, f"{field}.private_key")
+    with tempfile.TemporaryDirectory(prefix="proxyfuzz-tls-") as tmp:
+        paths = []
+        for name, pem in (("chain.pem", chain), ("key.pem", key)):
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(pem)
+            paths.append(path)
+        try:
+            ctx.load_cert_chain(paths[0], paths[1])
+        except (ssl.SSLError, ValueError) as exc:
+            raise TlsConfigError(field, f"not a PEM certificate chain and its private key ({exc})") from None
+
+
+def _common(ctx: ssl.SSLContext, common):
+    params = common.tls_params
+    low = _VERSIONS.get(params.tls_minimum_protocol_version)
+    high = _VERSIONS.get(params.tls_maximum_protocol_version)
+    low, high = low or ssl.TLSVersion.TLSv1_2, high or ssl.TLSVersion.TLSv1_3
+    if low > high:
+        raise TlsConfigError("common_tls_context.tls_params",
+                             "tls_minimum_protocol_version is above tls_maximum_protocol_version")
+    ctx.minimum_version, ctx.maximum_version = low, high
+    if params.cipher_suites:
+        try:
+            ctx.set_ciphers(":".join(params.cipher_suites))
+        except (ssl.SSLError, ValueError):
+            raise TlsConfigError("common_tls_context.tls_params.cipher_suites",
+                                 "none of these cipher suites is available") from None
+    for i, cert in enumerate(common.tls_certificates):
+        _load_certificate(ctx, cert, f"common_tls_context.tls_certificates[{i}]")
+    verify = common.HasField("validation_context")
+    if verify:
+        ca = _read(common.validation_context.trusted_ca, "common_tls_context.validation_context.trusted_ca")
+        try:
+            ctx.load_verify_locations(cadata=ca.decode("latin-1"))
+        except (ssl.SSLError, ValueError) as exc:
+            raise TlsConfigError("common_tls_context.validation_context.trusted_ca",
+                                 f"no PEM CA certificate ({exc})") from None
+    if common.alpn_protocols:
+        try:
+            ctx.set_alpn_protocols(list(common.alpn_protocols))
+        except (UnicodeError, ValueError, ssl.SSLError) as exc:
+            raise TlsConfigError("common_tls_context.alpn_protocols", f"not ALPN protocol names ({exc})") from None
+    sans = frozenset(common.validation_context.match_subject_alt_names) if verify else frozenset()
+    return verify, sans
+
+
+def _remember_server_name(obj, name, ctx) -> None:
+    obj.requested_server_name = name  # the transport socket reports it (TlsInfo.server_name)
+
+
+def server_config(msg) -> TlsServerConfig:
+    """A DownstreamTlsContext, built. Raises TlsConfigError."""
+    common = msg.common_tls_context
+    if len(common.tls_certificates) != 1:
+        raise TlsConfigError("common_tls_context.tls_certificates", "a downstream TLS context needs one certificate")
+    if msg.require_client_certificate and not common.HasField("validation_context"):
+        raise TlsConfigError("require_client_certificate", "needs a validation_context to verify the certificate")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.num_tickets = 0
+    ctx.sni_callback = _remember_server_name
+    verify, sans = _common(ctx, common)
+    if verify:
+        ctx.verify_mode = ssl.CERT_REQUIRED if msg.require_client_certificate else ssl.CERT_OPTIONAL
+    return TlsServerConfig(context=ctx, match_sans=sans, verify_peer=verify)
+
+
+def client_config(msg) -> TlsClientConfig:
+    """An UpstreamTlsContext, built. Raises TlsConfigError."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    verify, sans = _common(ctx, msg.common_tls_context)
+    if verify:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    if msg.sni:
+        try:  # the ssl module refuses some names (empty labels) only when a connection uses them
+            ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname=msg.sni)
+        except (ValueError, UnicodeError) as exc:
+            raise TlsConfigError("sni", f"not a usable server name ({exc})") from None
+    return TlsClientConfig(context=ctx, match_sans=sans, verify_peer=verify, sni=msg.sni)
