@@ -38,7 +38,8 @@ def run_chart(rows: list[dict], path: Path, title: str) -> Path:
     return _save(fig, plt, path)
 
 
-def curves(path: Path, title: str, xlabel: str, ylabel: str, series: list, step: bool = False) -> Path:
+def curves(path: Path, title: str, xlabel: str, ylabel: str, series: list, step: bool = False,
+           ylim: tuple | None = None) -> Path:
     """series: (label, xs, ys, colour index) tuples; lines with the same label share one legend entry."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.2))
@@ -51,6 +52,8 @@ def curves(path: Path, title: str, xlabel: str, ylabel: str, series: list, step:
         labelled.add(label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="lower right")

@@ -145,5 +145,5 @@ def survival_chart(rows: list, budget: int, with_baseline: bool, path):
         columns.append(("baseline (raw bytes, no oracle)", [r[3] for r in rows if r[3] is not None], 1))
     series = [(label, *survival_curve(outcomes, budget), colour) for label, outcomes, colour in columns]
     return charts.curves(path, f"Planted bugs found over time ({len(rows)} bugs, at most {budget} s per harness)",
-                         "seconds", "share of bug-trials found", series, step=True)
+                         "seconds", "share of bug-trials found", series, step=True, ylim=(0, 1.02))
 

@@ -21,7 +21,7 @@ import random
 from dataclasses import replace
 
 from fuzz.mutators import http1, http2
-from fuzz.mutators.base import Mutator, apply_ops
+from fuzz.mutators.base import Mutator, apply_ops, drop_one, move_one, swap_two
 
 SEED_CAPACITY = 256   # payloads shorter than this are seeds of a template, not protocol bytes
 
@@ -212,8 +212,9 @@ class Actions(Mutator):
         self.h2 = http2.Http2(byte_mutate)
         self._capacity: dict = {}
         self.ops = {
-            "insert": (5, self.insert), "delete": (3, self.delete), "duplicate": (3, self.duplicate),
-            "swap": (2, self.swap), "move": (1, self.move), "retarget": (2, self.retarget),
+            "insert": (5, self.insert), "delete": (3, lambda state, rng: drop_one(state[1], rng)),
+            "duplicate": (3, self.duplicate), "swap": (2, lambda state, rng: swap_two(state[1], rng)),
+            "move": (1, lambda state, rng: move_one(state[1], rng)), "retarget": (2, self.retarget),
             "field": (5, self.field), "op": (1, self.change_op), "payload": (5, self.payload),
             "payload_new": (2, self.payload_new), "payload_size": (2, self.payload_size),
         }
@@ -303,13 +304,6 @@ class Actions(Mutator):
         actions.insert(rng.randrange(len(actions) + 1), action)
         return True
 
-    def delete(self, state, rng) -> bool:
-        actions = state[1]
-        if not actions:
-            return False
-        del actions[rng.randrange(len(actions))]
-        return True
-
     def duplicate(self, state, rng) -> bool:
         actions = state[1]
         if not actions or len(actions) >= self.codec.max_actions:
@@ -318,22 +312,6 @@ class Actions(Mutator):
         n = 1 + rng.randrange(min(4, len(actions) - i))
         at = i + n if rng.random() < 0.5 else rng.randrange(len(actions) + 1)
         actions[at:at] = actions[i:i + n][:self.codec.max_actions - len(actions)]
-        return True
-
-    def swap(self, state, rng) -> bool:
-        actions = state[1]
-        if len(actions) < 2:
-            return False
-        i, j = rng.sample(range(len(actions)), 2)
-        actions[i], actions[j] = actions[j], actions[i]
-        return True
-
-    def move(self, state, rng) -> bool:
-        actions = state[1]
-        if len(actions) < 2:
-            return False
-        action = actions.pop(rng.randrange(len(actions)))
-        actions.insert(rng.randrange(len(actions) + 1), action)
         return True
 
     def retarget(self, state, rng) -> bool:

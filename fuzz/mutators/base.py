@@ -111,3 +111,36 @@ def apply_ops(ops: dict, target, rng: random.Random, prefix: str, tries: int = 6
         if ops[name][1](target, rng):
             done.append(f"{prefix}.{name}")
     return done
+
+
+# Operations on any list of parts (field lines, messages, frames, actions); True when they applied.
+def drop_one(items: list, rng: random.Random, keep: int = 0) -> bool:
+    if len(items) <= keep:
+        return False
+    del items[rng.randrange(len(items))]
+    return True
+
+
+def swap_two(items: list, rng: random.Random) -> bool:
+    if len(items) < 2:
+        return False
+    i, j = rng.sample(range(len(items)), 2)
+    items[i], items[j] = items[j], items[i]
+    return True
+
+
+def duplicate_one(items: list, rng: random.Random, copy=lambda item: item, limit: int | None = None) -> bool:
+    """A copy of one item, right after it or anywhere."""
+    if not items or (limit is not None and len(items) >= limit):
+        return False
+    i = rng.randrange(len(items))
+    items.insert(i + 1 if rng.random() < 0.5 else rng.randrange(len(items) + 1), copy(items[i]))
+    return True
+
+
+def move_one(items: list, rng: random.Random) -> bool:
+    if len(items) < 2:
+        return False
+    item = items.pop(rng.randrange(len(items)))
+    items.insert(rng.randrange(len(items) + 1), item)
+    return True

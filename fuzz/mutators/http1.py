@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass, field
 
 from fuzz.mutators import vocab
-from fuzz.mutators.base import Mutator, apply_ops
+from fuzz.mutators.base import Mutator, apply_ops, drop_one, duplicate_one, swap_two
 
 MAX_MESSAGES = 32
 
@@ -239,31 +239,12 @@ def _with_fields(s, rng, n=1):
     return _messages(s, rng, lambda m: len(m.fields) >= n)
 
 
-def field_duplicate(s: Stream, rng) -> bool:
-    m = _with_fields(s, rng)
-    if m is None:
-        return False
-    i = rng.randrange(len(m.fields))
-    at = i + 1 if rng.random() < 0.5 else rng.randrange(len(m.fields) + 1)
-    m.fields.insert(at, copy.copy(m.fields[i]))
-    return True
-
-
-def field_drop(s: Stream, rng) -> bool:
-    m = _with_fields(s, rng)
-    if m is None:
-        return False
-    del m.fields[rng.randrange(len(m.fields))]
-    return True
-
-
-def field_swap(s: Stream, rng) -> bool:
-    m = _with_fields(s, rng, 2)
-    if m is None:
-        return False
-    i, j = rng.sample(range(len(m.fields)), 2)
-    m.fields[i], m.fields[j] = m.fields[j], m.fields[i]
-    return True
+def _on_fields(list_op):
+    """A list operation on the field lines of one message."""
+    def op(s: Stream, rng) -> bool:
+        m = _with_fields(s, rng)
+        return m is not None and list_op(m.fields, rng)
+    return op
 
 
 def field_recase(s: Stream, rng) -> bool:
@@ -560,29 +541,6 @@ def message_insert(s: Stream, rng, response: bool) -> bool:
     return True
 
 
-def message_duplicate(s: Stream, rng) -> bool:
-    m = _messages(s, rng)
-    if m is None or len(s.messages) >= MAX_MESSAGES:
-        return False
-    s.messages.insert(rng.randrange(len(s.messages) + 1), copy.deepcopy(m))
-    return True
-
-
-def message_drop(s: Stream, rng) -> bool:
-    if len(s.messages) < 2:
-        return False
-    del s.messages[rng.randrange(len(s.messages))]
-    return True
-
-
-def message_swap(s: Stream, rng) -> bool:
-    if len(s.messages) < 2:
-        return False
-    i, j = rng.sample(range(len(s.messages)), 2)
-    s.messages[i], s.messages[j] = s.messages[j], s.messages[i]
-    return True
-
-
 def message_merge(s: Stream, rng) -> bool:
     """The head no longer ends: what followed it (its body, the next message) runs into it."""
     m = _messages(s, rng, lambda m: bool(m.blank))
@@ -621,7 +579,8 @@ def body_smuggle(s: Stream, rng, response: bool) -> bool:
 def operations(response: bool) -> dict:
     """kind -> (weight, fn(stream, rng) -> applied?)."""
     return {
-        "field_duplicate": (3, field_duplicate), "field_drop": (3, field_drop), "field_swap": (2, field_swap),
+        "field_duplicate": (3, _on_fields(lambda fields, rng: duplicate_one(fields, rng, copy.copy))),
+        "field_drop": (3, _on_fields(drop_one)), "field_swap": (2, _on_fields(swap_two)),
         "field_recase": (2, field_recase), "field_ows": (3, field_ows), "field_fold": (2, field_fold),
         "field_insert": (5, field_insert), "field_value": (5, field_value_op), "line_ending": (3, line_ending),
         "framing_both": (3, framing_both), "framing_swap": (2, framing_swap), "framing_double": (3, framing_double),
@@ -630,8 +589,10 @@ def operations(response: bool) -> dict:
         "chunk_last": (1, chunk_last), "start_token": (4, lambda s, rng: start_token(s, rng, response)),
         "start_spacing": (1, start_spacing),
         "message_insert": (3, lambda s, rng: message_insert(s, rng, response)),
-        "message_duplicate": (1, message_duplicate), "message_drop": (1, message_drop),
-        "message_swap": (1, message_swap), "message_merge": (1, message_merge), "message_split": (1, message_split),
+        "message_duplicate": (1, lambda s, rng: duplicate_one(s.messages, rng, copy.deepcopy, MAX_MESSAGES)),
+        "message_drop": (1, lambda s, rng: drop_one(s.messages, rng, keep=1)),
+        "message_swap": (1, lambda s, rng: swap_two(s.messages, rng)), "message_merge": (1, message_merge),
+        "message_split": (1, message_split),
         "body_smuggle": (1, lambda s, rng: body_smuggle(s, rng, response)),
     }
 

@@ -14,13 +14,14 @@ changed, re-cased; a block split across CONTINUATION frames; frames inserted (an
 unknown ones), dropped, duplicated, swapped and moved (interleaving, e.g. into a header block).
 """
 
+import copy
 import random
 from dataclasses import dataclass, field
 
 import hpack
 
 from fuzz.mutators import vocab
-from fuzz.mutators.base import Mutator, apply_ops
+from fuzz.mutators.base import Mutator, apply_ops, drop_one, duplicate_one, swap_two
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
@@ -232,29 +233,6 @@ def frame_insert(cap: Capture, rng) -> bool:
     return True
 
 
-def frame_drop(cap: Capture, rng) -> bool:
-    if not cap.frames:
-        return False
-    del cap.frames[rng.randrange(len(cap.frames))]
-    return True
-
-
-def frame_duplicate(cap: Capture, rng) -> bool:
-    f = _any(cap, rng)
-    if f is None or len(cap.frames) >= MAX_FRAMES:
-        return False
-    cap.frames.insert(rng.randrange(len(cap.frames) + 1), Frame(f.type, f.flags, f.stream, f.payload, f.length))
-    return True
-
-
-def frame_swap(cap: Capture, rng) -> bool:
-    if len(cap.frames) < 2:
-        return False
-    i, j = rng.sample(range(len(cap.frames)), 2)
-    cap.frames[i], cap.frames[j] = cap.frames[j], cap.frames[i]
-    return True
-
-
 def frame_move(cap: Capture, rng) -> bool:
     """A frame moved elsewhere; often right after a block's first frame (inside the header block)."""
     if len(cap.frames) < 2:
@@ -403,21 +381,6 @@ def _add(fields, rng):
     return True
 
 
-def _drop(fields, rng):
-    if not fields:
-        return False
-    del fields[rng.randrange(len(fields))]
-    return True
-
-
-def _duplicate(fields, rng):
-    if not fields:
-        return False
-    i = rng.randrange(len(fields))
-    fields.insert(rng.randrange(len(fields) + 1), fields[i])
-    return True
-
-
 def _value(fields, rng):
     if not fields:
         return False
@@ -444,24 +407,18 @@ def _name(fields, rng):
     return True
 
 
-def _reorder(fields, rng):
-    if len(fields) < 2:
-        return False
-    i, j = rng.sample(range(len(fields)), 2)
-    fields[i], fields[j] = fields[j], fields[i]
-    return True
-
-
 def operations() -> dict:
     return {
-        "frame_insert": (6, frame_insert), "frame_drop": (2, frame_drop), "frame_duplicate": (2, frame_duplicate),
-        "frame_swap": (2, frame_swap), "frame_move": (2, frame_move), "frame_type": (1, frame_type),
+        "frame_insert": (6, frame_insert), "frame_drop": (2, lambda cap, rng: drop_one(cap.frames, rng)),
+        "frame_duplicate": (2, lambda cap, rng: duplicate_one(cap.frames, rng, copy.copy, MAX_FRAMES)),
+        "frame_swap": (2, lambda cap, rng: swap_two(cap.frames, rng)), "frame_move": (2, frame_move),
+        "frame_type": (1, frame_type),
         "frame_flags": (3, frame_flags), "end_stream": (3, end_stream), "frame_stream": (3, frame_stream),
         "frame_length": (2, frame_length), "frame_padding": (1, frame_padding), "settings": (2, settings_op),
         "window_update": (2, window_update), "error_code": (1, error_code), "data_resize": (2, data_resize),
-        "headers_split": (2, headers_split), "field_add": (4, _field_op(_add)), "field_drop": (2, _field_op(_drop)),
-        "field_duplicate": (2, _field_op(_duplicate)), "field_value": (4, _field_op(_value)),
-        "field_name": (2, _field_op(_name)), "field_reorder": (1, _field_op(_reorder)),
+        "headers_split": (2, headers_split), "field_add": (4, _field_op(_add)), "field_drop": (2, _field_op(drop_one)),
+        "field_duplicate": (2, _field_op(duplicate_one)), "field_value": (4, _field_op(_value)),
+        "field_name": (2, _field_op(_name)), "field_reorder": (1, _field_op(swap_two)),
     }
 
 
