@@ -260,8 +260,12 @@ def _client_stall(session):
         conn = session.downstream[ex.downstream].conn
         hcm = read_filter(conn, HttpConnectionManager) if conn is not None else None
         if (client is None or not client.understood or getattr(client, "tainted", False) or hcm is None
-                or conn.state is State.CLOSED or len(conn.read_buffer) or conn.io.inbound):
-            continue  # not judged, or the proxy has not read it all yet (the connection's checks judge that)
+                or getattr(client, "_foreign", None) or conn.state is State.CLOSED or len(conn.read_buffer)
+                or conn.io.inbound):
+            # Not judged: the client's record may be wrong (raw bytes of the fuzzer's, a frame of them
+            # still open, swallow what the peer sent after them), or the proxy has not read it all yet
+            # (the connection's own checks judge that).
+            continue
         stream = hcm.streams.get(ex.stream)
         if not ex.request.complete or (stream is not None and not stream.ended) \
                 or _h2_window_shut(hcm, ex.stream):
