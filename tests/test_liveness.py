@@ -380,3 +380,28 @@ def test_a_response_whose_end_never_leaves_the_codec_is_a_request_without_outcom
                         lambda self, sid, status, headers, end_stream=False: original(self, sid, status, headers))
     with pytest.raises(InvariantViolation, match="stall_request_without_outcome"):
         _pair_exchange(b"x" * 10)
+
+
+# -- the http_translate harness: the downstream HTTP/2 codec credits what was consumed --------------------
+def _h2_upload() -> bytes:
+    import h2.config
+    import h2.connection
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    client.send_headers(1, [(":method", "POST"), (":path", "/up"), (":scheme", "http"), (":authority", "h")])
+    client.send_data(1, b"u" * 1000, end_stream=True)
+    return client.data_to_send()
+
+
+def test_translate_finds_an_h2_server_codec_that_never_credits_consumed_bytes(monkeypatch):
+    from fuzz.targets import translate
+    from proxy.http import h2 as h2codec
+    translate.check(_h2_upload())  # passes on the proxy
+
+    def forgetful(self, stream_id, n):
+        st = self._live(stream_id)
+        if st is not None:
+            st.unconsumed -= n
+    monkeypatch.setattr(h2codec._H2Codec, "consume", forgetful)
+    with pytest.raises(InvariantViolation, match="h2_window_not_credited"):
+        translate.check(_h2_upload())

@@ -20,6 +20,8 @@ Oracle names: translate_count_mismatch (smuggling: a different number of request
 translate_<field>_mismatch (method, target, authority, headers, body, trailers),
 translate_<parser>_rejects (an independent parser refuses what the proxy sent),
 translate_unforwardable (the client codec refused a request the server codec accepted),
+h2_window_not_credited / h2_window_overcredited / h2_window_out_of_range (an HTTP/2 server codec whose
+accepted bytes were all consumed must have credited every one back: fuzz/flow_control.py),
 peer_forwarded_* (conformance and meaning, as in sessions).
 """
 
@@ -29,6 +31,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 
+from fuzz.flow_control import check_h2_windows
 from fuzz.oracles import InvariantViolation
 from fuzz.peers import judge
 from fuzz.peers.forwarding_model import NO_REWRITES
@@ -68,6 +71,8 @@ def accept(kind: str, data: bytes) -> list[Request]:
 
     def absorb(evs):
         for ev in evs:
+            if isinstance(ev, Data):
+                server.consume(ev.stream_id, len(ev.data))  # buffered (or dropped): the window may reopen
             if isinstance(ev, RequestHeaders):
                 state[ev.stream_id] = (ev, bytearray())
                 if ev.end_stream:
@@ -93,6 +98,8 @@ def accept(kind: str, data: bytes) -> list[Request]:
         events = server.pending_events()
         if not events:
             break
+    if kind == "HTTP2" and not server._dead:  # everything delivered was consumed: all of it credited back
+        check_h2_windows("downstream h2 server codec", server, consumed_all=True)
     absorb(server.receive_data(b""))
     return done[:MAX_REQUESTS]
 
