@@ -481,3 +481,38 @@ def h2_app(respond, settings: dict | None = None):
                         conn.send_data(ev.stream_id, body, end_stream=True)
             sock.sendall(conn.data_to_send())
     return serve
+
+
+HTTP1_CONFIG = """
+listeners:
+  - name: web
+    address: {{host: 127.0.0.1, port: 0}}
+    filter_chains:
+      - filters:
+          - http_connection_manager:
+              route_config:
+                virtual_hosts:
+                  - name: all
+                    domains: ["*"]
+                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
+clusters:
+  - name: app
+    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
+"""
+
+
+def exchange(port: int, raw: bytes, timeout: float = 2.0) -> bytes:
+    """Send `raw` in one write on a new connection; everything the proxy sent back until it closed or
+    went quiet for `timeout`."""
+    with connect(port, timeout) as sock:
+        sock.sendall(raw)
+        got = bytearray()
+        try:
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                got += data
+        except (socket.timeout, ConnectionError):
+            pass
+    return bytes(got)
