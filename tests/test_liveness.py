@@ -181,19 +181,17 @@ def test_a_response_the_proxy_never_writes_leaves_the_client_without_outcome(mon
 H2_POST = [A("send_http", value=3, payload=bytes([1, 0, 0, 30, 0, 0]) + b"b" * 40), A("upstream_connect")]
 
 
+def _consume_without_credit(self, stream_id, n):
+    """The planted bug: the owner's consumption is noted, the window never reopened (no WINDOW_UPDATE)."""
+    st = self._live(stream_id)
+    if st is not None:
+        st.unconsumed -= n
+        self._maybe_forget(stream_id)
+
+
 def test_an_h2_codec_that_never_credits_consumed_bytes_is_found(monkeypatch):
     from proxy.http import h2 as h2codec
-    original = h2codec._H2Codec.consume
-
-    def forgetful(self, stream_id, n):  # the owner consumed the bytes; the window is never reopened
-        st = self._live(stream_id)
-        if st is not None and 0 < n <= st.unconsumed:
-            st.unconsumed -= n
-            self._maybe_forget(stream_id)
-            return
-        original(self, stream_id, n)
-
-    monkeypatch.setattr(h2codec._H2Codec, "consume", forgetful)
+    monkeypatch.setattr(h2codec._H2Codec, "consume", _consume_without_credit)
     err = fails("h2_window_not_credited", http(codec="HTTP2"), H2_POST)
     assert "never acknowledged" in err.detail
 
@@ -250,20 +248,24 @@ def test_a_slow_client_costs_the_proxy_no_more_than_its_limit():
     run(http(), BIG_RESPONSE)
 
 
-def _h2_get_with_shut_window() -> bytes:
-    """A client's first bytes: preface, SETTINGS with INITIAL_WINDOW_SIZE 0, a GET. Sent raw, so no
-    peer credits the response: the stream's window stays shut (the client never reads it)."""
+def raw_h2_request(method: str, body: bytes = b"", settings=None) -> bytes:
+    """A client's first bytes (preface, SETTINGS, one request), made by h2 and sent raw: no strict
+    peer follows the connection, so nobody credits what the proxy sends back."""
     import h2.config
     import h2.connection
     client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     client.initiate_connection()
-    client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
-    client.send_headers(1, [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "h")],
-                        end_stream=True)
+    if settings:
+        client.update_settings(settings)
+    client.send_headers(1, [(":method", method), (":path", "/"), (":scheme", "http"), (":authority", "h")],
+                        end_stream=not body)
+    if body:
+        client.send_data(1, body, end_stream=True)
     return client.data_to_send()
 
 
-H2_SHUT_WINDOW = [A("send", payload=_h2_get_with_shut_window()), A("upstream_connect"), A("upstream_read"),
+# The client's INITIAL_WINDOW_SIZE is 0 and it never opens the stream's window: the response waits.
+H2_SHUT_WINDOW = [A("send", payload=raw_h2_request("GET", settings={4: 0})), A("upstream_connect"), A("upstream_read"),
                   A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\n\r\n")] + \
                  [A(op, payload=b"d" * 4000 if op == "upstream_send" else b"") for _ in range(100)
                   for op in ("upstream_send", "read")]
@@ -349,12 +351,7 @@ def test_a_settled_codec_pair_passes_and_answers_the_request():
 
 def test_a_codec_that_never_credits_consumed_bytes_fails_the_pair(monkeypatch):
     from proxy.http import h2 as h2codec
-
-    def forgetful(self, stream_id, n):
-        st = self._live(stream_id)
-        if st is not None:
-            st.unconsumed -= n
-    monkeypatch.setattr(h2codec._H2Codec, "consume", forgetful)
+    monkeypatch.setattr(h2codec._H2Codec, "consume", _consume_without_credit)
     with pytest.raises(InvariantViolation, match="h2_window_not_credited"):
         _pair_exchange(b"x" * 1000)
 
@@ -383,25 +380,11 @@ def test_a_response_whose_end_never_leaves_the_codec_is_a_request_without_outcom
 
 
 # -- the http_translate harness: the downstream HTTP/2 codec credits what was consumed --------------------
-def _h2_upload() -> bytes:
-    import h2.config
-    import h2.connection
-    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    client.initiate_connection()
-    client.send_headers(1, [(":method", "POST"), (":path", "/up"), (":scheme", "http"), (":authority", "h")])
-    client.send_data(1, b"u" * 1000, end_stream=True)
-    return client.data_to_send()
-
-
 def test_translate_finds_an_h2_server_codec_that_never_credits_consumed_bytes(monkeypatch):
     from fuzz.targets import translate
     from proxy.http import h2 as h2codec
-    translate.check(_h2_upload())  # passes on the proxy
-
-    def forgetful(self, stream_id, n):
-        st = self._live(stream_id)
-        if st is not None:
-            st.unconsumed -= n
-    monkeypatch.setattr(h2codec._H2Codec, "consume", forgetful)
+    upload = raw_h2_request("POST", body=b"u" * 1000)
+    translate.check(upload)  # passes on the proxy
+    monkeypatch.setattr(h2codec._H2Codec, "consume", _consume_without_credit)
     with pytest.raises(InvariantViolation, match="h2_window_not_credited"):
-        translate.check(_h2_upload())
+        translate.check(upload)

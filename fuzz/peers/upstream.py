@@ -9,6 +9,7 @@ becomes an UpstreamSeen, linked to the client's Exchange by the session's log.
 import h2.events
 
 from ..oracles import InvariantViolation
+from ..payloads import h2_upstream_read
 from .h1_stream import RequestStream, ResponseStream
 from .h2_peer import H2Peer, error_name, fields
 from .record import H1, H2, Message, UpstreamSeen
@@ -97,16 +98,7 @@ class H2Server(H2Peer, Server):
 
     def observe(self, now: int) -> None:
         sock = self.sock
-        fresh = bytes(sock.received[sock.fuzz_h2_seen:])
-        sock.fuzz_h2_seen = len(sock.received)
-        for ev in self.receive(fresh):
-            sid = getattr(ev, "stream_id", None)
-            if isinstance(ev, h2.events.RequestReceived):
-                self.unanswered.append(sid)
-            elif isinstance(ev, h2.events.StreamReset) and sid in self.unanswered:
-                self.unanswered.remove(sid)
-            if isinstance(ev, h2.events.StreamEnded) or getattr(ev, "stream_ended", None) is not None:
-                sock.fuzz_h2_ended.add(sid)
+        h2_upstream_read(sock)  # through this peer's connection: judged and recorded as it reads
         out = self.flush()
         if out:
             sock.peer_send(out)
