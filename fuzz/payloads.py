@@ -11,6 +11,8 @@ import h2.connection
 import h2.events
 import h2.exceptions
 
+from . import hostile
+
 METHODS = (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"PURGE", b"TRACE")
 PATHS = (b"/", b"/api/v1/items", b"/static/app.js", b"/admin", b"/a/b/../c", b"/?q=1&r=%20", b"*", b"/service1", b"/service2")
 HOSTS = (b"example.com", b"api.example.com", b"www.example.org", b"localhost", b"foo.bar.example.com", b"")
@@ -45,7 +47,8 @@ def _byte(seed: bytes, i: int, default: int = 0) -> int:
 def h1_request(seed: bytes, sock) -> bytes:
     method, path, host = _pick(METHODS, seed, 0), _pick(PATHS, seed, 1), _pick(HOSTS, seed, 2)
     body = seed[8:8 + _byte(seed, 3) % 48]
-    head = [b"%s %s HTTP/1.1" % (method, path), b"Host: " + host] + _id_line(sock)
+    target, host, extra = hostile.apply(_byte(seed, 7), path, host, [])  # byte 7: a hostile shape, or none
+    head = [b"%s %s HTTP/1.1" % (method, target), b"Host: " + host] + _id_line(sock) + [b"%s: %s" % f for f in extra]
     if _byte(seed, 4) & 1:
         head.append(b"Content-Length: %d" % len(body))
         tail = body
@@ -106,14 +109,20 @@ def h2_request(seed: bytes, sock) -> bytes:
     try:
         stream_id = client.get_next_available_stream_id()
         body = seed[6:6 + _byte(seed, 3) % 40]
-        headers = [(b":method", _pick(METHODS[:7], seed, 0)), (b":path", _pick(PATHS[:-1], seed, 1)),
-                   (b":scheme", b"http"), (b":authority", _pick(HOSTS[:-1], seed, 2) or b"x")]
-        headers += [(b"x-fuzz-id", rid) for rid in [_request_id(sock)] if rid is not None]
+        # Byte 5 (above its reset bit): a hostile shape of the request, or of its trailers, or none.
+        selector = _byte(seed, 5) >> 1
+        path, authority, extra = hostile.apply(selector, _pick(PATHS[:-1], seed, 1), _pick(HOSTS[:-1], seed, 2) or b"x", [])
+        trailers = hostile.trailers(selector - hostile.N_SHAPES)
+        headers = [(b":method", _pick(METHODS[:7], seed, 0)), (b":path", path),
+                   (b":scheme", b"http"), (b":authority", authority)]
+        headers += [(b"x-fuzz-id", rid) for rid in [_request_id(sock)] if rid is not None] + extra
         if _byte(seed, 4) & 1:
             headers.append((b"content-length", b"%d" % (len(body) + (_byte(seed, 4) >> 4) % 3)))
-        client.send_headers(stream_id, headers, end_stream=not body)
+        client.send_headers(stream_id, headers, end_stream=not body and not trailers)
         if body:
-            client.send_data(stream_id, body, end_stream=True)
+            client.send_data(stream_id, body, end_stream=not trailers)
+        if trailers:
+            client.send_headers(stream_id, trailers, end_stream=True)
         if _byte(seed, 5) & 1:
             client.reset_stream(stream_id)  # rapid reset
     except (h2.exceptions.H2Error, ValueError):

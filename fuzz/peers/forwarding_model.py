@@ -54,7 +54,8 @@ def split_target(target: bytes) -> tuple[bytes, bytes | None]:
     rest = target[m.end():]
     cut = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
     path = rest[cut:]
-    return (path if path.startswith(b"/") else b"/" + path), rest[:cut]
+    authority = rest[:cut].rpartition(b"@")[2]  # userinfo is never forwarded (RFC 9110 4.2.4)
+    return (path if path.startswith(b"/") else b"/" + path), authority
 
 
 def remove_dot_segments(path: bytes) -> bytes:

@@ -55,8 +55,11 @@ class StrictH2Connection(h2.connection.H2Connection):
     frame before h2 sees them, and every event goes to the peer's records."""
 
     def __init__(self, peer, client_side: bool) -> None:
+        # A client sends what hostile clients send (fuzz/hostile.py): h2 leaves its fields as they are.
         super().__init__(h2.config.H2Configuration(client_side=client_side, header_encoding=None,
-                                                   validate_inbound_headers=True))
+                                                   validate_inbound_headers=True,
+                                                   validate_outbound_headers=not client_side,
+                                                   normalize_outbound_headers=not client_side))
         self.peer = peer
         self._queued = bytearray()
         # The limits this peer advertises are judged by the monitor, which applies them at the

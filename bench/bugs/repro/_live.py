@@ -157,7 +157,7 @@ class Upstream:
 
     @property
     def requests(self) -> list:
-        """Every parsed request of every connection (http1_app logs (method, target, headers, body))."""
+        """Every parsed request of every connection (http1_app logs (method, target, headers, body, trailers))."""
         return [entry for log in self.connections for entry in log if isinstance(entry, tuple)]
 
     def __exit__(self, *exc) -> None:
@@ -166,8 +166,8 @@ class Upstream:
 
 
 def http1_app(respond):
-    """An HTTP/1.1 origin parsed by h11. `respond(request)` gets (method, target, headers, body)
-    with lowercase header names and returns (status, headers, body), or None to stay silent.
+    """An HTTP/1.1 origin parsed by h11. `respond(request)` gets (method, target, headers, body,
+    trailers) with lowercase names and returns (status, headers, body), or None to stay silent.
     A request h11 refuses is logged as the string "unparsable: ..." and ends the connection."""
     def serve(sock, log) -> None:
         conn = h11.Connection(h11.SERVER)
@@ -187,7 +187,8 @@ def http1_app(respond):
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):
                 entry = (request.method.decode(), request.target.decode(),
-                         [(n.decode(), v.decode()) for n, v in request.headers], bytes(body))
+                         [(n.decode(), v.decode()) for n, v in request.headers], bytes(body),
+                         [(n.decode(), v.decode()) for n, v in event.headers])
                 log.append(entry)
                 answer = respond(entry)
                 if answer is None:
@@ -344,11 +345,14 @@ class H2Client:
     """A strict HTTP/2 client (prior knowledge) on the h2 library: it keeps the flow-control windows
     the proxy grants and acknowledges every response byte it reads. `settings` are its SETTINGS."""
 
-    def __init__(self, port: int, settings: dict | None = None, timeout: float = IO_TIMEOUT_S) -> None:
+    def __init__(self, port: int, settings: dict | None = None, timeout: float = IO_TIMEOUT_S,
+                 validate: bool = True) -> None:
+        """validate=False lets the client send field values h2 would refuse (CR, LF, NUL)."""
         import h2.config
         import h2.connection
         self.sock = connect(port, timeout)
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=True, header_encoding=None, validate_outbound_headers=validate))
         if settings:  # in force from the first frame, as the SETTINGS of the preface announce them
             import h2.settings
             self.conn.local_settings = h2.settings.Settings(client=True, initial_values=settings)
@@ -447,16 +451,18 @@ class H2Client:
         self.sock.close()
 
 
-def h2_app(respond, settings: dict | None = None):
+def h2_app(respond, settings: dict | None = None, validate: bool = True):
     """An HTTP/2 origin (prior knowledge) on the h2 library with the SETTINGS given. `respond(path)`
-    returns (status, body), or None to leave the stream open and unanswered. The log gets each
-    request's path as it arrives (complete: END_STREAM seen)."""
+    returns (status, body) or (status, body, extra header fields), or None to leave the stream open
+    and unanswered. The log gets each request's path as it arrives (complete: END_STREAM seen).
+    validate=False lets it send field values h2 would refuse (CR, LF, NUL)."""
     def serve(sock, log) -> None:
         import h2.config
         import h2.connection
         import h2.events
         import h2.settings
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=False, header_encoding=None, validate_outbound_headers=validate))
         if settings:
             conn.local_settings = h2.settings.Settings(client=False, initial_values=settings)
         conn.initiate_connection()
@@ -475,9 +481,10 @@ def h2_app(respond, settings: dict | None = None):
                     log.append(paths[ev.stream_id])
                     answer = respond(paths[ev.stream_id])
                     if answer is not None:
-                        status, body = answer
+                        status, body, *extra = answer
                         conn.send_headers(ev.stream_id, [(b":status", str(status).encode()),
-                                                         (b"content-length", str(len(body)).encode())])
+                                                         (b"content-length", str(len(body)).encode())]
+                                          + (extra[0] if extra else []))
                         conn.send_data(ev.stream_id, body, end_stream=True)
             sock.sendall(conn.data_to_send())
     return serve

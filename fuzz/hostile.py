@@ -1,0 +1,57 @@
+"""Shapes real hostile clients send, for the payload templates (fuzz/payloads.py): targets with a
+fragment, a backslash, invalid percent-encoding, dot segments or encoded slashes, absolute-form with
+userinfo, authorities with "/" or "@", field names with "_" beside framing fields, and HTTP/2
+trailers with forbidden or invalid names. One seed byte picks a shape; 0 and most other values pick
+none, so most requests stay plain (the shape byte of the seeds written before is 0).
+"""
+
+# Request targets: (kind, value) where kind "path" replaces the path, "absolute" prefixes it with
+# an absolute-form scheme and authority (the host is put in at {host}).
+TARGETS = (
+    (b"path", b"/admin#frag"), (b"path", b"/a\\b"), (b"path", b"/%zz"), (b"path", b"/a/../admin"),
+    (b"path", b"/a%2Fb"), (b"path", b"//double//slash"), (b"path", b"/%61dmin"), (b"path", b"/%"),
+    (b"absolute", b"http://{host}"), (b"absolute", b"http://user@{host}"), (b"absolute", b"http://{host}#x"),
+)
+AUTHORITIES = (b"h/evil", b"u@evil", b"evil:80x", b"[::1]:8080", b"[::1", b"a b")
+FIELDS = ((b"Transfer_Encoding", b"chunked"), (b"X_Forwarded_For", b"1.2.3.4"), (b"Content_Length", b"5"),
+          (b"X-Space-End", b"v "), (b"Upper-Case", b"V"))
+TRAILERS = ([(b"content-length", b"50")], [(b"host", b"evil")], [(b"grpc-stasi/", b"0")],
+            [(b"transfer-encoding", b"chunked")], [(b":path", b"/x")], [(b"x-trailer", b"1")],
+            [(b"authorization", b"Basic eDp5")], [(b"te", b"trailers")])
+N_SHAPES = len(TARGETS) + len(AUTHORITIES) + len(FIELDS)
+
+
+def shape(selector: int):
+    """(what, value) for a selector byte: ("target", (kind, value)), ("authority", value),
+    ("field", (name, value)), or None for a plain request."""
+    i = selector - 1
+    if not 0 <= i < N_SHAPES:
+        return None
+    if i < len(TARGETS):
+        return "target", TARGETS[i]
+    i -= len(TARGETS)
+    if i < len(AUTHORITIES):
+        return "authority", AUTHORITIES[i]
+    return "field", FIELDS[i - len(AUTHORITIES)]
+
+
+def apply(selector: int, path: bytes, host: bytes, fields: list) -> tuple[bytes, bytes, list]:
+    """(target, authority, fields) of a request after the shape `selector` picks."""
+    picked = shape(selector)
+    if picked is None:
+        return path, host, fields
+    what, value = picked
+    if what == "target":
+        kind, text = value
+        if kind == b"path":
+            return text, host, fields
+        return text.replace(b"{host}", host or b"x") + (path if path.startswith(b"/") else b"/"), host, fields
+    if what == "authority":
+        return path, value, fields
+    return path, host, fields + [value]
+
+
+def trailers(selector: int) -> list | None:
+    """HTTP/2 request trailers for a selector byte (None for most values)."""
+    i = selector - 1
+    return TRAILERS[i] if 0 <= i < len(TRAILERS) else None
