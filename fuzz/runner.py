@@ -409,11 +409,17 @@ def cmd_fuzz_all(argv: list[str]) -> int:
 
 
 def _after_fuzzing(layout: Layout, crashes: list, args) -> None:
-    """Triage when the triage command exists; otherwise list the artifacts."""
+    """Triage this run's crash files into the layout's reports folder (where the campaign index
+    links them), harness by harness; without the triage command, list them."""
     from fuzz import cli
     if "triage" in cli.COMMANDS and crashes:
         print("running triage ...", flush=True)
-        cli.run_command("triage", [])
+        by_harness: dict = {}
+        for path in crashes:
+            by_harness.setdefault(Path(path).parent.name, []).append(path)
+        for name, paths in by_harness.items():
+            cli.run_command("triage", ["--harness", str(layout.harnesses / f"fuzz_{name}.py"),
+                                       "--out", str(layout.reports), *paths])
         return
     for path in crashes:
         print(f"  artifact: {path}")

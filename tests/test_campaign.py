@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,7 +69,7 @@ def test_index_links_each_crash_to_its_triage_report(tmp_path):
 
 
 def test_run_and_fuzz_all_write_a_campaign_folder(tmp_path):
-    root = make_layout(tmp_path / "repo")
+    root = make_layout(tmp_path / "repo", crashy=True)
     out = fuzz(root, "run", "demo", "--time", "2", "--quiet")
     assert out.returncode == 0, out.stdout + out.stderr
     folders = sorted((root / "reports" / "campaign").iterdir())
@@ -78,9 +79,13 @@ def test_run_and_fuzz_all_write_a_campaign_folder(tmp_path):
     assert [float(r["seconds"]) for r in rows] == sorted(float(r["seconds"]) for r in rows)
     assert (folders[0] / "demo.png").read_bytes().startswith(PNG)
     out = fuzz(root, "fuzz-all", "--time", "2")
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.returncode == 1, out.stdout + out.stderr  # crashy crashed; triage ran on its crash file
     second = sorted((root / "reports" / "campaign").iterdir())[-1]
-    assert second != folders[0] and "| demo |" in (second / "index.md").read_text()
+    index = (second / "index.md").read_text()
+    assert second != folders[0] and "| demo |" in index and "| crashy |" in index
+    link = re.search(r"- crash `[^`]+`: \[(\w+)\]\(\.\./\.\./(\w+)/report\.md\)", index)
+    assert link, index
+    assert (root / "reports" / link[2] / "report.md").is_file()
 
 
 def test_survival_curve_steps_up_at_each_detection_to_the_budget(tmp_path):
