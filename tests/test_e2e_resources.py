@@ -8,6 +8,7 @@ import json
 import socket
 import socketserver
 import threading
+import time
 import urllib.request
 
 import h2.config
@@ -194,3 +195,77 @@ def test_rst_stream_answers_a_client_piles_up_are_bounded_and_counted(proxy_proc
     assert got is not None, "the proxy kept the connection open"
     assert got.count(b"\x00\x00\x04\x03") < 1000  # fewer RST_STREAMs than the limit reached the client
     assert _stats(proxy).get("http.h2_outbound_control_flood") == 1
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def _settled_rss(pid: int, quiet_s: float = 1.5, timeout_s: float = 30.0) -> int:
+    """The proxy's RSS once it has stopped growing (no 512 KiB more in `quiet_s`)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = _rss_kib(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = _rss_kib(pid)
+        if now > last + 512:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return _rss_kib(pid)
+
+
+STALLED_CONNECTIONS, STALLED_STREAMS = 2, 100
+
+
+def test_stalled_http2_streams_hold_bounded_memory(proxy_process, tmp_path, upstream):
+    """Defect 3: 2 connections x 100 streams of an endless upstream body; the client never reads and
+    never sends WINDOW_UPDATE. The proxy must stop reading the upstreams once each connection holds
+    about its buffer limit (1 MiB), not 1 MiB per stream: RSS growth stays under 48 MiB (it was
+    ~215 MiB). Loopback only, a few seconds."""
+    proxy, address = _start(proxy_process, tmp_path, _config(upstream.server_address[1], max_connections=1024))
+    pid = proxy.proc.pid
+    for _ in range(3):  # warm the runtime up: imports, first connection
+        _get(address, b"/fill/10")
+    before = _settled_rss(pid, quiet_s=0.5)
+    socks = []
+    try:
+        for _ in range(STALLED_CONNECTIONS):
+            client = _h2_client()
+            for i in range(STALLED_STREAMS):
+                client.send_headers(1 + 2 * i, _request(b"/big"), end_stream=True)
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the kernel holds little for us
+            s.connect(address)
+            s.sendall(client.data_to_send())
+            socks.append(s)
+        for _ in range(STALLED_CONNECTIONS * STALLED_STREAMS):
+            assert upstream.big_started.acquire(timeout=20), "the upstream did not get every request"
+        growth = _settled_rss(pid) - before
+        print(f"RSS growth with {STALLED_CONNECTIONS}x{STALLED_STREAMS} stalled streams: {growth} KiB")
+        assert growth < 48 * 1024, f"RSS grew by {growth} KiB"
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_stream_idle_timeout_resets_stalled_streams(proxy_process, tmp_path, upstream):
+    """Defect 3, Envoy's stream_idle_timeout (here 1 s): 20 stalled streams of an endless body are
+    reset once nothing has gone through them for that long; the proxy holds no request after."""
+    proxy, address = _start(proxy_process, tmp_path, _config(
+        upstream.server_address[1], max_connections=1024, hcm_extra="\n              stream_idle_timeout_ms: 1000"))
+    client = _h2_client()
+    for i in range(20):
+        client.send_headers(1 + 2 * i, _request(b"/big"), end_stream=True)
+    with socket.socket() as s:
+        s.connect(address)
+        s.sendall(client.data_to_send())
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            stats = _stats(proxy)
+            if stats.get("http.downstream_rq_idle_timeout", 0) >= 20 and not stats.get("http.downstream_rq_active"):
+                break
+            time.sleep(0.2)
+    assert stats.get("http.downstream_rq_idle_timeout") == 20
+    assert stats.get("http.downstream_rq_active") == 0

@@ -431,3 +431,77 @@ def test_a_connection_closed_before_the_drain_is_not_called_back():
     assert not p.ctx.drain_callbacks
     p.ctx.start_drain()
     assert p.counter("http.downstream_cx_drain_close") == 0
+
+
+def _stall_h2_client(p, c, streams: int, body: int) -> list:
+    """An HTTP/2 client that opens `streams` GETs and never opens a window (its socket is read, the
+    frames are never processed); each upstream answers with a `body`-byte response sent all at once
+    (what the proxy does not read stays in the upstream's socket)."""
+    h = _h2_client()
+    for i in range(streams):
+        h.send_headers(1 + 2 * i, [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"),
+                                   (b":path", b"/big")], end_stream=True)
+    c.send(h.data_to_send())
+    ups = [p.upstream().accept() for _ in range(streams)]
+    for up in ups:
+        up.read()
+        up.send(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % body + b"b" * body)
+    while c.read():  # what the windows let through leaves the proxy; nothing opens them again
+        pass
+    return ups
+
+
+STALL_CONFIG = basic_config().replace("    filter_chains:", "    per_connection_buffer_limit_bytes: 65536\n    filter_chains:")
+
+
+def test_stalled_h2_streams_hold_about_one_buffer_limit_per_connection():
+    """Issue 13 defect 3: 10 streams whose client reads nothing. Each stream alone may hold up to the
+    64 KiB buffer limit; together they hold about one limit (plus a read each), not ten, and every
+    upstream stops being read."""
+    p = Proxy(STALL_CONFIG)
+    c = p.client()
+    ups = _stall_h2_client(p, c, streams=10, body=1 << 20)
+    held = _hcm(c).codec._inner.buffered_outbound_total()
+    assert 65536 < held <= 65536 + 10 * 16384
+    assert not any(up.conn.reading_enabled for up in ups)
+
+
+def test_stream_idle_timeout_resets_stalled_streams_and_frees_what_they_hold():
+    """Envoy's stream_idle_timeout (default 5 min): nothing went through the stalled streams since
+    the upstreams were paused, so they are reset (flag SI) and their upstream connections closed.
+    The room the first reset makes does not resume the others: their client took nothing."""
+    p = Proxy(STALL_CONFIG)
+    c = p.client()
+    ups = _stall_h2_client(p, c, streams=3, body=1 << 20)
+    p.advance(299_000)
+    assert p.counter("http.downstream_rq_idle_timeout") == 0
+    p.advance(1_000)
+    assert p.counter("http.downstream_rq_idle_timeout") == 3
+    assert _hcm(c).codec._inner.buffered_outbound_total() == 0
+    assert all(up.sock.is_closed for up in ups)
+    assert [r["attributes"]["proxy.response_flags"] for r in p.log.records] == ["SI"] * 3
+    assert p.stats_add_up()
+
+
+def test_a_request_body_that_stops_coming_gets_408_after_the_stream_idle_timeout():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+    p.upstream().accept().read()
+    p.advance(299_000)
+    c.send(b"!")                                  # activity: the timeout starts again
+    p.advance(299_000)
+    assert c.read() == b""
+    p.advance(1_000)
+    [(status, _, body)] = parse_responses(c.read())
+    assert (status, body) == (408, b"stream timeout\n")
+    assert p.log.records[-1]["attributes"]["proxy.response_flags"] == "SI"
+
+
+def test_stream_idle_timeout_zero_disables_it():
+    p = Proxy(basic_config(hcm_extra="\n              stream_idle_timeout_ms: 0"))
+    c = p.client()
+    c.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+    p.upstream().accept().read()
+    p.advance(3_600_000)
+    assert c.read() == b"" and p.counter("http.downstream_rq_idle_timeout") == 0

@@ -11,6 +11,7 @@ DEFAULTS = {
     "proxyfuzz.config.Listener.listener_filters_timeout_ms": 15000,  # Envoy's listener_filters_timeout
     "proxyfuzz.config.FilterChainMatch.destination_port": None,  # any port
     "proxyfuzz.config.HttpConnectionManager.max_request_headers_kb": 60,
+    "proxyfuzz.config.HttpConnectionManager.stream_idle_timeout_ms": 300000,  # Envoy's 5 min
     "proxyfuzz.config.HttpProtocolOptions.headers_with_underscores_action": 1,  # REJECT_REQUEST (bootstrap.proto)
     "proxyfuzz.config.Http2ProtocolOptions.max_concurrent_streams": 100,
     "proxyfuzz.config.Http2ProtocolOptions.initial_window_size": 65535,

@@ -10,11 +10,18 @@ Per stream
   * `Expect: 100-continue` is answered with a 100 here;
   * request_timeout_ms runs from the request headers to the end of the response: 408 while the
     request is incomplete, 504 after, a reset once the response started (flag DT);
+  * stream_idle_timeout_ms (Envoy's stream_idle_timeout, default 5 min, 0: none): a stream with no
+    request or response headers, body or trailers going through it that long gets 408, or a reset
+    once the response started (flag SI, http.downstream_rq_idle_timeout): a client that stops
+    reading an HTTP/2 stream, or stops sending, lets go of what the stream holds;
   * flow control: request body delivered to the filters is acknowledged to an HTTP/2 client
     (codec.consume) right after delivery unless the stream is read-disabled (the router does this
     while its upstream cannot take more), then when it is re-enabled; for HTTP/1.1 the connection's
     reads are disabled instead. A slow client (write buffer above high watermark, or HTTP/2 bytes
-    waiting for its window beyond the buffer limit) pauses the upstream response;
+    waiting for its window beyond the buffer limit) pauses the upstream response. The buffer limit
+    (the listener's per_connection_buffer_limit_bytes) also bounds an HTTP/2 connection as a whole:
+    while its streams hold more than that for the client's windows, every stream with bytes
+    waiting is paused too, so stalled streams hold about one buffer limit, not one each;
   * every stream ends exactly once, in one of three ways, counted so that
         http.downstream_rq_total == http.downstream_rs_total + http.local_replies + http.downstream_rq_reset
     once no stream is active (`http.downstream_rq_active` gauge); ending one twice raises
@@ -67,6 +74,7 @@ class HcmConfig:
     access_log: str | None        # "stdout", a path, or None
     path_options: PathOptions = PathOptions()
     underscores: str = "REJECT_REQUEST"  # headers_with_underscores_action: ALLOW | REJECT_REQUEST | DROP_HEADER
+    stream_idle_timeout_ms: int = 300000
 
 
 def build_hcm_config(msg, build) -> HcmConfig:
@@ -113,7 +121,8 @@ def build_hcm_config(msg, build) -> HcmConfig:
     return HcmConfig(codec=_CODECS[msg.codec], stat_scopes=scopes, route_table=table, filter_makers=tuple(makers),
                      filter_names=tuple(names), request_timeout_ms=msg.request_timeout_ms,
                      idle_timeout_ms=msg.idle_timeout_ms, max_request_headers_bytes=header_bytes, limits=limits,
-                     access_log=sink, path_options=paths, underscores=underscores)
+                     access_log=sink, path_options=paths, underscores=underscores,
+                     stream_idle_timeout_ms=defaults.get(msg, "stream_idle_timeout_ms"))
 
 
 @register_network_filter("http_connection_manager")
@@ -166,6 +175,8 @@ class ActiveStream:
         self.slow_client = False
         self._route = _UNSET
         self._timer = None
+        self._idle_timer = None
+        self._active_ms = self.start_ms  # the last headers, body or trailers through the stream
         filters = [make(self.ctx) for make in hcm.config.filter_makers]
         filters.append(Router(self.ctx))
         self.chain = FilterChain(self, filters)
@@ -201,6 +212,7 @@ class ActiveStream:
 
     # -- the sink: the end of the encoder chain ---------------------------------------------------------
     def write_headers(self, head, end_stream: bool) -> None:
+        self.active()
         self.response_started = True
         self.status = head.status
         self.hcm.codec.send_headers(self.stream_id, head.status, list(head.headers), end_stream)
@@ -213,6 +225,7 @@ class ActiveStream:
     def write_data(self, data: bytes, end_stream: bool) -> None:
         if self.ended:
             return
+        self.active()
         self.bytes_out += len(data)
         self.hcm.codec.send_data(self.stream_id, data, end_stream)
         self.hcm.after_send()
@@ -226,6 +239,7 @@ class ActiveStream:
     def write_trailers(self, trailers) -> None:
         if self.ended:
             return
+        self.active()
         self.hcm.codec.send_trailers(self.stream_id, list(trailers))
         self.hcm.after_send()
         self._end("local_reply" if self.local_reply else "response")
@@ -271,6 +285,29 @@ class ActiveStream:
             self.chain.send_local_reply(status, b"request timeout\n", flags="DT")
         self.hcm.flush()
 
+    def arm_idle_timeout(self, ms: int) -> None:
+        self._idle_timer = self.dispatcher.create_timer(self._on_idle_timeout)
+        self._idle_timer.enable(ms)
+
+    def active(self) -> None:
+        """Headers, body or trailers went through the stream: its idle timeout starts again."""
+        if self._idle_timer is not None:
+            self._active_ms = self.dispatcher.now_ms()
+
+    def _on_idle_timeout(self) -> None:
+        if self.ended:
+            return
+        left = self._active_ms + self.hcm.config.stream_idle_timeout_ms - self.dispatcher.now_ms()
+        if left > 0:  # re-armed lazily: activity only notes the time
+            self._idle_timer.enable(left)
+            return
+        self.hcm.stats.inc("downstream_rq_idle_timeout")
+        if self.response_started:
+            self.reset("stream idle timeout", "SI")
+        else:
+            self.chain.send_local_reply(408, b"stream timeout\n", flags="SI")
+        self.hcm.flush()
+
     # -- the one end ----------------------------------------------------------------------------------------
     def _end(self, kind: str) -> None:
         if self.ended:
@@ -287,6 +324,8 @@ class ActiveStream:
         stats.gauge_add("downstream_rq_active", -1)
         if self._timer is not None:
             self._timer.disable()
+        if self._idle_timer is not None:
+            self._idle_timer.disable()
         if self.read_disabled:
             if hcm.protocol == "HTTP1":
                 self.connection.read_disable(False)
@@ -325,6 +364,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         self._pumping = False
         self._idle_timer = None
         self._exported: dict = {}
+        self._slow_streams = False  # some stream is paused for what it holds for the client
         self.closed = False
 
     # -- network filter -----------------------------------------------------------------------------------
@@ -401,6 +441,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             if isinstance(ev, Data) and ev.data:
                 self.codec.consume(ev.stream_id, len(ev.data))  # a stream we are done with
             return
+        stream.active()
         if isinstance(ev, Data):
             stream.bytes_in += len(ev.data)
             stream.unconsumed += len(ev.data)
@@ -430,6 +471,8 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         self.stats.inc("downstream_rq_http2" if ev.http_version == b"2" else "downstream_rq_http1")
         if self.config.request_timeout_ms:
             stream.arm_request_timeout(self.config.request_timeout_ms)
+        if self.config.stream_idle_timeout_ms:
+            stream.arm_idle_timeout(self.config.stream_idle_timeout_ms)
         if stream.head.byte_size() > self.config.max_request_headers_bytes:
             self.stats.inc("downstream_rq_header_too_large")
             stream.chain.decoding_stopped = True
@@ -505,21 +548,50 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         self._exported = dict(stats)
 
     # -- backpressure from the client -----------------------------------------------------------------------------
-    def _buffered_outbound(self, stream_id: int) -> int:
+    def _buffered_outbound(self, stream_id: int | None = None) -> int:
+        """HTTP/2: bytes waiting for the client's windows on one stream, or on all (None)."""
         codec = getattr(self.codec, "_inner", None) or self.codec
+        if stream_id is None:
+            measure = getattr(codec, "buffered_outbound_total", None)
+            return measure() if measure is not None else 0
         measure = getattr(codec, "buffered_outbound", None)
         return measure(stream_id) if measure is not None else 0
 
     def check_slow_client(self, stream: ActiveStream) -> None:
-        if not stream.slow_client and self._buffered_outbound(stream.stream_id) > stream.buffer_limit:
-            stream.slow_client = True
-            stream.chain.on_downstream_watermark(True)
+        """Pause the stream's response while it holds more than the buffer limit for its client
+        ("stream"), or holds anything while the connection's streams together hold more ("connection")."""
+        if stream.slow_client:
+            return
+        own = self._buffered_outbound(stream.stream_id)
+        if own > stream.buffer_limit:
+            stream.slow_client = "stream"
+        elif own and self._buffered_outbound() > self.conn.buffer_limit:
+            stream.slow_client = "connection"
+        else:
+            return
+        self._slow_streams = True
+        stream.chain.on_downstream_watermark(True)
 
     def _check_slow_clients(self) -> None:
+        """Resume a stream paused for its own bytes once they are down to half the limit, one paused
+        for the connection's once its client took all of its bytes: only the client's progress, never
+        room another stream's end made, lets a stalled stream read more (and look active)."""
+        if not self._slow_streams:
+            return
+        total, paused = self._buffered_outbound(), False
         for stream in list(self.streams.values()):
-            if stream.slow_client and self._buffered_outbound(stream.stream_id) <= stream.buffer_limit // 2:
+            if not stream.slow_client:
+                continue
+            own = self._buffered_outbound(stream.stream_id)
+            if stream.slow_client == "stream" and own <= stream.buffer_limit // 2:
+                stream.slow_client = "connection" if own and total > self.conn.buffer_limit else False
+            elif stream.slow_client == "connection" and not own:
                 stream.slow_client = False
+            if stream.slow_client:
+                paused = True
+            else:
                 stream.chain.on_downstream_watermark(False)
+        self._slow_streams = paused
 
     def on_above_write_buffer_high_watermark(self) -> None:
         for stream in list(self.streams.values()):

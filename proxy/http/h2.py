@@ -105,6 +105,7 @@ class _H2Codec:
         self._conn = conn
         self._guard = FrameGuard(limits, preface_len=0 if self.client_side else len(H2_PREFACE))
         self._outbound = OutboundFrames(limits, preface_len=len(H2_PREFACE) if self.client_side else 0)
+        self._out_total = 0  # bytes waiting for the peer's window, all streams
         self.close_unflushed = False
         self._streams: dict[int, _Stream] = {}
         self._dead = False
@@ -250,6 +251,7 @@ class _H2Codec:
         st = self._streams.pop(ev.stream_id, None)
         if st is None:
             return
+        self._out_total -= st.out_bytes
         if st.unconsumed:
             self._conn.acknowledge_received_data(st.unconsumed, ev.stream_id)
         events.append(StreamReset(ev.stream_id, f"peer reset the stream ({ev.error_code!s})", int(ev.error_code)))
@@ -355,6 +357,7 @@ class _H2Codec:
         if data:
             st.out.append(bytes(data))
             st.out_bytes += len(data)
+            self._out_total += len(data)
         st.out_end = end_stream
         self._flush_stream(stream_id)
 
@@ -370,6 +373,10 @@ class _H2Codec:
         """Bytes the owner sent on the stream that still wait for the peer's window."""
         st = self._streams.get(stream_id)
         return st.out_bytes if st is not None else 0
+
+    def buffered_outbound_total(self) -> int:
+        """Bytes the owner sent that still wait for the peer's windows, all streams together."""
+        return self._out_total
 
     def _flush_stream(self, stream_id: int) -> None:
         st = self._streams.get(stream_id)
@@ -387,6 +394,7 @@ class _H2Codec:
             else:
                 st.out[0] = chunk[window:]
             st.out_bytes -= len(piece)
+            self._out_total -= len(piece)
             last = not st.out and st.out_end and st.out_trailers is None
             conn.send_data(stream_id, piece, end_stream=last)
             if last:
@@ -413,7 +421,8 @@ class _H2Codec:
             pass  # both directions already ended in h2 (kept here only for unconsumed bytes): nothing to send
         if st.unconsumed:
             self._conn.acknowledge_received_data(st.unconsumed, stream_id)
-        self._streams.pop(stream_id, None)
+        if self._streams.pop(stream_id, None) is not None:
+            self._out_total -= st.out_bytes
         self._maybe_forget(stream_id)  # closes a draining connection once it has no stream left
 
     def consume(self, stream_id: int, n: int) -> None:
