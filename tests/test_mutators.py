@@ -168,6 +168,7 @@ def test_action_heads_are_read_as_the_harnesses_read_them():
     """The split agrees with each harness's own layout (its seed builders)."""
     from fuzz.targets.examples import example_network_filters
     script = [session_module.Action("send", 0, payload=b"GET / HTTP/1.1\r\n\r\n")]
+    assert actions.SessionCodec().split(session_module.encode_actions(script, 7, 2)) == (bytes([7, 2]), script)
     f = next(iter(example_network_filters()))
     kind = f.WhichOneof("filter")
     head, acts = actions.NetworkFilterCodec().split(network_filter.seed(kind, getattr(f, kind), 5, script))

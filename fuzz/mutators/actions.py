@@ -222,15 +222,17 @@ class Actions(Mutator):
             self.ops[f"head_{kind}"] = (weight, self._head_op(fn))
 
     # --------------------------------------------------------------------- layout, learned
-    def carries(self, action, payload: bytes) -> bool:
+    def carrying(self, action, payload: bytes):
+        """`action` with `payload`, as its decoder reads it back, or None when the payload does not
+        come back whole."""
         again = self.normalised(self.codec.with_payload(action, payload))
-        return again is not None and self.codec.payload(again) == payload
+        return again if again is not None and self.codec.payload(again) == payload else None
 
     def capacity(self, action) -> int:
         """The longest payload this action's op carries through encode -> decode (0: none)."""
         op = self.codec.op_of(action)
         if op not in self._capacity:
-            fits = lambda n: self.carries(action, b"\x01" * n)  # noqa: E731
+            fits = lambda n: self.carrying(action, b"\x01" * n) is not None  # noqa: E731
             lo, hi = 0, 1 << 16
             if fits(hi):
                 lo = hi
@@ -250,9 +252,7 @@ class Actions(Mutator):
 
     def fitted(self, action, payload: bytes):
         """`action` carrying `payload`, cut to what its op can carry."""
-        cap = self.capacity(action)
-        fitted = self.normalised(self.codec.with_payload(action, payload[:cap]))
-        return fitted if fitted is not None and self.codec.payload(fitted) == payload[:cap] else None
+        return self.carrying(action, payload[:self.capacity(action)])
 
     def random_action(self, rng: random.Random):
         fragment = bytes(rng.randrange(256) for _ in range(6 + rng.randrange(10)))
