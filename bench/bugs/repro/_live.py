@@ -29,6 +29,7 @@ from pathlib import Path
 import h11
 
 ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))   # in-memory repros import this tree's proxy package
 START_TIMEOUT_S = 20.0
 IO_TIMEOUT_S = 5.0
 
@@ -322,7 +323,6 @@ def recv_until(sock, n: int, timeout: float = IO_TIMEOUT_S) -> bytes:
 def in_memory(config: str, seed: int = 0):
     """The tree's proxy built from a YAML configuration through its public API, on an in-memory network
     with virtual time: (built config, server context, dispatcher, network)."""
-    sys.path.insert(0, str(ROOT))
     from proxy.build import build, instantiate
     from proxy.config import load_bytes
     from proxy.event import SimulatedDispatcher
@@ -331,6 +331,14 @@ def in_memory(config: str, seed: int = 0):
     dispatcher = SimulatedDispatcher()
     network = SimNetwork(dispatcher, auto_connect=True)
     return built, instantiate(built, dispatcher, network, seed=seed), dispatcher, network
+
+
+def guarded(step):
+    """Run one in-memory step of the proxy; an exception it raises is the proxy failing (a FAIL line)."""
+    try:
+        return step()
+    except Exception as exc:  # noqa: BLE001 - any exception out of the proxy core is its failure
+        fail(f"the proxy raised {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def accept_in_memory(built, ctx, listener: str, remote_address, local_address=("10.0.0.1", 10000)):
