@@ -7,7 +7,9 @@ atheris.FuzzedDataProvider, capped at MAX_ACTIONS:
     new stream, request data, request trailers, response headers, response data, response trailers,
     reset (either side), consume (either side), mutate a queued byte, swap two fragments, drain
     (whole fragments or a few bytes), raw frame (built with hyperframe, HPACK blocks with hpack),
-    HPACK round trip, GOAWAY, flood (many copies of one frame in one write).
+    HPACK round trip, GOAWAY, flood (many copies of one frame in one write), SETTINGS (before the
+    first delivery, one codec is made anew with small limits chosen from the input, within what the
+    configuration allows).
 
 Oracles (InvariantViolation names):
 - h2_input_raised: any exception out of receive_data (input never raises; a ProtocolError is the
@@ -22,7 +24,10 @@ Oracles (InvariantViolation names):
 - h2_data_mismatch / h2_end_not_sent: body bytes received are a prefix of those sent, all of them
   once the stream ended, and a stream the receiver saw end was ended by the sender;
 - h2_flood_unchecked / h2_flood_uncounted / h2_flood_misjudged: Envoy's flood limits, judged from the
-  wire by fuzz/targets/h2_floods.py.
+  wire by fuzz/targets/h2_floods.py;
+- h2_wire_*: while only the codecs' own bytes flowed, each codec's frames obey the SETTINGS the other
+  advertised, by an independent monitor (fuzz/peers/h2_wire.py: windows, frame size, concurrency,
+  stream states, header blocks).
 Liveness, once settled (the server answers every request it read whole, all body is consumed):
 - h2_window_not_credited / h2_window_overcredited / h2_window_out_of_range: flow-control accounting
   of both codecs (fuzz/flow_control.py); h2_outbound_stalled: body waits although its window is open;
@@ -40,10 +45,11 @@ from hyperframe import frame as hf
 from fuzz.flow_control import check_h2_windows
 from fuzz.harness import Budget
 from fuzz.oracles import InvariantViolation
+from fuzz.peers.h2_wire import H2Monitor
 from fuzz.targets.h2_floods import InboundRun, OutboundQueue, Own, act_flood, check_inbound, check_outbound, \
     unwritten
 from fuzz.targets.reference import HOP_BY_HOP
-from proxy.http.codec import H2_PREFACE, CodecUsageError, ConnectionClosed, Data, InformationalResponse, ProtocolError, \
+from proxy.http.codec import H2_PREFACE, CodecLimits, CodecUsageError, ConnectionClosed, Data, InformationalResponse, ProtocolError, \
     RequestHeaders, ResponseHeaders, StreamReset, Trailers
 from proxy.http.h2 import H2ClientCodec, H2ServerCodec
 from proxy.http.headers import TRAILER_FORBIDDEN
@@ -148,6 +154,11 @@ class Pair:
         self.raw_encoder = hpack.Encoder()  # for raw HEADERS frames (its table is not the client's)
         self.client.collect()
         self.server.collect()
+        # An independent wire monitor judges each codec's frames against the SETTINGS the other
+        # advertised (windows, frame size, concurrency, stream states: fuzz/peers/h2_wire.py).
+        self.monitors = {"client": H2Monitor(judged_is_client=True, label="client codec"),
+                         "server": H2Monitor(judged_is_client=False, label="server codec")}
+        self.delivered = False
 
     def peer(self, side: Side) -> Side:
         return self.server if side is self.client else self.client
@@ -155,6 +166,10 @@ class Pair:
     # ------------------------------------------------------------------------------ delivery
     def deliver(self, sender: Side, data: bytes) -> None:
         receiver = self.peer(sender)
+        self.delivered = True
+        if not (self.client.tainted or self.server.tainted):  # only the codecs' own bytes are judged
+            self.monitors[sender.name].judged(data)
+            self.monitors[receiver.name].peer(data)
         # wants_close: the owner closes now (an outbound flood ends a codec without an event)
         was_live = not (receiver.conn_dead or receiver.closed_seen or receiver.codec.wants_close)
         stats = dict(receiver.codec.stats)
@@ -497,6 +512,31 @@ def act_hpack_roundtrip(pair: Pair, fdp) -> None:
         _fail("h2_hpack_roundtrip", f"encoded {headers!r}, decoded {decoded!r}")
 
 
+# SETTINGS a codec may be configured with (bootstrap.proto Http2ProtocolOptions bounds), small ones first.
+SETTINGS_CHOICES = dict(h2_max_concurrent_streams=(1, 2, 3, 100), h2_initial_window_size=(65_535, 65_536, 131_072, 1 << 20),
+                        h2_max_frame_size=(16_384, 16_385, 65_536, 16_777_215), max_header_bytes=(65_536, 16_384))
+
+
+def act_settings(pair: Pair, fdp) -> None:
+    """Before any byte was delivered, one side's codec is made anew with SETTINGS chosen from the input."""
+    client = fdp.ConsumeBool()
+    choice = fdp.ConsumeIntInRange(0, 255)
+    side = pair.client if client else pair.server
+    if pair.delivered or pair.client.sent or pair.server.sent:
+        return
+    picks, shift = {}, 0
+    for name, values in SETTINGS_CHOICES.items():
+        picks[name] = values[(choice >> shift) % len(values)]
+        shift += 2
+    codec = (H2ClientCodec if client else H2ServerCodec)(CodecLimits(**picks))
+    fresh = Side(side.name, codec)
+    fresh.collect()
+    if client:
+        pair.client = fresh
+    else:
+        pair.server = fresh
+
+
 def act_goaway(pair: Pair, fdp) -> None:
     side = pair.server if fdp.ConsumeBool() else pair.client
     pair.command(side, "goaway")
@@ -506,7 +546,8 @@ ACTIONS = [act_new_stream, act_new_stream,
            lambda p, f: act_request_body(p, f, False), lambda p, f: act_request_body(p, f, True),
            act_response_headers, lambda p, f: act_response_body(p, f, False),
            lambda p, f: act_response_body(p, f, True), act_reset, act_consume, act_mutate, act_swap,
-           act_drain, act_drain, act_drain, act_raw_frame, act_hpack_roundtrip, act_goaway, act_flood]
+           act_drain, act_drain, act_drain, act_raw_frame, act_hpack_roundtrip, act_goaway, act_flood,
+           act_settings]
 
 
 def run(data: bytes) -> Pair:
