@@ -1,0 +1,263 @@
+"""Listener filters on raw bytes, in fuzzer-chosen pieces (Envoy's listener-filter fuzzers).
+
+Input layout:
+    byte 0     the filters, in order (FILTER_SETS), and bit 7: proxy_protocol lets connections
+               without a header through (allow_requests_without_proxy_protocol)
+    byte 1     the read size of the split run (READ_SIZES), and bit 7: the data is repeated to
+               66 000 bytes (the 64 KiB limits)
+    byte 2     how many cut points follow (0-15), then one 2-byte cut point each
+    rest       what the client sends, then its end of stream
+
+Each input runs twice through a real listener (the filters, then a default chain with tcp_proxy):
+all bytes in one read, and in the chosen pieces and read size. Oracles:
+  * no exception but the filters' own rejection (the connection closed, a stat counted);
+  * the same outcome for every split: closed or passed, the stats, what the filters found, the
+    bytes the upstream got;
+  * no application byte consumed: the upstream gets exactly the bytes after a PROXY header;
+  * what the filters found agrees with independent readers of the same bytes: the ClientHello
+    (client_hello_reference.py), the PROXY header (proxy_header_reference.py) and an RFC 9112
+    request line (REQUEST_LINE).
+"""
+
+import re
+
+from proxy.build import build, instantiate
+from proxy.config import schema
+from proxy.event import SimulatedDispatcher
+from proxy.network import sim
+
+from fuzz.oracles import InvariantViolation
+from fuzz.session import Reader
+from fuzz.targets import client_hello_reference, proxy_header_reference
+
+FILTER_SETS = (("tls_inspector",), ("proxy_protocol",), ("http_inspector",),
+               ("proxy_protocol", "tls_inspector"), ("proxy_protocol", "http_inspector"),
+               ("tls_inspector", "http_inspector"))
+READ_SIZES = (16 * 1024, 1, 7, 64, 512)
+PADDED = 66_000
+TLV_TYPES = (1, 2, 0x20, 0xE0)
+# RFC 9112 3: request-line = method SP request-target SP HTTP-version CRLF; method = token.
+_TOKEN, _VCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]", rb"[\x21-\x7e]"
+REQUEST_LINE = re.compile(_TOKEN + rb"+ " + _VCHAR + rb"+ HTTP/1\.([01])\r\n")
+# What can still become a request line: a prefix of one, CRLF not yet there.
+PARTIAL_LINE = re.compile(_TOKEN + rb"*|" + _TOKEN + rb"+ " + _VCHAR + rb"*|" + _TOKEN + rb"+ " + _VCHAR
+                          + rb"+ (H(T(T(P(/(1(\.([01]\r?)?)?)?)?)?)?)?)?")
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_BUILT: dict = {}
+
+
+def _built(filters, allow_without: bool):
+    key = (filters, allow_without)
+    if key not in _BUILT:
+        boot = schema.Bootstrap()
+        listener = boot.listeners.add(name="lf")
+        listener.address.host, listener.address.port = "127.0.0.1", 10000
+        for name in filters:
+            f = getattr(listener.listener_filters.add(), name)
+            f.SetInParent()
+            if name == "proxy_protocol":
+                f.allow_requests_without_proxy_protocol = allow_without
+                f.tlv_types.extend(TLV_TYPES)
+        listener.default_filter_chain.filters.add().tcp_proxy.cluster = "up"
+        cluster = boot.clusters.add(name="up")
+        cluster.endpoints.add(host="127.0.0.1", port=9000)
+        _BUILT[key] = build(boot)
+    return _BUILT[key]
+
+
+def run_once(built, pieces, read_size: int):
+    """(outcome, stats, found, upstream bytes) of one connection sending `pieces`, then its end."""
+    dispatcher = SimulatedDispatcher()
+    network = sim.SimNetwork(dispatcher, auto_connect=True)
+    ctx = instantiate(built, dispatcher, network)
+    sock = sim.SimSocket(read_size)
+    conn = built.listeners[0].create_connection(ctx, sock, ("127.0.0.1", 10000), ("10.0.0.1", 40000))
+    for i, piece in enumerate(pieces):
+        sock.peer_send(piece, end_stream=i == len(pieces) - 1)
+        dispatcher.run_posted()
+    upstream = b""
+    for up in network.opened:
+        up.io.peer_read()
+        upstream += bytes(up.io.received)
+    found = (conn.transport_protocol, conn.server_name, conn.application_protocols, conn.remote_address,
+             conn.local_address, conn.stream_info.get("proxy_protocol_tlvs"))
+    stats = tuple(sorted((k, v) for k, v in ctx.stats.counters.items() if v))
+    outcome = "passed" if network.opened else "closed"
+    return outcome, stats, found, upstream
+
+
+def expected(filters, data: bytes, allow_without: bool):
+    """(outcome, found, upstream bytes) from the reference readers."""
+    found = {"transport": "raw_buffer", "name": "", "protocols": (), "remote": ("10.0.0.1", 40000),
+             "local": ("127.0.0.1", 10000), "tlvs": None}
+    rest = data
+    for name in filters:
+        if name == "proxy_protocol":
+            header = proxy_header_reference.judge(rest)
+            if header == "absent" and allow_without:
+                continue
+            if not isinstance(header, proxy_header_reference.Header):
+                return "closed", None, b""
+            rest = rest[header.length:]
+            if header.source is not None:
+                found["remote"], found["local"] = header.source, header.destination
+            kept = {}
+            for t, v in header.tlvs:
+                if t in TLV_TYPES:
+                    kept.setdefault(t, v)
+            found["tlvs"] = kept or None
+        elif name == "tls_inspector":
+            hello = client_hello_reference.judge(rest)
+            if hello in ("incomplete", "too_large"):
+                return "closed", None, b""
+            if isinstance(hello, client_hello_reference.Hello):
+                found["transport"] = "tls"
+                found["name"] = hello.server_name
+                found["protocols"] = hello.alpn
+        elif name == "http_inspector" and found["transport"] != "tls":
+            protocol = _http_reference(rest)
+            if protocol == "incomplete":
+                return "closed", None, b""
+            if protocol:
+                found["protocols"] = (protocol,)
+    return "passed", found, rest
+
+
+def _http_reference(data: bytes):
+    """h2c, http/1.1, http/1.0, None (not HTTP) or "incomplete", from RFC 9112 3 and RFC 9113 3.4,
+    with the proxy's policy of an 8 KiB window."""
+    if data.startswith(H2_PREFACE):
+        return "h2c"
+    if H2_PREFACE.startswith(data):
+        return "incomplete"
+    window = data[:8192]
+    end = window.find(b"\r\n")
+    if end < 0:
+        return "incomplete" if len(window) < 8192 and PARTIAL_LINE.fullmatch(window) else None
+    match = REQUEST_LINE.fullmatch(window[:end + 2])
+    return f"http/1.{match.group(1).decode()}" if match else None
+
+
+def decode(data: bytes):
+    """(filters, allow_without, read size, pieces) of an input (the layout in the docstring)."""
+    reader = Reader(data)
+    choice = reader.int(1, 256)
+    filters = FILTER_SETS[(choice & 0x7F) % len(FILTER_SETS)]
+    mode = reader.int(1, 256)
+    read_size = READ_SIZES[(mode & 0x7F) % len(READ_SIZES)]
+    cuts = [reader.int(2, 1 << 16) for _ in range(reader.int(1, 16))]
+    payload = reader.bytes(reader.remaining())
+    if mode & 0x80 and payload:
+        payload = (payload * (PADDED // len(payload) + 1))[:PADDED]
+    if read_size == 1 and len(payload) > 2048:
+        read_size = 7  # one byte per read over 64 KiB is quadratic: not what this target is about
+    points = [0] + sorted(c % (len(payload) + 1) for c in cuts) + [len(payload)]
+    return filters, bool(choice & 0x80), read_size, [payload[a:b] for a, b in zip(points, points[1:])]
+
+
+def describe(data: bytes) -> str:
+    """An input as run reads it, for triage."""
+    filters, allow_without, read_size, pieces = decode(data)
+    head = f"filters {' -> '.join(filters)}{' (PROXY header optional)' if allow_without else ''}, read size {read_size}"
+    return "\n".join([head] + [f"  piece {i}: {len(p)} bytes {p[:60]!r}" for i, p in enumerate(pieces)])
+
+
+def run(data: bytes) -> None:
+    filters, allow_without, read_size, pieces = decode(data)
+    payload = b"".join(pieces)
+    built = _built(filters, allow_without)
+    whole = run_once(built, [payload], 16 * 1024)
+    split = run_once(built, pieces, read_size)
+    if whole != split:
+        raise InvariantViolation("listener_filter_split_variance",
+                                 f"{filters}: one read {whole[:3]} vs pieces of {read_size} {split[:3]}")
+    outcome, _, found, upstream = whole
+    want_outcome, want, want_upstream = expected(filters, payload, allow_without)
+    if outcome != want_outcome:
+        raise InvariantViolation("listener_filter_outcome", f"{filters}: {outcome}, the references say {want_outcome}")
+    if outcome == "passed":
+        got = dict(zip(("transport", "name", "protocols", "remote", "local", "tlvs"), found))
+        if got != want:
+            raise InvariantViolation("listener_filter_found", f"{filters}: found {got}, the references {want}")
+        if upstream != want_upstream:
+            raise InvariantViolation("listener_filter_consumed_application_bytes",
+                                     f"{filters}: the upstream got {len(upstream)} bytes, "
+                                     f"{len(want_upstream)} follow the PROXY header")
+
+
+def seed(filters, data: bytes, *, allow_without=False, read_size=0, cuts=(), padded=False) -> bytes:
+    """An input for `filters` sending `data` (encoding of run's layout)."""
+    choice = FILTER_SETS.index(tuple(filters)) | (0x80 if allow_without else 0)
+    mode = read_size | (0x80 if padded else 0)
+    return bytes([choice, mode, len(cuts)]) + b"".join(c.to_bytes(2, "big") for c in cuts) + data
+
+
+def write_seeds(out) -> int:
+    """Seeds: real ClientHellos (several names and protocol lists, re-framed into small records),
+    PROXY v1 and v2 headers (TLVs, LOCAL, UNSPEC, refused families), request lines, the HTTP/2
+    preface, and each behind a PROXY header."""
+    import ssl
+    from pathlib import Path
+
+    def hello(name, alpn, maximum=None):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        if maximum:
+            ctx.maximum_version = maximum
+        if alpn:
+            ctx.set_alpn_protocols(list(alpn))
+        bio = ssl.MemoryBIO()
+        obj = ctx.wrap_bio(ssl.MemoryBIO(), bio, server_hostname=name)
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        return bio.read()
+
+    def reframe(data, size):
+        stream, pos = b"", 0
+        while pos + 5 <= len(data):
+            n = int.from_bytes(data[pos + 3:pos + 5], "big")
+            stream += data[pos + 5:pos + 5 + n]
+            pos += 5 + n
+        return b"".join(b"\x16\x03\x01" + len(stream[i:i + size]).to_bytes(2, "big") + stream[i:i + size]
+                        for i in range(0, len(stream), size))
+
+    v4 = bytes([192, 0, 2, 1, 127, 0, 0, 1]) + (5000).to_bytes(2, "big") + (10000).to_bytes(2, "big")
+    v6 = bytes(15) + b"\x01" + bytes(15) + b"\x01" + (1).to_bytes(2, "big") + (2).to_bytes(2, "big")
+
+    def v2(command, family, block):
+        return proxy_header_reference.SIGNATURE_V2 + bytes([0x20 | command, family]) + len(block).to_bytes(2, "big") + block
+
+    hellos = {"sni-alpn": hello("www.example.com", ("h2", "http/1.1")), "sni": hello("a.test", ()),
+              "bare": hello(None, ()), "tls12": hello("example.com", ("http/1.1",), ssl.TLSVersion.TLSv1_2)}
+    hellos["fragmented"] = reframe(hellos["sni-alpn"], 40)
+    proxy = {"v1-tcp4": b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 10000\r\n",
+             "v1-tcp6": b"PROXY TCP6 2001:db8::1 ::1 5000 10000\r\n", "v1-unknown": b"PROXY UNKNOWN\r\n",
+             "v2-inet-tlvs": v2(1, 0x11, v4 + b"\x02\x00\x05a.com" + b"\x20\x00\x01\x01"),
+             "v2-inet6": v2(1, 0x21, v6), "v2-local": v2(0, 0x00, b""), "v2-unspec": v2(1, 0x01, v4),
+             "v2-unix": v2(1, 0x31, bytes(216)), "v2-short": v2(1, 0x11, v4[:8])}
+    http = {"get11": b"GET /a?b HTTP/1.1\r\nhost: a\r\n\r\n", "get10": b"GET / HTTP/1.0\r\n\r\n",
+            "h2c": H2_PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00", "junk": b"\x00\x01garbage\r\n"}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = {}
+    for name, data in hellos.items():
+        seeds[f"tls-{name}"] = seed(("tls_inspector",), data, read_size=2, cuts=(3, 60))
+        seeds[f"tls-http-{name}"] = seed(("tls_inspector", "http_inspector"), data)
+        seeds[f"pp-tls-{name}"] = seed(("proxy_protocol", "tls_inspector"), proxy["v2-inet-tlvs"] + data, read_size=3)
+    seeds["tls-too-large"] = seed(("tls_inspector",), hellos["bare"][:200], padded=True)
+    for name, data in proxy.items():
+        seeds[f"pp-{name}"] = seed(("proxy_protocol",), data + b"payload", read_size=1, cuts=(6,))
+        seeds[f"pp-http-{name}"] = seed(("proxy_protocol", "http_inspector"), data + http["get11"])
+    seeds["pp-absent-allowed"] = seed(("proxy_protocol",), http["get11"], allow_without=True)
+    for name, data in http.items():
+        seeds[f"http-{name}"] = seed(("http_inspector",), data, read_size=1)
+    for name, data in seeds.items():
+        (out / name).write_bytes(data)
+    return len(seeds)
+
+
+if __name__ == "__main__":
+    import sys
+    print(f"wrote {write_seeds(sys.argv[1] if len(sys.argv) > 1 else 'corpus/listener_filter')} seeds")
