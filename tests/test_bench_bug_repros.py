@@ -4,6 +4,7 @@ bug's wrong external behaviour against that tree's proxy. On the clean tree ever
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -14,6 +15,7 @@ from fuzz.harness import REPO_ROOT
 BUGS = REPO_ROOT / "bench" / "bugs"
 REPROS = sorted(p.stem for p in (BUGS / REPRO_DIR).glob("*.py") if not p.name.startswith("_"))
 TIMEOUT_S = 120
+PARALLEL = 4    # repros mostly wait on sockets and timers: four at a time keep the suite short
 
 
 def run_repro(tree, name: str) -> subprocess.CompletedProcess:
@@ -26,9 +28,16 @@ def test_every_repro_belongs_to_a_planted_bug():
     assert [n for n in REPROS if not (BUGS / f"{n}.patch").is_file()] == []
 
 
+@pytest.fixture(scope="module")
+def clean_runs():
+    """Every repro run once against the clean tree, a few at a time."""
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        return dict(zip(REPROS, pool.map(lambda name: run_repro(REPO_ROOT, name), REPROS)))
+
+
 @pytest.mark.parametrize("name", REPROS)
-def test_the_repro_passes_on_the_clean_tree(name):
-    proc = run_repro(REPO_ROOT, name)
+def test_the_repro_passes_on_the_clean_tree(name, clean_runs):
+    proc = clean_runs[name]
     assert proc.returncode == 0 and proc.stdout.startswith("ok: "), proc.stdout + proc.stderr[-2000:]
 
 
