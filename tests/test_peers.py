@@ -252,3 +252,29 @@ def test_planted_data_after_end_stream_is_caught(monkeypatch):
     monkeypatch.setattr(H2ServerCodec, "data_to_send", trailing_data)
     with pytest.raises(InvariantViolation, match="h2_wire_frame_on_closed_stream"):
         run(built(), exchange_script(A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00")))
+
+
+# ------------------------------------------------------------------ planted bugs: the HCM's options
+# h1_request seed byte 7 picks a hostile shape (fuzz/hostile.py): 4 "/a/../admin", 18 "Transfer_Encoding: chunked".
+def hostile_h1(shape: int):
+    return A("send_http", value=0, payload=bytes([0, 0, 0, 0, 0, 0, 0, shape]))
+
+
+def test_planted_normalize_path_that_does_nothing_is_caught(monkeypatch):
+    from proxy.http import conn_manager
+    from proxy.http.path import PathOutcome
+    config = built(filters="normalize_path: true")
+    s = run(config, exchange_script(hostile_h1(4)))
+    assert [up.request.target for ex in s.peers.exchanges for up in ex.upstreams] == [b"/admin"]
+    monkeypatch.setattr(conn_manager, "apply_path_options", lambda path, options: PathOutcome("forward", path))
+    with pytest.raises(InvariantViolation, match="peer_forwarded_target_changed"):
+        run(config, exchange_script(hostile_h1(4)))
+
+
+def test_planted_underscore_check_that_lets_requests_through_is_caught(monkeypatch):
+    from proxy.http import conn_manager
+    s = run(built(), exchange_script(hostile_h1(18)))  # REJECT_REQUEST by default: 400, nothing upstream
+    assert s.peers.exchanges[0].response.status == 400 and not s.peers.exchanges[0].upstreams
+    monkeypatch.setattr(conn_manager.HttpConnectionManager, "_refuse_underscores", lambda self, stream, fields: False)
+    with pytest.raises(InvariantViolation, match="peer_forwarded_despite_config"):
+        run(built(), exchange_script(hostile_h1(18)))

@@ -3,15 +3,19 @@ connection manager's configuration (the documented rewrites, each cited):
 
 - the target is sent in origin-form (RFC 9112 3.2.1); an absolute-form target's authority
   replaces Host (RFC 9112 3.2.2) and its path and query are what is forwarded (empty path: "/");
-- with path normalisation configured (Envoy's HCM `normalize_path`, `merge_slashes`), both sides
-  are compared after RFC 3986 5.2.4 dot-segment removal (and slash merging);
+- with path normalisation configured (Envoy's HCM `normalize_path`: RFC 3986 6.2.2.2 percent-encoding
+  and 6.2.2.3 dot-segment normalisation; `merge_slashes`; in that order), the forwarded path must be in
+  normal form and equal the client's once normalised; with `path_with_escaped_slashes_action:
+  REJECT_REQUEST` a path with %2F or %5C is never forwarded; the unescaping actions are rewrites
+  this model does not follow (the target is then not compared);
 - hop-by-hop fields go (RFC 9110 7.6.1: Connection, the fields it names, Keep-Alive,
   Proxy-Connection, TE, Transfer-Encoding, Upgrade), and so do the fields that only frame or route
   the message on one hop (Host, which becomes the authority; Content-Length; Expect, answered by the
   proxy: fuzz.targets.reference.meaning_fields);
 - each header_mutation filter of the chain removes its request_headers_to_remove, then appends its
   request_headers_to_add, in chain order (bootstrap.proto HeaderMutation);
-- Envoy's `headers_with_underscores_action: DROP_HEADER` drops fields whose name has "_".
+- Envoy's `headers_with_underscores_action`: DROP_HEADER drops fields whose name has "_",
+  REJECT_REQUEST never forwards such a request.
 Field order across names, and how values of one name are split over lines (RFC 9110 5.3, HTTP/2
 cookie crumbs RFC 9113 8.2.3), carry no meaning.
 """
@@ -33,14 +37,15 @@ class Model:
             if name == "header_mutation":
                 mutation = make(None).config
                 self.mutations.append((mutation.request_remove, mutation.request_add))
-        self.normalize = bool(getattr(config, "normalize_path", False))
-        self.merge_slashes = bool(getattr(config, "merge_slashes", False))
-        action = getattr(config, "headers_with_underscores_action", None)
-        self.drop_underscores = str(getattr(action, "name", action)).upper() in ("DROP_HEADER", "2")
-        escaped = getattr(config, "path_with_escaped_slashes_action", None)
-        # Unescaping %2F / %5C is a rewrite this model does not follow: targets are not compared then.
-        self.unknown_path_rewrite = escaped not in (None, 0, 1, "KEEP_UNCHANGED", "IMPLEMENTATION_SPECIFIC_DEFAULT") \
-            and str(getattr(escaped, "name", escaped)).upper() not in ("KEEP_UNCHANGED", "IMPLEMENTATION_SPECIFIC_DEFAULT")
+        paths = getattr(config, "path_options", None)
+        self.normalize = bool(getattr(paths, "normalize", False))
+        self.merge_slashes = bool(getattr(paths, "merge_slashes", False))
+        escaped = getattr(paths, "escaped_slashes", "KEEP_UNCHANGED")
+        self.reject_escaped_slashes = escaped == "REJECT_REQUEST"
+        self.unknown_path_rewrite = escaped not in ("KEEP_UNCHANGED", "REJECT_REQUEST")
+        underscores = getattr(config, "underscores", "ALLOW")
+        self.drop_underscores = underscores == "DROP_HEADER"
+        self.reject_underscores = underscores == "REJECT_REQUEST"
 
 
 NO_REWRITES = Model(None)
@@ -58,6 +63,19 @@ def split_target(target: bytes) -> tuple[bytes, bytes | None]:
     return (path if path.startswith(b"/") else b"/" + path), authority
 
 
+_PCT = re.compile(rb"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+
+def normal_escapes(path: bytes) -> bytes:
+    """RFC 3986 6.2.2.2: percent-encoded unreserved characters decoded (the case of the other escapes
+    is left alone: 6.2.2.1's upper case is a "should" Envoy does not apply)."""
+    def one(m):
+        c = int(m.group(1), 16)
+        return bytes([c]) if c in _UNRESERVED else m.group(0)
+    return _PCT.sub(one, path)
+
+
 def remove_dot_segments(path: bytes) -> bytes:
     """RFC 3986 5.2.4 on the path (the query is kept as it is)."""
     path, q, query = path.partition(b"?")
@@ -73,10 +91,15 @@ def remove_dot_segments(path: bytes) -> bytes:
 
 
 def normal_target(target: bytes, model: Model) -> bytes:
+    """The target after the configured normalisation, in Envoy's order (the query untouched)."""
+    if not target.startswith(b"/"):
+        return target
+    path, q, query = target.partition(b"?")
+    if model.normalize:
+        path = remove_dot_segments(normal_escapes(path))
     if model.merge_slashes:
-        path, q, query = target.partition(b"?")
-        target = re.sub(rb"/{2,}", b"/", path) + q + query
-    return remove_dot_segments(target) if model.normalize and target.startswith(b"/") else target
+        path = re.sub(rb"/{2,}", b"/", path)
+    return path + q + query
 
 
 def expected_request(sent: Message, model: Model) -> Message | None:

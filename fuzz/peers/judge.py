@@ -7,18 +7,21 @@ InvariantViolation names:
   out of trailers); peer_response_field / peer_response_trailer: the same for responses to clients;
 - peer_forwarded_<method|target|authority|headers|body|trailers>_changed: an upstream saw a request
   whose meaning differs from what the client sent, modulo the documented rules (forwarding_model);
+  peer_forwarded_despite_config: a request the HCM's options say to reject was forwarded;
 - peer_request_invented: an upstream saw a request no client sent (every client byte was parsed,
   and no client request claims it: smuggling, duplication);
 - peer_h1_upstream_* / peer_h1_response_*: h11, the standard library and llhttp disagree on the
   HTTP/1.1 bytes the proxy sent an upstream or a client (fuzz/peers/h1_parsers.py).
 """
 
+import re
+
 from ..oracles import InvariantViolation
 from . import grammar
 from .downstream import H1Client
+from .forwarding_model import expected_request, fields_meaning, normal_target
 from .h1_parsers import agree
 from .upstream import H1Server
-from .forwarding_model import expected_request, fields_meaning
 
 
 def _fail(name: str, detail: str) -> None:
@@ -99,7 +102,17 @@ def check_meaning(ex, up, model) -> None:
 
 
 def check_meaning_of(sent, got, model, where: str) -> None:
+    if model.reject_underscores and any(b"_" in n for n, _ in sent.headers + sent.trailers):
+        _fail("peer_forwarded_despite_config", f"{where}: a field name with '_' is forwarded, the HCM's "
+                                               f"headers_with_underscores_action is REJECT_REQUEST")
+    if model.reject_escaped_slashes and re.search(rb"%(2[fF]|5[cC])", sent.target.split(b"?")[0]):
+        _fail("peer_forwarded_despite_config", f"{where}: {sent.target!r} has an escaped slash, the HCM's "
+                                               f"path_with_escaped_slashes_action is REJECT_REQUEST")
     want = expected_request(sent, model)
+    if (model.normalize or model.merge_slashes) and not model.unknown_path_rewrite \
+            and normal_target(got.target, model) != got.target:
+        _fail("peer_forwarded_target_changed", f"{where}: {got.target!r} forwarded, not in the normal form "
+                                               f"the HCM's path options ask for ({normal_target(got.target, model)!r})")
     for field in ("method", "target", "authority"):
         w, g = getattr(want, field), getattr(got, field)
         if w is not None and g != w and not (field == "authority" and not sent.authority):
