@@ -23,6 +23,11 @@ def test_the_catalog_has_at_least_15_bugs_each_with_a_description():
     assert {p.stem for p in PATCHES} == {m.stem for m in BUGS.glob("*.md")}
 
 
+def test_every_bug_in_the_catalog_has_a_repro_script():
+    bugs = load_bugs(BUGS, require_repro=True)      # raises CatalogError naming the first bug without one
+    assert all(bug.repro is not None for bug in bugs)
+
+
 @pytest.mark.parametrize("patch", PATCHES, ids=[p.stem for p in PATCHES])
 def test_patch_applies_cleanly_to_the_current_tree(patch):
     apply_patch(REPO_ROOT, patch, dry_run=True)  # raises CatalogError with patch's output otherwise

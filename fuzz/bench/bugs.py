@@ -205,7 +205,8 @@ def main(argv) -> int:
         print("error: the `patch` program is not installed (apt-get install patch)")
         return 2
     try:
-        bugs = load_bugs(args.bugs, args.bug)
+        # The repository's own catalog has a repro per bug; a catalog kept elsewhere need not.
+        bugs = load_bugs(args.bugs, args.bug, require_repro=args.bugs.resolve() == DEFAULT_BUGS.resolve())
     except CatalogError as exc:
         print(f"error: {exc}")
         return 2
