@@ -107,7 +107,8 @@ def h2_codecs(session):
 # ----------------------------------------------------------------------------------- the stalls
 def find_stall(session) -> Stall | None:
     """The first stall of a session's current state; if there is none, the first thing that waits
-    for a proxy timer (Stall.timer); None when nothing is in flight but waits on the peers."""
+    for a proxy timer (Stall.timer), a slow one last; None when nothing is in flight but waits on
+    the peers."""
     pcs = pool_connections(session.ctx)
     found = [_connection_stall(sock.conn, "downstream", session, pcs) for sock in session.downstream
              if sock.conn is not None]
@@ -117,7 +118,8 @@ def find_stall(session) -> Stall | None:
     found += [_client_stall(session)] + [_pool_stall(pool) for pool in pools(session.ctx)]
     found += [_upstream_window_stall(pc) for pc in pcs.values()]
     found = [stall for stall in found if stall is not None]
-    return next((stall for stall in found if not stall.timer), found[0] if found else None)
+    return next((stall for stall in found if not stall.timer), next((stall for stall in found if not stall.slow),
+                                                                     found[0] if found else None))
 
 
 def _upstream_window_stall(pc):
