@@ -62,7 +62,8 @@ def test_converters_follow_the_schema_comments():
     net.policies.add(name="a")  # no condition: matches everything
     e = rbac.from_network(net)
     assert rbac.evaluate(e, rbac.Subject("8.8.8.8", 1)) == (True, "a")  # lexicographic order
-    del net.policies[1]
+    net = schema.Rbac(action=0)  # a new message: converters remember the ones they saw (configs are immutable)
+    net.policies.add(name="b", destination_ports=[10010], source_prefixes=["127.0.0.0/8"])
     e = rbac.from_network(net)
     assert rbac.evaluate(e, rbac.Subject("127.0.0.9", 10010))[0]
     assert not rbac.evaluate(e, rbac.Subject("127.0.0.9", 10011))[0]

@@ -20,6 +20,7 @@ Nodes are tuples, (kind, argument):
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fuzz.targets import route_reference
 
@@ -60,6 +61,7 @@ class Verdict:
 # Matching
 
 
+@lru_cache(maxsize=4096)
 def cidr(text: str):
     """core.v3.CidrRange from our "address/prefix_len" text: the address's low bits beyond the prefix
     length are ignored, as Envoy's CidrRange does (a range names a network, not one host)."""
@@ -152,6 +154,24 @@ def _permission(conditions) -> tuple:
     return (("and", conditions),) if conditions else (ANY,)
 
 
+_ENGINES: dict = {}
+
+
+def _memo(convert):
+    """Converters run once per configuration message (harnesses keep built configurations alive and
+    reuse them); the message is kept with its engine so its id is not reused meanwhile."""
+    def converter(config):
+        hit = _ENGINES.get((convert, id(config)))
+        if hit is None or hit[0] is not config:
+            if len(_ENGINES) > 4096:
+                _ENGINES.clear()
+            hit = _ENGINES[(convert, id(config))] = (config, convert(config))
+        return hit[1]
+    converter.__doc__ = convert.__doc__
+    return converter
+
+
+@_memo
 def from_network(config) -> Engine:
     """Our network Rbac: per policy, destination_ports any of, source_prefixes any of."""
     policies = tuple(
@@ -161,6 +181,7 @@ def from_network(config) -> Engine:
     return Engine(config.action, policies)
 
 
+@_memo
 def from_http(config) -> Engine:
     """Our HttpRbac: per policy, methods any of (a `:method` header exact match), path_prefixes any
     of (url_path prefix), headers all of, source_prefixes any of."""
