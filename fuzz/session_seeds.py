@@ -66,6 +66,35 @@ HTTP = {
     "upstream_reset_mid_response": [A("send_http", value=0, payload=b"\x00"), A("upstream_connect"), A("upstream_read"),
                                     A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
                                     A("upstream_reset"), A("read")],
+    # Strict HTTP/2 peers with small SETTINGS (fuzz.peers.h2_peer.settings_from_byte): the client
+    # 0x8D (MAX_CONCURRENT_STREAMS 1, INITIAL_WINDOW_SIZE 16, MAX_HEADER_LIST_SIZE 4096), the
+    # upstreams 0x45 (MAX_CONCURRENT_STREAMS 1, INITIAL_WINDOW_SIZE 0, MAX_FRAME_SIZE 16385); two
+    # uploads, answered by an HTTP/1.1 or (next script) an HTTP/2 upstream.
+    "h2_small_settings_h1_upstream": [
+        A("settings", value=0x8D), A("upstream_settings", value=0x45),
+        A("send_http", value=3, payload=b"\x01\x01\x00\x20\x00\x00" + b"u" * 32), A("upstream_connect"),
+        A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x30\x00\x00" + b"d" * 48), A("read"), A("read"),
+        A("send_http", value=3, payload=b"\x02\x02\x01\x20\x00\x00" + b"v" * 32), A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x30\x00\x00" + b"e" * 48), A("read"), A("read")],
+    "h2_small_settings_h2_upstream": [
+        A("settings", value=0x8D), A("upstream_settings", value=0x45),
+        A("send_http", value=3, payload=b"\x01\x01\x00\x20\x00\x00" + b"u" * 32), A("upstream_connect"),
+        A("upstream_read"), A("upstream_read"), A("upstream_http", value=1, payload=b"\x00\x30" + b"d" * 48), A("read"),
+        A("read"), A("send_http", value=3, payload=b"\x02\x02\x01\x20\x00\x00" + b"v" * 32), A("upstream_read"),
+        A("upstream_read"), A("upstream_http", value=1, payload=b"\x00\x30" + b"e" * 48), A("read"), A("read")],
+    # Hostile shapes (fuzz/hostile.py), one connection each: h1 targets /admin#frag, /a\b, /a/../admin,
+    # Host u@evil, Transfer_Encoding; h2 trailers content-length and an invalid name, :authority h/evil.
+    "hostile_shapes": [
+        A("send_http", 0, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x01"),
+        A("connect"), A("send_http", 1, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x02"),
+        A("connect"), A("send_http", 2, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x04"),
+        A("connect"), A("send_http", 3, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x0d"),
+        A("connect"), A("send_http", 4, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x12"),
+        A("connect"), A("send_http", 5, value=3, payload=b"\x01\x00\x00\x08\x00\x2e" + b"t" * 8),
+        A("send_http", 5, value=3, payload=b"\x01\x00\x00\x08\x00\x32" + b"t" * 8),
+        A("send_http", 5, value=3, payload=b"\x00\x00\x00\x00\x00\x18"),
+        A("upstream_connect"), A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read", 0), A("read", 1), A("read", 2), A("read", 3), A("read", 4), A("read", 5)],
 }
 
 

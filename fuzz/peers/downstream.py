@@ -102,6 +102,8 @@ class H2Client(H2Peer, Client):
 
     # -- what the client sends (recorded by its connection as it sends) ---------------------------
     def sent_headers(self, sid: int, headers, end_stream: bool) -> None:
+        if self.sock.is_closed or self.sock.inbound_end:
+            return  # the bytes go nowhere (SimSocket.peer_send drops them): no request was sent
         now = self.clock()
         pseudo, rest = fields(headers)
         ex = self.by_stream.get(sid)
