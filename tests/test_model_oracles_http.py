@@ -56,16 +56,21 @@ def test_rbac_source_prefix_off_by_one_bit_is_caught(monkeypatch, delta):
         replay_all()
 
 
-def _with_config(monkeypatch, name, change):
-    """Plant a bug in how filter `name` reads its configuration: its factory sees change(config)."""
-    original = registry.http_filter_factory(name)
+def plant_config_bug(monkeypatch, filters, name, change):
+    """Plant a bug in how filter `name` of the registry `filters` reads its configuration: its
+    factory sees change(a copy of the configuration)."""
+    original = filters.factory(name)
 
     def factory(config, build):
         copy = type(config)()
         copy.CopyFrom(config)
         change(copy)
         return original(copy, build)
-    monkeypatch.setitem(registry._HTTP_FILTERS._factories, name, factory)
+    monkeypatch.setitem(filters._factories, name, factory)
+
+
+def _with_config(monkeypatch, name, change):
+    plant_config_bug(monkeypatch, registry._HTTP_FILTERS, name, change)
 
 
 def test_rbac_shadow_rules_enforced_is_caught(monkeypatch):

@@ -13,7 +13,7 @@ import proxy.network.filters.rbac as rbac_filter
 from fuzz import oracles
 from fuzz.targets import network_filter as nf
 from proxy.network import registry
-from tests.test_model_oracles_http import _prefix_off_by
+from tests.test_model_oracles_http import _prefix_off_by, plant_config_bug
 
 SEEDS = Path(nf.__file__).resolve().parents[2] / "corpus" / "network_filter"
 
@@ -35,15 +35,7 @@ def test_model_seeds_are_committed_and_agree():
 
 
 def _with_config(monkeypatch, name, change):
-    """Plant a bug in how network filter `name` reads its configuration: its factory sees change(config)."""
-    original = registry.network_filter_factory(name)
-
-    def factory(config, build):
-        copy = type(config)()
-        copy.CopyFrom(config)
-        change(copy)
-        return original(copy, build)
-    monkeypatch.setitem(registry._NETWORK_FILTERS._factories, name, factory)
+    plant_config_bug(monkeypatch, registry._NETWORK_FILTERS, name, change)
 
 
 @pytest.mark.parametrize("delta", [-1, 1])
