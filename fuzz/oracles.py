@@ -36,7 +36,8 @@ class FilterRules:
     - every read filter saw on_new_connection before its first on_data;
     - a read filter that resumed iteration on a connection still open afterwards has the
       filter after it initialized (iteration reached it, so on_new_connection ran);
-    - no filter is called once its connection is no longer open.
+    - no filter is called once its connection is no longer open;
+    - no read filter gets data before its connection is Connected.
     Install with `with FilterRules(): ...` — the hook is removed on exit, so no state
     leaks into the next input.
     """
@@ -74,6 +75,11 @@ class FilterRules:
         elif kind == "data" and key not in self._initialized:
             raise InvariantViolation("on_data_before_on_new_connection", type(filt).__name__,
                                      judged=conn.filter_manager)
+        elif kind == "data" and not conn.connected:
+            # proxy/network/transport_socket.py: filters see plaintext only, after Connected (a TLS
+            # handshake), so a gatekeeping filter waiting for Connected is never overtaken by data.
+            raise InvariantViolation("data_before_connected", f"{type(filt).__name__}.on_data on {conn!r}",
+                                     judged=conn.transport_socket or conn)
 
     def _check_resumed(self, conn, filt) -> None:
         if not conn.is_open:
@@ -87,7 +93,9 @@ class FilterRules:
 
 
 def check_read_buffer_bound(conn, read_size: int) -> None:
-    """The read buffer never exceeds its limit plus one read (reads stop above high)."""
+    """The read buffer never exceeds its limit plus one read (reads stop above high); a read through
+    a TLS transport socket may also complete one record begun before it."""
+    read_size += getattr(conn.transport_socket, "max_plaintext_per_read", 0)
     if conn.buffer_limit and len(conn.read_buffer) > conn.buffer_limit + 1 + read_size:
         raise InvariantViolation(
             "read_buffer_over_limit",

@@ -125,8 +125,8 @@ def h2_request(seed: bytes, sock) -> bytes:
             client.send_headers(stream_id, trailers, end_stream=True)
         if _byte(seed, 5) & 1:
             client.reset_stream(stream_id)  # rapid reset
-    except (h2.exceptions.H2Error, ValueError):
-        pass
+    except (h2.exceptions.H2Error, ValueError, IndexError):
+        pass  # IndexError: h2 4.4 fails on a trailer block its own normalisation empties (host, te)
     return client.data_to_send()
 
 

@@ -21,11 +21,12 @@ from proxy.build import instantiate
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 
-from . import held, liveness, oracles, settle
+from . import held, liveness, oracles, settle, tls_session
 from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
 from .peers import Peers
 from .models.session_oracle import SessionModel, edge_sources
 from .peers.h2_peer import settings_from_byte
+from .tls_peer import TlsSocket, speaks_tls
 
 MAX_ACTIONS = 256
 MAX_CONNECTIONS = 16
@@ -66,7 +67,10 @@ OPS = ("connect", "send", "send_http", "read", "close", "reset",
        # Appended: the HTTP/2 SETTINGS a client (settings[i]) or the upstreams (upstream_settings)
        # advertise, from one byte (fuzz.peers.h2_peer.settings_from_byte); the strict peers
        # enforce them (fuzz/peers).
-       "settings", "upstream_settings")
+       "settings", "upstream_settings",
+       # Appended: a client that may speak TLS, offer ALPN and a certificate, send a PROXY header
+       # first (one mode byte: fuzz/tls_session.py).
+       "connect_tls")
 
 
 class Reader:
@@ -123,6 +127,8 @@ def decode_actions(reader: Reader, max_actions: int = MAX_ACTIONS) -> list[Actio
             actions.append(Action(op, target, value=reader.int(1, 256)))
         elif op == "connect":
             actions.append(Action(op, target, value=reader.int(1, 256)))
+        elif op == "connect_tls":
+            actions.append(Action(op, target, value=reader.int(1, 256), payload=bytes([reader.int(1, 256)])))
         elif op == "advance":
             actions.append(Action(op, value=TIME_STEPS_MS[reader.int(1, len(TIME_STEPS_MS))]))
         else:
@@ -146,6 +152,8 @@ def encode_actions(actions, config: int = 0, read_size: int = 0) -> bytes:
             out += bytes([a.value])
         elif a.op == "connect":
             out += bytes([a.value])
+        elif a.op == "connect_tls":
+            out += bytes([a.value]) + a.payload[:1].ljust(1, b"\0")
         elif a.op == "advance":
             out += bytes([TIME_STEPS_MS.index(a.value)])
     return bytes(out)
@@ -197,7 +205,10 @@ def check_every_buffer_change(conn) -> None:
 
 
 class _CheckedNetwork(sim.SimNetwork):
-    """The simulated network, with every upstream connection's buffers checked on every change."""
+    """The simulated network, with every upstream connection's buffers checked on every change;
+    its peers answer TLS when the proxy speaks it (fuzz/tls_peer.py)."""
+
+    socket_class = TlsSocket
 
     def connect(self, host, port, buffer_limit=sim.DEFAULT_BUFFER_LIMIT):
         conn = super().connect(host, port, buffer_limit)
@@ -253,6 +264,7 @@ class Session:
             for action in actions:
                 self.apply(action)
                 self.dispatcher.run_posted()
+                tls_session.drive(self)
                 self.check()
                 self.actions_run += 1
             self.finish()
@@ -264,6 +276,8 @@ class Session:
         op = a.op
         if op == "connect":
             self._connect(a.value, a.target)
+        elif op == "connect_tls":
+            self._connect(a.value, a.target, a.payload[0] if a.payload else 0)
         elif op == "advance":
             self.dispatcher.advance(a.value)
         elif op in _SETTINGS_OPS:
@@ -273,26 +287,32 @@ class Session:
         else:
             self._downstream(a)
 
-    def _connect(self, choice: int, variant: int = 0) -> None:
+    def _connect(self, choice: int, variant: int = 0, tls_mode: int | None = None) -> None:
         """`choice` picks the listener and the source address; `variant` the server name (SNI)
         and destination port among those the listener's chains match on, so every chain is
-        reachable (a chain matching only on a server name was otherwise never run)."""
+        reachable (a chain matching only on a server name was otherwise never run). With
+        `tls_mode` (connect_tls) the server name travels as TLS SNI, if at all (tls_session)."""
         if len(self.downstream) >= MAX_CONNECTIONS or not self.built.listeners:
             return
         listener, local, source, server_name = connect_address(self.built, choice, variant, self.sources,
                                                                self.extra_ports)
-        sock = sim.SimSocket(self.read_size)
-        conn = listener.create_connection(self.ctx, sock, local, (source, 40000 + len(self.downstream)),
-                                          server_name=server_name)
+        sock = TlsSocket(self.read_size)
+        remote = (source, 40000 + len(self.downstream))
+        passed = server_name if tls_mode is None else ""
+        sock.fuzz_connect = (self.built.listeners.index(listener), local, remote, passed)
+        sock.fuzz_chain_judged = not listener.listener_filters
+        conn = listener.create_connection(self.ctx, sock, local, remote, server_name=passed)
         self.downstream.append(sock)
         self.peers.downstream(sock)
         if self.models is not None:
-            self.models.accepted(len(self.downstream) - 1, listener, local, (source, 40000 + len(self.downstream) - 1),
-                                 server_name, conn)
+            self.models.accepted(len(self.downstream) - 1, listener, local, remote, passed, conn)
         if conn is not None:
             check_every_buffer_change(conn)
         if conn is not None and self.on_connection is not None:
             self.on_connection(conn)
+        if conn is not None and tls_mode is not None:
+            claimed = (self.sources[(self.sources.index(source) + 1) % len(self.sources)], 5000 + len(self.downstream))
+            tls_session.start_client(sock, tls_mode, server_name, local, claimed)
 
     def _downstream(self, a: Action) -> None:
         if not self.downstream:
@@ -349,6 +369,7 @@ class Session:
             oracles.check_watermark_state(f"{conn!r}.write_buffer", conn.write_buffer)
         oracles.check_token_buckets(self.ctx.shared)
         held.check(self)
+        tls_session.check(self)
         if self.check_bytes:
             self._check_tcp_proxy_bytes()
 
@@ -359,11 +380,17 @@ class Session:
             if upstream is None or conn.stream_info.get("terminal") != "tcp_proxy":
                 continue
             up = upstream.io
-            # Downstream -> upstream: what the proxy read from the client reaches the upstream.
-            oracles.check_stream_prefix("downstream->upstream", bytes(sock.sent), bytes(up.received),
+            # Downstream -> upstream: what the proxy read from the client reaches the upstream; not a
+            # PROXY header its listener filters drained, nothing before Connected (a TLS chain's
+            # handshake; a client speaking clear text to it never gets anything through).
+            # The proxy relays plaintext on a TLS chain, and on a plaintext one whatever the client's
+            # wire carried (a TLS client's records included).
+            tls = speaks_tls(conn)
+            sent = bytes(sock.sent if tls else sock.wire_sent)[conn.stream_info.get("listener_drained", 0):]
+            oracles.check_stream_prefix("downstream->upstream", sent if conn.connected else b"", bytes(up.received),
                                         finished=up.peer_saw_end)
-            oracles.check_stream_prefix("upstream->downstream", bytes(up.sent), bytes(sock.received),
-                                        finished=sock.peer_saw_end)
+            oracles.check_stream_prefix("upstream->downstream", bytes(up.sent),
+                                        bytes(sock.received if tls else sock.wire_received), finished=sock.peer_saw_end)
 
     # -- results --------------------------------------------------------------------------
     def digest(self) -> str:
@@ -400,6 +427,8 @@ class ConfigPool:
     def default(cls, root=None) -> "ConfigPool":
         from pathlib import Path
         root = Path(root or Path(__file__).resolve().parent.parent)
+        from .test_pki import ensure
+        ensure()  # TLS configurations name the test PKI's files (made on first use)
         paths = sorted((root / "corpus" / "session_configs").glob("*.yaml")) + sorted((root / "examples").glob("*.yaml"))
         return cls(paths)
 

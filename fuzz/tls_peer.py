@@ -1,19 +1,23 @@
-"""A TLS peer at the far end of a SimSocket: a downstream client or an upstream server that speaks
-TLS (Python's ssl.SSLObject over memory BIOs, certificates from the test PKI, fuzz/test_pki.py).
+"""A simulated socket whose far end may speak TLS: a downstream client or an upstream server
+(Python's ssl.SSLObject over memory BIOs, certificates from the test PKI, fuzz/test_pki.py).
 
-It has the peer-side interface of a SimSocket, on plaintext: `peer_send(data, end_stream)`,
-`peer_read(n)`, `peer_close()`, `peer_reset()`, and `sent` / `received` / `peer_saw_end` / `conn`,
-so sessions and tests drive a TLS peer like a plain one and byte oracles compare plaintext. `wire`
-is the SimSocket itself (ciphertext: `wire.received` is what the proxy put on the wire).
+TlsSocket is a SimSocket (proxy/network/sim.py) and stays a plain one until `start_tls`; then its
+peer side works on plaintext: `peer_send(data, end_stream)`, `peer_read(n)`, `sent`, `received`,
+`peer_saw_end`, so sessions, peers and oracles drive and judge it like any other. The ciphertext is
+`wire_sent` / `wire_received`. Bytes `send_raw` puts on the wire before TLS starts (a PROXY header)
+count in `sent` too: they are what the proxy's listener filters read before the plaintext.
 
-Like a real TLS stack it answers the handshake as soon as bytes arrive: `drive()` moves the
-handshake on (the session calls it after every action); application data is read only when the
-peer reads (`peer_read(n)` takes up to n wire bytes). Plaintext sent before the handshake is done
-waits for it. Ending the stream sends close_notify, then the TCP end of stream.
+Like a real TLS stack it answers the handshake as soon as bytes arrive: `drive()` moves it on (the
+session calls it after every action; an upstream socket whose connection got a TLS transport
+socket starts TLS as a server there). Application data is read only when the peer reads
+(`peer_read(n)` takes up to n wire bytes). Plaintext sent before the handshake is done waits for
+it. Ending the stream sends close_notify, then the TCP end of stream.
 """
 
 import functools
 import ssl
+
+from proxy.network import sim
 
 from . import test_pki
 
@@ -47,35 +51,45 @@ def server_context(alpn: tuple = ("h2", "http/1.1")) -> ssl.SSLContext:
     return ctx
 
 
-class TlsPeer:
-    def __init__(self, wire, context: ssl.SSLContext, server_side: bool, server_name: str | None = None) -> None:
-        self.wire = wire
-        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=server_side,
-                                    server_hostname=server_name or None)
-        self.server_side = server_side
-        self.sent = bytearray()          # plaintext this peer sent
-        self.received = bytearray()      # plaintext it read
-        self.peer_saw_end = False        # close_notify (or the TCP end) arrived
+def speaks_tls(conn) -> bool:
+    """Whether a connection's transport socket is TLS (the proxy terminates or originates it)."""
+    return getattr(getattr(conn, "transport_socket", None), "protocol", "") == "tls"
+
+
+class TlsSocket(sim.SimSocket):
+    def __init__(self, read_size: int = sim.READ_SIZE) -> None:
+        super().__init__(read_size)
+        self.obj = None                  # the SSLObject once TLS started
+        self.wire_sent = bytearray()     # ciphertext (and raw bytes) this peer put on the wire
+        self.wire_received = bytearray()
         self.handshake_done = False
-        self.failed = ""                 # why the handshake failed, if it did
+        self.failed = ""                 # why TLS failed at this end, if it did
         self._waiting = bytearray()      # plaintext sent before the handshake completed
         self._waiting_end = False
         self._ended = False
+
+    @property
+    def tls(self) -> bool:
+        return self.obj is not None
+
+    def start_tls(self, context: ssl.SSLContext, server_side: bool, server_name: str | None = None) -> None:
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=server_side,
+                                    server_hostname=server_name or None)
         if not server_side:
             self._step()
 
-    @property
-    def conn(self):
-        return self.wire.conn
+    def send_raw(self, data: bytes) -> None:
+        """Bytes on the wire as they are (before TLS starts: a PROXY header)."""
+        self.sent += data
+        self._wire_send(data, False)
 
-    @property
-    def read_size(self):
-        return self.wire.read_size
-
-    # -- the peer-side interface ---------------------------------------------------------------
+    # -- the peer side ---------------------------------------------------------------------------
     def peer_send(self, data: bytes, end_stream: bool = False) -> None:
-        if self._ended or self.wire.is_closed:
+        if not self.tls:
+            self._wire_send_plain(data, end_stream)
+            return
+        if self._ended or self.is_closed or self.inbound_end:
             return
         self.sent += data
         if not self.handshake_done:
@@ -85,30 +99,53 @@ class TlsPeer:
             return
         self._write(data, end_stream)
 
-    def peer_close(self) -> None:
-        self.peer_send(b"", end_stream=True)
-
-    def peer_reset(self) -> None:
-        self.wire.peer_reset()
-
     def peer_read(self, max_bytes: int | None = None) -> bytes:
+        if not self.tls:
+            out = super().peer_read(max_bytes)
+            self.wire_received += out
+            return out
         before = len(self.received)
-        self._absorb(self.wire.peer_read(max_bytes))
+        self._absorb(self._wire_read(max_bytes))
         if not self.handshake_done:
             self.drive()
         return bytes(self.received[before:])
 
     def drive(self) -> None:
-        """Answer what the proxy wrote until the handshake is done, fails, or waits for the proxy."""
-        while not self.handshake_done and not self.failed:
-            wire = self.wire.peer_read()
+        """Start server TLS on an upstream connection that speaks it; answer what the proxy wrote
+        until the handshake is done, fails, or waits for the proxy."""
+        conn = self.conn
+        if not self.tls and conn is not None and conn.is_client and speaks_tls(conn):
+            self.start_tls(server_context(), server_side=True)
+        while self.tls and not self.handshake_done and not self.failed:
+            wire = self._wire_read(None)
             if wire:
                 self.incoming.write(wire)
             progressed = self._step()
             if not wire and not progressed:
                 return
 
-    # -- internals -------------------------------------------------------------------------------
+    # -- the wire ---------------------------------------------------------------------------------
+    def _wire_send_plain(self, data: bytes, end_stream: bool) -> None:
+        if not (self.inbound_end or self.is_closed):
+            self.wire_sent += data
+        super().peer_send(data, end_stream)
+
+    def _wire_send(self, data: bytes, end_stream: bool) -> None:
+        if self.inbound_end or self.is_closed:
+            return
+        sent_before = len(self.sent)
+        super().peer_send(data, end_stream)      # SimSocket counts it in `sent`: undo that
+        del self.sent[sent_before:]
+        self.wire_sent += data
+
+    def _wire_read(self, max_bytes) -> bytes:
+        received_before = len(self.received)
+        out = super().peer_read(max_bytes)       # SimSocket counts it in `received`: undo that
+        del self.received[received_before:]
+        self.wire_received += out
+        return out
+
+    # -- TLS ----------------------------------------------------------------------------------------
     def _step(self) -> bool:
         """One handshake attempt; sends what it made. True when bytes went out or it finished."""
         try:
@@ -120,7 +157,7 @@ class TlsPeer:
             self.failed = getattr(exc, "reason", None) or str(exc)
         out = self.outgoing.read()
         if out:
-            self.wire.peer_send(out)
+            self._wire_send(out, False)
         if self.handshake_done:
             self._absorb(b"")
             waiting, self._waiting = bytes(self._waiting), bytearray()
@@ -140,7 +177,7 @@ class TlsPeer:
                     pass
         except ssl.SSLError as exc:
             self.failed = self.failed or getattr(exc, "reason", None) or str(exc)
-        self.wire.peer_send(self.outgoing.read(), end_stream)
+        self._wire_send(self.outgoing.read(), end_stream)
 
     def _absorb(self, wire: bytes) -> None:
         if wire:
@@ -160,6 +197,4 @@ class TlsPeer:
                 self.received += chunk
             out = self.outgoing.read()
             if out and not self._ended:
-                self.wire.peer_send(out)
-        if self.wire.peer_saw_end:
-            self.peer_saw_end = True
+                self._wire_send(out, False)

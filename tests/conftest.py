@@ -7,6 +7,8 @@
   proxy_config(...)               a Bootstrap-shaped dict -> JSON text (YAML is a superset)
   start_proxy (fixture)           start_proxy(config_text) -> ProxyThread: a Server on a thread
   ProxyProcess                    `python -m proxy -c FILE` in a subprocess, waited for "ready"
+  (autouse) the test PKI          made once per run where examples and fuzzing expect it
+                                  (fuzz/test_pki.py: no private key is committed)
 
 Everything started here is stopped by the fixture's teardown, also when a test fails.
 """
@@ -26,6 +28,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_pki():
+    """examples/*.yaml and generated configurations name the test PKI's files."""
+    from fuzz.test_pki import ensure
+    return ensure()
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from proxy.network.connection import ConnectionEvent, State
 from proxy.network.filter import CONTINUE, ConnectionCallbacks, ReadFilter
 
 from fuzz import test_pki
-from fuzz.tls_peer import TlsPeer, client_context, server_context
+from fuzz.tls_peer import TlsSocket, client_context
 from test_build_harness import L4, bootstrap, tcp_config
 
 PKI = test_pki.ensure()
@@ -34,15 +34,29 @@ def tls_l4(*filters, listener=None, cluster=None, **ctx):
     from reading, handshake included, until its upstream is connected (as Envoy's does)."""
     cfg = tcp_config(*filters, cluster=cluster, listener=listener)
     cfg["listeners"][0]["filter_chains"][0]["tls_context"] = tls_context(**ctx)
-    return L4(cfg, auto_connect=True)
+    return with_tls_upstreams(L4(cfg, auto_connect=True))
 
 
-def tls_client(p, certificate="", alpn=(), server_name="www.example.com", **accept):
-    conn, sock = p.accept(**accept)
-    peer = TlsPeer(sock, client_context(certificate, tuple(alpn)), server_side=False, server_name=server_name)
-    peer.drive()
+def with_tls_upstreams(p):
+    p.net.socket_class = TlsSocket  # upstream peers answer TLS when the proxy speaks it
+    return p
+
+
+def accept(p):
+    """A downstream connection on a TlsSocket (plain until start_tls)."""
+    listener = p.built.listeners[0]
+    sock = TlsSocket()
+    conn = listener.create_connection(p.ctx, sock, ("127.0.0.1", listener.address[1]), ("10.0.0.1", 50000))
     p.run()
-    return conn, peer
+    return conn, sock
+
+
+def tls_client(p, certificate="", alpn=(), server_name="www.example.com", context=None):
+    conn, sock = accept(p)
+    sock.start_tls(context or client_context(certificate, tuple(alpn)), server_side=False, server_name=server_name)
+    sock.drive()
+    p.run()
+    return conn, sock
 
 
 class Witness(ReadFilter, ConnectionCallbacks):
@@ -71,9 +85,9 @@ def test_connected_comes_after_the_handshake_and_filters_see_plaintext_only():
     chain = listener.filter_chains[0]
     witness_install = lambda conn, ctx: conn.add_read_filter(Witness(log))
     object.__setattr__(chain, "installs", (witness_install, *chain.installs))
-    conn, sock = p.accept()
+    conn, peer = accept(p)
     assert log == ["new"] and not conn.connected            # on_new_connection first, no Connected yet
-    peer = TlsPeer(sock, client_context(), server_side=False, server_name="a.test")
+    peer.start_tls(client_context(), server_side=False, server_name="a.test")
     peer.peer_send(b"hello")
     peer.drive()
     p.run()
@@ -84,14 +98,14 @@ def test_connected_comes_after_the_handshake_and_filters_see_plaintext_only():
     assert bytes(up_sock.received) == b"hello"              # plaintext upstream
     up_sock.peer_send(b"world")
     p.run()
-    assert b"world" not in bytes(sock.received)              # ciphertext on the downstream wire
     assert peer.peer_read() == b"world"
+    assert b"world" not in bytes(peer.wire_received)         # ciphertext on the downstream wire
     assert p.counter("listener.tcp_in.ssl.handshake") == 1
 
 
 def test_a_client_speaking_plaintext_to_a_tls_chain_never_reaches_the_upstream():
     p = tls_l4()
-    conn, sock = p.accept()
+    conn, sock = accept(p)
     sock.peer_send(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
     p.run()
     assert conn.state is State.CLOSED and not conn.connected
@@ -149,9 +163,7 @@ def test_minimum_version_and_ciphers():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    conn, sock = p.accept()
-    peer = TlsPeer(sock, ctx, server_side=False)
-    peer.drive()
+    conn, peer = tls_client(p, context=ctx)
     assert conn.state is State.CLOSED and peer.failed
     q = tls_l4(tls_maximum_protocol_version="TLSv1_2", cipher_suites=["ECDHE-RSA-AES128-GCM-SHA256"])
     conn, peer = tls_client(q)
@@ -163,8 +175,8 @@ def test_network_rbac_on_the_authenticated_principal_decides_after_the_handshake
         {"authenticated": {"principal_name": {"prefix": "spiffe://proxyfuzz.test/"}}}]}]}}
     for certificate, allowed in (("client", True), ("", False)):
         p = tls_l4(rbac, validation=True)
-        conn, sock = p.accept()
-        peer = TlsPeer(sock, client_context(certificate), server_side=False)
+        conn, peer = accept(p)
+        peer.start_tls(client_context(certificate), server_side=False)
         peer.peer_send(b"secret")                            # sent with the client's Finished
         peer.drive()
         p.run()
@@ -204,7 +216,7 @@ def test_alpn_h2_makes_the_auto_codec_speak_http2_and_the_access_log_has_tls():
 
 def upstream_tls_l4(**upstream):
     cluster = {"tls_context": {"sni": "backend.example.com", "common_tls_context": upstream}}
-    return L4(tcp_config(cluster=cluster))
+    return with_tls_upstreams(L4(tcp_config(cluster=cluster)))
 
 
 def test_upstream_tls_sends_sni_verifies_and_carries_plaintext():
@@ -214,8 +226,7 @@ def test_upstream_tls_sends_sni_verifies_and_carries_plaintext():
                                            "private_key": {"filename": str(PKI / "client.key")}}])
     conn, sock = p.accept()
     sock.peer_send(b"ping")
-    up, up_sock = p.connect_upstream()
-    server = TlsPeer(up_sock, server_context(), server_side=True)
+    up, server = p.connect_upstream()
     server.drive()
     p.run()
     assert up.connected and up.ssl.server_name == "backend.example.com"
@@ -235,11 +246,11 @@ def test_upstream_verification_failures_close_before_connected():
         conn, sock = p.accept()
         sock.peer_send(b"ping")
         up, up_sock = p.connect_upstream()
-        TlsPeer(up_sock, server_context(), server_side=True).drive()
+        up_sock.drive()
         p.run()
         assert up.state is State.CLOSED and not up.connected
         assert p.counter(f"cluster.echo.ssl.{stat}") == 1
-        assert b"ping" not in bytes(up_sock.received)
+        assert b"ping" not in bytes(up_sock.wire_received) and not up_sock.received
 
 
 def test_bad_tls_material_is_a_validation_error_with_its_field_path():

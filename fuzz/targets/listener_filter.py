@@ -16,10 +16,8 @@ all bytes in one read, and in the chosen pieces and read size. Oracles:
   * no application byte consumed: the upstream gets exactly the bytes after a PROXY header;
   * what the filters found agrees with independent readers of the same bytes: the ClientHello
     (client_hello_reference.py), the PROXY header (proxy_header_reference.py) and an RFC 9112
-    request line (REQUEST_LINE).
+    request line, combined in listener_filter_reference.py.
 """
-
-import re
 
 from proxy.build import build, instantiate
 from proxy.config import schema
@@ -28,7 +26,8 @@ from proxy.network import sim
 
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Reader
-from fuzz.targets import client_hello_reference, proxy_header_reference
+from fuzz.targets import proxy_header_reference
+from fuzz.targets.listener_filter_reference import H2_PREFACE, LOCAL, REMOTE, expected
 
 FILTER_SETS = (("tls_inspector",), ("proxy_protocol",), ("http_inspector",),
                ("proxy_protocol", "tls_inspector"), ("proxy_protocol", "http_inspector"),
@@ -37,12 +36,6 @@ READ_SIZES = (16 * 1024, 1, 7, 64, 512)
 PADDED = 66_000
 TLV_TYPES = (1, 2, 0x20, 0xE0)
 # RFC 9112 3: request-line = method SP request-target SP HTTP-version CRLF; method = token.
-_TOKEN, _VCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]", rb"[\x21-\x7e]"
-REQUEST_LINE = re.compile(_TOKEN + rb"+ " + _VCHAR + rb"+ HTTP/1\.([01])\r\n")
-# What can still become a request line: a prefix of one, CRLF not yet there.
-PARTIAL_LINE = re.compile(_TOKEN + rb"*|" + _TOKEN + rb"+ " + _VCHAR + rb"*|" + _TOKEN + rb"+ " + _VCHAR
-                          + rb"+ (H(T(T(P(/(1(\.([01]\r?)?)?)?)?)?)?)?)?")
-H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _BUILT: dict = {}
 
 
@@ -71,7 +64,7 @@ def run_once(built, pieces, read_size: int):
     network = sim.SimNetwork(dispatcher, auto_connect=True)
     ctx = instantiate(built, dispatcher, network)
     sock = sim.SimSocket(read_size)
-    conn = built.listeners[0].create_connection(ctx, sock, ("127.0.0.1", 10000), ("10.0.0.1", 40000))
+    conn = built.listeners[0].create_connection(ctx, sock, LOCAL, REMOTE)
     for i, piece in enumerate(pieces):
         sock.peer_send(piece, end_stream=i == len(pieces) - 1)
         dispatcher.run_posted()
@@ -84,58 +77,6 @@ def run_once(built, pieces, read_size: int):
     stats = tuple(sorted((k, v) for k, v in ctx.stats.counters.items() if v))
     outcome = "passed" if network.opened else "closed"
     return outcome, stats, found, upstream
-
-
-def expected(filters, data: bytes, allow_without: bool):
-    """(outcome, found, upstream bytes) from the reference readers."""
-    found = {"transport": "raw_buffer", "name": "", "protocols": (), "remote": ("10.0.0.1", 40000),
-             "local": ("127.0.0.1", 10000), "tlvs": None}
-    rest = data
-    for name in filters:
-        if name == "proxy_protocol":
-            header = proxy_header_reference.judge(rest)
-            if header == "absent" and allow_without:
-                continue
-            if not isinstance(header, proxy_header_reference.Header):
-                return "closed", None, b""
-            rest = rest[header.length:]
-            if header.source is not None:
-                found["remote"], found["local"] = header.source, header.destination
-            kept = {}
-            for t, v in header.tlvs:
-                if t in TLV_TYPES:
-                    kept.setdefault(t, v)
-            found["tlvs"] = kept or None
-        elif name == "tls_inspector":
-            hello = client_hello_reference.judge(rest)
-            if hello in ("incomplete", "too_large"):
-                return "closed", None, b""
-            if isinstance(hello, client_hello_reference.Hello):
-                found["transport"] = "tls"
-                found["name"] = hello.server_name
-                found["protocols"] = hello.alpn
-        elif name == "http_inspector" and found["transport"] != "tls":
-            protocol = _http_reference(rest)
-            if protocol == "incomplete":
-                return "closed", None, b""
-            if protocol:
-                found["protocols"] = (protocol,)
-    return "passed", found, rest
-
-
-def _http_reference(data: bytes):
-    """h2c, http/1.1, http/1.0, None (not HTTP) or "incomplete", from RFC 9112 3 and RFC 9113 3.4,
-    with the proxy's policy of an 8 KiB window."""
-    if data.startswith(H2_PREFACE):
-        return "h2c"
-    if H2_PREFACE.startswith(data):
-        return "incomplete"
-    window = data[:8192]
-    end = window.find(b"\r\n")
-    if end < 0:
-        return "incomplete" if len(window) < 8192 and PARTIAL_LINE.fullmatch(window) else None
-    match = REQUEST_LINE.fullmatch(window[:end + 2])
-    return f"http/1.{match.group(1).decode()}" if match else None
 
 
 def decode(data: bytes):
@@ -172,7 +113,7 @@ def run(data: bytes) -> None:
         raise InvariantViolation("listener_filter_split_variance",
                                  f"{filters}: one read {whole[:3]} vs pieces of {read_size} {split[:3]}")
     outcome, _, found, upstream = whole
-    want_outcome, want, want_upstream = expected(filters, payload, allow_without)
+    want_outcome, want, want_upstream = expected(filters, payload, allow_without, tlv_types=TLV_TYPES)
     if outcome != want_outcome:
         raise InvariantViolation("listener_filter_outcome", f"{filters}: {outcome}, the references say {want_outcome}")
     if outcome == "passed":

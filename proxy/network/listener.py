@@ -112,6 +112,7 @@ class BuiltListener:
         chain = self.chain_for(conn)
         if chain is None:
             ctx.stats.inc(f"listener.{self.name}.no_filter_chain_match")
+            conn.stream_info["filter_chain"] = None
             conn.close()
             return
         self._start(conn, chain, ctx)

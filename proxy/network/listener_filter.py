@@ -105,6 +105,8 @@ class ListenerFilterStage(TransportSocket, ListenerFilterCallbacks, ConnectionCa
     # -- ListenerFilterCallbacks ---------------------------------------------------------------
     def drain(self, n: int) -> None:
         del self.held[:n]
+        info = self.connection.stream_info
+        info["listener_drained"] = info.get("listener_drained", 0) + n
 
     def inc(self, stat: str) -> None:
         self.stats.inc(self.prefix + stat)
@@ -162,6 +164,7 @@ class ListenerFilterStage(TransportSocket, ListenerFilterCallbacks, ConnectionCa
         if self.finished or not self.connection.is_open:
             return
         self.stats.inc(self.prefix + "downstream_pre_cx_timeout")
+        self.connection.stream_info["listener_filters_timeout"] = True
         if self.continue_on_timeout:
             self._finish()
         else:

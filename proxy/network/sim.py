@@ -87,7 +87,10 @@ class SimSocket(ConnectionIO):
 
 
 class SimNetwork:
-    """Opens upstream connections in memory. Addresses are (host, port) tuples."""
+    """Opens upstream connections in memory. Addresses are (host, port) tuples. `socket_class`
+    makes the upstream peers' sockets (a SimSocket subclass: drivers put a TLS-speaking peer there)."""
+
+    socket_class = SimSocket
 
     def __init__(self, dispatcher: SimulatedDispatcher, auto_connect: bool = False) -> None:
         self.dispatcher = dispatcher
@@ -97,7 +100,7 @@ class SimNetwork:
         self.refused: set = set()
 
     def connect(self, host: str, port: int, buffer_limit: int = DEFAULT_BUFFER_LIMIT) -> Connection:
-        sock = SimSocket()
+        sock = self.socket_class()
         conn = Connection(self.dispatcher, io=sock, remote_address=(host, port),
                           local_address=("127.0.0.1", 40000 + len(self.opened)),
                           buffer_limit=buffer_limit, is_client=True)

@@ -1,0 +1,71 @@
+"""What a listener's filters should find in the first bytes of a connection, from independent
+readers: the ClientHello (client_hello_reference.py, RFC 8446 / 6066 / 7301), the PROXY header
+(proxy_header_reference.py, HAProxy's spec) and an HTTP/1.x request line or the HTTP/2 preface
+(RFC 9112 3, RFC 9113 3.4: the grammar below). Used by the listener_filter harness and by sessions
+(fuzz/tls_session.py) to judge what the proxy's filters found and the chain it picked.
+"""
+
+import re
+
+from fuzz.targets import client_hello_reference, proxy_header_reference
+
+_TOKEN, _VCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]", rb"[\x21-\x7e]"
+REQUEST_LINE = re.compile(_TOKEN + rb"+ " + _VCHAR + rb"+ HTTP/1\.([01])\r\n")
+# What can still become a request line: a prefix of one, CRLF not yet there.
+PARTIAL_LINE = re.compile(_TOKEN + rb"*|" + _TOKEN + rb"+ " + _VCHAR + rb"*|" + _TOKEN + rb"+ " + _VCHAR
+                          + rb"+ (H(T(T(P(/(1(\.([01]\r?)?)?)?)?)?)?)?)?")
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+REMOTE, LOCAL = ("10.0.0.1", 40000), ("127.0.0.1", 10000)   # the listener_filter harness's socket addresses
+
+
+def expected(filters, data: bytes, allow_without: bool, remote=REMOTE, local=LOCAL, tlv_types=()):
+    """(outcome, found, upstream bytes) from the reference readers, for a connection from `remote`
+    to `local` sending `data` through `filters` (names, in order); `tlv_types` are the TLVs kept."""
+    found = {"transport": "raw_buffer", "name": "", "protocols": (), "remote": remote,
+             "local": local, "tlvs": None}
+    rest = data
+    for name in filters:
+        if name == "proxy_protocol":
+            header = proxy_header_reference.judge(rest)
+            if header == "absent" and allow_without:
+                continue
+            if not isinstance(header, proxy_header_reference.Header):
+                return "closed", None, b""
+            rest = rest[header.length:]
+            if header.source is not None:
+                found["remote"], found["local"] = header.source, header.destination
+            kept = {}
+            for t, v in header.tlvs:
+                if t in tlv_types:
+                    kept.setdefault(t, v)
+            found["tlvs"] = kept or None
+        elif name == "tls_inspector":
+            hello = client_hello_reference.judge(rest)
+            if hello in ("incomplete", "too_large"):
+                return "closed", None, b""
+            if isinstance(hello, client_hello_reference.Hello):
+                found["transport"] = "tls"
+                found["name"] = hello.server_name
+                found["protocols"] = hello.alpn
+        elif name == "http_inspector" and found["transport"] != "tls":
+            protocol = _http_reference(rest)
+            if protocol == "incomplete":
+                return "closed", None, b""
+            if protocol:
+                found["protocols"] = (protocol,)
+    return "passed", found, rest
+
+
+def _http_reference(data: bytes):
+    """h2c, http/1.1, http/1.0, None (not HTTP) or "incomplete", from RFC 9112 3 and RFC 9113 3.4,
+    with the proxy's policy of an 8 KiB window."""
+    if data.startswith(H2_PREFACE):
+        return "h2c"
+    if H2_PREFACE.startswith(data):
+        return "incomplete"
+    window = data[:8192]
+    end = window.find(b"\r\n")
+    if end < 0:
+        return "incomplete" if len(window) < 8192 and PARTIAL_LINE.fullmatch(window) else None
+    match = REQUEST_LINE.fullmatch(window[:end + 2])
+    return f"http/1.{match.group(1).decode()}" if match else None

@@ -1,0 +1,127 @@
+"""TLS and listener filters in sessions (fuzz/session.py): how a client connects, how TLS peers are
+driven, and what is judged.
+
+A `connect_tls` action's mode byte says how its client starts:
+    bit 0      TLS (else clear text, on whatever chain the listener picks)
+    bits 1-2   ALPN offered: none, h2, http/1.1, h2 and http/1.1
+    bits 3-4   client certificate: none, the test CA's, an untrusted CA's, none
+    bit 5      SNI: the connect action's server name (else none)
+    bits 6-7   first, a PROXY header naming another source: none, v1, v2 with a TLV, v2 LOCAL
+Every downstream and upstream socket is a TlsSocket (fuzz/tls_peer.py); upstream ones answer TLS
+when the proxy speaks it to them, and every TLS peer moves its handshake on after each action.
+
+Oracles (`check`, after every action):
+  * tls_plaintext_on_the_wire: whatever the proxy wrote to a peer it speaks TLS with (downstream
+    TLS chain, upstream TLS cluster) is TLS records, never plaintext;
+  * listener_filter_chain_match: on a listener with listener filters, once they finished, the chain
+    the connection got is the one Envoy's precedence (fuzz.models.chains) gives for what the
+    client actually sent, read by the independent readers of fuzz/targets (client_hello_reference,
+    proxy_header_reference, the request-line grammar): its SNI, ALPN, TLS or not, PROXY addresses.
+Elsewhere: data_before_connected (fuzz/oracles.py FilterRules: no filter sees data before
+Connected), and byte conservation counts only what reached a Connected connection past its PROXY
+header (fuzz/session.py).
+"""
+
+from fuzz.models import chains
+from fuzz.models.session_oracle import bootstrap_of
+from fuzz.oracles import InvariantViolation
+from fuzz.targets import listener_filter_reference as reference
+from fuzz.targets.proxy_header_reference import SIGNATURE_V2
+from fuzz.tls_peer import TlsSocket, client_context, speaks_tls
+
+ALPNS = ((), ("h2",), ("http/1.1",), ("h2", "http/1.1"))
+CERTIFICATES = ("", "client", "other-client", "")
+_RECORD_TYPES = frozenset({20, 21, 22, 23})
+
+
+def proxy_header(kind: int, claimed, local, server_name: str) -> bytes:
+    """A PROXY header of `kind` (1 v1, 2 v2 with an authority TLV, 3 v2 LOCAL) naming `claimed`
+    as the source and `local` as the destination."""
+    import ipaddress
+    src, dst = ipaddress.ip_address(claimed[0]), ipaddress.ip_address(local[0])
+    if src.version != dst.version:
+        src, dst = (ipaddress.IPv6Address(f"::ffff:{a}") if a.version == 4 else a for a in (src, dst))
+    if kind == 1:
+        family = "TCP4" if src.version == 4 else "TCP6"
+        return f"PROXY {family} {src} {dst} {claimed[1]} {local[1]}\r\n".encode()
+    if kind == 3:
+        return SIGNATURE_V2 + b"\x20\x00\x00\x00"
+    block = src.packed + dst.packed + claimed[1].to_bytes(2, "big") + local[1].to_bytes(2, "big")
+    name = (server_name or "a.test").encode()
+    block += b"\x02" + len(name).to_bytes(2, "big") + name
+    return SIGNATURE_V2 + bytes([0x21, 0x11 if src.version == 4 else 0x21]) + len(block).to_bytes(2, "big") + block
+
+
+def start_client(sock: TlsSocket, mode: int, server_name: str, local, claimed) -> None:
+    if mode >> 6:
+        sock.send_raw(proxy_header(mode >> 6, claimed, local, server_name))
+    if mode & 1:
+        context = client_context(CERTIFICATES[(mode >> 3) & 3], ALPNS[(mode >> 1) & 3])
+        sock.start_tls(context, server_side=False, server_name=server_name if mode & 0x20 else None)
+
+
+def drive(session) -> None:
+    """Let every TLS peer answer what the proxy wrote, until nothing moves (bounded)."""
+    for _ in range(8):
+        socks = session.downstream + [c.io for c in session.network.opened]
+        before = sum(len(s.wire_sent) + len(s.wire_received) for s in socks)
+        for sock in socks:
+            sock.drive()
+        session.dispatcher.run_posted()
+        socks = session.downstream + [c.io for c in session.network.opened]
+        if sum(len(s.wire_sent) + len(s.wire_received) for s in socks) == before:
+            return
+
+
+def check_records(name: str, data: bytes) -> None:
+    """RFC 8446 5.1: records of a known content type, major version 3, at most 2^14 + 256 bytes."""
+    at = 0
+    while at + 5 <= len(data):
+        kind, major, length = data[at], data[at + 1], int.from_bytes(data[at + 3:at + 5], "big")
+        if kind not in _RECORD_TYPES or major != 3 or length > (1 << 14) + 256:
+            raise InvariantViolation("tls_plaintext_on_the_wire",
+                                     f"{name}: byte {at} starts {data[at:at + 16]!r}, not a TLS record")
+        at += 5 + length
+
+
+def check(session) -> None:
+    for i, sock in enumerate(session.downstream):
+        conn = sock.conn
+        if conn is not None and speaks_tls(conn):
+            check_records(f"downstream {i}", bytes(sock.wire_received))
+        if conn is not None and not getattr(sock, "fuzz_chain_judged", True):
+            _judge_chain(session, i, sock)
+    for i, conn in enumerate(session.network.opened):
+        if speaks_tls(conn):
+            check_records(f"upstream {i}", bytes(conn.io.wire_received))
+
+
+def _judge_chain(session, index: int, sock) -> None:
+    conn = sock.conn
+    if "filter_chain" not in conn.stream_info or conn.stream_info.get("listener_filters_timeout"):
+        return  # still in its listener filters (or they timed out: matched on partial findings)
+    sock.fuzz_chain_judged = True
+    li, local, remote, passed_name = sock.fuzz_connect
+    listener = bootstrap_of(session.built).listeners[li]
+    names = [f.WhichOneof("filter") for f in listener.listener_filters]
+    allow = any(f.proxy_protocol.allow_requests_without_proxy_protocol
+                for f in listener.listener_filters if f.WhichOneof("filter") == "proxy_protocol")
+    outcome, found, _ = reference.expected(tuple(names), bytes(sock.wire_sent), allow, remote, local)
+    got = conn.stream_info["filter_chain"]
+    got = () if got is None else ("default",) if got == "default_filter_chain" else (int(got[14:-1]),)
+    what = f"connection {index} to listener {listener.name}"
+    if outcome != "passed":
+        raise InvariantViolation("listener_filter_chain_match",
+                                 f"{what}: the listener filters finished and chose {list(got)}, but by the "
+                                 f"references the connection is {outcome} (sent {bytes(sock.wire_sent)[:48]!r})")
+    source, destination = found["remote"], found["local"]
+    want = chains.default_chain(listener, chains.select(
+        listener, destination[1], found["name"] or passed_name, source[0], destination_ip=destination[0],
+        transport=found["transport"], protocols=found["protocols"], direct_source_ip=remote[0],
+        source_port=source[1]))
+    if len(want) <= 1 and want != got:
+        raise InvariantViolation("listener_filter_chain_match",
+                                 f"{what}: chain {list(want)} by Envoy's precedence for transport "
+                                 f"{found['transport']}, server name {found['name'] or passed_name!r}, protocols "
+                                 f"{found['protocols']}, source {source}, destination {destination}; "
+                                 f"{list(got)} chosen")
