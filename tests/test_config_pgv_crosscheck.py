@@ -149,7 +149,7 @@ def _messages_in(message):
 
 
 def mutate(message, rnd):
-    target = rnd.choice(_messages_in(message))
+    target = rnd.choice([m for m in _messages_in(message) if m.DESCRIPTOR.fields])  # not TlsInspector {}
     field = rnd.choice(target.DESCRIPTOR.fields)
     if rules.is_map(field):
         entries = getattr(target, field.name)

@@ -1,6 +1,8 @@
 """TLS contexts from the configuration: DownstreamTlsContext -> TlsServerConfig, UpstreamTlsContext
--> TlsClientConfig, each holding a configured ssl.SSLContext (immutable once built; a context makes
-one SSLObject per connection, so built configurations share it between server instances).
+-> TlsClientConfig, each holding a configured ssl.SSLContext. It is set up once at build and never
+changed after; it makes one SSLObject per connection and keeps nothing a later connection can
+observe (no session tickets; a session is resumed only by a client that offers it), so built
+configurations share it between server instances and fuzz inputs.
 
 Semantics (Envoy's, where the schema has Envoy's field):
   * versions: TLS_AUTO is TLS 1.2 as minimum and TLS 1.3 as maximum;
@@ -133,7 +135,8 @@ def server_config(msg) -> TlsServerConfig:
     if msg.require_client_certificate and not common.HasField("validation_context"):
         raise TlsConfigError("require_client_certificate", "needs a validation_context to verify the certificate")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.num_tickets = 0
+    ctx.num_tickets = 0                 # TLS 1.3: no tickets
+    ctx.options |= ssl.OP_NO_TICKET     # TLS 1.2: no tickets either
     ctx.sni_callback = _remember_server_name
     verify, sans = _common(ctx, common)
     if verify:
