@@ -119,3 +119,12 @@ def test_delay_never_released_is_caught(monkeypatch):
     _with_config(monkeypatch, "fault", lambda c: setattr(c, "delay_ms", c.delay_ms * 1000))
     with pytest.raises(oracles.InvariantViolation, match="model_fault_delay_not_released"):
         replay_all()
+
+
+def test_rbac_principals_ignored_is_caught(monkeypatch):
+    def drop_principals(config):   # the planted bug: a policy's authenticated principals are not read
+        for policy in config.policies:
+            del policy.principals[:]
+    _with_config(monkeypatch, "rbac", drop_principals)
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
+        replay_all()

@@ -95,3 +95,12 @@ def test_tcp_proxy_idle_timeout_late_or_early_is_caught(monkeypatch, scale, name
                                                              if c.idle_timeout_ms else 0))
     with pytest.raises(oracles.InvariantViolation, match=name):
         replay_all()
+
+
+def test_rbac_principals_ignored_is_caught(monkeypatch):
+    def drop_principals(config):   # the planted bug: a policy's authenticated principals are not read
+        for policy in config.policies:
+            del policy.principals[:]
+    _with_config(monkeypatch, "rbac", drop_principals)
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
+        replay_all()

@@ -27,9 +27,13 @@ def replay_all(pool):
 
 
 def test_edge_seeds_are_committed(pool):
+    """`python -m fuzz.session_seeds` writes them; each configuration's edge scripts are in the corpus."""
+    import hashlib
     from fuzz.session_seeds import edge_scripts
-    names = [p.name for p in SEEDS.iterdir() if "-edges" in p.name]
-    assert len(names) == sum(len(edge_scripts(b)) for b in pool.built) > 0
+    names = {p.name for p in SEEDS.iterdir()}
+    wanted = [f"{Path(name).stem}-edges{n + 1}-r0-{hashlib.sha1(session.encode_actions(script, config=i)).hexdigest()[:12]}"
+              for i, (name, built) in enumerate(zip(pool.names, pool.built)) for n, script in enumerate(edge_scripts(built))]
+    assert wanted and [w for w in wanted if w not in names] == []
 
 
 def test_a_route_answered_with_another_cluster_is_caught(monkeypatch, pool):

@@ -25,6 +25,11 @@ FAULT_COUNTERS = ("aborts_injected", "delays_injected")
 MODELLED = ("rbac", "local_ratelimit", "fault")
 
 
+def peer_certificate(conn):
+    """The client certificate the connection's TLS layer verified, or None (plaintext, no mTLS)."""
+    return getattr(getattr(conn, "ssl", None), "peer", None)
+
+
 def request_of(head) -> Request:
     text = lambda b: b.decode("latin-1")  # noqa: E731
     return Request(text(head.method), text(head.authority), text(head.path),
@@ -60,7 +65,8 @@ class HttpFilterModel:
         inputs = f"{head.method.decode('latin-1')} {head.path!r} from {stream.connection.remote_address[0]} at {now} ms"
         if self.name == "rbac":
             verdict = rbac.decide(self.engine, self.config.shadow,
-                                  rbac.Subject(stream.connection.remote_address[0], 0, request_of(head)))
+                                  rbac.Subject(stream.connection.remote_address[0], 0, request_of(head),
+                                               peer_certificate(stream.connection)))
             want = ("continue", None) if verdict.allowed else ("reply", 403)
             counters, names, what = dict(verdict.counters), RBAC_COUNTERS, f"policy {verdict.policy}, {inputs}"
         elif self.name == "local_ratelimit":

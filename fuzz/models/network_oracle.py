@@ -16,7 +16,7 @@ and the filter's counters moved as predicted. Violations are named model_<filter
 from fuzz.oracles import InvariantViolation
 
 from . import fault, rbac, ratelimit, stats, timeouts
-from .http_oracle import RATELIMIT_COUNTERS, RBAC_COUNTERS
+from .http_oracle import RATELIMIT_COUNTERS, RBAC_COUNTERS, peer_certificate
 
 
 # bootstrap.proto promises the throttle "in each direction"; the proxy throttles the read path only
@@ -70,7 +70,7 @@ class NetworkFilterModel:
         port = conn.local_address[1]
         what = f"connection from {source} to port {port} at {now} ms"
         if self.name == "rbac":
-            verdict = rbac.decide(self.engine, self.config.shadow, rbac.Subject(source, port))
+            verdict = rbac.decide(self.engine, self.config.shadow, rbac.Subject(source, port, None, peer_certificate(conn)))
             expected = (verdict.allowed, dict(verdict.counters), RBAC_COUNTERS)
             what += f", policy {verdict.policy}"
         elif self.name == "local_ratelimit":

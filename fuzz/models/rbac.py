@@ -16,6 +16,12 @@ Nodes are tuples, (kind, argument):
                                          HTTP request"; on a connection it never matches)
   ("url_path_prefix", prefix)            Permission.url_path with a prefix PathMatcher: "the URL path
                                          without the query and fragment string"
+  ("authenticated", StringMatcher|None)  Principal.authenticated: "The name of the principal. If set,
+                                         The URI SAN or DNS SAN in that order is used from the
+                                         certificate, otherwise the subject field is used. If unset,
+                                         it applies to any user that is authenticated." Ours
+                                         (bootstrap.proto Authenticated): each URI SAN, then each DNS
+                                         SAN, then the subject; any match counts
 """
 
 import ipaddress
@@ -47,6 +53,7 @@ class Subject:
     source_ip: str
     destination_port: int = 0
     request: route_reference.Request | None = None
+    peer: object = None   # the verified client certificate (subject, uri_sans, dns_sans), if any
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,28 @@ def matches(node, subject: Subject) -> bool:
         return subject.request is not None and route_reference.header_matches(arg, subject.request)
     if kind == "url_path_prefix":
         return subject.request is not None and url_path(subject.request.path).startswith(arg)
+    if kind == "authenticated":
+        peer = subject.peer
+        if peer is None:
+            return False
+        return arg is None or any(string_matches(arg, name) for name in (*peer.uri_sans, *peer.dns_sans, peer.subject))
     raise ValueError(f"unknown RBAC node {kind!r}")
+
+
+def string_matches(matcher, value: str) -> bool:
+    """envoy/type/matcher/v3/string.proto StringMatcher: exact, prefix, suffix, contains; ignore_case
+    "the match is case insensitive"."""
+    kind = matcher.WhichOneof("match_pattern")
+    want = getattr(matcher, kind)
+    if matcher.ignore_case:
+        want, value = want.lower(), value.lower()
+    if kind == "exact":
+        return value == want
+    if kind == "prefix":
+        return value.startswith(want)
+    if kind == "suffix":
+        return value.endswith(want)
+    return want in value
 
 
 def policy_matches(policy: Policy, subject: Subject) -> bool:
@@ -141,10 +169,21 @@ def _any_of(nodes):
     return ("or", nodes) if nodes else None
 
 
-def _principals(source_prefixes) -> tuple:
-    """source_prefixes: "any of"; none set: any downstream."""
-    node = _any_of(("direct_remote_ip", cidr(p)) for p in source_prefixes)
-    return (node,) if node else (ANY,)
+def _principals(policy) -> tuple:
+    """source_prefixes: any of; principals: any of ("empty: anyone"); both set: both must match."""
+    sources = _any_of(("direct_remote_ip", cidr(p)) for p in policy.source_prefixes)
+    who = _any_of(_principal(p) for p in getattr(policy, "principals", ()))
+    both = tuple(n for n in (sources, who) if n is not None)
+    return (("and", both),) if len(both) > 1 else both or (ANY,)
+
+
+def _principal(principal):
+    """Our Principal oneof: authenticated (Envoy's and/or/not trees would join here)."""
+    kind = principal.WhichOneof("identifier")
+    if kind == "authenticated":
+        auth = principal.authenticated
+        return ("authenticated", auth.principal_name if auth.HasField("principal_name") else None)
+    raise ValueError(f"RBAC model: unknown principal kind {kind!r}")
 
 
 def _permission(conditions) -> tuple:
@@ -176,7 +215,7 @@ def from_network(config) -> Engine:
     """Our network Rbac: per policy, destination_ports any of, source_prefixes any of."""
     policies = tuple(
         Policy(p.name, _permission([_any_of(("destination_port", port) for port in p.destination_ports)]),
-               _principals(p.source_prefixes))
+               _principals(p))
         for p in config.policies)
     return Engine(config.action, policies)
 
@@ -190,7 +229,7 @@ def from_http(config) -> Engine:
         methods = _any_of(("header", _method_matcher(m)) for m in p.methods)
         paths = _any_of(("url_path_prefix", prefix) for prefix in p.path_prefixes)
         headers = [("header", h) for h in p.headers]
-        policies.append(Policy(p.name, _permission([methods, paths, *headers]), _principals(p.source_prefixes)))
+        policies.append(Policy(p.name, _permission([methods, paths, *headers]), _principals(p)))
     return Engine(config.action, tuple(policies))
 
 

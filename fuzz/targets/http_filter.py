@@ -152,6 +152,7 @@ HEADER_REFERENCES = {"header_mutation": _header_mutation}
 class _Connection:
     def __init__(self, remote) -> None:
         self.remote_address = remote
+        self.ssl = None   # plaintext: no TLS session, no client certificate (RBAC's authenticated principal)
 
 
 class Stream:
@@ -890,8 +891,10 @@ def model_seeds() -> list:
     deny.policies.add(name="lan", source_prefixes=["192.168.0.0/23", "172.16.0.0/12"], methods=["GET", "DELETE"])
     shadow = cls["rbac"](action=1, shadow=True)
     shadow.policies.add(name="all", path_prefixes=["/v1", "/admin"])
+    mtls = cls["rbac"](action=1)   # a plaintext client is never an authenticated principal
+    mtls.policies.add(name="mtls", source_prefixes=["10.1.2.0/24"]).principals.add().authenticated.principal_name.exact = "x"
     out = [seed("rbac", config, 0x80, edge, 0, [_a("decode_headers", edge, end=True)])
-           for config in (allow, deny, shadow) for edge in range(8)]
+           for config in (allow, deny, shadow, mtls) for edge in range(8)]
     get = _a("decode_headers", 0, end=True)
     bucket = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000)
     burst = [get, _a("new_stream"), get, _a("new_stream"), get, _a("advance", 4), _a("new_stream"), get,

@@ -232,7 +232,9 @@ def model_seeds() -> dict:
     deny.policies.add(name="lan", source_prefixes=["192.168.0.0/23", "172.16.0.0/12"])
     shadow = cls["rbac"](action=0, shadow=True)
     shadow.policies.add(name="one", source_prefixes=["10.1.2.3/32"])
-    for label, config in (("allow", allow), ("deny", deny), ("shadow", shadow)):
+    mtls = cls["rbac"](action=1)   # a plaintext client is never an authenticated principal
+    mtls.policies.add(name="mtls", source_prefixes=["10.1.2.0/24"]).principals.add().authenticated.SetInParent()
+    for label, config in (("allow", allow), ("deny", deny), ("shadow", shadow), ("mtls", mtls)):
         out[f"rbac-edges-{label}"] = seed("rbac", config, 0, connects[:15])
         out[f"rbac-edges-{label}-2"] = seed("rbac", config, 0, connects[15:])
     bucket = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000, stat_prefix="b")
