@@ -15,7 +15,8 @@ must be waiting for something that will come. What a proxy user relies on:
 
 The only waits that are not stalls are those on the peers themselves: a client that has not
 finished its request, an HTTP/2 client whose window for the response is shut, and requests queued
-behind connections that those hold (with no timeout configured to end them). `find_stall` returns
+behind connections that those hold; and with a stream idle timeout (Envoy's stream_idle_timeout,
+5 min by default) even those are waits for a timer that must end them. `find_stall` returns
 the first stall it sees as (invariant name, detail); the names say where things stopped, so triage
 groups stalls by place. It reads the proxy's own state, the way Envoy's integration tests read
 stats and connection state once the dispatcher is idle.
@@ -32,14 +33,30 @@ from .flow_control import check_h2_windows
 from .oracles import InvariantViolation
 from .peers import H1
 
+# Stream idle timeouts up to this long are run out by settling (Envoy's default is 5 min); a longer
+# one is left alone (it may be up to a day).
+IDLE_JUDGED_MS = 3_600_000
+
+
 class Stall(NamedTuple):
     """Something in flight that no peer moves: `timer` when a proxy timer armed for it should move it
-    (settling lets time run to it), else a stall as it stands. `slow` marks a timer wait that may
-    outlast every configurable timeout (a throttle releasing a few bytes a second)."""
+    (settling lets time run to it), else a stall as it stands. `due`: when that timer must have
+    ended it (settling never jumps past it unchecked). `slow` marks a timer wait not worth running
+    time for (a throttle releasing a few bytes a second, a day-long idle timeout)."""
     name: str
     detail: str
     timer: bool = False
     slow: bool = False
+    due: int | None = None
+
+
+def _timeout_wait(name: str, detail: str, now: int, since: int, timeout: int, slow: bool = False) -> Stall:
+    """A wait that the timeout `timeout` armed at `since` must end: a timer wait until it is due, a
+    stall once it is overdue (its timer was never armed, or did nothing)."""
+    due = since + timeout
+    if now > due:
+        return Stall(name, f"{detail}: overdue by {now - due} ms (timeout {timeout} ms)")
+    return Stall(name, detail, timer=True, slow=slow, due=due)
 
 
 def check(session) -> None:
@@ -106,9 +123,8 @@ def h2_codecs(session):
 
 # ----------------------------------------------------------------------------------- the stalls
 def find_stall(session) -> Stall | None:
-    """The first stall of a session's current state; if there is none, the first thing that waits
-    for a proxy timer (Stall.timer), a slow one last; None when nothing is in flight but waits on
-    the peers."""
+    """The first stall of a session's current state; if there is none, the timer wait due first
+    (Stall.timer), a slow one last; None when nothing is in flight but waits on the peers."""
     pcs = pool_connections(session.ctx)
     found = [_connection_stall(sock.conn, "downstream", session, pcs) for sock in session.downstream
              if sock.conn is not None]
@@ -118,8 +134,10 @@ def find_stall(session) -> Stall | None:
     found += [_client_stall(session)] + [_pool_stall(pool) for pool in pools(session.ctx)]
     found += [_upstream_window_stall(pc) for pc in pcs.values()]
     found = [stall for stall in found if stall is not None]
-    return next((stall for stall in found if not stall.timer), next((stall for stall in found if not stall.slow),
-                                                                     found[0] if found else None))
+    definite = [stall for stall in found if not stall.timer]
+    if definite or not found:
+        return definite[0] if definite else None
+    return min(found, key=lambda stall: (stall.slow, stall.due if stall.due is not None else float("inf")))
 
 
 def _upstream_window_stall(pc):
@@ -209,14 +227,25 @@ def _h2_window_shut(hcm, stream_id: int) -> bool:
 
 
 def _stream_stall(hcm, stream, session) -> Stall | None:
+    """Why an active stream will never end; None when it waits on its client and no stream idle
+    timeout is configured to end that wait (Envoy's stream_idle_timeout: with one, it is a timer wait)."""
+    stall = _stream_waits(hcm, stream, session)
+    idle = getattr(hcm.config, "stream_idle_timeout_ms", 0)
+    if stall is not None or not idle:
+        return stall
+    return _timeout_wait("stall_stream_idle_timeout", f"stream {stream.stream_id} on {hcm.conn!r} waits on its "
+                         f"client; stream_idle_timeout_ms never ended it", session.dispatcher.now_ms(),
+                         getattr(stream, "_active_ms", stream.start_ms), idle, slow=idle > IDLE_JUDGED_MS)
+
+
+def _stream_waits(hcm, stream, session) -> Stall | None:
     """Why an active stream will never end, or None when it waits on its client."""
     now = session.dispatcher.now_ms()
     timeout = hcm.config.request_timeout_ms
     where = f"stream {stream.stream_id} on {hcm.conn!r} ({stream.head.method.decode('latin-1')} " \
             f"{stream.head.path[:60].decode('latin-1')})"
     if timeout and now - stream.start_ms > timeout:
-        return Stall("stall_request_timeout", f"{where} still active {now - stream.start_ms} ms after it began; "
-                                              f"request_timeout_ms is {timeout}")
+        return _timeout_wait("stall_request_timeout", f"{where} still active", now, stream.start_ms, timeout)
     codec = inner_codec(hcm.codec)
     st = getattr(codec, "_streams", {}).get(stream.stream_id) if hasattr(codec, "_conn") else None
     if st is not None and st.unconsumed and not stream.read_disabled:
@@ -224,8 +253,8 @@ def _stream_stall(hcm, stream, session) -> Stall | None:
                                                f"consumed, reads not paused: the client's window stays shut")
     if not stream.request_complete:
         if timeout:  # the client may take its time, until the request timeout ends the stream
-            return Stall("stall_request_timeout", f"{where}: request incomplete, request_timeout_ms {timeout} "
-                                                  f"never ended it", timer=True)
+            return _timeout_wait("stall_request_timeout", f"{where}: request incomplete, request_timeout_ms "
+                                                          f"never ended it", now, stream.start_ms, timeout)
         return None  # the client has not finished its request: the stream may wait for it
     chain = stream.chain
     router = chain.filters[-1]
@@ -235,7 +264,7 @@ def _stream_stall(hcm, stream, session) -> Stall | None:
                 return Stall("stall_filter_chain", f"{where}: {direction} stopped at {type(entry.filter).__name__} "
                                                    f"and never resumed", timer=_timer_armed(entry.filter))
     if router.pending is not None:
-        return _queued_stall(where, router)
+        return _queued_stall(where, router, now, getattr(stream, "_active_ms", stream.start_ms))
     if _h2_window_shut(hcm, stream.stream_id):
         return None  # the response waits for the client's HTTP/2 window
     if st is not None and codec.buffered_outbound(stream.stream_id):
@@ -281,7 +310,7 @@ def _client_stall(session):
     return None
 
 
-def _queued_stall(where: str, router) -> Stall | None:
+def _queued_stall(where: str, router, now: int, since: int) -> Stall | None:
     pending = router.pending
     pool = pending.pool
     if pending not in pool.pending:
@@ -290,8 +319,8 @@ def _queued_stall(where: str, router) -> Stall | None:
         return Stall("stall_pool_queue", f"{where}: queued while {pool.prefix[:-1]} could serve it "
                                          f"({len(pool.connections)} connections)")
     if router.route is not None and router.route.timeout_ms:
-        return Stall("stall_route_timeout", f"{where}: queued behind busy connections, its route timeout "
-                                            f"({router.route.timeout_ms} ms) never ended it", timer=True)
+        return _timeout_wait("stall_route_timeout", f"{where}: queued behind busy connections, its route "
+                                                    f"timeout never ended it", now, since, router.route.timeout_ms)
     return None  # queued behind connections whose own streams wait on their clients, no timeout
 
 

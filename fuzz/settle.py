@@ -65,6 +65,9 @@ def settle(session) -> None:
         now = dispatcher.now_ms()
         steps += 1
         jump = deadline - now
+        if stall.due is not None and stall.due + 1 < deadline:
+            dispatcher.advance(stall.due + 1 - now)  # its timer is later than it should be: see it overdue
+            continue
         if steps > STEPS_BEFORE_JUMPS:
             # Slow but steady work (a 3-byte-per-second throttle) would take thousands of steps:
             # time then runs in doubling jumps, up to MAX_JUMP_MS at a time.

@@ -293,9 +293,24 @@ def test_a_delay_that_re_arms_itself_forever_is_found_past_every_timeout(monkeyp
     def forever(self):  # the delay re-arms itself instead of letting the request go on
         self._timer.enable(self.config.delay_ms)
     monkeypatch.setattr(HttpFaultFilter, "_delay_over", forever)
-    err = fails("stall_filter_chain", http(filters="http_filters: [{fault: {delay_ms: 500}}]"),
+    err = fails("stall_filter_chain", http(filters="http_filters: [{fault: {delay_ms: 500}}]",
+                                           hcm="stream_idle_timeout_ms: 0"),
                 [A("send", payload=GET), A("upstream_connect")])
     assert "keeps being re-armed" in err.detail
+
+
+def test_a_delay_that_re_arms_itself_forever_ends_at_the_stream_idle_timeout(monkeypatch):
+    from proxy.http.filters.fault import HttpFaultFilter
+    monkeypatch.setattr(HttpFaultFilter, "_delay_over", lambda self: self._timer.enable(self.config.delay_ms))
+    s = run(http(filters="http_filters: [{fault: {delay_ms: 500}}]"), [A("send", payload=GET), A("upstream_connect")])
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 408")  # Envoy's stream_idle_timeout (5 min)
+
+
+def test_a_stream_idle_timeout_that_never_fires_is_a_stall(monkeypatch):
+    from proxy.http.conn_manager import ActiveStream
+    monkeypatch.setattr(ActiveStream, "arm_idle_timeout", lambda self, ms: None)
+    fails("stall_stream_idle_timeout", http(), [A("send", payload=b"POST / HTTP/1.1\r\nHost: h\r\n"
+                                                                   b"Content-Length: 10\r\n\r\nabc")])
 
 
 def test_a_proxy_that_keeps_itself_busy_is_settle_unbounded(monkeypatch):
