@@ -15,8 +15,10 @@ pipelining into an unbounded parse buffer) found a memory growth defect. So:
 and each must stay within SLACK times its allowance: the buffer limit, plus what may arrive before
 a watermark stops the sender (one read of the transport, or the HTTP/2 window the proxy advertised
 to that sender: it may send that much more after the proxy stops acknowledging), plus a header
-block (the configured header limit). Measured after every action (`check`), so a peak between two
-settled states counts.
+block (the configured header limit). On an HTTP/2 connection the limit also bounds what its streams
+hold together for the client's windows (issue 13 defect 3: a hundred stalled streams held a limit
+each), give or take what each stream's upstream had on the way when it was paused. Measured after
+every action (`check`), so a peak between two settled states counts.
 """
 
 from proxy.network.connection import State
@@ -41,6 +43,7 @@ def check(session) -> None:
                                      f"downstream {conn!r} holds {held} bytes (buffers {len(conn.read_buffer)} + "
                                      f"{len(conn.write_buffer)}, codec input {_codec_input(codec)}); its limit is "
                                      f"{conn.buffer_limit}, allowance {allowance}")
+        overshoot = {}
         for stream in hcm.streams.values():
             parts = stream_held(stream, codec)
             window_in = limits.h2_initial_window_size if hasattr(codec, "_conn") else MAX_READ
@@ -50,6 +53,21 @@ def check(session) -> None:
                 raise InvariantViolation("memory_held_over_limit_stream",
                                          f"stream {stream.stream_id} on {conn!r} holds {sum(parts.values())} bytes "
                                          f"({detail}); its buffer limit is {stream.buffer_limit}, allowance {allowance}")
+            overshoot[stream.stream_id] = _upstream_window(stream)
+        # HTTP/2: the buffer limit bounds what the connection's streams hold together for the client's
+        # windows (conn_manager.py: over it, every stream with bytes waiting is paused), streams whose
+        # response is all written included; each may still take in what its upstream had on the way
+        # when it was paused.
+        h2_streams = codec._streams if hasattr(codec, "buffered_outbound") else {}
+        waiting = {sid: st.out_bytes for sid, st in h2_streams.items() if st.out_bytes}
+        overshoot = sum(min(n, overshoot.get(sid, MAX_READ)) for sid, n in waiting.items())
+        waiting = sum(waiting.values())
+        allowance = conn.buffer_limit + hcm.config.max_request_headers_bytes
+        if waiting > SLACK * allowance + overshoot:
+            raise InvariantViolation("memory_held_over_limit_connection",
+                                     f"downstream {conn!r}: its streams hold {waiting} bytes for "
+                                     f"the client's windows; the connection's limit is {conn.buffer_limit} "
+                                     f"(allowance {SLACK * allowance} + {overshoot} on the way when paused)")
     for pc in pcs.values():
         conn = pc.conn
         if conn.state is State.CLOSED:

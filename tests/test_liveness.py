@@ -277,8 +277,52 @@ def test_a_stalled_h2_stream_buffering_upstream_body_without_bound_is_found(monk
     # the stream's HTTP/2 send buffer.
     from proxy.http.conn_manager import HttpConnectionManager
     monkeypatch.setattr(HttpConnectionManager, "check_slow_client", lambda self, stream: None)
-    err = fails("memory_held_over_limit_stream", http(codec="HTTP2"), H2_SHUT_WINDOW)
-    assert "for the client's window" in err.detail
+    err = fails("memory_held_over_limit_connection", http(codec="HTTP2"), H2_SHUT_WINDOW)
+    assert "for the client's windows" in err.detail
+
+
+def test_a_router_that_ignores_its_buffer_limit_holds_the_request_body(monkeypatch):
+    # No upstream connects: the body waits in the router, whose limit pauses the client's reads.
+    from proxy.http.filters.router import Router
+    monkeypatch.setattr(Router, "_pause_if_buffer_full", lambda self: None)
+    post = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 400000\r\n\r\n"
+    err = fails("memory_held_over_limit_stream", http(),
+                [A("send", payload=post + b"p" * 4000)] + [A("send", payload=b"p" * 4000) for _ in range(60)])
+    assert "request in router" in err.detail
+
+
+def _stalled_streams(n: int, body: int) -> list:
+    """A raw HTTP/2 client opens n GETs with its windows shut; n HTTP/1.1 upstreams each send a long body."""
+    import h2.config
+    import h2.connection
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    client.update_settings({4: 0})
+    for i in range(n):
+        client.send_headers(1 + 2 * i, [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "h")],
+                            end_stream=True)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % body
+    return [A("send", payload=client.data_to_send())] + [A("upstream_connect") for _ in range(n)] + \
+        [a for i in range(n) for a in (A("upstream_read", i), A("upstream_send", i, payload=head + b"s" * body))]
+
+
+def test_stalled_h2_streams_hold_about_one_limit_together():
+    run(http(codec="HTTP2", limit=65536), _stalled_streams(10, 80_000))
+
+
+def test_stalled_h2_streams_each_holding_a_limit_is_found_issue_13_defect_3(monkeypatch):
+    # The connection manager pauses a stream for its own bytes only (before the fix of defect 3):
+    # ten stalled streams hold ten limits.
+    from proxy.http.conn_manager import HttpConnectionManager
+
+    def per_stream_only(self, stream):
+        if not stream.slow_client and self._buffered_outbound(stream.stream_id) > stream.buffer_limit:
+            stream.slow_client = "stream"
+            self._slow_streams = True
+            stream.chain.on_downstream_watermark(True)
+    monkeypatch.setattr(HttpConnectionManager, "check_slow_client", per_stream_only)
+    err = fails("memory_held_over_limit_connection", http(codec="HTTP2", limit=65536), _stalled_streams(10, 80_000))
+    assert "for the client's windows" in err.detail
 
 
 def test_a_stream_whose_client_shuts_its_window_holds_about_its_limit():
