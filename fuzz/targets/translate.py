@@ -177,12 +177,24 @@ def check_meaning(downstream: str, data: bytes, sent: list[Message], parsed: lis
         judge.check_forwarded(req, f"{downstream}->upstream request {i + 1}")
     if downstream != "HTTP1":
         return
-    client = RequestStream()
-    client.feed(data, 0)
-    sent_by_client = [m for m in client.messages if m.complete]
-    if client.error is None and len(sent_by_client) == len(parsed):
+    sent_by_client = client_requests(data)
+    if sent_by_client is not None and len(sent_by_client) == len(parsed):
         for i, (mine, theirs) in enumerate(zip(sent_by_client, parsed)):
             judge.check_meaning_of(mine, theirs, NO_REWRITES, f"client request {i + 1} -> upstream")
+
+
+_last_client: tuple = (None, None)
+
+
+def client_requests(data: bytes) -> list[Message] | None:
+    """The requests h11 reads in a client's HTTP/1.1 bytes (None if it refuses some), read once per
+    input although both upstream directions ask."""
+    global _last_client
+    if _last_client[0] is not data:
+        client = RequestStream()
+        client.feed(data, 0)
+        _last_client = (data, [m for m in client.messages if m.complete] if client.error is None else None)
+    return _last_client[1]
 
 
 def translate(downstream: str, upstream: str, data: bytes) -> int:
