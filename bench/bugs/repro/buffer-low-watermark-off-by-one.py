@@ -3,20 +3,9 @@ per-connection buffer limit), the proxy reads from the upstream again (Envoy: be
 buffer is at or under the low watermark). In memory through the build API, where the client can read
 exactly that much."""
 
-from _live import accept_in_memory, check, in_memory, ok
+from _live import accept_in_memory, check, in_memory, ok, tcp_config
 
-CONFIG = """
-listeners:
-  - name: tcp
-    address: {host: 127.0.0.1, port: 10000}
-    per_connection_buffer_limit_bytes: 1024
-    filter_chains:
-      - filters:
-          - tcp_proxy: {cluster: bulk}
-clusters:
-  - name: bulk
-    endpoints: [{host: 127.0.0.1, port: 9000}]
-"""
+CONFIG = tcp_config(9000, listener={"per_connection_buffer_limit_bytes": 1024})
 LOW = (1024 + 1) // 2     # the write buffer's low watermark for a 1024-byte limit
 
 built, ctx, dispatcher, network = in_memory(CONFIG)

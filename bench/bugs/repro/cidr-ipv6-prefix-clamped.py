@@ -1,22 +1,10 @@
 """RBAC source prefixes: an IPv6 range longer than /32 covers exactly its prefix length, no more
 (in memory through the proxy's build API: the live proxy may only use 127.0.0.1)."""
 
-from _live import accept_in_memory, check, in_memory, ok
+from _live import accept_in_memory, check, in_memory, ok, tcp_config
 
-CONFIG = """
-listeners:
-  - name: tcp
-    address: {host: 127.0.0.1, port: 10000}
-    filter_chains:
-      - filters:
-          - rbac:
-              action: DENY
-              policies: [{name: blocked-site, source_prefixes: ["2001:db8:bad::/48"]}]
-          - tcp_proxy: {cluster: app}
-clusters:
-  - name: app
-    endpoints: [{host: 127.0.0.1, port: 9000}]
-"""
+CONFIG = tcp_config(9000, filters=[
+    {"rbac": {"action": "DENY", "policies": [{"name": "blocked-site", "source_prefixes": ["2001:db8:bad::/48"]}]}}])
 
 built, ctx, dispatcher, network = in_memory(CONFIG)
 blocked, _ = accept_in_memory(built, ctx, "tcp", ("2001:db8:bad::7", 40000))

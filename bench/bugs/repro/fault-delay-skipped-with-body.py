@@ -2,27 +2,10 @@
 
 import time
 
-from _live import Proxy, Upstream, check, http1_app, http1_request, ok
+from _live import Proxy, Upstream, check, http1_app, http1_request, http_config, ok
 
 DELAY_MS = 600
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              http_filters:
-                - fault: {{delay_ms: %d}}
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-""" % DELAY_MS
+CONFIG = dict(filters=[{"fault": {"delay_ms": DELAY_MS}}])
 
 arrivals = []
 
@@ -32,7 +15,7 @@ def respond(request):
     return 200, [], b"stored"
 
 
-with Upstream(http1_app(respond)) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(respond)) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     sent = time.monotonic()
     status, _, body = http1_request(proxy.port("web"), "POST", "/upload", body=b"some form data")
 check(status == 200 and len(arrivals) == 1, f"the POST got {status!r}, the upstream saw {len(arrivals)} requests")

@@ -1,22 +1,11 @@
 """Network fault delay before tcp_proxy: the connection is held delay_ms, then proxied as usual: the
 upstream is connected and the client's bytes reach it."""
 
-from _live import Proxy, Upstream, check, connect, echo, ok, recv_until
+from _live import Proxy, Upstream, check, connect, echo, ok, recv_until, tcp_config
 
-CONFIG = """
-listeners:
-  - name: tcp
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - fault: {{delay_ms: 200}}
-          - tcp_proxy: {{cluster: echo}}
-clusters:
-  - name: echo
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict(filters=[{"fault": {"delay_ms": 200}}])
 
-with Upstream(echo) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(echo) as up, Proxy(tcp_config(up.port, **CONFIG)) as proxy:
     with connect(proxy.port("tcp")) as sock:
         sock.sendall(b"ping")
         answer = recv_until(sock, 4, timeout=3)

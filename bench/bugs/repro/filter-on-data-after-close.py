@@ -3,7 +3,7 @@ written after the fault throttle (here a recorder, the kind a user of the filter
 be handed the throttle's held bytes or end of stream after the client reset the connection
 (in memory, on virtual time)."""
 
-from _live import check, guarded, in_memory, ok
+from _live import check, guarded, in_memory, ok, tcp_config
 
 from proxy.network import sim
 from proxy.network.filter import STOP_ITERATION, ReadFilter
@@ -21,13 +21,7 @@ class Recorder(ReadFilter):
         return STOP_ITERATION
 
 
-_, ctx, dispatcher, _ = in_memory("""
-listeners:
-  - name: unused
-    address: {host: 127.0.0.1, port: 10000}
-    filter_chains: [{filters: [{tcp_proxy: {cluster: c}}]}]
-clusters: [{name: c, endpoints: [{host: 127.0.0.1, port: 9000}]}]
-""")
+_, ctx, dispatcher, _ = in_memory(tcp_config(9000))
 conn = sim.accept(dispatcher)
 conn.enable_half_close(True)                       # as tcp_proxy does: a FIN ends the read side only
 recorder = Recorder()

@@ -1,11 +1,11 @@
 """HTTP/1.1 chunked framing: a chunk-size is 1*HEXDIG (RFC 9112 7.1); a request whose chunk-size line
 holds anything else is refused with 400 and nothing reaches the upstream."""
 
-from _live import HTTP1_CONFIG, Proxy, Upstream, check, exchange, http1_app, ok
+from _live import Proxy, Upstream, check, exchange, http1_app, http_config, ok
 
 BAD_SIZES = [b"0x5", b"+5", b"5 ", b" 5", b"0_5", b"-0"]
 
-with Upstream(http1_app(lambda request: (200, [], b"stored"))) as up, Proxy(HTTP1_CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(lambda request: (200, [], b"stored"))) as up, Proxy(http_config(up.port)) as proxy:
     answers = {}
     for size in BAD_SIZES:
         raw = (b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + size +

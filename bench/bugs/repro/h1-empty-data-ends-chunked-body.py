@@ -3,28 +3,12 @@ body the upstream receives must not end there (a zero-length chunk is the last-c
 
 import time
 
-from _live import H2Client, Proxy, Upstream, check, http1_app, ok
+from _live import H2Client, Proxy, Upstream, check, http1_app, http_config, ok
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: HTTP2
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict(codec="HTTP2")
 
 with Upstream(http1_app(lambda request: (200, [], b"got %d bytes" % len(request[3])))) as up, \
-        Proxy(CONFIG.format(upstream=up.port)) as proxy:
+        Proxy(http_config(up.port, **CONFIG)) as proxy:
     client = H2Client(proxy.port("web"))
     sid = client.request("POST", "/upload", body=b"")     # no content-length: chunked upstream
     time.sleep(0.3)                                        # the upstream request has started

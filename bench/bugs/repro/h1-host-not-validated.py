@@ -1,11 +1,11 @@
 """HTTP/1.1 Host: it must be uri-host [":" port] (RFC 9110 7.2); a Host holding "/", "?", "@" or spaces
 is refused with 400 and not forwarded."""
 
-from _live import HTTP1_CONFIG, Proxy, Upstream, check, exchange, http1_app, ok
+from _live import Proxy, Upstream, check, exchange, http1_app, http_config, ok
 
 HOSTS = [b"a/b?c", b"user@evil", b"good.example/../admin", b"a#b"]
 
-with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(HTTP1_CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(http_config(up.port)) as proxy:
     answers = {host: exchange(proxy.port("web"), b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n").split(b"\r\n", 1)[0]
                for host in HOSTS}
     forwarded = [dict(r[2]).get("host") for r in up.requests]

@@ -2,28 +2,12 @@
 have no use; more than one in a row (Envoy's max_consecutive_inbound_frames_with_empty_payload,
 default 1) gets the connection closed with GOAWAY(ENHANCE_YOUR_CALM)."""
 
-from _live import H2Client, Proxy, Upstream, check, http1_app, ok
+from _live import H2Client, Proxy, Upstream, check, http1_app, http_config, ok
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: HTTP2
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict(codec="HTTP2")
 ENHANCE_YOUR_CALM = 0xB
 
-with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     client = H2Client(proxy.port("web"))
     sid = client.request("POST", "/upload", body=b"")
     for _ in range(1000):

@@ -2,29 +2,12 @@
 (RFC 9113 5.1.2); the stream over the limit is refused alone with RST_STREAM(REFUSED_STREAM) and the
 streams within the limit are answered."""
 
-from _live import H2Client, Proxy, Upstream, check, http1_app, ok
+from _live import H2Client, Proxy, Upstream, check, http1_app, http_config, ok
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: HTTP2
-              http2_protocol_options: {{max_concurrent_streams: 2}}
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict(codec="HTTP2", hcm={"http2_protocol_options": {"max_concurrent_streams": 2}})
 REFUSED_STREAM = 0x7
 
-with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     client = H2Client(proxy.port("web"))
     sids = []
     for i in range(3):                       # three HEADERS in one write, before the server's SETTINGS

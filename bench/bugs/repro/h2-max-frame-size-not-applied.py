@@ -1,30 +1,13 @@
 """HTTP/2 SETTINGS_MAX_FRAME_SIZE: a proxy configured with max_frame_size 65536 advertises it and must
 then accept frames up to that size (RFC 9113 4.2, 6.5.2)."""
 
-from _live import H2Client, Proxy, Upstream, check, http1_app, ok
+from _live import H2Client, Proxy, Upstream, check, http1_app, http_config, ok
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: HTTP2
-              http2_protocol_options: {{max_frame_size: 65536}}
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict(codec="HTTP2", hcm={"http2_protocol_options": {"max_frame_size": 65536}})
 BODY = b"f" * 40000   # one DATA frame: within the advertised 65536, over the protocol default 16384
 
 with Upstream(http1_app(lambda request: (200, [], b"got %d bytes" % len(request[3])))) as up, \
-        Proxy(CONFIG.format(upstream=up.port)) as proxy:
+        Proxy(http_config(up.port, **CONFIG)) as proxy:
     client = H2Client(proxy.port("web"))
     check(client.wait(lambda: client.conn.max_outbound_frame_size == 65536),
           f"the proxy advertised SETTINGS_MAX_FRAME_SIZE {client.conn.max_outbound_frame_size}, not 65536")

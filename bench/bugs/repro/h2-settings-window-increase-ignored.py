@@ -3,28 +3,12 @@ window grows by the difference (RFC 9113 6.9.2) and response bytes held for lack
 
 from h2.settings import SettingCodes
 
-from _live import H2Client, Proxy, Upstream, check, http1_app, ok
+from _live import H2Client, Proxy, Upstream, check, http1_app, http_config, ok
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: HTTP2
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict(codec="HTTP2")
 BODY = b"z" * 4000
 
-with Upstream(http1_app(lambda request: (200, [], BODY))) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(lambda request: (200, [], BODY))) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     # Open with a zero stream window (a client that is not ready for bodies yet), then open it by SETTINGS.
     client = H2Client(proxy.port("web"), settings={SettingCodes.INITIAL_WINDOW_SIZE: 0})
     sid = client.request("GET", "/file")

@@ -8,25 +8,9 @@ import time
 
 from h2.settings import SettingCodes
 
-from _live import H2Client, Proxy, Upstream, check, ok
+from _live import H2Client, Proxy, Upstream, check, http_config, ok
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: HTTP2
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: endless}}}}]
-clusters:
-  - name: endless
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict(codec="HTTP2")
 STREAMS = 40
 LIMIT_MIB = 24      # one 1 MiB connection limit plus the streams' bookkeeping stays far below this
 
@@ -56,7 +40,7 @@ def rss_kib(pid):
     return 0
 
 
-with Upstream(endless) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(endless) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     client = H2Client(proxy.port("web"), settings={SettingCodes.INITIAL_WINDOW_SIZE: 0})
     client.wait(lambda: False, timeout=0.3)
     before = rss_kib(proxy.proc.pid)

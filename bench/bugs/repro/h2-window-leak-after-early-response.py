@@ -2,31 +2,15 @@
 the upload ended) are still acknowledged, so the connection window recovers and the next request
 on the same connection can send its body."""
 
-from _live import H2Client, Proxy, Upstream, check, http1_app, ok
+from _live import H2Client, Proxy, Upstream, check, http1_app, http_config, ok
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: HTTP2
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes:
-                      - {{match: {{prefix: "/denied"}}, direct_response: {{status: 403, body: "no uploads here"}}}}
-                      - {{match: {{prefix: "/"}}, route: {{cluster: app}}}}
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict(codec="HTTP2", routes=[
+    {"match": {"prefix": "/denied"}, "direct_response": {"status": 403, "body": "no uploads here"}},
+    {"match": {"prefix": "/"}, "route": {"cluster": "app"}}])
 WINDOW = 65535   # RFC 9113 initial connection window; the proxy's default stream window too
 
 with Upstream(http1_app(lambda request: (200, [], b"got %d bytes" % len(request[3])))) as up, \
-        Proxy(CONFIG.format(upstream=up.port)) as proxy:
+        Proxy(http_config(up.port, **CONFIG)) as proxy:
     client = H2Client(proxy.port("web"))
     denied = client.request("POST", "/denied/upload", body=b"")
     check(client.wait(lambda: client.streams[denied]["status"] is not None),

@@ -3,26 +3,10 @@ served requests (Envoy's common_http_protocol_options.idle_timeout: time since t
 
 import time
 
-from _live import Proxy, Responses, Upstream, check, connect, http1_app, ok, recv_until, request_bytes
+from _live import Proxy, Responses, Upstream, check, connect, http1_app, http_config, ok, recv_until, request_bytes
 
 IDLE_MS = 300
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              idle_timeout_ms: %d
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-""" % IDLE_MS
+CONFIG = dict(hcm={"idle_timeout_ms": IDLE_MS})
 
 
 def closed_within(sock, seconds):
@@ -32,7 +16,7 @@ def closed_within(sock, seconds):
     return rest == b"" and time.monotonic() - start < seconds
 
 
-with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     with connect(proxy.port("web")) as fresh:
         fresh_closed = closed_within(fresh, 2)
     with connect(proxy.port("web")) as used:

@@ -1,26 +1,11 @@
 """Hop-by-hop fields: a field the client names in Connection is meant for the proxy alone and is removed
 before forwarding (RFC 9110 7.6.1), whatever the case of its name in the Connection list."""
 
-from _live import Proxy, Upstream, check, http1_app, http1_request, ok
+from _live import Proxy, Upstream, check, http1_app, http1_request, http_config, ok
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict()
 
-with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     for option in ("x-proxy-hint", "X-Proxy-Hint"):
         status, _, _ = http1_request(proxy.port("web"), "GET", f"/{option}",
                                      headers=[("Connection", f"keep-alive, {option}"), ("X-Proxy-Hint", "internal")])

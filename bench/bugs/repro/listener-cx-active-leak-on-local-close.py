@@ -1,23 +1,10 @@
 """Listener stats: listener.<name>.downstream_cx_active counts the connections open now, so it returns
 to 0 once the proxy itself has closed them (here: refused by network RBAC)."""
 
-from _live import Proxy, check, connect, ok, recv_until, wait_for
+from _live import Proxy, check, connect, ok, recv_until, tcp_config, wait_for
 
-CONFIG = """
-listeners:
-  - name: tcp
-    address: {host: 127.0.0.1, port: 0}
-    filter_chains:
-      - filters:
-          - rbac: {action: ALLOW, policies: []}
-          - tcp_proxy: {cluster: nowhere}
-clusters:
-  - name: nowhere
-    endpoints: [{host: 127.0.0.1, port: 9}]
-admin: {address: {host: 127.0.0.1, port: 0}}
-"""
 
-with Proxy(CONFIG) as proxy:
+with Proxy(tcp_config(9, admin=True, filters=[{"rbac": {"action": "ALLOW", "policies": []}}])) as proxy:
     for _ in range(3):
         with connect(proxy.port("tcp")) as sock:
             refused = recv_until(sock, 1, timeout=2) == b""

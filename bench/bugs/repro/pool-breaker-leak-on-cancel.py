@@ -4,27 +4,10 @@ counts as outstanding: upstream_rq_active returns to 0 and max_requests admits n
 import threading
 import time
 
-from _live import Proxy, Responses, Upstream, check, connect, http1_app, ok, request_bytes, wait_for
+from _live import Proxy, Responses, Upstream, check, connect, http1_app, http_config, ok, request_bytes, wait_for
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app, timeout_ms: 0}}}}]
-clusters:
-  - name: app
-    max_connections: 1
-    circuit_breakers: {{max_requests: 2}}
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-admin: {{address: {{host: 127.0.0.1, port: 0}}}}
-"""
+CONFIG = dict(route={"timeout_ms": 0}, admin=True,
+              cluster={"max_connections": 1, "circuit_breakers": {"max_requests": 2}})
 release = threading.Event()
 
 
@@ -34,7 +17,7 @@ def respond(request):
     return 200, [], b"done " + request[1].encode()
 
 
-with Upstream(http1_app(respond)) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(respond)) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     port = proxy.port("web")
     holder = connect(port)
     holder.sendall(request_bytes("GET", "/hold"))            # takes the only connection

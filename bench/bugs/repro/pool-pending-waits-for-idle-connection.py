@@ -6,26 +6,9 @@ import time
 
 from h2.settings import SettingCodes
 
-from _live import Proxy, Responses, Upstream, check, connect, h2_app, ok, request_bytes, wait_for
+from _live import Proxy, Responses, Upstream, check, connect, h2_app, http_config, ok, request_bytes, wait_for
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: grpc}}}}]
-clusters:
-  - name: grpc
-    protocol: HTTP2
-    max_connections: 1
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict(cluster={"protocol": "HTTP2", "max_connections": 1})
 
 
 second_sent = threading.Event()
@@ -41,7 +24,7 @@ def respond(path):
 
 
 with Upstream(h2_app(respond, {SettingCodes.MAX_CONCURRENT_STREAMS: 2})) as up, \
-        Proxy(CONFIG.format(upstream=up.port)) as proxy:
+        Proxy(http_config(up.port, **CONFIG)) as proxy:
     port = proxy.port("web")
     clients = {}
     for path in ("/watch", "/first", "/second"):

@@ -3,26 +3,10 @@ to the pool able to read, so the next request on it gets the upstream's answer (
 scenario, in memory through the build API: a response larger than the client's buffer arrives in one
 read while the client reads slowly)."""
 
-from _live import accept_in_memory, check, guarded, in_memory, ok
+from _live import accept_in_memory, check, guarded, http_config, in_memory, ok
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {host: 127.0.0.1, port: 10000}
-    per_connection_buffer_limit_bytes: 1024
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{match: {prefix: "/"}, route: {cluster: app, timeout_ms: 5000}}]
-clusters:
-  - name: app
-    max_connections: 1
-    endpoints: [{host: 127.0.0.1, port: 9000}]
-"""
+CONFIG = http_config(9000, route={"timeout_ms": 5000}, cluster={"max_connections": 1},
+                     listener={"per_connection_buffer_limit_bytes": 1024})
 BIG = b"HTTP/1.1 200 OK\r\ncontent-length: 4000\r\n\r\n" + b"x" * 4000
 
 built, ctx, dispatcher, network = in_memory(CONFIG)

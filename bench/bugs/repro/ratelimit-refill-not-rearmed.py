@@ -3,27 +3,11 @@ so after a pause a burst of max_tokens requests is admitted again."""
 
 import time
 
-from _live import Proxy, Responses, Upstream, check, connect, http1_app, ok, request_bytes
+from _live import Proxy, Responses, Upstream, check, connect, http1_app, http_config, ok, request_bytes
 
 MAX_TOKENS, FILL_MS = 4, 100
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              http_filters:
-                - local_ratelimit: {{max_tokens: %d, tokens_per_fill: 1, fill_interval_ms: %d}}
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-""" % (MAX_TOKENS, FILL_MS)
+CONFIG = dict(filters=[{"local_ratelimit": {"max_tokens": MAX_TOKENS, "tokens_per_fill": 1,
+                                             "fill_interval_ms": FILL_MS}}])
 
 
 def burst(port):
@@ -34,7 +18,7 @@ def burst(port):
         return [(answer or (None,))[0] for answer in (responses.next() for _ in range(MAX_TOKENS))]
 
 
-with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     first = burst(proxy.port("web"))
     check(first == [200] * MAX_TOKENS, f"a full bucket of {MAX_TOKENS} admitted {first}")
     time.sleep((MAX_TOKENS + 6) * FILL_MS / 1000)   # long enough to refill the bucket completely

@@ -1,25 +1,13 @@
 """Network RBAC: a destination_ports policy matches the port the client connected to (the listener's),
 not the client's own ephemeral source port."""
 
-from _live import Proxy, Upstream, check, connect, echo, free_port, ok, recv_until
+from _live import Proxy, Upstream, check, connect, echo, free_port, ok, recv_until, tcp_config
 
-CONFIG = """
-listeners:
-  - name: tcp
-    address: {{host: 127.0.0.1, port: {port}}}
-    filter_chains:
-      - filters:
-          - rbac:
-              action: ALLOW
-              policies: [{{name: this-port, destination_ports: [{port}]}}]
-          - tcp_proxy: {{cluster: echo}}
-clusters:
-  - name: echo
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
 
 port = free_port()
-with Upstream(echo) as up, Proxy(CONFIG.format(port=port, upstream=up.port)) as proxy:
+RBAC = {"rbac": {"action": "ALLOW", "policies": [{"name": "this-port", "destination_ports": [port]}]}}
+with Upstream(echo) as up, \
+        Proxy(tcp_config(up.port, listener={"address": {"host": "127.0.0.1", "port": port}}, filters=[RBAC])) as proxy:
     with connect(proxy.port("tcp")) as sock:
         client_port = sock.getsockname()[1]
         sock.sendall(b"ping")

@@ -3,27 +3,12 @@ never answers gets the client a 504 after timeout_ms."""
 
 import time
 
-from _live import Proxy, Upstream, check, http1_app, http1_request, ok
+from _live import Proxy, Upstream, check, http1_app, http1_request, http_config, ok
 
 TIMEOUT_MS = 300
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app, timeout_ms: %d}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-""" % TIMEOUT_MS
+CONFIG = dict(route={"timeout_ms": TIMEOUT_MS})
 
-with Upstream(http1_app(lambda request: None)) as up, Proxy(CONFIG.format(upstream=up.port)) as proxy:
+with Upstream(http1_app(lambda request: None)) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     outcomes = {}
     for method, body in (("GET", b""), ("POST", b"payload")):
         start = time.monotonic()

@@ -2,19 +2,9 @@
 stream still reach the upstream, all of them (in memory through the proxy's build API, where the
 client's last bytes and its end of stream arrive in one read, as they can from a socket)."""
 
-from _live import accept_in_memory, check, in_memory, ok
+from _live import accept_in_memory, check, in_memory, ok, tcp_config
 
-CONFIG = """
-listeners:
-  - name: tcp
-    address: {host: 127.0.0.1, port: 10000}
-    filter_chains:
-      - filters:
-          - tcp_proxy: {cluster: sink}
-clusters:
-  - name: sink
-    endpoints: [{host: 127.0.0.1, port: 9000}]
-"""
+CONFIG = tcp_config(9000)
 
 built, ctx, dispatcher, network = in_memory(CONFIG)
 down, client = accept_in_memory(built, ctx, "tcp", ("127.0.0.1", 40000))

@@ -2,20 +2,9 @@
 reads from the upstream again and the rest of the upstream's data arrives (in memory through the
 build API: a client that reads only when it wants to)."""
 
-from _live import accept_in_memory, check, guarded, in_memory, ok
+from _live import accept_in_memory, check, guarded, in_memory, ok, tcp_config
 
-CONFIG = """
-listeners:
-  - name: tcp
-    address: {host: 127.0.0.1, port: 10000}
-    per_connection_buffer_limit_bytes: 1024
-    filter_chains:
-      - filters:
-          - tcp_proxy: {cluster: bulk}
-clusters:
-  - name: bulk
-    endpoints: [{host: 127.0.0.1, port: 9000}]
-"""
+CONFIG = tcp_config(9000, listener={"per_connection_buffer_limit_bytes": 1024})
 
 built, ctx, dispatcher, network = in_memory(CONFIG)
 down, client = accept_in_memory(built, ctx, "tcp", ("127.0.0.1", 40000))

@@ -3,13 +3,12 @@ connection opens and re-armed when its request ends, must not close the connecti
 deadline (in memory through the build API, on virtual time, where a timer's earlier expiries are
 still queued when it is re-armed)."""
 
-from _live import HTTP1_CONFIG, accept_in_memory, check, guarded, in_memory, ok
+from _live import accept_in_memory, check, guarded, http_config, in_memory, ok
 
 IDLE_MS = 1000
-CONFIG = HTTP1_CONFIG.replace("          - http_connection_manager:\n",
-                              "          - http_connection_manager:\n              idle_timeout_ms: %d\n" % IDLE_MS)
+CONFIG = http_config(9000, hcm={"idle_timeout_ms": IDLE_MS})
 
-built, ctx, dispatcher, network = in_memory(CONFIG.format(upstream=9000).replace("port: 0", "port: 10000"))
+built, ctx, dispatcher, network = in_memory(CONFIG)
 down, client = accept_in_memory(built, ctx, "web", ("127.0.0.1", 40000))
 guarded(lambda: dispatcher.advance(500))
 client.peer_send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
