@@ -7,6 +7,9 @@ HTTP/2 clients and upstreams mix freely (translation is through the protocol-neu
 
 Per stream
   * request headers larger than max_request_headers_kb (default 60 KiB) get a 431;
+  * before the filters, Envoy's request checks: header and trailer names with "_"
+    (headers_with_underscores_action: 400 by default, or dropped), then the path options
+    (normalize_path, merge_slashes, path_with_escaped_slashes_action: proxy/http/path.py);
   * `Expect: 100-continue` is answered with a 100 here;
   * request_timeout_ms runs from the request headers to the end of the response: 408 while the
     request is incomplete, 504 after, a reset once the response started (flag DT);
@@ -72,8 +75,8 @@ class HcmConfig:
     max_request_headers_bytes: int
     limits: CodecLimits
     access_log: str | None        # "stdout", a path, or None
-    path_options: PathOptions = PathOptions()
-    underscores: str = "REJECT_REQUEST"  # headers_with_underscores_action: ALLOW | REJECT_REQUEST | DROP_HEADER
+    path_options: PathOptions
+    underscores: str              # headers_with_underscores_action: ALLOW | REJECT_REQUEST | DROP_HEADER
     stream_idle_timeout_ms: int = 300000
 
 
