@@ -499,26 +499,30 @@ def h2_app(respond, settings: dict | None = None, validate: bool = True):
 
 
 def http_config(upstream: int, *, codec: str = "AUTO", filters=(), route=None, routes=None, hcm=None,
-                cluster=None, listener=None, admin: bool = False) -> str:
+                cluster=None, clusters=(), listener=None, admin: bool = False) -> str:
     """A configuration (JSON, which the proxy reads as YAML) with one listener `web` on port 0 whose
     connection manager routes every request to cluster `app` at 127.0.0.1:`upstream`. Each keyword adds
     to or replaces one part: `filters` (HTTP filters), `route` (fields of the route action), `routes`
-    (the whole route list), `hcm`, `cluster` and `listener` (fields of those), `admin` (an admin on port 0)."""
+    (the whole route list), `hcm`, `cluster` and `listener` (fields of those), `clusters` (more
+    clusters: (name, port) pairs), `admin` (an admin on port 0)."""
     routes = routes or [{"match": {"prefix": "/"}, "route": {"cluster": "app", **(route or {})}}]
     manager = {"codec": codec, "http_filters": list(filters),
                "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": routes}]}, **(hcm or {})}
-    return _config([{"http_connection_manager": manager}], upstream, cluster, listener, admin)
+    return _config([{"http_connection_manager": manager}], upstream, cluster, clusters, listener, admin)
 
 
 def tcp_config(upstream: int, *, filters=(), cluster=None, listener=None, admin: bool = False) -> str:
     """One listener `tcp` on port 0: the network `filters` given, then tcp_proxy to cluster `app`."""
-    return _config(list(filters) + [{"tcp_proxy": {"cluster": "app"}}], upstream, cluster, listener, admin, "tcp")
+    return _config(list(filters) + [{"tcp_proxy": {"cluster": "app"}}], upstream, cluster, (), listener, admin, "tcp")
 
 
-def _config(chain, upstream, cluster, listener, admin, name="web") -> str:
+def _config(chain, upstream, cluster, clusters, listener, admin, name="web") -> str:
+    def endpoint(port):
+        return {"endpoints": [{"host": "127.0.0.1", "port": port}]}
     config = {"listeners": [{"name": name, "address": {"host": "127.0.0.1", "port": 0},
                              "filter_chains": [{"filters": chain}], **(listener or {})}],
-              "clusters": [{"name": "app", "endpoints": [{"host": "127.0.0.1", "port": upstream}], **(cluster or {})}]}
+              "clusters": [{"name": "app", **endpoint(upstream), **(cluster or {})}]
+              + [{"name": more, **endpoint(port)} for more, port in clusters]}
     if admin:
         config["admin"] = {"address": {"host": "127.0.0.1", "port": 0}}
     return json.dumps(config)
@@ -529,13 +533,4 @@ def exchange(port: int, raw: bytes, timeout: float = 2.0) -> bytes:
     went quiet for `timeout`."""
     with connect(port, timeout) as sock:
         sock.sendall(raw)
-        got = bytearray()
-        try:
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                got += data
-        except (socket.timeout, ConnectionError):
-            pass
-    return bytes(got)
+        return recv_until(sock, 1 << 62, timeout)

@@ -1,30 +1,15 @@
 """Virtual host selection: host names are case-insensitive (RFC 9110 4.2.3), so `Host: ADMIN.example.com`
 selects the virtual host listing admin.example.com."""
 
-from _live import Proxy, Upstream, check, http1_app, http1_request, ok
+from _live import Proxy, Upstream, check, http1_app, http1_request, http_config, ok
 
-CONFIG = """
-listeners:
-  - name: web
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              route_config:
-                virtual_hosts:
-                  - name: admin
-                    domains: ["admin.example.com"]
-                    routes: [{{match: {{prefix: "/"}}, direct_response: {{status: 403, body: "admin is internal"}}}}]
-                  - name: public
-                    domains: ["*"]
-                    routes: [{{match: {{prefix: "/"}}, route: {{cluster: app}}}}]
-clusters:
-  - name: app
-    endpoints: [{{host: 127.0.0.1, port: {upstream}}}]
-"""
+CONFIG = dict(hcm={"route_config": {"virtual_hosts": [
+    {"name": "admin", "domains": ["admin.example.com"],
+     "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 403, "body": "admin is internal"}}]},
+    {"name": "public", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "app"}}]}]}})
 
 with Upstream(http1_app(lambda request: (200, [], b"public site"))) as up, \
-        Proxy(CONFIG.format(upstream=up.port)) as proxy:
+        Proxy(http_config(up.port, **CONFIG)) as proxy:
     port = proxy.port("web")
     results = {host: http1_request(port, "GET", "/users", headers=[("Host", host)])[0]
                for host in ("admin.example.com", "ADMIN.Example.COM")}
