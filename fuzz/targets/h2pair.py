@@ -25,6 +25,9 @@ Oracles (InvariantViolation names):
   once the stream ended, and a stream the receiver saw end was ended by the sender;
 - h2_flood_unchecked / h2_flood_uncounted / h2_flood_misjudged: Envoy's flood limits, judged from the
   wire by fuzz/targets/h2_floods.py;
+- h2_connection_error_on_valid_input: while only the codecs' own bytes flowed (both ways), a
+  connection error other than a flood defence's ENHANCE_YOUR_CALM, e.g. for a stream over the advertised
+  concurrency limit sent before the SETTINGS arrived (refused alone, RFC 9113 5.1.2);
 - h2_wire_*: while only the codecs' own bytes flowed, each codec's frames obey the SETTINGS the other
   advertised, by an independent monitor (fuzz/peers/h2_wire.py: windows, frame size, concurrency,
   stream states, header blocks).
@@ -51,7 +54,7 @@ from fuzz.targets.h2_floods import InboundRun, OutboundQueue, Own, act_flood, ch
 from fuzz.targets.reference import HOP_BY_HOP
 from proxy.http.codec import H2_PREFACE, CodecLimits, CodecUsageError, ConnectionClosed, Data, InformationalResponse, ProtocolError, \
     RequestHeaders, ResponseHeaders, StreamReset, Trailers
-from proxy.http.h2 import H2ClientCodec, H2ServerCodec
+from proxy.http.h2 import ENHANCE_YOUR_CALM, H2ClientCodec, H2ServerCodec
 from proxy.http.headers import TRAILER_FORBIDDEN
 
 MAX_ACTIONS = 256
@@ -229,6 +232,12 @@ class Pair:
         sid = getattr(ev, "stream_id", None)
         if isinstance(ev, ProtocolError) and sid is None:
             side.conn_dead = True
+            if not (self.client.tainted or self.server.tainted) and ev.error_code != ENHANCE_YOUR_CALM:
+                # RFC 9113 5.4: what the other codec sends unaltered is valid HTTP/2; even a stream
+                # over the advertised limit, sent before the SETTINGS arrived, is a stream error (5.1.2).
+                # Flood defences (ENHANCE_YOUR_CALM) are policy, not a verdict on validity.
+                _fail("h2_connection_error_on_valid_input", f"{side.name} ended the connection over the other "
+                                                            f"codec's own bytes: {ev.reason}")
             return
         side.closed_seen |= isinstance(ev, ConnectionClosed)
         if isinstance(ev, ConnectionClosed) or sid is None:
@@ -530,6 +539,7 @@ def act_settings(pair: Pair, fdp) -> None:
         shift += 2
     codec = (H2ClientCodec if client else H2ServerCodec)(CodecLimits(**picks))
     fresh = Side(side.name, codec)
+    fresh.tainted = side.tainted  # bytes already injected towards it still arrive
     fresh.collect()
     if client:
         pair.client = fresh

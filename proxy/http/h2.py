@@ -60,6 +60,22 @@ def _count(stats: dict[str, int], key: str) -> None:
     stats[key] = stats.get(key, 0) + 1
 
 
+def _block(fields) -> Headers:
+    """A received field block, cookie crumbs joined into one field (RFC 9113 8.2.3) as h2 would, but
+    without the empty crumbs: h2 joins them into a value ending in "; " and then refuses its own
+    result as surrounded by whitespace, a connection error over a valid empty cookie field."""
+    block, crumbs = [], []
+    for name, value in fields:
+        if name == b"cookie":
+            if value:
+                crumbs.append(bytes(value))
+        else:
+            block.append((bytes(name), bytes(value)))
+    if crumbs:
+        block.append((b"cookie", b"; ".join(crumbs)))
+    return block
+
+
 def _status(block: Headers) -> int | None:
     value = dict(block).get(b":status", b"")
     return int(value) if len(value) == 3 and value.isdigit() else None
@@ -81,7 +97,7 @@ class _H2Codec:
         self.wants_close = False
         config = h2.config.H2Configuration(client_side=self.client_side, header_encoding=None,
                                            validate_inbound_headers=True, validate_outbound_headers=True,
-                                           normalize_inbound_headers=True, normalize_outbound_headers=True)
+                                           normalize_inbound_headers=False, normalize_outbound_headers=True)
         conn = h2.connection.H2Connection(config)
         values = {
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limits.h2_max_concurrent_streams,
@@ -214,7 +230,7 @@ class _H2Codec:
                 merged.append(ev.stream_ended)
             st = self._streams.get(ev.stream_id)
             if st is not None:
-                block = [(bytes(n), bytes(v)) for n, v in ev.headers]
+                block = _block(ev.headers)
                 problem = trailer_problem(block)  # h2 checks trailers less than headers
                 if problem is not None:
                     self._malformed(ev.stream_id, problem, events)
@@ -456,7 +472,7 @@ class H2ServerCodec(_H2Codec, ServerCodec):
         if not isinstance(ev, h2.events.RequestReceived):
             return
         sid = ev.stream_id
-        block = [(bytes(n), bytes(v)) for n, v in ev.headers]
+        block = _block(ev.headers)
         end = ev.stream_ended is not None
         if end:
             merged.append(ev.stream_ended)
@@ -531,7 +547,7 @@ class H2ClientCodec(_H2Codec, ClientCodec):
 
     def _translate_more(self, ev, merged: list, events: list[Event]) -> None:
         if isinstance(ev, h2.events.InformationalResponseReceived):
-            block = [(bytes(n), bytes(v)) for n, v in ev.headers]
+            block = _block(ev.headers)
             status = _status(block)
             if status is None:
                 self._malformed(ev.stream_id, ":status is not three digits", events)
@@ -539,7 +555,7 @@ class H2ClientCodec(_H2Codec, ClientCodec):
                 events.append(InformationalResponse(ev.stream_id, status,
                                                     [(n, v) for n, v in block if not n.startswith(b":")]))
         elif isinstance(ev, h2.events.ResponseReceived):
-            block = [(bytes(n), bytes(v)) for n, v in ev.headers]
+            block = _block(ev.headers)
             end = ev.stream_ended is not None
             if end:
                 merged.append(ev.stream_ended)
