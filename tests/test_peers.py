@@ -278,3 +278,12 @@ def test_planted_underscore_check_that_lets_requests_through_is_caught(monkeypat
     monkeypatch.setattr(conn_manager.HttpConnectionManager, "_refuse_underscores", lambda self, stream, fields: False)
     with pytest.raises(InvariantViolation, match="peer_forwarded_despite_config"):
         run(built(), exchange_script(hostile_h1(18)))
+
+
+def test_requests_sent_without_an_id_are_linked_by_what_they_ask_for():
+    data = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET http://localhost/x HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    s = run(built(), [A("connect"), A("send", payload=data), A("upstream_connect"), A("upstream_read"), UP_OK,
+                      A("upstream_read"), UP_OK, A("read")])
+    assert [(ex.id, [(up.request.target, up.request.authority) for up in ex.upstreams]) for ex in s.peers.exchanges] \
+        == [("c0.1", [(b"/", b"a")]), ("c0.2", [(b"/x", b"localhost")])]
+    assert s.peers.unlinked == []

@@ -8,7 +8,7 @@ oracles of fuzz/peers/judge.py run over the records). Payload templates reach th
 
 from . import judge
 from .downstream import H1Client, H2Client, is_h2
-from .forwarding_model import Model
+from .forwarding_model import Model, expected_request, normal_target
 from .h2_wire import PREFACE
 from .record import ID_HEADER, Exchange, UpstreamSeen
 from .upstream import H1Server, H2Server
@@ -155,14 +155,24 @@ class Peers:
         rid = up.request.header(ID_HEADER)
         ex = self.by_id.get(rid.decode("latin-1")) if rid is not None else None
         if ex is None and rid is None:
-            same = [e for e in self._idless if e.request.method == up.request.method]
-            if len(self._idless) == 1 and same:
-                ex = same[0]
+            ex = next((e for e in self._idless if self._same_request(e, up.request)), None)
+            if ex is not None:
                 self._idless.remove(ex)
         if ex is None:
             self.unlinked.append(up)
         else:
             ex.upstreams.append(up)
+
+    def _same_request(self, ex: Exchange, seen) -> bool:
+        """An id-less client request this upstream request can be: same method, and the target and
+        authority the forwarding model expects (identical requests are interchangeable: the oldest
+        one is taken)."""
+        if ex.request.method != seen.method:
+            return False
+        want = expected_request(ex.request, self.model_for(ex.downstream))
+        return (want.target is None or normal_target(want.target, self.model_for(ex.downstream)) ==
+                normal_target(seen.target, self.model_for(ex.downstream))) \
+            and (not ex.request.authority or want.authority == seen.authority)
 
     @property
     def all_understood(self) -> bool:

@@ -28,8 +28,8 @@ the peer saw the bytes):
 A request counts as finished (the client finished sending it) when `request.complete`: HTTP/1.1,
 h11 read its end of message; HTTP/2, the client sent END_STREAM on it. Exchanges are listed in the
 order the clients sent them (Peers.exchanges); upstream requests that no downstream request claims
-are in Peers.unlinked (linking: the x-fuzz-id header; without one, the only unlinked id-less
-downstream request of the session with the same method, if exactly one).
+are in Peers.unlinked (linking: the x-fuzz-id header; without one, the oldest unlinked id-less
+client request with the same method, target and authority as the forwarding model expects them).
 """
 
 from dataclasses import dataclass, field
