@@ -21,6 +21,13 @@ def pool():
     return session.ConfigPool.default()
 
 
+@pytest.fixture(autouse=True)
+def fresh_chain_verdicts(monkeypatch):
+    """Chain selections are judged once per connection facts and process; a planted bug is new code."""
+    from fuzz.models import session_oracle
+    monkeypatch.setattr(session_oracle, "_CHAINS_CHECKED", {})
+
+
 def replay_all(pool):
     for p in sorted(SEEDS.iterdir()):
         session.run_input(pool, p.read_bytes())

@@ -46,6 +46,7 @@ def bootstrap_of(built):
 
 
 _EDGES: dict = {}
+_CHAINS_CHECKED: dict = {}   # (id(built), listener, local, remote, server name) -> (built, model's chains)
 
 
 def edge_sources(built, defaults) -> tuple:
@@ -97,15 +98,23 @@ class SessionModel:
         msg = self.boot.listeners[li]
         if not chains.understood(msg) or msg.listener_filters:
             return  # listener filters choose later, from the bytes (fuzz/tls_session.py judges those)
-        want = chains.default_chain(msg, chains.select(msg, local[1], server_name, remote[0], destination_ip=local[0],
-                                                       source_port=remote[1]))
-        picked = listener.select_filter_chain(local, remote, server_name)
-        got = () if picked is None else (
-            ("default",) if picked is listener.default_filter_chain else (listener.filter_chains.index(picked),))
         what = f"connection {index} to listener {msg.name} port {local[1]} from {remote[0]} sni {server_name!r}"
-        if len(want) <= 1 and want != got:
-            raise InvariantViolation("model_filter_chain_match", f"{what}: chain {list(want)} expected, {list(got)} chosen",
-                                     judged=type(listener).select_filter_chain, expected=list(want), observed=list(got))
+        key = (id(built), li, tuple(local), tuple(remote), server_name)
+        checked = _CHAINS_CHECKED.get(key)
+        if checked is None or checked[0] is not built:
+            # Both selections are pure functions of the connection's facts: judged once per facts.
+            want = chains.default_chain(msg, chains.select(msg, local[1], server_name, remote[0], destination_ip=local[0],
+                                                           source_port=remote[1]))
+            picked = listener.select_filter_chain(local, remote, server_name)
+            got = () if picked is None else (
+                ("default",) if picked is listener.default_filter_chain else (listener.filter_chains.index(picked),))
+            if len(want) <= 1 and want != got:
+                raise InvariantViolation("model_filter_chain_match", f"{what}: chain {list(want)} expected, {list(got)} chosen",
+                                         judged=type(listener).select_filter_chain, expected=list(want), observed=list(got))
+            if len(_CHAINS_CHECKED) > 8192:
+                _CHAINS_CHECKED.clear()
+            checked = _CHAINS_CHECKED[key] = (built, want)
+        want = checked[1]
         if conn is None or len(want) != 1 or want == ("default",):
             return
         ci = want[0]
