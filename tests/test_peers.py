@@ -8,36 +8,15 @@ import pytest
 from fuzz import session
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Action as A, Session
-from proxy.build import build
-from proxy.config import load_bytes
 from proxy.upstream import pool_conn
+from tests.test_liveness import http
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def built(cluster_protocol="HTTP1", codec="AUTO", filters=""):
-    yaml = f"""
-listeners:
-  - name: in
-    address: {{host: 127.0.0.1, port: 10080}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: {codec}
-              {filters}
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes:
-                      - match: {{prefix: "/"}}
-                        route: {{cluster: web}}
-clusters:
-  - name: web
-    protocol: {cluster_protocol}
-    endpoints: [{{host: 127.0.0.1, port: 9080}}]
-"""
-    return build(load_bytes(yaml.encode(), "yaml"))
+    """Listener -> HCM (`filters`: more HCM fields) -> cluster `web` speaking `cluster_protocol`."""
+    return http(limit=1 << 20, codec=codec, hcm=filters, cluster=f"protocol: {cluster_protocol}")
 
 
 # Seeds of fuzz/payloads.py templates: h1_request (method, path, host, body length, flags, ...),

@@ -7,6 +7,7 @@ from fuzz.oracles import InvariantViolation
 from fuzz.targets import h2pair
 from proxy.http.codec import CodecLimits
 from proxy.http.h2 import H2ClientCodec, H2ServerCodec, _H2Codec
+from tests.test_peers import plant_on_proxy_h2 as plant, subclass_instance
 
 
 def upload(pair, body: bytes, streams: int = 1, response: bytes = b""):
@@ -39,19 +40,6 @@ def small_server(pair, **limits):
     pair.server = h2pair.Side("server", H2ServerCodec(CodecLimits(**limits)))
     pair.server.collect()
     return pair
-
-
-def plant(monkeypatch, codec_class, patch):
-    original = codec_class.__init__
-
-    def planted(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        patch(self._conn)
-    monkeypatch.setattr(codec_class, "__init__", planted)
-
-
-def subclass_instance(obj, **overrides):
-    obj.__class__ = type("Planted" + type(obj).__name__, (type(obj),), overrides)
 
 
 def test_large_exchanges_under_small_limits_pass_the_monitor():

@@ -9,7 +9,7 @@ import h2.events
 
 from ..oracles import InvariantViolation
 from .h1_stream import RequestStream, ResponseStream
-from .h2_peer import H2Peer, error_name, fields
+from .h2_peer import H2Peer, error_name, fields, request_message
 from .h2_wire import PREFACE
 from .record import H1, H2, ID_HEADER, Exchange, Message
 
@@ -105,15 +105,11 @@ class H2Client(H2Peer, Client):
         if self.sock.is_closed or self.sock.inbound_end:
             return  # the bytes go nowhere (SimSocket.peer_send drops them): no request was sent
         now = self.clock()
-        pseudo, rest = fields(headers)
         ex = self.by_stream.get(sid)
         if ex is None:
-            msg = Message(method=pseudo.get(b":method", b""), target=pseudo.get(b":path", b""),
-                          authority=pseudo.get(b":authority", b""), scheme=pseudo.get(b":scheme", b""),
-                          headers=rest, started_ms=now)
-            ex = self.by_stream[sid] = self._exchange(msg, sid)
+            ex = self.by_stream[sid] = self._exchange(request_message(headers, now), sid)
         else:
-            ex.request.trailers = rest
+            ex.request.trailers = fields(headers)[1]
         if end_stream:
             ex.request.complete, ex.request.ended_ms = True, now
 

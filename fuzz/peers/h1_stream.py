@@ -14,20 +14,18 @@ from .record import Message
 _ANSWER = h11.Response(status_code=404, headers=[(b"content-length", b"0")])
 
 
-class RequestStream:
-    """Requests out of one direction of a connection; `on_message(msg)` is called at each new head."""
+class _Stream:
+    """What both directions share: bytes in, messages out, the first refusal kept in `error`."""
 
-    def __init__(self, on_message=None) -> None:
-        self.conn = h11.Connection(h11.SERVER)
-        self.messages: list[Message] = []
-        self.error: str | None = None
-        self.done = False           # no more requests can follow (close, switch, error)
-        self.on_message = on_message
+    conn: h11.Connection
+    error: str | None
+    done: bool
+    kind = "message"
 
     def feed(self, data: bytes, now: int, eof: bool = False) -> None:
         if self.error is not None or self.done:
             if data and self.error is None:
-                self.error = "bytes after the last request"
+                self.error = f"bytes after the last {self.kind}"
             return
         self.conn.receive_data(data)
         self._events(now)
@@ -38,6 +36,22 @@ class RequestStream:
             self._events(now)
             if self.error is not None:
                 self.error, self.done = None, True
+
+    def _events(self, now: int) -> None:
+        raise NotImplementedError
+
+
+class RequestStream(_Stream):
+    """Requests out of one direction of a connection; `on_message(msg)` is called at each new head."""
+
+    kind = "request"
+
+    def __init__(self, on_message=None) -> None:
+        self.conn = h11.Connection(h11.SERVER)
+        self.messages: list[Message] = []
+        self.error: str | None = None
+        self.done = False           # no more requests can follow (close, switch, error)
+        self.on_message = on_message
 
     def _events(self, now: int) -> None:
         conn = self.conn
@@ -72,9 +86,11 @@ class RequestStream:
             self.error = str(e) or type(e).__name__
 
 
-class ResponseStream:
+class ResponseStream(_Stream):
     """Responses out of one direction; `expect(method)` once per request they answer, in order.
     A response with no request left to answer is read as the answer to a GET."""
+
+    kind = "response"
 
     def __init__(self, on_message=None) -> None:
         self.conn = h11.Connection(h11.CLIENT)
@@ -88,21 +104,6 @@ class ResponseStream:
 
     def expect(self, method: bytes) -> None:
         self.methods.append(method)
-
-    def feed(self, data: bytes, now: int, eof: bool = False) -> None:
-        if self.error is not None or self.done:
-            if data and self.error is None:
-                self.error = "bytes after the last response"
-            return
-        self.conn.receive_data(data)
-        self._events(now)
-        if eof and self.error is None and not self.done:
-            # The end of the stream may complete a close-delimited body, or cut a message short:
-            # a cut is an ending (the outcome says so), not bytes the parser refuses.
-            self.conn.receive_data(b"")
-            self._events(now)
-            if self.error is not None:
-                self.error, self.done = None, True
 
     def _ask(self) -> None:
         if not self._asked:

@@ -257,6 +257,14 @@ def error_name(code) -> str:
         return f"error {int(code)}"
 
 
+def request_message(headers, now: int) -> Message:
+    """A request's head out of an HTTP/2 header block (pseudo-headers to their fields)."""
+    pseudo, rest = fields(headers)
+    return Message(method=pseudo.get(b":method", b""), target=pseudo.get(b":path", b""),
+                   authority=pseudo.get(b":authority", b""), scheme=pseudo.get(b":scheme", b""),
+                   headers=rest, started_ms=now)
+
+
 def fields(headers) -> tuple[dict, list]:
     """(pseudo-headers, other fields) of an h2 header block, names and values as bytes."""
     pseudo, rest = {}, []

@@ -11,7 +11,7 @@ import h2.events
 from ..oracles import InvariantViolation
 from ..payloads import h2_upstream_read
 from .h1_stream import RequestStream, ResponseStream
-from .h2_peer import H2Peer, error_name, fields
+from .h2_peer import H2Peer, error_name, fields, request_message
 from .record import H1, H2, Message, UpstreamSeen
 
 
@@ -135,10 +135,7 @@ class H2Server(H2Peer, Server):
     def on_event(self, ev, now: int) -> None:
         sid = getattr(ev, "stream_id", None)
         if isinstance(ev, h2.events.RequestReceived):
-            pseudo, rest = fields(ev.headers)
-            msg = Message(method=pseudo.get(b":method", b""), target=pseudo.get(b":path", b""),
-                          authority=pseudo.get(b":authority", b""), scheme=pseudo.get(b":scheme", b""),
-                          headers=rest, started_ms=now)
+            msg = request_message(ev.headers, now)
             up = self.by_stream[sid] = self._seen(msg, sid)
             self.streams[sid] = msg
             self.log.link(up)
