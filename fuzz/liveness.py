@@ -195,9 +195,11 @@ def _read_disable_holder(conn, side: str, session, pcs):
         pc = pcs[id(conn)]
         if not pc.active:
             return Stall("stall_read_disabled_idle_pool_connection", f"{pc!r} idle in its pool")
-        if all(_response_blocked_by_client(s.user) for s in pc.active if s._disabled):
+        holders = [s for s in pc.active if s._disabled]
+        if holders and all(_response_blocked_by_client(s.user) for s in holders):
             return None
-        return Stall("stall_read_disabled_upstream", f"{pc!r}: its downstreams read everything")
+        return Stall("stall_read_disabled_upstream", f"{pc!r}: " + ("its downstreams read everything" if holders
+                                                                     else "none of its streams paused it"))
     hcm = read_filter(conn, HttpConnectionManager)
     holders = [_stream_stall(hcm, s, session) for s in hcm.streams.values() if s.read_disabled and not s.ended] \
         if hcm is not None else []
