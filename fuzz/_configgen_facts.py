@@ -19,6 +19,14 @@ FIELD_FORMATS = {
     # Certificates are test PKI files (TlsCertificate is set whole, see MESSAGE_FIXES); a
     # DataSource elsewhere is a trusted CA: the test CA, or the other one (verification fails).
     P + "DataSource.filename": "test_ca",
+    P + "FilterChainMatch.transport_protocol": "transport_protocol",
+    P + "FilterChainMatch.application_protocols": "alpn",
+    P + "CommonTlsContext.alpn_protocols": "alpn",
+    P + "CertificateValidationContext.match_subject_alt_names": "test_san",
+    P + "StringMatcher.exact": "principal_exact",
+    P + "StringMatcher.prefix": "principal_prefix",
+    P + "StringMatcher.suffix": "principal_suffix",
+    P + "StringMatcher.contains": "principal_contains",
     P + "RbacPolicy.source_prefixes": "cidr",
     P + "HttpRbacPolicy.source_prefixes": "cidr",
     P + "RegexMatcher.regex": "regex",

@@ -63,6 +63,17 @@ _FORMATS = {
     "regex": _regex,
     "null_device": lambda: st.just("/dev/null"),
     "test_ca": lambda: st.sampled_from(_test_cas()),
+    # Values a session's clients can present (fuzz/tls_session.py, the test PKI's names): a match
+    # on anything else is a chain, a SAN check or a principal nobody reaches.
+    "transport_protocol": lambda: st.sampled_from(["tls", "raw_buffer", ""]),
+    "alpn": lambda: st.sampled_from(["h2", "http/1.1", "h2c", "http/1.0"]),
+    "test_san": lambda: st.sampled_from(["*.example.com", "localhost", "spiffe://proxyfuzz.test/client",
+                                         "client.proxyfuzz.test", "nobody.test"]),
+    "principal_exact": lambda: st.sampled_from(["spiffe://proxyfuzz.test/client", "client.proxyfuzz.test",
+                                                "O=proxyfuzz,CN=client", "spiffe://proxyfuzz.test/other"]),
+    "principal_prefix": lambda: st.sampled_from(["spiffe://", "spiffe://proxyfuzz.test/", "client.", "O=proxyfuzz"]),
+    "principal_suffix": lambda: st.sampled_from(["/client", ".test", "CN=client", "/other"]),
+    "principal_contains": lambda: st.sampled_from(["proxyfuzz", "client", "other"]),
 }
 
 

@@ -389,7 +389,7 @@ class Session:
             sent = bytes(sock.sent if tls else sock.wire_sent)[conn.stream_info.get("listener_drained", 0):]
             oracles.check_stream_prefix("downstream->upstream", sent if conn.connected else b"", bytes(up.received),
                                         finished=up.peer_saw_end)
-            oracles.check_stream_prefix("upstream->downstream", bytes(up.sent),
+            oracles.check_stream_prefix("upstream->downstream", bytes(up.sent) if conn.connected else b"",
                                         bytes(sock.received if tls else sock.wire_received), finished=sock.peer_saw_end)
 
     # -- results --------------------------------------------------------------------------

@@ -123,6 +123,36 @@ def _is_http(chain) -> bool:
     return "http_connection_manager" in chain.filter_names
 
 
+# connect_tls modes that reach chains a plain connect cannot (fuzz/tls_session.py): TLS with SNI and
+# ALPN h2 + http/1.1, and with the test CA's client certificate; behind a PROXY v1 header; clear
+# text behind a PROXY header.
+TLS_TOUR_MODES = (0b00100111, 0b00101111, 0b01100111, 0b01000000)
+
+
+def _tls_connect(chain, variant, choice, h2: bool = False):
+    """The connect action a script on `chain` starts with: TLS for a chain that terminates it, with
+    the client certificate, SNI and the ALPN of the script's protocol (h2 or http/1.1)."""
+    if chain.tls is None:
+        return A("connect", variant, value=choice)
+    return A("connect_tls", variant, value=choice, payload=bytes([0b00101001 | (0b010 if h2 else 0b100)]))
+
+
+def _reached_by(built, connect):
+    """The chain a connect_tls action reaches on a listener with listener filters (run, not
+    computed: the filters decide on the bytes), or None."""
+    from fuzz.session import Session
+    s = Session(built)
+    s.apply(connect)
+    s.dispatcher.run_posted()
+    s.check()
+    conn = s.downstream[-1].conn if s.downstream else None
+    name = conn.stream_info.get("filter_chain") if conn is not None else None
+    listener = built.listeners[connect.value % len(built.listeners)]
+    if name == "default_filter_chain":
+        return listener.default_filter_chain
+    return listener.filter_chains[int(name[14:-1])] if name else None
+
+
 def chain_tours(built):
     """(connect action, chain is HTTP) for every filter chain of every listener that a connect
     action can reach, except the one the implicit first connection reaches."""
@@ -132,11 +162,23 @@ def chain_tours(built):
     tours = []
     for choice in range(MAX_TOUR_CONNECT):
         for variant in range(MAX_TOUR_CONNECT):
+            if built.listeners[choice % len(built.listeners)].listener_filters:
+                continue
             chain = _chain_of(built, choice, variant)
             if chain is None or id(chain) in seen:
                 continue
             seen.add(id(chain))
-            tours.append((A("connect", variant, value=choice), _is_http(chain)))
+            tours.append((_tls_connect(chain, variant, choice), _is_http(chain)))
+    for choice, listener in enumerate(built.listeners[:8]):
+        if not listener.listener_filters:
+            continue
+        for variant in range(32):
+            for mode in TLS_TOUR_MODES:
+                connect = A("connect_tls", variant, value=choice, payload=bytes([mode]))
+                chain = _reached_by(built, connect)
+                if chain is not None and id(chain) not in seen:
+                    seen.add(id(chain))
+                    tours.append((connect, _is_http(chain)))
     return tours
 
 
@@ -161,6 +203,8 @@ def write_seeds(out: Path, pool: ConfigPool) -> int:
         else:  # the first connection is refused: the scripts of the configuration's kind
             http = any(_is_http(chain) for listener in built.listeners for chain in listener.filter_chains)
         for script_name, script in (HTTP if http else TCP).items():
+            if first is not None and first.tls is not None:  # the implicit connect is clear text: add a TLS one
+                script = [_tls_connect(first, 0, 0, h2=script_name.startswith("h2"))] + retarget(script)
             for read_size in (0, 2):
                 write(encode_actions(script, config=index, read_size=read_size), f"{Path(name).stem}-{script_name}-r{read_size}")
                 count += 1

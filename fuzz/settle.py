@@ -27,7 +27,7 @@ is not run for them alone. A world still busy after MAX_ROUNDS rounds is a findi
 from proxy.http.codec import H2_PREFACE
 from proxy.network.connection import State
 
-from . import liveness
+from . import liveness, tls_session
 from .oracles import InvariantViolation
 from .peers import H2
 
@@ -85,6 +85,7 @@ def _peers_act(session) -> bool:
     acted = bool(network.pending)
     for conn in list(network.pending):
         network.complete_connect(conn)
+    acted |= tls_session.drive(session)  # TLS peers answer what the proxy wrote (handshakes)
     socks = [s for s in session.downstream if s.conn is not None and s.conn.state is not State.CLOSED]
     socks += [c.io for c in network.opened if c.state is not State.CLOSED and c.connected]
     for sock in socks:

@@ -74,8 +74,11 @@ class TlsSocket(sim.SimSocket):
 
     def start_tls(self, context: ssl.SSLContext, server_side: bool, server_name: str | None = None) -> None:
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=server_side,
-                                    server_hostname=server_name or None)
+        try:
+            self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=server_side,
+                                        server_hostname=server_name or None)
+        except (UnicodeError, ValueError):  # a name the ssl module will not send ("a..b"): none
+            self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=server_side)
         if not server_side:
             self._step()
 

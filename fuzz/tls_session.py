@@ -13,6 +13,7 @@ when the proxy speaks it to them, and every TLS peer moves its handshake on afte
 Oracles (`check`, after every action):
   * tls_plaintext_on_the_wire: whatever the proxy wrote to a peer it speaks TLS with (downstream
     TLS chain, upstream TLS cluster) is TLS records, never plaintext;
+  * connected_before_handshake: such a connection is Connected only once its handshake is done;
   * listener_filter_chain_match: on a listener with listener filters, once they finished, the chain
     the connection got is the one Envoy's precedence (fuzz.models.chains) gives for what the
     client actually sent, read by the independent readers of fuzz/targets (client_hello_reference,
@@ -60,8 +61,10 @@ def start_client(sock: TlsSocket, mode: int, server_name: str, local, claimed) -
         sock.start_tls(context, server_side=False, server_name=server_name if mode & 0x20 else None)
 
 
-def drive(session) -> None:
-    """Let every TLS peer answer what the proxy wrote, until nothing moves (bounded)."""
+def drive(session) -> bool:
+    """Let every TLS peer answer what the proxy wrote, until nothing moves (bounded). True when
+    some bytes moved."""
+    moved = False
     for _ in range(8):
         socks = session.downstream + [c.io for c in session.network.opened]
         before = sum(len(s.wire_sent) + len(s.wire_received) for s in socks)
@@ -70,7 +73,9 @@ def drive(session) -> None:
         session.dispatcher.run_posted()
         socks = session.downstream + [c.io for c in session.network.opened]
         if sum(len(s.wire_sent) + len(s.wire_received) for s in socks) == before:
-            return
+            return moved
+        moved = True
+    return moved
 
 
 def check_records(name: str, data: bytes) -> None:
@@ -84,16 +89,27 @@ def check_records(name: str, data: bytes) -> None:
         at += 5 + length
 
 
+def check_connected_after_handshake(name: str, conn) -> None:
+    """Connected is raised by the TLS transport socket once its handshake is done (conn.ssl says
+    what it established), never before: proxy/network/transport_socket.py."""
+    if conn.connected and conn.ssl is None:
+        raise InvariantViolation("connected_before_handshake",
+                                 f"{name} {conn!r} is Connected, but its TLS handshake established nothing",
+                                 judged=conn.transport_socket)
+
+
 def check(session) -> None:
     for i, sock in enumerate(session.downstream):
         conn = sock.conn
         if conn is not None and speaks_tls(conn):
             check_records(f"downstream {i}", bytes(sock.wire_received))
+            check_connected_after_handshake(f"downstream {i}", conn)
         if conn is not None and not getattr(sock, "fuzz_chain_judged", True):
             _judge_chain(session, i, sock)
     for i, conn in enumerate(session.network.opened):
         if speaks_tls(conn):
             check_records(f"upstream {i}", bytes(conn.io.wire_received))
+            check_connected_after_handshake(f"upstream {i}", conn)
 
 
 def _judge_chain(session, index: int, sock) -> None:

@@ -115,3 +115,16 @@ def test_connect_tls_round_trips_through_the_encoder():
     actions = [tls_connect(3, 0xA5), A("send", 1, payload=b"x", end_stream=True)]
     data = session.encode_actions(actions)
     assert session.decode_actions(session.Reader(data[2:]))[1:] == actions
+
+
+def test_connected_before_the_handshake_is_caught(monkeypatch):
+    from proxy.network.listener import BuiltListener
+    real = BuiltListener._start
+
+    def connected_at_accept(self, conn, chain, ctx):   # as if TLS sockets were up at accept
+        real(self, conn, chain, ctx)
+        conn.raise_connected()
+    monkeypatch.setattr(BuiltListener, "_start", connected_at_accept)
+    with pytest.raises(InvariantViolation) as err:
+        run([tls_connect(SNI_A, TLS | SNI), A("upstream_connect", 0)])
+    assert err.value.name == "connected_before_handshake"

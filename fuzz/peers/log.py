@@ -27,8 +27,14 @@ def hcm_config(sock):
 
 
 def http_codec(sock) -> str | None:
-    """"AUTO", "HTTP1" or "HTTP2": what the connection's HCM speaks; None without one."""
-    return getattr(hcm_config(sock), "codec", None)
+    """"AUTO", "HTTP1" or "HTTP2": what the connection's HCM speaks; None without one. Over TLS an
+    AUTO codec speaks what ALPN chose (proxy/http/codec.py ALPN_CODECS), not what the bytes say."""
+    codec = getattr(hcm_config(sock), "codec", None)
+    ssl = getattr(sock.conn, "ssl", None)
+    if codec == "AUTO" and ssl is not None:
+        from proxy.http.codec import ALPN_CODECS
+        return ALPN_CODECS.get(ssl.alpn, codec)
+    return codec
 
 
 def pool_protocol(conn) -> str | None:

@@ -389,7 +389,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         return CONTINUE
 
     def on_data(self, data, end_stream):
-        if self.conn.ssl is not None and self.codec.protocol is None and self.config.codec == "AUTO":
+        if self.config.codec == "AUTO" and self.conn.ssl is not None and self.codec.protocol is None:
             self.codec.follow_alpn(self.conn.ssl.alpn)  # AUTO follows TLS ALPN (h2, http/1.1)
         chunk = data.take()
         events = self.codec.receive_data(chunk) if chunk else []
