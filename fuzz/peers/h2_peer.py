@@ -59,8 +59,9 @@ class StrictH2Connection(h2.connection.H2Connection):
 
     def __init__(self, peer, client_side: bool) -> None:
         # A client sends what hostile clients send (fuzz/hostile.py): h2 leaves its fields as they are.
+        # Inbound cookie crumbs stay crumbs (h2 would join an empty one into "a; " and refuse that).
         super().__init__(h2.config.H2Configuration(client_side=client_side, header_encoding=None,
-                                                   validate_inbound_headers=True,
+                                                   validate_inbound_headers=True, normalize_inbound_headers=False,
                                                    validate_outbound_headers=not client_side,
                                                    normalize_outbound_headers=not client_side))
         self.peer = peer
