@@ -291,3 +291,35 @@ def test_planted_upstream_request_with_an_uppercase_field_name_is_refused_by_the
     monkeypatch.setattr(h2_codec, "_outbound", lambda headers: original(headers) + [(b"X-Upper", b"1")])
     with pytest.raises(InvariantViolation, match="h2_peer_protocol_error"):
         run(built("HTTP2"), exchange_script(H2_POST, UP_H2_OK))
+
+
+# ------------------------------------------------------------------ planted bugs: what comes back
+UP_WITH_FIELD = A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nx-r: 1\r\ncontent-length: 2\r\n\r\nok")
+
+
+def plant_on_response(monkeypatch, headers=None, data=None):
+    from proxy.http.filters.router import Router
+    if headers is not None:
+        original = Router.on_upstream_headers
+        monkeypatch.setattr(Router, "on_upstream_headers", lambda self, status, fields, end, version:
+                            original(self, status, headers(list(fields)), end, version))
+    if data is not None:
+        original_data = Router.on_upstream_data
+        monkeypatch.setattr(Router, "on_upstream_data", lambda self, chunk, end: original_data(self, data(chunk), end))
+
+
+@pytest.mark.parametrize("change", [lambda fields: [f for f in fields if f[0] != b"x-r"],
+                                    lambda fields: fields + [(b"x-injected", b"1")]])
+def test_planted_response_field_lost_or_injected_is_caught(monkeypatch, change):
+    for protocol_seed in (H1_POST, H2_POST):
+        run(built(), exchange_script(protocol_seed, UP_WITH_FIELD))
+    plant_on_response(monkeypatch, headers=change)
+    for protocol_seed in (H1_POST, H2_POST):
+        with pytest.raises(InvariantViolation, match="peer_response_headers_changed"):
+            run(built(), exchange_script(protocol_seed, UP_WITH_FIELD))
+
+
+def test_planted_response_body_corruption_is_caught(monkeypatch):
+    plant_on_response(monkeypatch, data=lambda chunk: bytes(chunk).upper())
+    with pytest.raises(InvariantViolation, match="peer_response_body_changed"):
+        run(built(), exchange_script(H2_POST, UP_WITH_FIELD))

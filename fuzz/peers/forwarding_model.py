@@ -16,6 +16,8 @@ connection manager's configuration (the documented rewrites, each cited):
   request_headers_to_add, in chain order (bootstrap.proto HeaderMutation);
 - Envoy's `headers_with_underscores_action`: DROP_HEADER drops fields whose name has "_",
   REJECT_REQUEST never forwards such a request.
+A response the upstream sent reaches the client with the same status, fields (modulo the same
+hop-by-hop rules and the response mutations, applied last filter first) and body.
 Field order across names, and how values of one name are split over lines (RFC 9110 5.3, HTTP/2
 cookie crumbs RFC 9113 8.2.3), carry no meaning.
 """
@@ -33,10 +35,12 @@ class Model:
 
     def __init__(self, config) -> None:
         self.mutations = []
+        self.response_mutations = []  # in encoding order: the last filter of the chain first (Envoy)
         for name, make in zip(getattr(config, "filter_names", ()), getattr(config, "filter_makers", ())):
             if name == "header_mutation":
                 mutation = make(None).config
                 self.mutations.append((mutation.request_remove, mutation.request_add))
+                self.response_mutations.insert(0, (mutation.response_remove, mutation.response_add))
         paths = getattr(config, "path_options", None)
         self.normalize = bool(getattr(paths, "normalize", False))
         self.merge_slashes = bool(getattr(paths, "merge_slashes", False))
@@ -118,6 +122,15 @@ def expected_request(sent: Message, model: Model) -> Message | None:
     return Message(method=sent.method, target=target,
                    authority=absolute_authority if absolute_authority is not None else sent.authority,
                    headers=headers)
+
+
+def expected_response_fields(upstream_fields, model: Model) -> list:
+    """The fields a client should see in a response the upstream sent with `upstream_fields`: the
+    header_mutation filters' response removals and additions, in encoding order."""
+    fields = list(upstream_fields)
+    for remove, add in model.response_mutations:
+        fields = [(n, v) for n, v in fields if n.lower() not in remove] + list(add)
+    return fields
 
 
 def fields_meaning(fields) -> dict:

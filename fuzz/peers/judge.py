@@ -8,6 +8,8 @@ InvariantViolation names:
 - peer_forwarded_<method|target|authority|headers|body|trailers>_changed: an upstream saw a request
   whose meaning differs from what the client sent, modulo the documented rules (forwarding_model);
   peer_forwarded_despite_config: a request the HCM's options say to reject was forwarded;
+- peer_response_<headers|body|trailers>_changed: a client read a response that differs from what its
+  upstream sent (same rules, response mutations);
 - peer_request_invented: an upstream saw a request no client sent (every client byte was parsed,
   and no client request claims it: smuggling, duplication);
 - peer_h1_upstream_* / peer_h1_response_*: h11, the standard library and llhttp disagree on the
@@ -19,7 +21,7 @@ import re
 from ..oracles import InvariantViolation
 from . import grammar
 from .downstream import H1Client
-from .forwarding_model import expected_request, fields_meaning, normal_target
+from .forwarding_model import expected_request, expected_response_fields, fields_meaning, normal_target
 from .h1_parsers import agree
 from .upstream import H1Server
 
@@ -36,6 +38,7 @@ def check(peers) -> None:
         for up in ex.upstreams:
             check_forwarded(up.request, _where(up))
             check_meaning(ex, up, peers.model_for(ex.downstream))
+        check_response_meaning(ex, peers.model_for(ex.downstream))
     for up in peers.unlinked:
         check_forwarded(up.request, _where(up))
     if peers.unlinked and peers.all_understood:
@@ -99,6 +102,33 @@ def check_meaning(ex, up, model) -> None:
     """What upstream `up` saw against what the client sent (`ex.request`), by the forwarding model."""
     check_meaning_of(ex.request, up.request, model, f"client {ex.downstream} request {ex.id} ({ex.protocol}) "
                                                     f"at upstream {up.conn} ({up.protocol})")
+
+
+def check_response_meaning(ex, model) -> None:
+    """The response the client read means what its upstream sent: same status, fields (after the
+    documented rules) and body. Judged when one upstream answered in full and the client read a
+    complete response with that status (another status is a local reply: a timeout, a reset)."""
+    got = ex.response
+    answered = [up for up in ex.upstreams if up.response is not None and up.response.complete]
+    if got is None or not got.complete or len(answered) != 1 or answered[0].response.status != got.status:
+        return
+    up = answered[0]
+    sent = up.response
+    where = f"response to client {ex.downstream} request {ex.id} ({ex.protocol}) from upstream {up.conn} ({up.protocol})"
+    w, g = fields_meaning(expected_response_fields(sent.headers, model)), fields_meaning(got.headers)
+    if w != g:
+        diff = sorted(set(w.items()) ^ set(g.items()))[:4]
+        _fail("peer_response_headers_changed", f"{where}: fields differ (expected vs received) {diff!r}")
+    bodiless = ex.request.method == b"HEAD" or got.status in (204, 304)
+    if not bodiless and bytes(got.body) != bytes(sent.body):
+        _fail("peer_response_body_changed", f"{where}: the upstream sent {len(sent.body)} body bytes "
+                                            f"{bytes(sent.body)[:40]!r}, the client read {len(got.body)} "
+                                            f"{bytes(got.body)[:40]!r}")
+    trailers = fields_meaning(sent.trailers)
+    for n, values in fields_meaning(got.trailers).items():
+        if trailers.get(n) != values:
+            _fail("peer_response_trailers_changed", f"{where}: trailer {n!r}: {values!r} received, "
+                                                    f"the upstream sent {trailers.get(n)!r}")
 
 
 def check_meaning_of(sent, got, model, where: str) -> None:
