@@ -66,6 +66,14 @@ HTTP = {
     "upstream_reset_mid_response": [A("send_http", value=0, payload=b"\x00"), A("upstream_connect"), A("upstream_read"),
                                     A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
                                     A("upstream_reset"), A("read")],
+    # A whole response larger than a small buffer limit in one upstream read, the client not reading
+    # yet (its write buffer goes over the high watermark as the exchange ends), then a second request
+    # on the pooled connection (issue 13 defect 9's shape: liveness judges the pooled connection).
+    "response_over_limit_then_reuse": [
+        A("send_http", value=0, payload=b"\x00"), A("upstream_connect"), A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + b"r" * 3000), A("read"),
+        A("send_http", value=0, payload=b"\x00"), A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
     # Strict HTTP/2 peers with small SETTINGS (fuzz.peers.h2_peer.settings_from_byte): the client
     # 0x8D (MAX_CONCURRENT_STREAMS 1, INITIAL_WINDOW_SIZE 16, MAX_HEADER_LIST_SIZE 4096), the
     # upstreams 0x45 (MAX_CONCURRENT_STREAMS 1, INITIAL_WINDOW_SIZE 0, MAX_FRAME_SIZE 16385); two
