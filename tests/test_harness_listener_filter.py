@@ -93,3 +93,12 @@ def test_a_rejection_the_references_do_not_make_is_caught(monkeypatch):
     with pytest.raises(InvariantViolation) as err:
         run_seed("tls_inspector", data=HELLO)
     assert err.value.name == "listener_filter_outcome"
+
+
+def test_synthesized_client_hellos_carry_the_fuzzers_name_and_protocols_in_any_record_size():
+    fields = bytes([2 * 5, 15]) + b"www.example.com" + bytes([2, 2]) + b"h2" + bytes([8]) + b"http/1.1"
+    data = target.synthesized_client_hello(fields)
+    assert client_hello_reference.judge(data) == client_hello_reference.Hello("www.example.com", ("h2", "http/1.1"))
+    assert data[3:5] == b"\x00\x05"                                       # records of 5 bytes
+    header = target.synthesized_client_hello(bytes([1, 1]) + b"x" + b"\x00")
+    assert header.startswith(b"PROXY TCP4 ") and proxy_header_reference.judge(header).length == header.index(b"\x16")

@@ -3,8 +3,10 @@
 Input layout:
     byte 0     the filters, in order (FILTER_SETS), and bit 7: proxy_protocol lets connections
                without a header through (allow_requests_without_proxy_protocol)
-    byte 1     the read size of the split run (READ_SIZES), and bit 7: the data is repeated to
-               66 000 bytes (the 64 KiB limits)
+    byte 1     the read size of the split run (READ_SIZES); bit 7: the data is repeated to
+               66 000 bytes (the 64 KiB limits); bit 6: the rest are ClientHello fields, not bytes
+               (synthesized_client_hello: the fuzzer picks the server name and ALPN bytes, the
+               harness writes the lengths and records around them, as Envoy's structured fuzzers)
     byte 2     how many cut points follow (0-15), then one 2-byte cut point each
     rest       what the client sends, then its end of stream
 
@@ -85,9 +87,11 @@ def decode(data: bytes):
     choice = reader.int(1, 256)
     filters = FILTER_SETS[(choice & 0x7F) % len(FILTER_SETS)]
     mode = reader.int(1, 256)
-    read_size = READ_SIZES[(mode & 0x7F) % len(READ_SIZES)]
+    read_size = READ_SIZES[(mode & 0x3F) % len(READ_SIZES)]
     cuts = [reader.int(2, 1 << 16) for _ in range(reader.int(1, 16))]
     payload = reader.bytes(reader.remaining())
+    if mode & 0x40:
+        payload = synthesized_client_hello(payload)
     if mode & 0x80 and payload:
         payload = (payload * (PADDED // len(payload) + 1))[:PADDED]
     if read_size == 1 and len(payload) > 2048:
@@ -126,10 +130,41 @@ def run(data: bytes) -> None:
                                      f"{len(want_upstream)} follow the PROXY header")
 
 
-def seed(filters, data: bytes, *, allow_without=False, read_size=0, cuts=(), padded=False) -> bytes:
-    """An input for `filters` sending `data` (encoding of run's layout)."""
+def synthesized_client_hello(fields: bytes) -> bytes:
+    """A first flight from fields: byte 0 bit 0 a PROXY v1 header first, bits 1-7 the record size
+    (0: one record); byte 1 the server name's length, then its bytes (none: no server_name
+    extension); byte 2 how many ALPN names (0: no extension), each a length byte and its bytes;
+    the rest after the ClientHello (0-RTT data). Lengths and records follow RFC 8446 4.1.2, 5.1,
+    RFC 6066 3 and RFC 7301 3.1; the bytes in them are the fuzzer's."""
+    r = Reader(fields)
+    flags = r.int(1, 256)
+    name = r.bytes(r.int(1, 256))
+    alpn = [r.bytes(r.int(1, 256)) for _ in range(r.int(1, 8))]
+    rest = r.bytes(r.remaining())
+
+    def vector(body: bytes, width: int) -> bytes:
+        return len(body).to_bytes(width, "big") + body
+
+    extensions = b"\x00\x2b" + vector(vector(b"\x03\x04\x03\x03", 1), 2)          # supported_versions
+    if name:
+        extensions += b"\x00\x00" + vector(vector(b"\x00" + vector(name, 2), 2), 2)
+    if alpn:
+        extensions += b"\x00\x10" + vector(vector(b"".join(vector(a, 1) for a in alpn), 2), 2)
+    body = b"\x03\x03" + bytes(32) + vector(bytes(32), 1) + vector(b"\x13\x01\x13\x02", 2) + b"\x01\x00" \
+        + vector(extensions, 2)
+    stream = b"\x01" + len(body).to_bytes(3, "big") + body
+    size = (flags >> 1) or len(stream)
+    records = b"".join(b"\x16\x03\x01" + len(stream[i:i + size]).to_bytes(2, "big") + stream[i:i + size]
+                       for i in range(0, len(stream), size))
+    header = b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 10000\r\n" if flags & 1 else b""
+    return header + records + rest
+
+
+def seed(filters, data: bytes, *, allow_without=False, read_size=0, cuts=(), padded=False, fields=False) -> bytes:
+    """An input for `filters` sending `data` (encoding of run's layout); `fields`: `data` are
+    synthesized_client_hello's fields."""
     choice = FILTER_SETS.index(tuple(filters)) | (0x80 if allow_without else 0)
-    mode = read_size | (0x80 if padded else 0)
+    mode = read_size | (0x80 if padded else 0) | (0x40 if fields else 0)
     return bytes([choice, mode, len(cuts)]) + b"".join(c.to_bytes(2, "big") for c in cuts) + data
 
 
@@ -192,6 +227,16 @@ def write_seeds(out) -> int:
         seeds[f"pp-{name}"] = seed(("proxy_protocol",), data + b"payload", read_size=1, cuts=(6,))
         seeds[f"pp-http-{name}"] = seed(("proxy_protocol", "http_inspector"), data + http["get11"])
     seeds["pp-absent-allowed"] = seed(("proxy_protocol",), http["get11"], allow_without=True)
+
+    def fields(flags, name, alpn=(), rest=b""):
+        return bytes([flags, len(name)]) + name + bytes([len(alpn)]) + b"".join(bytes([len(a)]) + a for a in alpn) + rest
+
+    for i, (flags, name, alpn) in enumerate(((0, b"www.example.com", (b"h2", b"http/1.1")), (0, b"a.test", ()),
+                                             (0, b"", (b"h2",)), (2 * 9, b"localhost", (b"http/1.1",)),
+                                             (1, b"api.example.com", (b"h2",)))):
+        filters = ("proxy_protocol", "tls_inspector") if flags & 1 else ("tls_inspector",)
+        seeds[f"fields-{i}"] = seed(filters, fields(flags, name, alpn, b"\x17\x03\x03\x00\x01x"), fields=True,
+                                    read_size=i % 3)
     for name, data in http.items():
         seeds[f"http-{name}"] = seed(("http_inspector",), data, read_size=1)
     for name, data in seeds.items():
