@@ -10,21 +10,25 @@ Input layout:
     byte 2     how many cut points follow (0-15), then one 2-byte cut point each
     rest       what the client sends, then its end of stream
 
-Each input runs twice through a real listener (the filters, then a default chain with tcp_proxy):
-all bytes in one read, and in the chosen pieces and read size. Oracles:
+Each input runs twice through a real listener (the filters, then a default chain whose one filter
+captures what reaches it): all bytes in one read, and in the chosen pieces and read size. Oracles:
   * no exception but the filters' own rejection (the connection closed, a stat counted);
   * the same outcome for every split: closed or passed, the stats, what the filters found, the
     bytes the upstream got;
-  * no application byte consumed: the upstream gets exactly the bytes after a PROXY header;
+  * no application byte consumed: the chain gets exactly the bytes after a PROXY header;
   * what the filters found agrees with independent readers of the same bytes: the ClientHello
     (client_hello_reference.py), the PROXY header (proxy_header_reference.py) and an RFC 9112
     request line, combined in listener_filter_reference.py.
 """
 
-from proxy.build import build, instantiate
 from proxy.config import schema
+from proxy.context import ServerContext
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
+from proxy.network.chain_match import FilterChainMatch
+from proxy.network.filter import CONTINUE, STOP_ITERATION, ReadFilter
+from proxy.network.listener import BuiltFilterChain, BuiltListener
+from proxy.network.listener_filter import listener_filter_factory
 
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Reader
@@ -37,48 +41,55 @@ FILTER_SETS = (("tls_inspector",), ("proxy_protocol",), ("http_inspector",),
 READ_SIZES = (16 * 1024, 1, 7, 64, 512)
 PADDED = 66_000
 TLV_TYPES = (1, 2, 0x20, 0xE0)
-# RFC 9112 3: request-line = method SP request-target SP HTTP-version CRLF; method = token.
 _BUILT: dict = {}
 
 
+class Capture(ReadFilter):
+    """The chain's only filter: what reaches it is what the listener filters left for the chain."""
+
+    def __init__(self, log) -> None:
+        self.log = log
+
+    def on_new_connection(self):
+        self.log.append(b"")
+        return CONTINUE
+
+    def on_data(self, data, end_stream):
+        self.log[-1] += data.take()
+        return STOP_ITERATION
+
+
 def _built(filters, allow_without: bool):
+    """A listener with `filters` (configured as a user would) and a default chain that captures."""
     key = (filters, allow_without)
     if key not in _BUILT:
-        boot = schema.Bootstrap()
-        listener = boot.listeners.add(name="lf")
-        listener.address.host, listener.address.port = "127.0.0.1", 10000
+        makers = []
         for name in filters:
-            f = getattr(listener.listener_filters.add(), name)
-            f.SetInParent()
+            config = getattr(schema.ListenerFilter(), name)
             if name == "proxy_protocol":
-                f.allow_requests_without_proxy_protocol = allow_without
-                f.tlv_types.extend(TLV_TYPES)
-        listener.default_filter_chain.filters.add().tcp_proxy.cluster = "up"
-        cluster = boot.clusters.add(name="up")
-        cluster.endpoints.add(host="127.0.0.1", port=9000)
-        _BUILT[key] = build(boot)
+                config.allow_requests_without_proxy_protocol = allow_without
+                config.tlv_types.extend(TLV_TYPES)
+            makers.append(listener_filter_factory(name)(config, None))
+        chain = BuiltFilterChain(FilterChainMatch(), (lambda conn, ctx: conn.add_read_filter(Capture(ctx.shared["log"])),),
+                                 ("capture",), name="default_filter_chain")
+        _BUILT[key] = BuiltListener("lf", LOCAL, 1 << 20, (), listener_filters=tuple(makers), default_filter_chain=chain)
     return _BUILT[key]
 
 
-def run_once(built, pieces, read_size: int):
-    """(outcome, stats, found, upstream bytes) of one connection sending `pieces`, then its end."""
+def run_once(listener, pieces, read_size: int):
+    """(outcome, stats, found, bytes the chain got) of one connection sending `pieces`, then its end."""
     dispatcher = SimulatedDispatcher()
-    network = sim.SimNetwork(dispatcher, auto_connect=True)
-    ctx = instantiate(built, dispatcher, network)
+    ctx = ServerContext(dispatcher=dispatcher, network=None)
+    log = ctx.shared["log"] = []
     sock = sim.SimSocket(read_size)
-    conn = built.listeners[0].create_connection(ctx, sock, LOCAL, REMOTE)
+    conn = listener.create_connection(ctx, sock, LOCAL, REMOTE)
     for i, piece in enumerate(pieces):
         sock.peer_send(piece, end_stream=i == len(pieces) - 1)
         dispatcher.run_posted()
-    upstream = b""
-    for up in network.opened:
-        up.io.peer_read()
-        upstream += bytes(up.io.received)
     found = (conn.transport_protocol, conn.server_name, conn.application_protocols, conn.remote_address,
              conn.local_address, conn.stream_info.get("proxy_protocol_tlvs"))
     stats = tuple(sorted((k, v) for k, v in ctx.stats.counters.items() if v))
-    outcome = "passed" if network.opened else "closed"
-    return outcome, stats, found, upstream
+    return ("passed" if log else "closed"), stats, found, b"".join(log)
 
 
 def decode(data: bytes):
@@ -110,9 +121,9 @@ def describe(data: bytes) -> str:
 def run(data: bytes) -> None:
     filters, allow_without, read_size, pieces = decode(data)
     payload = b"".join(pieces)
-    built = _built(filters, allow_without)
-    whole = run_once(built, [payload], 16 * 1024)
-    split = run_once(built, pieces, read_size)
+    listener = _built(filters, allow_without)
+    whole = run_once(listener, [payload], 16 * 1024)
+    split = run_once(listener, pieces, read_size)
     if whole != split:
         raise InvariantViolation("listener_filter_split_variance",
                                  f"{filters}: one read {whole[:3]} vs pieces of {read_size} {split[:3]}")
@@ -126,7 +137,7 @@ def run(data: bytes) -> None:
             raise InvariantViolation("listener_filter_found", f"{filters}: found {got}, the references {want}")
         if upstream != want_upstream:
             raise InvariantViolation("listener_filter_consumed_application_bytes",
-                                     f"{filters}: the upstream got {len(upstream)} bytes, "
+                                     f"{filters}: the chain got {len(upstream)} bytes, "
                                      f"{len(want_upstream)} follow the PROXY header")
 
 

@@ -21,6 +21,7 @@ Cluster = bootstrap_pb2.Cluster
 SocketAddress = bootstrap_pb2.SocketAddress
 FilterChain = bootstrap_pb2.FilterChain
 NetworkFilter = bootstrap_pb2.NetworkFilter
+ListenerFilter = bootstrap_pb2.ListenerFilter
 TcpProxy = bootstrap_pb2.TcpProxy
 Rbac = bootstrap_pb2.Rbac
 LocalRateLimit = bootstrap_pb2.LocalRateLimit
