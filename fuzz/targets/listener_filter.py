@@ -105,8 +105,8 @@ def decode(data: bytes):
         payload = synthesized_client_hello(payload)
     if mode & 0x80 and payload:
         payload = (payload * (PADDED // len(payload) + 1))[:PADDED]
-    if read_size == 1 and len(payload) > 2048:
-        read_size = 7  # one byte per read over 64 KiB is quadratic: not what this target is about
+    if len(payload) > 4096:
+        read_size = READ_SIZES[0]  # small reads of 64 KiB are quadratic (each re-reads what is held)
     points = [0] + sorted(c % (len(payload) + 1) for c in cuts) + [len(payload)]
     return filters, bool(choice & 0x80), read_size, [payload[a:b] for a, b in zip(points, points[1:])]
 
