@@ -323,3 +323,15 @@ def test_planted_response_body_corruption_is_caught(monkeypatch):
     plant_on_response(monkeypatch, data=lambda chunk: bytes(chunk).upper())
     with pytest.raises(InvariantViolation, match="peer_response_body_changed"):
         run(built(), exchange_script(H2_POST, UP_WITH_FIELD))
+
+
+def test_a_connection_the_proxy_closes_or_the_client_resets_is_an_outcome_with_its_reason():
+    s = run(built(), [A("connect"), A("send", payload=b"GET / HTTP/1.1\r\nHost: a\r\nX-Fuzz-Id: 0-1\r\n\r\n"),
+                      A("reset")])
+    [ex] = s.peers.exchanges
+    assert (ex.outcome, ex.reset_reason) == ("closed", "client closed")
+    s = run(built(), [A("connect"), A("send", payload=b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), A("upstream_connect"),
+                      A("upstream_read"), A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nab"),
+                      A("upstream_reset"), A("read")])
+    [ex] = s.peers.exchanges
+    assert (ex.outcome, ex.reset_reason) == ("closed", "connection closed") and bytes(ex.response.body) == b"ab"

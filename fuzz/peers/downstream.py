@@ -24,7 +24,6 @@ class Client:
         self.exchanges: list[Exchange] = []
         self.sent_seen = 0
         self.received_seen = 0
-        self.client_reset = False
         self.understood = True
 
     def _exchange(self, msg: Message, stream: int) -> Exchange:
@@ -44,7 +43,8 @@ class Client:
             self.received_seen = len(sock.received)
             self.on_received(fresh, now)
         if sock.is_closed or sock.peer_saw_end:
-            reason = "client reset" if self.client_reset else "connection closed"
+            event = getattr(sock.conn, "close_event", None)
+            reason = "client closed" if getattr(event, "name", "") == "REMOTE_CLOSE" else "connection closed"
             for ex in self.exchanges:
                 ex.end("closed", now, reason)
 

@@ -23,7 +23,9 @@ the peer saw the bytes):
                          "response"  a complete response (Exchange.response.complete);
                          "reset"     the stream was reset (HTTP/2 RST_STREAM, or GOAWAY above its id);
                          "closed"    the connection closed before a complete response.
-    Exchange.reset_reason / outcome_ms   why (h2 error code name, "goaway", "connection closed") / when
+    Exchange.reset_reason / outcome_ms   why / when: an HTTP/2 error code name, "goaway <code>",
+                         "client reset" (the client's own RST_STREAM), "connection closed" (the
+                         proxy closed it), "client closed" (the client reset its connection)
 
 A request counts as finished (the client finished sending it) when `request.complete`: HTTP/1.1,
 h11 read its end of message; HTTP/2, the client sent END_STREAM on it. Exchanges are listed in the
