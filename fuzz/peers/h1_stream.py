@@ -40,6 +40,16 @@ class _Stream:
     def _events(self, now: int) -> None:
         raise NotImplementedError
 
+    def _body(self, ev, now: int) -> bool:
+        """Data and EndOfMessage of the current message; True when `ev` ended it."""
+        msg = self.messages[-1]
+        if isinstance(ev, h11.Data):
+            msg.body += ev.data
+            return False
+        msg.trailers = [(bytes(n), bytes(v)) for n, v in ev.headers]
+        msg.complete, msg.ended_ms = True, now
+        return True
+
 
 class RequestStream(_Stream):
     """Requests out of one direction of a connection; `on_message(msg)` is called at each new head."""
@@ -65,12 +75,9 @@ class RequestStream(_Stream):
                     self.messages.append(msg)
                     if self.on_message is not None:
                         self.on_message(msg)
-                elif isinstance(ev, h11.Data):
-                    self.messages[-1].body += ev.data
-                elif isinstance(ev, h11.EndOfMessage):
-                    msg = self.messages[-1]
-                    msg.trailers = [(bytes(n), bytes(v)) for n, v in ev.headers]
-                    msg.complete, msg.ended_ms = True, now
+                elif isinstance(ev, (h11.Data, h11.EndOfMessage)):
+                    if not self._body(ev, now):
+                        continue
                     conn.send(_ANSWER)
                     conn.send(h11.EndOfMessage())
                     if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
@@ -131,12 +138,9 @@ class ResponseStream(_Stream):
                     self.messages.append(msg)
                     if self.on_message is not None:
                         self.on_message(msg)
-                elif isinstance(ev, h11.Data):
-                    self.messages[-1].body += ev.data
-                elif isinstance(ev, h11.EndOfMessage):
-                    msg = self.messages[-1]
-                    msg.trailers = [(bytes(n), bytes(v)) for n, v in ev.headers]
-                    msg.complete, msg.ended_ms = True, now
+                elif isinstance(ev, (h11.Data, h11.EndOfMessage)):
+                    if not self._body(ev, now):
+                        continue
                     if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
                         conn.start_next_cycle()
                         self._asked = False
