@@ -114,12 +114,7 @@ def _build_listener(msg, path: str, clusters) -> BuiltListener:
     for k, lf in enumerate(msg.listener_filters):
         kind = lf.WhichOneof("filter")
         lf_path = f"{path}.listener_filters[{k}]"
-        if kind is None:
-            raise BuildError(lf_path, "no listener filter type is set")
-        try:
-            factory = listener_filter_factory(kind)
-        except KeyError:
-            raise BuildError(f"{lf_path}.{kind}", f"no listener filter is registered as {kind!r} in this build") from None
+        factory = _registered(listener_filter_factory, kind, lf_path, "listener filter")
         makers.append(factory(getattr(lf, kind), BuildContext(clusters=clusters, listener_name=msg.name,
                                                               path=f"{lf_path}.{kind}")))
     limit = (msg.per_connection_buffer_limit_bytes
@@ -139,13 +134,7 @@ def _build_chain(chain_msg, match, name: str, listener_path: str, listener_name:
     for k, filter_msg in enumerate(chain_msg.filters):
         kind = filter_msg.WhichOneof("filter")
         filter_path = f"{chain_path}.filters[{k}]"
-        if kind is None:
-            raise BuildError(filter_path, "no filter type is set")
-        try:
-            factory = network_filter_factory(kind)
-        except KeyError:
-            raise BuildError(f"{filter_path}.{kind}",
-                             f"no network filter is registered as {kind!r} in this build") from None
+        factory = _registered(network_filter_factory, kind, filter_path, "network filter")
         install = factory(getattr(filter_msg, kind),
                           BuildContext(clusters=clusters, listener_name=listener_name, path=f"{filter_path}.{kind}"))
         if not callable(install):
@@ -155,6 +144,16 @@ def _build_chain(chain_msg, match, name: str, listener_path: str, listener_name:
     tls = _tls(chain_msg, "tls_context", f"{chain_path}.tls_context", server_side=True)
     return BuiltFilterChain(match=match, installs=tuple(installs), filter_names=tuple(filter_names),
                             name=name, tls=tls)
+
+
+def _registered(lookup, kind, path: str, what: str):
+    """The factory registered for a filter oneof member `kind` (None: unset), or BuildError."""
+    if kind is None:
+        raise BuildError(path, f"no {what} type is set")
+    try:
+        return lookup(kind)
+    except KeyError:
+        raise BuildError(f"{path}.{kind}", f"no {what} is registered as {kind!r} in this build") from None
 
 
 def _tls(msg, field: str, path: str, server_side: bool):

@@ -179,6 +179,36 @@ def seed(filters, data: bytes, *, allow_without=False, read_size=0, cuts=(), pad
     return bytes([choice, mode, len(cuts)]) + b"".join(c.to_bytes(2, "big") for c in cuts) + data
 
 
+def client_hello(name=None, alpn=(), maximum=None, context=None) -> bytes:
+    """The first flight of a real TLS client (Python's OpenSSL) asking for `name` and `alpn`."""
+    import ssl
+    ctx = context or ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if context is None:
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    if maximum:
+        ctx.maximum_version = maximum
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    bio = ssl.MemoryBIO()
+    obj = ctx.wrap_bio(ssl.MemoryBIO(), bio, server_hostname=name)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return bio.read()
+
+
+def reframe(data: bytes, size: int) -> bytes:
+    """The same handshake bytes in records of at most `size` bytes (RFC 8446 5.1 allows it)."""
+    stream, pos = b"", 0
+    while pos + 5 <= len(data):
+        n = int.from_bytes(data[pos + 3:pos + 5], "big")
+        stream += data[pos + 5:pos + 5 + n]
+        pos += 5 + n
+    return b"".join(b"\x16\x03\x01" + len(stream[i:i + size]).to_bytes(2, "big") + stream[i:i + size]
+                    for i in range(0, len(stream), size))
+
+
 def write_seeds(out) -> int:
     """Seeds: real ClientHellos (several names and protocol lists, re-framed into small records),
     PROXY v1 and v2 headers (TLVs, LOCAL, UNSPEC, refused families), request lines, the HTTP/2
@@ -186,38 +216,15 @@ def write_seeds(out) -> int:
     import ssl
     from pathlib import Path
 
-    def hello(name, alpn, maximum=None):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        if maximum:
-            ctx.maximum_version = maximum
-        if alpn:
-            ctx.set_alpn_protocols(list(alpn))
-        bio = ssl.MemoryBIO()
-        obj = ctx.wrap_bio(ssl.MemoryBIO(), bio, server_hostname=name)
-        try:
-            obj.do_handshake()
-        except ssl.SSLWantReadError:
-            pass
-        return bio.read()
-
-    def reframe(data, size):
-        stream, pos = b"", 0
-        while pos + 5 <= len(data):
-            n = int.from_bytes(data[pos + 3:pos + 5], "big")
-            stream += data[pos + 5:pos + 5 + n]
-            pos += 5 + n
-        return b"".join(b"\x16\x03\x01" + len(stream[i:i + size]).to_bytes(2, "big") + stream[i:i + size]
-                        for i in range(0, len(stream), size))
-
     v4 = bytes([192, 0, 2, 1, 127, 0, 0, 1]) + (5000).to_bytes(2, "big") + (10000).to_bytes(2, "big")
     v6 = bytes(15) + b"\x01" + bytes(15) + b"\x01" + (1).to_bytes(2, "big") + (2).to_bytes(2, "big")
 
     def v2(command, family, block):
         return proxy_header_reference.SIGNATURE_V2 + bytes([0x20 | command, family]) + len(block).to_bytes(2, "big") + block
 
-    hellos = {"sni-alpn": hello("www.example.com", ("h2", "http/1.1")), "sni": hello("a.test", ()),
-              "bare": hello(None, ()), "tls12": hello("example.com", ("http/1.1",), ssl.TLSVersion.TLSv1_2)}
+    hellos = {"sni-alpn": client_hello("www.example.com", ("h2", "http/1.1")), "sni": client_hello("a.test", ()),
+              "bare": client_hello(None, ()),
+              "tls12": client_hello("example.com", ("http/1.1",), ssl.TLSVersion.TLSv1_2)}
     hellos["fragmented"] = reframe(hellos["sni-alpn"], 40)
     proxy = {"v1-tcp4": b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 10000\r\n",
              "v1-tcp6": b"PROXY TCP6 2001:db8::1 ::1 5000 10000\r\n", "v1-unknown": b"PROXY UNKNOWN\r\n",
