@@ -2,9 +2,13 @@
 
 libFuzzer replays a file given as argument (`-runs=1`) and exits; atheris prints an uncaught
 exception's traceback on stdout and libFuzzer's own messages on stderr, so both are kept.
-libFuzzer does not enforce `-rss_limit_mb` when replaying one file, so memory is measured here:
-/proc/<pid>/status is polled while the run lasts, and the kernel's peak RSS (wait4) is read at the
-end. A run past the wall timeout or the memory limit first gets SIGABRT — with PYTHONFAULTHANDLER
+libFuzzer checks `-rss_limit_mb` at most once a second while replaying one file, so memory is
+measured here: /proc/<pid>/status is polled while the run lasts, and the kernel's peak RSS (wait4)
+is read at the end. A forked child's peak starts at this process's own peak (the kernel copies it
+at fork and keeps it across exec), for wait4 and for libFuzzer's own check alike: so a wait4 peak no
+larger than ours stands for nothing and the child's polled VmHWM is taken instead, and libFuzzer
+gets the limit plus our peak (the polling enforces the limit itself). A run past the wall timeout
+or the memory limit first gets SIGABRT — with PYTHONFAULTHANDLER
 set, Python then prints where it was — then SIGKILL if it is still alive.
 """
 
@@ -134,11 +138,12 @@ def run_once(
     """Replay `input_path` once. `timeout` is the per-input timeout given to libFuzzer; the wall
     limit adds atheris's slack (it reports a timeout between 1x and 2x) and interpreter start-up."""
     as_limit = address_space_limit_mb(rss_limit_mb) << 20
+    inherited_mb = _status_mb(os.getpid(), "VmHWM:")
     argv = [
         str(command.executable),
         "-runs=1",
         f"-timeout={max(1, int(round(timeout)))}",
-        f"-rss_limit_mb={rss_limit_mb}",
+        f"-rss_limit_mb={rss_limit_mb + int(inherited_mb)}",
         *extra_flags,
         str(input_path.resolve()),
     ]
@@ -159,7 +164,7 @@ def run_once(
             start_new_session=True,
             preexec_fn=limit_memory,
         )
-        status, usage, killed_for = _supervise(proc, started, wall_limit, rss_limit_mb)
+        status, usage, killed_for, polled_mb = _supervise(proc, started, wall_limit, rss_limit_mb)
         wall = time.monotonic() - started
         out.seek(0)
         err.seek(0)
@@ -170,14 +175,20 @@ def run_once(
         stdout=stdout,
         stderr=stderr,
         wall_seconds=wall,
-        peak_rss_mb=usage.ru_maxrss / 1024.0,  # Linux reports KiB
+        peak_rss_mb=_own_peak_mb(usage.ru_maxrss / 1024.0, inherited_mb, polled_mb),  # Linux reports KiB
         killed_for=killed_for,
     )
+
+
+def _own_peak_mb(wait4_mb: float, inherited_mb: float, polled_mb: float) -> float:
+    """The child's own peak RSS: wait4's unless it may be the pages inherited from this process."""
+    return wait4_mb if wait4_mb > inherited_mb + 1 else polled_mb
 
 
 def _supervise(proc: subprocess.Popen, started: float, wall_limit: float, rss_limit_mb: int):
     killed_for: str | None = None
     aborted_at: float | None = None
+    polled = 0.0
     while True:
         # Peek without reaping, so the process group id cannot be reused before the
         # stragglers (grandchildren, if any) are killed; then reap with its resource usage.
@@ -185,12 +196,13 @@ def _supervise(proc: subprocess.Popen, started: float, wall_limit: float, rss_li
             _kill_group(proc.pid, signal.SIGKILL)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen quiet
-            return status, usage, killed_for
+            return status, usage, killed_for, polled
         now = time.monotonic()
+        polled = max(polled, _status_mb(proc.pid, "VmHWM:"))
         if killed_for is None:
             if now - started > wall_limit:
                 killed_for = "timeout"
-            elif _rss_mb(proc.pid) > rss_limit_mb:
+            elif _status_mb(proc.pid, "VmRSS:") > rss_limit_mb:
                 killed_for = "memory"
             if killed_for:
                 aborted_at = now
@@ -200,11 +212,12 @@ def _supervise(proc: subprocess.Popen, started: float, wall_limit: float, rss_li
         time.sleep(POLL_SECONDS)
 
 
-def _rss_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
+    """A memory field of /proc/<pid>/status (VmRSS:, VmHWM:) in MB; 0 once the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024.0
     except (FileNotFoundError, ProcessLookupError, ValueError):
         pass
