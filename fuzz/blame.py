@@ -9,7 +9,10 @@ component instead, in order:
    `proxy/path.py:Qualname`;
 2. otherwise, during triage replays only (PROXYFUZZ_BLAME=1, set by the triage runner), a profile
    hook remembers the proxy functions that ran most recently, and the innermost one that is not
-   plumbing (buffers, stats, the dispatcher, the simulated network) stands in.
+   plumbing (buffers, stats, the dispatcher, the simulated network) nor a dunder method stands in.
+   Dunders (`__repr__`, `__str__`, `__len__`, `__eq__`, ...) are skipped because the oracle
+   itself runs them last when it formats or inspects what it found: a finding blamed on
+   `Connection.__repr__` named the message, not the code at fault.
 
 Fuzzing runs never pay for (2): the hook is installed only when the variable is set.
 """
@@ -65,10 +68,16 @@ def install_if_requested() -> bool:
     return True
 
 
+def _is_dunder(qualname: str) -> bool:
+    name = qualname.rsplit(".", 1)[-1]
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
 def last_component() -> str:
-    """The innermost recently run proxy function that is not plumbing ("" when none was recorded)."""
+    """The innermost recently run proxy function that is neither plumbing nor a dunder such as
+    the `__repr__` an oracle calls to format its message ("" when none was recorded)."""
     for filename, qualname in reversed(_recent):
         rel = _relative(filename)
-        if rel not in PLUMBING:
+        if rel not in PLUMBING and not _is_dunder(qualname):
             return f"{rel}:{qualname}"
     return ""

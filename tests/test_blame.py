@@ -52,3 +52,16 @@ def test_in_a_replay_an_unattributed_finding_names_the_last_proxy_code_that_is_n
     path = exc.component.split(":")[0]
     assert path.startswith("proxy/") and path not in blame.PLUMBING, exc.component
     assert f"(judged: {exc.component})" in str(exc)
+
+
+def test_formatting_the_finding_does_not_take_the_blame(recorder):
+    """An oracle that formats proxy objects into its message (repr, str, len) runs their dunders
+    last; the blame goes to the proxy code that ran before, not to `Connection.__repr__`."""
+    built = build(load_file(REPO_ROOT / "examples" / "http.yaml"))
+    session = Session(built)
+    session.run([Action("connect"), Action("send", payload=b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")])
+    before = blame.last_component()
+    detail = " ".join(f"{conn!r}" for conn in session.connections())
+    assert "Connection(id=" in detail and blame._recent[-1][1] == "Connection.__repr__"
+    exc = InvariantViolation("bytes_invented", detail)
+    assert exc.component == before and not exc.component.endswith("__repr__"), exc.component
