@@ -89,6 +89,8 @@ def check(entry: Entry, r: Reaction, upstream: dict[int, bytes]) -> list[str]:
             problems.append(f"status {got} (expected {entry.status})")
     if entry.responses is not None and len(r.statuses) != entry.responses:
         problems.append(f"{len(r.statuses)} responses {r.statuses} (expected {entry.responses})")
+    if entry.statuses is not None and tuple(r.statuses) != entry.statuses:
+        problems.append(f"statuses {r.statuses} (expected {list(entry.statuses)})")
     if entry.closes and not r.closed:
         problems.append("the connection stayed open")
     if entry.rst is not None and r.rst.get(entry.stream) != entry.rst:

@@ -447,3 +447,28 @@ def test_translate_finds_an_h2_server_codec_that_never_credits_consumed_bytes(mo
     monkeypatch.setattr(h2codec._H2Codec, "consume", _consume_without_credit)
     with pytest.raises(InvariantViolation, match="h2_window_not_credited"):
         translate.check(upload)
+
+
+# -- a valid request, then pipelined in the same write one the HTTP/1.1 codec refuses -----------------
+PIPELINED_THEN_BAD = [A("send", payload=b"GET /first HTTP/1.1\r\nHost: h\r\n\r\nGET * HTTP/1.1\r\nHost: h\r\n\r\n"),
+                      A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=response(b"ok")), A("read")]
+
+
+def test_a_request_before_a_refused_pipelined_one_is_answered_then_the_400_and_the_close():
+    s = run(http(), PIPELINED_THEN_BAD)
+    assert bytes(s.downstream[0].received) == (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+                                               b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+    assert s.downstream[0].conn.state.name == "CLOSED"
+
+
+def test_a_connection_manager_that_resets_requests_before_a_refused_one_leaves_the_client_waiting(monkeypatch):
+    from proxy.http import conn_manager
+    dispatch = conn_manager.HttpConnectionManager._dispatch
+
+    def every_stream_dies(self, ev):  # the defect as found: a connection-level error reset the valid request
+        if isinstance(ev, conn_manager.ProtocolError) and ev.stream_id is None:
+            ev = conn_manager.ProtocolError(ev.reason, ev.status)
+        return dispatch(self, ev)
+    monkeypatch.setattr(conn_manager.HttpConnectionManager, "_dispatch", every_stream_dies)
+    err = fails("stall_request_without_outcome", http(), PIPELINED_THEN_BAD)
+    assert "GET /first" in err.detail

@@ -22,7 +22,9 @@ Errors and ends.
   Later sends on N are ignored.
 - `ProtocolError(stream_id=None)`: the connection is dead. The codec has queued its last bytes
   (an HTTP/1.1 error response, or an HTTP/2 GOAWAY) and `wants_close` is True. Every open stream
-  is over; no separate `StreamReset` follows. No further events are produced.
+  is over; no separate `StreamReset` follows. No further events are produced. HTTP/1.1 is the
+  exception that `earlier_streams_live` marks: the requests before the bad one arrived whole and
+  are answered first (pipelining keeps order), then the codec's error response, then the close.
 - `StreamReset(N)`: the peer abandoned stream N (RST_STREAM, or EOF in the middle of a message).
 - `ConnectionClosed`: the peer closed or sent GOAWAY; streams above `last_stream_id` (when set)
   were not processed and may be retried.
@@ -117,6 +119,9 @@ class ProtocolError:
     status: int | None = None  # HTTP/1.1: the status the codec answered with (400, 431, 501, 505, 502)
     error_code: int | None = None  # HTTP/2: RST_STREAM / GOAWAY error code
     stream_id: int | None = None  # None: the whole connection
+    # stream_id None, HTTP/1.1: the requests received whole before the bad input still get their
+    # responses; the codec's error response follows them in order, then the connection closes.
+    earlier_streams_live: bool = False
 
 
 @dataclass(frozen=True)

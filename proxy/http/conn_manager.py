@@ -434,6 +434,8 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             return
         if isinstance(ev, ProtocolError) and ev.stream_id is None:
             self.stats.inc("downstream_cx_protocol_error")
+            if ev.earlier_streams_live:
+                return  # HTTP/1.1 pipelining: the earlier requests are answered, then the codec's error reply
             for stream in list(self.streams.values()):
                 stream.peer_gone(f"protocol error: {ev.reason}", "DPE")
             return

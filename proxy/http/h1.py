@@ -307,7 +307,7 @@ class H1ServerCodec(_Input, ServerCodec):
             ex.ops = error_ops
             self._order.append(ex)
             self._flush()
-            return ProtocolError(reason, status=status, stream_id=None)
+            return ProtocolError(reason, status=status, stream_id=None, earlier_streams_live=len(self._order) > 1)
         ex.failed = True
         ex.keep_alive = False
         if not ex.started:

@@ -5,6 +5,7 @@ upstream, then checks the entry's expectations:
 
   status     HTTP/1.1: the first response's status; HTTP/2: the :status on `stream`
   responses  HTTP/1.1: how many responses in all (1 = nothing after the rejected request is answered)
+  statuses   HTTP/1.1: every response's status, in order (pipelined requests)
   closes     the proxy closes the connection after its answer (the reader waits for the close;
              otherwise it stops once `responses` responses, or HTTP/2 `stream`, are complete)
   rst        HTTP/2: the RST_STREAM error code on `stream`
@@ -31,6 +32,7 @@ class Entry:
     send: bytes
     status: int | None = None
     responses: int | None = None
+    statuses: tuple | None = None
     closes: bool = False
     rst: int | None = None
     goaway: int | None = None
@@ -71,6 +73,15 @@ I13D6_H1_UNDERSCORE = (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer_Encoding: chunke
 # harness's seeds) live there; here they go through the running proxy.
 CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+
+# Requests the HTTP/1.1 codec refuses as a whole-connection error: (name, bytes, the status it answers).
+PIPELINED_BAD = [
+    ("asterisk_get", b"GET * HTTP/1.1\r\nHost: h\r\n\r\nGET /second HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("version_1_2", b"GET /second HTTP/1.2\r\nHost: h\r\n\r\n", 505),
+    ("backslash", b"GET /a\\b HTTP/1.1\r\nHost: h\r\n\r\nGET /second HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("connect", b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", 501),
+    ("bad_host", b"GET /second HTTP/1.1\r\nHost: h/evil\r\n\r\n", 400),
+]
 
 CATALOG: list[Entry] = [
     # Controls: what a well-behaved client gets (the catalog's checks can tell an answer from a refusal).
@@ -133,6 +144,12 @@ CATALOG: list[Entry] = [
           forwarded=True, upstream_has=(b"content-length: 40\r\n",), upstream_lacks=(b"ransfer_",)),
     Entry("h1_i13d6_underscore_allowed", b"GET /u HTTP/1.1\r\nHost: h\r\nX_A: 1\r\n\r\n", status=200,
           listener="underscores_allow", forwarded=True, upstream_has=(b"x_a: 1\r\n",)),
+    # A valid request, then in the same write one the HTTP/1.1 codec refuses: the first is answered, then
+    # the 400 (505 for an unknown version), then the close (Envoy). The proxy reset the first and hung.
+    *(Entry(f"h1_pipelined_valid_then_{name}", b"GET /first HTTP/1.1\r\nHost: h\r\n\r\n" + bad, status=200,
+            statuses=(200, code), responses=2, closes=True, forwarded=True, upstream_has=(b"GET /first ",),
+            upstream_lacks=(b"/second",))
+      for name, bad, code in PIPELINED_BAD),
     # HTTP/2 floods: GOAWAY(ENHANCE_YOUR_CALM), memory bounded.
     Entry("h2_rapid_reset", rapid_reset(400), goaway=ENHANCE_YOUR_CALM, closes=True, forwarded=None),
     Entry("h2_continuation_flood", continuation_flood(2000), goaway=ENHANCE_YOUR_CALM, closes=True),
