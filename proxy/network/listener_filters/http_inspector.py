@@ -15,21 +15,23 @@ from ..listener_filter import ListenerFilter, register_listener_filter
 
 MAX_INSPECT = 8 * 1024
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TCHAR = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_VCHAR = bytes(range(0x21, 0x7F))
 _VERSIONS = {b"HTTP/1.1": "http/1.1", b"HTTP/1.0": "http/1.0"}
 
 NEED_MORE, NOT_HTTP = "need_more", "not_http"
 
 
 def _line_so_far_ok(line: bytes) -> bool:
-    """Can `line` (no CRLF yet) still begin a valid request line?"""
+    """Can `line` (no CRLF yet) still begin a valid request line? (Re-read on every read while
+    the line grows, so the class checks run in C: translate() deletes the allowed bytes.)"""
     method, sp, rest = line.partition(b" ")
-    if any(b not in _TCHAR for b in method) or (sp and not method):
+    if method.translate(None, _TCHAR) or (sp and not method):
         return False
     if not sp:
         return True
     target, sp, version = rest.partition(b" ")
-    if any(not 0x21 <= b <= 0x7E for b in target) or (sp and not target):
+    if target.translate(None, _VCHAR) or (sp and not target):
         return False
     if not sp:
         return True
