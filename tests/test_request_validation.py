@@ -61,7 +61,8 @@ def test_h2_server_resets_a_stream_whose_path_is_outside_rfc3986(path):
     assert [r.error_code for r in resets] == [PROTOCOL_ERROR] and not s.wants_close
 
 
-@pytest.mark.parametrize("authority", [b"h/evil", b"u@evil", b"h?x", b"h#x", b":80", b"h:8o", b"[::1"])
+@pytest.mark.parametrize("authority", [b"h/evil", b"u@evil", b"h?x", b"h#x", b":80", b"h:8o", b"[::1", b"[zz]",
+                                       b"[1.2.3.4]", b"[fe80::1%25eth0]", b"[v.x]", b"[]", b"[::1]x"])
 def test_h2_server_resets_a_stream_whose_authority_is_no_host_and_port(authority):
     block = [(n, authority if n == b":authority" else v) for n, v in REQ]
     s, events, resets = h2_request(block)
@@ -69,7 +70,8 @@ def test_h2_server_resets_a_stream_whose_authority_is_no_host_and_port(authority
     assert [r.error_code for r in resets] == [PROTOCOL_ERROR]
 
 
-@pytest.mark.parametrize("authority", [b"h", b"h:80", b"[::1]:8080", b"a.example.com", b"xn--bcher-kva.de"])
+@pytest.mark.parametrize("authority", [b"h", b"h:80", b"[::1]:8080", b"a.example.com", b"xn--bcher-kva.de",
+                                       b"[::ffff:1.2.3.4]", b"[v1.x:y]", b"[V7.a]"])
 def test_h2_server_accepts_host_and_port_authorities(authority):
     _, events, _ = h2_request([(n, authority if n == b":authority" else v) for n, v in REQ])
     assert [type(e) for e in events] == [RequestHeaders] and events[0].authority == authority

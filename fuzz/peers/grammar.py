@@ -3,8 +3,9 @@ an oracle that reuses the code under test judges nothing). Each function returns
 value conforms, else a short reason.
 """
 
-import ipaddress
 import re
+
+from ..targets.reference import is_ip_literal
 
 # RFC 3986 2.1, 2.2, 2.3: pct-encoded, sub-delims, unreserved.
 _UNRESERVED = r"A-Za-z0-9\-._~"
@@ -19,7 +20,6 @@ _PCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
 ORIGIN_FORM = re.compile(rf"(?:/{_PCHAR}*)+(?:\?[\x21-\x22\x24-\x7e]*)?\Z".encode())
 # RFC 3986 3.2.2 reg-name = *( unreserved / pct-encoded / sub-delims ); 3.2.3 port = *DIGIT.
 _REG_NAME = re.compile(rf"(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*\Z".encode())
-_IPV_FUTURE = re.compile(rf"v[0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+\Z".encode())
 _PORT = re.compile(rb"[0-9]*\Z")
 # RFC 9110 5.6.2 token = 1*tchar.
 TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -78,11 +78,8 @@ def authority(value: bytes) -> str | None:
         if rest and not rest.startswith(b":"):
             return "bytes after an IP-literal (RFC 3986 3.2.2)"
         port = rest[1:]
-        if _IPV_FUTURE.match(literal) is None:
-            try:
-                ipaddress.IPv6Address(literal.decode("ascii"))
-            except (ValueError, UnicodeDecodeError):
-                return "invalid IP-literal (RFC 3986 3.2.2)"
+        if not is_ip_literal(literal):
+            return "invalid IP-literal (RFC 3986 3.2.2)"
     else:
         if b":" in value:
             host, port = value.rsplit(b":", 1)

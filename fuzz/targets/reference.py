@@ -18,6 +18,7 @@ CONNECT, whitespace around chunk-extension separators, 17+ digit chunk sizes, ..
 the reverse differential ("a valid request must not be refused") only looks at messages without notes.
 """
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -41,8 +42,30 @@ _VISIBLE = re.compile(rb"[\x21-\x7e]+\Z")
 _FIELD_VALUE = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[ \t\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?\Z")
 _REASON = re.compile(rb"[\t \x21-\x7e\x80-\xff]*\Z")
 # uri-host [":" port]: IP-literal in brackets or reg-name (unreserved / pct-encoded / sub-delims)
-_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.vV\-_~!$&'()*+,;=]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
+_HOST = re.compile(rb"(?:\[[A-Za-z0-9:.\-_~!$&'()*+,;=]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
                    rb"(?::[0-9]*)?\Z")
+# IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ); "v" in either case (RFC 5234 2.3).
+_IPV_FUTURE = re.compile(rb"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+\Z")
+
+
+def is_ip_literal(literal: bytes) -> bool:
+    """RFC 3986 3.2.2: IP-literal = "[" ( IPv6address / IPvFuture ) "]", here what is inside the
+    brackets. No zone id: RFC 3986 has none (ipaddress would accept "%scope")."""
+    if _IPV_FUTURE.match(literal) is not None:
+        return True
+    try:
+        return b"%" not in literal and bool(ipaddress.IPv6Address(literal.decode("ascii")))
+    except (ValueError, UnicodeDecodeError):
+        return False
+
+
+def _host_ok(value: bytes) -> bool:
+    """uri-host [":" port]; an IP-literal holds an IPv6 address or IPvFuture (RFC 3986 3.2.2)."""
+    if _HOST.match(value) is None:
+        return False
+    return not value.startswith(b"[") or is_ip_literal(value[1:value.index(b"]")])
+
+
 _QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
 _TOKEN_RE = rb"[" + _TCHAR + rb"]+"
 _CHUNK_EXT = re.compile(rb"(?:[ \t]*;[ \t]*" + _TOKEN_RE + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN_RE + rb"|" + _QUOTED
@@ -292,7 +315,7 @@ def _request_head(lines: list[bytes], msg: Message) -> None:
             msg.notes.add("asterisk_form_not_options")
     elif lower.startswith((b"http://", b"https://")):
         authority = absolute_form_parts(target)[1]
-        if not authority or _HOST.match(authority) is None or authority.startswith(b":"):
+        if not authority or not _host_ok(authority) or authority.startswith(b":"):
             raise Reject("absolute-form target without a valid host (RFC 9110 4.2.1)")
         if _RFC3986_PATH.match(absolute_form_parts(target)[2]) is None:
             msg.notes.add("target_path_outside_rfc3986")
@@ -307,7 +330,7 @@ def _request_head(lines: list[bytes], msg: Message) -> None:
         raise Reject("more than one Host")
     if version == b"HTTP/1.1" and not hosts:
         raise Reject("HTTP/1.1 request without Host")
-    if hosts and _HOST.match(hosts[0]) is None:
+    if hosts and not _host_ok(hosts[0]):
         raise Reject(f"Host {hosts[0][:40]!r} is not uri-host [':' port]")
 
 

@@ -1,6 +1,8 @@
 """Header field rules shared by the codecs: token syntax, hop-by-hop fields, HTTP/1 <-> HTTP/2 mapping,
 and the HTTP/2 -> HTTP/1 downgrade check (the request-smuggling rules of DESIGN.md)."""
 
+import ipaddress
+
 Headers = list[tuple[bytes, bytes]]
 
 # RFC 9110 tchar.
@@ -33,8 +35,24 @@ TRAILER_FORBIDDEN = frozenset({
 
 # RFC 3986 reg-name bytes (unreserved, sub-delims, "%" of pct-encoded) and IP-literal bytes.
 _REG_NAME = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%")
-_IP_LITERAL = _REG_NAME | frozenset(b":")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+# RFC 3986 3.2.2 IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
+_IPV_FUTURE_TAIL = frozenset(_REG_NAME - {ord("%")}) | frozenset(b":")
+
+
+def _is_ip_literal(host: bytes) -> bool:
+    """What RFC 3986 3.2.2 allows between "[" and "]": IPv6address / IPvFuture (no zone id)."""
+    if host[:1] in (b"v", b"V"):
+        version, dot, tail = host[1:].partition(b".")
+        return bool(version) and all(c in _HEX for c in version) and bool(dot) and bool(tail) \
+            and all(c in _IPV_FUTURE_TAIL for c in tail)
+    if not host or b"%" in host or not host.isascii():
+        return False
+    try:
+        ipaddress.IPv6Address(host.decode("ascii"))
+    except ValueError:
+        return False
+    return True
 
 
 # RFC 3986 pchar bytes (unreserved, sub-delims, ":", "@"; "%" starts pct-encoded) and "/": a path.
@@ -75,13 +93,12 @@ def is_authority(b: bytes) -> bool:
     if b.startswith(b"["):
         end = b.find(b"]")
         host, rest = b[1:end], b[end + 1:]
-        if end == -1 or not host or not all(c in _IP_LITERAL for c in host) or (rest and rest[:1] != b":"):
+        if end == -1 or not _is_ip_literal(host) or (rest and rest[:1] != b":"):
             return False
-        port = rest[1:]
-    else:
-        host, _, port = b.partition(b":")
-        if not all(c in _REG_NAME for c in host):
-            return False
+        return not rest[1:] or rest[1:].isdigit()
+    host, _, port = b.partition(b":")
+    if not all(c in _REG_NAME for c in host):
+        return False
     at = host.find(b"%")
     while at != -1:
         if len(host) < at + 3 or host[at + 1] not in _HEX or host[at + 2] not in _HEX:

@@ -106,6 +106,16 @@ CATALOG: list[Entry] = [
     Entry("h2_i13d2_authority_with_userinfo", h2(headers(1, GET[:2] + [(b":authority", b"u@evil"), (b":path", b"/x")])),
           rst=PROTOCOL_ERROR),
     Entry("h1_i13d2_host_with_slash", b"GET /x HTTP/1.1\r\nHost: h/evil\r\n\r\n", status=400, responses=1, closes=True),
+    # RFC 3986 3.2.2: IP-literal = "[" ( IPv6address / IPvFuture ) "]"; any reg-name bytes in brackets passed.
+    Entry("h1_host_ip_literal_not_ipv6", b"GET /x HTTP/1.1\r\nHost: [zz]\r\n\r\n", status=400, responses=1, closes=True),
+    Entry("h1_host_ip_literal_ipv4_in_brackets", b"GET /x HTTP/1.1\r\nHost: [1.2.3.4]:80\r\n\r\n", status=400,
+          responses=1, closes=True),
+    Entry("h1_absolute_form_ip_literal_not_ipv6", b"GET http://[zz]/x HTTP/1.1\r\nHost: h\r\n\r\n", status=400,
+          responses=1, closes=True),
+    Entry("h2_authority_ip_literal_not_ipv6", h2(headers(1, GET[:2] + [(b":authority", b"[zz]"), (b":path", b"/x")])),
+          rst=PROTOCOL_ERROR),
+    Entry("h1_host_ipv6_literal_kept", b"GET /x HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", status=200, responses=1,
+          forwarded=True, upstream_has=(b"host: [::1]:80\r\n",)),
     # Issue 13 defect 4: RFC 9110 6.5.1 fields in trailers make the message malformed on every codec.
     Entry("h2_i13d4_content_length_trailer", hx(I13D4_H2_TRAILER), rst=PROTOCOL_ERROR, forwarded=None,
           upstream_lacks=(b"content-length: 50",)),
