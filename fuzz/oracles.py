@@ -31,7 +31,8 @@ class InvariantViolation(AssertionError):
 
 
 class FilterRules:
-    """Iteration rules observed from outside the filter manager (DESIGN.md).
+    """Iteration rules observed from outside the filter manager (proxy/network/filter.py;
+    docs/architecture.md "Network filter iteration rules").
 
     - every read filter saw on_new_connection before its first on_data;
     - a read filter that resumed iteration on a connection still open afterwards has the

@@ -1,4 +1,5 @@
-"""One test per network filter iteration rule of DESIGN.md, in script style:
+"""One test per network filter iteration rule of docs/architecture.md
+("Network filter iteration rules"), in script style:
 events in (bytes from the peer, filter statuses), the calls filters receive out."""
 
 import pytest

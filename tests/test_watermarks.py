@@ -1,4 +1,4 @@
-"""Buffers, watermarks and read-disable reference counting (DESIGN.md "Buffers")."""
+"""Buffers, watermarks and read-disable reference counting (docs/architecture.md "Buffers and watermarks")."""
 
 import pytest
 
