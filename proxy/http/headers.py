@@ -1,5 +1,5 @@
 """Header field rules shared by the codecs: token syntax, hop-by-hop fields, HTTP/1 <-> HTTP/2 mapping,
-and the HTTP/2 -> HTTP/1 downgrade check (the request-smuggling rules of DESIGN.md)."""
+and the HTTP/2 -> HTTP/1 downgrade check (docs/architecture.md "Request-smuggling rules")."""
 
 import ipaddress
 
@@ -141,14 +141,21 @@ def _connection_tokens(headers: Headers) -> set[bytes]:
     return tokens
 
 
+# Fields a Connection option cannot remove (RFC 9110 7.6.1: a connection option never names a field
+# meant for every recipient): the codec framed the message by Content-Length and routes it by Host, so
+# dropping them on a nomination would forward a message framed or routed otherwise than it was read.
+# `te` goes by its own rule below.
+NOT_NOMINATABLE = frozenset({b"content-length", b"host", b"te"})
+
+
 def strip_hop_by_hop(headers: Headers) -> Headers:
-    """Lowercase names; drop connection-specific fields, fields named in Connection, and `te` other
-    than `trailers` (the one value HTTP/2 allows)."""
-    named = _connection_tokens(headers)
+    """Lowercase names; drop connection-specific fields, fields named in Connection (but for
+    NOT_NOMINATABLE), and `te` other than `trailers` (the one value HTTP/2 allows)."""
+    named = _connection_tokens(headers) - NOT_NOMINATABLE
     out: Headers = []
     for name, value in headers:
         name = name.lower()
-        if name in CONNECTION_SPECIFIC or (name in named and name != b"te"):
+        if name in CONNECTION_SPECIFIC or name in named:
             continue
         if name == b"te":
             if value.strip().lower() != b"trailers":
