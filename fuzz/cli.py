@@ -18,7 +18,8 @@ COMMANDS = {
     "bench": "fuzz.bench:main",
     "triage": "fuzz.triage:main",
     "ci": "fuzz.ci:main",
-    "gen-configs": "fuzz.configgen:gen_configs",
+    "oss-fuzz-run": "fuzz.oss_fuzz_run:main",
+    "gen-configs": "fuzz.configgen.generate:gen_configs",
     "recut-bugs": "fuzz.bench._bugs_recut:main",
 }
 

@@ -1,4 +1,4 @@
-"""fuzz/configgen.py on a test schema (tests/schemas/configgen_rules.proto), compiled at test time:
+"""fuzz/configgen/ on a test schema (tests/schemas/configgen_rules.proto), compiled at test time:
 every rule kind is honoured, a field added to the .proto is generated with no other change, the
 depth cap stops a recursive message, and a rejected draw still maps bytes to a valid message."""
 

@@ -7,8 +7,9 @@ import pkgutil
 from pathlib import Path
 
 
-# `bench harnesses` would collide with the fuzz/bench/harnesses/ folder of bench-only harnesses.
-ALIASES = {"harnesses": "harness_speed"}
+# Command names whose module is named otherwise: `bench harnesses` would collide with the
+# fuzz/bench/harnesses/ folder of bench-only harnesses; two modules named configgen.py confused readers.
+ALIASES = {"harnesses": "harness_speed", "configgen": "configgen_rate"}
 
 
 def available() -> list[str]:

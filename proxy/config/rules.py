@@ -1,7 +1,7 @@
 """Reading protoc-gen-validate rules from the schema's descriptors.
 
 Shared by the validator (proxy/config/validate.py) and the stage-1 config generator
-(fuzz/configgen.py): both walk the same descriptors and must read the rules the same way.
+(fuzz/configgen/): both walk the same descriptors and must read the rules the same way.
 
     rules_for(field)          -> validate_pb2.FieldRules or None
     rule_kind(rules)          -> "uint32", "string", "enum", "repeated", "map", "message", ... or None

@@ -1,0 +1,51 @@
+"""Stage 1 of two-stage fuzzing: valid configurations, generated from the schema and its rules.
+
+    from fuzz import configgen
+    configgen.bootstraps()               -> hypothesis strategy of valid Bootstrap messages
+    configgen.config_from_bytes(data)    -> Bootstrap: any bytes map to a valid config (cached)
+    configgen.pool(n, seed)              -> n Bootstraps, deterministic, every one validated and built
+    configgen.to_yaml(bootstrap)         -> readable YAML that `python -m proxy --validate` accepts
+
+    python -m fuzz gen-configs N --out DIR [--seed S]      (also: python -m fuzz.configgen gen-configs ...)
+
+How: strategies are derived by walking the protobuf descriptors and reading their
+protoc-gen-validate rules (fuzz/configgen/_messages.py, _scalars.py); then a repair pass
+makes the cross-field facts hold that rules cannot state (fuzz/configgen/_facts.py lists them as
+data, fuzz/configgen/_repair.py applies them). All bounds live in fuzz/configgen/_bounds.py.
+
+Bytes map to configurations the way `hypothesis`'s `fuzz_one_input` maps them (it is what runs
+here), so the mapping depends on the Hypothesis version: requirements.txt pins it. Regenerate the
+committed pool after changing the schema, the bounds or the facts:
+
+    python -m fuzz gen-configs 32 --out corpus/session_configs --seed 1
+"""
+
+from fuzz.configgen.generate import (
+    bootstraps,
+    Bounds,
+    BytesToValue,
+    config_from_bytes,
+    ConfigGenerator,
+    DEFAULT_BOUNDS,
+    default_generator,
+    GenerationImpossible,
+    naive_bootstraps,
+    pool,
+    to_yaml,
+    write_configs,
+)
+
+__all__ = [
+    "bootstraps",
+    "Bounds",
+    "BytesToValue",
+    "config_from_bytes",
+    "ConfigGenerator",
+    "DEFAULT_BOUNDS",
+    "default_generator",
+    "GenerationImpossible",
+    "naive_bootstraps",
+    "pool",
+    "to_yaml",
+    "write_configs",
+]

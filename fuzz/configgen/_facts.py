@@ -1,0 +1,174 @@
+"""What the schema's validation rules cannot say, as data: the cross-field facts of bootstrap.proto
+that proxy/config/semantic.py and proxy/build.py check. fuzz/configgen/_repair.py applies them
+after a draw; the few that shape a draw (FIELD_FORMATS, EXCLUDED_VALUES, TERMINAL_LAST,
+ONEOF_MEMBERS) are read by fuzz/configgen/_messages.py.
+
+Each entry names fields by their full protobuf name. A new field that is a cluster reference, a
+name that must be unique, a CIDR range or a regex needs one line here, not new code.
+"""
+
+
+P = "proxyfuzz.config."
+
+# String fields with a format the rules do not state (semantic.py parses them): field -> format
+# of fuzz/configgen/_formats.py.
+FIELD_FORMATS = {
+    P + "FilterChainMatch.source_prefix_ranges": "cidr",
+    P + "FilterChainMatch.prefix_ranges": "cidr",
+    P + "FilterChainMatch.direct_source_prefix_ranges": "cidr",
+    # Certificates are test PKI files (TlsCertificate is set whole, see MESSAGE_FIXES); a
+    # DataSource elsewhere is a trusted CA: the test CA, or the other one (verification fails).
+    P + "DataSource.filename": "test_ca",
+    P + "FilterChainMatch.transport_protocol": "transport_protocol",
+    P + "FilterChainMatch.application_protocols": "alpn",
+    P + "CommonTlsContext.alpn_protocols": "alpn",
+    P + "CertificateValidationContext.match_subject_alt_names": "test_san",
+    P + "StringMatcher.exact": "principal_exact",
+    P + "StringMatcher.prefix": "principal_prefix",
+    P + "StringMatcher.suffix": "principal_suffix",
+    P + "StringMatcher.contains": "principal_contains",
+    P + "RbacPolicy.source_prefixes": "cidr",
+    P + "HttpRbacPolicy.source_prefixes": "cidr",
+    P + "RegexMatcher.regex": "regex",
+    # A fuzzed config must not write files all over the disk: access logs go to /dev/null.
+    P + "AccessLog.path": "null_device",
+}
+
+
+
+def _codec_owned_headers():
+    # The header_mutation filter refuses to add these at build time (the codecs own framing).
+    from proxy.http.filters.header_mutation import _RESERVED
+    return _RESERVED
+
+
+# Values a field must not take, beyond its rules' not_in: field -> function giving them (for a map,
+# its keys; for a list, its items).
+EXCLUDED_VALUES = {
+    P + "HeaderMutation.request_headers_to_add": _codec_owned_headers,
+    P + "HeaderMutation.response_headers_to_add": _codec_owned_headers,
+}
+
+# Where names are defined: the repeated field holding the named messages, and the name field.
+NAME_SOURCES = {
+    "cluster": (P + "Bootstrap.clusters", "name"),
+}
+
+# Fields whose value is a name defined elsewhere: field -> kind of name (a key of NAME_SOURCES).
+REFERENCES = {
+    P + "TcpProxy.cluster": "cluster",
+    P + "RouteAction.cluster": "cluster",
+    P + "ClusterWeight.name": "cluster",
+}
+
+# Repeated fields whose items must differ in one field: list field -> item field. Names are
+# renamed apart; references are given different targets (items beyond the targets are dropped).
+UNIQUE_IN_LIST = {
+    P + "Bootstrap.clusters": "name",
+    P + "Bootstrap.listeners": "name",
+    P + "RouteConfiguration.virtual_hosts": "name",
+    P + "Rbac.policies": "name",
+    P + "HttpRbac.policies": "name",
+    P + "WeightedClusters.clusters": "name",
+}
+
+# A repeated string field whose values must be unique across all items of an enclosing list:
+# enclosing list -> (repeated field of its items, comparison key). Later duplicates are renamed.
+UNIQUE_ACROSS_ITEMS = {
+    P + "RouteConfiguration.virtual_hosts": ("domains", str.lower),
+}
+
+# Repeated fields whose items' numeric field must not all be 0: list field -> item field.
+NONZERO_SUM = {
+    P + "WeightedClusters.clusters": "weight",
+}
+
+# Fields that must be set when a sibling's value says so: field -> (sibling, predicate).
+REQUIRED_WHEN = {
+    P + "HttpFault.abort_status": ("abort_percent", lambda v: v > 0),
+}
+
+# Lists of oneof messages whose LAST item must set one of `members` and no other item may:
+# list field -> (oneof name, members).
+TERMINAL_LAST = {
+    P + "FilterChain.filters": ("filter", ("tcp_proxy", "http_connection_manager")),
+}
+
+# Addresses the proxy binds: message -> (host field, port field). All get bounds.listen_host and
+# distinct ports from bounds.listen_ports (semantic.py: no two listeners on one port).
+BIND_ADDRESSES = {
+    P + "SocketAddress": ("host", "port"),
+}
+
+
+def _chains_overlap(a, b) -> bool:
+    """Two filter chains some connection matches equally well (build.py refuses them)."""
+    from proxy.config.semantic import _match_of
+    from proxy.network.chain_match import clashes
+    return clashes(_match_of(a.filter_chain_match), _match_of(b.filter_chain_match))
+
+
+# Lists whose items must not overlap: list field -> (overlap(item, earlier item), field of the
+# item's message to set to a fresh port while it overlaps an earlier item).
+NON_OVERLAPPING = {
+    P + "Listener.filter_chains": (_chains_overlap, ("filter_chain_match", "destination_port")),
+}
+
+
+def _test_certificate(message) -> None:
+    from fuzz.test_pki import fill_server_certificate
+    fill_server_certificate(message)
+
+
+def _downstream_tls(message) -> None:
+    """proxy/tls/context.py: a downstream context presents one certificate, and requiring a
+    client certificate needs a validation_context to verify it."""
+    common = message.common_tls_context
+    if not common.tls_certificates:
+        _test_certificate(common.tls_certificates.add())
+    if message.require_client_certificate and not common.HasField("validation_context"):
+        message.require_client_certificate = False
+
+
+def _tls_versions(message) -> None:
+    """The minimum version is not above the maximum (TLS_AUTO is 1.2 as minimum, 1.3 as maximum)."""
+    low = message.tls_minimum_protocol_version or 3
+    high = message.tls_maximum_protocol_version or 4
+    if low > high:
+        message.tls_minimum_protocol_version, message.tls_maximum_protocol_version = high, low
+
+
+# Messages whose value no draw makes valid by itself, fixed after the draw: message -> fix(message).
+# A certificate needs its own private key: the test PKI's (fuzz/test_pki.py, made at first use).
+MESSAGE_FIXES = {
+    P + "TlsCertificate": _test_certificate,
+    P + "DownstreamTlsContext": _downstream_tls,
+    P + "TlsParameters": _tls_versions,
+}
+
+
+def _registered_network_filters():
+    from proxy.network.registry import registered_network_filters
+    return registered_network_filters()
+
+
+def _registered_listener_filters():
+    from proxy.network.listener_filter import registered_listener_filters
+    return registered_listener_filters()
+
+
+def _registered_http_filters():
+    from proxy.http.registry import registered_http_filters
+    return registered_http_filters()
+
+
+# Oneofs whose members may be chosen only in part: oneof -> function giving the member names.
+# build.py refuses a filter nobody registered; an access log on stdout would write into the
+# fuzzer's own output (where atheris prints tracebacks).
+ONEOF_MEMBERS = {
+    P + "NetworkFilter.filter": _registered_network_filters,
+    P + "ListenerFilter.filter": _registered_listener_filters,
+    P + "DataSource.specifier": lambda: ["filename"],
+    P + "HttpFilter.filter": _registered_http_filters,
+    P + "AccessLog.sink": lambda: ["path"],
+}
