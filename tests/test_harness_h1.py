@@ -174,3 +174,18 @@ def test_chunk_line_error_does_not_depend_on_the_split():
     codec = H1ServerCodec()
     byte = [e for i in range(len(data)) for e in codec.receive_data(data[i:i + 1])]
     assert one[-1] == byte[-1] and "bare CR" in one[-1].reason
+
+
+NOMINATED_FRAMING = b"POST / HTTP/1.1\r\nHost: h\r\nConnection: content-length, x\r\nContent-Length: 5\r\nX: 1\r\n\r\nhello"
+
+
+def test_a_connection_option_naming_content_length_leaves_the_framing_in_place():
+    head = h1.check_server(NOMINATED_FRAMING)[0]
+    assert head.headers == [(b"content-length", b"5")] and not head.end_stream  # x goes, content-length stays
+
+
+def test_a_codec_that_lets_connection_drop_content_length_is_found(monkeypatch):
+    from proxy.http import headers
+    monkeypatch.setattr(headers, "NOT_NOMINATABLE", frozenset({b"te"}))  # the defect: any field may be nominated
+    with pytest.raises(InvariantViolation, match="content-length"):
+        h1.check_server(NOMINATED_FRAMING)

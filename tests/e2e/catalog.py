@@ -116,6 +116,13 @@ CATALOG: list[Entry] = [
           rst=PROTOCOL_ERROR),
     Entry("h1_host_ipv6_literal_kept", b"GET /x HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", status=200, responses=1,
           forwarded=True, upstream_has=(b"host: [::1]:80\r\n",)),
+    # RFC 9110 7.6.1: a Connection option never names a field meant for every recipient; the framing and
+    # routing fields the proxy read the message by stay (Connection: content-length dropped Content-Length).
+    Entry("h1_connection_names_content_length", b"POST /cl HTTP/1.1\r\nHost: h\r\nConnection: content-length, x\r\n"
+          b"Content-Length: 5\r\nX: 1\r\n\r\nhello", status=200, responses=1, forwarded=True,
+          upstream_has=(b"content-length: 5\r\n", b"\r\n\r\nhello"), upstream_lacks=(b"x: 1",)),
+    Entry("h1_connection_names_host", b"GET /h HTTP/1.1\r\nHost: h\r\nConnection: host\r\n\r\n", status=200,
+          responses=1, forwarded=True, upstream_has=(b"host: h\r\n",)),
     # Issue 13 defect 4: RFC 9110 6.5.1 fields in trailers make the message malformed on every codec.
     Entry("h2_i13d4_content_length_trailer", hx(I13D4_H2_TRAILER), rst=PROTOCOL_ERROR, forwarded=None,
           upstream_lacks=(b"content-length: 50",)),
