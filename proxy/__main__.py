@@ -1,7 +1,7 @@
 """python -m proxy -c CONFIG [--concurrency N] | --validate CONFIG
 
 --validate prints OK (exit 0) or every violation on its own line, `path: message` (exit 1).
--c loads the configuration and serves it (proxy.server.serve), in N worker processes with
+-c loads the configuration and serves it (proxy.serve.serve), in N worker processes with
 --concurrency N (proxy/workers.py). Exit 2: usage or set-up problems.
 """
 
@@ -59,14 +59,7 @@ def main(argv=None) -> int:
     if args.validate:
         print("OK")
         return 0
-    try:
-        from proxy.server import serve
-    except ImportError as exc:
-        if getattr(exc, "name", None) not in ("proxy.server",):
-            raise
-        print("error: the runtime (proxy/server.py) is not available in this checkout yet; "
-              "the configuration is valid (use --validate to check one)", file=sys.stderr)
-        return 2
+    from proxy.serve import serve
     return serve(bootstrap, concurrency=args.concurrency) or 0
 
 

@@ -5,8 +5,8 @@
     ...
     await server.stop()                  # close listeners, drain, then close what is left
 
-`serve(bootstrap)` runs one Server until SIGINT or SIGTERM (what `python -m proxy -c FILE`
-calls). Everything above the socket is the sans-IO core: each accepted socket gets a
+`run_process(built, ...)` runs one Server until SIGINT or SIGTERM (proxy/serve.py, what
+`python -m proxy -c FILE` calls, starts one or N of them). Everything above the socket is the sans-IO core: each accepted socket gets a
 Connection from its listener (filter chain chosen, filters installed), carried by a
 SocketTransport (proxy/_server_socket.py); time comes from an AsyncioDispatcher.
 """
@@ -235,29 +235,8 @@ def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def serve(bootstrap, *, concurrency: int = 1, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> int:
-    """Serve a validated Bootstrap until SIGINT/SIGTERM; then drain and return 0.
-
-    With `concurrency` > 1, that many worker processes serve the same listeners
-    (proxy/workers.py). Returns 1, with the reason on stderr, when the configuration cannot be
-    built or an address cannot be bound.
-    """
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .build import BuildError, build
-    try:
-        built = build(bootstrap)
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if concurrency > 1:
-        from .workers import serve_workers
-        return serve_workers(built, concurrency, drain_timeout_s)
-    return asyncio.run(_serve(built, drain_timeout_s))
-
-
-async def _serve(built, drain_timeout_s: float, worker=None) -> int:
-    """One process's life. `worker` (proxy.workers.WorkerSide) when this is one of several: it
+async def run_process(built, drain_timeout_s: float, worker=None) -> int:
+    """One process's life, until SIGINT/SIGTERM (proxy/serve.py starts one or N of them). `worker` (proxy.workers.WorkerSide) when this is one of several: it
     hands over the parent's listening sockets and reports to the parent, which announces the
     addresses, serves the admin and forwards signals (so only SIGTERM is taken here)."""
     loop = asyncio.get_running_loop()

@@ -6,7 +6,7 @@ pre-fork model of nginx):
   * the parent binds every listener (and the admin) once, before any fork: ephemeral ports and
     the bound addresses are shared, there is no SO_REUSEPORT race, and a busy port is an error
     before anything starts;
-  * it forks N workers; each runs its own loop and Server (proxy/server.py's `_serve`) over the
+  * it forks N workers; each runs its own loop and Server (proxy/server.py's `run_process`) over the
     inherited listening sockets, accepting on its own, with its own ServerContext, stats and
     upstream pools;
   * the parent serves the admin, summing the workers' counters and gauges, which it asks for
@@ -30,7 +30,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from .admin import TEXT, AdminHandler, AdminProtocol
-from .server import say
+from .server import run_process, say
 from .stats import Stats
 
 ADMIN_TIMEOUT_S = 2.0   # how long the admin waits for a worker's snapshot before answering 503
@@ -87,8 +87,7 @@ def _run_worker(index, parent_pid, built, sockets, channel, drain_timeout_s) -> 
         _die_with_parent()
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
-        from .server import _serve
-        code = asyncio.run(_serve(built, drain_timeout_s, worker=WorkerSide(index, sockets, channel)))
+        code = asyncio.run(run_process(built, drain_timeout_s, worker=WorkerSide(index, sockets, channel)))
     except BaseException:
         traceback.print_exc()
     finally:
@@ -107,7 +106,7 @@ def _die_with_parent() -> None:
 
 
 class WorkerSide:
-    """What `proxy.server._serve` is given in a worker: the sockets, and the channel to the parent."""
+    """What `proxy.server.run_process` is given in a worker: the sockets, and the channel to the parent."""
 
     def __init__(self, index: int, sockets: dict, channel: socket.socket) -> None:
         self.index = index
