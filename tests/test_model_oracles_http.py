@@ -115,6 +115,21 @@ def test_delay_released_a_millisecond_early_is_caught(monkeypatch):
         replay_all()
 
 
+def test_delay_released_by_the_first_body_chunk_is_caught(monkeypatch):
+    # The planted bug: the delay stops with STOP_ITERATION, so the default decode_data's CONTINUE
+    # lets the request (and its body) go on at once (envoyproxy/envoy#1097's class).
+    from proxy.http.filter import STOP_ALL_ITERATION, STOP_ITERATION
+    from proxy.http.filters.fault import HttpFaultFilter
+    real = HttpFaultFilter.decode_headers
+
+    def decode_headers(self, head, end_stream):
+        status = real(self, head, end_stream)
+        return STOP_ITERATION if status is STOP_ALL_ITERATION else status
+    monkeypatch.setattr(HttpFaultFilter, "decode_headers", decode_headers)
+    with pytest.raises(oracles.InvariantViolation, match="model_fault_delay_released"):
+        replay_all()
+
+
 def test_delay_never_released_is_caught(monkeypatch):
     _with_config(monkeypatch, "fault", lambda c: setattr(c, "delay_ms", c.delay_ms * 1000))
     with pytest.raises(oracles.InvariantViolation, match="model_fault_delay_not_released"):

@@ -89,3 +89,35 @@ def test_responses_missing_from_their_status_class_counter_are_caught(monkeypatc
     monkeypatch.setattr(Stats, "inc", inc)
     with pytest.raises(oracles.InvariantViolation, match="model_stats_responses_by_class"):
         replay_all(pool)
+
+
+def _fault_delay_session():
+    from tests.test_liveness import http
+    post = b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+    built = http(filters="http_filters: [{fault: {delay_ms: 600}}]")
+    actions = [session.Action("connect"), session.Action("send", payload=post), session.Action("upstream_connect"),
+               session.Action("upstream_read"), session.Action("advance", value=1_000), session.Action("upstream_read")]
+    return session.Session(built, models=True), actions
+
+
+def test_a_delayed_request_reaches_its_upstream_after_the_delay():
+    s, actions = _fault_delay_session()
+    s.run(actions)
+    (ex,) = s.peers.exchanges
+    assert ex.upstreams[0].request.started_ms >= 600
+
+
+def test_a_delay_skipped_by_a_request_with_a_body_is_caught(monkeypatch):
+    # The planted bug (envoyproxy/envoy#1097's class): the delay stops with STOP_ITERATION, so the
+    # request's first body chunk sends it on at once.
+    from proxy.http.filter import STOP_ALL_ITERATION, STOP_ITERATION
+    from proxy.http.filters.fault import HttpFaultFilter
+    real = HttpFaultFilter.decode_headers
+
+    def decode_headers(self, head, end_stream):
+        status = real(self, head, end_stream)
+        return STOP_ITERATION if status is STOP_ALL_ITERATION else status
+    monkeypatch.setattr(HttpFaultFilter, "decode_headers", decode_headers)
+    s, actions = _fault_delay_session()
+    with pytest.raises(oracles.InvariantViolation, match="model_fault_delay_session"):
+        s.run(actions)

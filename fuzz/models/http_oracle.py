@@ -116,7 +116,8 @@ class HttpFilterModel:
 
     # -- releases and time -----------------------------------------------------------------------
     def continued(self, filt, stream, external: bool) -> None:
-        """The filter called continue_decoding (`external`: the harness made it)."""
+        """The filter released the request: continue_decoding() (`external`: the harness made it), or
+        CONTINUE returned from decode_data / decode_trailers after it stopped."""
         if self.pending is None or self.pending[0] is not stream:
             return
         _, due, what = self.pending

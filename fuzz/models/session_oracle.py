@@ -18,7 +18,9 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     branch that produces it, with the direct response's body (model_local_reply_session); other
     4xx/5xx local replies (bad requests, upstream failures, timeouts) are not judged here;
   - each status class counter downstream_rq_Nxx is at least the number of N.. responses the clients
-    read (model_stats_responses_by_class).
+    read (model_stats_responses_by_class);
+  - a request an upstream saw got there no earlier than its fault filters' delays after the client
+    sent it (model_fault_delay_session).
 """
 
 from proxy.config import schema
@@ -226,6 +228,7 @@ class SessionModel:
                                          f"{what} reached cluster {cluster!r}; the models forward it to "
                                          f"{sorted(forwards) or 'no cluster'} (local replies {sorted(local, key=str)})",
                                          expected=sorted(forwards), observed=cluster)
+            self._check_delays(ex, hcm, what)
             return
         if ex.outcome != "response" or ex.response is None or self._upstream_may_have_answered(forwards):
             return
@@ -241,6 +244,19 @@ class SessionModel:
                                      f"reply {sorted(local, key=str) or 'nothing'} or forward to {sorted(forwards)}",
                                      expected=sorted(local, key=str), observed=status)
 
+    @staticmethod
+    def _check_delays(ex, hcm, what: str) -> None:
+        """Fault filter docs, fixed_delay: "Add a fixed delay before forwarding the operation upstream"
+        (bootstrap.proto HttpFault: every request not aborted). A request an upstream saw passed every
+        HTTP filter, so it reached the upstream no earlier than the delays of its fault filters after
+        the client sent its head (each delay starts when its filter gets the headers, later still)."""
+        delay = sum(f.fault.delay_ms for f in hcm.http_filters if f.WhichOneof("filter") == "fault")
+        sent, seen = ex.request.started_ms, ex.upstreams[0].request.started_ms
+        if delay and sent is not None and seen is not None and seen - sent < delay:
+            raise InvariantViolation("model_fault_delay_session",
+                                     f"{what} reached its upstream {seen - sent} ms after the client sent it; "
+                                     f"its fault filters delay it {delay} ms", expected=f">= {delay} ms",
+                                     observed=f"{seen - sent} ms")
 
     def _upstream_may_have_answered(self, clusters) -> bool:
         """Whether an upstream of one of `clusters` sent bytes in this session: a response it sent

@@ -308,6 +308,10 @@ class Observed(StreamFilter):
         """The stop model: a Stop* status holds what reached this filter; CONTINUE or
         continue_*() releases it (the headers included, if they were held)."""
         if status is CONTINUE:
+            if direction == DEC and self.stopped[DEC] and self.model is not None:
+                # Released by a status too (CONTINUE from decode_data after STOP_ITERATION from
+                # decode_headers), not only by continue_decoding(): a delay judges both.
+                self.model.continued(self, self.probe.stream, self.external_continue)
             self.stopped[direction] = False
             self.headers_released[direction] = self.saw_headers[direction]
         else:
