@@ -6,7 +6,7 @@ import h2.connection
 import h2.events
 from hyperframe.frame import ContinuationFrame, DataFrame, Frame, HeadersFrame, PingFrame, SettingsFrame
 
-from proxy.http.codec import CodecLimits, Data, ProtocolError, RequestHeaders, StreamReset
+from proxy.http.codec import CodecLimits, Data, ProtocolError, RequestHeaders, StreamReset, Trailers
 from proxy.http.h2 import ENHANCE_YOUR_CALM, PROTOCOL_ERROR, H2ServerCodec
 
 REQ = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"example.com"), (b":path", b"/")]
@@ -143,6 +143,30 @@ def test_data_shorter_than_content_length_is_refused_at_end_of_stream():
     events, got = exchange(s, c)
     assert isinstance(events[-1], ProtocolError)
     assert not any(isinstance(e, Data) and e.end_stream for e in events)
+
+
+def test_data_shorter_than_content_length_then_trailers_is_refused():
+    """CI (http_translate, h2 -> h1): content-length 100, a 10-byte body, then trailers ending the
+    stream. h2 compares the length only when DATA ends the stream, so the request went on promising
+    90 more bytes; it is malformed (RFC 9113 8.1.1): RST_STREAM(PROTOCOL_ERROR), no trailers."""
+    s, c = H2ServerCodec(), peer(validate=False)
+    c.send_headers(1, [(b":method", b"POST")] + REQ[1:] + [(b"content-length", b"100"), (b"te", b"trailers")])
+    c.send_data(1, b"\x00\x00\x00\x00\x05hello")
+    c.send_headers(1, [(b"grpc-status", b"0")], end_stream=True)
+    events, got = exchange(s, c)
+    assert isinstance(events[-1], ProtocolError) and events[-1].stream_id == 1
+    assert not any(isinstance(e, Trailers) for e in events)
+    [reset] = [e for e in got if isinstance(e, h2.events.StreamReset)]
+    assert reset.error_code == PROTOCOL_ERROR
+
+
+def test_a_body_as_long_as_content_length_then_trailers_is_accepted():
+    s, c = H2ServerCodec(), peer(validate=False)
+    c.send_headers(1, [(b":method", b"POST")] + REQ[1:] + [(b"content-length", b"5"), (b"te", b"trailers")])
+    c.send_data(1, b"hello")
+    c.send_headers(1, [(b"grpc-status", b"0")], end_stream=True)
+    events, _ = exchange(s, c)
+    assert [type(e) for e in events] == [RequestHeaders, Data, Trailers]
 
 
 def test_rapid_reset_triggers_goaway_enhance_your_calm():

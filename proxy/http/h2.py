@@ -54,6 +54,7 @@ class _Stream:
     headers_sent: bool = False
     in_done: bool = False
     unconsumed: int = 0  # delivered to the owner, not yet consume()d
+    body_left: int | None = None  # a request's content-length less the DATA received so far
 
 
 def _count(stats: dict[str, int], key: str) -> None:
@@ -219,6 +220,8 @@ class _H2Codec:
                 self._conn.acknowledge_received_data(len(ev.data), ev.stream_id)
                 return
             st.unconsumed += len(ev.data)
+            if st.body_left is not None:
+                st.body_left -= len(ev.data)
             end = ev.stream_ended is not None
             if end:
                 merged.append(ev.stream_ended)
@@ -232,6 +235,10 @@ class _H2Codec:
             if st is not None:
                 block = _block(ev.headers)
                 problem = trailer_problem(block)  # h2 checks trailers less than headers
+                if problem is None and st.body_left:
+                    # h2 checks content-length against DATA only when DATA ends the stream: a request
+                    # ended by trailers would go upstream promising more (or less) body than it has.
+                    problem = "content-length does not match the body before the trailers"
                 if problem is not None:
                     self._malformed(ev.stream_id, problem, events)
                     return
@@ -503,6 +510,8 @@ class H2ServerCodec(_H2Codec, ServerCodec):
         if len(lengths) > 1:  # equal values (checked above): forward one, never a duplicate
             first = regular.index((b"content-length", lengths[0]))
             regular = regular[:first + 1] + [f for f in regular[first + 1:] if f[0] != b"content-length"]
+        if lengths:
+            st.body_left = int(lengths[0])  # checked again when trailers end the stream
         events.append(RequestHeaders(sid, pseudo[b":method"], pseudo[b":path"], pseudo.get(b":authority", host),
                                      pseudo[b":scheme"], regular, end_stream=end, http_version=b"2"))
 
