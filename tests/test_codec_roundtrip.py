@@ -4,7 +4,8 @@ and the downgrade rules as a function."""
 import pytest
 
 from proxy.http.codec import ConnectionClosed, Data, InformationalResponse, RequestHeaders, ResponseHeaders, \
-    Trailers, create_client_codec, create_server_codec
+    Trailers
+from proxy.http.codec_select import create_client_codec, create_server_codec
 from proxy.http.headers import check_h2_request_for_downgrade, h1_request_to_h2, h2_request_to_h1
 from proxy.http.h1 import H1ClientCodec
 

@@ -217,7 +217,7 @@ def test_h2_sessions_pass_on_the_proxy():
 
 
 def test_window_accounting_of_a_codec_pair_catches_a_missing_acknowledgement(monkeypatch):
-    from proxy.http.codec import create_client_codec, create_server_codec
+    from proxy.http.codec_select import create_client_codec, create_server_codec
     client, server = create_client_codec("HTTP2"), create_server_codec("HTTP2")
     server.receive_data(client.data_to_send())
     sid = client.send_request_headers(b"POST", b"/", b"h", [], end_stream=False)

@@ -39,7 +39,8 @@ from fuzz.peers.h1_parsers import agree, comparable
 from fuzz.peers.h1_stream import RequestStream
 from fuzz.peers.record import Message
 from proxy.http.codec import H2_PREFACE, CodecUsageError, Data, ProtocolError, RequestHeaders, StreamReset, \
-    Trailers, create_client_codec, create_server_codec
+    Trailers
+from proxy.http.codec_select import create_client_codec, create_server_codec
 
 MAX_REQUESTS = 32
 UPSTREAM_OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"

@@ -46,8 +46,8 @@ from ..network.connection import CloseType, ConnectionEvent
 from ..network.filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
 from ..network.registry import register_network_filter
 from . import access_log
-from .codec import (CodecLimits, ConnectionClosed, Data, ProtocolError, RequestHeaders, StreamReset, Trailers,
-                    create_server_codec)
+from .codec import CodecLimits, ConnectionClosed, Data, ProtocolError, RequestHeaders, StreamReset, Trailers
+from .codec_select import create_server_codec
 from .filter_chain import FilterChain
 from .filters.router import Router
 from .message import HeaderMap, RequestHead

@@ -16,8 +16,9 @@ Received response body is acknowledged to an HTTP/2 upstream (codec.consume) onc
 handed to the user, unless the user read-disabled the stream: then when it re-enables.
 """
 
-from ..http.codec import (ConnectionClosed, Data, InformationalResponse, ProtocolError, ResponseHeaders,
-                          StreamReset, Trailers, create_client_codec)
+from ..http.codec import ConnectionClosed, Data, InformationalResponse, ProtocolError, ResponseHeaders, StreamReset, \
+    Trailers
+from ..http.codec_select import create_client_codec
 from ..network.connection import CloseType, ConnectionEvent
 from ..network.filter import STOP_ITERATION, ConnectionCallbacks, ReadFilter
 
