@@ -9,10 +9,13 @@ component instead, in order:
    `proxy/path.py:Qualname`;
 2. otherwise, during triage replays only (PROXYFUZZ_BLAME=1, set by the triage runner), a profile
    hook remembers the proxy functions that ran most recently, and the innermost one that is not
-   plumbing (buffers, stats, the dispatcher, the simulated network) nor a dunder method stands in.
-   Dunders (`__repr__`, `__str__`, `__len__`, `__eq__`, ...) are skipped because the oracle
-   itself runs them last when it formats or inspects what it found: a finding blamed on
-   `Connection.__repr__` named the message, not the code at fault.
+   plumbing (buffers, stats, the dispatcher, the simulated network) nor a dunder method stands in,
+   preferring one the proxy itself called over one test code called directly. The oracle runs
+   proxy code last when it inspects or formats what it found (`conn.is_open`, `repr(conn)`): a
+   finding blamed on `Connection.__repr__` or `Connection.is_open` named the message or the
+   question, not the code at fault. So dunders (`__repr__`, `__str__`, `__len__`, ...) never stand
+   in, and the newest call the proxy made itself wins over calls made from outside proxy/ (the
+   harness's entry points, the oracle's questions), which stand in only when nothing else ran.
 
 Fuzzing runs never pay for (2): the hook is installed only when the variable is set.
 """
@@ -57,7 +60,9 @@ def _profile(frame, event, arg) -> None:
     if event == "call":
         filename = frame.f_code.co_filename
         if filename.startswith(PROXY_DIR):
-            _recent.append((filename, frame.f_code.co_qualname))
+            caller = frame.f_back
+            internal = caller is not None and caller.f_code.co_filename.startswith(PROXY_DIR)
+            _recent.append((filename, frame.f_code.co_qualname, internal))
 
 
 def install_if_requested() -> bool:
@@ -74,10 +79,11 @@ def _is_dunder(qualname: str) -> bool:
 
 
 def last_component() -> str:
-    """The innermost recently run proxy function that is neither plumbing nor a dunder such as
-    the `__repr__` an oracle calls to format its message ("" when none was recorded)."""
-    for filename, qualname in reversed(_recent):
-        rel = _relative(filename)
-        if rel not in PLUMBING and not _is_dunder(qualname):
-            return f"{rel}:{qualname}"
-    return ""
+    """The innermost recently run proxy function that is neither plumbing nor a dunder such as the
+    `__repr__` an oracle calls to format its message, called by the proxy itself if any such call
+    was recorded, else the newest one test code called ("" when none was recorded)."""
+    candidates = [(rel, qualname, internal) for rel, qualname, internal in
+                  ((_relative(f), q, i) for f, q, i in reversed(_recent))
+                  if rel not in PLUMBING and not _is_dunder(qualname)]
+    chosen = next((c for c in candidates if c[2]), candidates[0] if candidates else None)
+    return f"{chosen[0]}:{chosen[1]}" if chosen else ""

@@ -65,3 +65,15 @@ def test_formatting_the_finding_does_not_take_the_blame(recorder):
     assert "Connection(id=" in detail and blame._recent[-1][1] == "Connection.__repr__"
     exc = InvariantViolation("bytes_invented", detail)
     assert exc.component == before and not exc.component.endswith("__repr__"), exc.component
+
+
+def test_an_oracles_question_to_the_proxy_does_not_take_the_blame(recorder):
+    """An oracle that asks a proxy object (`conn.is_open`, a property called from outside proxy/)
+    runs it last; the blame stays with the newest call the proxy made itself."""
+    built = build(load_file(REPO_ROOT / "examples" / "http.yaml"))
+    session = Session(built)
+    session.run([Action("connect"), Action("send", payload=b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")])
+    before = blame.last_component()
+    assert all(conn.is_open in (True, False) for conn in session.connections())
+    assert blame._recent[-1][1] == "Connection.is_open"
+    assert InvariantViolation("peer_h1_response_llhttp_rejects").component == before
