@@ -9,6 +9,15 @@
 3. Triage the artifacts into out/reports/ (10 replays each, as ClusterFuzzLite does).
 4. Exit 1 when a crash is reproducible and not in known-issues.toml, printing its report's path;
    flaky and known ones are printed but do not fail the job. Exit 2 when the job itself cannot run.
+
+`--mode` takes ClusterFuzzLite's run_fuzzers modes, so a CI run can be rehearsed locally:
+- code-change (default, PRs): the above; a fresh corpus from the seeds each run.
+- batch (scheduled): no fixed seed or length control; the corpus in WORK/corpus/NAME is kept
+  between runs (ClusterFuzzLite's corpus storage) and grows; crashes judged as above.
+- prune: no fuzzing; each kept corpus (the seeds when there is none yet) is minimized with
+  libFuzzer's -merge=1 into a new one that replaces it.
+- coverage: `python -m fuzz coverage NAME` over the seeds and the kept corpus, HTML in
+  OUT/reports/coverage/NAME/.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from .triage.known import KnownIssuesError
 from .triage.pipeline import PROJECT_ROOT, Artifact, TriageOptions, harness_name, triage
 
 CODE_CHANGE_FLAGS = ("-seed=1337", "-len_control=0")
+MODES = ("code-change", "batch", "prune", "coverage")
 RUNNER_LIMITS = {"timeout": "25", "rss_limit_mb": "2560"}
 
 
@@ -89,47 +99,108 @@ def libfuzzer_options(options_file: Path) -> list[str]:
     return flags
 
 
-def fuzz_one(root: Path, out: Path, work: Path, target: str, seconds: int) -> tuple[int, Path, Path]:
-    """Run one fuzzer; returns (exit status, its artifact folder, its log)."""
-    name = target[len("fuzz_"):]
-    corpus = work / "corpus" / name
-    artifacts = work / "artifacts" / name
-    for folder in (corpus, artifacts):
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+def target_flags(binary: Path) -> list[str]:
+    """OSS-Fuzz's runner limits, then the target's .options flags (which win) and its .dict."""
+    from_options = libfuzzer_options(binary.with_name(binary.name + ".options"))
+    named = {o.split("=")[0] for o in from_options}
+    flags = [f"-{k}={v}" for k, v in sorted(RUNNER_LIMITS.items()) if f"-{k}" not in named]
+    dictionary = binary.with_name(binary.name + ".dict")
+    if dictionary.is_file() and "-dict" not in named:
+        flags.append(f"-dict={dictionary}")
+    return flags + from_options
+
+
+def execute(argv: list[str], cwd: Path, env: dict, log: Path, limit: float) -> int | None:
+    """Run argv with its output in log; None when it ran past `limit` seconds (then killed)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as sink:
+        sink.write((" ".join(argv) + "\n").encode())
+        sink.flush()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=sink,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            return proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # not reaped yet: the group is still ours
+            proc.wait()
+            return None
+
+
+def unzip_seeds(out: Path, target: str, corpus: Path) -> None:
     seeds = out / f"{target}_seed_corpus.zip"
     if seeds.is_file():
         with zipfile.ZipFile(seeds) as zf:
             zf.extractall(corpus)
-    flags = {f"-{k}={v}" for k, v in RUNNER_LIMITS.items()}
-    from_options = libfuzzer_options(out / f"{target}.options")
-    flags = [f for f in sorted(flags) if f.split("=")[0] not in {o.split("=")[0] for o in from_options}]
-    if (out / f"{target}.dict").is_file() and not any(f.startswith("-dict=") for f in from_options):
-        flags.append(f"-dict={out / f'{target}.dict'}")
-    argv = [
-        str(out / target), *CODE_CHANGE_FLAGS, f"-max_total_time={seconds}", *flags, *from_options,
-        f"-artifact_prefix={artifacts}/", str(corpus),
-    ]
-    log = work / "logs" / f"{name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+
+
+def source_env(root: Path) -> dict:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     # The copy in out/ imports what pyinstaller would have bundled: the project and the
     # harness's sibling modules.
     paths = [str(root), str(root / "harnesses"), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    with open(log, "wb") as sink:
-        sink.write((" ".join(argv) + "\n").encode())
-        sink.flush()
-        proc = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=sink,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            status = proc.wait(timeout=seconds + 120)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # not reaped yet: the group is still ours
-            proc.wait()
-            raise CIError(f"{target} ran past its time limit and was killed; log: {log}") from None
+    return env
+
+
+def fuzz_one(root: Path, out: Path, work: Path, target: str, seconds: int,
+             mode: str = "code-change") -> tuple[int, Path, Path]:
+    """Run one fuzzer; returns (exit status, its artifact folder, its log)."""
+    name = target[len("fuzz_"):]
+    corpus = work / "corpus" / name
+    artifacts = work / "artifacts" / name
+    shutil.rmtree(artifacts, ignore_errors=True)
+    if mode == "code-change":
+        shutil.rmtree(corpus, ignore_errors=True)
+    for folder in (corpus, artifacts):
+        folder.mkdir(parents=True, exist_ok=True)
+    unzip_seeds(out, target, corpus)
+    mode_flags = CODE_CHANGE_FLAGS if mode == "code-change" else ()
+    argv = [
+        str(out / target), *mode_flags, f"-max_total_time={seconds}", *target_flags(out / target),
+        f"-artifact_prefix={artifacts}/", str(corpus),
+    ]
+    log = work / "logs" / f"{name}.log"
+    status = execute(argv, root, source_env(root), log, seconds + 120)
+    if status is None:
+        raise CIError(f"{target} ran past its time limit and was killed; log: {log}")
     return status, artifacts, log
+
+
+def prune_one(root: Path, out: Path, work: Path, target: str) -> tuple[int, int]:
+    """Minimize the kept corpus (or the seeds) with -merge=1; returns (files before, after)."""
+    name = target[len("fuzz_"):]
+    corpus, pruned = work / "corpus" / name, work / "corpus" / f"{name}.pruned"
+    corpus.mkdir(parents=True, exist_ok=True)
+    if not any(corpus.iterdir()):
+        unzip_seeds(out, target, corpus)
+    shutil.rmtree(pruned, ignore_errors=True)
+    pruned.mkdir(parents=True)
+    log = work / "logs" / f"{name}.prune.log"
+    argv = [str(out / target), "-merge=1", *target_flags(out / target), str(pruned), str(corpus)]
+    status = execute(argv, root, source_env(root), log, 1800)
+    if status != 0:
+        raise CIError(f"{target}: -merge=1 failed (exit {status}); log: {log}")
+    before = sum(1 for _ in corpus.iterdir())
+    shutil.rmtree(corpus)
+    pruned.rename(corpus)
+    return before, sum(1 for _ in corpus.iterdir())
+
+
+def run_maintenance(args: argparse.Namespace, root: Path, out: Path, work: Path, harnesses: list[Path]) -> int:
+    """prune and coverage: no fuzzing, one line per harness."""
+    failed = 0
+    for harness in harnesses:
+        if args.mode == "prune":
+            before, after = prune_one(root, out, work, harness.stem)
+            print(f"ci: prune {harness.stem}: {before} -> {after} file(s) in {work / 'corpus' / harness_name(harness)}")
+            continue
+        argv = [sys.executable, "-m", "fuzz", "coverage", harness_name(harness), "--root", str(root),
+                "--work", str(work), "--reports", str(out / "reports")]
+        status = execute(argv, root, source_env(root), work / "logs" / f"{harness_name(harness)}.coverage.log", 1800)
+        print(f"ci: coverage {harness.stem}: exit {status}; {out / 'reports' / 'coverage' / harness_name(harness)}")
+        failed += status != 0
+    return 1 if failed else 0
 
 
 def run(args: argparse.Namespace, root: Path = PROJECT_ROOT) -> int:
@@ -137,9 +208,11 @@ def run(args: argparse.Namespace, root: Path = PROJECT_ROOT) -> int:
     harnesses = discover_harnesses(root, args.harness)
     build(root, out, harnesses)
     print(f"ci: built {len(harnesses)} fuzzer(s) into {out}")
+    if args.mode in ("prune", "coverage"):
+        return run_maintenance(args, root, out, work, harnesses)
     found: list[Artifact] = []
     for harness in harnesses:
-        status, artifacts, log = fuzz_one(root, out, work, harness.stem, args.time)
+        status, artifacts, log = fuzz_one(root, out, work, harness.stem, args.time, args.mode)
         files = sorted(p for p in artifacts.iterdir() if p.name.startswith(ARTIFACT_PREFIXES))
         print(f"ci: {harness.stem}: exit {status}, {len(files)} artifact(s); log {log}")
         if status != 0 and not files:
@@ -162,6 +235,8 @@ def run(args: argparse.Namespace, root: Path = PROJECT_ROOT) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fuzz ci", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mode", choices=MODES, default="code-change",
+                        help="ClusterFuzzLite's run_fuzzers mode (default: code-change)")
     parser.add_argument("--time", type=int, default=30, help="seconds of fuzzing per harness (default: 30)")
     parser.add_argument("--harness", action="append", help="only this harness (name or fuzz_name); repeatable")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "out", help="build folder (default: out/)")

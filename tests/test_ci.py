@@ -103,12 +103,19 @@ def test_build_sh_with_oss_fuzz_stand_ins(tmp_path, script):
     assert done.returncode == 0, done.stderr
 
     calls = (record / "compile_python_fuzzer").read_text().splitlines()
-    assert calls == [
-        f"harnesses/{h}.py --collect-submodules proxy --collect-submodules fuzz" for h in ("fuzz_clean", "fuzz_planted")
-    ]
-    assert (record / "pip3").read_text().splitlines() == [f"install -r {work}/proxyfuzz-requirements.txt", "install ."]
+    assert [c.split()[0] for c in calls] == [f"harnesses/{h}.py" for h in ("fuzz_clean", "fuzz_planted")]
+    for call in calls:  # what a bundle reads at run time, and every lazily imported module
+        assert "--collect-submodules proxy --collect-submodules fuzz" in call
+        assert "--add-data instrumentation.toml:." in call and "--add-data examples:examples" in call
+        assert "--add-data corpus/session_configs:corpus/session_configs" in call
+    assert (record / "pip3").read_text().splitlines() == [
+        f"install --require-hashes -r {work}/proxyfuzz-requirements.txt", "install --no-deps ."]
     pinned = (work / "proxyfuzz-requirements.txt").read_text()
     assert "atheris" not in pinned and "hypothesis==" in pinned
+    # atheris's hash lines went with it: every remaining requirement still carries its hashes.
+    blocks = pinned.replace("\\\n", " ").splitlines()
+    pins = [b for b in blocks if b and not b.lstrip().startswith("#")]
+    assert pins and all("--hash=sha256:" in b and "==" in b.split()[0] for b in pins)
     assert (project / "proxy" / "config" / "gen" / "bootstrap_pb2.py").is_file()  # schema compiled before install
     assert_oss_fuzz_layout(out)
 
@@ -176,3 +183,66 @@ def test_workflows_use_clusterfuzzlite_modes():
     assert yaml.safe_load((ROOT / ".clusterfuzzlite" / "project.yaml").read_text()) == {"language": "python"}
     oss = yaml.safe_load((ROOT / "oss-fuzz" / "project.yaml").read_text())
     assert oss["language"] == "python" and oss["fuzzing_engines"] == ["libfuzzer"]
+
+
+
+BRANCHY_HARNESS = '''#!/usr/bin/env python3
+import sys
+
+import atheris
+
+
+@atheris.instrument_func
+def TestOneInput(data):
+    if data[:1] == b"z":
+        if data[1:2] == b"z":
+            return 2
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Fuzz()
+'''
+
+
+def branchy_project(root: Path) -> Path:
+    """One harness with coverage counters, so libFuzzer keeps and merges inputs by what they reach."""
+    (root / "harnesses").mkdir(parents=True)
+    write_executable(root / "harnesses" / "fuzz_branchy.py", BRANCHY_HARNESS)
+    (root / "corpus" / "branchy").mkdir(parents=True)
+    (root / "corpus" / "branchy" / "seed").write_bytes(b"a")
+    return root / "work" / "corpus" / "branchy"
+
+
+def test_ci_batch_mode_keeps_and_grows_the_corpus_without_a_fixed_seed(tmp_path):
+    corpus = branchy_project(tmp_path)
+    corpus.mkdir(parents=True)
+    (corpus / "from-an-earlier-run").write_bytes(b"q")
+    status, printed = run_ci(tmp_path, "--mode", "batch")
+    assert status == 0, printed
+    assert (corpus / "from-an-earlier-run").read_bytes() == b"q"  # ClusterFuzzLite's corpus storage
+    assert (corpus / "seed").is_file()  # seeds added
+    assert len(list(corpus.iterdir())) > 2  # and what the run found ("z", "zz")
+    log = (tmp_path / "work" / "logs" / "branchy.log").read_text()
+    assert "-seed=1337" not in log and "-len_control=0" not in log
+
+
+def test_ci_prune_mode_minimizes_the_kept_corpus(tmp_path):
+    corpus = branchy_project(tmp_path)
+    corpus.mkdir(parents=True)
+    for i in range(20):  # the same behaviour twenty times, one other: two files are enough
+        (corpus / f"same-{i}").write_bytes(b"a")
+    (corpus / "other").write_bytes(b"zz")
+    status, printed = run_ci(tmp_path, "--mode", "prune")
+    assert status == 0, printed
+    assert "prune fuzz_branchy: 21 -> 2 file(s)" in printed, printed
+    assert sorted(p.read_bytes() for p in corpus.iterdir()) == [b"a", b"zz"]
+
+
+def test_ci_accepts_clusterfuzzlite_mode_names_only():
+    for mode in ("code-change", "batch", "prune", "coverage"):
+        assert ci.build_parser().parse_args(["--mode", mode]).mode == mode
+    with redirect_stdout(io.StringIO()), pytest.raises(SystemExit):
+        ci.build_parser().parse_args(["--mode", "fuzz"])
