@@ -4,7 +4,7 @@ atheris.instrument_imports() selects by top-level package, so `proxy.http.h1` al
 chosen with it. This module installs its own meta-path finder: for a chosen module it asks the
 finders after it for the real spec, then wraps the loader so `get_code` returns the module's code
 rewritten by `atheris.patch_code` (the same rewrite atheris applies). Counters are counted by
-wrapping `atheris._reserve_counter`, which the rewrite calls once per counter it adds.
+wrapping atheris's counter allocation (fuzz/private_api.py), called once per counter the rewrite adds.
 """
 
 import contextlib
@@ -13,6 +13,8 @@ import sys
 import types
 from dataclasses import dataclass, field
 from importlib import abc, machinery
+
+from fuzz.private_api import counting_counters, is_instrumentable
 
 
 @dataclass
@@ -38,24 +40,6 @@ class Report:
     def as_dict(self) -> dict:
         return {"policy": self.policy, "functions": self.functions, "counters": self.counters,
                 "modules": {k: vars(v) for k, v in sorted(self.modules.items())}}
-
-
-@contextlib.contextmanager
-def counting_counters():
-    """Yields a one-item list that holds how many counters atheris reserved inside the block."""
-    import atheris
-    real = atheris._reserve_counter
-    seen = [0]
-
-    def reserve():
-        seen[0] += 1
-        return real()
-
-    atheris._reserve_counter = reserve
-    try:
-        yield seen
-    finally:
-        atheris._reserve_counter = real
 
 
 def count_functions(code: types.CodeType) -> int:
@@ -172,8 +156,7 @@ def instrument_loaded_module(module: types.ModuleType, report: Report) -> None:
 def instrument_everything(report: Report) -> None:
     """Policy `all`: atheris.instrument_all() over everything loaded, counted."""
     import atheris
-    from atheris import instrument_bytecode
-    functions = sum(1 for obj in gc.get_objects() if instrument_bytecode._is_instrumentable(obj))
+    functions = sum(1 for obj in gc.get_objects() if is_instrumentable(obj))
     with counting_counters() as seen, contextlib.redirect_stdout(sys.stderr):
         atheris.instrument_all()
     report.modules["*"] = ModuleCount(functions=functions, counters=seen[0])

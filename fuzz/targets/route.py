@@ -30,6 +30,7 @@ from proxy.http.message import HeaderMap, RequestHead
 from proxy.http.route import RouteBuildError, build_route_table
 
 from fuzz import oracles
+from fuzz.private_api import PrivateApiMissing, parse_regex, regex_constants
 from fuzz.session import Reader
 from fuzz.targets import route_reference as ref
 
@@ -212,7 +213,7 @@ class Fixed:
 
 def _repeat_nested(items, inside: bool, counter: list) -> bool:
     """True when a repeat sits inside a repeat or around an alternation (exponential backtracking)."""
-    from re import _constants as c
+    c = regex_constants()
     repeats = (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT))
     for op, arg in items:
         if op in repeats:
@@ -234,11 +235,12 @@ def _repeat_nested(items, inside: bool, counter: list) -> bool:
 
 
 def regex_is_bounded(pattern: str) -> bool:
-    from re import _parser
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # FutureWarnings about set syntax: not ours to report
-            parsed = _parser.parse(pattern)
+            parsed = parse_regex(pattern)
+    except PrivateApiMissing:
+        raise
     except Exception:  # noqa: BLE001 - not a regex at all: validation rejects it, nothing to bound
         return True
     counter = [0]

@@ -1,0 +1,83 @@
+"""The private APIs of atheris and the standard library that the engine relies on, in one place.
+
+Each was read from the versions named in TESTED: atheris's counter allocation (the
+instrumentation policy counts the counters a rewrite adds) and its test for what it can
+instrument (policy `all` counts functions), and the regular-expression parser of `re` (the route
+harness bounds backtracking before it compiles a fuzzed pattern). On another version the first
+use checks that the API is still there and says which one is missing, instead of failing deep in
+a harness with an AttributeError.
+"""
+
+import contextlib
+import importlib.metadata
+import sys
+
+TESTED = {"atheris": ("2.3.0", "3.0.0"), "python": ((3, 11), (3, 12), (3, 13))}
+
+
+class PrivateApiMissing(RuntimeError):
+    """A private API this engine needs is not in the installed version; the message names it."""
+
+
+def _require(owner, name: str, what: str):
+    if not hasattr(owner, name):
+        version = _version(getattr(owner, "__name__", "?").split(".")[0])
+        raise PrivateApiMissing(f"{what}: {owner.__name__}.{name} is missing in version {version}; "
+                                f"fuzz/private_api.py was written against {TESTED}")
+    return getattr(owner, name)
+
+
+def _version(dist: str) -> str:
+    if dist in ("re", "sys"):
+        return sys.version.split()[0]
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def is_tested_version() -> bool:
+    """Both atheris and Python are versions this module was read against (shown by `doctor`-style
+    reports; an untested version still works while the APIs below exist)."""
+    return _version("atheris") in TESTED["atheris"] and sys.version_info[:2] in TESTED["python"]
+
+
+# -- atheris ------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def counting_counters():
+    """Yields a one-item list: how many coverage counters atheris reserved inside the block (its
+    bytecode rewrite calls `atheris._reserve_counter` once per counter it adds)."""
+    import atheris
+    real = _require(atheris, "_reserve_counter", "counting coverage counters")
+    seen = [0]
+
+    def reserve():
+        seen[0] += 1
+        return real()
+
+    atheris._reserve_counter = reserve
+    try:
+        yield seen
+    finally:
+        atheris._reserve_counter = real
+
+
+def is_instrumentable(obj) -> bool:
+    """What `atheris.instrument_all()` would rewrite (a function or code object it can patch)."""
+    from atheris import instrument_bytecode
+    return _require(instrument_bytecode, "_is_instrumentable", "policy 'all'")(obj)
+
+
+# -- re -----------------------------------------------------------------------------------------
+
+def parse_regex(pattern: str):
+    """The parse tree of a regular expression, as `re` compiles it (re._parser, Python 3.11+)."""
+    import re
+    return _require(re, "_parser", "bounding fuzzed regexes").parse(pattern)
+
+
+def regex_constants():
+    """The opcodes of a parse tree from parse_regex (re._constants)."""
+    import re
+    return _require(re, "_constants", "bounding fuzzed regexes")
