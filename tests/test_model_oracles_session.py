@@ -121,3 +121,40 @@ def test_a_delay_skipped_by_a_request_with_a_body_is_caught(monkeypatch):
     s, actions = _fault_delay_session()
     with pytest.raises(oracles.InvariantViolation, match="model_fault_delay_session"):
         s.run(actions)
+
+
+# The HTTP/1.1 codec's own error replies are responses like any other (HCM statistics, downstream_rq_Nxx):
+# (what the client sends, the status it reads). The first asks a direct 200 that the codec's 400 replaces.
+CODEC_REPLIES = [(b"POST /healthz HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+                 (b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400), (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505)]
+
+
+def _codec_reply_session(payload):
+    from proxy.build import build
+    from proxy.config import load_file
+    built = build(load_file(Path(session.__file__).resolve().parents[1] / "examples" / "http_features.yaml"))
+    s = session.Session(built, models=True)
+    s.run([session.Action("connect"), session.Action("send", payload=payload), session.Action("read")])
+    return s
+
+
+@pytest.mark.parametrize("payload, status", CODEC_REPLIES)
+def test_the_codecs_own_error_reply_is_counted_as_the_response_the_client_reads(payload, status):
+    s = _codec_reply_session(payload)
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 %d " % status)
+    counted = {k.split("_")[-1]: v for k, v in s.ctx.stats.counters.items() if k.startswith("http.downstream_rq_")
+               and k.endswith("xx") and v}
+    assert counted == {f"{status // 100}xx": 1}  # and no 2xx for the direct reply the codec replaced
+
+
+def test_codec_error_replies_left_out_of_the_status_counters_are_caught(monkeypatch):
+    from proxy.http import conn_manager
+    dispatch = conn_manager.HttpConnectionManager._dispatch
+
+    def uncounted(self, ev):  # the defect as it was: the HCM never counted what the codec answered
+        if isinstance(ev, conn_manager.ProtocolError):
+            ev = conn_manager.ProtocolError(ev.reason, None, ev.error_code, ev.stream_id, ev.earlier_streams_live)
+        return dispatch(self, ev)
+    monkeypatch.setattr(conn_manager.HttpConnectionManager, "_dispatch", uncounted)
+    with pytest.raises(oracles.InvariantViolation, match="model_stats_responses_by_class"):
+        _codec_reply_session(CODEC_REPLIES[1][0])

@@ -199,16 +199,9 @@ class SessionModel:
                 cls = ex.response.status // 100
                 seen[cls] = seen.get(cls, 0) + 1
         counters = self.session.ctx.stats.counters
-        # Known defect (docs/semantics.md): the HTTP/1.1 codec's own error replies (400, 505, ...) are
-        # counted as h1_protocol_error only; the 4xx and 5xx shortfalls together may be that many.
-        uncounted = counters.get("http.h1_protocol_error", 0)
         for cls, n in sorted(seen.items()):
             counted = counters.get(f"http.downstream_rq_{cls}xx", 0)
-            short = n - counted
-            if short > 0 and cls in (4, 5) and uncounted >= short:
-                uncounted -= short
-                continue
-            if short > 0:
+            if n > counted:  # the HTTP/1.1 codec's own error replies (400, 505, ...) count too
                 raise InvariantViolation("model_stats_responses_by_class",
                                          f"clients read {n} complete {cls}xx responses, http.downstream_rq_{cls}xx = {counted}",
                                          expected=f">= {n}", observed=counted)

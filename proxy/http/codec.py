@@ -18,8 +18,8 @@ headers event with `end_stream=True`, a `Data` with `end_stream=True` (possibly 
 
 Errors and ends.
 - `ProtocolError(stream_id=N)`: stream N is dead (bad body, malformed HTTP/2 request). The codec
-  has already answered the peer (HTTP/1.1: the status response and a close; HTTP/2: RST_STREAM).
-  Later sends on N are ignored.
+  has already answered the peer (HTTP/1.1: the `status` response and a close, or only the close when
+  N's response had begun, `status` None; HTTP/2: RST_STREAM). Later sends on N are ignored.
 - `ProtocolError(stream_id=None)`: the connection is dead. The codec has queued its last bytes
   (an HTTP/1.1 error response, or an HTTP/2 GOAWAY) and `wants_close` is True. Every open stream
   is over; no separate `StreamReset` follows. No further events are produced. HTTP/1.1 is the
@@ -210,6 +210,11 @@ class ServerCodec(_Codec):
     def send_headers(self, stream_id: int, status: int, headers: Headers, end_stream: bool = False) -> None:
         """Send response headers; status 100-199 sends an informational response (end_stream False)."""
         raise NotImplementedError
+
+    def answered_itself(self, stream_id: int) -> bool:
+        """True when the codec put its own error response (the `status` of the stream's ProtocolError)
+        in place of whatever the owner sends on stream N: the owner's response never reaches the peer."""
+        return False
 
 
 class ClientCodec(_Codec):

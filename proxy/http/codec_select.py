@@ -84,6 +84,9 @@ class AutoServerCodec(ServerCodec):
     def send_headers(self, stream_id, status, headers, end_stream=False):
         self._need_inner().send_headers(stream_id, status, headers, end_stream)
 
+    def answered_itself(self, stream_id):
+        return self._inner is not None and self._inner.answered_itself(stream_id)
+
     def send_data(self, stream_id, data, end_stream=False):
         self._need_inner().send_data(stream_id, data, end_stream)
 

@@ -322,8 +322,8 @@ class ActiveStream:
             stats.inc("downstream_rq_reset")
         else:
             stats.inc("local_replies" if kind == "local_reply" else "downstream_rs_total")
-            stats.inc(f"downstream_rq_{self.status}")
-            stats.inc(f"downstream_rq_{self.status // 100}xx")
+            if not hcm.codec.answered_itself(self.stream_id):  # else the client gets the codec's reply
+                hcm.count_response(self.status)
         stats.gauge_add("downstream_rq_active", -1)
         if self._timer is not None:
             self._timer.disable()
@@ -432,6 +432,8 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         if isinstance(ev, RequestHeaders):
             self._new_stream(ev)
             return
+        if isinstance(ev, ProtocolError) and ev.status is not None:
+            self.count_response(ev.status)  # the codec's own error reply (HTTP/1.1 400, 505, ...)
         if isinstance(ev, ProtocolError) and ev.stream_id is None:
             self.stats.inc("downstream_cx_protocol_error")
             if ev.earlier_streams_live:
@@ -465,6 +467,11 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         elif isinstance(ev, ProtocolError):
             self.stats.inc("downstream_rq_protocol_error")
             stream.peer_gone(f"protocol error: {ev.reason}", "DPE")
+
+    def count_response(self, status: int) -> None:
+        """HCM statistics: downstream_rq_<code> and downstream_rq_<N>xx, per final response sent."""
+        self.stats.inc(f"downstream_rq_{status}")
+        self.stats.inc(f"downstream_rq_{status // 100}xx")
 
     def _new_stream(self, ev: RequestHeaders) -> None:
         if self._idle_timer is not None:

@@ -181,6 +181,7 @@ class H1ServerCodec(_Input, ServerCodec):
         self._draining = False  # goaway() called
         self._eof_seen = False
         self._pending: list[Event] = []  # requests parsed after a response freed a pipelining slot
+        self._answered: set[int] = set()  # streams whose response is the codec's own error reply
 
     # ------------------------------------------------------------------------------- input side
     def receive_data(self, data: bytes) -> list[Event]:
@@ -310,12 +311,17 @@ class H1ServerCodec(_Input, ServerCodec):
             return ProtocolError(reason, status=status, stream_id=None, earlier_streams_live=len(self._order) > 1)
         ex.failed = True
         ex.keep_alive = False
-        if not ex.started:
+        answered = not ex.started
+        if answered:
             ex.ops = error_ops
+            self._answered.add(ex.stream_id)
         elif not ex.response_done:
             self._close_now()  # half a response is on the wire: cutting the connection is all that's left
         self._flush()
-        return ProtocolError(reason, status=status, stream_id=ex.stream_id)
+        return ProtocolError(reason, status=status if answered else None, stream_id=ex.stream_id)
+
+    def answered_itself(self, stream_id: int) -> bool:
+        return stream_id in self._answered
 
     # ------------------------------------------------------------------------------ output side
     def _lookup(self, stream_id: int) -> _Exchange | None:
