@@ -116,11 +116,17 @@ def h2_request(seed: bytes, sock) -> bytes:
         headers = [(b":method", _pick(METHODS[:7], seed, 0)), (b":path", path),
                    (b":scheme", b"http"), (b":authority", authority)]
         headers += [(b"x-fuzz-id", rid) for rid in [_request_id(sock)] if rid is not None] + extra
+        if _byte(seed, 4) & LARGE_UPLOAD_BITS == LARGE_UPLOAD_BITS:
+            body = _large(seed[6:], 2048 << (_byte(seed, 3) % LARGE_UPLOAD_STEPS))
+            # What the proxy's windows let go now (the stream's is its initial window: it opens next).
+            body = body[:min(client.outbound_flow_control_window, client.remote_settings.initial_window_size)]
         if _byte(seed, 4) & 1:
             headers.append((b"content-length", b"%d" % (len(body) + (_byte(seed, 4) >> 4) % 3)))
         client.send_headers(stream_id, headers, end_stream=not body and not trailers)
-        if body:
-            client.send_data(stream_id, body, end_stream=not trailers)
+        # DATA frames as large as the proxy allows (its SETTINGS_MAX_FRAME_SIZE, once the client read it).
+        step = client.max_outbound_frame_size
+        for at in range(0, len(body), step):
+            client.send_data(stream_id, body[at:at + step], end_stream=not trailers and at + step >= len(body))
         if trailers:
             client.send_headers(stream_id, trailers, end_stream=True)
         if _byte(seed, 5) & 1:
@@ -145,9 +151,34 @@ def h2_control(seed: bytes, sock) -> bytes:
     return client.data_to_send()
 
 
+# A large response body, when bits 2-5 of byte 2 are all set (one response in sixteen): 2 KiB << (byte
+# 3 mod 10), up to 1 MiB (Envoy's default buffer limit), past HTTP/2 windows and small limits, so what
+# the proxy holds for a slow or stalled client (fuzz/held.py) is tested with sizes the 4 KiB action
+# payloads cannot reach.
+LARGE_BODY_BITS = 0x3C
+LARGE_BODY_STEPS = 10
+
+
+# A large request body from an HTTP/2 client, when bits 1-3 of byte 4 are all set (one request in
+# eight): 2 KiB << (byte 3 mod 6), up to 64 KiB, as far as the proxy's windows let it go at once.
+LARGE_UPLOAD_BITS = 0x0E
+LARGE_UPLOAD_STEPS = 6
+
+
+def _large(fill: bytes, size: int) -> bytes:
+    fill = fill[:64] or b"b"
+    return (fill * (size // len(fill) + 1))[:size]
+
+
+def _body(seed: bytes, at: int) -> bytes:
+    if _byte(seed, 2) & LARGE_BODY_BITS == LARGE_BODY_BITS:
+        return _large(seed[at:], 2048 << (_byte(seed, 3) % LARGE_BODY_STEPS))
+    return seed[at:at + _byte(seed, 1) % 64]
+
+
 def h1_response(seed: bytes, sock) -> bytes:
     status = (200, 204, 301, 404, 500, 503, 100, 304)[_byte(seed, 0) % 8]
-    body = b"" if status in (100, 204, 304) else seed[4:4 + _byte(seed, 1) % 64]
+    body = b"" if status in (100, 204, 304) else _body(seed, 4)
     head = b"HTTP/1.1 %d X\r\n" % status
     if status == 100:
         return head + b"\r\n"

@@ -25,7 +25,7 @@ from . import held, liveness, oracles, settle, tls_session
 from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
 from .peers import Peers
 from .models.session_oracle import SessionModel, edge_sources
-from .peers.h2_peer import settings_from_byte
+from .peers.h2_peer import settings_from_byte, withholds_credit
 from .tls_peer import TlsSocket, speaks_tls
 
 MAX_ACTIONS = 256
@@ -281,7 +281,7 @@ class Session:
         elif op == "advance":
             self.dispatcher.advance(a.value)
         elif op in _SETTINGS_OPS:
-            self.peers.choose_settings(op == "settings", a.target, settings_from_byte(a.value))
+            self.peers.choose_settings(op == "settings", a.target, settings_from_byte(a.value), withholds_credit(a.value))
         elif op.startswith("upstream_"):
             self._upstream(a)
         else:
@@ -384,13 +384,16 @@ class Session:
             # PROXY header its listener filters drained, nothing before Connected (a TLS chain's
             # handshake; a client speaking clear text to it never gets anything through).
             # The proxy relays plaintext on a TLS chain, and on a plaintext one whatever the client's
-            # wire carried (a TLS client's records included).
+            # wire carried (a TLS client's records included). A client that speaks clear text to a
+            # TLS chain has no plaintext: it reads only the proxy's TLS records (an alert), which
+            # tls_session judges (tls_plaintext_on_the_wire); none of them is a relayed byte.
             tls = speaks_tls(conn)
             sent = bytes(sock.sent if tls else sock.wire_sent)[conn.stream_info.get("listener_drained", 0):]
             oracles.check_stream_prefix("downstream->upstream", sent if conn.connected else b"", bytes(up.received),
                                         finished=up.peer_saw_end)
+            received = (sock.received if sock.tls else b"") if tls else sock.wire_received
             oracles.check_stream_prefix("upstream->downstream", bytes(up.sent) if conn.connected else b"",
-                                        bytes(sock.received if tls else sock.wire_received), finished=sock.peer_saw_end)
+                                        bytes(received), finished=sock.peer_saw_end)
 
     # -- results --------------------------------------------------------------------------
     def digest(self) -> str:
@@ -408,7 +411,7 @@ class ConfigPool:
     """Stage-1 configurations, built once and shared (immutable) by every input.
 
     The pool is the committed generated configs (corpus/session_configs/*.yaml, made by
-    fuzz/configgen.py from the schema) plus the hand-written examples. An input's first
+    fuzz/configgen/ from the schema) plus the hand-written examples. An input's first
     byte picks one, so libFuzzer's mutations of the rest change only the actions.
     """
 

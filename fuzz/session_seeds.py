@@ -90,6 +90,23 @@ HTTP = {
         A("upstream_read"), A("upstream_read"), A("upstream_http", value=1, payload=b"\x00\x30" + b"d" * 48), A("read"),
         A("read"), A("send_http", value=3, payload=b"\x02\x02\x01\x20\x00\x00" + b"v" * 32), A("upstream_read"),
         A("upstream_read"), A("upstream_http", value=1, payload=b"\x00\x30" + b"e" * 48), A("read"), A("read")],
+    # A client that reads but gives no HTTP/2 window back (settings 0x18: h2's default window, credit
+    # withheld until the session settles: h2_peer.withholds_credit) opens three streams; each upstream
+    # answers a 1 MiB body (fuzz/payloads.py LARGE_BODY_BITS, byte 3 = 9): the client's 64 KiB
+    # connection window runs out and the rest waits in the proxy, which must bound it by the buffer
+    # limit per connection (fuzz/held.py; the slow-read class of CVE-2019-9517).
+    "h2_stalled_streams_large_bodies": [
+        A("settings", value=0x18)] + [A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00")] * 3 + [
+        A("upstream_connect", i) for i in range(3)] + [A("upstream_read", i) for i in range(3)] + [
+        A("upstream_http", i, value=0, payload=b"\x00\x00\x3c\x09" + b"L" * 16) for i in range(3)] + [A("read"), A("read")],
+    # An HTTP/2 client that has read the proxy's SETTINGS uploads 32 KiB in DATA frames as large as the
+    # proxy advertised (fuzz/payloads.py LARGE_UPLOAD_BITS): where max_frame_size is over 16384, the
+    # proxy must take frames up to it (RFC 9113 4.2; h2_wire_unearned_frame_size_error).
+    "h2_large_frames_upload": [
+        A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), A("read"),
+        A("send_http", value=3, payload=b"\x01\x00\x00\x04\x0f\x00" + b"U" * 16), A("upstream_connect"),
+        A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read"),
+        A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
     # Hostile shapes (fuzz/hostile.py), one connection each: h1 targets /admin#frag, /a\b, /a/../admin,
     # Host u@evil, Transfer_Encoding; h2 trailers content-length and an invalid name, :authority h/evil.
     "hostile_shapes": [
@@ -104,6 +121,10 @@ HTTP = {
         A("upstream_connect"), A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
         A("read", 0), A("read", 1), A("read", 2), A("read", 3), A("read", 4), A("read", 5)],
 }
+
+# The read sizes (fuzz.session.READ_SIZES indexes) a script is written with, when not 16 KiB and 7 bytes:
+# megabytes in 7-byte reads would make a seed take seconds.
+SCRIPT_READ_SIZES = {"h2_stalled_streams_large_bodies": (0,)}
 
 
 # One tour of a filter chain the session's first (implicit) connection does not reach: its own
@@ -213,7 +234,7 @@ def write_seeds(out: Path, pool: ConfigPool) -> int:
         for script_name, script in (HTTP if http else TCP).items():
             if first is not None and first.tls is not None:  # the implicit connect is clear text: add a TLS one
                 script = [_tls_connect(first, 0, 0, h2=script_name.startswith("h2"))] + retarget(script)
-            for read_size in (0, 2):
+            for read_size in SCRIPT_READ_SIZES.get(script_name, (0, 2)):
                 write(encode_actions(script, config=index, read_size=read_size), f"{Path(name).stem}-{script_name}-r{read_size}")
                 count += 1
         for n, (connect, chain_http) in enumerate(chain_tours(built)):

@@ -5,8 +5,9 @@ One round of `settle`:
   1. upstream connects still pending complete;
   2. every peer reads everything the proxy wrote to it, and the session's checks run as after an
      action: the strict peers (fuzz/peers) look at what is new, an HTTP/2 one credits back
-     (WINDOW_UPDATE) every DATA byte it read and answers SETTINGS; a client speaking HTTP/2 in raw
-     bytes (no strict peer follows it) is credited here;
+     (WINDOW_UPDATE) every DATA byte it read and answers SETTINGS (one that withheld its credit while
+     the actions ran gives it all back); a client speaking HTTP/2 in raw bytes (no strict peer
+     follows it) is credited here;
   3. every upstream answers what it owes, by its own record of what it read and sent: HTTP/1.1,
      the request it read whole and did not answer (a complete empty 200 when nothing of a response
      was sent, else it closes: a response left half sent can only end that way); HTTP/2, every
@@ -91,6 +92,7 @@ def _peers_act(session) -> bool:
     for sock in socks:
         acted |= bool(sock.peer_read())
     peers = session.peers
+    acted |= peers.release_credit()  # a peer that withheld its HTTP/2 windows gives them back now
     sent = sum(len(sock.sent) for sock in socks)
     session.check()  # every check of an action; the strict peers read what is new (HTTP/2 ones credit)
     for i, sock in enumerate(session.downstream):

@@ -3,7 +3,8 @@ that reads every byte the proxy sends it, behind an independent wire monitor (h2
 
 Each peer advertises the SETTINGS the fuzzer chose (`settings_from_byte`), gives back what it
 consumed (WINDOW_UPDATE for every DATA byte it reads; with an INITIAL_WINDOW_SIZE of 0 it opens a
-stream's window once it has its headers), answers PINGs and SETTINGS as h2 does, and reports as
+stream's window once it has its headers; one that `withholds_credit` gives nothing back until the
+session settles), answers PINGs and SETTINGS as h2 does, and reports as
 InvariantViolation whatever the proxy does that the peer's own state machine refuses:
 h2_peer_<h2 exception>, e.g. h2_peer_flow_control_error, h2_peer_too_many_streams_error,
 h2_peer_frame_too_large_error, h2_peer_denial_of_service_error (a header list over the advertised
@@ -42,10 +43,19 @@ CHECK_HEADER_LIST_SIZE = False
 def settings_from_byte(b: int) -> dict:
     """SETTINGS chosen by one input byte (None entries keep h2's defaults)."""
     picks = ((SettingCodes.MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS[b & 3]),
-             (SettingCodes.INITIAL_WINDOW_SIZE, INITIAL_WINDOW_SIZE[((b >> 2) & 7) % 6]),
+             (SettingCodes.INITIAL_WINDOW_SIZE, INITIAL_WINDOW_SIZE[((b >> 2) & 7) % len(INITIAL_WINDOW_SIZE)]),
              (SettingCodes.MAX_FRAME_SIZE, MAX_FRAME_SIZE[(b >> 5) & 3]),
              (SettingCodes.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_SIZE[b >> 7]))
     return {k: v for k, v in picks if v is not None}
+
+
+def withholds_credit(b: int) -> bool:
+    """The two window choices of the settings byte past INITIAL_WINDOW_SIZE's table (6: h2's default
+    window, 7: a window of 0) make a client that reads what the proxy sends but gives no window back
+    while the session's actions run (a stalled application, or the slow-read attack of CVE-2019-9517:
+    the proxy must bound what it buffers for it, by per_connection_buffer_limit_bytes). Settling gives
+    back what it withheld (H2Peer.release_credit)."""
+    return ((b >> 2) & 7) >= len(INITIAL_WINDOW_SIZE)
 
 
 def _snake(name: str) -> str:
@@ -124,6 +134,8 @@ class H2Peer:
         self._foreign = bytearray()            # bytes on the socket we did not make, up to a frame
         self._preface_fed = False
         self.zero_window = False
+        self.withhold = False                  # reads, but credits nothing back (withholds_credit)
+        self._withheld: dict[int, int] = {}    # DATA bytes read and not credited, by stream
         self.conn = StrictH2Connection(self, self.client_side)
         self.conn.initiate_connection()
         if settings:
@@ -151,7 +163,7 @@ class H2Peer:
         while len(buf) >= 9:
             size = 9 + int.from_bytes(buf[:3], "big")
             if len(buf) < size:
-                return
+                break
             frame = bytes(buf[:size])
             del buf[:size]
             if expected.startswith(frame):
@@ -161,6 +173,8 @@ class H2Peer:
             else:
                 self.tainted = True
                 return
+        if buf and not expected.startswith(buf) and not (len(buf) < 4 or buf[:4] == b"\0\0\x04" + bytes([WINDOW_UPDATE])):
+            self.tainted = True  # the start of a frame we did not make (raw bytes whose length is still to come)
 
     def _foreign_credit(self, frame: bytes) -> None:
         self.monitor.peer(frame)
@@ -219,6 +233,22 @@ class H2Peer:
                                      f"{ev.stream_id}, the peer allows {limit}")
 
     def _consume(self, sid: int, n: int) -> None:
+        if self.withhold:
+            self._withheld[sid] = self._withheld.get(sid, 0) + n
+            return
+        self._credit(sid, n)
+
+    def release_credit(self) -> None:
+        """Stop withholding: credit back what was read, open the windows owed (frames wait for flush())."""
+        if not self.withhold:
+            return
+        self.withhold = False
+        withheld, self._withheld = self._withheld, {}
+        for sid, n in withheld.items():
+            self._credit(sid, n)
+        self._open_windows()
+
+    def _credit(self, sid: int, n: int) -> None:
         self.conn.increment_flow_control_window(n)
         try:
             self.conn.increment_flow_control_window(n, stream_id=sid)
@@ -226,7 +256,7 @@ class H2Peer:
             pass
 
     def _open_windows(self) -> None:
-        if not self.zero_window:
+        if not self.zero_window or self.withhold:
             return
         for sid in self.streams.keys() - self._windowed:
             self._windowed.add(sid)

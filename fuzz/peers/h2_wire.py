@@ -17,6 +17,10 @@ InvariantViolation names (RFC 9113 sections):
 - h2_wire_frame_on_closed_stream  DATA or HEADERS after the sender ended or reset the stream,
                                   or on a stream never opened (5.1)
 - h2_wire_continuation         anything but CONTINUATION of the same stream inside a header block (6.10)
+- h2_wire_unearned_frame_size_error  GOAWAY or RST_STREAM(FRAME_SIZE_ERROR) although every frame the
+                                  peer sent was within the SETTINGS_MAX_FRAME_SIZE the judged side had
+                                  advertised when the peer sent it (4.2: an endpoint MUST accept
+                                  frames up to the size it advertised)
 """
 
 from ..oracles import InvariantViolation
@@ -27,6 +31,7 @@ END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
 MAX_WINDOW = 2 ** 31 - 1
 # RFC 9113 6.5.2 initial values (MAX_CONCURRENT_STREAMS: no limit).
 DEFAULTS = {0x3: None, 0x4: 65_535, 0x5: 16_384, 0x6: None}
+FRAME_SIZE_ERROR = 0x6
 S_MAX_CONCURRENT_STREAMS, S_INITIAL_WINDOW_SIZE, S_MAX_FRAME_SIZE, S_MAX_HEADER_LIST_SIZE = 0x3, 0x4, 0x5, 0x6
 
 
@@ -86,6 +91,8 @@ class H2Monitor:
         self.conn_window = 65_535           # judged -> peer, connection level
         self.peer_conn_window = 65_535      # peer -> judged, only for the overflow check
         self._peer_initial = 65_535         # judged side's own INITIAL_WINDOW_SIZE, as it advertised
+        self._judged_max_frame = DEFAULTS[S_MAX_FRAME_SIZE]   # judged side's own MAX_FRAME_SIZE, as advertised
+        self.peer_oversized = False         # the peer sent a frame over what the judged side advertised
         self._peer_windows: dict[int, int] = {}
         self.streams: dict[int, _Stream] = {}
         self.last_judged_id = 0
@@ -94,7 +101,9 @@ class H2Monitor:
 
     # -- the peer's frames: what it advertised, credited, ended and reset --------------------
     def peer(self, data: bytes) -> None:
-        for ftype, flags, sid, payload, _ in self._peer.frames(data):
+        for ftype, flags, sid, payload, length in self._peer.frames(data):
+            if length > self._judged_max_frame:
+                self.peer_oversized = True
             if ftype == SETTINGS and not flags & ACK:
                 self._pending.append({int.from_bytes(payload[i:i + 2], "big"): int.from_bytes(payload[i + 2:i + 6], "big")
                                       for i in range(0, len(payload) - 5, 6)})
@@ -144,11 +153,16 @@ class H2Monitor:
                 self._apply(self._pending.pop(0))
             elif not flags & ACK:
                 for i in range(0, len(payload) - 5, 6):
-                    if int.from_bytes(payload[i:i + 2], "big") == S_INITIAL_WINDOW_SIZE:
-                        value = int.from_bytes(payload[i + 2:i + 6], "big")
+                    key, value = int.from_bytes(payload[i:i + 2], "big"), int.from_bytes(payload[i + 2:i + 6], "big")
+                    if key == S_INITIAL_WINDOW_SIZE:
                         for k in self._peer_windows:
                             self._peer_windows[k] += value - self._peer_initial
                         self._peer_initial = value
+                    elif key == S_MAX_FRAME_SIZE:
+                        # The peer may use it once it has read it (it has: the monitor sees the judged
+                        # side's bytes as the peer reads them); a smaller one counts at once, so that
+                        # doubt about frames already on the way goes the judged side's way.
+                        self._judged_max_frame = value
         elif ftype == WINDOW_UPDATE and len(payload) == 4:
             self._credit_peer(sid, int.from_bytes(payload, "big") & MAX_WINDOW, where)
         elif ftype == HEADERS:
@@ -157,6 +171,14 @@ class H2Monitor:
             self._data(sid, flags, length, where)
         elif ftype == RST_STREAM and sid in self.streams:
             self.streams[sid].judged_reset = True
+        if ftype in (GOAWAY, RST_STREAM):
+            self._check_error_earned(ftype, payload[4:8] if ftype == GOAWAY else payload[:4], where)
+
+    def _check_error_earned(self, ftype: int, code: bytes, where: str) -> None:
+        if len(code) == 4 and int.from_bytes(code, "big") == FRAME_SIZE_ERROR and not self.peer_oversized:
+            _fail("h2_wire_unearned_frame_size_error",
+                  f"{where}: FRAME_SIZE_ERROR, but every frame the peer sent was within the "
+                  f"{self._judged_max_frame}-byte SETTINGS_MAX_FRAME_SIZE the {self.label} advertised")
 
     def _apply(self, changes: dict) -> None:
         for key, value in changes.items():

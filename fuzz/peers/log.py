@@ -45,6 +45,18 @@ def pool_protocol(conn) -> str | None:
     return None
 
 
+def _resend(peer, settings: dict, withhold: bool) -> None:
+    """An HTTP/2 peer already speaking sends a SETTINGS frame and starts or stops withholding credit."""
+    if not withhold:
+        peer.release_credit()
+    peer.withhold = withhold
+    if settings:
+        peer.conn.update_settings(settings)
+    out = peer.flush()
+    if out:
+        peer.sock.peer_send(out)
+
+
 class Peers:
     def __init__(self, dispatcher, network) -> None:
         self.dispatcher = dispatcher
@@ -59,6 +71,7 @@ class Peers:
         self._ids: list[int] = []
         self.upstream_settings: dict | None = None   # SETTINGS the next HTTP/2 upstreams advertise
         self.client_settings: dict[int, dict] = {}   # per downstream connection, before it speaks HTTP/2
+        self.withholding: set = set()           # "upstream" and client indexes whose peers withhold credit
         self._models: dict = {}
 
     def now(self) -> int:
@@ -81,6 +94,7 @@ class Peers:
         client = self.clients[index]
         if client is None and not self._socks[index].sent and http_codec(self._socks[index]) in ("AUTO", "HTTP2"):
             client = self.clients[index] = H2Client(self, index, self._socks[index], self.client_settings.get(index))
+            client.withhold = index in self.withholding
         return client if isinstance(client, H2Client) else None
 
     def h2_server(self, sock) -> H2Server | None:
@@ -111,30 +125,47 @@ class Peers:
                     self.servers[i] = False  # tcp_proxy's upstream: bytes relayed, not HTTP to judge
                     continue
                 server = H2Server(self, i, conn, self.upstream_settings) if protocol == "http2" else H1Server(self, i, conn)
+                server.withhold = protocol == "http2" and "upstream" in self.withholding
                 self.servers[i] = server
             if server:
                 server.observe(now)
 
-    def choose_settings(self, client: bool, target: int, settings: dict) -> None:
+    def choose_settings(self, client: bool, target: int, settings: dict, withhold: bool = False) -> None:
         """A client's SETTINGS (before it speaks HTTP/2: its first ones; after: a SETTINGS frame),
-        or the upstreams': those opened from now on, and a SETTINGS frame from one already open."""
+        or the upstreams': those opened from now on, and a SETTINGS frame from one already open.
+        `withhold`: that peer reads but gives no window back until settling (h2_peer.withholds_credit)."""
         if client:
             if not self._socks:
                 return
             index = target % len(self._socks)
             peer = self.clients[index]
+            self.withholding.discard(index)
+            if withhold:
+                self.withholding.add(index)
             if peer is None:
                 self.client_settings[index] = settings
-            elif isinstance(peer, H2Client) and settings:
-                peer.conn.update_settings(settings)
-                peer.sock.peer_send(peer.flush())
+            elif isinstance(peer, H2Client):
+                _resend(peer, settings, withhold)
             return
         self.upstream_settings = settings
+        self.withholding.discard("upstream")
+        if withhold:
+            self.withholding.add("upstream")
         servers = [s for s in self.servers if isinstance(s, H2Server)]
-        if servers and settings:
-            server = servers[target % len(servers)]
-            server.conn.update_settings(settings)
-            server.sock.peer_send(server.flush())
+        if servers:
+            _resend(servers[target % len(servers)], settings, withhold)
+
+    def release_credit(self) -> bool:
+        """Settling: every HTTP/2 peer that withheld credit gives it back; True when any sent frames."""
+        sent = False
+        for peer in self.clients + self.servers:
+            if isinstance(peer, (H2Client, H2Server)) and peer.withhold and not peer.tainted:
+                peer.release_credit()
+                out = peer.flush()
+                if out:
+                    peer.sock.peer_send(out)
+                    sent = True
+        return sent
 
     def finish(self) -> None:
         """The last look, then the oracles over the records (fuzz/peers/judge.py)."""
