@@ -128,3 +128,38 @@ def test_connected_before_the_handshake_is_caught(monkeypatch):
     with pytest.raises(InvariantViolation) as err:
         run([tls_connect(SNI_A, TLS | SNI), A("upstream_connect", 0)])
     assert err.value.name == "connected_before_handshake"
+
+
+def tls_only():
+    """One listener whose only chain terminates TLS in front of tcp_proxy (the CI crash's shape)."""
+    listener = {"name": "tls", "address": {"host": "127.0.0.1", "port": 10000},
+                "filter_chains": [{"filters": [{"tcp_proxy": {"cluster": "a"}}],
+                                   "tls_context": {"common_tls_context": {"tls_certificates": [CERT]}}}]}
+    return build(bootstrap({"listeners": [listener],
+                            "clusters": [{"name": "a", "endpoints": [{"host": "127.0.0.1", "port": 9000}]}]}))
+
+
+def test_a_clear_text_client_on_a_tls_only_chain_reads_an_alert_and_nothing_relayed():
+    """A client that never starts TLS sends bytes that are no ClientHello: the proxy answers with a
+    TLS alert record and closes. The alert is the TLS stack's (judged as records), not bytes relayed
+    from the upstream, which sent none: CI reported it as bytes_invented."""
+    s = run([A("connect_tls", 0, payload=bytes([0])), A("upstream_connect", 0),
+             A("send", 0, payload=b"\x00\x03\r\x00\x04\x06\x01\n\x01\x00\x00\x00\t", end_stream=True),
+             A("read", 0)], tls_only())
+    client = s.downstream[0]
+    assert bytes(client.wire_received)[:1] == b"\x15"          # an alert record
+    assert not client.conn.connected and not s.network.opened[0].io.sent
+
+
+def test_invented_plaintext_for_a_tls_client_is_still_caught(monkeypatch):
+    real = transport.TlsTransportSocket.take_wire_output
+
+    def doubled(self, conn, n):   # every plaintext chunk is encrypted twice
+        if self.handshaken and len(conn.write_buffer):
+            conn.write_buffer.add(conn.write_buffer.bytes())
+        return real(self, conn, n)
+    monkeypatch.setattr(transport.TlsTransportSocket, "take_wire_output", doubled)
+    with pytest.raises(InvariantViolation) as err:
+        run([tls_connect(0, TLS), A("upstream_connect", 0), A("upstream_send", 0, payload=b"reply"),
+             A("read", 0)], tls_only())
+    assert err.value.name == "bytes_invented"
