@@ -189,3 +189,24 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.01)
+
+
+def test_fault_throttle_paces_the_upstreams_bytes_too_and_the_close_waits_for_them(start_proxy):
+    # bootstrap.proto: throttle_bytes_per_sec holds "in each direction". The upstream sends 1200 bytes and
+    # closes at once: the client gets 1000, the last 200 a window later, then the end of stream.
+    server = socket.create_server((LOOPBACK, 0))
+
+    def upstream():
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(pattern(1200))
+    thread = threading.Thread(target=upstream, daemon=True)
+    thread.start()
+    fault = {"fault": {"throttle_bytes_per_sec": 1000}}
+    proxy = start_proxy(tcp_proxy_config(server.getsockname()[1], filters=[fault]))
+    with connect(proxy.address()) as s:
+        assert recv_all(s) == pattern(1200)
+    thread.join(10)
+    server.close()
+    counters = proxy.stats()["counters"]
+    assert counters["fault.throttle_holds"] >= 1 and counters["fault.throttled_bytes_released"] >= 200

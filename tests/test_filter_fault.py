@@ -108,3 +108,46 @@ def test_delay_and_throttle_together():
     assert server.peer_read() == b"0123456789"
     p.advance(1000)
     assert server.peer_read() == b"abcdef"
+
+
+def test_throttle_holds_upstream_bytes_back_too():
+    # bootstrap.proto: "in each direction". 900 bytes from the upstream reached a 100 bytes/s client at once.
+    p = L4(fault(throttle=100))
+    down, client = p.accept()
+    up, server = p.connect_upstream()
+    server.peer_send(b"x" * 900, end_stream=True)
+    p.run()
+    got = [len(client.peer_read())]
+    for _ in range(9):
+        p.advance(1000)
+        got.append(len(client.peer_read()))
+    assert got == [100] * 9 + [0] and client.peer_saw_end  # the end of stream follows the last byte
+    assert p.counter("fault.throttled_bytes_released") == 900
+
+
+def test_a_close_after_throttled_upstream_bytes_waits_for_them():
+    p = L4(fault(throttle=100))
+    down, client = p.accept()
+    up, server = p.connect_upstream()
+    server.peer_send(b"y" * 250)
+    p.run()
+    server.peer_reset()                                # tcp_proxy closes the downstream with FLUSH_WRITE
+    got = bytearray()
+    for _ in range(4):
+        p.run()
+        got += client.peer_read()
+        p.advance(1000)
+    assert bytes(got) == b"y" * 250 and down.state is State.CLOSED
+
+
+def test_throttled_upstream_bytes_push_back_on_the_upstream():
+    limit, rate = 4096, 1000
+    cfg = fault(throttle=rate)
+    cfg["listeners"][0]["per_connection_buffer_limit_bytes"] = limit
+    p = L4(cfg)
+    down, client = p.accept()
+    up, server = p.connect_upstream()
+    server.peer_send(bytes(range(256)) * 120)          # 30720 bytes
+    p.run()
+    assert p.counter("tcp_proxy.upstream_flow_control_paused_reading_total") >= 1
+    assert len(up.read_buffer) <= limit + 1 + 64 * 1024

@@ -104,3 +104,11 @@ def test_rbac_principals_ignored_is_caught(monkeypatch):
     _with_config(monkeypatch, "rbac", drop_principals)
     with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
         replay_all()
+
+
+def test_fault_throttle_on_one_direction_only_is_caught(monkeypatch):
+    # The defect as it was: upstream -> downstream bytes passed the throttle at once.
+    from proxy.network.filters.fault import FaultFilter
+    monkeypatch.setattr(FaultFilter, "throttle_writes", lambda self, connection: None)
+    with pytest.raises(oracles.InvariantViolation, match="model_fault_throttle.*upstream->downstream"):
+        replay_all()

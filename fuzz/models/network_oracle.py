@@ -19,12 +19,6 @@ from . import fault, rbac, ratelimit, stats, timeouts
 from .http_oracle import RATELIMIT_COUNTERS, RBAC_COUNTERS, peer_certificate
 
 
-# bootstrap.proto promises the throttle "in each direction"; the proxy throttles the read path only
-# (docs/semantics.md, known defects): until that is fixed the model checks that direction alone, so
-# fuzzing is not stopped by a known finding.
-THROTTLED = ("downstream->upstream",)
-
-
 def _forwarded(conn) -> int:
     """Bytes the proxy has written to `conn`: what its peer read plus what waits in its write buffer."""
     return len(conn.io.received) + len(conn.write_buffer)
@@ -163,7 +157,7 @@ class NetworkFilterModel:
         if allowance is None:
             return
         for direction, moved in (("downstream->upstream", sent_up), ("upstream->downstream", _forwarded(conn))):
-            if moved > allowance and direction in THROTTLED:
+            if moved > allowance:  # bootstrap.proto: "in each direction"
                 raise InvariantViolation("model_fault_throttle",
                                          f"{direction}: {moved} bytes forwarded by {now} ms, accepted at {accepted} "
                                          f"ms, {self.config.throttle_bytes_per_sec} bytes/s allow {allowance}",

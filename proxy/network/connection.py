@@ -252,8 +252,8 @@ class Connection:
         self._raw_write(buf, end_stream)
 
     def _raw_write(self, buf: Buffer, end_stream: bool) -> None:
-        if self.state is not State.OPEN:
-            return
+        if self.state is State.CLOSED:
+            return  # CLOSING: a write filter injects what it held back (the close waits for it)
         if end_stream:
             self.write_end_stream = True
         if len(buf):
@@ -278,6 +278,8 @@ class Connection:
     def _output_pending(self) -> bool:
         """Bytes still to go on the wire: the write buffer (once it can be sent) and whatever
         the transport socket holds or must still make."""
+        if self.filter_manager.write_filters and self.filter_manager.holds_writes():
+            return True
         ts = self.transport_socket
         if ts is None:
             return bool(len(self.write_buffer))

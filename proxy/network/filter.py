@@ -21,7 +21,10 @@ Write filters
     may modify); STOP_ITERATION drops the chunk: it reaches neither the later
     write filters nor the wire;
   * `callbacks.inject_write_data_to_filter_chain(data, end_stream)` passes exactly
-    `data` to the later write filters and then to the connection's write buffer.
+    `data` to the later write filters and then to the connection's write buffer;
+  * a filter that keeps stopped chunks to inject them later says so with
+    `holds_writes()`: a FLUSH_WRITE close waits for what it holds, and its
+    injections still reach the write buffer while the connection is closing.
 
 A filter that completes an external check inline must not call
 `continue_reading()` from inside its own `on_data`/`on_new_connection` (it would
@@ -65,6 +68,10 @@ class WriteFilter:
 
     def on_write(self, data, end_stream: bool) -> FilterStatus:
         return CONTINUE
+
+    def holds_writes(self) -> bool:
+        """True while this filter holds written bytes (or the end of stream) it will inject later."""
+        return False
 
 
 class ReadFilterCallbacks:

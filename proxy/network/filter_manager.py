@@ -127,6 +127,9 @@ class FilterManager:
                 if status is STOP_ITERATION or not conn.is_open:
                     return
 
+    def holds_writes(self) -> bool:
+        return any(active.filter.holds_writes() for active in self.write_filters)
+
     def on_write(self, start: int, buf: Buffer, end_stream: bool):
         """Run write filters from `start` on one chunk. STOP_ITERATION means: drop it."""
         for active in self.write_filters[start:]:

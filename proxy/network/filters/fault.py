@@ -7,8 +7,10 @@ the filters after this one with the whole buffer: never from inside this filter'
 callbacks. Before tcp_proxy, whose reads stay disabled until its upstream connects, the
 upstream is connected only after the delay, so the first byte reaches it delay_ms later.
 
-throttle_bytes_per_sec (downstream -> upstream only: the read path): at most N bytes reach
-the later filters per 1000 ms window, windows counted from on_new_connection. Method:
+throttle_bytes_per_sec, in each direction: at most N bytes reach the later filters per 1000 ms
+window (read path: downstream -> upstream), and at most N bytes written to the connection pass
+on to its write buffer per window (write path: upstream -> downstream), windows counted from
+on_new_connection. Read path method:
 *draining portions*. On data that fits the window's remaining budget this filter returns
 CONTINUE (the terminal filter after it drains the buffer, as every valid chain's last filter
 does). Otherwise it returns STOP_ITERATION and releases the buffer's front, at most the
@@ -17,6 +19,11 @@ timer, never from inside on_data. Held bytes stay in the connection's read buffe
 read watermark keeps the peer's bytes bounded; while the connection's reads are disabled by
 someone else (tcp_proxy backpressure) nothing is released, and the re-enable re-dispatches.
 The end of stream travels with the last held byte.
+Write path: a write over the window's budget (or behind held bytes) is stopped and kept in a
+buffer of this filter's, released at most the budget per window with
+`inject_write_data_to_filter_chain`, the end of stream with its last byte. That buffer carries the
+connection's write watermarks (the writer, tcp_proxy or the HTTP connection manager, pauses its
+source as for the write buffer), and `holds_writes()` makes a FLUSH_WRITE close wait for it.
 
 Counters `fault.`: delays_injected, throttle_holds (on_data calls that held bytes back),
 throttled_bytes_released (bytes released by the throttle after a hold).
@@ -24,8 +31,10 @@ throttled_bytes_released (bytes released by the throttle after a hold).
 
 from dataclasses import dataclass
 
-from ...build import BuildContext
-from ..filter import CONTINUE, STOP_ITERATION, ReadFilter
+from ...buffer import WatermarkBuffer
+from ...build_context import BuildContext
+from ..connection import State
+from ..filter import CONTINUE, STOP_ITERATION, ReadFilter, WriteFilter
 from ..registry import register_network_filter
 from ._stats import FilterStats, stat_scopes
 
@@ -45,7 +54,10 @@ def fault_factory(msg, build: BuildContext):
                          stat_scopes=stat_scopes("fault"))
 
     def install(connection, ctx):
-        connection.add_read_filter(FaultFilter(config, ctx))
+        fault = FaultFilter(config, ctx)
+        connection.add_read_filter(fault)
+        if config.throttle_bytes_per_sec:
+            fault.throttle_writes(connection)
     return install
 
 
@@ -56,15 +68,38 @@ def _chain_reads_now(conn) -> bool:
     return count == 0 or (count == 1 and conn.read_buffer.above_high_watermark)
 
 
-class FaultFilter(ReadFilter):
+class _Allowance:
+    """One direction's throttle: `rate` bytes per WINDOW_MS window, windows counted from `start_ms`."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.start_ms = 0
+        self.window = -1
+        self.budget = 0
+
+    def refresh(self, now_ms: int) -> int:
+        window = (now_ms - self.start_ms) // WINDOW_MS
+        if window != self.window:
+            self.window = window
+            self.budget = self.rate
+        return self.budget
+
+    def ms_to_next_window(self, now_ms: int) -> int:
+        return WINDOW_MS - (now_ms - self.start_ms) % WINDOW_MS
+
+
+class FaultFilter(ReadFilter, WriteFilter):
     def __init__(self, config: FaultConfig, ctx) -> None:
         self.config = config
         self.ctx = ctx
         self.stats = FilterStats(ctx.stats, config.stat_scopes)
         self._delaying = False
-        self._start_ms = 0
-        self._window = -1
-        self._budget = 0
+        self._in = _Allowance(config.throttle_bytes_per_sec)  # downstream -> upstream (reads)
+        self._out = _Allowance(config.throttle_bytes_per_sec)  # upstream -> downstream (writes)
+        self._held_out: WatermarkBuffer | None = None  # writes held back (throttle_writes)
+        self._held_out_end = False
+        self._out_release_queued = False
+        self._out_timer = None
         self._release_queued = False
         self._end_released = False
         self._timer = None
@@ -82,7 +117,7 @@ class FaultFilter(ReadFilter):
     # -- delay -----------------------------------------------------------------------------
 
     def on_new_connection(self):
-        self._start_ms = self.ctx.dispatcher.now_ms()
+        self._in.start_ms = self._out.start_ms = self.ctx.dispatcher.now_ms()
         if self.config.delay_ms:
             self._delaying = True
             self.stats.inc("delays_injected")
@@ -112,9 +147,9 @@ class FaultFilter(ReadFilter):
             return CONTINUE
         if self._release_queued:
             return STOP_ITERATION  # bytes ahead of these are still held: keep the order
-        self._refresh_budget()
-        if len(data) <= self._budget:
-            self._budget -= len(data)
+        budget = self._in.refresh(self.ctx.dispatcher.now_ms())
+        if len(data) <= budget:
+            self._in.budget -= len(data)
             if end_stream:
                 self._end_released = True
             return CONTINUE
@@ -122,20 +157,13 @@ class FaultFilter(ReadFilter):
         self._queue_release()
         return STOP_ITERATION
 
-    def _refresh_budget(self) -> None:
-        window = (self.ctx.dispatcher.now_ms() - self._start_ms) // WINDOW_MS
-        if window != self._window:
-            self._window = window
-            self._budget = self.config.throttle_bytes_per_sec
-
     def _queue_release(self) -> None:
         self._release_queued = True
-        self._refresh_budget()
-        if self._budget > 0:
+        now = self.ctx.dispatcher.now_ms()
+        if self._in.refresh(now) > 0:
             self.ctx.dispatcher.post(self._release)
         else:
-            into_window = (self.ctx.dispatcher.now_ms() - self._start_ms) % WINDOW_MS
-            self._arm(WINDOW_MS - into_window, self._release)
+            self._arm(self._in.ms_to_next_window(now), self._release)
 
     def _release(self) -> None:
         """Pass the front of the held bytes (at most the budget) to the later filters."""
@@ -147,10 +175,9 @@ class FaultFilter(ReadFilter):
         end_pending = conn.read_end_stream and not self._end_released
         if len(buf) and not _chain_reads_now(conn):
             return  # paused by someone else: their re-enable re-dispatches the buffer to on_data
-        self._refresh_budget()
-        n = min(self._budget, len(buf))
+        n = min(self._in.refresh(self.ctx.dispatcher.now_ms()), len(buf))
         chunk = buf.take(n) if n else b""
-        self._budget -= n
+        self._in.budget -= n
         end = end_pending and not len(buf)
         if end:
             self._end_released = True
@@ -160,3 +187,64 @@ class FaultFilter(ReadFilter):
             self.callbacks.inject_read_data_to_filter_chain(chunk, end)
         if conn.is_open and (len(buf) or (conn.read_end_stream and not self._end_released)):
             self._queue_release()
+
+    # -- throttle, write path ------------------------------------------------------------------
+
+    def throttle_writes(self, connection) -> None:
+        """Also throttle what the connection writes. Held bytes carry the connection's write
+        watermarks, so whoever writes pauses as it does for the connection's write buffer."""
+        self._held_out = WatermarkBuffer(connection._on_write_buffer_high, connection._on_write_buffer_low,
+                                         connection.buffer_limit)
+        connection.add_write_filter(self)
+
+    def holds_writes(self) -> bool:
+        return self._held_out is not None and (bool(len(self._held_out)) or self._held_out_end)
+
+    def on_write(self, data, end_stream):
+        held = self._held_out
+        if held is None:
+            return CONTINUE
+        if not self.holds_writes():
+            budget = self._out.refresh(self.ctx.dispatcher.now_ms())
+            if len(data) <= budget:
+                self._out.budget -= len(data)
+                return CONTINUE
+            self.stats.inc("throttle_holds")
+        held.move_from(data)
+        self._held_out_end = self._held_out_end or end_stream
+        self._queue_write_release()
+        return STOP_ITERATION
+
+    def _queue_write_release(self) -> None:
+        if self._out_release_queued:
+            return
+        self._out_release_queued = True
+        now = self.ctx.dispatcher.now_ms()
+        if self._out.refresh(now) > 0:
+            self.ctx.dispatcher.post(self._release_writes)
+            return
+        if self._out_timer is None:
+            self._out_timer = self.ctx.dispatcher.create_timer(self._release_writes)
+        self._out_timer.enable(self._out.ms_to_next_window(now))
+
+    def _release_writes(self) -> None:
+        """Pass the front of the held writes (at most the budget) on to the write buffer."""
+        self._out_release_queued = False
+        conn = self.write_callbacks.connection
+        held = self._held_out
+        if conn.state is State.CLOSED:
+            held.clear()
+            self._held_out_end = False
+            return
+        n = min(self._out.refresh(self.ctx.dispatcher.now_ms()), len(held))
+        chunk = held.take(n) if n else b""
+        self._out.budget -= n
+        end = self._held_out_end and not len(held)
+        if end:
+            self._held_out_end = False
+        if n:
+            self.stats.inc("throttled_bytes_released", n)
+        if n or end:
+            self.write_callbacks.inject_write_data_to_filter_chain(chunk, end)
+        if self.holds_writes():
+            self._queue_write_release()
