@@ -1,6 +1,8 @@
 """The uber network filter harness: every registered filter is reachable, seeds run, the
 write-path probe turns a misapplied StopIteration into a crash."""
 
+from pathlib import Path
+
 import pytest
 
 from fuzz import oracles
@@ -78,3 +80,28 @@ def test_one_payload_backs_a_connection_up_past_its_high_watermark():
     boot = nf.bootstrap_for("tcp_proxy", tcp_proxy_config().SerializeToString())
     assert boot.listeners[0].per_connection_buffer_limit_bytes + 1 < session.MAX_PAYLOAD
     assert all(c.per_connection_buffer_limit_bytes + 1 < session.MAX_PAYLOAD for c in boot.clusters)
+
+
+REGRESSION = Path(__file__).resolve().parent.parent / "corpus" / "network_filter"
+
+
+def test_peers_judge_what_a_client_read_only_when_no_probe_dropped_part_of_it(monkeypatch):
+    """CI: http_connection_manager, a write probe dropping chunks 0, 2, 4-6 of each 8: the client
+    read the 503's body without its head, and the HTTP peers judged that (llhttp rejects) as the
+    proxy's response. With the probe off (mode 0) the same exchange is judged, and a proxy that
+    loses a response's status line is caught."""
+    from proxy.http.h1 import H1ServerCodec
+    data = (REGRESSION / "regression-hcm-probe-drops-local-reply-head").read_bytes()
+    nf.run(data)
+    at = 3 + int.from_bytes(data[1:3], "big")       # the probe mode byte follows the configuration
+    assert data[at] != 0
+    unprobed = data[:at] + b"\x00" + data[at + 1:]
+    nf.run(unprobed)
+    real = H1ServerCodec.data_to_send
+
+    def loses_status_line(self):   # the planted bug
+        out = real(self)
+        return out.split(b"\r\n", 1)[1] if out.startswith(b"HTTP/1.1 ") else out
+    monkeypatch.setattr(H1ServerCodec, "data_to_send", loses_status_line)
+    with pytest.raises(oracles.InvariantViolation, match="peer_h1_response"):
+        nf.run(unprobed)
