@@ -16,11 +16,12 @@ two filter chains with the same match, TLS material that does not load) raises B
 the field path.
 """
 
-import ipaddress
 import random
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from . import extensions  # noqa: F401  (registers every built-in filter before any is looked up)
+from .build_context import BuildContext, BuildError, parse_cidr
 from .context import ServerContext
 from .network.connection import DEFAULT_BUFFER_LIMIT
 from .network.chain_match import FilterChainMatch, clashes
@@ -28,27 +29,6 @@ from .network.listener import DEFAULT_LISTENER_FILTERS_TIMEOUT_MS, BuiltFilterCh
 from .network.listener_filter import listener_filter_factory
 from .network.registry import network_filter_factory
 from .upstream.cluster import BuiltCluster, ClusterManager
-
-
-class BuildError(ValueError):
-    """The configuration cannot be built; `path` names the field (e.g. listeners[0].filter_chains[1])."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
-
-
-@dataclass(frozen=True)
-class BuildContext:
-    """What a network filter factory may read while building: `factory(config_message, build)`."""
-
-    clusters: MappingProxyType   # name -> BuiltCluster
-    listener_name: str
-    path: str                    # field path of the filter's config, for error messages
-
-    def error(self, message: str, field: str = "") -> BuildError:
-        return BuildError(f"{self.path}.{field}" if field else self.path, message)
 
 
 @dataclass(frozen=True)
@@ -165,14 +145,6 @@ def _tls(msg, field: str, path: str, server_side: bool):
         return (server_config if server_side else client_config)(getattr(msg, field))
     except TlsConfigError as exc:
         raise BuildError(f"{path}.{exc.field}", exc.message) from None
-
-
-def parse_cidr(text: str, path: str):
-    """An ip_network from 'a.b.c.d/n' or 'v6/n' (host bits allowed, as Envoy does)."""
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError as exc:
-        raise BuildError(path, f"{text!r} is not a CIDR range ({exc})") from None
 
 
 def _build_match(msg, path: str) -> FilterChainMatch:

@@ -7,6 +7,7 @@ Each entry names fields by their full protobuf name. A new field that is a clust
 name that must be unique, a CIDR range or a regex needs one line here, not new code.
 """
 
+from proxy.extensions import registered_http_filters, registered_listener_filters, registered_network_filters
 
 P = "proxyfuzz.config."
 
@@ -147,28 +148,13 @@ MESSAGE_FIXES = {
 }
 
 
-def _registered_network_filters():
-    from proxy.network.registry import registered_network_filters
-    return registered_network_filters()
-
-
-def _registered_listener_filters():
-    from proxy.network.listener_filter import registered_listener_filters
-    return registered_listener_filters()
-
-
-def _registered_http_filters():
-    from proxy.http.registry import registered_http_filters
-    return registered_http_filters()
-
-
 # Oneofs whose members may be chosen only in part: oneof -> function giving the member names.
 # build.py refuses a filter nobody registered; an access log on stdout would write into the
 # fuzzer's own output (where atheris prints tracebacks).
 ONEOF_MEMBERS = {
-    P + "NetworkFilter.filter": _registered_network_filters,
-    P + "ListenerFilter.filter": _registered_listener_filters,
+    P + "NetworkFilter.filter": registered_network_filters,
+    P + "ListenerFilter.filter": registered_listener_filters,
     P + "DataSource.specifier": lambda: ["filename"],
-    P + "HttpFilter.filter": _registered_http_filters,
+    P + "HttpFilter.filter": registered_http_filters,
     P + "AccessLog.sink": lambda: ["path"],
 }

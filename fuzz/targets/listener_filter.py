@@ -28,6 +28,7 @@ from proxy.network import sim
 from proxy.network.chain_match import FilterChainMatch
 from proxy.network.filter import CONTINUE, STOP_ITERATION, ReadFilter
 from proxy.network.listener import BuiltFilterChain, BuiltListener
+from proxy.network import listener_filters  # noqa: F401  (importing it registers the built-in listener filters)
 from proxy.network.listener_filter import listener_filter_factory
 
 from fuzz.oracles import InvariantViolation

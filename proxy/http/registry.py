@@ -14,11 +14,7 @@ The router is not registered: it is implicit and always last.
 from ..network.registry import Registry
 
 
-def _load_builtin_filters() -> None:
-    from . import filters  # noqa: F401  (importing the package registers every built-in filter)
-
-
-_HTTP_FILTERS = Registry("HTTP filter", _load_builtin_filters)
+_HTTP_FILTERS = Registry("HTTP filter")
 register_http_filter = _HTTP_FILTERS.register
 http_filter_factory = _HTTP_FILTERS.factory
 registered_http_filters = _HTTP_FILTERS.names

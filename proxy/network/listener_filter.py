@@ -68,12 +68,8 @@ class ListenerFilterCallbacks:
         raise NotImplementedError
 
 
-def _load_builtin_listener_filters() -> None:
-    from . import listener_filters  # noqa: F401
-
-
 # Factories `factory(config_message, build) -> make`, where make(ctx) -> a fresh ListenerFilter.
-_LISTENER_FILTERS = Registry("listener filter", _load_builtin_listener_filters)
+_LISTENER_FILTERS = Registry("listener filter")
 register_listener_filter = _LISTENER_FILTERS.register
 listener_filter_factory = _LISTENER_FILTERS.factory
 registered_listener_filters = _LISTENER_FILTERS.names

@@ -5,16 +5,18 @@ configuration is built (`build` gives read-only access to the whole configuratio
 example cluster names). `install(connection, ctx: ServerContext)` is called for each
 new connection and adds that connection's own filter instances.
 
-`Registry` is the mechanism, shared with the HTTP filters (proxy/http/registry.py).
+A filter registers itself with `@register_network_filter(name)` when its module is imported;
+proxy/extensions.py imports every built-in one. `Registry` is the mechanism, shared with the
+HTTP and listener filters (proxy/http/registry.py, proxy/network/listener_filter.py).
 """
 
 
 class Registry:
-    """Factories by name; `load_builtins` imports the modules whose decorators fill it."""
+    """Factories by name, filled by the `register` decorators of the filter modules as they are
+    imported (proxy/extensions.py imports the built-in ones)."""
 
-    def __init__(self, kind: str, load_builtins) -> None:
+    def __init__(self, kind: str) -> None:
         self._kind = kind
-        self._load_builtins = load_builtins
         self._factories: dict = {}
 
     def register(self, name: str):
@@ -27,25 +29,16 @@ class Registry:
         return deco
 
     def factory(self, name: str):
-        self._load_builtins()
         try:
             return self._factories[name]
         except KeyError:
             raise KeyError(f"no {self._kind} registered as {name!r}") from None
 
     def names(self) -> list[str]:
-        self._load_builtins()
         return sorted(self._factories)
 
 
-def _load_builtin_filters() -> None:
-    # Importing the filters package registers every built-in filter; the HTTP connection manager
-    # lives with the rest of HTTP in proxy/http.
-    from . import filters  # noqa: F401
-    from ..http import conn_manager  # noqa: F401
-
-
-_NETWORK_FILTERS = Registry("network filter", _load_builtin_filters)
+_NETWORK_FILTERS = Registry("network filter")
 register_network_filter = _NETWORK_FILTERS.register
 network_filter_factory = _NETWORK_FILTERS.factory
 registered_network_filters = _NETWORK_FILTERS.names

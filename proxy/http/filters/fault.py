@@ -10,7 +10,7 @@ Counters `http.fault.`: aborts_injected, delays_injected.
 
 from dataclasses import dataclass
 
-from ...build import BuildContext
+from ...build_context import BuildContext
 from ..filter import CONTINUE, STOP_ALL_ITERATION, STOP_ITERATION, StreamFilter
 from ..registry import register_http_filter
 

@@ -3,7 +3,7 @@
 
 from dataclasses import dataclass
 
-from ...build import BuildContext
+from ...build_context import BuildContext
 from ..filter import CONTINUE, StreamFilter
 from ..registry import register_http_filter
 

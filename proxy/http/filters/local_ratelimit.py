@@ -7,7 +7,7 @@ Counters `http.local_ratelimit.`: allowed, rate_limited.
 
 from dataclasses import dataclass
 
-from ...build import BuildContext
+from ...build_context import BuildContext
 from ...network.filters.local_ratelimit import TokenBucket
 from ..filter import CONTINUE, STOP_ITERATION, StreamFilter
 from ..registry import register_http_filter

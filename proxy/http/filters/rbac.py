@@ -11,7 +11,7 @@ names the policy that matched.
 
 from dataclasses import dataclass
 
-from ...build import BuildContext, parse_cidr
+from ...build_context import BuildContext, parse_cidr
 from ...network.listener import parse_ip, source_in
 from ...network.principal import any_principal, build_principal
 from ..filter import CONTINUE, STOP_ITERATION, StreamFilter

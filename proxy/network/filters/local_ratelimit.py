@@ -15,7 +15,7 @@ Counters `local_ratelimit.` (and `local_ratelimit.<stat_prefix>.`): allowed, rat
 
 from dataclasses import dataclass
 
-from ...build import BuildContext
+from ...build_context import BuildContext
 from ..connection import CloseType
 from ..filter import CONTINUE, STOP_ITERATION, ReadFilter
 from ..registry import register_network_filter

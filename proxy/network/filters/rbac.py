@@ -21,7 +21,7 @@ stream_info["rbac"] records the decision and stream_info["rbac_policy"] the matc
 
 from dataclasses import dataclass
 
-from ...build import BuildContext, parse_cidr
+from ...build_context import BuildContext, parse_cidr
 from ..connection import CloseType, ConnectionEvent
 from ..filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
 from ..listener import parse_ip, source_in

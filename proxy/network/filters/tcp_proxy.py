@@ -28,7 +28,7 @@ upstream_bytes_rx / downstream_bytes_tx / upstream_bytes_dropped,
 from dataclasses import dataclass
 
 from ...buffer import Buffer
-from ...build import BuildContext
+from ...build_context import BuildContext
 from ...upstream.lb import pick_weighted
 from ..connection import CloseType, ConnectionEvent, State
 from ..filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
