@@ -124,6 +124,14 @@ def test_http1_operations_make_the_shapes_they_name():
     assert {b"1A", b"0x1a", b"+1a", b"1_a"} <= notations and any(n.startswith((b" ", b"\t")) for n in notations)
     folded = http1.parse(get)
     assert http1.field_fold(folded, rng) and folded.messages[0].fields[1].text[:1] in (b" ", b"\t")
+    nominated = set()
+    for seed in range(40):
+        s = http1.parse(b"GET / HTTP/1.1\r\nHost: a\r\nX-Proxy-Hint: 1\r\nConnection: close\r\n\r\n")
+        assert http1.connection_nominate(s, random.Random(seed))
+        tokens = [t.strip() for f in s.messages[0].fields if http1.field_name(f).strip().lower() == b"connection"
+                  for t in http1.field_value(f).split(b",")]
+        nominated |= {t for t in tokens if t.lower() in (b"host", b"x-proxy-hint")}
+    assert b"X-PROXY-HINT" in nominated and any(t != t.lower() and t.lower() == b"host" for t in nominated)
 
 
 def test_http2_field_mutations_keep_every_block_decodable():

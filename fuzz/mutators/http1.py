@@ -7,7 +7,8 @@ input for a response without framing). Every byte lands somewhere and every line
 line ending, so `serialise(parse(x)) == x` for any x and a mutation changes only what it touches.
 
 Mutations: duplicate, drop, reorder, re-case a field line; whitespace around the colon and the
-value (OWS), obs-fold, line endings (bare LF, bare CR, none); framing headers swapped, doubled or
+value (OWS), obs-fold, line endings (bare LF, bare CR, none); one of the message's fields named in
+Connection (re-cased); framing headers swapped, doubled or
 both present; chunk sizes in other notations, chunk extensions, split and merged chunks, trailers;
 start-line tokens; pipelined messages inserted, duplicated, dropped, reordered, split and merged; a
 message carried in another's body. New messages come from `template` (vocab.py's tokens).
@@ -314,6 +315,36 @@ def field_value_op(s: Stream, rng) -> bool:
     return True
 
 
+def _recased(name: bytes, rng) -> bytes:
+    style = rng.randrange(4)
+    if style == 0:
+        return name.upper()
+    if style == 1:
+        return b"-".join(p.capitalize() for p in name.split(b"-"))
+    if style == 2 and name:
+        i = rng.randrange(len(name))
+        return name[:i] + name[i:i + 1].swapcase() + name[i + 1:]
+    return name
+
+
+def connection_nominate(s: Stream, rng) -> bool:
+    """Name one of the message's own fields in Connection (RFC 9110 7.6.1: a proxy removes the fields
+    Connection names, whatever their case; hop-by-hop header abuse makes it drop or keep fields the
+    backend trusts), re-cased, in a new Connection field or appended to one, with OWS."""
+    m = _with_fields(s, rng)
+    if m is None:
+        return False
+    names = [field_name(f).strip() for f in m.fields]
+    token = _recased(rng.choice([n for n in names if n] or [b"x-custom"]), rng)
+    existing = [f for f in m.fields if field_name(f).strip().lower() == b"connection"]
+    if existing and rng.random() < 0.5:
+        line = rng.choice(existing)
+        line.text = line.text.rstrip(b" \t") + rng.choice((b",", b", ", b" ,\t")) + token
+    else:
+        m.fields.insert(rng.randrange(len(m.fields) + 1), _field(_recased(b"connection", rng), token))
+    return True
+
+
 def line_ending(s: Stream, rng) -> bool:
     slots = []
     for m in s.messages:
@@ -583,6 +614,7 @@ def operations(response: bool) -> dict:
         "field_drop": (3, _on_fields(drop_one)), "field_swap": (2, _on_fields(swap_two)),
         "field_recase": (2, field_recase), "field_ows": (3, field_ows), "field_fold": (2, field_fold),
         "field_insert": (5, field_insert), "field_value": (5, field_value_op), "line_ending": (3, line_ending),
+        "connection_nominate": (2, connection_nominate),
         "framing_both": (3, framing_both), "framing_swap": (2, framing_swap), "framing_double": (3, framing_double),
         "body_length": (2, body_length), "chunk_size": (4, chunk_size_op), "chunk_extension": (2, chunk_extension),
         "chunk_split": (1, chunk_split), "chunk_merge": (1, chunk_merge), "trailer_add": (2, trailer_add),
