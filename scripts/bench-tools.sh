@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the peers `python -m fuzz bench proxy` measures against, when they are missing:
 #   wrk, nginx (light) and h2load (nghttp2-client) from Debian;
-#   mitmproxy from PyPI into its own venv .venv-bench/ (pinned in requirements-bench.txt), so
+#   mitmproxy from PyPI into its own venv .venv-bench/ (locked with hashes in requirements-bench.txt), so
 #   its many dependencies never meet the pinned ones of .venv.
 # Exits non-zero only when something could not be installed; the bench names what is missing.
 set -u
@@ -29,8 +29,8 @@ VENV=.venv-bench
 STAMP=$VENV/.installed
 if [ ! -f "$STAMP" ] || [ requirements-bench.txt -nt "$STAMP" ]; then
     echo "installing requirements-bench.txt into $VENV"
-    ("$PYTHON_BOOT" -m venv "$VENV" && "$VENV/bin/python" -m pip install --quiet --upgrade pip \
-        && "$VENV/bin/python" -m pip install --quiet -r requirements-bench.txt && touch "$STAMP") \
+    ("$PYTHON_BOOT" -m venv "$VENV" \
+        && "$VENV/bin/python" -m pip install --quiet --require-hashes -r requirements-bench.txt && touch "$STAMP") \
         || { echo "error: could not install requirements-bench.txt into $VENV"; status=1; }
 fi
 exit $status
