@@ -82,17 +82,6 @@ def test_serve_with_an_invalid_config_prints_violations_and_exits_1(tmp_path):
     assert (done.returncode, done.stdout) == (1, "listeners: must have at least 1 item\n")
 
 
-def test_serve_without_a_runtime_module_says_so_and_exits_2(tmp_path):
-    path = tmp_path / "ok.yaml"
-    path.write_bytes(ISSUE2_YAML)
-    # Hide proxy.server whether or not it exists yet: the message must be clear either way.
-    code = ("import sys; sys.modules['proxy.server'] = None; sys.argv[0] = 'proxy'; "
-            "from proxy.__main__ import main; sys.exit(main(sys.argv[1:]))")
-    done = run("-c", str(path), code=code)
-    assert done.returncode == 2
-    assert "proxy/server.py" in done.stderr
-
-
 def test_uncompiled_schema_says_run_make_setup(tmp_path):
     path = tmp_path / "ok.yaml"
     path.write_bytes(ISSUE2_YAML)
