@@ -21,6 +21,8 @@ The pair hands each codec, before it takes its output, the size of its own bytes
 (`note_unwritten`): the queue is the wire the peer has not read.
 """
 
+from collections import deque
+
 from hyperframe import frame as hf
 
 from fuzz.oracles import InvariantViolation
@@ -44,26 +46,34 @@ class _Reader:
 
     def __init__(self, skip: int) -> None:
         self.skip = skip
-        self.held = b""
+        self.held = bytearray()
         self.consumed = 0  # stream offset where the held bytes start
+        self._need = 9     # bytes the next frame needs in all (its header first): fed a byte at a time,
+                           # most reads complete nothing and cost one comparison
 
-    def frames(self, data: bytes):
+    def frames(self, data: bytes) -> list:
         """(type, flags, payload, end offset in the stream) of every frame completed by data."""
         if self.skip:
             cut = min(self.skip, len(data))
             self.skip -= cut
             self.consumed += cut
             data = data[cut:]
-        buf = self.held + data
-        pos = 0
+        buf = self.held
+        buf += data
+        if len(buf) < self._need:
+            return []
+        pos, out = 0, []
         while len(buf) - pos >= 9:
             length = int.from_bytes(buf[pos:pos + 3], "big")
             if len(buf) - pos - 9 < length:
                 break
             pos += 9 + length
-            yield buf[pos - 9 - length + 3], buf[pos - 9 - length + 4], buf[pos - length:pos], self.consumed + pos
+            out.append((buf[pos - 9 - length + 3], buf[pos - 9 - length + 4], bytes(buf[pos - length:pos]),
+                        self.consumed + pos))
         self.consumed += pos
-        self.held = buf[pos:]
+        del buf[:pos]
+        self._need = 9 + int.from_bytes(buf[:3], "big") if len(buf) >= 9 else 9
+        return out
 
 
 class InboundRun:
@@ -97,23 +107,68 @@ class OutboundQueue:
     def __init__(self, preface: bool) -> None:
         self._reader = _Reader(PREFACE_LEN if preface else 0)
         self._taken = 0
-        self._frames: list[tuple[int, bool]] = []  # (end offset, control frame?)
+        self._frames: deque[tuple[int, bool]] = deque()  # (end offset, control frame?)
+        self._control = 0  # control frames among them (checked after every read: kept, not summed)
 
     def record(self, out: bytes) -> None:
         for kind, flags, _, end in self._reader.frames(out):
-            self._frames.append((end, kind == RST_STREAM or (kind in (PING, SETTINGS) and bool(flags & 0x1))))
+            control = kind == RST_STREAM or (kind in (PING, SETTINGS) and bool(flags & 0x1))
+            self._frames.append((end, control))
+            self._control += control
         self._taken += len(out)
 
     def waiting(self, unwritten: int) -> tuple[int, int]:
         """(frames, control frames) not yet on the wire."""
         written = self._taken - unwritten
         while self._frames and self._frames[0][0] <= written:
-            self._frames.pop(0)
-        return len(self._frames), sum(control for _, control in self._frames)
+            self._control -= self._frames.popleft()[1]
+        return len(self._frames), self._control
+
+
+class Fragments(list):
+    """A side's queue of fragments towards its peer, keeping the size of its Own fragments (the
+    codec's unwritten output, asked for after every read) as fragments come and go."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.own = _own_bytes(self)
+
+    def append(self, item) -> None:
+        super().append(item)
+        self.own += len(item) if isinstance(item, Own) else 0
+
+    def pop(self, i: int = -1):
+        item = super().pop(i)
+        self.own -= len(item) if isinstance(item, Own) else 0
+        return item
+
+    def __setitem__(self, i, item) -> None:
+        super().__setitem__(i, item)
+        self.own = _own_bytes(self)
+
+    def __delitem__(self, i) -> None:
+        super().__delitem__(i)
+        self.own = _own_bytes(self)
+
+
+def _recounting(name: str):
+    def changed(self, *args):
+        result = getattr(list, name)(self, *args)
+        self.own = _own_bytes(self)
+        return result
+    return changed
+
+
+for _name in ("insert", "extend", "remove", "clear", "sort", "reverse", "__iadd__"):  # any other change recounts
+    setattr(Fragments, _name, _recounting(_name))
+
+
+def _own_bytes(fragments) -> int:
+    return sum(len(f) for f in fragments if isinstance(f, Own))
 
 
 def unwritten(queue: list) -> int:
-    return sum(len(f) for f in queue if isinstance(f, Own))
+    return queue.own if isinstance(queue, Fragments) else _own_bytes(queue)
 
 
 def check_outbound(name: str, codec, out: OutboundQueue, queue: list, stats_before: dict, gave_up_before: bool) -> None:

@@ -49,7 +49,7 @@ from fuzz.flow_control import check_h2_windows
 from fuzz.harness import Budget
 from fuzz.oracles import InvariantViolation
 from fuzz.peers.h2_wire import H2Monitor
-from fuzz.targets.h2_floods import InboundRun, OutboundQueue, Own, act_flood, check_inbound, check_outbound, \
+from fuzz.targets.h2_floods import Fragments, InboundRun, OutboundQueue, Own, act_flood, check_inbound, check_outbound, \
     unwritten
 from fuzz.targets.reference import HOP_BY_HOP
 from proxy.http.codec import H2_PREFACE, CodecLimits, CodecUsageError, ConnectionClosed, Data, InformationalResponse, ProtocolError, \
@@ -127,7 +127,7 @@ class Side:
     def __init__(self, name: str, codec) -> None:
         self.name = name
         self.codec = codec
-        self.queue: list[bytes] = []
+        self.queue: list[bytes] = Fragments()
         self.sent: dict[int, Sent] = {}
         self.got: dict[int, Got] = {}
         self.conn_dead = False  # a connection-level ProtocolError was emitted
