@@ -246,3 +246,17 @@ def test_ci_accepts_clusterfuzzlite_mode_names_only():
         assert ci.build_parser().parse_args(["--mode", mode]).mode == mode
     with redirect_stdout(io.StringIO()), pytest.raises(SystemExit):
         ci.build_parser().parse_args(["--mode", "fuzz"])
+
+
+def test_ci_coverage_mode_writes_a_coverage_report_per_harness(tmp_path):
+    args = ci.build_parser().parse_args(["--mode", "coverage", "--harness", "route",
+                                         "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")])
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        status = ci.run(args, root=ROOT)
+    assert status == 0, printed.getvalue()
+    report = tmp_path / "out" / "reports" / "coverage" / "route"
+    assert (report / "index.html").is_file()
+    files = yaml.safe_load((report / "coverage.json").read_text())["files"]
+    assert any(f.endswith("proxy/http/route.py") and info["summary"]["covered_lines"] > 0
+               for f, info in files.items()), sorted(files)[:5]
