@@ -268,18 +268,27 @@ def test_requests_sent_without_an_id_are_linked_by_what_they_ask_for():
     assert s.peers.unlinked == []
 
 
-def test_header_lists_over_the_clients_limit_are_caught_while_the_known_defect_stands(monkeypatch):
-    """The proxy forwards a 5 KB header list to a client that advertised 4096 (docs/semantics.md,
-    known defects): the check, off by default until that is fixed, finds it when turned on."""
-    from fuzz.peers import h2_peer
-    script = [A("connect"), A("settings", value=0x80),  # the client's MAX_HEADER_LIST_SIZE: 4096
-              A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), A("upstream_connect"), A("upstream_read"),
-              A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * 5000 + b"\r\ncontent-length: 0\r\n\r\n"),
-              A("read")]
-    run(built(), script)
-    monkeypatch.setattr(h2_peer, "CHECK_HEADER_LIST_SIZE", True)
+# The client advertises SETTINGS_MAX_HEADER_LIST_SIZE 4096 and asks; the upstream answers with a 5 KB field.
+OVER_THE_CLIENTS_LIMIT = [
+    A("connect"), A("settings", value=0x80), A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"),
+    A("upstream_connect"), A("upstream_read"),
+    A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * 5000 + b"\r\ncontent-length: 0\r\n\r\n"), A("read")]
+
+
+def test_a_response_over_the_clients_header_list_limit_becomes_a_502():
+    """RFC 9113 6.5.2: the proxy does not send the client more than it accepts; it answers 502."""
+    s = run(built(), OVER_THE_CLIENTS_LIMIT)
+    (ex,) = s.peers.exchanges
+    assert ex.outcome == "response" and ex.response.status == 502
+    assert s.ctx.stats.counters["http.h2_header_list_too_large"] == 1
+
+
+def test_header_lists_over_the_clients_limit_are_caught(monkeypatch):
+    """The defect as it was: the proxy forwarded a 5 KB header list to a client that advertised 4096."""
+    from proxy.http import h2 as h2_codec
+    monkeypatch.setattr(h2_codec._H2Codec, "_check_header_list", lambda self, block: None)
     with pytest.raises(InvariantViolation, match="h2_wire_header_list_too_large"):
-        run(built(), script)
+        run(built(), OVER_THE_CLIENTS_LIMIT)
 
 
 def test_planted_upstream_request_with_an_uppercase_field_name_is_refused_by_the_strict_upstream(monkeypatch):
@@ -335,3 +344,24 @@ def test_a_connection_the_proxy_closes_or_the_client_resets_is_an_outcome_with_i
                       A("upstream_reset"), A("read")])
     [ex] = s.peers.exchanges
     assert (ex.outcome, ex.reset_reason) == ("closed", "connection closed") and bytes(ex.response.body) == b"ab"
+
+
+def _big_request_to_an_h2_upstream_that_accepts_4096():
+    small = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+    big = b"GET /b HTTP/1.1\r\nHost: h\r\nx-big: " + b"a" * 5000 + b"\r\n\r\n"
+    return run(built("HTTP2"), [A("upstream_settings", value=0x80), A("connect"), A("send", payload=small),
+                                A("upstream_connect"), A("upstream_read"), UP_H2_OK, A("read"), A("upstream_read"),
+                                A("send", payload=big), A("upstream_read"), A("read")])
+
+
+def test_a_request_over_the_upstreams_header_list_limit_is_answered_431_and_never_sent():
+    s = _big_request_to_an_h2_upstream_that_accepts_4096()
+    assert [ex.response.status for ex in s.peers.exchanges] == [200, 431]
+    assert s.ctx.stats.counters["cluster.web.upstream_rq_header_list_too_large"] == 1
+
+
+def test_request_header_lists_over_the_upstreams_limit_are_caught(monkeypatch):
+    from proxy.http import h2 as h2_codec
+    monkeypatch.setattr(h2_codec._H2Codec, "_check_header_list", lambda self, block: None)
+    with pytest.raises(InvariantViolation, match="h2_wire_header_list_too_large"):
+        _big_request_to_an_h2_upstream_that_accepts_4096()

@@ -35,9 +35,6 @@ INITIAL_WINDOW_SIZE = (None, 0, 1, 16, 1024, 65_535)
 MAX_FRAME_SIZE = (None, 16_384, 16_385, 65_536)
 MAX_HEADER_LIST_SIZE = (None, 4_096)
 OPEN_WINDOW = 16_384   # given to a stream whose initial window is 0, once its headers are in
-# The proxy forwards header lists over a peer's SETTINGS_MAX_HEADER_LIST_SIZE today (a known defect,
-# docs/semantics.md): the check is off until it is fixed, so fuzzing is not stopped by it.
-CHECK_HEADER_LIST_SIZE = False
 
 
 def settings_from_byte(b: int) -> dict:
@@ -221,10 +218,7 @@ class H2Peer:
         return events
 
     def _check_header_list(self, ev) -> None:
-        """RFC 9113 6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE: names, values and 32 bytes per field. A known
-        defect while CHECK_HEADER_LIST_SIZE is off (docs/semantics.md, known defects)."""
-        if not CHECK_HEADER_LIST_SIZE:
-            return
+        """RFC 9113 6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE: names, values and 32 bytes per field."""
         limit = self.monitor.settings[S_MAX_HEADER_LIST_SIZE]
         size = sum(len(n) + len(v) + 32 for n, v in ev.headers)
         if limit is not None and size > limit:

@@ -36,7 +36,8 @@ have seen the reset yet). Headers passed to send functions are protocol-neutral:
 connection-specific fields (connection, keep-alive, proxy-connection, transfer-encoding, upgrade)
 and chooses the framing itself; from trailers it also drops the fields RFC 9110 6.5.1 keeps out of
 them (headers.TRAILER_FORBIDDEN). Received trailers holding such a field, or a name that is not a
-lowercase token, make the message malformed (a ProtocolError for its stream).
+lowercase token, make the message malformed (a ProtocolError for its stream). A header or trailer
+section larger than the peer accepts is refused with `HeaderListTooLarge` before anything is sent.
 
 Flow control. Body bytes delivered in `Data` events count against the peer's send window until
 the owner calls `consume(stream_id, n)` as it drains them (HTTP/2 WINDOW_UPDATE; HTTP/1.1: no-op).
@@ -57,6 +58,17 @@ from typing import Literal
 Headers = list[tuple[bytes, bytes]]
 
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+class HeaderListTooLarge(Exception):
+    """A send refused before any byte went out: the header or trailer section is larger than the peer
+    advertised it accepts (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE, RFC 9113 6.5.2). The stream is as it
+    was; the owner answers otherwise (a local reply, or a reset once the response has started)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"a {size}-byte header list, the peer accepts {limit}")
+        self.size = size
+        self.limit = limit
 
 
 class CodecUsageError(ValueError):
@@ -239,6 +251,6 @@ ALPN_CODECS: dict = {"h2": "HTTP2", "http/1.1": "HTTP1", "http/1.0": "HTTP1"}
 
 __all__ = [
     "CodecKind", "CodecLimits", "CodecUsageError", "ClientCodec", "ConnectionClosed", "DEFAULT_LIMITS", "Data",
-    "Event", "H2_PREFACE", "Headers", "InformationalResponse", "ProtocolError", "RequestHeaders",
+    "Event", "H2_PREFACE", "HeaderListTooLarge", "Headers", "InformationalResponse", "ProtocolError", "RequestHeaders",
     "ResponseHeaders", "ServerCodec", "StreamReset", "Trailers",
 ]

@@ -46,7 +46,8 @@ from ..network.connection import CloseType, ConnectionEvent
 from ..network.filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
 from ..network.registry import register_network_filter
 from . import access_log
-from .codec import CodecLimits, ConnectionClosed, Data, ProtocolError, RequestHeaders, StreamReset, Trailers
+from .codec import CodecLimits, ConnectionClosed, Data, HeaderListTooLarge, ProtocolError, RequestHeaders, \
+    StreamReset, Trailers
 from .codec_select import create_server_codec
 from .filter_chain import FilterChain
 from .filters.router import Router
@@ -216,9 +217,16 @@ class ActiveStream:
     # -- the sink: the end of the encoder chain ---------------------------------------------------------
     def write_headers(self, head, end_stream: bool) -> None:
         self.active()
+        try:
+            self.hcm.codec.send_headers(self.stream_id, head.status, list(head.headers), end_stream)
+        except HeaderListTooLarge:
+            # RFC 9113 6.5.2: more than the client accepts. A 1xx is left out; a final response is
+            # replaced by a local reply (Envoy answers a response it cannot encode with one).
+            if head.status >= 200:
+                self.chain.send_local_reply(502, b"response headers too large for the client\n", flags="UPE")
+            return
         self.response_started = True
         self.status = head.status
-        self.hcm.codec.send_headers(self.stream_id, head.status, list(head.headers), end_stream)
         self.hcm.after_send()
         # after_send may have ended this stream already (the codec closed the connection and
         # every open stream with it): found by the network_filter fuzzer as a stream ended twice.
@@ -243,7 +251,11 @@ class ActiveStream:
         if self.ended:
             return
         self.active()
-        self.hcm.codec.send_trailers(self.stream_id, list(trailers))
+        try:
+            self.hcm.codec.send_trailers(self.stream_id, list(trailers))
+        except HeaderListTooLarge:
+            self.reset("response trailers too large for the client", "UPE")  # the response has begun
+            return
         self.hcm.after_send()
         self._end("local_reply" if self.local_reply else "response")
 

@@ -35,10 +35,10 @@ from hyperframe.frame import GoAwayFrame
 
 from proxy.http._h2_guard import GOAWAY, FrameGuard, OutboundFrames
 from proxy.http.codec import DEFAULT_LIMITS, H2_PREFACE, ClientCodec, CodecLimits, CodecUsageError, \
-    ConnectionClosed, Data, Event, Headers, InformationalResponse, ProtocolError, RequestHeaders, \
+    ConnectionClosed, Data, Event, HeaderListTooLarge, Headers, InformationalResponse, ProtocolError, RequestHeaders, \
     ResponseHeaders, ServerCodec, StreamReset, Trailers
-from proxy.http.headers import check_h2_request_for_downgrade, is_token, sendable_trailers, strip_hop_by_hop, \
-    trailer_problem
+from proxy.http.headers import check_h2_request_for_downgrade, header_list_size, is_token, sendable_trailers, \
+    strip_hop_by_hop, trailer_problem
 
 ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
 PROTOCOL_ERROR = int(ErrorCodes.PROTOCOL_ERROR)
@@ -357,7 +357,17 @@ class _H2Codec:
             raise CodecUsageError(f"unknown stream {stream_id}")
         return None  # reset, finished or connection gone: ignore
 
+    def _check_header_list(self, block: Headers) -> None:
+        """RFC 9113 6.5.2: never send a field section over the peer's SETTINGS_MAX_HEADER_LIST_SIZE."""
+        limit = self._conn.remote_settings.max_header_list_size
+        if limit is not None:
+            size = header_list_size(block)
+            if size > limit:
+                _count(self.stats, "h2_header_list_too_large")
+                raise HeaderListTooLarge(size, limit)
+
     def _send_headers(self, stream_id: int, block: Headers, end_stream: bool) -> None:
+        self._check_header_list(block)
         try:
             self._conn.send_headers(stream_id, block, end_stream=end_stream)
         except h2.exceptions.ProtocolError as e:
@@ -388,7 +398,9 @@ class _H2Codec:
         st = self._body_call(stream_id)
         if st is None:
             return
-        st.out_trailers = sendable_trailers(_outbound(headers))
+        trailers = sendable_trailers(_outbound(headers))
+        self._check_header_list(trailers)
+        st.out_trailers = trailers
         st.out_end = True
         self._flush_stream(stream_id)
 

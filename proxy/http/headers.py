@@ -148,6 +148,11 @@ def _connection_tokens(headers: Headers) -> set[bytes]:
 NOT_NOMINATABLE = frozenset({b"content-length", b"host", b"te"})
 
 
+def header_list_size(block: Headers) -> int:
+    """RFC 9113 6.5.2 / RFC 7541 4.1: each field's name and value octets plus 32."""
+    return sum(len(n) + len(v) + 32 for n, v in block)
+
+
 def strip_hop_by_hop(headers: Headers) -> Headers:
     """Lowercase names; drop connection-specific fields, fields named in Connection (but for
     NOT_NOMINATABLE), and `te` other than `trailers` (the one value HTTP/2 allows)."""

@@ -19,6 +19,7 @@ Stats `cluster.<name>.`: upstream_rq_retry, upstream_rq_timeout, upstream_rq_<st
 
 from ...buffer import Buffer
 from ...upstream.pool import http_pools
+from ..codec import HeaderListTooLarge
 from ..filter import STOP_ITERATION, StreamFilter
 from ..message import HeaderMap, ResponseHead
 
@@ -84,7 +85,7 @@ class Router(StreamFilter):
             return STOP_ITERATION
         self.request_end = True
         if self.upstream is not None:
-            self.upstream.send_trailers(list(trailers))
+            self._send_trailers(list(trailers))
         else:
             self.trailers = trailers
         self._start_timeout()
@@ -128,12 +129,33 @@ class Router(StreamFilter):
         authority = h.authority or str(stream.host).encode()
         body_end = self.request_end and self.trailers is None
         headers_end = body_end and not len(self.body)
-        stream.send_headers(h.method, h.path, authority, list(h.headers), headers_end)
+        try:
+            stream.send_headers(h.method, h.path, authority, list(h.headers), headers_end)
+        except HeaderListTooLarge:
+            self._too_large_for_upstream()
+            return
         if len(self.body) or (body_end and not headers_end):
             stream.send_data(self.body.take(), body_end)
         if self.trailers is not None and not stream.closed:
-            stream.send_trailers(list(self.trailers))
+            self._send_trailers(list(self.trailers))
         self._resume_reads_for_buffer()
+
+    def _send_trailers(self, trailers) -> None:
+        try:
+            self.upstream.send_trailers(trailers)
+        except HeaderListTooLarge:
+            self._too_large_for_upstream()
+
+    def _too_large_for_upstream(self) -> None:
+        """RFC 9113 6.5.2: the upstream accepts no header (or trailer) section this large: nothing of
+        it was sent; the exchange is abandoned and the client told so (431), or reset once answered."""
+        self.ctx.stats.inc(f"cluster.{self.cluster}.upstream_rq_header_list_too_large")
+        self._abandon_upstream()
+        if self.response_started:
+            self.done = True
+            self.decoder_callbacks.reset_stream("request section too large for the upstream", "UPE")
+        else:
+            self._local_reply(431, b"request headers too large for the upstream\n", "UPE")
 
     # -- the response -------------------------------------------------------------------------------------
     def on_upstream_headers(self, status, headers, end_stream, http_version) -> None:
