@@ -122,11 +122,15 @@ def h2_request(seed: bytes, sock) -> bytes:
             body = body[:min(client.outbound_flow_control_window, client.remote_settings.initial_window_size)]
         if _byte(seed, 4) & 1:
             headers.append((b"content-length", b"%d" % (len(body) + (_byte(seed, 4) >> 4) % 3)))
-        client.send_headers(stream_id, headers, end_stream=not body and not trailers)
+        # Bit 6 of byte 4: a streaming upload, the request stays open (h2_control continues it).
+        streaming = bool(_byte(seed, 4) & STREAMING_BIT)
+        trailers = () if streaming else trailers
+        client.send_headers(stream_id, headers, end_stream=not body and not trailers and not streaming)
         # DATA frames as large as the proxy allows (its SETTINGS_MAX_FRAME_SIZE, once the client read it).
         step = client.max_outbound_frame_size
         for at in range(0, len(body), step):
-            client.send_data(stream_id, body[at:at + step], end_stream=not trailers and at + step >= len(body))
+            client.send_data(stream_id, body[at:at + step],
+                             end_stream=not trailers and not streaming and at + step >= len(body))
         if trailers:
             client.send_headers(stream_id, trailers, end_stream=True)
         if _byte(seed, 5) & 1:
@@ -136,16 +140,27 @@ def h2_request(seed: bytes, sock) -> bytes:
     return client.data_to_send()
 
 
+STREAMING_BIT = 0x40
+
+
 def h2_control(seed: bytes, sock) -> bytes:
+    """Byte 0 mod 4: a PING, a SETTINGS frame, a WINDOW_UPDATE, or more of the newest upload still open
+    (seed[2:] up to 40 bytes, possibly none: an empty DATA frame, as streaming clients send; bit 2 of
+    byte 0 ends it)."""
     client = _h2_client(sock)
-    kind = _byte(seed, 0) % 3
+    kind = _byte(seed, 0) % 4
     try:
         if kind == 0:
             client.ping(bytes(seed[1:9]).ljust(8, b"\0"))
         elif kind == 1:
             client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _byte(seed, 1) * 257})
-        else:
+        elif kind == 2:
             client.increment_flow_control_window(1 + _byte(seed, 1) * 1000)
+        else:
+            sending = [sid for sid, st in client.streams.items() if sid % 2 and st.open
+                       and not st.state_machine.state.name.startswith(("HALF_CLOSED_LOCAL", "CLOSED"))]
+            if sending:
+                client.send_data(max(sending), seed[2:2 + _byte(seed, 1) % 41], end_stream=bool(_byte(seed, 0) & 4))
     except (h2.exceptions.H2Error, ValueError):
         pass
     return client.data_to_send()

@@ -107,6 +107,14 @@ HTTP = {
         A("send_http", value=3, payload=b"\x01\x00\x00\x04\x0f\x00" + b"U" * 16), A("upstream_connect"),
         A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read"),
         A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
+    # An HTTP/2 upload streamed over several actions, without content-length (forwarded chunked to an
+    # HTTP/1.1 upstream): 3 bytes, an empty DATA frame once the upstream request started, then the end
+    # (fuzz/payloads.py STREAMING_BIT, h2_control kind 3).
+    "h2_streamed_upload": [
+        A("send_http", value=3, payload=b"\x01\x00\x00\x03\x40\x00abc"), A("upstream_connect"), A("upstream_read"),
+        A("send_http", value=4, payload=b"\x03\x00"), A("upstream_read"),
+        A("send_http", value=4, payload=b"\x07\x04tail"), A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
     # Hostile shapes (fuzz/hostile.py), one connection each: h1 targets /admin#frag, /a\b, /a/../admin,
     # Host u@evil, Transfer_Encoding; h2 trailers content-length and an invalid name, :authority h/evil.
     "hostile_shapes": [
