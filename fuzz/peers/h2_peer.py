@@ -91,8 +91,8 @@ class StrictH2Connection(h2.connection.H2Connection):
         self._queued += super().data_to_send()
         payload = b"".join(int(k).to_bytes(2, "big") + int(v).to_bytes(4, "big") for k, v in new_settings.items())
         self._queued += len(payload).to_bytes(3, "big") + bytes([SETTINGS, 0]) + bytes(4) + payload
-        if new_settings.get(SettingCodes.INITIAL_WINDOW_SIZE) == 0:
-            self.peer.zero_window = True
+        if SettingCodes.INITIAL_WINDOW_SIZE in new_settings:  # a window raised by SETTINGS is open (RFC 9113 6.9.2)
+            self.peer.zero_window = new_settings[SettingCodes.INITIAL_WINDOW_SIZE] == 0
 
     def receive_data(self, data):
         return self.peer.judge(data)
@@ -246,8 +246,8 @@ class H2Peer:
         self.conn.increment_flow_control_window(n)
         try:
             self.conn.increment_flow_control_window(n, stream_id=sid)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.NoSuchStreamError):
-            pass
+        except (h2.exceptions.StreamClosedError, h2.exceptions.NoSuchStreamError, KeyError):
+            pass  # KeyError: h2 has already forgotten a stream closed while its credit was withheld
 
     def _open_windows(self) -> None:
         if not self.zero_window or self.withhold:
