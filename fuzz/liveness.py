@@ -180,6 +180,16 @@ def _filter_timer_armed(conn) -> bool:
     return any(_timer_armed(active.filter) for active in conn.filter_manager.read_filters[:-1])
 
 
+def _tcp_proxy_partners(conn, session) -> list:
+    """The connections on the other side of `conn`'s tcp_proxy: its upstream, or the downstream
+    connections relaying to it."""
+    up = conn.stream_info.get("upstream_connection")
+    if up is not None:
+        return [up]
+    return [s.conn for s in session.downstream
+            if s.conn is not None and s.conn.stream_info.get("upstream_connection") is conn]
+
+
 def _timer_armed(obj) -> bool:
     """`obj` (a filter) has a timer of its own armed."""
     return any(isinstance(v, Timer) and v.enabled for v in getattr(obj, "__dict__", {}).values())
@@ -189,8 +199,11 @@ def _read_disable_holder(conn, side: str, session, pcs):
     """Stall(name, why, timer) of a read-disable nothing will release, or None when a wait on a peer
     holds it."""
     if read_filter(conn, TcpProxyFilter) is not None or side == "upstream" and id(conn) not in pcs:
+        # tcp_proxy pauses one side for the other's write watermarks, which a filter there may hold
+        # (the fault throttle's held writes): that filter's timer releases this side too.
+        timer = any(_filter_timer_armed(c) for c in [conn] + _tcp_proxy_partners(conn, session))
         return Stall("stall_read_disabled_tcp_proxy", "a tcp_proxy side, both peers read everything",
-                     timer=_filter_timer_armed(conn), slow=True)
+                     timer=timer, slow=True)
     if side == "upstream":
         pc = pcs[id(conn)]
         if not pc.active:
