@@ -108,33 +108,28 @@ def test_a_slow_client_session_passes_on_the_proxy():
     assert bytes(s.downstream[0].received).endswith(b"c" * 4000)
 
 
+def tcp_proxy(filters=""):
+    """A listener with 1 KiB buffers: `filters` (flow-style YAML items, each ending in ", "), then tcp_proxy."""
+    return build(load_bytes(f"""
+listeners:
+- name: l
+  address: {{host: 127.0.0.1, port: 10000}}
+  per_connection_buffer_limit_bytes: 1024
+  filter_chains:
+  - filters: [{filters}{{tcp_proxy: {{cluster: c}}}}]
+clusters:
+- {{name: c, endpoints: [{{host: 127.0.0.1, port: 9000}}], per_connection_buffer_limit_bytes: 1024}}
+""".encode(), "yaml"))
+
+
 def test_a_tcp_proxy_that_forgets_to_resume_reading_is_a_stall(monkeypatch):
     from proxy.network.filters.tcp_proxy import TcpProxyFilter
     monkeypatch.setattr(TcpProxyFilter, "_resume_reading", lambda self, of_downstream: None)
-    tcp = build(load_bytes(b"""
-listeners:
-- name: l
-  address: {host: 127.0.0.1, port: 10000}
-  per_connection_buffer_limit_bytes: 1024
-  filter_chains:
-  - filters: [{tcp_proxy: {cluster: c}}]
-clusters:
-- {name: c, endpoints: [{host: 127.0.0.1, port: 9000}], per_connection_buffer_limit_bytes: 1024}
-""", "yaml"))
-    fails("stall_read_disabled_tcp_proxy", tcp, [A("upstream_connect"), A("upstream_send", payload=b"u" * 4096),
-                                                  A("upstream_send", payload=b"v" * 4096)])
+    fails("stall_read_disabled_tcp_proxy", tcp_proxy(), [A("upstream_connect"), A("upstream_send", payload=b"u" * 4096),
+                                                          A("upstream_send", payload=b"v" * 4096)])
 
 
-THROTTLED_TCP = b"""
-listeners:
-- name: l
-  address: {host: 127.0.0.1, port: 10000}
-  per_connection_buffer_limit_bytes: 1024
-  filter_chains:
-  - filters: [{fault: {throttle_bytes_per_sec: 1000}}, {tcp_proxy: {cluster: c}}]
-clusters:
-- {name: c, endpoints: [{host: 127.0.0.1, port: 9000}], per_connection_buffer_limit_bytes: 1024}
-"""
+THROTTLE = "{fault: {throttle_bytes_per_sec: 1000}}, "
 FOUR_KB_FROM_UPSTREAM = [A("send", payload=b"q"), A("upstream_connect"), A("upstream_read")] + \
     [A("upstream_send", payload=b"r" * 1000)] * 4 + [A("read")]
 
@@ -143,9 +138,9 @@ def test_upstream_bytes_the_fault_throttle_holds_for_the_client_are_a_wait_not_a
     """fuzz (network_filter, 120 s): the throttle holds the upstream's 4 KB for a 1000 B/s client and
     its held bytes pause the upstream (tcp_proxy, write watermarks). The upstream is read-disabled
     with no timer of its own: the throttle's timer, on the client's connection, resumes it."""
-    s = run(build(load_bytes(THROTTLED_TCP, "yaml")), FOUR_KB_FROM_UPSTREAM + [A("advance", value=1000), A("read")])
+    s = run(tcp_proxy(THROTTLE), FOUR_KB_FROM_UPSTREAM + [A("advance", value=1000), A("read")])
     assert s.network.opened[0].read_disable_count == 1     # still paused when the actions end
-    s = run(build(load_bytes(THROTTLED_TCP, "yaml")), FOUR_KB_FROM_UPSTREAM + [A("advance", value=4000), A("read")])
+    s = run(tcp_proxy(THROTTLE), FOUR_KB_FROM_UPSTREAM + [A("advance", value=4000), A("read")])
     assert len(s.downstream[0].received) == 4000 and s.network.opened[0].read_disable_count == 0
 
 
@@ -158,7 +153,7 @@ def test_a_throttle_that_never_resumes_the_upstream_it_paused_is_a_stall(monkeyp
         connection.add_write_filter(self)
     monkeypatch.setattr(FaultFilter, "throttle_writes", throttle_writes_without_low_watermark)
     client_keeps_up = [A("advance", value=1000), A("read")] * 4   # its own write buffer never fills
-    fails("stall_read_disabled_tcp_proxy", build(load_bytes(THROTTLED_TCP, "yaml")),
+    fails("stall_read_disabled_tcp_proxy", tcp_proxy(THROTTLE),
           FOUR_KB_FROM_UPSTREAM + client_keeps_up)
 
 
