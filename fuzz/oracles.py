@@ -115,18 +115,23 @@ def check_stream_prefix(name: str, sent: bytes, received: bytes, finished: bool)
                                  f"{name}: end of stream after {len(received)} of {len(sent)} bytes")
 
 
-def check_watermark_state(name: str, buf) -> None:
+def check_watermark_state(name: str, buf, owner=None) -> None:
     """A WatermarkBuffer's above-high flag agrees with a model of its crossings: above the
-    high watermark it must be set, at or under the low watermark it must be clear."""
+    high watermark it must be set, at or under the low watermark it must be clear. With `owner`
+    the buffer is named "<owner>.<name>", formatted only on failure (checked after every action)."""
     high, low, n = buf.high_watermark, buf.low_watermark, len(buf)
     if not high:
         return
     if n > high and not buf.above_high_watermark:
-        raise InvariantViolation("watermark_missed_high", f"{name}: {n} bytes > high {high} but not above high",
-                                 judged=buf)
+        raise InvariantViolation("watermark_missed_high", f"{_named(name, owner)}: {n} bytes > high {high} but "
+                                 f"not above high", judged=buf)
     if n <= low and buf.above_high_watermark:
-        raise InvariantViolation("watermark_missed_low", f"{name}: {n} bytes <= low {low} but still above high",
-                                 judged=buf)
+        raise InvariantViolation("watermark_missed_low", f"{_named(name, owner)}: {n} bytes <= low {low} but still "
+                                 f"above high", judged=buf)
+
+
+def _named(name: str, owner) -> str:
+    return f"{owner!r}.{name}" if owner is not None else name
 
 
 def check_token_buckets(shared: dict) -> None:

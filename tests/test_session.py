@@ -214,3 +214,16 @@ def test_chain_tours_start_a_connection_on_every_other_filter_chain_and_catch_a_
     with pytest.raises(oracles.InvariantViolation, match="on_data_before_on_new_connection"):
         for script in scripts:
             Session(built).run(script)
+
+
+def test_an_action_with_nothing_to_act_on_is_not_checked_again_but_the_next_real_one_is(pool, monkeypatch):
+    checked = []
+    original = Session.check
+    monkeypatch.setattr(Session, "check", lambda self: checked.append(self.actions_run) or original(self))
+    nothing = [Action("upstream_send", payload=b"x"), Action("read", 3), Action("connect")] + [Action("connect")] * 20
+    s = Session(tcp(pool)).run(nothing + echo_script()[1:])
+    # 16 connects act; the read before them, the upstream send and the connects past 16 find nothing
+    # (the first action is checked anyway: nothing was checked before it)
+    assert 0 in checked and 1 not in checked and 2 in checked and 19 not in checked
+    assert len(s.downstream) == session.MAX_CONNECTIONS
+    assert set(range(len(nothing), s.actions_run)) <= set(checked)
