@@ -115,6 +115,14 @@ HTTP = {
         A("send_http", value=4, payload=b"\x03\x00"), A("upstream_read"),
         A("send_http", value=4, payload=b"\x07\x04tail"), A("upstream_read"),
         A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
+    # A client opens with a zero window and withholds credit (settings 0x1C), reads the response head
+    # while its body waits in the proxy, then raises INITIAL_WINDOW_SIZE by SETTINGS (0x14: 65535, credit
+    # given): RFC 9113 6.9.2, the window of every open stream grows and the body must go on without a
+    # WINDOW_UPDATE (curl/curl#11450's class).
+    "h2_window_raised_by_settings": [
+        A("settings", value=0x1C), A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), A("upstream_connect"),
+        A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x30\x00\x00" + b"w" * 48), A("read"),
+        A("settings", value=0x14), A("read"), A("read")],
     # Hostile shapes (fuzz/hostile.py), one connection each: h1 targets /admin#frag, /a\b, /a/../admin,
     # Host u@evil, Transfer_Encoding; h2 trailers content-length and an invalid name, :authority h/evil.
     "hostile_shapes": [

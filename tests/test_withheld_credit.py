@@ -124,3 +124,27 @@ def test_a_frame_over_the_advertised_size_earns_its_error():
     monitor.peer(PREFACE + (20000).to_bytes(3, "big") + bytes([0, 0]) + (1).to_bytes(4, "big") + bytes(20000))
     goaway = (8).to_bytes(3, "big") + bytes([7, 0]) + bytes(4) + bytes(4) + (6).to_bytes(4, "big")
     assert monitor.judged(goaway)
+
+
+# -- a window raised by SETTINGS ---------------------------------------------------------------------
+RAISED = HTTP["h2_window_raised_by_settings"]
+
+
+def test_a_window_raised_by_settings_lets_the_held_body_go():
+    s = run(http(codec="HTTP2"), RAISED)
+    (ex,) = s.peers.exchanges
+    assert ex.outcome == "response" and ex.response.body == b"w" * 48
+    assert not s.peers.clients[0].zero_window   # no WINDOW_UPDATE opened it: the SETTINGS did
+
+
+def test_a_proxy_that_waits_for_window_update_after_settings_is_found(monkeypatch):
+    # The planted bug (curl/curl#11450's class): held DATA is retried on WINDOW_UPDATE only.
+    import h2.events
+    from proxy.http import h2 as proxy_h2
+    real = proxy_h2._H2Codec._translate
+
+    def translate(self, ev, merged, events):
+        if not isinstance(ev, h2.events.RemoteSettingsChanged):
+            real(self, ev, merged, events)
+    monkeypatch.setattr(proxy_h2._H2Codec, "_translate", translate)
+    fails("stall_request_without_outcome", http(codec="HTTP2"), RAISED)

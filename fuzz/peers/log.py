@@ -46,12 +46,13 @@ def pool_protocol(conn) -> str | None:
 
 
 def _resend(peer, settings: dict, withhold: bool) -> None:
-    """An HTTP/2 peer already speaking sends a SETTINGS frame and starts or stops withholding credit."""
+    """An HTTP/2 peer already speaking sends a SETTINGS frame and starts or stops withholding credit
+    (the SETTINGS first: a window they raise needs no WINDOW_UPDATE)."""
+    if settings:
+        peer.conn.update_settings(settings)
     if not withhold:
         peer.release_credit()
     peer.withhold = withhold
-    if settings:
-        peer.conn.update_settings(settings)
     out = peer.flush()
     if out:
         peer.sock.peer_send(out)
