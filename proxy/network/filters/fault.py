@@ -84,6 +84,12 @@ class _Allowance:
             self.budget = self.rate
         return self.budget
 
+    def take(self, buf, now_ms: int) -> bytes:
+        """The front of `buf` this window still allows, removed from it and from the budget."""
+        n = min(self.refresh(now_ms), len(buf))
+        self.budget -= n
+        return buf.take(n) if n else b""
+
     def ms_to_next_window(self, now_ms: int) -> int:
         return WINDOW_MS - (now_ms - self.start_ms) % WINDOW_MS
 
@@ -175,15 +181,13 @@ class FaultFilter(ReadFilter, WriteFilter):
         end_pending = conn.read_end_stream and not self._end_released
         if len(buf) and not _chain_reads_now(conn):
             return  # paused by someone else: their re-enable re-dispatches the buffer to on_data
-        n = min(self._in.refresh(self.ctx.dispatcher.now_ms()), len(buf))
-        chunk = buf.take(n) if n else b""
-        self._in.budget -= n
+        chunk = self._in.take(buf, self.ctx.dispatcher.now_ms())
         end = end_pending and not len(buf)
         if end:
             self._end_released = True
-        if n:
-            self.stats.inc("throttled_bytes_released", n)
-        if n or end:
+        if chunk:
+            self.stats.inc("throttled_bytes_released", len(chunk))
+        if chunk or end:
             self.callbacks.inject_read_data_to_filter_chain(chunk, end)
         if conn.is_open and (len(buf) or (conn.read_end_stream and not self._end_released)):
             self._queue_release()
@@ -236,15 +240,13 @@ class FaultFilter(ReadFilter, WriteFilter):
             held.clear()
             self._held_out_end = False
             return
-        n = min(self._out.refresh(self.ctx.dispatcher.now_ms()), len(held))
-        chunk = held.take(n) if n else b""
-        self._out.budget -= n
+        chunk = self._out.take(held, self.ctx.dispatcher.now_ms())
         end = self._held_out_end and not len(held)
         if end:
             self._held_out_end = False
-        if n:
-            self.stats.inc("throttled_bytes_released", n)
-        if n or end:
+        if chunk:
+            self.stats.inc("throttled_bytes_released", len(chunk))
+        if chunk or end:
             self.write_callbacks.inject_write_data_to_filter_chain(chunk, end)
         if self.holds_writes():
             self._queue_write_release()
