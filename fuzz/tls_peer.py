@@ -113,6 +113,13 @@ class TlsSocket(sim.SimSocket):
             self.drive()
         return bytes(self.received[before:])
 
+    def needs_drive(self) -> bool:
+        """Whether drive() has anything to do: a handshake to start or to go on with."""
+        if self.obj is None:
+            conn = self.conn
+            return conn is not None and conn.is_client and speaks_tls(conn)
+        return not self.handshake_done and not self.failed
+
     def drive(self) -> None:
         """Start server TLS on an upstream connection that speaks it; answer what the proxy wrote
         until the handshake is done, fails, or waits for the proxy."""

@@ -67,8 +67,11 @@ def drive(session) -> bool:
     moved = False
     for _ in range(8):
         socks = session.downstream + [c.io for c in session.network.opened]
+        busy = [s for s in socks if s.needs_drive()]
+        if not busy and not session.dispatcher.pending_posted:
+            return moved  # no handshake to move, nothing posted: the round would change nothing
         before = sum(len(s.wire_sent) + len(s.wire_received) for s in socks)
-        for sock in socks:
+        for sock in busy:
             sock.drive()
         session.dispatcher.run_posted()
         socks = session.downstream + [c.io for c in session.network.opened]
