@@ -133,3 +133,15 @@ def test_catalog_check_reports_a_forwarded_attack():
     assert problems == ["status 200 (expected 400)", "2 responses [200, 200] (expected 1)",
                         "the connection stayed open",
                         "forwarded upstream: b'GET /smuggled HTTP/1.1\\r\\n'"]
+
+
+@pytest.mark.parametrize("send, counter", [(b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", "http.downstream_rq_4xx"),
+                                           (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", "http.downstream_rq_5xx")])
+def test_the_codecs_own_error_reply_moves_the_admins_response_counters(catalog_stack, send, counter):
+    """HCM statistics: downstream_rq_4xx / _5xx count every response sent, the HTTP/1.1 codec's 400 and
+    505 too (they were counted as h1_protocol_error only)."""
+    before = wait_quiet(catalog_stack["admin"])
+    reaction = exchange(catalog_stack["listeners"]["default"], send, lambda r: len(r.statuses) >= 1)
+    after = wait_quiet(catalog_stack["admin"])
+    assert reaction.statuses and reaction.statuses[0] // 100 == int(counter[-3])
+    assert after.get(counter, 0) - before.get(counter, 0) == 1
