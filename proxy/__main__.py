@@ -8,6 +8,8 @@
 import argparse
 import sys
 
+from proxy.config.errors import ConfigError, SchemaNotCompiled
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -37,8 +39,8 @@ def _positive_int(text: str) -> int:
 
 def _load(path, fmt):
     """(bootstrap, exit code); prints the problems itself."""
-    from proxy.config.errors import ConfigError, SchemaNotCompiled
     try:
+        # lazy: before `make setup` compiled the schema, importing the loader raises SchemaNotCompiled
         from proxy.config.load import load_file
         return load_file(path, fmt), 0
     except SchemaNotCompiled as exc:
@@ -59,7 +61,7 @@ def main(argv=None) -> int:
     if args.validate:
         print("OK")
         return 0
-    from proxy.serve import serve
+    from proxy.serve import serve  # lazy: the runtime imports the schema too (see _load)
     return serve(bootstrap, concurrency=args.concurrency) or 0
 
 

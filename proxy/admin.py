@@ -21,6 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
+from .config.schema import Bootstrap
+
 log = logging.getLogger("proxy.admin")
 
 TEXT = "text/plain; charset=utf-8"
@@ -75,11 +77,10 @@ class AdminHandler:
 
     def _config_dump(self, fmt):
         from google.protobuf import json_format
-        from .config.gen import bootstrap_pb2
         source = getattr(self.server.built, "source", None)
         if source is None:
             return 404, TEXT, b"this server was not built from a configuration file\n"
-        bootstrap = bootstrap_pb2.Bootstrap.FromString(source)
+        bootstrap = Bootstrap.FromString(source)
         body = json_format.MessageToJson(bootstrap, preserving_proto_field_name=True, indent=1)
         return 200, JSON, body.encode() + b"\n"
 

@@ -28,6 +28,7 @@ from .network.chain_match import FilterChainMatch, clashes
 from .network.listener import DEFAULT_LISTENER_FILTERS_TIMEOUT_MS, BuiltFilterChain, BuiltListener
 from .network.listener_filter import listener_filter_factory
 from .network.registry import network_filter_factory
+from .tls.context import TlsConfigError, client_config, server_config
 from .upstream.cluster import BuiltCluster, ClusterManager
 
 
@@ -140,7 +141,6 @@ def _tls(msg, field: str, path: str, server_side: bool):
     """The built TLS context of `msg.field`, or None when it is unset."""
     if not msg.HasField(field):
         return None
-    from .tls.context import TlsConfigError, client_config, server_config
     try:
         return (server_config if server_side else client_config)(getattr(msg, field))
     except TlsConfigError as exc:

@@ -17,7 +17,9 @@ import os
 import signal
 import sys
 
+from . import build
 from ._server_socket import AsyncioNetwork, DownstreamTransport
+from .admin import start_admin
 from .event import AsyncioDispatcher
 from .network.connection import CloseType, State
 
@@ -68,7 +70,7 @@ class Server:
         self.network = AsyncioNetwork(loop, self.dispatcher, self)
         instantiate = self._instantiate
         if instantiate is None:
-            from .build import instantiate
+            instantiate = build.instantiate
         self.ctx = instantiate(self.built, self.dispatcher, self.network)
         self._clients_gone = asyncio.Event()
         self._clients_gone.set()
@@ -84,7 +86,6 @@ class Server:
                 self.addresses[listener.name] = srv.sockets[0].getsockname()[:2]
             admin_address = getattr(self.built, "admin_address", None) if admin else None
             if admin_address is not None:
-                from .admin import start_admin
                 self._admin = await start_admin(self, admin_address)
                 self.admin_address = self._admin.sockets[0].getsockname()[:2]
         except BaseException:

@@ -34,5 +34,5 @@ def __getattr__(name):
 def violations(bootstrap):
     """Every rule and semantic violation of a Bootstrap message built in code ([]: valid).
     (Not named `validate`: that is the submodule proxy.config.validate.)"""
-    from proxy.config.semantic import all_violations
+    from proxy.config.semantic import all_violations  # lazy: see the docstring
     return all_violations(bootstrap)

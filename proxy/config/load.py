@@ -17,7 +17,7 @@ from google.protobuf import unknown_fields
 from google.protobuf.message import DecodeError
 
 from proxy.config import schema
-from proxy.config.convert import to_message
+from proxy.config.convert import to_message, type_name
 from proxy.config.errors import ConfigError, Violation
 from proxy.config.semantic import all_violations
 from proxy.config.yaml_safe import load_yaml
@@ -81,7 +81,6 @@ def parse_bytes(data: bytes, fmt: str | None = None):
     if tree is None:
         raise ConfigError("empty configuration")
     if not isinstance(tree, dict):
-        from proxy.config.convert import type_name
         raise ConfigError(f"the top level must be a mapping, got {type_name(tree)}")
     message, violations = to_message(tree, schema.Bootstrap)
     if violations:

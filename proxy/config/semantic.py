@@ -19,13 +19,15 @@ import ipaddress
 import re
 
 from proxy.config.errors import Violation
+from proxy.config.validate import check_rules
+from proxy.network.chain_match import FilterChainMatch, clashes
+from proxy.tls.context import TlsConfigError, client_config, server_config
 
 TERMINAL_FILTERS = frozenset({"tcp_proxy", "http_connection_manager"})
 
 
 def all_violations(bootstrap) -> list[Violation]:
     """Rule violations, then semantic ones about fields no rule already complained about."""
-    from proxy.config.validate import check_rules
     found = check_rules(bootstrap)
     reported = {v.path for v in found}
     return found + [v for v in check_semantics(bootstrap) if v.path not in reported]
@@ -92,7 +94,6 @@ _CIDR_FIELDS = ("prefix_ranges", "direct_source_prefix_ranges", "source_prefix_r
 
 
 def _check_listener(listener, path, clusters, out):
-    from proxy.network.chain_match import clashes
     matches: list = []  # (chain index, built-like match) of the chains without a clash
     for c, chain in enumerate(listener.filter_chains):
         here = f"{path}.filter_chains[{c}]"
@@ -117,7 +118,6 @@ def _check_listener(listener, path, clusters, out):
 
 def _match_of(msg):
     """A FilterChainMatch (proxy/network/chain_match.py) of a config message, bad CIDRs left out."""
-    from proxy.network.chain_match import FilterChainMatch
 
     def nets(field):
         return tuple(dict.fromkeys(n for n in map(_network_or_none, getattr(msg, field)) if n))
@@ -133,7 +133,6 @@ def _match_of(msg):
 def _check_tls(msg, path, out, server_side: bool):
     if not msg.HasField("tls_context"):
         return
-    from proxy.tls.context import TlsConfigError, client_config, server_config
     try:
         (server_config if server_side else client_config)(msg.tls_context)
     except TlsConfigError as exc:

@@ -18,6 +18,7 @@ from .chain_match import FilterChainMatch, parse_ip  # noqa: F401  (re-exported)
 from .connection import Connection, ConnectionEvent
 from .filter import ConnectionCallbacks
 from .listener_filter import ListenerFilterStage
+from ..tls.transport import TlsTransportSocket
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,6 @@ class BuiltListener:
         conn.add_connection_callbacks(_ActiveConnectionGauge(stats, gauge))
         conn.stream_info["filter_chain"] = chain.name
         if chain.tls is not None:
-            from ..tls.transport import TlsTransportSocket
             conn.transport_socket = TlsTransportSocket(chain.tls, True, stats, f"listener.{self.name}.ssl.")
         else:
             # An accepted socket is already connected (Envoy raises no Connected for server

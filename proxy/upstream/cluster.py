@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..network.connection import DEFAULT_BUFFER_LIMIT, CloseType, ConnectionEvent
 from ..network.filter import ConnectionCallbacks
+from ..tls.transport import TlsTransportSocket
 from .lb import make_load_balancer
 
 DEFAULT_CONNECT_TIMEOUT_MS = 5000
@@ -149,7 +150,6 @@ class ClusterManager:
         host = cluster.lb.choose()
         conn = self.ctx.network.connect(host.host, host.port, cluster.built.buffer_limit)
         if cluster.built.tls is not None and conn.is_open:
-            from ..tls.transport import TlsTransportSocket
             conn.transport_socket = TlsTransportSocket(cluster.built.tls, False, self.ctx.stats,
                                                        cluster.stat_prefix + "ssl.")
         cluster.active_connections += 1
