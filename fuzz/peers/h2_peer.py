@@ -188,6 +188,8 @@ class H2Peer:
 
     def judge(self, data: bytes) -> list:
         """The proxy's bytes: the monitor's checks, then h2's frame by frame; the events."""
+        if not getattr(self, "reads_proxy_output", True):
+            self.tainted = True  # a client whose reads a harness's write filter cut (downstream.Client)
         if self.tainted or not data:
             return []
         now = self.clock()

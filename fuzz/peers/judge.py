@@ -30,17 +30,10 @@ def _fail(name: str, detail: str) -> None:
     raise InvariantViolation(name, detail)
 
 
-def reads_proxy_output(client) -> bool:
-    """Whether what a client read is what the proxy wrote: not when a harness's own write filter
-    dropped some of it (network_filter's write probe marks the socket `reads_altered`; that harness
-    judges the write path itself)."""
-    return not getattr(client.sock, "reads_altered", False)
-
-
 def check(peers) -> None:
     check_framing(peers)
     for ex in peers.exchanges:
-        judged = reads_proxy_output(peers.clients[ex.downstream])
+        judged = peers.clients[ex.downstream].reads_proxy_output
         if ex.response is not None and judged:
             check_response(ex)
         for up in ex.upstreams:
@@ -64,7 +57,7 @@ def check_framing(peers) -> None:
             agree("peer_h1_upstream", f"upstream {server.index}", bytes(server.sock.received), True,
                   h11_read=[m for m in server.requests.messages if m.complete])
     for client in peers.clients:
-        if isinstance(client, H1Client) and client.sock.received and reads_proxy_output(client):
+        if isinstance(client, H1Client) and client.sock.received and client.reads_proxy_output:
             methods = [ex.request.method for ex in client.exchanges]
             agree("peer_h1_response", f"client {client.index}", bytes(client.sock.received), False, methods,
                   eof=client.sock.peer_saw_end, h11_read=[m for m in client.responses.messages if m.complete])
