@@ -7,28 +7,20 @@ The names below are imported lazily, so that `python -m proxy.config.compile` wo
 schema has been compiled.
 """
 
-_EXPORTS = {
-    "load_file": "proxy.config.load",
-    "load_bytes": "proxy.config.load",
-    "parse_bytes": "proxy.config.load",
-    "MAX_CONFIG_BYTES": "proxy.config.load",
-    "ConfigError": "proxy.config.errors",
-    "Violation": "proxy.config.errors",
-    "check_rules": "proxy.config.validate",
-    "check_semantics": "proxy.config.semantic",
-    "rules_for": "proxy.config.rules",
-    "SchemaNotCompiled": "proxy.config.errors",
-}
+from proxy._lazy import lazy_exports
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'proxy.config' has no attribute {name!r}")
-    import importlib
-    return getattr(importlib.import_module(module), name)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "load_file": "load",
+    "load_bytes": "load",
+    "parse_bytes": "load",
+    "MAX_CONFIG_BYTES": "load",
+    "ConfigError": "errors",
+    "Violation": "errors",
+    "check_rules": "validate",
+    "check_semantics": "semantic",
+    "rules_for": "rules",
+    "SchemaNotCompiled": "errors",
+})
 
 
 def violations(bootstrap):
