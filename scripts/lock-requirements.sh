@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-locks the hash-pinned requirement files from their .in files (the ones to edit):
 #   requirements.in -> requirements.txt, requirements-bench.in -> requirements-bench.txt,
-#   scripts/oss-fuzz/builder-requirements.in -> scripts/oss-fuzz/builder-requirements.txt.
+#   scripts/oss-fuzz/builder-requirements.in -> scripts/oss-fuzz/builder-requirements.txt,
+#   scripts/lock-tools.in -> scripts/lock-tools.txt (pip-tools itself, which this script installs).
 # pip-compile --generate-hashes runs in a throw-away venv against PyPI alone (no local wheel
 # folders or mirrors from pip's configuration), so every hash is one PyPI serves: `pip install
 # --require-hashes` then works on a fresh machine. Run it with the Python the project uses (3.11).
@@ -12,9 +13,9 @@ trap 'rm -rf "$TOOLS"' EXIT
 export PIP_CONFIG_FILE=/dev/null
 unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_CONSTRAINT
 "${PYTHON_BOOT:-python3}" -m venv "$TOOLS/venv"
-"$TOOLS/venv/bin/pip" install --quiet --index-url https://pypi.org/simple "pip-tools==7.6.2"
+"$TOOLS/venv/bin/pip" install --quiet --index-url https://pypi.org/simple --require-hashes -r "$ROOT/scripts/lock-tools.txt"
 cd "$ROOT"
-for input in requirements.in requirements-bench.in scripts/oss-fuzz/builder-requirements.in; do
+for input in requirements.in requirements-bench.in scripts/oss-fuzz/builder-requirements.in scripts/lock-tools.in; do
   (cd "$(dirname "$input")" && CUSTOM_COMPILE_COMMAND="scripts/lock-requirements.sh" \
     "$TOOLS/venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras \
       --index-url https://pypi.org/simple --no-emit-index-url \

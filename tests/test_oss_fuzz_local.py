@@ -103,8 +103,11 @@ def test_packaged_binary_replays_its_seeds_with_the_same_instrumentation(package
     assert re.search(rf"INFO: seed corpus: files: {count} ", done.stderr), done.stderr[-2000:]
     assert "INITED" in done.stderr
 
-    unpackaged = subprocess.run([sys.executable, str(ROOT / "harnesses" / f"fuzz_{name}.py"), "-runs=0"],
-                                cwd=ROOT, capture_output=True, text=True, timeout=900)
+    # The same harness unpackaged, from the tree the bundle was built from ($SRC/proxyfuzz).
+    source = packaged / "src" / "proxyfuzz"
+    unpackaged = subprocess.run([sys.executable, str(source / "harnesses" / f"fuzz_{name}.py"), "-runs=0"],
+                                cwd=source, env=dict(env, PYTHONPATH=str(source)),
+                                capture_output=True, text=True, timeout=900)
     assert instrumentation_counts(done.stderr) == instrumentation_counts(unpackaged.stderr)
 
 
@@ -139,7 +142,7 @@ def requirement_blocks(path: Path) -> dict:
 
 
 @pytest.mark.parametrize("locked", ["requirements.txt", "requirements-bench.txt",
-                                    "scripts/oss-fuzz/builder-requirements.txt"])
+                                    "scripts/oss-fuzz/builder-requirements.txt", "scripts/lock-tools.txt"])
 def test_requirements_are_locked_with_hashes_from_their_in_files(locked):
     locked = ROOT / locked
     pins = requirement_blocks(locked)
