@@ -123,6 +123,14 @@ HTTP = {
         A("settings", value=0x1C), A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), A("upstream_connect"),
         A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x30\x00\x00" + b"w" * 48), A("read"),
         A("settings", value=0x14), A("read"), A("read")],
+    # Uploads (a body with content-length, a chunked one) whose upstream reads them and stays silent past
+    # the route timeout (Envoy's default 15 s) before it answers: the proxy must have answered 504 first.
+    "upstream_silent_past_route_timeout": [
+        A("send_http", value=0, payload=b"\x01\x00\x00\x05\x01\x00\x00\x00hello"), A("upstream_connect"),
+        A("upstream_read"), A("advance", value=30_000), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"), A("send_http", value=0, payload=b"\x01\x00\x00\x05\x00\x00\x00\x00hello"),
+        A("upstream_connect"), A("upstream_read"), A("advance", value=120_000),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
     # Hostile shapes (fuzz/hostile.py), one connection each: h1 targets /admin#frag, /a\b, /a/../admin,
     # Host u@evil, Transfer_Encoding; h2 trailers content-length and an invalid name, :authority h/evil.
     "hostile_shapes": [

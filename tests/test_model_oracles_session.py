@@ -158,3 +158,36 @@ def test_codec_error_replies_left_out_of_the_status_counters_are_caught(monkeypa
     monkeypatch.setattr(conn_manager.HttpConnectionManager, "_dispatch", uncounted)
     with pytest.raises(oracles.InvariantViolation, match="model_stats_responses_by_class"):
         _codec_reply_session(CODEC_REPLIES[1][0])
+
+
+def _slow_upstream_session():
+    """A POST ended by its body; the upstream reads it and says nothing for 30 s (route timeout: 15 s)."""
+    from tests.test_liveness import http
+    post = b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+    actions = [session.Action("connect"), session.Action("send", payload=post), session.Action("upstream_connect"),
+               session.Action("upstream_read"), session.Action("advance", value=30_000), session.Action("read")]
+    return session.Session(http(), models=True), actions
+
+
+def test_a_route_timeout_answers_504_before_a_late_response():
+    s, actions = _slow_upstream_session()
+    s.run(actions)
+    (ex,) = s.peers.exchanges
+    assert ex.response.status == 504 and s.ctx.stats.counters["cluster.web.upstream_rq_timeout"] == 1
+
+
+def test_a_route_timeout_never_armed_for_a_body_is_caught(monkeypatch):
+    # The planted bug: the router starts its timeout for requests ended by headers or trailers only.
+    from proxy.http.filters.router import Router
+    real_data = Router.decode_data
+
+    def decode_data(self, data, end_stream):
+        self._start_timeout = lambda: None
+        try:
+            return real_data(self, data, end_stream)
+        finally:
+            del self._start_timeout
+    monkeypatch.setattr(Router, "decode_data", decode_data)
+    s, actions = _slow_upstream_session()
+    with pytest.raises(oracles.InvariantViolation, match="model_route_timeout_late"):
+        s.run(actions)

@@ -13,6 +13,29 @@ from fuzz.targets import route_reference as ref
 NO_ROUTE = ("none",)
 
 
+# Envoy RouteAction.timeout: "Specifies the upstream timeout for the route. If not specified, the
+# default is 15s. This spans between the point at which the entire downstream request (i.e.
+# end-of-stream) has been processed and when the upstream response has been completely processed";
+# 0 disables it (ours: the deadline for the response headers, proxy/http/filters/router.py).
+DEFAULT_ROUTE_TIMEOUT_MS = 15_000
+
+
+def route_timeouts(route_config, request: ref.Request, cluster: str) -> frozenset:
+    """The timeout_ms of every route that may forward `request` to `cluster` (0: none)."""
+    vh = ref.choose_virtual_host(route_config, request.authority)
+    out = set()
+    for route in (vh.routes if vh is not None else ()):
+        if route.WhichOneof("action") != "route" or not ref.path_matches(route.match, request) \
+                or not all(ref.header_matches(h, request) for h in route.match.headers):
+            continue
+        action = route.route
+        names = {action.cluster} if action.WhichOneof("cluster_specifier") == "cluster" else \
+            {c.name for c in action.weighted_clusters.clusters}
+        if cluster in names:
+            out.add(action.timeout_ms if action.HasField("timeout_ms") else DEFAULT_ROUTE_TIMEOUT_MS)
+    return frozenset(out)
+
+
 def answers(route_config, request: ref.Request) -> frozenset:
     """The possible outcomes: ("cluster", name), ("direct", status, body) or NO_ROUTE (a 404)."""
     vh = ref.choose_virtual_host(route_config, request.authority)

@@ -20,7 +20,9 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
   - each status class counter downstream_rq_Nxx is at least the number of N.. responses the clients
     read (model_stats_responses_by_class);
   - a request an upstream saw got there no earlier than its fault filters' delays after the client
-    sent it (model_fault_delay_session).
+    sent it (model_fault_delay_session);
+  - no upstream response begun after every route timeout that could apply ran out reaches the
+    client (model_route_timeout_late).
 """
 
 from proxy.config import schema
@@ -222,6 +224,7 @@ class SessionModel:
                                          f"{sorted(forwards) or 'no cluster'} (local replies {sorted(local, key=str)})",
                                          expected=sorted(forwards), observed=cluster)
             self._check_delays(ex, hcm, what)
+            self._check_route_timeout(ex, hcm, routed_request(hcm, request), what)
             return
         if ex.outcome != "response" or ex.response is None or self._upstream_may_have_answered(forwards):
             return
@@ -250,6 +253,28 @@ class SessionModel:
                                      f"{what} reached its upstream {seen - sent} ms after the client sent it; "
                                      f"its fault filters delay it {delay} ms", expected=f">= {delay} ms",
                                      observed=f"{seen - sent} ms")
+
+    @staticmethod
+    def _check_route_timeout(ex, hcm, requests, what: str) -> None:
+        """Envoy RouteAction.timeout (fuzz.models.routing.route_timeouts): the timer starts once the
+        proxy has the whole request, so by the time an upstream read the request's end. A response
+        whose head that upstream sent only after every possible route timeout ran out must not reach
+        the client: the proxy answered 504 (or reset) at the deadline, before it existed."""
+        for up in ex.upstreams:
+            if up.cluster is None or up.request.ended_ms is None or up.response is None \
+                    or up.response.started_ms is None or up.response.status in (0, 504):
+                continue
+            timeouts = set().union(*(routing.route_timeouts(hcm.route_config, r, up.cluster) for r in requests))
+            if not timeouts or 0 in timeouts:
+                continue
+            deadline = up.request.ended_ms + max(timeouts)
+            if up.response.started_ms > deadline and ex.outcome == "response" and ex.response is not None \
+                    and ex.response.status == up.response.status:
+                raise InvariantViolation("model_route_timeout_late",
+                                         f"{what}: its upstream read the whole request at {up.request.ended_ms} ms and "
+                                         f"began its {up.response.status} response at {up.response.started_ms} ms, past "
+                                         f"the route timeout ({max(timeouts)} ms); the client got that response",
+                                         expected=f"504 by {deadline} ms", observed=up.response.status)
 
     def _upstream_may_have_answered(self, clusters) -> bool:
         """Whether an upstream of one of `clusters` sent bytes in this session: a response it sent
@@ -289,6 +314,15 @@ def outcomes(hcm, request: Request, source: str) -> tuple:
         else:
             local.add((404, None))
     return local, forwards
+
+
+def routed_request(hcm, request: Request) -> tuple:
+    """The request as the route table may see it: before and after the header mutations."""
+    routed = [request]
+    for f in hcm.http_filters:
+        if f.WhichOneof("filter") == "header_mutation":
+            routed.append(_mutated(f.header_mutation, routed[-1]))
+    return (routed[0], routed[-1])
 
 
 def _mutated(cfg, request: Request) -> Request:
