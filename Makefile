@@ -16,10 +16,14 @@ CI_FUZZ_TIME ?= 30
 
 setup: $(STAMP) $(SCHEMA) system-tools
 
-$(STAMP): requirements.txt
+# requirements.txt is locked with hashes (scripts/lock-requirements.sh from requirements.in): pip
+# refuses any file whose hash differs. The project itself is installed editable, without
+# dependencies or a build venv (setuptools is one of the pins), so `./harnesses/fuzz_NAME.py`
+# and libFuzzer's fork mode, which re-executes it, import `fuzz` and `proxy` from this tree.
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON_BOOT) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
 	touch $@
 
 $(SCHEMA): $(STAMP) $(wildcard proxy/config/*.proto) proxy/config/compile.py
