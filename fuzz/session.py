@@ -24,6 +24,7 @@ from proxy.network import sim
 from . import held, liveness, oracles, settle, tls_session
 from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
 from .peers import Peers
+from .models.idle import check_idle_connections_close
 from .models.session_oracle import SessionModel, edge_sources
 from .peers.h2_peer import settings_from_byte, withholds_credit
 from .tls_peer import TlsSocket, speaks_tls
@@ -355,6 +356,7 @@ class Session:
         what is still in flight (fuzz/liveness.py); then shut everything down."""
         settle.settle(self)
         liveness.check(self)
+        check_idle_connections_close(self)   # idle HTTP connections end by their idle_timeout
         # Shut everything down: whatever was counted as active must be released.
         for sock in self.downstream:
             sock.peer_reset()

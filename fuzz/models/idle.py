@@ -1,0 +1,36 @@
+"""The HTTP connection manager's idle_timeout, judged at quiescence, as Envoy documents it.
+
+HttpConnectionManager common_http_protocol_options.idle_timeout: "The idle timeout for connections.
+The idle timeout is defined as the period in which there are no active requests. When the idle
+timeout is reached the connection will be closed. If the connection is an HTTP/2 downstream
+connection a drain sequence will occur prior to closing the connection"; counted in
+http.<prefix>.downstream_cx_idle_timeout. Ours: idle_timeout_ms, 0 (unset) disables it
+(bootstrap.proto HttpConnectionManager).
+
+After a session settled (nothing in flight), every downstream HTTP connection with no active stream
+and an idle timeout must be gone once that much more virtual time has passed: a connection left
+open then is one whose idle timer was never armed again (connections and their memory pile up,
+envoyproxy/envoy#9070). `idle_connection_not_closed`.
+"""
+
+from proxy.network.connection import State
+
+from fuzz.oracles import InvariantViolation
+
+
+def check_idle_connections_close(session) -> None:
+    from fuzz import liveness, settle
+    idle = [(sock, hcm) for sock, hcm in liveness.managers(session)
+            if hcm.config.idle_timeout_ms and not hcm.streams and not hcm.closed]
+    if not idle:
+        return
+    longest = max(hcm.config.idle_timeout_ms for _, hcm in idle)
+    session.dispatcher.advance(longest + 1)
+    session.dispatcher.run_posted()
+    settle.settle(session)   # the peers read the GOAWAY and see the close
+    for sock, hcm in idle:
+        if sock.conn.state is State.OPEN and not hcm.streams and not hcm.closed:   # Closing: it is going
+            raise InvariantViolation("idle_connection_not_closed",
+                                     f"downstream {sock.conn!r} had no active request for {longest + 1} ms, its "
+                                     f"idle_timeout_ms is {hcm.config.idle_timeout_ms}, and it is still open",
+                                     expected="closed (downstream_cx_idle_timeout)", observed="open")
