@@ -24,6 +24,7 @@ named the right port but the wrong server name does not give way to a chain nami
 Build rejects two chains that match the same connections (`clashes`), so at most one is left.
 """
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -69,6 +70,14 @@ class ConnectionFacts:
 
 def parse_ip(host):
     """An ip_address from a socket address' host part, or None if it is not an IP."""
+    try:
+        return _parse_ip(host)
+    except TypeError:  # unhashable: not an address either
+        return None
+
+
+@functools.lru_cache(maxsize=4096)  # per connection, of a few peer and listener addresses
+def _parse_ip(host):
     try:
         return ipaddress.ip_address(host)
     except (ValueError, TypeError):
