@@ -69,6 +69,7 @@ class Peers:
         self.servers: list = []                 # per upstream connection (Session.network.opened order)
         self._socks: list = []
         self._idless: list[Exchange] = []       # downstream requests without an id, not linked yet
+        self._idless_links: list[tuple[Exchange, UpstreamSeen]] = []  # linked by request line alone
         self._ids: list[int] = []
         self.upstream_settings: dict | None = None   # SETTINGS the next HTTP/2 upstreams advertise
         self.client_settings: dict[int, dict] = {}   # per downstream connection, before it speaks HTTP/2
@@ -171,6 +172,7 @@ class Peers:
     def finish(self) -> None:
         """The last look, then the oracles over the records (fuzz/peers/judge.py)."""
         self.observe()
+        self._relink_idless()
         judge.check(self)
 
     def model_for(self, index: int) -> Model:
@@ -196,10 +198,32 @@ class Peers:
             ex = next((e for e in self._idless if self._same_request(e, up.request)), None)
             if ex is not None:
                 self._idless.remove(ex)
+                self._idless_links.append((ex, up))
         if ex is None:
             self.unlinked.append(up)
         else:
             ex.upstreams.append(up)
+
+    def _relink_idless(self) -> None:
+        """Id-less links were chosen by request line when the upstream's head arrived; with the bodies
+        whole, requests with the same line but different bodies are told apart: each upstream request
+        goes to the oldest candidate that sent its body, else to the oldest candidate (whose body
+        then differs: peer_forwarded_body_changed)."""
+        if not self._idless_links:
+            return
+        order = {id(e): i for i, e in enumerate(self.exchanges)}
+        linked = {id(ex): ex for ex, _ in self._idless_links}.values()
+        free = sorted(linked, key=lambda e: order[id(e)]) + self._idless
+        for ex, up in self._idless_links:
+            ex.upstreams[:] = [u for u in ex.upstreams if u is not up]
+        links, self._idless_links = self._idless_links, []
+        for first, up in links:  # identity throughout: records of equal requests compare equal
+            candidates = [e for e in free if self._same_request(e, up.request)] or [first]
+            ex = next((e for e in candidates if bytes(e.request.body) == bytes(up.request.body)), candidates[0])
+            free = [e for e in free if e is not ex]
+            ex.upstreams.append(up)
+            self._idless_links.append((ex, up))
+        self._idless = [e for e in self._idless if any(e is f for f in free)]
 
     def _same_request(self, ex: Exchange, seen) -> bool:
         """An id-less client request this upstream request can be: same method, and the target and
