@@ -120,3 +120,17 @@ def test_empty_cookie_fields_reach_an_h2_upstream_as_crumbs():
     """h2 joins received cookie crumbs and then refuses "a=1; " (an empty crumb) as surrounded by
     whitespace: the oracle's reader compares crumbs instead (found by http_translate, a false finding)."""
     assert translate.translate("HTTP1", "HTTP2", b"GET / HTTP/1.1\r\nHost: a\r\ncookie: a=1\r\ncookie: \r\n\r\n") == 1
+
+
+def test_a_client_that_accepts_a_one_byte_header_list_still_has_its_request_forwarded(monkeypatch):
+    """CI: an HTTP/2 client advertises SETTINGS_MAX_HEADER_LIST_SIZE 1 and sends a DELETE. The
+    harness's stand-in 200 is more than it accepts, and the codec refuses it (HeaderListTooLarge,
+    the codec contract), which escaped the harness as a crash. The request is still forwarded and
+    judged: a planted lost field on the way upstream is caught."""
+    data = (REPO_ROOT / "corpus" / "http_translate" / "regression-h2-client-accepts-1-byte-header-list").read_bytes()
+    assert translate.translate("HTTP2", "HTTP1", data) == 1
+    original = H1ClientCodec.send_request_headers
+    monkeypatch.setattr(H1ClientCodec, "send_request_headers",   # the planted bug: a field is lost
+                        lambda self, m, t, a, headers, end_stream=False: original(self, m, t, a, headers[1:], end_stream))
+    with pytest.raises(InvariantViolation, match="translate_headers_mismatch"):
+        translate.translate("HTTP2", "HTTP1", data)
