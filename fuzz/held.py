@@ -23,6 +23,7 @@ every action (`check`), so a peak between two settled states counts.
 
 from proxy.network.connection import State
 
+from .liveness import inner_codec, managers, pool_connections
 from .oracles import InvariantViolation
 
 SLACK = 2
@@ -30,7 +31,6 @@ MAX_READ = 16 * 1024   # the largest read a session's transports make (fuzz.sess
 
 
 def check(session) -> None:
-    from .liveness import inner_codec, managers, pool_connections
     pcs = pool_connections(session.ctx)
     for _, hcm in managers(session):
         conn = hcm.conn
