@@ -5,32 +5,55 @@ reused by many server instances, for example one per fuzz input. Everything that
 changes while the proxy runs lives in a ServerContext, made fresh per instance.
 """
 
-import random as _random
-from dataclasses import dataclass, field
+from __future__ import annotations
 
+import random as _random
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from .event import Dispatcher
 from .stats import Stats
+
+if TYPE_CHECKING:  # annotations only: the core never imports the layers above it
+    from .network.connection import Connection
+    from .upstream.cluster import ClusterManager
+
+T = TypeVar("T")
+
+
+class Network(Protocol):
+    """Opens upstream connections: proxy.network.sim.SimNetwork in memory, the runtime's AsyncioNetwork."""
+
+    def connect(self, host: str, port: int, buffer_limit: int = ...) -> Connection: ...
+
+
+class AccessLogSink(Protocol):
+    """Where access-log records go (proxy.http.access_log: StreamSink, MemorySink, CountingSink)."""
+
+    def write(self, record: dict[str, Any]) -> None: ...
 
 
 @dataclass
 class ServerContext:
-    dispatcher: object
-    # Opens upstream connections: `network.connect(host, port, buffer_limit) -> Connection`.
-    network: object
+    dispatcher: Dispatcher
+    # None where a driver opens no upstream connection (a listener filter or HTTP filter alone).
+    network: Network | None
     stats: Stats = field(default_factory=Stats)
     random: _random.Random = field(default_factory=lambda: _random.Random(0))
     # The cluster manager (proxy.upstream), attached when the configuration is instantiated.
-    cluster_manager: object = None
+    cluster_manager: ClusterManager | None = None
     # State shared by all connections of one filter factory (a listener's token bucket),
     # keyed by the factory object; made lazily with shared_state(key, make).
-    shared: dict = field(default_factory=dict)
+    shared: dict[Hashable, Any] = field(default_factory=dict)
     # Opens an access-log sink for a spec ("stdout" or a path). None: the real ones. In-memory
     # drivers (fuzzers, sessions) set it so nothing reaches the terminal or the disk.
-    open_access_log: object = None
+    open_access_log: Callable[[str], AccessLogSink] | None = None
     # Draining (Envoy's drain manager): the server stopped accepting and asks what serves
     # connections to wind down. Connections register a callback while open (HTTP connection
     # managers: GOAWAY / `connection: close`); start_drain() calls each once.
     draining: bool = False
-    drain_callbacks: set = field(default_factory=set)
+    drain_callbacks: set[Callable[[], None]] = field(default_factory=set)
 
     def start_drain(self) -> None:
         if self.draining:
@@ -39,7 +62,7 @@ class ServerContext:
         for callback in list(self.drain_callbacks):
             callback()
 
-    def shared_state(self, key, make):
+    def shared_state(self, key: Hashable, make: Callable[[], T]) -> T:
         if key not in self.shared:
             self.shared[key] = make()
         return self.shared[key]

@@ -58,6 +58,11 @@ def _resolve(name: str):
     return name or None
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
 @cache
 def imports() -> dict:
     """module -> [(target module, lazy, line, comment-carrying source lines)] of our own code."""
@@ -70,8 +75,13 @@ def imports() -> dict:
         top = {id(n) for stmt in tree.body if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef,
                                                                     ast.ClassDef))
                for n in ast.walk(stmt)}
+        # imports under `if TYPE_CHECKING:` never run: annotations may name a higher layer's types
+        typing_only = {id(n) for stmt in ast.walk(tree) if isinstance(stmt, ast.If) and _is_type_checking(stmt.test)
+                       for body in stmt.body for n in ast.walk(body)}
         found = []
         for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.Import):
                 targets = [_resolve(a.name) for a in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -170,3 +180,9 @@ def test_the_checks_fail_on_planted_imports(monkeypatch):
     found["proxy.stats"] = found["proxy.stats"] + [("fuzz.oracles", False, 1, "")]
     with pytest.raises(AssertionError):
         test_harnesses_use_fuzz_and_proxy_and_fuzz_uses_proxy_never_back()
+
+
+def test_imports_under_type_checking_are_left_out():
+    """proxy.context names the cluster manager's type for annotations only (`if TYPE_CHECKING:`)."""
+    targets = {t for t, *_ in imports()["proxy.context"]}
+    assert "proxy.event" in targets and "proxy.upstream.cluster" not in targets

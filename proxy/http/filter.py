@@ -44,7 +44,13 @@ on_destroy() is called exactly once per filter when its stream ends (complete or
 cancel timers and upstream work there.
 """
 
+from __future__ import annotations
+
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the stream machinery implements this contract, not the reverse
+    from .filter_chain import FilterCallbacks
 
 
 class FilterStatus(enum.Enum):
@@ -71,13 +77,13 @@ class HttpFilterContractError(AssertionError):
 class StreamFilter:
     """Base class of HTTP filters: every callback passes everything on. Override what you need."""
 
-    decoder_callbacks: object = None
-    encoder_callbacks: object = None
+    decoder_callbacks: FilterCallbacks   # set by the stream before the first call
+    encoder_callbacks: FilterCallbacks
 
-    def set_decoder_filter_callbacks(self, callbacks) -> None:
+    def set_decoder_filter_callbacks(self, callbacks: FilterCallbacks) -> None:
         self.decoder_callbacks = callbacks
 
-    def set_encoder_filter_callbacks(self, callbacks) -> None:
+    def set_encoder_filter_callbacks(self, callbacks: FilterCallbacks) -> None:
         self.encoder_callbacks = callbacks
 
     def decode_headers(self, head, end_stream: bool) -> FilterStatus:

@@ -16,9 +16,13 @@ The `stream` object (the connection manager's ActiveStream) provides:
 from http import HTTPStatus
 
 from ..buffer import Buffer
+from ..context import ServerContext
+from ..event import Dispatcher
+from ..network.connection import Connection
 from .filter import (CONTINUE, DATA_STATUSES, HEADERS_STATUSES, STOP_ALL_ITERATION, STOP_ITERATION,
                      STOP_ITERATION_AND_BUFFER, TRAILERS_STATUSES, HttpFilterContractError)
-from .message import HeaderMap, ResponseHead
+from .message import HeaderMap, RequestHead, ResponseHead
+from .route import Route
 
 
 class _Entry:
@@ -46,7 +50,7 @@ class _Direction:
         self.chain = chain
         self.decoding = decoding
         self.entries = [_Entry(f, i) for i, f in enumerate(filters)]
-        self.head = None
+        self.head: ResponseHead | RequestHead | None = None
         self.headers_end = False
         self.names = (("decode_headers", "decode_data", "decode_trailers") if decoding
                       else ("encode_headers", "encode_data", "encode_trailers"))
@@ -219,7 +223,7 @@ class FilterCallbacks:
         self.chain.stream.reset(reason, flag)
 
     # services
-    def route(self):
+    def route(self) -> Route | None:
         return self.chain.stream.route()
 
     def disable_downstream_reads(self, disable: bool) -> None:
@@ -231,15 +235,15 @@ class FilterCallbacks:
         return self.chain.stream.stream_info
 
     @property
-    def connection(self):
+    def connection(self) -> Connection:
         return self.chain.stream.connection
 
     @property
-    def dispatcher(self):
+    def dispatcher(self) -> Dispatcher:
         return self.chain.stream.dispatcher
 
     @property
-    def ctx(self):
+    def ctx(self) -> ServerContext:
         return self.chain.stream.ctx
 
     @property

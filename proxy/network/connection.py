@@ -38,6 +38,7 @@ import enum
 from ..buffer import Buffer, WatermarkBuffer
 from .filter import STOP_ITERATION
 from .filter_manager import FilterManager
+from .transport_socket import TransportSocket
 
 DEFAULT_BUFFER_LIMIT = 1 << 20
 
@@ -97,7 +98,7 @@ class Connection:
         self.state = State.OPEN
         self.connected = False                  # Connected was raised (after a TLS handshake)
         self.socket_connected = not is_client   # the transport is up: bytes may move
-        self.transport_socket = None            # None: raw_buffer (see transport_socket.py)
+        self.transport_socket: TransportSocket | None = None   # None: raw_buffer (see transport_socket.py)
         self.ssl = None                         # proxy.tls.TlsInfo once a handshake completed
         # What listener filters detected (Envoy's ConnectionSocket): chain matching reads them.
         self.transport_protocol = ""

@@ -33,7 +33,8 @@ was found so far. Stats `listener.<name>.`: downstream_pre_cx_active (gauge),
 downstream_pre_cx_timeout, and each filter's own.
 """
 
-from .connection import CloseType, ConnectionEvent
+from ..event import Timer
+from .connection import CloseType, Connection, ConnectionEvent
 from .filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks
 from .registry import Registry
 from .transport_socket import TransportSocket
@@ -55,7 +56,7 @@ class ListenerFilter:
 class ListenerFilterCallbacks:
     """What a listener filter may ask of the stage running it."""
 
-    connection = None
+    connection: Connection   # the accepted connection the filters read
 
     def inc(self, stat: str) -> None:
         """Count `listener.<name>.<stat>`."""
@@ -79,7 +80,7 @@ class ListenerFilterStage(TransportSocket, ListenerFilterCallbacks, ConnectionCa
     """Runs `filters` (fresh ListenerFilter instances) on `conn`, then calls `done(conn)` with
     what they found, or closes the connection (see the module docstring)."""
 
-    def __init__(self, conn, filters, stats, stat_prefix: str, timeout_ms: int,
+    def __init__(self, conn: Connection, filters, stats, stat_prefix: str, timeout_ms: int,
                  continue_on_timeout: bool, done) -> None:
         self.connection = conn
         self.filters = list(filters)
@@ -91,7 +92,7 @@ class ListenerFilterStage(TransportSocket, ListenerFilterCallbacks, ConnectionCa
         self.index = 0               # the filter running now
         self.finished = False
         self.end_stream = False
-        self.timer = None
+        self.timer: Timer | None = None
         stats.gauge_add(stat_prefix + "downstream_pre_cx_active", 1)
         conn.add_connection_callbacks(self)
         if timeout_ms:

@@ -147,6 +147,8 @@ class ClusterManager:
         if cluster.active_connections >= cluster.built.max_connections:
             cluster.inc("upstream_cx_overflow")
             return None
+        if self.ctx.network is None:
+            raise RuntimeError("ServerContext.network is None: this instance opens no upstream connection")
         host = cluster.lb.choose()
         conn = self.ctx.network.connect(host.host, host.port, cluster.built.buffer_limit)
         if cluster.built.tls is not None and conn.is_open:

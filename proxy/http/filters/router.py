@@ -18,28 +18,32 @@ Stats `cluster.<name>.`: upstream_rq_retry, upstream_rq_timeout, upstream_rq_<st
 """
 
 from ...buffer import Buffer
-from ...upstream.pool import http_pools
+from ...context import ServerContext
+from ...event import Timer
+from ...upstream.pool import PendingRequest, http_pools
+from ...upstream.pool_conn import UpstreamStream
 from ..codec import HeaderListTooLarge
 from ..filter import STOP_ITERATION, StreamFilter
-from ..message import HeaderMap, ResponseHead
+from ..message import HeaderMap, RequestHead, ResponseHead
+from ..route import Route
 
 
 class Router(StreamFilter):
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
-        self.route = None
-        self.cluster = None
-        self.head = None
+        self.route: Route | None = None
+        self.cluster: str | None = None
+        self.head: RequestHead | None = None
         self.request_end = False
-        self.trailers = None
+        self.trailers: HeaderMap | None = None
         self.body = Buffer()              # request body not yet sent upstream
-        self.pending = None               # PendingRequest while waiting for the pool
-        self.upstream = None              # UpstreamStream once the pool gave one
+        self.pending: PendingRequest | None = None   # while waiting for the pool
+        self.upstream: UpstreamStream | None = None  # once the pool gave one
         self.attempts = 0
         self.response_started = False
         self.response_done = False
         self.done = False
-        self._timer = None
+        self._timer: Timer | None = None
         self._reads_paused = False        # holds one disable_downstream_reads(True) for the body buffer
         self._upstream_paused = False     # holds one for the upstream write watermark
         self._downstream_slow = 0
@@ -94,6 +98,7 @@ class Router(StreamFilter):
     # -- the pool ---------------------------------------------------------------------------------------
     def _attempt(self) -> None:
         self.attempts += 1
+        assert self.cluster is not None, "decode_headers picked the cluster"
         pool = http_pools(self.ctx).get(self.cluster)
         if pool is None:  # a route naming a cluster this instance does not have (build checks this)
             self._local_reply(503, b"unknown cluster\n", "NC")
@@ -126,6 +131,7 @@ class Router(StreamFilter):
         cb = self.decoder_callbacks
         cb.stream_info["upstream_host"] = str(stream.host)
         h = self.head
+        assert h is not None, "the pool is asked for a stream after the request headers"
         authority = h.authority or str(stream.host).encode()
         body_end = self.request_end and self.trailers is None
         headers_end = body_end and not len(self.body)
@@ -141,6 +147,7 @@ class Router(StreamFilter):
         self._resume_reads_for_buffer()
 
     def _send_trailers(self, trailers) -> None:
+        assert self.upstream is not None, "trailers go upstream once there is a stream"
         try:
             self.upstream.send_trailers(trailers)
         except HeaderListTooLarge:

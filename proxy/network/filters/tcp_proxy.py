@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from ...buffer import Buffer
 from ...build_context import BuildContext
 from ...upstream.lb import pick_weighted
-from ..connection import CloseType, ConnectionEvent, State
+from ...event import Timer
+from ..connection import CloseType, Connection, ConnectionEvent, State
 from ..filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
 from ..registry import register_network_filter
 from ._stats import FilterStats, stat_scopes
@@ -105,12 +106,13 @@ class _UpstreamReader(ReadFilter):
 
 
 class TcpProxyFilter(ReadFilter):
+    downstream: Connection   # set by initialize_read_filter_callbacks, before any event
+
     def __init__(self, config: TcpProxyConfig, ctx) -> None:
         self.config = config
         self.ctx = ctx
         self.stats = FilterStats(ctx.stats, config.stat_scopes)
-        self.downstream = None
-        self.upstream = None
+        self.upstream: Connection | None = None
         self.host = None
         self._waiting_for_upstream = False   # holds one read_disable(True) on the downstream
         self._early_data = None              # bytes injected to us before the upstream connected
@@ -118,7 +120,7 @@ class TcpProxyFilter(ReadFilter):
         self._end_sent_upstream = False
         self._end_sent_downstream = False
         self._paused = {True: False, False: False}  # of_downstream -> we hold a read_disable(True)
-        self._idle_timer = None
+        self._idle_timer: Timer | None = None
         self._last_activity_ms = 0
         self._flushed_snapshot = 0
 
@@ -198,10 +200,11 @@ class TcpProxyFilter(ReadFilter):
     # -- upstream --------------------------------------------------------------------------
 
     def _on_upstream_event(self, event) -> None:
-        down = self.downstream
+        down, upstream = self.downstream, self.upstream
+        assert upstream is not None, "upstream events come from the upstream connection"
         if event is ConnectionEvent.CONNECTED:
             if down.state is State.CLOSED:
-                self.upstream.close(CloseType.NO_FLUSH)
+                upstream.close(CloseType.NO_FLUSH)
                 return
             self._arm_idle_timer()
             if self._waiting_for_upstream:
@@ -215,9 +218,9 @@ class TcpProxyFilter(ReadFilter):
         self._disable_idle_timer()
         if down.state is State.CLOSED:
             return  # we closed it (the downstream went away first): not a connect failure
-        if not self.upstream.connected:
+        if not upstream.connected:
             self.stats.inc("upstream_cx_connect_fail")
-            down.stream_info["failure"] = self.upstream.stream_info.get("failure", "connect_failed")
+            down.stream_info["failure"] = upstream.stream_info.get("failure", "connect_failed")
             down.close(CloseType.NO_FLUSH)
             return
         self._close_other_side(down, clean=True)  # Envoy: an upstream close flushes the downstream
@@ -239,7 +242,7 @@ class TcpProxyFilter(ReadFilter):
             self.stats.inc(f"{src}_bytes_rx", len(chunk))
             self._last_activity_ms = self.ctx.dispatcher.now_ms()
         writable = dst is not None and dst.is_open and not dst.write_end_stream and not already_ended
-        if not writable:
+        if dst is None or not writable:
             if chunk:
                 self.stats.inc(f"{src}_bytes_dropped", len(chunk))
             return
@@ -279,8 +282,8 @@ class TcpProxyFilter(ReadFilter):
             return
         self._last_activity_ms = self.ctx.dispatcher.now_ms()
         self._flushed_snapshot = self._flushed_bytes()
-        self._idle_timer = self.ctx.dispatcher.create_timer(self._on_idle_timer)
-        self._idle_timer.enable(self.config.idle_timeout_ms)
+        timer = self._idle_timer = self.ctx.dispatcher.create_timer(self._on_idle_timer)
+        timer.enable(self.config.idle_timeout_ms)
 
     def _disable_idle_timer(self) -> None:
         if self._idle_timer is not None:
@@ -294,6 +297,7 @@ class TcpProxyFilter(ReadFilter):
             self._last_activity_ms = now
         remaining = self._last_activity_ms + self.config.idle_timeout_ms - now
         if remaining > 0:
+            assert self._idle_timer is not None, "the idle timer is what fired"
             self._idle_timer.enable(remaining)
             return
         self.stats.inc("idle_timeout")
