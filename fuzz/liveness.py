@@ -347,6 +347,16 @@ def _pool_has_capacity(pool) -> bool:
     return not connecting and cluster.active_connections < cluster.built.max_connections
 
 
+def check_pool_queues(session) -> None:
+    """After every action (not only at quiescence, where settling's answers would end the streams that
+    keep a connection busy and hide it): no request waits in a pool queue while the pool could serve
+    it. A stream ending on an HTTP/2 connection frees a slot even while its other streams go on."""
+    for pool in pools(session.ctx):
+        stall = _pool_stall(pool) if pool.pending else None
+        if stall is not None:
+            raise InvariantViolation(stall.name, stall.detail + " (after an action)")
+
+
 def _pool_stall(pool):
     for req in pool.pending:
         if getattr(req.user, "done", False):

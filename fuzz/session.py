@@ -391,6 +391,7 @@ class Session:
             oracles.check_watermark_state("write_buffer", conn.write_buffer, conn)
         oracles.check_token_buckets(self.ctx.shared)
         held.check(self)
+        liveness.check_pool_queues(self)
         tls_session.check(self)
         if self.check_bytes:
             self._check_tcp_proxy_bytes()

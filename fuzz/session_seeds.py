@@ -131,6 +131,14 @@ HTTP = {
         A("read"), A("send_http", value=0, payload=b"\x01\x00\x00\x05\x00\x00\x00\x00hello"),
         A("upstream_connect"), A("upstream_read"), A("advance", value=120_000),
         A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
+    # Three clients on an upstream that allows 2 streams (upstream settings 0x02): where the cluster is
+    # HTTP/2 with few connections the third request queues, and the first answer must let it go while
+    # the second stream stays open (fuzz.liveness.check_pool_queues).
+    "h2_upstream_slot_freed": [
+        A("upstream_settings", value=0x02), A("send_http", value=0, payload=b"\x00"), A("upstream_connect"),
+        A("upstream_read"), A("connect"), A("send_http", 1, value=0, payload=b"\x00"), A("connect"),
+        A("send_http", 2, value=0, payload=b"\x00"), A("upstream_connect"), A("upstream_read"),
+        A("upstream_http", value=1, payload=b"\x00\x02ok"), A("upstream_read"), A("read", 0)],
     # Hostile shapes (fuzz/hostile.py), one connection each: h1 targets /admin#frag, /a\b, /a/../admin,
     # Host u@evil, Transfer_Encoding; h2 trailers content-length and an invalid name, :authority h/evil.
     "hostile_shapes": [
