@@ -14,7 +14,7 @@ COMMANDS = {
     "replay": "fuzz.replay:main",
     "coverage": "fuzz.coverage:main",
     "fuzz-all": "fuzz.runner:cmd_fuzz_all",
-    "instrumentation": "fuzz.instrumentation:main",
+    "instrumentation": "fuzz.instrument.command:main",
     "bench": "fuzz.bench:main",
     "triage": "fuzz.triage:main",
     "ci": "fuzz.ci:main",
@@ -33,7 +33,7 @@ def run_command(name: str, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from fuzz._instrument_policy import PolicyError
+    from fuzz.instrument.policy import PolicyError
     from fuzz.harness import HarnessError
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_list(argv: list[str]) -> int:
     """Every harness: target, corpus size, dictionary, options, instrumentation policy."""
     import argparse
-    from fuzz import _instrument_policy as policies
+    from fuzz.instrument import policy as policies
     from fuzz.harness import add_layout_arguments, discover, layout_from_args
     parser = argparse.ArgumentParser(prog="python -m fuzz list", description=cmd_list.__doc__)
     add_layout_arguments(parser)

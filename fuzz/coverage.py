@@ -33,7 +33,7 @@ def _measure(spec: HarnessSpec, layout: Layout, inputs: list[Path], packages: li
 
 
 def _scope_of(spec: HarnessSpec, layout: Layout) -> list[str]:
-    from fuzz import _instrument_policy as policies
+    from fuzz.instrument import policy as policies
     scope = ["proxy"]
     if layout.policy_file.is_file():
         scope += policies.load(layout.policy_file).for_harness(spec.name).scope

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fuzz import blame
-from fuzz import _instrument_hook as hook
-from fuzz import _instrument_policy as policy_file
+from fuzz.instrument import hook
+from fuzz.instrument import policy as policy_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POLICY_ENV = "PROXYFUZZ_POLICY"            # all | project | derived | none
@@ -144,6 +144,8 @@ def read_options(path: Path) -> dict[str, str]:
 def _find_policy_file() -> Path | None:
     if os.environ.get(POLICY_FILE_ENV):
         return Path(os.environ[POLICY_FILE_ENV])
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle (OSS-Fuzz): the policy it carries
+        return REPO_ROOT / "instrumentation.toml"
     script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
     candidates = ([script.parent.parent / "instrumentation.toml"] if script else []) + [
         REPO_ROOT / "instrumentation.toml"]

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from engine_layout import REPO, fuzz, make_layout
-from fuzz import _instrument_policy as policies
-from fuzz._instrument_policy import PolicyError, matches, parse
+from fuzz.instrument import policy as policies
+from fuzz.instrument.policy import PolicyError, matches, parse
 
 DEMO_MODULES = ["h11._connection", "h11._events", "h11._headers", "h11._readers",
                 "h11._receivebuffer", "h11._state", "h11._util"]

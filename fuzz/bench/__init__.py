@@ -8,8 +8,8 @@ from pathlib import Path
 
 
 # Command names whose module is named otherwise: `bench harnesses` would collide with the
-# fuzz/bench/harnesses/ folder of bench-only harnesses; two modules named configgen.py confused readers.
-ALIASES = {"harnesses": "harness_speed", "configgen": "configgen_rate"}
+# fuzz/bench/harnesses/ folder of bench-only harnesses; two modules each named configgen.py and instrumentation.py confused readers.
+ALIASES = {"harnesses": "harness_speed", "configgen": "configgen_rate", "instrumentation": "policies"}
 
 
 def available() -> list[str]:

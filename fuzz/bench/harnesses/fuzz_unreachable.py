@@ -13,7 +13,7 @@ from pathlib import Path
 
 import atheris
 
-from fuzz import _instrument_hook as hook
+from fuzz.instrument import hook as hook
 from fuzz.harness import REPORT_ENV
 
 GENERATED = Path(os.environ["PROXYFUZZ_UNREACHABLE_DIR"])

@@ -5,13 +5,13 @@
 
 The proposal for a harness is: modules executed while replaying its corpus, in its scope
 (`proxy.*`, plus e.g. `h11` for codec harnesses), never the engine, harnesses, generators or
-runtimes. Applying a policy at fuzz time is fuzz.harness.instrumented() (fuzz._instrument_hook).
+runtimes. Applying a policy at fuzz time is fuzz.harness.instrumented() (fuzz.instrument.hook).
 """
 
 from dataclasses import dataclass
 
-from fuzz import _instrument_policy as policies
-from fuzz._instrument_scan import Reach, ScanError, measure
+from fuzz.instrument import policy as policies
+from fuzz.instrument.scan import Reach, ScanError, measure
 from fuzz.harness import HarnessError, HarnessSpec, Layout
 
 

@@ -1,6 +1,6 @@
 """Reachability of a harness: which modules it imports, and which it actually executes.
 
-Measured in a fresh interpreter (`python -m fuzz._instrument_scan HARNESS POLICY_FILE DIR_OR_FILE...`)
+Measured in a fresh interpreter (`python -m fuzz.instrument.scan HARNESS POLICY_FILE DIR_OR_FILE...`)
 so nothing imported by the engine itself is mistaken for the harness's reach:
   static   - the import closure of the harness file (read from source; no code runs)
   loaded   - modules present after importing the harness
@@ -37,7 +37,7 @@ class Reach:
 
 def measure(harness: Path, policy_file: Path, inputs: list[Path], env: dict, cwd: Path,
             timeout_s: int = 600) -> Reach:
-    cmd = [sys.executable, "-m", "fuzz._instrument_scan", str(harness), str(policy_file)] + [str(p) for p in inputs]
+    cmd = [sys.executable, "-m", "fuzz.instrument.scan", str(harness), str(policy_file)] + [str(p) for p in inputs]
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]

@@ -18,8 +18,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fuzz import coverage, instrumentation
-from fuzz import _instrument_policy as policies
+from fuzz import coverage
+from fuzz.instrument import command as instrumentation
+from fuzz.instrument import policy as policies
 from fuzz.harness import REPORT_ENV, HarnessError, add_layout_arguments, corpus_files, find, layout_from_args
 from fuzz.runner import STARTUP_GRACE, check_runnable, child_env, option_flags, stream
 
