@@ -13,10 +13,13 @@ also answer with an awaitable (the parent of `--concurrency N` asks its workers 
 """
 
 import asyncio
+import functools
 import http
 import inspect
 import json
 import logging
+from collections.abc import Awaitable
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import h11
@@ -26,6 +29,15 @@ from .config.schema import Bootstrap
 log = logging.getLogger("proxy.admin")
 
 TEXT = "text/plain; charset=utf-8"
+
+Answer = tuple[int, str, bytes]   # status, content type, body
+
+
+class Responder(Protocol):
+    """What AdminProtocol serves: AdminHandler, or the workers' parent (proxy/workers.py), whose
+    answers may have to wait for the workers."""
+
+    def respond(self, method: str, target: str) -> Answer | Awaitable[Answer]: ...
 JSON = "application/json"
 
 
@@ -117,12 +129,12 @@ class AdminHandler:
 class AdminProtocol(asyncio.Protocol):
     """HTTP/1.1 keep-alive over h11; one response per request, in order."""
 
-    def __init__(self, handler: AdminHandler) -> None:
+    def __init__(self, handler: Responder) -> None:
         self.handler = handler
         self.h11 = h11.Connection(h11.SERVER)
-        self.transport = None
-        self._request = None
-        self._waiting = None   # an answer still being computed: later requests wait for it
+        self.transport: asyncio.Transport | None = None
+        self._request: h11.Request | None = None
+        self._waiting: asyncio.Future[Answer] | None = None   # an answer still being computed: later requests wait for it
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -154,6 +166,7 @@ class AdminProtocol(asyncio.Protocol):
                 self._request = event
             elif isinstance(event, h11.EndOfMessage):
                 req, self._request = self._request, None
+                assert req is not None, "h11 ends only a message it started"
                 try:
                     answer = self.handler.respond(req.method.decode("ascii", "replace"),
                                                   req.target.decode("ascii", "replace"))
@@ -162,7 +175,7 @@ class AdminProtocol(asyncio.Protocol):
                     answer = 500, TEXT, b"internal error\n"
                 if inspect.isawaitable(answer):
                     self._waiting = asyncio.ensure_future(answer)
-                    self._waiting.add_done_callback(lambda fut, req=req: self._answered(req, fut))
+                    self._waiting.add_done_callback(functools.partial(self._answered, req))
                     return
                 if not self._reply(req, answer):
                     return
@@ -184,7 +197,7 @@ class AdminProtocol(asyncio.Protocol):
         status, ctype, body = answer
         self._send(status, ctype, b"" if req.method == b"HEAD" else body, len(body))
         if self.h11.our_state is h11.MUST_CLOSE:
-            self.transport.close()
+            self._open_transport().close()
             return False
         self.h11.start_next_cycle()
         return True
@@ -195,7 +208,7 @@ class AdminProtocol(asyncio.Protocol):
         data = self.h11.send(h11.Response(status_code=status, headers=headers, reason=reason))
         data += self.h11.send(h11.Data(data=body)) if body else b""
         data += self.h11.send(h11.EndOfMessage())
-        self.transport.write(data)
+        self._open_transport().write(data)
 
     def _send_error(self, status: int, message: str) -> None:
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
@@ -204,10 +217,15 @@ class AdminProtocol(asyncio.Protocol):
                 self._send(status, TEXT, body, len(body))
             except h11.LocalProtocolError:
                 pass
-        self.transport.close()
+        self._open_transport().close()
+
+    def _open_transport(self) -> asyncio.Transport:
+        """Answers are only made for requests read from a connection still open."""
+        assert self.transport is not None, "an answer before connection_made"
+        return self.transport
 
 
-async def start_admin(server, address) -> asyncio.AbstractServer:
+async def start_admin(server, address) -> asyncio.Server:
     """Listen on (host, port) for admin requests about `server`."""
     handler = AdminHandler(server)
     loop = asyncio.get_running_loop()

@@ -20,6 +20,7 @@ import sys
 from . import build
 from ._server_socket import AsyncioNetwork, DownstreamTransport
 from .admin import start_admin
+from .context import ServerContext
 from .event import AsyncioDispatcher
 from .network.connection import CloseType, State
 
@@ -41,16 +42,16 @@ class Server:
         self.built = built
         self._instantiate = instantiate
         self.drain_timeout_s = drain_timeout_s
-        self.ctx = None
+        self.ctx: ServerContext | None = None
         self.dispatcher: AsyncioDispatcher | None = None
         self.network: AsyncioNetwork | None = None
         self.addresses: dict[str, tuple] = {}
         self.admin_address: tuple | None = None
         self.draining = False
         self.started = False
-        self._loop = None
-        self._listeners: list[asyncio.AbstractServer] = []
-        self._admin: asyncio.AbstractServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listeners: list[asyncio.Server | SharedListener] = []
+        self._admin: asyncio.Server | None = None
         self._downstream: set = set()
         self._upstream: set = set()
         self._clients_gone: asyncio.Event | None = None
@@ -77,6 +78,7 @@ class Server:
         try:
             for listener in self.built.listeners:
                 factory = lambda listener=listener: DownstreamTransport(self, loop, listener, self.ctx)
+                srv: asyncio.Server | SharedListener
                 if sockets is None:
                     host, port = listener.address
                     srv = await loop.create_server(factory, host, port, reuse_address=True, backlog=511)
@@ -100,6 +102,7 @@ class Server:
         """Stop accepting, let open connections finish for a bounded time, close the rest."""
         if not self.started:
             return
+        assert self.ctx is not None and self._clients_gone is not None, "set by start()"
         self.draining = True
         self._close_listeners()
         self.ctx.start_drain()  # HTTP connections finish what is in flight and close
@@ -162,7 +165,7 @@ class Server:
 
     def add(self, transport, downstream: bool) -> None:
         (self._downstream if downstream else self._upstream).add(transport)
-        if downstream:
+        if downstream and self._clients_gone is not None:
             self._clients_gone.clear()
         self._update_gauges()
 
@@ -173,10 +176,12 @@ class Server:
         if not self._downstream:
             # Upstream connections serve downstream ones: once no client is left, what the
             # pools still hold is idle and closed without waiting.
-            self._clients_gone.set()
+            if self._clients_gone is not None:
+                self._clients_gone.set()
 
     def count_error(self) -> None:
-        self.ctx.stats.inc("server.unhandled_errors")
+        if self.ctx is not None:
+            self.ctx.stats.inc("server.unhandled_errors")
 
     def _update_gauges(self) -> None:
         if self.ctx is not None:

@@ -26,10 +26,11 @@ import signal
 import socket
 import sys
 import traceback
+from collections.abc import Awaitable
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-from .admin import TEXT, AdminHandler, AdminProtocol
+from .admin import TEXT, AdminHandler, AdminProtocol, Answer
 from .server import run_process, say
 from .stats import Stats
 
@@ -112,7 +113,7 @@ class WorkerSide:
         self.index = index
         self.sockets = sockets
         self.channel = channel
-        self._writer = None
+        self._writer: asyncio.StreamWriter | None = None
 
     async def serving(self, server, stop: asyncio.Event) -> None:
         reader, self._writer = await asyncio.open_connection(sock=self.channel, limit=_LINE_LIMIT)
@@ -130,6 +131,7 @@ class WorkerSide:
 
     async def stopped(self, server) -> None:
         self._send(None, server)  # the final counts, for the admin while the others still drain
+        assert self._writer is not None, "serving() opened the channel"
         try:
             self._writer.close()
             await asyncio.wait_for(self._writer.wait_closed(), 1.0)
@@ -137,6 +139,7 @@ class WorkerSide:
             pass
 
     def _send(self, request_id, server) -> None:
+        assert self._writer is not None, "serving() opened the channel"
         if self._writer.is_closing():
             return
         snapshot = server.ctx.stats.snapshot()
@@ -153,8 +156,8 @@ class _Worker:
 
     def __init__(self, index: int, pid: int, channel: socket.socket) -> None:
         self.index, self.pid, self.channel = index, pid, channel
-        self.writer = None
-        self.last = None        # its latest message: a snapshot
+        self.writer: asyncio.StreamWriter | None = None
+        self.last: dict | None = None   # its latest message: a snapshot
         self.exit_code = None   # os.waitstatus_to_exitcode: negative for a signal
         self.replies: dict[int, asyncio.Future] = {}
 
@@ -170,7 +173,7 @@ class _Supervisor:
         self.stopping = False
         self.signals = 0        # SIGINT/SIGTERM received: the second one ends the drain
         self.failed = False
-        self.all_exited = None
+        self.all_exited: asyncio.Future[None] | None = None
         self._next_id = 0
 
     async def run(self, admin_sock) -> int:
@@ -237,8 +240,9 @@ class _Supervisor:
                 # was), which is a stop, not a failure; still, never run on with fewer workers.
                 say(f"proxy: {w.name} stopped on a signal of its own{rest}")
             self._stop()
-        if all(w.exit_code is not None for w in self.workers) and not self.all_exited.done():
-            self.all_exited.set_result(None)
+        exited = self.all_exited
+        if all(w.exit_code is not None for w in self.workers) and exited is not None and not exited.done():
+            exited.set_result(None)
 
     async def _read(self, w: _Worker) -> None:
         reader, w.writer = await asyncio.open_connection(sock=w.channel, limit=_LINE_LIMIT)
@@ -286,12 +290,12 @@ class _WorkersAdmin:
     def __init__(self, supervisor: _Supervisor) -> None:
         self.supervisor = supervisor
 
-    def respond(self, method: str, target: str):
+    def respond(self, method: str, target: str) -> Answer | Awaitable[Answer]:
         if urlsplit(target).path not in self.NEEDS_WORKERS:
             return AdminHandler(_summed(self.supervisor, [])).respond(method, target)
         return self._respond(method, target)
 
-    async def _respond(self, method: str, target: str):
+    async def _respond(self, method: str, target: str) -> Answer:
         try:
             snapshots = await self.supervisor.snapshots(ADMIN_TIMEOUT_S)
         except _NoAnswer as exc:

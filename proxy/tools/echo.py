@@ -21,7 +21,7 @@ import sys
 class _EchoProtocol(asyncio.BufferedProtocol):
     def __init__(self, server: "EchoServer") -> None:
         self.server = server
-        self.transport = None
+        self.transport: asyncio.Transport | None = None
         # A small receive buffer when throttled keeps the rate smooth.
         size = 64 * 1024 if not server.rate else max(1, min(64 * 1024, server.rate // 10))
         self._buf = bytearray(size)
@@ -41,6 +41,7 @@ class _EchoProtocol(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes) -> None:
         self.server.bytes_received += nbytes
+        assert self.transport is not None, "bytes arrive on a made connection"
         self.transport.write(bytes(self._buf[:nbytes]))
         if self.server.rate:
             self._throttled = True
