@@ -115,9 +115,9 @@ def test_delay_released_a_millisecond_early_is_caught(monkeypatch):
         replay_all()
 
 
-def test_delay_released_by_the_first_body_chunk_is_caught(monkeypatch):
-    # The planted bug: the delay stops with STOP_ITERATION, so the default decode_data's CONTINUE
-    # lets the request (and its body) go on at once (envoyproxy/envoy#1097's class).
+def plant_delay_released_by_body(monkeypatch):
+    """The planted bug: the delay stops with STOP_ITERATION, so the default decode_data's CONTINUE lets
+    the request (and its body) go on at once (envoyproxy/envoy#1097's class)."""
     from proxy.http.filter import STOP_ALL_ITERATION, STOP_ITERATION
     from proxy.http.filters.fault import HttpFaultFilter
     real = HttpFaultFilter.decode_headers
@@ -126,6 +126,10 @@ def test_delay_released_by_the_first_body_chunk_is_caught(monkeypatch):
         status = real(self, head, end_stream)
         return STOP_ITERATION if status is STOP_ALL_ITERATION else status
     monkeypatch.setattr(HttpFaultFilter, "decode_headers", decode_headers)
+
+
+def test_delay_released_by_the_first_body_chunk_is_caught(monkeypatch):
+    plant_delay_released_by_body(monkeypatch)
     with pytest.raises(oracles.InvariantViolation, match="model_fault_delay_released"):
         replay_all()
 

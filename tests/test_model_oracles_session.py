@@ -108,16 +108,8 @@ def test_a_delayed_request_reaches_its_upstream_after_the_delay():
 
 
 def test_a_delay_skipped_by_a_request_with_a_body_is_caught(monkeypatch):
-    # The planted bug (envoyproxy/envoy#1097's class): the delay stops with STOP_ITERATION, so the
-    # request's first body chunk sends it on at once.
-    from proxy.http.filter import STOP_ALL_ITERATION, STOP_ITERATION
-    from proxy.http.filters.fault import HttpFaultFilter
-    real = HttpFaultFilter.decode_headers
-
-    def decode_headers(self, head, end_stream):
-        status = real(self, head, end_stream)
-        return STOP_ITERATION if status is STOP_ALL_ITERATION else status
-    monkeypatch.setattr(HttpFaultFilter, "decode_headers", decode_headers)
+    from tests.test_model_oracles_http import plant_delay_released_by_body
+    plant_delay_released_by_body(monkeypatch)
     s, actions = _fault_delay_session()
     with pytest.raises(oracles.InvariantViolation, match="model_fault_delay_session"):
         s.run(actions)
