@@ -6,6 +6,7 @@ oracles of fuzz/peers/judge.py run over the records). Payload templates reach th
 `sock.fuzz_peers` to tag requests (`new_id`) and to send HTTP/2 through a strict peer.
 """
 
+from ..oracles import InvariantViolation
 from . import judge
 from .downstream import H1Client, H2Client, is_h2
 from .forwarding_model import Model, expected_request, normal_target
@@ -205,10 +206,10 @@ class Peers:
             ex.upstreams.append(up)
 
     def _relink_idless(self) -> None:
-        """Id-less links were chosen by request line when the upstream's head arrived; with the bodies
-        whole, requests with the same line but different bodies are told apart: each upstream request
-        goes to the oldest candidate that sent its body, else to the oldest candidate (whose body
-        then differs: peer_forwarded_body_changed)."""
+        """Id-less links were chosen by request line when the upstream's head arrived; with the
+        requests whole, those with the same line but other fields or bodies are told apart: each
+        upstream request goes to the oldest candidate the forwarding model says it means, else to the
+        oldest candidate (then judged: peer_forwarded_headers_changed, _body_changed, ...)."""
         if not self._idless_links:
             return
         order = {id(e): i for i, e in enumerate(self.exchanges)}
@@ -219,11 +220,19 @@ class Peers:
         links, self._idless_links = self._idless_links, []
         for first, up in links:  # identity throughout: records of equal requests compare equal
             candidates = [e for e in free if self._same_request(e, up.request)] or [first]
-            ex = next((e for e in candidates if bytes(e.request.body) == bytes(up.request.body)), candidates[0])
+            ex = next((e for e in candidates if self._means(e, up)), candidates[0])
             free = [e for e in free if e is not ex]
             ex.upstreams.append(up)
             self._idless_links.append((ex, up))
         self._idless = [e for e in self._idless if any(e is f for f in free)]
+
+    def _means(self, ex: Exchange, up: UpstreamSeen) -> bool:
+        """The upstream request is what the forwarding model expects of this client request."""
+        try:
+            judge.check_meaning_of(ex.request, up.request, self.model_for(ex.downstream), "")
+        except InvariantViolation:
+            return False
+        return True
 
     def _same_request(self, ex: Exchange, seen) -> bool:
         """An id-less client request this upstream request can be: same method, and the target and
