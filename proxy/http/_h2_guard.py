@@ -8,13 +8,16 @@ OutboundFrames counts the frames the codec handed out that are not on the socket
 """
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from proxy.http.codec import CodecLimits
 
 PROTOCOL_ERROR, FRAME_SIZE_ERROR, ENHANCE_YOUR_CALM = 0x1, 0x6, 0xB
 DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x5, 0x6, 0x7, 0x9
 END_STREAM, END_HEADERS, PADDED, ACK = 0x1, 0x4, 0x8, 0x1
+R = TypeVar("R")   # what a frame-header callback stops the walk with
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class _FrameWalker:
         self._header = bytearray()
         self._payload_left = 0
 
-    def _walk(self, data: bytes, on_header) -> tuple[list[int], object]:
+    def _walk(self, data: bytes, on_header: Callable[[bytes, int, int], R | None]) -> tuple[list[int], R | None]:
         """Calls on_header(header, frame_start, header_end) for every frame header completed in data
         (frame_start < 0: the header began in an earlier piece); a result other than None stops the
         walk. Returns the offsets where frames (or the preface) ended before the stop, and the result."""

@@ -33,7 +33,7 @@ def build_record(*, method: bytes, path: bytes, authority: bytes, protocol: byte
                  flags, remote_address, route: str, end: str, tls=None) -> dict:
     p, _, query = path.partition(b"?")
     host, port = _split_authority(authority.decode("latin-1"))
-    attrs = {
+    attrs: dict[str, object] = {
         "http.request.method": method.decode("latin-1"),
         "url.path": p.decode("latin-1"),
     }

@@ -59,7 +59,7 @@ class Route:
     name: str                  # "<virtual host>/<index>", for logs
     kind: str                  # "prefix" | "path" | "regex"
     pattern: bytes
-    regex: object              # compiled pattern for kind "regex"
+    regex: re.Pattern[str] | None   # compiled pattern for kind "regex"
     headers: tuple             # HeaderMatcher
     fraction_percent: int      # 100: always
     clusters: tuple            # ((name, weight), ...) with weight > 0; empty for a direct response
@@ -80,6 +80,7 @@ class Route:
             return head.path_only == self.pattern
         # Compiled from the configuration's text, as validation compiled it; request bytes map
         # 1:1 onto latin-1 code points (targets are ASCII once the codecs accepted them).
+        assert self.regex is not None, "compiled for every regex route"
         return self.regex.fullmatch(head.path_only.decode("latin-1")) is not None
 
     def pick_cluster(self, rng) -> str:
@@ -132,7 +133,7 @@ class RouteTable:
 def build_route_table(msg, cluster_names, path: str = "route_config") -> RouteTable:
     """From a validated RouteConfiguration. Raises RouteBuildError naming the field."""
     exact, suffixes, prefixes, catch_all = {}, [], [], None
-    seen = {}
+    seen: dict[str, str] = {}
     for i, vh_msg in enumerate(msg.virtual_hosts):
         vh_path = f"{path}.virtual_hosts[{i}]"
         routes = tuple(_build_route(r, f"{vh_path}.routes[{j}]", f"{vh_msg.name}/{j}", cluster_names)

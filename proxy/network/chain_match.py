@@ -28,6 +28,8 @@ import functools
 import ipaddress
 from dataclasses import dataclass
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 ANY, SAME_IP_OR_LOOPBACK, EXTERNAL = 0, 1, 2  # FilterChainMatch.ConnectionSourceType
 
 
@@ -58,13 +60,13 @@ def clashes(a: FilterChainMatch, b: FilterChainMatch) -> bool:
 
 @dataclass(frozen=True)
 class ConnectionFacts:
-    destination_ip: object = None           # ipaddress address or None
+    destination_ip: IPAddress | None = None
     destination_port: int | None = None
     server_name: str = ""
     transport_protocol: str = ""
     application_protocols: tuple = ()
-    direct_source_ip: object = None
-    source_ip: object = None
+    direct_source_ip: IPAddress | None = None
+    source_ip: IPAddress | None = None
     source_port: int | None = None
 
 

@@ -118,7 +118,9 @@ class SimNetwork:
         if conn in self.pending:
             self.pending.remove(conn)
         conn.on_connected()
-        conn.io.pump()
+        io = conn.io
+        assert isinstance(io, SimSocket), "connections this network opened"
+        io.pump()
 
     def fail_connect(self, conn: Connection) -> None:
         if conn in self.pending:
