@@ -29,10 +29,12 @@ Counters `fault.`: delays_injected, throttle_holds (on_data calls that held byte
 throttled_bytes_released (bytes released by the throttle after a hold).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...buffer import WatermarkBuffer
 from ...build_context import BuildContext
+from ...event import Timer
 from ..connection import State
 from ..filter import CONTINUE, STOP_ITERATION, ReadFilter, WriteFilter
 from ..registry import register_network_filter
@@ -105,11 +107,11 @@ class FaultFilter(ReadFilter, WriteFilter):
         self._held_out: WatermarkBuffer | None = None  # writes held back (throttle_writes)
         self._held_out_end = False
         self._out_release_queued = False
-        self._out_timer = None
+        self._out_timer: Timer | None = None
         self._release_queued = False
         self._end_released = False
-        self._timer = None
-        self._timer_callback = None
+        self._timer: Timer | None = None
+        self._timer_callback: Callable[[], None] | None = None
 
     def _arm(self, ms: int, callback) -> None:
         if self._timer is None:
@@ -118,6 +120,7 @@ class FaultFilter(ReadFilter, WriteFilter):
         self._timer.enable(ms)
 
     def _on_timer(self) -> None:
+        assert self._timer_callback is not None, "_arm set it with the timer"
         self._timer_callback()
 
     # -- delay -----------------------------------------------------------------------------
@@ -236,6 +239,7 @@ class FaultFilter(ReadFilter, WriteFilter):
         self._out_release_queued = False
         conn = self.write_callbacks.connection
         held = self._held_out
+        assert held is not None, "posted only once writes are held"
         if conn.state is State.CLOSED:
             held.clear()
             self._held_out_end = False
