@@ -20,7 +20,7 @@ COMMANDS = {
     "ci": "fuzz.ci:main",
     "oss-fuzz-run": "fuzz.oss_fuzz_run:main",
     "gen-configs": "fuzz.configgen.generate:gen_configs",
-    "recut-bugs": "fuzz.bench._bugs_recut:main",
+    "recut-bugs": "fuzz.bench.bugs.recut:main",
 }
 
 USAGE = "usage: python -m fuzz COMMAND [ARGS...]   (python -m fuzz COMMAND --help for one command)"

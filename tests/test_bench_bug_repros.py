@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from fuzz.bench._bugs_catalog import REPRO_DIR
-from fuzz.bench._bugs_tree import apply_patch, copy_repo
+from fuzz.bench.bugs.catalog import REPRO_DIR
+from fuzz.bench.bugs.tree import apply_patch, copy_repo
 from fuzz.harness import REPO_ROOT
 
 BUGS = REPO_ROOT / "bench" / "bugs"

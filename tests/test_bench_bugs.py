@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fuzz.bench import _bugs_report as report
-from fuzz.bench._bugs_catalog import REQUIRED_SECTIONS, CatalogError, check_md, load_bugs, patched_lines
-from fuzz.bench._bugs_tree import apply_patch, copy_repo, functions_at
+from fuzz.bench.bugs import report as report
+from fuzz.bench.bugs.catalog import REQUIRED_SECTIONS, CatalogError, check_md, load_bugs, patched_lines
+from fuzz.bench.bugs.tree import apply_patch, copy_repo, functions_at
 from fuzz.harness import REPO_ROOT
 
 BUGS = REPO_ROOT / "bench" / "bugs"
@@ -115,7 +115,7 @@ def test_a_stale_patch_is_refused_not_applied_with_an_offset(tmp_path):
 
 
 def test_recut_moves_a_stale_hunk_to_its_new_place_and_refuses_a_changed_context(tmp_path):
-    from fuzz.bench._bugs_recut import recut
+    from fuzz.bench.bugs.recut import recut
     tree = tmp_path / "t"
     (tree / "p").mkdir(parents=True)
     (tree / "p" / "m.py").write_text("".join(f"line{i}\n" for i in range(20)))
@@ -183,8 +183,8 @@ def test_end_to_end_one_easy_bug_is_found_and_attributed_to_the_patch(tmp_path):
 # --- seed replay vs mutation, and --seeds none ------------------------------------------------
 
 from fuzz import runner  # noqa: E402
-from fuzz.bench import bugs  # noqa: E402
-from fuzz.bench._bugs_trial import (  # noqa: E402
+from fuzz.bench.bugs import command as bugs  # noqa: E402
+from fuzz.bench.bugs.trial import (  # noqa: E402
     MUTATION, RESTART_REPLAY, SEED_REPLAY, PhaseTracker, Target, TrialResult, phase_of_log)
 from fuzz.harness import spec_for  # noqa: E402
 

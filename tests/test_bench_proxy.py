@@ -10,11 +10,11 @@ import subprocess
 
 import pytest
 
-from fuzz.bench import _proxy_configs as configs
-from fuzz.bench import _proxy_parse as parse
-from fuzz.bench import _proxy_profile as profile
-from fuzz.bench import proxy as bench
-from fuzz.bench._proxy_parse import LoadResult, ReportError
+from fuzz.bench.proxy_load import configs as configs
+from fuzz.bench.proxy_load import parse as parse
+from fuzz.bench.proxy_load import profile as profile
+from fuzz.bench.proxy_load import command as bench
+from fuzz.bench.proxy_load.parse import LoadResult, ReportError
 
 WRK = """Running 10s test @ http://127.0.0.1:18090/
   2 threads and 32 connections
@@ -192,7 +192,7 @@ def test_bad_arguments_are_usage_errors(argv, capsys):
 
 
 def test_proc_stat_cpu_counts_user_and_system_ticks_after_an_odd_command_name():
-    from fuzz.bench._proxy_procs import parse_proc_stat_cpu
+    from fuzz.bench.proxy_load.procs import parse_proc_stat_cpu
     stat = "4242 (py (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 731 45 0 0 20 0 3 0 123 456 789"
     assert parse_proc_stat_cpu(stat) == 731 + 45
 
@@ -215,7 +215,7 @@ def test_cpu_seconds_counts_live_child_processes():
     """A worker model's CPU is in its children: a parent that only sleeps while its child spins
     must still show that CPU time."""
     import time
-    from fuzz.bench._proxy_procs import cpu_seconds
+    from fuzz.bench.proxy_load.procs import cpu_seconds
     proc = subprocess.Popen(["bash", "-c", "(end=$((SECONDS+5)); while [ $SECONDS -lt $end ]; do :; done) & wait"],
                             start_new_session=True)
     try:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from engine_layout import fuzz, make_layout
-from fuzz.bench import _bugs_report as bug_report
+from fuzz.bench.bugs import report as bug_report
 from fuzz.campaign import Campaign, Samples
 from fuzz.harness import REPO_ROOT, Layout
 from fuzz.runner import Progress, RunResult

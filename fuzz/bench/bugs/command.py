@@ -38,10 +38,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from fuzz.bench import _bugs_report as report
-from fuzz.bench._bugs_catalog import Bug, CatalogError, load_bugs
-from fuzz.bench._bugs_trial import Target, run_trial
-from fuzz.bench._bugs_tree import apply_patch, copy_repo, functions_at
+from fuzz.bench.bugs import report as report
+from fuzz.bench.bugs.catalog import Bug, CatalogError, load_bugs
+from fuzz.bench.bugs.trial import Target, run_trial
+from fuzz.bench.bugs.tree import apply_patch, copy_repo, functions_at
 from fuzz.harness import REPO_ROOT
 
 DEFAULT_BUGS = REPO_ROOT / "bench" / "bugs"

@@ -34,11 +34,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fuzz.bench import _proxy_configs, _proxy_parse, _proxy_profile, _proxy_procs
-from fuzz.bench._proxy_parse import LoadResult, ReportError
-from fuzz.bench._proxy_procs import Services, StartError, free_port, run_tool
+from fuzz.bench.proxy_load import configs as _proxy_configs, parse as _proxy_parse, procs as _proxy_procs, \
+    profile as _proxy_profile
+from fuzz.bench.proxy_load.parse import LoadResult, ReportError
+from fuzz.bench.proxy_load.procs import Services, StartError, free_port, run_tool
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BENCH_VENV = REPO / ".venv-bench" / "bin"
 INSTALL_HINT = "install them with: bash scripts/bench-tools.sh"
 

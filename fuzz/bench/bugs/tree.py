@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from fuzz.bench._bugs_catalog import CatalogError
+from fuzz.bench.bugs.catalog import CatalogError
 
 GENERATED = ("proxy/config/gen",)
 # `patch` succeeded only by moving or fuzzing a hunk: the diff is stale against this tree.

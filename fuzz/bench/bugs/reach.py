@@ -1,7 +1,7 @@
 """Did any input execute a patched line? A line tracer limited to the patched files.
 
 Run as a script in a fresh interpreter whose PYTHONPATH puts the patched copy first:
-    python _bugs_reach.py HARNESS POLICY_FILE REQUEST.json
+    python reach.py HARNESS POLICY_FILE REQUEST.json
 REQUEST.json: {"lines": {"/abs/file.py": [line, ...]}, "inputs": ["/abs/input", ...]}
 Prints one JSON line: {"reached": bool, "by": input or null, "checked": n, "hit": {file: [lines]}}.
 Inputs are replayed in order and the replay stops at the first one that reaches a patched line

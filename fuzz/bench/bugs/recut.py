@@ -13,10 +13,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fuzz.bench._bugs_catalog import CatalogError, patched_lines
-from fuzz.bench._bugs_tree import apply_patch
+from fuzz.bench.bugs.catalog import CatalogError, patched_lines
+from fuzz.bench.bugs.tree import apply_patch
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 BUGS = REPO_ROOT / "bench" / "bugs"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 BODY = "hello from nginx\n"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "http.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "http.yaml"
 
 
 class ConfigShapeError(ValueError):

@@ -42,7 +42,7 @@ REPLAY_TIMEOUT_S = 120
 SEED_REPLAY, MUTATION, RESTART_REPLAY = "seed replay", "mutation", "replay after restart"
 _INITED = re.compile(r"^#\d+\s+INITED\b")
 _CRASH_MARKERS = ("=== Uncaught Python exception", "ERROR: libFuzzer", "==ERROR:", "ERROR: AddressSanitizer")
-REACH_SCRIPT = Path(__file__).with_name("_bugs_reach.py")
+REACH_SCRIPT = Path(__file__).with_name("reach.py")
 
 
 @dataclass(frozen=True)

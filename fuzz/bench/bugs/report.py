@@ -5,7 +5,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from fuzz.bench._bugs_trial import MUTATION, RESTART_REPLAY, SEED_REPLAY
+from fuzz.bench.bugs.trial import MUTATION, RESTART_REPLAY, SEED_REPLAY
 
 SURVIVAL_AT = (10, 60, 300, 600)
 
@@ -15,7 +15,7 @@ class BugOutcome:
     """One bug's trials for one column (the suite, or the baseline)."""
     times: list = field(default_factory=list)    # per trial: seconds to detection, or math.inf
     harness: list = field(default_factory=list)  # per trial: the harness that found it first, or ""
-    phase: list = field(default_factory=list)    # per trial: that detection's phase (_bugs_trial), or ""
+    phase: list = field(default_factory=list)    # per trial: that detection's phase (trial.py), or ""
 
     @property
     def found(self) -> bool:
