@@ -41,7 +41,7 @@ DESCRIBED = ("session", "network_filter", "http_filter")
 
 @pytest.mark.parametrize("name", DESCRIBED)
 def test_harness_describes_its_inputs_for_triage(name):
-    """Triage shows a crash input as the harness reads it (fuzz/triage/replay.py describe_input)."""
+    """Triage shows a crash input as the harness reads it (fuzz/triage/run_once.py describe_input)."""
     spec = next(s for s in SPECS if s.name == name)
     module = replay.load_harness(spec.path, "none", LAYOUT.policy_file)
     for kind, data in (("seed", spec.seed_files()[0].read_bytes()), ("tiny", b"\x01"), ("empty", b"")):

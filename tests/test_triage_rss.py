@@ -4,7 +4,7 @@ a fuzz-all process) made every replay look out of memory."""
 
 from pathlib import Path
 
-from fuzz.triage.replay import HarnessCommand, run_once
+from fuzz.triage.run_once import HarnessCommand, run_once
 
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT / "tests" / "triage_harness" / "fuzz_planted.py"

@@ -6,7 +6,7 @@ import pytest
 
 from fuzz.triage.classify import RawFrame, classify
 from fuzz.triage.known import KnownIssuesError, load_known_issues, match_known
-from fuzz.triage.replay import RunResult
+from fuzz.triage.run_once import RunResult
 from fuzz.triage.reproduce import Attempt, _decide
 from fuzz.triage.severity import rate
 from fuzz.triage.signature import FrameNormalizer, Signature, signature_of

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .replay import RunResult
+from .run_once import RunResult
 
 EXCEPTION_BANNER = "=== Uncaught Python exception: ==="
 TRACEBACK_HEADER = "Traceback (most recent call last):"

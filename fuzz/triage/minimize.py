@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .replay import HarnessCommand, address_space_limit_mb
+from .run_once import HarnessCommand, address_space_limit_mb
 from .reproduce import reproduce
 from .signature import FrameNormalizer, Signature
 

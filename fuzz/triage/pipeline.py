@@ -20,7 +20,7 @@ from . import render, sarif
 from .index import TriageIndex
 from .known import load_known_issues, match_known
 from .minimize import minimize
-from .replay import HarnessCommand, describe_input
+from .run_once import HarnessCommand, describe_input
 from .reproduce import Reproduction, reproduce
 from .severity import rate
 from .signature import Frame, FrameNormalizer, Signature, significant_frames

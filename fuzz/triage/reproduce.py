@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from .classify import Failure, classify
-from .replay import HarnessCommand, RunResult, run_once
+from .run_once import HarnessCommand, RunResult, run_once
 from .signature import FrameNormalizer, Signature, signature_of
 
 

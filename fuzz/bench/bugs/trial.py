@@ -33,7 +33,7 @@ from pathlib import Path
 from fuzz import runner
 from fuzz.harness import HarnessError, Layout, corpus_files, spec_for
 from fuzz.triage.classify import classify
-from fuzz.triage.replay import RunResult as ReplayResult
+from fuzz.triage.run_once import RunResult as ReplayResult
 from fuzz.triage.signature import FrameNormalizer, signature_of
 
 MIN_RUN_S = 3          # no restart with less time left than this
