@@ -39,25 +39,14 @@ class FilterRules:
       filter after it initialized (iteration reached it, so on_new_connection ran);
     - no filter is called once its connection is no longer open;
     - no read filter gets data before its connection is Connected.
-    Install with `with FilterRules(): ...` — the hook is removed on exit, so no state
-    leaks into the next input.
+    Install per server instance: `ctx.filter_observer = FilterRules()` (proxy/context.py); every
+    connection the instance creates reports to it, and nothing outside the instance does.
     """
 
     def __init__(self) -> None:
         self._initialized: set[int] = set()
         self._keep: list = []  # keeps ids stable: filters stay alive for the session
         self.calls = 0
-
-    def __enter__(self):
-        # Imported here, not at module top: fuzz.harness imports this module before the
-        # harness installs its instrumentation, and proxy modules must be imported after.
-        from proxy.network import filter_manager
-        filter_manager.observer = self
-        return self
-
-    def __exit__(self, *exc) -> None:
-        from proxy.network import filter_manager
-        filter_manager.observer = None
 
     def __call__(self, conn, filt, kind: str) -> None:
         self.calls += 1

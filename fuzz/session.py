@@ -256,28 +256,27 @@ class Session:
         self.downstream: list[sim.SimSocket] = []
         self.peers = Peers(self.dispatcher, self.network)
         self.actions_run = 0
-        self._rules = oracles.FilterRules()
+        self.ctx.filter_observer = oracles.FilterRules()
         self.models = SessionModel(self) if models else None
         self._quiet = False  # the last check found the world as it left it (see run)
 
     # -- running --------------------------------------------------------------------------
     def run(self, actions) -> "Session":
-        with self._rules:
-            for action in actions:
-                acted = self.apply(action)
-                ran = self.dispatcher.run_posted()
-                moved = tls_session.drive(self)
-                # An action that found nothing to act on (a 17th connect, a read on a connection never
-                # made) after a check that changed nothing leaves the world as checked: checking it
-                # again cannot find anything. Fuzzed inputs are full of such actions.
-                if acted or ran or moved or not self._quiet:
-                    before = self._io_stamp()
-                    self.check()  # the strict peers may answer in it (HTTP/2 credit, SETTINGS ACKs)
-                    self._quiet = self._io_stamp() == before and not self.dispatcher.pending_posted
-                self.actions_run += 1
-            self.finish()
-            if self.models is not None:
-                self.models.finish(self.peers.exchanges)   # outcomes recorded before the shutdown stand
+        for action in actions:
+            acted = self.apply(action)
+            ran = self.dispatcher.run_posted()
+            moved = tls_session.drive(self)
+            # An action that found nothing to act on (a 17th connect, a read on a connection never
+            # made) after a check that changed nothing leaves the world as checked: checking it
+            # again cannot find anything. Fuzzed inputs are full of such actions.
+            if acted or ran or moved or not self._quiet:
+                before = self._io_stamp()
+                self.check()  # the strict peers may answer in it (HTTP/2 credit, SETTINGS ACKs)
+                self._quiet = self._io_stamp() == before and not self.dispatcher.pending_posted
+            self.actions_run += 1
+        self.finish()
+        if self.models is not None:
+            self.models.finish(self.peers.exchanges)   # outcomes recorded before the shutdown stand
         return self
 
     def apply(self, a: Action) -> bool:

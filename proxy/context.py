@@ -54,6 +54,10 @@ class ServerContext:
     # managers: GOAWAY / `connection: close`); start_drain() calls each once.
     draining: bool = False
     drain_callbacks: set[Callable[[], None]] = field(default_factory=set)
+    # Test and fuzzing hook: given to every connection this instance creates as its filter
+    # manager's observer (proxy/network/filter_manager.py). Per instance, so two sessions in one
+    # process never see each other's connections. None in production.
+    filter_observer: Callable[[Any, Any, str], None] | None = None
 
     def start_drain(self) -> None:
         if self.draining:

@@ -76,10 +76,9 @@ def test_filter_rules_oracle_catches_on_data_after_close(pool, monkeypatch):
             buf, end_stream = injected if injected is not None else (conn.read_buffer, conn.read_end_stream)
             if not active.initialized:
                 active.initialized = True
-                from proxy.network import filter_manager
-                filter_manager.observer(conn, active.filter, "new")
+                self.observer(conn, active.filter, "new")
                 active.filter.on_new_connection()
-            filter_manager.observer(conn, active.filter, "data")
+            self.observer(conn, active.filter, "data")
             active.filter.on_data(buf, end_stream)
 
     rbac = pool.built[pool.names.index("examples/rbac_deny.yaml")]
@@ -227,3 +226,13 @@ def test_an_action_with_nothing_to_act_on_is_not_checked_again_but_the_next_real
     assert 0 in checked and 1 not in checked and 2 in checked and 19 not in checked
     assert len(s.downstream) == session.MAX_CONNECTIONS
     assert set(range(len(nothing), s.actions_run)) <= set(checked)
+
+
+def test_two_sessions_in_one_process_do_not_see_each_others_connections(pool):
+    """The filter observer is per server instance (ServerContext.filter_observer), not a global:
+    one session's iteration-rule oracle never judges another session's connections."""
+    rbac = pool.built[pool.names.index("examples/rbac_deny.yaml")]
+    quiet, busy = Session(rbac), Session(rbac)
+    busy.run([Action("connect", value=0), Action("send", payload=b"x")])
+    assert busy.ctx.filter_observer.calls > 0
+    assert quiet.ctx.filter_observer.calls == 0

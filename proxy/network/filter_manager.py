@@ -4,14 +4,6 @@ from ..buffer import Buffer
 from .filter import STOP_ITERATION, CONTINUE, ReadFilterCallbacks, WriteFilterCallbacks
 
 
-# Test and fuzzing hook: when set, called as observer(connection, filter, kind) just before
-# every filter callback, kind in {"new", "data", "write"}, and with kind "resumed" just after
-# a read filter resumed iteration (continue_reading or inject_read_data_to_filter_chain).
-# Oracles use it to check the iteration rules from outside (fuzz/oracles.py). None in
-# production: one global read.
-observer = None
-
-
 class FilterReentryError(AssertionError):
     """A read filter called continue_reading() from inside its own callback."""
 
@@ -37,12 +29,14 @@ class _ActiveReadFilter(ReadFilterCallbacks):
             # the same bytes to the later filters twice.
             raise FilterReentryError(f"{type(self.filter).__name__} called continue_reading() from inside its own callback")
         self.manager.continue_reading(self.index + 1, None)
+        observer = self.manager.observer
         if observer is not None:
             observer(self.manager.connection, self.filter, "resumed")
 
     def inject_read_data_to_filter_chain(self, data, end_stream: bool) -> None:
         buf = data if isinstance(data, Buffer) else Buffer(data)
         self.manager.continue_reading(self.index + 1, (buf, end_stream))
+        observer = self.manager.observer
         if observer is not None:
             observer(self.manager.connection, self.filter, "resumed")
 
@@ -71,8 +65,14 @@ class FilterManager:
     Write filters are stored last-added-first, so index 0 is the first to see a write.
     """
 
-    def __init__(self, connection) -> None:
+    def __init__(self, connection, observer=None) -> None:
         self.connection = connection
+        # Test and fuzzing hook (ServerContext.filter_observer, set by whoever creates the
+        # connection): called as observer(connection, filter, kind) just before every filter
+        # callback, kind in {"new", "data", "write"}, and with kind "resumed" just after a read
+        # filter resumed iteration. Oracles check the iteration rules with it from outside
+        # (fuzz/oracles.py FilterRules). None in production.
+        self.observer = observer
         self.read_filters: list[_ActiveReadFilter] = []
         self.write_filters: list[_ActiveWriteFilter] = []
 
@@ -100,7 +100,7 @@ class FilterManager:
 
     def continue_reading(self, start: int, injected) -> None:
         """Iterate read filters from `start`. `injected` is (Buffer, end_stream) or None for the read buffer."""
-        conn = self.connection
+        conn, observer = self.connection, self.observer
         for active in self.read_filters[start:]:
             if not conn.is_open:
                 return
@@ -132,6 +132,7 @@ class FilterManager:
 
     def on_write(self, start: int, buf: Buffer, end_stream: bool):
         """Run write filters from `start` on one chunk. STOP_ITERATION means: drop it."""
+        observer = self.observer
         for active in self.write_filters[start:]:
             if observer is not None:
                 observer(self.connection, active.filter, "write")

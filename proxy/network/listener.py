@@ -94,6 +94,7 @@ class BuiltListener:
                 return None
         conn = Connection(ctx.dispatcher, io=io, local_address=local_address, remote_address=remote_address,
                           server_name=server_name, buffer_limit=self.buffer_limit)
+        conn.filter_manager.observer = ctx.filter_observer
         if io is not None and hasattr(io, "conn"):
             io.conn = conn
         if chain is not None:

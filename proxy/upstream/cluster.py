@@ -151,6 +151,7 @@ class ClusterManager:
             raise RuntimeError("ServerContext.network is None: this instance opens no upstream connection")
         host = cluster.lb.choose()
         conn = self.ctx.network.connect(host.host, host.port, cluster.built.buffer_limit)
+        conn.filter_manager.observer = self.ctx.filter_observer
         if cluster.built.tls is not None and conn.is_open:
             conn.transport_socket = TlsTransportSocket(cluster.built.tls, False, self.ctx.stats,
                                                        cluster.stat_prefix + "ssl.")
