@@ -128,3 +128,26 @@ def test_idless_requests_with_one_line_and_different_contents_are_told_apart(mon
     monkeypatch.setattr(H1ClientCodec, "send_request_headers", loses_a_field)
     with pytest.raises(oracles.InvariantViolation, match="peer_forwarded_headers_changed"):
         nf.run(data)
+
+
+def test_the_write_probe_reads_the_wire_of_a_client_speaking_tls_to_a_clear_text_listener(monkeypatch):
+    """fuzz (network_filter, 120 s): a client starts TLS towards a tcp_proxy listener without TLS;
+    the upstream's 7 bytes reach its wire, which its TLS stack cannot decrypt, and the probe compared
+    the client's plaintext (nothing) with what it let through. The wire is compared now, and a write
+    path that ignores the probe's StopIteration is still caught there."""
+    from proxy.network.filter import CONTINUE
+    from proxy.network.filter_manager import FilterManager
+    data = (REGRESSION / "regression-tls-client-on-clear-text-tcp-proxy").read_bytes()
+    nf.run(data)
+    at = 3 + int.from_bytes(data[1:3], "big")       # the probe mode byte follows the configuration
+    assert data[at] == 0
+    dropping = data[:at] + b"\xff" + data[at + 1:]   # every write chunk dropped
+
+    def ignores_stop(self, start, buf, end_stream):  # the planted bug
+        for active in self.write_filters[start:]:
+            active.filter.on_write(buf, end_stream)
+        return CONTINUE
+    nf.run(dropping)
+    monkeypatch.setattr(FilterManager, "on_write", ignores_stop)
+    with pytest.raises(oracles.InvariantViolation, match="write_stop_iteration_ignored"):
+        nf.run(dropping)

@@ -30,6 +30,7 @@ from fuzz import oracles, session
 from fuzz.models import network_oracle
 from fuzz.models.network_oracle import NetworkFilterModel
 from fuzz.targets.describe import config_text
+from fuzz.tls_peer import speaks_tls
 
 TERMINAL = {"tcp_proxy", "http_connection_manager"}
 # Fields that name a cluster: (message name, field name). Data, not code per filter.
@@ -128,7 +129,9 @@ def check_probe(sock, probe: WriteProbe) -> None:
     conn = sock.conn
     if conn is None or not conn.is_open:
         return
-    on_wire = bytes(sock.received) + conn.write_buffer.bytes()
+    # What reached the client's side of the wire: a client that speaks TLS to this clear-text listener
+    # decrypts nothing of it (its `received` is plaintext), so the wire is what counts.
+    on_wire = bytes(sock.received if speaks_tls(conn) else sock.wire_received) + conn.write_buffer.bytes()
     passed = bytes(probe.passed)
     # A write filter after the probe may hold what it let through (fault's throttle): then only a prefix is out.
     if on_wire != passed and not (conn.filter_manager.holds_writes() and passed.startswith(on_wire)):
