@@ -161,6 +161,8 @@ def _project_selector():
     return select
 
 
+# Process state, not a hook: counters and imports belong to the process, and a harness is
+# instrumented once per process (libFuzzer runs one harness per process).
 _last_report: hook.Report | None = None
 
 

@@ -16,9 +16,6 @@ from pathlib import Path
 
 from fuzz.harness import POLICY_ENV, POLICY_FILE_ENV, HarnessError, HarnessSpec, Layout, corpus_files
 
-_loaded: dict = {}
-
-
 @contextlib.contextmanager
 def _env(**values):
     saved = {k: os.environ.get(k) for k in values}
@@ -34,11 +31,13 @@ def _env(**values):
 
 
 def load_harness(path: Path, policy: str = "none", policy_file: Path | None = None):
-    """Import a harness file as module `fuzz_<name>` (once per process) and return it."""
+    """Import a harness file as module `_proxyfuzz_harness_<stem>` (once per process: its
+    instrumentation, like every import, belongs to the process, so sys.modules is the record)."""
     path = Path(path).resolve()
-    if path in _loaded:
-        return _loaded[path]
     module_name = f"_proxyfuzz_harness_{path.stem}"
+    loaded = sys.modules.get(module_name)
+    if loaded is not None and Path(loaded.__file__).resolve() == path:
+        return loaded
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None:
         raise HarnessError(f"{path}: cannot be imported as a Python module")
@@ -51,8 +50,8 @@ def load_harness(path: Path, policy: str = "none", policy_file: Path | None = No
             sys.modules.pop(module_name, None)
             raise
     if not callable(getattr(module, "TestOneInput", None)):
+        sys.modules.pop(module_name, None)
         raise HarnessError(f"{path}: defines no TestOneInput(data)")
-    _loaded[path] = module
     return module
 
 
