@@ -289,9 +289,10 @@ class DownstreamTransport(SocketTransport):
 class UpstreamTransport(SocketTransport):
     """A client connection the proxy opens; created before the socket exists."""
 
-    def __init__(self, registry, loop, conn) -> None:
+    conn: Connection   # set by AsyncioNetwork.connect right after (the two refer to each other)
+
+    def __init__(self, registry, loop) -> None:
         super().__init__(registry, loop)
-        self.conn = conn
         self.task: asyncio.Task | None = None
 
     def connection_made(self, transport) -> None:
@@ -325,7 +326,7 @@ class AsyncioNetwork:
         self.registry = registry
 
     def connect(self, host: str, port: int, buffer_limit: int = DEFAULT_BUFFER_LIMIT) -> Connection:
-        transport = UpstreamTransport(self.registry, self.loop, None)
+        transport = UpstreamTransport(self.registry, self.loop)
         conn = Connection(self.dispatcher, io=transport, remote_address=(host, port),
                           buffer_limit=buffer_limit, is_client=True)
         transport.conn = conn

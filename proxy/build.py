@@ -35,7 +35,7 @@ from .upstream.cluster import BuiltCluster, ClusterManager
 @dataclass(frozen=True)
 class BuiltConfig:
     listeners: tuple             # BuiltListener, in configuration order
-    clusters: MappingProxyType   # name -> BuiltCluster
+    clusters: MappingProxyType[str, BuiltCluster]
     admin_address: tuple | None  # (host, port) or None
     source: bytes                # the Bootstrap it was built from, serialized (for /config_dump)
 
@@ -48,13 +48,13 @@ class BuiltConfig:
 
 def build(bootstrap) -> BuiltConfig:
     """Build a validated `proxyfuzz.config.Bootstrap` message. Raises BuildError."""
-    clusters = {}
+    by_name: dict[str, BuiltCluster] = {}
     for i, msg in enumerate(bootstrap.clusters):
-        if msg.name in clusters:
+        if msg.name in by_name:
             raise BuildError(f"clusters[{i}].name", f"duplicate cluster name {msg.name!r}")
         tls = _tls(msg, "tls_context", f"clusters[{i}].tls_context", server_side=False)
-        clusters[msg.name] = BuiltCluster.from_config(msg, tls=tls)
-    clusters = MappingProxyType(clusters)
+        by_name[msg.name] = BuiltCluster.from_config(msg, tls=tls)
+    clusters = MappingProxyType(by_name)
     names = set()
     listeners = []
     for i, msg in enumerate(bootstrap.listeners):
@@ -77,7 +77,7 @@ def instantiate(built: BuiltConfig, dispatcher, network, *, seed: int = 0) -> Se
 
 
 def _build_listener(msg, path: str, clusters) -> BuiltListener:
-    chains = []
+    chains: list[BuiltFilterChain] = []
     for j, chain_msg in enumerate(msg.filter_chains):
         chain_path = f"{path}.filter_chains[{j}]"
         match = _build_match(chain_msg.filter_chain_match, f"{chain_path}.filter_chain_match")

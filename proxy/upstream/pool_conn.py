@@ -19,6 +19,7 @@ handed to the user, unless the user read-disabled the stream: then when it re-en
 from ..http.codec import ConnectionClosed, Data, InformationalResponse, ProtocolError, ResponseHeaders, StreamReset, \
     Trailers
 from ..http.codec_select import create_client_codec
+from ..http.h2 import H2ClientCodec
 from ..network.connection import CloseType, ConnectionEvent
 from ..network.filter import STOP_ITERATION, ConnectionCallbacks, ReadFilter
 
@@ -55,6 +56,7 @@ class UpstreamStream:
     def send_data(self, data: bytes, end_stream: bool) -> None:
         if self.closed:
             return
+        assert self.stream_id is not None, "the headers went first"
         self.pc.codec.send_data(self.stream_id, data, end_stream)
         self.request_done = end_stream
         self.pc.flush()
@@ -65,6 +67,7 @@ class UpstreamStream:
     def send_trailers(self, headers) -> None:
         if self.closed:
             return
+        assert self.stream_id is not None, "the headers went first"
         self.pc.codec.send_trailers(self.stream_id, headers)
         self.request_done = True
         self.pc.flush()
@@ -178,7 +181,8 @@ class PoolConnection(ConnectionCallbacks):
                     continue  # GOAWAY: streams at or below last_stream_id still complete
                 self._fail_stream(stream, reason)
             return
-        stream = self.streams.get(getattr(ev, "stream_id", None))
+        stream_id = getattr(ev, "stream_id", None)
+        stream = self.streams.get(stream_id) if stream_id is not None else None
         if stream is None or stream.closed:
             if isinstance(ev, Data) and ev.data:
                 self.codec.consume(ev.stream_id, len(ev.data))
@@ -235,9 +239,10 @@ class PoolConnection(ConnectionCallbacks):
     # -- backpressure on the request body -------------------------------------------------------------
     def check_outbound(self, stream: UpstreamStream) -> None:
         """HTTP/2: bytes waiting for the upstream's window count like a full write buffer."""
-        if self.protocol != "http2" or stream.closed or stream.stream_id is None:
+        codec = self.codec
+        if not isinstance(codec, H2ClientCodec) or stream.closed or stream.stream_id is None:
             return
-        above = self.codec.buffered_outbound(stream.stream_id) > self.conn.buffer_limit
+        above = codec.buffered_outbound(stream.stream_id) > self.conn.buffer_limit
         if above != stream._watermark_above and not self.above_watermark:
             stream._watermark_above = above
             stream.user.on_upstream_write_watermark(above)

@@ -269,7 +269,8 @@ class TcpProxyFilter(ReadFilter):
             return
         self._paused[of_downstream] = False
         conn = self.downstream if of_downstream else self.upstream
-        conn.read_disable(False)
+        if conn is not None:  # always: _pause_reading paused it
+            conn.read_disable(False)
         self.stats.inc(("downstream" if of_downstream else "upstream") + "_flow_control_resumed_reading_total")
 
     # -- idle timeout ----------------------------------------------------------------------
