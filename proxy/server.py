@@ -77,7 +77,9 @@ class Server:
         self._clients_gone.set()
         try:
             for listener in self.built.listeners:
-                factory = lambda listener=listener: DownstreamTransport(self, loop, listener, self.ctx)
+                def factory(listener=listener):
+                    return DownstreamTransport(self, loop, listener, self.ctx)
+
                 srv: asyncio.Server | SharedListener
                 if sockets is None:
                     host, port = listener.address

@@ -42,7 +42,7 @@ _SIGNALS = {signal.SIGINT, signal.SIGTERM}
 def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
     """Bind, fork `concurrency` workers, supervise them; the exit status of the whole proxy."""
     try:
-        sockets = {l.name: _bind(l.address) for l in built.listeners}
+        sockets = {listener.name: _bind(listener.address) for listener in built.listeners}
         admin = _bind(built.admin_address) if built.admin_address is not None else None
     except OSError as exc:
         say(f"error: cannot listen: {exc}")

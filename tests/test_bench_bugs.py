@@ -185,7 +185,7 @@ def test_end_to_end_one_easy_bug_is_found_and_attributed_to_the_patch(tmp_path):
 from fuzz import runner  # noqa: E402
 from fuzz.bench.bugs import command as bugs  # noqa: E402
 from fuzz.bench.bugs.trial import (  # noqa: E402
-    MUTATION, RESTART_REPLAY, SEED_REPLAY, PhaseTracker, Target, TrialResult, phase_of_log)
+    MUTATION, RESTART_REPLAY, SEED_REPLAY, PhaseTracker, TrialResult, phase_of_log)
 from fuzz.harness import spec_for  # noqa: E402
 
 _LOG_HEAD = """INFO: proxyfuzz instrumentation: harness=route policy=derived modules=3 functions=47 counters=198

@@ -184,7 +184,7 @@ def _example_files():
 def test_every_example_and_session_config_that_validates_also_builds(path):
     from proxy.config import load_file
     bootstrap_msg = load_file(path)
-    used = {f.WhichOneof("filter") for l in bootstrap_msg.listeners for c in l.filter_chains for f in c.filters}
+    used = {f.WhichOneof("filter") for listener in bootstrap_msg.listeners for c in listener.filter_chains for f in c.filters}
     missing = used - set(registry.registered_network_filters())
     if missing:
         pytest.skip(f"{path.name} uses {sorted(missing)}, not registered in this build yet")

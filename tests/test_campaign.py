@@ -9,7 +9,6 @@ import math
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from engine_layout import fuzz, make_layout
 from fuzz.bench.bugs import report as bug_report
@@ -104,8 +103,8 @@ def test_bench_mutators_compares_both_mutators_from_an_empty_corpus(tmp_path):
     proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert any(l.strip().startswith("custom mutator       trial 1: ft") for l in lines)
-    assert any(l.strip().startswith("byte mutator alone   trial 1: ft") for l in lines)
+    assert any(line.strip().startswith("custom mutator       trial 1: ft") for line in lines)
+    assert any(line.strip().startswith("byte mutator alone   trial 1: ft") for line in lines)
     assert lines[-1].startswith("RESULT mutator_coverage_ratio_h1_client ") and float(lines[-1].split()[-1]) > 0
     assert (tmp_path / "mutators" / "h1_client.png").read_bytes().startswith(PNG)
     modes = {row["mode"] for row in csv.DictReader(open(tmp_path / "mutators" / "h1_client.csv"))}

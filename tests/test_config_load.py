@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from google.protobuf import json_format
 
 from proxy.config import defaults, schema

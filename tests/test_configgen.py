@@ -99,11 +99,11 @@ def test_cross_field_facts_are_made_to_hold(configs):
     for config in configs:
         clusters = [c.name for c in config.clusters]
         assert len(clusters) == len(set(clusters))
-        ports = [l.address.port for l in config.listeners]
+        ports = [listener.address.port for listener in config.listeners]
         if config.HasField("admin"):
             ports.append(config.admin.address.port)
         assert len(ports) == len(set(ports))
-        assert {l.address.host for l in config.listeners} == {"127.0.0.1"}
+        assert {listener.address.host for listener in config.listeners} == {"127.0.0.1"}
 
 
 def test_bounds_hold(configs):
@@ -135,7 +135,7 @@ def test_bounds_are_one_mutable_place():
     generator = configgen.ConfigGenerator(configgen.default_generator().descriptor, small)
     for config in generator.pool(10, seed=1):
         assert len(config.listeners) == 1 and len(config.clusters) <= 1
-        assert all(len(l.filter_chains) == 1 for l in config.listeners)
+        assert all(len(listener.filter_chains) == 1 for listener in config.listeners)
 
 
 def test_same_bytes_same_config_and_a_fresh_message_each_time():
@@ -262,6 +262,6 @@ def test_bench_prints_both_sides_and_the_result_line_last(capsys):
     from fuzz.bench import configgen_rate as bench
     assert bench.main(["--n", "20", "--seed", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("configgen: ") and any(l.startswith("naive: ") for l in lines)
+    assert lines[0].startswith("configgen: ") and any(line.startswith("naive: ") for line in lines)
     name, metric, value = lines[-1].split()
     assert (name, metric) == ("RESULT", "configgen_valid_rate") and 0.9 <= float(value) <= 1.0

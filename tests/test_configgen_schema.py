@@ -2,7 +2,6 @@
 every rule kind is honoured, a field added to the .proto is generated with no other change, the
 depth cap stops a recursive message, and a rejected draw still maps bytes to a valid message."""
 
-import importlib.util
 import itertools
 import re
 import types

@@ -146,7 +146,7 @@ def test_h2load_zero_errors_and_stats_agree(stack):
     n = int(os.environ.get("E2E_H2LOAD_REQUESTS", "2000"))  # the full run: 10000
     out = subprocess.run(["h2load", "-n", str(n), "-c", "1", "-m", "100", f"http://127.0.0.1:{stack['proxy']}/load"],
                          capture_output=True, text=True, timeout=240).stdout
-    line = next(l for l in out.splitlines() if l.startswith("requests:"))
+    line = next(text for text in out.splitlines() if text.startswith("requests:"))
     assert f"{n} succeeded, 0 failed, 0 errored" in line, out
     after = stats(stack)
     assert after["http.downstream_rq_2xx"] - before.get("http.downstream_rq_2xx", 0) == n

@@ -61,7 +61,7 @@ def test_libfuzzer_flags_pass_through(layout):
 def test_crash_is_reported_with_its_file_and_replays_as_a_crash(crashy_layout):
     out = fuzz(crashy_layout, "run", "crashy", "--time", "10", "--quiet")
     assert out.returncode == 1
-    crash_lines = [l for l in out.stdout.splitlines() if "crash file:" in l]
+    crash_lines = [line for line in out.stdout.splitlines() if "crash file:" in line]
     assert len(crash_lines) == 1, out.stdout
     crash = Path(crash_lines[0].split("crash file:")[1].strip())
     assert crash.parent == crashy_layout / "work" / "artifacts" / "crashy"
@@ -106,11 +106,11 @@ def test_fuzz_all_prints_progress_and_lists_artifacts(crashy_layout):
     out = fuzz(crashy_layout, "fuzz-all", "--time", "2")
     assert out.returncode == 1  # crashy crashed
     lines = out.stdout.splitlines()
-    assert any(l.startswith("[1/2 crashy] fuzzing for 2 s") for l in lines)
-    assert any(l.startswith("[2/2 demo] fuzzing for 2 s") for l in lines)
-    assert any(l.startswith("[2/2 demo]") and "exec/s" in l and "crashes so far 1" in l for l in lines)
+    assert any(line.startswith("[1/2 crashy] fuzzing for 2 s") for line in lines)
+    assert any(line.startswith("[2/2 demo] fuzzing for 2 s") for line in lines)
+    assert any(line.startswith("[2/2 demo]") and "exec/s" in line and "crashes so far 1" in line for line in lines)
     assert "fuzz-all: 2 harness(es)" in out.stdout and "1 crash file(s)" in out.stdout
-    assert any("artifact:" in l and "crash-" in l for l in lines) or "running triage" in out.stdout
+    assert any("artifact:" in line and "crash-" in line for line in lines) or "running triage" in out.stdout
 
 
 def test_unknown_harness_and_command_are_clear_errors(layout):

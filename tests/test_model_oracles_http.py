@@ -3,7 +3,6 @@ the proxy by monkeypatch, on the committed seeds: RBAC source prefixes one bit t
 shadow rules enforced, a token bucket refilled on every request, an abort percentage one too high,
 a delay released a millisecond early. A clean replay passes (tests/test_corpus_replay.py too)."""
 
-import dataclasses
 from collections import OrderedDict
 from pathlib import Path
 

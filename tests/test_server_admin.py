@@ -1,7 +1,6 @@
 """The admin endpoint: its handler as a table of requests and answers, then once over a socket."""
 
 import json
-import socket
 
 from conftest import connect, tcp_proxy_config
 from proxy.admin import AdminHandler

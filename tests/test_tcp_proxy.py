@@ -206,7 +206,9 @@ def test_backpressure_a_slow_upstream_reader_bounds_the_proxy_buffers_while_10_m
     payload = payload[: 10 * 1024 * 1024]
     client.peer_send(payload)     # the client has everything ready; the proxy reads what it may
     p.run()
-    buffered = lambda: len(down.read_buffer) + len(up.write_buffer)
+    def buffered():
+        return len(down.read_buffer) + len(up.write_buffer)
+
     assert buffered() < 2 * limit
     got, peak = _pump_with_slow_reader(p, client, server, buffered, limit, len(payload), 64 * 1024)
     assert got == payload
@@ -226,7 +228,9 @@ def test_backpressure_a_slow_downstream_reader_pauses_the_upstream():
     server.peer_send(payload)
     p.run()
     assert up.read_disable_count >= 1      # paused: the downstream write buffer is above high
-    buffered = lambda: len(up.read_buffer) + len(down.write_buffer)
+    def buffered():
+        return len(up.read_buffer) + len(down.write_buffer)
+
     got, _ = _pump_with_slow_reader(p, server, client, buffered, limit, len(payload), 8 * 1024)
     assert got == payload
     assert up.read_disable_count == 0

@@ -6,7 +6,7 @@ import pytest
 from proxy.build import BuildError, build
 from proxy.config import ConfigError, load_bytes
 from proxy.http.access_log import MemorySink, use_sink
-from proxy.network.connection import ConnectionEvent, State
+from proxy.network.connection import State
 from proxy.network.filter import CONTINUE, ConnectionCallbacks, ReadFilter
 
 from fuzz import test_pki
@@ -83,7 +83,9 @@ def test_connected_comes_after_the_handshake_and_filters_see_plaintext_only():
     log = []
     listener = p.built.listeners[0]
     chain = listener.filter_chains[0]
-    witness_install = lambda conn, ctx: conn.add_read_filter(Witness(log))
+    def witness_install(conn, ctx):
+        conn.add_read_filter(Witness(log))
+
     object.__setattr__(chain, "installs", (witness_install, *chain.installs))
     conn, peer = accept(p)
     assert log == ["new"] and not conn.connected            # on_new_connection first, no Connected yet

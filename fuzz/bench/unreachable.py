@@ -19,7 +19,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from fuzz.harness import REPORT_ENV, REPO_ROOT, Layout, add_layout_arguments, layout_from_args
+from fuzz.harness import REPORT_ENV, Layout, add_layout_arguments, layout_from_args
 from fuzz.runner import child_env, stream
 
 HARNESS = Path(__file__).resolve().parent / "harnesses" / "fuzz_unreachable.py"

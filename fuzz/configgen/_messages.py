@@ -212,7 +212,9 @@ class MessageStrategies:
         before = [m for m in members if m not in terminals]
         if not last or high < 1:
             raise GenerationImpossible(f"{field.full_name}: no item may come last")
-        items = lambda names: st.one_of([self.oneof_member(item_type, m, depth + 1) for m in names])
+        def items(names):
+            return st.one_of([self.oneof_member(item_type, m, depth + 1) for m in names])
+
         head = (st.lists(items(before), min_size=max(0, low - 1), max_size=high - 1)
                 if before else st.just([]))
         return st.tuples(head, items(last)).map(lambda t: [*t[0], t[1]])

@@ -19,8 +19,7 @@ from ..buffer import Buffer
 from ..context import ServerContext
 from ..event import Dispatcher
 from ..network.connection import Connection
-from .filter import (CONTINUE, DATA_STATUSES, HEADERS_STATUSES, STOP_ALL_ITERATION, STOP_ITERATION,
-                     STOP_ITERATION_AND_BUFFER, TRAILERS_STATUSES, HttpFilterContractError)
+from .filter import (CONTINUE, DATA_STATUSES, HEADERS_STATUSES, STOP_ALL_ITERATION, STOP_ITERATION_AND_BUFFER, TRAILERS_STATUSES, HttpFilterContractError)
 from .message import HeaderMap, RequestHead, ResponseHead
 from .route import Route
 

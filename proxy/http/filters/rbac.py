@@ -16,7 +16,7 @@ from ...network.listener import parse_ip, source_in
 from ...network.principal import any_principal, build_principal
 from ..filter import CONTINUE, STOP_ITERATION, StreamFilter
 from ..registry import register_http_filter
-from ..route import HeaderMatcher, RouteBuildError, _header_matcher
+from ..route import RouteBuildError, _header_matcher
 
 ALLOW, DENY = 0, 1
 

@@ -32,7 +32,7 @@ from ...build_context import BuildContext
 from ...upstream.lb import pick_weighted
 from ...event import Timer
 from ..connection import CloseType, Connection, ConnectionEvent, State
-from ..filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
+from ..filter import STOP_ITERATION, ConnectionCallbacks, ReadFilter
 from ..registry import register_network_filter
 from ._stats import FilterStats, stat_scopes
 
