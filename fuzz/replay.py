@@ -36,10 +36,10 @@ def load_harness(path: Path, policy: str = "none", policy_file: Path | None = No
     path = Path(path).resolve()
     module_name = f"_proxyfuzz_harness_{path.stem}"
     loaded = sys.modules.get(module_name)
-    if loaded is not None and Path(loaded.__file__).resolve() == path:
+    if loaded is not None and loaded.__file__ is not None and Path(loaded.__file__).resolve() == path:
         return loaded
     spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None:
+    if spec is None or spec.loader is None:
         raise HarnessError(f"{path}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
@@ -68,7 +68,7 @@ class Outcome:
 
     def describe(self) -> str:
         head = f"{self.path} ({self.size} bytes, {self.seconds * 1000:.1f} ms)"
-        if self.ok:
+        if self.error is None:
             return f"ok    {head}"
         frames = traceback.extract_tb(self.error.__traceback__)[-4:]
         where = "\n".join(f"        {Path(f.filename).name}:{f.lineno} in {f.name}: {f.line or ''}"

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +142,7 @@ def option_flags(spec: HarnessSpec) -> list[str]:
 
 
 def fuzz_command(spec: HarnessSpec, layout: Layout, time_s: int | None, jobs: int,
-                 extra: list[str] = ()) -> list[str]:
+                 extra: Sequence[str] = ()) -> list[str]:
     work = layout.work_corpus(spec.name)
     artifacts = layout.artifacts(spec.name)
     cmd = [str(spec.path.resolve()), str(work)]
@@ -178,6 +179,7 @@ def stream(cmd: list[str], env: dict, cwd: Path, deadline_s: float, log_path: Pa
     try:
         import selectors
         sel = selectors.DefaultSelector()
+        assert proc.stdout is not None, "started with stdout=PIPE"
         sel.register(proc.stdout, selectors.EVENT_READ)
         while True:
             if time.monotonic() - start > deadline_s:
@@ -219,7 +221,7 @@ def _new_artifacts(directory: Path, since: float, reported: list) -> list[str]:
 
 
 def run(spec: HarnessSpec, layout: Layout, time_s: int | None = 60, jobs: int = 1,
-        policy: str | None = None, extra: list[str] = (), on_line=None, mutator: str | None = None) -> RunResult:
+        policy: str | None = None, extra: Sequence[str] = (), on_line=None, mutator: str | None = None) -> RunResult:
     """Fuzz one harness; returns once libFuzzer stops (time up, crash, or -runs reached).
     `mutator` (custom | bytes) overrides PROXYFUZZ_MUTATOR for this run."""
     check_runnable(spec)
@@ -381,7 +383,9 @@ def cmd_fuzz_all(argv: list[str]) -> int:
     if not specs:
         print(f"no harnesses in {layout.harnesses}: nothing to fuzz")
         return 0
-    crashes, failed, started = [], [], time.monotonic()
+    crashes: list[str] = []      # artifact paths as libFuzzer printed them
+    failed: list[str] = []
+    started = time.monotonic()
     campaign = Campaign(layout)
     for i, spec in enumerate(specs, 1):
         print(f"[{i}/{len(specs)} {spec.name}] fuzzing for {args.time} s"
