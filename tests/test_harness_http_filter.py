@@ -11,7 +11,7 @@ from fuzz import oracles
 from fuzz.targets import http_filter as hf
 from proxy.config import schema
 from proxy.http import filter_chain as fc
-from proxy.http.filter import CONTINUE, STOP_ALL_ITERATION
+from proxy.http.filter import CONTINUE, STOP_ALL_ITERATION, STOP_ITERATION
 from proxy.http.registry import registered_http_filters
 
 SEEDS = Path(hf.__file__).resolve().parents[2] / "corpus" / "http_filter"
@@ -78,7 +78,7 @@ def test_planted_continue_after_stop_iteration_is_caught(monkeypatch):
             status = self._call(entry, 0, self.head, self.headers_end)
             if not self.live:
                 return
-            if status is CONTINUE or status is fc.STOP_ITERATION:
+            if status is CONTINUE or status is STOP_ITERATION:
                 entry.headers_continued = True
                 continue
             entry.stopped = True
