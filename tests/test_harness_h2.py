@@ -135,3 +135,21 @@ def test_reset_of_a_finished_stream_with_unconsumed_data_is_ignored():
     client.reset_stream(sid)  # h2 considers it closed; the codec must not raise
     assert not [e for e in server.receive_data(client.data_to_send()) if not isinstance(e, Trailers)
                 and getattr(e, "stream_id", None) == sid]
+
+
+def test_a_section_over_the_peers_header_list_limit_is_refused_and_the_stream_ended():
+    """SETTINGS_MAX_HEADER_LIST_SIZE from the client (fuzzers inject it): the server codec refuses
+    a larger response head before sending anything (HeaderListTooLarge, codec contract); the pair
+    reads that as REFUSED, not as a harness crash, and ends the stream as an owner would."""
+    from h2.settings import SettingCodes
+    pair = h2pair.Pair()
+    c, s = pair.client, pair.server
+    c.codec._conn.update_settings({SettingCodes.MAX_HEADER_LIST_SIZE: 64})
+    head = (b"GET", b"/", b"a.example", b"http", [])
+    sid = pair.command(c, "send_request_headers", *head[:3], head[4], end_stream=True, scheme=head[3])
+    c.sent[sid] = h2pair.Sent(head=head, ended=True)
+    pair.settle()
+    assert pair.command(s, "send_headers", sid, 200, [(b"x-big", b"v" * 200)], end_stream=True) is h2pair.REFUSED
+    h2pair._reset_refused(pair, s, sid)
+    pair.settle()  # every oracle of the pair runs: the reset reaches the client as its outcome
+    assert s.codec.stats.get("h2_header_list_too_large") == 1

@@ -52,12 +52,13 @@ from fuzz.peers.h2_wire import H2Monitor
 from fuzz.targets.h2_floods import Fragments, InboundRun, OutboundQueue, Own, act_flood, check_inbound, check_outbound, \
     unwritten
 from fuzz.targets.reference import HOP_BY_HOP
-from proxy.http.codec import H2_PREFACE, CodecLimits, CodecUsageError, ConnectionClosed, Data, InformationalResponse, ProtocolError, \
-    RequestHeaders, ResponseHeaders, StreamReset, Trailers
+from proxy.http.codec import H2_PREFACE, CodecLimits, CodecUsageError, ConnectionClosed, Data, HeaderListTooLarge, \
+    InformationalResponse, ProtocolError, RequestHeaders, ResponseHeaders, StreamReset, Trailers
 from proxy.http.h2 import ENHANCE_YOUR_CALM, H2ClientCodec, H2ServerCodec
 from proxy.http.headers import TRAILER_FORBIDDEN
 
 MAX_ACTIONS = 256
+REFUSED = object()  # Pair.command's answer when the codec refused a section over the peer's limit
 _ADDRESS = re.compile(r"at 0x[0-9a-fA-F]+")
 MAX_SETTLE_ROUNDS = 64
 
@@ -221,6 +222,10 @@ class Pair:
             result = getattr(side.codec, name)(*args, **kwargs)
         except CodecUsageError as e:
             _fail("h2_command_refused", f"{side.name}.{name}{args!r}: {e}")
+        except HeaderListTooLarge:
+            # Over the peer's SETTINGS_MAX_HEADER_LIST_SIZE (fuzzer-injected SETTINGS): the codec sent
+            # nothing and the stream is as it was (codec contract); the caller answers otherwise.
+            return REFUSED
         side.collect()
         return result
 
@@ -357,7 +362,8 @@ def act_new_stream(pair: Pair, fdp) -> None:
             fdp.PickValueInList(SCHEMES), _fields(fdp))
     end = fdp.ConsumeBool()
     sid = pair.command(c, "send_request_headers", head[0], head[1], head[2], head[4], end_stream=end, scheme=head[3])
-    c.sent[sid] = Sent(head=head, ended=end)
+    if sid is not REFUSED:  # refused: no stream was opened
+        c.sent[sid] = Sent(head=head, ended=end)
 
 
 def act_request_body(pair: Pair, fdp, trailers: bool) -> None:
@@ -371,7 +377,9 @@ def _body(pair: Pair, side: Side, sid: int, fdp, trailers: bool) -> None:
     sent = side.sent[sid]
     if trailers:
         fields = [(n, v) for n, v in _fields(fdp) if n not in (b"te", b"connection")] or [(b"x-trailer", b"1")]
-        pair.command(side, "send_trailers", sid, fields)
+        if pair.command(side, "send_trailers", sid, fields) is REFUSED:
+            _reset_refused(pair, side, sid)
+            return
         # The codec drops what RFC 9110 6.5.1 keeps out of trailers (codec contract).
         sent.trailers, sent.ended = [(n, v) for n, v in fields if n not in TRAILER_FORBIDDEN], True
     else:
@@ -390,12 +398,14 @@ def act_response_headers(pair: Pair, fdp) -> None:
     status, fields = fdp.PickValueInList(STATUSES), _fields(fdp)
     sent = s.sent[sid]
     if status < 200:
-        pair.command(s, "send_headers", sid, status, fields)
-        sent.interim.append((status, fields))
+        if pair.command(s, "send_headers", sid, status, fields) is not REFUSED:
+            sent.interim.append((status, fields))
         return
     request = s.got[sid].head
     end = fdp.ConsumeBool() or status == 204 or request.method == b"HEAD"
-    pair.command(s, "send_headers", sid, status, fields, end_stream=end)
+    if pair.command(s, "send_headers", sid, status, fields, end_stream=end) is REFUSED:
+        _reset_refused(pair, s, sid)
+        return
     sent.head, sent.ended = (status, fields), end
 
 
@@ -407,16 +417,21 @@ def act_response_body(pair: Pair, fdp, trailers: bool) -> None:
         _body(pair, s, sid, fdp, trailers)
 
 
+def _reset_refused(pair: Pair, side: Side, sid: int) -> None:
+    """A section the peer would not accept was refused: end the stream the way an owner would."""
+    pair.command(side, "reset_stream", sid)
+    side.sent.setdefault(sid, Sent()).reset = True
+    got = side.got.setdefault(sid, Got())
+    got.dead, got.unconsumed = True, 0
+
+
 def act_reset(pair: Pair, fdp) -> None:
     side = pair.client if fdp.ConsumeBool() else pair.server
     ids = [sid for sid, s in side.sent.items() if not s.reset] if side is pair.client else \
         [sid for sid, g in side.got.items() if g.head is not None and not g.dead]
     sid = _pick(fdp, ids)
     if sid is not None:
-        pair.command(side, "reset_stream", sid)
-        side.sent.setdefault(sid, Sent()).reset = True
-        got = side.got.setdefault(sid, Got())
-        got.dead, got.unconsumed = True, 0  # our own reset: nothing more will be delivered for it
+        _reset_refused(pair, side, sid)  # our own reset: nothing more will be delivered for it
 
 
 def act_consume(pair: Pair, fdp) -> None:
