@@ -13,6 +13,7 @@ so seeds are written as readable scripts), capped at MAX_ACTIONS actions and MAX
 bytes per payload, so every run is bounded.
 """
 
+import builtins
 import hashlib
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from proxy.buffer import WatermarkBuffer
 from proxy.build import instantiate
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
+from proxy.network.connection import Connection
 
 from . import held, liveness, oracles, settle, tls_session
 from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
@@ -90,7 +92,7 @@ class Reader:
         self.pos += nbytes
         return int.from_bytes(chunk.ljust(nbytes, b"\0"), "big") % modulo
 
-    def bytes(self, n: int) -> bytes:
+    def bytes(self, n: builtins.int) -> bytes:   # `int` here is the method above
         chunk = self.data[self.pos:self.pos + n]
         self.pos += n
         return chunk
@@ -217,6 +219,13 @@ class _CheckedNetwork(sim.SimNetwork):
         return conn
 
 
+def peer_of(conn: Connection) -> TlsSocket:
+    """The far end of a session's upstream connection: _CheckedNetwork makes every one a TlsSocket."""
+    sock = conn.io
+    assert isinstance(sock, TlsSocket), sock
+    return sock
+
+
 def _act_as_peer(sock, verb: str, a: Action, payloads) -> None:
     """What the client (downstream) or the server (upstream) does at its end of a connection."""
     if verb == "send":
@@ -253,7 +262,7 @@ class Session:
         self.ctx = instantiate(built, self.dispatcher, self.network, seed=seed)
         from proxy.http.access_log import CountingSink
         self.ctx.open_access_log = lambda spec: CountingSink()  # never the terminal or a file
-        self.downstream: list[sim.SimSocket] = []
+        self.downstream: list[TlsSocket] = []
         self.peers = Peers(self.dispatcher, self.network)
         self.actions_run = 0
         self.ctx.filter_observer = oracles.FilterRules()
@@ -344,7 +353,7 @@ class Session:
         if not opened:
             return False
         conn = opened[a.target % len(opened)]
-        sock = conn.io
+        sock = peer_of(conn)
         if not conn.connected:
             return False
         _act_as_peer(sock, a.op.removeprefix("upstream_"), a, UPSTREAM_PAYLOADS)
@@ -362,7 +371,7 @@ class Session:
         for conn in list(self.network.pending):
             self.network.fail_connect(conn)
         for conn in self.network.opened:
-            conn.io.peer_reset()
+            peer_of(conn).peer_reset()
         self.dispatcher.advance(120_000)
         self.check()
         oracles.check_gauges_drained(self.ctx.stats)
@@ -372,10 +381,10 @@ class Session:
     # -- oracles --------------------------------------------------------------------------
     def _io_stamp(self) -> tuple:
         """What moved on the sockets so far: equal stamps, nothing was sent, read or closed between."""
-        socks = self.downstream + [c.io for c in self.network.opened]
+        socks = self.downstream + [peer_of(c) for c in self.network.opened]
         return (len(socks), len(self.network.pending),
-                sum(len(s.sent) + len(s.received) + len(s.wire_sent) + len(s.wire_received) + s.is_closed
-                    + s.peer_saw_end for s in socks))
+                sum(len(s.sent) + len(s.received) + len(s.wire_sent) + len(s.wire_received) + int(s.is_closed)
+                    + int(s.peer_saw_end) for s in socks))
 
     def connections(self):
         return [s.conn for s in self.downstream if s.conn is not None] + list(self.network.opened)
@@ -398,10 +407,12 @@ class Session:
     def _check_tcp_proxy_bytes(self) -> None:
         for sock in self.downstream:
             conn = sock.conn
-            upstream = conn.stream_info.get("upstream_connection") if conn is not None else None
+            if conn is None:
+                continue
+            upstream = conn.stream_info.get("upstream_connection")
             if upstream is None or conn.stream_info.get("terminal") != "tcp_proxy":
                 continue
-            up = upstream.io
+            up = peer_of(upstream)
             # Downstream -> upstream: what the proxy read from the client reaches the upstream; not a
             # PROXY header its listener filters drained, nothing before Connected (a TLS chain's
             # handshake; a client speaking clear text to it never gets anything through).
@@ -421,7 +432,7 @@ class Session:
     def digest(self) -> str:
         """What the session did, as a hash: equal inputs must give equal digests."""
         h = hashlib.sha256()
-        for sock in self.downstream + [c.io for c in self.network.opened]:
+        for sock in self.downstream + [peer_of(c) for c in self.network.opened]:
             h.update(bytes(sock.received))
             h.update(b"|%d|" % sock.peer_saw_end)
         h.update(repr(sorted(self.ctx.stats.counters.items())).encode())

@@ -59,7 +59,7 @@ def speaks_tls(conn) -> bool:
 class TlsSocket(sim.SimSocket):
     def __init__(self, read_size: int = sim.READ_SIZE) -> None:
         super().__init__(read_size)
-        self.obj = None                  # the SSLObject once TLS started
+        self.obj: ssl.SSLObject | None = None   # once TLS started
         self.wire_sent = bytearray()     # ciphertext (and raw bytes) this peer put on the wire
         self.wire_received = bytearray()
         self.handshake_done = False
@@ -67,6 +67,11 @@ class TlsSocket(sim.SimSocket):
         self._waiting = bytearray()      # plaintext sent before the handshake completed
         self._waiting_end = False
         self._ended = False
+        # Set by a session's connect (fuzz/session.py) for fuzz/tls_session.py's chain judgment:
+        # (listener index, local address, remote address, server name passed at accept), and
+        # whether that judgment is done or not due (True on a listener without listener filters).
+        self.fuzz_connect: tuple[int, tuple[str, int], tuple[str, int], str] | None = None
+        self.fuzz_chain_judged = True
 
     @property
     def tls(self) -> bool:
@@ -158,6 +163,7 @@ class TlsSocket(sim.SimSocket):
     # -- TLS ----------------------------------------------------------------------------------------
     def _step(self) -> bool:
         """One handshake attempt; sends what it made. True when bytes went out or it finished."""
+        assert self.obj is not None, "TLS not started"
         try:
             self.obj.do_handshake()
             self.handshake_done = True
@@ -176,6 +182,7 @@ class TlsSocket(sim.SimSocket):
         return bool(out) or self.handshake_done or bool(self.failed)
 
     def _write(self, data: bytes, end_stream: bool) -> None:
+        assert self.obj is not None, "TLS not started"
         try:
             if data:
                 self.obj.write(data)
@@ -193,6 +200,7 @@ class TlsSocket(sim.SimSocket):
         if wire:
             self.incoming.write(wire)
         if self.handshake_done and not self.failed:
+            assert self.obj is not None, "a handshake done means TLS started"
             while True:
                 try:
                     chunk = self.obj.read(64 * 1024)
