@@ -33,7 +33,11 @@ BODY_MODIFIERS / HEADER_REFERENCES with the documented effect.
 """
 
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from types import MappingProxyType
+from typing import cast
+
+from google.protobuf.message import Message
 
 from proxy.build import BuildContext, BuildError
 from proxy.config import schema
@@ -42,8 +46,8 @@ from proxy.config.validate import check_rules
 from proxy.context import ServerContext
 from proxy.event import SimulatedDispatcher
 from proxy.http.filter import (CONTINUE, STOP_ALL_ITERATION, STOP_ITERATION, STOP_ITERATION_AND_BUFFER,
-                               StreamFilter)
-from proxy.http.filter_chain import FilterChain
+                               FilterStatus, StreamFilter)
+from proxy.http.filter_chain import FilterCallbacks, FilterChain
 from proxy.http.message import HeaderMap, RequestHead, ResponseHead
 from proxy.http.registry import http_filter_factory, registered_http_filters
 
@@ -59,13 +63,17 @@ SOURCES = ("127.0.0.1", "10.1.2.3", "192.168.0.7", "::1", "172.16.5.4", "10.0.0.
 TIME_STEPS_MS = (0, 1, 10, 100, 999, 1_000, 5_000, 60_000)
 STATUSES = (200, 204, 304, 403, 404, 413, 429, 500, 503, 101)
 DEC, ENC = 0, 1
-_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
+Header = tuple[bytes, bytes]
+MakeFilter = Callable[[ServerContext], StreamFilter]   # a registered factory's product: one filter per stream
+Action = tuple[str, int, bytes, bool]                  # (op, argument byte, payload, end): decode_actions
+_CACHE: "OrderedDict[tuple[str, bytes], tuple[Message, MakeFilter]]" = OrderedDict()
 _CACHE_SIZE = 256
 
 # Filters documented to change request or response bodies: their chunks may differ after the call.
 BODY_MODIFIERS: frozenset = frozenset()
 
-REQUESTS = (
+# (method, path, authority, headers)
+REQUESTS: tuple[tuple[bytes, bytes, bytes, list[Header]], ...] = (
     (b"GET", b"/", b"example.com", [(b"user-agent", b"curl/8.5.0"), (b"accept", b"*/*")]),
     (b"POST", b"/login", b"example.com", [(b"content-type", b"application/x-www-form-urlencoded"),
                                           (b"content-length", b"27")]),
@@ -91,7 +99,7 @@ def filter_names() -> list[str]:
 # Configuration: parse, validate as part of a bootstrap, build (cached: makers are immutable)
 
 
-def bootstrap_for(name: str, config):
+def bootstrap_for(name: str, config: Message) -> schema.Bootstrap:
     boot = schema.Bootstrap()
     listener = boot.listeners.add(name="l0")
     listener.address.host, listener.address.port = "127.0.0.1", 10000
@@ -104,7 +112,7 @@ def bootstrap_for(name: str, config):
     return boot
 
 
-def built_for(name: str, blob: bytes):
+def built_for(name: str, blob: bytes) -> tuple[Message, MakeFilter]:
     """(config message, make) for filter `name` configured by `blob`; raises Invalid."""
     key = (name, blob)
     hit = _CACHE.get(key)
@@ -135,7 +143,7 @@ def built_for(name: str, blob: bytes):
 # Documented header effects, per filter: what a head looks like after the filter's callback
 
 
-def _header_mutation(config, headers: list, request: bool) -> list:
+def _header_mutation(config: Message, headers: list[Header], request: bool) -> list[Header]:
     add = config.request_headers_to_add if request else config.response_headers_to_add
     remove = config.request_headers_to_remove if request else config.response_headers_to_remove
     gone = {n.lower().encode() for n in remove}
@@ -150,7 +158,7 @@ HEADER_REFERENCES = {"header_mutation": _header_mutation}
 
 
 class _Connection:
-    def __init__(self, remote) -> None:
+    def __init__(self, remote: tuple[str, int]) -> None:
         self.remote_address = remote
         self.ssl = None   # plaintext: no TLS session, no client certificate (RBAC's authenticated principal)
 
@@ -159,7 +167,8 @@ class Stream:
     """The chain's `stream` (see proxy/http/filter_chain.py): the sink records what reaches the
     client and checks that the stream ends exactly once and nothing follows its end."""
 
-    def __init__(self, ctx, buffer_limit: int, remote, stream_id: int) -> None:
+    def __init__(self, ctx: ServerContext, buffer_limit: int, remote: tuple[str, int], stream_id: int,
+                 probe: "Probe") -> None:
         self.ctx = ctx
         self.dispatcher = ctx.dispatcher
         self.buffer_limit = buffer_limit
@@ -168,14 +177,14 @@ class Stream:
         self.stream_info: dict = {"response_flags": []}
         self.response_started = False
         self.ended = False
-        self.end_kind = None
+        self.end_kind: str | None = None
         self.read_disabled = 0
-        self.local_status = None
+        self.local_status: int | None = None
         self.local_replies: list = []   # statuses, in order (the models check who sent which)
         self.bypass = False          # a local reply replaced a held response: it skips the encoders
-        self.chain = None
-        self.probe = None
-        self.out_head = None
+        self.chain: FilterChain   # set by Session.new_stream: the chain is made with its stream
+        self.probe = probe
+        self.out_head: ResponseHead | None = None
         self.out_body = bytearray()
         self.out_end = False
 
@@ -187,7 +196,7 @@ class Stream:
         if not self.bypass:
             self.probe.arriving(None, ENC, what, kind)
 
-    def write_headers(self, head, end_stream: bool) -> None:
+    def write_headers(self, head: ResponseHead, end_stream: bool) -> None:
         self._written("response headers", "headers")
         if self.out_head is not None:
             raise oracles.InvariantViolation("response_headers_twice", f"{head.status} after {self.out_head.status}")
@@ -207,7 +216,7 @@ class Stream:
         if end_stream:
             self._end("response")
 
-    def write_trailers(self, trailers) -> None:
+    def write_trailers(self, trailers: HeaderMap) -> None:
         self._written("response trailers", "end")
         if self.out_head is None:
             raise oracles.InvariantViolation("response_trailers_before_headers", "")
@@ -219,12 +228,12 @@ class Stream:
             return  # as ActiveStream: a reset of an ended stream is a no-op
         self._end("reset")
 
-    def note_local_reply(self, status: int, flags) -> None:
+    def note_local_reply(self, status: int, flags: object) -> None:
         self.local_status = status
         self.local_replies.append(status)
         self.bypass = self.probe.encode_entered  # the encoders hold a response: the reply goes direct
 
-    def route(self):
+    def route(self) -> None:
         return None
 
     def disable_reads(self, disable: bool) -> None:
@@ -251,10 +260,10 @@ class Stream:
 class _Callbacks:
     """The callbacks a wrapped filter sees: the chain's, with continue_* noted by the model."""
 
-    def __init__(self, real, observed: "Observed") -> None:
+    def __init__(self, real: FilterCallbacks, observed: "Observed") -> None:
         self._real, self._observed = real, observed
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> object:
         return getattr(self._real, name)
 
     def continue_decoding(self) -> None:
@@ -272,7 +281,7 @@ class _Callbacks:
 class Observed(StreamFilter):
     """Delegates to one filter; records its statuses (the stop model), ownership, destroys."""
 
-    def __init__(self, inner, name: str, probe: "Probe", config=None) -> None:
+    def __init__(self, inner: StreamFilter, name: str, probe: "Probe", config: Message | None = None) -> None:
         self.inner, self.name, self.probe, self.config = inner, name, probe, config
         self.index = 0
         self.stopped = [False, False]
@@ -281,18 +290,18 @@ class Observed(StreamFilter):
         self.headers_released = [False, False]
         self.past_at_stop = [0, 0]   # bytes beyond this filter when it last stopped
         self.destroyed = 0
-        self.real_callbacks = None
-        self.model = None               # fuzz.models.http_oracle.HttpFilterModel of the chosen filter
+        self.real_callbacks: FilterCallbacks   # the chain's, set when the chain is made
+        self.model: http_oracle.HttpFilterModel | None = None   # the chosen filter's model
         self.external_continue = False  # the harness, not the filter, is continuing it
 
-    def set_decoder_filter_callbacks(self, callbacks) -> None:
+    def set_decoder_filter_callbacks(self, callbacks: FilterCallbacks) -> None:
         self.real_callbacks = callbacks
         self.decoder_callbacks = self.encoder_callbacks = callbacks
-        wrapped = _Callbacks(callbacks, self)
+        wrapped = cast(FilterCallbacks, _Callbacks(callbacks, self))   # FilterCallbacks' surface, by delegation
         self.inner.set_decoder_filter_callbacks(wrapped)
         self.inner.set_encoder_filter_callbacks(wrapped)
 
-    def set_encoder_filter_callbacks(self, callbacks) -> None:
+    def set_encoder_filter_callbacks(self, callbacks: FilterCallbacks) -> None:
         pass  # one callbacks object serves both directions (set above)
 
     def continue_(self, direction: int) -> None:
@@ -304,7 +313,7 @@ class Observed(StreamFilter):
         finally:
             self.external_continue = False
 
-    def set_status(self, direction: int, status) -> None:
+    def set_status(self, direction: int, status: FilterStatus) -> None:
         """The stop model: a Stop* status holds what reached this filter; CONTINUE or
         continue_*() releases it (the headers included, if they were held)."""
         if status is CONTINUE:
@@ -418,9 +427,9 @@ class Terminal(StreamFilter):
 
     def __init__(self, probe: "Probe") -> None:
         self.probe = probe
-        self.head = None
+        self.head: RequestHead | None = None
         self.body = bytearray()
-        self.trailers = None
+        self.trailers: HeaderMap | None = None
         self.request_end = False
         self.response_head_sent = False
         self.response_end = False
@@ -493,38 +502,41 @@ class Probe:
 
     def __init__(self) -> None:
         self.filters: list[Observed] = []   # chain order, terminal excluded
-        self.terminal = None
-        self.chain = None
-        self.stream = None
+        self.terminal: Terminal   # terminal, stream and chain: set by Session.new_stream
+        self.stream: Stream
+        self.chain: FilterChain
         self.encode_entered = False
-        self.request_fed = None
+        self.request_fed: tuple[bytes, bytes, bytes, tuple[Header, ...]] | None = None
         self.request_done = False
-        self.response_fed = None
+        self.response_fed: tuple[int, list[Header]] | None = None
         self.fed_dec = bytearray()
         self.conservation = [True, True]   # checked while the direction is live
 
-    def arriving(self, who, direction: int, what: str, kind: str) -> None:
+    def arriving(self, who: "Observed | Terminal | None", direction: int, what: str, kind: str) -> None:
         """`who` (a filter, the terminal, None: the client) gets `kind` (headers, data, end):
         no filter before it in this direction may still hold that part of the stream."""
-        if who is not None and getattr(who, "destroyed", 0):
+        if who is not None and who.destroyed:
             raise oracles.InvariantViolation("called_after_on_destroy", f"{what} on a destroyed filter")
-        if who is self.terminal and direction == ENC:
-            return
-        if direction == DEC:
-            earlier = self.filters if who is self.terminal else self.filters[:who.index]
+        if isinstance(who, Terminal):   # this probe's: a terminal reports to its own probe
+            if direction == ENC:
+                return
+            earlier = self.filters
+        elif direction == DEC:
+            assert who is not None, "the client only receives the response"
+            earlier = self.filters[:who.index]
         else:
             earlier = self.filters if who is None else self.filters[who.index + 1:]
         for f in earlier:
             held = (not f.headers_released[direction] if kind == "headers"
                     else f.stopped[direction] if kind == "end" else False)
             if held:
-                target = "the client" if who is None else ("the terminal" if who is self.terminal else who.name)
+                target = "the client" if who is None else ("the terminal" if isinstance(who, Terminal) else who.name)
                 raise oracles.InvariantViolation(
                     "passed_after_stop_iteration",
                     f"{what} reached {target} while {f.name} has not continued its "
                     f"{'decoding' if direction == DEC else 'encoding'}")
 
-    def past(self, f, direction: int) -> int:
+    def past(self, f: "Observed", direction: int) -> int:
         """Body bytes beyond filter f in `direction`: at the end, or held or owned by later filters."""
         if direction == DEC:
             later, end = self.filters[f.index + 1:], len(self.terminal.body)
@@ -547,14 +559,15 @@ class Probe:
                         f"{self.past(f, direction) - f.past_at_stop[direction]} body bytes got past {f.name} "
                         f"while it had not continued its {'decoding' if direction == DEC else 'encoding'}")
 
-    def _expected_headers(self, fed: list, request: bool) -> list:
+    def _expected_headers(self, fed: list[Header], request: bool) -> list[Header]:
         for f in (self.filters if request else reversed(self.filters)):
             ref = HEADER_REFERENCES.get(f.name)
             if ref is not None:
                 fed = ref(f.config, fed, request)
         return sorted(fed)
 
-    def request_reached_terminal(self, head) -> None:
+    def request_reached_terminal(self, head: RequestHead) -> None:
+        assert self.request_fed is not None, "the session records a request before it feeds it"
         method, path, authority, headers = self.request_fed
         if (head.method, head.path, head.authority) != (method, path, authority):
             raise oracles.InvariantViolation("request_line_changed", f"{head.method!r} {head.path!r} {head.authority!r}")
@@ -562,12 +575,12 @@ class Probe:
         if sorted(head.headers) != want:
             raise oracles.InvariantViolation("request_headers_differ", f"terminal got {sorted(head.headers)}, documented {want}")
 
-    def response_entered(self, head) -> None:
+    def response_entered(self, head: ResponseHead) -> None:
         if self.response_fed is not None:
             raise oracles.InvariantViolation("response_entered_twice", f"{head.status}")
         self.response_fed = (head.status, list(head.headers))
 
-    def response_reached_client(self, head) -> None:
+    def response_reached_client(self, head: ResponseHead) -> None:
         if self.stream.bypass:
             return
         skipped = [f.name for f in self.filters if not f.saw_headers[ENC]]
@@ -623,18 +636,20 @@ def _subsequence(part: bytes, whole: bytes) -> bool:
 
 
 class Session:
-    def __init__(self, name: str, config, make, layout: int, seed: int, script: int) -> None:
+    def __init__(self, name: str, config: Message, make: MakeFilter, layout: int, seed: int, script: int) -> None:
         self.name, self.config, self.make = name, config, make
         self.placement = layout & 3
         self.buffer_limit = BUFFER_LIMITS[(layout >> 2) & 3]
         self.remote = (_source(name, config, layout, seed), 40000)
         self.script = script
-        self.ctx = ServerContext(dispatcher=SimulatedDispatcher(), network=None)
-        self.ctx.random = draws.ScriptedRandom(seed, self.ctx.dispatcher.now_ms)
-        self.model = http_oracle.HttpFilterModel(name, config, self.ctx.dispatcher.now_ms, self.ctx.stats.counters,
+        self.dispatcher = SimulatedDispatcher()   # the session moves its clock and runs what is posted
+        self.ctx = ServerContext(dispatcher=self.dispatcher, network=None)
+        # ScriptedRandom has the part of random.Random that filters draw with (randrange, random)
+        self.ctx.random = draws.ScriptedRandom(seed, self.dispatcher.now_ms)  # type: ignore[assignment]
+        self.model = http_oracle.HttpFilterModel(name, config, self.dispatcher.now_ms, self.ctx.stats.counters,
                                                  self.ctx.random)
         self.streams = 0
-        self.probe = None
+        self.probe: Probe   # the current stream's
         self.new_stream()
 
     def new_stream(self) -> None:
@@ -642,7 +657,7 @@ class Session:
         chosen = Observed(self.make(self.ctx), self.name, probe, self.config)
         chosen.model = self.model
         self.chosen = chosen
-        filters = [chosen]
+        filters: list[Observed] = [chosen]
         if self.placement in (1, 2):
             scripted = Observed(ScriptedFilter(self.script), "scripted", probe)
             filters = [chosen, scripted] if self.placement == 1 else [scripted, chosen]
@@ -650,8 +665,7 @@ class Session:
             f.index = i
         probe.filters = filters
         probe.terminal = Terminal(probe)
-        probe.stream = Stream(self.ctx, self.buffer_limit, self.remote, 1 + 2 * self.streams)
-        probe.stream.probe = probe
+        probe.stream = Stream(self.ctx, self.buffer_limit, self.remote, 1 + 2 * self.streams, probe)
         probe.chain = probe.stream.chain = FilterChain(probe.stream, filters + [probe.terminal])
         self.streams += 1
         self.probe = probe
@@ -662,12 +676,12 @@ class Session:
         p = self.probe
         if not p.stream.ended:
             p.stream.reset("connection closed")
-        self.ctx.dispatcher.run_posted()
+        self.dispatcher.run_posted()
         p.check_destroyed()
 
-    def who(self, b: int):
+    def who(self, b: int) -> "Observed | Terminal":
         """An actor for local replies / continue / reset: a filter or the terminal."""
-        actors = self.probe.filters + [self.probe.terminal]
+        actors: list[Observed | Terminal] = [*self.probe.filters, self.probe.terminal]
         return actors[b % len(actors)]
 
     def apply(self, op: str, a: int, payload: bytes, end: bool) -> None:
@@ -679,7 +693,7 @@ class Session:
                 self.new_stream()
             return
         if op == "advance":
-            self.ctx.dispatcher.advance(TIME_STEPS_MS[a % len(TIME_STEPS_MS)])
+            self.dispatcher.advance(TIME_STEPS_MS[a % len(TIME_STEPS_MS)])
         elif stream.ended:
             return
         elif op == "decode_headers":
@@ -722,12 +736,12 @@ class Session:
             stream.reset("downstream reset")
         elif op == "watermark":
             chain.on_downstream_watermark(bool(a & 1))
-        self.ctx.dispatcher.run_posted()
+        self.dispatcher.run_posted()
         p.check_bytes()
         self.model.check_time(self.chosen, p.stream, chain)
 
 
-def _source(name: str, config, layout: int, seed: int) -> str:
+def _source(name: str, config: Message, layout: int, seed: int) -> str:
     """The client's address: SOURCES by layout bits 4-6, or with bit 7 an address on the edge of one
     of the configuration's source prefixes (fuzz.models.rbac.boundary_addresses), by the seed."""
     edges = rbac_model.boundary_addresses(p for policy in getattr(config, "policies", ())
@@ -741,9 +755,9 @@ OPS = ("decode_headers", "decode_data", "decode_trailers", "encode_headers", "en
 _PAYLOAD_OPS = ("decode_data", "encode_data")
 
 
-def decode_actions(r: Reader) -> list:
+def decode_actions(r: Reader) -> list[Action]:
     """(op, argument byte, payload, end) tuples from the rest of the input."""
-    actions = []
+    actions: list[Action] = []
     while r.remaining() > 0 and len(actions) < MAX_ACTIONS:
         op = OPS[r.int(1, len(OPS))]
         a = r.int(1, 256)
@@ -752,7 +766,7 @@ def decode_actions(r: Reader) -> list:
     return actions
 
 
-def encode_actions(actions) -> bytes:
+def encode_actions(actions: Iterable[Action]) -> bytes:
     out = bytearray()
     for op, a, payload, end in actions:
         out.append(OPS.index(op))
@@ -771,7 +785,7 @@ def _decode_head(r: Reader) -> tuple[str, bytes, int, int, int]:
     return name, blob, r.int(1, 256), r.int(1, 256), r.int(4, 1 << 32)
 
 
-def run(data: bytes):
+def run(data: bytes) -> Session | None:
     r = Reader(data)
     name, blob, layout, seed, script = _decode_head(r)
     try:
@@ -796,7 +810,7 @@ def describe(data: bytes) -> str:
     return "\n".join(head + actions)
 
 
-def seed(name: str, config, layout: int, seed_: int, script: int, actions) -> bytes:
+def seed(name: str, config: Message, layout: int, seed_: int, script: int, actions: Iterable[Action]) -> bytes:
     blob = config.SerializeToString(deterministic=True)
     return (bytes([filter_names().index(name)]) + len(blob).to_bytes(2, "big") + blob + bytes([layout, seed_])
             + script.to_bytes(4, "big") + encode_actions(actions))
@@ -833,7 +847,7 @@ def _configs() -> dict:
     return configs
 
 
-def _a(op, a=0, payload=b"", end=False):
+def _a(op: str, a: int = 0, payload: bytes = b"", end: bool = False) -> Action:
     return (op, a, payload, end)
 
 
@@ -904,10 +918,10 @@ def model_seeds() -> list:
     burst = [get, _a("new_stream"), get, _a("new_stream"), get, _a("advance", 4), _a("new_stream"), get,
              _a("advance", 1), _a("new_stream"), get, _a("new_stream"), get, _a("advance", 7), _a("new_stream"), get]
     out += [seed("local_ratelimit", bucket, 0, 7, 0, burst), seed("local_ratelimit", bucket, 0, 7, 0, [_a("advance", 2)] + burst)]
-    for percent, draws in ((50, (127, 128)), (30, (76, 77)), (1, (2, 3)), (99, (253, 254))):
+    for percent, either_side in ((50, (127, 128)), (30, (76, 77)), (1, (2, 3)), (99, (253, 254))):
         abort = cls["fault"](abort_status=503, abort_percent=percent, delay_ms=100)
         out += [seed("fault", abort, 0, d, 0, [get, _a("advance", 3), _a("new_stream"), get, _a("advance", 2),
-                                                _a("advance", 3)]) for d in draws]
+                                                _a("advance", 3)]) for d in either_side]
     return out
 
 
