@@ -92,8 +92,9 @@ class H1Client(Client):
             raise InvariantViolation("peer_h1_response_rejected",
                                      f"client {self.index}: h11 refused the proxy's response bytes: {self.responses.error}")
         for ex in self.exchanges:
-            if ex.response is not None and ex.response.complete:
-                ex.end("response", ex.response.ended_ms)
+            response = ex.response
+            if response is not None and response.complete and response.ended_ms is not None:  # set together
+                ex.end("response", response.ended_ms)
 
 
 class H2Client(H2Peer, Client):
@@ -143,7 +144,8 @@ class H2Client(H2Peer, Client):
             self.sock.peer_send(out)
 
     def on_event(self, ev, now: int) -> None:
-        ex = self.by_stream.get(getattr(ev, "stream_id", None))
+        sid: int | None = getattr(ev, "stream_id", None)   # None: a connection-level event
+        ex = self.by_stream.get(sid) if sid is not None else None
         if ex is None:
             return
         if isinstance(ev, h2.events.InformationalResponseReceived):

@@ -23,6 +23,7 @@ cookie crumbs RFC 9113 8.2.3), carry no meaning.
 """
 
 import re
+from dataclasses import dataclass
 
 from ..targets.reference import meaning_fields
 from .record import Message
@@ -34,8 +35,9 @@ class Model:
     """The rewrites of one HCM configuration that change what is forwarded."""
 
     def __init__(self, config) -> None:
-        self.mutations = []
-        self.response_mutations = []  # in encoding order: the last filter of the chain first (Envoy)
+        # (names removed, fields added) of each header_mutation filter (proxy.http.filters.header_mutation)
+        self.mutations: list[tuple[tuple, tuple]] = []
+        self.response_mutations: list[tuple[tuple, tuple]] = []  # in encoding order: the last filter of the chain first (Envoy)
         for name, make in zip(getattr(config, "filter_names", ()), getattr(config, "filter_makers", ())):
             if name == "header_mutation":
                 mutation = make(None).config
@@ -106,9 +108,19 @@ def normal_target(target: bytes, model: Model) -> bytes:
     return path + q + query
 
 
-def expected_request(sent: Message, model: Model) -> Message | None:
-    """The request the upstream should see (method, target, authority, headers), or None when the
-    model does not know the rewrite."""
+@dataclass(frozen=True)
+class ExpectedRequest:
+    """What the upstream should see of a client's request."""
+    method: bytes
+    target: bytes | None         # None when the model does not know the path rewrite
+    authority: bytes
+    headers: list                # [(name, value)] bytes
+
+
+def expected_request(sent: Message, model: Model) -> ExpectedRequest:
+    """The request the upstream should see (method, target, authority, headers); its target is
+    None when the model does not know the rewrite."""
+    target: bytes | None
     target, absolute_authority = split_target(sent.target)
     if model.unknown_path_rewrite:
         target = None
@@ -119,9 +131,9 @@ def expected_request(sent: Message, model: Model) -> Message | None:
         headers = [(n, v) for n, v in headers if n.lower() not in remove] + list(add)
     if model.drop_underscores:
         headers = [(n, v) for n, v in headers if b"_" not in n]
-    return Message(method=sent.method, target=target,
-                   authority=absolute_authority if absolute_authority is not None else sent.authority,
-                   headers=headers)
+    return ExpectedRequest(method=sent.method, target=target,
+                           authority=absolute_authority if absolute_authority is not None else sent.authority,
+                           headers=headers)
 
 
 def expected_response_fields(upstream_fields, model: Model) -> list:

@@ -16,7 +16,6 @@ messages), <prefix>_count_mismatch (framing: a different number of messages),
 import io
 from http import client as http_client
 
-import h11
 import httptools
 
 from ..oracles import InvariantViolation
@@ -54,9 +53,13 @@ def h11_messages(wire: bytes, requests: bool, methods=(), eof: bool = False) -> 
     """Complete messages h11 reads; Refused when it refuses bytes. Responses answer `methods` in order;
     `eof`: the connection ended after `wire` (a body delimited by the close is complete)."""
     from .h1_stream import RequestStream, ResponseStream
-    stream = RequestStream() if requests else ResponseStream()
-    for m in methods:
-        stream.expect(m)
+    stream: RequestStream | ResponseStream
+    if requests:
+        stream = RequestStream()
+    else:
+        stream = responses = ResponseStream()
+        for m in methods:
+            responses.expect(m)
     stream.feed(wire, 0, eof=eof)
     if stream.error is not None:
         raise Refused(stream.error)
@@ -67,7 +70,7 @@ def h11_messages(wire: bytes, requests: bool, methods=(), eof: bool = False) -> 
 class _Collector:
     def __init__(self, requests: bool) -> None:
         self.requests = requests
-        self.parser = None
+        self.parser: httptools.HttpRequestParser | httptools.HttpResponseParser | None = None
         self.messages: list[Message] = []
         self.current: Message | None = None
         self.in_body = False
@@ -101,9 +104,9 @@ class _Collector:
 def llhttp_messages(wire: bytes, requests: bool) -> list[Message]:
     """Complete messages llhttp reads (responses: only while they need no request method to frame)."""
     sink = _Collector(requests)
-    sink.parser = (httptools.HttpRequestParser if requests else httptools.HttpResponseParser)(sink)
+    sink.parser = parser = (httptools.HttpRequestParser if requests else httptools.HttpResponseParser)(sink)
     try:
-        sink.parser.feed_data(wire)
+        parser.feed_data(wire)
     except httptools.HttpParserUpgrade:
         pass  # CONNECT or Upgrade: the rest is not HTTP/1.1
     except httptools.HttpParserError as e:
@@ -224,7 +227,7 @@ def stdlib_responses(wire: bytes, methods, eof: bool = False) -> list[Message]:
     methods = list(methods)
     while sock.file.tell() < len(wire) and len(out) < MAX_MESSAGES:
         method = methods[len(out)] if len(out) < len(methods) else b"GET"
-        resp = http_client.HTTPResponse(sock, method=method.decode("latin-1"))
+        resp = http_client.HTTPResponse(sock, method=method.decode("latin-1"))  # type: ignore[arg-type]  # only makefile("rb") is called
         try:
             resp.begin()
             if resp.length is None and not resp.chunked and resp.will_close and not eof \
@@ -262,7 +265,8 @@ def agree(prefix: str, what: str, wire: bytes, requests: bool, methods=(), refer
     h11's messages. `reference`: messages that must also agree (what the proxy meant to send);
     `eof`: the connection ended after `wire`; `h11_read`: h11's messages when a peer already read
     `wire` with it (h1_stream), so it is not parsed twice."""
-    parsed, refused = {}, {}
+    parsed: dict[str, list[Message]] = {}
+    refused: dict[str, str] = {}
     head_at = None if requests else next((i for i, m in enumerate(methods) if m in (b"HEAD", b"CONNECT")), None)
     for name, parse in (("h11", lambda: h11_read if h11_read is not None else h11_messages(wire, requests, methods, eof)),
                         ("stdlib", lambda: stdlib_requests(wire) if requests else stdlib_responses(wire, methods, eof)),
@@ -284,9 +288,9 @@ def agree(prefix: str, what: str, wire: bytes, requests: bool, methods=(), refer
         partial.add("llhttp")
     if refused:
         name, reason = next(iter(refused.items()))
-        others = f"{', '.join(parsed)} read {max(len(m) for m in parsed.values())} message(s)" if parsed \
+        readers = f"{', '.join(parsed)} read {max(len(m) for m in parsed.values())} message(s)" if parsed \
             else "no parser reads it"
-        raise InvariantViolation(f"{prefix}_{name}_rejects", f"{what}: {reason}; {others}, from {wire[:200]!r}")
+        raise InvariantViolation(f"{prefix}_{name}_rejects", f"{what}: {reason}; {readers}, from {wire[:200]!r}")
     if reference is not None:
         parsed = {"the proxy": reference, **parsed}
     (base_name, base), *others = parsed.items()

@@ -18,6 +18,7 @@ class _Stream:
     """What both directions share: bytes in, messages out, the first refusal kept in `error`."""
 
     conn: h11.Connection
+    messages: list[Message]
     error: str | None
     done: bool
     kind = "message"

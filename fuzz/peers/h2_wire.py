@@ -23,6 +23,8 @@ InvariantViolation names (RFC 9113 sections):
                                   frames up to the size it advertised)
 """
 
+from typing import NoReturn
+
 from ..oracles import InvariantViolation
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -73,7 +75,7 @@ class _Splitter:
             yield frame
 
 
-def _fail(name: str, detail: str) -> None:
+def _fail(name: str, detail: str) -> NoReturn:
     raise InvariantViolation(name, detail)
 
 
@@ -126,7 +128,9 @@ class H2Monitor:
     def _stream(self, sid: int, by_judged: bool) -> _Stream:
         st = self.streams.get(sid)
         if st is None:
-            st = self.streams[sid] = _Stream(by_judged, self.settings[S_INITIAL_WINDOW_SIZE])
+            window = self.settings[S_INITIAL_WINDOW_SIZE]
+            assert window is not None, "it has a default (65,535), and a SETTINGS value is a number"
+            st = self.streams[sid] = _Stream(by_judged, window)
         return st
 
     # -- the judged side's frames --------------------------------------------------------------

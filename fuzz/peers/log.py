@@ -127,8 +127,11 @@ class Peers:
                 if protocol is None:
                     self.servers[i] = False  # tcp_proxy's upstream: bytes relayed, not HTTP to judge
                     continue
-                server = H2Server(self, i, conn, self.upstream_settings) if protocol == "http2" else H1Server(self, i, conn)
-                server.withhold = protocol == "http2" and "upstream" in self.withholding
+                if protocol == "http2":
+                    server = h2_server = H2Server(self, i, conn, self.upstream_settings)
+                    h2_server.withhold = "upstream" in self.withholding
+                else:
+                    server = H1Server(self, i, conn)
                 self.servers[i] = server
             if server:
                 server.observe(now)

@@ -50,6 +50,12 @@ class Server:
             self.on_sent(bytes(sock.sent[self.sent_seen:]), now)
             self.sent_seen = len(sock.sent)
 
+    def on_received(self, data: bytes, now: int) -> None:
+        raise NotImplementedError
+
+    def on_sent(self, data: bytes, now: int) -> None:
+        raise NotImplementedError
+
 
 class H1Server(Server):
     def __init__(self, log, index: int, conn) -> None:
@@ -133,12 +139,14 @@ class H2Server(H2Peer, Server):
                 up.response.complete, up.response.ended_ms = True, self.clock()
 
     def on_event(self, ev, now: int) -> None:
-        sid = getattr(ev, "stream_id", None)
+        sid: int | None = getattr(ev, "stream_id", None)
+        if sid is None:
+            return  # a connection-level event
         if isinstance(ev, h2.events.RequestReceived):
             msg = request_message(ev.headers, now)
-            up = self.by_stream[sid] = self._seen(msg, sid)
+            opened = self.by_stream[sid] = self._seen(msg, sid)
             self.streams[sid] = msg
-            self.log.link(up)
+            self.log.link(opened)
             return
         up = self.by_stream.get(sid)
         if up is None:
