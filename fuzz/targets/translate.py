@@ -25,6 +25,9 @@ accepted bytes were all consumed must have credited every one back: fuzz/flow_co
 peer_forwarded_* (conformance and meaning, as in sessions).
 """
 
+from collections.abc import Iterable
+from typing import Literal, NoReturn
+
 import atheris
 import h2.config
 import h2.connection
@@ -41,12 +44,16 @@ from fuzz.peers.record import Message
 from proxy.http.codec import H2_PREFACE, CodecUsageError, Data, HeaderListTooLarge, ProtocolError, RequestHeaders, \
     StreamReset, Trailers
 from proxy.http.codec_select import create_client_codec, create_server_codec
+from proxy.http.h2 import H2ServerCodec
 
 MAX_REQUESTS = 32
 UPSTREAM_OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+Kind = Literal["HTTP1", "HTTP2"]   # a codec on either side of the translation
+Fields = Iterable[tuple[bytes, bytes]]
 
 
-def Request(method, target, authority, fields, body=b"", trailers=()) -> Message:
+def Request(method: bytes, target: bytes, authority: bytes, fields: Fields, body: bytes = b"",
+            trailers: Fields = ()) -> Message:
     """A request as one party understood it."""
     return Message(method=bytes(method), target=bytes(target), authority=bytes(authority),
                    headers=[(bytes(n), bytes(v)) for n, v in fields], body=bytearray(body),
@@ -57,16 +64,16 @@ def key(req: Message) -> tuple:
     return (req.method, req.target, req.authority, comparable(req.headers), bytes(req.body), comparable(req.trailers))
 
 
-def _fail(name: str, detail: str) -> None:
+def _fail(name: str, detail: str) -> NoReturn:
     raise InvariantViolation(name, detail)
 
 
 # ----------------------------------------------------------------------------- downstream side
-def accept(kind: str, data: bytes) -> list[Request]:
+def accept(kind: Kind, data: bytes) -> list[Message]:
     """Feed downstream bytes (then EOF) to a server codec; the requests it accepted whole, in order."""
     server = create_server_codec(kind)
     events = list(server.receive_data(data))
-    done: list[Request] = []
+    done: list[Message] = []
     state: dict[int, tuple[RequestHeaders, bytearray]] = {}
     answered: set[int] = set()
 
@@ -102,18 +109,18 @@ def accept(kind: str, data: bytes) -> list[Request]:
         events = server.pending_events()
         if not events:
             break
-    if kind == "HTTP2" and not server._dead:  # everything delivered was consumed: all of it credited back
+    if isinstance(server, H2ServerCodec) and not server._dead:  # HTTP2: everything delivered was consumed: all of it credited back
         check_h2_windows("downstream h2 server codec", server, consumed_all=True)
     absorb(server.receive_data(b""))
     return done[:MAX_REQUESTS]
 
 
 # ------------------------------------------------------------------------------- upstream side
-def forward(kind: str, requests: list[Request]) -> tuple[list[Request], bytes]:
+def forward(kind: Kind, requests: list[Message]) -> tuple[list[Message], bytes]:
     """Send the requests through one upstream client codec; (the requests sent, the bytes written)."""
     client = create_client_codec(kind)
     wire = bytearray(client.data_to_send())
-    sent = []
+    sent: list[Message] = []
     for req in requests:
         if not req.authority:
             continue  # an HTTP/1.0 request without Host: no authority to send upstream; the proxy answers it
@@ -123,7 +130,7 @@ def forward(kind: str, requests: list[Request]) -> tuple[list[Request], bytes]:
         try:
             sid = client.send_request_headers(req.method, req.target, req.authority, req.headers, end_stream=end)
             if not end:
-                client.send_data(sid, req.body, end_stream=not req.trailers)
+                client.send_data(sid, bytes(req.body), end_stream=not req.trailers)
                 if req.trailers:
                     client.send_trailers(sid, req.trailers)
         except CodecUsageError as e:
@@ -136,7 +143,7 @@ def forward(kind: str, requests: list[Request]) -> tuple[list[Request], bytes]:
 
 
 # ------------------------------------------------------------------------------- re-parsers
-def parse_h2(wire: bytes) -> list[Request]:
+def parse_h2(wire: bytes) -> list[Message]:
     # Cookie crumbs are compared as crumbs: h2's own joining turns a valid empty crumb into a value
     # ending in "; " and then refuses it as surrounded by whitespace (a flaw of the reader, not of
     # what the proxy sent, RFC 9113 8.2.3).
@@ -147,7 +154,7 @@ def parse_h2(wire: bytes) -> list[Request]:
         events = conn.receive_data(wire)
     except h2.exceptions.ProtocolError as e:
         _fail("translate_h2_rejects", f"h2 server refused the upstream bytes: {e!r}")
-    streams: dict[int, Request] = {}
+    streams: dict[int, Message] = {}
     order: list[int] = []
     for ev in events:
         if isinstance(ev, h2.events.RequestReceived):
@@ -178,7 +185,7 @@ def compare(what: str, accepted: list[Message], parsed: list[Message]) -> None:
                                                     f"the parser reads {y!r}")
 
 
-def check_meaning(downstream: str, data: bytes, sent: list[Message], parsed: list[Message]) -> None:
+def check_meaning(downstream: Kind, data: bytes, sent: list[Message], parsed: list[Message]) -> None:
     """Each forwarded request conforms; and when h11 reads the client's HTTP/1.1 bytes as exactly as
     many requests as went upstream, each means what the client sent."""
     for i, req in enumerate(parsed):
@@ -191,7 +198,7 @@ def check_meaning(downstream: str, data: bytes, sent: list[Message], parsed: lis
             judge.check_meaning_of(mine, theirs, NO_REWRITES, f"client request {i + 1} -> upstream")
 
 
-_last_client: tuple = (None, None)
+_last_client: tuple[bytes | None, list[Message] | None] = (None, None)
 
 
 def client_requests(data: bytes) -> list[Message] | None:
@@ -205,7 +212,7 @@ def client_requests(data: bytes) -> list[Message] | None:
     return _last_client[1]
 
 
-def translate(downstream: str, upstream: str, data: bytes) -> int:
+def translate(downstream: Kind, upstream: Kind, data: bytes) -> int:
     """One direction; returns how many requests went upstream."""
     sent, wire = forward(upstream, accept(downstream, data))
     if upstream == "HTTP1":
