@@ -40,6 +40,7 @@ Liveness, once settled (the server answers every request it read whole, all body
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import NoReturn
 
 import atheris
 import hpack
@@ -73,7 +74,7 @@ FRAME_TYPES = ["data", "headers", "priority", "rst", "settings", "ping", "goaway
                "continuation", "push_promise", "unknown"]
 
 
-def _fail(name: str, detail: str) -> None:
+def _fail(name: str, detail: str) -> NoReturn:
     raise InvariantViolation(name, detail)
 
 
@@ -113,7 +114,7 @@ class Sent:
 @dataclass
 class Got:
     """What a receiver's events said about one stream."""
-    head: object = None
+    head: RequestHeaders | ResponseHeaders | None = None
     interim: list = field(default_factory=list)
     body: bytearray = field(default_factory=bytearray)
     trailers: list | None = None
@@ -281,10 +282,11 @@ class Pair:
                 if sent is not None and sent.head is not None:
                     _fail("h2_request_mismatch", f"server refused the client's valid request {sid}: {ev.reason}")
 
-    def check_head(self, side: Side, sid: int, ev) -> None:
+    def check_head(self, side: Side, sid: int, ev: RequestHeaders | ResponseHeaders) -> None:
         if side.tainted:
             return
         sent = self.peer(side).sent.get(sid)
+        got: tuple   # the head as the receiver saw it; `want`, as the sender sent it
         if isinstance(ev, RequestHeaders):
             got = (ev.method, ev.target, ev.authority, ev.scheme, normalised(ev.headers))
             want = None if sent is None or sent.head is None else sent.head[:4] + (normalised(sent.head[4]),)
@@ -295,6 +297,7 @@ class Pair:
             want = None if sent is None or sent.head is None else (sent.head[0], normalised(sent.head[1]))
             if got != want:
                 _fail("h2_response_mismatch", f"client saw response {sid} as {got!r}; the server sent {want!r}")
+        assert sent is not None   # else want was None and the head mismatched
         if ev.end_stream and not sent.ended:
             _fail("h2_end_not_sent", f"{side.name} saw stream {sid} end with its headers; the sender did not end it")
 
@@ -402,6 +405,7 @@ def act_response_headers(pair: Pair, fdp) -> None:
             sent.interim.append((status, fields))
         return
     request = s.got[sid].head
+    assert isinstance(request, RequestHeaders)   # _open picked a stream whose request head arrived
     end = fdp.ConsumeBool() or status == 204 or request.method == b"HEAD"
     if pair.command(s, "send_headers", sid, status, fields, end_stream=end) is REFUSED:
         _reset_refused(pair, s, sid)
@@ -479,6 +483,7 @@ def raw_frame(pair: Pair, fdp) -> bytes:
     kind = fdp.PickValueInList(FRAME_TYPES)
     sid = fdp.ConsumeIntInRange(0, 11)
     flags = {f for f in ("END_STREAM", "END_HEADERS", "PADDED", "PRIORITY", "ACK") if fdp.ConsumeBool()}
+    f: hf.Frame
     if kind == "data":
         f = hf.DataFrame(sid, data=fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 512)))
     elif kind in ("headers", "continuation", "push_promise"):
@@ -503,7 +508,7 @@ def raw_frame(pair: Pair, fdp) -> bytes:
         f = hf.WindowUpdateFrame(sid, window_increment=fdp.ConsumeIntInRange(0, 2 ** 31 - 1))
     else:
         return bytes([0, 0, 3, fdp.ConsumeIntInRange(10, 255), 0, 0, 0, 0, sid]) + fdp.ConsumeBytes(3).ljust(3, b"\0")
-    if "PADDED" in flags and kind in ("data", "headers", "push_promise"):
+    if "PADDED" in flags and isinstance(f, hf.Padding):   # DATA, HEADERS, PUSH_PROMISE
         f.pad_length = fdp.ConsumeIntInRange(0, 16)
     for name in flags & {flag.name for flag in f.defined_flags}:
         f.flags.add(name)
