@@ -12,6 +12,8 @@ call made), predicts the filter's decision, and compares it with what the call d
 Violations are named model_<filter>_<what>.
 """
 
+from typing import TYPE_CHECKING
+
 from proxy.http.filter import CONTINUE
 
 from fuzz.oracles import InvariantViolation
@@ -19,13 +21,18 @@ from fuzz.oracles import InvariantViolation
 from . import fault, rbac, ratelimit, stats
 from fuzz.targets.route_reference import Request
 
+if TYPE_CHECKING:
+    from proxy.tls.info import PeerCertificate
+
+    from fuzz.targets.http_filter import Stream   # which imports this module
+
 RBAC_COUNTERS = ("allowed", "denied", "shadow_allowed", "shadow_denied")
 RATELIMIT_COUNTERS = ("allowed", "rate_limited")
 FAULT_COUNTERS = ("aborts_injected", "delays_injected")
 MODELLED = ("rbac", "local_ratelimit", "fault")
 
 
-def peer_certificate(conn):
+def peer_certificate(conn) -> "PeerCertificate | None":
     """The client certificate the connection's TLS layer verified, or None (plaintext, no mTLS)."""
     return getattr(getattr(conn, "ssl", None), "peer", None)
 
@@ -52,7 +59,8 @@ class HttpFilterModel:
         elif name == "local_ratelimit":
             self.bucket = ratelimit.Bucket.of(config)
             self.state = ratelimit.start(self.bucket)
-        self.pending = None   # (stream, due_ms, what) for a predicted delay not yet released
+        # (stream, due_ms, what) for a predicted delay not yet released
+        self.pending: tuple[Stream, int, str] | None = None
 
     # -- the filter's decode_headers -----------------------------------------------------------
     def decode_headers(self, filt, stream, head, call):

@@ -13,10 +13,15 @@ built it) and calls `check` after every action. The model predicts, per connecti
 and the filter's counters moved as predicted. Violations are named model_<filter>_<what>.
 """
 
+from proxy.network.connection import Connection
+
 from fuzz.oracles import InvariantViolation
 
 from . import fault, rbac, ratelimit, stats, timeouts
 from .http_oracle import RATELIMIT_COUNTERS, RBAC_COUNTERS, peer_certificate
+
+# What the model predicts for a new connection: (allowed, counters moved, the counters judged).
+Prediction = tuple[bool, dict[str, int], tuple[str, ...]]
 
 
 def _forwarded(conn) -> int:
@@ -43,15 +48,17 @@ class NetworkFilterModel:
     def __init__(self, name: str, config, clock, counters: dict) -> None:
         self.name, self.config, self.clock, self.counters = name, config, clock, counters
         self.active = name in ("rbac", "local_ratelimit", "fault") or (name == "tcp_proxy" and config.idle_timeout_ms)
-        self.idle = {}          # tcp_proxy: conn -> [reads, flushes, last read ms, last flush ms, connected ms, open]
+        # tcp_proxy: conn -> [reads, flushes, last read ms, last flush ms, connected ms or None, open]
+        self.idle: dict[Connection, list] = {}
         self.idle_fired = 0     # tcp_proxy.idle_timeout as of the last check
         if name == "rbac":
             self.engine = rbac.from_network(config)
         elif name == "local_ratelimit":
             self.bucket = ratelimit.Bucket.of(config)
             self.state = ratelimit.start(self.bucket)
-        self.fresh = []         # (conn, prediction, what, counters before, upstreams before) to check
-        self.delayed = []       # (conn, accepted_ms) under a fault filter
+        # (conn, prediction, what, counters before, upstreams before) to check
+        self.fresh: list[tuple[Connection, Prediction, str, dict[str, int], int]] = []
+        self.delayed: list[tuple[Connection, int]] = []       # (conn, accepted_ms) under a fault filter
         self.before, self.upstreams = dict(counters), 0   # as of the last check
 
     # -- events ----------------------------------------------------------------------------------
@@ -63,6 +70,7 @@ class NetworkFilterModel:
         source = (getattr(conn, "direct_remote_address", None) or conn.remote_address)[0]
         port = conn.local_address[1]
         what = f"connection from {source} to port {port} at {now} ms"
+        expected: Prediction
         if self.name == "rbac":
             verdict = rbac.decide(self.engine, self.config.shadow, rbac.Subject(source, port, None, peer_certificate(conn)))
             expected = (verdict.allowed, dict(verdict.counters), RBAC_COUNTERS)
@@ -117,7 +125,7 @@ class NetworkFilterModel:
             if state[5] and not conn.is_open:
                 state[5] = False
                 eligible += max(state[2], state[3]) + idle_ms <= now
-            elif conn.is_open and state[4] is not None and upstream.is_open and all(map(timeouts.quiet, sides)):
+            elif conn.is_open and state[4] is not None and upstream is not None and upstream.is_open and all(map(timeouts.quiet, sides)):
                 deadline = timeouts.late_deadline(idle_ms, state[4], state[2], state[3])
                 if deadline <= now:
                     late = (conn, deadline)

@@ -27,8 +27,12 @@ Nodes are tuples, (kind, argument):
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from fuzz.targets import route_reference
+
+if TYPE_CHECKING:
+    from proxy.tls.info import PeerCertificate
 
 ALLOW, DENY = 0, 1   # RBAC.Action (our RbacAction has the same numbering)
 ANY = ("any", True)
@@ -53,7 +57,7 @@ class Subject:
     source_ip: str
     destination_port: int = 0
     request: route_reference.Request | None = None
-    peer: object = None   # the verified client certificate (subject, uri_sans, dns_sans), if any
+    peer: "PeerCertificate | None" = None   # the verified client certificate, if any
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,7 @@ def boundary_addresses(prefix_texts) -> tuple:
     """Addresses on the edges of each CIDR range: its first and last address, the first address
     with the bit right after the prefix set (inside: a comparison of prefix_len + 1 bits misses it)
     and with the prefix's last bit flipped (outside: a comparison of prefix_len - 1 bits takes it)."""
-    out = set()
+    out: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
     for text in prefix_texts:
         try:
             net = cidr(text)

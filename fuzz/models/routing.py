@@ -41,7 +41,7 @@ def answers(route_config, request: ref.Request) -> frozenset:
     vh = ref.choose_virtual_host(route_config, request.authority)
     if vh is None:
         return frozenset([NO_ROUTE])
-    out = set()
+    out: set[tuple] = set()   # ("cluster", name), ("direct", status, body), NO_ROUTE
     for route in vh.routes:
         if not ref.path_matches(route.match, request):
             continue

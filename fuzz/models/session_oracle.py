@@ -26,6 +26,7 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
 """
 
 from proxy.config import schema
+from proxy.network.connection import Connection
 
 from fuzz.oracles import InvariantViolation
 from fuzz.targets.route_reference import Request
@@ -92,7 +93,8 @@ class SessionModel:
         self.boot = bootstrap_of(session.built)
         self.buckets: dict = {}     # (listener, chain, filter index) -> (Bucket, State)
         self.hcm: dict = {}         # downstream index -> HttpConnectionManager message
-        self.fresh = []             # (conn, refused_by, what, counters before, upstreams before)
+        # (conn, refused_by, what, counters moved, counters before, upstreams before)
+        self.fresh: list[tuple[Connection, str | None, str, dict[str, int], dict[str, int], int]] = []
         self.before, self.upstreams = dict(session.ctx.stats.counters), 0
 
     # -- connections -------------------------------------------------------------------------------
@@ -124,7 +126,8 @@ class SessionModel:
         ci = want[0]
         if msg.filter_chains[ci].HasField("tls_context"):
             return  # filters decide after the TLS handshake, not at accept
-        moved, refused_by = {}, None
+        moved: dict[str, int] = {}
+        refused_by: str | None = None
         for fi, f in enumerate(msg.filter_chains[ci].filters):
             kind = f.WhichOneof("filter")
             cfg = getattr(f, kind)
@@ -287,7 +290,8 @@ class SessionModel:
 def outcomes(hcm, request: Request, source: str) -> tuple:
     """({(status, body or None)} local replies, {cluster} forwards) some branch of the HTTP filters and
     the route table can produce for `request` from `source`."""
-    local, forwards = set(), set()
+    local: set[tuple[int, bytes | None]] = set()
+    forwards: set[str] = set()
     routed = [request]
     for f in hcm.http_filters:
         kind = f.WhichOneof("filter")
