@@ -321,7 +321,8 @@ class Actions(Mutator):
             return False
         i = rng.choice(candidates)
         current = self.codec.target(actions[i])
-        targets = {self.codec.target(a) for a in actions if self.codec.target(a) is not None}
+        assert current is not None, "a candidate has a target"
+        targets = {t for a in actions if (t := self.codec.target(a)) is not None}
         new = self.normalised(self.codec.with_target(actions[i], rng.choice(
             sorted(targets | {0, 1, current + 1, max(0, current - 1)}))))
         if new is None or new == actions[i]:

@@ -103,7 +103,7 @@ def apply_ops(ops: dict, target, rng: random.Random, prefix: str, tries: int = 6
     names = list(ops)
     weights = [ops[n][0] for n in names]
     wanted = 1 + (rng.random() < 0.3) + (rng.random() < 0.1)
-    done = []
+    done: list[str] = []
     for _ in range(tries * wanted):
         if len(done) >= wanted:
             break

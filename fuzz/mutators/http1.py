@@ -153,9 +153,11 @@ def _read_chunks(cur: _Cursor, msg: Message) -> None:
 def parse(data: bytes, response: bool = False) -> Stream:
     """Any bytes as messages; lossless: parse(x).raw() == x."""
     cur = _Cursor(data)
-    messages = []
+    messages: list[Message] = []
     while cur.pos < len(data) and len(messages) < MAX_MESSAGES:
-        msg = Message(cur.line())
+        start = cur.line()
+        assert start is not None, "bytes are left"
+        msg = Message(start)
         messages.append(msg)
         if not msg.start.text:
             continue  # an empty line between messages
@@ -511,8 +513,10 @@ def chunk_merge(s: Stream, rng) -> bool:
 
 
 def _ensure_last_chunk(m: Message) -> None:
-    if not m.chunks or chunk_size(m.chunks[-1].size.text) != 0:
-        m.chunks.append(Chunk(Line(b"0")))
+    chunks = m.chunks
+    assert chunks is not None, "a chunked message (_chunk_messages)"
+    if not chunks or chunk_size(chunks[-1].size.text) != 0:
+        chunks.append(Chunk(Line(b"0")))
     m.end = m.end or b"\r\n"
 
 
@@ -546,6 +550,7 @@ def start_token(s: Stream, rng, response: bool) -> bool:
     parts = m.start.text.split(b" ", 2) + [b""] * 2
     parts = parts[:3]
     i = rng.randrange(3)
+    tables: tuple[tuple[bytes, ...], ...]
     if response:
         tables = (vocab.VERSIONS, vocab.STATUSES, vocab.REASONS)
     else:
