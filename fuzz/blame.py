@@ -32,7 +32,8 @@ PROXY_DIR = str(REPO / "proxy") + os.sep
 # Shared plumbing every path runs through: naming it would group unrelated findings together.
 PLUMBING = ("proxy/buffer.py", "proxy/stats.py", "proxy/event.py", "proxy/network/sim.py",
             "proxy/network/held_input.py", "proxy/context.py")
-_recent: "collections.deque[tuple[str, str]]" = collections.deque(maxlen=64)
+# (file, qualname, called from proxy/ itself) of the newest proxy calls
+_recent: "collections.deque[tuple[str, str, bool]]" = collections.deque(maxlen=64)
 
 
 def _relative(filename: str) -> str:

@@ -72,7 +72,8 @@ def report(spec: HarnessSpec, layout: Layout) -> int:
 
 def _module_name(filename: str) -> str:
     for name, module in list(sys.modules.items()):
-        if getattr(module, "__file__", None) and os.path.abspath(module.__file__) == os.path.abspath(filename):
+        path = getattr(module, "__file__", None)
+        if path and os.path.abspath(path) == os.path.abspath(filename):
             return name
     return filename
 

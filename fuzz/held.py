@@ -110,6 +110,4 @@ def _upstream_window(stream) -> int:
 def _codec_input(codec) -> int:
     """Bytes a codec received and holds unparsed (HTTP/1.1 input, a partial HTTP/2 frame)."""
     held = getattr(codec, "_in", None)
-    if held is None:
-        held = getattr(codec, "_held", b"")
-    return len(held)
+    return len(held if held is not None else getattr(codec, "_held", b""))

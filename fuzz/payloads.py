@@ -124,7 +124,7 @@ def h2_request(seed: bytes, sock) -> bytes:
             headers.append((b"content-length", b"%d" % (len(body) + (_byte(seed, 4) >> 4) % 3)))
         # Bit 6 of byte 4: a streaming upload, the request stays open (h2_control continues it).
         streaming = bool(_byte(seed, 4) & STREAMING_BIT)
-        trailers = () if streaming else trailers
+        trailers = None if streaming else trailers
         client.send_headers(stream_id, headers, end_stream=not body and not trailers and not streaming)
         # DATA frames as large as the proxy allows (its SETTINGS_MAX_FRAME_SIZE, once the client read it).
         step = client.max_outbound_frame_size

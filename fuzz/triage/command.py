@@ -86,7 +86,7 @@ def collect_artifacts(paths: list[Path], harness: Path | None, root: Path = PROJ
 
 
 def _engine_artifacts(folder: Path, harness: Path | None, root: Path) -> list[Artifact]:
-    artifacts = []
+    artifacts: list[Artifact] = []
     if not folder.is_dir():
         return artifacts
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):

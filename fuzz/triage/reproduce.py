@@ -13,6 +13,7 @@ import concurrent.futures
 import dataclasses
 import math
 from pathlib import Path
+from typing import Hashable, TypeVar
 
 from .classify import Failure, classify
 from .run_once import HarnessCommand, RunResult, run_once
@@ -100,9 +101,12 @@ def _decide(attempts: list[Attempt], planned: int) -> Reproduction:
     return Reproduction(tuple(attempts), planned, best, classes[best_class])
 
 
-def _most_common_first_seen(counts: collections.Counter, seen_order: list):
+_Item = TypeVar("_Item", bound=Hashable)
+
+
+def _most_common_first_seen(counts: collections.Counter[_Item], seen_order: list[_Item]) -> _Item:
     """Most frequent; a tie goes to the one seen first, so the choice is deterministic."""
-    first = {}
+    first: dict[_Item, int] = {}   # item -> where it was first seen
     for i, item in enumerate(seen_order):
         first.setdefault(item, i)
     return max(counts, key=lambda item: (counts[item], -first[item]))

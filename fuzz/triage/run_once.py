@@ -187,7 +187,7 @@ def _own_peak_mb(wait4_mb: float, inherited_mb: float, polled_mb: float) -> floa
 
 def _supervise(proc: subprocess.Popen, started: float, wall_limit: float, rss_limit_mb: int):
     killed_for: str | None = None
-    aborted_at: float | None = None
+    aborted_at = 0.0   # when SIGABRT went: read only once killed_for is set
     polled = 0.0
     while True:
         # Peek without reaping, so the process group id cannot be reused before the
