@@ -19,7 +19,9 @@ Registering a new filter is all it takes to fuzz it here.
 
 from collections import OrderedDict
 
-from proxy.build import BuildError, build
+from google.protobuf.message import Message
+
+from proxy.build import BuildError, BuiltConfig, build
 from proxy.config import ConfigError, schema
 from proxy.config.semantic import check_semantics
 from proxy.config.validate import check_rules
@@ -30,13 +32,13 @@ from fuzz import oracles, session
 from fuzz.models import network_oracle
 from fuzz.models.network_oracle import NetworkFilterModel
 from fuzz.targets.describe import config_text
-from fuzz.tls_peer import speaks_tls
+from fuzz.tls_peer import TlsSocket, speaks_tls
 
 TERMINAL = {"tcp_proxy", "http_connection_manager"}
 # Fields that name a cluster: (message name, field name). Data, not code per filter.
 CLUSTER_REFERENCES = {("TcpProxy", "cluster"), ("ClusterWeight", "name"), ("RouteAction", "cluster")}
 BUFFER_LIMIT = 1024
-_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
+_CACHE: "OrderedDict[tuple[str, bytes], tuple[BuiltConfig, Message]]" = OrderedDict()
 _CACHE_SIZE = 256
 
 
@@ -86,7 +88,7 @@ def bootstrap_for(name: str, blob: bytes):
     return boot
 
 
-def built_for(name: str, blob: bytes):
+def built_for(name: str, blob: bytes) -> tuple[BuiltConfig, Message]:
     """(built Bootstrap, the filter's configuration message), cached; raises Invalid."""
     key = (name, blob)
     if key in _CACHE:
@@ -97,11 +99,11 @@ def built_for(name: str, blob: bytes):
         raise Invalid("configuration does not validate")
     built = build(boot)  # a BuildError on a validated configuration is a validation gap: a crash
     # The filter's configuration message too, for the models: (built, message).
-    built = (built, getattr(boot.listeners[0].filter_chains[0].filters[0], name))
-    _CACHE[key] = built
+    entry = (built, getattr(boot.listeners[0].filter_chains[0].filters[0], name))
+    _CACHE[key] = entry
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
-    return built
+    return entry
 
 
 class WriteProbe(WriteFilter):
@@ -140,6 +142,19 @@ def check_probe(sock, probe: WriteProbe) -> None:
             f"{len(on_wire)} bytes written or on the wire, the first write filter let {len(probe.passed)} through")
 
 
+class _ProbedSession(session.Session):
+    """A session whose every check also judges the write probes and the filter's model (set by run)."""
+
+    probes: list[tuple[TlsSocket, WriteProbe]]
+    filter_model: NetworkFilterModel
+
+    def check(self) -> None:
+        super().check()
+        for sock, probe in self.probes:
+            check_probe(sock, probe)
+        self.filter_model.check(len(self.network.opened))
+
+
 def _decode_head(reader) -> tuple[str, bytes, int]:
     """(filter name, configuration blob, probe mode): what precedes the actions."""
     names = filter_names()
@@ -155,7 +170,7 @@ def run(data: bytes) -> None:
         built, config = built_for(name, blob)
     except Invalid:
         return
-    probes = []
+    probes: list[tuple[TlsSocket, WriteProbe]] = []
     model = None
 
     def add_probe(conn):
@@ -164,20 +179,12 @@ def run(data: bytes) -> None:
         conn.add_write_filter(probe)
         probes.append((conn.io, probe))
 
-    s = session.Session(built, read_size=session.READ_SIZES[mode % len(session.READ_SIZES)],
+    s = _ProbedSession(built, read_size=session.READ_SIZES[mode % len(session.READ_SIZES)],
                         on_connection=add_probe, check_bytes=(mode == 0),
                         sources=network_oracle.sources(name, config, session.SOURCES),
                         extra_ports=network_oracle.ports(name, config))
     model = NetworkFilterModel(name, config, s.dispatcher.now_ms, s.ctx.stats.counters)
-    original_check = s.check
-
-    def check():
-        original_check()
-        for sock, probe in probes:
-            check_probe(sock, probe)
-        model.check(len(s.network.opened))
-
-    s.check = check
+    s.probes, s.filter_model = probes, model
     s.run(session.decode_actions(reader))
 
 
