@@ -116,6 +116,7 @@ def _server_name(ext: Reader) -> str:
             raise _Bad
         seen_types.add(kind)
         host = names.vector(1, 0xFFFF).data
+    assert host is not None   # the list is at least 1 byte long: one name was read or _Bad raised
     if any(c < 0x21 or c > 0x7E for c in host):
         raise _Bad
     return host.decode("ascii")

@@ -22,6 +22,7 @@ The pair hands each codec, before it takes its output, the size of its own bytes
 """
 
 from collections import deque
+from typing import SupportsIndex
 
 from hyperframe import frame as hf
 
@@ -137,7 +138,7 @@ class Fragments(list):
         super().append(item)
         self.own += len(item) if isinstance(item, Own) else 0
 
-    def pop(self, i: int = -1):
+    def pop(self, i: SupportsIndex = -1):
         item = super().pop(i)
         self.own -= len(item) if isinstance(item, Own) else 0
         return item

@@ -250,13 +250,13 @@ def write_seeds(out) -> int:
     def fields(flags, name, alpn=(), rest=b""):
         return bytes([flags, len(name)]) + name + bytes([len(alpn)]) + b"".join(bytes([len(a)]) + a for a in alpn) + rest
 
-    for i, (flags, name, alpn) in enumerate(((0, b"www.example.com", (b"h2", b"http/1.1")), (0, b"a.test", ()),
+    for i, (flags, sni, alpn) in enumerate(((0, b"www.example.com", (b"h2", b"http/1.1")), (0, b"a.test", ()),
                                              (0, b"", (b"h2",)), (2 * 9, b"localhost", (b"http/1.1",)),
                                              (1, b"api.example.com", (b"h2",)), (0, b"x", (b"h2c", b"spdy/3")),
                                              (2 * 64, b"a-b_c.example.org", ()), (0, b"xn--bcher-kva.example", (b"h3",)),
                                              (2 * 3, b"www.example.com", (b"http/1.0",)))):
         filters = ("proxy_protocol", "tls_inspector") if flags & 1 else ("tls_inspector",)
-        seeds[f"fields-{i}"] = seed(filters, fields(flags, name, alpn, b"\x17\x03\x03\x00\x01x"), fields=True,
+        seeds[f"fields-{i}"] = seed(filters, fields(flags, sni, alpn, b"\x17\x03\x03\x00\x01x"), fields=True,
                                     read_size=i % 3)
     for name, data in http.items():
         seeds[f"http-{name}"] = seed(("http_inspector",), data, read_size=1)

@@ -34,7 +34,7 @@ def expected(filters, data: bytes, allow_without: bool, remote=REMOTE, local=LOC
             rest = rest[header.length:]
             if header.source is not None:
                 found["remote"], found["local"] = header.source, header.destination
-            kept = {}
+            kept: dict[int, bytes] = {}   # TLV type -> its first value
             for t, v in header.tlvs:
                 if t in tlv_types:
                     kept.setdefault(t, v)

@@ -181,7 +181,7 @@ def _field_line(line: bytes) -> tuple[bytes, bytes]:
 
 def _head(buf: bytes, pos: int, eof: bool) -> tuple[list[bytes] | None, int]:
     """The lines of the head at pos (start line first), and the offset after its empty line."""
-    lines = []
+    lines: list[bytes] = []
     while True:
         line, nxt = _line(buf, pos, eof)
         if line is None:
@@ -424,6 +424,7 @@ def parse_responses(buf: bytes, request_method: bytes, eof: bool = True) -> list
             status = int(msg.start[1])
             length, chunked = _framing(msg, msg.start[0])
             msg.head_ok = True
+            end: int | None   # None: the body is not complete yet
             if 100 <= status < 200 or status in (204, 304) or request_method == b"HEAD":
                 end = pos
             else:

@@ -168,7 +168,7 @@ def head_for(request: ref.Request) -> RequestHead:
 
 def boundaries(config) -> tuple:
     """The draw values at which a weighted pick or a runtime fraction changes its answer."""
-    points = set()
+    points: set[int] = set()
     for vh in config.virtual_hosts:
         for route in vh.routes:
             if route.HasField("runtime_fraction_percent"):
@@ -317,7 +317,7 @@ def config_from(r: Reader):
 class Outcome:
     config: object
     request: ref.Request
-    answer: object            # ref.Answer or None, as the proxy decided
+    answer: ref.Answer | None   # as the proxy decided
     draws: tuple
 
 
