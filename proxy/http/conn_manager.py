@@ -39,24 +39,26 @@ Every counter goes to `http.` and, with a stat_prefix, also to `http.<stat_prefi
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
-from ..buffer import Buffer
 from ..config import defaults
-from ..network.connection import CloseType, ConnectionEvent
+from ..context import ServerContext
+from ..event import Timer
+from ..network.connection import CloseType, Connection, ConnectionEvent
 from ..network.filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
 from ..network.registry import register_network_filter
 from . import access_log
-from .codec import CodecLimits, ConnectionClosed, Data, HeaderListTooLarge, ProtocolError, RequestHeaders, \
-    StreamReset, Trailers
-from .codec_select import create_server_codec
+from .codec import CodecKind, CodecLimits, ConnectionClosed, Data, Event, HeaderListTooLarge, ProtocolError, \
+    RequestHeaders, ServerCodec, StreamReset, Trailers
+from .codec_select import AutoServerCodec, create_server_codec
 from .filter_chain import FilterChain
 from .filters.router import Router
 from .message import HeaderMap, RequestHead
 from .path import PathOptions, apply_path_options
 from .registry import http_filter_factory
-from .route import RouteBuildError, build_route_table
+from .route import RouteBuildError, RouteTable, build_route_table
 
-_CODECS = {0: "AUTO", 1: "HTTP1", 2: "HTTP2"}
+_CODECS: dict[int, CodecKind] = {0: "AUTO", 1: "HTTP1", 2: "HTTP2"}
 _UNSET = object()
 
 
@@ -66,9 +68,9 @@ class StreamEndedTwiceError(AssertionError):
 
 @dataclass(frozen=True, eq=False)
 class HcmConfig:
-    codec: str
+    codec: CodecKind
     stat_scopes: tuple
-    route_table: object
+    route_table: RouteTable
     filter_makers: tuple          # make(ctx) -> StreamFilter, in configuration order
     filter_names: tuple
     request_timeout_ms: int
@@ -176,10 +178,11 @@ class ActiveStream:
         self.bytes_out = 0
         self.unconsumed = 0
         self.read_disabled = 0
-        self.slow_client = False
+        # Paused for the bytes it holds for its client: its own ("stream") or the connection's.
+        self.slow_client: Literal["stream", "connection", False] = False
         self._route = _UNSET
-        self._timer = None
-        self._idle_timer = None
+        self._timer: Timer | None = None
+        self._idle_timer: Timer | None = None
         self._active_ms = self.start_ms  # the last headers, body or trailers through the stream
         filters = [make(self.ctx) for make in hcm.config.filter_makers]
         filters.append(Router(self.ctx))
@@ -314,6 +317,7 @@ class ActiveStream:
             return
         left = self._active_ms + self.hcm.config.stream_idle_timeout_ms - self.dispatcher.now_ms()
         if left > 0:  # re-armed lazily: activity only notes the time
+            assert self._idle_timer is not None, "only the armed idle timer calls back"
             self._idle_timer.enable(left)
             return
         self.hcm.stats.inc("downstream_rq_idle_timeout")
@@ -352,9 +356,9 @@ class ActiveStream:
         hcm.stream_ended(self)
         self.chain.destroy()
         if hcm.config.access_log is not None:
-            self._log(kind)
+            self._log(kind, hcm.config.access_log)
 
-    def _log(self, kind: str) -> None:
+    def _log(self, kind: str, sink: str) -> None:
         info = self.stream_info
         record = access_log.build_record(
             method=self.head.method, path=self.head.path, authority=self.head.authority,
@@ -364,20 +368,22 @@ class ActiveStream:
             cluster=info.get("upstream_cluster", ""), flags=info["response_flags"],
             remote_address=self.connection.remote_address, route=info.get("route_name", ""), end=kind,
             tls=self.connection.ssl)
-        access_log.sink_for(self.ctx, self.hcm.config.access_log).write(record)
+        access_log.sink_for(self.ctx, sink).write(record)
 
 
 class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
-    def __init__(self, config: HcmConfig, ctx) -> None:
+    # Set by initialize_read_filter_callbacks, which add_read_filter calls right after construction.
+    conn: Connection
+    codec: ServerCodec
+
+    def __init__(self, config: HcmConfig, ctx: ServerContext) -> None:
         self.config = config
         self.ctx = ctx
         self.stats = _Stats(ctx.stats, config.stat_scopes)
-        self.conn = None
-        self.codec = None
         self.streams: dict[int, ActiveStream] = {}
-        self._events: deque = deque()
+        self._events: deque[Event] = deque()
         self._pumping = False
-        self._idle_timer = None
+        self._idle_timer: Timer | None = None
         self._exported: dict = {}
         self._slow_streams = False  # some stream is paused for what it holds for the client
         self.closed = False
@@ -401,8 +407,9 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         return CONTINUE
 
     def on_data(self, data, end_stream):
-        if self.config.codec == "AUTO" and self.conn.ssl is not None and self.codec.protocol is None:
-            self.codec.follow_alpn(self.conn.ssl.alpn)  # AUTO follows TLS ALPN (h2, http/1.1)
+        codec = self.codec
+        if isinstance(codec, AutoServerCodec) and self.conn.ssl is not None and codec.protocol is None:
+            codec.follow_alpn(self.conn.ssl.alpn)  # AUTO follows TLS ALPN (h2, http/1.1)
         chunk = data.take()
         events = self.codec.receive_data(chunk) if chunk else []
         if end_stream:
@@ -438,7 +445,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         self._events.extend(self.codec.pending_events())
         self._pump()
 
-    def _dispatch(self, ev) -> None:
+    def _dispatch(self, ev: Event) -> None:
         if self.closed:
             return
         if isinstance(ev, RequestHeaders):
@@ -450,12 +457,12 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             self.stats.inc("downstream_cx_protocol_error")
             if ev.earlier_streams_live:
                 return  # HTTP/1.1 pipelining: the earlier requests are answered, then the codec's error reply
-            for stream in list(self.streams.values()):
-                stream.peer_gone(f"protocol error: {ev.reason}", "DPE")
+            for live in list(self.streams.values()):
+                live.peer_gone(f"protocol error: {ev.reason}", "DPE")
             return
         if isinstance(ev, ConnectionClosed):
             return  # the connection's own close event resets what is left
-        stream = self.streams.get(getattr(ev, "stream_id", None))
+        stream = self.streams.get(ev.stream_id) if ev.stream_id is not None else None
         if stream is None or stream.ended:
             if isinstance(ev, Data) and ev.data:
                 self.codec.consume(ev.stream_id, len(ev.data))  # a stream we are done with
