@@ -16,6 +16,7 @@ fuzz oracles re-parse that output with h11.
 """
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -41,7 +42,7 @@ def _check_outbound_fields(headers: Headers) -> Headers:
     return [(n, v) for n, v in strip_hop_by_hop(headers) if n not in (b"host", b"expect", b"te")]
 
 
-def _head(start_line: bytes, fields: Headers) -> bytes:
+def _head(start_line: bytes, fields: Sequence[tuple[bytes, bytes]]) -> bytes:
     return start_line + b"".join([n + b": " + v + b"\r\n" for n, v in fields]) + b"\r\n"
 
 
@@ -49,7 +50,7 @@ def _chunk(data: bytes) -> bytes:
     return b"%x\r\n" % len(data) + data + b"\r\n"
 
 
-def _last_chunk(trailers: Headers) -> bytes:
+def _last_chunk(trailers: Sequence[tuple[bytes, bytes]]) -> bytes:
     return _head(b"0\r\n", trailers)
 
 
@@ -109,7 +110,8 @@ def _drain_body(conn: h11.Connection, stream_id: int) -> tuple[list[Event], bool
             data = b"".join(chunks)
             if ev.headers:
                 trailers = [(bytes(n), bytes(v)) for n, v in ev.headers]
-                return ([Data(stream_id, data, False)] if data else []) + [Trailers(stream_id, trailers)], True
+                body: list[Event] = [Data(stream_id, data, False)] if data else []
+                return body + [Trailers(stream_id, trailers)], True
             return [Data(stream_id, data, True)], True
         else:
             data = b"".join(chunks)
@@ -268,7 +270,7 @@ class H1ServerCodec(_Input, ServerCodec):
 
     def _read_body(self, events: list[Event]) -> bool:
         ex = self._reading
-        assert ex is not None and self._body is not None
+        assert ex is not None and self._body is not None and self._reader is not None
         try:
             piece = self._body.take(self._in)
         except FramingError as e:
@@ -286,6 +288,7 @@ class H1ServerCodec(_Input, ServerCodec):
 
     def _request_complete(self, ex: _Exchange) -> None:
         ex.request_done = True
+        assert self._reader is not None, "a request is complete only once its head was parsed"
         # h11 agrees on keep-alive: the client is DONE (not MUST_CLOSE) after a request that keeps it.
         keep = self._reader.their_state is h11.DONE and ex.keep_alive
         self._reader = None
@@ -497,7 +500,7 @@ class H1ServerCodec(_Input, ServerCodec):
             ex.close_after = True
         return fields
 
-    def _end(self, ex: _Exchange, trailers: Headers = ()) -> None:
+    def _end(self, ex: _Exchange, trailers: Sequence[tuple[bytes, bytes]] = ()) -> None:
         if ex.out_chunked:
             self._out += _last_chunk(trailers)
         ex.response_done = True
@@ -672,12 +675,13 @@ class H1ClientCodec(_Input, ClientCodec):
     def _eof(self) -> list[Event]:
         events: list[Event] = []
         if self._phase == "body" and self._body is not None and self._body.until_close:
-            self._h11.receive_data(b"")
-            got, _ended = _drain_body(self._h11, self._sid)
+            parser, sid = self._in_flight()
+            parser.receive_data(b"")
+            got, _ended = _drain_body(parser, sid)
             events.extend(got)
             self._phase = "done"
         elif self._phase in ("head", "body"):
-            events.append(StreamReset(self._sid, "upstream closed before the response was complete"))
+            events.append(StreamReset(self._in_flight()[1], "upstream closed before the response was complete"))
         self._dead = True
         self.wants_close = True
         events.append(ConnectionClosed("upstream closed"))
@@ -687,37 +691,40 @@ class H1ClientCodec(_Input, ClientCodec):
         raw = self._take_head()
         if raw is None:
             return False
+        parser, sid = self._in_flight()
         head = parse_response_head(raw, self.limits.max_headers)
         status = int(head.start[1])
         if status == 101:
             raise FramingError("101 Switching Protocols was not asked for", 502)
-        self._h11.receive_data(raw)
-        ev = self._h11.next_event()
+        parser.receive_data(raw)
+        ev = parser.next_event()
         if not isinstance(ev, (h11.Response, h11.InformationalResponse)) or ev.status_code != status:
             raise FramingError("status line parsed differently by h11", 502)
         fields = [(n, v) for n, v in strip_hop_by_hop(head.fields)]
         if status < 200:
-            events.append(InformationalResponse(self._sid, status, fields))
+            events.append(InformationalResponse(sid, status, fields))
             return True
         no_body = self._method == b"HEAD" or status in _NO_BODY_STATUSES
         if no_body or (head.content_length == 0 and not head.chunked):
-            end_ev = self._h11.next_event()
+            end_ev = parser.next_event()
             if not isinstance(end_ev, h11.EndOfMessage):
                 raise FramingError("bodiless response parsed differently by h11", 502)
-            events.append(ResponseHeaders(self._sid, status, fields, True, http_version=head.start[0][5:]))
+            events.append(ResponseHeaders(sid, status, fields, True, http_version=head.start[0][5:]))
             self._response_complete()
             return True
-        events.append(ResponseHeaders(self._sid, status, fields, False, http_version=head.start[0][5:]))
+        events.append(ResponseHeaders(sid, status, fields, False, http_version=head.start[0][5:]))
         self._body = _BodyReader(head, self.limits, until_close=True)
         self._phase = "body"
         return True
 
     def _read_body(self, events: list[Event]) -> bool:
+        assert self._body is not None, "phase body reads a body"
         piece = self._body.take(self._in)
         if not piece:
             return False
-        self._h11.receive_data(piece)
-        got, ended = _drain_body(self._h11, self._sid)
+        parser, sid = self._in_flight()
+        parser.receive_data(piece)
+        got, ended = _drain_body(parser, sid)
         events.extend(got)
         if ended:
             self._response_complete()
@@ -729,8 +736,13 @@ class H1ClientCodec(_Input, ClientCodec):
         if self._request_ended:
             self._cycle()
 
+    def _in_flight(self) -> tuple[h11.Connection, int]:
+        """The response parser and stream id of the exchange in flight (phase head, body or done)."""
+        assert self._h11 is not None and self._sid is not None, f"no exchange in flight (phase {self._phase})"
+        return self._h11, self._sid
+
     def _cycle(self) -> None:
-        if self._h11.their_state is h11.DONE and not self._draining:  # h11: the response kept it alive
+        if self._in_flight()[0].their_state is h11.DONE and not self._draining:  # h11: the response kept it alive
             self._phase = "idle"
         else:
             self.wants_close = True

@@ -262,8 +262,8 @@ class _H2Codec:
         elif isinstance(ev, h2.events.ConnectionTerminated):
             self._dead = True
             self.wants_close = True
-            events.append(ConnectionClosed(f"peer sent GOAWAY ({ev.error_code!s})", int(ev.error_code),
-                                           ev.last_stream_id))
+            code = int(ev.error_code) if ev.error_code is not None else None  # h2 sets it from every GOAWAY
+            events.append(ConnectionClosed(f"peer sent GOAWAY ({ev.error_code!s})", code, ev.last_stream_id))
         else:
             self._translate_more(ev, merged, events)
 
