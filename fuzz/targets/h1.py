@@ -19,6 +19,7 @@ Any other exception escaping the codec is a crash too: input must never raise.
 """
 
 from dataclasses import dataclass, field, replace
+from typing import NoReturn
 
 from fuzz.oracles import InvariantViolation
 from fuzz.targets import reference
@@ -61,9 +62,10 @@ def canonical(events: list) -> list:
                 open_data.pop(ev.stream_id, None)
             continue
         sid = getattr(ev, "stream_id", None)
-        open_data.pop(sid, None)
         if sid is None:
             open_data.clear()
+        else:
+            open_data.pop(sid, None)
         if isinstance(ev, ProtocolError) and ev.earlier_streams_live:
             # Whether earlier requests were still unanswered when the bad one came depends on when
             # the owner answered them (a split decides), not on the bytes; the replies are compared
@@ -77,11 +79,19 @@ def canonical(events: list) -> list:
 @dataclass
 class Seen:
     """One message as the codec delivered it."""
-    head: object  # RequestHeaders, ResponseHeaders or InformationalResponse
+    head: RequestHeaders | ResponseHeaders | InformationalResponse
     body: bytearray = field(default_factory=bytearray)
     trailers: list | None = None
     ended: bool = False
     failed: bool = False
+
+    def request(self) -> RequestHeaders:
+        assert isinstance(self.head, RequestHeaders), "a server codec delivers only requests"
+        return self.head
+
+    def response(self) -> ResponseHeaders | InformationalResponse:
+        assert not isinstance(self.head, RequestHeaders), "a client codec delivers only responses"
+        return self.head
 
 
 def messages(events: list) -> tuple[list[Seen], list[ProtocolError]]:
@@ -96,14 +106,14 @@ def messages(events: list) -> tuple[list[Seen], list[ProtocolError]]:
             if not isinstance(ev, InformationalResponse):
                 by_stream[ev.stream_id] = msg
         elif isinstance(ev, (Data, Trailers)):
-            msg = by_stream.get(ev.stream_id)
-            if msg is None or msg.ended:
+            open_msg = by_stream.get(ev.stream_id)
+            if open_msg is None or open_msg.ended:
                 _fail("h1_event_order", f"{ev!r} on a stream with no open message")
             if isinstance(ev, Data):
-                msg.body += ev.data
-                msg.ended = ev.end_stream
+                open_msg.body += ev.data
+                open_msg.ended = ev.end_stream
             else:
-                msg.trailers, msg.ended = ev.headers, True
+                open_msg.trailers, open_msg.ended = ev.headers, True
         elif isinstance(ev, (StreamReset, ProtocolError)):
             if isinstance(ev, ProtocolError):
                 errors.append(ev)
@@ -112,7 +122,7 @@ def messages(events: list) -> tuple[list[Seen], list[ProtocolError]]:
     return seen, errors
 
 
-def _fail(name: str, detail: str) -> None:
+def _fail(name: str, detail: str) -> NoReturn:
     raise InvariantViolation(name, detail)
 
 
@@ -245,7 +255,7 @@ def _roundtrip_fields(headers: list) -> list:
 
 
 def _send_request(client: H1ClientCodec, msg: Seen) -> bytes:
-    h = msg.head
+    h = msg.request()
     sid = client.send_request_headers(h.method, h.target, h.authority, h.headers, end_stream=h.end_stream)
     if not h.end_stream:
         client.send_data(sid, bytes(msg.body), end_stream=msg.trailers is None)
@@ -255,7 +265,7 @@ def _send_request(client: H1ClientCodec, msg: Seen) -> bytes:
 
 
 def _roundtrip_request(i: int, msg: Seen) -> None:
-    h = msg.head
+    h = msg.request()
     try:
         wire = _send_request(H1ClientCodec(), msg)
     except CodecUsageError as e:
@@ -265,10 +275,10 @@ def _roundtrip_request(i: int, msg: Seen) -> None:
     if errors or len(again) != 1 or not again[0].ended:
         _fail("h1_roundtrip_mismatch", f"request {i + 1} re-serialised as {wire[:200]!r} parses as "
                                        f"{len(again)} message(s), errors {errors!r}")
-    a = again[0]
+    a, a_head = again[0], again[0].request()
     before = (h.method, h.target, h.authority, _roundtrip_fields(h.headers), bytes(msg.body),
               _roundtrip_fields(msg.trailers or []))
-    after = (a.head.method, a.head.target, a.head.authority, _roundtrip_fields(a.head.headers), bytes(a.body),
+    after = (a_head.method, a_head.target, a_head.authority, _roundtrip_fields(a_head.headers), bytes(a.body),
              _roundtrip_fields(a.trailers or []))
     if before != after:
         _fail("h1_roundtrip_mismatch", f"request {i + 1}: {before!r} became {after!r}")
@@ -284,7 +294,7 @@ def check_server(data: bytes) -> list:
     _check_accepted_against_reference("request", seen, ref)
     _check_refusals(seen, errors, ref)
     for i, msg in enumerate(seen):
-        if msg.ended and not msg.failed and msg.head.authority:
+        if msg.ended and not msg.failed and msg.request().authority:
             _roundtrip_request(i, msg)
     return canonical(events)
 
@@ -305,9 +315,10 @@ def _serve_response(method: bytes, seen: list[Seen]) -> bytes:
     """The accepted responses written again by a server codec answering the same request."""
     server = H1ServerCodec()
     [req] = server.receive_data(method + b" / HTTP/1.1\r\nhost: upstream\r\n\r\n")
+    assert isinstance(req, RequestHeaders), "a plain GET or HEAD parses"
     sid = req.stream_id
     for msg in seen:
-        h = msg.head
+        h = msg.response()
         if isinstance(h, InformationalResponse):
             server.send_headers(sid, h.status, h.headers)
             continue
@@ -320,7 +331,7 @@ def _serve_response(method: bytes, seen: list[Seen]) -> bytes:
 
 
 def _response_view(msg: Seen, method: bytes) -> tuple:
-    h = msg.head
+    h = msg.response()
     fields = [(n, v) for n, v in _roundtrip_fields(h.headers)]
     body_allowed = not isinstance(h, InformationalResponse) and method != b"HEAD" and h.status not in (204, 304)
     return type(h).__name__, h.status, fields, bytes(msg.body) if body_allowed else b"", \
