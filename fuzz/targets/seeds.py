@@ -1,7 +1,7 @@
 """Writes the seed corpora of the codec harnesses: `python -m fuzz.targets.seeds [NAME...]`.
 
 Seeds are real traffic and known cases: requests shaped like curl's and browsers', responses of
-common servers, the smuggling cases of tests/test_h1_smuggling.py (ANCHORS.md's classes), HTTP/2
+common servers, the smuggling cases of tests/proxy/http/test_h1_smuggling.py (ANCHORS.md's classes), HTTP/2
 client captures made with the `h2` library, and action scripts for the structured harnesses.
 Files are named by content (sha1), so re-running is idempotent and never removes crash seeds.
 """
@@ -64,8 +64,8 @@ RESPONSES = {
 
 
 def _smuggling_cases():
-    """The cases of tests/test_h1_smuggling.py (read from the test module, not copied)."""
-    path = REPO_ROOT / "tests" / "test_h1_smuggling.py"
+    """The cases of tests/proxy/http/test_h1_smuggling.py (read from the test module, not copied)."""
+    path = REPO_ROOT / "tests" / "proxy" / "http" / "test_h1_smuggling.py"
     spec = importlib.util.spec_from_file_location("_smuggling_cases", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

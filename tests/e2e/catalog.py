@@ -1,5 +1,5 @@
 """The live regression catalog: hostile request streams and HTTP/2 abuse patterns, each with the
-reaction the proxy must show. tests/test_e2e_catalog.py sends every entry's bytes in ONE TCP write
+reaction the proxy must show. tests/e2e/test_e2e_catalog.py sends every entry's bytes in ONE TCP write
 to `python -m proxy` (listener `entry.listener`, configured by LISTENERS) in front of a recording
 upstream, then checks the entry's expectations:
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from e2e.wire import ENHANCE_YOUR_CALM, GET, PROTOCOL_ERROR, continuation_flood, data, get, h2, headers, \
     hpack_bomb, hx, ping_flood, post, rapid_reset, settings_flood
 from fuzz.payloads import SMUGGLING
-from test_h1_smuggling import CHUNK_CASES, HEAD_CASES
+from tests.proxy.http.test_h1_smuggling import CHUNK_CASES, HEAD_CASES
 
 
 @dataclass(frozen=True)

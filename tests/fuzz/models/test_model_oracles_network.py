@@ -1,0 +1,114 @@
+"""The network_filter harness's model oracles (fuzz/models/network_oracle.py) catch policy bugs
+planted in the proxy by monkeypatch, on the committed seeds: RBAC source prefixes one bit off,
+shadow rules enforced, destination ports ignored, a token bucket refilled per connection or one
+token short, a fault delay a millisecond short, a throttle twice too generous."""
+
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+
+import proxy.network.filters.local_ratelimit as ratelimit_filter
+import proxy.network.filters.rbac as rbac_filter
+from fuzz import oracles
+from fuzz.targets import network_filter as nf
+from proxy.network import registry
+from tests.fuzz.models.test_model_oracles_http import _prefix_off_by, plant_config_bug
+
+SEEDS = Path(nf.__file__).resolve().parents[2] / "corpus" / "network_filter"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(monkeypatch):
+    monkeypatch.setattr(nf, "_CACHE", OrderedDict())
+
+
+def replay_all():
+    for p in sorted(SEEDS.iterdir()):
+        nf.run(p.read_bytes())
+
+
+def test_model_seeds_are_committed_and_agree():
+    for name, data in nf.model_seeds().items():
+        assert (SEEDS / f"model-{name}").read_bytes() == data
+    replay_all()
+
+
+def _with_config(monkeypatch, name, change):
+    plant_config_bug(monkeypatch, registry._NETWORK_FILTERS, name, change)
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_rbac_source_prefix_off_by_one_bit_is_caught(monkeypatch, delta):
+    monkeypatch.setattr(rbac_filter, "source_in", _prefix_off_by(delta))
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
+        replay_all()
+
+
+def test_rbac_shadow_rules_enforced_is_caught(monkeypatch):
+    _with_config(monkeypatch, "rbac", lambda c: setattr(c, "shadow", False))
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_(decision|counters)"):
+        replay_all()
+
+
+def test_rbac_destination_ports_ignored_is_caught(monkeypatch):
+    def drop_ports(config):
+        for policy in config.policies:
+            del policy.destination_ports[:]
+    _with_config(monkeypatch, "rbac", drop_ports)
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
+        replay_all()
+
+
+def test_token_bucket_refilled_per_connection_is_caught(monkeypatch):
+    original = ratelimit_filter.TokenBucket.try_take
+
+    def try_take(self, *args, **kwargs):  # the planted bug: a full bucket for every connection
+        self.tokens = self.max_tokens
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(ratelimit_filter.TokenBucket, "try_take", try_take)
+    with pytest.raises(oracles.InvariantViolation, match="model_local_ratelimit_decision"):
+        replay_all()
+
+
+def test_token_bucket_fill_interval_off_is_caught(monkeypatch):
+    _with_config(monkeypatch, "local_ratelimit", lambda c: setattr(c, "fill_interval_ms", c.fill_interval_ms + 1))
+    with pytest.raises(oracles.InvariantViolation, match="model_local_ratelimit_decision"):
+        replay_all()
+
+
+def test_fault_delay_a_millisecond_short_is_caught(monkeypatch):
+    _with_config(monkeypatch, "fault", lambda c: setattr(c, "delay_ms", max(0, c.delay_ms - 1)))
+    with pytest.raises(oracles.InvariantViolation, match="model_fault_delay"):
+        replay_all()
+
+
+def test_fault_throttle_too_generous_is_caught(monkeypatch):
+    _with_config(monkeypatch, "fault", lambda c: setattr(c, "throttle_bytes_per_sec", c.throttle_bytes_per_sec * 2))
+    with pytest.raises(oracles.InvariantViolation, match="model_fault_throttle"):
+        replay_all()
+
+
+@pytest.mark.parametrize("scale, name", [(3, "model_tcp_proxy_idle_not_fired"), (1 / 3, "model_tcp_proxy_idle_early")])
+def test_tcp_proxy_idle_timeout_late_or_early_is_caught(monkeypatch, scale, name):
+    _with_config(monkeypatch, "tcp_proxy", lambda c: setattr(c, "idle_timeout_ms", max(1, int(c.idle_timeout_ms * scale))
+                                                             if c.idle_timeout_ms else 0))
+    with pytest.raises(oracles.InvariantViolation, match=name):
+        replay_all()
+
+
+def test_rbac_principals_ignored_is_caught(monkeypatch):
+    def drop_principals(config):   # the planted bug: a policy's authenticated principals are not read
+        for policy in config.policies:
+            del policy.principals[:]
+    _with_config(monkeypatch, "rbac", drop_principals)
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
+        replay_all()
+
+
+def test_fault_throttle_on_one_direction_only_is_caught(monkeypatch):
+    # The defect as it was: upstream -> downstream bytes passed the throttle at once.
+    from proxy.network.filters.fault import FaultFilter
+    monkeypatch.setattr(FaultFilter, "throttle_writes", lambda self, connection: None)
+    with pytest.raises(oracles.InvariantViolation, match="model_fault_throttle.*upstream->downstream"):
+        replay_all()

@@ -1,0 +1,92 @@
+"""`python -m proxy --validate FILE` and `-c FILE`, run as a user would: exit codes, output, no traceback."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.proxy.config.test_config_support import ISSUE2_YAML, ISSUE3_YAML
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def run(*args, code=None):
+    command = [sys.executable, "-m", "proxy", *args] if code is None else [sys.executable, "-c", code, *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stdout + done.stderr
+    return done
+
+
+@pytest.mark.parametrize("content", [ISSUE2_YAML, ISSUE3_YAML], ids=["issue2", "issue3"])
+def test_validate_prints_ok_for_the_issue_examples(tmp_path, content):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    done = run("--validate", str(path))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "OK\n", "")
+
+
+def test_validate_prints_every_violation_on_its_own_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(ISSUE2_YAML.replace(b"port: 9000", b"port: 0").replace(b"name: tcp_in", b"name: tcp in")
+                     .replace(b"{cluster: echo}", b"{cluster: nowhere}"))
+    done = run("--validate", str(path))
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "listeners[0].name: must match pattern ^[a-zA-Z0-9_.-]+$",
+        "clusters[0].endpoints[0].port: must be in 1..65535",
+        "listeners[0].filter_chains[0].filters[0].tcp_proxy.cluster: unknown cluster 'nowhere'",
+    ]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "empty configuration"),
+    (b"\x00\xff\x13\x37binary\x00", "not a binary protobuf Bootstrap"),
+    (b"this: [is: not, yaml", "not valid YAML"),
+    (b"a: &x [*x]", "YAML aliases"),
+    (b"a: " + b"[" * 100_000, "nest"),
+], ids=["empty", "binary", "not-yaml", "alias", "deep"])
+def test_validate_reports_unreadable_files_without_a_traceback(tmp_path, content, expected):
+    path = tmp_path / "config"
+    path.write_bytes(content)
+    done = run("--validate", str(path))
+    assert done.returncode == 1
+    assert expected in done.stdout
+
+
+def test_validate_missing_file(tmp_path):
+    done = run("--validate", str(tmp_path / "absent.yaml"))
+    assert done.returncode == 1
+    assert done.stdout.startswith("cannot read ")
+
+
+def test_validate_with_an_explicit_format(tmp_path):
+    path = tmp_path / "config.txt"
+    path.write_bytes(ISSUE2_YAML)
+    assert run("--validate", str(path), "--format", "yaml").stdout == "OK\n"
+    done = run("--validate", str(path), "--format", "json")
+    assert done.returncode == 1 and "not valid JSON" in done.stdout
+
+
+def test_usage_errors_exit_2():
+    done = run()
+    assert done.returncode == 2 and "usage:" in done.stderr
+
+
+def test_serve_with_an_invalid_config_prints_violations_and_exits_1(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(b"listeners: []\n")
+    done = run("-c", str(path))
+    assert (done.returncode, done.stdout) == (1, "listeners: must have at least 1 item\n")
+
+
+def test_uncompiled_schema_says_run_make_setup(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_bytes(ISSUE2_YAML)
+    code = ("import sys; sys.modules['proxy.config.gen'] = None; "
+            "from proxy.__main__ import main; sys.exit(main(sys.argv[1:]))")
+    done = run("--validate", str(path), code=code)
+    assert done.returncode == 2
+    assert "run `make setup`" in done.stderr
