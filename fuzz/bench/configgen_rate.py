@@ -86,7 +86,7 @@ def main(argv) -> int:
         parser.error("--n must be at least 1")
 
     configgen.default_generator()  # strategy construction is not part of the measurement
-    ours_reasons = collections.Counter()
+    ours_reasons: collections.Counter[str] = collections.Counter()   # why configs were rejected
     valid, elapsed, drawing = _run_configgen(args.n, args.seed, ours_reasons)
     ours_rate = valid / args.n
     print(f"configgen: {valid}/{args.n} valid ({ours_rate:.4%}) in {elapsed:.1f} s: "
@@ -94,7 +94,7 @@ def main(argv) -> int:
           f"(drawing {drawing / elapsed:.0%} of the time, validating and building the rest)")
     print(f"  rejected: {_top(ours_reasons)}")
 
-    naive_reasons = collections.Counter()
+    naive_reasons: collections.Counter[str] = collections.Counter()
     drawn, naive_valid, naive_elapsed = _run_naive(elapsed, args.seed, naive_reasons)
     naive_rate = naive_valid / drawn if drawn else 0.0
     print(f"naive:     {naive_valid}/{drawn} valid ({naive_rate:.4%}) in {naive_elapsed:.1f} s: "

@@ -85,8 +85,8 @@ def measure_coverage(fuzz_s: int, seed: int = 1337) -> dict:
     rng = random.Random(seed)
     pairs = [(i, bytes(rng.randrange(256) for _ in range(64))) for i in range(len(sources)) for _ in range(2)]
     results = {}
-    with tempfile.TemporaryDirectory(prefix="two-stage-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="two-stage-") as tmp_name:
+        tmp = Path(tmp_name)
         harnesses = {
             "two_stage": REPO / "harnesses" / "fuzz_session.py",
             "single_stage": REPO / "fuzz" / "bench" / "harnesses" / "fuzz_single_stage.py",

@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
         parser.error("--time, --budget and --max-branches must be positive")
     layout = layout_from_args(args)
     out_dir = layout.reports / "instrumentation"
-    rows = []
+    rows: list[dict] = []   # one measure() per size
     with tempfile.TemporaryDirectory(prefix="proxyfuzz-unreachable-") as tmp:
         for size in [s for s in SIZES if s <= args.max_branches]:
             if rows and rows[-1]["branches"] >= 1000:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from hypothesis import strategies as st
 
 from proxy.config.schema import message_class
@@ -70,12 +71,12 @@ class ConfigGenerator:
                 return message.SerializeToString(deterministic=True)
         raise GenerationImpossible(f"{self.descriptor.full_name}: 100 draws in a row were rejected")
 
-    def pool(self, n: int, seed: int, accept=None) -> list:
+    def pool(self, n: int, seed: int, accept=None) -> list[Message]:
         """n messages from seeded random bytes; `accept(message) -> bool` skips messages (the
         default pool skips configs this build cannot build). Deterministic for (n, seed) and the
         pinned Hypothesis version."""
         rng = random.Random(seed)
-        out = []
+        out: list[Message] = []
         attempts = 0
         while len(out) < n:
             attempts += 1

@@ -67,7 +67,7 @@ def _wrap_loader(loader, name: str, report: Report):
     """A loader like `loader` whose get_code is rewritten; composition keeps custom loaders working."""
     base = type(loader)
 
-    class _Patching(base):
+    class _Patching(base):  # type: ignore[valid-type, misc]  # the loader's own class, known only at run time
         def get_code(self, fullname):
             code = super().get_code(fullname)
             if code is None:

@@ -92,7 +92,8 @@ class PhaseTracker:
     """Fed libFuzzer's output line by line: which phase was it in at the first crash report?"""
 
     def __init__(self, restart: int = 0):
-        self.restart, self.inited, self.phase = restart, False, None
+        self.restart, self.inited = restart, False
+        self.phase: str | None = None   # SEED_REPLAY, MUTATION or RESTART_REPLAY
 
     def feed(self, line: str) -> bool:
         """True on the first crash line (then .phase is set)."""
@@ -191,6 +192,7 @@ def run_trial(bug_name: str, tree: Path, pristine: Path, target: Target, time_s:
             if result.returncode != 0 and not result.progress.saw_status_line:
                 out.error = f"{target.name} exited with status {result.returncode} without fuzzing (log {result.log})"
             break
+        assert result.log is not None, "runner.run always logs"
         log_text = Path(result.log).read_text(encoding="utf-8", errors="replace")
         failure = _failure_of(log_text, result.returncode)
         sig = signature_of(failure, FrameNormalizer(tree, spec.path), target.name).text

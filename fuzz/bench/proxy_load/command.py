@@ -70,10 +70,11 @@ def find_tools() -> tuple[Tools | None, list[str]]:
         "nginx": shutil.which("nginx") or _executable("/usr/sbin/nginx"),
         "mitmdump": _executable(BENCH_VENV / "mitmdump") or shutil.which("mitmdump"),
     }
-    missing = [name for name, path in found.items() if path is None]
+    paths = {name: path for name, path in found.items() if path is not None}
+    missing = [name for name in found if name not in paths]
     if missing:
         return None, missing
-    return Tools(**found, py_spy=_executable(BENCH_VENV / "py-spy") or shutil.which("py-spy")), []
+    return Tools(**paths, py_spy=_executable(BENCH_VENV / "py-spy") or shutil.which("py-spy")), []
 
 
 def _executable(path) -> str | None:
