@@ -22,7 +22,7 @@ groups stalls by place. It reads the proxy's own state, the way Envoy's integrat
 stats and connection state once the dispatcher is idle.
 """
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from proxy.event import Timer
 from proxy.http.conn_manager import HttpConnectionManager
@@ -32,6 +32,9 @@ from proxy.network.filters.tcp_proxy import TcpProxyFilter
 from .flow_control import check_h2_windows
 from .oracles import InvariantViolation
 from .peers import H1
+
+if TYPE_CHECKING:
+    from .session import Session   # which imports this module
 
 # Stream idle timeouts up to this long are run out by settling (Envoy's default is 5 min); a longer
 # one is left alone (it may be up to a day).
@@ -292,7 +295,7 @@ def _stream_waits(hcm, stream, session) -> Stall | None:
                                                   f"({state}, response_started={stream.response_started})")
 
 
-def _client_stall(session):
+def _client_stall(session: "Session") -> "Stall | None":
     """A request the client finished sending (its own record: fuzz/peers) with no outcome it can see,
     while the proxy has no stream left that waits for it."""
     peers = session.peers
@@ -303,11 +306,12 @@ def _client_stall(session):
         if ex.outcome is not None or ex.downstream in waiting:
             continue
         client = peers.clients[ex.downstream]
-        conn = session.downstream[ex.downstream].conn
+        sock = session.downstream[ex.downstream]   # the connection's io
+        conn = sock.conn
         hcm = read_filter(conn, HttpConnectionManager) if conn is not None else None
         if (client is None or not client.understood or getattr(client, "tainted", False) or hcm is None
-                or getattr(client, "_foreign", None) or conn.state is State.CLOSED or len(conn.read_buffer)
-                or conn.io.inbound):
+                or conn is None or getattr(client, "_foreign", None) or conn.state is State.CLOSED
+                or len(conn.read_buffer) or sock.inbound):
             # Not judged: the client's record may be wrong (raw bytes of the fuzzer's, a frame of them
             # still open, swallow what the peer sent after them), or the proxy has not read it all yet
             # (the connection's own checks judge that).

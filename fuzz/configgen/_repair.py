@@ -59,7 +59,7 @@ def _nodes(root, depth=0):
                 stack.append((value, d + 1))
 
 
-def _by_type(table):
+def _by_type(table: dict) -> dict:
     """{"pkg.Type.field": fact} -> {"pkg.Type": [("field", fact), ...]}"""
     out: dict = {}
     for full, fact in table.items():
@@ -170,7 +170,7 @@ def _references(root, draw, facts, names, handled):
                 setattr(message, full.rsplit(".", 1)[1], draw(st.sampled_from(names[kind])))
 
 
-def _unique_across_items(root, facts):
+def _unique_across_items(root, facts) -> None:
     for message, field, (values_field, key), _ in _sites(root, facts.UNIQUE_ACROSS_ITEMS):
         items = getattr(message, field)
         if not items:
@@ -211,7 +211,7 @@ def _bind_addresses(root, facts, bounds):
             setattr(message, port_field, next(ports))
 
 
-def _non_overlapping(root, facts, bounds):
+def _non_overlapping(root, facts, bounds) -> None:
     """An item that overlaps an earlier one of its list gets fresh values in its fix field
     (a destination port) until it overlaps none."""
     for message, field, (overlap, (sub, fix_field)), _ in _sites(root, facts.NON_OVERLAPPING):
