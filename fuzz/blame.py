@@ -30,8 +30,14 @@ ENV = "PROXYFUZZ_BLAME"
 REPO = Path(__file__).resolve().parent.parent
 PROXY_DIR = str(REPO / "proxy") + os.sep
 # Shared plumbing every path runs through: naming it would group unrelated findings together.
-PLUMBING = ("proxy/buffer.py", "proxy/stats.py", "proxy/event.py", "proxy/network/sim.py",
-            "proxy/network/held_input.py", "proxy/context.py")
+PLUMBING = (
+    "proxy/buffer.py",
+    "proxy/stats.py",
+    "proxy/event.py",
+    "proxy/network/sim.py",
+    "proxy/network/held_input.py",
+    "proxy/context.py",
+)
 # (file, qualname, called from proxy/ itself) of the newest proxy calls
 _recent: "collections.deque[tuple[str, str, bool]]" = collections.deque(maxlen=64)
 
@@ -83,8 +89,10 @@ def last_component() -> str:
     """The innermost recently run proxy function that is neither plumbing nor a dunder such as the
     `__repr__` an oracle calls to format its message, called by the proxy itself if any such call
     was recorded, else the newest one test code called ("" when none was recorded)."""
-    candidates = [(rel, qualname, internal) for rel, qualname, internal in
-                  ((_relative(f), q, i) for f, q, i in reversed(_recent))
-                  if rel not in PLUMBING and not _is_dunder(qualname)]
+    candidates = [
+        (rel, qualname, internal)
+        for rel, qualname, internal in ((_relative(f), q, i) for f, q, i in reversed(_recent))
+        if rel not in PLUMBING and not _is_dunder(qualname)
+    ]
     chosen = next((c for c in candidates if c[2]), candidates[0] if candidates else None)
     return f"{chosen[0]}:{chosen[1]}" if chosen else ""

@@ -35,8 +35,15 @@ class Samples:
         if not status:
             return
         now = time.monotonic() - self.start
-        row = {"seconds": round(now, 2), "executions": progress.executions, "exec_per_sec": progress.exec_per_sec,
-               "cov": progress.cov, "ft": progress.ft, "corpus": progress.corpus, "crashes": progress.crashes}
+        row = {
+            "seconds": round(now, 2),
+            "executions": progress.executions,
+            "exec_per_sec": progress.exec_per_sec,
+            "cov": progress.cov,
+            "ft": progress.ft,
+            "corpus": progress.corpus,
+            "crashes": progress.crashes,
+        }
         if len(self.rows) > 1 and now - self._kept_at < self.every:
             self.rows[-1] = row  # the latest line of the interval stands for it
         else:
@@ -56,10 +63,12 @@ class Samples:
 
 def tee(*hooks):
     """One on_line hook calling several."""
+
     def call(line, progress, status):
         for hook in hooks:
             if hook is not None:
                 hook(line, progress, status)
+
     return call
 
 
@@ -83,25 +92,35 @@ class Campaign:
         name = result.name
         samples.write_csv(self.folder / f"{name}.csv")
         if samples.rows:
-            charts.run_chart(samples.rows, self.folder / f"{name}.png",
-                             f"{name}: coverage and exec/s ({result.elapsed:.0f} s)")
+            charts.run_chart(
+                samples.rows, self.folder / f"{name}.png", f"{name}: coverage and exec/s ({result.elapsed:.0f} s)"
+            )
         self.rows.append((result, bool(samples.rows)))
 
     def write_index(self) -> Path:
         """index.md; crash files are linked to their triage reports when triage has seen them."""
         index = _triage_index(self.layout.reports)
-        lines = [f"# Fuzzing campaign {self.folder.name}", "",
-                 "| harness | seconds | executions | exec/s | cov | ft | corpus | crashes |",
-                 "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines = [
+            f"# Fuzzing campaign {self.folder.name}",
+            "",
+            "| harness | seconds | executions | exec/s | cov | ft | corpus | crashes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for result, _ in self.rows:
             p = result.progress
-            lines.append(f"| {result.name} | {result.elapsed:.0f} | {p.executions} | {result.exec_per_sec:.0f} | "
-                         f"{p.cov} | {p.ft} | {result.corpus_size} | {len(result.artifacts)} |")
+            lines.append(
+                f"| {result.name} | {result.elapsed:.0f} | {p.executions} | {result.exec_per_sec:.0f} | "
+                f"{p.cov} | {p.ft} | {result.corpus_size} | {len(result.artifacts)} |"
+            )
         for result, charted in self.rows:
             lines += ["", f"## {result.name}", ""]
             if charted:
-                lines += [f"![{result.name}]({result.name}.png)", "",
-                          f"Status lines: [{result.name}.csv]({result.name}.csv)", ""]
+                lines += [
+                    f"![{result.name}]({result.name}.png)",
+                    "",
+                    f"Status lines: [{result.name}.csv]({result.name}.csv)",
+                    "",
+                ]
             else:
                 lines += ["libFuzzer printed no status line (see its log).", ""]
             if result.mutations:
@@ -128,6 +147,7 @@ class Campaign:
 def _triage_index(reports: Path) -> dict:
     """Triage's artifact table (harness:sha1 -> signature), or {} when there is none."""
     from fuzz.triage.index import TriageIndex, TriageIndexError
+
     path = reports / "index.json"
     if not path.is_file():
         return {}

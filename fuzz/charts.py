@@ -1,9 +1,9 @@
 """PNG charts of fuzzing runs and benchmarks (matplotlib, no display needed).
 
-    run_chart(samples, path, title)        coverage (cov, ft) and exec/s of one run against time
-    curves(path, title, xlabel, ylabel, series, step=False)
-                                           several labelled lines on one chart (mutator
-                                           coverage curves, survival curves)
+run_chart(samples, path, title)        coverage (cov, ft) and exec/s of one run against time
+curves(path, title, xlabel, ylabel, series, step=False)
+                                       several labelled lines on one chart (mutator
+                                       coverage curves, survival curves)
 """
 
 from pathlib import Path
@@ -13,8 +13,10 @@ COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:
 
 def _pyplot():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -38,8 +40,9 @@ def run_chart(rows: list[dict], path: Path, title: str) -> Path:
     return _save(fig, plt, path)
 
 
-def curves(path: Path, title: str, xlabel: str, ylabel: str, series: list, step: bool = False,
-           ylim: tuple | None = None) -> Path:
+def curves(
+    path: Path, title: str, xlabel: str, ylabel: str, series: list, step: bool = False, ylim: tuple | None = None
+) -> Path:
     """series: (label, xs, ys, colour index) tuples; lines with the same label share one legend entry."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.2))
@@ -47,8 +50,14 @@ def curves(path: Path, title: str, xlabel: str, ylabel: str, series: list, step:
     for label, xs, ys, colour in series:
         draw = ax.step if step else ax.plot
         kwargs = {"where": "post"} if step else {}
-        draw(xs, ys, color=COLOURS[colour % len(COLOURS)], label=None if label in labelled else label,
-             linewidth=1.6, **kwargs)
+        draw(
+            xs,
+            ys,
+            color=COLOURS[colour % len(COLOURS)],
+            label=None if label in labelled else label,
+            linewidth=1.6,
+            **kwargs,
+        )
         labelled.add(label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

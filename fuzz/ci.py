@@ -74,8 +74,10 @@ def build(root: Path, out: Path, harnesses: list[Path]) -> None:
             with zipfile.ZipFile(out / f"{target}_seed_corpus.zip", "w", zipfile.ZIP_DEFLATED) as zf:
                 for seed in sorted(p for p in seeds.rglob("*") if p.is_file()):
                     zf.write(seed, seed.relative_to(seeds).as_posix())
-        for source, dest in ((root / "corpus" / f"{name}.dict", out / f"{target}.dict"),
-                             (harness.with_suffix(".options"), out / f"{target}.options")):
+        for source, dest in (
+            (root / "corpus" / f"{name}.dict", out / f"{target}.dict"),
+            (harness.with_suffix(".options"), out / f"{target}.options"),
+        ):
             if source.is_file():
                 shutil.copyfile(source, dest)
 
@@ -116,8 +118,15 @@ def execute(argv: list[str], cwd: Path, env: dict, log: Path, limit: float) -> i
     with open(log, "wb") as sink:
         sink.write((" ".join(argv) + "\n").encode())
         sink.flush()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=sink,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             return proc.wait(timeout=limit)
         except subprocess.TimeoutExpired:
@@ -143,10 +152,11 @@ def source_env(root: Path) -> dict:
     return env
 
 
-def fuzz_one(root: Path, out: Path, work: Path, target: str, seconds: int,
-             mode: str = "code-change") -> tuple[int, Path, Path]:
+def fuzz_one(
+    root: Path, out: Path, work: Path, target: str, seconds: int, mode: str = "code-change"
+) -> tuple[int, Path, Path]:
     """Run one fuzzer; returns (exit status, its artifact folder, its log)."""
-    name = target[len("fuzz_"):]
+    name = target[len("fuzz_") :]
     corpus = work / "corpus" / name
     artifacts = work / "artifacts" / name
     shutil.rmtree(artifacts, ignore_errors=True)
@@ -157,8 +167,12 @@ def fuzz_one(root: Path, out: Path, work: Path, target: str, seconds: int,
     unzip_seeds(out, target, corpus)
     mode_flags = CODE_CHANGE_FLAGS if mode == "code-change" else ()
     argv = [
-        str(out / target), *mode_flags, f"-max_total_time={seconds}", *target_flags(out / target),
-        f"-artifact_prefix={artifacts}/", str(corpus),
+        str(out / target),
+        *mode_flags,
+        f"-max_total_time={seconds}",
+        *target_flags(out / target),
+        f"-artifact_prefix={artifacts}/",
+        str(corpus),
     ]
     log = work / "logs" / f"{name}.log"
     status = execute(argv, root, source_env(root), log, seconds + 120)
@@ -169,7 +183,7 @@ def fuzz_one(root: Path, out: Path, work: Path, target: str, seconds: int,
 
 def prune_one(root: Path, out: Path, work: Path, target: str) -> tuple[int, int]:
     """Minimize the kept corpus (or the seeds) with -merge=1; returns (files before, after)."""
-    name = target[len("fuzz_"):]
+    name = target[len("fuzz_") :]
     corpus, pruned = work / "corpus" / name, work / "corpus" / f"{name}.pruned"
     corpus.mkdir(parents=True, exist_ok=True)
     if not any(corpus.iterdir()):
@@ -195,8 +209,19 @@ def run_maintenance(args: argparse.Namespace, root: Path, out: Path, work: Path,
             before, after = prune_one(root, out, work, harness.stem)
             print(f"ci: prune {harness.stem}: {before} -> {after} file(s) in {work / 'corpus' / harness_name(harness)}")
             continue
-        argv = [sys.executable, "-m", "fuzz", "coverage", harness_name(harness), "--root", str(root),
-                "--work", str(work), "--reports", str(out / "reports")]
+        argv = [
+            sys.executable,
+            "-m",
+            "fuzz",
+            "coverage",
+            harness_name(harness),
+            "--root",
+            str(root),
+            "--work",
+            str(work),
+            "--reports",
+            str(out / "reports"),
+        ]
         status = execute(argv, root, source_env(root), work / "logs" / f"{harness_name(harness)}.coverage.log", 1800)
         print(f"ci: coverage {harness.stem}: exit {status}; {out / 'reports' / 'coverage' / harness_name(harness)}")
         failed += status != 0
@@ -219,8 +244,12 @@ def run(args: argparse.Namespace, root: Path = PROJECT_ROOT) -> int:
             raise CIError(f"{harness.stem} failed without a crash file (exit {status}): see {log}")
         found += [Artifact(f, harness) for f in files]
     options = TriageOptions(
-        out_dir=out / "reports", reproductions=args.reproductions, jobs=args.jobs,
-        minimize_seconds=args.minimize_time, known_issues=root / "known-issues.toml", project_root=root,
+        out_dir=out / "reports",
+        reproductions=args.reproductions,
+        jobs=args.jobs,
+        minimize_seconds=args.minimize_time,
+        known_issues=root / "known-issues.toml",
+        project_root=root,
     )
     result = triage(found, options)
     print_summary(result)
@@ -235,8 +264,9 @@ def run(args: argparse.Namespace, root: Path = PROJECT_ROOT) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fuzz ci", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=MODES, default="code-change",
-                        help="ClusterFuzzLite's run_fuzzers mode (default: code-change)")
+    parser.add_argument(
+        "--mode", choices=MODES, default="code-change", help="ClusterFuzzLite's run_fuzzers mode (default: code-change)"
+    )
     parser.add_argument("--time", type=int, default=30, help="seconds of fuzzing per harness (default: 30)")
     parser.add_argument("--harness", action="append", help="only this harness (name or fuzz_name); repeatable")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "out", help="build folder (default: out/)")

@@ -35,6 +35,7 @@ def run_command(name: str, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     from fuzz.instrument.policy import PolicyError
     from fuzz.harness import HarnessError
+
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE + "\n\ncommands:\n" + "\n".join(f"  {name}" for name in COMMANDS))
@@ -58,6 +59,7 @@ def cmd_list(argv: list[str]) -> int:
     import argparse
     from fuzz.instrument import policy as policies
     from fuzz.harness import add_layout_arguments, discover, layout_from_args
+
     parser = argparse.ArgumentParser(prog="python -m fuzz list", description=cmd_list.__doc__)
     add_layout_arguments(parser)
     layout = layout_from_args(parser.parse_args(argv))
@@ -73,14 +75,19 @@ def cmd_list(argv: list[str]) -> int:
             policy = f"no policy file ({rel(layout.policy_file)})"
         else:
             hp = pf.for_harness(spec.name)
-            policy = (f"{pf.default_policy}: {len(hp.modules)} module entries"
-                      + (f", {len(hp.exclude)} excluded" if hp.exclude else "")
-                      if hp.has_section else f"{pf.default_policy}: no [harness.{spec.name}] section")
-        print(f"{spec.name}\n"
-              f"  target:     {spec.target}\n"
-              f"  file:       {rel(spec.path)}\n"
-              f"  corpus:     {len(spec.seed_files())} files in {rel(spec.seeds)}\n"
-              f"  dictionary: {rel(spec.dictionary) if spec.dictionary else 'none'}\n"
-              f"  options:    {' '.join(f'{k}={v}' for k, v in options.items()) or 'none'}\n"
-              f"  policy:     {policy}")
+            policy = (
+                f"{pf.default_policy}: {len(hp.modules)} module entries"
+                + (f", {len(hp.exclude)} excluded" if hp.exclude else "")
+                if hp.has_section
+                else f"{pf.default_policy}: no [harness.{spec.name}] section"
+            )
+        print(
+            f"{spec.name}\n"
+            f"  target:     {spec.target}\n"
+            f"  file:       {rel(spec.path)}\n"
+            f"  corpus:     {len(spec.seed_files())} files in {rel(spec.seeds)}\n"
+            f"  dictionary: {rel(spec.dictionary) if spec.dictionary else 'none'}\n"
+            f"  options:    {' '.join(f'{k}={v}' for k, v in options.items()) or 'none'}\n"
+            f"  policy:     {policy}"
+        )
     return 0

@@ -19,8 +19,8 @@ def _measure(spec: HarnessSpec, layout: Layout, inputs: list[Path], packages: li
     """Replay `inputs` under coverage.py, measuring `packages`; returns (Coverage, outcomes)."""
     import coverage
     from fuzz import replay
-    cov = coverage.Coverage(data_file=str(data_file), branch=True, source_pkgs=packages,
-                            omit=["*/proxy/config/gen/*"])
+
+    cov = coverage.Coverage(data_file=str(data_file), branch=True, source_pkgs=packages, omit=["*/proxy/config/gen/*"])
     cov.set_option("run:disable_warnings", ["module-not-imported", "no-data-collected"])
     cov.start()
     try:
@@ -34,6 +34,7 @@ def _measure(spec: HarnessSpec, layout: Layout, inputs: list[Path], packages: li
 
 def _scope_of(spec: HarnessSpec, layout: Layout) -> list[str]:
     from fuzz.instrument import policy as policies
+
     scope = ["proxy"]
     if layout.policy_file.is_file():
         scope += policies.load(layout.policy_file).for_harness(spec.name).scope
@@ -42,6 +43,7 @@ def _scope_of(spec: HarnessSpec, layout: Layout) -> list[str]:
 
 def report(spec: HarnessSpec, layout: Layout) -> int:
     from fuzz import replay
+
     inputs = replay.default_inputs(spec, layout)
     out_dir = layout.reports / "coverage" / spec.name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -49,6 +51,7 @@ def report(spec: HarnessSpec, layout: Layout) -> int:
     cov, outcomes = _measure(spec, layout, inputs, packages, out_dir / ".coverage")
     crashed = [o for o in outcomes if not o.ok]
     import coverage
+
     try:
         cov.html_report(directory=str(out_dir), title=f"proxyfuzz coverage: {spec.name}")
     except coverage.exceptions.NoDataError:
@@ -59,8 +62,16 @@ def report(spec: HarnessSpec, layout: Layout) -> int:
     rows = []
     for filename, info in files.items():
         s = info["summary"]
-        rows.append((_module_name(filename), s["num_statements"], s["missing_lines"], s.get("num_branches", 0),
-                     s.get("missing_branches", 0), s["percent_covered"]))
+        rows.append(
+            (
+                _module_name(filename),
+                s["num_statements"],
+                s["missing_lines"],
+                s.get("num_branches", 0),
+                s.get("missing_branches", 0),
+                s["percent_covered"],
+            )
+        )
     print(f"{spec.name}: {len(inputs)} input(s) replayed ({len(crashed)} crashed); HTML: {out_dir}/index.html")
     print(f"{'module':45} {'stmts':>6} {'miss':>6} {'branch':>6} {'bmiss':>6} {'cover':>7}")
     for name, stmts, miss, br, brmiss, pc in sorted(rows):
@@ -81,8 +92,10 @@ def _module_name(filename: str) -> str:
 def main(argv: list[str]) -> int:
     import argparse
     from fuzz.harness import add_layout_arguments, find, layout_from_args
-    parser = argparse.ArgumentParser(prog="python -m fuzz coverage",
-                                     description="coverage.py over the corpus: HTML + per-module table.")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fuzz coverage", description="coverage.py over the corpus: HTML + per-module table."
+    )
     add_layout_arguments(parser)
     parser.add_argument("name")
     args = parser.parse_args(argv)
@@ -94,15 +107,23 @@ def main(argv: list[str]) -> int:
 # The neutral yardstick: arcs covered in given modules, measured in a fresh process.
 
 
-def arcs_covered(spec: HarnessSpec, layout: Layout, inputs_dir: Path, modules: list[str],
-                 timeout_s: int = 600) -> dict:
+def arcs_covered(spec: HarnessSpec, layout: Layout, inputs_dir: Path, modules: list[str], timeout_s: int = 600) -> dict:
     """Replay every file of inputs_dir in a fresh interpreter under coverage.py; return
     {"arcs": total executed arcs in `modules`, "per_module": {...}, "inputs": n}."""
     from fuzz.runner import child_env
-    cmd = [sys.executable, "-m", "fuzz.coverage", str(spec.path), str(layout.policy_file), str(inputs_dir),
-           ",".join(modules)]
-    proc = subprocess.run(cmd, env=child_env(layout, "none"), cwd=layout.root, capture_output=True,
-                          text=True, timeout=timeout_s)
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "fuzz.coverage",
+        str(spec.path),
+        str(layout.policy_file),
+        str(inputs_dir),
+        ",".join(modules),
+    ]
+    proc = subprocess.run(
+        cmd, env=child_env(layout, "none"), cwd=layout.root, capture_output=True, text=True, timeout=timeout_s
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"coverage replay of {inputs_dir} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -112,11 +133,14 @@ def _arcs_child(harness_path: str, policy_file: str, inputs_dir: str, modules_cs
     import tempfile
     from fuzz import replay
     from fuzz.harness import corpus_files
+
     modules = [m for m in modules_csv.split(",") if m]
     import coverage
+
     with tempfile.TemporaryDirectory() as tmp:
-        cov = coverage.Coverage(data_file=os.path.join(tmp, "cov"), branch=True,
-                                source_pkgs=sorted({m.split(".")[0] for m in modules}))
+        cov = coverage.Coverage(
+            data_file=os.path.join(tmp, "cov"), branch=True, source_pkgs=sorted({m.split(".")[0] for m in modules})
+        )
         cov.start()
         module = replay.load_harness(Path(harness_path), "none", Path(policy_file))
         inputs = corpus_files(Path(inputs_dir))

@@ -9,7 +9,7 @@ path of http_translate.
 
 from .oracles import InvariantViolation
 
-MAX_WINDOW = 2 ** 31 - 1
+MAX_WINDOW = 2**31 - 1
 
 
 def check_h2_windows(label: str, codec, consumed_all: bool = False) -> None:
@@ -22,20 +22,24 @@ def check_h2_windows(label: str, codec, consumed_all: bool = False) -> None:
     owed = sum(st.unconsumed for st in streams.values())
     _check_window_account(f"{label} connection", conn._inbound_flow_control_window_manager, owed)
     if not 0 <= conn.inbound_flow_control_window <= MAX_WINDOW or conn.outbound_flow_control_window > MAX_WINDOW:
-        raise InvariantViolation("h2_window_out_of_range", f"{label}: inbound {conn.inbound_flow_control_window}, "
-                                                           f"outbound {conn.outbound_flow_control_window}")
+        raise InvariantViolation(
+            "h2_window_out_of_range",
+            f"{label}: inbound {conn.inbound_flow_control_window}, outbound {conn.outbound_flow_control_window}",
+        )
     for sid, st in streams.items():
         h2_stream = conn.streams.get(sid)
         if h2_stream is None or not h2_stream.open:
             continue
         if consumed_all and st.unconsumed:
-            raise InvariantViolation("h2_window_not_credited", f"{label} stream {sid}: {st.unconsumed} bytes "
-                                                               f"delivered and never consumed")
+            raise InvariantViolation(
+                "h2_window_not_credited", f"{label} stream {sid}: {st.unconsumed} bytes delivered and never consumed"
+            )
         _check_window_account(f"{label} stream {sid}", h2_stream._inbound_window_manager, st.unconsumed)
         inbound, outbound = h2_stream.inbound_flow_control_window, h2_stream.outbound_flow_control_window
         if not 0 <= inbound <= MAX_WINDOW or outbound > MAX_WINDOW:
-            raise InvariantViolation("h2_window_out_of_range", f"{label} stream {sid}: inbound {inbound}, "
-                                                               f"outbound {outbound}")
+            raise InvariantViolation(
+                "h2_window_out_of_range", f"{label} stream {sid}: inbound {inbound}, outbound {outbound}"
+            )
 
 
 def _check_window_account(label: str, window, owed: int) -> None:
@@ -43,10 +47,12 @@ def _check_window_account(label: str, window, owed: int) -> None:
     # _bytes_processed is what was acknowledged and waits for h2 to send the WINDOW_UPDATE.
     unacknowledged = window.max_window_size - window.current_window_size - window._bytes_processed
     if unacknowledged > owed:
-        raise InvariantViolation("h2_window_not_credited",
-                                 f"{label}: {unacknowledged} bytes received and never acknowledged, "
-                                 f"{owed} of them still with the owner")
+        raise InvariantViolation(
+            "h2_window_not_credited",
+            f"{label}: {unacknowledged} bytes received and never acknowledged, {owed} of them still with the owner",
+        )
     if unacknowledged < owed:
-        raise InvariantViolation("h2_window_overcredited",
-                                 f"{label}: {owed} bytes still with the owner but only {unacknowledged} "
-                                 f"are missing from the window")
+        raise InvariantViolation(
+            "h2_window_overcredited",
+            f"{label}: {owed} bytes still with the owner but only {unacknowledged} are missing from the window",
+        )

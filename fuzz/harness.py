@@ -35,9 +35,9 @@ from fuzz.instrument import hook
 from fuzz.instrument import policy as policy_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-POLICY_ENV = "PROXYFUZZ_POLICY"            # all | project | derived | none
+POLICY_ENV = "PROXYFUZZ_POLICY"  # all | project | derived | none
 POLICY_FILE_ENV = "PROXYFUZZ_POLICY_FILE"  # path of instrumentation.toml
-REPORT_ENV = "PROXYFUZZ_REPORT_JSON"       # if set, the instrumentation report is written there as JSON
+REPORT_ENV = "PROXYFUZZ_REPORT_JSON"  # if set, the instrumentation report is written there as JSON
 
 
 class HarnessError(ValueError):
@@ -51,6 +51,7 @@ class HarnessError(ValueError):
 @dataclass(frozen=True)
 class Layout:
     """Where harnesses, corpora, working files and the policy live (overridable for tests)."""
+
     root: Path = REPO_ROOT
     harnesses: Path = REPO_ROOT / "harnesses"
     corpus: Path = REPO_ROOT / "corpus"
@@ -72,10 +73,10 @@ class Layout:
 class HarnessSpec:
     name: str
     path: Path
-    target: str                 # first line of the module docstring
-    seeds: Path                 # corpus/NAME/
-    dictionary: Path | None     # corpus/NAME.dict, if it exists
-    options_path: Path | None   # harnesses/fuzz_NAME.options, if it exists
+    target: str  # first line of the module docstring
+    seeds: Path  # corpus/NAME/
+    dictionary: Path | None  # corpus/NAME.dict, if it exists
+    options_path: Path | None  # harnesses/fuzz_NAME.options, if it exists
 
     def seed_files(self) -> list[Path]:
         return corpus_files(self.seeds)
@@ -99,12 +100,17 @@ def _docstring_first_line(path: Path) -> str:
 
 
 def spec_for(layout: Layout, path: Path) -> HarnessSpec:
-    name = path.stem[len("fuzz_"):]
+    name = path.stem[len("fuzz_") :]
     dictionary = layout.corpus / f"{name}.dict"
     options = path.with_suffix(".options")
-    return HarnessSpec(name, path, _docstring_first_line(path), layout.corpus / name,
-                       dictionary if dictionary.is_file() else None,
-                       options if options.is_file() else None)
+    return HarnessSpec(
+        name,
+        path,
+        _docstring_first_line(path),
+        layout.corpus / name,
+        dictionary if dictionary.is_file() else None,
+        options if options.is_file() else None,
+    )
 
 
 def discover(layout: Layout) -> list[HarnessSpec]:
@@ -148,7 +154,8 @@ def _find_policy_file() -> Path | None:
         return REPO_ROOT / "instrumentation.toml"
     script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
     candidates = ([script.parent.parent / "instrumentation.toml"] if script else []) + [
-        REPO_ROOT / "instrumentation.toml"]
+        REPO_ROOT / "instrumentation.toml"
+    ]
     return next((c for c in candidates if c.is_file()), None)
 
 
@@ -158,6 +165,7 @@ def _project_selector():
 
     def select(name, spec):
         return name.split(".")[0] != "atheris" and (spec.origin or "").startswith(roots)
+
     return select
 
 
@@ -199,8 +207,10 @@ def instrumented(name: str, policy: str | None = None):
     else:
         if chosen == "derived":
             if not hp.modules:
-                print(f"WARNING: proxyfuzz: harness '{name}' has no modules in {path}: nothing gets counters",
-                      file=sys.stderr)
+                print(
+                    f"WARNING: proxyfuzz: harness '{name}' has no modules in {path}: nothing gets counters",
+                    file=sys.stderr,
+                )
             select = lambda module, spec: hp.selects(module)  # noqa: E731
         else:
             select = _project_selector()
@@ -216,8 +226,9 @@ def instrumented(name: str, policy: str | None = None):
                         try:
                             importlib.import_module(entry.pattern)
                         except ImportError as exc:
-                            raise HarnessError(f"instrumentation.toml [harness.{name}]: cannot import "
-                                               f"{entry.pattern}: {exc}") from None
+                            raise HarnessError(
+                                f"instrumentation.toml [harness.{name}]: cannot import {entry.pattern}: {exc}"
+                            ) from None
         # Modules the policy names that were imported before the block cannot be re-imported:
         # rewrite their functions where they live instead.
         if chosen == "derived":
@@ -232,10 +243,12 @@ def instrumented(name: str, policy: str | None = None):
         return
     in_place = sum(1 for m in report.modules.values() if m.in_place)
     modules = len([m for m in report.modules if m != "*"])
-    print(f"INFO: proxyfuzz instrumentation: harness={name} policy={chosen} "
-          f"modules={modules if chosen != 'all' else 'all'} functions={report.functions} "
-          f"counters={report.counters}" + (f" (in place: {in_place})" if in_place else ""),
-          file=sys.stderr)
+    print(
+        f"INFO: proxyfuzz instrumentation: harness={name} policy={chosen} "
+        f"modules={modules if chosen != 'all' else 'all'} functions={report.functions} "
+        f"counters={report.counters}" + (f" (in place: {in_place})" if in_place else ""),
+        file=sys.stderr,
+    )
     if os.environ.get(REPORT_ENV):
         Path(os.environ[REPORT_ENV]).write_text(json.dumps(report.as_dict(), indent=1))
 
@@ -269,8 +282,10 @@ def allow(*exception_types):
                 raise
             except exception_types:
                 return None
+
         guarded.allowed = exception_types
         return guarded
+
     return decorate
 
 
@@ -280,6 +295,7 @@ def mutators(name: str) -> dict:
     PROXYFUZZ_MUTATOR=bytes. Imported only when the harness runs as a fuzzer: replay and coverage
     import harness modules without running their __main__ block."""
     from fuzz.mutators import setup_kwargs
+
     return setup_kwargs(name)
 
 
@@ -309,6 +325,7 @@ class Budget:
 
     def must_take(self) -> None:
         from fuzz.oracles import InvariantViolation
+
         if not self.take():
             raise InvariantViolation(self.name, f"more than {self.limit} iterations")
 
@@ -330,6 +347,11 @@ def add_layout_arguments(parser) -> None:
 def layout_from_args(args) -> Layout:
     root = (args.root or REPO_ROOT).resolve()
     pick = lambda value, default: (value or root / default).resolve()  # noqa: E731
-    return Layout(root=root, harnesses=pick(args.harnesses, "harnesses"), corpus=pick(args.corpus, "corpus"),
-                  work=pick(args.work, "work"), reports=pick(args.reports, "reports"),
-                  policy_file=pick(args.policy_file, "instrumentation.toml"))
+    return Layout(
+        root=root,
+        harnesses=pick(args.harnesses, "harnesses"),
+        corpus=pick(args.corpus, "corpus"),
+        work=pick(args.work, "work"),
+        reports=pick(args.reports, "reports"),
+        policy_file=pick(args.policy_file, "instrumentation.toml"),
+    )

@@ -27,7 +27,7 @@ from .liveness import inner_codec, managers, pool_connections
 from .oracles import InvariantViolation
 
 SLACK = 2
-MAX_READ = 16 * 1024   # the largest read a session's transports make (fuzz.session.READ_SIZES, sim.READ_SIZE)
+MAX_READ = 16 * 1024  # the largest read a session's transports make (fuzz.session.READ_SIZES, sim.READ_SIZE)
 
 
 def check(session) -> None:
@@ -39,20 +39,26 @@ def check(session) -> None:
         allowance = conn.buffer_limit + MAX_READ + hcm.config.max_request_headers_bytes
         held = len(conn.read_buffer) + len(conn.write_buffer) + _codec_input(codec)
         if held > SLACK * allowance:
-            raise InvariantViolation("memory_held_over_limit_connection",
-                                     f"downstream {conn!r} holds {held} bytes (buffers {len(conn.read_buffer)} + "
-                                     f"{len(conn.write_buffer)}, codec input {_codec_input(codec)}); its limit is "
-                                     f"{conn.buffer_limit}, allowance {allowance}")
+            raise InvariantViolation(
+                "memory_held_over_limit_connection",
+                f"downstream {conn!r} holds {held} bytes (buffers {len(conn.read_buffer)} + "
+                f"{len(conn.write_buffer)}, codec input {_codec_input(codec)}); its limit is "
+                f"{conn.buffer_limit}, allowance {allowance}",
+            )
         overshoot = {}
         for stream in hcm.streams.values():
             parts = stream_held(stream, codec)
             window_in = limits.h2_initial_window_size if hasattr(codec, "_conn") else MAX_READ
-            allowance = stream.buffer_limit + window_in + _upstream_window(stream) + hcm.config.max_request_headers_bytes
+            allowance = (
+                stream.buffer_limit + window_in + _upstream_window(stream) + hcm.config.max_request_headers_bytes
+            )
             if sum(parts.values()) > SLACK * allowance:
                 detail = ", ".join(f"{k} {v}" for k, v in parts.items() if v)
-                raise InvariantViolation("memory_held_over_limit_stream",
-                                         f"stream {stream.stream_id} on {conn!r} holds {sum(parts.values())} bytes "
-                                         f"({detail}); its buffer limit is {stream.buffer_limit}, allowance {allowance}")
+                raise InvariantViolation(
+                    "memory_held_over_limit_stream",
+                    f"stream {stream.stream_id} on {conn!r} holds {sum(parts.values())} bytes "
+                    f"({detail}); its buffer limit is {stream.buffer_limit}, allowance {allowance}",
+                )
             overshoot[stream.stream_id] = _upstream_window(stream)
         # HTTP/2: the buffer limit bounds what the connection's streams hold together for the client's
         # windows (conn_manager.py: over it, every stream with bytes waiting is paused), streams whose
@@ -64,10 +70,12 @@ def check(session) -> None:
         waiting = sum(waiting.values())
         allowance = conn.buffer_limit + hcm.config.max_request_headers_bytes
         if waiting > SLACK * allowance + overshoot:
-            raise InvariantViolation("memory_held_over_limit_connection",
-                                     f"downstream {conn!r}: its streams hold {waiting} bytes for "
-                                     f"the client's windows; the connection's limit is {conn.buffer_limit} "
-                                     f"(allowance {SLACK * allowance} + {overshoot} on the way when paused)")
+            raise InvariantViolation(
+                "memory_held_over_limit_connection",
+                f"downstream {conn!r}: its streams hold {waiting} bytes for "
+                f"the client's windows; the connection's limit is {conn.buffer_limit} "
+                f"(allowance {SLACK * allowance} + {overshoot} on the way when paused)",
+            )
     for pc in pcs.values():
         conn = pc.conn
         if conn.state is State.CLOSED:
@@ -75,18 +83,24 @@ def check(session) -> None:
         allowance = conn.buffer_limit + MAX_READ + pc.codec.limits.max_header_bytes
         held = len(conn.read_buffer) + len(conn.write_buffer) + _codec_input(pc.codec)
         if held > SLACK * allowance:
-            raise InvariantViolation("memory_held_over_limit_connection",
-                                     f"upstream {conn!r} holds {held} bytes; its limit is {conn.buffer_limit}, "
-                                     f"allowance {allowance}")
+            raise InvariantViolation(
+                "memory_held_over_limit_connection",
+                f"upstream {conn!r} holds {held} bytes; its limit is {conn.buffer_limit}, allowance {allowance}",
+            )
 
 
 def stream_held(stream, codec) -> dict:
     """Bytes held on behalf of one HTTP stream, by holder."""
     chain = stream.chain
     router = chain.filters[-1]
-    parts = {"request in filters": chain.decoder.buffered(), "response in filters": chain.encoder.buffered(),
-             "request in router": len(getattr(router, "body", b"")), "response for the client's window": 0,
-             "request for the upstream's window": 0, "pipelined response": 0}
+    parts = {
+        "request in filters": chain.decoder.buffered(),
+        "response in filters": chain.encoder.buffered(),
+        "request in router": len(getattr(router, "body", b"")),
+        "response for the client's window": 0,
+        "request for the upstream's window": 0,
+        "pipelined response": 0,
+    }
     if hasattr(codec, "buffered_outbound"):
         parts["response for the client's window"] = codec.buffered_outbound(stream.stream_id)
     else:

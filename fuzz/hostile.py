@@ -8,16 +8,36 @@ none, so most requests stay plain (the shape byte of the seeds written before is
 # Request targets: (kind, value) where kind "path" replaces the path, "absolute" prefixes it with
 # an absolute-form scheme and authority (the host is put in at {host}).
 TARGETS = (
-    (b"path", b"/admin#frag"), (b"path", b"/a\\b"), (b"path", b"/%zz"), (b"path", b"/a/../admin"),
-    (b"path", b"/a%2Fb"), (b"path", b"//double//slash"), (b"path", b"/%61dmin"), (b"path", b"/%"),
-    (b"absolute", b"http://{host}"), (b"absolute", b"http://user@{host}"), (b"absolute", b"http://{host}#x"),
+    (b"path", b"/admin#frag"),
+    (b"path", b"/a\\b"),
+    (b"path", b"/%zz"),
+    (b"path", b"/a/../admin"),
+    (b"path", b"/a%2Fb"),
+    (b"path", b"//double//slash"),
+    (b"path", b"/%61dmin"),
+    (b"path", b"/%"),
+    (b"absolute", b"http://{host}"),
+    (b"absolute", b"http://user@{host}"),
+    (b"absolute", b"http://{host}#x"),
 )
 AUTHORITIES = (b"h/evil", b"u@evil", b"evil:80x", b"[::1]:8080", b"[::1", b"a b")
-FIELDS = ((b"Transfer_Encoding", b"chunked"), (b"X_Forwarded_For", b"1.2.3.4"), (b"Content_Length", b"5"),
-          (b"X-Space-End", b"v "), (b"Upper-Case", b"V"))
-TRAILERS = ([(b"content-length", b"50")], [(b"host", b"evil")], [(b"grpc-stasi/", b"0")],
-            [(b"transfer-encoding", b"chunked")], [(b":path", b"/x")], [(b"x-trailer", b"1")],
-            [(b"authorization", b"Basic eDp5")], [(b"te", b"trailers")])
+FIELDS = (
+    (b"Transfer_Encoding", b"chunked"),
+    (b"X_Forwarded_For", b"1.2.3.4"),
+    (b"Content_Length", b"5"),
+    (b"X-Space-End", b"v "),
+    (b"Upper-Case", b"V"),
+)
+TRAILERS = (
+    [(b"content-length", b"50")],
+    [(b"host", b"evil")],
+    [(b"grpc-stasi/", b"0")],
+    [(b"transfer-encoding", b"chunked")],
+    [(b":path", b"/x")],
+    [(b"x-trailer", b"1")],
+    [(b"authorization", b"Basic eDp5")],
+    [(b"te", b"trailers")],
+)
 N_SHAPES = len(TARGETS) + len(AUTHORITIES) + len(FIELDS)
 
 

@@ -34,7 +34,7 @@ from .oracles import InvariantViolation
 from .peers import H1
 
 if TYPE_CHECKING:
-    from .session import Session   # which imports this module
+    from .session import Session  # which imports this module
 
 # Stream idle timeouts up to this long are run out by settling (Envoy's default is 5 min); a longer
 # one is left alone (it may be up to a day).
@@ -46,6 +46,7 @@ class Stall(NamedTuple):
     (settling lets time run to it), else a stall as it stands. `due`: when that timer must have
     ended it (settling never jumps past it unchecked). `slow` marks a timer wait not worth running
     time for (a throttle releasing a few bytes a second, a day-long idle timeout)."""
+
     name: str
     detail: str
     timer: bool = False
@@ -72,9 +73,11 @@ def check(session) -> None:
         check_h2_windows(label, codec)
         for sid, st in codec._streams.items():
             if st.unconsumed and sid not in owners:
-                raise InvariantViolation("h2_window_not_credited",
-                                         f"{label} stream {sid}: its owner is done with it, {st.unconsumed} bytes "
-                                         f"it was given were never consumed (the connection window shrinks for good)")
+                raise InvariantViolation(
+                    "h2_window_not_credited",
+                    f"{label} stream {sid}: its owner is done with it, {st.unconsumed} bytes "
+                    f"it was given were never consumed (the connection window shrinks for good)",
+                )
 
 
 # ------------------------------------------------------------------------------ the proxy's parts
@@ -129,11 +132,16 @@ def find_stall(session) -> Stall | None:
     """The first stall of a session's current state; if there is none, the timer wait due first
     (Stall.timer), a slow one last; None when nothing is in flight but waits on the peers."""
     pcs = pool_connections(session.ctx)
-    found = [_connection_stall(sock.conn, "downstream", session, pcs) for sock in session.downstream
-             if sock.conn is not None]
+    found = [
+        _connection_stall(sock.conn, "downstream", session, pcs) for sock in session.downstream if sock.conn is not None
+    ]
     found += [_connection_stall(conn, "upstream", session, pcs) for conn in session.network.opened]
-    found += [_stream_stall(hcm, stream, session) for _, hcm in managers(session)
-              for stream in list(hcm.streams.values()) if not stream.ended]
+    found += [
+        _stream_stall(hcm, stream, session)
+        for _, hcm in managers(session)
+        for stream in list(hcm.streams.values())
+        if not stream.ended
+    ]
     found += [_client_stall(session)] + [_pool_stall(pool) for pool in pools(session.ctx)]
     found += [_upstream_window_stall(pc) for pc in pcs.values()]
     found = [stall for stall in found if stall is not None]
@@ -151,8 +159,11 @@ def _upstream_window_stall(pc):
     for stream in pc.active:
         st = pc.codec._streams.get(stream.stream_id) if stream.stream_id is not None else None
         if st is not None and st.unconsumed and not stream._disabled:
-            return Stall("h2_window_not_credited", f"upstream {pc!r} stream {stream.stream_id}: {st.unconsumed} "
-                                              f"response bytes delivered and never consumed, not paused")
+            return Stall(
+                "h2_window_not_credited",
+                f"upstream {pc!r} stream {stream.stream_id}: {st.unconsumed} "
+                f"response bytes delivered and never consumed, not paused",
+            )
     return None
 
 
@@ -162,19 +173,25 @@ def _connection_stall(conn, side: str, session, pcs):
     sock = conn.io
     waiting = len(sock.inbound) + (sock.inbound_end and not sock._end_delivered)
     if len(conn.read_buffer) and conn._filter_chain_wants_data():
-        return Stall("stall_bytes_buffered_reads_enabled",
-                     f"{side} {conn!r}: {len(conn.read_buffer)} bytes in its read buffer, reads enabled, nobody "
-                     f"takes them", timer=_filter_timer_armed(conn), slow=True)
+        return Stall(
+            "stall_bytes_buffered_reads_enabled",
+            f"{side} {conn!r}: {len(conn.read_buffer)} bytes in its read buffer, reads enabled, nobody takes them",
+            timer=_filter_timer_armed(conn),
+            slow=True,
+        )
     if waiting and conn.reading_enabled:
-        return Stall("stall_input_not_delivered", f"{side} {conn!r}: reads enabled but {len(sock.inbound)} bytes "
-                                             f"the peer sent are never read")
+        return Stall(
+            "stall_input_not_delivered",
+            f"{side} {conn!r}: reads enabled but {len(sock.inbound)} bytes the peer sent are never read",
+        )
     if not conn.read_disable_count:
         return None
     holder = _read_disable_holder(conn, side, session, pcs)
     if holder is None:
         return None  # held on behalf of a wait on a peer
-    return holder._replace(detail=f"{side} {conn!r} read-disabled ({holder.detail}); {len(sock.inbound)} bytes "
-                                  f"from the peer wait")
+    return holder._replace(
+        detail=f"{side} {conn!r} read-disabled ({holder.detail}); {len(sock.inbound)} bytes from the peer wait"
+    )
 
 
 def _filter_timer_armed(conn) -> bool:
@@ -189,8 +206,11 @@ def _tcp_proxy_partners(conn, session) -> list:
     up = conn.stream_info.get("upstream_connection")
     if up is not None:
         return [up]
-    return [s.conn for s in session.downstream
-            if s.conn is not None and s.conn.stream_info.get("upstream_connection") is conn]
+    return [
+        s.conn
+        for s in session.downstream
+        if s.conn is not None and s.conn.stream_info.get("upstream_connection") is conn
+    ]
 
 
 def _timer_armed(obj) -> bool:
@@ -205,8 +225,9 @@ def _read_disable_holder(conn, side: str, session, pcs):
         # tcp_proxy pauses one side for the other's write watermarks, which a filter there may hold
         # (the fault throttle's held writes): that filter's timer releases this side too.
         timer = any(_filter_timer_armed(c) for c in [conn] + _tcp_proxy_partners(conn, session))
-        return Stall("stall_read_disabled_tcp_proxy", "a tcp_proxy side, both peers read everything",
-                     timer=timer, slow=True)
+        return Stall(
+            "stall_read_disabled_tcp_proxy", "a tcp_proxy side, both peers read everything", timer=timer, slow=True
+        )
     if side == "upstream":
         pc = pcs[id(conn)]
         if not pc.active:
@@ -214,11 +235,16 @@ def _read_disable_holder(conn, side: str, session, pcs):
         holders = [s for s in pc.active if s._disabled]
         if holders and all(_response_blocked_by_client(s.user) for s in holders):
             return None
-        return Stall("stall_read_disabled_upstream", f"{pc!r}: " + ("its downstreams read everything" if holders
-                                                                     else "none of its streams paused it"))
+        return Stall(
+            "stall_read_disabled_upstream",
+            f"{pc!r}: " + ("its downstreams read everything" if holders else "none of its streams paused it"),
+        )
     hcm = read_filter(conn, HttpConnectionManager)
-    holders = [_stream_stall(hcm, s, session) for s in hcm.streams.values() if s.read_disabled and not s.ended] \
-        if hcm is not None else []
+    holders = (
+        [_stream_stall(hcm, s, session) for s in hcm.streams.values() if s.read_disabled and not s.ended]
+        if hcm is not None
+        else []
+    )
     if any(stall is None for stall in holders):
         return None  # a stream waiting on a peer holds it (its body is buffered while it waits)
     if holders and all(stall.timer for stall in holders):
@@ -251,48 +277,75 @@ def _stream_stall(hcm, stream, session) -> Stall | None:
     idle = getattr(hcm.config, "stream_idle_timeout_ms", 0)
     if stall is not None or not idle:
         return stall
-    return _timeout_wait("stall_stream_idle_timeout", f"stream {stream.stream_id} on {hcm.conn!r} waits on its "
-                         f"client; stream_idle_timeout_ms never ended it", session.dispatcher.now_ms(),
-                         getattr(stream, "_active_ms", stream.start_ms), idle, slow=idle > IDLE_JUDGED_MS)
+    return _timeout_wait(
+        "stall_stream_idle_timeout",
+        f"stream {stream.stream_id} on {hcm.conn!r} waits on its client; stream_idle_timeout_ms never ended it",
+        session.dispatcher.now_ms(),
+        getattr(stream, "_active_ms", stream.start_ms),
+        idle,
+        slow=idle > IDLE_JUDGED_MS,
+    )
 
 
 def _stream_waits(hcm, stream, session) -> Stall | None:
     """Why an active stream will never end, or None when it waits on its client."""
     now = session.dispatcher.now_ms()
     timeout = hcm.config.request_timeout_ms
-    where = f"stream {stream.stream_id} on {hcm.conn!r} ({stream.head.method.decode('latin-1')} " \
-            f"{stream.head.path[:60].decode('latin-1')})"
+    where = (
+        f"stream {stream.stream_id} on {hcm.conn!r} ({stream.head.method.decode('latin-1')} "
+        f"{stream.head.path[:60].decode('latin-1')})"
+    )
     if timeout and now - stream.start_ms > timeout:
         return _timeout_wait("stall_request_timeout", f"{where} still active", now, stream.start_ms, timeout)
     codec = inner_codec(hcm.codec)
     st = getattr(codec, "_streams", {}).get(stream.stream_id) if hasattr(codec, "_conn") else None
     if st is not None and st.unconsumed and not stream.read_disabled:
-        return Stall("h2_window_not_credited", f"{where}: {st.unconsumed} request body bytes delivered and never "
-                                               f"consumed, reads not paused: the client's window stays shut")
+        return Stall(
+            "h2_window_not_credited",
+            f"{where}: {st.unconsumed} request body bytes delivered and never "
+            f"consumed, reads not paused: the client's window stays shut",
+        )
     if not stream.request_complete:
         if timeout:  # the client may take its time, until the request timeout ends the stream
-            return _timeout_wait("stall_request_timeout", f"{where}: request incomplete, request_timeout_ms "
-                                                          f"never ended it", now, stream.start_ms, timeout)
+            return _timeout_wait(
+                "stall_request_timeout",
+                f"{where}: request incomplete, request_timeout_ms never ended it",
+                now,
+                stream.start_ms,
+                timeout,
+            )
         return None  # the client has not finished its request: the stream may wait for it
     chain = stream.chain
     router = chain.filters[-1]
     for direction, entries in (("decoding", chain.decoder.entries[:-1]), ("encoding", chain.encoder.entries)):
         for entry in entries:
             if entry.stopped:
-                return Stall("stall_filter_chain", f"{where}: {direction} stopped at {type(entry.filter).__name__} "
-                                                   f"and never resumed", timer=_timer_armed(entry.filter))
+                return Stall(
+                    "stall_filter_chain",
+                    f"{where}: {direction} stopped at {type(entry.filter).__name__} and never resumed",
+                    timer=_timer_armed(entry.filter),
+                )
     if router.pending is not None:
         return _queued_stall(where, router, now, getattr(stream, "_active_ms", stream.start_ms))
     if _h2_window_shut(hcm, stream.stream_id):
         return None  # the response waits for the client's HTTP/2 window
     if st is not None and codec.buffered_outbound(stream.stream_id):
-        return Stall("h2_outbound_stalled", f"{where}: {codec.buffered_outbound(stream.stream_id)} response bytes "
-                                            f"wait although the client's window is open")
+        return Stall(
+            "h2_outbound_stalled",
+            f"{where}: {codec.buffered_outbound(stream.stream_id)} response bytes "
+            f"wait although the client's window is open",
+        )
     up = router.upstream
-    state = "no upstream" if up is None else \
-        f"upstream {up.pc!r} request_done={up.request_done} response_done={up.response_done}"
-    return Stall("stall_request_without_outcome", f"{where}: the client finished its request and saw no outcome "
-                                                  f"({state}, response_started={stream.response_started})")
+    state = (
+        "no upstream"
+        if up is None
+        else f"upstream {up.pc!r} request_done={up.request_done} response_done={up.response_done}"
+    )
+    return Stall(
+        "stall_request_without_outcome",
+        f"{where}: the client finished its request and saw no outcome "
+        f"({state}, response_started={stream.response_started})",
+    )
 
 
 def _client_stall(session: "Session") -> "Stall | None":
@@ -306,26 +359,35 @@ def _client_stall(session: "Session") -> "Stall | None":
         if ex.outcome is not None or ex.downstream in waiting:
             continue
         client = peers.clients[ex.downstream]
-        sock = session.downstream[ex.downstream]   # the connection's io
+        sock = session.downstream[ex.downstream]  # the connection's io
         conn = sock.conn
         hcm = read_filter(conn, HttpConnectionManager) if conn is not None else None
-        if (client is None or not client.understood or getattr(client, "tainted", False) or hcm is None
-                or conn is None or getattr(client, "_foreign", None) or conn.state is State.CLOSED
-                or len(conn.read_buffer) or sock.inbound):
+        if (
+            client is None
+            or not client.understood
+            or getattr(client, "tainted", False)
+            or hcm is None
+            or conn is None
+            or getattr(client, "_foreign", None)
+            or conn.state is State.CLOSED
+            or len(conn.read_buffer)
+            or sock.inbound
+        ):
             # Not judged: the client's record may be wrong (raw bytes of the fuzzer's, a frame of them
             # still open, swallow what the peer sent after them), or the proxy has not read it all yet
             # (the connection's own checks judge that).
             continue
         stream = hcm.streams.get(ex.stream)
-        if not ex.request.complete or (stream is not None and not stream.ended) \
-                or _h2_window_shut(hcm, ex.stream):
+        if not ex.request.complete or (stream is not None and not stream.ended) or _h2_window_shut(hcm, ex.stream):
             if ex.protocol == H1:
                 waiting.add(ex.downstream)  # later requests on the connection wait behind it
             continue  # the client is still sending, the proxy's stream is judged, or the client's window is shut
-        return Stall("stall_request_without_outcome",
-                     f"client {ex.downstream} finished request {ex.id} ({ex.request.method.decode('latin-1')} "
-                     f"{ex.request.target[:60].decode('latin-1')}) at {ex.request.ended_ms} ms and saw no outcome; "
-                     f"the proxy has no stream left for it ({hcm.protocol} stream {ex.stream})")
+        return Stall(
+            "stall_request_without_outcome",
+            f"client {ex.downstream} finished request {ex.id} ({ex.request.method.decode('latin-1')} "
+            f"{ex.request.target[:60].decode('latin-1')}) at {ex.request.ended_ms} ms and saw no outcome; "
+            f"the proxy has no stream left for it ({hcm.protocol} stream {ex.stream})",
+        )
     return None
 
 
@@ -335,11 +397,18 @@ def _queued_stall(where: str, router, now: int, since: int) -> Stall | None:
     if pending not in pool.pending:
         return Stall("stall_pool_queue", f"{where}: the pool no longer holds the request and never answered it")
     if _pool_has_capacity(pool):
-        return Stall("stall_pool_queue", f"{where}: queued while {pool.prefix[:-1]} could serve it "
-                                         f"({len(pool.connections)} connections)")
+        return Stall(
+            "stall_pool_queue",
+            f"{where}: queued while {pool.prefix[:-1]} could serve it ({len(pool.connections)} connections)",
+        )
     if router.route is not None and router.route.timeout_ms:
-        return _timeout_wait("stall_route_timeout", f"{where}: queued behind busy connections, its route "
-                                                    f"timeout never ended it", now, since, router.route.timeout_ms)
+        return _timeout_wait(
+            "stall_route_timeout",
+            f"{where}: queued behind busy connections, its route timeout never ended it",
+            now,
+            since,
+            router.route.timeout_ms,
+        )
     return None  # queued behind connections whose own streams wait on their clients, no timeout
 
 

@@ -54,8 +54,9 @@ class FilterRules:
             self._check_resumed(conn, filt)
             return
         if not conn.is_open:
-            raise InvariantViolation("filter_called_after_close",
-                                     f"{type(filt).__name__}.{kind} on {conn!r}", judged=conn.filter_manager)
+            raise InvariantViolation(
+                "filter_called_after_close", f"{type(filt).__name__}.{kind} on {conn!r}", judged=conn.filter_manager
+            )
         key = id(filt)
         if kind == "new":
             if key in self._initialized:
@@ -63,13 +64,17 @@ class FilterRules:
             self._initialized.add(key)
             self._keep.append(filt)
         elif kind == "data" and key not in self._initialized:
-            raise InvariantViolation("on_data_before_on_new_connection", type(filt).__name__,
-                                     judged=conn.filter_manager)
+            raise InvariantViolation(
+                "on_data_before_on_new_connection", type(filt).__name__, judged=conn.filter_manager
+            )
         elif kind == "data" and not conn.connected:
             # proxy/network/transport_socket.py: filters see plaintext only, after Connected (a TLS
             # handshake), so a gatekeeping filter waiting for Connected is never overtaken by data.
-            raise InvariantViolation("data_before_connected", f"{type(filt).__name__}.on_data on {conn!r}",
-                                     judged=conn.transport_socket or conn)
+            raise InvariantViolation(
+                "data_before_connected",
+                f"{type(filt).__name__}.on_data on {conn!r}",
+                judged=conn.transport_socket or conn,
+            )
 
     def _check_resumed(self, conn, filt) -> None:
         if not conn.is_open:
@@ -77,9 +82,12 @@ class FilterRules:
         chain = [active.filter for active in conn.filter_manager.read_filters]
         at = next((i for i, f in enumerate(chain) if f is filt), None)
         if at is not None and at + 1 < len(chain) and id(chain[at + 1]) not in self._initialized:
-            raise InvariantViolation("resume_skipped_on_new_connection",
-                                     f"{type(filt).__name__} resumed iteration, {type(chain[at + 1]).__name__} "
-                                     f"after it never saw on_new_connection", judged=conn.filter_manager)
+            raise InvariantViolation(
+                "resume_skipped_on_new_connection",
+                f"{type(filt).__name__} resumed iteration, {type(chain[at + 1]).__name__} "
+                f"after it never saw on_new_connection",
+                judged=conn.filter_manager,
+            )
 
 
 def check_read_buffer_bound(conn, read_size: int) -> None:
@@ -89,7 +97,9 @@ def check_read_buffer_bound(conn, read_size: int) -> None:
     if conn.buffer_limit and len(conn.read_buffer) > conn.buffer_limit + 1 + read_size:
         raise InvariantViolation(
             "read_buffer_over_limit",
-            f"{len(conn.read_buffer)} bytes buffered, limit {conn.buffer_limit}, one read {read_size}", judged=conn)
+            f"{len(conn.read_buffer)} bytes buffered, limit {conn.buffer_limit}, one read {read_size}",
+            judged=conn,
+        )
 
 
 def check_stream_prefix(name: str, sent: bytes, received: bytes, finished: bool) -> None:
@@ -97,11 +107,11 @@ def check_stream_prefix(name: str, sent: bytes, received: bytes, finished: bool)
     them once the receiving side has seen a clean end of stream."""
     if not sent.startswith(received):
         at = next((i for i, (a, b) in enumerate(zip(sent, received)) if a != b), min(len(sent), len(received)))
-        raise InvariantViolation("bytes_invented",
-                                 f"{name}: received {len(received)} bytes, differ from sent ({len(sent)}) at offset {at}")
+        raise InvariantViolation(
+            "bytes_invented", f"{name}: received {len(received)} bytes, differ from sent ({len(sent)}) at offset {at}"
+        )
     if finished and len(received) != len(sent):
-        raise InvariantViolation("bytes_lost",
-                                 f"{name}: end of stream after {len(received)} of {len(sent)} bytes")
+        raise InvariantViolation("bytes_lost", f"{name}: end of stream after {len(received)} of {len(sent)} bytes")
 
 
 def check_watermark_state(name: str, buf, owner=None) -> None:
@@ -112,11 +122,13 @@ def check_watermark_state(name: str, buf, owner=None) -> None:
     if not high:
         return
     if n > high and not buf.above_high_watermark:
-        raise InvariantViolation("watermark_missed_high", f"{_named(name, owner)}: {n} bytes > high {high} but "
-                                 f"not above high", judged=buf)
+        raise InvariantViolation(
+            "watermark_missed_high", f"{_named(name, owner)}: {n} bytes > high {high} but not above high", judged=buf
+        )
     if n <= low and buf.above_high_watermark:
-        raise InvariantViolation("watermark_missed_low", f"{_named(name, owner)}: {n} bytes <= low {low} but still "
-                                 f"above high", judged=buf)
+        raise InvariantViolation(
+            "watermark_missed_low", f"{_named(name, owner)}: {n} bytes <= low {low} but still above high", judged=buf
+        )
 
 
 def _named(name: str, owner) -> str:
@@ -146,7 +158,10 @@ def check_http_requests_accounted(stats) -> None:
         p = name[: -len("downstream_rq_total")]
         if g.get(p + "downstream_rq_active", 0):
             continue
-        ended = c.get(p + "downstream_rs_total", 0) + c.get(p + "local_replies", 0) + c.get(p + "downstream_rq_reset", 0)
+        ended = (
+            c.get(p + "downstream_rs_total", 0) + c.get(p + "local_replies", 0) + c.get(p + "downstream_rq_reset", 0)
+        )
         if c[name] != ended:
-            raise InvariantViolation("http_requests_unaccounted",
-                                     f"{name} = {c[name]} but responses + local replies + resets = {ended}")
+            raise InvariantViolation(
+                "http_requests_unaccounted", f"{name} = {c[name]} but responses + local replies + resets = {ended}"
+            )

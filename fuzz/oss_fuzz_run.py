@@ -88,8 +88,13 @@ def run_target(binary: Path, work: Path, seconds: int, reproduce_runs: int = 100
     for folder in (corpus, artifacts):
         folder.mkdir(parents=True, exist_ok=True)
     unzip_seeds(binary.parent, binary.name, corpus)
-    argv = [str(binary), f"-max_total_time={seconds}", *target_flags(binary),
-            f"-artifact_prefix={artifacts}/", str(corpus)]
+    argv = [
+        str(binary),
+        f"-max_total_time={seconds}",
+        *target_flags(binary),
+        f"-artifact_prefix={artifacts}/",
+        str(corpus),
+    ]
     result = TargetRun(binary.name, run(argv, home, home / "fuzz.log", seconds + 120), home / "fuzz.log")
     result.crashes = sorted(p for p in artifacts.iterdir() if p.name.startswith(ARTIFACT_PREFIXES))
     for crash in result.crashes:
@@ -118,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     broken = crashed = 0
     for binary in targets:
         result = run_target(binary, args.work.resolve(), args.time)
-        print(f"oss-fuzz-run: {result.target}: exit {result.status}, {len(result.crashes)} crash file(s); log {result.log}")
+        print(
+            f"oss-fuzz-run: {result.target}: exit {result.status}, {len(result.crashes)} crash file(s); log {result.log}"
+        )
         print(f"  {result.instrumentation() or 'NO instrumentation line'}")
         print(f"  {result.inited() or 'NO INITED line (the seeds were not all replayed)'}")
         for rep in result.reproductions:

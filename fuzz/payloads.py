@@ -14,7 +14,17 @@ import h2.exceptions
 from . import hostile
 
 METHODS = (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"PURGE", b"TRACE")
-PATHS = (b"/", b"/api/v1/items", b"/static/app.js", b"/admin", b"/a/b/../c", b"/?q=1&r=%20", b"*", b"/service1", b"/service2")
+PATHS = (
+    b"/",
+    b"/api/v1/items",
+    b"/static/app.js",
+    b"/admin",
+    b"/a/b/../c",
+    b"/?q=1&r=%20",
+    b"*",
+    b"/service1",
+    b"/service2",
+)
 HOSTS = (b"example.com", b"api.example.com", b"www.example.org", b"localhost", b"foo.bar.example.com", b"")
 # Request-smuggling shapes of ANCHORS.md: each is (extra head lines, body).
 SMUGGLING = (
@@ -46,7 +56,7 @@ def _byte(seed: bytes, i: int, default: int = 0) -> int:
 
 def h1_request(seed: bytes, sock) -> bytes:
     method, path, host = _pick(METHODS, seed, 0), _pick(PATHS, seed, 1), _pick(HOSTS, seed, 2)
-    body = seed[8:8 + _byte(seed, 3) % 48]
+    body = seed[8 : 8 + _byte(seed, 3) % 48]
     target, host, extra = hostile.apply(_byte(seed, 7), path, host, [])  # byte 7: a hostile shape, or none
     head = [b"%s %s HTTP/1.1" % (method, target), b"Host: " + host] + _id_line(sock) + [b"%s: %s" % f for f in extra]
     if _byte(seed, 4) & 1:
@@ -108,18 +118,24 @@ def h2_request(seed: bytes, sock) -> bytes:
     client = _h2_client(sock)
     try:
         stream_id = client.get_next_available_stream_id()
-        body = seed[6:6 + _byte(seed, 3) % 40]
+        body = seed[6 : 6 + _byte(seed, 3) % 40]
         # Byte 5 (above its reset bit): a hostile shape of the request, or of its trailers, or none.
         selector = _byte(seed, 5) >> 1
-        path, authority, extra = hostile.apply(selector, _pick(PATHS[:-1], seed, 1), _pick(HOSTS[:-1], seed, 2) or b"x", [])
+        path, authority, extra = hostile.apply(
+            selector, _pick(PATHS[:-1], seed, 1), _pick(HOSTS[:-1], seed, 2) or b"x", []
+        )
         trailers = hostile.trailers(selector - hostile.N_SHAPES)
-        headers = [(b":method", _pick(METHODS[:7], seed, 0)), (b":path", path),
-                   (b":scheme", b"http"), (b":authority", authority)]
+        headers = [
+            (b":method", _pick(METHODS[:7], seed, 0)),
+            (b":path", path),
+            (b":scheme", b"http"),
+            (b":authority", authority),
+        ]
         headers += [(b"x-fuzz-id", rid) for rid in [_request_id(sock)] if rid is not None] + extra
         if _byte(seed, 4) & LARGE_UPLOAD_BITS == LARGE_UPLOAD_BITS:
             body = _large(seed[6:], 2048 << (_byte(seed, 3) % LARGE_UPLOAD_STEPS))
             # What the proxy's windows let go now (the stream's is its initial window: it opens next).
-            body = body[:min(client.outbound_flow_control_window, client.remote_settings.initial_window_size)]
+            body = body[: min(client.outbound_flow_control_window, client.remote_settings.initial_window_size)]
         if _byte(seed, 4) & 1:
             headers.append((b"content-length", b"%d" % (len(body) + (_byte(seed, 4) >> 4) % 3)))
         # Bit 6 of byte 4: a streaming upload, the request stays open (h2_control continues it).
@@ -129,8 +145,9 @@ def h2_request(seed: bytes, sock) -> bytes:
         # DATA frames as large as the proxy allows (its SETTINGS_MAX_FRAME_SIZE, once the client read it).
         step = client.max_outbound_frame_size
         for at in range(0, len(body), step):
-            client.send_data(stream_id, body[at:at + step],
-                             end_stream=not trailers and not streaming and at + step >= len(body))
+            client.send_data(
+                stream_id, body[at : at + step], end_stream=not trailers and not streaming and at + step >= len(body)
+            )
         if trailers:
             client.send_headers(stream_id, trailers, end_stream=True)
         if _byte(seed, 5) & 1:
@@ -157,10 +174,13 @@ def h2_control(seed: bytes, sock) -> bytes:
         elif kind == 2:
             client.increment_flow_control_window(1 + _byte(seed, 1) * 1000)
         else:
-            sending = [sid for sid, st in client.streams.items() if sid % 2 and st.open
-                       and not st.state_machine.state.name.startswith(("HALF_CLOSED_LOCAL", "CLOSED"))]
+            sending = [
+                sid
+                for sid, st in client.streams.items()
+                if sid % 2 and st.open and not st.state_machine.state.name.startswith(("HALF_CLOSED_LOCAL", "CLOSED"))
+            ]
             if sending:
-                client.send_data(max(sending), seed[2:2 + _byte(seed, 1) % 41], end_stream=bool(_byte(seed, 0) & 4))
+                client.send_data(max(sending), seed[2 : 2 + _byte(seed, 1) % 41], end_stream=bool(_byte(seed, 0) & 4))
     except (h2.exceptions.H2Error, ValueError):
         pass
     return client.data_to_send()
@@ -188,7 +208,7 @@ def _large(fill: bytes, size: int) -> bytes:
 def _body(seed: bytes, at: int) -> bytes:
     if _byte(seed, 2) & LARGE_BODY_BITS == LARGE_BODY_BITS:
         return _large(seed[at:], 2048 << (_byte(seed, 3) % LARGE_BODY_STEPS))
-    return seed[at:at + _byte(seed, 1) % 64]
+    return seed[at : at + _byte(seed, 1) % 64]
 
 
 def h1_response(seed: bytes, sock) -> bytes:
@@ -222,7 +242,7 @@ def h2_upstream_read(sock):
     """The upstream HTTP/2 server reads what the proxy sent since it last looked, noting the streams
     opened, reset and ended (fuzz/settle.py answers those whose request ended). h2's errors propagate."""
     server = h2_upstream_server(sock)
-    fresh = bytes(sock.received[sock.fuzz_h2_seen:])
+    fresh = bytes(sock.received[sock.fuzz_h2_seen :])
     sock.fuzz_h2_seen = len(sock.received)
     for event in server.receive_data(fresh):
         sid = getattr(event, "stream_id", None)
@@ -242,10 +262,11 @@ def h2_response(seed: bytes, sock) -> bytes:
         h2_upstream_read(sock)
         if sock.fuzz_h2_open:
             stream_id = sock.fuzz_h2_open.pop(0)
-            body = seed[2:2 + _byte(seed, 1) % 64]
+            body = seed[2 : 2 + _byte(seed, 1) % 64]
             status = b"%d" % (200, 404, 500, 503)[_byte(seed, 0) % 4]
-            server.send_headers(stream_id, [(b":status", status), (b"content-length", b"%d" % len(body))],
-                                end_stream=not body)
+            server.send_headers(
+                stream_id, [(b":status", status), (b"content-length", b"%d" % len(body))], end_stream=not body
+            )
             if body:
                 server.send_data(stream_id, body, end_stream=True)
     except (h2.exceptions.H2Error, ValueError):

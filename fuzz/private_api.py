@@ -22,8 +22,10 @@ class PrivateApiMissing(RuntimeError):
 def _require(owner, name: str, what: str):
     if not hasattr(owner, name):
         version = _version(getattr(owner, "__name__", "?").split(".")[0])
-        raise PrivateApiMissing(f"{what}: {owner.__name__}.{name} is missing in version {version}; "
-                                f"fuzz/private_api.py was written against {TESTED}")
+        raise PrivateApiMissing(
+            f"{what}: {owner.__name__}.{name} is missing in version {version}; "
+            f"fuzz/private_api.py was written against {TESTED}"
+        )
     return getattr(owner, name)
 
 
@@ -44,11 +46,13 @@ def is_tested_version() -> bool:
 
 # -- atheris ------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def counting_counters():
     """Yields a one-item list: how many coverage counters atheris reserved inside the block (its
     bytecode rewrite calls `atheris._reserve_counter` once per counter it adds)."""
     import atheris
+
     real = _require(atheris, "_reserve_counter", "counting coverage counters")
     seen = [0]
 
@@ -66,18 +70,22 @@ def counting_counters():
 def is_instrumentable(obj) -> bool:
     """What `atheris.instrument_all()` would rewrite (a function or code object it can patch)."""
     from atheris import instrument_bytecode
+
     return _require(instrument_bytecode, "_is_instrumentable", "policy 'all'")(obj)
 
 
 # -- re -----------------------------------------------------------------------------------------
 
+
 def parse_regex(pattern: str):
     """The parse tree of a regular expression, as `re` compiles it (re._parser, Python 3.11+)."""
     import re
+
     return _require(re, "_parser", "bounding fuzzed regexes").parse(pattern)
 
 
 def regex_constants():
     """The opcodes of a parse tree from parse_regex (re._constants)."""
     import re
+
     return _require(re, "_constants", "bounding fuzzed regexes")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fuzz.harness import POLICY_ENV, POLICY_FILE_ENV, HarnessError, HarnessSpec, Layout, corpus_files
 
+
 @contextlib.contextmanager
 def _env(**values):
     saved = {k: os.environ.get(k) for k in values}
@@ -71,8 +72,7 @@ class Outcome:
         if self.error is None:
             return f"ok    {head}"
         frames = traceback.extract_tb(self.error.__traceback__)[-4:]
-        where = "\n".join(f"        {Path(f.filename).name}:{f.lineno} in {f.name}: {f.line or ''}"
-                          for f in frames)
+        where = "\n".join(f"        {Path(f.filename).name}:{f.lineno} in {f.name}: {f.line or ''}" for f in frames)
         return f"CRASH {head}\n      {type(self.error).__name__}: {self.error}\n{where}"
 
 
@@ -102,12 +102,15 @@ def expand(paths) -> list[Path]:
 def main(argv: list[str]) -> int:
     import argparse
     from fuzz.harness import add_layout_arguments, find, layout_from_args
-    parser = argparse.ArgumentParser(prog="python -m fuzz replay",
-                                     description="Run inputs through a harness in process; print what each did.")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fuzz replay", description="Run inputs through a harness in process; print what each did."
+    )
     add_layout_arguments(parser)
     parser.add_argument("name")
-    parser.add_argument("files", nargs="*", type=Path,
-                        help="inputs or directories (default: corpus/NAME and work/corpus/NAME)")
+    parser.add_argument(
+        "files", nargs="*", type=Path, help="inputs or directories (default: corpus/NAME and work/corpus/NAME)"
+    )
     parser.add_argument("--policy", default="none", choices=("none", "derived", "project", "all"))
     args = parser.parse_args(argv)
     layout = layout_from_args(args)

@@ -27,11 +27,13 @@ STARTUP_GRACE = 180
 _PULSE = re.compile(
     r"^#(?P<execs>\d+)\s+(?P<kind>INITED|NEW|REDUCE|pulse|DONE|RELOAD)\s+"
     r"(?:cov: (?P<cov>\d+)\s+)?(?:ft: (?P<ft>\d+)\s+)?(?:corp: (?P<corp>\d+)/\S+\s+)?.*?"
-    r"(?:exec/s: (?P<eps>\d+))?")
+    r"(?:exec/s: (?P<eps>\d+))?"
+)
 # Fork mode: "#12345: cov: 100 ft: 200 corp: 50 exec/s 1000 oom/timeout/crash: 0/0/1 time: 5s ..."
 _FORK = re.compile(
     r"^#(?P<execs>\d+): cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+) exec/s:? (?P<eps>\d+) "
-    r"oom/timeout/crash: (?P<oom>\d+)/(?P<timeout>\d+)/(?P<crash>\d+)")
+    r"oom/timeout/crash: (?P<oom>\d+)/(?P<timeout>\d+)/(?P<crash>\d+)"
+)
 _STAT = re.compile(r"^stat::(?P<key>\w+):\s+(?P<value>\d+)")
 _ARTIFACT = re.compile(r"Test unit written to (?P<path>\S+)")
 _EPS = re.compile(r"exec/s: (\d+)")
@@ -40,6 +42,7 @@ _EPS = re.compile(r"exec/s: (\d+)")
 @dataclass
 class Progress:
     """What libFuzzer has said so far; updated line by line."""
+
     executions: int = 0
     exec_per_sec: int = 0
     cov: int = 0
@@ -88,11 +91,11 @@ class RunResult:
     returncode: int
     elapsed: float
     progress: Progress
-    artifacts: list           # crash/timeout/oom files in the artifacts folder written by this run
-    corpus_size: int          # files in the working corpus afterwards
+    artifacts: list  # crash/timeout/oom files in the artifacts folder written by this run
+    corpus_size: int  # files in the working corpus afterwards
     log: Path | None
     timed_out: bool = False
-    mutations: dict = field(default_factory=dict)   # mutation kind -> count (custom mutators only)
+    mutations: dict = field(default_factory=dict)  # mutation kind -> count (custom mutators only)
 
     @property
     def exec_per_sec(self) -> float:
@@ -103,9 +106,11 @@ class RunResult:
 
     def summary(self) -> str:
         p = self.progress
-        lines = [f"== {self.name}: {p.executions} executions in {self.elapsed:.1f} s "
-                 f"({self.exec_per_sec:.0f} exec/s), cov: {p.cov} ft: {p.ft}, "
-                 f"working corpus: {self.corpus_size} files, crashes: {len(self.artifacts)}"]
+        lines = [
+            f"== {self.name}: {p.executions} executions in {self.elapsed:.1f} s "
+            f"({self.exec_per_sec:.0f} exec/s), cov: {p.cov} ft: {p.ft}, "
+            f"working corpus: {self.corpus_size} files, crashes: {len(self.artifacts)}"
+        ]
         if self.mutations:
             lines.append(f"   {shares_line(self.mutations)}")
         lines += [f"   crash file: {a}" for a in self.artifacts]
@@ -141,8 +146,9 @@ def option_flags(spec: HarnessSpec) -> list[str]:
     return [f"-{key}={value}" for key, value in spec.options().items()]
 
 
-def fuzz_command(spec: HarnessSpec, layout: Layout, time_s: int | None, jobs: int,
-                 extra: Sequence[str] = ()) -> list[str]:
+def fuzz_command(
+    spec: HarnessSpec, layout: Layout, time_s: int | None, jobs: int, extra: Sequence[str] = ()
+) -> list[str]:
     work = layout.work_corpus(spec.name)
     artifacts = layout.artifacts(spec.name)
     cmd = [str(spec.path.resolve()), str(work)]
@@ -167,17 +173,28 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def stream(cmd: list[str], env: dict, cwd: Path, deadline_s: float, log_path: Path | None,
-           on_line=None) -> tuple[int, Progress, bool, float]:
+def stream(
+    cmd: list[str], env: dict, cwd: Path, deadline_s: float, log_path: Path | None, on_line=None
+) -> tuple[int, Progress, bool, float]:
     """Run cmd (own process group), feeding every stdout/stderr line to a Progress and on_line."""
     progress = Progress()
     start = time.monotonic()
     log = open(log_path, "w", encoding="utf-8", errors="replace") if log_path else None
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, errors="replace", start_new_session=True, bufsize=1)
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+        bufsize=1,
+    )
     timed_out = False
     try:
         import selectors
+
         sel = selectors.DefaultSelector()
         assert proc.stdout is not None, "started with stdout=PIPE"
         sel.register(proc.stdout, selectors.EVENT_READ)
@@ -220,8 +237,16 @@ def _new_artifacts(directory: Path, since: float, reported: list) -> list[str]:
     return sorted(paths)
 
 
-def run(spec: HarnessSpec, layout: Layout, time_s: int | None = 60, jobs: int = 1,
-        policy: str | None = None, extra: Sequence[str] = (), on_line=None, mutator: str | None = None) -> RunResult:
+def run(
+    spec: HarnessSpec,
+    layout: Layout,
+    time_s: int | None = 60,
+    jobs: int = 1,
+    policy: str | None = None,
+    extra: Sequence[str] = (),
+    on_line=None,
+    mutator: str | None = None,
+) -> RunResult:
     """Fuzz one harness; returns once libFuzzer stops (time up, crash, or -runs reached).
     `mutator` (custom | bytes) overrides PROXYFUZZ_MUTATOR for this run."""
     check_runnable(spec)
@@ -241,9 +266,17 @@ def run(spec: HarnessSpec, layout: Layout, time_s: int | None = 60, jobs: int = 
         env[MUTATOR_ENV] = mutator
     rc, progress, timed_out, elapsed = stream(cmd, env, layout.root, deadline, log_path, on_line)
     artifacts = _new_artifacts(layout.artifacts(spec.name), started, progress.artifacts)
-    return RunResult(spec.name, rc, elapsed, progress, artifacts,
-                     len(corpus_files(layout.work_corpus(spec.name))), log_path, timed_out,
-                     read_stats(env[STATS_ENV]))
+    return RunResult(
+        spec.name,
+        rc,
+        elapsed,
+        progress,
+        artifacts,
+        len(corpus_files(layout.work_corpus(spec.name))),
+        log_path,
+        timed_out,
+        read_stats(env[STATS_ENV]),
+    )
 
 
 def _fresh_dir(path: Path) -> Path:
@@ -265,10 +298,16 @@ def merge(spec: HarnessSpec, layout: Layout, timeout_s: int = 600) -> tuple[int,
     layout.artifacts(spec.name).mkdir(parents=True, exist_ok=True)
     layout.logs().mkdir(parents=True, exist_ok=True)
     before = len(spec.seed_files())
-    cmd = [str(spec.path.resolve()), "-merge=1", str(spec.seeds), str(work),
-           f"-artifact_prefix={layout.artifacts(spec.name)}{os.sep}"] + option_flags(spec)
-    rc, _, timed_out, _ = stream(cmd, child_env(layout), layout.root, timeout_s,
-                                 layout.logs() / f"{spec.name}.merge.log")
+    cmd = [
+        str(spec.path.resolve()),
+        "-merge=1",
+        str(spec.seeds),
+        str(work),
+        f"-artifact_prefix={layout.artifacts(spec.name)}{os.sep}",
+    ] + option_flags(spec)
+    rc, _, timed_out, _ = stream(
+        cmd, child_env(layout), layout.root, timeout_s, layout.logs() / f"{spec.name}.merge.log"
+    )
     if timed_out:
         raise HarnessError(f"merge of {spec.name} did not finish within {timeout_s} s")
     return before, len(spec.seed_files()), rc
@@ -281,31 +320,39 @@ def merge(spec: HarnessSpec, layout: Layout, timeout_s: int = 600) -> tuple[int,
 def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
     if "--" in argv:
         i = argv.index("--")
-        return argv[:i], argv[i + 1:]
+        return argv[:i], argv[i + 1 :]
     return argv, []
 
 
 def _parser(prog: str, description: str):
     import argparse
     from fuzz.harness import add_layout_arguments
+
     parser = argparse.ArgumentParser(prog=f"python -m fuzz {prog}", description=description)
     add_layout_arguments(parser)
     return parser
 
 
 def _policy_arg(parser) -> None:
-    parser.add_argument("--policy", choices=("all", "project", "derived"),
-                        help="instrumentation policy (default: instrumentation.toml's default)")
+    parser.add_argument(
+        "--policy",
+        choices=("all", "project", "derived"),
+        help="instrumentation policy (default: instrumentation.toml's default)",
+    )
 
 
 def _mutator_arg(parser) -> None:
-    parser.add_argument("--mutator", choices=MODES,
-                        help="custom (default): the harness's structure-aware mutator (fuzz/mutators/), with a "
-                             "share of libFuzzer's byte mutations; bytes: libFuzzer's byte mutator alone")
+    parser.add_argument(
+        "--mutator",
+        choices=MODES,
+        help="custom (default): the harness's structure-aware mutator (fuzz/mutators/), with a "
+        "share of libFuzzer's byte mutations; bytes: libFuzzer's byte mutator alone",
+    )
 
 
 def cmd_run(argv: list[str]) -> int:
     from fuzz.harness import find, layout_from_args
+
     own, passthrough = _split_passthrough(argv)
     parser = _parser("run", "Fuzz one harness; new inputs go to work/corpus/NAME, crashes to work/artifacts/NAME.")
     parser.add_argument("name")
@@ -326,8 +373,9 @@ def cmd_run(argv: list[str]) -> int:
             sys.stdout.flush()
 
     campaign, samples = Campaign(layout), Samples()
-    result = run(spec, layout, args.time, args.jobs, args.policy, passthrough, on_line=tee(samples, echo),
-                 mutator=args.mutator)
+    result = run(
+        spec, layout, args.time, args.jobs, args.policy, passthrough, on_line=tee(samples, echo), mutator=args.mutator
+    )
     print(result.summary())
     campaign.add(result, samples)
     print(f"campaign report: {campaign.write_index()}")
@@ -336,14 +384,17 @@ def cmd_run(argv: list[str]) -> int:
 
 def cmd_merge(argv: list[str]) -> int:
     from fuzz.harness import find, layout_from_args
+
     parser = _parser("merge", "Minimize work/corpus/NAME into corpus/NAME (libFuzzer -merge=1).")
     parser.add_argument("name")
     args = parser.parse_args(argv)
     layout = layout_from_args(args)
     spec = find(layout, args.name)
     before, after, rc = merge(spec, layout)
-    print(f"merge {spec.name}: {spec.seeds} had {before} files, now {after} "
-          f"(+{after - before}); log: {layout.logs() / (spec.name + '.merge.log')}")
+    print(
+        f"merge {spec.name}: {spec.seeds} had {before} files, now {after} "
+        f"(+{after - before}); log: {layout.logs() / (spec.name + '.merge.log')}"
+    )
     return 0 if rc == 0 else 1
 
 
@@ -362,13 +413,16 @@ class _ProgressPrinter:
             print(self.line(progress, now - self.start), flush=True)
 
     def line(self, progress, elapsed):
-        return (f"{self.prefix} {elapsed:5.0f}s  #{progress.executions}  exec/s {progress.exec_per_sec}  "
-                f"cov {progress.cov} ft {progress.ft}  corpus {progress.corpus}  "
-                f"crashes so far {self.crashes_before + progress.crashes}")
+        return (
+            f"{self.prefix} {elapsed:5.0f}s  #{progress.executions}  exec/s {progress.exec_per_sec}  "
+            f"cov {progress.cov} ft {progress.ft}  corpus {progress.corpus}  "
+            f"crashes so far {self.crashes_before + progress.crashes}"
+        )
 
 
 def cmd_fuzz_all(argv: list[str]) -> int:
     from fuzz.harness import discover, find, layout_from_args
+
     parser = _parser("fuzz-all", "Fuzz every harness in turn (what `make fuzz` runs), then triage.")
     parser.add_argument("--time", type=int, default=60, help="seconds per harness, default 60")
     parser.add_argument("--jobs", type=int, default=1)
@@ -383,18 +437,22 @@ def cmd_fuzz_all(argv: list[str]) -> int:
     if not specs:
         print(f"no harnesses in {layout.harnesses}: nothing to fuzz")
         return 0
-    crashes: list[str] = []      # artifact paths as libFuzzer printed them
+    crashes: list[str] = []  # artifact paths as libFuzzer printed them
     failed: list[str] = []
     started = time.monotonic()
     campaign = Campaign(layout)
     for i, spec in enumerate(specs, 1):
-        print(f"[{i}/{len(specs)} {spec.name}] fuzzing for {args.time} s"
-              + (f" with {args.jobs} jobs" if args.jobs > 1 else "") + f"; log: {layout.logs() / spec.name}.log",
-              flush=True)
+        print(
+            f"[{i}/{len(specs)} {spec.name}] fuzzing for {args.time} s"
+            + (f" with {args.jobs} jobs" if args.jobs > 1 else "")
+            + f"; log: {layout.logs() / spec.name}.log",
+            flush=True,
+        )
         printer, samples = _ProgressPrinter(i, len(specs), spec.name, len(crashes)), Samples()
         try:
-            result = run(spec, layout, args.time, args.jobs, args.policy, on_line=tee(samples, printer),
-                         mutator=args.mutator)
+            result = run(
+                spec, layout, args.time, args.jobs, args.policy, on_line=tee(samples, printer), mutator=args.mutator
+            )
         except HarnessError as exc:
             print(f"[{i}/{len(specs)} {spec.name}] cannot run: {exc}", flush=True)
             failed.append(spec.name)
@@ -405,8 +463,10 @@ def cmd_fuzz_all(argv: list[str]) -> int:
         print(result.summary(), flush=True)
         if not result.progress.saw_status_line and not result.artifacts:
             failed.append(spec.name)
-    print(f"fuzz-all: {len(specs)} harness(es) in {time.monotonic() - started:.0f} s, "
-          f"{len(crashes)} crash file(s), {len(failed)} failed to run {failed if failed else ''}".rstrip())
+    print(
+        f"fuzz-all: {len(specs)} harness(es) in {time.monotonic() - started:.0f} s, "
+        f"{len(crashes)} crash file(s), {len(failed)} failed to run {failed if failed else ''}".rstrip()
+    )
     _after_fuzzing(layout, crashes, args)
     print(f"campaign report: {campaign.write_index()}")
     return 1 if crashes or failed else 0
@@ -416,14 +476,16 @@ def _after_fuzzing(layout: Layout, crashes: list, args) -> None:
     """Triage this run's crash files into the layout's reports folder (where the campaign index
     links them), harness by harness; without the triage command, list them."""
     from fuzz import cli
+
     if "triage" in cli.COMMANDS and crashes:
         print("running triage ...", flush=True)
         by_harness: dict = {}
         for path in crashes:
             by_harness.setdefault(Path(path).parent.name, []).append(path)
         for name, paths in by_harness.items():
-            cli.run_command("triage", ["--harness", str(layout.harnesses / f"fuzz_{name}.py"),
-                                       "--out", str(layout.reports), *paths])
+            cli.run_command(
+                "triage", ["--harness", str(layout.harnesses / f"fuzz_{name}.py"), "--out", str(layout.reports), *paths]
+            )
         return
     for path in crashes:
         print(f"  artifact: {path}")

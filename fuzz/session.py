@@ -42,17 +42,23 @@ SOURCES = ("127.0.0.1", "10.1.2.3", "192.168.0.7", "::1", "172.16.5.4")
 # watermarks at the moment of the read: flow-control boundaries are one action choice
 # rather than a byte count the fuzzer has to guess (Envoy's fuzzers pick meaningful values
 # the same way). Each is (name, level from (low, high)).
-DRAIN_LEVELS = (("low", lambda low, high: low), ("low-1", lambda low, high: low - 1),
-                ("low+1", lambda low, high: low + 1), ("high", lambda low, high: high),
-                ("high+1", lambda low, high: high + 1), ("high-1", lambda low, high: high - 1),
-                ("1", lambda low, high: 1), ("0", lambda low, high: 0))
+DRAIN_LEVELS = (
+    ("low", lambda low, high: low),
+    ("low-1", lambda low, high: low - 1),
+    ("low+1", lambda low, high: low + 1),
+    ("high", lambda low, high: high),
+    ("high+1", lambda low, high: high + 1),
+    ("high-1", lambda low, high: high - 1),
+    ("1", lambda low, high: 1),
+    ("0", lambda low, high: 0),
+)
 
 
 @dataclass(frozen=True)
 class Action:
     op: str
-    target: int = 0       # connection index (downstream or upstream, by op)
-    value: int = 0        # bytes to read, ms to advance, source index, ...
+    target: int = 0  # connection index (downstream or upstream, by op)
+    value: int = 0  # bytes to read, ms to advance, source index, ...
     payload: bytes = b""
     end_stream: bool = False
 
@@ -61,19 +67,34 @@ class Action:
         return f"{self.op}[{self.target}] value={self.value}{' end' if self.end_stream else ''}{extra}"
 
 
-OPS = ("connect", "send", "send_http", "read", "close", "reset",
-       "upstream_connect", "upstream_fail", "upstream_send", "upstream_http", "upstream_read",
-       "upstream_close", "upstream_reset", "advance",
-       # Appended, so that seeds written before keep their meaning: a peer reads just enough
-       # for the connection's write buffer to be left at a level of DRAIN_LEVELS.
-       "read_to", "upstream_read_to",
-       # Appended: the HTTP/2 SETTINGS a client (settings[i]) or the upstreams (upstream_settings)
-       # advertise, from one byte (fuzz.peers.h2_peer.settings_from_byte); the strict peers
-       # enforce them (fuzz/peers).
-       "settings", "upstream_settings",
-       # Appended: a client that may speak TLS, offer ALPN and a certificate, send a PROXY header
-       # first (one mode byte: fuzz/tls_session.py).
-       "connect_tls")
+OPS = (
+    "connect",
+    "send",
+    "send_http",
+    "read",
+    "close",
+    "reset",
+    "upstream_connect",
+    "upstream_fail",
+    "upstream_send",
+    "upstream_http",
+    "upstream_read",
+    "upstream_close",
+    "upstream_reset",
+    "advance",
+    # Appended, so that seeds written before keep their meaning: a peer reads just enough
+    # for the connection's write buffer to be left at a level of DRAIN_LEVELS.
+    "read_to",
+    "upstream_read_to",
+    # Appended: the HTTP/2 SETTINGS a client (settings[i]) or the upstreams (upstream_settings)
+    # advertise, from one byte (fuzz.peers.h2_peer.settings_from_byte); the strict peers
+    # enforce them (fuzz/peers).
+    "settings",
+    "upstream_settings",
+    # Appended: a client that may speak TLS, offer ALPN and a certificate, send a PROXY header
+    # first (one mode byte: fuzz/tls_session.py).
+    "connect_tls",
+)
 
 
 class Reader:
@@ -88,12 +109,12 @@ class Reader:
         return len(self.data) - self.pos
 
     def int(self, nbytes: int, modulo: int) -> int:
-        chunk = self.data[self.pos:self.pos + nbytes]
+        chunk = self.data[self.pos : self.pos + nbytes]
         self.pos += nbytes
         return int.from_bytes(chunk.ljust(nbytes, b"\0"), "big") % modulo
 
-    def bytes(self, n: builtins.int) -> bytes:   # `int` here is the method above
-        chunk = self.data[self.pos:self.pos + n]
+    def bytes(self, n: builtins.int) -> bytes:  # `int` here is the method above
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -171,8 +192,9 @@ def connect_address(built, choice: int, variant: int, sources=SOURCES, extra_por
     source = sources[(choice // 8) % len(sources)]
     matches = [chain.match for chain in listener.filter_chains]
     names = [""] + sorted({n.replace("*.", "www.") for m in matches for n in m.server_names})
-    ports = [listener.address[1] or 10000] + sorted({m.destination_port for m in matches if m.destination_port}
-                                                    | set(extra_ports))
+    ports = [listener.address[1] or 10000] + sorted(
+        {m.destination_port for m in matches if m.destination_port} | set(extra_ports)
+    )
     local = (listener.address[0], ports[(variant // len(names)) % len(ports)])
     return listener, local, source, names[variant % len(names)]
 
@@ -245,9 +267,17 @@ def _act_as_peer(sock, verb: str, a: Action, payloads) -> None:
 class Session:
     """A fresh server instance over a built (immutable, shared) configuration."""
 
-    def __init__(self, built, read_size: int = READ_SIZES[0], seed: int = 0,
-                 on_connection=None, check_bytes: bool = True, sources=SOURCES, extra_ports=(),
-                 models: bool = False) -> None:
+    def __init__(
+        self,
+        built,
+        read_size: int = READ_SIZES[0],
+        seed: int = 0,
+        on_connection=None,
+        check_bytes: bool = True,
+        sources=SOURCES,
+        extra_ports=(),
+        models: bool = False,
+    ) -> None:
         """`on_connection(conn)` sees each accepted downstream connection (harnesses add probe
         filters there); `check_bytes=False` turns off byte conservation when a probe drops data;
         `sources` and `extra_ports` widen what connect actions reach (connect_address); `models`
@@ -261,6 +291,7 @@ class Session:
         self.network = _CheckedNetwork(self.dispatcher)
         self.ctx = instantiate(built, self.dispatcher, self.network, seed=seed)
         from proxy.http.access_log import CountingSink
+
         self.ctx.open_access_log = lambda spec: CountingSink()  # never the terminal or a file
         self.downstream: list[TlsSocket] = []
         self.peers = Peers(self.dispatcher, self.network)
@@ -285,7 +316,7 @@ class Session:
             self.actions_run += 1
         self.finish()
         if self.models is not None:
-            self.models.finish(self.peers.exchanges)   # outcomes recorded before the shutdown stand
+            self.models.finish(self.peers.exchanges)  # outcomes recorded before the shutdown stand
         return self
 
     def apply(self, a: Action) -> bool:
@@ -298,7 +329,9 @@ class Session:
         elif op == "advance":
             self.dispatcher.advance(a.value)
         elif op in _SETTINGS_OPS:
-            self.peers.choose_settings(op == "settings", a.target, settings_from_byte(a.value), withholds_credit(a.value))
+            self.peers.choose_settings(
+                op == "settings", a.target, settings_from_byte(a.value), withholds_credit(a.value)
+            )
         elif op.startswith("upstream_"):
             return self._upstream(a)
         else:
@@ -312,8 +345,9 @@ class Session:
         `tls_mode` (connect_tls) the server name travels as TLS SNI, if at all (tls_session)."""
         if len(self.downstream) >= MAX_CONNECTIONS or not self.built.listeners:
             return False
-        listener, local, source, server_name = connect_address(self.built, choice, variant, self.sources,
-                                                               self.extra_ports)
+        listener, local, source, server_name = connect_address(
+            self.built, choice, variant, self.sources, self.extra_ports
+        )
         sock = TlsSocket(self.read_size)
         remote = (source, 40000 + len(self.downstream))
         passed = server_name if tls_mode is None else ""
@@ -364,7 +398,7 @@ class Session:
         what is still in flight (fuzz/liveness.py); then shut everything down."""
         settle.settle(self)
         liveness.check(self)
-        check_idle_connections_close(self)   # idle HTTP connections end by their idle_timeout
+        check_idle_connections_close(self)  # idle HTTP connections end by their idle_timeout
         # Shut everything down: whatever was counted as active must be released.
         for sock in self.downstream:
             sock.peer_reset()
@@ -382,9 +416,19 @@ class Session:
     def _io_stamp(self) -> tuple:
         """What moved on the sockets so far: equal stamps, nothing was sent, read or closed between."""
         socks = self.downstream + [peer_of(c) for c in self.network.opened]
-        return (len(socks), len(self.network.pending),
-                sum(len(s.sent) + len(s.received) + len(s.wire_sent) + len(s.wire_received) + int(s.is_closed)
-                    + int(s.peer_saw_end) for s in socks))
+        return (
+            len(socks),
+            len(self.network.pending),
+            sum(
+                len(s.sent)
+                + len(s.received)
+                + len(s.wire_sent)
+                + len(s.wire_received)
+                + int(s.is_closed)
+                + int(s.peer_saw_end)
+                for s in socks
+            ),
+        )
 
     def connections(self):
         return [s.conn for s in self.downstream if s.conn is not None] + list(self.network.opened)
@@ -421,12 +465,17 @@ class Session:
             # TLS chain has no plaintext: it reads only the proxy's TLS records (an alert), which
             # tls_session judges (tls_plaintext_on_the_wire); none of them is a relayed byte.
             tls = speaks_tls(conn)
-            sent = bytes(sock.sent if tls else sock.wire_sent)[conn.stream_info.get("listener_drained", 0):]
-            oracles.check_stream_prefix("downstream->upstream", sent if conn.connected else b"", bytes(up.received),
-                                        finished=up.peer_saw_end)
+            sent = bytes(sock.sent if tls else sock.wire_sent)[conn.stream_info.get("listener_drained", 0) :]
+            oracles.check_stream_prefix(
+                "downstream->upstream", sent if conn.connected else b"", bytes(up.received), finished=up.peer_saw_end
+            )
             received = (sock.received if sock.tls else b"") if tls else sock.wire_received
-            oracles.check_stream_prefix("upstream->downstream", bytes(up.sent) if conn.connected else b"",
-                                        bytes(received), finished=sock.peer_saw_end)
+            oracles.check_stream_prefix(
+                "upstream->downstream",
+                bytes(up.sent) if conn.connected else b"",
+                bytes(received),
+                finished=sock.peer_saw_end,
+            )
 
     # -- results --------------------------------------------------------------------------
     def digest(self) -> str:
@@ -451,6 +500,7 @@ class ConfigPool:
     def __init__(self, paths) -> None:
         from proxy.build import build
         from proxy.config import load_file
+
         self.names: list[str] = []
         self.built: list = []
         for path in sorted(paths, key=str):
@@ -462,10 +512,14 @@ class ConfigPool:
     @classmethod
     def default(cls, root=None) -> "ConfigPool":
         from pathlib import Path
+
         root = Path(root or Path(__file__).resolve().parent.parent)
         from .test_pki import ensure
+
         ensure()  # TLS configurations name the test PKI's files (made on first use)
-        paths = sorted((root / "corpus" / "session_configs").glob("*.yaml")) + sorted((root / "examples").glob("*.yaml"))
+        paths = sorted((root / "corpus" / "session_configs").glob("*.yaml")) + sorted(
+            (root / "examples").glob("*.yaml")
+        )
         return cls(paths)
 
 
@@ -493,6 +547,7 @@ def describe_input(pool: ConfigPool, data: bytes) -> str:
     """An input as run_input reads it, one action a line (crash reports show this)."""
     index, read_size, actions = decode_input(pool, data)
     from pathlib import Path
+
     name = Path(pool.names[index])
     shown = name.relative_to(Path.cwd()) if name.is_relative_to(Path.cwd()) else name
     return "\n".join([f"config {shown}, read size {read_size}"] + describe_actions(actions))

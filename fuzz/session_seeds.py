@@ -21,137 +21,288 @@ from fuzz.session import DRAIN_LEVELS, Action as A, ConfigPool, connect_address,
 LEVEL = {name: i for i, (name, _) in enumerate(DRAIN_LEVELS)}
 
 TCP = {
-    "echo_half_close": [A("upstream_connect"), A("send", payload=b"ping\n" * 20, end_stream=True),
-                        A("upstream_read"), A("upstream_send", payload=b"PONG\n" * 20, end_stream=True), A("read")],
-    "slow_reader": [A("upstream_connect"), A("upstream_send", payload=b"x" * 4096), A("read", value=7),
-                    A("upstream_send", payload=b"y" * 4096), A("read", value=100), A("advance", value=1_000), A("read")],
+    "echo_half_close": [
+        A("upstream_connect"),
+        A("send", payload=b"ping\n" * 20, end_stream=True),
+        A("upstream_read"),
+        A("upstream_send", payload=b"PONG\n" * 20, end_stream=True),
+        A("read"),
+    ],
+    "slow_reader": [
+        A("upstream_connect"),
+        A("upstream_send", payload=b"x" * 4096),
+        A("read", value=7),
+        A("upstream_send", payload=b"y" * 4096),
+        A("read", value=100),
+        A("advance", value=1_000),
+        A("read"),
+    ],
     "upstream_refused": [A("upstream_fail"), A("send", payload=b"lost"), A("read")],
     "idle_timeout": [A("upstream_connect"), A("send", payload=b"a"), A("upstream_read"), A("advance", value=120_000)],
     "client_reset": [A("upstream_connect"), A("send", payload=b"abc"), A("reset"), A("upstream_read")],
-    "many_clients": [A("connect", value=8), A("connect", value=16), A("upstream_connect", 0), A("upstream_connect", 1),
-                     A("send", 1, payload=b"one"), A("send", 2, payload=b"two", end_stream=True), A("upstream_read", 1),
-                     A("upstream_read", 0)],
-    "delayed_first_byte": [A("send", payload=b"early"), A("advance", value=100), A("advance", value=1_000),
-                           A("upstream_connect"), A("upstream_read")],
+    "many_clients": [
+        A("connect", value=8),
+        A("connect", value=16),
+        A("upstream_connect", 0),
+        A("upstream_connect", 1),
+        A("send", 1, payload=b"one"),
+        A("send", 2, payload=b"two", end_stream=True),
+        A("upstream_read", 1),
+        A("upstream_read", 0),
+    ],
+    "delayed_first_byte": [
+        A("send", payload=b"early"),
+        A("advance", value=100),
+        A("advance", value=1_000),
+        A("upstream_connect"),
+        A("upstream_read"),
+    ],
     # Both directions backed up past the high watermark (small buffer limits), then drained by
     # a slow peer to each flow-control boundary in turn and refilled.
-    "backpressure_boundaries": [A("upstream_connect"), A("upstream_send", payload=b"u" * 4096),
-                                A("read_to", value=LEVEL["high"]), A("read_to", value=LEVEL["low+1"]),
-                                A("read_to", value=LEVEL["low"]), A("upstream_send", payload=b"v" * 4096),
-                                A("read_to", value=LEVEL["low-1"]), A("send", payload=b"d" * 4096),
-                                A("send", payload=b"e" * 4096), A("upstream_read_to", value=LEVEL["high"]),
-                                A("upstream_read_to", value=LEVEL["low+1"]), A("upstream_read_to", value=LEVEL["low"]),
-                                A("upstream_read_to", value=LEVEL["low-1"]), A("read"), A("upstream_read")],
+    "backpressure_boundaries": [
+        A("upstream_connect"),
+        A("upstream_send", payload=b"u" * 4096),
+        A("read_to", value=LEVEL["high"]),
+        A("read_to", value=LEVEL["low+1"]),
+        A("read_to", value=LEVEL["low"]),
+        A("upstream_send", payload=b"v" * 4096),
+        A("read_to", value=LEVEL["low-1"]),
+        A("send", payload=b"d" * 4096),
+        A("send", payload=b"e" * 4096),
+        A("upstream_read_to", value=LEVEL["high"]),
+        A("upstream_read_to", value=LEVEL["low+1"]),
+        A("upstream_read_to", value=LEVEL["low"]),
+        A("upstream_read_to", value=LEVEL["low-1"]),
+        A("read"),
+        A("upstream_read"),
+    ],
 }
 HTTP = {
-    "h1_get": [A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"), A("upstream_connect"), A("upstream_read"),
-               A("upstream_http", value=0, payload=b"\x00\x10\x00\x00hello world"), A("read")],
-    "h1_post_chunked": [A("send_http", value=0, payload=b"\x01\x01\x01\x20\x00\x00\x00\x00" + b"body" * 8),
-                        A("upstream_connect"), A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x05\x01\x00abcdef"), A("read")],
-    "h1_pipeline": [A("send_http", value=1, payload=b"\x03\x00\x01\x00\x00"), A("upstream_connect"), A("upstream_read"),
-                    A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read"), A("upstream_http", value=0, payload=b"\x03"),
-                    A("read")],
+    "h1_get": [
+        A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x10\x00\x00hello world"),
+        A("read"),
+    ],
+    "h1_post_chunked": [
+        A("send_http", value=0, payload=b"\x01\x01\x01\x20\x00\x00\x00\x00" + b"body" * 8),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x05\x01\x00abcdef"),
+        A("read"),
+    ],
+    "h1_pipeline": [
+        A("send_http", value=1, payload=b"\x03\x00\x01\x00\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+        A("upstream_http", value=0, payload=b"\x03"),
+        A("read"),
+    ],
     "h1_smuggling_cl_te": [A("send_http", value=2, payload=b"\x00"), A("upstream_connect"), A("read")],
     "h1_smuggling_chunk_hex": [A("send_http", value=2, payload=b"\x07"), A("upstream_connect"), A("read")],
-    "h1_timeout": [A("send", payload=b"GET / HTTP/1.1\r\nHost: x\r\n"), A("advance", value=30_000), A("advance", value=120_000), A("read")],
-    "h2_get": [A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), A("upstream_connect"), A("upstream_read"),
-               A("upstream_http", value=0, payload=b"\x00\x04\x00\x00ok"), A("upstream_http", value=1, payload=b"\x00\x03abc"), A("read")],
+    "h1_timeout": [
+        A("send", payload=b"GET / HTTP/1.1\r\nHost: x\r\n"),
+        A("advance", value=30_000),
+        A("advance", value=120_000),
+        A("read"),
+    ],
+    "h2_get": [
+        A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x04\x00\x00ok"),
+        A("upstream_http", value=1, payload=b"\x00\x03abc"),
+        A("read"),
+    ],
     "h2_rapid_reset": [A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x01")] * 12 + [A("read")],
     "h2_ping_flood": [A("send_http", value=4, payload=b"\x00pingpong")] * 12 + [A("read")],
     "h1_large_response_slow_reader": [
-        A("send_http", value=0, payload=b"\x00"), A("upstream_connect"), A("upstream_read"),
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
         A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 8000\r\n\r\n" + b"r" * 4000),
-        A("read_to", value=LEVEL["high"]), A("read_to", value=LEVEL["low"]),
-        A("upstream_send", payload=b"s" * 4000), A("read_to", value=LEVEL["low-1"]), A("read")],
-    "upstream_reset_mid_response": [A("send_http", value=0, payload=b"\x00"), A("upstream_connect"), A("upstream_read"),
-                                    A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
-                                    A("upstream_reset"), A("read")],
+        A("read_to", value=LEVEL["high"]),
+        A("read_to", value=LEVEL["low"]),
+        A("upstream_send", payload=b"s" * 4000),
+        A("read_to", value=LEVEL["low-1"]),
+        A("read"),
+    ],
+    "upstream_reset_mid_response": [
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+        A("upstream_reset"),
+        A("read"),
+    ],
     # A whole response larger than a small buffer limit in one upstream read, the client not reading
     # yet (its write buffer goes over the high watermark as the exchange ends), then a second request
     # on the pooled connection (issue 13 defect 9's shape: liveness judges the pooled connection).
     "response_over_limit_then_reuse": [
-        A("send_http", value=0, payload=b"\x00"), A("upstream_connect"), A("upstream_read"),
-        A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + b"r" * 3000), A("read"),
-        A("send_http", value=0, payload=b"\x00"), A("upstream_read"),
-        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + b"r" * 3000),
+        A("read"),
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+    ],
     # Strict HTTP/2 peers with small SETTINGS (fuzz.peers.h2_peer.settings_from_byte): the client
     # 0x8D (MAX_CONCURRENT_STREAMS 1, INITIAL_WINDOW_SIZE 16, MAX_HEADER_LIST_SIZE 4096), the
     # upstreams 0x45 (MAX_CONCURRENT_STREAMS 1, INITIAL_WINDOW_SIZE 0, MAX_FRAME_SIZE 16385); two
     # uploads, answered by an HTTP/1.1 or (next script) an HTTP/2 upstream.
     "h2_small_settings_h1_upstream": [
-        A("settings", value=0x8D), A("upstream_settings", value=0x45),
-        A("send_http", value=3, payload=b"\x01\x01\x00\x20\x00\x00" + b"u" * 32), A("upstream_connect"),
-        A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x30\x00\x00" + b"d" * 48), A("read"), A("read"),
-        A("send_http", value=3, payload=b"\x02\x02\x01\x20\x00\x00" + b"v" * 32), A("upstream_read"),
-        A("upstream_http", value=0, payload=b"\x00\x30\x00\x00" + b"e" * 48), A("read"), A("read")],
+        A("settings", value=0x8D),
+        A("upstream_settings", value=0x45),
+        A("send_http", value=3, payload=b"\x01\x01\x00\x20\x00\x00" + b"u" * 32),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x30\x00\x00" + b"d" * 48),
+        A("read"),
+        A("read"),
+        A("send_http", value=3, payload=b"\x02\x02\x01\x20\x00\x00" + b"v" * 32),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x30\x00\x00" + b"e" * 48),
+        A("read"),
+        A("read"),
+    ],
     "h2_small_settings_h2_upstream": [
-        A("settings", value=0x8D), A("upstream_settings", value=0x45),
-        A("send_http", value=3, payload=b"\x01\x01\x00\x20\x00\x00" + b"u" * 32), A("upstream_connect"),
-        A("upstream_read"), A("upstream_read"), A("upstream_http", value=1, payload=b"\x00\x30" + b"d" * 48), A("read"),
-        A("read"), A("send_http", value=3, payload=b"\x02\x02\x01\x20\x00\x00" + b"v" * 32), A("upstream_read"),
-        A("upstream_read"), A("upstream_http", value=1, payload=b"\x00\x30" + b"e" * 48), A("read"), A("read")],
+        A("settings", value=0x8D),
+        A("upstream_settings", value=0x45),
+        A("send_http", value=3, payload=b"\x01\x01\x00\x20\x00\x00" + b"u" * 32),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_read"),
+        A("upstream_http", value=1, payload=b"\x00\x30" + b"d" * 48),
+        A("read"),
+        A("read"),
+        A("send_http", value=3, payload=b"\x02\x02\x01\x20\x00\x00" + b"v" * 32),
+        A("upstream_read"),
+        A("upstream_read"),
+        A("upstream_http", value=1, payload=b"\x00\x30" + b"e" * 48),
+        A("read"),
+        A("read"),
+    ],
     # A client that reads but gives no HTTP/2 window back (settings 0x18: h2's default window, credit
     # withheld until the session settles: h2_peer.withholds_credit) opens three streams; each upstream
     # answers a 1 MiB body (fuzz/payloads.py LARGE_BODY_BITS, byte 3 = 9): the client's 64 KiB
     # connection window runs out and the rest waits in the proxy, which must bound it by the buffer
     # limit per connection (fuzz/held.py; the slow-read class of CVE-2019-9517).
-    "h2_stalled_streams_large_bodies": [
-        A("settings", value=0x18)] + [A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00")] * 3 + [
-        A("upstream_connect", i) for i in range(3)] + [A("upstream_read", i) for i in range(3)] + [
-        A("upstream_http", i, value=0, payload=b"\x00\x00\x3c\x09" + b"L" * 16) for i in range(3)] + [A("read"), A("read")],
+    "h2_stalled_streams_large_bodies": [A("settings", value=0x18)]
+    + [A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00")] * 3
+    + [A("upstream_connect", i) for i in range(3)]
+    + [A("upstream_read", i) for i in range(3)]
+    + [A("upstream_http", i, value=0, payload=b"\x00\x00\x3c\x09" + b"L" * 16) for i in range(3)]
+    + [A("read"), A("read")],
     # An HTTP/2 client that has read the proxy's SETTINGS uploads 32 KiB in DATA frames as large as the
     # proxy advertised (fuzz/payloads.py LARGE_UPLOAD_BITS): where max_frame_size is over 16384, the
     # proxy must take frames up to it (RFC 9113 4.2; h2_wire_unearned_frame_size_error).
     "h2_large_frames_upload": [
-        A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), A("read"),
-        A("send_http", value=3, payload=b"\x01\x00\x00\x04\x0f\x00" + b"U" * 16), A("upstream_connect"),
-        A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read"),
-        A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
+        A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"),
+        A("read"),
+        A("send_http", value=3, payload=b"\x01\x00\x00\x04\x0f\x00" + b"U" * 16),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+    ],
     # An HTTP/2 upload streamed over several actions, without content-length (forwarded chunked to an
     # HTTP/1.1 upstream): 3 bytes, an empty DATA frame once the upstream request started, then the end
     # (fuzz/payloads.py STREAMING_BIT, h2_control kind 3).
     "h2_streamed_upload": [
-        A("send_http", value=3, payload=b"\x01\x00\x00\x03\x40\x00abc"), A("upstream_connect"), A("upstream_read"),
-        A("send_http", value=4, payload=b"\x03\x00"), A("upstream_read"),
-        A("send_http", value=4, payload=b"\x07\x04tail"), A("upstream_read"),
-        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
+        A("send_http", value=3, payload=b"\x01\x00\x00\x03\x40\x00abc"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("send_http", value=4, payload=b"\x03\x00"),
+        A("upstream_read"),
+        A("send_http", value=4, payload=b"\x07\x04tail"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+    ],
     # A client opens with a zero window and withholds credit (settings 0x1C), reads the response head
     # while its body waits in the proxy, then raises INITIAL_WINDOW_SIZE by SETTINGS (0x14: 65535, credit
     # given): RFC 9113 6.9.2, the window of every open stream grows and the body must go on without a
     # WINDOW_UPDATE (curl/curl#11450's class).
     "h2_window_raised_by_settings": [
-        A("settings", value=0x1C), A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), A("upstream_connect"),
-        A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x30\x00\x00" + b"w" * 48), A("read"),
-        A("settings", value=0x14), A("read"), A("read")],
+        A("settings", value=0x1C),
+        A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x30\x00\x00" + b"w" * 48),
+        A("read"),
+        A("settings", value=0x14),
+        A("read"),
+        A("read"),
+    ],
     # Uploads (a body with content-length, a chunked one) whose upstream reads them and stays silent past
     # the route timeout (Envoy's default 15 s) before it answers: the proxy must have answered 504 first.
     "upstream_silent_past_route_timeout": [
-        A("send_http", value=0, payload=b"\x01\x00\x00\x05\x01\x00\x00\x00hello"), A("upstream_connect"),
-        A("upstream_read"), A("advance", value=30_000), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
-        A("read"), A("send_http", value=0, payload=b"\x01\x00\x00\x05\x00\x00\x00\x00hello"),
-        A("upstream_connect"), A("upstream_read"), A("advance", value=120_000),
-        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")],
+        A("send_http", value=0, payload=b"\x01\x00\x00\x05\x01\x00\x00\x00hello"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("advance", value=30_000),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+        A("send_http", value=0, payload=b"\x01\x00\x00\x05\x00\x00\x00\x00hello"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("advance", value=120_000),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+    ],
     # Three clients on an upstream that allows 2 streams (upstream settings 0x02): where the cluster is
     # HTTP/2 with few connections the third request queues, and the first answer must let it go while
     # the second stream stays open (fuzz.liveness.check_pool_queues).
     "h2_upstream_slot_freed": [
-        A("upstream_settings", value=0x02), A("send_http", value=0, payload=b"\x00"), A("upstream_connect"),
-        A("upstream_read"), A("connect"), A("send_http", 1, value=0, payload=b"\x00"), A("connect"),
-        A("send_http", 2, value=0, payload=b"\x00"), A("upstream_connect"), A("upstream_read"),
-        A("upstream_http", value=1, payload=b"\x00\x02ok"), A("upstream_read"), A("read", 0)],
+        A("upstream_settings", value=0x02),
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("connect"),
+        A("send_http", 1, value=0, payload=b"\x00"),
+        A("connect"),
+        A("send_http", 2, value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=1, payload=b"\x00\x02ok"),
+        A("upstream_read"),
+        A("read", 0),
+    ],
     # Hostile shapes (fuzz/hostile.py), one connection each: h1 targets /admin#frag, /a\b, /a/../admin,
     # Host u@evil, Transfer_Encoding; h2 trailers content-length and an invalid name, :authority h/evil.
     "hostile_shapes": [
         A("send_http", 0, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x01"),
-        A("connect"), A("send_http", 1, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x02"),
-        A("connect"), A("send_http", 2, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x04"),
-        A("connect"), A("send_http", 3, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x0d"),
-        A("connect"), A("send_http", 4, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x12"),
-        A("connect"), A("send_http", 5, value=3, payload=b"\x01\x00\x00\x08\x00\x2e" + b"t" * 8),
+        A("connect"),
+        A("send_http", 1, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x02"),
+        A("connect"),
+        A("send_http", 2, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x04"),
+        A("connect"),
+        A("send_http", 3, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x0d"),
+        A("connect"),
+        A("send_http", 4, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x12"),
+        A("connect"),
+        A("send_http", 5, value=3, payload=b"\x01\x00\x00\x08\x00\x2e" + b"t" * 8),
         A("send_http", 5, value=3, payload=b"\x01\x00\x00\x08\x00\x32" + b"t" * 8),
         A("send_http", 5, value=3, payload=b"\x00\x00\x00\x00\x00\x18"),
-        A("upstream_connect"), A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
-        A("read", 0), A("read", 1), A("read", 2), A("read", 3), A("read", 4), A("read", 5)],
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read", 0),
+        A("read", 1),
+        A("read", 2),
+        A("read", 3),
+        A("read", 4),
+        A("read", 5),
+    ],
 }
 
 # The read sizes (fuzz.session.READ_SIZES indexes) a script is written with, when not 16 KiB and 7 bytes:
@@ -164,12 +315,28 @@ SCRIPT_READ_SIZES = {"h2_stalled_streams_large_bodies": (0,)}
 # upstream answers; then the chain's flow control (a second script). Targets are 1: the
 # tour's connection and, with it, its upstream.
 CHAIN_TOUR = {
-    False: [A("send", payload=b"early"), A("advance", value=100), A("advance", value=1_000),
-            A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=b"late"), A("read"),
-            A("advance", value=5_000), A("read")],
-    True: [A("send_http", value=0, payload=b"\x00"), A("advance", value=100), A("advance", value=1_000),
-           A("upstream_connect"), A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
-           A("read"), A("advance", value=5_000), A("read")],
+    False: [
+        A("send", payload=b"early"),
+        A("advance", value=100),
+        A("advance", value=1_000),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=b"late"),
+        A("read"),
+        A("advance", value=5_000),
+        A("read"),
+    ],
+    True: [
+        A("send_http", value=0, payload=b"\x00"),
+        A("advance", value=100),
+        A("advance", value=1_000),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+        A("advance", value=5_000),
+        A("read"),
+    ],
 }
 CHAIN_FLOW = {False: TCP["backpressure_boundaries"], True: HTTP["h1_large_response_slow_reader"]}
 MAX_TOUR_CONNECT = 256
@@ -202,6 +369,7 @@ def _reached_by(built, connect):
     """The chain a connect_tls action reaches on a listener with listener filters (run, not
     computed: the filters decide on the bytes), or None."""
     from fuzz.session import Session
+
     s = Session(built)
     s.apply(connect)
     s.dispatcher.run_posted()
@@ -267,11 +435,17 @@ def write_seeds(out: Path, pool: ConfigPool) -> int:
             if first is not None and first.tls is not None:  # the implicit connect is clear text: add a TLS one
                 script = [_tls_connect(first, 0, 0, h2=script_name.startswith("h2"))] + retarget(script)
             for read_size in SCRIPT_READ_SIZES.get(script_name, (0, 2)):
-                write(encode_actions(script, config=index, read_size=read_size), f"{Path(name).stem}-{script_name}-r{read_size}")
+                write(
+                    encode_actions(script, config=index, read_size=read_size),
+                    f"{Path(name).stem}-{script_name}-r{read_size}",
+                )
                 count += 1
         for n, (connect, chain_http) in enumerate(chain_tours(built)):
             for kind, script in (("tour", CHAIN_TOUR[chain_http]), ("flow", CHAIN_FLOW[chain_http])):
-                write(encode_actions([connect] + retarget(script), config=index), f"{Path(name).stem}-chain{n + 1}-{kind}-r0")
+                write(
+                    encode_actions([connect] + retarget(script), config=index),
+                    f"{Path(name).stem}-chain{n + 1}-{kind}-r0",
+                )
                 count += 1
         for n, script in enumerate(edge_scripts(built)):
             write(encode_actions(script, config=index), f"{Path(name).stem}-edges{n + 1}-r0")
@@ -285,14 +459,18 @@ def edge_scripts(built):
     request or a few bytes: the RBAC and filter chain models judge each connection."""
     from fuzz.models.session_oracle import edge_sources
     from fuzz.session import MAX_CONNECTIONS, SOURCES
+
     sources = edge_sources(built, SOURCES)
-    connects = [A("connect", value=8 * k + j) for k in range(len(SOURCES), min(len(sources), 32))
-                for j in range(min(len(built.listeners), 8))]
+    connects = [
+        A("connect", value=8 * k + j)
+        for k in range(len(SOURCES), min(len(sources), 32))
+        for j in range(min(len(built.listeners), 8))
+    ]
     per_script = MAX_CONNECTIONS - 1
     scripts = []
     for start in range(0, len(connects), per_script):
         script = []
-        for i, connect in enumerate(connects[start:start + per_script]):
+        for i, connect in enumerate(connects[start : start + per_script]):
             script += [connect, A("send_http", i + 1, value=0, payload=b"\x00"), A("send", i + 1, payload=b"x")]
         scripts.append(script + [A("upstream_connect"), A("upstream_read"), A("read")])
     return scripts

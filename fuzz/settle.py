@@ -57,12 +57,16 @@ def settle(session) -> None:
             return  # quiet, or only a throttle releasing bytes at its pace: not worth the time it takes
         deadline = dispatcher.next_deadline()
         if not stall.timer or deadline is None:
-            raise InvariantViolation(stall.name, stall.detail + ("" if stall.timer is False else
-                                                                 " (no timer is armed)"))
+            raise InvariantViolation(
+                stall.name, stall.detail + ("" if stall.timer is False else " (no timer is armed)")
+            )
         if deadline > start + HORIZON_MS:
-            raise InvariantViolation(stall.name, f"{stall.detail} (still waiting {HORIZON_MS} ms later, past "
-                                                 f"every timeout the configuration can set: its timer keeps "
-                                                 f"being re-armed)")
+            raise InvariantViolation(
+                stall.name,
+                f"{stall.detail} (still waiting {HORIZON_MS} ms later, past "
+                f"every timeout the configuration can set: its timer keeps "
+                f"being re-armed)",
+            )
         now = dispatcher.now_ms()
         steps += 1
         jump = deadline - now
@@ -74,9 +78,12 @@ def settle(session) -> None:
             # time then runs in doubling jumps, up to MAX_JUMP_MS at a time.
             jump = max(jump, min(1000 << (steps - STEPS_BEFORE_JUMPS), MAX_JUMP_MS, start + HORIZON_MS - now))
         dispatcher.advance(jump)
-    raise InvariantViolation("settle_unbounded", f"still busy after {MAX_ROUNDS} rounds of settling "
-                                                 f"(virtual time {dispatcher.now_ms()} ms): "
-                                                 f"{liveness.find_stall(session)}")
+    raise InvariantViolation(
+        "settle_unbounded",
+        f"still busy after {MAX_ROUNDS} rounds of settling "
+        f"(virtual time {dispatcher.now_ms()} ms): "
+        f"{liveness.find_stall(session)}",
+    )
 
 
 # ---------------------------------------------------------------------------------------- peers
@@ -96,7 +103,7 @@ def _peers_act(session) -> bool:
     sent = sum(len(sock.sent) for sock in socks)
     session.check()  # every check of an action; the strict peers read what is new (HTTP/2 ones credit)
     for i, sock in enumerate(session.downstream):
-        if sock.sent[:len(H2_PREFACE)] == H2_PREFACE and not _strict(peers.clients[i]):
+        if sock.sent[: len(H2_PREFACE)] == H2_PREFACE and not _strict(peers.clients[i]):
             _credit_h2(sock)
     for i, conn in enumerate(network.opened):
         server = peers.servers[i] if i < len(peers.servers) else None
@@ -117,8 +124,12 @@ def _answer_h1(server) -> bool:
     answered = sum(1 for msg in responses.messages if msg.complete)
     if answered >= complete:
         return False
-    if responses.error is not None or responses.done or len(responses.messages) > answered \
-            or responses._current is not None:
+    if (
+        responses.error is not None
+        or responses.done
+        or len(responses.messages) > answered
+        or responses._current is not None
+    ):
         # A response half sent, or bytes no HTTP/1.1 client reads as one (the fuzzer's), or after a
         # response that ended the connection: closing is the only way to finish.
         server.sock.peer_close()
@@ -174,12 +185,12 @@ class _DataCounter:
         credits: dict[int, int] = {}
         while len(received) - self.offset >= 9:
             at = self.offset
-            length = int.from_bytes(received[at:at + 3], "big")
+            length = int.from_bytes(received[at : at + 3], "big")
             if len(received) - at < 9 + length:
                 break
             self.offset = at + 9 + length
             if received[at + 3] == _DATA and length:
-                sid = int.from_bytes(received[at + 5:at + 9], "big") & 0x7FFFFFFF
+                sid = int.from_bytes(received[at + 5 : at + 9], "big") & 0x7FFFFFFF
                 credits[sid] = credits.get(sid, 0) + length
                 credits[0] = credits.get(0, 0) + length
         return credits

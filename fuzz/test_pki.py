@@ -17,6 +17,7 @@ def directory() -> Path:
 
 def ensure() -> Path:
     from proxy.tools.certs import ensure as ensure_pki
+
     return ensure_pki(directory())
 
 

@@ -59,12 +59,12 @@ def speaks_tls(conn) -> bool:
 class TlsSocket(sim.SimSocket):
     def __init__(self, read_size: int = sim.READ_SIZE) -> None:
         super().__init__(read_size)
-        self.obj: ssl.SSLObject | None = None   # once TLS started
-        self.wire_sent = bytearray()     # ciphertext (and raw bytes) this peer put on the wire
+        self.obj: ssl.SSLObject | None = None  # once TLS started
+        self.wire_sent = bytearray()  # ciphertext (and raw bytes) this peer put on the wire
         self.wire_received = bytearray()
         self.handshake_done = False
-        self.failed = ""                 # why TLS failed at this end, if it did
-        self._waiting = bytearray()      # plaintext sent before the handshake completed
+        self.failed = ""  # why TLS failed at this end, if it did
+        self._waiting = bytearray()  # plaintext sent before the handshake completed
         self._waiting_end = False
         self._ended = False
         # Set by a session's connect (fuzz/session.py) for fuzz/tls_session.py's chain judgment:
@@ -80,8 +80,9 @@ class TlsSocket(sim.SimSocket):
     def start_tls(self, context: ssl.SSLContext, server_side: bool, server_name: str | None = None) -> None:
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         try:
-            self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=server_side,
-                                        server_hostname=server_name or None)
+            self.obj = context.wrap_bio(
+                self.incoming, self.outgoing, server_side=server_side, server_hostname=server_name or None
+            )
         except (UnicodeError, ValueError):  # a name the ssl module will not send ("a..b"): none
             self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=server_side)
         if not server_side:
@@ -149,13 +150,13 @@ class TlsSocket(sim.SimSocket):
         if self.inbound_end or self.is_closed:
             return
         sent_before = len(self.sent)
-        super().peer_send(data, end_stream)      # SimSocket counts it in `sent`: undo that
+        super().peer_send(data, end_stream)  # SimSocket counts it in `sent`: undo that
         del self.sent[sent_before:]
         self.wire_sent += data
 
     def _wire_read(self, max_bytes) -> bytes:
         received_before = len(self.received)
-        out = super().peer_read(max_bytes)       # SimSocket counts it in `received`: undo that
+        out = super().peer_read(max_bytes)  # SimSocket counts it in `received`: undo that
         del self.received[received_before:]
         self.wire_received += out
         return out

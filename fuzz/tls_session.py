@@ -39,6 +39,7 @@ def proxy_header(kind: int, claimed, local, server_name: str) -> bytes:
     """A PROXY header of `kind` (1 v1, 2 v2 with an authority TLV, 3 v2 LOCAL) naming `claimed`
     as the source and `local` as the destination."""
     import ipaddress
+
     src, dst = ipaddress.ip_address(claimed[0]), ipaddress.ip_address(local[0])
     if src.version != dst.version:
         src, dst = (ipaddress.IPv6Address(f"::ffff:{a}") if a.version == 4 else a for a in (src, dst))
@@ -85,10 +86,11 @@ def check_records(name: str, data: bytes) -> None:
     """RFC 8446 5.1: records of a known content type, major version 3, at most 2^14 + 256 bytes."""
     at = 0
     while at + 5 <= len(data):
-        kind, major, length = data[at], data[at + 1], int.from_bytes(data[at + 3:at + 5], "big")
+        kind, major, length = data[at], data[at + 1], int.from_bytes(data[at + 3 : at + 5], "big")
         if kind not in _RECORD_TYPES or major != 3 or length > (1 << 14) + 256:
-            raise InvariantViolation("tls_plaintext_on_the_wire",
-                                     f"{name}: byte {at} starts {data[at:at + 16]!r}, not a TLS record")
+            raise InvariantViolation(
+                "tls_plaintext_on_the_wire", f"{name}: byte {at} starts {data[at : at + 16]!r}, not a TLS record"
+            )
         at += 5 + length
 
 
@@ -96,9 +98,11 @@ def check_connected_after_handshake(name: str, conn) -> None:
     """Connected is raised by the TLS transport socket once its handshake is done (conn.ssl says
     what it established), never before: proxy/network/transport_socket.py."""
     if conn.connected and conn.ssl is None:
-        raise InvariantViolation("connected_before_handshake",
-                                 f"{name} {conn!r} is Connected, but its TLS handshake established nothing",
-                                 judged=conn.transport_socket)
+        raise InvariantViolation(
+            "connected_before_handshake",
+            f"{name} {conn!r} is Connected, but its TLS handshake established nothing",
+            judged=conn.transport_socket,
+        )
 
 
 def check(session) -> None:
@@ -123,24 +127,41 @@ def _judge_chain(session, index: int, sock) -> None:
     li, local, remote, passed_name = sock.fuzz_connect
     listener = bootstrap_of(session.built).listeners[li]
     names = [f.WhichOneof("filter") for f in listener.listener_filters]
-    allow = any(f.proxy_protocol.allow_requests_without_proxy_protocol
-                for f in listener.listener_filters if f.WhichOneof("filter") == "proxy_protocol")
+    allow = any(
+        f.proxy_protocol.allow_requests_without_proxy_protocol
+        for f in listener.listener_filters
+        if f.WhichOneof("filter") == "proxy_protocol"
+    )
     outcome, found, _ = reference.expected(tuple(names), bytes(sock.wire_sent), allow, remote, local)
     got = conn.stream_info["filter_chain"]
     got = () if got is None else ("default",) if got == "default_filter_chain" else (int(got[14:-1]),)
     what = f"connection {index} to listener {listener.name}"
     if outcome != "passed":
-        raise InvariantViolation("listener_filter_chain_match",
-                                 f"{what}: the listener filters finished and chose {list(got)}, but by the "
-                                 f"references the connection is {outcome} (sent {bytes(sock.wire_sent)[:48]!r})")
+        raise InvariantViolation(
+            "listener_filter_chain_match",
+            f"{what}: the listener filters finished and chose {list(got)}, but by the "
+            f"references the connection is {outcome} (sent {bytes(sock.wire_sent)[:48]!r})",
+        )
     source, destination = found["remote"], found["local"]
-    want = chains.default_chain(listener, chains.select(
-        listener, destination[1], found["name"] or passed_name, source[0], destination_ip=destination[0],
-        transport=found["transport"], protocols=found["protocols"], direct_source_ip=remote[0],
-        source_port=source[1]))
+    want = chains.default_chain(
+        listener,
+        chains.select(
+            listener,
+            destination[1],
+            found["name"] or passed_name,
+            source[0],
+            destination_ip=destination[0],
+            transport=found["transport"],
+            protocols=found["protocols"],
+            direct_source_ip=remote[0],
+            source_port=source[1],
+        ),
+    )
     if len(want) <= 1 and want != got:
-        raise InvariantViolation("listener_filter_chain_match",
-                                 f"{what}: chain {list(want)} by Envoy's precedence for transport "
-                                 f"{found['transport']}, server name {found['name'] or passed_name!r}, protocols "
-                                 f"{found['protocols']}, source {source}, destination {destination}; "
-                                 f"{list(got)} chosen")
+        raise InvariantViolation(
+            "listener_filter_chain_match",
+            f"{what}: chain {list(want)} by Envoy's precedence for transport "
+            f"{found['transport']}, server name {found['name'] or passed_name!r}, protocols "
+            f"{found['protocols']}, source {source}, destination {destination}; "
+            f"{list(got)} chosen",
+        )

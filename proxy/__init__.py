@@ -14,17 +14,20 @@ and `proxy.serve.serve`. Names are imported on first use: `import proxy` imports
 
 from proxy._lazy import lazy_exports
 
-__all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "load_file": "config.load",
-    "load_bytes": "config.load",
-    "ConfigError": "config.errors",
-    "BuildError": "build_context",
-    "BuiltConfig": "build",
-    "instantiate": "build",
-    "ServerContext": "context",
-    "Dispatcher": "event",
-    "SimulatedDispatcher": "event",
-    "AsyncioDispatcher": "event",
-    "Stats": "stats",
-    "Server": "server",
-})
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "load_file": "config.load",
+        "load_bytes": "config.load",
+        "ConfigError": "config.errors",
+        "BuildError": "build_context",
+        "BuiltConfig": "build",
+        "instantiate": "build",
+        "ServerContext": "context",
+        "Dispatcher": "event",
+        "SimulatedDispatcher": "event",
+        "AsyncioDispatcher": "event",
+        "Stats": "stats",
+        "Server": "server",
+    },
+)

@@ -12,18 +12,24 @@ from proxy.config.errors import ConfigError, SchemaNotCompiled
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m proxy", description="An Envoy-style proxy core (proxyfuzz).")
+    parser = argparse.ArgumentParser(prog="python -m proxy", description="An Envoy-style proxy core (proxyfuzz).")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("-c", "--config", metavar="FILE", help="load FILE and serve it")
-    group.add_argument("--validate", metavar="FILE",
-                       help="validate FILE: print OK, or every violation with its field path")
-    parser.add_argument("--format", choices=("yaml", "json", "proto"),
-                        help="input format (default: from the extension, else sniffed)")
-    parser.add_argument("--concurrency", metavar="N", type=_positive_int, default=1,
-                        help="worker processes serving the listeners (default 1: one process); "
-                             "the parent binds them, serves the admin with the workers' stats "
-                             "summed, and forwards signals")
+    group.add_argument(
+        "--validate", metavar="FILE", help="validate FILE: print OK, or every violation with its field path"
+    )
+    parser.add_argument(
+        "--format", choices=("yaml", "json", "proto"), help="input format (default: from the extension, else sniffed)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=_positive_int,
+        default=1,
+        help="worker processes serving the listeners (default 1: one process); "
+        "the parent binds them, serves the admin with the workers' stats "
+        "summed, and forwards signals",
+    )
     return parser
 
 
@@ -42,6 +48,7 @@ def _load(path, fmt):
     try:
         # lazy: before `make setup` compiled the schema, importing the loader raises SchemaNotCompiled
         from proxy.config.load import load_file
+
         return load_file(path, fmt), 0
     except SchemaNotCompiled as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -62,6 +69,7 @@ def main(argv=None) -> int:
         print("OK")
         return 0
     from proxy.serve import serve  # lazy: the runtime imports the schema too (see _load)
+
     return serve(bootstrap, concurrency=args.concurrency) or 0
 
 

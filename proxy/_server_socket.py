@@ -35,8 +35,8 @@ from .network.held_input import deliver_held_input, hold_again
 
 log = logging.getLogger("proxy.server")
 
-READ_SIZE = 16 * 1024     # one read's worth, as SimSocket's default read_size
-WRITE_CHUNK = 64 * 1024   # bytes handed to the asyncio transport per write
+READ_SIZE = 16 * 1024  # one read's worth, as SimSocket's default read_size
+WRITE_CHUNK = 64 * 1024  # bytes handed to the asyncio transport per write
 
 
 def _address(sockaddr):
@@ -55,11 +55,11 @@ class SocketTransport(asyncio.BufferedProtocol, ConnectionIO):
         self.conn: Connection | None = None
         self.transport: asyncio.Transport | None = None
         self._recv = bytearray(READ_SIZE)
-        self.inbound = bytearray()      # received but not yet read into the connection
-        self.inbound_end = False        # the peer's end of stream arrived
+        self.inbound = bytearray()  # received but not yet read into the connection
+        self.inbound_end = False  # the peer's end of stream arrived
         self._end_delivered = False
-        self._socket_paused = False     # pause_reading() is in effect
-        self._write_blocked = False     # asyncio's transport asked us to stop writing
+        self._socket_paused = False  # pause_reading() is in effect
+        self._write_blocked = False  # asyncio's transport asked us to stop writing
         self._flush_posted = False
         self._pump_posted = False
         self._in_flush = False
@@ -224,8 +224,7 @@ class SocketTransport(asyncio.BufferedProtocol, ConnectionIO):
         try:
             fn()
         except Exception:
-            log.exception("connection %s: unhandled error in the proxy core; closing it",
-                          getattr(self.conn, "id", "?"))
+            log.exception("connection %s: unhandled error in the proxy core; closing it", getattr(self.conn, "id", "?"))
             self.registry.count_error()
             conn = self.conn
             if conn is not None and conn.state is not State.CLOSED:
@@ -289,7 +288,7 @@ class DownstreamTransport(SocketTransport):
 class UpstreamTransport(SocketTransport):
     """A client connection the proxy opens; created before the socket exists."""
 
-    conn: Connection   # set by AsyncioNetwork.connect right after (the two refer to each other)
+    conn: Connection  # set by AsyncioNetwork.connect right after (the two refer to each other)
 
     def __init__(self, registry, loop) -> None:
         super().__init__(registry, loop)
@@ -327,8 +326,9 @@ class AsyncioNetwork:
 
     def connect(self, host: str, port: int, buffer_limit: int = DEFAULT_BUFFER_LIMIT) -> Connection:
         transport = UpstreamTransport(self.registry, self.loop)
-        conn = Connection(self.dispatcher, io=transport, remote_address=(host, port),
-                          buffer_limit=buffer_limit, is_client=True)
+        conn = Connection(
+            self.dispatcher, io=transport, remote_address=(host, port), buffer_limit=buffer_limit, is_client=True
+        )
         transport.conn = conn
         self.registry.add(transport, downstream=False)
         transport.task = self.loop.create_task(self._connect(transport, host, port))

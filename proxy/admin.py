@@ -30,7 +30,7 @@ log = logging.getLogger("proxy.admin")
 
 TEXT = "text/plain; charset=utf-8"
 
-Answer = tuple[int, str, bytes]   # status, content type, body
+Answer = tuple[int, str, bytes]  # status, content type, body
 
 
 class Responder(Protocol):
@@ -38,6 +38,8 @@ class Responder(Protocol):
     answers may have to wait for the workers."""
 
     def respond(self, method: str, target: str) -> Answer | Awaitable[Answer]: ...
+
+
 JSON = "application/json"
 
 
@@ -89,6 +91,7 @@ class AdminHandler:
 
     def _config_dump(self, fmt):
         from google.protobuf import json_format
+
         source = getattr(self.server.built, "source", None)
         if source is None:
             return 404, TEXT, b"this server was not built from a configuration file\n"
@@ -102,16 +105,18 @@ class AdminHandler:
         out = []
         for name, c in sorted(clusters.items()):
             prefix = f"cluster.{name}."
-            out.append({
-                "name": name,
-                "lb_policy": c.lb_policy,
-                "connect_timeout_ms": c.connect_timeout_ms,
-                "max_connections": c.max_connections,
-                "upstream_cx_total": stats.counter(prefix + "upstream_cx_total"),
-                "upstream_cx_active": stats.gauge(prefix + "upstream_cx_active"),
-                "upstream_cx_connect_fail": stats.counter(prefix + "upstream_cx_connect_fail"),
-                "hosts": [f"{h.host}:{h.port}" for h in c.hosts],
-            })
+            out.append(
+                {
+                    "name": name,
+                    "lb_policy": c.lb_policy,
+                    "connect_timeout_ms": c.connect_timeout_ms,
+                    "max_connections": c.max_connections,
+                    "upstream_cx_total": stats.counter(prefix + "upstream_cx_total"),
+                    "upstream_cx_active": stats.gauge(prefix + "upstream_cx_active"),
+                    "upstream_cx_connect_fail": stats.counter(prefix + "upstream_cx_connect_fail"),
+                    "hosts": [f"{h.host}:{h.port}" for h in c.hosts],
+                }
+            )
         if fmt == "json":
             return 200, JSON, json.dumps({"clusters": out}, indent=1).encode() + b"\n"
         lines = []
@@ -134,7 +139,9 @@ class AdminProtocol(asyncio.Protocol):
         self.h11 = h11.Connection(h11.SERVER)
         self.transport: asyncio.Transport | None = None
         self._request: h11.Request | None = None
-        self._waiting: asyncio.Future[Answer] | None = None   # an answer still being computed: later requests wait for it
+        self._waiting: asyncio.Future[Answer] | None = (
+            None  # an answer still being computed: later requests wait for it
+        )
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -168,8 +175,9 @@ class AdminProtocol(asyncio.Protocol):
                 req, self._request = self._request, None
                 assert req is not None, "h11 ends only a message it started"
                 try:
-                    answer = self.handler.respond(req.method.decode("ascii", "replace"),
-                                                  req.target.decode("ascii", "replace"))
+                    answer = self.handler.respond(
+                        req.method.decode("ascii", "replace"), req.target.decode("ascii", "replace")
+                    )
                 except Exception:
                     log.exception("admin handler failed")
                     answer = 500, TEXT, b"internal error\n"

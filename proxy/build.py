@@ -34,10 +34,10 @@ from .upstream.cluster import BuiltCluster, ClusterManager
 
 @dataclass(frozen=True)
 class BuiltConfig:
-    listeners: tuple             # BuiltListener, in configuration order
+    listeners: tuple  # BuiltListener, in configuration order
     clusters: MappingProxyType[str, BuiltCluster]
     admin_address: tuple | None  # (host, port) or None
-    source: bytes                # the Bootstrap it was built from, serialized (for /config_dump)
+    source: bytes  # the Bootstrap it was built from, serialized (for /config_dump)
 
     def listener(self, name: str) -> BuiltListener:
         for listener in self.listeners:
@@ -65,8 +65,12 @@ def build(bootstrap) -> BuiltConfig:
     admin = None
     if bootstrap.HasField("admin"):
         admin = (bootstrap.admin.address.host, bootstrap.admin.address.port)
-    return BuiltConfig(listeners=tuple(listeners), clusters=clusters, admin_address=admin,
-                       source=bootstrap.SerializeToString(deterministic=True))
+    return BuiltConfig(
+        listeners=tuple(listeners),
+        clusters=clusters,
+        admin_address=admin,
+        source=bootstrap.SerializeToString(deterministic=True),
+    )
 
 
 def instantiate(built: BuiltConfig, dispatcher, network, *, seed: int = 0) -> ServerContext:
@@ -83,30 +87,46 @@ def _build_listener(msg, path: str, clusters) -> BuiltListener:
         match = _build_match(chain_msg.filter_chain_match, f"{chain_path}.filter_chain_match")
         for other in chains:
             if clashes(match, other.match):
-                raise BuildError(f"{chain_path}.filter_chain_match",
-                                 f"matches the same connections as {path}.{other.name} "
-                                 "(two filter chains with the same match)")
+                raise BuildError(
+                    f"{chain_path}.filter_chain_match",
+                    f"matches the same connections as {path}.{other.name} (two filter chains with the same match)",
+                )
         chains.append(_build_chain(chain_msg, match, f"filter_chains[{j}]", path, msg.name, clusters))
     default = None
     if msg.HasField("default_filter_chain"):
-        default = _build_chain(msg.default_filter_chain, FilterChainMatch(), "default_filter_chain", path,
-                               msg.name, clusters)
+        default = _build_chain(
+            msg.default_filter_chain, FilterChainMatch(), "default_filter_chain", path, msg.name, clusters
+        )
     makers = []
     for k, lf in enumerate(msg.listener_filters):
         kind = lf.WhichOneof("filter")
         lf_path = f"{path}.listener_filters[{k}]"
         factory = _registered(listener_filter_factory, kind, lf_path, "listener filter")
-        makers.append(factory(getattr(lf, kind), BuildContext(clusters=clusters, listener_name=msg.name,
-                                                              path=f"{lf_path}.{kind}")))
-    limit = (msg.per_connection_buffer_limit_bytes
-             if msg.HasField("per_connection_buffer_limit_bytes") else DEFAULT_BUFFER_LIMIT)
-    timeout = (msg.listener_filters_timeout_ms if msg.HasField("listener_filters_timeout_ms")
-               else DEFAULT_LISTENER_FILTERS_TIMEOUT_MS)
-    return BuiltListener(name=msg.name, address=(msg.address.host, msg.address.port),
-                         buffer_limit=limit, filter_chains=tuple(chains), listener_filters=tuple(makers),
-                         listener_filters_timeout_ms=timeout,
-                         continue_on_listener_filters_timeout=msg.continue_on_listener_filters_timeout,
-                         default_filter_chain=default)
+        makers.append(
+            factory(
+                getattr(lf, kind), BuildContext(clusters=clusters, listener_name=msg.name, path=f"{lf_path}.{kind}")
+            )
+        )
+    limit = (
+        msg.per_connection_buffer_limit_bytes
+        if msg.HasField("per_connection_buffer_limit_bytes")
+        else DEFAULT_BUFFER_LIMIT
+    )
+    timeout = (
+        msg.listener_filters_timeout_ms
+        if msg.HasField("listener_filters_timeout_ms")
+        else DEFAULT_LISTENER_FILTERS_TIMEOUT_MS
+    )
+    return BuiltListener(
+        name=msg.name,
+        address=(msg.address.host, msg.address.port),
+        buffer_limit=limit,
+        filter_chains=tuple(chains),
+        listener_filters=tuple(makers),
+        listener_filters_timeout_ms=timeout,
+        continue_on_listener_filters_timeout=msg.continue_on_listener_filters_timeout,
+        default_filter_chain=default,
+    )
 
 
 def _build_chain(chain_msg, match, name: str, listener_path: str, listener_name: str, clusters) -> BuiltFilterChain:
@@ -116,15 +136,16 @@ def _build_chain(chain_msg, match, name: str, listener_path: str, listener_name:
         kind = filter_msg.WhichOneof("filter")
         filter_path = f"{chain_path}.filters[{k}]"
         factory = _registered(network_filter_factory, kind, filter_path, "network filter")
-        install = factory(getattr(filter_msg, kind),
-                          BuildContext(clusters=clusters, listener_name=listener_name, path=f"{filter_path}.{kind}"))
+        install = factory(
+            getattr(filter_msg, kind),
+            BuildContext(clusters=clusters, listener_name=listener_name, path=f"{filter_path}.{kind}"),
+        )
         if not callable(install):
             raise TypeError(f"network filter factory {kind!r} returned {install!r}, not an install function")
         installs.append(install)
         filter_names.append(kind)
     tls = _tls(chain_msg, "tls_context", f"{chain_path}.tls_context", server_side=True)
-    return BuiltFilterChain(match=match, installs=tuple(installs), filter_names=tuple(filter_names),
-                            name=name, tls=tls)
+    return BuiltFilterChain(match=match, installs=tuple(installs), filter_names=tuple(filter_names), name=name, tls=tls)
 
 
 def _registered(lookup, kind, path: str, what: str):
@@ -153,10 +174,14 @@ def _build_match(msg, path: str) -> FilterChainMatch:
     def networks(field):
         return tuple(dict.fromkeys(parse_cidr(p, f"{path}.{field}[{i}]") for i, p in enumerate(getattr(msg, field))))
 
-    return FilterChainMatch(destination_port=port, prefix_ranges=networks("prefix_ranges"),
-                            server_names=frozenset(n.lower() for n in msg.server_names),
-                            transport_protocol=msg.transport_protocol,
-                            application_protocols=frozenset(msg.application_protocols),
-                            direct_source_networks=networks("direct_source_prefix_ranges"),
-                            source_type=msg.source_type, source_networks=networks("source_prefix_ranges"),
-                            source_ports=frozenset(msg.source_ports))
+    return FilterChainMatch(
+        destination_port=port,
+        prefix_ranges=networks("prefix_ranges"),
+        server_names=frozenset(n.lower() for n in msg.server_names),
+        transport_protocol=msg.transport_protocol,
+        application_protocols=frozenset(msg.application_protocols),
+        direct_source_networks=networks("direct_source_prefix_ranges"),
+        source_type=msg.source_type,
+        source_networks=networks("source_prefix_ranges"),
+        source_ports=frozenset(msg.source_ports),
+    )

@@ -22,9 +22,9 @@ class BuildError(ValueError):
 class BuildContext:
     """What a network filter factory may read while building: `factory(config_message, build)`."""
 
-    clusters: MappingProxyType   # name -> BuiltCluster
+    clusters: MappingProxyType  # name -> BuiltCluster
     listener_name: str
-    path: str                    # field path of the filter's config, for error messages
+    path: str  # field path of the filter's config, for error messages
 
     def error(self, message: str, field: str = "") -> BuildError:
         return BuildError(f"{self.path}.{field}" if field else self.path, message)

@@ -170,6 +170,7 @@ class AsyncioDispatcher(Dispatcher):
 
     def _schedule(self, timer, generation, deadline) -> None:
         delay = max(0, deadline - self.now_ms()) / 1000
+
         # Real clocks can wake a hair early in integer ms; re-check and re-sleep if so.
         def expire():
             if timer.deadline is not None and generation == timer._generation and self.now_ms() < deadline:
@@ -177,4 +178,5 @@ class AsyncioDispatcher(Dispatcher):
                 return
             timer._handle = None
             timer._fire(generation)
+
         return self._loop.call_later(delay, expire)

@@ -16,5 +16,11 @@ from proxy.network.registry import network_filter_factory, registered_network_fi
 
 BUILT_IN = (conn_manager, http_filters, network_filters, listener_filters)
 
-__all__ = ["http_filter_factory", "listener_filter_factory", "network_filter_factory", "registered_http_filters",
-           "registered_listener_filters", "registered_network_filters"]
+__all__ = [
+    "http_filter_factory",
+    "listener_filter_factory",
+    "network_filter_factory",
+    "registered_http_filters",
+    "registered_listener_filters",
+    "registered_network_filters",
+]

@@ -20,8 +20,9 @@ def serve(bootstrap, *, concurrency: int = 1, drain_timeout_s: float = DRAIN_TIM
     (proxy/workers.py). Returns 1, with the reason on stderr, when the configuration cannot be
     built or an address cannot be bound.
     """
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         built = build(bootstrap)
     except BuildError as exc:

@@ -77,6 +77,7 @@ class Server:
         self._clients_gone.set()
         try:
             for listener in self.built.listeners:
+
                 def factory(listener=listener):
                     return DownstreamTransport(self, loop, listener, self.ctx)
 
@@ -112,8 +113,9 @@ class Server:
         try:
             await asyncio.wait_for(self._clients_gone.wait(), timeout)
         except asyncio.TimeoutError:
-            log.warning("drain timeout (%.1f s): closing %d open downstream connections",
-                        timeout, len(self._downstream))
+            log.warning(
+                "drain timeout (%.1f s): closing %d open downstream connections", timeout, len(self._downstream)
+            )
         else:
             if self._downstream:
                 log.warning("drain ended early: closing %d open downstream connections", len(self._downstream))
@@ -200,7 +202,7 @@ class SharedListener:
     def __init__(self, loop, sock, protocol_factory) -> None:
         self._loop, self._sock, self._factory = loop, sock, protocol_factory
         self.sockets = [sock]
-        self._adopting: set = set()   # tasks of accepted sockets becoming transports
+        self._adopting: set = set()  # tasks of accepted sockets becoming transports
         self._resume = None
         sock.setblocking(False)
         loop.add_reader(sock.fileno(), self._accept)
@@ -257,10 +259,12 @@ async def run_process(built, drain_timeout_s: float, worker=None) -> int:
     except OSError as exc:
         print(f"error: cannot listen: {exc}", file=sys.stderr)
         return 1
+
     def on_loop_error(loop, context):
         # Timers and posted callbacks of the core run outside the transports' guard: count them too.
         server.count_error()
         loop.default_exception_handler(context)
+
     loop.set_exception_handler(on_loop_error)
     stop = asyncio.Event()
     signals = (signal.SIGINT, signal.SIGTERM) if worker is None else (signal.SIGTERM,)

@@ -34,8 +34,8 @@ from .admin import TEXT, AdminHandler, AdminProtocol, Answer
 from .server import run_process, say
 from .stats import Stats
 
-ADMIN_TIMEOUT_S = 2.0   # how long the admin waits for a worker's snapshot before answering 503
-_LINE_LIMIT = 1 << 24   # a snapshot is one JSON line
+ADMIN_TIMEOUT_S = 2.0  # how long the admin waits for a worker's snapshot before answering 503
+_LINE_LIMIT = 1 << 24  # a snapshot is one JSON line
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
@@ -79,6 +79,7 @@ def _bind(address) -> socket.socket:
 
 
 # -- a worker ---------------------------------------------------------------------------------
+
 
 def _run_worker(index, parent_pid, built, sockets, channel, drain_timeout_s) -> None:
     """The child after fork: serve, then leave without returning into the parent's stack."""
@@ -143,13 +144,23 @@ class WorkerSide:
         if self._writer.is_closing():
             return
         snapshot = server.ctx.stats.snapshot()
-        self._writer.write(json.dumps({
-            "id": request_id, "started": server.started, "draining": server.draining,
-            "counters": snapshot["counters"], "gauges": snapshot["gauges"],
-            "buffered_bytes": server.buffered_bytes()}).encode() + b"\n")
+        self._writer.write(
+            json.dumps(
+                {
+                    "id": request_id,
+                    "started": server.started,
+                    "draining": server.draining,
+                    "counters": snapshot["counters"],
+                    "gauges": snapshot["gauges"],
+                    "buffered_bytes": server.buffered_bytes(),
+                }
+            ).encode()
+            + b"\n"
+        )
 
 
 # -- the parent -------------------------------------------------------------------------------
+
 
 class _Worker:
     """The parent's handle on one worker process."""
@@ -157,8 +168,8 @@ class _Worker:
     def __init__(self, index: int, pid: int, channel: socket.socket) -> None:
         self.index, self.pid, self.channel = index, pid, channel
         self.writer: asyncio.StreamWriter | None = None
-        self.last: dict | None = None   # its latest message: a snapshot
-        self.exit_code = None   # os.waitstatus_to_exitcode: negative for a signal
+        self.last: dict | None = None  # its latest message: a snapshot
+        self.exit_code = None  # os.waitstatus_to_exitcode: negative for a signal
         self.replies: dict[int, asyncio.Future] = {}
 
     @property
@@ -171,7 +182,7 @@ class _Supervisor:
         self.built = built
         self.workers = workers
         self.stopping = False
-        self.signals = 0        # SIGINT/SIGTERM received: the second one ends the drain
+        self.signals = 0  # SIGINT/SIGTERM received: the second one ends the drain
         self.failed = False
         self.all_exited: asyncio.Future[None] | None = None
         self._next_id = 0
@@ -202,8 +213,7 @@ class _Supervisor:
     def _on_signal(self) -> None:
         self.signals += 1
         if self.signals == 1:
-            say(f"proxy: stopping {len(self.workers)} workers; signal again to close their open "
-                "connections now")
+            say(f"proxy: stopping {len(self.workers)} workers; signal again to close their open connections now")
             self._stop()
             return
         # Again: end the workers' drain. Said over the channel, not with another SIGTERM: a
@@ -261,10 +271,16 @@ class _Supervisor:
 
     async def snapshots(self, timeout: float) -> list:
         """One message per worker: a fresh one from each running worker, else its last."""
+
         async def ask(w):
             if w.writer is None or w.last is None:  # gone, or not ready yet (it would not answer)
-                return w.last or {"started": False, "draining": False, "counters": {}, "gauges": {},
-                                  "buffered_bytes": 0}
+                return w.last or {
+                    "started": False,
+                    "draining": False,
+                    "counters": {},
+                    "gauges": {},
+                    "buffered_bytes": 0,
+                }
             self._next_id += 1
             request_id = self._next_id  # a late answer to an abandoned request is dropped by id
             w.replies[request_id] = reply = asyncio.get_running_loop().create_future()
@@ -275,6 +291,7 @@ class _Supervisor:
                 raise _NoAnswer(f"{w.name} did not answer within {timeout:.1f} s") from None
             finally:
                 w.replies.pop(request_id, None)
+
         return await asyncio.gather(*(ask(w) for w in self.workers))
 
 
@@ -315,11 +332,18 @@ def _summed(supervisor: _Supervisor, snapshots: list):
             stats.gauge_add(name, value)
         for listener in supervisor.built.listeners:
             prefix = f"listener.{listener.name}."
-            stats.inc(f"{prefix}worker_{index}.downstream_cx_total", snap["counters"].get(prefix + "downstream_cx_total", 0))
-            stats.gauge_set(f"{prefix}worker_{index}.downstream_cx_active", snap["gauges"].get(prefix + "downstream_cx_active", 0))
+            stats.inc(
+                f"{prefix}worker_{index}.downstream_cx_total", snap["counters"].get(prefix + "downstream_cx_total", 0)
+            )
+            stats.gauge_set(
+                f"{prefix}worker_{index}.downstream_cx_active", snap["gauges"].get(prefix + "downstream_cx_active", 0)
+            )
     stats.gauge_set("server.concurrency", len(supervisor.workers))
     buffered = sum(s["buffered_bytes"] for s in snapshots)
     return SimpleNamespace(
-        built=supervisor.built, ctx=SimpleNamespace(stats=stats), buffered_bytes=lambda: buffered,
+        built=supervisor.built,
+        ctx=SimpleNamespace(stats=stats),
+        buffered_bytes=lambda: buffered,
         started=bool(snapshots) and all(s["started"] for s in snapshots),
-        draining=supervisor.stopping or any(s["draining"] for s in snapshots))
+        draining=supervisor.stopping or any(s["draining"] for s in snapshots),
+    )

@@ -34,6 +34,7 @@ LOOPBACK = "127.0.0.1"
 def test_pki():
     """examples/*.yaml and generated configurations name the test PKI's files."""
     from fuzz.test_pki import ensure
+
     return ensure()
 
 
@@ -46,8 +47,10 @@ def free_port() -> int:
 
 def run_async(coro, timeout: float = 30.0):
     """Run `coro` to completion on a new event loop; fail the test after `timeout` seconds."""
+
     async def bounded():
         return await asyncio.wait_for(coro, timeout)
+
     return asyncio.run(bounded())
 
 
@@ -64,8 +67,10 @@ class LoopThread:
 
     def call(self, fn, timeout: float = 10.0):
         """Call fn() on the loop's thread (the proxy core is single-threaded) and return its value."""
+
         async def call():
             return fn()
+
         return self.run(call(), timeout)
 
     def close(self) -> None:
@@ -80,14 +85,21 @@ class EchoThread:
 
     def __init__(self, rate: int = 0) -> None:
         from proxy.tools.echo import EchoServer
+
         self.lt = LoopThread("echo")
         self.server = EchoServer(LOOPBACK, 0, rate)
         self.host, self.port = self.lt.run(self.server.start())
 
     def counters(self) -> dict:
         s = self.server
-        return self.lt.call(lambda: {"connections_total": s.connections_total, "bytes_received": s.bytes_received,
-                                     "connections_active": s.connections_active, "eofs_received": s.eofs_received})
+        return self.lt.call(
+            lambda: {
+                "connections_total": s.connections_total,
+                "bytes_received": s.bytes_received,
+                "connections_active": s.connections_active,
+                "eofs_received": s.eofs_received,
+            }
+        )
 
     def stop(self) -> None:
         self.lt.run(self.server.stop())
@@ -109,11 +121,22 @@ def proxy_config(listeners, clusters=(), admin=False) -> str:
     return json.dumps(cfg)
 
 
-def tcp_proxy_config(upstream_port: int, *, filters=(), tcp_proxy=None, buffer_limit=None,
-                     cluster_buffer_limit=None, admin=False, listener_port: int = 0) -> str:
+def tcp_proxy_config(
+    upstream_port: int,
+    *,
+    filters=(),
+    tcp_proxy=None,
+    buffer_limit=None,
+    cluster_buffer_limit=None,
+    admin=False,
+    listener_port: int = 0,
+) -> str:
     """One listener `tcp_in` (extra `filters` first, then tcp_proxy) to the cluster `echo`."""
-    listener = {"name": "tcp_in", "address": {"host": LOOPBACK, "port": listener_port},
-                "filter_chains": [{"filters": list(filters) + [{"tcp_proxy": {"cluster": "echo", **(tcp_proxy or {})}}]}]}
+    listener = {
+        "name": "tcp_in",
+        "address": {"host": LOOPBACK, "port": listener_port},
+        "filter_chains": [{"filters": list(filters) + [{"tcp_proxy": {"cluster": "echo", **(tcp_proxy or {})}}]}],
+    }
     if buffer_limit is not None:
         listener["per_connection_buffer_limit_bytes"] = buffer_limit
     cluster = {"name": "echo", "endpoints": [{"host": LOOPBACK, "port": upstream_port}], "connect_timeout_ms": 2000}
@@ -124,6 +147,7 @@ def tcp_proxy_config(upstream_port: int, *, filters=(), tcp_proxy=None, buffer_l
 
 def load_config(text: str):
     from proxy.config.load import load_bytes
+
     return load_bytes(text.encode(), "json" if text.lstrip().startswith("{") else "yaml")
 
 
@@ -133,6 +157,7 @@ class ProxyThread:
     def __init__(self, config_text: str, drain_timeout_s: float = 5.0) -> None:
         from proxy.build import build
         from proxy.server import Server
+
         self.server = Server(build(load_config(config_text)), drain_timeout_s=drain_timeout_s)
         self.lt = LoopThread("proxy")
         try:
@@ -167,6 +192,7 @@ def start_proxy():
         proxy = ProxyThread(config_text, **kw)
         started.append(proxy)
         return proxy
+
     yield start
     for proxy in started:
         proxy.stop()
@@ -177,9 +203,14 @@ class ProxyProcess:
 
     def __init__(self, config_path, *args) -> None:
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "proxy", "-c", str(config_path), *args],
-                                     cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "-c", str(config_path), *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.stderr_lines: list[str] = []
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
@@ -202,7 +233,7 @@ class ProxyProcess:
         prefix = f"proxy: listener {name} on "
         for line in self.stderr_lines:
             if line.startswith(prefix):
-                host, port = line[len(prefix):].strip().rsplit(":", 1)
+                host, port = line[len(prefix) :].strip().rsplit(":", 1)
                 return host, int(port)
         raise KeyError(name)
 
@@ -234,6 +265,7 @@ def proxy_process():
         p = ProxyProcess(config_path, *args)
         started.append(p)
         return p
+
     yield start
     for p in started:
         p.kill()
@@ -264,6 +296,7 @@ def skip_on_new_connection_after_resume(monkeypatch):
     """Plants the bug of bench/bugs/filter-new-connection-skipped-on-resume: filters first reached
     by continue_reading are marked initialized without on_new_connection."""
     from proxy.network.filter_manager import FilterManager
+
     original = FilterManager.continue_reading
 
     def skips_new_on_resume(self, start, injected):
@@ -274,4 +307,5 @@ def skip_on_new_connection_after_resume(monkeypatch):
 
     def plant():
         monkeypatch.setattr(FilterManager, "continue_reading", skips_new_on_resume)
+
     return plant

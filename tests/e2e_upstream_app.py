@@ -19,6 +19,11 @@ async def app(scope, receive, send):
         with open(log, "a") as f:
             f.write(f"{scope['method']} {path} {scope['http_version']} {len(body)}\n")
     out = b"hello " + path.encode() + (b" " + body if body else b"")
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(out)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(out)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": out})

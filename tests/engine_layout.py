@@ -64,5 +64,11 @@ def fuzz(root: Path, *args: str, timeout: int = 240) -> subprocess.CompletedProc
     else:
         rest = ["--root", str(root)] + rest
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "fuzz", command, *rest], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "fuzz", command, *rest],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -95,8 +95,9 @@ class Proxy:
         self._port += 1
         remote = (remote[0], remote[1] or self._port)
         sock = sim.SimSocket()
-        conn = self.listener.create_connection(self.ctx, sock, (self.listener.address[0], self.listener.address[1]),
-                                               remote)
+        conn = self.listener.create_connection(
+            self.ctx, sock, (self.listener.address[0], self.listener.address[1]), remote
+        )
         assert conn is not None, "no filter chain matched"
         self.run()
         return Client(self, conn)
@@ -122,8 +123,9 @@ class Proxy:
 
     def stats_add_up(self) -> bool:
         c = self.counter
-        return c("http.downstream_rq_total") == (c("http.downstream_rs_total") + c("http.local_replies")
-                                                 + c("http.downstream_rq_reset"))
+        return c("http.downstream_rq_total") == (
+            c("http.downstream_rs_total") + c("http.local_replies") + c("http.downstream_rq_reset")
+        )
 
 
 def parse_responses(data: bytes, methods=None) -> list:
@@ -179,14 +181,16 @@ def parse_requests(data: bytes) -> list:
 
 def ok(body: bytes = b"ok", status: int = 200, extra: bytes = b"") -> bytes:
     reason = {200: b"OK", 404: b"Not Found", 500: b"Internal Server Error"}.get(status, b"X")
-    return (b"HTTP/1.1 %d %s\r\ncontent-length: %d\r\n" % (status, reason, len(body)) + extra + b"\r\n" + body)
+    return b"HTTP/1.1 %d %s\r\ncontent-length: %d\r\n" % (status, reason, len(body)) + extra + b"\r\n" + body
 
 
-def basic_config(hcm_extra: str = "", cluster_extra: str = "", routes: str | None = None,
-                 filters: str = "") -> str:
-    routes = routes or """
+def basic_config(hcm_extra: str = "", cluster_extra: str = "", routes: str | None = None, filters: str = "") -> str:
+    routes = (
+        routes
+        or """
                       - match: {prefix: "/"}
                         route: {cluster: web}"""
+    )
     return f"""
 listeners:
   - name: http_in

@@ -32,6 +32,7 @@ def drain(status=CONTINUE):
     def act(buf, end_stream):
         buf.drain(len(buf))
         return status
+
     return act
 
 

@@ -18,18 +18,35 @@ PACKAGES = ("proxy", "fuzz", "harnesses")
 # proxy/ layers, lowest first; a module takes the layer of its longest listed prefix.
 CORE, NETWORK, NETWORK_EXT, HTTP, HTTP_EXT, ASSEMBLY = range(6)
 LAYERS = {
-    "proxy": CORE, "proxy.buffer": CORE, "proxy.event": CORE, "proxy.stats": CORE, "proxy.context": CORE,
-    "proxy.config": CORE, "proxy.build_context": CORE,
+    "proxy": CORE,
+    "proxy.buffer": CORE,
+    "proxy.event": CORE,
+    "proxy.stats": CORE,
+    "proxy.context": CORE,
+    "proxy.config": CORE,
+    "proxy.build_context": CORE,
     # what a configuration means, standard library only: config validation uses them
-    "proxy.network.chain_match": CORE, "proxy.tls.context": CORE,
-    "proxy.network": NETWORK, "proxy.tls": NETWORK, "proxy.upstream": NETWORK,
-    "proxy.network.filters": NETWORK_EXT, "proxy.network.listener_filters": NETWORK_EXT,
-    "proxy.http": HTTP, "proxy.http.filters.router": HTTP,  # the router is implicit in every HCM
-    "proxy.upstream.pool": HTTP, "proxy.upstream.pool_conn": HTTP,
+    "proxy.network.chain_match": CORE,
+    "proxy.tls.context": CORE,
+    "proxy.network": NETWORK,
+    "proxy.tls": NETWORK,
+    "proxy.upstream": NETWORK,
+    "proxy.network.filters": NETWORK_EXT,
+    "proxy.network.listener_filters": NETWORK_EXT,
+    "proxy.http": HTTP,
+    "proxy.http.filters.router": HTTP,  # the router is implicit in every HCM
+    "proxy.upstream.pool": HTTP,
+    "proxy.upstream.pool_conn": HTTP,
     "proxy.http.filters": HTTP_EXT,
-    "proxy.extensions": ASSEMBLY, "proxy.build": ASSEMBLY, "proxy.server": ASSEMBLY,
-    "proxy._server_socket": ASSEMBLY, "proxy.admin": ASSEMBLY, "proxy.workers": ASSEMBLY,
-    "proxy.serve": ASSEMBLY, "proxy.__main__": ASSEMBLY, "proxy.tools": ASSEMBLY,
+    "proxy.extensions": ASSEMBLY,
+    "proxy.build": ASSEMBLY,
+    "proxy.server": ASSEMBLY,
+    "proxy._server_socket": ASSEMBLY,
+    "proxy.admin": ASSEMBLY,
+    "proxy.workers": ASSEMBLY,
+    "proxy.serve": ASSEMBLY,
+    "proxy.__main__": ASSEMBLY,
+    "proxy.tools": ASSEMBLY,
 }
 LAYER_NAMES = ("core", "network", "network extensions", "HTTP", "HTTP extensions", "assembly")
 TOP = {"proxy": 0, "fuzz": 1, "harnesses": 2}
@@ -60,7 +77,8 @@ def _resolve(name: str):
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 @cache
@@ -72,12 +90,20 @@ def imports() -> dict:
         lines = source.splitlines()
         tree = ast.parse(source)
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        top = {id(n) for stmt in tree.body if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                    ast.ClassDef))
-               for n in ast.walk(stmt)}
+        top = {
+            id(n)
+            for stmt in tree.body
+            if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            for n in ast.walk(stmt)
+        }
         # imports under `if TYPE_CHECKING:` never run: annotations may name a higher layer's types
-        typing_only = {id(n) for stmt in ast.walk(tree) if isinstance(stmt, ast.If) and _is_type_checking(stmt.test)
-                       for body in stmt.body for n in ast.walk(body)}
+        typing_only = {
+            id(n)
+            for stmt in ast.walk(tree)
+            if isinstance(stmt, ast.If) and _is_type_checking(stmt.test)
+            for body in stmt.body
+            for n in ast.walk(body)
+        }
         found = []
         for node in ast.walk(tree):
             if id(node) in typing_only:
@@ -90,11 +116,13 @@ def imports() -> dict:
                     parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join(parts + ([node.module] if node.module else []))
                 # `from pkg import submodule` depends on the submodule, not on pkg's __init__
-                targets = [_resolve(f"{base}.{a.name}") if f"{base}.{a.name}" in modules() else _resolve(base)
-                           for a in node.names]
+                targets = [
+                    _resolve(f"{base}.{a.name}") if f"{base}.{a.name}" in modules() else _resolve(base)
+                    for a in node.names
+                ]
             else:
                 continue
-            near = "\n".join(lines[max(0, node.lineno - 3): node.end_lineno])
+            near = "\n".join(lines[max(0, node.lineno - 3) : node.end_lineno])
             for target in dict.fromkeys(t for t in targets if t and t != module):
                 found.append((target, id(node) not in top, node.lineno, near))
         out[module] = found
@@ -113,15 +141,23 @@ def test_every_proxy_module_has_a_layer():
 
 
 def test_harnesses_use_fuzz_and_proxy_and_fuzz_uses_proxy_never_back():
-    wrong = [f"{m}:{line} imports {t}" for m, found in imports().items() for t, _, line, _ in found
-             if TOP[t.split(".")[0]] > TOP[m.split(".")[0]]]
+    wrong = [
+        f"{m}:{line} imports {t}"
+        for m, found in imports().items()
+        for t, _, line, _ in found
+        if TOP[t.split(".")[0]] > TOP[m.split(".")[0]]
+    ]
     assert wrong == []
 
 
 def test_inside_proxy_every_import_goes_down_or_sideways():
-    wrong = [f"{m}:{line} ({LAYER_NAMES[layer(m)]}) imports {t} ({LAYER_NAMES[layer(t)]})"
-             for m, found in imports().items() if m.startswith("proxy")
-             for t, _, line, _ in found if t.startswith("proxy") and layer(t) > layer(m)]
+    wrong = [
+        f"{m}:{line} ({LAYER_NAMES[layer(m)]}) imports {t} ({LAYER_NAMES[layer(t)]})"
+        for m, found in imports().items()
+        if m.startswith("proxy")
+        for t, _, line, _ in found
+        if t.startswith("proxy") and layer(t) > layer(m)
+    ]
     assert wrong == []
 
 
@@ -158,8 +194,13 @@ def test_no_import_cycles():
 
 def test_lazy_imports_of_our_own_code_in_proxy_say_why():
     """Top-level imports only; an import inside a function carries a `lazy:` comment with the reason."""
-    silent = [f"{m}:{line} imports {t}" for m, found in imports().items() if m.startswith("proxy")
-              for t, lazy, line, near in found if lazy and "lazy:" not in near]
+    silent = [
+        f"{m}:{line} imports {t}"
+        for m, found in imports().items()
+        if m.startswith("proxy")
+        for t, lazy, line, near in found
+        if lazy and "lazy:" not in near
+    ]
     assert silent == []
 
 

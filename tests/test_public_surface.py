@@ -22,8 +22,10 @@ def test_every_public_name_resolves(name):
 
 @pytest.mark.parametrize("name", ("proxy", "proxy.config", "proxy.http", "proxy.network"))
 def test_importing_a_core_package_imports_none_of_its_modules(name):
-    code = (f"import sys, {name}; print(sorted(m for m in sys.modules "
-            f"if m.startswith('proxy') and m not in ('proxy', 'proxy._lazy', {name!r})))")
+    code = (
+        f"import sys, {name}; print(sorted(m for m in sys.modules "
+        f"if m.startswith('proxy') and m not in ('proxy', 'proxy._lazy', {name!r})))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = eval(done.stdout)  # noqa: S307 - our own printed list
     assert all(m in ("proxy.config", "proxy.http", "proxy.network") for m in loaded), loaded
@@ -31,5 +33,6 @@ def test_importing_a_core_package_imports_none_of_its_modules(name):
 
 def test_an_unknown_name_is_an_attribute_error_naming_it():
     import proxy.http
+
     with pytest.raises(AttributeError, match="'proxy.http' has no attribute 'H3Codec'"):
         proxy.http.H3Codec  # noqa: B018

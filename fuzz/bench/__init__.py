@@ -9,13 +9,20 @@ from pathlib import Path
 
 # Command names whose module is named otherwise: `bench harnesses` would collide with the
 # fuzz/bench/harnesses/ folder of bench-only harnesses; two modules each named configgen.py and instrumentation.py confused readers.
-ALIASES = {"harnesses": "harness_speed", "configgen": "configgen_rate", "instrumentation": "policies",
-           "proxy": "proxy_load"}
+ALIASES = {
+    "harnesses": "harness_speed",
+    "configgen": "configgen_rate",
+    "instrumentation": "policies",
+    "proxy": "proxy_load",
+}
 
 
 def _modules() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
-                  if not m.name.startswith("_") and m.name != "harnesses")
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if not m.name.startswith("_") and m.name != "harnesses"
+    )
 
 
 def available() -> list[str]:

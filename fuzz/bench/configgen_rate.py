@@ -24,6 +24,7 @@ def _verdict(config):
     """None when the config validates and builds, else the first reason it does not."""
     from proxy.build import BuildError, build
     from proxy.config.semantic import all_violations
+
     violations = all_violations(config)
     if violations:
         return f"invalid: {violations[0].message[:60]}"
@@ -77,8 +78,9 @@ def _top(reasons, k=5):
 
 
 def main(argv) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fuzz bench configgen", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fuzz bench configgen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=10_000, help="configurations (default 10000)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -86,19 +88,23 @@ def main(argv) -> int:
         parser.error("--n must be at least 1")
 
     configgen.default_generator()  # strategy construction is not part of the measurement
-    ours_reasons: collections.Counter[str] = collections.Counter()   # why configs were rejected
+    ours_reasons: collections.Counter[str] = collections.Counter()  # why configs were rejected
     valid, elapsed, drawing = _run_configgen(args.n, args.seed, ours_reasons)
     ours_rate = valid / args.n
-    print(f"configgen: {valid}/{args.n} valid ({ours_rate:.4%}) in {elapsed:.1f} s: "
-          f"{args.n / elapsed:.1f} configs/s, {valid / elapsed:.1f} valid configs/s "
-          f"(drawing {drawing / elapsed:.0%} of the time, validating and building the rest)")
+    print(
+        f"configgen: {valid}/{args.n} valid ({ours_rate:.4%}) in {elapsed:.1f} s: "
+        f"{args.n / elapsed:.1f} configs/s, {valid / elapsed:.1f} valid configs/s "
+        f"(drawing {drawing / elapsed:.0%} of the time, validating and building the rest)"
+    )
     print(f"  rejected: {_top(ours_reasons)}")
 
     naive_reasons: collections.Counter[str] = collections.Counter()
     drawn, naive_valid, naive_elapsed = _run_naive(elapsed, args.seed, naive_reasons)
     naive_rate = naive_valid / drawn if drawn else 0.0
-    print(f"naive:     {naive_valid}/{drawn} valid ({naive_rate:.4%}) in {naive_elapsed:.1f} s: "
-          f"{drawn / naive_elapsed:.1f} configs/s, {naive_valid / naive_elapsed:.2f} valid configs/s")
+    print(
+        f"naive:     {naive_valid}/{drawn} valid ({naive_rate:.4%}) in {naive_elapsed:.1f} s: "
+        f"{drawn / naive_elapsed:.1f} configs/s, {naive_valid / naive_elapsed:.2f} valid configs/s"
+    )
     print(f"  rejected: {_top(naive_reasons)}")
     ours_per_s = valid / elapsed
     if naive_valid:
@@ -107,7 +113,9 @@ def main(argv) -> int:
     else:
         # No valid naive config at all: the ratio is unbounded; one valid config would give this.
         bound = ours_per_s / (1 / naive_elapsed)
-        print(f"valid configs per second, configgen / naive: > {bound:.0f}x "
-              f"(naive found none in {naive_elapsed:.1f} s; bound if it had found one)")
+        print(
+            f"valid configs per second, configgen / naive: > {bound:.0f}x "
+            f"(naive found none in {naive_elapsed:.1f} s; bound if it had found one)"
+        )
     print(f"RESULT configgen_valid_rate {ours_rate:.6f}")
     return 0

@@ -35,6 +35,7 @@ def _rate(fn, inputs, budget_s: float) -> float:
 def main(argv) -> int:
     from fuzz.harness import Layout, corpus_files, discover
     from fuzz.replay import load_harness
+
     parser = argparse.ArgumentParser(prog="python -m fuzz bench harnesses", description=__doc__.splitlines()[0])
     parser.add_argument("--time", type=float, default=5.0, help="seconds per measurement (default 5)")
     args = parser.parse_args(argv)
@@ -47,6 +48,7 @@ def main(argv) -> int:
         print(f"{spec.name:<16}{len(inputs):>7}{_rate(module.TestOneInput, inputs, args.time):>10.0f}")
 
     from fuzz.targets import h1
+
     inputs = [p.read_bytes() for p in corpus_files(layout.corpus / "h1_server")]
     bare = load_harness(REPO / "fuzz" / "bench" / "harnesses" / "fuzz_bare_h11.py", "none", layout.policy_file)
     bare_rate = _rate(bare.TestOneInput, inputs, args.time)
@@ -56,7 +58,9 @@ def main(argv) -> int:
     print(f"\nsame {len(inputs)} inputs (corpus/h1_server):")
     print(f"  bare h11 server connection   {bare_rate:>9.0f} exec/s")
     print(f"  proxy H1 server codec        {codec_rate:>9.0f} exec/s   ratio {codec_rate / bare_rate:.2f}")
-    print(f"  full h1_server harness       {full_rate:>9.0f} exec/s   ratio {full_rate / bare_rate:.2f}"
-          "  (3 feedings + reference + round trip)")
+    print(
+        f"  full h1_server harness       {full_rate:>9.0f} exec/s   ratio {full_rate / bare_rate:.2f}"
+        "  (3 feedings + reference + round trip)"
+    )
     print(f"RESULT h1_vs_bare_h11 {codec_rate / bare_rate:.2f}")
     return 0

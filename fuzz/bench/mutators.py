@@ -34,13 +34,25 @@ def fuzz_once(spec: HarnessSpec, layout: Layout, tmp: Path, mode: str, seed: int
     empty = tmp / "empty"
     empty.mkdir(exist_ok=True)
     bare = HarnessSpec(spec.name, spec.path, spec.target, empty, spec.dictionary, spec.options_path)
-    work = Layout(root=layout.root, harnesses=layout.harnesses, corpus=layout.corpus, work=tmp / f"{mode}-{seed}",
-                  reports=tmp / "reports", policy_file=layout.policy_file)
+    work = Layout(
+        root=layout.root,
+        harnesses=layout.harnesses,
+        corpus=layout.corpus,
+        work=tmp / f"{mode}-{seed}",
+        reports=tmp / "reports",
+        policy_file=layout.policy_file,
+    )
     rows, crashes, spent, executions, restart = [], 0, 0.0, 0, 0
     while time_s - spent >= 2 and restart <= MAX_RESTARTS:
         samples = Samples(every=0.5)
-        result = runner.run(bare, work, time_s=int(time_s - spent), extra=[f"-seed={seed + 1000 * restart}"],
-                            on_line=samples, mutator=mode)
+        result = runner.run(
+            bare,
+            work,
+            time_s=int(time_s - spent),
+            extra=[f"-seed={seed + 1000 * restart}"],
+            on_line=samples,
+            mutator=mode,
+        )
         rows += [{**r, "seconds": round(r["seconds"] + spent, 2)} for r in samples.rows]
         spent += result.elapsed
         executions += result.progress.executions
@@ -51,8 +63,16 @@ def fuzz_once(spec: HarnessSpec, layout: Layout, tmp: Path, mode: str, seed: int
         crashes += len(result.artifacts)
         restart += 1
     final = rows[-1] if rows else {"ft": 0, "cov": 0}
-    return {"mode": mode, "seed": seed, "ft": final["ft"], "cov": final["cov"], "executions": executions,
-            "seconds": spent, "crashes": crashes, "rows": rows}
+    return {
+        "mode": mode,
+        "seed": seed,
+        "ft": final["ft"],
+        "cov": final["cov"],
+        "executions": executions,
+        "seconds": spent,
+        "crashes": crashes,
+        "rows": rows,
+    }
 
 
 def write_outputs(name: str, runs: list[dict], out: Path, time_s: int) -> Path:
@@ -62,13 +82,27 @@ def write_outputs(name: str, runs: list[dict], out: Path, time_s: int) -> Path:
         writer.writerow(["mode", "seed", "seconds", "executions", "exec_per_sec", "cov", "ft"])
         for run in runs:
             for r in run["rows"]:
-                writer.writerow([run["mode"], run["seed"], r["seconds"], r["executions"], r["exec_per_sec"],
-                                 r["cov"], r["ft"]])
+                writer.writerow(
+                    [run["mode"], run["seed"], r["seconds"], r["executions"], r["exec_per_sec"], r["cov"], r["ft"]]
+                )
     labels = dict(MODES)
-    series = [(labels[run["mode"]], [r["seconds"] for r in run["rows"]], [r["ft"] for r in run["rows"]],
-               [m for m, _ in MODES].index(run["mode"])) for run in runs if run["rows"]]
-    return charts.curves(out / f"{name}.png", f"{name}: coverage from an empty corpus ({time_s} s per run)",
-                         "seconds", "ft (libFuzzer features)", series)
+    series = [
+        (
+            labels[run["mode"]],
+            [r["seconds"] for r in run["rows"]],
+            [r["ft"] for r in run["rows"]],
+            [m for m, _ in MODES].index(run["mode"]),
+        )
+        for run in runs
+        if run["rows"]
+    ]
+    return charts.curves(
+        out / f"{name}.png",
+        f"{name}: coverage from an empty corpus ({time_s} s per run)",
+        "seconds",
+        "ft (libFuzzer features)",
+        series,
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -86,8 +120,11 @@ def main(argv: list[str]) -> int:
     layout = layout_from_args(args)
     spec = find(layout, args.name)
     runner.check_runnable(spec)
-    print(f"bench mutators: {spec.name}, empty corpus, {args.time} s per run, {args.trials} trial(s) per mutator, "
-          f"seeds {args.seed}..{args.seed + args.trials - 1}", flush=True)
+    print(
+        f"bench mutators: {spec.name}, empty corpus, {args.time} s per run, {args.trials} trial(s) per mutator, "
+        f"seeds {args.seed}..{args.seed + args.trials - 1}",
+        flush=True,
+    )
     runs = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-mutators-") as tmp:
@@ -96,13 +133,18 @@ def main(argv: list[str]) -> int:
                 run = fuzz_once(spec, layout, Path(tmp), mode, args.seed + trial, args.time)
                 runs.append(run)
                 rate = run["executions"] / run["seconds"] if run["seconds"] else 0
-                print(f"  {label:20} trial {trial + 1}: ft {run['ft']:6}  cov {run['cov']:5}  "
-                      f"{run['executions']:8} execs ({rate:5.0f}/s)"
-                      + (f"  {run['crashes']} crash(es), resumed" if run["crashes"] else ""), flush=True)
+                print(
+                    f"  {label:20} trial {trial + 1}: ft {run['ft']:6}  cov {run['cov']:5}  "
+                    f"{run['executions']:8} execs ({rate:5.0f}/s)"
+                    + (f"  {run['crashes']} crash(es), resumed" if run["crashes"] else ""),
+                    flush=True,
+                )
     medians = {mode: statistics.median(r["ft"] for r in runs if r["mode"] == mode) for mode, _ in MODES}
     ratio = medians["custom"] / medians["bytes"] if medians["bytes"] else float("inf")
-    print(f"\nmedian ft: custom mutator {medians['custom']:.0f}, byte mutator alone {medians['bytes']:.0f} "
-          f"({time.monotonic() - started:.0f} s wall)")
+    print(
+        f"\nmedian ft: custom mutator {medians['custom']:.0f}, byte mutator alone {medians['bytes']:.0f} "
+        f"({time.monotonic() - started:.0f} s wall)"
+    )
     chart = write_outputs(spec.name, runs, layout.reports / "mutators", args.time)
     print(f"chart: {chart} (samples: {chart.with_suffix('.csv')})")
     print(f"RESULT mutator_coverage_ratio_{spec.name} {ratio:.2f}")

@@ -46,8 +46,14 @@ def run_policy(spec, layout, policy: str, time_s: int, seed: int, tmp: Path) -> 
     artifacts = tmp / policy / "artifacts"
     artifacts.mkdir()
     report = tmp / policy / "instrumentation.json"
-    cmd = [str(spec.path.resolve()), str(work), f"-seed={seed}", f"-max_total_time={time_s}",
-           f"-artifact_prefix={artifacts}{os.sep}", "-print_final_stats=1"] + option_flags(spec)
+    cmd = [
+        str(spec.path.resolve()),
+        str(work),
+        f"-seed={seed}",
+        f"-max_total_time={time_s}",
+        f"-artifact_prefix={artifacts}{os.sep}",
+        "-print_final_stats=1",
+    ] + option_flags(spec)
     if spec.dictionary:
         cmd.append(f"-dict={spec.dictionary}")
     env = child_env(layout, policy)
@@ -56,15 +62,22 @@ def run_policy(spec, layout, policy: str, time_s: int, seed: int, tmp: Path) -> 
     log.parent.mkdir(parents=True, exist_ok=True)
     rc, progress, timed_out, elapsed = stream(cmd, env, layout.root, time_s + STARTUP_GRACE, log)
     if not report.is_file():
-        raise HarnessError(f"{spec.name} under policy {policy} wrote no instrumentation report "
-                           f"(exit {rc}); see {log}")
+        raise HarnessError(f"{spec.name} under policy {policy} wrote no instrumentation report (exit {rc}); see {log}")
     counts = json.loads(report.read_text())
     eps = progress.final_stats.get("average_exec_per_sec") or progress.exec_per_sec
     crashes = [p for p in corpus_files(artifacts) if p.name.startswith(("crash-", "timeout-", "oom-"))]
     if crashes or timed_out:
         print(f"    policy {policy}: {'timed out' if timed_out else crashes[0].name} (exit {rc}); see {log}")
-    return PolicyRun(policy, counts["functions"], counts["counters"], progress.executions, float(eps),
-                     elapsed, bool(crashes) or timed_out, corpus=len(corpus_files(work)))
+    return PolicyRun(
+        policy,
+        counts["functions"],
+        counts["counters"],
+        progress.executions,
+        float(eps),
+        elapsed,
+        bool(crashes) or timed_out,
+        corpus=len(corpus_files(work)),
+    )
 
 
 def target_modules(spec, layout) -> list[str]:
@@ -73,9 +86,11 @@ def target_modules(spec, layout) -> list[str]:
     hp = pf.for_harness(spec.name)
     reach = instrumentation.reach_of(spec, layout)
     if not hp.modules:
-        raise HarnessError(f"harness '{spec.name}' has no [harness.{spec.name}.modules] in {layout.policy_file}: "
-                           f"the derived policy would instrument nothing (see `python -m fuzz instrumentation "
-                           f"scan {spec.name}`)")
+        raise HarnessError(
+            f"harness '{spec.name}' has no [harness.{spec.name}.modules] in {layout.policy_file}: "
+            f"the derived policy would instrument nothing (see `python -m fuzz instrumentation "
+            f"scan {spec.name}`)"
+        )
     return instrumentation.current(hp, reach)
 
 
@@ -92,8 +107,11 @@ def main(argv: list[str]) -> int:
     spec = find(layout, args.name)
     check_runnable(spec)
     modules = target_modules(spec, layout)
-    print(f"bench instrumentation: harness {spec.name}, {args.time} s per policy, -seed={args.seed}, "
-          f"target modules ({len(modules)}): {', '.join(modules)}", flush=True)
+    print(
+        f"bench instrumentation: harness {spec.name}, {args.time} s per policy, -seed={args.seed}, "
+        f"target modules ({len(modules)}): {', '.join(modules)}",
+        flush=True,
+    )
     runs = []
     with tempfile.TemporaryDirectory(prefix="proxyfuzz-bench-") as tmp:
         for policy in POLICY_ORDER:
@@ -101,12 +119,16 @@ def main(argv: list[str]) -> int:
             run = run_policy(spec, layout, policy, args.time, args.seed, Path(tmp))
             run.arcs = coverage.arcs_covered(spec, layout, Path(tmp) / policy / "corpus", modules)["arcs"]
             runs.append(run)
-    print(f"\n{'policy':8} {'functions':>9} {'counters':>9} {'executions':>11} {'exec/s':>9} "
-          f"{'corpus':>7} {'target arcs':>11}")
+    print(
+        f"\n{'policy':8} {'functions':>9} {'counters':>9} {'executions':>11} {'exec/s':>9} "
+        f"{'corpus':>7} {'target arcs':>11}"
+    )
     for r in runs:
         note = "  (crashed: rate covers the time before the crash)" if r.crashed else ""
-        print(f"{r.policy:8} {r.functions:9} {r.counters:9} {r.executions:11} {r.exec_per_sec:9.0f} "
-              f"{r.corpus:7} {r.arcs:11}{note}")
+        print(
+            f"{r.policy:8} {r.functions:9} {r.counters:9} {r.executions:11} {r.exec_per_sec:9.0f} "
+            f"{r.corpus:7} {r.arcs:11}{note}"
+        )
     by = {r.policy: r for r in runs}
     speedup = by["derived"].exec_per_sec / by["all"].exec_per_sec if by["all"].exec_per_sec else float("inf")
     print(f"derived vs all: {speedup:.2f}x exec/s, target arcs {by['derived'].arcs} vs {by['all'].arcs}")

@@ -31,8 +31,10 @@ def _inputs(pool_size: int, count: int, seed: int) -> list[bytes]:
     out = [p.read_bytes() for p in seeds if p.is_file()]
     rng = random.Random(seed)
     while len(out) < count:
-        out.append(bytes([rng.randrange(pool_size), rng.randrange(4)]) +
-                   bytes(rng.randrange(256) for _ in range(rng.randrange(16, 2048))))
+        out.append(
+            bytes([rng.randrange(pool_size), rng.randrange(4)])
+            + bytes(rng.randrange(256) for _ in range(rng.randrange(16, 2048)))
+        )
     return out[:count]
 
 
@@ -92,17 +94,25 @@ def measure_coverage(fuzz_s: int, seed: int = 1337) -> dict:
             "single_stage": REPO / "fuzz" / "bench" / "harnesses" / "fuzz_single_stage.py",
         }
         for label, script in harnesses.items():
-            layout = Layout(root=REPO, harnesses=tmp / label / "harnesses", corpus=tmp / label / "corpus",
-                            work=tmp / label / "work", reports=tmp / label / "reports",
-                            policy_file=REPO / "instrumentation.toml")
+            layout = Layout(
+                root=REPO,
+                harnesses=tmp / label / "harnesses",
+                corpus=tmp / label / "corpus",
+                work=tmp / label / "work",
+                reports=tmp / label / "reports",
+                policy_file=REPO / "instrumentation.toml",
+            )
             layout.harnesses.mkdir(parents=True)
             target = layout.harnesses / "fuzz_session.py"
             shutil.copy2(script, target)
             seeds = layout.corpus / "session"
             seeds.mkdir(parents=True)
             for n, (index, actions) in enumerate(pairs):
-                data = (bytes([index, 0]) + actions if label == "two_stage"
-                        else _single_stage_seed(sources[index], b"\0" + actions))
+                data = (
+                    bytes([index, 0]) + actions
+                    if label == "two_stage"
+                    else _single_stage_seed(sources[index], b"\0" + actions)
+                )
                 (seeds / f"seed-{n}").write_bytes(data)
             spec = spec_for(layout, target)
             run = runner.run(spec, layout, time_s=fuzz_s, extra=[f"-seed={seed}", "-max_len=8192"])
@@ -110,8 +120,12 @@ def measure_coverage(fuzz_s: int, seed: int = 1337) -> dict:
             for f in seeds.iterdir():
                 shutil.copy2(f, corpus / f.name)
             cov = arcs_covered(spec, layout, corpus, _proxy_modules())
-            results[label] = {"execs": run.progress.executions, "exec_per_sec": run.exec_per_sec,
-                              "corpus": cov["inputs"], "arcs": cov["arcs"]}
+            results[label] = {
+                "execs": run.progress.executions,
+                "exec_per_sec": run.exec_per_sec,
+                "corpus": cov["inputs"],
+                "arcs": cov["arcs"],
+            }
     return results
 
 
@@ -129,8 +143,12 @@ def _proxy_modules() -> list[str]:
 def main(argv) -> int:
     parser = argparse.ArgumentParser(prog="python -m fuzz bench two-stage", description=__doc__.splitlines()[0])
     parser.add_argument("--time", type=float, default=20.0, help="seconds per speed mode (default 20)")
-    parser.add_argument("--coverage-time", type=int, default=60,
-                        help="seconds of fuzzing per harness for the coverage comparison (0 skips it; default 60)")
+    parser.add_argument(
+        "--coverage-time",
+        type=int,
+        default=60,
+        help="seconds of fuzzing per harness for the coverage comparison (0 skips it; default 60)",
+    )
     args = parser.parse_args(argv)
 
     speed = measure_speed(args.time)
@@ -147,8 +165,10 @@ def main(argv) -> int:
         cov = measure_coverage(args.coverage_time)
         print(f"\ncoverage after {args.coverage_time} s of fuzzing each (arcs in proxy/, one coverage.py replay):")
         for label, r in cov.items():
-            print(f"  {label:<13} arcs {r['arcs']:>6}   corpus {r['corpus']:>5}   "
-                  f"{r['execs']} execs ({r['exec_per_sec']:.0f}/s)")
+            print(
+                f"  {label:<13} arcs {r['arcs']:>6}   corpus {r['corpus']:>5}   "
+                f"{r['execs']} execs ({r['exec_per_sec']:.0f}/s)"
+            )
         two, one = cov["two_stage"]["arcs"], cov["single_stage"]["arcs"]
         print(f"  two-stage reaches {'more' if two > one else 'NOT more'} ({two} vs {one})")
     print(f"RESULT two_stage_speedup {ratio:.2f}")

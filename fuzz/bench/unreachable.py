@@ -53,15 +53,26 @@ def measure(layout: Layout, branches: int, time_s: int, tmp: Path) -> dict:
     env = child_env(layout, "none")
     env["PROXYFUZZ_UNREACHABLE_DIR"] = str(case / "modules")
     env[REPORT_ENV] = str(case / "report.json")
-    cmd = [str(HARNESS), str(case / "corpus"), "-seed=1", f"-max_total_time={time_s}", "-print_final_stats=1",
-           f"-artifact_prefix={case}/"]
+    cmd = [
+        str(HARNESS),
+        str(case / "corpus"),
+        "-seed=1",
+        f"-max_total_time={time_s}",
+        "-print_final_stats=1",
+        f"-artifact_prefix={case}/",
+    ]
     rc, progress, timed_out, _ = stream(cmd, env, layout.root, time_s + 900, case / "libfuzzer.log")
     if rc != 0 or timed_out or not (case / "report.json").is_file():
         raise RuntimeError(f"unreachable bench at {branches} branches failed (exit {rc}); see {case}/libfuzzer.log")
     report = json.loads((case / "report.json").read_text())
-    return {"branches": branches, "counters": report["counters"], "functions": report["functions"],
-            "instrument_seconds": round(report["seconds"], 2), "executions": progress.executions,
-            "exec_per_sec": progress.final_stats.get("average_exec_per_sec", progress.exec_per_sec)}
+    return {
+        "branches": branches,
+        "counters": report["counters"],
+        "functions": report["functions"],
+        "instrument_seconds": round(report["seconds"], 2),
+        "executions": progress.executions,
+        "exec_per_sec": progress.final_stats.get("average_exec_per_sec", progress.exec_per_sec),
+    }
 
 
 def write_outputs(rows: list[dict], out_dir: Path, time_s: int) -> None:
@@ -71,8 +82,10 @@ def write_outputs(rows: list[dict], out_dir: Path, time_s: int) -> None:
         writer.writeheader()
         writer.writerows(rows)
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.loglog([r["branches"] for r in rows], [r["exec_per_sec"] for r in rows], "o-")
     ax.set_xlabel("instrumented but unreachable branches")
@@ -88,27 +101,37 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
     add_layout_arguments(parser)
     parser.add_argument("--time", type=int, default=10, help="seconds of fuzzing per size (default 10)")
-    parser.add_argument("--budget", type=float, default=60.0,
-                        help="largest instrumentation time to attempt for one size, seconds (default 60)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=60.0,
+        help="largest instrumentation time to attempt for one size, seconds (default 60)",
+    )
     parser.add_argument("--max-branches", type=int, default=1_000_000)
     args = parser.parse_args(argv)
     if args.time <= 0 or args.budget <= 0 or args.max_branches < 1:
         parser.error("--time, --budget and --max-branches must be positive")
     layout = layout_from_args(args)
     out_dir = layout.reports / "instrumentation"
-    rows: list[dict] = []   # one measure() per size
+    rows: list[dict] = []  # one measure() per size
     with tempfile.TemporaryDirectory(prefix="proxyfuzz-unreachable-") as tmp:
         for size in [s for s in SIZES if s <= args.max_branches]:
             if rows and rows[-1]["branches"] >= 1000:
                 per_branch = rows[-1]["instrument_seconds"] / rows[-1]["branches"]
                 if per_branch * size > args.budget:
-                    print(f"stopping before {size} branches: projected {per_branch * size:.0f} s of "
-                          f"instrumentation exceeds --budget {args.budget:.0f} s", flush=True)
+                    print(
+                        f"stopping before {size} branches: projected {per_branch * size:.0f} s of "
+                        f"instrumentation exceeds --budget {args.budget:.0f} s",
+                        flush=True,
+                    )
                     break
             row = measure(layout, size, args.time, Path(tmp))
             rows.append(row)
-            print(f"{row['branches']:>9} branches  {row['counters']:>9} counters  instrumented in "
-                  f"{row['instrument_seconds']:6.1f} s  {row['exec_per_sec']:>8} exec/s", flush=True)
+            print(
+                f"{row['branches']:>9} branches  {row['counters']:>9} counters  instrumented in "
+                f"{row['instrument_seconds']:6.1f} s  {row['exec_per_sec']:>8} exec/s",
+                flush=True,
+            )
     write_outputs(rows, out_dir, args.time)
     print(f"wrote {out_dir / 'unreachable.csv'} and {out_dir / 'unreachable.png'}")
     slowdown = rows[0]["exec_per_sec"] / rows[-1]["exec_per_sec"] if rows[-1]["exec_per_sec"] else float("inf")

@@ -31,14 +31,14 @@ class Bounds:
     max_codepoint: int = 0x2FF
     # Integer caps by field: the first (regex on the field's full name, cap) that matches wins.
     int_caps: tuple = (
-        (r"_ms$", 2_000),                            # timeouts and delays: reachable in virtual time
-        (r"buffer_limit_bytes$", 65_536),            # watermarks are crossed by small sessions
+        (r"_ms$", 2_000),  # timeouts and delays: reachable in virtual time
+        (r"buffer_limit_bytes$", 65_536),  # watermarks are crossed by small sessions
         (r"window_size$|frame_size$|header_list_size$", 65_536),
         (r"_kb$", 64),
         (r"bytes_per_sec$", 65_536),
-        (r"(^|\.)port$|_port$|_ports$", 65_535),     # ports are cheap at any value
+        (r"(^|\.)port$|_port$|_ports$", 65_535),  # ports are cheap at any value
         (r"status$", 599),
-        (r"", 1_000),                                # counts, weights, tokens, connections
+        (r"", 1_000),  # counts, weights, tokens, connections
     )
     # Integers are drawn from [low, low + small_span] a third of the time (edges and cheap values).
     small_span: int = 16

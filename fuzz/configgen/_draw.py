@@ -18,8 +18,7 @@ class BytesToValue:
     def __init__(self, strategy):
         box = self._box = []
 
-        @settings(database=None, deadline=None, verbosity=Verbosity.quiet,
-                  suppress_health_check=list(HealthCheck))
+        @settings(database=None, deadline=None, verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))
         @given(strategy)
         def capture(value):
             box.append(value)

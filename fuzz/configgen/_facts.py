@@ -36,10 +36,10 @@ FIELD_FORMATS = {
 }
 
 
-
 def _codec_owned_headers():
     # The header_mutation filter refuses to add these at build time (the codecs own framing).
     from proxy.http.filters.header_mutation import _RESERVED
+
     return _RESERVED
 
 
@@ -106,6 +106,7 @@ def _chains_overlap(a, b) -> bool:
     """Two filter chains some connection matches equally well (build.py refuses them)."""
     from proxy.config.semantic import _match_of
     from proxy.network.chain_match import clashes
+
     return clashes(_match_of(a.filter_chain_match), _match_of(b.filter_chain_match))
 
 
@@ -118,6 +119,7 @@ NON_OVERLAPPING = {
 
 def _test_certificate(message) -> None:
     from fuzz.test_pki import fill_server_certificate
+
     fill_server_certificate(message)
 
 

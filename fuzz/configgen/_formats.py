@@ -24,8 +24,7 @@ def _ip(version):
 
 
 def _hostname():
-    return st.one_of(st.just("localhost"),
-                     st.lists(_LABEL, min_size=1, max_size=3).map(".".join))
+    return st.one_of(st.just("localhost"), st.lists(_LABEL, min_size=1, max_size=3).map(".".join))
 
 
 def _cidr():
@@ -45,7 +44,8 @@ _LITERAL = st.from_regex(r"[a-z0-9/_-]{0,6}", fullmatch=True).map(re.escape)
 
 def _regex():
     return st.tuples(_LITERAL, st.one_of(st.just(""), st.sampled_from(_QUANTIFIED)), _LITERAL).map(
-        lambda t: "/" + "".join(t))
+        lambda t: "/" + "".join(t)
+    )
 
 
 def _uuid():
@@ -67,10 +67,17 @@ _FORMATS = {
     # on anything else is a chain, a SAN check or a principal nobody reaches.
     "transport_protocol": lambda: st.sampled_from(["tls", "raw_buffer", ""]),
     "alpn": lambda: st.sampled_from(["h2", "http/1.1", "h2c", "http/1.0"]),
-    "test_san": lambda: st.sampled_from(["*.example.com", "localhost", "spiffe://proxyfuzz.test/client",
-                                         "client.proxyfuzz.test", "nobody.test"]),
-    "principal_exact": lambda: st.sampled_from(["spiffe://proxyfuzz.test/client", "client.proxyfuzz.test",
-                                                "O=proxyfuzz,CN=client", "spiffe://proxyfuzz.test/other"]),
+    "test_san": lambda: st.sampled_from(
+        ["*.example.com", "localhost", "spiffe://proxyfuzz.test/client", "client.proxyfuzz.test", "nobody.test"]
+    ),
+    "principal_exact": lambda: st.sampled_from(
+        [
+            "spiffe://proxyfuzz.test/client",
+            "client.proxyfuzz.test",
+            "O=proxyfuzz,CN=client",
+            "spiffe://proxyfuzz.test/other",
+        ]
+    ),
     "principal_prefix": lambda: st.sampled_from(["spiffe://", "spiffe://proxyfuzz.test/", "client.", "O=proxyfuzz"]),
     "principal_suffix": lambda: st.sampled_from(["/client", ".test", "CN=client", "/other"]),
     "principal_contains": lambda: st.sampled_from(["proxyfuzz", "client", "other"]),
@@ -79,7 +86,9 @@ _FORMATS = {
 
 def _test_cas():
     from fuzz.test_pki import ca_paths
+
     return ca_paths()
+
 
 FORMATS = frozenset(_FORMATS)
 

@@ -34,8 +34,16 @@ _HARD_DEPTH = 64
 
 
 class MessageStrategies:
-    def __init__(self, bounds, *, follow_rules: bool = True, field_formats=None,
-                 oneof_members=None, terminal_last=None, excluded_values=None):
+    def __init__(
+        self,
+        bounds,
+        *,
+        follow_rules: bool = True,
+        field_formats=None,
+        oneof_members=None,
+        terminal_last=None,
+        excluded_values=None,
+    ):
         """field_formats: {field full name: format} (fuzz/configgen/_formats.py);
         oneof_members: {oneof full name: names of the members that may be chosen};
         terminal_last: {list field full name: (oneof name, members)}: the list's last item sets
@@ -56,8 +64,7 @@ class MessageStrategies:
         found = self._cache.get(key)
         if found is None:
             if depth > _HARD_DEPTH:
-                raise GenerationImpossible(
-                    f"{descriptor.full_name}: required fields nest deeper than {_HARD_DEPTH}")
+                raise GenerationImpossible(f"{descriptor.full_name}: required fields nest deeper than {_HARD_DEPTH}")
             found = self._cache[key] = self._build(descriptor, depth)
         return found
 
@@ -114,6 +121,7 @@ class MessageStrategies:
                 else:
                     kwargs[name] = value
             return cls(**kwargs)
+
         return st.tuples(*parts).map(make)
 
     def _too_deep(self, depth):
@@ -195,8 +203,9 @@ class MessageStrategies:
             return self._terminal_last(field, low, high, depth)
         item = self._item(field, c.get("items"), depth)
         if c.get("unique"):
-            key = ((lambda m: m.SerializeToString(deterministic=True))
-                   if field.message_type is not None else (lambda v: v))
+            key = (
+                (lambda m: m.SerializeToString(deterministic=True)) if field.message_type is not None else (lambda v: v)
+            )
             values = st.lists(item, min_size=low, max_size=high, unique_by=key)
         else:
             values = st.lists(item, min_size=low, max_size=high)
@@ -212,11 +221,11 @@ class MessageStrategies:
         before = [m for m in members if m not in terminals]
         if not last or high < 1:
             raise GenerationImpossible(f"{field.full_name}: no item may come last")
+
         def items(names):
             return st.one_of([self.oneof_member(item_type, m, depth + 1) for m in names])
 
-        head = (st.lists(items(before), min_size=max(0, low - 1), max_size=high - 1)
-                if before else st.just([]))
+        head = st.lists(items(before), min_size=max(0, low - 1), max_size=high - 1) if before else st.just([])
         return st.tuples(head, items(last)).map(lambda t: [*t[0], t[1]])
 
     def _map(self, field, depth):
@@ -224,8 +233,7 @@ class MessageStrategies:
         c = R.constraints(rules) if R.rule_kind(rules) == "map" else {}
         key_field = field.message_type.fields_by_name["key"]
         value_field = field.message_type.fields_by_name["value"]
-        low, high = self._sizes(c, "min_pairs", "max_pairs", value_field.message_type is not None,
-                                depth)
+        low, high = self._sizes(c, "min_pairs", "max_pairs", value_field.message_type is not None, depth)
         if high == 0:
             return st.just({})
         keys = self._scalar(key_field, c.get("keys"), owner=field)

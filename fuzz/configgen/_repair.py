@@ -18,8 +18,17 @@ from proxy.config import rules as R
 from proxy.config import validate as V
 
 
-_TABLES = ("NAME_SOURCES", "REFERENCES", "UNIQUE_IN_LIST", "UNIQUE_ACROSS_ITEMS", "NONZERO_SUM",
-           "REQUIRED_WHEN", "BIND_ADDRESSES", "NON_OVERLAPPING", "MESSAGE_FIXES")
+_TABLES = (
+    "NAME_SOURCES",
+    "REFERENCES",
+    "UNIQUE_IN_LIST",
+    "UNIQUE_ACROSS_ITEMS",
+    "NONZERO_SUM",
+    "REQUIRED_WHEN",
+    "BIND_ADDRESSES",
+    "NON_OVERLAPPING",
+    "MESSAGE_FIXES",
+)
 
 
 def repair(root, draw, gen, facts, bounds) -> None:
@@ -40,6 +49,7 @@ def repair(root, draw, gen, facts, bounds) -> None:
 
 
 # --- walking ---------------------------------------------------------------------------------
+
 
 def _nodes(root, depth=0):
     """(message, depth) for every message in the tree, parents before children."""
@@ -88,8 +98,7 @@ def _checker(field, item: bool):
 def _fresh(value: str, taken, ok) -> str:
     """A variant of `value` not in `taken` that still satisfies `ok` (e.g. "web" -> "web-2")."""
     for n in range(2, 10_000):
-        for candidate in (f"{value}-{n}", f"{value}{n}", f"{value[:8]}-{n}", f"n{n}.{value}",
-                          f"u{n}", f"{n}"):
+        for candidate in (f"{value}-{n}", f"{value}{n}", f"{value[:8]}-{n}", f"n{n}.{value}", f"u{n}", f"{n}"):
             if candidate not in taken and ok(candidate):
                 return candidate
     raise ValueError(f"cannot find a unique variant of {value!r}")
@@ -97,10 +106,10 @@ def _fresh(value: str, taken, ok) -> str:
 
 # --- operations ------------------------------------------------------------------------------
 
+
 def _ensure_name_sources(root, draw, gen, facts):
     """A reference needs something to refer to: add one named item where none exists."""
-    used = {kind for message, _ in _nodes(root)
-            for full, kind in _references_in(message, facts)}
+    used = {kind for message, _ in _nodes(root) for full, kind in _references_in(message, facts)}
     for kind in sorted(used):  # sorted: the draws' order must not depend on set order
         list_full, _ = facts.NAME_SOURCES[kind]
         owner, field = list_full.rsplit(".", 1)
@@ -121,9 +130,14 @@ def _defined_names(root, facts) -> dict:
     names = {}
     for kind, (list_full, name_field) in facts.NAME_SOURCES.items():
         owner, field = list_full.rsplit(".", 1)
-        names[kind] = sorted({getattr(item, name_field) for message, _ in _nodes(root)
-                              if message.DESCRIPTOR.full_name == owner
-                              for item in getattr(message, field)})
+        names[kind] = sorted(
+            {
+                getattr(item, name_field)
+                for message, _ in _nodes(root)
+                if message.DESCRIPTOR.full_name == owner
+                for item in getattr(message, field)
+            }
+        )
     return names
 
 
@@ -157,7 +171,7 @@ def _distinct_references(root, draw, facts, names) -> set:
     for items, item_field, name_field in _unique_lists(root, facts, references=True):
         handled.add(name_field.full_name)
         targets = draw(st.permutations(names[facts.REFERENCES[name_field.full_name]]))
-        del items[len(targets):]
+        del items[len(targets) :]
         for item, target in zip(items, targets):
             setattr(item, item_field, target)
     return handled

@@ -30,12 +30,16 @@ class GenerationImpossible(ValueError):
 
 
 _INT_RANGES = {
-    FD.TYPE_INT32: (-(2**31), 2**31 - 1), FD.TYPE_SINT32: (-(2**31), 2**31 - 1),
+    FD.TYPE_INT32: (-(2**31), 2**31 - 1),
+    FD.TYPE_SINT32: (-(2**31), 2**31 - 1),
     FD.TYPE_SFIXED32: (-(2**31), 2**31 - 1),
-    FD.TYPE_INT64: (-(2**63), 2**63 - 1), FD.TYPE_SINT64: (-(2**63), 2**63 - 1),
+    FD.TYPE_INT64: (-(2**63), 2**63 - 1),
+    FD.TYPE_SINT64: (-(2**63), 2**63 - 1),
     FD.TYPE_SFIXED64: (-(2**63), 2**63 - 1),
-    FD.TYPE_UINT32: (0, 2**32 - 1), FD.TYPE_FIXED32: (0, 2**32 - 1),
-    FD.TYPE_UINT64: (0, 2**64 - 1), FD.TYPE_FIXED64: (0, 2**64 - 1),
+    FD.TYPE_UINT32: (0, 2**32 - 1),
+    FD.TYPE_FIXED32: (0, 2**32 - 1),
+    FD.TYPE_UINT64: (0, 2**64 - 1),
+    FD.TYPE_FIXED64: (0, 2**64 - 1),
 }
 
 
@@ -45,8 +49,9 @@ def value_strategy(field, rules, bounds, fmt: str | None = None):
     kind = R.rule_kind(rules)
     c = R.constraints(rules) if kind not in (None, "message") else {}
     if field.type in _INT_RANGES:
-        return _integers(c, *_INT_RANGES[field.type], bounds.int_cap(field.full_name),
-                         bounds.small_span, field.full_name)
+        return _integers(
+            c, *_INT_RANGES[field.type], bounds.int_cap(field.full_name), bounds.small_span, field.full_name
+        )
     if field.type in (FD.TYPE_FLOAT, FD.TYPE_DOUBLE):
         return _floats(c, bounds.int_cap(field.full_name))
     if field.type == FD.TYPE_BOOL:
@@ -77,6 +82,7 @@ def naive_value_strategy(field, bounds):
 
 # --- numbers ---------------------------------------------------------------------------------
 
+
 def _integers(c, type_low, type_high, cap, small_span, name):
     if "const" in c:
         return st.just(c["const"])
@@ -96,13 +102,17 @@ def _integers(c, type_low, type_high, cap, small_span, name):
         ranges = [(max(low, type_low), min(high, type_high))]
     banned = frozenset(c.get("not_in", ()))
     if c.get("in"):
-        allowed = sorted(v for v in set(c["in"])
-                         if v not in banned and any(lo <= v <= hi for lo, hi in ranges))
+        allowed = sorted(v for v in set(c["in"]) if v not in banned and any(lo <= v <= hi for lo, hi in ranges))
         if not allowed:
             raise GenerationImpossible(f"{name}: no value of `in` satisfies the other rules")
         return st.sampled_from(allowed)
-    parts = [s for lo, hi in ranges if lo <= hi
-             for s in [_biased_range(*_narrow(lo, hi, cap), banned, small_span)] if s is not None]
+    parts = [
+        s
+        for lo, hi in ranges
+        if lo <= hi
+        for s in [_biased_range(*_narrow(lo, hi, cap), banned, small_span)]
+        if s is not None
+    ]
     if not parts:
         raise GenerationImpossible(f"{name}: the rules admit no integer")
     return st.one_of(parts)
@@ -135,9 +145,11 @@ def _biased_range(low, high, banned, small_span):
 
     edges = sorted({0, 1, size - 1, min(size - 1, 2)})
     if not skipped:  # the common case: no mapping layer (each layer costs a draw)
-        return st.one_of(st.sampled_from([low + e for e in edges]),
-                         st.integers(low, low + min(size - 1, small_span)),
-                         st.integers(low, high))
+        return st.one_of(
+            st.sampled_from([low + e for e in edges]),
+            st.integers(low, low + min(size - 1, small_span)),
+            st.integers(low, high),
+        )
     return st.one_of(
         st.sampled_from(edges),
         st.integers(0, min(size - 1, small_span)),
@@ -150,10 +162,14 @@ def _floats(c, cap):
         return st.just(c["const"])
     low = c.get("gte", c.get("gt", -float(cap)))
     high = c.get("lte", c.get("lt", float(cap)))
-    values = st.floats(min_value=max(low, -cap) if low <= cap else low,
-                       max_value=min(high, cap) if high >= -cap else high,
-                       exclude_min="gt" in c, exclude_max="lt" in c,
-                       allow_nan=False, allow_infinity=False)
+    values = st.floats(
+        min_value=max(low, -cap) if low <= cap else low,
+        max_value=min(high, cap) if high >= -cap else high,
+        exclude_min="gt" in c,
+        exclude_max="lt" in c,
+        allow_nan=False,
+        allow_infinity=False,
+    )
     banned = set(c.get("not_in", ()))
     if c.get("in"):
         return st.sampled_from(sorted(v for v in c["in"] if v not in banned))
@@ -182,7 +198,8 @@ _WELL_KNOWN = ("ip", "ipv4", "ipv6", "hostname", "address", "uuid")
 # `^ATOM+$`, `^ATOM*$`, `^ATOM{m,n}$` where ATOM is one class, escape or plain character.
 _SIMPLE_REPEAT = re.compile(
     r"^\^(\[(?:\\.|[^\]\\])+\]|\\.|[^\\\[\]()|?*+{}^$.])"
-    r"(\+|\*|\{(\d+)(?:,(\d*))?\})\$$")
+    r"(\+|\*|\{(\d+)(?:,(\d*))?\})\$$"
+)
 
 
 @functools.lru_cache(maxsize=None)
@@ -213,8 +230,7 @@ def _string(field, rules, c, bounds, fmt):
         return st.just(c["const"])
     banned = frozenset(c.get("not_in", ()))
     if c.get("in"):
-        allowed = [v for v in dict.fromkeys(c["in"])
-                   if v not in banned and (check is None or check(v) is None)]
+        allowed = [v for v in dict.fromkeys(c["in"]) if v not in banned and (check is None or check(v) is None)]
         if not allowed:
             raise GenerationImpossible(f"{field.full_name}: no value of `in` satisfies the other rules")
         return st.sampled_from(allowed)
@@ -234,8 +250,7 @@ def _string(field, rules, c, bounds, fmt):
     else:
         exact = set(c) <= _LENGTHS | {"prefix", "suffix", "contains"}
         body = _text(_free_chars(c, bounds), max(0, low - fixed), max(0, high - fixed))
-        drawn = body.map(lambda s, p=c.get("prefix", ""), k=c.get("contains", ""),
-                         x=c.get("suffix", ""): p + k + s + x)
+        drawn = body.map(lambda s, p=c.get("prefix", ""), k=c.get("contains", ""), x=c.get("suffix", ""): p + k + s + x)
     if check is None or exact:
         return drawn
     try:
@@ -254,10 +269,14 @@ def _char_bounds(c, bounds):
     """(min, max) characters: the rules' bounds, narrowed to bounds.max_chars where they allow.
     A character is 1 to 4 bytes, so byte bounds become character bounds on the safe side
     (min_bytes characters are always enough bytes; max_bytes // 4 never too many)."""
-    low = max(c.get("min_len", 0), c.get("len", 0), c.get("min_bytes", 0), c.get("len_bytes", 0),
-              len(c.get("prefix", "")) + len(c.get("contains", "")) + len(c.get("suffix", "")))
-    high = min([c[k] for k in ("max_len", "len", "max_bytes", "len_bytes") if k in c],
-               default=10**9)
+    low = max(
+        c.get("min_len", 0),
+        c.get("len", 0),
+        c.get("min_bytes", 0),
+        c.get("len_bytes", 0),
+        len(c.get("prefix", "")) + len(c.get("contains", "")) + len(c.get("suffix", "")),
+    )
+    high = min([c[k] for k in ("max_len", "len", "max_bytes", "len_bytes") if k in c], default=10**9)
     if "max_bytes" in c and not _needs_ascii(c, bounds):
         high = min(high, c["max_bytes"] // 4)
     return low, min(high, max(low, bounds.max_chars))
@@ -295,4 +314,3 @@ def _pattern(c, low, high, bounds):
             return _text(chars, size_min, size_max), True
     regex = V.compile_pattern(pattern)
     return st.from_regex(regex, fullmatch=True, alphabet=_alphabet(bounds)), False
-

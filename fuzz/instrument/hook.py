@@ -38,8 +38,12 @@ class Report:
         return sum(m.counters for m in self.modules.values())
 
     def as_dict(self) -> dict:
-        return {"policy": self.policy, "functions": self.functions, "counters": self.counters,
-                "modules": {k: vars(v) for k, v in sorted(self.modules.items())}}
+        return {
+            "policy": self.policy,
+            "functions": self.functions,
+            "counters": self.counters,
+            "modules": {k: vars(v) for k, v in sorted(self.modules.items())},
+        }
 
 
 def count_functions(code: types.CodeType) -> int:
@@ -56,6 +60,7 @@ def count_functions(code: types.CodeType) -> int:
 
 def patch(code: types.CodeType, count: ModuleCount) -> types.CodeType:
     import atheris
+
     with counting_counters() as seen:
         patched = atheris.patch_code(code, True)
     count.counters += seen[0]
@@ -115,8 +120,7 @@ def installed(select, report: Report):
     """Install a SelectingFinder ahead of the path finders for the duration of the block."""
     finder = SelectingFinder(select, report)
     index = 0
-    while index < len(sys.meta_path) and sys.meta_path[index] in (
-            machinery.BuiltinImporter, machinery.FrozenImporter):
+    while index < len(sys.meta_path) and sys.meta_path[index] in (machinery.BuiltinImporter, machinery.FrozenImporter):
         index += 1
     sys.meta_path.insert(index, finder)
     try:
@@ -156,6 +160,7 @@ def instrument_loaded_module(module: types.ModuleType, report: Report) -> None:
 def instrument_everything(report: Report) -> None:
     """Policy `all`: atheris.instrument_all() over everything loaded, counted."""
     import atheris
+
     functions = sum(1 for obj in gc.get_objects() if is_instrumentable(obj))
     with counting_counters() as seen, contextlib.redirect_stdout(sys.stderr):
         atheris.instrument_all()

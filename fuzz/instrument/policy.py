@@ -23,8 +23,19 @@ from pathlib import Path
 
 POLICIES = ("all", "project", "derived", "none")
 # Never instrumented, even by a careless section: the engine, harnesses, generators, runtimes.
-BUILTIN_NEVER = ("fuzz", "harnesses", "atheris", "hypothesis", "google.protobuf",
-                 "proxy.config.gen", "validate", "protoc_gen_validate", "coverage", "_pytest", "pytest")
+BUILTIN_NEVER = (
+    "fuzz",
+    "harnesses",
+    "atheris",
+    "hypothesis",
+    "google.protobuf",
+    "proxy.config.gen",
+    "validate",
+    "protoc_gen_validate",
+    "coverage",
+    "_pytest",
+    "pytest",
+)
 
 
 class PolicyError(ValueError):
@@ -96,7 +107,7 @@ def _entries(where: str, table, key: str) -> tuple[Entry, ...]:
     if table is None:
         return ()
     if not isinstance(table, dict):
-        raise PolicyError(f"{where}: '{key}' must be a table of \"module\" = \"reason\"")
+        raise PolicyError(f'{where}: \'{key}\' must be a table of "module" = "reason"')
     out = []
     for pattern, reason in table.items():
         if not isinstance(reason, str) or not reason.strip():
@@ -118,7 +129,9 @@ def parse(text: str, path: Path | None = None) -> PolicyFile:
         raise PolicyError(f"{label}: not valid TOML: {exc}") from None
     unknown = set(doc) - {"default", "harness"}
     if unknown:
-        raise PolicyError(f"{label}: unknown top-level table(s) {sorted(unknown)}; expected [default] and [harness.NAME]")
+        raise PolicyError(
+            f"{label}: unknown top-level table(s) {sorted(unknown)}; expected [default] and [harness.NAME]"
+        )
     default = doc.get("default", {})
     if not isinstance(default, dict):
         raise PolicyError(f"{label}: [default] must be a table")
@@ -153,7 +166,9 @@ def parse(text: str, path: Path | None = None) -> PolicyFile:
         for entry in hp.modules:
             bare = entry.pattern[:-2] if entry.pattern.endswith(".*") else entry.pattern
             if hp.is_never(bare):
-                raise PolicyError(f"{where}: '{entry.pattern}' is never instrumented (engine, generator or runtime code)")
+                raise PolicyError(
+                    f"{where}: '{entry.pattern}' is never instrumented (engine, generator or runtime code)"
+                )
         sections[name] = hp
     return PolicyFile(path, policy, scope, never, sections)
 

@@ -35,8 +35,7 @@ class Reach:
     inputs: int
 
 
-def measure(harness: Path, policy_file: Path, inputs: list[Path], env: dict, cwd: Path,
-            timeout_s: int = 600) -> Reach:
+def measure(harness: Path, policy_file: Path, inputs: list[Path], env: dict, cwd: Path, timeout_s: int = 600) -> Reach:
     cmd = [sys.executable, "-m", "fuzz.instrument.scan", str(harness), str(policy_file)] + [str(p) for p in inputs]
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
     if proc.returncode != 0:
@@ -49,10 +48,11 @@ def measure(harness: Path, policy_file: Path, inputs: list[Path], env: dict, cwd
 def _locate(name: str):
     """The spec of a module, found without executing any package's __init__."""
     from importlib.machinery import PathFinder
+
     path, spec = None, None
     parts = name.split(".")
     for i in range(len(parts)):
-        spec = PathFinder.find_spec(".".join(parts[:i + 1]), path)
+        spec = PathFinder.find_spec(".".join(parts[: i + 1]), path)
         if spec is None:
             return None
         path = spec.submodule_search_locations
@@ -67,7 +67,7 @@ def _imports(tree: ast.AST, module: str, is_package: bool):
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = module.split(".")
-                base = base[:len(base) - node.level + (1 if is_package else 0)]
+                base = base[: len(base) - node.level + (1 if is_package else 0)]
                 prefix = ".".join(base + ([node.module] if node.module else []))
             else:
                 prefix = node.module or ""
@@ -108,6 +108,7 @@ def _static_closure(harness: Path) -> list[str]:
 
 def _child(harness: str, policy_file: str, inputs: list[str]) -> None:
     from fuzz import replay
+
     module = replay.load_harness(Path(harness), "none", Path(policy_file))
     loaded = sorted(sys.modules)
     counts: dict = {}
@@ -136,8 +137,11 @@ def _child(harness: str, policy_file: str, inputs: list[str]) -> None:
             sys.setprofile(None)
         for name in seen:
             counts[name] = counts.get(name, 0) + 1
-    print(json.dumps({"static": _static_closure(Path(harness)), "loaded": loaded,
-                      "executed": counts, "inputs": len(files) + 1}))
+    print(
+        json.dumps(
+            {"static": _static_closure(Path(harness)), "loaded": loaded, "executed": counts, "inputs": len(files) + 1}
+        )
+    )
 
 
 if __name__ == "__main__":

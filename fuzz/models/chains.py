@@ -25,15 +25,24 @@ default_filter_chain takes the connection ("default"), else it is refused.
 
 from . import rbac
 
-KNOWN_FIELDS = {"destination_port", "server_names", "source_prefix_ranges", "prefix_ranges",
-                "direct_source_prefix_ranges", "transport_protocol", "application_protocols", "source_type",
-                "source_ports"}
+KNOWN_FIELDS = {
+    "destination_port",
+    "server_names",
+    "source_prefix_ranges",
+    "prefix_ranges",
+    "direct_source_prefix_ranges",
+    "transport_protocol",
+    "application_protocols",
+    "source_type",
+    "source_ports",
+}
 
 
 def understood(listener) -> bool:
     """Whether every match field the listener's chains use is one this model knows."""
-    return all({f.name for f, _ in chain.filter_chain_match.ListFields()} <= KNOWN_FIELDS
-               for chain in listener.filter_chains)
+    return all(
+        {f.name for f, _ in chain.filter_chain_match.ListFields()} <= KNOWN_FIELDS for chain in listener.filter_chains
+    )
 
 
 def _by_port(chains, port: int):
@@ -43,7 +52,7 @@ def _by_port(chains, port: int):
 
 def _wildcard_suffix(pattern: str, name: str) -> int:
     """Length of the suffix a "*.suffix" pattern matches `name` with, or -1."""
-    suffix = pattern[1:]   # ".example.com"
+    suffix = pattern[1:]  # ".example.com"
     return len(suffix) if name.endswith(suffix) and len(name) > len(suffix) else -1
 
 
@@ -68,8 +77,9 @@ def _by_server_name(chains, server_name: str):
 def _by_prefix(chains, field: str, ip: str | None):
     best, kept = -1, []
     for i, m in chains:
-        lengths = [net.prefixlen for net in map(rbac.cidr, getattr(m, field))
-                   if ip is not None and rbac.in_network(ip, net)]
+        lengths = [
+            net.prefixlen for net in map(rbac.cidr, getattr(m, field)) if ip is not None and rbac.in_network(ip, net)
+        ]
         length = max(lengths, default=-1)
         if length > best:
             best, kept = length, [(i, m)]
@@ -97,11 +107,12 @@ def _by_application_protocols(chains, protocols):
 
 def _by_source_type(chains, source_ip, destination_ip):
     import ipaddress
+
     try:
         local = ipaddress.ip_address(source_ip).is_loopback or source_ip == destination_ip
     except ValueError:
         local = False
-    kind = 1 if local else 2   # SAME_IP_OR_LOOPBACK, EXTERNAL
+    kind = 1 if local else 2  # SAME_IP_OR_LOOPBACK, EXTERNAL
     return [(i, m) for i, m in chains if m.source_type == kind] or [(i, m) for i, m in chains if m.source_type == 0]
 
 
@@ -111,14 +122,25 @@ def _by_source_port(chains, port):
 
 def _comparable(ip):
     import ipaddress
+
     try:
         return str(ipaddress.ip_address(ip))
     except (ValueError, TypeError):
         return None
 
 
-def select(listener, destination_port: int, server_name: str, source_ip: str, *, destination_ip=None,
-           transport: str = "raw_buffer", protocols=(), direct_source_ip=None, source_port=None) -> tuple:
+def select(
+    listener,
+    destination_port: int,
+    server_name: str,
+    source_ip: str,
+    *,
+    destination_ip=None,
+    transport: str = "raw_buffer",
+    protocols=(),
+    direct_source_ip=None,
+    source_port=None,
+) -> tuple:
     """The indexes of the chains of `listener` (our Listener message) left after the last step: one
     (the connection's chain), none (refused, or see default_chain), or several (an ambiguous
     configuration, which validation is meant to reject). Facts a listener filter did not find keep

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class HttpFaultPrediction:
-    abort_status: int | None   # a local reply with this status, at once
-    delay_ms: int              # else: held this long before going on (0: at once)
+    abort_status: int | None  # a local reply with this status, at once
+    delay_ms: int  # else: held this long before going on (0: at once)
 
 
 def percent_happens(percent: int, u: float | None) -> bool:

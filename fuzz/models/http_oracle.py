@@ -24,7 +24,7 @@ from fuzz.targets.route_reference import Request
 if TYPE_CHECKING:
     from proxy.tls.info import PeerCertificate
 
-    from fuzz.targets.http_filter import Stream   # which imports this module
+    from fuzz.targets.http_filter import Stream  # which imports this module
 
 RBAC_COUNTERS = ("allowed", "denied", "shadow_allowed", "shadow_denied")
 RATELIMIT_COUNTERS = ("allowed", "rate_limited")
@@ -39,8 +39,13 @@ def peer_certificate(conn) -> "PeerCertificate | None":
 
 def request_of(head) -> Request:
     text = lambda b: b.decode("latin-1")  # noqa: E731
-    return Request(text(head.method), text(head.authority), text(head.path),
-                   tuple((text(n), text(v)) for n, v in head.headers), text(head.scheme))
+    return Request(
+        text(head.method),
+        text(head.authority),
+        text(head.path),
+        tuple((text(n), text(v)) for n, v in head.headers),
+        text(head.scheme),
+    )
 
 
 def _judged(filt):
@@ -72,9 +77,13 @@ class HttpFilterModel:
         got = stream.local_replies[replies:]
         inputs = f"{head.method.decode('latin-1')} {head.path!r} from {stream.connection.remote_address[0]} at {now} ms"
         if self.name == "rbac":
-            verdict = rbac.decide(self.engine, self.config.shadow,
-                                  rbac.Subject(stream.connection.remote_address[0], 0, request_of(head),
-                                               peer_certificate(stream.connection)))
+            verdict = rbac.decide(
+                self.engine,
+                self.config.shadow,
+                rbac.Subject(
+                    stream.connection.remote_address[0], 0, request_of(head), peer_certificate(stream.connection)
+                ),
+            )
             want = ("continue", None) if verdict.allowed else ("reply", 403)
             counters, names, what = dict(verdict.counters), RBAC_COUNTERS, f"policy {verdict.policy}, {inputs}"
         elif self.name == "local_ratelimit":
@@ -85,8 +94,11 @@ class HttpFilterModel:
         else:
             made = self.draws.since(mark) if self.draws is not None else []
             if 0 < self.config.abort_percent < 100 and not made:
-                raise InvariantViolation("model_fault_no_draw", f"abort_percent {self.config.abort_percent} "
-                                         f"decided without a random draw ({inputs})", judged=_judged(filt))
+                raise InvariantViolation(
+                    "model_fault_no_draw",
+                    f"abort_percent {self.config.abort_percent} decided without a random draw ({inputs})",
+                    judged=_judged(filt),
+                )
             prediction = fault.http_decision(self.config, made[0] if made else None)
             if prediction.abort_status is not None:
                 want = ("reply", prediction.abort_status)
@@ -99,8 +111,13 @@ class HttpFilterModel:
         self._compare(filt, stream, want, status, got, what, now)
         problems = stats.counter_moves(before, self.counters, self.name, names, counters)
         if problems:
-            raise InvariantViolation(f"model_{self.name}_counters", "; ".join(problems) + f" ({what})",
-                                     judged=_judged(filt), expected=counters, observed=problems)
+            raise InvariantViolation(
+                f"model_{self.name}_counters",
+                "; ".join(problems) + f" ({what})",
+                judged=_judged(filt),
+                expected=counters,
+                observed=problems,
+            )
         return status
 
     def _compare(self, filt, stream, want, status, got, what, now) -> None:
@@ -117,10 +134,18 @@ class HttpFilterModel:
         else:
             wrong = False
         if wrong:
-            decision = {"reply": f"a {arg} local reply", "continue": "CONTINUE without a local reply",
-                        "hold": f"held for {arg} ms"}[kind]
-            raise InvariantViolation(f"model_{self.name}_decision", f"{what}: expected {decision}, observed {observed}",
-                                     judged=_judged(filt), expected=decision, observed=observed)
+            decision = {
+                "reply": f"a {arg} local reply",
+                "continue": "CONTINUE without a local reply",
+                "hold": f"held for {arg} ms",
+            }[kind]
+            raise InvariantViolation(
+                f"model_{self.name}_decision",
+                f"{what}: expected {decision}, observed {observed}",
+                judged=_judged(filt),
+                expected=decision,
+                observed=observed,
+            )
 
     # -- releases and time -----------------------------------------------------------------------
     def continued(self, filt, stream, external: bool) -> None:
@@ -132,8 +157,13 @@ class HttpFilterModel:
         self.pending = None
         now = self.clock()
         if not external and now != due:
-            raise InvariantViolation("model_fault_delay_released", f"{what}: released at {now} ms, due at {due} ms",
-                                     judged=_judged(filt), expected=due, observed=now)
+            raise InvariantViolation(
+                "model_fault_delay_released",
+                f"{what}: released at {now} ms, due at {due} ms",
+                judged=_judged(filt),
+                expected=due,
+                observed=now,
+            )
 
     def check_time(self, filt, stream, chain) -> None:
         """After an action: a delay that is due on a live stream has been released."""
@@ -144,6 +174,10 @@ class HttpFilterModel:
             self.pending = None
             return
         if self.clock() >= due:
-            raise InvariantViolation("model_fault_delay_not_released",
-                                     f"{what}: due at {due} ms, still held at {self.clock()} ms", judged=_judged(filt),
-                                     expected=f"released at {due}", observed="held")
+            raise InvariantViolation(
+                "model_fault_delay_not_released",
+                f"{what}: due at {due} ms, still held at {self.clock()} ms",
+                judged=_judged(filt),
+                expected=f"released at {due}",
+                observed="held",
+            )

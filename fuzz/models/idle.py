@@ -20,17 +20,24 @@ from fuzz.oracles import InvariantViolation
 
 def check_idle_connections_close(session) -> None:
     from fuzz import liveness, settle
-    idle = [(sock, hcm) for sock, hcm in liveness.managers(session)
-            if hcm.config.idle_timeout_ms and not hcm.streams and not hcm.closed]
+
+    idle = [
+        (sock, hcm)
+        for sock, hcm in liveness.managers(session)
+        if hcm.config.idle_timeout_ms and not hcm.streams and not hcm.closed
+    ]
     if not idle:
         return
     longest = max(hcm.config.idle_timeout_ms for _, hcm in idle)
     session.dispatcher.advance(longest + 1)
     session.dispatcher.run_posted()
-    settle.settle(session)   # the peers read the GOAWAY and see the close
+    settle.settle(session)  # the peers read the GOAWAY and see the close
     for sock, hcm in idle:
-        if sock.conn.state is State.OPEN and not hcm.streams and not hcm.closed:   # Closing: it is going
-            raise InvariantViolation("idle_connection_not_closed",
-                                     f"downstream {sock.conn!r} had no active request for {longest + 1} ms, its "
-                                     f"idle_timeout_ms is {hcm.config.idle_timeout_ms}, and it is still open",
-                                     expected="closed (downstream_cx_idle_timeout)", observed="open")
+        if sock.conn.state is State.OPEN and not hcm.streams and not hcm.closed:  # Closing: it is going
+            raise InvariantViolation(
+                "idle_connection_not_closed",
+                f"downstream {sock.conn!r} had no active request for {longest + 1} ms, its "
+                f"idle_timeout_ms is {hcm.config.idle_timeout_ms}, and it is still open",
+                expected="closed (downstream_cx_idle_timeout)",
+                observed="open",
+            )

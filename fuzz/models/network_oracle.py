@@ -50,7 +50,7 @@ class NetworkFilterModel:
         self.active = name in ("rbac", "local_ratelimit", "fault") or (name == "tcp_proxy" and config.idle_timeout_ms)
         # tcp_proxy: conn -> [reads, flushes, last read ms, last flush ms, connected ms or None, open]
         self.idle: dict[Connection, list] = {}
-        self.idle_fired = 0     # tcp_proxy.idle_timeout as of the last check
+        self.idle_fired = 0  # tcp_proxy.idle_timeout as of the last check
         if name == "rbac":
             self.engine = rbac.from_network(config)
         elif name == "local_ratelimit":
@@ -58,8 +58,8 @@ class NetworkFilterModel:
             self.state = ratelimit.start(self.bucket)
         # (conn, prediction, what, counters before, upstreams before) to check
         self.fresh: list[tuple[Connection, Prediction, str, dict[str, int], int]] = []
-        self.delayed: list[tuple[Connection, int]] = []       # (conn, accepted_ms) under a fault filter
-        self.before, self.upstreams = dict(counters), 0   # as of the last check
+        self.delayed: list[tuple[Connection, int]] = []  # (conn, accepted_ms) under a fault filter
+        self.before, self.upstreams = dict(counters), 0  # as of the last check
 
     # -- events ----------------------------------------------------------------------------------
     def accepted(self, conn) -> None:
@@ -72,7 +72,9 @@ class NetworkFilterModel:
         what = f"connection from {source} to port {port} at {now} ms"
         expected: Prediction
         if self.name == "rbac":
-            verdict = rbac.decide(self.engine, self.config.shadow, rbac.Subject(source, port, None, peer_certificate(conn)))
+            verdict = rbac.decide(
+                self.engine, self.config.shadow, rbac.Subject(source, port, None, peer_certificate(conn))
+            )
             expected = (verdict.allowed, dict(verdict.counters), RBAC_COUNTERS)
             what += f", policy {verdict.policy}"
         elif self.name == "local_ratelimit":
@@ -93,15 +95,16 @@ class NetworkFilterModel:
         if not self.active:
             return
         fresh, self.fresh = self.fresh, []
-        self.upstreams = opened_upstreams   # (the fresh entries hold their own snapshots)
-        if fresh:   # modelled counters move only at accepts: a snapshot after the last one will do
+        self.upstreams = opened_upstreams  # (the fresh entries hold their own snapshots)
+        if fresh:  # modelled counters move only at accepts: a snapshot after the last one will do
             self.before = dict(self.counters)
         for conn, (allowed, moved, names), what, before, upstreams in fresh:
             self._check_accept(conn, allowed, what, opened_upstreams - upstreams)
             problems = stats.counter_moves(before, self.counters, self.name, names, moved)
             if problems:
-                raise InvariantViolation(f"model_{self.name}_counters", "; ".join(problems) + f" ({what})",
-                                         expected=moved, observed=problems)
+                raise InvariantViolation(
+                    f"model_{self.name}_counters", "; ".join(problems) + f" ({what})", expected=moved, observed=problems
+                )
         for conn, accepted in self.delayed:
             self._check_fault(conn, accepted)
         if self.idle:
@@ -125,30 +128,50 @@ class NetworkFilterModel:
             if state[5] and not conn.is_open:
                 state[5] = False
                 eligible += max(state[2], state[3]) + idle_ms <= now
-            elif conn.is_open and state[4] is not None and upstream is not None and upstream.is_open and all(map(timeouts.quiet, sides)):
+            elif (
+                conn.is_open
+                and state[4] is not None
+                and upstream is not None
+                and upstream.is_open
+                and all(map(timeouts.quiet, sides))
+            ):
                 deadline = timeouts.late_deadline(idle_ms, state[4], state[2], state[3])
                 if deadline <= now:
                     late = (conn, deadline)
         if fired > eligible:
-            raise InvariantViolation("model_tcp_proxy_idle_early", f"{fired} idle timeout(s) at {now} ms, but only "
-                                     f"{eligible} closed connection(s) were idle for {idle_ms} ms",
-                                     expected=f"<= {eligible}", observed=fired)
+            raise InvariantViolation(
+                "model_tcp_proxy_idle_early",
+                f"{fired} idle timeout(s) at {now} ms, but only "
+                f"{eligible} closed connection(s) were idle for {idle_ms} ms",
+                expected=f"<= {eligible}",
+                observed=fired,
+            )
         if late is not None:
-            raise InvariantViolation("model_tcp_proxy_idle_not_fired",
-                                     f"{late[0]!r} quiet, idle_timeout_ms {idle_ms}: due by {late[1]} ms, still open at {now} ms",
-                                     expected=f"closed by {late[1]} ms", observed="open")
+            raise InvariantViolation(
+                "model_tcp_proxy_idle_not_fired",
+                f"{late[0]!r} quiet, idle_timeout_ms {idle_ms}: due by {late[1]} ms, still open at {now} ms",
+                expected=f"closed by {late[1]} ms",
+                observed="open",
+            )
 
     def _check_accept(self, conn, allowed: bool, what: str, new_upstreams: int) -> None:
         if self.name == "fault":
             return
         if allowed and not conn.is_open:
-            raise InvariantViolation(f"model_{self.name}_decision", f"{what}: allowed, but closed at accept",
-                                     expected="open", observed="closed")
+            raise InvariantViolation(
+                f"model_{self.name}_decision",
+                f"{what}: allowed, but closed at accept",
+                expected="open",
+                observed="closed",
+            )
         if not allowed and (conn.is_open or new_upstreams):
             observed = f"open={conn.is_open}, {new_upstreams} upstream connection(s) opened"
-            raise InvariantViolation(f"model_{self.name}_decision",
-                                     f"{what}: {'denied' if self.name == 'rbac' else 'rate limited'}, but {observed}",
-                                     expected="closed at accept, no upstream", observed=observed)
+            raise InvariantViolation(
+                f"model_{self.name}_decision",
+                f"{what}: {'denied' if self.name == 'rbac' else 'rate limited'}, but {observed}",
+                expected="closed at accept, no upstream",
+                observed=observed,
+            )
 
     def _check_fault(self, conn, accepted: int) -> None:
         upstream = conn.stream_info.get("upstream_connection")
@@ -158,15 +181,22 @@ class NetworkFilterModel:
         sent_up = _forwarded(upstream)
         release = fault.network_release_ms(self.config, accepted)
         if now < release and sent_up:
-            raise InvariantViolation("model_fault_delay", f"{sent_up} bytes reached the upstream at {now} ms, "
-                                     f"accepted at {accepted} ms with delay_ms {self.config.delay_ms}",
-                                     expected=f"nothing before {release} ms", observed=f"{sent_up} bytes")
+            raise InvariantViolation(
+                "model_fault_delay",
+                f"{sent_up} bytes reached the upstream at {now} ms, "
+                f"accepted at {accepted} ms with delay_ms {self.config.delay_ms}",
+                expected=f"nothing before {release} ms",
+                observed=f"{sent_up} bytes",
+            )
         allowance = fault.throttle_allowance(self.config, accepted, now)
         if allowance is None:
             return
         for direction, moved in (("downstream->upstream", sent_up), ("upstream->downstream", _forwarded(conn))):
             if moved > allowance:  # bootstrap.proto: "in each direction"
-                raise InvariantViolation("model_fault_throttle",
-                                         f"{direction}: {moved} bytes forwarded by {now} ms, accepted at {accepted} "
-                                         f"ms, {self.config.throttle_bytes_per_sec} bytes/s allow {allowance}",
-                                         expected=f"<= {allowance}", observed=moved)
+                raise InvariantViolation(
+                    "model_fault_throttle",
+                    f"{direction}: {moved} bytes forwarded by {now} ms, accepted at {accepted} "
+                    f"ms, {self.config.throttle_bytes_per_sec} bytes/s allow {allowance}",
+                    expected=f"<= {allowance}",
+                    observed=moved,
+                )

@@ -35,6 +35,7 @@ class Bucket:
 @dataclass
 class State:
     """The model's running state: tokens, fills counted so far, and when the bucket started."""
+
     tokens: int
     fills: int = 0
     start_ms: int | None = None

@@ -34,38 +34,39 @@ from fuzz.targets import route_reference
 if TYPE_CHECKING:
     from proxy.tls.info import PeerCertificate
 
-ALLOW, DENY = 0, 1   # RBAC.Action (our RbacAction has the same numbering)
+ALLOW, DENY = 0, 1  # RBAC.Action (our RbacAction has the same numbering)
 ANY = ("any", True)
 
 
 @dataclass(frozen=True)
 class Policy:
     name: str
-    permissions: tuple   # OR'ed ("Each permission is matched with OR semantics")
-    principals: tuple    # OR'ed ("Each principal is matched with OR semantics")
+    permissions: tuple  # OR'ed ("Each permission is matched with OR semantics")
+    principals: tuple  # OR'ed ("Each principal is matched with OR semantics")
 
 
 @dataclass(frozen=True)
 class Engine:
     action: int
-    policies: tuple      # evaluated "in lexicographic order of the policy name"
+    policies: tuple  # evaluated "in lexicographic order of the policy name"
 
 
 @dataclass(frozen=True)
 class Subject:
     """What the engine sees: the connection's addresses and, for HTTP, the request."""
+
     source_ip: str
     destination_port: int = 0
     request: route_reference.Request | None = None
-    peer: "PeerCertificate | None" = None   # the verified client certificate, if any
+    peer: "PeerCertificate | None" = None  # the verified client certificate, if any
 
 
 @dataclass(frozen=True)
 class Verdict:
-    allowed: bool        # whether the traffic goes on (always True in shadow mode)
+    allowed: bool  # whether the traffic goes on (always True in shadow mode)
     engine_allowed: bool  # the engine's result, enforced or not
-    policy: str | None    # the first matching policy in name order, if any
-    counters: tuple       # (counter suffix, increment): "allowed"/"denied"/"shadow_allowed"/"shadow_denied"
+    policy: str | None  # the first matching policy in name order, if any
+    counters: tuple  # (counter suffix, increment): "allowed"/"denied"/"shadow_allowed"/"shadow_denied"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,8 +139,7 @@ def string_matches(matcher, value: str) -> bool:
 def policy_matches(policy: Policy, subject: Subject) -> bool:
     """rbac.proto Policy: "matches if and only if at least one of its permissions match the action
     taking place AND at least one of its principals match the downstream"."""
-    return (any(matches(p, subject) for p in policy.permissions)
-            and any(matches(p, subject) for p in policy.principals))
+    return any(matches(p, subject) for p in policy.permissions) and any(matches(p, subject) for p in policy.principals)
 
 
 def evaluate(engine: Engine, subject: Subject) -> tuple:
@@ -191,7 +191,7 @@ def _principal(principal):
 
 
 def _permission(conditions) -> tuple:
-    """"A policy matches when every condition it sets matches; an empty condition matches anything":
+    """ "A policy matches when every condition it sets matches; an empty condition matches anything":
     the set conditions AND'ed into one permission, or `any`."""
     conditions = tuple(c for c in conditions if c is not None)
     return (("and", conditions),) if conditions else (ANY,)
@@ -203,6 +203,7 @@ _ENGINES: dict = {}
 def _memo(convert):
     """Converters run once per configuration message (harnesses keep built configurations alive and
     reuse them); the message is kept with its engine so its id is not reused meanwhile."""
+
     def converter(config):
         hit = _ENGINES.get((convert, id(config)))
         if hit is None or hit[0] is not config:
@@ -210,6 +211,7 @@ def _memo(convert):
                 _ENGINES.clear()
             hit = _ENGINES[(convert, id(config))] = (config, convert(config))
         return hit[1]
+
     converter.__doc__ = convert.__doc__
     return converter
 
@@ -218,9 +220,11 @@ def _memo(convert):
 def from_network(config) -> Engine:
     """Our network Rbac: per policy, destination_ports any of, source_prefixes any of."""
     policies = tuple(
-        Policy(p.name, _permission([_any_of(("destination_port", port) for port in p.destination_ports)]),
-               _principals(p))
-        for p in config.policies)
+        Policy(
+            p.name, _permission([_any_of(("destination_port", port) for port in p.destination_ports)]), _principals(p)
+        )
+        for p in config.policies
+    )
     return Engine(config.action, policies)
 
 
@@ -240,6 +244,7 @@ def from_http(config) -> Engine:
 @dataclass(frozen=True)
 class _Exact:
     """A HeaderMatcher-shaped exact match, as route_reference.header_matches reads one."""
+
     name: str
     exact: str
 

@@ -24,13 +24,19 @@ def route_timeouts(route_config, request: ref.Request, cluster: str) -> frozense
     """The timeout_ms of every route that may forward `request` to `cluster` (0: none)."""
     vh = ref.choose_virtual_host(route_config, request.authority)
     out = set()
-    for route in (vh.routes if vh is not None else ()):
-        if route.WhichOneof("action") != "route" or not ref.path_matches(route.match, request) \
-                or not all(ref.header_matches(h, request) for h in route.match.headers):
+    for route in vh.routes if vh is not None else ():
+        if (
+            route.WhichOneof("action") != "route"
+            or not ref.path_matches(route.match, request)
+            or not all(ref.header_matches(h, request) for h in route.match.headers)
+        ):
             continue
         action = route.route
-        names = {action.cluster} if action.WhichOneof("cluster_specifier") == "cluster" else \
-            {c.name for c in action.weighted_clusters.clusters}
+        names = (
+            {action.cluster}
+            if action.WhichOneof("cluster_specifier") == "cluster"
+            else {c.name for c in action.weighted_clusters.clusters}
+        )
         if cluster in names:
             out.add(action.timeout_ms if action.HasField("timeout_ms") else DEFAULT_ROUTE_TIMEOUT_MS)
     return frozenset(out)
@@ -41,7 +47,7 @@ def answers(route_config, request: ref.Request) -> frozenset:
     vh = ref.choose_virtual_host(route_config, request.authority)
     if vh is None:
         return frozenset([NO_ROUTE])
-    out: set[tuple] = set()   # ("cluster", name), ("direct", status, body), NO_ROUTE
+    out: set[tuple] = set()  # ("cluster", name), ("direct", status, body), NO_ROUTE
     for route in vh.routes:
         if not ref.path_matches(route.match, request):
             continue

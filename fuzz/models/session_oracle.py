@@ -34,8 +34,10 @@ from fuzz.targets.route_reference import Request
 from . import chains, rbac, ratelimit, routing, stats
 
 _BOOTSTRAPS: dict = {}
-NETWORK_FAMILIES = {"rbac": ("allowed", "denied", "shadow_allowed", "shadow_denied"),
-                    "local_ratelimit": ("allowed", "rate_limited")}
+NETWORK_FAMILIES = {
+    "rbac": ("allowed", "denied", "shadow_allowed", "shadow_denied"),
+    "local_ratelimit": ("allowed", "rate_limited"),
+}
 
 
 def bootstrap_of(built):
@@ -51,7 +53,7 @@ def bootstrap_of(built):
 
 
 _EDGES: dict = {}
-_CHAINS_CHECKED: dict = {}   # (id(built), listener, local, remote, server name) -> (built, model's chains)
+_CHAINS_CHECKED: dict = {}  # (id(built), listener, local, remote, server name) -> (built, model's chains)
 
 
 def edge_sources(built, defaults) -> tuple:
@@ -75,8 +77,12 @@ def _edge_sources(built, defaults) -> tuple:
                 kind = f.WhichOneof("filter")
                 policies = list(getattr(f, kind).policies) if kind == "rbac" else []
                 if kind == "http_connection_manager":
-                    policies = [p for h in f.http_connection_manager.http_filters if h.WhichOneof("filter") == "rbac"
-                                for p in h.rbac.policies]
+                    policies = [
+                        p
+                        for h in f.http_connection_manager.http_filters
+                        if h.WhichOneof("filter") == "rbac"
+                        for p in h.rbac.policies
+                    ]
                 prefixes += [text for p in policies for text in p.source_prefixes]
     edges = rbac.boundary_addresses(prefixes)
     return tuple(defaults) + tuple(e for e in edges if e not in defaults)
@@ -91,8 +97,8 @@ class SessionModel:
     def __init__(self, session) -> None:
         self.session = session
         self.boot = bootstrap_of(session.built)
-        self.buckets: dict = {}     # (listener, chain, filter index) -> (Bucket, State)
-        self.hcm: dict = {}         # downstream index -> HttpConnectionManager message
+        self.buckets: dict = {}  # (listener, chain, filter index) -> (Bucket, State)
+        self.hcm: dict = {}  # downstream index -> HttpConnectionManager message
         # (conn, refused_by, what, counters moved, counters before, upstreams before)
         self.fresh: list[tuple[Connection, str | None, str, dict[str, int], dict[str, int], int]] = []
         self.before, self.upstreams = dict(session.ctx.stats.counters), 0
@@ -109,14 +115,26 @@ class SessionModel:
         checked = _CHAINS_CHECKED.get(key)
         if checked is None or checked[0] is not built:
             # Both selections are pure functions of the connection's facts: judged once per facts.
-            want = chains.default_chain(msg, chains.select(msg, local[1], server_name, remote[0], destination_ip=local[0],
-                                                           source_port=remote[1]))
+            want = chains.default_chain(
+                msg,
+                chains.select(msg, local[1], server_name, remote[0], destination_ip=local[0], source_port=remote[1]),
+            )
             picked = listener.select_filter_chain(local, remote, server_name)
-            got = () if picked is None else (
-                ("default",) if picked is listener.default_filter_chain else (listener.filter_chains.index(picked),))
+            got = (
+                ()
+                if picked is None
+                else (
+                    ("default",) if picked is listener.default_filter_chain else (listener.filter_chains.index(picked),)
+                )
+            )
             if len(want) <= 1 and want != got:
-                raise InvariantViolation("model_filter_chain_match", f"{what}: chain {list(want)} expected, {list(got)} chosen",
-                                         judged=type(listener).select_filter_chain, expected=list(want), observed=list(got))
+                raise InvariantViolation(
+                    "model_filter_chain_match",
+                    f"{what}: chain {list(want)} expected, {list(got)} chosen",
+                    judged=type(listener).select_filter_chain,
+                    expected=list(want),
+                    observed=list(got),
+                )
             if len(_CHAINS_CHECKED) > 8192:
                 _CHAINS_CHECKED.clear()
             checked = _CHAINS_CHECKED[key] = (built, want)
@@ -165,17 +183,23 @@ class SessionModel:
         for conn, refused_by, what, moved, before, upstreams in fresh:
             if refused_by and (conn.is_open or opened > upstreams):
                 observed = f"open={conn.is_open}, {opened - upstreams} upstream connection(s) opened"
-                raise InvariantViolation(f"model_{refused_by.split()[0]}_decision",
-                                         f"{what}: refused by {refused_by}, but {observed}",
-                                         expected="closed at accept, no upstream", observed=observed)
+                raise InvariantViolation(
+                    f"model_{refused_by.split()[0]}_decision",
+                    f"{what}: refused by {refused_by}, but {observed}",
+                    expected="closed at accept, no upstream",
+                    observed=observed,
+                )
             for family, names in NETWORK_FAMILIES.items():
                 keys = {k for k in stats.family_counters(counters, family, names) if not k.startswith("http.")}
-                wrong = [f"{k} moved by {counters.get(k, 0) - before.get(k, 0)}, expected {moved.get(k, 0)}"
-                         for k in sorted(keys | {k for k in moved if k.startswith(family + ".")})
-                         if counters.get(k, 0) - before.get(k, 0) != moved.get(k, 0)]
+                wrong = [
+                    f"{k} moved by {counters.get(k, 0) - before.get(k, 0)}, expected {moved.get(k, 0)}"
+                    for k in sorted(keys | {k for k in moved if k.startswith(family + ".")})
+                    if counters.get(k, 0) - before.get(k, 0) != moved.get(k, 0)
+                ]
                 if wrong:
-                    raise InvariantViolation(f"model_{family}_counters", "; ".join(wrong) + f" ({what})",
-                                             expected=moved, observed=wrong)
+                    raise InvariantViolation(
+                        f"model_{family}_counters", "; ".join(wrong) + f" ({what})", expected=moved, observed=wrong
+                    )
         self.upstreams = opened
         # Counters that moved without a fresh connection (a filter after a fault delay deciding
         # later) are not judged here, and not charged to the next connection either.
@@ -200,32 +224,48 @@ class SessionModel:
         least the number the clients saw (more when a client never read what was sent to it)."""
         seen: dict = {}
         for ex in exchanges:
-            if ex.outcome == "response" and ex.response is not None and ex.response.complete and ex.response.status >= 200:
+            if (
+                ex.outcome == "response"
+                and ex.response is not None
+                and ex.response.complete
+                and ex.response.status >= 200
+            ):
                 cls = ex.response.status // 100
                 seen[cls] = seen.get(cls, 0) + 1
         counters = self.session.ctx.stats.counters
         for cls, n in sorted(seen.items()):
             counted = counters.get(f"http.downstream_rq_{cls}xx", 0)
             if n > counted:  # the HTTP/1.1 codec's own error replies (400, 505, ...) count too
-                raise InvariantViolation("model_stats_responses_by_class",
-                                         f"clients read {n} complete {cls}xx responses, http.downstream_rq_{cls}xx = {counted}",
-                                         expected=f">= {n}", observed=counted)
+                raise InvariantViolation(
+                    "model_stats_responses_by_class",
+                    f"clients read {n} complete {cls}xx responses, http.downstream_rq_{cls}xx = {counted}",
+                    expected=f">= {n}",
+                    observed=counted,
+                )
 
     def _judge(self, ex, hcm, source: str) -> None:
         text = lambda b: b.decode("latin-1")  # noqa: E731
         req = ex.request
         authority = req.authority or req.header(b"host") or b""
-        request = Request(text(req.method), text(authority), text(req.target),
-                          tuple((text(n), text(v)) for n, v in req.headers if n != b"host"), text(req.scheme or b"http"))
+        request = Request(
+            text(req.method),
+            text(authority),
+            text(req.target),
+            tuple((text(n), text(v)) for n, v in req.headers if n != b"host"),
+            text(req.scheme or b"http"),
+        )
         local, forwards = outcomes(hcm, request, source)
         what = f"request {ex.id} {request.method} {request.path!r} host {request.authority!r} from {source}"
         if ex.upstreams:
             cluster = ex.upstreams[0].cluster
             if cluster is not None and cluster not in forwards:
-                raise InvariantViolation("model_route_session",
-                                         f"{what} reached cluster {cluster!r}; the models forward it to "
-                                         f"{sorted(forwards) or 'no cluster'} (local replies {sorted(local, key=str)})",
-                                         expected=sorted(forwards), observed=cluster)
+                raise InvariantViolation(
+                    "model_route_session",
+                    f"{what} reached cluster {cluster!r}; the models forward it to "
+                    f"{sorted(forwards) or 'no cluster'} (local replies {sorted(local, key=str)})",
+                    expected=sorted(forwards),
+                    observed=cluster,
+                )
             self._check_delays(ex, hcm, what)
             self._check_route_timeout(ex, hcm, routed_request(hcm, request), what)
             return
@@ -236,12 +276,15 @@ class SessionModel:
             return
         bodies = [body for s, body in local if s == status]
         if request.method == "HEAD" or status in (204, 304):
-            bodies = [None for _ in bodies]   # no body goes with these (RFC 9110 9.3.2, 15.3.5, 15.4.5)
+            bodies = [None for _ in bodies]  # no body goes with these (RFC 9110 9.3.2, 15.3.5, 15.4.5)
         if not bodies or (None not in bodies and bytes(ex.response.body) not in bodies):
-            raise InvariantViolation("model_local_reply_session",
-                                     f"{what} got a local {status} ({len(ex.response.body)} body bytes); the models "
-                                     f"reply {sorted(local, key=str) or 'nothing'} or forward to {sorted(forwards)}",
-                                     expected=sorted(local, key=str), observed=status)
+            raise InvariantViolation(
+                "model_local_reply_session",
+                f"{what} got a local {status} ({len(ex.response.body)} body bytes); the models "
+                f"reply {sorted(local, key=str) or 'nothing'} or forward to {sorted(forwards)}",
+                expected=sorted(local, key=str),
+                observed=status,
+            )
 
     @staticmethod
     def _check_delays(ex, hcm, what: str) -> None:
@@ -252,10 +295,13 @@ class SessionModel:
         delay = sum(f.fault.delay_ms for f in hcm.http_filters if f.WhichOneof("filter") == "fault")
         sent, seen = ex.request.started_ms, ex.upstreams[0].request.started_ms
         if delay and sent is not None and seen is not None and seen - sent < delay:
-            raise InvariantViolation("model_fault_delay_session",
-                                     f"{what} reached its upstream {seen - sent} ms after the client sent it; "
-                                     f"its fault filters delay it {delay} ms", expected=f">= {delay} ms",
-                                     observed=f"{seen - sent} ms")
+            raise InvariantViolation(
+                "model_fault_delay_session",
+                f"{what} reached its upstream {seen - sent} ms after the client sent it; "
+                f"its fault filters delay it {delay} ms",
+                expected=f">= {delay} ms",
+                observed=f"{seen - sent} ms",
+            )
 
     @staticmethod
     def _check_route_timeout(ex, hcm, requests, what: str) -> None:
@@ -264,20 +310,32 @@ class SessionModel:
         whose head that upstream sent only after every possible route timeout ran out must not reach
         the client: the proxy answered 504 (or reset) at the deadline, before it existed."""
         for up in ex.upstreams:
-            if up.cluster is None or up.request.ended_ms is None or up.response is None \
-                    or up.response.started_ms is None or up.response.status in (0, 504):
+            if (
+                up.cluster is None
+                or up.request.ended_ms is None
+                or up.response is None
+                or up.response.started_ms is None
+                or up.response.status in (0, 504)
+            ):
                 continue
             timeouts = set().union(*(routing.route_timeouts(hcm.route_config, r, up.cluster) for r in requests))
             if not timeouts or 0 in timeouts:
                 continue
             deadline = up.request.ended_ms + max(timeouts)
-            if up.response.started_ms > deadline and ex.outcome == "response" and ex.response is not None \
-                    and ex.response.status == up.response.status:
-                raise InvariantViolation("model_route_timeout_late",
-                                         f"{what}: its upstream read the whole request at {up.request.ended_ms} ms and "
-                                         f"began its {up.response.status} response at {up.response.started_ms} ms, past "
-                                         f"the route timeout ({max(timeouts)} ms); the client got that response",
-                                         expected=f"504 by {deadline} ms", observed=up.response.status)
+            if (
+                up.response.started_ms > deadline
+                and ex.outcome == "response"
+                and ex.response is not None
+                and ex.response.status == up.response.status
+            ):
+                raise InvariantViolation(
+                    "model_route_timeout_late",
+                    f"{what}: its upstream read the whole request at {up.request.ended_ms} ms and "
+                    f"began its {up.response.status} response at {up.response.started_ms} ms, past "
+                    f"the route timeout ({max(timeouts)} ms); the client got that response",
+                    expected=f"504 by {deadline} ms",
+                    observed=up.response.status,
+                )
 
     def _upstream_may_have_answered(self, clusters) -> bool:
         """Whether an upstream of one of `clusters` sent bytes in this session: a response it sent
@@ -309,7 +367,7 @@ def outcomes(hcm, request: Request, source: str) -> tuple:
                 return local, forwards
         elif kind == "header_mutation":
             request = _mutated(cfg, request)
-            routed.append(request)   # the route may be chosen before or after the mutation
+            routed.append(request)  # the route may be chosen before or after the mutation
     for answer in set().union(*(routing.answers(hcm.route_config, r) for r in (routed[0], routed[-1]))):
         if answer[0] == "cluster":
             forwards.add(answer[1])

@@ -30,5 +30,7 @@ def counter_moves(before: dict, after: dict, family: str, names, expected: dict)
             problems.append(f"{key} moved by {moved}, expected {expected.get(name, 0)}")
         elif moved:
             seen[name] = True
-    problems += [f"no {family} counter '{name}' moved (expected +{expected[name]})" for name, ok in seen.items() if not ok]
+    problems += [
+        f"no {family} counter '{name}' moved (expected +{expected[name]})" for name, ok in seen.items() if not ok
+    ]
     return problems

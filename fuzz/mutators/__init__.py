@@ -24,8 +24,8 @@ import time
 import traceback
 from pathlib import Path
 
-MUTATOR_ENV = "PROXYFUZZ_MUTATOR"          # custom (default) | bytes
-STATS_ENV = "PROXYFUZZ_MUTATION_STATS"     # folder for per-process counts
+MUTATOR_ENV = "PROXYFUZZ_MUTATOR"  # custom (default) | bytes
+STATS_ENV = "PROXYFUZZ_MUTATION_STATS"  # folder for per-process counts
 MODES = ("custom", "bytes")
 
 # harness name -> "module:factory(byte_mutate) -> Mutator"
@@ -60,6 +60,7 @@ def setup_kwargs(name: str) -> dict:
     if mode() == "bytes":
         return {}
     from fuzz.mutators.base import atheris_byte_mutate
+
     mutator = create(name, atheris_byte_mutate)
     if mutator is None:
         return {}
@@ -97,11 +98,15 @@ class Hooked:
 
     def _failed(self, data, max_size, seed):
         import random
+
         self.mutator.counts["error"] += 1
         if not self.reported:
             self.reported = True
-            print(f"WARNING: proxyfuzz mutator {self.mutator.name} failed (falling back to bytes):\n"
-                  + traceback.format_exc(), file=sys.stderr)
+            print(
+                f"WARNING: proxyfuzz mutator {self.mutator.name} failed (falling back to bytes):\n"
+                + traceback.format_exc(),
+                file=sys.stderr,
+            )
         return self.mutator.byte_mutate(data, max_size, random.Random(seed))[:max_size]
 
     def _maybe_write(self) -> None:

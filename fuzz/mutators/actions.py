@@ -23,7 +23,7 @@ from dataclasses import replace
 from fuzz.mutators import http1, http2
 from fuzz.mutators.base import Mutator, apply_ops, drop_one, move_one, swap_two
 
-SEED_CAPACITY = 256   # payloads shorter than this are seeds of a template, not protocol bytes
+SEED_CAPACITY = 256  # payloads shorter than this are seeds of a template, not protocol bytes
 
 
 class ActionCodec:
@@ -65,9 +65,11 @@ class ActionCodec:
 
 def _byte_at(index: int):
     """A head operation: byte `index` of the head drawn afresh."""
+
     def op(head: bytes, rng, mutator):
         head = head.ljust(index + 1, b"\0")
-        return head[:index] + bytes([rng.randrange(256)]) + head[index + 1:]
+        return head[:index] + bytes([rng.randrange(256)]) + head[index + 1 :]
+
     return op
 
 
@@ -77,6 +79,7 @@ class SessionCodec(ActionCodec):
 
     def __init__(self) -> None:
         from fuzz import session
+
         self.session = session
         self.max_actions = session.MAX_ACTIONS - 1
 
@@ -98,6 +101,7 @@ def _blob_head(data: bytes, tail: int) -> tuple[bytes, bytes]:
     of configuration and `tail` more head bytes, read the way the uber-filter harnesses read it
     (fuzz/targets/network_filter.run, fuzz/targets/http_filter.run: the length modulo 4096)."""
     from fuzz.session import Reader
+
     r = Reader(data)
     r.int(1, 256)
     r.bytes(r.int(2, 4096))
@@ -110,8 +114,9 @@ def _blob_ops(tail: int, filters: "_Filters") -> dict:
     """Head operations of the uber-filter layouts: another filter, another configuration (byte
     mutations of the serialized message, with its length kept right, or a fresh valid one drawn
     from the schema's rules by fuzz/configgen/), other mode bytes."""
+
     def config_bytes(head: bytes, rng, mutator):
-        return _with_blob(head, mutator.byte_mutate(head[3:len(head) - tail], 4095, rng)[:4095], tail)
+        return _with_blob(head, mutator.byte_mutate(head[3 : len(head) - tail], 4095, rng)[:4095], tail)
 
     def config_new(head: bytes, rng, mutator):
         names = filters.names()
@@ -122,18 +127,24 @@ def _blob_ops(tail: int, filters: "_Filters") -> dict:
 
     def mode(head: bytes, rng, mutator):
         i = len(head) - 1 - rng.randrange(tail)
-        return head[:i] + bytes([rng.randrange(256)]) + head[i + 1:]
-    return {"filter": (2, _byte_at(0)), "config_bytes": (2, config_bytes), "config_new": (2, config_new),
-            "mode": (2, mode)}
+        return head[:i] + bytes([rng.randrange(256)]) + head[i + 1 :]
+
+    return {
+        "filter": (2, _byte_at(0)),
+        "config_bytes": (2, config_bytes),
+        "config_new": (2, config_new),
+        "mode": (2, mode),
+    }
 
 
 def _with_blob(head: bytes, blob: bytes, tail: int) -> bytes:
-    return head[:1] + len(blob).to_bytes(2, "big") + blob + head[len(head) - tail:]
+    return head[:1] + len(blob).to_bytes(2, "big") + blob + head[len(head) - tail :]
 
 
 @functools.lru_cache(maxsize=None)
 def _config_generator(container, name: str):
     from fuzz.configgen import ConfigGenerator
+
     return ConfigGenerator(container.DESCRIPTOR.fields_by_name[name].message_type, facts=None)
 
 
@@ -146,10 +157,12 @@ class _Filters:
 
     def names(self) -> list:
         import importlib
+
         return importlib.import_module(self.module).filter_names()
 
     def message(self):
         from proxy.config import schema
+
         return getattr(schema, self.message_name)
 
 
@@ -171,6 +184,7 @@ class HttpFilterCodec(ActionCodec):
     def __init__(self) -> None:
         from fuzz.session import Reader
         from fuzz.targets import http_filter
+
         self.target_module, self.reader = http_filter, Reader
         self.max_actions = http_filter.MAX_ACTIONS
 
@@ -212,11 +226,17 @@ class Actions(Mutator):
         self.h2 = http2.Http2(byte_mutate)
         self._capacity: dict = {}
         self.ops = {
-            "insert": (5, self.insert), "delete": (3, lambda state, rng: drop_one(state[1], rng)),
-            "duplicate": (3, self.duplicate), "swap": (2, lambda state, rng: swap_two(state[1], rng)),
-            "move": (1, lambda state, rng: move_one(state[1], rng)), "retarget": (2, self.retarget),
-            "field": (5, self.field), "op": (1, self.change_op), "payload": (5, self.payload),
-            "payload_new": (2, self.payload_new), "payload_size": (2, self.payload_size),
+            "insert": (5, self.insert),
+            "delete": (3, lambda state, rng: drop_one(state[1], rng)),
+            "duplicate": (3, self.duplicate),
+            "swap": (2, lambda state, rng: swap_two(state[1], rng)),
+            "move": (1, lambda state, rng: move_one(state[1], rng)),
+            "retarget": (2, self.retarget),
+            "field": (5, self.field),
+            "op": (1, self.change_op),
+            "payload": (5, self.payload),
+            "payload_new": (2, self.payload_new),
+            "payload_size": (2, self.payload_size),
         }
         for kind, (weight, fn) in codec.head_ops().items():
             self.ops[f"head_{kind}"] = (weight, self._head_op(fn))
@@ -252,7 +272,7 @@ class Actions(Mutator):
 
     def fitted(self, action, payload: bytes):
         """`action` carrying `payload`, cut to what its op can carry."""
-        return self.carrying(action, payload[:self.capacity(action)])
+        return self.carrying(action, payload[: self.capacity(action)])
 
     def random_action(self, rng: random.Random):
         fragment = bytes(rng.randrange(256) for _ in range(6 + rng.randrange(10)))
@@ -311,7 +331,7 @@ class Actions(Mutator):
         i = rng.randrange(len(actions))
         n = 1 + rng.randrange(min(4, len(actions) - i))
         at = i + n if rng.random() < 0.5 else rng.randrange(len(actions) + 1)
-        actions[at:at] = actions[i:i + n][:self.codec.max_actions - len(actions)]
+        actions[at:at] = actions[i : i + n][: self.codec.max_actions - len(actions)]
         return True
 
     def retarget(self, state, rng) -> bool:
@@ -323,8 +343,9 @@ class Actions(Mutator):
         current = self.codec.target(actions[i])
         assert current is not None, "a candidate has a target"
         targets = {t for a in actions if (t := self.codec.target(a)) is not None}
-        new = self.normalised(self.codec.with_target(actions[i], rng.choice(
-            sorted(targets | {0, 1, current + 1, max(0, current - 1)}))))
+        new = self.normalised(
+            self.codec.with_target(actions[i], rng.choice(sorted(targets | {0, 1, current + 1, max(0, current - 1)})))
+        )
         if new is None or new == actions[i]:
             return False
         actions[i] = new
@@ -341,9 +362,9 @@ class Actions(Mutator):
         at = 0 if first else 1 + rng.randrange(len(encoded) - 1)
         encoded[at] = rng.choice((rng.randrange(256), (encoded[at] + 1) % 256, (encoded[at] - 1) % 256, 0, 255))
         new = self.codec.decode(bytes(encoded))
-        if new == actions[i:i + 1]:
+        if new == actions[i : i + 1]:
             return False
-        actions[i:i + 1] = new[:max(1, self.codec.max_actions - len(actions) + 1)]
+        actions[i : i + 1] = new[: max(1, self.codec.max_actions - len(actions) + 1)]
         return True
 
     def field(self, state, rng) -> bool:
@@ -373,11 +394,20 @@ class Actions(Mutator):
     def payload_size(self, state, rng) -> bool:
         """A payload repeated or cut to a size that matters for buffers: the op's largest, half of
         it, one byte, double."""
+
         def resize(action, rng):
             payload = self.codec.payload(action) or b"x"
-            n = rng.choice((self.capacity(action), self.capacity(action) // 2, 1, 2 * len(payload),
-                            rng.randrange(self.capacity(action) + 1)))
+            n = rng.choice(
+                (
+                    self.capacity(action),
+                    self.capacity(action) // 2,
+                    1,
+                    2 * len(payload),
+                    rng.randrange(self.capacity(action) + 1),
+                )
+            )
             return (payload * (n // len(payload) + 1))[:n]
+
         return self._with_payload(state, rng, resize)
 
     def _head_op(self, fn):
@@ -387,6 +417,7 @@ class Actions(Mutator):
                 return False
             state[0] = new
             return True
+
         return op
 
     # --------------------------------------------------------------------- entry points
@@ -408,13 +439,13 @@ class Actions(Mutator):
         if not donor:
             return None
         j = rng.randrange(len(donor))
-        piece = donor[j:j + 1 + rng.randrange(min(8, len(donor) - j))]
+        piece = donor[j : j + 1 + rng.randrange(min(8, len(donor) - j))]
         i = rng.randrange(len(actions) + 1)
         if rng.random() < 0.5:
-            actions[i:i] = piece            # splice in
+            actions[i:i] = piece  # splice in
         else:
-            actions[i:] = piece             # this input's start, the other's actions after it
-        return ["actions.splice"], self.codec.join(head, actions[:self.codec.max_actions])
+            actions[i:] = piece  # this input's start, the other's actions after it
+        return ["actions.splice"], self.codec.join(head, actions[: self.codec.max_actions])
 
 
 def session(byte_mutate=None) -> Actions:

@@ -33,16 +33,17 @@ def python_byte_mutate(data: bytes, max_size: int, rng: random.Random) -> bytes:
             out.insert(rng.randrange(len(out) + 1), rng.randrange(256))
         elif choice == 2 and len(out) > 1:
             at = rng.randrange(len(out))
-            del out[at:at + 1 + rng.randrange(4)]
+            del out[at : at + 1 + rng.randrange(4)]
         elif out:
             at, n = rng.randrange(len(out)), 1 + rng.randrange(8)
-            out[rng.randrange(len(out) + 1):0] = out[at:at + n]
+            out[rng.randrange(len(out) + 1) : 0] = out[at : at + n]
     return bytes(out[:max_size])
 
 
 def atheris_byte_mutate(data: bytes, max_size: int, rng: random.Random) -> bytes:
     """libFuzzer's own mutation of `data` (only inside a running atheris.Fuzz())."""
     import atheris
+
     return atheris.Mutate(data, max_size)
 
 
@@ -52,8 +53,8 @@ class Mutator:
     `splice(a, b, max_size, rng)` for crossover the same way."""
 
     name = "mutator"
-    bytes_share = 0.25        # share of calls handed to the byte mutator
-    crossover_share = 0.5     # share of crossover calls that splice (the rest mutate the first input)
+    bytes_share = 0.25  # share of calls handed to the byte mutator
+    crossover_share = 0.5  # share of crossover calls that splice (the rest mutate the first input)
 
     def __init__(self, byte_mutate=None) -> None:
         self.byte_mutate = byte_mutate or python_byte_mutate

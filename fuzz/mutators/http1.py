@@ -35,20 +35,20 @@ class Line:
 
 @dataclass
 class Chunk:
-    size: Line              # chunk-size [extensions]
+    size: Line  # chunk-size [extensions]
     data: bytes = b""
-    crlf: bytes = b""       # after the data
+    crlf: bytes = b""  # after the data
 
 
 @dataclass
 class Message:
     start: Line
-    fields: list = field(default_factory=list)     # Line
-    blank: bytes = b""      # the empty line ending the head; b"" when the input ended first
-    body: bytes = b""       # an identity body (Content-Length, or to the end of a response)
-    chunks: list | None = None                     # a chunked body
-    trailers: list = field(default_factory=list)   # Line, after the last chunk
-    end: bytes = b""        # the empty line ending the trailer section
+    fields: list = field(default_factory=list)  # Line
+    blank: bytes = b""  # the empty line ending the head; b"" when the input ended first
+    body: bytes = b""  # an identity body (Content-Length, or to the end of a response)
+    chunks: list | None = None  # a chunked body
+    trailers: list = field(default_factory=list)  # Line, after the last chunk
+    end: bytes = b""  # the empty line ending the trailer section
 
     def raw(self) -> bytes:
         out = [self.start.raw(), *(f.raw() for f in self.fields), self.blank]
@@ -63,7 +63,7 @@ class Message:
 @dataclass
 class Stream:
     messages: list
-    tail: bytes = b""       # what no message took
+    tail: bytes = b""  # what no message took
 
     def raw(self) -> bytes:
         return b"".join(m.raw() for m in self.messages) + self.tail
@@ -79,18 +79,18 @@ class _Cursor:
             return None
         nl = self.data.find(b"\n", self.pos)
         if nl < 0:
-            text, eol, self.pos = self.data[self.pos:], b"", len(self.data)
+            text, eol, self.pos = self.data[self.pos :], b"", len(self.data)
             return Line(text, eol)
-        text, self.pos = self.data[self.pos:nl], nl + 1
+        text, self.pos = self.data[self.pos : nl], nl + 1
         return Line(text[:-1], b"\r\n") if text.endswith(b"\r") else Line(text, b"\n")
 
     def take(self, n: int) -> bytes:
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += len(chunk)
         return chunk
 
     def crlf(self) -> bytes:
-        rest = self.data[self.pos:self.pos + 2]
+        rest = self.data[self.pos : self.pos + 2]
         return self.take(2 if rest == b"\r\n" else 1 if rest[:1] == b"\n" else 0)
 
 
@@ -175,7 +175,7 @@ def parse(data: bytes, response: bool = False) -> Stream:
             msg.body = cur.take(length)
         elif kind == "eof":
             msg.body = cur.take(len(data))
-    return Stream(messages, data[cur.pos:])
+    return Stream(messages, data[cur.pos :])
 
 
 # ------------------------------------------------------------------------------------- new parts
@@ -194,7 +194,7 @@ def _chunked(body: bytes, rng: random.Random) -> list:
     chunks, at = [], 0
     while at < len(body):
         n = 1 + rng.randrange(len(body) - at)
-        chunks.append(Chunk(Line(b"%x" % n), body[at:at + n], b"\r\n"))
+        chunks.append(Chunk(Line(b"%x" % n), body[at : at + n], b"\r\n"))
         at += n
     return chunks + [Chunk(Line(b"0"))]
 
@@ -244,9 +244,11 @@ def _with_fields(s, rng, n=1):
 
 def _on_fields(list_op):
     """A list operation on the field lines of one message."""
+
     def op(s: Stream, rng) -> bool:
         m = _with_fields(s, rng)
         return m is not None and list_op(m.fields, rng)
+
     return op
 
 
@@ -265,7 +267,7 @@ def field_recase(s: Stream, rng) -> bool:
         name = b"-".join(p.capitalize() for p in name.split(b"-"))
     elif name:
         i = rng.randrange(len(name))
-        name = name[:i] + name[i:i + 1].swapcase() + name[i + 1:]
+        name = name[:i] + name[i : i + 1].swapcase() + name[i + 1 :]
     new = name + colon + rest
     changed = new != line.text
     line.text = new
@@ -278,8 +280,14 @@ def field_ows(s: Stream, rng) -> bool:
         return False
     line = rng.choice(m.fields)
     name, _, _ = line.text.partition(b":")
-    line.text = (name.rstrip(b" \t") + rng.choice(vocab.OWS) + b":" + rng.choice(vocab.OWS) + field_value(line)
-                 + rng.choice(vocab.OWS))
+    line.text = (
+        name.rstrip(b" \t")
+        + rng.choice(vocab.OWS)
+        + b":"
+        + rng.choice(vocab.OWS)
+        + field_value(line)
+        + rng.choice(vocab.OWS)
+    )
     return True
 
 
@@ -325,7 +333,7 @@ def _recased(name: bytes, rng) -> bytes:
         return b"-".join(p.capitalize() for p in name.split(b"-"))
     if style == 2 and name:
         i = rng.randrange(len(name))
-        return name[:i] + name[i:i + 1].swapcase() + name[i + 1:]
+        return name[:i] + name[i : i + 1].swapcase() + name[i + 1 :]
     return name
 
 
@@ -377,7 +385,9 @@ def framing_both(s: Stream, rng) -> bool:
     if m.chunks is None:
         body = m.body
         m.fields = [f for f in m.fields if field_name(f) != b"transfer-encoding"]
-        m.fields.insert(rng.randrange(len(m.fields) + 1), _field(b"Transfer-Encoding", _pick_value(b"transfer-encoding", rng)))
+        m.fields.insert(
+            rng.randrange(len(m.fields) + 1), _field(b"Transfer-Encoding", _pick_value(b"transfer-encoding", rng))
+        )
         if rng.random() < 0.7:
             m.chunks, m.body, m.end = _chunked(body, rng), b"", b"\r\n"
     if not _fields_named(m, b"content-length"):
@@ -425,7 +435,7 @@ def body_length(s: Stream, rng) -> bool:
     if choice == 0:
         m.body += bytes(rng.choice(b"abc") for _ in range(1 + rng.randrange(8)))
     elif choice == 1 and m.body:
-        m.body = m.body[:rng.randrange(len(m.body))]
+        m.body = m.body[: rng.randrange(len(m.body))]
     else:
         fields = _fields_named(m, b"content-length")
         n = max(0, len(m.body) + rng.choice((-2, -1, 0, 1, 2, 100)))
@@ -496,8 +506,10 @@ def chunk_split(s: Stream, rng) -> bool:
     i = rng.choice(candidates)
     c = m.chunks[i]
     cut = 1 + rng.randrange(len(c.data) - 1)
-    m.chunks[i:i + 1] = [Chunk(Line(b"%x" % cut), c.data[:cut], b"\r\n"),
-                         Chunk(Line(b"%x" % (len(c.data) - cut)), c.data[cut:], c.crlf)]
+    m.chunks[i : i + 1] = [
+        Chunk(Line(b"%x" % cut), c.data[:cut], b"\r\n"),
+        Chunk(Line(b"%x" % (len(c.data) - cut)), c.data[cut:], c.crlf),
+    ]
     return True
 
 
@@ -508,7 +520,7 @@ def chunk_merge(s: Stream, rng) -> bool:
         return False
     i = rng.choice(pairs)
     a, b = m.chunks[i], m.chunks[i + 1]
-    m.chunks[i:i + 2] = [Chunk(Line(b"%x" % (len(a.data) + len(b.data))), a.data + b.data, b.crlf)]
+    m.chunks[i : i + 2] = [Chunk(Line(b"%x" % (len(a.data) + len(b.data))), a.data + b.data, b.crlf)]
     return True
 
 
@@ -566,7 +578,7 @@ def start_spacing(s: Stream, rng) -> bool:
         return False
     spaces = [i for i, b in enumerate(m.start.text) if b == 0x20]
     i = rng.choice(spaces)
-    m.start.text = m.start.text[:i] + rng.choice((b"  ", b"\t", b"", b" \t", b"\x0b")) + m.start.text[i + 1:]
+    m.start.text = m.start.text[:i] + rng.choice((b"  ", b"\t", b"", b" \t", b"\x0b")) + m.start.text[i + 1 :]
     return True
 
 
@@ -616,19 +628,32 @@ def operations(response: bool) -> dict:
     """kind -> (weight, fn(stream, rng) -> applied?)."""
     return {
         "field_duplicate": (3, _on_fields(lambda fields, rng: duplicate_one(fields, rng, copy.copy))),
-        "field_drop": (3, _on_fields(drop_one)), "field_swap": (2, _on_fields(swap_two)),
-        "field_recase": (2, field_recase), "field_ows": (3, field_ows), "field_fold": (2, field_fold),
-        "field_insert": (5, field_insert), "field_value": (5, field_value_op), "line_ending": (3, line_ending),
+        "field_drop": (3, _on_fields(drop_one)),
+        "field_swap": (2, _on_fields(swap_two)),
+        "field_recase": (2, field_recase),
+        "field_ows": (3, field_ows),
+        "field_fold": (2, field_fold),
+        "field_insert": (5, field_insert),
+        "field_value": (5, field_value_op),
+        "line_ending": (3, line_ending),
         "connection_nominate": (2, connection_nominate),
-        "framing_both": (3, framing_both), "framing_swap": (2, framing_swap), "framing_double": (3, framing_double),
-        "body_length": (2, body_length), "chunk_size": (4, chunk_size_op), "chunk_extension": (2, chunk_extension),
-        "chunk_split": (1, chunk_split), "chunk_merge": (1, chunk_merge), "trailer_add": (2, trailer_add),
-        "chunk_last": (1, chunk_last), "start_token": (4, lambda s, rng: start_token(s, rng, response)),
+        "framing_both": (3, framing_both),
+        "framing_swap": (2, framing_swap),
+        "framing_double": (3, framing_double),
+        "body_length": (2, body_length),
+        "chunk_size": (4, chunk_size_op),
+        "chunk_extension": (2, chunk_extension),
+        "chunk_split": (1, chunk_split),
+        "chunk_merge": (1, chunk_merge),
+        "trailer_add": (2, trailer_add),
+        "chunk_last": (1, chunk_last),
+        "start_token": (4, lambda s, rng: start_token(s, rng, response)),
         "start_spacing": (1, start_spacing),
         "message_insert": (3, lambda s, rng: message_insert(s, rng, response)),
         "message_duplicate": (1, lambda s, rng: duplicate_one(s.messages, rng, copy.deepcopy, MAX_MESSAGES)),
         "message_drop": (1, lambda s, rng: drop_one(s.messages, rng, keep=1)),
-        "message_swap": (1, lambda s, rng: swap_two(s.messages, rng)), "message_merge": (1, message_merge),
+        "message_swap": (1, lambda s, rng: swap_two(s.messages, rng)),
+        "message_merge": (1, message_merge),
         "message_split": (1, message_split),
         "body_smuggle": (1, lambda s, rng: body_smuggle(s, rng, response)),
     }
@@ -660,7 +685,9 @@ class Http1(Mutator):
             m, donor = rng.choice(heads_a), rng.choice(heads_b)
             if donor.fields:
                 i = rng.randrange(len(donor.fields))
-                m.fields[rng.randrange(len(m.fields) + 1):0] = copy.deepcopy(donor.fields[i:i + 1 + rng.randrange(3)])
+                m.fields[rng.randrange(len(m.fields) + 1) : 0] = copy.deepcopy(
+                    donor.fields[i : i + 1 + rng.randrange(3)]
+                )
                 return ["h1.fields"], a.raw()
         i, j = rng.randrange(len(a.messages) + 1), rng.randrange(len(b.messages) + 1)
         return ["h1.messages"], Stream(a.messages[:i] + b.messages[j:], b.tail).raw()

@@ -33,27 +33,31 @@ MAX_FRAMES = 128
 class Frame:
     type: int
     flags: int = 0
-    stream: int = 0                 # the 32 bits on the wire, reserved bit included
+    stream: int = 0  # the 32 bits on the wire, reserved bit included
     payload: bytes = b""
-    length: int | None = None       # the declared length, when it is not len(payload)
+    length: int | None = None  # the declared length, when it is not len(payload)
 
     def raw(self) -> bytes:
         n = len(self.payload) if self.length is None else self.length
-        return (n & 0xFFFFFF).to_bytes(3, "big") + bytes([self.type & 0xFF, self.flags & 0xFF]) + \
-            (self.stream & 0xFFFFFFFF).to_bytes(4, "big") + self.payload
+        return (
+            (n & 0xFFFFFF).to_bytes(3, "big")
+            + bytes([self.type & 0xFF, self.flags & 0xFF])
+            + (self.stream & 0xFFFFFFFF).to_bytes(4, "big")
+            + self.payload
+        )
 
 
 @dataclass
 class Block:
-    frames: list                    # the HEADERS / PUSH_PROMISE frame, then its CONTINUATION frames
-    fields: list                    # decoded (name, value) pairs
+    frames: list  # the HEADERS / PUSH_PROMISE frame, then its CONTINUATION frames
+    fields: list  # decoded (name, value) pairs
 
 
 @dataclass
 class Capture:
     prefix: bytes
     frames: list = field(default_factory=list)
-    tail: bytes = b""               # a frame header cut short
+    tail: bytes = b""  # a frame header cut short
 
     def raw(self) -> bytes:
         return self.prefix + b"".join(f.raw() for f in self.frames) + self.tail
@@ -64,10 +68,17 @@ def parse(data: bytes) -> Capture:
     prefix = PREFACE if data.startswith(PREFACE) else b""
     cap, pos = Capture(prefix), len(prefix)
     while pos + 9 <= len(data) and len(cap.frames) < MAX_FRAMES:
-        n = int.from_bytes(data[pos:pos + 3], "big")
-        payload = data[pos + 9:pos + 9 + n]
-        cap.frames.append(Frame(data[pos + 3], data[pos + 4], int.from_bytes(data[pos + 5:pos + 9], "big"), payload,
-                                None if len(payload) == n else n))
+        n = int.from_bytes(data[pos : pos + 3], "big")
+        payload = data[pos + 9 : pos + 9 + n]
+        cap.frames.append(
+            Frame(
+                data[pos + 3],
+                data[pos + 4],
+                int.from_bytes(data[pos + 5 : pos + 9], "big"),
+                payload,
+                None if len(payload) == n else n,
+            )
+        )
         pos += 9 + len(payload)
     cap.tail = data[pos:]
     return cap
@@ -88,7 +99,7 @@ def _split_first(f: Frame) -> tuple[bytes, bytes, bytes] | None:
         head += 4
     if head + pad > len(p):
         return None
-    return p[:head], p[head:len(p) - pad], p[len(p) - pad:]
+    return p[:head], p[head : len(p) - pad], p[len(p) - pad :]
 
 
 def header_blocks(cap: Capture) -> list[Block]:
@@ -139,17 +150,23 @@ def standalone_block(fields: list) -> bytes:
 # ------------------------------------------------------------------------------------- new parts
 def request_fields(rng: random.Random, body_len: int = 0) -> list:
     usual = rng.random() < 0.8
-    fields = [(b":method", rng.choice(vocab.METHODS[:6] if usual else vocab.METHODS)),
-              (b":scheme", b"http" if usual else rng.choice(vocab.SCHEMES)),
-              (b":path", rng.choice(vocab.TARGETS[:2] if usual else vocab.TARGETS)),
-              (b":authority", b"a.example" if usual else rng.choice(vocab.FIELD_VALUES[b"host"]))]
+    fields = [
+        (b":method", rng.choice(vocab.METHODS[:6] if usual else vocab.METHODS)),
+        (b":scheme", b"http" if usual else rng.choice(vocab.SCHEMES)),
+        (b":path", rng.choice(vocab.TARGETS[:2] if usual else vocab.TARGETS)),
+        (b":authority", b"a.example" if usual else rng.choice(vocab.FIELD_VALUES[b"host"])),
+    ]
     if not usual and rng.random() < 0.5:
         del fields[rng.randrange(len(fields))]
     for _ in range(rng.randrange(3)):
         fields.append(_any_field(rng))
     if rng.random() < 0.3:
-        fields.append((b"content-length", b"%d" % body_len if rng.random() < 0.5 else
-                       rng.choice(vocab.FIELD_VALUES[b"content-length"])))
+        fields.append(
+            (
+                b"content-length",
+                b"%d" % body_len if rng.random() < 0.5 else rng.choice(vocab.FIELD_VALUES[b"content-length"]),
+            )
+        )
     return fields
 
 
@@ -164,19 +181,35 @@ def _streams(cap: Capture) -> list[int]:
 
 
 def _new_stream(cap: Capture) -> int:
-    odd = [s for s in _streams(cap) if s % 2 and s < 2 ** 31]
+    odd = [s for s in _streams(cap) if s % 2 and s < 2**31]
     return (max(odd) + 2) if odd else 1
 
 
 def _settings_payload(rng: random.Random) -> bytes:
-    return b"".join(rng.choice(vocab.SETTINGS_IDS).to_bytes(2, "big") + rng.choice(vocab.SETTINGS_VALUES).to_bytes(4, "big")
-                    for _ in range(rng.randrange(4)))
+    return b"".join(
+        rng.choice(vocab.SETTINGS_IDS).to_bytes(2, "big") + rng.choice(vocab.SETTINGS_VALUES).to_bytes(4, "big")
+        for _ in range(rng.randrange(4))
+    )
 
 
 def new_frame(cap: Capture, rng: random.Random) -> Frame:
     """A frame of any type, valid more often than not, on a stream the capture uses or a new one."""
-    kind = rng.choice((DATA, HEADERS, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY,
-                       WINDOW_UPDATE, CONTINUATION, 0x0A + rng.randrange(0xF6)))
+    kind = rng.choice(
+        (
+            DATA,
+            HEADERS,
+            HEADERS,
+            PRIORITY,
+            RST_STREAM,
+            SETTINGS,
+            PUSH_PROMISE,
+            PING,
+            GOAWAY,
+            WINDOW_UPDATE,
+            CONTINUATION,
+            0x0A + rng.randrange(0xF6),
+        )
+    )
     sid = rng.choice(_streams(cap) + [_new_stream(cap), 0])
     if kind == DATA:
         return Frame(DATA, END_STREAM if rng.random() < 0.5 else 0, sid, bytes(rng.randrange(16)))
@@ -199,8 +232,12 @@ def new_frame(cap: Capture, rng: random.Random) -> Frame:
     if kind == PING:
         return Frame(PING, 1 if rng.random() < 0.2 else 0, 0, bytes(rng.randrange(256) for _ in range(8)))
     if kind == GOAWAY:
-        return Frame(GOAWAY, 0, 0, rng.choice(_streams(cap)).to_bytes(4, "big") +
-                     rng.choice(vocab.ERROR_CODES).to_bytes(4, "big"))
+        return Frame(
+            GOAWAY,
+            0,
+            0,
+            rng.choice(_streams(cap)).to_bytes(4, "big") + rng.choice(vocab.ERROR_CODES).to_bytes(4, "big"),
+        )
     if kind == WINDOW_UPDATE:
         return Frame(WINDOW_UPDATE, 0, rng.choice((0, sid)), rng.choice(vocab.WINDOW_INCREMENTS).to_bytes(4, "big"))
     return Frame(kind, rng.randrange(256), sid, bytes(rng.randrange(256) for _ in range(rng.randrange(8))))
@@ -210,11 +247,14 @@ def new_capture(rng: random.Random) -> Capture:
     """The preface, the client's SETTINGS and one or two requests."""
     cap = Capture(PREFACE, [Frame(SETTINGS, 0, 0, _settings_payload(rng) if rng.random() < 0.3 else b"")])
     for _ in range(1 + (rng.random() < 0.3)):
-        body = b"abcd"[:rng.randrange(5)]
+        body = b"abcd"[: rng.randrange(5)]
         sid = _new_stream(cap)
         end = not body and rng.random() < 0.8
-        cap.frames.append(Frame(HEADERS, END_HEADERS | (END_STREAM if end else 0), sid,
-                                standalone_block(request_fields(rng, len(body)))))
+        cap.frames.append(
+            Frame(
+                HEADERS, END_HEADERS | (END_STREAM if end else 0), sid, standalone_block(request_fields(rng, len(body)))
+            )
+        )
         if not end:
             cap.frames.append(Frame(DATA, END_STREAM, sid, body))
     return cap
@@ -273,8 +313,7 @@ def frame_stream(cap: Capture, rng) -> bool:
     if f is None:
         return False
     others = _streams(cap)
-    f.stream = rng.choice([0, 1, 2, 3, _new_stream(cap), 2 ** 31 - 1, f.stream | 2 ** 31, rng.choice(others),
-                           f.stream + 2])
+    f.stream = rng.choice([0, 1, 2, 3, _new_stream(cap), 2**31 - 1, f.stream | 2**31, rng.choice(others), f.stream + 2])
     return True
 
 
@@ -284,7 +323,7 @@ def frame_length(cap: Capture, rng) -> bool:
     if f is None:
         return False
     n = len(f.payload)
-    f.length = rng.choice((None, 0, max(0, n - 1), n + 1, n + 8, 2 ** 14, 2 ** 14 + 1, 2 ** 24 - 1))
+    f.length = rng.choice((None, 0, max(0, n - 1), n + 1, n + 8, 2**14, 2**14 + 1, 2**24 - 1))
     return True
 
 
@@ -304,7 +343,7 @@ def settings_op(cap: Capture, rng) -> bool:
     if f is None:
         f = Frame(SETTINGS)
         cap.frames.insert(0, f)
-    entries = [f.payload[i:i + 6] for i in range(0, len(f.payload) - 5, 6)]
+    entries = [f.payload[i : i + 6] for i in range(0, len(f.payload) - 5, 6)]
     choice = rng.randrange(3)
     if choice == 0 or not entries:
         entries.insert(rng.randrange(len(entries) + 1), _settings_payload(rng)[:6] or b"\x00\x04\x00\x00\xff\xff")
@@ -340,8 +379,11 @@ def data_resize(cap: Capture, rng) -> bool:
     f = _any(cap, rng, lambda f: f.type == DATA)
     if f is None:
         return False
-    f.payload = f.payload[:rng.randrange(len(f.payload) + 1)] if rng.random() < 0.4 else \
-        f.payload + b"x" * rng.choice((1, 2, 16, 1000))
+    f.payload = (
+        f.payload[: rng.randrange(len(f.payload) + 1)]
+        if rng.random() < 0.4
+        else f.payload + b"x" * rng.choice((1, 2, 16, 1000))
+    )
     f.length = None
     return True
 
@@ -365,6 +407,7 @@ def headers_split(cap: Capture, rng) -> bool:
 
 def _field_op(edit):
     """A field-level operation: decode the blocks, edit one block's list, encode all again."""
+
     def op(cap: Capture, rng) -> bool:
         blocks = header_blocks(cap)
         if not blocks:
@@ -373,6 +416,7 @@ def _field_op(edit):
             return False
         reencode(blocks, rng)
         return True
+
     return op
 
 
@@ -402,23 +446,46 @@ def _name(fields, rng):
         return False
     i = rng.randrange(len(fields))
     name, value = fields[i]
-    fields[i] = (rng.choice((name.upper(), name.capitalize(), name + b" ", b" " + name, name.replace(b"-", b"_"),
-                             rng.choice(vocab.FIELD_NAMES + vocab.H2_PSEUDO))), value)
+    fields[i] = (
+        rng.choice(
+            (
+                name.upper(),
+                name.capitalize(),
+                name + b" ",
+                b" " + name,
+                name.replace(b"-", b"_"),
+                rng.choice(vocab.FIELD_NAMES + vocab.H2_PSEUDO),
+            )
+        ),
+        value,
+    )
     return True
 
 
 def operations() -> dict:
     return {
-        "frame_insert": (6, frame_insert), "frame_drop": (2, lambda cap, rng: drop_one(cap.frames, rng)),
+        "frame_insert": (6, frame_insert),
+        "frame_drop": (2, lambda cap, rng: drop_one(cap.frames, rng)),
         "frame_duplicate": (2, lambda cap, rng: duplicate_one(cap.frames, rng, copy.copy, MAX_FRAMES)),
-        "frame_swap": (2, lambda cap, rng: swap_two(cap.frames, rng)), "frame_move": (2, frame_move),
+        "frame_swap": (2, lambda cap, rng: swap_two(cap.frames, rng)),
+        "frame_move": (2, frame_move),
         "frame_type": (1, frame_type),
-        "frame_flags": (3, frame_flags), "end_stream": (3, end_stream), "frame_stream": (3, frame_stream),
-        "frame_length": (2, frame_length), "frame_padding": (1, frame_padding), "settings": (2, settings_op),
-        "window_update": (2, window_update), "error_code": (1, error_code), "data_resize": (2, data_resize),
-        "headers_split": (2, headers_split), "field_add": (4, _field_op(_add)), "field_drop": (2, _field_op(drop_one)),
-        "field_duplicate": (2, _field_op(duplicate_one)), "field_value": (4, _field_op(_value)),
-        "field_name": (2, _field_op(_name)), "field_reorder": (1, _field_op(swap_two)),
+        "frame_flags": (3, frame_flags),
+        "end_stream": (3, end_stream),
+        "frame_stream": (3, frame_stream),
+        "frame_length": (2, frame_length),
+        "frame_padding": (1, frame_padding),
+        "settings": (2, settings_op),
+        "window_update": (2, window_update),
+        "error_code": (1, error_code),
+        "data_resize": (2, data_resize),
+        "headers_split": (2, headers_split),
+        "field_add": (4, _field_op(_add)),
+        "field_drop": (2, _field_op(drop_one)),
+        "field_duplicate": (2, _field_op(duplicate_one)),
+        "field_value": (4, _field_op(_value)),
+        "field_name": (2, _field_op(_name)),
+        "field_reorder": (1, _field_op(swap_two)),
     }
 
 

@@ -18,7 +18,7 @@ class Translate(Mutator):
         super().__init__(byte_mutate)
         self.h1 = http1.Http1(byte_mutate)
         self.h2 = http2.Http2(byte_mutate)
-        self.h2.new_share = 0.0   # mode switches are ours
+        self.h2.new_share = 0.0  # mode switches are ours
 
     def structured(self, data, max_size, rng):
         h2 = data.startswith(http2.PREFACE)

@@ -2,29 +2,138 @@
 variants parsers are known to disagree on (RFC 9110/9112/9113 grammar edges, the request-smuggling
 shapes of the research literature). Data only; no shape here is cut to one planted bug."""
 
-METHODS = (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE", b"CONNECT", b"PATCH",
-           b"PURGE", b"get", b"G\x00T", b"GET/", b"")
-TARGETS = (b"/", b"/a/b?c=d", b"*", b"http://a.example/x", b"https://a.example:443/", b"a.example:443",
-           b"/%41%20", b"/a b", b"//x", b"/?q=%00", b"", b"/#frag", b"/\x7f", b"/../etc", b"http://u@a.example/",
-           b"/" + b"a" * 200)
-VERSIONS = (b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/0.9", b"HTTP/1.2", b"http/1.1", b"HTTP/11",
-            b"HTTP/1.01", b"HTTP/ 1.1", b"")
-STATUSES = (b"200", b"100", b"101", b"103", b"204", b"206", b"304", b"400", b"404", b"500", b"999", b"000",
-            b"2000", b"20x", b"")
+METHODS = (
+    b"GET",
+    b"HEAD",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"OPTIONS",
+    b"TRACE",
+    b"CONNECT",
+    b"PATCH",
+    b"PURGE",
+    b"get",
+    b"G\x00T",
+    b"GET/",
+    b"",
+)
+TARGETS = (
+    b"/",
+    b"/a/b?c=d",
+    b"*",
+    b"http://a.example/x",
+    b"https://a.example:443/",
+    b"a.example:443",
+    b"/%41%20",
+    b"/a b",
+    b"//x",
+    b"/?q=%00",
+    b"",
+    b"/#frag",
+    b"/\x7f",
+    b"/../etc",
+    b"http://u@a.example/",
+    b"/" + b"a" * 200,
+)
+VERSIONS = (
+    b"HTTP/1.1",
+    b"HTTP/1.0",
+    b"HTTP/2.0",
+    b"HTTP/0.9",
+    b"HTTP/1.2",
+    b"http/1.1",
+    b"HTTP/11",
+    b"HTTP/1.01",
+    b"HTTP/ 1.1",
+    b"",
+)
+STATUSES = (
+    b"200",
+    b"100",
+    b"101",
+    b"103",
+    b"204",
+    b"206",
+    b"304",
+    b"400",
+    b"404",
+    b"500",
+    b"999",
+    b"000",
+    b"2000",
+    b"20x",
+    b"",
+)
 REASONS = (b"OK", b"", b"Not Found", b"x\x00y", b"a\tb", b"Continue")
 
 # Values worth trying per field name (lowercase); GENERIC_VALUES for any field.
 FIELD_VALUES = {
-    b"host": (b"a.example", b"a.example:8080", b"[::1]:443", b"127.0.0.1", b"", b"a/b", b"x@y", b"a b",
-              b"a.example:", b":80", b"a.example:99999", b"a,b", b"A.EXAMPLE", b"a..b", b"a%20b", b"[::1",
-              b"a?b", b"a#b", b"a\\b"),
-    b"content-length": (b"0", b"1", b"4", b"5", b"10", b"100", b"+4", b"-1", b"0x4", b"04", b"4, 4", b"4,5",
-                        b" 4", b"4 ", b"", b"99999999999999999999", b"1_0", b"4\x00"),
-    b"transfer-encoding": (b"chunked", b"Chunked", b"gzip, chunked", b"chunked, gzip", b"identity",
-                           b"xchunked", b"chunked;q=1", b" chunked", b"chunked, chunked", b"", b"chunked\x0b",
-                           b"gzip"),
-    b"connection": (b"close", b"keep-alive", b"upgrade", b"close, te", b"x-custom", b"Upgrade, HTTP2-Settings",
-                    b"content-length", b"host"),
+    b"host": (
+        b"a.example",
+        b"a.example:8080",
+        b"[::1]:443",
+        b"127.0.0.1",
+        b"",
+        b"a/b",
+        b"x@y",
+        b"a b",
+        b"a.example:",
+        b":80",
+        b"a.example:99999",
+        b"a,b",
+        b"A.EXAMPLE",
+        b"a..b",
+        b"a%20b",
+        b"[::1",
+        b"a?b",
+        b"a#b",
+        b"a\\b",
+    ),
+    b"content-length": (
+        b"0",
+        b"1",
+        b"4",
+        b"5",
+        b"10",
+        b"100",
+        b"+4",
+        b"-1",
+        b"0x4",
+        b"04",
+        b"4, 4",
+        b"4,5",
+        b" 4",
+        b"4 ",
+        b"",
+        b"99999999999999999999",
+        b"1_0",
+        b"4\x00",
+    ),
+    b"transfer-encoding": (
+        b"chunked",
+        b"Chunked",
+        b"gzip, chunked",
+        b"chunked, gzip",
+        b"identity",
+        b"xchunked",
+        b"chunked;q=1",
+        b" chunked",
+        b"chunked, chunked",
+        b"",
+        b"chunked\x0b",
+        b"gzip",
+    ),
+    b"connection": (
+        b"close",
+        b"keep-alive",
+        b"upgrade",
+        b"close, te",
+        b"x-custom",
+        b"Upgrade, HTTP2-Settings",
+        b"content-length",
+        b"host",
+    ),
     b"expect": (b"100-continue", b"100-Continue", b"200-ok"),
     b"te": (b"trailers", b"gzip", b"trailers, deflate", b""),
     b"upgrade": (b"h2c", b"websocket", b"HTTP/2.0"),
@@ -38,15 +147,38 @@ FIELD_VALUES = {
     b"x-custom": (b"value",),
     b"trailer": (b"x-trailer", b"content-length"),
 }
-GENERIC_VALUES = (b"", b" ", b"\t", b"a\x00b", b"\x80\xff", b"a\rb", b"a\nb", b"a\r\nX-Injected: 1", b"a" * 300,
-                  b"\"quoted\"", b"a, b", b"0", b"-1")
-FIELD_NAMES = tuple(FIELD_VALUES) + (b"X-Custom", b"Bad Name", b"x:y", b"", b"x\x00", b"\xff", b"authorization",
-                                     b"set-cookie", b"http2-settings", b":path")
+GENERIC_VALUES = (
+    b"",
+    b" ",
+    b"\t",
+    b"a\x00b",
+    b"\x80\xff",
+    b"a\rb",
+    b"a\nb",
+    b"a\r\nX-Injected: 1",
+    b"a" * 300,
+    b'"quoted"',
+    b"a, b",
+    b"0",
+    b"-1",
+)
+FIELD_NAMES = tuple(FIELD_VALUES) + (
+    b"X-Custom",
+    b"Bad Name",
+    b"x:y",
+    b"",
+    b"x\x00",
+    b"\xff",
+    b"authorization",
+    b"set-cookie",
+    b"http2-settings",
+    b":path",
+)
 # Fields a trailer section must not carry (RFC 9110 6.5.1), and harmless ones.
 TRAILER_NAMES = (b"x-trailer", b"content-length", b"transfer-encoding", b"host", b"trailer", b"connection")
 
 # Chunk extensions (RFC 9112 7.1.1) and malformed ones.
-CHUNK_EXTENSIONS = (b";a=b", b";a", b";a=\"q\"", b" ;a=b", b"; a=b", b";a=b;c=d", b";=", b";a=\x01", b";", b";a=\"")
+CHUNK_EXTENSIONS = (b";a=b", b";a", b';a="q"', b" ;a=b", b"; a=b", b";a=b;c=d", b";=", b";a=\x01", b";", b';a="')
 # Line endings a message may use, strict or not.
 EOLS = (b"\r\n", b"\n", b"\r", b"\r\r\n", b"", b"\n\r")
 # Whitespace around the colon and the value of a field line.
@@ -54,9 +186,8 @@ OWS = (b"", b" ", b"  ", b"\t", b" \t")
 
 # HTTP/2 (RFC 9113): setting identifiers with boundary values, error codes, frame flags.
 SETTINGS_IDS = (1, 2, 3, 4, 5, 6, 8, 9, 0, 7, 0xFF, 0xFFFF)
-SETTINGS_VALUES = (0, 1, 2, 100, 4096, 16383, 16384, 16385, 65535, 65536, 2 ** 24 - 1, 2 ** 24, 2 ** 31 - 1,
-                   2 ** 31, 2 ** 32 - 1)
-WINDOW_INCREMENTS = (0, 1, 2, 1000, 65535, 65536, 2 ** 30, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1)
-ERROR_CODES = (0, 1, 2, 3, 7, 8, 11, 13, 0xFF, 2 ** 32 - 1)
+SETTINGS_VALUES = (0, 1, 2, 100, 4096, 16383, 16384, 16385, 65535, 65536, 2**24 - 1, 2**24, 2**31 - 1, 2**31, 2**32 - 1)
+WINDOW_INCREMENTS = (0, 1, 2, 1000, 65535, 65536, 2**30, 2**31 - 1, 2**31, 2**32 - 1)
+ERROR_CODES = (0, 1, 2, 3, 7, 8, 11, 13, 0xFF, 2**32 - 1)
 H2_PSEUDO = (b":method", b":path", b":scheme", b":authority", b":status", b":protocol", b":x")
 SCHEMES = (b"http", b"https", b"", b"ftp")

@@ -35,7 +35,9 @@ class Client:
 
     def _exchange(self, msg: Message, stream: int) -> Exchange:
         rid = msg.header(ID_HEADER)
-        ex = Exchange(rid.decode("latin-1") if rid else f"c{self.index}.{stream}", self.index, self.protocol, stream, msg)
+        ex = Exchange(
+            rid.decode("latin-1") if rid else f"c{self.index}.{stream}", self.index, self.protocol, stream, msg
+        )
         self.exchanges.append(ex)
         self.log.add(ex, has_id=rid is not None)
         return ex
@@ -43,10 +45,10 @@ class Client:
     def observe(self, now: int) -> None:
         sock = self.sock
         if len(sock.sent) > self.sent_seen:
-            self.on_sent(bytes(sock.sent[self.sent_seen:]), now)
+            self.on_sent(bytes(sock.sent[self.sent_seen :]), now)
             self.sent_seen = len(sock.sent)
         if len(sock.received) > self.received_seen or sock.peer_saw_end:
-            fresh = bytes(sock.received[self.received_seen:])
+            fresh = bytes(sock.received[self.received_seen :])
             self.received_seen = len(sock.received)
             self.on_received(fresh, now)
         if sock.is_closed or sock.peer_saw_end:
@@ -89,8 +91,10 @@ class H1Client(Client):
         self._eof_fed |= eof
         self.responses.feed(data, now, eof)
         if self.responses.error is not None and self.reads_proxy_output:
-            raise InvariantViolation("peer_h1_response_rejected",
-                                     f"client {self.index}: h11 refused the proxy's response bytes: {self.responses.error}")
+            raise InvariantViolation(
+                "peer_h1_response_rejected",
+                f"client {self.index}: h11 refused the proxy's response bytes: {self.responses.error}",
+            )
         for ex in self.exchanges:
             response = ex.response
             if response is not None and response.complete and response.ended_ms is not None:  # set together
@@ -144,7 +148,7 @@ class H2Client(H2Peer, Client):
             self.sock.peer_send(out)
 
     def on_event(self, ev, now: int) -> None:
-        sid: int | None = getattr(ev, "stream_id", None)   # None: a connection-level event
+        sid: int | None = getattr(ev, "stream_id", None)  # None: a connection-level event
         ex = self.by_stream.get(sid) if sid is not None else None
         if ex is None:
             return

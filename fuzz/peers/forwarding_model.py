@@ -37,7 +37,9 @@ class Model:
     def __init__(self, config) -> None:
         # (names removed, fields added) of each header_mutation filter (proxy.http.filters.header_mutation)
         self.mutations: list[tuple[tuple, tuple]] = []
-        self.response_mutations: list[tuple[tuple, tuple]] = []  # in encoding order: the last filter of the chain first (Envoy)
+        self.response_mutations: list[
+            tuple[tuple, tuple]
+        ] = []  # in encoding order: the last filter of the chain first (Envoy)
         for name, make in zip(getattr(config, "filter_names", ()), getattr(config, "filter_makers", ())):
             if name == "header_mutation":
                 mutation = make(None).config
@@ -62,7 +64,7 @@ def split_target(target: bytes) -> tuple[bytes, bytes | None]:
     m = _SCHEME.match(target)
     if m is None:
         return target, None
-    rest = target[m.end():]
+    rest = target[m.end() :]
     cut = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
     path = rest[cut:]
     authority = rest[:cut].rpartition(b"@")[2]  # userinfo is never forwarded (RFC 9110 4.2.4)
@@ -76,9 +78,11 @@ _UNRESERVED = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01
 def normal_escapes(path: bytes) -> bytes:
     """RFC 3986 6.2.2.2: percent-encoded unreserved characters decoded (the case of the other escapes
     is left alone: 6.2.2.1's upper case is a "should" Envoy does not apply)."""
+
     def one(m):
         c = int(m.group(1), 16)
         return bytes([c]) if c in _UNRESERVED else m.group(0)
+
     return _PCT.sub(one, path)
 
 
@@ -111,10 +115,11 @@ def normal_target(target: bytes, model: Model) -> bytes:
 @dataclass(frozen=True)
 class ExpectedRequest:
     """What the upstream should see of a client's request."""
+
     method: bytes
-    target: bytes | None         # None when the model does not know the path rewrite
+    target: bytes | None  # None when the model does not know the path rewrite
     authority: bytes
-    headers: list                # [(name, value)] bytes
+    headers: list  # [(name, value)] bytes
 
 
 def expected_request(sent: Message, model: Model) -> ExpectedRequest:
@@ -131,9 +136,12 @@ def expected_request(sent: Message, model: Model) -> ExpectedRequest:
         headers = [(n, v) for n, v in headers if n.lower() not in remove] + list(add)
     if model.drop_underscores:
         headers = [(n, v) for n, v in headers if b"_" not in n]
-    return ExpectedRequest(method=sent.method, target=target,
-                           authority=absolute_authority if absolute_authority is not None else sent.authority,
-                           headers=headers)
+    return ExpectedRequest(
+        method=sent.method,
+        target=target,
+        authority=absolute_authority if absolute_authority is not None else sent.authority,
+        headers=headers,
+    )
 
 
 def expected_response_fields(upstream_fields, model: Model) -> list:

@@ -29,23 +29,50 @@ _FIELD_VALUE = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[\x20\x09\x21-\x7e\x80-\x
 
 # RFC 9110 6.5.1: fields a sender must not put in trailers, because they are needed before the
 # content is processed. Listed by the reasons the section names, with the RFC that defines each.
-FORBIDDEN_IN_TRAILERS = frozenset({
-    # message framing (RFC 9112 6, RFC 9110 6.4.1, 6.6.2)
-    b"transfer-encoding", b"content-length", b"trailer",
-    # connection-specific (RFC 9110 7.6.1, RFC 9113 8.2.2)
-    b"connection", b"keep-alive", b"proxy-connection", b"upgrade", b"te",
-    # routing (RFC 9110 7.2, 7.6.2)
-    b"host", b"max-forwards",
-    # request modifiers: controls and conditionals (RFC 9110 10.1, 13.1; RFC 9111 5.2, 5.4)
-    b"expect", b"cache-control", b"pragma", b"range", b"if-match", b"if-none-match",
-    b"if-modified-since", b"if-unmodified-since", b"if-range",
-    # authentication (RFC 9110 11.6, 11.7)
-    b"authorization", b"proxy-authorization", b"www-authenticate", b"proxy-authenticate",
-    # response control (RFC 9110 10.2, RFC 9111 5)
-    b"age", b"expires", b"date", b"location", b"retry-after", b"vary", b"set-cookie",
-    # content format and processing (RFC 9110 8.3, 8.4, 14.4)
-    b"content-type", b"content-encoding", b"content-range",
-})
+FORBIDDEN_IN_TRAILERS = frozenset(
+    {
+        # message framing (RFC 9112 6, RFC 9110 6.4.1, 6.6.2)
+        b"transfer-encoding",
+        b"content-length",
+        b"trailer",
+        # connection-specific (RFC 9110 7.6.1, RFC 9113 8.2.2)
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"upgrade",
+        b"te",
+        # routing (RFC 9110 7.2, 7.6.2)
+        b"host",
+        b"max-forwards",
+        # request modifiers: controls and conditionals (RFC 9110 10.1, 13.1; RFC 9111 5.2, 5.4)
+        b"expect",
+        b"cache-control",
+        b"pragma",
+        b"range",
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-range",
+        # authentication (RFC 9110 11.6, 11.7)
+        b"authorization",
+        b"proxy-authorization",
+        b"www-authenticate",
+        b"proxy-authenticate",
+        # response control (RFC 9110 10.2, RFC 9111 5)
+        b"age",
+        b"expires",
+        b"date",
+        b"location",
+        b"retry-after",
+        b"vary",
+        b"set-cookie",
+        # content format and processing (RFC 9110 8.3, 8.4, 14.4)
+        b"content-type",
+        b"content-encoding",
+        b"content-range",
+    }
+)
 
 
 def origin_form(target: bytes) -> str | None:
@@ -55,13 +82,19 @@ def origin_form(target: bytes) -> str | None:
         return "has a fragment (RFC 9112 3.2: no fragment in a request target)"
     if ORIGIN_FORM.match(target) is None:
         path = target.split(b"?", 1)[0]
-        bad = next((chr(c) for c in path if chr(c) not in "%/:@" + _SUB_DELIMS and not chr(c).isalnum()
-                    and chr(c) not in "-._~"), None)
+        bad = next(
+            (
+                chr(c)
+                for c in path
+                if chr(c) not in "%/:@" + _SUB_DELIMS and not chr(c).isalnum() and chr(c) not in "-._~"
+            ),
+            None,
+        )
         if bad is not None:
             return f"character {bad!r} is not allowed in a path (RFC 3986 3.3)"
         if re.search(rb"%(?![0-9A-Fa-f]{2})", path):
             return "invalid percent-encoding (RFC 3986 2.1)"
-        return "not origin-form (RFC 9112 3.2.1: absolute-path [ \"?\" query ])"
+        return 'not origin-form (RFC 9112 3.2.1: absolute-path [ "?" query ])'
     return None
 
 
@@ -74,7 +107,7 @@ def authority(value: bytes) -> str | None:
         end = value.find(b"]")
         if end < 0:
             return "unclosed IP-literal (RFC 3986 3.2.2)"
-        literal, rest = value[1:end], value[end + 1:]
+        literal, rest = value[1:end], value[end + 1 :]
         if rest and not rest.startswith(b":"):
             return "bytes after an IP-literal (RFC 3986 3.2.2)"
         port = rest[1:]

@@ -53,6 +53,7 @@ def h11_messages(wire: bytes, requests: bool, methods=(), eof: bool = False) -> 
     """Complete messages h11 reads; Refused when it refuses bytes. Responses answer `methods` in order;
     `eof`: the connection ended after `wire` (a body delimited by the close is complete)."""
     from .h1_stream import RequestStream, ResponseStream
+
     stream: RequestStream | ResponseStream
     if requests:
         stream = RequestStream()
@@ -200,7 +201,7 @@ def _chunks(stream: io.BytesIO, end: int, msg: Message) -> bool:
             return False
         if crlf:
             raise Refused("chunk data not followed by CRLF")
-    rest = stream.getvalue()[stream.tell():]
+    rest = stream.getvalue()[stream.tell() :]
     if b"\r\n\r\n" not in rest and not rest.startswith(b"\r\n"):
         return False
     msg.trailers = _fields(stream)
@@ -230,8 +231,15 @@ def stdlib_responses(wire: bytes, methods, eof: bool = False) -> list[Message]:
         resp = http_client.HTTPResponse(sock, method=method.decode("latin-1"))  # type: ignore[arg-type]  # only makefile("rb") is called
         try:
             resp.begin()
-            if resp.length is None and not resp.chunked and resp.will_close and not eof \
-                    and resp.status >= 200 and resp.status not in (204, 304) and method != b"HEAD":
+            if (
+                resp.length is None
+                and not resp.chunked
+                and resp.will_close
+                and not eof
+                and resp.status >= 200
+                and resp.status not in (204, 304)
+                and method != b"HEAD"
+            ):
                 break  # delimited by the close, which has not come
             body = resp.read()
         except http_client.IncompleteRead:
@@ -242,8 +250,12 @@ def stdlib_responses(wire: bytes, methods, eof: bool = False) -> list[Message]:
             raise Refused(f"http.client: {e!r}") from None
         if resp.status < 200:
             continue
-        msg = Message(status=resp.status, body=bytearray(body), complete=True,
-                      headers=[(n.encode("latin-1").lower(), v.encode("latin-1")) for n, v in resp.msg.items()])
+        msg = Message(
+            status=resp.status,
+            body=bytearray(body),
+            complete=True,
+            headers=[(n.encode("latin-1").lower(), v.encode("latin-1")) for n, v in resp.msg.items()],
+        )
         out.append(msg)
         if resp.will_close:
             break
@@ -256,11 +268,22 @@ def key(msg: Message, requests: bool) -> tuple:
     return head + (tuple(comparable(msg.headers)), bytes(msg.body), tuple(comparable(msg.trailers)))
 
 
-FIELDS = {True: ("method", "target", "authority", "headers", "body", "trailers"), False: ("status", "headers", "body", "trailers")}
+FIELDS = {
+    True: ("method", "target", "authority", "headers", "body", "trailers"),
+    False: ("status", "headers", "body", "trailers"),
+}
 
 
-def agree(prefix: str, what: str, wire: bytes, requests: bool, methods=(), reference: list | None = None,
-          eof: bool = False, h11_read: list | None = None) -> list[Message]:
+def agree(
+    prefix: str,
+    what: str,
+    wire: bytes,
+    requests: bool,
+    methods=(),
+    reference: list | None = None,
+    eof: bool = False,
+    h11_read: list | None = None,
+) -> list[Message]:
     """The three parsers read `wire` (requests, or responses to `methods`) the same way; returns
     h11's messages. `reference`: messages that must also agree (what the proxy meant to send);
     `eof`: the connection ended after `wire`; `h11_read`: h11's messages when a peer already read
@@ -268,9 +291,11 @@ def agree(prefix: str, what: str, wire: bytes, requests: bool, methods=(), refer
     parsed: dict[str, list[Message]] = {}
     refused: dict[str, str] = {}
     head_at = None if requests else next((i for i, m in enumerate(methods) if m in (b"HEAD", b"CONNECT")), None)
-    for name, parse in (("h11", lambda: h11_read if h11_read is not None else h11_messages(wire, requests, methods, eof)),
-                        ("stdlib", lambda: stdlib_requests(wire) if requests else stdlib_responses(wire, methods, eof)),
-                        ("llhttp", lambda: llhttp_messages(wire, requests))):
+    for name, parse in (
+        ("h11", lambda: h11_read if h11_read is not None else h11_messages(wire, requests, methods, eof)),
+        ("stdlib", lambda: stdlib_requests(wire) if requests else stdlib_responses(wire, methods, eof)),
+        ("llhttp", lambda: llhttp_messages(wire, requests)),
+    ):
         try:
             parsed[name] = parse()
         except Refused as e:
@@ -288,19 +313,26 @@ def agree(prefix: str, what: str, wire: bytes, requests: bool, methods=(), refer
         partial.add("llhttp")
     if refused:
         name, reason = next(iter(refused.items()))
-        readers = f"{', '.join(parsed)} read {max(len(m) for m in parsed.values())} message(s)" if parsed \
+        readers = (
+            f"{', '.join(parsed)} read {max(len(m) for m in parsed.values())} message(s)"
+            if parsed
             else "no parser reads it"
+        )
         raise InvariantViolation(f"{prefix}_{name}_rejects", f"{what}: {reason}; {readers}, from {wire[:200]!r}")
     if reference is not None:
         parsed = {"the proxy": reference, **parsed}
     (base_name, base), *others = parsed.items()
     for name, msgs in others:
         if len(msgs) != len(base) and not (name in partial and len(msgs) < len(base)):
-            raise InvariantViolation(f"{prefix}_count_mismatch", f"{what}: {base_name} reads {len(base)} message(s), "
-                                                                 f"{name} reads {len(msgs)}: {wire[:300]!r}")
+            raise InvariantViolation(
+                f"{prefix}_count_mismatch",
+                f"{what}: {base_name} reads {len(base)} message(s), {name} reads {len(msgs)}: {wire[:300]!r}",
+            )
         for i, (a, b) in enumerate(zip(base, msgs)):
             for field, x, y in zip(FIELDS[requests], key(a, requests), key(b, requests)):
                 if x != y:
-                    raise InvariantViolation(f"{prefix}_{field}_mismatch", f"{what}, message {i + 1}: {base_name} "
-                                                                           f"reads {x!r}, {name} reads {y!r}")
+                    raise InvariantViolation(
+                        f"{prefix}_{field}_mismatch",
+                        f"{what}, message {i + 1}: {base_name} reads {x!r}, {name} reads {y!r}",
+                    )
     return parsed.get("h11", [])

@@ -61,7 +61,7 @@ class RequestStream(_Stream):
         self.conn = h11.Connection(h11.SERVER)
         self.messages: list[Message] = []
         self.error: str | None = None
-        self.done = False           # no more requests can follow (close, switch, error)
+        self.done = False  # no more requests can follow (close, switch, error)
         self.on_message = on_message
 
     def _events(self, now: int) -> None:

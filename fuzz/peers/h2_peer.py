@@ -34,15 +34,17 @@ MAX_CONCURRENT_STREAMS = (None, 1, 2, 3)
 INITIAL_WINDOW_SIZE = (None, 0, 1, 16, 1024, 65_535)
 MAX_FRAME_SIZE = (None, 16_384, 16_385, 65_536)
 MAX_HEADER_LIST_SIZE = (None, 4_096)
-OPEN_WINDOW = 16_384   # given to a stream whose initial window is 0, once its headers are in
+OPEN_WINDOW = 16_384  # given to a stream whose initial window is 0, once its headers are in
 
 
 def settings_from_byte(b: int) -> dict:
     """SETTINGS chosen by one input byte (None entries keep h2's defaults)."""
-    picks = ((SettingCodes.MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS[b & 3]),
-             (SettingCodes.INITIAL_WINDOW_SIZE, INITIAL_WINDOW_SIZE[((b >> 2) & 7) % len(INITIAL_WINDOW_SIZE)]),
-             (SettingCodes.MAX_FRAME_SIZE, MAX_FRAME_SIZE[(b >> 5) & 3]),
-             (SettingCodes.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_SIZE[b >> 7]))
+    picks = (
+        (SettingCodes.MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS[b & 3]),
+        (SettingCodes.INITIAL_WINDOW_SIZE, INITIAL_WINDOW_SIZE[((b >> 2) & 7) % len(INITIAL_WINDOW_SIZE)]),
+        (SettingCodes.MAX_FRAME_SIZE, MAX_FRAME_SIZE[(b >> 5) & 3]),
+        (SettingCodes.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_SIZE[b >> 7]),
+    )
     return {k: v for k, v in picks if v is not None}
 
 
@@ -67,17 +69,23 @@ class StrictH2Connection(h2.connection.H2Connection):
     def __init__(self, peer, client_side: bool) -> None:
         # A client sends what hostile clients send (fuzz/hostile.py): h2 leaves its fields as they are.
         # Inbound cookie crumbs stay crumbs (h2 would join an empty one into "a; " and refuse that).
-        super().__init__(h2.config.H2Configuration(client_side=client_side, header_encoding=None,
-                                                   validate_inbound_headers=True, normalize_inbound_headers=False,
-                                                   validate_outbound_headers=not client_side,
-                                                   normalize_outbound_headers=not client_side))
+        super().__init__(
+            h2.config.H2Configuration(
+                client_side=client_side,
+                header_encoding=None,
+                validate_inbound_headers=True,
+                normalize_inbound_headers=False,
+                validate_outbound_headers=not client_side,
+                normalize_outbound_headers=not client_side,
+            )
+        )
         self.peer = peer
         self._queued = bytearray()
         # The limits this peer advertises are judged by the monitor, which applies them at the
         # proxy's ACK of each SETTINGS frame; h2 applies a pending value at the first ACK it sees,
         # even the ACK of an earlier frame, so its own checks of them are lifted.
-        self.max_inbound_frame_size = 2 ** 24 - 1
-        self.decoder.max_header_list_size = 2 ** 31
+        self.max_inbound_frame_size = 2**24 - 1
+        self.decoder.max_header_list_size = 2**31
 
     def data_to_send(self, amount=None):
         out = bytes(self._queued) + super().data_to_send()
@@ -124,15 +132,15 @@ class H2Peer:
         self.clock = clock
         self.monitor = H2Monitor(judged_is_client=not self.client_side, label="proxy")
         self.tainted = False
-        self.goaway: tuple | None = None      # (last stream id, error code) the proxy sent
+        self.goaway: tuple | None = None  # (last stream id, error code) the proxy sent
         self.streams: dict[int, Message] = {}  # the messages being received, by stream
         self._windowed: set[int] = set()
-        self._expected = bytearray()           # flushed, not yet seen on the socket
-        self._foreign = bytearray()            # bytes on the socket we did not make, up to a frame
+        self._expected = bytearray()  # flushed, not yet seen on the socket
+        self._foreign = bytearray()  # bytes on the socket we did not make, up to a frame
         self._preface_fed = False
         self.zero_window = False
-        self.withhold = False                  # reads, but credits nothing back (withholds_credit)
-        self._withheld: dict[int, int] = {}    # DATA bytes read and not credited, by stream
+        self.withhold = False  # reads, but credits nothing back (withholds_credit)
+        self._withheld: dict[int, int] = {}  # DATA bytes read and not credited, by stream
         self.conn = StrictH2Connection(self, self.client_side)
         self.conn.initiate_connection()
         if settings:
@@ -156,7 +164,7 @@ class H2Peer:
         buf, expected = self._foreign, self._expected
         buf += data
         if expected.startswith(PREFACE) and buf.startswith(PREFACE):
-            del expected[:len(PREFACE)], buf[:len(PREFACE)]
+            del expected[: len(PREFACE)], buf[: len(PREFACE)]
         while len(buf) >= 9:
             size = 9 + int.from_bytes(buf[:3], "big")
             if len(buf) < size:
@@ -170,7 +178,11 @@ class H2Peer:
             else:
                 self.tainted = True
                 return
-        if buf and not expected.startswith(buf) and not (len(buf) < 4 or buf[:4] == b"\0\0\x04" + bytes([WINDOW_UPDATE])):
+        if (
+            buf
+            and not expected.startswith(buf)
+            and not (len(buf) < 4 or buf[:4] == b"\0\0\x04" + bytes([WINDOW_UPDATE]))
+        ):
             self.tainted = True  # the start of a frame we did not make (raw bytes whose length is still to come)
 
     def _foreign_credit(self, frame: bytes) -> None:
@@ -207,8 +219,10 @@ class H2Peer:
             try:
                 fresh = self.conn.feed_frame(frame)
             except h2.exceptions.ProtocolError as e:
-                raise InvariantViolation(f"h2_peer_{_snake(type(e).__name__)}",
-                                         f"{self.label} refused the proxy's frame type {ftype} on stream {sid}: {e}") from None
+                raise InvariantViolation(
+                    f"h2_peer_{_snake(type(e).__name__)}",
+                    f"{self.label} refused the proxy's frame type {ftype} on stream {sid}: {e}",
+                ) from None
             for ev in fresh:
                 if isinstance(ev, h2.events.DataReceived) and ev.flow_controlled_length:
                     self._consume(ev.stream_id, ev.flow_controlled_length)
@@ -224,9 +238,11 @@ class H2Peer:
         limit = self.monitor.settings[S_MAX_HEADER_LIST_SIZE]
         size = sum(len(n) + len(v) + 32 for n, v in ev.headers)
         if limit is not None and size > limit:
-            raise InvariantViolation("h2_wire_header_list_too_large",
-                                     f"{self.label}: the proxy sent a {size}-byte header list on stream "
-                                     f"{ev.stream_id}, the peer allows {limit}")
+            raise InvariantViolation(
+                "h2_wire_header_list_too_large",
+                f"{self.label}: the proxy sent a {size}-byte header list on stream "
+                f"{ev.stream_id}, the peer allows {limit}",
+            )
 
     def _consume(self, sid: int, n: int) -> None:
         if self.withhold:
@@ -293,9 +309,14 @@ def error_name(code) -> str:
 def request_message(headers, now: int) -> Message:
     """A request's head out of an HTTP/2 header block (pseudo-headers to their fields)."""
     pseudo, rest = fields(headers)
-    return Message(method=pseudo.get(b":method", b""), target=pseudo.get(b":path", b""),
-                   authority=pseudo.get(b":authority", b""), scheme=pseudo.get(b":scheme", b""),
-                   headers=rest, started_ms=now)
+    return Message(
+        method=pseudo.get(b":method", b""),
+        target=pseudo.get(b":path", b""),
+        authority=pseudo.get(b":authority", b""),
+        scheme=pseudo.get(b":scheme", b""),
+        headers=rest,
+        started_ms=now,
+    )
 
 
 def fields(headers) -> tuple[dict, list]:

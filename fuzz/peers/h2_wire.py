@@ -30,7 +30,7 @@ from ..oracles import InvariantViolation
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
 END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
-MAX_WINDOW = 2 ** 31 - 1
+MAX_WINDOW = 2**31 - 1
 # RFC 9113 6.5.2 initial values (MAX_CONCURRENT_STREAMS: no limit).
 DEFAULTS = {0x3: None, 0x4: 65_535, 0x5: 16_384, 0x6: None}
 FRAME_SIZE_ERROR = 0x6
@@ -43,7 +43,7 @@ class _Stream:
     def __init__(self, by_judged: bool, window: int) -> None:
         self.by_judged = by_judged
         self.judged_end = self.peer_end = self.judged_reset = self.peer_reset = False
-        self.window = window          # what the judged side may still send on it
+        self.window = window  # what the judged side may still send on it
 
     @property
     def closed(self) -> bool:
@@ -70,8 +70,8 @@ class _Splitter:
             length = int.from_bytes(buf[:3], "big")
             if len(buf) < 9 + length:
                 break
-            frame = (buf[3], buf[4], int.from_bytes(buf[5:9], "big") & MAX_WINDOW, bytes(buf[9:9 + length]), length)
-            del buf[:9 + length]
+            frame = (buf[3], buf[4], int.from_bytes(buf[5:9], "big") & MAX_WINDOW, bytes(buf[9 : 9 + length]), length)
+            del buf[: 9 + length]
             yield frame
 
 
@@ -88,18 +88,18 @@ class H2Monitor:
         self.judged_is_client = judged_is_client
         self._judged = _Splitter(judged_is_client)
         self._peer = _Splitter(not judged_is_client)
-        self.settings = dict(DEFAULTS)      # the peer's settings the judged side must honour now
-        self._pending: list[dict] = []      # peer SETTINGS not yet acknowledged by the judged side
-        self.conn_window = 65_535           # judged -> peer, connection level
-        self.peer_conn_window = 65_535      # peer -> judged, only for the overflow check
-        self._peer_initial = 65_535         # judged side's own INITIAL_WINDOW_SIZE, as it advertised
-        self._judged_max_frame = DEFAULTS[S_MAX_FRAME_SIZE]   # judged side's own MAX_FRAME_SIZE, as advertised
-        self.peer_oversized = False         # the peer sent a frame over what the judged side advertised
+        self.settings = dict(DEFAULTS)  # the peer's settings the judged side must honour now
+        self._pending: list[dict] = []  # peer SETTINGS not yet acknowledged by the judged side
+        self.conn_window = 65_535  # judged -> peer, connection level
+        self.peer_conn_window = 65_535  # peer -> judged, only for the overflow check
+        self._peer_initial = 65_535  # judged side's own INITIAL_WINDOW_SIZE, as it advertised
+        self._judged_max_frame = DEFAULTS[S_MAX_FRAME_SIZE]  # judged side's own MAX_FRAME_SIZE, as advertised
+        self.peer_oversized = False  # the peer sent a frame over what the judged side advertised
         self._peer_windows: dict[int, int] = {}
         self.streams: dict[int, _Stream] = {}
         self.last_judged_id = 0
         self.header_block: int | None = None  # stream whose header block the judged side is in
-        self.on_frame = None                # callable(type, flags, sid, payload) per judged frame
+        self.on_frame = None  # callable(type, flags, sid, payload) per judged frame
 
     # -- the peer's frames: what it advertised, credited, ended and reset --------------------
     def peer(self, data: bytes) -> None:
@@ -107,8 +107,12 @@ class H2Monitor:
             if length > self._judged_max_frame:
                 self.peer_oversized = True
             if ftype == SETTINGS and not flags & ACK:
-                self._pending.append({int.from_bytes(payload[i:i + 2], "big"): int.from_bytes(payload[i + 2:i + 6], "big")
-                                      for i in range(0, len(payload) - 5, 6)})
+                self._pending.append(
+                    {
+                        int.from_bytes(payload[i : i + 2], "big"): int.from_bytes(payload[i + 2 : i + 6], "big")
+                        for i in range(0, len(payload) - 5, 6)
+                    }
+                )
             elif ftype == WINDOW_UPDATE and len(payload) == 4:
                 inc = int.from_bytes(payload, "big") & MAX_WINDOW
                 if sid == 0:
@@ -145,7 +149,9 @@ class H2Monitor:
     def _check(self, ftype, flags, sid, payload, length) -> None:
         where = f"{self.label} {_NAMES.get(ftype, ftype)} frame on stream {sid}"
         if length > self.settings[S_MAX_FRAME_SIZE]:
-            _fail("h2_wire_frame_too_large", f"{where}: {length} bytes, the peer allows {self.settings[S_MAX_FRAME_SIZE]}")
+            _fail(
+                "h2_wire_frame_too_large", f"{where}: {length} bytes, the peer allows {self.settings[S_MAX_FRAME_SIZE]}"
+            )
         if self.header_block is not None:
             if ftype != CONTINUATION or sid != self.header_block:
                 _fail("h2_wire_continuation", f"{where} inside the header block of stream {self.header_block}")
@@ -157,7 +163,10 @@ class H2Monitor:
                 self._apply(self._pending.pop(0))
             elif not flags & ACK:
                 for i in range(0, len(payload) - 5, 6):
-                    key, value = int.from_bytes(payload[i:i + 2], "big"), int.from_bytes(payload[i + 2:i + 6], "big")
+                    key, value = (
+                        int.from_bytes(payload[i : i + 2], "big"),
+                        int.from_bytes(payload[i + 2 : i + 6], "big"),
+                    )
                     if key == S_INITIAL_WINDOW_SIZE:
                         for k in self._peer_windows:
                             self._peer_windows[k] += value - self._peer_initial
@@ -180,9 +189,11 @@ class H2Monitor:
 
     def _check_error_earned(self, ftype: int, code: bytes, where: str) -> None:
         if len(code) == 4 and int.from_bytes(code, "big") == FRAME_SIZE_ERROR and not self.peer_oversized:
-            _fail("h2_wire_unearned_frame_size_error",
-                  f"{where}: FRAME_SIZE_ERROR, but every frame the peer sent was within the "
-                  f"{self._judged_max_frame}-byte SETTINGS_MAX_FRAME_SIZE the {self.label} advertised")
+            _fail(
+                "h2_wire_unearned_frame_size_error",
+                f"{where}: FRAME_SIZE_ERROR, but every frame the peer sent was within the "
+                f"{self._judged_max_frame}-byte SETTINGS_MAX_FRAME_SIZE the {self.label} advertised",
+            )
 
     def _apply(self, changes: dict) -> None:
         for key, value in changes.items():
@@ -214,8 +225,10 @@ class H2Monitor:
             self.last_judged_id = sid
             st = self._stream(sid, by_judged=True)
         elif st.judged_end or st.judged_reset:
-            _fail("h2_wire_frame_on_closed_stream", f"{where}: the {self.label} already "
-                                                    f"{'reset' if st.judged_reset else 'ended'} it")
+            _fail(
+                "h2_wire_frame_on_closed_stream",
+                f"{where}: the {self.label} already {'reset' if st.judged_reset else 'ended'} it",
+            )
         if flags & END_STREAM:
             st.judged_end = True
         if not flags & END_HEADERS:
@@ -227,14 +240,25 @@ class H2Monitor:
             state = "never opened" if st is None else "reset" if st.judged_reset else "ended"
             _fail("h2_wire_frame_on_closed_stream", f"{where}: stream {state} by the {self.label}")
         if length > self.conn_window or length > st.window:
-            _fail("h2_wire_window_exceeded", f"{where}: {length} bytes, windows: connection {self.conn_window}, "
-                                             f"stream {st.window}")
+            _fail(
+                "h2_wire_window_exceeded",
+                f"{where}: {length} bytes, windows: connection {self.conn_window}, stream {st.window}",
+            )
         self.conn_window -= length
         st.window -= length
         if flags & END_STREAM:
             st.judged_end = True
 
 
-_NAMES = {DATA: "DATA", HEADERS: "HEADERS", PRIORITY: "PRIORITY", RST_STREAM: "RST_STREAM", SETTINGS: "SETTINGS",
-          PUSH_PROMISE: "PUSH_PROMISE", PING: "PING", GOAWAY: "GOAWAY", WINDOW_UPDATE: "WINDOW_UPDATE",
-          CONTINUATION: "CONTINUATION"}
+_NAMES = {
+    DATA: "DATA",
+    HEADERS: "HEADERS",
+    PRIORITY: "PRIORITY",
+    RST_STREAM: "RST_STREAM",
+    SETTINGS: "SETTINGS",
+    PUSH_PROMISE: "PUSH_PROMISE",
+    PING: "PING",
+    GOAWAY: "GOAWAY",
+    WINDOW_UPDATE: "WINDOW_UPDATE",
+    CONTINUATION: "CONTINUATION",
+}

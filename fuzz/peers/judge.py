@@ -45,22 +45,37 @@ def check(peers) -> None:
         check_forwarded(up.request, _where(up))
     if peers.unlinked and peers.all_understood:
         up = peers.unlinked[0]
-        _fail("peer_request_invented", f"upstream {up.conn} ({up.protocol}) received {up.request.method!r} "
-                                       f"{up.request.target!r} that no client sent "
-                                       f"({len(peers.exchanges)} client request(s), all parsed)")
+        _fail(
+            "peer_request_invented",
+            f"upstream {up.conn} ({up.protocol}) received {up.request.method!r} "
+            f"{up.request.target!r} that no client sent "
+            f"({len(peers.exchanges)} client request(s), all parsed)",
+        )
 
 
 def check_framing(peers) -> None:
     """The HTTP/1.1 bytes the proxy wrote, read by three parsers."""
     for server in peers.servers:
         if isinstance(server, H1Server) and server.sock.received:
-            agree("peer_h1_upstream", f"upstream {server.index}", bytes(server.sock.received), True,
-                  h11_read=[m for m in server.requests.messages if m.complete])
+            agree(
+                "peer_h1_upstream",
+                f"upstream {server.index}",
+                bytes(server.sock.received),
+                True,
+                h11_read=[m for m in server.requests.messages if m.complete],
+            )
     for client in peers.clients:
         if isinstance(client, H1Client) and client.sock.received and client.reads_proxy_output:
             methods = [ex.request.method for ex in client.exchanges]
-            agree("peer_h1_response", f"client {client.index}", bytes(client.sock.received), False, methods,
-                  eof=client.sock.peer_saw_end, h11_read=[m for m in client.responses.messages if m.complete])
+            agree(
+                "peer_h1_response",
+                f"client {client.index}",
+                bytes(client.sock.received),
+                False,
+                methods,
+                eof=client.sock.peer_saw_end,
+                h11_read=[m for m in client.responses.messages if m.complete],
+            )
 
 
 def _where(up) -> str:
@@ -102,8 +117,12 @@ def _trailers(name: str, where: str, trailers) -> None:
 
 def check_meaning(ex, up, model) -> None:
     """What upstream `up` saw against what the client sent (`ex.request`), by the forwarding model."""
-    check_meaning_of(ex.request, up.request, model, f"client {ex.downstream} request {ex.id} ({ex.protocol}) "
-                                                    f"at upstream {up.conn} ({up.protocol})")
+    check_meaning_of(
+        ex.request,
+        up.request,
+        model,
+        f"client {ex.downstream} request {ex.id} ({ex.protocol}) at upstream {up.conn} ({up.protocol})",
+    )
 
 
 def check_response_meaning(ex, model) -> None:
@@ -116,13 +135,18 @@ def check_response_meaning(ex, model) -> None:
         return
     up = answered[0]
     sent = up.response
-    where = f"response to client {ex.downstream} request {ex.id} ({ex.protocol}) from upstream {up.conn} ({up.protocol})"
+    where = (
+        f"response to client {ex.downstream} request {ex.id} ({ex.protocol}) from upstream {up.conn} ({up.protocol})"
+    )
     _same_fields("peer_response_headers_changed", where, expected_response_fields(sent.headers, model), got.headers)
     bodiless = ex.request.method == b"HEAD" or got.status in (204, 304)
     if not bodiless and bytes(got.body) != bytes(sent.body):
-        _fail("peer_response_body_changed", f"{where}: the upstream sent {len(sent.body)} body bytes "
-                                            f"{bytes(sent.body)[:40]!r}, the client read {len(got.body)} "
-                                            f"{bytes(got.body)[:40]!r}")
+        _fail(
+            "peer_response_body_changed",
+            f"{where}: the upstream sent {len(sent.body)} body bytes "
+            f"{bytes(sent.body)[:40]!r}, the client read {len(got.body)} "
+            f"{bytes(got.body)[:40]!r}",
+        )
     _trailers_were_sent("peer_response_trailers_changed", where, sent.trailers, got.trailers)
 
 
@@ -143,16 +167,27 @@ def _trailers_were_sent(name: str, where: str, sent, got) -> None:
 
 def check_meaning_of(sent, got, model, where: str) -> None:
     if model.reject_underscores and any(b"_" in n for n, _ in sent.headers + sent.trailers):
-        _fail("peer_forwarded_despite_config", f"{where}: a field name with '_' is forwarded, the HCM's "
-                                               f"headers_with_underscores_action is REJECT_REQUEST")
+        _fail(
+            "peer_forwarded_despite_config",
+            f"{where}: a field name with '_' is forwarded, the HCM's headers_with_underscores_action is REJECT_REQUEST",
+        )
     if model.reject_escaped_slashes and re.search(rb"%(2[fF]|5[cC])", sent.target.split(b"?")[0]):
-        _fail("peer_forwarded_despite_config", f"{where}: {sent.target!r} has an escaped slash, the HCM's "
-                                               f"path_with_escaped_slashes_action is REJECT_REQUEST")
+        _fail(
+            "peer_forwarded_despite_config",
+            f"{where}: {sent.target!r} has an escaped slash, the HCM's "
+            f"path_with_escaped_slashes_action is REJECT_REQUEST",
+        )
     want = expected_request(sent, model)
-    if (model.normalize or model.merge_slashes) and not model.unknown_path_rewrite \
-            and normal_target(got.target, model) != got.target:
-        _fail("peer_forwarded_target_changed", f"{where}: {got.target!r} forwarded, not in the normal form "
-                                               f"the HCM's path options ask for ({normal_target(got.target, model)!r})")
+    if (
+        (model.normalize or model.merge_slashes)
+        and not model.unknown_path_rewrite
+        and normal_target(got.target, model) != got.target
+    ):
+        _fail(
+            "peer_forwarded_target_changed",
+            f"{where}: {got.target!r} forwarded, not in the normal form "
+            f"the HCM's path options ask for ({normal_target(got.target, model)!r})",
+        )
     for field in ("method", "target", "authority"):
         w, g = getattr(want, field), getattr(got, field)
         if w is not None and g != w and not (field == "authority" and not sent.authority):
@@ -160,6 +195,9 @@ def check_meaning_of(sent, got, model, where: str) -> None:
     _same_fields("peer_forwarded_headers_changed", where, want.headers, got.headers)
     body = bytes(sent.body)
     if not body.startswith(bytes(got.body)) or (got.complete and sent.complete and bytes(got.body) != body):
-        _fail("peer_forwarded_body_changed", f"{where}: the client sent {len(body)} body bytes "
-                                             f"{body[:40]!r}, the upstream got {len(got.body)} {bytes(got.body)[:40]!r}")
+        _fail(
+            "peer_forwarded_body_changed",
+            f"{where}: the client sent {len(body)} body bytes "
+            f"{body[:40]!r}, the upstream got {len(got.body)} {bytes(got.body)[:40]!r}",
+        )
     _trailers_were_sent("peer_forwarded_trailers_changed", where, sent.trailers, got.trailers)

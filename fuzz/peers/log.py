@@ -28,18 +28,19 @@ def hcm_config(sock):
 
 
 def http_codec(sock) -> str | None:
-    """"AUTO", "HTTP1" or "HTTP2": what the connection's HCM speaks; None without one. Over TLS an
+    """ "AUTO", "HTTP1" or "HTTP2": what the connection's HCM speaks; None without one. Over TLS an
     AUTO codec speaks what ALPN chose (proxy/http/codec.py ALPN_CODECS), not what the bytes say."""
     codec = getattr(hcm_config(sock), "codec", None)
     ssl = getattr(sock.conn, "ssl", None)
     if codec == "AUTO" and ssl is not None:
         from proxy.http.codec import ALPN_CODECS
+
         return ALPN_CODECS.get(ssl.alpn, codec)
     return codec
 
 
 def pool_protocol(conn) -> str | None:
-    """"http1" / "http2" for an upstream connection an HTTP pool opened, else None (tcp_proxy's)."""
+    """ "http1" / "http2" for an upstream connection an HTTP pool opened, else None (tcp_proxy's)."""
     for cb in conn._callbacks:
         if type(cb).__name__ == "PoolConnection":
             return cb.protocol
@@ -66,15 +67,15 @@ class Peers:
         self.exchanges: list[Exchange] = []
         self.by_id: dict[str, Exchange] = {}
         self.unlinked: list[UpstreamSeen] = []
-        self.clients: list = []                 # per downstream connection: a Client, or None until it speaks
-        self.servers: list = []                 # per upstream connection (Session.network.opened order)
+        self.clients: list = []  # per downstream connection: a Client, or None until it speaks
+        self.servers: list = []  # per upstream connection (Session.network.opened order)
         self._socks: list = []
-        self._idless: list[Exchange] = []       # downstream requests without an id, not linked yet
+        self._idless: list[Exchange] = []  # downstream requests without an id, not linked yet
         self._idless_links: list[tuple[Exchange, UpstreamSeen]] = []  # linked by request line alone
         self._ids: list[int] = []
-        self.upstream_settings: dict | None = None   # SETTINGS the next HTTP/2 upstreams advertise
-        self.client_settings: dict[int, dict] = {}   # per downstream connection, before it speaks HTTP/2
-        self.withholding: set = set()           # "upstream" and client indexes whose peers withhold credit
+        self.upstream_settings: dict | None = None  # SETTINGS the next HTTP/2 upstreams advertise
+        self.client_settings: dict[int, dict] = {}  # per downstream connection, before it speaks HTTP/2
+        self.withholding: set = set()  # "upstream" and client indexes whose peers withhold credit
         self._models: dict = {}
 
     def now(self) -> int:
@@ -111,8 +112,11 @@ class Peers:
         for i, sock in enumerate(self._socks):
             client = self.clients[i]
             if client is None and sock.sent:
-                if is_h2(bytes(sock.sent[:len(PREFACE)])) or PREFACE.startswith(bytes(sock.sent)) \
-                        or http_codec(sock) not in ("AUTO", "HTTP1"):
+                if (
+                    is_h2(bytes(sock.sent[: len(PREFACE)]))
+                    or PREFACE.startswith(bytes(sock.sent))
+                    or http_codec(sock) not in ("AUTO", "HTTP1")
+                ):
                     continue  # raw bytes that look like HTTP/2, or no HTTP/1.1 server: nothing to judge
                 client = self.clients[i] = H1Client(self, i, sock)
             if client is not None:
@@ -244,12 +248,17 @@ class Peers:
         if ex.request.method != seen.method:
             return False
         want = expected_request(ex.request, self.model_for(ex.downstream))
-        return (want.target is None or normal_target(want.target, self.model_for(ex.downstream)) ==
-                normal_target(seen.target, self.model_for(ex.downstream))) \
-            and (not ex.request.authority or want.authority == seen.authority)
+        return (
+            want.target is None
+            or normal_target(want.target, self.model_for(ex.downstream))
+            == normal_target(seen.target, self.model_for(ex.downstream))
+        ) and (not ex.request.authority or want.authority == seen.authority)
 
     @property
     def all_understood(self) -> bool:
         """Every byte every client sent was read by its parser (so every request is an Exchange)."""
-        return all(c is not None and c.understood and not getattr(c, "tainted", False)
-                   for c, sock in zip(self.clients, self._socks) if c is not None or sock.sent)
+        return all(
+            c is not None and c.understood and not getattr(c, "tainted", False)
+            for c, sock in zip(self.clients, self._socks)
+            if c is not None or sock.sent
+        )

@@ -45,19 +45,20 @@ ID_HEADER = b"x-fuzz-id"
 class Message:
     """One request or response as a peer's parser read it. Header names lowercase, pseudo-headers
     out of `headers` (they are the fields above it); `headers` keeps order and repeats."""
+
     method: bytes = b""
     target: bytes = b""
     authority: bytes = b""
     scheme: bytes = b""
     status: int = 0
-    interim: list = field(default_factory=list)      # 1xx statuses before the final response
-    headers: list = field(default_factory=list)      # [(name, value)] bytes
+    interim: list = field(default_factory=list)  # 1xx statuses before the final response
+    headers: list = field(default_factory=list)  # [(name, value)] bytes
     body: bytearray = field(default_factory=bytearray)
     trailers: list = field(default_factory=list)
     complete: bool = False
-    reset: str = ""                                  # HTTP/2: the sender reset the stream (error code name)
-    started_ms: int | None = None                    # head seen
-    ended_ms: int | None = None                      # end of message seen
+    reset: str = ""  # HTTP/2: the sender reset the stream (error code name)
+    started_ms: int | None = None  # head seen
+    ended_ms: int | None = None  # end of message seen
 
     def header(self, name: bytes):
         """The values of `name` joined with ',' (RFC 9110 5.3), or None."""
@@ -68,9 +69,10 @@ class Message:
 @dataclass
 class UpstreamSeen:
     """One upstream's view of a forwarded request."""
-    conn: int                    # index in Session.network.opened
+
+    conn: int  # index in Session.network.opened
     cluster: str | None
-    endpoint: tuple              # (host, port) the proxy connected to
+    endpoint: tuple  # (host, port) the proxy connected to
     protocol: str
     stream: int
     request: Message

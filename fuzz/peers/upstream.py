@@ -36,18 +36,20 @@ class Server:
         self.received_seen = 0
 
     def _seen(self, msg: Message, stream: int) -> UpstreamSeen:
-        up = UpstreamSeen(self.index, cluster_of(self.conn_), tuple(self.conn_.remote_address), self.protocol, stream, msg)
+        up = UpstreamSeen(
+            self.index, cluster_of(self.conn_), tuple(self.conn_.remote_address), self.protocol, stream, msg
+        )
         self.seen.append(up)
         return up
 
     def observe(self, now: int) -> None:
         sock = self.sock
         if len(sock.received) > self.received_seen:
-            fresh = bytes(sock.received[self.received_seen:])
+            fresh = bytes(sock.received[self.received_seen :])
             self.received_seen = len(sock.received)
             self.on_received(fresh, now)
         if len(sock.sent) > self.sent_seen:
-            self.on_sent(bytes(sock.sent[self.sent_seen:]), now)
+            self.on_sent(bytes(sock.sent[self.sent_seen :]), now)
             self.sent_seen = len(sock.sent)
 
     def on_received(self, data: bytes, now: int) -> None:
@@ -77,8 +79,10 @@ class H1Server(Server):
     def on_received(self, data: bytes, now: int) -> None:
         self.requests.feed(data, now)
         if self.requests.error is not None:
-            raise InvariantViolation("peer_h1_request_rejected",
-                                     f"upstream {self.index}: h11 refused the proxy's request bytes: {self.requests.error}")
+            raise InvariantViolation(
+                "peer_h1_request_rejected",
+                f"upstream {self.index}: h11 refused the proxy's request bytes: {self.requests.error}",
+            )
 
     def on_sent(self, data: bytes, now: int) -> None:
         self.responses.feed(data, now, self.sock.inbound_end)
@@ -109,7 +113,7 @@ class H2Server(H2Peer, Server):
         if out:
             sock.peer_send(out)
         if len(sock.sent) > self.sent_seen:
-            self.check_sent(bytes(sock.sent[self.sent_seen:]))
+            self.check_sent(bytes(sock.sent[self.sent_seen :]))
             self.sent_seen = len(sock.sent)
 
     def sent_headers(self, sid: int, headers, end_stream: bool) -> None:

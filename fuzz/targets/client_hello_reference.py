@@ -59,7 +59,7 @@ class Reader:
     def take(self, n: int) -> bytes:
         if self.at + n > len(self.data):
             raise _Bad
-        out = self.data[self.at:self.at + n]
+        out = self.data[self.at : self.at + n]
         self.at += n
         return out
 
@@ -89,7 +89,7 @@ def _handshake_stream(data: bytes):
         yield stream
         if at >= len(data):
             raise _Short
-        header = data[at:at + 5]
+        header = data[at : at + 5]
         if header[0] != 22:
             raise _Bad
         if len(header) >= 2 and header[1] != 3:
@@ -99,7 +99,7 @@ def _handshake_stream(data: bytes):
         size = int.from_bytes(header[3:5], "big")
         if size == 0 or size > 1 << 14:
             raise _Bad
-        stream += data[at + 5:at + 5 + size]
+        stream += data[at + 5 : at + 5 + size]
         at += 5 + size
 
 
@@ -116,7 +116,7 @@ def _server_name(ext: Reader) -> str:
             raise _Bad
         seen_types.add(kind)
         host = names.vector(1, 0xFFFF).data
-    assert host is not None   # the list is at least 1 byte long: one name was read or _Bad raised
+    assert host is not None  # the list is at least 1 byte long: one name was read or _Bad raised
     if any(c < 0x21 or c > 0x7E for c in host):
         raise _Bad
     return host.decode("ascii")
@@ -133,11 +133,11 @@ def _alpn(ext: Reader) -> tuple:
 
 def _client_hello(body: bytes) -> Hello:
     r = Reader(body)
-    r.take(2)                       # legacy_version
-    r.take(32)                      # random
-    r.vector(0, 32)                 # legacy_session_id
+    r.take(2)  # legacy_version
+    r.take(32)  # random
+    r.vector(0, 32)  # legacy_session_id
     r.vector(2, 0xFFFE, element=2)  # cipher_suites
-    r.vector(1, 0xFF)               # legacy_compression_methods
+    r.vector(1, 0xFF)  # legacy_compression_methods
     server_name, alpn = "", ()
     if not r.done():
         extensions = r.vector(0, 0xFFFF)
@@ -171,7 +171,7 @@ def judge(data: bytes):
             if 5 + 4 + length > LIMIT:
                 return "too_large"
             if len(stream) >= 4 + length:
-                return _client_hello(stream[4:4 + length])
+                return _client_hello(stream[4 : 4 + length])
     except _Bad:
         return "not_tls"
     except _Short:

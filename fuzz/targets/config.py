@@ -34,8 +34,7 @@ def run(data: bytes) -> None:
     ctx = instantiate(built, dispatcher, sim.SimNetwork(dispatcher))
     for listener in built.listeners:
         sock = sim.SimSocket()
-        listener.create_connection(ctx, sock, (listener.address[0], listener.address[1] or 10000),
-                                   ("127.0.0.1", 40000))
+        listener.create_connection(ctx, sock, (listener.address[0], listener.address[1] or 10000), ("127.0.0.1", 40000))
         dispatcher.run_posted()
 
 
@@ -47,6 +46,8 @@ def _round_trip(boot) -> None:
     try:
         from_json = load_bytes(as_json.encode(), "json")
     except ConfigError as exc:
-        raise InvariantViolation("config_json_round_trip", f"an accepted config re-serialised as JSON is refused: {exc}")
+        raise InvariantViolation(
+            "config_json_round_trip", f"an accepted config re-serialised as JSON is refused: {exc}"
+        )
     if from_json != boot:
         raise InvariantViolation("config_json_round_trip", "JSON re-serialisation loads differently")

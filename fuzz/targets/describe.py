@@ -7,6 +7,7 @@ def config_text(container, name: str, blob: bytes) -> str:
     """Member `name` of the oneof message `container` (schema.NetworkFilter, schema.HttpFilter)
     parsed from `blob`, as one line of protobuf text, or why it does not parse."""
     from proxy.config import schema
+
     field = container.DESCRIPTOR.fields_by_name[name]
     config = schema.message_class(field.message_type)()
     try:

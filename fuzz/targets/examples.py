@@ -8,6 +8,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 def example_network_filters():
     """Every NetworkFilter message of the examples that load, in file order."""
     from proxy.config import ConfigError, load_file
+
     for path in sorted(EXAMPLES.glob("*.yaml")):
         try:
             boot = load_file(path)

@@ -23,8 +23,16 @@ from typing import NoReturn
 
 from fuzz.oracles import InvariantViolation
 from fuzz.targets import reference
-from proxy.http.codec import CodecUsageError, Data, InformationalResponse, ProtocolError, RequestHeaders, \
-    ResponseHeaders, StreamReset, Trailers
+from proxy.http.codec import (
+    CodecUsageError,
+    Data,
+    InformationalResponse,
+    ProtocolError,
+    RequestHeaders,
+    ResponseHeaders,
+    StreamReset,
+    Trailers,
+)
 from proxy.http.h1 import H1ClientCodec, H1ServerCodec
 
 CLIENT_METHODS = (b"GET", b"HEAD")  # the client harness answers each input as the response to both
@@ -38,10 +46,13 @@ def splits(data: bytes) -> dict[str, list[bytes]]:
     chosen, i = [], 0
     while i < len(data):
         n = 1 + data[i] % 23
-        chosen.append(data[i:i + n])
+        chosen.append(data[i : i + n])
         i += n
-    return {"one_chunk": [data] if data else [], "byte_at_a_time": [data[i:i + 1] for i in range(len(data))],
-            "input_chosen": chosen}
+    return {
+        "one_chunk": [data] if data else [],
+        "byte_at_a_time": [data[i : i + 1] for i in range(len(data))],
+        "input_chosen": chosen,
+    }
 
 
 def canonical(events: list) -> list:
@@ -79,6 +90,7 @@ def canonical(events: list) -> list:
 @dataclass
 class Seen:
     """One message as the codec delivered it."""
+
     head: RequestHeaders | ResponseHeaders | InformationalResponse
     body: bytearray = field(default_factory=bytearray)
     trailers: list | None = None
@@ -177,12 +189,17 @@ def _check_split(runs: dict[str, tuple[list, bytes]]) -> None:
         for sid in set(partial) | set(expected_partial):
             a, b = partial.get(sid, b""), expected_partial.get(sid, b"")
             if not (a.startswith(b) or b.startswith(a)):
-                _fail("h1_split_variance", f"{name}: stream {sid} delivered {a[:60]!r} before its error, "
-                                           f"{base_name} {b[:60]!r}: not one a prefix of the other")
+                _fail(
+                    "h1_split_variance",
+                    f"{name}: stream {sid} delivered {a[:60]!r} before its error, "
+                    f"{base_name} {b[:60]!r}: not one a prefix of the other",
+                )
         if got != expected:
             at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
-            _fail("h1_split_variance", f"{name} differs from {base_name} at event {at}: "
-                                       f"{got[at:at + 1]!r} vs {expected[at:at + 1]!r}")
+            _fail(
+                "h1_split_variance",
+                f"{name} differs from {base_name} at event {at}: {got[at : at + 1]!r} vs {expected[at : at + 1]!r}",
+            )
         if out != base_out:
             _fail("h1_split_variance", f"{name} wrote {len(out)} bytes, {base_name} {len(base_out)} (or other bytes)")
 
@@ -222,17 +239,23 @@ def _check_accepted_against_reference(kind: str, seen: list[Seen], ref: list[ref
         if not r.head_ok:
             _fail("h1_grammar_lenient", f"codec accepted the head of {kind} {i + 1}; reference: {r.reason}")
         if msg.ended and r.state != "complete":
-            _fail("h1_grammar_lenient", f"codec accepted the whole of {kind} {i + 1}; reference: "
-                                        f"{r.reason or 'incomplete'}")
+            _fail(
+                "h1_grammar_lenient",
+                f"codec accepted the whole of {kind} {i + 1}; reference: {r.reason or 'incomplete'}",
+            )
         h = msg.head
         if isinstance(h, RequestHeaders):
             got = (h.method, h.target, h.authority, h.scheme)
             want = _expect_request(r)
             if got != want:
-                _fail("h1_reference_mismatch", f"{kind} {i + 1}: (method, target, authority, scheme) {got!r}, "
-                                               f"reference {want!r}")
-            has_body = bool(r.values(b"transfer-encoding")) or int(r.values(b"content-length")[0]
-                                                                   if r.values(b"content-length") else 0) > 0
+                _fail(
+                    "h1_reference_mismatch",
+                    f"{kind} {i + 1}: (method, target, authority, scheme) {got!r}, reference {want!r}",
+                )
+            has_body = (
+                bool(r.values(b"transfer-encoding"))
+                or int(r.values(b"content-length")[0] if r.values(b"content-length") else 0) > 0
+            )
             if h.end_stream == has_body:
                 _fail("h1_reference_mismatch", f"{kind} {i + 1}: end_stream={h.end_stream} but body={has_body}")
         elif h.status != int(r.start[1]):
@@ -246,8 +269,10 @@ def _check_refusals(seen: list[Seen], errors: list[ProtocolError], ref: list[ref
     for err in errors:
         i = len(seen) if err.stream_id is None else err.stream_id - 1
         if i < len(ref) and ref[i].state == "complete" and not ref[i].notes:
-            _fail("h1_valid_request_refused", f"request {i + 1} is valid and plain but the codec refused it: "
-                                              f"{err.reason} ({err.status})")
+            _fail(
+                "h1_valid_request_refused",
+                f"request {i + 1} is valid and plain but the codec refused it: {err.reason} ({err.status})",
+            )
 
 
 def _roundtrip_fields(headers: list) -> list:
@@ -269,17 +294,32 @@ def _roundtrip_request(i: int, msg: Seen) -> None:
     try:
         wire = _send_request(H1ClientCodec(), msg)
     except CodecUsageError as e:
-        _fail("h1_roundtrip_unsendable", f"request {i + 1} accepted by the server codec, refused by the client "
-                                         f"codec: {e}")
+        _fail(
+            "h1_roundtrip_unsendable", f"request {i + 1} accepted by the server codec, refused by the client codec: {e}"
+        )
     again, errors = messages(H1ServerCodec().receive_data(wire))
     if errors or len(again) != 1 or not again[0].ended:
-        _fail("h1_roundtrip_mismatch", f"request {i + 1} re-serialised as {wire[:200]!r} parses as "
-                                       f"{len(again)} message(s), errors {errors!r}")
+        _fail(
+            "h1_roundtrip_mismatch",
+            f"request {i + 1} re-serialised as {wire[:200]!r} parses as {len(again)} message(s), errors {errors!r}",
+        )
     a, a_head = again[0], again[0].request()
-    before = (h.method, h.target, h.authority, _roundtrip_fields(h.headers), bytes(msg.body),
-              _roundtrip_fields(msg.trailers or []))
-    after = (a_head.method, a_head.target, a_head.authority, _roundtrip_fields(a_head.headers), bytes(a.body),
-             _roundtrip_fields(a.trailers or []))
+    before = (
+        h.method,
+        h.target,
+        h.authority,
+        _roundtrip_fields(h.headers),
+        bytes(msg.body),
+        _roundtrip_fields(msg.trailers or []),
+    )
+    after = (
+        a_head.method,
+        a_head.target,
+        a_head.authority,
+        _roundtrip_fields(a_head.headers),
+        bytes(a.body),
+        _roundtrip_fields(a.trailers or []),
+    )
     if before != after:
         _fail("h1_roundtrip_mismatch", f"request {i + 1}: {before!r} became {after!r}")
 
@@ -334,8 +374,13 @@ def _response_view(msg: Seen, method: bytes) -> tuple:
     h = msg.response()
     fields = [(n, v) for n, v in _roundtrip_fields(h.headers)]
     body_allowed = not isinstance(h, InformationalResponse) and method != b"HEAD" and h.status not in (204, 304)
-    return type(h).__name__, h.status, fields, bytes(msg.body) if body_allowed else b"", \
-        _roundtrip_fields(msg.trailers or [])
+    return (
+        type(h).__name__,
+        h.status,
+        fields,
+        bytes(msg.body) if body_allowed else b"",
+        _roundtrip_fields(msg.trailers or []),
+    )
 
 
 def _roundtrip_response(method: bytes, seen: list[Seen]) -> None:
@@ -347,8 +392,10 @@ def _roundtrip_response(method: bytes, seen: list[Seen]) -> None:
     before = [_response_view(m, method) for m in seen]
     after = [_response_view(m, method) for m in again]
     if errors or before != after:
-        _fail("h1_roundtrip_mismatch", f"response re-serialised as {wire[:200]!r}: {before!r} became {after!r}, "
-                                       f"errors {errors!r}")
+        _fail(
+            "h1_roundtrip_mismatch",
+            f"response re-serialised as {wire[:200]!r}: {before!r} became {after!r}, errors {errors!r}",
+        )
 
 
 def check_client(data: bytes) -> list:
@@ -360,7 +407,11 @@ def check_client(data: bytes) -> list:
         events = runs["one_chunk"][0]
         seen, _errors = messages(events)
         _check_accepted_against_reference("response", seen, reference.parse_responses(data, method, eof=True))
-        if seen and all(m.ended and not m.failed for m in seen) and not isinstance(seen[-1].head, InformationalResponse):
+        if (
+            seen
+            and all(m.ended and not m.failed for m in seen)
+            and not isinstance(seen[-1].head, InformationalResponse)
+        ):
             _roundtrip_response(method, seen)
         result.append(canonical(events))
     return result

@@ -49,8 +49,8 @@ class _Reader:
         self.skip = skip
         self.held = bytearray()
         self.consumed = 0  # stream offset where the held bytes start
-        self._need = 9     # bytes the next frame needs in all (its header first): fed a byte at a time,
-                           # most reads complete nothing and cost one comparison
+        self._need = 9  # bytes the next frame needs in all (its header first): fed a byte at a time,
+        # most reads complete nothing and cost one comparison
 
     def frames(self, data: bytes) -> list:
         """(type, flags, payload, end offset in the stream) of every frame completed by data."""
@@ -65,12 +65,18 @@ class _Reader:
             return []
         pos, out = 0, []
         while len(buf) - pos >= 9:
-            length = int.from_bytes(buf[pos:pos + 3], "big")
+            length = int.from_bytes(buf[pos : pos + 3], "big")
             if len(buf) - pos - 9 < length:
                 break
             pos += 9 + length
-            out.append((buf[pos - 9 - length + 3], buf[pos - 9 - length + 4], bytes(buf[pos - length:pos]),
-                        self.consumed + pos))
+            out.append(
+                (
+                    buf[pos - 9 - length + 3],
+                    buf[pos - 9 - length + 4],
+                    bytes(buf[pos - length : pos]),
+                    self.consumed + pos,
+                )
+            )
         self.consumed += pos
         del buf[:pos]
         self._need = 9 + int.from_bytes(buf[:3], "big") if len(buf) >= 9 else 9
@@ -157,6 +163,7 @@ def _recounting(name: str):
         result = getattr(list, name)(self, *args)
         self.own = _own_bytes(self)
         return result
+
     return changed
 
 
@@ -177,28 +184,45 @@ def check_outbound(name: str, codec, out: OutboundQueue, queue: list, stats_befo
     limits = codec.limits
     frames, control = out.waiting(unwritten(queue))
     if frames > limits.h2_max_outbound_frames or control > limits.h2_max_outbound_control_frames:
-        _fail("h2_flood_unchecked", f"{name}: {frames} frames ({control} PING/SETTINGS ACKs and RST_STREAMs) wait "
-                                    f"for the wire; limits {limits.h2_max_outbound_frames} / "
-                                    f"{limits.h2_max_outbound_control_frames}")
+        _fail(
+            "h2_flood_unchecked",
+            f"{name}: {frames} frames ({control} PING/SETTINGS ACKs and RST_STREAMs) wait "
+            f"for the wire; limits {limits.h2_max_outbound_frames} / "
+            f"{limits.h2_max_outbound_control_frames}",
+        )
     if codec.close_unflushed and not gave_up_before and codec.stats == stats_before:
         _fail("h2_flood_uncounted", f"{name}: closed for an outbound flood, no counter says so ({codec.stats})")
 
 
-def check_inbound(name: str, codec, run: InboundRun, longest: int, was_live: bool, error_now: bool,
-                  closed_now: bool, stats_before: dict) -> None:
+def check_inbound(
+    name: str,
+    codec,
+    run: InboundRun,
+    longest: int,
+    was_live: bool,
+    error_now: bool,
+    closed_now: bool,
+    stats_before: dict,
+) -> None:
     """After the codec received bytes in which the empty-frame run reached `longest`: it had to end
     the connection with an error (unless the peer went away in the same bytes) and count it."""
     limit = codec.limits.h2_max_consecutive_empty_frames
     if was_live and longest > limit and not closed_now:
         if not error_now:
-            _fail("h2_flood_unchecked", f"{name}: {longest} frames in a row with an empty payload (limit {limit}) "
-                                        f"and the connection goes on")
+            _fail(
+                "h2_flood_unchecked",
+                f"{name}: {longest} frames in a row with an empty payload (limit {limit}) and the connection goes on",
+            )
         if codec.stats == stats_before:
             _fail("h2_flood_uncounted", f"{name}: ended an empty-frame flood, no counter says so ({codec.stats})")
-    if codec.stats.get("h2_inbound_empty_frames_flood", 0) > stats_before.get("h2_inbound_empty_frames_flood", 0) \
-            and run.longest <= limit:
-        _fail("h2_flood_misjudged", f"{name}: counted an empty-frame flood; the longest run it was sent is "
-                                    f"{run.longest} (limit {limit})")
+    if (
+        codec.stats.get("h2_inbound_empty_frames_flood", 0) > stats_before.get("h2_inbound_empty_frames_flood", 0)
+        and run.longest <= limit
+    ):
+        _fail(
+            "h2_flood_misjudged",
+            f"{name}: counted an empty-frame flood; the longest run it was sent is {run.longest} (limit {limit})",
+        )
 
 
 # ------------------------------------------------------------------------------ the action

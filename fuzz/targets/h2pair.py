@@ -50,11 +50,31 @@ from fuzz.flow_control import check_h2_windows
 from fuzz.harness import Budget
 from fuzz.oracles import InvariantViolation
 from fuzz.peers.h2_wire import H2Monitor
-from fuzz.targets.h2_floods import Fragments, InboundRun, OutboundQueue, Own, act_flood, check_inbound, check_outbound, \
-    unwritten
+from fuzz.targets.h2_floods import (
+    Fragments,
+    InboundRun,
+    OutboundQueue,
+    Own,
+    act_flood,
+    check_inbound,
+    check_outbound,
+    unwritten,
+)
 from fuzz.targets.reference import HOP_BY_HOP
-from proxy.http.codec import H2_PREFACE, CodecLimits, CodecUsageError, ConnectionClosed, Data, HeaderListTooLarge, \
-    InformationalResponse, ProtocolError, RequestHeaders, ResponseHeaders, StreamReset, Trailers
+from proxy.http.codec import (
+    H2_PREFACE,
+    CodecLimits,
+    CodecUsageError,
+    ConnectionClosed,
+    Data,
+    HeaderListTooLarge,
+    InformationalResponse,
+    ProtocolError,
+    RequestHeaders,
+    ResponseHeaders,
+    StreamReset,
+    Trailers,
+)
 from proxy.http.h2 import ENHANCE_YOUR_CALM, H2ClientCodec, H2ServerCodec
 from proxy.http.headers import TRAILER_FORBIDDEN
 
@@ -67,11 +87,34 @@ METHODS = [b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH"]
 PATHS = [b"/", b"/index.html", b"/a/b?c=d", b"/upload", b"/%41?x=%20"]
 AUTHORITIES = [b"a.example", b"b.example:8080", b"[::1]:443", b"localhost"]
 SCHEMES = [b"http", b"https"]
-NAMES = [b"accept", b"user-agent", b"content-type", b"x-custom", b"cookie", b"te", b"connection",
-         b"keep-alive", b"x-forwarded-for", b"cache-control", b"accept-encoding", b"authorization"]
+NAMES = [
+    b"accept",
+    b"user-agent",
+    b"content-type",
+    b"x-custom",
+    b"cookie",
+    b"te",
+    b"connection",
+    b"keep-alive",
+    b"x-forwarded-for",
+    b"cache-control",
+    b"accept-encoding",
+    b"authorization",
+]
 STATUSES = [200, 204, 301, 404, 500, 100, 103]
-FRAME_TYPES = ["data", "headers", "priority", "rst", "settings", "ping", "goaway", "window_update",
-               "continuation", "push_promise", "unknown"]
+FRAME_TYPES = [
+    "data",
+    "headers",
+    "priority",
+    "rst",
+    "settings",
+    "ping",
+    "goaway",
+    "window_update",
+    "continuation",
+    "push_promise",
+    "unknown",
+]
 
 
 def _fail(name: str, detail: str) -> NoReturn:
@@ -103,6 +146,7 @@ def normalised(headers: list) -> list:
 @dataclass
 class Sent:
     """What a sender put on one stream."""
+
     head: tuple | None = None  # request: (method, path, authority, scheme, fields); response: (status, fields)
     interim: list = field(default_factory=list)  # response: informational (status, fields), in order
     body: bytearray = field(default_factory=bytearray)
@@ -114,6 +158,7 @@ class Sent:
 @dataclass
 class Got:
     """What a receiver's events said about one stream."""
+
     head: RequestHeaders | ResponseHeaders | None = None
     interim: list = field(default_factory=list)
     body: bytearray = field(default_factory=bytearray)
@@ -161,8 +206,10 @@ class Pair:
         self.server.collect()
         # An independent wire monitor judges each codec's frames against the SETTINGS the other
         # advertised (windows, frame size, concurrency, stream states: fuzz/peers/h2_wire.py).
-        self.monitors = {"client": H2Monitor(judged_is_client=True, label="client codec"),
-                         "server": H2Monitor(judged_is_client=False, label="server codec")}
+        self.monitors = {
+            "client": H2Monitor(judged_is_client=True, label="client codec"),
+            "server": H2Monitor(judged_is_client=False, label="server codec"),
+        }
         self.delivered = False
 
     def peer(self, side: Side) -> Side:
@@ -185,8 +232,16 @@ class Pair:
             _fail("h2_input_raised", f"{receiver.name}.receive_data raised {type(e).__name__}: {e}")
         for ev in events:
             self.observe(receiver, ev)
-        check_inbound(receiver.name, receiver.codec, receiver.inbound, longest, was_live, receiver.conn_dead,
-                      receiver.closed_seen, stats)
+        check_inbound(
+            receiver.name,
+            receiver.codec,
+            receiver.inbound,
+            longest,
+            was_live,
+            receiver.conn_dead,
+            receiver.closed_seen,
+            stats,
+        )
         receiver.collect()
 
     def drain(self, sender: Side, fragments: int) -> None:
@@ -242,8 +297,10 @@ class Pair:
                 # RFC 9113 5.4: what the other codec sends unaltered is valid HTTP/2; even a stream
                 # over the advertised limit, sent before the SETTINGS arrived, is a stream error (5.1.2).
                 # Flood defences (ENHANCE_YOUR_CALM) are policy, not a verdict on validity.
-                _fail("h2_connection_error_on_valid_input", f"{side.name} ended the connection over the other "
-                                                            f"codec's own bytes: {ev.reason}")
+                _fail(
+                    "h2_connection_error_on_valid_input",
+                    f"{side.name} ended the connection over the other codec's own bytes: {ev.reason}",
+                )
             return
         side.closed_seen |= isinstance(ev, ConnectionClosed)
         if isinstance(ev, ConnectionClosed) or sid is None:
@@ -263,8 +320,10 @@ class Pair:
             self.check_interim(side, sid, ev)
         elif isinstance(ev, (Data, Trailers)):
             if got is None or got.head is None or got.ended or got.dead:
-                _fail("h2_event_after_end" if got is not None and (got.ended or got.dead) else "h2_event_order",
-                      f"{side.name}: {type(ev).__name__} on stream {sid} outside its open body: {ev!r}")
+                _fail(
+                    "h2_event_after_end" if got is not None and (got.ended or got.dead) else "h2_event_order",
+                    f"{side.name}: {type(ev).__name__} on stream {sid} outside its open body: {ev!r}",
+                )
             if isinstance(ev, Data):
                 got.body += ev.data
                 got.unconsumed += len(ev.data)
@@ -286,7 +345,7 @@ class Pair:
         if side.tainted:
             return
         sent = self.peer(side).sent.get(sid)
-        got: tuple   # the head as the receiver saw it; `want`, as the sender sent it
+        got: tuple  # the head as the receiver saw it; `want`, as the sender sent it
         if isinstance(ev, RequestHeaders):
             got = (ev.method, ev.target, ev.authority, ev.scheme, normalised(ev.headers))
             want = None if sent is None or sent.head is None else sent.head[:4] + (normalised(sent.head[4]),)
@@ -297,7 +356,7 @@ class Pair:
             want = None if sent is None or sent.head is None else (sent.head[0], normalised(sent.head[1]))
             if got != want:
                 _fail("h2_response_mismatch", f"client saw response {sid} as {got!r}; the server sent {want!r}")
-        assert sent is not None   # else want was None and the head mismatched
+        assert sent is not None  # else want was None and the head mismatched
         if ev.end_stream and not sent.ended:
             _fail("h2_end_not_sent", f"{side.name} saw stream {sid} end with its headers; the sender did not end it")
 
@@ -315,16 +374,23 @@ class Pair:
             return
         sent = self.peer(side).sent[sid]
         if not sent.body.startswith(got.body):
-            _fail("h2_data_mismatch", f"{side.name} stream {sid}: received {bytes(got.body)[:60]!r}, "
-                                      f"not a prefix of the sent {bytes(sent.body)[:60]!r}")
+            _fail(
+                "h2_data_mismatch",
+                f"{side.name} stream {sid}: received {bytes(got.body)[:60]!r}, "
+                f"not a prefix of the sent {bytes(sent.body)[:60]!r}",
+            )
         if got.ended:
             if not sent.ended:
                 _fail("h2_end_not_sent", f"{side.name} saw stream {sid} end; the sender did not end it")
             if got.body != sent.body:
-                _fail("h2_data_mismatch", f"{side.name} stream {sid} ended after {len(got.body)} of "
-                                          f"{len(sent.body)} bytes")
+                _fail(
+                    "h2_data_mismatch",
+                    f"{side.name} stream {sid} ended after {len(got.body)} of {len(sent.body)} bytes",
+                )
             if got.trailers is not None and normalised(got.trailers) != normalised(sent.trailers or []):
-                _fail("h2_data_mismatch", f"{side.name} stream {sid}: trailers {got.trailers!r}, sent {sent.trailers!r}")
+                _fail(
+                    "h2_data_mismatch", f"{side.name} stream {sid}: trailers {got.trailers!r}, sent {sent.trailers!r}"
+                )
 
 
 # ------------------------------------------------------------------------------------ decoding
@@ -349,8 +415,13 @@ def _open(side: Side, want_headers: bool) -> list[int]:
     if side.name == "client":
         return [sid for sid, s in side.sent.items() if not s.ended and not s.reset]
     ids = [sid for sid, g in side.got.items() if isinstance(g.head, RequestHeaders) and not g.dead]
-    return [sid for sid in ids if not side.sent.setdefault(sid, Sent()).ended and not side.sent[sid].reset
-            and (side.sent[sid].head is None) == want_headers]
+    return [
+        sid
+        for sid in ids
+        if not side.sent.setdefault(sid, Sent()).ended
+        and not side.sent[sid].reset
+        and (side.sent[sid].head is None) == want_headers
+    ]
 
 
 def _pick(fdp, ids: list[int]) -> int | None:
@@ -361,8 +432,13 @@ def act_new_stream(pair: Pair, fdp) -> None:
     c = pair.client
     if not c.codec.can_send_request():
         return
-    head = (fdp.PickValueInList(METHODS), fdp.PickValueInList(PATHS), fdp.PickValueInList(AUTHORITIES),
-            fdp.PickValueInList(SCHEMES), _fields(fdp))
+    head = (
+        fdp.PickValueInList(METHODS),
+        fdp.PickValueInList(PATHS),
+        fdp.PickValueInList(AUTHORITIES),
+        fdp.PickValueInList(SCHEMES),
+        _fields(fdp),
+    )
     end = fdp.ConsumeBool()
     sid = pair.command(c, "send_request_headers", head[0], head[1], head[2], head[4], end_stream=end, scheme=head[3])
     if sid is not REFUSED:  # refused: no stream was opened
@@ -405,7 +481,7 @@ def act_response_headers(pair: Pair, fdp) -> None:
             sent.interim.append((status, fields))
         return
     request = s.got[sid].head
-    assert isinstance(request, RequestHeaders)   # _open picked a stream whose request head arrived
+    assert isinstance(request, RequestHeaders)  # _open picked a stream whose request head arrived
     end = fdp.ConsumeBool() or status == 204 or request.method == b"HEAD"
     if pair.command(s, "send_headers", sid, status, fields, end_stream=end) is REFUSED:
         _reset_refused(pair, s, sid)
@@ -431,8 +507,11 @@ def _reset_refused(pair: Pair, side: Side, sid: int) -> None:
 
 def act_reset(pair: Pair, fdp) -> None:
     side = pair.client if fdp.ConsumeBool() else pair.server
-    ids = [sid for sid, s in side.sent.items() if not s.reset] if side is pair.client else \
-        [sid for sid, g in side.got.items() if g.head is not None and not g.dead]
+    ids = (
+        [sid for sid, s in side.sent.items() if not s.reset]
+        if side is pair.client
+        else [sid for sid, g in side.got.items() if g.head is not None and not g.dead]
+    )
     sid = _pick(fdp, ids)
     if sid is not None:
         _reset_refused(pair, side, sid)  # our own reset: nothing more will be delivered for it
@@ -487,28 +566,43 @@ def raw_frame(pair: Pair, fdp) -> bytes:
     if kind == "data":
         f = hf.DataFrame(sid, data=fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 512)))
     elif kind in ("headers", "continuation", "push_promise"):
-        block = [(b":method", fdp.PickValueInList(METHODS)), (b":scheme", b"http"), (b":path", fdp.PickValueInList(PATHS)),
-                 (b":authority", fdp.PickValueInList(AUTHORITIES))][:fdp.ConsumeIntInRange(0, 4)] + _fields(fdp)
-        encoded = pair.raw_encoder.encode(block) if fdp.ConsumeBool() else fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64))
-        f = hf.HeadersFrame(sid, data=encoded) if kind == "headers" else \
-            hf.ContinuationFrame(sid, data=encoded) if kind == "continuation" else \
-            hf.PushPromiseFrame(sid, promised_stream_id=fdp.ConsumeIntInRange(0, 12), data=encoded)
+        block = [
+            (b":method", fdp.PickValueInList(METHODS)),
+            (b":scheme", b"http"),
+            (b":path", fdp.PickValueInList(PATHS)),
+            (b":authority", fdp.PickValueInList(AUTHORITIES)),
+        ][: fdp.ConsumeIntInRange(0, 4)] + _fields(fdp)
+        encoded = (
+            pair.raw_encoder.encode(block) if fdp.ConsumeBool() else fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64))
+        )
+        f = (
+            hf.HeadersFrame(sid, data=encoded)
+            if kind == "headers"
+            else hf.ContinuationFrame(sid, data=encoded)
+            if kind == "continuation"
+            else hf.PushPromiseFrame(sid, promised_stream_id=fdp.ConsumeIntInRange(0, 12), data=encoded)
+        )
     elif kind == "priority":
         f = hf.PriorityFrame(sid, depends_on=fdp.ConsumeIntInRange(0, 11), stream_weight=fdp.ConsumeIntInRange(0, 255))
     elif kind == "rst":
         f = hf.RstStreamFrame(sid, error_code=fdp.ConsumeIntInRange(0, 14))
     elif kind == "settings":
-        f = hf.SettingsFrame(sid, settings={fdp.ConsumeIntInRange(1, 8): fdp.ConsumeIntInRange(0, 2 ** 31 - 1)
-                                            for _ in range(fdp.ConsumeIntInRange(0, 3))})
+        f = hf.SettingsFrame(
+            sid,
+            settings={
+                fdp.ConsumeIntInRange(1, 8): fdp.ConsumeIntInRange(0, 2**31 - 1)
+                for _ in range(fdp.ConsumeIntInRange(0, 3))
+            },
+        )
     elif kind == "ping":
         f = hf.PingFrame(sid, opaque_data=fdp.ConsumeBytes(8).ljust(8, b"\0"))
     elif kind == "goaway":
         f = hf.GoAwayFrame(sid, last_stream_id=fdp.ConsumeIntInRange(0, 11), error_code=fdp.ConsumeIntInRange(0, 14))
     elif kind == "window_update":
-        f = hf.WindowUpdateFrame(sid, window_increment=fdp.ConsumeIntInRange(0, 2 ** 31 - 1))
+        f = hf.WindowUpdateFrame(sid, window_increment=fdp.ConsumeIntInRange(0, 2**31 - 1))
     else:
         return bytes([0, 0, 3, fdp.ConsumeIntInRange(10, 255), 0, 0, 0, 0, sid]) + fdp.ConsumeBytes(3).ljust(3, b"\0")
-    if "PADDED" in flags and isinstance(f, hf.Padding):   # DATA, HEADERS, PUSH_PROMISE
+    if "PADDED" in flags and isinstance(f, hf.Padding):  # DATA, HEADERS, PUSH_PROMISE
         f.pad_length = fdp.ConsumeIntInRange(0, 16)
     for name in flags & {flag.name for flag in f.defined_flags}:
         f.flags.add(name)
@@ -531,9 +625,17 @@ def act_hpack_roundtrip(pair: Pair, fdp) -> None:
         pair.hpack_encoder.header_table_size = size
     headers = []
     for _ in range(fdp.ConsumeIntInRange(0, 6)):
-        name = fdp.PickValueInList(NAMES + [b":path", b":authority"]) if fdp.ConsumeBool() \
+        name = (
+            fdp.PickValueInList(NAMES + [b":path", b":authority"])
+            if fdp.ConsumeBool()
             else fdp.ConsumeBytes(fdp.ConsumeIntInRange(1, 16)).lower()
-        headers.append((name, fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64)), ))
+        )
+        headers.append(
+            (
+                name,
+                fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64)),
+            )
+        )
     sensitive = [hpack.NeverIndexedHeaderTuple(n, v) if i % 3 == 2 else (n, v) for i, (n, v) in enumerate(headers)]
     block = pair.hpack_encoder.encode(sensitive, huffman=fdp.ConsumeBool())
     decoded = pair.hpack_decoder.decode(block, raw=True)
@@ -542,8 +644,12 @@ def act_hpack_roundtrip(pair: Pair, fdp) -> None:
 
 
 # SETTINGS a codec may be configured with (bootstrap.proto Http2ProtocolOptions bounds), small ones first.
-SETTINGS_CHOICES = dict(h2_max_concurrent_streams=(1, 2, 3, 100), h2_initial_window_size=(65_535, 65_536, 131_072, 1 << 20),
-                        h2_max_frame_size=(16_384, 16_385, 65_536, 16_777_215), max_header_bytes=(65_536, 16_384))
+SETTINGS_CHOICES = dict(
+    h2_max_concurrent_streams=(1, 2, 3, 100),
+    h2_initial_window_size=(65_535, 65_536, 131_072, 1 << 20),
+    h2_max_frame_size=(16_384, 16_385, 65_536, 16_777_215),
+    max_header_bytes=(65_536, 16_384),
+)
 
 
 def act_settings(pair: Pair, fdp) -> None:
@@ -572,12 +678,27 @@ def act_goaway(pair: Pair, fdp) -> None:
     pair.command(side, "goaway")
 
 
-ACTIONS = [act_new_stream, act_new_stream,
-           lambda p, f: act_request_body(p, f, False), lambda p, f: act_request_body(p, f, True),
-           act_response_headers, lambda p, f: act_response_body(p, f, False),
-           lambda p, f: act_response_body(p, f, True), act_reset, act_consume, act_mutate, act_swap,
-           act_drain, act_drain, act_drain, act_raw_frame, act_hpack_roundtrip, act_goaway, act_flood,
-           act_settings]
+ACTIONS = [
+    act_new_stream,
+    act_new_stream,
+    lambda p, f: act_request_body(p, f, False),
+    lambda p, f: act_request_body(p, f, True),
+    act_response_headers,
+    lambda p, f: act_response_body(p, f, False),
+    lambda p, f: act_response_body(p, f, True),
+    act_reset,
+    act_consume,
+    act_mutate,
+    act_swap,
+    act_drain,
+    act_drain,
+    act_drain,
+    act_raw_frame,
+    act_hpack_roundtrip,
+    act_goaway,
+    act_flood,
+    act_settings,
+]
 
 
 def run(data: bytes) -> Pair:
@@ -624,24 +745,35 @@ def check_liveness(pair: Pair) -> None:
         check_h2_windows(side.name, codec, consumed_all=True)
         for sid, st in codec._streams.items():
             if st.out_bytes and not st.out_done and codec._conn.local_flow_control_window(sid) > 0:
-                _fail("h2_outbound_stalled", f"{side.name} stream {sid}: {st.out_bytes} bytes wait although "
-                                             f"the window is {codec._conn.local_flow_control_window(sid)}")
+                _fail(
+                    "h2_outbound_stalled",
+                    f"{side.name} stream {sid}: {st.out_bytes} bytes wait although "
+                    f"the window is {codec._conn.local_flow_control_window(sid)}",
+                )
     c, s = pair.client, pair.server
-    if c.tainted or s.tainted or c.conn_dead or s.conn_dead or c.codec._peer_last is not None \
-            or s.codec._draining or c.codec._draining:
+    if (
+        c.tainted
+        or s.tainted
+        or c.conn_dead
+        or s.conn_dead
+        or c.codec._peer_last is not None
+        or s.codec._draining
+        or c.codec._draining
+    ):
         return
     for sid, sent in c.sent.items():
         got = c.got.get(sid)
         if sent.ended and not sent.reset and (got is None or not (got.ended or got.dead)):
-            _fail("stall_request_without_outcome", f"client stream {sid}: the request ended and no response "
-                                                   f"or reset came back ({got!r})")
+            _fail(
+                "stall_request_without_outcome",
+                f"client stream {sid}: the request ended and no response or reset came back ({got!r})",
+            )
 
 
 # ------------------------------------------------------------------------------ capture mode
 def _stable(events: list) -> list:
     """Events with memory addresses in error reasons masked (hpack's messages embed a memoryview repr)."""
-    return [replace(e, reason=_ADDRESS.sub("at 0x?", e.reason)) if isinstance(e, ProtocolError) else e
-            for e in events]
+    return [replace(e, reason=_ADDRESS.sub("at 0x?", e.reason)) if isinstance(e, ProtocolError) else e for e in events]
 
 
 def run_capture(data: bytes) -> list:
@@ -661,8 +793,10 @@ def run_capture(data: bytes) -> list:
     for name, (got, partial) in others:
         if got != expected:
             at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
-            _fail("h2_split_variance", f"{name} differs from {base_name} at event {at}: "
-                                       f"{got[at:at + 1]!r} vs {expected[at:at + 1]!r}")
+            _fail(
+                "h2_split_variance",
+                f"{name} differs from {base_name} at event {at}: {got[at : at + 1]!r} vs {expected[at : at + 1]!r}",
+            )
         for sid in set(partial) | set(expected_partial):
             a, b = partial.get(sid, b""), expected_partial.get(sid, b"")
             if not (a.startswith(b) or b.startswith(a)):

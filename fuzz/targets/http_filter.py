@@ -45,8 +45,14 @@ from proxy.config.semantic import check_semantics
 from proxy.config.validate import check_rules
 from proxy.context import ServerContext
 from proxy.event import SimulatedDispatcher
-from proxy.http.filter import (CONTINUE, STOP_ALL_ITERATION, STOP_ITERATION, STOP_ITERATION_AND_BUFFER,
-                               FilterStatus, StreamFilter)
+from proxy.http.filter import (
+    CONTINUE,
+    STOP_ALL_ITERATION,
+    STOP_ITERATION,
+    STOP_ITERATION_AND_BUFFER,
+    FilterStatus,
+    StreamFilter,
+)
 from proxy.http.filter_chain import FilterCallbacks, FilterChain
 from proxy.http.message import HeaderMap, RequestHead, ResponseHead
 from proxy.http.registry import http_filter_factory, registered_http_filters
@@ -64,8 +70,8 @@ TIME_STEPS_MS = (0, 1, 10, 100, 999, 1_000, 5_000, 60_000)
 STATUSES = (200, 204, 304, 403, 404, 413, 429, 500, 503, 101)
 DEC, ENC = 0, 1
 Header = tuple[bytes, bytes]
-MakeFilter = Callable[[ServerContext], StreamFilter]   # a registered factory's product: one filter per stream
-Action = tuple[str, int, bytes, bool]                  # (op, argument byte, payload, end): decode_actions
+MakeFilter = Callable[[ServerContext], StreamFilter]  # a registered factory's product: one filter per stream
+Action = tuple[str, int, bytes, bool]  # (op, argument byte, payload, end): decode_actions
 _CACHE: "OrderedDict[tuple[str, bytes], tuple[Message, MakeFilter]]" = OrderedDict()
 _CACHE_SIZE = 256
 
@@ -75,8 +81,12 @@ BODY_MODIFIERS: frozenset = frozenset()
 # (method, path, authority, headers)
 REQUESTS: tuple[tuple[bytes, bytes, bytes, list[Header]], ...] = (
     (b"GET", b"/", b"example.com", [(b"user-agent", b"curl/8.5.0"), (b"accept", b"*/*")]),
-    (b"POST", b"/login", b"example.com", [(b"content-type", b"application/x-www-form-urlencoded"),
-                                          (b"content-length", b"27")]),
+    (
+        b"POST",
+        b"/login",
+        b"example.com",
+        [(b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", b"27")],
+    ),
     (b"DELETE", b"/admin/users/1", b"api.example.com", [(b"x-internal", b"1")]),
     (b"PUT", b"/upload/f.bin", b"example.com:8080", [(b"expect", b"100-continue"), (b"x-canary", b"yes")]),
     (b"GET", b"/v1/items?x=1", b"localhost", [(b"server", b"x"), (b"x-debug", b"on"), (b"cookie", b"a=1")]),
@@ -160,15 +170,16 @@ HEADER_REFERENCES = {"header_mutation": _header_mutation}
 class _Connection:
     def __init__(self, remote: tuple[str, int]) -> None:
         self.remote_address = remote
-        self.ssl = None   # plaintext: no TLS session, no client certificate (RBAC's authenticated principal)
+        self.ssl = None  # plaintext: no TLS session, no client certificate (RBAC's authenticated principal)
 
 
 class Stream:
     """The chain's `stream` (see proxy/http/filter_chain.py): the sink records what reaches the
     client and checks that the stream ends exactly once and nothing follows its end."""
 
-    def __init__(self, ctx: ServerContext, buffer_limit: int, remote: tuple[str, int], stream_id: int,
-                 probe: "Probe") -> None:
+    def __init__(
+        self, ctx: ServerContext, buffer_limit: int, remote: tuple[str, int], stream_id: int, probe: "Probe"
+    ) -> None:
         self.ctx = ctx
         self.dispatcher = ctx.dispatcher
         self.buffer_limit = buffer_limit
@@ -180,9 +191,9 @@ class Stream:
         self.end_kind: str | None = None
         self.read_disabled = 0
         self.local_status: int | None = None
-        self.local_replies: list = []   # statuses, in order (the models check who sent which)
-        self.bypass = False          # a local reply replaced a held response: it skips the encoders
-        self.chain: FilterChain   # set by Session.new_stream: the chain is made with its stream
+        self.local_replies: list = []  # statuses, in order (the models check who sent which)
+        self.bypass = False  # a local reply replaced a held response: it skips the encoders
+        self.chain: FilterChain  # set by Session.new_stream: the chain is made with its stream
         self.probe = probe
         self.out_head: ResponseHead | None = None
         self.out_body = bytearray()
@@ -190,7 +201,9 @@ class Stream:
 
     def _written(self, what: str, kind: str) -> None:
         if self.ended:
-            raise oracles.InvariantViolation("written_after_stream_end", f"{what} after the stream ended as {self.end_kind}")
+            raise oracles.InvariantViolation(
+                "written_after_stream_end", f"{what} after the stream ended as {self.end_kind}"
+            )
         if self.out_end:
             raise oracles.InvariantViolation("written_after_end_stream", f"{what} after the response's end of stream")
         if not self.bypass:
@@ -288,16 +301,16 @@ class Observed(StreamFilter):
         self.owned = [0, 0]
         self.saw_headers = [False, False]
         self.headers_released = [False, False]
-        self.past_at_stop = [0, 0]   # bytes beyond this filter when it last stopped
+        self.past_at_stop = [0, 0]  # bytes beyond this filter when it last stopped
         self.destroyed = 0
-        self.real_callbacks: FilterCallbacks   # the chain's, set when the chain is made
-        self.model: http_oracle.HttpFilterModel | None = None   # the chosen filter's model
+        self.real_callbacks: FilterCallbacks  # the chain's, set when the chain is made
+        self.model: http_oracle.HttpFilterModel | None = None  # the chosen filter's model
         self.external_continue = False  # the harness, not the filter, is continuing it
 
     def set_decoder_filter_callbacks(self, callbacks: FilterCallbacks) -> None:
         self.real_callbacks = callbacks
         self.decoder_callbacks = self.encoder_callbacks = callbacks
-        wrapped = cast(FilterCallbacks, _Callbacks(callbacks, self))   # FilterCallbacks' surface, by delegation
+        wrapped = cast(FilterCallbacks, _Callbacks(callbacks, self))  # FilterCallbacks' surface, by delegation
         self.inner.set_decoder_filter_callbacks(wrapped)
         self.inner.set_encoder_filter_callbacks(wrapped)
 
@@ -331,8 +344,9 @@ class Observed(StreamFilter):
         self.probe.arriving(self, direction, method, "headers")
         self.saw_headers[direction] = True
         if direction == DEC and self.model is not None:
-            status = self.model.decode_headers(self, self.probe.stream, head,
-                                               lambda: getattr(self.inner, method)(head, end))
+            status = self.model.decode_headers(
+                self, self.probe.stream, head, lambda: getattr(self.inner, method)(head, end)
+            )
         else:
             status = getattr(self.inner, method)(head, end)
         self.set_status(direction, status)
@@ -345,8 +359,9 @@ class Observed(StreamFilter):
         if status is STOP_ITERATION:
             self.owned[direction] += len(before)
         elif self.name not in BODY_MODIFIERS and data.bytes() != before:
-            raise oracles.InvariantViolation("undocumented_body_modification",
-                                             f"{self.name}.{method} changed a {len(before)}-byte chunk")
+            raise oracles.InvariantViolation(
+                "undocumented_body_modification", f"{self.name}.{method} changed a {len(before)}-byte chunk"
+            )
         self.set_status(direction, status)
         return status
 
@@ -390,9 +405,11 @@ class Observed(StreamFilter):
 class ScriptedFilter(StreamFilter):
     """A test filter whose statuses come from the input: 2 bits per call, cyclic over 32 bits."""
 
-    CHOICES = ((CONTINUE, CONTINUE, STOP_ITERATION, STOP_ALL_ITERATION),            # headers
-               (CONTINUE, CONTINUE, STOP_ITERATION_AND_BUFFER, STOP_ITERATION),     # data
-               (CONTINUE, CONTINUE, CONTINUE, STOP_ITERATION))                      # trailers
+    CHOICES = (
+        (CONTINUE, CONTINUE, STOP_ITERATION, STOP_ALL_ITERATION),  # headers
+        (CONTINUE, CONTINUE, STOP_ITERATION_AND_BUFFER, STOP_ITERATION),  # data
+        (CONTINUE, CONTINUE, CONTINUE, STOP_ITERATION),
+    )  # trailers
 
     def __init__(self, script: int) -> None:
         self.script, self.calls = script, 0
@@ -481,8 +498,7 @@ class Terminal(StreamFilter):
     # the upstream's side, driven by the harness
     def can_respond(self) -> bool:
         chain = self.probe.chain
-        return (self.head is not None and not self.response_end and not chain.ended
-                and not chain.local_reply_sent)
+        return self.head is not None and not self.response_end and not chain.ended and not chain.local_reply_sent
 
     def respond_headers(self, status: int, end: bool) -> None:
         self.response_head_sent, self.response_end = True, end
@@ -501,8 +517,8 @@ class Probe:
     """One stream's model and checks."""
 
     def __init__(self) -> None:
-        self.filters: list[Observed] = []   # chain order, terminal excluded
-        self.terminal: Terminal   # terminal, stream and chain: set by Session.new_stream
+        self.filters: list[Observed] = []  # chain order, terminal excluded
+        self.terminal: Terminal  # terminal, stream and chain: set by Session.new_stream
         self.stream: Stream
         self.chain: FilterChain
         self.encode_entered = False
@@ -510,39 +526,45 @@ class Probe:
         self.request_done = False
         self.response_fed: tuple[int, list[Header]] | None = None
         self.fed_dec = bytearray()
-        self.conservation = [True, True]   # checked while the direction is live
+        self.conservation = [True, True]  # checked while the direction is live
 
     def arriving(self, who: "Observed | Terminal | None", direction: int, what: str, kind: str) -> None:
         """`who` (a filter, the terminal, None: the client) gets `kind` (headers, data, end):
         no filter before it in this direction may still hold that part of the stream."""
         if who is not None and who.destroyed:
             raise oracles.InvariantViolation("called_after_on_destroy", f"{what} on a destroyed filter")
-        if isinstance(who, Terminal):   # this probe's: a terminal reports to its own probe
+        if isinstance(who, Terminal):  # this probe's: a terminal reports to its own probe
             if direction == ENC:
                 return
             earlier = self.filters
         elif direction == DEC:
             assert who is not None, "the client only receives the response"
-            earlier = self.filters[:who.index]
+            earlier = self.filters[: who.index]
         else:
-            earlier = self.filters if who is None else self.filters[who.index + 1:]
+            earlier = self.filters if who is None else self.filters[who.index + 1 :]
         for f in earlier:
-            held = (not f.headers_released[direction] if kind == "headers"
-                    else f.stopped[direction] if kind == "end" else False)
+            held = (
+                not f.headers_released[direction]
+                if kind == "headers"
+                else f.stopped[direction]
+                if kind == "end"
+                else False
+            )
             if held:
                 target = "the client" if who is None else ("the terminal" if isinstance(who, Terminal) else who.name)
                 raise oracles.InvariantViolation(
                     "passed_after_stop_iteration",
                     f"{what} reached {target} while {f.name} has not continued its "
-                    f"{'decoding' if direction == DEC else 'encoding'}")
+                    f"{'decoding' if direction == DEC else 'encoding'}",
+                )
 
     def past(self, f: "Observed", direction: int) -> int:
         """Body bytes beyond filter f in `direction`: at the end, or held or owned by later filters."""
         if direction == DEC:
-            later, end = self.filters[f.index + 1:], len(self.terminal.body)
+            later, end = self.filters[f.index + 1 :], len(self.terminal.body)
             held = sum(len(g.real_callbacks.decoding_buffer) for g in later)
         else:
-            later, end = self.filters[:f.index], len(self.stream.out_body)
+            later, end = self.filters[: f.index], len(self.stream.out_body)
             held = sum(len(g.real_callbacks.encoding_buffer) for g in later)
         return end + held + sum(g.owned[direction] for g in later)
 
@@ -557,10 +579,11 @@ class Probe:
                     raise oracles.InvariantViolation(
                         "passed_after_stop_iteration",
                         f"{self.past(f, direction) - f.past_at_stop[direction]} body bytes got past {f.name} "
-                        f"while it had not continued its {'decoding' if direction == DEC else 'encoding'}")
+                        f"while it had not continued its {'decoding' if direction == DEC else 'encoding'}",
+                    )
 
     def _expected_headers(self, fed: list[Header], request: bool) -> list[Header]:
-        for f in (self.filters if request else reversed(self.filters)):
+        for f in self.filters if request else reversed(self.filters):
             ref = HEADER_REFERENCES.get(f.name)
             if ref is not None:
                 fed = ref(f.config, fed, request)
@@ -570,10 +593,14 @@ class Probe:
         assert self.request_fed is not None, "the session records a request before it feeds it"
         method, path, authority, headers = self.request_fed
         if (head.method, head.path, head.authority) != (method, path, authority):
-            raise oracles.InvariantViolation("request_line_changed", f"{head.method!r} {head.path!r} {head.authority!r}")
+            raise oracles.InvariantViolation(
+                "request_line_changed", f"{head.method!r} {head.path!r} {head.authority!r}"
+            )
         want = self._expected_headers(list(headers), True)
         if sorted(head.headers) != want:
-            raise oracles.InvariantViolation("request_headers_differ", f"terminal got {sorted(head.headers)}, documented {want}")
+            raise oracles.InvariantViolation(
+                "request_headers_differ", f"terminal got {sorted(head.headers)}, documented {want}"
+            )
 
     def response_entered(self, head: ResponseHead) -> None:
         if self.response_fed is not None:
@@ -585,13 +612,16 @@ class Probe:
             return
         skipped = [f.name for f in self.filters if not f.saw_headers[ENC]]
         if skipped or self.response_fed is None:
-            raise oracles.InvariantViolation("response_skipped_encoders",
-                                             f"{head.status} reached the client without {skipped or ['the terminal']}")
+            raise oracles.InvariantViolation(
+                "response_skipped_encoders", f"{head.status} reached the client without {skipped or ['the terminal']}"
+            )
         status, headers = self.response_fed
         want = self._expected_headers(headers, False)
         if head.status != status or sorted(head.headers) != want:
-            raise oracles.InvariantViolation("response_headers_differ",
-                                             f"client got {head.status} {sorted(head.headers)}, documented {status} {want}")
+            raise oracles.InvariantViolation(
+                "response_headers_differ",
+                f"client got {head.status} {sorted(head.headers)}, documented {status} {want}",
+            )
 
     def check_bytes(self) -> None:
         chain, stream = self.chain, self.stream
@@ -616,14 +646,17 @@ class Probe:
                 raise oracles.InvariantViolation(
                     "body_bytes_not_conserved",
                     f"{name}: {len(fed)} bytes in, {len(reached)} reached the end, {len(flow) - len(reached)} held, "
-                    f"{owned} owned by filters")
+                    f"{owned} owned by filters",
+                )
             if (owned == 0 and flow != fed) or not _subsequence(flow, fed):
                 raise oracles.InvariantViolation("body_bytes_reordered", f"{name}: bytes out of order or invented")
 
     def check_destroyed(self) -> None:
         for f in self.filters + [self.terminal]:
             if f.destroyed != 1:
-                raise oracles.InvariantViolation("on_destroy_not_once", f"{getattr(f, 'name', 'terminal')}: {f.destroyed}")
+                raise oracles.InvariantViolation(
+                    "on_destroy_not_once", f"{getattr(f, 'name', 'terminal')}: {f.destroyed}"
+                )
 
 
 def _subsequence(part: bytes, whole: bytes) -> bool:
@@ -642,14 +675,15 @@ class Session:
         self.buffer_limit = BUFFER_LIMITS[(layout >> 2) & 3]
         self.remote = (_source(name, config, layout, seed), 40000)
         self.script = script
-        self.dispatcher = SimulatedDispatcher()   # the session moves its clock and runs what is posted
+        self.dispatcher = SimulatedDispatcher()  # the session moves its clock and runs what is posted
         self.ctx = ServerContext(dispatcher=self.dispatcher, network=None)
         # ScriptedRandom has the part of random.Random that filters draw with (randrange, random)
         self.ctx.random = draws.ScriptedRandom(seed, self.dispatcher.now_ms)  # type: ignore[assignment]
-        self.model = http_oracle.HttpFilterModel(name, config, self.dispatcher.now_ms, self.ctx.stats.counters,
-                                                 self.ctx.random)
+        self.model = http_oracle.HttpFilterModel(
+            name, config, self.dispatcher.now_ms, self.ctx.stats.counters, self.ctx.random
+        )
         self.streams = 0
-        self.probe: Probe   # the current stream's
+        self.probe: Probe  # the current stream's
         self.new_stream()
 
     def new_stream(self) -> None:
@@ -744,14 +778,30 @@ class Session:
 def _source(name: str, config: Message, layout: int, seed: int) -> str:
     """The client's address: SOURCES by layout bits 4-6, or with bit 7 an address on the edge of one
     of the configuration's source prefixes (fuzz.models.rbac.boundary_addresses), by the seed."""
-    edges = rbac_model.boundary_addresses(p for policy in getattr(config, "policies", ())
-                                          for p in policy.source_prefixes) if layout & 0x80 else ()
+    edges = (
+        rbac_model.boundary_addresses(p for policy in getattr(config, "policies", ()) for p in policy.source_prefixes)
+        if layout & 0x80
+        else ()
+    )
     return edges[seed % len(edges)] if edges else SOURCES[(layout >> 4) & 7]
 
 
-OPS = ("decode_headers", "decode_data", "decode_trailers", "encode_headers", "encode_data", "encode_trailers",
-       "local_reply", "continue_decoding", "continue_encoding", "advance", "reset", "filter_reset", "new_stream",
-       "watermark")
+OPS = (
+    "decode_headers",
+    "decode_data",
+    "decode_trailers",
+    "encode_headers",
+    "encode_data",
+    "encode_trailers",
+    "local_reply",
+    "continue_decoding",
+    "continue_encoding",
+    "advance",
+    "reset",
+    "filter_reset",
+    "new_stream",
+    "watermark",
+)
 _PAYLOAD_OPS = ("decode_data", "encode_data")
 
 
@@ -803,17 +853,27 @@ def describe(data: bytes) -> str:
     """An input as run reads it: the filter, its configuration, the layout, the actions."""
     r = Reader(data)
     name, blob, layout, seed_, script = _decode_head(r)
-    head = [f"filter {name}, layout {layout:08b}, random seed {seed_}, script {script:032b}",
-            "config: " + config_text(schema.HttpFilter, name, blob)]
-    actions = [f"{i:3}  {op} arg={a}{' end' if end else ''}{' ' + repr(payload[:40]) if payload else ''}"
-               for i, (op, a, payload, end) in enumerate(decode_actions(r))]
+    head = [
+        f"filter {name}, layout {layout:08b}, random seed {seed_}, script {script:032b}",
+        "config: " + config_text(schema.HttpFilter, name, blob),
+    ]
+    actions = [
+        f"{i:3}  {op} arg={a}{' end' if end else ''}{' ' + repr(payload[:40]) if payload else ''}"
+        for i, (op, a, payload, end) in enumerate(decode_actions(r))
+    ]
     return "\n".join(head + actions)
 
 
 def seed(name: str, config: Message, layout: int, seed_: int, script: int, actions: Iterable[Action]) -> bytes:
     blob = config.SerializeToString(deterministic=True)
-    return (bytes([filter_names().index(name)]) + len(blob).to_bytes(2, "big") + blob + bytes([layout, seed_])
-            + script.to_bytes(4, "big") + encode_actions(actions))
+    return (
+        bytes([filter_names().index(name)])
+        + len(blob).to_bytes(2, "big")
+        + blob
+        + bytes([layout, seed_])
+        + script.to_bytes(4, "big")
+        + encode_actions(actions)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -823,6 +883,7 @@ def seed(name: str, config: Message, layout: int, seed_: int, script: int, actio
 def _configs() -> dict:
     """Each filter's configurations: the examples' and a few hand-picked ones."""
     from fuzz.targets.examples import example_connection_managers
+
     configs: dict = {n: [] for n in filter_names()}
     for hcm in example_connection_managers():
         for h in hcm.http_filters:
@@ -852,28 +913,70 @@ def _a(op: str, a: int = 0, payload: bytes = b"", end: bool = False) -> Action:
 
 
 SCRIPTS = {
-    "get_ok": [_a("decode_headers", 0, end=True), _a("encode_headers", 0), _a("encode_data", payload=b"hello"),
-               _a("encode_data", payload=b" world", end=True)],
-    "post_body_trailers": [_a("decode_headers", 1), _a("decode_data", payload=b"user=alice"),
-                           _a("decode_data", payload=b"&password=secret1"), _a("decode_trailers"),
-                           _a("encode_headers", 0), _a("encode_data", payload=b"ok"), _a("encode_trailers")],
-    "delayed": [_a("decode_headers", 3), _a("decode_data", payload=b"\x00\x01\x02\x03", end=True),
-                _a("advance", 3), _a("advance", 5), _a("encode_headers", 1, end=True)],
-    "stop_and_continue": [_a("decode_headers", 2), _a("decode_data", payload=b"abc"), _a("continue_decoding", 0),
-                          _a("continue_decoding", 1), _a("decode_data", payload=b"def", end=True),
-                          _a("continue_decoding", 1), _a("encode_headers", 0), _a("continue_encoding", 1),
-                          _a("encode_data", payload=b"xyz", end=True), _a("continue_encoding", 1)],
-    "local_reply_midway": [_a("decode_headers", 1), _a("decode_data", payload=b"x" * 40),
-                           _a("local_reply", 0x11), _a("continue_encoding", 1), _a("advance", 7)],
-    "overflow_413": [_a("decode_headers", 1), _a("decode_data", payload=b"y" * 200),
-                     _a("decode_data", payload=b"z" * 200, end=True)],
-    "reset_midway": [_a("decode_headers", 4), _a("encode_headers", 0), _a("encode_data", payload=b"part"),
-                     _a("reset")],
-    "three_streams": [_a("decode_headers", 0, end=True), _a("encode_headers", 0, end=True), _a("new_stream"),
-                      _a("decode_headers", 2, end=True), _a("new_stream"), _a("decode_headers", 5, end=True),
-                      _a("advance", 5), _a("encode_headers", 1, end=True)],
-    "watermarks_head": [_a("decode_headers", 5, end=True), _a("watermark", 1), _a("encode_headers", 0),
-                        _a("watermark", 0), _a("encode_data", payload=b"", end=True)],
+    "get_ok": [
+        _a("decode_headers", 0, end=True),
+        _a("encode_headers", 0),
+        _a("encode_data", payload=b"hello"),
+        _a("encode_data", payload=b" world", end=True),
+    ],
+    "post_body_trailers": [
+        _a("decode_headers", 1),
+        _a("decode_data", payload=b"user=alice"),
+        _a("decode_data", payload=b"&password=secret1"),
+        _a("decode_trailers"),
+        _a("encode_headers", 0),
+        _a("encode_data", payload=b"ok"),
+        _a("encode_trailers"),
+    ],
+    "delayed": [
+        _a("decode_headers", 3),
+        _a("decode_data", payload=b"\x00\x01\x02\x03", end=True),
+        _a("advance", 3),
+        _a("advance", 5),
+        _a("encode_headers", 1, end=True),
+    ],
+    "stop_and_continue": [
+        _a("decode_headers", 2),
+        _a("decode_data", payload=b"abc"),
+        _a("continue_decoding", 0),
+        _a("continue_decoding", 1),
+        _a("decode_data", payload=b"def", end=True),
+        _a("continue_decoding", 1),
+        _a("encode_headers", 0),
+        _a("continue_encoding", 1),
+        _a("encode_data", payload=b"xyz", end=True),
+        _a("continue_encoding", 1),
+    ],
+    "local_reply_midway": [
+        _a("decode_headers", 1),
+        _a("decode_data", payload=b"x" * 40),
+        _a("local_reply", 0x11),
+        _a("continue_encoding", 1),
+        _a("advance", 7),
+    ],
+    "overflow_413": [
+        _a("decode_headers", 1),
+        _a("decode_data", payload=b"y" * 200),
+        _a("decode_data", payload=b"z" * 200, end=True),
+    ],
+    "reset_midway": [_a("decode_headers", 4), _a("encode_headers", 0), _a("encode_data", payload=b"part"), _a("reset")],
+    "three_streams": [
+        _a("decode_headers", 0, end=True),
+        _a("encode_headers", 0, end=True),
+        _a("new_stream"),
+        _a("decode_headers", 2, end=True),
+        _a("new_stream"),
+        _a("decode_headers", 5, end=True),
+        _a("advance", 5),
+        _a("encode_headers", 1, end=True),
+    ],
+    "watermarks_head": [
+        _a("decode_headers", 5, end=True),
+        _a("watermark", 1),
+        _a("encode_headers", 0),
+        _a("watermark", 0),
+        _a("encode_data", payload=b"", end=True),
+    ],
 }
 # (layout, scripted filter's statuses): none; after, all CONTINUE; before, stop then continue;
 # after, buffering data; small buffer limit with a scripted filter
@@ -883,6 +986,7 @@ LAYOUTS = ((0, 0), (1, 0), (2, 0b10_00_10_10), (1, 0b11_10_11_10_00_10), (0b0101
 def write_seeds(out) -> int:
     import hashlib
     from pathlib import Path
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     count = 0
@@ -909,22 +1013,56 @@ def model_seeds() -> list:
     deny.policies.add(name="lan", source_prefixes=["192.168.0.0/23", "172.16.0.0/12"], methods=["GET", "DELETE"])
     shadow = cls["rbac"](action=1, shadow=True)
     shadow.policies.add(name="all", path_prefixes=["/v1", "/admin"])
-    mtls = cls["rbac"](action=1)   # a plaintext client is never an authenticated principal
-    mtls.policies.add(name="mtls", source_prefixes=["10.1.2.0/24"]).principals.add().authenticated.principal_name.exact = "x"
-    out = [seed("rbac", config, 0x80, edge, 0, [_a("decode_headers", edge, end=True)])
-           for config in (allow, deny, shadow, mtls) for edge in range(8)]
+    mtls = cls["rbac"](action=1)  # a plaintext client is never an authenticated principal
+    mtls.policies.add(
+        name="mtls", source_prefixes=["10.1.2.0/24"]
+    ).principals.add().authenticated.principal_name.exact = "x"
+    out = [
+        seed("rbac", config, 0x80, edge, 0, [_a("decode_headers", edge, end=True)])
+        for config in (allow, deny, shadow, mtls)
+        for edge in range(8)
+    ]
     get = _a("decode_headers", 0, end=True)
     bucket = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000)
-    burst = [get, _a("new_stream"), get, _a("new_stream"), get, _a("advance", 4), _a("new_stream"), get,
-             _a("advance", 1), _a("new_stream"), get, _a("new_stream"), get, _a("advance", 7), _a("new_stream"), get]
-    out += [seed("local_ratelimit", bucket, 0, 7, 0, burst), seed("local_ratelimit", bucket, 0, 7, 0, [_a("advance", 2)] + burst)]
+    burst = [
+        get,
+        _a("new_stream"),
+        get,
+        _a("new_stream"),
+        get,
+        _a("advance", 4),
+        _a("new_stream"),
+        get,
+        _a("advance", 1),
+        _a("new_stream"),
+        get,
+        _a("new_stream"),
+        get,
+        _a("advance", 7),
+        _a("new_stream"),
+        get,
+    ]
+    out += [
+        seed("local_ratelimit", bucket, 0, 7, 0, burst),
+        seed("local_ratelimit", bucket, 0, 7, 0, [_a("advance", 2)] + burst),
+    ]
     for percent, either_side in ((50, (127, 128)), (30, (76, 77)), (1, (2, 3)), (99, (253, 254))):
         abort = cls["fault"](abort_status=503, abort_percent=percent, delay_ms=100)
-        out += [seed("fault", abort, 0, d, 0, [get, _a("advance", 3), _a("new_stream"), get, _a("advance", 2),
-                                                _a("advance", 3)]) for d in either_side]
+        out += [
+            seed(
+                "fault",
+                abort,
+                0,
+                d,
+                0,
+                [get, _a("advance", 3), _a("new_stream"), get, _a("advance", 2), _a("advance", 3)],
+            )
+            for d in either_side
+        ]
     return out
 
 
 if __name__ == "__main__":
     import sys
+
     print(f"wrote {write_seeds(sys.argv[1] if len(sys.argv) > 1 else 'corpus/http_filter')} seeds")

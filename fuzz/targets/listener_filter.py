@@ -36,9 +36,14 @@ from fuzz.session import Reader
 from fuzz.targets import proxy_header_reference
 from fuzz.targets.listener_filter_reference import H2_PREFACE, LOCAL, REMOTE, expected
 
-FILTER_SETS = (("tls_inspector",), ("proxy_protocol",), ("http_inspector",),
-               ("proxy_protocol", "tls_inspector"), ("proxy_protocol", "http_inspector"),
-               ("tls_inspector", "http_inspector"))
+FILTER_SETS = (
+    ("tls_inspector",),
+    ("proxy_protocol",),
+    ("http_inspector",),
+    ("proxy_protocol", "tls_inspector"),
+    ("proxy_protocol", "http_inspector"),
+    ("tls_inspector", "http_inspector"),
+)
 READ_SIZES = (16 * 1024, 1, 7, 64, 512)
 PADDED = 66_000
 TLV_TYPES = (1, 2, 0x20, 0xE0)
@@ -71,9 +76,15 @@ def _built(filters, allow_without: bool):
                 config.allow_requests_without_proxy_protocol = allow_without
                 config.tlv_types.extend(TLV_TYPES)
             makers.append(listener_filter_factory(name)(config, None))
-        chain = BuiltFilterChain(FilterChainMatch(), (lambda conn, ctx: conn.add_read_filter(Capture(ctx.shared["log"])),),
-                                 ("capture",), name="default_filter_chain")
-        _BUILT[key] = BuiltListener("lf", LOCAL, 1 << 20, (), listener_filters=tuple(makers), default_filter_chain=chain)
+        chain = BuiltFilterChain(
+            FilterChainMatch(),
+            (lambda conn, ctx: conn.add_read_filter(Capture(ctx.shared["log"])),),
+            ("capture",),
+            name="default_filter_chain",
+        )
+        _BUILT[key] = BuiltListener(
+            "lf", LOCAL, 1 << 20, (), listener_filters=tuple(makers), default_filter_chain=chain
+        )
     return _BUILT[key]
 
 
@@ -87,8 +98,14 @@ def run_once(listener, pieces, read_size: int):
     for i, piece in enumerate(pieces):
         sock.peer_send(piece, end_stream=i == len(pieces) - 1)
         dispatcher.run_posted()
-    found = (conn.transport_protocol, conn.server_name, conn.application_protocols, conn.remote_address,
-             conn.local_address, conn.stream_info.get("proxy_protocol_tlvs"))
+    found = (
+        conn.transport_protocol,
+        conn.server_name,
+        conn.application_protocols,
+        conn.remote_address,
+        conn.local_address,
+        conn.stream_info.get("proxy_protocol_tlvs"),
+    )
     stats = tuple(sorted((k, v) for k, v in ctx.stats.counters.items() if v))
     return ("passed" if log else "closed"), stats, found, b"".join(log)
 
@@ -126,8 +143,9 @@ def run(data: bytes) -> None:
     whole = run_once(listener, [payload], 16 * 1024)
     split = run_once(listener, pieces, read_size)
     if whole != split:
-        raise InvariantViolation("listener_filter_split_variance",
-                                 f"{filters}: one read {whole[:3]} vs pieces of {read_size} {split[:3]}")
+        raise InvariantViolation(
+            "listener_filter_split_variance", f"{filters}: one read {whole[:3]} vs pieces of {read_size} {split[:3]}"
+        )
     outcome, _, found, upstream = whole
     want_outcome, want, want_upstream = expected(filters, payload, allow_without, tlv_types=TLV_TYPES)
     if outcome != want_outcome:
@@ -137,9 +155,10 @@ def run(data: bytes) -> None:
         if got != want:
             raise InvariantViolation("listener_filter_found", f"{filters}: found {got}, the references {want}")
         if upstream != want_upstream:
-            raise InvariantViolation("listener_filter_consumed_application_bytes",
-                                     f"{filters}: the chain got {len(upstream)} bytes, "
-                                     f"{len(want_upstream)} follow the PROXY header")
+            raise InvariantViolation(
+                "listener_filter_consumed_application_bytes",
+                f"{filters}: the chain got {len(upstream)} bytes, {len(want_upstream)} follow the PROXY header",
+            )
 
 
 def synthesized_client_hello(fields: bytes) -> bytes:
@@ -157,17 +176,25 @@ def synthesized_client_hello(fields: bytes) -> bytes:
     def vector(body: bytes, width: int) -> bytes:
         return len(body).to_bytes(width, "big") + body
 
-    extensions = b"\x00\x2b" + vector(vector(b"\x03\x04\x03\x03", 1), 2)          # supported_versions
+    extensions = b"\x00\x2b" + vector(vector(b"\x03\x04\x03\x03", 1), 2)  # supported_versions
     if name:
         extensions += b"\x00\x00" + vector(vector(b"\x00" + vector(name, 2), 2), 2)
     if alpn:
         extensions += b"\x00\x10" + vector(vector(b"".join(vector(a, 1) for a in alpn), 2), 2)
-    body = b"\x03\x03" + bytes(32) + vector(bytes(32), 1) + vector(b"\x13\x01\x13\x02", 2) + b"\x01\x00" \
+    body = (
+        b"\x03\x03"
+        + bytes(32)
+        + vector(bytes(32), 1)
+        + vector(b"\x13\x01\x13\x02", 2)
+        + b"\x01\x00"
         + vector(extensions, 2)
+    )
     stream = b"\x01" + len(body).to_bytes(3, "big") + body
     size = (flags >> 1) or len(stream)
-    records = b"".join(b"\x16\x03\x01" + len(stream[i:i + size]).to_bytes(2, "big") + stream[i:i + size]
-                       for i in range(0, len(stream), size))
+    records = b"".join(
+        b"\x16\x03\x01" + len(stream[i : i + size]).to_bytes(2, "big") + stream[i : i + size]
+        for i in range(0, len(stream), size)
+    )
     header = b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 10000\r\n" if flags & 1 else b""
     return header + records + rest
 
@@ -183,6 +210,7 @@ def seed(filters, data: bytes, *, allow_without=False, read_size=0, cuts=(), pad
 def client_hello(name=None, alpn=(), maximum=None, context=None) -> bytes:
     """The first flight of a real TLS client (Python's OpenSSL) asking for `name` and `alpn`."""
     import ssl
+
     ctx = context or ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if context is None:
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
@@ -203,11 +231,13 @@ def reframe(data: bytes, size: int) -> bytes:
     """The same handshake bytes in records of at most `size` bytes (RFC 8446 5.1 allows it)."""
     stream, pos = b"", 0
     while pos + 5 <= len(data):
-        n = int.from_bytes(data[pos + 3:pos + 5], "big")
-        stream += data[pos + 5:pos + 5 + n]
+        n = int.from_bytes(data[pos + 3 : pos + 5], "big")
+        stream += data[pos + 5 : pos + 5 + n]
         pos += 5 + n
-    return b"".join(b"\x16\x03\x01" + len(stream[i:i + size]).to_bytes(2, "big") + stream[i:i + size]
-                    for i in range(0, len(stream), size))
+    return b"".join(
+        b"\x16\x03\x01" + len(stream[i : i + size]).to_bytes(2, "big") + stream[i : i + size]
+        for i in range(0, len(stream), size)
+    )
 
 
 def write_seeds(out) -> int:
@@ -221,19 +251,37 @@ def write_seeds(out) -> int:
     v6 = bytes(15) + b"\x01" + bytes(15) + b"\x01" + (1).to_bytes(2, "big") + (2).to_bytes(2, "big")
 
     def v2(command, family, block):
-        return proxy_header_reference.SIGNATURE_V2 + bytes([0x20 | command, family]) + len(block).to_bytes(2, "big") + block
+        return (
+            proxy_header_reference.SIGNATURE_V2
+            + bytes([0x20 | command, family])
+            + len(block).to_bytes(2, "big")
+            + block
+        )
 
-    hellos = {"sni-alpn": client_hello("www.example.com", ("h2", "http/1.1")), "sni": client_hello("a.test", ()),
-              "bare": client_hello(None, ()),
-              "tls12": client_hello("example.com", ("http/1.1",), ssl.TLSVersion.TLSv1_2)}
+    hellos = {
+        "sni-alpn": client_hello("www.example.com", ("h2", "http/1.1")),
+        "sni": client_hello("a.test", ()),
+        "bare": client_hello(None, ()),
+        "tls12": client_hello("example.com", ("http/1.1",), ssl.TLSVersion.TLSv1_2),
+    }
     hellos["fragmented"] = reframe(hellos["sni-alpn"], 40)
-    proxy = {"v1-tcp4": b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 10000\r\n",
-             "v1-tcp6": b"PROXY TCP6 2001:db8::1 ::1 5000 10000\r\n", "v1-unknown": b"PROXY UNKNOWN\r\n",
-             "v2-inet-tlvs": v2(1, 0x11, v4 + b"\x02\x00\x05a.com" + b"\x20\x00\x01\x01"),
-             "v2-inet6": v2(1, 0x21, v6), "v2-local": v2(0, 0x00, b""), "v2-unspec": v2(1, 0x01, v4),
-             "v2-unix": v2(1, 0x31, bytes(216)), "v2-short": v2(1, 0x11, v4[:8])}
-    http = {"get11": b"GET /a?b HTTP/1.1\r\nhost: a\r\n\r\n", "get10": b"GET / HTTP/1.0\r\n\r\n",
-            "h2c": H2_PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00", "junk": b"\x00\x01garbage\r\n"}
+    proxy = {
+        "v1-tcp4": b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 10000\r\n",
+        "v1-tcp6": b"PROXY TCP6 2001:db8::1 ::1 5000 10000\r\n",
+        "v1-unknown": b"PROXY UNKNOWN\r\n",
+        "v2-inet-tlvs": v2(1, 0x11, v4 + b"\x02\x00\x05a.com" + b"\x20\x00\x01\x01"),
+        "v2-inet6": v2(1, 0x21, v6),
+        "v2-local": v2(0, 0x00, b""),
+        "v2-unspec": v2(1, 0x01, v4),
+        "v2-unix": v2(1, 0x31, bytes(216)),
+        "v2-short": v2(1, 0x11, v4[:8]),
+    }
+    http = {
+        "get11": b"GET /a?b HTTP/1.1\r\nhost: a\r\n\r\n",
+        "get10": b"GET / HTTP/1.0\r\n\r\n",
+        "h2c": H2_PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00",
+        "junk": b"\x00\x01garbage\r\n",
+    }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = {}
@@ -248,16 +296,27 @@ def write_seeds(out) -> int:
     seeds["pp-absent-allowed"] = seed(("proxy_protocol",), http["get11"], allow_without=True)
 
     def fields(flags, name, alpn=(), rest=b""):
-        return bytes([flags, len(name)]) + name + bytes([len(alpn)]) + b"".join(bytes([len(a)]) + a for a in alpn) + rest
+        return (
+            bytes([flags, len(name)]) + name + bytes([len(alpn)]) + b"".join(bytes([len(a)]) + a for a in alpn) + rest
+        )
 
-    for i, (flags, sni, alpn) in enumerate(((0, b"www.example.com", (b"h2", b"http/1.1")), (0, b"a.test", ()),
-                                             (0, b"", (b"h2",)), (2 * 9, b"localhost", (b"http/1.1",)),
-                                             (1, b"api.example.com", (b"h2",)), (0, b"x", (b"h2c", b"spdy/3")),
-                                             (2 * 64, b"a-b_c.example.org", ()), (0, b"xn--bcher-kva.example", (b"h3",)),
-                                             (2 * 3, b"www.example.com", (b"http/1.0",)))):
+    for i, (flags, sni, alpn) in enumerate(
+        (
+            (0, b"www.example.com", (b"h2", b"http/1.1")),
+            (0, b"a.test", ()),
+            (0, b"", (b"h2",)),
+            (2 * 9, b"localhost", (b"http/1.1",)),
+            (1, b"api.example.com", (b"h2",)),
+            (0, b"x", (b"h2c", b"spdy/3")),
+            (2 * 64, b"a-b_c.example.org", ()),
+            (0, b"xn--bcher-kva.example", (b"h3",)),
+            (2 * 3, b"www.example.com", (b"http/1.0",)),
+        )
+    ):
         filters = ("proxy_protocol", "tls_inspector") if flags & 1 else ("tls_inspector",)
-        seeds[f"fields-{i}"] = seed(filters, fields(flags, sni, alpn, b"\x17\x03\x03\x00\x01x"), fields=True,
-                                    read_size=i % 3)
+        seeds[f"fields-{i}"] = seed(
+            filters, fields(flags, sni, alpn, b"\x17\x03\x03\x00\x01x"), fields=True, read_size=i % 3
+        )
     for name, data in http.items():
         seeds[f"http-{name}"] = seed(("http_inspector",), data, read_size=1)
     for name, data in seeds.items():
@@ -267,4 +326,5 @@ def write_seeds(out) -> int:
 
 if __name__ == "__main__":
     import sys
+
     print(f"wrote {write_seeds(sys.argv[1] if len(sys.argv) > 1 else 'corpus/listener_filter')} seeds")

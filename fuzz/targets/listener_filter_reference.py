@@ -12,17 +12,26 @@ from fuzz.targets import client_hello_reference, proxy_header_reference
 _TOKEN, _VCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]", rb"[\x21-\x7e]"
 REQUEST_LINE = re.compile(_TOKEN + rb"+ " + _VCHAR + rb"+ HTTP/1\.([01])\r\n")
 # What can still become a request line: a prefix of one, CRLF not yet there.
-PARTIAL_LINE = re.compile(_TOKEN + rb"*|" + _TOKEN + rb"+ " + _VCHAR + rb"*|" + _TOKEN + rb"+ " + _VCHAR
-                          + rb"+ (H(T(T(P(/(1(\.([01]\r?)?)?)?)?)?)?)?)?")
+PARTIAL_LINE = re.compile(
+    _TOKEN
+    + rb"*|"
+    + _TOKEN
+    + rb"+ "
+    + _VCHAR
+    + rb"*|"
+    + _TOKEN
+    + rb"+ "
+    + _VCHAR
+    + rb"+ (H(T(T(P(/(1(\.([01]\r?)?)?)?)?)?)?)?)?"
+)
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-REMOTE, LOCAL = ("10.0.0.1", 40000), ("127.0.0.1", 10000)   # the listener_filter harness's socket addresses
+REMOTE, LOCAL = ("10.0.0.1", 40000), ("127.0.0.1", 10000)  # the listener_filter harness's socket addresses
 
 
 def expected(filters, data: bytes, allow_without: bool, remote=REMOTE, local=LOCAL, tlv_types=()):
     """(outcome, found, upstream bytes) from the reference readers, for a connection from `remote`
     to `local` sending `data` through `filters` (names, in order); `tlv_types` are the TLVs kept."""
-    found = {"transport": "raw_buffer", "name": "", "protocols": (), "remote": remote,
-             "local": local, "tlvs": None}
+    found = {"transport": "raw_buffer", "name": "", "protocols": (), "remote": remote, "local": local, "tlvs": None}
     rest = data
     for name in filters:
         if name == "proxy_protocol":
@@ -31,10 +40,10 @@ def expected(filters, data: bytes, allow_without: bool, remote=REMOTE, local=LOC
                 continue
             if not isinstance(header, proxy_header_reference.Header):
                 return "closed", None, b""
-            rest = rest[header.length:]
+            rest = rest[header.length :]
             if header.source is not None:
                 found["remote"], found["local"] = header.source, header.destination
-            kept: dict[int, bytes] = {}   # TLV type -> its first value
+            kept: dict[int, bytes] = {}  # TLV type -> its first value
             for t, v in header.tlvs:
                 if t in tlv_types:
                     kept.setdefault(t, v)
@@ -67,5 +76,5 @@ def _http_reference(data: bytes):
     end = window.find(b"\r\n")
     if end < 0:
         return "incomplete" if len(window) < 8192 and PARTIAL_LINE.fullmatch(window) else None
-    match = REQUEST_LINE.fullmatch(window[:end + 2])
+    match = REQUEST_LINE.fullmatch(window[: end + 2])
     return f"http/1.{match.group(1).decode()}" if match else None

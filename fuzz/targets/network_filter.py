@@ -53,7 +53,7 @@ def filter_names() -> list[str]:
 def _cluster_names(message, out: set) -> set:
     for field, value in message.ListFields():
         if field.type == field.TYPE_MESSAGE:
-            for item in (value if field.is_repeated else [value]):
+            for item in value if field.is_repeated else [value]:
                 if hasattr(item, "ListFields"):
                     _cluster_names(item, out)
         elif (message.DESCRIPTOR.name, field.name) in CLUSTER_REFERENCES and isinstance(value, str):
@@ -139,7 +139,8 @@ def check_probe(sock, probe: WriteProbe) -> None:
     if on_wire != passed and not (conn.filter_manager.holds_writes() and passed.startswith(on_wire)):
         raise oracles.InvariantViolation(
             "write_stop_iteration_ignored",
-            f"{len(on_wire)} bytes written or on the wire, the first write filter let {len(probe.passed)} through")
+            f"{len(on_wire)} bytes written or on the wire, the first write filter let {len(probe.passed)} through",
+        )
 
 
 class _ProbedSession(session.Session):
@@ -179,10 +180,14 @@ def run(data: bytes) -> None:
         conn.add_write_filter(probe)
         probes.append((conn.io, probe))
 
-    s = _ProbedSession(built, read_size=session.READ_SIZES[mode % len(session.READ_SIZES)],
-                        on_connection=add_probe, check_bytes=(mode == 0),
-                        sources=network_oracle.sources(name, config, session.SOURCES),
-                        extra_ports=network_oracle.ports(name, config))
+    s = _ProbedSession(
+        built,
+        read_size=session.READ_SIZES[mode % len(session.READ_SIZES)],
+        on_connection=add_probe,
+        check_bytes=(mode == 0),
+        sources=network_oracle.sources(name, config, session.SOURCES),
+        extra_ports=network_oracle.ports(name, config),
+    )
     model = NetworkFilterModel(name, config, s.dispatcher.now_ms, s.ctx.stats.counters)
     s.probes, s.filter_model = probes, model
     s.run(session.decode_actions(reader))
@@ -192,8 +197,7 @@ def describe(data: bytes) -> str:
     """An input as run reads it: the filter, its configuration, the probe mode, the actions."""
     reader = session.Reader(data)
     name, blob, mode = _decode_head(reader)
-    head = [f"filter {name}, write-probe mode {mode:08b}",
-            "config: " + config_text(schema.NetworkFilter, name, blob)]
+    head = [f"filter {name}, write-probe mode {mode:08b}", "config: " + config_text(schema.NetworkFilter, name, blob)]
     return "\n".join(head + session.describe_actions(session.decode_actions(reader)))
 
 
@@ -214,6 +218,7 @@ def write_seeds(out) -> int:
     from pathlib import Path
     from fuzz.session_seeds import TCP
     from fuzz.targets.examples import example_network_filters
+
     configs: dict = {n: [] for n in filter_names()}
     for f in example_network_filters():
         kind = f.WhichOneof("filter")
@@ -225,7 +230,9 @@ def write_seeds(out) -> int:
     for name, messages in configs.items():
         for i, config in enumerate(messages[:3]):
             for mode in (0, 0b10, 0b11111111):
-                for script_name, script in list(TCP.items())[:4] + [("backpressure_boundaries", TCP["backpressure_boundaries"])]:
+                for script_name, script in list(TCP.items())[:4] + [
+                    ("backpressure_boundaries", TCP["backpressure_boundaries"])
+                ]:
                     (out / f"{name}-{i}-m{mode}-{script_name}").write_bytes(seed(name, config, mode, script))
                     count += 1
     for seed_name, data in model_seeds().items():
@@ -239,7 +246,10 @@ def model_seeds() -> dict:
     prefixes to every port they name, a token bucket drained and refilled at its fill time, a fault
     delay observed a millisecond before it ends and a throttle over several seconds, both ways."""
     from fuzz.session import Action as A
-    cls = {n: schema.message_class(schema.NetworkFilter.DESCRIPTOR.fields_by_name[n].message_type) for n in filter_names()}
+
+    cls = {
+        n: schema.message_class(schema.NetworkFilter.DESCRIPTOR.fields_by_name[n].message_type) for n in filter_names()
+    }
     out = {}
     connects = [A("connect", value=8 * k, target=v) for k in range(1, 14) for v in (0, 1)]
     allow = cls["rbac"](action=0, stat_prefix="edges")
@@ -248,36 +258,83 @@ def model_seeds() -> dict:
     deny.policies.add(name="lan", source_prefixes=["192.168.0.0/23", "172.16.0.0/12"])
     shadow = cls["rbac"](action=0, shadow=True)
     shadow.policies.add(name="one", source_prefixes=["10.1.2.3/32"])
-    mtls = cls["rbac"](action=1)   # a plaintext client is never an authenticated principal
+    mtls = cls["rbac"](action=1)  # a plaintext client is never an authenticated principal
     mtls.policies.add(name="mtls", source_prefixes=["10.1.2.0/24"]).principals.add().authenticated.SetInParent()
     for label, config in (("allow", allow), ("deny", deny), ("shadow", shadow), ("mtls", mtls)):
         out[f"rbac-edges-{label}"] = seed("rbac", config, 0, connects[:15])
         out[f"rbac-edges-{label}-2"] = seed("rbac", config, 0, connects[15:])
     bucket = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000, stat_prefix="b")
-    out["ratelimit-refill"] = seed("local_ratelimit", bucket, 0, [
-        A("connect"), A("connect"), A("advance", value=1000), A("connect"), A("connect"), A("advance", value=100),
-        A("connect"), A("advance", value=1000), A("connect"), A("connect"), A("advance", value=5000), A("connect")])
+    out["ratelimit-refill"] = seed(
+        "local_ratelimit",
+        bucket,
+        0,
+        [
+            A("connect"),
+            A("connect"),
+            A("advance", value=1000),
+            A("connect"),
+            A("connect"),
+            A("advance", value=100),
+            A("connect"),
+            A("advance", value=1000),
+            A("connect"),
+            A("connect"),
+            A("advance", value=5000),
+            A("connect"),
+        ],
+    )
     slow = cls["fault"](delay_ms=250, throttle_bytes_per_sec=100)
-    steps = [A("advance", value=v) for v in (100, 100, 10, 10, 10, 10) + (1,) * 9]   # to 249 ms
+    steps = [A("advance", value=v) for v in (100, 100, 10, 10, 10, 10) + (1,) * 9]  # to 249 ms
     flow = [A("send", payload=b"q" * 700), A("upstream_connect"), A("upstream_read")]
-    later = [A("advance", value=1000), A("upstream_read"), A("read"), A("advance", value=1000), A("upstream_read"),
-             A("read"), A("advance", value=5000), A("upstream_read"), A("read")]
+    later = [
+        A("advance", value=1000),
+        A("upstream_read"),
+        A("read"),
+        A("advance", value=1000),
+        A("upstream_read"),
+        A("read"),
+        A("advance", value=5000),
+        A("upstream_read"),
+        A("read"),
+    ]
     out["fault-delay-edge"] = seed("fault", slow, 0, flow + steps + flow + [A("advance", value=1)] + flow + later)
     # "in each direction": upstream bytes over the budget, read by the client window by window.
     throttle = cls["fault"](throttle_bytes_per_sec=100)
-    out["fault-throttle-upstream"] = seed("fault", throttle, 0, [
-        A("send", payload=b"q"), A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=b"r" * 900),
-        A("read"), A("advance", value=1000), A("read"), A("advance", value=1000), A("read"), A("advance", value=5000),
-        A("advance", value=5000),
-        A("read")])
+    out["fault-throttle-upstream"] = seed(
+        "fault",
+        throttle,
+        0,
+        [
+            A("send", payload=b"q"),
+            A("upstream_connect"),
+            A("upstream_read"),
+            A("upstream_send", payload=b"r" * 900),
+            A("read"),
+            A("advance", value=1000),
+            A("read"),
+            A("advance", value=1000),
+            A("read"),
+            A("advance", value=5000),
+            A("advance", value=5000),
+            A("read"),
+        ],
+    )
     idle = cls["tcp_proxy"](cluster="c0", idle_timeout_ms=1000)
     tenths = [A("advance", value=100)] * 9
-    out["tcp-proxy-idle"] = seed("tcp_proxy", idle, 0, [
-        A("upstream_connect"), A("send", payload=b"a"), A("upstream_read")] + tenths + [
-        A("upstream_send", payload=b"b"), A("read")] + tenths + [A("advance", value=100), A("advance", value=1000)])
+    out["tcp-proxy-idle"] = seed(
+        "tcp_proxy",
+        idle,
+        0,
+        [A("upstream_connect"), A("send", payload=b"a"), A("upstream_read")]
+        + tenths
+        + [A("upstream_send", payload=b"b"), A("read")]
+        + tenths
+        + [A("advance", value=100), A("advance", value=1000)],
+    )
     return out
 
 
 if __name__ == "__main__":
     import sys
+
     print(f"wrote {write_seeds(sys.argv[1] if len(sys.argv) > 1 else 'corpus/network_filter')} seeds")

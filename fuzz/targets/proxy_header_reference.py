@@ -93,7 +93,7 @@ def _v2(data: bytes):
     size = (data[14] << 8) | data[15]
     if len(data) < 16 + size:
         return "incomplete"
-    block = data[16:16 + size]
+    block = data[16 : 16 + size]
     local = version_command & 0x0F == 0
     if local or family == 0 or transport == 0:
         return Header(16 + size, None, None, ())
@@ -105,7 +105,7 @@ def _v2(data: bytes):
         return "malformed"
     family_cls = ipaddress.IPv4Address if family == 1 else ipaddress.IPv6Address
     source_ip = str(family_cls(block[0:address_bytes]))
-    destination_ip = str(family_cls(block[address_bytes:2 * address_bytes]))
+    destination_ip = str(family_cls(block[address_bytes : 2 * address_bytes]))
     source_port = (block[2 * address_bytes] << 8) | block[2 * address_bytes + 1]
     destination_port = (block[2 * address_bytes + 2] << 8) | block[2 * address_bytes + 3]
     tlvs, rest = [], block[need:]
@@ -115,18 +115,18 @@ def _v2(data: bytes):
         value_size = (rest[1] << 8) | rest[2]
         if len(rest) < 3 + value_size:
             return "malformed"
-        tlvs.append((rest[0], bytes(rest[3:3 + value_size])))
-        rest = rest[3 + value_size:]
+        tlvs.append((rest[0], bytes(rest[3 : 3 + value_size])))
+        rest = rest[3 + value_size :]
     return Header(16 + size, (source_ip, source_port), (destination_ip, destination_port), tuple(tlvs))
 
 
 def judge(data: bytes):
     """What a PROXY header at the start of `data` says (see the module docstring)."""
     v1_start = V1_TAG + b" "
-    if data[:len(v1_start)] == v1_start:
+    if data[: len(v1_start)] == v1_start:
         return _v1(data)
     if data[:12] == SIGNATURE_V2:
         return _v2(data)
-    if v1_start[:len(data)] == data or SIGNATURE_V2[:len(data)] == data:
+    if v1_start[: len(data)] == data or SIGNATURE_V2[: len(data)] == data:
         return "incomplete"
     return "absent"

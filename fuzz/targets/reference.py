@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 
 TOLERATED = {
     "request-target characters": "any visible ASCII is taken; RFC 3986 is stricter (no '\"', '<', '>', "
-                                 "'\\\\', '^', '`', '{', '|', '}', '#'), but the target never changes framing; "
-                                 "a codec may refuse such a path by policy (note target_path_outside_rfc3986)",
+    "'\\\\', '^', '`', '{', '|', '}', '#'), but the target never changes framing; "
+    "a codec may refuse such a path by policy (note target_path_outside_rfc3986)",
     "status-line without SP after the status code": "'HTTP/1.1 200' with no reason phrase: sent by real "
-                                                    "servers, and the reason phrase is ignored anyway",
+    "servers, and the reason phrase is ignored anyway",
     "empty lines before a status-line": "RFC 9112 2.2 allows them before a request-line; a client skipping "
-                                        "them before a status-line cannot mis-frame either",
+    "them before a status-line cannot mis-frame either",
 }
 
 _TCHAR = b"!#$%&'*+\\-.^_`|~0-9A-Za-z"
@@ -42,8 +42,10 @@ _VISIBLE = re.compile(rb"[\x21-\x7e]+\Z")
 _FIELD_VALUE = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[ \t\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?\Z")
 _REASON = re.compile(rb"[\t \x21-\x7e\x80-\xff]*\Z")
 # uri-host [":" port]: IP-literal in brackets or reg-name (unreserved / pct-encoded / sub-delims)
-_HOST = re.compile(rb"(?:\[[A-Za-z0-9:.\-_~!$&'()*+,;=]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
-                   rb"(?::[0-9]*)?\Z")
+_HOST = re.compile(
+    rb"(?:\[[A-Za-z0-9:.\-_~!$&'()*+,;=]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
+    rb"(?::[0-9]*)?\Z"
+)
 # IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ); "v" in either case (RFC 5234 2.3).
 _IPV_FUTURE = re.compile(rb"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+\Z")
 
@@ -63,13 +65,14 @@ def _host_ok(value: bytes) -> bool:
     """uri-host [":" port]; an IP-literal holds an IPv6 address or IPvFuture (RFC 3986 3.2.2)."""
     if _HOST.match(value) is None:
         return False
-    return not value.startswith(b"[") or is_ip_literal(value[1:value.index(b"]")])
+    return not value.startswith(b"[") or is_ip_literal(value[1 : value.index(b"]")])
 
 
 _QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
 _TOKEN_RE = rb"[" + _TCHAR + rb"]+"
-_CHUNK_EXT = re.compile(rb"(?:[ \t]*;[ \t]*" + _TOKEN_RE + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN_RE + rb"|" + _QUOTED
-                        + rb"))?)*\Z")
+_CHUNK_EXT = re.compile(
+    rb"(?:[ \t]*;[ \t]*" + _TOKEN_RE + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN_RE + rb"|" + _QUOTED + rb"))?)*\Z"
+)
 _CHUNK_EXT_NO_BWS = re.compile(rb"(?:;" + _TOKEN_RE + rb"(?:=(?:" + _TOKEN_RE + rb"|" + _QUOTED + rb"))?)*\Z")
 _HEXDIGITS = re.compile(rb"[0-9A-Fa-f]+")
 # RFC 3986 path-absolute of an origin-form target: segments of pchar; then "?" and the query, or the end.
@@ -77,14 +80,43 @@ _RFC3986_PATH = re.compile(rb"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{
 
 # RFC 9110 6.5.1: what a trailer section cannot carry (framing, routing, request modifiers,
 # authentication, response control data, content processing); a codec may refuse such a trailer.
-NOT_IN_TRAILERS = frozenset({
-    b"content-length", b"transfer-encoding", b"trailer", b"host", b"cache-control", b"expect", b"max-forwards",
-    b"pragma", b"range", b"te", b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since",
-    b"if-range", b"authorization", b"proxy-authorization", b"www-authenticate", b"proxy-authenticate",
-    b"authentication-info", b"proxy-authentication-info", b"cookie", b"set-cookie", b"age", b"date",
-    b"expires", b"location", b"retry-after", b"vary", b"warning", b"content-encoding", b"content-type",
-    b"content-range",
-})
+NOT_IN_TRAILERS = frozenset(
+    {
+        b"content-length",
+        b"transfer-encoding",
+        b"trailer",
+        b"host",
+        b"cache-control",
+        b"expect",
+        b"max-forwards",
+        b"pragma",
+        b"range",
+        b"te",
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-range",
+        b"authorization",
+        b"proxy-authorization",
+        b"www-authenticate",
+        b"proxy-authenticate",
+        b"authentication-info",
+        b"proxy-authentication-info",
+        b"cookie",
+        b"set-cookie",
+        b"age",
+        b"date",
+        b"expires",
+        b"location",
+        b"retry-after",
+        b"vary",
+        b"warning",
+        b"content-encoding",
+        b"content-type",
+        b"content-range",
+    }
+)
 
 # Meaningful for one hop only (RFC 9110 7.6.1, RFC 9113 8.2.2): not part of what a request means.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
@@ -110,6 +142,7 @@ class Message:
     state: "complete" (head and body parsed), "incomplete" (the bytes ran out), "rejected" (the
     head, or the body after an accepted head, breaks the grammar; `head_ok` tells which).
     """
+
     state: str
     head_ok: bool = False
     start: tuple = ()  # request: (method, target, version); response: (version, status, reason)
@@ -164,7 +197,7 @@ def _line(buf: bytes, pos: int, eof: bool) -> tuple[bytes | None, int]:
         return None, pos
     if lf == pos or buf[lf - 1] != 0x0D:
         raise Reject("bare LF")
-    return buf[pos:lf - 1], lf + 1
+    return buf[pos : lf - 1], lf + 1
 
 
 def _field_line(line: bytes) -> tuple[bytes, bytes]:
@@ -232,7 +265,7 @@ def _chunked(buf: bytes, pos: int, eof: bool, msg: Message) -> int | None:
         digits = _HEXDIGITS.match(line)
         if digits is None:
             raise Reject(f"chunk-size {line[:20]!r} is not 1*HEXDIG")
-        ext = line[digits.end():]
+        ext = line[digits.end() :]
         if _CHUNK_EXT.match(ext) is None:
             raise Reject("malformed chunk extension")
         if _CHUNK_EXT_NO_BWS.match(ext) is None:
@@ -247,8 +280,8 @@ def _chunked(buf: bytes, pos: int, eof: bool, msg: Message) -> int | None:
             if len(buf) - pos > size and buf[pos + size] != 0x0D:
                 raise Reject("chunk data not followed by CRLF")
             return None
-        body += buf[pos:pos + size]
-        if buf[pos + size:pos + size + 2] != b"\r\n":
+        body += buf[pos : pos + size]
+        if buf[pos + size : pos + size + 2] != b"\r\n":
             raise Reject("chunk data not followed by CRLF")
         pos += size + 2
     msg.body = bytes(body)
@@ -265,14 +298,15 @@ def _chunked(buf: bytes, pos: int, eof: bool, msg: Message) -> int | None:
         msg.trailers.append((name, value))
 
 
-def _body(buf: bytes, pos: int, eof: bool, msg: Message, length: int | None, chunked: bool,
-          until_close: bool) -> int | None:
+def _body(
+    buf: bytes, pos: int, eof: bool, msg: Message, length: int | None, chunked: bool, until_close: bool
+) -> int | None:
     if chunked:
         return _chunked(buf, pos, eof, msg)
     if length is not None:
         if len(buf) - pos < length:
             return None
-        msg.body = buf[pos:pos + length]
+        msg.body = buf[pos : pos + length]
         return pos + length
     if until_close:
         if not eof:
@@ -424,7 +458,7 @@ def parse_responses(buf: bytes, request_method: bytes, eof: bool = True) -> list
             status = int(msg.start[1])
             length, chunked = _framing(msg, msg.start[0])
             msg.head_ok = True
-            end: int | None   # None: the body is not complete yet
+            end: int | None  # None: the body is not complete yet
             if 100 <= status < 200 or status in (204, 304) or request_method == b"HEAD":
                 end = pos
             else:

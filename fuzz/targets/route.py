@@ -41,23 +41,128 @@ _CACHE: "OrderedDict[bytes, tuple]" = OrderedDict()
 _CACHE_SIZE = 256
 
 # Token tables: values that make domains, authorities, paths and headers collide often.
-DOMAINS = ("*", "example.com", "*.example.com", "*example.com", "api.example.com", "*.api.example.com", "api.*",
-           "api.example.*", "api*", "localhost", "localhost:8080", "localhost:*", "127.0.0.1:10040", "*.com",
-           "www.example.com", "EXAMPLE.com", "a", "*a", "a*", "*.a", "example.com:80")
-AUTHORITIES = ("example.com", "api.example.com", "v1.api.example.com", "www.example.com", "EXAMPLE.COM",
-               "Api.Example.Com", "localhost", "localhost:8080", "localhost:9", "127.0.0.1:10040", "api.other",
-               "api.example.org", "a", "aa", "", ".example.com", "example.com:80", "x.com", "api.")
-PATHS = ("/", "/a", "/ab", "/abc", "/api", "/api/", "/api/v1", "/v1/items", "/v12/items", "/v/items",
-         "/static/x.css", "/healthz", "/h", "/exact", "/exact/", "/Exact", "/ab?x=1", "/exact?q",
-         "/search?q=proxy&lang=en", "/v1/items?x", "//", "/%2e%2e/", "/v1/", "*")
+DOMAINS = (
+    "*",
+    "example.com",
+    "*.example.com",
+    "*example.com",
+    "api.example.com",
+    "*.api.example.com",
+    "api.*",
+    "api.example.*",
+    "api*",
+    "localhost",
+    "localhost:8080",
+    "localhost:*",
+    "127.0.0.1:10040",
+    "*.com",
+    "www.example.com",
+    "EXAMPLE.com",
+    "a",
+    "*a",
+    "a*",
+    "*.a",
+    "example.com:80",
+)
+AUTHORITIES = (
+    "example.com",
+    "api.example.com",
+    "v1.api.example.com",
+    "www.example.com",
+    "EXAMPLE.COM",
+    "Api.Example.Com",
+    "localhost",
+    "localhost:8080",
+    "localhost:9",
+    "127.0.0.1:10040",
+    "api.other",
+    "api.example.org",
+    "a",
+    "aa",
+    "",
+    ".example.com",
+    "example.com:80",
+    "x.com",
+    "api.",
+)
+PATHS = (
+    "/",
+    "/a",
+    "/ab",
+    "/abc",
+    "/api",
+    "/api/",
+    "/api/v1",
+    "/v1/items",
+    "/v12/items",
+    "/v/items",
+    "/static/x.css",
+    "/healthz",
+    "/h",
+    "/exact",
+    "/exact/",
+    "/Exact",
+    "/ab?x=1",
+    "/exact?q",
+    "/search?q=proxy&lang=en",
+    "/v1/items?x",
+    "//",
+    "/%2e%2e/",
+    "/v1/",
+    "*",
+)
 PREFIXES = ("/", "/a", "/ab", "/api", "/api/", "/v1", "/static/", "/h", "/exact", "/ab?x", "/search?", "/v1/items")
 EXACT_PATHS = ("/", "/exact", "/healthz", "/api", "/ab", "/v1/items", "/search", "/exact/")
-REGEXES = ("/v[0-9]+/items", "^/v[0-9]+/.*$", "/v[0-9]+", "/api/.*", ".*", "/a.", "/[a-z]+", "/ab|/h", "(/ab)?",
-           "/exact/?", "/v1", "/(?:x|y)z", "/[^/]*", "/a+b*c?", "/v1/items", "/a", "/(ab|abc)")
-HEADER_NAMES = (":method", ":path", ":authority", ":scheme", "host", "x-canary", "x-debug", "user-agent", "accept",
-                "cookie", ":unknown")
-VALUES = ("", "yes", "no", "GET", "POST", "DELETE", "/", "/ab", "example.com", "curl/8.5.0", "*/*", "a=1", "a=1,b=2",
-          "http", "y", "a")
+REGEXES = (
+    "/v[0-9]+/items",
+    "^/v[0-9]+/.*$",
+    "/v[0-9]+",
+    "/api/.*",
+    ".*",
+    "/a.",
+    "/[a-z]+",
+    "/ab|/h",
+    "(/ab)?",
+    "/exact/?",
+    "/v1",
+    "/(?:x|y)z",
+    "/[^/]*",
+    "/a+b*c?",
+    "/v1/items",
+    "/a",
+    "/(ab|abc)",
+)
+HEADER_NAMES = (
+    ":method",
+    ":path",
+    ":authority",
+    ":scheme",
+    "host",
+    "x-canary",
+    "x-debug",
+    "user-agent",
+    "accept",
+    "cookie",
+    ":unknown",
+)
+VALUES = (
+    "",
+    "yes",
+    "no",
+    "GET",
+    "POST",
+    "DELETE",
+    "/",
+    "/ab",
+    "example.com",
+    "curl/8.5.0",
+    "*/*",
+    "a=1",
+    "a=1,b=2",
+    "http",
+    "y",
+    "a",
+)
 METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PURGE")
 WEIGHTS = (0, 1, 2, 3, 10, 50, 90, 99, 100, 9999, 10000)
 STATUSES = (200, 204, 301, 404, 418, 503, 599)
@@ -158,8 +263,13 @@ def request_from(r: Reader) -> ref.Request:
 
 def head_for(request: ref.Request) -> RequestHead:
     enc = lambda s: s.encode("latin-1")  # noqa: E731
-    return RequestHead(enc(request.method), enc(request.path), enc(request.authority), enc(request.scheme),
-                       HeaderMap([(enc(n), enc(v)) for n, v in request.headers]))
+    return RequestHead(
+        enc(request.method),
+        enc(request.path),
+        enc(request.authority),
+        enc(request.scheme),
+        HeaderMap([(enc(n), enc(v)) for n, v in request.headers]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,7 +283,10 @@ def boundaries(config) -> tuple:
         for route in vh.routes:
             if route.HasField("runtime_fraction_percent"):
                 points.update((route.runtime_fraction_percent - 1, route.runtime_fraction_percent))
-            if route.WhichOneof("action") == "route" and route.route.WhichOneof("cluster_specifier") == "weighted_clusters":
+            if (
+                route.WhichOneof("action") == "route"
+                and route.route.WhichOneof("cluster_specifier") == "weighted_clusters"
+            ):
                 upper = 0
                 for c in route.route.weighted_clusters.clusters:
                     upper += c.weight
@@ -189,7 +302,7 @@ class ScriptedRandom:
         self.drawn: list = []
 
     def randrange(self, n: int) -> int:
-        pair = self.script[self.pos:self.pos + 2].ljust(2, b"\0")
+        pair = self.script[self.pos : self.pos + 2].ljust(2, b"\0")
         self.pos += 2
         if pair[0] >= 0x80 and self.points:
             value = self.points[(pair[0] & 0x7F) % len(self.points)] % n
@@ -281,7 +394,9 @@ def table_for(config):
         return hit
     for vh in config.virtual_hosts:
         for route in vh.routes:
-            if route.match.WhichOneof("path_specifier") == "safe_regex" and not regex_is_bounded(route.match.safe_regex.regex):
+            if route.match.WhichOneof("path_specifier") == "safe_regex" and not regex_is_bounded(
+                route.match.safe_regex.regex
+            ):
                 raise Invalid("regex may backtrack exponentially")
     boot = bootstrap_for(config)
     if check_rules(boot) or check_semantics(boot):
@@ -317,7 +432,7 @@ def config_from(r: Reader):
 class Outcome:
     config: object
     request: ref.Request
-    answer: ref.Answer | None   # as the proxy decided
+    answer: ref.Answer | None  # as the proxy decided
     draws: tuple
 
 
@@ -326,10 +441,14 @@ def proxy_answer(table, head, rng):
     if route is None:
         return None
     if route.is_direct:
-        return route, ref.Answer(route.name, direct_status=route.direct_status,
-                                 direct_body=route.direct_body.decode("utf-8", "surrogateescape"))
-    return route, ref.Answer(route.name, cluster=route.pick_cluster(rng), timeout_ms=route.timeout_ms,
-                             num_retries=route.num_retries)
+        return route, ref.Answer(
+            route.name,
+            direct_status=route.direct_status,
+            direct_body=route.direct_body.decode("utf-8", "surrogateescape"),
+        )
+    return route, ref.Answer(
+        route.name, cluster=route.pick_cluster(rng), timeout_ms=route.timeout_ms, num_retries=route.num_retries
+    )
 
 
 def check_boundaries(route, config_route) -> None:
@@ -344,8 +463,9 @@ def check_boundaries(route, config_route) -> None:
         got = route.pick_cluster(Fixed(point))
         want = ref.weighted_pick(entries, lambda n, point=point: point)
         if got != want:
-            raise oracles.InvariantViolation("weighted_cluster_bucket",
-                                             f"draw {point} of weights {entries}: proxy picks {got!r}, reference {want!r}")
+            raise oracles.InvariantViolation(
+                "weighted_cluster_bucket", f"draw {point} of weights {entries}: proxy picks {got!r}, reference {want!r}"
+            )
 
 
 def _config_route(config, name: str):
@@ -369,8 +489,8 @@ def run(data: bytes) -> Outcome | None:
     answer = got[1] if got else None
     if answer != want:
         raise oracles.InvariantViolation(
-            "route_differs_from_reference",
-            f"request {request}: proxy {answer}, reference {want} (draws {rng.drawn})")
+            "route_differs_from_reference", f"request {request}: proxy {answer}, reference {want} (draws {rng.drawn})"
+        )
     if got is not None and not got[0].is_direct:
         config_route = _config_route(config, got[0].name)
         if config_route.route.WhichOneof("cluster_specifier") == "weighted_clusters":
@@ -392,7 +512,7 @@ def _raw(text: str, table, chars: str, lead: str = "") -> bytes:
     """The bytes `_pick` reads back as `text`: its table index, else a raw string."""
     if text in table:
         return bytes([table.index(text)])
-    body = text[len(lead):]
+    body = text[len(lead) :]
     if not text.startswith(lead) or not body or len(body) > 255 - RAW or any(ch not in chars for ch in body):
         raise ValueError(f"{text!r} cannot be spelled from the harness's alphabet")
     return bytes([RAW + len(body)]) + bytes(chars.index(ch) for ch in body)
@@ -418,18 +538,27 @@ SEED_REQUESTS = (
     ref.Request("HEAD", "EXAMPLE.COM", "/static/x.css", ()),
 )
 # Draw scripts: none (all zero), each of the first boundary points twice, and plain mid values.
-SEED_DRAWS = (b"", b"\x80\x00\x80\x00", b"\x81\x00\x81\x00", b"\x82\x00\x82\x00", b"\x83\x00\x83\x00",
-              b"\x00\x31\x00\x31", b"\x00\x59\x00\x09")
+SEED_DRAWS = (
+    b"",
+    b"\x80\x00\x80\x00",
+    b"\x81\x00\x81\x00",
+    b"\x82\x00\x82\x00",
+    b"\x83\x00\x83\x00",
+    b"\x00\x31\x00\x31",
+    b"\x00\x59\x00\x09",
+)
 
 
 def example_route_configs() -> list:
     from fuzz.targets.examples import example_connection_managers
+
     return [hcm.route_config for hcm in example_connection_managers()]
 
 
 def structured_seeds(n: int = 48) -> list:
     """Structured inputs found by a seeded random search, one per distinct outcome shape."""
     import random
+
     rng = random.Random(20240)
     chosen: dict = {}
     for _ in range(20000):
@@ -442,10 +571,14 @@ def structured_seeds(n: int = 48) -> list:
             continue
         a = outcome.answer
         route = _config_route(outcome.config, a.route)
-        shape = (route.match.WhichOneof("path_specifier"), len(route.match.headers) > 0,
-                 route.HasField("runtime_fraction_percent"), route.WhichOneof("action"),
-                 route.route.WhichOneof("cluster_specifier") if route.WhichOneof("action") == "route" else "",
-                 int(a.route.split("/")[-1]) > 0)
+        shape = (
+            route.match.WhichOneof("path_specifier"),
+            len(route.match.headers) > 0,
+            route.HasField("runtime_fraction_percent"),
+            route.WhichOneof("action"),
+            route.route.WhichOneof("cluster_specifier") if route.WhichOneof("action") == "route" else "",
+            int(a.route.split("/")[-1]) > 0,
+        )
         chosen.setdefault(shape, data)
         if len(chosen) >= n:
             break
@@ -455,10 +588,15 @@ def structured_seeds(n: int = 48) -> list:
 def write_seeds(out) -> int:
     import hashlib
     from pathlib import Path
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    seeds = [encode_protobuf_input(config, request, draws) for config in example_route_configs()
-             for request in SEED_REQUESTS for draws in SEED_DRAWS]
+    seeds = [
+        encode_protobuf_input(config, request, draws)
+        for config in example_route_configs()
+        for request in SEED_REQUESTS
+        for draws in SEED_DRAWS
+    ]
     seeds += structured_seeds()
     for data in seeds:
         (out / hashlib.sha1(data).hexdigest()).write_bytes(data)
@@ -467,4 +605,5 @@ def write_seeds(out) -> int:
 
 if __name__ == "__main__":
     import sys
+
     print(f"wrote {write_seeds(sys.argv[1] if len(sys.argv) > 1 else 'corpus/route')} seeds")

@@ -34,15 +34,15 @@ PSEUDO = {":method": "method", ":path": "path", ":authority": "authority", ":sch
 class Request:
     method: str
     authority: str
-    path: str                 # query included
-    headers: tuple = ()       # ((lowercase name, value), ...)
+    path: str  # query included
+    headers: tuple = ()  # ((lowercase name, value), ...)
     scheme: str = "http"
 
 
 @dataclass(frozen=True)
 class Answer:
-    route: str                # "<virtual host name>/<route index>"
-    cluster: str = ""         # "" for a direct response
+    route: str  # "<virtual host name>/<route index>"
+    cluster: str = ""  # "" for a direct response
     direct_status: int = 0
     direct_body: str = ""
     timeout_ms: int = 0

@@ -14,48 +14,53 @@ from pathlib import Path
 from fuzz.harness import REPO_ROOT
 
 CURL = b"User-Agent: curl/8.5.0\r\nAccept: */*\r\n"
-BROWSER = (b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
-           b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
-           b"Accept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\n"
-           b"Connection: keep-alive\r\nUpgrade-Insecure-Requests: 1\r\n")
+BROWSER = (
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+    b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+    b"Accept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\n"
+    b"Connection: keep-alive\r\nUpgrade-Insecure-Requests: 1\r\n"
+)
 
 REQUESTS = {
     "curl_get": b"GET / HTTP/1.1\r\nHost: example.com\r\n" + CURL + b"\r\n",
     "curl_get_query": b"GET /search?q=proxy&lang=en HTTP/1.1\r\nHost: example.com:8080\r\n" + CURL + b"\r\n",
     "curl_head": b"HEAD /index.html HTTP/1.1\r\nHost: example.com\r\n" + CURL + b"\r\n",
-    "curl_post_form": b"POST /login HTTP/1.1\r\nHost: example.com\r\n" + CURL
-                      + b"Content-Length: 27\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n"
-                        b"user=alice&password=secret1",
-    "curl_put_expect": b"PUT /upload/f.bin HTTP/1.1\r\nHost: example.com\r\n" + CURL
-                       + b"Content-Length: 4\r\nExpect: 100-continue\r\n\r\n\x00\x01\x02\x03",
-    "curl_chunked_upload": b"POST /stream HTTP/1.1\r\nHost: example.com\r\n" + CURL
-                           + b"Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n"
-                             b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Checksum: abc\r\n\r\n",
+    "curl_post_form": b"POST /login HTTP/1.1\r\nHost: example.com\r\n"
+    + CURL
+    + b"Content-Length: 27\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n"
+    b"user=alice&password=secret1",
+    "curl_put_expect": b"PUT /upload/f.bin HTTP/1.1\r\nHost: example.com\r\n"
+    + CURL
+    + b"Content-Length: 4\r\nExpect: 100-continue\r\n\r\n\x00\x01\x02\x03",
+    "curl_chunked_upload": b"POST /stream HTTP/1.1\r\nHost: example.com\r\n"
+    + CURL
+    + b"Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n"
+    b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Checksum: abc\r\n\r\n",
     "curl_http10": b"GET /old HTTP/1.0\r\nHost: example.com\r\n" + CURL + b"\r\n",
     "curl_absolute_form": b"GET http://example.com/proxy/path?x=1 HTTP/1.1\r\nHost: example.com\r\n"
-                          + CURL + b"Proxy-Connection: Keep-Alive\r\n\r\n",
+    + CURL
+    + b"Proxy-Connection: Keep-Alive\r\n\r\n",
     "options_asterisk": b"OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n",
     "browser_get": b"GET /a/b.html HTTP/1.1\r\nHost: www.example.org\r\n" + BROWSER + b"\r\n",
     "pipelined_three": b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"
-                       b"abcGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"abcGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     "keepalive_then_close": b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, x-hop\r\nX-Hop: 1\r\n"
-                            b"TE: trailers\r\n\r\nDELETE /r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"TE: trailers\r\n\r\nDELETE /r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     "leading_crlf": b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
     "obs_text_value": b"GET / HTTP/1.1\r\nHost: x\r\nX-Name: caf\xc3\xa9\r\n\r\n",
     "truncated_body": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
     "upgrade_websocket": b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
 }
 
 RESPONSES = {
     "nginx_ok": b"HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
-                b"Content-Type: text/html\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\n<html></html>",
+    b"Content-Type: text/html\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\n<html></html>",
     "chunked_trailers": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
-                        b"4\r\nwiki\r\n5;e=\"v\"\r\npedia\r\n0\r\nX-Sum: 9\r\n\r\n",
+    b'4\r\nwiki\r\n5;e="v"\r\npedia\r\n0\r\nX-Sum: 9\r\n\r\n',
     "continue_then_ok": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-    "early_hints": b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
-                   b"HTTP/1.1 204 No Content\r\n\r\n",
-    "not_modified": b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 99\r\n\r\n",
+    "early_hints": b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+    "not_modified": b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 99\r\n\r\n',
     "http10_until_close": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nbody until the connection closes",
     "no_reason": b"HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n",
     "redirect": b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://example.com/\r\nContent-Length: 0\r\n\r\n",
@@ -71,8 +76,10 @@ def _smuggling_cases():
     spec.loader.exec_module(module)
     chunked = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     heads = {f"smuggle_{k}": v for k, v in module.HEAD_CASES.items()}
-    chunks = {f"smuggle_chunk_{k}": chunked + v + b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
-              for k, v in module.CHUNK_CASES.items()}
+    chunks = {
+        f"smuggle_chunk_{k}": chunked + v + b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        for k, v in module.CHUNK_CASES.items()
+    }
     responses = {f"smuggle_{k}": v for k, v in module.RESPONSE_CASES.items()}
     return {**heads, **chunks}, responses
 
@@ -97,8 +104,15 @@ def _h2_client(build) -> bytes:
 
 
 def _req(path=b"/", method=b"GET", extra=()):
-    return [(b":method", method), (b":scheme", b"https"), (b":authority", b"example.com"), (b":path", path),
-            (b"user-agent", b"curl/8.5.0"), (b"accept", b"*/*"), *extra]
+    return [
+        (b":method", method),
+        (b":scheme", b"https"),
+        (b":authority", b"example.com"),
+        (b":path", path),
+        (b"user-agent", b"curl/8.5.0"),
+        (b"accept", b"*/*"),
+        *extra,
+    ]
 
 
 def h2_captures() -> dict[str, bytes]:
@@ -131,8 +145,9 @@ def h2_captures() -> dict[str, bytes]:
         c.send_headers(1, _req(b"/", b"POST", [(b"content-length", b"5")]))
         c.send_data(1, b"hello0\r\n\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n", end_stream=True)
 
-    return {f"h2_{f.__name__}": _h2_client(f) for f in (get, post, trailers, several, cookies, continuation,
-                                                            smuggle_te)}
+    return {
+        f"h2_{f.__name__}": _h2_client(f) for f in (get, post, trailers, several, cookies, continuation, smuggle_te)
+    }
 
 
 def h2_action_scripts(n: int = 24) -> dict[str, bytes]:
@@ -153,8 +168,11 @@ def h2_action_scripts(n: int = 24) -> dict[str, bytes]:
             pair = h2pair.run(data)
         except InvariantViolation:
             continue  # a finding, not a seed
-        kinds = tuple(sorted({type(e).__name__ for e in pair.server.events})) + ("|",) + tuple(
-            sorted({type(e).__name__ for e in pair.client.events}))
+        kinds = (
+            tuple(sorted({type(e).__name__ for e in pair.server.events}))
+            + ("|",)
+            + tuple(sorted({type(e).__name__ for e in pair.client.events}))
+        )
         if "RequestHeaders" in kinds and kinds not in chosen:
             chosen[kinds] = data
         if len(chosen) >= n:

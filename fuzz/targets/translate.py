@@ -41,23 +41,38 @@ from fuzz.peers.forwarding_model import NO_REWRITES
 from fuzz.peers.h1_parsers import agree, comparable
 from fuzz.peers.h1_stream import RequestStream
 from fuzz.peers.record import Message
-from proxy.http.codec import H2_PREFACE, CodecUsageError, Data, HeaderListTooLarge, ProtocolError, RequestHeaders, \
-    StreamReset, Trailers
+from proxy.http.codec import (
+    H2_PREFACE,
+    CodecUsageError,
+    Data,
+    HeaderListTooLarge,
+    ProtocolError,
+    RequestHeaders,
+    StreamReset,
+    Trailers,
+)
 from proxy.http.codec_select import create_client_codec, create_server_codec
 from proxy.http.h2 import H2ServerCodec
 
 MAX_REQUESTS = 32
 UPSTREAM_OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
-Kind = Literal["HTTP1", "HTTP2"]   # a codec on either side of the translation
+Kind = Literal["HTTP1", "HTTP2"]  # a codec on either side of the translation
 Fields = Iterable[tuple[bytes, bytes]]
 
 
-def Request(method: bytes, target: bytes, authority: bytes, fields: Fields, body: bytes = b"",
-            trailers: Fields = ()) -> Message:
+def Request(
+    method: bytes, target: bytes, authority: bytes, fields: Fields, body: bytes = b"", trailers: Fields = ()
+) -> Message:
     """A request as one party understood it."""
-    return Message(method=bytes(method), target=bytes(target), authority=bytes(authority),
-                   headers=[(bytes(n), bytes(v)) for n, v in fields], body=bytearray(body),
-                   trailers=[(bytes(n), bytes(v)) for n, v in trailers], complete=True)
+    return Message(
+        method=bytes(method),
+        target=bytes(target),
+        authority=bytes(authority),
+        headers=[(bytes(n), bytes(v)) for n, v in fields],
+        body=bytearray(body),
+        trailers=[(bytes(n), bytes(v)) for n, v in trailers],
+        complete=True,
+    )
 
 
 def key(req: Message) -> tuple:
@@ -109,7 +124,9 @@ def accept(kind: Kind, data: bytes) -> list[Message]:
         events = server.pending_events()
         if not events:
             break
-    if isinstance(server, H2ServerCodec) and not server._dead:  # HTTP2: everything delivered was consumed: all of it credited back
+    if (
+        isinstance(server, H2ServerCodec) and not server._dead
+    ):  # HTTP2: everything delivered was consumed: all of it credited back
         check_h2_windows("downstream h2 server codec", server, consumed_all=True)
     absorb(server.receive_data(b""))
     return done[:MAX_REQUESTS]
@@ -147,8 +164,9 @@ def parse_h2(wire: bytes) -> list[Message]:
     # Cookie crumbs are compared as crumbs: h2's own joining turns a valid empty crumb into a value
     # ending in "; " and then refuses it as surrounded by whitespace (a flaw of the reader, not of
     # what the proxy sent, RFC 9113 8.2.3).
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None,
-                                                                normalize_inbound_headers=False))
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=False, header_encoding=None, normalize_inbound_headers=False)
+    )
     conn.initiate_connection()
     try:
         events = conn.receive_data(wire)
@@ -160,8 +178,12 @@ def parse_h2(wire: bytes) -> list[Message]:
         if isinstance(ev, h2.events.RequestReceived):
             block = [(bytes(n), bytes(v)) for n, v in ev.headers]
             pseudo = {n: v for n, v in block if n.startswith(b":")}
-            streams[ev.stream_id] = Request(pseudo.get(b":method", b""), pseudo.get(b":path", b""),
-                                            pseudo.get(b":authority", b""), [f for f in block if not f[0].startswith(b":")])
+            streams[ev.stream_id] = Request(
+                pseudo.get(b":method", b""),
+                pseudo.get(b":path", b""),
+                pseudo.get(b":authority", b""),
+                [f for f in block if not f[0].startswith(b":")],
+            )
             order.append(ev.stream_id)
         elif isinstance(ev, h2.events.DataReceived):
             streams[ev.stream_id].body += ev.data
@@ -175,14 +197,19 @@ def parse_h2(wire: bytes) -> list[Message]:
 # ------------------------------------------------------------------------------------ oracle
 def compare(what: str, accepted: list[Message], parsed: list[Message]) -> None:
     if len(accepted) != len(parsed):
-        _fail("translate_count_mismatch", f"{what}: the proxy forwarded {len(accepted)} request(s), the parser "
-                                          f"reads {len(parsed)}: {[r.target for r in parsed]!r}")
+        _fail(
+            "translate_count_mismatch",
+            f"{what}: the proxy forwarded {len(accepted)} request(s), the parser "
+            f"reads {len(parsed)}: {[r.target for r in parsed]!r}",
+        )
     names = ("method", "target", "authority", "headers", "body", "trailers")
     for i, (a, p) in enumerate(zip(accepted, parsed)):
         for name, x, y in zip(names, key(a), key(p)):
             if x != y:
-                _fail(f"translate_{name}_mismatch", f"{what}, request {i + 1}: proxy accepted {x!r}, "
-                                                    f"the parser reads {y!r}")
+                _fail(
+                    f"translate_{name}_mismatch",
+                    f"{what}, request {i + 1}: proxy accepted {x!r}, the parser reads {y!r}",
+                )
 
 
 def check_meaning(downstream: Kind, data: bytes, sent: list[Message], parsed: list[Message]) -> None:
@@ -225,8 +252,20 @@ def translate(downstream: Kind, upstream: Kind, data: bytes) -> int:
 
 
 # ---------------------------------------------------------------------------- structured h2
-NAMES = [b"accept", b"content-length", b"transfer-encoding", b"te", b"host", b"connection", b"cookie",
-         b"x-a", b"Upper", b"", b"x y", b"x\r\ny"]
+NAMES = [
+    b"accept",
+    b"content-length",
+    b"transfer-encoding",
+    b"te",
+    b"host",
+    b"connection",
+    b"cookie",
+    b"x-a",
+    b"Upper",
+    b"",
+    b"x y",
+    b"x\r\ny",
+]
 
 
 def structured_h2(data: bytes) -> bytes:

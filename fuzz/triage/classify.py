@@ -85,8 +85,13 @@ def classify(run: RunResult, rss_limit_mb: int) -> Failure:
         return failure("timeout", message=f"ran {run.wall_seconds:.1f} s")
     if exc_type and short_type.endswith("InvariantViolation"):
         judged = JUDGED.search(message)
-        return failure("invariant", exception_type=exc_type, message=message, invariant=_invariant_name(message),
-                       component=judged["component"] if judged else "")
+        return failure(
+            "invariant",
+            exception_type=exc_type,
+            message=message,
+            invariant=_invariant_name(message),
+            component=judged["component"] if judged else "",
+        )
     if exc_type:
         return failure("exception", exception_type=exc_type, message=message)
     if run.returncode < 0 or "deadly signal" in run.stderr:
@@ -137,7 +142,7 @@ def _banner_only(text: str) -> tuple[str, str, tuple[RawFrame, ...]] | None:
     at = text.find(EXCEPTION_BANNER)
     if at < 0:
         return None
-    following = text[at + len(EXCEPTION_BANNER):].strip().splitlines()
+    following = text[at + len(EXCEPTION_BANNER) :].strip().splitlines()
     head = EXCEPTION_LINE.match(following[0]) if following else None
     return (head["type"], (head["message"] or "").strip(), ()) if head else None
 

@@ -26,24 +26,51 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m fuzz triage",
         description="Reproduce, classify, deduplicate and minimize crash files; write reports.",
     )
-    parser.add_argument("artifacts", nargs="*", type=Path, metavar="ARTIFACT",
-                        help="crash/timeout/oom files (default: work/artifacts/*/)")
+    parser.add_argument(
+        "artifacts",
+        nargs="*",
+        type=Path,
+        metavar="ARTIFACT",
+        help="crash/timeout/oom files (default: work/artifacts/*/)",
+    )
     parser.add_argument("--harness", type=Path, help="the atheris harness script the artifacts belong to")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports", help="output folder (default: reports/)")
-    parser.add_argument("--add-regression", action="store_true",
-                        help="copy minimized inputs into corpus/<harness>/crash-<sha1>")
-    parser.add_argument("--reproductions", "-n", type=_positive_int, default=10,
-                        help="fresh-process replays per artifact; reproducible at >= half (default: 10)")
+    parser.add_argument(
+        "--add-regression", action="store_true", help="copy minimized inputs into corpus/<harness>/crash-<sha1>"
+    )
+    parser.add_argument(
+        "--reproductions",
+        "-n",
+        type=_positive_int,
+        default=10,
+        help="fresh-process replays per artifact; reproducible at >= half (default: 10)",
+    )
     parser.add_argument("--jobs", "-j", type=_positive_int, default=2, help="replays in parallel (default: 2)")
-    parser.add_argument("--timeout", type=_positive_float, default=10.0,
-                        help="per-replay timeout in seconds, given to libFuzzer (default: 10)")
-    parser.add_argument("--rss-limit-mb", type=_positive_int, default=2560,
-                        help="memory limit measured by triage itself (default: 2560, as OSS-Fuzz)")
-    parser.add_argument("--minimize-time", type=_positive_float, default=30.0,
-                        help="seconds of minimization per new signature (default: 30)")
+    parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=10.0,
+        help="per-replay timeout in seconds, given to libFuzzer (default: 10)",
+    )
+    parser.add_argument(
+        "--rss-limit-mb",
+        type=_positive_int,
+        default=2560,
+        help="memory limit measured by triage itself (default: 2560, as OSS-Fuzz)",
+    )
+    parser.add_argument(
+        "--minimize-time",
+        type=_positive_float,
+        default=30.0,
+        help="seconds of minimization per new signature (default: 30)",
+    )
     parser.add_argument("--no-minimize", action="store_true", help="keep inputs as they are")
-    parser.add_argument("--known-issues", type=Path, default=PROJECT_ROOT / "known-issues.toml",
-                        help="known-issues file (default: known-issues.toml)")
+    parser.add_argument(
+        "--known-issues",
+        type=Path,
+        default=PROJECT_ROOT / "known-issues.toml",
+        help="known-issues file (default: known-issues.toml)",
+    )
     return parser
 
 
@@ -102,7 +129,9 @@ def _harness_for(artifact: Path, root: Path) -> Path:
     candidate = root / "harnesses" / f"fuzz_{name}.py"
     if candidate.is_file():
         return candidate
-    raise UsageError(f"cannot tell which harness {artifact} belongs to ({candidate} does not exist): pass --harness PATH")
+    raise UsageError(
+        f"cannot tell which harness {artifact} belongs to ({candidate} does not exist): pass --harness PATH"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +171,8 @@ def print_summary(result: TriageResult) -> None:
     for view in result.touched():
         state = "reproducible" if view["reproducible"] else "flaky"
         known = ", known" if view["known"] else ""
-        print(f"  {view['severity']['level']:<6} {state}{known}: {view['text']}  -> {result.out_dir / view['id'] / 'report.md'}")
+        print(
+            f"  {view['severity']['level']:<6} {state}{known}: {view['text']}  -> {result.out_dir / view['id'] / 'report.md'}"
+        )
     for path in result.regressions_added:
         print(f"  regression input added: {path}")

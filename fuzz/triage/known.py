@@ -16,7 +16,6 @@ import tomllib
 from pathlib import Path
 
 
-
 class KnownIssuesError(Exception):
     pass
 

@@ -61,8 +61,14 @@ def minimize(
             if not result.exists() or len(result.read_bytes()) >= len(best):
                 break  # libFuzzer found nothing smaller
             check = reproduce(
-                command, normalizer, harness_name, result,
-                runs=CHECK_RUNS, jobs=jobs, timeout=timeout, rss_limit_mb=rss_limit_mb,
+                command,
+                normalizer,
+                harness_name,
+                result,
+                runs=CHECK_RUNS,
+                jobs=jobs,
+                timeout=timeout,
+                rss_limit_mb=rss_limit_mb,
             )
             if check.reproducible and check.signature == signature:
                 best = result.read_bytes()

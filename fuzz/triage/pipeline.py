@@ -56,7 +56,7 @@ class Artifact:
 
 def harness_name(harness: Path) -> str:
     stem = harness.stem
-    return stem[len("fuzz_"):] if stem.startswith("fuzz_") else stem
+    return stem[len("fuzz_") :] if stem.startswith("fuzz_") else stem
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,9 +116,14 @@ def _triage_one(artifact, data, key, command, index, options, out_dir) -> Outcom
     normalizer = FrameNormalizer(root, artifact.harness)
     name = artifact.harness_name
     repro = reproduce(
-        command, normalizer, name, artifact.path,
-        runs=options.reproductions, jobs=options.jobs,
-        timeout=options.timeout, rss_limit_mb=options.rss_limit_mb,
+        command,
+        normalizer,
+        name,
+        artifact.path,
+        runs=options.reproductions,
+        jobs=options.jobs,
+        timeout=options.timeout,
+        rss_limit_mb=options.rss_limit_mb,
     )
     sig = repro.signature or Signature(UNREPRODUCED, "", "", (), harness=name)
     record = index.signatures.get(sig.id)
@@ -198,16 +203,17 @@ def _offer_input(record, sig, data, artifact, repro, command, normalizer, option
     if not better:
         return
     minimized = None
-    if (
-        repro.reproducible
-        and options.minimize
-        and sig.kind not in ("timeout", UNREPRODUCED)
-        and len(data) > 1
-    ):
+    if repro.reproducible and options.minimize and sig.kind not in ("timeout", UNREPRODUCED) and len(data) > 1:
         minimized = minimize(
-            command, normalizer, artifact.harness_name, data, sig,
-            budget_seconds=options.minimize_seconds, timeout=options.timeout,
-            rss_limit_mb=options.rss_limit_mb, jobs=options.jobs,
+            command,
+            normalizer,
+            artifact.harness_name,
+            data,
+            sig,
+            budget_seconds=options.minimize_seconds,
+            timeout=options.timeout,
+            rss_limit_mb=options.rss_limit_mb,
+            jobs=options.jobs,
         )
     best = minimized.data if minimized and len(minimized.data) < len(data) else data
     folder = out_dir / sig.id

@@ -66,7 +66,9 @@ def _markdown(folder: Path, view: dict) -> str:
         lines += ["| # | where | function | origin |", "|---|---|---|---|"]
         for i, frame in enumerate(view["stack"]):
             mark = " **(signature)**" if f"{frame['path']}:{frame['function']}" in view["frames"] else ""
-            lines.append(f"| {i} | `{frame['path']}:{frame['line']}` | `{frame['function']}`{mark} | {frame['origin']} |")
+            lines.append(
+                f"| {i} | `{frame['path']}:{frame['line']}` | `{frame['function']}`{mark} | {frame['origin']} |"
+            )
     else:
         lines.append("No Python stack was printed.")
     lines += ["", "## Input", ""]
@@ -77,15 +79,19 @@ def _markdown(folder: Path, view: dict) -> str:
         cut = f" (first {HEX_LIMIT} of {len(data)} bytes)" if len(data) > HEX_LIMIT else ""
         state = (
             f"minimized from {chosen['original_size']} bytes in {chosen['minimize_rounds']} round(s)"
-            if chosen["minimized"] else "not minimized"
+            if chosen["minimized"]
+            else "not minimized"
         )
         if chosen["minimize_drifted_rounds"]:
             state += f"; {chosen['minimize_drifted_rounds']} round(s) drifted to another signature and were discarded"
         lines += [
             f"`{chosen['file']}`: {chosen['size']} bytes, {state}; from `{chosen['from_artifact']}`{cut}.",
             "",
-            *(["As the harness reads it:", "", "```", chosen["readable"].rstrip(), "```", ""]
-              if chosen.get("readable") else []),
+            *(
+                ["As the harness reads it:", "", "```", chosen["readable"].rstrip(), "```", ""]
+                if chosen.get("readable")
+                else []
+            ),
             "Hex:",
             "",
             "```",
@@ -142,7 +148,7 @@ def write_index(out_dir: Path, views: dict[str, dict]) -> None:
 def _hexdump(data: bytes) -> list[str]:
     rows = []
     for offset in range(0, len(data), 16):
-        chunk = data[offset:offset + 16]
+        chunk = data[offset : offset + 16]
         hexes = " ".join(f"{b:02x}" for b in chunk)
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
         rows.append(f"{offset:08x}  {hexes:<47}  {text}")

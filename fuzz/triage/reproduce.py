@@ -106,7 +106,7 @@ _Item = TypeVar("_Item", bound=Hashable)
 
 def _most_common_first_seen(counts: collections.Counter[_Item], seen_order: list[_Item]) -> _Item:
     """Most frequent; a tie goes to the one seen first, so the choice is deterministic."""
-    first: dict[_Item, int] = {}   # item -> where it was first seen
+    first: dict[_Item, int] = {}  # item -> where it was first seen
     for i, item in enumerate(seen_order):
         first.setdefault(item, i)
     return max(counts, key=lambda item: (counts[item], -first[item]))

@@ -110,9 +110,14 @@ def describe_input(command: HarnessCommand, input_path: Path, timeout: float) ->
     """The input as the harness reads it (its module-level `describe(data) -> str`: a session's
     actions, a filter's configuration), for the report; "" when the harness has no describe."""
     try:
-        proc = subprocess.run([sys.executable, "-c", _DESCRIBE, str(command.harness), str(input_path)],
-                              env=command.environment(), cwd=command.project_root, capture_output=True,
-                              text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-c", _DESCRIBE, str(command.harness), str(input_path)],
+            env=command.environment(),
+            cwd=command.project_root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return f"(describe did not finish in {timeout:.0f} s)"
     if proc.returncode != 0:
@@ -187,7 +192,7 @@ def _own_peak_mb(wait4_mb: float, inherited_mb: float, polled_mb: float) -> floa
 
 def _supervise(proc: subprocess.Popen, started: float, wall_limit: float, rss_limit_mb: int):
     killed_for: str | None = None
-    aborted_at = 0.0   # when SIGABRT went: read only once killed_for is set
+    aborted_at = 0.0  # when SIGABRT went: read only once killed_for is set
     polled = 0.0
     while True:
         # Peek without reaping, so the process group id cannot be reused before the

@@ -86,10 +86,12 @@ def _result(view: dict, rule_index: int, root: Path) -> dict:
         },
     }
     if view["stack"]:
-        result["stacks"] = [{
-            "message": {"text": "Python stack, innermost frame first"},
-            "frames": [_stack_frame(frame) for frame in view["stack"]],
-        }]
+        result["stacks"] = [
+            {
+                "message": {"text": "Python stack, innermost frame first"},
+                "frames": [_stack_frame(frame) for frame in view["stack"]],
+            }
+        ]
     if view["known"]:
         result["suppressions"] = [{"kind": "external", "justification": view["known_reason"]}]
     return result

@@ -38,12 +38,20 @@ class Rule:
 
 RULES = (
     Rule("security-marker", "(as printed)", "the output carries FuzzerSecurityIssue<Level>: that level is used as is"),
-    Rule("framing-invariant", "high", "broken invariant about framing: smuggling discrepancy, desync, lost or invented bytes"),
+    Rule(
+        "framing-invariant",
+        "high",
+        "broken invariant about framing: smuggling discrepancy, desync, lost or invented bytes",
+    ),
     Rule("native-crash", "high", "the interpreter died on a signal: memory corruption in native code"),
     Rule("unbounded-memory", "medium", "out of memory: a peer can exhaust the proxy's memory"),
     Rule("timeout", "medium", "timeout: a peer can stall the proxy"),
     Rule("other-invariant", "medium", "broken invariant (flow control, buffers, filter iteration)"),
-    Rule("data-plane-exception", "medium", "uncaught exception in a codec or on the data path: a peer can kill connections"),
+    Rule(
+        "data-plane-exception",
+        "medium",
+        "uncaught exception in a codec or on the data path: a peer can kill connections",
+    ),
     Rule("config-exception", "low", "uncaught exception in configuration loading: operator input, not network input"),
     Rule("other", "low", "anything else (uncaught exception elsewhere, unexpected exit, not reproduced)"),
 )

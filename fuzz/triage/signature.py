@@ -76,7 +76,7 @@ class FrameNormalizer:
         parts = path.parts
         for marker in ("site-packages", "dist-packages"):
             if marker in parts:
-                inside = Path(*parts[parts.index(marker) + 1:]).as_posix()
+                inside = Path(*parts[parts.index(marker) + 1 :]).as_posix()
                 return inside, "atheris" if inside.startswith("atheris/") else "external"
         if path == self.harness:
             return self._relative(path), "harness"
@@ -110,7 +110,8 @@ def significant_frames(frames: list[Frame]) -> list[Frame]:
     # The harness's module-level frame shows up in faulthandler dumps but not in atheris's
     # tracebacks; leaving it out keeps both views of one bug identical.
     usable = [
-        f for f in frames
+        f
+        for f in frames
         if f.origin not in ("atheris", "interpreter") and not (f.origin == "harness" and f.function == "<module>")
     ]
     return usable[:TOP_FRAMES]

@@ -16,16 +16,20 @@ from google.protobuf.descriptor import FieldDescriptor as FD
 from proxy.config import rules as R
 from proxy.config.errors import Violation, join_path
 
-MAX_DEPTH = 32          # message nesting; the schema itself is about 10 deep
+MAX_DEPTH = 32  # message nesting; the schema itself is about 10 deep
 MAX_LIST_ITEMS = 10000  # for lists whose field has no max_items rule
 
 _INT_RANGES = {
-    FD.TYPE_INT32: (-(2**31), 2**31 - 1), FD.TYPE_SINT32: (-(2**31), 2**31 - 1),
+    FD.TYPE_INT32: (-(2**31), 2**31 - 1),
+    FD.TYPE_SINT32: (-(2**31), 2**31 - 1),
     FD.TYPE_SFIXED32: (-(2**31), 2**31 - 1),
-    FD.TYPE_INT64: (-(2**63), 2**63 - 1), FD.TYPE_SINT64: (-(2**63), 2**63 - 1),
+    FD.TYPE_INT64: (-(2**63), 2**63 - 1),
+    FD.TYPE_SINT64: (-(2**63), 2**63 - 1),
     FD.TYPE_SFIXED64: (-(2**63), 2**63 - 1),
-    FD.TYPE_UINT32: (0, 2**32 - 1), FD.TYPE_FIXED32: (0, 2**32 - 1),
-    FD.TYPE_UINT64: (0, 2**64 - 1), FD.TYPE_FIXED64: (0, 2**64 - 1),
+    FD.TYPE_UINT32: (0, 2**32 - 1),
+    FD.TYPE_FIXED32: (0, 2**32 - 1),
+    FD.TYPE_UINT64: (0, 2**64 - 1),
+    FD.TYPE_FIXED64: (0, 2**64 - 1),
 }
 
 
@@ -78,9 +82,14 @@ def _fill(message, data, path, out, depth):
         oneof = field.containing_oneof
         if oneof is not None and oneof in R.real_oneofs(descriptor):
             if oneof.name in oneof_owner:
-                out.append(Violation(here, f"cannot be set together with "
-                                           f"{oneof_owner[oneof.name]} (only one of "
-                                           f"{', '.join(f.name for f in oneof.fields)})"))
+                out.append(
+                    Violation(
+                        here,
+                        f"cannot be set together with "
+                        f"{oneof_owner[oneof.name]} (only one of "
+                        f"{', '.join(f.name for f in oneof.fields)})",
+                    )
+                )
                 continue
             oneof_owner[oneof.name] = key
         if R.is_map(field):

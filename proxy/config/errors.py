@@ -20,8 +20,7 @@ class ConfigError(Exception):
     def __init__(self, violations):
         if isinstance(violations, (str, Violation)):
             violations = [violations]
-        self.violations = [v if isinstance(v, Violation) else Violation("", str(v))
-                           for v in violations]
+        self.violations = [v if isinstance(v, Violation) else Violation("", str(v)) for v in violations]
         super().__init__("\n".join(str(v) for v in self.violations) or "invalid configuration")
 
 

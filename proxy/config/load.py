@@ -24,8 +24,7 @@ from proxy.config.yaml_safe import load_yaml
 
 MAX_CONFIG_BYTES = 1024 * 1024
 FORMATS = ("yaml", "json", "proto")
-_EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json",
-               ".pb": "proto", ".bin": "proto", ".binpb": "proto"}
+_EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".pb": "proto", ".bin": "proto", ".binpb": "proto"}
 # Text holds no C0 controls other than tab, LF and CR (YAML refuses them anyway); protobuf's
 # wire format almost always does (field tags 0x0a, 0x12, 0x1a ... are controls).
 _TEXT_CONTROLS = frozenset(range(32)) - {9, 10, 13}
@@ -138,14 +137,16 @@ def _parse_proto(data: bytes, sniffed: bool = False):
         message.ParseFromString(data)
     except (DecodeError, RecursionError, ValueError) as exc:
         if sniffed:
-            raise ConfigError("not YAML or JSON (not UTF-8 text), and not a binary protobuf "
-                              f"Bootstrap either: {exc}") from None
+            raise ConfigError(
+                f"not YAML or JSON (not UTF-8 text), and not a binary protobuf Bootstrap either: {exc}"
+            ) from None
         raise ConfigError(f"not a binary protobuf Bootstrap: {exc}") from None
     unknown = list(_unknown_fields(message, ""))
     if unknown:
         if sniffed:
-            unknown = [Violation(v.path, "not UTF-8 text, and as a binary protobuf Bootstrap: "
-                                 + v.message) for v in unknown]
+            unknown = [
+                Violation(v.path, "not UTF-8 text, and as a binary protobuf Bootstrap: " + v.message) for v in unknown
+            ]
         raise ConfigError(unknown)
     return message
 

@@ -18,22 +18,56 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from proxy.config import schema
 
-NUMERIC_KINDS = frozenset({
-    "float", "double", "int32", "int64", "uint32", "uint64", "sint32", "sint64",
-    "fixed32", "fixed64", "sfixed32", "sfixed64",
-})
+NUMERIC_KINDS = frozenset(
+    {
+        "float",
+        "double",
+        "int32",
+        "int64",
+        "uint32",
+        "uint64",
+        "sint32",
+        "sint64",
+        "fixed32",
+        "fixed64",
+        "sfixed32",
+        "sfixed64",
+    }
+)
 
 # What the validator implements, per rule kind. A schema using anything else is refused when the
 # validator first meets the field (UnsupportedRule), never silently ignored.
 SUPPORTED = {
-    **{kind: frozenset({"const", "lt", "lte", "gt", "gte", "in", "not_in", "ignore_empty"})
-       for kind in NUMERIC_KINDS - {"float", "double"}},
+    **{
+        kind: frozenset({"const", "lt", "lte", "gt", "gte", "in", "not_in", "ignore_empty"})
+        for kind in NUMERIC_KINDS - {"float", "double"}
+    },
     "bool": frozenset({"const"}),
-    "string": frozenset({
-        "const", "len", "min_len", "max_len", "len_bytes", "min_bytes", "max_bytes", "pattern",
-        "prefix", "suffix", "contains", "not_contains", "in", "not_in", "ip", "ipv4", "ipv6",
-        "hostname", "address", "uuid", "ignore_empty",
-    }),
+    "string": frozenset(
+        {
+            "const",
+            "len",
+            "min_len",
+            "max_len",
+            "len_bytes",
+            "min_bytes",
+            "max_bytes",
+            "pattern",
+            "prefix",
+            "suffix",
+            "contains",
+            "not_contains",
+            "in",
+            "not_in",
+            "ip",
+            "ipv4",
+            "ipv6",
+            "hostname",
+            "address",
+            "uuid",
+            "ignore_empty",
+        }
+    ),
     "enum": frozenset({"const", "defined_only", "in", "not_in"}),
     "message": frozenset({"required", "skip"}),
     "repeated": frozenset({"min_items", "max_items", "unique", "items", "ignore_empty"}),
@@ -101,8 +135,7 @@ def check_supported(field: FieldDescriptor, rules) -> None:
         raise UnsupportedRule(f"{field.full_name}: rule kind {kind!r} is not supported")
     unknown = set(constraints(rules)) - SUPPORTED[kind] - {"message"}
     if unknown:
-        raise UnsupportedRule(
-            f"{field.full_name}: {kind} rules {sorted(unknown)} are not supported")
+        raise UnsupportedRule(f"{field.full_name}: {kind} rules {sorted(unknown)} are not supported")
     nested = constraints(rules)
     if kind == "repeated" and "items" in nested:
         check_supported(field, nested["items"])
@@ -134,21 +167,18 @@ def has_presence(field: FieldDescriptor) -> bool:
 
 
 def is_map(field: FieldDescriptor) -> bool:
-    return (field.is_repeated and field.message_type is not None
-            and field.message_type.GetOptions().map_entry)
+    return field.is_repeated and field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
 def real_oneofs(descriptor):
     """Oneofs written in the schema (not the synthetic ones of proto3 `optional`)."""
     optional = _proto3_optional_fields(descriptor.full_name, descriptor)
-    return [o for o in descriptor.oneofs
-            if not (len(o.fields) == 1 and o.fields[0].name in optional)]
+    return [o for o in descriptor.oneofs if not (len(o.fields) == 1 and o.fields[0].name in optional)]
 
 
 def is_proto3_optional(field: FieldDescriptor) -> bool:
     """A proto3 `optional` scalar: unset means "use the default" (proxy/config/defaults.py)."""
-    return field.name in _proto3_optional_fields(field.containing_type.full_name,
-                                                 field.containing_type)
+    return field.name in _proto3_optional_fields(field.containing_type.full_name, field.containing_type)
 
 
 @functools.lru_cache(maxsize=None)

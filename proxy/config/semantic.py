@@ -49,8 +49,9 @@ def _unique_names(items, path, what, out) -> set[str]:
     first: dict[str, int] = {}
     for i, item in enumerate(items):
         if item.name in first:
-            out.append(Violation(f"{path}[{i}].name",
-                                 f"duplicate {what} name {item.name!r} (also {path}[{first[item.name]}])"))
+            out.append(
+                Violation(f"{path}[{i}].name", f"duplicate {what} name {item.name!r} (also {path}[{first[item.name]}])")
+            )
         else:
             first[item.name] = i
     return set(first)
@@ -69,8 +70,9 @@ def _distinct_ports(bootstrap, out):
         ip = _parse_ip(address.host)
         for other_ip, other, other_path in seen:
             if other.port == address.port and _hosts_clash(ip, address.host, other_ip, other.host):
-                out.append(Violation(f"{path}.port", f"port {address.port} on {address.host} "
-                                                     f"is already used by {other_path}"))
+                out.append(
+                    Violation(f"{path}.port", f"port {address.port} on {address.host} is already used by {other_path}")
+                )
                 break
         seen.append((ip, address, path))
 
@@ -100,9 +102,13 @@ def _check_listener(listener, path, clusters, out):
         match = _match_of(chain.filter_chain_match)
         clash = next((other for other, m in matches if clashes(match, m)), None)
         if clash is not None:
-            out.append(Violation(f"{here}.filter_chain_match",
-                                 f"matches the same connections as {path}.filter_chains[{clash}]: "
-                                 "a connection could not choose between them"))
+            out.append(
+                Violation(
+                    f"{here}.filter_chain_match",
+                    f"matches the same connections as {path}.filter_chains[{clash}]: "
+                    "a connection could not choose between them",
+                )
+            )
         else:
             matches.append((c, match))
         for field in _CIDR_FIELDS:
@@ -124,10 +130,15 @@ def _match_of(msg):
 
     return FilterChainMatch(
         destination_port=msg.destination_port if msg.HasField("destination_port") else None,
-        prefix_ranges=nets("prefix_ranges"), server_names=frozenset(n.lower() for n in msg.server_names),
-        transport_protocol=msg.transport_protocol, application_protocols=frozenset(msg.application_protocols),
-        direct_source_networks=nets("direct_source_prefix_ranges"), source_type=msg.source_type,
-        source_networks=nets("source_prefix_ranges"), source_ports=frozenset(msg.source_ports))
+        prefix_ranges=nets("prefix_ranges"),
+        server_names=frozenset(n.lower() for n in msg.server_names),
+        transport_protocol=msg.transport_protocol,
+        application_protocols=frozenset(msg.application_protocols),
+        direct_source_networks=nets("direct_source_prefix_ranges"),
+        source_type=msg.source_type,
+        source_networks=nets("source_prefix_ranges"),
+        source_ports=frozenset(msg.source_ports),
+    )
 
 
 def _check_tls(msg, path, out, server_side: bool):
@@ -147,8 +158,9 @@ def _check_filters(filters, path, clusters, out):
         if kind in TERMINAL_FILTERS and not last:
             out.append(Violation(here, f"{kind} is a terminal filter and must be the last in its chain"))
         elif last and kind is not None and kind not in TERMINAL_FILTERS:
-            out.append(Violation(here, f"the last filter must be terminal "
-                                       f"(tcp_proxy or http_connection_manager), not {kind}"))
+            out.append(
+                Violation(here, f"the last filter must be terminal (tcp_proxy or http_connection_manager), not {kind}")
+            )
         f = filters[i]
         if kind == "tcp_proxy":
             _check_cluster_choice(f.tcp_proxy, f"{here}.tcp_proxy", clusters, out)
@@ -189,8 +201,12 @@ def _check_hcm(hcm, path, clusters, out):
         for d, domain in enumerate(vhost.domains):
             key = domain.lower()
             if key in domain_owner and domain_owner[key] != v:
-                out.append(Violation(f"{vpath}[{v}].domains[{d}]",
-                                     f"domain {domain!r} is already served by {vpath}[{domain_owner[key]}]"))
+                out.append(
+                    Violation(
+                        f"{vpath}[{v}].domains[{d}]",
+                        f"domain {domain!r} is already served by {vpath}[{domain_owner[key]}]",
+                    )
+                )
             domain_owner.setdefault(key, v)
         for r, route in enumerate(vhost.routes):
             here = f"{vpath}[{v}].routes[{r}]"
@@ -204,8 +220,7 @@ def _check_hcm(hcm, path, clusters, out):
         if kind == "fault":
             fault = http_filter.fault
             if fault.abort_percent > 0 and not fault.HasField("abort_status"):
-                out.append(Violation(f"{here}.fault.abort_status",
-                                     "is required when abort_percent is above 0"))
+                out.append(Violation(f"{here}.fault.abort_status", "is required when abort_percent is above 0"))
         elif kind == "rbac":
             _unique_names(http_filter.rbac.policies, f"{here}.rbac.policies", "policy", out)
             for p, policy in enumerate(http_filter.rbac.policies):

@@ -71,6 +71,7 @@ def _required_oneof(oneof):
     def check(msg, path, out, depth):
         if msg.WhichOneof(name) is None:
             out.append(Violation(path, message))
+
     return check
 
 
@@ -92,6 +93,7 @@ def _field_check(field, rules):
                     out.append(Violation(join_path(path, name), "is required"))
             elif not skip:
                 _walk(getattr(msg, name), join_path(path, name), out, depth + 1)
+
         return check_message
     value_check = _value_check(field, rules)
     if value_check is None:
@@ -104,6 +106,7 @@ def _field_check(field, rules):
         problem = value_check(getattr(msg, name))
         if problem:
             out.append(Violation(join_path(path, name), problem))
+
     return check_scalar
 
 
@@ -139,6 +142,7 @@ def _repeated_check(field, c):
                     out.append(Violation(f"{here}[{i}]", problem))
             if is_message and not skip_items:
                 _walk(value, f"{here}[{i}]", out, depth + 1)
+
     return check
 
 
@@ -173,6 +177,7 @@ def _map_check(field, c):
                     out.append(Violation(at, problem))
             if value_is_message:
                 _walk(entries[key], at, out, depth + 1)
+
     return check
 
 
@@ -218,8 +223,7 @@ def _range_check(lower, upper):
             message = f"must be in {lower[1]}..{upper[1]}"
         else:
             joiner = "and" if upper[1] > lower[1] else "or"
-            message = (f"must be {phrases[lower[0]]} {lower[1]} {joiner} "
-                       f"{phrases[upper[0]]} {upper[1]}")
+            message = f"must be {phrases[lower[0]]} {lower[1]} {joiner} {phrases[upper[0]]} {upper[1]}"
         if upper[1] > lower[1]:
             return lambda v: None if lower_ok(v) and upper_ok(v) else message
         # protoc-gen-validate's exclusive range: upper <= lower means "outside [upper, lower]".
@@ -238,18 +242,23 @@ def _string_check(c):
     checks += _in_checks(c, _show)
     for op, measure, unit in (("len", len, "characters"), ("len_bytes", _byte_len, "bytes")):
         if op in c:
-            checks.append(lambda v, n=c[op], m=measure, u=unit:
-                          None if m(v) == n else f"must be exactly {n} {u} long")
+            checks.append(lambda v, n=c[op], m=measure, u=unit: None if m(v) == n else f"must be exactly {n} {u} long")
     for op, measure, unit in (("min_len", len, "character"), ("min_bytes", _byte_len, "byte")):
         if op in c:
-            checks.append(lambda v, n=c[op], m=measure, u=unit:
-                          None if m(v) >= n else
-                          ("must not be empty" if n == 1 and u == "character"
-                           else f"must be at least {_plural(n, u)} long"))
+            checks.append(
+                lambda v, n=c[op], m=measure, u=unit: (
+                    None
+                    if m(v) >= n
+                    else (
+                        "must not be empty" if n == 1 and u == "character" else f"must be at least {_plural(n, u)} long"
+                    )
+                )
+            )
     for op, measure, unit in (("max_len", len, "character"), ("max_bytes", _byte_len, "byte")):
         if op in c:
-            checks.append(lambda v, n=c[op], m=measure, u=unit:
-                          None if m(v) <= n else f"must be at most {_plural(n, u)} long")
+            checks.append(
+                lambda v, n=c[op], m=measure, u=unit: None if m(v) <= n else f"must be at most {_plural(n, u)} long"
+            )
     if "prefix" in c:
         checks.append(lambda v, k=c["prefix"]: None if v.startswith(k) else f"must start with {_show(k)}")
     if "suffix" in c:
@@ -260,8 +269,7 @@ def _string_check(c):
         checks.append(lambda v, k=c["not_contains"]: None if k not in v else f"must not contain {_show(k)}")
     if "pattern" in c:
         regex = compile_pattern(c["pattern"])
-        checks.append(lambda v, rx=regex, p=c["pattern"]:
-                      None if rx.search(v) else f"must match pattern {p}")
+        checks.append(lambda v, rx=regex, p=c["pattern"]: None if rx.search(v) else f"must match pattern {p}")
     for name, (predicate, what) in _WELL_KNOWN.items():
         if c.get(name):
             checks.append(lambda v, f=predicate, w=what: None if f(v) else f"must be {w}")
@@ -320,6 +328,7 @@ def _first_failure(checks, ignore_empty):
             if problem:
                 return problem
         return None
+
     return check
 
 

@@ -8,8 +8,15 @@ safe to hand to h11. h11 then parses exactly the bytes checked here, nothing mor
 
 from dataclasses import dataclass
 
-from proxy.http.headers import TARGET_BYTES, TRAILER_FORBIDDEN, is_authority, is_content_length, is_field_value, \
-    is_token, target_problem
+from proxy.http.headers import (
+    TARGET_BYTES,
+    TRAILER_FORBIDDEN,
+    is_authority,
+    is_content_length,
+    is_field_value,
+    is_token,
+    target_problem,
+)
 
 HEX = frozenset(b"0123456789abcdefABCDEF")
 MAX_CHUNK_SIZE_DIGITS = 16  # 2**64 - 1: anything longer is an over-long size
@@ -44,7 +51,7 @@ def find_head(buf: bytearray, scanned: int, max_bytes: int) -> tuple[int | None,
     while i != -1:
         if i == 0 or buf[i - 1] != 0x0D:
             raise FramingError("bare LF line ending in the message head")
-        if i >= 3 and buf[i - 3:i + 1] == b"\r\n\r\n":
+        if i >= 3 and buf[i - 3 : i + 1] == b"\r\n\r\n":
             if i + 1 > max_bytes:
                 raise FramingError("message head larger than the limit", 431)
             return i + 1, i + 1
@@ -69,7 +76,7 @@ def _parse_fields(lines: list[bytes], max_headers: int) -> list[tuple[bytes, byt
         name = line[:colon]
         if not is_token(name):
             raise FramingError(f"header name {name[:64]!r} is not a token (whitespace before the colon?)")
-        value = line[colon + 1:].strip(b" \t")
+        value = line[colon + 1 :].strip(b" \t")
         if not is_field_value(value):
             raise FramingError(f"CR, LF, NUL or control character in the value of {name[:64]!r}")
         fields.append((name.lower(), value))
@@ -108,14 +115,22 @@ def parse_request_head(head: bytes, max_headers: int) -> Head:
     if not target or not all(c in TARGET_BYTES for c in target):
         raise FramingError("invalid byte in the request target")
     if version not in (b"HTTP/1.1", b"HTTP/1.0"):
-        if len(version) == 8 and version[:5] == b"HTTP/" and version[5:6].isdigit() and version[7:8].isdigit() \
-                and version[6:7] == b".":
+        if (
+            len(version) == 8
+            and version[:5] == b"HTTP/"
+            and version[5:6].isdigit()
+            and version[7:8].isdigit()
+            and version[6:7] == b"."
+        ):
             raise FramingError("HTTP version not supported", 505)
         raise FramingError("malformed HTTP version")
     if method == b"CONNECT":
         raise FramingError("CONNECT is not supported", 501)
-    if not (target.startswith(b"/") or target.lower().startswith((b"http://", b"https://"))
-            or (target == b"*" and method == b"OPTIONS")):
+    if not (
+        target.startswith(b"/")
+        or target.lower().startswith((b"http://", b"https://"))
+        or (target == b"*" and method == b"OPTIONS")
+    ):
         raise FramingError("request target is not origin-form, absolute-form or '*'")
     fields = _parse_fields(lines[1:], max_headers)
     hosts = [v for n, v in fields if n == b"host"]
@@ -132,7 +147,7 @@ def parse_request_head(head: bytes, max_headers: int) -> Head:
             authority = authority.split(sep, 1)[0]
         if not authority or authority.startswith(b":") or not is_authority(authority):
             raise FramingError("absolute-form target without a valid host")
-        path = target[target.index(b"://") + 3 + len(authority):]
+        path = target[target.index(b"://") + 3 + len(authority) :]
         path = path if path.startswith(b"/") else b"/" + path
     problem = target_problem(path) if path != b"*" else None
     if problem is not None:
@@ -191,7 +206,7 @@ class ChunkedScanner:
                     if buf[pos] != 0x0D:
                         raise FramingError("chunk data not followed by CRLF")
                     return pos
-                if buf[pos:pos + 2] != b"\r\n":
+                if buf[pos : pos + 2] != b"\r\n":
                     raise FramingError("chunk data not followed by CRLF")
                 pos += 2
                 self._state = "size"
@@ -199,7 +214,7 @@ class ChunkedScanner:
             line_end = self._line(buf, pos)
             if line_end is None:
                 return pos
-            line = bytes(buf[pos:line_end - 2])
+            line = bytes(buf[pos : line_end - 2])
             if self._state == "size":
                 self._size_line(line)
             else:
@@ -215,10 +230,10 @@ class ChunkedScanner:
                 if self._state == "size":
                     raise FramingError("chunk-size line too long")
                 raise FramingError("trailer section larger than the limit", 431)
-            if b"\r" in buf[pos:len(buf) - 1]:
+            if b"\r" in buf[pos : len(buf) - 1]:
                 raise FramingError("bare CR in a chunk-size or trailer line")
             return None
-        if i > pos and b"\r" in buf[pos:i - 1]:  # the earlier fault wins, as when the bytes arrive one at a time
+        if i > pos and b"\r" in buf[pos : i - 1]:  # the earlier fault wins, as when the bytes arrive one at a time
             raise FramingError("bare CR in a chunk-size or trailer line")
         if i == pos or buf[i - 1] != 0x0D:
             raise FramingError("bare LF in a chunk-size or trailer line")
@@ -229,7 +244,7 @@ class ChunkedScanner:
         if not size or len(size) > MAX_CHUNK_SIZE_DIGITS or not all(c in HEX for c in size):
             raise FramingError(f"invalid chunk size {size[:32]!r}")
         if ext or b";" in line:
-            self._check_extensions(line[len(size):])
+            self._check_extensions(line[len(size) :])
         self._remaining = int(size, 16)
         self._state = "data" if self._remaining else "trailer"
 
@@ -241,8 +256,13 @@ class ChunkedScanner:
             if not is_token(name):
                 raise FramingError("malformed chunk extension")
             if eq and not is_token(value):
-                if not (len(value) >= 2 and value[:1] == b'"' and value[-1:] == b'"'
-                        and b'"' not in value[1:-1].replace(b'\\"', b"") and is_field_value(value)):
+                if not (
+                    len(value) >= 2
+                    and value[:1] == b'"'
+                    and value[-1:] == b'"'
+                    and b'"' not in value[1:-1].replace(b'\\"', b"")
+                    and is_field_value(value)
+                ):
                     raise FramingError("malformed chunk extension value")
 
     def _trailer_line(self, line: bytes, size: int) -> None:

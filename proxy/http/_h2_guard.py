@@ -17,7 +17,7 @@ from proxy.http.codec import CodecLimits
 PROTOCOL_ERROR, FRAME_SIZE_ERROR, ENHANCE_YOUR_CALM = 0x1, 0x6, 0xB
 DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x5, 0x6, 0x7, 0x9
 END_STREAM, END_HEADERS, PADDED, ACK = 0x1, 0x4, 0x8, 0x1
-R = TypeVar("R")   # what a frame-header callback stops the walk with
+R = TypeVar("R")  # what a frame-header callback stops the walk with
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class _FrameWalker:
                 continue
             frame_start = pos - len(self._header)
             take = min(9 - len(self._header), end - pos)
-            self._header += data[pos:pos + take]
+            self._header += data[pos : pos + take]
             pos += take
             if len(self._header) < 9:
                 break
@@ -116,8 +116,10 @@ class FrameGuard(_FrameWalker):
             return None
         self._empty_frames += 1
         if self._empty_frames > self._limits.h2_max_consecutive_empty_frames:
-            return ("h2_inbound_empty_frames_flood",
-                    f"more than {self._limits.h2_max_consecutive_empty_frames} frames in a row with an empty payload")
+            return (
+                "h2_inbound_empty_frames_flood",
+                f"more than {self._limits.h2_max_consecutive_empty_frames} frames in a row with an empty payload",
+            )
         return None
 
     def _check(self, header: bytes) -> tuple | None:
@@ -184,10 +186,15 @@ class OutboundFrames(_FrameWalker):
         self._walk(out, self._record)
         limits = self._limits
         if len(ends) > limits.h2_max_outbound_frames:
-            return "h2_outbound_flood", f"more than {limits.h2_max_outbound_frames} frames queued for a peer that does not read"
+            return (
+                "h2_outbound_flood",
+                f"more than {limits.h2_max_outbound_frames} frames queued for a peer that does not read",
+            )
         if self.control > limits.h2_max_outbound_control_frames:
-            return ("h2_outbound_control_flood",
-                    f"more than {limits.h2_max_outbound_control_frames} PING/SETTINGS ACKs and RST_STREAMs queued")
+            return (
+                "h2_outbound_control_flood",
+                f"more than {limits.h2_max_outbound_control_frames} PING/SETTINGS ACKs and RST_STREAMs queued",
+            )
         return None
 
     def _record(self, header: bytes, _start: int, end: int) -> None:

@@ -28,9 +28,24 @@ import sys
 import time
 
 
-def build_record(*, method: bytes, path: bytes, authority: bytes, protocol: bytes, status: int,
-                 bytes_in: int, bytes_out: int, duration_ms: int, upstream_host: str, cluster: str,
-                 flags, remote_address, route: str, end: str, tls=None) -> dict:
+def build_record(
+    *,
+    method: bytes,
+    path: bytes,
+    authority: bytes,
+    protocol: bytes,
+    status: int,
+    bytes_in: int,
+    bytes_out: int,
+    duration_ms: int,
+    upstream_host: str,
+    cluster: str,
+    flags,
+    remote_address,
+    route: str,
+    end: str,
+    tls=None,
+) -> dict:
     p, _, query = path.partition(b"?")
     host, port = _split_authority(authority.decode("latin-1"))
     attrs: dict[str, object] = {
@@ -42,40 +57,57 @@ def build_record(*, method: bytes, path: bytes, authority: bytes, protocol: byte
     attrs["server.address"] = host
     if port is not None:
         attrs["server.port"] = port
-    attrs.update({
-        "network.protocol.name": "http",
-        "network.protocol.version": protocol.decode("latin-1"),
-        "http.response.status_code": status,
-        "http.request.body.size": bytes_in,
-        "http.response.body.size": bytes_out,
-    })
+    attrs.update(
+        {
+            "network.protocol.name": "http",
+            "network.protocol.version": protocol.decode("latin-1"),
+            "http.response.status_code": status,
+            "http.request.body.size": bytes_in,
+            "http.response.body.size": bytes_out,
+        }
+    )
     if remote_address:
         attrs["client.address"] = str(remote_address[0])
         attrs["client.port"] = int(remote_address[1])
-    attrs.update({
-        "proxy.authority": authority.decode("latin-1"),
-        "proxy.duration_ms": duration_ms,
-        "proxy.upstream.host": upstream_host or "-",
-        "proxy.upstream.cluster": cluster or "-",
-        "proxy.response_flags": ",".join(dict.fromkeys(flags)) or "-",
-        "proxy.route": route or "-",
-        "proxy.stream.end": end,
-    })
+    attrs.update(
+        {
+            "proxy.authority": authority.decode("latin-1"),
+            "proxy.duration_ms": duration_ms,
+            "proxy.upstream.host": upstream_host or "-",
+            "proxy.upstream.cluster": cluster or "-",
+            "proxy.response_flags": ",".join(dict.fromkeys(flags)) or "-",
+            "proxy.route": route or "-",
+            "proxy.stream.end": end,
+        }
+    )
     if tls is not None:
-        attrs.update({"tls.protocol.version": tls.version.removeprefix("TLSv"), "tls.cipher": tls.cipher,
-                      "tls.next_protocol": tls.alpn, "tls.client.server_name": tls.server_name})
+        attrs.update(
+            {
+                "tls.protocol.version": tls.version.removeprefix("TLSv"),
+                "tls.cipher": tls.cipher,
+                "tls.next_protocol": tls.alpn,
+                "tls.client.server_name": tls.server_name,
+            }
+        )
         if tls.peer is not None:
-            attrs.update({"tls.client.subject": tls.peer.subject, "proxy.tls.peer.uri_sans": list(tls.peer.uri_sans),
-                          "proxy.tls.peer.dns_sans": list(tls.peer.dns_sans)})
-    return {"severityText": "INFO" if status and status < 500 else "WARN",
-            "body": f"{attrs['http.request.method']} {attrs['url.path']} {status}",
-            "attributes": attrs}
+            attrs.update(
+                {
+                    "tls.client.subject": tls.peer.subject,
+                    "proxy.tls.peer.uri_sans": list(tls.peer.uri_sans),
+                    "proxy.tls.peer.dns_sans": list(tls.peer.dns_sans),
+                }
+            )
+    return {
+        "severityText": "INFO" if status and status < 500 else "WARN",
+        "body": f"{attrs['http.request.method']} {attrs['url.path']} {status}",
+        "attributes": attrs,
+    }
 
 
 def _split_authority(authority: str):
     if authority.startswith("["):  # [v6]:port
         end = authority.find("]")
-        host, rest = authority[: end + 1], authority[end + 1:]
+        host, rest = authority[: end + 1], authority[end + 1 :]
         return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
     host, sep, port = authority.rpartition(":")
     if sep and port.isdigit():

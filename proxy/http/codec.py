@@ -143,8 +143,16 @@ class ConnectionClosed:
     last_stream_id: int | None = None  # HTTP/2 GOAWAY: higher streams were not processed
 
 
-Event = (RequestHeaders | InformationalResponse | ResponseHeaders | Data | Trailers | StreamReset
-         | ProtocolError | ConnectionClosed)
+Event = (
+    RequestHeaders
+    | InformationalResponse
+    | ResponseHeaders
+    | Data
+    | Trailers
+    | StreamReset
+    | ProtocolError
+    | ConnectionClosed
+)
 
 
 # ---------------------------------------------------------------------------------------- limits
@@ -232,8 +240,15 @@ class ServerCodec(_Codec):
 class ClientCodec(_Codec):
     """Upstream side: sends requests, receives responses."""
 
-    def send_request_headers(self, method: bytes, target: bytes, authority: bytes, headers: Headers,
-                             end_stream: bool = False, scheme: bytes = b"http") -> int:
+    def send_request_headers(
+        self,
+        method: bytes,
+        target: bytes,
+        authority: bytes,
+        headers: Headers,
+        end_stream: bool = False,
+        scheme: bytes = b"http",
+    ) -> int:
         """Start a request; returns its stream id."""
         raise NotImplementedError
 
@@ -250,7 +265,22 @@ ALPN_CODECS: dict = {"h2": "HTTP2", "http/1.1": "HTTP1", "http/1.0": "HTTP1"}
 
 
 __all__ = [
-    "CodecKind", "CodecLimits", "CodecUsageError", "ClientCodec", "ConnectionClosed", "DEFAULT_LIMITS", "Data",
-    "Event", "H2_PREFACE", "HeaderListTooLarge", "Headers", "InformationalResponse", "ProtocolError", "RequestHeaders",
-    "ResponseHeaders", "ServerCodec", "StreamReset", "Trailers",
+    "CodecKind",
+    "CodecLimits",
+    "CodecUsageError",
+    "ClientCodec",
+    "ConnectionClosed",
+    "DEFAULT_LIMITS",
+    "Data",
+    "Event",
+    "H2_PREFACE",
+    "HeaderListTooLarge",
+    "Headers",
+    "InformationalResponse",
+    "ProtocolError",
+    "RequestHeaders",
+    "ResponseHeaders",
+    "ServerCodec",
+    "StreamReset",
+    "Trailers",
 ]

@@ -6,8 +6,18 @@ two codecs, so the dependency runs one way: codec_select -> h1, h2 -> codec."""
 
 from typing import Literal
 
-from proxy.http.codec import ALPN_CODECS, DEFAULT_LIMITS, H2_PREFACE, ClientCodec, CodecKind, CodecLimits, \
-    CodecUsageError, ConnectionClosed, Event, ServerCodec
+from proxy.http.codec import (
+    ALPN_CODECS,
+    DEFAULT_LIMITS,
+    H2_PREFACE,
+    ClientCodec,
+    CodecKind,
+    CodecLimits,
+    CodecUsageError,
+    ConnectionClosed,
+    Event,
+    ServerCodec,
+)
 from proxy.http.h1 import H1ClientCodec, H1ServerCodec
 from proxy.http.h2 import H2ClientCodec, H2ServerCodec
 
@@ -28,7 +38,7 @@ class AutoServerCodec(ServerCodec):
 
     @property
     def protocol(self) -> str | None:
-        """"HTTP1", "HTTP2", or None while still sniffing."""
+        """ "HTTP1", "HTTP2", or None while still sniffing."""
         if self._inner is None:
             return None
         return "HTTP2" if isinstance(self._inner, H2ServerCodec) else "HTTP1"

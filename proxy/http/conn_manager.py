@@ -48,8 +48,19 @@ from ..network.connection import CloseType, Connection, ConnectionEvent
 from ..network.filter import CONTINUE, STOP_ITERATION, ConnectionCallbacks, ReadFilter
 from ..network.registry import register_network_filter
 from . import access_log
-from .codec import CodecKind, CodecLimits, ConnectionClosed, Data, Event, HeaderListTooLarge, ProtocolError, \
-    RequestHeaders, ServerCodec, StreamReset, Trailers
+from .codec import (
+    CodecKind,
+    CodecLimits,
+    ConnectionClosed,
+    Data,
+    Event,
+    HeaderListTooLarge,
+    ProtocolError,
+    RequestHeaders,
+    ServerCodec,
+    StreamReset,
+    Trailers,
+)
 from .codec_select import AutoServerCodec, create_server_codec
 from .filter_chain import FilterChain
 from .filters.router import Router
@@ -71,15 +82,15 @@ class HcmConfig:
     codec: CodecKind
     stat_scopes: tuple
     route_table: RouteTable
-    filter_makers: tuple          # make(ctx) -> StreamFilter, in configuration order
+    filter_makers: tuple  # make(ctx) -> StreamFilter, in configuration order
     filter_names: tuple
     request_timeout_ms: int
     idle_timeout_ms: int
     max_request_headers_bytes: int
     limits: CodecLimits
-    access_log: str | None        # "stdout", a path, or None
+    access_log: str | None  # "stdout", a path, or None
     path_options: PathOptions
-    underscores: str              # headers_with_underscores_action: ALLOW | REJECT_REQUEST | DROP_HEADER
+    underscores: str  # headers_with_underscores_action: ALLOW | REJECT_REQUEST | DROP_HEADER
     stream_idle_timeout_ms: int = 300000
 
 
@@ -96,10 +107,12 @@ def build_hcm_config(msg, build) -> HcmConfig:
         try:
             factory = http_filter_factory(kind)
         except KeyError:
-            raise build.error(f"no HTTP filter is registered as {kind!r} in this build",
-                              f"http_filters[{i}].{kind}") from None
-        sub = type(build)(clusters=build.clusters, listener_name=build.listener_name,
-                          path=f"{build.path}.http_filters[{i}].{kind}")
+            raise build.error(
+                f"no HTTP filter is registered as {kind!r} in this build", f"http_filters[{i}].{kind}"
+            ) from None
+        sub = type(build)(
+            clusters=build.clusters, listener_name=build.listener_name, path=f"{build.path}.http_filters[{i}].{kind}"
+        )
         makers.append(factory(getattr(f, kind), sub))
         names.append(kind)
     header_kb = defaults.get(msg, "max_request_headers_kb")
@@ -114,21 +127,37 @@ def build_hcm_config(msg, build) -> HcmConfig:
         h2_max_frame_size=defaults.get(h2, "max_frame_size"),
         h2_max_outbound_frames=defaults.get(h2, "max_outbound_frames"),
         h2_max_outbound_control_frames=defaults.get(h2, "max_outbound_control_frames"),
-        h2_max_consecutive_empty_frames=defaults.get(h2, "max_consecutive_inbound_frames_with_empty_payload"))
+        h2_max_consecutive_empty_frames=defaults.get(h2, "max_consecutive_inbound_frames_with_empty_payload"),
+    )
     sink = None
     if msg.HasField("access_log"):
         sink = "stdout" if msg.access_log.WhichOneof("sink") == "stdout" else msg.access_log.path
     scopes = ("http.",) + ((f"http.{msg.stat_prefix}.",) if msg.stat_prefix else ())
     escaped = type(msg).PathWithEscapedSlashesAction.Name(msg.path_with_escaped_slashes_action)
-    paths = PathOptions(normalize=msg.normalize_path, merge_slashes=msg.merge_slashes,
-                        escaped_slashes="KEEP_UNCHANGED" if escaped == "IMPLEMENTATION_SPECIFIC_DEFAULT" else escaped)
+    paths = PathOptions(
+        normalize=msg.normalize_path,
+        merge_slashes=msg.merge_slashes,
+        escaped_slashes="KEEP_UNCHANGED" if escaped == "IMPLEMENTATION_SPECIFIC_DEFAULT" else escaped,
+    )
     common = msg.common_http_protocol_options
-    underscores = type(common).HeadersWithUnderscoresAction.Name(defaults.get(common, "headers_with_underscores_action"))
-    return HcmConfig(codec=_CODECS[msg.codec], stat_scopes=scopes, route_table=table, filter_makers=tuple(makers),
-                     filter_names=tuple(names), request_timeout_ms=msg.request_timeout_ms,
-                     idle_timeout_ms=msg.idle_timeout_ms, max_request_headers_bytes=header_bytes, limits=limits,
-                     access_log=sink, path_options=paths, underscores=underscores,
-                     stream_idle_timeout_ms=defaults.get(msg, "stream_idle_timeout_ms"))
+    underscores = type(common).HeadersWithUnderscoresAction.Name(
+        defaults.get(common, "headers_with_underscores_action")
+    )
+    return HcmConfig(
+        codec=_CODECS[msg.codec],
+        stat_scopes=scopes,
+        route_table=table,
+        filter_makers=tuple(makers),
+        filter_names=tuple(names),
+        request_timeout_ms=msg.request_timeout_ms,
+        idle_timeout_ms=msg.idle_timeout_ms,
+        max_request_headers_bytes=header_bytes,
+        limits=limits,
+        access_log=sink,
+        path_options=paths,
+        underscores=underscores,
+        stream_idle_timeout_ms=defaults.get(msg, "stream_idle_timeout_ms"),
+    )
 
 
 @register_network_filter("http_connection_manager")
@@ -137,6 +166,7 @@ def http_connection_manager_factory(msg, build):
 
     def install(connection, ctx):
         connection.add_read_filter(HttpConnectionManager(config, ctx))
+
     return install
 
 
@@ -165,8 +195,7 @@ class ActiveStream:
         self.connection = hcm.conn
         self.dispatcher = hcm.ctx.dispatcher
         self.buffer_limit = hcm.conn.buffer_limit
-        self.head = RequestHead(ev.method, ev.target, ev.authority, ev.scheme, HeaderMap(ev.headers),
-                                ev.http_version)
+        self.head = RequestHead(ev.method, ev.target, ev.authority, ev.scheme, HeaderMap(ev.headers), ev.http_version)
         self.stream_info: dict = {"response_flags": []}
         self.start_ms = self.dispatcher.now_ms()
         self.request_complete = ev.end_stream
@@ -361,13 +390,22 @@ class ActiveStream:
     def _log(self, kind: str, sink: str) -> None:
         info = self.stream_info
         record = access_log.build_record(
-            method=self.head.method, path=self.head.path, authority=self.head.authority,
-            protocol=self.head.http_version, status=self.status if kind != "reset" else 0,
-            bytes_in=self.bytes_in, bytes_out=self.bytes_out,
-            duration_ms=self.dispatcher.now_ms() - self.start_ms, upstream_host=info.get("upstream_host", ""),
-            cluster=info.get("upstream_cluster", ""), flags=info["response_flags"],
-            remote_address=self.connection.remote_address, route=info.get("route_name", ""), end=kind,
-            tls=self.connection.ssl)
+            method=self.head.method,
+            path=self.head.path,
+            authority=self.head.authority,
+            protocol=self.head.http_version,
+            status=self.status if kind != "reset" else 0,
+            bytes_in=self.bytes_in,
+            bytes_out=self.bytes_out,
+            duration_ms=self.dispatcher.now_ms() - self.start_ms,
+            upstream_host=info.get("upstream_host", ""),
+            cluster=info.get("upstream_cluster", ""),
+            flags=info["response_flags"],
+            remote_address=self.connection.remote_address,
+            route=info.get("route_name", ""),
+            end=kind,
+            tls=self.connection.ssl,
+        )
         access_log.sink_for(self.ctx, sink).write(record)
 
 

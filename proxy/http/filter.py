@@ -77,7 +77,7 @@ class HttpFilterContractError(AssertionError):
 class StreamFilter:
     """Base class of HTTP filters: every callback passes everything on. Override what you need."""
 
-    decoder_callbacks: FilterCallbacks   # set by the stream before the first call
+    decoder_callbacks: FilterCallbacks  # set by the stream before the first call
     encoder_callbacks: FilterCallbacks
 
     def set_decoder_filter_callbacks(self, callbacks: FilterCallbacks) -> None:

@@ -19,7 +19,15 @@ from ..buffer import Buffer
 from ..context import ServerContext
 from ..event import Dispatcher
 from ..network.connection import Connection
-from .filter import (CONTINUE, DATA_STATUSES, HEADERS_STATUSES, STOP_ALL_ITERATION, STOP_ITERATION_AND_BUFFER, TRAILERS_STATUSES, HttpFilterContractError)
+from .filter import (
+    CONTINUE,
+    DATA_STATUSES,
+    HEADERS_STATUSES,
+    STOP_ALL_ITERATION,
+    STOP_ITERATION_AND_BUFFER,
+    TRAILERS_STATUSES,
+    HttpFilterContractError,
+)
 from .message import HeaderMap, RequestHead, ResponseHead
 from .route import Route
 
@@ -27,8 +35,17 @@ from .route import Route
 class _Entry:
     """One filter's iteration state in one direction."""
 
-    __slots__ = ("filter", "index", "headers_continued", "stopped", "stop_all", "buffer", "held_end",
-                 "held_trailers", "in_callback")
+    __slots__ = (
+        "filter",
+        "index",
+        "headers_continued",
+        "stopped",
+        "stop_all",
+        "buffer",
+        "held_end",
+        "held_trailers",
+        "in_callback",
+    )
 
     def __init__(self, filter_, index: int) -> None:
         self.filter = filter_
@@ -51,8 +68,11 @@ class _Direction:
         self.entries = [_Entry(f, i) for i, f in enumerate(filters)]
         self.head: ResponseHead | RequestHead | None = None
         self.headers_end = False
-        self.names = (("decode_headers", "decode_data", "decode_trailers") if decoding
-                      else ("encode_headers", "encode_data", "encode_trailers"))
+        self.names = (
+            ("decode_headers", "decode_data", "decode_trailers")
+            if decoding
+            else ("encode_headers", "encode_data", "encode_trailers")
+        )
 
     @property
     def live(self) -> bool:
@@ -72,8 +92,10 @@ class _Direction:
             entry.in_callback = False
         allowed = (HEADERS_STATUSES, DATA_STATUSES, TRAILERS_STATUSES)[kind]
         if status not in allowed:
-            raise HttpFilterContractError(f"{type(entry.filter).__name__}.{self.names[kind]} returned {status!r}; "
-                                          f"allowed: {sorted(s.name for s in allowed)}")
+            raise HttpFilterContractError(
+                f"{type(entry.filter).__name__}.{self.names[kind]} returned {status!r}; "
+                f"allowed: {sorted(s.name for s in allowed)}"
+            )
         return status
 
     # -- the three kinds of frames ---------------------------------------------------------------
@@ -170,9 +192,11 @@ class _Direction:
 
     def continue_from(self, entry: _Entry) -> None:
         if entry.in_callback:
-            raise HttpFilterContractError(f"{type(entry.filter).__name__} called continue_"
-                                          f"{'decoding' if self.decoding else 'encoding'}() from inside its own "
-                                          "callback; return CONTINUE instead")
+            raise HttpFilterContractError(
+                f"{type(entry.filter).__name__} called continue_"
+                f"{'decoding' if self.decoding else 'encoding'}() from inside its own "
+                "callback; return CONTINUE instead"
+            )
         if not self.live or not entry.stopped:
             return  # the stream ended, a local reply replaced it, or nothing is held here
         self.resume(entry)
@@ -264,8 +288,8 @@ class FilterChain:
         self.filters = list(filters)
         self.decoder = _Direction(self, self.filters, decoding=True)
         self.encoder = _Direction(self, list(reversed(self.filters)), decoding=False)
-        self.decoding_stopped = False   # a local reply answered the request: decoding goes no further
-        self.encoding_stopped = False   # a direct local reply replaced the encode path
+        self.decoding_stopped = False  # a local reply answered the request: decoding goes no further
+        self.encoding_stopped = False  # a direct local reply replaced the encode path
         self.local_reply_sent = False
         self.ended = False
         self.destroyed = False

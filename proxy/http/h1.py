@@ -22,11 +22,24 @@ from http import HTTPStatus
 
 import h11
 
-from proxy.http._h1_strict import ChunkedScanner, FramingError, find_head, parse_request_head, \
-    parse_response_head
-from proxy.http.codec import DEFAULT_LIMITS, ClientCodec, CodecLimits, CodecUsageError, ConnectionClosed, Data, \
-    Event, Headers, InformationalResponse, ProtocolError, RequestHeaders, ResponseHeaders, ServerCodec, \
-    StreamReset, Trailers
+from proxy.http._h1_strict import ChunkedScanner, FramingError, find_head, parse_request_head, parse_response_head
+from proxy.http.codec import (
+    DEFAULT_LIMITS,
+    ClientCodec,
+    CodecLimits,
+    CodecUsageError,
+    ConnectionClosed,
+    Data,
+    Event,
+    Headers,
+    InformationalResponse,
+    ProtocolError,
+    RequestHeaders,
+    ResponseHeaders,
+    ServerCodec,
+    StreamReset,
+    Trailers,
+)
 from proxy.http.headers import is_field_value, is_target, is_token, sendable_trailers, strip_hop_by_hop
 
 _NO_BODY_STATUSES = (204, 304)
@@ -69,7 +82,7 @@ def _split_target(target: bytes, host: bytes) -> tuple[bytes, bytes, bytes]:
     for scheme in (b"http", b"https"):
         prefix = scheme + b"://"
         if lower.startswith(prefix):
-            rest = target[len(prefix):]
+            rest = target[len(prefix) :]
             # RFC 3986 3.2: the authority ends at the first "/", "?" or "#"; an empty path is "/".
             end = min((i for i in map(rest.find, (b"/", b"?", b"#")) if i != -1), default=len(rest))
             path = rest[end:]
@@ -81,8 +94,11 @@ class _BodyReader:
     """Hands h11 the body bytes the strict layer has checked: content-length, chunked or until close."""
 
     def __init__(self, head, limits: CodecLimits, until_close: bool) -> None:
-        self.scanner = ChunkedScanner(limits.max_chunk_line_bytes, limits.max_header_bytes, limits.max_headers) \
-            if head.chunked else None
+        self.scanner = (
+            ChunkedScanner(limits.max_chunk_line_bytes, limits.max_header_bytes, limits.max_headers)
+            if head.chunked
+            else None
+        )
         self.remaining = head.content_length or 0
         self.until_close = until_close and not head.chunked and head.content_length is None
 
@@ -251,13 +267,22 @@ class H1ServerCodec(_Input, ServerCodec):
         self._streams[ex.stream_id] = ex
         self._order.append(ex)
         scheme, authority, path = _split_target(target, host)
-        expect = version == b"HTTP/1.1" and any(n == b"expect" and v.lower() == b"100-continue"
-                                                for n, v in head.fields)
+        expect = version == b"HTTP/1.1" and any(n == b"expect" and v.lower() == b"100-continue" for n, v in head.fields)
         fields = [(n, v) for n, v in strip_hop_by_hop(head.fields) if n not in (b"host", b"expect")]
         has_body = head.chunked or bool(head.content_length)
-        events.append(RequestHeaders(ex.stream_id, method, path, authority, scheme, fields,
-                                     end_stream=not has_body, expect_continue=expect and has_body,
-                                     http_version=ex.version))
+        events.append(
+            RequestHeaders(
+                ex.stream_id,
+                method,
+                path,
+                authority,
+                scheme,
+                fields,
+                end_stream=not has_body,
+                expect_continue=expect and has_body,
+                http_version=ex.version,
+            )
+        )
         if has_body:
             self._body = _BodyReader(head, self.limits, until_close=False)
             self._reading = ex
@@ -464,8 +489,10 @@ class H1ServerCodec(_Input, ServerCodec):
             return
         if kind == "headers":
             _, status, fields, end = op
-            self._out += _head(b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")),
-                               self._response_fields(ex, status, fields, end))
+            self._out += _head(
+                b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")),
+                self._response_fields(ex, status, fields, end),
+            )
             if end:
                 self._end(ex)
             return
@@ -512,6 +539,7 @@ class H1ServerCodec(_Input, ServerCodec):
 _GET_PROBE = h11.Request(method=b"GET", target=b"/", headers=[(b"host", b"upstream")])
 _HEAD_PROBE = h11.Request(method=b"HEAD", target=b"/", headers=[(b"host", b"upstream")])
 
+
 class H1ClientCodec(_Input, ClientCodec):
     """One request at a time on a keep-alive connection (no pipelining upstream)."""
 
@@ -537,8 +565,15 @@ class H1ClientCodec(_Input, ClientCodec):
     def can_send_request(self) -> bool:
         return self._phase == "idle" and not self.wants_close and not self._dead
 
-    def send_request_headers(self, method: bytes, target: bytes, authority: bytes, headers: Headers,
-                             end_stream: bool = False, scheme: bytes = b"http") -> int:
+    def send_request_headers(
+        self,
+        method: bytes,
+        target: bytes,
+        authority: bytes,
+        headers: Headers,
+        end_stream: bool = False,
+        scheme: bytes = b"http",
+    ) -> int:
         if not self.can_send_request():
             raise CodecUsageError("connection is busy or closing: check can_send_request()")
         if not is_token(method) or method == b"CONNECT":
@@ -586,8 +621,9 @@ class H1ClientCodec(_Input, ClientCodec):
             return
         if self._request_ended:
             raise CodecUsageError(f"stream {stream_id}: request already ended")
-        if self._declared is not None and (self._sent + len(data) > self._declared
-                                           or (end_stream and self._sent + len(data) != self._declared)):
+        if self._declared is not None and (
+            self._sent + len(data) > self._declared or (end_stream and self._sent + len(data) != self._declared)
+        ):
             raise CodecUsageError(f"stream {stream_id}: body length does not match content-length")
         self._sent += len(data)
         if data:

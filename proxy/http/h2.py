@@ -34,11 +34,33 @@ from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
 from proxy.http._h2_guard import GOAWAY, FrameGuard, OutboundFrames
-from proxy.http.codec import DEFAULT_LIMITS, H2_PREFACE, ClientCodec, CodecLimits, CodecUsageError, \
-    ConnectionClosed, Data, Event, HeaderListTooLarge, Headers, InformationalResponse, ProtocolError, RequestHeaders, \
-    ResponseHeaders, ServerCodec, StreamReset, Trailers
-from proxy.http.headers import check_h2_request_for_downgrade, header_list_size, is_token, sendable_trailers, \
-    strip_hop_by_hop, trailer_problem
+from proxy.http.codec import (
+    DEFAULT_LIMITS,
+    H2_PREFACE,
+    ClientCodec,
+    CodecLimits,
+    CodecUsageError,
+    ConnectionClosed,
+    Data,
+    Event,
+    HeaderListTooLarge,
+    Headers,
+    InformationalResponse,
+    ProtocolError,
+    RequestHeaders,
+    ResponseHeaders,
+    ServerCodec,
+    StreamReset,
+    Trailers,
+)
+from proxy.http.headers import (
+    check_h2_request_for_downgrade,
+    header_list_size,
+    is_token,
+    sendable_trailers,
+    strip_hop_by_hop,
+    trailer_problem,
+)
 
 ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
 PROTOCOL_ERROR = int(ErrorCodes.PROTOCOL_ERROR)
@@ -96,9 +118,14 @@ class _H2Codec:
         self.limits = limits
         self.stats: dict[str, int] = {}
         self.wants_close = False
-        config = h2.config.H2Configuration(client_side=self.client_side, header_encoding=None,
-                                           validate_inbound_headers=True, validate_outbound_headers=True,
-                                           normalize_inbound_headers=False, normalize_outbound_headers=True)
+        config = h2.config.H2Configuration(
+            client_side=self.client_side,
+            header_encoding=None,
+            validate_inbound_headers=True,
+            validate_outbound_headers=True,
+            normalize_inbound_headers=False,
+            normalize_outbound_headers=True,
+        )
         conn = h2.connection.H2Connection(config)
         values = {
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limits.h2_max_concurrent_streams,
@@ -117,7 +144,7 @@ class _H2Codec:
             # h2 answers a stream over our advertised MAX_CONCURRENT_STREAMS with a connection error,
             # killing the healthy streams too. RFC 9113 5.1.2 lets us refuse that stream alone, which
             # the server codec does itself: h2 keeps the SETTINGS it sent, not the check.
-            values[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = 2 ** 31 - 1
+            values[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = 2**31 - 1
             conn.local_settings = h2.settings.Settings(client=False, initial_values=values)
         self._conn = conn
         self._guard = FrameGuard(limits, preface_len=0 if self.client_side else len(H2_PREFACE))
@@ -153,13 +180,13 @@ class _H2Codec:
             if violation is not None and cut > violation.offset:
                 break
             if cut + held > start:
-                self._feed_frame(buf[start:cut + held], events)
+                self._feed_frame(buf[start : cut + held], events)
                 start = cut + held
             if self._dead:
                 return events
         if violation is not None:
             if violation.offset + held > start:
-                self._feed(buf[start:violation.offset + held], events)
+                self._feed(buf[start : violation.offset + held], events)
             if not self._dead:
                 events.append(self._calm(violation.stat, violation.reason, violation.error_code))
             return events
@@ -174,9 +201,13 @@ class _H2Codec:
         if flood is not None:
             events.append(self._calm(*flood))
             return
-        if self.client_side and len(frame) >= 17 and frame[3] == GOAWAY \
-                and not int.from_bytes(frame[5:9], "big") & 0x7FFFFFFF \
-                and int.from_bytes(frame[13:17], "big") == 0:
+        if (
+            self.client_side
+            and len(frame) >= 17
+            and frame[3] == GOAWAY
+            and not int.from_bytes(frame[5:9], "big") & 0x7FFFFFFF
+            and int.from_bytes(frame[13:17], "big") == 0
+        ):
             last = int.from_bytes(frame[9:13], "big") & 0x7FFFFFFF
             self._peer_last = last if self._peer_last is None else min(last, self._peer_last)
             _count(self.stats, "h2_goaway_received")
@@ -257,7 +288,7 @@ class _H2Codec:
             self._peer_reset(ev, events)
         elif isinstance(ev, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
             sid = getattr(ev, "stream_id", 0)
-            for s in ([sid] if sid else list(self._streams)):
+            for s in [sid] if sid else list(self._streams):
                 self._flush_stream(s)
         elif isinstance(ev, h2.events.ConnectionTerminated):
             self._dead = True
@@ -287,8 +318,13 @@ class _H2Codec:
         if not self.client_side and stream_id in self._recent_set:
             self._recent_resets.add(stream_id)
             if len(self._recent_resets) > self.limits.h2_rapid_reset_max:
-                events.append(self._calm("h2_rapid_reset", f"more than {self.limits.h2_rapid_reset_max} of the last "
-                                         f"{self.limits.h2_rapid_reset_window} streams reset before their response"))
+                events.append(
+                    self._calm(
+                        "h2_rapid_reset",
+                        f"more than {self.limits.h2_rapid_reset_max} of the last "
+                        f"{self.limits.h2_rapid_reset_window} streams reset before their response",
+                    )
+                )
 
     def _malformed(self, stream_id: int, reason: str, events: list[Event]) -> None:
         """A malformed message on a stream (RFC 9113 8.1.1): a stream error, RST_STREAM(PROTOCOL_ERROR)."""
@@ -352,8 +388,9 @@ class _H2Codec:
         st = self._streams.get(stream_id)
         if st is not None and not self._dead:
             return st
-        if stream_id <= 0 or stream_id > max(self._conn.highest_inbound_stream_id,
-                                             self._conn.highest_outbound_stream_id):
+        if stream_id <= 0 or stream_id > max(
+            self._conn.highest_inbound_stream_id, self._conn.highest_outbound_stream_id
+        ):
             raise CodecUsageError(f"unknown stream {stream_id}")
         return None  # reset, finished or connection gone: ignore
 
@@ -517,15 +554,26 @@ class H2ServerCodec(_H2Codec, ServerCodec):
             return
         pseudo = {n: v for n, v in block if n.startswith(b":")}
         host = next((v for n, v in block if n == b"host"), b"")
-        regular = [(n, v) for n, v in strip_hop_by_hop([(n, v) for n, v in block if not n.startswith(b":")])
-                   if n != b"host"]
+        regular = [
+            (n, v) for n, v in strip_hop_by_hop([(n, v) for n, v in block if not n.startswith(b":")]) if n != b"host"
+        ]
         if len(lengths) > 1:  # equal values (checked above): forward one, never a duplicate
             first = regular.index((b"content-length", lengths[0]))
-            regular = regular[:first + 1] + [f for f in regular[first + 1:] if f[0] != b"content-length"]
+            regular = regular[: first + 1] + [f for f in regular[first + 1 :] if f[0] != b"content-length"]
         if lengths:
             st.body_left = int(lengths[0])  # checked again when trailers end the stream
-        events.append(RequestHeaders(sid, pseudo[b":method"], pseudo[b":path"], pseudo.get(b":authority", host),
-                                     pseudo[b":scheme"], regular, end_stream=end, http_version=b"2"))
+        events.append(
+            RequestHeaders(
+                sid,
+                pseudo[b":method"],
+                pseudo[b":path"],
+                pseudo.get(b":authority", host),
+                pseudo[b":scheme"],
+                regular,
+                end_stream=end,
+                http_version=b"2",
+            )
+        )
 
     def send_headers(self, stream_id: int, status: int, headers: Headers, end_stream: bool = False) -> None:
         st = self._live(stream_id)
@@ -551,11 +599,22 @@ class H2ClientCodec(_H2Codec, ClientCodec):
 
     def can_send_request(self) -> bool:
         conn = self._conn
-        return (not self._dead and not self._draining and self._peer_last is None
-                and conn.open_outbound_streams < conn.remote_settings.max_concurrent_streams)
+        return (
+            not self._dead
+            and not self._draining
+            and self._peer_last is None
+            and conn.open_outbound_streams < conn.remote_settings.max_concurrent_streams
+        )
 
-    def send_request_headers(self, method: bytes, target: bytes, authority: bytes, headers: Headers,
-                             end_stream: bool = False, scheme: bytes = b"http") -> int:
+    def send_request_headers(
+        self,
+        method: bytes,
+        target: bytes,
+        authority: bytes,
+        headers: Headers,
+        end_stream: bool = False,
+        scheme: bytes = b"http",
+    ) -> int:
         if not self.can_send_request():
             raise CodecUsageError("no stream slot free or connection closing: check can_send_request()")
         sid = self._conn.get_next_available_stream_id()
@@ -573,8 +632,9 @@ class H2ClientCodec(_H2Codec, ClientCodec):
             if status is None:
                 self._malformed(ev.stream_id, ":status is not three digits", events)
             elif ev.stream_id in self._streams:
-                events.append(InformationalResponse(ev.stream_id, status,
-                                                    [(n, v) for n, v in block if not n.startswith(b":")]))
+                events.append(
+                    InformationalResponse(ev.stream_id, status, [(n, v) for n, v in block if not n.startswith(b":")])
+                )
         elif isinstance(ev, h2.events.ResponseReceived):
             block = _block(ev.headers)
             end = ev.stream_ended is not None
@@ -588,6 +648,9 @@ class H2ClientCodec(_H2Codec, ClientCodec):
             if status is None:
                 self._malformed(ev.stream_id, ":status is not three digits", events)
                 return
-            events.append(ResponseHeaders(ev.stream_id, status, [(n, v) for n, v in block if not n.startswith(b":")],
-                                          end, http_version=b"2"))
+            events.append(
+                ResponseHeaders(
+                    ev.stream_id, status, [(n, v) for n, v in block if not n.startswith(b":")], end, http_version=b"2"
+                )
+            )
             self._maybe_forget(ev.stream_id)

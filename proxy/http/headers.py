@@ -13,24 +13,50 @@ VALUE_BYTES = frozenset(range(0x20, 0x7F)) | frozenset(range(0x80, 0x100)) | {0x
 TARGET_BYTES = frozenset(range(0x21, 0x7F))
 
 # Connection-specific fields (RFC 9113 8.2.2): meaningful for one hop only, never forwarded.
-CONNECTION_SPECIFIC = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding",
-                                 b"upgrade"})
+CONNECTION_SPECIFIC = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
 REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path"})
 
 # RFC 9110 6.5.1: fields a trailer section cannot carry, as their evaluation is needed before the
 # content: message framing, routing, request modifiers (controls and conditionals), authentication
 # (and cookies), response control data, and how to process the content. Every codec refuses a
 # message whose trailers hold one and drops them from trailers it sends.
-TRAILER_FORBIDDEN = frozenset({
-    b"content-length", b"transfer-encoding", b"trailer",  # framing
-    b"host",  # routing
-    b"cache-control", b"expect", b"max-forwards", b"pragma", b"range", b"te",  # request controls
-    b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since", b"if-range",  # conditionals
-    b"authorization", b"proxy-authorization", b"www-authenticate", b"proxy-authenticate",
-    b"authentication-info", b"proxy-authentication-info", b"cookie", b"set-cookie",  # authentication
-    b"age", b"date", b"expires", b"location", b"retry-after", b"vary", b"warning",  # response control data
-    b"content-encoding", b"content-type", b"content-range",  # processing the content
-})
+TRAILER_FORBIDDEN = frozenset(
+    {
+        b"content-length",
+        b"transfer-encoding",
+        b"trailer",  # framing
+        b"host",  # routing
+        b"cache-control",
+        b"expect",
+        b"max-forwards",
+        b"pragma",
+        b"range",
+        b"te",  # request controls
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-range",  # conditionals
+        b"authorization",
+        b"proxy-authorization",
+        b"www-authenticate",
+        b"proxy-authenticate",
+        b"authentication-info",
+        b"proxy-authentication-info",
+        b"cookie",
+        b"set-cookie",  # authentication
+        b"age",
+        b"date",
+        b"expires",
+        b"location",
+        b"retry-after",
+        b"vary",
+        b"warning",  # response control data
+        b"content-encoding",
+        b"content-type",
+        b"content-range",  # processing the content
+    }
+)
 
 
 # RFC 3986 reg-name bytes (unreserved, sub-delims, "%" of pct-encoded) and IP-literal bytes.
@@ -44,8 +70,13 @@ def _is_ip_literal(host: bytes) -> bool:
     """What RFC 3986 3.2.2 allows between "[" and "]": IPv6address / IPvFuture (no zone id)."""
     if host[:1] in (b"v", b"V"):
         version, dot, tail = host[1:].partition(b".")
-        return bool(version) and all(c in _HEX for c in version) and bool(dot) and bool(tail) \
+        return (
+            bool(version)
+            and all(c in _HEX for c in version)
+            and bool(dot)
+            and bool(tail)
             and all(c in _IPV_FUTURE_TAIL for c in tail)
+        )
     if not host or b"%" in host or not host.isascii():
         return False
     try:
@@ -92,7 +123,7 @@ def is_authority(b: bytes) -> bool:
     origin to a cache or router than to the origin server."""
     if b.startswith(b"["):
         end = b.find(b"]")
-        host, rest = b[1:end], b[end + 1:]
+        host, rest = b[1:end], b[end + 1 :]
         if end == -1 or not _is_ip_literal(host) or (rest and rest[:1] != b":"):
             return False
         return not rest[1:] or rest[1:].isdigit()
@@ -191,8 +222,9 @@ def h2_request_to_h1(block: Headers) -> tuple[bytes, bytes, Headers]:
     """An HTTP/2 request header block as (method, target, HTTP/1.1 headers with one Host first).
     Run check_h2_request_for_downgrade first: this function assumes a valid block."""
     pseudo = {name: value for name, value in block if name.startswith(b":")}
-    regular = [(n, v) for n, v in strip_hop_by_hop([(n, v) for n, v in block if not n.startswith(b":")])
-               if n != b"host"]
+    regular = [
+        (n, v) for n, v in strip_hop_by_hop([(n, v) for n, v in block if not n.startswith(b":")]) if n != b"host"
+    ]
     host = pseudo.get(b":authority") or next((v for n, v in block if n == b"host"), b"")
     return pseudo.get(b":method", b""), pseudo.get(b":path", b""), [(b"host", host)] + regular
 

@@ -66,7 +66,7 @@ def _b(x) -> bytes:
 @dataclass
 class RequestHead:
     method: bytes
-    path: bytes          # origin-form target, query included
+    path: bytes  # origin-form target, query included
     authority: bytes
     scheme: bytes = b"http"
     headers: HeaderMap = field(default_factory=HeaderMap)
@@ -77,8 +77,12 @@ class RequestHead:
 
     def pseudo(self, name: bytes):
         """Pseudo-header value (route and RBAC header matchers may name them), or None."""
-        return {b":method": self.method, b":path": self.path, b":authority": self.authority,
-                b":scheme": self.scheme}.get(name)
+        return {
+            b":method": self.method,
+            b":path": self.path,
+            b":authority": self.authority,
+            b":scheme": self.scheme,
+        }.get(name)
 
     def header_value(self, name: bytes):
         """A header's value, pseudo-headers included; Host is the authority."""

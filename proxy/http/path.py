@@ -34,9 +34,11 @@ class PathOutcome:
 
 def _decode_unreserved(path: bytes) -> bytes:
     """RFC 3986 6.2.2.2: a percent-encoded unreserved character means that character."""
+
     def one(m):
         c = int(m.group(1), 16)
         return bytes([c]) if c in _UNRESERVED else m.group(0)
+
     return _PCT.sub(one, path)
 
 

@@ -39,7 +39,7 @@ class RouteBuildError(ValueError):
 @dataclass(frozen=True)
 class HeaderMatcher:
     name: bytes
-    kind: str          # "exact" | "prefix" | "present"
+    kind: str  # "exact" | "prefix" | "present"
     value: bytes = b""
     present: bool = True
 
@@ -56,17 +56,17 @@ class HeaderMatcher:
 
 @dataclass(frozen=True)
 class Route:
-    name: str                  # "<virtual host>/<index>", for logs
-    kind: str                  # "prefix" | "path" | "regex"
+    name: str  # "<virtual host>/<index>", for logs
+    kind: str  # "prefix" | "path" | "regex"
     pattern: bytes
-    regex: re.Pattern[str] | None   # compiled pattern for kind "regex"
-    headers: tuple             # HeaderMatcher
-    fraction_percent: int      # 100: always
-    clusters: tuple            # ((name, weight), ...) with weight > 0; empty for a direct response
+    regex: re.Pattern[str] | None  # compiled pattern for kind "regex"
+    headers: tuple  # HeaderMatcher
+    fraction_percent: int  # 100: always
+    clusters: tuple  # ((name, weight), ...) with weight > 0; empty for a direct response
     total_weight: int
-    timeout_ms: int            # 0: none
+    timeout_ms: int  # 0: none
     num_retries: int
-    direct_status: int = 0     # non-zero: a direct response
+    direct_status: int = 0  # non-zero: a direct response
     direct_body: bytes = b""
 
     @property
@@ -106,10 +106,10 @@ class VirtualHost:
 
 @dataclass(frozen=True)
 class RouteTable:
-    exact: MappingProxyType    # domain -> VirtualHost
-    suffixes: tuple            # (suffix, VirtualHost), longest suffix first
-    prefixes: tuple            # (prefix, VirtualHost), longest prefix first
-    catch_all: object          # VirtualHost | None
+    exact: MappingProxyType  # domain -> VirtualHost
+    suffixes: tuple  # (suffix, VirtualHost), longest suffix first
+    prefixes: tuple  # (prefix, VirtualHost), longest prefix first
+    catch_all: object  # VirtualHost | None
 
     def virtual_host(self, authority: bytes):
         host = authority.decode("latin-1").lower()
@@ -136,14 +136,17 @@ def build_route_table(msg, cluster_names, path: str = "route_config") -> RouteTa
     seen: dict[str, str] = {}
     for i, vh_msg in enumerate(msg.virtual_hosts):
         vh_path = f"{path}.virtual_hosts[{i}]"
-        routes = tuple(_build_route(r, f"{vh_path}.routes[{j}]", f"{vh_msg.name}/{j}", cluster_names)
-                       for j, r in enumerate(vh_msg.routes))
+        routes = tuple(
+            _build_route(r, f"{vh_path}.routes[{j}]", f"{vh_msg.name}/{j}", cluster_names)
+            for j, r in enumerate(vh_msg.routes)
+        )
         vh = VirtualHost(vh_msg.name, routes)
         for k, domain in enumerate(vh_msg.domains):
             domain = domain.lower()
             if domain in seen:
-                raise RouteBuildError(f"{vh_path}.domains[{k}]",
-                                      f"domain {domain!r} is also listed by virtual host {seen[domain]!r}")
+                raise RouteBuildError(
+                    f"{vh_path}.domains[{k}]", f"domain {domain!r} is also listed by virtual host {seen[domain]!r}"
+                )
             seen[domain] = vh_msg.name
             if domain == "*":
                 catch_all = vh
@@ -155,7 +158,9 @@ def build_route_table(msg, cluster_names, path: str = "route_config") -> RouteTa
                 exact[domain] = vh
     suffixes.sort(key=lambda p: -len(p[0]))
     prefixes.sort(key=lambda p: -len(p[0]))
-    return RouteTable(exact=MappingProxyType(exact), suffixes=tuple(suffixes), prefixes=tuple(prefixes), catch_all=catch_all)
+    return RouteTable(
+        exact=MappingProxyType(exact), suffixes=tuple(suffixes), prefixes=tuple(prefixes), catch_all=catch_all
+    )
 
 
 def _build_route(msg, path: str, name: str, cluster_names) -> Route:
@@ -180,8 +185,15 @@ def _build_route(msg, path: str, name: str, cluster_names) -> Route:
     common = dict(name=name, kind=kind, pattern=pattern, regex=regex, headers=headers, fraction_percent=fraction)
     if action == "direct_response":
         dr = msg.direct_response
-        return Route(clusters=(), total_weight=0, timeout_ms=0, num_retries=0, direct_status=dr.status,
-                     direct_body=dr.body.encode(), **common)
+        return Route(
+            clusters=(),
+            total_weight=0,
+            timeout_ms=0,
+            num_retries=0,
+            direct_status=dr.status,
+            direct_body=dr.body.encode(),
+            **common,
+        )
     if action != "route":
         raise RouteBuildError(path, "one of route or direct_response is required")
     ra = msg.route
@@ -199,8 +211,13 @@ def _build_route(msg, path: str, name: str, cluster_names) -> Route:
     if total <= 0:
         raise RouteBuildError(field, "the weights must not all be 0")
     timeout = ra.timeout_ms if ra.HasField("timeout_ms") else DEFAULT_ROUTE_TIMEOUT_MS
-    return Route(clusters=tuple((n, w) for n, w in weighted if w > 0), total_weight=total, timeout_ms=timeout,
-                 num_retries=ra.retry_policy.num_retries, **common)
+    return Route(
+        clusters=tuple((n, w) for n, w in weighted if w > 0),
+        total_weight=total,
+        timeout_ms=timeout,
+        num_retries=ra.retry_policy.num_retries,
+        **common,
+    )
 
 
 def _header_matcher(msg, path: str) -> HeaderMatcher:

@@ -36,8 +36,8 @@ ANY, SAME_IP_OR_LOOPBACK, EXTERNAL = 0, 1, 2  # FilterChainMatch.ConnectionSourc
 @dataclass(frozen=True)
 class FilterChainMatch:
     destination_port: int | None = None
-    prefix_ranges: tuple = ()               # ipaddress networks (destination IP)
-    server_names: frozenset = frozenset()   # lower case; "*.suffix" entries are wildcards
+    prefix_ranges: tuple = ()  # ipaddress networks (destination IP)
+    server_names: frozenset = frozenset()  # lower case; "*.suffix" entries are wildcards
     transport_protocol: str = ""
     application_protocols: frozenset = frozenset()
     direct_source_networks: tuple = ()
@@ -47,10 +47,17 @@ class FilterChainMatch:
 
     def dimensions(self):
         """The value set of each criterion, an unset one as {None} (clashes compares them)."""
-        return ({self.destination_port}, set(self.prefix_ranges) or {None}, set(self.server_names) or {None},
-                {self.transport_protocol or None}, set(self.application_protocols) or {None},
-                set(self.direct_source_networks) or {None}, {self.source_type},
-                set(self.source_networks) or {None}, set(self.source_ports) or {None})
+        return (
+            {self.destination_port},
+            set(self.prefix_ranges) or {None},
+            set(self.server_names) or {None},
+            {self.transport_protocol or None},
+            set(self.application_protocols) or {None},
+            set(self.direct_source_networks) or {None},
+            {self.source_type},
+            set(self.source_networks) or {None},
+            set(self.source_ports) or {None},
+        )
 
 
 def clashes(a: FilterChainMatch, b: FilterChainMatch) -> bool:
@@ -90,12 +97,16 @@ def facts_of(conn) -> ConnectionFacts:
     """What a connection's socket and listener filters found."""
     local, remote = conn.local_address or (None, None), conn.remote_address or (None, None)
     direct = conn.direct_remote_address or (None, None)
-    return ConnectionFacts(destination_ip=parse_ip(local[0]), destination_port=local[1],
-                           server_name=(conn.server_name or "").lower(),
-                           transport_protocol=conn.transport_protocol,
-                           application_protocols=tuple(conn.application_protocols),
-                           direct_source_ip=parse_ip(direct[0]), source_ip=parse_ip(remote[0]),
-                           source_port=remote[1])
+    return ConnectionFacts(
+        destination_ip=parse_ip(local[0]),
+        destination_port=local[1],
+        server_name=(conn.server_name or "").lower(),
+        transport_protocol=conn.transport_protocol,
+        application_protocols=tuple(conn.application_protocols),
+        direct_source_ip=parse_ip(direct[0]),
+        source_ip=parse_ip(remote[0]),
+        source_port=remote[1],
+    )
 
 
 def _exact_or_unset(chains, attr, value, unset):

@@ -80,11 +80,19 @@ class ConnectionIO:
         conn.dispatcher.post(lambda: conn.on_read(data, False))
 
 
-
 class Connection:
-    def __init__(self, dispatcher, *, io: ConnectionIO | None = None, id: int | None = None,
-                 local_address=None, remote_address=None, server_name: str = "",
-                 buffer_limit: int = DEFAULT_BUFFER_LIMIT, is_client: bool = False) -> None:
+    def __init__(
+        self,
+        dispatcher,
+        *,
+        io: ConnectionIO | None = None,
+        id: int | None = None,
+        local_address=None,
+        remote_address=None,
+        server_name: str = "",
+        buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+        is_client: bool = False,
+    ) -> None:
         self.dispatcher = dispatcher
         self.io = io or ConnectionIO()
         self.id = dispatcher.next_id() if id is None else id
@@ -96,10 +104,10 @@ class Connection:
         self.read_buffer = WatermarkBuffer(self._on_read_buffer_high, self._on_read_buffer_low, buffer_limit)
         self.write_buffer = WatermarkBuffer(self._on_write_buffer_high, self._on_write_buffer_low, buffer_limit)
         self.state = State.OPEN
-        self.connected = False                  # Connected was raised (after a TLS handshake)
-        self.socket_connected = not is_client   # the transport is up: bytes may move
-        self.transport_socket: TransportSocket | None = None   # None: raw_buffer (see transport_socket.py)
-        self.ssl = None                         # proxy.tls.TlsInfo once a handshake completed
+        self.connected = False  # Connected was raised (after a TLS handshake)
+        self.socket_connected = not is_client  # the transport is up: bytes may move
+        self.transport_socket: TransportSocket | None = None  # None: raw_buffer (see transport_socket.py)
+        self.ssl = None  # proxy.tls.TlsInfo once a handshake completed
         # What listener filters detected (Envoy's ConnectionSocket): chain matching reads them.
         self.transport_protocol = ""
         self.application_protocols: tuple = ()
@@ -181,8 +189,11 @@ class Connection:
             self.io.read_enabled_changed(self, True)
         # Also when the read buffer's own high watermark is the only disable left (Envoy's
         # filterChainWantsData()): a filter holding bytes there must see them again.
-        if (self._filter_chain_wants_data() and (len(self.read_buffer) or self.read_end_stream)
-                and not self._dispatch_posted):
+        if (
+            self._filter_chain_wants_data()
+            and (len(self.read_buffer) or self.read_end_stream)
+            and not self._dispatch_posted
+        ):
             self._dispatch_posted = True
             self.dispatcher.post(self._dispatch_buffered)
 
@@ -192,7 +203,8 @@ class Connection:
 
     def _filter_chain_wants_data(self) -> bool:
         return self._read_disable_count == 0 or (
-            self._read_disable_count == 1 and self.read_buffer.above_high_watermark)
+            self._read_disable_count == 1 and self.read_buffer.above_high_watermark
+        )
 
     @property
     def wire_readable(self) -> bool:

@@ -27,7 +27,9 @@ class _ActiveReadFilter(ReadFilterCallbacks):
             # The filter is still inside on_new_connection/on_data: the iteration it is
             # part of will go on when it returns CONTINUE. Resuming here would deliver
             # the same bytes to the later filters twice.
-            raise FilterReentryError(f"{type(self.filter).__name__} called continue_reading() from inside its own callback")
+            raise FilterReentryError(
+                f"{type(self.filter).__name__} called continue_reading() from inside its own callback"
+            )
         self.manager.continue_reading(self.index + 1, None)
         observer = self.manager.observer
         if observer is not None:

@@ -13,7 +13,7 @@ def deliver_held_input(transport, read_size: int, can_read) -> None:
         conn = transport.conn
         if transport.inbound:
             chunk = bytes(transport.inbound[:read_size])
-            del transport.inbound[:len(chunk)]
+            del transport.inbound[: len(chunk)]
             last = not transport.inbound and transport.inbound_end
             transport._end_delivered |= last
             conn.on_read(chunk, last)

@@ -24,10 +24,10 @@ from ..tls.transport import TlsTransportSocket
 @dataclass(frozen=True)
 class BuiltFilterChain:
     match: FilterChainMatch
-    installs: tuple       # install(connection, ctx) per network filter, in order
-    filter_names: tuple   # the NetworkFilter oneof field names, for diagnostics
-    name: str = ""        # "filter_chains[i]" or "default_filter_chain" (stream_info["filter_chain"])
-    tls: object = None    # proxy.tls.context.TlsServerConfig, or None for plaintext
+    installs: tuple  # install(connection, ctx) per network filter, in order
+    filter_names: tuple  # the NetworkFilter oneof field names, for diagnostics
+    name: str = ""  # "filter_chains[i]" or "default_filter_chain" (stream_info["filter_chain"])
+    tls: object = None  # proxy.tls.context.TlsServerConfig, or None for plaintext
 
 
 def source_in(networks, source_ip) -> bool:
@@ -52,10 +52,10 @@ DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000
 @dataclass(frozen=True)
 class BuiltListener:
     name: str
-    address: tuple        # (host, port) to bind
-    buffer_limit: int     # per-connection read and write buffer limit
+    address: tuple  # (host, port) to bind
+    buffer_limit: int  # per-connection read and write buffer limit
     filter_chains: tuple  # BuiltFilterChain
-    listener_filters: tuple = ()          # make(ctx) -> a fresh ListenerFilter, in order
+    listener_filters: tuple = ()  # make(ctx) -> a fresh ListenerFilter, in order
     listener_filters_timeout_ms: int = DEFAULT_LISTENER_FILTERS_TIMEOUT_MS
     continue_on_listener_filters_timeout: bool = False
     default_filter_chain: BuiltFilterChain | None = None
@@ -64,10 +64,14 @@ class BuiltListener:
         """The chain for a connection that only has addresses and a server name (no listener
         filter ran), or None."""
         facts = chain_match.ConnectionFacts(
-            destination_ip=parse_ip(local_address[0]), destination_port=local_address[1],
-            server_name=(server_name or "").lower(), transport_protocol="raw_buffer",
-            direct_source_ip=parse_ip(remote_address[0]), source_ip=parse_ip(remote_address[0]),
-            source_port=remote_address[1])
+            destination_ip=parse_ip(local_address[0]),
+            destination_port=local_address[1],
+            server_name=(server_name or "").lower(),
+            transport_protocol="raw_buffer",
+            direct_source_ip=parse_ip(remote_address[0]),
+            source_ip=parse_ip(remote_address[0]),
+            source_port=remote_address[1],
+        )
         return chain_match.select(self.filter_chains, facts) or self.default_filter_chain
 
     def chain_for(self, conn):
@@ -92,8 +96,14 @@ class BuiltListener:
             if chain is None:
                 ctx.stats.inc(prefix + "no_filter_chain_match")
                 return None
-        conn = Connection(ctx.dispatcher, io=io, local_address=local_address, remote_address=remote_address,
-                          server_name=server_name, buffer_limit=self.buffer_limit)
+        conn = Connection(
+            ctx.dispatcher,
+            io=io,
+            local_address=local_address,
+            remote_address=remote_address,
+            server_name=server_name,
+            buffer_limit=self.buffer_limit,
+        )
         conn.filter_manager.observer = ctx.filter_observer
         if io is not None and hasattr(io, "conn"):
             io.conn = conn
@@ -102,9 +112,14 @@ class BuiltListener:
             self._start(conn, chain, ctx)
             return conn
         stage = ListenerFilterStage(
-            conn, [make(ctx) for make in self.listener_filters], ctx.stats, prefix,
-            self.listener_filters_timeout_ms, self.continue_on_listener_filters_timeout,
-            lambda conn: self._matched(conn, ctx))
+            conn,
+            [make(ctx) for make in self.listener_filters],
+            ctx.stats,
+            prefix,
+            self.listener_filters_timeout_ms,
+            self.continue_on_listener_filters_timeout,
+            lambda conn: self._matched(conn, ctx),
+        )
         conn.transport_socket = stage
         stage.start()
         return conn

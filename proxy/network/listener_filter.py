@@ -56,7 +56,7 @@ class ListenerFilter:
 class ListenerFilterCallbacks:
     """What a listener filter may ask of the stage running it."""
 
-    connection: Connection   # the accepted connection the filters read
+    connection: Connection  # the accepted connection the filters read
 
     def inc(self, stat: str) -> None:
         """Count `listener.<name>.<stat>`."""
@@ -80,16 +80,17 @@ class ListenerFilterStage(TransportSocket, ListenerFilterCallbacks, ConnectionCa
     """Runs `filters` (fresh ListenerFilter instances) on `conn`, then calls `done(conn)` with
     what they found, or closes the connection (see the module docstring)."""
 
-    def __init__(self, conn: Connection, filters, stats, stat_prefix: str, timeout_ms: int,
-                 continue_on_timeout: bool, done) -> None:
+    def __init__(
+        self, conn: Connection, filters, stats, stat_prefix: str, timeout_ms: int, continue_on_timeout: bool, done
+    ) -> None:
         self.connection = conn
         self.filters = list(filters)
         self.stats = stats
         self.prefix = stat_prefix
         self.continue_on_timeout = continue_on_timeout
         self.done = done
-        self.held = bytearray()      # received, not drained: what on_data sees
-        self.index = 0               # the filter running now
+        self.held = bytearray()  # received, not drained: what on_data sees
+        self.index = 0  # the filter running now
         self.finished = False
         self.end_stream = False
         self.timer: Timer | None = None
@@ -155,7 +156,7 @@ class ListenerFilterStage(TransportSocket, ListenerFilterCallbacks, ConnectionCa
             self._finish()
 
     def _feed(self, f):
-        return f.on_data(bytes(self.held[:f.max_read_bytes]))
+        return f.on_data(bytes(self.held[: f.max_read_bytes]))
 
     def _on_timeout(self) -> None:
         if self.finished or not self.connection.is_open:

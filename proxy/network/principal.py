@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StringMatcher:
-    kind: str            # exact, prefix, suffix, contains
+    kind: str  # exact, prefix, suffix, contains
     value: str
     ignore_case: bool = False
 
@@ -36,7 +36,7 @@ class StringMatcher:
 
 @dataclass(frozen=True)
 class Authenticated:
-    name: StringMatcher | None = None   # None: any authenticated peer
+    name: StringMatcher | None = None  # None: any authenticated peer
 
     def __call__(self, conn) -> bool:
         peer = conn.ssl.peer if conn is not None and conn.ssl is not None else None

@@ -21,11 +21,13 @@ class Registry:
 
     def register(self, name: str):
         """Decorator: `name` is the filter's field in its oneof of bootstrap.proto."""
+
         def deco(factory):
             if name in self._factories:
                 raise ValueError(f"{self._kind} {name!r} registered twice")
             self._factories[name] = factory
             return factory
+
         return deco
 
     def factory(self, name: str):

@@ -23,14 +23,14 @@ class SimSocket(ConnectionIO):
     def __init__(self, read_size: int = READ_SIZE) -> None:
         self.conn: Connection | None = None
         self.read_size = read_size
-        self.inbound = bytearray()      # sent by the peer, not yet read by the connection
-        self.inbound_end = False        # the peer sent its end of stream
+        self.inbound = bytearray()  # sent by the peer, not yet read by the connection
+        self.inbound_end = False  # the peer sent its end of stream
         self._end_delivered = False
-        self.sent = bytearray()         # everything the peer has sent (oracles compare it)
-        self.received = bytearray()     # everything the peer has read from the connection
-        self.peer_saw_end = False       # the connection shut down its write side
+        self.sent = bytearray()  # everything the peer has sent (oracles compare it)
+        self.received = bytearray()  # everything the peer has read from the connection
+        self.peer_saw_end = False  # the connection shut down its write side
         self.is_closed = False
-        self.auto_read = False          # the peer reads everything as soon as it is written
+        self.auto_read = False  # the peer reads everything as soon as it is written
         self.notifications: deque = deque(maxlen=64)
 
     # -- ConnectionIO ---------------------------------------------------------------------
@@ -101,9 +101,14 @@ class SimNetwork:
 
     def connect(self, host: str, port: int, buffer_limit: int = DEFAULT_BUFFER_LIMIT) -> Connection:
         sock = self.socket_class()
-        conn = Connection(self.dispatcher, io=sock, remote_address=(host, port),
-                          local_address=("127.0.0.1", 40000 + len(self.opened)),
-                          buffer_limit=buffer_limit, is_client=True)
+        conn = Connection(
+            self.dispatcher,
+            io=sock,
+            remote_address=(host, port),
+            local_address=("127.0.0.1", 40000 + len(self.opened)),
+            buffer_limit=buffer_limit,
+            is_client=True,
+        )
         sock.conn = conn
         self.opened.append(conn)
         if (host, port) in self.refused:
@@ -128,12 +133,24 @@ class SimNetwork:
         conn.on_connect_failed()
 
 
-def accept(dispatcher, sock: SimSocket | None = None, *, remote_address=("127.0.0.1", 50000),
-           local_address=("127.0.0.1", 10000), buffer_limit: int = DEFAULT_BUFFER_LIMIT,
-           server_name: str = "") -> Connection:
+def accept(
+    dispatcher,
+    sock: SimSocket | None = None,
+    *,
+    remote_address=("127.0.0.1", 50000),
+    local_address=("127.0.0.1", 10000),
+    buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+    server_name: str = "",
+) -> Connection:
     """A downstream connection as a listener would accept it, before filters are added."""
     sock = sock or SimSocket()
-    conn = Connection(dispatcher, io=sock, remote_address=remote_address, local_address=local_address,
-                      buffer_limit=buffer_limit, server_name=server_name)
+    conn = Connection(
+        dispatcher,
+        io=sock,
+        remote_address=remote_address,
+        local_address=local_address,
+        buffer_limit=buffer_limit,
+        server_name=server_name,
+    )
     sock.conn = conn
     return conn

@@ -43,8 +43,8 @@ class TlsConfigError(ValueError):
 @dataclass(frozen=True, eq=False)
 class TlsServerConfig:
     context: ssl.SSLContext
-    match_sans: frozenset       # empty: any verified client certificate
-    verify_peer: bool           # a client certificate is requested (and verified when presented)
+    match_sans: frozenset  # empty: any verified client certificate
+    verify_peer: bool  # a client certificate is requested (and verified when presented)
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,11 +71,16 @@ def _read(source, field: str) -> bytes:
         with open(path, "rb") as f:
             return f.read(MAX_PEM_BYTES + 1)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise TlsConfigError(f"{field}.filename", f"cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise TlsConfigError(
+            f"{field}.filename", f"cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
 
 
 def _load_certificate(ctx: ssl.SSLContext, cert, field: str) -> None:
-    chain, key = _read(cert.certificate_chain, f"{field}.certificate_chain"), _read(cert.private_key, f"{field}.private_key")
+    chain, key = (
+        _read(cert.certificate_chain, f"{field}.certificate_chain"),
+        _read(cert.private_key, f"{field}.private_key"),
+    )
     with tempfile.TemporaryDirectory(prefix="proxyfuzz-tls-") as tmp:
         paths = []
         for name, pem in (("chain.pem", chain), ("key.pem", key)):
@@ -95,15 +100,17 @@ def _common(ctx: ssl.SSLContext, common):
     high = _VERSIONS.get(params.tls_maximum_protocol_version)
     low, high = low or ssl.TLSVersion.TLSv1_2, high or ssl.TLSVersion.TLSv1_3
     if low > high:
-        raise TlsConfigError("common_tls_context.tls_params",
-                             "tls_minimum_protocol_version is above tls_maximum_protocol_version")
+        raise TlsConfigError(
+            "common_tls_context.tls_params", "tls_minimum_protocol_version is above tls_maximum_protocol_version"
+        )
     ctx.minimum_version, ctx.maximum_version = low, high
     if params.cipher_suites:
         try:
             ctx.set_ciphers(":".join(params.cipher_suites))
         except (ssl.SSLError, ValueError):
-            raise TlsConfigError("common_tls_context.tls_params.cipher_suites",
-                                 "none of these cipher suites is available") from None
+            raise TlsConfigError(
+                "common_tls_context.tls_params.cipher_suites", "none of these cipher suites is available"
+            ) from None
     for i, cert in enumerate(common.tls_certificates):
         _load_certificate(ctx, cert, f"common_tls_context.tls_certificates[{i}]")
     verify = common.HasField("validation_context")
@@ -112,8 +119,9 @@ def _common(ctx: ssl.SSLContext, common):
         try:
             ctx.load_verify_locations(cadata=ca.decode("latin-1"))
         except (ssl.SSLError, ValueError) as exc:
-            raise TlsConfigError("common_tls_context.validation_context.trusted_ca",
-                                 f"no PEM CA certificate ({exc})") from None
+            raise TlsConfigError(
+                "common_tls_context.validation_context.trusted_ca", f"no PEM CA certificate ({exc})"
+            ) from None
     if common.alpn_protocols:
         try:
             ctx.set_alpn_protocols(list(common.alpn_protocols))
@@ -135,8 +143,8 @@ def server_config(msg) -> TlsServerConfig:
     if msg.require_client_certificate and not common.HasField("validation_context"):
         raise TlsConfigError("require_client_certificate", "needs a validation_context to verify the certificate")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.num_tickets = 0                 # TLS 1.3: no tickets
-    ctx.options |= ssl.OP_NO_TICKET     # TLS 1.2: no tickets either
+    ctx.num_tickets = 0  # TLS 1.3: no tickets
+    ctx.options |= ssl.OP_NO_TICKET  # TLS 1.2: no tickets either
     ctx.sni_callback = _remember_server_name
     verify, sans = _common(ctx, common)
     if verify:

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 class PeerCertificate:
     """The peer's leaf certificate, verified by the TLS context (an unverified one is never kept)."""
 
-    subject: str          # RFC 4514 string, e.g. "CN=client,O=proxyfuzz"
-    uri_sans: tuple       # URI subject alternative names, in certificate order
-    dns_sans: tuple       # DNS subject alternative names
+    subject: str  # RFC 4514 string, e.g. "CN=client,O=proxyfuzz"
+    uri_sans: tuple  # URI subject alternative names, in certificate order
+    dns_sans: tuple  # DNS subject alternative names
 
     @classmethod
     def from_der(cls, der: bytes) -> "PeerCertificate":
         from cryptography import x509
+
         cert = x509.load_der_x509_certificate(der)
         try:
             sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -26,10 +27,10 @@ class PeerCertificate:
 
 @dataclass(frozen=True)
 class TlsInfo:
-    version: str                  # "TLSv1.3"
+    version: str  # "TLSv1.3"
     cipher: str
-    alpn: str                     # the negotiated protocol, "" when none
-    server_name: str              # SNI the client sent ("" when none)
+    alpn: str  # the negotiated protocol, "" when none
+    server_name: str  # SNI the client sent ("" when none)
     peer: PeerCertificate | None  # set when the peer presented a certificate that was verified
 
     @property

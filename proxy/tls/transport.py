@@ -38,8 +38,7 @@ class TlsTransportSocket(TransportSocket):
         self.stats, self.prefix = stats, stat_prefix
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         sni = None if server_side else (config.sni or None)
-        self.obj = config.context.wrap_bio(self.incoming, self.outgoing, server_side=server_side,
-                                           server_hostname=sni)
+        self.obj = config.context.wrap_bio(self.incoming, self.outgoing, server_side=server_side, server_hostname=sni)
         self.handshaken = False
         self.failed = False
         self.shutdown_sent = False
@@ -82,7 +81,8 @@ class TlsTransportSocket(TransportSocket):
 
     def has_wire_output(self, conn) -> bool:
         return bool(self.outgoing.pending) or (
-            self.handshaken and not self.failed and conn.write_end_stream and not self.shutdown_sent)
+            self.handshaken and not self.failed and conn.write_end_stream and not self.shutdown_sent
+        )
 
     # -- handshake ------------------------------------------------------------------------------
     def _handshake(self, conn) -> None:
@@ -101,9 +101,13 @@ class TlsTransportSocket(TransportSocket):
         self.handshaken = True
         self.stats.inc(self.prefix + "handshake")
         obj = self.obj
-        conn.ssl = TlsInfo(version=obj.version() or "", cipher=(obj.cipher() or ("",))[0],
-                           alpn=obj.selected_alpn_protocol() or "", server_name=self._server_name(conn),
-                           peer=peer)
+        conn.ssl = TlsInfo(
+            version=obj.version() or "",
+            cipher=(obj.cipher() or ("",))[0],
+            alpn=obj.selected_alpn_protocol() or "",
+            server_name=self._server_name(conn),
+            peer=peer,
+        )
         self._announce_output(conn)
         conn.raise_connected()
 

@@ -23,55 +23,86 @@ SERVER_NAMES = ("localhost", "example.com", "*.example.com", "*.test")
 SERVER_IPS = ("127.0.0.1", "::1")
 CLIENT_URI = "spiffe://proxyfuzz.test/client"
 CLIENT_DNS = "client.proxyfuzz.test"
-FILES = ("ca.pem", "server.pem", "server.key", "client.pem", "client.key", "other-ca.pem",
-         "other-client.pem", "other-client.key")
+FILES = (
+    "ca.pem",
+    "server.pem",
+    "server.key",
+    "client.pem",
+    "client.key",
+    "other-ca.pem",
+    "other-client.pem",
+    "other-client.key",
+)
 
 
 def _key():
     from cryptography.hazmat.primitives.asymmetric import rsa
+
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def _name(cn: str):
     from cryptography import x509
     from cryptography.x509.oid import NameOID
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "proxyfuzz")])
+
+    return x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "proxyfuzz")]
+    )
 
 
 def _cert(subject, key, issuer, issuer_key, *, ca: bool, sans=()):
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import ExtendedKeyUsageOID
+
     now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(days=1))
-               .not_valid_after(now + datetime.timedelta(days=3650))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if ca:
-        builder = builder.add_extension(x509.KeyUsage(
-            digital_signature=False, content_commitment=False, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-            encipher_only=False, decipher_only=False), critical=True)
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
     else:
         builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-        builder = builder.add_extension(x509.ExtendedKeyUsage(
-            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
 def _pem(obj) -> bytes:
     from cryptography.hazmat.primitives import serialization
+
     if hasattr(obj, "private_bytes"):
-        return obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption())
+        return obj.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     return obj.public_bytes(serialization.Encoding.PEM)
 
 
 def generate() -> dict:
     """The PKI as {file name: PEM bytes}."""
     from cryptography import x509
+
     out = {}
     cas = {}
     for prefix in ("", "other-"):
@@ -81,15 +112,18 @@ def generate() -> dict:
         out[f"{prefix}ca.pem"] = _pem(cert)
     ca, ca_key = cas[""]
     server_key = _key()
-    server_sans = [x509.DNSName(n) for n in SERVER_NAMES] + [x509.IPAddress(ipaddress.ip_address(a)) for a in SERVER_IPS]
+    server_sans = [x509.DNSName(n) for n in SERVER_NAMES] + [
+        x509.IPAddress(ipaddress.ip_address(a)) for a in SERVER_IPS
+    ]
     out["server.pem"] = _pem(_cert(_name("localhost"), server_key, ca.subject, ca_key, ca=False, sans=server_sans))
     out["server.key"] = _pem(server_key)
     client_sans = [x509.UniformResourceIdentifier(CLIENT_URI), x509.DNSName(CLIENT_DNS)]
     for prefix in ("", "other-"):
         issuer, issuer_key = cas[prefix]
         key = _key()
-        out[f"{prefix}client.pem"] = _pem(_cert(_name("client"), key, issuer.subject, issuer_key, ca=False,
-                                                sans=client_sans))
+        out[f"{prefix}client.pem"] = _pem(
+            _cert(_name("client"), key, issuer.subject, issuer_key, ca=False, sans=client_sans)
+        )
         out[f"{prefix}client.key"] = _pem(key)
     return out
 

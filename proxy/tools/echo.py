@@ -93,8 +93,9 @@ class EchoServer:
     async def start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
         if not self.sockbuf:
-            self._server = await loop.create_server(lambda: _EchoProtocol(self), self.host, self.port,
-                                                    reuse_address=True)
+            self._server = await loop.create_server(
+                lambda: _EchoProtocol(self), self.host, self.port, reuse_address=True
+            )
         else:
             # Set on the listening socket before listen(): accepted sockets inherit the sizes.
             family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -160,8 +161,9 @@ def main(argv=None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=_port, required=True, help="0 picks a free port")
     parser.add_argument("--rate", type=_rate, default=0, help="read at most this many bytes/s (0: no limit)")
-    parser.add_argument("--sockbuf", type=_rate, default=0,
-                        help="kernel socket buffer size of accepted connections (0: the OS default)")
+    parser.add_argument(
+        "--sockbuf", type=_rate, default=0, help="kernel socket buffer size of accepted connections (0: the OS default)"
+    )
     return asyncio.run(_main(parser.parse_args(argv)))
 
 

@@ -51,7 +51,7 @@ class BuiltCluster:
     # HTTP circuit breakers, applied by the HTTP pools (proxy/upstream/pool.py).
     max_pending_requests: int = DEFAULT_MAX_PENDING_REQUESTS
     max_requests: int = DEFAULT_MAX_REQUESTS
-    tls: object = None    # proxy.tls.context.TlsClientConfig: connections to the hosts use TLS
+    tls: object = None  # proxy.tls.context.TlsClientConfig: connections to the hosts use TLS
 
     @classmethod
     def from_config(cls, msg, tls=None) -> "BuiltCluster":
@@ -64,16 +64,26 @@ class BuiltCluster:
             name=msg.name,
             hosts=tuple(Host(e.host, e.port) for e in msg.endpoints),
             lb_policy=_LB_POLICIES[msg.lb_policy],
-            connect_timeout_ms=msg.connect_timeout_ms if msg.HasField("connect_timeout_ms") else DEFAULT_CONNECT_TIMEOUT_MS,
-            buffer_limit=(msg.per_connection_buffer_limit_bytes
-                          if msg.HasField("per_connection_buffer_limit_bytes") else DEFAULT_BUFFER_LIMIT),
+            connect_timeout_ms=msg.connect_timeout_ms
+            if msg.HasField("connect_timeout_ms")
+            else DEFAULT_CONNECT_TIMEOUT_MS,
+            buffer_limit=(
+                msg.per_connection_buffer_limit_bytes
+                if msg.HasField("per_connection_buffer_limit_bytes")
+                else DEFAULT_BUFFER_LIMIT
+            ),
             max_connections=max_connections,
             protocol=_PROTOCOLS[msg.protocol],
-            max_pending_requests=(msg.circuit_breakers.max_pending_requests
-                                  if msg.circuit_breakers.HasField("max_pending_requests")
-                                  else DEFAULT_MAX_PENDING_REQUESTS),
-            max_requests=(msg.circuit_breakers.max_requests
-                          if msg.circuit_breakers.HasField("max_requests") else DEFAULT_MAX_REQUESTS),
+            max_pending_requests=(
+                msg.circuit_breakers.max_pending_requests
+                if msg.circuit_breakers.HasField("max_pending_requests")
+                else DEFAULT_MAX_PENDING_REQUESTS
+            ),
+            max_requests=(
+                msg.circuit_breakers.max_requests
+                if msg.circuit_breakers.HasField("max_requests")
+                else DEFAULT_MAX_REQUESTS
+            ),
             tls=tls,
         )
 
@@ -118,8 +128,9 @@ class _UpstreamConnectionTracker(ConnectionCallbacks):
         self.timer.disable()
         # A connect failure is the transport's (RemoteClose) or our timeout; a connection its
         # user abandoned while connecting (LocalClose) is not one.
-        if not self.conn.connected and (event is ConnectionEvent.REMOTE_CLOSE
-                                        or self.conn.stream_info.get("failure") == "connect_timeout"):
+        if not self.conn.connected and (
+            event is ConnectionEvent.REMOTE_CLOSE or self.conn.stream_info.get("failure") == "connect_timeout"
+        ):
             self.cluster.inc("upstream_cx_connect_fail")
         self.cluster.active_connections -= 1
         self.cluster.ctx.stats.gauge_add(self.cluster.stat_prefix + "upstream_cx_active", -1)
@@ -153,8 +164,9 @@ class ClusterManager:
         conn = self.ctx.network.connect(host.host, host.port, cluster.built.buffer_limit)
         conn.filter_manager.observer = self.ctx.filter_observer
         if cluster.built.tls is not None and conn.is_open:
-            conn.transport_socket = TlsTransportSocket(cluster.built.tls, False, self.ctx.stats,
-                                                       cluster.stat_prefix + "ssl.")
+            conn.transport_socket = TlsTransportSocket(
+                cluster.built.tls, False, self.ctx.stats, cluster.stat_prefix + "ssl."
+            )
         cluster.active_connections += 1
         cluster.inc("upstream_cx_total")
         self.ctx.stats.gauge_add(cluster.stat_prefix + "upstream_cx_active", 1)

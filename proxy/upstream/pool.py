@@ -26,7 +26,7 @@ from collections import deque
 
 from .pool_conn import PoolConnection
 
-H2_ASSUMED_STREAMS = 100   # what a connecting HTTP/2 connection is expected to carry
+H2_ASSUMED_STREAMS = 100  # what a connecting HTTP/2 connection is expected to carry
 
 
 class PendingRequest:
@@ -47,14 +47,14 @@ class PendingRequest:
 class ClusterHttpPool:
     def __init__(self, ctx, cluster) -> None:
         self.ctx = ctx
-        self.cluster = cluster           # proxy.upstream.cluster.ActiveCluster
+        self.cluster = cluster  # proxy.upstream.cluster.ActiveCluster
         built = cluster.built
         self.protocol = built.protocol
         self.max_pending = built.max_pending_requests
         self.max_requests = built.max_requests
         self.connections: list[PoolConnection] = []
         self.pending: deque[PendingRequest] = deque()
-        self.requests = 0                # outstanding: pending + attached to a connection
+        self.requests = 0  # outstanding: pending + attached to a connection
         self.prefix = f"cluster.{built.name}."
 
     # -- asking for a stream ----------------------------------------------------------------------------
@@ -106,8 +106,9 @@ class ClusterHttpPool:
             if result is None:
                 return  # max_connections: wait for a busy connection to free up
             conn, host = result
-            self.ctx.stats.inc(self.prefix + ("upstream_cx_http2_total" if self.protocol == "http2"
-                                              else "upstream_cx_http1_total"))
+            self.ctx.stats.inc(
+                self.prefix + ("upstream_cx_http2_total" if self.protocol == "http2" else "upstream_cx_http1_total")
+            )
             pc = PoolConnection(self, conn, host, self.protocol)
             self.connections.append(pc)
             if not conn.is_open:  # failed synchronously

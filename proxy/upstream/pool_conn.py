@@ -16,8 +16,15 @@ Received response body is acknowledged to an HTTP/2 upstream (codec.consume) onc
 handed to the user, unless the user read-disabled the stream: then when it re-enables.
 """
 
-from ..http.codec import ConnectionClosed, Data, InformationalResponse, ProtocolError, ResponseHeaders, StreamReset, \
-    Trailers
+from ..http.codec import (
+    ConnectionClosed,
+    Data,
+    InformationalResponse,
+    ProtocolError,
+    ResponseHeaders,
+    StreamReset,
+    Trailers,
+)
 from ..http.codec_select import create_client_codec
 from ..http.h2 import H2ClientCodec
 from ..network.connection import CloseType, ConnectionEvent
@@ -27,8 +34,17 @@ from ..network.filter import STOP_ITERATION, ConnectionCallbacks, ReadFilter
 class UpstreamStream:
     """One request/response exchange on a pooled connection."""
 
-    __slots__ = ("pc", "user", "stream_id", "request_done", "response_done", "closed", "_disabled",
-                 "_unconsumed", "_watermark_above")
+    __slots__ = (
+        "pc",
+        "user",
+        "stream_id",
+        "request_done",
+        "response_done",
+        "closed",
+        "_disabled",
+        "_unconsumed",
+        "_watermark_above",
+    )
 
     def __init__(self, pc: "PoolConnection", user) -> None:
         self.pc = pc
@@ -126,8 +142,8 @@ class PoolConnection(ConnectionCallbacks):
         self.protocol = protocol
         self.codec = create_client_codec("HTTP2" if protocol == "http2" else "HTTP1")
         self.streams: dict[int, UpstreamStream] = {}
-        self.active: set = set()          # UpstreamStreams attached here, started or not
-        self.state = "connecting"          # connecting | ready | closed
+        self.active: set = set()  # UpstreamStreams attached here, started or not
+        self.state = "connecting"  # connecting | ready | closed
         self.above_watermark = False
         conn.add_connection_callbacks(self)
         conn.add_read_filter(_Reader(self))
@@ -176,8 +192,12 @@ class PoolConnection(ConnectionCallbacks):
         if isinstance(ev, (ConnectionClosed,)) or (isinstance(ev, ProtocolError) and ev.stream_id is None):
             reason = f"upstream connection: {ev.reason}"
             for stream in list(self.active):
-                if stream.stream_id is not None and isinstance(ev, ConnectionClosed) and \
-                        ev.last_stream_id is not None and stream.stream_id <= ev.last_stream_id:
+                if (
+                    stream.stream_id is not None
+                    and isinstance(ev, ConnectionClosed)
+                    and ev.last_stream_id is not None
+                    and stream.stream_id <= ev.last_stream_id
+                ):
                     continue  # GOAWAY: streams at or below last_stream_id still complete
                 self._fail_stream(stream, reason)
             return

@@ -44,8 +44,9 @@ class _Recording(asyncio.Protocol):
                         continue
                     return
                 if isinstance(ev, h11.EndOfMessage):
-                    self.transport.write(self.h11.send(_OK) + self.h11.send(h11.Data(data=b"ok"))
-                                         + self.h11.send(h11.EndOfMessage()))
+                    self.transport.write(
+                        self.h11.send(_OK) + self.h11.send(h11.Data(data=b"ok")) + self.h11.send(h11.EndOfMessage())
+                    )
         except h11.RemoteProtocolError:
             self.up.refused += 1
             self.transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
@@ -69,6 +70,7 @@ class RecordingUpstream:
         async def listen():
             self._server = await asyncio.get_running_loop().create_server(lambda: _Recording(self), LOOPBACK, 0)
             return self._server.sockets[0].getsockname()[1]
+
         self.port = self._lt.run(listen())
         return self
 
@@ -92,5 +94,6 @@ class RecordingUpstream:
     def stop(self) -> None:
         async def close():
             self._server.close()
+
         self._lt.run(close())
         self._lt.close()

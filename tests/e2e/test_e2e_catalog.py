@@ -17,21 +17,43 @@ MAX_RSS_GROWTH_KB = 64 * 1024
 
 
 def catalog_config(upstream_port: int) -> dict:
-    routes = [{"match": {"path": "/admin"}, "direct_response": {"status": 403, "body": "admin\n"}},
-              {"match": {"prefix": "/"}, "route": {"cluster": "web"}}]
-    listeners = [{"name": f"cat_{name}", "address": {"host": LOOPBACK, "port": 0},
-                  "filter_chains": [{"filters": [{"http_connection_manager": {
-                      "codec": "AUTO", "route_config": {"virtual_hosts": [
-                          {"name": "all", "domains": ["*"], "routes": routes}]}, **extra}}]}]}
-                 for name, extra in LISTENERS.items()]
-    return {"listeners": listeners,
-            "clusters": [{"name": "web", "endpoints": [{"host": LOOPBACK, "port": upstream_port}]}],
-            "admin": {"address": {"host": LOOPBACK, "port": 0}}}
+    routes = [
+        {"match": {"path": "/admin"}, "direct_response": {"status": 403, "body": "admin\n"}},
+        {"match": {"prefix": "/"}, "route": {"cluster": "web"}},
+    ]
+    listeners = [
+        {
+            "name": f"cat_{name}",
+            "address": {"host": LOOPBACK, "port": 0},
+            "filter_chains": [
+                {
+                    "filters": [
+                        {
+                            "http_connection_manager": {
+                                "codec": "AUTO",
+                                "route_config": {
+                                    "virtual_hosts": [{"name": "all", "domains": ["*"], "routes": routes}]
+                                },
+                                **extra,
+                            }
+                        }
+                    ]
+                }
+            ],
+        }
+        for name, extra in LISTENERS.items()
+    ]
+    return {
+        "listeners": listeners,
+        "clusters": [{"name": "web", "endpoints": [{"host": LOOPBACK, "port": upstream_port}]}],
+        "admin": {"address": {"host": LOOPBACK, "port": 0}},
+    }
 
 
 @pytest.fixture(scope="module")
 def catalog_stack(tmp_path_factory):
     from conftest import ProxyProcess
+
     upstream = RecordingUpstream().start()
     config = tmp_path_factory.mktemp("catalog") / "proxy.json"
     config.write_text(json.dumps(catalog_config(upstream.port)))
@@ -39,8 +61,12 @@ def catalog_stack(tmp_path_factory):
     try:
         proxy.wait_ready()
         admin = next(line.split(" on ")[1].strip() for line in proxy.stderr_lines if line.startswith("proxy: admin on"))
-        yield {"proxy": proxy, "upstream": upstream, "admin": admin,
-               "listeners": {name: proxy.listener_address(f"cat_{name}") for name in LISTENERS}}
+        yield {
+            "proxy": proxy,
+            "upstream": upstream,
+            "admin": admin,
+            "listeners": {name: proxy.listener_address(f"cat_{name}") for name in LISTENERS},
+        }
     finally:
         proxy.kill()
         upstream.stop()
@@ -70,12 +96,14 @@ def rss_kb(pid: int) -> int:
 def finished(entry: Entry):
     """When the reader may stop before the proxy closes: never when the entry expects a close, else
     once `responses` responses (HTTP/1.1) or the entry's stream (HTTP/2) are complete."""
+
     def done(r: Reaction) -> bool:
         if entry.closes:
             return False
         if entry.send.startswith(PREFACE):
             return entry.stream in r.ended or entry.stream in r.rst
         return len(r.statuses) >= (entry.responses or 1)
+
     return done
 
 
@@ -130,13 +158,21 @@ def test_catalog_check_reports_a_forwarded_attack():
     entry = Entry("x", b"GET / HTTP/1.1\r\n\r\n", status=400, responses=1, closes=True)
     answered = Reaction(statuses=[200, 200])
     problems = check(entry, answered, {1: b"GET /smuggled HTTP/1.1\r\n"})
-    assert problems == ["status 200 (expected 400)", "2 responses [200, 200] (expected 1)",
-                        "the connection stayed open",
-                        "forwarded upstream: b'GET /smuggled HTTP/1.1\\r\\n'"]
+    assert problems == [
+        "status 200 (expected 400)",
+        "2 responses [200, 200] (expected 1)",
+        "the connection stayed open",
+        "forwarded upstream: b'GET /smuggled HTTP/1.1\\r\\n'",
+    ]
 
 
-@pytest.mark.parametrize("send, counter", [(b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", "http.downstream_rq_4xx"),
-                                           (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", "http.downstream_rq_5xx")])
+@pytest.mark.parametrize(
+    "send, counter",
+    [
+        (b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", "http.downstream_rq_4xx"),
+        (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", "http.downstream_rq_5xx"),
+    ],
+)
 def test_the_codecs_own_error_reply_moves_the_admins_response_counters(catalog_stack, send, counter):
     """HCM statistics: downstream_rq_4xx / _5xx count every response sent, the HTTP/1.1 codec's 400 and
     505 too (they were counted as h1_protocol_error only)."""

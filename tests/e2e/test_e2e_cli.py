@@ -45,7 +45,8 @@ def _refused(address) -> bool:
 def test_issue_example_serves_and_stops_on_sigint(tmp_path, echo_upstream, proxy_process):
     listen_port = free_port()
     config = ISSUE_EXAMPLE.replace("port: 10000", f"port: {listen_port}").replace(
-        "port: 9000", f"port: {echo_upstream.port}")
+        "port: 9000", f"port: {echo_upstream.port}"
+    )
     path = tmp_path / "example.yaml"
     path.write_text(config)
     proxy = proxy_process(path)
@@ -61,8 +62,9 @@ def test_issue_example_serves_and_stops_on_sigint(tmp_path, echo_upstream, proxy
 
 def test_sigterm_closes_the_listener_drains_open_connections_and_exits_0(tmp_path, echo_upstream, proxy_process):
     path = tmp_path / "proxy.yaml"
-    path.write_text(ISSUE_EXAMPLE.replace("port: 10000", "port: 0").replace(
-        "port: 9000", f"port: {echo_upstream.port}"))
+    path.write_text(
+        ISSUE_EXAMPLE.replace("port: 10000", "port: 0").replace("port: 9000", f"port: {echo_upstream.port}")
+    )
     proxy = proxy_process(path)
     proxy.wait_ready()
     address = proxy.listener_address("tcp_in")
@@ -87,8 +89,9 @@ def test_sigterm_closes_the_listener_drains_open_connections_and_exits_0(tmp_pat
 
 def test_a_second_signal_ends_the_drain_and_closes_open_connections(tmp_path, echo_upstream, proxy_process):
     path = tmp_path / "proxy.yaml"
-    path.write_text(ISSUE_EXAMPLE.replace("port: 10000", "port: 0").replace(
-        "port: 9000", f"port: {echo_upstream.port}"))
+    path.write_text(
+        ISSUE_EXAMPLE.replace("port: 10000", "port: 0").replace("port: 9000", f"port: {echo_upstream.port}")
+    )
     proxy = proxy_process(path)
     proxy.wait_ready()
     with connect(proxy.listener_address("tcp_in")) as s:
@@ -119,8 +122,14 @@ def test_a_port_in_use_is_a_clear_error_not_a_traceback(tmp_path, proxy_process)
 
 def _echo_cli(*args):
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", "proxy.tools.echo", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "proxy.tools.echo", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_echo_tool_echoes_and_exits_0_on_sigterm():

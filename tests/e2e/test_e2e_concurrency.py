@@ -47,9 +47,29 @@ def upstream():
 
 
 def _config(upstream_port: int) -> str:
-    listener = {"name": "http_in", "address": {"host": LOOPBACK, "port": 0}, "filter_chains": [{"filters": [
-        {"http_connection_manager": {"route_config": {"virtual_hosts": [
-            {"name": "all", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "web"}}]}]}}}]}]}
+    listener = {
+        "name": "http_in",
+        "address": {"host": LOOPBACK, "port": 0},
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "http_connection_manager": {
+                            "route_config": {
+                                "virtual_hosts": [
+                                    {
+                                        "name": "all",
+                                        "domains": ["*"],
+                                        "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "web"}}],
+                                    }
+                                ]
+                            }
+                        }
+                    }
+                ]
+            }
+        ],
+    }
     cluster = {"name": "web", "endpoints": [{"host": LOOPBACK, "port": upstream_port}]}
     cfg = json.loads(proxy_config([listener], [cluster]))
     cfg["admin"] = {"address": {"host": LOOPBACK, "port": free_port()}}
@@ -64,7 +84,9 @@ def workers(tmp_path, upstream, proxy_process):
     proxy = proxy_process(path, "--concurrency", "2")
     proxy.wait_ready()
     proxy.admin = (LOOPBACK, json.loads(path.read_text())["admin"]["address"]["port"])
-    proxy.pids = [int(m[1]) for m in (re.match(r"proxy: worker \d+ pid (\d+)$", line) for line in proxy.stderr_lines) if m]
+    proxy.pids = [
+        int(m[1]) for m in (re.match(r"proxy: worker \d+ pid (\d+)$", line) for line in proxy.stderr_lines) if m
+    ]
     assert len(proxy.pids) == 2
     yield proxy
     if proxy.proc.poll() is None:  # a graceful stop: the workers hold the stderr pipe too
@@ -134,8 +156,10 @@ def test_both_workers_serve_and_the_admin_sums_their_stats(workers):
     status, body = _get(workers.admin, "/config_dump")
     assert status == 200 and json.loads(body)["clusters"][0]["name"] == "web"
     with connect(workers.admin) as s:  # answers that wait for the workers still come in order
-        s.sendall(b"GET /stats HTTP/1.1\r\nhost: a\r\n\r\nGET /nope HTTP/1.1\r\nhost: a\r\n\r\n"
-                  b"GET /ready HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+        s.sendall(
+            b"GET /stats HTTP/1.1\r\nhost: a\r\n\r\nGET /nope HTTP/1.1\r\nhost: a\r\n\r\n"
+            b"GET /ready HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n"
+        )
         out = b""
         while chunk := s.recv(65536):
             out += chunk
@@ -232,9 +256,13 @@ def test_a_worker_that_dies_stops_the_proxy_with_an_error(workers):
 def test_bad_concurrency_is_a_usage_error(tmp_path, value):
     path = tmp_path / "proxy.json"
     path.write_text(_config(free_port()))
-    done = subprocess.run([sys.executable, "-m", "proxy", "-c", str(path), "--concurrency", value],
-                          cwd=REPO, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "proxy", "-c", str(path), "--concurrency", value],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert f"argument --concurrency: must be a positive integer, not '{value}'" in done.stderr
     assert "Traceback" not in done.stderr
-

@@ -68,11 +68,16 @@ def stack(tmp_path_factory):
     cfg.write_text(CONFIG.format(**ports))
     log = tmp / "upstream.log"
     env = dict(os.environ, E2E_UPSTREAM_LOG=str(log), PYTHONPATH=ROOT + os.pathsep + os.path.join(ROOT, "tests"))
-    upstream = subprocess.Popen([PY, "-m", "hypercorn", "e2e_upstream_app:app", "--bind",
-                                 f"127.0.0.1:{ports['upstream']}"], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proxy = subprocess.Popen([PY, "-m", "proxy", "-c", str(cfg)], env=env, cwd=ROOT,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    upstream = subprocess.Popen(
+        [PY, "-m", "hypercorn", "e2e_upstream_app:app", "--bind", f"127.0.0.1:{ports['upstream']}"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proxy = subprocess.Popen(
+        [PY, "-m", "proxy", "-c", str(cfg)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         wait_port(ports["upstream"])
         wait_port(ports["proxy"])
@@ -88,8 +93,12 @@ def stack(tmp_path_factory):
 
 
 def stats(stack) -> dict:
-    out = subprocess.run(["curl", "-s", f"http://127.0.0.1:{stack['admin']}/stats?format=json"],
-                         capture_output=True, timeout=10, check=True).stdout
+    out = subprocess.run(
+        ["curl", "-s", f"http://127.0.0.1:{stack['admin']}/stats?format=json"],
+        capture_output=True,
+        timeout=10,
+        check=True,
+    ).stdout
     return {s["name"]: s["value"] for s in json.loads(out)["stats"]}
 
 
@@ -101,7 +110,9 @@ needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl not i
 
 
 @needs_curl
-@pytest.mark.parametrize("flag, status_line", [("--http1.1", b"HTTP/1.1 200"), ("--http2-prior-knowledge", b"HTTP/2 200")])
+@pytest.mark.parametrize(
+    "flag, status_line", [("--http1.1", b"HTTP/1.1 200"), ("--http2-prior-knowledge", b"HTTP/2 200")]
+)
 def test_curl_through_the_proxy(stack, flag, status_line):
     out = curl(flag, f"http://127.0.0.1:{stack['proxy']}/hello")
     head, _, body = out.partition(b"\r\n\r\n")
@@ -119,6 +130,7 @@ def test_curl_post_body_reaches_the_upstream(stack):
 
 def test_httpx_http2(stack):
     import httpx
+
     with httpx.Client(http1=False, http2=True) as client:
         r = client.get(f"http://127.0.0.1:{stack['proxy']}/x")
     assert (r.http_version, r.status_code, r.text) == ("HTTP/2", 200, "hello /x")
@@ -145,8 +157,12 @@ def test_pipelined_raw_requests_answered_in_order(stack):
 def test_h2load_zero_errors_and_stats_agree(stack):
     before = stats(stack)
     n = int(os.environ.get("E2E_H2LOAD_REQUESTS", "2000"))  # the issue's full run: 10000
-    out = subprocess.run(["h2load", "-n", str(n), "-c", "1", "-m", "100", f"http://127.0.0.1:{stack['proxy']}/load"],
-                         capture_output=True, text=True, timeout=240).stdout
+    out = subprocess.run(
+        ["h2load", "-n", str(n), "-c", "1", "-m", "100", f"http://127.0.0.1:{stack['proxy']}/load"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    ).stdout
     line = next(text for text in out.splitlines() if text.startswith("requests:"))
     assert f"{n} succeeded, 0 failed, 0 errored" in line, out
     after = stats(stack)

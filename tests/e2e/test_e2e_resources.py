@@ -69,8 +69,14 @@ def upstream():
     server.server_close()
 
 
-def _config(upstream_port: int, *, buffer_limit: int = 1 << 20, hcm_extra: str = "", route_extra: str = "",
-            max_connections: int = 1) -> str:
+def _config(
+    upstream_port: int,
+    *,
+    buffer_limit: int = 1 << 20,
+    hcm_extra: str = "",
+    route_extra: str = "",
+    max_connections: int = 1,
+) -> str:
     return f"""
 listeners:
   - name: http_in
@@ -119,8 +125,11 @@ def test_pooled_connection_is_reused_after_a_response_filled_the_clients_buffer(
     """Defect 9: a response bigger than the client's 1 KiB buffer arrives in one upstream read and
     completes the exchange; the next request on the pooled connection (max_connections 1) must get
     the upstream's answer, not a 504 once the 3 s route timeout runs out."""
-    _, address = _start(proxy_process, tmp_path, _config(upstream.server_address[1], buffer_limit=1024,
-                                                         route_extra=", timeout_ms: 3000"))
+    _, address = _start(
+        proxy_process,
+        tmp_path,
+        _config(upstream.server_address[1], buffer_limit=1024, route_extra=", timeout_ms: 3000"),
+    )
     first = _get(address, b"/fill/8000")
     assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"x" * 8000)
     second = _get(address, b"/next")
@@ -168,12 +177,16 @@ def test_a_stream_over_the_concurrency_limit_is_refused_and_the_others_complete(
         def done(events):
             ended = {e.stream_id for e in events if isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset))}
             return ended >= set(ids) or any(isinstance(e, h2.events.ConnectionTerminated) for e in events)
+
         events = _h2_until(s, client, done)
     assert not [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
     resets = [(e.stream_id, int(e.error_code)) for e in events if isinstance(e, h2.events.StreamReset)]
     assert resets == [(ids[-1], REFUSED_STREAM)]
-    answered = {e.stream_id for e in events if isinstance(e, h2.events.ResponseReceived)
-                and dict(e.headers)[b":status"] == b"200"}
+    answered = {
+        e.stream_id
+        for e in events
+        if isinstance(e, h2.events.ResponseReceived) and dict(e.headers)[b":status"] == b"200"
+    }
     assert answered == set(ids[:-1])
 
 
@@ -253,8 +266,13 @@ def test_stalled_http2_streams_hold_bounded_memory(proxy_process, tmp_path, upst
 def test_stream_idle_timeout_resets_stalled_streams(proxy_process, tmp_path, upstream):
     """Defect 3, Envoy's stream_idle_timeout (here 1 s): 20 stalled streams of an endless body are
     reset once nothing has gone through them for that long; the proxy holds no request after."""
-    proxy, address = _start(proxy_process, tmp_path, _config(
-        upstream.server_address[1], max_connections=1024, hcm_extra="\n              stream_idle_timeout_ms: 1000"))
+    proxy, address = _start(
+        proxy_process,
+        tmp_path,
+        _config(
+            upstream.server_address[1], max_connections=1024, hcm_extra="\n              stream_idle_timeout_ms: 1000"
+        ),
+    )
     client = _h2_client()
     for i in range(20):
         client.send_headers(1 + 2 * i, _request(b"/big"), end_stream=True)

@@ -11,8 +11,7 @@ import socket
 import threading
 import time
 
-from conftest import (LOOPBACK, connect, free_port, load_config, recv_all, run_async,
-                      tcp_proxy_config)
+from conftest import LOOPBACK, connect, free_port, load_config, recv_all, run_async, tcp_proxy_config
 from proxy._server_socket import READ_SIZE, WRITE_CHUNK
 from proxy.build import build
 from proxy.server import Server
@@ -30,9 +29,11 @@ def test_ten_mebibytes_arrive_byte_for_byte(echo_upstream, start_proxy):
     proxy = start_proxy(tcp_proxy_config(echo_upstream.port))
     data = pattern(10 * MiB)
     with connect(proxy.address()) as s:
+
         def send():
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)
+
         sender = threading.Thread(target=send)
         sender.start()
         got = recv_all(s)
@@ -66,17 +67,17 @@ def test_slow_reader_keeps_the_proxys_buffered_bytes_bounded():
     async def scenario():
         echo = EchoServer(sockbuf=16 * 1024)
         _, echo_port = await echo.start()
-        server = Server(build(load_config(tcp_proxy_config(echo_port, buffer_limit=limit,
-                                                           cluster_buffer_limit=limit))))
+        server = Server(build(load_config(tcp_proxy_config(echo_port, buffer_limit=limit, cluster_buffer_limit=limit))))
         address = (await server.start())["tcp_in"]
         reader, writer = await _small_rcvbuf_connection(address, 16 * 1024)
         data = pattern(total)
 
         async def send():
             for i in range(0, total, 64 * 1024):
-                writer.write(data[i:i + 64 * 1024])
+                writer.write(data[i : i + 64 * 1024])
                 await writer.drain()
             writer.write_eof()
+
         sending = asyncio.create_task(send())
         got, samples = bytearray(), []
         while True:
@@ -172,6 +173,7 @@ def test_many_concurrent_connections_each_get_their_own_bytes(echo_upstream, sta
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)
             results[i] = recv_all(s) == payload
+
     threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
     for t in threads:
         t.start()
@@ -200,6 +202,7 @@ def test_fault_throttle_paces_the_upstreams_bytes_too_and_the_close_waits_for_th
         conn, _ = server.accept()
         with conn:
             conn.sendall(pattern(1200))
+
     thread = threading.Thread(target=upstream, daemon=True)
     thread.start()
     fault = {"fault": {"throttle_bytes_per_sec": 1000}}

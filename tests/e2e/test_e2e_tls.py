@@ -15,7 +15,10 @@ from conftest import LOOPBACK, connect, free_port, recv_all
 from fuzz.test_pki import ensure
 
 PKI = ensure()
-CERT = {"certificate_chain": {"filename": str(PKI / "server.pem")}, "private_key": {"filename": str(PKI / "server.key")}}
+CERT = {
+    "certificate_chain": {"filename": str(PKI / "server.pem")},
+    "private_key": {"filename": str(PKI / "server.key")},
+}
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 
@@ -36,17 +39,44 @@ def https_listener(port, *, require=None, alpn=("h2", "http/1.1"), rbac=None):
     if require is not None:
         tls["common_tls_context"]["validation_context"] = {"trusted_ca": {"filename": str(PKI / "ca.pem")}}
         tls["require_client_certificate"] = require
-    hcm = {"codec": "AUTO", "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
-        {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": "hello over TLS\n"}}]}]}}
+    hcm = {
+        "codec": "AUTO",
+        "route_config": {
+            "virtual_hosts": [
+                {
+                    "name": "all",
+                    "domains": ["*"],
+                    "routes": [
+                        {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": "hello over TLS\n"}}
+                    ],
+                }
+            ]
+        },
+    }
     if rbac:
         hcm["http_filters"] = [{"rbac": rbac}]
-    return {"name": "https_in", "address": {"host": LOOPBACK, "port": port},
-            "filter_chains": [{"tls_context": tls, "filters": [{"http_connection_manager": hcm}]}]}
+    return {
+        "name": "https_in",
+        "address": {"host": LOOPBACK, "port": port},
+        "filter_chains": [{"tls_context": tls, "filters": [{"http_connection_manager": hcm}]}],
+    }
 
 
 def curl(port, *args, path="/"):
-    cmd = ["curl", "-sS", "--max-time", "10", "--cacert", str(PKI / "ca.pem"), "-o", "-",
-           "-w", "\n%{http_code} %{http_version}", *args, f"https://localhost:{port}{path}"]
+    cmd = [
+        "curl",
+        "-sS",
+        "--max-time",
+        "10",
+        "--cacert",
+        str(PKI / "ca.pem"),
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code} %{http_version}",
+        *args,
+        f"https://localhost:{port}{path}",
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
 
 
@@ -58,28 +88,42 @@ def test_curl_http2_over_tls_negotiates_h2_by_alpn(tmp_path, proxy_process):
     assert out.returncode == 0, out.stderr
     body, status = out.stdout.rsplit("\n", 1)
     assert body == "hello over TLS\n" and status == "200 2"
-    out = curl(port, "--http1.1")                       # ALPN http/1.1: the AUTO codec follows
+    out = curl(port, "--http1.1")  # ALPN http/1.1: the AUTO codec follows
     assert out.stdout.rsplit("\n", 1)[1] == "200 1.1", out.stderr
 
 
 @needs_curl
 def test_mtls_required_accepts_the_trusted_client_and_refuses_the_others(tmp_path, proxy_process):
     port = free_port()
-    rbac = {"action": "ALLOW", "policies": [{"name": "spiffe", "principals": [
-        {"authenticated": {"principal_name": {"exact": "spiffe://proxyfuzz.test/client"}}}]}]}
+    rbac = {
+        "action": "ALLOW",
+        "policies": [
+            {
+                "name": "spiffe",
+                "principals": [{"authenticated": {"principal_name": {"exact": "spiffe://proxyfuzz.test/client"}}}],
+            }
+        ],
+    }
     start(tmp_path, proxy_process, [https_listener(port, require=True, rbac=rbac)])
     good = curl(port, "--cert", str(PKI / "client.pem"), "--key", str(PKI / "client.key"))
     assert good.returncode == 0 and good.stdout.endswith("200 2"), good.stderr
     for args in ((), ("--cert", str(PKI / "other-client.pem"), "--key", str(PKI / "other-client.key"))):
         refused = curl(port, *args)
-        assert refused.returncode != 0 and "200" not in refused.stdout   # the handshake fails
+        assert refused.returncode != 0 and "200" not in refused.stdout  # the handshake fails
 
 
 @needs_curl
 def test_optional_client_certificate_reaches_rbac_as_the_authenticated_principal(tmp_path, proxy_process):
     port = free_port()
-    rbac = {"action": "ALLOW", "policies": [{"name": "spiffe", "principals": [
-        {"authenticated": {"principal_name": {"prefix": "spiffe://proxyfuzz.test/"}}}]}]}
+    rbac = {
+        "action": "ALLOW",
+        "policies": [
+            {
+                "name": "spiffe",
+                "principals": [{"authenticated": {"principal_name": {"prefix": "spiffe://proxyfuzz.test/"}}}],
+            }
+        ],
+    }
     start(tmp_path, proxy_process, [https_listener(port, require=False, rbac=rbac)])
     with_cert = curl(port, "--cert", str(PKI / "client.pem"), "--key", str(PKI / "client.key"))
     without = curl(port)
@@ -88,11 +132,18 @@ def test_optional_client_certificate_reaches_rbac_as_the_authenticated_principal
 
 
 def sni_listener(port, echo_port_cluster="echo", timeout_ms=None):
-    listener = {"name": "sni_in", "address": {"host": LOOPBACK, "port": port},
-                "listener_filters": [{"tls_inspector": {}}],
-                "filter_chains": [{"filter_chain_match": {"server_names": ["*.test"]},
-                                   "tls_context": {"common_tls_context": {"tls_certificates": [CERT]}},
-                                   "filters": [{"tcp_proxy": {"cluster": echo_port_cluster}}]}]}
+    listener = {
+        "name": "sni_in",
+        "address": {"host": LOOPBACK, "port": port},
+        "listener_filters": [{"tls_inspector": {}}],
+        "filter_chains": [
+            {
+                "filter_chain_match": {"server_names": ["*.test"]},
+                "tls_context": {"common_tls_context": {"tls_certificates": [CERT]}},
+                "filters": [{"tcp_proxy": {"cluster": echo_port_cluster}}],
+            }
+        ],
+    }
     if timeout_ms is not None:
         listener["listener_filters_timeout_ms"] = timeout_ms
     return listener
@@ -101,49 +152,85 @@ def sni_listener(port, echo_port_cluster="echo", timeout_ms=None):
 @needs_openssl
 def test_openssl_s_client_with_sni_reaches_the_tls_chain_and_echoes(tmp_path, proxy_process, echo_upstream):
     port = free_port()
-    start(tmp_path, proxy_process, [sni_listener(port)],
-          [{"name": "echo", "endpoints": [{"host": LOOPBACK, "port": echo_upstream.port}]}])
-    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "echo.test", "-quiet",
-           "-CAfile", str(PKI / "ca.pem"), "-verify_return_error"]
+    start(
+        tmp_path,
+        proxy_process,
+        [sni_listener(port)],
+        [{"name": "echo", "endpoints": [{"host": LOOPBACK, "port": echo_upstream.port}]}],
+    )
+    cmd = [
+        "openssl",
+        "s_client",
+        "-connect",
+        f"127.0.0.1:{port}",
+        "-servername",
+        "echo.test",
+        "-quiet",
+        "-CAfile",
+        str(PKI / "ca.pem"),
+        "-verify_return_error",
+    ]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         proc.stdin.write(b"hello through SNI\n")
         proc.stdin.flush()
-        line = proc.stdout.readline()                   # echoed back through the TLS chain
+        line = proc.stdout.readline()  # echoed back through the TLS chain
     finally:
         proc.kill()
         proc.communicate(timeout=10)
     assert line == b"hello through SNI\n"
-    other = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "other.example"],
-                           input=b"", capture_output=True, timeout=30)
-    assert b"BEGIN CERTIFICATE" not in other.stdout     # no chain matches: closed before any handshake
+    other = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "other.example"],
+        input=b"",
+        capture_output=True,
+        timeout=30,
+    )
+    assert b"BEGIN CERTIFICATE" not in other.stdout  # no chain matches: closed before any handshake
 
 
 def v2_header(source, destination):
     src, dst = socket.inet_aton(source[0]), socket.inet_aton(destination[0])
     block = src + dst + source[1].to_bytes(2, "big") + destination[1].to_bytes(2, "big")
-    block += b"\x02\x00\x06a.test"                       # an authority TLV
+    block += b"\x02\x00\x06a.test"  # an authority TLV
     return b"\r\n\r\n\x00\r\nQUIT\n" + b"\x21\x11" + len(block).to_bytes(2, "big") + block
 
 
 def test_a_proxy_v2_header_names_the_source_rbac_judges(tmp_path, proxy_process, echo_upstream):
     port = free_port()
-    listener = {"name": "proxied_in", "address": {"host": LOOPBACK, "port": port},
-                "listener_filters": [{"proxy_protocol": {}}],
-                "filter_chains": [{"filters": [
-                    {"rbac": {"action": "ALLOW", "policies": [{"name": "doc-net", "source_prefixes": ["192.0.2.0/24"]}]}},
-                    {"tcp_proxy": {"cluster": "echo"}}]}]}
-    proxy = start(tmp_path, proxy_process, [listener],
-                  [{"name": "echo", "endpoints": [{"host": LOOPBACK, "port": echo_upstream.port}]}], admin=True)
+    listener = {
+        "name": "proxied_in",
+        "address": {"host": LOOPBACK, "port": port},
+        "listener_filters": [{"proxy_protocol": {}}],
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "rbac": {
+                            "action": "ALLOW",
+                            "policies": [{"name": "doc-net", "source_prefixes": ["192.0.2.0/24"]}],
+                        }
+                    },
+                    {"tcp_proxy": {"cluster": "echo"}},
+                ]
+            }
+        ],
+    }
+    proxy = start(
+        tmp_path,
+        proxy_process,
+        [listener],
+        [{"name": "echo", "endpoints": [{"host": LOOPBACK, "port": echo_upstream.port}]}],
+        admin=True,
+    )
     with connect((LOOPBACK, port)) as s:
         s.sendall(v2_header(("192.0.2.1", 5000), (LOOPBACK, port)) + b"allowed")
         s.shutdown(socket.SHUT_WR)
-        assert recv_all(s) == b"allowed"                 # the header itself never reached the upstream
+        assert recv_all(s) == b"allowed"  # the header itself never reached the upstream
     with connect((LOOPBACK, port)) as s:
         s.sendall(v2_header(("198.51.100.1", 5000), (LOOPBACK, port)) + b"denied")
         s.shutdown(socket.SHUT_WR)
         assert recv_all(s) == b""
-    with connect((LOOPBACK, port)) as s:                 # no header at all: refused
+    with connect((LOOPBACK, port)) as s:  # no header at all: refused
         s.sendall(b"GET / HTTP/1.1\r\n\r\n")
         assert recv_all(s) == b""
     stats = stats_of(proxy)
@@ -160,8 +247,13 @@ def stats_of(proxy) -> dict:
 
 def test_a_slowloris_client_hello_is_closed_at_the_listener_filter_timeout(tmp_path, proxy_process, echo_upstream):
     port = free_port()
-    proxy = start(tmp_path, proxy_process, [sni_listener(port, timeout_ms=300)],
-                  [{"name": "echo", "endpoints": [{"host": LOOPBACK, "port": echo_upstream.port}]}], admin=True)
+    proxy = start(
+        tmp_path,
+        proxy_process,
+        [sni_listener(port, timeout_ms=300)],
+        [{"name": "echo", "endpoints": [{"host": LOOPBACK, "port": echo_upstream.port}]}],
+        admin=True,
+    )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     out = ssl.MemoryBIO()
@@ -170,8 +262,8 @@ def test_a_slowloris_client_hello_is_closed_at_the_listener_filter_timeout(tmp_p
         obj.do_handshake()
     hello = out.read()
     with connect((LOOPBACK, port), timeout=20) as s:
-        s.sendall(hello[:10])                            # and never the rest
-        assert s.recv(1) == b""                          # the proxy closed it, without a byte
+        s.sendall(hello[:10])  # and never the rest
+        assert s.recv(1) == b""  # the proxy closed it, without a byte
     stats = stats_of(proxy)
     assert stats["listener.sni_in.downstream_pre_cx_timeout"] == 1
     assert stats["listener.sni_in.downstream_pre_cx_active"] == 0

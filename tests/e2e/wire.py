@@ -11,8 +11,16 @@ from dataclasses import dataclass, field
 
 import h11
 import hpack
-from hyperframe.frame import ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame, PingFrame, \
-    RstStreamFrame, SettingsFrame
+from hyperframe.frame import (
+    ContinuationFrame,
+    DataFrame,
+    Frame,
+    GoAwayFrame,
+    HeadersFrame,
+    PingFrame,
+    RstStreamFrame,
+    SettingsFrame,
+)
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 NO_ERROR, PROTOCOL_ERROR, CANCEL, REFUSED_STREAM, ENHANCE_YOUR_CALM = 0x0, 0x1, 0x8, 0x7, 0xB
@@ -75,6 +83,7 @@ def settings_flood(frames: int) -> bytes:
 @dataclass
 class Reaction:
     """What the proxy sent back before it closed (or before the reader stopped waiting)."""
+
     raw: bytes = b""
     closed: bool = False
     statuses: list = field(default_factory=list)  # HTTP/1.1: every complete response's status, in order
@@ -145,10 +154,10 @@ def _read_h2(r: Reaction) -> None:
     block: dict[int, bytes] = {}
     r.status, r.ended, r.rst, r.goaway = {}, set(), {}, None
     while pos + 9 <= len(wire):
-        frame, length = Frame.parse_frame_header(memoryview(wire[pos:pos + 9]))
+        frame, length = Frame.parse_frame_header(memoryview(wire[pos : pos + 9]))
         if pos + 9 + length > len(wire):
             break
-        frame.parse_body(memoryview(wire[pos + 9:pos + 9 + length]))
+        frame.parse_body(memoryview(wire[pos + 9 : pos + 9 + length]))
         pos += 9 + length
         sid = frame.stream_id
         if isinstance(frame, (HeadersFrame, ContinuationFrame)):

@@ -34,8 +34,9 @@ def test_component_of_names_the_repository_path_and_the_qualified_name():
 
 def test_an_explicit_judged_component_and_the_expectation_are_in_the_message():
     exc = InvariantViolation("window", "stream 1", judged=WatermarkBuffer, expected=0, observed=-5)
-    assert str(exc) == ("invariant 'window' violated (judged: proxy/buffer.py:WatermarkBuffer): stream 1\n"
-                        "  expected: 0\n  observed: -5")
+    assert str(exc) == (
+        "invariant 'window' violated (judged: proxy/buffer.py:WatermarkBuffer): stream 1\n  expected: 0\n  observed: -5"
+    )
 
 
 def test_without_the_replay_hook_nothing_is_recorded_and_the_message_is_unchanged(monkeypatch):

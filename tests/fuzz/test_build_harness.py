@@ -18,8 +18,12 @@ def tcp_config(*filters, cluster=None, listener=None, chains=None):
     cluster = {"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": 9000}], **(cluster or {})}
     if chains is None:
         chains = [{"filters": [*filters, {"tcp_proxy": {"cluster": "echo"}}]}]
-    listener = {"name": "tcp_in", "address": {"host": "127.0.0.1", "port": 10000},
-                "filter_chains": chains, **(listener or {})}
+    listener = {
+        "name": "tcp_in",
+        "address": {"host": "127.0.0.1", "port": 10000},
+        "filter_chains": chains,
+        **(listener or {}),
+    }
     return {"listeners": [listener], "clusters": [cluster]}
 
 
@@ -30,8 +34,7 @@ class L4:
         self.net = SimNetwork(self.d, auto_connect=auto_connect)
         self.ctx = instantiate(self.built, self.d, self.net, seed=seed)
 
-    def accept(self, *, listener=0, remote=("10.0.0.1", 50000), local_port=None, server_name="",
-               read_size=None):
+    def accept(self, *, listener=0, remote=("10.0.0.1", 50000), local_port=None, server_name="", read_size=None):
         """A downstream connection: (Connection or None, its SimSocket)."""
         built_listener = self.built.listeners[listener]
         sock = SimSocket() if read_size is None else SimSocket(read_size=read_size)

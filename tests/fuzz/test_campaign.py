@@ -48,9 +48,11 @@ def test_index_links_each_crash_to_its_triage_report(tmp_path):
     other.write_bytes(b"not triaged")
     (layout.reports).mkdir()
     key = "h1_server:" + hashlib.sha1(b"BOOM").hexdigest()
-    (layout.reports / "index.json").write_text(json.dumps({
-        "format": "proxyfuzz-triage-index/1", "signatures": {},
-        "artifacts": {key: {"signature": "abcdef012345"}}}))
+    (layout.reports / "index.json").write_text(
+        json.dumps(
+            {"format": "proxyfuzz-triage-index/1", "signatures": {}, "artifacts": {key: {"signature": "abcdef012345"}}}
+        )
+    )
     campaign = Campaign(layout)
     samples = Samples(every=0)
     for ft in (10, 40, 50):
@@ -98,8 +100,22 @@ def test_survival_curve_steps_up_at_each_detection_to_the_budget(tmp_path):
 
 
 def test_bench_mutators_compares_both_mutators_from_an_empty_corpus(tmp_path):
-    cmd = [sys.executable, "-m", "fuzz", "bench", "mutators", "h1_client", "--time", "3", "--trials", "1",
-           "--reports", str(tmp_path), "--work", str(tmp_path / "work")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fuzz",
+        "bench",
+        "mutators",
+        "h1_client",
+        "--time",
+        "3",
+        "--trials",
+        "1",
+        "--reports",
+        str(tmp_path),
+        "--work",
+        str(tmp_path / "work"),
+    ]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()

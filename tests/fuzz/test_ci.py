@@ -23,7 +23,7 @@ from fuzz import ci
 ROOT = Path(__file__).resolve().parents[2]
 PLANTED = ROOT / "tests" / "triage_harness"
 
-CLEAN_HARNESS = '''#!/usr/bin/env python3
+CLEAN_HARNESS = """#!/usr/bin/env python3
 import sys
 
 import atheris
@@ -36,19 +36,19 @@ def TestOneInput(data):
 if __name__ == "__main__":
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()
-'''
+"""
 
-STAND_IN_COMPILE = '''#!/bin/sh
+STAND_IN_COMPILE = """#!/bin/sh
 # Records its arguments and leaves an executable where pyinstaller would put the fuzzer.
 echo "$@" >> "$RECORD/compile_python_fuzzer"
 target=$(basename -s .py "$1")
 printf '#!/bin/sh\\n' > "$OUT/$target"
 chmod +x "$OUT/$target"
-'''
+"""
 
-STAND_IN_PIP = '''#!/bin/sh
+STAND_IN_PIP = """#!/bin/sh
 echo "$@" >> "$RECORD/pip3"
-'''
+"""
 
 
 def write_executable(path: Path, text: str) -> None:
@@ -97,9 +97,17 @@ def test_build_sh_with_oss_fuzz_stand_ins(tmp_path, script):
     write_executable(bin_dir / "pip3", STAND_IN_PIP)
     # The real interpreter (a wrapper, not a symlink: a symlink would lose the venv).
     write_executable(bin_dir / "python3", f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
-    env = dict(os.environ, SRC=str(src), OUT=str(out), WORK=str(work), RECORD=str(record),
-               PATH=os.pathsep.join([str(bin_dir), os.environ["PATH"]]))
-    done = subprocess.run(["bash", str(project / script)], env=env, cwd=src, capture_output=True, text=True, timeout=180)
+    env = dict(
+        os.environ,
+        SRC=str(src),
+        OUT=str(out),
+        WORK=str(work),
+        RECORD=str(record),
+        PATH=os.pathsep.join([str(bin_dir), os.environ["PATH"]]),
+    )
+    done = subprocess.run(
+        ["bash", str(project / script)], env=env, cwd=src, capture_output=True, text=True, timeout=180
+    )
     assert done.returncode == 0, done.stderr
 
     calls = (record / "compile_python_fuzzer").read_text().splitlines()
@@ -109,7 +117,9 @@ def test_build_sh_with_oss_fuzz_stand_ins(tmp_path, script):
         assert "--add-data instrumentation.toml:." in call and "--add-data examples:examples" in call
         assert "--add-data corpus/session_configs:corpus/session_configs" in call
     assert (record / "pip3").read_text().splitlines() == [
-        f"install --require-hashes -r {work}/proxyfuzz-requirements.txt", "install --no-deps ."]
+        f"install --require-hashes -r {work}/proxyfuzz-requirements.txt",
+        "install --no-deps .",
+    ]
     pinned = (work / "proxyfuzz-requirements.txt").read_text()
     assert "atheris" not in pinned and "hypothesis==" in pinned
     # atheris's hash lines went with it: every remaining requirement still carries its hashes.
@@ -121,10 +131,21 @@ def test_build_sh_with_oss_fuzz_stand_ins(tmp_path, script):
 
 
 def run_ci(root: Path, *extra: str) -> tuple[int, str]:
-    args = ci.build_parser().parse_args([
-        "--time", "2", "--out", str(root / "out"), "--work", str(root / "work"),
-        "--reproductions", "2", "--minimize-time", "2", *extra,
-    ])
+    args = ci.build_parser().parse_args(
+        [
+            "--time",
+            "2",
+            "--out",
+            str(root / "out"),
+            "--work",
+            str(root / "work"),
+            "--reproductions",
+            "2",
+            "--minimize-time",
+            "2",
+            *extra,
+        ]
+    )
     printed = io.StringIO()
     with redirect_stdout(printed):
         status = ci.run(args, root=root)
@@ -185,8 +206,7 @@ def test_workflows_use_clusterfuzzlite_modes():
     assert oss["language"] == "python" and oss["fuzzing_engines"] == ["libfuzzer"]
 
 
-
-BRANCHY_HARNESS = '''#!/usr/bin/env python3
+BRANCHY_HARNESS = """#!/usr/bin/env python3
 import sys
 
 import atheris
@@ -204,7 +224,7 @@ def TestOneInput(data):
 if __name__ == "__main__":
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()
-'''
+"""
 
 
 def branchy_project(root: Path) -> Path:
@@ -249,8 +269,9 @@ def test_ci_accepts_clusterfuzzlite_mode_names_only():
 
 
 def test_ci_coverage_mode_writes_a_coverage_report_per_harness(tmp_path):
-    args = ci.build_parser().parse_args(["--mode", "coverage", "--harness", "route",
-                                         "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")])
+    args = ci.build_parser().parse_args(
+        ["--mode", "coverage", "--harness", "route", "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")]
+    )
     printed = io.StringIO()
     with redirect_stdout(printed):
         status = ci.run(args, root=ROOT)
@@ -258,5 +279,6 @@ def test_ci_coverage_mode_writes_a_coverage_report_per_harness(tmp_path):
     report = tmp_path / "out" / "reports" / "coverage" / "route"
     assert (report / "index.html").is_file()
     files = yaml.safe_load((report / "coverage.json").read_text())["files"]
-    assert any(f.endswith("proxy/http/route.py") and info["summary"]["covered_lines"] > 0
-               for f, info in files.items()), sorted(files)[:5]
+    assert any(
+        f.endswith("proxy/http/route.py") and info["summary"]["covered_lines"] > 0 for f, info in files.items()
+    ), sorted(files)[:5]

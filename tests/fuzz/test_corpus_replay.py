@@ -6,8 +6,11 @@ import pytest
 from fuzz import harness, replay
 
 LAYOUT = harness.Layout()
-CASES = [pytest.param(spec, path, id=f"{spec.name}/{path.relative_to(spec.seeds)}")
-         for spec in harness.discover(LAYOUT) for path in spec.seed_files()]
+CASES = [
+    pytest.param(spec, path, id=f"{spec.name}/{path.relative_to(spec.seeds)}")
+    for spec in harness.discover(LAYOUT)
+    for path in spec.seed_files()
+]
 
 
 @pytest.mark.parametrize("spec, path", CASES)

@@ -11,9 +11,11 @@ def feed(*lines):
 
 
 def test_status_lines_update_executions_coverage_corpus_and_speed():
-    p = feed("#2\tINITED cov: 10 ft: 12 corp: 1/1b exec/s: 0 rss: 40Mb",
-             "#35\tNEW    cov: 14 ft: 20 corp: 3/7b lim: 4 exec/s: 0 rss: 30Mb L: 3/3 MS: 1 ChangeBit-",
-             "#65536\tpulse  cov: 240 ft: 446 corp: 24/917b lim: 70 exec/s: 21845 rss: 43Mb")
+    p = feed(
+        "#2\tINITED cov: 10 ft: 12 corp: 1/1b exec/s: 0 rss: 40Mb",
+        "#35\tNEW    cov: 14 ft: 20 corp: 3/7b lim: 4 exec/s: 0 rss: 30Mb L: 3/3 MS: 1 ChangeBit-",
+        "#65536\tpulse  cov: 240 ft: 446 corp: 24/917b lim: 70 exec/s: 21845 rss: 43Mb",
+    )
     assert (p.executions, p.cov, p.ft, p.corpus, p.exec_per_sec) == (65536, 240, 446, 24, 21845)
     assert p.saw_status_line and p.crashes == 0
 
@@ -25,9 +27,12 @@ def test_fork_mode_status_lines_carry_crash_counts():
 
 
 def test_final_stats_win_over_the_last_pulse():
-    p = feed("#1000\tpulse  cov: 5 ft: 5 corp: 1/1b lim: 4 exec/s: 500 rss: 1Mb",
-             "stat::number_of_executed_units: 4321", "stat::average_exec_per_sec:     2160",
-             "stat::new_units_added:          7")
+    p = feed(
+        "#1000\tpulse  cov: 5 ft: 5 corp: 1/1b lim: 4 exec/s: 500 rss: 1Mb",
+        "stat::number_of_executed_units: 4321",
+        "stat::average_exec_per_sec:     2160",
+        "stat::new_units_added:          7",
+    )
     assert p.executions == 4321 and p.exec_per_sec == 2160
     assert p.final_stats["new_units_added"] == 7
 

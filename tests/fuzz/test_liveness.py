@@ -62,8 +62,13 @@ def response(body: bytes) -> bytes:
 # The last upstream read both completes the response (the exchange closes) and pushes the slow
 # client's write buffer over its high watermark: the router pauses an upstream stream that is
 # already closed, and nothing ever resumes it.
-DEFECT_9 = [A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
-            A("upstream_send", payload=response(b"x" * 4000)), A("read")]
+DEFECT_9 = [
+    A("send", payload=GET),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=response(b"x" * 4000)),
+    A("read"),
+]
 
 
 def _read_disable_without_closed_check(self, disable):
@@ -80,6 +85,7 @@ def _read_disable_without_closed_check(self, disable):
 
 def test_a_pooled_connection_returned_read_disabled_is_a_stall_issue_13_defect_9(monkeypatch):
     from proxy.upstream import pool_conn
+
     monkeypatch.setattr(pool_conn.UpstreamStream, "read_disable", _read_disable_without_closed_check)
     err = fails("stall_read_disabled_idle_pool_connection", http(), DEFECT_9)
     assert "idle in its pool" in err.detail
@@ -91,13 +97,20 @@ def test_the_defect_9_session_passes_on_the_proxy():
 
 
 # -- flow control that is never released ---------------------------------------------------------------
-SLOW_CLIENT = [A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
-               A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 12000\r\n\r\n" + b"a" * 4000),
-               A("upstream_send", payload=b"b" * 4000), A("read", value=100), A("upstream_send", payload=b"c" * 4000)]
+SLOW_CLIENT = [
+    A("send", payload=GET),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 12000\r\n\r\n" + b"a" * 4000),
+    A("upstream_send", payload=b"b" * 4000),
+    A("read", value=100),
+    A("upstream_send", payload=b"c" * 4000),
+]
 
 
 def test_a_router_that_never_releases_its_upstream_pause_is_a_stall(monkeypatch):
     from proxy.http.filters.router import Router
+
     monkeypatch.setattr(Router, "on_downstream_below_write_watermark", lambda self: None)
     err = fails("stall_read_disabled_upstream", http(), SLOW_CLIENT)
     assert "bytes from the peer wait" in err.detail
@@ -110,7 +123,9 @@ def test_a_slow_client_session_passes_on_the_proxy():
 
 def tcp_proxy(filters=""):
     """A listener with 1 KiB buffers: `filters` (flow-style YAML items, each ending in ", "), then tcp_proxy."""
-    return build(load_bytes(f"""
+    return build(
+        load_bytes(
+            f"""
 listeners:
 - name: l
   address: {{host: 127.0.0.1, port: 10000}}
@@ -119,19 +134,29 @@ listeners:
   - filters: [{filters}{{tcp_proxy: {{cluster: c}}}}]
 clusters:
 - {{name: c, endpoints: [{{host: 127.0.0.1, port: 9000}}], per_connection_buffer_limit_bytes: 1024}}
-""".encode(), "yaml"))
+""".encode(),
+            "yaml",
+        )
+    )
 
 
 def test_a_tcp_proxy_that_forgets_to_resume_reading_is_a_stall(monkeypatch):
     from proxy.network.filters.tcp_proxy import TcpProxyFilter
+
     monkeypatch.setattr(TcpProxyFilter, "_resume_reading", lambda self, of_downstream: None)
-    fails("stall_read_disabled_tcp_proxy", tcp_proxy(), [A("upstream_connect"), A("upstream_send", payload=b"u" * 4096),
-                                                          A("upstream_send", payload=b"v" * 4096)])
+    fails(
+        "stall_read_disabled_tcp_proxy",
+        tcp_proxy(),
+        [A("upstream_connect"), A("upstream_send", payload=b"u" * 4096), A("upstream_send", payload=b"v" * 4096)],
+    )
 
 
 THROTTLE = "{fault: {throttle_bytes_per_sec: 1000}}, "
-FOUR_KB_FROM_UPSTREAM = [A("send", payload=b"q"), A("upstream_connect"), A("upstream_read")] + \
-    [A("upstream_send", payload=b"r" * 1000)] * 4 + [A("read")]
+FOUR_KB_FROM_UPSTREAM = (
+    [A("send", payload=b"q"), A("upstream_connect"), A("upstream_read")]
+    + [A("upstream_send", payload=b"r" * 1000)] * 4
+    + [A("read")]
+)
 
 
 def test_upstream_bytes_the_fault_throttle_holds_for_the_client_are_a_wait_not_a_stall():
@@ -139,7 +164,7 @@ def test_upstream_bytes_the_fault_throttle_holds_for_the_client_are_a_wait_not_a
     its held bytes pause the upstream (tcp_proxy, write watermarks). The upstream is read-disabled
     with no timer of its own: the throttle's timer, on the client's connection, resumes it."""
     s = run(tcp_proxy(THROTTLE), FOUR_KB_FROM_UPSTREAM + [A("advance", value=1000), A("read")])
-    assert s.network.opened[0].read_disable_count == 1     # still paused when the actions end
+    assert s.network.opened[0].read_disable_count == 1  # still paused when the actions end
     s = run(tcp_proxy(THROTTLE), FOUR_KB_FROM_UPSTREAM + [A("advance", value=4000), A("read")])
     assert len(s.downstream[0].received) == 4000 and s.network.opened[0].read_disable_count == 0
 
@@ -148,31 +173,37 @@ def test_a_throttle_that_never_resumes_the_upstream_it_paused_is_a_stall(monkeyp
     from proxy.buffer import WatermarkBuffer
     from proxy.network.filters.fault import FaultFilter
 
-    def throttle_writes_without_low_watermark(self, connection):   # the planted bug
+    def throttle_writes_without_low_watermark(self, connection):  # the planted bug
         self._held_out = WatermarkBuffer(connection._on_write_buffer_high, lambda: None, connection.buffer_limit)
         connection.add_write_filter(self)
+
     monkeypatch.setattr(FaultFilter, "throttle_writes", throttle_writes_without_low_watermark)
-    client_keeps_up = [A("advance", value=1000), A("read")] * 4   # its own write buffer never fills
-    fails("stall_read_disabled_tcp_proxy", tcp_proxy(THROTTLE),
-          FOUR_KB_FROM_UPSTREAM + client_keeps_up)
+    client_keeps_up = [A("advance", value=1000), A("read")] * 4  # its own write buffer never fills
+    fails("stall_read_disabled_tcp_proxy", tcp_proxy(THROTTLE), FOUR_KB_FROM_UPSTREAM + client_keeps_up)
 
 
 # -- requests that wait for nothing -------------------------------------------------------------------
 def test_a_pool_that_forgets_a_queued_request_is_a_stall(monkeypatch):
     from proxy.upstream.pool import ClusterHttpPool
+
     monkeypatch.setattr(ClusterHttpPool, "on_connection_ready", lambda self, pc: None)
     fails("stall_pool_queue", http(), [A("send", payload=GET), A("upstream_connect")])
 
 
 # Raw requests on two connections carry the id the strict peers link upstream requests by (fuzz/peers).
-QUEUED = [A("send", payload=b"POST / HTTP/1.1\r\nHost: h\r\nX-Fuzz-Id: a\r\nContent-Length: 10\r\n\r\nabc"),
-          A("upstream_connect"), A("connect"), A("send", 1, payload=b"GET / HTTP/1.1\r\nHost: h\r\nX-Fuzz-Id: b\r\n\r\n")]
+QUEUED = [
+    A("send", payload=b"POST / HTTP/1.1\r\nHost: h\r\nX-Fuzz-Id: a\r\nContent-Length: 10\r\n\r\nabc"),
+    A("upstream_connect"),
+    A("connect"),
+    A("send", 1, payload=b"GET / HTTP/1.1\r\nHost: h\r\nX-Fuzz-Id: b\r\n\r\n"),
+]
 
 
 def test_a_route_timeout_that_is_never_armed_is_a_stall(monkeypatch):
     # One connection allowed: the second request queues behind the first, whose client never
     # finishes its body. Only the route timeout can end the queued request.
     from proxy.http.filters.router import Router
+
     monkeypatch.setattr(Router, "_start_timeout", lambda self: None)
     fails("stall_route_timeout", http(cluster="max_connections: 1"), QUEUED)
 
@@ -185,16 +216,24 @@ def test_a_request_queued_behind_an_unfinished_one_gets_its_504():
 
 def test_a_request_timeout_that_is_never_armed_is_a_stall(monkeypatch):
     from proxy.http.conn_manager import ActiveStream
+
     monkeypatch.setattr(ActiveStream, "arm_request_timeout", lambda self, ms: None)
-    fails("stall_request_timeout", http(hcm="request_timeout_ms: 2000"),
-          [A("send", payload=b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc"), A("upstream_connect")])
+    fails(
+        "stall_request_timeout",
+        http(hcm="request_timeout_ms: 2000"),
+        [A("send", payload=b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc"), A("upstream_connect")],
+    )
 
 
 def test_a_fault_delay_that_never_resumes_is_a_stall_in_the_filter_chain(monkeypatch):
     from proxy.http.filters.fault import HttpFaultFilter
+
     monkeypatch.setattr(HttpFaultFilter, "_delay_over", lambda self: None)
-    err = fails("stall_filter_chain", http(filters="http_filters: [{fault: {delay_ms: 500}}]"),
-                [A("send", payload=GET), A("upstream_connect")])
+    err = fails(
+        "stall_filter_chain",
+        http(filters="http_filters: [{fault: {delay_ms: 500}}]"),
+        [A("send", payload=GET), A("upstream_connect")],
+    )
     assert "HttpFaultFilter" in err.detail
 
 
@@ -202,10 +241,19 @@ def test_a_response_the_proxy_never_writes_leaves_the_client_without_outcome(mon
     # The stream ends as answered but the codec drops the response: only the client's own record
     # (fuzz/peers) can tell.
     from proxy.http.h1 import H1ServerCodec
+
     monkeypatch.setattr(H1ServerCodec, "send_headers", lambda self, *args, **kwargs: None)
     monkeypatch.setattr(H1ServerCodec, "send_data", lambda self, *args, **kwargs: None)
-    err = fails("stall_request_without_outcome", http(),
-                [A("send", payload=GET), A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=response(b"ok"))])
+    err = fails(
+        "stall_request_without_outcome",
+        http(),
+        [
+            A("send", payload=GET),
+            A("upstream_connect"),
+            A("upstream_read"),
+            A("upstream_send", payload=response(b"ok")),
+        ],
+    )
     assert "saw no outcome" in err.detail
 
 
@@ -223,6 +271,7 @@ def _consume_without_credit(self, stream_id, n):
 
 def test_an_h2_codec_that_never_credits_consumed_bytes_is_found(monkeypatch):
     from proxy.http import h2 as h2codec
+
     monkeypatch.setattr(h2codec._H2Codec, "consume", _consume_without_credit)
     err = fails("h2_window_not_credited", http(codec="HTTP2"), H2_POST)
     assert "never acknowledged" in err.detail
@@ -230,16 +279,21 @@ def test_an_h2_codec_that_never_credits_consumed_bytes_is_found(monkeypatch):
 
 def test_a_connection_manager_that_never_consumes_request_body_is_found(monkeypatch):
     from proxy.http.conn_manager import ActiveStream
+
     monkeypatch.setattr(ActiveStream, "consume", lambda self: None)
     monkeypatch.setattr(ActiveStream, "_end", _end_without_consume(ActiveStream._end))
-    fails("h2_window_not_credited", http(codec="HTTP2"),
-          [A("send_http", value=3, payload=bytes([1, 0, 0, 30, 0, 0]) + b"b" * 40)])
+    fails(
+        "h2_window_not_credited",
+        http(codec="HTTP2"),
+        [A("send_http", value=3, payload=bytes([1, 0, 0, 30, 0, 0]) + b"b" * 40)],
+    )
 
 
 def _end_without_consume(original):
     def end(self, kind):
         self.unconsumed = 0
         return original(self, kind)
+
     return end
 
 
@@ -250,6 +304,7 @@ def test_h2_sessions_pass_on_the_proxy():
 
 def test_window_accounting_of_a_codec_pair_catches_a_missing_acknowledgement(monkeypatch):
     from proxy.http.codec_select import create_client_codec, create_server_codec
+
     client, server = create_client_codec("HTTP2"), create_server_codec("HTTP2")
     server.receive_data(client.data_to_send())
     sid = client.send_request_headers(b"POST", b"/", b"h", [], end_stream=False)
@@ -264,13 +319,17 @@ def test_window_accounting_of_a_codec_pair_catches_a_missing_acknowledgement(mon
 
 
 # -- memory held ------------------------------------------------------------------------------------
-BIG_RESPONSE = [A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
-                A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\n\r\n")] + \
-               [A("upstream_send", payload=bytes([97 + i % 26]) * 4000) for i in range(100)]
+BIG_RESPONSE = [
+    A("send", payload=GET),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\n\r\n"),
+] + [A("upstream_send", payload=bytes([97 + i % 26]) * 4000) for i in range(100)]
 
 
 def test_a_router_that_ignores_a_slow_client_holds_memory_beyond_the_limit(monkeypatch):
     from proxy.http.filters.router import Router
+
     monkeypatch.setattr(Router, "on_downstream_above_write_watermark", lambda self: None)
     err = fails("memory_held_over_limit_connection", http(), BIG_RESPONSE)
     assert "limit is 1024" in err.detail
@@ -285,22 +344,28 @@ def raw_h2_request(method: str, body: bytes = b"", settings=None) -> bytes:
     peer follows the connection, so nobody credits what the proxy sends back."""
     import h2.config
     import h2.connection
+
     client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     client.initiate_connection()
     if settings:
         client.update_settings(settings)
-    client.send_headers(1, [(":method", method), (":path", "/"), (":scheme", "http"), (":authority", "h")],
-                        end_stream=not body)
+    client.send_headers(
+        1, [(":method", method), (":path", "/"), (":scheme", "http"), (":authority", "h")], end_stream=not body
+    )
     if body:
         client.send_data(1, body, end_stream=True)
     return client.data_to_send()
 
 
 # The client's INITIAL_WINDOW_SIZE is 0 and it never opens the stream's window: the response waits.
-H2_SHUT_WINDOW = [A("send", payload=raw_h2_request("GET", settings={4: 0})), A("upstream_connect"), A("upstream_read"),
-                  A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\n\r\n")] + \
-                 [A(op, payload=b"d" * 4000 if op == "upstream_send" else b"") for _ in range(100)
-                  for op in ("upstream_send", "read")]
+H2_SHUT_WINDOW = [
+    A("send", payload=raw_h2_request("GET", settings={4: 0})),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\n\r\n"),
+] + [
+    A(op, payload=b"d" * 4000 if op == "upstream_send" else b"") for _ in range(100) for op in ("upstream_send", "read")
+]
 
 
 def test_a_stalled_h2_stream_buffering_upstream_body_without_bound_is_found(monkeypatch):
@@ -308,6 +373,7 @@ def test_a_stalled_h2_stream_buffering_upstream_body_without_bound_is_found(monk
     # the connection manager never reports it slow, so the router keeps reading the upstream into
     # the stream's HTTP/2 send buffer.
     from proxy.http.conn_manager import HttpConnectionManager
+
     monkeypatch.setattr(HttpConnectionManager, "check_slow_client", lambda self, stream: None)
     err = fails("memory_held_over_limit_connection", http(codec="HTTP2"), H2_SHUT_WINDOW)
     assert "for the client's windows" in err.detail
@@ -316,10 +382,14 @@ def test_a_stalled_h2_stream_buffering_upstream_body_without_bound_is_found(monk
 def test_a_router_that_ignores_its_buffer_limit_holds_the_request_body(monkeypatch):
     # No upstream connects: the body waits in the router, whose limit pauses the client's reads.
     from proxy.http.filters.router import Router
+
     monkeypatch.setattr(Router, "_pause_if_buffer_full", lambda self: None)
     post = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 400000\r\n\r\n"
-    err = fails("memory_held_over_limit_stream", http(),
-                [A("send", payload=post + b"p" * 4000)] + [A("send", payload=b"p" * 4000) for _ in range(60)])
+    err = fails(
+        "memory_held_over_limit_stream",
+        http(),
+        [A("send", payload=post + b"p" * 4000)] + [A("send", payload=b"p" * 4000) for _ in range(60)],
+    )
     assert "request in router" in err.detail
 
 
@@ -327,15 +397,20 @@ def _stalled_streams(n: int, body: int) -> list:
     """A raw HTTP/2 client opens n GETs with its windows shut; n HTTP/1.1 upstreams each send a long body."""
     import h2.config
     import h2.connection
+
     client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     client.initiate_connection()
     client.update_settings({4: 0})
     for i in range(n):
-        client.send_headers(1 + 2 * i, [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "h")],
-                            end_stream=True)
+        client.send_headers(
+            1 + 2 * i, [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "h")], end_stream=True
+        )
     head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % body
-    return [A("send", payload=client.data_to_send())] + [A("upstream_connect") for _ in range(n)] + \
-        [a for i in range(n) for a in (A("upstream_read", i), A("upstream_send", i, payload=head + b"s" * body))]
+    return (
+        [A("send", payload=client.data_to_send())]
+        + [A("upstream_connect") for _ in range(n)]
+        + [a for i in range(n) for a in (A("upstream_read", i), A("upstream_send", i, payload=head + b"s" * body))]
+    )
 
 
 def test_stalled_h2_streams_hold_about_one_limit_together():
@@ -352,6 +427,7 @@ def test_stalled_h2_streams_each_holding_a_limit_is_found_issue_13_defect_3(monk
             stream.slow_client = "stream"
             self._slow_streams = True
             stream.chain.on_downstream_watermark(True)
+
     monkeypatch.setattr(HttpConnectionManager, "check_slow_client", per_stream_only)
     err = fails("memory_held_over_limit_connection", http(codec="HTTP2", limit=65536), _stalled_streams(10, 80_000))
     assert "for the client's windows" in err.detail
@@ -368,15 +444,19 @@ def test_a_delay_that_re_arms_itself_forever_is_found_past_every_timeout(monkeyp
 
     def forever(self):  # the delay re-arms itself instead of letting the request go on
         self._timer.enable(self.config.delay_ms)
+
     monkeypatch.setattr(HttpFaultFilter, "_delay_over", forever)
-    err = fails("stall_filter_chain", http(filters="http_filters: [{fault: {delay_ms: 500}}]",
-                                           hcm="stream_idle_timeout_ms: 0"),
-                [A("send", payload=GET), A("upstream_connect")])
+    err = fails(
+        "stall_filter_chain",
+        http(filters="http_filters: [{fault: {delay_ms: 500}}]", hcm="stream_idle_timeout_ms: 0"),
+        [A("send", payload=GET), A("upstream_connect")],
+    )
     assert "keeps being re-armed" in err.detail
 
 
 def test_a_delay_that_re_arms_itself_forever_ends_at_the_stream_idle_timeout(monkeypatch):
     from proxy.http.filters.fault import HttpFaultFilter
+
     monkeypatch.setattr(HttpFaultFilter, "_delay_over", lambda self: self._timer.enable(self.config.delay_ms))
     s = run(http(filters="http_filters: [{fault: {delay_ms: 500}}]"), [A("send", payload=GET), A("upstream_connect")])
     assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 408")  # Envoy's stream_idle_timeout (5 min)
@@ -384,13 +464,18 @@ def test_a_delay_that_re_arms_itself_forever_ends_at_the_stream_idle_timeout(mon
 
 def test_a_stream_idle_timeout_that_never_fires_is_a_stall(monkeypatch):
     from proxy.http.conn_manager import ActiveStream
+
     monkeypatch.setattr(ActiveStream, "arm_idle_timeout", lambda self, ms: None)
-    fails("stall_stream_idle_timeout", http(), [A("send", payload=b"POST / HTTP/1.1\r\nHost: h\r\n"
-                                                                   b"Content-Length: 10\r\n\r\nabc")])
+    fails(
+        "stall_stream_idle_timeout",
+        http(),
+        [A("send", payload=b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")],
+    )
 
 
 def test_a_proxy_that_keeps_itself_busy_is_settle_unbounded(monkeypatch):
     from proxy.network.connection import Connection
+
     original = Connection.take_output
 
     def chatty(self, max_bytes=None):  # the planted bug: every read by the peer makes one more byte
@@ -398,19 +483,42 @@ def test_a_proxy_that_keeps_itself_busy_is_settle_unbounded(monkeypatch):
         if out and not self.is_client:
             self.write_buffer.add(b"!")
         return out
+
     monkeypatch.setattr(Connection, "take_output", chatty)
-    fails("settle_unbounded", http(), [A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
-                                      A("upstream_send", payload=response(b"ok"))])
+    fails(
+        "settle_unbounded",
+        http(),
+        [
+            A("send", payload=GET),
+            A("upstream_connect"),
+            A("upstream_read"),
+            A("upstream_send", payload=response(b"ok")),
+        ],
+    )
 
 
 def test_settling_stops_at_the_first_quiet_state_without_moving_time():
     s = Session(http())
-    s.run([A("connect"), A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
-           A("upstream_send", payload=response(b"ok")), A("read")])
+    s.run(
+        [
+            A("connect"),
+            A("send", payload=GET),
+            A("upstream_connect"),
+            A("upstream_read"),
+            A("upstream_send", payload=response(b"ok")),
+            A("read"),
+        ]
+    )
     assert s.dispatcher.now_ms() >= 120_000  # the shutdown's own advance
     s2 = Session(http())
-    for a in [A("connect"), A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
-              A("upstream_send", payload=response(b"ok")), A("read")]:
+    for a in [
+        A("connect"),
+        A("send", payload=GET),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=response(b"ok")),
+        A("read"),
+    ]:
         s2.apply(a)
         s2.dispatcher.run_posted()
     settle.settle(s2)
@@ -421,6 +529,7 @@ def test_settling_stops_at_the_first_quiet_state_without_moving_time():
 # -- the h2_codec harness: the codec pair settled ------------------------------------------------------
 def _pair_exchange(body: bytes):
     from fuzz.targets import h2pair
+
     pair = h2pair.Pair()
     c = pair.client
     head = (b"POST", b"/up", b"a.example", b"http", [])
@@ -442,6 +551,7 @@ def test_a_settled_codec_pair_passes_and_answers_the_request():
 
 def test_a_codec_that_never_credits_consumed_bytes_fails_the_pair(monkeypatch):
     from proxy.http import h2 as h2codec
+
     monkeypatch.setattr(h2codec._H2Codec, "consume", _consume_without_credit)
     with pytest.raises(InvariantViolation, match="h2_window_not_credited"):
         _pair_exchange(b"x" * 1000)
@@ -449,6 +559,7 @@ def test_a_codec_that_never_credits_consumed_bytes_fails_the_pair(monkeypatch):
 
 def test_a_codec_that_waits_for_a_window_wider_than_its_body_stalls(monkeypatch):
     from proxy.http import h2 as h2codec
+
     original = h2codec._H2Codec._flush_stream
 
     def all_or_nothing(self, stream_id):  # the planted bug: a body that does not fit at once waits for good
@@ -456,6 +567,7 @@ def test_a_codec_that_waits_for_a_window_wider_than_its_body_stalls(monkeypatch)
         if st is not None and st.out_bytes > self._conn.local_flow_control_window(stream_id):
             return
         original(self, stream_id)
+
     monkeypatch.setattr(h2codec._H2Codec, "_flush_stream", all_or_nothing)
     with pytest.raises(InvariantViolation, match="h2_outbound_stalled"):
         _pair_exchange(b"x" * 100_000)
@@ -463,9 +575,13 @@ def test_a_codec_that_waits_for_a_window_wider_than_its_body_stalls(monkeypatch)
 
 def test_a_response_whose_end_never_leaves_the_codec_is_a_request_without_outcome(monkeypatch):
     from proxy.http import h2 as h2codec
+
     original = h2codec.H2ServerCodec.send_headers
-    monkeypatch.setattr(h2codec.H2ServerCodec, "send_headers",
-                        lambda self, sid, status, headers, end_stream=False: original(self, sid, status, headers))
+    monkeypatch.setattr(
+        h2codec.H2ServerCodec,
+        "send_headers",
+        lambda self, sid, status, headers, end_stream=False: original(self, sid, status, headers),
+    )
     with pytest.raises(InvariantViolation, match="stall_request_without_outcome"):
         _pair_exchange(b"x" * 10)
 
@@ -474,6 +590,7 @@ def test_a_response_whose_end_never_leaves_the_codec_is_a_request_without_outcom
 def test_translate_finds_an_h2_server_codec_that_never_credits_consumed_bytes(monkeypatch):
     from fuzz.targets import translate
     from proxy.http import h2 as h2codec
+
     upload = raw_h2_request("POST", body=b"u" * 1000)
     translate.check(upload)  # passes on the proxy
     monkeypatch.setattr(h2codec._H2Codec, "consume", _consume_without_credit)
@@ -482,25 +599,34 @@ def test_translate_finds_an_h2_server_codec_that_never_credits_consumed_bytes(mo
 
 
 # -- a valid request, then pipelined in the same write one the HTTP/1.1 codec refuses -----------------
-PIPELINED_THEN_BAD = [A("send", payload=b"GET /first HTTP/1.1\r\nHost: h\r\n\r\nGET * HTTP/1.1\r\nHost: h\r\n\r\n"),
-                      A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=response(b"ok")), A("read")]
+PIPELINED_THEN_BAD = [
+    A("send", payload=b"GET /first HTTP/1.1\r\nHost: h\r\n\r\nGET * HTTP/1.1\r\nHost: h\r\n\r\n"),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=response(b"ok")),
+    A("read"),
+]
 
 
 def test_a_request_before_a_refused_pipelined_one_is_answered_then_the_400_and_the_close():
     s = run(http(), PIPELINED_THEN_BAD)
-    assert bytes(s.downstream[0].received) == (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
-                                               b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+    assert bytes(s.downstream[0].received) == (
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+        b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )
     assert s.downstream[0].conn.state.name == "CLOSED"
 
 
 def test_a_connection_manager_that_resets_requests_before_a_refused_one_leaves_the_client_waiting(monkeypatch):
     from proxy.http import conn_manager
+
     dispatch = conn_manager.HttpConnectionManager._dispatch
 
     def every_stream_dies(self, ev):  # the defect as found: a connection-level error reset the valid request
         if isinstance(ev, conn_manager.ProtocolError) and ev.stream_id is None:
             ev = conn_manager.ProtocolError(ev.reason, ev.status)
         return dispatch(self, ev)
+
     monkeypatch.setattr(conn_manager.HttpConnectionManager, "_dispatch", every_stream_dies)
     err = fails("stall_request_without_outcome", http(), PIPELINED_THEN_BAD)
     assert "GET /first" in err.detail

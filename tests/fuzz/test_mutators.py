@@ -43,8 +43,10 @@ def test_http1_tokenizer_is_lossless_on_any_bytes_and_reads_the_grammar():
     for data in samples:
         for response in (False, True):
             assert http1.parse(data, response).raw() == data
-    stream = http1.parse(b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         b"4;ext=1\r\nabcd\r\n0\r\nX-T: 1\r\n\r\nGET / HTTP/1.1\nHost: y\n\n")
+    stream = http1.parse(
+        b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"4;ext=1\r\nabcd\r\n0\r\nX-T: 1\r\n\r\nGET / HTTP/1.1\nHost: y\n\n"
+    )
     first, second = stream.messages
     assert [http1.field_name(f) for f in first.fields] == [b"host", b"transfer-encoding"]
     assert [c.data for c in first.chunks] == [b"abcd", b""] and first.trailers[0].text == b"X-T: 1"
@@ -128,8 +130,12 @@ def test_http1_operations_make_the_shapes_they_name():
     for seed in range(40):
         s = http1.parse(b"GET / HTTP/1.1\r\nHost: a\r\nX-Proxy-Hint: 1\r\nConnection: close\r\n\r\n")
         assert http1.connection_nominate(s, random.Random(seed))
-        tokens = [t.strip() for f in s.messages[0].fields if http1.field_name(f).strip().lower() == b"connection"
-                  for t in http1.field_value(f).split(b",")]
+        tokens = [
+            t.strip()
+            for f in s.messages[0].fields
+            if http1.field_name(f).strip().lower() == b"connection"
+            for t in http1.field_value(f).split(b",")
+        ]
         nominated |= {t for t in tokens if t.lower() in (b"host", b"x-proxy-hint")}
     assert b"X-PROXY-HINT" in nominated and any(t != t.lower() and t.lower() == b"host" for t in nominated)
 
@@ -147,8 +153,11 @@ def test_http2_field_mutations_keep_every_block_decodable():
 
 
 # ------------------------------------------------------------------------------ action scripts
-CODECS = {"session": actions.SessionCodec, "network_filter": actions.NetworkFilterCodec,
-          "http_filter": actions.HttpFilterCodec}
+CODECS = {
+    "session": actions.SessionCodec,
+    "network_filter": actions.NetworkFilterCodec,
+    "http_filter": actions.HttpFilterCodec,
+}
 
 
 @pytest.mark.parametrize("name", sorted(CODECS))
@@ -175,6 +184,7 @@ def test_action_mutations_stay_decodable_and_round_trip_through_the_encoder(name
 def test_action_heads_are_read_as_the_harnesses_read_them():
     """The split agrees with each harness's own layout (its seed builders)."""
     from fuzz.targets.examples import example_network_filters
+
     script = [session_module.Action("send", 0, payload=b"GET / HTTP/1.1\r\n\r\n")]
     assert actions.SessionCodec().split(session_module.encode_actions(script, 7, 2)) == (bytes([7, 2]), script)
     f = next(iter(example_network_filters()))
@@ -244,10 +254,12 @@ def test_a_failing_mutator_falls_back_to_bytes_and_counts_are_written(tmp_path, 
 
 def test_fuzzing_run_uses_the_custom_mutator_and_reports_its_shares(tmp_path):
     from fuzz import runner
+
     layout = harness.Layout(work=tmp_path / "work", reports=tmp_path / "reports")
     spec = harness.find(layout, "h1_server")
-    empty = harness.HarnessSpec(spec.name, spec.path, spec.target, tmp_path / "no-seeds", spec.dictionary,
-                                spec.options_path)
+    empty = harness.HarnessSpec(
+        spec.name, spec.path, spec.target, tmp_path / "no-seeds", spec.dictionary, spec.options_path
+    )
     result = runner.run(empty, layout, time_s=None, extra=["-runs=400", "-seed=1"])
     assert result.returncode == 0, result.log.read_text()[-2000:]
     assert any(k.startswith(("h1.", "cross.h1.")) for k in result.mutations), result.mutations
@@ -264,7 +276,7 @@ def test_filter_configurations_are_drawn_valid_from_the_schema():
             state = [mutator.codec.split(b"")[0], []]
             op(state, random.Random(seed))  # unchanged when it draws the head it had
             head = state[0]
-            blob = head[3:3 + int.from_bytes(head[1:3], "big")]
+            blob = head[3 : 3 + int.from_bytes(head[1:3], "big")]
             names = module.filter_names()
             try:
                 module.built_for(names[head[0] % len(names)], blob)

@@ -48,9 +48,14 @@ def route_corpus_copy(tmp_path: Path) -> str:
 
 
 def test_harness_file_runs_directly_from_anywhere(tmp_path):
-    done = subprocess.run([str(ROOT / "harnesses" / "fuzz_route.py"), "-runs=300", "-seed=1",
-                           route_corpus_copy(tmp_path)], cwd=tmp_path, env=active_venv_env(),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(ROOT / "harnesses" / "fuzz_route.py"), "-runs=300", "-seed=1", route_corpus_copy(tmp_path)],
+        cwd=tmp_path,
+        env=active_venv_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert instrumentation_counts(done.stderr)[0] == "route"
     assert "INITED" in done.stderr and "Done 300 runs" in done.stderr
@@ -58,9 +63,14 @@ def test_harness_file_runs_directly_from_anywhere(tmp_path):
 
 def test_harness_file_runs_in_libfuzzer_fork_mode(tmp_path):
     # Fork mode re-executes argv[0] (the .py file) for each job: that child must import too.
-    done = subprocess.run([str(ROOT / "harnesses" / "fuzz_route.py"), "-fork=1", "-runs=200", "-seed=1",
-                           route_corpus_copy(tmp_path)], cwd=tmp_path, env=active_venv_env(),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(ROOT / "harnesses" / "fuzz_route.py"), "-fork=1", "-runs=200", "-seed=1", route_corpus_copy(tmp_path)],
+        cwd=tmp_path,
+        env=active_venv_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "FUZZER: fork mode" in done.stderr or "INFO: -fork=1" in done.stderr, done.stderr[-2000:]
     assert "ModuleNotFoundError" not in done.stderr
@@ -75,10 +85,23 @@ def test_harness_file_runs_in_libfuzzer_fork_mode(tmp_path):
 def packaged(tmp_path_factory):
     base = tmp_path_factory.mktemp("oss-fuzz-local")
     env = dict(os.environ, OSS_FUZZ_LOCAL_DIR=str(base))
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "oss-fuzz-local.sh"), "--build-only",
-                           "--harness", "h1_server", "--harness", "session",
-                           "--add-harnesses", str(ROOT / "tests" / "triage_harness")],
-                          env=env, capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        [
+            "bash",
+            str(ROOT / "scripts" / "oss-fuzz-local.sh"),
+            "--build-only",
+            "--harness",
+            "h1_server",
+            "--harness",
+            "session",
+            "--add-harnesses",
+            str(ROOT / "tests" / "triage_harness"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return base
 
@@ -97,17 +120,28 @@ def test_packaged_binary_replays_its_seeds_with_the_same_instrumentation(package
     # From outside the repository, without PYTHONPATH: only the bundle.
     env = oss_fuzz_run.runner_env()
     env["PROXYFUZZ_PKI"] = str(tmp_path / "pki")
-    done = subprocess.run([str(binary), "-runs=0", *oss_fuzz_run.target_flags(binary), str(seeds)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [str(binary), "-runs=0", *oss_fuzz_run.target_flags(binary), str(seeds)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(rf"INFO: seed corpus: files: {count} ", done.stderr), done.stderr[-2000:]
     assert "INITED" in done.stderr
 
     # The same harness unpackaged, from the tree the bundle was built from ($SRC/proxyfuzz).
     source = packaged / "src" / "proxyfuzz"
-    unpackaged = subprocess.run([sys.executable, str(source / "harnesses" / f"fuzz_{name}.py"), "-runs=0"],
-                                cwd=source, env=dict(env, PYTHONPATH=str(source)),
-                                capture_output=True, text=True, timeout=900)
+    unpackaged = subprocess.run(
+        [sys.executable, str(source / "harnesses" / f"fuzz_{name}.py"), "-runs=0"],
+        cwd=source,
+        env=dict(env, PYTHONPATH=str(source)),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert instrumentation_counts(done.stderr) == instrumentation_counts(unpackaged.stderr)
 
 
@@ -141,8 +175,15 @@ def requirement_blocks(path: Path) -> dict:
     return pins
 
 
-@pytest.mark.parametrize("locked", ["requirements.txt", "requirements-bench.txt",
-                                    "scripts/oss-fuzz/builder-requirements.txt", "scripts/lock-tools.txt"])
+@pytest.mark.parametrize(
+    "locked",
+    [
+        "requirements.txt",
+        "requirements-bench.txt",
+        "scripts/oss-fuzz/builder-requirements.txt",
+        "scripts/lock-tools.txt",
+    ],
+)
 def test_requirements_are_locked_with_hashes_from_their_in_files(locked):
     locked = ROOT / locked
     pins = requirement_blocks(locked)
@@ -152,8 +193,9 @@ def test_requirements_are_locked_with_hashes_from_their_in_files(locked):
         if line:
             name, version = line.split("==")
             name = re.sub(r"\[.*\]", "", name).lower().replace("_", "-")
-            assert pins.get(name, ("missing",))[0] == version.strip(), \
+            assert pins.get(name, ("missing",))[0] == version.strip(), (
                 f"{source.name} pins {line}, {locked.name} has {pins.get(name)}: run scripts/lock-requirements.sh"
+            )
 
 
 def workflows() -> list[Path]:
@@ -164,8 +206,9 @@ def workflows() -> list[Path]:
 def test_workflow_pins_actions_by_sha_with_least_privilege(workflow):
     text = workflow.read_text()
     for uses in re.findall(r"uses:\s*(\S+.*)$", text, re.M):
-        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}\s+# v\d+(\.\d+)*", uses), \
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}\s+# v\d+(\.\d+)*", uses), (
             f"{workflow.name}: not pinned by commit SHA with its version in a comment: {uses}"
+        )
     doc = yaml.safe_load(text)
     assert doc["permissions"] in ({"contents": "read"}, {}), f"{workflow.name}: top-level permissions"
     for name, job in doc["jobs"].items():

@@ -29,6 +29,7 @@ def test_a_missing_api_is_named_with_the_version(monkeypatch):
 
 def test_counting_counters_restores_atheris_even_when_the_block_fails():
     import atheris
+
     real = atheris._reserve_counter
     with pytest.raises(ZeroDivisionError):
         with private_api.counting_counters():

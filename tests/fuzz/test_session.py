@@ -7,7 +7,12 @@ import pytest
 from fuzz import oracles, session
 from fuzz.session import Action, ConfigPool, Session
 
-TCP_EXAMPLES = ["examples/tcp_proxy.yaml", "examples/rbac_deny.yaml", "examples/fault_delay.yaml", "examples/ratelimit.yaml"]
+TCP_EXAMPLES = [
+    "examples/tcp_proxy.yaml",
+    "examples/rbac_deny.yaml",
+    "examples/fault_delay.yaml",
+    "examples/ratelimit.yaml",
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +25,14 @@ def tcp(pool):
 
 
 def echo_script(payload=b"hello world", end=True):
-    return [Action("connect"), Action("upstream_connect"), Action("send", payload=payload, end_stream=end),
-            Action("upstream_read"), Action("upstream_send", payload=payload.upper(), end_stream=end), Action("read")]
+    return [
+        Action("connect"),
+        Action("upstream_connect"),
+        Action("send", payload=payload, end_stream=end),
+        Action("upstream_read"),
+        Action("upstream_send", payload=payload.upper(), end_stream=end),
+        Action("read"),
+    ]
 
 
 def test_a_session_relays_bytes_both_ways_and_sees_clean_ends(pool):
@@ -55,6 +66,7 @@ def test_empty_and_tiny_inputs_run(pool):
 
 def test_byte_conservation_oracle_catches_bytes_dropped_at_half_close(pool, monkeypatch):
     from proxy.network.filters import tcp_proxy
+
     original = tcp_proxy.TcpProxyFilter._forward
 
     def lossy(self, buffer, end_stream, to_upstream):
@@ -89,6 +101,7 @@ def test_filter_rules_oracle_catches_on_data_after_close(pool, monkeypatch):
 
 def test_watermark_model_catches_an_off_by_one(monkeypatch):
     from proxy.buffer import WatermarkBuffer
+
     buf = WatermarkBuffer(lambda: None, lambda: None, 100)
     buf.add(b"x" * 102)
     oracles.check_watermark_state("ok", buf)
@@ -98,10 +111,17 @@ def test_watermark_model_catches_an_off_by_one(monkeypatch):
 
 
 def test_encode_actions_is_the_inverse_of_decoding():
-    script = [Action("upstream_connect", 0), Action("send", 1, payload=b"abc", end_stream=True),
-              Action("send_http", 0, value=3, payload=b"seed"), Action("read", 2, value=70000),
-              Action("connect", 0, value=9), Action("advance", value=5_000), Action("upstream_reset", 3),
-              Action("read_to", 1, value=3), Action("upstream_read_to", 0, value=len(session.DRAIN_LEVELS) - 1)]
+    script = [
+        Action("upstream_connect", 0),
+        Action("send", 1, payload=b"abc", end_stream=True),
+        Action("send_http", 0, value=3, payload=b"seed"),
+        Action("read", 2, value=70000),
+        Action("connect", 0, value=9),
+        Action("advance", value=5_000),
+        Action("upstream_reset", 3),
+        Action("read_to", 1, value=3),
+        Action("upstream_read_to", 0, value=len(session.DRAIN_LEVELS) - 1),
+    ]
     reader = session.Reader(session.encode_actions(script, config=5, read_size=2))
     assert (reader.int(1, 256), reader.int(1, len(session.READ_SIZES))) == (5, 2)
     assert session.decode_actions(reader)[1:] == script
@@ -127,6 +147,7 @@ LEVEL = {name: i for i, (name, _) in enumerate(session.DRAIN_LEVELS)}
 def small_tcp():
     from proxy.build import build
     from proxy.config import load_bytes
+
     return build(load_bytes(SMALL_TCP, "yaml"))
 
 
@@ -143,8 +164,15 @@ def test_read_to_leaves_the_write_buffer_at_the_level_its_watermarks_name(small_
     steps(s, [Action("connect"), Action("upstream_connect"), Action("upstream_send", payload=b"u" * 4096)])
     buf = s.downstream[0].conn.write_buffer
     assert (buf.high_watermark, buf.low_watermark, len(buf)) == (1025, 512, 4096) and buf.above_high_watermark
-    for level, expected, above in (("high+1", 1026, True), ("high", 1025, True), ("low+1", 513, True),
-                                   ("low", 512, False), ("low", 512, False), ("1", 1, False), ("0", 0, False)):
+    for level, expected, above in (
+        ("high+1", 1026, True),
+        ("high", 1025, True),
+        ("low+1", 513, True),
+        ("low", 512, False),
+        ("low", 512, False),
+        ("1", 1, False),
+        ("0", 0, False),
+    ):
         steps(s, [Action("read_to", value=LEVEL[level])])
         assert (len(buf), buf.above_high_watermark) == (expected, above), level
     up = s.network.opened[0]
@@ -172,8 +200,12 @@ def _low_watermark_compared_with_less_than(monkeypatch):
 
 
 def test_draining_to_exactly_the_low_watermark_catches_a_low_watermark_off_by_one(small_tcp, monkeypatch):
-    script = [Action("connect"), Action("upstream_connect"), Action("upstream_send", payload=b"u" * 4096),
-              Action("read_to", value=LEVEL["low"])]
+    script = [
+        Action("connect"),
+        Action("upstream_connect"),
+        Action("upstream_send", payload=b"u" * 4096),
+        Action("read_to", value=LEVEL["low"]),
+    ]
     Session(small_tcp).run(script)
     _low_watermark_compared_with_less_than(monkeypatch)
     with pytest.raises(oracles.InvariantViolation, match="watermark_missed_low"):
@@ -192,7 +224,9 @@ def test_every_change_of_a_connection_buffer_is_checked_not_only_the_state_after
         buf.drain(2000 - buf.low_watermark)  # at low: the check runs inside the drain itself
 
 
-def test_chain_tours_start_a_connection_on_every_other_filter_chain_and_catch_a_resume_bug(skip_on_new_connection_after_resume):
+def test_chain_tours_start_a_connection_on_every_other_filter_chain_and_catch_a_resume_bug(
+    skip_on_new_connection_after_resume,
+):
     from fuzz.session_seeds import chain_tours, retarget, CHAIN_TOUR
 
     pool = ConfigPool(["corpus/session_configs/config-s1-0007.yaml"])  # fault (delay) before an HCM on chain 2

@@ -15,25 +15,43 @@ from proxy.tls import transport
 from tests.fuzz.test_build_harness import bootstrap
 
 PKI = ensure()
-CERT = {"certificate_chain": {"filename": str(PKI / "server.pem")}, "private_key": {"filename": str(PKI / "server.key")}}
+CERT = {
+    "certificate_chain": {"filename": str(PKI / "server.pem")},
+    "private_key": {"filename": str(PKI / "server.key")},
+}
 
 
 def tls_chain(names, cluster, **extra):
-    return {"filter_chain_match": {"server_names": names}, "filters": [{"tcp_proxy": {"cluster": cluster}}],
-            "tls_context": {"common_tls_context": {"tls_certificates": [CERT], **extra}}}
+    return {
+        "filter_chain_match": {"server_names": names},
+        "filters": [{"tcp_proxy": {"cluster": cluster}}],
+        "tls_context": {"common_tls_context": {"tls_certificates": [CERT], **extra}},
+    }
 
 
 def config(upstream_tls=False):
-    listeners = [{"name": "sni", "address": {"host": "127.0.0.1", "port": 10000},
-                  "listener_filters": [{"proxy_protocol": {"allow_requests_without_proxy_protocol": True}},
-                                       {"tls_inspector": {}}],
-                  "filter_chains": [tls_chain(["a.example.com"], "a"), tls_chain(["*.example.com"], "b"),
-                                    {"filters": [{"tcp_proxy": {"cluster": "plain"}}]}]}]
+    listeners = [
+        {
+            "name": "sni",
+            "address": {"host": "127.0.0.1", "port": 10000},
+            "listener_filters": [
+                {"proxy_protocol": {"allow_requests_without_proxy_protocol": True}},
+                {"tls_inspector": {}},
+            ],
+            "filter_chains": [
+                tls_chain(["a.example.com"], "a"),
+                tls_chain(["*.example.com"], "b"),
+                {"filters": [{"tcp_proxy": {"cluster": "plain"}}]},
+            ],
+        }
+    ]
     clusters = [{"name": n, "endpoints": [{"host": "127.0.0.1", "port": 9000 + i}]} for i, n in enumerate("ab")]
     clusters.append({"name": "plain", "endpoints": [{"host": "127.0.0.1", "port": 9010}]})
     if upstream_tls:
         for c in clusters:
-            c["tls_context"] = {"common_tls_context": {"validation_context": {"trusted_ca": {"filename": str(PKI / "ca.pem")}}}}
+            c["tls_context"] = {
+                "common_tls_context": {"validation_context": {"trusted_ca": {"filename": str(PKI / "ca.pem")}}}
+            }
     return build(bootstrap({"listeners": listeners, "clusters": clusters}))
 
 
@@ -51,53 +69,86 @@ def tls_connect(variant, mode):
 
 
 def test_tls_clients_reach_the_chain_their_sni_names_and_plaintext_flows_both_ways():
-    s = run([tls_connect(SNI_A, TLS | SNI | ALPN_H2), tls_connect(SNI_WWW, TLS | SNI | PROXY_V2),
-             A("upstream_connect", 0), A("upstream_connect", 1), A("send", 0, payload=b"to a"),
-             A("send", 1, payload=b"to b", end_stream=True), A("upstream_read", 0), A("upstream_read", 1),
-             A("upstream_send", 0, payload=b"from a"), A("read", 0)])
+    s = run(
+        [
+            tls_connect(SNI_A, TLS | SNI | ALPN_H2),
+            tls_connect(SNI_WWW, TLS | SNI | PROXY_V2),
+            A("upstream_connect", 0),
+            A("upstream_connect", 1),
+            A("send", 0, payload=b"to a"),
+            A("send", 1, payload=b"to b", end_stream=True),
+            A("upstream_read", 0),
+            A("upstream_read", 1),
+            A("upstream_send", 0, payload=b"from a"),
+            A("read", 0),
+        ]
+    )
     a, b = s.downstream[0], s.downstream[1]
     assert a.conn.stream_info["filter_chain"] == "filter_chains[0]" and a.conn.ssl.alpn == ""
     assert b.conn.stream_info["filter_chain"] == "filter_chains[1]"
-    assert b.conn.remote_address != b.conn.direct_remote_address          # the PROXY header's source
+    assert b.conn.remote_address != b.conn.direct_remote_address  # the PROXY header's source
     ups = {c.remote_address[1]: c.io for c in s.network.opened}
     assert bytes(ups[9000].received) == b"to a" and bytes(ups[9001].received) == b"to b"
     assert bytes(a.received) == b"from a"
-    assert b"to a" not in bytes(a.wire_sent)                                # encrypted on the wire
+    assert b"to a" not in bytes(a.wire_sent)  # encrypted on the wire
 
 
 def test_a_clear_text_client_on_a_tls_listener_takes_the_plaintext_chain():
-    s = run([A("connect_tls", SNI_A, payload=bytes([SNI])), A("send", 0, payload=b"GET / HTTP/1.1\r\n\r\n"),
-             A("upstream_connect", 0), A("upstream_read", 0)])
+    s = run(
+        [
+            A("connect_tls", SNI_A, payload=bytes([SNI])),
+            A("send", 0, payload=b"GET / HTTP/1.1\r\n\r\n"),
+            A("upstream_connect", 0),
+            A("upstream_read", 0),
+        ]
+    )
     conn = s.downstream[0].conn
     assert conn.stream_info["filter_chain"] == "filter_chains[2]" and conn.transport_protocol == "raw_buffer"
 
 
 def test_tls_upstreams_get_plaintext_through_their_own_handshake():
-    s = run([tls_connect(SNI_A, TLS | SNI), A("upstream_connect", 0), A("send", 0, payload=b"secret"),
-             A("upstream_read", 0)], config(upstream_tls=True))
+    s = run(
+        [
+            tls_connect(SNI_A, TLS | SNI),
+            A("upstream_connect", 0),
+            A("send", 0, payload=b"secret"),
+            A("upstream_read", 0),
+        ],
+        config(upstream_tls=True),
+    )
     up = s.network.opened[0]
     assert up.ssl is not None and bytes(up.io.received) == b"secret"
     assert b"secret" not in bytes(up.io.wire_received)
 
 
 def test_plaintext_on_a_tls_wire_is_caught(monkeypatch):
-    monkeypatch.setattr(transport.TlsTransportSocket, "take_wire_output",
-                        lambda self, conn, n: conn.write_buffer.take(n) or self.outgoing.read(-1 if n is None else n))
+    monkeypatch.setattr(
+        transport.TlsTransportSocket,
+        "take_wire_output",
+        lambda self, conn, n: conn.write_buffer.take(n) or self.outgoing.read(-1 if n is None else n),
+    )
     with pytest.raises(InvariantViolation) as err:
-        run([tls_connect(SNI_A, TLS | SNI), A("upstream_connect", 0), A("upstream_send", 0, payload=b"reply"),
-             A("read", 0)])
+        run(
+            [
+                tls_connect(SNI_A, TLS | SNI),
+                A("upstream_connect", 0),
+                A("upstream_send", 0, payload=b"reply"),
+                A("read", 0),
+            ]
+        )
     assert err.value.name == "tls_plaintext_on_the_wire"
 
 
 def test_data_before_connected_is_caught(monkeypatch):
     real = transport.TlsTransportSocket._handshake
 
-    def connected_late(self, conn):   # plaintext reaches the filters before Connected is raised
+    def connected_late(self, conn):  # plaintext reaches the filters before Connected is raised
         raise_connected, conn.raise_connected = conn.raise_connected, lambda: None
         real(self, conn)
         if self.handshaken:
             self._read(conn, False)
             raise_connected()
+
     monkeypatch.setattr(transport.TlsTransportSocket, "_handshake", connected_late)
     with pytest.raises(InvariantViolation) as err:
         run([tls_connect(SNI_A, TLS | SNI), A("upstream_connect", 0), A("send", 0, payload=b"early")])
@@ -105,7 +156,7 @@ def test_data_before_connected_is_caught(monkeypatch):
 
 
 def test_a_chain_against_envoys_precedence_is_caught(monkeypatch):
-    monkeypatch.setattr(chain_match, "_wildcards", lambda name: iter(()))   # wildcards never match
+    monkeypatch.setattr(chain_match, "_wildcards", lambda name: iter(()))  # wildcards never match
     with pytest.raises(InvariantViolation) as err:
         run([tls_connect(SNI_WWW, TLS | SNI), A("upstream_connect", 0)])
     assert err.value.name == "listener_filter_chain_match"
@@ -119,11 +170,13 @@ def test_connect_tls_round_trips_through_the_encoder():
 
 def test_connected_before_the_handshake_is_caught(monkeypatch):
     from proxy.network.listener import BuiltListener
+
     real = BuiltListener._start
 
-    def connected_at_accept(self, conn, chain, ctx):   # as if TLS sockets were up at accept
+    def connected_at_accept(self, conn, chain, ctx):  # as if TLS sockets were up at accept
         real(self, conn, chain, ctx)
         conn.raise_connected()
+
     monkeypatch.setattr(BuiltListener, "_start", connected_at_accept)
     with pytest.raises(InvariantViolation) as err:
         run([tls_connect(SNI_A, TLS | SNI), A("upstream_connect", 0)])
@@ -132,34 +185,53 @@ def test_connected_before_the_handshake_is_caught(monkeypatch):
 
 def tls_only():
     """One listener whose only chain terminates TLS in front of tcp_proxy (the CI crash's shape)."""
-    listener = {"name": "tls", "address": {"host": "127.0.0.1", "port": 10000},
-                "filter_chains": [{"filters": [{"tcp_proxy": {"cluster": "a"}}],
-                                   "tls_context": {"common_tls_context": {"tls_certificates": [CERT]}}}]}
-    return build(bootstrap({"listeners": [listener],
-                            "clusters": [{"name": "a", "endpoints": [{"host": "127.0.0.1", "port": 9000}]}]}))
+    listener = {
+        "name": "tls",
+        "address": {"host": "127.0.0.1", "port": 10000},
+        "filter_chains": [
+            {
+                "filters": [{"tcp_proxy": {"cluster": "a"}}],
+                "tls_context": {"common_tls_context": {"tls_certificates": [CERT]}},
+            }
+        ],
+    }
+    return build(
+        bootstrap(
+            {"listeners": [listener], "clusters": [{"name": "a", "endpoints": [{"host": "127.0.0.1", "port": 9000}]}]}
+        )
+    )
 
 
 def test_a_clear_text_client_on_a_tls_only_chain_reads_an_alert_and_nothing_relayed():
     """A client that never starts TLS sends bytes that are no ClientHello: the proxy answers with a
     TLS alert record and closes. The alert is the TLS stack's (judged as records), not bytes relayed
     from the upstream, which sent none: CI reported it as bytes_invented."""
-    s = run([A("connect_tls", 0, payload=bytes([0])), A("upstream_connect", 0),
-             A("send", 0, payload=b"\x00\x03\r\x00\x04\x06\x01\n\x01\x00\x00\x00\t", end_stream=True),
-             A("read", 0)], tls_only())
+    s = run(
+        [
+            A("connect_tls", 0, payload=bytes([0])),
+            A("upstream_connect", 0),
+            A("send", 0, payload=b"\x00\x03\r\x00\x04\x06\x01\n\x01\x00\x00\x00\t", end_stream=True),
+            A("read", 0),
+        ],
+        tls_only(),
+    )
     client = s.downstream[0]
-    assert bytes(client.wire_received)[:1] == b"\x15"          # an alert record
+    assert bytes(client.wire_received)[:1] == b"\x15"  # an alert record
     assert not client.conn.connected and not s.network.opened[0].io.sent
 
 
 def test_invented_plaintext_for_a_tls_client_is_still_caught(monkeypatch):
     real = transport.TlsTransportSocket.take_wire_output
 
-    def doubled(self, conn, n):   # every plaintext chunk is encrypted twice
+    def doubled(self, conn, n):  # every plaintext chunk is encrypted twice
         if self.handshaken and len(conn.write_buffer):
             conn.write_buffer.add(conn.write_buffer.bytes())
         return real(self, conn, n)
+
     monkeypatch.setattr(transport.TlsTransportSocket, "take_wire_output", doubled)
     with pytest.raises(InvariantViolation) as err:
-        run([tls_connect(0, TLS), A("upstream_connect", 0), A("upstream_send", 0, payload=b"reply"),
-             A("read", 0)], tls_only())
+        run(
+            [tls_connect(0, TLS), A("upstream_connect", 0), A("upstream_send", 0, payload=b"reply"), A("read", 0)],
+            tls_only(),
+        )
     assert err.value.name == "bytes_invented"

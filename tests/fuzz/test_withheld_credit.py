@@ -54,7 +54,7 @@ def test_a_withholding_client_leaves_the_proxy_without_window_until_settling():
     assert client.withhold and sum(client._withheld.values()) > 0
     assert _proxy_codec(s)._conn.outbound_flow_control_window == 0
     assert _proxy_codec(s).buffered_outbound_total() > 65536
-    assert _body_bytes_read(s) == 65535   # one connection window, never reopened
+    assert _body_bytes_read(s) == 65535  # one connection window, never reopened
     # The same script with a client that credits what it reads: the window is given back.
     crediting = _actions_only(http(codec="HTTP2", limit=65536), [A("settings", value=0)] + STALLED[1:])
     assert _body_bytes_read(crediting) > 65535
@@ -70,12 +70,15 @@ def test_stalled_streams_each_holding_a_limit_are_found_issue_13_defect_3(monkey
     # The connection manager never sees what the connection's streams hold together, only each stream's
     # own bytes: three stalled streams hold three limits.
     from proxy.http.conn_manager import HttpConnectionManager
+
     real = HttpConnectionManager._buffered_outbound
-    monkeypatch.setattr(HttpConnectionManager, "_buffered_outbound",
-                        lambda self, stream_id=None: 0 if stream_id is None else real(self, stream_id))
+    monkeypatch.setattr(
+        HttpConnectionManager,
+        "_buffered_outbound",
+        lambda self, stream_id=None: 0 if stream_id is None else real(self, stream_id),
+    )
     err = fails("memory_held_over_limit_connection", http(codec="HTTP2", limit=262144), STALLED)
     assert "for the client's windows" in err.detail
-
 
 
 # -- frames as large as the proxy advertised ---------------------------------------------------------
@@ -86,11 +89,12 @@ BIG_FRAMES = "http2_protocol_options: {max_frame_size: 65536}"
 def _frames_sent(session, index: int = 0) -> list:
     """(type, length) of every frame client `index` sent, after the preface."""
     from fuzz.peers.h2_wire import PREFACE
-    data, out = bytes(session.downstream[index].sent)[len(PREFACE):], []
+
+    data, out = bytes(session.downstream[index].sent)[len(PREFACE) :], []
     while len(data) >= 9:
         n = int.from_bytes(data[:3], "big")
         out.append((data[3], n))
-        data = data[9 + n:]
+        data = data[9 + n :]
     return out
 
 
@@ -104,11 +108,13 @@ def test_an_upload_goes_in_frames_as_large_as_the_proxy_advertised():
 def test_a_proxy_that_refuses_frames_within_its_advertised_size_is_found(monkeypatch):
     # The planted bug: the codec advertises max_frame_size but h2 keeps its own 16384 limit.
     from proxy.http import h2 as proxy_h2
+
     real = proxy_h2._H2Codec.__init__
 
     def init(self, *args, **kwargs):
         real(self, *args, **kwargs)
         self._conn.max_inbound_frame_size = 16384
+
     monkeypatch.setattr(proxy_h2._H2Codec, "__init__", init)
     err = fails("h2_wire_unearned_frame_size_error", http(codec="HTTP2", hcm=BIG_FRAMES), LARGE_FRAMES)
     assert "65536-byte SETTINGS_MAX_FRAME_SIZE" in err.detail
@@ -117,6 +123,7 @@ def test_a_proxy_that_refuses_frames_within_its_advertised_size_is_found(monkeyp
 def test_a_frame_over_the_advertised_size_earns_its_error():
     # The proxy advertises the default 16384: a client frame over it is refused, and that is earned.
     from fuzz.peers.h2_wire import H2Monitor, PREFACE
+
     monitor = H2Monitor(judged_is_client=False)
     monitor.peer(PREFACE + (20000).to_bytes(3, "big") + bytes([0, 0]) + (1).to_bytes(4, "big") + bytes(20000))
     goaway = (8).to_bytes(3, "big") + bytes([7, 0]) + bytes(4) + bytes(4) + (6).to_bytes(4, "big")
@@ -131,17 +138,19 @@ def test_a_window_raised_by_settings_lets_the_held_body_go():
     s = run(http(codec="HTTP2"), RAISED)
     (ex,) = s.peers.exchanges
     assert ex.outcome == "response" and ex.response.body == b"w" * 48
-    assert not s.peers.clients[0].zero_window   # no WINDOW_UPDATE opened it: the SETTINGS did
+    assert not s.peers.clients[0].zero_window  # no WINDOW_UPDATE opened it: the SETTINGS did
 
 
 def test_a_proxy_that_waits_for_window_update_after_settings_is_found(monkeypatch):
     # The planted bug (curl/curl#11450's class): held DATA is retried on WINDOW_UPDATE only.
     import h2.events
     from proxy.http import h2 as proxy_h2
+
     real = proxy_h2._H2Codec._translate
 
     def translate(self, ev, merged, events):
         if not isinstance(ev, h2.events.RemoteSettingsChanged):
             real(self, ev, merged, events)
+
     monkeypatch.setattr(proxy_h2._H2Codec, "_translate", translate)
     fails("stall_request_without_outcome", http(codec="HTTP2"), RAISED)

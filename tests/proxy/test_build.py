@@ -16,15 +16,30 @@ from proxy.network.sim import SimNetwork
 from tests.fuzz.test_build_harness import L4, bootstrap, tcp_config
 
 ISSUE_EXAMPLE = {
-    "listeners": [{"name": "tcp_in", "address": {"host": "127.0.0.1", "port": 10000},
-                   "filter_chains": [{"filters": [{"tcp_proxy": {"cluster": "echo"}}]}]}],
+    "listeners": [
+        {
+            "name": "tcp_in",
+            "address": {"host": "127.0.0.1", "port": 10000},
+            "filter_chains": [{"filters": [{"tcp_proxy": {"cluster": "echo"}}]}],
+        }
+    ],
     "clusters": [{"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": 9000}]}],
 }
 
 # Values with no mutable state (a compiled regex cannot be changed after compile; a TLS context is
 # configured once at build and keeps nothing a later connection can observe: proxy/tls/context.py).
-_LEAVES = (str, bytes, int, float, bool, type(None), ipaddress.IPv4Network, ipaddress.IPv6Network, re.Pattern,
-           ssl.SSLContext)
+_LEAVES = (
+    str,
+    bytes,
+    int,
+    float,
+    bool,
+    type(None),
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+    re.Pattern,
+    ssl.SSLContext,
+)
 
 
 def assert_deeply_immutable(obj, path="built", seen=None):
@@ -53,10 +68,12 @@ def assert_deeply_immutable(obj, path="built", seen=None):
 
 
 def full_config():
-    cfg = tcp_config({"rbac": {"action": "DENY", "policies": [{"name": "p", "source_prefixes": ["10.9.0.0/16"]}]}},
-                     {"local_ratelimit": {"max_tokens": 2, "tokens_per_fill": 1, "fill_interval_ms": 100}},
-                     {"fault": {"delay_ms": 0, "throttle_bytes_per_sec": 0}},
-                     cluster={"endpoints": [{"host": "127.0.0.1", "port": 9000}, {"host": "127.0.0.1", "port": 9001}]})
+    cfg = tcp_config(
+        {"rbac": {"action": "DENY", "policies": [{"name": "p", "source_prefixes": ["10.9.0.0/16"]}]}},
+        {"local_ratelimit": {"max_tokens": 2, "tokens_per_fill": 1, "fill_interval_ms": 100}},
+        {"fault": {"delay_ms": 0, "throttle_bytes_per_sec": 0}},
+        cluster={"endpoints": [{"host": "127.0.0.1", "port": 9000}, {"host": "127.0.0.1", "port": 9001}]},
+    )
     cfg["listeners"][0]["filter_chains"][0]["filter_chain_match"] = {"source_prefix_ranges": ["10.0.0.0/8"]}
     return cfg
 
@@ -84,6 +101,7 @@ def test_the_walker_catches_mutable_state():
     @dataclasses.dataclass(frozen=True)
     class Holder:
         items: object
+
     with pytest.raises(AssertionError):
         assert_deeply_immutable(Holder(items=[1]))
     state = {}
@@ -102,18 +120,18 @@ def test_the_built_config_keeps_no_reference_to_the_message():
 def test_two_instances_of_one_build_share_no_mutable_state():
     built = build(bootstrap(full_config()))
     first = L4(None, built=built)
-    for _ in range(3):                                   # round robin moves, the bucket empties
+    for _ in range(3):  # round robin moves, the bucket empties
         first.accept(remote=("10.1.0.1", 1))
     assert first.counter("local_ratelimit.rate_limited") == 1
     second = L4(None, built=built)
     conn, _ = second.accept(remote=("10.1.0.1", 1))
-    assert conn.is_open                                  # a full bucket of its own
-    assert second.net.opened[0].remote_address == ("127.0.0.1", 9000)   # round robin from the start
+    assert conn.is_open  # a full bucket of its own
+    assert second.net.opened[0].remote_address == ("127.0.0.1", 9000)  # round robin from the start
     assert second.counter("local_ratelimit.rate_limited") == 0
     assert second.counter("listener.tcp_in.downstream_cx_total") == 1
     assert first.ctx.cluster_manager is not second.ctx.cluster_manager
     assert first.ctx.stats is not second.ctx.stats and first.ctx.shared is not second.ctx.shared
-    assert_deeply_immutable(built)                       # running instances changed nothing in it
+    assert_deeply_immutable(built)  # running instances changed nothing in it
 
 
 def test_instantiate_gives_a_fresh_seeded_context():
@@ -127,9 +145,16 @@ def test_instantiate_gives_a_fresh_seeded_context():
 
 def test_an_unregistered_filter_is_an_error_only_when_a_config_uses_it(monkeypatch):
     monkeypatch.delitem(registry._NETWORK_FILTERS._factories, "http_connection_manager", raising=False)
-    build(bootstrap(ISSUE_EXAMPLE))                      # not used: fine
-    cfg = tcp_config(chains=[{"filters": [{"http_connection_manager": {
-        "route_config": {"virtual_hosts": [{"name": "v", "domains": ["*"]}]}}}]}])
+    build(bootstrap(ISSUE_EXAMPLE))  # not used: fine
+    cfg = tcp_config(
+        chains=[
+            {
+                "filters": [
+                    {"http_connection_manager": {"route_config": {"virtual_hosts": [{"name": "v", "domains": ["*"]}]}}}
+                ]
+            }
+        ]
+    )
     with pytest.raises(BuildError) as err:
         build(bootstrap(cfg))
     assert err.value.path == "listeners[0].filter_chains[0].filters[0].http_connection_manager"
@@ -145,8 +170,9 @@ def test_an_unknown_cluster_is_a_build_error_naming_the_field():
 
 def test_all_zero_weights_are_a_build_error():
     cfg = tcp_config()
-    cfg["listeners"][0]["filter_chains"][0]["filters"][0] = {"tcp_proxy": {"weighted_clusters": {"clusters": [
-        {"name": "echo", "weight": 0}]}}}
+    cfg["listeners"][0]["filter_chains"][0]["filters"][0] = {
+        "tcp_proxy": {"weighted_clusters": {"clusters": [{"name": "echo", "weight": 0}]}}
+    }
     with pytest.raises(BuildError, match="weights must not all be 0"):
         build(bootstrap(cfg))
 
@@ -176,6 +202,7 @@ def test_built_config_type():
 
 def _example_files():
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[2]
     return sorted((root / "examples").glob("*.yaml")) + sorted((root / "corpus" / "session_configs").glob("*.yaml"))
 
@@ -183,8 +210,14 @@ def _example_files():
 @pytest.mark.parametrize("path", _example_files(), ids=lambda p: p.name)
 def test_every_example_and_session_config_that_validates_also_builds(path):
     from proxy.config import load_file
+
     bootstrap_msg = load_file(path)
-    used = {f.WhichOneof("filter") for listener in bootstrap_msg.listeners for c in listener.filter_chains for f in c.filters}
+    used = {
+        f.WhichOneof("filter")
+        for listener in bootstrap_msg.listeners
+        for c in listener.filter_chains
+        for f in c.filters
+    }
     missing = used - set(registry.registered_network_filters())
     if missing:
         pytest.skip(f"{path.name} uses {sorted(missing)}, not registered in this build yet")

@@ -74,6 +74,7 @@ class FakeServer:
 
         class Ctx:
             stats = Stats()
+
         self.ctx = Ctx()
         self.started, self.draining = started, draining
         self.built = type("Built", (), {"clusters": {}})()

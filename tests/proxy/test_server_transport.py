@@ -34,6 +34,7 @@ def listener(*filter_classes, buffer_limit=MiB, match=FilterChainMatch(), half_c
         conn.enable_half_close(half_close)
         for cls in filter_classes:
             conn.add_read_filter(cls())
+
     chain = BuiltFilterChain(match=match, installs=(install,), filter_names=("test",))
     return BuiltListener(name=name, address=("127.0.0.1", 0), buffer_limit=buffer_limit, filter_chains=(chain,))
 
@@ -54,6 +55,7 @@ def pattern(n: int) -> bytes:
 
 class Echo(ReadFilter):
     """Writes back what it reads; records the size of every read the connection got."""
+
     reads: list = []
 
     def on_data(self, buf, end_stream):
@@ -86,6 +88,7 @@ def test_bytes_round_trip_and_no_read_is_larger_than_read_size():
 
 class StopReadingAfterFirstData(ReadFilter):
     """Disables reading on the first bytes; the test re-enables it. Counts what it saw."""
+
     instance = None
 
     def __init__(self):
@@ -110,8 +113,10 @@ def test_disabled_reading_pauses_the_socket_and_held_input_arrives_on_enable():
         addr = (await server.start())["t"]
         reader, writer = await asyncio.open_connection(*addr)
         writer.write(b"x")
-        await eventually(lambda: StopReadingAfterFirstData.instance is not None
-                         and StopReadingAfterFirstData.instance.disabled, "first read")
+        await eventually(
+            lambda: StopReadingAfterFirstData.instance is not None and StopReadingAfterFirstData.instance.disabled,
+            "first read",
+        )
         f = StopReadingAfterFirstData.instance
         conn = f.callbacks.connection
         # Send until the client's own buffer starts to fill: the kernel buffers are full, so
@@ -140,6 +145,7 @@ def test_disabled_reading_pauses_the_socket_and_held_input_arrives_on_enable():
 class WatermarkSource(ReadFilter, ConnectionCallbacks):
     """On a new connection writes TOTAL bytes in CHUNK pieces, pausing above the write buffer's
     high watermark until it falls below the low one (as tcp_proxy does), then ends the stream."""
+
     TOTAL = 8 * MiB
     CHUNK = 16 * 1024
     instance = None
@@ -196,7 +202,9 @@ def test_slow_peer_fills_the_connection_write_buffer_not_asyncio():
 
     source, samples, got = run_async(scenario())
     assert len(got) == WatermarkSource.TOTAL
-    assert got == b"".join(pattern(WatermarkSource.CHUNK) for _ in range(WatermarkSource.TOTAL // WatermarkSource.CHUNK))
+    assert got == b"".join(
+        pattern(WatermarkSource.CHUNK) for _ in range(WatermarkSource.TOTAL // WatermarkSource.CHUNK)
+    )
     # The write buffer, not asyncio's, filled up and drained: the watermarks fired both ways.
     assert source.high_events >= 2 and source.low_events >= 2
     assert max(b for b, _ in samples) > limit
@@ -230,6 +238,7 @@ def test_half_close_peer_ends_its_side_and_still_gets_the_answer():
 
 class WriteThenFlushClose(ReadFilter):
     """On the first bytes, answers SIZE bytes and closes with FlushWrite."""
+
     SIZE = 4 * MiB
 
     def on_data(self, buf, end_stream):
@@ -270,6 +279,7 @@ def test_flush_write_close_from_on_new_connection_delivers_the_bytes():
 
 class CloseOnTimer(ReadFilter):
     """Arms a 50 ms timer on the real dispatcher; on expiry says so and closes."""
+
     fired_at = None
 
     def on_new_connection(self):
@@ -280,6 +290,7 @@ class CloseOnTimer(ReadFilter):
             CloseOnTimer.fired_at = (self.armed_at, conn.dispatcher.now_ms())
             conn.write(b"timeout\n")
             conn.close(CloseType.FLUSH_WRITE)
+
         self.timer = conn.dispatcher.create_timer(expire)
         self.timer.enable(50)
         return CONTINUE

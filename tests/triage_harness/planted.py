@@ -1,16 +1,16 @@
 """Planted bugs for the triage tests. The first byte of the input selects one:
 
-  A  root cause 1: an uncaught KeyError from a header lookup (any input starting with A)
-  B  root cause 2: a broken invariant, `bytes_conserved`, raised as InvariantViolation (needs a
-     byte after the B)
-  D  drift bait: 8 bytes or more raise LookupError in frame_length; shorter D-inputs raise a
-     different bug (ValueError in short_frame), so minimizing without a signature check drifts
-  F  flaky: fails on 2 of every 5 runs (a counter file named by $TRIAGE_FLAKY_STATE), or on
-     about half of them (os.urandom) when the variable is unset
-  T  timeout: a busy loop (bounded at 120 s so a stray run still ends)
-  M  out of memory: allocates 1 MiB blocks (bounded at 4 GiB)
-  J  a broken invariant raised by fuzz.oracles naming the proxy component it judged
-  anything else: no failure
+A  root cause 1: an uncaught KeyError from a header lookup (any input starting with A)
+B  root cause 2: a broken invariant, `bytes_conserved`, raised as InvariantViolation (needs a
+   byte after the B)
+D  drift bait: 8 bytes or more raise LookupError in frame_length; shorter D-inputs raise a
+   different bug (ValueError in short_frame), so minimizing without a signature check drifts
+F  flaky: fails on 2 of every 5 runs (a counter file named by $TRIAGE_FLAKY_STATE), or on
+   about half of them (os.urandom) when the variable is unset
+T  timeout: a busy loop (bounded at 120 s so a stray run still ends)
+M  out of memory: allocates 1 MiB blocks (bounded at 4 GiB)
+J  a broken invariant raised by fuzz.oracles naming the proxy component it judged
+anything else: no failure
 """
 
 import fcntl
@@ -98,8 +98,10 @@ def judged_invariant(data: bytes) -> None:
     """An oracle finding that names the proxy component it judged (fuzz.oracles' contract)."""
     from fuzz.oracles import InvariantViolation as OracleViolation
     from proxy.buffer import WatermarkBuffer
-    raise OracleViolation("buffer_model", "3 bytes held", judged=WatermarkBuffer, expected="0 bytes",
-                          observed="3 bytes")
+
+    raise OracleViolation(
+        "buffer_model", "3 bytes held", judged=WatermarkBuffer, expected="0 bytes", observed="3 bytes"
+    )
 
 
 def describe(data: bytes) -> str:

@@ -34,9 +34,15 @@ clusters:
 
 def send(payload: bytes):
     """(the reaction, the requests the origin saw as (method, target, headers, body))."""
-    with Upstream(http1_app(lambda request: (200, [], b"origin"))) as up, \
-            Proxy(CONFIG.format(upstream=up.port)) as proxy:
+    with (
+        Upstream(http1_app(lambda request: (200, [], b"origin"))) as up,
+        Proxy(CONFIG.format(upstream=up.port)) as proxy,
+    ):
         h2 = payload.startswith(PREFACE)
-        reaction = exchange(("127.0.0.1", proxy.port("web")), payload, lambda r: 1 in r.ended or 1 in r.rst
-                            if h2 else len(r.statuses) >= 1, timeout=5.0)
+        reaction = exchange(
+            ("127.0.0.1", proxy.port("web")),
+            payload,
+            lambda r: 1 in r.ended or 1 in r.rst if h2 else len(r.statuses) >= 1,
+            timeout=5.0,
+        )
         return reaction, list(up.requests)

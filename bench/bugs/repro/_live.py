@@ -29,7 +29,7 @@ from pathlib import Path
 import h11
 
 ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))   # in-memory repros import this tree's proxy package
+sys.path.insert(0, str(ROOT))  # in-memory repros import this tree's proxy package
 START_TIMEOUT_S = 20.0
 IO_TIMEOUT_S = 5.0
 
@@ -78,8 +78,14 @@ class Proxy:
         path = Path(self._dir.name) / "proxy.yaml"
         path.write_text(self.config)
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "proxy", "-c", str(path)], cwd=ROOT, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "-c", str(path)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         threading.Thread(target=self._read_status, daemon=True).start()
         if not self._ready.wait(START_TIMEOUT_S) or "proxy: ready" not in self.lines:
             self.__exit__(None, None, None)
@@ -170,6 +176,7 @@ def http1_app(respond):
     """An HTTP/1.1 origin parsed by h11. `respond(request)` gets (method, target, headers, body,
     trailers) with lowercase names and returns (status, headers, body), or None to stay silent.
     A request h11 refuses is logged as the string "unparsable: ..." and ends the connection."""
+
     def serve(sock, log) -> None:
         conn = h11.Connection(h11.SERVER)
         sock.settimeout(30)
@@ -187,9 +194,13 @@ def http1_app(respond):
             elif isinstance(event, h11.Data):
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):
-                entry = (request.method.decode(), request.target.decode(),
-                         [(n.decode(), v.decode()) for n, v in request.headers], bytes(body),
-                         [(n.decode(), v.decode()) for n, v in event.headers])
+                entry = (
+                    request.method.decode(),
+                    request.target.decode(),
+                    [(n.decode(), v.decode()) for n, v in request.headers],
+                    bytes(body),
+                    [(n.decode(), v.decode()) for n, v in event.headers],
+                )
                 log.append(entry)
                 answer = respond(entry)
                 if answer is None:
@@ -198,13 +209,17 @@ def http1_app(respond):
                     return
                 status, headers, payload = answer
                 fields = list(headers) + [("content-length", str(len(payload)))]
-                sock.sendall(conn.send(h11.Response(status_code=status, headers=fields)) +
-                             conn.send(h11.Data(data=payload)) + conn.send(h11.EndOfMessage()))
+                sock.sendall(
+                    conn.send(h11.Response(status_code=status, headers=fields))
+                    + conn.send(h11.Data(data=payload))
+                    + conn.send(h11.EndOfMessage())
+                )
                 if conn.our_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
             elif isinstance(event, h11.ConnectionClosed) or event is None:
                 return
+
     return _guarded(serve)
 
 
@@ -214,6 +229,7 @@ def _guarded(serve):
             serve(sock, log)
         except h11.RemoteProtocolError as exc:
             log.append(f"unparsable: {exc}")
+
     return run
 
 
@@ -327,6 +343,7 @@ def in_memory(config: str, seed: int = 0):
     from proxy.config import load_bytes
     from proxy.event import SimulatedDispatcher
     from proxy.network.sim import SimNetwork
+
     built = build(load_bytes(config.encode(), "yaml"))
     dispatcher = SimulatedDispatcher()
     network = SimNetwork(dispatcher, auto_connect=True)
@@ -344,6 +361,7 @@ def guarded(step):
 def accept_in_memory(built, ctx, listener: str, remote_address, local_address=("10.0.0.1", 10000)):
     """A downstream connection from `remote_address` accepted by `listener`: (connection or None, socket)."""
     from proxy.network.sim import SimSocket
+
     sock = SimSocket()
     conn = built.listener(listener).create_connection(ctx, sock, local_address, remote_address)
     return conn, sock
@@ -353,16 +371,20 @@ class H2Client:
     """A strict HTTP/2 client (prior knowledge) on the h2 library: it keeps the flow-control windows
     the proxy grants and acknowledges every response byte it reads. `settings` are its SETTINGS."""
 
-    def __init__(self, port: int, settings: dict | None = None, timeout: float = IO_TIMEOUT_S,
-                 validate: bool = True) -> None:
+    def __init__(
+        self, port: int, settings: dict | None = None, timeout: float = IO_TIMEOUT_S, validate: bool = True
+    ) -> None:
         """validate=False lets the client send field values h2 would refuse (CR, LF, NUL)."""
         import h2.config
         import h2.connection
+
         self.sock = connect(port, timeout)
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(
-            client_side=True, header_encoding=None, validate_outbound_headers=validate))
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding=None, validate_outbound_headers=validate)
+        )
         if settings:  # in force from the first frame, as the SETTINGS of the preface announce them
             import h2.settings
+
             self.conn.local_settings = h2.settings.Settings(client=True, initial_values=settings)
         self.conn.initiate_connection()
         self.streams: dict[int, dict] = {}
@@ -378,8 +400,12 @@ class H2Client:
     def request(self, method: str, path: str, body: bytes | None = None, headers=()) -> int:
         """Opens a stream; with a body the headers do not end it (send the body with `send`)."""
         sid = self.conn.get_next_available_stream_id()
-        block = [(b":method", method.encode()), (b":scheme", b"http"), (b":authority", b"repro"),
-                 (b":path", path.encode())] + [(n.encode(), v.encode()) for n, v in headers]
+        block = [
+            (b":method", method.encode()),
+            (b":scheme", b"http"),
+            (b":authority", b"repro"),
+            (b":path", path.encode()),
+        ] + [(n.encode(), v.encode()) for n, v in headers]
         self.conn.send_headers(sid, block, end_stream=body is None)
         self.streams[sid] = {"status": None, "headers": [], "data": bytearray(), "ended": False, "reset": None}
         self.flush()
@@ -406,6 +432,7 @@ class H2Client:
 
     def _sent_end(self, sid: int) -> bool:
         import h2.exceptions
+
         try:
             return self.conn._get_stream_by_id(sid).state_machine.state.name in ("HALF_CLOSED_LOCAL", "CLOSED")
         except h2.exceptions.StreamClosedError:
@@ -413,6 +440,7 @@ class H2Client:
 
     def read(self, timeout: float) -> None:
         import h2.events
+
         self.sock.settimeout(timeout)
         try:
             data = self.sock.recv(65536)
@@ -464,13 +492,16 @@ def h2_app(respond, settings: dict | None = None, validate: bool = True):
     returns (status, body) or (status, body, extra header fields), or None to leave the stream open
     and unanswered. The log gets each request's path as it arrives (complete: END_STREAM seen).
     validate=False lets it send field values h2 would refuse (CR, LF, NUL)."""
+
     def serve(sock, log) -> None:
         import h2.config
         import h2.connection
         import h2.events
         import h2.settings
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_outbound_headers=validate))
+
+        conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding=None, validate_outbound_headers=validate)
+        )
         if settings:
             conn.local_settings = h2.settings.Settings(client=False, initial_values=settings)
         conn.initiate_connection()
@@ -490,24 +521,42 @@ def h2_app(respond, settings: dict | None = None, validate: bool = True):
                     answer = respond(paths[ev.stream_id])
                     if answer is not None:
                         status, body, *extra = answer
-                        conn.send_headers(ev.stream_id, [(b":status", str(status).encode()),
-                                                         (b"content-length", str(len(body)).encode())]
-                                          + (extra[0] if extra else []))
+                        conn.send_headers(
+                            ev.stream_id,
+                            [(b":status", str(status).encode()), (b"content-length", str(len(body)).encode())]
+                            + (extra[0] if extra else []),
+                        )
                         conn.send_data(ev.stream_id, body, end_stream=True)
             sock.sendall(conn.data_to_send())
+
     return serve
 
 
-def http_config(upstream: int, *, codec: str = "AUTO", filters=(), route=None, routes=None, hcm=None,
-                cluster=None, clusters=(), listener=None, admin: bool = False) -> str:
+def http_config(
+    upstream: int,
+    *,
+    codec: str = "AUTO",
+    filters=(),
+    route=None,
+    routes=None,
+    hcm=None,
+    cluster=None,
+    clusters=(),
+    listener=None,
+    admin: bool = False,
+) -> str:
     """A configuration (JSON, which the proxy reads as YAML) with one listener `web` on port 0 whose
     connection manager routes every request to cluster `app` at 127.0.0.1:`upstream`. Each keyword adds
     to or replaces one part: `filters` (HTTP filters), `route` (fields of the route action), `routes`
     (the whole route list), `hcm`, `cluster` and `listener` (fields of those), `clusters` (more
     clusters: (name, port) pairs), `admin` (an admin on port 0)."""
     routes = routes or [{"match": {"prefix": "/"}, "route": {"cluster": "app", **(route or {})}}]
-    manager = {"codec": codec, "http_filters": list(filters),
-               "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": routes}]}, **(hcm or {})}
+    manager = {
+        "codec": codec,
+        "http_filters": list(filters),
+        "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": routes}]},
+        **(hcm or {}),
+    }
     return _config([{"http_connection_manager": manager}], upstream, cluster, clusters, listener, admin)
 
 
@@ -519,10 +568,19 @@ def tcp_config(upstream: int, *, filters=(), cluster=None, listener=None, admin:
 def _config(chain, upstream, cluster, clusters, listener, admin, name="web") -> str:
     def endpoint(port):
         return {"endpoints": [{"host": "127.0.0.1", "port": port}]}
-    config = {"listeners": [{"name": name, "address": {"host": "127.0.0.1", "port": 0},
-                             "filter_chains": [{"filters": chain}], **(listener or {})}],
-              "clusters": [{"name": "app", **endpoint(upstream), **(cluster or {})}]
-              + [{"name": more, **endpoint(port)} for more, port in clusters]}
+
+    config = {
+        "listeners": [
+            {
+                "name": name,
+                "address": {"host": "127.0.0.1", "port": 0},
+                "filter_chains": [{"filters": chain}],
+                **(listener or {}),
+            }
+        ],
+        "clusters": [{"name": "app", **endpoint(upstream), **(cluster or {})}]
+        + [{"name": more, **endpoint(port)} for more, port in clusters],
+    }
     if admin:
         config["admin"] = {"address": {"host": "127.0.0.1", "port": 0}}
     return json.dumps(config)

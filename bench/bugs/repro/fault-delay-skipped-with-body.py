@@ -20,6 +20,8 @@ with Upstream(http1_app(respond)) as up, Proxy(http_config(up.port, **CONFIG)) a
     status, _, body = http1_request(proxy.port("web"), "POST", "/upload", body=b"some form data")
 check(status == 200 and len(arrivals) == 1, f"the POST got {status!r}, the upstream saw {len(arrivals)} requests")
 held_ms = (arrivals[0] - sent) * 1000
-check(held_ms >= DELAY_MS * 0.9, f"a POST with a body reached the upstream after {held_ms:.0f} ms; "
-      f"the fault filter's delay_ms is {DELAY_MS}")
+check(
+    held_ms >= DELAY_MS * 0.9,
+    f"a POST with a body reached the upstream after {held_ms:.0f} ms; the fault filter's delay_ms is {DELAY_MS}",
+)
 ok(f"the POST was held {held_ms:.0f} ms (delay_ms {DELAY_MS})")

@@ -10,6 +10,9 @@ with Upstream(echo) as up, Proxy(tcp_config(up.port, **CONFIG)) as proxy:
         sock.sendall(b"ping")
         answer = recv_until(sock, 4, timeout=3)
     upstream_connections = len(up.connections)
-check(answer == b"ping", f"after the 200 ms fault delay the connection was not proxied: echoed {answer!r}, "
-      f"upstream connections opened: {upstream_connections}")
+check(
+    answer == b"ping",
+    f"after the 200 ms fault delay the connection was not proxied: echoed {answer!r}, "
+    f"upstream connections opened: {upstream_connections}",
+)
 ok("the delayed connection was proxied to the echo upstream")

@@ -23,19 +23,22 @@ class Recorder(ReadFilter):
 
 _, ctx, dispatcher, _ = in_memory(tcp_config(9000))
 conn = sim.accept(dispatcher)
-conn.enable_half_close(True)                       # as tcp_proxy does: a FIN ends the read side only
+conn.enable_half_close(True)  # as tcp_proxy does: a FIN ends the read side only
 recorder = Recorder()
-conn.add_read_filter(FaultFilter(FaultConfig(delay_ms=0, throttle_bytes_per_sec=10,
-                                             stat_scopes=stat_scopes("fault")), ctx))
+conn.add_read_filter(
+    FaultFilter(FaultConfig(delay_ms=0, throttle_bytes_per_sec=10, stat_scopes=stat_scopes("fault")), ctx)
+)
 conn.add_read_filter(recorder)
 conn.on_connected()
 guarded(conn.initialize_read_filters)
-conn.io.peer_send(b"x" * 50, end_stream=True)     # 10 bytes pass now; 40 and the end wait for later windows
+conn.io.peer_send(b"x" * 50, end_stream=True)  # 10 bytes pass now; 40 and the end wait for later windows
 guarded(dispatcher.run_posted)
-conn.io.peer_reset()                               # the client aborts
+conn.io.peer_reset()  # the client aborts
 guarded(dispatcher.run_posted)
 guarded(lambda: dispatcher.advance(5000))
 after_close = [call for call in recorder.calls if not call[2]]
-check(not after_close, f"a read filter got on_data after the connection closed: {after_close} "
-      f"(all calls: {recorder.calls})")
+check(
+    not after_close,
+    f"a read filter got on_data after the connection closed: {after_close} (all calls: {recorder.calls})",
+)
 ok(f"the filter's calls all came while the connection was open: {recorder.calls}")

@@ -39,13 +39,15 @@ clusters:
 """
 INJECTED = [(b"x-note", b"fine\r\nx-injected: yes")]
 
-with Upstream(http1_app(lambda request: (200, [], b"ok"))) as h1_up, \
-        Upstream(h2_app(lambda path: (200, b"ok", INJECTED), validate=False)) as h2_up, \
-        Proxy(CONFIG.format(h1_app=h1_up.port, h2_app=h2_up.port)) as proxy:
+with (
+    Upstream(http1_app(lambda request: (200, [], b"ok"))) as h1_up,
+    Upstream(h2_app(lambda path: (200, b"ok", INJECTED), validate=False)) as h2_up,
+    Proxy(CONFIG.format(h1_app=h1_up.port, h2_app=h2_up.port)) as proxy,
+):
     # 1. HTTP/2 client -> HTTP/1.1 upstream: CR LF in a request trailer.
     client = H2Client(proxy.port("h2_in"), validate=False)
     sid = client.request("POST", "/upload", body=b"")
-    time.sleep(0.2)                                   # the upstream request has started (chunked)
+    time.sleep(0.2)  # the upstream request has started (chunked)
     client.conn.send_data(sid, b"abc")
     client.conn.send_headers(sid, INJECTED, end_stream=True)
     client.flush()
@@ -58,8 +60,14 @@ with Upstream(http1_app(lambda request: (200, [], b"ok"))) as h1_up, \
         sock.sendall(request_bytes("GET", "/page"))
         answer = read_response(sock)
     client_fields = [n for n, _ in answer[1]] if answer else []
-check("x-injected" not in upstream_fields, "a CR LF inside an HTTP/2 request trailer reached the HTTP/1.1 upstream "
-      f"as a field of its own: it parsed {upstream_fields}")
-check("x-injected" not in client_fields, "a CR LF inside an HTTP/2 upstream's response field reached the HTTP/1.1 "
-      f"client as a field of its own: it parsed {client_fields}")
+check(
+    "x-injected" not in upstream_fields,
+    "a CR LF inside an HTTP/2 request trailer reached the HTTP/1.1 upstream "
+    f"as a field of its own: it parsed {upstream_fields}",
+)
+check(
+    "x-injected" not in client_fields,
+    "a CR LF inside an HTTP/2 upstream's response field reached the HTTP/1.1 "
+    f"client as a field of its own: it parsed {client_fields}",
+)
 ok("CR LF in HTTP/2 field values never became HTTP/1.1 fields, either direction")

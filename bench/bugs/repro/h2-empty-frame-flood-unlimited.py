@@ -16,6 +16,8 @@ with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(http_con
     client.wait(lambda: client.closed, timeout=3)
     goaway = client.goaway
     client.close()
-check(goaway == ENHANCE_YOUR_CALM, f"1000 empty DATA frames in a row got GOAWAY error code {goaway}, not "
-      f"ENHANCE_YOUR_CALM ({ENHANCE_YOUR_CALM})")
+check(
+    goaway == ENHANCE_YOUR_CALM,
+    f"1000 empty DATA frames in a row got GOAWAY error code {goaway}, not ENHANCE_YOUR_CALM ({ENHANCE_YOUR_CALM})",
+)
 ok("the empty-frame flood was answered with GOAWAY(ENHANCE_YOUR_CALM)")

@@ -12,7 +12,7 @@ from _live import H2Client, Proxy, Upstream, check, http_config, ok
 
 CONFIG = dict(codec="HTTP2")
 STREAMS = 40
-LIMIT_MIB = 24      # one 1 MiB connection limit plus the streams' bookkeeping stays far below this
+LIMIT_MIB = 24  # one 1 MiB connection limit plus the streams' bookkeeping stays far below this
 
 
 def endless(sock, log):
@@ -46,9 +46,12 @@ with Upstream(endless) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     before = rss_kib(proxy.proc.pid)
     for i in range(STREAMS):
         client.request("GET", f"/big/{i}")
-    time.sleep(3)                                       # the upstreams push; the client reads nothing
+    time.sleep(3)  # the upstreams push; the client reads nothing
     grown_mib = (rss_kib(proxy.proc.pid) - before) / 1024
     client.close()
-check(grown_mib < LIMIT_MIB, f"{STREAMS} stalled streams on one connection grew the proxy by {grown_mib:.0f} MiB: "
-      f"about one buffer limit (1 MiB) per stream instead of one per connection")
+check(
+    grown_mib < LIMIT_MIB,
+    f"{STREAMS} stalled streams on one connection grew the proxy by {grown_mib:.0f} MiB: "
+    f"about one buffer limit (1 MiB) per stream instead of one per connection",
+)
 ok(f"{STREAMS} stalled streams grew the proxy by {grown_mib:.1f} MiB")

@@ -25,6 +25,9 @@ with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(http_con
         used_closed = closed_within(used, 2)
 check(fresh_closed, f"a connection that sent nothing was not closed within 2 s (idle_timeout_ms {IDLE_MS})")
 check(answer is not None and answer[0] == 200, f"the request got {answer}")
-check(used_closed, f"a keep-alive connection idle after its response stayed open for 2 s; idle_timeout_ms is "
-      f"{IDLE_MS} (a connection that never sent a request was closed)")
+check(
+    used_closed,
+    f"a keep-alive connection idle after its response stayed open for 2 s; idle_timeout_ms is "
+    f"{IDLE_MS} (a connection that never sent a request was closed)",
+)
 ok(f"both idle connections were closed after idle_timeout_ms {IDLE_MS}")

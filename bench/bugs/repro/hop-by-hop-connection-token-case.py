@@ -7,11 +7,17 @@ CONFIG = dict()
 
 with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     for option in ("x-proxy-hint", "X-Proxy-Hint"):
-        status, _, _ = http1_request(proxy.port("web"), "GET", f"/{option}",
-                                     headers=[("Connection", f"keep-alive, {option}"), ("X-Proxy-Hint", "internal")])
+        status, _, _ = http1_request(
+            proxy.port("web"),
+            "GET",
+            f"/{option}",
+            headers=[("Connection", f"keep-alive, {option}"), ("X-Proxy-Hint", "internal")],
+        )
         check(status == 200, f"the request naming {option} in Connection got {status}")
     forwarded = {target: [n for n, _ in headers if n == "x-proxy-hint"] for _, target, headers, *_ in up.requests}
 leaked = [target for target, names in forwarded.items() if names]
-check(not leaked, f"x-proxy-hint, named in Connection, reached the upstream for {leaked} "
-      f"(requests seen: {sorted(forwarded)})")
+check(
+    not leaked,
+    f"x-proxy-hint, named in Connection, reached the upstream for {leaked} (requests seen: {sorted(forwarded)})",
+)
 ok("x-proxy-hint was removed whether Connection named it in lower or mixed case")

@@ -14,6 +14,9 @@ with Proxy(tcp_config(9, admin=True, filters=[{"rbac": {"action": "ALLOW", "poli
 total = stats.get("listener.tcp.downstream_cx_total")
 active = stats.get("listener.tcp.downstream_cx_active")
 check(total == 3 and stats.get("rbac.denied") == 3, f"stats: total {total}, rbac.denied {stats.get('rbac.denied')}")
-check(active == 0, f"listener.tcp.downstream_cx_active is {active} after the proxy closed all {total} "
-      "connections it accepted (RBAC refused each)")
+check(
+    active == 0,
+    f"listener.tcp.downstream_cx_active is {active} after the proxy closed all {total} "
+    "connections it accepted (RBAC refused each)",
+)
 ok("downstream_cx_active went back to 0 after 3 refused connections")

@@ -11,15 +11,47 @@ from fuzz.test_pki import ensure  # noqa: E402  (_live put this tree on sys.path
 
 PKI = ensure()
 CONFIG = {
-    "listeners": [{"name": "mtls", "address": {"host": "127.0.0.1", "port": 0},
-                   "filter_chains": [{
-                       "tls_context": {"common_tls_context": {
-                           "tls_certificates": [{"certificate_chain": {"filename": str(PKI / "server.pem")},
-                                                 "private_key": {"filename": str(PKI / "server.key")}}],
-                           "validation_context": {"trusted_ca": {"filename": str(PKI / "ca.pem")}}}},
-                       "filters": [{"rbac": {"action": "ALLOW", "policies": [{"name": "spiffe", "principals": [
-                                       {"authenticated": {"principal_name": {"prefix": "spiffe://proxyfuzz.test/"}}}]}]}},
-                                   {"tcp_proxy": {"cluster": "echo"}}]}]}],
+    "listeners": [
+        {
+            "name": "mtls",
+            "address": {"host": "127.0.0.1", "port": 0},
+            "filter_chains": [
+                {
+                    "tls_context": {
+                        "common_tls_context": {
+                            "tls_certificates": [
+                                {
+                                    "certificate_chain": {"filename": str(PKI / "server.pem")},
+                                    "private_key": {"filename": str(PKI / "server.key")},
+                                }
+                            ],
+                            "validation_context": {"trusted_ca": {"filename": str(PKI / "ca.pem")}},
+                        }
+                    },
+                    "filters": [
+                        {
+                            "rbac": {
+                                "action": "ALLOW",
+                                "policies": [
+                                    {
+                                        "name": "spiffe",
+                                        "principals": [
+                                            {
+                                                "authenticated": {
+                                                    "principal_name": {"prefix": "spiffe://proxyfuzz.test/"}
+                                                }
+                                            }
+                                        ],
+                                    }
+                                ],
+                            }
+                        },
+                        {"tcp_proxy": {"cluster": "echo"}},
+                    ],
+                }
+            ],
+        }
+    ],
     "clusters": [{"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": "{upstream}"}]}],
 }
 
@@ -41,6 +73,9 @@ def exchange(port, certificate):
 with Upstream(echo) as up, Proxy(json.dumps(CONFIG).replace('"{upstream}"', str(up.port))) as proxy:
     allowed = exchange(proxy.port("mtls"), certificate=True)
     denied = exchange(proxy.port("mtls"), certificate=False)
-check(allowed == b"ping", f"a client with a valid certificate for spiffe://proxyfuzz.test/client was refused ({allowed!r})")
+check(
+    allowed == b"ping",
+    f"a client with a valid certificate for spiffe://proxyfuzz.test/client was refused ({allowed!r})",
+)
 check(denied == b"", f"a client without a certificate got through ({denied!r})")
 ok("the authenticated client was echoed, the anonymous one refused")

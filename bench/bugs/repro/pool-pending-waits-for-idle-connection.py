@@ -16,15 +16,17 @@ second_sent = threading.Event()
 
 def respond(path):
     if path == "/watch":
-        return None                      # a long poll: its stream stays open
+        return None  # a long poll: its stream stays open
     if path == "/first":
-        second_sent.wait(5)              # answer once /second waits in the proxy's queue
+        second_sent.wait(5)  # answer once /second waits in the proxy's queue
         time.sleep(0.2)
     return 200, b"done " + path.encode()
 
 
-with Upstream(h2_app(respond, {SettingCodes.MAX_CONCURRENT_STREAMS: 2})) as up, \
-        Proxy(http_config(up.port, **CONFIG)) as proxy:
+with (
+    Upstream(h2_app(respond, {SettingCodes.MAX_CONCURRENT_STREAMS: 2})) as up,
+    Proxy(http_config(up.port, **CONFIG)) as proxy,
+):
     port = proxy.port("web")
     clients = {}
     for path in ("/watch", "/first", "/second"):
@@ -39,7 +41,9 @@ with Upstream(h2_app(respond, {SettingCodes.MAX_CONCURRENT_STREAMS: 2})) as up, 
     for sock in clients.values():
         sock.close()
 check(first is not None and first[0] == 200, f"/first got {first} (upstream saw {seen})")
-check(second is not None and second[0] == 200,
-      f"/second, queued while the upstream's 2 streams were in use, got {second} after /first ended: the "
-      f"freed stream slot was never used while /watch stayed open (upstream saw {seen})")
+check(
+    second is not None and second[0] == 200,
+    f"/second, queued while the upstream's 2 streams were in use, got {second} after /first ended: the "
+    f"freed stream slot was never used while /watch stayed open (upstream saw {seen})",
+)
 ok("the queued request went out as soon as /first freed a stream slot")

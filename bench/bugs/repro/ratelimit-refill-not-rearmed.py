@@ -6,8 +6,9 @@ import time
 from _live import Proxy, Responses, Upstream, check, connect, http1_app, http_config, ok, request_bytes
 
 MAX_TOKENS, FILL_MS = 4, 100
-CONFIG = dict(filters=[{"local_ratelimit": {"max_tokens": MAX_TOKENS, "tokens_per_fill": 1,
-                                             "fill_interval_ms": FILL_MS}}])
+CONFIG = dict(
+    filters=[{"local_ratelimit": {"max_tokens": MAX_TOKENS, "tokens_per_fill": 1, "fill_interval_ms": FILL_MS}}]
+)
 
 
 def burst(port):
@@ -21,9 +22,11 @@ def burst(port):
 with Upstream(http1_app(lambda request: (200, [], b"ok"))) as up, Proxy(http_config(up.port, **CONFIG)) as proxy:
     first = burst(proxy.port("web"))
     check(first == [200] * MAX_TOKENS, f"a full bucket of {MAX_TOKENS} admitted {first}")
-    time.sleep((MAX_TOKENS + 6) * FILL_MS / 1000)   # long enough to refill the bucket completely
+    time.sleep((MAX_TOKENS + 6) * FILL_MS / 1000)  # long enough to refill the bucket completely
     second = burst(proxy.port("web"))
-check(second == [200] * MAX_TOKENS,
-      f"after {MAX_TOKENS + 6} fill intervals idle the bucket (max_tokens {MAX_TOKENS}, 1 token per {FILL_MS} ms) "
-      f"admitted only {second.count(200)} of {MAX_TOKENS} requests: {second}")
+check(
+    second == [200] * MAX_TOKENS,
+    f"after {MAX_TOKENS + 6} fill intervals idle the bucket (max_tokens {MAX_TOKENS}, 1 token per {FILL_MS} ms) "
+    f"admitted only {second.count(200)} of {MAX_TOKENS} requests: {second}",
+)
 ok(f"the bucket refilled to {MAX_TOKENS} tokens while idle")

@@ -10,20 +10,36 @@ from fuzz.test_pki import ensure  # noqa: E402  (_live put this tree on sys.path
 
 PKI = ensure()
 CONFIG = {
-    "listeners": [{"name": "sni", "address": {"host": "127.0.0.1", "port": 0},
-                   "listener_filters": [{"tls_inspector": {}}],
-                   "filter_chains": [{"filter_chain_match": {"server_names": ["*.test"]},
-                                      "tls_context": {"common_tls_context": {"tls_certificates": [
-                                          {"certificate_chain": {"filename": str(PKI / "server.pem")},
-                                           "private_key": {"filename": str(PKI / "server.key")}}]}},
-                                      "filters": [{"tcp_proxy": {"cluster": "echo"}}]}]}],
+    "listeners": [
+        {
+            "name": "sni",
+            "address": {"host": "127.0.0.1", "port": 0},
+            "listener_filters": [{"tls_inspector": {}}],
+            "filter_chains": [
+                {
+                    "filter_chain_match": {"server_names": ["*.test"]},
+                    "tls_context": {
+                        "common_tls_context": {
+                            "tls_certificates": [
+                                {
+                                    "certificate_chain": {"filename": str(PKI / "server.pem")},
+                                    "private_key": {"filename": str(PKI / "server.key")},
+                                }
+                            ]
+                        }
+                    },
+                    "filters": [{"tcp_proxy": {"cluster": "echo"}}],
+                }
+            ],
+        }
+    ],
     "clusters": [{"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": "{upstream}"}]}],
 }
 
 with Upstream(echo) as up, Proxy(json.dumps(CONFIG).replace('"{upstream}"', str(up.port))) as proxy:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(PKI / "ca.pem")
-    ctx.check_hostname = False                     # the certificate names *.test, not a~b.test
+    ctx.check_hostname = False  # the certificate names *.test, not a~b.test
     with connect(proxy.port("sni")) as raw:
         try:
             with ctx.wrap_socket(raw, server_hostname="a~b.test") as tls:

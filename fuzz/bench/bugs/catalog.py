@@ -38,8 +38,8 @@ class Bug:
     harnesses: tuple[str, ...]
     tests: tuple[str, ...]
     oracle: str
-    lines: dict          # repo-relative file -> sorted new-file line numbers the patch touches
-    repro: Path | None = None   # repro/NAME.py beside the patch, when there is one
+    lines: dict  # repo-relative file -> sorted new-file line numbers the patch touches
+    repro: Path | None = None  # repro/NAME.py beside the patch, when there is one
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -52,7 +52,7 @@ def sections(text: str) -> dict[str, str]:
     out = {}
     for i, m in enumerate(found):
         end = found[i + 1].start() if i + 1 < len(found) else len(text)
-        out[m["title"]] = text[m.end():end].strip()
+        out[m["title"]] = text[m.end() : end].strip()
     return out
 
 
@@ -133,18 +133,27 @@ def load_bug(patch: Path, require_repro: bool = False) -> Bug:
         raise CatalogError(f"{patch}: no description {md.name} beside it")
     repro = repro_for(patch)
     if require_repro and not repro.is_file():
-        raise CatalogError(f"{patch}: no repro script {REPRO_DIR}/{repro.name} beside it (a script that "
-                           "shows the wrong external behaviour: exit 0 on a clean tree, 1 on the patched one)")
+        raise CatalogError(
+            f"{patch}: no repro script {REPRO_DIR}/{repro.name} beside it (a script that "
+            "shows the wrong external behaviour: exit 0 on a clean tree, 1 on the patched one)"
+        )
     problems = check_md(md)
     if problems:
         raise CatalogError("; ".join(problems))
     text = md.read_text(encoding="utf-8")
     found = sections(text)
     title = text.lstrip().splitlines()[0][2:].strip()
-    return Bug(name=patch.stem, patch=patch, md=md, title=title, harnesses=bullets(found["Harnesses"]),
-               tests=bullets(found["Unit tests"]), oracle=" ".join(found["Oracle"].split()),
-               lines=patched_lines(patch.read_text(encoding="utf-8"), str(patch)),
-               repro=repro if repro.is_file() else None)
+    return Bug(
+        name=patch.stem,
+        patch=patch,
+        md=md,
+        title=title,
+        harnesses=bullets(found["Harnesses"]),
+        tests=bullets(found["Unit tests"]),
+        oracle=" ".join(found["Oracle"].split()),
+        lines=patched_lines(patch.read_text(encoding="utf-8"), str(patch)),
+        repro=repro if repro.is_file() else None,
+    )
 
 
 def load_bugs(directory: Path, only: list[str] | None = None, require_repro: bool = False) -> list[Bug]:

@@ -48,32 +48,52 @@ DEFAULT_BUGS = REPO_ROOT / "bench" / "bugs"
 DEFAULT_CHART = REPO_ROOT / "reports" / "bugs" / "survival.png"
 BASELINE = "baseline_raw"
 BASELINE_DIR = "fuzz/bench/harnesses"
-BASELINE_SEEDS_FROM = "h1_server"   # raw HTTP/1.1 requests: the same start the suite's codec harness gets
+BASELINE_SEEDS_FROM = "h1_server"  # raw HTTP/1.1 requests: the same start the suite's codec harness gets
 SEED_MODES = ("corpus", "none")
 UNIT_TEST_TIMEOUT_S = 300
 
 
 def _parser():
     p = argparse.ArgumentParser(prog="python -m fuzz bench bugs", description=__doc__.splitlines()[0])
-    p.add_argument("--bugs", type=Path, default=DEFAULT_BUGS, help="folder of NAME.patch + NAME.md (default bench/bugs)")
+    p.add_argument(
+        "--bugs", type=Path, default=DEFAULT_BUGS, help="folder of NAME.patch + NAME.md (default bench/bugs)"
+    )
     p.add_argument("--time", type=int, default=60, help="seconds per harness per trial (default 60)")
     p.add_argument("--trials", type=int, default=1, help="trials per bug (default 1)")
     p.add_argument("--seed", type=int, default=1, help="base seed: trial k uses -seed=BASE+k (default 1)")
-    p.add_argument("--seeds", choices=SEED_MODES, default="corpus",
-                   help="corpus (default): each harness replays its committed corpus/NAME/ seeds first "
-                        f"(the baseline: corpus/{BASELINE_SEEDS_FROM}/); none: every harness and the baseline "
-                        "start from an empty corpus. Either way libFuzzer gets the harness's dictionary and "
-                        ".options (part of the harness), and session still builds its config pool from "
-                        "corpus/session_configs/ + examples/")
-    p.add_argument("--harness", nargs="+", action="extend", metavar="NAME",
-                   help="run these harnesses for every bug instead of the ones each .md names")
-    p.add_argument("--bug", nargs="+", action="extend", metavar="NAME",
-                   help="only these bugs (patch file names without .patch); repeatable")
+    p.add_argument(
+        "--seeds",
+        choices=SEED_MODES,
+        default="corpus",
+        help="corpus (default): each harness replays its committed corpus/NAME/ seeds first "
+        f"(the baseline: corpus/{BASELINE_SEEDS_FROM}/); none: every harness and the baseline "
+        "start from an empty corpus. Either way libFuzzer gets the harness's dictionary and "
+        ".options (part of the harness), and session still builds its config pool from "
+        "corpus/session_configs/ + examples/",
+    )
+    p.add_argument(
+        "--harness",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help="run these harnesses for every bug instead of the ones each .md names",
+    )
+    p.add_argument(
+        "--bug",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help="only these bugs (patch file names without .patch); repeatable",
+    )
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline column")
     p.add_argument("--no-unit-tests", action="store_true", help="skip running the unit tests the .md names")
     p.add_argument("--keep", type=Path, help="build the copies under this folder and keep them (debugging)")
-    p.add_argument("--chart", type=Path, default=DEFAULT_CHART,
-                   help=f"where the survival curve goes (default {DEFAULT_CHART.relative_to(REPO_ROOT)})")
+    p.add_argument(
+        "--chart",
+        type=Path,
+        default=DEFAULT_CHART,
+        help=f"where the survival curve goes (default {DEFAULT_CHART.relative_to(REPO_ROOT)})",
+    )
     return p
 
 
@@ -121,7 +141,7 @@ def corpus_roots(pristine: Path, into: Path, seeds: str) -> tuple:
         raise ValueError(f"seeds must be one of {SEED_MODES}, not {seeds!r}")
     suite = None
     if seeds == "none":
-        names = {p.stem[len("fuzz_"):]: p.stem[len("fuzz_"):] for p in (pristine / "harnesses").glob("fuzz_*.py")}
+        names = {p.stem[len("fuzz_") :]: p.stem[len("fuzz_") :] for p in (pristine / "harnesses").glob("fuzz_*.py")}
         suite = _corpus_root(pristine, into / "suite", names, seeds)
     baseline = _corpus_root(pristine, into / "baseline", {BASELINE: BASELINE_SEEDS_FROM}, seeds)
     return suite, baseline
@@ -143,9 +163,11 @@ def _describe(result, budget: int) -> str:
         return f"{result.harness:16} error: {result.error}"
     seeds = ",".join(str(s) for s in result.seeds)
     if result.detected:
-        line = (f"{result.harness:16} FOUND at {result.seconds:6.1f} s (#{result.executions} execs, "
-                f"{result.phase or 'phase ?'}, {result.how}) "
-                f"{reach}; seed {seeds}\n{'':22}{result.signature}")
+        line = (
+            f"{result.harness:16} FOUND at {result.seconds:6.1f} s (#{result.executions} execs, "
+            f"{result.phase or 'phase ?'}, {result.how}) "
+            f"{reach}; seed {seeds}\n{'':22}{result.signature}"
+        )
     else:
         line = f"{result.harness:16} not found in {budget} s ({result.total_executions} execs) {reach}; seed {seeds}"
     for crash in result.unrelated:
@@ -153,8 +175,9 @@ def _describe(result, budget: int) -> str:
     return line
 
 
-def run_bug(bug: Bug, index: int, total: int, args, root: Path, pristine: Path, suite_corpus: Path | None,
-            baseline_corpus: Path):
+def run_bug(
+    bug: Bug, index: int, total: int, args, root: Path, pristine: Path, suite_corpus: Path | None, baseline_corpus: Path
+):
     print(f"\n[{index}/{total}] {bug.name}: {bug.title}", flush=True)
     tree = root / bug.name
     copy_repo(REPO_ROOT, tree)
@@ -163,8 +186,7 @@ def run_bug(bug: Bug, index: int, total: int, args, root: Path, pristine: Path, 
         apply_patch(tree, bug.patch)
     except CatalogError as exc:
         print(f"   patch: {exc}", flush=True)
-        return ("no patch", report.BugOutcome([math.inf] * args.trials, [""] * args.trials, [""] * args.trials),
-                None)
+        return ("no patch", report.BugOutcome([math.inf] * args.trials, [""] * args.trials, [""] * args.trials), None)
     functions = functions_at(tree, bug.lines)
     where = ", ".join(f"{f}:{fn}" for f, fn in sorted(functions))
     print(f"   patched: {where}", flush=True)
@@ -179,15 +201,35 @@ def run_bug(bug: Bug, index: int, total: int, args, root: Path, pristine: Path, 
         results = []
         for name in harnesses:
             work = root / "work" / f"{bug.name}-{name}-t{trial}"
-            r = run_trial(bug.name, tree, pristine, Target(name, corpus=suite_corpus), args.time, seed, trial,
-                          work, functions, bug.lines)
+            r = run_trial(
+                bug.name,
+                tree,
+                pristine,
+                Target(name, corpus=suite_corpus),
+                args.time,
+                seed,
+                trial,
+                work,
+                functions,
+                bug.lines,
+            )
             print(f"   trial {trial + 1}: {_describe(r, args.time)}", flush=True)
             results.append(r)
         suite.add(report.best_of(results))
         if base is not None:
             work = root / "work" / f"{bug.name}-{BASELINE}-t{trial}"
-            r = run_trial(bug.name, tree, pristine, Target(BASELINE, BASELINE_DIR, baseline_corpus), args.time,
-                          seed, trial, work, functions, bug.lines)
+            r = run_trial(
+                bug.name,
+                tree,
+                pristine,
+                Target(BASELINE, BASELINE_DIR, baseline_corpus),
+                args.time,
+                seed,
+                trial,
+                work,
+                functions,
+                bug.lines,
+            )
             print(f"   trial {trial + 1}: {_describe(r, args.time)}", flush=True)
             base.add(report.best_of([r]))
     if args.keep is None:
@@ -211,20 +253,28 @@ def main(argv) -> int:
         print(f"error: {exc}")
         return 2
     seeds = ", ".join(str(args.seed + k) for k in range(args.trials))
-    print(f"planted-bug bench: {len(bugs)} synthetic bugs from {args.bugs}; {args.trials} trial(s) of at most "
-          f"{args.time} s per harness; libFuzzer -seed per trial: {seeds} (+1000 per restart after a crash "
-          f"the unpatched copy shares)")
-    print("harnesses: " + ("--harness " + " ".join(args.harness) if args.harness else
-                           "those each bug's .md names under '## Harnesses'")
-          + ("" if args.no_baseline else f"; baseline: {BASELINE} (raw bytes -> examples/http.yaml, no oracle)"))
+    print(
+        f"planted-bug bench: {len(bugs)} synthetic bugs from {args.bugs}; {args.trials} trial(s) of at most "
+        f"{args.time} s per harness; libFuzzer -seed per trial: {seeds} (+1000 per restart after a crash "
+        f"the unpatched copy shares)"
+    )
+    print(
+        "harnesses: "
+        + ("--harness " + " ".join(args.harness) if args.harness else "those each bug's .md names under '## Harnesses'")
+        + ("" if args.no_baseline else f"; baseline: {BASELINE} (raw bytes -> examples/http.yaml, no oracle)")
+    )
     if args.seeds == "corpus":
-        print(f"seeds: corpus: each harness first replays its committed corpus/NAME/ (the baseline: "
-              f"corpus/{BASELINE_SEEDS_FROM}/); a detection there counts as 'seed replay'")
+        print(
+            f"seeds: corpus: each harness first replays its committed corpus/NAME/ (the baseline: "
+            f"corpus/{BASELINE_SEEDS_FROM}/); a detection there counts as 'seed replay'"
+        )
     else:
-        print("seeds: none: every harness and the baseline start from an empty corpus (no corpus/NAME/ files); "
-              "libFuzzer still gets each harness's dictionary and .options (part of the harness), session "
-              "still builds its config pool from corpus/session_configs/ + examples/; 'seed replay' here means "
-              "the one empty input libFuzzer runs before mutating")
+        print(
+            "seeds: none: every harness and the baseline start from an empty corpus (no corpus/NAME/ files); "
+            "libFuzzer still gets each harness's dictionary and .options (part of the harness), session "
+            "still builds its config pool from corpus/session_configs/ + examples/; 'seed replay' here means "
+            "the one empty input libFuzzer runs before mutating"
+        )
     started = time.monotonic()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-bugs-") as tmp:

@@ -48,8 +48,7 @@ def reach(harness: str, policy_file: str, request: dict) -> dict:
         if hit:
             by = path
             break
-    return {"reached": bool(hit), "by": by, "checked": checked,
-            "hit": {f: sorted(lines) for f, lines in hit.items()}}
+    return {"reached": bool(hit), "by": by, "checked": checked, "hit": {f: sorted(lines) for f, lines in hit.items()}}
 
 
 if __name__ == "__main__":

@@ -22,8 +22,11 @@ BUGS = REPO_ROOT / "bench" / "bugs"
 
 def _diff(original: Path, patched: Path, rel: str) -> str:
     """A unified diff of one file with git's a/ b/ names (what `patch -p1` reads)."""
-    proc = subprocess.run(["diff", "-u", "--label", f"a/{rel}", "--label", f"b/{rel}", str(original), str(patched)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["diff", "-u", "--label", f"a/{rel}", "--label", f"b/{rel}", str(original), str(patched)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode not in (0, 1):
         raise CatalogError(f"diff failed on {rel}: {proc.stderr.strip()}")
     return proc.stdout
@@ -42,11 +45,16 @@ def recut(patch: Path, repo: Path = REPO_ROOT) -> str:
         for rel in files:
             (tree / rel).parent.mkdir(parents=True, exist_ok=True)
             (tree / rel).write_bytes((repo / rel).read_bytes())
-        proc = subprocess.run(["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-i",
-                               str(patch.resolve())], cwd=tree, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-i", str(patch.resolve())],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
-            raise CatalogError(f"{patch.name} does not apply even with offset or fuzz: "
-                               f"{(proc.stdout + proc.stderr).strip()[-400:]}")
+            raise CatalogError(
+                f"{patch.name} does not apply even with offset or fuzz: {(proc.stdout + proc.stderr).strip()[-400:]}"
+            )
         text = "".join(_diff(repo / rel, tree / rel, rel) for rel in files)
     patch.write_text(text, encoding="utf-8")
     apply_patch(repo, patch, dry_run=True)  # the new cut must apply exactly

@@ -13,9 +13,10 @@ SURVIVAL_AT = (10, 60, 300, 600)
 @dataclass
 class BugOutcome:
     """One bug's trials for one column (the suite, or the baseline)."""
-    times: list = field(default_factory=list)    # per trial: seconds to detection, or math.inf
+
+    times: list = field(default_factory=list)  # per trial: seconds to detection, or math.inf
     harness: list = field(default_factory=list)  # per trial: the harness that found it first, or ""
-    phase: list = field(default_factory=list)    # per trial: that detection's phase (trial.py), or ""
+    phase: list = field(default_factory=list)  # per trial: that detection's phase (trial.py), or ""
 
     @property
     def found(self) -> bool:
@@ -96,22 +97,30 @@ def summary(rows: list, budget: int, trials: int, with_baseline: bool) -> list[s
         head += f" {'baseline found':>14} {'median s':>9} {'at replay':>9}"
     out += [head, "-" * len(head)]
     for name, unit, suite, base in rows:
-        line = (f"{name:40} {unit:12} {suite.found_trials:>5}/{trials:<5} {fmt_time(suite.median(), budget):>9} "
-                f"{next((h for h in suite.harness if h), '-'):16} "
-                f"{f'{suite.at_phase(SEED_REPLAY)}/{suite.found_trials}':>9}")
+        line = (
+            f"{name:40} {unit:12} {suite.found_trials:>5}/{trials:<5} {fmt_time(suite.median(), budget):>9} "
+            f"{next((h for h in suite.harness if h), '-'):16} "
+            f"{f'{suite.at_phase(SEED_REPLAY)}/{suite.found_trials}':>9}"
+        )
         if with_baseline and base is not None:
-            line += (f" {base.found_trials:>8}/{trials:<5} {fmt_time(base.median(), budget):>9} "
-                     f"{f'{base.at_phase(SEED_REPLAY)}/{base.found_trials}':>9}")
+            line += (
+                f" {base.found_trials:>8}/{trials:<5} {fmt_time(base.median(), budget):>9} "
+                f"{f'{base.at_phase(SEED_REPLAY)}/{base.found_trials}':>9}"
+            )
         out.append(line)
     m = len(rows)
     suites = [r[2] for r in rows]
     out.append("")
-    out.append(f"suite:    found {sum(s.found for s in suites)} of {m} bugs; median time to detection "
-               + median_line(suites, budget))
+    out.append(
+        f"suite:    found {sum(s.found for s in suites)} of {m} bugs; median time to detection "
+        + median_line(suites, budget)
+    )
     bases = [r[3] for r in rows if r[3] is not None]
     if with_baseline:
-        out.append(f"baseline: found {sum(b.found for b in bases)} of {m} bugs; median time to detection "
-                   + median_line(bases, budget))
+        out.append(
+            f"baseline: found {sum(b.found for b in bases)} of {m} bugs; median time to detection "
+            + median_line(bases, budget)
+        )
     out.append(f"suite:    {phase_line(suites)}")
     if with_baseline:
         out.append(f"baseline: {phase_line(bases)}")
@@ -140,10 +149,17 @@ def survival_curve(outcomes: list, budget: int) -> tuple[list, list]:
 def survival_chart(rows: list, budget: int, with_baseline: bool, path):
     """Magma's survival plot: the share of bug-trials found against time, suite beside baseline."""
     from fuzz import charts
+
     columns = [("suite", [r[2] for r in rows], 0)]
     if with_baseline:
         columns.append(("baseline (raw bytes, no oracle)", [r[3] for r in rows if r[3] is not None], 1))
     series = [(label, *survival_curve(outcomes, budget), colour) for label, outcomes, colour in columns]
-    return charts.curves(path, f"Planted bugs found over time ({len(rows)} bugs, at most {budget} s per harness)",
-                         "seconds", "share of bug-trials found", series, step=True, ylim=(0, 1.02))
-
+    return charts.curves(
+        path,
+        f"Planted bugs found over time ({len(rows)} bugs, at most {budget} s per harness)",
+        "seconds",
+        "share of bug-trials found",
+        series,
+        step=True,
+        ylim=(0, 1.02),
+    )

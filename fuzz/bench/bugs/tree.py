@@ -32,8 +32,7 @@ def copy_repo(repo: Path, dest: Path) -> Path:
         shutil.copy2(src, target)
     for rel in GENERATED:
         if (repo / rel).is_dir():
-            shutil.copytree(repo / rel, dest / rel, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(repo / rel, dest / rel, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 
@@ -55,8 +54,11 @@ def functions_at(tree: Path, lines: dict) -> set[tuple[str, str]]:
         path = tree / rel
         if not path.is_file() or not rel.endswith(".py"):
             continue
-        defs = [n for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        defs = [
+            n
+            for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ]
         for line in numbers:
             around = [d for d in defs if d.lineno <= line <= (d.end_lineno or d.lineno)]
             innermost = max(around, key=lambda d: d.lineno, default=None)

@@ -36,8 +36,8 @@ from fuzz.triage.classify import classify
 from fuzz.triage.run_once import RunResult as ReplayResult
 from fuzz.triage.signature import FrameNormalizer, signature_of
 
-MIN_RUN_S = 3          # no restart with less time left than this
-MAX_RESTARTS = 20      # pre-existing crashes tolerated per trial
+MIN_RUN_S = 3  # no restart with less time left than this
+MAX_RESTARTS = 20  # pre-existing crashes tolerated per trial
 REPLAY_TIMEOUT_S = 120
 SEED_REPLAY, MUTATION, RESTART_REPLAY = "seed replay", "mutation", "replay after restart"
 _INITED = re.compile(r"^#\d+\s+INITED\b")
@@ -48,13 +48,20 @@ REACH_SCRIPT = Path(__file__).with_name("reach.py")
 @dataclass(frozen=True)
 class Target:
     """Where a harness lives in a copy: harness folder, seed corpus folder, and its name."""
+
     name: str
-    harnesses: str = "harnesses"      # relative to the copy's root
-    corpus: Path | None = None        # absolute seed folder root (default: the copy's corpus/)
+    harnesses: str = "harnesses"  # relative to the copy's root
+    corpus: Path | None = None  # absolute seed folder root (default: the copy's corpus/)
 
     def layout(self, tree: Path, work: Path) -> Layout:
-        return Layout(root=tree, harnesses=tree / self.harnesses, corpus=self.corpus or tree / "corpus",
-                      work=work, reports=work / "reports", policy_file=tree / "instrumentation.toml")
+        return Layout(
+            root=tree,
+            harnesses=tree / self.harnesses,
+            corpus=self.corpus or tree / "corpus",
+            work=work,
+            reports=work / "reports",
+            policy_file=tree / "instrumentation.toml",
+        )
 
 
 @dataclass
@@ -75,12 +82,12 @@ class TrialResult:
     trial: int
     seeds: list = field(default_factory=list)
     detected: bool = False
-    seconds: float | None = None          # time to detection
-    executions: int | None = None         # executions at detection (this process)
-    how: str = ""                         # "in patched function" | "revert-confirmed"
-    phase: str = ""                       # SEED_REPLAY | MUTATION | RESTART_REPLAY
+    seconds: float | None = None  # time to detection
+    executions: int | None = None  # executions at detection (this process)
+    how: str = ""  # "in patched function" | "revert-confirmed"
+    phase: str = ""  # SEED_REPLAY | MUTATION | RESTART_REPLAY
     signature: str = ""
-    unrelated: list = field(default_factory=list)   # Crash records shared with the unpatched copy
+    unrelated: list = field(default_factory=list)  # Crash records shared with the unpatched copy
     reached: bool | None = None
     reached_by: str | None = None
     total_executions: int = 0
@@ -93,7 +100,7 @@ class PhaseTracker:
 
     def __init__(self, restart: int = 0):
         self.restart, self.inited = restart, False
-        self.phase: str | None = None   # SEED_REPLAY, MUTATION or RESTART_REPLAY
+        self.phase: str | None = None  # SEED_REPLAY, MUTATION or RESTART_REPLAY
 
     def feed(self, line: str) -> bool:
         """True on the first crash line (then .phase is set)."""
@@ -117,8 +124,9 @@ def phase_of_log(text: str, restart: int = 0) -> str | None:
 
 
 def _failure_of(log_text: str, returncode: int):
-    result = ReplayResult(returncode=returncode, stdout=log_text, stderr=log_text, wall_seconds=0.0,
-                          peak_rss_mb=0.0, killed_for=None)
+    result = ReplayResult(
+        returncode=returncode, stdout=log_text, stderr=log_text, wall_seconds=0.0, peak_rss_mb=0.0, killed_for=None
+    )
     return classify(result, rss_limit_mb=1 << 30)
 
 
@@ -128,8 +136,9 @@ def crashes_on(tree: Path, target: Target, artifact: Path, work: Path) -> bool:
     harness = layout.harnesses / f"fuzz_{target.name}.py"
     cmd = [str(harness), str(artifact), "-timeout=25", "-rss_limit_mb=2560"]
     try:
-        proc = subprocess.run(cmd, env=runner.child_env(layout), cwd=tree, capture_output=True,
-                              timeout=REPLAY_TIMEOUT_S)
+        proc = subprocess.run(
+            cmd, env=runner.child_env(layout), cwd=tree, capture_output=True, timeout=REPLAY_TIMEOUT_S
+        )
     except subprocess.TimeoutExpired:
         return True
     return proc.returncode != 0
@@ -153,8 +162,18 @@ def _set_aside(artifact: Path, folders: list) -> None:
                 f.unlink()
 
 
-def run_trial(bug_name: str, tree: Path, pristine: Path, target: Target, time_s: int, seed: int,
-              trial: int, work: Path, functions: set, lines: dict) -> TrialResult:
+def run_trial(
+    bug_name: str,
+    tree: Path,
+    pristine: Path,
+    target: Target,
+    time_s: int,
+    seed: int,
+    trial: int,
+    work: Path,
+    functions: set,
+    lines: dict,
+) -> TrialResult:
     layout = target.layout(tree, work)
     out = TrialResult(bug=bug_name, harness=target.name, trial=trial)
     try:
@@ -180,8 +199,9 @@ def run_trial(bug_name: str, tree: Path, pristine: Path, target: Target, time_s:
                 mark["t"], mark["execs"] = time.monotonic() - start, progress.executions
 
         try:
-            result = runner.run(spec, layout, time_s=max(1, int(remaining)), extra=[f"-seed={run_seed}"],
-                                on_line=on_line)
+            result = runner.run(
+                spec, layout, time_s=max(1, int(remaining)), extra=[f"-seed={run_seed}"], on_line=on_line
+            )
         except HarnessError as exc:
             out.error = str(exc)
             break
@@ -197,11 +217,15 @@ def run_trial(bug_name: str, tree: Path, pristine: Path, target: Target, time_s:
         failure = _failure_of(log_text, result.returncode)
         sig = signature_of(failure, FrameNormalizer(tree, spec.path), target.name).text
         artifact = Path(result.artifacts[0])
-        crash = Crash(artifact=str(artifact), seconds=spent + mark.get("t", wall),
-                      executions=mark.get("execs", result.progress.executions), signature=sig,
-                      in_patched_function=_in_patched(failure, tree, functions),
-                      on_unpatched=crashes_on(pristine, target, artifact, work / "replay"),
-                      phase=tracker.phase or phase_of_log(log_text, restart) or "")
+        crash = Crash(
+            artifact=str(artifact),
+            seconds=spent + mark.get("t", wall),
+            executions=mark.get("execs", result.progress.executions),
+            signature=sig,
+            in_patched_function=_in_patched(failure, tree, functions),
+            on_unpatched=crashes_on(pristine, target, artifact, work / "replay"),
+            phase=tracker.phase or phase_of_log(log_text, restart) or "",
+        )
         spent += wall
         if not crash.on_unpatched:
             out.detected, out.seconds, out.executions = True, crash.seconds, crash.executions
@@ -219,15 +243,17 @@ def run_trial(bug_name: str, tree: Path, pristine: Path, target: Target, time_s:
 
 def reached(tree: Path, target: Target, work: Path, lines: dict, layout: Layout, spec) -> tuple:
     """(reached?, the first input that did): crash files first, then the trial's corpus, then seeds."""
-    inputs = (corpus_files(layout.artifacts(target.name)) + corpus_files(layout.work_corpus(target.name))
-              + spec.seed_files())
+    inputs = (
+        corpus_files(layout.artifacts(target.name)) + corpus_files(layout.work_corpus(target.name)) + spec.seed_files()
+    )
     request = {"lines": {str(tree / f): n for f, n in lines.items()}, "inputs": [str(p) for p in inputs]}
     req_file = work / "reach-request.json"
     req_file.write_text(json.dumps(request))
     cmd = [sys.executable, str(REACH_SCRIPT), str(spec.path), str(layout.policy_file), str(req_file)]
     try:
-        proc = subprocess.run(cmd, env=runner.child_env(layout, "none"), cwd=tree, capture_output=True,
-                              text=True, timeout=600)
+        proc = subprocess.run(
+            cmd, env=runner.child_env(layout, "none"), cwd=tree, capture_output=True, text=True, timeout=600
+        )
         answer = json.loads(proc.stdout.strip().splitlines()[-1])
     except (subprocess.TimeoutExpired, IndexError, json.JSONDecodeError):
         return None, None

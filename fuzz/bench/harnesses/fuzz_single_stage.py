@@ -21,10 +21,10 @@ with harness.instrumented("session"):
 def TestOneInput(data):
     length = int.from_bytes(data[:2], "big")
     try:
-        built = build(load_bytes(data[2:2 + length]))
+        built = build(load_bytes(data[2 : 2 + length]))
     except (ConfigError, BuildError):
         return
-    reader = session.Reader(data[2 + length:])
+    reader = session.Reader(data[2 + length :])
     read_size = session.READ_SIZES[reader.int(1, len(session.READ_SIZES))]
     session.Session(built, read_size=read_size).run(session.decode_actions(reader))
 

@@ -34,8 +34,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fuzz.bench.proxy_load import configs as _proxy_configs, parse as _proxy_parse, procs as _proxy_procs, \
-    profile as _proxy_profile
+from fuzz.bench.proxy_load import (
+    configs as _proxy_configs,
+    parse as _proxy_parse,
+    procs as _proxy_procs,
+    profile as _proxy_profile,
+)
 from fuzz.bench.proxy_load.parse import LoadResult, ReportError
 from fuzz.bench.proxy_load.procs import Services, StartError, free_port, run_tool
 
@@ -88,8 +92,12 @@ def _args(argv):
     p.add_argument("--threads", type=int, default=2, help="wrk and h2load threads (default 2)")
     p.add_argument("--h2-clients", type=int, default=4, help="h2load connections (default 4)")
     p.add_argument("--h2-streams", type=int, default=8, help="h2load concurrent streams per connection (default 8)")
-    p.add_argument("--concurrency", type=int, default=os.cpu_count() or 1,
-                   help="worker processes for the proxy's second run (default: one per core)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes for the proxy's second run (default: one per core)",
+    )
     p.add_argument("--profile", action="store_true", help="then profile the proxy under wrk load with py-spy")
     args = p.parse_args(argv)
     for name in ("duration", "connections", "threads", "h2_clients", "h2_streams", "concurrency"):
@@ -130,23 +138,51 @@ def _probe_h2(tools: Tools, port: int, workdir: Path) -> str | None:
 
 
 def _wrk(tools: Tools, args, port: int, workdir: Path) -> LoadResult:
-    out = run_tool([tools.wrk, f"-c{args.connections}", f"-t{args.threads}", f"-d{args.duration}s", "--latency",
-                    f"http://127.0.0.1:{port}/"], args.duration + 30, workdir)
+    out = run_tool(
+        [
+            tools.wrk,
+            f"-c{args.connections}",
+            f"-t{args.threads}",
+            f"-d{args.duration}s",
+            "--latency",
+            f"http://127.0.0.1:{port}/",
+        ],
+        args.duration + 30,
+        workdir,
+    )
     return _proxy_parse.parse_wrk(out)
 
 
 def _h2load(tools: Tools, args, port: int, workdir: Path) -> LoadResult:
     log = workdir / f"h2load-{port}.tsv"
-    out = run_tool([tools.h2load, "-c", str(args.h2_clients), "-m", str(args.h2_streams), "-t", str(args.threads),
-                    "-D", str(args.duration), "--warm-up-time", "1", "--log-file", str(log),
-                    f"http://127.0.0.1:{port}/"], args.duration + 30, workdir)
+    out = run_tool(
+        [
+            tools.h2load,
+            "-c",
+            str(args.h2_clients),
+            "-m",
+            str(args.h2_streams),
+            "-t",
+            str(args.threads),
+            "-D",
+            str(args.duration),
+            "--warm-up-time",
+            "1",
+            "--log-file",
+            str(log),
+            f"http://127.0.0.1:{port}/",
+        ],
+        args.duration + 30,
+        workdir,
+    )
     latencies = _proxy_parse.parse_h2load_log(log.read_text()) if log.exists() else None
     log.unlink(missing_ok=True)
     return _proxy_parse.parse_h2load(out, latencies)
 
 
-def _measure(target: str, tools: Tools, args, workdir: Path, server: _proxy_procs.Service,
-             h1_port: int, h2_port: int) -> list[Row]:
+def _measure(
+    target: str, tools: Tools, args, workdir: Path, server: _proxy_procs.Service, h1_port: int, h2_port: int
+) -> list[Row]:
     """Both protocols against one server; its CPU time per request is the figure that varies
     least on a shared machine (req/s also moves with what else runs)."""
     rows = []
@@ -164,8 +200,9 @@ def _measure(target: str, tools: Tools, args, workdir: Path, server: _proxy_proc
             cpu_after = server.cpu_seconds()
             if row.result is not None and row.result.requests and cpu_before is not None and cpu_after is not None:
                 row.cpu_us = (cpu_after - cpu_before) / row.result.requests * 1e6
-        print(f"  {target:10} {protocol:8} " + (f"{row.result.rps:10.0f} req/s" if row.result else row.note),
-              flush=True)
+        print(
+            f"  {target:10} {protocol:8} " + (f"{row.result.rps:10.0f} req/s" if row.result else row.note), flush=True
+        )
         rows.append(row)
     return rows
 
@@ -176,8 +213,9 @@ def _start_nginx(svc: Services, tools: Tools, workdir: Path) -> tuple[_proxy_pro
     h1, h2 = free_port(), free_port()
     conf = workdir / "nginx.conf"
     conf.write_text(_proxy_configs.nginx_conf(workdir, h1, h2))
-    nginx = svc.start("nginx", [tools.nginx, "-p", str(workdir), "-e", str(workdir / "nginx-error.log"),
-                                "-c", str(conf)], [h1, h2])
+    nginx = svc.start(
+        "nginx", [tools.nginx, "-p", str(workdir), "-e", str(workdir / "nginx-error.log"), "-c", str(conf)], [h1, h2]
+    )
     return nginx, h1, h2
 
 
@@ -199,9 +237,23 @@ def _proxy_env() -> dict:
 
 def _start_mitmdump(svc: Services, tools: Tools, workdir: Path, upstream: int) -> tuple[_proxy_procs.Service, int]:
     port = free_port()
-    mitm = svc.start("mitmdump", [tools.mitmdump, "--mode", f"reverse:http://127.0.0.1:{upstream}",
-                           "--listen-host", "127.0.0.1", "-p", str(port), "-q",
-                           "--set", f"confdir={workdir / 'mitmproxy'}"], [port], timeout_s=30)
+    mitm = svc.start(
+        "mitmdump",
+        [
+            tools.mitmdump,
+            "--mode",
+            f"reverse:http://127.0.0.1:{upstream}",
+            "--listen-host",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-q",
+            "--set",
+            f"confdir={workdir / 'mitmproxy'}",
+        ],
+        [port],
+        timeout_s=30,
+    )
     return mitm, port
 
 
@@ -211,9 +263,12 @@ def _profile(svc: Services, tools: Tools, args, workdir: Path, upstream: int) ->
         return f"profile: py-spy is not installed ({INSTALL_HINT})"
     argv, port = _proxy_argv(workdir, upstream)
     raw = workdir / "proxy-profile.txt"
-    service = svc.start("proxy-profiled", [tools.py_spy, "record", "-r", "250", "-f", "raw", "-o", str(raw),
-                                           "-d", str(args.duration + 3), "--", *argv], [port],
-                        env=_proxy_env())
+    service = svc.start(
+        "proxy-profiled",
+        [tools.py_spy, "record", "-r", "250", "-f", "raw", "-o", str(raw), "-d", str(args.duration + 3), "--", *argv],
+        [port],
+        env=_proxy_env(),
+    )
     result = _wrk(tools, args, port, workdir)
     try:
         service.proc.wait(30)  # py-spy stops sampling after -d, writes the file and ends the proxy
@@ -227,29 +282,39 @@ def _profile(svc: Services, tools: Tools, args, workdir: Path, upstream: int) ->
     keep.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(raw, keep)
     summary = _proxy_profile.summarize(raw.read_text(), top=25, root_prefix=str(REPO) + "/", inclusive_only="proxy/")
-    return (f"profiled proxy HTTP/1.1: {result.rps:.0f} req/s under py-spy (raw: {keep.relative_to(REPO)})\n"
-            + _proxy_profile.render(summary))
+    return (
+        f"profiled proxy HTTP/1.1: {result.rps:.0f} req/s under py-spy (raw: {keep.relative_to(REPO)})\n"
+        + _proxy_profile.render(summary)
+    )
 
 
 # ------------------------------------------------------------------------------------ report
 def render_table(rows: list[Row]) -> str:
-    lines = [f"{'target':<10} {'protocol':<8} {'req/s':>10} {'p99 ms':>8} {'requests':>9} {'errors':>7} "
-             f"{'cpu us/req':>10}  note", "-" * 81]
+    lines = [
+        f"{'target':<10} {'protocol':<8} {'req/s':>10} {'p99 ms':>8} {'requests':>9} {'errors':>7} "
+        f"{'cpu us/req':>10}  note",
+        "-" * 81,
+    ]
     for r in rows:
         if r.result is None:
             lines.append(f"{r.target:<10} {r.protocol:<8} {'n/a':>10} {'':>8} {'':>9} {'':>7} {'':>10}  {r.note}")
             continue
         p99 = f"{r.result.p99_ms:.2f}" if r.result.p99_ms is not None else "-"
         cpu = f"{r.cpu_us:.0f}" if r.cpu_us is not None else "-"
-        lines.append(f"{r.target:<10} {r.protocol:<8} {r.result.rps:>10.0f} {p99:>8} {r.result.requests:>9} "
-                     f"{r.result.errors:>7} {cpu:>10}  {r.note}".rstrip())
+        lines.append(
+            f"{r.target:<10} {r.protocol:<8} {r.result.rps:>10.0f} {p99:>8} {r.result.requests:>9} "
+            f"{r.result.errors:>7} {cpu:>10}  {r.note}".rstrip()
+        )
     return "\n".join(lines)
 
 
 def h1_ratio(rows: list[Row], proxy: str = "proxy") -> float | None:
     """`proxy`'s HTTP/1.1 req/s over mitmproxy's; None unless both were measured without errors."""
-    rps = {r.target: r.result.rps for r in rows
-           if r.protocol == "HTTP/1.1" and r.result is not None and r.result.errors == 0}
+    rps = {
+        r.target: r.result.rps
+        for r in rows
+        if r.protocol == "HTTP/1.1" and r.result is not None and r.result.errors == 0
+    }
     if proxy not in rps or not rps.get("mitmproxy"):
         return None
     return rps[proxy] / rps["mitmproxy"]
@@ -278,8 +343,10 @@ def main(argv: list[str]) -> int:
         try:
             with Services(workdir) as svc:
                 nginx, nginx_h1, nginx_h2 = _start_nginx(svc, tools, workdir)
-                print(f"nginx on 127.0.0.1:{nginx_h1} (HTTP/1.1) and :{nginx_h2} (h2c); "
-                      f"{args.duration} s per run", flush=True)
+                print(
+                    f"nginx on 127.0.0.1:{nginx_h1} (HTTP/1.1) and :{nginx_h2} (h2c); {args.duration} s per run",
+                    flush=True,
+                )
                 rows += _measure("direct", tools, args, workdir, nginx, nginx_h1, nginx_h2)
 
                 for workers in sorted({1, args.concurrency}):
@@ -299,8 +366,10 @@ def main(argv: list[str]) -> int:
             return 1
     print()
     print(render_table(rows))
-    print(f"wrk -c{args.connections} -t{args.threads} -d{args.duration}s --latency; "
-          f"h2load -c{args.h2_clients} -m{args.h2_streams} -t{args.threads} -D {args.duration} --warm-up-time 1")
+    print(
+        f"wrk -c{args.connections} -t{args.threads} -d{args.duration}s --latency; "
+        f"h2load -c{args.h2_clients} -m{args.h2_streams} -t{args.threads} -D {args.duration} --warm-up-time 1"
+    )
     cpu_ratio = h1_cpu_ratio(rows)
     if cpu_ratio is not None:
         print(f"HTTP/1.1 CPU time per request: mitmproxy / proxy = {cpu_ratio:.2f}")
@@ -310,8 +379,10 @@ def main(argv: list[str]) -> int:
     single = h1_ratio(rows)
     ratio = h1_ratio(rows, _proxy_name(args.concurrency))
     if single is not None and ratio is not None and args.concurrency > 1:
-        print(f"HTTP/1.1 req/s over mitmproxy's: one worker {single:.2f}x, "
-              f"{args.concurrency} workers {ratio:.2f}x (the RESULT below)")
+        print(
+            f"HTTP/1.1 req/s over mitmproxy's: one worker {single:.2f}x, "
+            f"{args.concurrency} workers {ratio:.2f}x (the RESULT below)"
+        )
     if ratio is None:
         print("error: no error-free HTTP/1.1 figures for both the proxy and mitmproxy")
         print("RESULT proxy_vs_mitmproxy_h1 nan")

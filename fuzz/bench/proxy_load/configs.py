@@ -21,27 +21,30 @@ def nginx_conf(prefix: Path, h1_port: int, h2_port: int, body: str = BODY) -> st
     if not body or any(c in body for c in '"\\$'):
         raise ValueError("the body must be non-empty text without quotes, backslashes or '$'")
     p = Path(prefix)
-    temp = " ".join(f"{kind}_temp_path {p / 'tmp' / kind};" for kind in
-                    ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = " ".join(
+        f"{kind}_temp_path {p / 'tmp' / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     location = f'location / {{ return 200 "{body.encode("unicode_escape").decode()}"; }}'
-    return "\n".join([
-        "daemon off;",
-        "master_process off;",
-        "worker_processes 1;",
-        f"pid {p / 'nginx.pid'};",
-        f"error_log {p / 'nginx-error.log'} warn;",
-        "events { worker_connections 4096; }",
-        "http {",
-        "  access_log off;",
-        f"  {temp}",
-        "  keepalive_requests 100000000;",
-        "  keepalive_timeout 60s;",
-        "  default_type text/plain;",
-        f"  server {{ listen 127.0.0.1:{h1_port}; {location} }}",
-        f"  server {{ listen 127.0.0.1:{h2_port} http2; {location} }}",
-        "}",
-        "",
-    ])
+    return "\n".join(
+        [
+            "daemon off;",
+            "master_process off;",
+            "worker_processes 1;",
+            f"pid {p / 'nginx.pid'};",
+            f"error_log {p / 'nginx-error.log'} warn;",
+            "events { worker_connections 4096; }",
+            "http {",
+            "  access_log off;",
+            f"  {temp}",
+            "  keepalive_requests 100000000;",
+            "  keepalive_timeout 60s;",
+            "  default_type text/plain;",
+            f"  server {{ listen 127.0.0.1:{h1_port}; {location} }}",
+            f"  server {{ listen 127.0.0.1:{h2_port} http2; {location} }}",
+            "}",
+            "",
+        ]
+    )
 
 
 def proxy_config(listen_port: int, upstream_port: int, admin_port: int, example: Path = EXAMPLE) -> str:
@@ -49,15 +52,17 @@ def proxy_config(listen_port: int, upstream_port: int, admin_port: int, example:
     (all 127.0.0.1), as JSON (which `python -m proxy -c` reads as YAML)."""
     try:
         cfg = yaml.safe_load(Path(example).read_text())
-        listener, = cfg["listeners"]
-        cluster, = cfg["clusters"]
-        endpoint, = cluster["endpoints"]
+        (listener,) = cfg["listeners"]
+        (cluster,) = cfg["clusters"]
+        (endpoint,) = cluster["endpoints"]
         admin = cfg["admin"]["address"]
         listener["address"]["port"] = listen_port
         listener["address"]["host"] = "127.0.0.1"
     except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigShapeError(f"{example}: expected one listener, one cluster with one endpoint and an admin "
-                               f"address ({type(exc).__name__}: {exc})") from None
+        raise ConfigShapeError(
+            f"{example}: expected one listener, one cluster with one endpoint and an admin "
+            f"address ({type(exc).__name__}: {exc})"
+        ) from None
     endpoint.update(host="127.0.0.1", port=upstream_port)
     admin.update(host="127.0.0.1", port=admin_port)
     return json.dumps(cfg, indent=1)

@@ -12,10 +12,10 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class LoadResult:
-    requests: int          # completed requests (any status)
-    rps: float             # requests per second as the tool reports it
-    p99_ms: float | None   # 99th percentile latency; None when the tool gave no distribution
-    errors: int            # socket errors, non-2xx/3xx, failed or timed-out requests
+    requests: int  # completed requests (any status)
+    rps: float  # requests per second as the tool reports it
+    p99_ms: float | None  # 99th percentile latency; None when the tool gave no distribution
+    errors: int  # socket errors, non-2xx/3xx, failed or timed-out requests
 
 
 _TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -43,15 +43,18 @@ def parse_wrk(output: str) -> LoadResult:
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non2xx:
         errors += int(non2xx.group(1))
-    return LoadResult(int(done.group(1)), float(rps.group(1)),
-                      wrk_time_ms(p99.group(1)) if p99 else None, errors)
+    return LoadResult(int(done.group(1)), float(rps.group(1)), wrk_time_ms(p99.group(1)) if p99 else None, errors)
 
 
 def parse_h2load(output: str, latencies_us: list[int] | None = None) -> LoadResult:
     """The figures of h2load's summary; p99 from `latencies_us` (its --log-file), if given."""
     rps = re.search(r"^finished in [0-9.]+(?:us|ms|s|m|h), ([0-9.]+) req/s", output, re.M)
-    req = re.search(r"^requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, "
-                    r"(\d+) errored, (\d+) timeout", output, re.M)
+    req = re.search(
+        r"^requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+        r"(\d+) errored, (\d+) timeout",
+        output,
+        re.M,
+    )
     if rps is None or req is None:
         raise ReportError("h2load output has no 'finished in' or 'requests:' line")
     done, succeeded, failed, errored, timeout = (int(g) for g in req.groups())

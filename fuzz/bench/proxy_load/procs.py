@@ -65,23 +65,27 @@ class Services:
         for svc in reversed(self.started):
             self.stop(svc)
 
-    def start(self, name: str, argv: list[str], ports: list[int], timeout_s: float = 20.0,
-              env: dict | None = None) -> Service:
+    def start(
+        self, name: str, argv: list[str], ports: list[int], timeout_s: float = 20.0, env: dict | None = None
+    ) -> Service:
         log = self.workdir / f"{name}.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=self.workdir, env=env)
+            proc = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir, env=env
+            )
         svc = Service(name, proc, log)
         self.started.append(svc)
         deadline = time.monotonic() + timeout_s
         for port in ports:
             while not _listening(port):
                 if proc.poll() is not None:
-                    raise StartError(f"{name} exited with {proc.returncode} before listening on "
-                                     f"127.0.0.1:{port}:\n{_log_tail(log)}")
+                    raise StartError(
+                        f"{name} exited with {proc.returncode} before listening on 127.0.0.1:{port}:\n{_log_tail(log)}"
+                    )
                 if time.monotonic() > deadline:
-                    raise StartError(f"{name} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s:\n"
-                                     f"{_log_tail(log)}")
+                    raise StartError(
+                        f"{name} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s:\n{_log_tail(log)}"
+                    )
                 time.sleep(0.05)
         return svc
 
@@ -129,7 +133,7 @@ def _children(pid: int) -> list[int]:
 def parse_proc_stat_cpu(stat: str) -> int:
     """utime + stime (clock ticks) from a /proc/PID/stat line; the command name may hold spaces
     and parentheses, so fields are counted after its last ')'."""
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5), counted from 1
 
 
@@ -151,8 +155,9 @@ def _listening(port: int) -> bool:
 def run_tool(argv: list[str], timeout_s: float, cwd: Path | None = None) -> str:
     """Run a load generator to completion (killed after `timeout_s`); its stdout+stderr."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, cwd=cwd,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout_s, cwd=cwd, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         raise StartError(f"{argv[0]} did not finish within {timeout_s:.0f} s:\n{out[-800:]}") from None

@@ -12,7 +12,7 @@ _LINE = re.compile(r":\d+\)$")
 @dataclass(frozen=True)
 class ProfileSummary:
     samples: int
-    self_top: list[tuple[str, float]]       # (frame, share of samples spent in it, not its callees)
+    self_top: list[tuple[str, float]]  # (frame, share of samples spent in it, not its callees)
     inclusive_top: list[tuple[str, float]]  # (frame, share of samples with it anywhere on the stack)
 
 
@@ -37,9 +37,11 @@ def summarize(raw: str, top: int = 20, root_prefix: str = "", inclusive_only: st
                 incl_n[frame] += n
     if total == 0:
         return ProfileSummary(0, [], [])
-    return ProfileSummary(total,
-                          [(f, c / total) for f, c in self_n.most_common(top)],
-                          [(f, c / total) for f, c in incl_n.most_common(top)])
+    return ProfileSummary(
+        total,
+        [(f, c / total) for f, c in self_n.most_common(top)],
+        [(f, c / total) for f, c in incl_n.most_common(top)],
+    )
 
 
 def render(summary: ProfileSummary) -> str:

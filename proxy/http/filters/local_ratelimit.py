@@ -36,8 +36,9 @@ class HttpLocalRateLimitFilter(StreamFilter):
 
     def decode_headers(self, head, end_stream):
         c = self.config
-        bucket = self.ctx.shared_state(c, lambda: TokenBucket(self.ctx.dispatcher, c.max_tokens,
-                                                              c.tokens_per_fill, c.fill_interval_ms))
+        bucket = self.ctx.shared_state(
+            c, lambda: TokenBucket(self.ctx.dispatcher, c.max_tokens, c.tokens_per_fill, c.fill_interval_ms)
+        )
         if bucket.try_take():
             self.ctx.stats.inc("http.local_ratelimit.allowed")
             return CONTINUE

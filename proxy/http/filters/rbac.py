@@ -24,11 +24,11 @@ ALLOW, DENY = 0, 1
 @dataclass(frozen=True)
 class HttpRbacPolicy:
     name: str
-    methods: frozenset          # bytes; empty: any
-    path_prefixes: tuple        # bytes; empty: any
-    headers: tuple              # HeaderMatcher; all must match
-    source_networks: tuple      # ipaddress networks; empty: any
-    principals: tuple = ()      # principal(conn) -> bool; empty: anyone
+    methods: frozenset  # bytes; empty: any
+    path_prefixes: tuple  # bytes; empty: any
+    headers: tuple  # HeaderMatcher; all must match
+    source_networks: tuple  # ipaddress networks; empty: any
+    principals: tuple = ()  # principal(conn) -> bool; empty: anyone
 
     def matches(self, head, source_ip, conn=None) -> bool:
         if self.methods and head.method not in self.methods:
@@ -64,11 +64,19 @@ def http_rbac_factory(msg, build: BuildContext):
             headers = tuple(_header_matcher(h, f"{path}.headers[{k}]") for k, h in enumerate(p.headers))
         except RouteBuildError as exc:
             raise build.error(exc.message, exc.path) from None
-        nets = tuple(parse_cidr(c, f"{build.path}.{path}.source_prefixes[{k}]") for k, c in enumerate(p.source_prefixes))
-        policies.append(HttpRbacPolicy(name=p.name, methods=frozenset(m.encode() for m in p.methods),
-                                       path_prefixes=tuple(x.encode() for x in p.path_prefixes),
-                                       headers=headers, source_networks=nets,
-                                       principals=tuple(build_principal(x) for x in p.principals)))
+        nets = tuple(
+            parse_cidr(c, f"{build.path}.{path}.source_prefixes[{k}]") for k, c in enumerate(p.source_prefixes)
+        )
+        policies.append(
+            HttpRbacPolicy(
+                name=p.name,
+                methods=frozenset(m.encode() for m in p.methods),
+                path_prefixes=tuple(x.encode() for x in p.path_prefixes),
+                headers=headers,
+                source_networks=nets,
+                principals=tuple(build_principal(x) for x in p.principals),
+            )
+        )
     config = HttpRbacConfig(action=msg.action, policies=tuple(policies), shadow=msg.shadow)
     return lambda ctx: HttpRbacFilter(config, ctx)
 

@@ -36,16 +36,16 @@ class Router(StreamFilter):
         self.head: RequestHead | None = None
         self.request_end = False
         self.trailers: HeaderMap | None = None
-        self.body = Buffer()              # request body not yet sent upstream
-        self.pending: PendingRequest | None = None   # while waiting for the pool
+        self.body = Buffer()  # request body not yet sent upstream
+        self.pending: PendingRequest | None = None  # while waiting for the pool
         self.upstream: UpstreamStream | None = None  # once the pool gave one
         self.attempts = 0
         self.response_started = False
         self.response_done = False
         self.done = False
         self._timer: Timer | None = None
-        self._reads_paused = False        # holds one disable_downstream_reads(True) for the body buffer
-        self._upstream_paused = False     # holds one for the upstream write watermark
+        self._reads_paused = False  # holds one disable_downstream_reads(True) for the body buffer
+        self._upstream_paused = False  # holds one for the upstream write watermark
         self._downstream_slow = 0
 
     # -- decoding ---------------------------------------------------------------------------------------

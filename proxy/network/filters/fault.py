@@ -52,14 +52,16 @@ class FaultConfig:
 
 @register_network_filter("fault")
 def fault_factory(msg, build: BuildContext):
-    config = FaultConfig(delay_ms=msg.delay_ms, throttle_bytes_per_sec=msg.throttle_bytes_per_sec,
-                         stat_scopes=stat_scopes("fault"))
+    config = FaultConfig(
+        delay_ms=msg.delay_ms, throttle_bytes_per_sec=msg.throttle_bytes_per_sec, stat_scopes=stat_scopes("fault")
+    )
 
     def install(connection, ctx):
         fault = FaultFilter(config, ctx)
         connection.add_read_filter(fault)
         if config.throttle_bytes_per_sec:
             fault.throttle_writes(connection)
+
     return install
 
 
@@ -200,8 +202,9 @@ class FaultFilter(ReadFilter, WriteFilter):
     def throttle_writes(self, connection) -> None:
         """Also throttle what the connection writes. Held bytes carry the connection's write
         watermarks, so whoever writes pauses as it does for the connection's write buffer."""
-        self._held_out = WatermarkBuffer(connection._on_write_buffer_high, connection._on_write_buffer_low,
-                                         connection.buffer_limit)
+        self._held_out = WatermarkBuffer(
+            connection._on_write_buffer_high, connection._on_write_buffer_low, connection.buffer_limit
+        )
         connection.add_write_filter(self)
 
     def holds_writes(self) -> bool:

@@ -74,12 +74,16 @@ def local_ratelimit_factory(msg, build: BuildContext):
     for field in ("max_tokens", "tokens_per_fill", "fill_interval_ms"):
         if getattr(msg, field) < 1:
             raise build.error("must be at least 1", field)
-    config = LocalRateLimitConfig(max_tokens=msg.max_tokens, tokens_per_fill=msg.tokens_per_fill,
-                                  fill_interval_ms=msg.fill_interval_ms,
-                                  stat_scopes=stat_scopes("local_ratelimit", msg.stat_prefix))
+    config = LocalRateLimitConfig(
+        max_tokens=msg.max_tokens,
+        tokens_per_fill=msg.tokens_per_fill,
+        fill_interval_ms=msg.fill_interval_ms,
+        stat_scopes=stat_scopes("local_ratelimit", msg.stat_prefix),
+    )
 
     def install(connection, ctx):
         connection.add_read_filter(LocalRateLimitFilter(config, ctx))
+
     return install
 
 
@@ -91,8 +95,9 @@ class LocalRateLimitFilter(ReadFilter):
 
     def bucket(self) -> TokenBucket:
         c = self.config
-        return self.ctx.shared_state(c, lambda: TokenBucket(self.ctx.dispatcher, c.max_tokens,
-                                                            c.tokens_per_fill, c.fill_interval_ms))
+        return self.ctx.shared_state(
+            c, lambda: TokenBucket(self.ctx.dispatcher, c.max_tokens, c.tokens_per_fill, c.fill_interval_ms)
+        )
 
     def on_new_connection(self):
         if self.bucket().try_take():

@@ -35,9 +35,9 @@ ALLOW, DENY = 0, 1  # RbacAction
 @dataclass(frozen=True)
 class RbacPolicy:
     name: str
-    source_networks: tuple          # ipaddress networks; empty: any source
-    destination_ports: frozenset    # empty: any port
-    principals: tuple = ()          # principal(conn) -> bool; empty: anyone
+    source_networks: tuple  # ipaddress networks; empty: any source
+    destination_ports: frozenset  # empty: any port
+    principals: tuple = ()  # principal(conn) -> bool; empty: anyone
 
     def matches(self, source_ip, destination_port, conn=None) -> bool:
         if not source_in(self.source_networks, source_ip):
@@ -67,17 +67,23 @@ class RbacConfig:
 def rbac_factory(msg, build: BuildContext):
     policies = []
     for i, p in enumerate(msg.policies):
-        networks = tuple(parse_cidr(s, f"{build.path}.policies[{i}].source_prefixes[{j}]")
-                         for j, s in enumerate(p.source_prefixes))
-        policies.append(RbacPolicy(p.name, networks, frozenset(p.destination_ports),
-                                   tuple(build_principal(x) for x in p.principals)))
+        networks = tuple(
+            parse_cidr(s, f"{build.path}.policies[{i}].source_prefixes[{j}]") for j, s in enumerate(p.source_prefixes)
+        )
+        policies.append(
+            RbacPolicy(
+                p.name, networks, frozenset(p.destination_ports), tuple(build_principal(x) for x in p.principals)
+            )
+        )
     if msg.action not in (ALLOW, DENY):
         raise build.error(f"unknown action {msg.action}", "action")
-    config = RbacConfig(action=msg.action, policies=tuple(policies), shadow=msg.shadow,
-                        stat_scopes=stat_scopes("rbac", msg.stat_prefix))
+    config = RbacConfig(
+        action=msg.action, policies=tuple(policies), shadow=msg.shadow, stat_scopes=stat_scopes("rbac", msg.stat_prefix)
+    )
 
     def install(connection, ctx):
         connection.add_read_filter(RbacFilter(config, ctx))
+
     return install
 
 

@@ -39,7 +39,7 @@ from ._stats import FilterStats, stat_scopes
 
 @dataclass(frozen=True, eq=False)
 class TcpProxyConfig:
-    clusters: tuple        # ((name, weight), ...); one cluster is ((name, 1),)
+    clusters: tuple  # ((name, weight), ...); one cluster is ((name, 1),)
     total_weight: int
     idle_timeout_ms: int
     stat_scopes: tuple
@@ -62,12 +62,16 @@ def tcp_proxy_factory(msg, build: BuildContext):
     total = sum(w for _, w in clusters)
     if total <= 0:
         raise build.error("the weights must not all be 0", field)
-    config = TcpProxyConfig(clusters=tuple((n, w) for n, w in clusters if w > 0), total_weight=total,
-                            idle_timeout_ms=msg.idle_timeout_ms,
-                            stat_scopes=stat_scopes("tcp_proxy", msg.stat_prefix))
+    config = TcpProxyConfig(
+        clusters=tuple((n, w) for n, w in clusters if w > 0),
+        total_weight=total,
+        idle_timeout_ms=msg.idle_timeout_ms,
+        stat_scopes=stat_scopes("tcp_proxy", msg.stat_prefix),
+    )
 
     def install(connection, ctx):
         connection.add_read_filter(TcpProxyFilter(config, ctx))
+
     return install
 
 
@@ -106,7 +110,7 @@ class _UpstreamReader(ReadFilter):
 
 
 class TcpProxyFilter(ReadFilter):
-    downstream: Connection   # set by initialize_read_filter_callbacks, before any event
+    downstream: Connection  # set by initialize_read_filter_callbacks, before any event
 
     def __init__(self, config: TcpProxyConfig, ctx) -> None:
         self.config = config
@@ -114,9 +118,9 @@ class TcpProxyFilter(ReadFilter):
         self.stats = FilterStats(ctx.stats, config.stat_scopes)
         self.upstream: Connection | None = None
         self.host = None
-        self._waiting_for_upstream = False   # holds one read_disable(True) on the downstream
-        self._early_data = None              # bytes injected to us before the upstream connected
-        self._early_end_stream = False       # downstream end_stream seen before the upstream connected
+        self._waiting_for_upstream = False  # holds one read_disable(True) on the downstream
+        self._early_data = None  # bytes injected to us before the upstream connected
+        self._early_end_stream = False  # downstream end_stream seen before the upstream connected
         self._end_sent_upstream = False
         self._end_sent_downstream = False
         self._paused = {True: False, False: False}  # of_downstream -> we hold a read_disable(True)

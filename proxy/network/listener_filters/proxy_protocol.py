@@ -40,10 +40,10 @@ NEED_MORE, NOT_PROXY, MALFORMED = "need_more", "not_proxy", "malformed"
 @dataclass(frozen=True)
 class ProxyHeader:
     version: int
-    length: int               # bytes the header takes: drained
-    source: tuple | None      # (ip, port), None: keep the real endpoints
+    length: int  # bytes the header takes: drained
+    source: tuple | None  # (ip, port), None: keep the real endpoints
     destination: tuple | None
-    tlvs: tuple = ()          # ((type, value bytes), ...) in order
+    tlvs: tuple = ()  # ((type, value bytes), ...) in order
 
 
 def _port(text: bytes):
@@ -56,7 +56,7 @@ def _v1(data: bytes):
     end = data.find(b"\r\n", 0, V1_MAX)
     if end < 0:
         return MALFORMED if len(data) >= V1_MAX else NEED_MORE
-    fields = data[len(V1_PREFIX):end].split(b" ")
+    fields = data[len(V1_PREFIX) : end].split(b" ")
     if fields[0] == b"UNKNOWN":
         return ProxyHeader(1, end + 2, None, None)
     if len(fields) != 5 or fields[0] not in (b"TCP4", b"TCP6"):
@@ -79,10 +79,10 @@ def _tlvs(block: bytes):
     while pos < len(block):
         if pos + 3 > len(block):
             return None
-        n = int.from_bytes(block[pos + 1:pos + 3], "big")
+        n = int.from_bytes(block[pos + 1 : pos + 3], "big")
         if pos + 3 + n > len(block):
             return None
-        out.append((block[pos], bytes(block[pos + 3:pos + 3 + n])))
+        out.append((block[pos], bytes(block[pos + 3 : pos + 3 + n])))
         pos += 3 + n
     return tuple(out)
 
@@ -108,9 +108,9 @@ def _v2(data: bytes):
         return MALFORMED
     half = (size - 4) // 2
     cls = ipaddress.IPv4Address if family == AF_INET else ipaddress.IPv6Address
-    src, dst = str(cls(block[:half])), str(cls(block[half:2 * half]))
-    sport = int.from_bytes(block[2 * half:2 * half + 2], "big")
-    dport = int.from_bytes(block[2 * half + 2:size], "big")
+    src, dst = str(cls(block[:half])), str(cls(block[half : 2 * half]))
+    sport = int.from_bytes(block[2 * half : 2 * half + 2], "big")
+    dport = int.from_bytes(block[2 * half + 2 : size], "big")
     return ProxyHeader(2, length, (src, sport), (dst, dport), tlvs)
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from ..filter import CONTINUE, STOP_ITERATION
 from ..listener_filter import ListenerFilter, register_listener_filter
 
-MAX_CLIENT_HELLO = 64 * 1024   # bytes of the stream the ClientHello must fit in (Envoy's limit)
+MAX_CLIENT_HELLO = 64 * 1024  # bytes of the stream the ClientHello must fit in (Envoy's limit)
 HANDSHAKE, CLIENT_HELLO = 22, 1
 MAX_RECORD = 1 << 14
 EXT_SERVER_NAME, EXT_ALPN, HOST_NAME = 0, 16, 0
@@ -50,11 +50,11 @@ def _vector(body: bytes, pos: int, size_len: int, lo: int, hi: int):
     """(content, next position) of a vector whose length takes size_len bytes, within [lo, hi]."""
     if pos + size_len > len(body):
         raise _Malformed
-    n = int.from_bytes(body[pos:pos + size_len], "big")
+    n = int.from_bytes(body[pos : pos + size_len], "big")
     end = pos + size_len + n
     if not lo <= n <= hi or end > len(body):
         raise _Malformed
-    return body[pos + size_len:end], end
+    return body[pos + size_len : end], end
 
 
 def _server_name(ext: bytes) -> str:
@@ -82,14 +82,14 @@ def _client_hello(body: bytes) -> ClientHello:
     pos = 2 + 32  # legacy_version, random
     if pos > len(body):
         raise _Malformed
-    _, pos = _vector(body, pos, 1, 0, 32)              # legacy_session_id
-    suites, pos = _vector(body, pos, 2, 2, 0xFFFE)     # cipher_suites
+    _, pos = _vector(body, pos, 1, 0, 32)  # legacy_session_id
+    suites, pos = _vector(body, pos, 2, 2, 0xFFFE)  # cipher_suites
     if len(suites) % 2:
         raise _Malformed
-    _, pos = _vector(body, pos, 1, 1, 0xFF)            # legacy_compression_methods
+    _, pos = _vector(body, pos, 1, 1, 0xFF)  # legacy_compression_methods
     server_name, alpn = "", ()
     if pos == len(body):
-        return ClientHello(server_name, alpn)          # no extensions (TLS 1.2)
+        return ClientHello(server_name, alpn)  # no extensions (TLS 1.2)
     extensions, pos = _vector(body, pos, 2, 0, 0xFFFF)
     if pos != len(body):
         raise _Malformed
@@ -97,7 +97,7 @@ def _client_hello(body: bytes) -> ClientHello:
     while at < len(extensions):
         if at + 2 > len(extensions):
             raise _Malformed
-        kind = int.from_bytes(extensions[at:at + 2], "big")
+        kind = int.from_bytes(extensions[at : at + 2], "big")
         data, at = _vector(extensions, at + 2, 2, 0, 0xFFFF)
         if kind in seen:
             raise _Malformed
@@ -122,7 +122,7 @@ def _decided(stream: bytearray):
         return TOO_LARGE  # one record header, the message header and the body cannot fit
     if len(stream) < 4 + length:
         return None
-    return _client_hello(bytes(stream[4:4 + length]))
+    return _client_hello(bytes(stream[4 : 4 + length]))
 
 
 def inspect(data: bytes):
@@ -130,14 +130,14 @@ def inspect(data: bytes):
     Records are read only up to the end of the ClientHello (0-RTT data may follow it). The same
     answer for every longer input once it is not NEED_MORE."""
     data = data[:MAX_CLIENT_HELLO]
-    stream = bytearray()   # the handshake messages' bytes, taken out of their records
+    stream = bytearray()  # the handshake messages' bytes, taken out of their records
     pos = 0
     try:
         while True:
             found = _decided(stream)
             if found is not None:
                 return found
-            header = data[pos:pos + 5]
+            header = data[pos : pos + 5]
             if header[:1] and header[0] != HANDSHAKE or len(header) > 1 and header[1] != 3:
                 return NOT_TLS
             if len(header) < 5:
@@ -145,7 +145,7 @@ def inspect(data: bytes):
             length = int.from_bytes(header[3:5], "big")
             if not 1 <= length <= MAX_RECORD:
                 return NOT_TLS  # RFC 8446 5.1: no empty handshake fragments, none over 2^14
-            stream += data[pos + 5:pos + 5 + length]
+            stream += data[pos + 5 : pos + 5 + length]
             pos += 5 + length
     except _Malformed:
         return NOT_TLS

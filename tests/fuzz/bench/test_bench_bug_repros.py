@@ -15,12 +15,17 @@ from fuzz.harness import REPO_ROOT
 BUGS = REPO_ROOT / "bench" / "bugs"
 REPROS = sorted(p.stem for p in (BUGS / REPRO_DIR).glob("*.py") if not p.name.startswith("_"))
 TIMEOUT_S = 120
-PARALLEL = 4    # repros mostly wait on sockets and timers: four at a time keep the suite short
+PARALLEL = 4  # repros mostly wait on sockets and timers: four at a time keep the suite short
 
 
 def run_repro(tree, name: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, f"bench/bugs/{REPRO_DIR}/{name}.py"], cwd=tree, capture_output=True,
-                          text=True, timeout=TIMEOUT_S)
+    return subprocess.run(
+        [sys.executable, f"bench/bugs/{REPRO_DIR}/{name}.py"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
 
 
 def test_every_repro_belongs_to_a_planted_bug():

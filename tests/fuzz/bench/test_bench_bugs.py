@@ -24,7 +24,7 @@ def test_the_catalog_has_at_least_15_bugs_each_with_a_description():
 
 
 def test_every_bug_in_the_catalog_has_a_repro_script():
-    bugs = load_bugs(BUGS, require_repro=True)      # raises CatalogError naming the first bug without one
+    bugs = load_bugs(BUGS, require_repro=True)  # raises CatalogError naming the first bug without one
     assert all(bug.repro is not None for bug in bugs)
 
 
@@ -96,7 +96,7 @@ def test_a_bug_without_a_repro_script_is_refused_where_the_catalog_requires_one(
     (tmp_path / "b.md").write_text((BUGS / "route-vhost-case-sensitive.md").read_text())
     with pytest.raises(CatalogError, match="no repro script repro/b.py"):
         load_bugs(tmp_path, require_repro=True)
-    (bug,) = load_bugs(tmp_path)                       # a catalog kept elsewhere may have none
+    (bug,) = load_bugs(tmp_path)  # a catalog kept elsewhere may have none
     assert bug.repro is None
     (tmp_path / "repro").mkdir()
     (tmp_path / "repro" / "b.py").write_text("print('ok: fine')\n")
@@ -116,6 +116,7 @@ def test_a_stale_patch_is_refused_not_applied_with_an_offset(tmp_path):
 
 def test_recut_moves_a_stale_hunk_to_its_new_place_and_refuses_a_changed_context(tmp_path):
     from fuzz.bench.bugs.recut import recut
+
     tree = tmp_path / "t"
     (tree / "p").mkdir(parents=True)
     (tree / "p" / "m.py").write_text("".join(f"line{i}\n" for i in range(20)))
@@ -132,8 +133,9 @@ def test_recut_moves_a_stale_hunk_to_its_new_place_and_refuses_a_changed_context
 
 
 def test_functions_at_names_the_innermost_function(tmp_path):
-    (tmp_path / "m.py").write_text("X = 1\n\nclass C:\n    def f(self):\n        def g():\n            return 1\n"
-                                   "        return g\n")
+    (tmp_path / "m.py").write_text(
+        "X = 1\n\nclass C:\n    def f(self):\n        def g():\n            return 1\n        return g\n"
+    )
     assert functions_at(tmp_path, {"m.py": [1, 6, 7]}) == {("m.py", "<module>"), ("m.py", "g"), ("m.py", "f")}
 
 
@@ -169,8 +171,23 @@ def test_cli_bad_arguments_are_clear_errors_not_tracebacks(tmp_path):
 
 
 def test_end_to_end_one_easy_bug_is_found_and_attributed_to_the_patch(tmp_path):
-    cmd = [sys.executable, "-m", "fuzz", "bench", "bugs", "--bug", "ratelimit-tokens-negative", "--harness",
-           "session", "--time", "8", "--no-baseline", "--no-unit-tests", "--chart", str(tmp_path / "survival.png")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fuzz",
+        "bench",
+        "bugs",
+        "--bug",
+        "ratelimit-tokens-negative",
+        "--harness",
+        "session",
+        "--time",
+        "8",
+        "--no-baseline",
+        "--no-unit-tests",
+        "--chart",
+        str(tmp_path / "survival.png"),
+    ]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
@@ -185,7 +202,13 @@ def test_end_to_end_one_easy_bug_is_found_and_attributed_to_the_patch(tmp_path):
 from fuzz import runner  # noqa: E402
 from fuzz.bench.bugs import command as bugs  # noqa: E402
 from fuzz.bench.bugs.trial import (  # noqa: E402
-    MUTATION, RESTART_REPLAY, SEED_REPLAY, PhaseTracker, TrialResult, phase_of_log)
+    MUTATION,
+    RESTART_REPLAY,
+    SEED_REPLAY,
+    PhaseTracker,
+    TrialResult,
+    phase_of_log,
+)
 from fuzz.harness import spec_for  # noqa: E402
 
 _LOG_HEAD = """INFO: proxyfuzz instrumentation: harness=route policy=derived modules=3 functions=47 counters=198
@@ -206,20 +229,24 @@ MS: 0 ; base unit: 0000000000000000000000000000000000000000
 artifact_prefix='/w/artifacts/route/'; Test unit written to /w/artifacts/route/crash-1
 """
 CRASH_AT_REPLAY = _LOG_HEAD + "#128\tpulse  cov: 100 ft: 300 corp: 30/3000b exec/s: 0 rss: 52Mb\n" + _CRASH
-CRASH_AFTER_INITED = (_LOG_HEAD + "#147\tINITED cov: 110 ft: 333 corp: 40/3916b exec/s: 0 rss: 52Mb\n"
-                      "#150\tNEW    cov: 111 ft: 334 corp: 41/3951b lim: 251 exec/s: 0 rss: 52Mb L: 35/251 MS: 1 "
-                      "CopyPart-\n" + _CRASH.replace("MS: 0 ;", "MS: 2 ChangeByte-CrossOver-;"))
-EMPTY_CORPUS_CRASH = ("INFO: A corpus is not provided, starting from an empty corpus\n" + _CRASH)
+CRASH_AFTER_INITED = (
+    _LOG_HEAD + "#147\tINITED cov: 110 ft: 333 corp: 40/3916b exec/s: 0 rss: 52Mb\n"
+    "#150\tNEW    cov: 111 ft: 334 corp: 41/3951b lim: 251 exec/s: 0 rss: 52Mb L: 35/251 MS: 1 "
+    "CopyPart-\n" + _CRASH.replace("MS: 0 ;", "MS: 2 ChangeByte-CrossOver-;")
+)
+EMPTY_CORPUS_CRASH = "INFO: A corpus is not provided, starting from an empty corpus\n" + _CRASH
 
 
 def test_a_crash_before_libfuzzers_inited_line_is_seed_replay_after_it_mutation():
-    assert phase_of_log(CRASH_AT_REPLAY) == SEED_REPLAY      # pulse lines during replay are not INITED
+    assert phase_of_log(CRASH_AT_REPLAY) == SEED_REPLAY  # pulse lines during replay are not INITED
     assert phase_of_log(CRASH_AFTER_INITED) == MUTATION
-    assert phase_of_log(EMPTY_CORPUS_CRASH) == SEED_REPLAY   # the one empty input runs before INITED too
+    assert phase_of_log(EMPTY_CORPUS_CRASH) == SEED_REPLAY  # the one empty input runs before INITED too
     assert phase_of_log(CRASH_AT_REPLAY, restart=1) == RESTART_REPLAY
     assert phase_of_log(CRASH_AFTER_INITED, restart=2) == MUTATION
-    assert phase_of_log(_LOG_HEAD + "#147\tINITED cov: 1 ft: 1 corp: 1/1b exec/s: 0 rss: 1Mb\n"
-                        "#4096\tDONE cov: 1\n") is None
+    assert (
+        phase_of_log(_LOG_HEAD + "#147\tINITED cov: 1 ft: 1 corp: 1/1b exec/s: 0 rss: 1Mb\n#4096\tDONE cov: 1\n")
+        is None
+    )
 
 
 def test_the_phase_tracker_fires_once_at_the_first_crash_line_as_the_trial_streams_it():
@@ -230,14 +257,19 @@ def test_the_phase_tracker_fires_once_at_the_first_crash_line_as_the_trial_strea
 
 def _outcome(*trials):
     """trials: (seconds or None, phase)"""
-    return report.BugOutcome([math.inf if t is None else t for t, _ in trials],
-                             ["h" if t is not None else "" for t, _ in trials], [p for _, p in trials])
+    return report.BugOutcome(
+        [math.inf if t is None else t for t, _ in trials],
+        ["h" if t is not None else "" for t, _ in trials],
+        [p for _, p in trials],
+    )
 
 
 def test_summary_counts_detections_at_seed_replay_and_by_mutation():
-    rows = [("a", "silent", _outcome((0.2, SEED_REPLAY), (0.3, SEED_REPLAY)), _outcome((None, ""), (None, ""))),
-            ("b", "noticed", _outcome((12.0, MUTATION), (None, "")), _outcome((30.0, MUTATION), (None, ""))),
-            ("c", "silent", _outcome((5.0, RESTART_REPLAY), (1.0, SEED_REPLAY)), _outcome((None, ""), (None, "")))]
+    rows = [
+        ("a", "silent", _outcome((0.2, SEED_REPLAY), (0.3, SEED_REPLAY)), _outcome((None, ""), (None, ""))),
+        ("b", "noticed", _outcome((12.0, MUTATION), (None, "")), _outcome((30.0, MUTATION), (None, ""))),
+        ("c", "silent", _outcome((5.0, RESTART_REPLAY), (1.0, SEED_REPLAY)), _outcome((None, ""), (None, ""))),
+    ]
     lines = report.summary(rows, 60, 2, True)
     assert "at replay" in lines[0]
     row_a, row_b = lines[2], lines[3]
@@ -246,9 +278,13 @@ def test_summary_counts_detections_at_seed_replay_and_by_mutation():
     assert row_b.split()[5] == "0/1" and row_b.split()[-1] == "0/1"
     assert "suite:    3 of 5 detections at seed replay, 1 by mutation, 1 at corpus replay after a restart" in lines
     assert "baseline: 0 of 1 detections at seed replay, 1 by mutation" in lines
-    assert report.best_of([TrialResult("x", "p", 0, detected=True, seconds=4.0, phase=MUTATION),
-                           TrialResult("x", "q", 0, detected=True, seconds=1.0, phase=SEED_REPLAY),
-                           TrialResult("x", "r", 0)]) == (1.0, "q", SEED_REPLAY)
+    assert report.best_of(
+        [
+            TrialResult("x", "p", 0, detected=True, seconds=4.0, phase=MUTATION),
+            TrialResult("x", "q", 0, detected=True, seconds=1.0, phase=SEED_REPLAY),
+            TrialResult("x", "r", 0),
+        ]
+    ) == (1.0, "q", SEED_REPLAY)
     assert report.best_of([TrialResult("x", "r", 0)]) == (math.inf, "", "")
 
 
@@ -279,20 +315,25 @@ def test_seeds_none_gives_every_harness_and_the_baseline_an_empty_corpus_but_kee
     (tree / bugs.BASELINE_DIR / f"fuzz_{bugs.BASELINE}.py").write_text("#!/usr/bin/env python3\n")
     suite, base = bugs.corpus_roots(tree, tmp_path / "c", "none")
     assert sorted(p.name for p in suite.iterdir()) == ["a", "a.dict", "b"]
-    for target in (bugs.Target("a", corpus=suite), bugs.Target("b", corpus=suite),
-                   bugs.Target(bugs.BASELINE, bugs.BASELINE_DIR, base)):
+    for target in (
+        bugs.Target("a", corpus=suite),
+        bugs.Target("b", corpus=suite),
+        bugs.Target(bugs.BASELINE, bugs.BASELINE_DIR, base),
+    ):
         dirs, cmd = _corpus_dirs_in_command(target, tree, tmp_path / "w" / target.name)
         assert dirs and all(not d.exists() or not any(d.iterdir()) for d in dirs), (target, cmd)
         assert all(str(tree / "corpus") not in str(d) for d in dirs)
     assert f"-dict={suite / 'a.dict'}" in _corpus_dirs_in_command(bugs.Target("a", corpus=suite), tree, tmp_path)[1]
-    assert f"-dict={base / 'baseline_raw.dict'}" in _corpus_dirs_in_command(
-        bugs.Target(bugs.BASELINE, bugs.BASELINE_DIR, base), tree, tmp_path)[1]
+    assert (
+        f"-dict={base / 'baseline_raw.dict'}"
+        in _corpus_dirs_in_command(bugs.Target(bugs.BASELINE, bugs.BASELINE_DIR, base), tree, tmp_path)[1]
+    )
 
 
 def test_seeds_corpus_keeps_the_copys_own_seeds_and_the_baselines_h1_server_seeds(tmp_path):
     tree = _fake_pristine(tmp_path)
     suite, base = bugs.corpus_roots(tree, tmp_path / "c", "corpus")
-    assert suite is None                               # Target(name) -> the patched copy's own corpus/
+    assert suite is None  # Target(name) -> the patched copy's own corpus/
     assert [p.name for p in (base / bugs.BASELINE).iterdir()] == ["r1"]
     assert (base / f"{bugs.BASELINE}.dict").is_file()
     with pytest.raises(ValueError):
@@ -301,7 +342,7 @@ def test_seeds_corpus_keeps_the_copys_own_seeds_and_the_baselines_h1_server_seed
 
 def test_seeds_none_on_the_real_repository_leaves_no_seed_in_any_harness_folder(tmp_path):
     suite, base = bugs.corpus_roots(REPO_ROOT, tmp_path / "c", "none")
-    names = {p.stem[len("fuzz_"):] for p in (REPO_ROOT / "harnesses").glob("fuzz_*.py")}
+    names = {p.stem[len("fuzz_") :] for p in (REPO_ROOT / "harnesses").glob("fuzz_*.py")}
     assert names and {p.name for p in suite.iterdir() if p.is_dir()} == names
     assert not any(f.is_file() for root in (suite, base) for f in root.rglob("*") if f.parent != root)
     for name in names:
@@ -314,8 +355,18 @@ def test_run_bug_hands_the_seeds_none_corpus_root_to_every_trial_suite_and_basel
 
     def fake_trial(bug_name, tree, pristine, target, time_s, seed, trial, work, functions, lines):
         seen.append(target)
-        return TrialResult(bug_name, target.name, trial, seeds=[seed], detected=target.name != bugs.BASELINE,
-                           seconds=0.5, executions=0, how="revert-confirmed", phase=MUTATION, reached=True)
+        return TrialResult(
+            bug_name,
+            target.name,
+            trial,
+            seeds=[seed],
+            detected=target.name != bugs.BASELINE,
+            seconds=0.5,
+            executions=0,
+            how="revert-confirmed",
+            phase=MUTATION,
+            reached=True,
+        )
 
     monkeypatch.setattr(bugs, "copy_repo", lambda src, dest: dest.mkdir(parents=True) or dest)
     monkeypatch.setattr(bugs, "_install_baseline", lambda tree: None)

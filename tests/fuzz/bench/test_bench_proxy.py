@@ -109,21 +109,28 @@ def test_nginx_conf_keeps_everything_under_its_prefix(tmp_path):
         configs.nginx_conf(tmp_path, 1, 2, body='say "hi"')
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None and not shutil.os.access("/usr/sbin/nginx", shutil.os.X_OK),
-                    reason="nginx not installed (scripts/bench-tools.sh)")
+@pytest.mark.skipif(
+    shutil.which("nginx") is None and not shutil.os.access("/usr/sbin/nginx", shutil.os.X_OK),
+    reason="nginx not installed (scripts/bench-tools.sh)",
+)
 def test_nginx_accepts_the_generated_conf(tmp_path):
     (tmp_path / "tmp").mkdir()
     conf = tmp_path / "nginx.conf"
     conf.write_text(configs.nginx_conf(tmp_path, 18081, 18082))
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    done = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "e.log"), "-c", str(conf)],
-                          capture_output=True, text=True, timeout=20)
+    done = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "e.log"), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert done.returncode == 0, done.stderr
 
 
 def test_proxy_config_is_the_example_on_new_ports_and_builds():
     from proxy.build import build
     from proxy.config.load import load_bytes
+
     text = configs.proxy_config(20001, 20002, 20003)
     cfg = json.loads(text)
     assert cfg["listeners"][0]["address"] == {"host": "127.0.0.1", "port": 20001}
@@ -143,11 +150,13 @@ def test_proxy_config_names_an_example_of_another_shape(tmp_path):
 
 
 def test_profile_summary_self_and_inclusive_shares():
-    raw = ("main (app.py:1);handle (proxy/a.py:5);parse (h11/x.py:9) 5\n"
-           "main (app.py:1);handle (proxy/a.py:6);parse (h11/x.py:12) 1\n"
-           "main (app.py:1);handle (proxy/a.py:5) 2\n"
-           "main (app.py:1);idle (app.py:3) 2\n"
-           "garbage line\n")
+    raw = (
+        "main (app.py:1);handle (proxy/a.py:5);parse (h11/x.py:9) 5\n"
+        "main (app.py:1);handle (proxy/a.py:6);parse (h11/x.py:12) 1\n"
+        "main (app.py:1);handle (proxy/a.py:5) 2\n"
+        "main (app.py:1);idle (app.py:3) 2\n"
+        "garbage line\n"
+    )
     s = profile.summarize(raw, inclusive_only="proxy/")
     assert s.samples == 10
     assert s.self_top[0] == ("parse (h11/x.py)", 0.6)  # lines 9 and 12: one function
@@ -193,6 +202,7 @@ def test_bad_arguments_are_usage_errors(argv, capsys):
 
 def test_proc_stat_cpu_counts_user_and_system_ticks_after_an_odd_command_name():
     from fuzz.bench.proxy_load.procs import parse_proc_stat_cpu
+
     stat = "4242 (py (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 731 45 0 0 20 0 3 0 123 456 789"
     assert parse_proc_stat_cpu(stat) == 731 + 45
 
@@ -216,8 +226,10 @@ def test_cpu_seconds_counts_live_child_processes():
     must still show that CPU time."""
     import time
     from fuzz.bench.proxy_load.procs import cpu_seconds
-    proc = subprocess.Popen(["bash", "-c", "(end=$((SECONDS+5)); while [ $SECONDS -lt $end ]; do :; done) & wait"],
-                            start_new_session=True)
+
+    proc = subprocess.Popen(
+        ["bash", "-c", "(end=$((SECONDS+5)); while [ $SECONDS -lt $end ]; do :; done) & wait"], start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 4.5  # on a busy machine the child may get little of a core
         while cpu_seconds(proc.pid) < 0.3 and time.monotonic() < deadline:

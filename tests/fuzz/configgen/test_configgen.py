@@ -44,8 +44,12 @@ def test_generated_configs_validate_and_build(configs):
         build(config)
 
 
-@settings(max_examples=40, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(configgen.bootstraps())
 def test_the_strategy_is_valid_under_hypothesis_own_search_too(config):
     # Hypothesis's own engine draws differently from random bytes (edge values, repeats).
@@ -60,8 +64,12 @@ def test_generated_configs_use_the_whole_schema(configs):
         _collect_types(config, seen)
     reachable = {d.full_name for d in R.walk_schema() if not d.GetOptions().map_entry}
     assert reachable - seen == set()
-    assert {"proxyfuzz.config.HttpConnectionManager", "proxyfuzz.config.TcpProxy",
-            "proxyfuzz.config.WeightedClusters", "proxyfuzz.config.RegexMatcher"} <= seen
+    assert {
+        "proxyfuzz.config.HttpConnectionManager",
+        "proxyfuzz.config.TcpProxy",
+        "proxyfuzz.config.WeightedClusters",
+        "proxyfuzz.config.RegexMatcher",
+    } <= seen
 
 
 def _collect_types(message, seen):
@@ -69,7 +77,7 @@ def _collect_types(message, seen):
     for field, value in message.ListFields():
         if field.message_type is None or field.message_type.GetOptions().map_entry:
             continue
-        for child in (value if field.is_repeated else [value]):
+        for child in value if field.is_repeated else [value]:
             _collect_types(child, seen)
 
 
@@ -80,19 +88,31 @@ def test_generated_configs_set_every_request_validation_option(configs):
 
     def walk(message):
         if message.DESCRIPTOR.name == "HttpConnectionManager":
-            seen.update({("normalize_path", message.normalize_path), ("merge_slashes", message.merge_slashes),
-                         ("escaped", message.path_with_escaped_slashes_action)})
+            seen.update(
+                {
+                    ("normalize_path", message.normalize_path),
+                    ("merge_slashes", message.merge_slashes),
+                    ("escaped", message.path_with_escaped_slashes_action),
+                }
+            )
             options = message.common_http_protocol_options
             if options.HasField("headers_with_underscores_action"):
                 seen.add(("underscores", options.headers_with_underscores_action))
         for field, value in message.ListFields():
             if field.message_type is not None and not field.message_type.GetOptions().map_entry:
-                for child in (value if field.is_repeated else [value]):
+                for child in value if field.is_repeated else [value]:
                     walk(child)
+
     for config in configs:
         walk(config)
-    assert {("normalize_path", True), ("normalize_path", False), ("merge_slashes", True), ("merge_slashes", False),
-            *(("escaped", n) for n in range(5)), *(("underscores", n) for n in range(3))} <= seen
+    assert {
+        ("normalize_path", True),
+        ("normalize_path", False),
+        ("merge_slashes", True),
+        ("merge_slashes", False),
+        *(("escaped", n) for n in range(5)),
+        *(("underscores", n) for n in range(3)),
+    } <= seen
 
 
 def test_cross_field_facts_are_made_to_hold(configs):
@@ -160,11 +180,13 @@ def test_any_bytes_map_to_a_valid_config(data):
 
 
 def _pool_digest_code(yaml_path):
-    return ("from fuzz import configgen; from proxy.config.load import load_file; import hashlib\n"
-            "h = hashlib.sha256()\n"
-            "for c in configgen.pool(6, seed=1): h.update(configgen.to_yaml(c).encode())\n"
-            f"h.update(configgen.to_yaml(load_file({str(yaml_path)!r})).encode())\n"
-            "print(h.hexdigest())")
+    return (
+        "from fuzz import configgen; from proxy.config.load import load_file; import hashlib\n"
+        "h = hashlib.sha256()\n"
+        "for c in configgen.pool(6, seed=1): h.update(configgen.to_yaml(c).encode())\n"
+        f"h.update(configgen.to_yaml(load_file({str(yaml_path)!r})).encode())\n"
+        "print(h.hexdigest())"
+    )
 
 
 def test_pool_and_its_yaml_are_deterministic_across_processes(tmp_path):
@@ -175,8 +197,14 @@ def test_pool_and_its_yaml_are_deterministic_across_processes(tmp_path):
     digests = set()
     for hash_seed in ("1", "2", "3"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        out = subprocess.run([sys.executable, "-c", _pool_digest_code(path)], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", _pool_digest_code(path)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0, out.stderr
         digests.add(out.stdout.strip())
     assert len(digests) == 1
@@ -200,45 +228,61 @@ listeners:
 """
 
 
-MANY_KEYS = DIRECT_RESPONSE.replace(b"          - http_connection_manager:\n", b"""\
+MANY_KEYS = DIRECT_RESPONSE.replace(
+    b"          - http_connection_manager:\n",
+    b"""\
           - http_connection_manager:
               http_filters:
                 - header_mutation:
                     response_headers_to_add: {z: "1", a: "2", m: "3", b: "4", y: "5", c: "6", x: "7"}
-""")
+""",
+)
 
 
 @pytest.mark.parametrize("text", ['/"\n', "a\nb", "x\x85y", "a\u2028b", " lead", "e\x00", "é\t", "yes", "1"])
 def test_yaml_keeps_awkward_strings(text):
     config = load_bytes(DIRECT_RESPONSE)
-    route = config.listeners[0].filter_chains[0].filters[0].http_connection_manager \
-        .route_config.virtual_hosts[0].routes[0]
+    route = (
+        config.listeners[0].filter_chains[0].filters[0].http_connection_manager.route_config.virtual_hosts[0].routes[0]
+    )
     route.direct_response.body = text
     assert load_bytes(configgen.to_yaml(config).encode()) == config
 
 
 def test_gen_configs_writes_yaml_that_the_proxy_validates(tmp_path):
     out = tmp_path / "configs"
-    run = subprocess.run([sys.executable, "-m", "fuzz", "gen-configs", "3", "--out", str(out),
-                          "--seed", "4"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "fuzz", "gen-configs", "3", "--out", str(out), "--seed", "4"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     files = sorted(out.glob("*.yaml"))
     assert len(files) == 3
     assert files[0].read_text().startswith("# Generated by fuzz/configgen ")
     for path in files:
-        check = subprocess.run([sys.executable, "-m", "proxy", "--validate", str(path)], cwd=REPO,
-                               capture_output=True, text=True, timeout=60)
+        check = subprocess.run(
+            [sys.executable, "-m", "proxy", "--validate", str(path)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert check.returncode == 0, check.stdout + check.stderr
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["gen-configs", "many", "--out", "x"], "not a whole number"),
-    (["gen-configs", "0", "--out", "x"], "between 1 and"),
-    (["gen-configs", "2"], "--out"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["gen-configs", "many", "--out", "x"], "not a whole number"),
+        (["gen-configs", "0", "--out", "x"], "between 1 and"),
+        (["gen-configs", "2"], "--out"),
+    ],
+)
 def test_gen_configs_refuses_bad_arguments_clearly(argv, message):
-    run = subprocess.run([sys.executable, "-m", "fuzz", *argv], cwd=REPO, capture_output=True,
-                         text=True, timeout=60)
+    run = subprocess.run([sys.executable, "-m", "fuzz", *argv], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert message in run.stderr and "Traceback" not in run.stderr
 
@@ -260,6 +304,7 @@ def test_committed_pool_loads_and_builds():
 
 def test_bench_prints_both_sides_and_the_result_line_last(capsys):
     from fuzz.bench import configgen_rate as bench
+
     assert bench.main(["--n", "20", "--seed", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("configgen: ") and any(line.startswith("naive: ") for line in lines)

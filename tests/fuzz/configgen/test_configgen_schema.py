@@ -36,6 +36,7 @@ def compile_schema(tmp_path, extra_fields: str = ""):
     rules are read through the same extension the generator knows."""
     from grpc_tools import protoc
     import importlib.resources
+
     n = next(_compiled)
     name = f"cgtest{n}"
     text = SCHEMA.read_text().replace("package proxyfuzz.cgtest;", f"package proxyfuzz.{name};")
@@ -47,13 +48,17 @@ def compile_schema(tmp_path, extra_fields: str = ""):
     out = tmp_path / f"out{n}"
     out.mkdir()
     well_known = str(importlib.resources.files("grpc_tools") / "_proto")
-    status = protoc.main(["protoc", f"-I{src}", f"-I{well_known}", f"--python_out={out}",
-                          f"{name}.proto"])
+    status = protoc.main(["protoc", f"-I{src}", f"-I{well_known}", f"--python_out={out}", f"{name}.proto"])
     assert status == 0, "protoc failed on the test schema"
     module_path = out / f"{name}_pb2.py"
-    module_path.write_text(re.sub(r"^from validate import validate_pb2",
-                                  "from proxy.config.gen import validate_pb2",
-                                  module_path.read_text(), flags=re.M))
+    module_path.write_text(
+        re.sub(
+            r"^from validate import validate_pb2",
+            "from proxy.config.gen import validate_pb2",
+            module_path.read_text(),
+            flags=re.M,
+        )
+    )
     spec = importlib.util.spec_from_file_location(f"{name}_pb2", module_path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -108,7 +113,7 @@ def _depth(message) -> int:
     for field, value in message.ListFields():
         if field.message_type is None or field.message_type.GetOptions().map_entry:
             continue
-        for child in (value if field.is_repeated else [value]):
+        for child in value if field.is_repeated else [value]:
             below.append(1 + _depth(child))
     return max(below)
 

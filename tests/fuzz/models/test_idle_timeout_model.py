@@ -5,8 +5,13 @@ the last stream ends) and on the real proxy."""
 from fuzz.session import Action as A
 from tests.fuzz.test_liveness import GET, fails, http, run, response
 
-KEEP_ALIVE = [A("send", payload=GET), A("upstream_connect"), A("upstream_read"),
-              A("upstream_send", payload=response(b"ok")), A("read")]
+KEEP_ALIVE = [
+    A("send", payload=GET),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=response(b"ok")),
+    A("read"),
+]
 
 
 def test_an_idle_keep_alive_connection_is_closed_by_its_idle_timeout():
@@ -27,6 +32,7 @@ def test_an_idle_timer_not_rearmed_after_the_last_stream_is_found(monkeypatch):
             del self.streams[stream.stream_id]
         if not self.streams and self._idle_timer is not None and self._idle_timer.enabled and not self.closed:
             self._idle_timer.enable(self.config.idle_timeout_ms)
+
     monkeypatch.setattr(HttpConnectionManager, "stream_ended", stream_ended)
     err = fails("idle_connection_not_closed", http(hcm="idle_timeout_ms: 1000"), KEEP_ALIVE)
     assert "idle_timeout_ms is 1000" in err.detail

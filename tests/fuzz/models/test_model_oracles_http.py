@@ -35,6 +35,7 @@ def test_the_committed_seeds_agree_with_the_models():
 def test_model_seeds_are_committed():
     names = {p.name for p in SEEDS.iterdir()}
     import hashlib
+
     assert all(hashlib.sha1(d).hexdigest() in names for d in hf.model_seeds())
 
 
@@ -44,7 +45,9 @@ def _prefix_off_by(delta):
             if delta < 0:
                 return n.supernet() if n.prefixlen else n
             return next(n.subnets()) if n.prefixlen < n.max_prefixlen else n
+
         return not networks or (source_ip is not None and any(source_ip in net(n) for n in networks))
+
     return source_in
 
 
@@ -65,6 +68,7 @@ def plant_config_bug(monkeypatch, filters, name, change):
         copy.CopyFrom(config)
         change(copy)
         return original(copy, build)
+
     monkeypatch.setitem(filters._factories, name, factory)
 
 
@@ -90,6 +94,7 @@ def test_token_bucket_refilled_on_every_request_is_caught(monkeypatch):
     def try_take(self, *args, **kwargs):  # the planted bug: a full bucket for every request
         self.tokens = self.max_tokens
         return original(self, *args, **kwargs)
+
     monkeypatch.setattr(http_ratelimit.TokenBucket, "try_take", try_take)
     with pytest.raises(oracles.InvariantViolation, match="model_local_ratelimit_decision"):
         replay_all()
@@ -102,8 +107,11 @@ def test_token_bucket_one_token_short_is_caught(monkeypatch):
 
 
 def test_abort_percentage_one_too_high_is_caught(monkeypatch):
-    _with_config(monkeypatch, "fault", lambda c: setattr(c, "abort_percent", min(100, c.abort_percent + 1)
-                                                         if c.abort_percent else 0))
+    _with_config(
+        monkeypatch,
+        "fault",
+        lambda c: setattr(c, "abort_percent", min(100, c.abort_percent + 1) if c.abort_percent else 0),
+    )
     with pytest.raises(oracles.InvariantViolation, match="model_fault_decision"):
         replay_all()
 
@@ -119,11 +127,13 @@ def plant_delay_released_by_body(monkeypatch):
     the request (and its body) go on at once (envoyproxy/envoy#1097's class)."""
     from proxy.http.filter import STOP_ALL_ITERATION, STOP_ITERATION
     from proxy.http.filters.fault import HttpFaultFilter
+
     real = HttpFaultFilter.decode_headers
 
     def decode_headers(self, head, end_stream):
         status = real(self, head, end_stream)
         return STOP_ITERATION if status is STOP_ALL_ITERATION else status
+
     monkeypatch.setattr(HttpFaultFilter, "decode_headers", decode_headers)
 
 
@@ -140,9 +150,10 @@ def test_delay_never_released_is_caught(monkeypatch):
 
 
 def test_rbac_principals_ignored_is_caught(monkeypatch):
-    def drop_principals(config):   # the planted bug: a policy's authenticated principals are not read
+    def drop_principals(config):  # the planted bug: a policy's authenticated principals are not read
         for policy in config.policies:
             del policy.principals[:]
+
     _with_config(monkeypatch, "rbac", drop_principals)
     with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
         replay_all()

@@ -55,6 +55,7 @@ def test_rbac_destination_ports_ignored_is_caught(monkeypatch):
     def drop_ports(config):
         for policy in config.policies:
             del policy.destination_ports[:]
+
     _with_config(monkeypatch, "rbac", drop_ports)
     with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
         replay_all()
@@ -66,6 +67,7 @@ def test_token_bucket_refilled_per_connection_is_caught(monkeypatch):
     def try_take(self, *args, **kwargs):  # the planted bug: a full bucket for every connection
         self.tokens = self.max_tokens
         return original(self, *args, **kwargs)
+
     monkeypatch.setattr(ratelimit_filter.TokenBucket, "try_take", try_take)
     with pytest.raises(oracles.InvariantViolation, match="model_local_ratelimit_decision"):
         replay_all()
@@ -91,16 +93,20 @@ def test_fault_throttle_too_generous_is_caught(monkeypatch):
 
 @pytest.mark.parametrize("scale, name", [(3, "model_tcp_proxy_idle_not_fired"), (1 / 3, "model_tcp_proxy_idle_early")])
 def test_tcp_proxy_idle_timeout_late_or_early_is_caught(monkeypatch, scale, name):
-    _with_config(monkeypatch, "tcp_proxy", lambda c: setattr(c, "idle_timeout_ms", max(1, int(c.idle_timeout_ms * scale))
-                                                             if c.idle_timeout_ms else 0))
+    _with_config(
+        monkeypatch,
+        "tcp_proxy",
+        lambda c: setattr(c, "idle_timeout_ms", max(1, int(c.idle_timeout_ms * scale)) if c.idle_timeout_ms else 0),
+    )
     with pytest.raises(oracles.InvariantViolation, match=name):
         replay_all()
 
 
 def test_rbac_principals_ignored_is_caught(monkeypatch):
-    def drop_principals(config):   # the planted bug: a policy's authenticated principals are not read
+    def drop_principals(config):  # the planted bug: a policy's authenticated principals are not read
         for policy in config.policies:
             del policy.principals[:]
+
     _with_config(monkeypatch, "rbac", drop_principals)
     with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
         replay_all()
@@ -109,6 +115,7 @@ def test_rbac_principals_ignored_is_caught(monkeypatch):
 def test_fault_throttle_on_one_direction_only_is_caught(monkeypatch):
     # The defect as it was: upstream -> downstream bytes passed the throttle at once.
     from proxy.network.filters.fault import FaultFilter
+
     monkeypatch.setattr(FaultFilter, "throttle_writes", lambda self, connection: None)
     with pytest.raises(oracles.InvariantViolation, match="model_fault_throttle.*upstream->downstream"):
         replay_all()

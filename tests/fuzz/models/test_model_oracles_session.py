@@ -25,6 +25,7 @@ def pool():
 def fresh_chain_verdicts(monkeypatch):
     """Chain selections are judged once per connection facts and process; a planted bug is new code."""
     from fuzz.models import session_oracle
+
     monkeypatch.setattr(session_oracle, "_CHAINS_CHECKED", {})
 
 
@@ -37,9 +38,13 @@ def test_edge_seeds_are_committed(pool):
     """`python -m fuzz.session_seeds` writes them; each configuration's edge scripts are in the corpus."""
     import hashlib
     from fuzz.session_seeds import edge_scripts
+
     names = {p.name for p in SEEDS.iterdir()}
-    wanted = [f"{Path(name).stem}-edges{n + 1}-r0-{hashlib.sha1(session.encode_actions(script, config=i)).hexdigest()[:12]}"
-              for i, (name, built) in enumerate(zip(pool.names, pool.built)) for n, script in enumerate(edge_scripts(built))]
+    wanted = [
+        f"{Path(name).stem}-edges{n + 1}-r0-{hashlib.sha1(session.encode_actions(script, config=i)).hexdigest()[:12]}"
+        for i, (name, built) in enumerate(zip(pool.names, pool.built))
+        for n, script in enumerate(edge_scripts(built))
+    ]
     assert wanted and [w for w in wanted if w not in names] == []
 
 
@@ -49,6 +54,7 @@ def test_a_route_answered_with_another_cluster_is_caught(monkeypatch, pool):
     def pick_cluster(self, rng):  # the planted bug: the neighbouring cluster of a two-cluster split
         name = original(self, rng)
         return {"service1": "service2", "service2": "service1", "web": "api", "api": "web"}.get(name, name)
+
     monkeypatch.setattr(route.Route, "pick_cluster", pick_cluster)
     with pytest.raises(oracles.InvariantViolation, match="model_route_session"):
         replay_all(pool)
@@ -60,6 +66,7 @@ def test_a_lost_route_is_caught(monkeypatch, pool):
     def match(self, *args, **kwargs):  # the planted bug: routes to clusters no longer match
         found = original(self, *args, **kwargs)
         return None if found is not None and not found.is_direct else found
+
     monkeypatch.setattr(route.VirtualHost, "match", match)
     with pytest.raises(oracles.InvariantViolation, match="model_local_reply_session"):
         replay_all(pool)
@@ -67,8 +74,11 @@ def test_a_lost_route_is_caught(monkeypatch, pool):
 
 def test_filter_chains_chosen_without_the_server_name_are_caught(monkeypatch, pool):
     original = listener.BuiltListener.select_filter_chain
-    monkeypatch.setattr(listener.BuiltListener, "select_filter_chain",
-                        lambda self, local, remote, server_name="": original(self, local, remote, ""))
+    monkeypatch.setattr(
+        listener.BuiltListener,
+        "select_filter_chain",
+        lambda self, local, remote, server_name="": original(self, local, remote, ""),
+    )
     with pytest.raises(oracles.InvariantViolation, match="model_filter_chain_match"):
         replay_all(pool)
 
@@ -81,11 +91,13 @@ def test_network_rbac_prefix_one_bit_short_is_caught(monkeypatch, pool):
 
 def test_responses_missing_from_their_status_class_counter_are_caught(monkeypatch, pool):
     from proxy.stats import Stats
+
     original = Stats.inc
 
     def inc(self, name, *args, **kwargs):  # the planted bug: 4xx responses are not counted by class
         if not name.endswith("downstream_rq_4xx"):
             original(self, name, *args, **kwargs)
+
     monkeypatch.setattr(Stats, "inc", inc)
     with pytest.raises(oracles.InvariantViolation, match="model_stats_responses_by_class"):
         replay_all(pool)
@@ -93,10 +105,17 @@ def test_responses_missing_from_their_status_class_counter_are_caught(monkeypatc
 
 def _fault_delay_session():
     from tests.fuzz.test_liveness import http
+
     post = b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
     built = http(filters="http_filters: [{fault: {delay_ms: 600}}]")
-    actions = [session.Action("connect"), session.Action("send", payload=post), session.Action("upstream_connect"),
-               session.Action("upstream_read"), session.Action("advance", value=1_000), session.Action("upstream_read")]
+    actions = [
+        session.Action("connect"),
+        session.Action("send", payload=post),
+        session.Action("upstream_connect"),
+        session.Action("upstream_read"),
+        session.Action("advance", value=1_000),
+        session.Action("upstream_read"),
+    ]
     return session.Session(built, models=True), actions
 
 
@@ -109,6 +128,7 @@ def test_a_delayed_request_reaches_its_upstream_after_the_delay():
 
 def test_a_delay_skipped_by_a_request_with_a_body_is_caught(monkeypatch):
     from tests.fuzz.models.test_model_oracles_http import plant_delay_released_by_body
+
     plant_delay_released_by_body(monkeypatch)
     s, actions = _fault_delay_session()
     with pytest.raises(oracles.InvariantViolation, match="model_fault_delay_session"):
@@ -117,13 +137,17 @@ def test_a_delay_skipped_by_a_request_with_a_body_is_caught(monkeypatch):
 
 # The HTTP/1.1 codec's own error replies are responses like any other (HCM statistics, downstream_rq_Nxx):
 # (what the client sends, the status it reads). The first asks a direct 200 that the codec's 400 replaces.
-CODEC_REPLIES = [(b"POST /healthz HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
-                 (b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400), (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505)]
+CODEC_REPLIES = [
+    (b"POST /healthz HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+    (b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505),
+]
 
 
 def _codec_reply_session(payload):
     from proxy.build import build
     from proxy.config import load_file
+
     built = build(load_file(Path(session.__file__).resolve().parents[1] / "examples" / "http_features.yaml"))
     s = session.Session(built, models=True)
     s.run([session.Action("connect"), session.Action("send", payload=payload), session.Action("read")])
@@ -134,19 +158,24 @@ def _codec_reply_session(payload):
 def test_the_codecs_own_error_reply_is_counted_as_the_response_the_client_reads(payload, status):
     s = _codec_reply_session(payload)
     assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 %d " % status)
-    counted = {k.split("_")[-1]: v for k, v in s.ctx.stats.counters.items() if k.startswith("http.downstream_rq_")
-               and k.endswith("xx") and v}
+    counted = {
+        k.split("_")[-1]: v
+        for k, v in s.ctx.stats.counters.items()
+        if k.startswith("http.downstream_rq_") and k.endswith("xx") and v
+    }
     assert counted == {f"{status // 100}xx": 1}  # and no 2xx for the direct reply the codec replaced
 
 
 def test_codec_error_replies_left_out_of_the_status_counters_are_caught(monkeypatch):
     from proxy.http import conn_manager
+
     dispatch = conn_manager.HttpConnectionManager._dispatch
 
     def uncounted(self, ev):  # the defect as it was: the HCM never counted what the codec answered
         if isinstance(ev, conn_manager.ProtocolError):
             ev = conn_manager.ProtocolError(ev.reason, None, ev.error_code, ev.stream_id, ev.earlier_streams_live)
         return dispatch(self, ev)
+
     monkeypatch.setattr(conn_manager.HttpConnectionManager, "_dispatch", uncounted)
     with pytest.raises(oracles.InvariantViolation, match="model_stats_responses_by_class"):
         _codec_reply_session(CODEC_REPLIES[1][0])
@@ -155,9 +184,16 @@ def test_codec_error_replies_left_out_of_the_status_counters_are_caught(monkeypa
 def _slow_upstream_session():
     """A POST ended by its body; the upstream reads it and says nothing for 30 s (route timeout: 15 s)."""
     from tests.fuzz.test_liveness import http
+
     post = b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
-    actions = [session.Action("connect"), session.Action("send", payload=post), session.Action("upstream_connect"),
-               session.Action("upstream_read"), session.Action("advance", value=30_000), session.Action("read")]
+    actions = [
+        session.Action("connect"),
+        session.Action("send", payload=post),
+        session.Action("upstream_connect"),
+        session.Action("upstream_read"),
+        session.Action("advance", value=30_000),
+        session.Action("read"),
+    ]
     return session.Session(http(), models=True), actions
 
 
@@ -171,6 +207,7 @@ def test_a_route_timeout_answers_504_before_a_late_response():
 def test_a_route_timeout_never_armed_for_a_body_is_caught(monkeypatch):
     # The planted bug: the router starts its timeout for requests ended by headers or trailers only.
     from proxy.http.filters.router import Router
+
     real_data = Router.decode_data
 
     def decode_data(self, data, end_stream):
@@ -179,6 +216,7 @@ def test_a_route_timeout_never_armed_for_a_body_is_caught(monkeypatch):
             return real_data(self, data, end_stream)
         finally:
             del self._start_timeout
+
     monkeypatch.setattr(Router, "decode_data", decode_data)
     s, actions = _slow_upstream_session()
     with pytest.raises(oracles.InvariantViolation, match="model_route_timeout_late"):

@@ -28,8 +28,14 @@ def test_rbac_actions_with_and_without_policies():
 
 def test_rbac_trees_and_or_not():
     # the product-viewer example of rbac.proto: GET, /products prefix, port 80 or 443
-    viewer = ("and", (("header", rbac._method_matcher("GET")), ("url_path_prefix", "/products"),
-                      ("or", (("destination_port", 80), ("destination_port", 443)))))
+    viewer = (
+        "and",
+        (
+            ("header", rbac._method_matcher("GET")),
+            ("url_path_prefix", "/products"),
+            ("or", (("destination_port", 80), ("destination_port", 443))),
+        ),
+    )
     e = engine(rbac.ALLOW, ((viewer,), (rbac.ANY,)))
     assert rbac.evaluate(e, subject(port=443, path="/products/1?x=/y"))[0]
     assert not rbac.evaluate(e, subject(port=8080, path="/products"))[0]
@@ -86,12 +92,32 @@ def test_shadow_lets_everything_through_and_counts_shadow():
 def test_token_bucket_starts_full_and_fills_each_interval():
     # token_bucket.proto: max_tokens is also the initial count; tokens_per_fill each fill_interval
     b = ratelimit.Bucket(max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000)
-    assert ratelimit.decisions(b, [0, 0, 0, 999, 1000, 1000, 5000, 5000, 5000]) == \
-        [True, True, False, False, True, False, True, True, False]
+    assert ratelimit.decisions(b, [0, 0, 0, 999, 1000, 1000, 5000, 5000, 5000]) == [
+        True,
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]
     # never more than max_tokens, however long the wait
     b = ratelimit.Bucket(max_tokens=3, tokens_per_fill=2, fill_interval_ms=50)
-    assert ratelimit.decisions(b, [0, 0, 0, 0, 50, 50, 50, 10_000] + [10_000] * 3) == \
-        [True, True, True, False, True, True, False, True, True, True, False]
+    assert ratelimit.decisions(b, [0, 0, 0, 0, 50, 50, 50, 10_000] + [10_000] * 3) == [
+        True,
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
     # the bucket starts at its first use: fills are due a whole interval after it
     b = ratelimit.Bucket(max_tokens=1, tokens_per_fill=1, fill_interval_ms=1000)
     assert ratelimit.decisions(b, [10, 1009, 1010, 2009, 2010]) == [True, False, True, False, True]
@@ -119,5 +145,8 @@ def test_counter_moves_by_family_and_name():
     after = {"rbac.denied": 2, "rbac.p.denied": 1, "rbac.allowed": 0, "tcp_proxy.denied": 5}
     assert stats.counter_moves(before, after, "rbac", ("allowed", "denied"), {"denied": 1}) == []
     assert stats.counter_moves(before, after, "rbac", ("allowed", "denied"), {"allowed": 1}) == [
-        "rbac.denied moved by 1, expected 0", "rbac.p.denied moved by 1, expected 0",
-        "rbac.allowed moved by 0, expected 1", "no rbac counter 'allowed' moved (expected +1)"]
+        "rbac.denied moved by 1, expected 0",
+        "rbac.p.denied moved by 1, expected 0",
+        "rbac.allowed moved by 0, expected 1",
+        "no rbac counter 'allowed' moved (expected +1)",
+    ]

@@ -39,8 +39,13 @@ def run(built_config, script):
 def test_an_h1_exchange_is_recorded_from_the_peers_own_parsers():
     s = run(built(), exchange_script(H1_POST))
     [ex] = s.peers.exchanges
-    assert (ex.id, ex.protocol, ex.request.method, ex.request.target, ex.request.authority) == \
-        ("0-1", "HTTP/1.1", b"POST", b"/api/v1/items", b"api.example.com")
+    assert (ex.id, ex.protocol, ex.request.method, ex.request.target, ex.request.authority) == (
+        "0-1",
+        "HTTP/1.1",
+        b"POST",
+        b"/api/v1/items",
+        b"api.example.com",
+    )
     assert ex.request.complete and bytes(ex.request.body) == b"0123456789abcdef"
     [up] = ex.upstreams
     assert (up.conn, up.cluster, up.endpoint, up.protocol) == (0, "web", ("127.0.0.1", 9080), "HTTP/1.1")
@@ -60,8 +65,14 @@ def test_an_h2_exchange_to_an_h2_upstream_is_recorded_by_the_strict_peers():
 
 
 def test_a_client_reset_and_a_local_reply_are_outcomes():
-    s = run(built(), [A("connect"), A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x01"),
-                      A("send", payload=b"GET / HTTP/1.1\r\n\r\n")])  # second connection never opened: ignored
+    s = run(
+        built(),
+        [
+            A("connect"),
+            A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x01"),
+            A("send", payload=b"GET / HTTP/1.1\r\n\r\n"),
+        ],
+    )  # second connection never opened: ignored
     [ex] = s.peers.exchanges
     assert ex.outcome == "reset" and ex.reset_reason == "client reset"
 
@@ -84,6 +95,7 @@ def plant_on_upstream(monkeypatch, change):
 
     def planted(self, method, target, authority, headers, end_stream):
         return original(self, *change(method, target, authority, list(headers)), end_stream)
+
     monkeypatch.setattr(pool_conn.UpstreamStream, "send_headers", planted)
 
 
@@ -113,8 +125,11 @@ def test_planted_lost_header_is_a_meaning_change(monkeypatch):
 
 def test_planted_header_mutation_that_skips_its_removal_is_caught(monkeypatch):
     from proxy.http.filters import header_mutation
-    config = built(filters='http_filters: [{header_mutation: {request_headers_to_remove: ["x-tenant"], '
-                           'request_headers_to_add: {"x-added": "1"}}}]')
+
+    config = built(
+        filters='http_filters: [{header_mutation: {request_headers_to_remove: ["x-tenant"], '
+        'request_headers_to_add: {"x-added": "1"}}}]'
+    )
     run(config, exchange_script(H1_POST))  # the model follows the documented removal and addition
     monkeypatch.setattr(header_mutation, "_mutate", lambda headers, remove, add: [headers.add(n, v) for n, v in add])
     with pytest.raises(InvariantViolation, match="peer_forwarded_headers_changed"):
@@ -123,8 +138,11 @@ def test_planted_header_mutation_that_skips_its_removal_is_caught(monkeypatch):
 
 def test_planted_truncated_body_is_caught(monkeypatch):
     original = pool_conn.UpstreamStream.send_data
-    monkeypatch.setattr(pool_conn.UpstreamStream, "send_data",
-                        lambda self, data, end_stream: original(self, data[:-1] if end_stream else data, end_stream))
+    monkeypatch.setattr(
+        pool_conn.UpstreamStream,
+        "send_data",
+        lambda self, data, end_stream: original(self, data[:-1] if end_stream else data, end_stream),
+    )
     with pytest.raises(InvariantViolation, match="peer_forwarded_body_changed|peer_h1|count"):
         run(built("HTTP2"), exchange_script(H2_POST, UP_H2_OK))
 
@@ -132,6 +150,7 @@ def test_planted_truncated_body_is_caught(monkeypatch):
 def test_planted_forbidden_trailer_is_caught(monkeypatch):
     """A filter adds a trailer RFC 9110 6.5.1 forbids, and the codec's filter of such trailers is gone."""
     from proxy.http import h2 as h2_codec
+
     monkeypatch.setattr(h2_codec, "sendable_trailers", lambda fields: fields)
     original = pool_conn.UpstreamStream.send_data
 
@@ -140,6 +159,7 @@ def test_planted_forbidden_trailer_is_caught(monkeypatch):
             return original(self, data, end_stream)
         original(self, data, False)
         self.send_trailers([(b"content-length", b"50")])
+
     monkeypatch.setattr(pool_conn.UpstreamStream, "send_data", with_trailer)
     with pytest.raises(InvariantViolation, match="peer_forwarded_trailer"):
         run(built("HTTP2"), exchange_script(H2_POST, UP_H2_OK))
@@ -147,18 +167,28 @@ def test_planted_forbidden_trailer_is_caught(monkeypatch):
 
 def test_planted_smuggled_request_is_invented_or_a_framing_split(monkeypatch):
     from proxy.http.h1 import H1ClientCodec
+
     original = H1ClientCodec.data_to_send
-    monkeypatch.setattr(H1ClientCodec, "data_to_send",
-                        lambda self: original(self).replace(b"\r\n\r\n", b"\r\n\r\nGET /admin HTTP/1.1\r\nhost: x\r\n\r\n", 1))
+    monkeypatch.setattr(
+        H1ClientCodec,
+        "data_to_send",
+        lambda self: original(self).replace(b"\r\n\r\n", b"\r\n\r\nGET /admin HTTP/1.1\r\nhost: x\r\n\r\n", 1),
+    )
     with pytest.raises(InvariantViolation, match="peer_request_invented"):
         run(built(), exchange_script(A("send_http", value=0, payload=b"\x00\x00\x00\x00\x00")))
 
 
 def test_planted_te_and_cl_together_are_refused_by_the_upstream_parsers(monkeypatch):
     from proxy.http.h1 import H1ClientCodec
+
     original = H1ClientCodec.data_to_send
-    monkeypatch.setattr(H1ClientCodec, "data_to_send", lambda self: original(self).replace(
-        b"transfer-encoding: chunked\r\n", b"transfer-encoding: chunked\r\ncontent-length: 3\r\n"))
+    monkeypatch.setattr(
+        H1ClientCodec,
+        "data_to_send",
+        lambda self: original(self).replace(
+            b"transfer-encoding: chunked\r\n", b"transfer-encoding: chunked\r\ncontent-length: 3\r\n"
+        ),
+    )
     with pytest.raises(InvariantViolation, match="peer_h1"):
         run(built(), exchange_script(A("send_http", value=0, payload=b"\x01\x00\x00\x10\x00\x00\x00\x00" + b"x" * 16)))
 
@@ -170,6 +200,7 @@ def plant_on_proxy_h2(monkeypatch, codec_class, patch):
     def planted(self, *args, **kwargs):
         original(self, *args, **kwargs)
         patch(self._conn)
+
     monkeypatch.setattr(codec_class, "__init__", planted)
 
 
@@ -180,26 +211,49 @@ def subclass_instance(obj, **overrides):
 
 def test_planted_proxy_ignoring_the_clients_initial_window_is_caught(monkeypatch):
     from proxy.http.h2 import H2ServerCodec
-    script = [A("connect"), A("settings", value=0b0000_1100),  # the client's INITIAL_WINDOW_SIZE: 16
-              A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), A("upstream_connect"), A("upstream_read"),
-              A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 3000\r\n\r\n" + b"r" * 3000), A("read")]
+
+    script = [
+        A("connect"),
+        A("settings", value=0b0000_1100),  # the client's INITIAL_WINDOW_SIZE: 16
+        A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 3000\r\n\r\n" + b"r" * 3000),
+        A("read"),
+    ]
     s = run(built(), script)  # the proxy sends 16 bytes at a time as the client credits them
     assert s.peers.exchanges[0].response.status == 200
-    plant_on_proxy_h2(monkeypatch, H2ServerCodec, lambda conn: subclass_instance(
-        conn.remote_settings, initial_window_size=property(lambda self: 65_535)))
+    plant_on_proxy_h2(
+        monkeypatch,
+        H2ServerCodec,
+        lambda conn: subclass_instance(conn.remote_settings, initial_window_size=property(lambda self: 65_535)),
+    )
     with pytest.raises(InvariantViolation, match="h2_wire_window_exceeded"):
         run(built(), script)
 
 
 def test_planted_proxy_ignoring_the_clients_max_frame_size_is_caught(monkeypatch):
     from proxy.http.h2 import H2ServerCodec
-    script = [A("connect"), A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), A("upstream_connect"),
-              A("upstream_read"), A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nx-big: " + bytes(range(33, 127)) * 320
-                                                                + b"\r\ncontent-length: 0\r\n\r\n"),
-              A("read")]
+
+    script = [
+        A("connect"),
+        A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A(
+            "upstream_send",
+            payload=b"HTTP/1.1 200 OK\r\nx-big: " + bytes(range(33, 127)) * 320 + b"\r\ncontent-length: 0\r\n\r\n",
+        ),
+        A("read"),
+    ]
     run(built(), script)  # a 29 KB header block goes out as HEADERS + CONTINUATION
-    plant_on_proxy_h2(monkeypatch, H2ServerCodec, lambda conn: subclass_instance(
-        conn, max_outbound_frame_size=property(lambda self: 32_768, lambda self, value: None)))
+    plant_on_proxy_h2(
+        monkeypatch,
+        H2ServerCodec,
+        lambda conn: subclass_instance(
+            conn, max_outbound_frame_size=property(lambda self: 32_768, lambda self, value: None)
+        ),
+    )
     with pytest.raises(InvariantViolation, match="h2_wire_frame_too_large"):
         run(built(), script)
 
@@ -207,20 +261,29 @@ def test_planted_proxy_ignoring_the_clients_max_frame_size_is_caught(monkeypatch
 def test_planted_proxy_opening_more_streams_than_the_upstream_allows_is_caught(monkeypatch):
     from proxy.http.h2 import H2ClientCodec
 
-    script = [A("connect"), A("upstream_settings", value=0b0000_0001),  # MAX_CONCURRENT_STREAMS 1
-              A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), A("upstream_connect"), A("upstream_read"),
-              A("send_http", value=3, payload=b"\x00\x01\x00\x00\x00\x00"), A("upstream_read"),
-              A("send_http", value=3, payload=b"\x00\x02\x00\x00\x00\x00"), A("upstream_read")]
+    script = [
+        A("connect"),
+        A("upstream_settings", value=0b0000_0001),  # MAX_CONCURRENT_STREAMS 1
+        A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("send_http", value=3, payload=b"\x00\x01\x00\x00\x00\x00"),
+        A("upstream_read"),
+        A("send_http", value=3, payload=b"\x00\x02\x00\x00\x00\x00"),
+        A("upstream_read"),
+    ]
     run(built("HTTP2"), script)
     monkeypatch.setattr(H2ClientCodec, "can_send_request", lambda self: True)
-    plant_on_proxy_h2(monkeypatch, H2ClientCodec, lambda conn: subclass_instance(
-        conn, open_outbound_streams=property(lambda self: 0)))
+    plant_on_proxy_h2(
+        monkeypatch, H2ClientCodec, lambda conn: subclass_instance(conn, open_outbound_streams=property(lambda self: 0))
+    )
     with pytest.raises(InvariantViolation, match="h2_wire_streams_exceeded"):
         run(built("HTTP2"), script)
 
 
 def test_planted_data_after_end_stream_is_caught(monkeypatch):
     from proxy.http.h2 import H2ServerCodec
+
     original = H2ServerCodec.data_to_send
 
     def trailing_data(self):
@@ -228,6 +291,7 @@ def test_planted_data_after_end_stream_is_caught(monkeypatch):
         if b"\x00\x01\x00\x00\x00\x01ok" in out:  # DATA "ok" with END_STREAM on stream 1
             out += b"\x00\x00\x01\x00\x00\x00\x00\x00\x01!"
         return out
+
     monkeypatch.setattr(H2ServerCodec, "data_to_send", trailing_data)
     with pytest.raises(InvariantViolation, match="h2_wire_frame_on_closed_stream"):
         run(built(), exchange_script(A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00")))
@@ -242,6 +306,7 @@ def hostile_h1(shape: int):
 def test_planted_normalize_path_that_does_nothing_is_caught(monkeypatch):
     from proxy.http import conn_manager
     from proxy.http.path import PathOutcome
+
     config = built(filters="normalize_path: true")
     s = run(config, exchange_script(hostile_h1(4)))
     assert [up.request.target for ex in s.peers.exchanges for up in ex.upstreams] == [b"/admin"]
@@ -252,6 +317,7 @@ def test_planted_normalize_path_that_does_nothing_is_caught(monkeypatch):
 
 def test_planted_underscore_check_that_lets_requests_through_is_caught(monkeypatch):
     from proxy.http import conn_manager
+
     s = run(built(), exchange_script(hostile_h1(18)))  # REJECT_REQUEST by default: 400, nothing upstream
     assert s.peers.exchanges[0].response.status == 400 and not s.peers.exchanges[0].upstreams
     monkeypatch.setattr(conn_manager.HttpConnectionManager, "_refuse_underscores", lambda self, stream, fields: False)
@@ -261,18 +327,35 @@ def test_planted_underscore_check_that_lets_requests_through_is_caught(monkeypat
 
 def test_requests_sent_without_an_id_are_linked_by_what_they_ask_for():
     data = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET http://localhost/x HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    s = run(built(), [A("connect"), A("send", payload=data), A("upstream_connect"), A("upstream_read"), UP_OK,
-                      A("upstream_read"), UP_OK, A("read")])
-    assert [(ex.id, [(up.request.target, up.request.authority) for up in ex.upstreams]) for ex in s.peers.exchanges] \
-        == [("c0.1", [(b"/", b"a")]), ("c0.2", [(b"/x", b"localhost")])]
+    s = run(
+        built(),
+        [
+            A("connect"),
+            A("send", payload=data),
+            A("upstream_connect"),
+            A("upstream_read"),
+            UP_OK,
+            A("upstream_read"),
+            UP_OK,
+            A("read"),
+        ],
+    )
+    assert [
+        (ex.id, [(up.request.target, up.request.authority) for up in ex.upstreams]) for ex in s.peers.exchanges
+    ] == [("c0.1", [(b"/", b"a")]), ("c0.2", [(b"/x", b"localhost")])]
     assert s.peers.unlinked == []
 
 
 # The client advertises SETTINGS_MAX_HEADER_LIST_SIZE 4096 and asks; the upstream answers with a 5 KB field.
 OVER_THE_CLIENTS_LIMIT = [
-    A("connect"), A("settings", value=0x80), A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"),
-    A("upstream_connect"), A("upstream_read"),
-    A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * 5000 + b"\r\ncontent-length: 0\r\n\r\n"), A("read")]
+    A("connect"),
+    A("settings", value=0x80),
+    A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * 5000 + b"\r\ncontent-length: 0\r\n\r\n"),
+    A("read"),
+]
 
 
 def test_a_response_over_the_clients_header_list_limit_becomes_a_502():
@@ -286,6 +369,7 @@ def test_a_response_over_the_clients_header_list_limit_becomes_a_502():
 def test_header_lists_over_the_clients_limit_are_caught(monkeypatch):
     """The defect as it was: the proxy forwarded a 5 KB header list to a client that advertised 4096."""
     from proxy.http import h2 as h2_codec
+
     monkeypatch.setattr(h2_codec._H2Codec, "_check_header_list", lambda self, block: None)
     with pytest.raises(InvariantViolation, match="h2_wire_header_list_too_large"):
         run(built(), OVER_THE_CLIENTS_LIMIT)
@@ -294,8 +378,15 @@ def test_header_lists_over_the_clients_limit_are_caught(monkeypatch):
 def test_planted_upstream_request_with_an_uppercase_field_name_is_refused_by_the_strict_upstream(monkeypatch):
     from proxy.http import h2 as h2_codec
     from proxy.http.h2 import H2ClientCodec
-    plant_on_proxy_h2(monkeypatch, H2ClientCodec, lambda conn: (
-        setattr(conn.config, "validate_outbound_headers", False), setattr(conn.config, "normalize_outbound_headers", False)))
+
+    plant_on_proxy_h2(
+        monkeypatch,
+        H2ClientCodec,
+        lambda conn: (
+            setattr(conn.config, "validate_outbound_headers", False),
+            setattr(conn.config, "normalize_outbound_headers", False),
+        ),
+    )
     original = h2_codec._outbound
     monkeypatch.setattr(h2_codec, "_outbound", lambda headers: original(headers) + [(b"X-Upper", b"1")])
     with pytest.raises(InvariantViolation, match="h2_peer_protocol_error"):
@@ -308,17 +399,22 @@ UP_WITH_FIELD = A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nx-r: 1\r\nconten
 
 def plant_on_response(monkeypatch, headers=None, data=None):
     from proxy.http.filters.router import Router
+
     if headers is not None:
         original = Router.on_upstream_headers
-        monkeypatch.setattr(Router, "on_upstream_headers", lambda self, status, fields, end, version:
-                            original(self, status, headers(list(fields)), end, version))
+        monkeypatch.setattr(
+            Router,
+            "on_upstream_headers",
+            lambda self, status, fields, end, version: original(self, status, headers(list(fields)), end, version),
+        )
     if data is not None:
         original_data = Router.on_upstream_data
         monkeypatch.setattr(Router, "on_upstream_data", lambda self, chunk, end: original_data(self, data(chunk), end))
 
 
-@pytest.mark.parametrize("change", [lambda fields: [f for f in fields if f[0] != b"x-r"],
-                                    lambda fields: fields + [(b"x-injected", b"1")]])
+@pytest.mark.parametrize(
+    "change", [lambda fields: [f for f in fields if f[0] != b"x-r"], lambda fields: fields + [(b"x-injected", b"1")]]
+)
 def test_planted_response_field_lost_or_injected_is_caught(monkeypatch, change):
     for protocol_seed in (H1_POST, H2_POST):
         run(built(), exchange_script(protocol_seed, UP_WITH_FIELD))
@@ -335,13 +431,23 @@ def test_planted_response_body_corruption_is_caught(monkeypatch):
 
 
 def test_a_connection_the_proxy_closes_or_the_client_resets_is_an_outcome_with_its_reason():
-    s = run(built(), [A("connect"), A("send", payload=b"GET / HTTP/1.1\r\nHost: a\r\nX-Fuzz-Id: 0-1\r\n\r\n"),
-                      A("reset")])
+    s = run(
+        built(), [A("connect"), A("send", payload=b"GET / HTTP/1.1\r\nHost: a\r\nX-Fuzz-Id: 0-1\r\n\r\n"), A("reset")]
+    )
     [ex] = s.peers.exchanges
     assert (ex.outcome, ex.reset_reason) == ("closed", "client closed")
-    s = run(built(), [A("connect"), A("send", payload=b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), A("upstream_connect"),
-                      A("upstream_read"), A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nab"),
-                      A("upstream_reset"), A("read")])
+    s = run(
+        built(),
+        [
+            A("connect"),
+            A("send", payload=b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            A("upstream_connect"),
+            A("upstream_read"),
+            A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nab"),
+            A("upstream_reset"),
+            A("read"),
+        ],
+    )
     [ex] = s.peers.exchanges
     assert (ex.outcome, ex.reset_reason) == ("closed", "connection closed") and bytes(ex.response.body) == b"ab"
 
@@ -349,9 +455,22 @@ def test_a_connection_the_proxy_closes_or_the_client_resets_is_an_outcome_with_i
 def _big_request_to_an_h2_upstream_that_accepts_4096():
     small = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
     big = b"GET /b HTTP/1.1\r\nHost: h\r\nx-big: " + b"a" * 5000 + b"\r\n\r\n"
-    return run(built("HTTP2"), [A("upstream_settings", value=0x80), A("connect"), A("send", payload=small),
-                                A("upstream_connect"), A("upstream_read"), UP_H2_OK, A("read"), A("upstream_read"),
-                                A("send", payload=big), A("upstream_read"), A("read")])
+    return run(
+        built("HTTP2"),
+        [
+            A("upstream_settings", value=0x80),
+            A("connect"),
+            A("send", payload=small),
+            A("upstream_connect"),
+            A("upstream_read"),
+            UP_H2_OK,
+            A("read"),
+            A("upstream_read"),
+            A("send", payload=big),
+            A("upstream_read"),
+            A("read"),
+        ],
+    )
 
 
 def test_a_request_over_the_upstreams_header_list_limit_is_answered_431_and_never_sent():
@@ -362,6 +481,7 @@ def test_a_request_over_the_upstreams_header_list_limit_is_answered_431_and_neve
 
 def test_request_header_lists_over_the_upstreams_limit_are_caught(monkeypatch):
     from proxy.http import h2 as h2_codec
+
     monkeypatch.setattr(h2_codec._H2Codec, "_check_header_list", lambda self, block: None)
     with pytest.raises(InvariantViolation, match="h2_wire_header_list_too_large"):
         _big_request_to_an_h2_upstream_that_accepts_4096()

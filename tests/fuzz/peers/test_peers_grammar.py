@@ -14,9 +14,18 @@ def test_origin_form_targets_pass(target):
     assert grammar.origin_form(target) is None
 
 
-@pytest.mark.parametrize("target,reason", [(b"/a#f", "fragment"), (b"/a\\b", "not allowed"), (b"/%zz", "percent"),
-                                           (b"/%4", "percent"), (b"a", "origin-form"), (b"/a b", "not allowed"),
-                                           (b"http://h/", "origin-form")])
+@pytest.mark.parametrize(
+    "target,reason",
+    [
+        (b"/a#f", "fragment"),
+        (b"/a\\b", "not allowed"),
+        (b"/%zz", "percent"),
+        (b"/%4", "percent"),
+        (b"a", "origin-form"),
+        (b"/a b", "not allowed"),
+        (b"http://h/", "origin-form"),
+    ],
+)
 def test_targets_outside_rfc_3986_fail(target, reason):
     assert reason in grammar.origin_form(target)
 
@@ -51,13 +60,27 @@ def test_fields_kept_out_of_trailers():
 
 # Seeds of the h1_request template with byte 7 picking a hostile shape (fuzz/hostile.py): 1 "/admin#frag",
 # 2 "/a\b", 3 "/%zz"; 12 an authority "h/evil", 13 "u@evil".
-@pytest.mark.parametrize("shape,oracle", [(1, "peer_forwarded_target"), (2, "peer_forwarded_target"),
-                                          (3, "peer_forwarded_target"), (12, "peer_forwarded_authority"),
-                                          (13, "peer_forwarded_authority")])
+@pytest.mark.parametrize(
+    "shape,oracle",
+    [
+        (1, "peer_forwarded_target"),
+        (2, "peer_forwarded_target"),
+        (3, "peer_forwarded_target"),
+        (12, "peer_forwarded_authority"),
+        (13, "peer_forwarded_authority"),
+    ],
+)
 def test_hostile_shapes_forwarded_by_a_proxy_without_validation_are_caught(monkeypatch, shape, oracle):
     from proxy.http import _h1_strict, h1, headers
-    script = [A("connect"), A("send_http", value=0, payload=bytes([0, 0, 0, 0, 0, 0, 0, shape])),
-              A("upstream_connect"), A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"), A("read")]
+
+    script = [
+        A("connect"),
+        A("send_http", value=0, payload=bytes([0, 0, 0, 0, 0, 0, 0, shape])),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+    ]
     s = Session(built()).run(script)  # the proxy refuses the shape itself
     assert not any(ex.upstreams for ex in s.peers.exchanges)
     for module in (headers, _h1_strict, h1):

@@ -50,8 +50,11 @@ def test_large_exchanges_under_small_limits_pass_the_monitor():
 
 
 def test_planted_codec_ignoring_the_peers_initial_window_is_caught(monkeypatch):
-    plant(monkeypatch, H2ClientCodec, lambda conn: subclass_instance(
-        conn.remote_settings, initial_window_size=property(lambda self: 1 << 20)))
+    plant(
+        monkeypatch,
+        H2ClientCodec,
+        lambda conn: subclass_instance(conn.remote_settings, initial_window_size=property(lambda self: 1 << 20)),
+    )
     monkeypatch.setattr(_H2Codec, "_flush_stream", _flush_ignoring_h2_windows)
     with pytest.raises(InvariantViolation, match="h2_wire_window_exceeded"):
         upload(h2pair.Pair(), b"u" * 100_000)
@@ -67,25 +70,33 @@ def _flush_ignoring_h2_windows(self, stream_id):
     st.out_bytes = 0
     size = 16_384
     for i in range(0, len(data), size):
-        piece = data[i:i + size]
+        piece = data[i : i + size]
         last = i + size >= len(data) and st.out_end
-        self._conn._data_to_send += len(piece).to_bytes(3, "big") + bytes([0, 1 if last else 0]) \
-            + stream_id.to_bytes(4, "big") + piece
+        self._conn._data_to_send += (
+            len(piece).to_bytes(3, "big") + bytes([0, 1 if last else 0]) + stream_id.to_bytes(4, "big") + piece
+        )
     st.out_done = st.out_end
 
 
 def test_planted_codec_ignoring_the_peers_max_frame_size_is_caught(monkeypatch):
     pair = h2pair.Pair()
     upload(pair, b"u" * 40_000)  # the client codec cuts its body into 16 KiB frames
-    plant(monkeypatch, H2ClientCodec, lambda conn: subclass_instance(
-        conn, max_outbound_frame_size=property(lambda self: 32_768, lambda self, value: None)))
+    plant(
+        monkeypatch,
+        H2ClientCodec,
+        lambda conn: subclass_instance(
+            conn, max_outbound_frame_size=property(lambda self: 32_768, lambda self, value: None)
+        ),
+    )
     with pytest.raises(InvariantViolation, match="h2_wire_frame_too_large"):
         upload(h2pair.Pair(), b"u" * 40_000)
 
 
 def test_planted_client_opening_more_streams_than_the_server_allows_is_caught(monkeypatch):
     monkeypatch.setattr(H2ClientCodec, "can_send_request", lambda self: True)
-    plant(monkeypatch, H2ClientCodec, lambda conn: subclass_instance(conn, open_outbound_streams=property(lambda self: 0)))
+    plant(
+        monkeypatch, H2ClientCodec, lambda conn: subclass_instance(conn, open_outbound_streams=property(lambda self: 0))
+    )
     pair = small_server(h2pair.Pair(), h2_max_concurrent_streams=1)
     pair.settle()  # SETTINGS delivered and acknowledged both ways
     c = pair.client

@@ -70,6 +70,7 @@ def test_a_flood_counted_where_the_bytes_have_none_is_caught(monkeypatch):
 
     def every_data_frame_empty(self, frame):  # the payload length check lost
         return original(self, frame[:9] if frame[3] == 0 and not frame[4] & 1 else frame)
+
     monkeypatch.setattr(FrameGuard, "whole_frame", every_data_frame_empty)
 
     def one_byte_frames(pair):
@@ -77,6 +78,7 @@ def test_a_flood_counted_where_the_bytes_have_none_is_caught(monkeypatch):
         pair.client.queue.append(DataFrame(sid, data=b"x").serialize() * 3)
         pair.server.tainted = True
         pair.drain(pair.client, 1)
+
     assert _violation(one_byte_frames) == "h2_flood_misjudged"
 
 
@@ -103,32 +105,34 @@ def test_flood_action_builds_the_requested_shape():
     assert len(wire) % 9 == 0 and wire[:9] == DataFrame(1, data=b"").serialize() and len(wire) // 9 >= 2
 
 
-
 def test_frame_reader_finds_the_same_frames_in_any_split():
     from hyperframe.frame import PingFrame
     from fuzz.targets.h2_floods import PREFACE_LEN, _Reader
-    wire = b"P" * PREFACE_LEN + b"".join(DataFrame(1, data=b"a" * n).serialize() if n % 3 else PingFrame(0).serialize()
-                                        for n in range(60))
+
+    wire = b"P" * PREFACE_LEN + b"".join(
+        DataFrame(1, data=b"a" * n).serialize() if n % 3 else PingFrame(0).serialize() for n in range(60)
+    )
     whole = _Reader(PREFACE_LEN).frames(wire)
     assert len(whole) == 60 and whole[-1][3] == len(wire)
     for size in (1, 2, 9, 10, 31):
         reader = _Reader(PREFACE_LEN)
-        pieces = [f for i in range(0, len(wire), size) for f in reader.frames(wire[i:i + size])]
+        pieces = [f for i in range(0, len(wire), size) for f in reader.frames(wire[i : i + size])]
         assert pieces == whole
 
 
 def test_fragments_keep_the_size_of_the_codecs_own_output_through_every_change():
     from fuzz.targets.h2_floods import Fragments, Own, unwritten
+
     queue = Fragments([Own(b"abc"), b"xy"])
     queue.append(Own(b"defg"))
     queue.insert(0, Own(b"h"))
     assert unwritten(queue) == 8
-    queue[1] = queue[1][1:]                  # a split piece is plain bytes again: no longer the codec's
+    queue[1] = queue[1][1:]  # a split piece is plain bytes again: no longer the codec's
     queue[0], queue[2] = queue[2], queue[0]  # swaps keep the size
     assert unwritten(queue) == 5 == sum(len(f) for f in queue if isinstance(f, Own))
     queue.pop(0)
     del queue[0]
-    assert unwritten(queue) == 5   # two plain pieces gone
+    assert unwritten(queue) == 5  # two plain pieces gone
     queue.pop(0)
     assert unwritten(queue) == 4
     queue.clear()

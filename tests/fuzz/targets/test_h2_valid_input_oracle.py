@@ -36,8 +36,11 @@ def test_a_connection_error_for_one_stream_too_many_is_caught(monkeypatch):
 
     def keeps_h2s_own_check(self, limits=CodecLimits()):
         original(self, limits)
-        self._conn.local_settings = h2.settings.Settings(client=False, initial_values={
-            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limits.h2_max_concurrent_streams})
+        self._conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limits.h2_max_concurrent_streams},
+        )
+
     monkeypatch.setattr(H2ServerCodec, "__init__", keeps_h2s_own_check)
     with pytest.raises(InvariantViolation) as caught:
         two_streams_before_the_settings(h2pair.Pair())

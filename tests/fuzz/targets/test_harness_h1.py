@@ -48,9 +48,13 @@ def test_client_oracles_accept_real_traffic():
 # ------------------------------------------------------------------------------ planted bugs
 def test_planted_cl_with_te_leniency_crashes_the_grammar_oracle(monkeypatch):
     def lenient(fields, version):  # TE wins over CL instead of refusing both
-        fields = [(n, v) for n, v in fields if n != b"content-length"] \
-            if any(n == b"transfer-encoding" for n, _ in fields) else fields
+        fields = (
+            [(n, v) for n, v in fields if n != b"content-length"]
+            if any(n == b"transfer-encoding" for n, _ in fields)
+            else fields
+        )
         return original(fields, version)
+
     original = _h1_strict._framing
     monkeypatch.setattr(_h1_strict, "_framing", lenient)
     with pytest.raises(InvariantViolation, match="h1_grammar_lenient.*Content-Length with Transfer-Encoding"):
@@ -91,6 +95,7 @@ def test_planted_refusal_of_put_crashes_the_refusal_oracle(monkeypatch):
         if head.startswith(b"PUT "):
             raise _h1_strict.FramingError("PUT refused")
         return original(head, max_headers)
+
     monkeypatch.setattr(h1_codec, "parse_request_head", refuse_put)
     with pytest.raises(InvariantViolation, match="h1_valid_request_refused.*PUT refused"):
         h1.check_server(SERVER_SEEDS["curl_put_expect"])
@@ -98,8 +103,9 @@ def test_planted_refusal_of_put_crashes_the_refusal_oracle(monkeypatch):
 
 def test_planted_lost_header_crashes_the_roundtrip_oracle(monkeypatch):
     original = h1_codec._check_outbound_fields
-    monkeypatch.setattr(h1_codec, "_check_outbound_fields",
-                        lambda headers: [(n, v) for n, v in original(headers) if n != b"accept"])
+    monkeypatch.setattr(
+        h1_codec, "_check_outbound_fields", lambda headers: [(n, v) for n, v in original(headers) if n != b"accept"]
+    )
     with pytest.raises(InvariantViolation, match="h1_roundtrip_mismatch"):
         h1.check_server(SERVER_SEEDS["curl_get"])
 
@@ -109,14 +115,17 @@ def test_planted_split_dependence_crashes_the_split_oracle(monkeypatch):
 
     def eats_lone_bytes(self, data):  # a codec that loses one-byte reads
         return [] if len(data) == 1 else original(self, data)
+
     monkeypatch.setattr(H1ServerCodec, "receive_data", eats_lone_bytes)
     with pytest.raises(InvariantViolation, match="h1_split_variance"):
         h1.check_server(SERVER_SEEDS["curl_get"])
 
 
-PIPELINED_THEN_BAD = (b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
-                      b"POST /2 HTTP/1.1\r\nHost: x\r\nHost: www.example.org\r\nContent-Length: 3\r\n\r\nabc"
-                      b"GET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+PIPELINED_THEN_BAD = (
+    b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+    b"POST /2 HTTP/1.1\r\nHost: x\r\nHost: www.example.org\r\nContent-Length: 3\r\n\r\nabc"
+    b"GET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+)
 
 
 def test_a_bad_request_after_a_good_one_is_split_invariant_whoever_answered_first():
@@ -129,8 +138,9 @@ def test_a_bad_request_after_a_good_one_is_split_invariant_whoever_answered_firs
 def test_a_protocol_error_that_depends_on_the_split_is_still_caught(monkeypatch):
     original = H1ServerCodec._fail
 
-    def says_more_when_pipelined(self, reason, status):   # the planted bug: the reply depends on timing
+    def says_more_when_pipelined(self, reason, status):  # the planted bug: the reply depends on timing
         return original(self, reason + (" (pipelined)" if len(self._order) else ""), status)
+
     monkeypatch.setattr(H1ServerCodec, "_fail", says_more_when_pipelined)
     with pytest.raises(InvariantViolation, match="h1_split_variance"):
         h1.check_server(PIPELINED_THEN_BAD)
@@ -152,14 +162,17 @@ def test_reference_never_calls_a_smuggling_case_plainly_valid(name):
         assert ref[0].state == "rejected" or ref[0].notes, ref[0]
 
 
-@pytest.mark.parametrize("raw,why", [
-    (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x7fb\r\n\r\n", "invalid byte"),
-    (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None),
-    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 ;a = \"q\\\"\"\r\nhello\r\n0\r\n\r\n", None),
-    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"q\r\nhello\r\n0\r\n\r\n", "extension"),
-    (b"GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n", "absolute-form"),
-    (b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", None),
-])
+@pytest.mark.parametrize(
+    "raw,why",
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x7fb\r\n\r\n", "invalid byte"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None),
+        (b'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 ;a = "q\\""\r\nhello\r\n0\r\n\r\n', None),
+        (b'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a="q\r\nhello\r\n0\r\n\r\n', "extension"),
+        (b"GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n", "absolute-form"),
+        (b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", None),
+    ],
+)
 def test_reference_grammar_details(raw, why):
     [msg] = reference.parse_requests(raw)
     assert (msg.reason if msg.state == "rejected" else None) == why or why in msg.reason
@@ -179,12 +192,15 @@ def test_absolute_form_authority_ends_at_query():
     assert (req.authority, req.target) == (b"a.example", b"/?x=1")
 
 
-@pytest.mark.parametrize("raw", [
-    b"GET / HTTP/1.1\r\nHost: evil.example/@good\r\n\r\n",
-    b"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n",
-    b"GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"GET http://a@b/x HTTP/1.1\r\nHost: x\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET / HTTP/1.1\r\nHost: evil.example/@good\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n",
+        b"GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET http://a@b/x HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+)
 def test_host_and_absolute_authority_must_be_uri_host(raw):
     [err] = H1ServerCodec().receive_data(raw)
     assert isinstance(err, ProtocolError) and err.status == 400
@@ -194,11 +210,13 @@ def test_chunk_line_error_does_not_depend_on_the_split():
     data = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nff\r?\n"
     one = H1ServerCodec().receive_data(data)
     codec = H1ServerCodec()
-    byte = [e for i in range(len(data)) for e in codec.receive_data(data[i:i + 1])]
+    byte = [e for i in range(len(data)) for e in codec.receive_data(data[i : i + 1])]
     assert one[-1] == byte[-1] and "bare CR" in one[-1].reason
 
 
-NOMINATED_FRAMING = b"POST / HTTP/1.1\r\nHost: h\r\nConnection: content-length, x\r\nContent-Length: 5\r\nX: 1\r\n\r\nhello"
+NOMINATED_FRAMING = (
+    b"POST / HTTP/1.1\r\nHost: h\r\nConnection: content-length, x\r\nContent-Length: 5\r\nX: 1\r\n\r\nhello"
+)
 
 
 def test_a_connection_option_naming_content_length_leaves_the_framing_in_place():
@@ -208,6 +226,7 @@ def test_a_connection_option_naming_content_length_leaves_the_framing_in_place()
 
 def test_a_codec_that_lets_connection_drop_content_length_is_found(monkeypatch):
     from proxy.http import headers
+
     monkeypatch.setattr(headers, "NOT_NOMINATABLE", frozenset({b"te"}))  # the defect: any field may be nominated
     with pytest.raises(InvariantViolation, match="content-length"):
         h1.check_server(NOMINATED_FRAMING)

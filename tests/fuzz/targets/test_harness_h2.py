@@ -20,8 +20,13 @@ CAPTURES = seeds.h2_captures()
 def exchange(pair, body=b"hello", trailers=None, extra=()):
     """A scripted request and response through the pair's model (as the actions do it)."""
     c, s = pair.client, pair.server
-    head = (b"POST", b"/up", b"a.example", b"http", [(b"accept", b"*/*"), (b"connection", b"x-hop"),
-                                                     (b"x-hop", b"1"), *extra])
+    head = (
+        b"POST",
+        b"/up",
+        b"a.example",
+        b"http",
+        [(b"accept", b"*/*"), (b"connection", b"x-hop"), (b"x-hop", b"1"), *extra],
+    )
     sid = pair.command(c, "send_request_headers", *head[:3], head[4], scheme=head[3])
     c.sent[sid] = h2pair.Sent(head=head)
     pair.command(c, "send_data", sid, body, end_stream=trailers is None)
@@ -76,6 +81,7 @@ def test_planted_event_after_end_is_caught(monkeypatch):
         events = original(self, data)
         ends = [e for e in events if isinstance(e, Data) and e.end_stream]
         return events + ends[-1:]
+
     monkeypatch.setattr(H2ServerCodec, "receive_data", echo_end)
     with pytest.raises(InvariantViolation, match="h2_event_after_end"):
         exchange(h2pair.Pair())
@@ -88,6 +94,7 @@ def test_planted_exception_on_input_is_caught(monkeypatch):
         if header[3] == 0x6:
             raise KeyError("planted")
         return original(self, header)
+
     monkeypatch.setattr(FrameGuard, "_check", raise_on_ping)
     with pytest.raises(InvariantViolation, match="h2_input_raised.*KeyError"):
         h2pair.check(CAPTURES["h2_several"])
@@ -95,7 +102,9 @@ def test_planted_exception_on_input_is_caught(monkeypatch):
 
 def test_planted_split_dependence_is_caught(monkeypatch):
     original = H2ServerCodec.receive_data
-    monkeypatch.setattr(H2ServerCodec, "receive_data", lambda self, data: [] if len(data) == 1 else original(self, data))
+    monkeypatch.setattr(
+        H2ServerCodec, "receive_data", lambda self, data: [] if len(data) == 1 else original(self, data)
+    )
     with pytest.raises(InvariantViolation, match="h2_split_variance"):
         h2pair.check(CAPTURES["h2_get"])
 
@@ -133,8 +142,11 @@ def test_reset_of_a_finished_stream_with_unconsumed_data_is_ignored():
     events = client.receive_data(server.data_to_send())
     assert isinstance(events[-1], Data) and events[-1].end_stream  # unconsumed: the codec keeps the stream
     client.reset_stream(sid)  # h2 considers it closed; the codec must not raise
-    assert not [e for e in server.receive_data(client.data_to_send()) if not isinstance(e, Trailers)
-                and getattr(e, "stream_id", None) == sid]
+    assert not [
+        e
+        for e in server.receive_data(client.data_to_send())
+        if not isinstance(e, Trailers) and getattr(e, "stream_id", None) == sid
+    ]
 
 
 def test_a_section_over_the_peers_header_list_limit_is_refused_and_the_stream_ended():
@@ -142,6 +154,7 @@ def test_a_section_over_the_peers_header_list_limit_is_refused_and_the_stream_en
     a larger response head before sending anything (HeaderListTooLarge, codec contract); the pair
     reads that as REFUSED, not as a harness crash, and ends the stream as an owner would."""
     from h2.settings import SettingCodes
+
     pair = h2pair.Pair()
     c, s = pair.client, pair.server
     c.codec._conn.update_settings({SettingCodes.MAX_HEADER_LIST_SIZE: 64})

@@ -29,8 +29,9 @@ POST = [a("decode_headers", 1), a("decode_data", payload=b"hello "), a("decode_d
 
 
 def test_every_registered_filter_with_a_schema_entry_is_fuzzed():
-    assert set(hf.filter_names()) == {n for n in registered_http_filters()
-                                      if n in schema.HttpFilter.DESCRIPTOR.fields_by_name}
+    assert set(hf.filter_names()) == {
+        n for n in registered_http_filters() if n in schema.HttpFilter.DESCRIPTOR.fields_by_name
+    }
     assert {"rbac", "local_ratelimit", "fault", "header_mutation"} <= set(hf.filter_names())
 
 
@@ -52,8 +53,9 @@ def test_the_scripted_filter_stops_and_continues():
     stop_headers = 0b10  # first call (decode_headers): STOP_ITERATION, then CONTINUE
     s = hf.run(hf.seed("fault", fault(0), 1, 0, stop_headers, [a("decode_headers", 0, end=True)]))
     assert s.probe.terminal.head is None
-    s = hf.run(hf.seed("fault", fault(0), 1, 0, stop_headers, [a("decode_headers", 0, end=True),
-                                                               a("continue_decoding", 1)]))
+    s = hf.run(
+        hf.seed("fault", fault(0), 1, 0, stop_headers, [a("decode_headers", 0, end=True), a("continue_decoding", 1)])
+    )
     assert s.probe.terminal.head is not None
 
 
@@ -100,6 +102,7 @@ def test_planted_buffer_passed_twice_is_caught(monkeypatch):
         copy = entry.buffer.bytes()
         original(self, entry)
         entry.buffer.add(copy)
+
     monkeypatch.setattr(fc._Direction, "resume", resume)
     with pytest.raises(oracles.InvariantViolation, match="body_bytes"):
         _replay_all()
@@ -115,6 +118,7 @@ def test_planted_local_reply_skipping_the_encoders_is_caught(monkeypatch):
         self.stream.write_headers(head, not body)
         if body and not self.ended:
             self.stream.write_data(body, True)
+
     monkeypatch.setattr(fc.FilterChain, "send_local_reply", direct)
     with pytest.raises(oracles.InvariantViolation, match="response_skipped_encoders|passed_after_stop"):
         _replay_all()

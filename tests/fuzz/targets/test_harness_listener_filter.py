@@ -18,6 +18,7 @@ HEADER = b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 10000\r\n"
 
 def test_the_seed_corpus_and_odd_inputs_run_clean():
     from pathlib import Path
+
     seeds = sorted(Path(__file__).resolve().parents[3].joinpath("corpus", "listener_filter").iterdir())
     assert len(seeds) >= 30
     for path in seeds:
@@ -28,7 +29,9 @@ def test_the_seed_corpus_and_odd_inputs_run_clean():
 
 def test_the_references_read_real_inputs_as_the_filters_do():
     for data in (HELLO, reframe(HELLO, 3), client_hello()):
-        assert client_hello_reference.judge(data) == client_hello_reference.Hello(*tls_inspector.inspect(data).__dict__.values())
+        assert client_hello_reference.judge(data) == client_hello_reference.Hello(
+            *tls_inspector.inspect(data).__dict__.values()
+        )
     header = proxy_header_reference.judge(HEADER + b"x")
     assert (header.length, header.source, header.destination) == (43, ("192.0.2.1", 5000), ("127.0.0.1", 10000))
     assert client_hello_reference.judge(HELLO[:50]) == "incomplete"
@@ -55,8 +58,11 @@ def test_a_proxy_header_drained_one_byte_short_is_caught(monkeypatch):
     def short(data):
         found = real(data)
         if isinstance(found, proxy_protocol.ProxyHeader):
-            return proxy_protocol.ProxyHeader(found.version, found.length - 1, found.source, found.destination, found.tlvs)
+            return proxy_protocol.ProxyHeader(
+                found.version, found.length - 1, found.source, found.destination, found.tlvs
+            )
         return found
+
     monkeypatch.setattr(proxy_protocol, "parse", short)
     with pytest.raises(InvariantViolation) as err:
         run_seed("proxy_protocol", data=HEADER + b"payload")
@@ -67,8 +73,9 @@ def test_a_sniffer_deciding_before_the_line_is_complete_is_caught(monkeypatch):
     line = b"GET / HTTP/1.1\r\n\r\n"
     run_seed("http_inspector", data=line, read_size=1)
     real = http_inspector.inspect
-    monkeypatch.setattr(http_inspector, "inspect",
-                        lambda data: http_inspector.NOT_HTTP if len(data) < 4 else real(data))
+    monkeypatch.setattr(
+        http_inspector, "inspect", lambda data: http_inspector.NOT_HTTP if len(data) < 4 else real(data)
+    )
     with pytest.raises(InvariantViolation) as err:
         run_seed("http_inspector", data=line, read_size=1)
     assert err.value.name == "listener_filter_split_variance"
@@ -82,6 +89,7 @@ def test_swapped_proxy_addresses_are_caught(monkeypatch):
         if isinstance(found, proxy_protocol.ProxyHeader) and found.source:
             return proxy_protocol.ProxyHeader(1, found.length, found.destination, found.source)
         return found
+
     monkeypatch.setattr(proxy_protocol, "_v1", swapped)
     with pytest.raises(InvariantViolation) as err:
         run_seed("proxy_protocol", "http_inspector", data=HEADER + b"GET / HTTP/1.1\r\n")
@@ -89,7 +97,7 @@ def test_swapped_proxy_addresses_are_caught(monkeypatch):
 
 
 def test_a_rejection_the_references_do_not_make_is_caught(monkeypatch):
-    monkeypatch.setattr(tls_inspector, "MAX_CLIENT_HELLO", 256)   # a limit far below 64 KiB
+    monkeypatch.setattr(tls_inspector, "MAX_CLIENT_HELLO", 256)  # a limit far below 64 KiB
     with pytest.raises(InvariantViolation) as err:
         run_seed("tls_inspector", data=HELLO)
     assert err.value.name == "listener_filter_outcome"
@@ -99,6 +107,6 @@ def test_synthesized_client_hellos_carry_the_fuzzers_name_and_protocols_in_any_r
     fields = bytes([2 * 5, 15]) + b"www.example.com" + bytes([2, 2]) + b"h2" + bytes([8]) + b"http/1.1"
     data = target.synthesized_client_hello(fields)
     assert client_hello_reference.judge(data) == client_hello_reference.Hello("www.example.com", ("h2", "http/1.1"))
-    assert data[3:5] == b"\x00\x05"                                       # records of 5 bytes
+    assert data[3:5] == b"\x00\x05"  # records of 5 bytes
     header = target.synthesized_client_hello(bytes([1, 1]) + b"x" + b"\x00")
     assert header.startswith(b"PROXY TCP4 ") and proxy_header_reference.judge(header).length == header.index(b"\x16")

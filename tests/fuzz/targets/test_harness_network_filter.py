@@ -11,8 +11,15 @@ from fuzz.targets import network_filter as nf
 from proxy.config import schema
 from proxy.network.registry import registered_network_filters
 
-ECHO = [Action("upstream_connect"), Action("send", payload=b"abc"), Action("upstream_read"),
-        Action("upstream_send", payload=b"one"), Action("read"), Action("upstream_send", payload=b"two"), Action("read")]
+ECHO = [
+    Action("upstream_connect"),
+    Action("send", payload=b"abc"),
+    Action("upstream_read"),
+    Action("upstream_send", payload=b"one"),
+    Action("read"),
+    Action("upstream_send", payload=b"two"),
+    Action("read"),
+]
 
 
 def tcp_proxy_config():
@@ -22,8 +29,9 @@ def tcp_proxy_config():
 
 
 def test_every_registered_filter_with_a_schema_entry_is_fuzzed():
-    assert set(nf.filter_names()) == {n for n in registered_network_filters()
-                                      if n in schema.NetworkFilter.DESCRIPTOR.fields_by_name}
+    assert set(nf.filter_names()) == {
+        n for n in registered_network_filters() if n in schema.NetworkFilter.DESCRIPTOR.fields_by_name
+    }
     assert {"tcp_proxy", "rbac", "local_ratelimit", "fault"} <= set(nf.filter_names())
 
 
@@ -65,8 +73,13 @@ def test_filter_rules_catch_a_filter_left_uninitialized_after_a_resume(skip_on_n
     With tcp_proxy it never gets data (its reads stay disabled until it connects), so only the
     rule on the resume itself sees the skipped on_new_connection."""
 
-    script = [Action("send", payload=b"abc"), Action("advance", value=1_000), Action("upstream_connect"),
-              Action("upstream_read"), Action("read")]
+    script = [
+        Action("send", payload=b"abc"),
+        Action("advance", value=1_000),
+        Action("upstream_connect"),
+        Action("upstream_read"),
+        Action("read"),
+    ]
     data = nf.seed("fault", fault_delay_config(), 0, script)
     nf.run(data)
     skip_on_new_connection_after_resume()  # the planted bug: only the first pass initializes
@@ -77,6 +90,7 @@ def test_filter_rules_catch_a_filter_left_uninitialized_after_a_resume(skip_on_n
 def test_one_payload_backs_a_connection_up_past_its_high_watermark():
     """The harness's buffer limit is small enough for the session's largest payload to cross it."""
     from fuzz import session
+
     boot = nf.bootstrap_for("tcp_proxy", tcp_proxy_config().SerializeToString())
     assert boot.listeners[0].per_connection_buffer_limit_bytes + 1 < session.MAX_PAYLOAD
     assert all(c.per_connection_buffer_limit_bytes + 1 < session.MAX_PAYLOAD for c in boot.clusters)
@@ -85,8 +99,9 @@ def test_one_payload_backs_a_connection_up_past_its_high_watermark():
 REGRESSION = Path(__file__).resolve().parents[3] / "corpus" / "network_filter"
 
 
-@pytest.mark.parametrize("seed", ["regression-hcm-probe-drops-local-reply-head",
-                                  "regression-hcm-probe-drops-response-head-start"])
+@pytest.mark.parametrize(
+    "seed", ["regression-hcm-probe-drops-local-reply-head", "regression-hcm-probe-drops-response-head-start"]
+)
 def test_peers_judge_what_a_client_read_only_when_no_probe_dropped_part_of_it(monkeypatch, seed):
     """CI: http_connection_manager, a write probe dropping chunks 0, 2, 4-6 of each 8: the client
     read the 503's body without its head, and the HTTP peers judged that (llhttp rejects) as the
@@ -94,24 +109,31 @@ def test_peers_judge_what_a_client_read_only_when_no_probe_dropped_part_of_it(mo
     as it arrived. With the probe off (mode 0) the same exchange is judged, and a proxy that loses
     a response's status line is caught."""
     from proxy.http.h1 import H1ServerCodec
+
     data = (REGRESSION / seed).read_bytes()
     nf.run(data)
-    at = 3 + int.from_bytes(data[1:3], "big")       # the probe mode byte follows the configuration
+    at = 3 + int.from_bytes(data[1:3], "big")  # the probe mode byte follows the configuration
     assert data[at] != 0
-    unprobed = data[:at] + b"\x00" + data[at + 1:]
+    unprobed = data[:at] + b"\x00" + data[at + 1 :]
     nf.run(unprobed)
     real = H1ServerCodec.data_to_send
 
-    def loses_status_line(self):   # the planted bug
+    def loses_status_line(self):  # the planted bug
         out = real(self)
         return out.split(b"\r\n", 1)[1] if out.startswith(b"HTTP/1.1 ") else out
+
     monkeypatch.setattr(H1ServerCodec, "data_to_send", loses_status_line)
     with pytest.raises(oracles.InvariantViolation, match="peer_h1_response"):
         nf.run(unprobed)
 
 
-@pytest.mark.parametrize("seed", ["regression-idless-pipelined-same-line-different-bodies",
-                                  "regression-idless-pipelined-same-line-different-fields"])
+@pytest.mark.parametrize(
+    "seed",
+    [
+        "regression-idless-pipelined-same-line-different-bodies",
+        "regression-idless-pipelined-same-line-different-fields",
+    ],
+)
 def test_idless_requests_with_one_line_and_different_contents_are_told_apart(monkeypatch, seed):
     """CI: GET /a/b?c=d with an 8-byte body, then the same line with a 399-byte body (or another
     http2-settings value); the first upstream fails, so only the second request goes upstream. The
@@ -119,12 +141,14 @@ def test_idless_requests_with_one_line_and_different_contents_are_told_apart(mon
     changed; with the requests whole they pick the one it means. A proxy that alters the forwarded
     request is still caught."""
     from proxy.http.h1 import H1ClientCodec
+
     data = (REGRESSION / seed).read_bytes()
     nf.run(data)
     real = H1ClientCodec.send_request_headers
 
-    def loses_a_field(self, method, target, authority, headers, end_stream=False):   # the planted bug
+    def loses_a_field(self, method, target, authority, headers, end_stream=False):  # the planted bug
         return real(self, method, target, authority, [f for f in headers if f[0] != b"http2-settings"], end_stream)
+
     monkeypatch.setattr(H1ClientCodec, "send_request_headers", loses_a_field)
     with pytest.raises(oracles.InvariantViolation, match="peer_forwarded_headers_changed"):
         nf.run(data)
@@ -137,16 +161,18 @@ def test_the_write_probe_reads_the_wire_of_a_client_speaking_tls_to_a_clear_text
     path that ignores the probe's StopIteration is still caught there."""
     from proxy.network.filter import CONTINUE
     from proxy.network.filter_manager import FilterManager
+
     data = (REGRESSION / "regression-tls-client-on-clear-text-tcp-proxy").read_bytes()
     nf.run(data)
-    at = 3 + int.from_bytes(data[1:3], "big")       # the probe mode byte follows the configuration
+    at = 3 + int.from_bytes(data[1:3], "big")  # the probe mode byte follows the configuration
     assert data[at] == 0
-    dropping = data[:at] + b"\xff" + data[at + 1:]   # every write chunk dropped
+    dropping = data[:at] + b"\xff" + data[at + 1 :]  # every write chunk dropped
 
     def ignores_stop(self, start, buf, end_stream):  # the planted bug
         for active in self.write_filters[start:]:
             active.filter.on_write(buf, end_stream)
         return CONTINUE
+
     nf.run(dropping)
     monkeypatch.setattr(FilterManager, "on_write", ignores_stop)
     with pytest.raises(oracles.InvariantViolation, match="write_stop_iteration_ignored"):

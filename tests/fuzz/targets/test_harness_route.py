@@ -58,8 +58,13 @@ def test_invalid_configurations_and_exponential_regexes_return_early():
 
 def test_reference_domain_precedence():
     config = schema.RouteConfiguration()
-    for name, domains in (("star", ["*"]), ("pre", ["api.*"]), ("suf", ["*.example.com"]),
-                          ("longsuf", ["*.api.example.com"]), ("exact", ["api.example.com"])):
+    for name, domains in (
+        ("star", ["*"]),
+        ("pre", ["api.*"]),
+        ("suf", ["*.example.com"]),
+        ("longsuf", ["*.api.example.com"]),
+        ("exact", ["api.example.com"]),
+    ):
         config.virtual_hosts.add(name=name, domains=domains)
     pick = lambda host: ref.choose_virtual_host(config, host).name  # noqa: E731
     assert pick("API.example.com") == "exact"
@@ -70,6 +75,7 @@ def test_reference_domain_precedence():
 
 def test_seeds_replay():
     from pathlib import Path
+
     seeds = sorted(Path(route.__file__).resolve().parents[2].joinpath("corpus", "route").iterdir())
     assert len(seeds) >= 100
     answered = sum(route.run(p.read_bytes()) is not None for p in seeds)
@@ -84,6 +90,7 @@ def test_planted_unanchored_regex_is_caught(monkeypatch):
         if self.kind == "regex":
             return self.regex.search(head.path_only.decode("latin-1")) is not None
         return head.path.startswith(self.pattern) if self.kind == "prefix" else head.path_only == self.pattern
+
     monkeypatch.setattr(Route, "path_matches", unanchored)
     with pytest.raises(oracles.InvariantViolation, match="route_differs_from_reference"):
         route.run(data)
@@ -100,6 +107,7 @@ def test_planted_weighted_off_by_one_is_caught(monkeypatch):
                 return name
             point -= weight
         return self.clusters[-1][0]
+
     monkeypatch.setattr(Route, "pick_cluster", off_by_one)
     with pytest.raises(oracles.InvariantViolation, match="weighted_cluster_bucket"):
         route.run(data)
@@ -107,10 +115,12 @@ def test_planted_weighted_off_by_one_is_caught(monkeypatch):
 
 def test_planted_bugs_are_found_by_random_structured_inputs(monkeypatch):
     """Not only by hand-made inputs: a few hundred random structured inputs reach each bug."""
+
     def unanchored(self, head):
         if self.kind == "regex":
             return self.regex.search(head.path_only.decode("latin-1")) is not None
         return head.path.startswith(self.pattern) if self.kind == "prefix" else head.path_only == self.pattern
+
     monkeypatch.setattr(Route, "path_matches", unanchored)
     rng = random.Random(2)
     with pytest.raises(oracles.InvariantViolation):

@@ -50,26 +50,37 @@ def test_h2_captures_downgrade_to_h1():
 
 def test_reparsers_agree_on_what_was_sent():
     from fuzz.peers import h1_parsers
+
     sent, wire = translate.forward("HTTP1", translate.accept("HTTP1", H1["curl_post_form"]))
-    keys = [[translate.key(r) for r in parse()] for parse in (
-        lambda: h1_parsers.h11_messages(wire, True), lambda: h1_parsers.stdlib_requests(wire),
-        lambda: h1_parsers.llhttp_messages(wire, True), lambda: sent)]
+    keys = [
+        [translate.key(r) for r in parse()]
+        for parse in (
+            lambda: h1_parsers.h11_messages(wire, True),
+            lambda: h1_parsers.stdlib_requests(wire),
+            lambda: h1_parsers.llhttp_messages(wire, True),
+            lambda: sent,
+        )
+    ]
     assert keys[0] == keys[1] == keys[2] == keys[3] and len(keys[0]) == 1
 
 
 # ------------------------------------------------------------------------------ planted bugs
 def test_planted_unchunking_without_fixing_framing_is_caught(monkeypatch):
     original = H1ClientCodec.data_to_send
-    monkeypatch.setattr(H1ClientCodec, "data_to_send",
-                        lambda self: original(self).replace(b"transfer-encoding: chunked\r\n", b""))
+    monkeypatch.setattr(
+        H1ClientCodec, "data_to_send", lambda self: original(self).replace(b"transfer-encoding: chunked\r\n", b"")
+    )
     with pytest.raises(InvariantViolation, match="translate_"):
         translate.check(H1["curl_chunked_upload"])
 
 
 def test_planted_smuggled_second_request_is_a_count_mismatch(monkeypatch):
     original = H1ClientCodec.data_to_send
-    monkeypatch.setattr(H1ClientCodec, "data_to_send",
-                        lambda self: original(self).replace(b"\r\n\r\n", b"\r\n\r\nGET /admin HTTP/1.1\r\nhost: x\r\n\r\n", 1))
+    monkeypatch.setattr(
+        H1ClientCodec,
+        "data_to_send",
+        lambda self: original(self).replace(b"\r\n\r\n", b"\r\n\r\nGET /admin HTTP/1.1\r\nhost: x\r\n\r\n", 1),
+    )
     with pytest.raises(InvariantViolation, match="translate_count_mismatch"):
         translate.translate("HTTP1", "HTTP1", H1["curl_get"])
 
@@ -82,8 +93,9 @@ def test_planted_lost_header_on_h1_to_h2_is_caught(monkeypatch):
 
 
 def test_planted_disabled_downgrade_check_is_caught(monkeypatch):
-    data = raw_h2_request([(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"a"),
-                           (b":path", b"/a HTTP/1.1")])
+    data = raw_h2_request(
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/a HTTP/1.1")]
+    )
     assert translate.translate("HTTP2", "HTTP1", data) == 0  # the real codec refuses the space in :path
     monkeypatch.setattr(h2_codec, "check_h2_request_for_downgrade", lambda block: None)
     with pytest.raises(InvariantViolation, match="translate_"):
@@ -102,16 +114,31 @@ def test_issue13_trailer_name_seed_is_refused_and_found_again_when_planted(monke
 
 
 def test_h2_request_ended_by_headers_with_content_length_is_refused():
-    data = raw_h2_request([(b":method", b"PUT"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/"),
-                           (b"content-length", b"10"), (b"content-length", b"10")])
+    data = raw_h2_request(
+        [
+            (b":method", b"PUT"),
+            (b":scheme", b"http"),
+            (b":authority", b"a"),
+            (b":path", b"/"),
+            (b"content-length", b"10"),
+            (b"content-length", b"10"),
+        ]
+    )
     assert translate.translate("HTTP2", "HTTP1", data) == 0
 
 
 def test_h2_duplicate_equal_content_length_goes_upstream_once():
     from proxy.http.h2 import H2ServerCodec
+
     codec = H2ServerCodec()
-    block = [(b":method", b"PUT"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/"),
-             (b"content-length", b"0"), (b"content-length", b"0")]
+    block = [
+        (b":method", b"PUT"),
+        (b":scheme", b"http"),
+        (b":authority", b"a"),
+        (b":path", b"/"),
+        (b"content-length", b"0"),
+        (b"content-length", b"0"),
+    ]
     [req] = [e for e in codec.receive_data(raw_h2_request(block)) if hasattr(e, "method")]
     assert [v for n, v in req.headers if n == b"content-length"] == [b"0"]
 
@@ -130,7 +157,10 @@ def test_a_client_that_accepts_a_one_byte_header_list_still_has_its_request_forw
     data = (REPO_ROOT / "corpus" / "http_translate" / "regression-h2-client-accepts-1-byte-header-list").read_bytes()
     assert translate.translate("HTTP2", "HTTP1", data) == 1
     original = H1ClientCodec.send_request_headers
-    monkeypatch.setattr(H1ClientCodec, "send_request_headers",   # the planted bug: a field is lost
-                        lambda self, m, t, a, headers, end_stream=False: original(self, m, t, a, headers[1:], end_stream))
+    monkeypatch.setattr(
+        H1ClientCodec,
+        "send_request_headers",  # the planted bug: a field is lost
+        lambda self, m, t, a, headers, end_stream=False: original(self, m, t, a, headers[1:], end_stream),
+    )
     with pytest.raises(InvariantViolation, match="translate_headers_mismatch"):
         translate.translate("HTTP2", "HTTP1", data)

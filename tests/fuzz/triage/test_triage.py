@@ -44,10 +44,19 @@ def make_artifact(name: str, data: bytes, tmp: Path, env: dict) -> Path:
     subprocess.run(
         # Each artifact kind gets only its own limit: on a loaded machine filling 160 MiB can take
         # over a second, and a spinning run was seen reported as an OOM under the tight RSS limit.
-        [str(HARNESS), "-runs=0", f"-timeout={1 if name == 'timeout' else 30}",
-         f"-rss_limit_mb={RSS_LIMIT_MB if name == 'oom' else 2048}",
-         f"-artifact_prefix={artifacts}/", str(corpus)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+        [
+            str(HARNESS),
+            "-runs=0",
+            f"-timeout={1 if name == 'timeout' else 30}",
+            f"-rss_limit_mb={RSS_LIMIT_MB if name == 'oom' else 2048}",
+            f"-artifact_prefix={artifacts}/",
+            str(corpus),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
     )
     produced = sorted(artifacts.iterdir())
     assert len(produced) == 1, f"libFuzzer wrote no artifact for {name}"
@@ -66,8 +75,14 @@ def planted(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("TRIAGE_FLAKY_STATE", str(flaky_state))
     options = TriageOptions(
-        out_dir=tmp / "reports", reproductions=5, jobs=2, timeout=3, rss_limit_mb=RSS_LIMIT_MB,
-        minimize_seconds=2, known_issues=None, project_root=ROOT,
+        out_dir=tmp / "reports",
+        reproductions=5,
+        jobs=2,
+        timeout=3,
+        rss_limit_mb=RSS_LIMIT_MB,
+        minimize_seconds=2,
+        known_issues=None,
+        project_root=ROOT,
     )
     artifacts = [Artifact(path, HARNESS) for path in files.values()]
     result = triage(artifacts, options)
@@ -147,8 +162,16 @@ def test_reports_are_written(planted):
     out = planted["options"].out_dir
     view = view_of(planted, "a1")
     report = (out / view["id"] / "report.md").read_text()
-    for needle in ("severity", "Hex:", "Escaped text:", "first seen", "times seen", "-runs=1",
-                   "tests/triage_harness/fuzz_planted.py", "Severity rules"):
+    for needle in (
+        "severity",
+        "Hex:",
+        "Escaped text:",
+        "first seen",
+        "times seen",
+        "-runs=1",
+        "tests/triage_harness/fuzz_planted.py",
+        "Severity rules",
+    ):
         assert needle in report
     on_disk = json.loads((out / view["id"] / "report.json").read_text())
     assert on_disk["id"] == view["id"] and on_disk["times_seen"] == 3
@@ -206,8 +229,15 @@ def test_add_regression_copies_minimized_inputs_into_the_corpus(planted, tmp_pat
     harness.chmod(0o755)
     (root / "harnesses" / "planted.py").write_text((HARNESS.parent / "planted.py").read_text())
     options = TriageOptions(
-        out_dir=root / "reports", reproductions=2, jobs=2, timeout=1, rss_limit_mb=RSS_LIMIT_MB,
-        minimize_seconds=3, known_issues=None, project_root=root, add_regression=True,
+        out_dir=root / "reports",
+        reproductions=2,
+        jobs=2,
+        timeout=1,
+        rss_limit_mb=RSS_LIMIT_MB,
+        minimize_seconds=3,
+        known_issues=None,
+        project_root=root,
+        add_regression=True,
     )
     result = triage([Artifact(planted["files"]["a3"], harness)], options)
     assert len(result.regressions_added) == 1

@@ -60,25 +60,28 @@ def test_another_exception_type_in_the_same_place_is_another_signature():
 
 
 def test_chained_exception_takes_the_last_traceback():
-    text = ATHERIS_EXCEPTION.format(line=1) + '''
+    text = (
+        ATHERIS_EXCEPTION.format(line=1)
+        + """
 During handling of the above exception, another exception occurred:
 
 Traceback (most recent call last):
   File "/repo/proxy/config/load.py", line 9, in load
     raise ConfigError("bad")
 proxy.config.errors.ConfigError: bad
-'''
+"""
+    )
     failure, s = sig(run(text))
     assert failure.exception_type == "proxy.config.errors.ConfigError"
     assert s.frames == ("proxy/config/load.py:load",)
 
 
 def test_invariant_name_from_fuzz_oracles_wording():
-    text = '''Traceback (most recent call last):
+    text = """Traceback (most recent call last):
   File "/repo/fuzz/oracles.py", line 40, in check
     raise InvariantViolation("bytes_conserved", "3 in, 2 out")
 fuzz.oracles.InvariantViolation: invariant 'bytes_conserved' violated: 3 in, 2 out
-'''
+"""
     failure, s = sig(run(text))
     assert failure.kind == "invariant" and failure.invariant == "bytes_conserved"
     assert "[bytes_conserved]" in s.text
@@ -87,32 +90,34 @@ fuzz.oracles.InvariantViolation: invariant 'bytes_conserved' violated: 3 in, 2 o
 
 
 def test_timeout_from_atheris_dump_is_innermost_first():
-    stderr = '''Running: x
+    stderr = """Running: x
 Current thread 0x00007f5cb1c38b80 (most recent call first):
   File "/repo/proxy/http/codec.py", line 5 in spin
   File "/repo/harnesses/fuzz_codec.py", line 18 in TestOneInput
   File "/repo/harnesses/fuzz_codec.py", line 21 in <module>
 ALARM: working on the last Unit for 4 seconds
 ==1== ERROR: libFuzzer: timeout after 4 seconds
-'''
+"""
     failure, s = sig(run(stderr=stderr, returncode=70))
     assert failure.kind == "timeout"
     assert s.frames == ("proxy/http/codec.py:spin",)
 
 
 def test_out_of_memory_by_measurement_or_memoryerror_is_one_signature():
-    dump = '''Fatal Python error: Aborted
+    dump = """Fatal Python error: Aborted
 
 Current thread 0x1 (most recent call first):
   File "/repo/proxy/buffer.py", line 10 in grow
   File "/repo/harnesses/fuzz_codec.py", line 18 in TestOneInput
-'''
+"""
     measured, a = sig(run(stderr=dump, returncode=-6, killed_for="memory", peak=120))
-    raised, b = sig(run('''Traceback (most recent call last):
+    raised, b = sig(
+        run("""Traceback (most recent call last):
   File "/repo/harnesses/fuzz_codec.py", line 18, in TestOneInput
   File "/repo/proxy/buffer.py", line 11, in grow
 MemoryError
-'''))
+""")
+    )
     assert measured.kind == raised.kind == "oom"
     assert a.id == b.id
 
@@ -155,8 +160,10 @@ def test_severity_rules():
     assert level(ATHERIS_EXCEPTION.format(line=1)) == "medium"  # codec
     config = 'Traceback (most recent call last):\n  File "/repo/proxy/config/load.py", line 9, in load\nKeyError: x\n'
     assert level(config) == "low"
-    lost = "Traceback (most recent call last):\n  File \"/repo/fuzz/oracles.py\", line 4, in check\n" \
-           "fuzz.oracles.InvariantViolation: invariant 'bytes_conserved' violated\n"
+    lost = (
+        'Traceback (most recent call last):\n  File "/repo/fuzz/oracles.py", line 4, in check\n'
+        "fuzz.oracles.InvariantViolation: invariant 'bytes_conserved' violated\n"
+    )
     assert level(lost) == "high"
 
 
@@ -176,8 +183,9 @@ def test_reproducibility_rule_is_half_of_the_planned_runs():
 def test_known_issues_by_id_and_by_pattern(tmp_path):
     s = Signature("exception", "KeyError", "", ("proxy/config/load.py:load",))
     path = tmp_path / "known.toml"
-    path.write_text(f'[[issue]]\nsignature = "{s.id}"\nreason = "tracked"\n'
-                    '[[issue]]\npattern = "ValueError"\nreason = "other"\n')
+    path.write_text(
+        f'[[issue]]\nsignature = "{s.id}"\nreason = "tracked"\n[[issue]]\npattern = "ValueError"\nreason = "other"\n'
+    )
     issues = load_known_issues(path)
     assert match_known(issues, s.id, s.text).reason == "tracked"
     assert match_known(issues, "0" * 12, "exception|ValueError|x").reason == "other"
@@ -185,14 +193,17 @@ def test_known_issues_by_id_and_by_pattern(tmp_path):
     assert load_known_issues(tmp_path / "absent.toml") == []
 
 
-@pytest.mark.parametrize("text, problem", [
-    ('[[issue]]\nreason = "r"\n', "exactly one of"),
-    ('[[issue]]\npattern = "x"\n', "non-empty `reason`"),
-    ('[[issue]]\npattern = "("\nreason = "r"\n', "not a valid regex"),
-    ('[[issue]]\nsignature = "xyz"\nreason = "r"\n', "12-hex-digit"),
-    ('[[issue]]\npattern = "x"\nreason = "r"\nsevrity = 1\n', "unexpected keys"),
-    ("[[issue]\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ('[[issue]]\nreason = "r"\n', "exactly one of"),
+        ('[[issue]]\npattern = "x"\n', "non-empty `reason`"),
+        ('[[issue]]\npattern = "("\nreason = "r"\n', "not a valid regex"),
+        ('[[issue]]\nsignature = "xyz"\nreason = "r"\n', "12-hex-digit"),
+        ('[[issue]]\npattern = "x"\nreason = "r"\nsevrity = 1\n', "unexpected keys"),
+        ("[[issue]\n", "not valid TOML"),
+    ],
+)
 def test_known_issues_errors_name_the_problem(tmp_path, text, problem):
     path = tmp_path / "known.toml"
     path.write_text(text)
@@ -239,6 +250,7 @@ def test_a_corrupt_index_is_refused_not_overwritten(tmp_path, capsys):
 def test_a_clean_run_writes_an_empty_index_and_sarif(tmp_path):
     # make ci-fuzz triages an empty artifact list when nothing crashed; it must not fail then.
     from fuzz.triage import TriageOptions, triage
+
     root = Path(__file__).resolve().parents[3]
     out = tmp_path / "reports"
     triage([], TriageOptions(out_dir=out, project_root=root, known_issues=None))

@@ -30,8 +30,11 @@ def test_validate_prints_ok_for_the_issue_examples(tmp_path, content):
 
 def test_validate_prints_every_violation_on_its_own_line(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_bytes(ISSUE2_YAML.replace(b"port: 9000", b"port: 0").replace(b"name: tcp_in", b"name: tcp in")
-                     .replace(b"{cluster: echo}", b"{cluster: nowhere}"))
+    path.write_bytes(
+        ISSUE2_YAML.replace(b"port: 9000", b"port: 0")
+        .replace(b"name: tcp_in", b"name: tcp in")
+        .replace(b"{cluster: echo}", b"{cluster: nowhere}")
+    )
     done = run("--validate", str(path))
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
@@ -41,13 +44,17 @@ def test_validate_prints_every_violation_on_its_own_line(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"", "empty configuration"),
-    (b"\x00\xff\x13\x37binary\x00", "not a binary protobuf Bootstrap"),
-    (b"this: [is: not, yaml", "not valid YAML"),
-    (b"a: &x [*x]", "YAML aliases"),
-    (b"a: " + b"[" * 100_000, "nest"),
-], ids=["empty", "binary", "not-yaml", "alias", "deep"])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "empty configuration"),
+        (b"\x00\xff\x13\x37binary\x00", "not a binary protobuf Bootstrap"),
+        (b"this: [is: not, yaml", "not valid YAML"),
+        (b"a: &x [*x]", "YAML aliases"),
+        (b"a: " + b"[" * 100_000, "nest"),
+    ],
+    ids=["empty", "binary", "not-yaml", "alias", "deep"],
+)
 def test_validate_reports_unreadable_files_without_a_traceback(tmp_path, content, expected):
     path = tmp_path / "config"
     path.write_bytes(content)
@@ -85,8 +92,10 @@ def test_serve_with_an_invalid_config_prints_violations_and_exits_1(tmp_path):
 def test_uncompiled_schema_says_run_make_setup(tmp_path):
     path = tmp_path / "ok.yaml"
     path.write_bytes(ISSUE2_YAML)
-    code = ("import sys; sys.modules['proxy.config.gen'] = None; "
-            "from proxy.__main__ import main; sys.exit(main(sys.argv[1:]))")
+    code = (
+        "import sys; sys.modules['proxy.config.gen'] = None; "
+        "from proxy.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    )
     done = run("--validate", str(path), code=code)
     assert done.returncode == 2
     assert "run `make setup`" in done.stderr

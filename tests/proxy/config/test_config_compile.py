@@ -21,5 +21,6 @@ def test_compiling_again_gives_exactly_the_checked_out_generated_code(tmp_path):
     for path in written:
         current = GEN / path.name
         assert current.read_text() == path.read_text(), (
-            f"{current} is stale: bootstrap.proto changed since it was compiled; run `make setup`")
+            f"{current} is stale: bootstrap.proto changed since it was compiled; run `make setup`"
+        )
     assert "from . import validate_pb2" in (tmp_path / "bootstrap_pb2.py").read_text()

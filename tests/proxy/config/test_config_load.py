@@ -53,9 +53,9 @@ def test_examples_directory_has_the_documented_files():
 def test_json_and_binary_protobuf_load_the_same_config():
     bootstrap = load_bytes(ISSUE3_YAML)
     as_json = json.dumps(json_format.MessageToDict(bootstrap, preserving_proto_field_name=True)).encode()
-    assert load_bytes(as_json) == bootstrap               # sniffed
+    assert load_bytes(as_json) == bootstrap  # sniffed
     assert load_bytes(as_json, "json") == bootstrap
-    assert load_bytes(bootstrap.SerializeToString()) == bootstrap   # sniffed as binary
+    assert load_bytes(bootstrap.SerializeToString()) == bootstrap  # sniffed as binary
     assert load_bytes(bootstrap.SerializeToString(), "proto") == bootstrap
 
 
@@ -76,29 +76,32 @@ def test_unreadable_file_is_a_config_error(tmp_path):
     assert "cannot read" in str(pytest.raises(ConfigError, load_file, tmp_path).value)
 
 
-@pytest.mark.parametrize("data, expected", [
-    (b"", "empty configuration"),
-    (b"  \n\t\n", "empty configuration"),
-    (b"# only a comment\n", "empty configuration"),
-    (b"---\n...\n", "empty configuration"),
-    (b"null", "empty configuration"),
-    (b"- a\n- b\n", "the top level must be a mapping, got a list"),
-    (b"just text", "the top level must be a mapping, got a string"),
-    (b"42", "the top level must be a mapping, got an integer"),
-    (b"a: b: c", "not valid YAML: mapping values are not allowed"),
-    (b"listeners: [", "not valid YAML"),
-    (b'{"listeners": [}', "not valid JSON"),
-    (b'{"clusters": [], "clusters": []}', "duplicate key 'clusters'"),
-    (b"clusters: []\nclusters: []\n", "duplicate key 'clusters'"),
-    (b"a: 1\n---\nb: 2\n", "expected a single YAML document"),
-    (b"\x00\x01\x02\xff\xfe", "not a binary protobuf Bootstrap"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text, and as a binary protobuf Bootstrap: unknown field"),
-    (b"\xef\xbb\xbf" + b"- 1", "the top level must be a mapping"),
-    (b"listeners: !!binary aGVsbG8=", "listeners: expected a list, got a bytes"),
-    (b"port: 2001-13-45", "not valid YAML: month must be in 1..12"),
-    (b"x: " + b"9" * 5000, "not valid YAML"),
-    (b'{"x": ' + b"9" * 5000 + b"}", "not valid"),
-])
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"", "empty configuration"),
+        (b"  \n\t\n", "empty configuration"),
+        (b"# only a comment\n", "empty configuration"),
+        (b"---\n...\n", "empty configuration"),
+        (b"null", "empty configuration"),
+        (b"- a\n- b\n", "the top level must be a mapping, got a list"),
+        (b"just text", "the top level must be a mapping, got a string"),
+        (b"42", "the top level must be a mapping, got an integer"),
+        (b"a: b: c", "not valid YAML: mapping values are not allowed"),
+        (b"listeners: [", "not valid YAML"),
+        (b'{"listeners": [}', "not valid JSON"),
+        (b'{"clusters": [], "clusters": []}', "duplicate key 'clusters'"),
+        (b"clusters: []\nclusters: []\n", "duplicate key 'clusters'"),
+        (b"a: 1\n---\nb: 2\n", "expected a single YAML document"),
+        (b"\x00\x01\x02\xff\xfe", "not a binary protobuf Bootstrap"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text, and as a binary protobuf Bootstrap: unknown field"),
+        (b"\xef\xbb\xbf" + b"- 1", "the top level must be a mapping"),
+        (b"listeners: !!binary aGVsbG8=", "listeners: expected a list, got a bytes"),
+        (b"port: 2001-13-45", "not valid YAML: month must be in 1..12"),
+        (b"x: " + b"9" * 5000, "not valid YAML"),
+        (b'{"x": ' + b"9" * 5000 + b"}", "not valid"),
+    ],
+)
 def test_bad_documents_are_config_errors(data, expected):
     assert expected in error_of(data)
 
@@ -183,8 +186,9 @@ def test_conversion_problems_are_all_reported_with_paths():
 def test_two_members_of_one_oneof_are_refused():
     config = tcp_config()
     config["listeners"][0]["filter_chains"][0]["filters"][0]["rbac"] = {}
-    assert ("listeners[0].filter_chains[0].filters[0].rbac: cannot be set together with tcp_proxy"
-            in error_of(json.dumps(config).encode()))
+    assert "listeners[0].filter_chains[0].filters[0].rbac: cannot be set together with tcp_proxy" in error_of(
+        json.dumps(config).encode()
+    )
 
 
 def test_null_values_leave_fields_unset():

@@ -106,9 +106,36 @@ def valid_seeds():
 
 # --- mutations: set one field somewhere in the message to a value near a rule's edge -------------
 
-STRINGS = ["", "a", "a b", "/", "/x", "x", "127.0.0.1", "::1", "10.0.0.0/8", "ten/8", "localhost",
-           "-bad", "a..b", "GET", "BREW", "host", "x-a", "X-Up", ":method", "*", "*.a.com", "a.*",
-           "x" * 64, "x" * 65, "x" * 254, "é" * 33000, "^/v[0-9]+$", "tab\there"]
+STRINGS = [
+    "",
+    "a",
+    "a b",
+    "/",
+    "/x",
+    "x",
+    "127.0.0.1",
+    "::1",
+    "10.0.0.0/8",
+    "ten/8",
+    "localhost",
+    "-bad",
+    "a..b",
+    "GET",
+    "BREW",
+    "host",
+    "x-a",
+    "X-Up",
+    ":method",
+    "*",
+    "*.a.com",
+    "a.*",
+    "x" * 64,
+    "x" * 65,
+    "x" * 254,
+    "é" * 33000,
+    "^/v[0-9]+$",
+    "tab\there",
+]
 
 
 def _int_candidates(field, rnd):
@@ -213,5 +240,5 @@ def test_random_edge_mutations_get_the_same_verdict():
 def test_the_one_deliberate_difference_trailing_newline_and_dollar():
     message = schema.bootstrap_pb2.HeaderMutation()
     message.request_headers_to_add["x-a"] = "value\n"
-    assert pgv_accepts(message)       # Python `re`: `$` matches before the final "\n"
+    assert pgv_accepts(message)  # Python `re`: `$` matches before the final "\n"
     assert not ours_accepts(message)  # RE2: `$` is the end of the text

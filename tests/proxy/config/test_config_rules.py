@@ -35,6 +35,7 @@ def test_valid_configs_have_no_problems():
 
 # --- numbers -------------------------------------------------------------------------------
 
+
 def test_uint32_range_gte_lte():
     config = tcp_config()
     config["clusters"][0]["endpoints"][0]["port"] = 0
@@ -65,11 +66,14 @@ def test_zero_fill_interval_would_spin_and_is_refused():
 
 def test_plain_scalar_with_a_lower_bound_is_mandatory():
     config = with_filter({"local_ratelimit": {"fill_interval_ms": 1000}})
-    assert problems(config) == [f"{F0}.local_ratelimit.max_tokens: must be in 1..1000000",
-                                f"{F0}.local_ratelimit.tokens_per_fill: must be in 1..1000000"]
+    assert problems(config) == [
+        f"{F0}.local_ratelimit.max_tokens: must be in 1..1000000",
+        f"{F0}.local_ratelimit.tokens_per_fill: must be in 1..1000000",
+    ]
 
 
 # --- strings -------------------------------------------------------------------------------
+
 
 def test_string_pattern():
     config = tcp_config()
@@ -126,12 +130,14 @@ def test_pattern_dollar_means_end_of_text_as_in_re2():
     config = http_with_filter({"header_mutation": {"request_headers_to_add": {"x-a": "value\n"}}})
     assert problems(config) == [
         f'{HCM}.http_filters[0].header_mutation.request_headers_to_add["x-a"]: '
-        r"must match pattern ^([\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?)?$"]
+        r"must match pattern ^([\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?)?$"
+    ]
     assert compile_pattern("^a$").search("a\n") is None
     assert compile_pattern(r"^a\$[$]$").search("a$$")  # escaped and class dollars stay literal
 
 
 # --- enums, messages, oneofs ---------------------------------------------------------------
+
 
 def test_enum_defined_only():
     config = with_filter({"rbac": {"action": 7}})  # proto3 enums are open; the rule is not
@@ -148,7 +154,8 @@ def test_required_oneof():
     config = tcp_config()
     config["listeners"][0]["filter_chains"][0]["filters"][0] = {}
     assert problems(config) == [
-        f"{F0}: one of tcp_proxy, rbac, local_ratelimit, fault, http_connection_manager is required"]
+        f"{F0}: one of tcp_proxy, rbac, local_ratelimit, fault, http_connection_manager is required"
+    ]
     config = http_config()
     hcm(config)["route_config"]["virtual_hosts"][0]["routes"][0]["match"] = {}
     assert problems(config) == [f"{VH0}.routes[0].match: one of prefix, path, safe_regex is required"]
@@ -158,6 +165,7 @@ def test_required_oneof():
 
 
 # --- repeated and maps ---------------------------------------------------------------------
+
 
 def test_repeated_min_items():
     config = tcp_config()
@@ -178,8 +186,13 @@ def test_repeated_unique():
 
 
 def test_repeated_item_rules_numbers_and_patterns():
-    config = with_filter({"rbac": {"policies": [{"name": "p", "destination_ports": [80, 0],
-                                                 "source_prefixes": ["10.0.0.0/8", "ten/8"]}]}})
+    config = with_filter(
+        {
+            "rbac": {
+                "policies": [{"name": "p", "destination_ports": [80, 0], "source_prefixes": ["10.0.0.0/8", "ten/8"]}]
+            }
+        }
+    )
     assert problems(config) == [
         f"{F0}.rbac.policies[0].source_prefixes[1]: must match pattern ^[0-9a-fA-F.:]+/[0-9]{{1,3}}$",
         f"{F0}.rbac.policies[0].destination_ports[1]: must be in 1..65535",
@@ -187,8 +200,9 @@ def test_repeated_item_rules_numbers_and_patterns():
 
 
 def test_repeated_item_rules_in_not_in_and_prefix():
-    config = http_with_filter({"rbac": {"policies": [{"name": "p", "methods": ["GET", "BREW"],
-                                                      "path_prefixes": ["/ok", "nope"]}]}})
+    config = http_with_filter(
+        {"rbac": {"policies": [{"name": "p", "methods": ["GET", "BREW"], "path_prefixes": ["/ok", "nope"]}]}}
+    )
     assert problems(config) == [
         f"{HCM}.http_filters[0].rbac.policies[0].methods[1]: must be one of "
         '"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"',
@@ -196,18 +210,21 @@ def test_repeated_item_rules_in_not_in_and_prefix():
     ]
     config = http_with_filter({"header_mutation": {"request_headers_to_remove": ["x-a", "host"]}})
     assert problems(config) == [
-        f'{HCM}.http_filters[0].header_mutation.request_headers_to_remove[1]: must not be "host"']
+        f'{HCM}.http_filters[0].header_mutation.request_headers_to_remove[1]: must not be "host"'
+    ]
 
 
 def test_map_keys_values_and_max_pairs():
     config = http_with_filter({"header_mutation": {"response_headers_to_add": {"X-Upper": "v"}}})
     assert problems(config) == [
         f'{HCM}.http_filters[0].header_mutation.response_headers_to_add["X-Upper"]: '
-        "key must match pattern ^[a-z0-9!#$%&*+.^_|~-]+$"]
+        "key must match pattern ^[a-z0-9!#$%&*+.^_|~-]+$"
+    ]
     many = {f"x-{i}": "v" for i in range(33)}
     config = http_with_filter({"header_mutation": {"response_headers_to_add": many}})
     assert problems(config) == [
-        f"{HCM}.http_filters[0].header_mutation.response_headers_to_add: must have at most 32 entries"]
+        f"{HCM}.http_filters[0].header_mutation.response_headers_to_add: must have at most 32 entries"
+    ]
 
 
 def test_all_violations_are_reported_one_per_field():
@@ -224,6 +241,7 @@ def test_all_violations_are_reported_one_per_field():
 
 
 # --- the rule-reading API shared with the config generator -----------------------------------
+
 
 def test_rules_for_returns_the_parsed_field_rules():
     port = schema.bootstrap_pb2.Endpoint.DESCRIPTOR.fields_by_name["port"]
@@ -268,15 +286,30 @@ def test_every_rule_in_the_schema_is_supported_by_the_validator():
             for name, value in rules.constraints(found).items():
                 used.add(f"{kind}.{name}")
                 if isinstance(value, schema.FieldRules):
-                    used.update(f"{kind}.{name}.{rules.rule_kind(value)}.{c}"
-                                for c in rules.constraints(value))
+                    used.update(f"{kind}.{name}.{rules.rule_kind(value)}.{c}" for c in rules.constraints(value))
     # The rule kinds this test file exercises; a new kind in the schema needs a test here.
-    assert used >= {"uint32.gte", "uint32.lte", "string.min_len", "string.max_len", "string.pattern",
-                    "string.prefix", "string.ip", "string.address", "string.max_bytes",
-                    "enum.defined_only", "message.required", "repeated.min_items",
-                    "repeated.max_items", "repeated.unique", "repeated.items.string.in",
-                    "repeated.items.string.not_in", "repeated.items.uint32.gte",
-                    "map.max_pairs", "map.keys.string.pattern", "map.values.string.pattern"}
+    assert used >= {
+        "uint32.gte",
+        "uint32.lte",
+        "string.min_len",
+        "string.max_len",
+        "string.pattern",
+        "string.prefix",
+        "string.ip",
+        "string.address",
+        "string.max_bytes",
+        "enum.defined_only",
+        "message.required",
+        "repeated.min_items",
+        "repeated.max_items",
+        "repeated.unique",
+        "repeated.items.string.in",
+        "repeated.items.string.not_in",
+        "repeated.items.uint32.gte",
+        "map.max_pairs",
+        "map.keys.string.pattern",
+        "map.values.string.pattern",
+    }
 
 
 def test_unsupported_rules_are_refused_not_ignored():
@@ -332,6 +365,7 @@ def test_package_level_api():
     import proxy.config as config
     import proxy.config.validate  # noqa: F401  (the submodule must not shadow the API)
     from tests.proxy.config.test_config_support import ISSUE2_YAML
+
     assert config.violations(config.load_bytes(ISSUE2_YAML)) == []
     assert [str(v) for v in config.violations(schema.Bootstrap())] == ["listeners: must have at least 1 item"]
     assert config.rules_for is rules.rules_for

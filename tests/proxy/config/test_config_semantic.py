@@ -9,8 +9,13 @@ RC = f"{HCM}.route_config"
 
 
 def second_listener(config, name="other", host="127.0.0.1", port=10001):
-    config["listeners"].append({"name": name, "address": {"host": host, "port": port},
-                                "filter_chains": [{"filters": [{"tcp_proxy": {"cluster": "echo"}}]}]})
+    config["listeners"].append(
+        {
+            "name": name,
+            "address": {"host": host, "port": port},
+            "filter_chains": [{"filters": [{"tcp_proxy": {"cluster": "echo"}}]}],
+        }
+    )
     return config
 
 
@@ -27,10 +32,12 @@ def test_cluster_names_are_unique():
 
 def test_listener_ports_are_distinct_per_host():
     assert problems(second_listener(tcp_config(), port=10000)) == [
-        "listeners[1].address.port: port 10000 on 127.0.0.1 is already used by listeners[0].address"]
+        "listeners[1].address.port: port 10000 on 127.0.0.1 is already used by listeners[0].address"
+    ]
     assert problems(second_listener(tcp_config(), host="127.0.0.2", port=10000)) == []
     assert problems(second_listener(tcp_config(), host="0.0.0.0", port=10000)) == [
-        "listeners[1].address.port: port 10000 on 0.0.0.0 is already used by listeners[0].address"]
+        "listeners[1].address.port: port 10000 on 0.0.0.0 is already used by listeners[0].address"
+    ]
     assert problems(second_listener(tcp_config(), host="::1", port=10000)) == []
 
 
@@ -43,8 +50,7 @@ def test_port_zero_is_ephemeral_and_never_clashes():
 def test_admin_port_clashes_with_a_listener():
     config = http_config()
     config["admin"]["address"]["port"] = 10080
-    assert problems(config) == [
-        "admin.address.port: port 10080 on 127.0.0.1 is already used by listeners[0].address"]
+    assert problems(config) == ["admin.address.port: port 10080 on 127.0.0.1 is already used by listeners[0].address"]
 
 
 def test_tcp_proxy_cluster_must_resolve():
@@ -56,8 +62,10 @@ def test_tcp_proxy_cluster_must_resolve():
 def test_weighted_clusters_resolve_are_distinct_and_weigh_something():
     config = tcp_config()
     config["listeners"][0]["filter_chains"][0]["filters"][0]["tcp_proxy"] = {
-        "weighted_clusters": {"clusters": [{"name": "echo", "weight": 0}, {"name": "ghost", "weight": 0},
-                                           {"name": "echo", "weight": 0}]}}
+        "weighted_clusters": {
+            "clusters": [{"name": "echo", "weight": 0}, {"name": "ghost", "weight": 0}, {"name": "echo", "weight": 0}]
+        }
+    }
     wc = f"{F0}.tcp_proxy.weighted_clusters"
     assert problems(config) == [
         f"{wc}.clusters[1].name: unknown cluster 'ghost'",
@@ -70,9 +78,12 @@ def test_route_clusters_must_resolve():
     config = http_config()
     routes = hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
     routes[0]["route"] = {"cluster": "nope"}
-    routes.append({"match": {"prefix": "/b"},
-                   "route": {"weighted_clusters": {"clusters": [{"name": "web", "weight": 1},
-                                                                {"name": "gone", "weight": 1}]}}})
+    routes.append(
+        {
+            "match": {"prefix": "/b"},
+            "route": {"weighted_clusters": {"clusters": [{"name": "web", "weight": 1}, {"name": "gone", "weight": 1}]}},
+        }
+    )
     vh = f"{RC}.virtual_hosts[0]"
     assert problems(config) == [
         f"{vh}.routes[0].route.cluster: unknown cluster 'nope'",
@@ -95,17 +106,22 @@ def test_regex_must_compile():
     hcm(config)["route_config"]["virtual_hosts"][0]["routes"][0]["match"] = {"safe_regex": {"regex": "^/(a"}}
     found = problems(config)
     assert len(found) == 1
-    assert found[0].startswith(f"{RC}.virtual_hosts[0].routes[0].match.safe_regex.regex: "
-                               "not a valid regular expression: missing ), unterminated subpattern")
+    assert found[0].startswith(
+        f"{RC}.virtual_hosts[0].routes[0].match.safe_regex.regex: "
+        "not a valid regular expression: missing ), unterminated subpattern"
+    )
 
 
 def test_cidr_must_parse():
     config = tcp_config()
     config["listeners"][0]["filter_chains"][0]["filter_chain_match"] = {
-        "source_prefix_ranges": ["10.0.0.0/8", "10.0.0.0/33", "::1/129", "10.1.2.3/8"]}
+        "source_prefix_ranges": ["10.0.0.0/8", "10.0.0.0/33", "::1/129", "10.1.2.3/8"]
+    }
     path = f"{L0}.filter_chains[0].filter_chain_match.source_prefix_ranges"
-    assert problems(config) == [f"{path}[1]: '10.0.0.0/33' is not a valid CIDR range",
-                                f"{path}[2]: '::1/129' is not a valid CIDR range"]
+    assert problems(config) == [
+        f"{path}[1]: '10.0.0.0/33' is not a valid CIDR range",
+        f"{path}[2]: '::1/129' is not a valid CIDR range",
+    ]
 
 
 def test_terminal_filter_must_be_last_and_present():
@@ -123,11 +139,11 @@ def test_filter_chains_with_the_same_match_are_ambiguous():
     config = tcp_config()
     chains = config["listeners"][0]["filter_chains"]
     chains.append({"filters": [{"tcp_proxy": {"cluster": "echo"}}]})
-    chains.append({"filter_chain_match": {"destination_port": 443},
-                   "filters": [{"tcp_proxy": {"cluster": "echo"}}]})
+    chains.append({"filter_chain_match": {"destination_port": 443}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]})
     assert problems(config) == [
         f"{L0}.filter_chains[1].filter_chain_match: matches the same connections as {L0}.filter_chains[0]: "
-        "a connection could not choose between them"]
+        "a connection could not choose between them"
+    ]
 
 
 def test_overlapping_chain_matches_are_refused_as_build_refuses_them():
@@ -136,28 +152,38 @@ def test_overlapping_chain_matches_are_refused_as_build_refuses_them():
     chains = config["listeners"][0]["filter_chains"]
     chains[0]["filter_chain_match"] = {"server_names": ["a.test", "b.test"]}
     chains.append({"filter_chain_match": {"server_names": ["B.test"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]})
-    chains.append({"filter_chain_match": {"source_prefix_ranges": ["10.0.0.1/8"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]})
-    chains.append({"filter_chain_match": {"source_prefix_ranges": ["10.0.0.0/8"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]})
+    chains.append(
+        {
+            "filter_chain_match": {"source_prefix_ranges": ["10.0.0.1/8"]},
+            "filters": [{"tcp_proxy": {"cluster": "echo"}}],
+        }
+    )
+    chains.append(
+        {
+            "filter_chain_match": {"source_prefix_ranges": ["10.0.0.0/8"]},
+            "filters": [{"tcp_proxy": {"cluster": "echo"}}],
+        }
+    )
     assert problems(config) == [
         f"{L0}.filter_chains[1].filter_chain_match: matches the same connections as {L0}.filter_chains[0]: "
         "a connection could not choose between them",
         f"{L0}.filter_chains[3].filter_chain_match: matches the same connections as {L0}.filter_chains[2]: "
-        "a connection could not choose between them"]
+        "a connection could not choose between them",
+    ]
 
 
 def test_policy_names_are_unique_per_filter():
     config = tcp_config()
     config["listeners"][0]["filter_chains"][0]["filters"].insert(
-        0, {"rbac": {"policies": [{"name": "p"}, {"name": "p"}]}})
-    assert problems(config) == [
-        f"{F0}.rbac.policies[1].name: duplicate policy name 'p' (also {F0}.rbac.policies[0])"]
+        0, {"rbac": {"policies": [{"name": "p"}, {"name": "p"}]}}
+    )
+    assert problems(config) == [f"{F0}.rbac.policies[1].name: duplicate policy name 'p' (also {F0}.rbac.policies[0])"]
 
 
 def test_http_fault_abort_needs_a_status():
     config = http_config()
     hcm(config)["http_filters"] = [{"fault": {"abort_percent": 5}}]
-    assert problems(config) == [
-        f"{HCM}.http_filters[0].fault.abort_status: is required when abort_percent is above 0"]
+    assert problems(config) == [f"{HCM}.http_filters[0].fault.abort_status: is required when abort_percent is above 0"]
     hcm(config)["http_filters"] = [{"fault": {"abort_percent": 5, "abort_status": 503}}]
     assert problems(config) == []
 

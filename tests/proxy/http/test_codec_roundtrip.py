@@ -3,8 +3,7 @@ and the downgrade rules as a function."""
 
 import pytest
 
-from proxy.http.codec import ConnectionClosed, Data, InformationalResponse, RequestHeaders, ResponseHeaders, \
-    Trailers
+from proxy.http.codec import ConnectionClosed, Data, InformationalResponse, RequestHeaders, ResponseHeaders, Trailers
 from proxy.http.codec_select import create_client_codec, create_server_codec
 from proxy.http.headers import check_h2_request_for_downgrade, h1_request_to_h2, h2_request_to_h1
 from proxy.http.h1 import H1ClientCodec
@@ -78,8 +77,7 @@ def test_h1_client_sees_100_continue_then_the_response():
     c = H1ClientCodec()
     sid = c.send_request_headers(b"PUT", b"/f", b"svc", [(b"content-length", b"2")])
     events = c.receive_data(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-    assert events == [InformationalResponse(sid, 100, []), ResponseHeaders(sid, 200, [(b"content-length", b"0")],
-                                                                           True)]
+    assert events == [InformationalResponse(sid, 100, []), ResponseHeaders(sid, 200, [(b"content-length", b"0")], True)]
     c.send_data(sid, b"ab", end_stream=True)
     assert c.data_to_send().endswith(b"\r\n\r\nab")
     assert c.can_send_request()
@@ -109,7 +107,7 @@ def test_auto_sniffs_h2_preface_split_across_reads():
     wire = client.data_to_send()
     events = []
     for i in range(0, len(wire), 5):
-        events += server.receive_data(wire[i:i + 5])
+        events += server.receive_data(wire[i : i + 5])
     assert server.protocol == "HTTP2"
     assert [type(e) for e in events] == [RequestHeaders]
 
@@ -128,9 +126,11 @@ def test_auto_rejects_pri_with_a_wrong_tail_as_http1():
 
 
 SPLIT_CASES = {
-    "HTTP1": (b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5;e=1\r\npedia\r\n"
-              b"0\r\nX-T: 1\r\n\r\nGET /b HTTP/1.1\r\nHost: y\r\n\r\n"
-              b"PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello"),
+    "HTTP1": (
+        b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5;e=1\r\npedia\r\n"
+        b"0\r\nX-T: 1\r\n\r\nGET /b HTTP/1.1\r\nHost: y\r\n\r\n"
+        b"PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello"
+    ),
 }
 
 
@@ -149,7 +149,7 @@ def test_split_invariance(kind):
     wire = SPLIT_CASES["HTTP1"] if kind == "HTTP1" else _h2_wire()
     one = create_server_codec(kind).receive_data(wire)
     byte_codec = create_server_codec(kind)
-    per_byte = [e for i in range(len(wire)) for e in byte_codec.receive_data(wire[i:i + 1])]
+    per_byte = [e for i in range(len(wire)) for e in byte_codec.receive_data(wire[i : i + 1])]
     assert normalise(one) == normalise(per_byte)
     assert len([e for e in one if isinstance(e, RequestHeaders)]) >= 2
 
@@ -158,8 +158,9 @@ def test_h2_request_forwarded_through_an_h1_client_and_back():
     """Downstream HTTP/2, upstream HTTP/1.1: events are protocol neutral, so the owner just relays."""
     down_client, down_server = create_client_codec("HTTP2"), create_server_codec("HTTP2")
     up_client, up_server = create_client_codec("HTTP1"), create_server_codec("HTTP1")
-    sid = down_client.send_request_headers(b"POST", b"/p?q=1", b"svc:80", [(b"content-length", b"3"),
-                                                                            (b"te", b"trailers")])
+    sid = down_client.send_request_headers(
+        b"POST", b"/p?q=1", b"svc:80", [(b"content-length", b"3"), (b"te", b"trailers")]
+    )
     down_client.send_data(sid, b"abc", end_stream=True)
     _, [req, body] = pump(down_client, down_server)
     up_sid = up_client.send_request_headers(req.method, req.target, req.authority, req.headers, req.end_stream)
@@ -167,23 +168,29 @@ def test_h2_request_forwarded_through_an_h1_client_and_back():
     wire = up_client.data_to_send()
     assert wire == b"POST /p?q=1 HTTP/1.1\r\nhost: svc:80\r\ncontent-length: 3\r\n\r\nabc"
     [ureq, ubody] = up_server.receive_data(wire)
-    up_server.send_headers(ureq.stream_id, 200, [(b"Content-Length", b"2"), (b"Connection", b"keep-alive"),
-                                                 (b"Keep-Alive", b"timeout=5"), (b"X-Up", b"1")])
+    up_server.send_headers(
+        ureq.stream_id,
+        200,
+        [(b"Content-Length", b"2"), (b"Connection", b"keep-alive"), (b"Keep-Alive", b"timeout=5"), (b"X-Up", b"1")],
+    )
     up_server.send_data(ureq.stream_id, b"ok", end_stream=True)
     [resp, rbody] = up_client.receive_data(up_server.data_to_send())
     assert resp.headers == [(b"content-length", b"2"), (b"x-up", b"1")]  # hop-by-hop gone
     down_server.send_headers(req.stream_id, resp.status, resp.headers, resp.end_stream)
     down_server.send_data(req.stream_id, rbody.data, rbody.end_stream)
     at_client, _ = pump(down_client, down_server)
-    assert at_client[0] == ResponseHeaders(sid, 200, [(b"content-length", b"2"), (b"x-up", b"1")], False,
-                                           http_version=b"2")
+    assert at_client[0] == ResponseHeaders(
+        sid, 200, [(b"content-length", b"2"), (b"x-up", b"1")], False, http_version=b"2"
+    )
     assert normalise(at_client)[1:] == [("end", sid, b"ok")]
 
 
 def test_h1_request_forwarded_through_an_h2_client():
     down = create_server_codec("HTTP1")
-    [req, body] = down.receive_data(b"PUT /k HTTP/1.1\r\nHost: svc\r\nConnection: keep-alive, x-drop\r\n"
-                                    b"X-Drop: 1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    [req, body] = down.receive_data(
+        b"PUT /k HTTP/1.1\r\nHost: svc\r\nConnection: keep-alive, x-drop\r\n"
+        b"X-Drop: 1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    )
     up_client, up_server = create_client_codec("HTTP2"), create_server_codec("HTTP2")
     up_sid = up_client.send_request_headers(req.method, req.target, req.authority, req.headers, req.end_stream)
     up_client.send_data(up_sid, body.data, body.end_stream)
@@ -193,48 +200,71 @@ def test_h1_request_forwarded_through_an_h2_client():
 
 
 def test_header_translation_helpers():
-    block = h1_request_to_h2(b"GET", b"/x", [(b"Host", b"a.example"), (b"Connection", b"close, X-Hop"),
-                                             (b"X-Hop", b"1"), (b"Accept", b"*/*"), (b"TE", b"trailers, deflate")])
+    block = h1_request_to_h2(
+        b"GET",
+        b"/x",
+        [
+            (b"Host", b"a.example"),
+            (b"Connection", b"close, X-Hop"),
+            (b"X-Hop", b"1"),
+            (b"Accept", b"*/*"),
+            (b"TE", b"trailers, deflate"),
+        ],
+    )
     assert block == H2_REQ + [(b"accept", b"*/*")]
-    assert h2_request_to_h1(H2_REQ + [(b"accept", b"*/*"), (b"te", b"trailers")]) == \
-        (b"GET", b"/x", [(b"host", b"a.example"), (b"accept", b"*/*"), (b"te", b"trailers")])
+    assert h2_request_to_h1(H2_REQ + [(b"accept", b"*/*"), (b"te", b"trailers")]) == (
+        b"GET",
+        b"/x",
+        [(b"host", b"a.example"), (b"accept", b"*/*"), (b"te", b"trailers")],
+    )
 
 
-@pytest.mark.parametrize("block,reason", [
-    (H2_REQ + [(b"x", b"a\r\nb")], "CR, LF or NUL"),
-    (H2_REQ + [(b"x", b"a\x00b")], "CR, LF or NUL"),
-    (H2_REQ + [(b"x\nevil", b"1")], "CR, LF or NUL"),
-    (H2_REQ + [(b"", b"1")], "empty header name"),
-    (H2_REQ + [(b"x y", b"1")], "not a token"),
-    (H2_REQ + [(b"X-Up", b"1")], "uppercase"),
-    (H2_REQ + [(b"transfer-encoding", b"chunked")], "connection-specific"),
-    (H2_REQ + [(b"connection", b"close")], "connection-specific"),
-    (H2_REQ + [(b"keep-alive", b"1")], "connection-specific"),
-    (H2_REQ + [(b"proxy-connection", b"1")], "connection-specific"),
-    (H2_REQ + [(b"upgrade", b"h2c")], "connection-specific"),
-    (H2_REQ + [(b"te", b"gzip")], "te other than trailers"),
-    ([(b":method", b"GET / HTTP/1.1\r\nX:")] + H2_REQ[1:], "CR, LF or NUL"),
-    ([(b":method", b"GE T")] + H2_REQ[1:], ":method"),
-    (H2_REQ[:3] + [(b":path", b"/a HTTP/1.1")], ":path"),
-    (H2_REQ[:3] + [(b":path", b"a")], "invalid :path form"),
-    (H2_REQ + [(b"host", b"b.example")], "disagree"),
-    (H2_REQ[:2] + H2_REQ[3:] + [(b"host", b"a"), (b"host", b"b")], "several host"),
-    (H2_REQ[:2] + H2_REQ[3:], "missing or invalid :authority"),
-    (H2_REQ + [(b"content-length", b"1"), (b"content-length", b"2")], "conflicting content-length"),
-    (H2_REQ + [(b"content-length", b"+1")], "invalid content-length"),
-    ([(b"x", b"1")] + H2_REQ, "after a regular field"),
-    (H2_REQ + [(b":status", b"200")], "unknown request pseudo-header"),
-    (H2_REQ + H2_REQ[:1], "duplicate pseudo-header"),
-    (H2_REQ[:1] + H2_REQ, "duplicate pseudo-header"),
-    ([(b":method", b"CONNECT"), (b":authority", b"a:1")], "CONNECT"),
-])
+@pytest.mark.parametrize(
+    "block,reason",
+    [
+        (H2_REQ + [(b"x", b"a\r\nb")], "CR, LF or NUL"),
+        (H2_REQ + [(b"x", b"a\x00b")], "CR, LF or NUL"),
+        (H2_REQ + [(b"x\nevil", b"1")], "CR, LF or NUL"),
+        (H2_REQ + [(b"", b"1")], "empty header name"),
+        (H2_REQ + [(b"x y", b"1")], "not a token"),
+        (H2_REQ + [(b"X-Up", b"1")], "uppercase"),
+        (H2_REQ + [(b"transfer-encoding", b"chunked")], "connection-specific"),
+        (H2_REQ + [(b"connection", b"close")], "connection-specific"),
+        (H2_REQ + [(b"keep-alive", b"1")], "connection-specific"),
+        (H2_REQ + [(b"proxy-connection", b"1")], "connection-specific"),
+        (H2_REQ + [(b"upgrade", b"h2c")], "connection-specific"),
+        (H2_REQ + [(b"te", b"gzip")], "te other than trailers"),
+        ([(b":method", b"GET / HTTP/1.1\r\nX:")] + H2_REQ[1:], "CR, LF or NUL"),
+        ([(b":method", b"GE T")] + H2_REQ[1:], ":method"),
+        (H2_REQ[:3] + [(b":path", b"/a HTTP/1.1")], ":path"),
+        (H2_REQ[:3] + [(b":path", b"a")], "invalid :path form"),
+        (H2_REQ + [(b"host", b"b.example")], "disagree"),
+        (H2_REQ[:2] + H2_REQ[3:] + [(b"host", b"a"), (b"host", b"b")], "several host"),
+        (H2_REQ[:2] + H2_REQ[3:], "missing or invalid :authority"),
+        (H2_REQ + [(b"content-length", b"1"), (b"content-length", b"2")], "conflicting content-length"),
+        (H2_REQ + [(b"content-length", b"+1")], "invalid content-length"),
+        ([(b"x", b"1")] + H2_REQ, "after a regular field"),
+        (H2_REQ + [(b":status", b"200")], "unknown request pseudo-header"),
+        (H2_REQ + H2_REQ[:1], "duplicate pseudo-header"),
+        (H2_REQ[:1] + H2_REQ, "duplicate pseudo-header"),
+        ([(b":method", b"CONNECT"), (b":authority", b"a:1")], "CONNECT"),
+    ],
+)
 def test_downgrade_check_rejects(block, reason):
     got = check_h2_request_for_downgrade(block)
     assert got is not None and reason in got, got
 
 
 def test_downgrade_check_accepts_a_normal_request():
-    assert check_h2_request_for_downgrade(H2_REQ + [(b"te", b"trailers"), (b"content-length", b"3"),
-                                                    (b"host", b"a.example"), (b"x", b"a b\tc")]) is None
-    assert check_h2_request_for_downgrade([(b":method", b"OPTIONS"), (b":scheme", b"http"),
-                                           (b":authority", b"a"), (b":path", b"*")]) is None
+    assert (
+        check_h2_request_for_downgrade(
+            H2_REQ + [(b"te", b"trailers"), (b"content-length", b"3"), (b"host", b"a.example"), (b"x", b"a b\tc")]
+        )
+        is None
+    )
+    assert (
+        check_h2_request_for_downgrade(
+            [(b":method", b"OPTIONS"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"*")]
+        )
+        is None
+    )

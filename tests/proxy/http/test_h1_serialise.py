@@ -34,11 +34,18 @@ def _body_and_trailers(events) -> tuple[bytes, list]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(version=st.sampled_from([b"1.1", b"1.0"]), method=st.sampled_from([b"GET", b"HEAD", b"POST"]),
-       status=st.sampled_from([200, 201, 204, 304, 404, 500, 503]), fields=FIELDS, body=BODY,
-       framing=FRAMING, trailers=FIELDS)
-def test_server_response_reads_back_through_a_plain_h11_client(version, method, status, fields, body, framing,
-                                                               trailers):
+@given(
+    version=st.sampled_from([b"1.1", b"1.0"]),
+    method=st.sampled_from([b"GET", b"HEAD", b"POST"]),
+    status=st.sampled_from([200, 201, 204, 304, 404, 500, 503]),
+    fields=FIELDS,
+    body=BODY,
+    framing=FRAMING,
+    trailers=FIELDS,
+)
+def test_server_response_reads_back_through_a_plain_h11_client(
+    version, method, status, fields, body, framing, trailers
+):
     server = H1ServerCodec()
     [req] = [e for e in server.receive_data(method + b" /p HTTP/" + version + b"\r\nhost: h\r\n\r\n")]
     data = b"".join(body)
@@ -74,8 +81,13 @@ def test_server_response_reads_back_through_a_plain_h11_client(version, method, 
 
 
 @settings(max_examples=300, deadline=None)
-@given(method=st.sampled_from([b"GET", b"POST", b"PUT", b"DELETE"]), fields=FIELDS, body=BODY,
-       framing=FRAMING, trailers=FIELDS)
+@given(
+    method=st.sampled_from([b"GET", b"POST", b"PUT", b"DELETE"]),
+    fields=FIELDS,
+    body=BODY,
+    framing=FRAMING,
+    trailers=FIELDS,
+)
 def test_client_request_reads_back_through_a_plain_h11_server(method, fields, body, framing, trailers):
     client = H1ClientCodec()
     data = b"".join(body)

@@ -2,8 +2,16 @@
 
 import pytest
 
-from proxy.http.codec import CodecLimits, CodecUsageError, ConnectionClosed, Data, ProtocolError, \
-    RequestHeaders, StreamReset, Trailers
+from proxy.http.codec import (
+    CodecLimits,
+    CodecUsageError,
+    ConnectionClosed,
+    Data,
+    ProtocolError,
+    RequestHeaders,
+    StreamReset,
+    Trailers,
+)
 from proxy.http.h1 import H1ServerCodec
 
 GET = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -27,8 +35,10 @@ def test_simple_get_and_keepalive():
 
 def test_chunked_request_with_trailers():
     s = H1ServerCodec()
-    events = s.receive_data(b"POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                            b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 9\r\n\r\n")
+    events = s.receive_data(
+        b"POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 9\r\n\r\n"
+    )
     assert kinds(events) == ["RequestHeaders", "Data", "Trailers"]
     assert events[0].headers == [] and not events[0].end_stream  # transfer-encoding is the codec's business
     assert events[1].data == b"abcde"
@@ -86,7 +96,9 @@ def test_early_response_closes_the_connection():
     s = H1ServerCodec()
     s.receive_data(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial")
     s.send_headers(1, 413, [], end_stream=True)
-    assert s.data_to_send() == b"HTTP/1.1 413 Request Entity Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    assert (
+        s.data_to_send() == b"HTTP/1.1 413 Request Entity Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )
     assert s.wants_close
     assert s.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == []  # the rest is never parsed
 
@@ -141,8 +153,10 @@ def test_error_response_waits_for_earlier_pipelined_responses():
     assert s.data_to_send() == b""
     s.send_headers(1, 200, [(b"content-length", b"0")], end_stream=True)
     out = s.data_to_send()
-    assert out == (b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
-                   b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+    assert out == (
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+        b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )
     assert s.wants_close
 
 

@@ -46,7 +46,7 @@ def feed_all(codec, data, byte_at_a_time):
     events = []
     if byte_at_a_time:
         for i in range(len(data)):
-            events += codec.receive_data(data[i:i + 1])
+            events += codec.receive_data(data[i : i + 1])
     else:
         events += codec.receive_data(data)
     return events
@@ -99,8 +99,10 @@ def test_lenient_chunked_framing_is_rejected(name, byte_at_a_time):
 
 def test_valid_chunk_extensions_are_accepted():
     s = H1ServerCodec()
-    events = s.receive_data(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                            b"5;name=value;q=\"quoted\";flag\r\nhello\r\n0\r\n\r\n")
+    events = s.receive_data(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'5;name=value;q="quoted";flag\r\nhello\r\n0\r\n\r\n'
+    )
     assert events[-1].data == b"hello" and events[-1].end_stream
 
 
@@ -118,10 +120,13 @@ def test_too_many_headers_is_431():
     assert events[0].status == 431
 
 
-@pytest.mark.parametrize("head,status", [
-    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
-    (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501),
-])
+@pytest.mark.parametrize(
+    "head,status",
+    [
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501),
+    ],
+)
 def test_unsupported_versions_and_methods(head, status):
     s = H1ServerCodec()
     [err] = s.receive_data(head)

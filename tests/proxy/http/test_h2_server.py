@@ -14,8 +14,9 @@ REQ = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"example.co
 
 def peer(validate=True):
     """A real h2 client; with validate=False it sends whatever headers we give it."""
-    config = h2.config.H2Configuration(client_side=True, header_encoding=None, validate_outbound_headers=validate,
-                                       normalize_outbound_headers=validate)
+    config = h2.config.H2Configuration(
+        client_side=True, header_encoding=None, validate_outbound_headers=validate, normalize_outbound_headers=validate
+    )
     conn = h2.connection.H2Connection(config)
     conn.initiate_connection()
     return conn
@@ -37,8 +38,9 @@ def test_request_and_response_with_a_real_client():
     s, c = H2ServerCodec(), peer()
     c.send_headers(1, REQ + [(b"user-agent", b"t")], end_stream=True)
     [req], _ = exchange(s, c)
-    assert req == RequestHeaders(1, b"GET", b"/", b"example.com", b"http", [(b"user-agent", b"t")], True,
-                                 http_version=b"2")
+    assert req == RequestHeaders(
+        1, b"GET", b"/", b"example.com", b"http", [(b"user-agent", b"t")], True, http_version=b"2"
+    )
     s.send_headers(1, 200, [(b"Content-Type", b"text/plain"), (b"Connection", b"keep-alive")])
     s.send_data(1, b"hello", end_stream=True)
     got = c.receive_data(s.data_to_send())
@@ -91,8 +93,9 @@ def test_padding_is_acknowledged_on_receipt_not_held_against_the_peer():
 
 def test_downgrade_violation_resets_only_that_stream():
     s, c = H2ServerCodec(), peer(validate=False)
-    c.send_headers(1, [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/a b")],
-                   end_stream=True)
+    c.send_headers(
+        1, [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/a b")], end_stream=True
+    )
     c.send_headers(3, REQ, end_stream=True)
     events, got = exchange(s, c)
     assert events[0] == ProtocolError("space or invalid character in :path", error_code=PROTOCOL_ERROR, stream_id=1)
@@ -117,8 +120,12 @@ def test_downgrade_rules_each_reset_the_stream():
 
 
 def test_what_h2_rejects_itself_is_a_connection_error():
-    for block in (REQ + [(b"transfer-encoding", b"chunked")], REQ + [(b"host", b"other.com")],
-                  REQ + [(b"x-a", b"a\r\nb")], REQ + [(b"te", b"gzip")]):
+    for block in (
+        REQ + [(b"transfer-encoding", b"chunked")],
+        REQ + [(b"host", b"other.com")],
+        REQ + [(b"x-a", b"a\r\nb")],
+        REQ + [(b"te", b"gzip")],
+    ):
         s, c = H2ServerCodec(), peer(validate=False)
         c.send_headers(1, block, end_stream=True)
         events, got = exchange(s, c)
@@ -180,8 +187,9 @@ def test_rapid_reset_triggers_goaway_enhance_your_calm():
         sid += 2
     events = s.receive_data(c.data_to_send())
     assert sum(isinstance(e, StreamReset) for e in events) == 6
-    assert events[-1] == ProtocolError("more than 5 of the last 20 streams reset before their response",
-                                       error_code=ENHANCE_YOUR_CALM)
+    assert events[-1] == ProtocolError(
+        "more than 5 of the last 20 streams reset before their response", error_code=ENHANCE_YOUR_CALM
+    )
     assert s.stats["h2_rapid_reset"] == 1
     assert goaway_code(c.receive_data(s.data_to_send())) == ENHANCE_YOUR_CALM
 
@@ -209,7 +217,12 @@ def test_rejected_and_refused_requests_count_as_early_resets():
         c.send_headers(sid, REQ, end_stream=True)
     events = s.receive_data(c.data_to_send())
     assert [(type(e).__name__, e.stream_id) for e in events] == [
-        ("ProtocolError", 1), ("ProtocolError", 3), ("ProtocolError", 5), ("RequestHeaders", 7), ("ProtocolError", None)]
+        ("ProtocolError", 1),
+        ("ProtocolError", 3),
+        ("ProtocolError", 5),
+        ("RequestHeaders", 7),
+        ("ProtocolError", None),
+    ]
     assert events[-1].error_code == ENHANCE_YOUR_CALM
     assert s.stats == {"h2_too_many_streams": 3, "h2_rejected_request": 3, "h2_rapid_reset": 1}
 
@@ -318,7 +331,7 @@ def frames(wire):
     while wire:
         f, length = Frame.parse_frame_header(memoryview(wire[:9]))
         out.append((type(f).__name__, f.stream_id))
-        wire = wire[9 + length:]
+        wire = wire[9 + length :]
     return out
 
 

@@ -72,7 +72,7 @@ def test_pipelined_requests_are_answered_in_request_order():
     p = Proxy(basic_config())
     c = p.client()
     c.send(b"".join(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(3)))
-    ups = [p.upstream().accept() for _ in range(3)]   # one exchange per HTTP/1.1 upstream connection
+    ups = [p.upstream().accept() for _ in range(3)]  # one exchange per HTTP/1.1 upstream connection
     targets = [parse_requests(u.read())[0][1] for u in ups]
     assert targets == [b"/0", b"/1", b"/2"]
     for i in (2, 1, 0):  # the upstreams answer in reverse
@@ -96,8 +96,16 @@ def test_h2_client_to_h1_upstream():
     p = Proxy(basic_config())
     c = p.client()
     h = _h2_client()
-    h.send_headers(1, [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"example.com"),
-                       (b":path", b"/h2"), (b"x-a", b"1")])
+    h.send_headers(
+        1,
+        [
+            (b":method", b"POST"),
+            (b":scheme", b"http"),
+            (b":authority", b"example.com"),
+            (b":path", b"/h2"),
+            (b"x-a", b"1"),
+        ],
+    )
     h.send_data(1, b"body", end_stream=True)
     c.send(h.data_to_send())
     up = p.upstream().accept()
@@ -162,6 +170,7 @@ def test_graceful_goaway_from_an_h2_upstream_lets_streams_up_to_its_last_id_fini
     """RFC 9113 6.8: streams at or below the GOAWAY's last stream id may still complete; those
     above were not processed. New requests go to a new upstream connection."""
     from hyperframe.frame import GoAwayFrame
+
     p = Proxy(basic_config(cluster_extra=H2_CLUSTER))
     first, second = p.client(), p.client()
     first.send(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -196,8 +205,11 @@ def test_h2_request_headers_over_the_limit_get_431_too():
     p = Proxy(basic_config(hcm_extra="\n              max_request_headers_kb: 1"))
     c = p.client()
     h = _h2_client()
-    h.send_headers(1, [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":path", b"/"),
-                       (b"x-big", b"a" * 1100)], end_stream=True)
+    h.send_headers(
+        1,
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":path", b"/"), (b"x-big", b"a" * 1100)],
+        end_stream=True,
+    )
     c.send(h.data_to_send())
     [resp] = [e for e in h.receive_data(c.read()) if isinstance(e, h2.events.ResponseReceived)]
     assert dict(resp.headers)[b":status"] == b"431"
@@ -228,9 +240,13 @@ def test_request_timeout_answers_408_while_the_request_is_incomplete():
 
 
 def test_route_timeout_answers_504_with_flag_ut():
-    p = Proxy(basic_config(routes="""
+    p = Proxy(
+        basic_config(
+            routes="""
                       - match: {prefix: "/"}
-                        route: {cluster: web, timeout_ms: 200}"""))
+                        route: {cluster: web, timeout_ms: 200}"""
+        )
+    )
     c = p.client()
     c.send(GET)
     p.upstream().accept().read()
@@ -316,13 +332,26 @@ def test_access_log_line_fields():
     rec = json.loads(line)
     assert rec["body"] == "GET /p/q 200" and rec["severityText"] == "INFO"
     assert rec["attributes"] == {
-        "http.request.method": "GET", "url.path": "/p/q", "url.query": "z=9",
-        "server.address": "example.com", "server.port": 8080,
-        "network.protocol.name": "http", "network.protocol.version": "1.1",
-        "http.response.status_code": 200, "http.request.body.size": 0, "http.response.body.size": 4,
-        "client.address": "127.0.0.1", "client.port": 43210, "proxy.authority": "example.com:8080",
-        "proxy.duration_ms": 25, "proxy.upstream.host": "127.0.0.1:9080", "proxy.upstream.cluster": "web",
-        "proxy.response_flags": "-", "proxy.route": "all/0", "proxy.stream.end": "response"}
+        "http.request.method": "GET",
+        "url.path": "/p/q",
+        "url.query": "z=9",
+        "server.address": "example.com",
+        "server.port": 8080,
+        "network.protocol.name": "http",
+        "network.protocol.version": "1.1",
+        "http.response.status_code": 200,
+        "http.request.body.size": 0,
+        "http.response.body.size": 4,
+        "client.address": "127.0.0.1",
+        "client.port": 43210,
+        "proxy.authority": "example.com:8080",
+        "proxy.duration_ms": 25,
+        "proxy.upstream.host": "127.0.0.1:9080",
+        "proxy.upstream.cluster": "web",
+        "proxy.response_flags": "-",
+        "proxy.route": "all/0",
+        "proxy.stream.end": "response",
+    }
 
 
 def test_a_stream_ended_twice_is_an_error():
@@ -359,13 +388,13 @@ def test_h2_flow_control_acknowledges_only_what_the_upstream_drains():
         c.send(h.data_to_send())
         h.receive_data(c.read())
     upstream_buffered = len(up.conn.write_buffer)
-    assert h.local_flow_control_window(1) == 0       # the client is stalled ...
-    assert sent < 65535 + 16384 * 3                  # ... after about one window plus the upstream buffer
+    assert h.local_flow_control_window(1) == 0  # the client is stalled ...
+    assert sent < 65535 + 16384 * 3  # ... after about one window plus the upstream buffer
     assert sent <= upstream_buffered <= sent + 1024  # all of it waits in the upstream buffer (plus framing)
-    got = len(up.read())                             # the upstream drains what was buffered
+    got = len(up.read())  # the upstream drains what was buffered
     assert got > 0
     h.receive_data(c.read())
-    assert h.local_flow_control_window(1) > 0        # and the client may send again
+    assert h.local_flow_control_window(1) > 0  # and the client may send again
 
 
 def test_drain_closes_an_idle_keep_alive_connection_at_once():
@@ -393,8 +422,11 @@ def test_drain_sends_http2_clients_goaway_naming_the_last_stream():
     p = Proxy(basic_config())
     c = p.client()
     h = _h2_client()
-    h.send_headers(1, [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"example.com"), (b":path", b"/")],
-                   end_stream=True)
+    h.send_headers(
+        1,
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"example.com"), (b":path", b"/")],
+        end_stream=True,
+    )
     c.send(h.data_to_send())
     up = p.upstream().accept()
     up.read()
@@ -406,19 +438,24 @@ def test_drain_sends_http2_clients_goaway_naming_the_last_stream():
     kinds = [type(f).__name__ for f in frames]
     goaway = frames[kinds.index("GoAwayFrame")]
     assert (goaway.error_code, goaway.last_stream_id) == (0, 1)
-    assert b"".join(f.data for f in frames[kinds.index("GoAwayFrame"):] if type(f).__name__ == "DataFrame"
-                    and f.stream_id == 1) == b"done"
+    assert (
+        b"".join(
+            f.data for f in frames[kinds.index("GoAwayFrame") :] if type(f).__name__ == "DataFrame" and f.stream_id == 1
+        )
+        == b"done"
+    )
     assert not c.conn.is_open
 
 
 def _frames(data: bytes) -> list:
     from hyperframe.frame import Frame
+
     frames = []
     while len(data) >= 9:
         frame, length = Frame.parse_frame_header(memoryview(data[:9]))
-        frame.parse_body(memoryview(data[9:9 + length]))
+        frame.parse_body(memoryview(data[9 : 9 + length]))
         frames.append(frame)
-        data = data[9 + length:]
+        data = data[9 + length :]
     return frames
 
 
@@ -439,8 +476,11 @@ def _stall_h2_client(p, c, streams: int, body: int) -> list:
     (what the proxy does not read stays in the upstream's socket)."""
     h = _h2_client()
     for i in range(streams):
-        h.send_headers(1 + 2 * i, [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"),
-                                   (b":path", b"/big")], end_stream=True)
+        h.send_headers(
+            1 + 2 * i,
+            [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":path", b"/big")],
+            end_stream=True,
+        )
     c.send(h.data_to_send())
     ups = [p.upstream().accept() for _ in range(streams)]
     for up in ups:
@@ -451,7 +491,9 @@ def _stall_h2_client(p, c, streams: int, body: int) -> list:
     return ups
 
 
-STALL_CONFIG = basic_config().replace("    filter_chains:", "    per_connection_buffer_limit_bytes: 65536\n    filter_chains:")
+STALL_CONFIG = basic_config().replace(
+    "    filter_chains:", "    per_connection_buffer_limit_bytes: 65536\n    filter_chains:"
+)
 
 
 def test_stalled_h2_streams_hold_about_one_buffer_limit_per_connection():
@@ -489,7 +531,7 @@ def test_a_request_body_that_stops_coming_gets_408_after_the_stream_idle_timeout
     c.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
     p.upstream().accept().read()
     p.advance(299_000)
-    c.send(b"!")                                  # activity: the timeout starts again
+    c.send(b"!")  # activity: the timeout starts again
     p.advance(299_000)
     assert c.read() == b""
     p.advance(1_000)

@@ -4,8 +4,14 @@ hand: request events in, the calls filters receive and what reaches the client o
 import pytest
 
 from proxy.event import SimulatedDispatcher
-from proxy.http.filter import (CONTINUE, STOP_ALL_ITERATION, STOP_ITERATION, STOP_ITERATION_AND_BUFFER,
-                               HttpFilterContractError, StreamFilter)
+from proxy.http.filter import (
+    CONTINUE,
+    STOP_ALL_ITERATION,
+    STOP_ITERATION,
+    STOP_ITERATION_AND_BUFFER,
+    HttpFilterContractError,
+    StreamFilter,
+)
 from proxy.http.filter_chain import FilterChain
 from proxy.http.message import HeaderMap, RequestHead, ResponseHead
 
@@ -50,8 +56,9 @@ class Stream:
 class Rec(StreamFilter):
     """Records calls into a shared log and returns scripted statuses (a list is consumed in order)."""
 
-    def __init__(self, name, log, headers=CONTINUE, data=CONTINUE, trailers=CONTINUE, encode=CONTINUE,
-                 encode_data=CONTINUE):
+    def __init__(
+        self, name, log, headers=CONTINUE, data=CONTINUE, trailers=CONTINUE, encode=CONTINUE, encode_data=CONTINUE
+    ):
         self.name, self.log = name, log
         self.script = {"dh": headers, "dd": data, "dt": trailers, "eh": encode, "ed": encode_data}
         self.destroyed = 0
@@ -146,7 +153,7 @@ def test_stop_iteration_from_data_drops_the_chunk_and_holds_the_end():
     ch.decode_data(b"mine", True)
     assert ("b", "dd", b"mine", True) not in log
     a.decoder_callbacks.continue_decoding()
-    assert log[-1] == ("b", "dd", b"", True)   # the filter took the bytes; the end still arrives
+    assert log[-1] == ("b", "dd", b"", True)  # the filter took the bytes; the end still arrives
 
 
 def test_trailers_held_by_stop_iteration_until_continue():
@@ -169,7 +176,7 @@ def test_buffering_over_the_limit_is_413_for_requests():
     ch.decode_data(b"x" * 6, False)
     assert s.local[0] == 413 and s.out[0] == ("headers", 413, False)
     assert ch.decoding_stopped
-    ch.decode_data(b"more", True)           # after a local reply, decoding goes no further
+    ch.decode_data(b"more", True)  # after a local reply, decoding goes no further
     assert ("a", "dd", b"more", True) not in log
 
 
@@ -200,6 +207,7 @@ def test_local_reply_runs_through_every_encoder_filter():
         def decode_headers(self, head, end_stream):
             self.decoder_callbacks.send_local_reply(403, b"no", flags="RBAC")
             return STOP_ITERATION
+
     ch, s = chain_of(Rec("a", log), Deny(), Rec("c", log))
     ch.decode_headers(head(), True)
     assert ("c", "dh", True) not in log
@@ -219,6 +227,7 @@ def test_continue_decoding_inside_own_callback_is_refused():
         def decode_headers(self, head, end_stream):
             self.decoder_callbacks.continue_decoding()
             return CONTINUE
+
     ch, _ = chain_of(Eager())
     with pytest.raises(HttpFilterContractError, match="from inside its own callback"):
         ch.decode_headers(head(), True)

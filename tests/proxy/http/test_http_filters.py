@@ -39,13 +39,16 @@ RBAC = """
                       - {name: lan, source_prefixes: [10.0.0.0/8]}"""
 
 
-@pytest.mark.parametrize("request_bytes, remote, expected", [
-    (GET, "127.0.0.1", 200),
-    (b"DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.1", 403),
-    (b"GET /admin/x HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.1", 403),
-    (b"GET /a HTTP/1.1\r\nHost: x\r\nX-Evil: 1\r\n\r\n", "127.0.0.1", 403),
-    (GET, "10.1.2.3", 403),
-])
+@pytest.mark.parametrize(
+    "request_bytes, remote, expected",
+    [
+        (GET, "127.0.0.1", 200),
+        (b"DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.1", 403),
+        (b"GET /admin/x HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.1", 403),
+        (b"GET /a HTTP/1.1\r\nHost: x\r\nX-Evil: 1\r\n\r\n", "127.0.0.1", 403),
+        (GET, "10.1.2.3", 403),
+    ],
+)
 def test_rbac_denies_by_method_path_header_and_source(request_bytes, remote, expected):
     p = with_filters(RBAC)
     c = p.client(remote=(remote, None))
@@ -92,14 +95,18 @@ def test_fault_abort():
 
 def test_fault_abort_share_is_deterministic_under_a_seed():
     def aborted(seed):
-        p = with_filters("""
-                - fault: {abort_status: 502, abort_percent: 30}""", seed=seed)
+        p = with_filters(
+            """
+                - fault: {abort_status: 502, abort_percent: 30}""",
+            seed=seed,
+        )
         p.network.auto_connect = True
         c = p.client()
         out = []
         for _ in range(200):
             out.append(status_of(p, c))
         return out
+
     first = aborted(3)
     assert first == aborted(3)
     assert 40 <= first.count(502) <= 80
@@ -122,16 +129,18 @@ def test_fault_delay_holds_the_request_then_forwards_it():
 
 
 def test_body_buffered_during_a_delay_over_the_limit_is_413():
-    cfg = basic_config(filters="""
+    cfg = basic_config(
+        filters="""
               http_filters:
-                - fault: {delay_ms: 500}""").replace("    filter_chains:", "    per_connection_buffer_limit_bytes: 1024\n    filter_chains:")
+                - fault: {delay_ms: 500}"""
+    ).replace("    filter_chains:", "    per_connection_buffer_limit_bytes: 1024\n    filter_chains:")
     p = Proxy(cfg)
     c = p.client()
     c.send(b"POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n" + b"z" * 2000)
     [(status, _, _)] = parse_responses(c.read())
     assert status == 413
     p.advance(1000)
-    assert p.new_upstream_count() == 0          # the delayed request never went on
+    assert p.new_upstream_count() == 0  # the delayed request never went on
     assert p.counter("http.downstream_rq_too_large") == 1 and p.stats_add_up()
 
 
@@ -155,6 +164,7 @@ def test_header_mutation_on_requests_responses_and_local_replies():
 def test_registry_lists_every_filter_and_each_builds_from_an_empty_config():
     from proxy.build import BuildContext
     from types import MappingProxyType
+
     names = registered_http_filters()
     assert names == ["fault", "header_mutation", "local_ratelimit", "rbac"]
     field_types = {f.name: f.message_type for f in bootstrap_pb2.HttpFilter.DESCRIPTOR.fields}
@@ -166,6 +176,7 @@ def test_registry_lists_every_filter_and_each_builds_from_an_empty_config():
             msg.fill_interval_ms = 50
         make = http_filter_factory(name)(msg, BuildContext(MappingProxyType({}), "l", f"http_filters[0].{name}"))
         from proxy.context import ServerContext
+
         f = make(ServerContext(dispatcher=SimulatedDispatcher(), network=None))
         assert isinstance(f, StreamFilter)
 
@@ -173,7 +184,10 @@ def test_registry_lists_every_filter_and_each_builds_from_an_empty_config():
 def test_header_mutation_refuses_to_add_framing_headers():
     from types import MappingProxyType
     from proxy.build import BuildContext, BuildError
+
     msg = bootstrap_pb2.HeaderMutation()
     msg.response_headers_to_add["content-length"] = "5"
-    with pytest.raises(BuildError, match=r"response_headers_to_add\[content-length\]: 'content-length' cannot be added"):
+    with pytest.raises(
+        BuildError, match=r"response_headers_to_add\[content-length\]: 'content-length' cannot be added"
+    ):
         http_filter_factory("header_mutation")(msg, BuildContext(MappingProxyType({}), "l", "hm"))

@@ -11,10 +11,18 @@ from proxy.http.h2 import PROTOCOL_ERROR, H2ClientCodec, H2ServerCodec
 from proxy.http.headers import target_problem, trailer_problem
 from tests.proxy.http.test_h2_server import REQ, exchange, peer
 
-VALID_TARGETS = [b"/", b"/a/b?x=1", b"/a%2Fb%41", b"/a;p=1/@:!$&'()*+,=~", b"/q?a[]=1|^`{}\\\"%zz", b"//x///y"]
+VALID_TARGETS = [b"/", b"/a/b?x=1", b"/a%2Fb%41", b"/a;p=1/@:!$&'()*+,=~", b'/q?a[]=1|^`{}\\"%zz', b"//x///y"]
 INVALID_TARGETS = {
-    b"/admin#x": "fragment", b"/a?b#c": "fragment", b"/a\\b": "RFC 3986", b"/a\"b": "RFC 3986", b"/a|b": "RFC 3986",
-    b"/a[0]": "RFC 3986", b"/%zz": "percent", b"/a%4": "percent", b"/a%": "percent", b"a/b": "absolute path",
+    b"/admin#x": "fragment",
+    b"/a?b#c": "fragment",
+    b"/a\\b": "RFC 3986",
+    b'/a"b': "RFC 3986",
+    b"/a|b": "RFC 3986",
+    b"/a[0]": "RFC 3986",
+    b"/%zz": "percent",
+    b"/a%4": "percent",
+    b"/a%": "percent",
+    b"a/b": "absolute path",
 }
 
 
@@ -28,8 +36,9 @@ def test_targets_outside_rfc3986_are_named(target, why):
     assert why in target_problem(target)
 
 
-@pytest.mark.parametrize("target", [b"/a\\b", b"/%zz", b"/admin#x", b"http://h/admin#x", b"http://h#x",
-                                    b"http://h/a\\b"])
+@pytest.mark.parametrize(
+    "target", [b"/a\\b", b"/%zz", b"/admin#x", b"http://h/admin#x", b"http://h#x", b"http://h/a\\b"]
+)
 def test_h1_server_answers_an_invalid_target_with_400_and_close(target):
     s = H1ServerCodec()
     events = s.receive_data(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -61,8 +70,24 @@ def test_h2_server_resets_a_stream_whose_path_is_outside_rfc3986(path):
     assert [r.error_code for r in resets] == [PROTOCOL_ERROR] and not s.wants_close
 
 
-@pytest.mark.parametrize("authority", [b"h/evil", b"u@evil", b"h?x", b"h#x", b":80", b"h:8o", b"[::1", b"[zz]",
-                                       b"[1.2.3.4]", b"[fe80::1%25eth0]", b"[v.x]", b"[]", b"[::1]x"])
+@pytest.mark.parametrize(
+    "authority",
+    [
+        b"h/evil",
+        b"u@evil",
+        b"h?x",
+        b"h#x",
+        b":80",
+        b"h:8o",
+        b"[::1",
+        b"[zz]",
+        b"[1.2.3.4]",
+        b"[fe80::1%25eth0]",
+        b"[v.x]",
+        b"[]",
+        b"[::1]x",
+    ],
+)
 def test_h2_server_resets_a_stream_whose_authority_is_no_host_and_port(authority):
     block = [(n, authority if n == b":authority" else v) for n, v in REQ]
     s, events, resets = h2_request(block)
@@ -70,15 +95,18 @@ def test_h2_server_resets_a_stream_whose_authority_is_no_host_and_port(authority
     assert [r.error_code for r in resets] == [PROTOCOL_ERROR]
 
 
-@pytest.mark.parametrize("authority", [b"h", b"h:80", b"[::1]:8080", b"a.example.com", b"xn--bcher-kva.de",
-                                       b"[::ffff:1.2.3.4]", b"[v1.x:y]", b"[V7.a]"])
+@pytest.mark.parametrize(
+    "authority",
+    [b"h", b"h:80", b"[::1]:8080", b"a.example.com", b"xn--bcher-kva.de", b"[::ffff:1.2.3.4]", b"[v1.x:y]", b"[V7.a]"],
+)
 def test_h2_server_accepts_host_and_port_authorities(authority):
     _, events, _ = h2_request([(n, authority if n == b":authority" else v) for n, v in REQ])
     assert [type(e) for e in events] == [RequestHeaders] and events[0].authority == authority
 
 
-@pytest.mark.parametrize("name", [b"grpc-stasi/", b"x(y)", b"a\"b", b"content-length", b"host", b"authorization",
-                                  b"content-type", b"trailer"])
+@pytest.mark.parametrize(
+    "name", [b"grpc-stasi/", b"x(y)", b'a"b', b"content-length", b"host", b"authorization", b"content-type", b"trailer"]
+)
 def test_h2_server_resets_a_stream_whose_trailers_break_the_header_rules(name):
     s, events, resets = h2_request(REQ[:0] + [(b":method", b"POST")] + REQ[1:], (name, b"0"))
     assert [type(e) for e in events] == [RequestHeaders, Data, ProtocolError], events
@@ -94,9 +122,11 @@ def test_h2_server_passes_grpc_trailers():
 def test_h2_client_refuses_response_trailers_that_break_the_header_rules():
     import h2.config
     import h2.connection
+
     client = H2ClientCodec()
-    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None,
-                                                                  validate_outbound_headers=False))
+    server = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=False, header_encoding=None, validate_outbound_headers=False)
+    )
     server.initiate_connection()
     sid = client.send_request_headers(b"GET", b"/", b"h", [], end_stream=True)
     server.receive_data(client.data_to_send())
@@ -108,8 +138,9 @@ def test_h2_client_refuses_response_trailers_that_break_the_header_rules():
 
 def test_h1_server_answers_a_forbidden_trailer_with_400():
     s = H1ServerCodec()
-    events = s.receive_data(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                            b"2\r\nhi\r\n0\r\nAuthorization: x\r\n\r\n")
+    events = s.receive_data(
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nAuthorization: x\r\n\r\n"
+    )
     assert isinstance(events[-1], ProtocolError) and events[-1].status == 400
 
 
@@ -134,6 +165,7 @@ def test_client_codecs_drop_forbidden_fields_from_trailers_they_send(kind):
     else:
         import h2.config
         import h2.connection
+
         server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
         [trailers] = [e for e in server.receive_data(wire) if isinstance(e, h2.events.TrailersReceived)]
         assert trailers.headers == [(b"x-sum", b"9")]

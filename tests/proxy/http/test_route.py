@@ -25,8 +25,9 @@ listeners:
 clusters:
 """ + "".join(f"  - {{name: {c}, endpoints: [{{host: 127.0.0.1, port: 1}}]}}\n" for c in clusters)
     msg = (load_bytes if validate else parse_bytes)(text.encode(), "yaml")
-    return build_route_table(msg.listeners[0].filter_chains[0].filters[0].http_connection_manager.route_config,
-                             set(clusters))
+    return build_route_table(
+        msg.listeners[0].filter_chains[0].filters[0].http_connection_manager.route_config, set(clusters)
+    )
 
 
 def req(path=b"/", authority=b"x", method=b"GET", headers=()):
@@ -44,25 +45,31 @@ DOMAINS = """
 """
 
 
-@pytest.mark.parametrize("authority, vhost", [
-    (b"api.example.com", "exact"),            # exact beats every wildcard, whatever the order
-    (b"API.Example.COM", "exact"),            # host names are case-insensitive
-    (b"localhost:8080", "exact"),             # the port is part of the name
-    (b"v1.api.example.com", "longsuffix"),    # the longest suffix wins
-    (b"www.example.com", "suffix"),
-    (b"api.example.org", "longprefix"),       # suffixes beat prefixes; then the longest prefix
-    (b"api.other", "prefix"),
-    (b"example.com", "any"),                  # "*.example.com" needs at least one more character
-    (b"other", "any"),
-])
+@pytest.mark.parametrize(
+    "authority, vhost",
+    [
+        (b"api.example.com", "exact"),  # exact beats every wildcard, whatever the order
+        (b"API.Example.COM", "exact"),  # host names are case-insensitive
+        (b"localhost:8080", "exact"),  # the port is part of the name
+        (b"v1.api.example.com", "longsuffix"),  # the longest suffix wins
+        (b"www.example.com", "suffix"),
+        (b"api.example.org", "longprefix"),  # suffixes beat prefixes; then the longest prefix
+        (b"api.other", "prefix"),
+        (b"example.com", "any"),  # "*.example.com" needs at least one more character
+        (b"other", "any"),
+    ],
+)
 def test_virtual_host_precedence(authority, vhost):
     assert table(DOMAINS).virtual_host(authority).name == vhost
 
 
 def test_no_virtual_host_means_no_route():
-    t = table("""
+    t = table(
+        """
                 virtual_hosts:
-                  - {name: only, domains: ["a.com"], routes: [{match: {prefix: /}, route: {cluster: a}}]}""", validate=False)
+                  - {name: only, domains: ["a.com"], routes: [{match: {prefix: /}, route: {cluster: a}}]}""",
+        validate=False,
+    )
     assert t.match(req(authority=b"b.com"), random.Random(0)) is None
 
 
@@ -82,20 +89,23 @@ ROUTES = """
 """
 
 
-@pytest.mark.parametrize("path, method, headers, expected", [
-    (b"/exact", b"GET", (), "v/0"),
-    (b"/exact?q=1", b"GET", (), "v/0"),          # path match ignores the query
-    (b"/exactly", b"GET", (), None),
-    (b"/v12/items", b"GET", (), "v/1"),
-    (b"/v12/items/x", b"GET", (), None),          # the regex must match the whole path
-    (b"/v12/items?x", b"GET", (), "v/1"),
-    (b"/h", b"GET", ((b"x-canary", b"yes"),), "v/2"),
-    (b"/h", b"GET", ((b"x-canary", b"yes"), (b"x-debug", b"1")), None),   # must be absent
-    (b"/h", b"POST", ((b"x-canary", b"no"),), "v/3"),                       # pseudo-header match
-    (b"/static/a.css", b"GET", (), "v/4"),
-    (b"/api?x", b"GET", (), "v/5"),
-    (b"/API", b"GET", (), None),                  # case-sensitive
-])
+@pytest.mark.parametrize(
+    "path, method, headers, expected",
+    [
+        (b"/exact", b"GET", (), "v/0"),
+        (b"/exact?q=1", b"GET", (), "v/0"),  # path match ignores the query
+        (b"/exactly", b"GET", (), None),
+        (b"/v12/items", b"GET", (), "v/1"),
+        (b"/v12/items/x", b"GET", (), None),  # the regex must match the whole path
+        (b"/v12/items?x", b"GET", (), "v/1"),
+        (b"/h", b"GET", ((b"x-canary", b"yes"),), "v/2"),
+        (b"/h", b"GET", ((b"x-canary", b"yes"), (b"x-debug", b"1")), None),  # must be absent
+        (b"/h", b"POST", ((b"x-canary", b"no"),), "v/3"),  # pseudo-header match
+        (b"/static/a.css", b"GET", (), "v/4"),
+        (b"/api?x", b"GET", (), "v/5"),
+        (b"/API", b"GET", (), None),  # case-sensitive
+    ],
+)
 def test_route_matchers_first_match_wins(path, method, headers, expected):
     route = table(ROUTES).match(req(path=path, method=method, headers=headers), random.Random(0))
     assert (route.name if route else None) == expected
@@ -116,8 +126,9 @@ def test_weighted_clusters_split_by_weight_deterministically():
         rng = random.Random(seed)
         picks = [route.pick_cluster(rng) for _ in range(1000)]
         return {c: picks.count(c) for c in "abc"}
+
     counts = split(7)
-    assert split(7) == counts                     # same seed, same split
+    assert split(7) == counts  # same seed, same split
     for cluster, weight in (("a", 700), ("b", 200), ("c", 100)):
         assert abs(counts[cluster] - weight) <= 50, counts
 
@@ -194,11 +205,18 @@ clusters: []
 def test_unknown_cluster_and_bad_regex_are_build_errors():
     """Config validation reports these first; the route builder refuses them on its own too."""
     from proxy.http.route import RouteBuildError
+
     with pytest.raises(RouteBuildError, match="unknown cluster 'zzz'"):
-        table("""
+        table(
+            """
                 virtual_hosts:
-                  - {name: v, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: zzz}}]}""", validate=False)
+                  - {name: v, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: zzz}}]}""",
+            validate=False,
+        )
     with pytest.raises(RouteBuildError, match=r"safe_regex.regex: not a valid regular expression"):
-        table("""
+        table(
+            """
                 virtual_hosts:
-                  - {name: v, domains: ["*"], routes: [{match: {safe_regex: {regex: "(["}}, route: {cluster: a}}]}""", validate=False)
+                  - {name: v, domains: ["*"], routes: [{match: {safe_regex: {regex: "(["}}, route: {cluster: a}}]}""",
+            validate=False,
+        )

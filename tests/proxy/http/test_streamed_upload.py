@@ -23,6 +23,7 @@ def test_h2_control_sends_an_empty_data_frame_on_the_open_upload():
 
     class Sock:
         fuzz_h2_client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+
     client = Sock.fuzz_h2_client
     client.initiate_connection()
     client.send_headers(1, [(":method", "POST"), (":path", "/"), (":scheme", "http"), (":authority", "a")])
@@ -34,11 +35,13 @@ def test_h2_control_sends_an_empty_data_frame_on_the_open_upload():
 def test_an_empty_data_frame_written_as_the_last_chunk_is_found(monkeypatch):
     # The planted bug: the HTTP/1.1 client codec frames an empty send_data as a chunk, i.e. the last-chunk.
     from proxy.http import h1
+
     real = h1.H1ClientCodec.send_data
 
     def send_data(self, stream_id, data, end_stream=False):
         if not data and not end_stream and self._chunked:
             self._out += b"0\r\n\r\n"
         return real(self, stream_id, data, end_stream)
+
     monkeypatch.setattr(h1.H1ClientCodec, "send_data", send_data)
     fails("peer_h1_request_rejected", http(codec="HTTP2"), STREAMED)

@@ -39,10 +39,10 @@ def test_buffered_data_is_re_dispatched_when_only_the_read_watermark_still_disab
     conn.add_read_filter(Recorder("holder", log))  # never drains
     conn.initialize_read_filters()
     conn.io.read_size = 2000
-    conn.io.peer_send(b"x" * 2000)          # above high: the connection disables its own reads
+    conn.io.peer_send(b"x" * 2000)  # above high: the connection disables its own reads
     assert conn.read_disable_count == 1 and conn.read_buffer.above_high_watermark
-    conn.read_disable(True)                 # someone else pauses it too
-    conn.read_disable(False)                # ...and resumes: the chain wants data again
+    conn.read_disable(True)  # someone else pauses it too
+    conn.read_disable(False)  # ...and resumes: the chain wants data again
     log.clear()
     d.run_posted()
     assert log == [("holder", "data", b"x" * 2000, False)]

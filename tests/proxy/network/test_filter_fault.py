@@ -6,7 +6,9 @@ from tests.fuzz.test_build_harness import L4, tcp_config
 
 
 def fault(delay_ms=0, throttle=0):
-    return tcp_config({"fault": {"delay_ms": delay_ms, "throttle_bytes_per_sec": throttle}}, )
+    return tcp_config(
+        {"fault": {"delay_ms": delay_ms, "throttle_bytes_per_sec": throttle}},
+    )
 
 
 def test_delay_holds_the_first_byte_back_exactly_delay_ms_of_virtual_time():
@@ -14,7 +16,7 @@ def test_delay_holds_the_first_byte_back_exactly_delay_ms_of_virtual_time():
     down, client = p.accept()
     client.peer_send(b"first byte")
     p.advance(249)
-    assert p.net.opened == []                         # tcp_proxy not reached yet: no upstream
+    assert p.net.opened == []  # tcp_proxy not reached yet: no upstream
     p.advance(1)
     up, server = p.upstream()
     assert server.peer_read() == b"first byte"
@@ -44,7 +46,7 @@ def test_throttle_passes_at_most_n_bytes_per_second_and_loses_none():
     p = L4(fault(throttle=1000))
     down, client = p.accept()
     up, server = p.connect_upstream()
-    payload = bytes(range(256)) * 20                   # 5120 bytes
+    payload = bytes(range(256)) * 20  # 5120 bytes
     client.peer_send(payload, end_stream=True)
     p.run()
     got = bytearray(server.peer_read())
@@ -56,8 +58,8 @@ def test_throttle_passes_at_most_n_bytes_per_second_and_loses_none():
         got += chunk
     assert per_window == [1000, 1000, 1000, 1000, 1000, 120, 0]
     assert bytes(got) == payload
-    assert server.peer_saw_end                         # the end of stream followed the last byte
-    assert p.counter("fault.throttled_bytes_released") == 5120   # every byte went through a hold
+    assert server.peer_saw_end  # the end of stream followed the last byte
+    assert p.counter("fault.throttled_bytes_released") == 5120  # every byte went through a hold
 
 
 def test_throttle_lets_data_within_the_budget_through_at_once():
@@ -67,7 +69,7 @@ def test_throttle_lets_data_within_the_budget_through_at_once():
     client.peer_send(b"a" * 60)
     client.peer_send(b"b" * 40)
     assert server.peer_read() == b"a" * 60 + b"b" * 40
-    client.peer_send(b"c")                              # budget spent: held
+    client.peer_send(b"c")  # budget spent: held
     p.run()
     assert server.peer_read() == b"" and p.counter("fault.throttle_holds") == 1
     p.advance(1000)
@@ -82,9 +84,9 @@ def test_throttle_releases_nothing_while_the_upstream_pushes_back():
     p = L4(cfg)
     down, client = p.accept(read_size=read_size)
     up, server = p.connect_upstream()
-    payload = bytes(range(256)) * 120                  # 30720 bytes
+    payload = bytes(range(256)) * 120  # 30720 bytes
     client.peer_send(payload)
-    for _ in range(100):                               # 10 s with an upstream that reads nothing
+    for _ in range(100):  # 10 s with an upstream that reads nothing
         p.advance(100)
         # One window's release may cross the high watermark; then tcp_proxy pauses the downstream
         # and the throttle holds everything else in the (bounded) downstream read buffer.
@@ -131,7 +133,7 @@ def test_a_close_after_throttled_upstream_bytes_waits_for_them():
     up, server = p.connect_upstream()
     server.peer_send(b"y" * 250)
     p.run()
-    server.peer_reset()                                # tcp_proxy closes the downstream with FLUSH_WRITE
+    server.peer_reset()  # tcp_proxy closes the downstream with FLUSH_WRITE
     got = bytearray()
     for _ in range(4):
         p.run()
@@ -147,7 +149,7 @@ def test_throttled_upstream_bytes_push_back_on_the_upstream():
     p = L4(cfg)
     down, client = p.accept()
     up, server = p.connect_upstream()
-    server.peer_send(bytes(range(256)) * 120)          # 30720 bytes
+    server.peer_send(bytes(range(256)) * 120)  # 30720 bytes
     p.run()
     assert p.counter("tcp_proxy.upstream_flow_control_paused_reading_total") >= 1
     assert len(up.read_buffer) <= limit + 1 + 64 * 1024

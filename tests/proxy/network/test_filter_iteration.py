@@ -172,7 +172,9 @@ def test_inject_write_data_passes_exactly_the_data_to_later_write_filters_then_t
 def test_on_write_gets_the_new_chunk_and_stop_iteration_drops_it():
     log = []
     d, conn = new_connection()
-    conn.add_write_filter(Recorder("w", log, on_write=lambda buf, es: STOP_ITERATION if buf.bytes() == b"drop" else CONTINUE))
+    conn.add_write_filter(
+        Recorder("w", log, on_write=lambda buf, es: STOP_ITERATION if buf.bytes() == b"drop" else CONTINUE)
+    )
     conn.write(b"keep1")
     conn.write(b"drop")
     conn.write(b"keep2")

@@ -30,7 +30,7 @@ def test_allow_action_denies_a_source_no_policy_matches_with_nothing_sent_upstre
     client.peer_send(b"let me in")
     p.run()
     assert down.state is State.CLOSED
-    assert p.net.opened == []                         # tcp_proxy never reached: no upstream
+    assert p.net.opened == []  # tcp_proxy never reached: no upstream
     assert client.received == b""
     assert p.counter("rbac.denied") == 1 and p.counter("tcp_proxy.downstream_cx_total") == 0
 

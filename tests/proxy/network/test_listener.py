@@ -11,11 +11,17 @@ from tests.fuzz.test_build_harness import L4, bootstrap, tcp_config
 
 def chains(*matches):
     """One chain per match, each proxying to its own cluster c0, c1, ...: the upstream tells which won."""
-    cfg = tcp_config(chains=[{"filter_chain_match": m, "filters": [{"tcp_proxy": {"cluster": f"c{i}"}}]}
-                             if m is not None else {"filters": [{"tcp_proxy": {"cluster": f"c{i}"}}]}
-                             for i, m in enumerate(matches)])
-    cfg["clusters"] = [{"name": f"c{i}", "endpoints": [{"host": "127.0.0.1", "port": 9000 + i}]}
-                       for i in range(len(matches))]
+    cfg = tcp_config(
+        chains=[
+            {"filter_chain_match": m, "filters": [{"tcp_proxy": {"cluster": f"c{i}"}}]}
+            if m is not None
+            else {"filters": [{"tcp_proxy": {"cluster": f"c{i}"}}]}
+            for i, m in enumerate(matches)
+        ]
+    )
+    cfg["clusters"] = [
+        {"name": f"c{i}", "endpoints": [{"host": "127.0.0.1", "port": 9000 + i}]} for i in range(len(matches))
+    ]
     return L4(cfg)
 
 
@@ -42,15 +48,16 @@ def test_a_chain_naming_another_port_never_matches():
 
 
 def test_server_names_exact_then_longest_wildcard_then_none():
-    p = chains(None, {"server_names": ["*.com"]}, {"server_names": ["*.example.com"]},
-               {"server_names": ["www.example.com"]})
+    p = chains(
+        None, {"server_names": ["*.com"]}, {"server_names": ["*.example.com"]}, {"server_names": ["www.example.com"]}
+    )
     assert chosen(p, server_name="www.example.com") == 3
-    assert chosen(p, server_name="WWW.Example.COM") == 3     # names compare case-insensitively
+    assert chosen(p, server_name="WWW.Example.COM") == 3  # names compare case-insensitively
     assert chosen(p, server_name="api.example.com") == 2
     assert chosen(p, server_name="a.b.example.com") == 2
     assert chosen(p, server_name="other.com") == 1
     assert chosen(p, server_name="example.org") == 0
-    assert chosen(p, server_name="") == 0                    # no SNI: only chains without names
+    assert chosen(p, server_name="") == 0  # no SNI: only chains without names
 
 
 def test_a_wildcard_does_not_match_the_bare_domain():
@@ -59,7 +66,9 @@ def test_a_wildcard_does_not_match_the_bare_domain():
 
 
 def test_the_longest_source_prefix_wins_then_chains_without_prefixes():
-    p = chains(None, {"source_prefix_ranges": ["10.0.0.0/8"]}, {"source_prefix_ranges": ["10.1.0.0/16", "192.0.2.0/24"]})
+    p = chains(
+        None, {"source_prefix_ranges": ["10.0.0.0/8"]}, {"source_prefix_ranges": ["10.1.0.0/16", "192.0.2.0/24"]}
+    )
     assert chosen(p, remote=("10.1.2.3", 1)) == 2
     assert chosen(p, remote=("10.2.0.1", 1)) == 1
     assert chosen(p, remote=("192.0.2.9", 1)) == 2
@@ -77,18 +86,26 @@ def test_no_backtracking_once_a_step_picked_the_most_specific_chains():
 
 
 def test_criteria_combine_port_first_then_name_then_source():
-    p = chains({"destination_port": 10000, "server_names": ["a.test"]},
-               {"destination_port": 10000, "server_names": ["a.test"], "source_prefix_ranges": ["10.0.0.0/8"]},
-               {"server_names": ["a.test"], "source_prefix_ranges": ["10.0.0.0/8"]})
+    p = chains(
+        {"destination_port": 10000, "server_names": ["a.test"]},
+        {"destination_port": 10000, "server_names": ["a.test"], "source_prefix_ranges": ["10.0.0.0/8"]},
+        {"server_names": ["a.test"], "source_prefix_ranges": ["10.0.0.0/8"]},
+    )
     assert chosen(p, local_port=10000, server_name="a.test", remote=("10.9.9.9", 1)) == 1
     assert chosen(p, local_port=10000, server_name="a.test", remote=("11.0.0.1", 1)) == 0
     assert chosen(p, local_port=10005, server_name="a.test", remote=("10.0.0.1", 1)) == 2
 
 
 def test_two_chains_with_the_same_match_are_a_build_error():
-    cfg = tcp_config(chains=[
-        {"filter_chain_match": {"server_names": ["a.test", "b.test"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]},
-        {"filter_chain_match": {"server_names": ["b.test"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]}])
+    cfg = tcp_config(
+        chains=[
+            {
+                "filter_chain_match": {"server_names": ["a.test", "b.test"]},
+                "filters": [{"tcp_proxy": {"cluster": "echo"}}],
+            },
+            {"filter_chain_match": {"server_names": ["b.test"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]},
+        ]
+    )
     with pytest.raises(BuildError) as err:
         build(bootstrap(cfg))
     assert err.value.path == "listeners[0].filter_chains[1].filter_chain_match"
@@ -96,9 +113,18 @@ def test_two_chains_with_the_same_match_are_a_build_error():
 
 
 def test_prefixes_that_normalize_to_the_same_network_are_the_same_match():
-    cfg = tcp_config(chains=[
-        {"filter_chain_match": {"source_prefix_ranges": ["10.0.0.1/8"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]},
-        {"filter_chain_match": {"source_prefix_ranges": ["10.0.0.0/8"]}, "filters": [{"tcp_proxy": {"cluster": "echo"}}]}])
+    cfg = tcp_config(
+        chains=[
+            {
+                "filter_chain_match": {"source_prefix_ranges": ["10.0.0.1/8"]},
+                "filters": [{"tcp_proxy": {"cluster": "echo"}}],
+            },
+            {
+                "filter_chain_match": {"source_prefix_ranges": ["10.0.0.0/8"]},
+                "filters": [{"tcp_proxy": {"cluster": "echo"}}],
+            },
+        ]
+    )
     with pytest.raises(BuildError):
         build(bootstrap(cfg))
 
@@ -108,7 +134,7 @@ def test_the_connection_gets_the_listener_buffer_limit():
     p = L4(tcp_config(listener={"per_connection_buffer_limit_bytes": 4096}))
     conn, sock = p.accept()
     assert conn.buffer_limit == 4096 and conn.read_buffer.high_watermark == 4097
-    assert sock.conn is conn                                  # the transport is bound to it
+    assert sock.conn is conn  # the transport is bound to it
 
 
 def test_each_connection_gets_fresh_filter_instances_initialized_and_connected():
@@ -119,7 +145,7 @@ def test_each_connection_gets_fresh_filter_instances_initialized_and_connected()
     fb = [x.filter for x in b.filter_manager.read_filters]
     assert [type(f).__name__ for f in fa] == ["RbacFilter", "TcpProxyFilter"]
     assert all(x is not y for x, y in zip(fa, fb))
-    assert all(x.initialized for x in a.filter_manager.read_filters)   # on_new_connection ran
+    assert all(x.initialized for x in a.filter_manager.read_filters)  # on_new_connection ran
     assert a.connected and a.is_open
     assert p.counter("listener.tcp_in.downstream_cx_total") == 2
     assert p.ctx.stats.gauge("listener.tcp_in.downstream_cx_active") == 2
@@ -149,10 +175,12 @@ def test_the_connection_is_connected_before_filters_run_so_a_flush_write_close_f
     def install(conn, ctx):
         conn.add_read_filter(GreetThenClose())
 
-    listener = BuiltListener("greet", ("127.0.0.1", 0), 1 << 20,
-                             (BuiltFilterChain(FilterChainMatch(), (install,), ("greet",)),))
+    listener = BuiltListener(
+        "greet", ("127.0.0.1", 0), 1 << 20, (BuiltFilterChain(FilterChainMatch(), (install,), ("greet",)),)
+    )
     p = L4(tcp_config())
     from proxy.network.sim import SimSocket
+
     sock = SimSocket()
     conn = listener.create_connection(p.ctx, sock, ("127.0.0.1", 1), ("127.0.0.1", 2))
     assert conn.state is State.CLOSING
@@ -160,6 +188,7 @@ def test_the_connection_is_connected_before_filters_run_so_a_flush_write_close_f
 
 
 # -- Envoy's other FilterChainMatch fields (proxy/network/chain_match.py) ---------------------------
+
 
 def accepted_through(p, payload=b"", **accept):
     """Chain index for a connection whose listener filters read `payload` first, or None."""
@@ -175,16 +204,21 @@ def accepted_through(p, payload=b"", **accept):
 
 def test_destination_prefix_ranges_longest_first():
     p = chains(None, {"prefix_ranges": ["127.0.0.0/8"]}, {"prefix_ranges": ["127.0.0.1/32"]})
-    assert chosen(p) == 2                                   # the listener's local address 127.0.0.1
+    assert chosen(p) == 2  # the listener's local address 127.0.0.1
 
 
 def test_transport_protocol_and_application_protocols_come_from_listener_filters():
-    cfg = tcp_config(chains=[
-        {"filters": [{"tcp_proxy": {"cluster": "c0"}}]},
-        {"filter_chain_match": {"transport_protocol": "raw_buffer", "application_protocols": ["http/1.1"]},
-         "filters": [{"tcp_proxy": {"cluster": "c1"}}]},
-        {"filter_chain_match": {"application_protocols": ["h2c"]}, "filters": [{"tcp_proxy": {"cluster": "c2"}}]}],
-        listener={"listener_filters": [{"http_inspector": {}}]})
+    cfg = tcp_config(
+        chains=[
+            {"filters": [{"tcp_proxy": {"cluster": "c0"}}]},
+            {
+                "filter_chain_match": {"transport_protocol": "raw_buffer", "application_protocols": ["http/1.1"]},
+                "filters": [{"tcp_proxy": {"cluster": "c1"}}],
+            },
+            {"filter_chain_match": {"application_protocols": ["h2c"]}, "filters": [{"tcp_proxy": {"cluster": "c2"}}]},
+        ],
+        listener={"listener_filters": [{"http_inspector": {}}]},
+    )
     cfg["clusters"] = [{"name": f"c{i}", "endpoints": [{"host": "127.0.0.1", "port": 9000 + i}]} for i in range(3)]
     p = L4(cfg)
     assert accepted_through(p, b"GET / HTTP/1.1\r\nhost: a\r\n\r\n") == 1
@@ -198,6 +232,7 @@ def test_transport_protocol_and_application_protocols_come_from_listener_filters
 def test_application_protocols_follow_the_connections_own_order():
     from proxy.network.chain_match import ConnectionFacts, FilterChainMatch, select
     from proxy.network.listener import BuiltFilterChain
+
     a = BuiltFilterChain(FilterChainMatch(application_protocols=frozenset({"http/1.1"})), (), ())
     b = BuiltFilterChain(FilterChainMatch(application_protocols=frozenset({"h2"})), (), ())
     assert select((a, b), ConnectionFacts(application_protocols=("h2", "http/1.1"))) is b
@@ -207,11 +242,11 @@ def test_application_protocols_follow_the_connections_own_order():
 
 def test_source_type_local_or_external_before_source_prefixes():
     p = chains(None, {"source_type": "SAME_IP_OR_LOOPBACK"}, {"source_type": "EXTERNAL", "source_ports": [7]})
-    assert chosen(p, remote=("127.0.0.5", 1)) == 1          # loopback
+    assert chosen(p, remote=("127.0.0.5", 1)) == 1  # loopback
     assert chosen(p, remote=("10.0.0.1", 7)) == 2
-    assert chosen(p, remote=("10.0.0.1", 8)) is None         # EXTERNAL picked, its port fails
+    assert chosen(p, remote=("10.0.0.1", 8)) is None  # EXTERNAL picked, its port fails
     q = chains(None, {"source_type": "SAME_IP_OR_LOOPBACK"})
-    assert chosen(q, remote=("10.0.0.1", 8)) == 0            # external: the ANY chain
+    assert chosen(q, remote=("10.0.0.1", 8)) == 0  # external: the ANY chain
 
 
 def test_source_ports_exact_then_none():
@@ -221,12 +256,23 @@ def test_source_ports_exact_then_none():
 
 
 def test_direct_source_is_the_tcp_peer_and_source_is_what_proxy_protocol_named():
-    cfg = tcp_config(chains=[
-        {"filters": [{"tcp_proxy": {"cluster": "c0"}}]},
-        {"filter_chain_match": {"direct_source_prefix_ranges": ["10.0.0.0/8"]}, "filters": [{"tcp_proxy": {"cluster": "c1"}}]},
-        {"filter_chain_match": {"direct_source_prefix_ranges": ["10.0.0.0/8"], "source_prefix_ranges": ["192.0.2.0/24"]},
-         "filters": [{"tcp_proxy": {"cluster": "c2"}}]}],
-        listener={"listener_filters": [{"proxy_protocol": {}}]})
+    cfg = tcp_config(
+        chains=[
+            {"filters": [{"tcp_proxy": {"cluster": "c0"}}]},
+            {
+                "filter_chain_match": {"direct_source_prefix_ranges": ["10.0.0.0/8"]},
+                "filters": [{"tcp_proxy": {"cluster": "c1"}}],
+            },
+            {
+                "filter_chain_match": {
+                    "direct_source_prefix_ranges": ["10.0.0.0/8"],
+                    "source_prefix_ranges": ["192.0.2.0/24"],
+                },
+                "filters": [{"tcp_proxy": {"cluster": "c2"}}],
+            },
+        ],
+        listener={"listener_filters": [{"proxy_protocol": {}}]},
+    )
     cfg["clusters"] = [{"name": f"c{i}", "endpoints": [{"host": "127.0.0.1", "port": 9000 + i}]} for i in range(3)]
     p = L4(cfg)
     header = b"PROXY TCP4 192.0.2.7 127.0.0.1 5555 10000\r\n"
@@ -236,8 +282,10 @@ def test_direct_source_is_the_tcp_peer_and_source_is_what_proxy_protocol_named()
 
 
 def test_the_default_filter_chain_takes_what_no_chain_matches():
-    cfg = tcp_config(chains=[{"filter_chain_match": {"destination_port": 1}, "filters": [{"tcp_proxy": {"cluster": "c0"}}]}],
-                     listener={"default_filter_chain": {"filters": [{"tcp_proxy": {"cluster": "c1"}}]}})
+    cfg = tcp_config(
+        chains=[{"filter_chain_match": {"destination_port": 1}, "filters": [{"tcp_proxy": {"cluster": "c0"}}]}],
+        listener={"default_filter_chain": {"filters": [{"tcp_proxy": {"cluster": "c1"}}]}},
+    )
     cfg["clusters"] = [{"name": f"c{i}", "endpoints": [{"host": "127.0.0.1", "port": 9000 + i}]} for i in range(2)]
     p = L4(cfg)
     assert chosen(p, local_port=1) == 0
@@ -247,11 +295,14 @@ def test_the_default_filter_chain_takes_what_no_chain_matches():
 
 def test_chains_overlapping_in_every_criterion_are_refused_and_differing_in_one_are_not():
     base = {"server_names": ["a.test"], "application_protocols": ["h2", "http/1.1"]}
-    for other, clash in (({"server_names": ["a.test"], "application_protocols": ["h2"]}, True),
-                         ({"server_names": ["a.test"], "application_protocols": ["h2"], "source_ports": [5]}, False),
-                         ({"server_names": ["a.test"], "application_protocols": ["h2"], "transport_protocol": "tls"}, False)):
-        cfg = tcp_config(chains=[{"filter_chain_match": m, "filters": [{"tcp_proxy": {"cluster": "echo"}}]}
-                                 for m in (base, other)])
+    for other, clash in (
+        ({"server_names": ["a.test"], "application_protocols": ["h2"]}, True),
+        ({"server_names": ["a.test"], "application_protocols": ["h2"], "source_ports": [5]}, False),
+        ({"server_names": ["a.test"], "application_protocols": ["h2"], "transport_protocol": "tls"}, False),
+    ):
+        cfg = tcp_config(
+            chains=[{"filter_chain_match": m, "filters": [{"tcp_proxy": {"cluster": "echo"}}]} for m in (base, other)]
+        )
         if clash:
             with pytest.raises(BuildError):
                 build(bootstrap(cfg))

@@ -13,6 +13,7 @@ from tlsscript import client_hello, reframe
 
 # -- tls_inspector ---------------------------------------------------------------------------------
 
+
 def test_a_real_client_hello_gives_sni_and_alpn_in_any_split_and_any_record_size():
     hello = client_hello("www.Example.com", ("h2", "http/1.1"))
     expected = tls_inspector.ClientHello("www.Example.com", ("h2", "http/1.1"))
@@ -29,8 +30,16 @@ def test_no_extensions_means_no_name_and_no_protocols():
     assert tls_inspector.inspect(client_hello()) == tls_inspector.ClientHello("", ())
 
 
-@pytest.mark.parametrize("data", [b"GET / HTTP/1.1\r\n", b"\x16\x02", b"\x16\x03\x01\x00\x00",
-                                  b"\x16\x03\x01\x40\x01", b"\x16\x03\x01\x00\x04\x02\x00\x00\x00"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET / HTTP/1.1\r\n",
+        b"\x16\x02",
+        b"\x16\x03\x01\x00\x00",
+        b"\x16\x03\x01\x40\x01",
+        b"\x16\x03\x01\x00\x04\x02\x00\x00\x00",
+    ],
+)
 def test_anything_else_is_not_tls(data):
     assert tls_inspector.inspect(data) == tls_inspector.NOT_TLS
 
@@ -67,9 +76,13 @@ def test_v1_tcp4_tcp6_and_unknown():
     assert (h.version, h.length, h.source, h.destination) == (1, 43, ("192.0.2.1", 5000), ("198.51.100.2", 80))
     assert parse(b"PROXY TCP6 2001:db8::1 ::1 1 65535\r\n").source == ("2001:db8::1", 1)
     assert parse(b"PROXY UNKNOWN whatever\r\n").source is None
-    for bad in (b"PROXY TCP4 192.0.2.1 198.51.100.2 5000 65536\r\n", b"PROXY TCP4 ::1 ::1 1 1\r\n",
-                b"PROXY TCP4  192.0.2.1 198.51.100.2 1 1\r\n", b"PROXY TCP6 fe80::1%eth0 ::1 1 1\r\n",
-                b"PROXY " + b"x" * 101 + b"\r\n"):
+    for bad in (
+        b"PROXY TCP4 192.0.2.1 198.51.100.2 5000 65536\r\n",
+        b"PROXY TCP4 ::1 ::1 1 1\r\n",
+        b"PROXY TCP4  192.0.2.1 198.51.100.2 1 1\r\n",
+        b"PROXY TCP6 fe80::1%eth0 ::1 1 1\r\n",
+        b"PROXY " + b"x" * 101 + b"\r\n",
+    ):
         assert parse(bad) == proxy_protocol.MALFORMED, bad
     assert parse(b"PROXY TCP4 1.2") == proxy_protocol.NEED_MORE
     assert parse(b"PRO") == proxy_protocol.NEED_MORE
@@ -80,20 +93,25 @@ def test_v2_addresses_tlvs_local_and_unsupported_families():
     addresses = bytes([192, 0, 2, 1, 127, 0, 0, 1]) + (5000).to_bytes(2, "big") + (443).to_bytes(2, "big")
     tlvs = b"\x02\x00\x03abc" + b"\xea\x00\x00"
     h = proxy_protocol.parse(v2(addresses=addresses, tlvs=tlvs) + b"payload")
-    assert (h.version, h.source, h.destination, h.tlvs) == (2, ("192.0.2.1", 5000), ("127.0.0.1", 443),
-                                                            ((2, b"abc"), (0xEA, b"")))
+    assert (h.version, h.source, h.destination, h.tlvs) == (
+        2,
+        ("192.0.2.1", 5000),
+        ("127.0.0.1", 443),
+        ((2, b"abc"), (0xEA, b"")),
+    )
     assert h.length == 16 + 12 + 9
     assert proxy_protocol.parse(v2(command=0, family=0x31, addresses=b"\x00" * 216)).source is None
     assert proxy_protocol.parse(v2(family=0x31, addresses=b"\x00" * 216)) == proxy_protocol.MALFORMED
     assert proxy_protocol.parse(v2(addresses=addresses, tlvs=b"\x02\x00\x09ab")) == proxy_protocol.MALFORMED
     assert proxy_protocol.parse(v2(addresses=addresses[:11])) == proxy_protocol.MALFORMED
-    assert proxy_protocol.parse(V2 + b"\x22\x11\x00\x00") == proxy_protocol.MALFORMED      # command 2
+    assert proxy_protocol.parse(V2 + b"\x22\x11\x00\x00") == proxy_protocol.MALFORMED  # command 2
     whole = v2(addresses=addresses, tlvs=tlvs)
     for cut in range(len(whole)):
         assert proxy_protocol.parse(whole[:cut]) == proxy_protocol.NEED_MORE
 
 
 # -- http_inspector --------------------------------------------------------------------------------
+
 
 def test_http_inspector_versions_preface_and_not_http():
     inspect = http_inspector.inspect
@@ -112,6 +130,7 @@ def test_http_inspector_versions_preface_and_not_http():
 
 
 # -- the stage: listener filters on a connection ---------------------------------------------------
+
 
 def proxy_listener(*listener_filters, **listener):
     return L4(tcp_config(listener={"listener_filters": list(listener_filters), **listener}))
@@ -159,8 +178,9 @@ def test_an_unfinished_client_hello_is_closed_at_the_listener_filters_timeout():
 
 
 def test_continue_on_timeout_matches_with_what_was_found_and_keeps_the_bytes():
-    p = proxy_listener({"http_inspector": {}}, listener_filters_timeout_ms=500,
-                       continue_on_listener_filters_timeout=True)
+    p = proxy_listener(
+        {"http_inspector": {}}, listener_filters_timeout_ms=500, continue_on_listener_filters_timeout=True
+    )
     conn, sock = p.accept()
     sock.peer_send(b"GE")
     p.advance(500)
@@ -181,14 +201,22 @@ def test_filters_run_in_order_and_the_chain_sees_every_undrained_byte_in_any_rea
     hello = client_hello("www.example.com", ("h2",))
     header = b"PROXY TCP4 192.0.2.1 127.0.0.1 1 10000\r\n"
     for read_size in (1, 7, 16384):
-        p = proxy_listener({"proxy_protocol": {}}, {"tls_inspector": {}}, {"http_inspector": {}},
-                           per_connection_buffer_limit_bytes=1024)
+        p = proxy_listener(
+            {"proxy_protocol": {}},
+            {"tls_inspector": {}},
+            {"http_inspector": {}},
+            per_connection_buffer_limit_bytes=1024,
+        )
         conn, sock = p.accept(read_size=read_size)
         sock.peer_send(header + hello)
         up, up_sock = p.connect_upstream()
         p.run()
         up_sock.peer_read()
         assert bytes(up_sock.received) == hello
-        assert (conn.server_name, conn.transport_protocol, conn.application_protocols) == ("www.example.com", "tls", ("h2",))
+        assert (conn.server_name, conn.transport_protocol, conn.application_protocols) == (
+            "www.example.com",
+            "tls",
+            ("h2",),
+        )
         assert p.counter("listener.tcp_in.tls_inspector.tls_found") == 1
-        assert p.counter("listener.tcp_in.http_inspector.http_not_found") == 0   # skipped: TLS
+        assert p.counter("listener.tcp_in.http_inspector.http_not_found") == 0  # skipped: TLS

@@ -19,9 +19,9 @@ def test_downstream_reads_stay_disabled_until_the_upstream_connects():
     down, client = p.accept()
     client.peer_send(b"early bytes")
     p.run()
-    assert bytes(client.inbound) == b"early bytes"   # still in the "kernel": not read
+    assert bytes(client.inbound) == b"early bytes"  # still in the "kernel": not read
     assert len(down.read_buffer) == 0
-    assert len(p.net.pending) == 1                    # the upstream is connecting
+    assert len(p.net.pending) == 1  # the upstream is connecting
     up, server = p.connect_upstream()
     assert server.peer_read() == b"early bytes"
     assert down.read_disable_count == 0
@@ -96,7 +96,7 @@ def test_downstream_reset_closes_the_upstream_after_flushing_what_it_already_rea
     client.peer_send(b"last words")
     client.peer_reset()
     assert down.state is State.CLOSED
-    assert up.state is State.CLOSING            # flushing, then closed
+    assert up.state is State.CLOSING  # flushing, then closed
     assert server.peer_read() == b"last words"
     assert up.state is State.CLOSED
 
@@ -115,7 +115,7 @@ def test_idle_timeout_closes_both_sides_on_virtual_time():
     cfg["listeners"][0]["filter_chains"][0]["filters"][0]["tcp_proxy"]["idle_timeout_ms"] = 1000
     p, down, client, up, server = opened(cfg)
     p.advance(999)
-    client.peer_send(b"x")          # a read at t=999 re-arms it for t=1999
+    client.peer_send(b"x")  # a read at t=999 re-arms it for t=1999
     p.advance(999)
     assert down.is_open and up.is_open
     p.advance(1)
@@ -129,7 +129,7 @@ def test_idle_timeout_counts_bytes_flushed_to_a_slow_reader_as_activity():
     cfg["listeners"][0]["filter_chains"][0]["filters"][0]["tcp_proxy"]["idle_timeout_ms"] = 1000
     p, down, client, up, server = opened(cfg)
     server.peer_send(b"z" * 5000)
-    for _ in range(4):              # the client drains 1000 bytes every 600 ms
+    for _ in range(4):  # the client drains 1000 bytes every 600 ms
         p.advance(600)
         assert client.peer_read(1000)
     assert down.is_open and up.is_open
@@ -168,7 +168,7 @@ def test_downstream_close_while_connecting_abandons_the_upstream():
     client.peer_reset()
     assert p.net.opened[0].state is State.CLOSED
     assert p.ctx.stats.gauge("cluster.echo.upstream_cx_active") == 0
-    assert p.counter("tcp_proxy.upstream_cx_connect_fail") == 0     # abandoned, not failed
+    assert p.counter("tcp_proxy.upstream_cx_connect_fail") == 0  # abandoned, not failed
     assert p.counter("cluster.echo.upstream_cx_connect_fail") == 0
 
 
@@ -199,50 +199,58 @@ def _pump_with_slow_reader(p, sender, reader, proxy_buffered, limit, total, read
 
 def test_backpressure_a_slow_upstream_reader_bounds_the_proxy_buffers_while_10_mib_flow():
     limit = 256 * 1024
-    cfg = tcp_config(listener={"per_connection_buffer_limit_bytes": limit},
-                     cluster={"per_connection_buffer_limit_bytes": limit})
+    cfg = tcp_config(
+        listener={"per_connection_buffer_limit_bytes": limit}, cluster={"per_connection_buffer_limit_bytes": limit}
+    )
     p, down, client, up, server = opened(cfg)
     payload = bytes(range(251)) * (10 * 1024 * 1024 // 251 + 1)
     payload = payload[: 10 * 1024 * 1024]
-    client.peer_send(payload)     # the client has everything ready; the proxy reads what it may
+    client.peer_send(payload)  # the client has everything ready; the proxy reads what it may
     p.run()
+
     def buffered():
         return len(down.read_buffer) + len(up.write_buffer)
 
     assert buffered() < 2 * limit
     got, peak = _pump_with_slow_reader(p, client, server, buffered, limit, len(payload), 64 * 1024)
     assert got == payload
-    assert peak > limit            # the reader really was slower than the proxy
+    assert peak > limit  # the reader really was slower than the proxy
     assert p.counter("tcp_proxy.downstream_flow_control_paused_reading_total") >= 1
-    assert (p.counter("tcp_proxy.downstream_flow_control_paused_reading_total")
-            == p.counter("tcp_proxy.downstream_flow_control_resumed_reading_total"))
+    assert p.counter("tcp_proxy.downstream_flow_control_paused_reading_total") == p.counter(
+        "tcp_proxy.downstream_flow_control_resumed_reading_total"
+    )
     assert down.read_disable_count == 0
 
 
 def test_backpressure_a_slow_downstream_reader_pauses_the_upstream():
     limit = 64 * 1024
-    cfg = tcp_config(listener={"per_connection_buffer_limit_bytes": limit},
-                     cluster={"per_connection_buffer_limit_bytes": limit})
+    cfg = tcp_config(
+        listener={"per_connection_buffer_limit_bytes": limit}, cluster={"per_connection_buffer_limit_bytes": limit}
+    )
     p, down, client, up, server = opened(cfg)
     payload = b"d" * (1024 * 1024)
     server.peer_send(payload)
     p.run()
-    assert up.read_disable_count >= 1      # paused: the downstream write buffer is above high
+    assert up.read_disable_count >= 1  # paused: the downstream write buffer is above high
+
     def buffered():
         return len(up.read_buffer) + len(down.write_buffer)
 
     got, _ = _pump_with_slow_reader(p, server, client, buffered, limit, len(payload), 8 * 1024)
     assert got == payload
     assert up.read_disable_count == 0
-    assert (p.counter("tcp_proxy.upstream_flow_control_paused_reading_total")
-            == p.counter("tcp_proxy.upstream_flow_control_resumed_reading_total") >= 1)
+    assert (
+        p.counter("tcp_proxy.upstream_flow_control_paused_reading_total")
+        == p.counter("tcp_proxy.upstream_flow_control_resumed_reading_total")
+        >= 1
+    )
 
 
 def test_no_bytes_lost_or_invented_counters_balance_when_the_upstream_goes_away():
     p, down, client, up, server = opened()
     client.peer_send(b"a" * 100)
-    server.peer_reset()                 # the downstream is closed (flushing nothing)
-    client.peer_send(b"b" * 50)         # not read: the downstream is closed
+    server.peer_reset()  # the downstream is closed (flushing nothing)
+    client.peer_send(b"b" * 50)  # not read: the downstream is closed
     p.run()
     rx = p.counter("tcp_proxy.downstream_bytes_rx")
     assert rx == p.counter("tcp_proxy.upstream_bytes_tx") + p.counter("tcp_proxy.downstream_bytes_dropped") == 100
@@ -251,8 +259,11 @@ def test_no_bytes_lost_or_invented_counters_balance_when_the_upstream_goes_away(
 def test_weighted_clusters_pick_by_weight_with_the_seeded_random():
     cfg = tcp_config()
     cfg["clusters"].append({"name": "other", "endpoints": [{"host": "127.0.0.2", "port": 9001}]})
-    cfg["listeners"][0]["filter_chains"][0]["filters"][0] = {"tcp_proxy": {"weighted_clusters": {"clusters": [
-        {"name": "echo", "weight": 3}, {"name": "other", "weight": 1}]}}}
+    cfg["listeners"][0]["filter_chains"][0]["filters"][0] = {
+        "tcp_proxy": {
+            "weighted_clusters": {"clusters": [{"name": "echo", "weight": 3}, {"name": "other", "weight": 1}]}
+        }
+    }
 
     def hosts(seed):
         p = L4(cfg, seed=seed)
@@ -261,16 +272,19 @@ def test_weighted_clusters_pick_by_weight_with_the_seeded_random():
         return [c.remote_address for c in p.net.opened]
 
     first = hosts(7)
-    assert first == hosts(7)                       # deterministic from the seed
+    assert first == hosts(7)  # deterministic from the seed
     share = first.count(("127.0.0.1", 9000)) / len(first)
-    assert 0.6 < share < 0.9                       # about 3 in 4
+    assert 0.6 < share < 0.9  # about 3 in 4
 
 
 def test_zero_weight_clusters_are_never_picked():
     cfg = tcp_config()
     cfg["clusters"].append({"name": "other", "endpoints": [{"host": "127.0.0.2", "port": 9001}]})
-    cfg["listeners"][0]["filter_chains"][0]["filters"][0] = {"tcp_proxy": {"weighted_clusters": {"clusters": [
-        {"name": "echo", "weight": 0}, {"name": "other", "weight": 5}]}}}
+    cfg["listeners"][0]["filter_chains"][0]["filters"][0] = {
+        "tcp_proxy": {
+            "weighted_clusters": {"clusters": [{"name": "echo", "weight": 0}, {"name": "other", "weight": 5}]}
+        }
+    }
     p = L4(cfg)
     for _ in range(20):
         p.accept()

@@ -13,12 +13,16 @@ from tests.fuzz.test_build_harness import L4, tcp_config
 
 CONFIGS = {
     "plain": tcp_config(),
-    "small_buffers": tcp_config(listener={"per_connection_buffer_limit_bytes": 1024},
-                                cluster={"per_connection_buffer_limit_bytes": 1024, "connect_timeout_ms": 500}),
-    "filters": tcp_config({"rbac": {"action": "DENY", "policies": [{"name": "bad", "source_prefixes": ["10.66.0.0/16"]}]}},
-                          {"local_ratelimit": {"max_tokens": 3, "tokens_per_fill": 1, "fill_interval_ms": 100}},
-                          {"fault": {"delay_ms": 30, "throttle_bytes_per_sec": 4000}},
-                          listener={"per_connection_buffer_limit_bytes": 2048}),
+    "small_buffers": tcp_config(
+        listener={"per_connection_buffer_limit_bytes": 1024},
+        cluster={"per_connection_buffer_limit_bytes": 1024, "connect_timeout_ms": 500},
+    ),
+    "filters": tcp_config(
+        {"rbac": {"action": "DENY", "policies": [{"name": "bad", "source_prefixes": ["10.66.0.0/16"]}]}},
+        {"local_ratelimit": {"max_tokens": 3, "tokens_per_fill": 1, "fill_interval_ms": 100}},
+        {"fault": {"delay_ms": 30, "throttle_bytes_per_sec": 4000}},
+        listener={"per_connection_buffer_limit_bytes": 2048},
+    ),
 }
 
 

@@ -17,11 +17,19 @@ PKI = test_pki.ensure()
 
 
 def tls_context(*, validation=False, require=False, alpn=(), sans=(), **params):
-    common = {"tls_certificates": [{"certificate_chain": {"filename": str(PKI / "server.pem")},
-                                    "private_key": {"filename": str(PKI / "server.key")}}]}
+    common = {
+        "tls_certificates": [
+            {
+                "certificate_chain": {"filename": str(PKI / "server.pem")},
+                "private_key": {"filename": str(PKI / "server.key")},
+            }
+        ]
+    }
     if validation:
-        common["validation_context"] = {"trusted_ca": {"filename": str(PKI / "ca.pem")},
-                                        "match_subject_alt_names": list(sans)}
+        common["validation_context"] = {
+            "trusted_ca": {"filename": str(PKI / "ca.pem")},
+            "match_subject_alt_names": list(sans),
+        }
     if alpn:
         common["alpn_protocols"] = list(alpn)
     if params:
@@ -83,12 +91,13 @@ def test_connected_comes_after_the_handshake_and_filters_see_plaintext_only():
     log = []
     listener = p.built.listeners[0]
     chain = listener.filter_chains[0]
+
     def witness_install(conn, ctx):
         conn.add_read_filter(Witness(log))
 
     object.__setattr__(chain, "installs", (witness_install, *chain.installs))
     conn, peer = accept(p)
-    assert log == ["new"] and not conn.connected            # on_new_connection first, no Connected yet
+    assert log == ["new"] and not conn.connected  # on_new_connection first, no Connected yet
     peer.start_tls(client_context(), server_side=False, server_name="a.test")
     peer.peer_send(b"hello")
     peer.drive()
@@ -97,11 +106,11 @@ def test_connected_comes_after_the_handshake_and_filters_see_plaintext_only():
     assert conn.ssl.version == "TLSv1.3" and conn.ssl.server_name == "a.test" and conn.ssl.peer is None
     up, up_sock = p.connect_upstream()
     up_sock.peer_read()
-    assert bytes(up_sock.received) == b"hello"              # plaintext upstream
+    assert bytes(up_sock.received) == b"hello"  # plaintext upstream
     up_sock.peer_send(b"world")
     p.run()
     assert peer.peer_read() == b"world"
-    assert b"world" not in bytes(peer.wire_received)         # ciphertext on the downstream wire
+    assert b"world" not in bytes(peer.wire_received)  # ciphertext on the downstream wire
     assert p.counter("listener.tcp_in.ssl.handshake") == 1
 
 
@@ -119,7 +128,7 @@ def test_half_close_in_both_directions_over_tls():
     p = tls_l4()
     conn, peer = tls_client(p)
     up, up_sock = p.connect_upstream()
-    peer.peer_send(b"request", end_stream=True)             # close_notify, then FIN
+    peer.peer_send(b"request", end_stream=True)  # close_notify, then FIN
     p.run()
     up_sock.peer_read()
     assert bytes(up_sock.received) == b"request" and up_sock.peer_saw_end
@@ -128,13 +137,16 @@ def test_half_close_in_both_directions_over_tls():
     assert peer.peer_read() == b"response" and peer.peer_saw_end
 
 
-@pytest.mark.parametrize("certificate, require, accepted, stat", [
-    ("client", True, True, "handshake"),
-    ("", True, False, "fail_verify_no_cert"),
-    ("other-client", True, False, "fail_verify_error"),
-    ("", False, True, "handshake"),
-    ("other-client", False, False, "fail_verify_error"),
-])
+@pytest.mark.parametrize(
+    "certificate, require, accepted, stat",
+    [
+        ("client", True, True, "handshake"),
+        ("", True, False, "fail_verify_no_cert"),
+        ("other-client", True, False, "fail_verify_error"),
+        ("", False, True, "handshake"),
+        ("other-client", False, False, "fail_verify_error"),
+    ],
+)
 def test_client_certificates_required_or_optional(certificate, require, accepted, stat):
     p = tls_l4(validation=True, require=require)
     conn, peer = tls_client(p, certificate)
@@ -161,6 +173,7 @@ def test_match_subject_alt_names_refuses_a_valid_certificate_without_the_name():
 
 def test_minimum_version_and_ciphers():
     import ssl
+
     p = tls_l4(tls_minimum_protocol_version="TLSv1_3")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
@@ -173,13 +186,22 @@ def test_minimum_version_and_ciphers():
 
 
 def test_network_rbac_on_the_authenticated_principal_decides_after_the_handshake():
-    rbac = {"rbac": {"action": "ALLOW", "policies": [{"name": "spiffe", "principals": [
-        {"authenticated": {"principal_name": {"prefix": "spiffe://proxyfuzz.test/"}}}]}]}}
+    rbac = {
+        "rbac": {
+            "action": "ALLOW",
+            "policies": [
+                {
+                    "name": "spiffe",
+                    "principals": [{"authenticated": {"principal_name": {"prefix": "spiffe://proxyfuzz.test/"}}}],
+                }
+            ],
+        }
+    }
     for certificate, allowed in (("client", True), ("", False)):
         p = tls_l4(rbac, validation=True)
         conn, peer = accept(p)
         peer.start_tls(client_context(certificate), server_side=False)
-        peer.peer_send(b"secret")                            # sent with the client's Finished
+        peer.peer_send(b"secret")  # sent with the client's Finished
         peer.drive()
         p.run()
         p.net.opened[0].io.peer_read()
@@ -192,11 +214,41 @@ def test_alpn_h2_makes_the_auto_codec_speak_http2_and_the_access_log_has_tls():
     import h2.config
     import h2.connection
     import h2.events
-    cfg = {"listeners": [{"name": "web", "address": {"host": "127.0.0.1", "port": 10443}, "filter_chains": [{
-        "tls_context": tls_context(validation=True, alpn=("h2", "http/1.1")),
-        "filters": [{"http_connection_manager": {"access_log": {"path": "/dev/null"}, "route_config": {
-            "virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
-                {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": "ok"}}]}]}}}]}]}]}
+
+    cfg = {
+        "listeners": [
+            {
+                "name": "web",
+                "address": {"host": "127.0.0.1", "port": 10443},
+                "filter_chains": [
+                    {
+                        "tls_context": tls_context(validation=True, alpn=("h2", "http/1.1")),
+                        "filters": [
+                            {
+                                "http_connection_manager": {
+                                    "access_log": {"path": "/dev/null"},
+                                    "route_config": {
+                                        "virtual_hosts": [
+                                            {
+                                                "name": "all",
+                                                "domains": ["*"],
+                                                "routes": [
+                                                    {
+                                                        "match": {"prefix": "/"},
+                                                        "direct_response": {"status": 200, "body": "ok"},
+                                                    }
+                                                ],
+                                            }
+                                        ]
+                                    },
+                                }
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
     p = L4(cfg)
     sink = MemorySink()
     use_sink(p.ctx, "/dev/null", sink)
@@ -204,9 +256,10 @@ def test_alpn_h2_makes_the_auto_codec_speak_http2_and_the_access_log_has_tls():
     assert conn.ssl.alpn == "h2"
     client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     client.initiate_connection()
-    client.send_headers(1, [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "a")],
-                        end_stream=True)
-    peer.peer_send(client.data_to_send())                   # no preface sniffing needed: ALPN chose
+    client.send_headers(
+        1, [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "a")], end_stream=True
+    )
+    peer.peer_send(client.data_to_send())  # no preface sniffing needed: ALPN chose
     p.run()
     events = client.receive_data(peer.peer_read())
     assert any(isinstance(e, h2.events.ResponseReceived) for e in events)
@@ -223,16 +276,22 @@ def upstream_tls_l4(**upstream):
 
 def test_upstream_tls_sends_sni_verifies_and_carries_plaintext():
     ca = {"trusted_ca": {"filename": str(PKI / "ca.pem")}}
-    p = upstream_tls_l4(validation_context={**ca, "match_subject_alt_names": ["*.example.com"]},
-                        tls_certificates=[{"certificate_chain": {"filename": str(PKI / "client.pem")},
-                                           "private_key": {"filename": str(PKI / "client.key")}}])
+    p = upstream_tls_l4(
+        validation_context={**ca, "match_subject_alt_names": ["*.example.com"]},
+        tls_certificates=[
+            {
+                "certificate_chain": {"filename": str(PKI / "client.pem")},
+                "private_key": {"filename": str(PKI / "client.key")},
+            }
+        ],
+    )
     conn, sock = p.accept()
     sock.peer_send(b"ping")
     up, server = p.connect_upstream()
     server.drive()
     p.run()
     assert up.connected and up.ssl.server_name == "backend.example.com"
-    assert server.obj.getpeercert(True)                      # the client certificate was offered
+    assert server.obj.getpeercert(True)  # the client certificate was offered
     assert server.peer_read() == b"ping"
     server.peer_send(b"pong")
     p.run()
@@ -241,9 +300,10 @@ def test_upstream_tls_sends_sni_verifies_and_carries_plaintext():
 
 
 def test_upstream_verification_failures_close_before_connected():
-    for validation, stat in (({"trusted_ca": {"filename": str(PKI / "other-ca.pem")}}, "fail_verify_error"),
-                             ({"trusted_ca": {"filename": str(PKI / "ca.pem")}, "match_subject_alt_names": ["nope"]},
-                              "fail_verify_san")):
+    for validation, stat in (
+        ({"trusted_ca": {"filename": str(PKI / "other-ca.pem")}}, "fail_verify_error"),
+        ({"trusted_ca": {"filename": str(PKI / "ca.pem")}, "match_subject_alt_names": ["nope"]}, "fail_verify_san"),
+    ):
         p = upstream_tls_l4(validation_context=validation)
         conn, sock = p.accept()
         sock.peer_send(b"ping")
@@ -261,11 +321,17 @@ def test_bad_tls_material_is_a_validation_error_with_its_field_path():
     cfg = tcp_config()
     cfg["listeners"][0]["filter_chains"][0]["tls_context"] = ctx
     import json
+
     with pytest.raises(ConfigError) as err:
         load_bytes(json.dumps(cfg).encode(), "json")
     assert "listeners[0].filter_chains[0].tls_context.common_tls_context.tls_certificates[0]" in str(err.value)
-    cfg["listeners"][0]["filter_chains"][0]["tls_context"] = {"common_tls_context": {
-        "tls_certificates": [{"certificate_chain": {"filename": "/nonexistent"}, "private_key": {"inline_string": "x"}}]}}
+    cfg["listeners"][0]["filter_chains"][0]["tls_context"] = {
+        "common_tls_context": {
+            "tls_certificates": [
+                {"certificate_chain": {"filename": "/nonexistent"}, "private_key": {"inline_string": "x"}}
+            ]
+        }
+    }
     with pytest.raises(ConfigError) as err:
         load_bytes(json.dumps(cfg).encode(), "json")
     assert "tls_certificates[0].certificate_chain.filename" in str(err.value)

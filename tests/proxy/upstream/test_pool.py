@@ -28,15 +28,15 @@ def test_max_requests_breaker_answers_503_uo():
 def test_max_pending_breaker_answers_503_uo():
     p = Proxy(basic_config(cluster_extra="\n    max_connections: 1\n    circuit_breakers: {max_pending_requests: 1}"))
     a, b, c = p.client(), p.client(), p.client()
-    a.send(GET)          # opens the one connection allowed, waits for it
-    b.send(GET)          # pending, beside a (a is pending too until the connect completes)
+    a.send(GET)  # opens the one connection allowed, waits for it
+    b.send(GET)  # pending, beside a (a is pending too until the connect completes)
     assert parse_responses(b.read())[0][0] == 503
     assert p.counter("cluster.web.upstream_rq_pending_overflow") == 1
     up = p.upstream().accept()
     up.read()
     up.send(ok())
     assert parse_responses(a.read())[0][0] == 200
-    c.send(GET)          # the connection is idle again: reused
+    c.send(GET)  # the connection is idle again: reused
     assert parse_requests(up.read())
     assert p.new_upstream_count() == 0
 
@@ -47,11 +47,11 @@ def test_max_connections_makes_requests_wait_for_a_free_connection():
     a.send(GET)
     up = p.upstream().accept()
     b.send(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert p.new_upstream_count() == 0        # b waits: the breaker allows one connection
+    assert p.new_upstream_count() == 0  # b waits: the breaker allows one connection
     assert len(parse_requests(up.read())) == 1
     up.send(ok(b"A"))
     assert parse_responses(a.read())[0][2] == b"A"
-    assert parse_requests(up.read())[0][1] == b"/b"   # b got the connection once it was free
+    assert parse_requests(up.read())[0][1] == b"/b"  # b got the connection once it was free
     up.send(ok(b"B"))
     assert parse_responses(b.read())[0][2] == b"B"
 
@@ -82,25 +82,33 @@ def test_connect_timeout_is_503_uf_on_virtual_time():
 
 
 def test_connect_failure_is_retried_then_succeeds():
-    p = Proxy(basic_config(routes="""
+    p = Proxy(
+        basic_config(
+            routes="""
                       - match: {prefix: "/"}
-                        route: {cluster: web, retry_policy: {num_retries: 2}}"""))
+                        route: {cluster: web, retry_policy: {num_retries: 2}}"""
+        )
+    )
     c = p.client()
     c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody")
     p.upstream().refuse()
     p.upstream().refuse()
     up = p.upstream().accept()
     [(method, _, _, body)] = parse_requests(up.read())
-    assert (method, body) == (b"POST", b"body")    # the body waited for a connection
+    assert (method, body) == (b"POST", b"body")  # the body waited for a connection
     up.send(ok())
     assert parse_responses(c.read())[0][0] == 200
     assert p.counter("cluster.web.upstream_rq_retry") == 2
 
 
 def test_retries_are_bounded():
-    p = Proxy(basic_config(routes="""
+    p = Proxy(
+        basic_config(
+            routes="""
                       - match: {prefix: "/"}
-                        route: {cluster: web, retry_policy: {num_retries: 1}}"""))
+                        route: {cluster: web, retry_policy: {num_retries: 1}}"""
+        )
+    )
     c = p.client()
     c.send(GET)
     p.upstream().refuse()
@@ -111,8 +119,10 @@ def test_retries_are_bounded():
 
 
 def test_round_robin_spreads_new_connections_over_endpoints():
-    cfg = basic_config().replace("endpoints: [{host: 127.0.0.1, port: 9080}]",
-                                 "endpoints: [{host: 127.0.0.1, port: 9080}, {host: 127.0.0.2, port: 9081}]")
+    cfg = basic_config().replace(
+        "endpoints: [{host: 127.0.0.1, port: 9080}]",
+        "endpoints: [{host: 127.0.0.1, port: 9080}, {host: 127.0.0.2, port: 9081}]",
+    )
     p = Proxy(cfg)
     a, b = p.client(), p.client()
     a.send(GET)
@@ -137,18 +147,20 @@ def test_a_response_that_fills_a_slow_clients_buffer_leaves_the_pooled_connectio
     pushes the client's write buffer over its high watermark; the router's pause must not land on
     the closed stream, or the idle connection goes back to the pool unreadable and the next request
     on it hangs until the route timeout."""
-    cfg = basic_config().replace("    filter_chains:", "    per_connection_buffer_limit_bytes: 1024\n    filter_chains:")
+    cfg = basic_config().replace(
+        "    filter_chains:", "    per_connection_buffer_limit_bytes: 1024\n    filter_chains:"
+    )
     p = Proxy(cfg)
     slow = p.client()
     slow.send(GET)
     up = p.upstream().accept()
     up.read()
-    up.send(ok(b"x" * 4000))               # one read: the whole response, past the 1 KiB buffer
+    up.send(ok(b"x" * 4000))  # one read: the whole response, past the 1 KiB buffer
     assert up.conn.reading_enabled
     other = p.client()
     other.send(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert p.new_upstream_count() == 0      # the idle pooled connection is reused ...
+    assert p.new_upstream_count() == 0  # the idle pooled connection is reused ...
     assert parse_requests(up.read())[0][1] == b"/next"
-    up.send(ok(b"next"))                    # ... and its answer is read
+    up.send(ok(b"next"))  # ... and its answer is read
     assert parse_responses(other.read()) == [(200, {b"content-length": b"4"}, b"next")]
     assert parse_responses(slow.read())[0][2] == b"x" * 4000

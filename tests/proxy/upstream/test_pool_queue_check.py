@@ -9,10 +9,20 @@ from tests.fuzz.test_liveness import GET, fails, http, run
 H2_ONE_CONNECTION = "protocol: HTTP2\n  max_connections: 1"
 # The upstream allows 2 streams (settings byte 0x02); three clients; the oldest stream is answered
 # while the second stays open.
-THREE_ON_TWO_SLOTS = [A("upstream_settings", value=0x02), A("send", payload=GET), A("upstream_connect"),
-                      A("upstream_read"), A("connect"), A("send", 1, payload=GET), A("connect"),
-                      A("send", 2, payload=GET), A("upstream_read"),
-                      A("upstream_http", value=1, payload=b"\x00\x02ok"), A("upstream_read"), A("read", 0)]
+THREE_ON_TWO_SLOTS = [
+    A("upstream_settings", value=0x02),
+    A("send", payload=GET),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("connect"),
+    A("send", 1, payload=GET),
+    A("connect"),
+    A("send", 2, payload=GET),
+    A("upstream_read"),
+    A("upstream_http", value=1, payload=b"\x00\x02ok"),
+    A("upstream_read"),
+    A("read", 0),
+]
 
 
 def test_a_freed_http2_slot_serves_the_queued_request_at_once():
@@ -30,6 +40,7 @@ def test_a_pool_that_serves_its_queue_only_when_a_connection_is_idle_is_found(mo
             pc.conn.close()
         if not pc.active:
             self._serve_pending()
+
     monkeypatch.setattr(ClusterHttpPool, "on_stream_closed", on_stream_closed)
     err = fails("stall_pool_queue", http(cluster=H2_ONE_CONNECTION), THREE_ON_TWO_SLOTS)
     assert "after an action" in err.detail

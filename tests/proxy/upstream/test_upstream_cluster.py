@@ -17,7 +17,9 @@ def manager(cluster=None, seed=0):
     return ctx, d, net
 
 
-THREE = {"endpoints": [{"host": "10.0.0.1", "port": 1}, {"host": "10.0.0.2", "port": 2}, {"host": "10.0.0.3", "port": 3}]}
+THREE = {
+    "endpoints": [{"host": "10.0.0.1", "port": 1}, {"host": "10.0.0.2", "port": 2}, {"host": "10.0.0.3", "port": 3}]
+}
 
 
 def test_round_robin_cycles_through_the_endpoints_in_order():
@@ -31,6 +33,7 @@ def test_random_is_deterministic_for_a_seed_and_uses_every_host():
     def picks(seed):
         ctx, d, net = manager({**THREE, "lb_policy": "RANDOM"}, seed=seed)
         return [ctx.cluster_manager.tcp_conn_for_cluster("echo")[1].port for _ in range(60)]
+
     assert picks(3) == picks(3)
     assert set(picks(3)) == {1, 2, 3}
     assert picks(3) != picks(4)
@@ -93,4 +96,8 @@ def test_upstream_connections_get_the_cluster_buffer_limit():
 def test_defaults_when_the_optional_fields_are_unset():
     c = BuiltCluster.from_config(bootstrap(tcp_config()).clusters[0])
     assert (c.connect_timeout_ms, c.max_connections, c.buffer_limit, c.lb_policy) == (
-        DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, 1 << 20, "round_robin")
+        DEFAULT_CONNECT_TIMEOUT_MS,
+        DEFAULT_MAX_CONNECTIONS,
+        1 << 20,
+        "round_robin",
+    )
