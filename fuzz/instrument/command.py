@@ -2,6 +2,7 @@
 
     python -m fuzz instrumentation scan [NAME]   what each harness reaches; proposed policy; diff
     python -m fuzz instrumentation check         fails naming harness and module on a stale policy
+                                                 (judged on the committed seeds; scan also reads work/corpus)
 
 The proposal for a harness is: modules executed while replaying its corpus, in its scope
 (`proxy.*`, plus e.g. `h11` for codec harnesses), never the engine, harnesses, generators or
@@ -25,9 +26,13 @@ class Finding:
         return f"{self.harness}: {self.module}: {self.problem}"
 
 
-def reach_of(spec: HarnessSpec, layout: Layout) -> Reach:
+def reach_of(spec: HarnessSpec, layout: Layout, *, local: bool = True) -> Reach:
+    """What the harness executes on its committed seeds and, with `local`, on the corpus local
+    fuzzing runs grew in work/corpus/NAME (scan proposes from both; check judges the repository by
+    what it holds, so a clean clone and a fuzzed tree get the same answer)."""
     from fuzz.runner import child_env
-    inputs = [spec.seeds, layout.work_corpus(spec.name)]
+
+    inputs = [spec.seeds] + ([layout.work_corpus(spec.name)] if local else [])
     return measure(spec.path, layout.policy_file, inputs, child_env(layout, "none"), layout.root)
 
 
@@ -48,8 +53,14 @@ def findings(hp: policies.HarnessPolicy, reach: Reach) -> list[Finding]:
             out.append(Finding(hp.name, entry.pattern, "listed in the policy but never reached by the corpus"))
     for module in proposal(hp, reach):
         if not hp.selects(module):
-            out.append(Finding(hp.name, module, f"reached and in scope ({', '.join(hp.scope)}) but not "
-                                                f"in the policy (list it, or exclude it with a reason)"))
+            out.append(
+                Finding(
+                    hp.name,
+                    module,
+                    f"reached and in scope ({', '.join(hp.scope)}) but not "
+                    f"in the policy (list it, or exclude it with a reason)",
+                )
+            )
     return out
 
 
@@ -61,14 +72,17 @@ def _policy_file(layout: Layout) -> policies.PolicyFile:
 
 def check(layout: Layout) -> list[Finding]:
     from fuzz.harness import discover
+
     pf = _policy_file(layout)
     specs = discover(layout)
     names = {s.name for s in specs}
-    out = [Finding(name, "-", f"[harness.{name}] names no harness in {layout.harnesses}")
-           for name in sorted(set(pf.sections) - names)]
+    out = [
+        Finding(name, "-", f"[harness.{name}] names no harness in {layout.harnesses}")
+        for name in sorted(set(pf.sections) - names)
+    ]
     for spec in specs:
         try:
-            out += findings(pf.for_harness(spec.name), reach_of(spec, layout))
+            out += findings(pf.for_harness(spec.name), reach_of(spec, layout, local=False))
         except ScanError as exc:
             out.append(Finding(spec.name, "-", str(exc)))
     return out
@@ -79,17 +93,22 @@ def scan_report(spec: HarnessSpec, layout: Layout, pf: policies.PolicyFile) -> s
     reach = reach_of(spec, layout)
     proposed, selected = proposal(hp, reach), current(hp, reach)
     static_in_scope = sorted(m for m in reach.static if hp.in_scope(m))
-    lines = [f"== {spec.name}: {reach.inputs} input(s) replayed (the empty input plus the corpus)",
-             f"   scope: {', '.join(hp.scope)}",
-             f"   static import closure: {len(reach.static)} modules, {len(static_in_scope)} in scope",
-             f"   executed during TestOneInput: {len(reach.executed)} modules, {len(proposed)} in scope"]
+    lines = [
+        f"== {spec.name}: {reach.inputs} input(s) replayed (the empty input plus the corpus)",
+        f"   scope: {', '.join(hp.scope)}",
+        f"   static import closure: {len(reach.static)} modules, {len(static_in_scope)} in scope",
+        f"   executed during TestOneInput: {len(reach.executed)} modules, {len(proposed)} in scope",
+    ]
     unexecuted = sorted(set(static_in_scope) - set(reach.executed) - {m for m in static_in_scope if hp.excluded(m)})
     if unexecuted:
         lines.append("   in scope, imported, never executed by the corpus: " + ", ".join(unexecuted))
-    lines.append(f"   proposed policy ({len(proposed)} modules) vs {pf.path.name if pf.path else 'file'} "
-                 f"({len(selected)} selected):")
-    diff = [f"     + {m}" for m in proposed if m not in selected] + \
-           [f"     - {m}" for m in selected if m not in proposed]
+    lines.append(
+        f"   proposed policy ({len(proposed)} modules) vs {pf.path.name if pf.path else 'file'} "
+        f"({len(selected)} selected):"
+    )
+    diff = [f"     + {m}" for m in proposed if m not in selected] + [
+        f"     - {m}" for m in selected if m not in proposed
+    ]
     lines += diff or ["     (no difference)"]
     reasons = {e.pattern: e.reason for e in hp.modules}
     lines.append(f"\n[harness.{spec.name}]")
@@ -108,8 +127,11 @@ def scan_report(spec: HarnessSpec, layout: Layout, pf: policies.PolicyFile) -> s
 def main(argv: list[str]) -> int:
     import argparse
     from fuzz.harness import add_layout_arguments, discover, find, layout_from_args
-    parser = argparse.ArgumentParser(prog="python -m fuzz instrumentation",
-                                     description="Reachability scan and policy check for instrumentation.toml.")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fuzz instrumentation",
+        description="Reachability scan and policy check for instrumentation.toml.",
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     scan = sub.add_parser("scan", help="measure reachability and propose a policy")
     scan.add_argument("name", nargs="?")

@@ -12,14 +12,22 @@ from engine_layout import REPO, fuzz, make_layout
 from fuzz.instrument import policy as policies
 from fuzz.instrument.policy import PolicyError, matches, parse
 
-DEMO_MODULES = ["h11._connection", "h11._events", "h11._headers", "h11._readers",
-                "h11._receivebuffer", "h11._state", "h11._util"]
+DEMO_MODULES = [
+    "h11._connection",
+    "h11._events",
+    "h11._headers",
+    "h11._readers",
+    "h11._receivebuffer",
+    "h11._state",
+    "h11._util",
+]
 
 
 # --- the policy file --------------------------------------------------------------------------
 
+
 def test_policy_file_parses_default_and_sections():
-    pf = parse('''
+    pf = parse("""
 [default]
 policy = "project"
 scope = ["proxy"]
@@ -31,12 +39,12 @@ scope = ["proxy", "h11"]
 "h11._readers" = "the parser"
 [harness.h1.exclude]
 "proxy.http.headers" = "data classes only"
-''')
+""")
     assert pf.default_policy == "project" and "yaml" in pf.never and "fuzz" in pf.never
     hp = pf.for_harness("h1")
     assert hp.selects("proxy.http.h1") and hp.selects("h11._readers")
-    assert not hp.selects("proxy.http.headers")       # excluded
-    assert not hp.selects("proxy.http")               # "pkg.*" is below pkg, not pkg itself
+    assert not hp.selects("proxy.http.headers")  # excluded
+    assert not hp.selects("proxy.http")  # "pkg.*" is below pkg, not pkg itself
     assert not hp.selects("h11._writers") and not hp.selects("h11")
     assert hp.in_scope("h11._writers") and not hp.in_scope("yaml.reader")
     other = pf.for_harness("unknown")
@@ -48,17 +56,20 @@ def test_patterns():
     assert matches("a.b.c", "a.*") and not matches("a", "a.*") and not matches("ab.c", "a.*")
 
 
-@pytest.mark.parametrize("text, message", [
-    ('[harness.x.modules]\n"proxy.a" = ""\n', "needs a one-line reason"),
-    ('[harness.x.modules]\n"proxy.a" = 3\n', "needs a one-line reason"),
-    ('[harness.x.modules]\n"hypothesis.core" = "why not"\n', "never instrumented"),
-    ('[harness.x.modules]\n"fuzz.session" = "driver"\n', "never instrumented"),
-    ('[harness.x.modules]\n"proxy..a" = "r"\n', "not a module name"),
-    ('[harness.x]\nmodulez = {}\n', "unknown key"),
-    ('[default]\npolicy = "some"\n', "expected one of all, project, derived"),
-    ('[defaults]\n', "unknown top-level table"),
-    ('[default\n', "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[harness.x.modules]\n"proxy.a" = ""\n', "needs a one-line reason"),
+        ('[harness.x.modules]\n"proxy.a" = 3\n', "needs a one-line reason"),
+        ('[harness.x.modules]\n"hypothesis.core" = "why not"\n', "never instrumented"),
+        ('[harness.x.modules]\n"fuzz.session" = "driver"\n', "never instrumented"),
+        ('[harness.x.modules]\n"proxy..a" = "r"\n', "not a module name"),
+        ("[harness.x]\nmodulez = {}\n", "unknown key"),
+        ('[default]\npolicy = "some"\n', "expected one of all, project, derived"),
+        ("[defaults]\n", "unknown top-level table"),
+        ("[default\n", "not valid TOML"),
+    ],
+)
 def test_policy_file_errors_name_the_problem(text, message):
     with pytest.raises(PolicyError, match=message):
         parse(text)
@@ -71,7 +82,7 @@ def test_repository_policy_file_parses():
 
 # --- the import hook --------------------------------------------------------------------------
 
-PROBE = r'''
+PROBE = r"""
 import json, sys, types
 from fuzz import harness
 {pre}
@@ -91,13 +102,19 @@ def patched(mod):
 names = sorted(n for n in sys.modules if n == "h11" or n.startswith("h11."))
 print(json.dumps({"report": harness.last_report().as_dict(),
                   "patched": sorted(n for n in names if patched(sys.modules[n]))}))
-'''
+"""
 
 
 def probe(policy, policy_file, pre=""):
     env = dict(os.environ, PYTHONPATH=str(REPO), PROXYFUZZ_POLICY_FILE=str(policy_file))
-    out = subprocess.run([sys.executable, "-c", PROBE.replace("{pre}", pre), policy], env=env, cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.replace("{pre}", pre), policy],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
 
@@ -107,20 +124,32 @@ def test_derived_policy_instruments_exactly_the_listed_modules(tmp_path):
     result, stderr = probe("derived", root / "instrumentation.toml")
     report = result["report"]
     assert sorted(report["modules"]) == DEMO_MODULES
-    assert result["patched"] == DEMO_MODULES          # h11, h11._abnf, h11._writers ... untouched
+    assert result["patched"] == DEMO_MODULES  # h11, h11._abnf, h11._writers ... untouched
     assert all(m["functions"] > 0 and m["counters"] > 0 for m in report["modules"].values())
     assert report["counters"] == sum(m["counters"] for m in report["modules"].values())
-    assert (f"policy=derived modules=7 functions={report['functions']} counters={report['counters']}"
-            in stderr)
+    assert f"policy=derived modules=7 functions={report['functions']} counters={report['counters']}" in stderr
 
 
 def test_package_pattern_and_exclude(tmp_path):
     toml = tmp_path / "p.toml"
-    toml.write_text('[harness.demo]\nscope = ["h11"]\n[harness.demo.modules]\n"h11.*" = "all of h11"\n'
-                    '[harness.demo.exclude]\n"h11._version" = "a constant"\n')
+    toml.write_text(
+        '[harness.demo]\nscope = ["h11"]\n[harness.demo.modules]\n"h11.*" = "all of h11"\n'
+        '[harness.demo.exclude]\n"h11._version" = "a constant"\n'
+    )
     result, _ = probe("derived", toml)
-    expected = sorted(["h11._abnf", "h11._connection", "h11._events", "h11._headers", "h11._readers",
-                       "h11._receivebuffer", "h11._state", "h11._util", "h11._writers"])
+    expected = sorted(
+        [
+            "h11._abnf",
+            "h11._connection",
+            "h11._events",
+            "h11._headers",
+            "h11._readers",
+            "h11._receivebuffer",
+            "h11._state",
+            "h11._util",
+            "h11._writers",
+        ]
+    )
     assert sorted(result["report"]["modules"]) == expected
     assert "h11" not in result["report"]["modules"] and "h11._version" not in result["report"]["modules"]
 
@@ -160,6 +189,7 @@ def test_policy_none_instruments_nothing(tmp_path):
 
 # --- scan and check ---------------------------------------------------------------------------
 
+
 def test_check_passes_on_the_measured_policy(tmp_path):
     root = make_layout(tmp_path / "repo")
     out = fuzz(root, "instrumentation", "check")
@@ -197,6 +227,41 @@ def test_scan_proposes_executed_in_scope_modules_and_diffs(tmp_path):
 def test_repository_policy_passes_check():
     """What `make test` runs: every real harness's policy matches what it reaches."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    out = subprocess.run([sys.executable, "-m", "fuzz", "instrumentation", "check"], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "fuzz", "instrumentation", "check"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_check_judges_the_committed_seeds_and_scan_also_reads_the_local_corpus(tmp_path, monkeypatch):
+    """make test must answer the same on a fuzzed tree and on a clean clone: `check` replays the
+    committed seeds only; `scan` (the proposal) also replays work/corpus/NAME."""
+    from fuzz.harness import Layout, discover
+    from fuzz.instrument import command, scan
+
+    root = make_layout(tmp_path / "repo")
+    layout = Layout(
+        root=root,
+        harnesses=root / "harnesses",
+        corpus=root / "corpus",
+        work=root / "work",
+        reports=root / "reports",
+        policy_file=root / "instrumentation.toml",
+    )
+    replayed = []
+
+    def fake_measure(path, policy_file, inputs, env, cwd):
+        replayed.append([str(p) for p in inputs])
+        return scan.Reach(static=frozenset(), loaded=frozenset(), executed={}, inputs=0)
+
+    monkeypatch.setattr(command, "measure", fake_measure)
+    [spec] = discover(layout)
+    command.check(layout)
+    command.reach_of(spec, layout)
+    assert replayed[0] == [str(spec.seeds)]
+    assert replayed[1] == [str(spec.seeds), str(layout.work_corpus("demo"))]
