@@ -11,7 +11,7 @@ Runtime API, used by the harness file itself:
     with harness.instrumented("NAME"):        # counters on the policy's modules only
         from proxy.http import h1
 
-    @harness.allow(h1.ProtocolError)          # expected outcomes; anything else is a crash
+    @harness.allow(h1.ProtocolViolation)          # expected outcomes; anything else is a crash
     def TestOneInput(data): ...
 
     atheris.Setup(sys.argv, TestOneInput, **harness.mutators("NAME"))   # structure-aware mutator

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Raw bytes into the HTTP/1.1 client codec as the response to a GET and to a HEAD request.
 
-Oracles (fuzz/targets/h1.py): nothing but ProtocolError events may come out of bad input; one
+Oracles (fuzz/targets/h1.py): nothing but ProtocolViolation events may come out of bad input; one
 chunk, byte at a time and an input-chosen split agree; every response the codec accepts is one RFC
 9112's strict grammar accepts with the same meaning (fuzz/targets/reference.py); an accepted
 response re-serialised by the server codec parses back to the same response.

@@ -27,7 +27,7 @@ from proxy.http.codec import (
     CodecUsageError,
     Data,
     InformationalResponse,
-    ProtocolError,
+    ProtocolViolation,
     RequestHeaders,
     ResponseHeaders,
     StreamReset,
@@ -77,7 +77,7 @@ def canonical(events: list) -> list:
             open_data.clear()
         else:
             open_data.pop(sid, None)
-        if isinstance(ev, ProtocolError) and ev.earlier_streams_live:
+        if isinstance(ev, ProtocolViolation) and ev.earlier_streams_live:
             # Whether earlier requests were still unanswered when the bad one came depends on when
             # the owner answered them (a split decides), not on the bytes; the replies are compared
             # as the bytes written back.
@@ -106,7 +106,7 @@ class Seen:
         return self.head
 
 
-def messages(events: list) -> tuple[list[Seen], list[ProtocolError]]:
+def messages(events: list) -> tuple[list[Seen], list[ProtocolViolation]]:
     """The messages the codec accepted, in order, and its protocol errors."""
     seen: list[Seen] = []
     by_stream: dict[int, Seen] = {}
@@ -126,8 +126,8 @@ def messages(events: list) -> tuple[list[Seen], list[ProtocolError]]:
                 open_msg.ended = ev.end_stream
             else:
                 open_msg.trailers, open_msg.ended = ev.headers, True
-        elif isinstance(ev, (StreamReset, ProtocolError)):
-            if isinstance(ev, ProtocolError):
+        elif isinstance(ev, (StreamReset, ProtocolViolation)):
+            if isinstance(ev, ProtocolViolation):
                 errors.append(ev)
             if ev.stream_id in by_stream:
                 by_stream[ev.stream_id].failed = True
@@ -173,7 +173,7 @@ def settled(events: list) -> tuple[list, dict[int, bytes]]:
     """canonical(events) without the body bytes of streams that end in an error or reset, and those
     bytes apart. A streaming codec delivers body bytes before it can see a later error in the same
     stream: how many depends on the split, so for such a stream the splits must only agree on a prefix."""
-    dead = {ev.stream_id for ev in events if isinstance(ev, (ProtocolError, StreamReset)) and ev.stream_id}
+    dead = {ev.stream_id for ev in events if isinstance(ev, (ProtocolViolation, StreamReset)) and ev.stream_id}
     partial: dict[int, bytes] = {}
     for ev in events:
         if isinstance(ev, Data) and ev.stream_id in dead:
@@ -265,7 +265,7 @@ def _check_accepted_against_reference(kind: str, seen: list[Seen], ref: list[ref
             _compare_body(kind, i, msg, r)
 
 
-def _check_refusals(seen: list[Seen], errors: list[ProtocolError], ref: list[reference.Message]) -> None:
+def _check_refusals(seen: list[Seen], errors: list[ProtocolViolation], ref: list[reference.Message]) -> None:
     for err in errors:
         i = len(seen) if err.stream_id is None else err.stream_id - 1
         if i < len(ref) and ref[i].state == "complete" and not ref[i].notes:

@@ -9,7 +9,7 @@ hands out with its own small frame reader, so the judgement does not share code 
 
 Oracles (InvariantViolation names):
 - h2_flood_unchecked: a limit was exceeded and the codec went on: an inbound run over the limit
-  did not end in a connection-level ProtocolError, or more frames wait in the outbound queue than
+  did not end in a connection-level ProtocolViolation, or more frames wait in the outbound queue than
   the codec may hand out;
 - h2_flood_uncounted: the codec gave up on the connection for a flood and no counter in its
   `stats` says so;

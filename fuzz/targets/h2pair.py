@@ -12,7 +12,7 @@ atheris.FuzzedDataProvider, capped at MAX_ACTIONS:
     configuration allows).
 
 Oracles (InvariantViolation names):
-- h2_input_raised: any exception out of receive_data (input never raises; a ProtocolError is the
+- h2_input_raised: any exception out of receive_data (input never raises; a ProtocolViolation is the
   only way bad bytes may come out);
 - h2_command_refused: a command the driver's model says is legal raised CodecUsageError;
 - h2_hpack_roundtrip: hpack's Decoder does not give back the header list its Encoder encoded;
@@ -69,7 +69,7 @@ from proxy.http.codec import (
     Data,
     HeaderListTooLarge,
     InformationalResponse,
-    ProtocolError,
+    ProtocolViolation,
     RequestHeaders,
     ResponseHeaders,
     StreamReset,
@@ -177,7 +177,7 @@ class Side:
         self.queue: list[bytes] = Fragments()
         self.sent: dict[int, Sent] = {}
         self.got: dict[int, Got] = {}
-        self.conn_dead = False  # a connection-level ProtocolError was emitted
+        self.conn_dead = False  # a connection-level ProtocolViolation was emitted
         self.closed_seen = False  # a ConnectionClosed was emitted (the peer closed or sent GOAWAY)
         self.tainted = False  # bytes towards this side were mutated, reordered or injected
         self.events: list = []
@@ -289,9 +289,9 @@ class Pair:
     def observe(self, side: Side, ev) -> None:
         side.events.append(ev)
         if side.conn_dead:
-            _fail("h2_event_after_end", f"{side.name}: {ev!r} after a connection-level ProtocolError")
+            _fail("h2_event_after_end", f"{side.name}: {ev!r} after a connection-level ProtocolViolation")
         sid = getattr(ev, "stream_id", None)
-        if isinstance(ev, ProtocolError) and sid is None:
+        if isinstance(ev, ProtocolViolation) and sid is None:
             side.conn_dead = True
             if not (self.client.tainted or self.server.tainted) and ev.error_code != ENHANCE_YOUR_CALM:
                 # RFC 9113 5.4: what the other codec sends unaltered is valid HTTP/2; even a stream
@@ -331,12 +331,12 @@ class Pair:
             else:
                 got.trailers, got.ended = ev.headers, True
             self.check_body(side, sid, got)
-        elif isinstance(ev, (StreamReset, ProtocolError)):
+        elif isinstance(ev, (StreamReset, ProtocolViolation)):
             if got is not None and got.dead:
                 _fail("h2_event_after_end", f"{side.name}: {ev!r} after stream {sid} was reset")
             got = side.got.setdefault(sid, Got())
             got.dead, got.unconsumed = True, 0
-            if isinstance(ev, ProtocolError) and side is self.server and not side.tainted:
+            if isinstance(ev, ProtocolViolation) and side is self.server and not side.tainted:
                 sent = self.client.sent.get(sid)
                 if sent is not None and sent.head is not None:
                     _fail("h2_request_mismatch", f"server refused the client's valid request {sid}: {ev.reason}")
@@ -773,7 +773,9 @@ def check_liveness(pair: Pair) -> None:
 # ------------------------------------------------------------------------------ capture mode
 def _stable(events: list) -> list:
     """Events with memory addresses in error reasons masked (hpack's messages embed a memoryview repr)."""
-    return [replace(e, reason=_ADDRESS.sub("at 0x?", e.reason)) if isinstance(e, ProtocolError) else e for e in events]
+    return [
+        replace(e, reason=_ADDRESS.sub("at 0x?", e.reason)) if isinstance(e, ProtocolViolation) else e for e in events
+    ]
 
 
 def run_capture(data: bytes) -> list:

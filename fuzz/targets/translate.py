@@ -46,7 +46,7 @@ from proxy.http.codec import (
     CodecUsageError,
     Data,
     HeaderListTooLarge,
-    ProtocolError,
+    ProtocolViolation,
     RequestHeaders,
     StreamReset,
     Trailers,
@@ -106,7 +106,7 @@ def accept(kind: Kind, data: bytes) -> list[Message]:
                     finish(ev.stream_id, [])
             elif isinstance(ev, Trailers) and ev.stream_id in state:
                 finish(ev.stream_id, ev.headers)
-            elif isinstance(ev, (StreamReset, ProtocolError)) and ev.stream_id in state:
+            elif isinstance(ev, (StreamReset, ProtocolViolation)) and ev.stream_id in state:
                 state.pop(ev.stream_id)
 
     def finish(sid, trailers):

@@ -21,7 +21,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "Data": "codec",
         "Trailers": "codec",
         "StreamReset": "codec",
-        "ProtocolError": "codec",
+        "ProtocolViolation": "codec",
         "ConnectionClosed": "codec",
         "create_server_codec": "codec_select",
         "create_client_codec": "codec_select",

@@ -8,7 +8,7 @@ with `data_to_send()`. No call blocks, reads a clock or touches a socket, and th
 any split produce the same events once data is concatenated per stream (split invariance).
 
 Input never raises. Whatever the peer sends, `receive_data` returns events; bad input becomes a
-`ProtocolError` event. `receive_data(b"")` means the peer closed its side (EOF).
+`ProtocolViolation` event. `receive_data(b"")` means the peer closed its side (EOF).
 
 Streams. Every request/response exchange is a stream with an integer id (HTTP/1.1: 1, 2, 3, ...
 in request order; HTTP/2: the wire stream id). Per direction a stream carries, in order:
@@ -17,10 +17,10 @@ headers event with `end_stream=True`, a `Data` with `end_stream=True` (possibly 
 `Trailers` (which always end it). Informational responses (1xx) come before the final headers.
 
 Errors and ends.
-- `ProtocolError(stream_id=N)`: stream N is dead (bad body, malformed HTTP/2 request). The codec
+- `ProtocolViolation(stream_id=N)`: stream N is dead (bad body, malformed HTTP/2 request). The codec
   has already answered the peer (HTTP/1.1: the `status` response and a close, or only the close when
   N's response had begun, `status` None; HTTP/2: RST_STREAM). Later sends on N are ignored.
-- `ProtocolError(stream_id=None)`: the connection is dead. The codec has queued its last bytes
+- `ProtocolViolation(stream_id=None)`: the connection is dead. The codec has queued its last bytes
   (an HTTP/1.1 error response, or an HTTP/2 GOAWAY) and `wants_close` is True. Every open stream
   is over; no separate `StreamReset` follows. No further events are produced. HTTP/1.1 is the
   exception that `earlier_streams_live` marks: the requests before the bad one arrived whole and
@@ -36,7 +36,7 @@ have seen the reset yet). Headers passed to send functions are protocol-neutral:
 connection-specific fields (connection, keep-alive, proxy-connection, transfer-encoding, upgrade)
 and chooses the framing itself; from trailers it also drops the fields RFC 9110 6.5.1 keeps out of
 them (headers.TRAILER_FORBIDDEN). Received trailers holding such a field, or a name that is not a
-lowercase token, make the message malformed (a ProtocolError for its stream). A header or trailer
+lowercase token, make the message malformed (a ProtocolViolation for its stream). A header or trailer
 section larger than the peer accepts is refused with `HeaderListTooLarge` before anything is sent.
 
 Flow control. Body bytes delivered in `Data` events count against the peer's send window until
@@ -125,15 +125,59 @@ class StreamReset:
     error_code: int | None = None  # HTTP/2 error code when the peer sent RST_STREAM
 
 
+# Stable codes of ProtocolViolation: tests, stats and triage match on these, never on the free-text
+# reason. HTTP/1.1 server codecs: the status they answer with (RFC 9110 15.5/15.6 reason phrases);
+# HTTP/1.1 client codecs: the upstream's response is invalid; HTTP/2: the error code (RFC 9113 7).
+H1_CODES = {
+    400: "bad_request",
+    431: "request_header_fields_too_large",
+    501: "not_implemented",
+    505: "http_version_not_supported",
+}
+INVALID_RESPONSE = "invalid_response"
+H2_CODES = {
+    0x0: "no_error",
+    0x1: "protocol_error",
+    0x2: "internal_error",
+    0x3: "flow_control_error",
+    0x4: "settings_timeout",
+    0x5: "stream_closed",
+    0x6: "frame_size_error",
+    0x7: "refused_stream",
+    0x8: "cancel",
+    0x9: "compression_error",
+    0xA: "connect_error",
+    0xB: "enhance_your_calm",
+    0xC: "inadequate_security",
+    0xD: "http_1_1_required",
+}
+
+
+def violation_code(status: int | None, error_code: int | None) -> str:
+    """The stable code of a violation the codec answered with `status` (HTTP/1.1) or `error_code` (HTTP/2)."""
+    if error_code is not None:
+        return "h2_" + H2_CODES.get(error_code, f"error_{error_code:#x}")
+    if status is not None:
+        return H1_CODES.get(status, f"status_{status}")
+    return "malformed"
+
+
 @dataclass(frozen=True)
-class ProtocolError:
-    reason: str
+class ProtocolViolation:
+    """The peer broke the protocol: an event the codec reports (not an exception it raises)."""
+
+    reason: str  # free text for people; match on `code`
     status: int | None = None  # HTTP/1.1: the status the codec answered with (400, 431, 501, 505, 502)
     error_code: int | None = None  # HTTP/2: RST_STREAM / GOAWAY error code
     stream_id: int | None = None  # None: the whole connection
     # stream_id None, HTTP/1.1: the requests received whole before the bad input still get their
     # responses; the codec's error response follows them in order, then the connection closes.
     earlier_streams_live: bool = False
+    code: str = ""  # stable (H1_CODES, INVALID_RESPONSE, "h2_" + H2_CODES); derived when not given
+
+    def __post_init__(self) -> None:
+        if not self.code:
+            object.__setattr__(self, "code", violation_code(self.status, self.error_code))
 
 
 @dataclass(frozen=True)
@@ -150,7 +194,7 @@ Event = (
     | Data
     | Trailers
     | StreamReset
-    | ProtocolError
+    | ProtocolViolation
     | ConnectionClosed
 )
 
@@ -232,7 +276,7 @@ class ServerCodec(_Codec):
         raise NotImplementedError
 
     def answered_itself(self, stream_id: int) -> bool:
-        """True when the codec put its own error response (the `status` of the stream's ProtocolError)
+        """True when the codec put its own error response (the `status` of the stream's ProtocolViolation)
         in place of whatever the owner sends on stream N: the owner's response never reaches the peer."""
         return False
 
@@ -277,10 +321,12 @@ __all__ = [
     "HeaderListTooLarge",
     "Headers",
     "InformationalResponse",
-    "ProtocolError",
+    "INVALID_RESPONSE",
+    "ProtocolViolation",
     "RequestHeaders",
     "ResponseHeaders",
     "ServerCodec",
     "StreamReset",
     "Trailers",
+    "violation_code",
 ]

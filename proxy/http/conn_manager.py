@@ -55,7 +55,7 @@ from .codec import (
     Data,
     Event,
     HeaderListTooLarge,
-    ProtocolError,
+    ProtocolViolation,
     RequestHeaders,
     ServerCodec,
     StreamReset,
@@ -489,9 +489,9 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         if isinstance(ev, RequestHeaders):
             self._new_stream(ev)
             return
-        if isinstance(ev, ProtocolError) and ev.status is not None:
+        if isinstance(ev, ProtocolViolation) and ev.status is not None:
             self.count_response(ev.status)  # the codec's own error reply (HTTP/1.1 400, 505, ...)
-        if isinstance(ev, ProtocolError) and ev.stream_id is None:
+        if isinstance(ev, ProtocolViolation) and ev.stream_id is None:
             self.stats.inc("downstream_cx_protocol_error")
             if ev.earlier_streams_live:
                 return  # HTTP/1.1 pipelining: the earlier requests are answered, then the codec's error reply
@@ -521,7 +521,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
                 stream.chain.decode_trailers(trailers)
         elif isinstance(ev, StreamReset):
             stream.peer_gone(ev.reason)
-        elif isinstance(ev, ProtocolError):
+        elif isinstance(ev, ProtocolViolation):
             self.stats.inc("downstream_rq_protocol_error")
             stream.peer_gone(f"protocol error: {ev.reason}", "DPE")
 

@@ -32,13 +32,15 @@ from proxy.http.codec import (
     Data,
     Event,
     Headers,
+    INVALID_RESPONSE,
     InformationalResponse,
-    ProtocolError,
+    ProtocolViolation,
     RequestHeaders,
     ResponseHeaders,
     ServerCodec,
     StreamReset,
     Trailers,
+    violation_code,
 )
 from proxy.http.headers import is_field_value, is_target, is_token, sendable_trailers, strip_hop_by_hop
 
@@ -321,11 +323,12 @@ class H1ServerCodec(_Input, ServerCodec):
             self._input_done = True  # the request asked for close (or HTTP/1.0): nothing after it counts
             self._in.clear()
 
-    def _fail(self, reason: str, status: int) -> ProtocolError:
+    def _fail(self, reason: str, status: int) -> ProtocolViolation:
         """Bad input: stop parsing, put the error response in line, close after it."""
         self.stats["h1_protocol_error"] = self.stats.get("h1_protocol_error", 0) + 1
         self._input_done = True
         self._in.clear()
+        h1_code = violation_code(status, None)  # the status chosen, whether or not it is still sent
         ex = self._reading
         self._reading = None
         self._body = None
@@ -336,7 +339,9 @@ class H1ServerCodec(_Input, ServerCodec):
             ex.ops = error_ops
             self._order.append(ex)
             self._flush()
-            return ProtocolError(reason, status=status, stream_id=None, earlier_streams_live=len(self._order) > 1)
+            return ProtocolViolation(
+                reason, status=status, stream_id=None, earlier_streams_live=len(self._order) > 1, code=h1_code
+            )
         ex.failed = True
         ex.keep_alive = False
         answered = not ex.started
@@ -346,7 +351,7 @@ class H1ServerCodec(_Input, ServerCodec):
         elif not ex.response_done:
             self._close_now()  # half a response is on the wire: cutting the connection is all that's left
         self._flush()
-        return ProtocolError(reason, status=status if answered else None, stream_id=ex.stream_id)
+        return ProtocolViolation(reason, status=status if answered else None, stream_id=ex.stream_id, code=h1_code)
 
     def answered_itself(self, stream_id: int) -> bool:
         return stream_id in self._answered
@@ -701,12 +706,17 @@ class H1ClientCodec(_Input, ClientCodec):
             events.append(self._fail(f"h11 rejected the response: {e}"))
         return events
 
-    def _fail(self, reason: str) -> ProtocolError:
+    def _fail(self, reason: str) -> ProtocolViolation:
         self.stats["h1_protocol_error"] = self.stats.get("h1_protocol_error", 0) + 1
         self._dead = True
         self.wants_close = True
         self._in.clear()
-        return ProtocolError(reason, status=502, stream_id=self._sid if self._phase in ("head", "body") else None)
+        return ProtocolViolation(
+            reason,
+            status=502,
+            stream_id=self._sid if self._phase in ("head", "body") else None,
+            code=INVALID_RESPONSE,
+        )
 
     def _eof(self) -> list[Event]:
         events: list[Event] = []

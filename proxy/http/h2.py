@@ -14,9 +14,9 @@
 - A stream over our MAX_CONCURRENT_STREAMS is refused alone: RST_STREAM(REFUSED_STREAM), counted in
   `h2_too_many_streams`; the connection and its other streams go on (RFC 9113 5.1.2).
 - The server applies the HTTP/2 -> HTTP/1 downgrade rules of headers.py to every request: a request
-  that breaks them gets RST_STREAM(PROTOCOL_ERROR) and a `ProtocolError(stream_id=...)` event.
+  that breaks them gets RST_STREAM(PROTOCOL_ERROR) and a `ProtocolViolation(stream_id=...)` event.
   What h2 itself rejects (invalid characters, pseudo-header rules, content-length against DATA)
-  is a connection error: GOAWAY(PROTOCOL_ERROR) and `ProtocolError(stream_id=None)`.
+  is a connection error: GOAWAY(PROTOCOL_ERROR) and `ProtocolViolation(stream_id=None)`.
 
 Inbound bytes are fed to h2 one frame at a time (boundaries found by _h2_guard.FrameGuard), so the
 events do not depend on how the bytes were split.
@@ -46,7 +46,7 @@ from proxy.http.codec import (
     HeaderListTooLarge,
     Headers,
     InformationalResponse,
-    ProtocolError,
+    ProtocolViolation,
     RequestHeaders,
     ResponseHeaders,
     ServerCodec,
@@ -223,17 +223,17 @@ class _H2Codec:
         except h2.exceptions.DenialOfServiceError as e:
             _count(self.stats, "h2_hpack_bomb")
             self._die()
-            events.append(ProtocolError(f"HPACK bomb: {e}", error_code=ENHANCE_YOUR_CALM))
+            events.append(ProtocolViolation(f"HPACK bomb: {e}", error_code=ENHANCE_YOUR_CALM))
             return
         except h2.exceptions.TooManyStreamsError as e:
             _count(self.stats, "h2_too_many_streams")
             self._die()
-            events.append(ProtocolError(str(e), error_code=int(e.error_code)))
+            events.append(ProtocolViolation(str(e), error_code=int(e.error_code)))
             return
         except h2.exceptions.ProtocolError as e:
             _count(self.stats, "h2_protocol_error")
             self._die()
-            events.append(ProtocolError(str(e) or type(e).__name__, error_code=int(e.error_code)))
+            events.append(ProtocolViolation(str(e) or type(e).__name__, error_code=int(e.error_code)))
             return
         merged: list = []  # StreamEnded events already folded into headers / data / trailers
         for ev in h2_events:
@@ -332,7 +332,7 @@ class _H2Codec:
         if st is not None:
             _count(self.stats, "h2_protocol_error" if self.client_side else "h2_rejected_request")
             self._reset(stream_id, st, ErrorCodes.PROTOCOL_ERROR)
-            events.append(ProtocolError(reason, error_code=PROTOCOL_ERROR, stream_id=stream_id))
+            events.append(ProtocolViolation(reason, error_code=PROTOCOL_ERROR, stream_id=stream_id))
             self._reset_early(stream_id, events)
 
     def _opened(self, stream_id: int) -> _Stream:
@@ -346,11 +346,11 @@ class _H2Codec:
             self._recent_resets.discard(old)
         return st
 
-    def _calm(self, stat: str, reason: str, code: int = ENHANCE_YOUR_CALM) -> ProtocolError:
+    def _calm(self, stat: str, reason: str, code: int = ENHANCE_YOUR_CALM) -> ProtocolViolation:
         _count(self.stats, stat)
         self._conn.close_connection(error_code=code, additional_data=reason.encode())
         self._die()
-        return ProtocolError(reason, error_code=code)
+        return ProtocolViolation(reason, error_code=code)
 
     def _die(self) -> None:
         self._dead = True

@@ -20,7 +20,7 @@ from ..http.codec import (
     ConnectionClosed,
     Data,
     InformationalResponse,
-    ProtocolError,
+    ProtocolViolation,
     ResponseHeaders,
     StreamReset,
     Trailers,
@@ -189,7 +189,7 @@ class PoolConnection(ConnectionCallbacks):
             self.conn.close(CloseType.FLUSH_WRITE)
 
     def _dispatch(self, ev) -> None:
-        if isinstance(ev, (ConnectionClosed,)) or (isinstance(ev, ProtocolError) and ev.stream_id is None):
+        if isinstance(ev, (ConnectionClosed,)) or (isinstance(ev, ProtocolViolation) and ev.stream_id is None):
             reason = f"upstream connection: {ev.reason}"
             for stream in list(self.active):
                 if (
@@ -224,7 +224,7 @@ class PoolConnection(ConnectionCallbacks):
         elif isinstance(ev, Trailers):
             self._response_done(stream)
             stream.user.on_upstream_trailers(ev.headers)
-        elif isinstance(ev, (StreamReset, ProtocolError)):
+        elif isinstance(ev, (StreamReset, ProtocolViolation)):
             self._fail_stream(stream, f"upstream reset: {ev.reason}")
 
     def _response_done(self, stream: UpstreamStream) -> None:

@@ -623,8 +623,8 @@ def test_a_connection_manager_that_resets_requests_before_a_refused_one_leaves_t
     dispatch = conn_manager.HttpConnectionManager._dispatch
 
     def every_stream_dies(self, ev):  # the defect as found: a connection-level error reset the valid request
-        if isinstance(ev, conn_manager.ProtocolError) and ev.stream_id is None:
-            ev = conn_manager.ProtocolError(ev.reason, ev.status)
+        if isinstance(ev, conn_manager.ProtocolViolation) and ev.stream_id is None:
+            ev = conn_manager.ProtocolViolation(ev.reason, ev.status)
         return dispatch(self, ev)
 
     monkeypatch.setattr(conn_manager.HttpConnectionManager, "_dispatch", every_stream_dies)

@@ -172,8 +172,8 @@ def test_codec_error_replies_left_out_of_the_status_counters_are_caught(monkeypa
     dispatch = conn_manager.HttpConnectionManager._dispatch
 
     def uncounted(self, ev):  # the defect as it was: the HCM never counted what the codec answered
-        if isinstance(ev, conn_manager.ProtocolError):
-            ev = conn_manager.ProtocolError(ev.reason, None, ev.error_code, ev.stream_id, ev.earlier_streams_live)
+        if isinstance(ev, conn_manager.ProtocolViolation):
+            ev = conn_manager.ProtocolViolation(ev.reason, None, ev.error_code, ev.stream_id, ev.earlier_streams_live)
         return dispatch(self, ev)
 
     monkeypatch.setattr(conn_manager.HttpConnectionManager, "_dispatch", uncounted)

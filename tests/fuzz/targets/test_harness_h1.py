@@ -11,7 +11,7 @@ from fuzz.oracles import InvariantViolation
 from fuzz.targets import h1, reference, seeds
 from proxy.http import _h1_strict
 from proxy.http import h1 as h1_codec
-from proxy.http.codec import ProtocolError, RequestHeaders
+from proxy.http.codec import ProtocolViolation, RequestHeaders
 from proxy.http.h1 import H1ServerCodec
 
 SERVER_SEEDS = seeds.h1_server()
@@ -79,7 +79,7 @@ def test_planted_hex_prefix_chunk_size_is_caught_by_the_split_oracle(monkeypatch
         assert e.name in ("h1_grammar_lenient", "h1_split_variance", "h1_reference_mismatch")
     else:  # h11 rejected it in every feeding: then the codec refused it and nothing was accepted
         events = h1.run_server([data])[0]
-        assert any(isinstance(e, ProtocolError) for e in events)
+        assert any(isinstance(e, ProtocolViolation) for e in events)
 
 
 def test_planted_host_leniency_crashes_the_grammar_oracle(monkeypatch):
@@ -203,7 +203,7 @@ def test_absolute_form_authority_ends_at_query():
 )
 def test_host_and_absolute_authority_must_be_uri_host(raw):
     [err] = H1ServerCodec().receive_data(raw)
-    assert isinstance(err, ProtocolError) and err.status == 400
+    assert isinstance(err, ProtocolViolation) and err.status == 400
 
 
 def test_chunk_line_error_does_not_depend_on_the_split():

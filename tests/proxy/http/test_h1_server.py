@@ -7,7 +7,7 @@ from proxy.http.codec import (
     CodecUsageError,
     ConnectionClosed,
     Data,
-    ProtocolError,
+    ProtocolViolation,
     RequestHeaders,
     StreamReset,
     Trailers,
@@ -139,7 +139,7 @@ def test_eof_mid_body_resets_the_stream():
 def test_bad_body_after_the_request_was_emitted_answers_400_for_that_stream():
     s = H1ServerCodec()
     events = s.receive_data(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n")
-    assert kinds(events) == ["RequestHeaders", "ProtocolError"]
+    assert kinds(events) == ["RequestHeaders", "ProtocolViolation"]
     assert events[1].stream_id == 1 and events[1].status == 400
     s.send_headers(1, 200, [], end_stream=True)  # too late: ignored, the codec answered
     assert s.data_to_send() == b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -149,7 +149,7 @@ def test_bad_body_after_the_request_was_emitted_answers_400_for_that_stream():
 def test_error_response_waits_for_earlier_pipelined_responses():
     s = H1ServerCodec()
     events = s.receive_data(GET + b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n")
-    assert kinds(events) == ["RequestHeaders", "ProtocolError"]
+    assert kinds(events) == ["RequestHeaders", "ProtocolViolation"]
     assert s.data_to_send() == b""
     s.send_headers(1, 200, [(b"content-length", b"0")], end_stream=True)
     out = s.data_to_send()
@@ -208,4 +208,4 @@ def test_no_stream_reset_on_clean_eof_after_request():
     s.send_headers(1, 200, [], end_stream=True)  # half-closed peer still gets its answer
     assert s.data_to_send().startswith(b"HTTP/1.1 200")
     assert s.wants_close
-    assert not isinstance(events[0], ProtocolError)
+    assert not isinstance(events[0], ProtocolViolation)

@@ -3,7 +3,7 @@ with no request event for it, whether the bytes arrive in one chunk or one byte 
 
 import pytest
 
-from proxy.http.codec import CodecLimits, ProtocolError, RequestHeaders
+from proxy.http.codec import CodecLimits, ProtocolViolation, RequestHeaders
 from proxy.http.h1 import H1ClientCodec, H1ServerCodec
 
 HEAD_CASES = {
@@ -58,7 +58,7 @@ def test_smuggling_head_is_rejected_with_400_and_close(name, byte_at_a_time):
     s = H1ServerCodec()
     events = feed_all(s, HEAD_CASES[name], byte_at_a_time)
     assert not any(isinstance(e, RequestHeaders) for e in events), events
-    [err] = [e for e in events if isinstance(e, ProtocolError)]
+    [err] = [e for e in events if isinstance(e, ProtocolViolation)]
     assert err.status == 400 and err.stream_id is None
     assert s.data_to_send() == b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     assert s.wants_close
@@ -91,7 +91,7 @@ def test_lenient_chunked_framing_is_rejected(name, byte_at_a_time):
     head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     events = feed_all(s, head + CHUNK_CASES[name] + b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", byte_at_a_time)
     assert [e.target for e in events if isinstance(e, RequestHeaders)] == [b"/"]  # nothing smuggled through
-    [err] = [e for e in events if isinstance(e, ProtocolError)]
+    [err] = [e for e in events if isinstance(e, ProtocolViolation)]
     assert err.status == 400 and err.stream_id == 1
     assert s.data_to_send().startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert s.wants_close
@@ -140,7 +140,7 @@ def test_leading_empty_lines_are_ignored_but_bare_lf_is_not():
     assert req.target == b"/"
     s2 = H1ServerCodec()
     [err] = s2.receive_data(b"\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert isinstance(err, ProtocolError)
+    assert isinstance(err, ProtocolViolation)
 
 
 RESPONSE_CASES = {
@@ -161,6 +161,6 @@ def test_client_rejects_lenient_response_framing_with_502(name):
     c = H1ClientCodec()
     c.send_request_headers(b"GET", b"/", b"up", [], end_stream=True)
     events = c.receive_data(RESPONSE_CASES[name])
-    [err] = [e for e in events if isinstance(e, ProtocolError)]
+    [err] = [e for e in events if isinstance(e, ProtocolViolation)]
     assert err.status == 502
     assert c.wants_close and not c.can_send_request()

@@ -6,7 +6,7 @@ import h2.connection
 import h2.events
 from hyperframe.frame import ContinuationFrame, DataFrame, Frame, HeadersFrame, PingFrame, SettingsFrame
 
-from proxy.http.codec import CodecLimits, Data, ProtocolError, RequestHeaders, StreamReset, Trailers
+from proxy.http.codec import CodecLimits, Data, ProtocolViolation, RequestHeaders, StreamReset, Trailers
 from proxy.http.h2 import ENHANCE_YOUR_CALM, PROTOCOL_ERROR, H2ServerCodec
 
 REQ = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"example.com"), (b":path", b"/")]
@@ -98,7 +98,7 @@ def test_downgrade_violation_resets_only_that_stream():
     )
     c.send_headers(3, REQ, end_stream=True)
     events, got = exchange(s, c)
-    assert events[0] == ProtocolError("space or invalid character in :path", error_code=PROTOCOL_ERROR, stream_id=1)
+    assert events[0] == ProtocolViolation("space or invalid character in :path", error_code=PROTOCOL_ERROR, stream_id=1)
     assert isinstance(events[1], RequestHeaders) and events[1].stream_id == 3
     [reset] = [e for e in got if isinstance(e, h2.events.StreamReset)]
     assert reset.stream_id == 1 and reset.error_code == PROTOCOL_ERROR
@@ -115,7 +115,7 @@ def test_downgrade_rules_each_reset_the_stream():
         s, c = H2ServerCodec(), peer(validate=False)
         c.send_headers(1, block, end_stream=True)
         events, _ = exchange(s, c)
-        assert [type(e) for e in events] == [ProtocolError], block
+        assert [type(e) for e in events] == [ProtocolViolation], block
         assert events[0].stream_id == 1
 
 
@@ -129,7 +129,7 @@ def test_what_h2_rejects_itself_is_a_connection_error():
         s, c = H2ServerCodec(), peer(validate=False)
         c.send_headers(1, block, end_stream=True)
         events, got = exchange(s, c)
-        assert [type(e) for e in events] == [ProtocolError] and events[0].stream_id is None, block
+        assert [type(e) for e in events] == [ProtocolViolation] and events[0].stream_id is None, block
         assert goaway_code(got) == PROTOCOL_ERROR
         assert s.wants_close
 
@@ -139,7 +139,7 @@ def test_data_longer_than_content_length_is_refused():
     c.send_headers(1, [(b":method", b"POST")] + REQ[1:] + [(b"content-length", b"3")])
     c.send_data(1, b"abcd", end_stream=True)
     events, got = exchange(s, c)
-    assert isinstance(events[-1], ProtocolError) and not any(isinstance(e, Data) for e in events)
+    assert isinstance(events[-1], ProtocolViolation) and not any(isinstance(e, Data) for e in events)
     assert goaway_code(got) == PROTOCOL_ERROR
 
 
@@ -148,7 +148,7 @@ def test_data_shorter_than_content_length_is_refused_at_end_of_stream():
     c.send_headers(1, [(b":method", b"POST")] + REQ[1:] + [(b"content-length", b"5")])
     c.send_data(1, b"abc", end_stream=True)
     events, got = exchange(s, c)
-    assert isinstance(events[-1], ProtocolError)
+    assert isinstance(events[-1], ProtocolViolation)
     assert not any(isinstance(e, Data) and e.end_stream for e in events)
 
 
@@ -161,7 +161,7 @@ def test_data_shorter_than_content_length_then_trailers_is_refused():
     c.send_data(1, b"\x00\x00\x00\x00\x05hello")
     c.send_headers(1, [(b"grpc-status", b"0")], end_stream=True)
     events, got = exchange(s, c)
-    assert isinstance(events[-1], ProtocolError) and events[-1].stream_id == 1
+    assert isinstance(events[-1], ProtocolViolation) and events[-1].stream_id == 1
     assert not any(isinstance(e, Trailers) for e in events)
     [reset] = [e for e in got if isinstance(e, h2.events.StreamReset)]
     assert reset.error_code == PROTOCOL_ERROR
@@ -187,7 +187,7 @@ def test_rapid_reset_triggers_goaway_enhance_your_calm():
         sid += 2
     events = s.receive_data(c.data_to_send())
     assert sum(isinstance(e, StreamReset) for e in events) == 6
-    assert events[-1] == ProtocolError(
+    assert events[-1] == ProtocolViolation(
         "more than 5 of the last 20 streams reset before their response", error_code=ENHANCE_YOUR_CALM
     )
     assert s.stats["h2_rapid_reset"] == 1
@@ -217,11 +217,11 @@ def test_rejected_and_refused_requests_count_as_early_resets():
         c.send_headers(sid, REQ, end_stream=True)
     events = s.receive_data(c.data_to_send())
     assert [(type(e).__name__, e.stream_id) for e in events] == [
-        ("ProtocolError", 1),
-        ("ProtocolError", 3),
-        ("ProtocolError", 5),
+        ("ProtocolViolation", 1),
+        ("ProtocolViolation", 3),
+        ("ProtocolViolation", 5),
         ("RequestHeaders", 7),
-        ("ProtocolError", None),
+        ("ProtocolViolation", None),
     ]
     assert events[-1].error_code == ENHANCE_YOUR_CALM
     assert s.stats == {"h2_too_many_streams": 3, "h2_rejected_request": 3, "h2_rapid_reset": 1}
@@ -238,7 +238,7 @@ def test_continuation_flood_is_stopped_before_h2_buffers_it():
     for _ in range(10):
         wire += ContinuationFrame(1, data=b"\x84").serialize()
     events = s.receive_data(wire)
-    assert events == [ProtocolError("more than 4 CONTINUATION frames", error_code=ENHANCE_YOUR_CALM)]
+    assert events == [ProtocolViolation("more than 4 CONTINUATION frames", error_code=ENHANCE_YOUR_CALM)]
     assert s.stats["h2_continuation_flood"] == 1
     assert goaway_code(peer().receive_data(s.data_to_send())) == ENHANCE_YOUR_CALM
 
@@ -338,14 +338,14 @@ def frames(wire):
 def test_garbage_after_preface_is_a_protocol_error_not_an_exception():
     s = H2ServerCodec()
     events = s.receive_data(_raw_client_start() + b"\xff" * 40)
-    assert events == [ProtocolError("frame of 16777215 bytes over the maximum frame size", error_code=0x6)]
+    assert events == [ProtocolViolation("frame of 16777215 bytes over the maximum frame size", error_code=0x6)]
     assert s.wants_close and s.stats["h2_frame_too_large"] == 1
 
 
 def test_first_frame_must_be_settings():
     s = H2ServerCodec()
     events = s.receive_data(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + PingFrame(0).serialize())
-    assert isinstance(events[-1], ProtocolError) and s.wants_close
+    assert isinstance(events[-1], ProtocolViolation) and s.wants_close
 
 
 def _open_post(limits=CodecLimits()):

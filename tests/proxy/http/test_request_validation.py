@@ -5,7 +5,7 @@
 import h2.events
 import pytest
 
-from proxy.http.codec import Data, ProtocolError, RequestHeaders, ResponseHeaders, Trailers
+from proxy.http.codec import Data, ProtocolViolation, RequestHeaders, ResponseHeaders, Trailers
 from proxy.http.h1 import H1ClientCodec, H1ServerCodec
 from proxy.http.h2 import PROTOCOL_ERROR, H2ClientCodec, H2ServerCodec
 from proxy.http.headers import target_problem, trailer_problem
@@ -43,7 +43,7 @@ def test_h1_server_answers_an_invalid_target_with_400_and_close(target):
     s = H1ServerCodec()
     events = s.receive_data(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n")
     [err] = events
-    assert isinstance(err, ProtocolError) and err.status == 400 and err.stream_id is None
+    assert isinstance(err, ProtocolViolation) and err.status == 400 and err.stream_id is None
     assert s.data_to_send().startswith(b"HTTP/1.1 400 ") and s.wants_close
 
 
@@ -66,7 +66,7 @@ def h2_request(block, *trailers):
 @pytest.mark.parametrize("path", [b"/admin#x", b"/a\\b", b"/%zz"])
 def test_h2_server_resets_a_stream_whose_path_is_outside_rfc3986(path):
     s, events, resets = h2_request([f for f in REQ if f[0] != b":path"] + [(b":path", path)])
-    assert [type(e) for e in events] == [ProtocolError] and events[0].stream_id == 1
+    assert [type(e) for e in events] == [ProtocolViolation] and events[0].stream_id == 1
     assert [r.error_code for r in resets] == [PROTOCOL_ERROR] and not s.wants_close
 
 
@@ -91,7 +91,7 @@ def test_h2_server_resets_a_stream_whose_path_is_outside_rfc3986(path):
 def test_h2_server_resets_a_stream_whose_authority_is_no_host_and_port(authority):
     block = [(n, authority if n == b":authority" else v) for n, v in REQ]
     s, events, resets = h2_request(block)
-    assert events == [ProtocolError("missing or invalid :authority / host", error_code=PROTOCOL_ERROR, stream_id=1)]
+    assert events == [ProtocolViolation("missing or invalid :authority / host", error_code=PROTOCOL_ERROR, stream_id=1)]
     assert [r.error_code for r in resets] == [PROTOCOL_ERROR]
 
 
@@ -109,7 +109,7 @@ def test_h2_server_accepts_host_and_port_authorities(authority):
 )
 def test_h2_server_resets_a_stream_whose_trailers_break_the_header_rules(name):
     s, events, resets = h2_request(REQ[:0] + [(b":method", b"POST")] + REQ[1:], (name, b"0"))
-    assert [type(e) for e in events] == [RequestHeaders, Data, ProtocolError], events
+    assert [type(e) for e in events] == [RequestHeaders, Data, ProtocolViolation], events
     assert events[2].stream_id == 1 and [r.error_code for r in resets] == [PROTOCOL_ERROR]
     assert s.stats["h2_rejected_request"] == 1
 
@@ -133,7 +133,7 @@ def test_h2_client_refuses_response_trailers_that_break_the_header_rules():
     server.send_headers(sid, [(b":status", b"200")])
     server.send_headers(sid, [(b"bad/name", b"1")], end_stream=True)
     events = client.receive_data(server.data_to_send())
-    assert [type(e) for e in events] == [ResponseHeaders, ProtocolError] and events[1].stream_id == sid
+    assert [type(e) for e in events] == [ResponseHeaders, ProtocolViolation] and events[1].stream_id == sid
 
 
 def test_h1_server_answers_a_forbidden_trailer_with_400():
@@ -141,7 +141,7 @@ def test_h1_server_answers_a_forbidden_trailer_with_400():
     events = s.receive_data(
         b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nAuthorization: x\r\n\r\n"
     )
-    assert isinstance(events[-1], ProtocolError) and events[-1].status == 400
+    assert isinstance(events[-1], ProtocolViolation) and events[-1].status == 400
 
 
 def test_trailer_problem_names_the_rule():
