@@ -8,6 +8,7 @@ reads every byte the client sent with h11. Both read everything the proxy sends 
 import h2.events
 
 from ..oracles import InvariantViolation
+from ..tls_peer import speaks_tls
 from .h1_stream import RequestStream, ResponseStream
 from .h2_peer import H2Peer, error_name, fields, request_message
 from .h2_wire import PREFACE
@@ -28,10 +29,15 @@ class Client:
 
     @property
     def reads_proxy_output(self) -> bool:
-        """Whether what this client read is what the proxy wrote: not once a harness's own write
-        filter dropped some of it (network_filter's write probe marks the socket `reads_altered`;
-        that harness judges the write path itself), so nothing it read is judged then."""
-        return not getattr(self.sock, "reads_altered", False)
+        """Whether what this client read is what the proxy wrote as HTTP: not once a harness's own
+        write filter dropped some of it (network_filter's write probe marks the socket
+        `reads_altered`; that harness judges the write path itself), and not when the client speaks
+        clear text to a chain that terminates TLS (it reads only the proxy's TLS records, an alert,
+        which tls_session judges: tls_plaintext_on_the_wire). Nothing it read is judged then."""
+        if getattr(self.sock, "reads_altered", False):
+            return False
+        conn = self.sock.conn
+        return not (conn is not None and speaks_tls(conn) and not getattr(self.sock, "tls", False))
 
     def _exchange(self, msg: Message, stream: int) -> Exchange:
         rid = msg.header(ID_HEADER)

@@ -2,6 +2,8 @@
 clients on TLS chains, PROXY headers, TLS upstreams; and each oracle fails when a bug is planted:
 plaintext on a TLS wire, data before Connected, a chain Envoy's precedence would not pick."""
 
+from pathlib import Path
+
 import pytest
 
 from fuzz import session
@@ -13,6 +15,8 @@ from proxy.network import chain_match
 from proxy.tls import transport
 
 from tests.fuzz.test_build_harness import bootstrap
+
+REPO = Path(__file__).resolve().parents[2]
 
 PKI = ensure()
 CERT = {
@@ -235,3 +239,33 @@ def test_invented_plaintext_for_a_tls_client_is_still_caught(monkeypatch):
             tls_only(),
         )
     assert err.value.name == "bytes_invented"
+
+
+def test_a_clear_text_client_on_a_tls_http_chain_is_not_judged_as_http():
+    """CI: a client that sent 5 clear-text bytes to a listener whose chosen chain terminates TLS in
+    front of an HTTP connection manager read the proxy's TLS alert, and its HTTP/1.1 peer called the
+    alert an invalid response (peer_h1_response_rejected). Such a client has no plaintext view."""
+    seed = REPO / "corpus" / "session" / "regress-clear-text-client-on-tls-http-chain-reads-alert"
+    session.run_input(session.ConfigPool.default(), seed.read_bytes())
+
+
+def test_a_broken_response_to_a_clear_text_client_is_still_judged(monkeypatch):
+    """The same peer still judges what a plaintext chain writes: a proxy that answers an HTTP/1.1
+    request with bytes that are no response is caught."""
+    from proxy.http.h1 import H1ServerCodec
+
+    from tests.fuzz.test_liveness import GET, fails, http
+
+    real = H1ServerCodec.data_to_send
+    monkeypatch.setattr(
+        H1ServerCodec, "data_to_send", lambda self: b"\x15\x03\x00\x00\x02\x02\n" if real(self) else b""
+    )
+    fails(
+        "peer_h1_response_rejected",
+        http(),
+        [
+            A("send", payload=GET),
+            A("upstream_connect"),
+            A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
+        ],
+    )
