@@ -185,7 +185,13 @@ class FaultFilter(ReadFilter, WriteFilter):
         buf = conn.read_buffer
         end_pending = conn.read_end_stream and not self._end_released
         if len(buf) and not _chain_reads_now(conn):
-            return  # paused by someone else: their re-enable re-dispatches the buffer to on_data
+            if conn.read_end_stream:
+                # Paused by someone else after the end of stream was raised: the connection raises
+                # it once and will not hand the buffer to on_data again when the pause ends, so
+                # look again at the next window rather than wait for a re-dispatch that never comes.
+                self._release_queued = True
+                self._arm(self._in.ms_to_next_window(self.ctx.dispatcher.now_ms()), self._release)
+            return  # otherwise their re-enable re-dispatches the buffer to on_data
         chunk = self._in.take(buf, self.ctx.dispatcher.now_ms())
         end = end_pending and not len(buf)
         if end:
