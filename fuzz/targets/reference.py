@@ -340,6 +340,8 @@ def _request_head(lines: list[bytes], msg: Message) -> None:
         msg.notes.add("http_version_other_than_1.x")
     if method == b"CONNECT":
         msg.notes.add("connect")
+    if method == b"PRI":  # RFC 9113 3.4, 11.6: the HTTP/2 preface's method; a proxy may refuse it
+        msg.notes.add("pri_method")
     lower = target.lower()
     if target.startswith(b"/"):
         if _RFC3986_PATH.match(target) is None:

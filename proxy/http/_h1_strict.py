@@ -16,6 +16,7 @@ from proxy.http.headers import (
     is_field_value,
     is_token,
     target_problem,
+    PRI_IS_THE_PREFACE,
 )
 
 HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -126,6 +127,8 @@ def parse_request_head(head: bytes, max_headers: int) -> Head:
         raise FramingError("malformed HTTP version")
     if method == b"CONNECT":
         raise FramingError("CONNECT is not supported", 501)
+    if method == b"PRI":
+        raise FramingError(PRI_IS_THE_PREFACE)
     if not (
         target.startswith(b"/")
         or target.lower().startswith((b"http://", b"https://"))

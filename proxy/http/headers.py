@@ -15,6 +15,10 @@ TARGET_BYTES = frozenset(range(0x21, 0x7F))
 # Connection-specific fields (RFC 9113 8.2.2): meaningful for one hop only, never forwarded.
 CONNECTION_SPECIFIC = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
 REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path"})
+# RFC 9113 3.4 and 11.6: PRI is the method of the HTTP/2 connection preface, never of a request; an
+# HTTP/1.1 request with it (or one downgraded from HTTP/2) makes HTTP/1.1 servers such as llhttp
+# expect the rest of a preface.
+PRI_IS_THE_PREFACE = "PRI is the HTTP/2 connection preface's method, never a request's (RFC 9113 3.4)"
 
 # RFC 9110 6.5.1: fields a trailer section cannot carry, as their evaluation is needed before the
 # content: message framing, routing, request modifiers (controls and conditionals), authentication
@@ -279,6 +283,8 @@ def check_h2_request_for_downgrade(block: Headers) -> str | None:
         return "space or invalid character in :method"
     if method == b"CONNECT":
         return "CONNECT is not supported"
+    if method == b"PRI":
+        return PRI_IS_THE_PREFACE
     path = pseudo.get(b":path")
     if path is None or b":scheme" not in pseudo:
         return "missing :path or :scheme"

@@ -47,3 +47,18 @@ def test_codes_follow_the_status_or_error_code_when_not_given():
     assert ProtocolViolation("x", status=431).code == "request_header_fields_too_large"
     assert ProtocolViolation("x", code="invalid_response").code == "invalid_response"
     assert violation_code(None, 0x42) == "h2_error_0x42"
+
+
+def test_an_http1_request_with_the_preface_method_is_refused():
+    """RFC 9113 3.4: PRI belongs to the HTTP/2 preface. Forwarded as an HTTP/1.1 request line, it makes
+    llhttp (Node.js's parser) wait for the rest of a preface (http_translate found the proxy did)."""
+    wire = b"PRI /proxy/path?x=1 HTTP/1.1\r\nhost: example.com\r\n\r\n"
+    [violation] = violations(create_server_codec("HTTP1").receive_data(wire))
+    assert violation.code == "bad_request" and "RFC 9113 3.4" in violation.reason
+
+
+def test_an_http2_request_with_the_preface_method_is_not_downgraded():
+    from proxy.http.headers import check_h2_request_for_downgrade
+
+    block = [(b":method", b"PRI"), (b":scheme", b"http"), (b":authority", b"h"), (b":path", b"/")]
+    assert "RFC 9113 3.4" in check_h2_request_for_downgrade(block)
