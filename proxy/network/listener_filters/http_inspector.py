@@ -35,7 +35,8 @@ def _line_so_far_ok(line: bytes) -> bool:
         return False
     if not sp:
         return True
-    version = version[:-1] if version.endswith(b"\r") else version
+    if version.endswith(b"\r"):  # the line ends here: the version before it must be whole
+        return version[:-1] in _VERSIONS
     return any(v.startswith(version) for v in _VERSIONS)
 
 

@@ -220,3 +220,15 @@ def test_filters_run_in_order_and_the_chain_sees_every_undrained_byte_in_any_rea
         )
         assert p.counter("listener.tcp_in.tls_inspector.tls_found") == 1
         assert p.counter("listener.tcp_in.http_inspector.http_not_found") == 0  # skipped: TLS
+
+
+def test_http_inspector_calls_a_line_whose_version_is_cut_short_by_cr_not_http():
+    """CI (listener_filter, 20 s): "GET GET \\r" can no longer become a request line (the version
+    before the CR is empty), yet the inspector waited for more and the connection was closed at
+    the listener-filter timeout instead of passing on without a protocol."""
+    from proxy.network.listener_filters.http_inspector import NEED_MORE, NOT_HTTP, inspect
+
+    assert inspect(b"GET GET \r") is NOT_HTTP
+    assert inspect(b"GET / HTTP/1.\r") is NOT_HTTP
+    assert inspect(b"GET / HTTP/1.1\r") is NEED_MORE
+    assert inspect(b"GET / HTTP/1.1\r\n") == "http/1.1"
