@@ -5,6 +5,8 @@ value conforms, else a short reason.
 
 import re
 
+# The trailer list lives with the strict reader, which notes what the judge here finds forwarded.
+from ..targets.reference import FORBIDDEN_IN_TRAILERS as FORBIDDEN_IN_TRAILERS
 from ..targets.reference import is_ip_literal
 
 # RFC 3986 2.1, 2.2, 2.3: pct-encoded, sub-delims, unreserved.
@@ -26,53 +28,6 @@ TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # RFC 9110 5.5 field-value = *field-content; field-content = field-vchar [ 1*( SP / HTAB / field-vchar )
 # field-vchar ]; field-vchar = VCHAR / obs-text. No CR, LF or NUL, no leading or trailing whitespace.
 _FIELD_VALUE = re.compile(rb"(?:[\x21-\x7e\x80-\xff](?:[\x20\x09\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?\Z")
-
-# RFC 9110 6.5.1: fields a sender must not put in trailers, because they are needed before the
-# content is processed. Listed by the reasons the section names, with the RFC that defines each.
-FORBIDDEN_IN_TRAILERS = frozenset(
-    {
-        # message framing (RFC 9112 6, RFC 9110 6.4.1, 6.6.2)
-        b"transfer-encoding",
-        b"content-length",
-        b"trailer",
-        # connection-specific (RFC 9110 7.6.1, RFC 9113 8.2.2)
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"upgrade",
-        b"te",
-        # routing (RFC 9110 7.2, 7.6.2)
-        b"host",
-        b"max-forwards",
-        # request modifiers: controls and conditionals (RFC 9110 10.1, 13.1; RFC 9111 5.2, 5.4)
-        b"expect",
-        b"cache-control",
-        b"pragma",
-        b"range",
-        b"if-match",
-        b"if-none-match",
-        b"if-modified-since",
-        b"if-unmodified-since",
-        b"if-range",
-        # authentication (RFC 9110 11.6, 11.7)
-        b"authorization",
-        b"proxy-authorization",
-        b"www-authenticate",
-        b"proxy-authenticate",
-        # response control (RFC 9110 10.2, RFC 9111 5)
-        b"age",
-        b"expires",
-        b"date",
-        b"location",
-        b"retry-after",
-        b"vary",
-        b"set-cookie",
-        # content format and processing (RFC 9110 8.3, 8.4, 14.4)
-        b"content-type",
-        b"content-encoding",
-        b"content-range",
-    }
-)
 
 
 def origin_form(target: bytes) -> str | None:
