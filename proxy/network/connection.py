@@ -34,11 +34,15 @@ Semantics (Envoy's ConnectionImpl):
 """
 
 import enum
+from typing import TYPE_CHECKING
 
 from ..buffer import Buffer, WatermarkBuffer
 from .filter import STOP_ITERATION
 from .filter_manager import FilterManager
 from .transport_socket import TransportSocket
+
+if TYPE_CHECKING:
+    from ..tls.info import TlsInfo
 
 DEFAULT_BUFFER_LIMIT = 1 << 20
 
@@ -107,7 +111,7 @@ class Connection:
         self.connected = False  # Connected was raised (after a TLS handshake)
         self.socket_connected = not is_client  # the transport is up: bytes may move
         self.transport_socket: TransportSocket | None = None  # None: raw_buffer (see transport_socket.py)
-        self.ssl = None  # proxy.tls.TlsInfo once a handshake completed
+        self.ssl: TlsInfo | None = None  # set once a TLS handshake completed
         # What listener filters detected (Envoy's ConnectionSocket): chain matching reads them.
         self.transport_protocol = ""
         self.application_protocols: tuple = ()
