@@ -63,7 +63,7 @@ def _distinct_ports(bootstrap, out):
         bound.append((listener.address, f"listeners[{i}].address"))
     if bootstrap.HasField("admin"):
         bound.append((bootstrap.admin.address, "admin.address"))
-    seen = []
+    seen: list[tuple] = []
     for address, path in bound:
         if address.port == 0:
             continue

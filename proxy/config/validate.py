@@ -16,9 +16,14 @@ import ipaddress
 import json
 import re
 import uuid
+from collections.abc import Callable
 
 from proxy.config import rules as R
 from proxy.config.errors import Violation, join_path
+
+# One rule applied to a field's value (its bound parameters ride as defaults): None when it holds, else
+# the message.
+Check = Callable[..., str | None]
 
 MAX_DEPTH = 64
 
@@ -199,7 +204,7 @@ def _value_check(field, rules):
 
 
 def _number_check(c):
-    checks = []
+    checks: list[Check] = []
     if "const" in c:
         checks.append(lambda v, k=c["const"]: None if v == k else f"must equal {k}")
     checks += _in_checks(c, str)
@@ -236,7 +241,7 @@ def _range_check(lower, upper):
 
 
 def _string_check(c):
-    checks = []
+    checks: list[Check] = []
     if "const" in c:
         checks.append(lambda v, k=c["const"]: None if v == k else f"must equal {_show(k)}")
     checks += _in_checks(c, _show)
@@ -278,7 +283,7 @@ def _string_check(c):
 
 def _enum_check(field, c):
     enum = field.enum_type
-    checks = []
+    checks: list[Check] = []
     if "const" in c:
         checks.append(lambda v, k=c["const"]: None if v == k else f"must equal {_enum_name(enum, k)}")
     if c.get("in"):
@@ -303,7 +308,7 @@ def _const_only(c):
 
 
 def _in_checks(c, show):
-    checks = []
+    checks: list[Check] = []
     if c.get("in"):
         allowed = frozenset(c["in"])
         shown = ", ".join(show(v) for v in c["in"])

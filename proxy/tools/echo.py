@@ -72,6 +72,7 @@ class _EchoProtocol(asyncio.BufferedProtocol):
     def eof_received(self):
         self._eof = True
         self.server.eofs_received += 1
+        assert self.transport is not None, "EOF arrives on a made connection"
         self.transport.write_eof()  # after whatever is still queued
         return True  # close once the peer closes too
 

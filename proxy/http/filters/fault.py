@@ -11,6 +11,7 @@ Counters `http.fault.`: aborts_injected, delays_injected.
 from dataclasses import dataclass
 
 from ...build_context import BuildContext
+from ...event import Timer
 from ..filter import CONTINUE, STOP_ALL_ITERATION, STOP_ITERATION, StreamFilter
 from ..registry import register_http_filter
 
@@ -35,7 +36,7 @@ class HttpFaultFilter(StreamFilter):
     def __init__(self, config: HttpFaultConfig, ctx) -> None:
         self.config = config
         self.ctx = ctx
-        self._timer = None
+        self._timer: Timer | None = None
 
     def decode_headers(self, head, end_stream):
         c = self.config

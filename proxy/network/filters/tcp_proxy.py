@@ -119,7 +119,7 @@ class TcpProxyFilter(ReadFilter):
         self.upstream: Connection | None = None
         self.host = None
         self._waiting_for_upstream = False  # holds one read_disable(True) on the downstream
-        self._early_data = None  # bytes injected to us before the upstream connected
+        self._early_data: Buffer | None = None  # bytes injected to us before the upstream connected
         self._early_end_stream = False  # downstream end_stream seen before the upstream connected
         self._end_sent_upstream = False
         self._end_sent_downstream = False
