@@ -113,19 +113,28 @@ class ResponseStream(_Stream):
     def expect(self, method: bytes) -> None:
         self.methods.append(method)
 
-    def _ask(self) -> None:
+    def _ask(self) -> bool:
+        """Tell h11 which request the next response answers; False to wait: no request is known
+        yet and no byte is there to read. A client reads a response before it sends its next
+        request (pipelining or not), so guessing GET then would frame an answer to HEAD wrongly."""
         if not self._asked:
-            method = self.methods[len(self.messages)] if len(self.methods) > len(self.messages) else b"GET"
+            known = len(self.methods) > len(self.messages)
+            pending, closed = self.conn.trailing_data
+            if not (known or pending or closed):
+                return False
+            method = self.methods[len(self.messages)] if known else b"GET"
             self.conn.send(h11.Request(method=method, target=b"/", headers=[(b"host", b"x")]))
             self.conn.send(h11.EndOfMessage())
             self._asked = True
+        return True
 
     def _events(self, now: int) -> None:
         conn = self.conn
         try:
             while True:
                 if conn.their_state is h11.IDLE or conn.their_state is h11.SEND_RESPONSE:
-                    self._ask()
+                    if not self._ask():
+                        return
                 ev = conn.next_event()
                 if isinstance(ev, h11.InformationalResponse):
                     if self._current is None:
@@ -147,6 +156,8 @@ class ResponseStream(_Stream):
                         self._asked = False
                     else:
                         self.done = True
+                        if conn.trailing_data[0]:  # as feed() says of bytes that come later
+                            self.error = f"bytes after the last {self.kind}"
                         return
                 else:
                     if ev is not h11.NEED_DATA:
