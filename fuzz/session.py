@@ -27,6 +27,7 @@ from . import held, liveness, oracles, settle, tls_session
 from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
 from .peers import Peers
 from .models.idle import check_idle_connections_close
+from .models.retry import UpstreamTimes
 from .models.session_oracle import SessionModel, edge_sources
 from .peers.h2_peer import settings_from_byte, withholds_credit
 from .tls_peer import TlsSocket, speaks_tls
@@ -235,9 +236,15 @@ class _CheckedNetwork(sim.SimNetwork):
 
     socket_class = TlsSocket
 
+    def __init__(self, dispatcher) -> None:
+        super().__init__(dispatcher)
+        self.times: dict[Connection, UpstreamTimes] = {}  # what the retry model reads
+
     def connect(self, host, port, buffer_limit=sim.DEFAULT_BUFFER_LIMIT):
         conn = super().connect(host, port, buffer_limit)
         check_every_buffer_change(conn)
+        times = self.times[conn] = UpstreamTimes(self.dispatcher)
+        conn.add_connection_callbacks(times)
         return conn
 
 

@@ -10,6 +10,8 @@ weight (WeightedCluster: "the probability of a request being routed to it is wei
 
 from fuzz.targets import route_reference as ref
 
+from . import retry
+
 NO_ROUTE = ("none",)
 
 
@@ -40,6 +42,18 @@ def route_timeouts(route_config, request: ref.Request, cluster: str) -> frozense
         if cluster in names:
             out.add(action.timeout_ms if action.HasField("timeout_ms") else DEFAULT_ROUTE_TIMEOUT_MS)
     return frozenset(out)
+
+
+def retry_policies(route_config, request: ref.Request) -> frozenset:
+    """The retry policy (fuzz.models.retry) of every route that may forward `request` to a cluster."""
+    vh = ref.choose_virtual_host(route_config, request.authority)
+    return frozenset(
+        retry.from_route(route.route)
+        for route in (vh.routes if vh is not None else ())
+        if route.WhichOneof("action") == "route"
+        and ref.path_matches(route.match, request)
+        and all(ref.header_matches(h, request) for h in route.match.headers)
+    )
 
 
 def answers(route_config, request: ref.Request) -> frozenset:

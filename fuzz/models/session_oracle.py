@@ -22,16 +22,19 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
   - a request an upstream saw got there no earlier than its fault filters' delays after the client
     sent it (model_fault_delay_session);
   - no upstream response begun after every route timeout that could apply ran out reaches the
-    client (model_route_timeout_late).
+    client (model_route_timeout_late);
+  - a request failed by connect failures made the attempts its retry policy allows
+    (model_retry_attempts, fuzz.models.retry).
 """
 
 from proxy.config import schema
+from proxy.http.filters.router import Router
 from proxy.network.connection import Connection
 
 from fuzz.oracles import InvariantViolation
 from fuzz.targets.route_reference import Request
 
-from . import chains, rbac, ratelimit, routing, stats
+from . import chains, rbac, ratelimit, retry, routing, stats
 
 _BOOTSTRAPS: dict = {}
 NETWORK_FAMILIES = {
@@ -269,6 +272,7 @@ class SessionModel:
             self._check_delays(ex, hcm, what)
             self._check_route_timeout(ex, hcm, routed_request(hcm, request), what)
             return
+        self._check_retries(ex, hcm, request, local, forwards, what)
         if ex.outcome != "response" or ex.response is None or self._upstream_may_have_answered(forwards):
             return
         status = ex.response.status
@@ -336,6 +340,55 @@ class SessionModel:
                     expected=f"504 by {deadline} ms",
                     observed=up.response.status,
                 )
+
+    def _check_retries(self, ex, hcm, request: Request, local, forwards, what: str) -> None:
+        """Retry policy (fuzz.models.retry): a request answered 503 by the proxy while every
+        connection to its clusters' hosts in its time failed to connect was failed by connect
+        failures, each a retry trigger, so it made num_retries + 1 attempts; each attempt is a
+        connection of its own that failed in its time (a retry asks for a new stream after the
+        failure). Fewer failed connections than that: the proxy gave up early. Not judged when the
+        503 may be the policy's own (a fault abort, a direct response), when a circuit breaker of
+        those clusters overflowed (a 503 without retry), or when any of their connections was
+        up in that time (an upstream reset is no connect failure)."""
+        if (
+            ex.outcome != "response"
+            or ex.response is None
+            or ex.response.status != 503
+            or not forwards
+            or any(status == 503 for status, _ in local)
+            or ex.request.started_ms is None
+            or ex.response.started_ms is None
+        ):
+            return
+        counters = self.session.ctx.stats.counters
+        if any(
+            counters.get(f"cluster.{c}.{name}", 0)
+            for c in forwards
+            for name in ("upstream_rq_overflow", "upstream_rq_pending_overflow", "upstream_cx_overflow")
+        ):
+            return
+        endpoints = {(e.host, e.port) for c in self.boot.clusters if c.name in forwards for e in c.endpoints}
+        start, end = ex.request.started_ms, ex.response.started_ms
+        failed = 0
+        for conn, times in self.session.network.times.items():
+            if tuple(conn.remote_address) not in endpoints:
+                continue
+            if times.carried_traffic_during(start, end):
+                return
+            failed += times.failed_to_connect and start <= times.closed_ms <= end
+        if not failed:
+            return  # no attempt failed to connect in its time: a 503 for another reason
+        policies = set().union(*(routing.retry_policies(hcm.route_config, r) for r in routed_request(hcm, request)))
+        want = min((retry.attempts(p, retry.always(retry.CONNECT_FAILURE)) for p in policies), default=1)
+        if failed < want:
+            raise InvariantViolation(
+                "model_retry_attempts",
+                f"{what} got a 503 after {failed} upstream connection(s) to {sorted(forwards)} failed to "
+                f"connect in its time ({start}..{end} ms); its route's retry policy makes {want} attempts",
+                judged=Router.on_pool_failure,
+                expected=f">= {want} failed attempts",
+                observed=failed,
+            )
 
     def _upstream_may_have_answered(self, clusters) -> bool:
         """Whether an upstream of one of `clusters` sent bytes in this session: a response it sent
