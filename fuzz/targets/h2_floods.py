@@ -53,7 +53,8 @@ class _Reader:
         # most reads complete nothing and cost one comparison
 
     def frames(self, data: bytes) -> list:
-        """(type, flags, payload, end offset in the stream) of every frame completed by data."""
+        """(type, flags, payload length, first payload byte or 0, end offset in the stream) of every
+        frame completed by data (floods bring thousands per read: no payload copies)."""
         if self.skip:
             cut = min(self.skip, len(data))
             self.skip -= cut
@@ -61,25 +62,20 @@ class _Reader:
             data = data[cut:]
         buf = self.held
         buf += data
-        if len(buf) < self._need:
+        size = len(buf)
+        if size < self._need:
             return []
-        pos, out = 0, []
-        while len(buf) - pos >= 9:
-            length = int.from_bytes(buf[pos : pos + 3], "big")
-            if len(buf) - pos - 9 < length:
+        pos, out, base = 0, [], self.consumed
+        while size - pos >= 9:
+            length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
+            end = pos + 9 + length
+            if end > size:
                 break
-            pos += 9 + length
-            out.append(
-                (
-                    buf[pos - 9 - length + 3],
-                    buf[pos - 9 - length + 4],
-                    bytes(buf[pos - length : pos]),
-                    self.consumed + pos,
-                )
-            )
+            out.append((buf[pos + 3], buf[pos + 4], length, buf[pos + 9] if length else 0, base + end))
+            pos = end
         self.consumed += pos
         del buf[:pos]
-        self._need = 9 + int.from_bytes(buf[:3], "big") if len(buf) >= 9 else 9
+        self._need = 9 + ((buf[0] << 16) | (buf[1] << 8) | buf[2]) if len(buf) >= 9 else 9
         return out
 
 
@@ -94,15 +90,18 @@ class InboundRun:
 
     def feed(self, data: bytes) -> int:
         """The longest run reached while reading data."""
-        longest = 0
-        for kind, flags, payload, _ in self._reader.frames(data):
-            if kind not in (DATA, HEADERS, CONTINUATION):
+        longest, run = 0, self.run
+        for kind, flags, length, first, _ in self._reader.frames(data):
+            if kind == CONTINUATION:
+                run = 0 if length else run + 1
+            elif kind in (DATA, HEADERS):
+                padding = first + 1 if flags & 0x8 and length else 0
+                run = 0 if length > padding or flags & 0x1 else run + 1
+            else:
                 continue
-            padded = kind != CONTINUATION and flags & 0x8 and payload
-            padding = payload[0] + 1 if padded else 0
-            ends = kind != CONTINUATION and flags & 0x1
-            self.run = 0 if len(payload) > padding or ends else self.run + 1
-            longest = max(longest, self.run)
+            if run > longest:
+                longest = run
+        self.run = run
         self.longest = max(self.longest, longest)
         return longest
 
@@ -118,7 +117,7 @@ class OutboundQueue:
         self._control = 0  # control frames among them (checked after every read: kept, not summed)
 
     def record(self, out: bytes) -> None:
-        for kind, flags, _, end in self._reader.frames(out):
+        for kind, flags, _, _, end in self._reader.frames(out):
             control = kind == RST_STREAM or (kind in (PING, SETTINGS) and bool(flags & 0x1))
             self._frames.append((end, control))
             self._control += control
@@ -247,8 +246,10 @@ def flood_bytes(fdp, stream_id: int) -> bytes:
         one = hf.PingFrame(0, opaque_data=b"floodpng").serialize()
     else:
         one = hf.WindowUpdateFrame(stream_id if fdp.ConsumeBool() else 0, window_increment=1).serialize()
+    if not every:
+        return one * copies
     breaker = hf.DataFrame(stream_id, data=b"x").serialize()
-    return b"".join(breaker if every and i % every == every - 1 else one for i in range(copies))
+    return (one * (every - 1) + breaker) * (copies // every) + one * (copies % every)
 
 
 def act_flood(pair, fdp) -> None:

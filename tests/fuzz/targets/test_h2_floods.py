@@ -105,6 +105,26 @@ def test_flood_action_builds_the_requested_shape():
     assert len(wire) % 9 == 0 and wire[:9] == DataFrame(1, data=b"").serialize() and len(wire) // 9 >= 2
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_flood_bytes_hold_a_breaker_at_every_every_th_copy(seed):
+    """The repeated-pattern construction equals the definition: copy i is the breaker when
+    every > 0 and i % every == every - 1."""
+    import random
+
+    from fuzz.targets.h2_floods import FLOOD_KINDS, MAX_COPIES
+
+    rng = random.Random(seed)
+    while True:  # an input that floods with empty DATA
+        data = rng.randbytes(9)
+        decode = atheris.FuzzedDataProvider(data)
+        if decode.PickValueInList(FLOOD_KINDS) == "empty_data":
+            break
+    copies, every = decode.ConsumeIntInRange(2, MAX_COPIES), decode.ConsumeIntInRange(0, 8)
+    wire = flood_bytes(atheris.FuzzedDataProvider(data), 1)
+    one, breaker = DataFrame(1, data=b"").serialize(), DataFrame(1, data=b"x").serialize()
+    assert wire == b"".join(breaker if every and i % every == every - 1 else one for i in range(copies))
+
+
 def test_frame_reader_finds_the_same_frames_in_any_split():
     from hyperframe.frame import PingFrame
     from fuzz.targets.h2_floods import PREFACE_LEN, _Reader
@@ -113,7 +133,8 @@ def test_frame_reader_finds_the_same_frames_in_any_split():
         DataFrame(1, data=b"a" * n).serialize() if n % 3 else PingFrame(0).serialize() for n in range(60)
     )
     whole = _Reader(PREFACE_LEN).frames(wire)
-    assert len(whole) == 60 and whole[-1][3] == len(wire)
+    assert len(whole) == 60 and whole[-1][-1] == len(wire)
+    assert [(k, n) for k, _, n, _, _ in whole] == [(0, n) if n % 3 else (6, 8) for n in range(60)]
     for size in (1, 2, 9, 10, 31):
         reader = _Reader(PREFACE_LEN)
         pieces = [f for i in range(0, len(wire), size) for f in reader.frames(wire[i : i + size])]
