@@ -350,11 +350,14 @@ def _stream_waits(hcm, stream, session) -> Stall | None:
 
 def _client_stall(session: "Session") -> "Stall | None":
     """A request the client finished sending (its own record: fuzz/peers) with no outcome it can see,
-    while the proxy has no stream left that waits for it."""
+    while the proxy has no stream left that waits for it. Bytes a write filter holds for the client
+    (the fault throttle) are an outcome on its way, a slow timer wait while that filter's timer is
+    armed (settling does not run time for it alone), and a stall when none is."""
     peers = session.peers
     if not session.check_bytes:
         return None  # a write probe drops what the proxy writes (fuzz/targets/network_filter.py)
     waiting: set[int] = set()  # HTTP/1.1 connections where an earlier request still waits
+    held: Stall | None = None  # the first outcome a write filter still holds, its timer armed
     for ex in peers.exchanges:
         if ex.outcome is not None or ex.downstream in waiting:
             continue
@@ -382,13 +385,23 @@ def _client_stall(session: "Session") -> "Stall | None":
             if ex.protocol == H1:
                 waiting.add(ex.downstream)  # later requests on the connection wait behind it
             continue  # the client is still sending, the proxy's stream is judged, or the client's window is shut
-        return Stall(
+        stall = Stall(
             "stall_request_without_outcome",
             f"client {ex.downstream} finished request {ex.id} ({ex.request.method.decode('latin-1')} "
             f"{ex.request.target[:60].decode('latin-1')}) at {ex.request.ended_ms} ms and saw no outcome; "
             f"the proxy has no stream left for it ({hcm.protocol} stream {ex.stream})",
         )
-    return None
+        if not conn.filter_manager.holds_writes():
+            return stall
+        write_filters = conn.filter_manager.write_filters
+        if not any(_timer_armed(active.filter) for active in write_filters):
+            return stall._replace(
+                detail=f"{stall.detail}; a write filter holds its bytes and no timer will release them"
+            )
+        held = held or stall._replace(timer=True, slow=True)
+        if ex.protocol == H1:
+            waiting.add(ex.downstream)
+    return held
 
 
 def _queued_stall(where: str, router, now: int, since: int) -> Stall | None:

@@ -182,6 +182,59 @@ def test_a_throttle_that_never_resumes_the_upstream_it_paused_is_a_stall(monkeyp
     fails("stall_read_disabled_tcp_proxy", tcp_proxy(THROTTLE), FOUR_KB_FROM_UPSTREAM + client_keeps_up)
 
 
+def throttled_http(rate: int):
+    """A listener whose network fault filter throttles both directions at `rate` bytes a second in
+    front of an HTTP connection manager that answers every request itself (200 'hello')."""
+    text = f"""
+listeners:
+- name: l
+  address: {{host: 127.0.0.1, port: 10000}}
+  filter_chains:
+  - filters:
+    - fault: {{throttle_bytes_per_sec: {rate}}}
+    - http_connection_manager:
+        route_config:
+          virtual_hosts:
+          - name: all
+            domains: ["*"]
+            routes:
+            - match: {{prefix: "/"}}
+              direct_response: {{status: 200, body: hello}}
+"""
+    return build(load_bytes(text.encode(), "yaml"))
+
+
+# The request (26 bytes) is through the 10 B/s throttle in 3 s; its answer (~75 bytes) takes 8 s more.
+ANSWER_HALF_THROTTLED = [A("send", payload=GET)] + [A("advance", value=1000)] * 6 + [A("read")]
+
+
+def test_an_answer_the_write_throttle_still_holds_is_an_outcome_on_its_way():
+    """session (clean-clone .ci/run, config-s1-0023: a 1 B/s fault throttle in front of an HCM): the
+    client had half its 404 when settling began and the proxy no stream left for it; the rest sat in
+    the throttle, released on its timer. Settling leaves a throttle's slow release to it."""
+    s = run(throttled_http(10), ANSWER_HALF_THROTTLED)
+    assert s.downstream[0].received.startswith(b"HTTP/1.1 200") and not s.downstream[0].received.endswith(b"hello")
+    s = run(throttled_http(10), ANSWER_HALF_THROTTLED + [A("advance", value=1000), A("read")] * 12)
+    assert s.downstream[0].received.endswith(b"hello")  # all of it, given the time
+
+
+def test_an_answer_a_write_filter_holds_with_no_timer_is_a_request_without_outcome(monkeypatch):
+    from proxy.network.filters.fault import FaultFilter
+
+    def release_only_within_the_window(self):  # the planted bug: the next window's timer is never armed
+        if self._out.refresh(self.ctx.dispatcher.now_ms()) > 0:
+            self._out_release_queued = True
+            self.ctx.dispatcher.post(self._release_writes)
+
+    monkeypatch.setattr(FaultFilter, "_queue_write_release", release_only_within_the_window)
+    err = fails(
+        "stall_request_without_outcome",
+        throttled_http(10),
+        ANSWER_HALF_THROTTLED,
+    )
+    assert "no timer will release them" in err.detail
+
+
 # -- requests that wait for nothing -------------------------------------------------------------------
 def test_a_pool_that_forgets_a_queued_request_is_a_stall(monkeypatch):
     from proxy.upstream.pool import ClusterHttpPool
