@@ -106,32 +106,45 @@ class Seen:
         return self.head
 
 
+class Messages:
+    """The messages a codec accepted, in order, and its protocol errors, read from its events as
+    they come (a byte-at-a-time feeding asks after every read: re-reading all events each time was
+    quadratic in them)."""
+
+    def __init__(self) -> None:
+        self.seen: list[Seen] = []
+        self.errors: list[ProtocolViolation] = []
+        self._by_stream: dict[int, Seen] = {}
+
+    def add(self, events: list) -> "Messages":
+        by_stream = self._by_stream
+        for ev in events:
+            if isinstance(ev, (RequestHeaders, ResponseHeaders, InformationalResponse)):
+                msg = Seen(ev, ended=isinstance(ev, InformationalResponse) or ev.end_stream)
+                self.seen.append(msg)
+                if not isinstance(ev, InformationalResponse):
+                    by_stream[ev.stream_id] = msg
+            elif isinstance(ev, (Data, Trailers)):
+                open_msg = by_stream.get(ev.stream_id)
+                if open_msg is None or open_msg.ended:
+                    _fail("h1_event_order", f"{ev!r} on a stream with no open message")
+                if isinstance(ev, Data):
+                    open_msg.body += ev.data
+                    open_msg.ended = ev.end_stream
+                else:
+                    open_msg.trailers, open_msg.ended = ev.headers, True
+            elif isinstance(ev, (StreamReset, ProtocolViolation)):
+                if isinstance(ev, ProtocolViolation):
+                    self.errors.append(ev)
+                if ev.stream_id in by_stream:
+                    by_stream[ev.stream_id].failed = True
+        return self
+
+
 def messages(events: list) -> tuple[list[Seen], list[ProtocolViolation]]:
     """The messages the codec accepted, in order, and its protocol errors."""
-    seen: list[Seen] = []
-    by_stream: dict[int, Seen] = {}
-    errors = []
-    for ev in events:
-        if isinstance(ev, (RequestHeaders, ResponseHeaders, InformationalResponse)):
-            msg = Seen(ev, ended=isinstance(ev, InformationalResponse) or ev.end_stream)
-            seen.append(msg)
-            if not isinstance(ev, InformationalResponse):
-                by_stream[ev.stream_id] = msg
-        elif isinstance(ev, (Data, Trailers)):
-            open_msg = by_stream.get(ev.stream_id)
-            if open_msg is None or open_msg.ended:
-                _fail("h1_event_order", f"{ev!r} on a stream with no open message")
-            if isinstance(ev, Data):
-                open_msg.body += ev.data
-                open_msg.ended = ev.end_stream
-            else:
-                open_msg.trailers, open_msg.ended = ev.headers, True
-        elif isinstance(ev, (StreamReset, ProtocolViolation)):
-            if isinstance(ev, ProtocolViolation):
-                errors.append(ev)
-            if ev.stream_id in by_stream:
-                by_stream[ev.stream_id].failed = True
-    return seen, errors
+    log = Messages().add(events)
+    return log.seen, log.errors
 
 
 def _fail(name: str, detail: str) -> NoReturn:
@@ -139,18 +152,19 @@ def _fail(name: str, detail: str) -> NoReturn:
 
 
 # ---------------------------------------------------------------------------------- server side
-def _answer(codec: H1ServerCodec, events: list, answered: set) -> None:
+def _answer(codec: H1ServerCodec, events: list, log: Messages, fresh: list, answered: set) -> None:
     """Answer every complete request with an empty 200, so pipelining slots free up, and collect the
-    requests that parses once they do."""
+    requests that parses once they do (fresh: the events not yet in log, already in events)."""
     for _ in range(MAX_ROUNDS):
-        seen, _errors = messages(events)
-        todo = [m.head.stream_id for m in seen if m.ended and not m.failed and m.head.stream_id not in answered]
+        log.add(fresh)
+        todo = [m.head.stream_id for m in log.seen if m.ended and not m.failed and m.head.stream_id not in answered]
         if not todo:
             return
         for sid in todo:
             answered.add(sid)
             codec.send_headers(sid, 200, [(b"content-length", b"0")], end_stream=True)
-        events += codec.pending_events()
+        fresh = codec.pending_events()
+        events += fresh
     _fail("h1_answer_rounds", f"more than {MAX_ROUNDS} rounds of answers and newly parsed requests")
 
 
@@ -158,13 +172,14 @@ def run_server(chunks: list[bytes]) -> tuple[list, bytes]:
     """Feed chunks then EOF to a fresh server codec; (events, every byte it wrote)."""
     codec = H1ServerCodec()
     events: list = []
+    log = Messages()
     answered: set[int] = set()
     out = bytearray()
     for chunk in chunks + [b""]:
         fresh = codec.receive_data(chunk)
         if fresh:  # no new event, nothing new to answer (the last _answer left none open)
             events += fresh
-            _answer(codec, events, answered)
+            _answer(codec, events, log, fresh, answered)
         out += codec.data_to_send()
     return events, bytes(out)
 
