@@ -54,10 +54,30 @@ def _byte(seed: bytes, i: int, default: int = 0) -> int:
     return seed[i] if len(seed) > i else default
 
 
+def _target(seed: bytes, sock, paths=PATHS, hosts=HOSTS, own_fields: bool = False) -> tuple:
+    """(path, header fields, host) of a request: from the fixed tables, or from the session
+    configuration's own routes when the fixed ones reach none of them (a session sets
+    `sock.fuzz_targets`: fuzz.models.session_oracle.route_targets); with `own_fields`, the fixed
+    path and host get the fields a route of the configuration matches on (byte 1 picks it)."""
+    own = getattr(sock, "fuzz_targets", None)
+    if own is None or not own[2]:
+        fields = list(_pick(own[0], seed, 1)[1]) if own is not None and own_fields else []
+        return _pick(paths, seed, 1), fields, _pick(hosts, seed, 2)
+    (path, fields), host = _pick(own[0], seed, 1), _pick(own[1], seed, 2)
+    return path, list(fields), host
+
+
+# Byte 4 of an HTTP/1.1 request template: add the header fields a route matches on.
+ROUTE_FIELDS_BIT = 0x10
+
+
 def h1_request(seed: bytes, sock) -> bytes:
-    method, path, host = _pick(METHODS, seed, 0), _pick(PATHS, seed, 1), _pick(HOSTS, seed, 2)
+    method, (path, fields, host) = (
+        _pick(METHODS, seed, 0),
+        _target(seed, sock, own_fields=bool(_byte(seed, 4) & ROUTE_FIELDS_BIT)),
+    )
     body = seed[8 : 8 + _byte(seed, 3) % 48]
-    target, host, extra = hostile.apply(_byte(seed, 7), path, host, [])  # byte 7: a hostile shape, or none
+    target, host, extra = hostile.apply(_byte(seed, 7), path, host, fields)  # byte 7: a hostile shape, or none
     head = [b"%s %s HTTP/1.1" % (method, target), b"Host: " + host] + _id_line(sock) + [b"%s: %s" % f for f in extra]
     if _byte(seed, 4) & 1:
         head.append(b"Content-Length: %d" % len(body))
@@ -79,7 +99,9 @@ def h1_request(seed: bytes, sock) -> bytes:
 def h1_smuggling(seed: bytes, sock) -> bytes:
     extra, body = _pick(SMUGGLING, seed, 0)
     extra = b"".join(line + b"\r\n" for line in _id_line(sock)) + extra
-    return b"POST %s HTTP/1.1\r\nHost: %s\r\n%s\r\n%s" % (_pick(PATHS, seed, 1), _pick(HOSTS, seed, 2), extra, body)
+    path, fields, host = _target(seed, sock)
+    extra = b"".join(b"%s: %s\r\n" % f for f in fields) + extra
+    return b"POST %s HTTP/1.1\r\nHost: %s\r\n%s\r\n%s" % (path, host, extra, body)
 
 
 def h1_pipeline(seed: bytes, sock) -> bytes:
@@ -121,9 +143,8 @@ def h2_request(seed: bytes, sock) -> bytes:
         body = seed[6 : 6 + _byte(seed, 3) % 40]
         # Byte 5 (above its reset bit): a hostile shape of the request, or of its trailers, or none.
         selector = _byte(seed, 5) >> 1
-        path, authority, extra = hostile.apply(
-            selector, _pick(PATHS[:-1], seed, 1), _pick(HOSTS[:-1], seed, 2) or b"x", []
-        )
+        path, fields, host = _target(seed, sock, PATHS[:-1], HOSTS[:-1])
+        path, authority, extra = hostile.apply(selector, path, host or b"x", fields)
         trailers = hostile.trailers(selector - hostile.N_SHAPES)
         headers = [
             (b":method", _pick(METHODS[:7], seed, 0)),

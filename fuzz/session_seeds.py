@@ -245,6 +245,13 @@ HTTP = {
     ],
     # Uploads (a body with content-length, a chunked one) whose upstream reads them and stays silent past
     # the route timeout (Envoy's default 15 s) before it answers: the proxy must have answered 504 first.
+    # Every upstream connection attempt refused (at most num_retries 5 allows 6): the request is
+    # retried as its route's retry policy says, then answered 503 (fuzz.models.retry).
+    "upstream_connect_failures_retried": [
+        A("send_http", value=0, payload=b"\x00\x02\x00\x00\x10"),  # with the fields a route matches on
+        *[A("upstream_fail")] * 6,
+        A("read"),
+    ],
     "upstream_silent_past_route_timeout": [
         A("send_http", value=0, payload=b"\x01\x00\x00\x05\x01\x00\x00\x00hello"),
         A("upstream_connect"),

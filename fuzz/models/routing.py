@@ -8,6 +8,8 @@ request with the given probability"), and a weighted cluster may pick any cluste
 weight (WeightedCluster: "the probability of a request being routed to it is weight / total").
 """
 
+import re
+
 from fuzz.targets import route_reference as ref
 
 from . import retry
@@ -45,15 +47,24 @@ def route_timeouts(route_config, request: ref.Request, cluster: str) -> frozense
 
 
 def retry_policies(route_config, request: ref.Request) -> frozenset:
-    """The retry policy (fuzz.models.retry) of every route that may forward `request` to a cluster."""
+    """The retry policy (fuzz.models.retry) of every route that may be the one chosen for `request`
+    and forwards it to a cluster (the first matching route; one with a runtime fraction below 100
+    may be passed over, as in answers())."""
     vh = ref.choose_virtual_host(route_config, request.authority)
-    return frozenset(
-        retry.from_route(route.route)
-        for route in (vh.routes if vh is not None else ())
-        if route.WhichOneof("action") == "route"
-        and ref.path_matches(route.match, request)
-        and all(ref.header_matches(h, request) for h in route.match.headers)
-    )
+    out = set()
+    for route in vh.routes if vh is not None else ():
+        if not ref.path_matches(route.match, request) or not all(
+            ref.header_matches(h, request) for h in route.match.headers
+        ):
+            continue
+        percent = route.runtime_fraction_percent if route.HasField("runtime_fraction_percent") else 100
+        if percent <= 0:
+            continue
+        if route.WhichOneof("action") == "route":
+            out.add(retry.from_route(route.route))
+        if percent >= 100:
+            break
+    return frozenset(out)
 
 
 def answers(route_config, request: ref.Request) -> frozenset:
@@ -80,3 +91,54 @@ def answers(route_config, request: ref.Request) -> frozenset:
             return frozenset(out)
     out.add(NO_ROUTE)
     return frozenset(out)
+
+
+_PATH = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
+_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=]+(?::[0-9]{1,5})?")
+_NAME = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")
+_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+# Fields a request template owns (framing, routing, the peers' request id): never set from a matcher.
+_OWNED = frozenset(["host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "x-fuzz-id"])
+MAX_TARGETS = 16
+
+
+def request_targets(route_configs) -> tuple:
+    """(hosts, targets) that reach the routes of `route_configs`: hosts as bytes, a concrete one for
+    each virtual host's domains (a `*.` suffix domain gets `www`, a `.*` prefix one `com`; `*` any
+    host, here example.com); targets as (path, headers) for each route that may match (runtime
+    fraction above 0), its prefix or exact path with header fields that satisfy its header matchers
+    (exact and prefix values, `present: true`), where they are a valid authority, origin-form
+    target (RFC 3986) and field (RFC 9110 5.5). Regex paths are left to mutation."""
+    hosts: list[bytes] = []
+    targets: list[tuple] = []
+    for rc in route_configs:
+        for vh in rc.virtual_hosts:
+            for domain in vh.domains:
+                host = "example.com" if domain == "*" else domain.replace("*.", "www.").replace(".*", ".com")
+                host = host.replace("*", "x")
+                if _HOST.fullmatch(host) and host.encode() not in hosts:
+                    hosts.append(host.encode())
+            for route in vh.routes:
+                if route.HasField("runtime_fraction_percent") and route.runtime_fraction_percent <= 0:
+                    continue
+                kind = route.match.WhichOneof("path_specifier")
+                path = route.match.prefix if kind == "prefix" else route.match.path if kind == "path" else ""
+                fields = tuple(_satisfying(h) for h in route.match.headers)
+                if not _PATH.fullmatch(path) or None in fields:
+                    continue
+                target = (path.encode(), tuple(f for f in fields if f))
+                if target not in targets:
+                    targets.append(target)
+    return tuple(hosts[:MAX_TARGETS]), tuple(targets[:MAX_TARGETS])
+
+
+def _satisfying(matcher):
+    """A (name, value) field that satisfies `matcher`, () when leaving it out does, None if no
+    valid field does (or the template owns the field)."""
+    kind = matcher.WhichOneof("match")
+    if kind == "present" and not matcher.present:
+        return ()
+    if not _NAME.fullmatch(matcher.name) or matcher.name in _OWNED:
+        return None
+    value = "1" if kind == "present" else matcher.exact if kind == "exact" else matcher.prefix
+    return (matcher.name.encode(), value.encode()) if _VALUE.fullmatch(value) else None

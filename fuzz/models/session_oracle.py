@@ -91,6 +91,48 @@ def _edge_sources(built, defaults) -> tuple:
     return tuple(defaults) + tuple(e for e in edges if e not in defaults)
 
 
+_TARGETS: dict = {}
+
+
+def route_targets(built, fixed_paths, fixed_hosts):
+    """(targets, hosts, instead) the session's templated requests may pick from, or None: those of
+    the configuration's route tables (fuzz.models.routing.request_targets), targets as (path, header
+    fields); `instead` when no fixed path and host reach a cluster in any of its HTTP connection
+    managers, so the templates use these in place of their fixed tables. Generated configurations
+    name random domains and prefixes: requests from the fixed tables got a 404 and never reached an
+    upstream, so everything past the router was tested on the hand-written examples alone. Where
+    the fixed tables do reach a route, a template may still add the fields a route matches on."""
+    hit = _TARGETS.get(id(built))
+    if hit is None or hit[0] is not built:
+        if len(_TARGETS) > 512:
+            _TARGETS.clear()
+        hit = _TARGETS[id(built)] = (built, _route_targets(built, fixed_paths, fixed_hosts))
+    return hit[1]
+
+
+def _route_targets(built, fixed_paths, fixed_hosts):
+    boot = bootstrap_of(built)
+    configs = [
+        f.http_connection_manager.route_config
+        for listener in boot.listeners
+        for chain in listener.filter_chains
+        for f in chain.filters
+        if f.WhichOneof("filter") == "http_connection_manager"
+    ]
+    hosts, targets = routing.request_targets(configs)
+    if not hosts or not targets:
+        return None
+    text = lambda b: b.decode("latin-1")  # noqa: E731
+    fixed_reach = any(
+        answer[0] == "cluster"
+        for rc in configs
+        for p in fixed_paths
+        for h in fixed_hosts
+        for answer in routing.answers(rc, Request("GET", text(h), text(p), (), "http"))
+    )
+    return targets, hosts, not fixed_reach
+
+
 def _counter_names(family: str, stat_prefix: str, name: str) -> list:
     """docs/semantics.md: a network filter counts `<family>.<name>` and `<family>.<stat_prefix>.<name>`."""
     return [f"{family}.{name}"] + ([f"{family}.{stat_prefix}.{name}"] if stat_prefix else [])
@@ -355,12 +397,14 @@ class SessionModel:
             or ex.response is None
             or ex.response.status != 503
             or not forwards
-            or any(status == 503 for status, _ in local)
             or ex.request.started_ms is None
             or ex.response.started_ms is None
         ):
             return
         counters = self.session.ctx.stats.counters
+        aborted = any(v for k, v in counters.items() if k.startswith("http.fault.") and k.endswith("aborts_injected"))
+        if (503, None) in local and aborted or any(status == 503 and body is not None for status, body in local):
+            return  # a fault filter's abort (it injected some), or a direct response
         if any(
             counters.get(f"cluster.{c}.{name}", 0)
             for c in forwards
