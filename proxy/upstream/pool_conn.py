@@ -290,6 +290,13 @@ class PoolConnection(ConnectionCallbacks):
             self.pool.on_connection_ready(self)
             return
         was_connecting = self.state == "connecting"
+        if event is ConnectionEvent.REMOTE_CLOSE and self.state == "ready":
+            # The upstream's close can end a response (RFC 9112 6.3: a body without a length runs
+            # to the close); the connection does not pass the end of stream to its filters without
+            # half-close, so the codec hears it here, before the streams left over fail (Envoy's
+            # CodecClient dispatches an empty buffer on RemoteClose for the same reason).
+            for ev in self.codec.receive_data(b""):
+                self._dispatch(ev)
         self.state = "closed"
         for stream in list(self.active):
             self._fail_stream(stream, "upstream connection closed")
