@@ -255,7 +255,11 @@ def new_capture(rng: random.Random) -> Capture:
                 HEADERS, END_HEADERS | (END_STREAM if end else 0), sid, standalone_block(request_fields(rng, len(body)))
             )
         )
-        if not end:
+        if not end and rng.random() < 0.25:  # a trailer section ends the stream (gRPC's shape)
+            cap.frames.append(Frame(DATA, 0, sid, body))
+            trailer = [(rng.choice(vocab.TRAILER_NAMES), rng.choice(vocab.GENERIC_VALUES))]
+            cap.frames.append(Frame(HEADERS, END_HEADERS | END_STREAM, sid, standalone_block(trailer)))
+        elif not end:
             cap.frames.append(Frame(DATA, END_STREAM, sid, body))
     return cap
 
@@ -441,6 +445,9 @@ def _value(fields, rng):
     return True
 
 
+_DELIMITERS = b'"(),/:;<=>?@[\\]{}'
+
+
 def _name(fields, rng):
     if not fields:
         return False
@@ -454,6 +461,7 @@ def _name(fields, rng):
                 name + b" ",
                 b" " + name,
                 name.replace(b"-", b"_"),
+                name + bytes([rng.choice(_DELIMITERS)]),  # lowercase, yet no token (RFC 9110 5.6.2)
                 rng.choice(vocab.FIELD_NAMES + vocab.H2_PSEUDO),
             )
         ),
