@@ -21,12 +21,14 @@ from proxy.buffer import WatermarkBuffer
 from proxy.build import instantiate
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
-from proxy.network.connection import Connection
+from proxy.network.connection import Connection, State
 
 from . import held, liveness, oracles, settle, tls_session
 from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
 from .peers import Peers
+from .models import breakers, hcm_stats
 from .models.idle import check_idle_connections_close
+from .models.session_oracle import bootstrap_of
 from .models.retry import UpstreamTimes
 from .models.session_oracle import SessionModel, edge_sources
 from .peers.h2_peer import settings_from_byte, withholds_credit
@@ -192,7 +194,10 @@ def connect_address(built, choice: int, variant: int, sources=SOURCES, extra_por
     listener = built.listeners[choice % len(built.listeners)]
     source = sources[(choice // 8) % len(sources)]
     matches = [chain.match for chain in listener.filter_chains]
-    names = [""] + sorted({n.replace("*.", "www.") for m in matches for n in m.server_names})
+    named = sorted({n.replace("*.", "www.") for m in matches for n in m.server_names})
+    # Each name also in capitals: a server name is a DNS name, case-insensitive (RFC 6066 section 3,
+    # RFC 4343), and the configuration's names are lower case, so a case-sensitive match shows only so.
+    names = [""] + named + [n.upper() for n in named]
     ports = [listener.address[1] or 10000] + sorted(
         {m.destination_port for m in matches if m.destination_port} | set(extra_ports)
     )
@@ -417,6 +422,8 @@ class Session:
         self.check()
         oracles.check_gauges_drained(self.ctx.stats)
         oracles.check_http_requests_accounted(self.ctx.stats)
+        if self.peers.all_understood:
+            hcm_stats.check_requests_per_protocol(self.ctx.stats.counters, self.peers.exchanges)
         self.peers.finish()
 
     # -- oracles --------------------------------------------------------------------------
@@ -449,6 +456,9 @@ class Session:
             oracles.check_watermark_state("read_buffer", conn.read_buffer, conn)
             oracles.check_watermark_state("write_buffer", conn.write_buffer, conn)
         oracles.check_token_buckets(self.ctx.shared)
+        breakers.check_max_connections(
+            bootstrap_of(self.built), ((c.remote_address, c.state is not State.CLOSED) for c in self.network.opened)
+        )
         held.check(self)
         liveness.check_pool_queues(self)
         tls_session.check(self)

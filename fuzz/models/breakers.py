@@ -1,0 +1,56 @@
+"""Circuit breakers: how many upstream connections a cluster may have open at once.
+
+envoy/config/cluster/v3/circuit_breaker.proto, Thresholds.max_connections: "The maximum number of
+connections that Envoy will make to the upstream cluster. If not specified, the default is 1024."
+(arch_overview/upstream/circuit_breaking: "Cluster maximum connections ... If this circuit breaker
+overflows the upstream_cx_overflow counter for the cluster will increment.") Our schema adds
+Cluster.max_connections, a hard cap applied together with circuit_breakers.max_connections: the
+smaller one wins (bootstrap.proto), both 1024 when unset.
+
+A connection counts from the moment it is opened (connecting included) until it is closed. The
+judge sees connections on the wire, by the endpoint they go to: every connection to an endpoint of
+cluster C was opened by C or by another cluster listing that endpoint, so the connections open to
+C's endpoints are at most the sum of the limits of the clusters sharing any of them (exactly C's
+limit when no other cluster lists them).
+"""
+
+from fuzz.oracles import InvariantViolation
+
+DEFAULT_MAX_CONNECTIONS = 1024  # Envoy's Thresholds default
+
+
+def max_connections(cluster) -> int:
+    """A Cluster message's effective connection limit."""
+    own = cluster.max_connections if cluster.HasField("max_connections") else DEFAULT_MAX_CONNECTIONS
+    breakers = cluster.circuit_breakers
+    breaker = breakers.max_connections if breakers.HasField("max_connections") else DEFAULT_MAX_CONNECTIONS
+    return min(own, breaker)
+
+
+def endpoints(cluster) -> frozenset:
+    return frozenset((e.host, e.port) for e in cluster.endpoints)
+
+
+def check_max_connections(bootstrap, upstream_connections) -> None:
+    """`upstream_connections`: every upstream connection the proxy opened, as (endpoint, is_open)."""
+    open_to: dict = {}
+    for endpoint, is_open in upstream_connections:
+        if is_open:
+            open_to[endpoint] = open_to.get(endpoint, 0) + 1
+    if not open_to:
+        return
+    clusters = [(c.name, endpoints(c), max_connections(c)) for c in bootstrap.clusters]
+    for name, hosts, _ in clusters:
+        n = sum(open_to.get(h, 0) for h in hosts)
+        sharing = [(other, limit) for other, other_hosts, limit in clusters if other_hosts & hosts]
+        allowed = sum(limit for _, limit in sharing)
+        if n > allowed:
+            names = ", ".join(f"{other} ({limit})" for other, limit in sharing)
+            raise InvariantViolation(
+                "model_circuit_breaker_max_connections",
+                f"{n} upstream connections open to the endpoints of cluster {name}; the max_connections "
+                f"of the clusters listing them allow {allowed}: {names}",
+                judged="proxy/upstream/cluster.py:ClusterManager.tcp_conn_for_cluster",
+                expected=allowed,
+                observed=n,
+            )
