@@ -23,14 +23,14 @@ from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 from proxy.network.connection import Connection, State
 
-from . import held, liveness, oracles, settle, tls_session
-from .payloads import DOWNSTREAM_PAYLOADS, UPSTREAM_PAYLOADS
+from . import delivery, held, liveness, oracles, settle, tls_session
+from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
 from .models import breakers, hcm_stats
 from .models.idle import check_idle_connections_close
 from .models.session_oracle import bootstrap_of
 from .models.retry import UpstreamTimes
-from .models.session_oracle import SessionModel, edge_sources
+from .models.session_oracle import SessionModel, edge_sources, route_targets
 from .peers.h2_peer import settings_from_byte, withholds_credit
 from .tls_peer import TlsSocket, speaks_tls
 
@@ -361,6 +361,7 @@ class Session:
             self.built, choice, variant, self.sources, self.extra_ports
         )
         sock = TlsSocket(self.read_size)
+        sock.fuzz_targets = route_targets(self.built, PATHS, HOSTS)  # what templated requests ask for
         remote = (source, 40000 + len(self.downstream))
         passed = server_name if tls_mode is None else ""
         sock.fuzz_connect = (self.built.listeners.index(listener), local, remote, passed)
@@ -410,6 +411,7 @@ class Session:
         what is still in flight (fuzz/liveness.py); then shut everything down."""
         settle.settle(self)
         liveness.check(self)
+        delivery.check_responses_delivered(self)  # a response read in full reaches its client
         check_idle_connections_close(self)  # idle HTTP connections end by their idle_timeout
         # Shut everything down: whatever was counted as active must be released.
         for sock in self.downstream:
