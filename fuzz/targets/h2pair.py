@@ -225,7 +225,9 @@ class Pair:
         # wants_close: the owner closes now (an outbound flood ends a codec without an event)
         was_live = not (receiver.conn_dead or receiver.closed_seen or receiver.codec.wants_close)
         stats = dict(receiver.codec.stats)
-        longest = receiver.inbound.feed(data)
+        # A dead codec takes no more input (receive_data returns nothing, counts nothing), so no
+        # flood verdict can change: its reader is not fed what floods keep queueing towards it.
+        longest = 0 if receiver.codec._dead else receiver.inbound.feed(data)
         try:
             events = receiver.codec.receive_data(data)
         except Exception as e:  # noqa: BLE001 - any exception out of input handling is the bug
