@@ -22,6 +22,18 @@ from http import HTTPStatus
 
 import h11
 
+from proxy.http._h1_state import (
+    Abort,
+    Event as Ev,
+    Operation,
+    Request,
+    Response,
+    SendBody,
+    SendHead,
+    SendInformational,
+    SendTrailers,
+    after,
+)
 from proxy.http._h1_strict import ChunkedScanner, FramingError, find_head, parse_request_head, parse_response_head
 from proxy.http.codec import (
     DEFAULT_LIMITS,
@@ -143,23 +155,26 @@ _END = h11.EndOfMessage()
 
 @dataclass
 class _Exchange:
+    """One request and its response; their states and transitions are in _h1_state.py."""
+
     stream_id: int
     method: bytes
     version: bytes  # b"1.0" / b"1.1"
     keep_alive: bool
-    emitted: bool = True  # False for the codec's own error response to a rejected head
-    request_done: bool = False
-    ops: list = field(default_factory=list)  # queued until this exchange is first in line
-    started: bool = False  # response bytes (or the decision to send none) have begun
-    final_sent: bool = False  # API-side bookkeeping, checked when the owner calls
-    local_end: bool = False
+    request: Request = Request.RECEIVING
+    owner: Response = Response.IDLE  # the response as the owner sent it (checked when it calls)
+    wire: Response = Response.IDLE  # the response as written: IDLE until its turn in line
+    ops: list[Operation] = field(default_factory=list)  # queued until this exchange is first in line
     declared_length: int | None = None
     sent_length: int = 0
     out_chunked: bool = False
     close_after: bool = False  # the response is close-delimited or says connection: close
     body_allowed: bool = True
-    response_done: bool = False
-    failed: bool = False
+
+    @property
+    def abandoned(self) -> bool:
+        """The codec answered or dropped it (bad input, the client left, the owner reset it)."""
+        return self.request is Request.BROKEN or self.owner is Response.RESET
 
 
 class _Input:
@@ -239,7 +254,7 @@ class H1ServerCodec(_Input, ServerCodec):
         self._in.clear()
         events: list[Event] = []
         if self._reading is not None:
-            self._reading.failed = True
+            self._reading.request = after(self._reading.request, Ev.FAIL, self._reading.stream_id)
             events.append(StreamReset(self._reading.stream_id, "peer closed before the request was complete"))
             self._reading = None
         events.append(ConnectionClosed("peer closed"))
@@ -248,7 +263,7 @@ class H1ServerCodec(_Input, ServerCodec):
         return events
 
     def _read_head(self, events: list[Event]) -> bool:
-        unanswered = sum(1 for ex in self._order if ex.emitted)
+        unanswered = sum(1 for ex in self._order if ex.request is not Request.REJECTED)
         if unanswered >= self.limits.max_pipelined_requests:
             return False  # parse ahead no further; the bytes wait in the buffer
         raw = self._take_head()
@@ -314,7 +329,7 @@ class H1ServerCodec(_Input, ServerCodec):
         return True
 
     def _request_complete(self, ex: _Exchange) -> None:
-        ex.request_done = True
+        ex.request = after(ex.request, Ev.END, ex.stream_id)
         assert self._reader is not None, "a request is complete only once its head was parsed"
         # h11 agrees on keep-alive: the client is DONE (not MUST_CLOSE) after a request that keeps it.
         keep = self._reader.their_state is h11.DONE and ex.keep_alive
@@ -332,9 +347,9 @@ class H1ServerCodec(_Input, ServerCodec):
         ex = self._reading
         self._reading = None
         self._body = None
-        error_ops = [("headers", status, [(b"content-length", b"0")], True)]
+        error_ops: list[Operation] = [SendHead(status, [(b"content-length", b"0")], True)]
         if ex is None:
-            ex = _Exchange(self._next_id, b"GET", b"1.1", keep_alive=False, emitted=False)
+            ex = _Exchange(self._next_id, b"GET", b"1.1", keep_alive=False, request=Request.REJECTED)
             self._next_id += 1
             ex.ops = error_ops
             self._order.append(ex)
@@ -342,13 +357,13 @@ class H1ServerCodec(_Input, ServerCodec):
             return ProtocolViolation(
                 reason, status=status, stream_id=None, earlier_streams_live=len(self._order) > 1, code=h1_code
             )
-        ex.failed = True
+        ex.request = after(ex.request, Ev.FAIL, ex.stream_id)
         ex.keep_alive = False
-        answered = not ex.started
+        answered = ex.wire is Response.IDLE
         if answered:
             ex.ops = error_ops
             self._answered.add(ex.stream_id)
-        elif not ex.response_done:
+        elif ex.wire is not Response.DONE:
             self._close_now()  # half a response is on the wire: cutting the connection is all that's left
         self._flush()
         return ProtocolViolation(reason, status=status if answered else None, stream_id=ex.stream_id, code=h1_code)
@@ -365,7 +380,7 @@ class H1ServerCodec(_Input, ServerCodec):
                     return None
                 raise CodecUsageError(f"stream {stream_id} is already complete")
             raise CodecUsageError(f"unknown stream {stream_id}")
-        if ex.failed or self.wants_close:
+        if ex.abandoned or self.wants_close:
             return None  # the codec already answered or the connection is going away: ignore
         return ex
 
@@ -373,23 +388,24 @@ class H1ServerCodec(_Input, ServerCodec):
         ex = self._lookup(stream_id)
         if ex is None:
             return
-        if ex.final_sent:
-            raise CodecUsageError(f"stream {stream_id}: response headers already sent")
+        informational = status < 200
+        owner = after(ex.owner, Ev.INFORMATIONAL if informational else Ev.HEADERS, stream_id, CodecUsageError)
         if not 100 <= status <= 999 or status == 101:
             raise CodecUsageError(f"invalid status {status}")
         fields = _check_outbound_fields(headers)
-        if status < 200:
+        if informational:
             if end_stream:
                 raise CodecUsageError("an informational response cannot end the stream")
-            ex.ops.append(("info", status, fields, False))
+            ex.owner = owner
+            ex.ops.append(SendInformational(status, fields))
         else:
-            ex.final_sent = True
+            ex.owner = owner
             ex.body_allowed = status not in _NO_BODY_STATUSES and ex.method != b"HEAD"
             ex.declared_length = _declared_length(fields) if ex.body_allowed else None
             if end_stream:
                 self._check_length(ex, 0, True)
-                ex.local_end = True
-            ex.ops.append(("headers", status, fields, end_stream))
+                ex.owner = after(owner, Ev.END, stream_id)
+            ex.ops.append(SendHead(status, fields, end_stream))
         self._flush()
 
     def _check_length(self, ex: _Exchange, n: int, end: bool) -> None:
@@ -402,10 +418,7 @@ class H1ServerCodec(_Input, ServerCodec):
         ex = self._lookup(stream_id)
         if ex is None:
             return None
-        if not ex.final_sent:
-            raise CodecUsageError(f"stream {stream_id}: body before response headers")
-        if ex.local_end:
-            raise CodecUsageError(f"stream {stream_id}: response already ended")
+        after(ex.owner, Ev.DATA, stream_id, CodecUsageError)  # the final head is sent, the body is open
         return ex
 
     def send_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
@@ -414,8 +427,9 @@ class H1ServerCodec(_Input, ServerCodec):
             return
         self._check_length(ex, len(data), end_stream)
         ex.sent_length += len(data)
-        ex.local_end = end_stream
-        ex.ops.append(("data", bytes(data), end_stream))
+        if end_stream:
+            ex.owner = after(ex.owner, Ev.END, stream_id)
+        ex.ops.append(SendBody(bytes(data), end_stream))
         self._flush()
 
     def send_trailers(self, stream_id: int, headers: Headers) -> None:
@@ -423,8 +437,8 @@ class H1ServerCodec(_Input, ServerCodec):
         if ex is None:
             return
         self._check_length(ex, 0, True)
-        ex.local_end = True
-        ex.ops.append(("trailers", sendable_trailers(_check_outbound_fields(headers))))
+        ex.owner = after(ex.owner, Ev.END, stream_id)
+        ex.ops.append(SendTrailers(sendable_trailers(_check_outbound_fields(headers))))
         self._flush()
 
     def reset_stream(self, stream_id: int, reason: str = "reset by owner") -> None:
@@ -432,9 +446,9 @@ class H1ServerCodec(_Input, ServerCodec):
         if ex is None:
             return
         # HTTP/1.1 has no stream reset: the connection ends where the stream's response would be.
-        ex.failed = True
+        ex.owner = after(ex.owner, Ev.RESET, stream_id)
         self.stats["h1_reset_by_owner"] = self.stats.get("h1_reset_by_owner", 0) + 1
-        ex.ops.append(("reset",))
+        ex.ops.append(Abort())
         self._flush()
 
     def consume(self, stream_id: int, n: int) -> None:
@@ -470,7 +484,7 @@ class H1ServerCodec(_Input, ServerCodec):
             ex = self._order[0]
             while ex.ops and not self.wants_close:
                 self._run(ex, ex.ops.pop(0))
-            if not ex.response_done or self.wants_close:
+            if ex.wire is not Response.DONE or self.wants_close:
                 return
             self._order.popleft()
             self._streams.pop(ex.stream_id, None)
@@ -482,34 +496,31 @@ class H1ServerCodec(_Input, ServerCodec):
             if resume and not self.wants_close:
                 self._parse(self._pending)  # a pipelining slot opened: parse what is buffered
 
-    def _run(self, ex: _Exchange, op: tuple) -> None:
-        kind = op[0]
-        ex.started = True
-        if kind == "reset":
-            self._close_now()
-            return
-        if kind == "info":
-            if ex.version == b"1.1":  # RFC 9110 15.2: never a 1xx to an HTTP/1.0 client
-                self._out += _head(b"HTTP/1.1 %d %s\r\n" % (op[1], _REASONS.get(op[1], b"")), op[2])
-            return
-        if kind == "headers":
-            _, status, fields, end = op
-            self._out += _head(
-                b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")),
-                self._response_fields(ex, status, fields, end),
-            )
-            if end:
-                self._end(ex)
-            return
-        if kind == "data":
-            _, data, end = op
-            if data and ex.body_allowed:
-                self._out += _chunk(data) if ex.out_chunked else data
-            if end:
-                self._end(ex)
-            return
-        if kind == "trailers":
-            self._end(ex, op[1])
+    def _run(self, ex: _Exchange, op: Operation) -> None:
+        match op:
+            case SendHead(status, fields, end):
+                ex.wire = after(ex.wire, Ev.HEADERS, ex.stream_id)
+                self._out += _head(
+                    b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")),
+                    self._response_fields(ex, status, fields, end),
+                )
+                if end:
+                    self._end(ex)
+            case SendBody(data, end):
+                ex.wire = after(ex.wire, Ev.DATA, ex.stream_id)
+                if data and ex.body_allowed:
+                    self._out += _chunk(data) if ex.out_chunked else data
+                if end:
+                    self._end(ex)
+            case SendTrailers(fields):
+                self._end(ex, fields)
+            case SendInformational(status, fields):
+                ex.wire = after(ex.wire, Ev.INFORMATIONAL, ex.stream_id)
+                if ex.version == b"1.1":  # RFC 9110 15.2: never a 1xx to an HTTP/1.0 client
+                    self._out += _head(b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")), fields)
+            case Abort():
+                ex.wire = after(ex.wire, Ev.RESET, ex.stream_id)
+                self._close_now()
 
     def _response_fields(self, ex: _Exchange, status: int, fields: Headers, end: bool) -> Headers:
         """The response's framing, chosen as h11's writer does (RFC 9112 6.3)."""
@@ -518,7 +529,7 @@ class H1ServerCodec(_Input, ServerCodec):
         if ex.body_allowed and not has_length and end:
             fields.append((b"content-length", b"0"))
             has_length = True
-        close = not ex.request_done or not ex.keep_alive or (self._draining and ex is self._order[-1])
+        close = ex.request is not Request.DONE or not ex.keep_alive or (self._draining and ex is self._order[-1])
         # An early response (request still arriving) ends the connection: the rest of the request
         # body would otherwise be parsed as a new request.
         if not has_length and status not in _NO_BODY_STATUSES:
@@ -533,10 +544,10 @@ class H1ServerCodec(_Input, ServerCodec):
         return fields
 
     def _end(self, ex: _Exchange, trailers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+        ex.wire = after(ex.wire, Ev.END, ex.stream_id)
         if ex.out_chunked:
             self._out += _last_chunk(trailers)
-        ex.response_done = True
-        if not ex.request_done:
+        if ex.request is not Request.DONE:
             self._close_now()
 
 
@@ -747,6 +758,14 @@ class H1ClientCodec(_Input, ClientCodec):
         if not isinstance(ev, (h11.Response, h11.InformationalResponse)) or ev.status_code != status:
             raise FramingError("status line parsed differently by h11", 502)
         fields = [(n, v) for n, v in strip_hop_by_hop(head.fields)]
+        if status < 200 or status == 204:
+            # RFC 9110 8.6, RFC 9112 6.1: a 1xx or 204 has no body, so no framing fields. Envoy
+            # (require_strict_1xx_and_204_response_headers): Transfer-Encoding or a non-zero
+            # Content-Length is a protocol error (the bytes after the head would be misread), a zero
+            # Content-Length is dropped.
+            if any(n == b"transfer-encoding" for n, _ in head.fields) or head.content_length:
+                raise FramingError(f"{status} response with a message body length", 502)
+            fields = [(n, v) for n, v in fields if n != b"content-length"]
         if status < 200:
             events.append(InformationalResponse(sid, status, fields))
             return True

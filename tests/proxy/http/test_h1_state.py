@@ -1,0 +1,69 @@
+"""The HTTP/1.1 exchange's state table (proxy/http/_h1_state.py) and how the server codec uses it."""
+
+import pytest
+
+from proxy.http._h1_state import Event, IllegalTransition, Request, Response, after
+from proxy.http.codec import CodecUsageError
+from proxy.http.h1 import H1ServerCodec
+
+GET = b"GET / HTTP/1.1\r\nhost: a\r\n\r\n"
+
+
+def test_a_response_goes_idle_interim_body_done():
+    state = Response.IDLE
+    for event, expected in [
+        (Event.INFORMATIONAL, Response.INTERIM),
+        (Event.HEADERS, Response.BODY),
+        (Event.DATA, Response.BODY),
+        (Event.END, Response.DONE),
+    ]:
+        state = after(state, event)
+        assert state is expected
+
+
+def test_an_illegal_transition_names_the_machine_state_and_event():
+    with pytest.raises(IllegalTransition, match=r"stream 3: request in state DONE cannot take FAIL"):
+        after(Request.DONE, Event.FAIL, 3)
+    with pytest.raises(IllegalTransition, match=r"response in state RESET cannot take DATA"):
+        after(Response.RESET, Event.DATA)
+
+
+def test_a_rejected_head_takes_no_event():
+    for event in Event:
+        with pytest.raises(IllegalTransition):
+            after(Request.REJECTED, event)
+
+
+def test_the_owners_misuse_is_a_usage_error_naming_the_state():
+    s = H1ServerCodec()
+    s.receive_data(GET)
+    with pytest.raises(CodecUsageError, match="response in state IDLE cannot take DATA"):
+        s.send_data(1, b"x")
+    s.send_headers(1, 200, [(b"content-length", b"1")])
+    with pytest.raises(CodecUsageError, match="response in state BODY cannot take HEADERS"):
+        s.send_headers(1, 200, [])
+    s.send_data(1, b"x", end_stream=True)
+    s2 = H1ServerCodec()
+    s2.receive_data(GET + GET)  # the second response waits for the first: its owner state is DONE
+    s2.send_headers(2, 204, [], end_stream=True)
+    with pytest.raises(CodecUsageError, match="response in state DONE cannot take DATA"):
+        s2.send_data(2, b"")
+
+
+def test_the_wire_state_follows_the_owner_only_when_first_in_line():
+    s = H1ServerCodec()
+    s.receive_data(GET + GET)
+    s.send_headers(2, 200, [(b"content-length", b"0")], end_stream=True)
+    second = s._streams[2]
+    assert (second.owner, second.wire) == (Response.DONE, Response.IDLE)  # queued behind stream 1
+    s.send_headers(1, 200, [(b"content-length", b"0")], end_stream=True)
+    assert second.wire is Response.DONE and s.data_to_send().count(b"HTTP/1.1 200") == 2
+
+
+def test_bad_input_breaks_the_request_being_read():
+    s = H1ServerCodec()
+    s.receive_data(b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\n\r\nab")
+    ex = s._streams[1]
+    assert ex.request is Request.RECEIVING
+    s.receive_data(b"")  # the client leaves mid-body
+    assert ex.request is Request.BROKEN and ex.abandoned
