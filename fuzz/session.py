@@ -97,6 +97,9 @@ OPS = (
     # Appended: a client that may speak TLS, offer ALPN and a certificate, send a PROXY header
     # first (one mode byte: fuzz/tls_session.py).
     "connect_tls",
+    # Appended: the server drains (Envoy's drain manager, SIGTERM for python -m proxy): listeners
+    # stop accepting, requests in flight finish, then connections close.
+    "drain",
 )
 
 
@@ -340,6 +343,8 @@ class Session:
             return self._connect(a.value, a.target, a.payload[0] if a.payload else 0)
         elif op == "advance":
             self.dispatcher.advance(a.value)
+        elif op == "drain":
+            return self._drain()
         elif op in _SETTINGS_OPS:
             self.peers.choose_settings(
                 op == "settings", a.target, settings_from_byte(a.value), withholds_credit(a.value)
@@ -355,8 +360,8 @@ class Session:
         and destination port among those the listener's chains match on, so every chain is
         reachable (a chain matching only on a server name was otherwise never run). With
         `tls_mode` (connect_tls) the server name travels as TLS SNI, if at all (tls_session)."""
-        if len(self.downstream) >= MAX_CONNECTIONS or not self.built.listeners:
-            return False
+        if len(self.downstream) >= MAX_CONNECTIONS or not self.built.listeners or self.ctx.draining:
+            return False  # a draining server accepts nothing new
         listener, local, source, server_name = connect_address(
             self.built, choice, variant, self.sources, self.extra_ports
         )
@@ -378,6 +383,32 @@ class Session:
         if conn is not None and tls_mode is not None:
             claimed = (self.sources[(self.sources.index(source) + 1) % len(self.sources)], 5000 + len(self.downstream))
             tls_session.start_client(sock, tls_mode, server_name, local, claimed)
+        return True
+
+    def _drain(self) -> bool:
+        """Start the server's drain. Envoy (intro/arch_overview/operations/draining): "HTTP
+        connection managers ... send HTTP/2 GOAWAY frames and add Connection: close to HTTP/1
+        responses", so a request the proxy is serving (forwarded upstream, not yet answered) still
+        gets its response: the drain itself closes no connection that carries one."""
+        if self.ctx.draining:
+            return False
+        busy = {ex.downstream for ex in self.peers.exchanges if ex.outcome is None and ex.upstreams}
+        conns: list[tuple[int, Connection]] = []
+        for i in sorted(busy):
+            conn = self.downstream[i].conn
+            if conn is not None and conn.is_open:
+                conns.append((i, conn))
+        self.ctx.start_drain()
+        for i, conn in conns:
+            if not conn.is_open:
+                raise oracles.InvariantViolation(
+                    "drain_closed_request_in_flight",
+                    f"the drain closed downstream connection {i}, which carried a request already forwarded "
+                    "upstream and not yet answered",
+                    judged="proxy/http/conn_manager.py:HttpConnectionManager._on_drain",
+                    expected="open until its responses are sent",
+                    observed=conn.state.value,
+                )
         return True
 
     def _downstream(self, a: Action) -> bool:

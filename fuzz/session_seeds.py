@@ -85,6 +85,24 @@ HTTP = {
         A("upstream_http", value=0, payload=b"\x00\x10\x00\x00hello world"),
         A("read"),
     ],
+    # The server drains while a request is forwarded and not yet answered (HTTP/1.1, then HTTP/2):
+    # the answer still reaches the client, then the connection closes (fuzz/session.py _drain).
+    "drain_h1_in_flight": [
+        A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("drain"),
+        A("upstream_http", value=0, payload=b"\x00\x10\x00\x00hello world"),
+        A("read"),
+    ],
+    "h2_drain_in_flight": [
+        A("send_http", value=3, payload=b"\x01\x00\x00\x05\x00\x00\x00\x00hello"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("drain"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+    ],
     "h1_post_chunked": [
         A("send_http", value=0, payload=b"\x01\x01\x01\x20\x00\x00\x00\x00" + b"body" * 8),
         A("upstream_connect"),

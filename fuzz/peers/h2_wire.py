@@ -21,6 +21,13 @@ InvariantViolation names (RFC 9113 sections):
                                   peer sent was within the SETTINGS_MAX_FRAME_SIZE the judged side had
                                   advertised when the peer sent it (4.2: an endpoint MUST accept
                                   frames up to the size it advertised)
+- h2_wire_goaway_last_stream_raised  a GOAWAY whose last stream id is above an earlier one's (6.8:
+                                  "Endpoints MUST NOT increase the value they send in the last
+                                  stream identifier")
+- h2_wire_frame_after_goaway   HEADERS or DATA on a stream the peer opened above the last stream id of
+                               a GOAWAY the judged side sent (6.8: such streams "were not or will not
+                               be processed", and the peer may retry them elsewhere: answering one
+                               duplicates the request)
 """
 
 from typing import NoReturn
@@ -100,6 +107,7 @@ class H2Monitor:
         self.last_judged_id = 0
         self.header_block: int | None = None  # stream whose header block the judged side is in
         self.on_frame = None  # callable(type, flags, sid, payload) per judged frame
+        self.goaway_last: int | None = None  # the last stream id of the judged side's latest GOAWAY
 
     # -- the peer's frames: what it advertised, credited, ended and reset --------------------
     def peer(self, data: bytes) -> None:
@@ -186,6 +194,27 @@ class H2Monitor:
             self.streams[sid].judged_reset = True
         if ftype in (GOAWAY, RST_STREAM):
             self._check_error_earned(ftype, payload[4:8] if ftype == GOAWAY else payload[:4], where)
+        if ftype == GOAWAY and len(payload) >= 8:
+            self._goaway(int.from_bytes(payload[:4], "big") & MAX_WINDOW, where)
+        elif ftype in (HEADERS, DATA) and self.goaway_last is not None and self._peer_opens(sid):
+            if sid > self.goaway_last:
+                _fail(
+                    "h2_wire_frame_after_goaway",
+                    f"{where}: the {self.label}'s GOAWAY named {self.goaway_last} as the last stream it "
+                    f"processes, so the peer counts stream {sid} as not processed (and may retry it)",
+                )
+
+    def _peer_opens(self, sid: int) -> bool:
+        """Whether stream `sid` is one the peer initiates (clients odd ids, servers even)."""
+        return sid != 0 and (sid % 2 == 1) == (not self.judged_is_client)
+
+    def _goaway(self, last: int, where: str) -> None:
+        if self.goaway_last is not None and last > self.goaway_last:
+            _fail(
+                "h2_wire_goaway_last_stream_raised",
+                f"{where}: last stream id {last}, above the {self.goaway_last} of its earlier GOAWAY",
+            )
+        self.goaway_last = last
 
     def _check_error_earned(self, ftype: int, code: bytes, where: str) -> None:
         if len(code) == 4 and int.from_bytes(code, "big") == FRAME_SIZE_ERROR and not self.peer_oversized:

@@ -1,0 +1,68 @@
+"""The session's `drain` action (the server's drain, as SIGTERM starts it): a request the proxy already
+forwarded upstream still gets its response, over HTTP/1.1 and HTTP/2. A drain that closes connections
+with requests in flight (planted by monkeypatch) is caught at the drain."""
+
+import pytest
+
+import proxy.http.conn_manager as conn_manager
+from fuzz import oracles, session
+from fuzz.session import Action as A
+from proxy.network.connection import CloseType
+
+CONFIG = """
+listeners:
+- name: web
+  address: {host: 127.0.0.1, port: 10000}
+  filter_chains:
+  - filters:
+    - http_connection_manager:
+        codec: %s
+        route_config: {virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: app}}]}]}
+clusters:
+- {name: app, endpoints: [{host: 10.0.0.9, port: 80}]}
+"""
+
+
+# A request forwarded and read upstream, then the drain, then the upstream's answer (templates:
+# fuzz/payloads.py, 0 an HTTP/1.1 request, 3 an HTTP/2 one).
+def in_flight(kind):
+    return [
+        A("send_http", value=kind, payload=b"\x01\x00\x00\x05\x00\x00\x00\x00hello"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("drain"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+    ]
+
+
+@pytest.fixture(params=[("HTTP1", 0), ("HTTP2", 3)], ids=["HTTP1", "HTTP2"])
+def pool(request, tmp_path):
+    path = tmp_path / "drain.yaml"
+    path.write_text(CONFIG % request.param[0])
+    return session.ConfigPool([path]), request.param[1]
+
+
+def run(pool):
+    configs, kind = pool
+    return session.run_input(configs, session.encode_actions(in_flight(kind)))
+
+
+def test_the_request_in_flight_is_answered_through_the_drain(pool):
+    s = run(pool)
+    assert s.ctx.draining
+    assert [ex.outcome for ex in s.peers.exchanges] == ["response"]
+    assert s.ctx.stats.counters.get("http.downstream_cx_drain_close") == 1
+
+
+def test_a_drain_that_closes_busy_connections_is_caught(monkeypatch, pool):
+    def go_away(self, stat):  # the planted bug: close at once, streams in flight or not
+        self.stats.inc(stat)
+        self.codec.goaway()
+        self.flush()
+        if self.conn.is_open:
+            self.conn.close(CloseType.FLUSH_WRITE)
+
+    monkeypatch.setattr(conn_manager.HttpConnectionManager, "_go_away", go_away)
+    with pytest.raises(oracles.InvariantViolation, match="drain_closed_request_in_flight"):
+        run(pool)
