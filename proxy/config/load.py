@@ -12,6 +12,7 @@ lists no longer than their rules allow before their items are converted (convert
 
 import json
 import os
+import re
 
 from google.protobuf import unknown_fields
 from google.protobuf.message import DecodeError
@@ -27,7 +28,7 @@ FORMATS = ("yaml", "json", "proto")
 _EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".pb": "proto", ".bin": "proto", ".binpb": "proto"}
 # Text holds no C0 controls other than tab, LF and CR (YAML refuses them anyway); protobuf's
 # wire format almost always does (field tags 0x0a, 0x12, 0x1a ... are controls).
-_TEXT_CONTROLS = frozenset(range(32)) - {9, 10, 13}
+_TEXT_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 controls but tab, LF and CR
 
 
 def load_file(path, fmt: str | None = None):
@@ -94,7 +95,7 @@ def _as_text(data: bytes) -> str | None:
         return None
     if text.startswith("\ufeff"):
         text = text[1:]
-    if any(ord(ch) in _TEXT_CONTROLS for ch in text):
+    if _TEXT_CONTROLS.search(text):
         return None
     return text
 
