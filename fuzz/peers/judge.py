@@ -98,6 +98,11 @@ def check_forwarded(req, where: str) -> None:
 def check_response(ex) -> None:
     where = f"response to client {ex.downstream} request {ex.id} ({ex.protocol})"
     _fields("peer_response_field", where, ex.response.headers)
+    status = ex.response.status
+    framing = [n for n, _ in ex.response.headers if n in (b"content-length", b"transfer-encoding")]
+    if (status < 200 or status == 204) and framing:
+        # RFC 9110 8.6, RFC 9112 6.1: a server MUST NOT send either in a 1xx or 204.
+        _fail("peer_response_field", f"{where}: a {status} response with {framing[0].decode()}")
     _trailers("peer_response_trailer", where, ex.response.trailers)
 
 

@@ -472,6 +472,12 @@ def parse_responses(buf: bytes, request_method: bytes, eof: bool = True) -> list
             _head_notes(msg, pos - start)
             status = int(msg.start[1])
             length, chunked = _framing(msg, msg.start[0])
+            if (100 <= status < 200 or status == 204) and (chunked or length):
+                # RFC 9110 8.6, RFC 9112 6.1: no message body length in a 1xx or 204 (a zero
+                # Content-Length frames nothing); a recipient reading one would misframe what follows.
+                raise Reject(f"a {status} response with Transfer-Encoding or a non-zero Content-Length")
+            if 100 <= status < 200 or status == 204:
+                msg.fields = [f for f in msg.fields if f[0] != b"content-length"]  # "0" frames nothing
             msg.head_ok = True
             end: int | None  # None: the body is not complete yet
             if 100 <= status < 200 or status in (204, 304) or request_method == b"HEAD":

@@ -65,6 +65,11 @@ RESPONSES = {
     "no_reason": b"HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n",
     "redirect": b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://example.com/\r\nContent-Length: 0\r\n\r\n",
     "truncated": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a part",
+    # A 204 has no body (RFC 9110 8.6): a length there frames the next response out of its bytes.
+    "no_content_with_length": b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"
+    b"helloHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "no_content_chunked": b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "no_content_zero_length": b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
 }
 
 

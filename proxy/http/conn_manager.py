@@ -249,8 +249,13 @@ class ActiveStream:
     # -- the sink: the end of the encoder chain ---------------------------------------------------------
     def write_headers(self, head, end_stream: bool) -> None:
         self.active()
+        headers = list(head.headers)
+        if head.status < 200 or head.status == 204:
+            # RFC 9110 8.6: a server MUST NOT send Content-Length in a 1xx or 204 (nor, RFC 9112
+            # 6.1, Transfer-Encoding), whatever upstream, filter or direct response produced the head.
+            headers = [(n, v) for n, v in headers if n not in (b"content-length", b"transfer-encoding")]
         try:
-            self.hcm.codec.send_headers(self.stream_id, head.status, list(head.headers), end_stream)
+            self.hcm.codec.send_headers(self.stream_id, head.status, headers, end_stream)
         except HeaderListTooLarge:
             # RFC 9113 6.5.2: more than the client accepts. A 1xx is left out; a final response is
             # replaced by a local reply (Envoy answers a response it cannot encode with one).

@@ -7,6 +7,7 @@ import socketserver
 import subprocess
 import threading
 
+import httpx
 import pytest
 
 from conftest import LOOPBACK
@@ -20,6 +21,14 @@ SCRIPTS: dict[bytes, tuple[bytes, bool]] = {
     b"/http10": (b"HTTP/1.0 200 OK\r\n\r\nten", True),
     # The close cuts a declared body short: the client must see the response fail, not complete.
     b"/cut": (b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhalf", True),
+    # RFC 9110 8.6 / RFC 9112 6.1: a 204 has no body; a length there is the upstream's error and the
+    # bytes it would frame (here a whole second response) must not reach the client as anything.
+    b"/204-length": (
+        b"HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbad",
+        False,
+    ),
+    b"/204-chunked": (b"HTTP/1.1 204 No Content\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", False),
+    b"/204-zero": (b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n", False),
 }
 
 
@@ -99,3 +108,51 @@ def test_a_body_that_runs_to_the_upstreams_close_reaches_the_client_complete(pro
 def test_a_body_the_close_cuts_short_still_fails_at_the_client(proxy, flag):
     done = _curl(flag, proxy, "/cut")
     assert done.returncode != 0 and b"half".startswith(done.stdout)  # curl may drop DATA read with the reset
+
+
+def _two_requests(http2: bool, address, first: str) -> list:
+    """`first`, then /next on the same connection: (status, headers, body) of each, from httpx
+    (HTTP/2 prior knowledge) or curl (HTTP/1.1; curl 7.88 cannot reuse a prior-knowledge connection)."""
+    url = f"http://{address[0]}:{address[1]}"
+    if http2:
+        with httpx.Client(http1=False, http2=True, timeout=10) as client:
+            answers = [client.get(url + path) for path in (first, "/next")]
+        return [(r.status_code, r.headers, r.content) for r in answers]
+    done = subprocess.run(
+        ["curl", "-s", "-i", "--max-time", "10", "--http1.1", url + first, url + "/next"],
+        capture_output=True,
+        timeout=20,
+    )
+    assert done.returncode == 0, done
+    out = []
+    for raw in done.stdout.split(b"HTTP/1.1 ")[1:]:
+        head, _, body = raw.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        fields = {
+            n.strip().lower().decode(): v.strip().decode() for n, _, v in (line.partition(b":") for line in lines[1:])
+        }
+        out.append((int(lines[0].split(b" ")[0]), fields, body))
+    return out
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http1", "http2"])
+@pytest.mark.parametrize("path", ["/204-length", "/204-chunked"])
+def test_a_204_with_a_body_length_is_an_upstream_error_and_the_connection_goes_on(proxy, http2, path):
+    """Envoy's strict 1xx/204 rule: a 502/503, not a 204 carrying "content-length: 5" (HTTP/2 clients
+    refused the stream; HTTP/1.1 clients were told of a length with no body); the next request on the
+    same client connection gets its own answer."""
+    if not http2 and shutil.which("curl") is None:
+        pytest.skip("curl not installed")
+    first, second = _two_requests(http2, proxy, path)
+    assert first[0] in (502, 503), first
+    assert (second[0], second[2]) == (200, b"ok")
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http1", "http2"])
+def test_a_204_reaches_the_client_without_content_length(proxy, http2):
+    """RFC 9110 8.6: a server MUST NOT send Content-Length in a 204 (a zero one is dropped)."""
+    if not http2 and shutil.which("curl") is None:
+        pytest.skip("curl not installed")
+    first, second = _two_requests(http2, proxy, "/204-zero")
+    assert first[0] == 204 and "content-length" not in first[1], first
+    assert (second[0], second[2]) == (200, b"ok")

@@ -485,3 +485,20 @@ def test_request_header_lists_over_the_upstreams_limit_are_caught(monkeypatch):
     monkeypatch.setattr(h2_codec._H2Codec, "_check_header_list", lambda self, block: None)
     with pytest.raises(InvariantViolation, match="h2_wire_header_list_too_large"):
         _big_request_to_an_h2_upstream_that_accepts_4096()
+
+
+def test_planted_content_length_on_a_204_is_caught(monkeypatch):
+    """RFC 9110 8.6: no Content-Length in a 204 (the proxy forwarded an upstream's "content-length: 5")."""
+    from proxy.http.h1 import H1ServerCodec
+
+    original = H1ServerCodec.send_headers
+
+    def with_length(self, stream_id, status, headers, end_stream=False):
+        extra = [(b"content-length", b"0")] if status == 204 else []
+        return original(self, stream_id, status, list(headers) + extra, end_stream)
+
+    no_content = A("upstream_send", payload=b"HTTP/1.1 204 No Content\r\n\r\n")
+    run(built(), exchange_script(H1_POST, no_content))  # the clean proxy passes
+    monkeypatch.setattr(H1ServerCodec, "send_headers", with_length)
+    with pytest.raises(InvariantViolation, match="peer_response_field.*204 response with content-length"):
+        run(built(), exchange_script(H1_POST, no_content))

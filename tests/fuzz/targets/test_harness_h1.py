@@ -82,6 +82,24 @@ def test_planted_hex_prefix_chunk_size_is_caught_by_the_split_oracle(monkeypatch
         assert any(isinstance(e, ProtocolViolation) for e in events)
 
 
+@pytest.mark.parametrize("seed", ["no_content_with_length", "no_content_chunked"])
+def test_planted_204_framing_leniency_crashes_the_grammar_oracle(monkeypatch, seed):
+    """A client codec that reads a 204 as bodiless whatever its framing fields say (the proxy did, and
+    forwarded "content-length: 5" on a 204): the reference refuses those fields (RFC 9110 8.6)."""
+
+    def lenient(raw, max_headers):
+        head = original(raw, max_headers)
+        if head.start[1] == b"204":
+            fields = [(n, v) for n, v in head.fields if n not in (b"content-length", b"transfer-encoding")]
+            return _h1_strict.Head(head.start, fields, None, False)
+        return head
+
+    original = _h1_strict.parse_response_head
+    monkeypatch.setattr(h1_codec, "parse_response_head", lenient)
+    with pytest.raises(InvariantViolation, match="h1_grammar_lenient.*204 response"):
+        h1.check_client(CLIENT_SEEDS[seed])
+
+
 def test_planted_host_leniency_crashes_the_grammar_oracle(monkeypatch):
     monkeypatch.setattr(_h1_strict, "is_authority", lambda value: True)
     with pytest.raises(InvariantViolation, match="h1_grammar_lenient.*Host"):
