@@ -156,6 +156,16 @@ HTTP = {
         A("upstream_reset"),
         A("read"),
     ],
+    # A body with no length runs to the upstream's close (RFC 9112 6.3): the close completes it
+    # (fuzz/delivery.py judges that it reaches the client; the proxy once read the close as a reset).
+    "upstream_body_until_close": [
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\n\r\nbody until the close"),
+        A("upstream_close"),
+        A("read"),
+    ],
     # A whole response larger than a small buffer limit in one upstream read, the client not reading
     # yet (its write buffer goes over the high watermark as the exchange ends), then a second request
     # on the pooled connection (issue 13 defect 9's shape: liveness judges the pooled connection).

@@ -34,6 +34,7 @@ class Server:
         self.seen: list[UpstreamSeen] = []
         self.sent_seen = 0
         self.received_seen = 0
+        self.end_seen = False  # the upstream's end of stream was fed to its response parser
 
     def _seen(self, msg: Message, stream: int) -> UpstreamSeen:
         up = UpstreamSeen(
@@ -48,7 +49,9 @@ class Server:
             fresh = bytes(sock.received[self.received_seen :])
             self.received_seen = len(sock.received)
             self.on_received(fresh, now)
-        if len(sock.sent) > self.sent_seen:
+        # The close alone (no new bytes) is news too: it ends a body that runs to it (RFC 9112 6.3).
+        if len(sock.sent) > self.sent_seen or (sock.inbound_end and not self.end_seen):
+            self.end_seen = sock.inbound_end
             self.on_sent(bytes(sock.sent[self.sent_seen :]), now)
             self.sent_seen = len(sock.sent)
 

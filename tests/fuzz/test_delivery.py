@@ -1,0 +1,57 @@
+"""fuzz/delivery.py: a response the proxy read in full from its upstream reaches the client in full.
+Real sessions (fuzz.session) with a planted proxy bug that loses such a response."""
+
+import pytest
+
+from fuzz.oracles import InvariantViolation
+from fuzz.session import Action as A, Session
+from proxy.network.connection import ConnectionEvent
+from proxy.upstream import pool_conn
+from tests.fuzz.test_liveness import http
+
+GET = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"
+
+
+def script(response: bytes, close: bool):
+    return [
+        A("connect"),
+        A("send", payload=GET),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=response, end_stream=close),
+        A("read"),
+    ]
+
+
+UNTIL_CLOSE = (b"HTTP/1.0 200 OK\r\n\r\nbody until the close", True)
+
+
+@pytest.mark.parametrize(
+    ("response", "close"),
+    [UNTIL_CLOSE, (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", True), (b"HTTP/1.1 200 OK\r\n\r\nx", False)],
+)
+def test_responses_that_reach_the_client_pass(response, close):
+    s = Session(http(limit=1 << 20, codec="AUTO")).run(script(response, close))
+    [ex] = s.peers.exchanges
+    assert ex.upstreams and ex.upstreams[0].response is not None
+
+
+def test_a_body_cut_by_the_close_is_no_finding():
+    s = Session(http(limit=1 << 20, codec="AUTO")).run(
+        script(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nhalf", True)
+    )
+    [ex] = s.peers.exchanges
+    assert ex.outcome == "closed" and not ex.upstreams[0].response.complete
+
+
+def test_planted_close_read_as_a_reset_is_caught(monkeypatch):
+    original = pool_conn.PoolConnection.on_event
+
+    def planted(self, event):  # the defect: the upstream's close never reaches the codec
+        if event is ConnectionEvent.REMOTE_CLOSE and self.state == "ready":
+            self.state = "closing"
+        return original(self, event)
+
+    monkeypatch.setattr(pool_conn.PoolConnection, "on_event", planted)
+    with pytest.raises(InvariantViolation, match="response_lost"):
+        Session(http(limit=1 << 20, codec="AUTO")).run(script(*UNTIL_CLOSE))
