@@ -23,6 +23,8 @@ from http import HTTPStatus
 import h11
 
 from proxy.http._h1_state import (
+    REQUEST,
+    RESPONSE,
     Abort,
     Event as Ev,
     Operation,
@@ -32,8 +34,8 @@ from proxy.http._h1_state import (
     SendHead,
     SendInformational,
     SendTrailers,
-    after,
 )
+from proxy.http._machine import Symbol
 from proxy.http._h1_strict import ChunkedScanner, FramingError, find_head, parse_request_head, parse_response_head
 from proxy.http.codec import (
     DEFAULT_LIMITS,
@@ -161,9 +163,9 @@ class _Exchange:
     method: bytes
     version: bytes  # b"1.0" / b"1.1"
     keep_alive: bool
-    request: Request = Request.RECEIVING
-    owner: Response = Response.IDLE  # the response as the owner sent it (checked when it calls)
-    wire: Response = Response.IDLE  # the response as written: IDLE until its turn in line
+    request: Symbol = Request.RECEIVING
+    owner: Symbol = Response.IDLE  # the response as the owner sent it (checked when it calls)
+    wire: Symbol = Response.IDLE  # the response as written: IDLE until its turn in line
     ops: list[Operation] = field(default_factory=list)  # queued until this exchange is first in line
     declared_length: int | None = None
     sent_length: int = 0
@@ -254,7 +256,7 @@ class H1ServerCodec(_Input, ServerCodec):
         self._in.clear()
         events: list[Event] = []
         if self._reading is not None:
-            self._reading.request = after(self._reading.request, Ev.FAIL, self._reading.stream_id)
+            self._reading.request = REQUEST.after(self._reading.request, Ev.FAIL, self._reading.stream_id)
             events.append(StreamReset(self._reading.stream_id, "peer closed before the request was complete"))
             self._reading = None
         events.append(ConnectionClosed("peer closed"))
@@ -329,7 +331,7 @@ class H1ServerCodec(_Input, ServerCodec):
         return True
 
     def _request_complete(self, ex: _Exchange) -> None:
-        ex.request = after(ex.request, Ev.END, ex.stream_id)
+        ex.request = REQUEST.after(ex.request, Ev.END, ex.stream_id)
         assert self._reader is not None, "a request is complete only once its head was parsed"
         # h11 agrees on keep-alive: the client is DONE (not MUST_CLOSE) after a request that keeps it.
         keep = self._reader.their_state is h11.DONE and ex.keep_alive
@@ -357,7 +359,7 @@ class H1ServerCodec(_Input, ServerCodec):
             return ProtocolViolation(
                 reason, status=status, stream_id=None, earlier_streams_live=len(self._order) > 1, code=h1_code
             )
-        ex.request = after(ex.request, Ev.FAIL, ex.stream_id)
+        ex.request = REQUEST.after(ex.request, Ev.FAIL, ex.stream_id)
         ex.keep_alive = False
         answered = ex.wire is Response.IDLE
         if answered:
@@ -389,7 +391,7 @@ class H1ServerCodec(_Input, ServerCodec):
         if ex is None:
             return
         informational = status < 200
-        owner = after(ex.owner, Ev.INFORMATIONAL if informational else Ev.HEADERS, stream_id, CodecUsageError)
+        owner = RESPONSE.after(ex.owner, Ev.INFORMATIONAL if informational else Ev.HEADERS, stream_id, CodecUsageError)
         if not 100 <= status <= 999 or status == 101:
             raise CodecUsageError(f"invalid status {status}")
         fields = _check_outbound_fields(headers)
@@ -404,7 +406,7 @@ class H1ServerCodec(_Input, ServerCodec):
             ex.declared_length = _declared_length(fields) if ex.body_allowed else None
             if end_stream:
                 self._check_length(ex, 0, True)
-                ex.owner = after(owner, Ev.END, stream_id)
+                ex.owner = RESPONSE.after(owner, Ev.END, stream_id)
             ex.ops.append(SendHead(status, fields, end_stream))
         self._flush()
 
@@ -418,7 +420,7 @@ class H1ServerCodec(_Input, ServerCodec):
         ex = self._lookup(stream_id)
         if ex is None:
             return None
-        after(ex.owner, Ev.DATA, stream_id, CodecUsageError)  # the final head is sent, the body is open
+        RESPONSE.after(ex.owner, Ev.DATA, stream_id, CodecUsageError)  # the final head is sent, the body is open
         return ex
 
     def send_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
@@ -428,7 +430,7 @@ class H1ServerCodec(_Input, ServerCodec):
         self._check_length(ex, len(data), end_stream)
         ex.sent_length += len(data)
         if end_stream:
-            ex.owner = after(ex.owner, Ev.END, stream_id)
+            ex.owner = RESPONSE.after(ex.owner, Ev.END, stream_id)
         ex.ops.append(SendBody(bytes(data), end_stream))
         self._flush()
 
@@ -437,7 +439,7 @@ class H1ServerCodec(_Input, ServerCodec):
         if ex is None:
             return
         self._check_length(ex, 0, True)
-        ex.owner = after(ex.owner, Ev.END, stream_id)
+        ex.owner = RESPONSE.after(ex.owner, Ev.END, stream_id)
         ex.ops.append(SendTrailers(sendable_trailers(_check_outbound_fields(headers))))
         self._flush()
 
@@ -446,7 +448,7 @@ class H1ServerCodec(_Input, ServerCodec):
         if ex is None:
             return
         # HTTP/1.1 has no stream reset: the connection ends where the stream's response would be.
-        ex.owner = after(ex.owner, Ev.RESET, stream_id)
+        ex.owner = RESPONSE.after(ex.owner, Ev.RESET, stream_id)
         self.stats["h1_reset_by_owner"] = self.stats.get("h1_reset_by_owner", 0) + 1
         ex.ops.append(Abort())
         self._flush()
@@ -499,7 +501,7 @@ class H1ServerCodec(_Input, ServerCodec):
     def _run(self, ex: _Exchange, op: Operation) -> None:
         match op:
             case SendHead(status, fields, end):
-                ex.wire = after(ex.wire, Ev.HEADERS, ex.stream_id)
+                ex.wire = RESPONSE.after(ex.wire, Ev.HEADERS, ex.stream_id)
                 self._out += _head(
                     b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")),
                     self._response_fields(ex, status, fields, end),
@@ -507,7 +509,7 @@ class H1ServerCodec(_Input, ServerCodec):
                 if end:
                     self._end(ex)
             case SendBody(data, end):
-                ex.wire = after(ex.wire, Ev.DATA, ex.stream_id)
+                ex.wire = RESPONSE.after(ex.wire, Ev.DATA, ex.stream_id)
                 if data and ex.body_allowed:
                     self._out += _chunk(data) if ex.out_chunked else data
                 if end:
@@ -515,11 +517,11 @@ class H1ServerCodec(_Input, ServerCodec):
             case SendTrailers(fields):
                 self._end(ex, fields)
             case SendInformational(status, fields):
-                ex.wire = after(ex.wire, Ev.INFORMATIONAL, ex.stream_id)
+                ex.wire = RESPONSE.after(ex.wire, Ev.INFORMATIONAL, ex.stream_id)
                 if ex.version == b"1.1":  # RFC 9110 15.2: never a 1xx to an HTTP/1.0 client
                     self._out += _head(b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")), fields)
             case Abort():
-                ex.wire = after(ex.wire, Ev.RESET, ex.stream_id)
+                ex.wire = RESPONSE.after(ex.wire, Ev.RESET, ex.stream_id)
                 self._close_now()
 
     def _response_fields(self, ex: _Exchange, status: int, fields: Headers, end: bool) -> Headers:
@@ -544,7 +546,7 @@ class H1ServerCodec(_Input, ServerCodec):
         return fields
 
     def _end(self, ex: _Exchange, trailers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-        ex.wire = after(ex.wire, Ev.END, ex.stream_id)
+        ex.wire = RESPONSE.after(ex.wire, Ev.END, ex.stream_id)
         if ex.out_chunked:
             self._out += _last_chunk(trailers)
         if ex.request is not Request.DONE:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from proxy.http._h1_state import Event, IllegalTransition, Request, Response, after
+from proxy.http._h1_state import REQUEST, RESPONSE, Event, Request, Response
+from proxy.http._machine import IllegalTransition, members
 from proxy.http.codec import CodecUsageError
 from proxy.http.h1 import H1ServerCodec
 
@@ -17,36 +18,40 @@ def test_a_response_goes_idle_interim_body_done():
         (Event.DATA, Response.BODY),
         (Event.END, Response.DONE),
     ]:
-        state = after(state, event)
+        state = RESPONSE.after(state, event)
         assert state is expected
 
 
 def test_an_illegal_transition_names_the_machine_state_and_event():
-    with pytest.raises(IllegalTransition, match=r"stream 3: request in state DONE cannot take FAIL"):
-        after(Request.DONE, Event.FAIL, 3)
-    with pytest.raises(IllegalTransition, match=r"response in state RESET cannot take DATA"):
-        after(Response.RESET, Event.DATA)
+    with pytest.raises(IllegalTransition, match=r"HTTP/1.1 request of stream 3: in state DONE cannot take FAIL"):
+        REQUEST.after(Request.DONE, Event.FAIL, 3)
+    with pytest.raises(IllegalTransition, match=r"response of stream 0: in state RESET cannot take DATA"):
+        RESPONSE.after(Response.RESET, Event.DATA)
 
 
 def test_a_rejected_head_takes_no_event():
-    for event in Event:
+    for event in members(Event):
         with pytest.raises(IllegalTransition):
-            after(Request.REJECTED, event)
+            REQUEST.after(Request.REJECTED, event)
+
+
+def test_every_state_has_a_row():
+    assert set(REQUEST.table) == set(members(Request)) and set(RESPONSE.table) == set(members(Response))
 
 
 def test_the_owners_misuse_is_a_usage_error_naming_the_state():
     s = H1ServerCodec()
     s.receive_data(GET)
-    with pytest.raises(CodecUsageError, match="response in state IDLE cannot take DATA"):
+    with pytest.raises(CodecUsageError, match="response of stream 1: in state IDLE cannot take DATA"):
         s.send_data(1, b"x")
     s.send_headers(1, 200, [(b"content-length", b"1")])
-    with pytest.raises(CodecUsageError, match="response in state BODY cannot take HEADERS"):
+    with pytest.raises(CodecUsageError, match="in state BODY cannot take HEADERS"):
         s.send_headers(1, 200, [])
     s.send_data(1, b"x", end_stream=True)
     s2 = H1ServerCodec()
     s2.receive_data(GET + GET)  # the second response waits for the first: its owner state is DONE
     s2.send_headers(2, 204, [], end_stream=True)
-    with pytest.raises(CodecUsageError, match="response in state DONE cannot take DATA"):
+    with pytest.raises(CodecUsageError, match="response of stream 2: in state DONE cannot take DATA"):
         s2.send_data(2, b"")
 
 
