@@ -24,16 +24,17 @@ NO_ROUTE = ("none",)
 DEFAULT_ROUTE_TIMEOUT_MS = 15_000
 
 
+def matches(route, request: ref.Request) -> bool:
+    """The route's path specifier and every header matcher match `request` (runtime fraction aside)."""
+    return ref.path_matches(route.match, request) and all(ref.header_matches(h, request) for h in route.match.headers)
+
+
 def route_timeouts(route_config, request: ref.Request, cluster: str) -> frozenset:
     """The timeout_ms of every route that may forward `request` to `cluster` (0: none)."""
     vh = ref.choose_virtual_host(route_config, request.authority)
     out = set()
     for route in vh.routes if vh is not None else ():
-        if (
-            route.WhichOneof("action") != "route"
-            or not ref.path_matches(route.match, request)
-            or not all(ref.header_matches(h, request) for h in route.match.headers)
-        ):
+        if route.WhichOneof("action") != "route" or not matches(route, request):
             continue
         action = route.route
         names = (
@@ -53,9 +54,7 @@ def retry_policies(route_config, request: ref.Request) -> frozenset:
     vh = ref.choose_virtual_host(route_config, request.authority)
     out = set()
     for route in vh.routes if vh is not None else ():
-        if not ref.path_matches(route.match, request) or not all(
-            ref.header_matches(h, request) for h in route.match.headers
-        ):
+        if not matches(route, request):
             continue
         percent = route.runtime_fraction_percent if route.HasField("runtime_fraction_percent") else 100
         if percent <= 0:
@@ -74,9 +73,7 @@ def answers(route_config, request: ref.Request) -> frozenset:
         return frozenset([NO_ROUTE])
     out: set[tuple] = set()  # ("cluster", name), ("direct", status, body), NO_ROUTE
     for route in vh.routes:
-        if not ref.path_matches(route.match, request):
-            continue
-        if not all(ref.header_matches(h, request) for h in route.match.headers):
+        if not matches(route, request):
             continue
         percent = route.runtime_fraction_percent if route.HasField("runtime_fraction_percent") else 100
         if percent <= 0:
