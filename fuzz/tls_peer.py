@@ -72,6 +72,9 @@ class TlsSocket(sim.SimSocket):
         # whether that judgment is done or not due (True on a listener without listener filters).
         self.fuzz_connect: tuple[int, tuple[str, int], tuple[str, int], str] | None = None
         self.fuzz_chain_judged = True
+        # Set by a session's connect: the route targets its request templates pick from
+        # (fuzz.models.session_oracle.route_targets; fuzz/payloads.py reads them).
+        self.fuzz_targets: tuple | None = None
 
     @property
     def tls(self) -> bool:
