@@ -13,7 +13,8 @@ TARGETS = (
     (b"path", b"/%zz"),
     (b"path", b"/a/../admin"),
     (b"path", b"/a%2Fb"),
-    (b"path", b"//double//slash"),
+    # Empty segments before a dot segment: the order of normalising and merging decides what it names.
+    (b"path", b"//double//../slash"),
     (b"path", b"/%61dmin"),
     (b"path", b"/%"),
     (b"absolute", b"http://{host}"),

@@ -156,15 +156,11 @@ HTTP = {
         A("upstream_reset"),
         A("read"),
     ],
-    # A body with no length runs to the upstream's close (RFC 9112 6.3): the close completes it
-    # (fuzz/delivery.py judges that it reaches the client; the proxy once read the close as a reset).
-    "upstream_body_until_close": [
-        A("send_http", value=0, payload=b"\x00"),
-        A("upstream_connect"),
-        A("upstream_read"),
-        A("upstream_send", payload=b"HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\n\r\nbody until the close"),
-        A("upstream_close"),
-        A("read"),
+    # A refused request (400 and a close) to a client that never reads, then time passes: the
+    # connection must close within Envoy's delayed_close_timeout (fuzz/closing.py judges it).
+    "closing_client_never_reads": [
+        A("send", payload=b"GET /a\\b HTTP/1.1\r\nHost: h\r\n\r\n"),
+        A("advance", value=5000),
     ],
     # A whole response larger than a small buffer limit in one upstream read, the client not reading
     # yet (its write buffer goes over the high watermark as the exchange ends), then a second request
@@ -340,9 +336,26 @@ HTTP = {
     ],
 }
 
+# The path options' shapes (fuzz/hostile.py), one connection each: /a%2Fb (escaped slash),
+# //double//../slash (empty segments before a dot segment), /%61dmin (an escaped unreserved character);
+# the session model predicts the 400, 307 or the route of the rewritten path (fuzz/models/paths.py).
+HTTP["hostile_paths"] = [
+    A("send_http", 0, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x05"),
+    A("connect"),
+    A("send_http", 1, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x06"),
+    A("connect"),
+    A("send_http", 2, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x07"),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+    A("read", 0),
+    A("read", 1),
+    A("read", 2),
+]
+
 # The read sizes (fuzz.session.READ_SIZES indexes) a script is written with, when not 16 KiB and 7 bytes:
 # megabytes in 7-byte reads would make a seed take seconds.
-SCRIPT_READ_SIZES = {"h2_stalled_streams_large_bodies": (0,)}
+SCRIPT_READ_SIZES = {"h2_stalled_streams_large_bodies": (0,), "hostile_paths": (0,)}
 
 
 # One tour of a filter chain the session's first (implicit) connection does not reach: its own

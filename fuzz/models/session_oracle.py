@@ -34,7 +34,7 @@ from proxy.network.connection import Connection
 from fuzz.oracles import InvariantViolation
 from fuzz.targets.route_reference import Request
 
-from . import chains, rbac, ratelimit, retry, routing, stats
+from . import chains, paths, rbac, ratelimit, retry, routing, stats
 
 _BOOTSTRAPS: dict = {}
 NETWORK_FAMILIES = {
@@ -447,6 +447,11 @@ def outcomes(hcm, request: Request, source: str) -> tuple:
     the route table can produce for `request` from `source`."""
     local: set[tuple[int, bytes | None]] = set()
     forwards: set[str] = set()
+    action, path = paths.apply(hcm, request.path)  # before every filter and the route table
+    if action != "forward":
+        local.add((400, None) if action == "reject" else (307, b""))
+        return local, forwards
+    request = Request(request.method, request.authority, path, request.headers, request.scheme)
     routed = [request]
     for f in hcm.http_filters:
         kind = f.WhichOneof("filter")
@@ -477,6 +482,9 @@ def outcomes(hcm, request: Request, source: str) -> tuple:
 
 def routed_request(hcm, request: Request) -> tuple:
     """The request as the route table may see it: before and after the header mutations."""
+    request = Request(
+        request.method, request.authority, paths.apply(hcm, request.path)[1], request.headers, request.scheme
+    )
     routed = [request]
     for f in hcm.http_filters:
         if f.WhichOneof("filter") == "header_mutation":
