@@ -156,11 +156,15 @@ HTTP = {
         A("upstream_reset"),
         A("read"),
     ],
-    # A refused request (400 and a close) to a client that never reads, then time passes: the
-    # connection must close within Envoy's delayed_close_timeout (fuzz/closing.py judges it).
-    "closing_client_never_reads": [
-        A("send", payload=b"GET /a\\b HTTP/1.1\r\nHost: h\r\n\r\n"),
-        A("advance", value=5000),
+    # A body with no length runs to the upstream's close (RFC 9112 6.3): the close completes it
+    # (fuzz/delivery.py judges that it reaches the client; the proxy once read the close as a reset).
+    "upstream_body_until_close": [
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\n\r\nbody until the close"),
+        A("upstream_close"),
+        A("read"),
     ],
     # A whole response larger than a small buffer limit in one upstream read, the client not reading
     # yet (its write buffer goes over the high watermark as the exchange ends), then a second request
