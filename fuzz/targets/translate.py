@@ -25,6 +25,7 @@ accepted bytes were all consumed must have credited every one back: fuzz/flow_co
 peer_forwarded_* (conformance and meaning, as in sessions).
 """
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Literal, NoReturn
 
@@ -152,11 +153,20 @@ def forward(kind: Kind, requests: list[Message]) -> tuple[list[Message], bytes]:
                     client.send_trailers(sid, req.trailers)
         except CodecUsageError as e:
             _fail("translate_unforwardable", f"{kind} client codec refused accepted request {req!r}: {e}")
-        sent.append(req)
+        sent.append(framed(kind, req))
         wire += client.data_to_send()
         if kind == "HTTP1":  # the upstream answers, so the keep-alive connection takes the next request
             client.receive_data(UPSTREAM_OK)
     return sent, bytes(wire)
+
+
+def framed(kind: Kind, req: Message) -> Message:
+    """What an upstream can receive of `req`: an HTTP/1.1 body framed by Content-Length has no place
+    for trailers, so the codec drops them (Envoy's HTTP/1 codec sends trailers only with chunked
+    encoding; RFC 9110 6.5.1 lets a recipient discard them; docs/semantics.md, forwarded trailers)."""
+    if kind == "HTTP1" and req.trailers and any(n.lower() == b"content-length" for n, _ in req.headers):
+        return dataclasses.replace(req, trailers=[])
+    return req
 
 
 # ------------------------------------------------------------------------------- re-parsers

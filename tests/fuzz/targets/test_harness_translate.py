@@ -103,6 +103,39 @@ def test_planted_disabled_downgrade_check_is_caught(monkeypatch):
 
 
 # ------------------------------------------------------------------ codec bugs the harness found
+# fuzz (http_translate, 120 s on a clean clone): an HTTP/2 request with content-length and trailers.
+# HTTP/1.1 has no place for trailers after a body framed by Content-Length; the client codec drops them
+# (as Envoy's HTTP/1 codec), and the reference of what reached the upstream drops them too.
+TRAILERS_AFTER_LENGTH = REPO_ROOT / "corpus" / "http_translate" / "regress-h2-trailers-after-a-content-length-body"
+
+
+def test_trailers_after_a_content_length_body_are_dropped_upstream():
+    sent, wire = translate.forward("HTTP1", translate.accept("HTTP2", TRAILERS_AFTER_LENGTH.read_bytes()))
+    assert wire.endswith(b"content-length: 4\r\n\r\nabcd") and [m.trailers for m in sent] == [[]]
+    translate.check(TRAILERS_AFTER_LENGTH.read_bytes())
+
+
+def test_planted_trailers_lost_from_a_chunked_request_are_still_caught(monkeypatch):
+    original = H1ClientCodec._end_request
+    monkeypatch.setattr(H1ClientCodec, "_end_request", lambda self, trailers: original(self, []))
+    translate.check(TRAILERS_AFTER_LENGTH.read_bytes())  # nothing to lose there
+    with pytest.raises(InvariantViolation, match="translate_trailers_mismatch"):
+        translate.translate("HTTP2", "HTTP1", H2["h2_trailers"])
+
+
+def test_planted_trailers_written_after_a_content_length_body_are_caught(monkeypatch):
+    original = H1ClientCodec._end_request
+
+    def chunked_or_not(self, trailers):  # the planted bug: trailers written whatever the framing
+        was, self._chunked = self._chunked, True
+        original(self, [(b"x-trailer", b"")])
+        self._chunked = was
+
+    monkeypatch.setattr(H1ClientCodec, "_end_request", chunked_or_not)
+    with pytest.raises(InvariantViolation, match="translate_"):
+        translate.check(TRAILERS_AFTER_LENGTH.read_bytes())
+
+
 def test_issue13_trailer_name_seed_is_refused_and_found_again_when_planted(monkeypatch):
     """Issue 13 defect 10 (found by http_translate after 175 s): an HTTP/2 trailer name that is no
     token was accepted and then refused by the HTTP/1.1 client codec. The minimised input is a seed."""
