@@ -35,6 +35,7 @@ from fuzz.oracles import InvariantViolation
 from fuzz.targets.route_reference import Request
 
 from . import chains, paths, rbac, ratelimit, retry, routing, stats
+from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
 NETWORK_FAMILIES = {
@@ -188,7 +189,14 @@ class SessionModel:
             return
         ci = want[0]
         if msg.filter_chains[ci].HasField("tls_context"):
-            return  # filters decide after the TLS handshake, not at accept
+            # Network filters decide after the TLS handshake, not at accept (not judged here); the
+            # requests that arrive over it are judged as on any chain (RBAC principals need it).
+            for f in msg.filter_chains[ci].filters:
+                if f.WhichOneof("filter") == "fault" and f.fault.delay_ms:
+                    break
+                if f.WhichOneof("filter") == "http_connection_manager":
+                    self.hcm[index] = f.http_connection_manager
+            return
         moved: dict[str, int] = {}
         refused_by: str | None = None
         for fi, f in enumerate(msg.filter_chains[ci].filters):
@@ -260,7 +268,7 @@ class SessionModel:
             source = sock.conn.remote_address[0] if sock.conn is not None else None
             if source is None:
                 continue
-            self._judge(ex, hcm, source)
+            self._judge(ex, hcm, source, peer_certificate(sock.conn))
         self._check_status_counters(exchanges)
 
     def _check_status_counters(self, exchanges) -> None:
@@ -288,7 +296,7 @@ class SessionModel:
                     observed=counted,
                 )
 
-    def _judge(self, ex, hcm, source: str) -> None:
+    def _judge(self, ex, hcm, source: str, peer=None) -> None:
         text = lambda b: b.decode("latin-1")  # noqa: E731
         req = ex.request
         authority = req.authority or req.header(b"host") or b""
@@ -299,7 +307,7 @@ class SessionModel:
             tuple((text(n), text(v)) for n, v in req.headers if n != b"host"),
             text(req.scheme or b"http"),
         )
-        local, forwards = outcomes(hcm, request, source)
+        local, forwards = outcomes(hcm, request, source, peer)
         what = f"request {ex.id} {request.method} {request.path!r} host {request.authority!r} from {source}"
         if ex.upstreams:
             cluster = ex.upstreams[0].cluster
@@ -442,9 +450,10 @@ class SessionModel:
         return any(conn.io.sent and tuple(conn.remote_address) in endpoints for conn in self.session.network.opened)
 
 
-def outcomes(hcm, request: Request, source: str) -> tuple:
+def outcomes(hcm, request: Request, source: str, peer=None) -> tuple:
     """({(status, body or None)} local replies, {cluster} forwards) some branch of the HTTP filters and
-    the route table can produce for `request` from `source`."""
+    the route table can produce for `request` from `source` (with `peer`, the client certificate its
+    TLS handshake verified: RBAC's authenticated principal)."""
     local: set[tuple[int, bytes | None]] = set()
     forwards: set[str] = set()
     action, path = paths.apply(hcm, request.path)  # before every filter and the route table
@@ -457,7 +466,7 @@ def outcomes(hcm, request: Request, source: str) -> tuple:
         kind = f.WhichOneof("filter")
         cfg = getattr(f, kind)
         if kind == "rbac":
-            verdict = rbac.decide(rbac.from_http(cfg), cfg.shadow, rbac.Subject(source, 0, request))
+            verdict = rbac.decide(rbac.from_http(cfg), cfg.shadow, rbac.Subject(source, 0, request, peer))
             if not verdict.allowed:
                 local.add((403, None))
                 return local, forwards
