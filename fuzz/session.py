@@ -23,7 +23,7 @@ from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 from proxy.network.connection import Connection, State
 
-from . import delivery, held, liveness, oracles, settle, tls_session
+from . import closing, delivery, held, liveness, oracles, settle, tls_session
 from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
 from .models import breakers, hcm_stats
@@ -493,6 +493,7 @@ class Session:
             bootstrap_of(self.built), ((c.remote_address, c.state is not State.CLOSED) for c in self.network.opened)
         )
         held.check(self)
+        closing.check(self)  # a connection the proxy closes ends, read or not
         liveness.check_pool_queues(self)
         tls_session.check(self)
         if self.check_bytes:

@@ -166,6 +166,12 @@ HTTP = {
         A("upstream_close"),
         A("read"),
     ],
+    # A refused request (400 and a close) to a client that never reads, then time passes: the
+    # connection must close within Envoy's delayed_close_timeout (fuzz/closing.py judges it).
+    "closing_client_never_reads": [
+        A("send", payload=b"GET /a\\b HTTP/1.1\r\nHost: h\r\n\r\n"),
+        A("advance", value=5000),
+    ],
     # A whole response larger than a small buffer limit in one upstream read, the client not reading
     # yet (its write buffer goes over the high watermark as the exchange ends), then a second request
     # on the pooled connection (issue 13 defect 9's shape: liveness judges the pooled connection).

@@ -71,6 +71,9 @@ from .route import RouteBuildError, RouteTable, build_route_table
 
 _CODECS: dict[int, CodecKind] = {0: "AUTO", 1: "HTTP1", 2: "HTTP2"}
 _UNSET = object()
+# Envoy's HttpConnectionManager.delayed_close_timeout default: a connection closing with output
+# pending waits this long for the client to take some of it (each progress restarts it), then closes.
+DELAYED_CLOSE_TIMEOUT_MS = 1000
 
 
 class StreamEndedTwiceError(AssertionError):
@@ -436,6 +439,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         super().initialize_read_filter_callbacks(callbacks)
         self.conn = callbacks.connection
         self.conn.add_connection_callbacks(self)
+        self.conn.set_delayed_close_timeout(DELAYED_CLOSE_TIMEOUT_MS)
         self.codec = create_server_codec(self.config.codec, self.config.limits)
         self.stats.inc("downstream_cx_total")
         self.stats.gauge_add("downstream_cx_active", 1)
@@ -686,6 +690,8 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         for stream in list(self.streams.values()):
             stream.peer_gone("connection closed")
         self._export_codec_stats()
+        if self.conn.stream_info.get("delayed_close_timeout"):
+            self.stats.inc("downstream_cx_delayed_close_timeout")
         self.stats.gauge_add("downstream_cx_active", -1)
 
     def _on_drain(self) -> None:

@@ -31,6 +31,8 @@ Semantics (Envoy's ConnectionImpl):
     connection closes once both directions have ended and the write buffer is flushed.
   * close(FLUSH_WRITE) with bytes pending enters CLOSING: no more reads, the transport
     flushes, then the connection closes (LocalClose). close(NO_FLUSH) closes at once.
+    With set_delayed_close_timeout(ms) (the HCM's, as Envoy's delayed_close_timeout), a
+    CLOSING connection whose peer takes nothing for ms closes without the rest.
 """
 
 import enum
@@ -42,6 +44,7 @@ from .filter_manager import FilterManager
 from .transport_socket import TransportSocket
 
 if TYPE_CHECKING:
+    from ..event import Timer
     from ..tls.info import TlsInfo
 
 DEFAULT_BUFFER_LIMIT = 1 << 20
@@ -130,6 +133,8 @@ class Connection:
         self._read_end_stream_raised = False
         self._callbacks: list = []
         self.filter_manager = FilterManager(self)
+        self._delayed_close_ms = 0  # 0: a FLUSH_WRITE close waits for the flush as long as it takes
+        self._delayed_close_timer: Timer | None = None
 
     def __repr__(self) -> str:
         return f"Connection(id={self.id}, {self.state.value}, rd={self._read_disable_count})"
@@ -285,6 +290,8 @@ class Connection:
         ts = self.transport_socket
         out = self.write_buffer.take(max_bytes) if ts is None else ts.take_wire_output(self, max_bytes)
         self.bytes_sent += len(out)
+        if out and self._delayed_close_timer is not None and self.state is State.CLOSING:
+            self._delayed_close_timer.enable(self._delayed_close_ms)  # progress: the grace period starts again
         if not self._output_pending():
             if self.state is State.CLOSING:
                 self._close_socket(ConnectionEvent.LOCAL_CLOSE)
@@ -356,16 +363,32 @@ class Connection:
         if close_type is CloseType.FLUSH_WRITE and self.socket_connected and self._output_pending():
             if self.state is State.OPEN:
                 self.state = State.CLOSING
+                if self._delayed_close_ms:
+                    self._delayed_close_timer = self.dispatcher.create_timer(self._on_delayed_close_timeout)
+                    self._delayed_close_timer.enable(self._delayed_close_ms)
                 self.io.read_enabled_changed(self, False)
                 self.io.write_ready(self)
             return
         self._close_socket(ConnectionEvent.LOCAL_CLOSE)
+
+    def set_delayed_close_timeout(self, ms: int) -> None:
+        """Envoy's delayed_close_timeout for a FLUSH_WRITE close: when the peer takes nothing for
+        `ms`, the connection closes without the rest (a client that never reads would otherwise
+        hold it, and its buffered output, forever). Every write progress restarts the period."""
+        self._delayed_close_ms = ms
+
+    def _on_delayed_close_timeout(self) -> None:
+        if self.state is State.CLOSING:
+            self.stream_info["delayed_close_timeout"] = True
+            self._close_socket(ConnectionEvent.LOCAL_CLOSE)
 
     def _close_socket(self, event: ConnectionEvent) -> None:
         if self.state is State.CLOSED:
             return
         self.state = State.CLOSED
         self.close_event = event
+        if self._delayed_close_timer is not None:
+            self._delayed_close_timer.disable()
         self.read_buffer.clear()
         self.write_buffer.clear()
         self.io.closed(self)

@@ -2,10 +2,14 @@
 (curl over HTTP/1.1 and HTTP/2 prior knowledge). The upstream here answers each request with the
 bytes its path names, in one write, and closes when the script says so."""
 
+import json
 import shutil
+import socket
 import socketserver
 import subprocess
 import threading
+import time
+import urllib.request
 
 import httpx
 import pytest
@@ -47,6 +51,9 @@ class _Handler(socketserver.BaseRequestHandler):
                     return
                 held += data
             head, held = held.split(b"\r\n\r\n", 1)
+            if head.split(b" ", 2)[1] == b"/endless":
+                self._endless(sock)
+                return
             answer, close = SCRIPTS.get(
                 head.split(b" ", 2)[1], (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", False)
             )
@@ -54,9 +61,19 @@ class _Handler(socketserver.BaseRequestHandler):
             if close:
                 return
 
+    @staticmethod
+    def _endless(sock) -> None:
+        sock.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % (1 << 40))
+        chunk = b"e" * 65536
+        try:
+            while True:
+                sock.sendall(chunk)
+        except OSError:
+            return
+
 
 @pytest.fixture
-def proxy(proxy_process, tmp_path):
+def stack(proxy_process, tmp_path):
     server = _Upstream((LOOPBACK, 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     path = tmp_path / "proxy.yaml"
@@ -69,6 +86,7 @@ listeners:
       - filters:
           - http_connection_manager:
               codec: AUTO
+              stream_idle_timeout_ms: 500
               route_config:
                 virtual_hosts:
                   - name: all
@@ -79,13 +97,25 @@ listeners:
 clusters:
   - name: web
     endpoints: [{{host: 127.0.0.1, port: {server.server_address[1]}}}]
+admin: {{address: {{host: 127.0.0.1, port: 0}}}}
 """
     )
     proc = proxy_process(path)
     proc.wait_ready()
-    yield proc.listener_address("http_in")
+    yield proc
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def proxy(stack):
+    return stack.listener_address("http_in")
+
+
+def _stats(proc) -> dict:
+    admin = next(line.split(" on ")[1].strip() for line in proc.stderr_lines if line.startswith("proxy: admin on"))
+    with urllib.request.urlopen(f"http://{admin}/stats?format=json", timeout=10) as r:
+        return {s["name"]: s["value"] for s in json.load(r)["stats"]}
 
 
 def _curl(flag: str, address, path: str) -> subprocess.CompletedProcess:
@@ -156,3 +186,22 @@ def test_a_204_reaches_the_client_without_content_length(proxy, http2):
     first, second = _two_requests(http2, proxy, "/204-zero")
     assert first[0] == 204 and "content-length" not in first[1], first
     assert (second[0], second[2]) == (200, b"ok")
+
+
+def test_a_client_that_never_reads_loses_its_connection_after_the_stream_times_out(stack):
+    """A raw socket asks for an endless body and never reads. The stream idle timeout (500 ms) resets
+    the stream; the connection, closing with ~1 MiB still to flush, stayed open for good (Envoy's
+    delayed_close_timeout, 1 s by default, bounds that flush). Now it closes and is counted."""
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.connect(stack.listener_address("http_in"))
+    client.sendall(b"GET /endless HTTP/1.1\r\nHost: h\r\n\r\n")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        stats = _stats(stack)
+        if stats.get("http.downstream_rq_idle_timeout") and not stats.get("http.downstream_cx_active"):
+            break
+        time.sleep(0.2)
+    client.close()
+    assert stats.get("http.downstream_rq_idle_timeout") == 1
+    assert (stats.get("http.downstream_cx_active"), stats.get("http.downstream_cx_delayed_close_timeout")) == (0, 1)
