@@ -20,8 +20,12 @@ from dataclasses import dataclass, field
 
 from fuzz.mutators import vocab
 from fuzz.mutators.base import Mutator, apply_ops, drop_one, duplicate_one, swap_two
+from proxy.http.codec import CodecLimits
 
 MAX_MESSAGES = 32
+# The documented field-count limit (Envoy's max_headers_count, default 100): heads at it and one
+# either side are where an off-by-one shows, and random insertion never gets that far.
+FIELD_LIMIT = CodecLimits().max_headers
 
 
 @dataclass
@@ -312,6 +316,17 @@ def field_insert(s: Stream, rng) -> bool:
     if rng.random() < 0.5:
         name = b"-".join(p.capitalize() for p in name.split(b"-"))
     m.fields.insert(rng.randrange(len(m.fields) + 1), _field(name, _pick_value(name, rng)))
+    return True
+
+
+def field_count_limit(s: Stream, rng) -> bool:
+    """Pad (or cut) one message's fields to the field-count limit, one under it or one over it."""
+    m = _messages(s, rng)
+    if m is None:
+        return False
+    want = FIELD_LIMIT + rng.choice((-1, 0, 0, 1))
+    del m.fields[want:]
+    m.fields += [_field(b"x-f%d" % i, b"v") for i in range(want - len(m.fields))]
     return True
 
 
@@ -634,6 +649,7 @@ def operations(response: bool) -> dict:
         "field_ows": (3, field_ows),
         "field_fold": (2, field_fold),
         "field_insert": (5, field_insert),
+        "field_count_limit": (1, field_count_limit),
         "field_value": (5, field_value_op),
         "line_ending": (3, line_ending),
         "connection_nominate": (2, connection_nominate),

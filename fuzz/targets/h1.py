@@ -10,8 +10,9 @@ InvariantViolation when an oracle fails:
   by the strict RFC 9112 reference (fuzz/targets/reference.py);
 - h1_reference_mismatch: the reference accepts it but reads a different message (method, target,
   authority, fields, body, trailers, framing);
-- h1_valid_request_refused: the codec refused a request the reference accepts completely and that
-  uses nothing a codec may refuse by policy (the reference's notes);
+- h1_valid_request_refused / h1_valid_response_refused: the codec refused a message the reference
+  accepts completely and that uses nothing a codec may refuse by policy (the reference's notes: e.g.
+  more than the documented 100 fields);
 - h1_roundtrip_mismatch / h1_roundtrip_unsendable: an accepted message, serialised again through the
   opposite codec and parsed once more, is a different message, or cannot be serialised at all.
 
@@ -280,13 +281,15 @@ def _check_accepted_against_reference(kind: str, seen: list[Seen], ref: list[ref
             _compare_body(kind, i, msg, r)
 
 
-def _check_refusals(seen: list[Seen], errors: list[ProtocolViolation], ref: list[reference.Message]) -> None:
+def _check_refusals(
+    seen: list[Seen], errors: list[ProtocolViolation], ref: list[reference.Message], kind: str = "request"
+) -> None:
     for err in errors:
         i = len(seen) if err.stream_id is None else err.stream_id - 1
         if i < len(ref) and ref[i].state == "complete" and not ref[i].notes:
             _fail(
-                "h1_valid_request_refused",
-                f"request {i + 1} is valid and plain but the codec refused it: {err.reason} ({err.status})",
+                f"h1_valid_{kind}_refused",
+                f"{kind} {i + 1} is valid and plain but the codec refused it: {err.reason} ({err.status})",
             )
 
 
@@ -420,8 +423,10 @@ def check_client(data: bytes) -> list:
         runs = {name: run_client(chunks, method) for name, chunks in splits(data).items()}
         _check_split(runs)
         events = runs["one_chunk"][0]
-        seen, _errors = messages(events)
-        _check_accepted_against_reference("response", seen, reference.parse_responses(data, method, eof=True))
+        seen, errors = messages(events)
+        ref = reference.parse_responses(data, method, eof=True)
+        _check_accepted_against_reference("response", seen, ref)
+        _check_refusals(seen, errors, ref, "response")
         if (
             seen
             and all(m.ended and not m.failed for m in seen)
