@@ -61,6 +61,7 @@ from fuzz.targets.h2_floods import (
     unwritten,
 )
 from fuzz.targets.reference import HOP_BY_HOP
+from proxy.http._h2_state import Send
 from proxy.http.codec import (
     H2_PREFACE,
     CodecLimits,
@@ -746,7 +747,7 @@ def check_liveness(pair: Pair) -> None:
             continue
         check_h2_windows(side.name, codec, consumed_all=True)
         for sid, st in codec._streams.items():
-            if st.out_bytes and not st.out_done and codec._conn.local_flow_control_window(sid) > 0:
+            if st.out_bytes and st.send is not Send.CLOSED and codec._conn.local_flow_control_window(sid) > 0:
                 _fail(
                     "h2_outbound_stalled",
                     f"{side.name} stream {sid}: {st.out_bytes} bytes wait although "

@@ -34,6 +34,8 @@ from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
 from proxy.http._h2_guard import GOAWAY, FrameGuard, OutboundFrames
+from proxy.http._h2_state import RECEIVE, SEND, Event as Ev, Receive, Send, head_sent
+from proxy.http._machine import Symbol
 from proxy.http.codec import (
     DEFAULT_LIMITS,
     H2_PREFACE,
@@ -68,13 +70,13 @@ PROTOCOL_ERROR = int(ErrorCodes.PROTOCOL_ERROR)
 
 @dataclass
 class _Stream:
+    """One stream's state per direction (the table is in _h2_state.py) and what it holds."""
+
+    send: Symbol = Send.IDLE
+    receive: Symbol = Receive.OPEN
     out: deque = field(default_factory=deque)  # bytes chunks waiting for window
     out_bytes: int = 0
-    out_end: bool = False  # the owner ended the stream; sent once `out` drains
-    out_trailers: Headers | None = None
-    out_done: bool = False  # END_STREAM is on the wire
-    headers_sent: bool = False
-    in_done: bool = False
+    out_trailers: Headers | None = None  # sent after `out` drains, with END_STREAM
     unconsumed: int = 0  # delivered to the owner, not yet consume()d
     body_left: int | None = None  # a request's content-length less the DATA received so far
 
@@ -256,7 +258,7 @@ class _H2Codec:
             end = ev.stream_ended is not None
             if end:
                 merged.append(ev.stream_ended)
-                st.in_done = True
+                st.receive = RECEIVE.after(st.receive, Ev.END_STREAM, ev.stream_id)
             events.append(Data(ev.stream_id, bytes(ev.data), end))
             self._maybe_forget(ev.stream_id)
         elif isinstance(ev, h2.events.TrailersReceived):
@@ -273,7 +275,7 @@ class _H2Codec:
                 if problem is not None:
                     self._malformed(ev.stream_id, problem, events)
                     return
-                st.in_done = True
+                st.receive = RECEIVE.after(st.receive, Ev.END_STREAM, ev.stream_id)
                 events.append(Trailers(ev.stream_id, block))
                 self._maybe_forget(ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
@@ -281,7 +283,7 @@ class _H2Codec:
                 return
             st = self._streams.get(ev.stream_id)
             if st is not None:
-                st.in_done = True
+                st.receive = RECEIVE.after(st.receive, Ev.END_STREAM, ev.stream_id)
                 events.append(Data(ev.stream_id, b"", True))
                 self._maybe_forget(ev.stream_id)
         elif isinstance(ev, h2.events.StreamReset):
@@ -309,7 +311,7 @@ class _H2Codec:
         if st.unconsumed:
             self._conn.acknowledge_received_data(st.unconsumed, ev.stream_id)
         events.append(StreamReset(ev.stream_id, f"peer reset the stream ({ev.error_code!s})", int(ev.error_code)))
-        if not st.out_done:
+        if st.send is not Send.CLOSED:
             self._reset_early(ev.stream_id, events)
 
     def _reset_early(self, stream_id: int, events: list[Event]) -> None:
@@ -358,7 +360,7 @@ class _H2Codec:
 
     def _maybe_forget(self, stream_id: int) -> None:
         st = self._streams.get(stream_id)
-        if st is not None and st.in_done and st.out_done and not st.unconsumed:
+        if st is not None and st.receive is Receive.CLOSED and st.send is Send.CLOSED and not st.unconsumed:
             del self._streams[stream_id]
         if (self._draining or self._peer_last is not None) and not self._streams:
             self.wants_close = True
@@ -414,10 +416,7 @@ class _H2Codec:
         st = self._live(stream_id)
         if st is None:
             return None
-        if not st.headers_sent:
-            raise CodecUsageError(f"stream {stream_id}: body before headers")
-        if st.out_end:
-            raise CodecUsageError(f"stream {stream_id}: already ended")
+        SEND.after(st.send, Ev.DATA, stream_id, CodecUsageError)  # the head is out, the body open
         return st
 
     def send_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
@@ -428,7 +427,8 @@ class _H2Codec:
             st.out.append(bytes(data))
             st.out_bytes += len(data)
             self._out_total += len(data)
-        st.out_end = end_stream
+        if end_stream:
+            st.send = SEND.after(st.send, Ev.END, stream_id)
         self._flush_stream(stream_id)
 
     def send_trailers(self, stream_id: int, headers: Headers) -> None:
@@ -438,7 +438,7 @@ class _H2Codec:
         trailers = sendable_trailers(_outbound(headers))
         self._check_header_list(trailers)
         st.out_trailers = trailers
-        st.out_end = True
+        st.send = SEND.after(st.send, Ev.END, stream_id)
         self._flush_stream(stream_id)
 
     def buffered_outbound(self, stream_id: int) -> int:
@@ -452,7 +452,7 @@ class _H2Codec:
 
     def _flush_stream(self, stream_id: int) -> None:
         st = self._streams.get(stream_id)
-        if st is None or st.out_done or not st.headers_sent or self._dead:
+        if st is None or self._dead or (st.send is not Send.OPEN and st.send is not Send.ENDING):
             return
         conn = self._conn
         while st.out:
@@ -467,17 +467,17 @@ class _H2Codec:
                 st.out[0] = chunk[window:]
             st.out_bytes -= len(piece)
             self._out_total -= len(piece)
-            last = not st.out and st.out_end and st.out_trailers is None
+            last = not st.out and st.send is Send.ENDING and st.out_trailers is None
             conn.send_data(stream_id, piece, end_stream=last)
             if last:
-                st.out_done = True
-        if st.out_end and not st.out_done:
+                st.send = SEND.after(st.send, Ev.SENT, stream_id)
+        if st.send is Send.ENDING:
             if st.out_trailers:  # trailers left empty by the hop-by-hop strip: a plain end of stream
                 self._send_headers(stream_id, st.out_trailers, True)
             else:
                 conn.end_stream(stream_id)
-            st.out_done = True
-        if st.out_done:
+            st.send = SEND.after(st.send, Ev.SENT, stream_id)
+        if st.send is Send.CLOSED:
             self._maybe_forget(stream_id)
 
     def reset_stream(self, stream_id: int, reason: str = "reset by owner") -> None:
@@ -533,7 +533,8 @@ class H2ServerCodec(_H2Codec, ServerCodec):
         if end:
             merged.append(ev.stream_ended)
         st = self._opened(sid)
-        st.in_done = end
+        if end:
+            st.receive = RECEIVE.after(st.receive, Ev.END_STREAM, sid)
         if self._draining and sid > self._last_accepted:
             self._reset(sid, st, ErrorCodes.REFUSED_STREAM)
             return
@@ -579,18 +580,16 @@ class H2ServerCodec(_H2Codec, ServerCodec):
         st = self._live(stream_id)
         if st is None:
             return
-        if st.headers_sent:
-            raise CodecUsageError(f"stream {stream_id}: response headers already sent")
+        informational = status < 200
+        SEND.after(st.send, Ev.INFORMATIONAL if informational else Ev.HEADERS, stream_id, CodecUsageError)
         if not 100 <= status <= 999 or status == 101:
             raise CodecUsageError(f"invalid status {status}")
-        informational = status < 200
         if informational and end_stream:
             raise CodecUsageError("an informational response cannot end the stream")
         self._send_headers(stream_id, [(b":status", str(status).encode())] + _outbound(headers), end_stream)
         if not informational:
-            st.headers_sent = True
+            st.send = head_sent(st.send, end_stream, stream_id)
             if end_stream:
-                st.out_end = st.out_done = True
                 self._maybe_forget(stream_id)
 
 
@@ -620,9 +619,7 @@ class H2ClientCodec(_H2Codec, ClientCodec):
         sid = self._conn.get_next_available_stream_id()
         block = [(b":method", method), (b":scheme", scheme), (b":authority", authority), (b":path", target)]
         self._send_headers(sid, block + _outbound(headers), end_stream)
-        st = _Stream(headers_sent=True)
-        st.out_end = st.out_done = end_stream
-        self._streams[sid] = st
+        self._streams[sid] = _Stream(send=head_sent(Send.IDLE, end_stream, sid))
         return sid
 
     def _translate_more(self, ev, merged: list, events: list[Event]) -> None:
@@ -643,7 +640,8 @@ class H2ClientCodec(_H2Codec, ClientCodec):
             st = self._streams.get(ev.stream_id)
             if st is None:
                 return
-            st.in_done = end
+            if end:
+                st.receive = RECEIVE.after(st.receive, Ev.END_STREAM, ev.stream_id)
             status = _status(block)
             if status is None:
                 self._malformed(ev.stream_id, ":status is not three digits", events)

@@ -5,6 +5,7 @@ import pytest
 
 from fuzz.oracles import InvariantViolation
 from fuzz.targets import h2pair
+from proxy.http._h2_state import Send
 from proxy.http.codec import CodecLimits
 from proxy.http.h2 import H2ClientCodec, H2ServerCodec, _H2Codec
 from tests.fuzz.peers.test_peers import plant_on_proxy_h2 as plant, subclass_instance
@@ -63,7 +64,7 @@ def test_planted_codec_ignoring_the_peers_initial_window_is_caught(monkeypatch):
 def _flush_ignoring_h2_windows(self, stream_id):
     """The planted codec: sends its whole body in max-size frames, as if every window were open."""
     st = self._streams.get(stream_id)
-    if st is None or st.out_done or not st.headers_sent:
+    if st is None or st.send not in (Send.OPEN, Send.ENDING):
         return
     data = b"".join(st.out)
     st.out.clear()
@@ -71,11 +72,12 @@ def _flush_ignoring_h2_windows(self, stream_id):
     size = 16_384
     for i in range(0, len(data), size):
         piece = data[i : i + size]
-        last = i + size >= len(data) and st.out_end
+        last = i + size >= len(data) and st.send is Send.ENDING
         self._conn._data_to_send += (
             len(piece).to_bytes(3, "big") + bytes([0, 1 if last else 0]) + stream_id.to_bytes(4, "big") + piece
         )
-    st.out_done = st.out_end
+    if st.send is Send.ENDING:
+        st.send = Send.CLOSED
 
 
 def test_planted_codec_ignoring_the_peers_max_frame_size_is_caught(monkeypatch):
