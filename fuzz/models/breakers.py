@@ -31,6 +31,23 @@ def endpoints(cluster) -> frozenset:
     return frozenset((e.host, e.port) for e in cluster.endpoints)
 
 
+_LIMITS: dict = {}  # id(bootstrap) -> (bootstrap, its clusters' limits): once per configuration, not per check
+
+
+def _cluster_limits(bootstrap) -> list:
+    """Per cluster: (name, its endpoints, the clusters sharing any of them with their limits, the
+    sum of those limits)."""
+    cached = _LIMITS.get(id(bootstrap))
+    if cached is None or cached[0] is not bootstrap:
+        clusters = [(c.name, endpoints(c), max_connections(c)) for c in bootstrap.clusters]
+        limits = []
+        for name, hosts, _ in clusters:
+            sharing = [(other, limit) for other, other_hosts, limit in clusters if other_hosts & hosts]
+            limits.append((name, hosts, sharing, sum(limit for _, limit in sharing)))
+        cached = _LIMITS[id(bootstrap)] = (bootstrap, limits)
+    return cached[1]
+
+
 def check_max_connections(bootstrap, upstream_connections) -> None:
     """`upstream_connections`: every upstream connection the proxy opened, as (endpoint, is_open)."""
     open_to: dict = {}
@@ -39,11 +56,8 @@ def check_max_connections(bootstrap, upstream_connections) -> None:
             open_to[endpoint] = open_to.get(endpoint, 0) + 1
     if not open_to:
         return
-    clusters = [(c.name, endpoints(c), max_connections(c)) for c in bootstrap.clusters]
-    for name, hosts, _ in clusters:
+    for name, hosts, sharing, allowed in _cluster_limits(bootstrap):
         n = sum(open_to.get(h, 0) for h in hosts)
-        sharing = [(other, limit) for other, other_hosts, limit in clusters if other_hosts & hosts]
-        allowed = sum(limit for _, limit in sharing)
         if n > allowed:
             names = ", ".join(f"{other} ({limit})" for other, limit in sharing)
             raise InvariantViolation(
