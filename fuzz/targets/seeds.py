@@ -32,6 +32,8 @@ REQUESTS = {
     "curl_put_expect": b"PUT /upload/f.bin HTTP/1.1\r\nHost: example.com\r\n"
     + CURL
     + b"Content-Length: 4\r\nExpect: 100-continue\r\n\r\n\x00\x01\x02\x03",
+    "chunk_ext_quoted_separators": b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b'3;a="b;c=d";e\r\nabc\r\n0\r\n\r\n',
     "curl_chunked_upload": b"POST /stream HTTP/1.1\r\nHost: example.com\r\n"
     + CURL
     + b"Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n"

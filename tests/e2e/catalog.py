@@ -122,6 +122,15 @@ CATALOG: list[Entry] = [
     Entry(
         "h2_plain_get", h2(get(1, b"/plain")), status=200, forwarded=True, upstream_has=(b"GET /plain HTTP/1.1\r\n",)
     ),
+    # RFC 9112 7.1.1: a chunk extension's quoted-string may hold ';' and '=' (the proxy refused it with a 400).
+    Entry(
+        "h1_chunk_extension_quoted_separators",
+        CHUNKED_HEAD.replace(b"POST /", b"POST /ext") + b'3;a="b;c=d";e\r\nabc\r\n0\r\n\r\n',
+        status=200,
+        responses=1,
+        forwarded=True,
+        upstream_has=(b"POST /ext HTTP/1.1\r\n", b"abc"),
+    ),
     # HTTP/1.1 request smuggling (RFC 9112 6, 7): 400, close, nothing forwarded.
     *(Entry(f"h1_head_{name}", raw, status=400, responses=1, closes=True) for name, raw in HEAD_CASES.items()),
     *(

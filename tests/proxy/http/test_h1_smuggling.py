@@ -81,6 +81,7 @@ CHUNK_CASES = {
     "obs_fold_trailer": b"0\r\nX: 1\r\n folded\r\n\r\n",
     "content_length_trailer": b"0\r\nContent-Length: 5\r\n\r\n",
     "bad_extension": b"5;a b\r\nhello\r\n0\r\n\r\n",
+    "extension_quote_unterminated": b'5;a="b\\"\r\nhello\r\n0\r\n\r\n',
 }
 
 
@@ -97,11 +98,14 @@ def test_lenient_chunked_framing_is_rejected(name, byte_at_a_time):
     assert s.wants_close
 
 
-def test_valid_chunk_extensions_are_accepted():
+@pytest.mark.parametrize(
+    "extensions",
+    [b'5;name=value;q="quoted";flag', b'5;q="a;b=c";r="\\"x\\\\"'],  # a quoted-string may hold ; = and quoted-pairs
+)
+def test_valid_chunk_extensions_are_accepted(extensions):
     s = H1ServerCodec()
     events = s.receive_data(
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b'5;name=value;q="quoted";flag\r\nhello\r\n0\r\n\r\n'
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + extensions + b"\r\nhello\r\n0\r\n\r\n"
     )
     assert events[-1].data == b"hello" and events[-1].end_stream
 
