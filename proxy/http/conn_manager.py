@@ -267,6 +267,10 @@ class ActiveStream:
             return
         self.response_started = True
         self.status = head.status
+        if head.status >= 200 and not self.hcm.codec.answered_itself(self.stream_id):
+            # Envoy charges downstream_rq_<code> as it encodes the final headers (ActiveStream::
+            # chargeStats): the client has the status even if the stream is reset after it.
+            self.hcm.count_response(head.status)
         self.hcm.after_send()
         # after_send may have ended this stream already (the codec closed the connection and
         # every open stream with it): found by the network_filter fuzzer as a stream ended twice.
@@ -375,8 +379,6 @@ class ActiveStream:
             stats.inc("downstream_rq_reset")
         else:
             stats.inc("local_replies" if kind == "local_reply" else "downstream_rs_total")
-            if not hcm.codec.answered_itself(self.stream_id):  # else the client gets the codec's reply
-                hcm.count_response(self.status)
         stats.gauge_add("downstream_rq_active", -1)
         if self._timer is not None:
             self._timer.disable()
@@ -535,7 +537,8 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             stream.peer_gone(f"protocol error: {ev.reason}", "DPE")
 
     def count_response(self, status: int) -> None:
-        """HCM statistics: downstream_rq_<code> and downstream_rq_<N>xx, per final response sent."""
+        """HCM statistics: downstream_rq_<code> and downstream_rq_<N>xx, per final response head sent
+        (a stream reset after its head still counts, as in Envoy)."""
         self.stats.inc(f"downstream_rq_{status}")
         self.stats.inc(f"downstream_rq_{status // 100}xx")
 

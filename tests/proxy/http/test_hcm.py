@@ -291,6 +291,22 @@ def test_upstream_reset_mid_response_resets_the_downstream_stream():
     assert p.counter("http.downstream_rq_reset") == 1 and p.stats_add_up()
 
 
+def test_a_response_reset_after_its_head_still_counts_its_status_once():
+    """Envoy charges downstream_rq_<code> and _<N>xx as it encodes the final head: the client has the
+    status even when the stream is reset after it (found by session: a HEAD answer the client read
+    whole, then the HTTP/2 upstream sent a body for it, which reset the stream; the 2xx went uncounted)."""
+    p, c, up = _get_in_flight()
+    up.send(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
+    up.close()
+    c.read()
+    counted = [p.counter(f"http.downstream_rq_{k}") for k in ("200", "2xx", "reset")]
+    assert counted == [1, 1, 1] and p.stats_add_up()
+    p, c, up = _get_in_flight()
+    up.send(ok())
+    assert parse_responses(c.read())[0][0] == 200
+    assert [p.counter(f"http.downstream_rq_{k}") for k in ("200", "2xx", "reset")] == [1, 1, 0]
+
+
 def test_client_disconnect_mid_request_resets_and_abandons_upstream():
     p, c, up = _get_in_flight()
     c.reset()
