@@ -15,6 +15,7 @@ bytes per payload, so every run is bounded.
 
 import builtins
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.buffer import WatermarkBuffer
@@ -263,20 +264,19 @@ def peer_of(conn: Connection) -> TlsSocket:
     return sock
 
 
+# What the client (downstream op) or the server (upstream_ op) does at its end of a connection.
+_PEER_ACTS: dict[str, Callable[..., object]] = {
+    "send": lambda sock, a, payloads: sock.peer_send(a.payload, a.end_stream),
+    "http": lambda sock, a, payloads: sock.peer_send(payloads[a.value](a.payload, sock), a.end_stream),
+    "read": lambda sock, a, payloads: sock.peer_read(a.value or None),
+    "read_to": lambda sock, a, payloads: drain_to(sock, a.value),
+    "close": lambda sock, a, payloads: sock.peer_close(),
+    "reset": lambda sock, a, payloads: sock.peer_reset(),
+}
+
+
 def _act_as_peer(sock, verb: str, a: Action, payloads) -> None:
-    """What the client (downstream) or the server (upstream) does at its end of a connection."""
-    if verb == "send":
-        sock.peer_send(a.payload, a.end_stream)
-    elif verb == "http":
-        sock.peer_send(payloads[a.value](a.payload, sock), a.end_stream)
-    elif verb == "read":
-        sock.peer_read(a.value or None)
-    elif verb == "read_to":
-        drain_to(sock, a.value)
-    elif verb == "close":
-        sock.peer_close()
-    elif verb == "reset":
-        sock.peer_reset()
+    _PEER_ACTS[verb](sock, a, payloads)
 
 
 class Session:
@@ -336,23 +336,14 @@ class Session:
 
     def apply(self, a: Action) -> bool:
         """Do one action; False when it found nothing to act on and changed nothing."""
-        op = a.op
-        if op == "connect":
-            return self._connect(a.value, a.target)
-        elif op == "connect_tls":
-            return self._connect(a.value, a.target, a.payload[0] if a.payload else 0)
-        elif op == "advance":
-            self.dispatcher.advance(a.value)
-        elif op == "drain":
-            return self._drain()
-        elif op in _SETTINGS_OPS:
-            self.peers.choose_settings(
-                op == "settings", a.target, settings_from_byte(a.value), withholds_credit(a.value)
-            )
-        elif op.startswith("upstream_"):
-            return self._upstream(a)
-        else:
-            return self._downstream(a)
+        return _APPLY[a.op](self, a)
+
+    def _advance(self, a: Action) -> bool:
+        self.dispatcher.advance(a.value)
+        return True
+
+    def _settings(self, a: Action) -> bool:
+        self.peers.choose_settings(a.op == "settings", a.target, settings_from_byte(a.value), withholds_credit(a.value))
         return True
 
     def _connect(self, choice: int, variant: int = 0, tls_mode: int | None = None) -> bool:
@@ -538,6 +529,19 @@ class Session:
         h.update(repr(sorted(self.ctx.stats.counters.items())).encode())
         h.update(b"%d" % self.dispatcher.now_ms())
         return h.hexdigest()
+
+
+# What each op of OPS does (Session.apply): every op has one entry (tests/fuzz/test_session.py).
+_APPLY: dict[str, Callable[[Session, Action], bool]] = {
+    "connect": lambda s, a: s._connect(a.value, a.target),
+    "connect_tls": lambda s, a: s._connect(a.value, a.target, a.payload[0] if a.payload else 0),
+    "advance": Session._advance,
+    "drain": lambda s, a: s._drain(),
+    "settings": Session._settings,
+    "upstream_settings": Session._settings,
+    **{op: Session._downstream for op in ("send", "send_http", "read", "read_to", "close", "reset")},
+    **{op: Session._upstream for op in OPS if op.startswith("upstream_") and op not in _SETTINGS_OPS},
+}
 
 
 class ConfigPool:
