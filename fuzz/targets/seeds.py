@@ -34,6 +34,9 @@ REQUESTS = {
     + b"Content-Length: 4\r\nExpect: 100-continue\r\n\r\n\x00\x01\x02\x03",
     "chunk_ext_quoted_separators": b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     b'3;a="b;c=d";e\r\nabc\r\n0\r\n\r\n',
+    # curl --http2 on http:// offers h2c; the proxy answers in HTTP/1.1 and keeps the connection.
+    "curl_h2c_upgrade_offer_pipelined": b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+    b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
     "curl_chunked_upload": b"POST /stream HTTP/1.1\r\nHost: example.com\r\n"
     + CURL
     + b"Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n"

@@ -334,7 +334,9 @@ class H1ServerCodec(_Input, ServerCodec):
         ex.request = REQUEST.after(ex.request, Ev.END, ex.stream_id)
         assert self._reader is not None, "a request is complete only once its head was parsed"
         # h11 agrees on keep-alive: the client is DONE (not MUST_CLOSE) after a request that keeps it.
-        keep = self._reader.their_state is h11.DONE and ex.keep_alive
+        # An Upgrade offer (curl --http2's h2c, websocket) is never taken, as in Envoy without
+        # upgrade_configs: the answer is HTTP/1.1, so h11's MIGHT_SWITCH_PROTOCOL ends like DONE.
+        keep = self._reader.their_state in (h11.DONE, h11.MIGHT_SWITCH_PROTOCOL) and ex.keep_alive
         self._reader = None
         if not keep or self._draining:
             self._input_done = True  # the request asked for close (or HTTP/1.0): nothing after it counts

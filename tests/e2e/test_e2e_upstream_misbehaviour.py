@@ -205,3 +205,17 @@ def test_a_client_that_never_reads_loses_its_connection_after_the_stream_times_o
     client.close()
     assert stats.get("http.downstream_rq_idle_timeout") == 1
     assert (stats.get("http.downstream_cx_active"), stats.get("http.downstream_cx_delayed_close_timeout")) == (0, 1)
+
+
+@needs_curl
+def test_curl_offering_h2c_keeps_its_connection_for_the_next_request(proxy):
+    """curl --http2 on http:// sends 'Upgrade: h2c'. The proxy answers in HTTP/1.1 (no upgrade, as
+    Envoy without upgrade_configs) and must keep the connection: it closed it after the response,
+    without 'connection: close', so curl's second request met a reset and a fresh connect."""
+    url = f"http://{proxy[0]}:{proxy[1]}"
+    done = subprocess.run(
+        ["curl", "-s", "--http2", "--max-time", "10", "-w", " connects=%{num_connects}\n", url + "/a", url + "/b"],
+        capture_output=True,
+        timeout=20,
+    )
+    assert done.returncode == 0 and done.stdout == b"ok connects=1\nok connects=0\n", done

@@ -100,6 +100,15 @@ def test_planted_204_framing_leniency_crashes_the_grammar_oracle(monkeypatch, se
         h1.check_client(CLIENT_SEEDS[seed])
 
 
+def test_planted_upgrade_offer_ending_the_connection_is_a_dropped_request(monkeypatch):
+    """The codec took h11's MIGHT_SWITCH_PROTOCOL for the end of the connection: the request after an
+    h2c or websocket offer (answered in HTTP/1.1) was never read (curl --http2 saw a reset)."""
+    h1.check_server(SERVER_SEEDS["curl_h2c_upgrade_offer_pipelined"])
+    monkeypatch.setattr(h1_codec.h11, "MIGHT_SWITCH_PROTOCOL", object())
+    with pytest.raises(InvariantViolation, match="h1_request_dropped"):
+        h1.check_server(SERVER_SEEDS["curl_h2c_upgrade_offer_pipelined"])
+
+
 def test_planted_host_leniency_crashes_the_grammar_oracle(monkeypatch):
     monkeypatch.setattr(_h1_strict, "is_authority", lambda value: True)
     with pytest.raises(InvariantViolation, match="h1_grammar_lenient.*Host"):
