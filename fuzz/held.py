@@ -21,6 +21,7 @@ each), give or take what each stream's upstream had on the way when it was pause
 every action (`check`), so a peak between two settled states counts.
 """
 
+from proxy.http._h1_state import SendBody
 from proxy.network.connection import State
 
 from .liveness import inner_codec, managers, pool_connections
@@ -105,7 +106,7 @@ def stream_held(stream, codec) -> dict:
         parts["response for the client's window"] = codec.buffered_outbound(stream.stream_id)
     else:
         ex = getattr(codec, "_streams", {}).get(stream.stream_id)
-        parts["pipelined response"] = sum(len(op[1]) for op in getattr(ex, "ops", ()) if op and op[0] == "data")
+        parts["pipelined response"] = sum(len(op.data) for op in getattr(ex, "ops", ()) if isinstance(op, SendBody))
     up = getattr(router, "upstream", None)
     if up is not None and not up.closed and up.pc.protocol == "http2" and up.stream_id is not None:
         parts["request for the upstream's window"] = up.pc.codec.buffered_outbound(up.stream_id)
