@@ -719,60 +719,128 @@ class Session:
         return actors[b % len(actors)]
 
     def apply(self, op: str, a: int, payload: bytes, end: bool) -> None:
+        """One action (_ACTIONS says what each op does). Only advance and new_stream act on an
+        ended stream; the checks run after an action that acted on the current stream."""
+        act, on_ended = _ACTIONS[op]
         p = self.probe
-        stream, term, chain = p.stream, p.terminal, p.chain
-        if op == "new_stream":
-            if self.streams < MAX_STREAMS:
-                self.end_stream()
-                self.new_stream()
-            return
-        if op == "advance":
-            self.dispatcher.advance(TIME_STEPS_MS[a % len(TIME_STEPS_MS)])
-        elif stream.ended:
-            return
-        elif op == "decode_headers":
-            if p.request_fed is None:
-                method, path, authority, headers = REQUESTS[a % len(REQUESTS)]
-                p.request_fed = (method, path, authority, tuple(headers))
-                p.request_done = end
-                chain.decode_headers(RequestHead(method, path, authority, headers=HeaderMap(headers)), end)
-        elif op in ("decode_data", "decode_trailers"):
-            if p.request_fed is None or p.request_done:
-                return
-            if op == "decode_data":
-                if chain.decoder.live and not chain.ended:
-                    p.fed_dec += payload
-                p.request_done = end
-                chain.decode_data(payload, end)
-            else:
-                p.request_done = True
-                chain.decode_trailers(HeaderMap([(b"x-checksum", b"abc")]))
-        elif op in ("encode_headers", "encode_data", "encode_trailers"):
-            if not term.can_respond() or (op == "encode_headers") == term.response_head_sent:
-                return
-            if op == "encode_headers":
-                term.respond_headers(STATUSES[a % len(STATUSES)], end)
-            elif op == "encode_data":
-                term.respond_data(payload, end)
-            else:
-                term.respond_trailers()
-        elif op == "local_reply":
-            actor = self.who(a)
-            body = (b"", b"denied\n", b"x" * 100)[(a >> 4) % 3]
-            actor.decoder_callbacks.send_local_reply(STATUSES[(a >> 2) % len(STATUSES)], body)
-        elif op in ("continue_decoding", "continue_encoding"):
-            actor = self.who(a)
-            if isinstance(actor, Observed):
-                actor.continue_(DEC if op == "continue_decoding" else ENC)
-        elif op == "filter_reset":
-            self.who(a).decoder_callbacks.reset_stream("reset by a filter")
-        elif op == "reset":
-            stream.reset("downstream reset")
-        elif op == "watermark":
-            chain.on_downstream_watermark(bool(a & 1))
-        self.dispatcher.run_posted()
-        p.check_bytes()
-        self.model.check_time(self.chosen, p.stream, chain)
+        if (on_ended or not p.stream.ended) and act(self, p, a, payload, end):
+            self.dispatcher.run_posted()
+            p.check_bytes()
+            self.model.check_time(self.chosen, p.stream, p.chain)
+
+
+# Each action: (session, probe, argument byte, payload, end) -> whether it acted on the stream.
+Act = Callable[["Session", "Probe", int, bytes, bool], bool]
+
+
+def _new_stream(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    if s.streams < MAX_STREAMS:
+        s.end_stream()
+        s.new_stream()
+    return False  # the checks belong to the stream just ended (end_stream ran them)
+
+
+def _advance(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    s.dispatcher.advance(TIME_STEPS_MS[a % len(TIME_STEPS_MS)])
+    return True
+
+
+def _decode_headers(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    if p.request_fed is None:
+        method, path, authority, headers = REQUESTS[a % len(REQUESTS)]
+        p.request_fed = (method, path, authority, tuple(headers))
+        p.request_done = end
+        p.chain.decode_headers(RequestHead(method, path, authority, headers=HeaderMap(headers)), end)
+    return True
+
+
+def _decode_data(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    if p.request_fed is None or p.request_done:
+        return False
+    if p.chain.decoder.live and not p.chain.ended:
+        p.fed_dec += payload
+    p.request_done = end
+    p.chain.decode_data(payload, end)
+    return True
+
+
+def _decode_trailers(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    if p.request_fed is None or p.request_done:
+        return False
+    p.request_done = True
+    p.chain.decode_trailers(HeaderMap([(b"x-checksum", b"abc")]))
+    return True
+
+
+def _encode_headers(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    if not p.terminal.can_respond() or p.terminal.response_head_sent:
+        return False
+    p.terminal.respond_headers(STATUSES[a % len(STATUSES)], end)
+    return True
+
+
+def _encode_data(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    if not p.terminal.can_respond() or not p.terminal.response_head_sent:
+        return False
+    p.terminal.respond_data(payload, end)
+    return True
+
+
+def _encode_trailers(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    if not p.terminal.can_respond() or not p.terminal.response_head_sent:
+        return False
+    p.terminal.respond_trailers()
+    return True
+
+
+def _local_reply(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    body = (b"", b"denied\n", b"x" * 100)[(a >> 4) % 3]
+    s.who(a).decoder_callbacks.send_local_reply(STATUSES[(a >> 2) % len(STATUSES)], body)
+    return True
+
+
+def _continue(direction: int) -> Act:
+    def act(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+        actor = s.who(a)
+        if isinstance(actor, Observed):
+            actor.continue_(direction)
+        return True
+
+    return act
+
+
+def _filter_reset(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    s.who(a).decoder_callbacks.reset_stream("reset by a filter")
+    return True
+
+
+def _reset(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    p.stream.reset("downstream reset")
+    return True
+
+
+def _watermark(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    p.chain.on_downstream_watermark(bool(a & 1))
+    return True
+
+
+# op -> (action, whether it acts on an ended stream too); every op of OPS has one entry.
+_ACTIONS: dict[str, tuple[Act, bool]] = {
+    "decode_headers": (_decode_headers, False),
+    "decode_data": (_decode_data, False),
+    "decode_trailers": (_decode_trailers, False),
+    "encode_headers": (_encode_headers, False),
+    "encode_data": (_encode_data, False),
+    "encode_trailers": (_encode_trailers, False),
+    "local_reply": (_local_reply, False),
+    "continue_decoding": (_continue(DEC), False),
+    "continue_encoding": (_continue(ENC), False),
+    "advance": (_advance, True),
+    "reset": (_reset, False),
+    "filter_reset": (_filter_reset, False),
+    "new_stream": (_new_stream, True),
+    "watermark": (_watermark, False),
+}
 
 
 def _source(name: str, config: Message, layout: int, seed: int) -> str:

@@ -122,3 +122,8 @@ def test_planted_local_reply_skipping_the_encoders_is_caught(monkeypatch):
     monkeypatch.setattr(fc.FilterChain, "send_local_reply", direct)
     with pytest.raises(oracles.InvariantViolation, match="response_skipped_encoders|passed_after_stop"):
         _replay_all()
+
+
+def test_every_op_has_one_action():
+    assert set(hf._ACTIONS) == set(hf.OPS)
+    assert {op for op, (_, on_ended) in hf._ACTIONS.items() if on_ended} == {"advance", "new_stream"}
