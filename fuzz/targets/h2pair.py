@@ -75,6 +75,7 @@ from proxy.http.codec import (
     ResponseHeaders,
     StreamReset,
     Trailers,
+    violation_code,
 )
 from proxy.http.h2 import ENHANCE_YOUR_CALM, H2ClientCodec, H2ServerCodec
 from proxy.http.headers import TRAILER_FORBIDDEN
@@ -82,6 +83,7 @@ from proxy.http.headers import TRAILER_FORBIDDEN
 MAX_ACTIONS = 256
 REFUSED = object()  # Pair.command's answer when the codec refused a section over the peer's limit
 _ADDRESS = re.compile(r"at 0x[0-9a-fA-F]+")
+CALM = violation_code(None, ENHANCE_YOUR_CALM)  # "h2_enhance_your_calm": a flood defence's code
 MAX_SETTLE_ROUNDS = 64
 
 METHODS = [b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH"]
@@ -296,7 +298,7 @@ class Pair:
         sid = getattr(ev, "stream_id", None)
         if isinstance(ev, ProtocolViolation) and sid is None:
             side.conn_dead = True
-            if not (self.client.tainted or self.server.tainted) and ev.error_code != ENHANCE_YOUR_CALM:
+            if not (self.client.tainted or self.server.tainted) and ev.code != CALM:
                 # RFC 9113 5.4: what the other codec sends unaltered is valid HTTP/2; even a stream
                 # over the advertised limit, sent before the SETTINGS arrived, is a stream error (5.1.2).
                 # Flood defences (ENHANCE_YOUR_CALM) are policy, not a verdict on validity.

@@ -230,7 +230,7 @@ def test_absolute_form_authority_ends_at_query():
 )
 def test_host_and_absolute_authority_must_be_uri_host(raw):
     [err] = H1ServerCodec().receive_data(raw)
-    assert isinstance(err, ProtocolViolation) and err.status == 400
+    assert isinstance(err, ProtocolViolation) and err.code == "bad_request"
 
 
 def test_chunk_line_error_does_not_depend_on_the_split():

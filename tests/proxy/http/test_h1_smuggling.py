@@ -59,7 +59,7 @@ def test_smuggling_head_is_rejected_with_400_and_close(name, byte_at_a_time):
     events = feed_all(s, HEAD_CASES[name], byte_at_a_time)
     assert not any(isinstance(e, RequestHeaders) for e in events), events
     [err] = [e for e in events if isinstance(e, ProtocolViolation)]
-    assert err.status == 400 and err.stream_id is None
+    assert err.code == "bad_request" and err.status == 400 and err.stream_id is None
     assert s.data_to_send() == b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     assert s.wants_close
 
@@ -93,7 +93,7 @@ def test_lenient_chunked_framing_is_rejected(name, byte_at_a_time):
     events = feed_all(s, head + CHUNK_CASES[name] + b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", byte_at_a_time)
     assert [e.target for e in events if isinstance(e, RequestHeaders)] == [b"/"]  # nothing smuggled through
     [err] = [e for e in events if isinstance(e, ProtocolViolation)]
-    assert err.status == 400 and err.stream_id == 1
+    assert err.code == "bad_request" and err.status == 400 and err.stream_id == 1
     assert s.data_to_send().startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert s.wants_close
 
@@ -144,7 +144,7 @@ def test_leading_empty_lines_are_ignored_but_bare_lf_is_not():
     assert req.target == b"/"
     s2 = H1ServerCodec()
     [err] = s2.receive_data(b"\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert isinstance(err, ProtocolViolation)
+    assert isinstance(err, ProtocolViolation) and err.code == "bad_request"
 
 
 RESPONSE_CASES = {
@@ -166,5 +166,5 @@ def test_client_rejects_lenient_response_framing_with_502(name):
     c.send_request_headers(b"GET", b"/", b"up", [], end_stream=True)
     events = c.receive_data(RESPONSE_CASES[name])
     [err] = [e for e in events if isinstance(e, ProtocolViolation)]
-    assert err.status == 502
+    assert err.code == "invalid_response" and err.status == 502
     assert c.wants_close and not c.can_send_request()

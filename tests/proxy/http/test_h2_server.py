@@ -116,7 +116,7 @@ def test_downgrade_rules_each_reset_the_stream():
         c.send_headers(1, block, end_stream=True)
         events, _ = exchange(s, c)
         assert [type(e) for e in events] == [ProtocolViolation], block
-        assert events[0].stream_id == 1
+        assert events[0].stream_id == 1 and events[0].code == "h2_protocol_error"
 
 
 def test_what_h2_rejects_itself_is_a_connection_error():
@@ -130,6 +130,7 @@ def test_what_h2_rejects_itself_is_a_connection_error():
         c.send_headers(1, block, end_stream=True)
         events, got = exchange(s, c)
         assert [type(e) for e in events] == [ProtocolViolation] and events[0].stream_id is None, block
+        assert events[0].code == "h2_protocol_error"
         assert goaway_code(got) == PROTOCOL_ERROR
         assert s.wants_close
 
@@ -139,7 +140,8 @@ def test_data_longer_than_content_length_is_refused():
     c.send_headers(1, [(b":method", b"POST")] + REQ[1:] + [(b"content-length", b"3")])
     c.send_data(1, b"abcd", end_stream=True)
     events, got = exchange(s, c)
-    assert isinstance(events[-1], ProtocolViolation) and not any(isinstance(e, Data) for e in events)
+    assert isinstance(events[-1], ProtocolViolation) and events[-1].code == "h2_protocol_error"
+    assert not any(isinstance(e, Data) for e in events)
     assert goaway_code(got) == PROTOCOL_ERROR
 
 
@@ -162,6 +164,7 @@ def test_data_shorter_than_content_length_then_trailers_is_refused():
     c.send_headers(1, [(b"grpc-status", b"0")], end_stream=True)
     events, got = exchange(s, c)
     assert isinstance(events[-1], ProtocolViolation) and events[-1].stream_id == 1
+    assert events[-1].code == "h2_protocol_error"
     assert not any(isinstance(e, Trailers) for e in events)
     [reset] = [e for e in got if isinstance(e, h2.events.StreamReset)]
     assert reset.error_code == PROTOCOL_ERROR

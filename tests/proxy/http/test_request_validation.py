@@ -43,7 +43,7 @@ def test_h1_server_answers_an_invalid_target_with_400_and_close(target):
     s = H1ServerCodec()
     events = s.receive_data(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n")
     [err] = events
-    assert isinstance(err, ProtocolViolation) and err.status == 400 and err.stream_id is None
+    assert isinstance(err, ProtocolViolation) and err.code == "bad_request" and err.stream_id is None
     assert s.data_to_send().startswith(b"HTTP/1.1 400 ") and s.wants_close
 
 
