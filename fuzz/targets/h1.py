@@ -337,6 +337,8 @@ def _roundtrip_request(i: int, msg: Seen) -> None:
             "h1_roundtrip_unsendable", f"request {i + 1} accepted by the server codec, refused by the client codec: {e}"
         )
     again, errors = messages(H1ServerCodec().receive_data(wire))
+    if errors and any("fields_over_policy_limit" in r.notes for r in reference.parse_requests(wire)):
+        return  # a head at the field limit, plus the framing field the client codec adds: over it by policy
     if errors or len(again) != 1 or not again[0].ended:
         _fail(
             "h1_roundtrip_mismatch",
@@ -429,6 +431,8 @@ def _roundtrip_response(method: bytes, seen: list[Seen]) -> None:
     except CodecUsageError as e:
         _fail("h1_roundtrip_unsendable", f"response accepted by the client codec, refused by the server codec: {e}")
     again, errors = messages(run_client([wire], method)[0])
+    if errors and any("fields_over_policy_limit" in r.notes for r in reference.parse_responses(wire, method)):
+        return  # a head at the field limit, plus the framing field the server codec adds: over it by policy
     before = [_response_view(m, method) for m in seen]
     after = [_response_view(m, method) for m in again]
     if errors or before != after:

@@ -444,6 +444,10 @@ def _response_head(lines: list[bytes], msg: Message) -> None:
         raise Reject("invalid byte in the reason-phrase")
     if parts[1] == b"101":
         msg.notes.add("switching_protocols")
+    if not b"100" <= parts[1] <= b"599":
+        # RFC 9110 15: "Values outside the range 100..599 are invalid"; a client "SHOULD process the
+        # response as if it had a 5xx" status, which a proxy's 502 does.
+        msg.notes.add("status_outside_100_599")
     msg.start = (version, parts[1], reason)
     msg.fields = [_field_line(line) for line in lines[1:]]
 

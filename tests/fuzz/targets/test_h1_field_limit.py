@@ -53,3 +53,12 @@ def test_a_request_at_the_limit_refused_is_caught(one_short):
 def test_a_response_at_the_limit_refused_is_caught(one_short):
     with pytest.raises(InvariantViolation, match="h1_valid_response_refused"):
         h1.check_client(RESPONSE)
+
+
+def test_a_head_at_the_limit_that_gains_a_framing_field_is_not_a_roundtrip_mismatch():
+    # 100 fields and a body to the close: written again, the server codec adds a framing field (101)
+    h1.check_client(head(b"HTTP/1.1 200 OK", 100, b"body to the close"))
+
+
+def test_a_status_outside_100_599_may_be_refused():
+    h1.check_client(b"HTTP/1.1 000 OK\r\ncontent-length: 0\r\n\r\n")  # RFC 9110 15: invalid, read as a 5xx
