@@ -65,7 +65,7 @@ def check(session) -> None:
         # windows (conn_manager.py: over it, every stream with bytes waiting is paused), streams whose
         # response is all written included; each may still take in what its upstream had on the way
         # when it was paused.
-        h2_streams = codec._streams if hasattr(codec, "buffered_outbound") else {}
+        h2_streams = codec._streams if hasattr(codec, "_conn") else {}
         waiting = {sid: st.out_bytes for sid, st in h2_streams.items() if st.out_bytes}
         overshoot = sum(min(n, overshoot.get(sid, MAX_READ)) for sid, n in waiting.items())
         waiting = sum(waiting.values())
@@ -102,9 +102,9 @@ def stream_held(stream, codec) -> dict:
         "request for the upstream's window": 0,
         "pipelined response": 0,
     }
-    if hasattr(codec, "buffered_outbound"):
+    if hasattr(codec, "_conn"):  # HTTP/2
         parts["response for the client's window"] = codec.buffered_outbound(stream.stream_id)
-    else:
+    else:  # counted from the queue itself, not by the codec's own buffered_outbound the proxy pauses by
         ex = getattr(codec, "_streams", {}).get(stream.stream_id)
         parts["pipelined response"] = sum(len(op.data) for op in getattr(ex, "ops", ()) if isinstance(op, SendBody))
     up = getattr(router, "upstream", None)

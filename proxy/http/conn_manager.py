@@ -630,7 +630,8 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
 
     # -- backpressure from the client -----------------------------------------------------------------------------
     def _buffered_outbound(self, stream_id: int | None = None) -> int:
-        """HTTP/2: bytes waiting for the client's windows on one stream, or on all (None)."""
+        """Response bytes waiting for the client on one stream, or on all (None): HTTP/2, for its
+        windows; HTTP/1.1, queued behind earlier pipelined responses."""
         codec = getattr(self.codec, "_inner", None) or self.codec
         if stream_id is None:
             measure = getattr(codec, "buffered_outbound_total", None)

@@ -459,6 +459,16 @@ class H1ServerCodec(_Input, ServerCodec):
         if n < 0:
             raise CodecUsageError("cannot consume a negative amount")
 
+    def buffered_outbound(self, stream_id: int) -> int:
+        """Response body bytes the owner sent for a pipelined request that wait, queued, until every
+        earlier response is out: the connection manager pauses a stream holding too many, as it does
+        for bytes an HTTP/2 client's window holds back."""
+        ex = self._streams.get(stream_id)
+        return sum(len(op.data) for op in ex.ops if isinstance(op, SendBody)) if ex is not None else 0
+
+    def buffered_outbound_total(self) -> int:
+        return sum(self.buffered_outbound(stream_id) for stream_id in self._streams)
+
     def goaway(self) -> None:
         self._draining = True
         if self._reading is None:

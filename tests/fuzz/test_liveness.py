@@ -413,6 +413,23 @@ def test_a_pipelined_response_queued_behind_an_earlier_one_counts_as_held(monkey
     assert max(parts["pipelined response"] for parts in seen) == 5000
 
 
+# /b's upstream sends 400 KB while /a's response has not come: /b's response waits in the codec's queue.
+PIPELINED_B_BIG = (
+    PIPELINED_B_FIRST[:-1]
+    + [A("upstream_send", 1, payload=b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\n\r\n")]
+    + [A("upstream_send", 1, payload=b"b" * 4000)] * 100
+)
+
+
+def test_a_pipelined_response_queued_without_bound_is_memory_held(monkeypatch):
+    run(http(), PIPELINED_B_BIG)  # the proxy pauses /b's upstream once its queued bytes pass the limit
+    from proxy.http.h1 import H1ServerCodec
+
+    monkeypatch.setattr(H1ServerCodec, "buffered_outbound", lambda self, stream_id: 0)  # the planted bug
+    err = fails("memory_held_over_limit_stream", http(), PIPELINED_B_BIG)
+    assert "pipelined response" in err.detail
+
+
 def raw_h2_request(method: str, body: bytes = b"", settings=None) -> bytes:
     """A client's first bytes (preface, SETTINGS, one request), made by h2 and sent raw: no strict
     peer follows the connection, so nobody credits what the proxy sends back."""

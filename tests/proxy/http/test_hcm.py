@@ -81,6 +81,30 @@ def test_pipelined_requests_are_answered_in_request_order():
     assert p.counter("http.downstream_rs_total") == 3 and p.stats_add_up()
 
 
+def test_a_pipelined_response_queued_behind_an_earlier_one_pauses_its_upstream():
+    """A response for a later pipelined request waits in the codec until the earlier ones are out;
+    over the stream's buffer limit its upstream is paused, as for a slow client, and resumed when its
+    turn comes (found by session: 192 KB queued for a stream whose limit is 1 KB)."""
+    limited = basic_config().replace(
+        "    filter_chains:", "    per_connection_buffer_limit_bytes: 1024\n    filter_chains:", 1
+    )
+    p = Proxy(limited)
+    c = p.client()
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+    a, b = p.upstream().accept(), p.upstream().accept()
+    a.read(), b.read()
+    b.send(b"HTTP/1.1 200 OK\r\ncontent-length: 40000\r\n\r\n" + b"b" * 8000)
+    assert b.conn.read_disable_count == 1  # paused: 8000 bytes queued, over the 1024 limit
+    b.send(b"b" * 32000)
+    assert len(b.sock.inbound) == 32000  # left with the upstream while paused
+    a.send(ok(b"a"))
+    received = b""
+    for _ in range(200):
+        received += c.read()
+    assert [(status, len(body)) for status, _, body in parse_responses(received)] == [(200, 1), (200, 40000)]
+    assert p.stats_add_up()
+
+
 def _h2_client():
     h = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
     h.initiate_connection()
