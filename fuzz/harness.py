@@ -169,24 +169,16 @@ def _project_selector():
     return select
 
 
-# Process state, not a hook: counters and imports belong to the process, and a harness is
-# instrumented once per process (libFuzzer runs one harness per process).
-_last_report: hook.Report | None = None
-
-
-def last_report() -> "hook.Report | None":
-    """The instrumentation report of the last `instrumented()` block in this process."""
-    return _last_report
-
-
 @contextlib.contextmanager
 def instrumented(name: str, policy: str | None = None):
     """Import the harness's targets inside this block: they get counters per the harness's policy.
 
     The policy comes from `policy`, else PROXYFUZZ_POLICY, else instrumentation.toml's default.
     At the end one line on stderr says the policy and how many functions and counters it added.
+    The block yields its `hook.Report`, complete once the block ends: the harness keeps it
+    (`with harness.instrumented("NAME") as report:`); nothing of it is left in this module, so
+    two harnesses instrumented in one process each see only their own.
     """
-    global _last_report
     path = _find_policy_file()
     if path is None:
         pf = policy_file.PolicyFile(None, "project", ("proxy",), policy_file.BUILTIN_NEVER)
@@ -237,7 +229,6 @@ def instrumented(name: str, policy: str | None = None):
                 if mod is not None and hp.selects(module) and module not in report.modules:
                     hook.instrument_loaded_module(mod, report)
 
-    _last_report = report
     blame.install_if_requested()
     if chosen == "none":
         return

@@ -86,7 +86,7 @@ PROBE = r"""
 import json, sys, types
 from fuzz import harness
 {pre}
-with harness.instrumented("demo", policy=sys.argv[1]):
+with harness.instrumented("demo", policy=sys.argv[1]) as report:
     import h11
 import h11._writers
 def functions(mod):
@@ -100,7 +100,7 @@ def functions(mod):
 def patched(mod):
     return any("__ATHERIS_INSTRUMENTED__" in f.__code__.co_consts for f in functions(mod))
 names = sorted(n for n in sys.modules if n == "h11" or n.startswith("h11."))
-print(json.dumps({"report": harness.last_report().as_dict(),
+print(json.dumps({"report": report.as_dict(),
                   "patched": sorted(n for n in names if patched(sys.modules[n]))}))
 """
 
@@ -117,6 +117,28 @@ def probe(policy, policy_file, pre=""):
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
+
+
+TWO_HARNESSES = r"""
+import json
+from fuzz import harness
+with harness.instrumented("demo", policy="derived") as demo:
+    import h11
+with harness.instrumented("other", policy="derived") as other:
+    pass
+print(json.dumps([sorted(demo.as_dict()["modules"]), sorted(other.as_dict()["modules"])]))
+"""
+
+
+def test_two_harnesses_in_one_process_each_keep_their_own_report(tmp_path):
+    root = make_layout(tmp_path / "repo")
+    env = dict(os.environ, PYTHONPATH=str(REPO), PROXYFUZZ_POLICY_FILE=str(root / "instrumentation.toml"))
+    out = subprocess.run(
+        [sys.executable, "-c", TWO_HARNESSES], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    demo, other = json.loads(out.stdout.strip().splitlines()[-1])
+    assert demo == DEMO_MODULES and other == []  # the second block neither sees nor overwrites the first's
 
 
 def test_derived_policy_instruments_exactly_the_listed_modules(tmp_path):
