@@ -2,19 +2,18 @@
 (curl over HTTP/1.1 and HTTP/2 prior knowledge). The upstream here answers each request with the
 bytes its path names, in one write, and closes when the script says so."""
 
-import json
 import shutil
 import socket
 import socketserver
 import subprocess
 import threading
 import time
-import urllib.request
 
 import httpx
 import pytest
 
 from conftest import LOOPBACK
+from tests.e2e.test_e2e_resources import _config, _stats
 
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 
@@ -78,27 +77,7 @@ def stack(proxy_process, tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     path = tmp_path / "proxy.yaml"
     path.write_text(
-        f"""
-listeners:
-  - name: http_in
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: AUTO
-              stream_idle_timeout_ms: 500
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes:
-                      - match: {{prefix: "/"}}
-                        route: {{cluster: web}}
-clusters:
-  - name: web
-    endpoints: [{{host: 127.0.0.1, port: {server.server_address[1]}}}]
-admin: {{address: {{host: 127.0.0.1, port: 0}}}}
-"""
+        _config(server.server_address[1], hcm_extra="\n              stream_idle_timeout_ms: 500", max_connections=8)
     )
     proc = proxy_process(path)
     proc.wait_ready()
@@ -110,12 +89,6 @@ admin: {{address: {{host: 127.0.0.1, port: 0}}}}
 @pytest.fixture
 def proxy(stack):
     return stack.listener_address("http_in")
-
-
-def _stats(proc) -> dict:
-    admin = next(line.split(" on ")[1].strip() for line in proc.stderr_lines if line.startswith("proxy: admin on"))
-    with urllib.request.urlopen(f"http://{admin}/stats?format=json", timeout=10) as r:
-        return {s["name"]: s["value"] for s in json.load(r)["stats"]}
 
 
 def _curl(flag: str, address, path: str) -> subprocess.CompletedProcess:
