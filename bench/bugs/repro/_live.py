@@ -592,3 +592,60 @@ def exchange(port: int, raw: bytes, timeout: float = 2.0) -> bytes:
     with connect(port, timeout) as sock:
         sock.sendall(raw)
         return recv_until(sock, 1 << 62, timeout)
+
+
+# -- TLS and filter chains ----------------------------------------------------------------------------
+def mtls_rbac_config(upstream: int, principal_name: dict) -> str:
+    """One listener `mtls` on port 0: TLS with the test PKI's server certificate, client certificates
+    verified against its CA, then network RBAC allowing only the `authenticated` principal whose
+    `principal_name` (a StringMatcher) matches, then tcp_proxy to cluster `echo` at `upstream`."""
+    from fuzz.test_pki import ensure
+
+    pki = ensure()
+    tls = {
+        "common_tls_context": {
+            "tls_certificates": [
+                {
+                    "certificate_chain": {"filename": str(pki / "server.pem")},
+                    "private_key": {"filename": str(pki / "server.key")},
+                }
+            ],
+            "validation_context": {"trusted_ca": {"filename": str(pki / "ca.pem")}},
+        }
+    }
+    principal = {"authenticated": {"principal_name": principal_name}}
+    rbac = {"rbac": {"action": "ALLOW", "policies": [{"name": "spiffe", "principals": [principal]}]}}
+    chain = {"tls_context": tls, "filters": [rbac, {"tcp_proxy": {"cluster": "echo"}}]}
+    listener = {"name": "mtls", "address": {"host": "127.0.0.1", "port": 0}, "filter_chains": [chain]}
+    cluster = {"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": upstream}]}
+    return json.dumps({"listeners": [listener], "clusters": [cluster]})
+
+
+def tls_ping(port: int, certificate: bool) -> bytes:
+    """ "ping" over TLS to `port` (presenting the test PKI's client certificate, or none); what came back."""
+    import ssl
+
+    from fuzz.test_pki import ensure
+
+    pki = ensure()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(pki / "ca.pem")
+    if certificate:
+        ctx.load_cert_chain(pki / "client.pem", pki / "client.key")
+    with connect(port) as raw:
+        try:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"ping")
+                return recv_until(tls, 4)
+        except (ssl.SSLError, OSError):
+            return b""
+
+
+def routed_by_chain(listener: dict, chains: list, upstreams: dict) -> str:
+    """A configuration with one listener on port 0 (`listener`: its name, listener filters) whose
+    filter chains are `chains`, (cluster, filter_chain_match) pairs each ending in tcp_proxy to that
+    cluster; `upstreams` maps each cluster to its port on 127.0.0.1."""
+    filter_chains = [{"filter_chain_match": match, "filters": [{"tcp_proxy": {"cluster": c}}]} for c, match in chains]
+    clusters = [{"name": c, "endpoints": [{"host": "127.0.0.1", "port": p}]} for c, p in upstreams.items()]
+    listeners = [{"address": {"host": "127.0.0.1", "port": 0}, "filter_chains": filter_chains, **listener}]
+    return json.dumps({"listeners": listeners, "clusters": clusters})

@@ -1,10 +1,12 @@
 """Filter chain match: the SNI is a DNS name, compared case-insensitively (RFC 6066 3, RFC 4343), so a
 ClientHello for `API.Example.com` selects the chain that lists api.example.com."""
 
-import json
 import ssl
 
-from _live import Proxy, Upstream, check, connect, echo, ok, wait_for
+from _live import Proxy, Upstream, check, connect, echo, ok, routed_by_chain, wait_for
+
+LISTENER = {"name": "tls", "listener_filters": [{"tls_inspector": {}}]}
+CHAINS = [("api", {"server_names": ["api.example.com"]}), ("web", {})]
 
 
 def client_hello(name: str) -> bytes:
@@ -19,27 +21,11 @@ def client_hello(name: str) -> bytes:
     return hello.replace(name.lower().encode(), name.encode())
 
 
-def config(api_port: int, web_port: int) -> str:
-    chain = lambda cluster, match: {"filter_chain_match": match, "filters": [{"tcp_proxy": {"cluster": cluster}}]}  # noqa: E731
-    return json.dumps(
-        {
-            "listeners": [
-                {
-                    "name": "tls",
-                    "address": {"host": "127.0.0.1", "port": 0},
-                    "listener_filters": [{"tls_inspector": {}}],
-                    "filter_chains": [chain("api", {"server_names": ["api.example.com"]}), chain("web", {})],
-                }
-            ],
-            "clusters": [
-                {"name": "api", "endpoints": [{"host": "127.0.0.1", "port": api_port}]},
-                {"name": "web", "endpoints": [{"host": "127.0.0.1", "port": web_port}]},
-            ],
-        }
-    )
-
-
-with Upstream(echo) as api, Upstream(echo) as web, Proxy(config(api.port, web.port)) as proxy:
+with (
+    Upstream(echo) as api,
+    Upstream(echo) as web,
+    Proxy(routed_by_chain(LISTENER, CHAINS, {"api": api.port, "web": web.port})) as proxy,
+):
     for name in ("api.example.com", "API.Example.com"):
         with connect(proxy.port("tls")) as sock:
             sock.sendall(client_hello(name))

@@ -2,11 +2,12 @@
 source port 443 selects the filter chain matching source_ports [443]."""
 
 import ipaddress
-import json
 
-from _live import Proxy, Upstream, check, connect, echo, ok, wait_for
+from _live import Proxy, Upstream, check, connect, echo, ok, routed_by_chain, wait_for
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+LISTENER = {"name": "pp", "listener_filters": [{"proxy_protocol": {}}]}
+CHAINS = [("https", {"source_ports": [443]}), ("other", {})]
 
 
 def v2_header(src: str, dst: str, sport: int, dport: int) -> bytes:
@@ -15,27 +16,11 @@ def v2_header(src: str, dst: str, sport: int, dport: int) -> bytes:
     return V2_SIGNATURE + bytes([0x21, 0x11]) + len(block).to_bytes(2, "big") + block
 
 
-def config(https_port: int, other_port: int) -> str:
-    chain = lambda cluster, match: {"filter_chain_match": match, "filters": [{"tcp_proxy": {"cluster": cluster}}]}  # noqa: E731
-    return json.dumps(
-        {
-            "listeners": [
-                {
-                    "name": "pp",
-                    "address": {"host": "127.0.0.1", "port": 0},
-                    "listener_filters": [{"proxy_protocol": {}}],
-                    "filter_chains": [chain("https", {"source_ports": [443]}), chain("other", {})],
-                }
-            ],
-            "clusters": [
-                {"name": "https", "endpoints": [{"host": "127.0.0.1", "port": https_port}]},
-                {"name": "other", "endpoints": [{"host": "127.0.0.1", "port": other_port}]},
-            ],
-        }
-    )
-
-
-with Upstream(echo) as https, Upstream(echo) as other, Proxy(config(https.port, other.port)) as proxy:
+with (
+    Upstream(echo) as https,
+    Upstream(echo) as other,
+    Proxy(routed_by_chain(LISTENER, CHAINS, {"https": https.port, "other": other.port})) as proxy,
+):
     with connect(proxy.port("pp")) as sock:
         sock.sendall(v2_header("198.51.100.7", "192.0.2.1", 443, 8443) + b"hello")
         wait_for(lambda: any(https.connections) or any(other.connections))
