@@ -11,7 +11,7 @@ from fuzz.oracles import InvariantViolation
 from fuzz.targets import h1, reference, seeds
 from proxy.http import _h1_strict
 from proxy.http import h1 as h1_codec
-from proxy.http.codec import ProtocolViolation, RequestHeaders
+from proxy.http.codec import Data, ProtocolViolation, RequestHeaders
 from proxy.http.h1 import H1ServerCodec
 
 SERVER_SEEDS = seeds.h1_server()
@@ -145,6 +145,41 @@ def test_planted_split_dependence_crashes_the_split_oracle(monkeypatch):
 
     monkeypatch.setattr(H1ServerCodec, "receive_data", eats_lone_bytes)
     with pytest.raises(InvariantViolation, match="h1_split_variance"):
+        h1.check_server(SERVER_SEEDS["curl_get"])
+
+
+def test_messages_read_as_events_come_equal_messages_read_at_once():
+    """run_server answers from a Messages log fed each read's events (byte at a time: one Data per
+    body byte); it must hold what reading every event at once gives."""
+    data = (
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+        b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        b"GET /d HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    events, _ = h1.run_server(h1.splits(data)["byte_at_a_time"])
+    log = h1.Messages()
+    for ev in events:
+        log.add([ev])
+    seen, errors = h1.messages(events)
+
+    def shape(msgs):
+        return [(m.head, bytes(m.body), m.trailers, m.ended, m.failed) for m in msgs]
+
+    assert shape(log.seen) == shape(seen) and log.errors == errors
+    assert [bytes(m.body) for m in seen] == [b"", b"hello", b"abc", b""] and all(m.ended for m in seen)
+
+
+def test_planted_data_after_a_complete_request_crashes_the_event_order_oracle(monkeypatch):
+    original = H1ServerCodec.receive_data
+
+    def data_after_the_end(self, data):  # a codec that emits body for a request it said had none
+        events = original(self, data)
+        ended = [e.stream_id for e in events if isinstance(e, RequestHeaders) and e.end_stream]
+        return events + [Data(sid, b"x", False) for sid in ended]
+
+    monkeypatch.setattr(H1ServerCodec, "receive_data", data_after_the_end)
+    with pytest.raises(InvariantViolation, match="h1_event_order"):
         h1.check_server(SERVER_SEEDS["curl_get"])
 
 
