@@ -1,11 +1,14 @@
 """The state of one HTTP/1.1 server exchange, as data: a state per direction, one transition table.
 
-h11's `_state.py` is the model. An exchange is three small machines, each a column of the table:
+h11's `_state.py` is the model. A server exchange has three states, moved by two tables:
 
 - the request, as the codec reads it from the client (`REQUEST`);
 - the response as the owner asked for it through `send_*` (`RESPONSE`, queued in order), and
 - the same response as written to the wire (`RESPONSE` again): a pipelined response is written
   only once every earlier one is complete, so what the owner sent and what is on the wire differ.
+
+The client codec runs one exchange at a time; its state is how far the response has been read
+(`UPSTREAM`), beside whether its own request has ended.
 
 `REQUEST.after(state, event)` / `RESPONSE.after(...)` is the only way a state changes; an event the
 table has no entry for is a bug in the codec and raises `IllegalTransition` naming the machine,
@@ -35,7 +38,18 @@ class Response:
     RESET = Symbol()  # the owner reset the stream: the connection ends where its response would be
 
 
+class Upstream:
+    """The client codec's exchange, by how far its response has been read (one at a time)."""
+
+    IDLE = Symbol()  # no request in flight: the next may go
+    HEAD = Symbol()  # a request went out; its response head is awaited (a 1xx keeps it here)
+    BODY = Symbol()  # the final head was read, its body is arriving
+    DONE = Symbol()  # the response is complete while the request is still being sent
+
+
 class Event:
+    REQUEST = Symbol()  # the client codec sent a request head
+    REUSE = Symbol()  # both messages complete and the connection kept: the next request may go
     INFORMATIONAL = Symbol()
     HEADERS = Symbol()  # a final response head
     DATA = Symbol()
@@ -69,6 +83,15 @@ RESPONSE = Machine(
         Response.BODY: {Event.DATA: Response.BODY, Event.END: Response.DONE, Event.RESET: Response.RESET},
         Response.DONE: {Event.RESET: Response.RESET},  # a complete response still waiting for its turn
         Response.RESET: {},
+    },
+)
+UPSTREAM = Machine(
+    "HTTP/1.1 client exchange",
+    {
+        Upstream.IDLE: {Event.REQUEST: Upstream.HEAD},
+        Upstream.HEAD: {Event.HEADERS: Upstream.BODY, Event.END: Upstream.DONE},
+        Upstream.BODY: {Event.END: Upstream.DONE},
+        Upstream.DONE: {Event.REUSE: Upstream.IDLE},
     },
 )
 

@@ -25,6 +25,7 @@ import h11
 from proxy.http._h1_state import (
     REQUEST,
     RESPONSE,
+    UPSTREAM,
     Abort,
     Event as Ev,
     Operation,
@@ -34,6 +35,7 @@ from proxy.http._h1_state import (
     SendHead,
     SendInformational,
     SendTrailers,
+    Upstream,
 )
 from proxy.http._machine import Symbol
 from proxy.http._h1_strict import ChunkedScanner, FramingError, find_head, parse_request_head, parse_response_head
@@ -583,7 +585,7 @@ class H1ClientCodec(_Input, ClientCodec):
         self._next_id = 1
         self._sid: int | None = None  # the exchange in flight
         self._method = b""
-        self._phase = "idle"  # idle | head | body | done (response complete, request still going)
+        self._phase: Symbol = Upstream.IDLE  # the exchange in flight, by its response (_h1_state)
         self._body: _BodyReader | None = None
         self._request_ended = False
         self._chunked = False  # the request body goes out chunked
@@ -593,7 +595,7 @@ class H1ClientCodec(_Input, ClientCodec):
         self._draining = False
 
     def can_send_request(self) -> bool:
-        return self._phase == "idle" and not self.wants_close and not self._dead
+        return self._phase is Upstream.IDLE and not self.wants_close and not self._dead
 
     def send_request_headers(
         self,
@@ -634,7 +636,7 @@ class H1ClientCodec(_Input, ClientCodec):
         if end_stream and self._chunked:
             self._out += _last_chunk(())
         self._expect_response(method)
-        self._phase = "head"
+        self._phase = UPSTREAM.after(self._phase, Ev.REQUEST, self._sid)
         return self._sid
 
     def _current(self, stream_id: int) -> bool:
@@ -681,7 +683,7 @@ class H1ClientCodec(_Input, ClientCodec):
         if self._chunked:
             self._out += _last_chunk(trailers)
         self._request_ended = True
-        if self._phase == "done":
+        if self._phase is Upstream.DONE:
             self._cycle()
 
     def reset_stream(self, stream_id: int, reason: str = "reset by owner") -> None:
@@ -696,7 +698,7 @@ class H1ClientCodec(_Input, ClientCodec):
 
     def goaway(self) -> None:
         self._draining = True
-        if self._phase == "idle":
+        if self._phase is Upstream.IDLE:
             self.wants_close = True
             self._dead = True
 
@@ -718,9 +720,9 @@ class H1ClientCodec(_Input, ClientCodec):
         events: list[Event] = []
         try:
             while self._in and not self._dead:
-                if self._phase in ("idle", "done"):
+                if self._phase is Upstream.IDLE or self._phase is Upstream.DONE:
                     raise FramingError("response bytes with no request outstanding", 502)
-                if self._phase == "head":
+                if self._phase is Upstream.HEAD:
                     if not self._read_head(events):
                         break
                 elif not self._read_body(events):
@@ -739,19 +741,19 @@ class H1ClientCodec(_Input, ClientCodec):
         return ProtocolViolation(
             reason,
             status=502,
-            stream_id=self._sid if self._phase in ("head", "body") else None,
+            stream_id=self._sid if self._phase is Upstream.HEAD or self._phase is Upstream.BODY else None,
             code=INVALID_RESPONSE,
         )
 
     def _eof(self) -> list[Event]:
         events: list[Event] = []
-        if self._phase == "body" and self._body is not None and self._body.until_close:
+        if self._phase is Upstream.BODY and self._body is not None and self._body.until_close:
             parser, sid = self._in_flight()
             parser.receive_data(b"")
             got, _ended = _drain_body(parser, sid)
             events.extend(got)
-            self._phase = "done"
-        elif self._phase in ("head", "body"):
+            self._phase = UPSTREAM.after(self._phase, Ev.END, sid)
+        elif self._phase is Upstream.HEAD or self._phase is Upstream.BODY:
             events.append(StreamReset(self._in_flight()[1], "upstream closed before the response was complete"))
         self._dead = True
         self.wants_close = True
@@ -793,7 +795,7 @@ class H1ClientCodec(_Input, ClientCodec):
             return True
         events.append(ResponseHeaders(sid, status, fields, False, http_version=head.start[0][5:]))
         self._body = _BodyReader(head, self.limits, until_close=True)
-        self._phase = "body"
+        self._phase = UPSTREAM.after(self._phase, Ev.HEADERS, sid)
         return True
 
     def _read_body(self, events: list[Event]) -> bool:
@@ -811,7 +813,7 @@ class H1ClientCodec(_Input, ClientCodec):
 
     def _response_complete(self) -> None:
         self._body = None
-        self._phase = "done"
+        self._phase = UPSTREAM.after(self._phase, Ev.END, self._sid or 0)
         if self._request_ended:
             self._cycle()
 
@@ -822,7 +824,7 @@ class H1ClientCodec(_Input, ClientCodec):
 
     def _cycle(self) -> None:
         if self._in_flight()[0].their_state is h11.DONE and not self._draining:  # h11: the response kept it alive
-            self._phase = "idle"
+            self._phase = UPSTREAM.after(self._phase, Ev.REUSE, self._sid or 0)
         else:
             self.wants_close = True
             self._dead = True

@@ -2,10 +2,10 @@
 
 import pytest
 
-from proxy.http._h1_state import REQUEST, RESPONSE, Event, Request, Response
+from proxy.http._h1_state import REQUEST, RESPONSE, UPSTREAM, Event, Request, Response, Upstream
 from proxy.http._machine import IllegalTransition, members
 from proxy.http.codec import CodecUsageError
-from proxy.http.h1 import H1ServerCodec
+from proxy.http.h1 import H1ClientCodec, H1ServerCodec
 
 GET = b"GET / HTTP/1.1\r\nhost: a\r\n\r\n"
 
@@ -37,6 +37,7 @@ def test_a_rejected_head_takes_no_event():
 
 def test_every_state_has_a_row():
     assert set(REQUEST.table) == set(members(Request)) and set(RESPONSE.table) == set(members(Response))
+    assert set(UPSTREAM.table) == set(members(Upstream))
 
 
 def test_the_owners_misuse_is_a_usage_error_naming_the_state():
@@ -72,3 +73,16 @@ def test_bad_input_breaks_the_request_being_read():
     assert ex.request is Request.RECEIVING
     s.receive_data(b"")  # the client leaves mid-body
     assert ex.request is Request.BROKEN and ex.abandoned
+
+
+def test_the_client_exchange_goes_idle_head_body_done_and_idle_again():
+    c = H1ClientCodec()
+    assert c._phase is Upstream.IDLE
+    sid = c.send_request_headers(b"POST", b"/", b"up", [])  # the request body is still to come
+    assert c._phase is Upstream.HEAD
+    c.receive_data(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    assert c._phase is Upstream.BODY
+    c.receive_data(b"ok")
+    assert c._phase is Upstream.DONE and not c.can_send_request()  # the response ended before the request
+    c.send_data(sid, b"", end_stream=True)
+    assert c._phase is Upstream.IDLE and c.can_send_request()
