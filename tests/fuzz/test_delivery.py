@@ -44,7 +44,7 @@ def test_a_body_cut_by_the_close_is_no_finding():
     assert ex.outcome == "closed" and not ex.upstreams[0].response.complete
 
 
-def test_planted_close_read_as_a_reset_is_caught(monkeypatch):
+def plant_close_read_as_a_reset(monkeypatch):
     original = pool_conn.PoolConnection.on_event
 
     def planted(self, event):  # the defect: the upstream's close never reaches the codec
@@ -53,5 +53,24 @@ def test_planted_close_read_as_a_reset_is_caught(monkeypatch):
         return original(self, event)
 
     monkeypatch.setattr(pool_conn.PoolConnection, "on_event", planted)
+
+
+def test_planted_close_read_as_a_reset_is_caught(monkeypatch):
+    plant_close_read_as_a_reset(monkeypatch)
+    with pytest.raises(InvariantViolation, match="response_lost"):
+        Session(http(limit=1 << 20, codec="AUTO")).run(script(*UNTIL_CLOSE))
+
+
+def test_a_response_a_write_probe_drops_is_no_finding(monkeypatch):
+    """network_filter (make test's corpus replay): a write probe that drops every chunk the proxy
+    writes (mode 0xff) keeps the response from the client by design; the same session without the
+    probe, and the planted defect above, are still judged."""
+    from pathlib import Path
+
+    from fuzz.targets import network_filter as nf
+
+    seed = Path(__file__).resolve().parents[2] / "corpus" / "network_filter"
+    nf.run((seed / "crash-02dfc5364ef74acec970b2027c1a1091ad296ad5").read_bytes())
+    plant_close_read_as_a_reset(monkeypatch)
     with pytest.raises(InvariantViolation, match="response_lost"):
         Session(http(limit=1 << 20, codec="AUTO")).run(script(*UNTIL_CLOSE))
