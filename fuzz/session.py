@@ -380,10 +380,14 @@ class Session:
         """Start the server's drain. Envoy (intro/arch_overview/operations/draining): "HTTP
         connection managers ... send HTTP/2 GOAWAY frames and add Connection: close to HTTP/1
         responses", so a request the proxy is serving (forwarded upstream, not yet answered) still
-        gets its response: the drain itself closes no connection that carries one."""
+        gets its response: the drain itself closes no connection that carries one. Served means the
+        proxy still has its stream: a response already written (the client has not read it yet) goes
+        out with the close's flush."""
         if self.ctx.draining:
             return False
-        busy = {ex.downstream for ex in self.peers.exchanges if ex.outcome is None and ex.upstreams}
+        busy = {
+            ex.downstream for ex in self.peers.exchanges if ex.outcome is None and ex.upstreams and self._serving(ex)
+        }
         conns: list[tuple[int, Connection]] = []
         for i in sorted(busy):
             conn = self.downstream[i].conn
@@ -401,6 +405,13 @@ class Session:
                     observed=conn.state.value,
                 )
         return True
+
+    def _serving(self, ex) -> bool:
+        """The proxy still has a live stream for exchange `ex` (its response not all written)."""
+        conn = self.downstream[ex.downstream].conn
+        hcm = liveness.read_filter(conn, liveness.HttpConnectionManager) if conn is not None else None
+        stream = hcm.streams.get(ex.stream) if hcm is not None else None
+        return stream is not None and not stream.ended
 
     def _downstream(self, a: Action) -> bool:
         if not self.downstream:

@@ -66,3 +66,15 @@ def test_a_drain_that_closes_busy_connections_is_caught(monkeypatch, pool):
     monkeypatch.setattr(conn_manager.HttpConnectionManager, "_go_away", go_away)
     with pytest.raises(oracles.InvariantViolation, match="drain_closed_request_in_flight"):
         run(pool)
+
+
+# fuzz (session 150 s on a clean clone, examples/upstream_http2.yaml): the upstream broke before its
+# answer, the proxy wrote its 503 and ended the stream, the client had not read it when the drain came.
+def answered_not_read(kind):
+    return in_flight(kind)[:3] + [A("upstream_close"), A("drain"), A("read")]
+
+
+def test_an_answer_written_but_not_yet_read_goes_out_with_the_drains_close(pool):
+    configs, kind = pool
+    s = session.run_input(configs, session.encode_actions(answered_not_read(kind)))
+    assert [(ex.outcome, ex.response.status) for ex in s.peers.exchanges] == [("response", 503)]
