@@ -378,9 +378,16 @@ class Connection:
         self._delayed_close_ms = ms
 
     def _on_delayed_close_timeout(self) -> None:
-        if self.state is State.CLOSING:
-            self.stream_info["delayed_close_timeout"] = True
-            self._close_socket(ConnectionEvent.LOCAL_CLOSE)
+        if self.state is not State.CLOSING:
+            return
+        if self.filter_manager.write_filters and self.filter_manager.holds_writes():
+            # A write filter paces the output (the fault filter's throttle): the peer is not what
+            # stalls it. What the filter lets go reaches the write buffer, then the bound applies.
+            assert self._delayed_close_timer is not None, "only the armed timer calls back"
+            self._delayed_close_timer.enable(self._delayed_close_ms)
+            return
+        self.stream_info["delayed_close_timeout"] = True
+        self._close_socket(ConnectionEvent.LOCAL_CLOSE)
 
     def _close_socket(self, event: ConnectionEvent) -> None:
         if self.state is State.CLOSED:

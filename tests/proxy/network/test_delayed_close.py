@@ -3,6 +3,7 @@ manager sets): a FLUSH_WRITE close with output pending ends after `ms` without p
 the peer takes restarts the period; without it the close waits for the flush as long as it takes."""
 
 from proxy.network.connection import CloseType, ConnectionEvent, State
+from proxy.network.filter import STOP_ITERATION, WriteFilter
 
 from netscript import new_connection
 
@@ -43,3 +44,35 @@ def test_without_a_timeout_the_flush_waits():
     d, conn = closing(0)
     d.advance(3_600_000)
     assert conn.state is State.CLOSING
+
+
+class _Pacer(WriteFilter):
+    """Holds every write until told to let it go (as the fault filter's throttle does)."""
+
+    def __init__(self) -> None:
+        self.held = b""
+
+    def on_write(self, data, end_stream):
+        self.held += data.take()
+        return STOP_ITERATION
+
+    def holds_writes(self) -> bool:
+        return bool(self.held)
+
+    def release(self) -> None:
+        held, self.held = self.held, b""
+        self.write_callbacks.inject_write_data_to_filter_chain(held, False)
+
+
+def test_output_a_write_filter_paces_does_not_count_against_the_peer():
+    d, conn = new_connection()
+    pacer = _Pacer()
+    conn.add_write_filter(pacer)
+    conn.set_delayed_close_timeout(1000)
+    conn.write(b"x" * 100)
+    conn.close(CloseType.FLUSH_WRITE)
+    d.advance(5000)
+    assert conn.state is State.CLOSING  # the filter still holds it: not the peer's stall
+    pacer.release()
+    d.advance(1000)  # now the peer takes nothing for the whole period
+    assert conn.state is State.CLOSED and conn.stream_info.get("delayed_close_timeout")
