@@ -121,8 +121,8 @@ class H2Server(H2Peer, Server):
 
     def sent_headers(self, sid: int, headers, end_stream: bool) -> None:
         up = self.by_stream.get(sid)
-        if up is None:
-            return
+        if up is None or self.tainted:
+            return  # after raw bytes of the fuzzer's the proxy reads no frame of ours as one: not a response
         pseudo, rest = fields(headers)
         now = self.clock()
         if up.response is None:
@@ -140,7 +140,7 @@ class H2Server(H2Peer, Server):
 
     def sent_data(self, sid: int, data: bytes, end_stream: bool) -> None:
         up = self.by_stream.get(sid)
-        if up is not None and up.response is not None:
+        if up is not None and up.response is not None and not self.tainted:
             up.response.body += data
             if end_stream:
                 up.response.complete, up.response.ended_ms = True, self.clock()

@@ -1,0 +1,36 @@
+"""An HTTP/2 upstream peer that the fuzzer's raw bytes desynchronised (tainted) records no response:
+the proxy cannot read its later frames as one, so a local reply with the same status is not its."""
+
+import pytest
+
+from fuzz.oracles import InvariantViolation
+from fuzz.session import Action as A, Session
+from tests.fuzz.peers.test_peers import H1_POST, UP_H2_OK, built, exchange_script, plant_on_response
+
+# fuzz (session 120 s on a clean clone, examples/upstream_http2.yaml): raw HTTP/1.1 bytes on the HTTP/2
+# upstream connection, the proxy's 503 'upstream reset' to the client, then the peer's own 503 frames.
+UP_H2_503 = A("upstream_http", value=1, payload=b"o\x00\x02k")
+RAW_THEN_FRAMES = [
+    A("connect"),
+    A("send", payload=b"GET / HTTP/1.1\r\nHost: a\r\nX-Fuzz-Id: 0-1\r\n\r\n"),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=b"HTTP/1.1 200 X\r\nContent-Length: 2\r\n\r\nok"),
+    A("read"),
+    UP_H2_503,
+    A("read"),
+]
+
+
+def test_frames_after_raw_bytes_are_not_a_response_the_client_got():
+    s = Session(built("HTTP2")).run(RAW_THEN_FRAMES)
+    [ex] = s.peers.exchanges
+    assert ex.response.status == 503 and bytes(ex.response.body) == b"upstream reset\n"
+    assert [up.response for up in ex.upstreams] == [None]
+
+
+def test_planted_response_field_injected_from_an_h2_upstream_is_still_caught(monkeypatch):
+    Session(built("HTTP2")).run(exchange_script(H1_POST, UP_H2_OK))
+    plant_on_response(monkeypatch, headers=lambda fields: fields + [(b"x-injected", b"1")])
+    with pytest.raises(InvariantViolation, match="peer_response_headers_changed"):
+        Session(built("HTTP2")).run(exchange_script(H1_POST, UP_H2_OK))
