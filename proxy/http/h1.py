@@ -513,27 +513,28 @@ class H1ServerCodec(_Input, ServerCodec):
                 self._parse(self._pending)  # a pipelining slot opened: parse what is buffered
 
     def _run(self, ex: _Exchange, op: Operation) -> None:
+        # Class patterns without captures: reading the fields as attributes costs half as much.
         match op:
-            case SendHead(status, fields, end):
+            case SendHead():
                 ex.wire = RESPONSE.after(ex.wire, Ev.HEADERS, ex.stream_id)
                 self._out += _head(
-                    b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")),
-                    self._response_fields(ex, status, fields, end),
+                    b"HTTP/1.1 %d %s\r\n" % (op.status, _REASONS.get(op.status, b"")),
+                    self._response_fields(ex, op.status, op.fields, op.end),
                 )
-                if end:
+                if op.end:
                     self._end(ex)
-            case SendBody(data, end):
+            case SendBody():
                 ex.wire = RESPONSE.after(ex.wire, Ev.DATA, ex.stream_id)
-                if data and ex.body_allowed:
-                    self._out += _chunk(data) if ex.out_chunked else data
-                if end:
+                if op.data and ex.body_allowed:
+                    self._out += _chunk(op.data) if ex.out_chunked else op.data
+                if op.end:
                     self._end(ex)
-            case SendTrailers(fields):
-                self._end(ex, fields)
-            case SendInformational(status, fields):
+            case SendTrailers():
+                self._end(ex, op.fields)
+            case SendInformational():
                 ex.wire = RESPONSE.after(ex.wire, Ev.INFORMATIONAL, ex.stream_id)
                 if ex.version == b"1.1":  # RFC 9110 15.2: never a 1xx to an HTTP/1.0 client
-                    self._out += _head(b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"")), fields)
+                    self._out += _head(b"HTTP/1.1 %d %s\r\n" % (op.status, _REASONS.get(op.status, b"")), op.fields)
             case Abort():
                 ex.wire = RESPONSE.after(ex.wire, Ev.RESET, ex.stream_id)
                 self._close_now()
