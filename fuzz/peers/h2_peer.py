@@ -35,6 +35,9 @@ INITIAL_WINDOW_SIZE = (None, 0, 1, 16, 1024, 65_535)
 MAX_FRAME_SIZE = (None, 16_384, 16_385, 65_536)
 MAX_HEADER_LIST_SIZE = (None, 4_096)
 OPEN_WINDOW = 16_384  # given to a stream whose initial window is 0, once its headers are in
+# Settling: the windows of a peer that now reads eagerly (a window of 1 or 16 bytes, fine for the
+# actions, would move a buffered megabyte a few bytes per settle round).
+SETTLE_WINDOW = 1 << 20
 
 
 def settings_from_byte(b: int) -> dict:
@@ -259,6 +262,22 @@ class H2Peer:
         for sid, n in withheld.items():
             self._credit(sid, n)
         self._open_windows()
+
+    def open_for_settling(self) -> None:
+        """Settling: a peer that reads everything also gives room for it: a connection or open stream
+        window below half of SETTLE_WINDOW is raised to it (from h2's own count, so never past
+        2^31-1), as a client ready for the whole response does (frames wait for flush())."""
+        self.release_credit()
+        conn = self.conn
+        if conn.inbound_flow_control_window < SETTLE_WINDOW // 2:
+            conn.increment_flow_control_window(SETTLE_WINDOW - conn.inbound_flow_control_window)
+        for sid, stream in list(conn.streams.items()):
+            window = stream.inbound_flow_control_window
+            if window < SETTLE_WINDOW // 2 and not stream.closed:
+                try:
+                    conn.increment_flow_control_window(SETTLE_WINDOW - window, stream_id=sid)
+                except h2.exceptions.ProtocolError:
+                    pass  # a state in which h2 sends no WINDOW_UPDATE (the stream ends meanwhile)
 
     def _credit(self, sid: int, n: int) -> None:
         self.conn.increment_flow_control_window(n)

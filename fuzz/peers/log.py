@@ -166,11 +166,12 @@ class Peers:
             _resend(servers[target % len(servers)], settings, withhold)
 
     def release_credit(self) -> bool:
-        """Settling: every HTTP/2 peer that withheld credit gives it back; True when any sent frames."""
+        """Settling: every HTTP/2 peer gives back the credit it withheld and opens small windows
+        (H2Peer.open_for_settling); True when any sent frames."""
         sent = False
         for peer in self.clients + self.servers:
-            if isinstance(peer, (H2Client, H2Server)) and peer.withhold and not peer.tainted:
-                peer.release_credit()
+            if isinstance(peer, (H2Client, H2Server)) and not peer.tainted:
+                peer.open_for_settling()
                 out = peer.flush()
                 if out:
                     peer.sock.peer_send(out)

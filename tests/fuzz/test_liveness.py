@@ -721,3 +721,40 @@ def test_a_connection_manager_that_resets_requests_before_a_refused_one_leaves_t
     monkeypatch.setattr(conn_manager.HttpConnectionManager, "_dispatch", every_stream_dies)
     err = fails("stall_request_without_outcome", http(), PIPELINED_THEN_BAD)
     assert "GET /first" in err.detail
+
+
+# -- settling a legitimately slow exchange ---------------------------------------------------------
+# An HTTP/2 client whose SETTINGS give each stream a 16-byte window (settings byte 0x0C), asking for
+# a 200 KB response: settling, the client reads everything and opens its windows (it no longer
+# moves the body 16 bytes a round until settle_unbounded).
+BIG = b"x" * 200_000
+H2_SMALL_WINDOW_GET = [
+    A("send_http", value=3, payload=bytes([2, 0, 0, 30, 0, 0])),
+    A("settings", value=0x0C),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=response(BIG)),
+]
+
+
+def test_a_large_response_to_a_client_with_a_16_byte_window_settles():
+    s = run(http(codec="HTTP2", limit=65536), H2_SMALL_WINDOW_GET)
+    assert s.peers.clients[0].streams, "the strict HTTP/2 client follows the exchange"
+    assert s.ctx.stats.counters["http.downstream_rs_total"] == 1
+    assert sum(len(m.body) for m in s.peers.clients[0].streams.values()) == len(BIG)
+
+
+def test_an_h2_proxy_that_bounces_pings_forever_is_still_settle_unbounded(monkeypatch):
+    import h2.events
+
+    from proxy.http import h2 as h2codec
+
+    original = h2codec._H2Codec._translate
+
+    def bouncing(self, ev, merged, events):  # the planted bug: a keepalive PING for every credit and every ACK
+        original(self, ev, merged, events)
+        if isinstance(ev, (h2.events.WindowUpdated, h2.events.PingAckReceived)):
+            self._conn.ping(b"bouncing")
+
+    monkeypatch.setattr(h2codec._H2Codec, "_translate", bouncing)
+    fails("settle_unbounded", http(codec="HTTP2", limit=65536), H2_SMALL_WINDOW_GET)
