@@ -10,7 +10,9 @@ reset this way: every body that ran to the close was cut off at the client.
 Left out, as causes a client or the configuration can give: the client's own reset or close, HTTP/2
 errors other than CANCEL and INTERNAL_ERROR (a GOAWAY or stream error the client provoked), sessions
 where any timeout fired (a timeout may end a stream whose response waits in the proxy), responses the
-proxy's codec refused (the h1_client harness judges what a codec may refuse), TLS upstreams (a close
+proxy's codec refused (the h1_client harness judges what a codec may refuse), exchanges of an HTTP/2
+client the fuzzer's raw bytes tainted (they may be what the proxy ended the connection for, with a
+GOAWAY that peer no longer reads: its record shows a bare close), TLS upstreams (a close
 without close_notify may be a truncation), exchanges that reached more than one upstream, and
 sessions whose write probe drops what the proxy writes (network_filter's probe modes).
 """
@@ -31,6 +33,8 @@ def check_responses_delivered(session) -> None:
         if not ex.request.complete or ex.outcome not in ("reset", "closed"):
             continue
         if ex.reset_reason not in _PROXY_SIDE_REASONS or len(ex.upstreams) != 1:
+            continue
+        if getattr(session.peers.clients[ex.downstream], "tainted", False):
             continue
         up = ex.upstreams[0]
         if up.protocol != "HTTP/1.1" or up.response is None or not up.response.complete:

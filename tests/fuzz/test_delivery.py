@@ -74,3 +74,31 @@ def test_a_response_a_write_probe_drops_is_no_finding(monkeypatch):
     plant_close_read_as_a_reset(monkeypatch)
     with pytest.raises(InvariantViolation, match="response_lost"):
         Session(http(limit=1 << 20, codec="AUTO")).run(script(*UNTIL_CLOSE))
+
+
+# An HTTP/2 client with 16-byte stream windows (settings byte 0x0C) whose request is answered.
+H2_GET = [A("connect"), A("settings", value=0x0C), A("send_http", value=3, payload=bytes([2, 0, 0, 30, 0, 0]))]
+H2_ANSWERED = H2_GET + [
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + b"x" * 100),
+]
+
+
+def test_a_close_the_clients_own_raw_bytes_provoke_is_no_finding():
+    """Found by fuzz run session (response_lost, 'client saw closed (connection closed)'): raw bytes
+    the fuzzer wrote on the HTTP/2 connection (an RST_STREAM frame of length 0: FRAME_SIZE_ERROR, a
+    connection error, RFC 9113 6.4) end it with a GOAWAY the tainted client peer no longer reads."""
+    s = Session(http(limit=1 << 20, codec="AUTO")).run(H2_ANSWERED + [A("send", payload=bytes(3) + b"\x03" + bytes(5))])
+    [ex] = s.peers.exchanges
+    assert s.peers.clients[0].tainted and ex.outcome == "closed"
+    assert s.ctx.stats.counters["http.downstream_cx_protocol_error"] == 1
+
+
+def test_planted_close_read_as_a_reset_is_caught_for_an_http2_client(monkeypatch):
+    plant_close_read_as_a_reset(monkeypatch)
+    with pytest.raises(InvariantViolation, match="response_lost"):
+        Session(http(limit=1 << 20, codec="AUTO")).run(
+            H2_GET
+            + [A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=UNTIL_CLOSE[0], end_stream=True)]
+        )
