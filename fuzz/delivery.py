@@ -12,7 +12,9 @@ errors other than CANCEL and INTERNAL_ERROR (a GOAWAY or stream error the client
 where any timeout fired (a timeout may end a stream whose response waits in the proxy), responses the
 proxy's codec refused (the h1_client harness judges what a codec may refuse), exchanges of an HTTP/2
 client the fuzzer's raw bytes tainted (they may be what the proxy ended the connection for, with a
-GOAWAY that peer no longer reads: its record shows a bare close), TLS upstreams (a close
+GOAWAY that peer no longer reads: its record shows a bare close), HTTP/1.1 responses queued behind
+an earlier exchange of the same connection that ended without its response (responses go out in
+order, and a cut one can only end the connection: the later ones go with it), TLS upstreams (a close
 without close_notify may be a truncation), exchanges that reached more than one upstream, and
 sessions whose write probe drops what the proxy writes (network_filter's probe modes).
 """
@@ -29,8 +31,12 @@ def check_responses_delivered(session) -> None:
     if any("timeout" in name and value for name, value in session.ctx.stats.counters.items()):
         return
     opened = session.network.opened
+    cut: set[int] = set()  # HTTP/1.1 downstream connections where an exchange ended without its response
     for ex in session.peers.exchanges:
-        if not ex.request.complete or ex.outcome not in ("reset", "closed"):
+        behind_a_cut = ex.downstream in cut
+        if ex.protocol == "HTTP/1.1" and ex.outcome in ("reset", "closed"):
+            cut.add(ex.downstream)
+        if not ex.request.complete or ex.outcome not in ("reset", "closed") or behind_a_cut:
             continue
         if ex.reset_reason not in _PROXY_SIDE_REASONS or len(ex.upstreams) != 1:
             continue

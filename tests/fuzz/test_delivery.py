@@ -102,3 +102,44 @@ def test_planted_close_read_as_a_reset_is_caught_for_an_http2_client(monkeypatch
             H2_GET
             + [A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=UNTIL_CLOSE[0], end_stream=True)]
         )
+
+
+TWO_PIPELINED = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+
+
+def pipelined(first: bytes, second: bytes, close_second: bool):
+    """Two pipelined requests, each on its own upstream; /b's answer comes first, /a's then ends its upstream."""
+    return [
+        A("connect"),
+        A("send", payload=TWO_PIPELINED),
+        A("upstream_connect", target=0),
+        A("upstream_connect", target=1),
+        A("upstream_read", target=0),
+        A("upstream_read", target=1),
+        A("upstream_send", target=1, payload=second, end_stream=close_second),
+        A("upstream_send", target=0, payload=first, end_stream=True),
+    ]
+
+
+def test_a_response_queued_behind_a_cut_one_goes_with_the_connection():
+    """Found by fuzz run session (response_lost, HTTP/1.1 client, examples/http.yaml): /a's upstream
+    closed 4000 bytes into an 8000-byte body, so the proxy had to end the client's connection (a cut
+    HTTP/1.1 response has no other ending), and /b's complete response, queued behind it, went too."""
+    s = Session(http(limit=1 << 20, codec="AUTO")).run(
+        pipelined(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\ncut",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            False,
+        )
+    )
+    first, second = s.peers.exchanges
+    assert first.outcome == second.outcome == "closed" and second.upstreams[0].response.complete
+
+
+def test_planted_close_read_as_a_reset_is_caught_behind_a_complete_pipelined_response(monkeypatch):
+    plant_close_read_as_a_reset(monkeypatch)
+    with pytest.raises(InvariantViolation, match="response_lost") as caught:
+        Session(http(limit=1 << 20, codec="AUTO")).run(
+            pipelined(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", UNTIL_CLOSE[0], True)
+        )
+    assert "request c0.2" in caught.value.detail  # /b, behind /a's complete response
