@@ -111,10 +111,17 @@ class H2Server(H2Peer, Server):
 
     def observe(self, now: int) -> None:
         sock = self.sock
+        # What the peer sent came before the proxy's answer to it: raw bytes of the fuzzer's taint
+        # the peer before that answer (a GOAWAY for a frame they garbled) is judged.
+        self._note_sent()
         h2_upstream_read(sock)  # through this peer's connection: judged and recorded as it reads
         out = self.flush()
         if out:
             sock.peer_send(out)
+        self._note_sent()
+
+    def _note_sent(self) -> None:
+        sock = self.sock
         if len(sock.sent) > self.sent_seen:
             self.check_sent(bytes(sock.sent[self.sent_seen :]))
             self.sent_seen = len(sock.sent)

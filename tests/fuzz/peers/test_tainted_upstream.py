@@ -34,3 +34,25 @@ def test_planted_response_field_injected_from_an_h2_upstream_is_still_caught(mon
     plant_on_response(monkeypatch, headers=lambda fields: fields + [(b"x-injected", b"1")])
     with pytest.raises(InvariantViolation, match="peer_response_headers_changed"):
         Session(built("HTTP2")).run(exchange_script(H1_POST, UP_H2_OK))
+
+
+# fuzz (session fork run on a clean clone, examples/upstream_http2.yaml; the seed
+# corpus/session/regress-h2-upstream-raw-bytes-before-the-proxys-goaway): raw 'HTTP/1.1 200 X' bytes
+# on the HTTP/2 upstream connection, which the proxy reads as a frame of 4740180 bytes and answers with
+# GOAWAY(FRAME_SIZE_ERROR). The upstream peer looked at that answer before it noted its own raw bytes
+# (taint), and judged the GOAWAY unearned: it now notes what it sent first.
+def test_planted_frame_size_error_for_a_clean_upstream_is_still_unearned(monkeypatch):
+    from proxy.http import h2 as h2codec
+
+    original = h2codec.H2ClientCodec.receive_data
+    goaway = (8).to_bytes(3, "big") + bytes([0x7, 0]) + bytes(4) + (1).to_bytes(4, "big") + (0x6).to_bytes(4, "big")
+
+    def planted(self, data):  # the defect: the upstream's first frames are answered with GOAWAY(FRAME_SIZE_ERROR)
+        if data:
+            self._extra += goaway
+        return original(self, data)
+
+    Session(built("HTTP2")).run(exchange_script(H1_POST, UP_H2_OK))
+    monkeypatch.setattr(h2codec.H2ClientCodec, "receive_data", planted)
+    with pytest.raises(InvariantViolation, match="h2_wire_unearned_frame_size_error"):
+        Session(built("HTTP2")).run(exchange_script(H1_POST, UP_H2_OK))
