@@ -126,10 +126,16 @@ class H2Server(H2Peer, Server):
             self.check_sent(bytes(sock.sent[self.sent_seen :]))
             self.sent_seen = len(sock.sent)
 
+    @property
+    def unheard(self) -> bool:
+        """Frames made now are no response: after raw bytes of the fuzzer's (tainted) the proxy reads
+        none of ours as one, and after this side closed or was reset the socket drops them."""
+        return self.tainted or self.sock.is_closed or self.sock.inbound_end
+
     def sent_headers(self, sid: int, headers, end_stream: bool) -> None:
         up = self.by_stream.get(sid)
-        if up is None or self.tainted:
-            return  # after raw bytes of the fuzzer's the proxy reads no frame of ours as one: not a response
+        if up is None or self.unheard:
+            return
         pseudo, rest = fields(headers)
         now = self.clock()
         if up.response is None:
@@ -147,7 +153,7 @@ class H2Server(H2Peer, Server):
 
     def sent_data(self, sid: int, data: bytes, end_stream: bool) -> None:
         up = self.by_stream.get(sid)
-        if up is not None and up.response is not None and not self.tainted:
+        if up is not None and up.response is not None and not self.unheard:
             up.response.body += data
             if end_stream:
                 up.response.complete, up.response.ended_ms = True, self.clock()

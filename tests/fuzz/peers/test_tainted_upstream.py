@@ -56,3 +56,23 @@ def test_planted_frame_size_error_for_a_clean_upstream_is_still_unearned(monkeyp
     monkeypatch.setattr(h2codec.H2ClientCodec, "receive_data", planted)
     with pytest.raises(InvariantViolation, match="h2_wire_unearned_frame_size_error"):
         Session(built("HTTP2")).run(exchange_script(H1_POST, UP_H2_OK))
+
+
+def test_frames_after_the_upstream_reset_its_connection_are_not_a_response():
+    """Found by a session fork run (peer_response_headers_changed, examples/upstream_http2.yaml): the
+    upstream reset its connection, the proxy answered the client 503 'upstream reset', and the peer's
+    later 503 frames, which the closed socket dropped, were recorded as the response it sent."""
+    s = Session(built("HTTP2")).run(
+        [
+            A("connect"),
+            A("send", payload=b"GET / HTTP/1.1\r\nHost: a\r\nX-Fuzz-Id: 0-1\r\n\r\n"),
+            A("upstream_connect"),
+            A("upstream_read"),
+            A("upstream_reset"),
+            UP_H2_503,
+            A("read"),
+        ]
+    )
+    [ex] = s.peers.exchanges
+    assert ex.response.status == 503 and bytes(ex.response.body) == b"upstream reset\n"
+    assert [up.response for up in ex.upstreams] == [None]
