@@ -221,6 +221,11 @@ class _Sock:
         return self.file
 
 
+def _head_ended(wire: bytes, pos: int) -> bool:
+    """The head read up to `pos` ended with its empty line (RFC 9112 2.1), not with the bytes."""
+    return wire.endswith(b"\n\n", 0, pos) or wire.endswith(b"\n\r\n", 0, pos)
+
+
 def stdlib_responses(wire: bytes, methods, eof: bool = False) -> list[Message]:
     """Responses as http.client.HTTPResponse reads them, one after another on the same bytes."""
     sock = _Sock(wire)
@@ -231,6 +236,8 @@ def stdlib_responses(wire: bytes, methods, eof: bool = False) -> list[Message]:
         resp = http_client.HTTPResponse(sock, method=method.decode("latin-1"))  # type: ignore[arg-type]  # only makefile("rb") is called
         try:
             resp.begin()
+            if not _head_ended(wire, sock.file.tell()):
+                break  # http.client ends a head at the end of the bytes too: this one is cut short
             if (
                 resp.length is None
                 and not resp.chunked
