@@ -97,7 +97,8 @@ def _peers_act(session) -> bool:
     socks = [s for s in session.downstream if s.conn is not None and s.conn.state is not State.CLOSED]
     socks += [c.io for c in network.opened if c.state is not State.CLOSED and c.connected]
     for sock in socks:
-        acted |= bool(sock.peer_read())
+        before = _wire_read(sock)
+        acted |= bool(sock.peer_read()) or _wire_read(sock) != before
     peers = session.peers
     acted |= peers.release_credit()  # a peer that withheld its HTTP/2 windows gives them back now
     sent = sum(len(sock.sent) for sock in socks)
@@ -111,6 +112,12 @@ def _peers_act(session) -> bool:
         if server and conn.state is not State.CLOSED and not sock.inbound and not sock.inbound_end:
             acted |= _answer_h2(server) if server.protocol == H2 else _answer_h1(server)
     return acted or sum(len(sock.sent) for sock in socks) != sent
+
+
+def _wire_read(sock) -> int:
+    """Bytes the peer has taken off the wire: a TLS peer whose handshake failed still drains the
+    connection (each read lets a paused tcp_proxy side move on) though it decrypts nothing."""
+    return len(getattr(sock, "wire_received", sock.received))
 
 
 def _strict(peer) -> bool:

@@ -758,3 +758,32 @@ def test_an_h2_proxy_that_bounces_pings_forever_is_still_settle_unbounded(monkey
 
     monkeypatch.setattr(h2codec._H2Codec, "_translate", bouncing)
     fails("settle_unbounded", http(codec="HTTP2", limit=65536), H2_SMALL_WINDOW_GET)
+
+
+# -- a TLS client whose handshake failed still reads the wire --------------------------------------
+# A TLS client on a clear-text tcp_proxy chain: its ClientHello goes upstream, the upstream answers
+# 100 KB of clear text, the client's handshake fails (WRONG_VERSION_NUMBER) and it decrypts nothing,
+# yet each read it makes drains its connection and lets the paused upstream move on.
+TLS_CLIENT_CLEAR_TEXT_UPSTREAM = [
+    A("connect_tls", 0, payload=bytes([1])),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("read"),
+    A("upstream_send", payload=b"u" * 100_000),
+]
+
+
+def test_a_tls_client_that_decrypts_nothing_still_drains_a_tcp_proxy():
+    """Found by fuzz run session 120 s (stall_read_disabled_tcp_proxy, 983083 bytes waiting):
+    settling counted a peer's read as progress only by the plaintext it got."""
+    s = Session(tcp_proxy()).run(TLS_CLIENT_CLEAR_TEXT_UPSTREAM)
+    client = s.downstream[0]
+    assert client.failed and len(client.wire_received) == 100_000 and not client.received
+
+
+def test_a_tcp_proxy_that_forgets_to_resume_reading_is_a_stall_behind_a_failed_tls_client(monkeypatch):
+    from proxy.network.filters.tcp_proxy import TcpProxyFilter
+
+    monkeypatch.setattr(TcpProxyFilter, "_resume_reading", lambda self, of_downstream: None)
+    with pytest.raises(InvariantViolation, match="stall_read_disabled_tcp_proxy"):
+        Session(tcp_proxy()).run(TLS_CLIENT_CLEAR_TEXT_UPSTREAM)
