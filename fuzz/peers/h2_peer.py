@@ -293,8 +293,8 @@ class H2Peer:
             self._windowed.add(sid)
             try:
                 self.conn.increment_flow_control_window(OPEN_WINDOW, stream_id=sid)
-            except (h2.exceptions.StreamClosedError, h2.exceptions.NoSuchStreamError):
-                pass
+            except (h2.exceptions.StreamClosedError, h2.exceptions.NoSuchStreamError, KeyError):
+                pass  # KeyError: h2 has already forgotten a stream that closed before its window opened
 
     def _goaway(self, payload: bytes, now: int) -> None:
         last = int.from_bytes(payload[:4], "big") & 0x7FFFFFFF

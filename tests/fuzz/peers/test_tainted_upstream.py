@@ -76,3 +76,17 @@ def test_frames_after_the_upstream_reset_its_connection_are_not_a_response():
     [ex] = s.peers.exchanges
     assert ex.response.status == 503 and bytes(ex.response.body) == b"upstream reset\n"
     assert [up.response for up in ex.upstreams] == [None]
+
+
+def test_a_zero_window_peer_skips_a_stream_h2_has_forgotten():
+    """Found by fuzz run session -seed=1001 (KeyError in H2Peer._open_windows, examples/upstream_http2.yaml
+    with a zero INITIAL_WINDOW_SIZE upstream; seed corpus/session/regress-h2-zero-window-stream-forgotten):
+    a stream that closed, and that h2 pruned, before the peer opened its window."""
+    from fuzz.peers.record import Message
+
+    s = Session(built("HTTP2")).run([A("upstream_settings", value=0x04)] + exchange_script(H1_POST, UP_H2_OK))
+    server = s.peers.servers[0]
+    assert server.zero_window and 3 not in server.conn.streams
+    server.streams[3] = Message()  # read by the peer, already forgotten by h2
+    server._open_windows()
+    assert 3 in server._windowed
