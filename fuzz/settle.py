@@ -6,8 +6,8 @@ One round of `settle`:
   2. every peer reads everything the proxy wrote to it, and the session's checks run as after an
      action: the strict peers (fuzz/peers) look at what is new, an HTTP/2 one credits back
      (WINDOW_UPDATE) every DATA byte it read and answers SETTINGS (one that withheld its credit while
-     the actions ran gives it all back); a client speaking HTTP/2 in raw bytes (no strict peer
-     follows it) is credited here;
+     the actions ran gives it all back; after SLOW_ROUNDS rounds they open small windows to 1 MiB);
+     a client speaking HTTP/2 in raw bytes (no strict peer follows it) is credited here;
   3. every upstream answers what it owes, by its own record of what it read and sent: HTTP/1.1,
      the request it read whole and did not answer (a complete empty 200 when nothing of a response
      was sent, else it closes: a response left half sent can only end that way); HTTP/2, every
@@ -33,6 +33,10 @@ from .oracles import InvariantViolation
 from .peers import H2
 
 MAX_ROUNDS = 256
+# Rounds after which HTTP/2 peers still moving open their small windows (a 16-byte window would move a
+# megabyte 16 bytes a round): late enough that a proxy waiting for a WINDOW_UPDATE it should not need
+# is a stall first (found at the first quiet round).
+SLOW_ROUNDS = 32
 STEPS_BEFORE_JUMPS = 8  # timer steps taken one deadline at a time
 MAX_JUMP_MS = 600_000
 # Virtual time settling lets pass: past the largest delay, request and route timeout the schema
@@ -47,8 +51,8 @@ def settle(session) -> None:
     dispatcher = session.dispatcher
     start = dispatcher.now_ms()
     steps = 0
-    for _ in range(MAX_ROUNDS):
-        acted = _peers_act(session)
+    for rounds in range(MAX_ROUNDS):
+        acted = _peers_act(session, slow=rounds >= SLOW_ROUNDS)
         dispatcher.run_posted()
         if acted:
             continue
@@ -87,8 +91,9 @@ def settle(session) -> None:
 
 
 # ---------------------------------------------------------------------------------------- peers
-def _peers_act(session) -> bool:
-    """One round of the peers (see the module doc); True when any of them did something."""
+def _peers_act(session, slow: bool = False) -> bool:
+    """One round of the peers (see the module doc); True when any of them did something. `slow`:
+    an exchange still moving after SLOW_ROUNDS rounds; HTTP/2 peers open their small windows."""
     network = session.network
     acted = bool(network.pending)
     for conn in list(network.pending):
@@ -100,7 +105,7 @@ def _peers_act(session) -> bool:
         before = _wire_read(sock)
         acted |= bool(sock.peer_read()) or _wire_read(sock) != before
     peers = session.peers
-    acted |= peers.release_credit()  # a peer that withheld its HTTP/2 windows gives them back now
+    acted |= peers.release_credit(open_windows=slow)  # a peer that withheld its HTTP/2 windows gives them back now
     sent = sum(len(sock.sent) for sock in socks)
     session.check()  # every check of an action; the strict peers read what is new (HTTP/2 ones credit)
     for i, sock in enumerate(session.downstream):

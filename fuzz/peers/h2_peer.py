@@ -267,7 +267,6 @@ class H2Peer:
         """Settling: a peer that reads everything also gives room for it: a connection or open stream
         window below half of SETTLE_WINDOW is raised to it (from h2's own count, so never past
         2^31-1), as a client ready for the whole response does (frames wait for flush())."""
-        self.release_credit()
         conn = self.conn
         if conn.inbound_flow_control_window < SETTLE_WINDOW // 2:
             conn.increment_flow_control_window(SETTLE_WINDOW - conn.inbound_flow_control_window)

@@ -165,13 +165,16 @@ class Peers:
         if servers:
             _resend(servers[target % len(servers)], settings, withhold)
 
-    def release_credit(self) -> bool:
-        """Settling: every HTTP/2 peer gives back the credit it withheld and opens small windows
+    def release_credit(self, open_windows: bool = False) -> bool:
+        """Settling: every HTTP/2 peer that withheld credit gives it back, and with `open_windows`
+        (an exchange still moving after many rounds) every one opens its small windows
         (H2Peer.open_for_settling); True when any sent frames."""
         sent = False
         for peer in self.clients + self.servers:
-            if isinstance(peer, (H2Client, H2Server)) and not peer.tainted:
-                peer.open_for_settling()
+            if isinstance(peer, (H2Client, H2Server)) and not peer.tainted and (peer.withhold or open_windows):
+                peer.release_credit()
+                if open_windows:
+                    peer.open_for_settling()
                 out = peer.flush()
                 if out:
                     peer.sock.peer_send(out)
