@@ -27,3 +27,25 @@ def test_a_second_response_no_request_asked_for_is_still_a_count_mismatch(monkey
     monkeypatch.setattr(h1_parsers, "stdlib_responses", lambda wire, methods, eof=False: real(wire + HEAD, methods))
     with pytest.raises(InvariantViolation, match="peer_h1_response_count_mismatch"):
         h1_parsers.agree("peer_h1_response", "client 0", HEAD.replace(b"connection: close\r\n", b""), False, [b"GET"])
+
+
+def test_more_responses_than_the_stdlib_reader_reads_are_compared_as_far_as_it_reads():
+    # http.client's reader stops at MAX_MESSAGES; found by network_filter (fuzz run 120 s on a clean
+    # clone): 95 pipelined 404s, h11 read them all and the standard library 64.
+    wire = HEAD.replace(b"connection: close\r\n", b"") * (h1_parsers.MAX_MESSAGES + 31)
+    msgs = h1_parsers.agree("peer_h1_response", "client 0", wire, False, [b"GET"] * 95)
+    assert len(msgs) == h1_parsers.MAX_MESSAGES
+
+
+def test_a_difference_within_the_first_messages_is_still_caught_past_the_bound(monkeypatch):
+    real = h1_parsers.stdlib_responses
+
+    def planted(wire, methods, eof=False):  # the fourth response read with another status
+        msgs = real(wire, methods)
+        msgs[3] = type(msgs[3])(status=200, complete=True)
+        return msgs
+
+    monkeypatch.setattr(h1_parsers, "stdlib_responses", planted)
+    wire = HEAD.replace(b"connection: close\r\n", b"") * (h1_parsers.MAX_MESSAGES + 31)
+    with pytest.raises(InvariantViolation, match="peer_h1_response_status_mismatch"):
+        h1_parsers.agree("peer_h1_response", "client 0", wire, False, [b"GET"] * 95)
