@@ -5,7 +5,7 @@ import pytest
 
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Action as A, Session
-from tests.fuzz.peers.test_peers import H1_POST, UP_H2_OK, built, exchange_script, plant_on_response
+from tests.fuzz.peers.test_peers import H1_POST, H2_POST, UP_H2_OK, built, exchange_script, plant_on_response
 
 # fuzz (session 120 s on a clean clone, examples/upstream_http2.yaml): raw HTTP/1.1 bytes on the HTTP/2
 # upstream connection, the proxy's 503 'upstream reset' to the client, then the peer's own 503 frames.
@@ -90,3 +90,18 @@ def test_a_zero_window_peer_skips_a_stream_h2_has_forgotten():
     server.streams[3] = Message()  # read by the peer, already forgotten by h2
     server._open_windows()
     assert 3 in server._windowed
+
+
+def test_data_a_tainted_http2_client_makes_is_not_recorded_as_sent():
+    """Found by fuzz run session 120 s (peer_forwarded_body_changed, examples/tls.yaml; seed
+    corpus/session/regress-h2-client-data-after-raw-bytes): the client declared content-length: 0,
+    wrote raw HTTP/1.1 bytes (the proxy ended the connection), then its template made a DATA frame
+    'tail' that the proxy never read as one; the record counted it as request body. The planted
+    truncated body behind a clean HTTP/2 client is still caught (test_peers.py)."""
+    s = Session(built("HTTP2")).run(exchange_script(H2_POST, UP_H2_OK))
+    client = s.peers.clients[0]
+    [ex] = s.peers.exchanges
+    body = bytes(ex.request.body)
+    client.tainted = True
+    client.sent_data(1, b"tail", False)
+    assert bytes(ex.request.body) == body
