@@ -715,5 +715,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         self.stats.inc(stat)
         self.codec.goaway()
         self.flush()
-        if not self.streams and self.conn.is_open:
+        # A stream done here may still have output its codec holds for the client's window: the
+        # codec asks to close once that is out (wants_close), as it does for streams in flight.
+        if not self.streams and not self._buffered_outbound() and self.conn.is_open:
             self.conn.close(CloseType.FLUSH_WRITE)

@@ -78,3 +78,28 @@ def test_an_answer_written_but_not_yet_read_goes_out_with_the_drains_close(pool)
     configs, kind = pool
     s = session.run_input(configs, session.encode_actions(answered_not_read(kind)))
     assert [(ex.outcome, ex.response.status) for ex in s.peers.exchanges] == [("response", 503)]
+
+
+def test_a_drain_waits_for_a_response_body_held_for_the_clients_window():
+    """Found by fuzz run session 120 s (response_lost, examples/http.yaml): an HTTP/2 client with a
+    zero window (settings byte 0x1C: it withholds credit while the actions run) had the response
+    head and the GOAWAY, and the 48 body bytes waited in the codec for its window; the connection
+    manager's stream was done, so the drain closed the connection at once and the body was lost.
+    The codec now closes once that output is out (the client opens its window when settling)."""
+    from fuzz.session import Action as A, Session
+    from tests.fuzz.test_liveness import http
+
+    s = Session(http(limit=1 << 20, codec="AUTO")).run(
+        [
+            A("connect"),
+            A("settings", value=0x1C),
+            A("send_http", value=3, payload=bytes([2, 0, 0, 30, 0, 0])),
+            A("upstream_connect"),
+            A("upstream_read"),
+            A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 48\r\n\r\n" + b"w" * 48),
+            A("drain"),
+            A("read"),
+        ]
+    )
+    [ex] = s.peers.exchanges
+    assert ex.outcome == "response" and bytes(ex.response.body) == b"w" * 48
