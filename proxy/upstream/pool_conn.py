@@ -182,6 +182,10 @@ class PoolConnection(ConnectionCallbacks):
             events += self.codec.receive_data(b"")
         for ev in events:
             self._dispatch(ev)
+        if self.pool.pending and self.can_take():
+            # The peer made room without a stream ending (its SETTINGS raised the stream limit):
+            # the queue is served now, as Envoy's pool is told by the codec client's onSettings.
+            self.pool.on_connection_ready(self)
         self.flush()
         for stream in list(self.active):
             self.check_outbound(stream)

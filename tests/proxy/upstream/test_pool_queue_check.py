@@ -41,6 +41,36 @@ def test_a_pool_that_serves_its_queue_only_when_a_connection_is_idle_is_found(mo
         if not pc.active:
             self._serve_pending()
 
+    def on_connection_ready(self, pc):  # and wherever else a connection reports room
+        if not pc.active:
+            self._serve_pending()
+
     monkeypatch.setattr(ClusterHttpPool, "on_stream_closed", on_stream_closed)
+    monkeypatch.setattr(ClusterHttpPool, "on_connection_ready", on_connection_ready)
     err = fails("stall_pool_queue", http(cluster=H2_ONE_CONNECTION), THREE_ON_TWO_SLOTS)
+    assert "after an action" in err.detail
+
+
+# Two slots, three requests; then the upstream's SETTINGS raise its limit to 3 (settings byte 0x27, a
+# zero initial window too) with no stream ending. Found by fuzz run session 90 s (stall_pool_queue).
+RAISED_LIMIT = THREE_ON_TWO_SLOTS[:9] + [
+    A("upstream_settings", value=0x27),
+    A("upstream_read"),
+]
+
+
+def test_a_stream_limit_the_upstream_raises_serves_the_queued_request():
+    # Envoy's codec client tells the pool of a SETTINGS change (onSettings), which then serves its queue.
+    s = run(http(cluster=H2_ONE_CONNECTION), RAISED_LIMIT)
+    assert len(s.network.opened) == 1 and len(s.peers.exchanges) == 3
+    assert all(ex.upstreams for ex in s.peers.exchanges)
+
+
+def test_a_pool_deaf_to_a_raised_stream_limit_is_found(monkeypatch):
+    from proxy.upstream.pool import ClusterHttpPool
+
+    monkeypatch.setattr(
+        ClusterHttpPool, "on_connection_ready", lambda self, pc: None if pc.active else self._serve_pending()
+    )
+    err = fails("stall_pool_queue", http(cluster=H2_ONE_CONNECTION), RAISED_LIMIT)
     assert "after an action" in err.detail
