@@ -24,7 +24,7 @@ from . import extensions  # noqa: F401  (registers every built-in filter before 
 from .build_context import BuildContext, BuildError, parse_cidr
 from .context import ServerContext
 from .network.connection import DEFAULT_BUFFER_LIMIT
-from .network.chain_match import FilterChainMatch, clashes
+from .network.chain_match import FilterChainMatch, clashes, match_of
 from .network.listener import DEFAULT_LISTENER_FILTERS_TIMEOUT_MS, BuiltFilterChain, BuiltListener
 from .network.listener_filter import listener_filter_factory
 from .network.registry import network_filter_factory
@@ -169,19 +169,4 @@ def _tls(msg, field: str, path: str, server_side: bool):
 
 
 def _build_match(msg, path: str) -> FilterChainMatch:
-    port = msg.destination_port if msg.HasField("destination_port") else None
-
-    def networks(field):
-        return tuple(dict.fromkeys(parse_cidr(p, f"{path}.{field}[{i}]") for i, p in enumerate(getattr(msg, field))))
-
-    return FilterChainMatch(
-        destination_port=port,
-        prefix_ranges=networks("prefix_ranges"),
-        server_names=frozenset(n.lower() for n in msg.server_names),
-        transport_protocol=msg.transport_protocol,
-        application_protocols=frozenset(msg.application_protocols),
-        direct_source_networks=networks("direct_source_prefix_ranges"),
-        source_type=msg.source_type,
-        source_networks=networks("source_prefix_ranges"),
-        source_ports=frozenset(msg.source_ports),
-    )
+    return match_of(msg, lambda text, where: parse_cidr(text, f"{path}.{where}"))

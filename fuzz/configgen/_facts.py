@@ -104,10 +104,9 @@ BIND_ADDRESSES = {
 
 def _chains_overlap(a, b) -> bool:
     """Two filter chains some connection matches equally well (build.py refuses them)."""
-    from proxy.config.semantic import _match_of
-    from proxy.network.chain_match import clashes
+    from proxy.network.chain_match import clashes, match_of
 
-    return clashes(_match_of(a.filter_chain_match), _match_of(b.filter_chain_match))
+    return clashes(match_of(a.filter_chain_match), match_of(b.filter_chain_match))
 
 
 # Lists whose items must not overlap: list field -> (overlap(item, earlier item), field of the

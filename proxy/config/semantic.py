@@ -20,7 +20,7 @@ import re
 
 from proxy.config.errors import Violation
 from proxy.config.validate import check_rules
-from proxy.network.chain_match import FilterChainMatch, clashes
+from proxy.network.chain_match import clashes, match_of
 from proxy.tls.context import TlsConfigError, client_config, server_config
 
 TERMINAL_FILTERS = frozenset({"tcp_proxy", "http_connection_manager"})
@@ -99,7 +99,7 @@ def _check_listener(listener, path, clusters, out):
     matches: list = []  # (chain index, built-like match) of the chains without a clash
     for c, chain in enumerate(listener.filter_chains):
         here = f"{path}.filter_chains[{c}]"
-        match = _match_of(chain.filter_chain_match)
+        match = match_of(chain.filter_chain_match)  # bad CIDRs left out: _check_cidr reports them
         clash = next((other for other, m in matches if clashes(match, m)), None)
         if clash is not None:
             out.append(
@@ -120,25 +120,6 @@ def _check_listener(listener, path, clusters, out):
         here = f"{path}.default_filter_chain"
         _check_filters(listener.default_filter_chain.filters, here, clusters, out)
         _check_tls(listener.default_filter_chain, here, out, server_side=True)
-
-
-def _match_of(msg):
-    """A FilterChainMatch (proxy/network/chain_match.py) of a config message, bad CIDRs left out."""
-
-    def nets(field):
-        return tuple(dict.fromkeys(n for n in map(_network_or_none, getattr(msg, field)) if n))
-
-    return FilterChainMatch(
-        destination_port=msg.destination_port if msg.HasField("destination_port") else None,
-        prefix_ranges=nets("prefix_ranges"),
-        server_names=frozenset(n.lower() for n in msg.server_names),
-        transport_protocol=msg.transport_protocol,
-        application_protocols=frozenset(msg.application_protocols),
-        direct_source_networks=nets("direct_source_prefix_ranges"),
-        source_type=msg.source_type,
-        source_networks=nets("source_prefix_ranges"),
-        source_ports=frozenset(msg.source_ports),
-    )
 
 
 def _check_tls(msg, path, out, server_side: bool):
@@ -226,13 +207,6 @@ def _check_hcm(hcm, path, clusters, out):
             for p, policy in enumerate(http_filter.rbac.policies):
                 for s, cidr in enumerate(policy.source_prefixes):
                     _check_cidr(cidr, f"{here}.rbac.policies[{p}].source_prefixes[{s}]", out)
-
-
-def _network_or_none(text):
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None  # reported by _check_cidr
 
 
 def _check_cidr(text, path, out):

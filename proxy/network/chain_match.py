@@ -65,6 +65,35 @@ def clashes(a: FilterChainMatch, b: FilterChainMatch) -> bool:
     return all(x & y for x, y in zip(a.dimensions(), b.dimensions()))
 
 
+def _network_or_none(text: str, where: str):
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def match_of(msg, network=_network_or_none) -> FilterChainMatch:
+    """The FilterChainMatch a config message (bootstrap.proto FilterChainMatch) describes.
+    `network(text, where)` reads one CIDR, `where` naming its field and index: the builder's raises
+    on a bad one; by default a bad one is left out (the semantic check reports it on its own)."""
+
+    def networks(field):
+        read = (network(text, f"{field}[{i}]") for i, text in enumerate(getattr(msg, field)))
+        return tuple(dict.fromkeys(n for n in read if n is not None))
+
+    return FilterChainMatch(
+        destination_port=msg.destination_port if msg.HasField("destination_port") else None,
+        prefix_ranges=networks("prefix_ranges"),
+        server_names=frozenset(n.lower() for n in msg.server_names),
+        transport_protocol=msg.transport_protocol,
+        application_protocols=frozenset(msg.application_protocols),
+        direct_source_networks=networks("direct_source_prefix_ranges"),
+        source_type=msg.source_type,
+        source_networks=networks("source_prefix_ranges"),
+        source_ports=frozenset(msg.source_ports),
+    )
+
+
 @dataclass(frozen=True)
 class ConnectionFacts:
     destination_ip: IPAddress | None = None
