@@ -196,42 +196,18 @@ def run_bug(
     origin = "--harness" if args.harness else f"{bug.md.name}"
     print(f"   harnesses ({origin}): {', '.join(harnesses)}; expected oracle: {bug.oracle}", flush=True)
     suite, base = report.BugOutcome(), (None if args.no_baseline else report.BugOutcome())
+
+    def trial_of(target: Target, trial: int):
+        """One trial of one harness (or the baseline) on the patched tree, printed as it ends."""
+        work = root / "work" / f"{bug.name}-{target.name}-t{trial}"
+        r = run_trial(bug.name, tree, pristine, target, args.time, args.seed + trial, trial, work, functions, bug.lines)
+        print(f"   trial {trial + 1}: {_describe(r, args.time)}", flush=True)
+        return r
+
     for trial in range(args.trials):
-        seed = args.seed + trial
-        results = []
-        for name in harnesses:
-            work = root / "work" / f"{bug.name}-{name}-t{trial}"
-            r = run_trial(
-                bug.name,
-                tree,
-                pristine,
-                Target(name, corpus=suite_corpus),
-                args.time,
-                seed,
-                trial,
-                work,
-                functions,
-                bug.lines,
-            )
-            print(f"   trial {trial + 1}: {_describe(r, args.time)}", flush=True)
-            results.append(r)
-        suite.add(report.best_of(results))
+        suite.add(report.best_of([trial_of(Target(name, corpus=suite_corpus), trial) for name in harnesses]))
         if base is not None:
-            work = root / "work" / f"{bug.name}-{BASELINE}-t{trial}"
-            r = run_trial(
-                bug.name,
-                tree,
-                pristine,
-                Target(BASELINE, BASELINE_DIR, baseline_corpus),
-                args.time,
-                seed,
-                trial,
-                work,
-                functions,
-                bug.lines,
-            )
-            print(f"   trial {trial + 1}: {_describe(r, args.time)}", flush=True)
-            base.add(report.best_of([r]))
+            base.add(report.best_of([trial_of(Target(BASELINE, BASELINE_DIR, baseline_corpus), trial)]))
     if args.keep is None:
         shutil.rmtree(tree, ignore_errors=True)
         shutil.rmtree(root / "work", ignore_errors=True)
