@@ -22,7 +22,12 @@ no timer is armed that wait is the finding. Time runs at most HORIZON_MS, past e
 schema allows: a request still waiting then waits on a timer that keeps being re-armed (a finding).
 Bytes a network filter holds with its timer armed (a throttle's slow release) are left to it: time
 is not run for them alone. A world still busy after MAX_ROUNDS rounds is a finding of its own
-(`settle_unbounded`): a proxy that keeps itself busy never lets a client see an outcome.
+(`settle_unbounded`): a proxy that keeps itself busy never lets a client see an outcome. Rounds that
+relay what the peers had sent before settling do not spend that budget (a client reading a 4 MB
+tcp_proxy relay at a 16 KB buffer limit needs 256 of them): a round counts as relay progress when
+the peers read at least PROGRESS_BYTES in it and, all rounds together, no more than the peers had
+offered (plus the proxy's own framing and replies, RELAY_SLACK); a proxy inventing bytes (a PING
+bounce, a byte per read) spends it. HARD_MAX_ROUNDS bounds the whole.
 """
 
 from proxy.http.codec import H2_PREFACE
@@ -33,6 +38,9 @@ from .oracles import InvariantViolation
 from .peers import H2
 
 MAX_ROUNDS = 256
+HARD_MAX_ROUNDS = 16 * MAX_ROUNDS
+PROGRESS_BYTES = 1024
+RELAY_SLACK = 65_536
 # Rounds after which HTTP/2 peers still moving open their small windows (a 16-byte window would move a
 # megabyte 16 bytes a round): late enough that a proxy waiting for a WINDOW_UPDATE it should not need
 # is a stall first (found at the first quiet round).
@@ -51,9 +59,17 @@ def settle(session) -> None:
     dispatcher = session.dispatcher
     start = dispatcher.now_ms()
     steps = 0
-    for rounds in range(MAX_ROUNDS):
+    offered = _bytes_on_wire(session, "sent")  # what a relay may still have to move
+    read = start_read = _bytes_on_wire(session, "received")
+    spent = 0
+    for rounds in range(HARD_MAX_ROUNDS):
+        if spent >= MAX_ROUNDS:
+            break
         acted = _peers_act(session, slow=rounds >= SLOW_ROUNDS)
         dispatcher.run_posted()
+        before, read = read, _bytes_on_wire(session, "received")
+        if not (read - before >= PROGRESS_BYTES and read - start_read <= offered + RELAY_SLACK):
+            spent += 1
         if acted:
             continue
         stall = liveness.find_stall(session)
@@ -84,7 +100,7 @@ def settle(session) -> None:
         dispatcher.advance(jump)
     raise InvariantViolation(
         "settle_unbounded",
-        f"still busy after {MAX_ROUNDS} rounds of settling "
+        f"still busy after {rounds} rounds of settling ({spent} without relay progress) "
         f"(virtual time {dispatcher.now_ms()} ms): "
         f"{liveness.find_stall(session)}",
     )
@@ -117,6 +133,15 @@ def _peers_act(session, slow: bool = False) -> bool:
         if server and conn.state is not State.CLOSED and not sock.inbound and not sock.inbound_end:
             acted |= _answer_h2(server) if server.protocol == H2 else _answer_h1(server)
     return acted or sum(len(sock.sent) for sock in socks) != sent
+
+
+def _bytes_on_wire(session, side: str) -> int:
+    """All bytes the peers have sent (`side` "sent") or read ("received") so far, as on the wire."""
+    total = 0
+    for sock in session.downstream + [c.io for c in session.network.opened]:
+        wire = getattr(sock, "wire_" + side, None)  # a TLS peer: ciphertext
+        total += len(wire if wire is not None else getattr(sock, side))
+    return total
 
 
 def _wire_read(sock) -> int:

@@ -121,19 +121,19 @@ def test_a_slow_client_session_passes_on_the_proxy():
     assert bytes(s.downstream[0].received).endswith(b"c" * 4000)
 
 
-def tcp_proxy(filters=""):
-    """A listener with 1 KiB buffers: `filters` (flow-style YAML items, each ending in ", "), then tcp_proxy."""
+def tcp_proxy(filters="", limit=1024):
+    """A listener with `limit` buffers: `filters` (flow-style YAML items, each ending in ", "), then tcp_proxy."""
     return build(
         load_bytes(
             f"""
 listeners:
 - name: l
   address: {{host: 127.0.0.1, port: 10000}}
-  per_connection_buffer_limit_bytes: 1024
+  per_connection_buffer_limit_bytes: {limit}
   filter_chains:
   - filters: [{filters}{{tcp_proxy: {{cluster: c}}}}]
 clusters:
-- {{name: c, endpoints: [{{host: 127.0.0.1, port: 9000}}], per_connection_buffer_limit_bytes: 1024}}
+- {{name: c, endpoints: [{{host: 127.0.0.1, port: 9000}}], per_connection_buffer_limit_bytes: {limit}}}
 """.encode(),
             "yaml",
         )
@@ -787,3 +787,33 @@ def test_a_tcp_proxy_that_forgets_to_resume_reading_is_a_stall_behind_a_failed_t
     monkeypatch.setattr(TcpProxyFilter, "_resume_reading", lambda self, of_downstream: None)
     with pytest.raises(InvariantViolation, match="stall_read_disabled_tcp_proxy"):
         Session(tcp_proxy()).run(TLS_CLIENT_CLEAR_TEXT_UPSTREAM)
+
+
+# -- a long relay is progress, not a proxy keeping itself busy ------------------------------------
+# Found by a clean-clone .ci/run (settle_unbounded): a client draining a 4 MB tcp_proxy relay at a
+# 16 KiB buffer limit needs 256 rounds, which was the whole budget of settling (8 KiB buffers here).
+BIG_RELAY = [A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=b"u" * 4_200_000)]
+
+
+def test_a_client_draining_a_4_mb_relay_at_8_kib_buffers_settles():
+    s = run(tcp_proxy(limit=8_192), BIG_RELAY)  # about 300 rounds
+    assert len(s.downstream[0].received) == 4_200_000
+
+
+def test_an_h2_proxy_bouncing_pings_behind_a_1_mb_response_is_still_settle_unbounded(monkeypatch):
+    """The rounds that move the body are free; the bouncing after it spends the budget."""
+    import h2.events
+
+    from proxy.http import h2 as h2codec
+
+    original = h2codec._H2Codec._translate
+
+    def bouncing(self, ev, merged, events):  # the planted bug, as above
+        original(self, ev, merged, events)
+        if isinstance(ev, (h2.events.WindowUpdated, h2.events.PingAckReceived)):
+            self._conn.ping(b"bouncing")
+
+    monkeypatch.setattr(h2codec._H2Codec, "_translate", bouncing)
+    actions = H2_SMALL_WINDOW_GET[:-1] + [A("upstream_send", payload=response(b"x" * 1_000_000))]
+    err = fails("settle_unbounded", http(codec="HTTP2", limit=65536), actions)
+    assert "256 without relay progress" in err.detail
