@@ -8,7 +8,7 @@
    their ratio, the counter overhead. Issue 14's goal: at least 1,000 exec/s with counters.
 2. The HTTP/1.1 codec layer against bare h11 on the same inputs (corpus/h1_server), no counters:
    the proxy's server codec fed each input in one chunk, vs. a bare h11 server connection
-   (fuzz/bench/harnesses/fuzz_bare_h11.py); the full h1_server harness (each input three ways
+   (fuzz/bench/harnesses/fuzz_bare_h11.py); the full h1_server harness (each input two ways
    plus a reference parser and a round trip) beside them.
 
 RESULT lines: min_exec_s_with_counters (the slowest harness, with its name), h1_vs_bare_h11
@@ -108,7 +108,7 @@ def main(argv) -> int:
     print(f"  proxy H1 server codec        {codec_rate:>9.0f} exec/s   ratio {codec_rate / bare_rate:.2f}")
     print(
         f"  full h1_server harness       {full_rate:>9.0f} exec/s   ratio {full_rate / bare_rate:.2f}"
-        "  (3 feedings + reference + round trip)"
+        "  (2 feedings + reference + round trip)"
     )
     if slowest is not None:
         print(f"RESULT min_exec_s_with_counters {slowest[0]:.0f} {slowest[1]}")

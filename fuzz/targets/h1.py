@@ -4,8 +4,8 @@ One input is a byte stream from the peer (requests for the server codec, the res
 request for the client codec). `check_server(data)` / `check_client(data)` run it and raise
 InvariantViolation when an oracle fails:
 
-- h1_split_variance: one chunk, byte at a time and a split chosen by the input's own bytes give the
-  same events (bodies concatenated per stream) and the same bytes written back;
+- h1_split_variance: one chunk and a split chosen by the input's own bytes, cut at every line ending
+  besides, give the same events (bodies concatenated per stream) and the same bytes written back;
 - h1_grammar_lenient: a message the codec accepted (head emitted, or body ended) is not accepted
   by the strict RFC 9112 reference (fuzz/targets/reference.py);
 - h1_reference_mismatch: the reference accepts it but reads a different message (method, target,
@@ -21,6 +21,7 @@ InvariantViolation when an oracle fails:
 Any other exception escaping the codec is a crash too: input must never raise.
 """
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
@@ -43,19 +44,38 @@ MAX_ROUNDS = 64  # answer/pending rounds per feed: each round needs a new reques
 
 
 # ------------------------------------------------------------------------------------ splitting
-def splits(data: bytes) -> dict[str, list[bytes]]:
-    """The three feedings compared by split invariance. The third takes its chunk sizes from the
-    input's own bytes, so the fuzzer chooses the split without a prefix that real traffic lacks."""
-    chosen, i = [], 0
-    while i < len(data):
-        n = 1 + data[i] % 23
-        chosen.append(data[i : i + n])
-        i += n
-    return {
-        "one_chunk": [data] if data else [],
-        "byte_at_a_time": [data[i : i + 1] for i in range(len(data))],
-        "input_chosen": chosen,
-    }
+MAX_PIECE = 23  # the input-chosen pieces are 1..MAX_PIECE bytes
+_CR = re.compile(rb"\r")
+
+
+def cr_cuts(data: bytes) -> list[int]:
+    """A cut after every CR: a read ends inside every line ending (its LF starts the next read) and
+    at every bare CR, wherever the parser is (start line, field, chunk-size line, the CRLF after chunk
+    data, trailers). HTTP/1.1's parsers change state at line endings, and a CR at the end of a read
+    is where a parser must remember what it owes."""
+    return [m.end() for m in _CR.finditer(data)]
+
+
+def splits(data: bytes, cuts: list[int] | None = None) -> dict[str, list[bytes]]:
+    """The two feedings compared by split invariance: the input in one chunk, and the same bytes in
+    pieces the input chooses: cut at each position in `cuts` (ascending; e.g. cr_cuts) and,
+    between them, after 1 + data[i] % MAX_PIECE bytes taken from the piece's own first byte, so the
+    fuzzer moves the cuts without a prefix real traffic lacks.
+
+    No byte-at-a-time feeding: it cut everywhere at once, but at one read per byte it was most of
+    the harness's time. The cuts given keep the boundaries where a parser's state changes (the
+    planted h1-chunk-crlf-split-across-reads is one such); mutation moves the others."""
+    chosen, i, k, n = [], 0, 0, len(data)
+    marks = cuts or []
+    while i < n:
+        end = i + 1 + data[i] % MAX_PIECE
+        while k < len(marks) and marks[k] <= i:
+            k += 1
+        if k < len(marks) and marks[k] < end:
+            end = marks[k]
+        chosen.append(data[i:end])
+        i = end
+    return {"one_chunk": [data] if data else [], "input_chosen": chosen}
 
 
 def canonical(events: list) -> list:
@@ -367,7 +387,7 @@ def _roundtrip_request(i: int, msg: Seen) -> None:
 
 def check_server(data: bytes) -> list:
     """Every oracle of the h1_server harness on one input; returns the canonical events."""
-    runs = {name: run_server(chunks) for name, chunks in splits(data).items()}
+    runs = {name: run_server(chunks) for name, chunks in splits(data, cr_cuts(data)).items()}
     _check_split(runs)
     events = runs["one_chunk"][0]
     seen, errors = messages(events)
@@ -445,8 +465,9 @@ def _roundtrip_response(method: bytes, seen: list[Seen]) -> None:
 def check_client(data: bytes) -> list:
     """Every oracle of the h1_client harness, for the input as the response to GET and to HEAD."""
     result = []
+    feedings = splits(data, cr_cuts(data))
     for method in CLIENT_METHODS:
-        runs = {name: run_client(chunks, method) for name, chunks in splits(data).items()}
+        runs = {name: run_client(chunks, method) for name, chunks in feedings.items()}
         _check_split(runs)
         events = runs["one_chunk"][0]
         seen, errors = messages(events)
