@@ -527,7 +527,7 @@ class Session:
                 "upstream->downstream",
                 bytes(up.sent) if conn.connected else b"",
                 bytes(received),
-                finished=sock.peer_saw_end,
+                finished=sock.peer_saw_end or _closed_after_a_clean_upstream_end(sock, up),
             )
 
     # -- results --------------------------------------------------------------------------
@@ -540,6 +540,20 @@ class Session:
         h.update(repr(sorted(self.ctx.stats.counters.items())).encode())
         h.update(b"%d" % self.dispatcher.now_ms())
         return h.hexdigest()
+
+
+def _closed_after_a_clean_upstream_end(down: TlsSocket, up: TlsSocket) -> bool:
+    """tcp_proxy (Envoy's TcpProxy::Filter): an upstream that ends cleanly closes the downstream with
+    FlushWrite, so once a plaintext downstream is closed after its upstream sent its end of stream
+    (all of it read by the proxy), the client has everything the upstream sent; unless either peer
+    aborted, or the proxy ended the pair for a reason of its own (stream_info "failure": the idle
+    timeout closes both sides NoFlush by design)."""
+    conn, upstream = down.conn, up.conn
+    if conn is None or upstream is None or conn.state is not State.CLOSED or not upstream.connected:
+        return False
+    if down.tls or up.tls or down.reset_sent or up.reset_sent or not up.inbound_end or up.inbound:
+        return False
+    return not (conn.stream_info.get("failure") or upstream.stream_info.get("failure"))
 
 
 # What each op of OPS does (Session.apply): every op has one entry (tests/fuzz/test_session.py).

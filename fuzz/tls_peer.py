@@ -75,6 +75,7 @@ class TlsSocket(sim.SimSocket):
         # Set by a session's connect: the route targets its request templates pick from
         # (fuzz.models.session_oracle.route_targets; fuzz/payloads.py reads them).
         self.fuzz_targets: tuple | None = None
+        self.reset_sent = False  # this peer aborted its connection (what it had not read is lost by its doing)
 
     @property
     def tls(self) -> bool:
@@ -97,6 +98,10 @@ class TlsSocket(sim.SimSocket):
         self._wire_send(data, False)
 
     # -- the peer side ---------------------------------------------------------------------------
+    def peer_reset(self) -> None:
+        self.reset_sent = True
+        super().peer_reset()
+
     def peer_send(self, data: bytes, end_stream: bool = False) -> None:
         if not self.tls:
             self._wire_send_plain(data, end_stream)

@@ -278,3 +278,42 @@ def test_two_sessions_in_one_process_do_not_see_each_others_connections(pool):
     busy.run([Action("connect", value=0), Action("send", payload=b"x")])
     assert busy.ctx.filter_observer.calls > 0
     assert quiet.ctx.filter_observer.calls == 0
+
+
+def half_closed_reply_script(reply=b"r" * 3000):
+    """The client sends and half-closes; the upstream answers and closes before the client reads."""
+    return [
+        Action("connect"),
+        Action("upstream_connect"),
+        Action("send", payload=b"ping", end_stream=True),
+        Action("upstream_read"),
+        Action("upstream_send", payload=reply, end_stream=True),
+        Action("read"),
+    ]
+
+
+def test_an_upstream_that_closes_cleanly_leaves_the_client_every_byte(pool):
+    s = Session(tcp(pool)).run(half_closed_reply_script())
+    assert bytes(s.downstream[0].received) == b"r" * 3000 and s.downstream[0].peer_saw_end
+
+
+def test_byte_conservation_catches_a_downstream_closed_unflushed_after_a_clean_upstream_end(pool, monkeypatch):
+    from proxy.network.connection import CloseType
+    from proxy.network.filters import tcp_proxy
+
+    original = tcp_proxy.TcpProxyFilter._on_upstream_event
+
+    def unflushed(self, event):  # the planted bug: an upstream close cuts the downstream's pending output
+        original(self, event)
+        if self.downstream.state is not tcp_proxy.State.CLOSED and self.upstream.state is tcp_proxy.State.CLOSED:
+            self.downstream.close(CloseType.NO_FLUSH)
+
+    monkeypatch.setattr(tcp_proxy.TcpProxyFilter, "_on_upstream_event", unflushed)
+    with pytest.raises(oracles.InvariantViolation, match="bytes_lost"):
+        Session(tcp(pool)).run(half_closed_reply_script())
+
+
+def test_a_client_reset_after_the_upstream_end_loses_its_unread_bytes_without_a_finding(pool):
+    script = half_closed_reply_script()[:-1] + [Action("reset")]
+    s = Session(tcp(pool)).run(script)
+    assert s.downstream[0].reset_sent and len(s.downstream[0].received) < 3000
