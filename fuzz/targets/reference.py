@@ -252,7 +252,7 @@ def _framing(msg: Message, version: bytes) -> tuple[int | None, bool]:
     if codings:
         if version == b"HTTP/1.0":
             raise Reject("Transfer-Encoding in HTTP/1.0")
-        if codings != [b"chunked"]:
+        if [c.lower() for c in codings] != [b"chunked"]:  # coding names are case-insensitive (RFC 9112 7)
             raise Reject("Transfer-Encoding is not exactly one 'chunked'")
         return None, True
     if lengths:

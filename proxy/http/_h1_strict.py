@@ -100,7 +100,9 @@ def _framing(fields: list[tuple[bytes, bytes]], version: bytes) -> tuple[int | N
     if codings:
         if version == b"HTTP/1.0":
             raise FramingError("Transfer-Encoding in an HTTP/1.0 message")
-        if len(codings) != 1 or codings[0] != b"chunked":
+        # Transfer-coding names are case-insensitive (RFC 9112 7; Envoy and h11 agree): `Chunked` is
+        # chunked. We re-frame what we forward, so no upstream sees the spelling.
+        if len(codings) != 1 or codings[0].lower() != b"chunked":
             raise FramingError("Transfer-Encoding other than exactly 'chunked'")
         return None, True
     if lengths:
