@@ -27,7 +27,7 @@ from proxy.network.connection import Connection, State
 from . import closing, delivery, held, liveness, oracles, settle, tls_session
 from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
-from .models import breakers, hcm_stats
+from .models import breakers, hcm_stats, timeouts
 from .models.idle import check_idle_connections_close
 from .models.session_oracle import bootstrap_of
 from .models.retry import UpstreamTimes
@@ -101,6 +101,9 @@ OPS = (
     # Appended: the server drains (Envoy's drain manager, SIGTERM for python -m proxy): listeners
     # stop accepting, requests in flight finish, then connections close.
     "drain",
+    # Appended: a pending upstream connect completes, and its peer never answers (a black-holed
+    # backend: a TLS cluster's handshake never finishes), so the connect timeout has to end it.
+    "upstream_connect_silent",
 )
 
 
@@ -313,6 +316,7 @@ class Session:
         self.actions_run = 0
         self.ctx.filter_observer = oracles.FilterRules()
         self.models = SessionModel(self) if models else None
+        self._connect_timeouts = timeouts.connect_timeouts_by_endpoint(bootstrap_of(built))
         self._quiet = False  # the last check found the world as it left it (see run)
 
     # -- running --------------------------------------------------------------------------
@@ -424,10 +428,14 @@ class Session:
 
     def _upstream(self, a: Action) -> bool:
         opened = self.network.opened
-        if a.op in ("upstream_connect", "upstream_fail"):
+        if a.op in ("upstream_connect", "upstream_fail", "upstream_connect_silent"):
             if not self.network.pending:
                 return False
             conn = self.network.pending[a.target % len(self.network.pending)]
+            if a.op == "upstream_connect_silent":
+                peer_of(conn).silent = True
+                self.network.complete_connect(conn)
+                return True
             (self.network.complete_connect if a.op == "upstream_connect" else self.network.fail_connect)(conn)
             return True
         if not opened:
@@ -493,6 +501,11 @@ class Session:
         oracles.check_token_buckets(self.ctx.shared)
         breakers.check_max_connections(
             bootstrap_of(self.built), ((c.remote_address, c.state is not State.CLOSED) for c in self.network.opened)
+        )
+        timeouts.check_connect_timeouts(
+            self._connect_timeouts,
+            ((c, self.network.times[c].opened_ms) for c in self.network.opened),
+            self.dispatcher.now_ms(),
         )
         held.check(self)
         closing.check(self)  # a connection the proxy closes ends, read or not

@@ -76,6 +76,9 @@ class TlsSocket(sim.SimSocket):
         # (fuzz.models.session_oracle.route_targets; fuzz/payloads.py reads them).
         self.fuzz_targets: tuple | None = None
         self.reset_sent = False  # this peer aborted its connection (what it had not read is lost by its doing)
+        # A black-holed upstream (session op upstream_connect_silent): TCP is up, and the peer reads
+        # what the proxy writes but never sends anything, nor answers a TLS handshake.
+        self.silent = False
 
     @property
     def tls(self) -> bool:
@@ -103,6 +106,8 @@ class TlsSocket(sim.SimSocket):
         super().peer_reset()
 
     def peer_send(self, data: bytes, end_stream: bool = False) -> None:
+        if self.silent:
+            return
         if not self.tls:
             self._wire_send_plain(data, end_stream)
             return
@@ -117,6 +122,9 @@ class TlsSocket(sim.SimSocket):
         self._write(data, end_stream)
 
     def peer_read(self, max_bytes: int | None = None) -> bytes:
+        if self.silent and self.conn is not None and speaks_tls(self.conn):
+            self._wire_read(max_bytes)  # a ClientHello taken off the wire, never answered
+            return b""
         if not self.tls:
             out = super().peer_read(max_bytes)
             self.wire_received += out
@@ -129,6 +137,8 @@ class TlsSocket(sim.SimSocket):
 
     def needs_drive(self) -> bool:
         """Whether drive() has anything to do: a handshake to start or to go on with."""
+        if self.silent:
+            return False
         if self.obj is None:
             conn = self.conn
             return conn is not None and conn.is_client and speaks_tls(conn)

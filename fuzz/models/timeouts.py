@@ -1,5 +1,12 @@
 """Timeouts as Envoy documents them, and what ours changes (docs/semantics.md).
 
+Cluster connect_timeout (envoy/config/cluster/v3/cluster.proto, Cluster.connect_timeout: "The timeout
+for new network connections to hosts in the cluster", default 5 s): a new upstream connection is
+established when its transport socket raises Connected, after the TLS handshake on a TLS cluster
+(Envoy's ClientConnectionImpl disarms the connect timer on Connected). The model: an upstream
+connection neither Connected nor closed connect_timeout_ms after it was opened is late
+(model_connect_timeout_late), whether TCP or the handshake is what never finished.
+
 tcp_proxy idle_timeout (envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto, TcpProxy):
   "The idle timeout is defined as the period in which there are no bytes sent or received on either
   the upstream or downstream connection"; 0 disables it (ours: unset too). Counter idle_timeout.
@@ -30,3 +37,34 @@ def flushes(conn) -> int:
 def quiet(conn) -> bool:
     """Nothing waits anywhere on `conn`: not in its buffers, not queued at its peer."""
     return not (len(conn.read_buffer) or len(conn.write_buffer) or conn.io.inbound)
+
+
+DEFAULT_CONNECT_TIMEOUT_MS = 5000  # Envoy's Cluster.connect_timeout default
+
+
+def connect_timeouts_by_endpoint(bootstrap) -> dict:
+    """(host, port) -> the longest connect_timeout_ms of the clusters listing that endpoint."""
+    out: dict = {}
+    for cluster in bootstrap.clusters:
+        ms = cluster.connect_timeout_ms if cluster.HasField("connect_timeout_ms") else DEFAULT_CONNECT_TIMEOUT_MS
+        for e in cluster.endpoints:
+            out[(e.host, e.port)] = max(ms, out.get((e.host, e.port), 0))
+    return out
+
+
+def check_connect_timeouts(timeouts: dict, upstreams, now_ms: int) -> None:
+    """`upstreams`: (connection, opened at ms) of every upstream connection the proxy opened."""
+    from fuzz.oracles import InvariantViolation
+
+    for conn, opened_ms in upstreams:
+        limit = timeouts.get(tuple(conn.remote_address))
+        if limit is None or conn.connected or conn.state.value == "Closed" or now_ms <= opened_ms + limit:
+            continue
+        raise InvariantViolation(
+            "model_connect_timeout_late",
+            f"upstream connection to {conn.remote_address} opened at {opened_ms} ms is still not Connected "
+            f"({'TCP up, handshake unfinished' if conn.socket_connected else 'TCP connecting'}) at {now_ms} ms",
+            judged="proxy/upstream/cluster.py:_UpstreamConnectionTracker._on_connect_timeout",
+            expected=f"closed by {opened_ms + limit} ms (connect_timeout_ms {limit})",
+            observed=conn.state.value,
+        )

@@ -55,10 +55,10 @@ def test_replaying_an_input_alone_or_after_a_thousand_others_gives_the_same_resu
 
 def test_every_op_has_one_entry_in_the_dispatch_table():
     assert set(_APPLY) == set(OPS)
-    # and every op a peer acts out has its act: upstream_connect/_fail complete a connect instead
+    # and every op a peer acts out has its act: upstream_connect/_fail/_connect_silent complete a connect instead
     peer_ops = [op for op, do in _APPLY.items() if do in (Session._downstream, Session._upstream)]
     verbs = {"http" if op == "send_http" else op.removeprefix("upstream_") for op in peer_ops}
-    assert verbs - {"connect", "fail"} == set(_PEER_ACTS)
+    assert verbs - {"connect", "fail", "connect_silent"} == set(_PEER_ACTS)
 
 
 def test_action_decoding_is_bounded_for_huge_inputs():
