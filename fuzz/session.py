@@ -467,6 +467,10 @@ class Session:
         oracles.check_http_requests_accounted(self.ctx.stats)
         if self.peers.all_understood:
             hcm_stats.check_requests_per_protocol(self.ctx.stats.counters, self.peers.exchanges)
+        hcm_stats.check_codec_counters_exported(
+            self.ctx.stats.counters,
+            [hcm.codec for s in self.downstream if s.conn is not None for hcm in _managers_of(s.conn)],
+        )
         self.peers.finish()
 
     # -- oracles --------------------------------------------------------------------------
@@ -553,6 +557,12 @@ class Session:
         h.update(repr(sorted(self.ctx.stats.counters.items())).encode())
         h.update(b"%d" % self.dispatcher.now_ms())
         return h.hexdigest()
+
+
+def _managers_of(conn: Connection) -> list:
+    """The HTTP connection manager of a downstream connection, if it got one (its codec, once made)."""
+    hcm = liveness.read_filter(conn, liveness.HttpConnectionManager)
+    return [hcm] if hcm is not None and getattr(hcm, "codec", None) is not None else []
 
 
 def _closed_after_a_clean_upstream_end(down: TlsSocket, up: TlsSocket) -> bool:

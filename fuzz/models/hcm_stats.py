@@ -11,6 +11,12 @@ Exchange. Judged only when every byte every client sent was understood by its pa
 
 from fuzz.oracles import InvariantViolation
 
+# The codec counters (protocol errors, HTTP/2 floods, refused streams) are the connection manager's to
+# export as `http.<name>` (proxy/http/conn_manager.py: "codec counters ... are exported as
+# `http.<counter>`"): once every connection has closed, each is the sum of what every downstream codec
+# counted. A counter exported late, twice, or not at all is what a user reading /stats cannot tell
+# from the traffic: model_hcm_codec_counters.
+
 PROTOCOLS = (("http1", "HTTP/1.1"), ("http2", "HTTP/2"))
 
 
@@ -28,4 +34,23 @@ def check_requests_per_protocol(counters: dict, exchanges) -> None:
             judged="proxy/http/conn_manager.py:HttpConnectionManager._new_stream",
             expected=f"at most {sent}, adding up to {total}",
             observed=counted,
+        )
+
+
+def check_codec_counters_exported(counters: dict, codecs) -> None:
+    """`codecs`: the server codec of every downstream HTTP connection of the session, all closed."""
+    counted: dict[str, int] = {}
+    for codec in codecs:
+        for name, value in codec.stats.items():
+            counted[name] = counted.get(name, 0) + value
+    exported = {name: counters.get(f"http.{name}", 0) for name in counted}
+    wrong = {name: (exported[name], value) for name, value in counted.items() if exported[name] != value}
+    if wrong:
+        raise InvariantViolation(
+            "model_hcm_codec_counters",
+            "codec counters exported as http.<name> differ from what the connections' codecs counted: "
+            + ", ".join(f"{name} exported {got}, counted {want}" for name, (got, want) in sorted(wrong.items())),
+            judged="proxy/http/conn_manager.py:HttpConnectionManager._export_codec_stats",
+            expected={name: want for name, (_, want) in wrong.items()},
+            observed={name: got for name, (got, _) in wrong.items()},
         )
