@@ -24,6 +24,11 @@ InvariantViolation names (RFC 9113 sections):
 - h2_wire_goaway_last_stream_raised  a GOAWAY whose last stream id is above an earlier one's (6.8:
                                   "Endpoints MUST NOT increase the value they send in the last
                                   stream identifier")
+- h2_wire_unearned_refused_stream  RST_STREAM(REFUSED_STREAM) on a stream the peer opened while it had
+                               fewer streams open than the judged side's own SETTINGS_MAX_CONCURRENT_STREAMS
+                               (5.1.2: that many may be open), the stream not excused by a GOAWAY whose last
+                               stream id is below it (a draining server refuses new streams); judged once
+                               the connection's bytes are all seen (`check_refusals`)
 - h2_wire_frame_after_goaway   HEADERS or DATA on a stream the peer opened above the last stream id of
                                a GOAWAY the judged side sent (6.8: such streams "were not or will not
                                be processed", and the peer may retry them elsewhere: answering one
@@ -40,7 +45,7 @@ END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
 MAX_WINDOW = 2**31 - 1
 # RFC 9113 6.5.2 initial values (MAX_CONCURRENT_STREAMS: no limit).
 DEFAULTS = {0x3: None, 0x4: 65_535, 0x5: 16_384, 0x6: None}
-FRAME_SIZE_ERROR = 0x6
+FRAME_SIZE_ERROR, REFUSED_STREAM = 0x6, 0x7
 S_MAX_CONCURRENT_STREAMS, S_INITIAL_WINDOW_SIZE, S_MAX_FRAME_SIZE, S_MAX_HEADER_LIST_SIZE = 0x3, 0x4, 0x5, 0x6
 
 
@@ -108,6 +113,9 @@ class H2Monitor:
         self.header_block: int | None = None  # stream whose header block the judged side is in
         self.on_frame = None  # callable(type, flags, sid, payload) per judged frame
         self.goaway_last: int | None = None  # the last stream id of the judged side's latest GOAWAY
+        self.judged_max_streams: int | None = None  # the judged side's SETTINGS_MAX_CONCURRENT_STREAMS, as read
+        self._opened_with: dict[int, int] = {}  # stream the peer opened -> its other streams open then
+        self.refused_within_limit: list[int] = []
 
     # -- the peer's frames: what it advertised, credited, ended and reset --------------------
     def peer(self, data: bytes) -> None:
@@ -128,6 +136,8 @@ class H2Monitor:
                 elif sid in self.streams:
                     self.streams[sid].window += inc
             elif ftype in (HEADERS, DATA) and sid:
+                if sid not in self.streams and ftype == HEADERS and self._peer_opens(sid):
+                    self._note_open(sid)
                 st = self._stream(sid, by_judged=False)
                 if flags & END_STREAM:
                     st.peer_end = True
@@ -136,6 +146,27 @@ class H2Monitor:
                     self.peer_conn_window -= len(payload)
             elif ftype == RST_STREAM and sid in self.streams:
                 self.streams[sid].peer_reset = True
+
+    def _note_open(self, sid: int) -> None:
+        """The peer opens `sid`: remember how many of its streams were open then. Streams count as open
+        until the monitor saw them end both ways or reset; the peer's ends and resets are applied as
+        written, the judged side's as read, so the count is never below the judged side's own when it
+        reads this HEADERS. The judged side's limit is compared when it refuses the stream: its
+        SETTINGS come before that RST_STREAM on the wire, and it enforces them from its first byte."""
+        self._opened_with[sid] = sum(1 for s in self.streams.values() if not s.by_judged and not s.closed)
+
+    def check_refusals(self) -> None:
+        """Once the connection's bytes are all seen: no stream refused (REFUSED_STREAM) although opened
+        within the judged side's advertised limit, unless a GOAWAY named a lower last stream id."""
+        last = self.goaway_last
+        refused = [sid for sid in self.refused_within_limit if last is None or sid <= last]
+        if refused:
+            _fail(
+                "h2_wire_unearned_refused_stream",
+                f"the {self.label} refused stream {refused[0]} (REFUSED_STREAM) that the peer opened with "
+                f"{self._opened_with[refused[0]]} other streams open, below the "
+                f"SETTINGS_MAX_CONCURRENT_STREAMS {self.judged_max_streams} the {self.label} advertised",
+            )
 
     def _stream(self, sid: int, by_judged: bool) -> _Stream:
         st = self.streams.get(sid)
@@ -179,6 +210,13 @@ class H2Monitor:
                         for k in self._peer_windows:
                             self._peer_windows[k] += value - self._peer_initial
                         self._peer_initial = value
+                    elif key == S_MAX_CONCURRENT_STREAMS:
+                        # A lower limit counts from when the peer reads it; streams it opened before
+                        # were judged against the old one (RFC 9113 5.1.2 lets the judged side refuse
+                        # those it can no longer take: only a refusal within both counts).
+                        self.judged_max_streams = (
+                            value if self.judged_max_streams is None else min(value, self.judged_max_streams)
+                        )
                     elif key == S_MAX_FRAME_SIZE:
                         # The peer may use it once it has read it (it has: the monitor sees the judged
                         # side's bytes as the peer reads them); a smaller one counts at once, so that
@@ -192,6 +230,10 @@ class H2Monitor:
             self._data(sid, flags, length, where)
         elif ftype == RST_STREAM and sid in self.streams:
             self.streams[sid].judged_reset = True
+            limit = self.judged_max_streams
+            if payload[:4] == REFUSED_STREAM.to_bytes(4, "big") and limit is not None:
+                if self._opened_with.get(sid, limit) < limit:
+                    self.refused_within_limit.append(sid)
         if ftype in (GOAWAY, RST_STREAM):
             self._check_error_earned(ftype, payload[4:8] if ftype == GOAWAY else payload[:4], where)
         if ftype == GOAWAY and len(payload) >= 8:

@@ -184,6 +184,9 @@ class Peers:
     def finish(self) -> None:
         """The last look, then the oracles over the records (fuzz/peers/judge.py)."""
         self.observe()
+        for client in self.clients:
+            if isinstance(client, H2Client) and not client.tainted:
+                client.monitor.check_refusals()
         self._relink_idless()
         judge.check(self)
 
