@@ -336,6 +336,14 @@ def _stream_waits(hcm, stream, session) -> Stall | None:
             f"wait although the client's window is open",
         )
     up = router.upstream
+    if up is not None and getattr(up.pc.conn.io, "silent", False):
+        # A black-holed upstream (the session's upstream_connect_silent) never answers: only the
+        # route timeout or a stream timeout can end the request.
+        return Stall(
+            "stall_request_without_outcome",
+            f"{where}: its upstream never answers and no timeout is armed to end the request",
+            timer=_timer_armed(router) or _timer_armed(stream),
+        )
     state = (
         "no upstream"
         if up is None

@@ -130,7 +130,9 @@ def _peers_act(session, slow: bool = False) -> bool:
     for i, conn in enumerate(network.opened):
         server = peers.servers[i] if i < len(peers.servers) else None
         sock = conn.io
-        if server and conn.state is not State.CLOSED and not sock.inbound and not sock.inbound_end:
+        # A black-holed upstream (upstream_connect_silent) never answers: only a timeout ends its requests.
+        silent = getattr(sock, "silent", False)
+        if server and not silent and conn.state is not State.CLOSED and not sock.inbound and not sock.inbound_end:
             acted |= _answer_h2(server) if server.protocol == H2 else _answer_h1(server)
     return acted or sum(len(sock.sent) for sock in socks) != sent
 

@@ -817,3 +817,22 @@ def test_an_h2_proxy_bouncing_pings_behind_a_1_mb_response_is_still_settle_unbou
     actions = H2_SMALL_WINDOW_GET[:-1] + [A("upstream_send", payload=response(b"x" * 1_000_000))]
     err = fails("settle_unbounded", http(codec="HTTP2", limit=65536), actions)
     assert "256 without relay progress" in err.detail
+
+
+def test_a_request_to_a_black_holed_upstream_ends_by_its_route_timeout():
+    """Settling asked a silent upstream (upstream_connect_silent) to answer every round, which it
+    never does, until settle_unbounded; only the route timeout ends such a request."""
+    s = run(http(), [A("send", payload=GET), A("upstream_connect_silent")])
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 504")
+
+
+def test_a_route_timeout_never_armed_for_a_black_holed_upstream_is_a_stall(monkeypatch):
+    from proxy.http.filters.router import Router
+
+    monkeypatch.setattr(Router, "_start_timeout", lambda self: None)
+    err = fails(
+        "stall_request_without_outcome",
+        http(hcm="stream_idle_timeout_ms: 0"),
+        [A("send", payload=GET), A("upstream_connect_silent")],
+    )
+    assert "never answers" in err.detail
