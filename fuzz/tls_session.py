@@ -14,6 +14,11 @@ Oracles (`check`, after every action):
   * tls_plaintext_on_the_wire: whatever the proxy wrote to a peer it speaks TLS with (downstream
     TLS chain, upstream TLS cluster) is TLS records, never plaintext;
   * connected_before_handshake: such a connection is Connected only once its handshake is done;
+  * tls_upstream_identity_not_checked: an upstream connection of a cluster whose validation_context
+    the upstream's certificate cannot satisfy (it does not chain to trusted_ca, or carries none of
+    match_subject_alt_names, exactly or under a one-label wildcard) is never Connected (Envoy's
+    UpstreamTlsContext: the handshake fails, counted as ssl.fail_verify_error / fail_verify_san); the
+    upstream peers present the test PKI's server certificate, read here independently;
   * listener_filter_chain_match: on a listener with listener filters, once they finished, the chain
     the connection got is the one Envoy's precedence (fuzz.models.chains) gives for what the
     client actually sent, read by the independent readers of fuzz/targets (client_hello_reference,
@@ -23,6 +28,9 @@ Connected), and byte conservation counts only what reached a Connected connectio
 header (fuzz/session.py).
 """
 
+import functools
+
+from fuzz import test_pki
 from fuzz.models import chains
 from fuzz.models.session_oracle import bootstrap_of
 from fuzz.oracles import InvariantViolation
@@ -117,6 +125,85 @@ def check(session) -> None:
         if speaks_tls(conn):
             check_records(f"upstream {i}", bytes(conn.io.wire_received))
             check_connected_after_handshake(f"upstream {i}", conn)
+            if conn.connected:
+                check_upstream_identity(session, i, conn)
+
+
+def check_upstream_identity(session, index: int, conn) -> None:
+    """A Connected TLS upstream connection: no cluster it may belong to refuses the peer's certificate."""
+    refusals = _refusals_by_endpoint(session.built).get(tuple(conn.remote_address))
+    if refusals and all(refusals):
+        raise InvariantViolation(
+            "tls_upstream_identity_not_checked",
+            f"upstream {index} to {conn.remote_address} completed its TLS handshake, but its certificate "
+            f"(SANs {sorted(_server_identity()[1])}) {refusals[0]}",
+            judged="proxy/tls/transport.py:TlsTransportSocket._handshake",
+            expected="handshake refused (ssl.fail_verify_error or fail_verify_san)",
+            observed="Connected",
+        )
+
+
+_REFUSALS: dict = {}
+
+
+def _refusals_by_endpoint(built) -> dict:
+    """(host, port) -> per TLS cluster listing it: why it must refuse the test server certificate, or ""."""
+    hit = _REFUSALS.get(id(built))
+    if hit is None or hit[0] is not built:
+        if len(_REFUSALS) > 256:
+            _REFUSALS.clear()
+        out: dict = {}
+        for cluster in bootstrap_of(built).clusters:
+            if cluster.HasField("tls_context"):
+                why = _why_refused(cluster.tls_context.common_tls_context)
+                for e in cluster.endpoints:
+                    out.setdefault((e.host, e.port), []).append(why)
+        hit = _REFUSALS[id(built)] = (built, out)
+    return hit[1]
+
+
+def _why_refused(common) -> str:
+    if not common.HasField("validation_context"):
+        return ""  # nothing is verified (Envoy's default)
+    ca, sans = _server_identity()
+    vc = common.validation_context
+    source = vc.trusted_ca
+    try:
+        trusted = (
+            source.inline_string.encode()
+            if source.WhichOneof("specifier") == "inline_string"
+            else open(source.filename, "rb").read()
+        )
+    except (OSError, ValueError):
+        return ""  # unreadable: validation refuses such a configuration; nothing to judge
+    if ca not in b"".join(trusted.split()):
+        return "does not chain to its trusted_ca"
+    wanted = set(vc.match_subject_alt_names)
+    if wanted and not any(_san_matches(name, san) for name in wanted for san in sans):
+        return f"carries none of match_subject_alt_names {sorted(wanted)}"
+    return ""
+
+
+def _san_matches(name: str, san: str) -> bool:
+    """Exact, or a certificate wildcard standing for one left-most label (RFC 6125 6.4.3)."""
+    if name == san:
+        return True
+    return san.startswith("*.") and "." in name and name.split(".", 1)[1] == san[2:] and name.split(".", 1)[0] != ""
+
+
+@functools.lru_cache(maxsize=1)
+def _server_identity() -> tuple:
+    """The test CA's certificate (PEM body) and the DNS and URI SANs of the server certificate the
+    upstream peers present (fuzz/tls_peer.server_context), read with `cryptography`."""
+    from cryptography import x509
+
+    d = test_pki.ensure()
+    pem = open(d / "ca.pem", "rb").read()
+    ca = b"".join(pem.split(b"-----")[2].split())  # the base64 body, whitespace aside, as in any bundle
+    cert = x509.load_pem_x509_certificate(open(d / "server.pem", "rb").read())
+    ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    names = ext.get_values_for_type(x509.DNSName) + ext.get_values_for_type(x509.UniformResourceIdentifier)
+    return ca, frozenset(names)
 
 
 def _judge_chain(session, index: int, sock) -> None:

@@ -1,0 +1,56 @@
+"""fuzz/tls_session.py, tls_upstream_identity_not_checked: an upstream TLS connection whose cluster's
+validation_context the upstream's certificate cannot satisfy is never Connected. Shown with
+examples/upstream_tls.yaml (cluster payments pins the SAN payments.internal, which the test server
+certificate lacks) on the real proxy and on a planted bug (the SAN check applied downstream only)."""
+
+import pytest
+
+from fuzz.oracles import InvariantViolation
+from fuzz.session import Action as A
+from fuzz.session import ConfigPool, Session
+
+GET = b"GET /payments HTTP/1.1\r\nHost: h\r\n\r\n"
+SCRIPT = [A("connect"), A("send", payload=GET), A("upstream_connect"), A("read")]
+
+
+@pytest.fixture(scope="module")
+def example():
+    return ConfigPool(["examples/upstream_tls.yaml"]).built[0]
+
+
+def test_an_upstream_without_the_pinned_san_is_refused(example):
+    s = Session(example).run(SCRIPT)
+    assert s.ctx.stats.counters["cluster.payments.ssl.fail_verify_san"] == 1
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 503")
+
+
+def test_an_upstream_san_check_skipped_is_found(example, monkeypatch):
+    from dataclasses import replace
+
+    from proxy.tls import transport
+
+    original = transport.TlsTransportSocket.__init__
+
+    def upstream_unpinned(self, config, server_side, stats, stat_prefix):  # the planted bug
+        if not server_side:
+            config = replace(config, match_sans=frozenset())
+        original(self, config, server_side, stats, stat_prefix)
+
+    monkeypatch.setattr(transport.TlsTransportSocket, "__init__", upstream_unpinned)
+    with pytest.raises(InvariantViolation) as caught:
+        Session(example).run(SCRIPT)
+    assert caught.value.name == "tls_upstream_identity_not_checked", str(caught.value)
+    assert "payments.internal" in caught.value.detail
+
+
+def test_the_identity_model_reads_the_certificate_and_the_trusted_ca():
+    from fuzz import tls_session
+    from proxy.config import schema
+
+    common = schema.message_class(schema.BOOTSTRAP_DESCRIPTOR.file.message_types_by_name["CommonTlsContext"])()
+    assert tls_session._why_refused(common) == ""  # nothing verified
+    common.validation_context.trusted_ca.filename = "/tmp/proxyfuzz-pki/ca.pem"
+    common.validation_context.match_subject_alt_names.append("api.example.com")  # under *.example.com
+    assert tls_session._why_refused(common) == ""
+    common.validation_context.trusted_ca.filename = "/tmp/proxyfuzz-pki/other-ca.pem"
+    assert "trusted_ca" in tls_session._why_refused(common)
