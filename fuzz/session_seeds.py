@@ -292,6 +292,19 @@ HTTP = {
         A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
         A("read"),
     ],
+    # The upstream sends its head and half a body, then the rest 30 s later: the route timeout (15 s by
+    # default) spans the whole response (Envoy's RouteAction.timeout), so the client must not get it
+    # complete (found black-box: the timer stopped at the head; model_route_timeout_late).
+    "upstream_body_stalls_past_route_timeout": [
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"),
+        A("read"),
+        A("advance", value=30_000),
+        A("upstream_send", payload=b"world"),
+        A("read"),
+    ],
     # Three clients on an upstream that allows 2 streams (upstream settings 0x02): where the cluster is
     # HTTP/2 with few connections the third request queues, and the first answer must let it go while
     # the second stream stays open (fuzz.liveness.check_pool_queues).

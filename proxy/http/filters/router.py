@@ -8,8 +8,9 @@ Per request:
     all here: nothing was sent), then 503 UF;
   * the body streams upstream as it arrives; while no upstream stream exists it is held here, and
     above the buffer limit downstream reads are paused (and HTTP/2 data goes unacknowledged);
-  * the route timeout (default 15 s, 0: none) runs from the end of the request to the response
-    headers: 504 UT, or a reset once the response started;
+  * the route timeout (default 15 s, 0: none) runs from the end of the request to the end of the
+    response (Envoy's RouteAction.timeout: "when the upstream response has been completely
+    processed"): 504 UT, or a reset once the response started;
   * the upstream resets before the response headers: 503 UR; after: the downstream stream is reset;
   * backpressure both ways: upstream write buffer above its high watermark pauses the request
     body; the client reading slowly pauses the upstream response.
@@ -168,7 +169,6 @@ class Router(StreamFilter):
     def on_upstream_headers(self, status, headers, end_stream, http_version) -> None:
         if self.done:
             return
-        self._stop_timeout()
         self.response_started = True
         self.ctx.stats.inc(f"cluster.{self.cluster}.upstream_rq_{status}")
         if end_stream:
@@ -203,6 +203,7 @@ class Router(StreamFilter):
     def _response_complete(self) -> None:
         self.response_done = True
         self.done = True
+        self._stop_timeout()
         up = self.upstream
         if up is not None and not self.request_end:
             # The response is complete while the request still streams: abandon the upload.
@@ -239,7 +240,7 @@ class Router(StreamFilter):
     # -- timeouts and the end ------------------------------------------------------------------------------
     def _start_timeout(self) -> None:
         ms = self.route.timeout_ms if self.route is not None else 0
-        if ms and self._timer is None and not self.response_started and not self.done:
+        if ms and self._timer is None and not self.done:
             self._timer = self.decoder_callbacks.dispatcher.create_timer(self._on_timeout)
             self._timer.enable(ms)
 
@@ -248,10 +249,17 @@ class Router(StreamFilter):
             self._timer.disable()
 
     def _on_timeout(self) -> None:
-        if self.done or self.response_started:
+        if self.done:
             return
         self.ctx.stats.inc(f"cluster.{self.cluster}.upstream_rq_timeout")
         self._abandon_upstream()
+        if self.response_started:
+            # The timer spans the whole response, not only its head: a body the upstream stalls
+            # ends here (the client hears a reset) instead of holding the stream until
+            # stream_idle_timeout (5 min by default).
+            self.done = True
+            self.decoder_callbacks.reset_stream("route timeout after the response started", "UT")
+            return
         self._local_reply(504, b"upstream request timeout\n", "UT")
 
     def _local_reply(self, status: int, body: bytes, flag: str) -> None:

@@ -531,8 +531,11 @@ def _stall_h2_client(p, c, streams: int, body: int) -> list:
     return ups
 
 
-STALL_CONFIG = basic_config().replace(
-    "    filter_chains:", "    per_connection_buffer_limit_bytes: 65536\n    filter_chains:"
+STALL_CONFIG = (
+    basic_config()
+    .replace("    filter_chains:", "    per_connection_buffer_limit_bytes: 65536\n    filter_chains:")
+    # No route timeout: it spans the whole response and would end these streams (15 s) first.
+    .replace("route: {cluster: web}", "route: {cluster: web, timeout_ms: 0}")
 )
 
 
