@@ -377,9 +377,11 @@ class FilterChain:
 
 
 def local_reply_head(status: int, body: bytes, extra_headers, request_head) -> tuple[ResponseHead, bytes]:
-    """The head and body of a locally generated response (no body for HEAD, 1xx, 204, 304)."""
-    if request_head is not None and request_head.method == b"HEAD":
-        body = b""
+    """The head and body of a locally generated response (no body for HEAD, 1xx, 204, 304).
+
+    A HEAD gets the head a GET would get (RFC 9110 9.3.2), its content-length included: RFC 9110
+    8.6 allows no other value there (a HEAD answered "content-length: 0" for an 11-byte GET reply
+    told clients and caches the wrong size). Envoy's sendLocalReply does the same."""
     if status in (204, 304):
         body = b""
     headers = HeaderMap(extra_headers)
@@ -387,6 +389,8 @@ def local_reply_head(status: int, body: bytes, extra_headers, request_head) -> t
         if b"content-type" not in headers:
             headers.add(b"content-type", b"text/plain")
     headers.set(b"content-length", str(len(body)).encode())
+    if request_head is not None and request_head.method == b"HEAD":
+        body = b""
     return ResponseHead(status, headers), body
 
 
