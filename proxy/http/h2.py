@@ -34,6 +34,7 @@ from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
 from proxy.http._h2_guard import GOAWAY, FrameGuard, OutboundFrames
+from proxy.http._h2_quiet import quiet
 from proxy.http._h2_state import RECEIVE, SEND, Event as Ev, Receive, Send, head_sent
 from proxy.http._machine import Symbol
 from proxy.http.codec import (
@@ -129,6 +130,7 @@ class _H2Codec:
             normalize_outbound_headers=True,
         )
         conn = h2.connection.H2Connection(config)
+        quiet(conn)  # no repr(frame) built per received frame for a log that is off
         values = {
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limits.h2_max_concurrent_streams,
             h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: limits.max_header_bytes,
