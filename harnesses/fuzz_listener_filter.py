@@ -24,5 +24,5 @@ def describe(data):  # triage shows inputs as the harness reads them
 
 
 if __name__ == "__main__":
-    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Setup(sys.argv, TestOneInput, **harness.mutators("listener_filter"))
     atheris.Fuzz()

@@ -2,7 +2,7 @@
 
 One module per input format: http1.py (HTTP/1.1 messages), http2.py (HTTP/2 frames and HPACK
 field lists), actions.py (action scripts, through each harness's own decoder and encoder),
-translate.py (http_translate's input modes); base.py states libFuzzer's contract and the share of
+translate.py (http_translate's input modes), listener.py (listener_filter's ClientHello fields); base.py states libFuzzer's contract and the share of
 calls left to libFuzzer's byte mutator.
 
 A harness opts in with one line:
@@ -37,6 +37,7 @@ MUTATORS = {
     "session": "fuzz.mutators.actions:session",
     "network_filter": "fuzz.mutators.actions:network_filter",
     "http_filter": "fuzz.mutators.actions:http_filter",
+    "listener_filter": "fuzz.mutators.listener:listener_filter",
 }
 
 

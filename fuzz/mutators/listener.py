@@ -1,0 +1,142 @@
+"""listener_filter inputs (fuzz/targets/listener_filter.py), mutated at the level of what a TLS client
+asks for: the ClientHello's server name and ALPN names, in the harness's field mode (mode bit 6:
+the harness writes the lengths and records around the fuzzer's bytes).
+
+The readers judge names character by character (RFC 6066 3: a host name of visible ASCII; RFC 7301
+3.1: non-empty protocol names), so the operations put characters at the edges of those classes and
+real names' shapes where a byte mutation rarely lands one: a name byte replaced by an edge
+character, a fresh name from real shapes (upper case, trailing dot, wildcard, IDN, at the length
+limits), an ALPN name replaced or added. Inputs in raw mode are turned into field mode (keeping
+the head: filters, read size, cuts). The byte mutator keeps its share for everything else.
+"""
+
+import random
+
+from fuzz.mutators.base import Mutator, apply_ops
+
+FIELDS_MODE = 0x40
+# The edges of the classes the readers check: control bytes, space, the first and last visible ASCII
+# characters, DEL, bytes above ASCII; and the characters host names carry (dot, hyphen, underscore,
+# asterisk, digits, both cases).
+EDGE_CHARS = b"\x00\x09\x1f\x20\x21\x7e\x7f\x80\xff.-_*~!/:0Z9aA"
+NAMES = (
+    b"example.com",
+    b"EXAMPLE.COM",
+    b"Www.Example.Com",
+    b"example.com.",
+    b"*.example.com",
+    b"a~b.test",
+    b"xn--bcher-kva.example",
+    b"localhost",
+    b"127.0.0.1",
+    b"a" * 63 + b".test",
+    b"a." * 126 + b"a",  # 253 bytes, the DNS limit
+    b"a" * 255,
+)
+ALPNS = (b"h2", b"http/1.1", b"h2c", b"http/1.0", b"H2", b"h3", b"\x00", b"x" * 255)
+
+
+class Fields:
+    """The head (filter set, mode, cuts) and the fields synthesized_client_hello reads."""
+
+    def __init__(self, data: bytes) -> None:
+        cuts = data[2] % 16 if len(data) > 2 else 0
+        head_len = 3 + 2 * cuts
+        self.head = bytearray(data[:head_len].ljust(head_len, b"\0"))
+        rest = data[head_len:]
+        fields_mode = len(data) > 1 and data[1] & FIELDS_MODE
+        self.flags = rest[0] if fields_mode and rest else 0
+        self.name, self.alpn, self.tail = b"", [], b""
+        if fields_mode:
+            pos = 1
+            n = rest[pos] if pos < len(rest) else 0
+            self.name, pos = rest[pos + 1 : pos + 1 + n], pos + 1 + n
+            count = rest[pos] % 8 if pos < len(rest) else 0
+            pos += 1
+            for _ in range(count):
+                n = rest[pos] if pos < len(rest) else 0
+                self.alpn.append(rest[pos + 1 : pos + 1 + n])
+                pos += 1 + n
+            self.tail = rest[pos:]
+        self.head[1] |= FIELDS_MODE
+
+    def encode(self) -> bytes:
+        out = bytes(self.head) + bytes([self.flags, len(self.name)]) + self.name + bytes([len(self.alpn)])
+        return out + b"".join(bytes([len(a)]) + a for a in self.alpn) + self.tail
+
+
+def _edge_char(f: Fields, rng: random.Random) -> bool:
+    if not f.name:
+        return False
+    i = rng.randrange(len(f.name))
+    f.name = f.name[:i] + bytes([rng.choice(EDGE_CHARS)]) + f.name[i + 1 :]
+    return True
+
+
+def _insert_char(f: Fields, rng: random.Random) -> bool:
+    if len(f.name) >= 255:
+        return False
+    i = rng.randrange(len(f.name) + 1)
+    f.name = f.name[:i] + bytes([rng.choice(EDGE_CHARS)]) + f.name[i:]
+    return True
+
+
+def _new_name(f: Fields, rng: random.Random) -> bool:
+    f.name = rng.choice(NAMES)
+    return True
+
+
+def _alpn(f: Fields, rng: random.Random) -> bool:
+    name = rng.choice(ALPNS)
+    if f.alpn and rng.random() < 0.5:
+        f.alpn[rng.randrange(len(f.alpn))] = name
+    elif len(f.alpn) < 7:
+        f.alpn.insert(rng.randrange(len(f.alpn) + 1), name)
+    else:
+        return False
+    return True
+
+
+def _alpn_edge_char(f: Fields, rng: random.Random) -> bool:
+    named = [i for i, a in enumerate(f.alpn) if a]
+    if not named:
+        return False
+    i = rng.choice(named)
+    j = rng.randrange(len(f.alpn[i]))
+    f.alpn[i] = f.alpn[i][:j] + bytes([rng.choice(EDGE_CHARS)]) + f.alpn[i][j + 1 :]
+    return True
+
+
+def _records(f: Fields, rng: random.Random) -> bool:
+    """Another record size (flags bits 1-7: 0 is one record) or a PROXY header first (bit 0)."""
+    f.flags = (rng.choice((0, 1, 5, 16, 64, 127)) << 1) | (f.flags & 1) if rng.random() < 0.7 else f.flags ^ 1
+    return True
+
+
+RAW_TO_FIELDS = 0.2  # share of raw inputs' structured calls that start a ClientHello in field mode
+OPS = {
+    "sni_edge_char": (4, _edge_char),
+    "sni_insert_char": (2, _insert_char),
+    "sni_name": (2, _new_name),
+    "alpn_name": (2, _alpn),
+    "alpn_edge_char": (1, _alpn_edge_char),
+    "records": (1, _records),
+}
+
+
+class ClientHelloFields(Mutator):
+    name = "listener"
+
+    def structured(self, data: bytes, max_size: int, rng: random.Random):
+        raw = not (len(data) > 1 and data[1] & FIELDS_MODE)
+        if raw and rng.random() >= RAW_TO_FIELDS:
+            return None  # a PROXY header, a request line, a real ClientHello: the byte mutator's
+        f = Fields(data)
+        kinds = apply_ops(OPS, f, rng, "hello")
+        if raw:
+            kinds = ["hello.from_raw"] + kinds
+        return (kinds, f.encode()) if kinds else None
+
+
+def listener_filter(byte_mutate=None) -> ClientHelloFields:
+    return ClientHelloFields(byte_mutate)
