@@ -1,4 +1,5 @@
-"""Oracle: a response the proxy read in full from an HTTP/1.1 upstream reaches its client in full.
+"""Oracle: a response the proxy read in full from an HTTP/1.1 upstream reaches its client in full;
+and no response an upstream sent in full is replaced by the proxy's own 503 (`response_replaced`).
 
 An upstream that sent a complete response (its own h11 parser says so: Content-Length, chunked, or
 a body that runs to the close, RFC 9112 6.3) and whose every byte, and end of stream if it sent one,
@@ -30,6 +31,7 @@ def check_responses_delivered(session) -> None:
     session.peers.observe()
     if any("timeout" in name and value for name, value in session.ctx.stats.counters.items()):
         return
+    check_responses_not_replaced(session)
     opened = session.network.opened
     cut: set[int] = set()  # HTTP/1.1 downstream connections where an exchange ended without its response
     for ex in session.peers.exchanges:
@@ -61,6 +63,52 @@ def check_responses_delivered(session) -> None:
             judged="proxy.upstream.pool_conn.PoolConnection",
             expected=f"the complete {up.response.status} response",
             observed=f"{ex.outcome}: {ex.reset_reason}",
+        )
+
+
+def check_responses_not_replaced(session) -> None:
+    """`response_replaced`: the client read a 503 of the proxy's own (an upstream failure) although the
+    one upstream its request reached did nothing to fail it: that upstream (HTTP/1.1 or HTTP/2) neither
+    reset nor closed its connection, nor reset the stream, nor garbled the protocol, and either sent a
+    complete response of another status that the proxy read in full, or is an HTTP/2 upstream whose
+    graceful GOAWAY named the stream as one it still processes (RFC 9113 6.8: streams up to the last
+    stream id complete; the proxy must wait for them, not fail them). Left out: streams above such a
+    GOAWAY's last stream id (not processed: the proxy may fail them), TLS upstreams, sessions where any
+    timeout fired (as above)."""
+    opened = session.network.opened
+    for ex in session.peers.exchanges:
+        got = ex.response
+        if ex.outcome != "response" or got is None or got.status != 503 or len(ex.upstreams) != 1:
+            continue
+        up = ex.upstreams[0]
+        conn = opened[up.conn]
+        sock = conn.io
+        if getattr(sock, "tls", False) or getattr(sock, "reset_sent", False) or sock.inbound_end or sock.inbound:
+            continue
+        server = session.peers.servers[up.conn] if up.conn < len(session.peers.servers) else None
+        if not server or server.tainted or up.stream in getattr(server, "streams_reset", ()):
+            continue
+        codec = _pool_codec(conn)
+        if codec is None or any("error" in name or "flood" in name for name in codec.stats):
+            continue
+        sent = up.response
+        last = getattr(server, "goaway_sent", None)
+        answered = sent is not None and sent.complete and sent.status != 503
+        promised = last is not None and up.stream is not None and up.stream <= last and sent is None
+        if not (answered or promised):
+            continue
+        what = (
+            f"sent a complete {sent.status} response on stream {up.stream} and the proxy read all of it"
+            if answered
+            else f"named stream {up.stream} in its graceful GOAWAY (last stream id {last}) as one it still processes"
+        )
+        raise InvariantViolation(
+            "response_replaced",
+            f"client {ex.downstream} request {ex.id} ({ex.protocol}): upstream {up.conn} ({up.protocol}) {what}, "
+            f"and neither reset nor closed anything, but the client got the proxy's 503 {bytes(got.body)[:40]!r}",
+            judged="proxy.upstream.pool_conn.PoolConnection",
+            expected="the upstream's response" if answered else "the stream kept until the upstream answers it",
+            observed="503",
         )
 
 

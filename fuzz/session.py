@@ -104,6 +104,9 @@ OPS = (
     # Appended: a pending upstream connect completes, and its peer never answers (a black-holed
     # backend: a TLS cluster's handshake never finishes), so the connect timeout has to end it.
     "upstream_connect_silent",
+    # Appended: an HTTP/2 upstream shuts down gracefully, GOAWAY(NO_ERROR) naming the last stream it
+    # received, and goes on answering those (a rolling restart of the backend).
+    "upstream_goaway",
 )
 
 
@@ -447,6 +450,16 @@ class Session:
         _act_as_peer(sock, a.op.removeprefix("upstream_"), a, UPSTREAM_PAYLOADS)
         return True
 
+    def _upstream_goaway(self, a: Action) -> bool:
+        """An HTTP/2 upstream's graceful GOAWAY (it goes on answering the streams it names)."""
+        opened = [c for c in self.network.opened if c.connected]
+        server = self.peers.h2_server(peer_of(opened[a.target % len(opened)])) if opened else None
+        if server is None or server.unheard:
+            return False
+        server.conn.graceful_goaway()
+        server.sock.peer_send(server.flush())
+        return True
+
     def finish(self) -> None:
         """Settle the session (peers do what they owe, timers run out: fuzz/settle.py) and judge
         what is still in flight (fuzz/liveness.py); then shut everything down."""
@@ -589,6 +602,7 @@ _APPLY: dict[str, Callable[[Session, Action], bool]] = {
     "upstream_settings": Session._settings,
     **{op: Session._downstream for op in ("send", "send_http", "read", "read_to", "close", "reset")},
     **{op: Session._upstream for op in OPS if op.startswith("upstream_") and op not in _SETTINGS_OPS},
+    "upstream_goaway": Session._upstream_goaway,
 }
 
 

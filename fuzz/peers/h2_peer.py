@@ -105,6 +105,16 @@ class StrictH2Connection(h2.connection.H2Connection):
         if SettingCodes.INITIAL_WINDOW_SIZE in new_settings:  # a window raised by SETTINGS is open (RFC 9113 6.9.2)
             self.peer.zero_window = new_settings[SettingCodes.INITIAL_WINDOW_SIZE] == 0
 
+    def graceful_goaway(self) -> int:
+        """GOAWAY(NO_ERROR) naming the highest stream the peer opened as the last this side processes
+        (RFC 9113 6.8: a server shutting down gracefully), past h2's bookkeeping: h2 would close the
+        connection, while those streams are still answered. Returns the last stream id."""
+        self._queued += super().data_to_send()
+        last = self.highest_inbound_stream_id
+        self._queued += bytes([0, 0, 8, GOAWAY, 0]) + bytes(4) + last.to_bytes(4, "big") + bytes(4)
+        self.peer.goaway_sent = last if self.peer.goaway_sent is None else min(last, self.peer.goaway_sent)
+        return last
+
     def receive_data(self, data):
         return self.peer.judge(data)
 
@@ -136,6 +146,7 @@ class H2Peer:
         self.monitor = H2Monitor(judged_is_client=not self.client_side, label="proxy")
         self.tainted = False
         self.goaway: tuple | None = None  # (last stream id, error code) the proxy sent
+        self.goaway_sent: int | None = None  # the last stream id of a graceful GOAWAY this peer sent
         self.streams: dict[int, Message] = {}  # the messages being received, by stream
         self._windowed: set[int] = set()
         self._expected = bytearray()  # flushed, not yet seen on the socket

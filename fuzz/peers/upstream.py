@@ -101,6 +101,7 @@ class H2Server(H2Peer, Server):
         Server.__init__(self, log, index, conn)
         H2Peer.__init__(self, f"upstream {index}", log.now, settings)
         self.by_stream: dict[int, UpstreamSeen] = {}
+        self.streams_reset: set[int] = set()
         # The names the payload templates and the settle phase know an upstream's h2 server by
         # (fuzz/payloads.py): whoever reads through them, the bytes pass this peer's checks.
         sock = self.sock
@@ -150,6 +151,9 @@ class H2Server(H2Peer, Server):
             up.response.trailers = rest
         if end_stream:
             up.response.complete, up.response.ended_ms = True, now
+
+    def sent_reset(self, sid: int) -> None:
+        self.streams_reset.add(sid)  # the upstream gave up on the stream: the proxy may fail it
 
     def sent_data(self, sid: int, data: bytes, end_stream: bool) -> None:
         up = self.by_stream.get(sid)
