@@ -17,7 +17,8 @@ certificate "tls.client.subject", "proxy.tls.peer.uri_sans" and "proxy.tls.peer.
 Attribute names follow OpenTelemetry's HTTP semantic conventions where one exists; the rest are
 under `proxy.`. The record is built by the core from dispatcher time only (no clock read); the
 sink stamps `timeUnixNano` with the wall clock when it writes the line. A status of 0 means no
-response was sent (the stream was reset first).
+response head was sent (the stream was reset first); a stream reset after its head keeps that
+head's status, with `proxy.stream.end` "reset".
 
 Sinks are per server instance (ctx.shared_state): `stdout`, or a file path opened for append.
 Tests put a MemorySink in place with `use_sink(ctx, spec, sink)`.

@@ -404,7 +404,7 @@ class ActiveStream:
             path=self.head.path,
             authority=self.head.authority,
             protocol=self.head.http_version,
-            status=self.status if kind != "reset" else 0,
+            status=self.status,  # what went downstream, also when a reset followed the head (Envoy's %RESPONSE_CODE%)
             bytes_in=self.bytes_in,
             bytes_out=self.bytes_out,
             duration_ms=self.dispatcher.now_ms() - self.start_ms,
@@ -502,6 +502,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             return
         if isinstance(ev, ProtocolViolation) and ev.status is not None:
             self.count_response(ev.status)  # the codec's own error reply (HTTP/1.1 400, 505, ...)
+            self._log_codec_reply(ev)
         if isinstance(ev, ProtocolViolation) and ev.stream_id is None:
             self.stats.inc("downstream_cx_protocol_error")
             if ev.earlier_streams_live:
@@ -535,6 +536,35 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         elif isinstance(ev, ProtocolViolation):
             self.stats.inc("downstream_rq_protocol_error")
             stream.peer_gone(f"protocol error: {ev.reason}", "DPE")
+
+    def _log_codec_reply(self, ev: ProtocolViolation) -> None:
+        """The codec's own error reply goes into the access log as Envoy's does (status, flag DPE):
+        hostile requests the codec refuses (smuggling attempts included) must leave a trace. A stream
+        it belongs to logs it when it ends; a request refused before it had one gets a record here."""
+        stream = self.streams.get(ev.stream_id) if ev.stream_id is not None else None
+        if stream is not None and not stream.ended:
+            stream.status = ev.status or 0
+            return
+        if self.config.access_log is None:
+            return
+        record = access_log.build_record(
+            method=b"-",
+            path=b"-",
+            authority=b"",
+            protocol=b"1.1",
+            status=ev.status or 0,
+            bytes_in=0,
+            bytes_out=0,
+            duration_ms=0,
+            upstream_host="",
+            cluster="",
+            flags=["DPE"],
+            remote_address=self.conn.remote_address,
+            route="",
+            end="local_reply",
+            tls=self.conn.ssl,
+        )
+        access_log.sink_for(self.ctx, self.config.access_log).write(record)
 
     def count_response(self, status: int) -> None:
         """HCM statistics: downstream_rq_<code> and downstream_rq_<N>xx, per final response head sent

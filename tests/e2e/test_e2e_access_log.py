@@ -1,0 +1,91 @@
+"""The access log of the running proxy (`python -m proxy`, access_log to a file) against what a raw
+client read: the status a record carries is the one that went downstream."""
+
+import json
+import socket
+import socketserver
+import threading
+import time
+
+import pytest
+
+from conftest import LOOPBACK, connect, recv_all
+from tests.e2e.test_e2e_resources import _config
+
+
+class _Upstream(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _HalfABody(socketserver.BaseRequestHandler):
+    """Answers a 200 head and 4 of its 100 bytes, then closes: the proxy must reset the stream."""
+
+    def handle(self) -> None:
+        held = b""
+        while b"\r\n\r\n" not in held:
+            data = self.request.recv(65536)
+            if not data:
+                return
+            held += data
+        self.request.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhalf")
+
+
+@pytest.fixture
+def logged(proxy_process, tmp_path):
+    server = _Upstream((LOOPBACK, 0), _HalfABody)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    log = tmp_path / "access.log"
+    path = tmp_path / "proxy.yaml"
+    path.write_text(_config(server.server_address[1], hcm_extra=f"\n              access_log: {{path: {log}}}"))
+    proc = proxy_process(path)
+    proc.wait_ready()
+    yield proc.listener_address("http_in"), log
+    server.shutdown()
+    server.server_close()
+
+
+def _records(log, n: int) -> list:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= n:
+            return [json.loads(line) for line in lines]
+        time.sleep(0.05)
+    raise AssertionError(f"{n} access log records expected, found {len(lines)}")
+
+
+def test_a_stream_reset_after_its_head_is_logged_with_the_status_the_client_read(logged):
+    """The record said status 0 ("no response was sent") for a 200 head the client had read and that
+    http.downstream_rq_200 counted; Envoy's %RESPONSE_CODE% is the status sent downstream."""
+    address, log = logged
+    with connect(address) as s:
+        s.sendall(b"GET /cut HTTP/1.1\r\nHost: h\r\n\r\n")
+        try:
+            got = recv_all(s)
+        except socket.timeout:
+            got = b""
+    assert got.startswith(b"HTTP/1.1 200 OK\r\n") and got.endswith(b"half")
+    (record,) = _records(log, 1)
+    attrs = record["attributes"]
+    assert (attrs["http.response.status_code"], attrs["proxy.stream.end"]) == (200, "reset")
+    assert "UR" in attrs["proxy.response_flags"]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),  # CL.TE
+        (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505),
+    ],
+)
+def test_a_request_the_codec_refuses_leaves_a_record(logged, request_bytes, status):
+    """A smuggling attempt answered 400 by the HTTP/1.1 codec (or a 505) left no access log line at
+    all, although http.downstream_rq_400 counted it; Envoy logs such requests with flag DPE."""
+    address, log = logged
+    with connect(address) as s:
+        s.sendall(request_bytes)
+        assert recv_all(s).startswith(b"HTTP/1.1 %d " % status)
+    (record,) = _records(log, 1)
+    attrs = record["attributes"]
+    assert (attrs["http.response.status_code"], attrs["proxy.response_flags"]) == (status, "DPE")
