@@ -371,6 +371,35 @@ HTTP["hostile_paths"] = [
     A("read", 2),
 ]
 
+# The upstream ends first: the client sent its request and half-closed, the upstream answers and closes
+# before the client reads; everything it sent must still reach the client (tcp_proxy flushes).
+TCP["upstream_closes_before_the_client_reads"] = [
+    A("upstream_connect"),
+    A("send", payload=b"ping\n", end_stream=True),
+    A("upstream_read"),
+    A("upstream_send", payload=b"reply\n" * 500, end_stream=True),
+    A("read"),
+]
+# A black-holed upstream: TCP connects, nothing ever answers (a TLS cluster's handshake never ends),
+# so the connect timeout (or the route timeout) must end the request (fuzz/models/timeouts.py).
+HTTP["upstream_black_hole"] = [
+    A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"),
+    A("upstream_connect_silent"),
+    A("advance", value=1_000),
+    A("advance", value=5_000),
+    A("read"),
+]
+# An HTTP/2 upstream shuts down gracefully with a request in flight and still answers it (RFC 9113 6.8);
+# on HTTP/1.1 upstreams the GOAWAY does nothing.
+HTTP["h2_upstream_goaway_in_flight"] = [
+    A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_goaway"),
+    A("upstream_http", value=1, payload=b"\x00\x05hello"),
+    A("read"),
+]
+
 # The read sizes (fuzz.session.READ_SIZES indexes) a script is written with, when not 16 KiB and 7 bytes:
 # megabytes in 7-byte reads would make a seed take seconds.
 SCRIPT_READ_SIZES = {"h2_stalled_streams_large_bodies": (0,), "hostile_paths": (0,)}

@@ -1,6 +1,6 @@
 """fuzz/tls_session.py, tls_upstream_identity_not_checked: an upstream TLS connection whose cluster's
 validation_context the upstream's certificate cannot satisfy is never Connected. Shown with
-examples/upstream_tls.yaml (cluster payments pins the SAN payments.internal, which the test server
+examples/upstream_tls.yaml (cluster payments, /api, pins the SAN payments.internal, which the test server
 certificate lacks) on the real proxy and on a planted bug (the SAN check applied downstream only)."""
 
 import pytest
@@ -9,7 +9,7 @@ from fuzz.oracles import InvariantViolation
 from fuzz.session import Action as A
 from fuzz.session import ConfigPool, Session
 
-GET = b"GET /payments HTTP/1.1\r\nHost: h\r\n\r\n"
+GET = b"GET /api/v1/pay HTTP/1.1\r\nHost: h\r\n\r\n"
 SCRIPT = [A("connect"), A("send", payload=GET), A("upstream_connect"), A("read")]
 
 
