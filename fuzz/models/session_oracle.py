@@ -16,7 +16,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     no route applies);
   - a local reply (no upstream saw the request) of 403, 404, 429 or a 1xx-3xx status must have a
     branch that produces it, with the direct response's body (model_local_reply_session); other
-    4xx/5xx local replies (bad requests, upstream failures, timeouts) are not judged here;
+    4xx/5xx local replies (bad requests, upstream failures, timeouts) are not judged here; a HEAD
+    answered so declares the length of that body, if any (model_local_reply_head_length);
   - each status class counter downstream_rq_Nxx is at least the number of N.. responses the clients
     read (model_stats_responses_by_class);
   - a request an upstream saw got there no earlier than its fault filters' delays after the client
@@ -24,7 +25,9 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
   - no upstream response begun after every route timeout that could apply ran out reaches the
     client (model_route_timeout_late);
   - a request failed by connect failures made the attempts its retry policy allows
-    (model_retry_attempts, fuzz.models.retry).
+    (model_retry_attempts, fuzz.models.retry);
+  - every final response head a client read is in its connection manager's access log with that
+    status (model_access_log_status, fuzz.models.access_log).
 """
 
 from proxy.config import schema
@@ -34,7 +37,7 @@ from proxy.network.connection import Connection
 from fuzz.oracles import InvariantViolation
 from fuzz.targets.route_reference import Request
 
-from . import chains, paths, rbac, ratelimit, retry, routing, stats
+from . import access_log, chains, paths, rbac, ratelimit, retry, routing, stats
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -148,6 +151,8 @@ class SessionModel:
         # (conn, refused_by, what, counters moved, counters before, upstreams before)
         self.fresh: list[tuple[Connection, str | None, str, dict[str, int], dict[str, int], int]] = []
         self.before, self.upstreams = dict(session.ctx.stats.counters), 0
+        self.access_log = access_log.StatusLog()  # in place of fuzz.session's counting sink
+        session.ctx.open_access_log = lambda spec: self.access_log
 
     # -- connections -------------------------------------------------------------------------------
     def accepted(self, index: int, listener, local, remote, server_name: str, conn) -> None:
@@ -270,6 +275,8 @@ class SessionModel:
                 continue
             self._judge(ex, hcm, source, peer_certificate(sock.conn))
         self._check_status_counters(exchanges)
+        logged = lambda d: self.hcm.get(d) is not None and self.hcm[d].HasField("access_log")  # noqa: E731
+        access_log.check(self.access_log, access_log.heads_read(exchanges, logged))
 
     def _check_status_counters(self, exchanges) -> None:
         """HTTP connection manager docs, Statistics: downstream_rq_1xx .. 5xx count the responses by
@@ -329,6 +336,8 @@ class SessionModel:
         if status not in (403, 404, 429) and status >= 400:
             return
         bodies = [body for s, body in local if s == status]
+        if request.method == "HEAD" and status not in (204, 304):
+            self._check_head_length(ex, bodies, what)
         if request.method == "HEAD" or status in (204, 304):
             bodies = [None for _ in bodies]  # no body goes with these (RFC 9110 9.3.2, 15.3.5, 15.4.5)
         if not bodies or (None not in bodies and bytes(ex.response.body) not in bodies):
@@ -338,6 +347,22 @@ class SessionModel:
                 f"reply {sorted(local, key=str) or 'nothing'} or forward to {sorted(forwards)}",
                 expected=sorted(local, key=str),
                 observed=status,
+            )
+
+    @staticmethod
+    def _check_head_length(ex, bodies, what: str) -> None:
+        """RFC 9110 9.3.2 and 8.6: a HEAD gets the head a GET would get, and a Content-Length in it is
+        the length the GET's content would have (or absent). Judged where the models know that
+        content (a direct response's body). Found black-box: local replies to HEAD said 0."""
+        declared = ex.response.header(b"content-length")
+        lengths = {str(len(body)).encode() for body in bodies if body is not None}
+        if declared is not None and bodies and None not in bodies and declared not in lengths:
+            raise InvariantViolation(
+                "model_local_reply_head_length",
+                f"{what} got a local {ex.response.status} with content-length {declared!r}; the same "
+                f"request as GET gets {sorted(lengths)} bytes (RFC 9110 9.3.2, 8.6)",
+                expected=sorted(lengths),
+                observed=declared,
             )
 
     @staticmethod
@@ -360,9 +385,10 @@ class SessionModel:
     @staticmethod
     def _check_route_timeout(ex, hcm, requests, what: str) -> None:
         """Envoy RouteAction.timeout (fuzz.models.routing.route_timeouts): the timer starts once the
-        proxy has the whole request, so by the time an upstream read the request's end. A response
-        whose head that upstream sent only after every possible route timeout ran out must not reach
-        the client: the proxy answered 504 (or reset) at the deadline, before it existed."""
+        proxy has the whole request, so by the time an upstream read the request's end, and spans
+        "when the upstream response has been completely processed". A response whose head, or whose
+        end, that upstream sent only after every possible route timeout ran out must not reach the
+        client complete: the proxy answered 504 (or reset) at the deadline, before it existed."""
         for up in ex.upstreams:
             if (
                 up.cluster is None
@@ -376,8 +402,9 @@ class SessionModel:
             if not timeouts or 0 in timeouts:
                 continue
             deadline = up.request.ended_ms + max(timeouts)
+            late = up.response.started_ms if up.response.ended_ms is None else up.response.ended_ms
             if (
-                up.response.started_ms > deadline
+                late > deadline
                 and ex.outcome == "response"
                 and ex.response is not None
                 and ex.response.status == up.response.status
@@ -385,8 +412,9 @@ class SessionModel:
                 raise InvariantViolation(
                     "model_route_timeout_late",
                     f"{what}: its upstream read the whole request at {up.request.ended_ms} ms and "
-                    f"began its {up.response.status} response at {up.response.started_ms} ms, past "
-                    f"the route timeout ({max(timeouts)} ms); the client got that response",
+                    f"began its {up.response.status} response at {up.response.started_ms} ms, ended it "
+                    f"at {up.response.ended_ms} ms, past the route timeout ({max(timeouts)} ms); the "
+                    "client got that response",
                     expected=f"504 by {deadline} ms",
                     observed=up.response.status,
                 )

@@ -221,3 +221,73 @@ def test_a_route_timeout_never_armed_for_a_body_is_caught(monkeypatch):
     s, actions = _slow_upstream_session()
     with pytest.raises(oracles.InvariantViolation, match="model_route_timeout_late"):
         s.run(actions)
+
+
+def _stalled_body_session():
+    """A GET; the upstream sends its head and half the body at once, the rest 30 s later (route
+    timeout: 15 s, which spans the whole response in Envoy, not only its head)."""
+    from tests.fuzz.test_liveness import http
+
+    actions = [
+        session.Action("connect"),
+        session.Action("send", payload=b"GET /slow-body HTTP/1.1\r\nHost: h\r\n\r\n"),
+        session.Action("upstream_connect"),
+        session.Action("upstream_read"),
+        session.Action("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"),
+        session.Action("read"),
+        session.Action("advance", value=30_000),
+        session.Action("upstream_send", payload=b"world"),
+        session.Action("read"),
+    ]
+    return session.Session(http(), models=True), actions
+
+
+def test_a_route_timeout_resets_a_response_whose_body_stalls():
+    s, actions = _stalled_body_session()
+    s.run(actions)
+    (ex,) = s.peers.exchanges
+    assert ex.outcome != "response" and s.ctx.stats.counters["cluster.web.upstream_rq_timeout"] == 1
+
+
+def test_a_route_timeout_stopped_by_the_response_head_is_caught(monkeypatch):
+    # Found black-box (the live proxy held a stalled body until stream_idle_timeout): the router
+    # stopped its route timeout at the response head. Planted again: a started response disarms it.
+    from proxy.http.filters.router import Router
+
+    real_headers = Router.on_upstream_headers
+
+    def on_upstream_headers(self, *args):
+        self._stop_timeout()
+        return real_headers(self, *args)
+
+    monkeypatch.setattr(Router, "on_upstream_headers", on_upstream_headers)
+    s, actions = _stalled_body_session()
+    with pytest.raises(oracles.InvariantViolation, match="model_route_timeout_late"):
+        s.run(actions)
+
+
+HEAD_HEALTHZ = b"HEAD /healthz HTTP/1.1\r\nHost: h\r\n\r\n"
+
+
+def test_a_head_answered_by_a_direct_response_declares_the_gets_length():
+    s = _codec_reply_session(HEAD_HEALTHZ)  # examples/http_features.yaml: /healthz answers 200 "ok\n"
+    received = bytes(s.downstream[0].received)
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n") and received.endswith(b"\r\n\r\n")  # no body
+    assert b"\r\ncontent-length: 3\r\n" in received
+
+
+def test_a_local_reply_to_head_declaring_no_content_is_caught(monkeypatch):
+    # Found black-box (curl -I on a direct response read content-length: 0): the body was dropped
+    # for HEAD before its length was taken. Planted again as it was.
+    from proxy.http import filter_chain
+
+    real = filter_chain.local_reply_head
+
+    def local_reply_head(status, body, extra_headers, request_head):
+        if request_head is not None and request_head.method == b"HEAD":
+            body = b""
+        return real(status, body, extra_headers, request_head)
+
+    monkeypatch.setattr(filter_chain, "local_reply_head", local_reply_head)
+    with pytest.raises(oracles.InvariantViolation, match="model_local_reply_head_length"):
+        _codec_reply_session(HEAD_HEALTHZ)
