@@ -4,13 +4,16 @@ The harness tells the model about every accepted connection (`accepted`, right a
 built it) and calls `check` after every action. The model predicts, per connection:
   - RBAC (network): allowed or denied from its source address and destination port; a denied
     connection is closed at accept and opens no upstream connection (docs/semantics.md: decided
-    at accept), an allowed one stays open through its connect action;
+    at accept), an allowed one stays open through its connect action; on the harness's TLS listener
+    the decision waits for the handshake (Connected) and takes the verified client certificate
+    (principals): a denied connection is closed then, before any byte reaches its upstream;
   - local rate limit (network): a token per connection on virtual time (fuzz.models.ratelimit);
     a limited connection is closed at accept without an upstream, an allowed one stays open;
   - fault (network): no client byte reaches an upstream before accept + delay_ms, and neither
     direction forwards more than the throttle allows by each check;
   - tcp_proxy: the idle timeout closes a connection neither early nor late (fuzz.models.timeouts);
-and the filter's counters moved as predicted. Violations are named model_<filter>_<what>.
+and the filter's counters moved as predicted, over each action by the decisions made in it (and
+not at all without one). Violations are named model_<filter>_<what>.
 """
 
 from proxy.network.connection import Connection
@@ -20,6 +23,7 @@ from fuzz.oracles import InvariantViolation
 from . import fault, rbac, ratelimit, stats, timeouts
 from .http_oracle import RATELIMIT_COUNTERS, RBAC_COUNTERS, peer_certificate
 
+JUDGED_COUNTERS = {"rbac": RBAC_COUNTERS, "local_ratelimit": RATELIMIT_COUNTERS, "fault": ("delays_injected",)}
 # What the model predicts for a new connection: (allowed, counters moved, the counters judged).
 Prediction = tuple[bool, dict[str, int], tuple[str, ...]]
 
@@ -56,8 +60,9 @@ class NetworkFilterModel:
         elif name == "local_ratelimit":
             self.bucket = ratelimit.Bucket.of(config)
             self.state = ratelimit.start(self.bucket)
-        # (conn, prediction, what, counters before, upstreams before) to check
-        self.fresh: list[tuple[Connection, Prediction, str, dict[str, int], int]] = []
+        # (conn, prediction, what, upstreams before) to check
+        self.fresh: list[tuple[Connection, Prediction, str, int]] = []
+        self.handshaking: list[tuple[Connection, str]] = []  # RBAC on a TLS chain: decides once Connected
         self.delayed: list[tuple[Connection, int]] = []  # (conn, accepted_ms) under a fault filter
         self.before, self.upstreams = dict(counters), 0  # as of the last check
 
@@ -71,12 +76,15 @@ class NetworkFilterModel:
         port = conn.local_address[1]
         what = f"connection from {source} to port {port} at {now} ms"
         expected: Prediction
+        if self.name == "rbac" and not conn.connected:
+            # A TLS chain: the filter decides when Connected is raised (after the handshake), with
+            # the client certificate the handshake verified (proxy/network/filters/rbac.py).
+            self.handshaking.append((conn, what))
+            return
         if self.name == "rbac":
-            verdict = rbac.decide(
-                self.engine, self.config.shadow, rbac.Subject(source, port, None, peer_certificate(conn))
-            )
-            expected = (verdict.allowed, dict(verdict.counters), RBAC_COUNTERS)
-            what += f", policy {verdict.policy}"
+            allowed, counters, names, policy = self._rbac(conn, what)
+            expected = (allowed, counters, names)
+            what += f", policy {policy}"
         elif self.name == "local_ratelimit":
             ok = ratelimit.take(self.bucket, self.state, now)
             expected = (ok, {"allowed": 1} if ok else {"rate_limited": 1}, RATELIMIT_COUNTERS)
@@ -87,24 +95,53 @@ class NetworkFilterModel:
         else:
             self.delayed.append((conn, now))
             moved = {"delays_injected": 1} if self.config.delay_ms else {}
-            expected = (True, moved, ("delays_injected",))
-        self.fresh.append((conn, expected, what, self.before, self.upstreams))
+            expected = (True, moved, JUDGED_COUNTERS["fault"])
+        self.fresh.append((conn, expected, what, self.upstreams))
+
+    def _rbac(self, conn, what: str) -> tuple[bool, dict[str, int], tuple[str, ...], str | None]:
+        """(allowed, counters moved, counters judged, policy) of the RBAC model for `conn`."""
+        source = (getattr(conn, "direct_remote_address", None) or conn.remote_address)[0]
+        subject = rbac.Subject(source, conn.local_address[1], None, peer_certificate(conn))
+        verdict = rbac.decide(self.engine, self.config.shadow, subject)
+        return verdict.allowed, dict(verdict.counters), RBAC_COUNTERS, verdict.policy
 
     def check(self, opened_upstreams: int) -> None:
-        """After an action: the connections accepted during it, the fault bounds of all so far."""
+        """After an action: the connections accepted during it, the TLS ones whose handshake ended
+        in it, the fault bounds of all so far."""
         if not self.active:
             return
         fresh, self.fresh = self.fresh, []
         self.upstreams = opened_upstreams  # (the fresh entries hold their own snapshots)
-        if fresh:  # modelled counters move only at accepts: a snapshot after the last one will do
-            self.before = dict(self.counters)
-        for conn, (allowed, moved, names), what, before, upstreams in fresh:
+        decided = [(what, moved, names) for _, (_, moved, names), what, _ in fresh]
+        for conn, (allowed, _, _), what, upstreams in fresh:
             self._check_accept(conn, allowed, what, opened_upstreams - upstreams)
-            problems = stats.counter_moves(before, self.counters, self.name, names, moved)
+        for conn, what in list(self.handshaking):
+            if conn.connected:
+                self.handshaking.remove((conn, what))
+                allowed, counters, names, policy = self._rbac(conn, what)
+                what += f", handshake done at {self.clock()} ms, peer {peer_certificate(conn)}, policy {policy}"
+                self._check_decided_after_handshake(conn, allowed, what)
+                decided.append((what, counters, names))
+            elif not conn.is_open:  # closed before its handshake ended: never decided
+                self.handshaking.remove((conn, what))
+        # The modelled counters move only when a filter decides: over this action, by what the
+        # decisions made in it predict together (an action may end several TLS handshakes).
+        moved: dict[str, int] = {}
+        for _, each, _ in decided:
+            for key, n in each.items():
+                moved[key] = moved.get(key, 0) + n
+        if decided or self.name != "tcp_proxy":
+            names = decided[0][2] if decided else JUDGED_COUNTERS[self.name]
+            problems = stats.counter_moves(self.before, self.counters, self.name, names, moved)
             if problems:
+                whats = "; ".join(what for what, _, _ in decided) or "no connection decided in this action"
                 raise InvariantViolation(
-                    f"model_{self.name}_counters", "; ".join(problems) + f" ({what})", expected=moved, observed=problems
+                    f"model_{self.name}_counters",
+                    "; ".join(problems) + f" ({whats})",
+                    expected=moved,
+                    observed=problems,
                 )
+        self.before = dict(self.counters)
         for conn, accepted in self.delayed:
             self._check_fault(conn, accepted)
         if self.idle:
@@ -170,6 +207,23 @@ class NetworkFilterModel:
                 f"model_{self.name}_decision",
                 f"{what}: {'denied' if self.name == 'rbac' else 'rate limited'}, but {observed}",
                 expected="closed at accept, no upstream",
+                observed=observed,
+            )
+
+    def _check_decided_after_handshake(self, conn, allowed: bool, what: str) -> None:
+        """A TLS connection RBAC denies is closed as Connected is raised, before any byte reaches
+        the filters after it: its upstream (tcp_proxy connects at accept) gets nothing. One it allows
+        is not closed by RBAC (other causes may close it in the same action: not judged)."""
+        if allowed:
+            return
+        upstream = conn.stream_info.get("upstream_connection")
+        forwarded = _forwarded(upstream) if upstream is not None else 0
+        if conn.is_open or forwarded:
+            observed = f"open={conn.is_open}, {forwarded} bytes forwarded upstream"
+            raise InvariantViolation(
+                "model_rbac_decision",
+                f"{what}: denied, but {observed}",
+                expected="closed when Connected, nothing forwarded",
                 observed=observed,
             )
 

@@ -7,8 +7,9 @@ Input layout:
     1 byte        write-probe mode: bit i set drops every write chunk whose index is i mod 8
     rest          session actions (fuzz.session.decode_actions)
 
-The filter goes into a listener's chain, followed by tcp_proxy when it is not terminal;
-clusters it names are created. Invalid configurations return early (as in Envoy). A probe
+The filter goes into a listener's chain, followed by tcp_proxy when it is not terminal, and the
+same chain terminating TLS on a second listener (connect actions with an odd choice); clusters it
+names are created. Invalid configurations return early (as in Envoy). A probe
 write filter, first in write order, drops chunks as the mode says and checks that exactly
 the chunks it let through reach the wire: StopIteration on the write path must drop.
 RBAC, local rate limit and fault are checked against the reference models of fuzz/models
@@ -28,7 +29,7 @@ from proxy.config.validate import check_rules
 from proxy.network.filter import CONTINUE, STOP_ITERATION, WriteFilter
 from proxy.network.registry import registered_network_filters
 
-from fuzz import oracles, session
+from fuzz import oracles, session, test_pki
 from fuzz.models import network_oracle
 from fuzz.models.network_oracle import NetworkFilterModel
 from fuzz.targets.describe import config_text
@@ -38,6 +39,7 @@ TERMINAL = {"tcp_proxy", "http_connection_manager"}
 # Fields that name a cluster: (message name, field name). Data, not code per filter.
 CLUSTER_REFERENCES = {("TcpProxy", "cluster"), ("ClusterWeight", "name"), ("RouteAction", "cluster")}
 BUFFER_LIMIT = 1024
+TLS_PORT = 10443
 _CACHE: "OrderedDict[tuple[str, bytes], tuple[BuiltConfig, Message]]" = OrderedDict()
 _CACHE_SIZE = 256
 
@@ -81,6 +83,16 @@ def bootstrap_for(name: str, blob: bytes):
     if name not in TERMINAL:
         chain.filters.add().tcp_proxy.cluster = "c0"
         names.add("c0")
+    # The same chain behind TLS on a second listener (connect actions with an odd choice; a
+    # connect_tls client handshakes, with the test CA's client certificate or none): the filters
+    # then see the connection once the handshake is done, and RBAC principals have a peer to match.
+    secure = boot.listeners.add()
+    secure.CopyFrom(listener)
+    secure.name, secure.address.port = "l0_tls", TLS_PORT
+    tls = secure.filter_chains[0].tls_context.common_tls_context
+    test_pki.fill_server_certificate(tls.tls_certificates.add())
+    tls.validation_context.trusted_ca.filename = test_pki.ca_paths()[0]
+    tls.alpn_protocols.extend(["h2", "http/1.1"])
     for i, cluster in enumerate(sorted(names)):
         c = boot.clusters.add(name=cluster)
         c.endpoints.add(host="127.0.0.1", port=9000 + i)
@@ -144,16 +156,19 @@ def check_probe(sock, probe: WriteProbe) -> None:
 
 
 class _ProbedSession(session.Session):
-    """A session whose every check also judges the write probes and the filter's model (set by run)."""
+    """A session whose every check also judges the write probes and the filter's model (set by run),
+    besides the session's own models (routes, HTTP filters, path options: fuzz.models.session_oracle)."""
 
     probes: list[tuple[TlsSocket, WriteProbe]]
     filter_model: NetworkFilterModel
 
     def check(self) -> None:
+        # The filter's own model first: it knows this filter in more detail (TLS handshakes, fault
+        # bounds, idle timeouts) than the session model, which judges the same connections too.
+        self.filter_model.check(len(self.network.opened))
         super().check()
         for sock, probe in self.probes:
             check_probe(sock, probe)
-        self.filter_model.check(len(self.network.opened))
 
 
 def _decode_head(reader) -> tuple[str, bytes, int]:
@@ -187,6 +202,7 @@ def run(data: bytes) -> None:
         check_bytes=(mode == 0),
         sources=network_oracle.sources(name, config, session.SOURCES),
         extra_ports=network_oracle.ports(name, config),
+        models=True,  # routes, path options, HTTP filters, chains and network policies (fuzz.models.session_oracle)
     )
     model = NetworkFilterModel(name, config, s.dispatcher.now_ms, s.ctx.stats.counters)
     s.probes, s.filter_model = probes, model
@@ -238,7 +254,81 @@ def write_seeds(out) -> int:
     for seed_name, data in model_seeds().items():
         (out / f"model-{seed_name}").write_bytes(data)
         count += 1
+    for seed_name, data in http_seeds().items():
+        (out / f"http-{seed_name}").write_bytes(data)
+        count += 1
     return count
+
+
+def http_seeds() -> dict:
+    """Every distinct http_connection_manager of examples/ with every HTTP script of the session
+    seeds (fuzz.session_seeds.HTTP): requests the connection manager's options, HTTP filters and
+    routes decide on (path options and hostile targets, drains, HTTP/2), judged by the session's
+    peers and models. The TCP scripts above carry no request a route or path option acts on."""
+    from fuzz.session import Action as A
+    from fuzz.session_seeds import HTTP, retarget
+    from fuzz.targets.examples import example_connection_managers
+
+    out, seen = {}, []
+    for config in example_connection_managers():
+        blob = config.SerializeToString(deterministic=True)
+        if blob in seen:
+            continue
+        seen.append(blob)
+        for script_name, script in HTTP.items():
+            out[f"{len(seen) - 1}-{script_name}"] = seed("http_connection_manager", config, 0, script)
+        # Over TLS with the test client certificate (HTTP RBAC's authenticated principal), h1 and h2 by ALPN.
+        for script_name, mode in (("h1_get", 0b00001101), ("h2_get", 0b00001011)):
+            script = [A("connect_tls", value=1, payload=bytes([mode]))] + retarget(HTTP[script_name])
+            out[f"{len(seen) - 1}-tls-{script_name}"] = seed("http_connection_manager", config, 0, script)
+    return out
+
+
+def _tls_clients():
+    """Clients of the TLS listener (connect_tls, choice 1; fuzz/tls_session.py mode bits): with the
+    test CA's client certificate, with one no configured CA trusts, with none; each sends a line the
+    upstream answers."""
+    from fuzz.session import Action as A
+
+    script = []
+    for i, mode in enumerate((0b00001001, 0b00010001, 0b00000001), start=1):
+        script += [
+            A("connect_tls", value=1, payload=bytes([mode])),
+            A("send", i, payload=b"hello"),
+            A("upstream_connect"),
+            A("upstream_read", i - 1),
+            A("upstream_send", i - 1, payload=b"back"),
+            A("read", i),
+        ]
+    return script
+
+
+TLS_CLIENTS = _tls_clients()
+
+
+def principal_policies(rbac_config) -> dict:
+    """RBAC configurations that decide on the client certificate (proxy/tools/certs.py: URI SAN
+    spiffe://proxyfuzz.test/client, DNS SAN client.proxyfuzz.test, subject O=proxyfuzz,CN=client),
+    each StringMatcher kind with a value in other letter case and ignore_case, in both actions:
+    Envoy's StringMatcher ignore_case makes the comparison case-insensitive on both sides."""
+    kinds = {
+        "exact": "SPIFFE://ProxyFuzz.Test/client",
+        "prefix": "Client.ProxyFuzz.",
+        "suffix": "CN=Client",
+        "contains": "/CLIENT",
+    }
+    out = {}
+    for action in (0, 1):
+        for kind, value in kinds.items():
+            config = rbac_config(action=action, stat_prefix="mtls")
+            matcher = config.policies.add(name=kind).principals.add().authenticated.principal_name
+            setattr(matcher, kind, value)
+            matcher.ignore_case = True
+            out[f"{kind}-{'allow' if action == 0 else 'deny'}"] = config
+    any_peer = rbac_config(action=0)
+    any_peer.policies.add(name="any-peer").principals.add().authenticated.SetInParent()
+    out["authenticated-allow"] = any_peer
+    return out
 
 
 def model_seeds() -> dict:
@@ -263,6 +353,8 @@ def model_seeds() -> dict:
     for label, config in (("allow", allow), ("deny", deny), ("shadow", shadow), ("mtls", mtls)):
         out[f"rbac-edges-{label}"] = seed("rbac", config, 0, connects[:15])
         out[f"rbac-edges-{label}-2"] = seed("rbac", config, 0, connects[15:])
+    for label, config in principal_policies(cls["rbac"]).items():
+        out[f"rbac-principals-{label}"] = seed("rbac", config, 0, TLS_CLIENTS)
     bucket = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000, stat_prefix="b")
     out["ratelimit-refill"] = seed(
         "local_ratelimit",

@@ -119,3 +119,89 @@ def test_fault_throttle_on_one_direction_only_is_caught(monkeypatch):
     monkeypatch.setattr(FaultFilter, "throttle_writes", lambda self, connection: None)
     with pytest.raises(oracles.InvariantViolation, match="model_fault_throttle.*upstream->downstream"):
         replay_all()
+
+
+def replay(prefix: str):
+    for p in sorted(SEEDS.glob(prefix + "*")):
+        nf.run(p.read_bytes())
+
+
+def test_rbac_ignore_case_applied_to_the_certificate_only_is_caught(monkeypatch):
+    """Envoy's StringMatcher ignore_case compares both sides case-insensitively; the planted bug
+    lowercases the certificate's name but not the configured one (TLS listener, handshake verified)."""
+    from proxy.network.principal import StringMatcher
+
+    def one_sided(self, text):
+        value, text = self.value, text.lower() if self.ignore_case else text
+        return {"exact": text == value, "prefix": text.startswith(value), "suffix": text.endswith(value)}.get(
+            self.kind, value in text
+        )
+
+    replay("model-rbac-principals-")  # the real matcher: every decision as the model says
+    monkeypatch.setattr(StringMatcher, "__call__", one_sided)
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_(decision|counters)"):
+        replay("model-rbac-principals-")
+
+
+def test_rbac_denial_not_enforced_after_a_handshake_is_caught(monkeypatch):
+    """The planted bug counts a TLS connection denied but leaves it open (the decision after the
+    handshake returns without closing): the client's bytes reach the upstream."""
+    original = rbac_filter.RbacFilter._decide
+
+    def counts_only(self, conn):
+        if conn.ssl is None:
+            return original(self, conn)
+        close, conn.close = conn.close, lambda *a, **k: None
+        try:
+            return original(self, conn)
+        finally:
+            conn.close = close
+
+    monkeypatch.setattr(rbac_filter.RbacFilter, "_decide", counts_only)
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
+        replay("model-rbac-principals-")
+
+
+def test_rbac_decided_at_accept_on_a_tls_chain_is_caught(monkeypatch):
+    """Deciding before the handshake, with no certificate yet, denies every authenticated principal."""
+
+    def decide_at_once(self):
+        return self._decide(self.callbacks.connection)
+
+    monkeypatch.setattr(rbac_filter.RbacFilter, "on_new_connection", decide_at_once)
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_(decision|counters)"):
+        replay("model-rbac-principals-")
+
+
+def test_http_seeds_judge_path_options_through_the_connection_manager(monkeypatch):
+    """network_filter drives http_connection_manager with the session's peers and models: the planted
+    escaped-slash pattern that misses upper-case %2F forwards /a%2Fb despite REJECT_REQUEST."""
+    import re
+
+    import proxy.http.path as path
+
+    replay("http-")
+    monkeypatch.setattr(path, "ESCAPED_SLASH", re.compile(rb"%(?:2f|5c)"))
+    with pytest.raises(oracles.InvariantViolation, match="peer_forwarded_despite_config|model_"):
+        replay("http-")
+
+
+def test_http_seeds_judge_direct_responses_with_the_session_model(monkeypatch):
+    """The session model (fuzz.models.session_oracle) runs in network_filter too: a direct response
+    answered with another status than the route's is a local reply no branch of the models makes."""
+    from proxy.http.filter import STOP_ITERATION
+    from proxy.http.filters.router import Router
+
+    original = Router.decode_headers
+
+    def wrong_status(self, head, end_stream):  # the planted bug: a direct 200 answered as 203
+        route = self.decoder_callbacks.route()
+        if route is None or not route.is_direct or route.direct_status != 200:
+            return original(self, head, end_stream)
+        self.decoder_callbacks.send_local_reply(203, route.direct_body)
+        return STOP_ITERATION
+
+    replay("http-")
+    monkeypatch.setattr(Router, "decode_headers", wrong_status)
+    with pytest.raises(oracles.InvariantViolation, match="model_local_reply_session"):
+        replay("http-")
