@@ -783,14 +783,26 @@ def _stable(events: list) -> list:
     ]
 
 
+def frame_cuts(data: bytes) -> list[int]:
+    """Cuts at each frame's start and at the end of its 9-byte header (after the preface): a frame
+    header alone in one read and its payload in the next, where a reader of frame boundaries keeps
+    its state across reads."""
+    cuts, at = [], len(H2_PREFACE)
+    while at < len(data):
+        cuts += (at, at + 9)
+        at += 9 + int.from_bytes(data[at : at + 3], "big")
+    return cuts
+
+
 def run_capture(data: bytes) -> list:
     """An input that starts with the client preface is a raw capture of what a client sent: it is
-    fed to a server codec in one chunk, byte at a time and in an input-chosen split; the events must
-    agree (split invariance, as for HTTP/1.1) and obey the per-stream order rules."""
+    fed to a server codec in one chunk and in an input-chosen split cut at every frame boundary
+    besides; the events must agree (split invariance, as for HTTP/1.1) and obey the per-stream order
+    rules."""
     from fuzz.targets.h1 import settled, splits  # split helpers are protocol-neutral
 
     runs = {}
-    for name, chunks in splits(data).items():
+    for name, chunks in splits(data, frame_cuts(data)).items():
         pair = Pair()
         pair.server.tainted = True  # the bytes are not the client codec's
         for chunk in chunks:
