@@ -109,6 +109,19 @@ def test_planted_split_dependence_is_caught(monkeypatch):
         h2pair.check(CAPTURES["h2_get"])
 
 
+def test_the_capture_split_ends_a_read_at_every_frame_header_and_frame():
+    """A read ends where each frame header ends and where each frame ends, so a frame reader's state
+    across reads is exercised at the boundaries that matter; no byte is lost or added."""
+    from fuzz.targets.h1 import splits
+
+    data = CAPTURES["h2_several"]
+    cuts = h2pair.frame_cuts(data)
+    pieces = splits(data, cuts)["input_chosen"]
+    ends = {sum(map(len, pieces[: i + 1])) for i in range(len(pieces))}
+    assert b"".join(pieces) == data and set(c for c in cuts if c <= len(data)) <= ends
+    assert len(cuts) >= 6  # preface end, then header end and frame end of each frame
+
+
 def test_planted_hpack_decoder_bug_breaks_the_round_trip():
     rng = random.Random(3)
     caught = 0
