@@ -253,6 +253,15 @@ class Pair:
         for _ in range(min(fragments, len(sender.queue))):
             self.deliver(sender, sender.queue.pop(0))
 
+    def drain_joined(self, sender: Side, fragments: int) -> None:
+        """The next `fragments` writes arrive in one read (TCP coalesces them: a SETTINGS ACK and the
+        frames the new SETTINGS allow, HEADERS and DATA, reach the receiver together)."""
+        n = min(fragments, len(sender.queue))
+        if n:
+            joined = b"".join(sender.queue[:n])
+            del sender.queue[:n]
+            self.deliver(sender, joined)
+
     def drain_bytes(self, sender: Side, n: int) -> None:
         if sender.queue:
             head = sender.queue[0]
@@ -467,11 +476,29 @@ def _body(pair: Pair, side: Side, sid: int, fdp, trailers: bool) -> None:
         # The codec drops what RFC 9110 6.5.1 keeps out of trailers (codec contract).
         sent.trailers, sent.ended = [(n, v) for n, v in fields if n not in TRAILER_FORBIDDEN], True
     else:
-        data = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 2048))
+        data = _body_bytes(fdp)
         end = fdp.ConsumeBool()
         pair.command(side, "send_data", sid, data, end_stream=end)
         sent.body += data
         sent.ended = end
+
+
+# Bodies of one send at the frame size limits (RFC 9113 4.2: SETTINGS_MAX_FRAME_SIZE, 16384 until the
+# peer raises it; SETTINGS_CHOICES' sizes) and the default windows: a codec sends frames as large as
+# its peer advertised, so only such bodies check that the receiver applies the size it advertised.
+LARGE_BODIES = (16_384, 16_385, 20_000, 32_768, 65_535, 65_536, 65_537, 131_072)
+_SMALL_BODY = 1792
+
+
+def _body_bytes(fdp) -> bytes:
+    """Up to _SMALL_BODY bytes of the input, or (an eighth of the length values) a LARGE_BODIES size
+    made of a short pattern from the input, which an input of a few KB cannot spell out."""
+    n = fdp.ConsumeIntInRange(0, 2048)
+    if n <= _SMALL_BODY:
+        return fdp.ConsumeBytes(n)
+    size = LARGE_BODIES[n % len(LARGE_BODIES)]
+    pattern = fdp.ConsumeBytes(8) or b"x"
+    return (pattern * (size // len(pattern) + 1))[:size]
 
 
 def act_response_headers(pair: Pair, fdp) -> None:
@@ -557,7 +584,8 @@ def act_swap(pair: Pair, fdp) -> None:
 def act_drain(pair: Pair, fdp) -> None:
     sender = pair.client if fdp.ConsumeBool() else pair.server
     if fdp.ConsumeBool():
-        pair.drain(sender, fdp.ConsumeIntInRange(1, 8))
+        n = fdp.ConsumeIntInRange(1, 8)
+        (pair.drain_joined if n % 2 == 0 else pair.drain)(sender, n)
     else:
         pair.drain_bytes(sender, fdp.ConsumeIntInRange(1, 64))
 
