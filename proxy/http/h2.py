@@ -33,6 +33,7 @@ import h2.settings
 from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
+from proxy.http import _h2_gaps  # noqa: F401 - corrects h2 where it departs from RFC 9113
 from proxy.http._h2_guard import GOAWAY, FrameGuard, OutboundFrames
 from proxy.http._h2_quiet import quiet
 from proxy.http._h2_state import RECEIVE, SEND, Event as Ev, Receive, Send, head_sent

@@ -169,3 +169,23 @@ def test_client_codecs_drop_forbidden_fields_from_trailers_they_send(kind):
         server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
         [trailers] = [e for e in server.receive_data(wire) if isinstance(e, h2.events.TrailersReceived)]
         assert trailers.headers == [(b"x-sum", b"9")]
+
+
+def test_an_informational_response_crossing_our_reset_leaves_the_connection_up():
+    """RFC 9113 5.1: frames the peer sent before our RST_STREAM reached it are ignored. h2 ended the
+    connection over a 103 on a stream we had reset (found by fuzz run h2_codec)."""
+    import h2.config
+    import h2.connection
+
+    client = H2ClientCodec()
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+    server.initiate_connection()
+    first = client.send_request_headers(b"GET", b"/a", b"h", [], end_stream=True)
+    second = client.send_request_headers(b"GET", b"/b", b"h", [], end_stream=True)
+    server.receive_data(client.data_to_send())
+    client.reset_stream(first)  # its RST_STREAM is still on its way when the server answers
+    server.send_headers(first, [(b":status", b"103"), (b"link", b"</s.css>")])
+    server.send_headers(second, [(b":status", b"200")], end_stream=True)
+    events = client.receive_data(server.data_to_send())
+    assert not client.wants_close
+    assert [(type(e), e.stream_id) for e in events if isinstance(e, ResponseHeaders)] == [(ResponseHeaders, second)]
