@@ -17,4 +17,5 @@ fuzz.oracles.InvariantViolation named `model_<policy>_<what>`.
   draws       a scripted random source, so a model knows the draw a probabilistic decision used
   routing     the route table (fuzz.targets.route_reference), applied to requests seen in sessions
   stats       counters a user reads, from what the peers saw
+  access_log  the access log's statuses against the response heads clients read
 """
