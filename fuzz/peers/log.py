@@ -240,6 +240,13 @@ class Peers:
             self._idless_links.append((ex, up))
         self._idless = [e for e in self._idless if any(e is f for f in free)]
 
+    def link_is_a_guess(self, ex: Exchange) -> bool:
+        """The exchange's upstream request was matched to it by request line alone (no id), and
+        another id-less exchange has the same line: which of them that upstream saw is a guess."""
+        ups = [up for e, up in self._idless_links if e is ex]
+        idless = [e for e, _ in self._idless_links] + self._idless
+        return any(e is not ex and self._same_request(e, up.request) for up in ups for e in idless)
+
     def _means(self, ex: Exchange, up: UpstreamSeen) -> bool:
         """The upstream request is what the forwarding model expects of this client request."""
         try:
