@@ -20,6 +20,8 @@ Oracle names: translate_count_mismatch (smuggling: a different number of request
 translate_<field>_mismatch (method, target, authority, headers, body, trailers),
 translate_<parser>_rejects (an independent parser refuses what the proxy sent),
 translate_unforwardable (the client codec refused a request the server codec accepted),
+translate_field_limit_exceeded (a server codec accepted more header or trailer fields than
+CodecLimits.max_headers),
 h2_window_not_credited / h2_window_overcredited / h2_window_out_of_range (an HTTP/2 server codec whose
 accepted bytes were all consumed must have credited every one back: fuzz/flow_control.py),
 peer_forwarded_* (conformance and meaning, as in sessions).
@@ -43,6 +45,7 @@ from fuzz.peers.h1_parsers import agree, comparable
 from fuzz.peers.h1_stream import RequestStream
 from fuzz.peers.record import Message
 from proxy.http.codec import (
+    DEFAULT_LIMITS,
     H2_PREFACE,
     CodecUsageError,
     Data,
@@ -85,6 +88,18 @@ def _fail(name: str, detail: str) -> NoReturn:
 
 
 # ----------------------------------------------------------------------------- downstream side
+def check_field_count(kind: Kind, ev: RequestHeaders | Trailers) -> None:
+    """proxy/http/codec.py CodecLimits, "bounds every codec enforces": no server codec hands on a
+    header or trailer section of more than max_headers fields (HTTP/1.1 answers 431). Found
+    black-box: HTTP/2 requests with 150 fields reached HTTP/1.1 upstreams."""
+    if len(ev.headers) > DEFAULT_LIMITS.max_headers:
+        _fail(
+            "translate_field_limit_exceeded",
+            f"{kind} server codec accepted {type(ev).__name__} of stream {ev.stream_id} with "
+            f"{len(ev.headers)} fields (limit {DEFAULT_LIMITS.max_headers})",
+        )
+
+
 def accept(kind: Kind, data: bytes) -> list[Message]:
     """Feed downstream bytes (then EOF) to a server codec; the requests it accepted whole, in order."""
     server = create_server_codec(kind)
@@ -97,6 +112,8 @@ def accept(kind: Kind, data: bytes) -> list[Message]:
         for ev in evs:
             if isinstance(ev, Data):
                 server.consume(ev.stream_id, len(ev.data))  # buffered (or dropped): the window may reopen
+            if isinstance(ev, (RequestHeaders, Trailers)):
+                check_field_count(kind, ev)
             if isinstance(ev, RequestHeaders):
                 state[ev.stream_id] = (ev, bytearray())
                 if ev.end_stream:

@@ -266,7 +266,8 @@ class ActiveStream:
                 self.chain.send_local_reply(502, b"response headers too large for the client\n", flags="UPE")
             return
         self.response_started = True
-        self.status = head.status
+        if head.status >= 200:
+            self.status = head.status  # the access log's status: the final head, never a 1xx
         if head.status >= 200 and not self.hcm.codec.answered_itself(self.stream_id):
             # Envoy charges downstream_rq_<code> as it encodes the final headers (ActiveStream::
             # chargeStats): the client has the status even if the stream is reset after it.

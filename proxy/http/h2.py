@@ -103,6 +103,11 @@ def _block(fields) -> Headers:
     return block
 
 
+def _regular_fields(block: Headers) -> int:
+    """Fields counted against CodecLimits.max_headers: pseudo-headers are not (HTTP/1.1 has none)."""
+    return sum(1 for name, _ in block if not name.startswith(b":"))
+
+
 def _status(block: Headers) -> int | None:
     value = dict(block).get(b":status", b"")
     return int(value) if len(value) == 3 and value.isdigit() else None
@@ -271,6 +276,8 @@ class _H2Codec:
             if st is not None:
                 block = _block(ev.headers)
                 problem = trailer_problem(block)  # h2 checks trailers less than headers
+                if problem is None and len(block) > self.limits.max_headers:  # as HTTP/1.1's codec
+                    problem = f"more than {self.limits.max_headers} trailer fields"
                 if problem is None and st.body_left:
                     # h2 checks content-length against DATA only when DATA ends the stream: a request
                     # ended by trailers would go upstream promising more (or less) body than it has.
@@ -547,6 +554,10 @@ class H2ServerCodec(_H2Codec, ServerCodec):
             self._reset_early(sid, events)
             return
         reason = check_h2_request_for_downgrade(block)
+        if reason is None and _regular_fields(block) > self.limits.max_headers:
+            # CodecLimits.max_headers binds every codec (Envoy's max_headers_count: "a stream reset
+            # for HTTP/2"); HTTP/1.1's answers 431. An HTTP/2 request with 150 fields went upstream.
+            reason = f"more than {self.limits.max_headers} header fields"
         if reason is not None:
             self._malformed(sid, reason, events)
             return
@@ -648,6 +659,11 @@ class H2ClientCodec(_H2Codec, ClientCodec):
             status = _status(block)
             if status is None:
                 self._malformed(ev.stream_id, ":status is not three digits", events)
+                return
+            if _regular_fields(block) > self.limits.max_headers:
+                # CodecLimits.max_headers binds every codec: the HTTP/1.1 client refuses a response
+                # with more fields (503), and so does this one now (it forwarded 1500).
+                self._malformed(ev.stream_id, f"more than {self.limits.max_headers} header fields", events)
                 return
             events.append(
                 ResponseHeaders(

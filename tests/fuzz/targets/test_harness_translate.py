@@ -197,3 +197,23 @@ def test_a_client_that_accepts_a_one_byte_header_list_still_has_its_request_forw
     )
     with pytest.raises(InvariantViolation, match="translate_headers_mismatch"):
         translate.translate("HTTP2", "HTTP1", data)
+
+
+# Found black-box: an HTTP/2 request with 150 header fields went upstream whole, where HTTP/1.1's codec
+# answers 431 past CodecLimits.max_headers (100). Its seed: corpus/http_translate/h2_request_150_fields.
+MANY_FIELDS = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"a.example")] + [
+    (b"x-f%d" % i, b"v") for i in range(150)
+]
+
+
+def test_an_h2_request_over_the_field_limit_is_refused_by_the_codec():
+    assert translate.translate("HTTP2", "HTTP1", raw_h2_request(MANY_FIELDS)) == 0
+    assert (REPO_ROOT / "corpus" / "http_translate" / "h2_request_150_fields").read_bytes() == raw_h2_request(
+        MANY_FIELDS
+    )
+
+
+def test_an_h2_codec_without_the_field_limit_is_caught(monkeypatch):
+    monkeypatch.setattr(h2_codec, "_regular_fields", lambda block: 0)  # the old codec: no count at all
+    with pytest.raises(InvariantViolation, match="translate_field_limit_exceeded"):
+        translate.translate("HTTP2", "HTTP1", raw_h2_request(MANY_FIELDS))
