@@ -7,7 +7,8 @@ built it) and calls `check` after every action. The model predicts, per connecti
     at accept), an allowed one stays open through its connect action; on the harness's TLS listener
     the decision waits for the handshake (Connected) and takes the verified client certificate
     (principals): a denied connection is closed then, before any byte reaches its upstream;
-  - local rate limit (network): a token per connection on virtual time (fuzz.models.ratelimit);
+  - local rate limit (network): a token per connection on virtual time (fuzz.models.ratelimit), one
+    bucket per filter chain (each of the harness's listeners has its own);
     a limited connection is closed at accept without an upstream, an allowed one stays open;
   - fault (network): no client byte reaches an upstream before accept + delay_ms, and neither
     direction forwards more than the throttle allows by each check;
@@ -59,7 +60,10 @@ class NetworkFilterModel:
             self.engine = rbac.from_network(config)
         elif name == "local_ratelimit":
             self.bucket = ratelimit.Bucket.of(config)
-            self.state = ratelimit.start(self.bucket)
+            # One bucket per filter chain (proxy/network/filters/local_ratelimit.py, Envoy's token
+            # bucket of the filter's config): the harness's listeners have one chain each, keyed here
+            # by the listener's port.
+            self.states: dict[int, ratelimit.State] = {}
         # (conn, prediction, what, upstreams before) to check
         self.fresh: list[tuple[Connection, Prediction, str, int]] = []
         self.handshaking: list[tuple[Connection, str]] = []  # RBAC on a TLS chain: decides once Connected
@@ -86,7 +90,10 @@ class NetworkFilterModel:
             expected = (allowed, counters, names)
             what += f", policy {policy}"
         elif self.name == "local_ratelimit":
-            ok = ratelimit.take(self.bucket, self.state, now)
+            state = self.states.get(port)
+            if state is None:
+                state = self.states[port] = ratelimit.start(self.bucket)
+            ok = ratelimit.take(self.bucket, state, now)
             expected = (ok, {"allowed": 1} if ok else {"rate_limited": 1}, RATELIMIT_COUNTERS)
             what += f", {self.bucket}"
         elif self.name == "tcp_proxy":

@@ -375,6 +375,11 @@ def model_seeds() -> dict:
             A("connect"),
         ],
     )
+    # Each listener's chain has its own bucket: two tokens on each, taken from both listeners in turn.
+    two = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000, stat_prefix="two")
+    out["ratelimit-two-listeners"] = seed(
+        "local_ratelimit", two, 0, [A("connect", value=v % 2) for v in range(1, 7)] + [A("advance", value=1000)]
+    )
     slow = cls["fault"](delay_ms=250, throttle_bytes_per_sec=100)
     steps = [A("advance", value=v) for v in (100, 100, 10, 10, 10, 10) + (1,) * 9]  # to 249 ms
     flow = [A("send", payload=b"q" * 700), A("upstream_connect"), A("upstream_read")]

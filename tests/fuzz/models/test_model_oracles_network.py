@@ -205,3 +205,21 @@ def test_http_seeds_judge_direct_responses_with_the_session_model(monkeypatch):
     monkeypatch.setattr(Router, "decode_headers", wrong_status)
     with pytest.raises(oracles.InvariantViolation, match="model_local_reply_session"):
         replay("http-")
+
+
+def test_one_token_bucket_for_equal_configurations_on_two_chains_is_caught(monkeypatch):
+    """Envoy's bucket belongs to the filter chain: the planted bug keys it by the settings, so two
+    listeners with equal rate limits share one (the second listener's clients are limited early)."""
+    from proxy.network.filters.local_ratelimit import LocalRateLimitFilter, TokenBucket
+
+    def by_settings(self):
+        c = self.config
+        key = (c.max_tokens, c.tokens_per_fill, c.fill_interval_ms)
+        return self.ctx.shared_state(
+            key, lambda: TokenBucket(self.ctx.dispatcher, c.max_tokens, c.tokens_per_fill, c.fill_interval_ms)
+        )
+
+    replay("model-ratelimit-two-listeners")
+    monkeypatch.setattr(LocalRateLimitFilter, "bucket", by_settings)
+    with pytest.raises(oracles.InvariantViolation, match="model_local_ratelimit_(decision|counters)"):
+        replay("model-ratelimit-two-listeners")
