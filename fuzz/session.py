@@ -450,6 +450,12 @@ class Session:
         _act_as_peer(sock, a.op.removeprefix("upstream_"), a, UPSTREAM_PAYLOADS)
         return True
 
+    def _hcm_config_of(self, index: int):
+        """The HTTP connection manager configuration serving downstream connection `index`, or None."""
+        conn = self.downstream[index].conn if index < len(self.downstream) else None
+        managers = _managers_of(conn) if conn is not None else []
+        return managers[0].config if managers else None
+
     def _upstream_goaway(self, a: Action) -> bool:
         """An HTTP/2 upstream's graceful GOAWAY (it goes on answering the streams it names)."""
         opened = [c for c in self.network.opened if c.connected]
@@ -480,6 +486,7 @@ class Session:
         oracles.check_http_requests_accounted(self.ctx.stats)
         if self.peers.all_understood:
             hcm_stats.check_requests_per_protocol(self.ctx.stats.counters, self.peers.exchanges)
+        timeouts.check_stream_idle_timeouts(self.peers.exchanges, self._hcm_config_of)
         hcm_stats.check_codec_counters_exported(
             self.ctx.stats.counters,
             [hcm.codec for s in self.downstream if s.conn is not None for hcm in _managers_of(s.conn)],

@@ -400,6 +400,28 @@ HTTP["h2_upstream_goaway_in_flight"] = [
     A("read"),
 ]
 
+# An upload that trickles: a byte every 2 minutes, then one 60 s later, 5 minutes in all, as long as the
+# default 5-minute stream idle timeout but never quiet that long; the upload is activity (fuzz/models/timeouts.py). The
+# client reads between its writes, as one that waits for an early answer does.
+HTTP["h1_trickled_upload"] = [
+    A("send", payload=b"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n\r\n"),
+    A("upstream_connect"),
+    A("advance", value=120_000),
+    A("read"),
+    A("send", payload=b"a"),
+    A("advance", value=120_000),
+    A("read"),
+    A("send", payload=b"b"),
+    A("advance", value=30_000),
+    A("read"),
+    A("advance", value=30_000),
+    A("read"),
+    A("send", payload=b"c"),
+    A("upstream_read"),
+    A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+    A("read"),
+]
+
 # The read sizes (fuzz.session.READ_SIZES indexes) a script is written with, when not 16 KiB and 7 bytes:
 # megabytes in 7-byte reads would make a seed take seconds.
 SCRIPT_READ_SIZES = {"h2_stalled_streams_large_bodies": (0,), "hostile_paths": (0,)}

@@ -1,5 +1,13 @@
 """Timeouts as Envoy documents them, and what ours changes (docs/semantics.md).
 
+HCM stream_idle_timeout (http_connection_manager.proto: "the amount of time that the connection
+manager will allow a stream to exist with no upstream or downstream activity", default 5 min): a
+stream idles out only after that long without headers, body or trailers moving. The model, on what
+an HTTP/1.1 client sent and the proxy read: a request answered with a 408 before its response began
+was idle; so the last of its bytes the proxy had read (Message.read_ms) came no later than
+stream_idle_timeout_ms before the 408, unless the HCM's request_timeout_ms, counted from the request
+head, explains it (model_stream_idle_timeout_early).
+
 Cluster connect_timeout (envoy/config/cluster/v3/cluster.proto, Cluster.connect_timeout: "The timeout
 for new network connections to hosts in the cluster", default 5 s): a new upstream connection is
 established when its transport socket raises Connected, after the TLS handshake on a TLS cluster
@@ -68,3 +76,30 @@ def check_connect_timeouts(timeouts: dict, upstreams, now_ms: int) -> None:
             expected=f"closed by {opened_ms + limit} ms (connect_timeout_ms {limit})",
             observed=conn.state.value,
         )
+
+
+def check_stream_idle_timeouts(exchanges, hcm_config_of) -> None:
+    """`hcm_config_of(downstream index)`: the HttpConnectionManager configuration serving it, or None."""
+    from fuzz.oracles import InvariantViolation
+
+    for ex in exchanges:
+        got, req = ex.response, ex.request
+        if ex.protocol != "HTTP/1.1" or got is None or got.status != 408:
+            continue
+        config = hcm_config_of(ex.downstream)
+        idle = config.stream_idle_timeout_ms if config is not None else 0
+        at, read = got.started_ms, req.read_ms
+        if not idle or at is None or read is None or req.started_ms is None or read >= at:
+            continue
+        timeout = config.request_timeout_ms
+        if timeout and at >= req.started_ms + timeout:
+            continue  # the whole-request deadline may be what answered
+        if at - read < idle:
+            raise InvariantViolation(
+                "model_stream_idle_timeout_early",
+                f"client {ex.downstream} request {ex.id}: a 408 at {at} ms, though the proxy had read the request's "
+                f"bytes up to {read} ms: {at - read} ms of quiet, stream_idle_timeout_ms is {idle}",
+                judged="proxy/http/conn_manager.py:ActiveStream.active",
+                expected=f"no idle timeout before {read + idle} ms",
+                observed=f"408 at {at} ms",
+            )

@@ -91,6 +91,8 @@ class H1Client(Client):
         self.requests.feed(data, now)
         if self.requests.error is not None:
             self.understood = False
+        if self.requests.messages and not self.sock.inbound:
+            self.requests.messages[-1].read_ms = now  # every byte of it so far went through the proxy now
 
     def on_received(self, data: bytes, now: int) -> None:
         eof = self.sock.peer_saw_end and not self._eof_fed

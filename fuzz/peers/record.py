@@ -59,6 +59,7 @@ class Message:
     reset: str = ""  # HTTP/2: the sender reset the stream (error code name)
     started_ms: int | None = None  # head seen
     ended_ms: int | None = None  # end of message seen
+    read_ms: int | None = None  # HTTP/1.1 requests: the last time the proxy had read all the client sent of it
 
     def header(self, name: bytes):
         """The values of `name` joined with ',' (RFC 9110 5.3), or None."""

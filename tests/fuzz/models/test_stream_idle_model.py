@@ -1,0 +1,34 @@
+"""fuzz/models/timeouts.py, stream idle timeout: a request whose body keeps arriving is not idle, so no
+408 comes before stream_idle_timeout_ms of quiet (Envoy's stream_idle_timeout), shown on the real
+proxy (a body trickled every 400 ms under a 1 s timeout) and on a planted bug (request bytes not
+counted as activity)."""
+
+from fuzz.session import Action as A
+from tests.fuzz.test_liveness import fails, http, response, run
+
+IDLE = "stream_idle_timeout_ms: 1000"
+HEAD = b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n"
+TRICKLE = [A("send", payload=HEAD), A("upstream_connect")]
+for byte in b"abcd":
+    TRICKLE += [A("advance", value=100), A("advance", value=100), A("advance", value=100), A("advance", value=100)]
+    TRICKLE += [A("send", payload=bytes([byte]))]
+TRICKLE += [A("upstream_read"), A("upstream_send", payload=response(b"ok")), A("read")]
+
+
+def test_a_trickled_body_is_activity_and_gets_its_response():
+    s = run(http(hcm=IDLE), TRICKLE)
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 200")
+    assert "http.downstream_rq_idle_timeout" not in s.ctx.stats.counters
+
+
+def test_a_quiet_request_still_idles_out_without_a_finding():
+    s = run(http(hcm=IDLE), [A("send", payload=HEAD), A("upstream_connect"), A("advance", value=1_000), A("read")])
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 408")
+
+
+def test_request_bytes_not_counted_as_activity_are_found(monkeypatch):
+    from proxy.http.conn_manager import ActiveStream
+
+    monkeypatch.setattr(ActiveStream, "active", lambda self: None)  # the planted bug: nothing resets the timer
+    err = fails("model_stream_idle_timeout_early", http(hcm=IDLE), TRICKLE)
+    assert "stream_idle_timeout_ms is 1000" in err.detail
