@@ -3,7 +3,7 @@
     GET /ready                 200 "LIVE" while serving, 503 "DRAINING" once shutdown began
     GET /stats                 counters and gauges, one `name: value` per line, sorted
     GET /stats?format=json     {"stats": [{"name": ..., "value": ...}, ...]} (Envoy's shape)
-    GET /config_dump           the configuration as JSON (protobuf json_format)
+    GET /config_dump           the configuration as JSON (protobuf json_format), secrets redacted
     GET /clusters              per cluster: policy, limits, endpoints and connection counts
                                (`?format=json` for JSON)
 
@@ -31,6 +31,30 @@ log = logging.getLogger("proxy.admin")
 TEXT = "text/plain; charset=utf-8"
 
 Answer = tuple[int, str, bytes]  # status, content type, body
+
+# Secrets a configuration dump never shows (Envoy marks them udpa.annotations.sensitive and its
+# /config_dump applies MessageUtil::redact): every string under them reads "[redacted]".
+SENSITIVE_FIELDS = frozenset({"private_key"})
+REDACTED = "[redacted]"
+
+
+def redact(message, sensitive: bool = False) -> None:
+    """Replace, in place, every string value under a sensitive field of `message` by REDACTED."""
+    for field, value in message.ListFields():
+        inside = sensitive or field.name in SENSITIVE_FIELDS
+        if field.message_type is not None:
+            if field.message_type.GetOptions().map_entry:  # a map: its message values, if any
+                items = value.values() if field.message_type.fields_by_name["value"].message_type else []
+            else:
+                items = value if field.is_repeated else [value]
+            for item in items:
+                redact(item, inside)
+        elif inside and field.type in (field.TYPE_STRING, field.TYPE_BYTES):
+            redacted = REDACTED if field.type == field.TYPE_STRING else REDACTED.encode()
+            if field.is_repeated:
+                value[:] = [redacted] * len(value)
+            else:
+                setattr(message, field.name, redacted)
 
 
 class Responder(Protocol):
@@ -96,6 +120,7 @@ class AdminHandler:
         if source is None:
             return 404, TEXT, b"this server was not built from a configuration file\n"
         bootstrap = Bootstrap.FromString(source)
+        redact(bootstrap)
         body = json_format.MessageToJson(bootstrap, preserving_proto_field_name=True, indent=1)
         return 200, JSON, body.encode() + b"\n"
 

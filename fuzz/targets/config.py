@@ -5,13 +5,18 @@ Byte 0 picks how the rest is read (sniffed, YAML, JSON, binary). Oracles:
   * an accepted configuration builds (a BuildError on a validated config is a validation gap)
     and instantiates: every listener accepts a connection in memory;
   * round trips: an accepted configuration re-serialised as binary protobuf and as JSON
-    loads back to the same message.
+    loads back to the same message;
+  * the admin's /config_dump of a built configuration shows no TLS private key: every
+    `private_key` in it (listener chains, the default chain, clusters) reads "[redacted]", as
+    Envoy's dump redacts its sensitive fields (config_dump_leaks_secret; found black-box).
 """
 
 import json
+from types import SimpleNamespace
 
 from google.protobuf import json_format
 
+from proxy.admin import AdminHandler
 from proxy.build import build, instantiate
 from proxy.config import ConfigError, load_bytes
 from proxy.event import SimulatedDispatcher
@@ -30,6 +35,7 @@ def run(data: bytes) -> None:
         return
     _round_trip(boot)
     built = build(boot)
+    _dump_keeps_secrets(built)
     dispatcher = SimulatedDispatcher()
     ctx = instantiate(built, dispatcher, sim.SimNetwork(dispatcher))
     for listener in built.listeners:
@@ -51,3 +57,27 @@ def _round_trip(boot) -> None:
         )
     if from_json != boot:
         raise InvariantViolation("config_json_round_trip", "JSON re-serialisation loads differently")
+
+
+def _private_keys(dump: dict) -> list:
+    """Every TLS certificate's private_key in a dumped Bootstrap, by the schema's paths."""
+    contexts = [c.get("tls_context") for c in dump.get("clusters", [])]
+    for listener in dump.get("listeners", []):
+        chains = listener.get("filter_chains", []) + [listener.get("default_filter_chain", {})]
+        contexts += [chain.get("tls_context") for chain in chains]
+    certificates = [
+        cert for ctx in contexts if ctx for cert in ctx.get("common_tls_context", {}).get("tls_certificates", [])
+    ]
+    return [cert["private_key"] for cert in certificates if "private_key" in cert]
+
+
+def _dump_keeps_secrets(built) -> None:
+    status, _, body = AdminHandler(SimpleNamespace(built=built)).respond("GET", "/config_dump")
+    if status != 200:
+        raise InvariantViolation("config_dump_failed", f"/config_dump of a built configuration answered {status}")
+    for key in _private_keys(json.loads(body)):
+        shown = {v for v in key.values() if v != "[redacted]"}
+        if shown:
+            raise InvariantViolation(
+                "config_dump_leaks_secret", f"/config_dump shows a private_key as {sorted(shown)[0][:40]!r}..."
+            )
