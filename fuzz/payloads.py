@@ -56,15 +56,18 @@ def _byte(seed: bytes, i: int, default: int = 0) -> int:
 
 def _target(seed: bytes, sock, paths=PATHS, hosts=HOSTS, own_fields: bool = False) -> tuple:
     """(path, header fields, host) of a request: from the fixed tables, or from the session
-    configuration's own routes when the fixed ones reach none of them (a session sets
+    configuration's own routes (a path, its fields and a host of its virtual host) when the fixed
+    ones mostly miss them (a session sets
     `sock.fuzz_targets`: fuzz.models.session_oracle.route_targets); with `own_fields`, the fixed
     path and host get the fields a route of the configuration matches on (byte 1 picks it)."""
     own = getattr(sock, "fuzz_targets", None)
+    if own is not None:  # the route table of the chain this connection reaches, where known
+        own = own.for_connection(getattr(sock, "fuzz_connect", None))
     if own is None or not own[2]:
         fields = list(_pick(own[0], seed, 1)[1]) if own is not None and own_fields else []
         return _pick(paths, seed, 1), fields, _pick(hosts, seed, 2)
-    (path, fields), host = _pick(own[0], seed, 1), _pick(own[1], seed, 2)
-    return path, list(fields), host
+    path, fields, route_hosts = _pick(own[0], seed, 1)
+    return path, list(fields), _pick(route_hosts, seed, 2)  # a host of the route's own virtual host
 
 
 # Byte 4 of an HTTP/1.1 request template: add the header fields a route matches on.

@@ -6,18 +6,25 @@
     configgen.pool(n, seed)              -> n Bootstraps, deterministic, every one validated and built
     configgen.to_yaml(bootstrap)         -> readable YAML that `python -m proxy --validate` accepts
 
-    python -m fuzz gen-configs N --out DIR [--seed S]      (also: python -m fuzz.configgen gen-configs ...)
+    python -m fuzz gen-configs N --out DIR [--seed S] [--for-sessions]
+                                                  (also: python -m fuzz.configgen gen-configs ...)
 
 How: strategies are derived by walking the protobuf descriptors and reading their
 protoc-gen-validate rules (fuzz/configgen/_messages.py, _scalars.py); then a repair pass
 makes the cross-field facts hold that rules cannot state (fuzz/configgen/_facts.py lists them as
-data, fuzz/configgen/_repair.py applies them). All bounds live in fuzz/configgen/_bounds.py.
+data, fuzz/configgen/_repair.py applies them). All bounds live in fuzz/configgen/_bounds.py. Values
+and weights are chosen for data-plane sessions (fuzz/configgen/_formats.py: domains, paths and
+header fields that requests carry; _facts.py: routes that forward, few chain criteria), and
+--for-sessions keeps only configurations sessions reach (fuzz/pool_reach.py).
 
 Bytes map to configurations the way `hypothesis`'s `fuzz_one_input` maps them (it is what runs
 here), so the mapping depends on the Hypothesis version: requirements.txt pins it. Regenerate the
 committed pool after changing the schema, the bounds or the facts:
 
-    python -m fuzz gen-configs 32 --out corpus/session_configs --seed 1
+    python -m fuzz gen-configs 27 --out corpus/session_configs --seed 1 --for-sessions
+    python -m fuzz gen-configs 8 --out corpus/session_configs --seed 2 --for-sessions
+
+(README.md "Configuration" says how the session seeds follow.)
 """
 
 from fuzz.configgen.generate import (

@@ -5,6 +5,7 @@
     checked(strategy, ok, what) -> the strategy, with values failing `ok` replaced by one valid
     example found once (a map, not a filter: no draw is ever rejected, so a zero-padded input
     always maps to a value)
+    weighted([(strategy, weight), ...]) -> one_of with weights; an all-zero buffer draws the first
 
 The mapping depends on the Hypothesis version: requirements.txt pins it.
 """
@@ -12,6 +13,7 @@ The mapping depends on the Hypothesis version: requirements.txt pins it.
 import random
 
 from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import strategies as st
 
 
 class BytesToValue:
@@ -45,3 +47,14 @@ def checked(strategy, ok, what: str, tries: int = 2000):
     if example is None:
         raise ValueError(f"{what}: no valid value in {tries} draws of {strategy!r}"[:500])
     return strategy.map(lambda v: v if ok(v) else example)
+
+
+def _same(value):
+    return value
+
+
+def weighted(choices):
+    """one_of over (strategy, weight) pairs, each drawn weight times as often as a weight of 1.
+    Hypothesis's one_of keeps one of several identical branch objects, so each repeat is its own
+    (identity) map of the strategy."""
+    return st.one_of([s if i == 0 else s.map(_same) for s, weight in choices for i in range(weight)])

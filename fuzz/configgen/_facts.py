@@ -1,7 +1,7 @@
 """What the schema's validation rules cannot say, as data: the cross-field facts of bootstrap.proto
 that proxy/config/semantic.py and proxy/build.py check. fuzz/configgen/_repair.py applies them
-after a draw; the few that shape a draw (FIELD_FORMATS, EXCLUDED_VALUES, TERMINAL_LAST,
-ONEOF_MEMBERS) are read by fuzz/configgen/_messages.py.
+after a draw; those that shape a draw (FIELD_FORMATS, EXCLUDED_VALUES, TERMINAL_LAST,
+ONEOF_MEMBERS, MEMBER_WEIGHTS, MIN_ITEMS, MAX_ITEMS, ABSENT_WEIGHTS) are read by fuzz/configgen/_messages.py.
 
 Each entry names fields by their full protobuf name. A new field that is a cluster reference, a
 name that must be unique, a CIDR range or a regex needs one line here, not new code.
@@ -11,8 +11,8 @@ from proxy.extensions import registered_http_filters, registered_listener_filter
 
 P = "proxyfuzz.config."
 
-# String fields with a format the rules do not state (semantic.py parses them): field -> format
-# of fuzz/configgen/_formats.py.
+# Fields with a format the rules do not state (semantic.py parses them, or sessions must reach
+# them): field -> format of fuzz/configgen/_formats.py.
 FIELD_FORMATS = {
     P + "FilterChainMatch.source_prefix_ranges": "cidr",
     P + "FilterChainMatch.prefix_ranges": "cidr",
@@ -33,6 +33,35 @@ FIELD_FORMATS = {
     P + "RegexMatcher.regex": "regex",
     # A fuzzed config must not write files all over the disk: access logs go to /dev/null.
     P + "AccessLog.path": "null_device",
+    # What session requests carry (fuzz/configgen/_formats.py): generated routes, virtual hosts
+    # and matchers that the sessions run on them can reach, mostly.
+    P + "VirtualHost.domains": "domain",
+    P + "RouteMatch.prefix": "route_path",
+    P + "RouteMatch.path": "route_path",
+    P + "HttpRbacPolicy.path_prefixes": "route_path",
+    P + "HeaderMatcher.name": "header_name",
+    P + "HeaderMatcher.exact": "header_value",
+    P + "HeaderMatcher.prefix": "header_value",
+    P + "Route.runtime_fraction_percent": "route_percent",
+    P + "HttpFault.abort_percent": "abort_percent",
+    P + "Fault.throttle_bytes_per_sec": "throttle",
+    P + "FilterChainMatch.source_ports": "source_port",
+    P + "RbacPolicy.destination_ports": "destination_port",
+    P + "ProxyProtocol.allow_requests_without_proxy_protocol": "mostly_true",
+    **{
+        P + name: "timeout_ms"
+        for name in (
+            "Listener.listener_filters_timeout_ms",
+            "TcpProxy.idle_timeout_ms",
+            "HttpConnectionManager.request_timeout_ms",
+            "HttpConnectionManager.idle_timeout_ms",
+            "HttpConnectionManager.stream_idle_timeout_ms",
+            "RouteAction.timeout_ms",
+            "Cluster.connect_timeout_ms",
+        )
+    },
+    P + "Fault.delay_ms": "delay_ms",
+    P + "HttpFault.delay_ms": "delay_ms",
 }
 
 
@@ -87,6 +116,44 @@ NONZERO_SUM = {
 # Fields that must be set when a sibling's value says so: field -> (sibling, predicate).
 REQUIRED_WHEN = {
     P + "HttpFault.abort_status": ("abort_percent", lambda v: v > 0),
+}
+
+# Oneof members drawn more often than the others (weight 1): oneof -> {member: weight}. A route
+# that forwards is what a session's request must reach to test anything past the router.
+MEMBER_WEIGHTS = {
+    P + "Route.action": {"route": 3},
+    P + "NetworkFilter.filter": {"http_connection_manager": 2},
+}
+
+# Optional message fields left unset more often than set (weight against 1): field -> weight. A
+# TLS chain is reached only by a session's TLS clients, a clear-text one by every other client.
+ABSENT_WEIGHTS = {
+    P + "FilterChain.tls_context": 3,
+}
+
+# Lists drawn with at least this many items (a bias within the rules): list field -> items. A
+# virtual host without routes answers every request with a 404.
+MIN_ITEMS = {
+    P + "VirtualHost.routes": 1,
+}
+
+# Lists drawn with at most this many items (a bias within the rules): list field -> items. Every
+# header matcher of a route must match, and a request carries one route's fields at most.
+MAX_ITEMS = {
+    P + "RouteMatch.headers": 1,
+    # A listener filter or a chain criterion more narrows what a session's connection reaches.
+    P + "Listener.listener_filters": 1,
+    **{
+        P + "FilterChainMatch." + name: 1
+        for name in (
+            "source_prefix_ranges",
+            "server_names",
+            "prefix_ranges",
+            "direct_source_prefix_ranges",
+            "source_ports",
+            "application_protocols",
+        )
+    },
 }
 
 # Lists of oneof messages whose LAST item must set one of `members` and no other item may:

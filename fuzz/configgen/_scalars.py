@@ -48,6 +48,8 @@ def value_strategy(field, rules, bounds, fmt: str | None = None):
     (the field's own, or its repeated `items` / map `keys` / `values`), or None."""
     kind = R.rule_kind(rules)
     c = R.constraints(rules) if kind not in (None, "message") else {}
+    if fmt is not None and (field.type in _INT_RANGES or field.type == FD.TYPE_BOOL):
+        return _formatted_number(field, rules, fmt)
     if field.type in _INT_RANGES:
         return _integers(
             c, *_INT_RANGES[field.type], bounds.int_cap(field.full_name), bounds.small_span, field.full_name
@@ -81,6 +83,19 @@ def naive_value_strategy(field, bounds):
 
 
 # --- numbers ---------------------------------------------------------------------------------
+
+
+def _formatted_number(field, rules, fmt):
+    """A number (or bool) field with a format (fuzz/configgen/_formats.py): its values, checked against the
+    field's rules (a value they refuse becomes a valid one)."""
+    check = V._value_check(field, rules) if rules is not None else None
+    drawn = formats.strategy(fmt)
+    if check is None:
+        return drawn
+    try:
+        return checked(drawn, lambda v: check(v) is None, field.full_name)
+    except ValueError as exc:
+        raise GenerationImpossible(str(exc)) from None
 
 
 def _integers(c, type_low, type_high, cap, small_span, name):

@@ -102,31 +102,52 @@ MAX_TARGETS = 16
 def request_targets(route_configs) -> tuple:
     """(hosts, targets) that reach the routes of `route_configs`: hosts as bytes, a concrete one for
     each virtual host's domains (a `*.` suffix domain gets `www`, a `.*` prefix one `com`; `*` any
-    host, here example.com); targets as (path, headers) for each route that may match (runtime
+    host, here example.com); targets as (path, headers, hosts) for each route that may match (runtime
     fraction above 0), its prefix or exact path with header fields that satisfy its header matchers
-    (exact and prefix values, `present: true`), where they are a valid authority, origin-form
-    target (RFC 3986) and field (RFC 9110 5.5). Regex paths are left to mutation."""
+    (exact and prefix values, `present: true`), and the hosts of its own virtual host, where they are
+    a valid authority, origin-form target (RFC 3986) and field (RFC 9110 5.5). Regex paths are left
+    to mutation."""
     hosts: list[bytes] = []
     targets: list[tuple] = []
     for rc in route_configs:
         for vh in rc.virtual_hosts:
+            own: list[bytes] = []
             for domain in vh.domains:
                 host = "example.com" if domain == "*" else domain.replace("*.", "www.").replace(".*", ".com")
                 host = host.replace("*", "x")
-                if _HOST.fullmatch(host) and host.encode() not in hosts:
-                    hosts.append(host.encode())
+                if _HOST.fullmatch(host) and host.encode() not in own:
+                    own.append(host.encode())
+            hosts += [h for h in own if h not in hosts]
             for route in vh.routes:
                 if route.HasField("runtime_fraction_percent") and route.runtime_fraction_percent <= 0:
                     continue
                 kind = route.match.WhichOneof("path_specifier")
                 path = route.match.prefix if kind == "prefix" else route.match.path if kind == "path" else ""
                 fields = tuple(_satisfying(h) for h in route.match.headers)
-                if not _PATH.fullmatch(path) or None in fields:
+                if not _PATH.fullmatch(path) or None in fields or not own:
                     continue
-                target = (path.encode(), tuple(f for f in fields if f))
+                target = (path.encode(), tuple(f for f in fields if f), tuple(own))
                 if target not in targets:
                     targets.append(target)
     return tuple(hosts[:MAX_TARGETS]), tuple(targets[:MAX_TARGETS])
+
+
+def fixed_reach(route_configs, paths, hosts) -> float:
+    """The largest share, over `route_configs`, of the (path, host) pairs of the fixed tables for
+    which a GET reaches a cluster there."""
+    text = lambda b: b.decode("latin-1")  # noqa: E731
+    pairs = [(text(p), text(h)) for p in paths for h in hosts]
+    return max(
+        (
+            sum(
+                any(answer[0] == "cluster" for answer in answers(rc, ref.Request("GET", h, p, (), "http")))
+                for p, h in pairs
+            )
+            / len(pairs)
+            for rc in route_configs
+        ),
+        default=0.0,
+    )
 
 
 def _satisfying(matcher):

@@ -30,6 +30,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     status (model_access_log_status, fuzz.models.access_log).
 """
 
+from typing import Any, NamedTuple
+
 from proxy.config import schema
 from proxy.http.filters.router import Router
 from proxy.network.connection import Connection
@@ -98,14 +100,49 @@ def _edge_sources(built, defaults) -> tuple:
 _TARGETS: dict = {}
 
 
+class RouteTargets(NamedTuple):
+    """What templated requests ask for (fuzz/payloads.py): `targets` as (path, header fields, hosts
+    of the route's virtual host), `hosts`, and `instead` (use them in place of the fixed tables)."""
+
+    targets: tuple
+    hosts: tuple
+    instead: bool
+    boot: Any = None  # the configuration (a Bootstrap message), for for_connection
+    # (listener index, chain index or "default") -> RouteTargets of its HCM; listener index -> those
+    # of all the listener's HCMs
+    by_chain: dict | None = None
+
+    def for_connection(self, facts) -> "RouteTargets | None":
+        """The targets of the HTTP connection manager a connection reaches, where its facts (listener
+        index, local and remote address, server name: fuzz.session's sock.fuzz_connect) decide the
+        chain (no listener filter); else those of its listener's route tables; else (no route table
+        there: a tcp_proxy chain, whose bytes are relayed whatever they ask) the configuration's."""
+        if facts is None or self.boot is None or self.by_chain is None:
+            return self
+        li, local, remote, server_name = facts
+        chain = _chain_of(self.boot.listeners[li], local, remote, server_name)
+        return self.by_chain.get((li, chain) if chain is not None else li) or self
+
+
+def _chain_of(listener, local, remote, server_name):
+    if listener.listener_filters or not chains.understood(listener):
+        return None  # listener filters choose later, from the bytes
+    picked = chains.default_chain(
+        listener,
+        chains.select(listener, local[1], server_name, remote[0], destination_ip=local[0], source_port=remote[1]),
+    )
+    return picked[0] if len(picked) == 1 else None
+
+
 def route_targets(built, fixed_paths, fixed_hosts):
-    """(targets, hosts, instead) the session's templated requests may pick from, or None: those of
-    the configuration's route tables (fuzz.models.routing.request_targets), targets as (path, header
-    fields); `instead` when no fixed path and host reach a cluster in any of its HTTP connection
-    managers, so the templates use these in place of their fixed tables. Generated configurations
-    name random domains and prefixes: requests from the fixed tables got a 404 and never reached an
-    upstream, so everything past the router was tested on the hand-written examples alone. Where
-    the fixed tables do reach a route, a template may still add the fields a route matches on."""
+    """RouteTargets the session's templated requests may pick from, or None: those of the
+    configuration's route tables (fuzz.models.routing.request_targets); `instead` when fewer than half
+    of the fixed paths and hosts reach a cluster in its HTTP connection managers, so the templates use
+    these in place of their fixed tables. Generated configurations name their own domains and
+    prefixes: requests from the fixed tables mostly got a 404 and never reached an upstream, so
+    everything past the router was tested on the hand-written examples alone. Where the fixed tables
+    do reach the routes, a template may still add the fields a route matches on. Per connection
+    (RouteTargets.for_connection), only the route table of the chain it reaches, where known."""
     hit = _TARGETS.get(id(built))
     if hit is None or hit[0] is not built:
         if len(_TARGETS) > 512:
@@ -114,27 +151,34 @@ def route_targets(built, fixed_paths, fixed_hosts):
     return hit[1]
 
 
-def _route_targets(built, fixed_paths, fixed_hosts):
-    boot = bootstrap_of(built)
-    configs = [
-        f.http_connection_manager.route_config
-        for listener in boot.listeners
-        for chain in listener.filter_chains
-        for f in chain.filters
-        if f.WhichOneof("filter") == "http_connection_manager"
-    ]
+# Below this share of fixed (path, host) pairs reaching a cluster, templates ask for the routes' own.
+FIXED_REACH_ENOUGH = 0.5
+
+
+def _targets_of(configs, fixed_paths, fixed_hosts, boot=None, by_chain=None):
     hosts, targets = routing.request_targets(configs)
     if not hosts or not targets:
         return None
-    text = lambda b: b.decode("latin-1")  # noqa: E731
-    fixed_reach = any(
-        answer[0] == "cluster"
-        for rc in configs
-        for p in fixed_paths
-        for h in fixed_hosts
-        for answer in routing.answers(rc, Request("GET", text(h), text(p), (), "http"))
-    )
-    return targets, hosts, not fixed_reach
+    instead = routing.fixed_reach(configs, fixed_paths, fixed_hosts) < FIXED_REACH_ENOUGH
+    return RouteTargets(targets, hosts, instead, boot, by_chain)
+
+
+def _route_targets(built, fixed_paths, fixed_hosts):
+    boot = bootstrap_of(built)
+    by_chain: dict = {}
+    configs = []
+    for li, listener in enumerate(boot.listeners):
+        chains_of = [*enumerate(listener.filter_chains)] + [("default", listener.default_filter_chain)]
+        mine = []
+        for ci, chain in chains_of:
+            for f in chain.filters:
+                if f.WhichOneof("filter") == "http_connection_manager":
+                    rc = f.http_connection_manager.route_config
+                    mine.append(rc)
+                    by_chain[(li, ci)] = _targets_of([rc], fixed_paths, fixed_hosts)
+        by_chain[li] = _targets_of(mine, fixed_paths, fixed_hosts)
+        configs += mine
+    return _targets_of(configs, fixed_paths, fixed_hosts, boot, by_chain)
 
 
 def _counter_names(family: str, stat_prefix: str, name: str) -> list:

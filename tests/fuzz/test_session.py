@@ -237,7 +237,7 @@ def test_chain_tours_start_a_connection_on_every_other_filter_chain_and_catch_a_
 ):
     from fuzz.session_seeds import chain_tours, retarget, CHAIN_TOUR
 
-    pool = ConfigPool(["corpus/session_configs/config-s1-0007.yaml"])  # fault (delay) before an HCM on chain 2
+    pool = ConfigPool(["corpus/session_configs/pinned-s1-0007.yaml"])  # fault (delay) before an HCM on chain 2
     built = pool.built[0]
     tours = chain_tours(built)
     chains = {id(c) for listener in built.listeners for c in listener.filter_chains}

@@ -297,7 +297,7 @@ def test_the_naive_baseline_ignores_the_rules():
 
 def test_committed_pool_loads_and_builds():
     files = sorted(POOL_DIR.glob("*.yaml"))
-    assert len(files) >= 16, "regenerate: python -m fuzz gen-configs 32 --out corpus/session_configs --seed 1"
+    assert len(files) >= 16, "regenerate: README.md, Configuration (gen-configs --for-sessions)"
     for path in files:
         build(load_file(path))
 
