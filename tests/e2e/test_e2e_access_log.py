@@ -10,12 +10,7 @@ import time
 import pytest
 
 from conftest import LOOPBACK, connect, recv_all
-from tests.e2e.test_e2e_resources import _config
-
-
-class _Upstream(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+from tests.e2e.test_e2e_resources import _config, _Upstream
 
 
 class _HalfABody(socketserver.BaseRequestHandler):

@@ -14,6 +14,7 @@ import h2.events
 import pytest
 
 from conftest import LOOPBACK, connect
+from tests.e2e.test_e2e_resources import _Upstream
 
 CONFIG = """
 listeners:
@@ -39,11 +40,6 @@ clusters:
     protocol: HTTP2
     endpoints: [{{host: 127.0.0.1, port: {h2_port}}}]
 """
-
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
 
 class _H1(socketserver.BaseRequestHandler):
@@ -85,7 +81,7 @@ class _H2(socketserver.BaseRequestHandler):
 def stack(tmp_path_factory):
     from conftest import ProxyProcess
 
-    h1, h2_up = _Server((LOOPBACK, 0), _H1), _Server((LOOPBACK, 0), _H2)
+    h1, h2_up = _Upstream((LOOPBACK, 0), _H1), _Upstream((LOOPBACK, 0), _H2)
     h1.heads = []
     for server in (h1, h2_up):
         threading.Thread(target=server.serve_forever, daemon=True).start()

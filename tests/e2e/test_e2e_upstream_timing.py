@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from conftest import LOOPBACK
-from tests.e2e.test_e2e_resources import _config, _stats
+from tests.e2e.test_e2e_resources import _config, _stats, _Upstream
 
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 
@@ -21,11 +21,6 @@ SCRIPTS: dict[bytes, bytes] = {
     b"/stalled-body": b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhalf",
     b"/silent": b"",
 }
-
-
-class _Upstream(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
 
 class _Handler(socketserver.BaseRequestHandler):
