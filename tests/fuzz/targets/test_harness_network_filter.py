@@ -177,3 +177,37 @@ def test_the_write_probe_reads_the_wire_of_a_client_speaking_tls_to_a_clear_text
     monkeypatch.setattr(FilterManager, "on_write", ignores_stop)
     with pytest.raises(oracles.InvariantViolation, match="write_stop_iteration_ignored"):
         nf.run(dropping)
+
+
+TLS_ECHO = [
+    Action("connect_tls", value=1, payload=bytes([0b00001001])),  # the TLS listener, test client certificate
+    Action("upstream_connect"),
+    Action("send", 1, payload=b"abc"),
+    Action("upstream_read"),
+    Action("upstream_send", payload=b"one"),
+    Action("read", 1),
+    Action("upstream_send", payload=b"two"),
+    Action("read", 1),
+]
+
+
+def test_the_write_probe_on_the_tls_listener_waits_for_records_the_client_has_not_read():
+    """Found by fuzzing: the client read 12 bytes of a record holding the 49 the probe let through, so
+    it had decrypted nothing yet; that is no ignored StopIteration."""
+    nf.run((REGRESSION / "regress-tls-client-reads-part-of-a-record").read_bytes())
+
+
+def test_the_write_probe_catches_stop_iteration_ignored_behind_tls(monkeypatch):
+    from proxy.network.filter import CONTINUE
+    from proxy.network.filter_manager import FilterManager
+
+    def ignores_stop(self, start, buf, end_stream):  # the planted bug
+        for active in self.write_filters[start:]:
+            active.filter.on_write(buf, end_stream)
+        return CONTINUE
+
+    data = nf.seed("tcp_proxy", tcp_proxy_config(), 0b10, TLS_ECHO)
+    nf.run(data)
+    monkeypatch.setattr(FilterManager, "on_write", ignores_stop)
+    with pytest.raises(oracles.InvariantViolation, match="write_stop_iteration_ignored"):
+        nf.run(data)
