@@ -235,7 +235,10 @@ class CheckedWatermarkBuffer(WatermarkBuffer):
 
     def _changed(self) -> None:
         super()._changed()
-        oracles.check_watermark_state("a buffer, checked on change", self)
+        # check_watermark_state's two conditions, inline: this runs on every change of every buffer.
+        high, n, above = self.high_watermark, len(self._data), self._above_high
+        if high and (n > high and not above or n <= self.low_watermark and above):
+            oracles.check_watermark_state("a buffer, checked on change", self)
 
 
 def check_every_buffer_change(conn) -> None:
@@ -520,8 +523,9 @@ class Session:
             self.models.check()
         for conn in self.connections():
             oracles.check_read_buffer_bound(conn, self.read_size if not conn.is_client else sim.READ_SIZE)
-            oracles.check_watermark_state("read_buffer", conn.read_buffer, conn)
-            oracles.check_watermark_state("write_buffer", conn.write_buffer, conn)
+            for name, buf in (("read_buffer", conn.read_buffer), ("write_buffer", conn.write_buffer)):
+                if type(buf) is not CheckedWatermarkBuffer:  # a checked one was judged at its every change
+                    oracles.check_watermark_state(name, buf, conn)
         oracles.check_token_buckets(self.ctx.shared)
         breakers.check_max_connections(
             bootstrap_of(self.built), ((c.remote_address, c.state is not State.CLOSED) for c in self.network.opened)

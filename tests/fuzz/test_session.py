@@ -232,6 +232,20 @@ def test_every_change_of_a_connection_buffer_is_checked_not_only_the_state_after
         buf.drain(2000 - buf.low_watermark)  # at low: the check runs inside the drain itself
 
 
+def test_a_buffer_growing_past_its_high_watermark_unnoticed_is_caught_at_the_change(small_tcp, monkeypatch):
+    """The on-change check (CheckedWatermarkBuffer) judges the high side too, and check() leaves the
+    checked buffers to it: a crossing of the high watermark that never sets the flag is found inside
+    the add that made it."""
+    from proxy.buffer import WatermarkBuffer
+
+    s = Session(small_tcp)
+    steps(s, [Action("connect"), Action("upstream_connect")])
+    monkeypatch.setattr(WatermarkBuffer, "_changed", lambda self: None)  # planted: crossings never noticed
+    buf = s.downstream[0].conn.write_buffer
+    with pytest.raises(oracles.InvariantViolation, match="watermark_missed_high"):
+        buf.add(b"x" * (buf.high_watermark + 1))
+
+
 def test_chain_tours_start_a_connection_on_every_other_filter_chain_and_catch_a_resume_bug(
     skip_on_new_connection_after_resume,
 ):
