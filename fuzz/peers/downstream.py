@@ -134,7 +134,7 @@ class H2Client(H2Peer, Client):
             ex.request.complete, ex.request.ended_ms = True, now
 
     def sent_data(self, sid: int, data: bytes, end_stream: bool) -> None:
-        if self.tainted or self.sock.is_closed or self.sock.inbound_end:
+        if self.sends_desynced or self.sock.is_closed or self.sock.inbound_end:
             return  # after raw bytes of the fuzzer's the proxy reads no frame of ours as one, and a closed socket drops them
         ex = self.by_stream.get(sid)
         if ex is not None:

@@ -145,6 +145,10 @@ class H2Peer:
         self.clock = clock
         self.monitor = H2Monitor(judged_is_client=not self.client_side, label="proxy")
         self.tainted = False
+        # Raw bytes of the fuzzer's among what this peer sent: the other side reads none of its later
+        # frames as frames. (A harness cutting what it reads taints it too, but its frames still go out
+        # whole: they are still recorded as sent.)
+        self.sends_desynced = False
         self.goaway: tuple | None = None  # (last stream id, error code) the proxy sent
         self.goaway_sent: int | None = None  # the last stream id of a graceful GOAWAY this peer sent
         self.streams: dict[int, Message] = {}  # the messages being received, by stream
@@ -167,13 +171,14 @@ class H2Peer:
     def sent_by_us(self, out: bytes) -> None:
         if not self.tainted:
             self.monitor.peer(out)
+        if not self.sends_desynced:
             self._expected += out
 
     def check_sent(self, data: bytes) -> None:
         """`data` appeared on the socket from the peer's side. Frames the peer flushed are known; a
         WINDOW_UPDATE someone else wrote (a settling helper crediting DATA) is learned by the
         monitor and by h2's inbound windows; anything else desynchronises: the peer is tainted."""
-        if self.tainted:
+        if self.sends_desynced:
             return
         buf, expected = self._foreign, self._expected
         buf += data
@@ -190,14 +195,14 @@ class H2Peer:
             elif frame[3] == WINDOW_UPDATE and size == 13:
                 self._foreign_credit(frame)
             else:
-                self.tainted = True
+                self.tainted = self.sends_desynced = True
                 return
         if (
             buf
             and not expected.startswith(buf)
             and not (len(buf) < 4 or buf[:4] == b"\0\0\x04" + bytes([WINDOW_UPDATE]))
         ):
-            self.tainted = True  # the start of a frame we did not make (raw bytes whose length is still to come)
+            self.tainted = self.sends_desynced = True  # the start of a frame we did not make (raw bytes)
 
     def _foreign_credit(self, frame: bytes) -> None:
         self.monitor.peer(frame)
@@ -216,6 +221,8 @@ class H2Peer:
         """The proxy's bytes: the monitor's checks, then h2's frame by frame; the events."""
         if not getattr(self, "reads_proxy_output", True):
             self.tainted = True  # a client whose reads a harness's write filter cut (downstream.Client)
+            if not getattr(getattr(self, "sock", None), "reads_altered", False):
+                self.sends_desynced = True  # clear text to a chain that terminates TLS: no frame of it is read
         if self.tainted or not data:
             return []
         now = self.clock()

@@ -211,3 +211,27 @@ def test_the_write_probe_catches_stop_iteration_ignored_behind_tls(monkeypatch):
     monkeypatch.setattr(FilterManager, "on_write", ignores_stop)
     with pytest.raises(oracles.InvariantViolation, match="write_stop_iteration_ignored"):
         nf.run(data)
+
+
+def test_an_http2_client_whose_reads_the_probe_cut_still_records_what_it_sends(monkeypatch):
+    """Found by fuzzing: the probe dropped part of what the proxy wrote to an HTTP/2 client, which
+    then judged nothing it read (tainted) and also stopped recording its own DATA, so the 32768 body
+    bytes the proxy rightly forwarded looked invented. Its frames still go out whole: a proxy that
+    changes a byte of that body is still caught."""
+    from proxy.http.filters.router import Router
+
+    data = (REGRESSION / "regress-h2-client-sends-after-its-reads-were-cut").read_bytes()
+    nf.run(data)
+    original = Router.decode_data
+
+    def flips_a_byte(self, data, end_stream):  # the planted bug
+        if len(data):
+            body = bytearray(data.bytes())
+            body[0] ^= 1
+            data.drain(len(data))
+            data.add(bytes(body))
+        return original(self, data, end_stream)
+
+    monkeypatch.setattr(Router, "decode_data", flips_a_byte)
+    with pytest.raises(oracles.InvariantViolation, match="peer_forwarded_body_changed"):
+        nf.run(data)
