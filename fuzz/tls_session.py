@@ -90,16 +90,24 @@ def drive(session) -> bool:
     return moved
 
 
-def check_records(name: str, data: bytes) -> None:
-    """RFC 8446 5.1: records of a known content type, major version 3, at most 2^14 + 256 bytes."""
-    at = 0
+def check_records(name: str, data: bytes, at: int = 0) -> int:
+    """RFC 8446 5.1: records of a known content type, major version 3, at most 2^14 + 256 bytes.
+    Starts at record boundary `at` and returns where the next record header is still to come: a
+    stream that only grows is judged once per byte (check_wire_records)."""
     while at + 5 <= len(data):
         kind, major, length = data[at], data[at + 1], int.from_bytes(data[at + 3 : at + 5], "big")
         if kind not in _RECORD_TYPES or major != 3 or length > (1 << 14) + 256:
             raise InvariantViolation(
-                "tls_plaintext_on_the_wire", f"{name}: byte {at} starts {data[at : at + 16]!r}, not a TLS record"
+                "tls_plaintext_on_the_wire", f"{name}: byte {at} starts {bytes(data[at : at + 16])!r}, not a TLS record"
             )
         at += 5 + length
+    return at
+
+
+def check_wire_records(name: str, sock) -> None:
+    """check_records over what `sock`'s peer read off the wire (append-only), from where the last
+    check of it stopped."""
+    sock.fuzz_records_at = check_records(name, sock.wire_received, getattr(sock, "fuzz_records_at", 0))
 
 
 def check_connected_after_handshake(name: str, conn) -> None:
@@ -117,13 +125,13 @@ def check(session) -> None:
     for i, sock in enumerate(session.downstream):
         conn = sock.conn
         if conn is not None and speaks_tls(conn):
-            check_records(f"downstream {i}", bytes(sock.wire_received))
+            check_wire_records(f"downstream {i}", sock)
             check_connected_after_handshake(f"downstream {i}", conn)
         if conn is not None and not getattr(sock, "fuzz_chain_judged", True):
             _judge_chain(session, i, sock)
     for i, conn in enumerate(session.network.opened):
         if speaks_tls(conn):
-            check_records(f"upstream {i}", bytes(conn.io.wire_received))
+            check_wire_records(f"upstream {i}", conn.io)
             check_connected_after_handshake(f"upstream {i}", conn)
             if conn.connected:
                 check_upstream_identity(session, i, conn)

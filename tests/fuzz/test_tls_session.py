@@ -269,3 +269,19 @@ def test_a_broken_response_to_a_clear_text_client_is_still_judged(monkeypatch):
             A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
         ],
     )
+
+
+def test_records_are_judged_from_where_the_last_check_stopped_and_a_later_bad_one_is_caught():
+    from types import SimpleNamespace
+
+    from fuzz.tls_session import check_wire_records
+
+    sock = SimpleNamespace(wire_received=bytearray(b"\x16\x03\x03\x00\x02hi" + b"\x17\x03\x03\x00\x05he"))
+    check_wire_records("downstream 0", sock)  # a whole record, then the next one's header and 2 of its 5 bytes
+    assert sock.fuzz_records_at == 17  # where the record after it will start
+    sock.wire_received += b"llo"  # the rest of that record
+    check_wire_records("downstream 0", sock)
+    assert sock.fuzz_records_at == 17
+    sock.wire_received += b"HTTP/1.1 200 OK\r\n"  # plaintext after the records
+    with pytest.raises(InvariantViolation, match="byte 17 starts"):
+        check_wire_records("downstream 0", sock)
