@@ -224,7 +224,14 @@ def _read_disable_holder(conn, side: str, session, pcs):
     if read_filter(conn, TcpProxyFilter) is not None or side == "upstream" and id(conn) not in pcs:
         # tcp_proxy pauses one side for the other's write watermarks, which a filter there may hold
         # (the fault throttle's held writes): that filter's timer releases this side too.
-        timer = any(_filter_timer_armed(c) for c in [conn] + _tcp_proxy_partners(conn, session))
+        partners = _tcp_proxy_partners(conn, session)
+        if any(p.is_client and p.is_open and not p.connected for p in partners):
+            # The downstream is read-disabled until its upstream is Connected (a TLS handshake too: a
+            # black-holed upstream never answers it); the cluster's connect timeout ends that wait.
+            return Stall(
+                "stall_read_disabled_tcp_proxy", "a tcp_proxy side waits for its upstream to connect", timer=True
+            )
+        timer = any(_filter_timer_armed(c) for c in [conn] + partners)
         return Stall(
             "stall_read_disabled_tcp_proxy", "a tcp_proxy side, both peers read everything", timer=timer, slow=True
         )

@@ -40,3 +40,35 @@ def test_a_connect_timer_that_ends_with_the_tcp_connect_is_found(monkeypatch):
 def test_a_plaintext_connect_never_completed_is_closed_at_the_connect_timeout():
     s = run(http(cluster="connect_timeout_ms: 500"), [A("send", payload=GET), A("advance", value=5_000), A("read")])
     assert s.ctx.stats.counters["cluster.web.upstream_cx_connect_timeout"] == 1
+
+
+TCP_TLS = """
+listeners:
+- name: l
+  address: {host: 127.0.0.1, port: 10000}
+  filter_chains:
+  - filters: [{tcp_proxy: {cluster: c}}]
+clusters:
+- {name: c, endpoints: [{host: 127.0.0.1, port: 9000}], tls_context: {common_tls_context: {}}}
+"""
+
+
+def _tcp_tls():
+    from proxy.build import build
+    from proxy.config import load_bytes
+
+    return build(load_bytes(TCP_TLS.encode(), "yaml"))
+
+
+def test_a_tcp_proxy_client_behind_a_black_holed_tls_upstream_settles_by_the_connect_timeout():
+    s = run(_tcp_tls(), [A("send", payload=b"hi"), A("upstream_connect_silent"), A("read")])
+    assert s.ctx.stats.counters["cluster.c.upstream_cx_connect_timeout"] == 1
+
+
+def test_a_tcp_proxy_upstream_handshake_never_timed_out_is_found(monkeypatch):
+    from proxy.upstream import cluster
+
+    monkeypatch.setattr(cluster._UpstreamConnectionTracker, "_on_connect_timeout", lambda self: None)  # planted
+    with pytest.raises(InvariantViolation) as caught:
+        run(_tcp_tls(), [A("send", payload=b"hi"), A("upstream_connect_silent"), A("read")])
+    assert caught.value.name in ("model_connect_timeout_late", "stall_read_disabled_tcp_proxy"), str(caught.value)
