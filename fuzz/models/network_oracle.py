@@ -17,9 +17,10 @@ and the filter's counters moved as predicted, over each action by the decisions 
 not at all without one). Violations are named model_<filter>_<what>.
 """
 
-from proxy.network.connection import Connection
+from proxy.network.connection import Connection, State
 
 from fuzz.oracles import InvariantViolation
+from fuzz.tls_peer import speaks_tls
 
 from . import fault, rbac, ratelimit, stats, timeouts
 from .http_oracle import RATELIMIT_COUNTERS, RBAC_COUNTERS, peer_certificate
@@ -169,11 +170,16 @@ class NetworkFilterModel:
                 state[1], state[3] = flushed, now
             if state[4] is None and upstream is not None and upstream.connected:
                 state[4] = now
-            if state[5] and not conn.is_open:
+            # Behind TLS the peers count plaintext and the proxy reads records: when the proxy last
+            # saw a byte is not known here, so such a connection's close may be an idle timeout and
+            # it is never judged late.
+            tls = speaks_tls(conn)
+            if state[5] and conn.state is State.CLOSED:  # (a closing one may still be closed by the timer)
                 state[5] = False
-                eligible += max(state[2], state[3]) + idle_ms <= now
+                eligible += tls or max(state[2], state[3]) + idle_ms <= now
             elif (
-                conn.is_open
+                not tls
+                and conn.is_open
                 and state[4] is not None
                 and upstream is not None
                 and upstream.is_open

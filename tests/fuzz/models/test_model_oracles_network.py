@@ -223,3 +223,11 @@ def test_one_token_bucket_for_equal_configurations_on_two_chains_is_caught(monke
     monkeypatch.setattr(LocalRateLimitFilter, "bucket", by_settings)
     with pytest.raises(oracles.InvariantViolation, match="model_local_ratelimit_(decision|counters)"):
         replay("model-ratelimit-two-listeners")
+
+
+def test_an_idle_timeout_closing_a_connection_already_closing_is_no_early_one():
+    """Found by fuzzing: a clear-text client on the TLS listener failed its handshake; the proxy's
+    alert waited in the closing connection (the client reads nothing) while tcp_proxy's upstream
+    stayed connected, and the idle timer closed both 100 ms later. The model counted the connection
+    as closed (not open) at the failure, before the timer that really closed it fired."""
+    replay("regress-tcp-proxy-idle-timeout-behind-tls")
