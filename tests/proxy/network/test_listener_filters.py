@@ -26,6 +26,38 @@ def test_a_real_client_hello_gives_sni_and_alpn_in_any_split_and_any_record_size
     assert tls_inspector.inspect(hello + b"\x17\x03\x03\x00\x01x") == expected
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        reframe(client_hello("a.example", ("h2",)), 1),
+        reframe(client_hello("a.example"), 7)[:-3],  # a record still arriving at the end
+        client_hello("b.example") + b"\x17\x03\x03\x00\x01x",
+        b"\x16\x03\x01\x00\x01\x01\x16\x03\x01\x00\x03\x00\x00\x04\x16\x03\x01\x00\x02\x03\x00\x16\x02",
+        b"\x16\x03\x01\x00\x03\x01\x01\x00\x16\x03\x01\x00\x01\x00",
+    ],
+)
+def test_a_read_at_a_time_gives_what_the_whole_prefix_gives(data):
+    """The filter keeps the records it read between reads; after each read it answers as a fresh
+    look at everything so far would."""
+    f = tls_inspector.TlsInspector()
+    for n in range(1, len(data) + 1):
+        assert f._records_inspect(data[:n]) == tls_inspector.inspect(data[:n]), n
+
+
+def test_a_client_hello_trickled_in_one_byte_records_costs_each_record_once(monkeypatch):
+    """Re-reading every record on every read was quadratic: a 3 KB ClientHello sent a byte a read
+    in one-byte records cost seconds of CPU (found by fuzz run listener_filter)."""
+    data = reframe(client_hello("a.example", ("h2", "http/1.1")), 1)
+    calls = []
+    original = tls_inspector._decided
+    monkeypatch.setattr(tls_inspector, "_decided", lambda stream: calls.append(1) or original(stream))
+    f = tls_inspector.TlsInspector()
+    for n in range(1, len(data) + 1):
+        found = f._records_inspect(data[:n])
+    assert found == tls_inspector.ClientHello("a.example", ("h2", "http/1.1"))
+    assert len(calls) < 4 * len(data)
+
+
 def test_no_extensions_means_no_name_and_no_protocols():
     assert tls_inspector.inspect(client_hello()) == tls_inspector.ClientHello("", ())
 
