@@ -390,10 +390,12 @@ def _client_stall(session: "Session") -> "Stall | None":
             or conn.state is State.CLOSED
             or len(conn.read_buffer)
             or sock.inbound
+            or getattr(sock, "unsent", 0)
         ):
             # Not judged: the client's record may be wrong (raw bytes of the fuzzer's, a frame of them
             # still open, swallow what the peer sent after them), or the proxy has not read it all yet
-            # (the connection's own checks judge that).
+            # (the connection's own checks judge that), or the request has not left the client (its TLS
+            # handshake is not done: a TLS client on a clear-text chain whose answer a fault delays).
             continue
         stream = hcm.streams.get(ex.stream)
         if not ex.request.complete or (stream is not None and not stream.ended) or _h2_window_shut(hcm, ex.stream):

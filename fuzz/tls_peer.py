@@ -84,6 +84,11 @@ class TlsSocket(sim.SimSocket):
     def tls(self) -> bool:
         return self.obj is not None
 
+    @property
+    def unsent(self) -> int:
+        """Plaintext the peer sent that waits for its handshake: it has not reached the wire."""
+        return len(self._waiting)
+
     def start_tls(self, context: ssl.SSLContext, server_side: bool, server_name: str | None = None) -> None:
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         try:

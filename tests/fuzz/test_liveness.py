@@ -836,3 +836,33 @@ def test_a_route_timeout_never_armed_for_a_black_holed_upstream_is_a_stall(monke
         [A("send", payload=GET), A("upstream_connect_silent")],
     )
     assert "never answers" in err.detail
+
+
+# -- a request that never left its TLS client ---------------------------------------------------
+def test_a_request_waiting_for_its_tls_handshake_is_not_judged_as_sent():
+    """session (config-s1-0010 of the regenerated pool): a TLS client on a clear-text HCM chain whose
+    fault filters delay its ClientHello; its GET waits inside the client for a handshake that never
+    completes, and was judged a request without outcome."""
+    delayed = build(
+        load_bytes(
+            b"""
+listeners:
+- name: l
+  address: {host: 127.0.0.1, port: 10000}
+  filter_chains:
+  - filters:
+    - fault: {delay_ms: 1000, throttle_bytes_per_sec: 4096}
+    - fault: {delay_ms: 1000, throttle_bytes_per_sec: 4096}
+    - http_connection_manager:
+        request_timeout_ms: 983
+        stream_idle_timeout_ms: 0
+        route_config:
+          virtual_hosts:
+          - {name: all, domains: ["*"], routes: [{match: {prefix: "/"}, direct_response: {status: 200}}]}
+""",
+            "yaml",
+        )
+    )
+    actions = [A("connect_tls", 0, payload=bytes([1])), A("send_http", 1, value=0, payload=b"\x00")]
+    s = run(delayed, actions + [A("advance", value=100), A("advance", value=1000)])
+    assert s.downstream[1].unsent and not s.downstream[1].handshake_done
