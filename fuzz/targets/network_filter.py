@@ -379,6 +379,17 @@ def model_seeds() -> dict:
             A("connect"),
         ],
     )
+    # Emptied, then left alone for several fill intervals: every fill lands, none needs a connection to
+    # wake it (the bucket is full again after max_tokens intervals).
+    idle = cls["local_ratelimit"](max_tokens=3, tokens_per_fill=1, fill_interval_ms=1000, stat_prefix="idle")
+    out["ratelimit-refills-while-idle"] = seed(
+        "local_ratelimit",
+        idle,
+        0,
+        [A("connect"), A("connect"), A("connect")]
+        + [A("advance", value=1000)] * 3
+        + [A("connect"), A("connect"), A("connect"), A("connect")],
+    )
     # Each listener's chain has its own bucket: two tokens on each, taken from both listeners in turn.
     two = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000, stat_prefix="two")
     out["ratelimit-two-listeners"] = seed(

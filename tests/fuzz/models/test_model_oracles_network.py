@@ -231,3 +231,17 @@ def test_an_idle_timeout_closing_a_connection_already_closing_is_no_early_one():
     stayed connected, and the idle timer closed both 100 ms later. The model counted the connection
     as closed (not open) at the failure, before the timer that really closed it fired."""
     replay("regress-tcp-proxy-idle-timeout-behind-tls")
+
+
+def test_a_refill_that_does_not_rearm_its_timer_is_caught_while_the_bucket_idles(monkeypatch):
+    """A bucket left alone refills once per interval until full; the planted bug refills once and
+    waits for a connection to arm the next fill."""
+    from proxy.network.filters.local_ratelimit import TokenBucket
+
+    def refill_once(self):
+        self.tokens = min(self.max_tokens, self.tokens + self.tokens_per_fill)
+
+    replay("model-ratelimit-refills-while-idle")
+    monkeypatch.setattr(TokenBucket, "_refill", refill_once)
+    with pytest.raises(oracles.InvariantViolation, match="model_local_ratelimit_(decision|counters)"):
+        replay("model-ratelimit-refills-while-idle")
