@@ -36,3 +36,20 @@ def test_an_idle_timer_not_rearmed_after_the_last_stream_is_found(monkeypatch):
     monkeypatch.setattr(HttpConnectionManager, "stream_ended", stream_ended)
     err = fails("idle_connection_not_closed", http(hcm="idle_timeout_ms: 1000"), KEEP_ALIVE)
     assert "idle_timeout_ms is 1000" in err.detail
+
+
+def test_a_request_a_slow_throttle_lets_through_during_the_look_restarts_the_idle_time():
+    """session (clean-clone fuzz run, config-s1-0009): settling leaves a slow fault throttle to its
+    pace, so bytes it released while this model ran time on made a request on the connection, whose
+    end re-armed the idle timer: not a timer that was never armed again."""
+    from pathlib import Path
+
+    from fuzz import session
+
+    seed = (
+        Path(__file__).parents[3]
+        / "corpus"
+        / "session"
+        / "regress-request-a-slow-throttle-releases-while-idle-is-judged"
+    )
+    session.run_input(session.ConfigPool.default(), seed.read_bytes())
