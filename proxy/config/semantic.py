@@ -181,7 +181,7 @@ def _check_hcm(hcm, path, clusters, out):
     for v, vhost in enumerate(vhosts):
         for d, domain in enumerate(vhost.domains):
             key = domain.lower()
-            if key in domain_owner and domain_owner[key] != v:
+            if key in domain_owner:  # in another virtual host or twice in this one (Envoy rejects both)
                 out.append(
                     Violation(
                         f"{vpath}[{v}].domains[{d}]",

@@ -101,6 +101,16 @@ def test_virtual_host_names_and_domains_are_unique_per_route_table():
     ]
 
 
+def test_a_domain_listed_twice_in_one_virtual_host_is_refused_in_any_case():
+    """Envoy: "Only unique values for domains are permitted"; domains match case-insensitively, so
+    `A.example` and `a.example` are one. --validate said OK and the build then failed."""
+    config = http_config()
+    hcm(config)["route_config"]["virtual_hosts"][0]["domains"] = ["A.example", "a.example"]
+    assert problems(config) == [
+        f"{RC}.virtual_hosts[0].domains[1]: domain 'a.example' is already served by {RC}.virtual_hosts[0]"
+    ]
+
+
 def test_regex_must_compile():
     config = http_config()
     hcm(config)["route_config"]["virtual_hosts"][0]["routes"][0]["match"] = {"safe_regex": {"regex": "^/(a"}}
