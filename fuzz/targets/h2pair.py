@@ -815,7 +815,8 @@ def frame_cuts(data: bytes) -> list[int]:
     """Cuts at each frame's start and at the end of its 9-byte header (after the preface): a frame
     header alone in one read and its payload in the next, where a reader of frame boundaries keeps
     its state across reads."""
-    cuts, at = [], len(H2_PREFACE)
+    cuts: list[int] = []
+    at = len(H2_PREFACE)
     while at < len(data):
         cuts += (at, at + 9)
         at += 9 + int.from_bytes(data[at : at + 3], "big")
