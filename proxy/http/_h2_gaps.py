@@ -1,4 +1,5 @@
-"""Where the h2 package departs from RFC 9113, corrected once, at import.
+"""Where the h2 package departs from RFC 9113, corrected once: a state machine entry at import,
+and the GOAWAY rule in a connection subclass.
 
 An endpoint that reset a stream must ignore the frames its peer sent before the RST_STREAM reached
 it (RFC 9113 5.1, "closed": frames in flight). h2 does so for HEADERS and DATA (a StreamClosedError
@@ -9,9 +10,40 @@ codec) ignores such a frame. The missing entry gives 1xx HEADERS the rule of any
 stream: ignored after our reset, a connection error after an END_STREAM (RFC 9113 5.1).
 """
 
+import h2.connection
 from h2.stream import _transitions, H2StreamStateMachine, StreamInputs, StreamState
 
 _transitions.setdefault(
     (StreamState.CLOSED, StreamInputs.RECV_INFORMATIONAL_HEADERS),
     (H2StreamStateMachine.recv_on_closed_stream, StreamState.CLOSED),
 )
+
+
+class H2Connection(h2.connection.H2Connection):
+    """h2's connection, whose GOAWAYs never name a stream above one an earlier GOAWAY named.
+
+    RFC 9113 6.8: "Endpoints MUST NOT increase the value they send in the last stream identifier".
+    h2 names its highest inbound stream in every GOAWAY, so after our graceful GOAWAY(last=1) (a
+    drain) a connection error on a stream the client opened since sent GOAWAY(last=5): the client
+    may then believe streams 3 and 5 were processed. The codec sets `goaway_last` when it sends its
+    own GOAWAY; every later one names at most that.
+    """
+
+    goaway_last: int | None = None
+
+    def _capped(self, last: int) -> int:
+        return last if self.goaway_last is None else min(last, self.goaway_last)
+
+    def close_connection(self, error_code=0, additional_data=None, last_stream_id=None) -> None:
+        if last_stream_id is None:
+            last_stream_id = self.highest_inbound_stream_id
+        super().close_connection(error_code, additional_data, self._capped(last_stream_id))
+
+    def _terminate_connection(self, error_code) -> None:
+        # h2's own connection errors name highest_inbound_stream_id: lowered only for that frame.
+        highest = self.highest_inbound_stream_id
+        self.highest_inbound_stream_id = self._capped(highest)
+        try:
+            super()._terminate_connection(error_code)
+        finally:
+            self.highest_inbound_stream_id = highest

@@ -33,7 +33,7 @@ import h2.settings
 from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
-from proxy.http import _h2_gaps  # noqa: F401 - corrects h2 where it departs from RFC 9113
+from proxy.http import _h2_gaps  # corrects h2 where it departs from RFC 9113
 from proxy.http._h2_guard import GOAWAY, FrameGuard, OutboundFrames
 from proxy.http._h2_quiet import quiet
 from proxy.http._h2_state import RECEIVE, SEND, Event as Ev, Receive, Send, head_sent
@@ -135,7 +135,7 @@ class _H2Codec:
             normalize_inbound_headers=False,
             normalize_outbound_headers=True,
         )
-        conn = h2.connection.H2Connection(config)
+        conn = _h2_gaps.H2Connection(config)
         quiet(conn)  # no repr(frame) built per received frame for a log that is off
         values = {
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limits.h2_max_concurrent_streams,
@@ -526,7 +526,7 @@ class _H2Codec:
         self._draining = True
         last = self._conn.highest_inbound_stream_id
         self._extra += GoAwayFrame(0, last_stream_id=last, error_code=0).serialize()
-        self._last_accepted = last
+        self._last_accepted = self._conn.goaway_last = last
         if not self._streams:
             self.wants_close = True
 

@@ -410,3 +410,32 @@ def test_frames_queued_for_a_peer_that_does_not_read_are_a_flood():
     s.note_unwritten(unwritten)
     assert s.data_to_send() == b"" and s.close_unflushed
     assert s.stats["h2_outbound_flood"] == 1
+
+
+def goaways(data: bytes) -> list[int]:
+    """The last stream ids of the GOAWAY frames in `data`."""
+    out, pos = [], 0
+    while pos + 9 <= len(data):
+        frame, length = Frame.parse_frame_header(memoryview(data[pos : pos + 9]))
+        frame.parse_body(memoryview(data[pos + 9 : pos + 9 + length]))
+        pos += 9 + length
+        if frame.type == 0x7:
+            out.append(frame.last_stream_id)
+    return out
+
+
+def test_a_connection_error_after_a_graceful_goaway_names_no_later_stream():
+    """RFC 9113 6.8: the last stream id never increases. After a drain's GOAWAY(last=1), a
+    connection error on a stream the client opened since named that stream (h2 names its highest
+    inbound one; found by fuzz run session, h2_wire_goaway_last_stream_raised)."""
+    s, c = H2ServerCodec(), peer()
+    c.send_headers(1, REQ, end_stream=True)
+    exchange(s, c)
+    s.goaway()
+    assert goaways(s.data_to_send()) == [1]
+    c.send_headers(3, REQ, end_stream=True)  # refused: above the last stream we accept
+    c.send_headers(5, REQ)
+    s.receive_data(c.data_to_send())
+    s.data_to_send()
+    s.receive_data(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x")  # DATA on stream 0: a connection error
+    assert goaways(s.data_to_send()) == [1]
