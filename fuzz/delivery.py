@@ -10,7 +10,8 @@ reset this way: every body that ran to the close was cut off at the client.
 
 Left out, as causes a client or the configuration can give: the client's own reset or close, HTTP/2
 errors other than CANCEL and INTERNAL_ERROR (a GOAWAY or stream error the client provoked), sessions
-where any timeout fired (a timeout may end a stream whose response waits in the proxy), responses the
+where any timeout fired (a timeout may end a stream whose response waits in the proxy), clients whose
+connection the proxy ended as a flood defence (one that leaves its frames unread), responses the
 proxy's codec refused (the h1_client harness judges what a codec may refuse), exchanges of an HTTP/2
 client the fuzzer's raw bytes tainted (they may be what the proxy ended the connection for, with a
 GOAWAY that peer no longer reads: its record shows a bare close), HTTP/1.1 responses queued behind
@@ -42,7 +43,7 @@ def check_responses_delivered(session) -> None:
             continue
         if ex.reset_reason not in _PROXY_SIDE_REASONS or len(ex.upstreams) != 1:
             continue
-        if getattr(session.peers.clients[ex.downstream], "tainted", False):
+        if getattr(session.peers.clients[ex.downstream], "tainted", False) or _flood_defended(session, ex.downstream):
             continue
         up = ex.upstreams[0]
         if up.protocol != "HTTP/1.1" or up.response is None or not up.response.complete:
@@ -113,6 +114,19 @@ def check_responses_not_replaced(session) -> None:
             expected="the upstream's response" if answered else "the stream kept until the upstream answers it",
             observed="503",
         )
+
+
+def _flood_defended(session, downstream: int) -> bool:
+    """The proxy ended the client's connection as a flood defence: an HTTP/2 client that leaves more
+    than max_outbound_frames of the proxy's frames unread earns it (Envoy's flood checks; the h2_codec
+    harness judges whether each verdict was earned)."""
+    from proxy.http.conn_manager import HttpConnectionManager
+
+    from .liveness import read_filter
+
+    conn = session.downstream[downstream].conn
+    hcm = read_filter(conn, HttpConnectionManager) if conn is not None else None
+    return hcm is not None and any("flood" in name for name in hcm.codec.stats)
 
 
 def _pool_codec(conn):

@@ -143,3 +143,15 @@ def test_planted_close_read_as_a_reset_is_caught_behind_a_complete_pipelined_res
             pipelined(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", UNTIL_CLOSE[0], True)
         )
     assert "request c0.2" in caught.value.detail  # /b, behind /a's complete response
+
+
+def test_a_client_the_proxy_ends_as_an_outbound_flood_lost_nothing_to_judge():
+    """config-s2-0006 of the session pool: max_outbound_frames 3 and an HTTP/2 client that had read
+    nothing when the response came; the proxy's flood defence ended its connection (as Envoy's would),
+    which response_lost called a lost response."""
+    hcm = "http2_protocol_options: {max_outbound_frames: 3}"
+    s = Session(http(limit=1 << 20, codec="AUTO", hcm=hcm)).run(
+        H2_GET
+        + [A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=UNTIL_CLOSE[0], end_stream=True)]
+    )
+    assert s.ctx.stats.counters["http.h2_outbound_flood"] == 1
