@@ -436,6 +436,9 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         self._exported: dict = {}
         self._slow_streams = False  # some stream is paused for what it holds for the client
         self.closed = False
+        self._going_away = False  # a GOAWAY (or last response) went out: close once nothing is left
+        self._held_timer: Timer | None = None  # bounds the wait for output the client's window holds
+        self._held = 0
 
     # -- network filter -----------------------------------------------------------------------------------
     def initialize_read_filter_callbacks(self, callbacks) -> None:
@@ -635,6 +638,8 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             del self.streams[stream.stream_id]
         if not self.streams and self._idle_timer is not None and not self.closed:
             self._idle_timer.enable(self.config.idle_timeout_ms)
+        if not self.streams and self._going_away and self.conn.is_open and self._buffered_outbound():
+            self._watch_held_output()
 
     # -- output ------------------------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -720,8 +725,9 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             return
         self.closed = True
         self.ctx.drain_callbacks.discard(self._on_drain)
-        if self._idle_timer is not None:
-            self._idle_timer.disable()
+        for timer in (self._idle_timer, self._held_timer):
+            if timer is not None:
+                timer.disable()
         for stream in list(self.streams.values()):
             stream.peer_gone("connection closed")
         self._export_codec_stats()
@@ -744,9 +750,33 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
     def _go_away(self, stat: str) -> None:
         """Ask the client to go away; close now unless streams are still in flight."""
         self.stats.inc(stat)
+        self._going_away = True
         self.codec.goaway()
         self.flush()
         # A stream done here may still have output its codec holds for the client's window: the
         # codec asks to close once that is out (wants_close), as it does for streams in flight.
-        if not self.streams and not self._buffered_outbound() and self.conn.is_open:
-            self.conn.close(CloseType.FLUSH_WRITE)
+        if not self.streams and self.conn.is_open:
+            if self._buffered_outbound():
+                self._watch_held_output()
+            else:
+                self.conn.close(CloseType.FLUSH_WRITE)
+
+    def _watch_held_output(self) -> None:
+        """Going away with no stream left, the connection waits only for output the client's HTTP/2
+        window holds. A client that takes none of it for DELAYED_CLOSE_TIMEOUT_MS is closed (the
+        stat of a delayed close timeout), as Envoy's drain ends in a delayed close: a client that
+        never opens its window would otherwise hold the connection for good."""
+        self._held = self._buffered_outbound()
+        if self._held_timer is None:
+            self._held_timer = self.ctx.dispatcher.create_timer(self._on_held_output_timeout)
+        self._held_timer.enable(DELAYED_CLOSE_TIMEOUT_MS)
+
+    def _on_held_output_timeout(self) -> None:
+        if self.closed or self.streams or not self.conn.is_open:
+            return
+        held = self._buffered_outbound()
+        if held and held < self._held:
+            self._watch_held_output()  # the client took some: it gets another grace period
+        elif held:
+            self.conn.stream_info["delayed_close_timeout"] = True
+            self.conn.close(CloseType.NO_FLUSH)

@@ -103,3 +103,37 @@ def test_a_drain_waits_for_a_response_body_held_for_the_clients_window():
     )
     [ex] = s.peers.exchanges
     assert ex.outcome == "response" and bytes(ex.response.body) == b"w" * 48
+
+
+def held_for_the_window_then(wait_ms: int):
+    from fuzz.session import Action as A, Session
+    from tests.fuzz.test_liveness import http
+
+    return Session(http(limit=1 << 20, codec="AUTO")).run(
+        [
+            A("connect"),
+            A("settings", value=0x1C),
+            A("send_http", value=3, payload=bytes([2, 0, 0, 30, 0, 0])),
+            A("upstream_connect"),
+            A("upstream_read"),
+            A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 48\r\n\r\n" + b"w" * 48),
+            A("drain"),
+            A("advance", value=wait_ms),
+        ]
+    )
+
+
+def test_a_client_that_never_opens_its_window_after_the_goaway_is_closed_after_the_grace_period():
+    """The drain (or idle timeout) waits for output the client's window holds, but not for good:
+    a client that takes none of it for 1 s (Envoy's delayed_close_timeout) is closed, where it held
+    the connection open forever (found by fuzz run network_filter: idle_connection_not_closed)."""
+    s = held_for_the_window_then(1001)
+    assert s.ctx.stats.counters["http.downstream_cx_delayed_close_timeout"] == 1
+    assert s.downstream[0].is_closed
+
+
+def test_a_client_that_opens_its_window_within_the_grace_period_gets_the_body():
+    s = held_for_the_window_then(900)
+    [ex] = s.peers.exchanges
+    assert ex.outcome == "response" and bytes(ex.response.body) == b"w" * 48
+    assert "http.downstream_cx_delayed_close_timeout" not in s.ctx.stats.counters
