@@ -213,6 +213,15 @@ def _tcp_proxy_partners(conn, session) -> list:
     ]
 
 
+def _handshake_awaits_client(conn) -> bool:
+    """A downstream connection terminating TLS whose handshake waits for the client's next bytes (a
+    client that connected and sent no ClientHello, or only part of one)."""
+    ts = getattr(conn, "transport_socket", None)
+    if ts is None or getattr(ts, "protocol", "") != "tls":
+        return False
+    return not ts.handshaken and not ts.failed and conn.state is State.OPEN
+
+
 def _timer_armed(obj) -> bool:
     """`obj` (a filter) has a timer of its own armed."""
     return any(isinstance(v, Timer) and v.enabled for v in getattr(obj, "__dict__", {}).values())
@@ -231,6 +240,8 @@ def _read_disable_holder(conn, side: str, session, pcs):
             return Stall(
                 "stall_read_disabled_tcp_proxy", "a tcp_proxy side waits for its upstream to connect", timer=True
             )
+        if any(not c.is_client and _handshake_awaits_client(c) for c in [conn] + partners):
+            return None  # the client has not finished its TLS handshake: what it holds back waits on it
         timer = any(_filter_timer_armed(c) for c in [conn] + partners)
         return Stall(
             "stall_read_disabled_tcp_proxy", "a tcp_proxy side, both peers read everything", timer=timer, slow=True

@@ -285,3 +285,19 @@ def test_records_are_judged_from_where_the_last_check_stopped_and_a_later_bad_on
     sock.wire_received += b"HTTP/1.1 200 OK\r\n"  # plaintext after the records
     with pytest.raises(InvariantViolation, match="byte 17 starts"):
         check_wire_records("downstream 0", sock)
+
+
+def test_a_client_that_never_starts_its_handshake_is_a_wait_on_that_client():
+    """network_filter (TLS listener): a client connects to a TLS chain and sends nothing; tcp_proxy
+    has its upstream already, whose bytes wait for the handshake and pause the upstream at the
+    buffer limit. Nothing but the client can move that (or tcp_proxy's idle timeout, unset here):
+    liveness called it stall_read_disabled_tcp_proxy."""
+    s = run(
+        [
+            A("connect_tls", 0, payload=bytes([0])),
+            A("upstream_connect", 0),
+            A("upstream_send", 0, payload=b"u" * 2_000_000),
+        ],
+        tls_only(),
+    )
+    assert not s.downstream[0].wire_received and len(s.network.opened[0].io.sent) == 2_000_000
