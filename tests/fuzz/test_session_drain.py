@@ -6,7 +6,7 @@ import pytest
 
 import proxy.http.conn_manager as conn_manager
 from fuzz import oracles, session
-from fuzz.session import Action as A
+from fuzz.session import Action as A, Session
 from proxy.network.connection import CloseType
 
 CONFIG = """
@@ -86,27 +86,14 @@ def test_a_drain_waits_for_a_response_body_held_for_the_clients_window():
     head and the GOAWAY, and the 48 body bytes waited in the codec for its window; the connection
     manager's stream was done, so the drain closed the connection at once and the body was lost.
     The codec now closes once that output is out (the client opens its window when settling)."""
-    from fuzz.session import Action as A, Session
-    from tests.fuzz.test_liveness import http
-
-    s = Session(http(limit=1 << 20, codec="AUTO")).run(
-        [
-            A("connect"),
-            A("settings", value=0x1C),
-            A("send_http", value=3, payload=bytes([2, 0, 0, 30, 0, 0])),
-            A("upstream_connect"),
-            A("upstream_read"),
-            A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 48\r\n\r\n" + b"w" * 48),
-            A("drain"),
-            A("read"),
-        ]
-    )
+    s = held_for_the_window_then(A("read"))
     [ex] = s.peers.exchanges
     assert ex.outcome == "response" and bytes(ex.response.body) == b"w" * 48
 
 
-def held_for_the_window_then(wait_ms: int):
-    from fuzz.session import Action as A, Session
+def held_for_the_window_then(last):
+    """An HTTP/2 client withholding its window has a response head and the drain's GOAWAY; the 48-byte
+    body waits in the codec for its window; then `last`."""
     from tests.fuzz.test_liveness import http
 
     return Session(http(limit=1 << 20, codec="AUTO")).run(
@@ -118,7 +105,7 @@ def held_for_the_window_then(wait_ms: int):
             A("upstream_read"),
             A("upstream_send", payload=b"HTTP/1.1 200 OK\r\ncontent-length: 48\r\n\r\n" + b"w" * 48),
             A("drain"),
-            A("advance", value=wait_ms),
+            last,
         ]
     )
 
@@ -127,13 +114,13 @@ def test_a_client_that_never_opens_its_window_after_the_goaway_is_closed_after_t
     """The drain (or idle timeout) waits for output the client's window holds, but not for good:
     a client that takes none of it for 1 s (Envoy's delayed_close_timeout) is closed, where it held
     the connection open forever (found by fuzz run network_filter: idle_connection_not_closed)."""
-    s = held_for_the_window_then(1001)
+    s = held_for_the_window_then(A("advance", value=1001))
     assert s.ctx.stats.counters["http.downstream_cx_delayed_close_timeout"] == 1
     assert s.downstream[0].is_closed
 
 
 def test_a_client_that_opens_its_window_within_the_grace_period_gets_the_body():
-    s = held_for_the_window_then(900)
+    s = held_for_the_window_then(A("advance", value=900))
     [ex] = s.peers.exchanges
     assert ex.outcome == "response" and bytes(ex.response.body) == b"w" * 48
     assert "http.downstream_cx_delayed_close_timeout" not in s.ctx.stats.counters
