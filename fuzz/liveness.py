@@ -420,7 +420,9 @@ def _client_stall(session: "Session") -> "Stall | None":
             f"the proxy has no stream left for it ({hcm.protocol} stream {ex.stream})",
         )
         if not conn.filter_manager.holds_writes():
-            return stall
+            # A network filter before the manager may still hold what the client sent (a fault
+            # delay): its timer moves it on, and settling runs time to it.
+            return stall._replace(timer=True) if _filter_timer_armed(conn) else stall
         write_filters = conn.filter_manager.write_filters
         if not any(_timer_armed(active.filter) for active in write_filters):
             return stall._replace(

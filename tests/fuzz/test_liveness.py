@@ -838,12 +838,9 @@ def test_a_route_timeout_never_armed_for_a_black_holed_upstream_is_a_stall(monke
     assert "never answers" in err.detail
 
 
-# -- a request that never left its TLS client ---------------------------------------------------
-def test_a_request_waiting_for_its_tls_handshake_is_not_judged_as_sent():
-    """session (config-s1-0010 of the regenerated pool): a TLS client on a clear-text HCM chain whose
-    fault filters delay its ClientHello; its GET waits inside the client for a handshake that never
-    completes, and was judged a request without outcome."""
-    delayed = build(
+def two_fault_delays():
+    """Two network fault filters, each delaying 1 s, in front of an HCM that answers 200 itself."""
+    return build(
         load_bytes(
             b"""
 listeners:
@@ -863,6 +860,22 @@ listeners:
             "yaml",
         )
     )
+
+
+# -- a request that never left its TLS client ---------------------------------------------------
+def test_a_request_waiting_for_its_tls_handshake_is_not_judged_as_sent():
+    """session (config-s1-0010 of the regenerated pool): a TLS client on a clear-text HCM chain whose
+    fault filters delay its ClientHello; its GET waits inside the client for a handshake that never
+    completes, and was judged a request without outcome."""
+    delayed = two_fault_delays()
     actions = [A("connect_tls", 0, payload=bytes([1])), A("send_http", 1, value=0, payload=b"\x00")]
     s = run(delayed, actions + [A("advance", value=100), A("advance", value=1000)])
     assert s.downstream[1].unsent and not s.downstream[1].handshake_done
+
+
+def test_a_request_the_second_of_two_fault_delays_holds_is_a_timer_wait():
+    """session (fuzz run from an empty corpus, config-s1-0010): the first delay had passed the request
+    on and the second held it, its timer armed, when settling began; the manager had no stream yet,
+    and liveness called it a request without outcome instead of running time to that timer."""
+    s = run(two_fault_delays(), [A("send", payload=GET), A("advance", value=1010)])
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 200")

@@ -32,7 +32,7 @@ throttled_bytes_released (bytes released by the throttle after a hold).
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ...buffer import WatermarkBuffer
+from ...buffer import Buffer, WatermarkBuffer
 from ...build_context import BuildContext
 from ...event import Timer
 from ..connection import State
@@ -113,6 +113,11 @@ class FaultFilter(ReadFilter, WriteFilter):
         self._release_queued = False
         self._end_released = False
         self._timer: Timer | None = None
+        # Bytes an earlier filter injected (its own throttle's release) while this one stopped:
+        # they are not in the connection's read buffer, so this filter keeps them (Envoy's contract
+        # for injected data) and passes them on, ahead of that buffer, when it resumes.
+        self._injected = Buffer()
+        self._injected_end = False
         self._timer_callback: Callable[[], None] | None = None
 
     def _arm(self, ms: int, callback) -> None:
@@ -142,16 +147,34 @@ class FaultFilter(ReadFilter, WriteFilter):
         if not conn.is_open:
             return
         if not self.config.throttle_bytes_per_sec:
-            self.callbacks.continue_reading()
+            self._pass_injected()
+            if conn.is_open:
+                self.callbacks.continue_reading()
             return
         # Start the later filters without handing them the held bytes; the throttle releases those.
         self.callbacks.inject_read_data_to_filter_chain(b"", False)
+        self._pass_injected()
         if len(conn.read_buffer) or conn.read_end_stream:
             self._queue_release()
 
     # -- throttle --------------------------------------------------------------------------
 
     def on_data(self, data, end_stream):
+        status = self._on_data(data, end_stream)
+        if status is STOP_ITERATION and data is not self.callbacks.connection.read_buffer:
+            self._injected.move_from(data)
+            self._injected_end = self._injected_end or end_stream
+        return status
+
+    def _pass_injected(self) -> None:
+        """Pass on what an earlier filter injected while this one stopped (outside this filter's
+        throttle budget: it was counted by the filter that released it)."""
+        if len(self._injected) or self._injected_end:
+            data, end = self._injected.take(), self._injected_end
+            self._injected_end = False
+            self.callbacks.inject_read_data_to_filter_chain(data, end)
+
+    def _on_data(self, data, end_stream):
         if self._delaying:
             return STOP_ITERATION
         if not self.config.throttle_bytes_per_sec:
@@ -180,6 +203,9 @@ class FaultFilter(ReadFilter, WriteFilter):
         """Pass the front of the held bytes (at most the budget) to the later filters."""
         self._release_queued = False
         conn = self.callbacks.connection
+        if not conn.is_open:
+            return
+        self._pass_injected()
         if not conn.is_open:
             return
         buf = conn.read_buffer

@@ -5,10 +5,12 @@ from proxy.network.connection import State
 from tests.fuzz.test_build_harness import L4, tcp_config
 
 
+def fault_filter(delay_ms=0, throttle=0):
+    return {"fault": {"delay_ms": delay_ms, "throttle_bytes_per_sec": throttle}}
+
+
 def fault(delay_ms=0, throttle=0):
-    return tcp_config(
-        {"fault": {"delay_ms": delay_ms, "throttle_bytes_per_sec": throttle}},
-    )
+    return tcp_config(fault_filter(delay_ms, throttle))
 
 
 def test_delay_holds_the_first_byte_back_exactly_delay_ms_of_virtual_time():
@@ -153,3 +155,18 @@ def test_throttled_upstream_bytes_push_back_on_the_upstream():
     p.run()
     assert p.counter("tcp_proxy.upstream_flow_control_paused_reading_total") >= 1
     assert len(up.read_buffer) <= limit + 1 + 64 * 1024
+
+
+def test_bytes_a_throttle_releases_into_a_later_delay_are_kept_not_lost():
+    """Two fault filters that delay and throttle. The first's throttle
+    injects what it releases into the second, which is still delaying: injected bytes are not in
+    the connection's read buffer, so a stop dropped them (found by fuzz: a request that never
+    reached the connection manager behind two fault filters)."""
+    p = L4(tcp_config(fault_filter(100, 10), fault_filter(300, 10)), auto_connect=True)
+    down, client = p.accept()
+    client.peer_send(b"0123456789abcdef")
+    p.advance(400)
+    up, server = p.upstream()
+    got = server.peer_read()
+    p.advance(3000)
+    assert got + server.peer_read() == b"0123456789abcdef"  # 10 bytes before the fix
