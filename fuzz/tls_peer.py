@@ -62,6 +62,7 @@ class TlsSocket(sim.SimSocket):
         self.obj: ssl.SSLObject | None = None  # once TLS started
         self.wire_sent = bytearray()  # ciphertext (and raw bytes) this peer put on the wire
         self.wire_received = bytearray()
+        self.raw_sent = 0  # the first bytes of `sent` that send_raw put there: no part of the protocol
         self.handshake_done = False
         self.failed = ""  # why TLS failed at this end, if it did
         self._waiting = bytearray()  # plaintext sent before the handshake completed
@@ -102,6 +103,7 @@ class TlsSocket(sim.SimSocket):
 
     def send_raw(self, data: bytes) -> None:
         """Bytes on the wire as they are (before TLS starts: a PROXY header)."""
+        self.raw_sent += len(data)
         self.sent += data
         self._wire_send(data, False)
 

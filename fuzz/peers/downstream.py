@@ -50,6 +50,10 @@ class Client:
 
     def observe(self, now: int) -> None:
         sock = self.sock
+        # A PROXY header the session sent raw is the proxy_protocol filter's, not HTTP: the client's
+        # own record starts after it (else its requests are not understood, and a HEAD's answer is
+        # framed as a GET's).
+        self.sent_seen = max(self.sent_seen, getattr(sock, "raw_sent", 0))
         if len(sock.sent) > self.sent_seen:
             self.on_sent(bytes(sock.sent[self.sent_seen :]), now)
             self.sent_seen = len(sock.sent)

@@ -301,3 +301,14 @@ def test_a_client_that_never_starts_its_handshake_is_a_wait_on_that_client():
         tls_only(),
     )
     assert not s.downstream[0].wire_received and len(s.network.opened[0].io.sent) == 2_000_000
+
+
+def test_a_clients_record_starts_after_the_proxy_header_it_sent_raw():
+    """fuzz run session from an empty corpus (config-s1-0004): a clear-text client sent a PROXY v1
+    header, then HEAD. Its own record read the header as HTTP, understood no request, and framed the
+    404's answer to HEAD (content-length 9, no body) as a GET's: peer_h1_response_rejected."""
+    seed = REPO / "corpus" / "session" / "regress-head-after-a-proxy-header-is-framed-as-head"
+    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    client = s.peers.clients[2]
+    assert client.exchanges[0].request.method == b"HEAD"  # the garbage after it is not understood
+    assert client.exchanges[0].response.status == 404
