@@ -88,7 +88,10 @@ def check_stream_idle_timeouts(exchanges, hcm_config_of) -> None:
             continue
         config = hcm_config_of(ex.downstream)
         idle = config.stream_idle_timeout_ms if config is not None else 0
-        at, read = got.started_ms, req.read_ms
+        at, read = (
+            got.final_ms if got.final_ms is not None else got.started_ms,
+            req.read_ms,
+        )  # not a 100 Continue's time
         if not idle or at is None or read is None or req.started_ms is None or read >= at:
             continue
         timeout = config.request_timeout_ms

@@ -144,6 +144,7 @@ class ResponseStream(_Stream):
                     msg = self._current or Message(started_ms=now)
                     self._current = None
                     msg.status = ev.status_code
+                    msg.final_ms = now
                     msg.headers = [(bytes(n), bytes(v)) for n, v in ev.headers]
                     self.messages.append(msg)
                     if self.on_message is not None:

@@ -58,6 +58,7 @@ class Message:
     complete: bool = False
     reset: str = ""  # HTTP/2: the sender reset the stream (error code name)
     started_ms: int | None = None  # head seen
+    final_ms: int | None = None  # HTTP/1.1 responses: the final (non-1xx) head seen
     ended_ms: int | None = None  # end of message seen
     read_ms: int | None = None  # HTTP/1.1 requests: the last time the proxy had read all the client sent of it
 

@@ -32,3 +32,19 @@ def test_request_bytes_not_counted_as_activity_are_found(monkeypatch):
     monkeypatch.setattr(ActiveStream, "active", lambda self: None)  # the planted bug: nothing resets the timer
     err = fails("model_stream_idle_timeout_early", http(hcm=IDLE), TRICKLE)
     assert "stream_idle_timeout_ms is 1000" in err.detail
+
+
+def test_a_408_after_a_100_continue_is_timed_by_its_own_head():
+    """fuzz run session from an empty corpus (config-s1-0000): a pipelined POST with Expect got its
+    100 Continue at 100 ms and its 408 from the 1000 ms stream idle timeout at 1000 ms; the model
+    took the 100's time for the 408's and called the timeout early."""
+    from pathlib import Path
+
+    from fuzz import session
+
+    seed = (
+        Path(__file__).parents[3] / "corpus" / "session" / "regress-408-after-a-100-continue-is-timed-by-its-own-head"
+    )
+    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    [late] = [ex.response for ex in s.peers.exchanges if ex.response is not None and ex.response.status == 408]
+    assert late.interim == [100] and late.final_ms == 1000
