@@ -341,7 +341,10 @@ class FilterChain:
             return
         self.local_reply_sent = True
         stream.note_local_reply(status, flags)
-        head, body = local_reply_head(status, body, headers, self.decoder.head)
+        # A reply before the decoder filters saw the request (path options, underscores) still
+        # answers that request: a HEAD gets no body (an HTTP/2 client refuses DATA on it).
+        request = self.decoder.head or getattr(stream, "head", None)
+        head, body = local_reply_head(status, body, headers, request)
         if self.encoder.head is None:
             self.encode_headers(head, not body)
             if body and not self.ended and not self.encoding_stopped:

@@ -590,3 +590,21 @@ def test_stream_idle_timeout_zero_disables_it():
     p.upstream().accept().read()
     p.advance(3_600_000)
     assert c.read() == b"" and p.counter("http.downstream_rq_idle_timeout") == 0
+
+
+def test_a_head_refused_before_the_filters_gets_no_body_over_http2():
+    """A local reply made before the decoder filters saw the request (here the path options' 400)
+    still answers a HEAD: no DATA. It went out with its 26-byte body, and an HTTP/2 client ended the
+    connection over it (h2: InvalidBodyLengthError; found by fuzz run session from an empty corpus)."""
+    p = Proxy(basic_config(hcm_extra="\n              path_with_escaped_slashes_action: REJECT_REQUEST"))
+    c = p.client()
+    h = _h2_client()
+    head = [(b":method", b"HEAD"), (b":scheme", b"http"), (b":authority", b"example.com"), (b":path", b"/a%2Fb")]
+    h.send_headers(1, head, end_stream=True)
+    c.send(h.data_to_send())
+    p.run()
+    events = _h2_events(h, c.read())
+    [resp] = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+    assert dict(resp.headers)[b":status"] == b"400"
+    assert not [e for e in events if isinstance(e, (h2.events.DataReceived, h2.events.ConnectionTerminated))]
+    assert any(isinstance(e, h2.events.StreamEnded) for e in events)
