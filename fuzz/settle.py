@@ -118,8 +118,8 @@ def _peers_act(session, slow: bool = False) -> bool:
     socks = [s for s in session.downstream if s.conn is not None and s.conn.state is not State.CLOSED]
     socks += [c.io for c in network.opened if c.state is not State.CLOSED and c.connected]
     for sock in socks:
-        before = _wire_read(sock)
-        acted |= bool(sock.peer_read()) or _wire_read(sock) != before
+        before = _on_wire(sock, "received")
+        acted |= bool(sock.peer_read()) or _on_wire(sock, "received") != before
     peers = session.peers
     acted |= peers.release_credit(open_windows=slow)  # a peer that withheld its HTTP/2 windows gives them back now
     sent = sum(len(sock.sent) for sock in socks)
@@ -139,17 +139,15 @@ def _peers_act(session, slow: bool = False) -> bool:
 
 def _bytes_on_wire(session, side: str) -> int:
     """All bytes the peers have sent (`side` "sent") or read ("received") so far, as on the wire."""
-    total = 0
-    for sock in session.downstream + [c.io for c in session.network.opened]:
-        wire = getattr(sock, "wire_" + side, None)  # a TLS peer: ciphertext
-        total += len(wire if wire is not None else getattr(sock, side))
-    return total
+    return sum(_on_wire(sock, side) for sock in session.downstream + [c.io for c in session.network.opened])
 
 
-def _wire_read(sock) -> int:
-    """Bytes the peer has taken off the wire: a TLS peer whose handshake failed still drains the
-    connection (each read lets a paused tcp_proxy side move on) though it decrypts nothing."""
-    return len(getattr(sock, "wire_received", sock.received))
+def _on_wire(sock, side: str) -> int:
+    """Bytes one peer has sent or read, as on the wire: a TLS peer counts ciphertext, so one whose
+    handshake failed still drains the connection (each read lets a paused tcp_proxy side move on)
+    though it decrypts nothing."""
+    wire = getattr(sock, "wire_" + side, None)
+    return len(wire if wire is not None else getattr(sock, side))
 
 
 def _strict(peer) -> bool:
