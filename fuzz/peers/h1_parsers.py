@@ -127,6 +127,12 @@ def _line(stream: io.BytesIO, end: int) -> bytes | None:
     return line[:-2]
 
 
+def _over_field_cap(e: Exception) -> bool:
+    """http.client's cap of 100 fields per head (its _MAXHEADERS): no RFC limit, and a proxy adds
+    fields to a response whose upstream sent up to the codec's own limit of 100, as Envoy does."""
+    return not isinstance(e, http_client.LineTooLong) and "more than" in str(e) and "headers" in str(e)
+
+
 def _fields(stream: io.BytesIO) -> list:
     try:
         msg = http_client.parse_headers(stream)
@@ -252,6 +258,8 @@ def stdlib_responses(wire: bytes, methods, eof: bool = False) -> list[Message]:
         except http_client.IncompleteRead:
             break
         except (http_client.HTTPException, ValueError) as e:
+            if _over_field_cap(e):
+                raise ParserLimit(str(e)) from None
             if sock.file.tell() >= len(wire) and not isinstance(e, http_client.LineTooLong):
                 break  # cut short
             raise Refused(f"http.client: {e!r}") from None

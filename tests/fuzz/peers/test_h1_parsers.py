@@ -49,3 +49,27 @@ def test_a_difference_within_the_first_messages_is_still_caught_past_the_bound(m
     wire = HEAD.replace(b"connection: close\r\n", b"") * (h1_parsers.MAX_MESSAGES + 31)
     with pytest.raises(InvariantViolation, match="peer_h1_response_status_mismatch"):
         h1_parsers.agree("peer_h1_response", "client 0", wire, False, [b"GET"] * 95)
+
+
+WIDE = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n" + b"".join(b"x-f%d: v\r\n" % i for i in range(100)) + b"\r\nok"
+
+
+def test_a_response_past_the_stdlib_field_cap_is_compared_by_the_other_readers():
+    # http.client refuses a head of more than 100 fields (its own cap, no RFC limit). Found by
+    # network_filter (fuzz run 360 s on a clean clone): an upstream's 100 fields plus the route's
+    # response_headers_to_add made 101, as Envoy would send too; peer_h1_response_stdlib_rejects.
+    [msg] = h1_parsers.agree("peer_h1_response", "client 0", WIDE, False, [b"GET"])
+    assert len(msg.headers) == 101 and msg.body == b"ok"
+
+
+def test_a_difference_past_the_stdlib_field_cap_is_still_caught(monkeypatch):
+    real = h1_parsers.llhttp_messages
+
+    def planted(wire, requests):  # llhttp reads one field less
+        msgs = real(wire, requests)
+        del msgs[0].headers[-1]
+        return msgs
+
+    monkeypatch.setattr(h1_parsers, "llhttp_messages", planted)
+    with pytest.raises(InvariantViolation, match="peer_h1_response_headers_mismatch"):
+        h1_parsers.agree("peer_h1_response", "client 0", WIDE, False, [b"GET"])
