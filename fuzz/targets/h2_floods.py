@@ -13,10 +13,16 @@ Oracles (InvariantViolation names):
   the codec may hand out;
 - h2_flood_uncounted: the codec gave up on the connection for a flood and no counter in its
   `stats` says so;
-- h2_flood_misjudged: the codec counted an inbound empty-frame flood the bytes do not contain.
+- h2_flood_misjudged: the codec counted an inbound empty-frame flood the bytes do not contain, or a
+  CONTINUATION flood although no header block in them had more CONTINUATION frames than
+  h2_max_continuation_frames or more bytes than max_header_bytes (the limits hold per header block,
+  as Envoy counts them since CVE-2024-30255: a client sending many large but legal blocks is no
+  flood).
 
 `act_flood` makes the shapes cheap to reach: many copies of one frame in a single write (empty DATA,
-padded empty DATA, one-byte DATA that a reset stream answers with RST_STREAM, PING, WINDOW_UPDATE).
+padded empty DATA, one-byte DATA that a reset stream answers with RST_STREAM, PING, WINDOW_UPDATE),
+or several request header blocks each spread over CONTINUATION frames (below, at and above the
+per-block limit).
 The pair hands each codec, before it takes its output, the size of its own bytes still queued
 (`note_unwritten`): the queue is the wire the peer has not read.
 """
@@ -24,11 +30,13 @@ The pair hands each codec, before it takes its output, the size of its own bytes
 from collections import deque
 from typing import SupportsIndex
 
+import hpack
 from hyperframe import frame as hf
 
 from fuzz.oracles import InvariantViolation
 
-DATA, HEADERS, RST_STREAM, SETTINGS, PING, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x6, 0x9
+DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x5, 0x6, 0x9
+END_HEADERS = 0x4
 PREFACE_LEN = 24
 MAX_COPIES = 2048
 
@@ -78,20 +86,59 @@ class _Reader:
         self._need = 9 + ((buf[0] << 16) | (buf[1] << 8) | buf[2]) if len(buf) >= 9 else 9
         return out
 
+    def pending_header(self) -> tuple[int, int, int] | None:
+        """(type, flags, length) of a frame whose header arrived and whose payload has not (a codec
+        may judge a frame by its header alone)."""
+        buf = self.held
+        if len(buf) < 9:
+            return None
+        return buf[3], buf[4], (buf[0] << 16) | (buf[1] << 8) | buf[2]
+
 
 class InboundRun:
     """Consecutive DATA / HEADERS / CONTINUATION frames with an empty payload and no END_STREAM, as
-    Envoy counts them (other frame types neither count nor break the run)."""
+    Envoy counts them (other frame types neither count nor break the run); and per header block (a
+    HEADERS or PUSH_PROMISE frame without END_HEADERS, then CONTINUATION frames up to END_HEADERS)
+    its CONTINUATION frames and bytes."""
 
     def __init__(self, preface: bool) -> None:
         self._reader = _Reader(PREFACE_LEN if preface else 0)
         self.run = 0
         self.longest = 0
+        self._in_block = False
+        self._block = (0, 0)  # (CONTINUATION frames, bytes) of the header block being read
+        self.most_continuations = 0  # over every header block read whole or in part
+        self.fed_continuations = 0  # the same, in the last feed
+        self.most_block_bytes = 0
+
+    def _block_frame(self, kind: int, flags: int, length: int) -> tuple[int, int] | None:
+        """The header block's counts after this frame, or None when it belongs to no block."""
+        if kind in (HEADERS, PUSH_PROMISE):
+            return 0, length
+        if kind == CONTINUATION and self._in_block:
+            return self._block[0] + 1, self._block[1] + length
+        return None
+
+    def block_peak(self) -> tuple[int, int]:
+        """The most CONTINUATION frames and bytes of one header block, counting a frame whose
+        header alone has arrived."""
+        peak = (self.most_continuations, self.most_block_bytes)
+        pending = self._reader.pending_header()
+        counts = self._block_frame(*pending) if pending else None
+        return (max(peak[0], counts[0]), max(peak[1], counts[1])) if counts else peak
 
     def feed(self, data: bytes) -> int:
-        """The longest run reached while reading data."""
-        longest, run = 0, self.run
+        """The longest run reached while reading data (and, in `fed_continuations`, the most
+        CONTINUATION frames one header block reached in it)."""
+        longest, run, fed_continuations = 0, self.run, 0
         for kind, flags, length, first, _ in self._reader.frames(data):
+            if kind in (HEADERS, PUSH_PROMISE, CONTINUATION):
+                counts = self._block_frame(kind, flags, length)
+                if counts is not None:
+                    self._block = counts
+                    self._in_block = not flags & END_HEADERS
+                    fed_continuations = max(fed_continuations, counts[0])
+                    self.most_block_bytes = max(self.most_block_bytes, counts[1])
             if kind == CONTINUATION:
                 run = 0 if length else run + 1
             elif kind in (DATA, HEADERS):
@@ -103,6 +150,8 @@ class InboundRun:
                 longest = run
         self.run = run
         self.longest = max(self.longest, longest)
+        self.fed_continuations = fed_continuations
+        self.most_continuations = max(self.most_continuations, fed_continuations)
         return longest
 
 
@@ -222,15 +271,57 @@ def check_inbound(
             "h2_flood_misjudged",
             f"{name}: counted an empty-frame flood; the longest run it was sent is {run.longest} (limit {limit})",
         )
+    limits = codec.limits
+    if was_live and run.fed_continuations > limits.h2_max_continuation_frames and not (error_now or closed_now):
+        _fail(
+            "h2_flood_unchecked",
+            f"{name}: a header block of {run.fed_continuations} CONTINUATION frames "
+            f"(limit {limits.h2_max_continuation_frames}) and the connection goes on",
+        )
+    if codec.stats.get("h2_continuation_flood", 0) > stats_before.get("h2_continuation_flood", 0):
+        continuations, size = run.block_peak()
+        if continuations <= limits.h2_max_continuation_frames and size <= limits.max_header_bytes:
+            _fail(
+                "h2_flood_misjudged",
+                f"{name}: counted a CONTINUATION flood; no header block it was sent has more than "
+                f"{continuations} CONTINUATION frames (limit {limits.h2_max_continuation_frames}) or "
+                f"{size} bytes (limit {limits.max_header_bytes})",
+            )
 
 
 # ------------------------------------------------------------------------------ the action
-FLOOD_KINDS = ["empty_data", "padded_empty_data", "one_byte_data", "ping", "window_update"]
+FLOOD_KINDS = ["empty_data", "padded_empty_data", "one_byte_data", "ping", "window_update", "header_blocks"]
+MAX_BLOCKS, MAX_CONTINUATIONS = 8, 20  # per flood; per header block (the default limit is 16)
 
 
-def flood_bytes(fdp, stream_id: int) -> bytes:
-    """Many copies of one frame; with `every` > 0 each every-th copy is a one-byte DATA (it breaks a run)."""
+def header_blocks(fdp, first_id: int) -> bytes:
+    """Complete GET header blocks on new streams from first_id, each spread over a HEADERS frame and
+    1..MAX_CONTINUATIONS CONTINUATION frames (non-empty pieces: no empty-frame run), as a client with
+    large cookies sends them when its fields pass the frame size; legal up to the per-block limit."""
+    blocks, pieces = fdp.ConsumeIntInRange(1, MAX_BLOCKS), fdp.ConsumeIntInRange(1, MAX_CONTINUATIONS) + 1
+    out, sid = [], first_id | 1
+    for _ in range(blocks):
+        fields = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"a.example")]
+        fragment = hpack.Encoder().encode(
+            [hpack.NeverIndexedHeaderTuple(n, v) for n, v in fields + [(b"cookie", b"c" * pieces)]], huffman=False
+        )
+        cuts = [len(fragment) * i // pieces for i in range(pieces + 1)]
+        for i in range(pieces):
+            kind, flags = (HEADERS, 0x1) if i == 0 else (CONTINUATION, 0)
+            if i == pieces - 1:
+                flags |= END_HEADERS
+            piece = fragment[cuts[i] : cuts[i + 1]]
+            out.append(len(piece).to_bytes(3, "big") + bytes([kind, flags]) + sid.to_bytes(4, "big") + piece)
+        sid += 2
+    return b"".join(out)
+
+
+def flood_bytes(fdp, stream_id: int, fresh_id: int = 1) -> bytes:
+    """Many copies of one frame; with `every` > 0 each every-th copy is a one-byte DATA (it breaks a run).
+    Or header blocks over CONTINUATION frames, on streams from fresh_id."""
     kind = fdp.PickValueInList(FLOOD_KINDS)
+    if kind == "header_blocks":
+        return header_blocks(fdp, fresh_id)
     copies = fdp.ConsumeIntInRange(2, MAX_COPIES)
     every = fdp.ConsumeIntInRange(0, 8)
     if kind == "empty_data":
@@ -256,5 +347,5 @@ def act_flood(pair, fdp) -> None:
     """One write of many copies of a frame, on a stream the sender knows (or stream 1)."""
     sender = pair.client if fdp.ConsumeIntInRange(0, 3) else pair.server
     sid = fdp.PickValueInList(sorted(sender.sent) or [1])
-    sender.queue.append(flood_bytes(fdp, sid))
+    sender.queue.append(flood_bytes(fdp, sid, fresh_id=max(sender.sent, default=-1) + 2))
     pair.peer(sender).tainted = True

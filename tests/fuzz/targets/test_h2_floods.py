@@ -158,3 +158,63 @@ def test_fragments_keep_the_size_of_the_codecs_own_output_through_every_change()
     assert unwritten(queue) == 4
     queue.clear()
     assert unwritten(queue) == 0
+
+
+class _Picks:
+    """A FuzzedDataProvider stand-in that answers ConsumeIntInRange with the given values in order."""
+
+    def __init__(self, *values):
+        self.values = list(values)
+
+    def ConsumeIntInRange(self, low, high):
+        value = self.values.pop(0)
+        assert low <= value <= high
+        return value
+
+
+def _blocks(blocks, continuations):
+    def script(pair):
+        from fuzz.targets.h2_floods import header_blocks
+
+        pair.settle()
+        pair.client.queue.append(header_blocks(_Picks(blocks, continuations), 1))
+        pair.server.tainted = True
+        pair.drain(pair.client, 1)
+
+    return script
+
+
+def test_header_blocks_within_the_per_block_limit_pass_and_one_over_it_ends_the_connection():
+    pair = h2pair.Pair()
+    _blocks(3, 9)(pair)  # 27 CONTINUATION frames, 9 per block: legal
+    assert not pair.server.conn_dead and len(pair.server.got) == 3
+    pair = h2pair.Pair()
+    _blocks(1, 17)(pair)
+    assert pair.server.conn_dead and pair.server.codec.stats.get("h2_continuation_flood")
+
+
+def test_a_continuation_count_kept_across_header_blocks_is_caught(monkeypatch):
+    """CVE-2024-30255's defence counts per header block; a count not reset by a new HEADERS frame
+    turns on clients whose every block is legal."""
+    original = FrameGuard._check
+
+    def count_not_reset(self, header):
+        kept = self._continuations
+        verdict = original(self, header)
+        if header[3] == 0x1:
+            self._continuations = kept
+        return verdict
+
+    monkeypatch.setattr(FrameGuard, "_check", count_not_reset)
+    assert _violation(_blocks(3, 9)) == "h2_flood_misjudged"
+
+
+def test_a_continuation_limit_not_applied_is_caught(monkeypatch):
+    original = FrameGuard._check
+
+    def never_counted(self, header):
+        self._continuations = 0
+        return original(self, header)
+
+    monkeypatch.setattr(FrameGuard, "_check", never_counted)
+    assert _violation(_blocks(1, 17)) == "h2_flood_unchecked"
