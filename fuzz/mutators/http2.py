@@ -15,6 +15,7 @@ unknown ones), dropped, duplicated, swapped and moved (interleaving, e.g. into a
 """
 
 import copy
+from collections.abc import Callable
 import random
 from dataclasses import dataclass, field
 
@@ -503,6 +504,8 @@ class Http2(Mutator):
 
     name = "http2"
     new_share = 0.5
+    prologue: Callable | None = None  # h2_codec: (rng) -> fdp.Script of actions run before an input's own
+    prologue_share = 0.0
 
     def __init__(self, byte_mutate=None) -> None:
         super().__init__(byte_mutate)
@@ -510,6 +513,8 @@ class Http2(Mutator):
 
     def mutate_capture(self, data: bytes, rng: random.Random) -> tuple[list, bytes] | None:
         if not data.startswith(PREFACE):
+            if self.prologue is not None and rng.random() < self.prologue_share:
+                return ["h2.actions_prologue"], self.prologue(rng).around(data)
             return (["h2.capture_new"], new_capture(rng).raw()) if rng.random() < self.new_share else None
         cap = parse(data)
         kinds = apply_ops(self.ops, cap, rng, "h2")
@@ -530,7 +535,12 @@ class Http2(Mutator):
 
 def codec_pair(byte_mutate=None) -> Http2:
     """h2_codec: most inputs are actions read with FuzzedDataProvider (bytes suit them); a fifth of
-    the mutations of those start a raw capture instead, which the frame operations then grow."""
+    the mutations of those get a prologue of whole actions (a configured pair, often a request:
+    fuzz/mutators/h2_actions.py), a fifth of the rest start a raw capture instead, which the frame
+    operations then grow."""
+    from fuzz.mutators import h2_actions  # lazy: it reads h2_codec's action table
+
     mutator = Http2(byte_mutate)
     mutator.new_share = 0.2
+    mutator.prologue, mutator.prologue_share = h2_actions.prologue, 0.2
     return mutator

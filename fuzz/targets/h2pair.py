@@ -711,10 +711,14 @@ def act_goaway(pair: Pair, fdp) -> None:
     pair.command(side, "goaway")
 
 
+def act_request_data(pair: Pair, fdp) -> None:
+    act_request_body(pair, fdp, False)
+
+
 ACTIONS = [
     act_new_stream,
     act_new_stream,
-    lambda p, f: act_request_body(p, f, False),
+    act_request_data,
     lambda p, f: act_request_body(p, f, True),
     act_response_headers,
     lambda p, f: act_response_body(p, f, False),

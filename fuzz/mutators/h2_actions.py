@@ -1,0 +1,63 @@
+"""h2_codec's action inputs (read with FuzzedDataProvider by fuzz/targets/h2pair.py), given a
+prologue of whole actions, encoded with fuzz/mutators/fdp.py so they run first and the input's own
+actions run after them unchanged.
+
+The prologue is the start the byte mutator almost never builds, because its steps must come in
+order before anything else: one codec made anew with SETTINGS from the configuration's bounds
+(act_settings, only before any byte moved), both SETTINGS frames read and acknowledged, then often
+a request whose body is sent at once, at the frame size limits (LARGE_BODIES) half the time. Envoy's
+codec fuzzer starts from a configured pair the same way; every limit SETTINGS_CHOICES offers
+(concurrency 1-3, windows, frame sizes, header list sizes) is then in force for the rest."""
+
+import random
+
+from fuzz.mutators.fdp import Script
+from fuzz.targets import h2pair
+
+_INDEX = {action: i for i, action in reversed(list(enumerate(h2pair.ACTIONS)))}
+
+
+def _action(script: Script, action) -> None:
+    script.pick(_INDEX[action], len(h2pair.ACTIONS))
+
+
+def settings(script: Script, client: bool, choice: int) -> None:
+    _action(script, h2pair.act_settings)
+    script.boolean(client)
+    script.integer(choice, 0, 255)
+
+
+def drain(script: Script, client: bool, fragments: int) -> None:
+    _action(script, h2pair.act_drain)
+    script.boolean(client)
+    script.boolean(True)  # whole fragments (an even count arrives in one read)
+    script.integer(fragments, 1, 8)
+
+
+def new_stream(script: Script, rng: random.Random, end: bool) -> None:
+    _action(script, h2pair.act_new_stream)
+    for values in (h2pair.METHODS, h2pair.PATHS, h2pair.AUTHORITIES, h2pair.SCHEMES):
+        script.pick(rng.randrange(len(values)), len(values))
+    script.integer(0, 0, 4)  # no extra fields
+    script.boolean(end)
+
+
+def request_data(script: Script, rng: random.Random, large: bool, end: bool) -> None:
+    """Data on the one open stream: a LARGE_BODIES size or a few bytes."""
+    _action(script, h2pair.act_request_data)
+    n = rng.randrange(h2pair._SMALL_BODY + 1, 2049) if large else rng.randrange(17)
+    script.integer(n, 0, 2048)
+    script.raw(rng.randbytes(8 if large else n))
+    script.boolean(end)
+
+
+def prologue(rng: random.Random) -> Script:
+    script = Script()
+    settings(script, client=rng.random() < 0.25, choice=rng.randrange(256))
+    for client in (False, True, False, True):  # each side's SETTINGS, then each side's ACK
+        drain(script, client, 8)
+    if rng.random() < 0.7:
+        new_stream(script, rng, end=False)
+        request_data(script, rng, large=rng.random() < 0.5, end=rng.random() < 0.5)
+        drain(script, True, rng.choice((1, 2, 8)))
+    return script
