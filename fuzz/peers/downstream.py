@@ -92,11 +92,15 @@ class H1Client(Client):
         self._answered += 1
 
     def on_sent(self, data: bytes, now: int) -> None:
+        messages = self.requests.messages
+        before, unfinished = len(messages), bool(messages) and not messages[-1].complete
         self.requests.feed(data, now)
         if self.requests.error is not None:
             self.understood = False
-        if self.requests.messages and not self.sock.inbound:
-            self.requests.messages[-1].read_ms = now  # every byte of it so far went through the proxy now
+        # Every byte of the last request so far went through the proxy now, if these bytes were its
+        # own: not once it was complete (bytes after a `Connection: close` request are nobody's).
+        if messages and not self.sock.inbound and (len(messages) > before or unfinished):
+            messages[-1].read_ms = now
 
     def on_received(self, data: bytes, now: int) -> None:
         eof = self.sock.peer_saw_end and not self._eof_fed

@@ -48,3 +48,14 @@ def test_a_408_after_a_100_continue_is_timed_by_its_own_head():
     s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
     [late] = [ex.response for ex in s.peers.exchanges if ex.response is not None and ex.response.status == 408]
     assert late.interim == [100] and late.final_ms == 1000
+
+
+def test_bytes_after_a_connection_close_request_are_not_its_own():
+    """fuzz run session from an empty corpus (-seed=5001, config-s1-0025): bytes a client sent after a
+    `Connection: close` request (which its parser never reads as a request) were taken as that
+    request's, so its read time moved to when the proxy read them and its 408 looked early."""
+    closing = b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab"
+    actions = [A("send", payload=closing), A("upstream_connect"), A("upstream_read"), A("advance", value=500)]
+    s = run(http(hcm=IDLE), actions + [A("send", payload=b"junk"), A("advance", value=500), A("read")])
+    [ex] = s.peers.exchanges
+    assert ex.request.read_ms == 0 and ex.response.status == 408 and ex.response.final_ms == 1000
