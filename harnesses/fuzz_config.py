@@ -19,5 +19,5 @@ def TestOneInput(data):
 
 
 if __name__ == "__main__":
-    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Setup(sys.argv, TestOneInput, **harness.mutators("config"))
     atheris.Fuzz()

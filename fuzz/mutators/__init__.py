@@ -2,8 +2,10 @@
 
 One module per input format: http1.py (HTTP/1.1 messages), http2.py (HTTP/2 frames and HPACK
 field lists), actions.py (action scripts, through each harness's own decoder and encoder),
-translate.py (http_translate's input modes), listener.py (listener_filter's ClientHello fields); base.py states libFuzzer's contract and the share of
-calls left to libFuzzer's byte mutator.
+translate.py (http_translate's input modes), listener.py (listener_filter's ClientHello fields),
+config.py (config's Bootstrap messages, field by field), h2_actions.py (a prologue of h2_codec
+actions, encoded by fdp.py for FuzzedDataProvider); base.py states libFuzzer's contract and the
+share of calls left to libFuzzer's byte mutator.
 
 A harness opts in with one line:
 
@@ -38,6 +40,7 @@ MUTATORS = {
     "network_filter": "fuzz.mutators.actions:network_filter",
     "http_filter": "fuzz.mutators.actions:http_filter",
     "listener_filter": "fuzz.mutators.listener:listener_filter",
+    "config": "fuzz.mutators.config:config",
 }
 
 

@@ -1,0 +1,64 @@
+"""The config harness's mutator (fuzz/mutators/config.py): inputs stay readable Bootstrap messages,
+edits reach every kind of field, and the shape it exists for (a number inside a string at an edge,
+here a CIDR prefix length past 32 that the field's pattern allows) reaches the harness's oracle: a
+configuration that validates must build."""
+
+import random
+
+import pytest
+
+from fuzz.mutators import config, create
+from fuzz.targets import config as config_target
+from proxy.build import BuildError
+
+
+def _walk(mutator, rounds: int, seed: int = 0):
+    data = b""
+    for i in range(rounds):
+        data = mutator.mutate(data, 16384, seed * 7919 + i)
+        yield data
+
+
+def test_edits_keep_inputs_readable_and_reach_every_operation():
+    mutator = create("config")
+    mutator.bytes_share, mutator.new_share = 0.0, 1.0  # bytes only when an edit changed nothing
+    outputs = list(_walk(mutator, 400))
+    readable = sum(config.parse(out) is not None for out in outputs)
+    assert readable >= 0.95 * len(outputs)
+    applied = {k.split(".", 1)[1] for k in mutator.counts if k.startswith("config.")}
+    assert set(config.OPS) <= applied, applied
+
+
+def _http_rbac_base():
+    """A generated base configuration with an HTTP RBAC policy that sets source prefixes."""
+    for k in range(config.BASES):
+        message = config.parse(bytes([config.PROTO]) + config.generated_config(k))
+        for m, fd in config.slots(message):
+            if m.DESCRIPTOR.name == "HttpRbacPolicy" and fd.name == "source_prefixes" and len(m.source_prefixes):
+                return message, m
+    pytest.fail("no generated base configuration has an HTTP RBAC policy with source prefixes")
+
+
+def test_a_number_inside_a_string_goes_to_an_edge():
+    _, policy = _http_rbac_base()
+    policy = type(policy)(name="p", source_prefixes=["10.0.0.0/8"])
+    op = config.OPS["number_in_string"][1]
+    seen = set()
+    for seed in range(300):
+        trial = type(policy).FromString(policy.SerializeToString())
+        assert op(trial, random.Random(seed))
+        seen.add(trial.source_prefixes[0])
+    assert {"10.0.0.0/33", "10.0.0.0/40", "256.0.0.0/8", "10.0.65536.0/8"} <= seen
+
+
+def test_a_cidr_the_validator_passes_and_the_builder_refuses_is_caught(monkeypatch):
+    """Planted: validation no longer checks CIDRs (the field's pattern allows /40), the builder does."""
+    message, policy = _http_rbac_base()
+    policy.source_prefixes[0] = "10.0.0.0/40"
+    data = bytes([config.PROTO]) + message.SerializeToString()
+    config_target.run(data)  # clean: refused by validation, naming the field
+    from proxy.config import semantic
+
+    monkeypatch.setattr(semantic, "_check_cidr", lambda text, path, out: None)
+    with pytest.raises(BuildError):
+        config_target.run(data)
