@@ -125,6 +125,21 @@ def _blob_ops(tail: int, filters: "_Filters") -> dict:
         blob = generator.from_bytes(rng.randbytes(256)).SerializeToString(deterministic=True)
         return bytes([index]) + _with_blob(head, blob, tail)[1:]
 
+    def config_field(head: bytes, rng, mutator):
+        """One field of the configuration edited through the schema (fuzz/mutators/config.py)."""
+        from fuzz.mutators import config
+
+        names = filters.names()
+        field = filters.message().DESCRIPTOR.fields_by_name[names[head[0] % len(names)]]
+        message = _config_generator(filters.message(), field.name)._class()
+        try:
+            message.ParseFromString(head[3 : len(head) - tail])
+        except Exception:  # noqa: BLE001 - protobuf's DecodeError and friends: bytes, not a message
+            return None
+        if not config.edit(message, rng):
+            return None
+        return _with_blob(head, message.SerializeToString()[:4095], tail)
+
     def mode(head: bytes, rng, mutator):
         i = len(head) - 1 - rng.randrange(tail)
         return head[:i] + bytes([rng.randrange(256)]) + head[i + 1 :]
@@ -133,6 +148,7 @@ def _blob_ops(tail: int, filters: "_Filters") -> dict:
         "filter": (2, _byte_at(0)),
         "config_bytes": (2, config_bytes),
         "config_new": (2, config_new),
+        "config_field": (2, config_field),
         "mode": (2, mode),
     }
 

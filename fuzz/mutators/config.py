@@ -281,6 +281,11 @@ OPS = {
 }
 
 
+def edit(message, rng: random.Random) -> list[str]:
+    """1-3 of the edits above on any message of the schema (a filter's configuration too)."""
+    return apply_ops(OPS, message, rng, "config")
+
+
 class Config(Mutator):
     name = "config"
     new_share = 0.3  # of inputs that are no readable Bootstrap: start from a generated one
@@ -291,7 +296,7 @@ class Config(Mutator):
             if rng.random() >= self.new_share:
                 return None
             return ["config.generated"], bytes([PROTO]) + generated_config(rng.randrange(BASES))
-        kinds = apply_ops(OPS, message, rng, "config")
+        kinds = edit(message, rng)
         return (kinds, bytes([PROTO]) + message.SerializeToString()) if kinds else None
 
     def splice(self, data1, data2, max_size, rng):

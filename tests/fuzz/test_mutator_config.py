@@ -62,3 +62,27 @@ def test_a_cidr_the_validator_passes_and_the_builder_refuses_is_caught(monkeypat
     monkeypatch.setattr(semantic, "_check_cidr", lambda text, path, out: None)
     with pytest.raises(BuildError):
         config_target.run(data)
+
+
+@pytest.mark.parametrize("name", ["http_filter", "network_filter"])
+def test_the_filter_harnesses_edit_their_configuration_field_by_field(name):
+    """network_filter and http_filter carry a filter's configuration as a protobuf blob in their head:
+    the same edits apply there, and the blob stays a readable message of the filter's type."""
+    from fuzz.mutators import actions
+
+    mutator = create(name)
+    mutator.bytes_share = 0.0
+    config_field = mutator.ops["head_config_field"][1]
+    filters = actions._Filters(f"fuzz.targets.{name}", "HttpFilter" if name == "http_filter" else "NetworkFilter")
+    edited = 0
+    data = b""
+    for i in range(300):
+        data = mutator.mutate(data, 8192, i)
+        head, rest = mutator.codec.split(data)
+        state = [head, rest]
+        if config_field(state, random.Random(i)):
+            edited += 1
+            field = filters.message().DESCRIPTOR.fields_by_name[filters.names()[state[0][0] % len(filters.names())]]
+            blob_len = int.from_bytes(state[0][1:3], "big")
+            actions._config_generator(filters.message(), field.name)._class.FromString(state[0][3 : 3 + blob_len])
+    assert edited > 30
