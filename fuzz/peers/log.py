@@ -60,6 +60,13 @@ def _resend(peer, settings: dict, withhold: bool) -> None:
         peer.sock.peer_send(out)
 
 
+def _protocol_bytes(sock, n: int) -> bytes:
+    """The first `n` bytes a client sent after a PROXY header it sent raw (tls_peer.TlsSocket.send_raw):
+    those tell HTTP/1.1 from HTTP/2."""
+    start = getattr(sock, "raw_sent", 0)
+    return bytes(sock.sent[start : start + n])
+
+
 class Peers:
     def __init__(self, dispatcher, network) -> None:
         self.dispatcher = dispatcher
@@ -95,8 +102,8 @@ class Peers:
     def h2_client(self, index: int) -> H2Client | None:
         """The strict HTTP/2 client of connection `index`, made on first use; None when the
         connection already spoke something else."""
-        client = self.clients[index]
-        if client is None and not self._socks[index].sent and http_codec(self._socks[index]) in ("AUTO", "HTTP2"):
+        client, sock = self.clients[index], self._socks[index]
+        if client is None and not _protocol_bytes(sock, 1) and http_codec(sock) in ("AUTO", "HTTP2"):
             client = self.clients[index] = H2Client(self, index, self._socks[index], self.client_settings.get(index))
             client.withhold = index in self.withholding
         return client if isinstance(client, H2Client) else None
@@ -111,12 +118,9 @@ class Peers:
         now = self.now()
         for i, sock in enumerate(self._socks):
             client = self.clients[i]
-            if client is None and sock.sent:
-                if (
-                    is_h2(bytes(sock.sent[: len(PREFACE)]))
-                    or PREFACE.startswith(bytes(sock.sent))
-                    or http_codec(sock) not in ("AUTO", "HTTP1")
-                ):
+            first = _protocol_bytes(sock, len(PREFACE)) if client is None else b""
+            if first:
+                if is_h2(first) or PREFACE.startswith(first) or http_codec(sock) not in ("AUTO", "HTTP1"):
                     continue  # raw bytes that look like HTTP/2, or no HTTP/1.1 server: nothing to judge
                 client = self.clients[i] = H1Client(self, i, sock)
             if client is not None:

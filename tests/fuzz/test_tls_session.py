@@ -312,3 +312,13 @@ def test_a_clients_record_starts_after_the_proxy_header_it_sent_raw():
     client = s.peers.clients[2]
     assert client.exchanges[0].request.method == b"HEAD"  # the garbage after it is not understood
     assert client.exchanges[0].response.status == 404
+
+
+def test_http2_after_a_proxy_header_sent_raw_is_read_as_http2():
+    """fuzz run session from an empty corpus (-seed=7001, config-s1-0009): a client sent a PROXY v2
+    header raw, then HTTP/2's preface and SETTINGS. The peers looked for the preface at the header's
+    place, took the client for HTTP/1.1, and h11 refused the proxy's SETTINGS as a response:
+    peer_h1_response_rejected."""
+    seed = REPO / "corpus" / "session" / "regress-http2-after-a-proxy-header-is-http2"
+    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    assert s.downstream[4].raw_sent and type(s.peers.clients[4]).__name__ == "H2Client"
