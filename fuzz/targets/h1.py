@@ -17,6 +17,9 @@ InvariantViolation when an oracle fails:
   option: RFC 9112 9.3) got no event at all, though the codec refused nothing;
 - h1_roundtrip_mismatch / h1_roundtrip_unsendable: an accepted message, serialised again through the
   opposite codec and parsed once more, is a different message, or cannot be serialised at all.
+- h1_client_reused_after_close: the client codec would send another request on a connection its
+  response ended (RFC 9112 9.3, 9.6: HTTP/1.0, a `close` option, or a body delimited by the close),
+  where the reference says the connection does not persist.
 
 Any other exception escaping the codec is a crash too: input must never raise.
 """
@@ -219,10 +222,13 @@ def settled(events: list) -> tuple[list, dict[int, bytes]]:
     return canonical([ev for ev in events if not (isinstance(ev, Data) and ev.stream_id in dead)]), partial
 
 
-def _check_split(runs: dict[str, tuple[list, bytes]]) -> None:
-    (base_name, (base_events, base_out)), *others = runs.items()
+def _check_split(runs: dict[str, tuple]) -> None:
+    """Runs are (events, bytes written[, anything else the codec decided]), all compared."""
+    (base_name, (base_events, base_out, *base_rest)), *others = runs.items()
     expected, expected_partial = settled(base_events)
-    for name, (events, out) in others:
+    for name, (events, out, *rest) in others:
+        if rest != base_rest:
+            _fail("h1_split_variance", f"{name} decided {rest!r} after the same bytes, {base_name} {base_rest!r}")
         got, partial = settled(events)
         for sid in set(partial) | set(expected_partial):
             a, b = partial.get(sid, b""), expected_partial.get(sid, b"")
@@ -402,15 +408,39 @@ def check_server(data: bytes) -> list:
 
 
 # ---------------------------------------------------------------------------------- client side
-def run_client(chunks: list[bytes], method: bytes) -> tuple[list, bytes]:
-    """A fresh client codec sends one request, then reads chunks and EOF as its response."""
+def run_client(chunks: list[bytes], method: bytes) -> tuple[list, bytes, bool]:
+    """A fresh client codec sends one request, then reads chunks and EOF as its response; also
+    whether it would have sent another request on the connection once the chunks were read."""
     codec = H1ClientCodec()
     codec.send_request_headers(method, b"/", b"upstream", [], end_stream=True)
     codec.data_to_send()
     events: list = []
-    for chunk in chunks + [b""]:
+    for chunk in chunks:
         events += codec.receive_data(chunk)
-    return events, codec.data_to_send()
+    reusable = codec.can_send_request()
+    events += codec.receive_data(b"")
+    return events, codec.data_to_send(), reusable
+
+
+def _keeps_connection(data: bytes, method: bytes) -> bool:
+    """The reference's persistence (RFC 9112 9.3): the bytes are one final response (1xx before it),
+    complete without the connection's close and nothing after it, with no close option, from HTTP/1.1
+    (or HTTP/1.0 with the keep-alive option, which a client may honour)."""
+    ref = reference.parse_responses(data, method, eof=False)
+    if not ref or any(m.state != "complete" for m in ref) or ref[-1].start[1].startswith(b"1"):
+        return False
+    final = ref[-1]
+    tokens = {t.strip().lower() for v in final.values(b"connection") for t in v.split(b",")}
+    return b"close" not in tokens and (final.version == b"HTTP/1.1" or b"keep-alive" in tokens)
+
+
+def _check_reuse(data: bytes, method: bytes, reusable: bool) -> None:
+    if reusable and not _keeps_connection(data, method):
+        _fail(
+            "h1_client_reused_after_close",
+            f"after the response {data[:120]!r} to {method.decode()} the client codec takes another request on "
+            "the connection, which the response ended (RFC 9112 9.6: a client MUST cease sending requests)",
+        )
 
 
 def _serve_response(method: bytes, seen: list[Seen]) -> bytes:
@@ -469,6 +499,7 @@ def check_client(data: bytes) -> list:
     for method in CLIENT_METHODS:
         runs = {name: run_client(chunks, method) for name, chunks in feedings.items()}
         _check_split(runs)
+        _check_reuse(data, method, runs["one_chunk"][2])
         events = runs["one_chunk"][0]
         seen, errors = messages(events)
         ref = reference.parse_responses(data, method, eof=True)

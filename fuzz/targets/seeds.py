@@ -67,6 +67,10 @@ RESPONSES = {
     "early_hints": b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
     "not_modified": b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 99\r\n\r\n',
     "http10_until_close": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nbody until the connection closes",
+    # Responses that end their connection although their body has a length (RFC 9112 9.6, 9.3): an
+    # origin with keep-alive off, and an HTTP/1.0 one; the client must not send another request there.
+    "closing_ok": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    "http10_with_length": b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
     "no_reason": b"HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n",
     "redirect": b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://example.com/\r\nContent-Length: 0\r\n\r\n",
     "truncated": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a part",
@@ -75,6 +79,9 @@ RESPONSES = {
     b"helloHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
     "no_content_chunked": b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     "no_content_zero_length": b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+    # RFC 9110 6.5.1 keeps these out of trailers: a recipient drops them, the response still counts.
+    "trailers_not_allowed": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+    b"Content-Length: 5\r\nSet-Cookie: a=b\r\nConnection: close\r\nX-Sum: 7\r\n\r\n",
 }
 
 

@@ -115,6 +115,20 @@ def test_planted_host_leniency_crashes_the_grammar_oracle(monkeypatch):
         h1.check_server(b"GET / HTTP/1.1\r\nHost: evil.example/@good.example\r\n\r\n")
 
 
+def test_forbidden_response_trailer_fields_are_dropped_not_the_response():
+    events = h1.check_client(CLIENT_SEEDS["trailers_not_allowed"])[0]
+    assert (events[1].data, events[2].headers) == (b"hello", [(b"x-sum", b"7")])
+
+
+def test_planted_refusal_of_forbidden_response_trailers_crashes_the_refusal_oracle(monkeypatch):
+    """The proxy cut a whole response over a content-length trailer (BLACKBOX, third round)."""
+    monkeypatch.setattr(h1_codec, "received_response_trailers", lambda fields: fields)
+    original = _h1_strict.ChunkedScanner.__init__
+    monkeypatch.setattr(_h1_strict.ChunkedScanner, "__init__", lambda self, *a: original(self, *a[:3]))
+    with pytest.raises(InvariantViolation, match="h1_valid_response_refused.*not allowed in trailers"):
+        h1.check_client(CLIENT_SEEDS["trailers_not_allowed"])
+
+
 def test_planted_refusal_of_put_crashes_the_refusal_oracle(monkeypatch):
     original = _h1_strict.parse_request_head
 
@@ -322,3 +336,33 @@ def test_a_codec_that_lets_connection_drop_content_length_is_found(monkeypatch):
     monkeypatch.setattr(headers, "NOT_NOMINATABLE", frozenset({b"te"}))  # the defect: any field may be nominated
     with pytest.raises(InvariantViolation, match="content-length"):
         h1.check_server(NOMINATED_FRAMING)
+
+
+KEEPS = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+ENDS = [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("response", [KEEPS] + ENDS)
+def test_the_reuse_oracle_passes_the_clean_client_codec(response):
+    h1.check_client(response)
+
+
+@pytest.mark.parametrize("response", ENDS)
+def test_planted_reuse_after_a_closing_response_crashes_the_reuse_oracle(monkeypatch, response):
+    """The client codec goes back to idle after a response that ended the connection (h11's MUST_CLOSE
+    read as a finished exchange): the pool would send the next request on a connection the upstream
+    is closing."""
+
+    def reuse_anyway(self):
+        self._phase = h1_codec.UPSTREAM.after(self._phase, h1_codec.Ev.REUSE, self._sid or 0)
+
+    monkeypatch.setattr(h1_codec.H1ClientCodec, "_cycle", reuse_anyway)
+    h1.check_client(KEEPS)  # a response that keeps the connection may be followed by another request
+    with pytest.raises(InvariantViolation) as caught:
+        h1.check_client(response)
+    assert caught.value.name == "h1_client_reused_after_close"
