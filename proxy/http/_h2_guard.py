@@ -42,34 +42,45 @@ class _FrameWalker:
         walk. Returns the offsets where frames (or the preface) ended before the stop, and the result."""
         cuts: list[int] = []
         pos, end = 0, len(data)
-        while pos < end:
+        if self._skip:
+            pos = min(self._skip, end)
+            self._skip -= pos
             if self._skip:
-                take = min(self._skip, end - pos)
-                self._skip -= take
-                pos += take
-                if not self._skip:
-                    cuts.append(pos)
-                continue
-            if self._payload_left:
-                take = min(self._payload_left, end - pos)
-                self._payload_left -= take
-                pos += take
-                if not self._payload_left:
-                    cuts.append(pos)
-                continue
-            frame_start = pos - len(self._header)
-            take = min(9 - len(self._header), end - pos)
-            self._header += data[pos : pos + take]
+                return cuts, None
+            cuts.append(pos)
+        if self._payload_left and pos < end:  # a frame begun in an earlier piece
+            take = min(self._payload_left, end - pos)
+            self._payload_left -= take
             pos += take
-            if len(self._header) < 9:
-                break
-            header, self._header = bytes(self._header), bytearray()
+            if self._payload_left:
+                return cuts, None
+            cuts.append(pos)
+        partial = self._header
+        while pos < end:  # one turn per frame: its header, then as much of its payload as is here
+            if partial:  # a header begun in an earlier piece
+                frame_start = pos - len(partial)
+                take = min(9 - len(partial), end - pos)
+                partial += data[pos : pos + take]
+                pos += take
+                if len(partial) < 9:
+                    return cuts, None
+                header = bytes(partial)
+                partial.clear()
+            elif end - pos >= 9:
+                frame_start, header = pos, bytes(data[pos : pos + 9])
+                pos += 9
+            else:
+                partial += data[pos:end]
+                return cuts, None
             stop = on_header(header, frame_start, pos)
             if stop is not None:
                 return cuts, stop
-            self._payload_left = int.from_bytes(header[:3], "big")
-            if not self._payload_left:
-                cuts.append(pos)
+            length = int.from_bytes(header[:3], "big")
+            if end - pos < length:
+                self._payload_left = length - (end - pos)
+                return cuts, None
+            pos += length
+            cuts.append(pos)
         return cuts, None
 
 
