@@ -159,6 +159,10 @@ def fields_meaning(fields) -> dict:
     for n, v in meaning_fields([(bytes(n).lower(), bytes(v)) for n, v in fields]):
         if n == b"te":
             continue
-        sep = b";" if n == b"cookie" else b","
-        out.setdefault(n, []).extend(e.strip() for e in v.split(sep))
+        if n == b"cookie":  # crumbs; an empty one names no cookie (RFC 6265 4.2.1, RFC 9113 8.2.3)
+            crumbs = [c.strip() for c in v.split(b";") if c.strip()]
+            if crumbs:
+                out.setdefault(n, []).extend(crumbs)
+        else:
+            out.setdefault(n, []).extend(e.strip() for e in v.split(b","))
     return {n: tuple(v) for n, v in out.items()}

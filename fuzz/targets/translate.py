@@ -14,8 +14,10 @@ empty 200 so the connection is reused. The upstream bytes are then parsed again:
   must agree with each other and with the accepted requests;
 - HTTP/2 upstream: by an h2 server connection.
 Every forwarded request must conform (fuzz/peers/judge.py: target, authority, fields, trailers by
-the RFCs), and, for HTTP/1.1 downstream bytes that h11 reads as exactly the requests the proxy
-forwarded, mean what the client sent (fuzz/peers/forwarding_model.py).
+the RFCs), and, for downstream bytes that an independent reader (h11 for HTTP/1.1, an h2 server
+connection for HTTP/2) reads as exactly as many complete requests as the proxy forwarded, mean what
+the client sent (fuzz/peers/forwarding_model.py: the HTTP/2 -> HTTP/1.1 downgrade included, cookie
+crumbs joined by "; " as RFC 9113 8.2.3 says).
 Oracle names: translate_count_mismatch (smuggling: a different number of requests upstream),
 translate_<field>_mismatch (method, target, authority, headers, body, trailers),
 translate_<parser>_rejects (an independent parser refuses what the proxy sent),
@@ -36,6 +38,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.settings
 
 from fuzz.flow_control import check_h2_windows
 from fuzz.oracles import InvariantViolation
@@ -244,9 +247,7 @@ def check_meaning(downstream: Kind, data: bytes, sent: list[Message], parsed: li
     many requests as went upstream, each means what the client sent."""
     for i, req in enumerate(parsed):
         judge.check_forwarded(req, f"{downstream}->upstream request {i + 1}")
-    if downstream != "HTTP1":
-        return
-    sent_by_client = client_requests(data)
+    sent_by_client = client_requests(data) if downstream == "HTTP1" else client_h2_requests(data)
     if sent_by_client is not None and len(sent_by_client) == len(parsed):
         for i, (mine, theirs) in enumerate(zip(sent_by_client, parsed)):
             judge.check_meaning_of(mine, theirs, NO_REWRITES, f"client request {i + 1} -> upstream")
@@ -264,6 +265,53 @@ def client_requests(data: bytes) -> list[Message] | None:
         client.feed(data, 0)
         _last_client = (data, [m for m in client.messages if m.complete] if client.error is None else None)
     return _last_client[1]
+
+
+def client_h2_requests(data: bytes) -> list[Message] | None:
+    """The complete requests an h2 server connection (the library, not the proxy's codec) reads in a
+    client's HTTP/2 bytes, in the order they ended; None when it refuses the bytes. Cookie crumbs stay
+    crumbs; the window is opened as far as it goes, so a client that keeps the proxy's larger SETTINGS
+    reads the same."""
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=False, header_encoding=None, normalize_inbound_headers=False)
+    )
+    conn.local_settings = h2.settings.Settings(
+        client=False,
+        initial_values={
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1,
+            h2.settings.SettingCodes.MAX_FRAME_SIZE: DEFAULT_LIMITS.h2_max_frame_size,
+        },
+    )
+    conn.initiate_connection()
+    conn.increment_flow_control_window(2**31 - 1 - 65535)
+    try:
+        events = conn.receive_data(data)
+    except (h2.exceptions.ProtocolError, ValueError):
+        return None
+    streams: dict[int, Message] = {}
+    done: list[Message] = []
+    for ev in events:
+        if isinstance(ev, h2.events.RequestReceived):
+            block = [(bytes(n), bytes(v)) for n, v in ev.headers]
+            pseudo = {n: v for n, v in block if n.startswith(b":")}
+            host = next((v for n, v in block if n == b"host"), b"")
+            streams[ev.stream_id] = Request(
+                pseudo.get(b":method", b""),
+                pseudo.get(b":path", b""),
+                pseudo.get(b":authority", host),
+                [f for f in block if not f[0].startswith(b":")],
+            )
+        elif isinstance(ev, h2.events.DataReceived) and ev.stream_id in streams:
+            streams[ev.stream_id].body += ev.data
+        elif isinstance(ev, h2.events.TrailersReceived) and ev.stream_id in streams:
+            streams[ev.stream_id].trailers = [(bytes(n), bytes(v)) for n, v in ev.headers]
+        elif isinstance(ev, h2.events.StreamReset):
+            streams.pop(ev.stream_id, None)
+        if getattr(ev, "stream_ended", None) is not None or isinstance(ev, h2.events.StreamEnded):
+            ended = streams.pop(ev.stream_id, None)
+            if ended is not None:
+                done.append(ended)
+    return done
 
 
 def translate(downstream: Kind, upstream: Kind, data: bytes) -> int:

@@ -217,3 +217,34 @@ def test_an_h2_codec_without_the_field_limit_is_caught(monkeypatch):
     monkeypatch.setattr(h2_codec, "_regular_fields", lambda block: 0)  # the old codec: no count at all
     with pytest.raises(InvariantViolation, match="translate_field_limit_exceeded"):
         translate.translate("HTTP2", "HTTP1", raw_h2_request(MANY_FIELDS))
+
+
+def test_an_h2_client_reads_as_many_requests_as_the_proxy_forwarded():
+    """The independent reading of the client's HTTP/2 bytes that the meaning check compares with."""
+    sent = translate.client_h2_requests(H2["h2_several"])
+    assert [r.target for r in sent] == [b"/1", b"/5"]  # stream 3 was reset by its client
+    assert translate.client_h2_requests(H2_PREFACE + b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x") is None  # DATA on 0
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        lambda block, original: [
+            (n, v.replace(b"; ", b", ")) if n == b"cookie" else (n, v) for n, v in original(block)
+        ],
+        lambda block, original: [(n, v) for n, v in original(block) if n != b"accept"],
+        lambda block, original: [(n, v.upper()) if n == b"user-agent" else (n, v) for n, v in original(block)],
+    ],
+    ids=["cookie_crumbs_joined_with_commas", "field_lost_on_downgrade", "value_changed_on_downgrade"],
+)
+def test_planted_meaning_changed_on_h2_to_h1_is_caught(monkeypatch, planted):
+    """RFC 9113 8.2.3: cookie crumbs become one field joined by "; " for HTTP/1.1; any other change of a
+    field on the way down changes what the client asked. The proxy's codec and the upstream's parsers
+    agree with each other here, so only the client's own bytes can tell."""
+    translate.check(H2["h2_cookies"])
+    translate.check(H2["h2_get"])
+    original = h2_codec._block
+    monkeypatch.setattr(h2_codec, "_block", lambda block: planted(block, original))
+    with pytest.raises(InvariantViolation, match="peer_forwarded_headers_changed"):
+        translate.check(H2["h2_cookies"])
+        translate.check(H2["h2_get"])
