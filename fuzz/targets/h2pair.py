@@ -32,6 +32,8 @@ Oracles (InvariantViolation names):
   advertised, by an independent monitor (fuzz/peers/h2_wire.py: windows, frame size, concurrency,
   stream states, header blocks).
 Liveness, once settled (the server answers every request it read whole, all body is consumed):
+- h2_wire_unearned_refused_stream: REFUSED_STREAM on a stream the client opened within the server's
+  advertised SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 5.1.2; fuzz/peers/h2_wire.py);
 - h2_window_not_credited / h2_window_overcredited / h2_window_out_of_range: flow-control accounting
   of both codecs (fuzz/flow_control.py); h2_outbound_stalled: body waits although its window is open;
 - stall_request_without_outcome: a request the client ended saw neither a complete response nor a
@@ -798,6 +800,9 @@ def check_liveness(pair: Pair) -> None:
         or c.codec._draining
     ):
         return
+    # RFC 9113 5.1.2: the server took every stream opened within the SETTINGS_MAX_CONCURRENT_STREAMS
+    # it advertised (h2_wire_unearned_refused_stream, as for sessions' HTTP/2 clients).
+    pair.monitors["server"].check_refusals()
     for sid, sent in c.sent.items():
         got = c.got.get(sid)
         if sent.ended and not sent.reset and (got is None or not (got.ended or got.dead)):
