@@ -5,7 +5,8 @@ actions run after them unchanged.
 The prologue is the start the byte mutator almost never builds, because its steps must come in
 order before anything else: one codec made anew with SETTINGS from the configuration's bounds
 (act_settings, only before any byte moved), both SETTINGS frames read and acknowledged, then often
-a request whose body is sent at once, at the frame size limits (LARGE_BODIES) half the time. Envoy's
+a request whose body is sent at once, at the frame size limits (LARGE_BODIES) half the time; or (a
+quarter) streams opened before the client read the server's SETTINGS. Envoy's
 codec fuzzer starts from a configured pair the same way; every limit SETTINGS_CHOICES offers
 (concurrency 1-3, windows, frame sizes, header list sizes) is then in force for the rest."""
 
@@ -54,6 +55,13 @@ def request_data(script: Script, rng: random.Random, large: bool, end: bool) -> 
 def prologue(rng: random.Random) -> Script:
     script = Script()
     settings(script, client=rng.random() < 0.25, choice=rng.randrange(256))
+    if rng.random() < 0.25:
+        # The client opens streams before it has read the server's SETTINGS (RFC 9113 5.1.2 lets it:
+        # a stream over a limit it has not seen is refused alone), then everything is read.
+        for _ in range(rng.randrange(2, 5)):
+            new_stream(script, rng, end=rng.random() < 0.7)
+        drain(script, True, 8)
+        return script
     for client in (False, True, False, True):  # each side's SETTINGS, then each side's ACK
         drain(script, client, 8)
     if rng.random() < 0.7:

@@ -64,9 +64,15 @@ def test_the_prologue_runs_first_and_the_input_after_it(seed, monkeypatch):
     alone = _actions_run(own, monkeypatch)
     script = h2_actions.prologue(random.Random(seed))
     full = _actions_run(script.around(own), monkeypatch)
-    request = ["act_new_stream", "act_request_data", "act_drain"]
-    head = full[: 5 + 3 * (full[5:8] == request)]
-    assert head[0] == "act_settings" and head[1:5] == ["act_drain"] * 4
+    assert full[0] == "act_settings"
+    if full[1] == "act_new_stream":  # streams opened before the server's SETTINGS were read
+        opened = next(i for i, name in enumerate(full) if name != "act_new_stream" and i) - 1
+        head = full[: 2 + opened]
+        assert 2 <= opened <= 4 and head[-1] == "act_drain"
+    else:
+        request = ["act_new_stream", "act_request_data", "act_drain"]
+        head = full[: 5 + 3 * (full[5:8] == request)]
+        assert head[1:5] == ["act_drain"] * 4
     assert full[len(head)] == alone[0]
 
 
@@ -95,3 +101,29 @@ def test_a_frame_size_advertised_but_not_applied_is_found_from_prologues(monkeyp
         except InvariantViolation as e:
             found.add(e.name)
     assert found == {"h2_connection_error_on_valid_input"}
+
+
+def test_a_stream_over_a_limit_not_yet_seen_ending_the_connection_is_found_from_prologues(monkeypatch):
+    """RFC 9113 5.1.2: a stream over SETTINGS_MAX_CONCURRENT_STREAMS that the client opened before it
+    saw the SETTINGS is refused alone. Planted: h2's own check left on, a connection error."""
+    import h2.settings
+
+    import proxy.http.h2 as codec
+
+    original = codec._H2Codec.__init__
+
+    def h2_checks_the_limit(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if not self.client_side:
+            values = dict(self._conn.local_settings.items())
+            values[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = self.limits.h2_max_concurrent_streams
+            self._conn.local_settings = h2.settings.Settings(client=False, initial_values=values)
+
+    monkeypatch.setattr(codec._H2Codec, "__init__", h2_checks_the_limit)
+    rng, found = random.Random(2), set()
+    for _ in range(300):
+        try:
+            h2pair.check(h2_actions.prologue(rng).around(b""))
+        except InvariantViolation as e:
+            found.add(e.name)
+    assert "h2_connection_error_on_valid_input" in found
