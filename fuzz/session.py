@@ -28,7 +28,7 @@ from . import closing, delivery, held, liveness, oracles, settle, tls_session
 from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
 from .models import breakers, hcm_stats, timeouts
-from .models.idle import check_idle_connections_close
+from .models.idle import check_idle_connections_close, check_request_heads_time_out
 from .models.session_oracle import bootstrap_of
 from .models.retry import UpstreamTimes
 from .models.session_oracle import SessionModel, edge_sources, route_targets
@@ -476,6 +476,7 @@ class Session:
         liveness.check(self)
         delivery.check_responses_delivered(self)  # a response read in full reaches its client
         check_idle_connections_close(self)  # idle HTTP connections end by their idle_timeout
+        check_request_heads_time_out(self)  # a request head still arriving ends by the stream idle timeout
         # Shut everything down: whatever was counted as active must be released.
         for sock in self.downstream:
             sock.peer_reset()

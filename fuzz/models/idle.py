@@ -11,6 +11,15 @@ After a session settled (nothing in flight), every downstream HTTP connection wi
 and an idle timeout must be gone once that much more virtual time has passed: a connection left
 open then is one whose idle timer was never armed again (connections and their memory pile up,
 envoyproxy/envoy#9070). `idle_connection_not_closed`.
+
+A request is active from its first byte in Envoy (its HTTP/1 codec makes the stream at the message's
+start), so a connection whose client has begun a request without an outcome yet (read from the
+client's record, fuzz/peers) is not idle; one whose client sent part of a request head, the stream idle
+timeout (stream_idle_timeout: "the amount of time that the connection manager will allow a stream to
+exist with no upstream or downstream activity", default 5 min) bounds it instead: once that much
+more virtual time has passed it must be gone (a 408 and a close), else a head that never ends holds
+its connection for good (slowloris). `request_head_not_timed_out`. Which heads are still arriving is
+read from what the client sent (fuzz/peers/h1_stream.py, h11), not from the proxy.
 """
 
 from proxy.network.connection import State
@@ -26,6 +35,22 @@ def _grace_left(hcm, now: int) -> int:
     return timer.deadline - now if timer is not None and timer.enabled else 0
 
 
+def _head_arriving(session, sock) -> bool:
+    """The HTTP/1.1 client on `sock` has sent part of a request head and no more (h11's reading)."""
+    client = session.peers.clients[session.downstream.index(sock)]
+    requests = getattr(client, "requests", None)
+    return requests is not None and client.reads_proxy_output and requests.head_arriving
+
+
+def _request_in_flight(session, sock) -> bool:
+    """The client on `sock` has begun a request that has no outcome yet: part of a head, or a request
+    whose bytes may still be on their way into the proxy (a network fault filter's throttle)."""
+    client = session.peers.clients[session.downstream.index(sock)]
+    if client is None:
+        return False
+    return _head_arriving(session, sock) or any(ex.outcome is None for ex in client.exchanges)
+
+
 def check_idle_connections_close(session) -> None:
     from fuzz import liveness, settle
 
@@ -33,7 +58,11 @@ def check_idle_connections_close(session) -> None:
         return [
             (sock, hcm)
             for sock, hcm in liveness.managers(session)
-            if hcm.config.idle_timeout_ms and not hcm.streams and not hcm.closed and sock.conn.state is State.OPEN
+            if hcm.config.idle_timeout_ms
+            and not hcm.streams
+            and not hcm.closed
+            and sock.conn.state is State.OPEN
+            and not _request_in_flight(session, sock)
         ]
 
     idle = idle_now()
@@ -60,5 +89,37 @@ def check_idle_connections_close(session) -> None:
             f"downstream {sock.conn!r} had no active request for {hcm.config.idle_timeout_ms + 1} ms "
             f"({ROUNDS} times over), its idle_timeout_ms is {hcm.config.idle_timeout_ms}, and it is still open",
             expected="closed (downstream_cx_idle_timeout)",
+            observed="open",
+        )
+
+
+def check_request_heads_time_out(session) -> None:
+    from fuzz import liveness, settle
+
+    def arriving():
+        return [
+            (sock, hcm)
+            for sock, hcm in liveness.managers(session)
+            if hcm.config.stream_idle_timeout_ms
+            and not hcm.streams
+            and not hcm.closed
+            and sock.conn.state is State.OPEN
+            and _head_arriving(session, sock)
+        ]
+
+    slow = arriving()
+    if not slow:
+        return
+    session.dispatcher.advance(max(hcm.config.stream_idle_timeout_ms for _, hcm in slow) + 1)
+    session.dispatcher.run_posted()
+    settle.settle(session)
+    for sock, hcm in arriving():
+        raise InvariantViolation(
+            "request_head_not_timed_out",
+            f"downstream {sock.conn!r}: its client sent part of a request head and nothing for "
+            f"{hcm.config.stream_idle_timeout_ms + 1} ms, its stream_idle_timeout_ms is "
+            f"{hcm.config.stream_idle_timeout_ms}, and the connection is still open",
+            judged="proxy/http/conn_manager.py:HttpConnectionManager._watch_request_start",
+            expected="408 and a close (downstream_rq_idle_timeout)",
             observed="open",
         )

@@ -93,6 +93,15 @@ class RequestStream(_Stream):
         except h11.RemoteProtocolError as e:
             self.error = str(e) or type(e).__name__
 
+    @property
+    def head_arriving(self) -> bool:
+        """Bytes of a request whose head is not whole yet were sent (empty lines before a request line
+        do not count, RFC 9112 2.2)."""
+        if self.error is not None or self.done or self.conn.their_state is not h11.IDLE:
+            return False
+        held, _ = self.conn.trailing_data
+        return any(c not in b"\r\n" for c in held[:8])
+
 
 class ResponseStream(_Stream):
     """Responses out of one direction; `expect(method)` once per request they answer, in order.

@@ -79,8 +79,9 @@ _HEXDIGITS = re.compile(rb"[0-9A-Fa-f]+")
 _RFC3986_PATH = re.compile(rb"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)+(?:\?[^#]*)?\Z")
 
 # RFC 9110 6.5.1: fields a sender must not put in trailers, because they are needed before the
-# content is processed. The strict reader notes them (a codec may refuse such a trailer); the
-# peers' judge finds one the proxy forwards. Listed by the reasons the section names, with the RFC that defines each.
+# content is processed. The strict reader notes them in a request (a codec may refuse such a
+# trailer) and leaves them out of a response's trailers (a codec drops them there); the peers'
+# judge finds one the proxy forwards. Listed by the reasons the section names, with the RFC that defines each.
 FORBIDDEN_IN_TRAILERS = frozenset(
     {
         # message framing (RFC 9112 6, RFC 9110 6.4.1, 6.6.2)
@@ -306,6 +307,8 @@ def _chunked(buf: bytes, pos: int, eof: bool, msg: Message) -> int | None:
         if line == b"":
             return pos
         name, value = _field_line(line)
+        if name in FORBIDDEN_IN_TRAILERS and msg.start[0].startswith(b"HTTP/"):
+            continue  # a response's: a recipient may discard it (RFC 9110 6.5.1), and a proxy must not cut the response
         if name in FORBIDDEN_IN_TRAILERS:
             msg.notes.add("field_not_allowed_in_trailers")
         msg.trailers.append((name, value))

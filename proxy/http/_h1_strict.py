@@ -189,10 +189,13 @@ class ChunkedScanner:
     """Walks a chunked body in the raw stream and validates every size line and trailer line.
 
     `scan(buf, pos)` returns how far from pos the bytes are checked; `done` turns True after the
-    last CRLF of the trailer section. Nothing after that is claimed.
+    last CRLF of the trailer section. Nothing after that is claimed. A field RFC 9110 6.5.1 keeps
+    out of trailers is refused in a request; in a response (`response`) it is let through for the
+    codec to drop, as a recipient may (the body before it already went to the client).
     """
 
-    def __init__(self, max_line: int, max_trailer_bytes: int, max_headers: int) -> None:
+    def __init__(self, max_line: int, max_trailer_bytes: int, max_headers: int, response: bool = False) -> None:
+        self._response = response
         self._max_line = max_line
         self._max_trailer_bytes = max_trailer_bytes
         self._max_headers = max_headers
@@ -274,5 +277,5 @@ class ChunkedScanner:
         name, value = _parse_fields([line], self._max_headers)[0]
         if self._trailer_lines > self._max_headers:
             raise FramingError("too many trailer fields", 431)
-        if name in TRAILER_FORBIDDEN:
+        if name in TRAILER_FORBIDDEN and not self._response:  # a response's: dropped by the codec
             raise FramingError(f"{name.decode()!r} is not allowed in trailers (RFC 9110 6.5.1)")

@@ -35,8 +35,9 @@ Sends on a stream the peer or the codec has already reset are silently ignored (
 have seen the reset yet). Headers passed to send functions are protocol-neutral: the codec drops
 connection-specific fields (connection, keep-alive, proxy-connection, transfer-encoding, upgrade)
 and chooses the framing itself; from trailers it also drops the fields RFC 9110 6.5.1 keeps out of
-them (headers.TRAILER_FORBIDDEN). Received trailers holding such a field, or a name that is not a
-lowercase token, make the message malformed (a ProtocolViolation for its stream). A header or trailer
+them (headers.TRAILER_FORBIDDEN). Received trailers with a name that is not a lowercase token make
+the message malformed (a ProtocolViolation for its stream), and so does such a field in a request's
+trailers; in a response's it is dropped (a recipient may discard trailers, RFC 9110 6.5.1). A header or trailer
 section larger than the peer accepts is refused with `HeaderListTooLarge` before anything is sent.
 
 Flow control. Body bytes delivered in `Data` events count against the peer's send window until
@@ -279,6 +280,17 @@ class ServerCodec(_Codec):
         """True when the codec put its own error response (the `status` of the stream's ProtocolViolation)
         in place of whatever the owner sends on stream N: the owner's response never reaches the peer."""
         return False
+
+    @property
+    def request_started(self) -> bool:
+        """Bytes of a request whose head is not whole yet are held. Envoy makes a stream at a request's
+        first byte: the owner treats such a request as one in flight and bounds it with its own timer,
+        then calls time_out_request, which answers it (HTTP/1.1: a 408 and a close). HTTP/2 header
+        blocks are taken whole: never."""
+        return False
+
+    def time_out_request(self) -> None:
+        """The owner's timer ran out on the request whose head is still arriving (request_started)."""
 
 
 class ClientCodec(_Codec):

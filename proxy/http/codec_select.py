@@ -97,6 +97,15 @@ class AutoServerCodec(ServerCodec):
     def answered_itself(self, stream_id):
         return self._inner is not None and self._inner.answered_itself(stream_id)
 
+    @property
+    def request_started(self) -> bool:
+        # Bytes held while sniffing are a prefix of the HTTP/2 preface, never a request's.
+        return self._inner is not None and self._inner.request_started
+
+    def time_out_request(self) -> None:
+        if self._inner is not None:
+            self._inner.time_out_request()
+
     def send_data(self, stream_id, data, end_stream=False):
         self._need_inner().send_data(stream_id, data, end_stream)
 

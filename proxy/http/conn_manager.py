@@ -32,6 +32,8 @@ Per stream
     downstream_rq_<N>xx). One access log record per stream when configured.
 Per connection
   * idle_timeout_ms: a connection without streams that long is closed (after a GOAWAY on HTTP/2);
+    an HTTP/1.1 request head still arriving counts as a stream, bounded by stream_idle_timeout_ms
+    from its first byte (408 and a close), as Envoy's stream exists from that byte;
   * codec counters (protocol errors, HTTP/2 flood defences) are exported as `http.<counter>`.
 
 Every counter goes to `http.` and, with a stat_prefix, also to `http.<stat_prefix>.`.
@@ -439,6 +441,8 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         self._going_away = False  # a GOAWAY (or last response) went out: close once nothing is left
         self._held_timer: Timer | None = None  # bounds the wait for output the client's window holds
         self._held = 0
+        self._head_timer: Timer | None = None  # bounds a request head still arriving (stream idle timeout)
+        self._head_pending = False  # such a head holds the connection's idle timer off
 
     # -- network filter -----------------------------------------------------------------------------------
     def initialize_read_filter_callbacks(self, callbacks) -> None:
@@ -492,6 +496,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             self._pumping = False
         self.flush()
         self._check_slow_clients()
+        self._watch_request_start()
 
     def after_send(self) -> None:
         """After a codec command: a freed pipelining slot may release parsed requests."""
@@ -541,8 +546,9 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             self.stats.inc("downstream_rq_protocol_error")
             stream.peer_gone(f"protocol error: {ev.reason}", "DPE")
 
-    def _log_codec_reply(self, ev: ProtocolViolation) -> None:
-        """The codec's own error reply goes into the access log as Envoy's does (status, flag DPE):
+    def _log_codec_reply(self, ev: ProtocolViolation, flag: str = "DPE") -> None:
+        """The codec's own error reply goes into the access log as Envoy's does (status, flag DPE; SI
+        for a request head that timed out):
         hostile requests the codec refuses (smuggling attempts included) must leave a trace. A stream
         it belongs to logs it when it ends; a request refused before it had one gets a record here."""
         stream = self.streams.get(ev.stream_id) if ev.stream_id is not None else None
@@ -562,7 +568,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             duration_ms=0,
             upstream_host="",
             cluster="",
-            flags=["DPE"],
+            flags=[flag],
             remote_address=self.conn.remote_address,
             route="",
             end="local_reply",
@@ -640,6 +646,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             self._idle_timer.enable(self.config.idle_timeout_ms)
         if not self.streams and self._going_away and self.conn.is_open and self._buffered_outbound():
             self._watch_held_output()
+        self._watch_request_start()
 
     # -- output ------------------------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -725,7 +732,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             return
         self.closed = True
         self.ctx.drain_callbacks.discard(self._on_drain)
-        for timer in (self._idle_timer, self._held_timer):
+        for timer in (self._idle_timer, self._held_timer, self._head_timer):
             if timer is not None:
                 timer.disable()
         for stream in list(self.streams.values()):
@@ -746,6 +753,40 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         if self.streams or self.closed:
             return
         self._go_away("downstream_cx_idle_timeout")
+
+    def _watch_request_start(self) -> None:
+        """A request whose head is still arriving, with no stream active, is a request in flight, as
+        in Envoy (whose HTTP/1 codec makes the stream at the request's first byte): the connection's
+        idle timeout does not cut it, and the stream idle timeout bounds it from its first byte (a
+        408 and a close, http.downstream_rq_idle_timeout). Before, a head trickled slower than
+        idle_timeout_ms was cut, and with idle_timeout_ms 0 (the default) a head that never ended
+        held its connection with no timer at all (slowloris)."""
+        if self.closed or self.streams or not self.codec.request_started:
+            if self._head_pending:
+                self._head_pending = False
+                if self._head_timer is not None:
+                    self._head_timer.disable()
+                if not self.streams and not self.closed and self._idle_timer is not None:
+                    self._idle_timer.enable(self.config.idle_timeout_ms)  # the head went without a stream
+            return
+        if self._head_pending:
+            return  # its timer runs from the head's first byte
+        self._head_pending = True
+        if self._idle_timer is not None:
+            self._idle_timer.disable()
+        if self.config.stream_idle_timeout_ms:
+            if self._head_timer is None:
+                self._head_timer = self.ctx.dispatcher.create_timer(self._on_head_timeout)
+            self._head_timer.enable(self.config.stream_idle_timeout_ms)
+
+    def _on_head_timeout(self) -> None:
+        if self.closed or self.streams or not self.codec.request_started:
+            return
+        self.stats.inc("downstream_rq_idle_timeout")
+        self.codec.time_out_request()
+        self.count_response(408)
+        self._log_codec_reply(ProtocolViolation("request head timed out", status=408), "SI")
+        self.flush()
 
     def _go_away(self, stat: str) -> None:
         """Ask the client to go away; close now unless streams are still in flight."""

@@ -58,7 +58,14 @@ from proxy.http.codec import (
     Trailers,
     violation_code,
 )
-from proxy.http.headers import is_field_value, is_target, is_token, sendable_trailers, strip_hop_by_hop
+from proxy.http.headers import (
+    is_field_value,
+    is_target,
+    is_token,
+    received_response_trailers,
+    sendable_trailers,
+    strip_hop_by_hop,
+)
 
 _NO_BODY_STATUSES = (204, 304)
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
@@ -111,9 +118,9 @@ def _split_target(target: bytes, host: bytes) -> tuple[bytes, bytes, bytes]:
 class _BodyReader:
     """Hands h11 the body bytes the strict layer has checked: content-length, chunked or until close."""
 
-    def __init__(self, head, limits: CodecLimits, until_close: bool) -> None:
+    def __init__(self, head, limits: CodecLimits, until_close: bool, response: bool = False) -> None:
         self.scanner = (
-            ChunkedScanner(limits.max_chunk_line_bytes, limits.max_header_bytes, limits.max_headers)
+            ChunkedScanner(limits.max_chunk_line_bytes, limits.max_header_bytes, limits.max_headers, response)
             if head.chunked
             else None
         )
@@ -150,6 +157,17 @@ def _drain_body(conn: h11.Connection, stream_id: int) -> tuple[list[Event], bool
         else:
             data = b"".join(chunks)
             return ([Data(stream_id, data, False)] if data else []), False
+
+
+def _without_forbidden_trailers(events: list[Event]) -> list[Event]:
+    """A response's trailers as headers.received_response_trailers keeps them (dropped, not refused)."""
+    if not events or not isinstance(events[-1], Trailers):
+        return events
+    last = events[-1]
+    kept = received_response_trailers(last.headers)
+    if len(kept) == len(last.headers):
+        return events
+    return events[:-1] + [Trailers(last.stream_id, kept) if kept else Data(last.stream_id, b"", True)]
 
 
 # ================================================================================== server side
@@ -353,13 +371,8 @@ class H1ServerCodec(_Input, ServerCodec):
         ex = self._reading
         self._reading = None
         self._body = None
-        error_ops: list[Operation] = [SendHead(status, [(b"content-length", b"0")], True)]
         if ex is None:
-            ex = _Exchange(self._next_id, b"GET", b"1.1", keep_alive=False, request=Request.REJECTED)
-            self._next_id += 1
-            ex.ops = error_ops
-            self._order.append(ex)
-            self._flush()
+            self._reply_and_close(status)
             return ProtocolViolation(
                 reason, status=status, stream_id=None, earlier_streams_live=len(self._order) > 1, code=h1_code
             )
@@ -367,7 +380,7 @@ class H1ServerCodec(_Input, ServerCodec):
         ex.keep_alive = False
         answered = ex.wire is Response.IDLE
         if answered:
-            ex.ops = error_ops
+            ex.ops = [SendHead(status, [(b"content-length", b"0")], True)]
             self._answered.add(ex.stream_id)
         elif ex.wire is not Response.DONE:
             self._close_now()  # half a response is on the wire: cutting the connection is all that's left
@@ -376,6 +389,27 @@ class H1ServerCodec(_Input, ServerCodec):
 
     def answered_itself(self, stream_id: int) -> bool:
         return stream_id in self._answered
+
+    @property
+    def request_started(self) -> bool:
+        """Bytes of a request whose head has not arrived whole are held (empty lines before a
+        request line do not count, RFC 9112 2.2)."""
+        return not self._input_done and self._body is None and any(c not in b"\r\n" for c in self._in[:8])
+
+    def time_out_request(self) -> None:
+        """Answer the request whose head is still arriving with a 408 in its place and close."""
+        if self.request_started:
+            self._reply_and_close(408)
+
+    def _reply_and_close(self, status: int) -> None:
+        """Stop reading and put an error response with no request of its own in line, then close."""
+        self._input_done = True
+        self._in.clear()
+        ex = _Exchange(self._next_id, b"GET", b"1.1", keep_alive=False, request=Request.REJECTED)
+        self._next_id += 1
+        ex.ops = [SendHead(status, [(b"content-length", b"0")], True)]
+        self._order.append(ex)
+        self._flush()
 
     # ------------------------------------------------------------------------------ output side
     def _lookup(self, stream_id: int) -> _Exchange | None:
@@ -795,7 +829,7 @@ class H1ClientCodec(_Input, ClientCodec):
             self._response_complete()
             return True
         events.append(ResponseHeaders(sid, status, fields, False, http_version=head.start[0][5:]))
-        self._body = _BodyReader(head, self.limits, until_close=True)
+        self._body = _BodyReader(head, self.limits, until_close=True, response=True)
         self._phase = UPSTREAM.after(self._phase, Ev.HEADERS, sid)
         return True
 
@@ -807,7 +841,7 @@ class H1ClientCodec(_Input, ClientCodec):
         parser, sid = self._in_flight()
         parser.receive_data(piece)
         got, ended = _drain_body(parser, sid)
-        events.extend(got)
+        events.extend(_without_forbidden_trailers(got))
         if ended:
             self._response_complete()
         return True

@@ -61,6 +61,7 @@ from proxy.http.headers import (
     check_h2_request_for_downgrade,
     header_list_size,
     is_token,
+    received_response_trailers,
     sendable_trailers,
     strip_hop_by_hop,
     trailer_problem,
@@ -275,6 +276,8 @@ class _H2Codec:
             st = self._streams.get(ev.stream_id)
             if st is not None:
                 block = _block(ev.headers)
+                if self.client_side:  # a response's: dropped, not refused (headers.received_response_trailers)
+                    block = received_response_trailers(block)
                 problem = trailer_problem(block)  # h2 checks trailers less than headers
                 if problem is None and len(block) > self.limits.max_headers:  # as HTTP/1.1's codec
                     problem = f"more than {self.limits.max_headers} trailer fields"
@@ -286,7 +289,7 @@ class _H2Codec:
                     self._malformed(ev.stream_id, problem, events)
                     return
                 st.receive = RECEIVE.after(st.receive, Ev.END_STREAM, ev.stream_id)
-                events.append(Trailers(ev.stream_id, block))
+                events.append(Trailers(ev.stream_id, block) if block else Data(ev.stream_id, b"", True))
                 self._maybe_forget(ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
             if any(ev is m for m in merged):

@@ -23,7 +23,8 @@ PRI_IS_THE_PREFACE = "PRI is the HTTP/2 connection preface's method, never a req
 # RFC 9110 6.5.1: fields a trailer section cannot carry, as their evaluation is needed before the
 # content: message framing, routing, request modifiers (controls and conditionals), authentication
 # (and cookies), response control data, and how to process the content. Every codec refuses a
-# message whose trailers hold one and drops them from trailers it sends.
+# request whose trailers hold one, drops them from a response's (received_response_trailers) and
+# from trailers it sends.
 TRAILER_FORBIDDEN = frozenset(
     {
         b"content-length",
@@ -325,6 +326,15 @@ def trailer_problem(fields: Headers) -> str | None:
         if name in TRAILER_FORBIDDEN or name in CONNECTION_SPECIFIC:
             return f"{name.decode()!r} is not allowed in trailers"
     return None
+
+
+def received_response_trailers(fields: Headers) -> Headers:
+    """A response's trailers as the codecs deliver them: without the fields RFC 9110 6.5.1 keeps out
+    of trailers and connection-specific ones, dropped where a request's would be refused. A recipient
+    may discard trailers (6.5.1), and the body before them already went on to the client: Envoy
+    delivers such a response (its HTTP/1 codec drops trailers by default), where refusing the
+    trailers cut the whole response."""
+    return [(n, v) for n, v in fields if n.lower() not in TRAILER_FORBIDDEN and n.lower() not in CONNECTION_SPECIFIC]
 
 
 def sendable_trailers(fields: Headers) -> Headers:

@@ -32,6 +32,11 @@ SCRIPTS: dict[bytes, tuple[bytes, bool]] = {
     ),
     b"/204-chunked": (b"HTTP/1.1 204 No Content\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", False),
     b"/204-zero": (b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n", False),
+    # RFC 9110 6.5.1 keeps content-length out of trailers; a recipient may discard such a field.
+    b"/trailer-forbidden": (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\ncontent-length: 5\r\nx-sum: 7\r\n\r\n",
+        False,
+    ),
 }
 
 
@@ -192,3 +197,23 @@ def test_curl_offering_h2c_keeps_its_connection_for_the_next_request(proxy):
         timeout=20,
     )
     assert done.returncode == 0 and done.stdout == b"ok connects=1\nok connects=0\n", done
+
+
+@needs_curl
+@pytest.mark.parametrize("flag", ["--http1.1", "--http2-prior-knowledge"])
+def test_a_forbidden_trailer_field_from_the_upstream_is_dropped_not_the_response(proxy, flag):
+    """An upstream put content-length in its trailers. The proxy refused the whole response: an
+    HTTP/1.1 client got a head and a close (curl exit 18), an HTTP/2 client RST_STREAM (exit 92), and
+    "hello" never arrived. Envoy delivers it (its HTTP/1 codec drops trailers by default); now the
+    field alone is dropped (RFC 9110 6.5.1: a recipient may discard trailer fields)."""
+    done = _curl(flag, proxy, "/trailer-forbidden")
+    assert (done.returncode, done.stdout) == (0, b"hello"), done
+
+
+def test_the_other_trailer_fields_still_reach_an_http1_client(proxy):
+    with socket.create_connection(proxy, timeout=10) as s:
+        s.sendall(b"GET /trailer-forbidden HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    assert answer.endswith(b"\r\n5\r\nhello\r\n0\r\nx-sum: 7\r\n\r\n"), answer

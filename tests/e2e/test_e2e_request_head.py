@@ -1,0 +1,70 @@
+"""A request head that arrives slowly, through the running proxy (`python -m proxy`, raw sockets on
+127.0.0.1). Envoy's HTTP/1 codec makes the stream at the request's first byte, so a head still
+arriving is a request in flight: the connection's idle_timeout does not cut it, and the stream idle
+timeout bounds it. The proxy made the stream only once the head was whole: a slow head was cut by
+idle_timeout_ms, and with idle_timeout_ms 0 (the default) a head that never ended held its
+connection with no timer at all (slowloris)."""
+
+import threading
+import time
+
+import pytest
+
+from conftest import LOOPBACK, connect, recv_all
+from tests.e2e.test_e2e_resources import _config, _Handler, _stats, _Upstream
+
+
+@pytest.fixture
+def start(proxy_process, tmp_path):
+    server = _Upstream((LOOPBACK, 0), _Handler)
+    server.big_started = threading.Semaphore(0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def start(hcm_extra: str):
+        path = tmp_path / "proxy.yaml"
+        path.write_text(_config(server.server_address[1], hcm_extra=hcm_extra))
+        proc = proxy_process(path)
+        proc.wait_ready()
+        return proc
+
+    yield start
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_head_sent_slower_than_the_idle_timeout_is_answered(start):
+    """idle_timeout_ms 200: the head comes in four pieces 300 ms apart (the stream idle timeout, 5 min,
+    is what bounds it). Before, the idle timer closed the connection after the first piece."""
+    proxy = start("\n              idle_timeout_ms: 200")
+    head = b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with connect(proxy.listener_address("http_in")) as s:
+        for i in range(0, len(head), 13):
+            if i:
+                time.sleep(0.3)
+            s.sendall(head[i : i + 13])
+        answer = recv_all(s)
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"\r\n\r\nok"), answer
+    assert not _stats(proxy).get("http.downstream_cx_idle_timeout")
+
+
+def test_a_head_that_never_ends_gets_408_at_the_stream_idle_timeout(start):
+    """No idle_timeout_ms (the default); stream_idle_timeout_ms 300. Before, the connection stayed
+    open with its half head for good (recv_all ran into the socket's 10 s timeout)."""
+    proxy = start("\n              stream_idle_timeout_ms: 300")
+    with connect(proxy.listener_address("http_in")) as s:
+        s.sendall(b"GET /never HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        answer = recv_all(s)
+    assert answer == b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", answer
+    stats = _stats(proxy)
+    assert (stats.get("http.downstream_rq_idle_timeout"), stats.get("http.downstream_rq_408")) == (1, 1)
+    assert not stats.get("http.downstream_cx_active")
+
+
+def test_empty_lines_before_a_request_are_not_a_request(start):
+    """RFC 9112 2.2: CRLFs before a request line are ignored, so they do not start a request: the
+    connection idle timeout (200 ms) still closes a connection that sent only them, without a 408."""
+    proxy = start("\n              idle_timeout_ms: 200\n              stream_idle_timeout_ms: 60000")
+    with connect(proxy.listener_address("http_in")) as s:
+        s.sendall(b"\r\n\r\n")
+        assert recv_all(s) == b""
+    assert _stats(proxy).get("http.downstream_cx_idle_timeout") == 1

@@ -1,0 +1,41 @@
+"""fuzz/models/idle.py on a request head still arriving: it is a request in flight (Envoy makes the
+stream at its first byte), so the connection's idle timeout does not cut it and the stream idle
+timeout ends it (408, close). Shown on the real proxy and on the planted bug (the proxy's defect
+before this: no timer watches a partial head, `request_head_not_timed_out`)."""
+
+from fuzz.session import Action as A
+from tests.fuzz.test_liveness import fails, http, response, run
+
+PARTIAL = [A("send", payload=b"GET /slow HTTP/1.1\r\nHost: h\r\nX-Slow: ")]
+STREAM_IDLE = "stream_idle_timeout_ms: 1000"
+BOTH = "idle_timeout_ms: 100\n        stream_idle_timeout_ms: 1000"
+
+
+def test_a_head_that_never_ends_gets_408_at_the_stream_idle_timeout():
+    s = run(http(hcm=STREAM_IDLE), PARTIAL + [A("advance", value=1000), A("read")])
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 408 ")
+    assert s.ctx.stats.counters["http.downstream_rq_idle_timeout"] == 1
+
+
+def test_a_head_slower_than_the_idle_timeout_is_not_cut():
+    rest = [A("advance", value=90), A("advance", value=90), A("send", payload=b"1\r\n\r\n"), A("upstream_connect")]
+    s = run(
+        http(hcm=BOTH), PARTIAL + rest + [A("upstream_read"), A("upstream_send", payload=response(b"ok")), A("read")]
+    )
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 200 ")  # the idle timer (100 ms) cut it before
+
+
+def test_a_partial_head_nothing_times_out_is_found(monkeypatch):
+    from proxy.http.conn_manager import HttpConnectionManager
+
+    monkeypatch.setattr(HttpConnectionManager, "_watch_request_start", lambda self: None)  # the defect
+    err = fails("request_head_not_timed_out", http(hcm=STREAM_IDLE), PARTIAL)
+    assert "stream_idle_timeout_ms is 1000" in err.detail
+
+
+def test_a_partial_head_is_not_an_idle_connection():
+    """The idle model runs time on for connections with no stream; one with a head arriving is left
+    to the stream idle timeout (1000 ms, ten idle timeouts): no idle_connection_not_closed."""
+    s = run(http(hcm=BOTH), PARTIAL + [A("advance", value=500)])
+    assert "http.downstream_cx_idle_timeout" not in s.ctx.stats.counters
+    assert s.ctx.stats.counters["http.downstream_rq_idle_timeout"] == 1
