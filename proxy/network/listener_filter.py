@@ -156,7 +156,10 @@ class ListenerFilterStage(TransportSocket, ListenerFilterCallbacks, ConnectionCa
             self._finish()
 
     def _feed(self, f):
-        return f.on_data(bytes(self.held[: f.max_read_bytes]))
+        # One copy of what the filter may read, not two (a bytearray slice, then bytes of it): every
+        # read hands a filter all it has seen, so a peer trickling 64 KiB a byte a read costs
+        # n^2/2 bytes of copying; halved here, the per-read cost stays (Envoy peeks the same way).
+        return f.on_data(bytes(memoryview(self.held)[: f.max_read_bytes]))
 
     def _on_timeout(self) -> None:
         if self.finished or not self.connection.is_open:
