@@ -156,10 +156,12 @@ def h2_request(seed: bytes, sock) -> bytes:
             (b":authority", authority),
         ]
         headers += [(b"x-fuzz-id", rid) for rid in [_request_id(sock)] if rid is not None] + extra
+        pad = PADS[_byte(seed, 3) // 40]  # byte 3 mod 40 is the body's length, the rest its padding
         if _byte(seed, 4) & LARGE_UPLOAD_BITS == LARGE_UPLOAD_BITS:
             body = _large(seed[6:], 2048 << (_byte(seed, 3) % LARGE_UPLOAD_STEPS))
             # What the proxy's windows let go now (the stream's is its initial window: it opens next).
             body = body[: min(client.outbound_flow_control_window, client.remote_settings.initial_window_size)]
+            pad = 0
         if _byte(seed, 4) & 1:
             headers.append((b"content-length", b"%d" % (len(body) + (_byte(seed, 4) >> 4) % 3)))
         # Bit 6 of byte 4: a streaming upload, the request stays open (h2_control continues it).
@@ -170,7 +172,10 @@ def h2_request(seed: bytes, sock) -> bytes:
         step = client.max_outbound_frame_size
         for at in range(0, len(body), step):
             client.send_data(
-                stream_id, body[at : at + step], end_stream=not trailers and not streaming and at + step >= len(body)
+                stream_id,
+                body[at : at + step],
+                end_stream=not trailers and not streaming and at + step >= len(body),
+                pad_length=pad or None,
             )
         if trailers:
             client.send_headers(stream_id, trailers, end_stream=True)
@@ -182,6 +187,9 @@ def h2_request(seed: bytes, sock) -> bytes:
 
 
 STREAMING_BIT = 0x40
+# DATA padding of an upload (RFC 9113 6.1: 0-255 bytes, flow controlled like the data and credited back
+# by the receiver): most uploads unpadded, some a little, some the most a frame may carry.
+PADS = (0, 0, 0, 7, 64, 200, 255)
 
 
 def h2_control(seed: bytes, sock) -> bytes:
@@ -204,7 +212,12 @@ def h2_control(seed: bytes, sock) -> bytes:
                 if sid % 2 and st.open and not st.state_machine.state.name.startswith(("HALF_CLOSED_LOCAL", "CLOSED"))
             ]
             if sending:
-                client.send_data(max(sending), seed[2 : 2 + _byte(seed, 1) % 41], end_stream=bool(_byte(seed, 0) & 4))
+                client.send_data(
+                    max(sending),
+                    seed[2 : 2 + _byte(seed, 1) % 41],
+                    end_stream=bool(_byte(seed, 0) & 4),
+                    pad_length=PADS[(_byte(seed, 0) >> 3) % len(PADS)] or None,
+                )
     except (h2.exceptions.H2Error, ValueError):
         pass
     return client.data_to_send()

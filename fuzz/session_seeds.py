@@ -254,6 +254,22 @@ HTTP = {
         A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
         A("read"),
     ],
+    # HTTP/2 uploads in padded DATA frames (RFC 9113 6.1; fuzz/payloads.py PADS): 13 bytes padded with
+    # 200 (byte 3 = 213), then a streamed one whose last frame carries 200 bytes of padding (h2_control
+    # byte 0 = 0x2F). Padding is flow controlled: the proxy credits it back as it does the data.
+    "h2_padded_upload": [
+        A("send_http", value=3, payload=b"\x01\x00\x00\xd5\x00\x00" + b"P" * 13),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+        A("send_http", value=3, payload=b"\x01\x00\x00\x03\x40\x00abc"),
+        A("upstream_read"),
+        A("send_http", value=4, payload=b"\x2f\x04tail"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+        A("read"),
+    ],
     # A client opens with a zero window and withholds credit (settings 0x1C), reads the response head
     # while its body waits in the proxy, then raises INITIAL_WINDOW_SIZE by SETTINGS (0x14: 65535, credit
     # given): RFC 9113 6.9.2, the window of every open stream grows and the body must go on without a

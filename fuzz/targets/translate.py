@@ -308,7 +308,7 @@ def client_h2_requests(data: bytes) -> list[Message] | None:
         elif isinstance(ev, h2.events.StreamReset):
             streams.pop(ev.stream_id, None)
         if getattr(ev, "stream_ended", None) is not None or isinstance(ev, h2.events.StreamEnded):
-            ended = streams.pop(ev.stream_id, None)
+            ended = streams.pop(getattr(ev, "stream_id", 0), None)
             if ended is not None:
                 done.append(ended)
     return done
