@@ -28,6 +28,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     (model_retry_attempts, fuzz.models.retry);
   - every final response head a client read is in its connection manager's access log with that
     status (model_access_log_status, fuzz.models.access_log).
+Per cluster, at the end: a ROUND_ROBIN cluster's new connections go to its hosts in turn
+(model_round_robin_order, fuzz.models.lb).
 """
 
 from typing import Any, NamedTuple
@@ -39,7 +41,7 @@ from proxy.network.connection import Connection
 from fuzz.oracles import InvariantViolation
 from fuzz.targets.route_reference import Request
 
-from . import access_log, chains, paths, rbac, ratelimit, retry, routing, stats
+from . import access_log, chains, lb, paths, rbac, ratelimit, retry, routing, stats
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -321,6 +323,7 @@ class SessionModel:
         self._check_status_counters(exchanges)
         logged = lambda d: self.hcm.get(d) is not None and self.hcm[d].HasField("access_log")  # noqa: E731
         access_log.check(self.access_log, access_log.heads_read(exchanges, logged))
+        lb.check_round_robin(bootstrap_of(self.session.built), (c.remote_address for c in self.session.network.opened))
 
     def _check_status_counters(self, exchanges) -> None:
         """HTTP connection manager docs, Statistics: downstream_rq_1xx .. 5xx count the responses by
