@@ -8,6 +8,12 @@ real names' shapes where a byte mutation rarely lands one: a name byte replaced 
 character, a fresh name from real shapes (upper case, trailing dot, wildcard, IDN, at the length
 limits), an ALPN name replaced or added. Inputs in raw mode are turned into field mode (keeping
 the head: filters, read size, cuts). The byte mutator keeps its share for everything else.
+
+A PROXY v2 header in a raw input (HAProxy's spec 2.2) gets its version/command and
+family/transport bytes set to each value the spec names (LOCAL, PROXY, unknown commands; UNSPEC,
+INET, INET6, UNIX over each transport), with the address block grown to the family's size: what
+the reader must do differs per pair (LOCAL discards any block, UNSPEC keeps the real endpoints, UNIX
+is refused), and a byte mutation rarely changes a nibble while keeping the length consistent.
 """
 
 import random
@@ -113,7 +119,33 @@ def _records(f: Fields, rng: random.Random) -> bool:
     return True
 
 
+PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+VERSION_COMMANDS = (0x20, 0x21, 0x20, 0x21, 0x22, 0x2F, 0x11, 0x31)  # LOCAL and PROXY twice as often
+FAMILIES = (0x00, 0x01, 0x02, 0x10, 0x11, 0x12, 0x20, 0x21, 0x22, 0x31, 0x41, 0x13)
+ADDRESS_SIZES = {1: 12, 2: 36, 3: 216}  # INET, INET6, UNIX address blocks
+
+
+def proxy_v2_fields(data: bytes, rng: random.Random) -> bytes | None:
+    """The first PROXY v2 header in `data` with its command or its family/transport set anew (see the
+    module docstring); None when there is none."""
+    at = data.find(PROXY_V2_SIGNATURE)
+    if at < 0 or len(data) < at + 16:
+        return None
+    out = bytearray(data)
+    if rng.random() < 0.5:
+        out[at + 12] = rng.choice(VERSION_COMMANDS)
+        return bytes(out)
+    family = out[at + 13] = rng.choice(FAMILIES)
+    length = int.from_bytes(out[at + 14 : at + 16], "big")
+    need = ADDRESS_SIZES.get(family >> 4, 0)
+    if length < need:  # room for the family's addresses, as a sender of that family writes them
+        out[at + 16 + length : at + 16 + length] = bytes(rng.randrange(256) for _ in range(need - length))
+        out[at + 14 : at + 16] = need.to_bytes(2, "big")
+    return bytes(out)
+
+
 RAW_TO_FIELDS = 0.2  # share of raw inputs' structured calls that start a ClientHello in field mode
+RAW_PROXY_V2 = 0.5  # share of raw inputs with a PROXY v2 header whose structured call rewrites it
 OPS = {
     "sni_edge_char": (4, _edge_char),
     "sni_insert_char": (2, _insert_char),
@@ -129,8 +161,11 @@ class ClientHelloFields(Mutator):
 
     def structured(self, data: bytes, max_size: int, rng: random.Random):
         raw = not (len(data) > 1 and data[1] & FIELDS_MODE)
+        if raw and PROXY_V2_SIGNATURE in data and rng.random() < RAW_PROXY_V2:
+            out = proxy_v2_fields(data, rng)
+            return (["proxy.v2_fields"], out[:max_size]) if out else None
         if raw and rng.random() >= RAW_TO_FIELDS:
-            return None  # a PROXY header, a request line, a real ClientHello: the byte mutator's
+            return None  # a PROXY v1 header, a request line, a real ClientHello: the byte mutator's
         f = Fields(data)
         kinds = apply_ops(OPS, f, rng, "hello")
         if raw:

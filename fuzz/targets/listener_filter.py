@@ -272,6 +272,7 @@ def write_seeds(out) -> int:
         "v2-inet-tlvs": v2(1, 0x11, v4 + b"\x02\x00\x05a.com" + b"\x20\x00\x01\x01"),
         "v2-inet6": v2(1, 0x21, v6),
         "v2-local": v2(0, 0x00, b""),
+        "v2-local-inet": v2(0, 0x11, v4),  # a health check that fills the block: discarded all the same
         "v2-unspec": v2(1, 0x01, v4),
         "v2-unix": v2(1, 0x31, bytes(216)),
         "v2-short": v2(1, 0x11, v4[:8]),

@@ -66,3 +66,43 @@ def test_a_host_name_check_one_short_at_the_top_of_visible_ascii_is_found(monkey
         for i in range(600):
             data = mutator.mutate(data, 4096, i)
             lf.run(data)
+
+
+def proxy_v2_seeds() -> list[bytes]:
+    return [p.read_bytes() for p in sorted(CORPUS.iterdir()) if p.name.startswith(("pp-v2-", "pp-http-v2-"))]
+
+
+def test_proxy_v2_commands_and_families_reach_every_value_and_the_harness_reads_every_mutation():
+    mutator = listener.listener_filter()
+    mutator.bytes_share = 0.0
+    pairs = set()
+    for i in range(400):
+        data = mutator.mutate(random.Random(i).choice(proxy_v2_seeds()), 4096, i)
+        lf.run(data)  # the real proxy_protocol filter agrees with the reference reader on every one
+        at = data.find(listener.PROXY_V2_SIGNATURE)
+        if at >= 0 and len(data) >= at + 14:  # else the call made a field-mode ClientHello instead
+            pairs.add((data[at + 12], data[at + 13]))
+    assert {c for c, _ in pairs} >= {0x20, 0x21, 0x22}
+    assert {(0x20, 0x11), (0x20, 0x21), (0x21, 0x31)} & pairs and "proxy.v2_fields" in mutator.counts
+
+
+def test_a_local_header_whose_addresses_are_used_is_found(monkeypatch):
+    """HAProxy's spec 2.2: LOCAL discards the block, family included. The planted bug reads the command
+    as PROXY whenever a family is given; the seeds' LOCAL header has none, the mutator gives it one."""
+    from proxy.network.listener_filters import proxy_protocol
+
+    def v2(data):
+        if len(data) > 12 and data[12] == 0x20:
+            data = data[:12] + b"\x21" + data[13:]
+        return original(data)
+
+    original = proxy_protocol._v2
+    monkeypatch.setattr(proxy_protocol, "_v2", v2)
+    local = CORPUS / "pp-v2-local"
+    lf.run(local.read_bytes())  # AF_UNSPEC: nothing to misread
+    mutator = listener.listener_filter()
+    data = local.read_bytes()
+    with pytest.raises(InvariantViolation, match="listener_filter_(found|outcome)"):
+        for i in range(600):
+            data = mutator.mutate(local.read_bytes() if i % 8 == 0 else data, 4096, i)
+            lf.run(data)
