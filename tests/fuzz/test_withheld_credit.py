@@ -154,3 +154,16 @@ def test_a_proxy_that_waits_for_window_update_after_settings_is_found(monkeypatc
 
     monkeypatch.setattr(proxy_h2._H2Codec, "_translate", translate)
     fails("stall_request_without_outcome", http(codec="HTTP2"), RAISED)
+
+
+def test_a_stream_whose_upstream_connects_after_the_client_stalled_stays_paused():
+    """fuzz run session (6 min, config-s2-0002): the client's window ran out while the third
+    stream's upstream was still connecting, so the router counted a pause it could not apply yet; when
+    the connection's pause lifted, the resume took off the stream's own later pause instead, and 1 MB
+    of its response piled up behind a 1 KiB buffer limit (the router now applies held pauses to an
+    upstream when it arrives, as Envoy's addDownstreamWatermarkCallbacks does)."""
+    late = STALLED[:4] + [A("upstream_connect", 1), A("upstream_connect", 2)]
+    late += [A("upstream_read", i) for i in range(3)] + [STALLED[10], STALLED[11]]
+    late += [A("upstream_connect", 0), STALLED[12], A("read"), A("read")]
+    s = run(http(codec="HTTP2", limit=1026), late)
+    assert [ex.outcome for ex in s.peers.exchanges] == ["response"] * 3

@@ -129,6 +129,11 @@ class Router(StreamFilter):
             stream.reset()
             return
         self.upstream = stream
+        # Pauses the client asked for before this upstream existed hold for it too, one per pause, so
+        # that each resume undoes one (Envoy's addDownstreamWatermarkCallbacks replays the count):
+        # else the first resume re-enabled reads that a later pause still wanted stopped.
+        for _ in range(self._downstream_slow):
+            stream.read_disable(True)
         cb = self.decoder_callbacks
         cb.stream_info["upstream_host"] = str(stream.host)
         h = self.head
