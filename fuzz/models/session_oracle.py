@@ -29,7 +29,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
   - every final response head a client read is in its connection manager's access log with that
     status (model_access_log_status, fuzz.models.access_log).
 Per cluster, at the end: a ROUND_ROBIN cluster's new connections go to its hosts in turn
-(model_round_robin_order, fuzz.models.lb).
+(model_round_robin_order, fuzz.models.lb). Per listener: downstream_cx_total counts the connections
+its clients opened (model_listener_cx_total, fuzz.models.stats).
 """
 
 from typing import Any, NamedTuple
@@ -199,12 +200,14 @@ class SessionModel:
         self.before, self.upstreams = dict(session.ctx.stats.counters), 0
         self.access_log = access_log.StatusLog()  # in place of fuzz.session's counting sink
         session.ctx.open_access_log = lambda spec: self.access_log
+        self.connects: dict[str, int] = {}  # listener name -> connections its clients opened
 
     # -- connections -------------------------------------------------------------------------------
     def accepted(self, index: int, listener, local, remote, server_name: str, conn) -> None:
         built = self.session.built
         li = built.listeners.index(listener)
         msg = self.boot.listeners[li]
+        self.connects[msg.name] = self.connects.get(msg.name, 0) + 1
         if not chains.understood(msg) or msg.listener_filters:
             return  # listener filters choose later, from the bytes (fuzz/tls_session.py judges those)
         what = f"connection {index} to listener {msg.name} port {local[1]} from {remote[0]} sni {server_name!r}"
@@ -324,6 +327,7 @@ class SessionModel:
         logged = lambda d: self.hcm.get(d) is not None and self.hcm[d].HasField("access_log")  # noqa: E731
         access_log.check(self.access_log, access_log.heads_read(exchanges, logged))
         lb.check_round_robin(bootstrap_of(self.session.built), (c.remote_address for c in self.session.network.opened))
+        stats.check_listener_connections(self.session.ctx.stats.counters, self.connects)
 
     def _check_status_counters(self, exchanges) -> None:
         """HTTP connection manager docs, Statistics: downstream_rq_1xx .. 5xx count the responses by

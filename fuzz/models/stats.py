@@ -8,6 +8,8 @@ by exactly that much, none of the family's other modelled names moved, and each 
 increment shows in at least one counter.
 """
 
+from fuzz.oracles import InvariantViolation
+
 
 def family_counters(counters: dict, family: str, names) -> dict:
     """{counter name: modelled name} for the counters of `family` whose last part is in `names`."""
@@ -34,3 +36,19 @@ def counter_moves(before: dict, after: dict, family: str, names, expected: dict)
         f"no {family} counter '{name}' moved (expected +{expected[name]})" for name, ok in seen.items() if not ok
     ]
     return problems
+
+
+def check_listener_connections(counters: dict, connects: dict) -> None:
+    """Envoy's listener statistics (config/listeners/stats): downstream_cx_total, "Total connections",
+    one per connection the listener accepted, whatever then happens to it (listener filters, no
+    matching chain, a filter closing it). `connects`: listener name -> connections its clients opened."""
+    for name, opened in sorted(connects.items()):
+        counted = counters.get(f"listener.{name}.downstream_cx_total", 0)
+        if counted != opened:
+            raise InvariantViolation(
+                "model_listener_cx_total",
+                f"listener {name}: clients opened {opened} connections, downstream_cx_total says {counted}",
+                judged="proxy/network/listener.py:BuiltListener.create_connection",
+                expected=opened,
+                observed=counted,
+            )
