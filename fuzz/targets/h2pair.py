@@ -105,6 +105,7 @@ NAMES = [
     b"cache-control",
     b"accept-encoding",
     b"authorization",
+    b"expect",
 ]
 STATUSES = [200, 204, 301, 404, 500, 100, 103]
 FRAME_TYPES = [
@@ -128,12 +129,13 @@ def _fail(name: str, detail: str) -> NoReturn:
 
 def normalised(headers: list) -> list:
     """The fields a request or response means, as the peer must see them: lowercase names,
-    connection-specific fields, fields named by Connection, `te` other than trailers and Host dropped."""
+    connection-specific fields, fields named by Connection, `te` other than trailers, Host and Expect
+    (the receiving codec hands `Expect: 100-continue` to its owner as expect_continue) dropped."""
     named = {t.strip().lower() for n, v in headers if n.lower() == b"connection" for t in v.split(b",")}
     out = []
     for n, v in headers:
         n = n.lower()
-        if n in HOP_BY_HOP or n == b"host" or n.startswith(b":"):
+        if n in HOP_BY_HOP or n in (b"host", b"expect") or n.startswith(b":"):
             continue
         if n == b"te":
             if v.strip().lower() == b"trailers":
@@ -367,6 +369,16 @@ class Pair:
             want = None if sent is None or sent.head is None else sent.head[:4] + (normalised(sent.head[4]),)
             if got != want:
                 _fail("h2_request_mismatch", f"server saw request {sid} as {got!r}; the client sent {want!r}")
+            # RFC 9110 10.1.1: the client may wait for a 100 before its body; the server's owner (the
+            # connection manager) sends it only when the codec says so, as Envoy answers it for any protocol.
+            assert sent is not None and sent.head is not None  # else want was None and the head mismatched
+            expects = any(n.lower() == b"expect" and v.lower() == b"100-continue" for n, v in sent.head[4])
+            if ev.expect_continue != (expects and not ev.end_stream):
+                _fail(
+                    "h2_expect_continue_lost",
+                    f"server saw request {sid} with expect_continue={ev.expect_continue}; the client sent "
+                    f"Expect: 100-continue: {expects}, its body to follow: {not ev.end_stream}",
+                )
         else:
             got = (ev.status, normalised(ev.headers))
             want = None if sent is None or sent.head is None else (sent.head[0], normalised(sent.head[1]))
@@ -419,7 +431,7 @@ def _fields(fdp, n_max: int = 4) -> list:
     out = []
     for _ in range(fdp.ConsumeIntInRange(0, n_max)):
         name = fdp.PickValueInList(NAMES)
-        value = b"trailers" if name == b"te" else _value(fdp)
+        value = b"trailers" if name == b"te" else b"100-continue" if name == b"expect" else _value(fdp)
         if name == b"connection":
             value = fdp.PickValueInList([b"keep-alive", b"close", b"x-custom", b"keep-alive, x-custom"])
         out.append((name, value))

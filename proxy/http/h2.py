@@ -580,6 +580,12 @@ class H2ServerCodec(_H2Codec, ServerCodec):
             regular = regular[: first + 1] + [f for f in regular[first + 1 :] if f[0] != b"content-length"]
         if lengths:
             st.body_left = int(lengths[0])  # checked again when trailers end the stream
+        # Expect: 100-continue is the connection manager's to answer, as for HTTP/1.1 (Envoy answers it
+        # itself and strips it whatever the protocol): a client waiting for the 100 before its body got
+        # none and stalled (curl: its 1 s expect timeout on every upload).
+        expect = any(n == b"expect" and v.lower() == b"100-continue" for n, v in regular)
+        if expect:
+            regular = [f for f in regular if f[0] != b"expect"]
         events.append(
             RequestHeaders(
                 sid,
@@ -589,6 +595,7 @@ class H2ServerCodec(_H2Codec, ServerCodec):
                 pseudo[b":scheme"],
                 regular,
                 end_stream=end,
+                expect_continue=expect and not end,
                 http_version=b"2",
             )
         )

@@ -68,3 +68,33 @@ def test_empty_lines_before_a_request_are_not_a_request(start):
         s.sendall(b"\r\n\r\n")
         assert recv_all(s) == b""
     assert _stats(proxy).get("http.downstream_cx_idle_timeout") == 1
+
+
+def test_an_http2_request_expecting_100_continue_gets_it_before_its_body(start):
+    """RFC 9110 10.1.1 over HTTP/2: the HTTP/1.1 codec marked Expect: 100-continue for the connection
+    manager, which answers it (as Envoy does whatever the protocol); the HTTP/2 codec did not, so a
+    client waiting for the 100 before its body got nothing (curl --http2-prior-knowledge stalled 1 s,
+    its expect timeout, on every upload; here the socket's 10 s timeout ran out)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    proxy = start("")
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    client.initiate_connection()
+    head = [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"x"), (b":path", b"/up")]
+    client.send_headers(1, head + [(b"expect", b"100-continue"), (b"content-length", b"5")])
+    seen: list = []
+    with connect(proxy.listener_address("http_in")) as s:
+        s.sendall(client.data_to_send())
+        while not any(isinstance(e, h2.events.StreamEnded) for e in seen):
+            data = s.recv(65536)
+            assert data, seen
+            for event in client.receive_data(data):
+                seen.append(event)
+                if isinstance(event, h2.events.InformationalResponseReceived):
+                    client.send_data(1, b"hello", end_stream=True)
+            s.sendall(client.data_to_send())
+    [interim] = [e for e in seen if isinstance(e, h2.events.InformationalResponseReceived)]
+    [final] = [e for e in seen if isinstance(e, h2.events.ResponseReceived)]
+    assert dict(interim.headers)[b":status"] == b"100" and dict(final.headers)[b":status"] == b"200"

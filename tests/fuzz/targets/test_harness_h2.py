@@ -68,6 +68,24 @@ def test_planted_lost_header_is_a_request_mismatch(monkeypatch):
         exchange(h2pair.Pair())
 
 
+def test_an_expect_100_continue_request_is_marked_for_the_connection_manager():
+    pair = h2pair.Pair()
+    sid = exchange(pair, extra=[(b"expect", b"100-continue")])
+    assert pair.server.got[sid].head.expect_continue and pair.server.got[sid].body == b"hello"
+
+
+def test_planted_expect_continue_lost_is_caught(monkeypatch):
+    """BLACKBOX round 3: the HTTP/2 codec never marked Expect: 100-continue, so no 100 went out and a
+    client waiting for it before its body stalled (curl: 1 s a request)."""
+    from proxy.http.codec import RequestHeaders
+
+    monkeypatch.setattr(
+        h2_codec, "RequestHeaders", lambda *a, **k: RequestHeaders(*a, **{**k, "expect_continue": False})
+    )
+    with pytest.raises(InvariantViolation, match="h2_expect_continue_lost"):
+        exchange(h2pair.Pair(), extra=[(b"expect", b"100-continue")])
+
+
 def test_planted_lost_body_byte_is_a_data_mismatch(monkeypatch):
     monkeypatch.setattr(h2_codec, "Data", lambda sid, data, end: Data(sid, data[1:], end))
     with pytest.raises(InvariantViolation, match="h2_data_mismatch"):
