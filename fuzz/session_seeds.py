@@ -214,6 +214,20 @@ HTTP = {
         A("read"),
         A("read"),
     ],
+    # A keep-alive client that does not read: a 4 KiB answer, whole in one read, leaves its write
+    # buffer past the high watermark (limits up to ~4 KB), then it asks again and the second answer,
+    # 1 MiB, must wait upstream too: a stream born while the client is backed up starts paused
+    # (fuzz/held.py; Envoy's newStream).
+    "backed_up_client_asks_again": [
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x00\x3c\x01" + b"K" * 16),
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x00\x3c\x09" + b"L" * 16),
+        A("read"),
+    ],
     # A client that reads but gives no HTTP/2 window back (settings 0x18: h2's default window, credit
     # withheld until the session settles: h2_peer.withholds_credit) opens three streams; each upstream
     # answers a 1 MiB body (fuzz/payloads.py LARGE_BODY_BITS, byte 3 = 9): the client's 64 KiB
@@ -440,7 +454,11 @@ HTTP["h1_trickled_upload"] = [
 
 # The read sizes (fuzz.session.READ_SIZES indexes) a script is written with, when not 16 KiB and 7 bytes:
 # megabytes in 7-byte reads would make a seed take seconds.
-SCRIPT_READ_SIZES = {"h2_stalled_streams_large_bodies": (0,), "hostile_paths": (0,)}
+SCRIPT_READ_SIZES = {
+    "h2_stalled_streams_large_bodies": (0,),
+    "backed_up_client_asks_again": (0,),
+    "hostile_paths": (0,),
+}
 
 
 # One tour of a filter chain the session's first (implicit) connection does not reach: its own

@@ -594,6 +594,11 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             stream.arm_request_timeout(self.config.request_timeout_ms)
         if self.config.stream_idle_timeout_ms:
             stream.arm_idle_timeout(self.config.stream_idle_timeout_ms)
+        if self.conn.write_buffer.above_high_watermark:
+            # A stream born while its client is backed up starts paused, as Envoy's newStream does
+            # (callHighWatermarkCallbacks): the pause came before it, and its response went into the
+            # full write buffer whole (1 MB behind a 1 KiB limit for a keep-alive client not reading).
+            stream.chain.on_downstream_watermark(True)
         if stream.head.byte_size() > self.config.max_request_headers_bytes:
             self.stats.inc("downstream_rq_header_too_large")
             stream.chain.decoding_stopped = True

@@ -167,3 +167,12 @@ def test_a_stream_whose_upstream_connects_after_the_client_stalled_stays_paused(
     late += [A("upstream_connect", 0), STALLED[12], A("read"), A("read")]
     s = run(http(codec="HTTP2", limit=1026), late)
     assert [ex.outcome for ex in s.peers.exchanges] == ["response"] * 3
+
+
+def test_a_backed_up_keep_alive_client_asking_again_costs_one_limit():
+    """session_seeds "backed_up_client_asks_again": a client that does not read gets a 4 KiB answer
+    (its write buffer over the 1 KiB limit), then asks again; the 1 MiB answer waits upstream until
+    the client reads (memory_held_over_limit_connection, 1,052,757 bytes held, before the stream born
+    over the watermark started paused)."""
+    s = run(http(limit=1024), HTTP["backed_up_client_asks_again"])
+    assert [len(ex.response.body) for ex in s.peers.exchanges] == [4096, 1 << 20]

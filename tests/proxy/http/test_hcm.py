@@ -105,6 +105,31 @@ def test_a_pipelined_response_queued_behind_an_earlier_one_pauses_its_upstream()
     assert p.stats_add_up()
 
 
+def test_a_request_from_a_client_that_is_not_reading_starts_paused():
+    """A keep-alive client that does not read: the first response fills its write buffer past the
+    high watermark, then it sends another request. That stream was born after the pause, so nothing
+    paused its upstream, and its whole 1 MB response went into the 1 KiB-limited write buffer. Envoy
+    starts a stream created above the watermark paused (newStream: callHighWatermarkCallbacks)."""
+    limited = basic_config().replace(
+        "    filter_chains:", "    per_connection_buffer_limit_bytes: 1024\n    filter_chains:", 1
+    )
+    p = Proxy(limited)
+    c = p.client()
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+    up = p.upstream().accept()
+    up.read()
+    up.send(ok(b"a" * 4000))
+    assert c.conn.write_buffer.above_high_watermark
+    c.send(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert parse_requests(up.read())[0][1] == b"/b"
+    up.send(ok(b"b" * 1_000_000))
+    assert len(c.conn.write_buffer) < 20_000 and not up.conn.reading_enabled  # 1,004,085 bytes before
+    received = b""
+    for _ in range(2000):
+        received += c.read()
+    assert [(status, len(body)) for status, _, body in parse_responses(received)] == [(200, 4000), (200, 1_000_000)]
+
+
 def _h2_client():
     h = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
     h.initiate_connection()
