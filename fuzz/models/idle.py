@@ -51,19 +51,27 @@ def _request_in_flight(session, sock) -> bool:
     return _head_arriving(session, sock) or any(ex.outcome is None for ex in client.exchanges)
 
 
+def _without_streams(session, timeout: str, client_says) -> list:
+    """(socket, HCM) of the open downstream HTTP connections with no stream, the HCM `timeout` set,
+    and `client_says(session, sock)` true of what their client sent."""
+    from fuzz import liveness
+
+    return [
+        (sock, hcm)
+        for sock, hcm in liveness.managers(session)
+        if getattr(hcm.config, timeout)
+        and not hcm.streams
+        and not hcm.closed
+        and sock.conn.state is State.OPEN
+        and client_says(session, sock)
+    ]
+
+
 def check_idle_connections_close(session) -> None:
-    from fuzz import liveness, settle
+    from fuzz import settle
 
     def idle_now():
-        return [
-            (sock, hcm)
-            for sock, hcm in liveness.managers(session)
-            if hcm.config.idle_timeout_ms
-            and not hcm.streams
-            and not hcm.closed
-            and sock.conn.state is State.OPEN
-            and not _request_in_flight(session, sock)
-        ]
+        return _without_streams(session, "idle_timeout_ms", lambda s, sock: not _request_in_flight(s, sock))
 
     idle = idle_now()
     # Time runs an idle timeout's length past the last look, a few times over: bytes a fault filter
@@ -94,18 +102,10 @@ def check_idle_connections_close(session) -> None:
 
 
 def check_request_heads_time_out(session) -> None:
-    from fuzz import liveness, settle
+    from fuzz import settle
 
     def arriving():
-        return [
-            (sock, hcm)
-            for sock, hcm in liveness.managers(session)
-            if hcm.config.stream_idle_timeout_ms
-            and not hcm.streams
-            and not hcm.closed
-            and sock.conn.state is State.OPEN
-            and _head_arriving(session, sock)
-        ]
+        return _without_streams(session, "stream_idle_timeout_ms", _head_arriving)
 
     slow = arriving()
     if not slow:
