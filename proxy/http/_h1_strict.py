@@ -190,8 +190,10 @@ class ChunkedScanner:
 
     `scan(buf, pos)` returns how far from pos the bytes are checked; `done` turns True after the
     last CRLF of the trailer section. Nothing after that is claimed. A field RFC 9110 6.5.1 keeps
-    out of trailers is refused in a request; in a response (`response`) it is let through for the
-    codec to drop, as a recipient may (the body before it already went to the client).
+    out of trailers is refused in a request; in a response (`response`) it is dropped, as a recipient
+    may (the body before it already went to the client): its line's span within the scanned bytes
+    goes to `dropped`, for the codec to cut before h11 reads them (h11 would judge a trailer
+    Content-Length or Transfer-Encoding by its value as if it framed the message).
     """
 
     def __init__(self, max_line: int, max_trailer_bytes: int, max_headers: int, response: bool = False) -> None:
@@ -203,6 +205,7 @@ class ChunkedScanner:
         self._remaining = 0
         self._trailer_bytes = 0
         self._trailer_lines = 0
+        self.dropped: list[tuple[int, int]] = []
         self.done = False
 
     def scan(self, buf: bytearray, pos: int) -> int:
@@ -231,8 +234,8 @@ class ChunkedScanner:
             line = bytes(buf[pos : line_end - 2])
             if self._state == "size":
                 self._size_line(line)
-            else:
-                self._trailer_line(line, line_end - pos)
+            elif self._trailer_line(line, line_end - pos):
+                self.dropped.append((pos, line_end))
             pos = line_end
         return pos
 
@@ -268,14 +271,18 @@ class ChunkedScanner:
         if _CHUNK_EXT.match(ext) is None:
             raise FramingError("malformed chunk extension")
 
-    def _trailer_line(self, line: bytes, size: int) -> None:
+    def _trailer_line(self, line: bytes, size: int) -> bool:
+        """Checks one trailer line; True when it is to be dropped."""
         self._trailer_bytes += size
         if not line:
             self.done = True
-            return
+            return False
         self._trailer_lines += 1
         name, value = _parse_fields([line], self._max_headers)[0]
         if self._trailer_lines > self._max_headers:
             raise FramingError("too many trailer fields", 431)
-        if name in TRAILER_FORBIDDEN and not self._response:  # a response's: dropped by the codec
+        if name not in TRAILER_FORBIDDEN:
+            return False
+        if not self._response:
             raise FramingError(f"{name.decode()!r} is not allowed in trailers (RFC 9110 6.5.1)")
+        return True

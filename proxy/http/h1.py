@@ -130,6 +130,11 @@ class _BodyReader:
     def take(self, buf: bytearray) -> bytes:
         if self.scanner is not None:
             n = self.scanner.scan(buf, 0)
+            if self.scanner.dropped:  # response trailer lines h11 is not to read
+                for start, end in reversed(self.scanner.dropped):
+                    del buf[start:end]
+                    n -= end - start
+                self.scanner.dropped.clear()
         elif self.until_close:
             n = len(buf)
         else:
