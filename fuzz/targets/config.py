@@ -6,6 +6,8 @@ Byte 0 picks how the rest is read (sniffed, YAML, JSON, binary). Oracles:
     and instantiates: every listener accepts a connection in memory;
   * round trips: an accepted configuration re-serialised as binary protobuf and as JSON
     loads back to the same message;
+  * it can be served as configured (fuzz/targets/config_serving.py): its listeners can all bind,
+    and each TLS chain or cluster negotiates a version within its tls_params;
   * the admin's /config_dump of a built configuration shows no TLS private key: every
     `private_key` in it (listener chains, the default chain, clusters) reads "[redacted]", as
     Envoy's dump redacts its sensitive fields (config_dump_leaks_secret; found black-box).
@@ -23,6 +25,7 @@ from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 
 from fuzz.oracles import InvariantViolation
+from fuzz.targets import config_serving
 
 FORMATS = (None, "yaml", "json", "proto")
 
@@ -35,6 +38,8 @@ def run(data: bytes) -> None:
         return
     _round_trip(boot)
     built = build(boot)
+    config_serving.check_binding(boot)
+    config_serving.check_tls_versions(boot, built)
     _dump_keeps_secrets(built)
     dispatcher = SimulatedDispatcher()
     ctx = instantiate(built, dispatcher, sim.SimNetwork(dispatcher))

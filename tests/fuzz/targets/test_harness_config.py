@@ -40,3 +40,54 @@ def test_a_dump_that_shows_private_keys_is_caught(monkeypatch, data):
     monkeypatch.setattr(proxy.admin, "redact", lambda message, sensitive=False: None)  # the old dump
     with pytest.raises(InvariantViolation, match="config_dump_leaks_secret"):
         config.run(data)
+
+
+TLS_VERSIONS = REPO_ROOT / "corpus" / "config" / "tls_versions.yaml"
+TWO_ADDRESSES = REPO_ROOT / "corpus" / "config" / "listeners_on_two_addresses.yaml"
+
+
+def test_tls_versions_within_their_bounds_pass():
+    test_pki.ensure()
+    config.run(TLS_VERSIONS.read_bytes())
+    config.run(SEED.read_bytes())
+
+
+def test_a_maximum_version_not_applied_is_caught(monkeypatch):
+    """The planted bug: the built contexts keep the minimum version and forget the maximum."""
+    import ssl
+
+    from proxy.tls import context
+
+    original = context._common
+
+    def forgets_the_maximum(ctx, common):
+        result = original(ctx, common)
+        ctx.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED
+        return result
+
+    test_pki.ensure()
+    monkeypatch.setattr(context, "_common", forgets_the_maximum)
+    config.run(SEED.read_bytes())  # TLS_AUTO: nothing to forget
+    with pytest.raises(InvariantViolation, match="config_tls_version_outside_bounds"):
+        config.run(TLS_VERSIONS.read_bytes())
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [("0.0.0.0", "127.0.0.1"), ("127.0.0.1", "0.0.0.0"), ('"::"', '"::1"'), ("127.0.0.1", "127.0.0.1")],
+)
+def test_listeners_that_cannot_bind_together_are_caught_when_validation_lets_them_through(monkeypatch, first, second):
+    from proxy.config import semantic
+
+    text = (
+        TWO_ADDRESSES.read_bytes()
+        .replace(b"0.0.0.0", first.encode())
+        .replace(b"127.0.0.1, port: 10081", b"%s, port: 10080" % second.encode())
+    )
+    config.run(text)  # the real validation refuses it: nothing to judge
+    config.run(TWO_ADDRESSES.read_bytes())
+    monkeypatch.setattr(semantic, "_hosts_clash", lambda ip, host, other_ip, other_host: False)  # the planted gap
+    with pytest.raises(InvariantViolation, match="config_listeners_cannot_bind"):
+        config.run(text)
+    other_loopback = TWO_ADDRESSES.read_bytes().replace(b"0.0.0.0", b"127.0.0.2").replace(b"10081", b"10080")
+    config.run(other_loopback)  # 127.0.0.2 and 127.0.0.1 on one port bind together
