@@ -383,7 +383,9 @@ class Session:
             self.on_connection(conn)
         if conn is not None and tls_mode is not None:
             claimed = (self.sources[(self.sources.index(source) + 1) % len(self.sources)], 5000 + len(self.downstream))
-            tls_session.start_client(sock, tls_mode, server_name, local, claimed)
+            filters = bootstrap_of(self.built).listeners[sock.fuzz_connect[0]].listener_filters
+            header_read = any(f.WhichOneof("filter") == "proxy_protocol" for f in filters)
+            tls_session.start_client(sock, tls_mode, server_name, local, claimed, header_read)
         return True
 
     def _drain(self) -> bool:

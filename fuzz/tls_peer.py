@@ -101,9 +101,11 @@ class TlsSocket(sim.SimSocket):
         if not server_side:
             self._step()
 
-    def send_raw(self, data: bytes) -> None:
-        """Bytes on the wire as they are (before TLS starts: a PROXY header)."""
-        self.raw_sent += len(data)
+    def send_raw(self, data: bytes, protocol: bool = False) -> None:
+        """Bytes on the wire as they are (before TLS starts: a PROXY header). `protocol`: they are
+        the application protocol's own bytes (no listener filter takes them), not counted in raw_sent."""
+        if not protocol:
+            self.raw_sent += len(data)
         self.sent += data
         self._wire_send(data, False)
 

@@ -62,9 +62,11 @@ def proxy_header(kind: int, claimed, local, server_name: str) -> bytes:
     return SIGNATURE_V2 + bytes([0x21, 0x11 if src.version == 4 else 0x21]) + len(block).to_bytes(2, "big") + block
 
 
-def start_client(sock: TlsSocket, mode: int, server_name: str, local, claimed) -> None:
+def start_client(sock: TlsSocket, mode: int, server_name: str, local, claimed, header_read: bool = True) -> None:
+    """`header_read`: the listener has a proxy_protocol filter, which takes the PROXY header; else the
+    header is the start of what the application protocol reads (HTTP sees "PROXY TCP4 ..." as a head)."""
     if mode >> 6:
-        sock.send_raw(proxy_header(mode >> 6, claimed, local, server_name))
+        sock.send_raw(proxy_header(mode >> 6, claimed, local, server_name), protocol=not header_read)
     if mode & 1:
         context = client_context(CERTIFICATES[(mode >> 3) & 3], ALPNS[(mode >> 1) & 3])
         sock.start_tls(context, server_side=False, server_name=server_name if mode & 0x20 else None)

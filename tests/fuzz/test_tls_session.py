@@ -322,3 +322,16 @@ def test_http2_after_a_proxy_header_sent_raw_is_read_as_http2():
     seed = REPO / "corpus" / "session" / "regress-http2-after-a-proxy-header-is-http2"
     s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
     assert s.downstream[4].raw_sent and type(s.peers.clients[4]).__name__ == "H2Client"
+
+
+def test_a_proxy_header_no_listener_filter_takes_is_http_bytes():
+    """fuzz run session (6 min, config-s1-0014): a client sent a PROXY v1 header to a listener without
+    a proxy_protocol filter, so the HTTP codec read it as the start of a request head (held until the
+    stream idle timeout's 408, as a head still arriving should be). The client's record skipped the
+    header as if a filter had taken it, saw no request, and idle_connection_not_closed expected the
+    181 ms idle close."""
+    seed = REPO / "corpus" / "session" / "regress-a-proxy-header-no-filter-takes-is-http"
+    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    client = s.downstream[2]
+    assert client.raw_sent == 0 and bytes(client.sent).startswith(b"PROXY TCP6 ")
+    assert bytes(client.received).startswith(b"HTTP/1.1 408 ") and client.is_closed
