@@ -97,6 +97,11 @@ class FrameGuard(_FrameWalker):
         self.pending_ping_acks = 0
         self.pending_settings_acks = 0
 
+    @property
+    def in_header_block(self) -> bool:
+        """A HEADERS frame without END_HEADERS was seen and its last CONTINUATION was not."""
+        return self._in_block
+
     def acks_taken(self) -> None:
         """The owner took data_to_send(): the queued ACKs are on their way."""
         self.pending_ping_acks = 0

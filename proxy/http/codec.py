@@ -285,12 +285,14 @@ class ServerCodec(_Codec):
     def request_started(self) -> bool:
         """Bytes of a request whose head is not whole yet are held. Envoy makes a stream at a request's
         first byte: the owner treats such a request as one in flight and bounds it with its own timer,
-        then calls time_out_request, which answers it (HTTP/1.1: a 408 and a close). HTTP/2 header
-        blocks are taken whole: never."""
+        then calls time_out_request. HTTP/2: a header block left open (CONTINUATION to come)."""
         return False
 
-    def time_out_request(self) -> None:
-        """The owner's timer ran out on the request whose head is still arriving (request_started)."""
+    def time_out_request(self) -> int | None:
+        """The owner's timer ran out on the request whose head is still arriving (request_started):
+        the codec answers it and returns the status it sent (HTTP/1.1: 408), or ends the connection
+        and returns None (HTTP/2: the open header block leaves nothing else to do)."""
+        return None
 
 
 class ClientCodec(_Codec):

@@ -102,9 +102,8 @@ class AutoServerCodec(ServerCodec):
         # Bytes held while sniffing are a prefix of the HTTP/2 preface, never a request's.
         return self._inner is not None and self._inner.request_started
 
-    def time_out_request(self) -> None:
-        if self._inner is not None:
-            self._inner.time_out_request()
+    def time_out_request(self) -> int | None:
+        return self._inner.time_out_request() if self._inner is not None else None
 
     def send_data(self, stream_id, data, end_stream=False):
         self._need_inner().send_data(stream_id, data, end_stream)

@@ -32,8 +32,9 @@ Per stream
     downstream_rq_<N>xx). One access log record per stream when configured.
 Per connection
   * idle_timeout_ms: a connection without streams that long is closed (after a GOAWAY on HTTP/2);
-    an HTTP/1.1 request head still arriving counts as a stream, bounded by stream_idle_timeout_ms
-    from its first byte (408 and a close), as Envoy's stream exists from that byte;
+    an HTTP/1.1 request head still arriving (or an HTTP/2 header block left open) counts as a
+    stream, bounded by stream_idle_timeout_ms from its first byte (408 and a close; HTTP/2: GOAWAY),
+    as Envoy's stream exists from that byte;
   * codec counters (protocol errors, HTTP/2 flood defences) are exported as `http.<counter>`.
 
 Every counter goes to `http.` and, with a stat_prefix, also to `http.<stat_prefix>.`.
@@ -788,9 +789,10 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         if self.closed or self.streams or not self.codec.request_started:
             return
         self.stats.inc("downstream_rq_idle_timeout")
-        self.codec.time_out_request()
-        self.count_response(408)
-        self._log_codec_reply(ProtocolViolation("request head timed out", status=408), "SI")
+        status = self.codec.time_out_request()
+        if status is not None:
+            self.count_response(status)
+        self._log_codec_reply(ProtocolViolation("request head timed out", status=status), "SI")
         self.flush()
 
     def _go_away(self, stat: str) -> None:

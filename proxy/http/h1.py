@@ -38,7 +38,14 @@ from proxy.http._h1_state import (
     Upstream,
 )
 from proxy.http._machine import Symbol
-from proxy.http._h1_strict import ChunkedScanner, FramingError, find_head, parse_request_head, parse_response_head
+from proxy.http._h1_strict import (
+    ChunkedScanner,
+    FramingError,
+    check_request_line,
+    find_head,
+    parse_request_head,
+    parse_response_head,
+)
 from proxy.http.codec import (
     DEFAULT_LIMITS,
     ClientCodec,
@@ -244,6 +251,8 @@ class H1ServerCodec(_Input, ServerCodec):
         self._eof_seen = False
         self._pending: list[Event] = []  # requests parsed after a response freed a pipelining slot
         self._answered: set[int] = set()  # streams whose response is the codec's own error reply
+        self._line_checked = False  # the next request's line was judged (_check_line_early)
+        self._line_scan = 0  # how far the search for its end has looked
 
     # ------------------------------------------------------------------------------- input side
     def receive_data(self, data: bytes) -> list[Event]:
@@ -259,6 +268,22 @@ class H1ServerCodec(_Input, ServerCodec):
     def pending_events(self) -> list[Event]:
         events, self._pending = self._pending, []
         return events
+
+    def _check_line_early(self) -> None:
+        """Judge the request line once it is whole, before the head ends (check_request_line), and
+        before anything else in the head, so every split of the input meets the same refusal."""
+        if self._line_checked:
+            return
+        while self._in[:2] == b"\r\n":  # RFC 9112 2.2: empty lines before a start line
+            del self._in[:2]
+            self._line_scan = 0
+        lf = self._in.find(b"\n", self._line_scan, self._max_head)
+        if lf < 0:
+            self._line_scan = len(self._in)
+            return
+        self._line_checked = True
+        if lf and self._in[lf - 1] == 0x0D:  # a bare LF is find_head's to refuse
+            check_request_line(bytes(self._in[: lf - 1]))
 
     def _parse(self, events: list[Event]) -> None:
         try:
@@ -293,9 +318,11 @@ class H1ServerCodec(_Input, ServerCodec):
         unanswered = sum(1 for ex in self._order if ex.request is not Request.REJECTED)
         if unanswered >= self.limits.max_pipelined_requests:
             return False  # parse ahead no further; the bytes wait in the buffer
+        self._check_line_early()
         raw = self._take_head()
         if raw is None:
             return False
+        self._line_checked, self._line_scan = False, 0
         head = parse_request_head(raw, self.limits.max_headers)
         self._reader = h11.Connection(h11.SERVER, max_incomplete_event_size=self._parser_size)
         self._reader.receive_data(raw)
@@ -401,10 +428,12 @@ class H1ServerCodec(_Input, ServerCodec):
         request line do not count, RFC 9112 2.2)."""
         return not self._input_done and self._body is None and any(c not in b"\r\n" for c in self._in[:8])
 
-    def time_out_request(self) -> None:
+    def time_out_request(self) -> int | None:
         """Answer the request whose head is still arriving with a 408 in its place and close."""
-        if self.request_started:
-            self._reply_and_close(408)
+        if not self.request_started:
+            return None
+        self._reply_and_close(408)
+        return 408
 
     def _reply_and_close(self, status: int) -> None:
         """Stop reading and put an error response with no request of its own in line, then close."""

@@ -537,6 +537,19 @@ class _H2Codec:
 class H2ServerCodec(_H2Codec, ServerCodec):
     client_side = False
 
+    @property
+    def request_started(self) -> bool:
+        # A header block left open (CONTINUATION still to come): nghttp2, under Envoy, has the stream
+        # from its HEADERS frame, so the stream idle timeout bounds it; here no timer did.
+        return not self._dead and self._guard.in_header_block
+
+    def time_out_request(self) -> int | None:
+        """HPACK is in the middle of the open header block: no stream can be answered, and no other
+        frame may come before its end, so the connection ends (GOAWAY NO_ERROR). None: no status."""
+        if self.request_started:
+            self._calm("h2_header_block_timeout", "header block not completed in time", int(ErrorCodes.NO_ERROR))
+        return None
+
     def _translate_more(self, ev, merged: list, events: list[Event]) -> None:
         if not isinstance(ev, h2.events.RequestReceived):
             return

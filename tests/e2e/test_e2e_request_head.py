@@ -98,3 +98,24 @@ def test_an_http2_request_expecting_100_continue_gets_it_before_its_body(start):
     [interim] = [e for e in seen if isinstance(e, h2.events.InformationalResponseReceived)]
     [final] = [e for e in seen if isinstance(e, h2.events.ResponseReceived)]
     assert dict(interim.headers)[b":status"] == b"100" and dict(final.headers)[b":status"] == b"200"
+
+
+def test_an_http2_header_block_left_open_ends_at_the_stream_idle_timeout(start):
+    """HEADERS without END_HEADERS, and no CONTINUATION: Envoy (nghttp2) has the stream from that frame,
+    so its stream idle timeout bounds it. Before, with no idle_timeout_ms, nothing did: the connection
+    stayed open for good (recv_all ran into the socket's 10 s timeout)."""
+    import struct
+
+    import hpack
+
+    proxy = start("\n              stream_idle_timeout_ms: 300")
+    block = hpack.Encoder().encode(
+        [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":path", b"/")]
+    )
+    headers = struct.pack(">I", len(block))[1:] + b"\x01\x01" + struct.pack(">I", 1) + block  # END_STREAM only
+    with connect(proxy.listener_address("http_in")) as s:
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + headers)
+        answer = recv_all(s)
+    assert b"header block not completed in time" in answer  # the GOAWAY's debug data, then the close
+    stats = _stats(proxy)
+    assert (stats.get("http.h2_header_block_timeout"), stats.get("http.downstream_rq_idle_timeout")) == (1, 1)
