@@ -112,27 +112,33 @@ def _framing(fields: list[tuple[bytes, bytes]], version: bytes) -> tuple[int | N
     return None, False
 
 
-def parse_request_head(head: bytes, max_headers: int) -> Head:
-    """head ends with CRLFCRLF and has no bare LF (find_head checked)."""
-    lines = head[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3:
-        raise FramingError("request line is not 'method SP target SP version'")
-    method, target, version = parts
-    if not is_token(method):
+_VERSION_SHAPE = (b"H", b"T", b"T", b"P", b"/", b"0123456789", b".", b"0123456789")
+
+
+def check_request_line(line: bytes, whole: bool = True) -> tuple[bytes, bytes, bytes]:
+    """method, target and version of a request line (without its CRLF), or the FramingError that
+    refuses it. Judged left to right, so that a line still arriving (`whole` False) is refused at
+    its first byte no line could mend (a method byte that is no tchar, binary bytes, a TLS
+    ClientHello): the 400 comes at once, as from Envoy's incremental parser, not at the stream idle
+    timeout. Any prefix of a line meets the refusal the whole line meets."""
+    method, sp, rest = line.partition(b" ")
+    if not is_token(method) and (method or sp):
         raise FramingError("request method is not a token")
-    if not target or not all(c in TARGET_BYTES for c in target):
+    target, sp2, version = rest.partition(b" ")
+    if sp and not all(c in TARGET_BYTES for c in target) or sp2 and not target:
         raise FramingError("invalid byte in the request target")
-    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
-        if (
-            len(version) == 8
-            and version[:5] == b"HTTP/"
-            and version[5:6].isdigit()
-            and version[7:8].isdigit()
-            and version[6:7] == b"."
-        ):
-            raise FramingError("HTTP version not supported", 505)
+    if len(version) > 8 or any(c not in shape for c, shape in zip(version, _VERSION_SHAPE)):
         raise FramingError("malformed HTTP version")
+    if not whole:
+        return method, target, version
+    if not sp2:
+        raise FramingError("request line is not 'method SP target SP version'")
+    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
+        raise (
+            FramingError("HTTP version not supported", 505)
+            if len(version) == 8
+            else FramingError("malformed HTTP version")
+        )
     if method == b"CONNECT":
         raise FramingError("CONNECT is not supported", 501)
     if method == b"PRI":
@@ -143,6 +149,13 @@ def parse_request_head(head: bytes, max_headers: int) -> Head:
         or (target == b"*" and method == b"OPTIONS")
     ):
         raise FramingError("request target is not origin-form, absolute-form or '*'")
+    return method, target, version
+
+
+def parse_request_head(head: bytes, max_headers: int) -> Head:
+    """head ends with CRLFCRLF and has no bare LF (find_head checked)."""
+    lines = head[:-4].split(b"\r\n")
+    method, target, version = check_request_line(lines[0])
     fields = _parse_fields(lines[1:], max_headers)
     hosts = [v for n, v in fields if n == b"host"]
     if len(hosts) > 1:

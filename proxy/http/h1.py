@@ -278,12 +278,16 @@ class H1ServerCodec(_Input, ServerCodec):
             del self._in[:2]
             self._line_scan = 0
         lf = self._in.find(b"\n", self._line_scan, self._max_head)
-        if lf < 0:
+        if lf < 0:  # still arriving: its start (a method, a target's first bytes) may be refused already
             self._line_scan = len(self._in)
+            start = bytes(self._in[:64])
+            check_request_line(start[:-1] if start.endswith(b"\r") else start, whole=False)
             return
         self._line_checked = True
-        if lf and self._in[lf - 1] == 0x0D:  # a bare LF is find_head's to refuse
+        if lf and self._in[lf - 1] == 0x0D:
             check_request_line(bytes(self._in[: lf - 1]))
+        else:  # a bare LF is find_head's to refuse, once what comes before it passed
+            check_request_line(bytes(self._in[:lf]), whole=False)
 
     def _parse(self, events: list[Event]) -> None:
         try:

@@ -209,3 +209,27 @@ def test_no_stream_reset_on_clean_eof_after_request():
     assert s.data_to_send().startswith(b"HTTP/1.1 200")
     assert s.wants_close
     assert not isinstance(events[0], ProtocolViolation)
+
+
+@pytest.mark.parametrize(
+    "line, status",
+    [
+        (b"PROXY TCP4 10.0.0.1 10.0.0.2 1 2\r\n", 400),  # a PROXY header where no filter takes it
+        (b"GET /a b HTTP/1.1\r\n", 400),
+        (b"GET / HTTP/2.0\r\n", 505),
+        (b"G@T / HTTP/1.1\r\n", 400),
+    ],
+)
+def test_a_request_line_no_head_can_mend_is_refused_once_it_is_whole(line, status):
+    """As Envoy's incremental parser does: not at the stream idle timeout, minutes later."""
+    c = H1ServerCodec()
+    [refusal] = c.receive_data(b"\r\n" + line[:5]) + c.receive_data(line[5:])
+    assert refusal.status == status and b" %d " % status in c.data_to_send()
+
+
+def test_a_request_line_split_anywhere_is_judged_the_same():
+    line = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    for cut in range(1, len(line)):
+        c = H1ServerCodec()
+        events = c.receive_data(line[:cut]) + c.receive_data(line[cut:])
+        assert [type(e).__name__ for e in events] == ["RequestHeaders"], cut
