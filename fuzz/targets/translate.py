@@ -190,6 +190,19 @@ def framed(kind: Kind, req: Message) -> Message:
 
 
 # ------------------------------------------------------------------------------- re-parsers
+def _h2_request(headers, host_for_authority: bool = False) -> Message:
+    """A request from an HTTP/2 header block; a client's Host stands for a missing :authority."""
+    block = [(bytes(n), bytes(v)) for n, v in headers]
+    pseudo = {n: v for n, v in block if n.startswith(b":")}
+    host = next((v for n, v in block if n == b"host"), b"") if host_for_authority else b""
+    return Request(
+        pseudo.get(b":method", b""),
+        pseudo.get(b":path", b""),
+        pseudo.get(b":authority", host),
+        [f for f in block if not f[0].startswith(b":")],
+    )
+
+
 def parse_h2(wire: bytes) -> list[Message]:
     # Cookie crumbs are compared as crumbs: h2's own joining turns a valid empty crumb into a value
     # ending in "; " and then refuses it as surrounded by whitespace (a flaw of the reader, not of
@@ -206,14 +219,7 @@ def parse_h2(wire: bytes) -> list[Message]:
     order: list[int] = []
     for ev in events:
         if isinstance(ev, h2.events.RequestReceived):
-            block = [(bytes(n), bytes(v)) for n, v in ev.headers]
-            pseudo = {n: v for n, v in block if n.startswith(b":")}
-            streams[ev.stream_id] = Request(
-                pseudo.get(b":method", b""),
-                pseudo.get(b":path", b""),
-                pseudo.get(b":authority", b""),
-                [f for f in block if not f[0].startswith(b":")],
-            )
+            streams[ev.stream_id] = _h2_request(ev.headers)
             order.append(ev.stream_id)
         elif isinstance(ev, h2.events.DataReceived):
             streams[ev.stream_id].body += ev.data
@@ -292,15 +298,7 @@ def client_h2_requests(data: bytes) -> list[Message] | None:
     done: list[Message] = []
     for ev in events:
         if isinstance(ev, h2.events.RequestReceived):
-            block = [(bytes(n), bytes(v)) for n, v in ev.headers]
-            pseudo = {n: v for n, v in block if n.startswith(b":")}
-            host = next((v for n, v in block if n == b"host"), b"")
-            streams[ev.stream_id] = Request(
-                pseudo.get(b":method", b""),
-                pseudo.get(b":path", b""),
-                pseudo.get(b":authority", host),
-                [f for f in block if not f[0].startswith(b":")],
-            )
+            streams[ev.stream_id] = _h2_request(ev.headers, host_for_authority=True)
         elif isinstance(ev, h2.events.DataReceived) and ev.stream_id in streams:
             streams[ev.stream_id].body += ev.data
         elif isinstance(ev, h2.events.TrailersReceived) and ev.stream_id in streams:
