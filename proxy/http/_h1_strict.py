@@ -180,15 +180,27 @@ def parse_request_head(head: bytes, max_headers: int) -> Head:
     return Head((method, target, version), fields, length, chunked)
 
 
+def check_status_version(start: bytes) -> None:
+    """The first bytes of a status line (at most 9, the head may still be arriving) must spell
+    HTTP/1.1 or HTTP/1.0: binary bytes or a TLS record from an upstream are refused at once (Envoy's
+    incremental parser: a 503 now, not the route timeout's 504). parse_response_head judges the
+    version first too, so any split of the input meets the same refusal."""
+    version, sp, _ = start.partition(b" ")
+    if version not in _VERSIONS if sp else not any(v.startswith(version) for v in _VERSIONS):
+        raise FramingError("unsupported HTTP version in the status line")
+
+
+_VERSIONS = (b"HTTP/1.1", b"HTTP/1.0")
+
+
 def parse_response_head(head: bytes, max_headers: int) -> Head:
     lines = head[:-4].split(b"\r\n")
+    check_status_version(lines[0][:9])
     parts = lines[0].split(b" ", 2)
     if len(parts) < 2:
         raise FramingError("status line is not 'version SP status SP reason'")
     version, status = parts[0], parts[1]
     reason = parts[2] if len(parts) == 3 else b""
-    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
-        raise FramingError("unsupported HTTP version in the status line")
     if len(status) != 3 or not status.isdigit() or status[0:1] == b"0":
         raise FramingError("status code is not three digits")
     if not is_field_value(reason):

@@ -42,6 +42,7 @@ from proxy.http._h1_strict import (
     ChunkedScanner,
     FramingError,
     check_request_line,
+    check_status_version,
     find_head,
     parse_request_head,
     parse_response_head,
@@ -834,6 +835,11 @@ class H1ClientCodec(_Input, ClientCodec):
         return events
 
     def _read_head(self, events: list[Event]) -> bool:
+        while self._in[:2] == b"\r\n":  # as _take_head: empty lines before the status line
+            del self._in[:2]
+        start = bytes(self._in[:9])
+        if start and start != b"\r":
+            check_status_version(start)
         raw = self._take_head()
         if raw is None:
             return False

@@ -32,6 +32,8 @@ SCRIPTS: dict[bytes, tuple[bytes, bool]] = {
     ),
     b"/204-chunked": (b"HTTP/1.1 204 No Content\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", False),
     b"/204-zero": (b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n", False),
+    # An upstream that answers a TLS alert record (it speaks TLS) and keeps the connection open.
+    b"/tls-answer": (b"\x15\x03\x03\x00\x02\x02\x46", False),
     # RFC 9110 6.5.1 keeps content-length out of trailers; a recipient may discard such a field.
     b"/trailer-forbidden": (
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\ncontent-length: 5\r\nx-sum: 7\r\n\r\n",
@@ -168,6 +170,18 @@ def test_a_204_reaches_the_client_without_content_length(proxy, http2):
         pytest.skip("curl not installed")
     first, second = _two_requests(http2, proxy, "/204-zero")
     assert first[0] == 204 and "content-length" not in first[1], first
+    assert (second[0], second[2]) == (200, b"ok")
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http1", "http2"])
+def test_an_upstream_answering_in_another_protocol_is_a_503_at_once(proxy, http2):
+    """Bytes that cannot start an HTTP/1.1 status line are an upstream protocol error at once (Envoy's
+    incremental parser: 503). The proxy waited for a whole head from an upstream that would never
+    send one, until the stream idle timeout (here 500 ms: a 408; by default minutes)."""
+    if not http2 and shutil.which("curl") is None:
+        pytest.skip("curl not installed")
+    first, second = _two_requests(http2, proxy, "/tls-answer")
+    assert first[0] == 503, first
     assert (second[0], second[2]) == (200, b"ok")
 
 

@@ -178,3 +178,20 @@ def test_client_rejects_lenient_response_framing_with_502(name):
     [err] = [e for e in events if isinstance(e, ProtocolViolation)]
     assert err.code == "invalid_response" and err.status == 502
     assert c.wants_close and not c.can_send_request()
+
+
+@pytest.mark.parametrize(
+    "start", [b"\x15\x03\x03\x00\x02\x02\x46", b"HTTP/2 200\r\n", b"SSH-2.0-OpenSSH\r\n", b"HTTP/1.10 200 OK\r\n"]
+)
+def test_a_response_in_another_protocol_is_refused_at_its_first_bytes(start):
+    """The head never ends: the status line's version is judged as it arrives (Envoy's incremental
+    parser), in any split, where the codec used to wait for a whole head until a timeout."""
+    for cut in range(1, len(start)):
+        c = H1ClientCodec()
+        c.send_request_headers(b"GET", b"/", b"up", [], end_stream=True)
+        events = c.receive_data(start[:cut]) + c.receive_data(start[cut:])
+        [err] = [e for e in events if isinstance(e, ProtocolViolation)]
+        assert err.reason.endswith("unsupported HTTP version in the status line"), (cut, err)
+    c = H1ClientCodec()
+    c.send_request_headers(b"GET", b"/", b"up", [], end_stream=True)
+    assert not [e for e in c.receive_data(b"\r\nHTTP/1.1 2") if isinstance(e, ProtocolViolation)]
