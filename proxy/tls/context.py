@@ -161,8 +161,8 @@ def client_config(msg) -> TlsClientConfig:
     if verify:
         ctx.verify_mode = ssl.CERT_REQUIRED
     if msg.sni:
-        try:  # the ssl module refuses some names (empty labels) only when a connection uses them
+        try:  # the ssl module refuses some names (empty labels; a NUL: TypeError) only when a connection uses them
             ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname=msg.sni)
-        except (ValueError, UnicodeError) as exc:
+        except (ValueError, UnicodeError, TypeError) as exc:
             raise TlsConfigError("sni", f"not a usable server name ({exc})") from None
     return TlsClientConfig(context=ctx, match_sans=sans, verify_peer=verify, sni=msg.sni)

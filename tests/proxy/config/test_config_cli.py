@@ -99,3 +99,13 @@ def test_uncompiled_schema_says_run_make_setup(tmp_path):
     done = run("--validate", str(path), code=code)
     assert done.returncode == 2
     assert "run `make setup`" in done.stderr
+
+
+def test_validate_names_an_upstream_sni_with_a_nul_byte(tmp_path):
+    # The ssl module raises TypeError for a NUL in server_hostname, and --validate printed a
+    # traceback beside the pattern violation (found by fuzz run config on a clean clone).
+    path = tmp_path / "nul-sni.yaml"
+    path.write_bytes(ISSUE2_YAML + b'    tls_context: {sni: "backend.example\\0x"}\n')
+    done = run("--validate", str(path))
+    assert done.returncode == 1
+    assert done.stdout.startswith("clusters[0].tls_context.sni: must match pattern")
