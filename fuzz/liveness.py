@@ -176,7 +176,7 @@ def _connection_stall(conn, side: str, session, pcs):
         return Stall(
             "stall_bytes_buffered_reads_enabled",
             f"{side} {conn!r}: {len(conn.read_buffer)} bytes in its read buffer, reads enabled, nobody takes them",
-            timer=_filter_timer_armed(conn),
+            timer=filter_timer_armed(conn),
             slow=True,
         )
     if waiting and conn.reading_enabled:
@@ -194,7 +194,7 @@ def _connection_stall(conn, side: str, session, pcs):
     )
 
 
-def _filter_timer_armed(conn) -> bool:
+def filter_timer_armed(conn) -> bool:
     """A network filter before the terminal one holds the bytes and has a timer armed that will move
     them (the fault filter's delay or throttle window)."""
     return any(_timer_armed(active.filter) for active in conn.filter_manager.read_filters[:-1])
@@ -242,7 +242,7 @@ def _read_disable_holder(conn, side: str, session, pcs):
             )
         if any(not c.is_client and _handshake_awaits_client(c) for c in [conn] + partners):
             return None  # the client has not finished its TLS handshake: what it holds back waits on it
-        timer = any(_filter_timer_armed(c) for c in [conn] + partners)
+        timer = any(filter_timer_armed(c) for c in [conn] + partners)
         return Stall(
             "stall_read_disabled_tcp_proxy", "a tcp_proxy side, both peers read everything", timer=timer, slow=True
         )
@@ -422,7 +422,7 @@ def _client_stall(session: "Session") -> "Stall | None":
         if not conn.filter_manager.holds_writes():
             # A network filter before the manager may still hold what the client sent (a fault
             # delay): its timer moves it on, and settling runs time to it.
-            return stall._replace(timer=True) if _filter_timer_armed(conn) else stall
+            return stall._replace(timer=True) if filter_timer_armed(conn) else stall
         write_filters = conn.filter_manager.write_filters
         if not any(_timer_armed(active.filter) for active in write_filters):
             return stall._replace(

@@ -39,3 +39,16 @@ def test_a_partial_head_is_not_an_idle_connection():
     s = run(http(hcm=BOTH), PARTIAL + [A("advance", value=500)])
     assert "http.downstream_cx_idle_timeout" not in s.ctx.stats.counters
     assert s.ctx.stats.counters["http.downstream_rq_idle_timeout"] == 1
+
+
+def test_a_head_a_fault_delay_still_holds_is_not_timed_yet():
+    """fuzz run session (6 min, config-s1-0011): two fault delays (158 ms, 10 ms) before a manager
+    whose stream_idle_timeout_ms is 50 held a request and one byte of the next; the check ran time
+    51 ms and called the head late while the manager had not seen it."""
+    from pathlib import Path
+
+    from fuzz import session
+
+    seed = Path(__file__).parents[3] / "corpus" / "session" / "regress-a-head-a-fault-delay-holds-is-not-late"
+    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    assert bytes(s.downstream[4].received).startswith(b"HTTP/1.1 ")  # the GET answered once let through
