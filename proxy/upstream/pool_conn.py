@@ -165,6 +165,12 @@ class PoolConnection(ConnectionCallbacks):
     def attach(self, user) -> UpstreamStream:
         stream = UpstreamStream(self, user)
         self.active.add(stream)
+        if self.above_watermark:
+            # A stream opened on a connection already backed up starts paused, as Envoy's
+            # CodecClient::newStream does: else its request body went into the full write buffer
+            # as fast as its client sent it (as far as the upstream's HTTP/2 window allows).
+            stream._watermark_above = True
+            user.on_upstream_write_watermark(True)
         return stream
 
     # -- bytes in and out -----------------------------------------------------------------------------

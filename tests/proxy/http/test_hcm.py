@@ -196,6 +196,32 @@ def test_h1_client_to_h2_upstream():
     assert (status, body) == (200, b"ok")
 
 
+def test_a_stream_opened_on_a_backed_up_h2_upstream_starts_paused():
+    """The upstream grants a 2 GiB window and reads nothing: the connection's write buffer is over its
+    1 KiB high watermark, and the first upload is paused. A second upload opened on that connection
+    was not: its whole body went into the write buffer as fast as its client sent it (116,590 bytes
+    held after 100 KB; as far as the window allows). Envoy's CodecClient::newStream starts it paused."""
+    import h2.settings
+
+    p = Proxy(basic_config(cluster_extra=H2_CLUSTER + "\n    per_connection_buffer_limit_bytes: 1024"))
+    first = p.client()
+    first.send(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 400000\r\n\r\n")
+    up = p.upstream().accept()
+    srv = _h2_server()
+    srv.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+    srv.increment_flow_control_window(2**31 - 1 - 65535)
+    up.send(srv.data_to_send())
+    first.send(b"a" * 100_000)
+    assert up.conn.write_buffer.above_high_watermark and len(first.conn.io.inbound) > 80_000
+    second = p.client()
+    second.send(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 400000\r\n\r\n")
+    second.send(b"b" * 100_000)
+    assert len(up.conn.write_buffer) < 20_000 and len(second.conn.io.inbound) == 100_000
+    for _ in range(20):  # the upstream takes what was written: both uploads go on
+        up.read()
+    assert not second.conn.io.inbound and not first.conn.io.inbound
+
+
 def test_h2_upstream_multiplexes_streams_on_one_connection():
     p = Proxy(basic_config(cluster_extra=H2_CLUSTER))
     clients = [p.client() for _ in range(3)]
