@@ -184,7 +184,13 @@ def _answer_h2(server) -> bool:
     last = server.goaway[0] if server.goaway is not None and not server.goaway[1] else None
     if server.goaway is not None and last is None:
         return False  # the proxy ended the connection with an error: nothing can be answered
-    for sid in [s for s in server.unanswered if s in sock.fuzz_h2_ended and (last is None or s <= last)]:
+    # RFC 9113 6.8: the sender of a GOAWAY ignores streams the receiver opened above its last stream
+    # id, and the receiver retries them elsewhere: this peer's own graceful GOAWAY bounds what it answers.
+    own = server.goaway_sent
+    ended = sock.fuzz_h2_ended
+    for sid in [
+        s for s in server.unanswered if s in ended and (last is None or s <= last) and (own is None or s <= own)
+    ]:
         server.unanswered.remove(sid)
         try:
             server.conn.send_headers(sid, [(b":status", b"200"), (b"content-length", b"0")], end_stream=True)

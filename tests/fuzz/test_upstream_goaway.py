@@ -47,3 +47,21 @@ def test_a_pool_that_fails_the_last_stream_of_a_goaway_is_found(monkeypatch):
 def test_a_goaway_on_an_http1_upstream_does_nothing():
     s = run(http(), [A("send", payload=GET), A("upstream_connect"), A("upstream_goaway"), A("read")])
     assert not s.peers.servers or getattr(s.peers.servers[0], "goaway_sent", None) is None
+
+
+def test_a_stream_opened_after_the_upstreams_goaway_is_not_answered_by_it():
+    """fuzz run session (6 min, config-s1-0016): an upstream allowing 2 streams answered stream 1, and
+    the queued third request went out as stream 5 just before the upstream's GOAWAY (last stream id 3)
+    arrived; the proxy failed stream 5 (RFC 9113 6.8: not processed), but the upstream peer answered
+    it while settling, and response_replaced called the 503 a replaced response. A GOAWAY's sender
+    ignores streams above its last stream id: the peer now does too."""
+    from pathlib import Path
+
+    from fuzz import session
+
+    seed = (
+        Path(__file__).parents[2] / "corpus" / "session" / "regress-a-stream-above-the-upstreams-goaway-is-not-answered"
+    )
+    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    server = s.peers.servers[0]
+    assert server.goaway_sent == 3 and 5 in server.unanswered
