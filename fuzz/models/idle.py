@@ -44,11 +44,17 @@ def _head_arriving(session, sock) -> bool:
 
 def _request_in_flight(session, sock) -> bool:
     """The client on `sock` has begun a request that has no outcome yet: part of a head, or a request
-    whose bytes may still be on their way into the proxy (a network fault filter's throttle)."""
+    whose bytes may still be on their way into the proxy (a network fault filter's throttle), also
+    one its own parser refused (h11 stops at a bad field name; the proxy, which has not seen that
+    field yet, holds a head in flight until the filter lets it through)."""
+    from fuzz import liveness
+
     client = session.peers.clients[session.downstream.index(sock)]
     if client is None:
         return False
-    return _head_arriving(session, sock) or any(ex.outcome is None for ex in client.exchanges)
+    if _head_arriving(session, sock) or any(ex.outcome is None for ex in client.exchanges):
+        return True
+    return bool(getattr(client, "requests", None) and client.requests.error) and liveness.filter_timer_armed(sock.conn)
 
 
 def _without_streams(session, timeout: str, client_says) -> list:

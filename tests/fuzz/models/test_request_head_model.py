@@ -52,3 +52,19 @@ def test_a_head_a_fault_delay_still_holds_is_not_timed_yet():
     seed = Path(__file__).parents[3] / "corpus" / "session" / "regress-a-head-a-fault-delay-holds-is-not-late"
     s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
     assert bytes(s.downstream[4].received).startswith(b"HTTP/1.1 ")  # the GET answered once let through
+
+
+def test_a_head_its_client_cannot_parse_is_in_flight_while_a_throttle_holds_it():
+    """harnesses/fuzz_session.py from an empty corpus (-seed=9001, config-s1-0010): a request with a
+    field name holding a space went through a 1 B/s fault throttle. The client's parser (h11) refused
+    it, so no request was in flight by the client's record, and the idle check expected the 1,000 ms
+    idle close while the proxy, which had not yet seen the bad field, held a head in flight."""
+    from pathlib import Path
+
+    from fuzz import session
+
+    seed = (
+        Path(__file__).parents[3] / "corpus" / "session" / "regress-a-refused-head-a-throttle-still-holds-is-in-flight"
+    )
+    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    assert s.peers.clients[1].requests.error and not s.downstream[1].received
