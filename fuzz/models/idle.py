@@ -51,10 +51,27 @@ def _request_in_flight(session, sock) -> bool:
 
     client = session.peers.clients[session.downstream.index(sock)]
     if client is None:
-        return False
+        return _h2_header_block_open(bytes(sock.sent[getattr(sock, "raw_sent", 0) :]))
     if _head_arriving(session, sock) or any(ex.outcome is None for ex in client.exchanges):
         return True
     return bool(getattr(client, "requests", None) and client.requests.error) and liveness.filter_timer_armed(sock.conn)
+
+
+def _h2_header_block_open(sent: bytes) -> bool:
+    """Raw HTTP/2 a client sent (no strict peer reads it) ends inside a header block: a HEADERS frame
+    without END_HEADERS and no CONTINUATION that ends it. That request's head is still arriving (the
+    proxy holds it until the stream idle timeout, as a HTTP/1.1 head)."""
+    from fuzz.peers.h2_wire import PREFACE
+
+    if not sent.startswith(PREFACE):
+        return False
+    at, open_block = len(PREFACE), False
+    while at + 9 <= len(sent):
+        length, kind, flags = int.from_bytes(sent[at : at + 3], "big"), sent[at + 3], sent[at + 4]
+        if kind in (0x1, 0x9):  # HEADERS, CONTINUATION
+            open_block = not flags & 0x4  # END_HEADERS
+        at += 9 + length
+    return open_block
 
 
 def _without_streams(session, timeout: str, client_says) -> list:

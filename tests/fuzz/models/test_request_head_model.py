@@ -68,3 +68,24 @@ def test_a_head_its_client_cannot_parse_is_in_flight_while_a_throttle_holds_it()
     )
     s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
     assert s.peers.clients[1].requests.error and not s.downstream[1].received
+
+
+def test_raw_http2_ending_inside_a_header_block_is_a_request_in_flight():
+    """harnesses/fuzz_session.py from an empty corpus (-seed=10001, config-s1-0024): a client sent raw
+    HTTP/2 (no strict peer reads it) ending in a HEADERS frame without END_HEADERS. The proxy holds
+    such a block until the stream idle timeout (f7c48f2); the idle check, with no record of the
+    client, expected the 250 ms idle close."""
+    from pathlib import Path
+
+    from fuzz import session
+    from fuzz.models.idle import _h2_header_block_open
+    from fuzz.peers.h2_wire import PREFACE
+
+    headers = bytes([0, 0, 1, 0x1, 0x0, 0, 0, 0, 1, 0x82])
+    assert _h2_header_block_open(PREFACE + headers)
+    assert not _h2_header_block_open(PREFACE + headers[:4] + b"\x04" + headers[5:])  # END_HEADERS
+    assert not _h2_header_block_open(PREFACE + headers + bytes([0, 0, 1, 0x9, 0x4, 0, 0, 0, 1, 0x84]))
+    assert not _h2_header_block_open(b"GET / HTTP/1.1\r\n")
+    seed = Path(__file__).parents[3] / "corpus" / "session" / "regress-a-raw-http2-header-block-left-open-is-in-flight"
+    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    assert s.peers.clients[2] is None and _h2_header_block_open(bytes(s.downstream[2].sent))
