@@ -51,10 +51,19 @@ def _request_in_flight(session, sock) -> bool:
 
     client = session.peers.clients[session.downstream.index(sock)]
     if client is None:
-        return _h2_header_block_open(bytes(sock.sent[getattr(sock, "raw_sent", 0) :]))
+        return _unread_client_in_flight(bytes(sock.sent[getattr(sock, "raw_sent", 0) :]))
     if _head_arriving(session, sock) or any(ex.outcome is None for ex in client.exchanges):
         return True
     return bool(getattr(client, "requests", None) and client.requests.error) and liveness.filter_timer_armed(sock.conn)
+
+
+def _unread_client_in_flight(sent: bytes) -> bool:
+    """Bytes of a client no peer reads (they looked like HTTP/2) begin a request: a proper prefix of
+    the preface ("P" may be a POST's first byte to an HTTP/1.1 codec, which holds it as a head), or
+    HTTP/2 ending inside a header block."""
+    from fuzz.peers.h2_wire import PREFACE
+
+    return bool(sent) and len(sent) < len(PREFACE) and PREFACE.startswith(sent) or _h2_header_block_open(sent)
 
 
 def _h2_header_block_open(sent: bytes) -> bool:

@@ -89,3 +89,19 @@ def test_raw_http2_ending_inside_a_header_block_is_a_request_in_flight():
     seed = Path(__file__).parents[3] / "corpus" / "session" / "regress-a-raw-http2-header-block-left-open-is-in-flight"
     s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
     assert s.peers.clients[2] is None and _h2_header_block_open(bytes(s.downstream[2].sent))
+
+
+def test_a_client_whose_bytes_could_start_the_preface_is_in_flight():
+    """harnesses/fuzz_session.py from an empty corpus (-seed=11001, config-s1-0013): after its PROXY
+    header a client sent "P" to an HTTP/1.1 listener. The peers read nothing (it may begin HTTP/2's
+    preface); the proxy holds it as a head arriving, and the idle check expected the 250 ms close."""
+    from pathlib import Path
+
+    from fuzz import session
+    from fuzz.models.idle import _unread_client_in_flight
+
+    assert _unread_client_in_flight(b"P") and _unread_client_in_flight(b"PRI * HTTP/2.0\r\n")
+    assert not _unread_client_in_flight(b"") and not _unread_client_in_flight(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    seed = Path(__file__).parents[3] / "corpus" / "session" / "regress-a-first-byte-p-is-a-request-in-flight"
+    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    assert s.peers.clients[1] is None and bytes(s.downstream[1].sent).endswith(b"\r\nP")
