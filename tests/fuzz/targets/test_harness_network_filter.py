@@ -235,3 +235,14 @@ def test_an_http2_client_whose_reads_the_probe_cut_still_records_what_it_sends(m
     monkeypatch.setattr(Router, "decode_data", flips_a_byte)
     with pytest.raises(oracles.InvariantViolation, match="peer_forwarded_body_changed"):
         nf.run(data)
+
+
+def test_the_request_models_do_not_judge_answers_the_write_probe_dropped():
+    """fuzz ci (final clean-clone run of 4a19408): write-probe mode 00000011 dropped the first pipelined
+    answer, so the client paired the next request's 403 with the first request, and
+    model_local_reply_session judged that altered reading as the proxy's answer."""
+    seed = (
+        Path(__file__).parents[3] / "corpus" / "network_filter" / "regress-a-dropped-answer-is-not-judged-by-the-models"
+    )
+    assert nf.describe(seed.read_bytes()).startswith("filter http_connection_manager, write-probe mode 00000011")
+    nf.run(seed.read_bytes())  # raised model_local_reply_session before
