@@ -221,10 +221,17 @@ class _Input:
         self._in = bytearray()
         self._scanned = 0  # how far find_head has looked: byte-at-a-time input stays linear
 
+    def _skip_empty_lines(self) -> bool:
+        """RFC 9112 2.2: empty lines before a start line are ignored. True when some were removed."""
+        skipped = False
+        while self._in[:2] == b"\r\n":
+            del self._in[:2]
+            skipped = True
+        return skipped
+
     def _take_head(self) -> bytes | None:
         """The next complete head (checked for bare LF and size), removed from the input."""
-        while self._in[:2] == b"\r\n":  # RFC 9112 2.2: ignore empty lines before a start line
-            del self._in[:2]
+        self._skip_empty_lines()
         end, self._scanned = find_head(self._in, self._scanned, self._max_head)
         if end is None:
             return None
@@ -275,8 +282,7 @@ class H1ServerCodec(_Input, ServerCodec):
         before anything else in the head, so every split of the input meets the same refusal."""
         if self._line_checked:
             return
-        while self._in[:2] == b"\r\n":  # RFC 9112 2.2: empty lines before a start line
-            del self._in[:2]
+        if self._skip_empty_lines():
             self._line_scan = 0
         lf = self._in.find(b"\n", self._line_scan, self._max_head)
         if lf < 0:  # still arriving: its start (a method, a target's first bytes) may be refused already
@@ -835,8 +841,7 @@ class H1ClientCodec(_Input, ClientCodec):
         return events
 
     def _read_head(self, events: list[Event]) -> bool:
-        while self._in[:2] == b"\r\n":  # as _take_head: empty lines before the status line
-            del self._in[:2]
+        self._skip_empty_lines()
         start = bytes(self._in[:9])
         if start and start != b"\r":
             check_status_version(start)
