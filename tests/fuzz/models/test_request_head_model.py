@@ -3,8 +3,19 @@ stream at its first byte), so the connection's idle timeout does not cut it and 
 timeout ends it (408, close). Shown on the real proxy and on the planted bug (the proxy's defect
 before this: no timer watches a partial head, `request_head_not_timed_out`)."""
 
+from pathlib import Path
+
+from fuzz import session
 from fuzz.session import Action as A
 from tests.fuzz.test_liveness import fails, http, response, run
+
+SEEDS = Path(__file__).parents[3] / "corpus" / "session"
+
+
+def _replay(name: str):
+    """The committed session seed `name`, run as the fuzzer runs it."""
+    return session.run_input(session.ConfigPool.default(), (SEEDS / name).read_bytes())
+
 
 PARTIAL = [A("send", payload=b"GET /slow HTTP/1.1\r\nHost: h\r\nX-Slow: ")]
 STREAM_IDLE = "stream_idle_timeout_ms: 1000"
@@ -45,12 +56,8 @@ def test_a_head_a_fault_delay_still_holds_is_not_timed_yet():
     """fuzz run session (6 min, config-s1-0011): two fault delays (158 ms, 10 ms) before a manager
     whose stream_idle_timeout_ms is 50 held a request and one byte of the next; the check ran time
     51 ms and called the head late while the manager had not seen it."""
-    from pathlib import Path
 
-    from fuzz import session
-
-    seed = Path(__file__).parents[3] / "corpus" / "session" / "regress-a-head-a-fault-delay-holds-is-not-late"
-    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    s = _replay("regress-a-head-a-fault-delay-holds-is-not-late")
     assert bytes(s.downstream[4].received).startswith(b"HTTP/1.1 ")  # the GET answered once let through
 
 
@@ -59,14 +66,7 @@ def test_a_head_its_client_cannot_parse_is_in_flight_while_a_throttle_holds_it()
     field name holding a space went through a 1 B/s fault throttle. The client's parser (h11) refused
     it, so no request was in flight by the client's record, and the idle check expected the 1,000 ms
     idle close while the proxy, which had not yet seen the bad field, held a head in flight."""
-    from pathlib import Path
-
-    from fuzz import session
-
-    seed = (
-        Path(__file__).parents[3] / "corpus" / "session" / "regress-a-refused-head-a-throttle-still-holds-is-in-flight"
-    )
-    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    s = _replay("regress-a-refused-head-a-throttle-still-holds-is-in-flight")
     assert s.peers.clients[1].requests.error and not s.downstream[1].received
 
 
@@ -75,9 +75,6 @@ def test_raw_http2_ending_inside_a_header_block_is_a_request_in_flight():
     HTTP/2 (no strict peer reads it) ending in a HEADERS frame without END_HEADERS. The proxy holds
     such a block until the stream idle timeout (f7c48f2); the idle check, with no record of the
     client, expected the 250 ms idle close."""
-    from pathlib import Path
-
-    from fuzz import session
     from fuzz.models.idle import _h2_header_block_open
     from fuzz.peers.h2_wire import PREFACE
 
@@ -86,8 +83,7 @@ def test_raw_http2_ending_inside_a_header_block_is_a_request_in_flight():
     assert not _h2_header_block_open(PREFACE + headers[:4] + b"\x04" + headers[5:])  # END_HEADERS
     assert not _h2_header_block_open(PREFACE + headers + bytes([0, 0, 1, 0x9, 0x4, 0, 0, 0, 1, 0x84]))
     assert not _h2_header_block_open(b"GET / HTTP/1.1\r\n")
-    seed = Path(__file__).parents[3] / "corpus" / "session" / "regress-a-raw-http2-header-block-left-open-is-in-flight"
-    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    s = _replay("regress-a-raw-http2-header-block-left-open-is-in-flight")
     assert s.peers.clients[2] is None and _h2_header_block_open(bytes(s.downstream[2].sent))
 
 
@@ -95,13 +91,9 @@ def test_a_client_whose_bytes_could_start_the_preface_is_in_flight():
     """harnesses/fuzz_session.py from an empty corpus (-seed=11001, config-s1-0013): after its PROXY
     header a client sent "P" to an HTTP/1.1 listener. The peers read nothing (it may begin HTTP/2's
     preface); the proxy holds it as a head arriving, and the idle check expected the 250 ms close."""
-    from pathlib import Path
-
-    from fuzz import session
     from fuzz.models.idle import _unread_client_in_flight
 
     assert _unread_client_in_flight(b"P") and _unread_client_in_flight(b"PRI * HTTP/2.0\r\n")
     assert not _unread_client_in_flight(b"") and not _unread_client_in_flight(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-    seed = Path(__file__).parents[3] / "corpus" / "session" / "regress-a-first-byte-p-is-a-request-in-flight"
-    s = session.run_input(session.ConfigPool.default(), seed.read_bytes())
+    s = _replay("regress-a-first-byte-p-is-a-request-in-flight")
     assert s.peers.clients[1] is None and bytes(s.downstream[1].sent).endswith(b"\r\nP")
