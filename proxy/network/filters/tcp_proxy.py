@@ -159,6 +159,8 @@ class TcpProxyFilter(ReadFilter):
         upstream.add_connection_callbacks(_Side(self, downstream=False))
         upstream.add_read_filter(_UpstreamReader(self))
         upstream.initialize_read_filters()
+        if self._paused[False]:
+            upstream.read_disable(True)
         if upstream.state is State.CLOSED:  # failed before our callbacks were registered
             self._on_upstream_event(upstream.close_event)
         return STOP_ITERATION
@@ -261,11 +263,14 @@ class TcpProxyFilter(ReadFilter):
                 self.stats.inc(f"{dst_name}_bytes_tx", len(chunk))
 
     def _pause_reading(self, of_downstream: bool) -> None:
-        conn = self.downstream if of_downstream else self.upstream
-        if conn is None or self._paused[of_downstream]:
+        if self._paused[of_downstream]:
             return
         self._paused[of_downstream] = True
-        conn.read_disable(True)
+        conn = self.downstream if of_downstream else self.upstream
+        # A downstream backed up before the upstream exists (an earlier filter wrote to it) is
+        # remembered: on_new_connection pauses the upstream as soon as it is created.
+        if conn is not None:
+            conn.read_disable(True)
         self.stats.inc(("downstream" if of_downstream else "upstream") + "_flow_control_paused_reading_total")
 
     def _resume_reading(self, of_downstream: bool) -> None:
@@ -273,7 +278,7 @@ class TcpProxyFilter(ReadFilter):
             return
         self._paused[of_downstream] = False
         conn = self.downstream if of_downstream else self.upstream
-        if conn is not None:  # always: _pause_reading paused it
+        if conn is not None:
             conn.read_disable(False)
         self.stats.inc(("downstream" if of_downstream else "upstream") + "_flow_control_resumed_reading_total")
 

@@ -1,9 +1,14 @@
 """tcp_proxy, script style on the simulated dispatcher and network: peer events in, what each
 peer receives and which counters move out."""
 
-from proxy.network.connection import State
+import dataclasses
 
-from tests.fuzz.test_build_harness import L4, tcp_config
+from proxy.network.connection import State
+from proxy.network.filter import CONTINUE, ReadFilter
+
+from proxy.build import build
+
+from tests.fuzz.test_build_harness import L4, bootstrap, tcp_config
 
 
 def opened(config=None, **kw):
@@ -244,6 +249,44 @@ def test_backpressure_a_slow_downstream_reader_pauses_the_upstream():
         == p.counter("tcp_proxy.upstream_flow_control_resumed_reading_total")
         >= 1
     )
+
+
+class _Banner(ReadFilter):
+    """An earlier filter that greets the client with more than the connection's buffer limit."""
+
+    def on_new_connection(self):
+        self.callbacks.connection.write(b"b" * 4096)
+        return CONTINUE
+
+
+def test_a_downstream_backed_up_before_the_upstream_exists_pauses_the_upstream_at_creation():
+    # The downstream passes its high watermark while tcp_proxy has no upstream yet (the banner
+    # filter runs first); the upstream must start paused, not read into a client that cannot keep up.
+    cfg = tcp_config(listener={"per_connection_buffer_limit_bytes": 1024})
+    built = build(bootstrap(cfg))
+    listener = built.listeners[0]
+    chain = listener.filter_chains[0]
+    greet = (lambda conn, ctx: conn.add_read_filter(_Banner()),)
+    greeted = dataclasses.replace(
+        listener, filter_chains=(dataclasses.replace(chain, installs=greet + chain.installs),)
+    )
+    p = L4(cfg, built=dataclasses.replace(built, listeners=(greeted,)))
+    down, client = p.accept()
+    up, server = p.connect_upstream()
+    assert len(down.write_buffer) > 1024  # the client has not read the banner
+    assert up.read_disable_count == 1
+    server.peer_send(b"d" * 100_000)
+    p.run()
+    assert len(down.write_buffer) < 8 * 1024  # the upstream's bytes wait in its socket
+    assert p.counter("tcp_proxy.upstream_flow_control_paused_reading_total") == 1
+    received = bytearray()
+    while len(received) < 104_096:
+        received += client.peer_read(512)
+        p.run()
+        # Resumed only below the low watermark, so at most one upstream read on top of that.
+        assert len(down.write_buffer) <= 512 + up.io.read_size
+    assert received == b"b" * 4096 + b"d" * 100_000
+    assert up.read_disable_count == 0
 
 
 def test_no_bytes_lost_or_invented_counters_balance_when_the_upstream_goes_away():
