@@ -156,8 +156,20 @@ class AdminHandler:
         return 200, TEXT, "".join(line + "\n" for line in lines).encode()
 
 
+# Envoy's admin is an HTTP connection manager with the defaults: a request whose head or body stops
+# arriving, or whose response its client stops taking, is ended after the stream idle timeout
+# (stream_idle_timeout, 5 min; a 408 when nothing was answered yet).
+STREAM_IDLE_TIMEOUT_S = 300.0
+REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
 class AdminProtocol(asyncio.Protocol):
-    """HTTP/1.1 keep-alive over h11; one response per request, in order."""
+    """HTTP/1.1 keep-alive over h11; one response per request, in order.
+
+    One request is answered per turn of the event loop, and none while the client is not taking
+    what was written (the transport's buffer above its high watermark: reading pauses too), so a
+    client pipelining requests it never reads holds about one buffer of answers and the data plane
+    sharing the loop keeps running."""
 
     def __init__(self, handler: Responder) -> None:
         self.handler = handler
@@ -167,22 +179,73 @@ class AdminProtocol(asyncio.Protocol):
         self._waiting: asyncio.Future[Answer] | None = (
             None  # an answer still being computed: later requests wait for it
         )
+        self._backed_up = False  # the client is not taking our answers (pause_writing)
+        self._turn: asyncio.Handle | None = None  # the next request's turn, when one is due
+        self._idle: asyncio.TimerHandle | None = None  # the stream idle timer, while a stream waits
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
+    def connection_lost(self, exc) -> None:
+        for handle in (self._turn, self._idle):
+            if handle is not None:
+                handle.cancel()
+        self._turn = self._idle = None
+
     def data_received(self, data) -> None:
         self.h11.receive_data(data)
-        if self._waiting is None:
-            self._process()
+        self._progress()
+        self._schedule()
 
     def eof_received(self):
         self.h11.receive_data(b"")
-        if self._waiting is None:
-            self._process()
+        self._schedule()
         return False
 
+    def pause_writing(self) -> None:
+        self._backed_up = True
+        self._open_transport().pause_reading()
+        self._progress()
+
+    def resume_writing(self) -> None:
+        self._backed_up = False
+        transport = self._open_transport()
+        if not transport.is_closing():
+            transport.resume_reading()
+        self._progress()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Give the next request its turn on the loop (not now: one request per turn)."""
+        if self._turn is None and self._waiting is None and not self._backed_up:
+            self._turn = asyncio.get_running_loop().call_soon(self._take_turn)
+
+    def _take_turn(self) -> None:
+        self._turn = None
+        if self._waiting is None and not self._backed_up:
+            self._process()
+
+    def _progress(self) -> None:
+        """Bytes moved: (re)arm the stream idle timer while a request is arriving or an answer is not
+        taken, disarm it on an idle connection."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        busy = self._backed_up or self._waiting is not None or self.h11.their_state is not h11.IDLE
+        if busy or self.h11.trailing_data[0]:
+            self._idle = asyncio.get_running_loop().call_later(STREAM_IDLE_TIMEOUT_S, self._idle_timeout)
+
+    def _idle_timeout(self) -> None:
+        self._idle = None
+        transport = self._open_transport()
+        if transport.is_closing():
+            return
+        if not self._backed_up and self._waiting is None and self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            transport.write(REQUEST_TIMEOUT)  # written raw: h11 answers only a head it has whole
+        transport.close()
+
     def _process(self) -> None:
+        """Read events up to one complete request and answer it; the next one waits for its turn."""
         while self.transport is not None and not self.transport.is_closing():
             try:
                 event = self.h11.next_event()
@@ -190,6 +253,7 @@ class AdminProtocol(asyncio.Protocol):
                 self._send_error(exc.error_status_hint, str(exc))
                 return
             if event is h11.NEED_DATA or event is h11.PAUSED:
+                self._progress()
                 return
             if isinstance(event, h11.ConnectionClosed):
                 self.transport.close()
@@ -209,9 +273,12 @@ class AdminProtocol(asyncio.Protocol):
                 if inspect.isawaitable(answer):
                     self._waiting = asyncio.ensure_future(answer)
                     self._waiting.add_done_callback(functools.partial(self._answered, req))
+                    self._progress()
                     return
-                if not self._reply(req, answer):
-                    return
+                if self._reply(req, answer):
+                    self._progress()
+                    self._schedule()
+                return
 
     def _answered(self, req, fut) -> None:
         self._waiting = None
@@ -223,7 +290,8 @@ class AdminProtocol(asyncio.Protocol):
             log.exception("admin handler failed")
             answer = 500, TEXT, b"internal error\n"
         if self._reply(req, answer):
-            self._process()
+            self._progress()
+            self._schedule()
 
     def _reply(self, req, answer) -> bool:
         """Send one response; False when the connection is closed after it."""

@@ -1,0 +1,67 @@
+"""Hostile clients of the admin listener, on real sockets. Envoy's admin is an HTTP connection
+manager with the defaults: its writes are held to a buffer limit (the codec stops reading while
+the client does not take them) and a stream that stops moving ends at the stream idle timeout.
+
+Found black-box (round 4): one admin client pipelining `GET /config_dump` and never reading made
+the proxy answer every request into an unbounded write buffer, in one event-loop callback per read:
+the data plane on the same loop stopped (curl waited 10 s and gave up) and the RSS grew ~2 MB/s;
+and a request head left half-sent held its admin connection for good."""
+
+import socket
+import time
+
+from conftest import LOOPBACK, connect, proxy_config, recv_all
+from tests.e2e.test_e2e_resources import _config, _get, _rss_kib, _start, upstream  # noqa: F401
+
+
+def test_pipelined_admin_requests_never_read_leave_the_data_plane_running(proxy_process, tmp_path, upstream):  # noqa: F811
+    proxy, address = _start(proxy_process, tmp_path, _config(upstream.server_address[1]))
+    admin = next(line.split(" on ")[1].strip() for line in proxy.stderr_lines if line.startswith("proxy: admin on"))
+    host, port = admin.rsplit(":", 1)
+    rss_before = _rss_kib(proxy.proc.pid)
+    flood = socket.create_connection((host, int(port)))
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    flood.settimeout(1.0)
+    try:
+        for _ in range(40):
+            flood.sendall(b"GET /config_dump HTTP/1.1\r\nHost: a\r\n\r\n" * 1000)  # 40,000 requests, never read
+    except socket.timeout:
+        pass  # the admin stopped reading: what a buffer limit does
+    try:
+        started = time.monotonic()
+        with connect(address, timeout=3.0) as s:  # before: no answer within curl's 10 s
+            s.sendall(b"GET /during HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = recv_all(s)
+        took = time.monotonic() - started
+        time.sleep(0.5)
+        grown_kib = _rss_kib(proxy.proc.pid) - rss_before
+    finally:
+        flood.close()
+    assert answer.startswith(b"HTTP/1.1 200 ") and took < 1.0, (took, answer[:80])
+    assert grown_kib < 16 * 1024, grown_kib  # before: ~2 MB/s for as long as the client held on
+    assert _get(address, b"/after").startswith(b"HTTP/1.1 200 ")
+
+
+def test_an_admin_head_that_never_ends_gets_408_at_the_stream_idle_timeout(start_proxy, monkeypatch):
+    import proxy.admin
+
+    monkeypatch.setattr(proxy.admin, "STREAM_IDLE_TIMEOUT_S", 0.3, raising=False)
+    listener = {
+        "name": "tcp_in",
+        "address": {"host": LOOPBACK, "port": 0},
+        "filter_chains": [{"filters": [{"tcp_proxy": {"cluster": "c"}}]}],
+    }
+    server = start_proxy(proxy_config([listener], [{"name": "c", "endpoints": [{"host": LOOPBACK, "port": 9}]}], True))
+    with connect(server.admin_address, timeout=5.0) as s:
+        s.sendall(b"GET /stats HTTP/1.1\r\nHost: a\r\n\r\nGET /ready HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+        started = time.monotonic()
+        answer = recv_all(s)  # before: the connection stayed open with its half head (the 5 s timeout)
+    assert time.monotonic() - started < 2.0
+    first, rest = answer.split(b"\r\n", 1)
+    assert first == b"HTTP/1.1 200 OK" and rest.endswith(
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    ), answer[-120:]
+    with connect(server.admin_address, timeout=5.0) as s:  # an idle connection (no request) is left open
+        time.sleep(0.6)
+        s.sendall(b"GET /ready HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert recv_all(s).endswith(b"LIVE\n")
