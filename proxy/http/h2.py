@@ -166,6 +166,7 @@ class _H2Codec:
         self._dead = False
         self._draining = False
         self._held = b""  # the start of a frame whose end has not arrived: h2 only ever gets whole frames
+        self._preface_due = not self.client_side  # a server's first bytes must be the client preface
         self._peer_last: int | None = None  # the peer's graceful GOAWAY: its last stream id
         self._extra = bytearray()  # frames we build ourselves (graceful GOAWAY), after h2's bytes
         self._recent: deque[int] = deque()  # rapid reset: the peer's last opened streams ...
@@ -181,6 +182,8 @@ class _H2Codec:
             self._dead = True
             self.wants_close = True
             return [ConnectionClosed("peer closed")]
+        if self._preface_due and (refusal := self._refuse_non_preface(data)):
+            return refusal
         cuts, violation = self._guard.scan(data)
         held = len(self._held)
         buf = self._held + data if held else data
@@ -202,6 +205,22 @@ class _H2Codec:
                 events.append(self._calm(violation.stat, violation.reason, violation.error_code))
             return events
         self._held = bytes(buf[start:])
+        return events
+
+    def _refuse_non_preface(self, data: bytes) -> list[Event]:
+        """RFC 9113 3.4, judged as the bytes arrive: the guard holds the preface until its 24 bytes are
+        in, so a client that sent fewer that can never be it (a short HTTP/1.1 request to an
+        HTTP/2-only listener) got no answer until the idle timeout, or never without one; nghttp2
+        compares each byte it gets and Envoy closes at the first wrong one. h2 compares the same way,
+        so the bytes so far go to h2, whose refusal is the one a whole wrong preface gets."""
+        seen = self._held + data
+        n = min(len(seen), len(H2_PREFACE))
+        if seen[:n] == H2_PREFACE[:n]:
+            self._preface_due = n < len(H2_PREFACE)
+            return []
+        self._held = b""
+        events: list[Event] = []
+        self._feed(seen[:n], events)
         return events
 
     def _feed_frame(self, frame: bytes, events: list[Event]) -> None:
