@@ -51,10 +51,20 @@ def _request_in_flight(session, sock) -> bool:
 
     client = session.peers.clients[session.downstream.index(sock)]
     if client is None:
-        return _unread_client_in_flight(bytes(sock.sent[getattr(sock, "raw_sent", 0) :]))
+        return _unread_client_in_flight(bytes(sock.sent[getattr(sock, "raw_sent", 0) :])) or _filter_holds_bytes(sock)
     if _head_arriving(session, sock) or any(ex.outcome is None for ex in client.exchanges):
         return True
     return bool(getattr(client, "requests", None) and client.requests.error) and liveness.filter_timer_armed(sock.conn)
+
+
+def _filter_holds_bytes(sock) -> bool:
+    """A network filter before the manager holds bytes of this client with its timer armed (a fault
+    throttle or delay): the manager has seen only a prefix of what the client sent, and a prefix of
+    anything may begin a request ("P" is a head arriving to an HTTP/1.1 codec), so whatever the whole
+    means, the manager's reading of it is not known until the filter lets the rest through."""
+    from fuzz import liveness
+
+    return bool(len(sock.conn.read_buffer)) and liveness.filter_timer_armed(sock.conn)
 
 
 def _unread_client_in_flight(sent: bytes) -> bool:

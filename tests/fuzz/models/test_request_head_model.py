@@ -97,3 +97,14 @@ def test_a_client_whose_bytes_could_start_the_preface_is_in_flight():
     assert not _unread_client_in_flight(b"") and not _unread_client_in_flight(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
     s = _replay("regress-a-first-byte-p-is-a-request-in-flight")
     assert s.peers.clients[1] is None and bytes(s.downstream[1].sent).endswith(b"\r\nP")
+
+
+def test_a_raw_client_whose_bytes_a_throttle_still_holds_is_in_flight():
+    """python -m fuzz run session --time 360 on a clean clone (config-s1-0010): a client sent the
+    HTTP/2 preface and frames (no strict peer reads it) to an HTTP/1.1 listener behind a 1 B/s fault
+    throttle. The manager had "PR", a head arriving (Envoy makes the stream at its first byte), and
+    the idle check, which judged the whole of what the client sent, expected the 1,000 ms idle close."""
+    s = _replay("regress-a-raw-preface-a-throttle-holds-is-in-flight")
+    sock = s.downstream[6]
+    assert s.peers.clients[6] is None and bytes(sock.sent).startswith(b"PRI * HTTP/2.0\r\n")
+    assert not sock.received  # still a head arriving when its client closed, seconds later
