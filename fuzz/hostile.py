@@ -40,11 +40,18 @@ TRAILERS = (
     [(b"te", b"trailers")],
 )
 N_SHAPES = len(TARGETS) + len(AUTHORITIES) + len(FIELDS)
+# Shapes added later, numbered after the HTTP/2 trailer shapes so the selectors of committed seeds
+# keep their meaning: an authority with a port and no host (RFC 9110 4.2.1: invalid), and a scheme
+# the proxy does not serve (HTTP/1.1: an absolute-form target of it; HTTP/2: its :scheme).
+LATE = (("authority", b":80"), ("scheme", b"ftp"))
+LATE_FIRST = N_SHAPES + len(TRAILERS) + 1
 
 
 def shape(selector: int):
     """(what, value) for a selector byte: ("target", (kind, value)), ("authority", value),
-    ("field", (name, value)), or None for a plain request."""
+    ("field", (name, value)), ("scheme", value), or None for a plain request."""
+    if 0 <= selector - LATE_FIRST < len(LATE):
+        return LATE[selector - LATE_FIRST]
     i = selector - 1
     if not 0 <= i < N_SHAPES:
         return None
@@ -69,6 +76,8 @@ def apply(selector: int, path: bytes, host: bytes, fields: list) -> tuple[bytes,
         return text.replace(b"{host}", host or b"x") + (path if path.startswith(b"/") else b"/"), host, fields
     if what == "authority":
         return path, value, fields
+    if what == "scheme":
+        return value + b"://" + (host or b"x") + (path if path.startswith(b"/") else b"/"), host, fields
     return path, host, fields + [value]
 
 
@@ -76,3 +85,9 @@ def trailers(selector: int) -> list | None:
     """HTTP/2 request trailers for a selector byte (None for most values)."""
     i = selector - 1
     return TRAILERS[i] if 0 <= i < len(TRAILERS) else None
+
+
+def scheme(selector: int) -> bytes | None:
+    """An HTTP/2 request's :scheme for a selector byte (None: http)."""
+    picked = shape(selector)
+    return picked[1] if picked is not None and picked[0] == "scheme" else None

@@ -147,12 +147,13 @@ def h2_request(seed: bytes, sock) -> bytes:
         # Byte 5 (above its reset bit): a hostile shape of the request, or of its trailers, or none.
         selector = _byte(seed, 5) >> 1
         path, fields, host = _target(seed, sock, PATHS[:-1], HOSTS[:-1])
-        path, authority, extra = hostile.apply(selector, path, host or b"x", fields)
+        scheme = hostile.scheme(selector)  # the :scheme shape leaves the path origin-form
+        path, authority, extra = hostile.apply(0 if scheme else selector, path, host or b"x", fields)
         trailers = hostile.trailers(selector - hostile.N_SHAPES)
         headers = [
             (b":method", _pick(METHODS[:7], seed, 0)),
             (b":path", path),
-            (b":scheme", b"http"),
+            (b":scheme", scheme or b"http"),
             (b":authority", authority),
         ]
         headers += [(b"x-fuzz-id", rid) for rid in [_request_id(sock)] if rid is not None] + extra

@@ -73,6 +73,8 @@ def authority(value: bytes) -> str | None:
             host, port = value.rsplit(b":", 1)
         if _REG_NAME.match(host) is None:
             return "host is not a reg-name or IPv4 address (RFC 3986 3.2.2)"
+        if not host and b":" in value:
+            return "a port with an empty host (RFC 9110 4.2.1: a recipient must reject such an http URI)"
     if _PORT.match(port) is None:
         return "port is not digits (RFC 3986 3.2.3)"
     return None

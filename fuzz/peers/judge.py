@@ -182,6 +182,10 @@ def check_meaning_of(sent, got, model, where: str) -> None:
             f"{where}: {sent.target!r} has an escaped slash, the HCM's "
             f"path_with_escaped_slashes_action is REJECT_REQUEST",
         )
+    if sent.scheme and sent.scheme.lower() not in (b"http", b"https"):
+        # RFC 9113 8.3.1: a proxy may translate a non-HTTP scheme it serves; this one serves http(s)
+        # only, and an http request upstream would mean another resource (docs/semantics.md).
+        _fail("peer_forwarded_scheme", f"{where}: the client's :scheme {sent.scheme[:20]!r} was forwarded as http(s)")
     want = expected_request(sent, model)
     if (
         (model.normalize or model.merge_slashes)

@@ -384,6 +384,8 @@ def _request_head(lines: list[bytes], msg: Message) -> None:
         raise Reject("HTTP/1.1 request without Host")
     if hosts and not _host_ok(hosts[0]):
         raise Reject(f"Host {hosts[0][:40]!r} is not uri-host [':' port]")
+    if hosts and hosts[0].startswith(b":"):
+        raise Reject("Host with a port and an empty host (RFC 9110 4.2.1: such a URI is invalid)")
 
 
 def parse_requests(buf: bytes, eof: bool = True) -> list[Message]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from proxy.http.headers import (
     TARGET_BYTES,
     TRAILER_FORBIDDEN,
+    empty_host_with_port,
     is_authority,
     is_content_length,
     is_field_value,
@@ -164,6 +165,8 @@ def parse_request_head(head: bytes, max_headers: int) -> Head:
         raise FramingError("HTTP/1.1 request without Host")
     if hosts and not is_authority(hosts[0]):
         raise FramingError("Host is not uri-host [':' port]")
+    if hosts and empty_host_with_port(hosts[0]):
+        raise FramingError("Host with a port and no host")
     path = target
     if target[:8].lower().startswith((b"http://", b"https://")):
         authority = target.split(b"://", 1)[1]

@@ -122,6 +122,17 @@ def target_problem(target: bytes) -> str | None:
     return None
 
 
+# The schemes the proxy serves (an HTTP/2 :scheme; HTTP/1.1 absolute-form, _h1_strict.py).
+SCHEMES = (b"http", b"https")
+
+
+def empty_host_with_port(authority: bytes) -> bool:
+    """An authority like ":80": RFC 3986 lets a reg-name be empty, RFC 9110 4.2.1 makes such an http
+    URI invalid (a recipient MUST reject it; HTTP/2 :authority is refused so below). An empty Host (a
+    target without an authority, RFC 9112 3.2) is not one."""
+    return authority.startswith(b":")
+
+
 def is_authority(b: bytes) -> bool:
     """uri-host [":" port] (RFC 9110 7.2): what a Host field or an absolute-form authority may hold.
     Rejects "/", "?", "#", "@", whitespace and other bytes that would let a Host mean another
@@ -289,6 +300,10 @@ def check_h2_request_for_downgrade(block: Headers) -> str | None:
     path = pseudo.get(b":path")
     if path is None or b":scheme" not in pseudo:
         return "missing :path or :scheme"
+    if pseudo[b":scheme"].lower() not in SCHEMES:
+        # RFC 9113 8.3.1 lets a proxy translate other schemes; this one speaks http(s) only, and an
+        # HTTP/1.1 absolute-form target of another scheme is refused too (Envoy: invalid scheme).
+        return "unsupported :scheme"
     if not path or not all(c in TARGET_BYTES for c in path):
         return "space or invalid character in :path"
     if not (path.startswith(b"/") or (path == b"*" and method == b"OPTIONS")):

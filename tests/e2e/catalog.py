@@ -197,6 +197,29 @@ CATALOG: list[Entry] = [
         forwarded=True,
         upstream_has=(b"host: [::1]:80\r\n",),
     ),
+    # Round 4 (black-box): RFC 9110 4.2.1, an http URI with an empty host is invalid; HTTP/2 refused
+    # ":80" as :authority while HTTP/1.1 forwarded it as Host. An empty Host (RFC 9112 3.2) stays valid.
+    Entry("h1_host_port_without_host", b"GET /x HTTP/1.1\r\nHost: :80\r\n\r\n", status=400, responses=1, closes=True),
+    Entry(
+        "h2_authority_port_without_host",
+        h2(headers(1, GET[:2] + [(b":authority", b":80"), (b":path", b"/x")])),
+        rst=PROTOCOL_ERROR,
+    ),
+    # Round 4: a scheme the proxy does not serve. HTTP/1.1 refused an ftp:// target; HTTP/2 forwarded
+    # :scheme ftp upstream as an http request (Envoy: 400 invalid scheme; here the codec's refusal).
+    Entry("h1_absolute_form_ftp", b"GET ftp://h/x HTTP/1.1\r\nHost: h\r\n\r\n", status=400, responses=1, closes=True),
+    Entry(
+        "h2_scheme_ftp",
+        h2(headers(1, [(b":method", b"GET"), (b":scheme", b"ftp"), (b":authority", b"h"), (b":path", b"/x")])),
+        rst=PROTOCOL_ERROR,
+    ),
+    Entry(
+        "h2_scheme_https_upper_case_served",
+        h2(headers(1, [(b":method", b"GET"), (b":scheme", b"HTTPS"), (b":authority", b"h"), (b":path", b"/s")])),
+        status=200,
+        forwarded=True,
+        upstream_has=(b"GET /s HTTP/1.1\r\n",),
+    ),
     # RFC 9110 7.6.1: a Connection option never names a field meant for every recipient; the framing and
     # routing fields the proxy read the message by stay (Connection: content-length dropped Content-Length).
     Entry(
