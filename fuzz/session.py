@@ -32,7 +32,7 @@ from .models.idle import check_idle_connections_close, check_request_heads_time_
 from .models.session_oracle import bootstrap_of
 from .models.retry import UpstreamTimes
 from .models.session_oracle import SessionModel, edge_sources, route_targets
-from .peers.h2_peer import settings_from_byte, withholds_credit
+from .peers.h2_peer import large_window, settings_from_byte, withholds_credit
 from .tls_peer import TlsSocket, speaks_tls
 
 MAX_ACTIONS = 256
@@ -107,6 +107,12 @@ OPS = (
     # Appended: an HTTP/2 upstream shuts down gracefully, GOAWAY(NO_ERROR) naming the last stream it
     # received, and goes on answering those (a rolling restart of the backend).
     "upstream_goaway",
+    # Appended: an HTTP/2 client (window[i]) or the upstreams (upstream_window) advertise a window
+    # past h2's default, from one byte (fuzz.peers.h2_peer.large_window), for streams and the
+    # connection alike: a peer ready for a large transfer, so that the proxy's own buffer limits,
+    # not the peer's window, must bound what it holds.
+    "window",
+    "upstream_window",
 )
 
 
@@ -138,7 +144,7 @@ _PAYLOAD_OPS = ("send", "upstream_send")
 _TEMPLATE_OPS = ("send_http", "upstream_http")
 _READ_OPS = ("read", "upstream_read")
 _DRAIN_OPS = ("read_to", "upstream_read_to")
-_SETTINGS_OPS = ("settings", "upstream_settings")
+_SETTINGS_OPS = ("settings", "upstream_settings", "window", "upstream_window")  # one value byte
 MAX_SEED = 64
 
 
@@ -354,6 +360,10 @@ class Session:
 
     def _settings(self, a: Action) -> bool:
         self.peers.choose_settings(a.op == "settings", a.target, settings_from_byte(a.value), withholds_credit(a.value))
+        return True
+
+    def _window(self, a: Action) -> bool:
+        self.peers.raise_window(a.op == "window", a.target, large_window(a.value))
         return True
 
     def _connect(self, choice: int, variant: int = 0, tls_mode: int | None = None) -> bool:
@@ -614,6 +624,8 @@ _APPLY: dict[str, Callable[[Session, Action], bool]] = {
     "drain": lambda s, a: s._drain(),
     "settings": Session._settings,
     "upstream_settings": Session._settings,
+    "window": Session._window,
+    "upstream_window": Session._window,
     **{op: Session._downstream for op in ("send", "send_http", "read", "read_to", "close", "reset")},
     **{op: Session._upstream for op in OPS if op.startswith("upstream_") and op not in _SETTINGS_OPS},
     "upstream_goaway": Session._upstream_goaway,

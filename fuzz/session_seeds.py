@@ -239,6 +239,15 @@ HTTP = {
     + [A("upstream_read", i) for i in range(3)]
     + [A("upstream_http", i, value=0, payload=b"\x00\x00\x3c\x09" + b"L" * 16) for i in range(3)]
     + [A("read"), A("read")],
+    # The same with windows past h2's default (fuzz.peers.h2_peer.LARGE_WINDOWS): a client granting
+    # 2^31-1 and upstreams granting 1 MiB, so the peers' windows bound nothing and the proxy's buffer
+    # limits alone must keep what it holds for a client that reads one chunk (fuzz/held.py).
+    "h2_large_windows_slow_reader": [A("window", value=2), A("upstream_window", value=1)]
+    + [A("send_http", value=3, payload=b"\x00\x00\x00\x05\x0e\x00" + b"U" * 16)] * 2
+    + [A("upstream_connect", i) for i in range(2)]
+    + [A("upstream_read", i) for i in range(2)]
+    + [A("upstream_http", i, value=0, payload=b"\x00\x00\x3c\x09" + b"W" * 16) for i in range(2)]
+    + [A("read")],
     # An HTTP/2 client that has read the proxy's SETTINGS uploads 32 KiB in DATA frames as large as the
     # proxy advertised (fuzz/payloads.py LARGE_UPLOAD_BITS): where max_frame_size is over 16384, the
     # proxy must take frames up to it (RFC 9113 4.2; h2_wire_unearned_frame_size_error).
@@ -456,6 +465,7 @@ HTTP["h1_trickled_upload"] = [
 # megabytes in 7-byte reads would make a seed take seconds.
 SCRIPT_READ_SIZES = {
     "h2_stalled_streams_large_bodies": (0,),
+    "h2_large_windows_slow_reader": (0,),
     "backed_up_client_asks_again": (0,),
     "hostile_paths": (0,),
 }

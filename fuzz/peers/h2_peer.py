@@ -34,6 +34,9 @@ MAX_CONCURRENT_STREAMS = (None, 1, 2, 3)
 INITIAL_WINDOW_SIZE = (None, 0, 1, 16, 1024, 65_535)
 MAX_FRAME_SIZE = (None, 16_384, 16_385, 65_536)
 MAX_HEADER_LIST_SIZE = (None, 4_096)
+# Past h2's default (the session's window ops): a peer ready for a large transfer, up to RFC 9113's
+# maximum, so that what the proxy holds is bounded by its own buffer limits, not by the peer.
+LARGE_WINDOWS = (1 << 17, 1 << 20, (1 << 31) - 1)
 OPEN_WINDOW = 16_384  # given to a stream whose initial window is 0, once its headers are in
 # Settling: the windows of a peer that now reads eagerly (a window of 1 or 16 bytes, fine for the
 # actions, would move a buffered megabyte a few bytes per settle round).
@@ -49,6 +52,10 @@ def settings_from_byte(b: int) -> dict:
         (SettingCodes.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_SIZE[b >> 7]),
     )
     return {k: v for k, v in picks if v is not None}
+
+
+def large_window(b: int) -> int:
+    return LARGE_WINDOWS[b % len(LARGE_WINDOWS)]
 
 
 def withholds_credit(b: int) -> bool:
@@ -102,8 +109,13 @@ class StrictH2Connection(h2.connection.H2Connection):
         self._queued += super().data_to_send()
         payload = b"".join(int(k).to_bytes(2, "big") + int(v).to_bytes(4, "big") for k, v in new_settings.items())
         self._queued += len(payload).to_bytes(3, "big") + bytes([SETTINGS, 0]) + bytes(4) + payload
-        if SettingCodes.INITIAL_WINDOW_SIZE in new_settings:  # a window raised by SETTINGS is open (RFC 9113 6.9.2)
-            self.peer.zero_window = new_settings[SettingCodes.INITIAL_WINDOW_SIZE] == 0
+        window = new_settings.get(SettingCodes.INITIAL_WINDOW_SIZE)
+        if window is not None:  # a window raised by SETTINGS is open (RFC 9113 6.9.2)
+            self.peer.zero_window = window == 0
+            if window > self.local_settings.initial_window_size:
+                # h2 refuses DATA past the windows it thinks it granted: it learns a larger one (from
+                # the proxy's next ACK); a smaller one is the monitor's to enforce.
+                self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE] = window
 
     def graceful_goaway(self) -> int:
         """GOAWAY(NO_ERROR) naming the highest stream the peer opened as the last this side processes
@@ -162,7 +174,15 @@ class H2Peer:
         self.conn = StrictH2Connection(self, self.client_side)
         self.conn.initiate_connection()
         if settings:
-            self.conn.update_settings(settings)
+            self.advertise(settings)
+
+    def advertise(self, settings: dict) -> None:
+        """Send `settings`; an INITIAL_WINDOW_SIZE past h2's default raises the connection's window to
+        it too (SETTINGS covers streams only, RFC 9113 6.9.2). Frames wait for flush()."""
+        self.conn.update_settings(settings)
+        window = settings.get(SettingCodes.INITIAL_WINDOW_SIZE, 0)
+        if window > 65_535 and window > self.conn.inbound_flow_control_window:
+            self.conn.increment_flow_control_window(window - self.conn.inbound_flow_control_window)
 
     # -- bytes out ------------------------------------------------------------------------------
     def flush(self) -> bytes:

@@ -6,6 +6,8 @@ oracles of fuzz/peers/judge.py run over the records). Payload templates reach th
 `sock.fuzz_peers` to tag requests (`new_id`) and to send HTTP/2 through a strict peer.
 """
 
+from h2.settings import SettingCodes
+
 from ..oracles import InvariantViolation
 from . import judge
 from .downstream import H1Client, H2Client, is_h2
@@ -51,7 +53,7 @@ def _resend(peer, settings: dict, withhold: bool) -> None:
     """An HTTP/2 peer already speaking sends a SETTINGS frame and starts or stops withholding credit
     (the SETTINGS first: a window they raise needs no WINDOW_UPDATE)."""
     if settings:
-        peer.conn.update_settings(settings)
+        peer.advertise(settings)
     if not withhold:
         peer.release_credit()
     peer.withhold = withhold
@@ -168,6 +170,27 @@ class Peers:
         servers = [s for s in self.servers if isinstance(s, H2Server)]
         if servers:
             _resend(servers[target % len(servers)], settings, withhold)
+
+    def raise_window(self, client: bool, target: int, size: int) -> None:
+        """A client's (or the upstreams') INITIAL_WINDOW_SIZE becomes `size`, the connection window
+        with it (H2Peer.advertise), keeping its other SETTINGS and whether it withholds credit:
+        before the peer speaks, in the SETTINGS it will send; after, in a SETTINGS frame."""
+        window = {SettingCodes.INITIAL_WINDOW_SIZE: size}
+        if client:
+            if not self._socks:
+                return
+            index = target % len(self._socks)
+            peer = self.clients[index]
+            if peer is None:
+                self.client_settings[index] = {**self.client_settings.get(index, {}), **window}
+            elif isinstance(peer, H2Client):
+                _resend(peer, window, peer.withhold)
+            return
+        self.upstream_settings = {**(self.upstream_settings or {}), **window}
+        servers = [s for s in self.servers if isinstance(s, H2Server)]
+        if servers:
+            server = servers[target % len(servers)]
+            _resend(server, window, server.withhold)
 
     def release_credit(self, open_windows: bool = False) -> bool:
         """Settling: every HTTP/2 peer that withheld credit gives it back, and with `open_windows`

@@ -1,0 +1,53 @@
+"""HTTP/2 peers that grant windows past h2's default (the session's `window` and `upstream_window`
+ops, fuzz.peers.h2_peer.LARGE_WINDOWS): with a client ready for 2 GiB, nothing but the proxy's
+own buffer limits bounds what it holds for that client, so a proxy that ignores its write-buffer
+watermarks is found by the held-memory oracle (fuzz/held.py); with windows of 64 KiB the peer's
+window hid it.
+"""
+
+from fuzz.peers.h2_peer import LARGE_WINDOWS, large_window
+from fuzz.session import Action as A, Reader, decode_actions, encode_actions
+from fuzz.session_seeds import HTTP
+from tests.fuzz.test_liveness import fails, http, run
+from tests.fuzz.test_withheld_credit import _actions_only, _body_bytes_read
+
+ONE_MIB_ANSWER = [
+    A("send_http", value=3, payload=b"\x00" * 6),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_http", value=0, payload=b"\x00\x00\x3c\x09" + b"L" * 16),
+]
+
+
+def test_the_window_ops_round_trip_and_reach_the_largest_window_rfc_9113_allows():
+    actions = [A("window", 1, value=2), A("upstream_window", 0, value=4)]
+    assert decode_actions(Reader(encode_actions(actions)[2:]))[1:] == actions
+    assert {large_window(b) for b in range(256)} == set(LARGE_WINDOWS)
+    assert max(LARGE_WINDOWS) == 2**31 - 1
+
+
+def test_a_client_granting_a_large_window_is_sent_past_64_kib_before_it_credits_anything():
+    stalled = HTTP["h2_stalled_streams_large_bodies"]  # the client withholds its credit
+    small = _actions_only(http(codec="HTTP2", limit=65536), stalled)
+    large = _actions_only(http(codec="HTTP2", limit=65536), stalled[:1] + [A("window", value=1)] + stalled[1:])
+    assert _body_bytes_read(small) == 65535
+    assert _body_bytes_read(large) > 65535
+    assert large.peers.clients[0].withhold  # raising the window kept the client's other choice
+
+
+def test_the_script_runs_clean_on_the_fixed_proxy():
+    s = run(http(codec="HTTP2", limit=1024), HTTP["h2_large_windows_slow_reader"])
+    assert [(ex.outcome, ex.response.status) for ex in s.peers.exchanges] == [("response", 200)] * 2
+    assert all(len(ex.response.body) == 1 << 20 for ex in s.peers.exchanges)
+    assert len(s.peers.exchanges[0].request.body) == 65535  # the upload, as far as the proxy's window let it
+
+
+def test_a_connection_manager_deaf_to_its_write_watermark_is_found_only_with_a_large_window(monkeypatch):
+    from proxy.http.conn_manager import HttpConnectionManager
+
+    monkeypatch.setattr(HttpConnectionManager, "on_above_write_buffer_high_watermark", lambda self: None)
+    run(http(codec="HTTP2", limit=1024), ONE_MIB_ANSWER)  # the client's 64 KiB window bounded it
+    err = fails(
+        "memory_held_over_limit_connection", http(codec="HTTP2", limit=1024), [A("window", value=2)] + ONE_MIB_ANSWER
+    )
+    assert "its limit is 1024" in str(err)
