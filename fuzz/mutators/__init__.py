@@ -1,7 +1,8 @@
 """Structure-aware mutators for the harnesses (atheris `custom_mutator` / `custom_crossover`).
 
 One module per input format: http1.py (HTTP/1.1 messages), http2.py (HTTP/2 frames and HPACK
-field lists), actions.py (action scripts, through each harness's own decoder and encoder),
+field lists), actions.py (action scripts, through each harness's own decoder and encoder;
+scenarios.py writes whole session scenarios from the session grammar's roles for it),
 translate.py (http_translate's input modes), listener.py (listener_filter's ClientHello fields),
 config.py (config's Bootstrap messages, field by field), h2_actions.py (a prologue of h2_codec
 actions, encoded by fdp.py for FuzzedDataProvider); base.py states libFuzzer's contract and the

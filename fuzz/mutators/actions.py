@@ -13,14 +13,15 @@ Mutated actions are always kept in the form decode(encode(actions)) == actions.
 
 Operations: insert, delete, duplicate, swap, move, retarget, change one field, change the op,
 mutate a payload at its protocol's level (HTTP/1.1, HTTP/2, else bytes) or give it a new one,
-change the head; crossover splices actions of another input in.
+change the head; for session actions (session, network_filter) also a whole scenario, its ops in
+the order of an exchange (scenarios.py); crossover splices actions of another input in.
 """
 
 import functools
 import random
 from dataclasses import replace
 
-from fuzz.mutators import http1, http2
+from fuzz.mutators import http1, http2, scenarios
 from fuzz.mutators.base import Mutator, apply_ops, drop_one, move_one, swap_two
 
 SEED_CAPACITY = 256  # payloads shorter than this are seeds of a template, not protocol bytes
@@ -62,6 +63,11 @@ class ActionCodec:
         """kind -> (weight, fn(head: bytes, rng, mutator) -> new head or None)."""
         return {}
 
+    scenarios = False  # True: its actions are the session grammar's, and action_of draws them
+
+    def action_of(self, op: str, rng: random.Random):
+        return None
+
 
 def _byte_at(index: int):
     """A head operation: byte `index` of the head drawn afresh."""
@@ -94,6 +100,18 @@ class SessionCodec(ActionCodec):
 
     def head_ops(self):
         return {"config": (2, _byte_at(0)), "read_size": (1, _byte_at(1))}
+
+    scenarios = True
+
+    def action_of(self, op: str, rng: random.Random):
+        """An action of `op` with operands drawn at random as the decoder reads them (scenarios.py);
+        a read takes everything there is more often than not."""
+        if op not in self.session.OPS:
+            return None
+        decoded = self.decode(bytes([self.session.OPS.index(op)]) + rng.randbytes(8))
+        if not decoded or decoded[0].op != op:
+            return None
+        return replace(decoded[0], value=0) if op.endswith("read") and rng.random() < 0.6 else decoded[0]
 
 
 def _blob_head(data: bytes, tail: int) -> tuple[bytes, bytes]:
@@ -254,6 +272,8 @@ class Actions(Mutator):
             "payload_new": (2, self.payload_new),
             "payload_size": (2, self.payload_size),
         }
+        if codec.scenarios:  # session actions: whole scenarios (scenarios.py)
+            self.ops["scenario"] = (8, self.scenario)
         for kind, (weight, fn) in codec.head_ops().items():
             self.ops[f"head_{kind}"] = (weight, self._head_op(fn))
 
@@ -425,6 +445,32 @@ class Actions(Mutator):
             return (payload * (n // len(payload) + 1))[:n]
 
         return self._with_payload(state, rng, resize)
+
+    def scenario(self, state, rng) -> bool:
+        """A whole scenario (fuzz/mutators/scenarios.py) first, mostly (the input's own actions run
+        after it), or somewhere in the input, or instead of its actions."""
+        made = scenarios.scenario(rng, self._scenario_action, self._aimed)
+        if not made:
+            return False
+        actions, where = state[1], rng.random()
+        if where < 0.6:
+            actions[:0] = made
+        elif where < 0.8:
+            i = rng.randrange(len(actions) + 1)
+            actions[i:i] = made
+        else:
+            actions[:] = made
+        del actions[self.codec.max_actions :]
+        return True
+
+    def _scenario_action(self, op: str, rng: random.Random):
+        action = self.codec.action_of(op, rng)
+        if action is not None and self.capacity(action) and rng.random() < 0.8:
+            action = self.fitted(action, self.new_payload(action, rng)) or action
+        return action
+
+    def _aimed(self, action, target: int):
+        return self.normalised(self.codec.with_target(action, target)) or action
 
     def _head_op(self, fn):
         def op(state, rng) -> bool:

@@ -1,0 +1,127 @@
+"""Whole session scenarios, generated from the session's action grammar, for the action mutator to
+put in front of an input (or in it): the session's counterpart of h2_codec's prologue
+(fuzz/mutators/h2_actions.py).
+
+A session input is a list of actions (fuzz/session.py OPS); most defects of a proxy's session
+layer show only after several of them in the order real peers make them: a client connects,
+perhaps advertises its SETTINGS, sends a request; the upstream connect completes, fails or never
+answers; time passes (past a connect, route or idle timeout, so a retry or a timeout fires); the
+upstream reads, answers, goes away or closes; the client reads, sends more body, closes. Random
+single-action inserts almost never build such an order: an upstream answer before the request
+made its connection acts on nothing, and a timeout needs the advance after the request.
+
+So every op of the grammar has one ROLE, and a scenario is the roles in that order, each step an
+op drawn from its role with operands drawn at random through the decoder (`make(op, rng)`), so
+nothing here knows an operand layout or a configuration: the configuration byte, the payload
+templates and the values stay the fuzzer's to choose and mutate. An op appended to OPS must be
+given a role (tests/fuzz/test_mutator_scenarios.py checks that every op has one).
+"""
+
+import random
+from collections.abc import Callable
+
+# Every op of fuzz.session.OPS, by the part it plays in an exchange.
+ROLES = {
+    "open": ("connect", "connect_tls"),  # one more client (value: listener and source, target: SNI/port)
+    "configure": ("settings", "upstream_settings", "window", "upstream_window"),  # HTTP/2 SETTINGS a peer advertises
+    "request": ("send_http", "send"),  # a client sends a request (or more of one)
+    "connect_outcome": ("upstream_connect", "upstream_fail", "upstream_connect_silent"),
+    "upstream": (
+        "upstream_read",
+        "upstream_read_to",
+        "upstream_http",
+        "upstream_send",
+        "upstream_goaway",
+        "upstream_close",
+        "upstream_reset",
+    ),
+    "client": ("read", "read_to", "close", "reset", "drain"),
+    "time": ("advance",),
+}
+# How often each op is drawn within its role (1 when not listed): the common move of each role first.
+WEIGHTS = {
+    "send_http": 4,
+    "upstream_connect": 4,
+    "upstream_connect_silent": 2,
+    "upstream_read": 3,
+    "upstream_http": 4,
+    "read": 6,
+    "read_to": 2,
+}
+# Ops whose target is a downstream connection (the others' is an upstream one, or none).
+DOWNSTREAM = ("send_http", "send", "read", "read_to", "close", "reset")
+
+Make = Callable[[str, random.Random], object]  # (op, rng) -> an action of that op, operands drawn
+Retarget = Callable[[object, int], object]  # (action, target) -> the action aimed at that connection
+
+
+def role_of(op: str) -> str | None:
+    return next((role for role, ops in ROLES.items() if op in ops), None)
+
+
+def _draw(role: str, rng: random.Random) -> str:
+    ops = ROLES[role]
+    return rng.choices(ops, [WEIGHTS.get(op, 1) for op in ops])[0]
+
+
+class _Builder:
+    """A scenario being written: the actions, and which connections exist so far (the decoder's
+    implicit first connect is downstream connection 0)."""
+
+    def __init__(self, rng: random.Random, make: Make, retarget: Retarget) -> None:
+        self.rng, self.make, self.retarget = rng, make, retarget
+        self.actions: list = []
+        self.clients = 1
+        self.upstreams = 0  # upstream connects completed (the newest is opened[upstreams - 1])
+
+    def step(self, role: str, client: int | None = None) -> None:
+        op = _draw(role, self.rng)
+        action = self.make(op, self.rng)
+        if action is None:
+            return
+        if op in ROLES["open"]:
+            self.clients += 1
+        elif op in DOWNSTREAM and client is not None:
+            action = self.retarget(action, client)
+        elif op in ROLES["connect_outcome"]:
+            action = self.retarget(action, 0)  # the oldest pending connect, the one a request waits on
+            self.upstreams += op != "upstream_fail"
+        elif op in ROLES["upstream"] and self.upstreams:
+            newest = self.upstreams - 1
+            action = self.retarget(action, newest if self.rng.random() < 0.8 else self.rng.randrange(newest + 1))
+        self.actions.append(action)
+
+    def wait(self, most: int) -> None:
+        for _ in range(self.rng.randrange(most + 1)):
+            self.step("time")
+
+
+def scenario(rng: random.Random, make: Make, retarget: Retarget) -> list:
+    """One scenario: SETTINGS first (sometimes), then one to three exchanges, each a request, its
+    upstream connect (retried after failures and timeouts), the upstream's moves and the client's,
+    with time passing between them; often time runs on at the end, past every timeout."""
+    b = _Builder(rng, make, retarget)
+    for _ in range(rng.choice((0, 0, 1, 2))):
+        b.step("configure")
+    for _ in range(1 + (rng.random() < 0.4) + (rng.random() < 0.2)):
+        if rng.random() < 0.5:  # a client of its own, on any listener (the implicit first is on listener 0)
+            b.step("open")
+        client = b.clients - 1 if rng.random() < 0.8 else rng.randrange(b.clients)
+        b.step("request", client)
+        for _ in range(rng.randrange(3)):  # more of it (a body sent slowly), or another request
+            b.wait(1)
+            b.step("request", client)
+        for _ in range(1 + (rng.random() < 0.4) + (rng.random() < 0.2)):  # connect attempts (retries)
+            b.wait(2)
+            if rng.random() < 0.25:
+                b.wait(3)  # the connect left pending: its connect timeout may end it
+            else:
+                b.step("connect_outcome")
+        for _ in range(rng.randrange(5)):
+            b.wait(1)
+            b.step("upstream")
+        for _ in range(rng.randrange(3)):
+            b.wait(1)
+            b.step("client", client)
+    b.wait(3)
+    return b.actions

@@ -1,0 +1,93 @@
+"""Session scenarios (fuzz/mutators/scenarios.py through fuzz/mutators/actions.py): every op of the
+session grammar plays a role, scenarios are deterministic for a seed and decode back exactly, their
+steps come in an exchange's order, and from an empty input they reach a defect that only such an
+order shows (a filter chain chosen by a server name compared case-sensitively)."""
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from fuzz import session
+from fuzz.mutators import actions, scenarios
+from fuzz.oracles import InvariantViolation
+from proxy.network import chain_match
+
+
+def test_every_op_of_the_grammar_has_one_role():
+    roles = [op for ops in scenarios.ROLES.values() for op in ops]
+    assert len(roles) == len(set(roles))
+    assert [op for op in session.OPS if scenarios.role_of(op) is None] == []
+
+
+def _scenario(seed: int, mutator=None) -> list:
+    mutator = mutator or actions.session()
+    state = [b"\0\0", []]
+    assert mutator.scenario(state, random.Random(seed))
+    return state[1]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_scenario_is_deterministic_and_decodes_back_exactly(seed):
+    codec = actions.SessionCodec()
+    made = _scenario(seed)
+    assert made == _scenario(seed)
+    assert codec.decode(codec.encode(made)) == made
+    assert len(made) <= codec.max_actions
+
+
+def test_scenario_steps_come_in_an_exchanges_order():
+    """A request before the upstream's moves, a connect outcome before the upstream speaks; time
+    passes somewhere in most scenarios."""
+    timed = 0
+    for seed in range(200):
+        ops = [a.op for a in _scenario(seed)]
+        first = {
+            role: next((i for i, op in enumerate(ops) if scenarios.role_of(op) == role), None)
+            for role in scenarios.ROLES
+        }
+        assert first["request"] is not None
+        for later in ("connect_outcome", "upstream"):
+            assert first[later] is None or first["request"] < first[later], ops
+        timed += "advance" in ops
+    assert timed > 150
+
+
+def test_the_session_mutator_puts_scenarios_in_front_of_inputs():
+    mutator = actions.session()
+    mutator.bytes_share = 0.0
+    codec = mutator.codec
+    own = [session.Action("read", 0, value=5)]
+    data = codec.join(b"\x03\x01", own)
+    kept = 0
+    for i in range(300):
+        before = mutator.counts["bytes"]
+        out = mutator.mutate(data, 8192, i)
+        if mutator.counts["bytes"] > before:
+            continue  # nothing structured applied: libFuzzer's bytes
+        head, acts = codec.split(out)
+        assert codec.join(head, acts) == out
+        kept += len(acts) > 1 and acts[-1] == own[0] and scenarios.role_of(acts[0].op) is not None
+    assert mutator.counts["actions.scenario"] > 20 and kept > 10
+
+
+def test_a_server_name_matched_case_sensitively_is_found_from_scenarios(monkeypatch):
+    """A planted defect: the chain match compares the SNI as the client sent it (RFC 6066 3 makes it a
+    DNS name, case-insensitive). Scenarios of an empty input open clients with server names in
+    either case; the chain model finds the wrong chain."""
+    pool = session.ConfigPool.default()
+    facts_of = chain_match.facts_of
+    monkeypatch.setattr(
+        chain_match, "facts_of", lambda conn: replace(facts_of(conn), server_name=conn.server_name or "")
+    )
+    mutator, found = actions.session(), set()
+    for i in range(1500):
+        rng = random.Random(i)
+        state = [bytes([rng.randrange(256), rng.randrange(4)]), []]
+        mutator.scenario(state, rng)
+        try:
+            session.run_input(pool, mutator.codec.join(*state))
+        except InvariantViolation as exc:
+            found.add(exc.name)
+            break
+    assert found == {"listener_filter_chain_match"}
