@@ -410,6 +410,26 @@ HTTP["hostile_paths"] = [
     A("read", 2),
 ]
 
+# The late shapes (fuzz/hostile.py LATE), one connection each: Host ":80" and an ftp:// target over
+# HTTP/1.1, :authority ":80" and :scheme ftp over HTTP/2; refused on both codecs (RFC 9110 4.2.1; the
+# proxy serves http(s) only), judged by the peers (peer_forwarded_authority, peer_forwarded_scheme).
+HTTP["hostile_late_shapes"] = [
+    A("send_http", 0, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x1f"),
+    A("connect"),
+    A("send_http", 1, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x20"),
+    A("connect"),
+    A("send_http", 2, value=3, payload=b"\x00\x00\x00\x00\x00\x3e"),
+    A("connect"),
+    A("send_http", 3, value=3, payload=b"\x00\x00\x00\x00\x00\x40"),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+    A("read", 0),
+    A("read", 1),
+    A("read", 2),
+    A("read", 3),
+]
+
 # The upstream ends first: the client sent its request and half-closed, the upstream answers and closes
 # before the client reads; everything it sent must still reach the client (tcp_proxy flushes).
 TCP["upstream_closes_before_the_client_reads"] = [
