@@ -9,6 +9,10 @@ fuzz/configgen), and a readable one gets 1-3 edits of one field each, anywhere i
   lengths, ports, octets and durations in text, where validation and the builder read the same
   text two ways;
 - a string re-cased, emptied, or given a character at the edge of the usual classes;
+- an IP address in a string set to an edge address: the unspecified one (0.0.0.0, ::, which binds
+  and matches every address of its family), loopback, the other family's, a v4-mapped one;
+- a scalar set to the value the same field holds elsewhere in the tree (another listener's port or
+  host, another cluster's name), where uniqueness and clash checks between siblings look;
 - an integer set to an edge (0, 1, value +-1, 2^31-1, 2^32-1, 65535, 65536, -1);
 - a bool flipped, an enum set to another value;
 - a submessage cleared, or replaced by one generated for its type (a oneof member set this way
@@ -20,6 +24,7 @@ function of (data, seed).
 """
 
 import functools
+import ipaddress
 import random
 import re
 
@@ -181,6 +186,36 @@ def _edge_char(fd, value: str, rng: random.Random) -> str:
     return value[:at] + chr(rng.choice(EDGE_CHARS)) + value[at:] if rng.random() < 0.85 else ""
 
 
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _edge_address(fd, value: str, rng: random.Random) -> str | None:
+    v4 = ipaddress.ip_address(value).version == 4
+    edges = ("0.0.0.0", "127.0.0.1", "::", f"::ffff:{value}") if v4 else ("::", "::1", "0.0.0.0", "::ffff:127.0.0.1")
+    return rng.choice([e for e in edges if e != value])
+
+
+def sibling_value(message, rng: random.Random) -> bool:
+    """A scalar field set to the value the same field of another message in the tree holds."""
+    holders: dict = {}
+    for m, fd in slots(message):
+        if fd.type != FieldDescriptor.TYPE_MESSAGE and not fd.is_repeated:
+            holders.setdefault(fd.full_name, []).append((m, fd))
+    groups = [g for g in holders.values() if len({getattr(m, fd.name) for m, fd in g}) > 1]
+    if not groups:
+        return False
+    group = rng.choice(groups)
+    (m, fd), (other, _) = rng.sample(group, 2)
+    if getattr(m, fd.name) == getattr(other, fd.name):
+        return False
+    return _set_value(m, fd, 0, getattr(other, fd.name))
+
+
 def _edge_int(fd, value: int, rng: random.Random) -> int | None:
     new = rng.choice(EDGE_INTS + (value + 1, value - 1, value * 2))
     return new if _fits(fd, new) else None
@@ -278,6 +313,8 @@ OPS = {
     "number_in_string": (4, _scalar_op(_STRING, _number_in_string, lambda v: _DIGITS.search(v.encode()) is not None)),
     "recase": (1, _scalar_op(_STRING, _recase, bool)),
     "edge_char": (2, _scalar_op(_STRING, _edge_char)),
+    "edge_address": (2, _scalar_op(_STRING, _edge_address, _is_ip)),
+    "sibling_value": (2, sibling_value),
     "int_edge": (2, _scalar_op(_INTS, _edge_int)),
     "flag": (1, _scalar_op({FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_ENUM}, _flag)),
     "message_generated": (3, message_generated),

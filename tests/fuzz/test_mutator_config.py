@@ -87,3 +87,50 @@ def test_the_filter_harnesses_edit_their_configuration_field_by_field(name):
             blob_len = int.from_bytes(state[0][1:3], "big")
             actions._config_generator(filters.message(), field.name)._class.FromString(state[0][3 : 3 + blob_len])
     assert edited > 30
+
+
+def _two_listeners():
+    for k in range(config.BASES):
+        message = config.parse(bytes([config.PROTO]) + config.generated_config(k))
+        if len(message.listeners) >= 2:
+            return message
+    raise AssertionError("no generated base with two listeners")
+
+
+def test_an_address_goes_to_its_edges_and_a_field_to_a_siblings_value():
+    seen_hosts, same_port = set(), 0
+    for seed in range(200):
+        message = _two_listeners()
+        config.OPS["edge_address"][1](message, random.Random(seed))
+        seen_hosts |= {listener.address.host for listener in message.listeners}
+        message = _two_listeners()
+        config.sibling_value(message, random.Random(seed))
+        same_port += message.listeners[0].address.port == message.listeners[1].address.port
+    assert {"0.0.0.0", "::", "::ffff:127.0.0.1"} <= seen_hosts
+    assert same_port > 0
+
+
+def test_a_wildcard_listener_beside_one_on_its_port_is_caught(monkeypatch):
+    """Planted: validation compares listener addresses for equality only; 0.0.0.0:P beside
+    127.0.0.1:P validates, and no socket could bind both. Two field edits make that shape (a
+    sibling's port, the unspecified address), and the binding oracle refuses it."""
+    from fuzz.oracles import InvariantViolation
+    from proxy.config import semantic
+
+    def edited(message, op, wanted):
+        for seed in range(500):
+            trial = type(message).FromString(message.SerializeToString())
+            op(trial, random.Random(seed))
+            if wanted(trial.listeners):
+                return trial
+        raise AssertionError("the edit never made the shape")
+
+    message = edited(_two_listeners(), config.sibling_value, lambda ls: ls[0].address.port == ls[1].address.port)
+    message = edited(
+        message, config.OPS["edge_address"][1], lambda ls: "0.0.0.0" in (ls[0].address.host, ls[1].address.host)
+    )
+    data = bytes([config.PROTO]) + message.SerializeToString()
+    config_target.run(data)  # clean: refused by validation
+    monkeypatch.setattr(semantic, "_hosts_clash", lambda ip, host, other_ip, other_host: ip == other_ip)
+    with pytest.raises(InvariantViolation, match="config_listeners_cannot_bind"):
+        config_target.run(data)
