@@ -165,13 +165,18 @@ class Message:
     trailers: list = field(default_factory=list)
     reason: str = ""
     notes: set = field(default_factory=set)  # grammar-valid features a codec may refuse by policy
+    response: bool = False  # a status line starts it: the version is its first word, not its third
 
     def values(self, name: bytes) -> list[bytes]:
         return [v for n, v in self.fields if n == name]
 
     @property
     def version(self) -> bytes:
-        return self.start[2] if len(self.start) == 3 and self.start[2].startswith(b"HTTP/") else self.start[0]
+        """A response's reason phrase may be any text, "HTTP/1.0 ..." included: which word is the
+        version follows from the kind of start line, never from what the words look like."""
+        if not self.start:
+            return b""
+        return self.start[0] if self.response else self.start[2]
 
 
 def meaning_fields(fields: list) -> list:
@@ -454,6 +459,7 @@ def _response_head(lines: list[bytes], msg: Message) -> None:
         # response as if it had a 5xx" status, which a proxy's 502 does.
         msg.notes.add("status_outside_100_599")
     msg.start = (version, parts[1], reason)
+    msg.response = True
     msg.fields = [_field_line(line) for line in lines[1:]]
 
 

@@ -344,12 +344,27 @@ ENDS = [
     b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n",
     b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
     b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+    b"HTTP/1.0 200 HTTP/1.1 OK\r\nContent-Length: 0\r\n\r\n",  # the version is the first word
 ]
 
 
 @pytest.mark.parametrize("response", [KEEPS] + ENDS)
 def test_the_reuse_oracle_passes_the_clean_client_codec(response):
     h1.check_client(response)
+
+
+def test_a_reason_phrase_that_reads_like_a_version_is_not_the_version():
+    """python -m fuzz run h1_client --time 360 on a clean clone (c1eea30, at 207 s): the HTTP/1.1
+    response "200 HTTP/1.0 fer-Encodnt-length: 1" to a HEAD keeps its connection, but the reference
+    took the reason phrase's first word for the version (a request's version is its third word) and
+    h1_client_reused_after_close called the codec's reuse wrong."""
+    data = (REPO_ROOT / "corpus" / "h1_client" / "regress-a-reason-phrase-that-reads-like-a-version").read_bytes()
+    assert data.startswith(b"HTTP/1.1 200 HTTP/1.0 ")
+    h1.check_client(data)  # h1_client_reused_after_close before
+    [msg] = reference.parse_responses(data, b"HEAD", eof=False)
+    assert msg.version == b"HTTP/1.1" and not reference.ends_connection(msg)
+    [msg] = reference.parse_responses(ENDS[-1], b"GET", eof=False)
+    assert msg.version == b"HTTP/1.0" and reference.ends_connection(msg)
 
 
 @pytest.mark.parametrize("response", ENDS)
