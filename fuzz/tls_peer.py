@@ -73,6 +73,10 @@ class TlsSocket(sim.SimSocket):
         # whether that judgment is done or not due (True on a listener without listener filters).
         self.fuzz_connect: tuple[int, tuple[str, int], tuple[str, int], str] | None = None
         self.fuzz_chain_judged = True
+        # Set by fuzz/tls_session.start_client for a TLS client: the test PKI certificate it presents
+        # ("" for none), and whether tls_downstream_client_auth_not_enforced judged its connection.
+        self.fuzz_certificate: str | None = None
+        self.fuzz_auth_judged = False
         # Set by a session's connect: the route targets its request templates pick from
         # (fuzz.models.session_oracle.route_targets; fuzz/payloads.py reads them).
         self.fuzz_targets: tuple | None = None

@@ -19,6 +19,13 @@ Oracles (`check`, after every action):
     match_subject_alt_names, exactly or under a one-label wildcard) is never Connected (Envoy's
     UpstreamTlsContext: the handshake fails, counted as ssl.fail_verify_error / fail_verify_san); the
     upstream peers present the test PKI's server certificate, read here independently;
+  * tls_downstream_client_auth_not_enforced: a downstream connection on a chain whose tls_context
+    must refuse its client is never Connected (Envoy's DownstreamTlsContext.require_client_certificate:
+    "Envoy will reject connections without a valid client certificate"; CertificateValidationContext:
+    a presented certificate is verified against trusted_ca, and with match_subject_alt_names one of
+    its SANs must match): no certificate where one is required, one that does not chain to
+    trusted_ca, or one carrying none of match_subject_alt_names; the clients' certificates are the
+    test PKI's, read here independently;
   * listener_filter_chain_match: on a listener with listener filters, once they finished, the chain
     the connection got is the one Envoy's precedence (fuzz.models.chains) gives for what the
     client actually sent, read by the independent readers of fuzz/targets (client_hello_reference,
@@ -68,7 +75,8 @@ def start_client(sock: TlsSocket, mode: int, server_name: str, local, claimed, h
     if mode >> 6:
         sock.send_raw(proxy_header(mode >> 6, claimed, local, server_name), protocol=not header_read)
     if mode & 1:
-        context = client_context(CERTIFICATES[(mode >> 3) & 3], ALPNS[(mode >> 1) & 3])
+        sock.fuzz_certificate = CERTIFICATES[(mode >> 3) & 3]  # what tls_downstream_client_auth judges
+        context = client_context(sock.fuzz_certificate, ALPNS[(mode >> 1) & 3])
         sock.start_tls(context, server_side=False, server_name=server_name if mode & 0x20 else None)
 
 
@@ -129,6 +137,8 @@ def check(session) -> None:
         if conn is not None and speaks_tls(conn):
             check_wire_records(f"downstream {i}", sock)
             check_connected_after_handshake(f"downstream {i}", conn)
+            if conn.connected and not sock.fuzz_auth_judged:
+                check_client_authenticated(session, i, sock)
         if conn is not None and not getattr(sock, "fuzz_chain_judged", True):
             _judge_chain(session, i, sock)
     for i, conn in enumerate(session.network.opened):
@@ -153,6 +163,54 @@ def check_upstream_identity(session, index: int, conn) -> None:
         )
 
 
+def check_client_authenticated(session, index: int, sock) -> None:
+    """A Connected downstream TLS connection: its chain's tls_context does not refuse the client's
+    certificate (or its lack of one)."""
+    sock.fuzz_auth_judged = True
+    presented = sock.fuzz_certificate
+    tls = _chain_tls_context(session, sock)
+    if presented is None or tls is None:
+        return  # not one of our TLS clients, or the chain is not known: nothing to judge
+    why = _why_client_refused(tls, presented)
+    if why:
+        raise InvariantViolation(
+            "tls_downstream_client_auth_not_enforced",
+            f"downstream {index} completed its TLS handshake, but the client {why}",
+            judged="proxy/tls/context.py:server_config",
+            expected="handshake refused",
+            observed="Connected",
+        )
+
+
+def _chain_tls_context(session, sock):
+    """The tls_context message of the filter chain the connection got, or None."""
+    got = sock.conn.stream_info.get("filter_chain")
+    if sock.fuzz_connect is None or not isinstance(got, str):
+        return None
+    listener = bootstrap_of(session.built).listeners[sock.fuzz_connect[0]]
+    if got == "default_filter_chain":
+        chain = listener.default_filter_chain
+    elif got.startswith("filter_chains[") and got[14:-1].isdigit() and int(got[14:-1]) < len(listener.filter_chains):
+        chain = listener.filter_chains[int(got[14:-1])]
+    else:
+        return None
+    return chain.tls_context if chain.HasField("tls_context") else None
+
+
+def _why_client_refused(tls, presented: str) -> str:
+    """Why a DownstreamTlsContext must refuse a client presenting the test PKI's `presented`
+    certificate ("" for none), or "" when it may accept it."""
+    if not tls.common_tls_context.HasField("validation_context"):
+        return ""  # no client certificate is asked for (validation refuses require_* without one)
+    if not presented:
+        return (
+            "presented no certificate, and require_client_certificate is set" if tls.require_client_certificate else ""
+        )
+    why = _why_refused(tls.common_tls_context, _identity(*_SIGNED_BY[presented]))
+    return f"certificate {presented!r} {why}" if why else ""
+
+
+_SIGNED_BY = {"client": ("ca", "client"), "other-client": ("other-ca", "other-client")}
 _REFUSALS: dict = {}
 
 
@@ -172,10 +230,12 @@ def _refusals_by_endpoint(built) -> dict:
     return hit[1]
 
 
-def _why_refused(common) -> str:
+def _why_refused(common, identity: tuple | None = None) -> str:
+    """Why a CommonTlsContext refuses the peer certificate `identity` (its signing CA's body and its
+    SANs; default the upstream peers' server certificate), or ""."""
     if not common.HasField("validation_context"):
         return ""  # nothing is verified (Envoy's default)
-    ca, sans = _server_identity()
+    ca, sans = identity or _server_identity()
     vc = common.validation_context
     source = vc.trusted_ca
     try:
@@ -201,16 +261,22 @@ def _san_matches(name: str, san: str) -> bool:
     return san.startswith("*.") and "." in name and name.split(".", 1)[1] == san[2:] and name.split(".", 1)[0] != ""
 
 
-@functools.lru_cache(maxsize=1)
 def _server_identity() -> tuple:
     """The test CA's certificate (PEM body) and the DNS and URI SANs of the server certificate the
-    upstream peers present (fuzz/tls_peer.server_context), read with `cryptography`."""
+    upstream peers present (fuzz/tls_peer.server_context)."""
+    return _identity("ca", "server")
+
+
+@functools.lru_cache(maxsize=4)
+def _identity(signer: str, leaf: str) -> tuple:
+    """The PEM body of the test PKI's CA `signer` and the DNS and URI SANs of its certificate `leaf`,
+    read with `cryptography`."""
     from cryptography import x509
 
     d = test_pki.ensure()
-    pem = open(d / "ca.pem", "rb").read()
+    pem = open(d / f"{signer}.pem", "rb").read()
     ca = b"".join(pem.split(b"-----")[2].split())  # the base64 body, whitespace aside, as in any bundle
-    cert = x509.load_pem_x509_certificate(open(d / "server.pem", "rb").read())
+    cert = x509.load_pem_x509_certificate(open(d / f"{leaf}.pem", "rb").read())
     ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     names = ext.get_values_for_type(x509.DNSName) + ext.get_values_for_type(x509.UniformResourceIdentifier)
     return ca, frozenset(names)

@@ -1,0 +1,117 @@
+"""fuzz/tls_session.py, tls_downstream_client_auth_not_enforced: a downstream TLS connection whose chain
+must refuse its client (Envoy's DownstreamTlsContext.require_client_certificate: "Envoy will reject
+connections without a valid client certificate"; CertificateValidationContext: a presented certificate
+must chain to trusted_ca and carry one of match_subject_alt_names) is never Connected. Shown on the
+real proxy and on planted bugs: require_client_certificate ignored, and a presented certificate not
+verified."""
+
+import json
+import ssl
+
+import pytest
+
+from fuzz import test_pki
+from fuzz.oracles import InvariantViolation
+from fuzz.session import Action as A
+from fuzz.session import ConfigPool, Session
+
+NO_CERT, CLIENT, OTHER = 0b00000001, 0b00001001, 0b00010001  # connect_tls mode: TLS, certificate bits 3-4
+
+
+def _config(tmp_path, **tls_fields):
+    pki = test_pki.ensure()
+    tls = {
+        "common_tls_context": {
+            "tls_certificates": [
+                {
+                    "certificate_chain": {"filename": str(pki / "server.pem")},
+                    "private_key": {"filename": str(pki / "server.key")},
+                }
+            ],
+            "validation_context": {"trusted_ca": {"filename": str(pki / "ca.pem")}, **tls_fields.pop("vc", {})},
+        },
+        **tls_fields,
+    }
+    chain = {"tls_context": tls, "filters": [{"tcp_proxy": {"cluster": "echo"}}]}
+    config = {
+        "listeners": [{"name": "mtls", "address": {"host": "127.0.0.1", "port": 10443}, "filter_chains": [chain]}],
+        "clusters": [{"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": 9000}]}],
+    }
+    path = tmp_path / "mtls.yaml"
+    path.write_text(json.dumps(config))
+    return ConfigPool([str(path)]).built[0]
+
+
+def _client(mode):
+    return [A("connect_tls", payload=bytes([mode])), A("send", payload=b"hello"), A("upstream_connect")]
+
+
+def _connected(session):
+    return [sock.conn.connected for sock in session.downstream]
+
+
+def test_the_proxy_refuses_what_its_tls_context_refuses(tmp_path):
+    required = _config(tmp_path, require_client_certificate=True)
+    assert _connected(Session(required).run(_client(NO_CERT) + _client(CLIENT) + _client(OTHER))) == [
+        False,
+        True,
+        False,
+    ]
+    pinned = _config(tmp_path, vc={"match_subject_alt_names": ["client.proxyfuzz.test"]})
+    assert _connected(Session(pinned).run(_client(CLIENT))) == [True]
+    elsewhere = _config(tmp_path, vc={"match_subject_alt_names": ["payments.internal"]})
+    assert _connected(Session(elsewhere).run(_client(CLIENT))) == [False]
+
+
+def test_require_client_certificate_ignored_is_found(tmp_path, monkeypatch):
+    from proxy import build
+
+    original = build.server_config
+
+    def optional_always(msg):  # the planted bug: the certificate asked for, never required
+        built = original(msg)
+        built.context.verify_mode = ssl.CERT_OPTIONAL
+        return built
+
+    monkeypatch.setattr(build, "server_config", optional_always)
+    built = _config(tmp_path, require_client_certificate=True)
+    with pytest.raises(InvariantViolation) as caught:
+        Session(built).run(_client(NO_CERT))
+    assert caught.value.name == "tls_downstream_client_auth_not_enforced", str(caught.value)
+    assert "no certificate" in caught.value.detail
+
+
+def test_a_presented_certificate_not_verified_is_found(tmp_path, monkeypatch):
+    from proxy import build
+
+    original = build.server_config
+
+    def unverified(msg):  # the planted bug: a certificate is asked for but not checked
+        built = original(msg)
+        built.context.verify_mode = ssl.CERT_NONE
+        return built
+
+    monkeypatch.setattr(build, "server_config", unverified)
+    built = _config(tmp_path)
+    with pytest.raises(InvariantViolation) as caught:
+        Session(built).run(_client(OTHER))
+    assert caught.value.name == "tls_downstream_client_auth_not_enforced", str(caught.value)
+    assert "trusted_ca" in caught.value.detail
+
+
+def test_the_model_reads_the_client_certificates():
+    from fuzz import tls_session
+    from proxy.config import schema
+
+    tls = schema.message_class(schema.BOOTSTRAP_DESCRIPTOR.file.message_types_by_name["DownstreamTlsContext"])()
+    assert tls_session._why_client_refused(tls, "") == ""  # no validation_context: nothing asked for
+    tls.common_tls_context.validation_context.trusted_ca.filename = test_pki.ca_paths()[0]
+    assert tls_session._why_client_refused(tls, "") == ""  # asked for, not required
+    assert tls_session._why_client_refused(tls, "client") == ""
+    assert "trusted_ca" in tls_session._why_client_refused(tls, "other-client")
+    tls.require_client_certificate = True
+    assert "no certificate" in tls_session._why_client_refused(tls, "")
+    tls.common_tls_context.validation_context.match_subject_alt_names.append("spiffe://proxyfuzz.test/client")
+    assert tls_session._why_client_refused(tls, "client") == ""
+    tls.common_tls_context.validation_context.match_subject_alt_names[0] = "spiffe://proxyfuzz.test/other"
+    assert "match_subject_alt_names" in tls_session._why_client_refused(tls, "client")
