@@ -6,7 +6,8 @@ The prologue is the start the byte mutator almost never builds, because its step
 order before anything else: one codec made anew with SETTINGS from the configuration's bounds
 (act_settings, only before any byte moved), both SETTINGS frames read and acknowledged, then often
 a request whose body is sent at once, at the frame size limits (LARGE_BODIES) half the time; or (a
-quarter) streams opened before the client read the server's SETTINGS. Envoy's
+quarter) streams opened before the client read the server's SETTINGS; or (a tenth, no SETTINGS action)
+a long-lived client that cancels one stream in 2-5 over 60-150 streams (cancelling_client). Envoy's
 codec fuzzer starts from a configured pair the same way; every limit SETTINGS_CHOICES offers
 (concurrency 1-3, windows, frame sizes, header list sizes) is then in force for the rest."""
 
@@ -52,8 +53,39 @@ def request_data(script: Script, rng: random.Random, large: bool, end: bool) -> 
     script.boolean(end)
 
 
+def reset_newest(script: Script, open_streams: int) -> None:
+    """The client resets its newest stream (act_reset picks among its streams not reset, sorted)."""
+    _action(script, h2pair.act_reset)
+    script.boolean(True)  # the client's side
+    script.pick(open_streams - 1, open_streams)
+
+
+def cancelling_client(script: Script, rng: random.Random, every: int = 0, streams: int = 0) -> None:
+    """A long-lived client that cancels one stream in `every` (a browser navigating away), over more
+    streams than a rapid-reset window (100) holds: per-connection state that should only look at
+    recent streams (Envoy's rapid-reset mitigation, CVE-2023-44487) is tried on a connection whose
+    lifetime holds far more cancels than any window."""
+    for client in (False, True, False, True):  # SETTINGS and their ACKs first
+        drain(script, client, 8)
+    every, streams = every or rng.randrange(2, 6), streams or rng.randrange(60, 150)
+    kept = 0  # client streams not reset: what act_reset picks among
+    for i in range(streams):
+        new_stream(script, rng, end=True)
+        kept += 1
+        if i % every == every - 1:
+            reset_newest(script, kept)
+            kept -= 1
+        if i % 4 == 3:
+            drain(script, True, 8)
+    drain(script, True, 8)
+    drain(script, False, 8)
+
+
 def prologue(rng: random.Random) -> Script:
     script = Script()
+    if rng.random() < 0.1:
+        cancelling_client(script, rng)
+        return script
     settings(script, client=rng.random() < 0.25, choice=rng.randrange(256))
     if rng.random() < 0.25:
         # The client opens streams before it has read the server's SETTINGS (RFC 9113 5.1.2 lets it:

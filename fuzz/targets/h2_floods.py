@@ -61,8 +61,8 @@ class _Reader:
         # most reads complete nothing and cost one comparison
 
     def frames(self, data: bytes) -> list:
-        """(type, flags, payload length, first payload byte or 0, end offset in the stream) of every
-        frame completed by data (floods bring thousands per read: no payload copies)."""
+        """(type, flags, payload length, first payload byte or 0, end offset in the stream, stream id)
+        of every frame completed by data (floods bring thousands per read: no payload copies)."""
         if self.skip:
             cut = min(self.skip, len(data))
             self.skip -= cut
@@ -79,7 +79,8 @@ class _Reader:
             end = pos + 9 + length
             if end > size:
                 break
-            out.append((buf[pos + 3], buf[pos + 4], length, buf[pos + 9] if length else 0, base + end))
+            sid = ((buf[pos + 5] & 0x7F) << 24) | (buf[pos + 6] << 16) | (buf[pos + 7] << 8) | buf[pos + 8]
+            out.append((buf[pos + 3], buf[pos + 4], length, buf[pos + 9] if length else 0, base + end, sid))
             pos = end
         self.consumed += pos
         del buf[:pos]
@@ -110,6 +111,9 @@ class InboundRun:
         self.most_continuations = 0  # over every header block read whole or in part
         self.fed_continuations = 0  # the same, in the last feed
         self.most_block_bytes = 0
+        self.opened: list[int] = []  # streams the peer opened (HEADERS on a new odd id), in order
+        self.highest_opened = 0
+        self.reset: set[int] = set()  # streams it sent RST_STREAM for
 
     def _block_frame(self, kind: int, flags: int, length: int) -> tuple[int, int] | None:
         """The header block's counts after this frame, or None when it belongs to no block."""
@@ -131,7 +135,12 @@ class InboundRun:
         """The longest run reached while reading data (and, in `fed_continuations`, the most
         CONTINUATION frames one header block reached in it)."""
         longest, run, fed_continuations = 0, self.run, 0
-        for kind, flags, length, first, _ in self._reader.frames(data):
+        for kind, flags, length, first, _, sid in self._reader.frames(data):
+            if kind == HEADERS and sid & 1 and sid > self.highest_opened:
+                self.highest_opened = sid
+                self.opened.append(sid)
+            elif kind == RST_STREAM and sid:
+                self.reset.add(sid)
             if kind in (HEADERS, PUSH_PROMISE, CONTINUATION):
                 counts = self._block_frame(kind, flags, length)
                 if counts is not None:
@@ -164,9 +173,12 @@ class OutboundQueue:
         self._taken = 0
         self._frames: deque[tuple[int, bool]] = deque()  # (end offset, control frame?)
         self._control = 0  # control frames among them (checked after every read: kept, not summed)
+        self.reset: set[int] = set()  # streams this side reset (RST_STREAM handed out)
 
     def record(self, out: bytes) -> None:
-        for kind, flags, _, _, end in self._reader.frames(out):
+        for kind, flags, _, _, end, sid in self._reader.frames(out):
+            if kind == RST_STREAM:
+                self.reset.add(sid)
             control = kind == RST_STREAM or (kind in (PING, SETTINGS) and bool(flags & 0x1))
             self._frames.append((end, control))
             self._control += control
@@ -287,6 +299,38 @@ def check_inbound(
                 f"{continuations} CONTINUATION frames (limit {limits.h2_max_continuation_frames}) or "
                 f"{size} bytes (limit {limits.max_header_bytes})",
             )
+
+
+def most_reset_in_window(opened: list[int], reset: set[int], window: int) -> int:
+    """The most streams reset (by either side, at any time) among any `window` consecutive streams the
+    peer opened: an upper bound of what a rapid-reset defence can count at any moment."""
+    most = count = 0
+    for i, sid in enumerate(opened):
+        count += sid in reset
+        if i >= window:
+            count -= opened[i - window] in reset
+        most = max(most, count)
+    return most
+
+
+def check_rapid_reset(name: str, codec, run: InboundRun, out: OutboundQueue, stats_before: dict) -> None:
+    """The codec ended the connection as a rapid reset (CVE-2023-44487; README "HTTP/2 resources":
+    more than h2_rapid_reset_max of the client's last h2_rapid_reset_window streams reset before
+    their response, by the client or refused and rejected by the proxy): some window of that many
+    streams the client opened must hold more resets than that, even counting every reset the wire
+    shows. A long-lived client that cancels a stream now and then is no flood (Envoy's mitigation
+    judges recent streams, not the connection's lifetime)."""
+    if codec.stats.get("h2_rapid_reset", 0) <= stats_before.get("h2_rapid_reset", 0):
+        return
+    limits = codec.limits
+    most = most_reset_in_window(run.opened, run.reset | out.reset, limits.h2_rapid_reset_window)
+    if most <= limits.h2_rapid_reset_max:
+        _fail(
+            "h2_flood_misjudged",
+            f"{name}: counted a rapid reset; of the {len(run.opened)} streams the peer opened, no "
+            f"{limits.h2_rapid_reset_window} in a row hold more than {most} resets "
+            f"(limit {limits.h2_rapid_reset_max})",
+        )
 
 
 # ------------------------------------------------------------------------------ the action

@@ -60,6 +60,7 @@ from fuzz.targets.h2_floods import (
     act_flood,
     check_inbound,
     check_outbound,
+    check_rapid_reset,
     unwritten,
 )
 from fuzz.targets.reference import HOP_BY_HOP
@@ -252,6 +253,7 @@ class Pair:
             stats,
         )
         receiver.collect()
+        check_rapid_reset(receiver.name, receiver.codec, receiver.inbound, receiver.outbound, stats)
 
     def drain(self, sender: Side, fragments: int) -> None:
         for _ in range(min(fragments, len(sender.queue))):

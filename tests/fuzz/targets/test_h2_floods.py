@@ -133,8 +133,9 @@ def test_frame_reader_finds_the_same_frames_in_any_split():
         DataFrame(1, data=b"a" * n).serialize() if n % 3 else PingFrame(0).serialize() for n in range(60)
     )
     whole = _Reader(PREFACE_LEN).frames(wire)
-    assert len(whole) == 60 and whole[-1][-1] == len(wire)
-    assert [(k, n) for k, _, n, _, _ in whole] == [(0, n) if n % 3 else (6, 8) for n in range(60)]
+    assert len(whole) == 60 and whole[-1][4] == len(wire)
+    assert [f[5] for f in whole] == [1 if n % 3 else 0 for n in range(60)]  # the stream ids
+    assert [(k, n) for k, _, n, _, _, _ in whole] == [(0, n) if n % 3 else (6, 8) for n in range(60)]
     for size in (1, 2, 9, 10, 31):
         reader = _Reader(PREFACE_LEN)
         pieces = [f for i in range(0, len(wire), size) for f in reader.frames(wire[i : i + size])]
