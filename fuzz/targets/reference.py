@@ -304,6 +304,7 @@ def _chunked(buf: bytes, pos: int, eof: bool, msg: Message) -> int | None:
             raise Reject("chunk data not followed by CRLF")
         pos += size + 2
     msg.body = bytes(body)
+    lines = 0
     while True:
         line, nxt = _line(buf, pos, eof)
         if line is None:
@@ -311,6 +312,11 @@ def _chunked(buf: bytes, pos: int, eof: bool, msg: Message) -> int | None:
         pos = nxt
         if line == b"":
             return pos
+        lines += 1
+        if lines > POLICY_MAX_FIELDS:
+            # The field count limit holds for trailers too: Envoy's max_headers_count (default 100)
+            # bounds the header map its HTTP/1 codec is filling, trailers included (431 / reset).
+            msg.notes.add("trailers_over_policy_limit")
         name, value = _field_line(line)
         if name in FORBIDDEN_IN_TRAILERS and msg.start[0].startswith(b"HTTP/"):
             continue  # a response's: a recipient may discard it (RFC 9110 6.5.1), and a proxy must not cut the response
