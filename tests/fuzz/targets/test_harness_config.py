@@ -91,3 +91,40 @@ def test_listeners_that_cannot_bind_together_are_caught_when_validation_lets_the
         config.run(text)
     other_loopback = TWO_ADDRESSES.read_bytes().replace(b"0.0.0.0", b"127.0.0.2").replace(b"10081", b"10080")
     config.run(other_loopback)  # 127.0.0.2 and 127.0.0.1 on one port bind together
+
+
+HTTP = REPO_ROOT / "corpus" / "config" / "http.yaml"
+
+
+def test_the_round_trips_parse_each_re_serialisation_once_and_validate_the_input_once(monkeypatch):
+    """Validation is a function of the message: an equal message re-serialised validates as the
+    input did, so only the input is validated (with its TLS material loaded) and each round trip
+    is parsed and compared."""
+    from proxy.config import load, semantic
+
+    test_pki.ensure()
+    calls = {"validated": 0, "parsed": []}
+    validate, parse = semantic.all_violations, load.parse_bytes
+    monkeypatch.setattr(
+        load, "all_violations", lambda b: calls.__setitem__("validated", calls["validated"] + 1) or validate(b)
+    )
+    monkeypatch.setattr(config, "parse_bytes", lambda data, fmt: calls["parsed"].append(fmt) or parse(data, fmt))
+    config.run(SEED.read_bytes())
+    assert calls == {"validated": 1, "parsed": ["proto", "json"]}
+
+
+def test_a_re_serialisation_that_loads_differently_or_not_at_all_is_still_caught(monkeypatch):
+    original = config.json_format.MessageToDict
+
+    def drops_the_clusters(message, **kwargs):
+        tree = original(message, **kwargs)
+        tree.pop("clusters", None)
+        return tree
+
+    config.run(HTTP.read_bytes())
+    monkeypatch.setattr(config.json_format, "MessageToDict", drops_the_clusters)
+    with pytest.raises(InvariantViolation, match="config_json_round_trip"):
+        config.run(HTTP.read_bytes())
+    monkeypatch.setattr(config.json_format, "MessageToDict", lambda message, **kwargs: {"listeners": "nope"})
+    with pytest.raises(InvariantViolation, match="config_json_round_trip.*refused"):
+        config.run(HTTP.read_bytes())
