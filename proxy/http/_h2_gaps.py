@@ -19,8 +19,18 @@ _transitions.setdefault(
 )
 
 
+# The most our HPACK encoder's dynamic table holds, whatever the peer's SETTINGS_HEADER_TABLE_SIZE:
+# that setting is the most the peer's decoder accepts, and an encoder may use less, saying so with a
+# dynamic table size update (RFC 7541 4.2, RFC 9113 6.5.2). h2 takes the peer's value as it is, so a
+# client announcing 4 GiB made the encoder keep every header it sent on that connection (hpack searches
+# the table linearly: each response slower than the last). nghttp2 (Envoy's codec) caps its encoder
+# at 4 KiB.
+ENCODER_TABLE_LIMIT = 4096
+
+
 class H2Connection(h2.connection.H2Connection):
-    """h2's connection, whose GOAWAYs never name a stream above one an earlier GOAWAY named.
+    """h2's connection, whose GOAWAYs never name a stream above one an earlier GOAWAY named, and whose
+    HPACK encoder's table never exceeds ENCODER_TABLE_LIMIT.
 
     RFC 9113 6.8: "Endpoints MUST NOT increase the value they send in the last stream identifier".
     h2 names its highest inbound stream in every GOAWAY, so after our graceful GOAWAY(last=1) (a
@@ -47,3 +57,14 @@ class H2Connection(h2.connection.H2Connection):
             super()._terminate_connection(error_code)
         finally:
             self.highest_inbound_stream_id = highest
+
+    def _acknowledge_settings(self):
+        frames = super()._acknowledge_settings()
+        encoder = self.encoder
+        if encoder.header_table_size > ENCODER_TABLE_LIMIT:
+            # RFC 7541 4.2: the smallest size since the last block, then the final one.
+            smallest = min([*encoder.table_size_changes, ENCODER_TABLE_LIMIT])
+            encoder.header_table_size = ENCODER_TABLE_LIMIT
+            encoder.table_size_changes = [smallest, ENCODER_TABLE_LIMIT] if smallest < ENCODER_TABLE_LIMIT else []
+            encoder.header_table.resized = bool(encoder.table_size_changes)
+        return frames
