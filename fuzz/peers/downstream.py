@@ -84,7 +84,7 @@ class H1Client(Client):
 
     def _on_request(self, msg: Message) -> None:
         self._exchange(msg, len(self.requests.messages))
-        self.responses.expect(msg.method)
+        self.responses.expect(msg.method, msg.version)
 
     def _on_response(self, msg: Message) -> None:
         if self._answered < len(self.exchanges):

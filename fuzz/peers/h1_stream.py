@@ -70,7 +70,9 @@ class RequestStream(_Stream):
             while True:
                 ev = conn.next_event()
                 if isinstance(ev, h11.Request):
-                    msg = Message(method=bytes(ev.method), target=bytes(ev.target), started_ms=now)
+                    msg = Message(
+                        method=bytes(ev.method), version=bytes(ev.http_version), target=bytes(ev.target), started_ms=now
+                    )
                     msg.headers = [(bytes(n), bytes(v)) for n, v in ev.headers]
                     msg.authority = msg.header(b"host") or b""
                     self.messages.append(msg)
@@ -104,14 +106,21 @@ class RequestStream(_Stream):
 
 
 class ResponseStream(_Stream):
-    """Responses out of one direction; `expect(method)` once per request they answer, in order.
-    A response with no request left to answer is read as the answer to a GET."""
+    """Responses out of one direction; `expect(method, version)` once per request they answer, in order.
+    A response with no request left to answer is read as the answer to an HTTP/1.1 GET.
+
+    A response to an HTTP/1.0 request is refused (`error`) when it carries Transfer-Encoding (RFC 9112
+    6.1: "A server MUST NOT send a response containing Transfer-Encoding unless the corresponding
+    request indicates HTTP/1.1 (or later minor revisions)"; an HTTP/1.0 client knows no chunked
+    coding and reads the chunk lines as body) or comes after a 1xx (RFC 9110 15.2: "A server MUST NOT
+    send a 1xx response to an HTTP/1.0 client")."""
 
     kind = "response"
 
     def __init__(self, on_message=None) -> None:
         self.conn = h11.Connection(h11.CLIENT)
         self.methods: list[bytes] = []
+        self.versions: list[bytes] = []  # of the requests, as methods
         self.messages: list[Message] = []
         self.error: str | None = None
         self.done = False
@@ -119,8 +128,14 @@ class ResponseStream(_Stream):
         self._current: Message | None = None
         self._asked = False
 
-    def expect(self, method: bytes) -> None:
+    def expect(self, method: bytes, version: bytes = b"1.1") -> None:
         self.methods.append(method)
+        self.versions.append(version)
+
+    def _version(self) -> bytes:
+        """The HTTP version of the request the response being read answers."""
+        at = len(self.messages)
+        return self.versions[at] if at < len(self.versions) else b"1.1"
 
     def _ask(self) -> bool:
         """Tell h11 which request the next response answers; False to wait: no request is known
@@ -146,10 +161,18 @@ class ResponseStream(_Stream):
                         return
                 ev = conn.next_event()
                 if isinstance(ev, h11.InformationalResponse):
+                    if self._version() == b"1.0":
+                        self.error = f"a {ev.status_code} response to an HTTP/1.0 request (RFC 9110 15.2)"
+                        self.done = True
+                        return
                     if self._current is None:
                         self._current = Message(started_ms=now)
                     self._current.interim.append(ev.status_code)
                 elif isinstance(ev, h11.Response):
+                    if self._version() == b"1.0" and any(n.lower() == b"transfer-encoding" for n, _ in ev.headers):
+                        self.error = "Transfer-Encoding in a response to an HTTP/1.0 request (RFC 9112 6.1)"
+                        self.done = True
+                        return
                     msg = self._current or Message(started_ms=now)
                     self._current = None
                     msg.status = ev.status_code

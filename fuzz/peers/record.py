@@ -47,6 +47,7 @@ class Message:
     out of `headers` (they are the fields above it); `headers` keeps order and repeats."""
 
     method: bytes = b""
+    version: bytes = b""  # HTTP/1.x requests: the request line's version, "1.0" or "1.1"
     target: bytes = b""
     authority: bytes = b""
     scheme: bytes = b""
