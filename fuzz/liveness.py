@@ -25,6 +25,7 @@ stats and connection state once the dispatcher is idle.
 from typing import TYPE_CHECKING, NamedTuple
 
 from proxy.event import Timer
+from proxy.http._h1_state import Response
 from proxy.http.conn_manager import HttpConnectionManager
 from proxy.network.connection import State
 from proxy.network.filters.tcp_proxy import TcpProxyFilter
@@ -251,7 +252,7 @@ def _read_disable_holder(conn, side: str, session, pcs):
         if not pc.active:
             return Stall("stall_read_disabled_idle_pool_connection", f"{pc!r} idle in its pool")
         holders = [s for s in pc.active if s._disabled]
-        if holders and all(_response_blocked_by_client(s.user) for s in holders):
+        if holders and all(_response_blocked_by_client(s.user) or _response_awaits_its_turn(s.user) for s in holders):
             return None
         return Stall(
             "stall_read_disabled_upstream",
@@ -270,11 +271,34 @@ def _read_disable_holder(conn, side: str, session, pcs):
     return Stall("stall_read_disabled_downstream", "no live stream holds it")
 
 
+def _stream_of(router):
+    """The live downstream stream a router serves, or None."""
+    chain = getattr(getattr(router, "decoder_callbacks", None), "chain", None)
+    stream = chain.stream if chain is not None else None
+    return stream if stream is not None and not stream.ended else None
+
+
 def _response_blocked_by_client(router) -> bool:
     """The router paused its upstream because its HTTP/2 client's window is shut (the client's choice)."""
-    stream = getattr(getattr(router, "decoder_callbacks", None), "chain", None)
-    stream = stream.stream if stream is not None else None
-    return stream is not None and not stream.ended and _h2_window_shut(stream.hcm, stream.stream_id)
+    stream = _stream_of(router)
+    return stream is not None and _h2_window_shut(stream.hcm, stream.stream_id)
+
+
+def _response_awaits_its_turn(router) -> bool:
+    stream = _stream_of(router)
+    return stream is not None and _awaits_its_turn(stream.hcm, stream.stream_id)
+
+
+def _awaits_its_turn(hcm, stream_id: int) -> bool:
+    """HTTP/1.1 pipelining (docs/semantics.md): a response goes out only after every earlier one, so
+    while an earlier exchange is unfinished this stream waits on it (its pause too, once its queued
+    bytes pass the limit); that exchange's own stall or timer is judged for its stream."""
+    for ex in getattr(inner_codec(hcm.codec), "_order", ()):
+        if ex.stream_id == stream_id:
+            return False
+        if ex.wire is not Response.DONE:
+            return True  # an earlier response not wholly written
+    return False
 
 
 def _h2_window_shut(hcm, stream_id: int) -> bool:
@@ -353,6 +377,8 @@ def _stream_waits(hcm, stream, session) -> Stall | None:
             f"{where}: {codec.buffered_outbound(stream.stream_id)} response bytes "
             f"wait although the client's window is open",
         )
+    if _awaits_its_turn(hcm, stream.stream_id):
+        return None  # its response is queued behind an earlier pipelined one
     up = router.upstream
     if up is not None and getattr(up.pc.conn.io, "silent", False):
         # A black-holed upstream (the session's upstream_connect_silent) never answers: only the

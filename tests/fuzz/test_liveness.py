@@ -11,6 +11,7 @@ from fuzz.oracles import InvariantViolation
 from fuzz.session import Action as A, Session
 from proxy.build import build
 from proxy.config import load_bytes
+from proxy.http.conn_manager import HttpConnectionManager
 
 GET = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 
@@ -879,3 +880,52 @@ def test_a_request_the_second_of_two_fault_delays_holds_is_a_timer_wait():
     and liveness called it a request without outcome instead of running time to that timer."""
     s = run(two_fault_delays(), [A("send", payload=GET), A("advance", value=1010)])
     assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 200")
+
+
+# -- HTTP/1.1 pipelining: a response queued behind an earlier one waits on that exchange ---------------------
+# Three pipelined requests; the second one's upstream never answers, the third's answers 1 MiB at once, which
+# waits queued behind the second (docs/semantics.md, HTTP/1.1 pipelining) and pauses its upstream. Only the
+# route timeout ends the second; the third's pause was judged a stall at once (found by a session campaign:
+# stall_read_disabled_upstream), though the timer that ends the exchange ahead of it was armed.
+def pipelined(second_upstream: str):
+    return [
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("send_http", 1, value=0, payload=b"\x00"),
+        A(second_upstream),
+        A("upstream_http", value=0, payload=b"\x00\x00\x3c\x01" + b"K" * 16),
+        A("send_http", value=1, payload=b"\x00"),
+        A("upstream_http", value=0, payload=b"\x00\x00\x3c\x09" + b"L" * 16),
+    ]
+
+
+PIPELINING = dict(limit=1033, hcm="stream_idle_timeout_ms: 1000", route=", timeout_ms: 500")
+
+
+def test_a_pipelined_response_waiting_its_turn_is_a_wait_on_the_exchange_ahead_of_it():
+    s = run(http(**PIPELINING), pipelined("upstream_connect_silent"))
+    outcomes = [(ex.outcome, ex.response.status, len(ex.response.body)) for ex in s.peers.exchanges]
+    # The second ends by its route timeout. The third's own route timer ran while it waited in line and
+    # ends it at the same moment, with what was queued written (docs/semantics.md, HTTP/1.1 pipelining).
+    assert outcomes == [("response", 200, 4096), ("response", 504, 25), ("closed", 200, 16341)]
+
+
+def test_a_pipelined_response_whose_turn_came_is_whole():
+    s = run(http(**PIPELINING), pipelined("upstream_connect"))  # the second's upstream answers when settling
+    assert [(ex.outcome, ex.response.status, len(ex.response.body)) for ex in s.peers.exchanges] == [
+        ("response", 200, 4096),
+        ("response", 200, 0),
+        ("response", 200, 1 << 20),
+    ]
+
+
+def test_the_exchange_a_pipelined_response_waits_for_is_still_judged(monkeypatch):
+    # The router never arms its route timeout, and no stream idle timeout is configured: the second
+    # request waits on its black-holed upstream for good, and the third behind it. The third's wait is
+    # the second's; the second's is the finding.
+    from proxy.http.filters.router import Router
+
+    monkeypatch.setattr(Router, "_start_timeout", lambda self: None)
+    config = http(limit=1033, hcm="stream_idle_timeout_ms: 0", route=", timeout_ms: 500")
+    err = fails("stall_request_without_outcome", config, pipelined("upstream_connect_silent"))
+    assert "stream 2" in str(err) and "its upstream never answers" in str(err)
