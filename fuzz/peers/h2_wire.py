@@ -29,6 +29,11 @@ InvariantViolation names (RFC 9113 sections):
                                (5.1.2: that many may be open), the stream not excused by a GOAWAY whose last
                                stream id is below it (a draining server refuses new streams); judged once
                                the connection's bytes are all seen (`check_refusals`)
+- h2_wire_hpack_table_too_large  a header block whose dynamic table size update is above the peer's
+                               SETTINGS_HEADER_TABLE_SIZE (RFC 7541 4.2, 6.3: a decoding error), or above
+                               4096 bytes whatever the peer allows: that setting bounds the decoder, not
+                               the encoder, and nghttp2 (Envoy's codec) keeps its encoder's table at 4 KiB,
+                               so a peer announcing 4 GiB cannot make the proxy hold every header it sends
 - h2_wire_frame_after_goaway   HEADERS or DATA on a stream the peer opened above the last stream id of
                                a GOAWAY the judged side sent (6.8: such streams "were not or will not
                                be processed", and the peer may retry them elsewhere: answering one
@@ -44,7 +49,10 @@ DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDO
 END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
 MAX_WINDOW = 2**31 - 1
 # RFC 9113 6.5.2 initial values (MAX_CONCURRENT_STREAMS: no limit).
-DEFAULTS = {0x3: None, 0x4: 65_535, 0x5: 16_384, 0x6: None}
+DEFAULTS = {0x1: 4_096, 0x3: None, 0x4: 65_535, 0x5: 16_384, 0x6: None}
+S_HEADER_TABLE_SIZE = 0x1
+ENCODER_TABLE_BOUND = 4_096  # nghttp2's encoder table, whatever the peer allows
+PADDED, PRIORITY_FLAG = 0x8, 0x20
 FRAME_SIZE_ERROR, REFUSED_STREAM = 0x6, 0x7
 S_MAX_CONCURRENT_STREAMS, S_INITIAL_WINDOW_SIZE, S_MAX_FRAME_SIZE, S_MAX_HEADER_LIST_SIZE = 0x3, 0x4, 0x5, 0x6
 
@@ -85,6 +93,21 @@ class _Splitter:
             frame = (buf[3], buf[4], int.from_bytes(buf[5:9], "big") & MAX_WINDOW, bytes(buf[9 : 9 + length]), length)
             del buf[: 9 + length]
             yield frame
+
+
+def _hpack_int(data: bytes, prefix: int) -> tuple[int, bytes]:
+    """RFC 7541 5.1: an integer with an N-bit prefix, and the bytes after it."""
+    mask = (1 << prefix) - 1
+    value, i = data[0] & mask, 1
+    if value == mask:
+        shift = 0
+        while i < len(data):
+            value += (data[i] & 0x7F) << shift
+            shift += 7
+            i += 1
+            if not data[i - 1] & 0x80:
+                break
+    return value, data[i:]
 
 
 def _fail(name: str, detail: str) -> NoReturn:
@@ -225,6 +248,7 @@ class H2Monitor:
         elif ftype == WINDOW_UPDATE and len(payload) == 4:
             self._credit_peer(sid, int.from_bytes(payload, "big") & MAX_WINDOW, where)
         elif ftype == HEADERS:
+            self._table_size_updates(flags, payload, where)
             self._headers(sid, flags, where)
         elif ftype == DATA:
             self._data(sid, flags, length, where)
@@ -244,6 +268,24 @@ class H2Monitor:
                     "h2_wire_frame_after_goaway",
                     f"{where}: the {self.label}'s GOAWAY named {self.goaway_last} as the last stream it "
                     f"processes, so the peer counts stream {sid} as not processed (and may retry it)",
+                )
+
+    def _table_size_updates(self, flags: int, payload: bytes, where: str) -> None:
+        """RFC 7541 4.2: dynamic table size updates open a header block (6.3: 001 and a 5-bit prefix)."""
+        block = payload
+        if flags & PADDED and block:
+            block = block[1 : len(block) - block[0]]
+        if flags & PRIORITY_FLAG:
+            block = block[5:]
+        allowed = self.settings[S_HEADER_TABLE_SIZE]
+        bound = ENCODER_TABLE_BOUND if allowed is None else min(allowed, ENCODER_TABLE_BOUND)
+        while block and block[0] & 0xE0 == 0x20:
+            size, block = _hpack_int(block, 5)
+            if size > bound:
+                _fail(
+                    "h2_wire_hpack_table_too_large",
+                    f"{where}: a dynamic table size update to {size} bytes; the peer allows "
+                    f"{allowed}, and an encoder's table stays at {ENCODER_TABLE_BOUND}",
                 )
 
     def _peer_opens(self, sid: int) -> bool:
