@@ -21,6 +21,7 @@ TlsConfigError naming the field; proxy/config/semantic.py reports it as a valida
 configuration that validates also builds.
 """
 
+import contextlib
 import os
 import ssl
 import stat
@@ -76,18 +77,39 @@ def _read(source, field: str) -> bytes:
         ) from None
 
 
+@contextlib.contextmanager
+def _pem_paths(*pems: bytes):
+    """Paths that read as `pems` for the ssl module, which loads certificate chains and keys only
+    from files: anonymous memory files (memfd, Linux) where the platform has them, so key material
+    never lands in a directory and nothing is left to clean up; else files in a private temporary
+    directory, removed after."""
+    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+        fds: list[int] = []
+        try:
+            for pem in pems:
+                fds.append(os.memfd_create("proxyfuzz-tls", os.MFD_CLOEXEC))
+                view = memoryview(pem)
+                while view:
+                    view = view[os.write(fds[-1], view) :]
+            yield [f"/proc/self/fd/{fd}" for fd in fds]
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return
+    with tempfile.TemporaryDirectory(prefix="proxyfuzz-tls-") as tmp:
+        paths = [os.path.join(tmp, f"{i}.pem") for i in range(len(pems))]
+        for path, pem in zip(paths, pems):
+            with open(path, "wb") as f:
+                f.write(pem)
+        yield paths
+
+
 def _load_certificate(ctx: ssl.SSLContext, cert, field: str) -> None:
     chain, key = (
         _read(cert.certificate_chain, f"{field}.certificate_chain"),
         _read(cert.private_key, f"{field}.private_key"),
     )
-    with tempfile.TemporaryDirectory(prefix="proxyfuzz-tls-") as tmp:
-        paths = []
-        for name, pem in (("chain.pem", chain), ("key.pem", key)):
-            path = os.path.join(tmp, name)
-            with open(path, "wb") as f:
-                f.write(pem)
-            paths.append(path)
+    with _pem_paths(chain, key) as paths:
         try:
             ctx.load_cert_chain(paths[0], paths[1])
         except (ssl.SSLError, ValueError) as exc:

@@ -337,3 +337,32 @@ def test_bad_tls_material_is_a_validation_error_with_its_field_path():
     assert "tls_certificates[0].certificate_chain.filename" in str(err.value)
     with pytest.raises(BuildError):
         build(bootstrap(cfg))
+
+
+@pytest.mark.parametrize("memfd", [True, False], ids=["memory-files", "temporary-directory"])
+def test_certificate_and_key_load_from_memory_and_leave_no_file(monkeypatch, tmp_path, memfd):
+    """The ssl module loads a chain and key only from paths: they are written to anonymous memory
+    files where the platform has them (no directory, nothing to clean up), else to a temporary
+    directory removed after. Either way the context serves, and a mismatched key is refused."""
+    import tempfile
+
+    from proxy.tls import context
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    if memfd:
+        if not hasattr(context.os, "memfd_create"):
+            pytest.skip("no memfd_create on this platform")
+        monkeypatch.setattr(context.tempfile, "TemporaryDirectory", lambda **_: pytest.fail("a directory was made"))
+    else:
+        monkeypatch.delattr(context.os, "memfd_create")
+    cfg = tcp_config()
+    cfg["listeners"][0]["filter_chains"][0]["tls_context"] = tls_context()
+    built = build(bootstrap(cfg))
+    assert built.listeners[0].filter_chains[0].tls is not None
+    assert list(tmp_path.iterdir()) == []
+    ctx = tls_context()
+    ctx["common_tls_context"]["tls_certificates"][0]["private_key"] = {"filename": str(PKI / "client.key")}
+    cfg["listeners"][0]["filter_chains"][0]["tls_context"] = ctx
+    with pytest.raises(BuildError, match="not a PEM certificate chain and its private key"):
+        build(bootstrap(cfg))
+    assert list(tmp_path.iterdir()) == []
