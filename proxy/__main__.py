@@ -59,6 +59,22 @@ def _load(path, fmt):
         return None, 1
 
 
+def _validate_build(bootstrap) -> int:
+    """The rules and semantic checks passed; the configuration must also build, as `-c` builds it
+    before it binds a socket (Envoy's validate mode instantiates the whole configuration): a
+    configuration --validate calls OK never fails to start for a reason it could have named."""
+    from proxy.build import build  # lazy: as _load
+    from proxy.build_context import BuildError
+
+    try:
+        build(bootstrap)
+    except BuildError as exc:
+        print(f"{exc.path}: {exc.message}")
+        return 1
+    print("OK")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     path = args.validate or args.config
@@ -66,8 +82,7 @@ def main(argv=None) -> int:
     if bootstrap is None:
         return status
     if args.validate:
-        print("OK")
-        return 0
+        return _validate_build(bootstrap)
     from proxy.serve import serve  # lazy: the runtime imports the schema too (see _load)
 
     return serve(bootstrap, concurrency=args.concurrency) or 0

@@ -127,3 +127,17 @@ def test_planted_local_reply_skipping_the_encoders_is_caught(monkeypatch):
 def test_every_op_has_one_action():
     assert set(hf._ACTIONS) == set(hf.OPS)
     assert {op for op, (_, on_ended) in hf._ACTIONS.items() if on_ended} == {"advance", "new_stream"}
+
+
+def test_a_header_mutation_adding_a_field_the_codecs_own_is_invalid_not_a_build_failure():
+    """python -m fuzz run http_filter --time 360 on a clean clone (c1eea30, at 54 s): `te` in
+    response_headers_to_add passed the rules and semantic checks, then the filter's build refused it
+    (validated_http_filter_config_does_not_build); --validate printed OK for such a file and -c
+    refused to start. The schema now refuses the names the build refuses."""
+    field = schema.HttpFilter.DESCRIPTOR.fields_by_name["header_mutation"]
+    for name in ("te", "content-length", "host"):
+        config = schema.message_class(field.message_type)()
+        config.response_headers_to_add[name] = "trailers"
+        config.response_headers_to_add["x-served-by"] = "proxyfuzz"
+        data = hf.seed("header_mutation", config, 0, 1, 0, [("decode_headers", 0, b"", True)])
+        assert hf.run(data) is None  # Invalid (the rules refuse it); validated_..._does_not_build before

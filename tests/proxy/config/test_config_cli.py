@@ -109,3 +109,42 @@ def test_validate_names_an_upstream_sni_with_a_nul_byte(tmp_path):
     done = run("--validate", str(path))
     assert done.returncode == 1
     assert done.stdout.startswith("clusters[0].tls_context.sni: must match pattern")
+
+
+MUTATION_YAML = ISSUE3_YAML.replace(
+    b"              route_config:",
+    b"              http_filters:\n"
+    b"                - header_mutation: {response_headers_to_add: {NAME: trailers}}\n"
+    b"              route_config:",
+)
+
+
+@pytest.mark.parametrize("name", [b"te", b"content-length", b"host"])
+def test_validate_names_a_header_mutation_adding_a_field_the_codecs_own(tmp_path, name):
+    # fuzz run http_filter on a clean clone (validated_http_filter_config_does_not_build): --validate
+    # printed OK for `te` in response_headers_to_add, then `-c` refused to start with the same file.
+    path = tmp_path / "mutation.yaml"
+    path.write_bytes(MUTATION_YAML.replace(b"NAME", name))
+    done = run("--validate", str(path))
+    assert done.returncode == 1
+    assert done.stdout.startswith(
+        "listeners[0].filter_chains[0].filters[0].http_connection_manager.http_filters[0].header_mutation"
+        f'.response_headers_to_add["{name.decode()}"]: key must not be one of'
+    )
+
+
+def test_validate_builds_what_it_calls_ok(tmp_path):
+    # Whatever the proxy refuses when it builds a configuration, --validate names too: a filter that
+    # refuses one more name at build time (as header_mutation refused `te` before the schema did).
+    path = tmp_path / "mutation.yaml"
+    path.write_bytes(MUTATION_YAML.replace(b"NAME", b"x-reserved"))
+    assert run("--validate", str(path)).stdout == "OK\n"
+    plant = (
+        "import sys; from proxy.http.filters import header_mutation as h; "
+        "h._RESERVED = h._RESERVED | {'x-reserved'}; from proxy.__main__ import main; sys.exit(main())"
+    )
+    done = run("--validate", str(path), code=plant)
+    assert done.returncode == 1
+    assert done.stdout.endswith(
+        "header_mutation.response_headers_to_add[x-reserved]: 'x-reserved' cannot be added: the codecs own it\n"
+    )
