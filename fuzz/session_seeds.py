@@ -248,6 +248,15 @@ HTTP = {
     + [A("upstream_read", i) for i in range(2)]
     + [A("upstream_http", i, value=0, payload=b"\x00\x00\x3c\x09" + b"W" * 16) for i in range(2)]
     + [A("read")],
+    # A chunked response ending in a trailer field (fuzz/payloads.py TRAILER_BIT), as gRPC status and
+    # digests travel: it reaches every client whose framing carries trailers (judge: trailers_dropped).
+    "upstream_response_trailers": [
+        A("send_http", value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x05\x41\x07hello"),
+        A("read"),
+    ],
     # An HTTP/2 client that has read the proxy's SETTINGS uploads 32 KiB in DATA frames as large as the
     # proxy advertised (fuzz/payloads.py LARGE_UPLOAD_BITS): where max_frame_size is over 16384, the
     # proxy must take frames up to it (RFC 9113 4.2; h2_wire_unearned_frame_size_error).

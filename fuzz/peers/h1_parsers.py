@@ -339,6 +339,8 @@ def agree(
     if any(len(msgs) >= MAX_MESSAGES for msgs in parsed.values()):
         # The standard library's reader stops at MAX_MESSAGES (a cost bound): all are compared that far.
         parsed = {name: msgs[:MAX_MESSAGES] for name, msgs in parsed.items()}
+    # http.client reads a chunked response's trailer section and throws it away: it cannot say what it read.
+    blind = {"stdlib"} if not requests else set()
     (base_name, base), *others = parsed.items()
     for name, msgs in others:
         if len(msgs) != len(base) and not (name in partial and len(msgs) < len(base)):
@@ -348,7 +350,7 @@ def agree(
             )
         for i, (a, b) in enumerate(zip(base, msgs)):
             for field, x, y in zip(FIELDS[requests], key(a, requests), key(b, requests)):
-                if x != y:
+                if x != y and not (field == "trailers" and {name, base_name} & blind):
                     raise InvariantViolation(
                         f"{prefix}_{field}_mismatch",
                         f"{what}, message {i + 1}: {base_name} reads {x!r}, {name} reads {y!r}",

@@ -23,6 +23,7 @@ from . import grammar
 from .downstream import H1Client
 from .forwarding_model import expected_request, expected_response_fields, fields_meaning, normal_target
 from .h1_parsers import agree
+from .record import H2
 from .upstream import H1Server
 
 
@@ -153,6 +154,26 @@ def check_response_meaning(ex, model) -> None:
             f"{bytes(got.body)[:40]!r}",
         )
     _trailers_were_sent("peer_response_trailers_changed", where, sent.trailers, got.trailers)
+    if not bodiless and (ex.protocol == H2 or _chunked(got.headers)):
+        _trailers_kept("peer_response_trailers_dropped", where, sent.trailers, got.trailers)
+
+
+def _chunked(headers) -> bool:
+    return any(n.lower() == b"transfer-encoding" and b"chunked" in v.lower() for n, v in headers)
+
+
+def _trailers_kept(name: str, where: str, sent, got) -> None:
+    """docs/semantics.md (response trailers): forwarded, as Envoy forwards HTTP/2 trailers, to a
+    client whose framing carries them (HTTP/2, or a chunked HTTP/1.1 body); only the fields RFC 9110
+    6.5.1 keeps out of trailers, connection-specific ones and malformed ones may be dropped."""
+    arrived = fields_meaning(got)
+    for n, values in fields_meaning(sent).items():
+        if n in grammar.FORBIDDEN_IN_TRAILERS or grammar.field_name(n):
+            continue
+        if any(grammar.field_value(v) for v in values):
+            continue
+        if arrived.get(n) != values:
+            _fail(name, f"{where}: the upstream sent trailer {n!r}: {values!r}, the client got {arrived.get(n)!r}")
 
 
 def _same_fields(name: str, where: str, want, got) -> None:
