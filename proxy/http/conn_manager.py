@@ -756,7 +756,9 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         self._go_away("downstream_cx_drain_close")
 
     def _on_idle_timeout(self) -> None:
-        if self.streams or self.closed:
+        # A connection already closing (a protocol error's reply waiting for its client) did not close
+        # for being idle: Envoy's doConnectionClose disables the idle timer as the close begins.
+        if self.streams or self.closed or not self.conn.is_open:
             return
         self._go_away("downstream_cx_idle_timeout")
 
@@ -786,7 +788,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             self._head_timer.enable(self.config.stream_idle_timeout_ms)
 
     def _on_head_timeout(self) -> None:
-        if self.closed or self.streams or not self.codec.request_started:
+        if self.closed or self.streams or not self.codec.request_started or not self.conn.is_open:
             return
         self.stats.inc("downstream_rq_idle_timeout")
         status = self.codec.time_out_request()

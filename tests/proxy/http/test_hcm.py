@@ -659,3 +659,19 @@ def test_a_head_refused_before_the_filters_gets_no_body_over_http2():
     assert dict(resp.headers)[b":status"] == b"400"
     assert not [e for e in events if isinstance(e, (h2.events.DataReceived, h2.events.ConnectionTerminated))]
     assert any(isinstance(e, h2.events.StreamEnded) for e in events)
+
+
+def test_a_connection_closing_after_a_protocol_error_is_not_an_idle_timeout():
+    """A connection the manager closes for a protocol error waits (FLUSH_WRITE) for a client that is
+    not reading its 400; the idle timer armed when the connection had no stream fired meanwhile and
+    counted http.downstream_cx_idle_timeout for a close it did not cause. Envoy's doConnectionClose
+    disables the idle timer as the close begins."""
+    p = Proxy(basic_config(hcm_extra="\n              idle_timeout_ms: 300"))
+    c = p.client()
+    c.send(b"GET /a HTTP/1.1\r\nHost: example.com\r\nBad Name: x\r\n\r\n")  # the client reads nothing yet
+    p.advance(500)
+    assert parse_responses(c.read())[0][0] == 400
+    p.advance(1000)
+    assert not c.conn.is_open
+    assert p.counter("http.downstream_cx_protocol_error") == 1
+    assert p.counter("http.downstream_cx_idle_timeout") == 0  # 1 before
