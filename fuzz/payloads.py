@@ -70,8 +70,10 @@ def _target(seed: bytes, sock, paths=PATHS, hosts=HOSTS, own_fields: bool = Fals
     return path, list(fields), _pick(route_hosts, seed, 2)  # a host of the route's own virtual host
 
 
-# Byte 4 of an HTTP/1.1 request template: add the header fields a route matches on.
+# Byte 4 of an HTTP/1.1 request template: add the header fields a route matches on; end a chunked
+# body with a trailer field.
 ROUTE_FIELDS_BIT = 0x10
+REQUEST_TRAILER_BIT = 0x20
 
 
 def h1_request(seed: bytes, sock) -> bytes:
@@ -87,7 +89,8 @@ def h1_request(seed: bytes, sock) -> bytes:
         tail = body
     elif body:
         head.append(b"Transfer-Encoding: chunked")
-        tail = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        trailer = b"x-checksum: %02x\r\n" % _byte(seed, 3) if _byte(seed, 4) & REQUEST_TRAILER_BIT else b""
+        tail = b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, trailer)
     else:
         tail = b""
     if _byte(seed, 4) & 2:

@@ -257,6 +257,15 @@ HTTP = {
         A("upstream_http", value=0, payload=b"\x00\x05\x41\x07hello"),
         A("read"),
     ],
+    # A chunked request ending in a trailer field (fuzz/payloads.py REQUEST_TRAILER_BIT): it reaches an
+    # upstream whose framing carries trailers (judge: peer_forwarded_trailers_dropped).
+    "request_trailers": [
+        A("send_http", value=0, payload=b"\x00\x00\x00\x05\x20\x00\x00\x00hello"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x02ok"),
+        A("read"),
+    ],
     # An HTTP/2 client that has read the proxy's SETTINGS uploads 32 KiB in DATA frames as large as the
     # proxy advertised (fuzz/payloads.py LARGE_UPLOAD_BITS): where max_frame_size is over 16384, the
     # proxy must take frames up to it (RFC 9113 4.2; h2_wire_unearned_frame_size_error).

@@ -10,6 +10,8 @@ InvariantViolation names:
   peer_forwarded_despite_config: a request the HCM's options say to reject was forwarded;
 - peer_response_<headers|body|trailers>_changed: a client read a response that differs from what its
   upstream sent (same rules, response mutations);
+- peer_forwarded_trailers_dropped / peer_response_trailers_dropped: a well-formed trailer field that
+  may travel did not reach a peer whose framing carries trailers (HTTP/2, a chunked HTTP/1.1 body);
 - peer_request_invented: an upstream saw a request no client sent (every client byte was parsed,
   and no client request claims it: smuggling, duplication);
 - peer_h1_upstream_* / peer_h1_response_*: h11, the standard library and llhttp disagree on the
@@ -123,12 +125,11 @@ def _trailers(name: str, where: str, trailers) -> None:
 
 def check_meaning(ex, up, model) -> None:
     """What upstream `up` saw against what the client sent (`ex.request`), by the forwarding model."""
-    check_meaning_of(
-        ex.request,
-        up.request,
-        model,
-        f"client {ex.downstream} request {ex.id} ({ex.protocol}) at upstream {up.conn} ({up.protocol})",
-    )
+    where = f"client {ex.downstream} request {ex.id} ({ex.protocol}) at upstream {up.conn} ({up.protocol})"
+    check_meaning_of(ex.request, up.request, model, where)
+    sent, got = ex.request, up.request
+    if sent.complete and got.complete and (up.protocol == H2 or _chunked(got.headers)):
+        _trailers_kept("peer_forwarded_trailers_dropped", where, sent.trailers, got.trailers)
 
 
 def check_response_meaning(ex, model) -> None:
@@ -163,9 +164,9 @@ def _chunked(headers) -> bool:
 
 
 def _trailers_kept(name: str, where: str, sent, got) -> None:
-    """docs/semantics.md (response trailers): forwarded, as Envoy forwards HTTP/2 trailers, to a
-    client whose framing carries them (HTTP/2, or a chunked HTTP/1.1 body); only the fields RFC 9110
-    6.5.1 keeps out of trailers, connection-specific ones and malformed ones may be dropped."""
+    """docs/semantics.md (request and response trailers): forwarded, as Envoy forwards HTTP/2
+    trailers, to a peer whose framing carries them (HTTP/2, or a chunked HTTP/1.1 body); only the
+    fields RFC 9110 6.5.1 keeps out of trailers, connection-specific ones and malformed ones may go."""
     arrived = fields_meaning(got)
     for n, values in fields_meaning(sent).items():
         if n in grammar.FORBIDDEN_IN_TRAILERS or grammar.field_name(n):
