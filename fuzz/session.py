@@ -32,7 +32,7 @@ from .models.idle import check_idle_connections_close, check_request_heads_time_
 from .models.session_oracle import bootstrap_of
 from .models.retry import UpstreamTimes
 from .models.session_oracle import SessionModel, edge_sources, route_targets
-from .peers.h2_peer import large_window, settings_from_byte, withholds_credit
+from .peers.h2_peer import large_transfer_settings, settings_from_byte, withholds_credit
 from .tls_peer import TlsSocket, speaks_tls
 
 MAX_ACTIONS = 256
@@ -108,9 +108,9 @@ OPS = (
     # received, and goes on answering those (a rolling restart of the backend).
     "upstream_goaway",
     # Appended: an HTTP/2 client (window[i]) or the upstreams (upstream_window) advertise a window
-    # past h2's default, from one byte (fuzz.peers.h2_peer.large_window), for streams and the
-    # connection alike: a peer ready for a large transfer, so that the proxy's own buffer limits,
-    # not the peer's window, must bound what it holds.
+    # past h2's default, from one byte (fuzz.peers.h2_peer.large_transfer_settings), for streams and
+    # the connection alike, and perhaps the largest HPACK table: a peer ready for a large transfer,
+    # so that the proxy's own limits, not the peer's, must bound what it holds.
     "window",
     "upstream_window",
 )
@@ -363,7 +363,7 @@ class Session:
         return True
 
     def _window(self, a: Action) -> bool:
-        self.peers.raise_window(a.op == "window", a.target, large_window(a.value))
+        self.peers.raise_window(a.op == "window", a.target, large_transfer_settings(a.value))
         return True
 
     def _connect(self, choice: int, variant: int = 0, tls_mode: int | None = None) -> bool:

@@ -240,9 +240,10 @@ HTTP = {
     + [A("upstream_http", i, value=0, payload=b"\x00\x00\x3c\x09" + b"L" * 16) for i in range(3)]
     + [A("read"), A("read")],
     # The same with windows past h2's default (fuzz.peers.h2_peer.LARGE_WINDOWS): a client granting
-    # 2^31-1 and upstreams granting 1 MiB, so the peers' windows bound nothing and the proxy's buffer
-    # limits alone must keep what it holds for a client that reads one chunk (fuzz/held.py).
-    "h2_large_windows_slow_reader": [A("window", value=2), A("upstream_window", value=1)]
+    # 2^31-1 (and the largest HPACK table: 0x80) and upstreams granting 1 MiB, so the peers' limits
+    # bound nothing and the proxy's own must keep what it holds for a client that reads one chunk
+    # (fuzz/held.py; h2_wire_hpack_table_too_large).
+    "h2_large_windows_slow_reader": [A("window", value=0x82), A("upstream_window", value=1)]
     + [A("send_http", value=3, payload=b"\x00\x00\x00\x05\x0e\x00" + b"U" * 16)] * 2
     + [A("upstream_connect", i) for i in range(2)]
     + [A("upstream_read", i) for i in range(2)]

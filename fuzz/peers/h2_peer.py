@@ -55,7 +55,21 @@ def settings_from_byte(b: int) -> dict:
 
 
 def large_window(b: int) -> int:
-    return LARGE_WINDOWS[b % len(LARGE_WINDOWS)]
+    return LARGE_WINDOWS[(b & 0x7F) % len(LARGE_WINDOWS)]
+
+
+# Bit 7 of the same byte: the peer also announces the largest HPACK table there is (2^32-1), as a
+# client asking the proxy to remember every field it sends; the encoder must keep its own bound
+# (h2_wire_hpack_table_too_large; CVE-2016-6581's class of decoder-chosen memory).
+HUGE_HEADER_TABLE = 2**32 - 1
+
+
+def large_transfer_settings(b: int) -> dict:
+    """The SETTINGS of a peer ready for large transfers, from the window ops' byte."""
+    settings = {SettingCodes.INITIAL_WINDOW_SIZE: large_window(b)}
+    if b & 0x80:
+        settings[SettingCodes.HEADER_TABLE_SIZE] = HUGE_HEADER_TABLE
+    return settings
 
 
 def withholds_credit(b: int) -> bool:

@@ -6,8 +6,6 @@ oracles of fuzz/peers/judge.py run over the records). Payload templates reach th
 `sock.fuzz_peers` to tag requests (`new_id`) and to send HTTP/2 through a strict peer.
 """
 
-from h2.settings import SettingCodes
-
 from ..oracles import InvariantViolation
 from . import judge
 from .downstream import H1Client, H2Client, is_h2
@@ -171,11 +169,11 @@ class Peers:
         if servers:
             _resend(servers[target % len(servers)], settings, withhold)
 
-    def raise_window(self, client: bool, target: int, size: int) -> None:
-        """A client's (or the upstreams') INITIAL_WINDOW_SIZE becomes `size`, the connection window
-        with it (H2Peer.advertise), keeping its other SETTINGS and whether it withholds credit:
-        before the peer speaks, in the SETTINGS it will send; after, in a SETTINGS frame."""
-        window = {SettingCodes.INITIAL_WINDOW_SIZE: size}
+    def raise_window(self, client: bool, target: int, window: dict) -> None:
+        """A client (or the upstreams) announces `window`: an INITIAL_WINDOW_SIZE, the connection window
+        raised with it (H2Peer.advertise), perhaps a HEADER_TABLE_SIZE; its other SETTINGS and whether
+        it withholds credit stay: before the peer speaks, in the SETTINGS it will send; after, in a
+        SETTINGS frame."""
         if client:
             if not self._socks:
                 return

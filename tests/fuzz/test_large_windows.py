@@ -5,7 +5,7 @@ watermarks is found by the held-memory oracle (fuzz/held.py); with windows of 64
 window hid it.
 """
 
-from fuzz.peers.h2_peer import LARGE_WINDOWS, large_window
+from fuzz.peers.h2_peer import HUGE_HEADER_TABLE, LARGE_WINDOWS, large_transfer_settings, large_window
 from fuzz.session import Action as A, Reader, decode_actions, encode_actions
 from fuzz.session_seeds import HTTP
 from tests.fuzz.test_liveness import fails, http, run
@@ -24,6 +24,8 @@ def test_the_window_ops_round_trip_and_reach_the_largest_window_rfc_9113_allows(
     assert decode_actions(Reader(encode_actions(actions)[2:]))[1:] == actions
     assert {large_window(b) for b in range(256)} == set(LARGE_WINDOWS)
     assert max(LARGE_WINDOWS) == 2**31 - 1
+    assert {len(large_transfer_settings(b)) for b in range(128)} == {1}  # the window alone
+    assert all(large_transfer_settings(b)[1] == HUGE_HEADER_TABLE for b in range(128, 256))  # and the table
 
 
 def test_a_client_granting_a_large_window_is_sent_past_64_kib_before_it_credits_anything():
@@ -51,3 +53,16 @@ def test_a_connection_manager_deaf_to_its_write_watermark_is_found_only_with_a_l
         "memory_held_over_limit_connection", http(codec="HTTP2", limit=1024), [A("window", value=2)] + ONE_MIB_ANSWER
     )
     assert "its limit is 1024" in str(err)
+
+
+def test_an_encoder_table_following_a_client_allowing_4_gib_is_found(monkeypatch):
+    # Bit 7 of the window op: the client announces the largest HPACK table; the proxy's encoder keeps
+    # 4 KiB (nghttp2's, Envoy's codec). With that cap lifted (h2's own behaviour, black-box round 4),
+    # the session's wire monitor sees the table size update.
+    from proxy.http import _h2_gaps
+
+    script = [A("window", value=0x80)] + ONE_MIB_ANSWER[:3] + [A("upstream_http", value=0, payload=b"\x00\x02ok")]
+    run(http(codec="HTTP2"), script)
+    monkeypatch.setattr(_h2_gaps, "ENCODER_TABLE_LIMIT", 2**32)
+    err = fails("h2_wire_hpack_table_too_large", http(codec="HTTP2"), script)
+    assert "4294967295" in str(err)
