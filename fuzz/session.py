@@ -502,6 +502,7 @@ class Session:
         oracles.check_http_requests_accounted(self.ctx.stats)
         if self.peers.all_understood:
             hcm_stats.check_requests_per_protocol(self.ctx.stats.counters, self.peers.exchanges)
+            breakers.check_request_overflows(bootstrap_of(self.built), self.ctx.stats.counters, self.peers.exchanges)
         timeouts.check_stream_idle_timeouts(self.peers.exchanges, self._hcm_config_of)
         hcm_stats.check_codec_counters_exported(
             self.ctx.stats.counters,
