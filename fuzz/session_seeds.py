@@ -77,6 +77,14 @@ TCP = {
         A("upstream_read"),
     ],
 }
+
+
+def exchange(request: A, answer: A) -> list:
+    """One HTTP exchange in the order real peers make it: the request, the upstream connects and reads
+    it, answers, and the client reads."""
+    return [request, A("upstream_connect"), A("upstream_read"), answer, A("read")]
+
+
 HTTP = {
     "h1_get": [
         A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"),
@@ -251,22 +259,15 @@ HTTP = {
     + [A("read")],
     # A chunked response ending in a trailer field (fuzz/payloads.py TRAILER_BIT), as gRPC status and
     # digests travel: it reaches every client whose framing carries trailers (judge: trailers_dropped).
-    "upstream_response_trailers": [
-        A("send_http", value=0, payload=b"\x00"),
-        A("upstream_connect"),
-        A("upstream_read"),
-        A("upstream_http", value=0, payload=b"\x00\x05\x41\x07hello"),
-        A("read"),
-    ],
+    "upstream_response_trailers": exchange(
+        A("send_http", value=0, payload=b"\x00"), A("upstream_http", value=0, payload=b"\x00\x05\x41\x07hello")
+    ),
     # A chunked request ending in a trailer field (fuzz/payloads.py REQUEST_TRAILER_BIT): it reaches an
     # upstream whose framing carries trailers (judge: peer_forwarded_trailers_dropped).
-    "request_trailers": [
+    "request_trailers": exchange(
         A("send_http", value=0, payload=b"\x00\x00\x00\x05\x20\x00\x00\x00hello"),
-        A("upstream_connect"),
-        A("upstream_read"),
         A("upstream_http", value=0, payload=b"\x00\x02ok"),
-        A("read"),
-    ],
+    ),
     # An HTTP/2 client that has read the proxy's SETTINGS uploads 32 KiB in DATA frames as large as the
     # proxy advertised (fuzz/payloads.py LARGE_UPLOAD_BITS): where max_frame_size is over 16384, the
     # proxy must take frames up to it (RFC 9113 4.2; h2_wire_unearned_frame_size_error).
