@@ -145,6 +145,7 @@ def find_stall(session) -> Stall | None:
     ]
     found += [_client_stall(session)] + [_pool_stall(pool) for pool in pools(session.ctx)]
     found += [_upstream_window_stall(pc) for pc in pcs.values()]
+    found += [_orphaned_upstream_stall(pc) for pc in pcs.values()]
     found = [stall for stall in found if stall is not None]
     definite = [stall for stall in found if not stall.timer]
     if definite or not found:
@@ -269,6 +270,25 @@ def _read_disable_holder(conn, side: str, session, pcs):
     if holders and all(stall.timer for stall in holders):
         return Stall("stall_read_disabled_downstream", "held by a stream that waits for a timer", timer=True)
     return Stall("stall_read_disabled_downstream", "no live stream holds it")
+
+
+def _orphaned_upstream_stall(pc):
+    """An upstream exchange still open on its connection while the downstream stream it served has
+    ended: nothing will finish or reset it (no client, no timer of that stream), so it holds an HTTP/2
+    stream slot or a whole HTTP/1.1 connection for good. Envoy's router resets its upstream request
+    when the downstream stream goes (Filter::onDestroy) and when the response completes before the
+    request (RFC 9113 8.1: the server's answer ends the exchange; the rest of the upload is abandoned)."""
+    if pc.conn.state is State.CLOSED:
+        return None
+    for stream in pc.active:
+        if not stream.closed and _stream_of(stream.user) is None:
+            return Stall(
+                "stall_upstream_exchange_orphaned",
+                f"upstream {pc!r} stream {stream.stream_id}: request "
+                f"{'sent' if stream.request_done else 'unfinished'}, response "
+                f"{'complete' if stream.response_done else 'unfinished'}, its downstream stream has ended",
+            )
+    return None
 
 
 def _stream_of(router):

@@ -71,9 +71,13 @@ def _target(seed: bytes, sock, paths=PATHS, hosts=HOSTS, own_fields: bool = Fals
 
 
 # Byte 4 of an HTTP/1.1 request template: add the header fields a route matches on; end a chunked
-# body with a trailer field.
+# body with a trailer field; carry a 4 KiB field (a large cookie, as browsers send; with a trailer, a
+# 4 KiB signature trailer instead), past an HTTP/2 upstream's small SETTINGS_MAX_HEADER_LIST_SIZE
+# (fuzz.peers.h2_peer), which the proxy must respect (RFC 9113 6.5.2).
 ROUTE_FIELDS_BIT = 0x10
 REQUEST_TRAILER_BIT = 0x20
+LARGE_FIELD_BIT = 0x40
+LARGE_FIELD = 4 * 1024
 
 
 def h1_request(seed: bytes, sock) -> bytes:
@@ -83,6 +87,7 @@ def h1_request(seed: bytes, sock) -> bytes:
     )
     body = seed[8 : 8 + _byte(seed, 3) % 48]
     target, host, extra = hostile.apply(_byte(seed, 7), path, host, fields)  # byte 7: a hostile shape, or none
+    large = _large(seed[5:7].hex().encode(), LARGE_FIELD) if _byte(seed, 4) & LARGE_FIELD_BIT else b""
     head = [b"%s %s HTTP/1.1" % (method, target), b"Host: " + host] + _id_line(sock) + [b"%s: %s" % f for f in extra]
     if _byte(seed, 4) & 1:
         head.append(b"Content-Length: %d" % len(body))
@@ -90,6 +95,8 @@ def h1_request(seed: bytes, sock) -> bytes:
     elif body:
         head.append(b"Transfer-Encoding: chunked")
         trailer = b"x-checksum: %02x\r\n" % _byte(seed, 3) if _byte(seed, 4) & REQUEST_TRAILER_BIT else b""
+        if trailer and large:
+            trailer, large = trailer + b"x-signature: " + large + b"\r\n", b""
         tail = b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, trailer)
     else:
         tail = b""
@@ -99,6 +106,8 @@ def h1_request(seed: bytes, sock) -> bytes:
         head.append(b"X-Tenant: " + seed[5:7].hex().encode())
     if _byte(seed, 4) & 8:
         head.append(b"Expect: 100-continue")
+    if large:
+        head.append(b"Cookie: session=" + large)
     return b"\r\n".join(head) + b"\r\n\r\n" + tail
 
 

@@ -85,6 +85,18 @@ def exchange(request: A, answer: A) -> list:
     return [request, A("upstream_connect"), A("upstream_read"), answer, A("read")]
 
 
+def three_clients(upstream_settings: int, *requests: bytes) -> list:
+    """Upstreams advertising `upstream_settings` (fuzz.peers.h2_peer.settings_from_byte); a first client's
+    HTTP/1.1 request (template seed `requests[0]`) reaches its upstream, which reads it, then two more
+    clients send theirs and a second upstream connection (if one is asked for) connects and reads."""
+    first, *more = requests
+    script = [A("upstream_settings", value=upstream_settings), A("send_http", value=0, payload=first)]
+    script += [A("upstream_connect"), A("upstream_read")]
+    for i, request in enumerate(more, 1):
+        script += [A("connect"), A("send_http", i, value=0, payload=request)]
+    return script + [A("upstream_connect"), A("upstream_read")]
+
+
 HTTP = {
     "h1_get": [
         A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"),
@@ -367,17 +379,8 @@ HTTP = {
     # Three clients on an upstream that allows 2 streams (upstream settings 0x02): where the cluster is
     # HTTP/2 with few connections the third request queues, and the first answer must let it go while
     # the second stream stays open (fuzz.liveness.check_pool_queues).
-    "h2_upstream_slot_freed": [
-        A("upstream_settings", value=0x02),
-        A("send_http", value=0, payload=b"\x00"),
-        A("upstream_connect"),
-        A("upstream_read"),
-        A("connect"),
-        A("send_http", 1, value=0, payload=b"\x00"),
-        A("connect"),
-        A("send_http", 2, value=0, payload=b"\x00"),
-        A("upstream_connect"),
-        A("upstream_read"),
+    "h2_upstream_slot_freed": three_clients(0x02, b"\x00", b"\x00", b"\x00")
+    + [
         A("upstream_http", value=1, payload=b"\x00\x02ok"),
         A("upstream_read"),
         A("read", 0),
@@ -501,6 +504,47 @@ HTTP["h1_trickled_upload"] = [
     A("read"),
 ]
 
+
+def _answered_before_upload_ends(upstream_kind: int) -> list:
+    """An HTTP/2 client streams an upload (fuzz/payloads.py STREAMING_BIT) and its upstream answers in
+    full before the upload ends (RFC 9113 8.1: a server may answer early): the response reaches the
+    client, the upload's rest is abandoned upstream (Envoy's router resets it: liveness
+    stall_upstream_exchange_orphaned), then the client ends the upload and asks again on the same
+    client. One script per upstream protocol (0: HTTP/1.1, 1: HTTP/2): the other one's bytes would end
+    the connection and hide the exchange left open. The HTTP/1.1 upstream connection cannot abandon an
+    upload and go on, so the next request is answered on a new one (upstream 1)."""
+    answer = A("upstream_http", value=upstream_kind, payload=b"\x00\x02ok" if upstream_kind else b"\x00\x02\x00\x00ok")
+    again = exchange(A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x00"), answer)
+    if not upstream_kind:
+        again = [a if a.op not in ("upstream_read", "upstream_http") else replace(a, target=1) for a in again]
+    return (
+        exchange(A("send_http", value=3, payload=b"\x01\x00\x00\x03\x40\x00abc"), answer)
+        + [A("send_http", value=4, payload=b"\x07\x04tail"), A("upstream_read"), A("read")]
+        + again
+    )
+
+
+HTTP["h2_answered_before_upload_ends_h1_upstream"] = _answered_before_upload_ends(0)
+HTTP["h2_answered_before_upload_ends_h2_upstream"] = _answered_before_upload_ends(1)
+
+# Requests whose field section is over an HTTP/2 upstream's SETTINGS_MAX_HEADER_LIST_SIZE (upstream settings
+# 0x80: 4096; fuzz/payloads.py LARGE_FIELD_BIT: a 4 KiB cookie, then a 4 KiB trailer): RFC 9113 6.5.2,
+# the proxy must not send them (h2_wire_header_list_too_large) and must still answer each (431;
+# stall_request_without_outcome). A first request is in flight so that the upstream's SETTINGS are known
+# when the large ones come (before them the limit is unknown: RFC 9113 6.5.2 lets the request go).
+HTTP["request_section_too_large_for_upstream"] = three_clients(
+    0x80, b"\x00\x00\x00\x00\x10", b"\x00\x00\x00\x00\x50\xc0\x01", b"\x01\x00\x00\x05\x70\xc0\x02\x00hello"
+) + [
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_http", value=1, payload=b"\x00\x02ok"),  # HTTP/2 first: the upstreams this script is for
+    A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+    A("read", 0),
+    A("read", 1),
+    A("read", 2),
+]
+
+
 # The read sizes (fuzz.session.READ_SIZES indexes) a script is written with, when not 16 KiB and 7 bytes:
 # megabytes in 7-byte reads would make a seed take seconds.
 SCRIPT_READ_SIZES = {
@@ -508,6 +552,8 @@ SCRIPT_READ_SIZES = {
     "h2_large_windows_slow_reader": (0,),
     "backed_up_client_asks_again": (0,),
     "hostile_paths": (0,),
+    "h2_answered_before_upload_ends_h1_upstream": (0,),
+    "h2_answered_before_upload_ends_h2_upstream": (0,),
 }
 
 

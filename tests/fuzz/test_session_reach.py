@@ -1,0 +1,73 @@
+"""Shapes no committed session input reached (coverage.py over `fuzz replay session`), now seed scripts
+of fuzz/session_seeds.py, each with the oracle that judges it:
+
+- an HTTP/2 upload answered in full before it ends (RFC 9113 8.1): the router abandons the rest of the
+  upload upstream (Envoy resets the upstream request); an upstream exchange left open after its
+  downstream stream ended is a stall (fuzz/liveness.py stall_upstream_exchange_orphaned);
+- request header or trailer sections over an HTTP/2 upstream's SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113
+  6.5.2, fuzz/payloads.py LARGE_FIELD_BIT): never sent (h2_wire_header_list_too_large), answered 431
+  (stall_request_without_outcome when nothing answers).
+"""
+
+import pytest
+
+from fuzz.session_seeds import HTTP
+from tests.fuzz.test_liveness import fails, http, run
+
+EARLY = {"HTTP1": "h2_answered_before_upload_ends_h1_upstream", "HTTP2": "h2_answered_before_upload_ends_h2_upstream"}
+TOO_LARGE = HTTP["request_section_too_large_for_upstream"]
+
+
+def early_answer_config(upstream: str):
+    return http(codec="HTTP2", cluster="protocol: HTTP2" if upstream == "HTTP2" else "")
+
+
+def upstream_limit_config():
+    return http(limit=1 << 20, cluster="protocol: HTTP2")
+
+
+@pytest.mark.parametrize("upstream", ["HTTP1", "HTTP2"])
+def test_an_answer_before_the_upload_ends_reaches_the_client_and_the_connection_serves_again(upstream):
+    session = run(early_answer_config(upstream), HTTP[EARLY[upstream]])
+    assert [(ex.response.status, bytes(ex.response.body)) for ex in session.peers.exchanges] == [
+        (200, b"ok"),
+        (200, b"ok"),
+    ]
+
+
+@pytest.mark.parametrize("upstream", ["HTTP1", "HTTP2"])
+def test_a_router_that_leaves_the_abandoned_upload_open_upstream_is_found(monkeypatch, upstream):
+    from proxy.http.filters.router import Router
+
+    def complete_and_forget(self):  # the upstream stream is dropped, not reset
+        self.response_done = self.done = True
+        self._stop_timeout()
+        if not self.request_end:
+            self.upstream = None
+
+    monkeypatch.setattr(Router, "_response_complete", complete_and_forget)
+    fails("stall_upstream_exchange_orphaned", early_answer_config(upstream), HTTP[EARLY[upstream]])
+
+
+def test_request_sections_over_the_upstream_limit_are_answered_431_and_never_sent():
+    session = run(upstream_limit_config(), TOO_LARGE)
+    assert sorted(ex.response.status for ex in session.peers.exchanges) == [200, 431, 431]
+    assert session.ctx.stats.counter("cluster.web.upstream_rq_header_list_too_large") == 2
+
+
+def test_a_proxy_that_ignores_the_upstreams_header_list_limit_is_found(monkeypatch):
+    from proxy.http import h2
+
+    monkeypatch.setattr(h2._H2Codec, "_check_header_list", lambda self, block: None)
+    fails("h2_wire_header_list_too_large", upstream_limit_config(), TOO_LARGE)
+
+
+def test_a_router_that_answers_nothing_for_a_section_too_large_is_found(monkeypatch):
+    from proxy.http.filters.router import Router
+
+    def give_up_silently(self):
+        self._abandon_upstream()
+        self.done = True
+
+    monkeypatch.setattr(Router, "_too_large_for_upstream", give_up_silently)
+    fails("stall_request_without_outcome", upstream_limit_config(), TOO_LARGE)
