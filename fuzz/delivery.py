@@ -17,11 +17,15 @@ client the fuzzer's raw bytes tainted (they may be what the proxy ended the conn
 GOAWAY that peer no longer reads: its record shows a bare close), HTTP/1.1 responses queued behind
 an earlier exchange of the same connection that ended without its response (responses go out in
 order, and a cut one can only end the connection: the later ones go with it), TLS upstreams (a close
-without close_notify may be a truncation), exchanges that reached more than one upstream, and
+without close_notify may be a truncation), exchanges that reached more than one upstream,
+responses whose header or trailer section is larger than the SETTINGS_MAX_HEADER_LIST_SIZE their
+HTTP/2 client advertised (RFC 9113 6.5.2: the proxy must not send it; it answers 502 for a head and
+resets the stream for trailers, which may carry the status the body depends on, as gRPC's do), and
 sessions whose write probe drops what the proxy writes (network_filter's probe modes).
 """
 
 from .oracles import InvariantViolation
+from .peers.h2_wire import S_MAX_HEADER_LIST_SIZE
 
 _PROXY_SIDE_REASONS = ("connection closed", "CANCEL", "INTERNAL_ERROR")
 
@@ -48,6 +52,8 @@ def check_responses_delivered(session) -> None:
         up = ex.upstreams[0]
         if up.protocol != "HTTP/1.1" or up.response is None or not up.response.complete:
             continue
+        if _over_client_header_list_limit(session.peers.clients[ex.downstream], up.response):
+            continue
         conn = opened[up.conn]
         sock = conn.io
         if getattr(sock, "tls", False) or sock.inbound or (sock.inbound_end and not sock._end_delivered):
@@ -65,6 +71,18 @@ def check_responses_delivered(session) -> None:
             expected=f"the complete {up.response.status} response",
             observed=f"{ex.outcome}: {ex.reset_reason}",
         )
+
+
+def _over_client_header_list_limit(client, response) -> bool:
+    """The response's head or trailers are over the field section size the HTTP/2 client advertised
+    (RFC 9113 6.5.2 and 4.3.1: the sum of each field's name and value lengths plus 32)."""
+    monitor = getattr(client, "monitor", None)  # HTTP/2 clients: what they announced (fuzz/peers/h2_wire.py)
+    limit = monitor.settings.get(S_MAX_HEADER_LIST_SIZE) if monitor is not None else None
+    if limit is None:
+        return False
+    return any(
+        sum(len(n) + len(v) + 32 for n, v in section) > limit for section in (response.headers, response.trailers)
+    )
 
 
 def check_responses_not_replaced(session) -> None:

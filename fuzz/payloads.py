@@ -267,10 +267,22 @@ def h1_response(seed: bytes, sock) -> bytes:
     head = b"HTTP/1.1 %d X\r\n" % status
     if status == 100:
         return head + b"\r\n"
+    large = _large(seed[4:6].hex().encode(), LARGE_FIELD) if _byte(seed, 2) & LARGE_RESPONSE_FIELD_BIT else b""
+    trailer = _trailer(seed)
+    if trailer and large and _byte(seed, 2) & 1 and body:
+        trailer, large = trailer + b"x-signature: " + large + b"\r\n", b""
+    if large:
+        head += b"Set-Cookie: session=" + large + b"\r\n"
     if _byte(seed, 2) & 1 and body:
-        return head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, _trailer(seed))
+        return head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, trailer)
     conn = b"Connection: close\r\n" if _byte(seed, 2) & 2 else b""
     return head + conn + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+# Bit 7 of byte 2: a 4 KiB Set-Cookie (with a chunked body and a trailer: a 4 KiB x-signature trailer
+# instead), past an HTTP/2 client's small SETTINGS_MAX_HEADER_LIST_SIZE (fuzz.peers.h2_peer): RFC 9113
+# 6.5.2, the proxy must not send it to that client.
+LARGE_RESPONSE_FIELD_BIT = 0x80
 
 
 # Response trailers (bit 6 of byte 2; HTTP/2: of byte 0): a checksum field, as gRPC and digest

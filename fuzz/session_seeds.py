@@ -545,6 +545,18 @@ HTTP["request_section_too_large_for_upstream"] = three_clients(
 ]
 
 
+# An HTTP/2 client that accepts 4096 bytes of fields (settings 0x80: SETTINGS_MAX_HEADER_LIST_SIZE) and an
+# HTTP/1.1 upstream answering with a 4 KiB Set-Cookie, then with a 4 KiB trailer (fuzz/payloads.py
+# LARGE_RESPONSE_FIELD_BIT): RFC 9113 6.5.2, the proxy must not send either (h2_wire_header_list_too_large);
+# the head is replaced by a 502, the trailers end the stream with a reset (fuzz/delivery.py leaves those out).
+# The first upstream connection ends with the 502 (the response was abandoned): the second answers.
+HTTP["h2_response_section_too_large_for_client"] = (
+    [A("settings", value=0x80)]
+    + exchange(A("send_http", value=3, payload=b"\x00" * 6), A("upstream_http", value=0, payload=b"\x00\x02\x80\x00ok"))
+    + [A("send_http", value=3, payload=b"\x00" * 6), A("upstream_connect"), A("upstream_read", 1)]
+    + [A("upstream_http", 1, value=0, payload=b"\x00\x05\xc1\x07hello"), A("read")]
+)
+
 # The read sizes (fuzz.session.READ_SIZES indexes) a script is written with, when not 16 KiB and 7 bytes:
 # megabytes in 7-byte reads would make a seed take seconds.
 SCRIPT_READ_SIZES = {

@@ -6,7 +6,10 @@ of fuzz/session_seeds.py, each with the oracle that judges it:
   downstream stream ended is a stall (fuzz/liveness.py stall_upstream_exchange_orphaned);
 - request header or trailer sections over an HTTP/2 upstream's SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113
   6.5.2, fuzz/payloads.py LARGE_FIELD_BIT): never sent (h2_wire_header_list_too_large), answered 431
-  (stall_request_without_outcome when nothing answers).
+  (stall_request_without_outcome when nothing answers);
+- response header or trailer sections over an HTTP/2 client's SETTINGS_MAX_HEADER_LIST_SIZE
+  (fuzz/payloads.py LARGE_RESPONSE_FIELD_BIT): never sent, the head replaced by a 502, the trailers
+  ending the stream with a reset, which fuzz/delivery.py no longer calls a lost response.
 """
 
 import pytest
@@ -16,6 +19,7 @@ from tests.fuzz.test_liveness import fails, http, run
 
 EARLY = {"HTTP1": "h2_answered_before_upload_ends_h1_upstream", "HTTP2": "h2_answered_before_upload_ends_h2_upstream"}
 TOO_LARGE = HTTP["request_section_too_large_for_upstream"]
+TOO_LARGE_FOR_CLIENT = HTTP["h2_response_section_too_large_for_client"]
 
 
 def early_answer_config(upstream: str):
@@ -71,3 +75,35 @@ def test_a_router_that_answers_nothing_for_a_section_too_large_is_found(monkeypa
 
     monkeypatch.setattr(Router, "_too_large_for_upstream", give_up_silently)
     fails("stall_request_without_outcome", upstream_limit_config(), TOO_LARGE)
+
+
+def client_limit_config():
+    return http(limit=1 << 20, codec="HTTP2")
+
+
+def test_response_sections_over_the_clients_limit_get_a_502_then_a_reset():
+    session = run(client_limit_config(), TOO_LARGE_FOR_CLIENT)
+    first, second = session.peers.exchanges
+    assert (first.outcome, first.response.status) == ("response", 502)
+    assert (second.outcome, second.reset_reason, bytes(second.response.body)) == ("reset", "CANCEL", b"hello")
+    assert session.ctx.stats.counter("http.h2_header_list_too_large") == 2
+
+
+def test_a_manager_that_ignores_the_clients_header_list_limit_is_found(monkeypatch):
+    from proxy.http import h2
+
+    monkeypatch.setattr(h2._H2Codec, "_check_header_list", lambda self, block: None)
+    fails("h2_wire_header_list_too_large", client_limit_config(), TOO_LARGE_FOR_CLIENT)
+
+
+def test_a_reset_for_trailers_the_client_could_take_is_still_a_lost_response(monkeypatch):
+    """The delivery oracle leaves out only sections over the client's limit: the same response with the
+    client's default limit, and trailers the manager refuses anyway, is response_lost."""
+    from proxy.http import h2
+    from proxy.http.codec import HeaderListTooLarge
+
+    def refuse_trailers(self, stream_id, headers):
+        raise HeaderListTooLarge(1, 0)
+
+    monkeypatch.setattr(h2.H2ServerCodec, "send_trailers", refuse_trailers)
+    fails("response_lost", client_limit_config(), TOO_LARGE_FOR_CLIENT[1:])
