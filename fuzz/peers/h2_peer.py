@@ -37,6 +37,10 @@ MAX_HEADER_LIST_SIZE = (None, 4_096)
 # Past h2's default (the session's window ops): a peer ready for a large transfer, up to RFC 9113's
 # maximum, so that what the proxy holds is bounded by its own buffer limits, not by the peer.
 LARGE_WINDOWS = (1 << 17, 1 << 20, (1 << 31) - 1)
+# What h2 is told of a larger window: at the proxy's ACK, h2 adds the change to every open stream's
+# window, which 2^31-1 would push past the maximum (a FLOW_CONTROL_ERROR of its own making) for a
+# stream already credited; 1 GiB is more than any session sends on one stream.
+H2_LENIENT_WINDOW = 1 << 30
 OPEN_WINDOW = 16_384  # given to a stream whose initial window is 0, once its headers are in
 # Settling: the windows of a peer that now reads eagerly (a window of 1 or 16 bytes, fine for the
 # actions, would move a buffered megabyte a few bytes per settle round).
@@ -126,10 +130,11 @@ class StrictH2Connection(h2.connection.H2Connection):
         window = new_settings.get(SettingCodes.INITIAL_WINDOW_SIZE)
         if window is not None:  # a window raised by SETTINGS is open (RFC 9113 6.9.2)
             self.peer.zero_window = window == 0
-            if window > self.local_settings.initial_window_size:
+            lenient = min(window, H2_LENIENT_WINDOW)
+            if lenient > self.local_settings.initial_window_size:
                 # h2 refuses DATA past the windows it thinks it granted: it learns a larger one (from
                 # the proxy's next ACK); a smaller one is the monitor's to enforce.
-                self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE] = window
+                self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE] = lenient
 
     def graceful_goaway(self) -> int:
         """GOAWAY(NO_ERROR) naming the highest stream the peer opened as the last this side processes

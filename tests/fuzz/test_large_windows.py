@@ -66,3 +66,18 @@ def test_an_encoder_table_following_a_client_allowing_4_gib_is_found(monkeypatch
     monkeypatch.setattr(_h2_gaps, "ENCODER_TABLE_LIMIT", 2**32)
     err = fails("h2_wire_hpack_table_too_large", http(codec="HTTP2"), script)
     assert "4294967295" in str(err)
+
+
+def test_a_peer_raising_its_window_over_a_credited_stream_stays_within_h2s_maximum():
+    # An HTTP/2 upstream announced 2^31-1 after it had credited a stream (session campaign at 6 min,
+    # config-s1-0000): at the proxy's ACK, h2 added the change to that stream's window and refused its
+    # own sum (h2_peer_flow_control_error on the proxy's SETTINGS ACK): the peer's fault, not the proxy's.
+    # h2 is told at most H2_LENIENT_WINDOW (the wire monitor judges the real window).
+    from pathlib import Path
+
+    from fuzz.session import ConfigPool, run_input
+
+    (seed,) = (Path(__file__).resolve().parents[2] / "corpus" / "session").glob(
+        "regress-upstream-window-after-credit-df34ebbfd606"
+    )
+    run_input(ConfigPool.default(), seed.read_bytes())
