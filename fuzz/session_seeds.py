@@ -557,6 +557,17 @@ HTTP["h2_response_section_too_large_for_client"] = (
     + [A("upstream_http", 1, value=0, payload=b"\x00\x05\xc1\x07hello"), A("read")]
 )
 
+# An upstream that answers 100 Continue before its final response (byte 0 = 6 of the HTTP/1.1 response
+# template), to an HTTP/1.1 upload with Expect: 100-continue and to an HTTP/2 one: the 1xx is the
+# upstream's own (the manager answers the client's expectation itself), and the client gets the final
+# response once (HttpFilterContractError, the peers' judge). No committed input had an upstream send a 1xx.
+CONTINUE, OK = A("upstream_http", value=0, payload=b"\x06"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok")
+HTTP["upstream_100_continue"] = (
+    exchange(A("send_http", value=0, payload=b"\x01\x00\x00\x05\x19\x00\x00\x00hello"), CONTINUE)
+    + [OK, A("read"), A("connect"), A("send_http", 1, value=3, payload=b"\x01\x00\x00\x05\x00\x00hello")]
+    + [A("upstream_read"), CONTINUE, OK, A("read", 1)]
+)
+
 # The read sizes (fuzz.session.READ_SIZES indexes) a script is written with, when not 16 KiB and 7 bytes:
 # megabytes in 7-byte reads would make a seed take seconds.
 SCRIPT_READ_SIZES = {

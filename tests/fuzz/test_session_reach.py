@@ -9,7 +9,8 @@ of fuzz/session_seeds.py, each with the oracle that judges it:
   (stall_request_without_outcome when nothing answers);
 - response header or trailer sections over an HTTP/2 client's SETTINGS_MAX_HEADER_LIST_SIZE
   (fuzz/payloads.py LARGE_RESPONSE_FIELD_BIT): never sent, the head replaced by a 502, the trailers
-  ending the stream with a reset, which fuzz/delivery.py no longer calls a lost response.
+  ending the stream with a reset, which fuzz/delivery.py no longer calls a lost response;
+- an upstream's 100 Continue before its final response: the client gets the final response once.
 """
 
 import pytest
@@ -107,3 +108,26 @@ def test_a_reset_for_trailers_the_client_could_take_is_still_a_lost_response(mon
 
     monkeypatch.setattr(h2.H2ServerCodec, "send_trailers", refuse_trailers)
     fails("response_lost", client_limit_config(), TOO_LARGE_FOR_CLIENT[1:])
+
+
+def test_an_upstreams_100_continue_leaves_one_final_response_per_request():
+    session = run(http(codec="AUTO"), HTTP["upstream_100_continue"])
+    assert [(ex.response.status, bytes(ex.response.body)) for ex in session.peers.exchanges] == [(200, b"ok")] * 2
+
+
+def test_a_pool_that_passes_an_upstream_1xx_as_the_response_is_found(monkeypatch):
+    from proxy.http.codec import InformationalResponse
+    from proxy.http.filter import HttpFilterContractError
+    from proxy.upstream.pool_conn import PoolConnection
+
+    dispatch = PoolConnection._dispatch
+
+    def as_final(self, ev):
+        stream = self.streams.get(getattr(ev, "stream_id", None))
+        if isinstance(ev, InformationalResponse) and stream is not None:
+            return stream.user.on_upstream_headers(ev.status, ev.headers, False, b"1.1")
+        return dispatch(self, ev)
+
+    monkeypatch.setattr(PoolConnection, "_dispatch", as_final)
+    with pytest.raises(HttpFilterContractError):
+        run(http(codec="AUTO"), HTTP["upstream_100_continue"])
