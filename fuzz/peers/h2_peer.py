@@ -247,10 +247,13 @@ class H2Peer:
         self.monitor.peer(frame)
         sid = int.from_bytes(frame[5:9], "big") & 0x7FFFFFFF
         inc = int.from_bytes(frame[9:13], "big") & 0x7FFFFFFF
-        if sid == 0:
-            self.conn._inbound_flow_control_window_manager.window_opened(inc)
-        elif sid in self.conn.streams:
-            self.conn.streams[sid]._inbound_window_manager.window_opened(inc)
+        try:
+            if sid == 0:
+                self.conn._inbound_flow_control_window_manager.window_opened(inc)
+            elif sid in self.conn.streams:
+                self.conn.streams[sid]._inbound_window_manager.window_opened(inc)
+        except h2.exceptions.FlowControlError:
+            pass  # past 2^31-1: the sender broke the window (RFC 9113 6.9.1), the receiver's to refuse
 
     # -- bytes in -------------------------------------------------------------------------------
     def receive(self, data: bytes) -> list:

@@ -81,3 +81,13 @@ def test_a_peer_raising_its_window_over_a_credited_stream_stays_within_h2s_maxim
         "regress-upstream-window-after-credit-df34ebbfd606"
     )
     run_input(ConfigPool.default(), seed.read_bytes())
+
+
+def test_a_client_overflowing_the_proxys_window_with_raw_bytes_is_the_proxys_to_refuse():
+    # A raw WINDOW_UPDATE of 2^31-1 on the connection from a client whose strict peer also speaks (the
+    # peer learns such credit as foreign): h2's bookkeeping of it raised FlowControlError out of the
+    # harness (PLANT's network_filter bench run). The proxy refuses the window (GOAWAY), as it must.
+    overflow = bytes([0, 0, 4, 8, 0, 0, 0, 0, 0]) + (2**31 - 1).to_bytes(4, "big")
+    s = run(http(codec="HTTP2"), ONE_MIB_ANSWER[:1] + [A("send", payload=overflow)] + ONE_MIB_ANSWER[1:])
+    assert [ex.outcome for ex in s.peers.exchanges] == ["reset"]
+    assert s.ctx.stats.counter("http.h2_protocol_error") == 1
