@@ -26,7 +26,7 @@ import h2.exceptions
 from h2.settings import SettingCodes
 
 from ..oracles import InvariantViolation
-from .h2_wire import GOAWAY, PREFACE, S_MAX_HEADER_LIST_SIZE, SETTINGS, WINDOW_UPDATE, H2Monitor
+from .h2_wire import GOAWAY, PREFACE, SETTINGS, WINDOW_UPDATE, H2Monitor
 from .record import H2, Message
 
 # Small values, so that the proxy meets every limit with the short exchanges of a session.
@@ -272,7 +272,8 @@ class H2Peer:
         if not self.client_side and not self._preface_fed:
             self._preface_fed = True  # the monitor takes the client preface off; h2 wants it
             events += self.conn.feed_frame(PREFACE)
-        for ftype, flags, sid, payload in self.monitor.judged(data):
+        frames = self.monitor.judged(data)
+        for (ftype, flags, sid, payload), header_list_limit in zip(frames, self.monitor.header_list_limits):
             if ftype == GOAWAY:
                 self._goaway(payload, now)
                 continue
@@ -290,15 +291,15 @@ class H2Peer:
                 if isinstance(ev, h2.events.DataReceived) and ev.flow_controlled_length:
                     self._consume(ev.stream_id, ev.flow_controlled_length)
                 elif getattr(ev, "headers", None):
-                    self._check_header_list(ev)
+                    self._check_header_list(ev, header_list_limit)
                 self.on_event(ev, now)
             events += fresh
         self._open_windows()
         return events
 
-    def _check_header_list(self, ev) -> None:
-        """RFC 9113 6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE: names, values and 32 bytes per field."""
-        limit = self.monitor.settings[S_MAX_HEADER_LIST_SIZE]
+    def _check_header_list(self, ev, limit) -> None:
+        """RFC 9113 6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE (`limit`, as in effect at the block's last
+        frame): names, values and 32 bytes per field."""
         size = sum(len(n) + len(v) + 32 for n, v in ev.headers)
         if limit is not None and size > limit:
             raise InvariantViolation(

@@ -125,6 +125,7 @@ class H2Monitor:
         self._peer = _Splitter(not judged_is_client)
         self.settings = dict(DEFAULTS)  # the peer's settings the judged side must honour now
         self._pending: list[dict] = []  # peer SETTINGS not yet acknowledged by the judged side
+        self.header_list_limits: list = []  # see judged()
         self.conn_window = 65_535  # judged -> peer, connection level
         self.peer_conn_window = 65_535  # peer -> judged, only for the overflow check
         self._peer_initial = 65_535  # judged side's own INITIAL_WINDOW_SIZE, as it advertised
@@ -203,9 +204,13 @@ class H2Monitor:
     def judged(self, data: bytes) -> list:
         """Check every complete frame in `data`; returns them as (type, flags, stream id, payload)."""
         out = []
+        # The peer's SETTINGS_MAX_HEADER_LIST_SIZE in effect at each frame returned: the peer's own
+        # decoder judges header blocks after this call, when a later ACK may have changed it.
+        self.header_list_limits = []
         for ftype, flags, sid, payload, length in self._judged.frames(data):
             self._check(ftype, flags, sid, payload, length)
             out.append((ftype, flags, sid, payload))
+            self.header_list_limits.append(self.settings[S_MAX_HEADER_LIST_SIZE])
         return out
 
     def _check(self, ftype, flags, sid, payload, length) -> None:

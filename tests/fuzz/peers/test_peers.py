@@ -375,6 +375,21 @@ def test_header_lists_over_the_clients_limit_are_caught(monkeypatch):
         run(built(), OVER_THE_CLIENTS_LIMIT)
 
 
+def test_a_limit_acknowledged_after_a_header_block_does_not_judge_that_block():
+    """A client read, in one go, a 4,235-byte response head the proxy sent before that client's
+    SETTINGS_MAX_HEADER_LIST_SIZE of 4096, and the proxy's ACK after it: the block was judged by the
+    limit the ACK brought (session campaign, examples/tls.yaml; the monitor had read the ACK first).
+    Each block is judged by the limit in effect at its own frame (H2Monitor.header_list_limits)."""
+    from pathlib import Path
+
+    from fuzz.session import ConfigPool, run_input
+
+    (seed,) = (Path(__file__).resolve().parents[3] / "corpus" / "session").glob(
+        "regress-header-list-limit-acked-after-the-block-8d7dfe24b5de"
+    )
+    run_input(ConfigPool.default(), seed.read_bytes())
+
+
 def test_planted_upstream_request_with_an_uppercase_field_name_is_refused_by_the_strict_upstream(monkeypatch):
     from proxy.http import h2 as h2_codec
     from proxy.http.h2 import H2ClientCodec
