@@ -41,6 +41,7 @@ LARGE_WINDOWS = (1 << 17, 1 << 20, (1 << 31) - 1)
 # window, which 2^31-1 would push past the maximum (a FLOW_CONTROL_ERROR of its own making) for a
 # stream already credited; 1 GiB is more than any session sends on one stream.
 H2_LENIENT_WINDOW = 1 << 30
+MAX_WINDOW = 2**31 - 1
 OPEN_WINDOW = 16_384  # given to a stream whose initial window is 0, once its headers are in
 # Settling: the windows of a peer that now reads eagerly (a window of 1 or 16 bytes, fine for the
 # actions, would move a buffered megabyte a few bytes per settle round).
@@ -340,9 +341,16 @@ class H2Peer:
                     pass  # a state in which h2 sends no WINDOW_UPDATE (the stream ends meanwhile)
 
     def _credit(self, sid: int, n: int) -> None:
-        self.conn.increment_flow_control_window(n)
+        # Never past 2^31-1 (RFC 9113 6.9.1): credit withheld while a window op raised the window to
+        # the maximum gives back only the room left.
+        room = MAX_WINDOW - self.conn.inbound_flow_control_window
+        if min(n, room) > 0:
+            self.conn.increment_flow_control_window(min(n, room))
         try:
-            self.conn.increment_flow_control_window(n, stream_id=sid)
+            stream = self.conn.streams[sid]
+            room = MAX_WINDOW - stream.inbound_flow_control_window
+            if min(n, room) > 0:
+                self.conn.increment_flow_control_window(min(n, room), stream_id=sid)
         except (h2.exceptions.StreamClosedError, h2.exceptions.NoSuchStreamError, KeyError):
             pass  # KeyError: h2 has already forgotten a stream closed while its credit was withheld
 
