@@ -274,6 +274,12 @@ HTTP = {
     "upstream_response_trailers": exchange(
         A("send_http", value=0, payload=b"\x00"), A("upstream_http", value=0, payload=b"\x00\x05\x41\x07hello")
     ),
+    # An HTTP/1.0 client (raw bytes: the templates speak HTTP/1.1) answered from a chunked upstream
+    # response: the proxy must frame it by its close, with no Transfer-Encoding (RFC 9112 6.1, 6.3).
+    "http10_close_delimited": exchange(
+        A("send", payload=b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"),
+        A("upstream_http", value=0, payload=b"\x00\x05\x01\x00hello"),
+    ),
     # A chunked request ending in a trailer field (fuzz/payloads.py REQUEST_TRAILER_BIT): it reaches an
     # upstream whose framing carries trailers (judge: peer_forwarded_trailers_dropped).
     "request_trailers": exchange(

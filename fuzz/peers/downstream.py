@@ -62,6 +62,7 @@ class Client:
             self.received_seen = len(sock.received)
             self.on_received(fresh, now)
         if sock.is_closed or sock.peer_saw_end:
+            self.on_close(now)
             event = getattr(sock.conn, "close_event", None)
             reason = "client closed" if getattr(event, "name", "") == "REMOTE_CLOSE" else "connection closed"
             for ex in self.exchanges:
@@ -73,6 +74,9 @@ class Client:
     def on_received(self, data: bytes, now: int) -> None:
         raise NotImplementedError
 
+    def on_close(self, now: int) -> None:
+        """The connection is closed or its end of stream read: what that ends, before the rest ends closed."""
+
 
 class H1Client(Client):
     def __init__(self, log, index: int, sock) -> None:
@@ -81,6 +85,7 @@ class H1Client(Client):
         self.responses = ResponseStream(self._on_response)
         self._answered = 0
         self._eof_fed = False
+        self.eof_at_close = False
 
     def _on_request(self, msg: Message) -> None:
         self._exchange(msg, len(self.requests.messages))
@@ -102,8 +107,16 @@ class H1Client(Client):
         if messages and not self.sock.inbound and (len(messages) > before or unfinished):
             messages[-1].read_ms = now
 
+    def on_close(self, now: int) -> None:
+        if not self._eof_fed and self.responses.reads_until_close():
+            self.eof_at_close = True  # the other parsers read the same end (judge.check_framing)
+            self.on_received(b"", now)
+
     def on_received(self, data: bytes, now: int) -> None:
-        eof = self.sock.peer_saw_end and not self._eof_fed
+        # A close ends a body delimited by it: the simulated socket shows a FIN only after a half
+        # close, while a real client reads end of file once the proxy's close follows its last byte.
+        ended = self.sock.peer_saw_end or (self.sock.is_closed and self.responses.reads_until_close())
+        eof = ended and not self._eof_fed
         self._eof_fed |= eof
         self.responses.feed(data, now, eof)
         if self.responses.error is not None and self.reads_proxy_output:

@@ -132,6 +132,14 @@ class ResponseStream(_Stream):
         self.methods.append(method)
         self.versions.append(version)
 
+    def reads_until_close(self) -> bool:
+        """The response being read has a body delimited by the connection's close (RFC 9112 6.3,
+        item 8: no Content-Length, no Transfer-Encoding), as the proxy answers an HTTP/1.0 client."""
+        msg = self.messages[-1] if self.messages else None
+        if msg is None or msg.complete or self.conn.their_state is not h11.SEND_BODY:
+            return False
+        return not any(n.lower() in (b"content-length", b"transfer-encoding") for n, _ in msg.headers)
+
     def _version(self) -> bytes:
         """The HTTP version of the request the response being read answers."""
         at = len(self.messages)

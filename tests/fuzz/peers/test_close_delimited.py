@@ -1,0 +1,46 @@
+"""A response body delimited by the connection's close (RFC 9112 6.3, item 8), as the proxy answers an
+HTTP/1.0 client a chunked upstream response: the client reads end of file at the proxy's close after
+its last byte. The simulated socket shows a FIN only after a half close, so the client peer took such
+a response for one cut by the close (response_lost on a clean tree, PLANT's round-4 report)."""
+
+import pytest
+
+from fuzz.oracles import InvariantViolation
+from fuzz.session import Action as A
+from tests.fuzz.test_liveness import http, run
+
+HTTP10_REQUEST = b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"
+CHUNKED_ANSWER = b"\x00\x05\x01\x00hello"  # 200, chunked (bit 0 of byte 2), body "hello"
+
+
+def exchange():
+    return run(
+        http(),
+        [
+            A("send", payload=HTTP10_REQUEST),
+            A("upstream_connect"),
+            A("upstream_read"),
+            A("upstream_http", value=0, payload=CHUNKED_ANSWER),
+            A("read"),
+        ],
+    )
+
+
+def test_a_close_delimited_response_ends_at_the_close():
+    (ex,) = exchange().peers.exchanges
+    assert (ex.outcome, ex.response.status, bytes(ex.response.body)) == ("response", 200, b"hello")
+    assert not any(n.lower() in (b"content-length", b"transfer-encoding") for n, _ in ex.response.headers)
+
+
+def test_a_close_delimited_body_cut_short_is_still_found(monkeypatch):
+    from proxy.http.h1 import H1ServerCodec
+
+    real = H1ServerCodec.send_data
+
+    def drop_the_end(self, stream_id, data, end_stream=False):
+        return real(self, stream_id, data[:-2], end_stream)
+
+    monkeypatch.setattr(H1ServerCodec, "send_data", drop_the_end)
+    with pytest.raises(InvariantViolation) as caught:
+        exchange()
+    assert caught.value.name == "peer_response_body_changed", str(caught.value)
