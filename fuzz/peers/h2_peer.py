@@ -327,30 +327,37 @@ class H2Peer:
 
     def open_for_settling(self) -> None:
         """Settling: a peer that reads everything also gives room for it: a connection or open stream
-        window below half of SETTLE_WINDOW is raised to it (from h2's own count, so never past
-        2^31-1), as a client ready for the whole response does (frames wait for flush())."""
-        conn = self.conn
-        if conn.inbound_flow_control_window < SETTLE_WINDOW // 2:
-            conn.increment_flow_control_window(SETTLE_WINDOW - conn.inbound_flow_control_window)
+        window below half of SETTLE_WINDOW is raised to it, as a client ready for the whole response
+        does (frames wait for flush()). The windows are the monitor's count of what the proxy may
+        send (h2's own may be larger: a window op's raise it is told of, H2_LENIENT_WINDOW), and an
+        increment never takes h2's past 2^31-1."""
+        conn, monitor = self.conn, self.monitor
+        real = monitor.conn_window if not self.tainted else conn.inbound_flow_control_window
+        if real < SETTLE_WINDOW // 2:
+            self._increment(SETTLE_WINDOW - real, None)
         for sid, stream in list(conn.streams.items()):
-            window = stream.inbound_flow_control_window
+            judged = monitor.streams.get(sid)
+            window = judged.window if judged is not None and not self.tainted else stream.inbound_flow_control_window
             if window < SETTLE_WINDOW // 2 and not stream.closed:
                 try:
-                    conn.increment_flow_control_window(SETTLE_WINDOW - window, stream_id=sid)
+                    self._increment(SETTLE_WINDOW - window, sid)
                 except h2.exceptions.ProtocolError:
                     pass  # a state in which h2 sends no WINDOW_UPDATE (the stream ends meanwhile)
 
+    def _increment(self, n: int, sid: int | None) -> None:
+        held = (
+            self.conn.inbound_flow_control_window if sid is None else self.conn.streams[sid].inbound_flow_control_window
+        )
+        n = min(n, MAX_WINDOW - held)
+        if n > 0:
+            self.conn.increment_flow_control_window(n, stream_id=sid)
+
     def _credit(self, sid: int, n: int) -> None:
         # Never past 2^31-1 (RFC 9113 6.9.1): credit withheld while a window op raised the window to
-        # the maximum gives back only the room left.
-        room = MAX_WINDOW - self.conn.inbound_flow_control_window
-        if min(n, room) > 0:
-            self.conn.increment_flow_control_window(min(n, room))
+        # the maximum gives back only the room left (_increment).
+        self._increment(n, None)
         try:
-            stream = self.conn.streams[sid]
-            room = MAX_WINDOW - stream.inbound_flow_control_window
-            if min(n, room) > 0:
-                self.conn.increment_flow_control_window(min(n, room), stream_id=sid)
+            self._increment(n, sid)
         except (h2.exceptions.StreamClosedError, h2.exceptions.NoSuchStreamError, KeyError):
             pass  # KeyError: h2 has already forgotten a stream closed while its credit was withheld
 

@@ -100,3 +100,18 @@ def test_credit_withheld_before_a_window_raised_to_the_maximum_is_given_back_wit
     stalled = HTTP["h2_stalled_streams_large_bodies"]  # the client withholds its credit
     s = run(http(codec="HTTP2", limit=65536), stalled + [A("window", value=2)])
     assert [(ex.outcome, len(ex.response.body)) for ex in s.peers.exchanges] == [("response", 1 << 20)] * 3
+
+
+def test_a_window_lowered_after_a_raise_is_opened_by_settling():
+    # A client that announced 2^31-1 then SETTINGS with a 16-byte window (session campaign, examples/
+    # http.yaml): settling opened windows from h2's count, which still held the lenient 1 GiB, so no
+    # WINDOW_UPDATE went out and two 1 MiB bodies moved 16 bytes a round (settle_unbounded). Settling
+    # now opens the windows the wire monitor counts.
+    from pathlib import Path
+
+    from fuzz.session import ConfigPool, run_input
+
+    (seed,) = (Path(__file__).resolve().parents[2] / "corpus" / "session").glob(
+        "regress-window-lowered-after-a-raise-5c4083267384"
+    )
+    run_input(ConfigPool.default(), seed.read_bytes())
