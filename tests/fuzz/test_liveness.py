@@ -11,7 +11,6 @@ from fuzz.oracles import InvariantViolation
 from fuzz.session import Action as A, Session
 from proxy.build import build
 from proxy.config import load_bytes
-from proxy.http.conn_manager import HttpConnectionManager
 
 GET = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 
