@@ -1,6 +1,8 @@
-"""Raw bytes into load + validate + build, as YAML, JSON or binary protobuf.
+"""Raw bytes into parse + validate (load_bytes' two steps) + build, as YAML, JSON or binary protobuf.
 
 Byte 0 picks how the rest is read (sniffed, YAML, JSON, binary). Oracles:
+  * every parsed configuration gets protoc-gen-validate's verdict from our rule interpreter
+    (fuzz/targets/pgv_reference.py, config_rules_differ_from_pgv): a valid one is never refused;
   * only ConfigError may escape loading (anything else is a crash);
   * an accepted configuration builds (a BuildError on a validated config is a validation gap)
     and instantiates: every listener accepts a connection in memory;
@@ -20,12 +22,12 @@ from google.protobuf import json_format
 
 from proxy.admin import AdminHandler
 from proxy.build import build, instantiate
-from proxy.config import ConfigError, load_bytes, parse_bytes
+from proxy.config import ConfigError, load, parse_bytes
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 
 from fuzz.oracles import InvariantViolation
-from fuzz.targets import config_serving
+from fuzz.targets import config_serving, pgv_reference
 
 FORMATS = (None, "yaml", "json", "proto")
 
@@ -33,9 +35,12 @@ FORMATS = (None, "yaml", "json", "proto")
 def run(data: bytes) -> None:
     fmt = FORMATS[data[0] % len(FORMATS)] if data else None
     try:
-        boot = load_bytes(data[1:], fmt)
+        boot = parse_bytes(data[1:], fmt)
     except ConfigError:
         return
+    pgv_reference.check(boot)
+    if load.all_violations(boot):
+        return  # refused: load_bytes raises ConfigError naming each violation
     _round_trip(boot)
     built = build(boot)
     config_serving.check_binding(boot)

@@ -110,7 +110,7 @@ def test_the_round_trips_parse_each_re_serialisation_once_and_validate_the_input
     )
     monkeypatch.setattr(config, "parse_bytes", lambda data, fmt: calls["parsed"].append(fmt) or parse(data, fmt))
     config.run(SEED.read_bytes())
-    assert calls == {"validated": 1, "parsed": ["proto", "json"]}
+    assert calls == {"validated": 1, "parsed": ["yaml", "proto", "json"]}  # the input (its rules: PGV too), the trips
 
 
 def test_a_re_serialisation_that_loads_differently_or_not_at_all_is_still_caught(monkeypatch):
@@ -128,3 +128,31 @@ def test_a_re_serialisation_that_loads_differently_or_not_at_all_is_still_caught
     monkeypatch.setattr(config.json_format, "MessageToDict", lambda message, **kwargs: {"listeners": "nope"})
     with pytest.raises(InvariantViolation, match="config_json_round_trip.*refused"):
         config.run(HTTP.read_bytes())
+
+
+def test_every_config_seed_gets_protoc_gen_validates_verdict():
+    for path in sorted((REPO_ROOT / "corpus" / "config").iterdir()):
+        config.run(path.read_bytes())
+
+
+def test_a_rule_read_wrongly_is_caught_by_protoc_gen_validate(monkeypatch):
+    # The planted round-4 bug config-range-bounds-swapped: `gt` read as `gte` and the other way
+    # round, so each field's least valid value is refused (no other oracle judged a valid config refused).
+    from proxy.config import validate
+
+    real = validate._range_check
+
+    def swapped(lower, upper):
+        if lower is not None:
+            lower = ("gte" if lower[0] == "gt" else "gt", lower[1])
+        return real(lower, upper)
+
+    monkeypatch.setattr(validate, "_range_check", swapped)
+    monkeypatch.setattr(validate, "_PLANS", {})
+    found = []
+    for path in sorted((REPO_ROOT / "corpus" / "config").iterdir()):
+        try:
+            config.run(path.read_bytes())
+        except InvariantViolation as e:
+            found.append(e.name)
+    assert found and set(found) == {"config_rules_differ_from_pgv"}, found

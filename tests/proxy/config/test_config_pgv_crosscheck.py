@@ -2,8 +2,8 @@
 on the same messages, valid and invalid, both must give the same verdict.
 
 protoc_gen_validate 1.3.3 reads `FieldDescriptor.label`, which protobuf 7's descriptors no longer
-have (they have `is_repeated`). `_pgv_descriptors` lends it a view of the descriptors with `label`
-added back; nothing else about PGV's validator is changed.
+have (they have `is_repeated`): fuzz/targets/pgv_reference.py lends it a view of the descriptors with
+`label` added back (the config harness makes the same comparison on every input).
 
 One known, deliberate difference is tested separately: PGV's Python validator runs patterns with
 Python's `re`, where `$` also matches before a trailing newline; the rules are RE2 patterns (as in
@@ -21,6 +21,7 @@ pgv = pytest.importorskip("protoc_gen_validate.validator")
 from proxy.config import rules, schema  # noqa: E402
 from proxy.config.load import load_file, parse_bytes  # noqa: E402
 from proxy.config.validate import check_rules  # noqa: E402
+from fuzz.targets.pgv_reference import install, pgv_accepts  # noqa: E402
 from tests.proxy.config.test_config_support import ISSUE2_YAML, ISSUE3_YAML  # noqa: E402
 
 # PGV's generated code has "\*" in plain string literals (from our patterns); not our warning.
@@ -29,71 +30,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid escape sequence:Deprecat
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.yaml"))
 
 
-class _Field:
-    def __init__(self, field):
-        self._field = field
-
-    def __getattr__(self, name):
-        return getattr(self._field, name)
-
-    @property
-    def label(self):
-        return FD.LABEL_REPEATED if self._field.is_repeated else FD.LABEL_OPTIONAL
-
-    @property
-    def message_type(self):
-        message = self._field.message_type
-        return _Message(message) if message is not None else None
-
-
-class _Oneof:
-    def __init__(self, oneof):
-        self._oneof = oneof
-
-    def __getattr__(self, name):
-        return getattr(self._oneof, name)
-
-    @property
-    def fields(self):
-        return [_Field(f) for f in self._oneof.fields]
-
-
-class _Message:
-    def __init__(self, descriptor):
-        self._descriptor = descriptor
-
-    def __getattr__(self, name):
-        return getattr(self._descriptor, name)
-
-    @property
-    def fields(self):
-        return [_Field(f) for f in self._descriptor.fields]
-
-    @property
-    def oneofs(self):
-        return [_Oneof(o) for o in self._descriptor.oneofs]
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _pgv_descriptors():
     original = pgv.ValidatingMessage.__init__
-
-    def init(self, message):
-        self.DESCRIPTOR = _Message(message.DESCRIPTOR)
-
-    pgv.ValidatingMessage.__init__ = init
-    pgv._validate_inner.cache_clear()
+    install()  # PGV reads our descriptors through fuzz.targets.pgv_reference's view
     yield
     pgv.ValidatingMessage.__init__ = original
     pgv._validate_inner.cache_clear()
-
-
-def pgv_accepts(message) -> bool:
-    try:
-        pgv.validate(message)
-    except pgv.ValidationFailed:
-        return False
-    return True
 
 
 def ours_accepts(message) -> bool:
