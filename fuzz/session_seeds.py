@@ -97,6 +97,17 @@ def three_clients(upstream_settings: int, *requests: bytes) -> list:
     return script + [A("upstream_connect"), A("upstream_read")]
 
 
+def one_connection_each(*requests: A) -> list:
+    """Each request on a connection of its own (the session's first, then one connect each), one
+    upstream answer, and every client reads."""
+    actions: list = []
+    for i, request in enumerate(requests):
+        actions += [A("connect")] if i else []
+        actions.append(replace(request, target=i))
+    answer = [A("upstream_connect"), A("upstream_read"), A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok")]
+    return actions + answer + [A("read", i) for i in range(len(requests))]
+
+
 HTTP = {
     "h1_get": [
         A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"),
@@ -425,39 +436,21 @@ HTTP["drain_h1_in_flight"] = HTTP["h1_get"][:3] + [A("drain")] + HTTP["h1_get"][
 # The path options' shapes (fuzz/hostile.py), one connection each: /a%2Fb (escaped slash),
 # //double//../slash (empty segments before a dot segment), /%61dmin (an escaped unreserved character);
 # the session model predicts the 400, 307 or the route of the rewritten path (fuzz/models/paths.py).
-HTTP["hostile_paths"] = [
-    A("send_http", 0, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x05"),
-    A("connect"),
-    A("send_http", 1, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x06"),
-    A("connect"),
-    A("send_http", 2, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x07"),
-    A("upstream_connect"),
-    A("upstream_read"),
-    A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
-    A("read", 0),
-    A("read", 1),
-    A("read", 2),
-]
+HTTP["hostile_paths"] = one_connection_each(
+    A("send_http", value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x05"),
+    A("send_http", value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x06"),
+    A("send_http", value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x07"),
+)
 
 # The late shapes (fuzz/hostile.py LATE), one connection each: Host ":80" and an ftp:// target over
 # HTTP/1.1, :authority ":80" and :scheme ftp over HTTP/2; refused on both codecs (RFC 9110 4.2.1; the
 # proxy serves http(s) only), judged by the peers (peer_forwarded_authority, peer_forwarded_scheme).
-HTTP["hostile_late_shapes"] = [
-    A("send_http", 0, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x1f"),
-    A("connect"),
-    A("send_http", 1, value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x20"),
-    A("connect"),
-    A("send_http", 2, value=3, payload=b"\x00\x00\x00\x00\x00\x3e"),
-    A("connect"),
-    A("send_http", 3, value=3, payload=b"\x00\x00\x00\x00\x00\x40"),
-    A("upstream_connect"),
-    A("upstream_read"),
-    A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
-    A("read", 0),
-    A("read", 1),
-    A("read", 2),
-    A("read", 3),
-]
+HTTP["hostile_late_shapes"] = one_connection_each(
+    A("send_http", value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x1f"),
+    A("send_http", value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x20"),
+    A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x3e"),
+    A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x40"),
+)
 
 # The upstream ends first: the client sent its request and half-closed, the upstream answers and closes
 # before the client reads; everything it sent must still reach the client (tcp_proxy flushes).
