@@ -84,8 +84,7 @@ class H1Client(Client):
         self.requests = RequestStream(self._on_request)
         self.responses = ResponseStream(self._on_response)
         self._answered = 0
-        self._eof_fed = False
-        self.eof_at_close = False
+        self.eof_seen = False  # fed to the response parser; the other parsers read the same end (judge)
 
     def _on_request(self, msg: Message) -> None:
         self._exchange(msg, len(self.requests.messages))
@@ -108,16 +107,15 @@ class H1Client(Client):
             messages[-1].read_ms = now
 
     def on_close(self, now: int) -> None:
-        if not self._eof_fed and self.responses.reads_until_close():
-            self.eof_at_close = True  # the other parsers read the same end (judge.check_framing)
+        if not self.eof_seen and self.responses.reads_until_close():
             self.on_received(b"", now)
 
     def on_received(self, data: bytes, now: int) -> None:
         # A close ends a body delimited by it: the simulated socket shows a FIN only after a half
         # close, while a real client reads end of file once the proxy's close follows its last byte.
         ended = self.sock.peer_saw_end or (self.sock.is_closed and self.responses.reads_until_close())
-        eof = ended and not self._eof_fed
-        self._eof_fed |= eof
+        eof = ended and not self.eof_seen
+        self.eof_seen |= eof
         self.responses.feed(data, now, eof)
         if self.responses.error is not None and self.reads_proxy_output:
             raise InvariantViolation(

@@ -201,8 +201,8 @@ class H2Peer:
         it too (SETTINGS covers streams only, RFC 9113 6.9.2). Frames wait for flush()."""
         self.conn.update_settings(settings)
         window = settings.get(SettingCodes.INITIAL_WINDOW_SIZE, 0)
-        if window > 65_535 and window > self.conn.inbound_flow_control_window:
-            self.conn.increment_flow_control_window(window - self.conn.inbound_flow_control_window)
+        if window > 65_535:
+            self._increment(window - self.conn.inbound_flow_control_window, None)
 
     # -- bytes out ------------------------------------------------------------------------------
     def flush(self) -> bytes:

@@ -76,7 +76,7 @@ def check_framing(peers) -> None:
                 bytes(client.sock.received),
                 False,
                 methods,
-                eof=client.sock.peer_saw_end or client.eof_at_close,
+                eof=client.sock.peer_saw_end or client.eof_seen,
                 h11_read=[m for m in client.responses.messages if m.complete],
             )
 
