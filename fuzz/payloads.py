@@ -94,9 +94,7 @@ def h1_request(seed: bytes, sock) -> bytes:
         tail = body
     elif body:
         head.append(b"Transfer-Encoding: chunked")
-        trailer = b"x-checksum: %02x\r\n" % _byte(seed, 3) if _byte(seed, 4) & REQUEST_TRAILER_BIT else b""
-        if trailer and large:
-            trailer, large = trailer + b"x-signature: " + large + b"\r\n", b""
+        trailer, large = _large_into_trailer(_trailer(seed, 4, REQUEST_TRAILER_BIT), large)
         tail = b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, trailer)
     else:
         tail = b""
@@ -268,9 +266,9 @@ def h1_response(seed: bytes, sock) -> bytes:
     if status == 100:
         return head + b"\r\n"
     large = _large(seed[4:6].hex().encode(), LARGE_FIELD) if _byte(seed, 2) & LARGE_RESPONSE_FIELD_BIT else b""
-    trailer = _trailer(seed)
-    if trailer and large and _byte(seed, 2) & 1 and body:
-        trailer, large = trailer + b"x-signature: " + large + b"\r\n", b""
+    trailer = _trailer(seed, 2)
+    if _byte(seed, 2) & 1 and body:
+        trailer, large = _large_into_trailer(trailer, large)
     if large:
         head += b"Set-Cookie: session=" + large + b"\r\n"
     if _byte(seed, 2) & 1 and body:
@@ -290,12 +288,18 @@ LARGE_RESPONSE_FIELD_BIT = 0x80
 TRAILER_BIT = 0x40
 
 
-def _trailer_fields(seed: bytes, byte: int) -> list:
-    return [(b"x-checksum", b"%02x" % _byte(seed, 3))] if _byte(seed, byte) & TRAILER_BIT else []
+def _trailer_fields(seed: bytes, byte: int, bit: int = TRAILER_BIT) -> list:
+    return [(b"x-checksum", b"%02x" % _byte(seed, 3))] if _byte(seed, byte) & bit else []
 
 
-def _trailer(seed: bytes) -> bytes:
-    return b"".join(b"%s: %s\r\n" % field for field in _trailer_fields(seed, 2))
+def _trailer(seed: bytes, byte: int, bit: int = TRAILER_BIT) -> bytes:
+    """The HTTP/1.1 trailer section's lines (requests: REQUEST_TRAILER_BIT of byte 4)."""
+    return b"".join(b"%s: %s\r\n" % field for field in _trailer_fields(seed, byte, bit))
+
+
+def _large_into_trailer(trailer: bytes, large: bytes) -> tuple[bytes, bytes]:
+    """With a trailer section, the 4 KiB field travels in it (x-signature) instead of the head."""
+    return (trailer + b"x-signature: " + large + b"\r\n", b"") if trailer and large else (trailer, large)
 
 
 def h2_upstream_server(sock):
