@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from fuzz import blame
+from fuzz import blame, exit_timer
 from fuzz.instrument import hook
 from fuzz.instrument import policy as policy_file
 
@@ -230,6 +230,7 @@ def instrumented(name: str, policy: str | None = None):
                     hook.instrument_loaded_module(mod, report)
 
     blame.install_if_requested()
+    exit_timer.disarm_at_exit()  # a crash found late must still be written (fuzz/exit_timer.py)
     if chosen == "none":
         return
     in_place = sum(1 for m in report.modules.values() if m.in_place)
