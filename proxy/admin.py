@@ -198,9 +198,11 @@ class AdminProtocol(asyncio.Protocol):
         self._schedule()
 
     def eof_received(self):
+        # Keep the transport: a client may half-close after pipelining requests (RFC 9112 9.6), and
+        # each complete one is still answered; h11 then reads ConnectionClosed and _process closes.
         self.h11.receive_data(b"")
         self._schedule()
-        return False
+        return True
 
     def pause_writing(self) -> None:
         self._backed_up = True

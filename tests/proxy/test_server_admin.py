@@ -104,3 +104,20 @@ def test_stats_text_is_sorted_and_includes_gauges():
     server.ctx.stats.gauge_set("a.gauge", 5)
     body = AdminHandler(server).respond("GET", "/stats")[2].decode()
     assert body == "a.gauge: 5\nb.counter: 2\nserver.buffered_bytes: 0\n"
+
+
+def test_pipelined_requests_then_half_close_are_all_answered(echo_upstream, start_proxy):
+    """Found by the runtime harness (admin_request_unanswered): `printf 'GET /a ...GET /b ...' | nc -N`
+    pipelines requests and half-closes; the admin closed at the end of stream and answered only
+    the first. HTTP/1.1 lets a client half-close after its requests (RFC 9112 9.6): each complete
+    request is answered, then the admin closes."""
+    import socket
+
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port, admin=True))
+    with connect(proxy.admin_address) as s:
+        s.sendall(b"GET /ready HTTP/1.1\r\nhost: a\r\n\r\n" * 3 + b"GET /nope HTTP/1.1\r\nhost: a\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    assert out.count(b"HTTP/1.1 200") == 3 and out.count(b"HTTP/1.1 404") == 1, out
