@@ -46,6 +46,10 @@ class ServerContext:
     # State shared by all connections of one filter factory (a listener's token bucket),
     # keyed by the factory object; made lazily with shared_state(key, make).
     shared: dict[Hashable, Any] = field(default_factory=dict)
+    # Makes a rate limit filter's token bucket: (key, max_tokens, tokens_per_fill,
+    # fill_interval_ms) -> an object with try_take(). None: one TokenBucket per instance. Worker
+    # processes share theirs (proxy/shared_buckets.py), as Envoy's workers share one per filter.
+    token_buckets: Callable[[Hashable, int, int, int], Any] | None = None
     # Opens an access-log sink for a spec ("stdout" or a path). None: the real ones. In-memory
     # drivers (fuzzers, sessions) set it so nothing reaches the terminal or the disk.
     open_access_log: Callable[[str], AccessLogSink] | None = None

@@ -250,7 +250,7 @@ async def run_process(built, drain_timeout_s: float, worker=None) -> int:
     hands over the parent's listening sockets and reports to the parent, which announces the
     addresses, serves the admin and forwards signals (so only SIGTERM is taken here)."""
     loop = asyncio.get_running_loop()
-    server = Server(built, drain_timeout_s=drain_timeout_s)
+    server = Server(built, drain_timeout_s=drain_timeout_s, instantiate=None if worker is None else worker.instantiate)
     try:
         if worker is None:
             addresses = await server.start()

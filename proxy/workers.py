@@ -31,7 +31,9 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from .admin import TEXT, AdminHandler, AdminProtocol, Answer
+from .build import instantiate
 from .server import run_process, say
+from .shared_buckets import SharedBuckets
 from .stats import Stats
 
 ADMIN_TIMEOUT_S = 2.0  # how long the admin waits for a worker's snapshot before answering 503
@@ -53,6 +55,7 @@ def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
         host, port = sock.getsockname()[:2]
         say(f"proxy: listener {name} on {host}:{port}")
     parent_pid = os.getpid()
+    buckets = SharedBuckets()  # rate limits are per proxy, not per worker (shared_buckets.py)
     workers, parent_ends = [], []
     for index in range(concurrency):
         ours, theirs = socket.socketpair()
@@ -63,7 +66,7 @@ def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
         if pid == 0:
             for sock in parent_ends + ([admin] if admin else []):
                 sock.close()  # only the parent's copy may hold the channel open: EOF means it is gone
-            _run_worker(index, parent_pid, built, sockets, theirs, drain_timeout_s)
+            _run_worker(parent_pid, built, WorkerSide(index, sockets, theirs, buckets), drain_timeout_s)
         theirs.close()
         workers.append(_Worker(index, pid, ours))
         say(f"proxy: worker {index} pid {pid}")
@@ -81,7 +84,7 @@ def _bind(address) -> socket.socket:
 # -- a worker ---------------------------------------------------------------------------------
 
 
-def _run_worker(index, parent_pid, built, sockets, channel, drain_timeout_s) -> None:
+def _run_worker(parent_pid, built, side: "WorkerSide", drain_timeout_s) -> None:
     """The child after fork: serve, then leave without returning into the parent's stack."""
     code = 1
     try:
@@ -89,7 +92,7 @@ def _run_worker(index, parent_pid, built, sockets, channel, drain_timeout_s) -> 
         _die_with_parent()
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
-        code = asyncio.run(run_process(built, drain_timeout_s, worker=WorkerSide(index, sockets, channel)))
+        code = asyncio.run(run_process(built, drain_timeout_s, worker=side))
     except BaseException:
         traceback.print_exc()
     finally:
@@ -108,13 +111,21 @@ def _die_with_parent() -> None:
 
 
 class WorkerSide:
-    """What `proxy.server.run_process` is given in a worker: the sockets, and the channel to the parent."""
+    """What `proxy.server.run_process` is given in a worker: the sockets, the channel to the parent,
+    and the token buckets every worker shares."""
 
-    def __init__(self, index: int, sockets: dict, channel: socket.socket) -> None:
+    def __init__(self, index: int, sockets: dict, channel: socket.socket, buckets: SharedBuckets) -> None:
         self.index = index
+        self.buckets = buckets
         self.sockets = sockets
         self.channel = channel
         self._writer: asyncio.StreamWriter | None = None
+
+    def instantiate(self, built, dispatcher, network):
+        """The worker's ServerContext, with the shared token buckets."""
+        ctx = instantiate(built, dispatcher, network)
+        ctx.token_buckets = self.buckets.bucket
+        return ctx
 
     async def serving(self, server, stop: asyncio.Event) -> None:
         reader, self._writer = await asyncio.open_connection(sock=self.channel, limit=_LINE_LIMIT)

@@ -44,6 +44,7 @@ LAYERS = {
     "proxy._server_socket": ASSEMBLY,
     "proxy.admin": ASSEMBLY,
     "proxy.workers": ASSEMBLY,
+    "proxy.shared_buckets": ASSEMBLY,
     "proxy.serve": ASSEMBLY,
     "proxy.__main__": ASSEMBLY,
     "proxy.tools": ASSEMBLY,

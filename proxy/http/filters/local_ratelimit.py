@@ -8,7 +8,7 @@ Counters `http.local_ratelimit.`: allowed, rate_limited.
 from dataclasses import dataclass
 
 from ...build_context import BuildContext
-from ...network.filters.local_ratelimit import TokenBucket
+from ...network.filters.local_ratelimit import TokenBucket, token_bucket
 from ..filter import CONTINUE, STOP_ITERATION, StreamFilter
 from ..registry import register_http_filter
 
@@ -36,9 +36,7 @@ class HttpLocalRateLimitFilter(StreamFilter):
 
     def decode_headers(self, head, end_stream):
         c = self.config
-        bucket = self.ctx.shared_state(
-            c, lambda: TokenBucket(self.ctx.dispatcher, c.max_tokens, c.tokens_per_fill, c.fill_interval_ms)
-        )
+        bucket: TokenBucket = token_bucket(self.ctx, c, c.max_tokens, c.tokens_per_fill, c.fill_interval_ms)
         if bucket.try_take():
             self.ctx.stats.inc("http.local_ratelimit.allowed")
             return CONTINUE

@@ -95,9 +95,7 @@ class LocalRateLimitFilter(ReadFilter):
 
     def bucket(self) -> TokenBucket:
         c = self.config
-        return self.ctx.shared_state(
-            c, lambda: TokenBucket(self.ctx.dispatcher, c.max_tokens, c.tokens_per_fill, c.fill_interval_ms)
-        )
+        return token_bucket(self.ctx, c, c.max_tokens, c.tokens_per_fill, c.fill_interval_ms)
 
     def on_new_connection(self):
         if self.bucket().try_take():
@@ -108,3 +106,15 @@ class LocalRateLimitFilter(ReadFilter):
         conn.stream_info["failure"] = "rate_limited"
         conn.close(CloseType.NO_FLUSH)
         return STOP_ITERATION
+
+
+def token_bucket(ctx, key, max_tokens: int, tokens_per_fill: int, fill_interval_ms: int) -> TokenBucket:
+    """The bucket of the filter whose built configuration is `key`, shared by all its connections
+    or requests in this instance (and across worker processes when ctx.token_buckets says so)."""
+
+    def make():
+        if ctx.token_buckets is not None:
+            return ctx.token_buckets(key, max_tokens, tokens_per_fill, fill_interval_ms)
+        return TokenBucket(ctx.dispatcher, max_tokens, tokens_per_fill, fill_interval_ms)
+
+    return ctx.shared_state(key, make)
