@@ -1,0 +1,736 @@
+"""The asyncio runtime (proxy/server.py, proxy/_server_socket.py, proxy/admin.py) over a simulated
+kernel (fuzz/targets/runtime_kernel.py): the real Server, transports and admin, asyncio's own loop
+and socket transports, deterministic and in virtual time.
+
+Input layout:
+    byte 0     the configuration: RUNTIME_CONFIGS first, then the session pool (each with an admin)
+    byte 1     the kernel's capacity per direction of a connection (CAPACITIES)
+    rest       actions, one op byte and its operands each (encode / decode below)
+
+Clients connect to a listener, send (a payload repeated), send HTTP requests from a template, read,
+half close, reset; upstream connects are accepted or refused, and the upstream servers send, answer
+HTTP, read, half close, reset; time passes; admin clients send requests (pipelined as they come)
+and read; the server stops (drains, then closes what is left).
+
+Oracles, from what a user of the runtime relies on:
+  * transparency (differential): the same actions on the in-memory network (proxy/network/sim.py,
+    the reference transport every other harness uses) give every client and upstream the same
+    bytes and the same end: the runtime delivers at least what the reference delivers, never other
+    bytes, and ends a connection exactly when the reference does;
+  * memory held: a transport never holds more than one read of input its connection is not taking
+    (the socket is paused) and one chunk of output the kernel has not taken (asyncio's buffer);
+  * no stall: with every peer reading, no transport keeps output, input or a readable socket with
+    nothing to move it;
+  * no leak: a closed connection's socket is closed, and it leaves the server's registry (the
+    gauges, the drain's wait); after a stop nothing is open;
+  * the admin (fuzz/targets/runtime_admin.py).
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from proxy import server as server_module
+from proxy._server_socket import READ_SIZE, WRITE_CHUNK, SocketTransport
+from proxy.admin import AdminProtocol
+from proxy.build import build, instantiate
+from proxy.config import load_file, schema
+from proxy.event import SimulatedDispatcher
+from proxy.network import sim
+from proxy.network.connection import State
+
+from fuzz import test_pki
+from fuzz.oracles import InvariantViolation
+from fuzz.session import TIME_STEPS_MS, Reader
+from fuzz.targets import runtime_admin
+from fuzz.targets.runtime_kernel import Kernel, VirtualLoop
+
+# The runtime logs what it survives (a failed connect, a drain that timed out) on every run; what
+# matters here is raised as a finding.
+logging.getLogger("proxy").setLevel(logging.CRITICAL)
+logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+CAPACITIES = (65536, 512, 4096, 200_000)
+READS = (None, 1, 100, 1024, 16384, 65536)  # bytes a read takes; None: all there is
+MAX_ACTIONS = 128
+MAX_PAYLOAD = 2048
+MAX_REPEAT = 128
+MAX_CONNECTIONS = 8
+MAX_TURNS = 50_000  # loop turns one action may take to settle
+BUFFER_LIMIT = 1024
+ADMIN = ("127.0.0.1", 9901)
+
+OPS = (
+    "connect",
+    "send",
+    "send_http",
+    "read",
+    "close",
+    "reset",
+    "upstream_accept",
+    "upstream_refuse",
+    "upstream_send",
+    "upstream_http",
+    "upstream_read",
+    "upstream_close",
+    "upstream_reset",
+    "advance",
+    "admin",
+    "admin_read",
+    "admin_close",
+    "stop",
+)
+_SENDS = ("send", "upstream_send")
+_TEMPLATES = ("send_http", "upstream_http")
+_READS = ("read", "upstream_read", "admin_read")
+
+REQUESTS = (
+    b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    b"POST /upload HTTP/1.1\r\nHost: example.com\r\nContent-Length: 10\r\n\r\n0123456789",
+    b"POST /c HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"GET /a HTTP/1.1\r\nHost: example.com\r\n\r\nGET /b HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    b"GET / HTTP/1.0\r\nHost: example.com\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+    b"PUT /x HTTP/1.1\r\nHost: example.com\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+    b"BLAH\r\n\r\n",
+)
+RESPONSES = (
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+    b"HTTP/1.1 204 No Content\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\n\r\nuntil the close",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n" + b"z" * 20000,
+    b"garbage\r\n\r\n",
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    op: str
+    target: int = 0
+    value: int = 0  # repeat count, template, read size index, time step index, admin request
+    payload: bytes = b""
+    end: bool = False
+
+    def describe(self) -> str:
+        extra = f" {self.payload[:40]!r}{'...' if len(self.payload) > 40 else ''}" if self.payload else ""
+        return f"{self.op}[{self.target}] value={self.value}{' end' if self.end else ''}{extra}"
+
+
+def decode_actions(reader: Reader) -> list[Action]:
+    actions: list[Action] = []
+    while len(actions) < MAX_ACTIONS and reader.remaining() > 0:
+        op = OPS[reader.int(1, len(OPS))]
+        target = reader.int(1, MAX_CONNECTIONS)
+        if op in _SENDS:
+            repeat = reader.int(1, MAX_REPEAT) + 1
+            payload = reader.bytes(reader.int(2, MAX_PAYLOAD + 1))
+            actions.append(Action(op, target, repeat, payload, bool(reader.int(1, 2))))
+        elif op in _TEMPLATES or op == "admin":
+            actions.append(Action(op, target, reader.int(1, 256), end=bool(reader.int(1, 2))))
+        elif op in _READS:
+            actions.append(Action(op, target, reader.int(1, len(READS))))
+        elif op in ("connect", "advance"):
+            actions.append(Action(op, target, reader.int(1, 256)))
+        else:
+            actions.append(Action(op, target))
+    return actions
+
+
+def encode_actions(actions, config: int = 0, capacity: int = 0) -> bytes:
+    """The inverse of decode_input: seeds are written as readable scripts."""
+    out = bytearray([config, capacity])
+    for a in actions:
+        out += bytes([OPS.index(a.op), a.target])
+        if a.op in _SENDS:
+            out += bytes([a.value - 1]) + len(a.payload).to_bytes(2, "big") + a.payload + bytes([a.end])
+        elif a.op in _TEMPLATES or a.op == "admin":
+            out += bytes([a.value, a.end])
+        elif a.op in _READS or a.op in ("connect", "advance"):
+            out += bytes([a.value])
+    return bytes(out)
+
+
+# -- configurations --------------------------------------------------------------------------------
+
+
+def _runtime_bootstrap():
+    """A tcp_proxy listener, an HTTP listener and a TLS one whose key is inline (the secret the admin
+    must never show), all with small buffers so backpressure is a few actions away, and an admin."""
+    boot = schema.Bootstrap()
+    boot.admin.address.host, boot.admin.address.port = ADMIN
+    tcp = boot.listeners.add(name="tcp", per_connection_buffer_limit_bytes=BUFFER_LIMIT)
+    tcp.address.host, tcp.address.port = "127.0.0.1", 10000
+    tcp.filter_chains.add().filters.add().tcp_proxy.cluster = "c0"
+    web = boot.listeners.add(name="web", per_connection_buffer_limit_bytes=BUFFER_LIMIT)
+    web.address.host, web.address.port = "127.0.0.1", 10001
+    hcm = web.filter_chains.add().filters.add().http_connection_manager
+    hcm.stat_prefix = "web"
+    vhost = hcm.route_config.virtual_hosts.add(name="any", domains=["*"])
+    vhost.routes.add().match.prefix = "/"
+    vhost.routes[0].route.cluster = "c1"
+    secure = boot.listeners.add(name="secure", per_connection_buffer_limit_bytes=BUFFER_LIMIT)
+    secure.address.host, secure.address.port = "127.0.0.1", 10443
+    chain = secure.filter_chains.add()
+    chain.filters.add().tcp_proxy.cluster = "c0"
+    cert = chain.tls_context.common_tls_context.tls_certificates.add()
+    pki = test_pki.ensure()
+    cert.certificate_chain.inline_string = (pki / "server.pem").read_text()
+    cert.private_key.inline_string = (pki / "server.key").read_text()
+    for i, name in enumerate(("c0", "c1")):
+        c = boot.clusters.add(name=name, per_connection_buffer_limit_bytes=BUFFER_LIMIT, connect_timeout_ms=1000)
+        c.endpoints.add(host="127.0.0.1", port=9000 + i)
+    return boot
+
+
+def _pool_bootstraps():
+    root = Path(__file__).resolve().parents[2]
+    paths = sorted((root / "corpus" / "session_configs").glob("*.yaml")) + sorted((root / "examples").glob("*.yaml"))
+    out = []
+    for path in paths:
+        boot = load_file(path)
+        if not boot.HasField("admin"):
+            boot.admin.address.host, boot.admin.address.port = ADMIN
+        out.append((path.name, boot))
+    return out
+
+
+class Configs:
+    """Built once per process, shared by every input (immutable)."""
+
+    def __init__(self) -> None:
+        test_pki.ensure()
+        entries = [("runtime", _runtime_bootstrap())] + _pool_bootstraps()
+        self.names = [name for name, _ in entries]
+        self.built = [build(boot) for _, boot in entries]
+        self.secrets = [(test_pki.ensure() / "server.key").read_text().strip()]
+
+
+_CONFIGS: Configs | None = None
+
+
+def configs() -> Configs:
+    global _CONFIGS
+    if _CONFIGS is None:
+        _CONFIGS = Configs()
+    return _CONFIGS
+
+
+def _instantiate(built, dispatcher, network):
+    from proxy.http.access_log import CountingSink
+
+    ctx = instantiate(built, dispatcher, network)
+    ctx.open_access_log = lambda spec: CountingSink()  # never the terminal or a file
+    return ctx
+
+
+def _fail(name: str, detail: str, judged: str) -> None:
+    raise InvariantViolation(name, detail, judged=judged)
+
+
+# -- the two worlds --------------------------------------------------------------------------------
+
+
+class SimPeer:
+    """A sim.SimSocket seen as a runtime_kernel.Peer (what the differential compares)."""
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+        self.did_reset = False
+
+    @property
+    def received(self):
+        return self.sock.received
+
+    @property
+    def clean_end(self) -> bool:
+        """The proxy shut its side down after writing everything (FIN after the last byte)."""
+        return self.sock.peer_saw_end
+
+    @property
+    def ended(self) -> bool:
+        return self.sock.peer_saw_end or self.sock.is_closed
+
+    def send(self, data, end=False) -> None:
+        self.sock.peer_send(data, end)
+
+    def read(self, n=None) -> None:
+        self.sock.peer_read(n)
+
+    def close(self) -> None:
+        self.sock.peer_close()
+
+    def reset(self) -> None:
+        self.did_reset = True
+        self.sock.peer_reset()
+
+
+class SimWorld:
+    """The reference: the same configuration on the in-memory network."""
+
+    def __init__(self, built) -> None:
+        self.built = built
+        self.dispatcher = SimulatedDispatcher()
+        self.network = sim.SimNetwork(self.dispatcher)
+        self.ctx = _instantiate(built, self.dispatcher, self.network)
+        self.clients: list = []
+        self.upstreams: list = []
+
+    def connect(self, listener, local, remote) -> None:
+        sock = sim.SimSocket(READ_SIZE)
+        conn = listener.create_connection(self.ctx, sock, local, remote)
+        if conn is not None:
+            sock.conn = conn
+        else:
+            sock.is_closed = True
+        self.clients.append(SimPeer(sock))
+
+    def pending(self) -> list:
+        return [c for c in self.network.pending if c.state is not State.CLOSED]
+
+    def answer(self, k: int, accept: bool) -> None:
+        pending = self.pending()
+        if not pending:
+            return
+        conn = pending[k % len(pending)]
+        if accept:
+            self.network.complete_connect(conn)
+            self.upstreams.append(SimPeer(conn.io))
+        else:
+            self.network.fail_connect(conn)
+
+    def settle(self) -> None:
+        self.dispatcher.run_posted()
+
+    def advance(self, ms: int) -> None:
+        self.dispatcher.advance(ms)
+
+
+class RuntimeWorld:
+    """The runtime under test: proxy.server.Server on a VirtualLoop over a Kernel."""
+
+    def __init__(self, built, capacity: int) -> None:
+        self.built = built
+        self.kernel = Kernel(capacity)
+        self.loop = VirtualLoop(self.kernel)
+        self.server = server_module.Server(built, instantiate=_instantiate)
+        self.clients: list = []
+        self.upstreams: list = []
+        self.admins: list[runtime_admin.AdminClient] = []
+        self.stopping: asyncio.Task | None = None
+        self.turns = 0
+
+    def connect(self, listener, local, remote) -> None:
+        peer = self.kernel.dial(listener.address, remote)
+        self.clients.append(peer if peer is not None else RefusedPeer())
+
+    def pending(self) -> list:
+        return self.kernel.pending_connects()
+
+    def answer(self, k: int, accept: bool) -> None:
+        pending = self.pending()
+        if not pending:
+            return
+        peer = self.kernel.answer(pending[k % len(pending)], accept)
+        if peer is not None:
+            self.upstreams.append(peer)
+
+    async def settle(self, reading: bool = False) -> None:
+        """Run the loop until it is at rest; `reading`: every peer reads all it is sent meanwhile."""
+        for _ in range(MAX_TURNS):
+            if reading:
+                self.read_everything()
+            await asyncio.sleep(0)
+            self.turns += 1
+            if self.loop.quiet() and not (reading and self.unread()):
+                return
+        _fail("runtime_busy_loop", f"still busy after {MAX_TURNS} loop turns", "proxy._server_socket.SocketTransport")
+
+    def peers(self) -> list:
+        return self.clients + self.upstreams + [c.peer for c in self.admins if c.peer is not None]
+
+    def read_everything(self) -> None:
+        for peer in self.peers():
+            peer.read(None)
+
+    def unread(self) -> bool:
+        return any(getattr(p, "pending", 0) for p in self.peers())
+
+    async def advance(self, ms: int) -> None:
+        await self.loop.sleep_until(self.loop.us + ms * 1000)
+        await self.settle()
+
+
+class RefusedPeer:
+    """A client whose connect found no listener (the server stopped)."""
+
+    did_reset = closed = saw_end = saw_reset = True
+    received = b""
+
+    def send(self, data, end=False) -> None:
+        pass
+
+    def read(self, n=None) -> bytes:
+        return b""
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+# -- applying actions (the same to both worlds) ------------------------------------------------------
+
+
+def _listener_for(world, choice: int):
+    listeners = world.built.listeners
+    listener = listeners[choice % len(listeners)]
+    host, port = listener.address
+    local = (host if host not in ("0.0.0.0", "::") else "127.0.0.1", port)
+    remote = ("127.0.0.1", 50000 + len(world.clients))
+    return listener, local, remote
+
+
+def _apply(world, a: Action) -> None:
+    """An action on either world's peers (admin and stop are the runtime's alone)."""
+    op = a.op
+    if op == "connect":
+        if len(world.clients) < MAX_CONNECTIONS and world.built.listeners:
+            world.connect(*_listener_for(world, a.value))
+        return
+    if op in ("upstream_accept", "upstream_refuse"):
+        world.answer(a.target, op == "upstream_accept")
+        return
+    side = world.upstreams if op.startswith("upstream_") else world.clients
+    if not side:
+        return
+    peer = side[a.target % len(side)]
+    verb = op.removeprefix("upstream_")
+    if verb == "send":
+        peer.send(a.payload * a.value, a.end)
+    elif verb in ("send_http", "http"):
+        table = REQUESTS if verb == "send_http" else RESPONSES
+        peer.send(table[a.value % len(table)], a.end)
+    elif verb == "read":
+        peer.read(READS[a.value % len(READS)])
+    elif verb == "close":
+        peer.close()
+    elif verb == "reset":
+        peer.reset()
+
+
+def _final_reads(world) -> None:
+    for peer in world.clients + world.upstreams:
+        peer.read(None)
+
+
+# -- the runtime's own oracles ---------------------------------------------------------------------
+
+
+def _data_transports(world: RuntimeWorld) -> list:
+    """(kernel socket, asyncio transport, SocketTransport) of every data-plane socket still known."""
+    out = []
+    for sock in world.kernel.sockets:
+        transport = world.loop.transport_of(sock.fd)
+        protocol = transport.get_protocol() if transport is not None and transport._sock is not None else None
+        if isinstance(protocol, SocketTransport):
+            out.append((sock, transport, protocol))
+    return out
+
+
+def check_held(world: RuntimeWorld) -> None:
+    """A transport holds at most one read of input its connection is not taking and one chunk of
+    output the kernel has not taken."""
+    for registry in (world.server._downstream, world.server._upstream):
+        for t in list(registry):
+            if len(t.inbound) > READ_SIZE:
+                _fail(
+                    "runtime_input_held",
+                    f"{len(t.inbound)} bytes read from the socket wait for the connection (one read is {READ_SIZE}): reading was not paused",
+                    "proxy._server_socket.SocketTransport",
+                )
+            if t.transport_buffered_bytes() > WRITE_CHUNK:
+                _fail(
+                    "runtime_output_held",
+                    f"asyncio holds {t.transport_buffered_bytes()} bytes of output (one chunk is {WRITE_CHUNK}): writing went on past the kernel's refusal",
+                    "proxy._server_socket.SocketTransport",
+                )
+
+
+def check_core_errors(world: RuntimeWorld) -> None:
+    """The transports catch what the core raises (closing that connection, counting it): a core
+    bug the runtime hides is still a finding."""
+    ctx = world.server.ctx
+    if ctx is not None and ctx.stats.counter("server.unhandled_errors"):
+        _fail("runtime_core_error", "the proxy core raised under a transport (see the log)", "proxy.server.Server")
+
+
+def check_admin_held(world: RuntimeWorld) -> None:
+    """A client that pipelines requests and reads nothing makes the admin hold about one buffer of
+    answers (AdminProtocol: one request a turn, none while backed up)."""
+    largest = 0
+    for sock in world.kernel.sockets:
+        transport = world.loop.transport_of(sock.fd)
+        if transport is None or transport._sock is None:
+            continue
+        if isinstance(transport.get_protocol(), AdminProtocol):
+            held = transport.get_write_buffer_size()
+            if held > 65536:
+                if not largest:
+                    handler = runtime_admin_handler(world)
+                    largest = max(len(handler.respond("GET", t)[2]) for t in ("/stats", "/config_dump", "/clusters"))
+                if held > 65536 + 2 * (largest + 1024):
+                    _fail(
+                        "admin_answers_held",
+                        f"{held} bytes of answers held for a client that reads nothing (largest answer {largest})",
+                        "proxy.admin.AdminProtocol",
+                    )
+
+
+def runtime_admin_handler(world: RuntimeWorld):
+    from proxy.admin import AdminHandler
+
+    return AdminHandler(world.server)
+
+
+def check_no_leak(world: RuntimeWorld) -> None:
+    """At rest: a closed connection's socket is closed and its transport left the registry."""
+    for sock, transport, proto in _data_transports(world):
+        conn = proto.conn
+        if conn is not None and conn.state is State.CLOSED and not transport.get_write_buffer_size():
+            _fail(
+                "runtime_socket_leak",
+                f"connection {conn.id} closed, its socket {sock.local}->{sock.remote} still open",
+                "proxy._server_socket.SocketTransport",
+            )
+    for registry in (world.server._downstream, world.server._upstream):
+        for t in list(registry):
+            sock = t.transport.get_extra_info("socket") if t.transport is not None else None
+            gone = t.lost or (t.conn is not None and t.conn.state is State.CLOSED and t.transport is None)
+            if gone and (sock is None or sock.fileno() < 0):
+                _fail(
+                    "runtime_registry_leak",
+                    f"a transport whose connection ended is still counted open ({len(registry)} in the registry)",
+                    "proxy.server.Server",
+                )
+    waiting = [t for t in world.server._upstream if t.transport is None and t.conn.state is not State.CLOSED]
+    pending = world.kernel.pending_connects()
+    if len(pending) > len(waiting):
+        _fail(
+            "runtime_connect_leak",
+            f"{len(pending)} connects pending, {len(waiting)} connections waiting for one",
+            "proxy._server_socket.AsyncioNetwork",
+        )
+
+
+def check_stall(world: RuntimeWorld) -> None:
+    """Every peer read everything and the loop is at rest: nothing may wait with nothing to move it."""
+    for sock, transport, proto in _data_transports(world):
+        conn = proto.conn
+        if conn is None or conn.state is State.CLOSED or transport.is_closing():
+            continue
+        if len(conn.write_buffer) and not proto._write_blocked and not conn.filter_manager.holds_writes():
+            _fail(
+                "runtime_stall_output",
+                f"connection {conn.id} has {len(conn.write_buffer)} bytes to write, the kernel has room, nothing writes them",
+                "proxy._server_socket.SocketTransport",
+            )
+        if proto.inbound and proto._can_read():
+            _fail(
+                "runtime_stall_input",
+                f"connection {conn.id} reads, {len(proto.inbound)} received bytes are never given to it",
+                "proxy._server_socket.SocketTransport",
+            )
+        if sock.rx is not None and sock.rx.data and proto._can_read() and not transport.is_reading():
+            _fail(
+                "runtime_stall_socket_paused",
+                f"connection {conn.id} reads, its socket has input and stays paused",
+                "proxy._server_socket.SocketTransport",
+            )
+
+
+def check_stopped(world: RuntimeWorld) -> None:
+    open_ = [s for s, _, _ in _data_transports(world) if not s.is_closed]
+    if open_:
+        _fail(
+            "runtime_open_after_stop",
+            f"{len(open_)} sockets open after Server.stop() returned: {[(s.local, s.remote) for s in open_][:3]}",
+            "proxy.server.Server",
+        )
+    listening = [s for s in world.kernel.listeners.values() if not s.is_closed]
+    if listening:
+        _fail("runtime_listening_after_stop", f"{len(listening)} listeners still accept", "proxy.server.Server")
+
+
+# -- the differential ------------------------------------------------------------------------------
+
+
+def compare(ref: SimWorld, rt: RuntimeWorld) -> None:
+    """Same actions, same outcome: what each peer read, and whether its connection ended. Bytes in
+    flight when a peer resets are lost (RFC 9293 3.5.2), and how many were in flight depends on
+    the kernel's buffers: after any reset only the bytes both read are compared."""
+    any_reset = any(p.did_reset for p in ref.clients + ref.upstreams)
+    for side, refs, rts in (("client", ref.clients, rt.clients), ("upstream", ref.upstreams, rt.upstreams)):
+        if len(refs) != len(rts):
+            _fail(
+                "runtime_differs_from_sim",
+                f"{len(rts)} {side} connections through the runtime, {len(refs)} in memory",
+                "proxy._server_socket.AsyncioNetwork",
+            )
+        for i, (r, t) in enumerate(zip(refs, rts)):
+            if isinstance(t, RefusedPeer):
+                continue
+            got, want = bytes(t.received), bytes(r.received)
+            if any_reset:
+                n = min(len(got), len(want))
+                got, want = got[:n], want[:n]
+            if not got.startswith(want) or (got != want and r.clean_end):
+                _fail(
+                    "runtime_differs_from_sim",
+                    f"{side} {i} read {len(got)} bytes through the runtime, {len(want)} in memory"
+                    f" (first difference at {_first_difference(got, want)})",
+                    "proxy._server_socket.SocketTransport",
+                )
+            if r.did_reset or t.did_reset:
+                continue
+            t_ended = t.saw_end or t.saw_reset
+            if r.ended != t_ended:
+                _fail(
+                    "runtime_differs_from_sim",
+                    f"{side} {i}: the connection {'ended' if t_ended else 'stayed open'} through the runtime,"
+                    f" {'ended' if r.ended else 'stayed open'} in memory",
+                    "proxy._server_socket.SocketTransport",
+                )
+
+
+def _first_difference(a: bytes, b: bytes) -> int:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
+# -- running an input ------------------------------------------------------------------------------
+
+
+def decode_input(data: bytes) -> tuple[int, int, list[Action]]:
+    reader = Reader(data)
+    pool = configs()
+    index = reader.int(1, 256) % len(pool.built)
+    capacity = CAPACITIES[reader.int(1, len(CAPACITIES))]
+    return index, capacity, decode_actions(reader)
+
+
+async def _run_runtime(world: RuntimeWorld, actions) -> None:
+    await world.server.start()
+    for a in actions:
+        if a.op == "admin":
+            clients = world.admins
+            if a.target >= len(clients) and len(clients) < MAX_CONNECTIONS:
+                address = world.server.admin_address
+                peer = world.kernel.dial(address, ("127.0.0.1", 60000 + len(clients))) if address else None
+                clients.append(runtime_admin.AdminClient(peer))
+            client = clients[a.target % len(clients)] if clients else None
+            if client is not None:
+                client.send(a.value, world.server.draining, a.end)
+        elif a.op == "admin_read":
+            if world.admins:
+                client = world.admins[a.target % len(world.admins)]
+                if client.peer is not None:
+                    client.peer.read(READS[a.value % len(READS)])
+        elif a.op == "admin_close":
+            if world.admins:
+                client = world.admins[a.target % len(world.admins)]
+                if client.peer is not None:
+                    client.peer.send(b"", True)
+        elif a.op == "stop":
+            if world.stopping is None:
+                world.stopping = asyncio.ensure_future(world.server.stop())
+        elif a.op == "advance":
+            await world.advance(TIME_STEPS_MS[a.value % len(TIME_STEPS_MS)])
+        else:
+            _apply(world, a)
+        await world.settle()
+        check_held(world)
+        check_admin_held(world)
+        check_core_errors(world)
+    await world.settle(reading=True)  # every peer reads everything until nothing moves
+    check_held(world)
+    if world.stopping is None:
+        check_stall(world)
+        check_no_leak(world)
+    judge_values = not any(c.peer is None or c.peer.from_proxy.ever_full for c in world.admins)
+    for client in world.admins:
+        runtime_admin.check_answers(client, world.built, True, judge_values)
+    if world.stopping is not None:
+        await world.stopping
+        await world.settle()
+        check_stopped(world)
+    else:
+        await world.server.stop(drain_timeout_s=0)
+        await world.settle()
+
+
+def run_reference(built, actions) -> SimWorld:
+    ref = SimWorld(built)
+    for a in actions:
+        if a.op in ("admin", "admin_read", "admin_close", "stop"):
+            continue
+        if a.op == "advance":
+            ref.advance(TIME_STEPS_MS[a.value % len(TIME_STEPS_MS)])
+        else:
+            _apply(ref, a)
+        ref.settle()
+    for _ in range(MAX_TURNS):
+        before = tuple(len(p.received) for p in ref.clients + ref.upstreams)
+        _final_reads(ref)
+        ref.settle()
+        if tuple(len(p.received) for p in ref.clients + ref.upstreams) == before:
+            break
+    return ref
+
+
+def run(data: bytes) -> RuntimeWorld:
+    index, capacity, actions = decode_input(data)
+    built = configs().built[index]
+    world = RuntimeWorld(built, capacity)
+    loop = world.loop
+    errors: list = []
+    loop.set_exception_handler(lambda loop, context: errors.append(context))
+    try:
+        loop.run_until_complete(_run_runtime(world, actions))
+    finally:
+        _shut(loop)
+    if errors:
+        context = errors[0]
+        _fail(
+            "runtime_unhandled_error",
+            f"{context.get('message')}: {context.get('exception')!r}",
+            "proxy.server.Server",
+        )
+    if world.stopping is None:
+        compare(run_reference(built, actions), world)
+    return world
+
+
+def _shut(loop: VirtualLoop) -> None:
+    """Cancel what is left (a finding may have stopped the run midway) and close the loop."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        try:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        except Exception:  # noqa: BLE001 - a loop left waiting on nothing: it is closed anyway
+            pass
+    loop.close()
+
+
+def describe(data: bytes) -> str:
+    index, capacity, actions = decode_input(data)
+    head = f"config {configs().names[index]}, kernel capacity {capacity}"
+    return "\n".join([head] + [f"{i:3}  {a.describe()}" for i, a in enumerate(actions)])

@@ -1,0 +1,266 @@
+"""The runtime harness's admin client and what it judges (proxy/admin.py as a user sees it).
+
+A user of the admin endpoint relies on: every complete request answered exactly once, in order
+(pipelined or not); the status its documented contract gives (proxy/admin.py's docstring, Envoy's
+admin); JSON where JSON is asked for; /stats in text and JSON saying the same; /config_dump the
+configuration itself, with every string under a `private_key` reading "[redacted]" (Envoy's
+sensitive fields) and never the key; /clusters naming the configured clusters and endpoints.
+"""
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import h11
+from google.protobuf import json_format
+
+from proxy.config import schema
+
+from fuzz.oracles import InvariantViolation
+
+ENDPOINTS = ("/", "/ready", "/stats", "/config_dump", "/clusters")
+JSON_TYPE = "application/json"
+REDACTED = "[redacted]"
+
+# What an admin op sends: (method, target), or raw bytes no valid request reads as.
+REQUESTS: tuple = (
+    ("GET", "/ready"),
+    ("GET", "/stats"),
+    ("GET", "/stats?format=json"),
+    ("GET", "/config_dump"),
+    ("GET", "/clusters"),
+    ("GET", "/clusters?format=json"),
+    ("HEAD", "/stats"),
+    ("GET", "/"),
+    ("GET", "/nowhere"),
+    ("POST", "/stats"),
+    ("GET", "/stats?format=xml"),
+    ("GET", "/stats?format=xml&format=json"),
+    ("GET", "/ready?format=json"),
+    ("DELETE", "/config_dump"),
+    ("GET", "/stats?filter=x&format=text"),
+    ("GET", "/STATS"),
+    b"GET /stats HTTP/1.1\r\n\r\n",  # no Host: h11 refuses it (400), then the admin closes
+    b"GET /stats HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n",  # a malformed length: 400
+)
+
+
+def request_bytes(kind: int) -> bytes:
+    entry = REQUESTS[kind % len(REQUESTS)]
+    if isinstance(entry, bytes):
+        return entry
+    method, target = entry
+    body = b"x" if method == "POST" else b""
+    length = b"Content-Length: 1\r\n" if body else b""
+    return f"{method} {target} HTTP/1.1\r\nHost: admin\r\n".encode() + length + b"\r\n" + body
+
+
+def expected(kind: int, draining: bool) -> tuple[int, bool] | None:
+    """(status, JSON body?) the contract gives the request; None for a malformed one (a 400, then
+    the connection closes)."""
+    entry = REQUESTS[kind % len(REQUESTS)]
+    if isinstance(entry, bytes):
+        return None
+    method, target = entry
+    parts = urlsplit(target)
+    if parts.path not in ENDPOINTS:
+        return 404, False
+    if method not in ("GET", "HEAD"):
+        return 405, False
+    fmt = parse_qs(parts.query).get("format", ["text"])[-1]
+    if fmt not in ("text", "json"):
+        return 400, False
+    if parts.path == "/ready":
+        return (503 if draining else 200), False
+    return 200, parts.path == "/config_dump" or (fmt == "json" and parts.path in ("/stats", "/clusters"))
+
+
+class AdminClient:
+    """One admin connection: what it sent, and the responses it reads back in order."""
+
+    def __init__(self, peer) -> None:
+        self.peer = peer
+        self.kinds: list[int] = []  # requests sent, in order
+        self.draining: list[bool] = []  # whether the server drained before each was sent
+        self.malformed_at: int | None = None  # index of the first malformed request
+
+    def send(self, value: int, draining: bool, end: bool) -> None:
+        """Request REQUESTS[value % len], 1 to 4 times in one write (value // 32 % 4: a pipelined
+        burst, arriving together, with the end of stream behind it when `end`)."""
+        if self.peer is None or self.peer.closed:
+            return
+        kind = value % len(REQUESTS)
+        count = 1 + (value // 32) % 4
+        for _ in range(count):
+            if self.malformed_at is None and expected(kind, draining) is None:
+                self.malformed_at = len(self.kinds)
+            self.kinds.append(kind)
+            self.draining.append(draining)
+        self.peer.send(request_bytes(kind) * count, end)
+
+    def responses(self) -> list:
+        """(request kind, status, headers, body) for each response read, in order."""
+        if self.peer is None:
+            return []
+        conn = h11.Connection(h11.CLIENT)
+        conn.receive_data(bytes(self.peer.received))
+        if self.peer.saw_end:
+            conn.receive_data(b"")
+        out: list = []
+        for kind in self.kinds:
+            entry = REQUESTS[kind % len(REQUESTS)]
+            method = "GET" if isinstance(entry, bytes) else entry[0]
+            conn.send(h11.Request(method=method, target="/", headers=[("host", "admin")]))
+            conn.send(h11.EndOfMessage())
+            head, body = None, bytearray()
+            while True:
+                try:
+                    event = conn.next_event()
+                except h11.RemoteProtocolError as exc:
+                    if self.peer.saw_end and head is None and not conn.trailing_data[0]:
+                        return out  # the admin closed before this request: judged by the count
+
+                    raise InvariantViolation(
+                        "admin_response_malformed",
+                        f"response {len(out)} does not parse as HTTP/1.1: {exc}",
+                        judged="proxy.admin.AdminProtocol",
+                    ) from None
+                if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
+                    return out
+                if isinstance(event, h11.Response):
+                    head = event
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+            assert head is not None, "h11 ends only a response it started"
+            headers = {k.decode().lower(): v.decode() for k, v in head.headers}
+            out.append((kind, head.status_code, headers, bytes(body)))
+            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+                return out
+            conn.start_next_cycle()
+        return out
+
+
+def _fail(name: str, detail: str, judged: str = "proxy.admin.AdminHandler") -> None:
+    raise InvariantViolation(name, detail, judged=judged)
+
+
+def check_answers(client: AdminClient, built, finished: bool, judge_values: bool) -> None:
+    """Judge what one admin connection read. `finished`: its client read everything and the run
+    is over, so every complete request sent must have its answer."""
+    got = client.responses()
+    if len(got) > len(client.kinds):
+        _fail(
+            "admin_extra_response", f"{len(got)} responses to {len(client.kinds)} requests", "proxy.admin.AdminProtocol"
+        )
+    stats_seen: dict[str, dict] = {}
+    for i, (kind, status, headers, body) in enumerate(got):
+        want = expected(kind, client.draining[i])
+        if want is None:
+            if status != 400:
+                _fail("admin_status", f"request {i} (malformed) answered {status}, not 400")
+            continue
+        status_wanted, is_json = want
+        if status != status_wanted and not (kind == 0 and status == 503):  # /ready during a stop
+            _fail("admin_status", f"request {i} {REQUESTS[kind]} answered {status}, the contract says {status_wanted}")
+        method = REQUESTS[kind][0]
+        if method == "HEAD":
+            if body:
+                _fail("admin_head_body", f"HEAD request {i} answered with a {len(body)}-byte body")
+            continue
+        if int(headers.get("content-length", len(body))) != len(body):
+            _fail("admin_length", f"response {i}: content-length {headers.get('content-length')}, body {len(body)}")
+        if status != 200:
+            continue
+        if is_json:
+            if not headers.get("content-type", "").startswith(JSON_TYPE):
+                _fail("admin_json_content_type", f"response {i} to {REQUESTS[kind]}: {headers.get('content-type')}")
+            try:
+                doc = json.loads(body)
+            except ValueError as exc:
+                _fail("admin_json_invalid", f"response {i} to {REQUESTS[kind]} is not JSON: {exc}")
+            path = urlsplit(REQUESTS[kind][1]).path
+            if path == "/config_dump":
+                check_config_dump(doc, built)
+            elif path == "/clusters":
+                check_clusters(doc, built)
+            elif path == "/stats":
+                stats_seen["json"] = {s["name"]: s["value"] for s in doc["stats"]}
+        elif REQUESTS[kind][1].startswith("/stats"):
+            stats_seen["text"] = parse_text_stats(body)
+        if judge_values and len(stats_seen) == 2:
+            check_stats_agree(stats_seen.pop("text"), stats_seen.pop("json"))
+    if not finished:
+        return
+    complete = len(client.kinds) if client.malformed_at is None else client.malformed_at + 1
+    if len(got) < complete and not client.peer.did_reset:
+        _fail(
+            "admin_request_unanswered",
+            f"{complete} complete requests sent, {len(got)} answered; the client read everything",
+            "proxy.admin.AdminProtocol",
+        )
+
+
+def parse_text_stats(body: bytes) -> dict:
+    out = {}
+    for line in body.decode().splitlines():
+        name, sep, value = line.rpartition(": ")
+        if not sep:
+            _fail("admin_stats_text", f"line {line!r} is not 'name: value'")
+        out[name] = int(value)
+    return out
+
+
+def check_stats_agree(text: dict, as_json: dict) -> None:
+    """/stats and /stats?format=json answered back to back, the data plane idle between."""
+    if text != as_json:
+        differ = sorted(n for n in set(text) | set(as_json) if text.get(n) != as_json.get(n))
+        _fail("admin_stats_formats_differ", f"text and JSON disagree on {differ[:5]}")
+
+
+def _redacted_strings(node, inside: bool, path: str) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _redacted_strings(value, inside or key == "private_key", f"{path}.{key}")
+    elif isinstance(node, list):
+        for k, value in enumerate(node):
+            _redacted_strings(value, inside, f"{path}[{k}]")
+    elif inside and isinstance(node, str) and node != REDACTED:
+        _fail("admin_secret_in_config_dump", f"{path} reads {node[:40]!r}, not {REDACTED!r}")
+
+
+def _redact_expected(message, inside: bool = False) -> None:
+    """The configuration as the dump must show it: every string under a private_key redacted."""
+    for field, value in message.ListFields():
+        under = inside or field.name == "private_key"
+        if field.message_type is not None:
+            if field.message_type.GetOptions().map_entry:
+                continue
+            for item in value if field.is_repeated else [value]:
+                _redact_expected(item, under)
+        elif under and field.type == field.TYPE_STRING:
+            if field.is_repeated:
+                value[:] = [REDACTED] * len(value)
+            else:
+                setattr(message, field.name, REDACTED)
+
+
+def check_config_dump(doc, built) -> None:
+    _redacted_strings(doc, False, "")
+    want = schema.Bootstrap.FromString(built.source)
+    _redact_expected(want)
+    got = schema.Bootstrap()
+    try:
+        json_format.ParseDict(doc, got)
+    except json_format.ParseError as exc:
+        _fail("admin_config_dump_not_the_config", f"the dump does not parse as a Bootstrap: {exc}")
+    if got != want:
+        _fail("admin_config_dump_not_the_config", "the dump differs from the configuration (secrets redacted)")
+
+
+def check_clusters(doc, built) -> None:
+    clusters = getattr(built, "clusters", {}) or {}
+    got = {c["name"]: sorted(c["hosts"]) for c in doc["clusters"]}
+    want = {name: sorted(f"{h.host}:{h.port}" for h in c.hosts) for name, c in clusters.items()}
+    if got != want:
+        _fail("admin_clusters_not_the_config", f"/clusters shows {sorted(got)[:5]}, configured {sorted(want)[:5]}")

@@ -1,0 +1,110 @@
+"""Seeds of the runtime harness (fuzz/targets/runtime.py), written as readable scripts:
+`python -m fuzz.targets.runtime_seeds [corpus/runtime]`.
+
+On the harness's own configuration (entry 0: listeners tcp, web, secure; clusters c0, c1): TCP
+exchanges with half closes, resets, refused and timed-out connects, a client and an upstream that
+stop reading under each kernel capacity, every HTTP request and response template, the admin's
+every request (pipelined, unread, half closed, malformed) and stops; then HTTP and TCP exchanges on
+a few entries of the session pool."""
+
+from pathlib import Path
+
+from fuzz.targets.runtime import CAPACITIES, REQUESTS, RESPONSES, Action as A, configs, encode_actions
+from fuzz.targets.runtime_admin import REQUESTS as ADMIN_REQUESTS
+
+TCP, WEB = 0, 1  # listener choices on the harness's configuration
+
+
+def _exchange(client: int = 0, listener: int = TCP, payload: bytes = b"hello", repeat: int = 1) -> list:
+    return [
+        A("connect", client, listener),
+        A("send", client, repeat, payload),
+        A("upstream_accept"),
+        A("upstream_read", client),
+        A("upstream_send", client, repeat, b"back:" + payload),
+        A("read", client),
+    ]
+
+
+def scripts() -> dict:
+    out = {
+        "tcp_exchange_half_closes": _exchange()
+        + [A("close"), A("upstream_read"), A("upstream_send", 0, 1, b"late"), A("upstream_close"), A("read")],
+        "tcp_client_reset": _exchange() + [A("send", 0, 64, b"x" * 1024), A("reset"), A("upstream_read")],
+        "tcp_upstream_reset": _exchange() + [A("upstream_send", 0, 64, b"y" * 1024), A("upstream_reset"), A("read")],
+        "tcp_connect_refused": [A("connect"), A("send", 0, 1, b"early"), A("upstream_refuse"), A("read")],
+        "tcp_connect_timeout": [A("connect"), A("send", 0, 1, b"early"), A("advance", 0, 4), A("upstream_accept")],
+        "tcp_late_accept": [A("connect"), A("send", 0, 2, b"queued"), A("advance", 0, 3), A("upstream_accept")]
+        + [A("upstream_read"), A("upstream_send", 0, 1, b"ok"), A("read")],
+        # The upstream reads nothing: the proxy must pause the client's socket, then resume it.
+        "tcp_upstream_stops_reading": [A("connect"), A("upstream_accept"), A("send", 0, 128, b"u" * 2048)]
+        + [A("advance", 0, 1), A("upstream_read", 0, 3), A("upstream_read", 0, 4), A("upstream_read")],
+        # The client reads nothing: the upstream's socket is paused, the transport holds one chunk.
+        "tcp_client_stops_reading": [A("connect"), A("send", 0, 1, b"go"), A("upstream_accept")]
+        + [A("upstream_send", 0, 128, b"d" * 2048), A("read", 0, 1), A("read", 0, 3), A("read")],
+        "tcp_two_clients_interleaved": _exchange(0) + _exchange(1, TCP, b"other") + [A("reset", 0), A("read", 1)],
+    }
+    for i in range(len(REQUESTS)):
+        j = i % len(RESPONSES)
+        out[f"http_request_{i}_response_{j}"] = [
+            A("connect", 0, WEB),
+            A("send_http", 0, i),
+            A("upstream_accept"),
+            A("upstream_read"),
+            A("upstream_http", 0, j, end=(j == 3)),
+            A("read"),
+            A("upstream_http", 0, (j + 1) % len(RESPONSES)),
+            A("read"),
+        ]
+    out["http_client_stops_reading_large_response"] = [A("connect", 0, WEB), A("send_http", 0, 0), A("upstream_accept")]
+    out["http_client_stops_reading_large_response"] += [
+        A("upstream_read"),
+        A("upstream_http", 0, 6),
+        A("advance", 0, 2),
+    ]
+    out["admin_every_request"] = [A("admin", 0, k) for k in range(len(ADMIN_REQUESTS) - 2)] + [A("admin_read")]
+    out["admin_pipelined_unread"] = [A("admin", 0, 3)] * 40 + [A("admin", 0, 1), A("admin", 0, 2)]
+    out["admin_pipelined_unread"] += [A("admin_read", 0, 3), A("admin_read", 0, 4), A("admin_read")]
+    out["admin_half_closed_after_pipelining"] = [A("admin", 0, 1), A("admin", 0, 2), A("admin", 0, 0, end=True)]
+    out["admin_burst_then_half_close"] = [A("admin", 0, 96 + 1, end=True), A("admin_read")]
+    out["admin_bursts_unread"] = [A("admin", 0, 96 + 3)] * 12 + [A("admin", 0, 64 + 2), A("admin_read", 0, 2)]
+    out["admin_malformed_then_more"] = [A("admin", 0, len(ADMIN_REQUESTS) - 1), A("admin", 0, 1), A("admin_read")]
+    out["admin_two_clients_and_traffic"] = _exchange() + [A("admin", 0, 1), A("admin", 1, 2), A("admin", 0, 5)]
+    out["admin_two_clients_and_traffic"] += [A("admin_read", 1), A("admin_close", 0), A("admin_read", 0)]
+    out["stop_with_open_connections"] = _exchange() + [A("admin", 0, 0), A("stop"), A("admin", 0, 0)]
+    out["stop_with_open_connections"] += [A("connect"), A("advance", 0, 5), A("admin_read")]
+    out["stop_while_connecting"] = [A("connect"), A("send", 0, 1, b"x"), A("stop"), A("advance", 0, 4)]
+    return out
+
+
+def pool_scripts() -> dict:
+    """On pool entries: two HTTP exchanges on the first listener, and a raw exchange on the last."""
+    out = {}
+    names = configs().names
+    for index in range(1, min(len(names), 9)):
+        script = [A("connect", 0, 0), A("send_http", 0, 0), A("upstream_accept"), A("upstream_read")]
+        script += [A("upstream_http", 0, 0), A("read"), A("send_http", 0, 1), A("upstream_read")]
+        script += [A("upstream_http", 0, 1), A("read"), A("connect", 1, 255), A("send", 1, 1, b"raw")]
+        script += [A("upstream_accept"), A("upstream_read"), A("admin", 0, 1), A("admin", 0, 2), A("admin", 0, 3)]
+        out[(index, Path(names[index]).stem)] = script
+    return out
+
+
+def write_seeds(out) -> int:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for name, script in scripts().items():
+        for c, capacity in enumerate(CAPACITIES[:3]):
+            (out / f"{name}-cap{capacity}").write_bytes(encode_actions(script, 0, c))
+            count += 1
+    for (index, stem), script in pool_scripts().items():
+        (out / f"pool-{stem}").write_bytes(encode_actions(script, index, 0))
+        count += 1
+    return count
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(f"wrote {write_seeds(sys.argv[1] if len(sys.argv) > 1 else 'corpus/runtime')} seeds")

@@ -1,0 +1,67 @@
+"""The runtime harness (fuzz/targets/runtime.py): its seeds replay clean (tests/fuzz/test_corpus_replay.py),
+and a defect planted in the transports, the server or the admin makes a seed fail its oracle."""
+
+from pathlib import Path
+
+import pytest
+
+from fuzz.oracles import InvariantViolation
+from fuzz.targets import runtime
+from proxy import _server_socket, admin
+
+CORPUS = Path(__file__).resolve().parents[3] / "corpus" / "runtime"
+
+
+def _fails(seed: str) -> str:
+    with pytest.raises(InvariantViolation) as err:
+        runtime.run((CORPUS / seed).read_bytes())
+    return err.value.name
+
+
+def test_a_seed_runs_the_server_the_admin_and_the_reference():
+    world = runtime.run((CORPUS / "admin_two_clients_and_traffic-cap512").read_bytes())
+    assert world.clients[0].received.startswith(b"back:hello") and world.upstreams[0].received == b"hello"
+    assert [status for _, status, _, _ in world.admins[0].responses()] == [200, 200]
+
+
+def test_a_socket_never_paused_is_caught(monkeypatch):
+    """The upstream reads nothing: a transport that keeps reading the client holds all it sent."""
+    monkeypatch.setattr(_server_socket.SocketTransport, "_pause_socket", lambda self: None)
+    assert _fails("tcp_upstream_stops_reading-cap65536") == "runtime_input_held"
+
+
+def test_writing_past_the_kernels_refusal_is_caught(monkeypatch):
+    """The client reads nothing: a flush that ignores pause_writing piles output into asyncio."""
+
+    def flush(self):
+        conn, t = self.conn, self.transport
+        if conn is None or t is None or t.is_closing():
+            return
+        while data := conn.take_output(_server_socket.WRITE_CHUNK):
+            t.write(data)
+
+    monkeypatch.setattr(_server_socket.SocketTransport, "_flush", flush)
+    assert _fails("tcp_client_stops_reading-cap512") == "runtime_output_held"
+
+
+def test_a_connect_left_running_after_its_connection_closed_is_caught(monkeypatch):
+    """The connect timeout closes the connection: its connect must be cancelled, its socket closed."""
+    monkeypatch.setattr(_server_socket.UpstreamTransport, "closed", _server_socket.SocketTransport.closed)
+    assert _fails("tcp_connect_timeout-cap65536") in ("runtime_connect_leak", "runtime_differs_from_sim")
+
+
+def test_a_secret_in_the_config_dump_is_caught(monkeypatch):
+    monkeypatch.setattr(admin, "redact", lambda message, sensitive=False: None)
+    assert _fails("admin_every_request-cap65536") == "admin_secret_in_config_dump"
+
+
+def test_an_admin_closing_at_the_clients_half_close_is_caught(monkeypatch):
+    """The defect the harness found: pipelined requests, then a half close, answered only in part."""
+
+    def eof_received(self):
+        self.h11.receive_data(b"")
+        self._schedule()
+        return False
+
+    monkeypatch.setattr(admin.AdminProtocol, "eof_received", eof_received)
+    assert _fails("admin_burst_then_half_close-cap65536") == "admin_request_unanswered"
