@@ -21,6 +21,7 @@ pre-fork model of nginx):
 import asyncio
 import ctypes
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit
 
 from .admin import TEXT, AdminHandler, AdminProtocol, Answer
 from .build import instantiate
+from .http.access_log import open_sink
 from .server import run_process, say
 from .shared_buckets import SharedBuckets
 from .stats import Stats
@@ -56,6 +58,7 @@ def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
         say(f"proxy: listener {name} on {host}:{port}")
     parent_pid = os.getpid()
     buckets = SharedBuckets()  # rate limits are per proxy, not per worker (shared_buckets.py)
+    log_lock = multiprocessing.Lock()  # one access log line at a time (access_log.StreamSink)
     workers, parent_ends = [], []
     for index in range(concurrency):
         ours, theirs = socket.socketpair()
@@ -66,7 +69,7 @@ def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
         if pid == 0:
             for sock in parent_ends + ([admin] if admin else []):
                 sock.close()  # only the parent's copy may hold the channel open: EOF means it is gone
-            _run_worker(parent_pid, built, WorkerSide(index, sockets, theirs, buckets), drain_timeout_s)
+            _run_worker(parent_pid, built, WorkerSide(index, sockets, theirs, buckets, log_lock), drain_timeout_s)
         theirs.close()
         workers.append(_Worker(index, pid, ours))
         say(f"proxy: worker {index} pid {pid}")
@@ -112,19 +115,21 @@ def _die_with_parent() -> None:
 
 class WorkerSide:
     """What `proxy.server.run_process` is given in a worker: the sockets, the channel to the parent,
-    and the token buckets every worker shares."""
+    and what every worker shares: the token buckets and the access log lock."""
 
-    def __init__(self, index: int, sockets: dict, channel: socket.socket, buckets: SharedBuckets) -> None:
+    def __init__(self, index: int, sockets: dict, channel: socket.socket, buckets: SharedBuckets, log_lock) -> None:
         self.index = index
         self.buckets = buckets
+        self.log_lock = log_lock
         self.sockets = sockets
         self.channel = channel
         self._writer: asyncio.StreamWriter | None = None
 
     def instantiate(self, built, dispatcher, network):
-        """The worker's ServerContext, with the shared token buckets."""
+        """The worker's ServerContext, with the shared token buckets and access log lock."""
         ctx = instantiate(built, dispatcher, network)
         ctx.token_buckets = self.buckets.bucket
+        ctx.open_access_log = lambda spec: open_sink(spec, self.log_lock)
         return ctx
 
     async def serving(self, server, stop: asyncio.Event) -> None:

@@ -24,6 +24,7 @@ Sinks are per server instance (ctx.shared_state): `stdout`, or a file path opene
 Tests put a MemorySink in place with `use_sink(ctx, spec, sink)`.
 """
 
+import contextlib
 import json
 import sys
 import time
@@ -137,21 +138,27 @@ class CountingSink:
 
 
 class StreamSink:
-    """Writes each record as one JSON line, stamped with the wall-clock time."""
+    """Writes each record as one JSON line, stamped with the wall-clock time.
 
-    def __init__(self, stream) -> None:
+    `lock` is held while a line is written: worker processes (proxy/workers.py) share one, since
+    a pipe takes at most PIPE_BUF (4 KiB) bytes whole, so two processes writing longer lines to
+    one stdout pipe interleave them (seen live: 31 of 320 lines torn)."""
+
+    def __init__(self, stream, lock=None) -> None:
         self.stream = stream
+        self.lock = lock if lock is not None else contextlib.nullcontext()
 
     def write(self, record: dict) -> None:
-        line = dict(record, timeUnixNano=str(time.time_ns()))
-        self.stream.write(json.dumps(line, sort_keys=True) + "\n")
-        self.stream.flush()
+        line = json.dumps(dict(record, timeUnixNano=str(time.time_ns())), sort_keys=True) + "\n"
+        with self.lock:
+            self.stream.write(line)
+            self.stream.flush()
 
 
-def open_sink(spec: str):
+def open_sink(spec: str, lock=None):
     if spec == "stdout":
-        return StreamSink(sys.stdout)
-    return StreamSink(open(spec, "a", encoding="utf-8"))  # closed with the process
+        return StreamSink(sys.stdout, lock)
+    return StreamSink(open(spec, "a", encoding="utf-8"), lock)  # closed with the process
 
 
 def sink_for(ctx, spec: str):

@@ -46,7 +46,7 @@ def upstream():
     server.server_close()
 
 
-def _config(upstream_port: int, http_filters=()) -> str:
+def _config(upstream_port: int, http_filters=(), **manager) -> str:
     listener = {
         "name": "http_in",
         "address": {"host": LOOPBACK, "port": 0},
@@ -56,6 +56,7 @@ def _config(upstream_port: int, http_filters=()) -> str:
                     {
                         "http_connection_manager": {
                             "http_filters": list(http_filters),
+                            **manager,
                             "route_config": {
                                 "virtual_hosts": [
                                     {
@@ -191,6 +192,34 @@ def test_the_workers_share_one_rate_limit_bucket(tmp_path, upstream, proxy_proce
         proxy.signal(signal.SIGTERM)
         assert proxy.wait() == 0
         _wait_gone(proxy.pids)
+
+
+def test_the_access_log_lines_of_two_workers_never_interleave(tmp_path, upstream, proxy_process):
+    """Found live: with stdout a pipe, records of both workers longer than PIPE_BUF (4 KiB) were torn
+    into each other (31 of 320 lines were no JSON); the workers now write one line at a time."""
+    proxy = _start_workers(tmp_path, proxy_process, _config(upstream, access_log={"stdout": True}))
+    lines: list[str] = []
+
+    def slow_reader():  # the pipe fills, so writers block in the middle of a line
+        for line in proxy.proc.stdout:
+            lines.append(line)
+            time.sleep(0.001)
+
+    reader = threading.Thread(target=slow_reader, daemon=True)
+    reader.start()
+    paths = ["/" + chr(97 + i % 26) * 20000 for i in range(160)]
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            assert [status for status, _ in pool.map(lambda p: _get(proxy.listener_address("http_in"), p), paths)] == [
+                200
+            ] * len(paths)
+    finally:
+        proxy.signal(signal.SIGTERM)
+        assert proxy.wait() == 0
+        _wait_gone(proxy.pids)
+        reader.join(10)
+    logged = sorted(json.loads(line)["attributes"]["url.path"] for line in lines)
+    assert logged == sorted(paths)
 
 
 def test_a_stopped_worker_makes_the_admin_answer_503_naming_it_not_hang(workers):
