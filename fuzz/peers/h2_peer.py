@@ -25,6 +25,8 @@ import h2.events
 import h2.exceptions
 from h2.settings import SettingCodes
 
+from proxy.http._h2_quiet import quiet
+
 from ..oracles import InvariantViolation
 from .h2_wire import GOAWAY, PREFACE, SETTINGS, WINDOW_UPDATE, H2Monitor
 from .record import H2, Message
@@ -108,6 +110,7 @@ class StrictH2Connection(h2.connection.H2Connection):
                 normalize_outbound_headers=not client_side,
             )
         )
+        quiet(self)  # no repr(frame) built per received frame for h2's log, which is off
         self.peer = peer
         self._queued = bytearray()
         # The limits this peer advertises are judged by the monitor, which applies them at the

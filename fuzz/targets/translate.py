@@ -58,6 +58,7 @@ from proxy.http.codec import (
     StreamReset,
     Trailers,
 )
+from proxy.http._h2_quiet import quiet
 from proxy.http.codec_select import create_client_codec, create_server_codec
 from proxy.http.h2 import H2ServerCodec
 
@@ -210,6 +211,7 @@ def parse_h2(wire: bytes) -> list[Message]:
     conn = h2.connection.H2Connection(
         h2.config.H2Configuration(client_side=False, header_encoding=None, normalize_inbound_headers=False)
     )
+    quiet(conn)  # no repr(frame) built per received frame for h2's log, which is off
     conn.initiate_connection()
     try:
         events = conn.receive_data(wire)
@@ -288,6 +290,7 @@ def client_h2_requests(data: bytes) -> list[Message] | None:
             h2.settings.SettingCodes.MAX_FRAME_SIZE: DEFAULT_LIMITS.h2_max_frame_size,
         },
     )
+    quiet(conn)
     conn.initiate_connection()
     conn.increment_flow_control_window(2**31 - 1 - 65535)
     try:
