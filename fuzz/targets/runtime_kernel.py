@@ -114,9 +114,12 @@ class Peer:
             q.reset = True
 
     @property
-    def pending(self) -> int:
-        """Bytes the proxy wrote that this peer has not read."""
-        return len(self.from_proxy.data)
+    def unread(self) -> bool:
+        """The proxy wrote something (bytes, its FIN, a reset) this peer has not read yet."""
+        q = self.from_proxy
+        if q.reset:
+            return not self.saw_reset
+        return bool(q.data) or (q.end and not self.saw_end)
 
 
 class KernelSocket:

@@ -1,0 +1,145 @@
+"""The runtime harness's reference world: the same configuration on the in-memory network
+(proxy/network/sim.py), with the buffering a correct socket transport adds in front of each peer.
+
+A socket transport takes a connection's output a chunk at a time (WRITE_CHUNK) while asyncio's
+buffer is empty, the kernel takes what fits its capacity and asyncio keeps the rest until the
+kernel has room (proxy/_server_socket.py's write side, asyncio's `write` with limits (0, 0)). So a
+peer reads from a queue of `capacity` bytes the transport fills, not from the connection itself:
+a response that fits the queue is finished for the proxy though its client has read none of it.
+`ReferencePeer` models exactly that over a SimSocket, so both worlds hand the core the same
+flow control and the differential compares what the transports did, not where the bytes wait.
+"""
+
+from proxy._server_socket import READ_SIZE, WRITE_CHUNK
+from proxy.event import SimulatedDispatcher
+from proxy.network import sim
+from proxy.network.connection import State
+
+MAX_ROUNDS = 100_000
+
+
+class ReferencePeer:
+    """A peer of a SimSocket behind a modelled kernel queue and asyncio buffer."""
+
+    def __init__(self, sock, capacity: int) -> None:
+        self.sock = sock
+        self.capacity = capacity
+        self.kernel = bytearray()  # written by the transport, not yet read by the peer
+        self.held = bytearray()  # asyncio's buffer: taken from the connection, refused by the kernel
+        self.received = bytearray()
+        self.did_reset = False
+
+    @property
+    def encrypted(self) -> bool:
+        """TLS on this connection: its records carry fresh random bytes, different in each run."""
+        conn = self.sock.conn
+        return conn is not None and getattr(conn.transport_socket, "protocol", "") == "tls"
+
+    @property
+    def _drained(self) -> bool:
+        return not self.kernel and not self.held
+
+    @property
+    def clean_end(self) -> bool:
+        """The proxy shut its side down after writing everything (FIN after the last byte)."""
+        return self.sock.peer_saw_end and self._drained
+
+    @property
+    def ended(self) -> bool:
+        return (self.sock.peer_saw_end or self.sock.is_closed) and self._drained
+
+    def transport_moves(self) -> bool:
+        """What the transport does at rest: fill the kernel from its buffer, then take the next chunk
+        while its buffer is empty. True when a byte moved."""
+        moved = False
+        while True:
+            room = self.capacity - len(self.kernel)
+            if self.held and room > 0:
+                n = min(room, len(self.held))
+                self.kernel += self.held[:n]
+                del self.held[:n]
+                moved = True
+            if self.held or self.did_reset:
+                return moved
+            conn = self.sock.conn
+            if conn is None or conn.state is State.CLOSED:
+                # Closing drops the connection's buffer; what the transport took still goes out.
+                return moved
+            data = self.sock.peer_read(WRITE_CHUNK)
+            if not data:
+                return moved
+            self.held += data
+            moved = True
+
+    def send(self, data, end=False) -> None:
+        self.sock.peer_send(data, end)
+
+    def read(self, n=None) -> None:
+        take = len(self.kernel) if n is None else min(n, len(self.kernel))
+        self.received += self.kernel[:take]
+        del self.kernel[:take]
+
+    def close(self) -> None:
+        self.sock.peer_close()
+
+    def reset(self) -> None:
+        self.did_reset = True
+        self.kernel.clear()
+        self.held.clear()
+        self.sock.peer_reset()
+
+
+class ReferenceWorld:
+    """The same configuration on the in-memory network, peers behind modelled transports."""
+
+    def __init__(self, built, capacity: int, instantiate) -> None:
+        self.built = built
+        self.capacity = capacity
+        self.dispatcher = SimulatedDispatcher()
+        self.network = sim.SimNetwork(self.dispatcher)
+        self.ctx = instantiate(built, self.dispatcher, self.network)
+        self.clients: list = []
+        self.upstreams: list = []
+
+    def connect(self, listener, local, remote) -> None:
+        sock = sim.SimSocket(READ_SIZE)
+        conn = listener.create_connection(self.ctx, sock, local, remote)
+        if conn is not None:
+            sock.conn = conn
+        else:
+            sock.is_closed = True
+        self.clients.append(ReferencePeer(sock, self.capacity))
+
+    def pending(self) -> list:
+        return [c for c in self.network.pending if c.state is not State.CLOSED]
+
+    def answer(self, k: int, accept: bool) -> None:
+        pending = self.pending()
+        if not pending:
+            return
+        conn = pending[k % len(pending)]
+        if accept:
+            self.network.complete_connect(conn)
+            self.upstreams.append(ReferencePeer(conn.io, self.capacity))
+        else:
+            self.network.fail_connect(conn)
+
+    def settle(self) -> None:
+        """Posted work and the transports' moves, until neither does anything."""
+        for _ in range(MAX_ROUNDS):
+            ran = self.dispatcher.run_posted()
+            moved = False
+            for peer in self.clients + self.upstreams:
+                moved = peer.transport_moves() or moved
+            if not ran and not moved:
+                return
+        raise RuntimeError("the reference world never settles")
+
+    def advance(self, ms: int) -> None:
+        """Time passes as on the loop: the transports move after each timer, not only at the end."""
+        target = self.dispatcher.now_ms() + ms
+        while (deadline := self.dispatcher.next_deadline()) is not None and deadline <= target:
+            self.dispatcher.advance(max(0, deadline - self.dispatcher.now_ms()))
+            self.settle()
+        self.dispatcher.advance(target - self.dispatcher.now_ms())
+        self.settle()
