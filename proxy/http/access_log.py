@@ -166,6 +166,17 @@ def sink_for(ctx, spec: str):
     return ctx.shared_state(("access_log", spec), lambda: opener(spec))
 
 
+def emit(ctx, spec: str, record: dict) -> None:
+    """Write `record` to the instance's sink for `spec`. A log that cannot be opened or written
+    (its reader gone: EPIPE; a full disk) loses the record, never the request: Envoy's file
+    flusher counts filesystem.write_failed and serves on. Raising here closed the connection the
+    stream ended on (seen live: direct responses lost, an HTTP/2 upstream's other streams 503)."""
+    try:
+        sink_for(ctx, spec).write(record)
+    except (OSError, ValueError):  # ValueError: a stream already closed
+        ctx.stats.inc("filesystem.write_failed")
+
+
 def use_sink(ctx, spec: str, sink) -> None:
     """Make `sink` the instance's sink for `spec` (tests)."""
     ctx.shared[("access_log", spec)] = sink

@@ -420,7 +420,7 @@ class ActiveStream:
             end=kind,
             tls=self.connection.ssl,
         )
-        access_log.sink_for(self.ctx, sink).write(record)
+        access_log.emit(self.ctx, sink, record)
 
 
 class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
@@ -575,7 +575,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             end="local_reply",
             tls=self.conn.ssl,
         )
-        access_log.sink_for(self.ctx, self.config.access_log).write(record)
+        access_log.emit(self.ctx, self.config.access_log, record)
 
     def count_response(self, status: int) -> None:
         """HCM statistics: downstream_rq_<code> and downstream_rq_<N>xx, per final response head sent
