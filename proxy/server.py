@@ -241,8 +241,13 @@ def say(message: str) -> None:
     try:
         sys.stderr.flush()
         os.write(sys.stderr.fileno(), (message + "\n").encode(errors="replace"))
-    except (AttributeError, OSError, ValueError):  # no real file behind sys.stderr
-        print(message, file=sys.stderr, flush=True)
+    except (AttributeError, OSError, ValueError):  # no real file behind sys.stderr, or none left
+        try:
+            print(message, file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            # stderr's reader is gone (`... 2>&1 | head`, a log shipper that died): a status line is
+            # not worth a request. Raising here ended a SIGTERM's drain before it began.
+            pass
 
 
 async def run_process(built, drain_timeout_s: float, worker=None) -> int:

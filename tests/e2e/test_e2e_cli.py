@@ -87,6 +87,36 @@ def test_sigterm_closes_the_listener_drains_open_connections_and_exits_0(tmp_pat
     assert "proxy: stopped" in err and "Traceback" not in err and "drain timeout" not in err
 
 
+def test_sigterm_drains_when_nobody_reads_stderr_any_more(tmp_path, echo_upstream):
+    """Found live: `python -m proxy -c FILE 2>&1 | head -3` exits head after "proxy: ready"; at
+    SIGTERM the "draining" line raised BrokenPipeError and the proxy died at once, cutting the
+    requests in flight. A status line nobody can read is now skipped."""
+    port = free_port()
+    path = tmp_path / "proxy.yaml"
+    path.write_text(
+        ISSUE_EXAMPLE.replace("port: 10000", f"port: {port}").replace("port: 9000", f"port: {echo_upstream.port}")
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "proxy", "-c", str(path)], cwd=REPO, env=env, stderr=subprocess.PIPE)
+    try:
+        while not proc.stderr.readline().startswith(b"proxy: ready"):
+            assert proc.poll() is None
+        proc.stderr.close()  # the only reader goes, as head does
+        with connect((LOOPBACK, port)) as s:
+            s.sendall(b"a")
+            assert s.recv(1) == b"a"
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            assert proc.poll() is None, "died at the drain's first status line"
+            s.sendall(b"b")  # the open connection is still served while the proxy drains
+            assert s.recv(1) == b"b"
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def test_a_second_signal_ends_the_drain_and_closes_open_connections(tmp_path, echo_upstream, proxy_process):
     path = tmp_path / "proxy.yaml"
     path.write_text(
