@@ -33,7 +33,7 @@ from pathlib import Path
 
 from proxy import server as server_module
 from proxy._server_socket import READ_SIZE, WRITE_CHUNK, SocketTransport
-from proxy.admin import AdminProtocol
+from proxy.admin import STREAM_IDLE_TIMEOUT_S, AdminProtocol, start_admin
 from proxy.build import build, instantiate
 from proxy.config import load_file, schema
 from proxy.network.connection import State
@@ -236,17 +236,43 @@ def _fail(name: str, detail: str, judged: str) -> None:
 class RuntimeWorld:
     """The runtime under test: proxy.server.Server on a VirtualLoop over a Kernel."""
 
-    def __init__(self, built, capacity: int) -> None:
+    def __init__(self, built, capacity: int, shared: bool = False) -> None:
         self.built = built
+        self.shared = shared
         self.kernel = Kernel(capacity)
         self.loop = VirtualLoop(self.kernel)
         self.server = server_module.Server(built, instantiate=_instantiate)
+        self.admin_server: asyncio.AbstractServer | None = None  # started here when shared
+        self.admin_address: tuple | None = None
         self.clients: list = []
         self.upstreams: list = []
         self.admins: list[runtime_admin.AdminClient] = []
         self.stopping: asyncio.Task | None = None
         self.turns = 0
         self.epoch = 0  # data-plane actions done so far (the admin's stats move only with them)
+
+    async def start(self) -> None:
+        """Bind and serve as `python -m proxy` does, or (shared) as a worker of `--concurrency N`:
+        listening sockets bound by its parent (proxy/workers.py), accepted one per wake-up
+        (server.SharedListener), the admin served beside the server, not by it."""
+        if not self.shared:
+            await self.server.start()
+            self.admin_address = self.server.admin_address
+            return
+        sockets = {}
+        for listener in self.built.listeners:
+            sock = sockets[listener.name] = self.kernel.bind(listener.address)
+            sock.listen()
+        await self.server.start(sockets=sockets, admin=False)
+        if self.built.admin_address is not None:
+            self.admin_server = await start_admin(self.server, self.built.admin_address)
+            self.admin_address = self.built.admin_address
+
+    async def stop(self, drain_timeout_s: float | None = None) -> None:
+        await self.server.stop(drain_timeout_s)
+        if self.admin_server is not None:
+            self.admin_server.close()
+            await self.admin_server.wait_closed()
 
     def connect(self, listener, local, remote) -> None:
         peer = self.kernel.dial(listener.address, remote)
@@ -551,21 +577,23 @@ def _first_difference(a: bytes, b: bytes) -> int:
 # -- running an input ------------------------------------------------------------------------------
 
 
-def decode_input(data: bytes) -> tuple[int, int, list[Action]]:
+def decode_input(data: bytes) -> tuple[int, int, bool, list[Action]]:
+    """(configuration, kernel capacity, shared listening sockets?, actions)."""
     reader = Reader(data)
     pool = configs()
     index = reader.int(1, 256) % len(pool.built)
-    capacity = CAPACITIES[reader.int(1, len(CAPACITIES))]
-    return index, capacity, decode_actions(reader)
+    mode = reader.int(1, 256)
+    capacity = CAPACITIES[mode % len(CAPACITIES)]
+    return index, capacity, bool(mode // len(CAPACITIES) % 2), decode_actions(reader)
 
 
 async def _run_runtime(world: RuntimeWorld, actions) -> None:
-    await world.server.start()
+    await world.start()
     for a in actions:
         if a.op == "admin":
             clients = world.admins
             if a.target >= len(clients) and len(clients) < MAX_CONNECTIONS:
-                address = world.server.admin_address
+                address = world.admin_address
                 peer = world.kernel.dial(address, ("127.0.0.1", 60000 + len(clients))) if address else None
                 clients.append(runtime_admin.AdminClient(peer))
             client = clients[a.target % len(clients)] if clients else None
@@ -583,7 +611,7 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
                     client.peer.send(b"", True)
         elif a.op == "stop":
             if world.stopping is None:
-                world.stopping = asyncio.ensure_future(world.server.stop())
+                world.stopping = asyncio.ensure_future(world.stop())
         elif a.op == "advance":
             world.epoch += 1
             await world.advance(TIME_STEPS_MS[a.value % len(TIME_STEPS_MS)])
@@ -601,13 +629,15 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
         check_no_leak(world)
     judge_values = not any(c.peer is None or c.peer.from_proxy.ever_full for c in world.admins)
     for client in world.admins:
-        runtime_admin.check_answers(client, world.built, True, judge_values, world.stopping is not None)
+        # Past the admin's stream idle timeout a client that did not read may be closed unanswered.
+        finished = world.loop.us < STREAM_IDLE_TIMEOUT_S * 1e6
+        runtime_admin.check_answers(client, world.built, finished, judge_values, world.stopping is not None)
     if world.stopping is not None:
         await world.stopping
         await world.settle()
         check_stopped(world)
     else:
-        await world.server.stop(drain_timeout_s=0)
+        await world.stop(drain_timeout_s=0)
         await world.settle()
 
 
@@ -631,9 +661,9 @@ def run_reference(built, capacity: int, actions) -> ReferenceWorld:
 
 
 def run(data: bytes) -> RuntimeWorld:
-    index, capacity, actions = decode_input(data)
+    index, capacity, shared, actions = decode_input(data)
     built = configs().built[index]
-    world = RuntimeWorld(built, capacity)
+    world = RuntimeWorld(built, capacity, shared)
     loop = world.loop
     errors: list = []
     loop.set_exception_handler(lambda loop, context: errors.append(context))
@@ -667,6 +697,6 @@ def _shut(loop: VirtualLoop) -> None:
 
 
 def describe(data: bytes) -> str:
-    index, capacity, actions = decode_input(data)
-    head = f"config {configs().names[index]}, kernel capacity {capacity}"
+    index, capacity, shared, actions = decode_input(data)
+    head = f"config {configs().names[index]}, kernel capacity {capacity}{', shared sockets' if shared else ''}"
     return "\n".join([head] + [f"{i:3}  {a.describe()}" for i, a in enumerate(actions)])

@@ -140,6 +140,7 @@ class KernelSocket:
         self.is_closed = False
         self.peer: Peer | None = None
         kernel.sockets.append(self)
+        kernel.by_fd[self.fd] = self
 
     # descriptor
     def fileno(self) -> int:
@@ -266,6 +267,7 @@ class Kernel:
         self.sockets: list[KernelSocket] = []
         self.listeners: dict[tuple, KernelSocket] = {}
         self.upstreams: list[KernelSocket] = []  # in the order the proxy connected them
+        self.by_fd: dict[int, KernelSocket] = {}
         self._fd = FD_BASE
 
     def next_fd(self) -> int:
@@ -320,7 +322,6 @@ class KernelSelector(selectors.BaseSelector):
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self._keys: dict[int, selectors.SelectorKey] = {}
-        self._by_fd: dict[int, KernelSocket] = {}
         self.loop: "VirtualLoop | None" = None
 
     def register(self, fileobj, events, data=None):
@@ -344,20 +345,11 @@ class KernelSelector(selectors.BaseSelector):
     def close(self) -> None:
         self._keys.clear()
 
-    def _socket(self, fd: int) -> KernelSocket | None:
-        if fd < FD_BASE:
-            return None  # the loop's real self-pipe: never written in a run
-        sock = self._by_fd.get(fd)
-        if sock is None:
-            for s in self.kernel.sockets:
-                self._by_fd[s.fd] = s
-            sock = self._by_fd.get(fd)
-        return sock
-
     def ready(self) -> list:
         out = []
+        by_fd = self.kernel.by_fd
         for fd, key in list(self._keys.items()):
-            sock = self._socket(fd)
+            sock = by_fd.get(fd)  # None for the loop's real self-pipe: never written in a run
             if sock is None:
                 continue
             mask = 0

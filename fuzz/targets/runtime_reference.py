@@ -6,8 +6,10 @@ buffer is empty, the kernel takes what fits its capacity and asyncio keeps the r
 kernel has room (proxy/_server_socket.py's write side, asyncio's `write` with limits (0, 0)). So a
 peer reads from a queue of `capacity` bytes the transport fills, not from the connection itself:
 a response that fits the queue is finished for the proxy though its client has read none of it.
-`ReferencePeer` models exactly that over a SimSocket, so both worlds hand the core the same
-flow control and the differential compares what the transports did, not where the bytes wait.
+The other way, a peer's writes wait for room in a queue of `capacity` bytes, so the proxy reads
+at most that much at once. `ReferencePeer` models both over a SimSocket, so both worlds hand the
+core the same flow control and the differential compares what the transports did, not where the
+bytes wait.
 """
 
 from proxy._server_socket import READ_SIZE, WRITE_CHUNK
@@ -27,6 +29,8 @@ class ReferencePeer:
         self.kernel = bytearray()  # written by the transport, not yet read by the peer
         self.held = bytearray()  # asyncio's buffer: taken from the connection, refused by the kernel
         self.received = bytearray()
+        self.outbox = bytearray()  # sent, not yet in the kernel's queue toward the proxy
+        self.outbox_end = False
         self.did_reset = False
 
     @property
@@ -48,10 +52,25 @@ class ReferencePeer:
     def ended(self) -> bool:
         return (self.sock.peer_saw_end or self.sock.is_closed) and self._drained
 
+    def push(self) -> bool:
+        """The peer writes on as the kernel's queue toward the proxy has room (a blocking writer): the
+        proxy reads at most `capacity` bytes at once, as through a real socket."""
+        sock = self.sock
+        if sock.is_closed or sock.inbound_end:
+            self.outbox.clear()
+            return False
+        n = min(len(self.outbox), self.capacity - len(sock.inbound))
+        if n <= 0 and not (self.outbox_end and not self.outbox):
+            return False
+        data = bytes(self.outbox[:n])
+        del self.outbox[:n]
+        sock.peer_send(data, self.outbox_end and not self.outbox)
+        return True
+
     def transport_moves(self) -> bool:
         """What the transport does at rest: fill the kernel from its buffer, then take the next chunk
-        while its buffer is empty. True when a byte moved."""
-        moved = False
+        while its buffer is empty; and the peer's writes go on. True when a byte moved."""
+        moved = self.push()
         while True:
             room = self.capacity - len(self.kernel)
             if self.held and room > 0:
@@ -72,7 +91,11 @@ class ReferencePeer:
             moved = True
 
     def send(self, data, end=False) -> None:
-        self.sock.peer_send(data, end)
+        if self.outbox_end or self.did_reset:
+            return
+        self.outbox += data
+        self.outbox_end = end
+        self.push()
 
     def read(self, n=None) -> None:
         take = len(self.kernel) if n is None else min(n, len(self.kernel))
@@ -80,12 +103,13 @@ class ReferencePeer:
         del self.kernel[:take]
 
     def close(self) -> None:
-        self.sock.peer_close()
+        self.send(b"", True)
 
     def reset(self) -> None:
         self.did_reset = True
         self.kernel.clear()
         self.held.clear()
+        self.outbox.clear()
         self.sock.peer_reset()
 
 

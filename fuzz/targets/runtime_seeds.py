@@ -13,6 +13,12 @@ from fuzz.targets.runtime import CAPACITIES, REQUESTS, RESPONSES, Action as A, c
 from fuzz.targets.runtime_admin import REQUESTS as ADMIN_REQUESTS
 
 TCP, WEB = 0, 1  # listener choices on the harness's configuration
+SHARED = (
+    "tcp_exchange_half_closes",
+    "admin_two_clients_and_traffic",
+    "stop_with_open_connections",
+    "tcp_connect_timeout",
+)
 
 
 def _exchange(client: int = 0, listener: int = TCP, payload: bytes = b"hello", repeat: int = 1) -> list:
@@ -62,13 +68,18 @@ def scripts() -> dict:
         A("upstream_http", 0, 6),
         A("advance", 0, 2),
     ]
-    out["admin_every_request"] = [A("admin", 0, k) for k in range(len(ADMIN_REQUESTS) - 2)] + [A("admin_read")]
+    out["admin_every_request"] = [A("admin", 0, k) for k in range(len(ADMIN_REQUESTS) - 3)] + [A("admin_read")]
     out["admin_pipelined_unread"] = [A("admin", 0, 3)] * 40 + [A("admin", 0, 1), A("admin", 0, 2)]
     out["admin_pipelined_unread"] += [A("admin_read", 0, 3), A("admin_read", 0, 4), A("admin_read")]
     out["admin_half_closed_after_pipelining"] = [A("admin", 0, 1), A("admin", 0, 2), A("admin", 0, 0, end=True)]
     out["admin_burst_then_half_close"] = [A("admin", 0, 96 + 1, end=True), A("admin_read")]
     out["admin_bursts_unread"] = [A("admin", 0, 96 + 3)] * 12 + [A("admin", 0, 64 + 2), A("admin_read", 0, 2)]
-    out["admin_malformed_then_more"] = [A("admin", 0, len(ADMIN_REQUESTS) - 1), A("admin", 0, 1), A("admin_read")]
+    out["admin_malformed_then_more"] = [A("admin", 0, len(ADMIN_REQUESTS) - 2), A("admin", 0, 1), A("admin_read")]
+    # The stream idle timeout (5 min): a head never finished gets a 408; a client that stops reading
+    # its answers is closed.
+    out["admin_unfinished_head_times_out"] = [A("admin", 0, 1), A("admin", 0, len(ADMIN_REQUESTS) - 1)]
+    out["admin_unfinished_head_times_out"] += [A("advance", 0, 7)] * 3 + [A("admin_read")]
+    out["admin_unread_answers_time_out"] = [A("admin", 0, 96 + 3)] * 30 + [A("advance", 0, 7)] * 3 + [A("admin_read")]
     out["admin_two_clients_and_traffic"] = _exchange() + [A("admin", 0, 1), A("admin", 1, 2), A("admin", 0, 5)]
     out["admin_two_clients_and_traffic"] += [A("admin_read", 1), A("admin_close", 0), A("admin_read", 0)]
     out["stop_with_open_connections"] = _exchange() + [A("admin", 0, 0), A("stop"), A("admin", 0, 0)]
@@ -98,6 +109,10 @@ def write_seeds(out) -> int:
         for c, capacity in enumerate(CAPACITIES[:3]):
             (out / f"{name}-cap{capacity}").write_bytes(encode_actions(script, 0, c))
             count += 1
+    # As a worker of --concurrency N: listening sockets bound by a parent, the admin beside the server.
+    for name in SHARED:
+        (out / f"{name}-shared").write_bytes(encode_actions(scripts()[name], 0, 1 + len(CAPACITIES)))
+        count += 1
     for (index, stem), script in pool_scripts().items():
         (out / f"pool-{stem}").write_bytes(encode_actions(script, index, 0))
         count += 1
