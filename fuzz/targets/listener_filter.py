@@ -18,7 +18,9 @@ captures what reaches it): all bytes in one read, and in the chosen pieces and r
   * no application byte consumed: the chain gets exactly the bytes after a PROXY header;
   * what the filters found agrees with independent readers of the same bytes: the ClientHello
     (client_hello_reference.py), the PROXY header (proxy_header_reference.py) and an RFC 9112
-    request line, combined in listener_filter_reference.py.
+    request line, combined in listener_filter_reference.py;
+  * the chain a server name it found selects among chains listing that name's own wildcards is the
+    one Envoy's precedence picks (server_name_ladder.py).
 """
 
 from proxy.config import schema
@@ -33,7 +35,7 @@ from proxy.network.listener_filter import listener_filter_factory
 
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Reader
-from fuzz.targets import proxy_header_reference
+from fuzz.targets import proxy_header_reference, server_name_ladder
 from fuzz.targets.listener_filter_reference import H2_PREFACE, LOCAL, REMOTE, expected
 
 FILTER_SETS = (
@@ -154,6 +156,7 @@ def run(data: bytes) -> None:
         got = dict(zip(("transport", "name", "protocols", "remote", "local", "tlvs"), found))
         if got != want:
             raise InvariantViolation("listener_filter_found", f"{filters}: found {got}, the references {want}")
+        server_name_ladder.check(got["name"])  # the chain such a name selects, by Envoy's precedence
         if upstream != want_upstream:
             raise InvariantViolation(
                 "listener_filter_consumed_application_bytes",

@@ -110,3 +110,23 @@ def test_synthesized_client_hellos_carry_the_fuzzers_name_and_protocols_in_any_r
     assert data[3:5] == b"\x00\x05"  # records of 5 bytes
     header = target.synthesized_client_hello(bytes([1, 1]) + b"x" + b"\x00")
     assert header.startswith(b"PROXY TCP4 ") and proxy_header_reference.judge(header).length == header.index(b"\x16")
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        lambda real: lambda name: reversed(list(real(name))),  # the shortest wildcard first (*.com)
+        lambda real: lambda name: list(real(name))[:1],  # one label deep only, as a certificate's wildcard
+    ],
+)
+def test_a_wrong_server_name_precedence_is_caught(monkeypatch, planted):
+    # The bug class (PLANT round 5, chain-sni-wildcard-shortest-first): the chain for *.com chosen for
+    # www.example.com over the chain for *.example.com, or a deeper name matching no wildcard at all.
+    from proxy.network import chain_match
+
+    hello = client_hello("a.www.example.com", ("h2",))
+    run_seed("tls_inspector", data=hello)
+    monkeypatch.setattr(chain_match, "_wildcards", planted(chain_match._wildcards))
+    with pytest.raises(InvariantViolation) as err:
+        run_seed("tls_inspector", data=hello)
+    assert err.value.name == "chain_match_server_name_precedence"
