@@ -549,6 +549,27 @@ SEED_DRAWS = (
 )
 
 
+def repeated_header_seeds() -> list:
+    """Header matchers (exact, prefix, present) against requests that repeat the matched header, in
+    both orders: the values count as one, joined by ',' (route.py; Envoy since CVE-2020-25017, when
+    only the first value was matched and a client could add one to reach a route)."""
+    config = schema.RouteConfiguration()
+    vhost = config.virtual_hosts.add(name="all", domains=["*"])
+    for i, (name, how, value) in enumerate((("x-canary", "exact", "yes"), ("x-debug", "prefix", "no"))):
+        route = vhost.routes.add()
+        route.match.prefix = "/"
+        setattr(route.match.headers.add(name=name), how, value)
+        route.route.cluster = CLUSTERS[i]
+    vhost.routes.add().match.prefix = "/"
+    vhost.routes[-1].route.cluster = CLUSTERS[2]
+    requests = [
+        ref.Request("GET", "example.com", "/", ((name, first), (name, second)))
+        for name in ("x-canary", "x-debug")
+        for first, second in (("yes", "no"), ("no", "yes"), ("yes", "yes"))
+    ]
+    return [encode_protobuf_input(config, request) for request in requests]
+
+
 def example_route_configs() -> list:
     from fuzz.targets.examples import example_connection_managers
 
@@ -597,7 +618,7 @@ def write_seeds(out) -> int:
         for request in SEED_REQUESTS
         for draws in SEED_DRAWS
     ]
-    seeds += structured_seeds()
+    seeds += repeated_header_seeds() + structured_seeds()
     for data in seeds:
         (out / hashlib.sha1(data).hexdigest()).write_bytes(data)
     return len(seeds)

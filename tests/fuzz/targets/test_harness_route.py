@@ -134,3 +134,25 @@ def test_regexes_match_as_validated_text():
     for regex, path in (("(?u)/a", "/a"), ("/aé?", "/a")):
         outcome = route.run(route.encode_protobuf_input(regex_config(regex), ref.Request("GET", "a", path, ())))
         assert outcome is not None and outcome.answer is not None
+
+
+def test_planted_first_value_header_match_is_caught_by_the_repeated_header_seeds(monkeypatch):
+    # The bug class of CVE-2020-25017 (PLANT round 5, header-matcher-first-value-only): a matcher that
+    # reads only the first of a repeated header's values.
+    import hashlib
+    from pathlib import Path
+
+    from proxy.http.message import RequestHead
+
+    corpus = Path(route.__file__).resolve().parents[2] / "corpus" / "route"
+    seeds = route.repeated_header_seeds()
+    assert all((corpus / hashlib.sha1(d).hexdigest()).is_file() for d in seeds)
+    for data in seeds:
+        route.run(data)
+    real = RequestHead.header_value
+    monkeypatch.setattr(
+        RequestHead, "header_value", lambda self, name: (self.headers.get_all(name) or [real(self, name)])[0]
+    )
+    with pytest.raises(oracles.InvariantViolation, match="route_differs_from_reference"):
+        for data in seeds:
+            route.run(data)
