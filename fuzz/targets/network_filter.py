@@ -443,6 +443,13 @@ def model_seeds() -> dict:
             A("read"),
         ],
     )
+    # Windows count from each connection's own accept (bootstrap.proto Fault), not the server's start:
+    # a second connection accepted 700 ms in is read at every 100 ms across the server's next whole
+    # second and its own, both ways.
+    late = [A("advance", value=100)] * 7 + [A("connect"), A("send", 1, payload=b"q" * 900), A("upstream_connect", 1)]
+    late += [A("upstream_read", 1), A("upstream_send", 1, payload=b"r" * 900)]
+    late += [step for _ in range(12) for step in (A("advance", value=100), A("read", 1), A("upstream_read", 1))]
+    out["fault-throttle-late-accept"] = seed("fault", throttle, 0, late)
     idle = cls["tcp_proxy"](cluster="c0", idle_timeout_ms=1000)
     tenths = [A("advance", value=100)] * 9
     out["tcp-proxy-idle"] = seed(

@@ -245,3 +245,21 @@ def test_a_refill_that_does_not_rearm_its_timer_is_caught_while_the_bucket_idles
     monkeypatch.setattr(TokenBucket, "_refill", refill_once)
     with pytest.raises(oracles.InvariantViolation, match="model_local_ratelimit_(decision|counters)"):
         replay("model-ratelimit-refills-while-idle")
+
+
+def test_fault_throttle_windows_from_the_server_start_are_caught(monkeypatch):
+    # The bug class: throttle windows aligned to the server's clock instead of the connection's accept,
+    # so a connection accepted mid-window gets a fresh second's allowance early (a PLANT round-5 bug:
+    # the write path's start was never set). model-fault-throttle-late-accept accepts one at 700 ms.
+    from proxy.network.filters.fault import WINDOW_MS, _Allowance
+
+    def refresh(self, now_ms):
+        window = now_ms // WINDOW_MS
+        if window != self.window:
+            self.window, self.budget = window, self.rate
+        return self.budget
+
+    monkeypatch.setattr(_Allowance, "refresh", refresh)
+    monkeypatch.setattr(_Allowance, "ms_to_next_window", lambda self, now_ms: WINDOW_MS - now_ms % WINDOW_MS)
+    with pytest.raises(oracles.InvariantViolation, match="model_fault_throttle"):
+        replay_all()
