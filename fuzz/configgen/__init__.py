@@ -23,6 +23,7 @@ committed pool after changing the schema, the bounds or the facts:
 
     python -m fuzz gen-configs 27 --out corpus/session_configs --seed 1 --for-sessions
     python -m fuzz gen-configs 8 --out corpus/session_configs --seed 2 --for-sessions
+    python -m fuzz gen-configs 11 --out corpus/session_configs --seed 3 --for-sessions
 
 (README.md "Configuration" says how the session seeds follow.)
 """

@@ -21,6 +21,7 @@ FIELD_FORMATS = {
     # DataSource elsewhere is a trusted CA: the test CA, or the other one (verification fails).
     P + "DataSource.filename": "test_ca",
     P + "FilterChainMatch.transport_protocol": "transport_protocol",
+    P + "FilterChainMatch.server_names": "server_name",
     P + "FilterChainMatch.application_protocols": "alpn",
     P + "CommonTlsContext.alpn_protocols": "alpn",
     P + "CertificateValidationContext.match_subject_alt_names": "test_san",
@@ -57,9 +58,9 @@ FIELD_FORMATS = {
             "HttpConnectionManager.idle_timeout_ms",
             "HttpConnectionManager.stream_idle_timeout_ms",
             "RouteAction.timeout_ms",
-            "Cluster.connect_timeout_ms",
         )
     },
+    P + "Cluster.connect_timeout_ms": "connect_timeout_ms",
     P + "Fault.delay_ms": "delay_ms",
     P + "HttpFault.delay_ms": "delay_ms",
 }
@@ -129,6 +130,36 @@ MEMBER_WEIGHTS = {
 # TLS chain is reached only by a session's TLS clients, a clear-text one by every other client.
 ABSENT_WEIGHTS = {
     P + "FilterChain.tls_context": 3,
+    # A chain matches a connection only when every criterion it sets does, and a real listener's
+    # chains each set one or two (a server name, a source range, a port). Drawn at half each, a
+    # chain set four or five and no session connection reached it: its server-name, source-range
+    # and port matching went untested. The destination IP (prefix_ranges) is the listener's own
+    # address in sessions, so a range there excludes most connections.
+    **{
+        P + "FilterChainMatch." + name: weight
+        for name, weight in (
+            ("destination_port", 2),
+            ("source_prefix_ranges", 2),
+            ("server_names", 2),
+            ("prefix_ranges", 7),
+            ("direct_source_prefix_ranges", 4),
+            ("source_ports", 4),
+            ("application_protocols", 3),
+        )
+    },
+    # An RBAC policy matches when all it sets does (Envoy's permissions and principals): the same
+    # bias, so a policy's source ranges and principals decide for some connections.
+    **{
+        P + name: 2
+        for name in (
+            "RbacPolicy.destination_ports",
+            "RbacPolicy.principals",
+            "HttpRbacPolicy.methods",
+            "HttpRbacPolicy.path_prefixes",
+            "HttpRbacPolicy.headers",
+            "HttpRbacPolicy.principals",
+        )
+    },
 }
 
 # Lists drawn with at least this many items (a bias within the rules): list field -> items. A

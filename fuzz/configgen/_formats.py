@@ -86,6 +86,14 @@ def _domain():
     return _mostly(_DOMAINS, st.tuples(wildcard, _hostname()).map("".join))
 
 
+def _server_name():
+    # Names the test PKI's server certificate holds first (a TLS client checks them), any other after.
+    return _mostly(
+        ["example.com", "*.example.com", "api.example.com", "localhost"],
+        st.tuples(st.sampled_from(["", "*."]), _hostname()).map("".join),
+    )
+
+
 def _route_path():
     return _mostly(_ROUTE_PATHS, st.from_regex(r"/[a-z0-9/_.~-]{0,10}", fullmatch=True))
 
@@ -125,6 +133,7 @@ _FORMATS = {
     "regex": _regex,
     "null_device": lambda: st.just("/dev/null"),
     "domain": _domain,
+    "server_name": _server_name,
     "route_path": _route_path,
     "header_name": _header_name,
     "header_value": _header_value,
@@ -141,6 +150,10 @@ _FORMATS = {
     # TIME_STEPS_MS), mostly; a short random one otherwise (a 3 ms idle timeout ends every session).
     # Within the generator's cap for *_ms fields (fuzz/configgen/_bounds.py).
     "timeout_ms": lambda: _mostly([0, 1000, 2000, 250, 50], st.integers(1, 2000)),
+    # Connect timeouts: shorter than the request and route timeouts above, mostly (Envoy's defaults:
+    # 5 s against 15 s), so a connect that times out ends in a retry or a 503 the client sees, not
+    # in the request's own timeout first.
+    "connect_timeout_ms": lambda: _mostly([10, 100, 1, 1000], st.integers(1, 2000)),
     # Fault delays: none, or one a session's time steps cross.
     "delay_ms": lambda: _mostly([0, 10, 100, 1000], st.integers(1, 2000)),
     # A switch that, off, closes every connection a session opens without a PROXY header: on most.

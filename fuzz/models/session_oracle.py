@@ -27,7 +27,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
   - a request failed by connect failures made the attempts its retry policy allows
     (model_retry_attempts, fuzz.models.retry);
   - every final response head a client read is in its connection manager's access log with that
-    status (model_access_log_status, fuzz.models.access_log).
+    status (model_access_log_status, fuzz.models.access_log), and every record names a client that
+    is some downstream connection's remote address, after the PROXY protocol (model_access_log_client).
 Per cluster, at the end: a ROUND_ROBIN cluster's new connections go to its hosts in turn
 (model_round_robin_order, fuzz.models.lb). Per listener: downstream_cx_total counts the connections
 its clients opened (model_listener_cx_total, fuzz.models.stats).
@@ -70,7 +71,8 @@ _CHAINS_CHECKED: dict = {}  # (id(built), listener, local, remote, server name) 
 
 def edge_sources(built, defaults) -> tuple:
     """Source addresses worth connecting from: `defaults`, then the edges of every source prefix the
-    configuration decides on (RBAC policies, network and HTTP; filter chain matches)."""
+    configuration decides on (RBAC policies, network and HTTP; filter chain matches; direct source
+    ranges and the default chain's policies last)."""
     hit = _EDGES.get(id(built))
     if hit is None or hit[0] is not built or hit[1] != tuple(defaults):
         if len(_EDGES) > 512:
@@ -81,23 +83,36 @@ def edge_sources(built, defaults) -> tuple:
 
 def _edge_sources(built, defaults) -> tuple:
     boot = bootstrap_of(built)
-    prefixes = []
+    prefixes, later = [], []
     for listener in boot.listeners:
         for chain in listener.filter_chains:
-            prefixes += chain.filter_chain_match.source_prefix_ranges
-            for f in chain.filters:
-                kind = f.WhichOneof("filter")
-                policies = list(getattr(f, kind).policies) if kind == "rbac" else []
-                if kind == "http_connection_manager":
-                    policies = [
-                        p
-                        for h in f.http_connection_manager.http_filters
-                        if h.WhichOneof("filter") == "rbac"
-                        for p in h.rbac.policies
-                    ]
-                prefixes += [text for p in policies for text in p.source_prefixes]
+            prefixes += [*chain.filter_chain_match.source_prefix_ranges, *_policy_prefixes(chain)]
+            later += chain.filter_chain_match.direct_source_prefix_ranges
+        if listener.HasField("default_filter_chain"):
+            later += _policy_prefixes(listener.default_filter_chain)
     edges = rbac.boundary_addresses(prefixes)
+    # Direct source ranges (the peer's own address: a connection without a PROXY header) and the
+    # default chain's policies decide too. Their edges come last, so that the sources seeds
+    # written before them connect from keep their places.
+    edges += tuple(e for e in rbac.boundary_addresses(later) if e not in edges)
     return tuple(defaults) + tuple(e for e in edges if e not in defaults)
+
+
+def _policy_prefixes(chain) -> list:
+    """The source ranges of a chain's RBAC policies, network and HTTP."""
+    out = []
+    for f in chain.filters:
+        kind = f.WhichOneof("filter")
+        policies = list(getattr(f, kind).policies) if kind == "rbac" else []
+        if kind == "http_connection_manager":
+            policies = [
+                p
+                for h in f.http_connection_manager.http_filters
+                if h.WhichOneof("filter") == "rbac"
+                for p in h.rbac.policies
+            ]
+        out += [text for p in policies for text in p.source_prefixes]
+    return out
 
 
 _TARGETS: dict = {}
@@ -326,6 +341,8 @@ class SessionModel:
         self._check_status_counters(exchanges)
         logged = lambda d: self.hcm.get(d) is not None and self.hcm[d].HasField("access_log")  # noqa: E731
         access_log.check(self.access_log, access_log.heads_read(exchanges, logged))
+        remotes = (s.conn.remote_address for s in self.session.downstream if s.conn is not None)
+        access_log.check_clients(self.access_log, (r for r in remotes if r))
         lb.check_round_robin(bootstrap_of(self.session.built), (c.remote_address for c in self.session.network.opened))
         stats.check_listener_connections(self.session.ctx.stats.counters, self.connects)
 

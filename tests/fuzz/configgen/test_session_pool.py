@@ -97,6 +97,38 @@ def test_list_and_oneof_biases_hold_in_generated_configs():
     assert forwarding / routes > 0.6  # MEMBER_WEIGHTS: a route forwards 3 times in 4
 
 
+def test_chain_criteria_and_policy_conditions_are_few_and_connects_time_out_first():
+    # ABSENT_WEIGHTS: a chain (an RBAC policy) matches only where every criterion (condition) it
+    # sets does, so each is drawn mostly absent; connect timeouts are drawn shorter than request
+    # timeouts (the connect_timeout_ms format), so a timed-out connect is retried or answered first.
+    criteria, chains, shorter, timed = 0, 0, 0, 0
+    for bootstrap in configgen.pool(16, seed=8):
+        for listener in bootstrap.listeners:
+            for chain in listener.filter_chains:
+                chains += 1
+                criteria += len(chain.filter_chain_match.ListFields())
+        for cluster in bootstrap.clusters:
+            if cluster.HasField("connect_timeout_ms"):
+                timed += 1
+                shorter += cluster.connect_timeout_ms < 250
+    assert chains and criteria / chains < 2.5
+    assert timed and shorter / timed > 0.5
+
+
+def test_absent_weights_empty_lists_only_where_the_rules_allow():
+    from fuzz.configgen._messages import MessageStrategies
+    from proxy.config import schema
+
+    listeners = schema.BOOTSTRAP_DESCRIPTOR.fields_by_name["listeners"]  # min_items: 1
+    names = listeners.message_type.fields_by_name["filter_chains"].message_type.fields_by_name["filter_chain_match"]
+    names = names.message_type.fields_by_name["server_names"]
+    gen = MessageStrategies(configgen.DEFAULT_BOUNDS, absent_weights={listeners.full_name: 9, names.full_name: 9})
+    kept = st.just(["as drawn"])
+    assert gen._maybe_absent(listeners, kept, st.just([])) is kept
+    drawn = _draws(gen._field(names, 0))
+    assert 0.8 < sum(not v for v in drawn) / len(drawn) < 1
+
+
 def _bootstrap_yaml(text):
     from proxy.config import load_bytes
 
