@@ -39,6 +39,8 @@ REQUESTS: tuple = (
     ("DELETE", "/config_dump"),
     ("GET", "/stats?filter=x&format=text"),
     ("GET", "/STATS"),
+    ("GET", "/clusters", "Connection: close"),  # answered, then the admin closes
+    ("GET", "/stats", "HTTP/1.0"),  # HTTP/1.0 without keep-alive: answered, then closed
     b"GET /stats HTTP/1.1\r\n\r\n",  # no Host: h11 refuses it (400), then the admin closes
     b"GET /stats HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n",  # a malformed length: 400
     b"GET /stats HTTP/1.1\r\nHost: a\r\n",  # a head never finished: 408 at the stream idle timeout
@@ -48,14 +50,24 @@ REQUESTS: tuple = (
 UNFINISHED = REQUESTS[-1]
 
 
+def ends_connection(kind: int) -> bool:
+    """A well-formed request after which the admin closes (HTTP/1.0, Connection: close)."""
+    entry = REQUESTS[kind % len(REQUESTS)]
+    return not isinstance(entry, bytes) and len(entry) > 2
+
+
 def request_bytes(kind: int) -> bytes:
     entry = REQUESTS[kind % len(REQUESTS)]
     if isinstance(entry, bytes):
         return entry
-    method, target = entry
+    method, target = entry[:2]
+    option = entry[2] if len(entry) > 2 else ""
     body = b"x" if method == "POST" else b""
     length = b"Content-Length: 1\r\n" if body else b""
-    return f"{method} {target} HTTP/1.1\r\nHost: admin\r\n".encode() + length + b"\r\n" + body
+    version = "HTTP/1.0" if option == "HTTP/1.0" else "HTTP/1.1"
+    close = "Connection: close\r\n" if option == "Connection: close" else ""
+    head = f"{method} {target} {version}\r\nHost: admin\r\n{close}"
+    return head.encode() + length + b"\r\n" + body
 
 
 def expected(kind: int, draining: bool) -> tuple[int, bool] | None:
@@ -64,7 +76,7 @@ def expected(kind: int, draining: bool) -> tuple[int, bool] | None:
     entry = REQUESTS[kind % len(REQUESTS)]
     if isinstance(entry, bytes):
         return None
-    method, target = entry
+    method, target = entry[:2]
     parts = urlsplit(target)
     if parts.path not in ENDPOINTS:
         return 404, False
@@ -86,7 +98,7 @@ class AdminClient:
         self.kinds: list[int] = []  # requests sent, in order
         self.draining: list[bool] = []  # whether the server drained before each was sent
         self.epochs: list[int] = []  # data-plane actions done before each was sent
-        self.malformed_at: int | None = None  # index of the first malformed request
+        self.malformed_at: int | None = None  # the first request after which the admin closes
 
     def send(self, value: int, draining: bool, end: bool, epoch: int = 0) -> None:
         """Request REQUESTS[value % len], 1 to 4 times in one write (value // 32 % 4: a pipelined
@@ -96,7 +108,7 @@ class AdminClient:
         kind = value % len(REQUESTS)
         count = 1 + (value // 32) % 4
         for _ in range(count):
-            if self.malformed_at is None and expected(kind, draining) is None:
+            if self.malformed_at is None and (expected(kind, draining) is None or ends_connection(kind)):
                 self.malformed_at = len(self.kinds)
             self.kinds.append(kind)
             self.draining.append(draining)

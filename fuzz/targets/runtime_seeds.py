@@ -48,6 +48,12 @@ def scripts() -> dict:
         # The client reads nothing: the upstream's socket is paused, the transport holds one chunk.
         "tcp_client_stops_reading": [A("connect"), A("send", 0, 1, b"go"), A("upstream_accept")]
         + [A("upstream_send", 0, 128, b"d" * 2048), A("read", 0, 1), A("read", 0, 3), A("read")],
+        # The client half-closes and reads on: the upstream must see the FIN and still be read.
+        "tcp_client_half_close_upstream_answers": _exchange()
+        + [A("close"), A("upstream_read"), A("upstream_send", 0, 3, b"more"), A("read")],
+        # The upstream sends a lot and closes; the client reads late: the close waits for the flush.
+        "tcp_upstream_closes_before_client_reads": [A("connect"), A("upstream_accept"), A("send", 0, 1, b"go")]
+        + [A("upstream_read"), A("upstream_send", 0, 64, b"e" * 1024, end=True), A("read", 0, 3)],
         "tcp_two_clients_interleaved": _exchange(0) + _exchange(1, TCP, b"other") + [A("reset", 0), A("read", 1)],
     }
     for i in range(len(REQUESTS)):
@@ -62,6 +68,9 @@ def scripts() -> dict:
             A("upstream_http", 0, (j + 1) % len(RESPONSES)),
             A("read"),
         ]
+    # HTTP/1.0: the proxy closes after the response, with most of it not yet taken by the client.
+    out["http10_large_response_closes_after_flush"] = [A("connect", 0, WEB), A("send_http", 0, 4), A("upstream_accept")]
+    out["http10_large_response_closes_after_flush"] += [A("upstream_read"), A("upstream_http", 0, 6), A("read", 0, 2)]
     out["http_client_stops_reading_large_response"] = [A("connect", 0, WEB), A("send_http", 0, 0), A("upstream_accept")]
     out["http_client_stops_reading_large_response"] += [
         A("upstream_read"),

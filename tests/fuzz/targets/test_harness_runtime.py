@@ -65,3 +65,37 @@ def test_an_admin_closing_at_the_clients_half_close_is_caught(monkeypatch):
 
     monkeypatch.setattr(admin.AdminProtocol, "eof_received", eof_received)
     assert _fails("admin_burst_then_half_close-cap65536") == "admin_request_unanswered"
+
+
+def test_a_half_close_not_passed_on_is_caught(monkeypatch):
+    """The client half-closes: an upstream transport that never writes the FIN differs from the
+    in-memory reference, where the upstream sees the end (runtime_differs_from_sim)."""
+    flush = _server_socket.SocketTransport._flush
+
+    def no_upstream_eof(self):
+        self._eof_sent = self._eof_sent or self.conn.is_client  # as if written
+        flush(self)
+
+    monkeypatch.setattr(_server_socket.SocketTransport, "_flush", no_upstream_eof)
+    assert _fails("tcp_client_half_close_upstream_answers-cap4096") == "runtime_differs_from_sim"
+
+
+def test_output_left_after_resume_writing_is_caught(monkeypatch):
+    """asyncio says the kernel took everything: a transport that does not flush again leaves output."""
+    monkeypatch.setattr(
+        _server_socket.SocketTransport, "resume_writing", lambda self: setattr(self, "_write_blocked", False)
+    )
+    assert _fails("http_client_stops_reading_large_response-cap4096") == "runtime_stall_output"
+
+
+def test_stats_formats_that_disagree_are_caught(monkeypatch):
+    text_and_json = admin.AdminHandler._stats
+
+    def counters_only_in_json(self, fmt):
+        status, ctype, body = text_and_json(self, fmt)
+        if fmt == "json":
+            body = body.replace(b'"server.buffered_bytes"', b'"server.buffered"')
+        return status, ctype, body
+
+    monkeypatch.setattr(admin.AdminHandler, "_stats", counters_only_in_json)
+    assert _fails("admin_every_request-cap65536") == "admin_stats_formats_differ"
