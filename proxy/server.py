@@ -22,11 +22,13 @@ from ._server_socket import AsyncioNetwork, DownstreamTransport
 from .admin import start_admin
 from .context import ServerContext
 from .event import AsyncioDispatcher
+from .http import log_writer
 from .network.connection import CloseType, State
 
 log = logging.getLogger("proxy.server")
 
 DRAIN_TIMEOUT_S = 5.0
+LOG_FLUSH_TIMEOUT_S = 2.0  # for access log lines still queued when the process ends
 
 
 class Server:
@@ -292,6 +294,7 @@ async def run_process(built, drain_timeout_s: float, worker=None) -> int:
         for sig in signals:
             loop.add_signal_handler(sig, server.end_drain)
     await server.stop()
+    log_writer.flush_all(LOG_FLUSH_TIMEOUT_S)  # the access log lines still queued
     if worker is not None:
         await worker.stopped(server)
     say(f"{prefix} stopped")

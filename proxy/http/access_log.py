@@ -29,6 +29,8 @@ import json
 import sys
 import time
 
+from .log_writer import LineWriter
+
 
 def build_record(
     *,
@@ -138,21 +140,22 @@ class CountingSink:
 
 
 class StreamSink:
-    """Writes each record as one JSON line, stamped with the wall-clock time.
+    """Writes each record as one JSON line, stamped with the wall-clock time, through a LineWriter
+    (proxy/http/log_writer.py): a thread writes, so a reader that stops reading never stalls the
+    proxy, and a full queue drops records (counted) rather than growing.
 
-    `lock` is held while a line is written: worker processes (proxy/workers.py) share one, since
+    `lock` is held while lines are written: worker processes (proxy/workers.py) share one, since
     a pipe takes at most PIPE_BUF (4 KiB) bytes whole, so two processes writing longer lines to
     one stdout pipe interleave them (seen live: 31 of 320 lines torn)."""
 
     def __init__(self, stream, lock=None) -> None:
-        self.stream = stream
-        self.lock = lock if lock is not None else contextlib.nullcontext()
+        self.writer = LineWriter(stream, lock if lock is not None else contextlib.nullcontext())
 
     def write(self, record: dict) -> None:
-        line = json.dumps(dict(record, timeUnixNano=str(time.time_ns())), sort_keys=True) + "\n"
-        with self.lock:
-            self.stream.write(line)
-            self.stream.flush()
+        self.writer.put(json.dumps(dict(record, timeUnixNano=str(time.time_ns())), sort_keys=True) + "\n")
+
+    def take_counts(self) -> tuple[int, int]:
+        return self.writer.take_counts()
 
 
 def open_sink(spec: str, lock=None):
@@ -170,11 +173,21 @@ def emit(ctx, spec: str, record: dict) -> None:
     """Write `record` to the instance's sink for `spec`. A log that cannot be opened or written
     (its reader gone: EPIPE; a full disk) loses the record, never the request: Envoy's file
     flusher counts filesystem.write_failed and serves on. Raising here closed the connection the
-    stream ended on (seen live: direct responses lost, an HTTP/2 upstream's other streams 503)."""
+    stream ended on (seen live: direct responses lost, an HTTP/2 upstream's other streams 503).
+    Records a full queue dropped count as access_log.dropped."""
     try:
-        sink_for(ctx, spec).write(record)
-    except (OSError, ValueError):  # ValueError: a stream already closed
+        sink = sink_for(ctx, spec)
+    except (OSError, ValueError):  # cannot be opened: ValueError for a path with a NUL byte
         ctx.stats.inc("filesystem.write_failed")
+        return
+    sink.write(record)
+    take_counts = getattr(sink, "take_counts", None)  # StreamSink's writer counts what it lost
+    if take_counts is not None:
+        failed, dropped = take_counts()
+        if failed:
+            ctx.stats.inc("filesystem.write_failed", failed)
+        if dropped:
+            ctx.stats.inc("access_log.dropped", dropped)
 
 
 def use_sink(ctx, spec: str, sink) -> None:

@@ -1,0 +1,96 @@
+"""Access log lines written off the event loop, as Envoy's access log flusher thread does.
+
+A log's reader that stops reading (a pipe nobody drains: a subprocess' stdout=PIPE, a stalled log
+shipper) blocked the proxy's one thread in write(2): seen live, every request after about 64 KiB of
+records timed out, the admin's /ready too. A LineWriter queues lines for a thread of its own, so
+the data plane never waits for the log. Its queue is bounded (QUEUE_LIMIT bytes): lines beyond it
+are dropped and counted, never held without bound. Lines go out in order, each whole: the lock
+(shared by worker processes) is held while a batch is written and flushed.
+
+`flush_all(timeout_s)` waits for queued lines at the end of the process (proxy/server.py).
+"""
+
+import threading
+import time
+import weakref
+from collections import deque
+
+QUEUE_LIMIT = 8 << 20  # bytes of lines waiting for the log
+
+_writers: "weakref.WeakSet[LineWriter]" = weakref.WeakSet()
+
+
+class LineWriter:
+    def __init__(self, stream, lock, limit: int = QUEUE_LIMIT) -> None:
+        self.stream = stream
+        self.lock = lock
+        self.limit = limit
+        self._lines: deque[str] = deque()
+        self._queued = 0  # characters queued or being written
+        self._writing = False
+        self._cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._failed = 0  # lines a write error lost
+        self._dropped = 0  # lines the full queue refused
+        _writers.add(self)
+
+    def put(self, line: str) -> None:
+        """Queue one line; never blocks, never raises."""
+        with self._cv:
+            if self._queued + len(line) > self.limit:
+                self._dropped += 1
+                return
+            self._lines.append(line)
+            self._queued += len(line)
+            if self._thread is None:  # made on first use: after a worker's fork, never before
+                self._thread = threading.Thread(target=self._run, name="access-log", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+
+    def take_counts(self) -> tuple[int, int]:
+        """(lines lost to write errors, lines dropped by the full queue) since the last call."""
+        with self._cv:
+            counts = (self._failed, self._dropped)
+            self._failed = self._dropped = 0
+        return counts
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every queued line is written (or lost); False at the timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._cv:
+            while self._lines or self._writing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._lines:
+                    self._cv.wait()
+                batch = list(self._lines)
+                self._lines.clear()
+                self._writing = True
+            written = 0
+            try:
+                with self.lock:
+                    for line in batch:
+                        self.stream.write(line)
+                        written += 1
+                    self.stream.flush()
+            except (OSError, ValueError):  # its reader gone (EPIPE), a full disk, a closed stream
+                written = 0  # what the buffer held is not known to be out
+            with self._cv:
+                self._failed += len(batch) - written
+                self._queued -= sum(map(len, batch))
+                self._writing = False
+                self._cv.notify_all()
+
+
+def flush_all(timeout_s: float) -> None:
+    """Wait up to timeout_s for every writer's queued lines (the process is about to exit)."""
+    deadline = time.monotonic() + timeout_s
+    for writer in list(_writers):
+        writer.flush(max(0.0, deadline - time.monotonic()))
