@@ -80,8 +80,8 @@ class LineWriter:
                         self.stream.write(line)
                         written += 1
                     self.stream.flush()
-            except (OSError, ValueError):  # its reader gone (EPIPE), a full disk, a closed stream
-                written = 0  # what the buffer held is not known to be out
+            except Exception:  # its reader gone (EPIPE), a full disk, a closed stream, no stdout at all
+                written = 0  # what the buffer held is not known to be out; the thread goes on
             with self._cv:
                 self._failed += len(batch) - written
                 self._queued -= sum(map(len, batch))
