@@ -15,7 +15,8 @@ captures what reaches it): all bytes in one read, and in the chosen pieces and r
   * no exception but the filters' own rejection (the connection closed, a stat counted);
   * the same outcome for every split: closed or passed, the stats, what the filters found, the
     bytes the upstream got;
-  * no application byte consumed: the chain gets exactly the bytes after a PROXY header;
+  * no application byte consumed: the chain gets exactly the bytes after a PROXY header, and then
+    the client's end of stream (also one that came with the header alone, while the filters ran);
   * what the filters found agrees with independent readers of the same bytes: the ClientHello
     (client_hello_reference.py), the PROXY header (proxy_header_reference.py) and an RFC 9112
     request line, combined in listener_filter_reference.py;
@@ -53,10 +54,15 @@ _BUILT: dict = {}
 
 
 class Capture(ReadFilter):
-    """The chain's only filter: what reaches it is what the listener filters left for the chain."""
+    """The chain's only filter: what reaches it is what the listener filters left for the chain, and
+    the client's end of stream (half close on, as tcp_proxy has it: the end arrives as data's end)."""
 
-    def __init__(self, log) -> None:
-        self.log = log
+    def __init__(self, log, ended) -> None:
+        self.log, self.ended = log, ended
+
+    def initialize_read_filter_callbacks(self, callbacks) -> None:
+        super().initialize_read_filter_callbacks(callbacks)
+        callbacks.connection.enable_half_close(True)
 
     def on_new_connection(self):
         self.log.append(b"")
@@ -64,6 +70,8 @@ class Capture(ReadFilter):
 
     def on_data(self, data, end_stream):
         self.log[-1] += data.take()
+        if end_stream:
+            self.ended.append(True)
         return STOP_ITERATION
 
 
@@ -80,7 +88,7 @@ def _built(filters, allow_without: bool):
             makers.append(listener_filter_factory(name)(config, None))
         chain = BuiltFilterChain(
             FilterChainMatch(),
-            (lambda conn, ctx: conn.add_read_filter(Capture(ctx.shared["log"])),),
+            (lambda conn, ctx: conn.add_read_filter(Capture(ctx.shared["log"], ctx.shared["ended"])),),
             ("capture",),
             name="default_filter_chain",
         )
@@ -91,10 +99,12 @@ def _built(filters, allow_without: bool):
 
 
 def run_once(listener, pieces, read_size: int):
-    """(outcome, stats, found, bytes the chain got) of one connection sending `pieces`, then its end."""
+    """(outcome, stats, found, bytes the chain got, whether its end of stream reached the chain) of one
+    connection sending `pieces`, then its end."""
     dispatcher = SimulatedDispatcher()
     ctx = ServerContext(dispatcher=dispatcher, network=None)
     log = ctx.shared["log"] = []
+    ended = ctx.shared["ended"] = []
     sock = sim.SimSocket(read_size)
     conn = listener.create_connection(ctx, sock, LOCAL, REMOTE)
     for i, piece in enumerate(pieces):
@@ -109,7 +119,7 @@ def run_once(listener, pieces, read_size: int):
         conn.stream_info.get("proxy_protocol_tlvs"),
     )
     stats = tuple(sorted((k, v) for k, v in ctx.stats.counters.items() if v))
-    return ("passed" if log else "closed"), stats, found, b"".join(log)
+    return ("passed" if log else "closed"), stats, found, b"".join(log), bool(ended)
 
 
 def decode(data: bytes):
@@ -148,7 +158,7 @@ def run(data: bytes) -> None:
         raise InvariantViolation(
             "listener_filter_split_variance", f"{filters}: one read {whole[:3]} vs pieces of {read_size} {split[:3]}"
         )
-    outcome, _, found, upstream = whole
+    outcome, _, found, upstream, ended = whole
     want_outcome, want, want_upstream = expected(filters, payload, allow_without, tlv_types=TLV_TYPES)
     if outcome != want_outcome:
         raise InvariantViolation("listener_filter_outcome", f"{filters}: {outcome}, the references say {want_outcome}")
@@ -157,6 +167,12 @@ def run(data: bytes) -> None:
         if got != want:
             raise InvariantViolation("listener_filter_found", f"{filters}: found {got}, the references {want}")
         server_name_ladder.check(got["name"])  # the chain such a name selects, by Envoy's precedence
+        if not ended:
+            raise InvariantViolation(
+                "listener_filter_end_of_stream_lost",
+                f"{filters}: the connection passed to its chain, which never got the client's end of stream "
+                f"(the client sent {len(payload)} bytes, then ended its side)",
+            )
         if upstream != want_upstream:
             raise InvariantViolation(
                 "listener_filter_consumed_application_bytes",
@@ -298,6 +314,9 @@ def write_seeds(out) -> int:
         seeds[f"pp-{name}"] = seed(("proxy_protocol",), data + b"payload", read_size=1, cuts=(6,))
         seeds[f"pp-http-{name}"] = seed(("proxy_protocol", "http_inspector"), data + http["get11"])
     seeds["pp-absent-allowed"] = seed(("proxy_protocol",), http["get11"], allow_without=True)
+    # A header and the end of stream with nothing after it (a balancer's health check that half-closes).
+    seeds["pp-header-alone"] = seed(("proxy_protocol",), proxy["v1-tcp4"])
+    seeds["pp-v2-header-alone"] = seed(("proxy_protocol",), proxy["v2-inet-tlvs"], read_size=1)
 
     def fields(flags, name, alpn=(), rest=b""):
         return (

@@ -130,3 +130,22 @@ def test_a_wrong_server_name_precedence_is_caught(monkeypatch, planted):
     with pytest.raises(InvariantViolation) as err:
         run_seed("tls_inspector", data=hello)
     assert err.value.name == "chain_match_server_name_precedence"
+
+
+def test_an_end_of_stream_lost_while_the_filters_run_is_caught(monkeypatch):
+    # The bug class (PLANT round 5, listener-filters-end-of-stream-lost): the stage drops the client's
+    # end of stream it held, so a PROXY header followed by a half close never ends the chain's side.
+    from proxy.network.listener_filter import ListenerFilterStage
+
+    run_seed("proxy_protocol", data=HEADER)
+    run_seed("proxy_protocol", data=HEADER + b"payload")
+    real = ListenerFilterStage._finish
+
+    def forgetful(self):
+        self.end_stream = False
+        return real(self)
+
+    monkeypatch.setattr(ListenerFilterStage, "_finish", forgetful)
+    with pytest.raises(InvariantViolation) as err:
+        run_seed("proxy_protocol", data=HEADER)
+    assert err.value.name == "listener_filter_end_of_stream_lost"
