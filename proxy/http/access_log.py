@@ -177,10 +177,10 @@ def emit(ctx, spec: str, record: dict) -> None:
     Records a full queue dropped count as access_log.dropped."""
     try:
         sink = sink_for(ctx, spec)
-    except (OSError, ValueError):  # cannot be opened: ValueError for a path with a NUL byte
+        sink.write(record)
+    except (OSError, ValueError):  # ValueError: a path with a NUL byte, a stream already closed
         ctx.stats.inc("filesystem.write_failed")
         return
-    sink.write(record)
     take_counts = getattr(sink, "take_counts", None)  # StreamSink's writer counts what it lost
     if take_counts is not None:
         failed, dropped = take_counts()
