@@ -25,6 +25,9 @@ default_filter_chain takes the connection ("default"), else it is refused.
 
 from . import rbac
 
+_REMEMBERED: dict = {}  # (id(listener), question...) -> (listener, answer): see _remembered
+_REMEMBERED_SIZE = 4096
+
 KNOWN_FIELDS = {
     "destination_port",
     "server_names",
@@ -40,8 +43,13 @@ KNOWN_FIELDS = {
 
 def understood(listener) -> bool:
     """Whether every match field the listener's chains use is one this model knows."""
-    return all(
-        {f.name for f, _ in chain.filter_chain_match.ListFields()} <= KNOWN_FIELDS for chain in listener.filter_chains
+    return _remembered(
+        listener,
+        ("understood",),
+        lambda: all(
+            {f.name for f, _ in chain.filter_chain_match.ListFields()} <= KNOWN_FIELDS
+            for chain in listener.filter_chains
+        ),
     )
 
 
@@ -145,6 +153,51 @@ def select(
     (the connection's chain), none (refused, or see default_chain), or several (an ambiguous
     configuration, which validation is meant to reject). Facts a listener filter did not find keep
     their defaults: raw_buffer, no protocols, the direct source is the source."""
+    facts = (destination_port, server_name, source_ip, destination_ip, transport, tuple(protocols))
+    return _remembered(
+        listener,
+        (*facts, direct_source_ip, source_port),
+        lambda: _select(
+            listener,
+            destination_port,
+            server_name,
+            source_ip,
+            destination_ip=destination_ip,
+            transport=transport,
+            protocols=protocols,
+            direct_source_ip=direct_source_ip,
+            source_port=source_port,
+        ),
+    )
+
+
+def _remembered(listener, question: tuple, answer):
+    """answer(), remembered per listener and question: a session asks again for every connection and
+    every check of a listener filter's choice, and a built configuration's listener never changes."""
+    key = (id(listener), *question)
+    hit = _REMEMBERED.get(key)
+    if hit is not None and hit[0] is listener:
+        return hit[1]
+    value = answer()
+    if len(_REMEMBERED) >= _REMEMBERED_SIZE:
+        _REMEMBERED.clear()
+    _REMEMBERED[key] = (listener, value)  # the listener held: its id is not reused while remembered
+    return value
+
+
+def _select(
+    listener,
+    destination_port: int,
+    server_name: str,
+    source_ip: str,
+    *,
+    destination_ip=None,
+    transport: str = "raw_buffer",
+    protocols=(),
+    direct_source_ip=None,
+    source_port=None,
+) -> tuple:
+    """select, computed."""
     source_ip, destination_ip = _comparable(source_ip), _comparable(destination_ip)
     direct = _comparable(direct_source_ip) if direct_source_ip is not None else source_ip
     chains = [(i, chain.filter_chain_match) for i, chain in enumerate(listener.filter_chains)]
