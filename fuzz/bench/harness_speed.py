@@ -11,6 +11,11 @@
    (fuzz/bench/harnesses/fuzz_bare_h11.py); the full h1_server harness (each input two ways
    plus a reference parser and a round trip) beside them.
 
+A corpus replay weighs every seed by its own cost, so a few slow seeds (a regression seed trickled
+a byte at a time, an HTTP/2 flood) can set a harness's figure while the fuzzer spends most of its
+runs on ordinary inputs: each line also names the seed that costs the most of a replay cycle, with
+its share, and the exec/s of the median seed (with the last policy measured).
+
 RESULT lines: min_exec_s_with_counters (the slowest harness, with its name), h1_vs_bare_h11
 (codec / bare h11, goal >= 0.5) and h1_server_harness_vs_bare_h11 (full harness / bare h11, goal >= 0.2).
 """
@@ -40,24 +45,43 @@ def _rate(fn, inputs, budget_s: float) -> float:
             return runs / elapsed
 
 
-def harness_rate(name: str, policy: str, budget_s: float) -> tuple[int, float]:
-    """(seeds, exec/s) of one harness under one policy, in this process (import it fresh)."""
+def seed_costs(fn, named_inputs) -> list[tuple[float, str]]:
+    """(CPU seconds, name) of one run of each input, costliest first."""
+    costs = []
+    for name, data in named_inputs:
+        start = time.process_time()
+        try:
+            fn(data)
+        except Exception:  # noqa: BLE001 - as in _rate
+            pass
+        costs.append((time.process_time() - start, name))
+    return sorted(costs, reverse=True)
+
+
+def spread(costs: list[tuple[float, str]]) -> tuple[float, str, float]:
+    """(share of a cycle, name) of the costliest input and the exec/s of the median one."""
+    total = sum(c for c, _ in costs) or 1e-9
+    median = costs[len(costs) // 2][0] or 1e-9
+    return costs[0][0] / total, costs[0][1], 1 / median
+
+
+def harness_rate(name: str, policy: str, budget_s: float) -> tuple[int, float, tuple[float, str, float]]:
+    """(seeds, exec/s, spread of the seeds' costs) of one harness under one policy, in this process
+    (import it fresh)."""
     from fuzz.harness import Layout, discover
     from fuzz.replay import load_harness
 
     layout = Layout()
     spec = next(s for s in discover(layout) if s.name == name)
-    inputs = [p.read_bytes() for p in spec.seed_files()] or [b""]
+    named = [(p.name, p.read_bytes()) for p in spec.seed_files()] or [("empty", b"")]
     module = load_harness(spec.path, policy, layout.policy_file)
-    for data in inputs:  # warm up: first-use imports and caches are not per-input costs
-        try:
-            module.TestOneInput(data)
-        except Exception:  # noqa: BLE001
-            pass
-    return len(inputs), _rate(module.TestOneInput, inputs, budget_s)
+    seed_costs(module.TestOneInput, named)  # warm up: first-use imports and caches are not per-input costs
+    inputs = [data for _, data in named]
+    rate = _rate(module.TestOneInput, inputs, budget_s)
+    return len(inputs), rate, spread(seed_costs(module.TestOneInput, named))
 
 
-def _in_fresh_process(name: str, policy: str, budget_s: float) -> tuple[int, float]:
+def _in_fresh_process(name: str, policy: str, budget_s: float) -> tuple[int, float, tuple[float, str, float]]:
     out = subprocess.run(
         [sys.executable, "-m", "fuzz.bench.harness_speed", name, policy, str(budget_s)],
         cwd=REPO,
@@ -65,7 +89,7 @@ def _in_fresh_process(name: str, policy: str, budget_s: float) -> tuple[int, flo
         text=True,
         check=True,
     ).stdout.split()
-    return int(out[-2]), float(out[-1])
+    return int(out[-5]), float(out[-4]), (float(out[-3]), out[-2], float(out[-1]))
 
 
 def main(argv) -> int:
@@ -87,11 +111,11 @@ def main(argv) -> int:
     for name in names:
         rates = {}
         for policy in policies:
-            seeds, rates[policy] = _in_fresh_process(name, policy, args.time)
+            seeds, rates[policy], (share, costliest, median) = _in_fresh_process(name, policy, args.time)
         line = f"{name:<16}{seeds:>7}" + "".join(f"{rates[p]:>16.0f}" for p in policies)
         if len(policies) == 2:
             line += f"{rates['none'] / rates['derived']:>9.1f}x"
-        print(line, flush=True)
+        print(line + f"   median seed {median:.0f} exec/s; {costliest} {share:.0%} of a cycle", flush=True)
         if "derived" in rates and (slowest is None or rates["derived"] < slowest[0]):
             slowest = (rates["derived"], name)
 
@@ -118,5 +142,5 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":  # one measurement, in a process of its own: NAME POLICY SECONDS
-    seeds, rate = harness_rate(sys.argv[1], sys.argv[2], float(sys.argv[3]))
-    print(seeds, f"{rate:.1f}")
+    seeds, rate, (share, costliest, median) = harness_rate(sys.argv[1], sys.argv[2], float(sys.argv[3]))
+    print(seeds, f"{rate:.1f}", f"{share:.3f}", costliest, f"{median:.1f}")
