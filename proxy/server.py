@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 
 from . import build
@@ -52,7 +53,7 @@ class Server:
         self.draining = False
         self.started = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._listeners: list[asyncio.Server | SharedListener] = []
+        self._listeners: list[SharedListener] = []
         self._admin: asyncio.Server | None = None
         self._downstream: set = set()
         self._upstream: set = set()
@@ -83,12 +84,8 @@ class Server:
                 def factory(listener=listener):
                     return DownstreamTransport(self, loop, listener, self.ctx)
 
-                srv: asyncio.Server | SharedListener
-                if sockets is None:
-                    host, port = listener.address
-                    srv = await loop.create_server(factory, host, port, reuse_address=True, backlog=511)
-                else:
-                    srv = SharedListener(loop, sockets[listener.name], factory)
+                sock = bind_listener(listener.address) if sockets is None else sockets[listener.name]
+                srv = SharedListener(loop, sock, factory)
                 self._listeners.append(srv)
                 self.addresses[listener.name] = srv.sockets[0].getsockname()[:2]
             admin_address = getattr(self.built, "admin_address", None) if admin else None
@@ -195,11 +192,22 @@ class Server:
             self.ctx.stats.gauge_set("server.upstream_cx_active", len(self._upstream))
 
 
+def bind_listener(address) -> socket.socket:
+    """A listening socket for a listener's (or the admin's) address, before anything accepts."""
+    host, port = address  # an IP address (the schema says so)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=511)
+
+
 class SharedListener:
-    """Accepts on a listening socket that other processes accept on too (proxy/workers.py), one
-    connection per wake-up: asyncio's create_server takes up to `backlog` at once, so a burst of
+    """Accepts on a listening socket, which other processes may accept on too (proxy/workers.py),
+    one connection per wake-up: asyncio's create_server takes up to `backlog` at once, so a burst of
     connections would all go to whichever worker woke first. Like that, a busy worker (slower
-    to wake) takes fewer. Has what Server uses of an asyncio server: `.sockets`, `.close()`."""
+    to wake) takes fewer. Out of descriptors it pauses a second with one warning; asyncio's own
+    accept loop logged a traceback per attempt, up to `backlog` a second (seen live: 9.5 MB of
+    stderr and a quarter of a core in 5 s of a client holding 400 connections over `ulimit -n
+    200`), so a single process accepts here too. Has what Server uses of an asyncio server:
+    `.sockets`, `.close()`."""
 
     def __init__(self, loop, sock, protocol_factory) -> None:
         self._loop, self._sock, self._factory = loop, sock, protocol_factory

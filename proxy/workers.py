@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from .admin import TEXT, AdminHandler, AdminProtocol, Answer
 from .build import instantiate
 from .http.access_log import open_sink
-from .server import run_process, say
+from .server import bind_listener, run_process, say
 from .shared_buckets import SharedBuckets
 from .stats import Stats
 
@@ -46,8 +46,8 @@ _SIGNALS = {signal.SIGINT, signal.SIGTERM}
 def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
     """Bind, fork `concurrency` workers, supervise them; the exit status of the whole proxy."""
     try:
-        sockets = {listener.name: _bind(listener.address) for listener in built.listeners}
-        admin = _bind(built.admin_address) if built.admin_address is not None else None
+        sockets = {listener.name: bind_listener(listener.address) for listener in built.listeners}
+        admin = bind_listener(built.admin_address) if built.admin_address is not None else None
     except OSError as exc:
         say(f"error: cannot listen: {exc}")
         return 1
@@ -76,12 +76,6 @@ def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
     for sock in sockets.values():
         sock.close()  # the workers hold them: once they close theirs, the ports are closed
     return asyncio.run(_Supervisor(built, workers).run(admin))
-
-
-def _bind(address) -> socket.socket:
-    host, port = address  # an IP address (the schema says so)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=511)
 
 
 # -- a worker ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """`python -m proxy -c FILE` and `python -m proxy.tools.echo` as real processes on 127.0.0.1."""
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -115,6 +116,47 @@ def test_sigterm_drains_when_nobody_reads_stderr_any_more(tmp_path, echo_upstrea
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_out_of_descriptors_the_proxy_pauses_accepting_quietly_and_recovers(tmp_path, echo_upstream):
+    """Found live: a client holding 400 connections over `ulimit -n 200` made asyncio's accept loop
+    log a traceback per attempt (9.5 MB of stderr and a quarter of a core in 5 s); the listener
+    now warns once a second while out of descriptors, and serves again once they are back."""
+    port = free_port()
+    path = tmp_path / "proxy.yaml"
+    path.write_text(
+        ISSUE_EXAMPLE.replace("port: 10000", f"port: {port}").replace("port: 9000", f"port: {echo_upstream.port}")
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxy", "-c", str(path)],
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)),
+    )
+    held = []
+    try:
+        while not proc.stderr.readline().startswith("proxy: ready"):
+            assert proc.poll() is None
+        for _ in range(100):  # more than the proxy can hold: the kernel queues the rest
+            held.append(socket.create_connection((LOOPBACK, port), timeout=5))
+        time.sleep(1.5)
+        for s in held:
+            s.close()
+        held.clear()
+        time.sleep(1.2)  # the pause ends
+        with connect((LOOPBACK, port)) as s:
+            s.sendall(b"back")
+            assert s.recv(4) == b"back"
+    finally:
+        for s in held:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=10)[1]
+    assert "Traceback" not in err
+    assert 1 <= err.count("accept failed ([Errno 24] Too many open files)") <= 4, err[:2000]
 
 
 def test_a_second_signal_ends_the_drain_and_closes_open_connections(tmp_path, echo_upstream, proxy_process):
