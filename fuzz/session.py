@@ -294,6 +294,25 @@ def _act_as_peer(sock, verb: str, a: Action, payloads) -> None:
     _PEER_ACTS[verb](sock, a, payloads)
 
 
+class UnreliableLog:
+    """The sessions' access log sink: hands each record to `inner` (the access log model's, or
+    none), and every other write then fails as a log whose reader is gone (EPIPE) or whose disk is
+    full. What becomes of a record must never reach its request (proxy.http.access_log.emit):
+    found live, a raising write closed the connection the stream ended on, and in-memory sinks
+    that never fail had hidden it from every harness."""
+
+    def __init__(self, inner=None) -> None:
+        self.inner = inner
+        self.count = 0
+
+    def write(self, record: dict) -> None:
+        if self.inner is not None:
+            self.inner.write(record)
+        self.count += 1
+        if self.count % 2 == 0:
+            raise BrokenPipeError(32, "Broken pipe")
+
+
 class Session:
     """A fresh server instance over a built (immutable, shared) configuration."""
 
@@ -320,14 +339,14 @@ class Session:
         self.dispatcher = SimulatedDispatcher()
         self.network = _CheckedNetwork(self.dispatcher)
         self.ctx = instantiate(built, self.dispatcher, self.network, seed=seed)
-        from proxy.http.access_log import CountingSink
-
-        self.ctx.open_access_log = lambda spec: CountingSink()  # never the terminal or a file
         self.downstream: list[TlsSocket] = []
         self.peers = Peers(self.dispatcher, self.network)
         self.actions_run = 0
         self.ctx.filter_observer = oracles.FilterRules()
         self.models = SessionModel(self) if models else None
+        # Never the terminal or a file; the model's own sink (if any) still gets every record.
+        inner = self.ctx.open_access_log
+        self.ctx.open_access_log = lambda spec: UnreliableLog(inner(spec) if inner is not None else None)
         self._connect_timeouts = timeouts.connect_timeouts_by_endpoint(bootstrap_of(built))
         self._quiet = False  # the last check found the world as it left it (see run)
 
