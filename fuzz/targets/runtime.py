@@ -261,7 +261,7 @@ class RuntimeWorld:
         self.kernel = Kernel(capacity)
         self.loop = VirtualLoop(self.kernel)
         self.server = server_module.Server(built, instantiate=_instantiate)
-        self.admin_server: asyncio.AbstractServer | None = None  # started here when shared
+        self.admin_server: asyncio.AbstractServer | None = None  # the admin, when started beside the server
         self.admin_address: tuple | None = None
         self.clients: list = []
         self.upstreams: list = []
@@ -272,19 +272,17 @@ class RuntimeWorld:
         self.largest_answer = 0  # bytes of the admin's largest answer, when last measured
 
     async def start(self) -> None:
-        """Bind and serve as `python -m proxy` does, or (shared) as a worker of `--concurrency N`:
-        listening sockets bound by its parent (proxy/workers.py), accepted one per wake-up
-        (server.SharedListener), the admin served beside the server, not by it."""
-        if not self.shared:
-            await self.server.start()
-            self.admin_address = self.server.admin_address
-            return
+        """Serve the listeners from sockets bound in the kernel (the binding itself is the one line
+        of the runtime a harness replaces), accepted by server.SharedListener one per wake-up. The
+        admin is served by the server, or (shared) beside it, as the parent of `--concurrency N`
+        serves it beside its workers (proxy/workers.py)."""
         sockets = {}
         for listener in self.built.listeners:
             sock = sockets[listener.name] = self.kernel.bind(listener.address)
             sock.listen()
-        await self.server.start(sockets=sockets, admin=False)
-        if self.built.admin_address is not None:
+        await self.server.start(sockets=sockets, admin=not self.shared)
+        self.admin_address = self.server.admin_address
+        if self.shared and self.built.admin_address is not None:
             self.admin_server = await start_admin(self.server, self.built.admin_address)
             self.admin_address = self.built.admin_address
 
@@ -537,15 +535,11 @@ def check_stopped(world: RuntimeWorld) -> None:
 
 
 def compare(ref: ReferenceWorld, rt: RuntimeWorld) -> None:
-    """Same actions, same outcome: what each peer read, and whether its connection ended.
-
-    Not after a reset: a kernel reports a peer's reset only to a socket that reads or writes, so a
-    connection whose reading is paused (a tcp_proxy client before its upstream connects) goes on
-    until it does, while the in-memory peer's reset closes it at once; what follows (which client
-    an upstream accept serves, bytes in flight, RFC 9293 3.5.2) may then differ."""
-    if any(p.did_reset for p in ref.clients + ref.upstreams):
-        return
-    any_reset = False
+    """Same actions, same outcome: what each peer read, and whether its connection ended. Bytes in
+    flight when a peer resets are lost (RFC 9293 3.5.2), and how many were in flight depends on
+    where the kernel and each transport cut their reads: after a reset only the bytes both read
+    are compared. The reference learns of a reset when its socket would (runtime_reference.py)."""
+    any_reset = any(p.did_reset for p in ref.clients + ref.upstreams)
     for side, refs, rts in (("client", ref.clients, rt.clients), ("upstream", ref.upstreams, rt.upstreams)):
         if len(refs) != len(rts):
             _fail(

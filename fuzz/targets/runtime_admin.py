@@ -120,7 +120,8 @@ class AdminClient:
         if self.peer is None:
             return []
         conn = h11.Connection(h11.CLIENT)
-        conn.receive_data(bytes(self.peer.received))
+        if self.peer.received:  # h11 reads b"" as the end of stream
+            conn.receive_data(bytes(self.peer.received))
         if self.peer.saw_end:
             conn.receive_data(b"")
         out: list = []

@@ -32,6 +32,7 @@ class ReferencePeer:
         self.outbox = bytearray()  # sent, not yet in the kernel's queue toward the proxy
         self.outbox_end = False
         self.did_reset = False
+        self.reset_unseen = False  # reset, and the proxy's socket has not read or written since
 
     @property
     def encrypted(self) -> bool:
@@ -70,7 +71,7 @@ class ReferencePeer:
     def transport_moves(self) -> bool:
         """What the transport does at rest: fill the kernel from its buffer, then take the next chunk
         while its buffer is empty; and the peer's writes go on. True when a byte moved."""
-        moved = self.push()
+        moved = self.push() or self._learn_of_reset()
         while True:
             room = self.capacity - len(self.kernel)
             if self.held and room > 0:
@@ -106,11 +107,31 @@ class ReferencePeer:
         self.send(b"", True)
 
     def reset(self) -> None:
-        self.did_reset = True
+        """What was in flight either way is gone at once; the proxy learns of the reset only when its
+        socket reads (reading not paused, no end of stream yet) or writes (output to take)."""
+        if self.did_reset:
+            return
+        self.did_reset = self.reset_unseen = True
         self.kernel.clear()
         self.held.clear()
         self.outbox.clear()
-        self.sock.peer_reset()
+        self.sock.inbound.clear()
+        self._learn_of_reset()
+
+    def _learn_of_reset(self) -> bool:
+        if not self.reset_unseen:
+            return False
+        sock, conn = self.sock, self.sock.conn
+        if conn is None or conn.state is State.CLOSED:
+            self.reset_unseen = False
+            return False
+        reads = conn.wire_readable and not sock.inbound_end
+        writes = bool(len(conn.write_buffer)) or (conn.output_end_stream and not sock.peer_saw_end)
+        if not (reads or writes):
+            return False
+        self.reset_unseen = False
+        sock.peer_reset()
+        return True
 
 
 class ReferenceWorld:
