@@ -201,7 +201,12 @@ class SocketTransport(asyncio.BufferedProtocol, ConnectionIO):
             if conn.output_end_stream and not self._eof_sent and conn.state is not State.CLOSED:
                 self._eof_sent = True
                 if t.can_write_eof():
-                    t.write_eof()
+                    try:
+                        t.write_eof()
+                    except OSError:
+                        # ENOTCONN: the peer reset while this socket was not read (paused), so the
+                        # reset was not seen yet. The peer is gone: end as for any reset.
+                        t.abort()
         finally:
             self._in_flush = False
         if self._close_requested:

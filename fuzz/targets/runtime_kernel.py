@@ -222,6 +222,8 @@ class KernelSocket:
         return n
 
     def shutdown(self, how) -> None:
+        if self.tx is not None and self.tx.reset:
+            raise OSError(errno.ENOTCONN, "not connected")  # Linux, once the peer's RST arrived
         if how in (socket.SHUT_WR, socket.SHUT_RDWR) and self.tx is not None:
             self.shut_wr = True
             self.tx.end = True

@@ -54,6 +54,10 @@ def scripts() -> dict:
         # The upstream sends a lot and closes; the client reads late: the close waits for the flush.
         "tcp_upstream_closes_before_client_reads": [A("connect"), A("upstream_accept"), A("send", 0, 1, b"go")]
         + [A("upstream_read"), A("upstream_send", 0, 64, b"e" * 1024, end=True), A("read", 0, 3)],
+        # The upstream resets while backpressure pauses its socket (unseen), then the client half-closes:
+        # the FIN toward the reset socket fails (ENOTCONN), which ends the connection as a reset.
+        "tcp_upstream_reset_unseen_then_half_close": [A("connect"), A("upstream_accept"), A("send", 0, 1, b"hi")]
+        + [A("upstream_read"), A("upstream_send", 0, 128, b"d" * 2048), A("upstream_reset"), A("close"), A("read")],
         "tcp_two_clients_interleaved": _exchange(0) + _exchange(1, TCP, b"other") + [A("reset", 0), A("read", 1)],
     }
     for i in range(len(REQUESTS)):

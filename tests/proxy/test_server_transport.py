@@ -505,3 +505,46 @@ def test_echo_rate_flag_reads_no_faster_than_the_rate():
     got, elapsed = run_async(scenario())
     assert got == pattern(n)
     assert elapsed >= (n - rate // 10) / rate
+
+
+def test_a_half_close_towards_an_upstream_that_reset_is_no_core_error(start_proxy):
+    """Found by the runtime harness (runtime_core_error): the upstream resets while the proxy is not
+    reading it (its client reads nothing, so backpressure paused that socket) and the proxy never
+    learns of it; the client then half-closes, tcp_proxy passes the end on, and shutdown(SHUT_WR)
+    on the reset socket raises ENOTCONN. It is the peer gone, not a bug in the core: the connection
+    ends as for any reset, with no traceback and no server.unhandled_errors."""
+    import socket
+    import struct
+    import time
+
+    from conftest import tcp_proxy_config
+
+    upstream = socket.create_server(("127.0.0.1", 0))
+    proxy = start_proxy(tcp_proxy_config(upstream.getsockname()[1], buffer_limit=1024, cluster_buffer_limit=1024))
+    with socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.connect(proxy.address())
+        client.sendall(b"hi")
+        peer, _ = upstream.accept()
+        assert peer.recv(2) == b"hi"
+        peer.setblocking(False)
+        blocked_since = None
+        while blocked_since is None or time.monotonic() - blocked_since < 0.5:
+            try:  # until the client's kernel, the proxy (its upstream socket paused) and ours are full
+                peer.send(b"x" * 65536)
+                blocked_since = None
+            except BlockingIOError:
+                blocked_since = blocked_since or time.monotonic()
+                time.sleep(0.01)
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.close()  # RST
+        time.sleep(0.1)
+        client.shutdown(socket.SHUT_WR)
+        client.settimeout(10)
+        try:
+            while client.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+    upstream.close()
+    assert proxy.call(lambda: proxy.server.ctx.stats.counter("server.unhandled_errors")) == 0
