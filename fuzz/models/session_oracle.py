@@ -27,7 +27,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
   - a request failed by connect failures made the attempts its retry policy allows
     (model_retry_attempts, fuzz.models.retry);
   - every final response head a client read is in its connection manager's access log with that
-    status (model_access_log_status, fuzz.models.access_log).
+    status (model_access_log_status, fuzz.models.access_log), and every record names a client that
+    is some downstream connection's remote address, after the PROXY protocol (model_access_log_client).
 Per cluster, at the end: a ROUND_ROBIN cluster's new connections go to its hosts in turn
 (model_round_robin_order, fuzz.models.lb). Per listener: downstream_cx_total counts the connections
 its clients opened (model_listener_cx_total, fuzz.models.stats).
@@ -340,6 +341,8 @@ class SessionModel:
         self._check_status_counters(exchanges)
         logged = lambda d: self.hcm.get(d) is not None and self.hcm[d].HasField("access_log")  # noqa: E731
         access_log.check(self.access_log, access_log.heads_read(exchanges, logged))
+        remotes = (s.conn.remote_address for s in self.session.downstream if s.conn is not None)
+        access_log.check_clients(self.access_log, (r for r in remotes if r))
         lb.check_round_robin(bootstrap_of(self.session.built), (c.remote_address for c in self.session.network.opened))
         stats.check_listener_connections(self.session.ctx.stats.counters, self.connects)
 

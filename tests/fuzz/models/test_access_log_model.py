@@ -73,3 +73,63 @@ def test_codec_replies_left_out_of_the_access_log_are_caught(monkeypatch):
     monkeypatch.setattr(HttpConnectionManager, "_log_codec_reply", lambda self, ev: None)
     with pytest.raises(oracles.InvariantViolation, match="model_access_log_status"):
         _session().run(SMUGGLING)
+
+
+BEHIND_A_BALANCER = """
+listeners:
+- name: l
+  address: {host: 127.0.0.1, port: 10000}
+  listener_filters: [{proxy_protocol: {}}]
+  filter_chains:
+  - filters:
+    - http_connection_manager:
+        access_log: {stdout: true}
+        route_config:
+          virtual_hosts:
+          - name: all
+            domains: ["*"]
+            routes:
+            - match: {prefix: "/"}
+              direct_response: {status: 200, body: "hi"}
+clusters:
+- name: web
+  endpoints: [{host: 127.0.0.1, port: 9080}]
+"""
+# A client behind a PROXY v1 header (connect_tls mode 0b01000000: clear text after the header).
+PROXIED_GET = [
+    session.Action("connect_tls", value=0, payload=bytes([0b01000000])),
+    session.Action("send", payload=b"GET /who HTTP/1.1\r\nHost: h\r\n\r\n"),
+    session.Action("read"),
+]
+
+
+def _proxied_session():
+    from proxy.build import build
+    from proxy.config import load_bytes
+
+    return session.Session(build(load_bytes(BEHIND_A_BALANCER.encode(), "yaml")), models=True)
+
+
+def test_a_record_names_the_client_of_the_proxy_header():
+    s = _proxied_session()
+    s.run(PROXIED_GET)
+    conn = s.downstream[0].conn
+    assert conn.remote_address != conn.direct_remote_address  # the header named another client
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 200 ")
+    assert dict(s.models.access_log.clients) == {(str(conn.remote_address[0]), conn.remote_address[1]): 1}
+
+
+def test_a_record_naming_the_balancer_instead_is_caught(monkeypatch):
+    # The bug class: a record that takes the TCP peer (the load balancer) where Envoy's
+    # %DOWNSTREAM_REMOTE_ADDRESS% is the PROXY header's client. Planted: every record names the
+    # session's first connection's own peer address.
+    from proxy.http import access_log
+
+    real = access_log.build_record
+
+    def build_record(**fields):
+        return real(**dict(fields, remote_address=("127.0.0.1", 40000)))
+
+    monkeypatch.setattr(access_log, "build_record", build_record)
+    with pytest.raises(oracles.InvariantViolation, match="model_access_log_client"):
+        _proxied_session().run(PROXIED_GET)
