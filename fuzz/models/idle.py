@@ -26,6 +26,8 @@ from proxy.network.connection import State
 
 from fuzz.oracles import InvariantViolation
 
+from .hcm_settings import timeout_ms
+
 
 ROUNDS = 3
 
@@ -101,7 +103,7 @@ def _without_streams(session, timeout: str, client_says) -> list:
     return [
         (sock, hcm)
         for sock, hcm in liveness.managers(session)
-        if getattr(hcm.config, timeout)
+        if timeout_ms(session, sock, hcm, timeout)
         and not hcm.streams
         and not hcm.closed
         and sock.conn.state is State.OPEN
@@ -124,20 +126,20 @@ def check_idle_connections_close(session) -> None:
         now = session.dispatcher.now_ms()
         # A connection going away with output the client's HTTP/2 window holds closes by its own
         # grace period (the HCM's delayed close), which may end after the idle timeout.
-        longest = max(max(hcm.config.idle_timeout_ms, _grace_left(hcm, now)) for _, hcm in idle)
+        longest = max(max(timeout_ms(session, s, hcm, "idle_timeout_ms"), _grace_left(hcm, now)) for s, hcm in idle)
         session.dispatcher.advance(longest + 1)
         session.dispatcher.run_posted()
         settle.settle(session)  # the peers read the GOAWAY and see the close
         idle = idle_now()
     now = session.dispatcher.now_ms()
     for sock, hcm in idle:  # Closing: it is going
-        timer = hcm._idle_timer
-        if timer is not None and timer.enabled and now < timer.deadline <= now + hcm.config.idle_timeout_ms:
+        timer, limit = hcm._idle_timer, timeout_ms(session, sock, hcm, "idle_timeout_ms")
+        if timer is not None and timer.enabled and now < timer.deadline <= now + limit:
             continue  # re-armed by a request that ended in the last round: it will close in time
         raise InvariantViolation(
             "idle_connection_not_closed",
-            f"downstream {sock.conn!r} had no active request for {hcm.config.idle_timeout_ms + 1} ms "
-            f"({ROUNDS} times over), its idle_timeout_ms is {hcm.config.idle_timeout_ms}, and it is still open",
+            f"downstream {sock.conn!r} had no active request for {limit + 1} ms "
+            f"({ROUNDS} times over), its idle_timeout_ms is {limit}, and it is still open",
             expected="closed (downstream_cx_idle_timeout)",
             observed="open",
         )
@@ -155,19 +157,21 @@ def check_request_heads_time_out(session) -> None:
         if not slow:
             return
         now = session.dispatcher.now_ms()
+        limits = {sock: timeout_ms(session, sock, hcm, "stream_idle_timeout_ms") for sock, hcm in slow}
         for sock, hcm in slow:
             if not liveness.filter_timer_armed(sock.conn):
                 first_seen.setdefault(sock, now)
-            if sock in first_seen and now - first_seen[sock] > hcm.config.stream_idle_timeout_ms:
+            if sock in first_seen and now - first_seen[sock] > limits[sock]:
                 raise InvariantViolation(
                     "request_head_not_timed_out",
                     f"downstream {sock.conn!r}: its client sent part of a request head and nothing for "
                     f"{now - first_seen[sock]} ms, its stream_idle_timeout_ms is "
-                    f"{hcm.config.stream_idle_timeout_ms}, and the connection is still open",
+                    f"{limits[sock]} (its configuration's, documented default included), and the "
+                    "connection is still open",
                     judged="proxy/http/conn_manager.py:HttpConnectionManager._watch_request_start",
                     expected="408 and a close (downstream_rq_idle_timeout)",
                     observed="open",
                 )
-        session.dispatcher.advance(max(hcm.config.stream_idle_timeout_ms for _, hcm in slow) + 1)
+        session.dispatcher.advance(max(limits.values()) + 1)
         session.dispatcher.run_posted()
         settle.settle(session)

@@ -108,3 +108,20 @@ def test_a_raw_client_whose_bytes_a_throttle_still_holds_is_in_flight():
     sock = s.downstream[6]
     assert s.peers.clients[6] is None and bytes(sock.sent).startswith(b"PRI * HTTP/2.0\r\n")
     assert not sock.received  # still a head arriving when its client closed, seconds later
+
+
+def test_a_head_ends_by_the_documented_default_when_the_configuration_sets_none():
+    """bootstrap.proto: stream_idle_timeout_ms "Default 5 min": a manager configured without one ends a
+    head that never completes after 300 s (judged with the documented default, not the proxy's own)."""
+    s = run(http(), PARTIAL)  # quiescence runs time on past the default
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_lost_stream_idle_default_is_found(monkeypatch):
+    # The bug class (PLANT round 5, hcm-stream-idle-timeout-default-lost): the manager read the optional
+    # field without its documented default, so an unset one meant no stream idle timeout at all.
+    from proxy.config import defaults
+
+    monkeypatch.setitem(defaults.DEFAULTS, "proxyfuzz.config.HttpConnectionManager.stream_idle_timeout_ms", 0)
+    err = fails("request_head_not_timed_out", http(), PARTIAL)
+    assert "stream_idle_timeout_ms is 300000" in err.detail
