@@ -41,15 +41,17 @@ TRAILERS = (
 )
 N_SHAPES = len(TARGETS) + len(AUTHORITIES) + len(FIELDS)
 # Shapes added later, numbered after the HTTP/2 trailer shapes so the selectors of committed seeds
-# keep their meaning: an authority with a port and no host (RFC 9110 4.2.1: invalid), and a scheme
-# the proxy does not serve (HTTP/1.1: an absolute-form target of it; HTTP/2: its :scheme).
-LATE = (("authority", b":80"), ("scheme", b"ftp"))
+# keep their meaning: an authority with a port and no host (RFC 9110 4.2.1: invalid), a scheme
+# the proxy does not serve (HTTP/1.1: an absolute-form target of it; HTTP/2: its :scheme), and a
+# query holding a URL with "//" and a dot segment (an OAuth redirect_uri, a login's next=): the path
+# options rewrite the path only, the query goes upstream as sent (RFC 3986 3.4).
+LATE = (("authority", b":80"), ("scheme", b"ftp"), ("query", b"next=https://example.com//a/../b"))
 LATE_FIRST = N_SHAPES + len(TRAILERS) + 1
 
 
 def shape(selector: int):
     """(what, value) for a selector byte: ("target", (kind, value)), ("authority", value),
-    ("field", (name, value)), ("scheme", value), or None for a plain request."""
+    ("field", (name, value)), ("scheme", value), ("query", value), or None for a plain request."""
     if 0 <= selector - LATE_FIRST < len(LATE):
         return LATE[selector - LATE_FIRST]
     i = selector - 1
@@ -78,6 +80,9 @@ def apply(selector: int, path: bytes, host: bytes, fields: list) -> tuple[bytes,
         return path, value, fields
     if what == "scheme":
         return value + b"://" + (host or b"x") + (path if path.startswith(b"/") else b"/"), host, fields
+    if what == "query":
+        base = path if path.startswith(b"/") else b"/"
+        return base + (b"&" if b"?" in base else b"?") + value, host, fields
     return path, host, fields + [value]
 
 

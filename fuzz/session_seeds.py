@@ -452,6 +452,13 @@ HTTP["hostile_late_shapes"] = one_connection_each(
     A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x40"),
 )
 
+# A query holding a URL with "//" and a dot segment (fuzz/hostile.py LATE), over HTTP/1.1 and HTTP/2:
+# the path options (normalize_path, merge_slashes) rewrite the path only, the peers compare the query.
+HTTP["hostile_query"] = one_connection_each(
+    A("send_http", value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x21"),
+    A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x42"),
+)
+
 # The upstream ends first: the client sent its request and half-closed, the upstream answers and closes
 # before the client reads; everything it sent must still reach the client (tcp_proxy flushes).
 TCP["upstream_closes_before_the_client_reads"] = [

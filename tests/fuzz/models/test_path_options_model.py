@@ -65,3 +65,21 @@ def test_slashes_merged_before_normalising_are_caught(monkeypatch):
     monkeypatch.setattr(conn_manager, "apply_path_options", merged_first)
     with pytest.raises(oracles.InvariantViolation, match="target_changed|model_route_session|model_local_reply"):
         replay_http_features()
+
+
+def test_slashes_merged_in_the_query_are_caught(monkeypatch):
+    # The bug class (PLANT round 5, path-merge-slashes-rewrites-query): merge_slashes run over the whole
+    # target, query included; the hostile_query seeds send ?next=https://example.com//a/../b.
+    original = proxy_path.apply_path_options
+
+    def merged_everywhere(target, options):
+        outcome = original(target, options)
+        if not options.merge_slashes:
+            return outcome
+        return proxy_path.PathOutcome(outcome.action, re.sub(rb"//+", b"/", outcome.path))
+
+    assert sorted(SEEDS.glob("http_features-hostile_query-*"))
+    replay_http_features()
+    monkeypatch.setattr(conn_manager, "apply_path_options", merged_everywhere)
+    with pytest.raises(oracles.InvariantViolation, match="target_changed"):
+        replay_http_features()
