@@ -285,6 +285,7 @@ async def run_process(built, drain_timeout_s: float, worker=None) -> int:
     signals = (signal.SIGINT, signal.SIGTERM) if worker is None else (signal.SIGTERM,)
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, log_writer.reopen_all)  # Envoy's: reopen the access logs
     if worker is None:
         prefix = "proxy:"
         for name, (host, port) in addresses.items():

@@ -41,6 +41,7 @@ from .stats import Stats
 ADMIN_TIMEOUT_S = 2.0  # how long the admin waits for a worker's snapshot before answering 503
 _LINE_LIMIT = 1 << 24  # a snapshot is one JSON line
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_BLOCKED = _SIGNALS | {signal.SIGUSR1}  # held until the handlers are in place (SIGUSR1 would kill)
 
 
 def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
@@ -52,7 +53,7 @@ def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
         say(f"error: cannot listen: {exc}")
         return 1
     # Held until each process's loop has its handlers: a signal in between is delivered then.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
         say(f"proxy: listener {name} on {host}:{port}")
@@ -130,7 +131,7 @@ class WorkerSide:
         reader, self._writer = await asyncio.open_connection(sock=self.channel, limit=_LINE_LIMIT)
         self._send(None, server)  # the first message says "ready"
         asyncio.get_running_loop().create_task(self._answer(reader, server, stop))
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED)
 
     async def _answer(self, reader, server, stop) -> None:
         while line := await reader.readline():
@@ -203,7 +204,8 @@ class _Supervisor:
         for sig in _SIGNALS:
             loop.add_signal_handler(sig, self._on_signal)
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+        loop.add_signal_handler(signal.SIGUSR1, self._forward_reopen)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED)
         self._reap()  # a worker may have exited before the handler was there
         for w in self.workers:
             loop.create_task(self._read(w))
@@ -231,6 +233,15 @@ class _Supervisor:
         for w in self.workers:
             if w.writer is not None:
                 w.writer.write(b"close\n")
+
+    def _forward_reopen(self) -> None:
+        """SIGUSR1: each worker reopens its access logs (the parent keeps none)."""
+        for w in self.workers:
+            if w.exit_code is None:
+                try:
+                    os.kill(w.pid, signal.SIGUSR1)
+                except ProcessLookupError:
+                    pass
 
     def _stop(self) -> None:
         """SIGTERM to every running worker (a worker takes any number of them as one)."""

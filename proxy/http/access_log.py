@@ -148,8 +148,8 @@ class StreamSink:
     a pipe takes at most PIPE_BUF (4 KiB) bytes whole, so two processes writing longer lines to
     one stdout pipe interleave them (seen live: 31 of 320 lines torn)."""
 
-    def __init__(self, stream, lock=None) -> None:
-        self.writer = LineWriter(stream, lock if lock is not None else contextlib.nullcontext())
+    def __init__(self, stream, lock=None, reopen=None) -> None:
+        self.writer = LineWriter(stream, lock if lock is not None else contextlib.nullcontext(), reopen=reopen)
 
     def write(self, record: dict) -> None:
         self.writer.put(json.dumps(dict(record, timeUnixNano=str(time.time_ns())), sort_keys=True) + "\n")
@@ -161,7 +161,11 @@ class StreamSink:
 def open_sink(spec: str, lock=None):
     if spec == "stdout":
         return StreamSink(sys.stdout, lock)
-    return StreamSink(open(spec, "a", encoding="utf-8"), lock)  # closed with the process
+
+    def reopen():
+        return open(spec, "a", encoding="utf-8")  # closed with the process, or at the next reopen
+
+    return StreamSink(reopen(), lock, reopen)
 
 
 def sink_for(ctx, spec: str):

@@ -7,7 +7,9 @@ the data plane never waits for the log. Its queue is bounded (QUEUE_LIMIT bytes)
 are dropped and counted, never held without bound. Lines go out in order, each whole: the lock
 (shared by worker processes) is held while a batch is written and flushed.
 
-`flush_all(timeout_s)` waits for queued lines at the end of the process (proxy/server.py).
+`flush_all(timeout_s)` waits for queued lines at the end of the process, and `reopen_all()` (on
+SIGUSR1, as Envoy's "reopen all access logs") has each file log reopen its path before its next
+write, so a rotated log is let go and a new one made (proxy/server.py).
 """
 
 import threading
@@ -21,10 +23,12 @@ _writers: "weakref.WeakSet[LineWriter]" = weakref.WeakSet()
 
 
 class LineWriter:
-    def __init__(self, stream, lock, limit: int = QUEUE_LIMIT) -> None:
+    def __init__(self, stream, lock, limit: int = QUEUE_LIMIT, reopen=None) -> None:
         self.stream = stream
         self.lock = lock
         self.limit = limit
+        self.reopen = reopen  # makes a fresh stream for the same log (a file's path); None: stdout
+        self._reopen_asked = False
         self._lines: deque[str] = deque()
         self._queued = 0  # characters queued or being written
         self._writing = False
@@ -43,6 +47,16 @@ class LineWriter:
             self._lines.append(line)
             self._queued += len(line)
             if self._thread is None:  # made on first use: after a worker's fork, never before
+                self._thread = threading.Thread(target=self._run, name="access-log", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+
+    def ask_reopen(self) -> None:
+        if self.reopen is None:
+            return
+        with self._cv:
+            self._reopen_asked = True
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="access-log", daemon=True)
                 self._thread.start()
             self._cv.notify()
@@ -68,11 +82,14 @@ class LineWriter:
     def _run(self) -> None:
         while True:
             with self._cv:
-                while not self._lines:
+                while not self._lines and not self._reopen_asked:
                     self._cv.wait()
                 batch = list(self._lines)
                 self._lines.clear()
+                reopen, self._reopen_asked = self._reopen_asked, False
                 self._writing = True
+            if reopen:
+                self._reopen_stream()
             written = 0
             try:
                 with self.lock:
@@ -87,6 +104,23 @@ class LineWriter:
                 self._queued -= sum(map(len, batch))
                 self._writing = False
                 self._cv.notify_all()
+
+    def _reopen_stream(self) -> None:
+        try:
+            fresh = self.reopen()
+        except OSError:
+            return  # the old file serves on (its lines still land somewhere); Envoy counts reopen_failed
+        old, self.stream = self.stream, fresh
+        try:
+            old.close()
+        except OSError:
+            pass
+
+
+def reopen_all() -> None:
+    """Every file log reopens its path before its next write (SIGUSR1)."""
+    for writer in list(_writers):
+        writer.ask_reopen()
 
 
 def flush_all(timeout_s: float) -> None:

@@ -3,6 +3,7 @@ client read: the status a record carries is the one that went downstream."""
 
 import json
 import re
+import signal
 import socket
 import socketserver
 import threading
@@ -151,3 +152,40 @@ def test_a_log_nobody_reads_any_more_loses_records_not_requests(proxy_process, t
     failed = re.search(rb"filesystem\.write_failed: (\d+)\n", stats)
     assert failed is not None and 1 <= int(failed[1]) <= 8, stats
     assert not any("unhandled error" in line for line in proc.stderr_lines)
+
+
+@pytest.mark.parametrize("workers", [(), ("--concurrency", "2")])
+def test_sigusr1_reopens_the_access_log_as_envoy_does(proxy_process, tmp_path, workers):
+    """Found live: SIGUSR1, which logrotate scripts send Envoy to reopen its access logs, killed the
+    proxy at once (the default action), requests in flight and all. Now each file log reopens its
+    path: the rotated file keeps the earlier records, a new one gets the later."""
+    log = tmp_path / "access.log"
+    config = json.loads(_stdout_logged_direct_responses(tmp_path).read_text())
+    config["listeners"][0]["filter_chains"][0]["filters"][0]["http_connection_manager"]["access_log"] = {
+        "path": str(log)
+    }
+    path = tmp_path / "proxy.json"
+    path.write_text(json.dumps(config))
+    proc = proxy_process(path, *workers)
+    proc.wait_ready()
+    address = proc.listener_address("http_in")
+
+    def get(target: bytes) -> None:
+        with connect(address) as s:
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n" % target)
+            assert recv_all(s).endswith(b"direct\n")
+
+    for i in range(3):
+        get(b"/before/%d" % i)
+    _records(log, 3)
+    log.rename(tmp_path / "access.log.1")
+    proc.signal(signal.SIGUSR1)
+    time.sleep(0.3)
+    assert proc.proc.poll() is None, "killed by SIGUSR1"
+    for i in range(2):
+        get(b"/after/%d" % i)
+    assert sorted(r["attributes"]["url.path"] for r in _records(log, 2)) == ["/after/0", "/after/1"]
+    rotated = [
+        json.loads(line)["attributes"]["url.path"] for line in (tmp_path / "access.log.1").read_text().splitlines()
+    ]
+    assert sorted(rotated) == ["/before/0", "/before/1", "/before/2"]

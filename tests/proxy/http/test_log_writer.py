@@ -54,3 +54,20 @@ def test_write_errors_are_counted_not_raised():
         writer.put("lost\n")
     assert writer.flush(5)
     assert writer.take_counts() == (4, 0)
+
+
+def test_a_reopen_sends_later_lines_to_the_fresh_stream():
+    streams = [io.StringIO()]
+
+    def reopen():
+        streams.append(io.StringIO())
+        return streams[-1]
+
+    writer = LineWriter(streams[0], contextlib.nullcontext(), reopen=reopen)
+    writer.put("before\n")
+    assert writer.flush(5)
+    writer.ask_reopen()
+    writer.put("after\n")
+    assert writer.flush(5)
+    assert len(streams) == 2 and streams[1].getvalue() == "after\n"
+    assert streams[0].closed  # the rotated file is let go
