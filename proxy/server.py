@@ -286,6 +286,9 @@ async def run_process(built, drain_timeout_s: float, worker=None) -> int:
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, log_writer.reopen_all)  # Envoy's: reopen the access logs
+    # Envoy "caught and eating SIGHUP": a closed terminal or a reload-by-HUP supervisor must not
+    # kill the proxy (the default action), with its requests in flight.
+    loop.add_signal_handler(signal.SIGHUP, say, "proxy: caught and ignored SIGHUP; SIGTERM stops the proxy")
     if worker is None:
         prefix = "proxy:"
         for name, (host, port) in addresses.items():

@@ -41,7 +41,7 @@ from .stats import Stats
 ADMIN_TIMEOUT_S = 2.0  # how long the admin waits for a worker's snapshot before answering 503
 _LINE_LIMIT = 1 << 24  # a snapshot is one JSON line
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
-_BLOCKED = _SIGNALS | {signal.SIGUSR1}  # held until the handlers are in place (SIGUSR1 would kill)
+_BLOCKED = _SIGNALS | {signal.SIGUSR1, signal.SIGHUP}  # held until the handlers are in place (else they kill)
 
 
 def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
@@ -205,6 +205,7 @@ class _Supervisor:
             loop.add_signal_handler(sig, self._on_signal)
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
         loop.add_signal_handler(signal.SIGUSR1, self._forward_reopen)
+        loop.add_signal_handler(signal.SIGHUP, say, "proxy: caught and ignored SIGHUP; SIGTERM stops the proxy")
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED)
         self._reap()  # a worker may have exited before the handler was there
         for w in self.workers:

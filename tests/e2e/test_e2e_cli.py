@@ -159,6 +159,26 @@ def test_out_of_descriptors_the_proxy_pauses_accepting_quietly_and_recovers(tmp_
     assert 1 <= err.count("accept failed ([Errno 24] Too many open files)") <= 4, err[:2000]
 
 
+@pytest.mark.parametrize("workers", [(), ("--concurrency", "2")])
+def test_sighup_is_caught_and_ignored_as_envoy_does(tmp_path, echo_upstream, proxy_process, workers):
+    """Found live: SIGHUP (a closed terminal, a supervisor's reload) killed the proxy by the default
+    action; Envoy logs "caught and eating SIGHUP" and serves on."""
+    path = tmp_path / "proxy.yaml"
+    path.write_text(
+        ISSUE_EXAMPLE.replace("port: 10000", "port: 0").replace("port: 9000", f"port: {echo_upstream.port}")
+    )
+    proxy = proxy_process(path, *workers)
+    proxy.wait_ready()
+    proxy.signal(signal.SIGHUP)
+    _wait_for_line(proxy, "proxy: caught and ignored SIGHUP")
+    with connect(proxy.listener_address("tcp_in")) as s:
+        s.sendall(b"still here")
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(s) == b"still here"
+    proxy.signal(signal.SIGTERM)
+    assert proxy.wait() == 0
+
+
 def test_a_second_signal_ends_the_drain_and_closes_open_connections(tmp_path, echo_upstream, proxy_process):
     path = tmp_path / "proxy.yaml"
     path.write_text(
