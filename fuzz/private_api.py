@@ -89,3 +89,20 @@ def regex_constants():
     import re
 
     return _require(re, "_constants", "bounding fuzzed regexes")
+
+
+# -- asyncio ------------------------------------------------------------------------------------
+
+
+def selector_loop_part(loop, name: str):
+    """A part of asyncio's selector event loop that the runtime harness's simulated kernel reads or
+    calls (fuzz/targets/runtime_kernel.py): `_ready` and `_scheduled` (is the loop at rest),
+    `_transports` (the transport of a descriptor), `_selector`, `_create_connection_transport`."""
+    return _require(loop, name, "the runtime harness's simulated kernel")
+
+
+def asyncio_server_class():
+    """asyncio.base_events.Server, which the simulated kernel serves its listening sockets with."""
+    from asyncio import base_events
+
+    return _require(base_events, "Server", "the runtime harness's simulated kernel")

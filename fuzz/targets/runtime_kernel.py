@@ -19,7 +19,9 @@ import errno
 import math
 import selectors
 import socket
-from asyncio import base_events, selector_events
+from asyncio import selector_events
+
+from fuzz import private_api
 
 FD_BASE = 1 << 20  # far above any real descriptor (the loop's self-pipe is a real socketpair)
 
@@ -205,6 +207,10 @@ class KernelSocket:
         assert self.peer is not None, "a connected socket has its peer"
         self.peer.push()  # room freed: a blocked peer writes on
         return n
+
+    def sendmsg(self, buffers, *args) -> int:
+        """Python 3.12+ transports write their buffer with sendmsg."""
+        return self.send(b"".join(bytes(b) for b in buffers))
 
     def recv(self, n) -> bytes:
         buf = bytearray(n)
@@ -409,17 +415,17 @@ class VirtualLoop(selector_events.BaseSelectorEventLoop):
 
     # asyncio's own state, read (never changed) to know when the loop is at rest.
     def timers(self) -> list:
-        return getattr(self, "_scheduled")
+        return private_api.selector_loop_part(self, "_scheduled")
 
     def transport_of(self, fd: int):
         """asyncio's transport of descriptor `fd`, or None."""
-        return getattr(self, "_transports").get(fd)
+        return private_api.selector_loop_part(self, "_transports").get(fd)
 
     def quiet(self) -> bool:
         """Nothing to run now: no callback ready, no socket ready, no timer due."""
-        selector = getattr(self, "_selector")
+        selector = private_api.selector_loop_part(self, "_selector")
         assert isinstance(selector, KernelSelector), "the kernel's selector"
-        if getattr(self, "_ready") or selector.ready():
+        if private_api.selector_loop_part(self, "_ready") or selector.ready():
             return False
         now = self.time()
         return not any(h.when() <= now and not h.cancelled() for h in self.timers())
@@ -430,7 +436,7 @@ class VirtualLoop(selector_events.BaseSelectorEventLoop):
 
     async def create_server(self, protocol_factory, host=None, port=None, **kwargs):
         sock = self.kernel.bind((host, port))
-        server = base_events.Server(self, [sock], protocol_factory, None, 100, None, None)
+        server = private_api.asyncio_server_class()(self, [sock], protocol_factory, None, 100, None, None)
         server._start_serving()
         await asyncio.sleep(0)
         return server
@@ -442,4 +448,5 @@ class VirtualLoop(selector_events.BaseSelectorEventLoop):
         except BaseException:
             sock.close()
             raise
-        return await self._create_connection_transport(sock, protocol_factory, None, None)
+        make = private_api.selector_loop_part(self, "_create_connection_transport")
+        return await make(sock, protocol_factory, None, None)

@@ -16,6 +16,15 @@ def test_the_installed_versions_have_every_private_api():
     assert private_api.is_instrumentable(test_the_installed_versions_have_every_private_api)
     assert private_api.parse_regex("a+b")
     assert private_api.regex_constants().MAX_REPEAT
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        for part in ("_ready", "_scheduled", "_transports", "_selector", "_create_connection_transport"):
+            assert private_api.selector_loop_part(loop, part) is not None
+    finally:
+        loop.close()
+    assert private_api.asyncio_server_class()
 
 
 def test_a_missing_api_is_named_with_the_version(monkeypatch):
