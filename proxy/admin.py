@@ -81,13 +81,19 @@ class AdminHandler:
         }
 
     def respond(self, method: str, target: str) -> tuple[int, str, bytes]:
-        parts = urlsplit(target)
-        route = self.routes.get(parts.path)
+        path, _, query_text = target.partition("?")
+        if not path.startswith("/"):  # absolute-form (RFC 9112 3.2.2), or '*'
+            try:
+                parts = urlsplit(target)
+            except ValueError:  # an authority no URL parser reads (http://[::1/)
+                return 400, TEXT, b"bad request target\n"
+            path, query_text = parts.path, parts.query
+        route = self.routes.get(path)
         if route is None:
-            return 404, TEXT, f"no admin endpoint {parts.path!r}; see /\n".encode()
+            return 404, TEXT, f"no admin endpoint {path!r}; see /\n".encode()
         if method not in ("GET", "HEAD"):
             return 405, TEXT, b"admin endpoints answer GET only\n"
-        query = parse_qs(parts.query)
+        query = parse_qs(query_text)
         fmt = query.get("format", ["text"])[-1]
         if fmt not in ("text", "json"):
             return 400, TEXT, f"unknown format {fmt!r}: use text or json\n".encode()

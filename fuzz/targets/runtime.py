@@ -79,8 +79,10 @@ OPS = (
     "admin_read",
     "admin_close",
     "stop",
+    # Appended: raw bytes on an admin connection (a payload repeated, as send).
+    "admin_send",
 )
-_SENDS = ("send", "upstream_send")
+_SENDS = ("send", "upstream_send", "admin_send")
 _TEMPLATES = ("send_http", "upstream_http")
 _READS = ("read", "upstream_read", "admin_read")
 
@@ -598,15 +600,17 @@ def decode_input(data: bytes) -> tuple[int, int, bool, list[Action]]:
 async def _run_runtime(world: RuntimeWorld, actions) -> None:
     await world.start()
     for a in actions:
-        if a.op == "admin":
+        if a.op in ("admin", "admin_send"):
             clients = world.admins
             if a.target >= len(clients) and len(clients) < MAX_CONNECTIONS:
                 address = world.admin_address
                 peer = world.kernel.dial(address, ("127.0.0.1", 60000 + len(clients))) if address else None
                 clients.append(runtime_admin.AdminClient(peer))
             client = clients[a.target % len(clients)] if clients else None
-            if client is not None:
+            if client is not None and a.op == "admin":
                 client.send(a.value, world.server.draining, a.end, world.epoch)
+            elif client is not None:
+                client.send_raw(a.payload * a.value, a.end)
         elif a.op == "admin_read":
             if world.admins:
                 client = world.admins[a.target % len(world.admins)]
@@ -652,7 +656,7 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
 def run_reference(built, capacity: int, actions) -> ReferenceWorld:
     ref = ReferenceWorld(built, capacity, _instantiate)
     for a in actions:
-        if a.op in ("admin", "admin_read", "admin_close", "stop"):
+        if a.op in ("admin", "admin_read", "admin_close", "stop", "admin_send"):
             continue
         if a.op == "advance":
             ref.advance(TIME_STEPS_MS[a.value % len(TIME_STEPS_MS)])

@@ -99,6 +99,7 @@ class AdminClient:
         self.draining: list[bool] = []  # whether the server drained before each was sent
         self.epochs: list[int] = []  # data-plane actions done before each was sent
         self.malformed_at: int | None = None  # the first request after which the admin closes
+        self.raw = False  # raw bytes were sent: requests are no longer known one by one
 
     def send(self, value: int, draining: bool, end: bool, epoch: int = 0) -> None:
         """Request REQUESTS[value % len], 1 to 4 times in one write (value // 32 % 4: a pipelined
@@ -114,6 +115,12 @@ class AdminClient:
             self.draining.append(draining)
             self.epochs.append(epoch)
         self.peer.send(request_bytes(kind) * count, end)
+
+    def send_raw(self, data: bytes, end: bool) -> None:
+        if self.peer is None or self.peer.closed:
+            return
+        self.raw = True
+        self.peer.send(data, end)
 
     def responses(self) -> list:
         """(request kind, status, headers, body) for each response read, in order."""
@@ -168,6 +175,9 @@ def check_answers(client: AdminClient, built, finished: bool, judge_values: bool
     """Judge what one admin connection read. `finished`: its client read everything and the run
     is over, so every complete request sent must have its answer. `stopped`: the server began to
     stop during the run, so /ready may answer 503 to a request sent before (answered after)."""
+    if client.raw:
+        check_raw_answers(client)
+        return
     got = client.responses()
     if len(got) > len(client.kinds):
         _fail(
@@ -223,6 +233,18 @@ def check_answers(client: AdminClient, built, finished: bool, judge_values: bool
             f"{complete} complete requests sent, {len(got)} answered; the client read everything",
             "proxy.admin.AdminProtocol",
         )
+
+
+def check_raw_answers(client: AdminClient) -> None:
+    """Whatever a client sends, no answer says the admin itself failed (a 500: AdminProtocol caught
+    an exception from the handler, and logged its traceback)."""
+    data = bytes(client.peer.received)
+    at = 0
+    while (start := data.find(b"HTTP/1.1 ", at)) >= 0:
+        status = data[start + 9 : start + 12]
+        if status == b"500":
+            _fail("admin_internal_error", "the admin answered 500: its handler raised on a request a client sent")
+        at = start + 12
 
 
 def parse_text_stats(body: bytes) -> dict:

@@ -93,6 +93,16 @@ def scripts() -> dict:
     out["admin_unfinished_head_times_out"] = [A("admin", 0, 1), A("admin", 0, len(ADMIN_REQUESTS) - 1)]
     out["admin_unfinished_head_times_out"] += [A("advance", 0, 7)] * 3 + [A("admin_read")]
     out["admin_unread_answers_time_out"] = [A("admin", 0, 96 + 3)] * 30 + [A("advance", 0, 7)] * 3 + [A("admin_read")]
+    # Raw bytes on the admin: targets no URL parser reads, origin-form edges, a chunked body, a huge head.
+    raw = [b"http://[::1/", b"//x/stats", b"*", b"/stats?format", b"/\xff", b"http://admin/ready?format=json"]
+    out["admin_raw_targets"] = [A("admin_send", 0, 1, b"GET " + t + b" HTTP/1.1\r\nHost: a\r\n\r\n") for t in raw]
+    out["admin_raw_targets"] += [A("admin_read")]
+    chunked = b"POST /stats HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    out["admin_raw_bodies_and_large_heads"] = [
+        A("admin_send", 0, 1, chunked),
+        A("admin_send", 1, 40, b"X-Pad: " + b"p" * 1000 + b"\r\n"),
+    ]
+    out["admin_raw_bodies_and_large_heads"] += [A("admin_read", 0), A("admin_read", 1)]
     out["admin_two_clients_and_traffic"] = _exchange() + [A("admin", 0, 1), A("admin", 1, 2), A("admin", 0, 5)]
     out["admin_two_clients_and_traffic"] += [A("admin_read", 1), A("admin_close", 0), A("admin_read", 0)]
     out["stop_with_open_connections"] = _exchange() + [A("admin", 0, 0), A("stop"), A("admin", 0, 0)]

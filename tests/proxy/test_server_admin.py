@@ -121,3 +121,14 @@ def test_pipelined_requests_then_half_close_are_all_answered(echo_upstream, star
         while chunk := s.recv(65536):
             out += chunk
     assert out.count(b"HTTP/1.1 200") == 3 and out.count(b"HTTP/1.1 404") == 1, out
+
+
+def test_request_targets_are_read_as_paths_and_a_bad_one_is_a_400():
+    """Found by the runtime harness (admin_internal_error): `GET http://[::1/` made urlsplit raise,
+    so every such request was a 500 with a traceback in the log (a client could flood it). The
+    target is origin-form (RFC 9112 3.2.1): `//x/stats` is the path //x/stats, not /stats on host x."""
+    h = AdminHandler(FakeServer())
+    assert h.respond("GET", "http://[::1/")[0] == 400
+    assert h.respond("GET", "//x/stats")[0] == 404
+    assert h.respond("GET", "http://admin/ready")[0] == 200  # absolute-form still names the path
+    assert h.respond("GET", "/ready?format=text")[0] == 200
