@@ -316,7 +316,11 @@ class Connection:
 
     @property
     def output_end_stream(self) -> bool:
-        """True once our end of stream is written and flushed: the transport shuts down writes."""
+        """True once our end of stream is written and flushed: the transport shuts down writes. Not
+        while plaintext waits for the transport socket to be ready (a TLS handshake under way): a
+        FIN then would end the handshake, and those bytes could never go."""
+        if self.transport_socket is not None and len(self.write_buffer) and not self.connected:
+            return False
         return self.write_end_stream and not self._output_pending()
 
     def _on_write_buffer_high(self) -> None:

@@ -6,6 +6,7 @@ buffer sizes, watermark events), never the wall clock.
 """
 
 import asyncio
+import time
 
 import pytest
 
@@ -547,4 +548,52 @@ def test_a_half_close_towards_an_upstream_that_reset_is_no_core_error(start_prox
         except ConnectionResetError:
             pass
     upstream.close()
+    assert proxy.call(lambda: proxy.server.ctx.stats.counter("server.unhandled_errors")) == 0
+
+
+def test_an_upstream_that_greets_and_closes_before_the_tls_handshake_reaches_the_client(start_proxy):
+    """Found by the runtime harness (runtime_differs_from_sim): a TLS listener's tcp_proxy upstream
+    sends its greeting and half-closes before the client's handshake (a server-first protocol, an
+    error and a close). The connection counted the greeting, plaintext not yet encryptable, as
+    flushed, so the transport wrote its FIN at once; the handshake then failed (asyncio: 'Cannot
+    call write() after write_eof()', an unhandled error) and the greeting was lost."""
+    import socket
+    import ssl
+    import threading
+
+    from conftest import proxy_config
+    from fuzz import test_pki
+
+    pki = test_pki.ensure()
+    upstream = socket.create_server(("127.0.0.1", 0))
+
+    def greet_and_close():
+        s, _ = upstream.accept()
+        s.sendall(b"220 ready\r\n")
+        s.shutdown(socket.SHUT_WR)
+        s.recv(1)  # until the proxy closes
+        s.close()
+
+    threading.Thread(target=greet_and_close, daemon=True).start()
+    cert = {
+        "certificate_chain": {"filename": str(pki / "server.pem")},
+        "private_key": {"filename": str(pki / "server.key")},
+    }
+    chain = {
+        "tls_context": {"common_tls_context": {"tls_certificates": [cert]}},
+        "filters": [{"tcp_proxy": {"cluster": "up"}}],
+    }
+    listener = {"name": "tls_in", "address": {"host": "127.0.0.1", "port": 0}, "filter_chains": [chain]}
+    cluster = {"name": "up", "endpoints": [{"host": "127.0.0.1", "port": upstream.getsockname()[1]}]}
+    proxy = start_proxy(proxy_config([listener], [cluster]))
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    ctx.check_hostname = False
+    with socket.create_connection(proxy.address("tls_in"), timeout=10) as raw:
+        time.sleep(0.2)  # the upstream has greeted and closed
+        with ctx.wrap_socket(raw) as tls:
+            data = b""
+            while chunk := tls.recv(100):
+                data += chunk
+    upstream.close()
+    assert data == b"220 ready\r\n"
     assert proxy.call(lambda: proxy.server.ctx.stats.counter("server.unhandled_errors")) == 0
