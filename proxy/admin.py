@@ -166,6 +166,7 @@ class AdminHandler:
 # arriving, or whose response its client stops taking, is ended after the stream idle timeout
 # (stream_idle_timeout, 5 min; a 408 when nothing was answered yet).
 STREAM_IDLE_TIMEOUT_S = 300.0
+ERROR_QUOTE = 200  # characters of h11's complaint a 400 repeats
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
@@ -321,7 +322,9 @@ class AdminProtocol(asyncio.Protocol):
 
     def _send_error(self, status: int, message: str) -> None:
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            body = f"bad request: {message}\n".encode()
+            # h11's message quotes the offending bytes: a line of them says enough.
+            reason = message if len(message) <= ERROR_QUOTE else message[:ERROR_QUOTE] + "..."
+            body = f"bad request: {reason}\n".encode()
             try:
                 self._send(status, TEXT, body, len(body))
             except h11.LocalProtocolError:

@@ -132,3 +132,15 @@ def test_request_targets_are_read_as_paths_and_a_bad_one_is_a_400():
     assert h.respond("GET", "//x/stats")[0] == 404
     assert h.respond("GET", "http://admin/ready")[0] == 200  # absolute-form still names the path
     assert h.respond("GET", "/ready?format=text")[0] == 200
+
+
+def test_a_malformed_request_is_not_echoed_back_whole(echo_upstream, start_proxy):
+    """Found by the runtime harness (admin_answers_held): h11's error names the bad bytes in their
+    Python repr, and the 400 carried all of it (16 KiB of garbage made a 64 KiB answer)."""
+    proxy = start_proxy(tcp_proxy_config(echo_upstream.port, admin=True))
+    with connect(proxy.admin_address) as s:
+        s.sendall(b"\xd0" * 8000 + b"\r\n\r\n")
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    assert out.startswith(b"HTTP/1.1 400") and len(_body(out)) <= 300, len(out)
