@@ -622,6 +622,7 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
                 if client.peer is not None:
                     client.peer.send(b"", True)
         elif a.op == "stop":
+            world.epoch += 1
             if world.stopping is None:
                 world.stopping = asyncio.ensure_future(world.stop())
         elif a.op == "advance":
@@ -639,7 +640,9 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
     if world.stopping is None:
         check_stall(world)
         check_no_leak(world)
-    judge_values = not any(c.peer is None or c.peer.from_proxy.ever_full for c in world.admins)
+    judge_values = world.stopping is None and not any(
+        c.peer is None or c.peer.from_proxy.ever_full for c in world.admins
+    )
     for client in world.admins:
         # Past the admin's stream idle timeout a client that did not read may be closed unanswered.
         finished = world.loop.us < STREAM_IDLE_TIMEOUT_S * 1e6
