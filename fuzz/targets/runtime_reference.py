@@ -55,18 +55,26 @@ class ReferencePeer:
 
     def push(self) -> bool:
         """The peer writes on as the kernel's queue toward the proxy has room (a blocking writer): the
-        proxy reads at most `capacity` bytes at once, as through a real socket."""
+        proxy reads at most `capacity` bytes at once, as through a real socket. Its end of stream
+        comes alone, once the connection took every byte before it: a socket's read returns data or
+        the end, never both, so a connection that stops reading after the last bytes has not seen
+        the end."""
         sock = self.sock
         if sock.is_closed or sock.inbound_end:
             self.outbox.clear()
             return False
-        n = min(len(self.outbox), self.capacity - len(sock.inbound))
-        if n <= 0 and not (self.outbox_end and not self.outbox):
-            return False
-        data = bytes(self.outbox[:n])
-        del self.outbox[:n]
-        sock.peer_send(data, self.outbox_end and not self.outbox)
-        return True
+        if self.outbox:
+            n = min(len(self.outbox), self.capacity - len(sock.inbound))
+            if n <= 0:
+                return False
+            data = bytes(self.outbox[:n])
+            del self.outbox[:n]
+            sock.peer_send(data)
+            return True
+        if self.outbox_end and not sock.inbound:
+            sock.peer_send(b"", True)
+            return True
+        return False
 
     def transport_moves(self) -> bool:
         """What the transport does at rest: fill the kernel from its buffer, then take the next chunk
