@@ -392,12 +392,20 @@ class VirtualLoop(selector_events.BaseSelectorEventLoop):
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.us = 0
+        self.armed = 0  # timers armed so far
         selector = KernelSelector(kernel)
         super().__init__(selector)
         selector.loop = self
 
     def time(self) -> float:
         return self.seconds_at(self.us)
+
+    def call_at(self, when, callback, *args, context=None):
+        # Timers due at one moment fire in the order they were armed, as on a real clock (which never
+        # stands still between two armings) and as SimulatedDispatcher's do; asyncio's heap alone
+        # orders equal times arbitrarily. A step of 1e-13 s per arming stays far below a microsecond.
+        self.armed += 1
+        return super().call_at(when + self.armed * 1e-13, callback, *args, context=context)
 
     @staticmethod
     def seconds_at(us: int) -> float:
