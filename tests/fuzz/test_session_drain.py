@@ -124,3 +124,21 @@ def test_a_client_that_opens_its_window_within_the_grace_period_gets_the_body():
     [ex] = s.peers.exchanges
     assert ex.outcome == "response" and bytes(ex.response.body) == b"w" * 48
     assert "http.downstream_cx_delayed_close_timeout" not in s.ctx.stats.counters
+
+
+# fuzz (session 6 minutes on a clean clone, config-s1-0003: max_outbound_frames 3): an HTTP/2 client
+# that read nothing holds the proxy's SETTINGS and ACKs; the drain's GOAWAY is one frame more, over
+# the configured limit, and the codec ends the connection as an outbound flood (Envoy counts GOAWAY
+# in max_outbound_frames too). The flood protection closed it, not the drain.
+def test_a_drain_goaway_over_max_outbound_frames_is_the_flood_limit_not_a_finding(tmp_path):
+    path = tmp_path / "drain_flood.yaml"
+    path.write_text(
+        (CONFIG % "HTTP2").replace(
+            "        codec: HTTP2\n", "        codec: HTTP2\n        http2_protocol_options: {max_outbound_frames: 3}\n"
+        )
+    )
+    s = session.run_input(
+        session.ConfigPool([path]), session.encode_actions([A("settings", value=128)] + in_flight(3)[:4])
+    )
+    assert s.ctx.stats.counters.get("http.h2_outbound_flood") == 1
+    assert [ex.outcome for ex in s.peers.exchanges] != ["response"]
