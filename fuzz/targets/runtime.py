@@ -27,6 +27,7 @@ Oracles, from what a user of the runtime relies on:
 """
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,23 @@ from fuzz.targets.runtime_kernel import Kernel, VirtualLoop
 from fuzz.targets.runtime_reference import ReferenceWorld
 
 # The runtime logs what it survives (a failed connect, a drain that timed out) on every run; what
-# matters here is raised as a finding.
-logging.getLogger("proxy").setLevel(logging.CRITICAL)
-logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+# matters here is raised as a finding. Quiet only while a run lasts: a test importing this module
+# must not silence the proxy's logs for the tests after it.
+QUIET_LOGGERS = ("proxy", "asyncio")
+
+
+@contextlib.contextmanager
+def _quiet_logs():
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
 
 CAPACITIES = (65536, 512, 4096, 200_000)
 READS = (None, 1, 100, 1024, 16384, 65536)  # bytes a read takes; None: all there is
@@ -676,6 +691,11 @@ def run_reference(built, capacity: int, actions) -> ReferenceWorld:
 
 
 def run(data: bytes) -> RuntimeWorld:
+    with _quiet_logs():
+        return _run(data)
+
+
+def _run(data: bytes) -> RuntimeWorld:
     index, capacity, shared, actions = decode_input(data)
     built = configs().built[index]
     world = RuntimeWorld(built, capacity, shared)
