@@ -237,21 +237,19 @@ class _Supervisor:
 
     def _forward_reopen(self) -> None:
         """SIGUSR1: each worker reopens its access logs (the parent keeps none)."""
-        for w in self.workers:
-            if w.exit_code is None:
-                try:
-                    os.kill(w.pid, signal.SIGUSR1)
-                except ProcessLookupError:
-                    pass
+        self._signal_running(signal.SIGUSR1)
 
     def _stop(self) -> None:
         """SIGTERM to every running worker (a worker takes any number of them as one)."""
         self.stopping = True
+        self._signal_running(signal.SIGTERM)
+
+    def _signal_running(self, signum: int) -> None:
         for w in self.workers:
             if w.exit_code is None:
                 try:
-                    os.kill(w.pid, signal.SIGTERM)
-                except ProcessLookupError:
+                    os.kill(w.pid, signum)
+                except ProcessLookupError:  # exited, not yet reaped
                     pass
 
     def _reap(self) -> None:
