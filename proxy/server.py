@@ -310,4 +310,7 @@ async def run_process(built, drain_timeout_s: float, worker=None) -> int:
     if worker is not None:
         await worker.stopped(server)
     say(f"{prefix} stopped")
+    # Closing the loop puts SIG_DFL back, and a late SIGTERM (the parent's, once another worker
+    # exited, or a second kill) would then end a process that stopped cleanly with -SIGTERM.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {*signals, signal.SIGUSR1, signal.SIGHUP})
     return 0

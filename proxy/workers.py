@@ -269,7 +269,8 @@ class _Supervisor:
                 # It drained and exited 0: it was signalled directly (e.g. the whole process group
                 # was), which is a stop, not a failure; still, never run on with fewer workers.
                 say(f"proxy: {w.name} stopped on a signal of its own{rest}")
-            self._stop()
+            if not self.stopping:  # the others have had their SIGTERM already
+                self._stop()
         exited = self.all_exited
         if all(w.exit_code is not None for w in self.workers) and exited is not None and not exited.done():
             exited.set_result(None)

@@ -250,3 +250,35 @@ def test_echo_tool_rejects_bad_arguments_with_a_message(args):
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 2
     assert "error:" in err and "Traceback" not in err
+
+
+_STOP_THEN_SIGNAL_AGAIN = """
+import asyncio, os, signal, sys
+from proxy.build import build
+from proxy.config.load import load_file
+from proxy.server import run_process
+
+async def main():
+    asyncio.get_running_loop().call_later(0.2, os.kill, os.getpid(), signal.SIGTERM)
+    return await run_process(build(load_file(sys.argv[1])), 1.0)
+code = asyncio.run(main())
+os.kill(os.getpid(), signal.SIGTERM)  # the loop is closed: its handlers are gone
+print("alive", code, flush=True)
+"""
+
+
+def test_a_signal_after_the_process_stopped_does_not_turn_its_exit_0_into_a_kill(tmp_path):
+    """Found by CI: with --concurrency 2 the parent sent SIGTERM to the other worker when one
+    exited; one that had already said "stopped" had no handler any more (closing the loop restores
+    SIG_DFL) and died by it, so the whole proxy exited 1 after a clean drain."""
+    path = tmp_path / "proxy.yaml"
+    path.write_text(ISSUE_EXAMPLE.replace("port: 10000", "port: 0").replace("port: 9000", "port: 1"))
+    run = subprocess.run(
+        [sys.executable, "-c", _STOP_THEN_SIGNAL_AGAIN, str(path)],
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (run.returncode, run.stdout) == (0, "alive 0\n"), run.stderr

@@ -215,7 +215,7 @@ def test_the_access_log_lines_of_two_workers_never_interleave(tmp_path, upstream
             ] * len(paths)
     finally:
         proxy.signal(signal.SIGTERM)
-        assert proxy.wait() == 0
+        assert proxy.wait() == 0, "".join(proxy.stderr_lines)
         _wait_gone(proxy.pids)
         reader.join(10)
     logged = sorted(json.loads(line)["attributes"]["url.path"] for line in lines)
