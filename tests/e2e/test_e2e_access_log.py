@@ -189,3 +189,20 @@ def test_sigusr1_reopens_the_access_log_as_envoy_does(proxy_process, tmp_path, w
         json.loads(line)["attributes"]["url.path"] for line in (tmp_path / "access.log.1").read_text().splitlines()
     ]
     assert sorted(rotated) == ["/before/0", "/before/1", "/before/2"]
+
+
+@pytest.mark.parametrize("workers", [(), ("--concurrency", "2")])
+def test_an_access_log_file_that_cannot_be_opened_is_a_startup_error_naming_the_field(proxy_process, tmp_path, workers):
+    """Found by reading: opened at the first record, a log in a missing directory let the proxy
+    serve and log nothing, said only by filesystem.write_failed; Envoy refuses to start."""
+    path = tmp_path / "proxy.yaml"
+    missing = tmp_path / "no-such-dir" / "access.log"
+    path.write_text(_config(9, hcm_extra=f"\n              access_log: {{path: {missing}}}"))
+    proc = proxy_process(path, *workers)
+    assert proc.wait() == 1
+    err = "".join(proc.stderr_lines)
+    assert (
+        f"error: listeners[0].filter_chains[0].filters[0].http_connection_manager.access_log.path: "
+        f"cannot open '{missing}' for appending: No such file or directory"
+    ) in err, err
+    assert "proxy: ready" not in err and "Traceback" not in err
