@@ -335,11 +335,3 @@ class AdminProtocol(asyncio.Protocol):
         """Answers are only made for requests read from a connection still open."""
         assert self.transport is not None, "an answer before connection_made"
         return self.transport
-
-
-async def start_admin(server, address) -> asyncio.Server:
-    """Listen on (host, port) for admin requests about `server`."""
-    handler = AdminHandler(server)
-    loop = asyncio.get_running_loop()
-    host, port = address
-    return await loop.create_server(lambda: AdminProtocol(handler), host, port, reuse_address=True)

@@ -20,7 +20,7 @@ import sys
 
 from . import build
 from ._server_socket import AsyncioNetwork, DownstreamTransport
-from .admin import start_admin
+from .admin import AdminHandler, AdminProtocol, Responder
 from .context import ServerContext
 from .event import AsyncioDispatcher
 from .http import log_writer
@@ -54,18 +54,19 @@ class Server:
         self.started = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[SharedListener] = []
-        self._admin: asyncio.Server | None = None
+        self._admin: SharedListener | None = None
         self._downstream: set = set()
         self._upstream: set = set()
         self._clients_gone: asyncio.Event | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self, sockets: dict | None = None, admin: bool = True) -> dict[str, tuple]:
+    async def start(self, sockets: dict | None = None, admin: bool = True, admin_socket=None) -> dict[str, tuple]:
         """Bind every listener (port 0 picks a free port) and the admin listener if configured.
 
         `sockets` ({listener name: listening socket}) serves sockets bound elsewhere instead: the
-        workers of proxy/workers.py share their parent's. `admin=False` leaves the admin to the caller.
+        workers of proxy/workers.py share their parent's. `admin=False` leaves the admin to the caller;
+        `admin_socket` serves it on a socket bound elsewhere.
         """
         if self.started:
             raise RuntimeError("server already started")
@@ -90,8 +91,9 @@ class Server:
                 self.addresses[listener.name] = srv.sockets[0].getsockname()[:2]
             admin_address = getattr(self.built, "admin_address", None) if admin else None
             if admin_address is not None:
-                self._admin = await start_admin(self, admin_address)
-                self.admin_address = self._admin.sockets[0].getsockname()[:2]
+                admin_sock = bind_listener(admin_address) if admin_socket is None else admin_socket
+                self._admin = serve_admin(loop, admin_sock, AdminHandler(self))
+                self.admin_address = admin_sock.getsockname()[:2]
         except BaseException:
             self._close_listeners()
             if self._admin is not None:
@@ -126,7 +128,6 @@ class Server:
             await asyncio.sleep(0.01)
         if self._admin is not None:
             self._admin.close()
-            await self._admin.wait_closed()
         self.started = False
 
     def end_drain(self) -> None:
@@ -243,6 +244,12 @@ class SharedListener:
         if self._sock.fileno() >= 0:
             self._loop.remove_reader(self._sock.fileno())
             self._sock.close()
+
+
+def serve_admin(loop, sock, handler: Responder) -> SharedListener:
+    """The admin on its bound socket, accepted as the listeners are: asyncio's create_server, out of
+    descriptors, logged a traceback per failed accept and then served nothing (seen live)."""
+    return SharedListener(loop, sock, lambda: AdminProtocol(handler))
 
 
 def say(message: str) -> None:

@@ -31,10 +31,10 @@ from collections.abc import Awaitable
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-from .admin import TEXT, AdminHandler, AdminProtocol, Answer
+from .admin import TEXT, AdminHandler, Answer
 from .build import instantiate
 from .http.access_log import open_sink
-from .server import bind_listener, run_process, say
+from .server import bind_listener, run_process, say, serve_admin
 from .shared_buckets import SharedBuckets
 from .stats import Stats
 
@@ -213,13 +213,12 @@ class _Supervisor:
         admin = None
         if admin_sock is not None:
             handler = _WorkersAdmin(self)
-            admin = await loop.create_server(lambda: AdminProtocol(handler), sock=admin_sock)
+            admin = serve_admin(loop, admin_sock, handler)
             host, port = admin_sock.getsockname()[:2]
             say(f"proxy: admin on {host}:{port}")
         await self.all_exited
         if admin is not None:
             admin.close()
-            await admin.wait_closed()
         say("proxy: stopped" if not self.failed else "proxy: stopped after a worker failure")
         return 1 if self.failed else 0
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from proxy import server as server_module
 from proxy._server_socket import READ_SIZE, WRITE_CHUNK, SocketTransport
-from proxy.admin import STREAM_IDLE_TIMEOUT_S, AdminHandler, AdminProtocol, start_admin
+from proxy.admin import STREAM_IDLE_TIMEOUT_S, AdminHandler, AdminProtocol
 from proxy.build import build, instantiate
 from proxy.config import load_file, schema
 from proxy.network.connection import State
@@ -278,7 +278,7 @@ class RuntimeWorld:
         self.kernel = Kernel(capacity)
         self.loop = VirtualLoop(self.kernel)
         self.server = server_module.Server(built, instantiate=_instantiate)
-        self.admin_server: asyncio.AbstractServer | None = None  # the admin, when started beside the server
+        self.admin_server: server_module.SharedListener | None = None  # the admin, when served beside the server
         self.admin_address: tuple | None = None
         self.clients: list = []
         self.upstreams: list = []
@@ -297,17 +297,20 @@ class RuntimeWorld:
         for listener in self.built.listeners:
             sock = sockets[listener.name] = self.kernel.bind(listener.address)
             sock.listen()
-        await self.server.start(sockets=sockets, admin=not self.shared)
+        admin_sock = None
+        if self.built.admin_address is not None:
+            admin_sock = self.kernel.bind(self.built.admin_address)
+            admin_sock.listen()
+        await self.server.start(sockets=sockets, admin=not self.shared, admin_socket=admin_sock)
         self.admin_address = self.server.admin_address
-        if self.shared and self.built.admin_address is not None:
-            self.admin_server = await start_admin(self.server, self.built.admin_address)
+        if self.shared and admin_sock is not None:
+            self.admin_server = server_module.serve_admin(self.loop, admin_sock, AdminHandler(self.server))
             self.admin_address = self.built.admin_address
 
     async def stop(self, drain_timeout_s: float | None = None) -> None:
         await self.server.stop(drain_timeout_s)
         if self.admin_server is not None:
             self.admin_server.close()
-            await self.admin_server.wait_closed()
 
     def connect(self, listener, local, remote) -> None:
         peer = self.kernel.dial(listener.address, remote)
