@@ -5,6 +5,7 @@ certificate lacks) on the real proxy and on a planted bug (the SAN check applied
 
 import pytest
 
+from fuzz import test_pki
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Action as A
 from fuzz.session import ConfigPool, Session
@@ -14,8 +15,12 @@ SCRIPT = [A("connect"), A("send", payload=GET), A("upstream_connect"), A("read")
 
 
 @pytest.fixture(scope="module")
-def example():
-    return ConfigPool(["examples/upstream_tls.yaml"]).built[0]
+def example(tmp_path_factory):
+    # The example names the default PKI directory; the fuzzing peers use PROXYFUZZ_PKI's.
+    text = open("examples/upstream_tls.yaml").read().replace(test_pki.DEFAULT_DIR, str(test_pki.ensure()))
+    path = tmp_path_factory.mktemp("example") / "upstream_tls.yaml"
+    path.write_text(text)
+    return ConfigPool([str(path)]).built[0]
 
 
 def test_an_upstream_without_the_pinned_san_is_refused(example):
@@ -49,8 +54,9 @@ def test_the_identity_model_reads_the_certificate_and_the_trusted_ca():
 
     common = schema.message_class(schema.BOOTSTRAP_DESCRIPTOR.file.message_types_by_name["CommonTlsContext"])()
     assert tls_session._why_refused(common) == ""  # nothing verified
-    common.validation_context.trusted_ca.filename = "/tmp/proxyfuzz-pki/ca.pem"
+    ca, other_ca = test_pki.ca_paths()
+    common.validation_context.trusted_ca.filename = ca
     common.validation_context.match_subject_alt_names.append("api.example.com")  # under *.example.com
     assert tls_session._why_refused(common) == ""
-    common.validation_context.trusted_ca.filename = "/tmp/proxyfuzz-pki/other-ca.pem"
+    common.validation_context.trusted_ca.filename = other_ca
     assert "trusted_ca" in tls_session._why_refused(common)
