@@ -81,6 +81,18 @@ LARGE_FIELD = 4 * 1024
 
 
 def h1_request(seed: bytes, sock) -> bytes:
+    return _h1_request(seed, sock, http10=False)
+
+
+def h1_request_http10(seed: bytes, sock) -> bytes:
+    """An HTTP/1.0 client (wget, ab, health checkers, old balancers): the same request, its body
+    framed by Content-Length only (chunked is HTTP/1.1's, RFC 9112 6.1), and the connection closed
+    after the response unless bit 1 of byte 4 asks for keep-alive. The proxy must answer it in
+    HTTP/1.0's terms: no chunked coding, no 1xx, a body of unknown length ended by the close."""
+    return _h1_request(seed, sock, http10=True)
+
+
+def _h1_request(seed: bytes, sock, http10: bool) -> bytes:
     method, (path, fields, host) = (
         _pick(METHODS, seed, 0),
         _target(seed, sock, own_fields=bool(_byte(seed, 4) & ROUTE_FIELDS_BIT)),
@@ -88,8 +100,10 @@ def h1_request(seed: bytes, sock) -> bytes:
     body = seed[8 : 8 + _byte(seed, 3) % 48]
     target, host, extra = hostile.apply(_byte(seed, 7), path, host, fields)  # byte 7: a hostile shape, or none
     large = _large(seed[5:7].hex().encode(), LARGE_FIELD) if _byte(seed, 4) & LARGE_FIELD_BIT else b""
-    head = [b"%s %s HTTP/1.1" % (method, target), b"Host: " + host] + _id_line(sock) + [b"%s: %s" % f for f in extra]
-    if _byte(seed, 4) & 1:
+    version = b"HTTP/1.0" if http10 else b"HTTP/1.1"
+    head = [b"%s %s %s" % (method, target, version), b"Host: " + host] + _id_line(sock)
+    head += [b"%s: %s" % f for f in extra]
+    if _byte(seed, 4) & 1 or (http10 and body):
         head.append(b"Content-Length: %d" % len(body))
         tail = body
     elif body:
@@ -99,7 +113,7 @@ def h1_request(seed: bytes, sock) -> bytes:
     else:
         tail = b""
     if _byte(seed, 4) & 2:
-        head.append(b"Connection: close")
+        head.append(b"Connection: keep-alive" if http10 else b"Connection: close")
     if _byte(seed, 4) & 4:
         head.append(b"X-Tenant: " + seed[5:7].hex().encode())
     if _byte(seed, 4) & 8:
@@ -277,6 +291,18 @@ def h1_response(seed: bytes, sock) -> bytes:
     return head + conn + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
+def h1_response_until_close(seed: bytes, sock) -> bytes:
+    """A response whose body runs to the connection's close (RFC 9112 6.3 item 8: neither
+    Content-Length nor Transfer-Encoding), as HTTP/1.0 servers, CGI scripts and legacy backends
+    answer: HTTP/1.0 or HTTP/1.1 (bit 0 of byte 2), with `Connection: close` or without (bit 1).
+    The action's end of stream is the close that completes it; without it the body stays open
+    and whatever the upstream sends next is more of it."""
+    status = (200, 404, 500, 503, 301)[_byte(seed, 0) % 5]
+    version = b"HTTP/1.0" if _byte(seed, 2) & 1 else b"HTTP/1.1"
+    conn = b"Connection: close\r\n" if _byte(seed, 2) & 2 else b""
+    return b"%s %d X\r\nContent-Type: text/plain\r\n%s\r\n%s" % (version, status, conn, _body(seed, 4))
+
+
 # Bit 7 of byte 2: a 4 KiB Set-Cookie (with a chunked body and a trailer: a 4 KiB x-signature trailer
 # instead), past an HTTP/2 client's small SETTINGS_MAX_HEADER_LIST_SIZE (fuzz.peers.h2_peer): RFC 9113
 # 6.5.2, the proxy must not send it to that client.
@@ -358,5 +384,6 @@ def h2_response(seed: bytes, sock) -> bytes:
     return server.data_to_send()
 
 
-DOWNSTREAM_PAYLOADS = (h1_request, h1_pipeline, h1_smuggling, h2_request, h2_control)
-UPSTREAM_PAYLOADS = (h1_response, h2_response)
+# Appended only: an action's template is its index here, so committed seeds keep their meaning.
+DOWNSTREAM_PAYLOADS = (h1_request, h1_pipeline, h1_smuggling, h2_request, h2_control, h1_request_http10)
+UPSTREAM_PAYLOADS = (h1_response, h2_response, h1_response_until_close)
