@@ -1,5 +1,8 @@
-"""`python -m proxy --validate` finds every problem that would stop the configuration from starting: an HTTP
-RBAC source prefix with a prefix length above 32 is a validation error naming its field."""
+"""`python -m proxy --validate` finds every problem that would stop the configuration from starting, all at
+once: an HTTP RBAC source prefix with a prefix length above 32 is a validation error naming its field, listed
+beside the configuration's other problem (here a policy name used twice). Since --validate also builds the
+configuration, a lone bad prefix is still refused by the build; with another violation beside it, only the
+validator can name it in the same run."""
 
 import json
 import subprocess
@@ -10,7 +13,11 @@ from pathlib import Path
 from _live import ROOT, check, http_config, ok
 
 config = json.loads(http_config(8080))
-rbac = {"rbac": {"action": "ALLOW", "policies": [{"name": "office", "source_prefixes": ["10.0.0.0/40"]}]}}
+policies = [
+    {"name": "office", "source_prefixes": ["10.0.0.0/40"]},
+    {"name": "office", "source_prefixes": ["10.0.0.0/8"]},
+]
+rbac = {"rbac": {"action": "ALLOW", "policies": policies}}
 config["listeners"][0]["filter_chains"][0]["filters"][0]["http_connection_manager"]["http_filters"] = [rbac]
 with tempfile.TemporaryDirectory() as tmp:
     path = Path(tmp) / "proxy.yaml"
@@ -20,7 +27,7 @@ with tempfile.TemporaryDirectory() as tmp:
     )
 out = (proc.stdout + proc.stderr).strip()
 check(
-    proc.returncode == 1 and "source_prefixes[0]" in out,
-    f"--validate on an HTTP RBAC source prefix 10.0.0.0/40 exited {proc.returncode}: {out[-200:]!r}",
+    proc.returncode == 1 and "policies[0].source_prefixes[0]" in out and "policies[1].name" in out,
+    f"--validate on a duplicate policy name and a source prefix 10.0.0.0/40 exited {proc.returncode}: {out[-300:]!r}",
 )
 ok("--validate names the bad HTTP RBAC source prefix")
