@@ -9,6 +9,11 @@ character, a fresh name from real shapes (upper case, trailing dot, wildcard, ID
 limits), an ALPN name replaced or added. Inputs in raw mode are turned into field mode (keeping
 the head: filters, read size, cuts). The byte mutator keeps its share for everything else.
 
+A raw input gets a well-formed PROXY header put in front of what it sends (v1 TCP4, TCP6 or UNKNOWN,
+v2 PROXY or LOCAL over INET or INET6, a TLV sometimes), and then its old bytes or nothing: the shape
+a load balancer's connection has, and its health check's (a header, then the end of stream), which
+byte mutations of an empty corpus almost never spell out whole.
+
 A PROXY v2 header in a raw input (HAProxy's spec 2.2) gets its version/command and
 family/transport bytes set to each value the spec names (LOCAL, PROXY, unknown commands; UNSPEC,
 INET, INET6, UNIX over each transport), with the address block grown to the family's size: what
@@ -144,6 +149,47 @@ def proxy_v2_fields(data: bytes, rng: random.Random) -> bytes | None:
     return bytes(out)
 
 
+_V4_BLOCK = bytes([192, 0, 2, 1, 127, 0, 0, 1]) + (5000).to_bytes(2, "big") + (10000).to_bytes(2, "big")
+_V6_BLOCK = bytes(15) + b"\x01" + bytes(15) + b"\x01" + (5000).to_bytes(2, "big") + (10000).to_bytes(2, "big")
+_TLV = b"\x02\x00\x05a.com"  # PP2_TYPE_AUTHORITY
+
+
+def _v2(command: int, family: int, block: bytes) -> bytes:
+    return PROXY_V2_SIGNATURE + bytes([0x20 | command, family]) + len(block).to_bytes(2, "big") + block
+
+
+PROXY_HEADERS = (
+    b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 10000\r\n",
+    b"PROXY TCP6 2001:db8::1 ::1 5000 10000\r\n",
+    b"PROXY UNKNOWN\r\n",
+    _v2(1, 0x11, _V4_BLOCK),
+    _v2(1, 0x11, _V4_BLOCK + _TLV),
+    _v2(1, 0x21, _V6_BLOCK),
+    _v2(0, 0x00, b""),
+)
+
+
+def _head_length(data: bytes) -> int:
+    """Bytes before what the client sends: filters, mode, the cut count and its cut points."""
+    return 3 + 2 * (data[2] % 16 if len(data) > 2 else 0)
+
+
+def proxy_header_first(data: bytes, rng: random.Random) -> bytes:
+    """A raw input's payload behind a PROXY header, or the header alone (its end of stream next)."""
+    at = _head_length(data)
+    head, rest = data[:at].ljust(at, b"\0"), data[at:]
+    return head + rng.choice(PROXY_HEADERS) + (rest if rng.random() < 0.5 else b"")
+
+
+def _reads_proxy_header(data: bytes) -> bool:
+    """The input's filters read a PROXY header (byte 0), and it has none yet."""
+    from fuzz.targets.listener_filter import FILTER_SETS
+
+    filters = FILTER_SETS[((data[0] if data else 0) & 0x7F) % len(FILTER_SETS)]
+    return "proxy_protocol" in filters and PROXY_V2_SIGNATURE not in data and b"PROXY " not in data
+
+
+RAW_PROXY_HEADER = 0.15  # share of raw inputs' structured calls that put a PROXY header first
 RAW_TO_FIELDS = 0.2  # share of raw inputs' structured calls that start a ClientHello in field mode
 RAW_PROXY_V2 = 0.5  # share of raw inputs with a PROXY v2 header whose structured call rewrites it
 OPS = {
@@ -164,6 +210,8 @@ class ClientHelloFields(Mutator):
         if raw and PROXY_V2_SIGNATURE in data and rng.random() < RAW_PROXY_V2:
             out = proxy_v2_fields(data, rng)
             return (["proxy.v2_fields"], out[:max_size]) if out else None
+        if raw and _reads_proxy_header(data) and rng.random() < RAW_PROXY_HEADER:
+            return ["proxy.header_first"], proxy_header_first(data, rng)[:max_size]
         if raw and rng.random() >= RAW_TO_FIELDS:
             return None  # a PROXY v1 header, a request line, a real ClientHello: the byte mutator's
         f = Fields(data)

@@ -63,8 +63,8 @@ def test_a_host_name_check_one_short_at_the_top_of_visible_ascii_is_found(monkey
     mutator = listener.listener_filter()
     data = FIELDS
     with pytest.raises(InvariantViolation, match="listener_filter_(found|outcome)"):
-        for i in range(600):
-            data = mutator.mutate(data, 4096, i)
+        for i in range(600):  # a chain of mutations, restarted now and then (as libFuzzer's corpus does)
+            data = mutator.mutate(FIELDS if i % 16 == 0 else data, 4096, i)
             lf.run(data)
 
 
@@ -106,3 +106,29 @@ def test_a_local_header_whose_addresses_are_used_is_found(monkeypatch):
         for i in range(600):
             data = mutator.mutate(local.read_bytes() if i % 8 == 0 else data, 4096, i)
             lf.run(data)
+
+
+def test_a_proxy_header_alone_then_the_end_is_built_from_nothing_and_its_lost_end_found(monkeypatch):
+    """An empty corpus: the byte mutator almost never spells a whole PROXY header, and a balancer's
+    health check is one with nothing after it. The planted bug drops the end of stream that came
+    while the filters drained every byte (bench/bugs/listener-filters-end-of-stream-lost)."""
+    from proxy.network.listener_filter import ListenerFilterStage
+
+    empty = lf.seed(("proxy_protocol",), b"")
+    mutator = listener.listener_filter()
+    mutator.bytes_share = 0.0
+    for i in range(100):
+        lf.run(mutator.mutate(empty, 4096, i))  # the clean tree: no finding
+    assert "proxy.header_first" in mutator.counts
+
+    original = ListenerFilterStage._finish
+
+    def finish(self):  # the planted bug: an end of stream is delivered only behind held bytes
+        if not self.held:
+            self.end_stream = False
+        original(self)
+
+    monkeypatch.setattr(ListenerFilterStage, "_finish", finish)
+    with pytest.raises(InvariantViolation, match="listener_filter_end_of_stream_lost"):
+        for i in range(200):
+            lf.run(mutator.mutate(empty, 4096, i))
