@@ -87,6 +87,12 @@ class Dispatcher:
     def post(self, callback) -> None:
         raise NotImplementedError
 
+    def post_after_io(self, callback) -> None:
+        """Run `callback` once the I/O events already waiting have been handled: a peer's end of
+        stream that came right behind the bytes just read is then known (Envoy reads both in one
+        read event; asyncio learns the end in a later one)."""
+        raise NotImplementedError
+
     def _schedule(self, timer: Timer, generation: int, deadline: int):
         """Arrange timer._fire(generation) at `deadline`; may return a handle with cancel()."""
         raise NotImplementedError
@@ -109,6 +115,10 @@ class SimulatedDispatcher(Dispatcher):
 
     def post(self, callback) -> None:
         self._posted.append(callback)
+
+    def post_after_io(self, callback) -> None:
+        # The simulated network hands a peer's end of stream over with its last bytes.
+        self.post(callback)
 
     def _schedule(self, timer, generation, deadline) -> None:
         heapq.heappush(self._timers, (deadline, next(self._seq), timer, generation))
@@ -167,6 +177,11 @@ class AsyncioDispatcher(Dispatcher):
 
     def post(self, callback) -> None:
         self._loop.call_soon(callback)
+
+    def post_after_io(self, callback) -> None:
+        # A callback posted now runs in the loop's next pass, before the I/O that pass polls; the
+        # one it posts runs after that I/O was handled.
+        self._loop.call_soon(self._loop.call_soon, callback)
 
     def _schedule(self, timer, generation, deadline) -> None:
         delay = max(0, deadline - self.now_ms()) / 1000

@@ -97,8 +97,10 @@ class ClusterHttpPool:
             raise AssertionError("pool request count went negative")
 
     def _connecting_capacity(self) -> int:
+        """Streams the connections on their way can take: connecting ones, and resting HTTP/1.1
+        ones (a request waits for them rather than opening another connection)."""
         per = H2_ASSUMED_STREAMS if self.protocol == "http2" else 1
-        return sum(per for pc in self.connections if pc.state == "connecting")
+        return sum(per for pc in self.connections if pc.state == "connecting" or pc.resting)
 
     def _maybe_connect(self) -> None:
         while len(self.pending) > self._connecting_capacity():
@@ -143,6 +145,9 @@ class ClusterHttpPool:
         self._release_request()
         if pc.state == "ready" and not pc.active and not pc.can_take() and pc.conn.is_open:
             pc.conn.close()  # neither reusable nor busy (the codec will not take another request)
+        elif pc.protocol == "http1" and pc.can_take():
+            pc.rest_before_reuse()  # serves the queue when done
+            return
         self._serve_pending()
 
     def on_connection_closed(self, pc: PoolConnection) -> None:

@@ -145,6 +145,7 @@ class PoolConnection(ConnectionCallbacks):
         self.active: set = set()  # UpstreamStreams attached here, started or not
         self.state = "connecting"  # connecting | ready | closed
         self.above_watermark = False
+        self.resting = False  # HTTP/1.1: an exchange just ended; reusable once its close had a chance
         conn.add_connection_callbacks(self)
         conn.add_read_filter(_Reader(self))
         conn.initialize_read_filters()
@@ -154,7 +155,7 @@ class PoolConnection(ConnectionCallbacks):
 
     # -- capacity ------------------------------------------------------------------------------------
     def can_take(self) -> bool:
-        if self.active and self.protocol == "http1":
+        if (self.active or self.resting) and self.protocol == "http1":
             return False  # the common case while the pool looks for a free connection: cheapest first
         if self.state != "ready" or not self.conn.is_open or self.codec.wants_close:
             return False
@@ -172,6 +173,20 @@ class PoolConnection(ConnectionCallbacks):
             stream._watermark_above = True
             user.on_upstream_write_watermark(True)
         return stream
+
+    def rest_before_reuse(self) -> None:
+        """An HTTP/1.1 upstream may close the connection right after its response without saying
+        so (RFC 9112 9.6); its end of stream can lie unread behind the response. The connection
+        takes its next request only after the I/O already waiting was handled, as Envoy attaches
+        waiting requests after the read event that ended the response (scheduleOnUpstreamReady):
+        else that request went out on a closing connection and failed with a 503."""
+        self.resting = True
+        self.conn.dispatcher.post_after_io(self._rested)
+
+    def _rested(self) -> None:
+        self.resting = False
+        if self.state == "ready" and self.conn.is_open:
+            self.pool.on_connection_ready(self)
 
     # -- bytes in and out -----------------------------------------------------------------------------
     def flush(self) -> None:

@@ -164,3 +164,24 @@ def test_a_response_that_fills_a_slow_clients_buffer_leaves_the_pooled_connectio
     up.send(ok(b"next"))  # ... and its answer is read
     assert parse_responses(other.read()) == [(200, {b"content-length": b"4"}, b"next")]
     assert parse_responses(slow.read())[0][2] == b"x" * 4000
+
+
+def test_a_request_waiting_for_the_connection_is_not_sent_on_it_after_the_upstreams_close():
+    """The upstream answers and closes in one go, without `connection: close` (RFC 9112 9.6). The
+    request waiting for the only connection allowed went out on it as soon as the response ended,
+    before the close that came with it was read: a 503 (`upstream reset`). It goes out on a new
+    connection instead (Envoy attaches waiting requests once the read event is handled)."""
+    p = Proxy(basic_config(cluster_extra="\n    max_connections: 1"))
+    a, b = p.client(), p.client()
+    a.send(GET)
+    up = p.upstream().accept()
+    b.send(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert len(parse_requests(up.read())) == 1
+    up.send(ok(b"A"), end_stream=True)
+    assert parse_responses(a.read())[0][2] == b"A"
+    assert parse_responses(b.read()) == []
+    fresh = p.upstream().accept()
+    assert parse_requests(fresh.read())[0][1] == b"/b"
+    fresh.send(ok(b"B"))
+    assert parse_responses(b.read())[0][2] == b"B"
+    assert p.stats_add_up()

@@ -1,0 +1,75 @@
+"""The HTTP/1.1 upstream pool through the running proxy (`python -m proxy`) against upstreams that end
+connections on their own terms. The upstream here answers one request per connection and closes it
+without `Connection: close` (RFC 9112 9.6 lets a server close at any time), its FIN in the segment
+that carries the response (TCP_CORK), as a server that closes at once looks on the wire."""
+
+import socket
+import socketserver
+import threading
+
+import h2.events
+import pytest
+
+from conftest import LOOPBACK, connect
+from tests.e2e.test_e2e_resources import _config, _h2_client, _h2_until, _request, _start, _stats
+
+
+class _Upstream(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class _AnswerThenClose(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        sock, held = self.request, b""
+        while b"\r\n\r\n" not in held:
+            data = sock.recv(65536)
+            if not data:
+                return
+            held += data
+        self.server.requests += 1
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)  # the FIN rides with the response
+        sock.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        sock.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def closing_upstream():
+    server = _Upstream((LOOPBACK, 0), _AnswerThenClose)
+    server.requests = 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("max_connections", [1, 8])
+def test_a_connection_the_upstream_closed_behind_its_response_takes_no_other_request(
+    proxy_process, tmp_path, closing_upstream, max_connections
+):
+    """40 requests on one HTTP/2 client connection. The pool handed the next request to the
+    connection whose response had just completed, before reading the end of stream behind it: that
+    request went out on a closing connection and its client got a 503 (`upstream reset`); about half
+    of them, whatever max_connections. Envoy attaches waiting requests only after the read event
+    (with its end of stream) is handled. Each request must be answered by the upstream."""
+    proxy, address = _start(
+        proxy_process, tmp_path, _config(closing_upstream.server_address[1], max_connections=max_connections)
+    )
+    client = _h2_client()
+    ids = [1 + 2 * i for i in range(40)]
+    for sid in ids:
+        client.send_headers(sid, _request(b"/one"), end_stream=True)
+    with connect(address) as s:
+        s.sendall(client.data_to_send())
+
+        def done(events):
+            return {
+                e.stream_id for e in events if isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset))
+            } >= set(ids)
+
+        events = _h2_until(s, client, done)
+    statuses = [dict(e.headers)[b":status"] for e in events if isinstance(e, h2.events.ResponseReceived)]
+    assert statuses == [b"200"] * len(ids), sorted(statuses)
+    assert closing_upstream.requests == len(ids)
+    assert _stats(proxy).get("cluster.web.upstream_rq_200") == len(ids)
