@@ -92,6 +92,13 @@ def h1_request_http10(seed: bytes, sock) -> bytes:
     return _h1_request(seed, sock, http10=True)
 
 
+def h1_request_cut(seed: bytes, sock) -> bytes:
+    """A client that stops part way (a slowloris head, an upload that stalls): the request of
+    h1_request(seed[1:]) cut before its end, byte 0 saying where (a share of its length)."""
+    whole = h1_request(seed[1:], sock)
+    return whole[: 1 + _byte(seed, 0) * (len(whole) - 1) // 256]
+
+
 def _h1_request(seed: bytes, sock, http10: bool) -> bytes:
     method, (path, fields, host) = (
         _pick(METHODS, seed, 0),
@@ -385,5 +392,5 @@ def h2_response(seed: bytes, sock) -> bytes:
 
 
 # Appended only: an action's template is its index here, so committed seeds keep their meaning.
-DOWNSTREAM_PAYLOADS = (h1_request, h1_pipeline, h1_smuggling, h2_request, h2_control, h1_request_http10)
+DOWNSTREAM_PAYLOADS = (h1_request, h1_pipeline, h1_smuggling, h2_request, h2_control, h1_request_http10, h1_request_cut)
 UPSTREAM_PAYLOADS = (h1_response, h2_response, h1_response_until_close)

@@ -1,6 +1,7 @@
-"""fuzz/payloads.py's legacy HTTP templates: an HTTP/1.0 client (h1_request_http10) and an upstream
-whose body runs to its close (h1_response_until_close), so that sessions from an empty corpus make
-the shapes HTTP/1.0 handling and close-delimited framing go wrong on (RFC 9112 6.1, 6.3)."""
+"""fuzz/payloads.py's templates of peers that are not today's HTTP/1.1: an HTTP/1.0 client
+(h1_request_http10), an upstream whose body runs to its close (h1_response_until_close) and a client
+that stops part way (h1_request_cut), so that sessions from an empty corpus make the shapes HTTP/1.0
+handling, close-delimited framing (RFC 9112 6.1, 6.3) and request timeouts go wrong on."""
 
 import random
 from dataclasses import replace
@@ -85,3 +86,24 @@ def test_a_chunked_answer_to_the_http10_template_is_caught(monkeypatch):
     monkeypatch.setattr(h1.H1ServerCodec, "_response_fields", as_http11)
     with pytest.raises(InvariantViolation, match="RFC 9112 6.1"):
         Session(http(limit=1 << 20, codec="AUTO")).run(actions)
+
+
+CUT = payloads.DOWNSTREAM_PAYLOADS.index(payloads.h1_request_cut)
+
+
+def test_a_cut_request_is_a_proper_prefix_of_the_whole():
+    for seed in _seeds():
+        whole = payloads.h1_request(seed[1:], _Sock())
+        cut = payloads.h1_request_cut(seed, _Sock())
+        assert cut and whole.startswith(cut) and len(cut) < len(whole)
+
+
+def test_a_head_cut_short_nothing_times_out_is_found(monkeypatch):
+    from proxy.config import defaults
+
+    slowloris = [A("connect"), A("send_http", value=CUT, payload=b"\x80\x00\x00\x00")]  # GET / HTTP/1.1\r\nHos
+    s = Session(http()).run(slowloris)  # the documented 5 min default ends it
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 408 ")
+    monkeypatch.setitem(defaults.DEFAULTS, "proxyfuzz.config.HttpConnectionManager.stream_idle_timeout_ms", 0)
+    with pytest.raises(InvariantViolation, match="request_head_not_timed_out"):
+        Session(http()).run(slowloris)
