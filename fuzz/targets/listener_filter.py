@@ -21,7 +21,9 @@ captures what reaches it): all bytes in one read, and in the chosen pieces and r
     (client_hello_reference.py), the PROXY header (proxy_header_reference.py) and an RFC 9112
     request line, combined in listener_filter_reference.py;
   * the chain a server name it found selects among chains listing that name's own wildcards is the
-    one Envoy's precedence picks (server_name_ladder.py).
+    one Envoy's precedence picks (server_name_ladder.py);
+  * chains naming the direct peer, the found source, destination or source port each get the
+    connection exactly when Envoy's precedence gives it to them (found_facts_chains.py).
 """
 
 from proxy.config import schema
@@ -36,7 +38,7 @@ from proxy.network.listener_filter import listener_filter_factory
 
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Reader
-from fuzz.targets import proxy_header_reference, server_name_ladder
+from fuzz.targets import found_facts_chains, proxy_header_reference, server_name_ladder
 from fuzz.targets.listener_filter_reference import H2_PREFACE, LOCAL, REMOTE, expected
 
 FILTER_SETS = (
@@ -98,15 +100,17 @@ def _built(filters, allow_without: bool):
     return _BUILT[key]
 
 
-def run_once(listener, pieces, read_size: int):
+def run_once(listener, pieces, read_size: int, connections=None):
     """(outcome, stats, found, bytes the chain got, whether its end of stream reached the chain) of one
-    connection sending `pieces`, then its end."""
+    connection sending `pieces`, then its end; the connection is appended to `connections` if given."""
     dispatcher = SimulatedDispatcher()
     ctx = ServerContext(dispatcher=dispatcher, network=None)
     log = ctx.shared["log"] = []
     ended = ctx.shared["ended"] = []
     sock = sim.SimSocket(read_size)
     conn = listener.create_connection(ctx, sock, LOCAL, REMOTE)
+    if connections is not None:
+        connections.append(conn)
     for i, piece in enumerate(pieces):
         sock.peer_send(piece, end_stream=i == len(pieces) - 1)
         dispatcher.run_posted()
@@ -152,7 +156,8 @@ def run(data: bytes) -> None:
     filters, allow_without, read_size, pieces = decode(data)
     payload = b"".join(pieces)
     listener = _built(filters, allow_without)
-    whole = run_once(listener, [payload], 16 * 1024)
+    connections: list = []
+    whole = run_once(listener, [payload], 16 * 1024, connections)
     split = run_once(listener, pieces, read_size)
     if whole != split:
         raise InvariantViolation(
@@ -167,6 +172,7 @@ def run(data: bytes) -> None:
         if got != want:
             raise InvariantViolation("listener_filter_found", f"{filters}: found {got}, the references {want}")
         server_name_ladder.check(got["name"])  # the chain such a name selects, by Envoy's precedence
+        found_facts_chains.check(connections[0], REMOTE[0])  # the direct peer and the named endpoints apart
         if not ended:
             raise InvariantViolation(
                 "listener_filter_end_of_stream_lost",

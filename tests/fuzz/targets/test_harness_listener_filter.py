@@ -149,3 +149,32 @@ def test_an_end_of_stream_lost_while_the_filters_run_is_caught(monkeypatch):
     with pytest.raises(InvariantViolation) as err:
         run_seed("proxy_protocol", data=HEADER)
     assert err.value.name == "listener_filter_end_of_stream_lost"
+
+
+@pytest.mark.parametrize(
+    "confused",
+    [
+        lambda facts, conn: {"direct_source_ip": facts.source_ip},  # the named source as the direct peer
+        lambda facts, conn: {"source_ip": facts.direct_source_ip},  # the direct peer as the named source
+        lambda facts, conn: {"destination_port": 10000},  # the socket's port, not the one the header named
+    ],
+)
+def test_chain_matching_on_the_wrong_side_of_a_proxy_header_is_caught(monkeypatch, confused):
+    # The bug class (PLANT_L round 6, chain-direct-source-uses-proxy-protocol-source): chain matching
+    # reads the TCP peer where the PROXY-named source is meant, or the other way round.
+    import dataclasses
+
+    from proxy.network import chain_match
+
+    header = b"PROXY TCP4 198.51.100.7 192.0.2.9 5000 8443\r\n"
+    run_seed("proxy_protocol", data=header + b"payload")
+    real = chain_match.facts_of
+
+    def wrong(conn):
+        facts = real(conn)
+        return dataclasses.replace(facts, **confused(facts, conn))
+
+    monkeypatch.setattr(chain_match, "facts_of", wrong)
+    with pytest.raises(InvariantViolation) as err:
+        run_seed("proxy_protocol", data=header + b"payload")
+    assert err.value.name == "chain_match_found_facts"
