@@ -181,6 +181,7 @@ class _Worker:
         self.writer: asyncio.StreamWriter | None = None
         self.last: dict | None = None  # its latest message: a snapshot
         self.exit_code = None  # os.waitstatus_to_exitcode: negative for a signal
+        self.hung_up = False  # its channel ended: it stopped (or died), its signal handlers are gone
         self.replies: dict[int, asyncio.Future] = {}
 
     @property
@@ -188,10 +189,26 @@ class _Worker:
         return f"worker {self.index} (pid {self.pid})"
 
 
+class _Processes:
+    """What the supervisor does to processes (the workers harness, fuzz/targets/workers.py, gives
+    its simulated ones)."""
+
+    kill = staticmethod(os.kill)
+
+    @staticmethod
+    def waitpid(pid: int) -> tuple[int, int]:
+        return os.waitpid(pid, os.WNOHANG)
+
+    @staticmethod
+    def unblock_signals() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED)
+
+
 class _Supervisor:
-    def __init__(self, built, workers: list) -> None:
+    def __init__(self, built, workers: list, processes=_Processes) -> None:
         self.built = built
         self.workers = workers
+        self.processes = processes
         self.stopping = False
         self.signals = 0  # SIGINT/SIGTERM received: the second one ends the drain
         self.failed = False
@@ -206,7 +223,7 @@ class _Supervisor:
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
         loop.add_signal_handler(signal.SIGUSR1, self._forward_reopen)
         loop.add_signal_handler(signal.SIGHUP, say, "proxy: caught and ignored SIGHUP; SIGTERM stops the proxy")
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED)
+        self.processes.unblock_signals()
         self._reap()  # a worker may have exited before the handler was there
         for w in self.workers:
             loop.create_task(self._read(w))
@@ -244,10 +261,12 @@ class _Supervisor:
         self._signal_running(signal.SIGTERM)
 
     def _signal_running(self, signum: int) -> None:
+        # Not a worker that hung up: with its loop gone, the default action of SIGTERM and SIGUSR1 is
+        # to die (5e36346: a clean drain then exited 1), and a stopped worker needs neither.
         for w in self.workers:
-            if w.exit_code is None:
+            if w.exit_code is None and not w.hung_up:
                 try:
-                    os.kill(w.pid, signum)
+                    self.processes.kill(w.pid, signum)
                 except ProcessLookupError:  # exited, not yet reaped
                     pass
 
@@ -255,7 +274,7 @@ class _Supervisor:
         for w in self.workers:
             if w.exit_code is not None:
                 continue
-            pid, status = os.waitpid(w.pid, os.WNOHANG)
+            pid, status = self.processes.waitpid(w.pid)
             if pid == 0:
                 continue
             w.exit_code = code = os.waitstatus_to_exitcode(status)
@@ -276,15 +295,19 @@ class _Supervisor:
 
     async def _read(self, w: _Worker) -> None:
         reader, w.writer = await asyncio.open_connection(sock=w.channel, limit=_LINE_LIMIT)
-        while line := await reader.readline():
+        while line := await _readline(reader):
+            message = _message(line)
+            if message is None:
+                continue
             first = w.last is None
-            w.last = json.loads(line)
+            w.last = message
             reply = w.replies.pop(w.last["id"], None)
             if reply is not None and not reply.done():
                 reply.set_result(w.last)
             if first and all(x.last is not None for x in self.workers):
                 say("proxy: ready")
         w.writer = None  # the worker is gone: its last message stands for it
+        w.hung_up = True
         for reply in w.replies.values():
             if not reply.done():
                 reply.set_result(w.last)
@@ -313,6 +336,27 @@ class _Supervisor:
                 w.replies.pop(request_id, None)
 
         return await asyncio.gather(*(ask(w) for w in self.workers))
+
+
+async def _readline(reader: asyncio.StreamReader) -> bytes:
+    """The next line from a worker, b"" once its channel ended (a reset or an endless line too)."""
+    try:
+        return await reader.readline()
+    except (OSError, ValueError):
+        return b""
+
+
+def _message(line: bytes) -> dict | None:
+    """A worker's message, or None for what is none: the half line left by a worker killed while
+    writing (json.loads raised in the reader, which then never resolved a request: 503 for a dead
+    worker whose last message should stand for it, and a traceback)."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) and "id" in message else None
 
 
 class _NoAnswer(Exception):

@@ -316,6 +316,11 @@ class Kernel:
         sock.connecting = "up"
         return self._pair(sock, f"upstream {sock.remote[0]}:{sock.remote[1]}")
 
+    def channel(self, label: str) -> tuple[KernelSocket, Peer]:
+        """A connected socket with no listener behind it (one end of a socketpair) and its far end."""
+        sock = KernelSocket(self, local=("channel", 0), remote=("channel", len(self.sockets)))
+        return sock, self._pair(sock, label)
+
     def pending_connects(self) -> list[KernelSocket]:
         return [s for s in self.upstreams if s.connecting == "pending" and not s.is_closed]
 
@@ -450,11 +455,13 @@ class VirtualLoop(selector_events.BaseSelectorEventLoop):
         return server
 
     async def create_connection(self, protocol_factory, host=None, port=None, **kwargs):
+        make = private_api.selector_loop_part(self, "_create_connection_transport")
+        if kwargs.get("sock") is not None:  # a socket connected already (Kernel.channel)
+            return await make(kwargs["sock"], protocol_factory, None, None)
         sock = KernelSocket(self.kernel)
         try:
             await self.sock_connect(sock, (host, port))
         except BaseException:
             sock.close()
             raise
-        make = private_api.selector_loop_part(self, "_create_connection_transport")
         return await make(sock, protocol_factory, None, None)

@@ -36,7 +36,7 @@ def test_harness_returns(spec, kind):
         signal.signal(signal.SIGALRM, previous)
 
 
-DESCRIBED = ("session", "network_filter", "http_filter", "runtime")
+DESCRIBED = ("session", "network_filter", "http_filter", "runtime", "workers")
 
 
 @pytest.mark.parametrize("name", DESCRIBED)
