@@ -25,6 +25,7 @@ from fuzz.mutators import http1, http2, scenarios
 from fuzz.mutators.base import Mutator, apply_ops, drop_one, move_one, swap_two
 
 SEED_CAPACITY = 256  # payloads shorter than this are seeds of a template, not protocol bytes
+SEEDED_OPERANDS = 96  # operand bytes a scenario's long action is decoded from (a template seed <= 64)
 
 
 class ActionCodec:
@@ -105,13 +106,22 @@ class SessionCodec(ActionCodec):
 
     def action_of(self, op: str, rng: random.Random):
         """An action of `op` with operands drawn at random as the decoder reads them (scenarios.py);
-        a read takes everything there is more often than not."""
+        a read takes everything there is more often than not. Half the time the decoder gets enough
+        bytes for a payload as long as an op carries (SEEDED_OPERANDS): 8 bytes leave a template's
+        seed 4 bytes at most, and its later bytes choose a request's body, framing, route fields,
+        hostile shape and streaming upload, a response's trailers and sizes; such an action ends its
+        stream one time in five (a request that half-closes its connection, a response its close)."""
         if op not in self.session.OPS:
             return None
-        decoded = self.decode(bytes([self.session.OPS.index(op)]) + rng.randbytes(8))
+        long = rng.random() < 0.5
+        operands = rng.randbytes(SEEDED_OPERANDS if long else 8)
+        decoded = self.decode(bytes([self.session.OPS.index(op)]) + operands)
         if not decoded or decoded[0].op != op:
             return None
-        return replace(decoded[0], value=0) if op.endswith("read") and rng.random() < 0.6 else decoded[0]
+        action = decoded[0]
+        if long:
+            action = replace(action, end_stream=action.end_stream and rng.random() < 0.4)
+        return replace(action, value=0) if op.endswith("read") and rng.random() < 0.6 else action
 
 
 def _blob_head(data: bytes, tail: int) -> tuple[bytes, bytes]:

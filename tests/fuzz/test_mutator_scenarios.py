@@ -91,3 +91,10 @@ def test_a_server_name_matched_case_sensitively_is_found_from_scenarios(monkeypa
             found.add(exc.name)
             break
     assert found == {"listener_filter_chain_match"}
+
+
+def test_scenario_templates_get_seeds_long_enough_for_bodies_and_shapes():
+    """8 operand bytes left a template's seed at most 4 bytes: no body, framing, route field, hostile
+    shape or streaming upload (bytes 3-7 of fuzz/payloads.py's requests) in a scenario's request."""
+    lengths = [len(a.payload) for seed in range(100) for a in _scenario(seed) if a.op in ("send_http", "upstream_http")]
+    assert max(lengths) > 32 and sum(n > 8 for n in lengths) > len(lengths) // 4
