@@ -6,6 +6,8 @@ Byte 0 picks how the rest is read (sniffed, YAML, JSON, binary). Oracles:
   * only ConfigError may escape loading (anything else is a crash);
   * an accepted configuration builds (a BuildError on a validated config is a validation gap)
     and instantiates: every listener accepts a connection in memory;
+  * the built listeners and clusters hold the configured values, the documented default for an
+    unset `optional` field and zero for an explicit zero (config_built_values.py);
   * round trips: an accepted configuration re-serialised as binary protobuf and as JSON
     loads back to the same message;
   * it can be served as configured (fuzz/targets/config_serving.py): its listeners can all bind,
@@ -27,7 +29,7 @@ from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 
 from fuzz.oracles import InvariantViolation
-from fuzz.targets import config_serving, pgv_reference
+from fuzz.targets import config_built_values, config_serving, pgv_reference
 
 FORMATS = (None, "yaml", "json", "proto")
 
@@ -43,6 +45,7 @@ def run(data: bytes) -> None:
         return  # refused: load_bytes raises ConfigError naming each violation
     _round_trip(boot)
     built = build(boot)
+    config_built_values.check(boot, built)
     config_serving.check_binding(boot)
     config_serving.check_tls_versions(boot, built)
     _dump_keeps_secrets(built)

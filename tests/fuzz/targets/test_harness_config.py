@@ -156,3 +156,46 @@ def test_a_rule_read_wrongly_is_caught_by_protoc_gen_validate(monkeypatch):
         except InvariantViolation as e:
             found.append(e.name)
     assert found and set(found) == {"config_rules_differ_from_pgv"}, found
+
+
+EXPLICIT = REPO_ROOT / "corpus" / "config" / "explicit_zero_and_limits.yaml"
+
+
+def _zero_timeout_read_as_unset(monkeypatch):
+    import dataclasses
+
+    import proxy.build
+
+    real = proxy.build._build_listener
+
+    def truthy(msg, path, clusters):
+        built = real(msg, path, clusters)
+        return dataclasses.replace(built, listener_filters_timeout_ms=built.listener_filters_timeout_ms or 15_000)
+
+    monkeypatch.setattr(proxy.build, "_build_listener", truthy)
+
+
+def _breaker_cap_ignored(monkeypatch):
+    import dataclasses
+
+    from proxy.upstream.cluster import BuiltCluster
+
+    real = BuiltCluster.from_config.__func__
+
+    def cluster_only(cls, msg, tls=None):
+        built = real(cls, msg, tls)
+        return dataclasses.replace(
+            built, max_connections=msg.max_connections if msg.HasField("max_connections") else 1024
+        )
+
+    monkeypatch.setattr(BuiltCluster, "from_config", classmethod(cluster_only))
+
+
+@pytest.mark.parametrize("plant", [_zero_timeout_read_as_unset, _breaker_cap_ignored])
+def test_a_built_value_that_differs_from_the_configuration_is_caught(monkeypatch, plant):
+    # The bug class (PLANT_L round 6, config-listener-filters-timeout-zero-ignored): an optional field
+    # read by its value instead of its presence, or a default applied where the user set a value.
+    config.run(EXPLICIT.read_bytes())
+    plant(monkeypatch)
+    with pytest.raises(InvariantViolation, match="config_built_value"):
+        config.run(EXPLICIT.read_bytes())
