@@ -184,14 +184,15 @@ class AsyncioDispatcher(Dispatcher):
         self._loop.call_soon(self._loop.call_soon, callback)
 
     def _schedule(self, timer, generation, deadline) -> None:
-        delay = max(0, deadline - self.now_ms()) / 1000
-
-        # Real clocks can wake a hair early in integer ms; re-check and re-sleep if so.
+        # At the deadline itself, not `deadline - now_ms()` after this moment: that added the
+        # fraction of a millisecond now_ms() drops, so a timer re-armed from its own expiry (the
+        # fault filter's throttle windows) fell later each time and its window at T opened after T.
         def expire():
+            # asyncio runs a timer up to its clock's resolution early: re-check in whole ms.
             if timer.deadline is not None and generation == timer._generation and self.now_ms() < deadline:
-                timer._handle = self._loop.call_later((deadline - self.now_ms()) / 1000 + 0.0005, expire)
+                timer._handle = self._loop.call_at(self._origin + (deadline + 0.5) / 1000, expire)
                 return
             timer._handle = None
             timer._fire(generation)
 
-        return self._loop.call_later(delay, expire)
+        return self._loop.call_at(self._origin + deadline / 1000, expire)

@@ -103,3 +103,36 @@ def test_asyncio_timer_disabled_or_rearmed_releases_its_callback_at_once():
         assert len(fired) == 1 and t2.fired_generation == 2
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_asyncio_timers_fire_at_their_deadline_not_a_fraction_of_a_millisecond_later():
+    """A timer armed at 604.4 ms for 396 ms is due at 1000 ms: scheduled at 1.000 s, not 1.0004 s, so
+    a timer re-armed from its own expiry (a throttle's windows) does not drift later each window."""
+    from proxy.event import AsyncioDispatcher
+
+    class Clock:
+        """The parts of a loop the dispatcher uses, at a time the test sets."""
+
+        def __init__(self):
+            self.now, self.due = 0.0, []
+
+        def time(self):
+            return self.now
+
+        def call_at(self, when, callback, *args):
+            self.due.append((when, callback))
+
+        def call_later(self, delay, callback, *args):
+            self.call_at(self.now + delay, callback)
+
+    loop = Clock()
+    d = AsyncioDispatcher(loop)
+    fired = []
+    timer = d.create_timer(lambda: fired.append(d.now_ms()))
+    loop.now = 0.6044
+    timer.enable(396)
+    [(when, expire)] = loop.due
+    assert when == 1.0
+    loop.now = when
+    expire()
+    assert fired == [1000]
