@@ -48,6 +48,7 @@ WEIGHTS = {
     "read": 6,
     "read_to": 2,
 }
+READ_BEFORE_WAIT = 0.75
 # Ops whose target is a downstream connection (the others' is an upstream one, or none).
 DOWNSTREAM = ("send_http", "send", "read", "read_to", "close", "reset")
 
@@ -91,8 +92,16 @@ class _Builder:
             action = self.retarget(action, newest if self.rng.random() < 0.8 else self.rng.randrange(newest + 1))
         self.actions.append(action)
 
-    def wait(self, most: int) -> None:
-        for _ in range(self.rng.randrange(most + 1)):
+    def wait(self, most: int, client: int | None = None) -> None:
+        """0 to `most` steps of time; before them, often, `client` reads what has come (a client that
+        reads as bytes arrive, as most do, sees its response before a delayed close or an idle
+        timeout drops it unread: the outcome the oracles judge)."""
+        steps = self.rng.randrange(most + 1)
+        if steps and client is not None and self.rng.random() < READ_BEFORE_WAIT:
+            action = self.make("read", self.rng)
+            if action is not None:
+                self.actions.append(self.retarget(action, client))
+        for _ in range(steps):
             self.step("time")
 
 
@@ -109,19 +118,19 @@ def scenario(rng: random.Random, make: Make, retarget: Retarget) -> list:
         client = b.clients - 1 if rng.random() < 0.8 else rng.randrange(b.clients)
         b.step("request", client)
         for _ in range(rng.randrange(3)):  # more of it (a body sent slowly), or another request
-            b.wait(1)
+            b.wait(1, client)
             b.step("request", client)
         for _ in range(1 + (rng.random() < 0.4) + (rng.random() < 0.2)):  # connect attempts (retries)
-            b.wait(2)
+            b.wait(2, client)
             if rng.random() < 0.25:
-                b.wait(3)  # the connect left pending: its connect timeout may end it
+                b.wait(3, client)  # the connect left pending: its connect timeout may end it
             else:
                 b.step("connect_outcome")
         for _ in range(rng.randrange(5)):
-            b.wait(1)
+            b.wait(1, client)
             b.step("upstream")
         for _ in range(rng.randrange(3)):
-            b.wait(1)
+            b.wait(1, client)
             b.step("client", client)
-    b.wait(3)
+    b.wait(3, client)
     return b.actions

@@ -98,3 +98,16 @@ def test_scenario_templates_get_seeds_long_enough_for_bodies_and_shapes():
     shape or streaming upload (bytes 3-7 of fuzz/payloads.py's requests) in a scenario's request."""
     lengths = [len(a.payload) for seed in range(100) for a in _scenario(seed) if a.op in ("send_http", "upstream_http")]
     assert max(lengths) > 32 and sum(n > 8 for n in lengths) > len(lengths) // 4
+
+
+def test_a_scenario_client_reads_before_time_passes_most_of_the_time():
+    """A client that reads as bytes arrive sees its response before a delayed close or an idle timeout
+    drops it unread; a scenario's waits after its request are mostly preceded by a read of that client."""
+    before, waits = 0, 0
+    for seed in range(100):
+        made = _scenario(seed)
+        for i, a in enumerate(made):
+            if a.op == "advance" and i and made[i - 1].op != "advance" and scenarios.role_of(made[i - 1].op) != "open":
+                waits += 1
+                before += made[i - 1].op == "read"
+    assert before > waits // 2
