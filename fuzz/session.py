@@ -34,6 +34,7 @@ from .models.retry import UpstreamTimes
 from .models.session_oracle import SessionModel, edge_sources, route_targets
 from .peers.h2_peer import large_transfer_settings, settings_from_byte, withholds_credit
 from .tls_peer import TlsSocket, speaks_tls
+from .upstream_end import check_no_write_after_upstream_end
 
 MAX_ACTIONS = 256
 MAX_CONNECTIONS = 16
@@ -267,6 +268,7 @@ class _CheckedNetwork(sim.SimNetwork):
     def connect(self, host, port, buffer_limit=sim.DEFAULT_BUFFER_LIMIT):
         conn = super().connect(host, port, buffer_limit)
         check_every_buffer_change(conn)
+        check_no_write_after_upstream_end(conn)
         times = self.times[conn] = UpstreamTimes(self.dispatcher)
         conn.add_connection_callbacks(times)
         return conn
