@@ -67,6 +67,20 @@ class Responder(Protocol):
 JSON = "application/json"
 
 
+def request_path(target: str) -> tuple[str, str] | None:
+    """(path, query) of a request target, or None when no URL parser reads it (http://[::1/).
+    Origin-form is taken as it is (RFC 9112 3.2.1: //x/stats is the path //x/stats); absolute-form
+    (3.2.2) and '*' are parsed."""
+    path, _, query = target.partition("?")
+    if path.startswith("/"):
+        return path, query
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return None
+    return parts.path, parts.query
+
+
 class AdminHandler:
     """Maps a request line to (status, content type, body). `server` is a proxy.server.Server."""
 
@@ -81,13 +95,10 @@ class AdminHandler:
         }
 
     def respond(self, method: str, target: str) -> tuple[int, str, bytes]:
-        path, _, query_text = target.partition("?")
-        if not path.startswith("/"):  # absolute-form (RFC 9112 3.2.2), or '*'
-            try:
-                parts = urlsplit(target)
-            except ValueError:  # an authority no URL parser reads (http://[::1/)
-                return 400, TEXT, b"bad request target\n"
-            path, query_text = parts.path, parts.query
+        parsed = request_path(target)
+        if parsed is None:
+            return 400, TEXT, b"bad request target\n"
+        path, query_text = parsed
         route = self.routes.get(path)
         if route is None:
             return 404, TEXT, f"no admin endpoint {path!r}; see /\n".encode()

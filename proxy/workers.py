@@ -29,9 +29,8 @@ import sys
 import traceback
 from collections.abc import Awaitable
 from types import SimpleNamespace
-from urllib.parse import urlsplit
 
-from .admin import TEXT, AdminHandler, Answer
+from .admin import TEXT, AdminHandler, Answer, request_path
 from .build import instantiate
 from .http.access_log import open_sink
 from .server import bind_listener, run_process, say, serve_admin
@@ -372,7 +371,9 @@ class _WorkersAdmin:
         self.supervisor = supervisor
 
     def respond(self, method: str, target: str) -> Answer | Awaitable[Answer]:
-        if urlsplit(target).path not in self.NEEDS_WORKERS:
+        # The path as AdminHandler reads it: urlsplit raised on http://[::1/ (a 500 and a traceback).
+        parsed = request_path(target)
+        if parsed is None or parsed[0] not in self.NEEDS_WORKERS:
             return AdminHandler(_summed(self.supervisor, [])).respond(method, target)
         return self._respond(method, target)
 
