@@ -35,8 +35,9 @@ from hyperframe import frame as hf
 
 from fuzz.oracles import InvariantViolation
 
-DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x5, 0x6, 0x9
+DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x5, 0x6, 0x7, 0x9
 END_HEADERS = 0x4
+PROTOCOL_ERROR_CODE, REFUSED_STREAM_CODE, CANCEL_CODE = 0x1, 0x7, 0x8
 PREFACE_LEN = 24
 MAX_COPIES = 2048
 
@@ -62,7 +63,8 @@ class _Reader:
 
     def frames(self, data: bytes) -> list:
         """(type, flags, payload length, first payload byte or 0, end offset in the stream, stream id)
-        of every frame completed by data (floods bring thousands per read: no payload copies)."""
+        of every frame completed by data (floods bring thousands per read: no payload copies). For
+        RST_STREAM the byte is its error code's last (every code RFC 9113 defines is below 256)."""
         if self.skip:
             cut = min(self.skip, len(data))
             self.skip -= cut
@@ -80,7 +82,9 @@ class _Reader:
             if end > size:
                 break
             sid = ((buf[pos + 5] & 0x7F) << 24) | (buf[pos + 6] << 16) | (buf[pos + 7] << 8) | buf[pos + 8]
-            out.append((buf[pos + 3], buf[pos + 4], length, buf[pos + 9] if length else 0, base + end, sid))
+            kind = buf[pos + 3]
+            first = buf[end - 1] if kind == RST_STREAM and length == 4 else buf[pos + 9] if length else 0
+            out.append((kind, buf[pos + 4], length, first, base + end, sid))
             pos = end
         self.consumed += pos
         del buf[:pos]
@@ -174,11 +178,20 @@ class OutboundQueue:
         self._frames: deque[tuple[int, bool]] = deque()  # (end offset, control frame?)
         self._control = 0  # control frames among them (checked after every read: kept, not summed)
         self.reset: set[int] = set()  # streams this side reset (RST_STREAM handed out)
+        self.refused: set[int] = set()  # ... with REFUSED_STREAM or PROTOCOL_ERROR before any HEADERS on them
+        self.answered: set[int] = set()  # streams this side sent HEADERS on
+        self.goaway = False  # this side sent a GOAWAY
 
     def record(self, out: bytes) -> None:
-        for kind, flags, _, _, end, sid in self._reader.frames(out):
+        for kind, flags, _, code, end, sid in self._reader.frames(out):
             if kind == RST_STREAM:
                 self.reset.add(sid)
+                if code in (PROTOCOL_ERROR_CODE, REFUSED_STREAM_CODE) and sid not in self.answered:
+                    self.refused.add(sid)
+            elif kind == HEADERS:
+                self.answered.add(sid)
+            elif kind == GOAWAY:
+                self.goaway = True
             control = kind == RST_STREAM or (kind in (PING, SETTINGS) and bool(flags & 0x1))
             self._frames.append((end, control))
             self._control += control
@@ -333,8 +346,51 @@ def check_rapid_reset(name: str, codec, run: InboundRun, out: OutboundQueue, sta
         )
 
 
+def early_resets_in_last_window(opened: list[int], reset_by_client: set[int], out: OutboundQueue, window: int) -> int:
+    """Of the last `window` streams the client opened, how many certainly ended before their response:
+    refused or rejected by the server (RST_STREAM REFUSED_STREAM / PROTOCOL_ERROR before it sent any
+    HEADERS on them), or reset by the client while the server had sent nothing on them. A lower bound
+    of what the rapid-reset defence counts (a client reset after a response began is left out, as a
+    server reset that is the owner's own CANCEL)."""
+    early = 0
+    for sid in opened[-window:]:
+        if sid in out.refused or (sid in reset_by_client and sid not in out.answered and sid not in out.reset):
+            early += 1
+    return early
+
+
+def check_rapid_reset_enforced(name: str, codec, run: InboundRun, out: OutboundQueue) -> None:
+    """The other half of check_rapid_reset, for a server: README "HTTP/2 resources" says more than
+    h2_rapid_reset_max of the client's last h2_rapid_reset_window streams reset before their response,
+    by the client or refused and rejected by the proxy, end the connection (GOAWAY ENHANCE_YOUR_CALM).
+    A client that makes the server reset its streams (a malformed request each, "MadeYouReset",
+    CVE-2025-8671) is held to the same limit as one that resets them itself (CVE-2023-44487). Judged
+    while the server goes on: no GOAWAY from it (a draining server refuses new streams by design), no
+    connection error, not closed."""
+    if codec.client_side or out.goaway or codec.wants_close or getattr(codec, "_dead", False):
+        return
+    limits = codec.limits
+    early = early_resets_in_last_window(run.opened, run.reset, out, limits.h2_rapid_reset_window)
+    if early > limits.h2_rapid_reset_max:
+        _fail(
+            "h2_flood_unchecked",
+            f"{name}: {early} of the client's last {limits.h2_rapid_reset_window} streams ended before their "
+            f"response ({len(out.refused & set(run.opened))} refused or rejected by the server, the rest reset "
+            f"by the client; limit {limits.h2_rapid_reset_max}) and the connection goes on",
+        )
+
+
 # ------------------------------------------------------------------------------ the action
-FLOOD_KINDS = ["empty_data", "padded_empty_data", "one_byte_data", "ping", "window_update", "header_blocks"]
+FLOOD_KINDS = [
+    "empty_data",
+    "padded_empty_data",
+    "one_byte_data",
+    "ping",
+    "window_update",
+    "header_blocks",
+    "stream_churn",
+]
+MAX_CHURN = 160  # streams per churn: past the rapid-reset window (100) with room for valid ones
 MAX_BLOCKS, MAX_CONTINUATIONS = 8, 20  # per flood; per header block (the default limit is 16)
 
 
@@ -360,12 +416,48 @@ def header_blocks(fdp, first_id: int) -> bytes:
     return b"".join(out)
 
 
+# How a churned stream ends before its response: the client cancels it, or it is a request the server
+# must refuse as malformed (RFC 9113 8.1.1; the downgrade rules of proxy/http/headers.py) while h2
+# itself accepts it: a fragment in :path, a content-length promising a body that END_STREAM denies.
+CHURN_WAYS = ("cancel", "fragment", "length_without_body")
+
+
+def _request_block(sid: int, way: str) -> bytes:
+    path = b"/churn#part" if way == "fragment" else b"/churn"
+    fields = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", path), (b":authority", b"a.example")]
+    if way == "length_without_body":
+        fields.append((b"content-length", b"5"))
+    block = hpack.Encoder().encode([hpack.NeverIndexedHeaderTuple(n, v) for n, v in fields], huffman=False)
+    return len(block).to_bytes(3, "big") + bytes([HEADERS, 0x1 | END_HEADERS]) + sid.to_bytes(4, "big") + block
+
+
+def stream_churn(fdp, first_id: int) -> bytes:
+    """New streams from first_id, each ended before any response could start (CVE-2023-44487 with the
+    client's own RST_STREAM, CVE-2025-8671 "MadeYouReset" with a request the server must reset), every
+    `every`-th one a plain request left open instead (0: none)."""
+    streams, every = fdp.ConsumeIntInRange(1, MAX_CHURN), fdp.ConsumeIntInRange(0, 4)
+    way = fdp.PickValueInList([*CHURN_WAYS, "mixed"])
+    out, sid = [], first_id | 1
+    for i in range(streams):
+        if every and i % every == every - 1:
+            out.append(_request_block(sid, "plain"))
+        else:
+            this = CHURN_WAYS[i % len(CHURN_WAYS)] if way == "mixed" else way
+            out.append(_request_block(sid, this))
+            if this == "cancel":
+                out.append(hf.RstStreamFrame(sid, error_code=CANCEL_CODE).serialize())
+        sid += 2
+    return b"".join(out)
+
+
 def flood_bytes(fdp, stream_id: int, fresh_id: int = 1) -> bytes:
     """Many copies of one frame; with `every` > 0 each every-th copy is a one-byte DATA (it breaks a run).
     Or header blocks over CONTINUATION frames, on streams from fresh_id."""
     kind = fdp.PickValueInList(FLOOD_KINDS)
     if kind == "header_blocks":
         return header_blocks(fdp, fresh_id)
+    if kind == "stream_churn":
+        return stream_churn(fdp, fresh_id)
     copies = fdp.ConsumeIntInRange(2, MAX_COPIES)
     every = fdp.ConsumeIntInRange(0, 8)
     if kind == "empty_data":
@@ -391,5 +483,7 @@ def act_flood(pair, fdp) -> None:
     """One write of many copies of a frame, on a stream the sender knows (or stream 1)."""
     sender = pair.client if fdp.ConsumeIntInRange(0, 3) else pair.server
     sid = fdp.PickValueInList(sorted(sender.sent) or [1])
-    sender.queue.append(flood_bytes(fdp, sid, fresh_id=max(sender.sent, default=-1) + 2))
+    # New streams above every stream either side has seen (raw floods open streams the codec never sent).
+    fresh = max(max(sender.sent, default=-1), pair.peer(sender).inbound.highest_opened) + 2
+    sender.queue.append(flood_bytes(fdp, sid, fresh_id=fresh))
     pair.peer(sender).tainted = True

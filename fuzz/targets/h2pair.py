@@ -61,6 +61,7 @@ from fuzz.targets.h2_floods import (
     check_inbound,
     check_outbound,
     check_rapid_reset,
+    check_rapid_reset_enforced,
     unwritten,
 )
 from fuzz.targets.reference import HOP_BY_HOP
@@ -254,6 +255,7 @@ class Pair:
         )
         receiver.collect()
         check_rapid_reset(receiver.name, receiver.codec, receiver.inbound, receiver.outbound, stats)
+        check_rapid_reset_enforced(receiver.name, receiver.codec, receiver.inbound, receiver.outbound)
 
     def drain(self, sender: Side, fragments: int) -> None:
         for _ in range(min(fragments, len(sender.queue))):
