@@ -10,6 +10,14 @@ Connections with a write filter are left out: one that paces the output (the net
 throttle) holds it for reasons of its own, which its model judges, and only between actions can this
 oracle look.
 The proxy kept such connections for good (a client that never reads, after a stream idle timeout).
+
+The other bound, from the same sentence: a connection the delayed close timeout ended
+(stream_info["delayed_close_timeout"]) must have gone the whole timeout without progress, so it
+closes no earlier than 1 s after its closing began or its client last took a byte. Between actions
+only a lower bound on those moments is known (the check before the one that saw them), so a close
+seen less than 1 s after that bound ended a client that was still reading:
+`delayed_close_cut_a_reading_client` (a grace period counted from the close, never restarted,
+truncates every slow download).
 """
 
 from proxy.http.conn_manager import HttpConnectionManager
@@ -22,14 +30,19 @@ DELAYED_CLOSE_TIMEOUT_MS = 1000  # Envoy's default
 
 def check(session) -> None:
     now = session.dispatcher.now_ms()
+    before = getattr(session, "fuzz_closing_checked_ms", 0)  # the previous check: a lower bound
+    session.fuzz_closing_checked_ms = now
     for sock in session.downstream:
         conn = sock.conn
+        if conn is not None and conn.state is State.CLOSED:
+            _check_not_cut_early(sock, conn, now)
         if conn is None or conn.state is not State.CLOSING or not _is_http(conn) or conn.filter_manager.write_filters:
-            sock.fuzz_closing = None
+            sock.fuzz_closing = sock.fuzz_progress = None
             continue
         seen = getattr(sock, "fuzz_closing", None)
         if seen is None or seen[1] != conn.bytes_sent:  # closing began, or the client took some
             sock.fuzz_closing = (now, conn.bytes_sent)
+            sock.fuzz_progress = before  # the timer (re)started no earlier than this
         elif now - seen[0] > DELAYED_CLOSE_TIMEOUT_MS:
             raise InvariantViolation(
                 "closing_connection_held",
@@ -39,6 +52,21 @@ def check(session) -> None:
                 expected=f"closed by {seen[0] + DELAYED_CLOSE_TIMEOUT_MS} ms (delayed_close_timeout)",
                 observed=f"still closing at {now} ms",
             )
+
+
+def _check_not_cut_early(sock, conn, now: int) -> None:
+    progress = getattr(sock, "fuzz_progress", None)
+    if progress is None or not conn.stream_info.get("delayed_close_timeout"):
+        return
+    if now < progress + DELAYED_CLOSE_TIMEOUT_MS:
+        raise InvariantViolation(
+            "delayed_close_cut_a_reading_client",
+            f"downstream {conn!r}: closed by the delayed close timeout by {now} ms, but its closing began or "
+            f"its client took bytes at {progress} ms or later",
+            judged=conn,
+            expected=f"open until at least {progress + DELAYED_CLOSE_TIMEOUT_MS} ms",
+            observed=f"closed by {now} ms",
+        )
 
 
 def _is_http(conn) -> bool:

@@ -291,6 +291,17 @@ HTTP = {
         A("send", payload=b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"),
         A("upstream_http", value=0, payload=b"\x00\x05\x01\x00hello"),
     ),
+    # A response to a `Connection: close` request, read 400 bytes every 200 ms: each read restarts the
+    # delayed close timeout, so the client gets all of it, 3 s after the close began (fuzz/closing.py
+    # judges a close by that timeout while the client was still taking bytes).
+    "closing_response_slow_reader": [
+        A("send_http", value=0, payload=b"\x00\x00\x00\x00\x02"),  # a routed GET with Connection: close
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 6000\r\n\r\n" + b"s" * 3000),
+        A("upstream_send", payload=b"s" * 3000),  # (a payload holds at most MAX_PAYLOAD bytes)
+    ]
+    + [A("read", value=400), A("advance", value=100), A("advance", value=100)] * 15,
     # A chunked request ending in a trailer field (fuzz/payloads.py REQUEST_TRAILER_BIT): it reaches an
     # upstream whose framing carries trailers (judge: peer_forwarded_trailers_dropped).
     "request_trailers": exchange(
@@ -581,6 +592,7 @@ SCRIPT_READ_SIZES = {
     "h2_large_windows_slow_reader": (0,),
     "backed_up_client_asks_again": (0,),
     "hostile_paths": (0,),
+    "closing_response_slow_reader": (0,),
     "h2_answered_before_upload_ends_h1_upstream": (0,),
     "h2_answered_before_upload_ends_h2_upstream": (0,),
 }

@@ -23,3 +23,37 @@ def test_planted_unbounded_flush_is_caught(monkeypatch):
     monkeypatch.setattr(Connection, "set_delayed_close_timeout", lambda self, ms: None)
     with pytest.raises(InvariantViolation, match="closing_connection_held"):
         Session(http(limit=1 << 20, codec="AUTO")).run(REFUSED + [A("advance", value=1500)])
+
+
+# A response to a `Connection: close` request the client then reads 16 KiB every 200 ms: each read
+# restarts the delayed close timeout, so the whole body arrives (about 5 s after the close began).
+SLOW_READER = [
+    A("connect"),
+    A("send", payload=b"GET /big HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nContent-Length: 409600\r\n\r\n" + b"x" * 409600),
+] + [A("read", value=16384), A("advance", value=200)] * 30
+
+
+def test_a_client_reading_slowly_gets_the_whole_closing_response():
+    s = Session(http(limit=1 << 20, codec="AUTO")).run(SLOW_READER)
+    assert s.ctx.stats.counter("http.downstream_cx_delayed_close_timeout") == 0
+    assert len(s.downstream[0].received) > 409600
+
+
+def test_planted_grace_period_never_restarted_is_caught(monkeypatch):
+    # The bug class (PLANT_L round 6, connection-delayed-close-not-restarted-on-progress): the period
+    # runs from the close whatever the client takes, and a slow download is cut after 1 s.
+    real = Connection.take_output
+
+    def progress_unseen(self, max_bytes=None):
+        timer, self._delayed_close_timer = self._delayed_close_timer, None  # nothing to restart
+        try:
+            return real(self, max_bytes)
+        finally:
+            self._delayed_close_timer = timer
+
+    monkeypatch.setattr(Connection, "take_output", progress_unseen)
+    with pytest.raises(InvariantViolation, match="delayed_close_cut_a_reading_client"):
+        Session(http(limit=1 << 20, codec="AUTO")).run(SLOW_READER)
