@@ -93,10 +93,14 @@ def h1_request_http10(seed: bytes, sock) -> bytes:
 
 
 def h1_request_cut(seed: bytes, sock) -> bytes:
-    """A client that stops part way (a slowloris head, an upload that stalls): the request of
-    h1_request(seed[1:]) cut before its end, byte 0 saying where (a share of its length)."""
-    whole = h1_request(seed[1:], sock)
-    return whole[: 1 + _byte(seed, 0) * (len(whole) - 1) // 256]
+    """A client that sends its request in pieces and may stop part way (a slowloris head, an upload
+    that stalls, then perhaps resumes): the first call sends the start of h1_request(seed[1:]), cut
+    before its end where byte 0 says (a share of its length); each later call on the connection
+    sends the next piece of what is left (byte 0 at 255: all of it), then a new request begins."""
+    rest = getattr(sock, "fuzz_h1_rest", b"") or h1_request(seed[1:], sock)
+    cut = 1 + _byte(seed, 0) * len(rest) // 256
+    sock.fuzz_h1_rest = rest[cut:]
+    return rest[:cut]
 
 
 def _h1_request(seed: bytes, sock, http10: bool) -> bytes:

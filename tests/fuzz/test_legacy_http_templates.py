@@ -91,11 +91,21 @@ def test_a_chunked_answer_to_the_http10_template_is_caught(monkeypatch):
 CUT = payloads.DOWNSTREAM_PAYLOADS.index(payloads.h1_request_cut)
 
 
-def test_a_cut_request_is_a_proper_prefix_of_the_whole():
-    for seed in _seeds():
-        whole = payloads.h1_request(seed[1:], _Sock())
-        cut = payloads.h1_request_cut(seed, _Sock())
-        assert cut and whole.startswith(cut) and len(cut) < len(whole)
+def test_a_request_sent_in_pieces_is_the_whole_request_in_order():
+    seeds = _seeds()
+    for first in seeds:
+        whole, sock = payloads.h1_request(first[1:], _Sock()), _Sock()
+        sent = payloads.h1_request_cut(first, sock)
+        assert sent and whole.startswith(sent)
+        for later in seeds[:64]:
+            if len(sent) == len(whole):
+                break
+            sent += payloads.h1_request_cut(later, sock)
+        assert whole.startswith(sent)
+    piece = bytes([0x40])
+    sock = _Sock()
+    pieces = [payloads.h1_request_cut(piece + b"\x00\x00\x00", sock) for _ in range(40)]
+    assert b"".join(pieces).startswith(payloads.h1_request(b"\x00\x00\x00", _Sock()) + b"GET")  # then the next
 
 
 def test_a_head_cut_short_nothing_times_out_is_found(monkeypatch):
