@@ -44,6 +44,7 @@ from fuzz.oracles import InvariantViolation
 from fuzz.session import TIME_STEPS_MS, Reader
 from fuzz.targets import runtime_admin
 from fuzz.targets.runtime_kernel import Kernel, VirtualLoop
+from fuzz.targets.runtime_parent import ParentOfOne, status_lines_to
 from fuzz.targets.runtime_reference import ReferenceWorld
 
 # The runtime logs what it survives (a failed connect, a drain that timed out) on every run; what
@@ -53,7 +54,7 @@ QUIET_LOGGERS = ("proxy", "asyncio")
 
 
 @contextlib.contextmanager
-def _quiet_logs():
+def quiet_logs():
     loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
@@ -278,7 +279,7 @@ class RuntimeWorld:
         self.kernel = Kernel(capacity)
         self.loop = VirtualLoop(self.kernel)
         self.server = server_module.Server(built, instantiate=_instantiate)
-        self.admin_server: server_module.SharedListener | None = None  # the admin, when served beside the server
+        self.parent: ParentOfOne | None = None  # the admin's server when shared: the parent of --concurrency 1
         self.admin_address: tuple | None = None
         self.clients: list = []
         self.upstreams: list = []
@@ -291,8 +292,8 @@ class RuntimeWorld:
     async def start(self) -> None:
         """Serve the listeners from sockets bound in the kernel (the binding itself is the one line
         of the runtime a harness replaces), accepted by server.SharedListener one per wake-up. The
-        admin is served by the server, or (shared) beside it, as the parent of `--concurrency N`
-        serves it beside its workers (proxy/workers.py)."""
+        admin is served by the server, or (shared) by the parent of `--concurrency 1` beside it,
+        from the server's snapshots (runtime_parent.py)."""
         sockets = {}
         for listener in self.built.listeners:
             sock = sockets[listener.name] = self.kernel.bind(listener.address)
@@ -304,13 +305,14 @@ class RuntimeWorld:
         await self.server.start(sockets=sockets, admin=not self.shared, admin_socket=admin_sock)
         self.admin_address = self.server.admin_address
         if self.shared and admin_sock is not None:
-            self.admin_server = server_module.serve_admin(self.loop, admin_sock, AdminHandler(self.server))
+            self.parent = ParentOfOne(self, admin_sock)
+            await self.parent.start()
             self.admin_address = self.built.admin_address
 
     async def stop(self, drain_timeout_s: float | None = None) -> None:
         await self.server.stop(drain_timeout_s)
-        if self.admin_server is not None:
-            self.admin_server.close()
+        if self.parent is not None:
+            await self.parent.stop()
 
     def connect(self, listener, local, remote) -> None:
         peer = self.kernel.dial(listener.address, remote)
@@ -694,7 +696,7 @@ def run_reference(built, capacity: int, actions) -> ReferenceWorld:
 
 
 def run(data: bytes) -> RuntimeWorld:
-    with _quiet_logs():
+    with quiet_logs(), status_lines_to(lambda line: None):
         return _run(data)
 
 

@@ -124,6 +124,13 @@ class Peer:
         return bool(q.data) or (q.end and not self.saw_end)
 
 
+class _NoPeer:
+    """The far end of a socketpair's socket: a socket of the loop's, not a peer of the driver's."""
+
+    def push(self) -> None:
+        pass
+
+
 class KernelSocket:
     """A non-blocking stream socket with the methods asyncio's selector loop and transports call."""
 
@@ -140,7 +147,7 @@ class KernelSocket:
         self.connecting: str | None = None  # "pending", "up" or "refused" while connect() runs
         self.shut_wr = False
         self.is_closed = False
-        self.peer: Peer | None = None
+        self.peer: Peer | _NoPeer | None = None
         kernel.sockets.append(self)
         kernel.by_fd[self.fd] = self
 
@@ -316,6 +323,15 @@ class Kernel:
         sock.connecting = "up"
         return self._pair(sock, f"upstream {sock.remote[0]}:{sock.remote[1]}")
 
+    def socketpair(self) -> tuple[KernelSocket, KernelSocket]:
+        """Two connected sockets, each reading what the other writes (socket.socketpair)."""
+        a = KernelSocket(self, local=("pair", 0), remote=("pair", 1))
+        b = KernelSocket(self, local=("pair", 1), remote=("pair", 0))
+        a.rx = b.tx = Queue(self.capacity)
+        a.tx = b.rx = Queue(self.capacity)
+        a.peer = b.peer = _NoPeer()  # a blocked writer on the other side is woken by the selector
+        return a, b
+
     def channel(self, label: str) -> tuple[KernelSocket, Peer]:
         """A connected socket with no listener behind it (one end of a socketpair) and its far end."""
         sock = KernelSocket(self, local=("channel", 0), remote=("channel", len(self.sockets)))
@@ -398,9 +414,23 @@ class VirtualLoop(selector_events.BaseSelectorEventLoop):
         self.kernel = kernel
         self.us = 0
         self.armed = 0  # timers armed so far
+        self.handlers: dict[int, tuple] = {}  # signal handlers, which the driver delivers
         selector = KernelSelector(kernel)
         super().__init__(selector)
         selector.loop = self
+
+    def add_signal_handler(self, sig, callback, *args) -> None:  # type: ignore[override]
+        self.handlers[sig] = (callback, args)
+
+    def remove_signal_handler(self, sig) -> bool:
+        return self.handlers.pop(sig, None) is not None
+
+    def deliver(self, sig: int) -> None:
+        """Signal `sig` arrives: its handler runs on the loop, as asyncio's do (never inside another
+        callback)."""
+        if sig in self.handlers:
+            callback, args = self.handlers[sig]
+            self.call_soon(callback, *args)
 
     def time(self) -> float:
         return self.seconds_at(self.us)

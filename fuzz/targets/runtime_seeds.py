@@ -13,11 +13,17 @@ from fuzz.targets.runtime import CAPACITIES, REQUESTS, RESPONSES, Action as A, c
 from fuzz.targets.runtime_admin import REQUESTS as ADMIN_REQUESTS
 
 TCP, WEB = 0, 1  # listener choices on the harness's configuration
-SHARED = (
+SHARED = (  # the admin served by the parent of --concurrency 1 (runtime_parent.py)
     "tcp_exchange_half_closes",
     "admin_two_clients_and_traffic",
     "stop_with_open_connections",
     "tcp_connect_timeout",
+    "admin_every_request",
+    "admin_pipelined_unread",
+    "admin_half_closed_after_pipelining",
+    "admin_bursts_unread",
+    "admin_unread_answers_time_out",
+    "admin_raw_targets",
 )
 
 

@@ -38,6 +38,8 @@ from proxy.config import schema
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Reader
 from fuzz.targets.runtime_kernel import Kernel, Peer, VirtualLoop
+from fuzz.targets.runtime import quiet_logs
+from fuzz.targets.runtime_parent import status_lines_to
 
 MAX_WORKERS = 4
 MAX_ACTIONS = 96
@@ -45,7 +47,17 @@ MAX_TURNS = 5_000
 ADMIN = ("127.0.0.1", 9901)
 STEP_S = 0.25  # time passes in steps of this, the admin's clients read after each
 TIME_STEPS_S = (0.0, 0.25, 0.5, 1.0, 1.75, 2.0, 2.5, 6.0)
-ADMIN_PATHS = ("/stats", "/stats?format=json", "/ready", "/clusters", "/config_dump", "/", "/nowhere")
+ADMIN_PATHS = (
+    "/stats",
+    "/stats?format=json",
+    "/ready",
+    "/clusters",
+    "/config_dump",
+    "/",
+    "/nowhere",
+    "http://[::1/",
+    "//x/stats",
+)
 PARENT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP, signal.SIGCHLD)
 # How a worker ends: (exit status as waitpid gives it, leaves half a line on its channel)
 EXITS = ((0, False), (1 << 8, False), (signal.SIGKILL, False), (signal.SIGSEGV, False), (signal.SIGKILL, True))
@@ -83,26 +95,6 @@ def built():
 
 
 # -- the simulated processes ---------------------------------------------------------------------
-
-
-class ProcessLoop(VirtualLoop):
-    """The runtime harness's loop, with signal handlers the harness delivers (as asyncio does, on the
-    loop, after the handler's turn comes)."""
-
-    def __init__(self, kernel: Kernel) -> None:
-        super().__init__(kernel)
-        self.handlers: dict[int, tuple] = {}
-
-    def add_signal_handler(self, sig, callback, *args) -> None:  # type: ignore[override]
-        self.handlers[sig] = (callback, args)
-
-    def remove_signal_handler(self, sig) -> bool:
-        return self.handlers.pop(sig, None) is not None
-
-    def deliver(self, sig: int) -> None:
-        if sig in self.handlers:
-            callback, args = self.handlers[sig]
-            self.call_soon(callback, *args)
 
 
 def message(worker: "SimWorker", k: int, request_id) -> dict:
@@ -309,7 +301,7 @@ def encode_input(count: int, prompt: int, actions) -> bytes:
 class World:
     def __init__(self, count: int, prompt: int) -> None:
         self.kernel = Kernel(1 << 20)
-        self.loop = ProcessLoop(self.kernel)
+        self.loop = VirtualLoop(self.kernel)
         self.sims: list[SimWorker] = []
         handles = []
         for i in range(count):
@@ -443,6 +435,8 @@ class World:
             status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
             path = a.path.partition("?")[0]
             judged = "proxy.workers._WorkersAdmin"
+            if status == 500:
+                _fail("admin_internal_error", f"admin request {i} {a.path}: 500, the handler raised", judged)
             if status == 503 and path in ("/stats", "/clusters", "/ready") and b"did not answer" in body:
                 self.check_no_answer(i, a, body)
                 continue
@@ -611,17 +605,6 @@ async def _finish(world: World) -> None:
     world.check_answers()
 
 
-@contextlib.contextmanager
-def _status_lines(world: World):
-    """The parent's status lines go to the world, not the fuzzer's stderr."""
-    say = workers_module.say
-    setattr(workers_module, "say", world.said.append)  # noqa: B010 - mypy: a module's function
-    try:
-        yield
-    finally:
-        setattr(workers_module, "say", say)  # noqa: B010
-
-
 def run(data: bytes) -> World:
     count, prompt, actions = decode_input(data)
     world = World(count, prompt)
@@ -629,7 +612,7 @@ def run(data: bytes) -> World:
     errors: list = []
     loop.set_exception_handler(lambda loop, context: errors.append(context))
     try:
-        with _status_lines(world):
+        with quiet_logs(), status_lines_to(world.said.append):
             loop.run_until_complete(_run_world(world, actions))
     finally:
         _shut(loop)

@@ -11,7 +11,7 @@ from pathlib import Path
 from fuzz.targets.workers import encode_input
 
 TERM, INT, USR1, HUP, CHLD = range(5)
-STATS, STATS_JSON, READY, CLUSTERS, CONFIG_DUMP, INDEX, NOWHERE = range(7)
+STATS, STATS_JSON, READY, CLUSTERS, CONFIG_DUMP, INDEX, NOWHERE, BAD_AUTHORITY, DOUBLE_SLASH = range(9)
 EXIT0, EXIT1, KILLED, SEGV, TORN = (4 * i for i in range(5))
 LATER = 128
 
@@ -27,7 +27,7 @@ def _stop(n: int) -> list:
 def scripts() -> dict:
     return {
         "clean_stop": (2, 3, _ready(2) + [("admin", STATS)] + _stop(2)),
-        "admin_every_path": (2, 3, _ready(2) + [("admin", p) for p in range(7)] + _stop(2)),
+        "admin_every_path": (2, 3, _ready(2) + [("admin", p) for p in range(9)] + _stop(2)),
         "admin_before_ready": (
             3,
             7,

@@ -99,3 +99,11 @@ def test_stats_formats_that_disagree_are_caught(monkeypatch):
 
     monkeypatch.setattr(admin.AdminHandler, "_stats", counters_only_in_json)
     assert _fails("admin_every_request-cap65536") == "admin_stats_formats_differ"
+
+
+def test_shared_seeds_ask_the_parent_of_one_worker():
+    """-shared inputs: the admin is the parent of --concurrency 1, answering from WorkerSide's snapshots."""
+    world = runtime.run((CORPUS / "admin_every_request-shared").read_bytes())
+    assert world.parent is not None and world.parent.task is not None and world.parent.task.done()
+    statuses = [status for _, status, _, _ in world.admins[0].responses()]
+    assert statuses[:3] == [200, 200, 200] and 500 not in statuses
