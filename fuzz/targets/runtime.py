@@ -29,6 +29,7 @@ Oracles, from what a user of the runtime relies on:
 import asyncio
 import contextlib
 import logging
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -308,6 +309,11 @@ class RuntimeWorld:
             self.parent = ParentOfOne(self, admin_sock)
             await self.parent.start()
             self.admin_address = self.built.admin_address
+
+    def begin_stop(self) -> None:
+        """What SIGTERM does to a serving process (server.run_process): the drain starts."""
+        if self.stopping is None:
+            self.stopping = asyncio.ensure_future(self.stop())
 
     async def stop(self, drain_timeout_s: float | None = None) -> None:
         await self.server.stop(drain_timeout_s)
@@ -643,8 +649,10 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
                     client.peer.send(b"", True)
         elif a.op == "stop":
             world.epoch += 1
-            if world.stopping is None:
-                world.stopping = asyncio.ensure_future(world.stop())
+            if world.parent is not None:  # SIGTERM to the parent, which forwards it (again: ends the drain)
+                world.loop.deliver(signal.SIGTERM)
+            else:
+                world.begin_stop()
         elif a.op == "advance":
             world.epoch += 1
             await world.advance(TIME_STEPS_MS[a.value % len(TIME_STEPS_MS)])

@@ -2,10 +2,12 @@
 serves the admin from the server's own snapshots, which WorkerSide sends over a socketpair in the
 simulated kernel, as a worker process does. So the harness's admin oracles judge the admin a user of
 `--concurrency N` talks to (answers that wait for the workers), and the worker's side of the channel.
+A stop is SIGTERM to the parent, forwarded to the worker; a second one ends the drain over the channel.
 """
 
 import asyncio
 import contextlib
+import signal
 
 from proxy import workers
 
@@ -13,14 +15,18 @@ PID = 4000
 
 
 class _OneProcess:
-    """kill and waitpid for the one simulated worker (proxy.workers._Processes)."""
+    """kill and waitpid for the one simulated worker (proxy.workers._Processes): SIGTERM starts its
+    drain, as in run_process; any later one changes nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, world) -> None:
+        self.world = world
         self.status: int | None = None  # waitpid's status once it exited
         self.signals: list[int] = []
 
     def kill(self, pid: int, signum: int) -> None:
         self.signals.append(signum)
+        if signum == signal.SIGTERM and self.status is None:
+            self.world.begin_stop()
 
     def waitpid(self, pid: int) -> tuple[int, int]:
         return (0, 0) if self.status is None else (pid, self.status)
@@ -35,7 +41,7 @@ class ParentOfOne:
         self.admin_sock = admin_sock
         parent_end, worker_end = world.kernel.socketpair()
         self.side = workers.WorkerSide(0, {}, worker_end, buckets=None, log_lock=None)  # type: ignore[arg-type]
-        self.process = _OneProcess()
+        self.process = _OneProcess(world)
         handle = workers._Worker(0, PID, parent_end)
         self.supervisor = workers._Supervisor(world.built, [handle], self.process)
         self.task: asyncio.Task | None = None
@@ -50,7 +56,7 @@ class ParentOfOne:
         """After the server stopped: the worker's final counts, its exit, SIGCHLD; the parent returns 0."""
         await self.side.stopped(self.world.server)
         self.process.status = 0
-        self.world.loop.deliver(workers.signal.SIGCHLD)
+        self.world.loop.deliver(signal.SIGCHLD)
         assert self.task is not None, "started"
         code = await self.task
         assert code == 0, f"the parent of one worker that exited 0 exits {code}"

@@ -24,6 +24,7 @@ SHARED = (  # the admin served by the parent of --concurrency 1 (runtime_parent.
     "admin_bursts_unread",
     "admin_unread_answers_time_out",
     "admin_raw_targets",
+    "stop_twice_with_open_connections",
 )
 
 
@@ -112,6 +113,7 @@ def scripts() -> dict:
     out["admin_two_clients_and_traffic"] = _exchange() + [A("admin", 0, 1), A("admin", 1, 2), A("admin", 0, 5)]
     out["admin_two_clients_and_traffic"] += [A("admin_read", 1), A("admin_close", 0), A("admin_read", 0)]
     out["stop_with_open_connections"] = _exchange() + [A("admin", 0, 0), A("stop"), A("admin", 0, 0)]
+    out["stop_twice_with_open_connections"] = _exchange() + [A("stop"), A("admin", 0, 0), A("stop"), A("admin", 0, 1)]
     out["stop_with_open_connections"] += [A("connect"), A("advance", 0, 5), A("admin_read")]
     out["stop_while_connecting"] = [A("connect"), A("send", 0, 1, b"x"), A("stop"), A("advance", 0, 4)]
     return out

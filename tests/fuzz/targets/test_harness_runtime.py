@@ -107,3 +107,10 @@ def test_shared_seeds_ask_the_parent_of_one_worker():
     assert world.parent is not None and world.parent.task is not None and world.parent.task.done()
     statuses = [status for _, status, _, _ in world.admins[0].responses()]
     assert statuses[:3] == [200, 200, 200] and 500 not in statuses
+
+
+def test_a_second_stop_through_the_parent_ends_the_drain():
+    """Shared mode: a stop is SIGTERM to the parent; the second one reaches WorkerSide as `close`."""
+    once = runtime.run((CORPUS / "stop_with_open_connections-shared").read_bytes())
+    twice = runtime.run((CORPUS / "stop_twice_with_open_connections-shared").read_bytes())
+    assert once.loop.us >= 5_000_000 > 1_000_000 > twice.loop.us  # the 5 s drain, then ended at once
