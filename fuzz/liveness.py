@@ -23,6 +23,7 @@ stats and connection state once the dispatcher is idle.
 """
 
 from typing import TYPE_CHECKING, NamedTuple
+from weakref import WeakKeyDictionary
 
 from proxy.event import Timer
 from proxy.http._h1_state import Response
@@ -505,8 +506,25 @@ def _pool_has_capacity(pool) -> bool:
     if any(pc.can_take() for pc in pool.connections):
         return True
     connecting = any(pc.state == "connecting" for pc in pool.connections)
-    cluster = pool.cluster
-    return not connecting and cluster.active_connections < cluster.built.max_connections
+    held = len(pool.connections) + _held_by_others_while_queued(pool)
+    return not connecting and held < pool.cluster.built.max_connections
+
+
+# The max_connections breaker counts every connection to the cluster, a tcp_proxy's too. A pool reads
+# it only on an event of its own (a request, a stream's or a connection's end), as Envoy's
+# ConnPoolImplBase::tryCreateNewConnection: a slot another user frees while requests wait on the pool's
+# busy connections is taken when one of those frees up, not at once. So a pool is held only to slots
+# the others left free all along the wait: the most they held since its queue last was empty.
+_OTHERS_WHILE_QUEUED: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _held_by_others_while_queued(pool) -> int:
+    others = pool.cluster.active_connections - len(pool.connections)
+    if not pool.pending:
+        _OTHERS_WHILE_QUEUED.pop(pool, None)
+        return others
+    most = _OTHERS_WHILE_QUEUED[pool] = max(others, _OTHERS_WHILE_QUEUED.get(pool, others))
+    return most
 
 
 def check_pool_queues(session) -> None:
@@ -514,6 +532,7 @@ def check_pool_queues(session) -> None:
     keep a connection busy and hide it): no request waits in a pool queue while the pool could serve
     it. A stream ending on an HTTP/2 connection frees a slot even while its other streams go on."""
     for pool in pools(session.ctx):
+        _held_by_others_while_queued(pool)  # a queue's wait starts at the first check that sees it
         stall = _pool_stall(pool) if pool.pending else None
         if stall is not None:
             raise InvariantViolation(stall.name, stall.detail + " (after an action)")

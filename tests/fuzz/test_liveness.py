@@ -17,7 +17,12 @@ GET = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 
 def http(limit=1024, codec="HTTP1", cluster="", hcm="", route="", filters=""):
     """A listener whose HTTP connection manager routes every request to cluster `web`."""
-    text = f"""
+    return build(load_bytes(http_text(limit, codec, cluster, hcm, route, filters).encode(), "yaml"))
+
+
+def http_text(limit=1024, codec="HTTP1", cluster="", hcm="", route="", filters=""):
+    """The YAML of `http`'s configuration."""
+    return f"""
 listeners:
 - name: l
   address: {{host: 127.0.0.1, port: 10000}}
@@ -40,7 +45,6 @@ clusters:
   endpoints: [{{host: 127.0.0.1, port: 9080}}]
   {cluster}
 """
-    return build(load_bytes(text.encode(), "yaml"))
 
 
 def run(built, actions):
