@@ -45,7 +45,16 @@ N_SHAPES = len(TARGETS) + len(AUTHORITIES) + len(FIELDS)
 # the proxy does not serve (HTTP/1.1: an absolute-form target of it; HTTP/2: its :scheme), and a
 # query holding a URL with "//" and a dot segment (an OAuth redirect_uri, a login's next=): the path
 # options rewrite the path only, the query goes upstream as sent (RFC 3986 3.4).
-LATE = (("authority", b":80"), ("scheme", b"ftp"), ("query", b"next=https://example.com//a/../b"))
+# Then a path traversal spelled with percent-encoded dots (`%2e%2E` is `..`, RFC 3986 2.3 and 6.2.2.2:
+# the encoded-dot bypasses of path normalisers, CVE-2021-41773 and kin) and a 6 KiB query (tracking and
+# SSO redirects carry such URLs) that alone outgrows a small max_request_headers_kb.
+LATE = (
+    ("authority", b":80"),
+    ("scheme", b"ftp"),
+    ("query", b"next=https://example.com//a/../b"),
+    ("target", (b"path", b"/static/%2e%2E/admin")),
+    ("query", b"sso=" + b"A" * 6144),
+)
 LATE_FIRST = N_SHAPES + len(TRAILERS) + 1
 
 

@@ -470,6 +470,42 @@ HTTP["hostile_query"] = one_connection_each(
     A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x42"),
 )
 
+# The late shapes after those (fuzz/hostile.py LATE), over HTTP/1.1 and HTTP/2, one connection each:
+# a path traversal spelled with percent-encoded dots (normalize_path must resolve it before RBAC and
+# routing, and the upstream gets no dot segment: fuzz/models/paths.py), and a 6 KiB query, a target
+# alone larger than a small max_request_headers_kb (431, never forwarded).
+HTTP["hostile_encoded_dot_segments"] = one_connection_each(
+    A("send_http", value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x22"),
+    A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x44"),
+)
+HTTP["long_target"] = one_connection_each(
+    A("send_http", value=0, payload=b"\x00\x00\x00\x00\x00\x00\x00\x23"),
+    A("send_http", value=3, payload=b"\x00\x00\x00\x00\x00\x46"),
+)
+
+# A HEAD answered by an origin that sends no Content-Length (the head a GET would get, its body left
+# out: fuzz/payloads.py h1_response_until_close with no body, keep-alive), then a GET on the same
+# connection: nothing may follow the HEAD response's head (RFC 9110 9.3.2), whatever framing the proxy
+# gives it, and the GET's response must read clean (the strict client's parser knows each method).
+HTTP["head_without_length_then_get"] = [
+    A("send_http", value=0, payload=b"\x03"),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_http", value=2, payload=b"\x00\x00\x00"),
+    A("read"),
+    A("send_http", value=0, payload=b"\x00"),
+    A("upstream_read"),
+    A("upstream_http", value=0, payload=b"\x00\x02\x00\x00ok"),
+    A("read"),
+]
+
+# Upstream connects that never complete while a second of virtual time passes in 100 ms steps: each
+# connect times out (connect_timeout_ms), a route's retry policy retries it, and the route timeout,
+# which spans every attempt (fuzz.models.retry), ends the request with a 504 if it is shorter.
+HTTP["connects_hang_past_the_route_timeout"] = (
+    [A("send_http", value=0, payload=b"\x00")] + [A("advance", value=100)] * 10 + [A("read")]
+)
+
 # The upstream ends first: the client sent its request and half-closed, the upstream answers and closes
 # before the client reads; everything it sent must still reach the client (tcp_proxy flushes).
 TCP["upstream_closes_before_the_client_reads"] = [
@@ -595,6 +631,10 @@ SCRIPT_READ_SIZES = {
     "closing_response_slow_reader": (0,),
     "h2_answered_before_upload_ends_h1_upstream": (0,),
     "h2_answered_before_upload_ends_h2_upstream": (0,),
+    "hostile_encoded_dot_segments": (0,),
+    "long_target": (0,),
+    "head_without_length_then_get": (0,),
+    "connects_hang_past_the_route_timeout": (0,),
 }
 
 
@@ -704,7 +744,9 @@ def retarget(script, to: int = 1):
     return [a if a.op in ("connect", "advance") else replace(a, target=a.target + to) for a in script]
 
 
-def write_seeds(out: Path, pool: ConfigPool) -> int:
+def write_seeds(out: Path, pool: ConfigPool, only: set | None = None) -> int:
+    """Every seed, or with `only` the seeds of those script names alone (new scripts, without
+    rewriting the rest)."""
     out.mkdir(parents=True, exist_ok=True)
     count = 0
 
@@ -720,6 +762,8 @@ def write_seeds(out: Path, pool: ConfigPool) -> int:
         else:  # the first connection is refused: the scripts of the configuration's kind
             http = any(_is_http(chain) for listener in built.listeners for chain in listener.filter_chains)
         for script_name, script in (HTTP if http else TCP).items():
+            if only is not None and script_name not in only:
+                continue
             if first is not None and first.tls is not None:  # the implicit connect is clear text: add a TLS one
                 script = [_tls_connect(first, 0, 0, h2=script_name.startswith("h2"))] + retarget(script)
             for read_size in SCRIPT_READ_SIZES.get(script_name, (0, 2)):
@@ -728,6 +772,8 @@ def write_seeds(out: Path, pool: ConfigPool) -> int:
                     f"{Path(name).stem}-{script_name}-r{read_size}",
                 )
                 count += 1
+        if only is not None:
+            continue
         for n, (connect, chain_http) in enumerate(chain_tours(built)):
             for kind, script in (("tour", CHAIN_TOUR[chain_http]), ("flow", CHAIN_FLOW[chain_http])):
                 write(
@@ -767,8 +813,9 @@ def edge_scripts(built):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fuzz.session_seeds", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "corpus" / "session"))
+    parser.add_argument("--only", nargs="+", metavar="SCRIPT", help="write the seeds of these scripts alone")
     args = parser.parse_args(argv)
-    n = write_seeds(Path(args.out), ConfigPool.default())
+    n = write_seeds(Path(args.out), ConfigPool.default(), set(args.only) if args.only else None)
     print(f"wrote {n} seeds to {args.out}")
     return 0
 
