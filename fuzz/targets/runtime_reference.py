@@ -142,13 +142,35 @@ class ReferencePeer:
         return True
 
 
+class AfterIoDispatcher(SimulatedDispatcher):
+    """post_after_io as on asyncio's loop (proxy.event.AsyncioDispatcher): the callback runs after the
+    transports' next moves, so a peer's end of stream right behind the bytes just taken (which a
+    socket hands over alone, in the next read) is known first. SimulatedDispatcher runs it at once,
+    its network handing the end over with the last bytes; here it is not (ReferencePeer.push): the
+    pool then reused a connection whose upstream had closed with its response (9a67488)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.after_io: list = []
+
+    def post_after_io(self, callback) -> None:
+        self.after_io.append(callback)
+
+    def io_done(self) -> bool:
+        """The transports moved: what waited for that is posted. True if anything was."""
+        waiting, self.after_io = self.after_io, []
+        for callback in waiting:
+            self.post(callback)
+        return bool(waiting)
+
+
 class ReferenceWorld:
     """The same configuration on the in-memory network, peers behind modelled transports."""
 
     def __init__(self, built, capacity: int, instantiate) -> None:
         self.built = built
         self.capacity = capacity
-        self.dispatcher = SimulatedDispatcher()
+        self.dispatcher = AfterIoDispatcher()
         self.network = sim.SimNetwork(self.dispatcher)
         self.ctx = instantiate(built, self.dispatcher, self.network)
         self.clients: list = []
@@ -184,6 +206,7 @@ class ReferenceWorld:
             moved = False
             for peer in self.clients + self.upstreams:
                 moved = peer.transport_moves() or moved
+            moved = self.dispatcher.io_done() or moved
             if not ran and not moved:
                 return
         raise RuntimeError("the reference world never settles")
