@@ -258,7 +258,14 @@ def new_capture(rng: random.Random) -> Capture:
         )
         if not end and rng.random() < 0.25:  # a trailer section ends the stream (gRPC's shape)
             cap.frames.append(Frame(DATA, 0, sid, body))
-            trailer = [(rng.choice(vocab.TRAILER_NAMES), rng.choice(vocab.GENERIC_VALUES))]
+            # A trailer section is held to the header rules (RFC 9113 8.2.1) and checked less often
+            # than a head: now and then a lowercase name that is no token (a delimiter in it, which
+            # HPACK carries as any other byte), with a plain value, so the name is the one thing wrong.
+            name = rng.choice(vocab.TRAILER_NAMES)
+            if rng.random() < 0.25:
+                trailer = [(name + bytes([rng.choice(_DELIMITERS)]), b"0")]
+            else:
+                trailer = [(name, rng.choice(vocab.GENERIC_VALUES))]
             cap.frames.append(Frame(HEADERS, END_HEADERS | END_STREAM, sid, standalone_block(trailer)))
         elif not end:
             cap.frames.append(Frame(DATA, END_STREAM, sid, body))

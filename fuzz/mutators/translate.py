@@ -22,6 +22,9 @@ class Translate(Mutator):
 
     def structured(self, data, max_size, rng):
         h2 = data.startswith(http2.PREFACE)
+        if not data:  # libFuzzer's first, empty input: a fresh message of either mode
+            fresh = http2.new_capture(rng).raw() if rng.random() < 0.5 else http1.template(rng).raw()
+            return ["translate.fresh"], fresh
         if rng.random() < self.switch_share:
             fresh = http1.template(rng).raw() if h2 else http2.new_capture(rng).raw()
             return ["translate.mode_switch"], fresh
