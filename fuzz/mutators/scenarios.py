@@ -107,8 +107,9 @@ class _Builder:
 
 def scenario(rng: random.Random, make: Make, retarget: Retarget) -> list:
     """One scenario: SETTINGS first (sometimes), then one to three exchanges, each a request, its
-    upstream connect (retried after failures and timeouts), the upstream's moves and the client's,
-    with time passing between them; often time runs on at the end, past every timeout."""
+    upstream connect (retried after failures and timeouts), sometimes more of the client's bytes
+    once the upstream is there, the upstream's moves and the client's, with time passing between
+    them; often time runs on at the end, past every timeout."""
     b = _Builder(rng, make, retarget)
     for _ in range(rng.choice((0, 0, 1, 2))):
         b.step("configure")
@@ -126,6 +127,9 @@ def scenario(rng: random.Random, make: Make, retarget: Retarget) -> list:
                 b.wait(3, client)  # the connect left pending: its connect timeout may end it
             else:
                 b.step("connect_outcome")
+        for _ in range(rng.randrange(3) if rng.random() < 0.4 else 0):  # more once the upstream is there
+            b.wait(1, client)  # (a streaming upload's next pieces, a pipelined request, a slow head's rest)
+            b.step("request", client)
         for _ in range(rng.randrange(5)):
             b.wait(1, client)
             b.step("upstream")

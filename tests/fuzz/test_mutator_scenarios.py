@@ -111,3 +111,18 @@ def test_a_scenario_client_reads_before_time_passes_most_of_the_time():
                 waits += 1
                 before += made[i - 1].op == "read"
     assert before > waits // 2
+
+
+def test_a_client_sometimes_sends_more_once_its_upstream_is_connected():
+    """A streaming upload's next pieces go out after the upstream connected (bytes that arrive before
+    are sent in one piece): in some scenarios a request step follows a connect, with only time and
+    reads between (7 of 200 with the grammar before, by a next exchange's request)."""
+    follows = 0
+    for seed in range(200):
+        ops = [a.op for a in _scenario(seed)]
+        for i, op in enumerate(ops):
+            rest = [o for o in ops[i + 1 :] if o not in ("advance", "read")] if op == "upstream_connect" else []
+            if rest and scenarios.role_of(rest[0]) == "request":
+                follows += 1
+                break
+    assert follows > 25
