@@ -513,6 +513,12 @@ class World:
         if (rc == 0) != (not failed):
             how = ", ".join(f"{w.name} status {w.status}" for w in failed) or "every worker exited 0"
             _fail("supervisor_exit_status", f"the parent exits {rc}; {how}")
+        # The status lines a script waiting on the proxy reads: ready once, and how it ended.
+        if self.said.count("proxy: ready") > 1:
+            _fail("supervisor_ready_twice", f"'proxy: ready' said {self.said.count('proxy: ready')} times")
+        last = "proxy: stopped" if rc == 0 else "proxy: stopped after a worker failure"
+        if not self.said or self.said[-1] != last:
+            _fail("supervisor_last_line", f"the parent exits {rc}, its last line is {self.said[-1:]}")
 
 
 def _stats(target: str, body: bytes) -> dict:

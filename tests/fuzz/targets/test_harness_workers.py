@@ -1,6 +1,7 @@
 """The workers harness (fuzz/targets/workers.py): its seeds replay clean, and a defect planted in the
 supervisor of `--concurrency N` (proxy/workers.py) makes a seed fail its oracle."""
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -94,3 +95,27 @@ def test_a_stale_snapshot_is_caught(monkeypatch):
 
     monkeypatch.setattr(proxy_workers._Supervisor, "snapshots", snapshots)
     assert _fails("late_answer") == "admin_stats_stale_or_foreign"
+
+
+def test_ready_said_before_every_worker_is_caught(monkeypatch):
+    """'proxy: ready' on each worker's first message, not once all are ready."""
+
+    async def read(self, w):
+        reader, w.writer = await asyncio.open_connection(sock=w.channel, limit=1 << 24)
+        while line := await proxy_workers._readline(reader):
+            message = proxy_workers._message(line)
+            if message is None:
+                continue
+            first, w.last = w.last is None, message
+            reply = w.replies.pop(message["id"], None)
+            if reply is not None and not reply.done():
+                reply.set_result(message)
+            if first:
+                proxy_workers.say("proxy: ready")
+        w.writer, w.hung_up = None, True
+        for reply in w.replies.values():
+            if not reply.done():
+                reply.set_result(w.last)
+
+    monkeypatch.setattr(proxy_workers._Supervisor, "_read", read)
+    assert _fails("clean_stop") == "supervisor_ready_twice"
