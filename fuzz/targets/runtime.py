@@ -634,7 +634,8 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
                 clients.append(runtime_admin.AdminClient(peer))
             client = clients[a.target % len(clients)] if clients else None
             if client is not None and a.op == "admin":
-                client.send(a.value, world.server.draining, a.end, world.epoch)
+                # Draining since the harness asked the server to stop, not since the proxy says so.
+                client.send(a.value, world.stopping is not None, a.end, world.epoch)
             elif client is not None:
                 client.send_raw(a.payload * a.value, a.end)
         elif a.op == "admin_read":
