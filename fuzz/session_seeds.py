@@ -499,13 +499,6 @@ HTTP["head_without_length_then_get"] = [
     A("read"),
 ]
 
-# Upstream connects that never complete while a second of virtual time passes in 100 ms steps: each
-# connect times out (connect_timeout_ms), a route's retry policy retries it, and the route timeout,
-# which spans every attempt (fuzz.models.retry), ends the request with a 504 if it is shorter.
-HTTP["connects_hang_past_the_route_timeout"] = (
-    [A("send_http", value=0, payload=b"\x00")] + [A("advance", value=100)] * 10 + [A("read")]
-)
-
 # The upstream ends first: the client sent its request and half-closed, the upstream answers and closes
 # before the client reads; everything it sent must still reach the client (tcp_proxy flushes).
 TCP["upstream_closes_before_the_client_reads"] = [
@@ -634,7 +627,6 @@ SCRIPT_READ_SIZES = {
     "hostile_encoded_dot_segments": (0,),
     "long_target": (0,),
     "head_without_length_then_get": (0,),
-    "connects_hang_past_the_route_timeout": (0,),
 }
 
 

@@ -384,6 +384,14 @@ class SessionModel:
         )
         local, forwards = outcomes(hcm, request, source, peer)
         what = f"request {ex.id} {request.method} {request.path!r} host {request.authority!r} from {source}"
+        if ex.upstreams and head_size_at_least(request) > max_request_headers_bytes(hcm):
+            raise InvariantViolation(
+                "model_request_headers_too_large_forwarded",
+                f"{what}: its head is at least {head_size_at_least(request)} bytes (target {len(request.path)}), "
+                f"over max_request_headers_kb ({max_request_headers_bytes(hcm)} bytes), and it reached an upstream",
+                expected="431, not forwarded",
+                observed=f"forwarded to {ex.upstreams[0].cluster}",
+            )
         if ex.upstreams:
             cluster = ex.upstreams[0].cluster
             if cluster is not None and cluster not in forwards:
@@ -398,6 +406,7 @@ class SessionModel:
             self._check_route_timeout(ex, hcm, routed_request(hcm, request), what)
             return
         self._check_retries(ex, hcm, request, local, forwards, what)
+        self._check_retries_within_route_timeout(ex, hcm, request, local, forwards, what)
         if ex.outcome != "response" or ex.response is None or self._upstream_may_have_answered(forwards):
             return
         status = ex.response.status
@@ -492,9 +501,29 @@ class SessionModel:
         connection to its clusters' hosts in its time failed to connect was failed by connect
         failures, each a retry trigger, so it made num_retries + 1 attempts; each attempt is a
         connection of its own that failed in its time (a retry asks for a new stream after the
-        failure). Fewer failed connections than that: the proxy gave up early. Not judged when the
-        503 may be the policy's own (a fault abort, a direct response), when a circuit breaker of
-        those clusters overflowed (a 503 without retry), or when any of their connections was
+        failure). Fewer failed connections than that: the proxy gave up early."""
+        failures = self._connect_failures(ex, local, forwards)
+        if not failures:
+            return  # not judged, or no attempt failed to connect in its time: a 503 for another reason
+        failed = len(failures)
+        policies = set().union(*(routing.retry_policies(hcm.route_config, r) for r in routed_request(hcm, request)))
+        want = min((retry.attempts(p, retry.always(retry.CONNECT_FAILURE)) for p in policies), default=1)
+        if failed < want:
+            raise InvariantViolation(
+                "model_retry_attempts",
+                f"{what} got a 503 after {failed} upstream connection(s) to {sorted(forwards)} failed to "
+                f"connect in its time ({ex.request.started_ms}..{ex.response.started_ms} ms); its route's retry "
+                f"policy makes {want} attempts",
+                judged=Router.on_pool_failure,
+                expected=f">= {want} failed attempts",
+                observed=failed,
+            )
+
+    def _connect_failures(self, ex, local, forwards) -> list | None:
+        """When the request was answered 503 after its attempts failed to connect: the times (sorted)
+        at which connections to its clusters' hosts failed to connect in its time. None when that is
+        not known: the 503 may be the policy's own (a fault abort, a direct response), a circuit
+        breaker of those clusters overflowed (a 503 without retry), or one of their connections was
         up in that time (an upstream reset is no connect failure)."""
         if (
             ex.outcome != "response"
@@ -504,38 +533,60 @@ class SessionModel:
             or ex.request.started_ms is None
             or ex.response.started_ms is None
         ):
-            return
+            return None
         counters = self.session.ctx.stats.counters
         aborted = any(v for k, v in counters.items() if k.startswith("http.fault.") and k.endswith("aborts_injected"))
         if (503, None) in local and aborted or any(status == 503 and body is not None for status, body in local):
-            return  # a fault filter's abort (it injected some), or a direct response
+            return None  # a fault filter's abort (it injected some), or a direct response
         if any(
             counters.get(f"cluster.{c}.{name}", 0)
             for c in forwards
             for name in ("upstream_rq_overflow", "upstream_rq_pending_overflow", "upstream_cx_overflow")
         ):
-            return
+            return None
         endpoints = {(e.host, e.port) for c in self.boot.clusters if c.name in forwards for e in c.endpoints}
         start, end = ex.request.started_ms, ex.response.started_ms
-        failed = 0
+        failures = []
         for conn, times in self.session.network.times.items():
             if tuple(conn.remote_address) not in endpoints:
                 continue
             if times.carried_traffic_during(start, end):
-                return
-            failed += times.failed_to_connect and start <= times.closed_ms <= end
-        if not failed:
-            return  # no attempt failed to connect in its time: a 503 for another reason
-        policies = set().union(*(routing.retry_policies(hcm.route_config, r) for r in routed_request(hcm, request)))
+                return None
+            if times.failed_to_connect and start <= times.closed_ms <= end:
+                failures.append(times.closed_ms)
+        return sorted(failures)
+
+    def _check_retries_within_route_timeout(self, ex, hcm, request: Request, local, forwards, what: str) -> None:
+        """Envoy's router ("A few notes on how Envoy does retries"; RouteAction.timeout): the route
+        timeout spans every attempt, so a request whose connects keep failing is answered by its
+        deadline, with a 504 if its attempts outlast it. A 503 for connect failures whose last
+        attempt failed after that deadline was retried past it. The deadline is bounded from above:
+        the time the proxy had read the whole HTTP/1.1 request (Message.read_ms), plus its fault
+        filters' delays, plus the longest timeout of the routes it may take. Judged when the failed
+        connections in its time are exactly its attempts (num_retries + 1, none of another request)."""
+        req = ex.request
+        if req.read_ms is None or req.ended_ms is None or req.read_ms < req.ended_ms:
+            return  # not known when the proxy had the whole request (HTTP/2, or read later than sent)
+        failures = self._connect_failures(ex, local, forwards)
+        routed = routed_request(hcm, request)
+        policies = set().union(*(routing.retry_policies(hcm.route_config, r) for r in routed))
         want = min((retry.attempts(p, retry.always(retry.CONNECT_FAILURE)) for p in policies), default=1)
-        if failed < want:
+        if not failures or len(failures) != want:
+            return
+        timeouts = set().union(*(routing.route_timeouts(hcm.route_config, r, c) for r in routed for c in forwards))
+        if not timeouts or 0 in timeouts:
+            return
+        delay = sum(f.fault.delay_ms for f in hcm.http_filters if f.WhichOneof("filter") == "fault")
+        deadline = req.read_ms + delay + max(timeouts)
+        if failures[-1] > deadline:
             raise InvariantViolation(
-                "model_retry_attempts",
-                f"{what} got a 503 after {failed} upstream connection(s) to {sorted(forwards)} failed to "
-                f"connect in its time ({start}..{end} ms); its route's retry policy makes {want} attempts",
+                "model_route_timeout_late",
+                f"{what} got a 503 after its {want} attempts failed to connect, the last at {failures[-1]} ms; "
+                f"the proxy had the whole request by {req.read_ms} ms and its route timeout is {max(timeouts)} ms "
+                "(it spans every retry)",
                 judged=Router.on_pool_failure,
-                expected=f">= {want} failed attempts",
-                observed=failed,
+                expected=f"504 by {deadline} ms",
+                observed=f"503 at {failures[-1]} ms",
             )
 
     def _upstream_may_have_answered(self, clusters) -> bool:
@@ -546,12 +597,43 @@ class SessionModel:
         return any(conn.io.sent and tuple(conn.remote_address) in endpoints for conn in self.session.network.opened)
 
 
+# http_connection_manager.proto, max_request_headers_kb: "The maximum request headers size for incoming
+# connections. If unconfigured, the default max request headers allowed is 60 KiB. Requests that exceed
+# this limit will receive a 431 response." The size is the request's header map, pseudo-headers
+# (:method, :path, :authority) included, as HTTP/2 counts a header list (RFC 9113 6.5.2).
+DOCUMENTED_MAX_REQUEST_HEADERS_KB = 60
+# Fields a codec may drop or rewrite before the connection manager measures the head (hop-by-hop and
+# connection-specific fields, Host as the authority, Expect it answers, cookie crumbs it may join):
+# left out of the lower bound.
+_NOT_MEASURED = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "expect", "host", "cookie"}
+)
+
+
+def max_request_headers_bytes(hcm) -> int:
+    kb = hcm.max_request_headers_kb if hcm.HasField("max_request_headers_kb") else DOCUMENTED_MAX_REQUEST_HEADERS_KB
+    return kb * 1024
+
+
+def head_size_at_least(request: Request) -> int:
+    """A lower bound of the size the connection manager gives the request's head: method, target and
+    authority, and the name and value bytes of every field no codec drops or rewrites."""
+    named = {t.strip().lower() for n, v in request.headers if n.lower() == "connection" for t in v.split(",")}
+    fields = sum(
+        len(n) + len(v) for n, v in request.headers if n.lower() not in _NOT_MEASURED and n.lower() not in named
+    )
+    return len(request.method) + len(request.path) + len(request.authority) + fields
+
+
 def outcomes(hcm, request: Request, source: str, peer=None) -> tuple:
     """({(status, body or None)} local replies, {cluster} forwards) some branch of the HTTP filters and
     the route table can produce for `request` from `source` (with `peer`, the client certificate its
     TLS handshake verified: RBAC's authenticated principal)."""
     local: set[tuple[int, bytes | None]] = set()
     forwards: set[str] = set()
+    if head_size_at_least(request) > max_request_headers_bytes(hcm):
+        local.add((431, None))  # before the path options and every filter
+        return local, forwards
     action, path = paths.apply(hcm, request.path)  # before every filter and the route table
     if action != "forward":
         local.add((400, None) if action == "reject" else (307, b""))
