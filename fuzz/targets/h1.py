@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
 from fuzz.oracles import InvariantViolation
+from fuzz.peers.h1_stream import ResponseStream
 from fuzz.targets import reference
 from proxy.http.codec import (
     CodecUsageError,
@@ -178,17 +179,31 @@ def _fail(name: str, detail: str) -> NoReturn:
 
 
 # ---------------------------------------------------------------------------------- server side
+def _respond(codec: H1ServerCodec, request: RequestHeaders) -> None:
+    """A 200 for one request, framed by the stream id (every split answers alike): with a
+    Content-Length, or, to HTTP/1.1, without one and the codec choosing the framing (an empty body,
+    or "ok" chunked; a HEAD response gets the head a GET would get and no content)."""
+    sid = request.stream_id
+    if request.http_version != b"1.1" or sid % 3 == 0:
+        codec.send_headers(sid, 200, [(b"content-length", b"0")], end_stream=True)
+    elif sid % 3 == 1:
+        codec.send_headers(sid, 200, [], end_stream=True)
+    else:
+        codec.send_headers(sid, 200, [], end_stream=False)
+        codec.send_data(sid, b"ok", end_stream=True)
+
+
 def _answer(codec: H1ServerCodec, events: list, log: Messages, fresh: list, answered: set) -> None:
-    """Answer every complete request with an empty 200, so pipelining slots free up, and collect the
+    """Answer every complete request (_respond), so pipelining slots free up, and collect the
     requests that parses once they do (fresh: the events not yet in log, already in events)."""
     for _ in range(MAX_ROUNDS):
         log.add(fresh)
-        todo = [m.head.stream_id for m in log.seen if m.ended and not m.failed and m.head.stream_id not in answered]
+        todo = [m.request() for m in log.seen if m.ended and not m.failed and m.head.stream_id not in answered]
         if not todo:
             return
-        for sid in todo:
-            answered.add(sid)
-            codec.send_headers(sid, 200, [(b"content-length", b"0")], end_stream=True)
+        for request in todo:
+            answered.add(request.stream_id)
+            _respond(codec, request)
         fresh = codec.pending_events()
         events += fresh
     _fail("h1_answer_rounds", f"more than {MAX_ROUNDS} rounds of answers and newly parsed requests")
@@ -404,7 +419,22 @@ def check_server(data: bytes) -> list:
     for i, msg in enumerate(seen):
         if msg.ended and not msg.failed and msg.request().authority:
             _roundtrip_request(i, msg)
+    _check_responses_readable(seen, runs["one_chunk"][1])
     return canonical(events)
+
+
+def _check_responses_readable(seen: list[Seen], out: bytes) -> None:
+    """What the codec wrote reads, for a strict client that knows each request's method (RFC 9112 6.3:
+    HEAD responses end with their head), as responses in request order with nothing stray between
+    them: a byte too many after one response desynchronises every later one on the connection."""
+    stream = ResponseStream()
+    for msg in seen:
+        request = msg.request()
+        stream.expect(request.method, b"1.0" if request.http_version == b"1.0" else b"1.1")
+    if out:  # (empty bytes would be h11's end of stream)
+        stream.feed(out, 0)
+    if stream.error is not None:
+        _fail("h1_responses_unreadable", f"the responses the codec wrote: {stream.error} ({out[:120]!r})")
 
 
 # ---------------------------------------------------------------------------------- client side
