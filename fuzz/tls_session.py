@@ -19,6 +19,9 @@ Oracles (`check`, after every action):
     match_subject_alt_names, exactly or under a one-label wildcard) is never Connected (Envoy's
     UpstreamTlsContext: the handshake fails, counted as ssl.fail_verify_error / fail_verify_san); the
     upstream peers present the test PKI's server certificate, read here independently;
+  * tls_upstream_identity_wrongly_refused: the converse: an upstream handshake that failed for the
+    certificate (ssl.fail_verify_san / fail_verify_error) had a cluster whose validation_context it
+    satisfies (a pinned api.example.com under the certificate's *.example.com, any case);
   * tls_downstream_client_auth_not_enforced: a downstream connection on a chain whose tls_context
     must refuse its client is never Connected (Envoy's DownstreamTlsContext.require_client_certificate:
     "Envoy will reject connections without a valid client certificate"; CertificateValidationContext:
@@ -147,6 +150,8 @@ def check(session) -> None:
             check_connected_after_handshake(f"upstream {i}", conn)
             if conn.connected:
                 check_upstream_identity(session, i, conn)
+            elif conn.stream_info.get("failure") in _VERIFY_FAILURES:
+                check_upstream_identity_refused(session, i, conn)
 
 
 def check_upstream_identity(session, index: int, conn) -> None:
@@ -160,6 +165,25 @@ def check_upstream_identity(session, index: int, conn) -> None:
             judged="proxy/tls/transport.py:TlsTransportSocket._handshake",
             expected="handshake refused (ssl.fail_verify_error or fail_verify_san)",
             observed="Connected",
+        )
+
+
+_VERIFY_FAILURES = frozenset({"tls_fail_verify_san", "tls_fail_verify_error"})
+
+
+def check_upstream_identity_refused(session, index: int, conn) -> None:
+    """A TLS upstream connection refused for the peer's certificate: some cluster it may belong to
+    must refuse that certificate (the converse of check_upstream_identity)."""
+    refusals = _refusals_by_endpoint(session.built).get(tuple(conn.remote_address))
+    if refusals and not any(refusals):
+        raise InvariantViolation(
+            "tls_upstream_identity_wrongly_refused",
+            f"upstream {index} to {conn.remote_address} failed its TLS handshake "
+            f"({conn.stream_info['failure']}), but its certificate (SANs {sorted(_server_identity()[1])}) "
+            "chains to trusted_ca and carries one of match_subject_alt_names",
+            judged="proxy/tls/transport.py:TlsTransportSocket._handshake",
+            expected="Connected",
+            observed=conn.stream_info["failure"],
         )
 
 
@@ -255,7 +279,10 @@ def _why_refused(common, identity: tuple | None = None) -> str:
 
 
 def _san_matches(name: str, san: str) -> bool:
-    """Exact, or a certificate wildcard standing for one left-most label (RFC 6125 6.4.3)."""
+    """Exact, or a certificate wildcard standing for one left-most label (RFC 6125 6.4.3); DNS names
+    without regard to ASCII case (6.4.1), URIs exactly."""
+    if ":" not in san:
+        name, san = name.lower(), san.lower()
     if name == san:
         return True
     return san.startswith("*.") and "." in name and name.split(".", 1)[1] == san[2:] and name.split(".", 1)[0] != ""

@@ -1,4 +1,5 @@
-"""What a completed TLS handshake established: `conn.ssl`, read by RBAC and the access log."""
+"""What a completed TLS handshake established: `conn.ssl`, read by RBAC and the access log, and
+whether a peer certificate carries a configured name (match_subject_alt_names)."""
 
 from dataclasses import dataclass
 
@@ -36,3 +37,25 @@ class TlsInfo:
     @property
     def authenticated(self) -> bool:
         return self.peer is not None
+
+
+def dns_name_matches(name: str, san: str) -> bool:
+    """A configured `name` against one DNS SAN of a certificate, as host names compare (RFC 6125
+    6.4): without regard to ASCII case, and a SAN `*.example.com` stands for exactly one leftmost
+    label (api.example.com, not example.com or a.b.example.com). Envoy's dnsNameMatch: a pinned
+    exact name is the host a user expects, and public certificates are very often wildcards."""
+    name, san = name.lower(), san.lower()
+    if name == san:
+        return True
+    if not san.startswith("*."):
+        return False
+    suffix = san[1:]  # ".example.com"
+    label = name[: -len(suffix)] if name.endswith(suffix) else ""
+    return bool(label) and "." not in label
+
+
+def peer_matches(names, peer: PeerCertificate | None) -> bool:
+    """True when `peer` carries one of `names`: a URI SAN exactly, or a DNS SAN as above."""
+    if peer is None:
+        return False
+    return any(n in peer.uri_sans or any(dns_name_matches(n, san) for san in peer.dns_sans) for n in names)

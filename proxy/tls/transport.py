@@ -23,7 +23,7 @@ import ssl
 
 from ..network.connection import CloseType
 from ..network.transport_socket import TransportSocket
-from .info import PeerCertificate, TlsInfo
+from .info import PeerCertificate, TlsInfo, peer_matches
 
 RECORD = 16 * 1024  # the most plaintext one TLS record carries
 
@@ -95,7 +95,7 @@ class TlsTransportSocket(TransportSocket):
             self._fail(conn, _failure_stat(exc))
             return
         peer = self._verified_peer()
-        if self.config.match_sans and (peer is None or not self.config.match_sans & {*peer.uri_sans, *peer.dns_sans}):
+        if self.config.match_sans and not peer_matches(self.config.match_sans, peer):
             self._fail(conn, "fail_verify_san")
             return
         self.handshaken = True

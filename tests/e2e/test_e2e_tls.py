@@ -6,6 +6,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import urllib.error
 import urllib.request
 
 import pytest
@@ -268,3 +269,43 @@ def test_a_slowloris_client_hello_is_closed_at_the_listener_filter_timeout(tmp_p
     assert stats["listener.sni_in.downstream_pre_cx_timeout"] == 1
     assert stats["listener.sni_in.downstream_pre_cx_active"] == 0
     assert echo_upstream.counters()["connections_total"] == 0
+
+
+def test_an_upstream_wildcard_certificate_satisfies_a_pinned_name_under_it(tmp_path, proxy_process):
+    """match_subject_alt_names [api.example.com] against an upstream presenting *.example.com: one
+    label under the wildcard, compared without regard to case (Envoy's dnsNameMatch, RFC 6125 6.4).
+    Before the fix the handshake failed (cluster ssl.fail_verify_san) and every request got 503."""
+    origin, front = free_port(), free_port()
+    inner = https_listener(origin)
+    inner["name"] = "origin"
+    routes = [
+        {"match": {"prefix": f"/{name}"}, "route": {"cluster": name}} for name in ("wild", "upper", "deeper", "bare")
+    ]
+    hcm = {"route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": routes}]}}
+    outer = {"name": "front", "address": {"host": LOOPBACK, "port": front}, "filter_chains": [{"filters": []}]}
+    outer["filter_chains"][0]["filters"].append({"http_connection_manager": hcm})
+
+    def cluster(name, san):
+        ca = {"trusted_ca": {"filename": str(PKI / "ca.pem")}, "match_subject_alt_names": [san]}
+        tls = {"sni": "api.example.com", "common_tls_context": {"validation_context": ca}}
+        return {"name": name, "endpoints": [{"host": LOOPBACK, "port": origin}], "tls_context": tls}
+
+    clusters = [
+        cluster("wild", "api.example.com"),
+        cluster("upper", "API.Example.COM"),
+        cluster("deeper", "a.b.example.com"),  # two labels: not under *.example.com
+        cluster("bare", "nobody.example.org"),
+    ]
+    start(tmp_path, proxy_process, [inner, outer], clusters)
+
+    def status(path):
+        try:
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{front}{path}", timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    assert status("/wild") == (200, b"hello over TLS\n")
+    assert status("/upper") == (200, b"hello over TLS\n")
+    assert status("/deeper")[0] == 503
+    assert status("/bare")[0] == 503

@@ -60,3 +60,32 @@ def test_the_identity_model_reads_the_certificate_and_the_trusted_ca():
     assert tls_session._why_refused(common) == ""
     common.validation_context.trusted_ca.filename = other_ca
     assert "trusted_ca" in tls_session._why_refused(common)
+
+
+@pytest.fixture(scope="module")
+def wildcard_pin(tmp_path_factory):
+    # The same example with payments pinned to API.example.com: one label under the upstream
+    # certificate's *.example.com, in another case, which Envoy's dnsNameMatch accepts.
+    text = open("examples/upstream_tls.yaml").read().replace(test_pki.DEFAULT_DIR, str(test_pki.ensure()))
+    text = text.replace("match_subject_alt_names: [payments.internal]", "match_subject_alt_names: [API.example.com]")
+    path = tmp_path_factory.mktemp("wildcard") / "upstream_tls.yaml"
+    path.write_text(text)
+    return ConfigPool([str(path)]).built[0]
+
+
+def test_a_pinned_name_under_the_certificate_wildcard_connects(wildcard_pin):
+    s = Session(wildcard_pin).run(SCRIPT)
+    assert s.ctx.stats.counters.get("cluster.payments.ssl.fail_verify_san", 0) == 0
+    assert s.ctx.stats.counters["cluster.payments.ssl.handshake"] == 1
+
+
+def test_a_wildcard_certificate_refused_for_a_name_under_it_is_found(wildcard_pin, monkeypatch):
+    from proxy.tls import transport
+
+    def exact_only(names, peer):  # the planted bug: the SAN compared as a plain string
+        return peer is not None and bool(set(names) & {*peer.uri_sans, *peer.dns_sans})
+
+    monkeypatch.setattr(transport, "peer_matches", exact_only)
+    with pytest.raises(InvariantViolation) as caught:
+        Session(wildcard_pin).run(SCRIPT)
+    assert caught.value.name == "tls_upstream_identity_wrongly_refused", str(caught.value)
