@@ -3,7 +3,8 @@ fake pids, a fake kill/waitpid layer, the workers' channels and the admin on the
 of the runtime harness (fuzz/targets/runtime_kernel.py), in virtual time, under asyncio's own loop.
 
 Input layout:
-    byte 0     workers (1..MAX_WORKERS), and which of them answer every snapshot request at once
+    byte 0     workers (1..MAX_WORKERS), which of them answer every snapshot request at once, and
+               the channels' capacity (CHANNEL_CAPACITIES)
     rest       actions, one op byte and one operand byte each (OPS)
 
 A simulated worker (`SimWorker`) keeps run_process's contract (proxy/server.py): its signals are
@@ -61,7 +62,9 @@ ADMIN_PATHS = (
 PARENT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP, signal.SIGCHLD)
 # How a worker ends: (exit status as waitpid gives it, leaves half a line on its channel)
 EXITS = ((0, False), (1 << 8, False), (signal.SIGKILL, False), (signal.SIGSEGV, False), (signal.SIGKILL, True))
-OPS = ("ready", "answer", "drop", "finish", "exit", "sigchld", "signal", "advance", "admin", "answer_all")
+OPS = ("ready", "answer", "drop", "finish", "exit", "sigchld", "signal", "advance", "admin", "answer_all", "garble")
+# Bytes a channel holds each way: small ones cut messages and requests into pieces (flow control).
+CHANNEL_CAPACITIES = (1 << 20, 40, 300, 4096)
 LISTENERS = ("tcp", "web")
 PID_BASE = 4000
 
@@ -300,7 +303,7 @@ def encode_input(count: int, prompt: int, actions) -> bytes:
 
 class World:
     def __init__(self, count: int, prompt: int) -> None:
-        self.kernel = Kernel(1 << 20)
+        self.kernel = Kernel(CHANNEL_CAPACITIES[prompt >> MAX_WORKERS & 3])
         self.loop = VirtualLoop(self.kernel)
         self.sims: list[SimWorker] = []
         handles = []
@@ -331,7 +334,10 @@ class World:
             for a in self.admins:
                 a.poll(self.now)
             await asyncio.sleep(0)
-            if self.loop.quiet() and not any(w.peer.unread for w in self.sims if w.state != "exited"):
+            unread = any(w.peer.unread for w in self.sims if w.state != "exited") or any(
+                a.peer.unread for a in self.admins if a.peer is not None and a.answered_at is None
+            )
+            if self.loop.quiet() and not unread:
                 return
         _fail("supervisor_busy_loop", f"still busy after {MAX_TURNS} loop turns")
 
@@ -366,6 +372,8 @@ class World:
                 w.answer(now)
         elif a.op == "drop":
             w.drop()
+        elif a.op == "garble" and w.state in ("serving", "draining"):
+            w.peer.send(b"not a message\n")  # a whole line that is none: skipped, never an answer
         elif a.op == "finish":
             w.finish(now)
         elif a.op == "exit":
@@ -640,5 +648,8 @@ def _shut(loop) -> None:
 
 def describe(data: bytes) -> str:
     count, prompt, actions = decode_input(data)
-    head = f"config {count} workers, prompt {[bool(prompt >> i & 1) for i in range(count)]}"
+    capacity = CHANNEL_CAPACITIES[prompt >> MAX_WORKERS & 3]
+    head = (
+        f"config {count} workers, prompt {[bool(prompt >> i & 1) for i in range(count)]}, channels of {capacity} bytes"
+    )
     return "\n".join([head] + [f"{i:3}  {a.describe()}" for i, a in enumerate(actions)])

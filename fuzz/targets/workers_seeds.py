@@ -93,6 +93,17 @@ def scripts() -> dict:
         ),
         "exit_before_supervision": (2, 3, [("exit", EXIT0 + LATER), ("ready", 1), ("admin", STATS)]),
         "spurious_sigchld": (4, 15, _ready(4) + [("signal", CHLD), ("admin", STATS)] + _stop(4)),
+        # Channels of 40 bytes: every message and request arrives in pieces.
+        "small_channels": (
+            3,
+            7 + 16,
+            _ready(3) + [("admin", STATS), ("admin", STATS_JSON), ("exit", TORN + 1)] + _stop(3),
+        ),
+        "garbled_line_then_no_answer": (
+            2,
+            1,
+            _ready(2) + [("garble", 1), ("admin", STATS), ("garble", 1), ("advance", 6)],
+        ),
     }
 
 
