@@ -486,7 +486,7 @@ def _queued_stall(where: str, router, now: int, since: int) -> Stall | None:
     pool = pending.pool
     if pending not in pool.pending:
         return Stall("stall_pool_queue", f"{where}: the pool no longer holds the request and never answered it")
-    if _pool_has_capacity(pool):
+    if _pool_has_capacity(pool, pending.host):
         return Stall(
             "stall_pool_queue",
             f"{where}: queued while {pool.prefix[:-1]} could serve it ({len(pool.connections)} connections)",
@@ -502,10 +502,14 @@ def _queued_stall(where: str, router, now: int, since: int) -> Stall | None:
     return None  # queued behind connections whose own streams wait on their clients, no timeout
 
 
-def _pool_has_capacity(pool) -> bool:
-    if any(pc.can_take() for pc in pool.connections):
+def _pool_has_capacity(pool, host) -> bool:
+    """A request for `host` (the load balancer's pick: only its connections serve it, as Envoy's
+    per-host pools) could be served: a connection to it has room, or none to it is connecting and
+    the breaker lets the pool open one."""
+    mine = [pc for pc in pool.connections if pc.host == host]
+    if any(pc.can_take() for pc in mine):
         return True
-    connecting = any(pc.state == "connecting" for pc in pool.connections)
+    connecting = any(pc.state == "connecting" for pc in mine)
     held = len(pool.connections) + _held_by_others_while_queued(pool)
     return not connecting and held < pool.cluster.built.max_connections
 
@@ -542,6 +546,9 @@ def _pool_stall(pool):
     for req in pool.pending:
         if getattr(req.user, "done", False):
             return Stall("stall_pool_queue", f"{pool.prefix[:-1]}: a request of a stream that ended still waits")
-    if pool.pending and _pool_has_capacity(pool):
-        return Stall("stall_pool_queue", f"{pool.prefix[:-1]}: {len(pool.pending)} queued while it could serve them")
+    for host in dict.fromkeys(req.host for req in pool.pending):
+        if _pool_has_capacity(pool, host):
+            return Stall(
+                "stall_pool_queue", f"{pool.prefix[:-1]}: requests for {host} queued while it could serve them"
+            )
     return None

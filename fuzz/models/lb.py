@@ -9,8 +9,11 @@ after the one the cluster chose before it, wrapping around (where the cycle star
 RANDOM is not judged.
 
 The judge sees connections on the wire, by endpoint: a cluster is judged when no other cluster lists
-any of its endpoints and it lists each endpoint once. The connections opened to its endpoints are then
-exactly its choices, in the order they were opened (tcp_proxy and the HTTP pools alike).
+any of its endpoints, it lists each endpoint once, and no HTTP route names it. The connections opened
+to its endpoints are then exactly its choices (one per tcp_proxy connection), in the order they were
+opened. An HTTP router's choice is per request, not per connection (Envoy keeps one connection pool
+per host and asks the load balancer for each request: a request may take an idle connection to its
+host), so the connections of an HTTP cluster are only some of its choices and are not judged here.
 """
 
 from fuzz.oracles import InvariantViolation
@@ -23,6 +26,7 @@ _JUDGED: dict = {}  # id(bootstrap) -> (bootstrap, [(name, endpoint -> position,
 def _judged(bootstrap) -> list:
     cached = _JUDGED.get(id(bootstrap))
     if cached is None or cached[0] is not bootstrap:
+        routed = _http_routed(bootstrap)
         listed = [[(e.host, e.port) for e in c.endpoints] for c in bootstrap.clusters]
         owners: dict = {}
         for hosts in listed:
@@ -32,6 +36,7 @@ def _judged(bootstrap) -> list:
             (c.name, {h: i for i, h in enumerate(hosts)}, len(hosts))
             for c, hosts in zip(bootstrap.clusters, listed)
             if c.lb_policy == ROUND_ROBIN
+            and c.name not in routed
             and len(hosts) > 1
             and len(set(hosts)) == len(hosts)
             and all(owners[h] == 1 for h in hosts)
@@ -40,6 +45,30 @@ def _judged(bootstrap) -> list:
             _JUDGED.clear()
         cached = _JUDGED[id(bootstrap)] = (bootstrap, judged)
     return cached[1]
+
+
+def _http_routed(bootstrap) -> set:
+    """The names of the clusters some HTTP connection manager's route sends requests to."""
+    names: set = set()
+
+    def walk(msg) -> None:
+        for field, value in msg.ListFields():
+            single = isinstance(value, (str, bytes, int)) or hasattr(value, "ListFields")
+            items = [value] if single else value
+            if field.type == field.TYPE_MESSAGE:
+                for item in items.values() if hasattr(items, "values") else items:  # a map: its values
+                    if hasattr(item, "ListFields"):
+                        walk(item)
+            elif field.name == "cluster" or (field.name == "name" and msg.DESCRIPTOR.name == "ClusterWeight"):
+                names.update(items)
+
+    for listener in bootstrap.listeners:
+        chains = [*listener.filter_chains, listener.default_filter_chain]
+        for chain in chains:
+            for f in chain.filters:
+                if f.WhichOneof("filter") == "http_connection_manager":
+                    walk(f.http_connection_manager)
+    return names
 
 
 def check_round_robin(bootstrap, opened) -> None:

@@ -146,9 +146,10 @@ class ClusterManager:
     def get(self, name: str) -> ActiveCluster | None:
         return self.clusters.get(name)
 
-    def tcp_conn_for_cluster(self, name: str):
-        """Open a connection to a host of cluster `name`: `(connection, host)`, or None when the
-        cluster is unknown or its max_connections circuit breaker is open.
+    def tcp_conn_for_cluster(self, name: str, host=None):
+        """Open a connection to `host`, or to the host the cluster's load balancer picks, of cluster
+        `name`: `(connection, host)`, or None when the cluster is unknown or its max_connections
+        circuit breaker is open.
 
         The connection is connecting; it raises Connected, or closes (connect failure, or
         LocalClose at connect_timeout_ms with stream_info["failure"] == "connect_timeout")."""
@@ -160,7 +161,7 @@ class ClusterManager:
             return None
         if self.ctx.network is None:
             raise RuntimeError("ServerContext.network is None: this instance opens no upstream connection")
-        host = cluster.lb.choose()
+        host = host or cluster.lb.choose()
         conn = self.ctx.network.connect(host.host, host.port, cluster.built.buffer_limit)
         conn.filter_manager.observer = self.ctx.filter_observer
         if cluster.built.tls is not None and conn.is_open:

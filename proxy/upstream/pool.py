@@ -4,18 +4,22 @@
     handle = pool.new_stream(user)     # user.on_pool_ready(stream) now or later,
                                        # or user.on_pool_failure(reason, flag); handle.cancel()
 
-A request takes a ready connection with room (HTTP/1.1: an idle keep-alive connection; HTTP/2:
-a connection below the peer's stream limit); otherwise it waits in the pending queue and a new
-connection is opened through the ClusterManager (its load balancer picks the host, its
-max_connections breaker and connect timer apply) unless the connections already connecting have
-room for every pending request.
+Each request first gets its host from the cluster's load balancer (Envoy keeps one pool per host
+and balances requests, not connections: round robin over two endpoints sends a keep-alive
+client's requests to each in turn). It takes a ready connection to that host with room (HTTP/1.1:
+an idle keep-alive connection; HTTP/2: a connection below the peer's stream limit); otherwise it
+waits in the pending queue and a new connection to its host is opened through the ClusterManager
+(its max_connections breaker and connect timer apply) unless the connections to that host already
+connecting have room for every request pending for it.
 
 Circuit breakers, each a 503 with response flag UO when open:
   max_requests          requests outstanding on the cluster (pending or on a connection);
   max_pending_requests  requests waiting for a connection;
-  max_connections       no connection may be opened and none is open to wait for.
-A connection that fails to connect (refused, or connect_timeout_ms) fails the pending requests
-that the connections still connecting cannot take: response flag UF (the router may retry).
+  max_connections       no connection may be opened and none to the request's host is open to
+                        wait for.
+A connection that fails to connect (refused, or connect_timeout_ms) fails the pending requests for
+its host that the connections still connecting to it cannot take: response flag UF (the router may
+retry, and its retry gets a host of its own).
 
 Stats `cluster.<name>.`: upstream_rq_total, upstream_rq_pending_total, upstream_rq_pending_overflow,
 upstream_rq_overflow (max_requests), upstream_rq_pending_failure_eject, upstream_cx_http1_total,
@@ -30,11 +34,12 @@ H2_ASSUMED_STREAMS = 100  # what a connecting HTTP/2 connection is expected to c
 
 
 class PendingRequest:
-    __slots__ = ("pool", "user", "done")
+    __slots__ = ("pool", "user", "host", "done")
 
-    def __init__(self, pool, user) -> None:
+    def __init__(self, pool, user, host) -> None:
         self.pool = pool
         self.user = user
+        self.host = host  # the load balancer's pick: only a connection to it serves the request
         self.done = False
 
     def cancel(self) -> None:
@@ -65,8 +70,9 @@ class ClusterHttpPool:
             stats.inc(self.prefix + "upstream_rq_overflow")
             user.on_pool_failure("overflow", "UO")
             return None
+        host = self.cluster.lb.choose()
         for pc in self.connections:
-            if pc.can_take():
+            if pc.host == host and pc.can_take():
                 self._count_request()
                 user.on_pool_ready(pc.attach(user))
                 return None
@@ -75,12 +81,13 @@ class ClusterHttpPool:
             user.on_pool_failure("overflow", "UO")
             return None
         self._count_request()
-        req = PendingRequest(self, user)
+        req = PendingRequest(self, user, host)
         self.pending.append(req)
         stats.inc(self.prefix + "upstream_rq_pending_total")
         stats.gauge_add(self.prefix + "upstream_rq_pending_active", 1)
-        self._maybe_connect()
-        if not req.done and not self.connections:
+        self._maybe_connect(host)
+        self._rehome_stranded()
+        if not req.done and not any(pc.host == req.host for pc in self.connections):
             # No connection could be opened and none exists whose end we could wait for.
             self._fail_pending(req, "overflow", "UO")
         return None if req.done else req
@@ -96,15 +103,18 @@ class ClusterHttpPool:
         if self.requests < 0:
             raise AssertionError("pool request count went negative")
 
-    def _connecting_capacity(self) -> int:
-        """Streams the connections on their way can take: connecting ones, and resting HTTP/1.1
-        ones (a request waits for them rather than opening another connection)."""
-        per = H2_ASSUMED_STREAMS if self.protocol == "http2" else 1
-        return sum(per for pc in self.connections if pc.state == "connecting" or pc.resting)
+    def _pending_for(self, host) -> int:
+        return sum(1 for req in self.pending if req.host == host)
 
-    def _maybe_connect(self) -> None:
-        while len(self.pending) > self._connecting_capacity():
-            result = self.ctx.cluster_manager.tcp_conn_for_cluster(self.cluster.name)
+    def _connecting_capacity(self, host) -> int:
+        """Streams the connections to `host` on their way can take: connecting ones, and resting
+        HTTP/1.1 ones (a request waits for them rather than opening another connection)."""
+        per = H2_ASSUMED_STREAMS if self.protocol == "http2" else 1
+        return sum(per for pc in self.connections if pc.host == host and (pc.state == "connecting" or pc.resting))
+
+    def _maybe_connect(self, host) -> None:
+        while self._pending_for(host) > self._connecting_capacity(host):
+            result = self.ctx.cluster_manager.tcp_conn_for_cluster(self.cluster.name, host)
             if result is None:
                 return  # max_connections: wait for a busy connection to free up
             conn, host = result
@@ -129,13 +139,37 @@ class ClusterHttpPool:
 
     def _serve_pending(self) -> None:
         for pc in list(self.connections):
-            while self.pending and pc.can_take():
-                req = self.pending.popleft()
+            while pc.can_take():
+                req = next((r for r in self.pending if r.host == pc.host), None)
+                if req is None:
+                    break
+                self.pending.remove(req)
                 self.ctx.stats.gauge_add(self.prefix + "upstream_rq_pending_active", -1)
                 req.done = True
                 req.user.on_pool_ready(pc.attach(req.user))
-        if self.pending:
-            self._maybe_connect()
+        self._connect_for_pending()
+
+    def _connect_for_pending(self) -> None:
+        for host in dict.fromkeys(req.host for req in self.pending):
+            self._maybe_connect(host)
+        self._rehome_stranded()
+
+    def _rehome_stranded(self) -> None:
+        """Requests whose host has no connection and can get none (max_connections is full) take
+        the cluster's other connections: an idle one now, else they wait for a busy one. Envoy would
+        open one over the limit for the chosen host; the hard cap here must not turn max_connections
+        below the host count into 503s for a cluster with idle connections."""
+        for req in list(self.pending):
+            if req.done or any(pc.host == req.host for pc in self.connections) or not self.connections:
+                continue
+            ready = next((pc for pc in self.connections if pc.can_take()), None)
+            if ready is None:
+                req.host = self.connections[0].host
+                continue
+            self.pending.remove(req)
+            self.ctx.stats.gauge_add(self.prefix + "upstream_rq_pending_active", -1)
+            req.done = True
+            req.user.on_pool_ready(ready.attach(req.user))
 
     # -- what connections report -------------------------------------------------------------------------
     def on_connection_ready(self, pc: PoolConnection) -> None:
@@ -153,19 +187,19 @@ class ClusterHttpPool:
     def on_connection_closed(self, pc: PoolConnection) -> None:
         if pc in self.connections:
             self.connections.remove(pc)
-        if self.pending:
-            self._maybe_connect()
+        self._connect_for_pending()
 
     def on_connect_failure(self, pc: PoolConnection, failure: str) -> None:
         if pc in self.connections:
             self.connections.remove(pc)
         reason = "connect_timeout" if failure == "connect_timeout" else "connect_failure"
-        while len(self.pending) > self._connecting_capacity() + self._ready_capacity():
+        host = pc.host
+        while self._pending_for(host) > self._connecting_capacity(host) + self._ready_capacity(host):
             self.ctx.stats.inc(self.prefix + "upstream_rq_pending_failure_eject")
-            self._fail_pending(self.pending[0], reason, "UF")
+            self._fail_pending(next(r for r in self.pending if r.host == host), reason, "UF")
 
-    def _ready_capacity(self) -> int:
-        return sum(1 for pc in self.connections if pc.can_take())
+    def _ready_capacity(self, host) -> int:
+        return sum(1 for pc in self.connections if pc.host == host and pc.can_take())
 
 
 class HttpPoolManager:

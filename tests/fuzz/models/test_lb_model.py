@@ -60,3 +60,24 @@ def test_random_clusters_and_shared_endpoints_are_not_judged():
     lb.check_round_robin(config("RANDOM"), repeat)
     shared = "- {name: d, endpoints: [{host: 127.0.0.1, port: 9001}]}"
     lb.check_round_robin(config(more=shared), repeat)
+
+
+def test_a_cluster_an_http_route_names_is_not_judged_by_its_connections():
+    """HTTP requests choose their host each (Envoy's per-host pools): a request may reuse an idle
+    connection to its host, so the connections opened are only some of the choices."""
+    http = """
+- name: h
+  address: {host: 127.0.0.1, port: 10001}
+  filter_chains:
+  - filters:
+    - http_connection_manager:
+        route_config:
+          virtual_hosts:
+          - name: all
+            domains: ["*"]
+            routes: [{match: {prefix: /}, route: {cluster: c}}]
+"""
+    text = TCP.format(policy="ROUND_ROBIN", more="").replace("clusters:", http.strip("\n") + "\nclusters:", 1)
+    boot = load_bytes(text.encode(), "yaml")
+    assert lb._http_routed(boot) == {"c"}
+    lb.check_round_robin(boot, [("127.0.0.1", p) for p in (9001, 9001, 9002)])
