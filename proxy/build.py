@@ -46,6 +46,9 @@ class BuiltConfig:
         raise KeyError(f"no listener named {name!r}")
 
 
+HTTP_ALPN = {0: "http/1.1", 1: "h2"}  # Cluster.Protocol -> what its HTTP pool offers by ALPN
+
+
 def build(bootstrap) -> BuiltConfig:
     """Build a validated `proxyfuzz.config.Bootstrap` message. Raises BuildError."""
     by_name: dict[str, BuiltCluster] = {}
@@ -53,7 +56,10 @@ def build(bootstrap) -> BuiltConfig:
         if msg.name in by_name:
             raise BuildError(f"clusters[{i}].name", f"duplicate cluster name {msg.name!r}")
         tls = _tls(msg, "tls_context", f"clusters[{i}].tls_context", server_side=False)
-        by_name[msg.name] = BuiltCluster.from_config(msg, tls=tls)
+        http_tls = tls
+        if tls is not None and not msg.tls_context.common_tls_context.alpn_protocols:
+            http_tls = client_config(msg.tls_context, default_alpn=(HTTP_ALPN[msg.protocol],))
+        by_name[msg.name] = BuiltCluster.from_config(msg, tls=tls, http_tls=http_tls)
     clusters = MappingProxyType(by_name)
     names = set()
     listeners = []

@@ -14,6 +14,9 @@ Semantics (Envoy's, where the schema has Envoy's field):
     default); with one it must lead to trusted_ca, and carry one of match_subject_alt_names when
     listed; `sni` is sent as the server name; a configured certificate is offered as client
     certificate; host names are never checked otherwise (Envoy checks SANs only as configured);
+  * upstream ALPN: alpn_protocols when configured; else an HTTP pool offers its cluster's protocol
+    (`h2` or `http/1.1`: Envoy sets the ALPN of upstream HTTP connections from the protocol when
+    nothing else does; RFC 9113 3.2: HTTP/2 over TLS is negotiated by ALPN), tcp_proxy none;
   * no session resumption: no tickets are issued.
 
 Bad material (unreadable file, not PEM, a key that does not belong to its certificate) raises
@@ -174,12 +177,15 @@ def server_config(msg) -> TlsServerConfig:
     return TlsServerConfig(context=ctx, match_sans=sans, verify_peer=verify)
 
 
-def client_config(msg) -> TlsClientConfig:
-    """An UpstreamTlsContext, built. Raises TlsConfigError."""
+def client_config(msg, default_alpn=()) -> TlsClientConfig:
+    """An UpstreamTlsContext, built. `default_alpn`: the ALPN offered when the context configures
+    none (an HTTP pool offers its protocol, as Envoy does). Raises TlsConfigError."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     verify, sans = _common(ctx, msg.common_tls_context)
+    if default_alpn and not msg.common_tls_context.alpn_protocols:
+        ctx.set_alpn_protocols(list(default_alpn))
     if verify:
         ctx.verify_mode = ssl.CERT_REQUIRED
     if msg.sni:

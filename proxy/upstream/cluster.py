@@ -52,9 +52,10 @@ class BuiltCluster:
     max_pending_requests: int = DEFAULT_MAX_PENDING_REQUESTS
     max_requests: int = DEFAULT_MAX_REQUESTS
     tls: object = None  # proxy.tls.context.TlsClientConfig: connections to the hosts use TLS
+    http_tls: object = None  # the same for the HTTP pools, offering the protocol by ALPN (None: tls)
 
     @classmethod
-    def from_config(cls, msg, tls=None) -> "BuiltCluster":
+    def from_config(cls, msg, tls=None, http_tls=None) -> "BuiltCluster":
         """From a validated `Cluster` message (and its TLS context, built by proxy/build.py);
         copies every value, keeps no reference to it."""
         max_connections = msg.max_connections if msg.HasField("max_connections") else DEFAULT_MAX_CONNECTIONS
@@ -85,6 +86,7 @@ class BuiltCluster:
                 else DEFAULT_MAX_REQUESTS
             ),
             tls=tls,
+            http_tls=http_tls,
         )
 
 
@@ -146,10 +148,10 @@ class ClusterManager:
     def get(self, name: str) -> ActiveCluster | None:
         return self.clusters.get(name)
 
-    def tcp_conn_for_cluster(self, name: str, host=None):
+    def tcp_conn_for_cluster(self, name: str, host=None, http: bool = False):
         """Open a connection to `host`, or to the host the cluster's load balancer picks, of cluster
         `name`: `(connection, host)`, or None when the cluster is unknown or its max_connections
-        circuit breaker is open.
+        circuit breaker is open. `http`: for an HTTP pool (its TLS offers the protocol by ALPN).
 
         The connection is connecting; it raises Connected, or closes (connect failure, or
         LocalClose at connect_timeout_ms with stream_info["failure"] == "connect_timeout")."""
@@ -164,10 +166,9 @@ class ClusterManager:
         host = host or cluster.lb.choose()
         conn = self.ctx.network.connect(host.host, host.port, cluster.built.buffer_limit)
         conn.filter_manager.observer = self.ctx.filter_observer
-        if cluster.built.tls is not None and conn.is_open:
-            conn.transport_socket = TlsTransportSocket(
-                cluster.built.tls, False, self.ctx.stats, cluster.stat_prefix + "ssl."
-            )
+        tls = (cluster.built.http_tls or cluster.built.tls) if http else cluster.built.tls
+        if tls is not None and conn.is_open:
+            conn.transport_socket = TlsTransportSocket(tls, False, self.ctx.stats, cluster.stat_prefix + "ssl.")
         cluster.active_connections += 1
         cluster.inc("upstream_cx_total")
         self.ctx.stats.gauge_add(cluster.stat_prefix + "upstream_cx_active", 1)

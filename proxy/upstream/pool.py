@@ -114,7 +114,7 @@ class ClusterHttpPool:
 
     def _maybe_connect(self, host) -> None:
         while self._pending_for(host) > self._connecting_capacity(host):
-            result = self.ctx.cluster_manager.tcp_conn_for_cluster(self.cluster.name, host)
+            result = self.ctx.cluster_manager.tcp_conn_for_cluster(self.cluster.name, host, http=True)
             if result is None:
                 return  # max_connections: wait for a busy connection to free up
             conn, host = result

@@ -309,3 +309,86 @@ def test_an_upstream_wildcard_certificate_satisfies_a_pinned_name_under_it(tmp_p
     assert status("/upper") == (200, b"hello over TLS\n")
     assert status("/deeper")[0] == 503
     assert status("/bare")[0] == 503
+
+
+def _alpn_strict_upstream(port_holder, stop):
+    """A TLS origin that speaks HTTP/2 only when ALPN chose h2 (as nginx, Go's net/http: RFC 9113 3.2),
+    else HTTP/1.1, where the HTTP/2 preface is a bad request: 400 and a close."""
+    import threading
+
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(PKI / "server.pem"), str(PKI / "server.key"))
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    srv = socket.create_server((LOOPBACK, 0))
+    srv.settimeout(0.2)
+    port_holder.append(srv.getsockname()[1])
+
+    def serve(raw):
+        with raw:
+            try:
+                tls = ctx.wrap_socket(raw, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+            tls.settimeout(5)
+            if tls.selected_alpn_protocol() != "h2":
+                tls.recv(65536)
+                tls.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                return
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+            conn.initiate_connection()
+            tls.sendall(conn.data_to_send())
+            while True:
+                data = tls.recv(65536)
+                if not data:
+                    return
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        conn.send_headers(ev.stream_id, [(":status", "200"), ("content-length", "6")])
+                        conn.send_data(ev.stream_id, b"h2 ok\n", end_stream=True)
+                tls.sendall(conn.data_to_send())
+
+    def accept_loop():
+        while not stop.is_set():
+            try:
+                raw, _ = srv.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=serve, args=(raw,), daemon=True).start()
+        srv.close()
+
+    threading.Thread(target=accept_loop, daemon=True).start()
+
+
+def test_an_http2_tls_cluster_offers_h2_by_alpn(tmp_path, proxy_process):
+    """Envoy sets an upstream HTTP connection's ALPN from the cluster's protocol when the TLS context
+    configures none; RFC 9113 3.2: HTTP/2 over TLS is negotiated by ALPN. Before, the proxy offered no
+    ALPN and sent the HTTP/2 preface to an origin that therefore spoke HTTP/1.1: every request 503."""
+    import threading
+
+    ports: list = []
+    stop = threading.Event()
+    _alpn_strict_upstream(ports, stop)
+    try:
+        front = free_port()
+        route = {"match": {"prefix": "/"}, "route": {"cluster": "origin"}}
+        hcm = {"route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [route]}]}}
+        listener = {
+            "name": "front",
+            "address": {"host": LOOPBACK, "port": front},
+            "filter_chains": [{"filters": [{"http_connection_manager": hcm}]}],
+        }
+        cluster = {
+            "name": "origin",
+            "protocol": "HTTP2",
+            "endpoints": [{"host": LOOPBACK, "port": ports[0]}],
+            "tls_context": {"common_tls_context": {}},
+        }
+        start(tmp_path, proxy_process, [listener], [cluster])
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{front}/", timeout=10) as r:
+            assert (r.status, r.read()) == (200, b"h2 ok\n")
+    finally:
+        stop.set()
