@@ -16,6 +16,7 @@ Stats per cluster, `cluster.<name>.`:
 
 from dataclasses import dataclass
 
+from ..config import defaults
 from ..network.connection import DEFAULT_BUFFER_LIMIT, CloseType, ConnectionEvent
 from ..network.filter import ConnectionCallbacks
 from ..tls.transport import TlsTransportSocket
@@ -58,9 +59,6 @@ class BuiltCluster:
     def from_config(cls, msg, tls=None, http_tls=None) -> "BuiltCluster":
         """From a validated `Cluster` message (and its TLS context, built by proxy/build.py);
         copies every value, keeps no reference to it."""
-        max_connections = msg.max_connections if msg.HasField("max_connections") else DEFAULT_MAX_CONNECTIONS
-        if msg.HasField("circuit_breakers") and msg.circuit_breakers.HasField("max_connections"):
-            max_connections = min(max_connections, msg.circuit_breakers.max_connections)
         return cls(
             name=msg.name,
             hosts=tuple(Host(e.host, e.port) for e in msg.endpoints),
@@ -73,7 +71,9 @@ class BuiltCluster:
                 if msg.HasField("per_connection_buffer_limit_bytes")
                 else DEFAULT_BUFFER_LIMIT
             ),
-            max_connections=max_connections,
+            # The smaller of the two caps, each 1024 when unset (bootstrap.proto): an unset breaker
+            # still bounds a Cluster.max_connections set above it.
+            max_connections=defaults.cluster_max_connections(msg),
             protocol=_PROTOCOLS[msg.protocol],
             max_pending_requests=(
                 msg.circuit_breakers.max_pending_requests

@@ -101,3 +101,12 @@ def test_defaults_when_the_optional_fields_are_unset():
         1 << 20,
         "round_robin",
     )
+
+
+def test_a_cluster_cap_above_the_unset_breaker_is_bounded_by_the_breaker_default():
+    # bootstrap.proto: the smaller of Cluster.max_connections and circuit_breakers.max_connections wins,
+    # an unset one reading 1024. Found by the config harness (config_built_value): 65535 was built.
+    ctx, d, net = manager({"max_connections": 5000})
+    assert ctx.cluster_manager.get("echo").built.max_connections == DEFAULT_MAX_CONNECTIONS
+    opened = [ctx.cluster_manager.tcp_conn_for_cluster("echo") for _ in range(DEFAULT_MAX_CONNECTIONS + 1)]
+    assert opened[-1] is None and all(opened[:-1]) and len(net.opened) == DEFAULT_MAX_CONNECTIONS
