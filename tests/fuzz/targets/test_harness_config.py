@@ -182,8 +182,8 @@ def _breaker_cap_ignored(monkeypatch):
 
     real = BuiltCluster.from_config.__func__
 
-    def cluster_only(cls, msg, tls=None):
-        built = real(cls, msg, tls)
+    def cluster_only(cls, msg, *contexts, **named_contexts):  # the TLS contexts, passed through
+        built = real(cls, msg, *contexts, **named_contexts)
         return dataclasses.replace(
             built, max_connections=msg.max_connections if msg.HasField("max_connections") else 1024
         )
