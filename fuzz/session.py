@@ -675,13 +675,14 @@ class ConfigPool:
 
     def __init__(self, paths) -> None:
         from proxy.build import build
-        from proxy.config import load_file
+
+        from .test_pki import load_config
 
         self.names: list[str] = []
         self.built: list = []
         for path in sorted(paths, key=str):
             self.names.append(str(path))
-            self.built.append(build(load_file(path)))
+            self.built.append(build(load_config(path)))
         if not self.built:
             raise ValueError("empty configuration pool")
 

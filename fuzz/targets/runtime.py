@@ -37,7 +37,7 @@ from proxy import server as server_module
 from proxy._server_socket import READ_SIZE, WRITE_CHUNK, SocketTransport
 from proxy.admin import STREAM_IDLE_TIMEOUT_S, AdminHandler, AdminProtocol
 from proxy.build import build, instantiate
-from proxy.config import load_file, schema
+from proxy.config import schema
 from proxy.network.connection import State
 
 from fuzz import test_pki
@@ -228,7 +228,7 @@ def _pool_bootstraps():
     paths = sorted((root / "corpus" / "session_configs").glob("*.yaml")) + sorted((root / "examples").glob("*.yaml"))
     out = []
     for path in paths:
-        boot = load_file(path)
+        boot = test_pki.load_config(path)
         if not boot.HasField("admin"):
             boot.admin.address.host, boot.admin.address.port = ADMIN
         out.append((path.name, boot))
