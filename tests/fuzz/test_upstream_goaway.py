@@ -54,7 +54,8 @@ def test_a_stream_opened_after_the_upstreams_goaway_is_not_answered_by_it():
     the queued third request went out as stream 5 just before the upstream's GOAWAY (last stream id 3)
     arrived; the proxy failed stream 5 (RFC 9113 6.8: not processed), but the upstream peer answered
     it while settling, and response_replaced called the 503 a replaced response. A GOAWAY's sender
-    ignores streams above its last stream id: the peer now does too."""
+    ignores streams above its last stream id: the peer now does too. The seed was made again after
+    64f7327 (each request picks its host): two more clients put the third request on the first host."""
     from pathlib import Path
 
     from fuzz import session
