@@ -271,6 +271,42 @@ def proxy_process():
         p.kill()
 
 
+def proxy_with_few_descriptors(config_path, *args) -> subprocess.Popen:
+    """`python -m proxy -c FILE ARGS` with RLIMIT_NOFILE 64 and stderr piped, already "proxy: ready"."""
+    import resource
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxy", "-c", str(config_path), *args],
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)),
+    )
+    try:
+        while not proc.stderr.readline().startswith("proxy: ready"):
+            assert proc.poll() is None, "the proxy exited before it was ready"
+    except BaseException:
+        proc.kill()
+        proc.communicate(timeout=10)
+        raise
+    return proc
+
+
+def exhaust_descriptors(address, count: int = 100) -> None:
+    """Hold more connections to `address` than a proxy of proxy_with_few_descriptors can accept (the
+    kernel queues the rest), let it fail accepts for a while, close them, and wait out its pause."""
+    held = []
+    try:
+        for _ in range(count):
+            held.append(socket.create_connection(address, timeout=5))
+        time.sleep(1.5)
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(1.2)  # the pause ends
+
+
 def connect(address, timeout: float = 10.0) -> socket.socket:
     s = socket.create_connection(address, timeout=timeout)
     s.settimeout(timeout)

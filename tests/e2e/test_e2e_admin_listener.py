@@ -3,16 +3,14 @@ descriptors it pauses accepting quietly and serves again after, as the data list
 a request target no URL parser reads is a 400 in both modes."""
 
 import os
-import resource
 import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
-from conftest import LOOPBACK, REPO, free_port, recv_all
+from conftest import LOOPBACK, REPO, exhaust_descriptors, free_port, proxy_with_few_descriptors, recv_all
 
 CONFIG = """\
 admin: {{address: {{host: 127.0.0.1, port: {admin}}}}}
@@ -35,25 +33,9 @@ def test_out_of_descriptors_the_admin_pauses_accepting_quietly_and_recovers(tmp_
     admin = free_port()
     path = tmp_path / "proxy.yaml"
     path.write_text(CONFIG.format(admin=admin, port=free_port()))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "proxy", "-c", str(path), "--concurrency", str(concurrency)],
-        cwd=REPO,
-        env=dict(os.environ, PYTHONPATH=str(REPO)),
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)),
-    )
-    held = []
+    proc = proxy_with_few_descriptors(path, "--concurrency", str(concurrency))
     try:
-        while not proc.stderr.readline().startswith("proxy: ready"):
-            assert proc.poll() is None
-        for _ in range(100):  # more than the proxy can hold: the kernel queues the rest
-            held.append(socket.create_connection((LOOPBACK, admin), timeout=5))
-        time.sleep(1.5)
-        for s in held:
-            s.close()
-        held.clear()
-        time.sleep(1.2)  # the pause ends
+        exhaust_descriptors((LOOPBACK, admin))
         answer = b""
         with socket.create_connection((LOOPBACK, admin), timeout=5) as s:
             s.sendall(b"GET /ready HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -62,8 +44,6 @@ def test_out_of_descriptors_the_admin_pauses_accepting_quietly_and_recovers(tmp_
             except TimeoutError:
                 answer = b"(no answer within 5 s)"
     finally:
-        for s in held:
-            s.close()
         proc.send_signal(signal.SIGTERM)
         err = proc.communicate(timeout=10)[1]
     assert answer.startswith(b"HTTP/1.1 200 "), (answer, err[:2000])

@@ -1,7 +1,6 @@
 """`python -m proxy -c FILE` and `python -m proxy.tools.echo` as real processes on 127.0.0.1."""
 
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -10,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import REPO, LOOPBACK, connect, free_port, recv_all
+from conftest import REPO, LOOPBACK, connect, exhaust_descriptors, free_port, proxy_with_few_descriptors, recv_all
 
 # Issue 2's example, verbatim: "This exact file must validate and run". Its ports are
 # rewritten to free ones so the test does not depend on 10000 and 9000 being free.
@@ -127,32 +126,13 @@ def test_out_of_descriptors_the_proxy_pauses_accepting_quietly_and_recovers(tmp_
     path.write_text(
         ISSUE_EXAMPLE.replace("port: 10000", f"port: {port}").replace("port: 9000", f"port: {echo_upstream.port}")
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "proxy", "-c", str(path)],
-        cwd=REPO,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)),
-    )
-    held = []
+    proc = proxy_with_few_descriptors(path)
     try:
-        while not proc.stderr.readline().startswith("proxy: ready"):
-            assert proc.poll() is None
-        for _ in range(100):  # more than the proxy can hold: the kernel queues the rest
-            held.append(socket.create_connection((LOOPBACK, port), timeout=5))
-        time.sleep(1.5)
-        for s in held:
-            s.close()
-        held.clear()
-        time.sleep(1.2)  # the pause ends
+        exhaust_descriptors((LOOPBACK, port))
         with connect((LOOPBACK, port)) as s:
             s.sendall(b"back")
             assert s.recv(4) == b"back"
     finally:
-        for s in held:
-            s.close()
         proc.send_signal(signal.SIGTERM)
         err = proc.communicate(timeout=10)[1]
     assert "Traceback" not in err
