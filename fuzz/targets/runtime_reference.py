@@ -147,21 +147,32 @@ class AfterIoDispatcher(SimulatedDispatcher):
     transports' next moves, so a peer's end of stream right behind the bytes just taken (which a
     socket hands over alone, in the next read) is known first. SimulatedDispatcher runs it at once,
     its network handing the end over with the last bytes; here it is not (ReferencePeer.push): the
-    pool then reused a connection whose upstream had closed with its response (9a67488)."""
+    pool then reused a connection whose upstream had closed with its response (9a67488).
+
+    "Next" counts from the callback's posting: one posted while the transports move (a read that
+    ended a response) waits for the moves of the round after, as asyncio's reads the end of stream
+    in the poll after the one that read the last bytes, before the posted callback's own post runs.
+    Posting it at the end of the same moves ran it one read too early: the reference reused the
+    connection its upstream had just closed, the runtime did not (a CI finding at 2022f90)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.after_io: list = []
+        self._armed: list = []
 
     def post_after_io(self, callback) -> None:
         self.after_io.append(callback)
 
+    def io_begin(self) -> None:
+        """The transports are about to move: what was posted before now runs after these moves."""
+        self._armed, self.after_io = self.after_io, []
+
     def io_done(self) -> bool:
-        """The transports moved: what waited for that is posted. True if anything was."""
-        waiting, self.after_io = self.after_io, []
-        for callback in waiting:
+        """The transports moved: what waited for that is posted. True if anything still waits."""
+        armed, self._armed = self._armed, []
+        for callback in armed:
             self.post(callback)
-        return bool(waiting)
+        return bool(armed) or bool(self.after_io)
 
 
 class ReferenceWorld:
@@ -203,6 +214,7 @@ class ReferenceWorld:
         """Posted work and the transports' moves, until neither does anything."""
         for _ in range(MAX_ROUNDS):
             ran = self.dispatcher.run_posted()
+            self.dispatcher.io_begin()
             moved = False
             for peer in self.clients + self.upstreams:
                 moved = peer.transport_moves() or moved

@@ -88,6 +88,14 @@ def scripts() -> dict:
         A("upstream_http", 0, 6),
         A("advance", 0, 2),
     ]
+    # The upstream answers and closes (RFC 9112 9.6) while a slow client's next request waits for a
+    # second connection: the first one must not take it (its end of stream is read before reuse).
+    out["http_upstream_closes_after_response_next_request_waits"] = [A("connect", 0, WEB), A("send_http", 0, 0)]
+    out["http_upstream_closes_after_response_next_request_waits"] += [
+        A("upstream_accept"),
+        A("upstream_http", 0, 6, end=True),
+        A("send_http", 0, 0),
+    ]
     out["admin_every_request"] = [A("admin", 0, k) for k in range(len(ADMIN_REQUESTS) - 3)] + [A("admin_read")]
     out["admin_pipelined_unread"] = [A("admin", 0, 3)] * 40 + [A("admin", 0, 1), A("admin", 0, 2)]
     out["admin_pipelined_unread"] += [A("admin_read", 0, 3), A("admin_read", 0, 4), A("admin_read")]

@@ -24,6 +24,17 @@ def test_a_seed_runs_the_server_the_admin_and_the_reference():
     assert [status for _, status, _, _ in world.admins[0].responses()] == [200, 200]
 
 
+def test_the_reference_reads_an_upstreams_end_before_reusing_its_connection():
+    """The upstream closes right after a large response a slow client takes 512 bytes at a time; the
+    client's next request waits for a second connection. The runtime learns of the close before the
+    resting connection is reused; the reference once ran that reuse one read early, sent the request
+    to the closed connection and answered 503, and the differential failed (CI, 2022f90)."""
+    world = runtime.run((CORPUS / "http_upstream_closes_after_response_next_request_waits-cap512").read_bytes())
+    received = bytes(world.clients[0].received)
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n") and received.endswith(b"z" * 20000)
+    assert received.count(b"HTTP/1.1 ") == 1  # the second request waits: no 503 "upstream reset"
+
+
 def test_a_socket_never_paused_is_caught(monkeypatch):
     """The upstream reads nothing: a transport that keeps reading the client holds all it sent."""
     monkeypatch.setattr(_server_socket.SocketTransport, "_pause_socket", lambda self: None)
