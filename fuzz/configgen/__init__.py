@@ -4,6 +4,7 @@
     configgen.bootstraps()               -> hypothesis strategy of valid Bootstrap messages
     configgen.config_from_bytes(data)    -> Bootstrap: any bytes map to a valid config (cached)
     configgen.pool(n, seed)              -> n Bootstraps, deterministic, every one validated and built
+    configgen.fragment_generator(desc)   -> generator of one message type drawn alone (a filter's config)
     configgen.to_yaml(bootstrap)         -> readable YAML that `python -m proxy --validate` accepts
 
     python -m fuzz gen-configs N --out DIR [--seed S] [--for-sessions]
@@ -36,6 +37,7 @@ from fuzz.configgen.generate import (
     ConfigGenerator,
     DEFAULT_BOUNDS,
     default_generator,
+    fragment_generator,
     GenerationImpossible,
     naive_bootstraps,
     pool,
@@ -51,6 +53,7 @@ __all__ = [
     "ConfigGenerator",
     "DEFAULT_BOUNDS",
     "default_generator",
+    "fragment_generator",
     "GenerationImpossible",
     "naive_bootstraps",
     "pool",

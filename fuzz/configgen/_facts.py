@@ -172,6 +172,10 @@ MIN_ITEMS = {
 # header matcher of a route must match, and a request carries one route's fields at most.
 MAX_ITEMS = {
     P + "RouteMatch.headers": 1,
+    # A policy's principals match when any does: in a longer list one is mostly `authenticated {}`
+    # (any client with a certificate), and the names beside it never decide.
+    P + "RbacPolicy.principals": 2,
+    P + "HttpRbacPolicy.principals": 2,
     # A listener filter or a chain criterion more narrows what a session's connection reaches.
     P + "Listener.listener_filters": 1,
     **{

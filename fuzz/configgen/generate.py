@@ -5,6 +5,7 @@ import argparse
 import functools
 import random
 import sys
+import types
 from pathlib import Path
 
 import yaml
@@ -94,6 +95,21 @@ class ConfigGenerator:
             if accept is None or accept(message, len(out)):
                 out.append(message)
         return out
+
+
+# Facts that need the Bootstrap around a message: references to its clusters, its bind addresses.
+WHOLE_CONFIG_FACTS = ("NAME_SOURCES", "REFERENCES", "BIND_ADDRESSES")
+
+
+@functools.lru_cache(maxsize=None)
+def fragment_generator(descriptor) -> ConfigGenerator:
+    """Valid messages of a type drawn alone (a filter's configuration, which the uber-filter
+    harnesses put in a listener they make, with the clusters it names): the values and weights of
+    the whole-config facts (principals the test PKI's client presents, ranges around the sessions'
+    sources, timeouts their time steps cross), without the facts only a Bootstrap can satisfy."""
+    tables = {name: getattr(default_facts, name) for name in dir(default_facts) if name.isupper()}
+    facts = types.SimpleNamespace(**{k: v for k, v in tables.items() if k not in WHOLE_CONFIG_FACTS})
+    return ConfigGenerator(descriptor, facts=facts)
 
 
 @functools.lru_cache(maxsize=None)

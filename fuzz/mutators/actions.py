@@ -141,7 +141,7 @@ def _blob_head(data: bytes, tail: int) -> tuple[bytes, bytes]:
 def _blob_ops(tail: int, filters: "_Filters") -> dict:
     """Head operations of the uber-filter layouts: another filter, another configuration (byte
     mutations of the serialized message, with its length kept right, or a fresh valid one drawn
-    from the schema's rules by fuzz/configgen/), other mode bytes."""
+    from the schema's rules and the session formats by fuzz/configgen/), other mode bytes."""
 
     def config_bytes(head: bytes, rng, mutator):
         return _with_blob(head, mutator.byte_mutate(head[3 : len(head) - tail], 4095, rng)[:4095], tail)
@@ -187,9 +187,9 @@ def _with_blob(head: bytes, blob: bytes, tail: int) -> bytes:
 
 @functools.lru_cache(maxsize=None)
 def _config_generator(container, name: str):
-    from fuzz.configgen import ConfigGenerator
+    from fuzz.configgen import fragment_generator
 
-    return ConfigGenerator(container.DESCRIPTOR.fields_by_name[name].message_type, facts=None)
+    return fragment_generator(container.DESCRIPTOR.fields_by_name[name].message_type)
 
 
 class _Filters:
