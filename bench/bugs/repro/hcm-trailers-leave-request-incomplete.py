@@ -1,7 +1,6 @@
 """request_timeout_ms: a request the client sent whole (its body ended by trailers) whose upstream
 never answers gets 504, not 408 (408 tells the client its own request was incomplete)."""
 
-
 from _live import Proxy, Responses, Upstream, check, connect, http1_app, http_config, ok
 
 with (
