@@ -35,6 +35,14 @@ TARGETS = (
     b"/../etc",
     b"http://u@a.example/",
     b"/" + b"a" * 200,
+    # Appended: what path normalisers and path options get
+    # wrong in the wild. A traversal spelled with percent-encoded dots (CVE-2021-41773 and kin), empty
+    # segments in the path and a URL with "//" and a dot segment in the query (an OAuth redirect_uri,
+    # a login's next=: path options act on the path only), and a tracking or SSO query of a few KiB,
+    # alone larger than a small header-size limit.
+    b"/static/%2e%2E/admin",
+    b"//a//b?next=https://a.example//c/../d",
+    b"/search?sso=" + b"A" * 3000,
 )
 VERSIONS = (
     b"HTTP/1.1",
