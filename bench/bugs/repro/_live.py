@@ -66,8 +66,9 @@ def free_port() -> int:
 class Proxy:
     """`python -m proxy -c` on a YAML configuration; listeners and admin may use port 0."""
 
-    def __init__(self, config: str) -> None:
+    def __init__(self, config: str, args=()) -> None:
         self.config = config
+        self.args = list(args)  # more command-line arguments, e.g. ("--concurrency", "2")
         self.ports: dict[str, int] = {}
         self.admin_port: int | None = None
         self.lines: list[str] = []
@@ -79,7 +80,7 @@ class Proxy:
         path.write_text(self.config)
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "proxy", "-c", str(path)],
+            [sys.executable, "-m", "proxy", "-c", str(path), *self.args],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
