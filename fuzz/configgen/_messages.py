@@ -59,7 +59,7 @@ class MessageStrategies:
         weigh 1); min_items / max_items: {list field full name: fewest / most items drawn} (a bias
         within the rules: never past their max_items, never under their min_items);
         absent_weights: {field full name: weight of leaving it unset (a list: empty) against 1 of
-        setting it}, for optional message fields, proto3 `optional` scalars and lists the rules
+        setting it, or a pair (unset, set)}, for optional message fields, proto3 `optional` scalars and lists the rules
         let be empty."""
         self.bounds = bounds
         self.follow_rules = follow_rules
@@ -168,22 +168,29 @@ class MessageStrategies:
             if not required and self._too_deep(depth):
                 return st.none()  # (checked before building the value: it may recurse)
             value = self._field_value(field, depth)
-            absent = (st.none(), self.absent_weights.get(field.full_name, 1))
-            return value if required else weighted([absent, (value, 1)])
+            absent, present = self._absence(field)
+            return value if required else weighted([(st.none(), absent), (value, present)])
         value = self._field_value(field, depth)
         if R.is_proto3_optional(field):
-            return weighted([(st.none(), self.absent_weights.get(field.full_name, 1)), (value, 1)])
+            absent, present = self._absence(field)
+            return weighted([(st.none(), absent), (value, present)])
         return value
+
+    def _absence(self, field) -> tuple[int, int]:
+        """(weight of leaving `field` unset, weight of setting it): an int in absent_weights is the
+        first against 1; a pair gives both (a field set more often than not)."""
+        weight = self.absent_weights.get(field.full_name, 1)
+        return weight if isinstance(weight, tuple) else (weight, 1)
 
     def _maybe_absent(self, field, values, empty):
         """A list drawn empty `absent_weights` times against once as its rules draw it (a bias
         toward fewer criteria, say), where the rules let it be empty."""
-        weight = self.absent_weights.get(field.full_name)
         rules = self._rules(field)
         low = R.constraints(rules).get("min_items", 0) if R.rule_kind(rules) == "repeated" else 0
-        if weight is None or low:
+        if field.full_name not in self.absent_weights or low:
             return values
-        return weighted([(empty, weight), (values, 1)])
+        absent, present = self._absence(field)
+        return weighted([(empty, absent), (values, present)])
 
     def _field_value(self, field, depth):
         """The value of a singular field (a oneof member, an optional or plain field)."""
