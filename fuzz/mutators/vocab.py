@@ -43,6 +43,9 @@ TARGETS = (
     b"/static/%2e%2E/admin",
     b"//a//b?next=https://a.example//c/../d",
     b"/search?sso=" + b"A" * 3000,
+    # A slash and a backslash percent-encoded inside a segment, upper case as URI producers write
+    # them (RFC 3986 2.1): what escaped-slash handling must see (CVE-2021-29492's path bypass).
+    b"/admin%2Fusers%5Cx",
 )
 VERSIONS = (
     b"HTTP/1.1",

@@ -1,5 +1,5 @@
 """Request targets path handling gets wrong in the wild (fuzz/mutators/vocab.py TARGETS, appended):
-encoded dot segments, "//" in a query's URL, a query of a few KiB. The HTTP/1.1 and HTTP/2 templates
+encoded dot segments, "//" in a query's URL, a query of a few KiB, an upper-case %2F. The HTTP/1.1 and HTTP/2 templates
 and the start-line mutation draw them, so a session's raw request carries them from an empty corpus,
 and the session's models judge them: planted, a merge_slashes applied to the query is caught."""
 
@@ -14,7 +14,7 @@ from proxy.http import conn_manager, path
 from tests.fuzz.test_liveness import http
 
 QUERY_URL = b"//a//b?next=https://a.example//c/../d"
-NEW = (b"/static/%2e%2E/admin", QUERY_URL, b"/search?sso=" + b"A" * 3000)
+NEW = (b"/static/%2e%2E/admin", QUERY_URL, b"/search?sso=" + b"A" * 3000, b"/admin%2Fusers%5Cx")
 
 
 def test_templates_draw_the_appended_targets():
