@@ -19,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.buffer import WatermarkBuffer
+from proxy.http.codec import H2_PREFACE
 from proxy.build import instantiate
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 from proxy.network.connection import Connection, State
 
 from . import closing, delivery, held, liveness, oracles, settle, tls_session
+from . import payloads
 from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
 from .models import breakers, hcm_stats, timeouts
@@ -114,6 +116,20 @@ OPS = (
     # so that the proxy's own limits, not the peer's, must bound what it holds.
     "window",
     "upstream_window",
+    # Appended: a client sends a templated request in the protocol its connection speaks (HTTP/2
+    # where the connection manager's codec or the TLS ALPN says so, else HTTP/1.1), as a client
+    # configured for the service does; send_http's templates ignore the codec, so most scenario
+    # requests met the wrong one and never reached the router (python -m fuzz bench scenario-reach).
+    "send_request",
+    # Appended: the upstreams are up: the next 1-4 (value) connections the proxy opens are accepted
+    # as soon as they are made, whenever that is (after a fault delay, a retry's), as a listening
+    # backend's connect completes within a round trip. upstream_connect completes only a connect
+    # already pending, so one that opened later (a delayed request) was lost to its connect timeout.
+    "upstream_accept_next",
+    # Appended: an upstream answers in the protocol the proxy speaks to it (h2_response on a
+    # connection that got the HTTP/2 preface, else h1_response), as a server does; upstream_http's
+    # templates ignore it, so an HTTP/1.1 answer on an HTTP/2 cluster's connection was a 503.
+    "upstream_respond",
 )
 
 
@@ -146,6 +162,9 @@ _TEMPLATE_OPS = ("send_http", "upstream_http")
 _READ_OPS = ("read", "upstream_read")
 _DRAIN_OPS = ("read_to", "upstream_read_to")
 _SETTINGS_OPS = ("settings", "upstream_settings", "window", "upstream_window")  # one value byte
+_FITTING_OPS = ("send_request", "upstream_respond")  # a template seed, the template chosen by the connection
+_COUNT_OPS = ("upstream_accept_next",)  # one value byte: how many, less one
+ACCEPT_NEXT_MOST = 4
 MAX_SEED = 64
 
 
@@ -163,10 +182,15 @@ def decode_actions(reader: Reader, max_actions: int = MAX_ACTIONS) -> list[Actio
             kind = reader.int(1, len(table))
             seed = reader.bytes(reader.int(1, MAX_SEED + 1))
             actions.append(Action(op, target, value=kind, payload=seed, end_stream=bool(reader.int(1, 2))))
+        elif op in _FITTING_OPS:
+            seed = reader.bytes(reader.int(1, MAX_SEED + 1))
+            actions.append(Action(op, target, payload=seed, end_stream=bool(reader.int(1, 2))))
         elif op in _READ_OPS:
             actions.append(Action(op, target, value=reader.int(3, (1 << 17) + 1)))
         elif op in _DRAIN_OPS:
             actions.append(Action(op, target, value=reader.int(1, len(DRAIN_LEVELS))))
+        elif op in _COUNT_OPS:
+            actions.append(Action(op, target, value=reader.int(1, ACCEPT_NEXT_MOST)))
         elif op in _SETTINGS_OPS:
             actions.append(Action(op, target, value=reader.int(1, 256)))
         elif op == "connect":
@@ -190,9 +214,11 @@ def encode_actions(actions, config: int = 0, read_size: int = 0) -> bytes:
             out += len(a.payload).to_bytes(2, "big") + a.payload + bytes([a.end_stream])
         elif a.op in _TEMPLATE_OPS:
             out += bytes([a.value, len(a.payload)]) + a.payload + bytes([a.end_stream])
+        elif a.op in _FITTING_OPS:
+            out += bytes([len(a.payload)]) + a.payload + bytes([a.end_stream])
         elif a.op in _READ_OPS:
             out += a.value.to_bytes(3, "big")
-        elif a.op in _DRAIN_OPS or a.op in _SETTINGS_OPS:
+        elif a.op in _DRAIN_OPS or a.op in _SETTINGS_OPS or a.op in _COUNT_OPS:
             out += bytes([a.value])
         elif a.op == "connect":
             out += bytes([a.value])
@@ -264,6 +290,7 @@ class _CheckedNetwork(sim.SimNetwork):
     def __init__(self, dispatcher) -> None:
         super().__init__(dispatcher)
         self.times: dict[Connection, UpstreamTimes] = {}  # what the retry model reads
+        self.accept_next = 0  # connections still to be accepted as soon as they are made
 
     def connect(self, host, port, buffer_limit=sim.DEFAULT_BUFFER_LIMIT):
         conn = super().connect(host, port, buffer_limit)
@@ -271,6 +298,9 @@ class _CheckedNetwork(sim.SimNetwork):
         check_no_write_after_upstream_end(conn)
         times = self.times[conn] = UpstreamTimes(self.dispatcher)
         conn.add_connection_callbacks(times)
+        if self.accept_next and conn in self.pending:
+            self.accept_next -= 1
+            self.dispatcher.post(lambda: self.complete_connect(conn) if conn in self.pending else None)
         return conn
 
 
@@ -463,7 +493,13 @@ class Session:
         sock = self.downstream[a.target % len(self.downstream)]
         if sock.conn is None:
             return False
-        _act_as_peer(sock, "http" if a.op == "send_http" else a.op, a, DOWNSTREAM_PAYLOADS)
+        if a.op == "send_request":
+            a = Action(a.op, a.target, _fitting_template(sock), a.payload, a.end_stream)
+        _act_as_peer(sock, "http" if a.op in ("send_http", "send_request") else a.op, a, DOWNSTREAM_PAYLOADS)
+        return True
+
+    def _accept_next(self, a: Action) -> bool:
+        self.network.accept_next = a.value + 1
         return True
 
     def _upstream(self, a: Action) -> bool:
@@ -484,6 +520,9 @@ class Session:
         sock = peer_of(conn)
         if not conn.connected:
             return False
+        if a.op == "upstream_respond":
+            h2 = bytes(sock.received[: len(H2_PREFACE)]) == H2_PREFACE
+            a = Action("upstream_http", a.target, _H2_RESPONSE if h2 else _H1_RESPONSE, a.payload, a.end_stream)
         _act_as_peer(sock, a.op.removeprefix("upstream_"), a, UPSTREAM_PAYLOADS)
         return True
 
@@ -629,6 +668,31 @@ def _outbound_floods(conn: Connection) -> int:
     return stats.get("h2_outbound_flood", 0) + stats.get("h2_outbound_control_flood", 0)
 
 
+_H1_REQUEST, _H2_REQUEST = (
+    DOWNSTREAM_PAYLOADS.index(payloads.h1_request),
+    DOWNSTREAM_PAYLOADS.index(payloads.h2_request),
+)
+_H1_RESPONSE, _H2_RESPONSE = (
+    UPSTREAM_PAYLOADS.index(payloads.h1_response),
+    UPSTREAM_PAYLOADS.index(payloads.h2_response),
+)
+
+
+def _fitting_template(sock: TlsSocket) -> int:
+    """The request template (h1_request or h2_request) a client configured for its connection uses:
+    what TLS ALPN chose; else what its connection manager's codec speaks; an AUTO codec, what the
+    client spoke on it before (HTTP/1.1 when nothing yet: the preface-less default); a connection
+    without a connection manager (tcp_proxy, listener filters still reading) gets HTTP/1.1."""
+    alpn = sock.obj.selected_alpn_protocol() if sock.obj is not None and sock.handshake_done else None
+    if alpn in ("h2", "http/1.1"):
+        return _H2_REQUEST if alpn == "h2" else _H1_REQUEST
+    hcm = liveness.read_filter(sock.conn, liveness.HttpConnectionManager) if sock.conn is not None else None
+    codec = hcm.config.codec if hcm is not None else "HTTP1"
+    if codec == "AUTO":
+        codec = "HTTP2" if getattr(sock, "fuzz_h2_client", None) is not None else "HTTP1"
+    return _H2_REQUEST if codec == "HTTP2" else _H1_REQUEST
+
+
 def _managers_of(conn: Connection) -> list:
     """The HTTP connection manager of a downstream connection, if it got one (its codec, once made)."""
     hcm = liveness.read_filter(conn, liveness.HttpConnectionManager)
@@ -659,9 +723,10 @@ _APPLY: dict[str, Callable[[Session, Action], bool]] = {
     "upstream_settings": Session._settings,
     "window": Session._window,
     "upstream_window": Session._window,
-    **{op: Session._downstream for op in ("send", "send_http", "read", "read_to", "close", "reset")},
+    **{op: Session._downstream for op in ("send", "send_http", "send_request", "read", "read_to", "close", "reset")},
     **{op: Session._upstream for op in OPS if op.startswith("upstream_") and op not in _SETTINGS_OPS},
     "upstream_goaway": Session._upstream_goaway,
+    "upstream_accept_next": Session._accept_next,
 }
 
 

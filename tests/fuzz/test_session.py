@@ -57,7 +57,9 @@ def test_every_op_has_one_entry_in_the_dispatch_table():
     assert set(_APPLY) == set(OPS)
     # and every op a peer acts out has its act: upstream_connect/_fail/_connect_silent complete a connect instead
     peer_ops = [op for op, do in _APPLY.items() if do in (Session._downstream, Session._upstream)]
-    verbs = {"http" if op == "send_http" else op.removeprefix("upstream_") for op in peer_ops}
+    # send_request and upstream_respond are templated sends whose template the connection chooses
+    templated = ("send_http", "send_request", "upstream_respond")
+    verbs = {"http" if op in templated else op.removeprefix("upstream_") for op in peer_ops}
     assert verbs - {"connect", "fail", "connect_silent"} == set(_PEER_ACTS)
 
 
