@@ -1,6 +1,6 @@
 """Flood limits for the h2_codec pair, judged from the bytes on the wire (issue 13 defect 8).
 
-Envoy documents three limits for HTTP/2 (Http2ProtocolOptions), and the codecs take them from their
+Envoy documents these limits for HTTP/2 (Http2ProtocolOptions), and the codecs take them from their
 CodecLimits: more than max_consecutive_inbound_frames_with_empty_payload DATA / HEADERS /
 CONTINUATION frames in a row that carry nothing but padding and do not end the stream; more than
 max_outbound_frames frames (max_outbound_control_frames PING and SETTINGS ACKs and RST_STREAMs)
@@ -13,6 +13,9 @@ Oracles (InvariantViolation names):
   the codec may hand out;
 - h2_flood_uncounted: the codec gave up on the connection for a flood and no counter in its
   `stats` says so;
+- h2_flood_unchecked also: more PRIORITY or WINDOW_UPDATE frames received than Envoy's
+  max_inbound_priority_frames_per_stream / max_inbound_window_update_frames_per_data_frame_sent allow
+  for the streams opened and DATA frames sent, and the connection goes on (check_control_frame_floods);
 - h2_flood_misjudged: the codec counted an inbound empty-frame flood the bytes do not contain, or a
   CONTINUATION flood although no header block in them had more CONTINUATION frames than
   h2_max_continuation_frames or more bytes than max_header_bytes (the limits hold per header block,
@@ -35,7 +38,8 @@ from hyperframe import frame as hf
 
 from fuzz.oracles import InvariantViolation
 
-DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x5, 0x6, 0x7, 0x9
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY = 0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7
+WINDOW_UPDATE, CONTINUATION = 0x8, 0x9
 END_HEADERS = 0x4
 PROTOCOL_ERROR_CODE, REFUSED_STREAM_CODE, CANCEL_CODE = 0x1, 0x7, 0x8
 PREFACE_LEN = 24
@@ -118,6 +122,8 @@ class InboundRun:
         self.opened: list[int] = []  # streams the peer opened (HEADERS on a new odd id), in order
         self.highest_opened = 0
         self.reset: set[int] = set()  # streams it sent RST_STREAM for
+        self.priority_frames = 0  # over the connection's life (Envoy's PRIORITY / WINDOW_UPDATE limits)
+        self.window_updates = 0
 
     def _block_frame(self, kind: int, flags: int, length: int) -> tuple[int, int] | None:
         """The header block's counts after this frame, or None when it belongs to no block."""
@@ -145,6 +151,10 @@ class InboundRun:
                 self.opened.append(sid)
             elif kind == RST_STREAM and sid:
                 self.reset.add(sid)
+            elif kind == PRIORITY:
+                self.priority_frames += 1
+            elif kind == WINDOW_UPDATE:
+                self.window_updates += 1
             if kind in (HEADERS, PUSH_PROMISE, CONTINUATION):
                 counts = self._block_frame(kind, flags, length)
                 if counts is not None:
@@ -181,6 +191,7 @@ class OutboundQueue:
         self.refused: set[int] = set()  # ... with REFUSED_STREAM or PROTOCOL_ERROR before any HEADERS on them
         self.answered: set[int] = set()  # streams this side sent HEADERS on
         self.goaway = False  # this side sent a GOAWAY
+        self.data_frames = 0  # DATA frames this side handed out
 
     def record(self, out: bytes) -> None:
         for kind, flags, _, code, end, sid in self._reader.frames(out):
@@ -192,6 +203,8 @@ class OutboundQueue:
                 self.answered.add(sid)
             elif kind == GOAWAY:
                 self.goaway = True
+            elif kind == DATA:
+                self.data_frames += 1
             control = kind == RST_STREAM or (kind in (PING, SETTINGS) and bool(flags & 0x1))
             self._frames.append((end, control))
             self._control += control
@@ -314,6 +327,56 @@ def check_inbound(
             )
 
 
+def check_control_frame_floods(
+    name: str,
+    codec,
+    run: InboundRun,
+    out: OutboundQueue,
+    was_live: bool,
+    error_now: bool,
+    closed_now: bool,
+    stats_before: dict,
+) -> None:
+    """Envoy's max_inbound_priority_frames_per_stream and
+    max_inbound_window_update_frames_per_data_frame_sent, over the connection's life: more than
+    limit x (1 + streams opened) PRIORITY frames, or more than 5 + 2 x (streams opened + limit x
+    DATA frames sent) WINDOW_UPDATE frames, end it. A stream is opened by the headers this side
+    sends (a server's final response, a client's request); the streams it sent any HEADERS on bound
+    that from above (1xx included), none from below: the verdicts hold for either count."""
+    limits = codec.limits
+    per_stream = limits.h2_max_inbound_priority_frames_per_stream
+    per_data = limits.h2_max_inbound_window_update_frames_per_data_frame_sent
+    most_opened = len(out.answered)
+    floods = (
+        (
+            "h2_inbound_priority_frames_flood",
+            "PRIORITY",
+            run.priority_frames,
+            per_stream,
+            per_stream * (1 + most_opened),
+        ),
+        (
+            "h2_inbound_window_update_frames_flood",
+            "WINDOW_UPDATE",
+            run.window_updates,
+            5 + 2 * per_data * out.data_frames,
+            5 + 2 * (most_opened + per_data * out.data_frames),
+        ),
+    )
+    for stat, kind, received, least_allowed, most_allowed in floods:
+        if was_live and received > most_allowed and not (error_now or closed_now):
+            _fail(
+                "h2_flood_unchecked",
+                f"{name}: {received} {kind} frames received (at most {most_allowed} allowed for "
+                f"{most_opened} streams and {out.data_frames} DATA frames sent) and the connection goes on",
+            )
+        if codec.stats.get(stat, 0) > stats_before.get(stat, 0) and received <= least_allowed:
+            _fail(
+                "h2_flood_misjudged",
+                f"{name}: counted a {kind} flood after {received} of them (allowed: {least_allowed} or more)",
+            )
+
+
 def most_reset_in_window(opened: list[int], reset: set[int], window: int) -> int:
     """The most streams reset (by either side, at any time) among any `window` consecutive streams the
     peer opened: an upper bound of what a rapid-reset defence can count at any moment."""
@@ -389,6 +452,7 @@ FLOOD_KINDS = [
     "window_update",
     "header_blocks",
     "stream_churn",
+    "priority",
 ]
 MAX_CHURN = 160  # streams per churn: past the rapid-reset window (100) with room for valid ones
 MAX_BLOCKS, MAX_CONTINUATIONS = 8, 20  # per flood; per header block (the default limit is 16)
@@ -471,6 +535,8 @@ def flood_bytes(fdp, stream_id: int, fresh_id: int = 1) -> bytes:
         one = hf.DataFrame(stream_id, data=b"x").serialize()
     elif kind == "ping":
         one = hf.PingFrame(0, opaque_data=b"floodpng").serialize()
+    elif kind == "priority":  # on stream_id, or on a fresh id: PRIORITY may name an idle stream
+        one = hf.PriorityFrame(stream_id if fdp.ConsumeBool() else fresh_id, stream_weight=15).serialize()
     else:
         one = hf.WindowUpdateFrame(stream_id if fdp.ConsumeBool() else 0, window_increment=1).serialize()
     if not every:

@@ -3,7 +3,8 @@
 FrameGuard runs ahead of h2 on the inbound bytes. It finds frame boundaries (so the codec can feed
 h2 one frame at a time: the events are then the same however the bytes were split) and spots floods
 from the 9-byte frame headers alone, before h2 buffers the payloads: CONTINUATION floods, PING /
-SETTINGS frames whose ACKs pile up unsent; on whole frames, runs of frames with an empty payload.
+SETTINGS frames whose ACKs pile up unsent; on whole frames, runs of frames with an empty payload and
+more PRIORITY or WINDOW_UPDATE frames than the streams opened and DATA frames sent account for.
 OutboundFrames counts the frames the codec handed out that are not on the socket yet.
 """
 
@@ -15,7 +16,8 @@ from typing import TypeVar
 from proxy.http.codec import CodecLimits
 
 PROTOCOL_ERROR, FRAME_SIZE_ERROR, ENHANCE_YOUR_CALM = 0x1, 0x6, 0xB
-DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x5, 0x6, 0x7, 0x9
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY = 0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7
+WINDOW_UPDATE, CONTINUATION = 0x8, 0x9
 END_STREAM, END_HEADERS, PADDED, ACK = 0x1, 0x4, 0x8, 0x1
 R = TypeVar("R")  # what a frame-header callback stops the walk with
 
@@ -88,6 +90,10 @@ class FrameGuard(_FrameWalker):
     def __init__(self, limits: CodecLimits, preface_len: int) -> None:
         super().__init__(preface_len)  # the client preface precedes the first frame on a server
         self._limits = limits
+        self.outbound: OutboundFrames | None = None  # the codec's: it counts the DATA frames sent
+        self.opened_streams = 0  # the codec counts the streams it opened (response or request headers sent)
+        self._priority_frames = 0
+        self._window_updates = 0
         self._expect_settings = preface_len > 0  # RFC 9113 3.4: the preface ends with a SETTINGS frame
         self._preface_frame = preface_len > 0  # the first whole "frame" a server's codec feeds is the preface
         self._in_block = False
@@ -123,6 +129,8 @@ class FrameGuard(_FrameWalker):
             self._preface_frame = False
             return None
         kind, flags = frame[3], frame[4]
+        if kind == PRIORITY or kind == WINDOW_UPDATE:
+            return self._control_flood(kind)
         if kind not in (DATA, HEADERS, CONTINUATION):
             return None
         length = len(frame) - 9
@@ -135,6 +143,31 @@ class FrameGuard(_FrameWalker):
             return (
                 "h2_inbound_empty_frames_flood",
                 f"more than {self._limits.h2_max_consecutive_empty_frames} frames in a row with an empty payload",
+            )
+        return None
+
+    def _control_flood(self, kind: int) -> tuple | None:
+        """Envoy's max_inbound_priority_frames_per_stream and
+        max_inbound_window_update_frames_per_data_frame_sent (Envoy 1.11.1, CVE-2019-9513): each such frame
+        costs a frame's processing and carries nothing a request needs beyond what the streams opened
+        and the DATA frames sent justify (RFC 9218 deprecates PRIORITY; a receiver needs about one
+        WINDOW_UPDATE per DATA frame, for its stream and its connection). Counted over the
+        connection's life, as Envoy does."""
+        limits = self._limits
+        opened = self.opened_streams
+        if kind == PRIORITY:
+            self._priority_frames += 1
+            allowed = limits.h2_max_inbound_priority_frames_per_stream * (1 + opened)
+            if self._priority_frames > allowed:
+                return "h2_inbound_priority_frames_flood", f"more than {allowed} PRIORITY frames for {opened} streams"
+            return None
+        self._window_updates += 1
+        sent = self.outbound.data_frames if self.outbound is not None else 0
+        allowed = 5 + 2 * (opened + limits.h2_max_inbound_window_update_frames_per_data_frame_sent * sent)
+        if self._window_updates > allowed:
+            return (
+                "h2_inbound_window_update_frames_flood",
+                f"more than {allowed} WINDOW_UPDATE frames for {opened} streams and {sent} DATA frames sent",
             )
         return None
 
@@ -186,6 +219,7 @@ class OutboundFrames(_FrameWalker):
         self._written: int | None = None  # offset up to which the owner says they are on the socket
         self._base = 0
         self.control = 0
+        self.data_frames = 0  # DATA frames handed out over the connection's life (FrameGuard's WINDOW_UPDATE limit)
 
     def unwritten(self, n: int) -> None:
         self._written = max(0, self._taken - n)
@@ -215,6 +249,7 @@ class OutboundFrames(_FrameWalker):
 
     def _record(self, header: bytes, _start: int, end: int) -> None:
         kind = header[3]
+        self.data_frames += kind == DATA
         control = kind == RST_STREAM or (kind in (PING, SETTINGS) and bool(header[4] & ACK))
         self._ends.append((self._base + end + int.from_bytes(header[:3], "big"), control))
         self.control += control

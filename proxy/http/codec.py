@@ -222,6 +222,12 @@ class CodecLimits:
     h2_max_outbound_frames: int = 10000
     h2_max_outbound_control_frames: int = 1000
     h2_max_consecutive_empty_frames: int = 1
+    # Envoy's inbound frame limits (from its CVE-2019-9513 fix): over the connection's life, PRIORITY frames
+    # beyond this many per stream opened (+1), and WINDOW_UPDATE frames beyond 5 + 2 x (streams
+    # opened + this many per DATA frame sent) end it. A stream is opened by the response headers
+    # a server sends, or the request headers a client sends.
+    h2_max_inbound_priority_frames_per_stream: int = 100
+    h2_max_inbound_window_update_frames_per_data_frame_sent: int = 10
 
 
 DEFAULT_LIMITS = CodecLimits()

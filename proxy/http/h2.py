@@ -7,7 +7,10 @@
 - Defences, each counted in `stats` and answered with GOAWAY(ENHANCE_YOUR_CALM): rapid reset
   (`h2_rapid_reset`), CONTINUATION flood (`h2_continuation_flood`), HPACK bomb (`h2_hpack_bomb`),
   PING flood (`h2_ping_flood`), SETTINGS flood (`h2_settings_flood`), frames with an empty payload
-  (`h2_inbound_empty_frames_flood`, Envoy's max_consecutive_inbound_frames_with_empty_payload).
+  (`h2_inbound_empty_frames_flood`, Envoy's max_consecutive_inbound_frames_with_empty_payload), PRIORITY
+  and WINDOW_UPDATE frames beyond what the streams opened and DATA frames sent account for
+  (`h2_inbound_priority_frames_flood`, `h2_inbound_window_update_frames_flood`, Envoy's
+  max_inbound_priority_frames_per_stream and max_inbound_window_update_frames_per_data_frame_sent).
 - Outbound floods (Envoy's max_outbound_frames / max_outbound_control_frames): more frames waiting
   for the socket than the limits (`note_unwritten` says what still waits) end the connection
   without a flush (`close_unflushed`), counted in `h2_outbound_flood` / `h2_outbound_control_flood`.
@@ -160,6 +163,7 @@ class _H2Codec:
         self._conn = conn
         self._guard = FrameGuard(limits, preface_len=0 if self.client_side else len(H2_PREFACE))
         self._outbound = OutboundFrames(limits, preface_len=len(H2_PREFACE) if self.client_side else 0)
+        self._guard.outbound = self._outbound  # the WINDOW_UPDATE limit grows with the DATA frames sent
         self._out_total = 0  # bytes waiting for the peer's window, all streams
         self.close_unflushed = False
         self._streams: dict[int, _Stream] = {}
@@ -644,6 +648,7 @@ class H2ServerCodec(_H2Codec, ServerCodec):
             raise CodecUsageError("an informational response cannot end the stream")
         self._send_headers(stream_id, [(b":status", str(status).encode())] + _outbound(headers), end_stream)
         if not informational:
+            self._guard.opened_streams += 1
             st.send = head_sent(st.send, end_stream, stream_id)
             if end_stream:
                 self._maybe_forget(stream_id)
@@ -675,6 +680,7 @@ class H2ClientCodec(_H2Codec, ClientCodec):
         sid = self._conn.get_next_available_stream_id()
         block = [(b":method", method), (b":scheme", scheme), (b":authority", authority), (b":path", target)]
         self._send_headers(sid, block + _outbound(headers), end_stream)
+        self._guard.opened_streams += 1
         self._streams[sid] = _Stream(send=head_sent(Send.IDLE, end_stream, sid))
         return sid
 

@@ -33,8 +33,10 @@ from e2e.wire import (
     hx,
     ping_flood,
     post,
+    priority_flood,
     rapid_reset,
     settings_flood,
+    window_update_flood,
 )
 from fuzz.payloads import SMUGGLING
 from tests.proxy.http.test_h1_smuggling import CHUNK_CASES, HEAD_CASES
@@ -397,5 +399,17 @@ CATALOG: list[Entry] = [
     # queued than max_outbound_control_frames (1000) end the connection without a flush.
     Entry(
         "h2_i13d8_reset_flood", h2(get(1, b"/rejected", (b"content-length", b"5")) + data(1, b"x") * 20000), closes=True
+    ),
+    # Envoy's max_inbound_priority_frames_per_stream (100) and
+    # max_inbound_window_update_frames_per_data_frame_sent (10): before, 100,000 of either cost the
+    # proxy about half a second of CPU each and the connection went on.
+    Entry("h2_priority_flood", priority_flood(5000), goaway=ENHANCE_YOUR_CALM, closes=True),
+    Entry("h2_window_update_flood", window_update_flood(5000), goaway=ENHANCE_YOUR_CALM, closes=True),
+    Entry(
+        "h2_window_update_flood_beside_a_request",
+        window_update_flood(5000, 1, get(1, b"/window-update-flood")),
+        goaway=ENHANCE_YOUR_CALM,
+        closes=True,
+        forwarded=None,
     ),
 ]

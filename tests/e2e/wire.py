@@ -18,8 +18,10 @@ from hyperframe.frame import (
     GoAwayFrame,
     HeadersFrame,
     PingFrame,
+    PriorityFrame,
     RstStreamFrame,
     SettingsFrame,
+    WindowUpdateFrame,
 )
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -77,6 +79,17 @@ def ping_flood(frames: int) -> bytes:
 
 def settings_flood(frames: int) -> bytes:
     return h2(b"".join(SettingsFrame(0, settings={0x4: 70000}).serialize() for _ in range(frames)))
+
+
+def priority_flood(frames: int) -> bytes:
+    """PRIORITY frames for idle streams (CVE-2019-9513): legal one by one, each costs a frame's work."""
+    return h2(b"".join(PriorityFrame(2 * i + 1, depends_on=0, stream_weight=15).serialize() for i in range(frames)))
+
+
+def window_update_flood(frames: int, stream: int = 0, opening: bytes = b"") -> bytes:
+    """WINDOW_UPDATEs of 1 (on the connection, or on a stream `opening` opened) with no DATA frame to
+    answer for (Envoy 1.11.1's flood limits)."""
+    return h2(opening + WindowUpdateFrame(stream, window_increment=1).serialize() * frames)
 
 
 # ---------------------------------------------------------------------------------------- reading
