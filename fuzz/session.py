@@ -29,7 +29,7 @@ from . import closing, delivery, held, liveness, oracles, settle, tls_session
 from . import payloads
 from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
-from .models import breakers, hcm_stats, timeouts
+from .models import breakers, hcm_stats, lb, timeouts
 from .models.idle import check_idle_connections_close, check_request_heads_time_out
 from .models.session_oracle import bootstrap_of
 from .models.retry import UpstreamTimes
@@ -399,7 +399,14 @@ class Session:
         self.finish()
         if self.models is not None:
             self.models.finish(self.peers.exchanges)  # outcomes recorded before the shutdown stand
+            lb.check_round_robin_requests(bootstrap_of(self.built), self.ctx.stats.counters, self._requests_seen())
         return self
+
+    def _requests_seen(self):
+        """(cluster, endpoint) of every request an upstream peer read."""
+        for server in self.peers.servers:
+            for up in getattr(server, "seen", ()):
+                yield up.cluster, up.endpoint
 
     def apply(self, a: Action) -> bool:
         """Do one action; False when it found nothing to act on and changed nothing."""

@@ -6,14 +6,29 @@ to endpoints in a locality, then a weighted round robin schedule is used". ROUND
 lb_policy (envoy/config/cluster/v3/cluster.proto). Our endpoints carry no weight and no health check,
 so every host is available and each new connection of a ROUND_ROBIN cluster goes to the host listed
 after the one the cluster chose before it, wrapping around (where the cycle starts is not judged).
-RANDOM is not judged.
+RANDOM is not judged (every host is allowed for every choice; the schema has no weights, health
+checks or priorities, so the allowed set is the whole cluster).
 
 The judge sees connections on the wire, by endpoint: a cluster is judged when no other cluster lists
 any of its endpoints, it lists each endpoint once, and no HTTP route names it. The connections opened
 to its endpoints are then exactly its choices (one per tcp_proxy connection), in the order they were
 opened. An HTTP router's choice is per request, not per connection (Envoy keeps one connection pool
 per host and asks the load balancer for each request: a request may take an idle connection to its
-host), so the connections of an HTTP cluster are only some of its choices and are not judged here.
+host), so the connections of an HTTP cluster are only some of its choices and are not judged here:
+check_round_robin_requests judges those clusters by their requests.
+
+Per request (check_round_robin_requests). Envoy, arch_overview/upstream/load_balancing/overview: "When
+a filter needs to acquire a connection to a host in an upstream cluster, the cluster manager uses a
+load balancing policy to determine which host is selected", and arch_overview/upstream/
+connection_pooling: "Each host in each cluster will have one or more connection pools": the router
+asks the load balancer for every request (every retry too) and only that host's pool serves it. So K
+requests of a ROUND_ROBIN cluster of n hosts go to consecutive hosts of the cycle: each host gets
+floor(K/n) or ceil(K/n) of them, and the hosts that got one more are consecutive in the listed order
+(wrapping around). Judged where the upstreams saw every request the cluster chose a host for: the
+upstream requests the peers read, of that cluster, are as many as its upstream_rq_total, and no
+choice can have gone unseen (no pending or request overflow, no connect failure or timeout, no
+connection refused by max_connections, whose request docs/semantics.md lets take another host's
+connection), on a cluster no tcp_proxy also uses (its connections take turns in the same cycle).
 """
 
 from fuzz.oracles import InvariantViolation
@@ -45,6 +60,74 @@ def _judged(bootstrap) -> list:
             _JUDGED.clear()
         cached = _JUDGED[id(bootstrap)] = (bootstrap, judged)
     return cached[1]
+
+
+def _tcp_proxied(bootstrap) -> set:
+    """The names of the clusters some tcp_proxy filter connects to (plain or weighted)."""
+    names: set = set()
+    for listener in bootstrap.listeners:
+        for chain in [*listener.filter_chains, listener.default_filter_chain]:
+            for f in chain.filters:
+                if f.WhichOneof("filter") == "tcp_proxy":
+                    names.add(f.tcp_proxy.cluster)
+                    names.update(c.name for c in f.tcp_proxy.weighted_clusters.clusters)
+    return names
+
+
+# Counters that move when a request's host choice can go unseen by the upstreams (or, for
+# upstream_cx_overflow, when its request may be served by another host's connection).
+_UNSEEN_CHOICES = (
+    "upstream_rq_pending_overflow",
+    "upstream_rq_overflow",
+    "upstream_cx_overflow",
+    "upstream_cx_connect_fail",
+    "upstream_cx_connect_timeout",
+)
+
+
+def check_round_robin_requests(bootstrap, counters, seen) -> None:
+    """`seen`: (cluster name, endpoint) of every request an upstream read (a retry's too), in any order."""
+    per_cluster: dict = {}
+    for cluster, endpoint in seen:
+        per_cluster.setdefault(cluster, []).append(tuple(endpoint))
+    tcp = _tcp_proxied(bootstrap)
+    for c in bootstrap.clusters:
+        hosts = [(e.host, e.port) for e in c.endpoints]
+        requests = per_cluster.get(c.name, [])
+        prefix = f"cluster.{c.name}."
+        if (
+            c.lb_policy != ROUND_ROBIN
+            or len(hosts) < 2
+            or len(set(hosts)) != len(hosts)
+            or c.name in tcp
+            or len(requests) < 2
+            or len(requests) != counters.get(prefix + "upstream_rq_total", 0)
+            or any(counters.get(prefix + name, 0) for name in _UNSEEN_CHOICES)
+        ):
+            continue
+        counts = [requests.count(h) for h in hosts]
+        if _round_robin_counts(counts):
+            continue
+        k, n = len(requests), len(hosts)
+        raise InvariantViolation(
+            "model_round_robin_requests",
+            f"cluster {c.name} (ROUND_ROBIN, {n} hosts): its {k} requests went {counts} to its hosts in order; "
+            f"round robin gives each {k // n} or {k // n + 1}, the larger share to consecutive hosts",
+            judged="proxy/upstream/pool.py:ClusterHttpPool.new_stream",
+            expected=f"{k // n} or {k // n + 1} per host",
+            observed=counts,
+        )
+
+
+def _round_robin_counts(counts: list) -> bool:
+    """Whether per-host counts are what some stretch of the round-robin cycle gives: all within one of
+    each other, the larger ones a run of consecutive hosts (wrapping around)."""
+    low = min(counts)
+    if max(counts) - low > 1:
+        return False
+    more = [c > low for c in counts]
+    starts = sum(1 for i in range(len(more)) if more[i] and not more[i - 1])
+    return starts <= 1
 
 
 def _http_routed(bootstrap) -> set:

@@ -81,3 +81,104 @@ def test_a_cluster_an_http_route_names_is_not_judged_by_its_connections():
     boot = load_bytes(text.encode(), "yaml")
     assert lb._http_routed(boot) == {"c"}
     lb.check_round_robin(boot, [("127.0.0.1", p) for p in (9001, 9001, 9002)])
+
+
+# -- per request: an HTTP cluster's requests take turns (check_round_robin_requests) --------------------
+HTTP = """
+listeners:
+- name: h
+  address: {host: 127.0.0.1, port: 10000}
+  filter_chains:
+  - filters:
+    - http_connection_manager:
+        route_config:
+          virtual_hosts:
+          - name: all
+            domains: ["*"]
+            routes: [{match: {prefix: /}, route: {cluster: c}}]
+clusters:
+- name: c
+  endpoints: [{host: 127.0.0.1, port: 9001}, {host: 127.0.0.1, port: 9002}, {host: 127.0.0.1, port: 9003}]
+"""
+
+
+def keep_alive_requests(n: int) -> list:
+    """One client's n requests in turn on one connection, each answered before the next."""
+    out = [A("connect"), A("upstream_accept_next", value=3)]
+    for i in range(n):
+        out += [A("send_request", payload=bytes(8)), A("upstream_read", i), A("upstream_respond", i), A("read")]
+    return out
+
+
+def run_http(actions) -> Session:
+    return Session(build(load_bytes(HTTP.encode(), "yaml")), models=True).run(actions)
+
+
+def test_a_keep_alive_clients_requests_go_to_the_hosts_in_turn():
+    s = run_http(keep_alive_requests(4))
+    seen = [up.endpoint[1] for ex in s.peers.exchanges for up in ex.upstreams]
+    assert seen == [9001, 9002, 9003, 9001]
+
+
+def _wraps_early(self):  # lb-round-robin-skips-last-host: the position wraps one host early
+    host = self.hosts[self._next]
+    self._next = self._next + 1 if self._next + 1 < len(self.hosts) - 1 else 0
+    return host
+
+
+def _any_idle_connection(pool_module):
+    """A pool whose request takes any idle connection of the cluster, not one to the host the load
+    balancer chose for it (the per-connection balancing before 64f7327)."""
+    source = open(pool_module.__file__).read()
+    wrong = source.replace("if pc.host == host and pc.can_take():", "if pc.can_take():")
+    assert wrong != source
+    namespace = dict(vars(pool_module))
+    exec(compile(wrong, pool_module.__file__, "exec"), namespace)
+    return namespace["ClusterHttpPool"]
+
+
+@pytest.mark.parametrize("plant", ["first host", "wraps early", "any idle connection"])
+def test_requests_that_do_not_take_turns_are_found(monkeypatch, plant):
+    from proxy.upstream import pool
+    from proxy.upstream.lb import RoundRobin
+
+    if plant == "first host":
+        monkeypatch.setattr(RoundRobin, "choose", lambda self: self.hosts[0])
+    elif plant == "wraps early":
+        monkeypatch.setattr(RoundRobin, "choose", _wraps_early)
+    else:
+        monkeypatch.setattr(pool, "ClusterHttpPool", _any_idle_connection(pool))
+    with pytest.raises(InvariantViolation) as caught:
+        run_http(keep_alive_requests(4))
+    assert caught.value.name == "model_round_robin_requests", str(caught.value)
+
+
+def test_request_counts_any_stretch_of_the_cycle_but_no_gap():
+    boot = load_bytes(HTTP.encode(), "yaml")
+    hosts = [("127.0.0.1", p) for p in (9001, 9002, 9003)]
+    counters = {"cluster.c.upstream_rq_total": 5}
+    lb.check_round_robin_requests(boot, counters, [("c", h) for h in hosts + hosts[1:]])  # 1, 2, 2
+    lb.check_round_robin_requests(boot, counters, [("c", h) for h in hosts + [hosts[2], hosts[0]]])  # 2, 1, 2
+    with pytest.raises(InvariantViolation):
+        lb.check_round_robin_requests(boot, counters, [("c", h) for h in hosts[:2] * 2 + hosts[:1]])  # 3, 2, 0
+    counters["cluster.c.upstream_rq_total"] = 4
+    four = "endpoints: [{host: 127.0.0.1, port: 9001}, {host: 127.0.0.1, port: 9002}, {host: 127.0.0.1, port: 9003}, {host: 127.0.0.1, port: 9004}]"
+    boot4 = load_bytes(HTTP.replace(HTTP.splitlines()[-1], "  " + four).encode(), "yaml")
+    with pytest.raises(InvariantViolation):  # hosts 1 and 3 twice, 2 and 4 never: not one stretch
+        lb.check_round_robin_requests(boot4, counters, [("c", ("127.0.0.1", p)) for p in (9001, 9003, 9001, 9003)])
+
+
+def test_requests_are_not_judged_where_a_choice_may_have_gone_unseen():
+    """A choice whose request no upstream read (a connect failure, an overflow, a request the proxy
+    counted and never sent) could be any host's: the counts are not judged then."""
+    boot = load_bytes(HTTP.encode(), "yaml")
+    first = [("c", ("127.0.0.1", 9001))] * 2
+    lb.check_round_robin_requests(boot, {"cluster.c.upstream_rq_total": 3}, first)
+    lb.check_round_robin_requests(
+        boot, {"cluster.c.upstream_rq_total": 2, "cluster.c.upstream_cx_connect_fail": 1}, first
+    )
+    lb.check_round_robin_requests(
+        load_bytes(HTTP.replace("- name: c\n", "- name: c\n  lb_policy: RANDOM\n").encode(), "yaml"),
+        {"cluster.c.upstream_rq_total": 2},
+        first,
+    )
