@@ -18,7 +18,8 @@ Oracles, from what a user of the runtime relies on:
     bytes and the same end: the runtime delivers at least what the reference delivers, never other
     bytes, and ends a connection exactly when the reference does;
   * memory held: a transport never holds more than one read of input its connection is not taking
-    (the socket is paused) and one chunk of output the kernel has not taken (asyncio's buffer);
+    (the socket is paused) and one chunk of output the kernel has not taken (asyncio's buffer); a
+    connection's buffers stay within the configured limits (fuzz/targets/runtime_buffers.py);
   * no stall: with every peer reading, no transport keeps output, input or a readable socket with
     nothing to move it;
   * no leak: a closed connection's socket is closed, and it leaves the server's registry (the
@@ -43,7 +44,7 @@ from proxy.network.connection import State
 from fuzz import test_pki
 from fuzz.oracles import InvariantViolation
 from fuzz.session import TIME_STEPS_MS, Reader
-from fuzz.targets import runtime_admin
+from fuzz.targets import runtime_admin, runtime_buffers
 from fuzz.targets.runtime_kernel import Kernel, VirtualLoop
 from fuzz.targets.runtime_parent import ParentOfOne, status_lines_to
 from fuzz.targets.runtime_reference import ReferenceWorld
@@ -456,6 +457,7 @@ def check_held(world: RuntimeWorld) -> None:
                     f"asyncio holds {t.transport_buffered_bytes()} bytes of output (one chunk is {WRITE_CHUNK}): writing went on past the kernel's refusal",
                     "proxy._server_socket.SocketTransport",
                 )
+    runtime_buffers.check(world.server, world.built)
 
 
 def check_core_errors(world: RuntimeWorld) -> None:
