@@ -107,7 +107,7 @@ class Router(StreamFilter):
         self.pending = pool.new_stream(self)
 
     def on_pool_failure(self, reason: str, flag: str) -> None:
-        self.pending = None
+        pending, self.pending = self.pending, None
         if self.done:
             return
         retries = self.route.num_retries if self.route is not None else 0
@@ -115,6 +115,10 @@ class Router(StreamFilter):
             self.ctx.stats.inc(f"cluster.{self.cluster}.upstream_rq_retry")
             self.decoder_callbacks.dispatcher.post(self._retry)
             return
+        if pending is not None and flag == "UF":
+            # The host whose connection failed, as Envoy's %UPSTREAM_HOST% names it (onPoolFailure
+            # reports the host): else a UF record could not say which endpoint is down.
+            self.decoder_callbacks.stream_info["upstream_host"] = str(pending.host)
         self.decoder_callbacks.stream_info["upstream_failure"] = reason
         body = b"upstream overflow\n" if flag == "UO" else b"upstream connect error\n"
         self._local_reply(503, body, flag)
