@@ -24,11 +24,16 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     sent it (model_fault_delay_session);
   - no upstream response begun after every route timeout that could apply ran out reaches the
     client (model_route_timeout_late);
+  - an HTTP/1.1 request the proxy had read whole gets no 408 the stream idle timeout cannot explain
+    (model_408_for_a_complete_request, fuzz.models.timeouts);
   - a request failed by connect failures made the attempts its retry policy allows
     (model_retry_attempts, fuzz.models.retry);
   - every final response head a client read is in its connection manager's access log with that
-    status (model_access_log_status, fuzz.models.access_log), and every record names a client that
-    is some downstream connection's remote address, after the PROXY protocol (model_access_log_client).
+    status (model_access_log_status, fuzz.models.access_log), every record names a client that
+    is some downstream connection's remote address, after the PROXY protocol (model_access_log_client),
+    and the body sizes of forwarded exchanges the peers saw whole are the logged ones
+    (model_access_log_body_size); a client that opened with the HTTP/2 preface on a connection
+    manager speaking HTTP/2 got a SETTINGS frame first (h2_server_preface, fuzz.models.server_preface).
 Per cluster, at the end: a ROUND_ROBIN cluster's new connections go to its hosts in turn
 (model_round_robin_order, fuzz.models.lb). Per listener: downstream_cx_total counts the connections
 its clients opened (model_listener_cx_total, fuzz.models.stats).
@@ -43,7 +48,9 @@ from proxy.network.connection import Connection
 from fuzz.oracles import InvariantViolation
 from fuzz.targets.route_reference import Request
 
-from . import access_log, chains, lb, paths, rbac, ratelimit, retry, routing, stats
+from fuzz.peers.log import http_codec, protocol_bytes
+
+from . import access_log, chains, lb, paths, rbac, ratelimit, retry, routing, server_preface, stats, timeouts
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -343,8 +350,23 @@ class SessionModel:
         access_log.check(self.access_log, access_log.heads_read(exchanges, logged))
         remotes = (s.conn.remote_address for s in self.session.downstream if s.conn is not None)
         access_log.check_clients(self.access_log, (r for r in remotes if r))
+        access_log.check_body_sizes(self.access_log, access_log.body_sizes_known(exchanges, logged, self._client_of))
+        server_preface.check(
+            (i, http_codec(s), protocol_bytes(s, len(server_preface.CLIENT_PREFACE)), bytes(s.received[:9]))
+            for i, s in enumerate(self.session.downstream)
+            if s.conn is not None and not getattr(s, "reads_altered", False)  # a write probe cut what it read
+        )
         lb.check_round_robin(bootstrap_of(self.session.built), (c.remote_address for c in self.session.network.opened))
         stats.check_listener_connections(self.session.ctx.stats.counters, self.connects)
+
+    def _client_of(self, index: int):
+        """The client a downstream connection's access log records name, or None where the harness's
+        write probe altered what the client read."""
+        sock = self.session.downstream[index]
+        if sock.conn is None or not sock.conn.remote_address or getattr(sock, "reads_altered", False):
+            return None
+        host, port = sock.conn.remote_address[:2]
+        return (str(host), int(port))
 
     def _check_status_counters(self, exchanges) -> None:
         """HTTP connection manager docs, Statistics: downstream_rq_1xx .. 5xx count the responses by
@@ -384,6 +406,7 @@ class SessionModel:
         )
         local, forwards = outcomes(hcm, request, source, peer)
         what = f"request {ex.id} {request.method} {request.path!r} host {request.authority!r} from {source}"
+        timeouts.check_request_timeout_status(ex, hcm, local, what, self._upstream_may_have_answered(forwards))
         if ex.upstreams and head_size_at_least(request) > max_request_headers_bytes(hcm):
             raise InvariantViolation(
                 "model_request_headers_too_large_forwarded",
@@ -410,6 +433,8 @@ class SessionModel:
         if ex.outcome != "response" or ex.response is None or self._upstream_may_have_answered(forwards):
             return
         status = ex.response.status
+        if status == 413:
+            self._refused_body(what)
         if status not in (403, 404, 429) and status >= 400:
             return
         bodies = [body for s, body in local if s == status]
@@ -425,6 +450,20 @@ class SessionModel:
                 expected=sorted(local, key=str),
                 observed=status,
             )
+
+    @staticmethod
+    def _refused_body(what: str) -> None:
+        """No configured HTTP filter buffers a whole request: the router holds at most the buffer
+        limit with the client paused, and a fault delay pauses it too (Envoy's fault filter, decodeData:
+        StopIterationAndWatermark, "If the request is too large, stop reading new data until the buffer
+        drains"). So the proxy never answers 413 (found by code reading: every delayed upload over the
+        buffer limit got one)."""
+        raise InvariantViolation(
+            "model_request_body_refused",
+            f"{what} got a local 413; no configured filter buffers a whole request body",
+            expected="the request waits (reads paused) and goes on",
+            observed=413,
+        )
 
     @staticmethod
     def _check_head_length(ex, bodies, what: str) -> None:

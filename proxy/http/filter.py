@@ -13,7 +13,10 @@ Callbacks and what they may return
                           those, or calling continue_decoding()/continue_encoding(), sends the
                           headers on, then what was buffered, then the current chunk.
       STOP_ALL_ITERATION  hold the headers and everything after them: data and trailers are
-                          buffered by the stream without calling this filter, until continue_*.
+                          buffered by the stream without calling this filter, until continue_*;
+                          over the buffer limit the source pauses (the client's reads, or the
+                          upstream response) until then, never a 413 or 500 (Envoy's
+                          StopAllIterationAndWatermark).
   decode_data(data, end_stream) / encode_data(data, end_stream)   (`data` is a Buffer; the
       filter may modify it)
       CONTINUE                   pass the chunk on (after what was buffered, if iteration was stopped here).
@@ -25,8 +28,9 @@ Callbacks and what they may return
 Anything else is a contract violation (HttpFilterContractError).
 
 Buffering is bounded by the stream's buffer limit (the connection's buffer limit): a request
-whose buffered body grows over it gets a 413 local reply, a response a 500 (or a reset when the
-response headers already went downstream).
+whose body a STOP_ITERATION_AND_BUFFER filter holds grows over it gets a 413 local reply, a response
+a 500 (or a reset when the response headers already went downstream); a STOP_ALL_ITERATION hold
+pauses its source instead.
 
 Callbacks a filter may use (`self.decoder_callbacks` / `self.encoder_callbacks`, set before the
 first call): continue_decoding() / continue_encoding() (asynchronous resumption only; returning

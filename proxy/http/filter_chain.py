@@ -45,6 +45,7 @@ class _Entry:
         "held_end",
         "held_trailers",
         "in_callback",
+        "holding_back",
     )
 
     def __init__(self, filter_, index: int) -> None:
@@ -57,6 +58,7 @@ class _Entry:
         self.held_end = False
         self.held_trailers = None
         self.in_callback = False
+        self.holding_back = False  # a STOP_ALL_ITERATION hold over the buffer limit paused its source
 
 
 class _Direction:
@@ -166,13 +168,28 @@ class _Direction:
     def _hold(self, entry: _Entry, buf: Buffer, end: bool) -> None:
         entry.buffer.move_from(buf)
         entry.held_end |= end
-        if self.buffered() > self.chain.stream.buffer_limit:
+        if self.buffered() <= self.chain.stream.buffer_limit:
+            return
+        if not entry.stop_all:
             self.chain.buffer_overflow(self.decoding, entry.index)
+        elif not entry.holding_back:
+            # Envoy's StopAllIterationAndWatermark (what its fault filter's delay does): a hold over the
+            # limit pauses the source until the filter continues, where a 413 refused every delayed
+            # upload larger than the buffer limit.
+            entry.holding_back = True
+            self.chain.hold_back(self.decoding, True)
 
     # -- resumption -------------------------------------------------------------------------------
     def resume(self, entry: _Entry) -> None:
-        """Send on what `entry` held: its headers, then its buffered bytes, then its trailers."""
+        """Send on what `entry` held: its headers, then its buffered bytes, then its trailers; then let
+        the source it paused go on (after the next filters had the chance to pause it themselves)."""
         entry.stopped = entry.stop_all = False
+        self._send_held(entry)
+        if entry.holding_back:
+            entry.holding_back = False
+            self.chain.hold_back(self.decoding, False)
+
+    def _send_held(self, entry: _Entry) -> None:
         nxt = entry.index + 1
         if not entry.headers_continued:
             entry.headers_continued = True
@@ -362,6 +379,14 @@ class FilterChain:
         else:
             self.stream.ctx.stats.inc("http.rs_too_large")
             self.send_local_reply(500, b"response body too large\n", ())
+
+    def hold_back(self, decoding: bool, paused: bool) -> None:
+        """Pause (or resume) what feeds a direction: the client's request body (its reads), or the
+        upstream's response (the router stops reading it, as for a slow client)."""
+        if decoding:
+            self.stream.disable_reads(paused)
+        else:
+            self.on_downstream_watermark(paused)
 
     # -- the end -------------------------------------------------------------------------------------
     def on_downstream_watermark(self, above: bool) -> None:

@@ -291,3 +291,45 @@ def test_a_local_reply_to_head_declaring_no_content_is_caught(monkeypatch):
     monkeypatch.setattr(filter_chain, "local_reply_head", local_reply_head)
     with pytest.raises(oracles.InvariantViolation, match="model_local_reply_head_length"):
         _codec_reply_session(HEAD_HEALTHZ)
+
+
+def _delayed_upload_session():
+    """A POST with a body five times the listener's buffer limit (1 KiB) behind a fault delay."""
+    from tests.fuzz.test_liveness import http
+
+    body = b"u" * 5000
+    post = b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    built = http(filters="http_filters: [{fault: {delay_ms: 600}}]")
+    actions = [
+        session.Action("connect"),
+        session.Action("send", payload=post),
+        session.Action("read"),
+        session.Action("advance", value=1_000),
+        session.Action("upstream_connect"),
+        session.Action("upstream_read"),
+        session.Action("upstream_read"),
+        session.Action("read"),
+    ]
+    return session.Session(built, models=True), actions
+
+
+def test_a_delayed_upload_over_the_buffer_limit_reaches_its_upstream_whole():
+    s, actions = _delayed_upload_session()
+    s.run(actions)
+    (ex,) = s.peers.exchanges
+    assert ex.upstreams and len(ex.upstreams[0].request.body) == 5000
+
+
+def test_a_delayed_upload_refused_with_a_413_is_caught(monkeypatch):
+    from proxy.http.filter_chain import _Direction
+
+    def _hold(self, entry, buf, end):  # the defect as it was: a STOP_ALL_ITERATION hold over the limit is a 413
+        entry.buffer.move_from(buf)
+        entry.held_end |= end
+        if self.buffered() > self.chain.stream.buffer_limit:
+            self.chain.buffer_overflow(self.decoding, entry.index)
+
+    monkeypatch.setattr(_Direction, "_hold", _hold)
+    s, actions = _delayed_upload_session()
+    with pytest.raises(oracles.InvariantViolation, match="model_request_body_refused"):
+        s.run(actions)

@@ -50,7 +50,7 @@ class Stream:
         return None
 
     def disable_reads(self, disable):
-        pass
+        self.out.append(("reads", "paused" if disable else "resumed"))
 
 
 class Rec(StreamFilter):
@@ -89,6 +89,12 @@ class Rec(StreamFilter):
 
     def on_destroy(self):
         self.destroyed += 1
+
+    def on_downstream_above_write_watermark(self):
+        self.log.append((self.name, "source paused"))
+
+    def on_downstream_below_write_watermark(self):
+        self.log.append((self.name, "source resumed"))
 
 
 def head():
@@ -191,9 +197,37 @@ def test_buffering_over_the_limit_is_500_for_responses():
     assert s.ctx.stats.counter("http.rs_too_large") == 1
 
 
+def test_stop_all_iteration_over_the_limit_pauses_the_clients_reads_until_continue():
+    """Envoy's StopAllIterationAndWatermark, what its fault filter's delay does: a held upload larger
+    than the buffer limit waits, paused, where it got a 413 (every delayed upload over 1 MiB)."""
+    log = []
+    a = Rec("a", log, headers=STOP_ALL_ITERATION)
+    ch, s = chain_of(a, Rec("b", log), limit=10)
+    ch.decode_headers(head(), False)
+    ch.decode_data(b"x" * 6, False)
+    ch.decode_data(b"x" * 6, False)
+    ch.decode_data(b"x" * 6, True)
+    assert s.out == [("reads", "paused")] and s.local is None  # once, and no 413
+    a.decoder_callbacks.continue_decoding()
+    assert log[1:] == [("b", "dh", False), ("b", "dd", b"x" * 18, True)]
+    assert s.out == [("reads", "paused"), ("reads", "resumed")]
+
+
+def test_stop_all_iteration_over_the_limit_pauses_the_upstream_response_until_continue():
+    log = []
+    a = Rec("a", log, encode=STOP_ALL_ITERATION)
+    ch, s = chain_of(a, limit=10)
+    ch.decode_headers(head(), True)
+    ch.encode_headers(ResponseHead(200), False)
+    ch.encode_data(b"z" * 11, False)
+    assert log[-1] == ("a", "source paused") and s.out == [] and s.local is None
+    a.encoder_callbacks.continue_encoding()
+    assert s.out == [("headers", 200, False), ("data", b"z" * 11, False)] and log[-1] == ("a", "source resumed")
+
+
 def test_held_response_is_replaced_by_a_500_when_headers_never_left():
     log = []
-    ch, s = chain_of(Rec("a", log, encode=STOP_ALL_ITERATION), limit=10)
+    ch, s = chain_of(Rec("a", log, encode=STOP_ITERATION, encode_data=STOP_ITERATION_AND_BUFFER), limit=10)
     ch.decode_headers(head(), True)
     ch.encode_headers(ResponseHead(200), False)
     ch.encode_data(b"z" * 11, False)
