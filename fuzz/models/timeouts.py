@@ -48,6 +48,7 @@ def quiet(conn) -> bool:
 
 
 DEFAULT_CONNECT_TIMEOUT_MS = 5000  # Envoy's Cluster.connect_timeout default
+DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000  # Envoy's HttpConnectionManager.stream_idle_timeout default
 
 
 def connect_timeouts_by_endpoint(bootstrap) -> dict:
@@ -106,3 +107,34 @@ def check_stream_idle_timeouts(exchanges, hcm_config_of) -> None:
                 expected=f"no idle timeout before {read + idle} ms",
                 observed=f"408 at {at} ms",
             )
+
+
+def check_request_timeout_status(ex, hcm, local, what: str, upstream_spoke: bool) -> None:
+    """RFC 9110 15.5.9: 408 Request Timeout says the server "did not receive a complete request message
+    within the time that it was prepared to wait". Ours (conn_manager.py, request_timeout_ms) answers
+    408 while the request is incomplete and 504 once it is whole, however it ended (body, or trailers).
+    So an HTTP/1.1 request whose every byte the proxy had read (Message.read_ms, after the client sent
+    its end) gets no 408 later, unless the stream idle timeout explains it (Envoy's 408 for an idle
+    stream: nothing moved for stream_idle_timeout_ms since), a configured local reply has status 408
+    (`local`: the models' (status, body) local replies), or an upstream may have sent it."""
+    from fuzz.oracles import InvariantViolation
+
+    got, req = ex.response, ex.request
+    if ex.protocol != "HTTP/1.1" or got is None or got.status != 408 or upstream_spoke:
+        return
+    if any(status == 408 for status, _ in local) or not req.complete:
+        return
+    at = got.final_ms if got.final_ms is not None else got.started_ms
+    if at is None or req.read_ms is None or req.ended_ms is None or req.read_ms < req.ended_ms or req.read_ms >= at:
+        return  # not known that the proxy had the whole request before the 408
+    idle = hcm.stream_idle_timeout_ms if hcm.HasField("stream_idle_timeout_ms") else DEFAULT_STREAM_IDLE_TIMEOUT_MS
+    if idle and at - req.read_ms >= idle:
+        return
+    raise InvariantViolation(
+        "model_408_for_a_complete_request",
+        f"{what}: a 408 at {at} ms, though the proxy had read the whole request by {req.read_ms} ms "
+        f"(stream_idle_timeout_ms {idle} cannot explain it)",
+        judged="proxy/http/conn_manager.py:ActiveStream._on_request_timeout",
+        expected="504 (the request was complete) or a response",
+        observed=f"408 at {at} ms",
+    )

@@ -60,7 +60,7 @@ def _resend(peer, settings: dict, withhold: bool) -> None:
         peer.sock.peer_send(out)
 
 
-def _protocol_bytes(sock, n: int) -> bytes:
+def protocol_bytes(sock, n: int) -> bytes:
     """The first `n` bytes a client sent after a PROXY header it sent raw (tls_peer.TlsSocket.send_raw):
     those tell HTTP/1.1 from HTTP/2."""
     start = getattr(sock, "raw_sent", 0)
@@ -103,7 +103,7 @@ class Peers:
         """The strict HTTP/2 client of connection `index`, made on first use; None when the
         connection already spoke something else."""
         client, sock = self.clients[index], self._socks[index]
-        if client is None and not _protocol_bytes(sock, 1) and http_codec(sock) in ("AUTO", "HTTP2"):
+        if client is None and not protocol_bytes(sock, 1) and http_codec(sock) in ("AUTO", "HTTP2"):
             client = self.clients[index] = H2Client(self, index, self._socks[index], self.client_settings.get(index))
             client.withhold = index in self.withholding
         return client if isinstance(client, H2Client) else None
@@ -118,7 +118,7 @@ class Peers:
         now = self.now()
         for i, sock in enumerate(self._socks):
             client = self.clients[i]
-            first = _protocol_bytes(sock, len(PREFACE)) if client is None else b""
+            first = protocol_bytes(sock, len(PREFACE)) if client is None else b""
             if first:
                 if is_h2(first) or PREFACE.startswith(first) or http_codec(sock) not in ("AUTO", "HTTP1"):
                     continue  # raw bytes that look like HTTP/2, or no HTTP/1.1 server: nothing to judge
