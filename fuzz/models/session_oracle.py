@@ -433,6 +433,8 @@ class SessionModel:
         if ex.outcome != "response" or ex.response is None or self._upstream_may_have_answered(forwards):
             return
         status = ex.response.status
+        if status == 413:
+            self._refused_body(what)
         if status not in (403, 404, 429) and status >= 400:
             return
         bodies = [body for s, body in local if s == status]
@@ -448,6 +450,20 @@ class SessionModel:
                 expected=sorted(local, key=str),
                 observed=status,
             )
+
+    @staticmethod
+    def _refused_body(what: str) -> None:
+        """No configured HTTP filter buffers a whole request: the router holds at most the buffer
+        limit with the client paused, and a fault delay pauses it too (Envoy's fault filter, decodeData:
+        StopIterationAndWatermark, "If the request is too large, stop reading new data until the buffer
+        drains"). So the proxy never answers 413 (found by code reading: every delayed upload over the
+        buffer limit got one)."""
+        raise InvariantViolation(
+            "model_request_body_refused",
+            f"{what} got a local 413; no configured filter buffers a whole request body",
+            expected="the request waits (reads paused) and goes on",
+            observed=413,
+        )
 
     @staticmethod
     def _check_head_length(ex, bodies, what: str) -> None:
