@@ -7,12 +7,13 @@ protoc_gen_validate 1.3.3 reads `FieldDescriptor.label`, which protobuf 7's desc
 have (they have `is_repeated`): `install()` lends PGV a view of the descriptors with `label` added
 back; nothing else about its validator is changed.
 
-One deliberate difference (docs/semantics.md is silent on it; tests/proxy/config covers it): PGV's
-Python validator runs patterns with `re`, where `$` also matches before a trailing newline; the
-rules are RE2 patterns (PGV's Go and C++ validators), where it does not, and we follow RE2. A
-configuration with a newline in a string is therefore compared only when PGV refuses it.
+PGV's Python validator runs patterns with `re`, where `$` also matches before a trailing newline;
+the rules are RE2 patterns (PGV's Go and C++ validators), where it does not. So `install()` also
+gives PGV's generated code an `re` with RE2's meaning of the schema's patterns (`_Re2Patterns`):
+"web\n" fails `^[a-zA-Z0-9_.-]+$` for both validators, and every string is compared.
 """
 
+import re
 import warnings
 
 from google.protobuf.descriptor import FieldDescriptor as FD
@@ -67,6 +68,52 @@ class _Message:
         return [_Oneof(o) for o in self._descriptor.oneofs]
 
 
+class _Re2Patterns:
+    """`re` as PGV's generated code uses it (`re.search(pattern, value)`, nothing else), with RE2's
+    meaning: `$` is the end of the text, never before a final newline. Every pattern of the schema is
+    ^BODY$ with no `|` outside parentheses, which RE2 matches exactly when BODY matches the whole
+    text: `re.fullmatch`, where no `$` is left to read. Another shape is refused loudly (extend this
+    then), never compared with `re`'s meaning."""
+
+    @staticmethod
+    def search(pattern, value):
+        text = pattern.decode("latin-1") if isinstance(pattern, bytes) else pattern
+        body = _anchored_body(text)
+        if body is None:
+            raise ValueError(f"pattern {text!r} is not ^BODY$: the RE2 stand-in cannot read it")
+        return re.fullmatch(body.encode("latin-1") if isinstance(pattern, bytes) else body, value)
+
+
+def _anchored_body(pattern: str) -> str | None:
+    """BODY of ^BODY$ as a group, or None when the pattern has another shape."""
+    if not pattern.startswith("^") or not pattern.endswith("$"):
+        return None
+    body = pattern[1:-1]
+    depth, i, in_class = 0, 0, False
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class, i = True, i + 1
+            i += body[i : i + 1] == "^"
+            i += body[i : i + 1] == "]"  # a ] first in a class is a member of it
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return None
+        i += 1
+    if in_class or depth or (len(body) - len(body.rstrip("\\"))) % 2:
+        return None  # unbalanced, or the final `$` is escaped (a literal dollar)
+    return f"(?:{body})"
+
+
 def _init(self, message):
     self.DESCRIPTOR = _Message(message.DESCRIPTOR)
 
@@ -78,6 +125,7 @@ def install():
     if pgv.ValidatingMessage.__init__ is not _init:
         pgv.ValidatingMessage.__init__ = _init
         pgv._validate_inner.cache_clear()
+        pgv.re = _Re2Patterns  # its generated code looks `re` up in the module's globals
         # PGV's generated code has "\*" in plain string literals (from our patterns): not ours to fix.
         warnings.filterwarnings("ignore", "invalid escape sequence", DeprecationWarning)
     return pgv
@@ -114,8 +162,6 @@ def check(message) -> None:
     ours = check_rules(message)
     if bool(ours) != pgv_accepts(message):
         return
-    if ours and any("\n" in text for text in _strings(message)):
-        return  # the RE2 / `re` difference above
     if ours:
         detail = f"our rules refuse it ({'; '.join(str(v) for v in ours[:3])}), protoc-gen-validate accepts it"
     else:

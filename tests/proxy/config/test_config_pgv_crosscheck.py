@@ -5,9 +5,10 @@ protoc_gen_validate 1.3.3 reads `FieldDescriptor.label`, which protobuf 7's desc
 have (they have `is_repeated`): fuzz/targets/pgv_reference.py lends it a view of the descriptors with
 `label` added back (the config harness makes the same comparison on every input).
 
-One known, deliberate difference is tested separately: PGV's Python validator runs patterns with
-Python's `re`, where `$` also matches before a trailing newline; the rules are RE2 patterns (as in
-PGV's Go and C++ validators), where it does not. We follow RE2, so "value\\n" fails `^[^\\n]*$`.
+PGV's Python validator runs patterns with Python's `re`, where `$` also matches before a trailing
+newline; the rules are RE2 patterns (as in PGV's Go and C++ validators), where it does not. We follow
+RE2, so "value\\n" fails `^[^\\n]*$`; install() gives PGV an `re` with RE2's meaning of the schema's
+patterns, so both refuse it (tested separately).
 """
 
 import random
@@ -180,8 +181,25 @@ def test_random_edge_mutations_get_the_same_verdict():
     assert verdicts[True] > 150 and verdicts[False] > 150, verdicts
 
 
-def test_the_one_deliberate_difference_trailing_newline_and_dollar():
+def test_a_trailing_newline_fails_a_dollar_for_both():
     message = schema.bootstrap_pb2.HeaderMutation()
     message.request_headers_to_add["x-a"] = "value\n"
-    assert pgv_accepts(message)  # Python `re`: `$` matches before the final "\n"
-    assert not ours_accepts(message)  # RE2: `$` is the end of the text
+    assert not pgv_accepts(message)  # RE2 through install(): `$` is the end of the text
+    assert not ours_accepts(message)
+
+
+def test_a_dollar_read_as_pythons_is_caught(monkeypatch):
+    """Our rules with `re`'s `$` (matching before a final newline) accept "web\\n" as a listener name:
+    the config harness's comparison with PGV says so (config_rules_differ_from_pgv)."""
+    from fuzz.oracles import InvariantViolation
+    from fuzz.targets import pgv_reference
+    from proxy.config import validate
+
+    message = parse_bytes(ISSUE2_YAML)
+    message.listeners[0].name = "web\n"
+    pgv_reference.check(message)  # both refuse it
+    monkeypatch.setattr(validate, "compile_pattern", lambda pattern: __import__("re").compile(pattern))
+    monkeypatch.setattr(validate, "_PLANS", {})  # plans hold compiled patterns: build them again
+    with pytest.raises(InvariantViolation) as err:
+        pgv_reference.check(message)
+    assert err.value.name == "config_rules_differ_from_pgv"
