@@ -43,6 +43,8 @@ FIELD_FORMATS = {
     P + "HeaderMatcher.name": "header_name",
     P + "HeaderMatcher.exact": "header_value",
     P + "HeaderMatcher.prefix": "header_value",
+    P + "HeaderMutation.request_headers_to_remove": "stripped_field",
+    P + "HeaderMutation.response_headers_to_remove": "stripped_field",
     P + "Route.runtime_fraction_percent": "route_percent",
     P + "HttpFault.abort_percent": "abort_percent",
     P + "Fault.throttle_bytes_per_sec": "throttle",

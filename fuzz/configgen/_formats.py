@@ -102,6 +102,16 @@ def _header_name():
     return _mostly(_HEADER_NAMES, _TOKEN.map(lambda t: "x-" + t))
 
 
+# Fields configurations strip (internal and debug fields, cookies, server banners) among those
+# session requests, the http_filter harness's requests and the upstreams' responses carry, some
+# of them repeated in one message.
+_STRIPPED_FIELDS = ["x-canary", "x-tenant", "cookie", "x-internal", "x-debug", "server", "content-type", "set-cookie"]
+
+
+def _stripped_field():
+    return _mostly(_STRIPPED_FIELDS, _TOKEN.map(lambda t: "x-" + t))
+
+
 def _header_value():
     return _mostly(_HEADER_VALUES, _TOKEN)
 
@@ -137,6 +147,7 @@ _FORMATS = {
     "route_path": _route_path,
     "header_name": _header_name,
     "header_value": _header_value,
+    "stripped_field": _stripped_field,
     # A route's share of the requests it matches: all (the default), an A/B split, rarely none.
     "route_percent": lambda: st.sampled_from([100, 50, 90, 10, 1, 0]),
     # Requests a fault filter aborts: none most often, so the requests behind it reach the router.

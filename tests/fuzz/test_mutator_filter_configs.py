@@ -1,7 +1,9 @@
 """The uber-filter harnesses' fresh configurations (fuzz/mutators/actions.py config_new, from
 fuzz.configgen.fragment_generator) take the session formats: RBAC principals the test PKI's client
 presents, so a principal matcher decides for the network_filter harness's TLS clients even from an
-empty corpus. Planted: a `suffix` matcher that compares the prefix is caught by the RBAC model."""
+empty corpus, and header_mutation strips fields requests carry. Planted: a `suffix` matcher that
+compares the prefix is caught by the RBAC model, a remove that stops at the first field by the
+header mutation model."""
 
 import random
 
@@ -9,8 +11,9 @@ import pytest
 
 from fuzz import mutators
 from fuzz.oracles import InvariantViolation
-from fuzz.targets import network_filter
+from fuzz.targets import http_filter, network_filter
 from proxy.config import schema
+from proxy.http import message
 from proxy.network import principal
 
 # proxy/tools/certs.py: the test client's URI SAN, DNS SAN and subject.
@@ -67,3 +70,44 @@ def test_a_suffix_matcher_comparing_the_prefix_is_caught_from_drawn_configuratio
         except InvariantViolation:
             caught += 1
     assert caught >= 1, len(inputs)
+
+
+def _drawn_header_mutations(n: int) -> list:
+    mutator = mutators.create("http_filter")
+    op = mutator.ops["head_config_new"][1]
+    index = http_filter.filter_names().index("header_mutation")
+    message = schema.message_class(schema.HttpFilter.DESCRIPTOR.fields_by_name["header_mutation"].message_type)
+    out = []
+    for seed in range(n):
+        state = [bytes([index]) + mutator.codec.split(b"")[0][1:], []]
+        op(state, random.Random(seed))
+        head = state[0]
+        if head[0] == index:
+            out.append(message.FromString(head[3 : 3 + int.from_bytes(head[1:3], "big")]))
+    return out
+
+
+def test_a_remove_that_stops_at_the_first_field_is_caught_from_drawn_configurations(monkeypatch):
+    """Drawn header_mutation configurations strip fields the harness's requests carry (one of them
+    twice); planted: HeaderMap.remove deletes only the first field of the name."""
+    repeated = next(i for i, r in enumerate(http_filter.REQUESTS) if len({n for n, _ in r[3]}) < len(r[3]))
+    name = http_filter.REQUESTS[repeated][3][0][0].decode()
+    configs = [c for c in _drawn_header_mutations(300) if name in c.request_headers_to_remove][:5]
+    assert configs
+    inputs = [
+        http_filter.seed("header_mutation", c, 0, 0, 0, [("decode_headers", repeated, b"", True)]) for c in configs
+    ]
+    for data in inputs:  # the clean proxy: no finding
+        http_filter.run(data)
+
+    def first_only(self, name):  # the planted bug
+        key = message._b(name).lower()
+        for i, (n, _) in enumerate(self._fields):
+            if n == key:
+                del self._fields[i]
+                return
+
+    monkeypatch.setattr(message.HeaderMap, "remove", first_only)
+    for data in inputs:
+        with pytest.raises(InvariantViolation):
+            http_filter.run(data)
