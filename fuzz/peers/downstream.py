@@ -97,13 +97,15 @@ class H1Client(Client):
 
     def on_sent(self, data: bytes, now: int) -> None:
         messages = self.requests.messages
-        before, unfinished = len(messages), bool(messages) and not messages[-1].complete
+        before = (len(messages), _progress(messages[-1]) if messages else None)
         self.requests.feed(data, now)
         if self.requests.error is not None:
             self.understood = False
-        # Every byte of the last request so far went through the proxy now, if these bytes were its
-        # own: not once it was complete (bytes after a `Connection: close` request are nobody's).
-        if messages and not self.sock.inbound and (len(messages) > before or unfinished):
+        # The last request moved through the proxy now (its head, body or end), if the proxy read
+        # every byte sent. Framing alone (a chunk-size line, a trailer line not yet ended) is no
+        # headers, body or trailers: Envoy's codec raises nothing for it, and nothing resets the
+        # stream idle timer. Bytes after a `Connection: close` request are nobody's.
+        if messages and not self.sock.inbound and before != (len(messages), _progress(messages[-1])):
             messages[-1].read_ms = now
 
     def on_close(self, now: int) -> None:
@@ -126,6 +128,11 @@ class H1Client(Client):
             response = ex.response
             if response is not None and response.complete and response.ended_ms is not None:  # set together
                 ex.end("response", response.ended_ms)
+
+
+def _progress(msg: Message) -> tuple[int, bool]:
+    """How far the proxy could have passed a request on: body bytes, and whether it ended."""
+    return len(msg.body), msg.complete
 
 
 class H2Client(H2Peer, Client):

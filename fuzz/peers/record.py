@@ -61,7 +61,9 @@ class Message:
     started_ms: int | None = None  # head seen
     final_ms: int | None = None  # HTTP/1.1 responses: the final (non-1xx) head seen
     ended_ms: int | None = None  # end of message seen
-    read_ms: int | None = None  # HTTP/1.1 requests: the last time the proxy had read all the client sent of it
+    # HTTP/1.1 requests: the last time its head, body bytes or end reached the proxy (with all the
+    # client sent before them); framing bytes alone do not move it (fuzz/peers/downstream.py)
+    read_ms: int | None = None
 
     def header(self, name: bytes):
         """The values of `name` joined with ',' (RFC 9110 5.3), or None."""

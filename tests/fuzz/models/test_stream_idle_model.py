@@ -59,3 +59,43 @@ def test_bytes_after_a_connection_close_request_are_not_its_own():
     s = run(http(hcm=IDLE), actions + [A("send", payload=b"junk"), A("advance", value=500), A("read")])
     [ex] = s.peers.exchanges
     assert ex.request.read_ms == 0 and ex.response.status == 408 and ex.response.final_ms == 1000
+
+
+CHUNKED = b"POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+
+
+def _dribbled(*pieces: bytes, read_at: int = 1000) -> list:
+    """The chunked head and body at 0 ms, then each piece 400 ms after the last; read at `read_at`."""
+    actions = [A("send", payload=CHUNKED), A("upstream_connect")]
+    for piece in pieces:
+        actions += [A("advance", value=400), A("send", payload=piece)]
+    return actions + [A("advance", value=read_at - 400 * len(pieces)), A("read")]
+
+
+def test_framing_bytes_alone_are_no_stream_activity():
+    """A 15-minute session campaign (clean clone at 2022f90, 730 s): a chunked request's trailer line
+    arriving a byte at a time got its 408 stream_idle_timeout_ms after its body, and the model took
+    the trailer bytes the proxy had read for activity. A chunk-size line or a trailer line not yet
+    ended carries no headers, body or trailers (Envoy's codec raises no event for them, so its
+    stream idle timer is not reset): the proxy's 408 at 1000 ms is on time."""
+    for pieces in ((b"0\r\nx-a: ", b"b"), (b"5\r", b"\n")):
+        s = run(http(hcm=IDLE), _dribbled(*pieces))
+        [ex] = s.peers.exchanges
+        assert ex.response.status == 408 and ex.response.final_ms == 1000
+        assert ex.request.read_ms == 0
+
+
+def test_chunk_data_dribbled_is_still_activity():
+    s = run(http(hcm=IDLE), _dribbled(b"5\r\nx", b"y", b"z", read_at=2200))
+    [ex] = s.peers.exchanges
+    assert ex.request.read_ms == 1200 and ex.response.final_ms == 2200
+
+
+def test_the_trailer_shape_still_finds_a_timer_never_reset_by_data(monkeypatch):
+    from proxy.http.conn_manager import ActiveStream
+
+    monkeypatch.setattr(ActiveStream, "active", lambda self: None)  # the planted bug: nothing resets the timer
+    err = fails(
+        "model_stream_idle_timeout_early", http(hcm=IDLE), _dribbled(b"1\r\nd", b"\r\n0\r\nx-a: ", b"b", read_at=1200)
+    )
+    assert "stream_idle_timeout_ms is 1000" in err.detail
