@@ -517,6 +517,17 @@ HTTP["upstream_black_hole"] = [
     A("advance", value=5_000),
     A("read"),
 ]
+# A chunked upload ended by a trailer field (checksums, gRPC-style status) whose upstream reads it and
+# never answers: the request is complete however it ended, so request_timeout_ms answers 504, never a
+# 408 (RFC 9110 15.5.9: 408 is for a request not received whole; fuzz/models/timeouts.py).
+HTTP["h1_trailer_upload_upstream_silent"] = [
+    A("send_http", value=0, payload=b"\x01\x00\x00\x05\x20\x00\x00\x00hello"),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("advance", value=1_000),
+    A("advance", value=1_000),
+    A("read"),
+]
 # An HTTP/2 upstream shuts down gracefully with a request in flight and still answers it (RFC 9113 6.8);
 # on HTTP/1.1 upstreams the GOAWAY does nothing.
 HTTP["h2_upstream_goaway_in_flight"] = [
