@@ -12,6 +12,10 @@ import h11
 from .record import Message
 
 _ANSWER = h11.Response(status_code=404, headers=[(b"content-length", b"0")])
+_END = h11.EndOfMessage()
+# The stand-in requests a ResponseStream shows h11 (only the method matters): h11 events are
+# immutable, so the common ones are built and validated once, not per response.
+_PROBES = {m: h11.Request(method=m, target=b"/", headers=[(b"host", b"x")]) for m in (b"GET", b"HEAD", b"POST")}
 
 
 class _Stream:
@@ -82,7 +86,7 @@ class RequestStream(_Stream):
                     if not self._body(ev, now):
                         continue
                     conn.send(_ANSWER)
-                    conn.send(h11.EndOfMessage())
+                    conn.send(_END)
                     if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
                         conn.start_next_cycle()
                     else:
@@ -155,8 +159,9 @@ class ResponseStream(_Stream):
             if not (known or pending or closed):
                 return False
             method = self.methods[len(self.messages)] if known else b"GET"
-            self.conn.send(h11.Request(method=method, target=b"/", headers=[(b"host", b"x")]))
-            self.conn.send(h11.EndOfMessage())
+            probe = _PROBES.get(method) or h11.Request(method=method, target=b"/", headers=[(b"host", b"x")])
+            self.conn.send(probe)
+            self.conn.send(_END)
             self._asked = True
         return True
 

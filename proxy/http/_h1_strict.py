@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass
 
 from proxy.http.headers import (
-    TARGET_BYTES,
     TRAILER_FORBIDDEN,
     empty_host_with_port,
     is_authority,
     is_content_length,
     is_field_value,
+    is_target,
     is_token,
     target_problem,
     PRI_IS_THE_PREFACE,
@@ -69,11 +69,21 @@ def find_head(buf: bytearray, scanned: int, max_bytes: int) -> tuple[int | None,
     return None, len(buf)
 
 
+# A field line every check below accepts: a token, a colon, then value bytes (OWS included), so the
+# common line is judged by one C call; any other line goes through the checks, which say what is wrong.
+_VALID_FIELD_LINE = re.compile(rb"(" + _TCHAR + rb"+):([\t\x20-\x7e\x80-\xff]*)\Z")
+
+
 def _parse_fields(lines: list[bytes], max_headers: int) -> list[tuple[bytes, bytes]]:
     if len(lines) > max_headers:
         raise FramingError(f"more than {max_headers} header fields", 431)
     fields = []
+    valid_line = _VALID_FIELD_LINE.match
     for line in lines:
+        valid = valid_line(line)
+        if valid is not None:
+            fields.append((valid[1].lower(), valid[2].strip(b" \t")))
+            continue
         if line[:1] in (b" ", b"\t"):
             raise FramingError("obs-fold (line folding) in the header section")
         if b"\r" in line:
@@ -113,6 +123,7 @@ def _framing(fields: list[tuple[bytes, bytes]], version: bytes) -> tuple[int | N
     return None, False
 
 
+_VERSIONS = (b"HTTP/1.1", b"HTTP/1.0")
 _VERSION_SHAPE = (b"H", b"T", b"T", b"P", b"/", b"0123456789", b".", b"0123456789")
 
 
@@ -126,9 +137,11 @@ def check_request_line(line: bytes, whole: bool = True) -> tuple[bytes, bytes, b
     if not is_token(method) and (method or sp):
         raise FramingError("request method is not a token")
     target, sp2, version = rest.partition(b" ")
-    if sp and not all(c in TARGET_BYTES for c in target) or sp2 and not target:
+    if sp and target and not is_target(target) or sp2 and not target:
         raise FramingError("invalid byte in the request target")
-    if len(version) > 8 or any(c not in shape for c, shape in zip(version, _VERSION_SHAPE)):
+    if version not in _VERSIONS and (
+        len(version) > 8 or any(c not in shape for c, shape in zip(version, _VERSION_SHAPE))
+    ):
         raise FramingError("malformed HTTP version")
     if not whole:
         return method, target, version
@@ -191,9 +204,6 @@ def check_status_version(start: bytes) -> None:
     version, sp, _ = start.partition(b" ")
     if version not in _VERSIONS if sp else not any(v.startswith(version) for v in _VERSIONS):
         raise FramingError("unsupported HTTP version in the status line")
-
-
-_VERSIONS = (b"HTTP/1.1", b"HTTP/1.0")
 
 
 def parse_response_head(head: bytes, max_headers: int) -> Head:
@@ -275,10 +285,11 @@ class ChunkedScanner:
                 if self._state == "size":
                     raise FramingError("chunk-size line too long")
                 raise FramingError("trailer section larger than the limit", 431)
-            if b"\r" in buf[pos : len(buf) - 1]:
+            if buf.find(b"\r", pos, len(buf) - 1) != -1:
                 raise FramingError("bare CR in a chunk-size or trailer line")
             return None
-        if i > pos and b"\r" in buf[pos : i - 1]:  # the earlier fault wins, as when the bytes arrive one at a time
+        # The earlier fault wins, as when the bytes arrive one at a time.
+        if i > pos and buf.find(b"\r", pos, i - 1) != -1:
             raise FramingError("bare CR in a chunk-size or trailer line")
         if i == pos or buf[i - 1] != 0x0D:
             raise FramingError("bare LF in a chunk-size or trailer line")

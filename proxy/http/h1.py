@@ -224,7 +224,7 @@ class _Input:
     def _skip_empty_lines(self) -> bool:
         """RFC 9112 2.2: empty lines before a start line are ignored. True when some were removed."""
         skipped = False
-        while self._in[:2] == b"\r\n":
+        while self._in.startswith(b"\r\n"):
             del self._in[:2]
             skipped = True
         return skipped
@@ -326,8 +326,8 @@ class H1ServerCodec(_Input, ServerCodec):
         return events
 
     def _read_head(self, events: list[Event]) -> bool:
-        unanswered = sum(1 for ex in self._order if ex.request is not Request.REJECTED)
-        if unanswered >= self.limits.max_pipelined_requests:
+        limit = self.limits.max_pipelined_requests
+        if len(self._order) >= limit and sum(1 for ex in self._order if ex.request is not Request.REJECTED) >= limit:
             return False  # parse ahead no further; the bytes wait in the buffer
         self._check_line_early()
         raw = self._take_head()
