@@ -26,6 +26,8 @@ from . import fault, rbac, ratelimit, stats, timeouts
 from .http_oracle import RATELIMIT_COUNTERS, RBAC_COUNTERS, peer_certificate
 
 JUDGED_COUNTERS = {"rbac": RBAC_COUNTERS, "local_ratelimit": RATELIMIT_COUNTERS, "fault": ("delays_injected",)}
+# The TLS transport's failure counters (proxy/tls/transport.py, Envoy's names).
+TLS_FAILURES = ("connection_error", "fail_verify_no_cert", "fail_verify_error", "fail_verify_san")
 # What the model predicts for a new connection: (allowed, counters moved, the counters judged).
 Prediction = tuple[bool, dict[str, int], tuple[str, ...]]
 
@@ -122,6 +124,8 @@ class NetworkFilterModel:
         self.upstreams = opened_upstreams  # (the fresh entries hold their own snapshots)
         decided = [(what, moved, names) for _, (_, moved, names), what, _ in fresh]
         for conn, (allowed, _, _), what, upstreams in fresh:
+            if allowed and self._closed_by_its_handshake(conn):
+                continue  # allowed, then its TLS handshake failed in the same action: not the filter's close
             self._check_accept(conn, allowed, what, opened_upstreams - upstreams)
         for conn, what in list(self.handshaking):
             if conn.connected:
@@ -203,6 +207,17 @@ class NetworkFilterModel:
                 expected=f"closed by {late[1]} ms",
                 observed="open",
             )
+
+    def _closed_by_its_handshake(self, conn) -> bool:
+        """A TLS connection closed before its handshake ended, in an action where a TLS handshake
+        failed (a certificate the context refuses, a client that left): the action may run the
+        dispatcher far enough (an upstream connect completing at once) for the handshake to end
+        before the check."""
+        failed = any(
+            ".ssl." in key and key.rsplit(".", 1)[1] in TLS_FAILURES and n > self.before.get(key, 0)
+            for key, n in self.counters.items()
+        )
+        return conn.transport_socket is not None and not conn.connected and not conn.is_open and failed
 
     def _check_accept(self, conn, allowed: bool, what: str, new_upstreams: int) -> None:
         if self.name == "fault":
