@@ -24,11 +24,13 @@ from proxy.build import instantiate
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 from proxy.network.connection import Connection, State
+from proxy.upstream.pool_conn import PoolConnection
 
 from . import closing, delivery, held, liveness, oracles, settle, tls_session
 from . import payloads
 from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
+from .peers.upstream import cluster_of
 from .models import breakers, hcm_stats, lb, timeouts
 from .models.idle import check_idle_connections_close, check_request_heads_time_out
 from .models.session_oracle import bootstrap_of
@@ -399,14 +401,22 @@ class Session:
         self.finish()
         if self.models is not None:
             self.models.finish(self.peers.exchanges)  # outcomes recorded before the shutdown stand
-            lb.check_round_robin_requests(bootstrap_of(self.built), self.ctx.stats.counters, self._requests_seen())
+            counters = self.ctx.stats.counters
+            lb.check_round_robin_requests(bootstrap_of(self.built), counters, self.requests_seen(), self.tcp_choices())
         return self
 
-    def _requests_seen(self):
+    def requests_seen(self) -> list:
         """(cluster, endpoint) of every request an upstream peer read."""
-        for server in self.peers.servers:
-            for up in getattr(server, "seen", ()):
-                yield up.cluster, up.endpoint
+        return [(up.cluster, up.endpoint) for server in self.peers.servers for up in getattr(server, "seen", ())]
+
+    def tcp_choices(self) -> list:
+        """(cluster, endpoint) of every upstream connection a tcp_proxy opened (a load balancer choice
+        each); the others belong to HTTP pools, whose requests are the choices."""
+        return [
+            (cluster_of(conn), conn.remote_address)
+            for conn in self.network.opened
+            if not any(isinstance(cb, PoolConnection) for cb in getattr(conn, "_callbacks", ()))
+        ]
 
     def apply(self, a: Action) -> bool:
         """Do one action; False when it found nothing to act on and changed nothing."""

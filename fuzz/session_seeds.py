@@ -108,6 +108,37 @@ def one_connection_each(*requests: A) -> list:
     return actions + answer + [A("read", i) for i in range(len(requests))]
 
 
+def requests_in_turn(seed: bytes, n: int = 4) -> list:
+    """A client's n requests one after another on its connection (each read, answered and taken before
+    the next), the upstreams up: a ROUND_ROBIN cluster's requests take turns over its hosts, one
+    connection each (fuzz.models.lb check_round_robin_requests); upstream i % (connections) serves."""
+    script = [A("upstream_accept_next", value=n - 1)]
+    for i in range(n):
+        script += [A("send_request", payload=seed), A("upstream_read", i), A("upstream_respond", i), A("read")]
+    return script
+
+
+def turns_script(built):
+    """requests_in_turn with the first request template seed (route: byte 1, host: byte 2, route
+    fields: bit 4 of byte 4) that takes the configuration's requests to a ROUND_ROBIN cluster the
+    model judges, or None: the same zero seed for every configuration reached one in 24."""
+    from fuzz.models import lb
+    from fuzz.models.session_oracle import bootstrap_of
+    from fuzz.session import Session
+
+    boot = bootstrap_of(built)
+    if not any(c.lb_policy == lb.ROUND_ROBIN and len(c.endpoints) > 1 for c in boot.clusters):
+        return None
+    for route in range(16):
+        for host in range(4):
+            for fields in (0, 0x10):
+                script = requests_in_turn(bytes([0, route, host, 0, fields, 0, 0, 0]))
+                s = Session(built).run([A("connect")] + script)
+                if lb.judged_requests(boot, s.ctx.stats.counters, s.requests_seen(), s.tcp_choices()):
+                    return script
+    return None
+
+
 HTTP = {
     "h1_get": [
         A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"),
@@ -775,6 +806,10 @@ def write_seeds(out: Path, pool: ConfigPool, only: set | None = None) -> int:
                     f"{Path(name).stem}-{script_name}-r{read_size}",
                 )
                 count += 1
+        turns = turns_script(built) if http and (only is None or "requests_take_turns" in only) else None
+        if turns is not None:
+            write(encode_actions(turns, config=index), f"{Path(name).stem}-requests_take_turns-r0")
+            count += 1
         if only is not None:
             continue
         for n, (connect, chain_http) in enumerate(chain_tours(built)):

@@ -28,7 +28,8 @@ floor(K/n) or ceil(K/n) of them, and the hosts that got one more are consecutive
 upstream requests the peers read, of that cluster, are as many as its upstream_rq_total, and no
 choice can have gone unseen (no pending or request overflow, no connect failure or timeout, no
 connection refused by max_connections, whose request docs/semantics.md lets take another host's
-connection), on a cluster no tcp_proxy also uses (its connections take turns in the same cycle).
+connection). A tcp_proxy using the same cluster takes turns in the same cycle: each upstream
+connection it opened is one more choice.
 """
 
 from fuzz.oracles import InvariantViolation
@@ -62,18 +63,6 @@ def _judged(bootstrap) -> list:
     return cached[1]
 
 
-def _tcp_proxied(bootstrap) -> set:
-    """The names of the clusters some tcp_proxy filter connects to (plain or weighted)."""
-    names: set = set()
-    for listener in bootstrap.listeners:
-        for chain in [*listener.filter_chains, listener.default_filter_chain]:
-            for f in chain.filters:
-                if f.WhichOneof("filter") == "tcp_proxy":
-                    names.add(f.tcp_proxy.cluster)
-                    names.update(c.name for c in f.tcp_proxy.weighted_clusters.clusters)
-    return names
-
-
 # Counters that move when a request's host choice can go unseen by the upstreams (or, for
 # upstream_cx_overflow, when its request may be served by another host's connection).
 _UNSEEN_CHOICES = (
@@ -85,38 +74,49 @@ _UNSEEN_CHOICES = (
 )
 
 
-def check_round_robin_requests(bootstrap, counters, seen) -> None:
-    """`seen`: (cluster name, endpoint) of every request an upstream read (a retry's too), in any order."""
-    per_cluster: dict = {}
-    for cluster, endpoint in seen:
-        per_cluster.setdefault(cluster, []).append(tuple(endpoint))
-    tcp = _tcp_proxied(bootstrap)
-    for c in bootstrap.clusters:
-        hosts = [(e.host, e.port) for e in c.endpoints]
-        requests = per_cluster.get(c.name, [])
-        prefix = f"cluster.{c.name}."
-        if (
-            c.lb_policy != ROUND_ROBIN
-            or len(hosts) < 2
-            or len(set(hosts)) != len(hosts)
-            or c.name in tcp
-            or len(requests) < 2
-            or len(requests) != counters.get(prefix + "upstream_rq_total", 0)
-            or any(counters.get(prefix + name, 0) for name in _UNSEEN_CHOICES)
-        ):
-            continue
+def check_round_robin_requests(bootstrap, counters, seen, tcp_choices=()) -> None:
+    """`seen`: (cluster name, endpoint) of every request an upstream read (a retry's too), in any order;
+    `tcp_choices`: (cluster name, endpoint) of every upstream connection tcp_proxy opened."""
+    for name, hosts, requests in judged_requests(bootstrap, counters, seen, tcp_choices):
         counts = [requests.count(h) for h in hosts]
         if _round_robin_counts(counts):
             continue
         k, n = len(requests), len(hosts)
         raise InvariantViolation(
             "model_round_robin_requests",
-            f"cluster {c.name} (ROUND_ROBIN, {n} hosts): its {k} requests went {counts} to its hosts in order; "
+            f"cluster {name} (ROUND_ROBIN, {n} hosts): its {k} requests went {counts} to its hosts in order; "
             f"round robin gives each {k // n} or {k // n + 1}, the larger share to consecutive hosts",
             judged="proxy/upstream/pool.py:ClusterHttpPool.new_stream",
             expected=f"{k // n} or {k // n + 1} per host",
             observed=counts,
         )
+
+
+def judged_requests(bootstrap, counters, seen, tcp_choices=()) -> list:
+    """(cluster name, its hosts in order, the endpoint of each of its choices: requests and tcp_proxy
+    connections) of every cluster whose choices check_round_robin_requests judges (two or more, two
+    requests among them, every choice seen)."""
+    per_cluster: dict = {}
+    for cluster, endpoint in seen:
+        per_cluster.setdefault(cluster, []).append(tuple(endpoint))
+    tcp: dict = {}
+    for cluster, endpoint in tcp_choices:
+        tcp.setdefault(cluster, []).append(tuple(endpoint))
+    out = []
+    for c in bootstrap.clusters:
+        hosts = [(e.host, e.port) for e in c.endpoints]
+        requests = per_cluster.get(c.name, [])
+        prefix = f"cluster.{c.name}."
+        if (
+            c.lb_policy == ROUND_ROBIN
+            and len(hosts) >= 2
+            and len(set(hosts)) == len(hosts)
+            and len(requests) >= 2
+            and len(requests) == counters.get(prefix + "upstream_rq_total", 0)
+            and not any(counters.get(prefix + name, 0) for name in _UNSEEN_CHOICES)
+        ):
+            out.append((c.name, hosts, requests + tcp.get(c.name, [])))
+    return out
 
 
 def _round_robin_counts(counts: list) -> bool:

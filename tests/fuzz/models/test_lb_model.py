@@ -182,3 +182,23 @@ def test_requests_are_not_judged_where_a_choice_may_have_gone_unseen():
         {"cluster.c.upstream_rq_total": 2},
         first,
     )
+
+
+def test_the_committed_turn_taking_seeds_are_judged_and_find_a_balancer_stuck_on_one_host(monkeypatch):
+    """corpus/session/*-requests_take_turns-* (fuzz.session_seeds turns_script): small seeds, run early
+    by libFuzzer (it runs its corpus smallest first), each judged by check_round_robin_requests."""
+    from pathlib import Path
+
+    from fuzz.session import ConfigPool, run_input
+    from proxy.upstream.lb import RoundRobin
+
+    seeds = sorted(Path(__file__).resolve().parents[3].glob("corpus/session/*-requests_take_turns-*"))[:3]
+    assert len(seeds) == 3
+    pool = ConfigPool.default()
+    for seed in seeds:
+        run_input(pool, seed.read_bytes())
+    monkeypatch.setattr(RoundRobin, "choose", lambda self: self.hosts[0])
+    for seed in seeds:
+        with pytest.raises(InvariantViolation) as caught:
+            run_input(pool, seed.read_bytes())
+        assert caught.value.name == "model_round_robin_requests", seed.name
