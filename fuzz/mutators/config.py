@@ -8,7 +8,8 @@ fuzz/configgen), and a readable one gets 1-3 edits of one field each, anywhere i
 - a number inside a string set to an edge (0, 32, 33, 40, 128, 129, 256, 65536, ...): prefix
   lengths, ports, octets and durations in text, where validation and the builder read the same
   text two ways;
-- a string re-cased, emptied, or given a character at the edge of the usual classes;
+- a string re-cased, emptied, or given a character at the edge of the usual classes, or a line end
+  after its last character (a validator's `$` that also matches before a final newline);
 - an IP address in a string set to an edge address: the unspecified one (0.0.0.0, ::, which binds
   and matches every address of its family), loopback, the other family's, a v4-mapped one;
 - a scalar set to the value the same field holds elsewhere in the tree (another listener's port or
@@ -186,6 +187,16 @@ def _edge_char(fd, value: str, rng: random.Random) -> str:
     return value[:at] + chr(rng.choice(EDGE_CHARS)) + value[at:] if rng.random() < 0.85 else ""
 
 
+# Line ends a text field should never end in: Python's `$` (unlike RE2's, which PGV patterns mean)
+# matches before one trailing newline, and a name or header value with one splits a stats line or
+# a header in two.
+LINE_ENDS = ("\n", "\r\n", "\r", "\x00")
+
+
+def _line_end(fd, value: str, rng: random.Random) -> str:
+    return value + rng.choice(LINE_ENDS)
+
+
 def _is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
@@ -313,6 +324,7 @@ OPS = {
     "number_in_string": (4, _scalar_op(_STRING, _number_in_string, lambda v: _DIGITS.search(v.encode()) is not None)),
     "recase": (1, _scalar_op(_STRING, _recase, bool)),
     "edge_char": (2, _scalar_op(_STRING, _edge_char)),
+    "line_end": (1, _scalar_op(_STRING, _line_end)),
     "edge_address": (2, _scalar_op(_STRING, _edge_address, _is_ip)),
     "sibling_value": (2, sibling_value),
     "int_edge": (2, _scalar_op(_INTS, _edge_int)),
