@@ -42,9 +42,16 @@ def load_config(path):
     from proxy.config import load_file
     from proxy.config.load import load_bytes
 
-    moved = str(directory())
-    if moved == DEFAULT_DIR or Path(path).suffix not in (".yaml", ".yml", ".json"):
+    if str(directory()) == DEFAULT_DIR or Path(path).suffix not in (".yaml", ".yml", ".json"):
         return load_file(path)
     ensure()  # validation reads the files
-    text = Path(path).read_bytes().replace(DEFAULT_DIR.encode() + b"/", moved.encode() + b"/")
-    return load_bytes(text)
+    return load_bytes(read_as_moved(Path(path).read_bytes()))
+
+
+def read_as_moved(text: bytes) -> bytes:
+    """A committed configuration's text with DEFAULT_DIR's paths read as PROXYFUZZ_PKI's (the same
+    bytes when the PKI is not moved)."""
+    moved = str(directory())
+    if moved == DEFAULT_DIR:
+        return text
+    return text.replace(DEFAULT_DIR.encode() + b"/", moved.encode() + b"/")

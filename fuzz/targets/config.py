@@ -12,6 +12,9 @@ Byte 0 picks how the rest is read (sniffed, YAML, JSON, binary). Oracles:
     loads back to the same message;
   * it can be served as configured (fuzz/targets/config_serving.py): its listeners can all bind,
     and each TLS chain or cluster negotiates a version within its tls_params;
+  * each TLS cluster with a validation_context connects to the sessions' upstream (the test PKI's
+    server certificate) exactly when its trusted_ca and match_subject_alt_names accept that
+    certificate, a wildcard standing for one label (fuzz/targets/config_upstream_identity.py);
   * the admin's /config_dump of a built configuration shows no TLS private key: every
     `private_key` in it (listener chains, the default chain, clusters) reads "[redacted]", as
     Envoy's dump redacts its sensitive fields (config_dump_leaks_secret; found black-box).
@@ -28,16 +31,18 @@ from proxy.config import ConfigError, load, parse_bytes
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 
+from fuzz import test_pki
 from fuzz.oracles import InvariantViolation
-from fuzz.targets import config_built_values, config_serving, pgv_reference
+from fuzz.targets import config_built_values, config_serving, config_upstream_identity, pgv_reference
 
 FORMATS = (None, "yaml", "json", "proto")
 
 
 def run(data: bytes) -> None:
     fmt = FORMATS[data[0] % len(FORMATS)] if data else None
+    text = data[1:] if fmt == "proto" else test_pki.read_as_moved(data[1:])  # seeds name the default PKI
     try:
-        boot = parse_bytes(data[1:], fmt)
+        boot = parse_bytes(text, fmt)
     except ConfigError:
         return
     pgv_reference.check(boot)
@@ -48,6 +53,7 @@ def run(data: bytes) -> None:
     config_built_values.check(boot, built)
     config_serving.check_binding(boot)
     config_serving.check_tls_versions(boot, built)
+    config_upstream_identity.check(boot, built)
     _dump_keeps_secrets(built)
     dispatcher = SimulatedDispatcher()
     ctx = instantiate(built, dispatcher, sim.SimNetwork(dispatcher))
