@@ -71,6 +71,7 @@ from proxy.http.headers import (
 )
 
 ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
+DEFAULT_WINDOW = 65535  # RFC 9113 6.9.2: every flow-control window's size before SETTINGS or WINDOW_UPDATE
 PROTOCOL_ERROR = int(ErrorCodes.PROTOCOL_ERROR)
 
 
@@ -154,6 +155,11 @@ class _H2Codec:
         conn.max_inbound_frame_size = limits.h2_max_frame_size
         conn.decoder.max_header_list_size = limits.max_header_bytes
         conn.initiate_connection()
+        if limits.h2_initial_window_size > DEFAULT_WINDOW:
+            # SETTINGS_INITIAL_WINDOW_SIZE sizes stream windows only; the connection window stays 65535
+            # (RFC 9113 6.9.2) unless opened. Left so, it capped every stream at 64 KiB in flight and
+            # the configured window changed nothing; Envoy opens it too (initial_connection_window_size).
+            conn.increment_flow_control_window(limits.h2_initial_window_size - DEFAULT_WINDOW)
         if not self.client_side:
             # h2 answers a stream over our advertised MAX_CONCURRENT_STREAMS with a connection error,
             # killing the healthy streams too. RFC 9113 5.1.2 lets us refuse that stream alone, which

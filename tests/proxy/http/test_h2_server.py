@@ -64,6 +64,23 @@ def test_window_is_not_reopened_until_the_owner_consumes():
     assert c.local_flow_control_window(1) == 40000 and c.outbound_flow_control_window == 40000
 
 
+def test_a_configured_window_is_the_whole_of_what_one_stream_may_send():
+    """SETTINGS_INITIAL_WINDOW_SIZE sizes stream windows only: the connection window also has to be
+    opened, or every stream stays at 64 KiB in flight whatever http2_protocol_options says."""
+    window = 1 << 20
+    s, c = H2ServerCodec(CodecLimits(h2_initial_window_size=window)), peer()
+    exchange(s, c)
+    c.send_headers(1, [(b":method", b"POST")] + REQ[1:])
+    assert c.local_flow_control_window(1) == window  # 65535 before: the connection window held it
+    for _ in range(window // 16384):
+        c.send_data(1, b"x" * 16384)
+    events, _ = exchange(s, c)
+    assert sum(len(e.data) for e in events if isinstance(e, Data)) == window
+    s.consume(1, window)
+    exchange(s, c)
+    assert c.local_flow_control_window(1) == window  # consumed: the stream and the connection reopen
+
+
 def test_outbound_data_waits_for_the_peers_window():
     s, c = H2ServerCodec(), peer()
     c.send_headers(1, REQ, end_stream=True)
