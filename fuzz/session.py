@@ -36,6 +36,7 @@ from .models.idle import check_idle_connections_close, check_request_heads_time_
 from .models.session_oracle import bootstrap_of
 from .models.retry import UpstreamTimes
 from .models.session_oracle import SessionModel, edge_sources, route_targets
+from .models.session_oracle import _chain_of as chain_of
 from .peers.h2_peer import large_transfer_settings, settings_from_byte, withholds_credit
 from .tls_peer import TlsSocket, speaks_tls
 from .upstream_end import check_no_write_after_upstream_end
@@ -132,6 +133,11 @@ OPS = (
     # connection that got the HTTP/2 preface, else h1_response), as a server does; upstream_http's
     # templates ignore it, so an HTTP/1.1 answer on an HTTP/2 cluster's connection was a 503.
     "upstream_respond",
+    # Appended: a client configured for the listener it connects to (value and target as connect's):
+    # TLS with SNI, both ALPN protocols and the test CA's client certificate where the chain it
+    # reaches terminates TLS, a PROXY v1 header first where the listener reads one. A plain connect
+    # to a TLS chain or to a PROXY-reading listener never gets a request through.
+    "connect_fitting",
 )
 
 
@@ -195,7 +201,7 @@ def decode_actions(reader: Reader, max_actions: int = MAX_ACTIONS) -> list[Actio
             actions.append(Action(op, target, value=reader.int(1, ACCEPT_NEXT_MOST)))
         elif op in _SETTINGS_OPS:
             actions.append(Action(op, target, value=reader.int(1, 256)))
-        elif op == "connect":
+        elif op in ("connect", "connect_fitting"):
             actions.append(Action(op, target, value=reader.int(1, 256)))
         elif op == "connect_tls":
             actions.append(Action(op, target, value=reader.int(1, 256), payload=bytes([reader.int(1, 256)])))
@@ -222,7 +228,7 @@ def encode_actions(actions, config: int = 0, read_size: int = 0) -> bytes:
             out += a.value.to_bytes(3, "big")
         elif a.op in _DRAIN_OPS or a.op in _SETTINGS_OPS or a.op in _COUNT_OPS:
             out += bytes([a.value])
-        elif a.op == "connect":
+        elif a.op in ("connect", "connect_fitting"):
             out += bytes([a.value])
         elif a.op == "connect_tls":
             out += bytes([a.value]) + a.payload[:1].ljust(1, b"\0")
@@ -248,6 +254,26 @@ def connect_address(built, choice: int, variant: int, sources=SOURCES, extra_por
     )
     local = (listener.address[0], ports[(variant // len(names)) % len(ports)])
     return listener, local, source, names[variant % len(names)]
+
+
+def fitting_tls_mode(built, choice: int, variant: int, sources=SOURCES) -> int | None:
+    """The connect_tls mode byte (fuzz/tls_session.py) of a client configured for the listener a connect
+    of `choice` and `variant` reaches, or None (clear text, no PROXY header): TLS with SNI, ALPN h2 and
+    http/1.1 and the test CA's client certificate where the chain it reaches (else the listener's
+    first) has a tls_context; a PROXY v1 header where the listener has a proxy_protocol filter."""
+    listener, local, source, server_name = connect_address(built, choice, variant, sources)
+    msg = bootstrap_of(built).listeners[built.listeners.index(listener)]
+    chain = chain_of(msg, local, (source, 40000), server_name)
+    if chain is None:
+        chain = 0
+    terminating = (
+        msg.default_filter_chain if chain == "default" else msg.filter_chains[chain] if msg.filter_chains else None
+    )
+    tls = terminating is not None and terminating.HasField("tls_context")
+    proxy_header = any(f.WhichOneof("filter") == "proxy_protocol" for f in msg.listener_filters)
+    if not tls and not proxy_header:
+        return None
+    return (0b00101111 if tls else 0) | (0b01000000 if proxy_header else 0)
 
 
 def drain_to(sock, level: int) -> None:
@@ -533,15 +559,31 @@ class Session:
             return True
         if not opened:
             return False
-        conn = opened[a.target % len(opened)]
-        sock = peer_of(conn)
-        if not conn.connected:
+        up = opened[a.target % len(opened)] if a.op != "upstream_respond" else self._owing(a.target)
+        if up is None or not up.connected:
             return False
+        sock = peer_of(up)
         if a.op == "upstream_respond":
+            sock.peer_read()  # a server reads the request it answers
             h2 = bytes(sock.received[: len(H2_PREFACE)]) == H2_PREFACE
             a = Action("upstream_http", a.target, _H2_RESPONSE if h2 else _H1_RESPONSE, a.payload, a.end_stream)
         _act_as_peer(sock, a.op.removeprefix("upstream_"), a, UPSTREAM_PAYLOADS)
         return True
+
+    def _owing(self, target: int) -> Connection | None:
+        """upstream_respond's connection: the target-th of the open upstream connections that owe an
+        answer (bytes the peer has not read, or a request it read and did not answer), else of all
+        the open ones. A scenario cannot know which of them its request went to."""
+        live = [(i, c) for i, c in enumerate(self.network.opened) if c.connected and c.state is not State.CLOSED]
+        servers = self.peers.servers
+        owing = [
+            c
+            for i, c in live
+            if peer_of(c).inbound
+            or any(up.response is None for up in getattr(servers[i] if i < len(servers) else None, "seen", ()))
+        ]
+        candidates = owing or [c for _, c in live]
+        return candidates[target % len(candidates)] if candidates else None
 
     def _hcm_config_of(self, index: int):
         """The HTTP connection manager configuration serving downstream connection `index`, or None."""
@@ -734,6 +776,9 @@ def _closed_after_a_clean_upstream_end(down: TlsSocket, up: TlsSocket) -> bool:
 _APPLY: dict[str, Callable[[Session, Action], bool]] = {
     "connect": lambda s, a: s._connect(a.value, a.target),
     "connect_tls": lambda s, a: s._connect(a.value, a.target, a.payload[0] if a.payload else 0),
+    "connect_fitting": lambda s, a: s._connect(
+        a.value, a.target, fitting_tls_mode(s.built, a.value, a.target, s.sources)
+    ),
     "advance": Session._advance,
     "drain": lambda s, a: s._drain(),
     "settings": Session._settings,

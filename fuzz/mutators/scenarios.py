@@ -22,7 +22,11 @@ from collections.abc import Callable
 
 # Every op of fuzz.session.OPS, by the part it plays in an exchange.
 ROLES = {
-    "open": ("connect", "connect_tls"),  # one more client (value: listener and source, target: SNI/port)
+    "open": (
+        "connect",
+        "connect_tls",
+        "connect_fitting",
+    ),  # one more client (value: listener and source, target: SNI/port)
     "configure": ("settings", "upstream_settings", "window", "upstream_window"),  # HTTP/2 SETTINGS a peer advertises
     "request": ("send_http", "send", "send_request"),  # a client sends a request (or more of one)
     "connect_outcome": ("upstream_connect", "upstream_fail", "upstream_connect_silent"),
@@ -44,6 +48,7 @@ ROLES = {
 WEIGHTS = {
     "send_http": 4,
     "send_request": 4,
+    "connect_fitting": 2,
     "upstream_connect": 4,
     "upstream_connect_silent": 2,
     "upstream_read": 3,
@@ -171,11 +176,13 @@ def scenario(rng: random.Random, make: Make, retarget: Retarget) -> list:
             b.wait(1, client, SHORT_ELSEWHERE)
             b.step("request", client)
         if rng.random() < SERVES:  # an upstream that serves reads the request first, and mostly answers
-            b.wait(1, client, SHORT_ELSEWHERE)
+            b.wait(1, client, SHORT_BEFORE_CONNECT)
             b.step("upstream", op="upstream_read")
             if rng.random() < ANSWERS:
-                b.wait(1, client, SHORT_ELSEWHERE)
+                b.wait(1, client, SHORT_BEFORE_CONNECT)
                 b.step("upstream", op="upstream_respond")
+                if rng.random() < READ_BEFORE_WAIT:  # and its client takes the answer as it comes
+                    b.step("client", client, op="read")
         for _ in range(rng.randrange(5)):
             b.wait(1, client, SHORT_ELSEWHERE)
             b.step("upstream")

@@ -42,3 +42,19 @@ def test_a_good_share_of_random_scenarios_reaches_an_upstream():
     """Before the short time steps, the fitting ops and the upstreams-up step: 26-37 of 300."""
     outcomes = measure(100)[0]
     assert sum(outcomes[o] for o in REACHED) >= 20, outcomes
+
+
+def test_connect_fitting_speaks_tls_to_a_tls_chain_where_a_plain_connect_gets_nothing_through():
+    from fuzz.test_pki import ensure, load_config
+    from proxy.build import build
+
+    from pathlib import Path
+
+    ensure()
+    built = build(load_config(Path(__file__).resolve().parents[2] / "examples" / "tls.yaml"))
+    outcomes = []
+    for first in ("connect", "connect_fitting"):
+        script = [A(first, 1), A("upstream_accept_next"), A("send_request", 1, payload=bytes(8))]
+        script += [A("upstream_respond"), A("read", 1)]
+        outcomes.append(reach_of(session.Session(built, models=True).run(script))[0])
+    assert outcomes == ["local_reply", "answered"]
