@@ -7,8 +7,8 @@ however the client's bytes were split into reads (split invariance, proxy/http/c
 """
 
 from fuzz.oracles import InvariantViolation
+from fuzz.peers.h2_wire import PREFACE as CLIENT_PREFACE
 
-CLIENT_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 SETTINGS, ACK = 0x4, 0x1
 
 
