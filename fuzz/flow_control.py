@@ -20,6 +20,7 @@ def check_h2_windows(label: str, codec, consumed_all: bool = False) -> None:
     conn = codec._conn
     streams = codec._streams
     owed = sum(st.unconsumed for st in streams.values())
+    _check_connection_window_opened(label, codec)
     _check_window_account(f"{label} connection", conn._inbound_flow_control_window_manager, owed)
     if not 0 <= conn.inbound_flow_control_window <= MAX_WINDOW or conn.outbound_flow_control_window > MAX_WINDOW:
         raise InvariantViolation(
@@ -40,6 +41,20 @@ def check_h2_windows(label: str, codec, consumed_all: bool = False) -> None:
             raise InvariantViolation(
                 "h2_window_out_of_range", f"{label} stream {sid}: inbound {inbound}, outbound {outbound}"
             )
+
+
+def _check_connection_window_opened(label: str, codec) -> None:
+    """The connection window the codec grants is at least the stream window its SETTINGS advertise
+    (http2_protocol_options.initial_window_size): else the connection window, 65535 until opened by a
+    WINDOW_UPDATE (RFC 9113 6.9.2), caps every stream below the configured window and the setting
+    changes nothing (found by code reading; Envoy opens it, initial_connection_window_size)."""
+    granted = codec._conn._inbound_flow_control_window_manager.max_window_size
+    advertised = codec.limits.h2_initial_window_size
+    if granted < advertised:
+        raise InvariantViolation(
+            "h2_connection_window_below_setting",
+            f"{label}: the connection window is {granted}, the streams' advertised window {advertised}",
+        )
 
 
 def _check_window_account(label: str, window, owed: int) -> None:
