@@ -44,9 +44,9 @@ def _suffixes(config) -> list:
 
 
 def test_drawn_principals_name_the_test_client():
-    configs = _drawn_rbac_configs(300)
+    configs = _drawn_rbac_configs(150)
     deciding = [c for c in configs if any(n.endswith(s) for s in _suffixes(c) for n in CLIENT_NAMES)]
-    assert len(deciding) >= 5, (len(configs), len(deciding))
+    assert len(deciding) >= 3, (len(configs), len(deciding))
 
 
 @pytest.mark.slow
