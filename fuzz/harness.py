@@ -5,6 +5,7 @@ Files (OSS-Fuzz conventions), for a harness NAME:
     harnesses/fuzz_NAME.options   `[libfuzzer]` INI: max_len, timeout, rss_limit_mb, ...
     corpus/NAME/                  seed inputs
     corpus/NAME.dict              libFuzzer dictionary
+    corpus/NAME.redundant         seeds (SHA-1) a run's start skips: fuzz/startup_seeds.py
 
 Runtime API, used by the harness file itself:
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fuzz.campaign import Campaign, Samples, tee
+from fuzz.startup_seeds import startup_folder
 from fuzz.harness import POLICY_ENV, POLICY_FILE_ENV, REPO_ROOT, HarnessError, HarnessSpec, Layout, corpus_files
 from fuzz.mutators import MODES, MUTATOR_ENV, STATS_ENV, read_stats, shares_line
 
@@ -153,7 +154,7 @@ def fuzz_command(
     artifacts = layout.artifacts(spec.name)
     cmd = [str(spec.path.resolve()), str(work)]
     if spec.seeds.is_dir():
-        cmd.append(str(spec.seeds))
+        cmd.append(str(startup_folder(spec, layout)))  # corpus/NAME less its seeds listed redundant
     cmd.append(f"-artifact_prefix={artifacts}{os.sep}")
     if spec.dictionary:
         cmd.append(f"-dict={spec.dictionary}")
