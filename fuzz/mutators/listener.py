@@ -14,6 +14,11 @@ v2 PROXY or LOCAL over INET or INET6, a TLV sometimes), and then its old bytes o
 a load balancer's connection has, and its health check's (a header, then the end of stream), which
 byte mutations of an empty corpus almost never spell out whole.
 
+A raw input whose filters look for HTTP (http_inspector) gets the start of a request put first in
+the same way: a request line with its CRLF (GET, POST with a body, HEAD over HTTP/1.0, OPTIONS *, an
+h2c upgrade) or the HTTP/2 preface, which the byte mutator assembles from the dictionary's tokens
+only rarely; the harness's read sizes then split it anywhere (between CR and LF too).
+
 A PROXY v2 header in a raw input (HAProxy's spec 2.2) gets its version/command and
 family/transport bytes set to each value the spec names (LOCAL, PROXY, unknown commands; UNSPEC,
 INET, INET6, UNIX over each transport), with the address block grown to the family's size: what
@@ -189,6 +194,34 @@ def _reads_proxy_header(data: bytes) -> bool:
     return "proxy_protocol" in filters and PROXY_V2_SIGNATURE not in data and b"PROXY " not in data
 
 
+# What an HTTP client's connection starts with (RFC 9112 3: a request line; RFC 9113 3.4: the
+# prior-knowledge preface), each ended by CRLF as clients send them.
+REQUEST_STARTS = (
+    b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n",
+    b"POST /upload HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
+    b"HEAD /index.html HTTP/1.0\r\n\r\n",
+    b"OPTIONS * HTTP/1.1\r\n",
+    b"GET /a?b=c HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n",
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+)
+
+
+def request_first(data: bytes, rng: random.Random) -> bytes:
+    """A raw input's payload behind the start of an HTTP request, or that start alone."""
+    at = _head_length(data)
+    head, rest = data[:at].ljust(at, b"\0"), data[at:]
+    return head + rng.choice(REQUEST_STARTS) + (rest if rng.random() < 0.5 else b"")
+
+
+def _reads_request(data: bytes) -> bool:
+    """The input's filters look for an HTTP request (byte 0), and its bytes hold no request line."""
+    from fuzz.targets.listener_filter import FILTER_SETS
+
+    filters = FILTER_SETS[((data[0] if data else 0) & 0x7F) % len(FILTER_SETS)]
+    return "http_inspector" in filters and b" HTTP/" not in data
+
+
+RAW_REQUEST = 0.15  # share of raw inputs' structured calls that put an HTTP request first
 RAW_PROXY_HEADER = 0.15  # share of raw inputs' structured calls that put a PROXY header first
 RAW_TO_FIELDS = 0.2  # share of raw inputs' structured calls that start a ClientHello in field mode
 RAW_PROXY_V2 = 0.5  # share of raw inputs with a PROXY v2 header whose structured call rewrites it
@@ -212,6 +245,8 @@ class ClientHelloFields(Mutator):
             return (["proxy.v2_fields"], out[:max_size]) if out else None
         if raw and _reads_proxy_header(data) and rng.random() < RAW_PROXY_HEADER:
             return ["proxy.header_first"], proxy_header_first(data, rng)[:max_size]
+        if raw and _reads_request(data) and rng.random() < RAW_REQUEST:
+            return ["http.request_first"], request_first(data, rng)[:max_size]
         if raw and rng.random() >= RAW_TO_FIELDS:
             return None  # a PROXY v1 header, a request line, a real ClientHello: the byte mutator's
         f = Fields(data)
