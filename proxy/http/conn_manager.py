@@ -804,8 +804,9 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
         self.codec.goaway()
         self.flush()
         # A stream done here may still have output its codec holds for the client's window: the
-        # codec asks to close once that is out (wants_close), as it does for streams in flight.
-        if not self.streams and self.conn.is_open:
+        # codec asks to close once that is out (wants_close), as it does for streams in flight. A
+        # request head still arriving is in flight too (_watch_request_start's timer bounds it).
+        if not self.streams and self.conn.is_open and not self.codec.request_started:
             if self._buffered_outbound():
                 self._watch_held_output()
             else:

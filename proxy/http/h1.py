@@ -551,13 +551,17 @@ class H1ServerCodec(_Input, ServerCodec):
         return sum(self.buffered_outbound(stream_id) for stream_id in self._streams)
 
     def goaway(self) -> None:
+        # A request whose head is still arriving is in flight, as one whose body is (Envoy's HTTP/1
+        # stream exists from its first byte): it is read and answered, with connection: close. Dropping
+        # its bytes closed the connection under a client that had sent half its head when a drain began.
+        head_pending = self.request_started
         self._draining = True
-        if self._reading is None:
+        if self._reading is None and not head_pending:
             self._input_done = True
             self._in.clear()
         if not self._order:
-            self.wants_close = True
-        else:
+            self.wants_close = not head_pending
+        elif not head_pending:
             self._order[-1].keep_alive = False
             self._flush()
 
@@ -625,7 +629,11 @@ class H1ServerCodec(_Input, ServerCodec):
         if ex.body_allowed and not has_length and end:
             fields.append((b"content-length", b"0"))
             has_length = True
-        close = ex.request is not Request.DONE or not ex.keep_alive or (self._draining and ex is self._order[-1])
+        close = (
+            ex.request is not Request.DONE
+            or not ex.keep_alive
+            or (self._draining and ex is self._order[-1] and not self.request_started)
+        )
         # An early response (request still arriving) ends the connection: the rest of the request
         # body would otherwise be parsed as a new request.
         if not has_length and status not in _NO_BODY_STATUSES:

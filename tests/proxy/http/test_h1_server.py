@@ -193,6 +193,31 @@ def test_goaway_finishes_the_stream_in_flight_with_connection_close():
     assert s.wants_close
 
 
+def test_goaway_reads_and_answers_a_request_whose_head_is_still_arriving():
+    """Envoy's HTTP/1 stream exists from the request's first byte, so a drain lets it finish: the
+    codec dropped the half head and closed under the client, which got no answer."""
+    s = H1ServerCodec()
+    assert s.receive_data(GET[:20]) == []
+    s.goaway()
+    assert not s.wants_close
+    [req] = s.receive_data(GET[20:] + GET)  # nothing after the drained request is read
+    assert isinstance(req, RequestHeaders) and req.stream_id == 1
+    s.send_headers(1, 200, [], end_stream=True)
+    assert b"connection: close" in s.data_to_send()
+    assert s.wants_close
+
+
+def test_goaway_with_a_head_arriving_behind_a_pipelined_request_answers_both():
+    s = H1ServerCodec()
+    s.receive_data(GET + GET[:20])
+    s.goaway()
+    s.send_headers(1, 200, [], end_stream=True)
+    assert b"connection: close" not in s.data_to_send() and not s.wants_close
+    [req] = s.receive_data(GET[20:])
+    s.send_headers(req.stream_id, 200, [], end_stream=True)
+    assert b"connection: close" in s.data_to_send() and s.wants_close
+
+
 def test_eof_when_idle():
     s = H1ServerCodec()
     assert s.receive_data(b"") == [ConnectionClosed("peer closed")]
