@@ -184,6 +184,9 @@ FIELD_NAMES = tuple(FIELD_VALUES) + (
     b"set-cookie",
     b"http2-settings",
     b":path",
+    # Appended: a name with an underscore, which CGI and WSGI read as the hyphenated one (nginx drops
+    # it, Envoy's edge default refuses the request: headers_with_underscores_action).
+    b"X_Forwarded_For",
 )
 # Fields a trailer section must not carry (RFC 9110 6.5.1), and harmless ones.
 TRAILER_NAMES = (b"x-trailer", b"content-length", b"transfer-encoding", b"host", b"trailer", b"connection")
