@@ -11,6 +11,7 @@ COMMANDS = {
     "list": "fuzz.cli:cmd_list",
     "run": "fuzz.runner:cmd_run",
     "merge": "fuzz.runner:cmd_merge",
+    "startup-seeds": "fuzz.runner:cmd_startup_seeds",
     "replay": "fuzz.replay:main",
     "coverage": "fuzz.coverage:main",
     "fuzz-all": "fuzz.runner:cmd_fuzz_all",

@@ -8,16 +8,18 @@ the repository root on PYTHONPATH so `import fuzz` / `import proxy` work from ha
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fuzz.campaign import Campaign, Samples, tee
-from fuzz.startup_seeds import startup_folder
+from fuzz.startup_seeds import KEPT_PREFIX, digest, listing, startup_folder
 from fuzz.harness import POLICY_ENV, POLICY_FILE_ENV, REPO_ROOT, HarnessError, HarnessSpec, Layout, corpus_files
 from fuzz.mutators import MODES, MUTATOR_ENV, STATS_ENV, read_stats, shares_line
 
@@ -289,6 +291,16 @@ def _fresh_dir(path: Path) -> Path:
     return path
 
 
+def _libfuzzer_merge(spec: HarnessSpec, layout: Layout, into: Path, sources: list[Path], log: Path, timeout_s: int):
+    """libFuzzer -merge=1 of `sources` into `into`: what adds coverage moves in; returns (rc, timed out)."""
+    cmd = [str(spec.path.resolve()), "-merge=1", str(into), *map(str, sources)]
+    cmd += [f"-artifact_prefix={layout.artifacts(spec.name)}{os.sep}"] + option_flags(spec)
+    layout.artifacts(spec.name).mkdir(parents=True, exist_ok=True)
+    layout.logs().mkdir(parents=True, exist_ok=True)
+    rc, _, timed_out, _ = stream(cmd, child_env(layout), layout.root, timeout_s, log)
+    return rc, timed_out
+
+
 def merge(spec: HarnessSpec, layout: Layout, timeout_s: int = 600) -> tuple[int, int, int]:
     """Minimize the working corpus into corpus/NAME with -merge=1; returns (before, after, returncode)."""
     check_runnable(spec)
@@ -296,22 +308,34 @@ def merge(spec: HarnessSpec, layout: Layout, timeout_s: int = 600) -> tuple[int,
     if not corpus_files(work):
         raise HarnessError(f"nothing to merge: {work} is empty (run `python -m fuzz run {spec.name}` first)")
     spec.seeds.mkdir(parents=True, exist_ok=True)
-    layout.artifacts(spec.name).mkdir(parents=True, exist_ok=True)
-    layout.logs().mkdir(parents=True, exist_ok=True)
     before = len(spec.seed_files())
-    cmd = [
-        str(spec.path.resolve()),
-        "-merge=1",
-        str(spec.seeds),
-        str(work),
-        f"-artifact_prefix={layout.artifacts(spec.name)}{os.sep}",
-    ] + option_flags(spec)
-    rc, _, timed_out, _ = stream(
-        cmd, child_env(layout), layout.root, timeout_s, layout.logs() / f"{spec.name}.merge.log"
-    )
+    log = layout.logs() / f"{spec.name}.merge.log"
+    rc, timed_out = _libfuzzer_merge(spec, layout, spec.seeds, [work], log, timeout_s)
     if timed_out:
         raise HarnessError(f"merge of {spec.name} did not finish within {timeout_s} s")
     return before, len(spec.seed_files()), rc
+
+
+def write_startup_listing(spec: HarnessSpec, layout: Layout, timeout_s: int = 1800) -> tuple[int, int]:
+    """Merge corpus/NAME (regress-* seeds first, always kept) and list by digest what the merge left
+    out in corpus/NAME.redundant, the seeds a run's start skips (fuzz/startup_seeds.py);
+    returns (seeds, listed)."""
+    check_runnable(spec)
+    seeds = spec.seed_files()
+    with tempfile.TemporaryDirectory() as tmp:
+        kept, rest = Path(tmp, "kept"), Path(tmp, "rest")
+        kept.mkdir()
+        rest.mkdir()
+        for i, seed in enumerate(seeds):
+            shutil.copy2(seed, (kept if seed.name.startswith(KEPT_PREFIX) else rest) / f"{i}-{seed.name}")
+        log = layout.logs() / f"{spec.name}.startup.log"
+        rc, timed_out = _libfuzzer_merge(spec, layout, kept, [rest], log, timeout_s)
+        if rc != 0 or timed_out:
+            raise HarnessError(f"merge of {spec.name} failed (rc {rc}, timed out {timed_out}): {log}")
+        merged = {digest(p) for p in corpus_files(kept)}
+    redundant = sorted({digest(s) for s in seeds if not s.name.startswith(KEPT_PREFIX)} - merged)
+    listing(spec).write_text("".join(f"{d}\n" for d in redundant), encoding="ascii")
+    return len(seeds), len(redundant)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,6 +421,18 @@ def cmd_merge(argv: list[str]) -> int:
         f"(+{after - before}); log: {layout.logs() / (spec.name + '.merge.log')}"
     )
     return 0 if rc == 0 else 1
+
+
+def cmd_startup_seeds(argv: list[str]) -> int:
+    from fuzz.harness import find, layout_from_args
+
+    parser = _parser("startup-seeds", "List in corpus/NAME.redundant the seeds a run's start skips (a -merge=1).")
+    parser.add_argument("name")
+    args = parser.parse_args(argv)
+    layout = layout_from_args(args)
+    total, listed = write_startup_listing(find(layout, args.name), layout)
+    print(f"{args.name}: {listed} of {total} seeds listed redundant; a run starts from {total - listed}")
+    return 0
 
 
 class _ProgressPrinter:

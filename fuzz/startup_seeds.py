@@ -7,17 +7,16 @@ folder of links to the rest. A `regress-*` seed is never skipped (it is there fo
 shape, not for coverage), and a seed added or changed after the listing is not in it, so it runs.
 `python -m fuzz replay`, the tests and the corpus checks still read every seed.
 
-`python -m fuzz.startup_seeds NAME` writes the listing again (a merge with the harness's counters).
+`python -m fuzz startup-seeds NAME` writes the listing again (fuzz.runner.write_startup_listing: a
+merge with the harness's counters).
 """
 
 import hashlib
 import os
 import shutil
-import sys
-import tempfile
 from pathlib import Path
 
-from fuzz.harness import HarnessSpec, Layout, corpus_files
+from fuzz.harness import HarnessSpec, Layout
 
 KEPT_PREFIX = "regress-"
 
@@ -46,35 +45,3 @@ def startup_folder(spec: HarnessSpec, layout: Layout) -> Path:
             except OSError:  # another file system: a copy does as well
                 shutil.copy2(seed, link)
     return folder
-
-
-def write_listing(spec: HarnessSpec, layout: Layout, timeout_s: int = 1800) -> tuple[int, int]:
-    """Merge corpus/NAME (regress-* seeds first, always kept) and list what the merge left out;
-    returns (seeds, listed)."""
-    from fuzz.runner import check_runnable, child_env, option_flags, stream
-
-    check_runnable(spec)
-    seeds = spec.seed_files()
-    with tempfile.TemporaryDirectory() as tmp:
-        kept, rest = Path(tmp, "kept"), Path(tmp, "rest")
-        kept.mkdir()
-        rest.mkdir()
-        for i, seed in enumerate(seeds):
-            shutil.copy2(seed, (kept if seed.name.startswith(KEPT_PREFIX) else rest) / f"{i}-{seed.name}")
-        cmd = [str(spec.path.resolve()), "-merge=1", str(kept), str(rest)] + option_flags(spec)
-        rc, _, timed_out, _ = stream(cmd, child_env(layout), layout.root, timeout_s, layout.logs() / "startup.log")
-        if rc != 0 or timed_out:
-            raise SystemExit(f"merge of {spec.name} failed (rc {rc}, timed out {timed_out}): {layout.logs()}")
-        merged = {digest(p) for p in corpus_files(kept)}
-    redundant = sorted({digest(s) for s in seeds if not s.name.startswith(KEPT_PREFIX)} - merged)
-    listing(spec).write_text("".join(f"{d}\n" for d in redundant), encoding="ascii")
-    return len(seeds), len(redundant)
-
-
-if __name__ == "__main__":
-    from fuzz.harness import find
-
-    layout = Layout()
-    layout.logs().mkdir(parents=True, exist_ok=True)
-    total, listed = write_listing(find(layout, sys.argv[1]), layout)
-    print(f"{sys.argv[1]}: {listed} of {total} seeds listed redundant; a run starts from {total - listed}")
