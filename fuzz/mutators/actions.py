@@ -14,14 +14,15 @@ Mutated actions are always kept in the form decode(encode(actions)) == actions.
 Operations: insert, delete, duplicate, swap, move, retarget, change one field, change the op,
 mutate a payload at its protocol's level (HTTP/1.1, HTTP/2, else bytes) or give it a new one,
 change the head; for session actions (session, network_filter) also a whole scenario, its ops in
-the order of an exchange (scenarios.py); crossover splices actions of another input in.
+the order of an exchange (scenarios.py), and a hostile shape for a request (shapes.py: a share of the
+scenarios' requests carry one too); crossover splices actions of another input in.
 """
 
 import functools
 import random
 from dataclasses import replace
 
-from fuzz.mutators import http1, http2, scenarios
+from fuzz.mutators import http1, http2, scenarios, shapes
 from fuzz.mutators.base import Mutator, apply_ops, drop_one, move_one, swap_two
 
 SEED_CAPACITY = 256  # payloads shorter than this are seeds of a template, not protocol bytes
@@ -282,8 +283,9 @@ class Actions(Mutator):
             "payload_new": (2, self.payload_new),
             "payload_size": (2, self.payload_size),
         }
-        if codec.scenarios:  # session actions: whole scenarios (scenarios.py)
+        if codec.scenarios:  # session actions: whole scenarios (scenarios.py), hostile request shapes (shapes.py)
             self.ops["scenario"] = (8, self.scenario)
+            self.ops["shape"] = (2, self.shape)
         for kind, (weight, fn) in codec.head_ops().items():
             self.ops[f"head_{kind}"] = (weight, self._head_op(fn))
 
@@ -473,10 +475,25 @@ class Actions(Mutator):
         del actions[self.codec.max_actions :]
         return True
 
+    def shape(self, state, rng) -> bool:
+        """One request of the input given a hostile shape (shapes.py)."""
+        actions = state[1]
+        candidates = [i for i, a in enumerate(actions) if shapes.positions(a)]
+        if not candidates:
+            return False
+        i = rng.choice(candidates)
+        new = self.normalised(shapes.shape(actions[i], rng))
+        if new is None or new == actions[i]:
+            return False
+        actions[i] = new
+        return True
+
     def _scenario_action(self, op: str, rng: random.Random):
         action = self.codec.action_of(op, rng)
         if action is not None and self.capacity(action) and rng.random() < 0.8:
             action = self.fitted(action, self.new_payload(action, rng)) or action
+        if action is not None and shapes.positions(action) and rng.random() < shapes.SHAPED:
+            action = self.normalised(shapes.shape(action, rng)) or action
         return action
 
     def _aimed(self, action, target: int):
