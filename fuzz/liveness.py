@@ -504,12 +504,13 @@ def _queued_stall(where: str, router, now: int, since: int) -> Stall | None:
 
 def _pool_has_capacity(pool, host) -> bool:
     """A request for `host` (the load balancer's pick: only its connections serve it, as Envoy's
-    per-host pools) could be served: a connection to it has room, or none to it is connecting and
-    the breaker lets the pool open one."""
+    per-host pools) could be served: a connection to it has room, or none to it is on its way
+    (connecting, or HTTP/2 waiting for the upstream's SETTINGS: its stream limit) and the breaker
+    lets the pool open one."""
     mine = [pc for pc in pool.connections if pc.host == host]
     if any(pc.can_take() for pc in mine):
         return True
-    connecting = any(pc.state == "connecting" for pc in mine)
+    connecting = any(pc.state == "connecting" or pc.awaiting_settings for pc in mine)
     held = len(pool.connections) + _held_by_others_while_queued(pool)
     return not connecting and held < pool.cluster.built.max_connections
 

@@ -178,7 +178,10 @@ class H2Peer:
     def __init__(self, label: str, clock, settings: dict | None = None) -> None:
         self.label = label
         self.clock = clock
-        self.monitor = H2Monitor(judged_is_client=not self.client_side, label="proxy")
+        # The proxy as an upstream's client is its pool, which waits for the upstream's stream limit.
+        self.monitor = H2Monitor(
+            judged_is_client=not self.client_side, label="proxy", one_stream_before_settings=not self.client_side
+        )
         self.tainted = False
         # Raw bytes of the fuzzer's among what this peer sent: the other side reads none of its later
         # frames as frames. (A harness cutting what it reads taints it too, but its frames still go out

@@ -13,6 +13,11 @@ InvariantViolation names (RFC 9113 sections):
 - h2_wire_window_exceeded      DATA beyond the stream or connection send window (6.9.1)
 - h2_wire_window_overflow      a WINDOW_UPDATE taking the peer's window past 2^31-1 (6.9.1)
 - h2_wire_streams_exceeded     a new stream over the peer's SETTINGS_MAX_CONCURRENT_STREAMS (5.1.2)
+- h2_wire_streams_before_settings  (`one_stream_before_settings`: the proxy's upstream pool) a second
+                               stream open before the judged client acknowledged the peer's first
+                               SETTINGS: the peer's limit is unknown until then (6.5.2: none), so
+                               streams over a limit its preface announces would be refused
+                               (docs/semantics.md, HTTP/2 upstream stream limit)
 - h2_wire_bad_stream_id        a stream opened with a wrong parity or a non-increasing id (5.1.1)
 - h2_wire_frame_on_closed_stream  DATA or HEADERS after the sender ended or reset the stream,
                                   or on a stream never opened (5.1)
@@ -118,9 +123,11 @@ class H2Monitor:
     """Feed `judged(data)` with what the judged side wrote and `peer(data)` with what the peer
     wrote, each in order. `judged_is_client`: the judged side sends the connection preface."""
 
-    def __init__(self, judged_is_client: bool, label: str = "proxy") -> None:
+    def __init__(self, judged_is_client: bool, label: str = "proxy", one_stream_before_settings: bool = False) -> None:
         self.label = label
         self.judged_is_client = judged_is_client
+        self.one_stream_before_settings = one_stream_before_settings
+        self.settings_acked = False  # the judged side acknowledged one of the peer's SETTINGS
         self._judged = _Splitter(judged_is_client)
         self._peer = _Splitter(not judged_is_client)
         self.settings = dict(DEFAULTS)  # the peer's settings the judged side must honour now
@@ -228,6 +235,7 @@ class H2Monitor:
         if ftype == SETTINGS:
             if flags & ACK and self._pending:
                 self._apply(self._pending.pop(0))
+                self.settings_acked = True
             elif not flags & ACK:
                 for i in range(0, len(payload) - 5, 6):
                     key, value = (
@@ -340,6 +348,12 @@ class H2Monitor:
             active = sum(1 for s in self.streams.values() if s.by_judged and not s.closed)
             if limit is not None and active + 1 > limit:
                 _fail("h2_wire_streams_exceeded", f"{where}: stream {active + 1} open at once, the peer allows {limit}")
+            if self.one_stream_before_settings and not self.settings_acked and active:
+                _fail(
+                    "h2_wire_streams_before_settings",
+                    f"{where}: stream {active + 1} open at once before the {self.label} acknowledged the "
+                    "peer's SETTINGS (its stream limit)",
+                )
             self.last_judged_id = sid
             st = self._stream(sid, by_judged=True)
         elif st.judged_end or st.judged_reset:

@@ -126,9 +126,9 @@ class Peers:
             if client is not None:
                 client.observe(now)
         opened = self.network.opened
-        while len(self.servers) < len(opened):
-            self.servers.append(None)
-        for i, conn in enumerate(opened):
+        for i, conn in enumerate(opened):  # grows when a peer's bytes make the proxy open a connection
+            if i == len(self.servers):
+                self.servers.append(None)
             server = self.servers[i]
             if server is None and conn.io.received:
                 protocol = pool_protocol(conn)

@@ -37,7 +37,7 @@ from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
 from proxy.http import _h2_gaps  # corrects h2 where it departs from RFC 9113
-from proxy.http._h2_guard import GOAWAY, FrameGuard, OutboundFrames
+from proxy.http._h2_guard import ACK, GOAWAY, SETTINGS, FrameGuard, OutboundFrames
 from proxy.http._h2_quiet import quiet
 from proxy.http._h2_state import RECEIVE, SEND, Event as Ev, Receive, Send, head_sent
 from proxy.http._machine import Symbol
@@ -178,6 +178,7 @@ class _H2Codec:
         self._held = b""  # the start of a frame whose end has not arrived: h2 only ever gets whole frames
         self._preface_due = not self.client_side  # a server's first bytes must be the client preface
         self._peer_last: int | None = None  # the peer's graceful GOAWAY: its last stream id
+        self.peer_settings_received = False  # the peer's first SETTINGS frame (its preface) is in
         self._extra = bytearray()  # frames we build ourselves (graceful GOAWAY), after h2's bytes
         self._recent: deque[int] = deque()  # rapid reset: the peer's last opened streams ...
         self._recent_set: set[int] = set()
@@ -255,6 +256,8 @@ class _H2Codec:
             if not any(sid <= self._peer_last for sid in self._streams):
                 self.wants_close = True
             return
+        if len(frame) >= 9 and frame[3] == SETTINGS and not frame[4] & ACK:
+            self.peer_settings_received = True
         self._feed(frame, events)
 
     def _feed(self, chunk: bytes, events: list[Event]) -> None:

@@ -7,7 +7,8 @@
 Each request first gets its host from the cluster's load balancer (Envoy keeps one pool per host
 and balances requests, not connections: round robin over two endpoints sends a keep-alive
 client's requests to each in turn). It takes a ready connection to that host with room (HTTP/1.1:
-an idle keep-alive connection; HTTP/2: a connection below the peer's stream limit); otherwise it
+an idle keep-alive connection; HTTP/2: a connection below the peer's stream limit, and only one
+stream before the peer's SETTINGS say what that limit is); otherwise it
 waits in the pending queue and a new connection to its host is opened through the ClusterManager
 (its max_connections breaker and connect timer apply) unless the connections to that host already
 connecting have room for every request pending for it.
@@ -107,10 +108,15 @@ class ClusterHttpPool:
         return sum(1 for req in self.pending if req.host == host)
 
     def _connecting_capacity(self, host) -> int:
-        """Streams the connections to `host` on their way can take: connecting ones, and resting
-        HTTP/1.1 ones (a request waits for them rather than opening another connection)."""
+        """Streams the connections to `host` on their way can take: connecting ones, HTTP/2 ones
+        waiting for the upstream's SETTINGS, and resting HTTP/1.1 ones (a request waits for them
+        rather than opening another connection)."""
         per = H2_ASSUMED_STREAMS if self.protocol == "http2" else 1
-        return sum(per for pc in self.connections if pc.host == host and (pc.state == "connecting" or pc.resting))
+        return sum(
+            per
+            for pc in self.connections
+            if pc.host == host and (pc.state == "connecting" or pc.resting or pc.awaiting_settings)
+        )
 
     def _maybe_connect(self, host) -> None:
         while self._pending_for(host) > self._connecting_capacity(host):
@@ -174,6 +180,11 @@ class ClusterHttpPool:
     # -- what connections report -------------------------------------------------------------------------
     def on_connection_ready(self, pc: PoolConnection) -> None:
         self._serve_pending()
+
+    def on_stream_limit_known(self, pc: PoolConnection) -> None:
+        """An HTTP/2 connection's first SETTINGS came with no room for more: the requests that
+        waited for it (it counted as H2_ASSUMED_STREAMS) get connections of their own."""
+        self._connect_for_pending()
 
     def on_stream_closed(self, pc: PoolConnection) -> None:
         self._release_request()

@@ -161,7 +161,18 @@ class PoolConnection(ConnectionCallbacks):
             return False
         if self.protocol == "http1":
             return not self.active and self.codec.can_send_request()
+        if self.active and self.awaiting_settings:
+            # Until the upstream's SETTINGS arrive its stream limit is unknown (RFC 9113 6.5.2: none,
+            # initially): one stream goes with the preface, the rest wait for the limit rather than be
+            # refused by an upstream whose limit is lower (docs/semantics.md).
+            return False
         return self.codec.can_send_request()
+
+    @property
+    def awaiting_settings(self) -> bool:
+        """HTTP/2, connected, the upstream's SETTINGS not yet in: it will take streams once they are."""
+        codec = self.codec
+        return self.state == "ready" and isinstance(codec, H2ClientCodec) and not codec.peer_settings_received
 
     def attach(self, user) -> UpstreamStream:
         stream = UpstreamStream(self, user)
@@ -198,6 +209,7 @@ class PoolConnection(ConnectionCallbacks):
             self.conn.close(CloseType.NO_FLUSH if self.codec.close_unflushed else CloseType.FLUSH_WRITE)
 
     def on_bytes(self, data: bytes, end_stream: bool) -> None:
+        awaited_settings = self.awaiting_settings
         events = self.codec.receive_data(data) if data else []
         if end_stream:
             events += self.codec.receive_data(b"")
@@ -207,6 +219,8 @@ class PoolConnection(ConnectionCallbacks):
             # The peer made room without a stream ending (its SETTINGS raised the stream limit):
             # the queue is served now, as Envoy's pool is told by the codec client's onSettings.
             self.pool.on_connection_ready(self)
+        elif self.pool.pending and awaited_settings and not self.awaiting_settings:
+            self.pool.on_stream_limit_known(self)
         self.flush()
         for stream in list(self.active):
             self.check_outbound(stream)

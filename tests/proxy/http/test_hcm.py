@@ -231,7 +231,10 @@ def test_h2_upstream_multiplexes_streams_on_one_connection():
     assert p.new_upstream_count() == 0
     srv = _h2_server()
     reqs = [e for e in srv.receive_data(up.read()) if isinstance(e, h2.events.RequestReceived)]
-    assert len(reqs) == 3
+    assert len(reqs) == 1  # the others wait for the upstream's SETTINGS (its stream limit) ...
+    up.send(srv.data_to_send())
+    reqs += [e for e in srv.receive_data(up.read()) if isinstance(e, h2.events.RequestReceived)]
+    assert len(reqs) == 3 and p.new_upstream_count() == 0  # ... and go on the same connection
     for r in reqs:
         path = dict(r.headers)[b":path"]
         srv.send_headers(r.stream_id, [(b":status", b"200")])
@@ -252,6 +255,7 @@ def test_graceful_goaway_from_an_h2_upstream_lets_streams_up_to_its_last_id_fini
     second.send(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
     up = p.upstream().accept()
     srv = _h2_server()
+    up.send(srv.data_to_send())  # its SETTINGS first (a server's preface): the proxy sends both streams
     one, three = [e.stream_id for e in srv.receive_data(up.read()) if isinstance(e, h2.events.RequestReceived)]
     up.send(srv.data_to_send() + GoAwayFrame(0, last_stream_id=one, error_code=0).serialize())
     srv.send_headers(one, [(b":status", b"200"), (b"content-length", b"4")])
