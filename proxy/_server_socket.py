@@ -259,16 +259,18 @@ class DownstreamTransport(SocketTransport):
     """An accepted connection. The listener picks its filter chain, builds the Connection,
     installs and initializes its filters (proxy/network/listener.py); None refuses it."""
 
-    def __init__(self, registry, loop, listener, ctx) -> None:
+    def __init__(self, registry, loop, listener, ctx, peer) -> None:
         super().__init__(registry, loop)
         self.listener = listener
         self.ctx = ctx
+        self.peer = _address(peer)  # as accept(2) gave it (server.SharedListener)
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self.registry.add(self, downstream=True)
         local = _address(transport.get_extra_info("sockname"))
-        remote = _address(transport.get_extra_info("peername"))
+        # Not the transport's peername: a peer that reset before now has none (ENOTCONN).
+        remote = self.peer
         try:
             conn = self.listener.create_connection(self.ctx, self, local, remote)
         except Exception:

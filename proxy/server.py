@@ -82,8 +82,8 @@ class Server:
         try:
             for listener in self.built.listeners:
 
-                def factory(listener=listener):
-                    return DownstreamTransport(self, loop, listener, self.ctx)
+                def factory(peer, listener=listener):
+                    return DownstreamTransport(self, loop, listener, self.ctx, peer)
 
                 sock = bind_listener(listener.address) if sockets is None else sockets[listener.name]
                 srv = SharedListener(loop, sock, factory)
@@ -207,7 +207,8 @@ class SharedListener:
     to wake) takes fewer. Out of descriptors it pauses a second with one warning; asyncio's own
     accept loop logged a traceback per attempt, up to `backlog` a second (seen live: 9.5 MB of
     stderr and a quarter of a core in 5 s of a client holding 400 connections over `ulimit -n
-    200`), so a single process accepts here too. Has what Server uses of an asyncio server:
+    200`), so a single process accepts here too. `protocol_factory(peer)` is given the address
+    accept(2) returned. Has what Server uses of an asyncio server:
     `.sockets`, `.close()`."""
 
     def __init__(self, loop, sock, protocol_factory) -> None:
@@ -220,7 +221,7 @@ class SharedListener:
 
     def _accept(self) -> None:
         try:
-            conn, _ = self._sock.accept()
+            conn, peer = self._sock.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return  # another worker took it
         except OSError as exc:  # out of descriptors or memory: pause for a second, as asyncio does
@@ -228,13 +229,16 @@ class SharedListener:
             self._loop.remove_reader(self._sock.fileno())
             self._resume = self._loop.call_later(1.0, self._loop.add_reader, self._sock.fileno(), self._accept)
             return
-        task = self._loop.create_task(self._adopt(conn))
+        task = self._loop.create_task(self._adopt(conn, peer))
         self._adopting.add(task)
         task.add_done_callback(self._adopting.discard)
 
-    async def _adopt(self, conn) -> None:
+    async def _adopt(self, conn, peer) -> None:
+        # The factory is given the peer's address as accept(2) said it: a peer that resets before
+        # its transport exists is forgotten by the kernel (getpeername: ENOTCONN); Envoy, too, keeps
+        # the address accept(2) returned.
         try:
-            await self._loop.connect_accepted_socket(self._factory, conn)
+            await self._loop.connect_accepted_socket(lambda: self._factory(peer), conn)
         except OSError:
             conn.close()
 
@@ -249,7 +253,7 @@ class SharedListener:
 def serve_admin(loop, sock, handler: Responder) -> SharedListener:
     """The admin on its bound socket, accepted as the listeners are: asyncio's create_server, out of
     descriptors, logged a traceback per failed accept and then served nothing (seen live)."""
-    return SharedListener(loop, sock, lambda: AdminProtocol(handler))
+    return SharedListener(loop, sock, lambda peer: AdminProtocol(handler))
 
 
 def say(message: str) -> None:
