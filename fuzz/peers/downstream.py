@@ -109,13 +109,22 @@ class H1Client(Client):
             messages[-1].read_ms = now
 
     def on_close(self, now: int) -> None:
-        if not self.eof_seen and self.responses.reads_until_close():
+        if not self.eof_seen and self._close_ends_body():
             self.on_received(b"", now)
+
+    def _close_ends_body(self) -> bool:
+        """A close ends a body delimited by it, unless Envoy's delayed_close_timeout cut the
+        connection with output unsent (a client that stopped reading; fuzz/closing.py judges when):
+        the body stops short of what the proxy was sending, an end the client cannot tell from the
+        true one, so nothing it read of that response is judged as complete."""
+        conn = self.sock.conn
+        cut = conn is not None and conn.stream_info.get("delayed_close_timeout")
+        return self.sock.is_closed and not cut and self.responses.reads_until_close()
 
     def on_received(self, data: bytes, now: int) -> None:
         # A close ends a body delimited by it: the simulated socket shows a FIN only after a half
         # close, while a real client reads end of file once the proxy's close follows its last byte.
-        ended = self.sock.peer_saw_end or (self.sock.is_closed and self.responses.reads_until_close())
+        ended = self.sock.peer_saw_end or self._close_ends_body()
         eof = ended and not self.eof_seen
         self.eof_seen |= eof
         self.responses.feed(data, now, eof)

@@ -44,3 +44,27 @@ def test_a_close_delimited_body_cut_short_is_still_found(monkeypatch):
     with pytest.raises(InvariantViolation) as caught:
         exchange()
     assert caught.value.name == "peer_response_body_changed", str(caught.value)
+
+
+# A close-delimited body to an HTTP/1.0 client that reads 16 KiB, then nothing for 1.5 s: Envoy's
+# delayed_close_timeout (1 s) closes the connection without the rest, as documented (docs/semantics.md,
+# HCM delayed close; fuzz/closing.py judges the timing). The cut is the bound, not a changed body.
+BIG = b"x" * 65536
+STALLED_READER = [
+    A("send", payload=HTTP10_REQUEST),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A(
+        "upstream_send",
+        payload=b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n" + BIG + b"\r\n0\r\n\r\n",
+    ),
+    A("read", value=16384),
+    A("advance", value=1500),
+]
+
+
+def test_a_close_delimited_body_cut_by_the_delayed_close_timeout_is_no_response():
+    s = run(http(limit=1 << 20), STALLED_READER)
+    assert s.ctx.stats.counter("http.downstream_cx_delayed_close_timeout") == 1
+    (ex,) = s.peers.exchanges
+    assert ex.outcome == "closed" and len(s.downstream[0].received) < len(BIG)
