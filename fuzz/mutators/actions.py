@@ -494,6 +494,8 @@ class Actions(Mutator):
             action = self.fitted(action, self.new_payload(action, rng)) or action
         if action is not None and shapes.positions(action) and rng.random() < shapes.SHAPED:
             action = self.normalised(shapes.shape(action, rng)) or action
+        if action is not None and action.op == "upstream_http" and rng.random() < shapes.STREAMS:
+            action = self.normalised(shapes.streamed(action)) or action
         return action
 
     def _aimed(self, action, target: int):

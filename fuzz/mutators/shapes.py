@@ -1,4 +1,5 @@
-"""Hostile request shapes (fuzz/hostile.py) put into the seeds of session request templates.
+"""Shapes of the session's templated messages the action mutator draws more often than a random
+operand byte would: hostile requests (fuzz/hostile.py) and responses that stream.
 
 A request template (fuzz/payloads.py) reads one seed byte as a shape selector: a target with dot
 segments, an encoded slash or dot, a query holding a URL, a 6 KiB query, an authority with "@", a
@@ -7,7 +8,12 @@ request the mutator draws carries a given shape one time in 256 at best (and nev
 is shorter than the selector's byte), while the connection manager's path, size and underscore
 options only show their edges on those shapes. So a share of the requests the action mutator draws
 get a selector drawn from the shapes alone (`shape`), and an input's request can be given one
-(`shape_one`).
+(the action mutator's op `shape`).
+
+A response streams when it runs to the connection's close (payloads.h1_response_until_close) and the
+upstream keeps the connection: its end is left to later actions, and time passes with the response
+started and not ended (route and idle timeouts count to a response's end). `streamed` makes an
+upstream_http action one.
 
 The mutator knows where each template reads its selector from this table, not from the decoder;
 tests/fuzz/test_mutator_request_shapes.py checks every entry against the templates themselves.
@@ -29,8 +35,20 @@ SHAPE_BYTES = {
 # send_request's template is the connection's (h1_request or h2_request): both bytes get the
 # selector (each template reads the other's byte as a field value or body byte).
 FITTING = SHAPE_BYTES[payloads.h1_request] + SHAPE_BYTES[payloads.h2_request]
-SELECTORS = range(1, hostile.LATE_FIRST + len(hostile.LATE))  # every selector that picks a shape
-SHAPED = 0.3  # share of the requests a scenario draws that carry a shape
+# Every selector that picks a shape, by family (fuzz/hostile.py's tables): a family is drawn first,
+# then one of its shapes, so the eleven targets do not crowd out the five late shapes (the query
+# URL, the encoded dots, the 6 KiB query) nor the five field names.
+_N_TARGETS, _N_AUTHORITIES = len(hostile.TARGETS), len(hostile.AUTHORITIES)
+FAMILIES = (
+    range(1, 1 + _N_TARGETS),
+    range(1 + _N_TARGETS, 1 + _N_TARGETS + _N_AUTHORITIES),
+    range(1 + _N_TARGETS + _N_AUTHORITIES, 1 + hostile.N_SHAPES),
+    range(1 + hostile.N_SHAPES, hostile.LATE_FIRST),  # HTTP/2 request trailers
+    range(hostile.LATE_FIRST, hostile.LATE_FIRST + len(hostile.LATE)),
+)
+SHAPED = 0.4  # share of the requests a scenario draws that carry a shape
+STREAMING = payloads.UPSTREAM_PAYLOADS.index(payloads.h1_response_until_close)
+STREAMS = 0.5  # share of the upstream_http answers a scenario draws that stream
 
 
 def positions(action) -> tuple:
@@ -56,4 +74,11 @@ def shape(action, rng: random.Random):
     where = positions(action)
     if not where:
         return None
-    return replace(action, payload=with_selector(action.payload, where, rng.choice(SELECTORS)))
+    return replace(action, payload=with_selector(action.payload, where, rng.choice(rng.choice(FAMILIES))))
+
+
+def streamed(action):
+    """An upstream_http `action` as a response that streams (its body open until a later close), or None."""
+    if action.op != "upstream_http":
+        return None
+    return replace(action, value=STREAMING, end_stream=False)
