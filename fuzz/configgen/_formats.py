@@ -177,7 +177,7 @@ _FORMATS = {
     "test_san": lambda: st.sampled_from(
         ["*.example.com", "localhost", "spiffe://proxyfuzz.test/client", "client.proxyfuzz.test", "nobody.test"]
     ),
-    "principal_exact": lambda: st.sampled_from(
+    "principal_exact": lambda: _principal(
         [
             "spiffe://proxyfuzz.test/client",
             "client.proxyfuzz.test",
@@ -185,10 +185,17 @@ _FORMATS = {
             "spiffe://proxyfuzz.test/other",
         ]
     ),
-    "principal_prefix": lambda: st.sampled_from(["spiffe://", "spiffe://proxyfuzz.test/", "client.", "O=proxyfuzz"]),
-    "principal_suffix": lambda: st.sampled_from(["/client", ".test", "CN=client", "/other"]),
-    "principal_contains": lambda: st.sampled_from(["proxyfuzz", "client", "other"]),
+    "principal_prefix": lambda: _principal(["spiffe://", "spiffe://proxyfuzz.test/", "client.", "O=proxyfuzz"]),
+    "principal_suffix": lambda: _principal(["/client", ".test", "CN=client", "/other"]),
+    "principal_contains": lambda: _principal(["proxyfuzz", "client", "other"]),
 }
+
+
+def _principal(names: list):
+    """One of `names` (what the test PKI's client certificate holds, or a neighbour of it), or one
+    in other letter case: a matcher with ignore_case must match it, one without must not (SANs are
+    compared as configured, Envoy's StringMatcher)."""
+    return _mostly(names, st.sampled_from([n.swapcase() for n in names] + [n.upper() for n in names]))
 
 
 def _test_cas():
