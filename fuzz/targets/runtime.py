@@ -99,6 +99,8 @@ OPS = (
     "stop",
     # Appended: raw bytes on an admin connection (a payload repeated, as send).
     "admin_send",
+    # Appended: a client connects and resets before the proxy takes it from the accept queue.
+    "connect_reset",
 )
 _SENDS = ("send", "upstream_send", "admin_send")
 _TEMPLATES = ("send_http", "upstream_http")
@@ -171,7 +173,7 @@ def decode_actions(reader: Reader) -> list[Action]:
             actions.append(Action(op, target, reader.int(1, 256), end=bool(reader.int(1, 2))))
         elif op in _READS:
             actions.append(Action(op, target, reader.int(1, len(READS))))
-        elif op in ("connect", "advance"):
+        elif op in ("connect", "connect_reset", "advance"):
             actions.append(Action(op, target, reader.int(1, 256)))
         else:
             actions.append(Action(op, target))
@@ -187,7 +189,7 @@ def encode_actions(actions, config: int = 0, capacity: int = 0) -> bytes:
             out += bytes([a.value - 1]) + len(a.payload).to_bytes(2, "big") + a.payload + bytes([a.end])
         elif a.op in _TEMPLATES or a.op == "admin":
             out += bytes([a.value, a.end])
-        elif a.op in _READS or a.op in ("connect", "advance"):
+        elif a.op in _READS or a.op in ("connect", "connect_reset", "advance"):
             out += bytes([a.value])
     return bytes(out)
 
@@ -396,9 +398,11 @@ def _listener_for(world, choice: int):
 def _apply(world, a: Action) -> None:
     """An action on either world's peers (admin and stop are the runtime's alone)."""
     op = a.op
-    if op == "connect":
+    if op in ("connect", "connect_reset"):
         if len(world.clients) < MAX_CONNECTIONS and world.built.listeners:
             world.connect(*_listener_for(world, a.value))
+            if op == "connect_reset":  # before the loop runs: the proxy has not accepted it yet
+                world.clients[-1].reset()
         return
     if op in ("upstream_accept", "upstream_refuse"):
         world.answer(a.target, op == "upstream_accept")

@@ -175,7 +175,8 @@ class KernelSocket:
         return self.local
 
     def getpeername(self):
-        if self.remote is None:
+        # Linux forgets the peer once its RST arrived, on a socket not yet accepted too.
+        if self.remote is None or (self.rx is not None and self.rx.reset):
             raise OSError(errno.ENOTCONN, "not connected")
         return self.remote
 

@@ -66,6 +66,11 @@ def scripts() -> dict:
         "tcp_upstream_reset_unseen_then_half_close": [A("connect"), A("upstream_accept"), A("send", 0, 1, b"hi")]
         + [A("upstream_read"), A("upstream_send", 0, 128, b"d" * 2048), A("upstream_reset"), A("close"), A("read")],
         "tcp_two_clients_interleaved": _exchange(0) + _exchange(1, TCP, b"other") + [A("reset", 0), A("read", 1)],
+        # Clients that reset before the proxy takes them from the accept queue (a port scan, a
+        # health check closing with SO_LINGER 0), on each listener; the first client goes on.
+        "connect_reset_before_accept": _exchange()
+        + [A("connect_reset", 1, TCP), A("connect_reset", 2, WEB), A("connect_reset", 3, 2), A("upstream_accept", 1)]
+        + [A("send", 0, 1, b"still"), A("upstream_read"), A("read"), A("admin", 0, 1), A("admin_read")],
     }
     for i in range(len(REQUESTS)):
         j = i % len(RESPONSES)
