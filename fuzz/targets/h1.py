@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
+from fuzz.memo import Memo
 from fuzz.oracles import InvariantViolation
 from fuzz.peers.h1_stream import ResponseStream
 from fuzz.targets import reference
@@ -45,6 +46,9 @@ from proxy.http.h1 import H1ClientCodec, H1ServerCodec
 
 CLIENT_METHODS = (b"GET", b"HEAD")  # the client harness answers each input as the response to both
 MAX_ROUNDS = 64  # answer/pending rounds per feed: each round needs a new request event to continue
+# Round trips and response readings that passed, keyed by everything they judge (each a pure
+# function of its key): the fuzzer's inputs share most messages and replies, judged once each.
+_PASSED = Memo(4096)
 
 
 # ------------------------------------------------------------------------------------ splitting
@@ -371,6 +375,18 @@ def _send_request(client: H1ClientCodec, msg: Seen) -> bytes:
 
 def _roundtrip_request(i: int, msg: Seen) -> None:
     h = msg.request()
+    key = ("request", h.method, h.target, h.authority, tuple(h.headers), h.end_stream, bytes(msg.body), _tupled(msg))
+    if _PASSED.get(key) is None:
+        _judge_roundtrip_request(i, msg)
+        _PASSED.put(key, True)
+
+
+def _tupled(msg: Seen) -> tuple | None:
+    return None if msg.trailers is None else tuple(msg.trailers)
+
+
+def _judge_roundtrip_request(i: int, msg: Seen) -> None:
+    h = msg.request()
     try:
         wire = _send_request(H1ClientCodec(), msg)
     except CodecUsageError as e:
@@ -427,14 +443,18 @@ def _check_responses_readable(seen: list[Seen], out: bytes) -> None:
     """What the codec wrote reads, for a strict client that knows each request's method (RFC 9112 6.3:
     HEAD responses end with their head), as responses in request order with nothing stray between
     them: a byte too many after one response desynchronises every later one on the connection."""
+    asked = tuple((m.request().method, b"1.0" if m.request().http_version == b"1.0" else b"1.1") for m in seen)
+    key = ("responses", asked, out)
+    if _PASSED.get(key) is not None:
+        return
     stream = ResponseStream()
-    for msg in seen:
-        request = msg.request()
-        stream.expect(request.method, b"1.0" if request.http_version == b"1.0" else b"1.1")
+    for method, version in asked:
+        stream.expect(method, version)
     if out:  # (empty bytes would be h11's end of stream)
         stream.feed(out, 0)
     if stream.error is not None:
         _fail("h1_responses_unreadable", f"the responses the codec wrote: {stream.error} ({out[:120]!r})")
+    _PASSED.put(key, True)
 
 
 # ---------------------------------------------------------------------------------- client side
@@ -506,6 +526,19 @@ def _response_view(msg: Seen, method: bytes) -> tuple:
 
 
 def _roundtrip_response(method: bytes, seen: list[Seen]) -> None:
+    key = (method, tuple(_response_key(m) for m in seen))
+    if _PASSED.get(key) is None:
+        _judge_roundtrip_response(method, seen)
+        _PASSED.put(key, True)
+
+
+def _response_key(msg: Seen) -> tuple:
+    h = msg.response()
+    end = h.end_stream if isinstance(h, ResponseHeaders) else None
+    return (type(h).__name__, h.status, tuple(h.headers), end, bytes(msg.body), _tupled(msg))
+
+
+def _judge_roundtrip_response(method: bytes, seen: list[Seen]) -> None:
     try:
         wire = _serve_response(method, seen)
     except CodecUsageError as e:

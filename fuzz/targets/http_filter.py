@@ -32,7 +32,6 @@ A new filter is fuzzed by registering it; a filter that modifies bodies or heade
 BODY_MODIFIERS / HEADER_REFERENCES with the documented effect.
 """
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from types import MappingProxyType
 from typing import cast
@@ -58,6 +57,7 @@ from proxy.http.message import HeaderMap, RequestHead, ResponseHead
 from proxy.http.registry import http_filter_factory, registered_http_filters
 
 from fuzz import oracles
+from fuzz.memo import Memo
 from fuzz.models import draws, http_oracle, rbac as rbac_model
 from fuzz.session import Reader
 from fuzz.targets.describe import config_text
@@ -72,8 +72,7 @@ DEC, ENC = 0, 1
 Header = tuple[bytes, bytes]
 MakeFilter = Callable[[ServerContext], StreamFilter]  # a registered factory's product: one filter per stream
 Action = tuple[str, int, bytes, bool]  # (op, argument byte, payload, end): decode_actions
-_CACHE: "OrderedDict[tuple[str, bytes], tuple[Message, MakeFilter]]" = OrderedDict()
-_CACHE_SIZE = 256
+_CACHE = Memo(256)  # (name, blob) -> (config, make)
 
 # Filters documented to change request or response bodies: their chunks may differ after the call.
 BODY_MODIFIERS: frozenset = frozenset()
@@ -127,7 +126,6 @@ def built_for(name: str, blob: bytes) -> tuple[Message, MakeFilter]:
     key = (name, blob)
     hit = _CACHE.get(key)
     if hit is not None:
-        _CACHE.move_to_end(key)
         return hit
     field = schema.HttpFilter.DESCRIPTOR.fields_by_name[name]
     config = schema.message_class(field.message_type)()
@@ -143,10 +141,7 @@ def built_for(name: str, blob: bytes) -> tuple[Message, MakeFilter]:
         make = http_filter_factory(name)(config, build)
     except BuildError as exc:
         raise oracles.InvariantViolation("validated_http_filter_config_does_not_build", str(exc)) from None
-    _CACHE[key] = (config, make)
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return config, make
+    return _CACHE.put(key, (config, make))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,8 +18,6 @@ connections come from the policies' source-prefix edges and to their ports too.
 Registering a new filter is all it takes to fuzz it here.
 """
 
-from collections import OrderedDict
-
 from google.protobuf.message import Message
 
 from proxy.build import BuildError, BuiltConfig, build
@@ -30,6 +28,7 @@ from proxy.network.filter import CONTINUE, STOP_ITERATION, WriteFilter
 from proxy.network.registry import registered_network_filters
 
 from fuzz import oracles, session, test_pki
+from fuzz.memo import Memo
 from fuzz.models import network_oracle
 from fuzz.models.network_oracle import NetworkFilterModel
 from fuzz.targets.describe import config_text
@@ -40,8 +39,7 @@ TERMINAL = {"tcp_proxy", "http_connection_manager"}
 CLUSTER_REFERENCES = {("TcpProxy", "cluster"), ("ClusterWeight", "name"), ("RouteAction", "cluster")}
 BUFFER_LIMIT = 1024
 TLS_PORT = 10443
-_CACHE: "OrderedDict[tuple[str, bytes], tuple[BuiltConfig, Message]]" = OrderedDict()
-_CACHE_SIZE = 256
+_CACHE = Memo(256)  # (name, blob) -> (built, the filter's config message)
 
 
 class Invalid(Exception):
@@ -103,19 +101,15 @@ def bootstrap_for(name: str, blob: bytes):
 def built_for(name: str, blob: bytes) -> tuple[BuiltConfig, Message]:
     """(built Bootstrap, the filter's configuration message), cached; raises Invalid."""
     key = (name, blob)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
     boot = bootstrap_for(name, blob)
     if check_rules(boot) or check_semantics(boot):
         raise Invalid("configuration does not validate")
     built = build(boot)  # a BuildError on a validated configuration is a validation gap: a crash
     # The filter's configuration message too, for the models: (built, message).
-    entry = (built, getattr(boot.listeners[0].filter_chains[0].filters[0], name))
-    _CACHE[key] = entry
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return entry
+    return _CACHE.put(key, (built, getattr(boot.listeners[0].filter_chains[0].filters[0], name)))
 
 
 class WriteProbe(WriteFilter):

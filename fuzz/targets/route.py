@@ -20,7 +20,6 @@ guarantee, so they would be timeouts of the harness, not wrong answers.
 """
 
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from proxy.config import schema
@@ -30,6 +29,7 @@ from proxy.http.message import HeaderMap, RequestHead
 from proxy.http.route import RouteBuildError, build_route_table
 
 from fuzz import oracles
+from fuzz.memo import Memo
 from fuzz.private_api import PrivateApiMissing, parse_regex, regex_constants
 from fuzz.session import Reader
 from fuzz.targets import route_reference as ref
@@ -37,8 +37,7 @@ from fuzz.targets import route_reference as ref
 MAX_CONFIG = 4096
 MAX_REPEATS = 3
 MAX_DRAWS = 64
-_CACHE: "OrderedDict[bytes, tuple]" = OrderedDict()
-_CACHE_SIZE = 256
+_CACHE = Memo(256)
 
 # Token tables: values that make domains, authorities, paths and headers collide often.
 DOMAINS = (
@@ -390,7 +389,6 @@ def table_for(config):
     key = config.SerializeToString(deterministic=True)
     hit = _CACHE.get(key)
     if hit is not None:
-        _CACHE.move_to_end(key)
         return hit
     for vh in config.virtual_hosts:
         for route in vh.routes:
@@ -405,11 +403,7 @@ def table_for(config):
         table = build_route_table(config, referenced_clusters(config))
     except RouteBuildError as exc:
         raise oracles.InvariantViolation("validated_route_config_does_not_build", str(exc)) from None
-    entry = (config, table, boundaries(config))
-    _CACHE[key] = entry
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return entry
+    return _CACHE.put(key, (config, table, boundaries(config)))
 
 
 def config_from(r: Reader):

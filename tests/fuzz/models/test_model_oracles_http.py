@@ -3,7 +3,6 @@ the proxy by monkeypatch, on the committed seeds: RBAC source prefixes one bit t
 shadow rules enforced, a token bucket refilled on every request, an abort percentage one too high,
 a delay released a millisecond early. A clean replay passes (tests/fuzz/test_corpus_replay.py too)."""
 
-from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 import proxy.http.filters.local_ratelimit as http_ratelimit
 import proxy.http.filters.rbac as http_rbac
 from fuzz import oracles
+from fuzz.memo import Memo
 from fuzz.targets import http_filter as hf
 from proxy.http import registry
 
@@ -19,7 +19,7 @@ SEEDS = Path(hf.__file__).resolve().parents[2] / "corpus" / "http_filter"
 
 @pytest.fixture(autouse=True)
 def fresh_cache(monkeypatch):
-    monkeypatch.setattr(hf, "_CACHE", OrderedDict())  # built filters of a patched factory stay in the test
+    monkeypatch.setattr(hf, "_CACHE", Memo(256))  # built filters of a patched factory stay in the test
 
 
 def replay_all():

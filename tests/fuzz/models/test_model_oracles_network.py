@@ -3,7 +3,6 @@ planted in the proxy by monkeypatch, on the committed seeds: RBAC source prefixe
 shadow rules enforced, destination ports ignored, a token bucket refilled per connection or one
 token short, a fault delay a millisecond short, a throttle twice too generous."""
 
-from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 import proxy.network.filters.local_ratelimit as ratelimit_filter
 import proxy.network.filters.rbac as rbac_filter
 from fuzz import oracles
+from fuzz.memo import Memo
 from fuzz.targets import network_filter as nf
 from proxy.network import registry
 from tests.fuzz.models.test_model_oracles_http import _prefix_off_by, plant_config_bug
@@ -20,7 +20,7 @@ SEEDS = Path(nf.__file__).resolve().parents[2] / "corpus" / "network_filter"
 
 @pytest.fixture(autouse=True)
 def fresh_cache(monkeypatch):
-    monkeypatch.setattr(nf, "_CACHE", OrderedDict())
+    monkeypatch.setattr(nf, "_CACHE", Memo(256))
 
 
 def replay_all():
