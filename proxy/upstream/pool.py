@@ -24,7 +24,8 @@ retry, and its retry gets a host of its own).
 
 Stats `cluster.<name>.`: upstream_rq_total, upstream_rq_pending_total, upstream_rq_pending_overflow,
 upstream_rq_overflow (max_requests), upstream_rq_pending_failure_eject, upstream_cx_http1_total,
-upstream_cx_http2_total; gauges upstream_rq_active, upstream_rq_pending_active.
+upstream_cx_http2_total, upstream_cx_protocol_error (pool_conn.py); gauges upstream_rq_active,
+upstream_rq_pending_active.
 """
 
 from collections import deque

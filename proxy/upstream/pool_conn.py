@@ -8,7 +8,9 @@ The user of a stream (the router's upstream request) implements:
   on_upstream_headers(status, headers, end_stream, http_version)
   on_upstream_data(data, end_stream)
   on_upstream_trailers(headers)
-  on_upstream_reset(reason)
+  on_upstream_reset(reason, flag)           flag: Envoy's response flag for the failure, UPE (the
+                                            upstream broke HTTP), UC (its connection ended) or UR
+                                            (it reset or refused the stream)
   on_upstream_write_watermark(above: bool)   backpressure for the request body
 and calls UpstreamStream's send_headers / send_data / send_trailers / reset / read_disable.
 
@@ -146,6 +148,7 @@ class PoolConnection(ConnectionCallbacks):
         self.state = "connecting"  # connecting | ready | closed
         self.above_watermark = False
         self.resting = False  # HTTP/1.1: an exchange just ended; reusable once its close had a chance
+        self.protocol_error = False  # counted in upstream_cx_protocol_error
         conn.add_connection_callbacks(self)
         conn.add_read_filter(_Reader(self))
         conn.initialize_read_filters()
@@ -228,8 +231,12 @@ class PoolConnection(ConnectionCallbacks):
             self.conn.close(CloseType.FLUSH_WRITE)
 
     def _dispatch(self, ev) -> None:
+        if isinstance(ev, ProtocolViolation) and (ev.stream_id is None or self.protocol == "http1"):
+            self._count_protocol_error()  # the connection is lost to it (HTTP/1.1: always)
         if isinstance(ev, (ConnectionClosed,)) or (isinstance(ev, ProtocolViolation) and ev.stream_id is None):
             reason = f"upstream connection: {ev.reason}"
+            # A graceful GOAWAY refuses the streams above its last id (Envoy: remote refused stream).
+            flag = "UPE" if isinstance(ev, ProtocolViolation) else "UR" if ev.error_code == 0 else "UC"
             for stream in list(self.active):
                 if (
                     stream.stream_id is not None
@@ -238,7 +245,7 @@ class PoolConnection(ConnectionCallbacks):
                     and stream.stream_id <= ev.last_stream_id
                 ):
                     continue  # GOAWAY: streams at or below last_stream_id still complete
-                self._fail_stream(stream, reason)
+                self._fail_stream(stream, reason, flag)
             return
         stream_id = getattr(ev, "stream_id", None)
         stream = self.streams.get(stream_id) if stream_id is not None else None
@@ -263,18 +270,27 @@ class PoolConnection(ConnectionCallbacks):
         elif isinstance(ev, Trailers):
             self._response_done(stream)
             stream.user.on_upstream_trailers(ev.headers)
-        elif isinstance(ev, (StreamReset, ProtocolViolation)):
-            self._fail_stream(stream, f"upstream reset: {ev.reason}")
+        elif isinstance(ev, ProtocolViolation):
+            self._fail_stream(stream, f"upstream reset: {ev.reason}", "UPE")
+        elif isinstance(ev, StreamReset):
+            # HTTP/1.1 has no reset: its codec reports the connection ending under the response.
+            self._fail_stream(stream, f"upstream reset: {ev.reason}", "UC" if self.protocol == "http1" else "UR")
 
     def _response_done(self, stream: UpstreamStream) -> None:
         stream.response_done = True
         self.maybe_done(stream)
 
-    def _fail_stream(self, stream: UpstreamStream, reason: str) -> None:
+    def _fail_stream(self, stream: UpstreamStream, reason: str, flag: str) -> None:
         if stream.closed:
             return
         self.stream_closed(stream, reset=True)
-        stream.user.on_upstream_reset(reason)
+        stream.user.on_upstream_reset(reason, flag)
+
+    def _count_protocol_error(self) -> None:
+        """Envoy's cluster stat upstream_cx_protocol_error: once per connection the upstream broke."""
+        if not self.protocol_error:
+            self.protocol_error = True
+            self.pool.ctx.stats.inc(self.pool.prefix + "upstream_cx_protocol_error")
 
     # -- stream ends -----------------------------------------------------------------------------------
     def maybe_done(self, stream: UpstreamStream) -> None:
@@ -338,7 +354,7 @@ class PoolConnection(ConnectionCallbacks):
                 self._dispatch(ev)
         self.state = "closed"
         for stream in list(self.active):
-            self._fail_stream(stream, "upstream connection closed")
+            self._fail_stream(stream, "upstream connection closed", "UC")
         if was_connecting:
             self.pool.on_connect_failure(self, self.conn.stream_info.get("failure", "connect_failed"))
         else:

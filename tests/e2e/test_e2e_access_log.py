@@ -67,7 +67,7 @@ def test_a_stream_reset_after_its_head_is_logged_with_the_status_the_client_read
     (record,) = _records(log, 1)
     attrs = record["attributes"]
     assert (attrs["http.response.status_code"], attrs["proxy.stream.end"]) == (200, "reset")
-    assert "UR" in attrs["proxy.response_flags"]
+    assert "UC" in attrs["proxy.response_flags"]  # the upstream closed its connection under the response
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ Per request:
   * the route timeout (default 15 s, 0: none) runs from the end of the request to the end of the
     response (Envoy's RouteAction.timeout: "when the upstream response has been completely
     processed"): 504 UT, or a reset once the response started;
-  * the upstream resets before the response headers: 503 UR; after: the downstream stream is reset;
+  * the upstream fails before the response headers: 503 with the pool's flag (UR a reset or refused
+    stream, UC its connection ended, UPE it broke HTTP); after: the downstream stream is reset;
   * backpressure both ways: upstream write buffer above its high watermark pauses the request
     body; the client reading slowly pauses the upstream response.
 
@@ -197,7 +198,7 @@ class Router(StreamFilter):
         self._response_complete()
         self.decoder_callbacks.encode_trailers(HeaderMap(headers))
 
-    def on_upstream_reset(self, reason: str) -> None:
+    def on_upstream_reset(self, reason: str, flag: str = "UR") -> None:
         self.upstream = None
         if self.done:
             return
@@ -205,9 +206,9 @@ class Router(StreamFilter):
         cb.stream_info["upstream_failure"] = reason
         if self.response_started:
             self.done = True
-            cb.reset_stream(f"upstream reset after the response started: {reason}", "UR")
+            cb.reset_stream(f"upstream reset after the response started: {reason}", flag)
         else:
-            self._local_reply(503, b"upstream reset\n", "UR")
+            self._local_reply(503, b"upstream reset\n", flag)
 
     def _response_complete(self) -> None:
         self.response_done = True

@@ -354,11 +354,12 @@ def test_idle_timeout_closes_a_connection_without_streams():
     assert p.counter("http.downstream_cx_idle_timeout") == 1
 
 
-def test_upstream_reset_before_the_response_is_a_503_ur():
+def test_upstream_close_before_the_response_is_a_503_uc():
+    """Envoy's flag for an upstream connection that ended under the request: UC (UR is a stream reset)."""
     p, c, up = _get_in_flight()
     up.close()
     assert parse_responses(c.read())[0][0] == 503
-    assert p.log.records[0]["attributes"]["proxy.response_flags"] == "UR"
+    assert p.log.records[0]["attributes"]["proxy.response_flags"] == "UC"
 
 
 def test_upstream_reset_mid_response_resets_the_downstream_stream():
