@@ -5,10 +5,11 @@ connected source IP address" (the TCP peer, also when the PROXY protocol names a
 what the field is for), while `source_prefix_ranges`, `source_ports` and `source_type` read the
 source the listener filters left, as `destination_port` and `prefix_ranges` read the destination.
 For a connection that passed its listener filters, small listeners whose chains each name one of
-those facts (plus a chain naming none) must give the chain the reference picks when it is told the
-direct peer and the found endpoints apart. A proxy reading one address where the other is meant
-picks another chain, which is only visible when a PROXY header names endpoints other than the
-socket's, so the listener_filter harness asks on every connection that passed.
+those facts (plus a chain naming none), or tie on one address criterion and differ on a later one,
+must give the chain the reference picks when it is told the direct peer and the found endpoints
+apart. A proxy reading one address where the other is meant picks another chain, which is only
+visible when a PROXY header names endpoints other than the socket's, so the listener_filter harness
+asks on every connection that passed.
 """
 
 import ipaddress
@@ -50,6 +51,29 @@ def shapes(direct: str, source: tuple, destination: tuple) -> list:
         out.append([{"destination_port": destination[1]}, {}])
     if 1 <= source[1] <= 0xFFFF:
         out.append([{"source_ports": [source[1]]}, {}])
+    out += _ties(direct, source, destination)
+    return out
+
+
+def _ties(direct: str, source: tuple, destination: tuple) -> list:
+    """Two chains equally specific on one address criterion, told apart only by a later one: Envoy
+    hands every chain with the most specific match on to the next criterion, so the later one
+    decides (either order, as a tie kept by position shows in one of them)."""
+    port = source[1] if 1 <= source[1] <= 0xFFFF else None
+    out: list = []
+    for field, ip in (
+        ("prefix_ranges", destination[0]),
+        ("direct_source_prefix_ranges", direct),
+        ("source_prefix_ranges", source[0]),
+    ):
+        tie: dict = {field: [_host(ip)]}
+        if port is not None:
+            pair = [{**tie, "source_ports": [port]}, tie]
+        elif field != "source_prefix_ranges":  # source_type comes before source_prefix_ranges
+            pair = [{**tie, "source_type": SAME_IP_OR_LOOPBACK}, {**tie, "source_type": EXTERNAL}]
+        else:
+            continue
+        out += [pair, pair[::-1]]
     return out
 
 

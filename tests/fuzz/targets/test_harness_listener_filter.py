@@ -178,3 +178,25 @@ def test_chain_matching_on_the_wrong_side_of_a_proxy_header_is_caught(monkeypatc
     with pytest.raises(InvariantViolation) as err:
         run_seed("proxy_protocol", data=header + b"payload")
     assert err.value.name == "chain_match_found_facts"
+
+
+def test_a_tie_on_an_address_criterion_kept_by_position_is_caught(monkeypatch):
+    # The bug class (PLANT_L round 8, chain-equal-prefixes-keep-last-chain): of chains whose prefix
+    # ranges match the address equally well, only the last (or first) goes on to the later criteria.
+    from proxy.network import chain_match
+
+    from fuzz.targets import found_facts_chains
+
+    header = b"PROXY TCP4 198.51.100.7 192.0.2.9 5000 8443\r\n"
+    run_seed("proxy_protocol", data=header + b"payload")
+    real = chain_match._longest_prefix
+
+    def last_of_ties(chains, attr, ip):
+        kept = real(chains, attr, ip)
+        return kept[-1:] if any(getattr(c.match, attr) for c in kept) else kept
+
+    monkeypatch.setattr(chain_match, "_longest_prefix", last_of_ties)
+    monkeypatch.setattr(found_facts_chains, "_CHECKED", set())  # judged again, now with the tie broken
+    with pytest.raises(InvariantViolation) as err:
+        run_seed("proxy_protocol", data=header + b"payload")
+    assert err.value.name == "chain_match_found_facts"
