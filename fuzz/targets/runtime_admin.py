@@ -4,10 +4,13 @@ A user of the admin endpoint relies on: every complete request answered exactly 
 (pipelined or not); the status its documented contract gives (proxy/admin.py's docstring, Envoy's
 admin); JSON where JSON is asked for; /stats in text and JSON saying the same; /config_dump the
 configuration itself, with every string under a `private_key` reading "[redacted]" (Envoy's
-sensitive fields) and never the key; /clusters naming the configured clusters and endpoints.
+sensitive fields) and never the key; /clusters naming the configured clusters and endpoints, with
+their configured settings, and counts that are the statistics of those names in /stats of the same
+moment (Envoy's /clusters and /stats read one store).
 """
 
 import json
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import h11
@@ -184,6 +187,7 @@ def check_answers(client: AdminClient, built, finished: bool, judge_values: bool
             "admin_extra_response", f"{len(got)} responses to {len(client.kinds)} requests", "proxy.admin.AdminProtocol"
         )
     stats_seen: dict[str, tuple[int, dict]] = {}  # format: (epoch of its request, the stats)
+    views: dict[str, tuple[int, Any]] = {}  # "stats", "clusters": (epoch, the latest answer)
     for i, (kind, status, headers, body) in enumerate(got):
         want = expected(kind, client.draining[i])
         if want is None:
@@ -215,10 +219,17 @@ def check_answers(client: AdminClient, built, finished: bool, judge_values: bool
                 check_config_dump(doc, built, body)
             elif path == "/clusters":
                 check_clusters(doc, built)
+                views["clusters"] = (client.epochs[i], doc["clusters"])
             elif path == "/stats":
                 stats_seen["json"] = (client.epochs[i], {s["name"]: s["value"] for s in doc["stats"]})
+                views["stats"] = stats_seen["json"]
         elif REQUESTS[kind][1].startswith("/stats"):
             stats_seen["text"] = (client.epochs[i], parse_text_stats(body))
+            views["stats"] = stats_seen["text"]
+        elif REQUESTS[kind][1].startswith("/clusters"):
+            views["clusters"] = (client.epochs[i], parse_text_clusters(body))
+        if judge_values and len(views) == 2 and views["stats"][0] == views["clusters"][0]:
+            check_clusters_agree(views.pop("clusters")[1], views["stats"][1], built)
         # Answers to requests sent with no data-plane action between describe one state of the stats.
         if judge_values and len(stats_seen) == 2 and stats_seen["text"][0] == stats_seen["json"][0]:
             check_stats_agree(stats_seen.pop("text")[1], stats_seen.pop("json")[1])
@@ -314,6 +325,49 @@ def _judge_config_dump(doc, built) -> None:
         _fail("admin_config_dump_not_the_config", f"the dump does not parse as a Bootstrap: {exc}")
     if got != want:
         _fail("admin_config_dump_not_the_config", "the dump differs from the configuration (secrets redacted)")
+
+
+def parse_text_clusters(body: bytes) -> list:
+    """/clusters in text (`NAME::KEY::VALUE`, `NAME::HOST:PORT::endpoint`) as the JSON answer's list."""
+    by_name: dict[str, dict] = {}
+    for line in body.decode().splitlines():
+        name, _, rest = line.partition("::")  # cluster names hold no colon; hosts may (IPv6)
+        key, sep, value = rest.rpartition("::")
+        if not sep:
+            _fail("admin_clusters_text", f"line {line!r} is not NAME::KEY::VALUE")
+        entry = by_name.setdefault(name, {"name": name, "hosts": []})
+        if value == "endpoint":
+            entry["hosts"].append(key)
+        else:
+            entry[key] = int(value) if value.lstrip("-").isdigit() else value
+    return list(by_name.values())
+
+
+CLUSTER_COUNTS = ("upstream_cx_total", "upstream_cx_active", "upstream_cx_connect_fail")
+
+
+def check_clusters_agree(clusters: list, stats: dict, built) -> None:
+    """/clusters answered with no data-plane action since a /stats answer: each cluster shows its
+    configured settings, and each count it shows is the /stats value of that name (0 when absent)."""
+    configured = getattr(built, "clusters", {}) or {}
+    for c in clusters:
+        name = c.get("name")
+        want = configured.get(name)
+        if want is None:
+            continue  # check_clusters judges the names
+        for key in ("lb_policy", "connect_timeout_ms", "max_connections"):
+            if key in c and c[key] != getattr(want, key):
+                _fail(
+                    "admin_clusters_not_the_config",
+                    f"/clusters: {name} {key} {c[key]!r}, configured {getattr(want, key)!r}",
+                )
+        for key in CLUSTER_COUNTS:
+            if key in c and c[key] != stats.get(f"cluster.{name}.{key}", 0):
+                _fail(
+                    "admin_clusters_differ_from_stats",
+                    f"/clusters: {name} {key} {c[key]}, /stats of the same moment cluster.{name}.{key} "
+                    f"{stats.get(f'cluster.{name}.{key}', 0)}",
+                )
 
 
 def check_clusters(doc, built) -> None:

@@ -112,6 +112,26 @@ def test_stats_formats_that_disagree_are_caught(monkeypatch):
     assert _fails("admin_every_request-cap65536") == "admin_stats_formats_differ"
 
 
+def test_clusters_counts_that_are_not_the_stats_are_caught(monkeypatch):
+    # The bug class (PLANT_L round 8, admin-clusters-active-reads-counter): /clusters reads a gauge from
+    # the counter store beside it, so upstream_cx_active reads 0 while /stats shows the open connection.
+    from proxy.stats import Stats
+
+    clusters = admin.AdminHandler._clusters
+
+    def gauges_as_counters(self, fmt):
+        stats = self.server.ctx.stats
+        monkeypatch.setattr(stats, "gauge", Stats.counter.__get__(stats))
+        try:
+            return clusters(self, fmt)
+        finally:
+            monkeypatch.delattr(stats, "gauge")
+
+    runtime.run((CORPUS / "admin_two_clients_and_traffic-cap4096").read_bytes())
+    monkeypatch.setattr(admin.AdminHandler, "_clusters", gauges_as_counters)
+    assert _fails("admin_two_clients_and_traffic-cap4096") == "admin_clusters_differ_from_stats"
+
+
 def test_shared_seeds_ask_the_parent_of_one_worker():
     """-shared inputs: the admin is the parent of --concurrency 1, answering from WorkerSide's snapshots."""
     world = runtime.run((CORPUS / "admin_every_request-shared").read_bytes())
