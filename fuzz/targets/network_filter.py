@@ -344,7 +344,8 @@ def principal_policies(rbac_config) -> dict:
 def model_seeds() -> dict:
     """Inputs on the models' boundaries: connections from every edge of the RBAC policies' source
     prefixes to every port they name, a token bucket drained and refilled at its fill time, a fault
-    delay observed a millisecond before it ends and a throttle over several seconds, both ways."""
+    delay observed a millisecond before it ends and a throttle over several seconds, both ways, a
+    tcp_proxy idle timeout around quiet periods and around a slow download."""
     from fuzz.session import Action as A
 
     cls = {
@@ -455,6 +456,15 @@ def model_seeds() -> dict:
         + [A("upstream_send", payload=b"b"), A("read")]
         + tenths
         + [A("advance", value=100), A("advance", value=1000)],
+    )
+    # A download the client takes slowly: the upstream has sent it all, nothing is read on either
+    # side, and bytes go out to the client every 500 ms, for 6 s: "no bytes sent or received" never
+    # lasts the idle timeout until the client has it all (Envoy's tcp_proxy idle_timeout).
+    download = [A("upstream_connect"), A("send", payload=b"get"), A("upstream_read")]
+    download += [A("upstream_send", payload=b"d" * 4096)] * 15  # 60 KiB, the most an action carries each
+    download += [step for _ in range(12) for step in [A("read", value=4096)] + [A("advance", value=100)] * 5]
+    out["tcp-proxy-idle-slow-download"] = seed(
+        "tcp_proxy", idle, 0, download + [A("read"), A("advance", value=1000), A("advance", value=1000)]
     )
     return out
 

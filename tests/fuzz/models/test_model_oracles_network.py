@@ -263,3 +263,19 @@ def test_fault_throttle_windows_from_the_server_start_are_caught(monkeypatch):
     monkeypatch.setattr(_Allowance, "ms_to_next_window", lambda self, now_ms: WINDOW_MS - now_ms % WINDOW_MS)
     with pytest.raises(oracles.InvariantViolation, match="model_fault_throttle"):
         replay_all()
+
+
+@pytest.mark.parametrize("counted", ["upstream", "none"])
+def test_an_idle_timer_deaf_to_flushes_to_the_client_is_caught(monkeypatch, counted):
+    """The bug class (PLANT_L round 8, tcp-proxy-idle-timeout-ignores-downstream-flushes): the timer
+    notices bytes flushed to the upstream only (or none), so a slow download whose bytes still go out
+    to the client every 500 ms is cut at the idle timeout."""
+    from proxy.network.filters.tcp_proxy import TcpProxyFilter
+
+    def flushed(self):
+        return self.upstream.bytes_sent if counted == "upstream" and self.upstream is not None else 0
+
+    replay("model-tcp-proxy-idle-slow-download")
+    monkeypatch.setattr(TcpProxyFilter, "_flushed_bytes", flushed)
+    with pytest.raises(oracles.InvariantViolation, match="model_tcp_proxy_idle_early"):
+        replay("model-tcp-proxy-idle-slow-download")
