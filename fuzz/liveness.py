@@ -6,7 +6,8 @@ must be waiting for something that will come. What a proxy user relies on:
   request timeout when one is configured);
 - no byte waits inside the proxy while nothing will move it: no connection is left read-disabled
   with nobody to re-enable it (an idle pooled connection least of all: the next request on it
-  would hang until its route timeout), no read buffer holds bytes that the filter chain could take;
+  would hang until its route timeout), no read buffer holds bytes that the filter chain could take,
+  no TLS socket holds records it received after its handshake while the filter chain reads;
 - no request waits in a pool queue while the pool could serve it, none stays stopped in a filter
   chain, none outlives its route or request timeout (Envoy's documented timeouts: what "will wake
   it" means here);
@@ -187,6 +188,13 @@ def _connection_stall(conn, side: str, session, pcs):
             "stall_input_not_delivered",
             f"{side} {conn!r}: reads enabled but {len(sock.inbound)} bytes the peer sent are never read",
         )
+    held = _tls_input_held(conn)
+    if held:
+        return Stall(
+            "stall_tls_input_not_decrypted",
+            f"{side} {conn!r}: handshake done, reads enabled, but {held} bytes the peer sent wait in its TLS "
+            "socket and are never decrypted for the filters",
+        )
     if not conn.read_disable_count:
         return None
     holder = _read_disable_holder(conn, side, session, pcs)
@@ -195,6 +203,18 @@ def _connection_stall(conn, side: str, session, pcs):
     return holder._replace(
         detail=f"{side} {conn!r} read-disabled ({holder.detail}); {len(sock.inbound)} bytes from the peer wait"
     )
+
+
+def _tls_input_held(conn) -> int:
+    """Bytes a connection's TLS transport socket took off the wire after its handshake and holds,
+    still encrypted or decrypted but not handed on, while the filter chain reads: a record that came
+    in the same read as the handshake's last flight must reach the filters without another read."""
+    ts = conn.transport_socket
+    if getattr(ts, "protocol", "") != "tls" or not ts.handshaken or ts.failed or ts.eof_delivered:
+        return 0
+    if not conn._filter_chain_wants_data():
+        return 0
+    return ts.incoming.pending + ts.obj.pending()
 
 
 def filter_timer_armed(conn) -> bool:

@@ -204,16 +204,22 @@ class TlsSocket(sim.SimSocket):
         except ssl.SSLError as exc:
             self.failed = getattr(exc, "reason", None) or str(exc)
         out = self.outgoing.read()
+        if self.handshake_done and (self._waiting or self._waiting_end):
+            # Plaintext that waited for the handshake goes out with its last flight, in one write,
+            # as a client that has its request ready sends it: the proxy reads the Finished and the
+            # first records together and must not leave those records in its TLS buffer.
+            waiting, self._waiting = bytes(self._waiting), bytearray()
+            self._write(waiting, self._waiting_end, before=out)
+            self._absorb(b"")
+            return True
         if out:
             self._wire_send(out, False)
         if self.handshake_done:
             self._absorb(b"")
-            waiting, self._waiting = bytes(self._waiting), bytearray()
-            if waiting or self._waiting_end:
-                self._write(waiting, self._waiting_end)
         return bool(out) or self.handshake_done or bool(self.failed)
 
-    def _write(self, data: bytes, end_stream: bool) -> None:
+    def _write(self, data: bytes, end_stream: bool, before: bytes = b"") -> None:
+        """Plaintext on the wire as records, after `before` (handshake bytes made first), in one send."""
         assert self.obj is not None, "TLS not started"
         try:
             if data:
@@ -226,7 +232,7 @@ class TlsSocket(sim.SimSocket):
                     pass
         except ssl.SSLError as exc:
             self.failed = self.failed or getattr(exc, "reason", None) or str(exc)
-        self._wire_send(self.outgoing.read(), end_stream)
+        self._wire_send(before + self.outgoing.read(), end_stream)
 
     def _absorb(self, wire: bytes) -> None:
         if wire:

@@ -335,3 +335,42 @@ def test_a_proxy_header_no_listener_filter_takes_is_http_bytes():
     client = s.downstream[2]
     assert client.raw_sent == 0 and bytes(client.sent).startswith(b"PROXY TCP6 ")
     assert bytes(client.received).startswith(b"HTTP/1.1 400 ") and client.is_closed
+
+
+def _waiting_request_session():
+    """A TLS client whose request is ready before its handshake ends (tcp_proxy reads nothing until
+    its upstream connects): the request goes out with the client's last flight, in one write."""
+    return [
+        tls_connect(SNI_A, TLS | SNI),
+        A("send", 0, payload=b"to a"),
+        A("upstream_connect", 0),
+        A("upstream_read", 0),
+    ]
+
+
+def test_a_request_sent_with_the_clients_finished_reaches_the_upstream():
+    s = run(_waiting_request_session())
+    client = s.downstream[0]
+    assert bytes(s.network.opened[0].io.received) == b"to a"
+    # Finished and the request's record left the client in one write (the wire's last one).
+    assert client.conn.ssl is not None and client.unsent == 0
+
+
+def test_records_left_in_the_tls_socket_after_the_handshake_are_caught(monkeypatch):
+    # The bug class (PLANT_L round 8, tls-data-with-handshake-finished-stalls): the read that ends the
+    # handshake does not decrypt the records that came with it; they wait for a read that never comes.
+    def handshake_reads_only_the_handshake(self, conn, data, end_stream):
+        if self.failed:
+            return
+        if data:
+            self.incoming.write(data)
+        if not self.handshaken:
+            self._handshake(conn)
+            return
+        if conn.is_open:
+            self._read(conn, end_stream)
+
+    monkeypatch.setattr(transport.TlsTransportSocket, "on_wire_read", handshake_reads_only_the_handshake)
+    with pytest.raises(InvariantViolation) as err:
+        run(_waiting_request_session())
+    assert err.value.name == "stall_tls_input_not_decrypted"
