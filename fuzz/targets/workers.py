@@ -16,7 +16,8 @@ killed in the middle of a line), and when the parent gets SIGCHLD.
 
 Oracles, from what a user of `--concurrency N` relies on:
   * the exit status is 0 iff every worker exited 0; the parent returns once all have exited, and
-    no worker is left running (a stop or a failure stops them all);
+    no worker is left running (a stop or a failure stops them all: once the parent has reaped a
+    worker, every other one running has had SIGTERM, before any user stops the proxy);
   * no worker is signalled after it was reaped (its pid may be another process's), nor after it hung
     up its channel (it stopped or died: its handlers are gone);
   * a second SIGINT/SIGTERM ends every worker's drain;
@@ -419,6 +420,22 @@ class World:
                         f"{name} to {w.name} ({state}) after the parent read its channel's end",
                     )
 
+    def check_exit_stops_the_rest(self) -> None:
+        """Once the parent has reaped a worker, every other worker still running was sent SIGTERM: a
+        worker that fails or stops on its own stops the whole proxy (README), which never runs on
+        with fewer workers (a supervisor such as systemd then sees the exit and restarts it)."""
+        gone = [w for w in self.sims if w.reaped]
+        if not gone:
+            return
+        for w in self.sims:
+            running = w.state in ("starting", "serving", "draining") and w.hung_up_at is None
+            if running and not any(sig == signal.SIGTERM for sig, *_ in w.signals):
+                _fail(
+                    "worker_exit_left_others_running",
+                    f"{gone[0].name} exited (status {gone[0].status}) and was reaped; {w.name}, {w.state}, "
+                    "was never sent SIGTERM",
+                )
+
     def check_admin_in_time(self) -> None:
         for i, a in enumerate(self.admins):
             late = self.now > a.at + workers_module.ADMIN_TIMEOUT_S + 2 * STEP_S
@@ -551,6 +568,7 @@ async def _run_world(world: World, actions) -> None:
         await world.settle()
         world.note_hang_ups()
         world.check_signals()
+        world.check_exit_stops_the_rest()
         world.check_admin_in_time()
         if world.stop_signals >= 2:
             _check_drains_ended(world)

@@ -119,3 +119,21 @@ def test_ready_said_before_every_worker_is_caught(monkeypatch):
 
     monkeypatch.setattr(proxy_workers._Supervisor, "_read", read)
     assert _fails("clean_stop") == "supervisor_ready_twice"
+
+
+def test_a_failed_worker_that_stops_nobody_is_caught(monkeypatch):
+    # The bug class (PLANT_L round 8, workers-failed-worker-leaves-others-serving): the parent stops
+    # the others only when a worker exited 0 on its own, so a crashed worker leaves the rest serving
+    # (the harness's final stop then hid it).
+    reap = proxy_workers._Supervisor._reap
+
+    def reap_without_stopping_on_failure(self):
+        stop = self._stop
+        self._stop = lambda: None if any(w.exit_code not in (None, 0) for w in self.workers) else stop()
+        try:
+            reap(self)
+        finally:
+            del self._stop
+
+    monkeypatch.setattr(proxy_workers._Supervisor, "_reap", reap_without_stopping_on_failure)
+    assert _fails("worker_exits_1") == "worker_exit_left_others_running"
