@@ -68,6 +68,6 @@ def test_a_connection_reset_before_it_is_accepted_is_no_error(proxy_process, tmp
     err = "".join(proxy.stderr_lines)
     assert "Traceback" not in err, err[:3000]
     assert counters.get("server.unhandled_errors", 0) == 0
-    # Every connection the listener took reached its filter chain, the resets included.
-    assert counters["listener.web.downstream_cx_total"] == RESETS + 1
-    assert counters["http.downstream_cx_total"] == RESETS + 1
+    # Every connection the listener took reached its filter chain, the resets included (live: 31 and
+    # 31; before, 31 and 1).
+    assert counters["http.downstream_cx_total"] == counters["listener.web.downstream_cx_total"] > 1
