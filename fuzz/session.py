@@ -26,7 +26,7 @@ from proxy.network import sim
 from proxy.network.connection import Connection, State
 from proxy.upstream.pool_conn import PoolConnection
 
-from . import closing, delivery, held, liveness, oracles, settle, tls_session
+from . import closing, delivery, held, liveness, oracles, settle, shared_buckets_paired, tls_session
 from . import payloads
 from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
@@ -399,6 +399,7 @@ class Session:
         self.dispatcher = SimulatedDispatcher()
         self.network = _CheckedNetwork(self.dispatcher)
         self.ctx = instantiate(built, self.dispatcher, self.network, seed=seed)
+        self.ctx.token_buckets = shared_buckets_paired.factory(self.dispatcher)  # the workers' buckets judged too
         self.downstream: list[TlsSocket] = []
         self.peers = Peers(self.dispatcher, self.network)
         self.actions_run = 0
