@@ -41,6 +41,7 @@ from fuzz.oracles import InvariantViolation
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY = 0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7
 WINDOW_UPDATE, CONTINUATION = 0x8, 0x9
 END_HEADERS = 0x4
+END_STREAM = 0x1
 PROTOCOL_ERROR_CODE, REFUSED_STREAM_CODE, CANCEL_CODE = 0x1, 0x7, 0x8
 PREFACE_LEN = 24
 MAX_COPIES = 2048
@@ -184,12 +185,16 @@ class OutboundQueue:
 
     def __init__(self, preface: bool) -> None:
         self._reader = _Reader(PREFACE_LEN if preface else 0)
+        self._client = preface
         self._taken = 0
         self._frames: deque[tuple[int, bool]] = deque()  # (end offset, control frame?)
         self._control = 0  # control frames among them (checked after every read: kept, not summed)
         self.reset: set[int] = set()  # streams this side reset (RST_STREAM handed out)
         self.refused: set[int] = set()  # ... with REFUSED_STREAM or PROTOCOL_ERROR before any HEADERS on them
         self.answered: set[int] = set()  # streams this side sent HEADERS on
+        # ... and certainly a request or a final response on (a 1xx never ends a stream nor comes
+        # with DATA): streams the codec counts as opened, whatever 1xx it sent besides
+        self.opened: set[int] = set()
         self.goaway = False  # this side sent a GOAWAY
         self.data_frames = 0  # DATA frames this side handed out
 
@@ -201,10 +206,13 @@ class OutboundQueue:
                     self.refused.add(sid)
             elif kind == HEADERS:
                 self.answered.add(sid)
+                if self._client or flags & END_STREAM:
+                    self.opened.add(sid)
             elif kind == GOAWAY:
                 self.goaway = True
             elif kind == DATA:
                 self.data_frames += 1
+                self.opened.add(sid)
             control = kind == RST_STREAM or (kind in (PING, SETTINGS) and bool(flags & 0x1))
             self._frames.append((end, control))
             self._control += control
@@ -342,24 +350,28 @@ def check_control_frame_floods(
     limit x (1 + streams opened) PRIORITY frames, or more than 5 + 2 x (streams opened + limit x
     DATA frames sent) WINDOW_UPDATE frames, end it. A stream is opened by the headers this side
     sends (a server's final response, a client's request); the streams it sent any HEADERS on bound
-    that from above (1xx included), none from below: the verdicts hold for either count."""
+    that from above (1xx included), the streams it certainly sent a request or final response on
+    (OutboundQueue.opened) from below: the verdicts hold for any count between. A client that opens
+    each stream's window as it sends the request (httpx: one WINDOW_UPDATE per request) is no flood
+    when the answers carry no DATA (204, HEAD)."""
     limits = codec.limits
     per_stream = limits.h2_max_inbound_priority_frames_per_stream
     per_data = limits.h2_max_inbound_window_update_frames_per_data_frame_sent
     most_opened = len(out.answered)
+    least_opened = len(out.opened)
     floods = (
         (
             "h2_inbound_priority_frames_flood",
             "PRIORITY",
             run.priority_frames,
-            per_stream,
+            per_stream * (1 + least_opened),
             per_stream * (1 + most_opened),
         ),
         (
             "h2_inbound_window_update_frames_flood",
             "WINDOW_UPDATE",
             run.window_updates,
-            5 + 2 * per_data * out.data_frames,
+            5 + 2 * (least_opened + per_data * out.data_frames),
             5 + 2 * (most_opened + per_data * out.data_frames),
         ),
     )

@@ -48,6 +48,27 @@ def acknowledged_download(pair):
     pair.drain(pair.client, 1)
 
 
+def windows_opened_per_request(pair):
+    """httpx's way: one WINDOW_UPDATE for the connection, then one for each stream right after its
+    request; twelve requests answered 204 (no DATA). Within 5 + 2 x (streams opened + 10 x 0)."""
+    pair.settle()
+    pair.client.queue.append(WindowUpdateFrame(0, window_increment=2**24).serialize())
+    pair.server.tainted = True
+    pair.drain(pair.client, 1)
+    for i in range(12):
+        sid = pair.command(pair.client, "send_request_headers", b"GET", b"/%d" % i, b"a.example", [], end_stream=True)
+        pair.client.sent[sid] = h2pair.Sent(head=(b"GET", b"/%d" % i, b"a.example", b"http", []), ended=True)
+        pair.drain(pair.client, 1)
+        pair.client.queue.append(WindowUpdateFrame(sid, window_increment=2**24).serialize())
+        pair.drain(pair.client, 1)
+        pair.settle()
+        if pair.server.conn_dead:
+            return
+        pair.command(pair.server, "send_headers", sid, 204, [], end_stream=True)
+        pair.server.sent[sid] = h2pair.Sent(head=(204, []), ended=True)
+        pair.settle()
+
+
 def _violation(script) -> str | None:
     try:
         script(h2pair.Pair())
@@ -86,3 +107,17 @@ def test_a_limit_that_forgets_the_data_frames_sent_is_caught(monkeypatch):
 
     monkeypatch.setattr(OutboundFrames, "_record", forgetting)
     assert _violation(acknowledged_download) == "h2_flood_misjudged"
+
+
+def test_a_client_opening_each_stream_window_is_no_flood():
+    pair = h2pair.Pair()
+    windows_opened_per_request(pair)
+    assert not pair.server.conn_dead and pair.server.inbound.window_updates == 13
+
+
+def test_a_limit_that_forgets_the_streams_opened_is_caught(monkeypatch):
+    """Counting no stream opened, the codec ends the connection of a client that opens each stream's
+    window as it sends the request, its answers carrying no DATA (planted-bug class:
+    h2-window-update-allowance-ignores-streams)."""
+    monkeypatch.setattr(FrameGuard, "opened_streams", property(lambda self: 0, lambda self, value: None), raising=False)
+    assert _violation(windows_opened_per_request) == "h2_flood_misjudged"
