@@ -285,7 +285,7 @@ class Actions(Mutator):
         }
         if codec.scenarios:  # session actions: whole scenarios (scenarios.py), hostile request shapes (shapes.py)
             self.ops["scenario"] = (8, self.scenario)
-            self.ops["shape"] = (2, self.shape)
+            self.ops["shape"] = (6, self.shape)
         for kind, (weight, fn) in codec.head_ops().items():
             self.ops[f"head_{kind}"] = (weight, self._head_op(fn))
 
