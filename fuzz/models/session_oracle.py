@@ -26,6 +26,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     client (model_route_timeout_late);
   - an HTTP/1.1 request the proxy had read whole gets no 408 the stream idle timeout cannot explain
     (model_408_for_a_complete_request, fuzz.models.timeouts);
+  - a request that reached an upstream gets no 504 of the proxy's before a route timeout or
+    request_timeout_ms could have run out (model_gateway_timeout_unexplained, fuzz.models.timeouts);
   - a request failed by connect failures made the attempts its retry policy allows
     (model_retry_attempts, fuzz.models.retry);
   - every final response head a client read is in its connection manager's access log with that
@@ -426,7 +428,13 @@ class SessionModel:
                     observed=cluster,
                 )
             self._check_delays(ex, hcm, what)
-            self._check_route_timeout(ex, hcm, routed_request(hcm, request), what)
+            routed = routed_request(hcm, request)
+            self._check_route_timeout(ex, hcm, routed, what)
+            reached = {up.cluster for up in ex.upstreams if up.cluster is not None}
+            limits = frozenset().union(
+                *(routing.route_timeouts(hcm.route_config, r, c) for r in routed for c in reached)
+            )
+            timeouts.check_gateway_timeout_explained(ex, hcm, limits, local, what)
             return
         self._check_retries(ex, hcm, request, local, forwards, what)
         self._check_retries_within_route_timeout(ex, hcm, request, local, forwards, what)

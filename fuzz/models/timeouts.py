@@ -109,6 +109,41 @@ def check_stream_idle_timeouts(exchanges, hcm_config_of) -> None:
             )
 
 
+def check_gateway_timeout_explained(ex, hcm, route_timeouts: frozenset, local, what: str) -> None:
+    """Where a 504 the proxy makes comes from: the route timeout (RouteAction.timeout, "0 disables";
+    proxy/http/filters/router.py), armed once the proxy has the whole request, so no earlier than the
+    client sent its end; or the HCM's request_timeout_ms (504 once the request is whole), counted from
+    the request head. A request that reached an upstream and got a 504 no upstream sent and no
+    configured local reply has (`local`), at a time when neither timer could have run out (every
+    route timeout 0 or longer than the time since the client ended the request; request_timeout_ms 0
+    or longer than the time since it sent the head), got a timeout it was never given
+    (model_gateway_timeout_unexplained). `route_timeouts`: the timeout_ms of every route that may
+    have sent it to the clusters it reached (fuzz.models.routing.route_timeouts)."""
+    from fuzz.oracles import InvariantViolation
+
+    got, req = ex.response, ex.request
+    if got is None or got.status != 504 or any(status == 504 for status, _ in local) or not route_timeouts:
+        return
+    if any(up.cluster is None or (up.response is not None and up.response.status == 504) for up in ex.upstreams):
+        return  # an upstream's own 504 may be what the client got
+    at = got.final_ms if got.final_ms is not None else got.started_ms
+    if at is None or req.started_ms is None:
+        return
+    if req.ended_ms is not None and any(t and at - req.ended_ms >= t for t in route_timeouts):
+        return
+    whole = hcm.request_timeout_ms
+    if whole and at - req.started_ms >= whole:
+        return
+    raise InvariantViolation(
+        "model_gateway_timeout_unexplained",
+        f"{what}: a 504 at {at} ms; the client ended the request at {req.ended_ms} ms, its routes' timeouts "
+        f"are {sorted(route_timeouts)} ms (0: none) and request_timeout_ms is {whole} (0: none)",
+        judged="proxy/http/filters/router.py:Router._start_timeout",
+        expected="no timeout 504 before a configured timeout ran out",
+        observed=f"504 at {at} ms",
+    )
+
+
 def check_request_timeout_status(ex, hcm, local, what: str, upstream_spoke: bool) -> None:
     """RFC 9110 15.5.9: 408 Request Timeout says the server "did not receive a complete request message
     within the time that it was prepared to wait". Ours (conn_manager.py, request_timeout_ms) answers
