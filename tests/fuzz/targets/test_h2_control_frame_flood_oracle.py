@@ -2,6 +2,8 @@
 (fuzz/targets/h2_floods.py check_control_frame_floods). Each planted bug (monkeypatched into the
 codec) is caught; the real codec passes the same scripts."""
 
+from pathlib import Path
+
 import pytest
 from hyperframe.frame import PriorityFrame, WindowUpdateFrame
 
@@ -121,3 +123,16 @@ def test_a_limit_that_forgets_the_streams_opened_is_caught(monkeypatch):
     h2-window-update-allowance-ignores-streams)."""
     monkeypatch.setattr(FrameGuard, "opened_streams", property(lambda self: 0, lambda self, value: None), raising=False)
     assert _violation(windows_opened_per_request) == "h2_flood_misjudged"
+
+
+SEED = Path(__file__).resolve().parents[3] / "corpus/h2_codec/regress-windows-opened-per-request-are-no-flood"
+
+
+def test_the_window_opening_seed_is_clean_and_catches_the_class(monkeypatch):
+    """The committed seed: SETTINGS both ways, a connection WINDOW_UPDATE, then six requests each
+    followed by its stream's WINDOW_UPDATE and answered 204 (fuzz/mutators/fdp.py Script, as httpx)."""
+    pair = h2pair.run(SEED.read_bytes())
+    assert not pair.server.conn_dead and pair.server.inbound.window_updates == 7
+    monkeypatch.setattr(FrameGuard, "opened_streams", property(lambda self: 0, lambda self, value: None), raising=False)
+    with pytest.raises(InvariantViolation, match="h2_flood_misjudged"):
+        h2pair.run(SEED.read_bytes())
