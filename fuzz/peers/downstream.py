@@ -113,13 +113,17 @@ class H1Client(Client):
             self.on_received(b"", now)
 
     def _close_ends_body(self) -> bool:
-        """A close ends a body delimited by it, unless Envoy's delayed_close_timeout cut the
-        connection with output unsent (a client that stopped reading; fuzz/closing.py judges when):
-        the body stops short of what the proxy was sending, an end the client cannot tell from the
-        true one, so nothing it read of that response is judged as complete."""
+        """A close ends a body delimited by it when the proxy closed after sending what it had: its
+        own close (LOCAL_CLOSE; the close of a FLUSH_WRITE follows the last byte), not the one the
+        client's FIN or reset made, and not one by Envoy's delayed_close_timeout (a client that
+        stopped reading; fuzz/closing.py judges when). Those drop output the proxy had not sent: the
+        body stops short, an end a real client cannot tell from the true one, so it is no response
+        (the exchange ends closed; fuzz/delivery.py judges a close the client did not cause)."""
         conn = self.sock.conn
-        cut = conn is not None and conn.stream_info.get("delayed_close_timeout")
-        return self.sock.is_closed and not cut and self.responses.reads_until_close()
+        if conn is None or not self.sock.is_closed or not self.responses.reads_until_close():
+            return False
+        by_proxy = getattr(conn.close_event, "name", "") == "LOCAL_CLOSE"
+        return by_proxy and not conn.stream_info.get("delayed_close_timeout")
 
     def on_received(self, data: bytes, now: int) -> None:
         # A close ends a body delimited by it: the simulated socket shows a FIN only after a half

@@ -68,3 +68,12 @@ def test_a_close_delimited_body_cut_by_the_delayed_close_timeout_is_no_response(
     assert s.ctx.stats.counter("http.downstream_cx_delayed_close_timeout") == 1
     (ex,) = s.peers.exchanges
     assert ex.outcome == "closed" and len(s.downstream[0].received) < len(BIG)
+
+
+@pytest.mark.parametrize("end", ["close", "reset"])
+def test_a_close_delimited_body_the_client_ends_is_no_response(end):
+    # The client's FIN (half close is off: the proxy closes, as Envoy) or reset drops what the proxy
+    # had not sent yet: the body stops where the client stopped it, not where the proxy ended it.
+    s = run(http(), STALLED_READER[:-1] + [A(end)])  # 1 KiB buffers: the proxy is mid-response, reading
+    (ex,) = s.peers.exchanges
+    assert ex.outcome == "closed" and len(s.downstream[0].received) < len(BIG)
