@@ -461,8 +461,9 @@ def model_seeds() -> dict:
     # side, and bytes go out to the client every 500 ms, for 6 s: "no bytes sent or received" never
     # lasts the idle timeout until the client has it all (Envoy's tcp_proxy idle_timeout).
     download = [A("upstream_connect"), A("send", payload=b"get"), A("upstream_read")]
-    download += [A("upstream_send", payload=b"d" * 4096)] * 15  # 60 KiB, the most an action carries each
-    download += [step for _ in range(12) for step in [A("read", value=4096)] + [A("advance", value=100)] * 5]
+    # 12 KiB in actions of 4 KiB (the most one carries), 1 KiB a read: the seed fits max_len (17,408).
+    download += [A("upstream_send", payload=b"d" * 4096)] * 3
+    download += [step for _ in range(12) for step in [A("read", value=1024)] + [A("advance", value=100)] * 5]
     out["tcp-proxy-idle-slow-download"] = seed(
         "tcp_proxy", idle, 0, download + [A("read"), A("advance", value=1000), A("advance", value=1000)]
     )
