@@ -188,7 +188,8 @@ def h2_request(seed: bytes, sock) -> bytes:
         headers = [
             (b":method", _pick(METHODS[:7], seed, 0)),
             (b":path", path),
-            (b":scheme", scheme or b"http"),
+            # Bit 7 of byte 4: https, as a client behind TLS (or a TLS-terminating balancer) sends.
+            (b":scheme", scheme or (b"https" if _byte(seed, 4) & HTTPS_BIT else b"http")),
             (b":authority", authority),
         ]
         headers += [(b"x-fuzz-id", rid) for rid in [_request_id(sock)] if rid is not None] + extra
@@ -223,6 +224,7 @@ def h2_request(seed: bytes, sock) -> bytes:
 
 
 STREAMING_BIT = 0x40
+HTTPS_BIT = 0x80
 # DATA padding of an upload (RFC 9113 6.1: 0-255 bytes, flow controlled like the data and credited back
 # by the receiver): most uploads unpadded, some a little, some the most a frame may carry.
 PADS = (0, 0, 0, 7, 64, 200, 255)

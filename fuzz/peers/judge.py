@@ -8,6 +8,7 @@ InvariantViolation names:
 - peer_forwarded_<method|target|authority|headers|body|trailers>_changed: an upstream saw a request
   whose meaning differs from what the client sent, modulo the documented rules (forwarding_model);
   peer_forwarded_despite_config: a request the HCM's options say to reject was forwarded;
+  peer_forwarded_scheme_changed: an HTTP/2 upstream got another :scheme than the HTTP/2 client sent;
 - peer_response_<headers|body|trailers>_changed: a client read a response that differs from what its
   upstream sent (same rules, response mutations);
 - peer_forwarded_trailers_dropped / peer_response_trailers_dropped: a well-formed trailer field that
@@ -208,6 +209,13 @@ def check_meaning_of(sent, got, model, where: str) -> None:
         # RFC 9113 8.3.1: a proxy may translate a non-HTTP scheme it serves; this one serves http(s)
         # only, and an http request upstream would mean another resource (docs/semantics.md).
         _fail("peer_forwarded_scheme", f"{where}: the client's :scheme {sent.scheme[:20]!r} was forwarded as http(s)")
+    if sent.scheme and got.scheme and got.scheme != sent.scheme.lower():
+        # RFC 9113 8.3.1: :scheme is the target URI's; Envoy forwards the client's (an https page
+        # building its links from an http :scheme sends its users to http://).
+        _fail(
+            "peer_forwarded_scheme_changed",
+            f"{where}: the client's :scheme {sent.scheme[:20]!r} reached the upstream as {got.scheme[:20]!r}",
+        )
     want = expected_request(sent, model)
     if (
         (model.normalize or model.merge_slashes)

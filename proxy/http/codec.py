@@ -83,7 +83,7 @@ class RequestHeaders:
     method: bytes
     target: bytes  # origin-form path and query (HTTP/2 :path), absolute-form kept as sent on HTTP/1.1
     authority: bytes  # Host / :authority; b"" when an HTTP/1.0 request had none
-    scheme: bytes  # b"http" on HTTP/1.1 (this listener has no TLS), :scheme on HTTP/2
+    scheme: bytes  # :scheme on HTTP/2; HTTP/1.1: an absolute-form target's, else b"http" (HCM: https over TLS)
     headers: Headers  # regular fields, lowercase names, no pseudo-headers, no host, no hop-by-hop
     end_stream: bool
     expect_continue: bool = False  # the peer waits for a 100 (send_headers(stream_id, 100, []))

@@ -201,7 +201,10 @@ class ActiveStream:
         self.connection = hcm.conn
         self.dispatcher = hcm.ctx.dispatcher
         self.buffer_limit = hcm.conn.buffer_limit
-        self.head = RequestHead(ev.method, ev.target, ev.authority, ev.scheme, HeaderMap(ev.headers), ev.http_version)
+        scheme = ev.scheme
+        if ev.http_version != b"2" and scheme == b"http" and hcm.conn.ssl is not None:
+            scheme = b"https"  # RFC 9112 3.3: a target URI read over TLS is https (Envoy: the same)
+        self.head = RequestHead(ev.method, ev.target, ev.authority, scheme, HeaderMap(ev.headers), ev.http_version)
         self.stream_info: dict = {"response_flags": []}
         self.start_ms = self.dispatcher.now_ms()
         self.request_complete = ev.end_stream

@@ -64,9 +64,11 @@ class UpstreamStream:
         return self.pc.host
 
     # -- requests go up ----------------------------------------------------------------------------
-    def send_headers(self, method: bytes, target: bytes, authority: bytes, headers, end_stream: bool) -> None:
+    def send_headers(
+        self, method: bytes, target: bytes, authority: bytes, headers, end_stream: bool, scheme: bytes = b"http"
+    ) -> None:
         pc = self.pc
-        self.stream_id = pc.codec.send_request_headers(method, target, authority, headers, end_stream)
+        self.stream_id = pc.codec.send_request_headers(method, target, authority, headers, end_stream, scheme)
         pc.streams[self.stream_id] = self
         self.request_done = end_stream
         pc.flush()

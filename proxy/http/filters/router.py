@@ -147,7 +147,8 @@ class Router(StreamFilter):
         body_end = self.request_end and self.trailers is None
         headers_end = body_end and not len(self.body)
         try:
-            stream.send_headers(h.method, h.path, authority, list(h.headers), headers_end)
+            # :scheme is the client's (RFC 9113 8.3.1: the target URI's), as Envoy forwards it.
+            stream.send_headers(h.method, h.path, authority, list(h.headers), headers_end, h.scheme.lower())
         except HeaderListTooLarge:
             self._too_large_for_upstream()
             return

@@ -93,8 +93,8 @@ def plant_on_upstream(monkeypatch, change):
     """Wrap the router's upstream send_headers: change(method, target, authority, headers)."""
     original = pool_conn.UpstreamStream.send_headers
 
-    def planted(self, method, target, authority, headers, end_stream):
-        return original(self, *change(method, target, authority, list(headers)), end_stream)
+    def planted(self, method, target, authority, headers, end_stream, scheme=b"http"):
+        return original(self, *change(method, target, authority, list(headers)), end_stream, scheme)
 
     monkeypatch.setattr(pool_conn.UpstreamStream, "send_headers", planted)
 
@@ -299,6 +299,24 @@ def test_planted_pool_opening_streams_before_the_upstreams_settings_is_caught(mo
     monkeypatch.setattr(pool_conn.PoolConnection, "awaiting_settings", property(lambda self: False))
     with pytest.raises(InvariantViolation, match="h2_wire_streams_before_settings"):
         run(built("HTTP2"), script)
+
+
+def test_planted_router_sending_http_for_an_https_request_is_caught(monkeypatch):
+    """An HTTP/2 client's :scheme https reaches an HTTP/2 upstream as https (RFC 9113 8.3.1); a
+    router that always sent http (found live before) fails peer_forwarded_scheme_changed."""
+    https_get = A("send_http", value=3, payload=b"\x00\x00\x00\x00\x80\x00")  # byte 4 bit 7: https
+    s = run(built("HTTP2"), exchange_script(https_get, UP_H2_OK))
+    assert [up.request.scheme for ex in s.peers.exchanges for up in ex.upstreams] == [b"https"]
+    original = pool_conn.UpstreamStream.send_headers
+    monkeypatch.setattr(
+        pool_conn.UpstreamStream,
+        "send_headers",
+        lambda self, method, target, authority, headers, end_stream, scheme=b"http": original(
+            self, method, target, authority, headers, end_stream
+        ),
+    )
+    with pytest.raises(InvariantViolation, match="peer_forwarded_scheme_changed"):
+        run(built("HTTP2"), exchange_script(https_get, UP_H2_OK))
 
 
 def test_planted_data_after_end_stream_is_caught(monkeypatch):
