@@ -2,15 +2,16 @@
 
 `--concurrency N` gives every rate limit filter a bucket all workers share, whose rules are stated to
 be TokenBucket's (Envoy's: one bucket per filter per process). No harness forks workers, so in
-sessions each filter's bucket is a pair: the instance's TokenBucket decides, and one shared slot,
-taken from through two handles as two workers would (alternately), on the session's virtual clock,
-must give the same answer to every take (`shared_bucket_differs`). The TokenBucket itself is judged
-by the rate limit models (fuzz/models/ratelimit.py).
+sessions each filter's bucket is a pair: the instance's TokenBucket decides (the rate limit model
+oracles judge it), and one shared slot, taken from through two handles as two workers would
+(alternately), on the session's virtual clock, must give every take the answer Envoy's token bucket
+(fuzz/models/ratelimit.py) gives at that time (`shared_bucket_differs`).
 """
 
 from proxy.network.filters.local_ratelimit import TokenBucket
 from proxy.shared_buckets import SharedBuckets
 
+from .models import ratelimit
 from .oracles import InvariantViolation
 
 WORKERS = 2  # handles on one slot, as the workers of `--concurrency 2` hold
@@ -18,10 +19,12 @@ SLOTS = 64  # buckets one session makes at most (one per rate limit filter)
 
 
 class PairedBucket:
-    """TokenBucket's answers, each checked against the shared bucket's at the same moment."""
+    """TokenBucket's answers; the shared bucket's, at the same moments, checked against the model's."""
 
     def __init__(self, own: TokenBucket, shared: list) -> None:
         self.own, self.shared, self.takes = own, shared, 0
+        self.model = ratelimit.Bucket(own.max_tokens, own.tokens_per_fill, own.fill_interval_ms)
+        self.state = ratelimit.start(self.model)
 
     @property
     def tokens(self) -> int:  # oracles.check_token_buckets reads the bucket that decides
@@ -32,20 +35,23 @@ class PairedBucket:
         return self.own.max_tokens
 
     def try_take(self) -> bool:
-        took = self.own.try_take()
+        now = self.own.dispatcher.now_ms()
         worker = self.takes % len(self.shared)
         shared = self.shared[worker].try_take()
+        want = ratelimit.take(self.model, self.state, now)
         self.takes += 1
-        if shared != took:
+        if shared != want:
+            m = self.model
             raise InvariantViolation(
                 "shared_bucket_differs",
-                f"take {self.takes} at {self.own.dispatcher.now_ms()} ms (max_tokens {self.own.max_tokens}, "
-                f"{self.own.tokens_per_fill} per {self.own.fill_interval_ms} ms): the bucket of one instance "
-                f"{'allowed' if took else 'refused'} it, the workers' shared bucket (worker {worker}) "
-                f"{'allowed' if shared else 'refused'} it",
+                f"take {self.takes} at {now} ms (max_tokens {m.max_tokens}, {m.tokens_per_fill} per "
+                f"{m.fill_interval_ms} ms): the workers' shared bucket (worker {worker}) "
+                f"{'allowed' if shared else 'refused'} it, Envoy's token bucket {'allows' if want else 'refuses'} it",
                 judged="proxy.shared_buckets.SharedTokenBucket.try_take",
+                expected=want,
+                observed=shared,
             )
-        return took
+        return self.own.try_take()
 
 
 def factory(dispatcher):
