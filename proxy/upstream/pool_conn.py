@@ -18,7 +18,11 @@ Received response body is acknowledged to an HTTP/2 upstream (codec.consume) onc
 handed to the user, unless the user read-disabled the stream: then when it re-enables.
 """
 
+from dataclasses import replace
+
 from ..http.codec import (
+    DEFAULT_LIMITS,
+    CodecLimits,
     ConnectionClosed,
     Data,
     InformationalResponse,
@@ -138,13 +142,22 @@ class _Reader(ReadFilter):
         return STOP_ITERATION
 
 
+def _limits(buffer_limit: int) -> CodecLimits:
+    """An HTTP/2 upstream may send as much as the connection's buffer limit ahead of the proxy's
+    reading (stream and connection windows), as Envoy's large upstream windows let it: what the proxy
+    holds for a slow client stays bounded by the watermarks (a read-disabled stream is not credited),
+    and a large response is not held to 64 KiB per round trip."""
+    window = min(max(buffer_limit, DEFAULT_LIMITS.h2_initial_window_size), 2**31 - 1)
+    return replace(DEFAULT_LIMITS, h2_initial_window_size=window)
+
+
 class PoolConnection(ConnectionCallbacks):
     def __init__(self, pool, conn, host, protocol: str) -> None:
         self.pool = pool
         self.conn = conn
         self.host = host
         self.protocol = protocol
-        self.codec = create_client_codec("HTTP2" if protocol == "http2" else "HTTP1")
+        self.codec = create_client_codec("HTTP2" if protocol == "http2" else "HTTP1", _limits(conn.buffer_limit))
         self.streams: dict[int, UpstreamStream] = {}
         self.active: set = set()  # UpstreamStreams attached here, started or not
         self.state = "connecting"  # connecting | ready | closed
