@@ -21,11 +21,20 @@ def forget_all() -> None:
         memo._entries.clear()
 
 
+def forget_verdicts() -> None:
+    """Empty the Memos of oracle verdicts (built configurations stay): for measurements that run
+    the same inputs twice and must see each judged (instrumentation scan, bench harnesses)."""
+    for memo in list(_ALL):
+        if memo.verdicts:
+            memo._entries.clear()
+
+
 class Memo:
     """A least-recently-used map from a step's input to its result, at most `size` entries."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, verdicts: bool = False) -> None:
         self.size = size
+        self.verdicts = verdicts  # remembers oracle verdicts (forget_verdicts), not built objects
         self._entries: OrderedDict[Any, Any] = OrderedDict()
         _ALL.add(self)
 

@@ -32,13 +32,13 @@ POLICIES = {"none": ("none",), "derived": ("derived",), "both": ("none", "derive
 
 def _rate(fn, inputs, budget_s: float) -> float:
     """Runs per CPU second of this process, cycling through inputs for at least budget_s. Each
-    cycle starts with every Memo empty (fuzz/memo.py): a verdict remembered from the previous
+    cycle starts with no verdict remembered (fuzz/memo.py): a verdict remembered from the previous
     cycle of the same inputs is a repeat fuzzing rarely makes, so only repeats within a cycle count."""
-    from fuzz.memo import forget_all
+    from fuzz.memo import forget_verdicts
 
     runs, start = 0, time.process_time()
     while True:
-        forget_all()
+        forget_verdicts()
         for data in inputs:
             try:
                 fn(data)
@@ -51,10 +51,10 @@ def _rate(fn, inputs, budget_s: float) -> float:
 
 
 def seed_costs(fn, named_inputs) -> list[tuple[float, str]]:
-    """(CPU seconds, name) of one run of each input, costliest first (Memos emptied first, as in _rate)."""
-    from fuzz.memo import forget_all
+    """(CPU seconds, name) of one run of each input, costliest first (no verdict remembered, as in _rate)."""
+    from fuzz.memo import forget_verdicts
 
-    forget_all()
+    forget_verdicts()
     costs = []
     for name, data in named_inputs:
         start = time.process_time()

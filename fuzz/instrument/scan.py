@@ -121,7 +121,10 @@ def _child(harness: str, policy_file: str, inputs: list[str]) -> None:
             module.TestOneInput(data)
         except Exception:
             pass
+    from fuzz.memo import forget_verdicts
+
     for data in datas:
+        forget_verdicts()  # a verdict remembered from the warm-up would hide the code that judges this input
         seen = set()
 
         def profile(frame, event, arg):

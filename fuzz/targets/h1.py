@@ -48,7 +48,7 @@ CLIENT_METHODS = (b"GET", b"HEAD")  # the client harness answers each input as t
 MAX_ROUNDS = 64  # answer/pending rounds per feed: each round needs a new request event to continue
 # Round trips and response readings that passed, keyed by everything they judge (each a pure
 # function of its key): the fuzzer's inputs share most messages and replies, judged once each.
-_PASSED = Memo(4096)
+_PASSED = Memo(4096, verdicts=True)
 
 
 # ------------------------------------------------------------------------------------ splitting
