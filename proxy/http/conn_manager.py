@@ -308,7 +308,8 @@ class ActiveStream:
             self.reset("response trailers too large for the client", "UPE")  # the response has begun
             return
         self.hcm.after_send()
-        self._end("local_reply" if self.local_reply else "response")
+        if not self.ended:  # see write_headers: after_send may have ended it with the connection
+            self._end("local_reply" if self.local_reply else "response")
 
     def note_local_reply(self, status: int, flags) -> None:
         self.local_reply = True
