@@ -1,7 +1,8 @@
 """`python -m fuzz ci --time S` (make ci-fuzz): the OSS-Fuzz-style CI job, run locally.
 
 1. Build: every harnesses/fuzz_<name>.py into out/ in OSS-Fuzz's layout — the harness as the
-   executable `fuzz_<name>`, `fuzz_<name>_seed_corpus.zip` (corpus/<name>/), `fuzz_<name>.dict`
+   executable `fuzz_<name>`, `fuzz_<name>_seed_corpus.zip` (corpus/<name>/ less the seeds
+   corpus/<name>.redundant lists: fuzz/startup_seeds.py), `fuzz_<name>.dict`
    (corpus/<name>.dict) and `fuzz_<name>.options` (harnesses/fuzz_<name>.options).
 2. Fuzz each for S seconds with ClusterFuzzLite's code-change settings (-seed=1337
    -len_control=0, stop at the first crash) and OSS-Fuzz's runner limits (-timeout=25
@@ -33,6 +34,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+from .startup_seeds import start_set
 from .triage.command import ARTIFACT_PREFIXES, print_summary
 from .triage.known import KnownIssuesError
 from .triage.pipeline import PROJECT_ROOT, Artifact, TriageOptions, harness_name, triage
@@ -71,8 +73,10 @@ def build(root: Path, out: Path, harnesses: list[Path]) -> None:
         binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         seeds = root / "corpus" / name
         if seeds.is_dir():
+            # The start set, as `fuzz run` uses: a short CI run fuzzes instead of replaying
+            # thousands of seeds a merge found redundant (make test replays every seed).
             with zipfile.ZipFile(out / f"{target}_seed_corpus.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-                for seed in sorted(p for p in seeds.rglob("*") if p.is_file()):
+                for seed in start_set(seeds):
                     zf.write(seed, seed.relative_to(seeds).as_posix())
         for source, dest in (
             (root / "corpus" / f"{name}.dict", out / f"{target}.dict"),

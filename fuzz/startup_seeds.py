@@ -16,32 +16,43 @@ import os
 import shutil
 from pathlib import Path
 
-from fuzz.harness import HarnessSpec, Layout
+from fuzz.harness import HarnessSpec, Layout, corpus_files
 
 KEPT_PREFIX = "regress-"
 
 
 def listing(spec: HarnessSpec) -> Path:
-    return spec.seeds.with_name(spec.seeds.name + ".redundant")
+    return listing_of(spec.seeds)
+
+
+def listing_of(seeds: Path) -> Path:
+    return seeds.with_name(seeds.name + ".redundant")
 
 
 def digest(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
+def start_set(seeds: Path) -> list[Path]:
+    """The seeds of folder `seeds` a run starts from: all of them less those listed redundant."""
+    files = corpus_files(seeds)
+    if not listing_of(seeds).is_file():
+        return files
+    redundant = set(listing_of(seeds).read_text(encoding="ascii").split())
+    return [s for s in files if s.name.startswith(KEPT_PREFIX) or digest(s) not in redundant]
+
+
 def startup_folder(spec: HarnessSpec, layout: Layout) -> Path:
     """The seed folder to hand libFuzzer: corpus/NAME itself when nothing is listed redundant."""
     if not listing(spec).is_file():
         return spec.seeds
-    redundant = set(listing(spec).read_text(encoding="ascii").split())
     folder = layout.work / "startup" / spec.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    for seed in spec.seed_files():
-        if seed.name.startswith(KEPT_PREFIX) or digest(seed) not in redundant:
-            link = folder / "__".join(seed.relative_to(spec.seeds).parts)
-            try:
-                os.link(seed, link)
-            except OSError:  # another file system: a copy does as well
-                shutil.copy2(seed, link)
+    for seed in start_set(spec.seeds):
+        link = folder / "__".join(seed.relative_to(spec.seeds).parts)
+        try:
+            os.link(seed, link)
+        except OSError:  # another file system: a copy does as well
+            shutil.copy2(seed, link)
     return folder

@@ -282,3 +282,19 @@ def test_ci_coverage_mode_writes_a_coverage_report_per_harness(tmp_path):
     assert any(
         f.endswith("proxy/http/route.py") and info["summary"]["covered_lines"] > 0 for f, info in files.items()
     ), sorted(files)[:5]
+
+
+def test_ci_seed_zip_is_the_start_set_a_run_uses(tmp_path):
+    """Seeds corpus/NAME.redundant lists stay out of the zip (make test still replays them);
+    regress-* seeds and seeds changed since the listing go in."""
+    from fuzz.startup_seeds import digest
+
+    scratch_project(tmp_path)
+    seeds = tmp_path / "corpus" / "clean"
+    (seeds / "regress-shape").write_bytes(b"kept,always")
+    listed = [seeds / "seed-2", seeds / "regress-shape"]
+    (tmp_path / "corpus" / "clean.redundant").write_text("".join(digest(s) + "\n" for s in listed))
+    out = tmp_path / "out"
+    ci.build(tmp_path, out, ci.discover_harnesses(tmp_path, ["clean"]))
+    with zipfile.ZipFile(out / "fuzz_clean_seed_corpus.zip") as zf:
+        assert sorted(zf.namelist()) == ["regress-shape", "seed-1"]
