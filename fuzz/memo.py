@@ -5,7 +5,7 @@ message, the bytes a codec wrote back) would be built or judged again each time.
 result depends only on its key is looked up instead; the same key always gives the same result,
 so an oracle behind a Memo judges exactly what it judged before, only once per distinct key.
 That holds while the code behind it stays the same: a test that plants a defect (monkeypatch)
-after the same key was judged clean calls forget_all() first (tests/fuzz/conftest.py does).
+after the same key was judged clean calls forget_all() first (tests/conftest.py does).
 """
 
 import weakref

@@ -9,6 +9,7 @@
   ProxyProcess                    `python -m proxy -c FILE` in a subprocess, waited for "ready"
   (autouse) the test PKI          made once per run where examples and fuzzing expect it
                                   (fuzz/test_pki.py: no private key is committed)
+  (autouse) fresh memos           each test judges with the code it runs (fuzz/memo.py)
 
 Everything started here is stopped by the fixture's teardown, also when a test fails.
 """
@@ -36,6 +37,18 @@ def test_pki():
     from fuzz.test_pki import ensure
 
     return ensure()
+
+
+@pytest.fixture(autouse=True)
+def fresh_memos():
+    """A defect planted by one test (monkeypatch) must not meet verdicts another test's clean run
+    left in a harness's Memo (fuzz/memo.py). Here, not in tests/fuzz/conftest.py: a second
+    conftest module would shadow this one for tests that import helpers from `conftest`."""
+    from fuzz.memo import forget_all
+
+    forget_all()
+    yield
+    forget_all()
 
 
 def free_port() -> int:
