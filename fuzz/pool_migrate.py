@@ -16,14 +16,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-POOL_DIRS = ("corpus/session_configs", "examples")
+from fuzz.session import FORWARDING_DIR, pool_order, pool_paths
+
+POOL_DIRS = ("corpus/session_configs", "examples", FORWARDING_DIR)
 
 
 def pool_names(root: Path, rev: str | None = None) -> list[str]:
     """The pool's configurations as paths relative to `root`, in fuzz.session.ConfigPool's order:
     the working tree's, or those of git revision `rev`."""
     if rev is None:
-        names = [str(p.relative_to(root)) for d in POOL_DIRS for p in (root / d).glob("*.yaml")]
+        names = [str(p.relative_to(root)) for p in pool_paths(root)]
     else:
         listed = subprocess.run(
             ["git", "ls-tree", "--name-only", rev, *(d + "/" for d in POOL_DIRS)],
@@ -33,7 +35,7 @@ def pool_names(root: Path, rev: str | None = None) -> list[str]:
             check=True,
         ).stdout.split()
         names = [n for n in listed if n.endswith(".yaml") and str(Path(n).parent) in POOL_DIRS]
-    return sorted(names)
+    return sorted(names, key=pool_order)
 
 
 def remap(data: bytes, old: list[str], new: list[str], renamed: dict | None = None) -> bytes | None:

@@ -808,7 +808,7 @@ class ConfigPool:
 
         self.names: list[str] = []
         self.built: list = []
-        for path in sorted(paths, key=str):
+        for path in sorted(paths, key=pool_order):
             self.names.append(str(path))
             self.built.append(build(load_config(path)))
         if not self.built:
@@ -822,10 +822,28 @@ class ConfigPool:
         from .test_pki import ensure
 
         ensure()  # TLS configurations name the test PKI's files (made on first use)
-        paths = sorted((root / "corpus" / "session_configs").glob("*.yaml")) + sorted(
-            (root / "examples").glob("*.yaml")
-        )
-        return cls(paths)
+        return cls(pool_paths(root))
+
+
+# The forwarding family (fuzz/configgen/forwarding.py) comes after every other entry of the pool, so
+# adding it moved no committed seed's configuration (byte 0 below the old pool's size, as all are).
+FORWARDING_DIR = "corpus/session_configs/forwarding"
+
+
+def pool_order(path) -> tuple:
+    """ConfigPool's order: by path, the forwarding family last."""
+    from pathlib import Path
+
+    return (Path(path).parent.as_posix().endswith(FORWARDING_DIR), str(path))
+
+
+def pool_paths(root) -> list:
+    """The session pool's files under `root`, in ConfigPool's order."""
+    from pathlib import Path
+
+    root = Path(root)
+    dirs = ("corpus/session_configs", "examples", FORWARDING_DIR)
+    return sorted((p for d in dirs for p in (root / d).glob("*.yaml")), key=pool_order)
 
 
 def decode_input(pool: ConfigPool, data: bytes) -> tuple[int, int, list[Action]]:

@@ -70,6 +70,10 @@ class ActionCodec:
     def action_of(self, op: str, rng: random.Random):
         return None
 
+    def forwarding_head(self, head: bytes, rng: random.Random) -> bytes | None:
+        """`head` naming an entry of the session pool's forwarding family (None: no such choice)."""
+        return None
+
 
 def _byte_at(index: int):
     """A head operation: byte `index` of the head drawn afresh."""
@@ -102,6 +106,20 @@ class SessionCodec(ActionCodec):
 
     def head_ops(self):
         return {"config": (2, _byte_at(0)), "read_size": (1, _byte_at(1))}
+
+    @functools.cached_property
+    def _forwarding(self) -> list:
+        """Pool positions of the forwarding family (fuzz/configgen/forwarding.py), read from the
+        file names alone: the mutator builds no configuration."""
+        from pathlib import Path
+
+        paths = self.session.pool_paths(Path(self.session.__file__).resolve().parent.parent)
+        return [i for i, p in enumerate(paths) if self.session.pool_order(p)[0] and i < 256]
+
+    def forwarding_head(self, head, rng):
+        if not self._forwarding:
+            return None
+        return bytes([rng.choice(self._forwarding)]) + head[1:]
 
     scenarios = True
 
@@ -220,6 +238,9 @@ class NetworkFilterCodec(SessionCodec):
 
     def head_ops(self):
         return _blob_ops(1, _Filters("fuzz.targets.network_filter", "NetworkFilter"))
+
+    def forwarding_head(self, head, rng):
+        return None  # byte 0 is the filter here: the configuration is the head's blob
 
 
 class HttpFilterCodec(ActionCodec):
@@ -464,6 +485,8 @@ class Actions(Mutator):
         made = scenarios.scenario(rng, self._scenario_action, self._aimed)
         if not made:
             return False
+        if rng.random() < scenarios.FORWARDED:
+            state[0] = self.codec.forwarding_head(state[0], rng) or state[0]
         actions, where = state[1], rng.random()
         if where < 0.6:
             actions[:0] = made

@@ -83,6 +83,11 @@ ANSWERS = 0.75
 # timeout counts to the END of the response; with only whole answers no timeout ever fired after a
 # response started (0 in 1,500 in-process inputs from an empty corpus, 348 timeouts armed).
 STREAMED = 0.3
+# A scenario's input is put on an entry of the pool's forwarding family this often
+# (fuzz/configgen/forwarding.py: every route forwards): the upstream's moves of an exchange act on
+# a request only when the router sent one, which a drawn configuration byte gives about one
+# exchange in sixteen (reports/bench/seeds-none-round-2026-12-04c.md).
+FORWARDED = 0.25
 # Ops whose target is a downstream connection (the others' is an upstream one, or none).
 DOWNSTREAM = ("send_http", "send", "send_request", "read", "read_to", "close", "reset")
 

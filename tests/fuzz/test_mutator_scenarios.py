@@ -74,8 +74,11 @@ def test_the_session_mutator_puts_scenarios_in_front_of_inputs():
 def test_a_server_name_matched_case_sensitively_is_found_from_scenarios(monkeypatch):
     """A planted defect: the chain match compares the SNI as the client sent it (RFC 6066 3 makes it a
     DNS name, case-insensitive). Scenarios of an empty input open clients with server names in
-    either case; the chain model finds the wrong chain."""
+    either case; the chain model finds the wrong chain. (On the schema-drawn entries: the forwarding
+    family, which scenarios also move inputs to, has one chain and no server names.)"""
     pool = session.ConfigPool.default()
+    monkeypatch.setattr(scenarios, "FORWARDED", 0.0)
+    drawn = sum(not session.pool_order(name)[0] for name in pool.names)
     facts_of = chain_match.facts_of
     monkeypatch.setattr(
         chain_match, "facts_of", lambda conn: replace(facts_of(conn), server_name=conn.server_name or "")
@@ -83,7 +86,7 @@ def test_a_server_name_matched_case_sensitively_is_found_from_scenarios(monkeypa
     mutator, found = actions.session(), set()
     for i in range(1500):
         rng = random.Random(i)
-        state = [bytes([rng.randrange(256), rng.randrange(4)]), []]
+        state = [bytes([rng.randrange(256) % drawn, rng.randrange(4)]), []]
         mutator.scenario(state, rng)
         try:
             session.run_input(pool, mutator.codec.join(*state))
