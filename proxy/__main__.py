@@ -5,10 +5,15 @@
 --concurrency N (proxy/workers.py). Exit 2: usage or set-up problems.
 """
 
-import argparse
-import sys
+from proxy import startup_signals
 
-from proxy.config.errors import ConfigError, SchemaNotCompiled
+if __name__ == "__main__":  # first: a SIGTERM during the imports below must not kill the proxy by the signal
+    startup_signals.hold()
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+
+from proxy.config.errors import ConfigError, SchemaNotCompiled  # noqa: E402
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,6 +82,8 @@ def _validate_build(bootstrap) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if not args.config:
+        startup_signals.release()  # nothing to stop cleanly: --validate ends as a signal says
     path = args.validate or args.config
     bootstrap, status = _load(path, args.format)
     if bootstrap is None:

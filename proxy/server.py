@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 
-from . import build
+from . import build, startup_signals
 from ._server_socket import AsyncioNetwork, DownstreamTransport
 from .admin import AdminHandler, AdminProtocol, Responder
 from .context import ServerContext
@@ -301,6 +301,7 @@ async def run_process(built, drain_timeout_s: float, worker=None) -> int:
     # kill the proxy (the default action), with its requests in flight.
     loop.add_signal_handler(signal.SIGHUP, say, "proxy: caught and ignored SIGHUP; SIGTERM stops the proxy")
     if worker is None:
+        startup_signals.release()  # held since start-up (a worker's are released by WorkerSide.serving)
         prefix = "proxy:"
         for name, (host, port) in addresses.items():
             say(f"proxy: listener {name} on {host}:{port}")

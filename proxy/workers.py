@@ -30,6 +30,7 @@ import traceback
 from collections.abc import Awaitable
 from types import SimpleNamespace
 
+from . import startup_signals
 from .admin import TEXT, AdminHandler, Answer, request_path
 from .build import instantiate
 from .http.access_log import open_sink
@@ -40,7 +41,6 @@ from .stats import Stats
 ADMIN_TIMEOUT_S = 2.0  # how long the admin waits for a worker's snapshot before answering 503
 _LINE_LIMIT = 1 << 24  # a snapshot is one JSON line
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
-_BLOCKED = _SIGNALS | {signal.SIGUSR1, signal.SIGHUP}  # held until the handlers are in place (else they kill)
 
 
 def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
@@ -52,7 +52,7 @@ def serve_workers(built, concurrency: int, drain_timeout_s: float) -> int:
         say(f"error: cannot listen: {exc}")
         return 1
     # Held until each process's loop has its handlers: a signal in between is delivered then.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+    startup_signals.hold()  # python -m proxy held them already; serve_workers may be called alone
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
         say(f"proxy: listener {name} on {host}:{port}")
@@ -130,7 +130,7 @@ class WorkerSide:
         reader, self._writer = await asyncio.open_connection(sock=self.channel, limit=_LINE_LIMIT)
         self._send(None, server)  # the first message says "ready"
         asyncio.get_running_loop().create_task(self._answer(reader, server, stop))
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED)
+        startup_signals.release()
 
     async def _answer(self, reader, server, stop) -> None:
         while line := await reader.readline():
@@ -200,7 +200,7 @@ class _Processes:
 
     @staticmethod
     def unblock_signals() -> None:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED)
+        startup_signals.release()
 
 
 class _Supervisor:
