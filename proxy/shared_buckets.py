@@ -13,12 +13,21 @@ fill_interval_ms, never above max_tokens, a fill due at t before a take at t. Fi
 when a token is asked for instead of by a timer: adding n fills and capping once gives what
 capping after each fill gives, since fills only add. Time is CLOCK_MONOTONIC (time.monotonic_ns),
 the one clock every process on the machine shares, read in integer nanoseconds.
+
+The lock is a POSIX record lock (fcntl) on the file behind the mapping, not a semaphore: the kernel
+drops it when its holder dies. A worker SIGKILLed (the OOM killer) between a semaphore's acquire and
+release left it held for ever, and every other worker's next take blocked its event loop for good:
+no drain, no exit, its listening sockets still queueing clients, the parent waiting on it.
 """
 
+import contextlib
+import fcntl
 import mmap
-import multiprocessing
+import os
 import struct
+import tempfile
 import time
+import weakref
 
 _SLOT = struct.Struct("<Qqqq")  # key, made_ms, tokens, fills
 _USED = struct.Struct("<Q")  # slots in use, at offset 0
@@ -29,8 +38,11 @@ class SharedBuckets:
     """Made in the parent before fork; `bucket` is a ServerContext.token_buckets factory."""
 
     def __init__(self, capacity: int = CAPACITY, clock=time.monotonic_ns) -> None:
-        self._map = mmap.mmap(-1, _USED.size + capacity * _SLOT.size)  # anonymous mappings are MAP_SHARED
-        self._lock = multiprocessing.Lock()
+        size = _USED.size + capacity * _SLOT.size
+        self._fd = _anonymous_file()
+        weakref.finalize(self, os.close, self._fd)
+        os.ftruncate(self._fd, size)
+        self._map = mmap.mmap(self._fd, size)  # MAP_SHARED: what one worker writes, all see
         self._capacity = capacity
         self._clock = clock
 
@@ -38,6 +50,16 @@ class SharedBuckets:
         # The key is a filter's built configuration, made before the fork: every worker holds the
         # same object at the same address, so its id names the same bucket in all of them.
         return SharedTokenBucket(self, id(key), max_tokens, tokens_per_fill, fill_interval_ms)
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """Between processes only (a process's record locks do not exclude its own threads; a
+        worker takes from its loop's thread alone)."""
+        fcntl.lockf(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(self._fd, fcntl.LOCK_UN)
 
     def _slot(self, key: int, now_ms: int, max_tokens: int) -> int:
         """The offset of key's slot, made full at now_ms if no worker made it yet (lock held)."""
@@ -70,7 +92,7 @@ class SharedTokenBucket:
     def try_take(self) -> bool:
         store = self.store
         now_ms = store._clock() // 1_000_000
-        with store._lock:
+        with store._locked():
             if self._offset is None:
                 self._offset = store._slot(self.key, now_ms, self.max_tokens)
             key, made_ms, tokens, fills = _SLOT.unpack_from(store._map, self._offset)
@@ -81,3 +103,11 @@ class SharedTokenBucket:
             took = tokens > 0
             _SLOT.pack_into(store._map, self._offset, key, made_ms, tokens - took, fills)
         return took
+
+
+def _anonymous_file() -> int:
+    """A file descriptor of a file with no name, inherited by fork: a memfd on Linux."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("proxy-shared-buckets")
+    with tempfile.TemporaryFile() as f:  # unlinked already; the duplicate outlives the with
+        return os.dup(f.fileno())

@@ -3,6 +3,8 @@ TokenBucket does, and a token one process takes is gone for the others."""
 
 import os
 import random
+import signal
+import time
 
 import pytest
 
@@ -52,3 +54,39 @@ def test_a_token_taken_in_a_forked_process_is_gone_in_the_parent():
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert not store.bucket(key, 2, 1, 50).try_take()
+
+
+def _run_in_child(body, timeout_s: float = 5.0):
+    """body() in a forked child: its exit code, or None if it was still running after timeout_s."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = body()
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
+def test_a_worker_killed_while_it_holds_the_lock_does_not_stop_the_others():
+    """A worker SIGKILLed (the OOM killer) inside a take: before, its semaphore stayed held and the
+    next take in any other worker blocked that worker's event loop for good."""
+    store = SharedBuckets(capacity=1, clock=lambda: 0)
+    key = _Config()
+
+    def die_holding_the_lock():
+        store._slot = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # called with the lock held
+        store.bucket(key, 2, 1, 50).try_take()
+        return 0
+
+    assert _run_in_child(die_holding_the_lock) == -signal.SIGKILL
+    assert _run_in_child(lambda: 0 if store.bucket(key, 2, 1, 50).try_take() else 1) == 0
+    assert store.bucket(key, 2, 1, 50).try_take() and not store.bucket(key, 2, 1, 50).try_take()
