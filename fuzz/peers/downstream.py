@@ -115,15 +115,17 @@ class H1Client(Client):
     def _close_ends_body(self) -> bool:
         """A close ends a body delimited by it when the proxy closed after sending what it had: its
         own close (LOCAL_CLOSE; the close of a FLUSH_WRITE follows the last byte), not the one the
-        client's FIN or reset made, and not one by Envoy's delayed_close_timeout (a client that
-        stopped reading; fuzz/closing.py judges when). Those drop output the proxy had not sent: the
-        body stops short, an end a real client cannot tell from the true one, so it is no response
-        (the exchange ends closed; fuzz/delivery.py judges a close the client did not cause)."""
+        client's FIN or reset made, not one by Envoy's delayed_close_timeout (a client that stopped
+        reading; fuzz/closing.py judges when), and not one that aborted the response (HTTP/1.1 has
+        no stream reset: an upstream reset, a route or stream idle timeout after the response
+        started close the connection mid-body). Those drop output the proxy had not sent or never
+        had: the body stops short, an end a real client cannot tell from the true one, so it is no
+        response (the exchange ends closed; fuzz/delivery.py judges a close the client did not cause)."""
         conn = self.sock.conn
         if conn is None or not self.sock.is_closed or not self.responses.reads_until_close():
             return False
         by_proxy = getattr(conn.close_event, "name", "") == "LOCAL_CLOSE"
-        return by_proxy and not conn.stream_info.get("delayed_close_timeout")
+        return by_proxy and not conn.stream_info.get("delayed_close_timeout") and not _aborted_a_response(conn)
 
     def on_received(self, data: bytes, now: int) -> None:
         # A close ends a body delimited by it: the simulated socket shows a FIN only after a half
@@ -141,6 +143,15 @@ class H1Client(Client):
             response = ex.response
             if response is not None and response.complete and response.ended_ms is not None:  # set together
                 ex.end("response", response.ended_ms)
+
+
+def _aborted_a_response(conn) -> bool:
+    """Whether the HTTP/1 codec serving `conn` reset a stream: its response ends in a close there."""
+    for active in conn.filter_manager.read_filters:
+        stats = getattr(getattr(active.filter, "codec", None), "stats", None)
+        if stats and stats.get("h1_reset_by_owner"):
+            return True
+    return False
 
 
 def _progress(msg: Message) -> tuple[int, bool]:

@@ -77,3 +77,42 @@ def test_a_close_delimited_body_the_client_ends_is_no_response(end):
     s = run(http(), STALLED_READER[:-1] + [A(end)])  # 1 KiB buffers: the proxy is mid-response, reading
     (ex,) = s.peers.exchanges
     assert ex.outcome == "closed" and len(s.downstream[0].received) < len(BIG)
+
+
+# The proxy aborts a response it already started (HTTP/1.1 has no stream reset: the connection ends
+# mid-body) when its upstream resets with bytes the proxy had not read, or a route or stream idle
+# timeout fires while the slow client holds the rest back. A close-delimited body stops there, an
+# end no client can tell from the true one: no response (a 15-minute session campaign, 12-04d, crashed
+# with peer_response_body_changed from the upstream reset at 900 s).
+ABORTS = {
+    "upstream reset": ("", "", [A("upstream_reset")]),
+    "route timeout": ("", ", timeout_ms: 300", [A("advance", value=400)]),
+    "stream idle timeout": ("stream_idle_timeout_ms: 300", "", [A("advance", value=400)]),
+}
+
+
+@pytest.mark.parametrize("abort", sorted(ABORTS))
+def test_a_close_delimited_body_the_proxy_aborts_is_no_response(abort):
+    hcm, route, then = ABORTS[abort]
+    s = run(http(hcm=hcm, route=route), STALLED_READER[:-1] + then)  # 1 KiB buffers: the proxy is mid-response
+    (ex,) = s.peers.exchanges
+    assert s.ctx.stats.counter("http.h1_reset_by_owner") == 1
+    assert ex.outcome == "closed" and len(s.downstream[0].received) < len(BIG)
+
+
+def test_a_complete_response_the_proxy_aborts_is_still_found(monkeypatch):
+    # The abort is no end of the body, so a close-delimited response the proxy had whole and cut
+    # is judged as a lost response (fuzz/delivery.py), not passed as a complete one.
+    from proxy.http.h1 import H1ServerCodec
+
+    real = H1ServerCodec.send_data
+
+    def reset_at_the_end(self, stream_id, data, end_stream=False):
+        if end_stream:
+            return self.reset_stream(stream_id)
+        return real(self, stream_id, data, end_stream)
+
+    monkeypatch.setattr(H1ServerCodec, "send_data", reset_at_the_end)
+    with pytest.raises(InvariantViolation) as caught:
+        exchange()
+    assert caught.value.name == "response_lost", str(caught.value)
