@@ -209,6 +209,9 @@ class ClusterHttpPool:
         while self._pending_for(host) > self._connecting_capacity(host) + self._ready_capacity(host):
             self.ctx.stats.inc(self.prefix + "upstream_rq_pending_failure_eject")
             self._fail_pending(next(r for r in self.pending if r.host == host), reason, "UF")
+        # The failed connection's max_connections slot is free: requests queued for other hosts (or
+        # left for this one) get connections, as after any other close.
+        self._connect_for_pending()
 
     def _ready_capacity(self, host) -> int:
         return sum(1 for pc in self.connections if pc.host == host and pc.can_take())

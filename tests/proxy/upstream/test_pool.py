@@ -185,3 +185,29 @@ def test_a_request_waiting_for_the_connection_is_not_sent_on_it_after_the_upstre
     fresh.send(ok(b"B"))
     assert parse_responses(b.read())[0][2] == b"B"
     assert p.stats_add_up()
+
+
+def test_a_connect_failure_that_frees_a_max_connections_slot_serves_the_queue():
+    """A request queued at max_connections gets a connection once a failed connect frees a slot, as
+    after any other close of a pool connection (Envoy's pool: "if we have pending streams and we just
+    lost a connection we should make a new one"). It waited until its route timeout, or for ever."""
+    cfg = basic_config(cluster_extra="\n    max_connections: 2").replace(
+        "endpoints: [{host: 127.0.0.1, port: 9080}]",
+        "endpoints: [{host: 127.0.0.1, port: 9080}, {host: 127.0.0.2, port: 9081}]",
+    )
+    p = Proxy(cfg)
+    a, b, c = p.client(), p.client(), p.client()
+    a.send(GET)
+    busy = p.upstream().accept()  # 9080, serving a
+    assert parse_requests(busy.read())
+    b.send(GET)
+    failing = p.upstream()  # 9081: the second connection the breaker allows
+    c.send(GET)  # 9080 again: its connection is busy and the breaker is full, so c waits
+    assert p.new_upstream_count() == 0
+    failing.refuse()
+    assert parse_responses(b.read())[0][0] == 503
+    up = p.upstream().accept()  # the slot the failed connect freed
+    assert up.address == ("127.0.0.1", 9080)
+    assert parse_requests(up.read())
+    up.send(ok(b"C"))
+    assert parse_responses(c.read())[0][2] == b"C"
