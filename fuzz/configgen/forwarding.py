@@ -10,7 +10,7 @@ HTTP/2 upstream limits, GOAWAY, circuit breakers) are met on few requests. An en
 is one HCM listener whose routes all forward (a catch-all last), to one or two clusters, and draws
 what the upstream side does with a request from families Envoy users set:
 - route timeouts: unset (15 s), 0 (disabled: long polls, streams), short, with or without retries;
-- HCM timeouts that let the exchange finish: stream idle and request timeouts off or well past the
+- HCM timeouts that let the exchange finish: stream idle and request timeouts unset or well past the
   route's (a route timeout of 0 under a 2 s stream idle timeout is never seen to be off);
 - clusters: HTTP/1.1 or HTTP/2, connect timeouts below and above the route's, small circuit
   breakers and connection caps, small buffers;
@@ -27,8 +27,9 @@ ROUTE_PATHS = ("/api", "/static/", "/service1", "/a/b", "/admin")  # what sessio
 # route timeout_ms: None = unset (Envoy's 15 s default)
 ROUTE_TIMEOUTS = ((None, 2), (0, 3), (250, 2), (1000, 2), (2000, 1), (30_000, 1))
 CONNECT_TIMEOUTS = ((None, 1), (10, 1), (100, 2), (1000, 1))  # None: 5 s
-# Stream idle timeout: unset (5 min), off, or well past any route timeout above.
-STREAM_IDLE = ((None, 2), (0, 1), (60_000, 1))
+# Stream idle timeout: unset (5 min) or well past any route timeout above; never off, so a request
+# whose upstream never answers on a route without a timeout still ends (liveness judges the rest).
+STREAM_IDLE = ((None, 2), (60_000, 1))
 ESCAPED_SLASH_ACTIONS = ("KEEP_UNCHANGED", "REJECT_REQUEST", "UNESCAPE_AND_REDIRECT", "UNESCAPE_AND_FORWARD")
 # An entry is kept when at least this share of its probes reaches an upstream (the probes' clients
 # are half HTTP/1.1, half HTTP/2: an HCM of one codec serves half of them at best).

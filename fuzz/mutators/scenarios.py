@@ -58,6 +58,10 @@ WEIGHTS = {
     "read_to": 2,
 }
 READ_BEFORE_WAIT = 0.75
+# ... and between the steps of a longer wait, this often: what the proxy sends at a deadline inside
+# the wait (a 504 at a route timeout) is read before a later idle or delayed-close timeout of the
+# same wait ends the connection with it unread (the oracles judge only what the client saw).
+READ_BETWEEN_STEPS = 0.5
 # Time passes in a family of step sizes (fuzz.session.TIME_STEPS_MS: 0 ms to 2 min). Between a
 # request and its upstream's connect outcome most steps are short (<= SHORT_STEP_MS), so a connect
 # timeout of 1-100 ms (common in the pool) is outlived as often as it fires; the branch that leaves
@@ -135,15 +139,15 @@ class _Builder:
 
     def wait(self, most: int, client: int | None = None, short: float = 0.0) -> None:
         """0 to `most` steps of time, each short (<= SHORT_STEP_MS) with probability `short`, else any;
-        before them, often, `client` reads what has come (a client that reads as bytes arrive, as
+        before each, often, `client` reads what has come (a client that reads as bytes arrive, as
         most do, sees its response before a delayed close or an idle timeout drops it unread: the
         outcome the oracles judge)."""
         steps = self.rng.randrange(most + 1)
-        if steps and client is not None and self.rng.random() < READ_BEFORE_WAIT:
-            action = self.make("read", self.rng)
-            if action is not None:
-                self.actions.append(self.retarget(action, client))
-        for _ in range(steps):
+        for step in range(steps):
+            if client is not None and self.rng.random() < (READ_BEFORE_WAIT if step == 0 else READ_BETWEEN_STEPS):
+                action = self.make("read", self.rng)
+                if action is not None:
+                    self.actions.append(self.retarget(action, client))
             if self.rng.random() < short:
                 self.short_step()
             else:

@@ -49,3 +49,42 @@ def test_scenarios_put_a_share_of_inputs_on_the_family():
         on += state[0][0] in family
     assert 0.15 < on / 200 < 0.4  # scenarios.FORWARDED
     assert actions.network_filter().codec.forwarding_head(b"\x00" * 4, random.Random(0)) is None
+
+
+def _catch_all(tree: dict) -> dict:
+    hcm = tree["listeners"][0]["filter_chains"][0]["filters"][0]["http_connection_manager"]
+    return hcm["route_config"]["virtual_hosts"][0]["routes"][-1]["route"]
+
+
+def test_a_route_timeout_of_zero_read_as_the_default_is_caught_on_the_family(monkeypatch):
+    """A planted defect (proto3's explicit zero read as unset): timeout_ms 0 gets the 15 s default.
+    On a family entry whose catch-all route has timeout 0 (its HCM lets the exchange run), a request
+    the upstream reads and leaves unanswered, with the client reading between time steps (as
+    scenarios' waits do, READ_BETWEEN_STEPS), gets a 504 the timeouts model cannot explain."""
+    import dataclasses
+
+    import pytest
+    import yaml
+
+    from fuzz.oracles import InvariantViolation
+    from proxy.build import build
+    from proxy.config import load_bytes
+    from proxy.http import route as route_module
+
+    tree = next(t for i in range(100) if _catch_all(t := forwarding.forwarding_tree(1, i)).get("timeout_ms") == 0)
+    text = yaml.safe_dump(tree).encode()
+    A = session.Action
+    script = [A("connect"), A("upstream_accept_next"), A("send", payload=b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")]
+    script += [A("upstream_read")] + [A("advance", value=5_000), A("read")] * 4
+    session.Session(build(load_bytes(text, "yaml")), models=True).run(script)  # the clean tree: no finding
+    build_route = route_module._build_route
+
+    def zero_as_unset(*args, **kwargs):
+        built = build_route(*args, **kwargs)
+        if built.clusters and built.timeout_ms == 0:
+            return dataclasses.replace(built, timeout_ms=route_module.DEFAULT_ROUTE_TIMEOUT_MS)
+        return built
+
+    monkeypatch.setattr(route_module, "_build_route", zero_as_unset)
+    with pytest.raises(InvariantViolation, match="model_gateway_timeout_unexplained"):
+        session.Session(build(load_bytes(text, "yaml")), models=True).run(script)
