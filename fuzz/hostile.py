@@ -54,13 +54,18 @@ LATE = (
     ("query", b"next=https://example.com//a/../b"),
     ("target", (b"path", b"/static/%2e%2E/admin")),
     ("query", b"sso=" + b"A" * 6144),
+    # A trailer field with "_" (request trailers: a chunked upload's, an HTTP/2 stream's): the
+    # connection manager's headers_with_underscores_action covers trailers as it covers headers, or the
+    # field a CGI backend reads as X-Forwarded-User travels in the trailer section instead.
+    ("trailer", (b"x_forwarded_user", b"admin")),
 )
 LATE_FIRST = N_SHAPES + len(TRAILERS) + 1
 
 
 def shape(selector: int):
     """(what, value) for a selector byte: ("target", (kind, value)), ("authority", value),
-    ("field", (name, value)), ("scheme", value), ("query", value), or None for a plain request."""
+    ("field", (name, value)), ("scheme", value), ("query", value), ("trailer", (name, value)), or None
+    for a plain request."""
     if 0 <= selector - LATE_FIRST < len(LATE):
         return LATE[selector - LATE_FIRST]
     i = selector - 1
@@ -87,6 +92,8 @@ def apply(selector: int, path: bytes, host: bytes, fields: list) -> tuple[bytes,
         return text.replace(b"{host}", host or b"x") + (path if path.startswith(b"/") else b"/"), host, fields
     if what == "authority":
         return path, value, fields
+    if what == "trailer":
+        return path, host, fields  # the request template puts it in its trailer section (trailer_field)
     if what == "scheme":
         return value + b"://" + (host or b"x") + (path if path.startswith(b"/") else b"/"), host, fields
     if what == "query":
@@ -99,6 +106,12 @@ def trailers(selector: int) -> list | None:
     """HTTP/2 request trailers for a selector byte (None for most values)."""
     i = selector - 1
     return TRAILERS[i] if 0 <= i < len(TRAILERS) else None
+
+
+def trailer_field(selector: int) -> tuple | None:
+    """A request trailer field (name, value) for a selector byte (None: none of its own)."""
+    picked = shape(selector)
+    return picked[1] if picked is not None and picked[0] == "trailer" else None
 
 
 def scheme(selector: int) -> bytes | None:

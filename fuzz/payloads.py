@@ -120,6 +120,7 @@ def _h1_request(seed: bytes, sock, http10: bool) -> bytes:
     elif body:
         head.append(b"Transfer-Encoding: chunked")
         trailer, large = _large_into_trailer(_trailer(seed, 4, REQUEST_TRAILER_BIT), large)
+        trailer += b"".join(b"%s: %s\r\n" % f for f in [hostile.trailer_field(_byte(seed, 7))] if f is not None)
         tail = b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, trailer)
     else:
         tail = b""
@@ -185,6 +186,8 @@ def h2_request(seed: bytes, sock) -> bytes:
         scheme = hostile.scheme(selector)  # the :scheme shape leaves the path origin-form
         path, authority, extra = hostile.apply(0 if scheme else selector, path, host or b"x", fields)
         trailers = hostile.trailers(selector - hostile.N_SHAPES)
+        own = hostile.trailer_field(selector)
+        trailers = (trailers or []) + [own] if own is not None else trailers
         headers = [
             (b":method", _pick(METHODS[:7], seed, 0)),
             (b":path", path),
@@ -373,6 +376,12 @@ def h2_upstream_read(sock):
     return server
 
 
+# Bit 7 of byte 0 of an HTTP/2 answer: a 204 (No Content) with `content-length: 0`, as many frameworks
+# send it; the proxy, the client's server, must pass on neither framing field (RFC 9110 8.6, judged in
+# fuzz/peers/judge.py). An HTTP/1.1 upstream's 204 loses a zero Content-Length in the proxy's codec.
+NO_CONTENT_BIT = 0x80
+
+
 def h2_response(seed: bytes, sock) -> bytes:
     """Answer the oldest unanswered stream the proxy opened on this HTTP/2 upstream."""
     server = h2_upstream_server(sock)
@@ -383,6 +392,8 @@ def h2_response(seed: bytes, sock) -> bytes:
             body = seed[2 : 2 + _byte(seed, 1) % 64]
             status = b"%d" % (200, 404, 500, 503)[_byte(seed, 0) % 4]
             trailers = _trailer_fields(seed, 0)
+            if _byte(seed, 0) & NO_CONTENT_BIT:
+                status, body, trailers = b"204", b"", []
             server.send_headers(
                 stream_id,
                 [(b":status", status), (b"content-length", b"%d" % len(body))],

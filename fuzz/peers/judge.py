@@ -129,8 +129,16 @@ def check_meaning(ex, up, model) -> None:
     where = f"client {ex.downstream} request {ex.id} ({ex.protocol}) at upstream {up.conn} ({up.protocol})"
     check_meaning_of(ex.request, up.request, model, where)
     sent, got = ex.request, up.request
+    trailers = sent.trailers
+    if model.drop_underscores:  # DROP_HEADER covers trailers as it covers headers (forwarding_model.py)
+        if _underscored(got.trailers):
+            _fail(
+                "peer_forwarded_despite_config",
+                f"{where}: a trailer name with '_' is forwarded, the HCM's headers_with_underscores_action is DROP_HEADER",
+            )
+        trailers = [(n, v) for n, v in trailers if b"_" not in n]
     if sent.complete and got.complete and (up.protocol == H2 or _chunked(got.headers)):
-        _trailers_kept("peer_forwarded_trailers_dropped", where, sent.trailers, got.trailers)
+        _trailers_kept("peer_forwarded_trailers_dropped", where, trailers, got.trailers)
 
 
 def check_response_meaning(ex, model) -> None:
@@ -193,8 +201,17 @@ def _trailers_were_sent(name: str, where: str, sent, got) -> None:
             _fail(name, f"{where}: trailer {n!r}: {values!r} arrived, {trailers.get(n)!r} was sent")
 
 
+def _underscored(fields) -> bool:
+    return any(b"_" in n for n, _ in fields)
+
+
 def check_meaning_of(sent, got, model, where: str) -> None:
-    if model.reject_underscores and any(b"_" in n for n, _ in sent.headers + sent.trailers):
+    if model.reject_underscores and (
+        _underscored(sent.headers) or _underscored(got.trailers) or (_underscored(sent.trailers) and got.complete)
+    ):
+        # A request head with "_" never goes upstream; trailers come after the head and body went (the
+        # proxy then resets the exchange, as Envoy does): none of their "_" fields arrives, and the
+        # request never ends normally there (an upstream would act on a request the proxy refused).
         _fail(
             "peer_forwarded_despite_config",
             f"{where}: a field name with '_' is forwarded, the HCM's headers_with_underscores_action is REJECT_REQUEST",
