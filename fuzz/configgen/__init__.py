@@ -7,7 +7,7 @@
     configgen.fragment_generator(desc)   -> generator of one message type drawn alone (a filter's config)
     configgen.to_yaml(bootstrap)         -> readable YAML that `python -m proxy --validate` accepts
 
-    python -m fuzz gen-configs N --out DIR [--seed S] [--for-sessions]
+    python -m fuzz gen-configs N --out DIR [--seed S] [--for-sessions | --forwarding]
                                                   (also: python -m fuzz.configgen gen-configs ...)
 
 How: strategies are derived by walking the protobuf descriptors and reading their
@@ -26,7 +26,10 @@ committed pool after changing the schema, the bounds or the facts:
     python -m fuzz gen-configs 8 --out corpus/session_configs --seed 2 --for-sessions
     python -m fuzz gen-configs 11 --out corpus/session_configs --seed 3 --for-sessions
 
-(README.md "Configuration" says how the session seeds follow.)
+(README.md "Configuration" says how the session seeds follow.) The pool's forwarding family
+(fuzz/configgen/forwarding.py: every route forwards) is drawn apart and comes last in the pool:
+
+    python -m fuzz gen-configs 20 --out corpus/session_configs/forwarding --seed 1 --forwarding
 """
 
 from fuzz.configgen.generate import (
