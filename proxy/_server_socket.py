@@ -37,8 +37,8 @@ log = logging.getLogger("proxy.server")
 
 READ_SIZE = 16 * 1024  # one read's worth, as SimSocket's default read_size
 WRITE_CHUNK = 64 * 1024  # bytes handed to the asyncio transport per write
-# After a close that gave up on the peer (NO_FLUSH, a delayed close's timeout), the bytes still in
-# asyncio's buffer wait this long for it to take any (each byte taken restarts it), as Envoy's
+# After a close that gave up on the peer (Connection.output_abandoned), the bytes still in asyncio's
+# buffer wait this long for it to take any (each byte taken restarts it), as Envoy's
 # delayed_close_timeout (1 s) bounds a flush.
 CLOSE_FLUSH_TIMEOUT_S = 1.0
 
@@ -230,8 +230,8 @@ class SocketTransport(asyncio.BufferedProtocol, ConnectionIO):
     def _abort_unless_taken(self, t, held: int) -> None:
         """asyncio keeps a closing socket until its buffer is sent: a peer that never reads (its
         window shut) held the socket, its kernel buffers and the descriptor for ever after the
-        core had given up on it (tcp_proxy's idle timeout, the connection manager's delayed close).
-        A close that flushed (FLUSH_WRITE) still waits as long as the peer takes, as Envoy's does."""
+        core had given up on it (tcp_proxy's idle timeout). Any other close still waits as long as
+        the peer takes (docs/semantics.md: the delayed close's case is a known gap)."""
         if self.lost:
             return
         left = t.get_write_buffer_size()

@@ -120,8 +120,8 @@ class Connection:
         self.application_protocols: tuple = ()
         self.direct_remote_address = remote_address  # the TCP peer, even when PROXY protocol names another
         self.close_event: ConnectionEvent | None = None
-        # The close gave up on output the peer had not taken (NO_FLUSH, a delayed close's timeout):
-        # the transport need not hold a socket for it (proxy/_server_socket.py).
+        # Set by a close because the peer took nothing (tcp_proxy's idle timeout): the transport
+        # need not hold the socket for it long (proxy/_server_socket.py).
         self.output_abandoned = False
         self.read_end_stream = False
         self.write_end_stream = False
@@ -376,7 +376,6 @@ class Connection:
                 self.io.read_enabled_changed(self, False)
                 self.io.write_ready(self)
             return
-        self.output_abandoned = close_type is CloseType.NO_FLUSH
         self._close_socket(ConnectionEvent.LOCAL_CLOSE)
 
     def set_delayed_close_timeout(self, ms: int) -> None:
@@ -395,7 +394,6 @@ class Connection:
             self._delayed_close_timer.enable(self._delayed_close_ms)
             return
         self.stream_info["delayed_close_timeout"] = True
-        self.output_abandoned = True
         self._close_socket(ConnectionEvent.LOCAL_CLOSE)
 
     def _close_socket(self, event: ConnectionEvent) -> None:

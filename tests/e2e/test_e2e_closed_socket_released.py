@@ -2,9 +2,10 @@
 
 asyncio keeps a closing socket open until its write buffer is sent. A client that stops reading
 (its receive window shut) therefore held the proxy's socket, its kernel buffers and a descriptor for
-ever after tcp_proxy's idle timeout (or the connection manager's delayed close) had closed the
-connection: open_connections() still counted it, the drain waited for it, and a few thousand
-such clients would run the proxy out of descriptors. Found live: tcp_proxy idle_timeout_ms 1000,
+ever after tcp_proxy's idle timeout had closed the connection: open_connections() still counted
+it, the drain waited for it, and a few thousand such clients would run the proxy out of
+descriptors. (The connection manager's delayed close has the same gap: docs/semantics.md, Known
+defects.) Found live: tcp_proxy idle_timeout_ms 1000,
 a 20 MB download, a client that never reads: the proxy's socket still ESTABLISHED 25 s later.
 """
 

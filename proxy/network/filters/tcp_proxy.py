@@ -313,5 +313,7 @@ class TcpProxyFilter(ReadFilter):
         self.stats.inc("idle_timeout")
         self.downstream.stream_info["failure"] = "idle_timeout"
         if self.upstream is not None:
+            self.upstream.output_abandoned = True
             self.upstream.close(CloseType.NO_FLUSH)
+        self.downstream.output_abandoned = True  # nothing moved: a peer that reads nothing holds no socket
         self.downstream.close(CloseType.NO_FLUSH)
