@@ -552,6 +552,33 @@ def check_stall(world: RuntimeWorld) -> None:
             )
 
 
+async def check_admin_idle_timeout(world: RuntimeWorld) -> None:
+    """The admin is an HTTP connection manager with Envoy's defaults: a client that leaves a request
+    unfinished and goes quiet (slowloris) is answered 408 and closed once the stream idle timeout
+    passes, so it cannot hold an admin connection, and its socket, for good. At rest, time runs past
+    that timeout (only when some open client left a request unfinished: the data plane's own timers
+    then run too, after every other check)."""
+    waiting = [
+        c
+        for c in world.admins
+        if c.peer is not None
+        and not (c.peer.saw_end or c.peer.saw_reset or c.peer.did_reset)
+        and runtime_admin.leaves_a_request_unfinished(bytes(getattr(c.peer, "sent", b"")))
+    ]
+    if not waiting:
+        return
+    await world.advance(int(STREAM_IDLE_TIMEOUT_S * 1000) + 1000)
+    await world.settle(reading=True)
+    for client in waiting:
+        if not (client.peer.saw_end or client.peer.saw_reset):
+            _fail(
+                "admin_unfinished_request_held",
+                f"a client left a request unfinished ({bytes(client.peer.sent)[-60:]!r}) and went quiet: "
+                f"{STREAM_IDLE_TIMEOUT_S:.0f} s later the admin still holds its connection open",
+                "proxy.admin.AdminProtocol",
+            )
+
+
 def check_stopped(world: RuntimeWorld) -> None:
     open_ = [s for s, _, _ in _data_transports(world) if not s.is_closed]
     if open_:
@@ -687,6 +714,7 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
         await world.settle()
         check_stopped(world)
     else:
+        await check_admin_idle_timeout(world)
         await world.stop(drain_timeout_s=0)
         await world.settle()
 

@@ -246,6 +246,29 @@ def check_answers(client: AdminClient, built, finished: bool, judge_values: bool
         )
 
 
+def leaves_a_request_unfinished(sent: bytes) -> bool:
+    """Whether a client that sent `sent` left the admin a request it cannot answer yet: part of a
+    head or body, or bytes no HTTP/1.1 server reads (those get a 400 and the close at once). Complete
+    requests are answered as a server would, so pipelined ones before the rest do not count."""
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(sent)
+    while True:
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError:
+            return True
+        if event is h11.NEED_DATA:
+            return conn.their_state is not h11.IDLE or bool(conn.trailing_data[0])
+        if event is h11.PAUSED or isinstance(event, h11.ConnectionClosed):
+            return False
+        if isinstance(event, h11.EndOfMessage):
+            conn.send(h11.Response(status_code=200, headers=[("content-length", "0")]))
+            conn.send(h11.EndOfMessage())
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                return False  # the admin closes after this answer (HTTP/1.0, Connection: close)
+            conn.start_next_cycle()
+
+
 def check_raw_answers(client: AdminClient) -> None:
     """Whatever a client sends, no answer says the admin itself failed (a 500: AdminProtocol caught
     an exception from the handler, and logged its traceback)."""

@@ -25,6 +25,7 @@ SHARED = (  # the admin served by the parent of --concurrency 1 (runtime_parent.
     "admin_unread_answers_time_out",
     "admin_raw_targets",
     "stop_twice_with_open_connections",
+    "admin_partial_request_line_goes_quiet",
 )
 
 
@@ -113,6 +114,12 @@ def scripts() -> dict:
     out["admin_unfinished_head_times_out"] = [A("admin", 0, 1), A("admin", 0, len(ADMIN_REQUESTS) - 1)]
     out["admin_unfinished_head_times_out"] += [A("advance", 0, 7)] * 3 + [A("admin_read")]
     out["admin_unread_answers_time_out"] = [A("admin", 0, 96 + 3)] * 30 + [A("advance", 0, 7)] * 3 + [A("admin_read")]
+    # Half a request line, then nothing (slowloris): the harness runs time past the timeout at rest.
+    out["admin_partial_request_line_goes_quiet"] = [A("admin", 0, 1), A("admin_send", 0, 1, b"GET /sta")]
+    out["admin_partial_request_line_goes_quiet"] += [
+        A("admin_send", 1, 1, b"GET /ready HTTP/1.1\r\nHo"),
+        A("admin_read"),
+    ]
     # Raw bytes on the admin: targets no URL parser reads, origin-form edges, a chunked body, a huge head.
     raw = [b"http://[::1/", b"//x/stats", b"*", b"/stats?format", b"/\xff", b"http://admin/ready?format=json"]
     out["admin_raw_targets"] = [A("admin_send", 0, 1, b"GET " + t + b" HTTP/1.1\r\nHost: a\r\n\r\n") for t in raw]

@@ -262,13 +262,19 @@ class AdminRequest:
     workers_then: list  # (latest message, hung up) of each worker when it was sent
     answer: bytes = b""
     answered_at: float | None = None
+    # By the answer (virtual time stands still within a step, so counts, not times): the stop signals
+    # (SIGTERM, SIGINT) the parent had been sent, and (messages sent, hung up) of each worker.
+    stops_by_answer: int = 0
+    workers_by_answer: list = field(default_factory=list)
 
-    def poll(self, now: float) -> None:
+    def poll(self, now: float, world: "World") -> None:
         if self.peer is None or self.answered_at is not None:
             return
         self.answer += self.peer.read(None)
         if self.peer.saw_end or self.peer.saw_reset:
             self.answered_at = now
+            self.stops_by_answer = world.stop_signals
+            self.workers_by_answer = [(len(w.sent), w.hung_up_at is not None) for w in world.sims]
 
 
 # -- one run ----------------------------------------------------------------------------------------
@@ -333,7 +339,7 @@ class World:
             for w in self.sims:
                 w.pump(self.now)
             for a in self.admins:
-                a.poll(self.now)
+                a.poll(self.now, self)
             await asyncio.sleep(0)
             unread = any(w.peer.unread for w in self.sims if w.state != "exited") or any(
                 a.peer.unread for a in self.admins if a.peer is not None and a.answered_at is None
@@ -469,8 +475,35 @@ class World:
                 _fail("admin_status", f"admin request {i} {a.path}: {status} {body[:200]!r}", judged)
             if path == "/ready" and status not in (200, 503):
                 _fail("admin_status", f"admin request {i} /ready: {status}", judged)
+            if path == "/ready":
+                self.check_ready(i, a, status)
             if path == "/stats" and status == 200:
                 self.check_sum(i, a, _stats(a.path, body))
+
+    def check_ready(self, i: int, a: AdminRequest, status: int) -> None:
+        """/ready is LIVE once every worker is (README; Envoy's /ready: LIVE once the server is
+        initialized, 503 while it starts or drains): a 200 while some worker had not yet said it
+        serves sends a readiness probe's traffic to a proxy still starting; a 503 while every worker
+        had said so before the request, none stopped and the parent was never told to stop keeps a
+        serving proxy out of its load balancer."""
+        judged = "proxy.workers._summed"
+        silent = [w.name for w, (sent, _) in zip(self.sims, a.workers_by_answer) if not sent]
+        if status == 200 and silent:
+            _fail(
+                "admin_ready_before_every_worker",
+                f"admin request {i} /ready at {a.at:.2f} s: 200 LIVE while {', '.join(silent)} had not said it serves",
+                judged,
+            )
+        steady = a.stops_by_answer == 0 and all(
+            sent_then and not hung_then and not hung
+            for (sent_then, hung_then), (_, hung) in zip(a.workers_then, a.workers_by_answer)
+        )
+        if status == 503 and steady:
+            _fail(
+                "admin_not_ready_while_every_worker_serves",
+                f"admin request {i} /ready at {a.at:.2f} s: 503 while every worker had said it serves and none stopped",
+                judged,
+            )
 
     def check_no_answer(self, i: int, a: AdminRequest, body: bytes) -> None:
         """A 503 names a worker that was running when asked and did not answer in time."""
@@ -624,7 +657,7 @@ async def _finish(world: World) -> None:
             await world.advance(STEP_S)
     await world.settle()
     for a in world.admins:
-        a.poll(world.now)
+        a.poll(world.now, world)
     if not task.done():
         if any(w.state != "exited" for w in world.sims):
             serving = [w.name for w in world.sims if w.state != "exited"]

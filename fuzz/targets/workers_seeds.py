@@ -33,6 +33,12 @@ def scripts() -> dict:
             7,
             [("admin", STATS), ("admin", READY), ("ready", 0)] + _ready(3) + [("admin", READY)],
         ),
+        # /ready while one of two workers serves and the other is still starting, then once both serve.
+        "ready_while_one_worker_starts": (
+            2,
+            3,
+            [("ready", 0), ("admin", READY), ("admin", STATS), ("ready", 1), ("admin", READY)] + _stop(2),
+        ),
         "admin_during_drain": (
             2,
             3,

@@ -1,8 +1,10 @@
 """The runtime harness (fuzz/targets/runtime.py): its seeds replay clean (tests/fuzz/test_corpus_replay.py),
 and a defect planted in the transports, the server or the admin makes a seed fail its oracle."""
 
+import asyncio
 from pathlib import Path
 
+import h11
 import pytest
 
 from fuzz.oracles import InvariantViolation
@@ -145,3 +147,44 @@ def test_a_second_stop_through_the_parent_ends_the_drain():
     once = runtime.run((CORPUS / "stop_with_open_connections-shared").read_bytes())
     twice = runtime.run((CORPUS / "stop_twice_with_open_connections-shared").read_bytes())
     assert once.loop.us >= 5_000_000 > 1_000_000 > twice.loop.us  # the 5 s drain, then ended at once
+
+
+def _progress_armed_only_inside_a_request(self):
+    """The admin's stream idle timer armed only once h11 has a whole head: bytes of one not yet
+    complete leave h11 IDLE, so a client that sends half a request and waits is never timed out."""
+    if self._idle is not None:
+        self._idle.cancel()
+        self._idle = None
+    if self._backed_up or self._waiting is not None or self.h11.their_state is not h11.IDLE:
+        self._idle = asyncio.get_running_loop().call_later(admin.STREAM_IDLE_TIMEOUT_S, self._idle_timeout)
+
+
+@pytest.mark.parametrize(
+    "seed", ["admin_partial_request_line_goes_quiet-cap65536", "admin_unfinished_head_times_out-cap512"]
+)
+def test_an_admin_holding_an_unfinished_request_for_good_is_caught(monkeypatch, seed):
+    monkeypatch.setattr(admin.AdminProtocol, "_progress", _progress_armed_only_inside_a_request)
+    assert _fails(seed) == "admin_unfinished_request_held"
+
+
+def test_the_parents_admin_holding_an_unfinished_request_is_caught(monkeypatch):
+    monkeypatch.setattr(admin.AdminProtocol, "_progress", _progress_armed_only_inside_a_request)
+    assert _fails("admin_partial_request_line_goes_quiet-shared") == "admin_unfinished_request_held"
+
+
+@pytest.mark.parametrize(
+    ("sent", "unfinished"),
+    [
+        (b"", False),
+        (b"GET /sta", True),
+        (b"GET /stats HTTP/1.1\r\nHost: a\r\n\r\n", False),
+        (b"GET /stats HTTP/1.1\r\nHost: a\r\n\r\nGET /rea", True),
+        (b"POST /stats HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nab", True),
+        (b"GET /stats HTTP/1.0\r\n\r\nGET /sta", False),  # the admin closes after the HTTP/1.0 answer
+        (b"\x00\x01 garbage\r\n\r\n", True),  # a 400 and the close, at once
+    ],
+)
+def test_what_counts_as_a_request_left_unfinished(sent, unfinished):
+    from fuzz.targets.runtime_admin import leaves_a_request_unfinished
+
+    assert leaves_a_request_unfinished(sent) is unfinished

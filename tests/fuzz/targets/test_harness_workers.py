@@ -137,3 +137,25 @@ def test_a_failed_worker_that_stops_nobody_is_caught(monkeypatch):
 
     monkeypatch.setattr(proxy_workers._Supervisor, "_reap", reap_without_stopping_on_failure)
     assert _fails("worker_exits_1") == "worker_exit_left_others_running"
+
+
+def _summed_with(started, monkeypatch) -> None:
+    """Plant /ready's quantifier: `started(snapshots)` decides whether the summed server started."""
+    real = proxy_workers._summed
+
+    def summed(supervisor, snapshots):
+        out = real(supervisor, snapshots)
+        out.started = started(snapshots)
+        return out
+
+    monkeypatch.setattr(proxy_workers, "_summed", summed)
+
+
+def test_ready_live_while_a_worker_is_still_starting_is_caught(monkeypatch):
+    _summed_with(lambda snapshots: any(s["started"] for s in snapshots), monkeypatch)
+    assert _fails("ready_while_one_worker_starts") == "admin_ready_before_every_worker"
+
+
+def test_ready_503_while_every_worker_serves_is_caught(monkeypatch):
+    _summed_with(lambda snapshots: len(snapshots) > 2 and all(s["started"] for s in snapshots), monkeypatch)
+    assert _fails("ready_while_one_worker_starts") == "admin_not_ready_while_every_worker_serves"
