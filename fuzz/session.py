@@ -622,7 +622,9 @@ class Session:
         oracles.check_gauges_drained(self.ctx.stats)
         oracles.check_http_requests_accounted(self.ctx.stats)
         if self.peers.all_understood:
-            hcm_stats.check_requests_per_protocol(self.ctx.stats.counters, self.peers.exchanges)
+            hcm_stats.check_requests_per_protocol(
+                self.ctx.stats.counters, self.peers.exchanges, self.peers.h1_connections
+            )
             breakers.check_request_overflows(bootstrap_of(self.built), self.ctx.stats.counters, self.peers.exchanges)
         timeouts.check_stream_idle_timeouts(self.peers.exchanges, self._hcm_config_of)
         hcm_stats.check_codec_counters_exported(

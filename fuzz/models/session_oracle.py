@@ -18,8 +18,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     branch that produces it, with the direct response's body (model_local_reply_session); other
     4xx/5xx local replies (bad requests, upstream failures, timeouts) are not judged here; a HEAD
     answered so declares the length of that body, if any (model_local_reply_head_length);
-  - each status class counter downstream_rq_Nxx is at least the number of N.. responses the clients
-    read (model_stats_responses_by_class);
+  - the response counters a user reads (downstream_rq_<code>, _<N>xx, cluster upstream_rq_<code>)
+    agree with the responses the peers saw (fuzz.models.response_counters: model_stats_*);
   - a request an upstream saw got there no earlier than its fault filters' delays after the client
     sent it (model_fault_delay_session);
   - no upstream response begun after every route timeout that could apply ran out reaches the
@@ -52,7 +52,10 @@ from fuzz.targets.route_reference import Request
 
 from fuzz.peers.log import http_codec, protocol_bytes
 
-from . import access_log, chains, lb, paths, rbac, ratelimit, retry, routing, server_preface, stats, timeouts
+from fuzz.peers.upstream import cluster_of
+
+from . import access_log, chains, lb, paths, rbac, ratelimit, response_counters, retry, routing, server_preface
+from . import stats, timeouts
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -347,7 +350,10 @@ class SessionModel:
             if source is None or getattr(sock, "reads_altered", False):
                 continue  # a harness's write probe dropped some of what the proxy wrote: not its answer
             self._judge(ex, hcm, source, peer_certificate(sock.conn))
-        self._check_status_counters(exchanges)
+        counters = self.session.ctx.stats.counters
+        response_counters.check_downstream(counters, exchanges)
+        peers = self.session.peers
+        response_counters.check_upstream(counters, exchanges, peers.servers, self.session.network.opened, cluster_of)
         logged = lambda d: self.hcm.get(d) is not None and self.hcm[d].HasField("access_log")  # noqa: E731
         access_log.check(self.access_log, access_log.heads_read(exchanges, logged))
         remotes = (s.conn.remote_address for s in self.session.downstream if s.conn is not None)
@@ -369,31 +375,6 @@ class SessionModel:
             return None
         host, port = sock.conn.remote_address[:2]
         return (str(host), int(port))
-
-    def _check_status_counters(self, exchanges) -> None:
-        """HTTP connection manager docs, Statistics: downstream_rq_1xx .. 5xx count the responses by
-        status class. Every final response a client read was sent, so each class's counter is at
-        least the number the clients saw (more when a client never read what was sent to it)."""
-        seen: dict = {}
-        for ex in exchanges:
-            if (
-                ex.outcome == "response"
-                and ex.response is not None
-                and ex.response.complete
-                and ex.response.status >= 200
-            ):
-                cls = ex.response.status // 100
-                seen[cls] = seen.get(cls, 0) + 1
-        counters = self.session.ctx.stats.counters
-        for cls, n in sorted(seen.items()):
-            counted = counters.get(f"http.downstream_rq_{cls}xx", 0)
-            if n > counted:  # the HTTP/1.1 codec's own error replies (400, 505, ...) count too
-                raise InvariantViolation(
-                    "model_stats_responses_by_class",
-                    f"clients read {n} complete {cls}xx responses, http.downstream_rq_{cls}xx = {counted}",
-                    expected=f">= {n}",
-                    observed=counted,
-                )
 
     def _judge(self, ex, hcm, source: str, peer=None) -> None:
         text = lambda b: b.decode("latin-1")  # noqa: E731

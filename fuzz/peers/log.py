@@ -294,6 +294,13 @@ class Peers:
         ) and (not ex.request.authority or want.authority == seen.authority)
 
     @property
+    def h1_connections(self) -> int:
+        """The client connections an HTTP/1.1 codec may have read: those that sent bytes (a TLS
+        handshake on a clear-text listener included; an HTTP/2 client's too, which a PROXY header
+        or a listener's sniffing may hand to one)."""
+        return sum(1 for sock in self._socks if sock.sent or getattr(sock, "wire_sent", b""))
+
+    @property
     def all_understood(self) -> bool:
         """Every byte every client sent was read by its parser (so every request is an Exchange)."""
         return all(

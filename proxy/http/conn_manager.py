@@ -516,6 +516,7 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             return
         if isinstance(ev, ProtocolViolation) and ev.status is not None:
             self.count_response(ev.status)  # the codec's own error reply (HTTP/1.1 400, 505, ...)
+            self._count_streamless_request(ev)
             self._log_codec_reply(ev)
         if isinstance(ev, ProtocolViolation) and ev.stream_id is None:
             self.stats.inc("downstream_cx_protocol_error")
@@ -580,6 +581,16 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             tls=self.conn.ssl,
         )
         access_log.emit(self.ctx, self.config.access_log, record)
+
+    def _count_streamless_request(self, ev: ProtocolViolation) -> None:
+        """A request the codec answered before it became a stream (a refused head, a head that timed
+        out) is still a request: Envoy's HTTP/1 codec makes the stream at the request's first byte (and
+        one for the error reply when none exists), so downstream_rq_total counts every request answered,
+        and a status counter never exceeds it. It ends as a local reply."""
+        stream = self.streams.get(ev.stream_id) if ev.stream_id is not None else None
+        if stream is None or stream.ended:
+            for name in ("downstream_rq_total", "downstream_rq_http1", "local_replies"):
+                self.stats.inc(name)
 
     def count_response(self, status: int) -> None:
         """HCM statistics: downstream_rq_<code> and downstream_rq_<N>xx, per final response head sent
@@ -796,9 +807,11 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             return
         self.stats.inc("downstream_rq_idle_timeout")
         status = self.codec.time_out_request()
+        timed_out = ProtocolViolation("request head timed out", status=status)
         if status is not None:
             self.count_response(status)
-        self._log_codec_reply(ProtocolViolation("request head timed out", status=status), "SI")
+            self._count_streamless_request(timed_out)
+        self._log_codec_reply(timed_out, "SI")
         self.flush()
 
     def _go_away(self, stat: str) -> None:
