@@ -12,7 +12,7 @@ core the same flow control and the differential compares what the transports did
 bytes wait.
 """
 
-from proxy._server_socket import READ_SIZE, WRITE_CHUNK
+from proxy._server_socket import CLOSE_FLUSH_TIMEOUT_S, READ_SIZE, WRITE_CHUNK
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 from proxy.network.connection import State
@@ -33,6 +33,7 @@ class ReferencePeer:
         self.outbox_end = False
         self.did_reset = False
         self.reset_unseen = False  # reset, and the proxy's socket has not read or written since
+        self.abandon_watched = False  # a close gave up on the output: what asyncio holds is timed
 
     @property
     def encrypted(self) -> bool:
@@ -80,6 +81,7 @@ class ReferencePeer:
         """What the transport does at rest: fill the kernel from its buffer, then take the next chunk
         while its buffer is empty; and the peer's writes go on. True when a byte moved."""
         moved = self.push() or self._learn_of_reset()
+        self._watch_abandoned_output()
         while True:
             room = self.capacity - len(self.kernel)
             if self.held and room > 0:
@@ -98,6 +100,30 @@ class ReferencePeer:
                 return moved
             self.held += data
             moved = True
+
+    def _watch_abandoned_output(self) -> None:
+        """A close that gave up on the peer (Connection.output_abandoned: tcp_proxy's idle timeout)
+        leaves what asyncio holds one period to be taken (proxy/_server_socket.py,
+        CLOSE_FLUSH_TIMEOUT_S): a period in which the peer took none of it ends in an abort, which
+        drops it (what the kernel has still goes out)."""
+        conn = self.sock.conn
+        if self.abandon_watched or not self.held or conn is None or conn.state is not State.CLOSED:
+            return
+        if not conn.output_abandoned:
+            return
+        self.abandon_watched = True
+        self._check_abandoned_after_a_period(conn.dispatcher, len(self.held))
+
+    def _check_abandoned_after_a_period(self, dispatcher, held: int) -> None:
+        def check() -> None:
+            if not self.held:
+                return
+            if len(self.held) < held:  # the peer is taking it: another period
+                self._check_abandoned_after_a_period(dispatcher, len(self.held))
+                return
+            self.held.clear()
+
+        dispatcher.create_timer(check).enable(int(CLOSE_FLUSH_TIMEOUT_S * 1000))
 
     def send(self, data, end=False) -> None:
         if self.outbox_end or self.did_reset:
