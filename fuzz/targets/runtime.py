@@ -292,6 +292,7 @@ class RuntimeWorld:
         self.turns = 0
         self.epoch = 0  # data-plane actions done so far (the admin's stats move only with them)
         self.largest_answer = 0  # bytes of the admin's largest answer, when last measured
+        self.rest_ms = 0  # time run at rest after the actions (the admin's timeout): the reference runs it too
 
     async def start(self) -> None:
         """Serve the listeners from sockets bound in the kernel (the binding itself is the one line
@@ -567,7 +568,8 @@ async def check_admin_idle_timeout(world: RuntimeWorld) -> None:
     ]
     if not waiting:
         return
-    await world.advance(int(STREAM_IDLE_TIMEOUT_S * 1000) + 1000)
+    world.rest_ms = int(STREAM_IDLE_TIMEOUT_S * 1000) + 1000
+    await world.advance(world.rest_ms)
     await world.settle(reading=True)
     for client in waiting:
         if not (client.peer.saw_end or client.peer.saw_reset):
@@ -719,7 +721,9 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
         await world.settle()
 
 
-def run_reference(built, capacity: int, actions) -> ReferenceWorld:
+def run_reference(built, capacity: int, actions, rest_ms: int = 0) -> ReferenceWorld:
+    """The same actions in memory; `rest_ms`: time the runtime ran at rest after them (the data
+    plane's timers fire in both)."""
     ref = ReferenceWorld(built, capacity, _instantiate)
     for a in actions:
         if a.op in ("admin", "admin_read", "admin_close", "stop", "admin_send"):
@@ -729,13 +733,20 @@ def run_reference(built, capacity: int, actions) -> ReferenceWorld:
         else:
             _apply(ref, a)
         ref.settle()
+    _read_to_rest(ref)
+    if rest_ms:
+        ref.advance(rest_ms)
+        _read_to_rest(ref)
+    return ref
+
+
+def _read_to_rest(ref: ReferenceWorld) -> None:
     for _ in range(MAX_TURNS):
         before = tuple(len(p.received) for p in ref.clients + ref.upstreams)
         _final_reads(ref)
         ref.settle()
         if tuple(len(p.received) for p in ref.clients + ref.upstreams) == before:
             break
-    return ref
 
 
 def run(data: bytes) -> RuntimeWorld:
@@ -762,7 +773,7 @@ def _run(data: bytes) -> RuntimeWorld:
             "proxy.server.Server",
         )
     if world.stopping is None:
-        compare(run_reference(built, capacity, actions), world)
+        compare(run_reference(built, capacity, actions, world.rest_ms), world)
     return world
 
 

@@ -120,6 +120,9 @@ def scripts() -> dict:
         A("admin_send", 1, 1, b"GET /ready HTTP/1.1\r\nHo"),
         A("admin_read"),
     ]
+    # The same with a data-plane request left half sent: its timeouts fire in that time too, in memory as well.
+    out["admin_and_data_plane_requests_go_quiet"] = [A("connect", 0, WEB), A("send", 0, 1, b"GET / HTTP/1.1\r\nHo")]
+    out["admin_and_data_plane_requests_go_quiet"] += [A("admin_send", 0, 1, b"GET /sta"), A("admin_read"), A("read")]
     # Raw bytes on the admin: targets no URL parser reads, origin-form edges, a chunked body, a huge head.
     raw = [b"http://[::1/", b"//x/stats", b"*", b"/stats?format", b"/\xff", b"http://admin/ready?format=json"]
     out["admin_raw_targets"] = [A("admin_send", 0, 1, b"GET " + t + b" HTTP/1.1\r\nHost: a\r\n\r\n") for t in raw]

@@ -188,3 +188,19 @@ def test_what_counts_as_a_request_left_unfinished(sent, unfinished):
     from fuzz.targets.runtime_admin import leaves_a_request_unfinished
 
     assert leaves_a_request_unfinished(sent) is unfinished
+
+
+def test_the_reference_runs_the_time_the_admins_timeout_ran():
+    """The admin's timeout check runs time at rest, and the data plane's timers fire then (here a 408
+    to a half-sent request); the reference runs the same time (a 60 s run of 23b8b76 failed
+    runtime_differs_from_sim when it did not)."""
+    world = runtime.run((CORPUS / "admin_and_data_plane_requests_go_quiet-cap65536").read_bytes())
+    assert world.rest_ms and world.clients[0].received.startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_reference_that_stops_before_that_time_differs(monkeypatch):
+    real = runtime.run_reference
+    monkeypatch.setattr(
+        runtime, "run_reference", lambda built, capacity, actions, rest_ms=0: real(built, capacity, actions)
+    )
+    assert _fails("admin_and_data_plane_requests_go_quiet-cap65536") == "runtime_differs_from_sim"
