@@ -4,6 +4,9 @@ Byte 0 picks how the rest is read (sniffed, YAML, JSON, binary). Oracles:
   * every parsed configuration gets protoc-gen-validate's verdict from our rule interpreter
     (fuzz/targets/pgv_reference.py, config_rules_differ_from_pgv): a valid one is never refused;
   * only ConfigError may escape loading (anything else is a crash);
+  * a parsed configuration carries no field the schema does not know, at any depth (protobuf's own
+    DiscardUnknownFields is the reference): Envoy refuses a static configuration with unknown
+    fields rather than serve without the setting written (config_unknown_field_accepted);
   * an accepted configuration builds (a BuildError on a validated config is a validation gap)
     and instantiates: every listener accepts a connection in memory;
   * the built listeners and clusters hold the configured values, the documented default for an
@@ -45,6 +48,7 @@ def run(data: bytes) -> None:
         boot = parse_bytes(text, fmt)
     except ConfigError:
         return
+    _no_unknown_fields(boot)
     pgv_reference.check(boot)
     if load.all_violations(boot):
         return  # refused: load_bytes raises ConfigError naming each violation
@@ -61,6 +65,18 @@ def run(data: bytes) -> None:
         sock = sim.SimSocket()
         listener.create_connection(ctx, sock, (listener.address[0], listener.address[1] or 10000), ("127.0.0.1", 40000))
         dispatcher.run_posted()
+
+
+def _no_unknown_fields(boot) -> None:
+    known = type(boot)()
+    known.CopyFrom(boot)
+    known.DiscardUnknownFields()  # recursive: every nested message, lists and maps included
+    if known.SerializeToString(deterministic=True) != boot.SerializeToString(deterministic=True):
+        raise InvariantViolation(
+            "config_unknown_field_accepted",
+            "a configuration with a field the schema does not know was parsed without a violation",
+            judged="proxy.config.load.parse_bytes",
+        )
 
 
 def _round_trip(boot) -> None:

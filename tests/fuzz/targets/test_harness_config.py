@@ -200,3 +200,27 @@ def test_a_built_value_that_differs_from_the_configuration_is_caught(monkeypatch
     plant(monkeypatch)
     with pytest.raises(InvariantViolation, match="config_built_value"):
         config.run(EXPLICIT.read_bytes())
+
+
+def _unknown_fields_of_singular_messages_only(message, path):
+    """Plant: the walk that reports unknown fields forgets repeated messages (listeners, clusters, ...)."""
+    from google.protobuf import unknown_fields
+
+    from proxy.config.errors import Violation
+
+    for field in unknown_fields.UnknownFieldSet(message):
+        yield Violation(path, f"unknown field number {field.field_number}")
+    for field, value in message.ListFields():
+        if field.message_type is not None and not field.is_repeated:
+            yield from _unknown_fields_of_singular_messages_only(value, field.name)
+
+
+def test_an_unknown_field_inside_a_list_accepted_is_caught(monkeypatch):
+    from proxy.config import load
+
+    seed = (REPO_ROOT / "corpus" / "config" / "proto_unknown_field_in_a_listener.pb").read_bytes()
+    config.run(seed)  # refused: nothing to judge
+    monkeypatch.setattr(load, "_unknown_fields", _unknown_fields_of_singular_messages_only)
+    with pytest.raises(InvariantViolation) as err:
+        config.run(seed)
+    assert err.value.name == "config_unknown_field_accepted"
