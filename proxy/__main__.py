@@ -8,7 +8,7 @@
 from proxy import startup_signals
 
 if __name__ == "__main__":  # first: a SIGTERM during the imports below must not kill the proxy by the signal
-    startup_signals.hold()
+    startup_signals.hold(startup_signals.AT_START)
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

@@ -10,10 +10,13 @@ Only `signal` is imported here, so `python -m proxy` can hold them before anythi
 import signal
 
 HELD = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP})
+# From the first line: all but SIGINT, so Ctrl-C still ends a start-up that waits (`-c /dev/stdin`
+# read from a terminal) with Python's KeyboardInterrupt, as before.
+AT_START = HELD - {signal.SIGINT}
 
 
-def hold() -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+def hold(signals=HELD) -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
 
 
 def release() -> None:
