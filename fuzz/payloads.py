@@ -121,6 +121,8 @@ def _h1_request(seed: bytes, sock, http10: bool) -> bytes:
         head.append(b"Transfer-Encoding: chunked")
         trailer, large = _large_into_trailer(_trailer(seed, 4, REQUEST_TRAILER_BIT), large)
         trailer += b"".join(b"%s: %s\r\n" % f for f in [hostile.trailer_field(_byte(seed, 7))] if f is not None)
+        if trailer:  # a client sending trailers says it takes them too (RFC 9110 10.1.4), as gRPC's do
+            head.append(b"TE: " + TE_LISTS[_byte(seed, 6) % len(TE_LISTS)])
         tail = b"%x\r\n%s\r\n0\r\n%s\r\n" % (len(body), body, trailer)
     else:
         tail = b""
@@ -196,6 +198,8 @@ def h2_request(seed: bytes, sock) -> bytes:
             (b":authority", authority),
         ]
         headers += [(b"x-fuzz-id", rid) for rid in [_request_id(sock)] if rid is not None] + extra
+        if trailers:  # te: trailers, the one TE HTTP/2 allows (RFC 9113 8.2.2), as gRPC clients send
+            headers.append((b"te", b"trailers"))
         pad = PADS[_byte(seed, 3) // 40]  # byte 3 mod 40 is the body's length, the rest its padding
         if _byte(seed, 4) & LARGE_UPLOAD_BITS == LARGE_UPLOAD_BITS:
             body = _large(seed[6:], 2048 << (_byte(seed, 3) % LARGE_UPLOAD_STEPS))
@@ -228,6 +232,8 @@ def h2_request(seed: bytes, sock) -> bytes:
 
 STREAMING_BIT = 0x40
 HTTPS_BIT = 0x80
+# TE of an HTTP/1.1 request with trailers: asking for them alone, among codings, or not at all.
+TE_LISTS = (b"trailers", b"gzip;q=0.5, trailers", b"deflate")
 # DATA padding of an upload (RFC 9113 6.1: 0-255 bytes, flow controlled like the data and credited back
 # by the receiver): most uploads unpadded, some a little, some the most a frame may carry.
 PADS = (0, 0, 0, 7, 64, 200, 255)

@@ -9,6 +9,8 @@ InvariantViolation names:
   whose meaning differs from what the client sent, modulo the documented rules (forwarding_model);
   peer_forwarded_despite_config: a request the HCM's options say to reject was forwarded;
   peer_forwarded_scheme_changed: an HTTP/2 upstream got another :scheme than the HTTP/2 client sent;
+  peer_forwarded_te: the upstream did not get `te: trailers` exactly when the client's TE asked for
+  trailers, or an HTTP/1.1 upstream got it without the `te` connection option (docs/semantics.md);
 - peer_response_<headers|body|trailers>_changed: a client read a response that differs from what its
   upstream sent (same rules, response mutations);
 - peer_forwarded_trailers_dropped / peer_response_trailers_dropped: a well-formed trailer field that
@@ -139,6 +141,23 @@ def check_meaning(ex, up, model) -> None:
         trailers = [(n, v) for n, v in trailers if b"_" not in n]
     if sent.complete and got.complete and (up.protocol == H2 or _chunked(got.headers)):
         _trailers_kept("peer_forwarded_trailers_dropped", where, trailers, got.trailers)
+    _te_follows_the_client(where, sent, got, up.protocol)
+
+
+def _members(msg, name: bytes) -> list:
+    return [m.strip().lower() for n, v in msg.headers if n.lower() == name for m in v.split(b",") if m.strip()]
+
+
+def _te_follows_the_client(where: str, sent, got, protocol: str) -> None:
+    """docs/semantics.md (TE): as Envoy's TE sanitizing, a TE asking for trailers (RFC 9110 10.1.4:
+    the member `trailers`) goes on as `te: trailers` to any upstream, any other TE goes nowhere;
+    over HTTP/1.1 beside the `te` connection option (10.1.4: a sender of TE MUST send it)."""
+    want = [b"trailers"] if b"trailers" in _members(sent, b"te") else []
+    arrived = [v.strip().lower() for n, v in got.headers if n.lower() == b"te"]
+    if arrived != want:
+        _fail("peer_forwarded_te", f"{where}: the client's TE {_members(sent, b'te')!r} reached it as {arrived!r}")
+    if want and protocol != H2 and b"te" not in _members(got, b"connection"):
+        _fail("peer_forwarded_te", f"{where}: te: trailers without the te connection option (RFC 9110 10.1.4)")
 
 
 def check_response_meaning(ex, model) -> None:

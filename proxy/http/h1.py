@@ -67,6 +67,7 @@ from proxy.http.codec import (
     violation_code,
 )
 from proxy.http.headers import (
+    asks_for_trailers,
     is_field_value,
     is_target,
     is_token,
@@ -86,6 +87,14 @@ def _check_outbound_fields(headers: Headers) -> Headers:
         if not is_field_value(value) or value != value.strip(b" \t"):
             raise CodecUsageError(f"header {name[:64]!r} has an invalid value")
     return [(n, v) for n, v in strip_hop_by_hop(headers) if n not in (b"host", b"expect", b"te")]
+
+
+def _te_trailers(headers: Headers) -> Headers:
+    """A request asking for trailers keeps `te: trailers` (the proxy takes trailers for its client),
+    with the `te` connection option RFC 9110 10.1.4 requires beside it."""
+    if any(n.lower() == b"te" and asks_for_trailers(v) for n, v in headers):
+        return [(b"te", b"trailers"), (b"connection", b"te")]
+    return []
 
 
 def _head(start_line: bytes, fields: Sequence[tuple[bytes, bytes]]) -> bytes:
@@ -702,7 +711,7 @@ class H1ClientCodec(_Input, ClientCodec):
             raise CodecUsageError("invalid request target")
         if not is_target(authority):
             raise CodecUsageError("invalid authority")
-        fields = _check_outbound_fields(headers)
+        fields = _check_outbound_fields(headers) + _te_trailers(headers)
         self._declared = _declared_length(fields)
         names = {n for n, _ in fields}
         self._chunked = False

@@ -202,7 +202,8 @@ def header_list_size(block: Headers) -> int:
 
 def strip_hop_by_hop(headers: Headers) -> Headers:
     """Lowercase names; drop connection-specific fields, fields named in Connection (but for
-    NOT_NOMINATABLE), and `te` other than `trailers` (the one value HTTP/2 allows)."""
+    NOT_NOMINATABLE), and `te` unless it asks for trailers, which goes on as `te: trailers` (the
+    one value HTTP/2 allows; Envoy's TE sanitizing keeps that value alone)."""
     named = _connection_tokens(headers) - NOT_NOMINATABLE
     out: Headers = []
     for name, value in headers:
@@ -210,11 +211,16 @@ def strip_hop_by_hop(headers: Headers) -> Headers:
         if name in CONNECTION_SPECIFIC or name in named:
             continue
         if name == b"te":
-            if value.strip().lower() != b"trailers":
+            if not asks_for_trailers(value):
                 continue
             value = b"trailers"
         out.append((name, value))
     return out
+
+
+def asks_for_trailers(te: bytes) -> bool:
+    """RFC 9110 10.1.4: a TE list naming `trailers` (a member with no parameters)."""
+    return any(member.strip().lower() == b"trailers" for member in te.split(b","))
 
 
 def h1_request_to_h2(method: bytes, target: bytes, headers: Headers, scheme: bytes = b"http") -> Headers:
