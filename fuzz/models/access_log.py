@@ -18,6 +18,16 @@ Envoy's %BYTES_RECEIVED% and %BYTES_SENT% without the heads). Where the peers kn
 record says so: a request an upstream read whole, once, was received whole (however many reads or
 frames it came in); a response an upstream sent and the client read whole was sent whole (HEAD, 204
 and 304 aside: no body goes with them). Records are matched to exchanges by client, method and status.
+
+Each record's `proxy.response_flags` are Envoy's %RESPONSE_FLAGS% (access log docs, "Command
+Operators", RESPONSE_FLAGS): each names a failure and the side it came from (UF upstream connection
+failure, UO upstream overflow, UC upstream connection termination, UR upstream remote reset, UPE
+upstream protocol error, UT upstream request timeout, NR no route, RL rate limited, FI fault abort,
+DC downstream connection termination, DPE downstream protocol error, SI stream idle timeout, ...),
+DI alone reports no failure (the request was delayed by fault injection). So an exchange whose client
+read whole the response its one upstream sent whole (same status and body) failed nowhere: its record
+carries no flag but DI (model_access_log_flags). A flag set from the wrong side, or on every exchange
+its connection carried, shows there.
 """
 
 from collections import Counter
@@ -32,6 +42,8 @@ class StatusLog:
         self.statuses: Counter = Counter()
         self.clients: Counter = Counter()  # (client.address, client.port) of each record
         self.body_sizes: Counter = Counter()  # (client, method, status, "request" | "response", bytes)
+        self.flagless: Counter = Counter()  # (client, method, status) of records flagging no failure
+        self.flags: dict = {}  # (client, method, status) -> Counter of the flags of its other records
 
     def write(self, record: dict) -> None:
         attributes = record["attributes"]
@@ -43,6 +55,15 @@ class StatusLog:
             for side in ("request", "response"):
                 key = (client, attributes["http.request.method"], status, side, attributes[f"http.{side}.body.size"])
                 self.body_sizes[key] += 1
+            exchange = (client, attributes["http.request.method"], status)
+            flags = attributes["proxy.response_flags"]
+            if set(flags.split(",")) <= NO_FAILURE:
+                self.flagless[exchange] += 1
+            else:
+                self.flags.setdefault(exchange, Counter())[flags] += 1
+
+
+NO_FAILURE = {"-", "DI"}  # %RESPONSE_FLAGS% with no failure: none, or a fault delay
 
 
 def heads_read(exchanges, logged_hcm) -> Counter:
@@ -75,6 +96,38 @@ def body_sizes_known(exchanges, logged_hcm, client_of) -> Counter:
         if forwarded and ex.request.method != b"HEAD" and got.status not in (204, 304):
             known[(*key, "response", len(got.body))] += 1
     return known
+
+
+def forwarded_whole(exchanges, logged_hcm, client_of) -> Counter:
+    """(client, method, status) of the exchanges on a logging connection manager whose client read
+    whole the response its one upstream sent whole: same status and body."""
+    out: Counter = Counter()
+    for ex in exchanges:
+        got = ex.response
+        if ex.outcome != "response" or got is None or not got.complete or got.status < 200 or len(ex.upstreams) != 1:
+            continue
+        answer = ex.upstreams[0].response
+        if answer is None or not answer.complete or answer.status != got.status or answer.body != got.body:
+            continue
+        client = client_of(ex.downstream) if logged_hcm(ex.downstream) else None
+        if client is not None:
+            out[(client, ex.request.method.decode("latin-1"), got.status)] += 1
+    return out
+
+
+def check_flags(log: StatusLog, forwarded: Counter) -> None:
+    for key, n in sorted(forwarded.items(), key=repr):
+        if log.flagless[key] < n:
+            client, method, status = key
+            raise InvariantViolation(
+                "model_access_log_flags",
+                f"client {client}: {n} {method} exchange(s) got whole the {status} their upstream sent whole, "
+                f"{log.flagless[key]} record(s) of them flag no failure; the others flag "
+                f"{dict(log.flags.get(key, {}))}",
+                judged="proxy/http/conn_manager.py:ActiveStream._log",
+                expected=f">= {n} records flagged - (or DI)",
+                observed=dict(log.flags.get(key, {})),
+            )
 
 
 def check_body_sizes(log: StatusLog, known: Counter) -> None:

@@ -16,8 +16,8 @@ upstreams sent. So per cluster and status:
   - at least the exchanges whose client read whole the response its one upstream sent whole, same
     status and body (model_stats_upstream_responses_uncounted);
   - at most the final response heads the cluster's upstream peers sent with that status, judged
-    where every upstream connection of the cluster has a peer that read it (model_stats_upstream_
-    responses_unsent).
+    where every upstream connection of the cluster has a peer that read it, and what it sent is known
+    (no raw frames of the fuzzer's, no bytes its parser refused) (model_stats_upstream_responses_unsent).
 """
 
 import re
@@ -109,10 +109,23 @@ def check_upstream(counters: dict, exchanges, servers, opened, cluster_of) -> No
             )
     unread = {cluster_of(conn) for i, conn in enumerate(opened) if i >= len(servers) or not servers[i]}
     sent: Counter = Counter()
-    for server in servers:
-        for up in getattr(server, "seen", ()) if server else ():
-            if up.response is not None and up.response.status >= 200:
-                sent[(up.cluster, up.response.status)] += 1
+    for server in filter(None, servers):
+        responses = getattr(server, "responses", None)
+        if responses is None:  # HTTP/2: the responses of the requests it read
+            if server.tainted:  # the fuzzer's raw frames: what they answered is unknown
+                unread.add(cluster_of(server.conn_))
+            for up in server.seen:
+                if up.response is not None and up.response.status >= 200:
+                    sent[(up.cluster, up.response.status)] += 1
+            continue
+        # HTTP/1.1: every head its parser read, a response sent ahead of its request included; past
+        # bytes the parser refused, what the proxy read is unknown
+        cluster = cluster_of(server.conn_)
+        if responses.error is not None:
+            unread.add(cluster)
+        for msg in responses.messages:
+            if msg.status >= 200:
+                sent[(cluster, msg.status)] += 1
     for name, counted in sorted(counters.items()):
         m = _UPSTREAM.fullmatch(name)
         if m is None or m.group(1) in unread:

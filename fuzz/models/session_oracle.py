@@ -34,8 +34,9 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     status (model_access_log_status, fuzz.models.access_log), every record names a client that
     is some downstream connection's remote address, after the PROXY protocol (model_access_log_client),
     and the body sizes of forwarded exchanges the peers saw whole are the logged ones
-    (model_access_log_body_size); a client that opened with the HTTP/2 preface on a connection
-    manager speaking HTTP/2 got a SETTINGS frame first (h2_server_preface, fuzz.models.server_preface).
+    (model_access_log_body_size), their records flagging no failure (model_access_log_flags); a
+    client that opened with the HTTP/2 preface on a connection manager speaking HTTP/2 got a
+    SETTINGS frame first (h2_server_preface, fuzz.models.server_preface).
 Per cluster, at the end: a ROUND_ROBIN cluster's new connections go to its hosts in turn
 (model_round_robin_order, fuzz.models.lb). Per listener: downstream_cx_total counts the connections
 its clients opened (model_listener_cx_total, fuzz.models.stats).
@@ -359,6 +360,7 @@ class SessionModel:
         remotes = (s.conn.remote_address for s in self.session.downstream if s.conn is not None)
         access_log.check_clients(self.access_log, (r for r in remotes if r))
         access_log.check_body_sizes(self.access_log, access_log.body_sizes_known(exchanges, logged, self._client_of))
+        access_log.check_flags(self.access_log, access_log.forwarded_whole(exchanges, logged, self._client_of))
         server_preface.check(
             (i, http_codec(s), protocol_bytes(s, len(server_preface.CLIENT_PREFACE)), bytes(s.received[:9]))
             for i, s in enumerate(self.session.downstream)

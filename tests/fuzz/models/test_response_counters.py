@@ -93,7 +93,7 @@ def test_upstream_responses_counted_under_another_status_are_caught_on_the_seeds
 
 def test_upstream_counts_over_what_the_upstreams_sent_fail():
     up = SimpleNamespace(cluster="web", response=SimpleNamespace(status=200))
-    servers = [SimpleNamespace(seen=[up])]
+    servers = [SimpleNamespace(seen=[up], tainted=False, conn_=None)]
     with pytest.raises(oracles.InvariantViolation, match="model_stats_upstream_responses_unsent"):
         response_counters.check_upstream({"cluster.web.upstream_rq_200": 2}, [], servers, [object()], lambda c: "web")
     response_counters.check_upstream({"cluster.web.upstream_rq_200": 1}, [], servers, [object()], lambda c: "web")
