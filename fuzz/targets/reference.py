@@ -181,7 +181,8 @@ class Message:
 
 def meaning_fields(fields: list) -> list:
     """The fields that carry the message's meaning: hop-by-hop fields, fields named by Connection,
-    `te` other than `trailers`, Host, Expect and the framing fields removed; names lowercase."""
+    `te` but for its member `trailers` (kept as `te: trailers`), Host, Expect and the framing fields
+    removed; names lowercase."""
     named = {t.strip().lower() for n, v in fields if n.lower() == b"connection" for t in v.split(b",")}
     out = []
     for name, value in fields:
@@ -189,7 +190,8 @@ def meaning_fields(fields: list) -> list:
         if name in HOP_BY_HOP or name in (b"host", b"expect", b"content-length"):
             continue
         if name == b"te":
-            if value.strip().lower() == b"trailers":
+            # RFC 9110 10.1.4: a TE list with the member `trailers` asks for trailers, whatever else it names
+            if any(member.strip().lower() == b"trailers" for member in value.split(b",")):
                 out.append((b"te", b"trailers"))
             continue
         if name in named:
