@@ -228,7 +228,8 @@ class _Sock:
 
 
 def _head_ended(wire: bytes, pos: int) -> bool:
-    """The head read up to `pos` ended with its empty line (RFC 9112 2.1), not with the bytes."""
+    """The head (or a chunked body's trailer section) read up to `pos` ended with its empty line
+    (RFC 9112 2.1, 7.1.2), not with the bytes."""
     return wire.endswith(b"\n\n", 0, pos) or wire.endswith(b"\n\r\n", 0, pos)
 
 
@@ -255,6 +256,8 @@ def stdlib_responses(wire: bytes, methods, eof: bool = False) -> list[Message]:
             ):
                 break  # delimited by the close, which has not come
             body = resp.read()
+            if resp.chunked and not _head_ended(wire, sock.file.tell()):
+                break  # http.client ends the trailer section at the end of the bytes too: cut short
         except http_client.IncompleteRead:
             break
         except (http_client.HTTPException, ValueError) as e:

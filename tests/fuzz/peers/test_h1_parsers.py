@@ -16,6 +16,23 @@ def test_a_head_cut_before_its_empty_line_is_no_response_yet(cut):
     assert h1_parsers.agree("peer_h1_response", "client 0", HEAD[:cut], False, [b"GET"]) == []
 
 
+CHUNKED = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-checksum: 20\r\n\r\n"
+
+
+@pytest.mark.parametrize("cut", [len(CHUNKED) - 1, len(CHUNKED) - 2, len(CHUNKED) - 5, CHUNKED.index(b"0\r\n") + 3])
+def test_a_trailer_section_cut_before_its_empty_line_is_no_response_yet(cut):
+    # http.client ends the trailer section at the end of its bytes as well; found by session from an
+    # empty corpus (clean clone of ea7da84): a client that had read up to the middle of a trailer.
+    assert h1_parsers.stdlib_responses(CHUNKED[:cut], [b"GET"]) == []
+    assert h1_parsers.agree("peer_h1_response", "client 0", CHUNKED[:cut], False, [b"GET"]) == []
+
+
+def test_a_chunked_response_whose_trailer_section_ended_is_one_response_to_every_parser():
+    [msg] = h1_parsers.agree("peer_h1_response", "client 0", CHUNKED, False, [b"GET"])
+    assert bytes(msg.body) == b"ok"
+    assert h1_parsers.stdlib_responses(CHUNKED.replace(b"x-checksum: 20\r\n", b""), [b"GET"])
+
+
 def test_a_whole_head_is_one_response_to_every_parser():
     [msg] = h1_parsers.agree("peer_h1_response", "client 0", HEAD, False, [b"GET"])
     assert msg.status == 400
