@@ -130,8 +130,9 @@ class H2Server(H2Peer, Server):
     @property
     def unheard(self) -> bool:
         """Frames made now are no response: after raw bytes of the fuzzer's (tainted) the proxy reads
-        none of ours as one, and after this side closed or was reset the socket drops them."""
-        return self.tainted or self.sock.is_closed or self.sock.inbound_end
+        none of ours as one, after this side closed or was reset the socket drops them, and a
+        black-holed upstream (session op upstream_connect_silent) sends nothing at all."""
+        return self.tainted or self.sock.is_closed or self.sock.inbound_end or getattr(self.sock, "silent", False)
 
     def sent_headers(self, sid: int, headers, end_stream: bool) -> None:
         up = self.by_stream.get(sid)

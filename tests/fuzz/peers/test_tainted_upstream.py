@@ -105,3 +105,25 @@ def test_data_a_tainted_http2_client_makes_is_not_recorded_as_sent():
     client.tainted = True
     client.sent_data(1, b"tail", False)
     assert bytes(ex.request.body) == body
+
+
+# fuzz (session from an empty corpus, 14 s on a clean clone of c22f56b; regression seed
+# corpus/session/regress-silent-h2-upstream-answer-never-sent): a black-holed HTTP/2 upstream
+# (upstream_connect_silent) "answered" 503 frames its socket never carried, the upstream reset, and the
+# proxy's own 503 'upstream reset' was judged as that answer with its fields changed.
+SILENT_THEN_RESET = [
+    A("connect"),
+    A("send", payload=b"GET / HTTP/1.1\r\nHost: a\r\nX-Fuzz-Id: 0-1\r\n\r\n"),
+    A("upstream_connect_silent"),
+    A("upstream_read"),
+    UP_H2_503,
+    A("upstream_reset"),
+    A("read"),
+]
+
+
+def test_frames_a_black_holed_upstream_never_sent_are_not_a_response():
+    s = Session(built("HTTP2")).run(SILENT_THEN_RESET)
+    [ex] = s.peers.exchanges
+    assert ex.response.status == 503 and bytes(ex.response.body) == b"upstream reset\n"
+    assert [up.response for up in ex.upstreams] == [None]
