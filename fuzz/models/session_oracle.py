@@ -542,7 +542,7 @@ class SessionModel:
             raise InvariantViolation(
                 "model_retry_attempts",
                 f"{what} got a 503 after {failed} upstream connection(s) to {sorted(forwards)} failed to "
-                f"connect in its time ({ex.request.started_ms}..{ex.response.started_ms} ms); its route's retry "
+                f"connect in its time ({ex.request.started_ms}..{ex.response.final_head_ms} ms); its route's retry "
                 f"policy makes {want} attempts",
                 judged=Router.on_pool_failure,
                 expected=f">= {want} failed attempts",
@@ -561,7 +561,7 @@ class SessionModel:
             or ex.response.status != 503
             or not forwards
             or ex.request.started_ms is None
-            or ex.response.started_ms is None
+            or ex.response.final_head_ms is None
         ):
             return None
         counters = self.session.ctx.stats.counters
@@ -575,7 +575,7 @@ class SessionModel:
         ):
             return None
         endpoints = {(e.host, e.port) for c in self.boot.clusters if c.name in forwards for e in c.endpoints}
-        start, end = ex.request.started_ms, ex.response.started_ms
+        start, end = ex.request.started_ms, ex.response.final_head_ms  # not a 100 Continue's time
         failures = []
         for conn, times in self.session.network.times.items():
             if tuple(conn.remote_address) not in endpoints:

@@ -89,10 +89,7 @@ def check_stream_idle_timeouts(exchanges, hcm_config_of) -> None:
             continue
         config = hcm_config_of(ex.downstream)
         idle = config.stream_idle_timeout_ms if config is not None else 0
-        at, read = (
-            got.final_ms if got.final_ms is not None else got.started_ms,
-            req.read_ms,
-        )  # not a 100 Continue's time
+        at, read = got.final_head_ms, req.read_ms  # not a 100 Continue's time
         if not idle or at is None or read is None or req.started_ms is None or read >= at:
             continue
         timeout = config.request_timeout_ms
@@ -126,7 +123,7 @@ def check_gateway_timeout_explained(ex, hcm, route_timeouts: frozenset, local, w
         return
     if any(up.cluster is None or (up.response is not None and up.response.status == 504) for up in ex.upstreams):
         return  # an upstream's own 504 may be what the client got
-    at = got.final_ms if got.final_ms is not None else got.started_ms
+    at = got.final_head_ms
     if at is None or req.started_ms is None:
         return
     if req.ended_ms is not None and any(t and at - req.ended_ms >= t for t in route_timeouts):
@@ -159,7 +156,7 @@ def check_request_timeout_status(ex, hcm, local, what: str, upstream_spoke: bool
         return
     if any(status == 408 for status, _ in local) or not req.complete:
         return
-    at = got.final_ms if got.final_ms is not None else got.started_ms
+    at = got.final_head_ms
     if at is None or req.read_ms is None or req.ended_ms is None or req.read_ms < req.ended_ms or req.read_ms >= at:
         return  # not known that the proxy had the whole request before the 408
     idle = hcm.stream_idle_timeout_ms if hcm.HasField("stream_idle_timeout_ms") else DEFAULT_STREAM_IDLE_TIMEOUT_MS

@@ -65,6 +65,11 @@ class Message:
     # client sent before them); framing bytes alone do not move it (fuzz/peers/downstream.py)
     read_ms: int | None = None
 
+    @property
+    def final_head_ms(self) -> int | None:
+        """When the final head was seen: HTTP/1.1's started_ms may be a 100 Continue's."""
+        return self.final_ms if self.final_ms is not None else self.started_ms
+
     def header(self, name: bytes):
         """The values of `name` joined with ',' (RFC 9110 5.3), or None."""
         values = [v for n, v in self.headers if n == name]

@@ -72,3 +72,42 @@ def test_a_router_giving_up_one_attempt_early_is_caught(monkeypatch, num_retries
     s, actions = _failing_upstream(num_retries, num_retries + 1)
     with pytest.raises(oracles.InvariantViolation, match="model_retry_attempts"):
         s.run(actions)
+
+
+# fuzz (session from an empty corpus, 66 s on a clean clone of e3858d5; regression seed
+# corpus/session/regress-retries-counted-from-the-final-head-not-100-continue): an Expect: 100-continue
+# request whose retry failed to connect 1 ms after the 100 Continue; the oracle ended the request's
+# window at the 100's time and saw one failed attempt of two.
+EXPECTING = b"POST /a HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+
+
+def _failing_after_continue():
+    built = http(route=", retry_policy: {num_retries: 1}")
+    actions = [session.Action("connect"), session.Action("send", payload=EXPECTING), session.Action("read")]
+    actions += [session.Action("send", payload=b"ok"), session.Action("upstream_fail")]
+    actions += [session.Action("advance", value=1), session.Action("upstream_fail")]
+    return session.Session(built, models=True), actions + [session.Action("read")]
+
+
+def test_attempts_are_counted_up_to_the_final_response_not_a_100_continue():
+    s, actions = _failing_after_continue()
+    s.run(actions)
+    (ex,) = s.peers.exchanges
+    assert ex.response.interim == [100] and ex.response.status == 503
+    assert ex.response.started_ms < ex.response.final_head_ms
+    assert sum(t.failed_to_connect for t in s.network.times.values()) == 2
+
+
+def test_a_router_giving_up_early_after_a_100_continue_is_caught(monkeypatch):
+    from proxy.http.filters.router import Router
+
+    real = Router.on_pool_failure
+
+    def no_retry(self, reason, flag):  # the planted bug: a connect failure is never retried
+        self.attempts = 99
+        real(self, reason, flag)
+
+    monkeypatch.setattr(Router, "on_pool_failure", no_retry)
+    s, actions = _failing_after_continue()
+    with pytest.raises(oracles.InvariantViolation, match="model_retry_attempts"):
+        s.run(actions)
