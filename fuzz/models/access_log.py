@@ -76,13 +76,21 @@ def heads_read(exchanges, logged_hcm) -> Counter:
     return seen
 
 
+def _read_whole_from_one_upstream(ex) -> bool:
+    """The client read a whole final response to a request that reached exactly one upstream."""
+    got = ex.response
+    return (
+        ex.outcome == "response" and got is not None and got.complete and got.status >= 200 and len(ex.upstreams) == 1
+    )
+
+
 def body_sizes_known(exchanges, logged_hcm, client_of) -> Counter:
     """The body sizes the records of these exchanges must carry, where the peers know them exactly:
     keys as StatusLog.body_sizes. `client_of(downstream index)`: the (address, port) records name."""
     known: Counter = Counter()
     for ex in exchanges:
         got = ex.response
-        if ex.outcome != "response" or got is None or not got.complete or got.status < 200 or len(ex.upstreams) != 1:
+        if not _read_whole_from_one_upstream(ex):
             continue
         client = client_of(ex.downstream) if logged_hcm(ex.downstream) else None
         up = ex.upstreams[0]
@@ -104,7 +112,7 @@ def forwarded_whole(exchanges, logged_hcm, client_of) -> Counter:
     out: Counter = Counter()
     for ex in exchanges:
         got = ex.response
-        if ex.outcome != "response" or got is None or not got.complete or got.status < 200 or len(ex.upstreams) != 1:
+        if not _read_whole_from_one_upstream(ex):
             continue
         answer = ex.upstreams[0].response
         if answer is None or not answer.complete or answer.status != got.status or answer.body != got.body:
