@@ -2,6 +2,7 @@
 and the HTTP/2 -> HTTP/1 downgrade check (docs/architecture.md "Request-smuggling rules")."""
 
 import ipaddress
+import re
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -218,9 +219,14 @@ def strip_hop_by_hop(headers: Headers) -> Headers:
     return out
 
 
+# One member of a TE list (RFC 9110 10.1.4, 5.6.1): a transfer-parameter's value may be a
+# quoted-string (5.6.4), whose commas separate nothing; one left open runs to the end.
+_TE_MEMBER = re.compile(rb'(?:"(?:\\[\s\S]?|[^"\\])*"?|[^",])+')
+
+
 def asks_for_trailers(te: bytes) -> bool:
     """RFC 9110 10.1.4: a TE list naming `trailers` (a member with no parameters)."""
-    return any(member.strip().lower() == b"trailers" for member in te.split(b","))
+    return any(member.strip(b" \t").lower() == b"trailers" for member in _TE_MEMBER.findall(te))
 
 
 def h1_request_to_h2(method: bytes, target: bytes, headers: Headers, scheme: bytes = b"http") -> Headers:

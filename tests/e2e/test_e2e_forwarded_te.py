@@ -43,8 +43,10 @@ def upstream_port():
         (b"trailers", b"connection: te|te: trailers"),
         (b"gzip;q=0.5, trailers", b"connection: te|te: trailers"),
         (b"deflate", b""),
+        # RFC 9110 10.1.4, 5.6.4: `trailers` inside a quoted transfer-parameter is no member of the list
+        (b'x-coding;p="a, trailers, b"', b""),
     ],
-    ids=["trailers", "codings-and-trailers", "codings-only"],
+    ids=["trailers", "codings-and-trailers", "codings-only", "trailers-quoted-in-a-parameter"],
 )
 def test_te_trailers_reaches_an_http1_upstream(proxy_process, tmp_path, upstream_port, te, upstream_saw):
     _, address = _start(proxy_process, tmp_path, _config(upstream_port))
