@@ -48,6 +48,7 @@ from proxy.config import schema
 from proxy.http.filters.router import Router
 from proxy.network.connection import Connection
 
+from fuzz.field_lists import connection_options
 from fuzz.oracles import InvariantViolation
 from fuzz.targets.route_reference import Request
 
@@ -648,7 +649,7 @@ def max_request_headers_bytes(hcm) -> int:
 def head_size_at_least(request: Request) -> int:
     """A lower bound of the size the connection manager gives the request's head: method, target and
     authority, and the name and value bytes of every field no codec drops or rewrites."""
-    named = {t.strip().lower() for n, v in request.headers if n.lower() == "connection" for t in v.split(",")}
+    named = connection_options(request.headers)
     fields = sum(
         len(n) + len(v) for n, v in request.headers if n.lower() not in _NOT_MEASURED and n.lower() not in named
     )

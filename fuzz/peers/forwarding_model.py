@@ -25,6 +25,7 @@ cookie crumbs RFC 9113 8.2.3), carry no meaning.
 import re
 from dataclasses import dataclass
 
+from ..field_lists import list_members
 from ..targets.reference import meaning_fields
 from .record import Message
 
@@ -164,5 +165,5 @@ def fields_meaning(fields) -> dict:
             if crumbs:
                 out.setdefault(n, []).extend(crumbs)
         else:
-            out.setdefault(n, []).extend(e.strip() for e in v.split(b","))
+            out.setdefault(n, []).extend(list_members(v, quoted_strings=False))
     return {n: tuple(v) for n, v in out.items()}

@@ -23,6 +23,7 @@ InvariantViolation names:
 
 import re
 
+from ..field_lists import connection_options, field_members
 from ..oracles import InvariantViolation
 from . import grammar
 from .downstream import H1Client
@@ -144,19 +145,16 @@ def check_meaning(ex, up, model) -> None:
     _te_follows_the_client(where, sent, got, up.protocol)
 
 
-def _members(msg, name: bytes) -> list:
-    return [m.strip().lower() for n, v in msg.headers if n.lower() == name for m in v.split(b",") if m.strip()]
-
-
 def _te_follows_the_client(where: str, sent, got, protocol: str) -> None:
     """docs/semantics.md (TE): as Envoy's TE sanitizing, a TE asking for trailers (RFC 9110 10.1.4:
     the member `trailers`) goes on as `te: trailers` to any upstream, any other TE goes nowhere;
     over HTTP/1.1 beside the `te` connection option (10.1.4: a sender of TE MUST send it)."""
-    want = [b"trailers"] if b"trailers" in _members(sent, b"te") else []
+    asked = field_members(sent.headers, b"te")
+    want = [b"trailers"] if b"trailers" in asked else []
     arrived = [v.strip().lower() for n, v in got.headers if n.lower() == b"te"]
     if arrived != want:
-        _fail("peer_forwarded_te", f"{where}: the client's TE {_members(sent, b'te')!r} reached it as {arrived!r}")
-    if want and protocol != H2 and b"te" not in _members(got, b"connection"):
+        _fail("peer_forwarded_te", f"{where}: the client's TE {asked!r} reached it as {arrived!r}")
+    if want and protocol != H2 and b"te" not in connection_options(got.headers):
         _fail("peer_forwarded_te", f"{where}: te: trailers without the te connection option (RFC 9110 10.1.4)")
 
 

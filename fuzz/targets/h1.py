@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
+from fuzz.field_lists import connection_options
 from fuzz.memo import Memo
 from fuzz.oracles import InvariantViolation
 from fuzz.peers.h1_stream import ResponseStream
@@ -480,7 +481,7 @@ def _keeps_connection(data: bytes, method: bytes) -> bool:
     if not ref or any(m.state != "complete" for m in ref) or ref[-1].start[1].startswith(b"1"):
         return False
     final = ref[-1]
-    tokens = {t.strip().lower() for v in final.values(b"connection") for t in v.split(b",")}
+    tokens = connection_options(final.fields)
     return b"close" not in tokens and (final.version == b"HTTP/1.1" or b"keep-alive" in tokens)
 
 

@@ -48,6 +48,7 @@ import atheris
 import hpack
 from hyperframe import frame as hf
 
+from fuzz.field_lists import connection_options
 from fuzz.flow_control import check_h2_windows
 from fuzz.harness import Budget
 from fuzz.oracles import InvariantViolation
@@ -134,7 +135,7 @@ def normalised(headers: list) -> list:
     """The fields a request or response means, as the peer must see them: lowercase names,
     connection-specific fields, fields named by Connection, `te` other than trailers, Host and Expect
     (the receiving codec hands `Expect: 100-continue` to its owner as expect_continue) dropped."""
-    named = {t.strip().lower() for n, v in headers if n.lower() == b"connection" for t in v.split(b",")}
+    named = connection_options(headers)
     out = []
     for n, v in headers:
         n = n.lower()

@@ -22,6 +22,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from ..field_lists import connection_options, field_members
+
 TOLERATED = {
     "request-target characters": "any visible ASCII is taken; RFC 3986 is stricter (no '\"', '<', '>', "
     "'\\\\', '^', '`', '{', '|', '}', '#'), but the target never changes framing; "
@@ -183,7 +185,7 @@ def meaning_fields(fields: list) -> list:
     """The fields that carry the message's meaning: hop-by-hop fields, fields named by Connection,
     `te` but for its member `trailers` (kept as `te: trailers`), Host, Expect and the framing fields
     removed; names lowercase."""
-    named = {t.strip().lower() for n, v in fields if n.lower() == b"connection" for t in v.split(b",")}
+    named = connection_options(fields)
     out = []
     for name, value in fields:
         name = name.lower()
@@ -191,7 +193,7 @@ def meaning_fields(fields: list) -> list:
             continue
         if name == b"te":
             # RFC 9110 10.1.4: a TE list with the member `trailers` asks for trailers, whatever else it names
-            if any(member.strip().lower() == b"trailers" for member in value.split(b",")):
+            if b"trailers" in field_members([(name, value)], b"te"):
                 out.append((b"te", b"trailers"))
             continue
         if name in named:
@@ -443,8 +445,7 @@ def absolute_form_parts(target: bytes) -> tuple[bytes, bytes, bytes]:
 
 
 def ends_connection(msg: Message) -> bool:
-    tokens = {t.strip().lower() for v in msg.values(b"connection") for t in v.split(b",")}
-    return msg.version != b"HTTP/1.1" or b"close" in tokens
+    return msg.version != b"HTTP/1.1" or b"close" in connection_options(msg.fields)
 
 
 # ----------------------------------------------------------------------------------- responses
