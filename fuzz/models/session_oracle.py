@@ -592,12 +592,12 @@ class SessionModel:
         timeout spans every attempt, so a request whose connects keep failing is answered by its
         deadline, with a 504 if its attempts outlast it. A 503 for connect failures whose last
         attempt failed after that deadline was retried past it. The deadline is bounded from above:
-        the time the proxy had read the whole HTTP/1.1 request (Message.read_ms), plus its fault
+        the time the proxy had read the whole request (Message.read_ms, HTTP/1.1 or HTTP/2), plus its fault
         filters' delays, plus the longest timeout of the routes it may take. Judged when the failed
         connections in its time are exactly its attempts (num_retries + 1, none of another request)."""
         req = ex.request
         if req.read_ms is None or req.ended_ms is None or req.read_ms < req.ended_ms:
-            return  # not known when the proxy had the whole request (HTTP/2, or read later than sent)
+            return  # not known when the proxy had the whole request (read later than sent)
         failures = self._connect_failures(ex, local, forwards)
         routed = routed_request(hcm, request)
         policies = set().union(*(routing.retry_policies(hcm.route_config, r) for r in routed))

@@ -199,6 +199,13 @@ class H2Client(H2Peer, Client):
 
     def on_sent(self, data: bytes, now: int) -> None:
         self.check_sent(data)  # the requests were recorded as they were made
+        if self.sock.inbound or self.sends_desynced:
+            return
+        # The proxy read every frame sent, so each request ended so far (END_STREAM) had reached it
+        # by now: HTTP/2's bound on when the route timer started, as H1Client's for HTTP/1.1.
+        for ex in self.by_stream.values():
+            if ex.request.complete and ex.request.read_ms is None:
+                ex.request.read_ms = now
 
     # -- receiving ------------------------------------------------------------------------------
     def on_received(self, data: bytes, now: int) -> None:

@@ -62,7 +62,8 @@ class Message:
     final_ms: int | None = None  # HTTP/1.1 responses: the final (non-1xx) head seen
     ended_ms: int | None = None  # end of message seen
     # HTTP/1.1 requests: the last time its head, body bytes or end reached the proxy (with all the
-    # client sent before them); framing bytes alone do not move it (fuzz/peers/downstream.py)
+    # client sent before them); framing bytes alone do not move it (fuzz/peers/downstream.py).
+    # HTTP/2 requests: a time by which the proxy had read the frame that ended it.
     read_ms: int | None = None
 
     @property
