@@ -67,6 +67,27 @@ def counting_counters():
         atheris._reserve_counter = real
 
 
+@contextlib.contextmanager
+def standin_counters(first: int):
+    """Yields a one-item list: how many counters atheris's rewrite asked for inside the block,
+    each answered with a stand-in number (first, first + 1, ...) instead of a counter it reserves:
+    fuzz/instrument/code_cache.py swaps reserved counters in later."""
+    import atheris
+
+    real = _require(atheris, "_reserve_counter", "caching rewritten code")
+    seen = [0]
+
+    def standin():
+        seen[0] += 1
+        return first + seen[0] - 1
+
+    atheris._reserve_counter = standin
+    try:
+        yield seen
+    finally:
+        atheris._reserve_counter = real
+
+
 def is_instrumentable(obj) -> bool:
     """What `atheris.instrument_all()` would rewrite (a function or code object it can patch)."""
     from atheris import instrument_bytecode

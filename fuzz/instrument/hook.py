@@ -5,6 +5,7 @@ chosen with it. This module installs its own meta-path finder: for a chosen modu
 finders after it for the real spec, then wraps the loader so `get_code` returns the module's code
 rewritten by `atheris.patch_code` (the same rewrite atheris applies). Counters are counted by
 wrapping atheris's counter allocation (fuzz/private_api.py), called once per counter the rewrite adds.
+A module's rewrite is cached on disk across processes (fuzz/instrument/code_cache.py).
 """
 
 import contextlib
@@ -14,6 +15,7 @@ import types
 from dataclasses import dataclass, field
 from importlib import abc, machinery
 
+from fuzz.instrument import code_cache
 from fuzz.private_api import counting_counters, is_instrumentable
 
 
@@ -68,6 +70,22 @@ def patch(code: types.CodeType, count: ModuleCount) -> types.CodeType:
     return patched
 
 
+def patch_module(code: types.CodeType, source: bytes | None, count: ModuleCount) -> types.CodeType:
+    """patch() for a module's whole code as it is imported, through the cache of rewrites
+    (fuzz/instrument/code_cache.py; `source` keys it, None: not cached)."""
+    done = code_cache.rewritten(code, source, count_functions)
+    count.counters += done.counters
+    count.functions += done.functions
+    return done.code
+
+
+def _source(loader, fullname: str) -> bytes | None:
+    try:
+        return loader.get_data(loader.get_filename(fullname))
+    except (AttributeError, ImportError, OSError):
+        return None  # a loader without files: rewritten every time
+
+
 def _wrap_loader(loader, name: str, report: Report):
     """A loader like `loader` whose get_code is rewritten; composition keeps custom loaders working."""
     base = type(loader)
@@ -77,7 +95,7 @@ def _wrap_loader(loader, name: str, report: Report):
             code = super().get_code(fullname)
             if code is None:
                 return None
-            return patch(code, report.modules.setdefault(fullname, ModuleCount()))
+            return patch_module(code, _source(self, fullname), report.modules.setdefault(fullname, ModuleCount()))
 
     wrapped = _Patching.__new__(_Patching)
     wrapped.__dict__.update(loader.__dict__)
