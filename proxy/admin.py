@@ -3,6 +3,10 @@
     GET /ready                 200 "LIVE" while serving, 503 "DRAINING" once shutdown began
     GET /stats                 counters and gauges, one `name: value` per line, sorted
     GET /stats?format=json     {"stats": [{"name": ..., "value": ...}, ...]} (Envoy's shape)
+    GET /stats?filter=REGEX    only the stats whose names REGEX matches anywhere (Envoy's partial
+                               match: ^...$ for the whole name); 400 for a regex that does not compile
+    GET /stats?usedonly        only the stats updated at least once (Envoy's: counters incremented,
+                               gauges set); combines with filter= and format=
     GET /config_dump           the configuration as JSON (protobuf json_format), secrets redacted
     GET /clusters              per cluster: policy, limits, endpoints and connection counts
                                (`?format=json` for JSON)
@@ -18,7 +22,8 @@ import http
 import inspect
 import json
 import logging
-from collections.abc import Awaitable
+import re
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -86,7 +91,7 @@ class AdminHandler:
 
     def __init__(self, server) -> None:
         self.server = server
-        self.routes = {
+        self.routes: dict[str, Callable[..., Answer]] = {
             "/": self._index,
             "/ready": self._ready,
             "/stats": self._stats,
@@ -108,6 +113,8 @@ class AdminHandler:
         fmt = query.get("format", ["text"])[-1]
         if fmt not in ("text", "json"):
             return 400, TEXT, f"unknown format {fmt!r}: use text or json\n".encode()
+        if path == "/stats":  # `?usedonly` has no value: kept here, format= still reads as before
+            return self._stats(fmt, parse_qs(query_text, keep_blank_values=True))
         return route(fmt)
 
     def _index(self, fmt):
@@ -118,13 +125,19 @@ class AdminHandler:
             return 200, TEXT, b"LIVE\n"
         return 503, TEXT, b"DRAINING\n" if self.server.draining else b"PRE_INITIALIZING\n"
 
-    def _stats(self, fmt):
+    def _stats(self, fmt, query):
         stats = self.server.ctx.stats
+        try:
+            pattern = re.compile(query["filter"][-1]) if "filter" in query else None
+        except (re.error, RecursionError, OverflowError, ValueError) as exc:
+            return 400, TEXT, f"filter= is not a valid regular expression: {exc}\n".encode()
+        # usedonly: our counters only grow, so one incremented is nonzero; a gauge exists once set.
+        used = "usedonly" in query
         # A stable view: counters and gauges share one namespace here, as in Envoy's output.
-        values = dict(stats.counters)
+        values = {n: v for n, v in stats.counters.items() if v or not used}
         values.update(stats.gauges)
         values["server.buffered_bytes"] = self.server.buffered_bytes()
-        items = sorted(values.items())
+        items = sorted((n, v) for n, v in values.items() if pattern is None or pattern.search(n))
         if fmt == "json":
             body = json.dumps({"stats": [{"name": n, "value": v} for n, v in items]}, indent=1)
             return 200, JSON, body.encode() + b"\n"

@@ -10,6 +10,7 @@ moment (Envoy's /clusters and /stats read one store).
 """
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -186,7 +187,7 @@ def check_answers(client: AdminClient, built, finished: bool, judge_values: bool
         _fail(
             "admin_extra_response", f"{len(got)} responses to {len(client.kinds)} requests", "proxy.admin.AdminProtocol"
         )
-    stats_seen: dict[str, tuple[int, dict]] = {}  # format: (epoch of its request, the stats)
+    stats_seen: dict[str, tuple] = {}  # format: (epoch of its request, the stats[, the names asked])
     views: dict[str, tuple[int, Any]] = {}  # "stats", "clusters": (epoch, the latest answer)
     for i, (kind, status, headers, body) in enumerate(got):
         want = expected(kind, client.draining[i])
@@ -224,15 +225,26 @@ def check_answers(client: AdminClient, built, finished: bool, judge_values: bool
                 stats_seen["json"] = (client.epochs[i], {s["name"]: s["value"] for s in doc["stats"]})
                 views["stats"] = stats_seen["json"]
         elif REQUESTS[kind][1].startswith("/stats"):
-            stats_seen["text"] = (client.epochs[i], parse_text_stats(body))
-            views["stats"] = stats_seen["text"]
+            text = parse_text_stats(body)
+            wanted = names_asked(REQUESTS[kind][1])
+            unasked = sorted(n for n in text if not wanted(n))
+            if unasked:
+                _fail(
+                    "admin_stats_filter",
+                    f"response {i} to {REQUESTS[kind]} lists {unasked[:5]}, which its filter= does not match",
+                    "proxy.admin.AdminHandler",
+                )
+            stats_seen["text"] = (client.epochs[i], text, wanted)
+            if "filter" not in REQUESTS[kind][1]:
+                views["stats"] = stats_seen["text"][:2]
         elif REQUESTS[kind][1].startswith("/clusters"):
             views["clusters"] = (client.epochs[i], parse_text_clusters(body))
         if judge_values and len(views) == 2 and views["stats"][0] == views["clusters"][0]:
             check_clusters_agree(views.pop("clusters")[1], views["stats"][1], built)
         # Answers to requests sent with no data-plane action between describe one state of the stats.
         if judge_values and len(stats_seen) == 2 and stats_seen["text"][0] == stats_seen["json"][0]:
-            check_stats_agree(stats_seen.pop("text")[1], stats_seen.pop("json")[1])
+            _, text, wanted = stats_seen.pop("text")
+            check_stats_agree(text, stats_seen.pop("json")[1], wanted)
     if not finished:
         return
     cut = client.malformed_at
@@ -291,8 +303,17 @@ def parse_text_stats(body: bytes) -> dict:
     return out
 
 
-def check_stats_agree(text: dict, as_json: dict) -> None:
-    """/stats and /stats?format=json answered back to back, the data plane idle between."""
+def names_asked(target: str):
+    """Which stat names a /stats target asks for (Envoy's admin: `filter=` is a regular expression
+    matched anywhere in the name; none, every name)."""
+    pattern = parse_qs(urlsplit(target).query).get("filter")
+    return (lambda name: True) if pattern is None else (lambda name: re.search(pattern[-1], name) is not None)
+
+
+def check_stats_agree(text: dict, as_json: dict, wanted=lambda name: True) -> None:
+    """/stats (maybe filtered: `wanted`) and /stats?format=json answered back to back, the data
+    plane idle between: the text lists every stat of the JSON it asked for, with the same value."""
+    as_json = {n: v for n, v in as_json.items() if wanted(n)}
     if text != as_json:
         differ = sorted(n for n in set(text) | set(as_json) if text.get(n) != as_json.get(n))
         _fail("admin_stats_formats_differ", f"text and JSON disagree on {differ[:5]}")

@@ -32,6 +32,8 @@ def test_ready_stats_config_dump_and_clusters(echo_upstream, start_proxy):
     assert "listener.tcp_in.downstream_cx_total: 1\n" in stats_text
     assert "tcp_proxy.upstream_cx_total: 1\n" in stats_text
 
+    assert _body(_get(proxy, "/stats?filter=^tcp_proxy.upstream_cx_total$")) == b"tcp_proxy.upstream_cx_total: 1\n"
+
     stats = json.loads(_body(_get(proxy, "/stats?format=json")))
     by_name = {s["name"]: s["value"] for s in stats["stats"]}
     assert by_name["tcp_proxy.downstream_bytes_rx"] == 2
@@ -104,6 +106,29 @@ def test_stats_text_is_sorted_and_includes_gauges():
     server.ctx.stats.gauge_set("a.gauge", 5)
     body = AdminHandler(server).respond("GET", "/stats")[2].decode()
     assert body == "a.gauge: 5\nb.counter: 2\nserver.buffered_bytes: 0\n"
+
+
+def test_stats_filter_and_usedonly_as_envoys_admin_documents():
+    """Envoy's /stats: `filter=` keeps the names its regex matches anywhere in them (^...$ for the
+    whole name), `usedonly` the stats updated at least once; both combine, in text and JSON alike.
+    Before, both were ignored: every stat came back."""
+    server = FakeServer()
+    server.ctx.stats.inc("http.in.downstream_rq_total", 3)
+    server.ctx.stats.inc("http.in.downstream_rq_reset", 0)  # touched, never incremented
+    server.ctx.stats.gauge_set("http.in.downstream_cx_active", 0)  # set: used
+    h = AdminHandler(server)
+    assert (
+        h.respond("GET", "/stats?filter=rq_")[2] == b"http.in.downstream_rq_reset: 0\nhttp.in.downstream_rq_total: 3\n"
+    )
+    assert h.respond("GET", "/stats?filter=^server\\.buffered_bytes$")[2] == b"server.buffered_bytes: 0\n"
+    assert h.respond("GET", "/stats?filter=^buffered")[2] == b""
+    assert h.respond("GET", "/stats?usedonly&filter=http")[2] == (
+        b"http.in.downstream_cx_active: 0\nhttp.in.downstream_rq_total: 3\n"
+    )
+    as_json = json.loads(h.respond("GET", "/stats?usedonly=&format=json&filter=rq")[2])
+    assert as_json == {"stats": [{"name": "http.in.downstream_rq_total", "value": 3}]}
+    status, _, body = h.respond("GET", "/stats?filter=(unclosed")
+    assert status == 400 and body.startswith(b"filter= is not a valid regular expression")
 
 
 def test_pipelined_requests_then_half_close_are_all_answered(echo_upstream, start_proxy):

@@ -8,7 +8,7 @@ import h11
 import pytest
 
 from fuzz.oracles import InvariantViolation
-from fuzz.targets import runtime
+from fuzz.targets import runtime, runtime_admin
 from proxy import _server_socket, admin
 
 CORPUS = Path(__file__).resolve().parents[3] / "corpus" / "runtime"
@@ -104,14 +104,32 @@ def test_output_left_after_resume_writing_is_caught(monkeypatch):
 def test_stats_formats_that_disagree_are_caught(monkeypatch):
     text_and_json = admin.AdminHandler._stats
 
-    def counters_only_in_json(self, fmt):
-        status, ctype, body = text_and_json(self, fmt)
+    def counters_only_in_json(self, fmt, query):
+        status, ctype, body = text_and_json(self, fmt, query)
         if fmt == "json":
             body = body.replace(b'"server.buffered_bytes"', b'"server.buffered"')
         return status, ctype, body
 
     monkeypatch.setattr(admin.AdminHandler, "_stats", counters_only_in_json)
     assert _fails("admin_every_request-cap65536") == "admin_stats_formats_differ"
+
+
+def test_stats_filter_ignored_is_caught(monkeypatch):
+    """Envoy's /stats?filter=REGEX lists only the names the regex matches (the admin before 12-04e
+    listed every stat)."""
+    stats = admin.AdminHandler._stats
+    monkeypatch.setattr(admin.AdminHandler, "_stats", lambda self, fmt, query: stats(self, fmt, {}))
+    assert _fails("admin_every_request-cap65536") == "admin_stats_filter"
+
+
+def test_a_filtered_answer_is_held_to_every_name_it_matches():
+    """A filtered /stats beside an unfiltered JSON one of the same moment: every name the filter
+    matches is listed (Envoy's filter is a partial match, not a whole-name one)."""
+    as_json = {"http.in.downstream_rq_total": 3, "server.buffered_bytes": 0}
+    wanted = runtime_admin.names_asked("/stats?filter=rq_&format=text")
+    runtime_admin.check_stats_agree({"http.in.downstream_rq_total": 3}, as_json, wanted)
+    with pytest.raises(InvariantViolation, match="admin_stats_formats_differ"):
+        runtime_admin.check_stats_agree({}, as_json, runtime_admin.names_asked("/stats?filter=rq_"))
 
 
 def test_clusters_counts_that_are_not_the_stats_are_caught(monkeypatch):
