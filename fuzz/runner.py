@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fuzz.cache_dir import cache_root
 from fuzz.campaign import Campaign, Samples, tee
 from fuzz.startup_seeds import KEPT_PREFIX, digest, listing, startup_folder
 from fuzz.harness import POLICY_ENV, POLICY_FILE_ENV, REPO_ROOT, HarnessError, HarnessSpec, Layout, corpus_files
@@ -124,6 +125,9 @@ class RunResult:
         return "\n".join(lines)
 
 
+HYPOTHESIS_STORAGE_ENV = "HYPOTHESIS_STORAGE_DIRECTORY"
+
+
 def child_env(layout: Layout, policy: str | None = None) -> dict:
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
@@ -132,6 +136,8 @@ def child_env(layout: Layout, policy: str | None = None) -> dict:
     paths = [str(layout.root), str(REPO_ROOT)] + env.get("PYTHONPATH", "").split(os.pathsep)
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
     env[POLICY_FILE_ENV] = str(layout.policy_file)
+    # Hypothesis's Unicode tables, built once per machine instead of once per working directory.
+    env.setdefault(HYPOTHESIS_STORAGE_ENV, str(cache_root() / "hypothesis"))
     if policy:
         env[POLICY_ENV] = policy
     return env

@@ -16,7 +16,7 @@ copy) reuses the entries of every file it did not change. The file name is set o
 does for a .pyc, so tracebacks and triage name the file that runs.
 
 PROXYFUZZ_INSTRUMENT_CACHE: a directory, or "off" (rewrite every time); by default
-$XDG_CACHE_HOME/proxyfuzz/instrumented (~/.cache when unset).
+instrumented/ in the engine's cache (fuzz/cache_dir.py).
 """
 
 import functools
@@ -29,6 +29,7 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
+from fuzz.cache_dir import cache_root
 from fuzz.private_api import standin_counters
 
 CACHE_ENV = "PROXYFUZZ_INSTRUMENT_CACHE"
@@ -50,7 +51,7 @@ def cache_dir() -> Path | None:
         return None
     if chosen:
         return Path(chosen)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "proxyfuzz" / "instrumented"
+    return cache_root() / "instrumented"
 
 
 def rewritten(code: types.CodeType, source: bytes | None, count_functions) -> Rewritten:
