@@ -6,6 +6,7 @@
 - listener and admin ports are distinct per host (a wildcard host clashes with every host of its
   family; port 0 is ephemeral and never clashes);
 - CIDR strings parse; regexes compile; domains are unique across a route table's virtual hosts;
+- an endpoint host made of digits and dots is an IP address (no host name is all digits);
 - a filter chain ends with exactly one terminal filter (tcp_proxy or http_connection_manager);
 - two filter chains of one listener do not have the same match;
 - an HTTP fault with abort_percent > 0 names its abort_status;
@@ -42,6 +43,8 @@ def check_semantics(bootstrap) -> list[Violation]:
         _check_listener(listener, f"listeners[{i}]", cluster_names, out)
     for i, cluster in enumerate(bootstrap.clusters):
         _check_tls(cluster, f"clusters[{i}]", out, server_side=False)
+        for e, endpoint in enumerate(cluster.endpoints):
+            _check_endpoint_host(endpoint.host, f"clusters[{i}].endpoints[{e}].host", out)
     return out
 
 
@@ -207,6 +210,18 @@ def _check_hcm(hcm, path, clusters, out):
             for p, policy in enumerate(http_filter.rbac.policies):
                 for s, cidr in enumerate(policy.source_prefixes):
                     _check_cidr(cidr, f"{here}.rbac.policies[{p}].source_prefixes[{s}]", out)
+
+
+def _check_endpoint_host(host, path, out):
+    # The `address` rule takes any RFC 1123 label, digits only included, so '1.2.3.4.5' passes as a
+    # host name. But no host name is all digits (RFC 1123 2.1: the top label is alphabetic; RFC 3986
+    # 3.2.2 reads such a host as IPv4), and the resolver takes '127.1' or '9' as the legacy IPv4
+    # forms 127.0.0.1 and 0.0.0.9: as Envoy's static endpoints, such a host must be an IP address.
+    labels = host.removesuffix(".").split(".")
+    if host and all(label.isascii() and label.isdigit() for label in labels) and _parse_ip(host) is None:
+        out.append(
+            Violation(path, f"{host!r} is not a valid IP address, and a host name cannot be all digits and dots")
+        )
 
 
 def _check_cidr(text, path, out):

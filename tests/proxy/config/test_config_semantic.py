@@ -206,3 +206,19 @@ def test_a_field_with_a_rule_violation_gets_no_semantic_noise():
         f"{F0}.tcp_proxy.cluster: must match pattern ^[a-zA-Z0-9_.-]+$",
         "clusters[0].name: must match pattern ^[a-zA-Z0-9_.-]+$",
     ]
+
+
+def test_an_endpoint_host_of_digits_and_dots_is_an_ip_address():
+    """Envoy's static endpoints take IP addresses only; ours take host names too, but no host name
+    is all digits (RFC 1123 2.1), and the resolver reads '127.1' as 127.0.0.1 and '9' as 0.0.0.9."""
+    for host in ("1.2.3.4.5", "127.1", "9", "256.0.0.1", "1.2.3.4."):
+        config = tcp_config()
+        config["clusters"][0]["endpoints"][0]["host"] = host
+        assert problems(config) == [
+            f"clusters[0].endpoints[0].host: {host!r} is not a valid IP address, "
+            "and a host name cannot be all digits and dots"
+        ], host
+    for host in ("1.2.3.4", "::1", "localhost", "x.5.1", "a1", "9a.example"):
+        config = tcp_config()
+        config["clusters"][0]["endpoints"][0]["host"] = host
+        assert problems(config) == [], host
