@@ -223,6 +223,15 @@ def parse_response_head(head: bytes, max_headers: int) -> Head:
     return Head((version, status, reason), fields, length, chunked)
 
 
+def check_response_head_cut_short(partial: bytes, max_headers: int) -> None:
+    """The whole lines of a response head the upstream ended before its blank line: raises
+    FramingError when they already break the grammar. Envoy's parser judges a head line by line, so
+    a garbled head is a protocol error (UPE) even when the connection ends before the head does."""
+    lines = partial.split(b"\r\n")[:-1]  # what follows the last CRLF is no whole line yet
+    if lines:
+        parse_response_head(b"\r\n".join(lines) + b"\r\n\r\n", max_headers)
+
+
 class ChunkedScanner:
     """Walks a chunked body in the raw stream and validates every size line and trailer line.
 

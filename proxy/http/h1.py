@@ -42,6 +42,7 @@ from proxy.http._h1_strict import (
     ChunkedScanner,
     FramingError,
     check_request_line,
+    check_response_head_cut_short,
     check_status_version,
     find_head,
     parse_request_head,
@@ -850,12 +851,22 @@ class H1ClientCodec(_Input, ClientCodec):
             got, _ended = _drain_body(parser, sid)
             events.extend(got)
             self._phase = UPSTREAM.after(self._phase, Ev.END, sid)
+        elif self._phase is Upstream.HEAD and (garbled := self._head_cut_short_problem()):
+            events.append(self._fail(garbled))
         elif self._phase is Upstream.HEAD or self._phase is Upstream.BODY:
             events.append(StreamReset(self._in_flight()[1], "upstream closed before the response was complete"))
         self._dead = True
         self.wants_close = True
         events.append(ConnectionClosed("upstream closed"))
         return events
+
+    def _head_cut_short_problem(self) -> str | None:
+        self._skip_empty_lines()
+        try:
+            check_response_head_cut_short(bytes(self._in), self.limits.max_headers)
+        except FramingError as e:
+            return e.reason
+        return None
 
     def _read_head(self, events: list[Event]) -> bool:
         self._skip_empty_lines()
