@@ -12,7 +12,9 @@ Per stream
     (normalize_path, merge_slashes, path_with_escaped_slashes_action: proxy/http/path.py);
   * `Expect: 100-continue` is answered with a 100 here;
   * request_timeout_ms runs from the request headers to the end of the response: 408 while the
-    request is incomplete, 504 after, a reset once the response started (flag DT);
+    request is incomplete, 504 after, a reset once the response started; no response flag, as
+    Envoy's onRequestTimeout sets none (its DT is max_stream_duration's and the connection
+    durations', which the schema lacks);
   * stream_idle_timeout_ms (Envoy's stream_idle_timeout, default 5 min, 0: none): a stream with no
     request or response headers, body or trailers going through it that long gets 408, or a reset
     once the response started (flag SI, http.downstream_rq_idle_timeout): a client that stops
@@ -346,10 +348,10 @@ class ActiveStream:
             return
         self.hcm.stats.inc("downstream_rq_timeout")
         if self.response_started:
-            self.reset("request timeout", "DT")
+            self.reset("request timeout")
         else:
             status = 504 if self.request_complete else 408
-            self.chain.send_local_reply(status, b"request timeout\n", flags="DT")
+            self.chain.send_local_reply(status, b"request timeout\n")
         self.hcm.flush()
 
     def arm_idle_timeout(self, ms: int) -> None:
