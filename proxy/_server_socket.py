@@ -37,8 +37,8 @@ log = logging.getLogger("proxy.server")
 
 READ_SIZE = 16 * 1024  # one read's worth, as SimSocket's default read_size
 WRITE_CHUNK = 64 * 1024  # bytes handed to the asyncio transport per write
-# After a close that gave up on the peer (Connection.output_abandoned), the bytes still in asyncio's
-# buffer wait this long for it to take any (each byte taken restarts it), as Envoy's
+# After a close whose flush is bounded (Connection.flush_bounded), the bytes still in asyncio's
+# buffer wait this long for the peer to take any (each byte taken restarts it), as Envoy's
 # delayed_close_timeout (1 s) bounds a flush.
 CLOSE_FLUSH_TIMEOUT_S = 1.0
 
@@ -224,14 +224,15 @@ class SocketTransport(asyncio.BufferedProtocol, ConnectionIO):
         if t is not None and not t.is_closing():
             t.close()  # sends what asyncio holds (at most one WRITE_CHUNK), then FIN
             held = t.get_write_buffer_size()
-            if held and self.conn is not None and self.conn.output_abandoned:
+            if held and self.conn is not None and self.conn.flush_bounded:
                 self.loop.call_later(CLOSE_FLUSH_TIMEOUT_S, self._abort_unless_taken, t, held)
 
     def _abort_unless_taken(self, t, held: int) -> None:
         """asyncio keeps a closing socket until its buffer is sent: a peer that never reads (its
         window shut) held the socket, its kernel buffers and the descriptor for ever after the
-        core had given up on it (tcp_proxy's idle timeout). Any other close still waits as long as
-        the peer takes (docs/semantics.md: the delayed close's case is a known gap)."""
+        core had given up on it (tcp_proxy's idle timeout) or closed a connection whose flush is
+        bounded (the connection manager's). Any other close (tcp_proxy's flushing close) still
+        waits as long as the peer takes, as Envoy's does."""
         if self.lost:
             return
         left = t.get_write_buffer_size()

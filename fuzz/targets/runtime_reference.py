@@ -33,7 +33,7 @@ class ReferencePeer:
         self.outbox_end = False
         self.did_reset = False
         self.reset_unseen = False  # reset, and the proxy's socket has not read or written since
-        self.abandon_watched = False  # a close gave up on the output: what asyncio holds is timed
+        self.bounded_watched = False  # a close bounded the flush: what asyncio holds is timed
 
     @property
     def encrypted(self) -> bool:
@@ -81,7 +81,7 @@ class ReferencePeer:
         """What the transport does at rest: fill the kernel from its buffer, then take the next chunk
         while its buffer is empty; and the peer's writes go on. True when a byte moved."""
         moved = self.push() or self._learn_of_reset()
-        self._watch_abandoned_output()
+        self._watch_bounded_output()
         while True:
             room = self.capacity - len(self.kernel)
             if self.held and room > 0:
@@ -101,25 +101,25 @@ class ReferencePeer:
             self.held += data
             moved = True
 
-    def _watch_abandoned_output(self) -> None:
-        """A close that gave up on the peer (Connection.output_abandoned: tcp_proxy's idle timeout)
-        leaves what asyncio holds one period to be taken (proxy/_server_socket.py,
-        CLOSE_FLUSH_TIMEOUT_S): a period in which the peer took none of it ends in an abort, which
-        drops it (what the kernel has still goes out)."""
+    def _watch_bounded_output(self) -> None:
+        """A close whose flush is bounded (Connection.flush_bounded: tcp_proxy's idle timeout, any
+        close of a connection manager's connection) leaves what asyncio holds one period to be
+        taken (proxy/_server_socket.py, CLOSE_FLUSH_TIMEOUT_S): a period in which the peer took
+        none of it ends in an abort, which drops it (what the kernel has still goes out)."""
         conn = self.sock.conn
-        if self.abandon_watched or not self.held or conn is None or conn.state is not State.CLOSED:
+        if self.bounded_watched or not self.held or conn is None or conn.state is not State.CLOSED:
             return
-        if not conn.output_abandoned:
+        if not conn.flush_bounded:
             return
-        self.abandon_watched = True
-        self._check_abandoned_after_a_period(conn.dispatcher, len(self.held))
+        self.bounded_watched = True
+        self._check_held_after_a_period(conn.dispatcher, len(self.held))
 
-    def _check_abandoned_after_a_period(self, dispatcher, held: int) -> None:
+    def _check_held_after_a_period(self, dispatcher, held: int) -> None:
         def check() -> None:
             if not self.held:
                 return
             if len(self.held) < held:  # the peer is taking it: another period
-                self._check_abandoned_after_a_period(dispatcher, len(self.held))
+                self._check_held_after_a_period(dispatcher, len(self.held))
                 return
             self.held.clear()
 

@@ -378,6 +378,15 @@ class Connection:
             return
         self._close_socket(ConnectionEvent.LOCAL_CLOSE)
 
+    @property
+    def flush_bounded(self) -> bool:
+        """What the transport still holds for the peer once this connection closed waits only while
+        the peer takes some (proxy/_server_socket.py): the close gave up on the peer (tcp_proxy's
+        idle timeout), or every flush of this connection is bounded (a delayed close timeout, the
+        connection manager's: Envoy closes the socket after that long without write progress,
+        whether the bytes wait in its buffer or, here, in asyncio's)."""
+        return self.output_abandoned or self._delayed_close_ms > 0
+
     def set_delayed_close_timeout(self, ms: int) -> None:
         """Envoy's delayed_close_timeout for a FLUSH_WRITE close: when the peer takes nothing for
         `ms`, the connection closes without the rest (a client that never reads would otherwise

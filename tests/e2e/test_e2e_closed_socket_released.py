@@ -4,16 +4,17 @@ asyncio keeps a closing socket open until its write buffer is sent. A client tha
 (its receive window shut) therefore held the proxy's socket, its kernel buffers and a descriptor for
 ever after tcp_proxy's idle timeout had closed the connection: open_connections() still counted
 it, the drain waited for it, and a few thousand such clients would run the proxy out of
-descriptors. (The connection manager's delayed close has the same gap: docs/semantics.md, Known
-defects.) Found live: tcp_proxy idle_timeout_ms 1000,
-a 20 MB download, a client that never reads: the proxy's socket still ESTABLISHED 25 s later.
+descriptors. Found live: tcp_proxy idle_timeout_ms 1000, a 20 MB download, a client that never
+reads: the proxy's socket still ESTABLISHED 25 s later. The connection manager's connections had
+the same gap until every close of theirs was bounded as Envoy's delayed_close_timeout bounds it
+(docs/semantics.md, "bytes left in user space at a close").
 """
 
 import socket
 import threading
 import time
 
-from conftest import LOOPBACK, connect, tcp_proxy_config
+from conftest import LOOPBACK, connect, proxy_config, tcp_proxy_config
 
 from proxy._server_socket import CLOSE_FLUSH_TIMEOUT_S
 
@@ -89,3 +90,118 @@ def test_a_reader_that_pauses_still_gets_every_byte_of_a_flushed_close(start_pro
             assert got == DOWNLOAD
     finally:
         upstream.close()
+
+
+def _http_config(upstream_port: int) -> str:
+    """An HTTP connection manager whose streams time out 300 ms after their last byte moved."""
+    hcm = {
+        "stream_idle_timeout_ms": IDLE_MS,
+        "route_config": {
+            "virtual_hosts": [
+                {"name": "all", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "up"}}]}
+            ]
+        },
+    }
+    listener = {
+        "name": "http_in",
+        "address": {"host": LOOPBACK, "port": 0},
+        "filter_chains": [{"filters": [{"http_connection_manager": hcm}]}],
+    }
+    cluster = {"name": "up", "endpoints": [{"host": LOOPBACK, "port": upstream_port}], "connect_timeout_ms": 2000}
+    return proxy_config([listener], [cluster])
+
+
+class _EndlessResponder(_Downloader):
+    """An HTTP/1.1 upstream answering any request with a head and DOWNLOAD bytes of a far longer body."""
+
+    def _send(self, conn) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % (1 << 40) + b"x" * DOWNLOAD)
+                conn.recv(1)
+            except OSError:
+                pass
+
+
+def test_a_client_that_never_reads_does_not_keep_a_socket_after_the_delayed_close(start_proxy):
+    """The connection manager's delayed close gives up on a client that took nothing for 1 s (Envoy's
+    delayed_close_timeout); the socket must go too. Live before: stream_idle_timeout_ms 500, a 20 MB
+    response, a client that never reads: http.downstream_cx_active 0 but the socket ESTABLISHED for
+    good with 3.5 MB in its Send-Q (server.downstream_cx_active 1), until the client went."""
+    upstream = _EndlessResponder()
+    try:
+        proxy = start_proxy(_http_config(upstream.port))
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)  # and it never reads
+        with client:
+            client.connect(proxy.address("http_in"))
+            client.sendall(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+            deadline = time.monotonic() + 10
+            while proxy.stats()["counters"].get("http.downstream_cx_delayed_close_timeout", 0) < 1:
+                assert time.monotonic() < deadline, "the delayed close never timed out"
+                time.sleep(0.05)
+            deadline = time.monotonic() + CLOSE_FLUSH_TIMEOUT_S + 3
+            while (still := proxy.call(proxy.server.open_connections)[0]) != 0:
+                assert time.monotonic() < deadline, f"{still} downstream socket(s) still open"
+                time.sleep(0.05)
+    finally:
+        upstream.close()
+
+
+TAIL = 12_000  # a body one read brings in whole, more than the shrunk kernel buffers below take
+
+
+class _WholeResponder(_Downloader):
+    """An HTTP/1.1 upstream answering any request with a whole TAIL-byte body in one write."""
+
+    def _send(self, conn) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % TAIL + b"x" * TAIL)
+                conn.recv(1)
+            except OSError:
+                pass
+
+
+def test_a_flushed_close_keeps_the_socket_no_longer_than_envoys_delayed_close(start_proxy):
+    """Envoy closes a connection manager's socket once delayed_close_timeout (1 s) passes without
+    write progress, wherever its bytes wait. Here a whole response went into the transport (so the
+    connection closed, flushed) while asyncio still held its tail for a client that never reads:
+    that socket stayed for good, however many such clients came (the drain waited for them too).
+    Found live with both kernel buffers at their minimum: 8,029 bytes held, the socket open."""
+    upstream = _WholeResponder()
+    try:
+        proxy = start_proxy(_http_config(upstream.port))
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the minimum; it never reads
+        with client:
+            client.connect(proxy.address("http_in"))
+            deadline = time.monotonic() + 10
+            while not proxy.call(lambda: list(proxy.server._downstream)):
+                assert time.monotonic() < deadline, "the proxy never accepted"
+                time.sleep(0.01)
+            proxy.call(_shrink_send_buffers(proxy.server))
+            client.sendall(b"GET /big HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            deadline = time.monotonic() + 10
+            while proxy.stats()["gauges"].get("http.downstream_cx_active", 1):
+                assert time.monotonic() < deadline, "the connection never closed"
+                time.sleep(0.05)
+            deadline = time.monotonic() + CLOSE_FLUSH_TIMEOUT_S + 3
+            while (still := proxy.call(proxy.server.open_connections)[0]) != 0:
+                assert time.monotonic() < deadline, f"{still} downstream socket(s) still open"
+                time.sleep(0.05)
+            assert proxy.stats()["counters"].get("http.downstream_cx_delayed_close_timeout", 0) == 0
+    finally:
+        upstream.close()
+
+
+def _shrink_send_buffers(server):
+    """So that a small response fills the kernel's buffers (their minimum) and asyncio keeps the rest."""
+
+    def shrink() -> None:
+        for transport in server._downstream:
+            transport.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)
+
+    return shrink
