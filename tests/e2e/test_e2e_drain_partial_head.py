@@ -6,38 +6,22 @@ dropped the half head and closed the connection: the client got nothing back."""
 import socket
 import time
 
-CONFIG = """
-listeners:
-  - name: http_in
-    address: {host: 127.0.0.1, port: 0}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: AUTO
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes:
-                      - match: {prefix: "/"}
-                        direct_response: {status: 200, body: "hello"}
-"""
+from tests.e2e.stack import http_config, proxy_on
+
+ROUTES = ['{match: {prefix: "/"}, direct_response: {status: 200, body: "hello"}}']
 
 
-def test_a_request_head_arriving_when_the_drain_starts_is_answered(proxy_process, tmp_path):
-    path = tmp_path / "proxy.yaml"
-    path.write_text(CONFIG)
-    proxy = proxy_process(path)
-    proxy.wait_ready()
-    with socket.create_connection(proxy.listener_address("http_in"), timeout=5) as sock:
-        sock.sendall(b"GET /half HTTP/1.1\r\nHost: x\r\n")
-        time.sleep(0.3)  # the proxy has read the first half
-        proxy.signal()
-        time.sleep(0.3)  # and has begun its drain
-        sock.sendall(b"User-Agent: e2e\r\n\r\n")
-        got = b""
-        while chunk := sock.recv(65536):
-            got += chunk
-    assert got.startswith(b"HTTP/1.1 200 OK\r\n") and got.endswith(b"\r\n\r\nhello"), got  # b"" before
-    assert b"connection: close" in got
-    assert proxy.wait() == 0
+def test_a_request_head_arriving_when_the_drain_starts_is_answered(tmp_path):
+    with proxy_on(tmp_path, http_config(ROUTES, [])) as proxy:
+        with socket.create_connection(proxy.listener_address("http_in"), timeout=5) as sock:
+            sock.sendall(b"GET /half HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(0.3)  # the proxy has read the first half
+            proxy.signal()
+            time.sleep(0.3)  # and has begun its drain
+            sock.sendall(b"User-Agent: e2e\r\n\r\n")
+            got = b""
+            while chunk := sock.recv(65536):
+                got += chunk
+        assert got.startswith(b"HTTP/1.1 200 OK\r\n") and got.endswith(b"\r\n\r\nhello"), got  # b"" before
+        assert b"connection: close" in got
+        assert proxy.wait() == 0

@@ -7,38 +7,15 @@ drains"). Before, the held body grew past the buffer limit and the client got a 
 import shutil
 import socketserver
 import subprocess
-import threading
 
 import pytest
 
-from conftest import LOOPBACK
-from tests.e2e.test_e2e_resources import _Upstream
+from tests.e2e.stack import cluster, http_config, proxy_on, upstreams
 
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 
 BODY_BYTES = 300_000  # about 18 times the listener's buffer limit
-CONFIG = """
-listeners:
-  - name: http_in
-    address: {{host: 127.0.0.1, port: 0}}
-    per_connection_buffer_limit_bytes: 16384
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: AUTO
-              http_filters:
-                - fault: {{delay_ms: 300}}
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes:
-                      - match: {{prefix: "/"}}
-                        route: {{cluster: web}}
-clusters:
-  - name: web
-    endpoints: [{{host: 127.0.0.1, port: {port}}}]
-"""
+ROUTES = ['{match: {prefix: "/"}, route: {cluster: web}}']
 
 
 class _CountingHandler(socketserver.StreamRequestHandler):
@@ -56,16 +33,16 @@ class _CountingHandler(socketserver.StreamRequestHandler):
 
 
 @pytest.fixture
-def stack(proxy_process, tmp_path):
-    server = _Upstream((LOOPBACK, 0), _CountingHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    path = tmp_path / "proxy.yaml"
-    path.write_text(CONFIG.format(port=server.server_address[1]))
-    proc = proxy_process(path)
-    proc.wait_ready()
-    yield proc
-    server.shutdown()
-    server.server_close()
+def stack(tmp_path):
+    with upstreams(_CountingHandler) as (server,):
+        config = http_config(
+            ROUTES,
+            [cluster("web", server.server_address[1])],
+            hcm_extra="http_filters: [{fault: {delay_ms: 300}}]",
+            listener_extra="per_connection_buffer_limit_bytes: 16384",
+        )
+        with proxy_on(tmp_path, config) as proc:
+            yield proc
 
 
 @needs_curl

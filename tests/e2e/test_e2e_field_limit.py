@@ -6,40 +6,16 @@ HTTP/1.1 upstream whole, and an HTTP/2 upstream's 1500-field response reached cu
 import shutil
 import socketserver
 import subprocess
-import threading
 
 import h2.config
 import h2.connection
 import h2.events
 import pytest
 
-from conftest import LOOPBACK, connect
-from tests.e2e.test_e2e_resources import _Upstream
+from conftest import connect
+from tests.e2e.stack import cluster, http_config, proxy_on, upstreams
 
-CONFIG = """
-listeners:
-  - name: http_in
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: AUTO
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes:
-                      - match: {{prefix: "/h2"}}
-                        route: {{cluster: h2_up}}
-                      - match: {{prefix: "/"}}
-                        route: {{cluster: h1_up}}
-clusters:
-  - name: h1_up
-    endpoints: [{{host: 127.0.0.1, port: {h1_port}}}]
-  - name: h2_up
-    protocol: HTTP2
-    endpoints: [{{host: 127.0.0.1, port: {h2_port}}}]
-"""
+ROUTES = ['{match: {prefix: "/h2"}, route: {cluster: h2_up}}', '{match: {prefix: "/"}, route: {cluster: h1_up}}']
 
 
 class _H1(socketserver.BaseRequestHandler):
@@ -79,23 +55,14 @@ class _H2(socketserver.BaseRequestHandler):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from conftest import ProxyProcess
-
-    h1, h2_up = _Upstream((LOOPBACK, 0), _H1), _Upstream((LOOPBACK, 0), _H2)
-    h1.heads = []
-    for server in (h1, h2_up):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    path = tmp_path_factory.mktemp("field_limit") / "proxy.yaml"
-    path.write_text(CONFIG.format(h1_port=h1.server_address[1], h2_port=h2_up.server_address[1]))
-    proc = ProxyProcess(path)
-    try:
-        proc.wait_ready()
-        yield proc.listener_address("http_in"), h1
-    finally:
-        proc.kill()
-        for server in (h1, h2_up):
-            server.shutdown()
-            server.server_close()
+    with upstreams(_H1, _H2) as (h1, h2_up):
+        h1.heads = []
+        config = http_config(
+            ROUTES,
+            [cluster("h1_up", h1.server_address[1]), cluster("h2_up", h2_up.server_address[1], "protocol: HTTP2")],
+        )
+        with proxy_on(tmp_path_factory.mktemp("field_limit"), config) as proc:
+            yield proc.listener_address("http_in"), h1
 
 
 def _h2_get(address, extra_fields: int) -> tuple[list, list]:

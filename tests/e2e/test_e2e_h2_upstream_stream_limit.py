@@ -16,6 +16,7 @@ import h2.events
 import h2.settings
 
 from conftest import LOOPBACK, connect
+from tests.e2e.stack import cluster, http_config
 from tests.e2e.test_e2e_resources import _h2_client, _h2_until, _request, _start, _stats
 
 LIMIT = 5
@@ -76,27 +77,9 @@ class _LimitedH2(socketserver.BaseRequestHandler):
 
 
 def _config(port: int) -> str:
-    return f"""
-listeners:
-  - name: http_in
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: AUTO
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes:
-                      - match: {{prefix: "/"}}
-                        route: {{cluster: web}}
-clusters:
-  - name: web
-    protocol: HTTP2
-    endpoints: [{{host: 127.0.0.1, port: {port}}}]
-admin: {{address: {{host: 127.0.0.1, port: 0}}}}
-"""
+    return http_config(
+        ['{match: {prefix: "/"}, route: {cluster: web}}'], [cluster("web", port, "protocol: HTTP2")], admin=True
+    )
 
 
 def test_requests_over_an_upstreams_stream_limit_wait_instead_of_failing(proxy_process, tmp_path):

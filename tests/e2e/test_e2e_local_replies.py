@@ -5,42 +5,19 @@ import httpx
 import pytest
 
 from conftest import LOOPBACK, connect, free_port, recv_all
+from tests.e2e.stack import cluster, http_config, proxy_on
 
-CONFIG = """
-listeners:
-  - name: http_in
-    address: {{host: 127.0.0.1, port: 0}}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: AUTO
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes:
-                      - match: {{path: "/direct"}}
-                        direct_response: {{status: 200, body: "direct body"}}
-                      - match: {{prefix: "/"}}
-                        route: {{cluster: nowhere}}
-clusters:
-  - name: nowhere
-    endpoints: [{{host: 127.0.0.1, port: {dead_port}}}]
-"""
+ROUTES = [
+    '{match: {path: "/direct"}, direct_response: {status: 200, body: "direct body"}}',
+    '{match: {prefix: "/"}, route: {cluster: nowhere}}',
+]
 
 
 @pytest.fixture(scope="module")
 def address(tmp_path_factory):
-    from conftest import ProxyProcess
-
-    path = tmp_path_factory.mktemp("local_replies") / "proxy.yaml"
-    path.write_text(CONFIG.format(dead_port=free_port()))  # nothing listens there: connect refused, 503
-    proc = ProxyProcess(path)
-    try:
-        proc.wait_ready()
+    config = http_config(ROUTES, [cluster("nowhere", free_port())])  # nothing listens there: connect refused, 503
+    with proxy_on(tmp_path_factory.mktemp("local_replies"), config) as proc:
         yield proc.listener_address("http_in")
-    finally:
-        proc.kill()
 
 
 def _h1_head(address, method: bytes, path: bytes) -> tuple[bytes, bytes]:

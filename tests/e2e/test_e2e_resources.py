@@ -18,14 +18,9 @@ import pytest
 
 from conftest import LOOPBACK, connect, recv_all
 from e2e.wire import data, get, h2 as h2_wire
+from tests.e2e.stack import Upstream as _Upstream
 
 REFUSED_STREAM = 0x7
-
-
-class _Upstream(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 512
 
 
 class _Handler(socketserver.BaseRequestHandler):

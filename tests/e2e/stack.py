@@ -1,0 +1,73 @@
+"""One way for an end-to-end test to say "the running proxy (`python -m proxy`) on this
+configuration, in front of these upstreams": a configuration with one HTTP listener and its routes
+(`http_config`, `cluster`), upstream servers on 127.0.0.1 (`upstreams`), the proxy process started
+and stopped around the test (`proxy_on`). Everything listens on loopback and ends by itself."""
+
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from conftest import LOOPBACK
+
+
+class Upstream(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 512
+
+
+def cluster(name: str, port: int, extra: str = "") -> str:
+    """A cluster of one endpoint on 127.0.0.1 as a YAML flow mapping; `extra`: more of its keys
+    (`protocol: HTTP2`, ...)."""
+    more = f", {extra}" if extra else ""
+    return f"{{name: {name}, endpoints: [{{host: 127.0.0.1, port: {port}}}]{more}}}"
+
+
+def http_config(
+    routes: list[str], clusters: list[str], hcm_extra: str = "", admin: bool = False, listener_extra: str = ""
+) -> str:
+    """A listener `http_in` on 127.0.0.1 (any port, codec AUTO, one virtual host for every domain)
+    whose routes are `routes` (YAML flow mappings: `{match: ..., route: ...}`), in front of
+    `clusters` (see `cluster`); `hcm_extra`, `listener_extra`: more keys of the connection manager
+    and of the listener (flow style); `admin`: an admin listener on any port."""
+    host = f"{{name: all, domains: ['*'], routes: [{', '.join(routes)}]}}"
+    hcm = f"{{codec: AUTO{', ' + hcm_extra if hcm_extra else ''}, route_config: {{virtual_hosts: [{host}]}}}}"
+    text = (
+        "listeners:\n"
+        "  - name: http_in\n"
+        "    address: {host: 127.0.0.1, port: 0}\n"
+        + (f"    {listener_extra}\n" if listener_extra else "")
+        + f"    filter_chains: [{{filters: [{{http_connection_manager: {hcm}}}]}}]\n"
+        f"clusters: [{', '.join(clusters)}]\n"
+    )
+    return text + ("admin: {address: {host: 127.0.0.1, port: 0}}\n" if admin else "")
+
+
+@contextmanager
+def upstreams(*handlers: type[socketserver.BaseRequestHandler]) -> Iterator[list[Upstream]]:
+    """One upstream server per handler class on 127.0.0.1 (any port), serving until the end."""
+    servers = [Upstream((LOOPBACK, 0), handler) for handler in handlers]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+@contextmanager
+def proxy_on(directory, config: str):
+    """The proxy process on `config` (written to `directory`/proxy.yaml), ready, killed at the end."""
+    from conftest import ProxyProcess
+
+    path = directory / "proxy.yaml"
+    path.write_text(config)
+    proc = ProxyProcess(path)
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.kill()
