@@ -50,7 +50,8 @@ def test_retries_cut_by_the_route_timeout_pass():
     assert [ex.response.status for ex in s.peers.exchanges] == [504]
 
 
-def test_a_route_timeout_restarted_by_each_retry_is_caught(monkeypatch):
+def rearm_the_route_timer_on_each_retry(monkeypatch) -> None:
+    """The planted bug: each retry gets the route's whole timeout again."""
     original = Router._retry
 
     def rearmed(self):
@@ -59,6 +60,10 @@ def test_a_route_timeout_restarted_by_each_retry_is_caught(monkeypatch):
         original(self)
 
     monkeypatch.setattr(Router, "_retry", rearmed)
+
+
+def test_a_route_timeout_restarted_by_each_retry_is_caught(monkeypatch):
+    rearm_the_route_timer_on_each_retry(monkeypatch)
     with pytest.raises(oracles.InvariantViolation, match="model_route_timeout_late"):
         run(built(cluster={"connect_timeout_ms": 100}, **RETRIES), HANGING)
 

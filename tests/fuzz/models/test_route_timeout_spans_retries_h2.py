@@ -8,8 +8,7 @@ import pytest
 
 from fuzz import oracles
 from fuzz.session import Action as A
-from proxy.http.filters.router import Router
-from tests.fuzz.models.test_round6_http_models import RETRIES, built, run
+from tests.fuzz.models.test_round6_http_models import RETRIES, built, rearm_the_route_timer_on_each_retry, run
 
 H2 = {"codec": "HTTP2"}
 # An HTTP/2 GET (send_request: the template the connection's codec speaks), connects that hang.
@@ -28,14 +27,7 @@ def test_an_http2_request_whose_retries_outlast_the_route_timeout_gets_a_504():
 
 
 def test_a_route_timeout_restarted_by_each_retry_is_caught_on_http2(monkeypatch):
-    original = Router._retry
-
-    def rearmed(self):
-        if self._timer is not None and self.route is not None:
-            self._timer.enable(self.route.timeout_ms)
-        original(self)
-
-    monkeypatch.setattr(Router, "_retry", rearmed)
+    rearm_the_route_timer_on_each_retry(monkeypatch)
     with pytest.raises(oracles.InvariantViolation, match="model_route_timeout_late"):
         run(built(cluster={"connect_timeout_ms": 100}, hcm=H2, **RETRIES), HANGING_H2)
 
