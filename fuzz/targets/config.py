@@ -9,6 +9,8 @@ Byte 0 picks how the rest is read (sniffed, YAML, JSON, binary). Oracles:
     fields rather than serve without the setting written (config_unknown_field_accepted);
   * an accepted configuration builds (a BuildError on a validated config is a validation gap)
     and instantiates: every listener accepts a connection in memory;
+  * every chain it serves, the default one included, ends with exactly one terminal filter, as
+    bootstrap.proto and Envoy require (fuzz/targets/config_chains.py);
   * the built listeners and clusters hold the configured values, the documented default for an
     unset `optional` field and zero for an explicit zero (config_built_values.py);
   * round trips: an accepted configuration re-serialised as binary protobuf and as JSON
@@ -36,7 +38,7 @@ from proxy.network import sim
 
 from fuzz import test_pki
 from fuzz.oracles import InvariantViolation
-from fuzz.targets import config_built_values, config_serving, config_upstream_identity, pgv_reference
+from fuzz.targets import config_built_values, config_chains, config_serving, config_upstream_identity, pgv_reference
 
 FORMATS = (None, "yaml", "json", "proto")
 
@@ -55,6 +57,7 @@ def run(data: bytes) -> None:
     _round_trip(boot)
     built = build(boot)
     config_built_values.check(boot, built)
+    config_chains.check(built)
     config_serving.check_binding(boot)
     config_serving.check_tls_versions(boot, built)
     config_upstream_identity.check(boot, built)
