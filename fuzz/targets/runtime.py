@@ -23,9 +23,9 @@ Oracles, from what a user of the runtime relies on:
   * no stall: with every peer reading, no transport keeps output, input or a readable socket with
     nothing to move it;
   * no leak: a closed connection's socket is closed, and it leaves the server's registry (the
-    gauges, the drain's wait); after a stop nothing is open; a socket kept for a peer that takes
-    nothing outlives its connection no longer than Envoy's delayed close allows
-    (fuzz/targets/runtime_flush_bound.py);
+    gauges, the drain's wait); after a stop nothing is open;
+  * a drain ends with its clients: a stop does not wait out the drain timeout once every client
+    connection has closed (fuzz/targets/runtime_drain.py);
   * the admin (fuzz/targets/runtime_admin.py).
 """
 
@@ -47,7 +47,7 @@ from fuzz import test_pki
 from fuzz.oracles import InvariantViolation
 from fuzz.session import TIME_STEPS_MS, Reader
 from fuzz.targets import runtime_admin, runtime_buffers
-from fuzz.targets.runtime_flush_bound import HeldSockets
+from fuzz.targets.runtime_drain import DrainWatch
 from fuzz.targets.runtime_kernel import Kernel, VirtualLoop
 from fuzz.targets.runtime_parent import ParentOfOne, status_lines_to
 from fuzz.targets.runtime_reference import ReferenceWorld
@@ -292,11 +292,11 @@ class RuntimeWorld:
         self.upstreams: list = []
         self.admins: list[runtime_admin.AdminClient] = []
         self.stopping: asyncio.Task | None = None
+        self.drain = DrainWatch()
         self.turns = 0
         self.epoch = 0  # data-plane actions done so far (the admin's stats move only with them)
         self.largest_answer = 0  # bytes of the admin's largest answer, when last measured
         self.rest_ms = 0  # time run at rest after the actions (the admin's timeout): the reference runs it too
-        self.held_sockets = HeldSockets()  # sockets of closed connections kept for peers that take nothing
 
     async def start(self) -> None:
         """Serve the listeners from sockets bound in the kernel (the binding itself is the one line
@@ -322,6 +322,7 @@ class RuntimeWorld:
         """What SIGTERM does to a serving process (server.run_process): the drain starts."""
         if self.stopping is None:
             self.stopping = asyncio.ensure_future(self.stop())
+            self.drain.stop_began(self)
 
     async def stop(self, drain_timeout_s: float | None = None) -> None:
         await self.server.stop(drain_timeout_s)
@@ -700,11 +701,12 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
             world.epoch += 1
             _apply(world, a)
         await world.settle()
+        world.drain.note(world)
         check_held(world)
         check_admin_held(world)
         check_core_errors(world)
-        world.held_sockets.check(_data_transports(world), world.loop.us)
     await world.settle(reading=True)  # every peer reads everything until nothing moves
+    world.drain.note(world)
     check_held(world)
     if world.stopping is None:
         check_stall(world)
@@ -720,6 +722,7 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
         await world.stopping
         await world.settle()
         check_stopped(world)
+        world.drain.check(world)
     else:
         await check_admin_idle_timeout(world)
         await world.stop(drain_timeout_s=0)

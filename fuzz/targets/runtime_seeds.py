@@ -139,6 +139,12 @@ def scripts() -> dict:
     out["stop_twice_with_open_connections"] = _exchange() + [A("stop"), A("admin", 0, 0), A("stop"), A("admin", 0, 1)]
     out["stop_with_open_connections"] += [A("connect"), A("advance", 0, 5), A("admin_read")]
     out["stop_while_connecting"] = [A("connect"), A("send", 0, 1, b"x"), A("stop"), A("advance", 0, 4)]
+    # The client leaves after one request, its keep-alive upstream connection idle in the pool; then a
+    # stop, and the same with the stop first: the drain ends with the client, not at its timeout.
+    http_then_client_leaves = [A("connect", 0, WEB), A("send_http", 0, 0), A("upstream_accept"), A("upstream_read")]
+    http_then_client_leaves += [A("upstream_http", 0, 0), A("read"), A("close"), A("read")]
+    out["stop_after_the_last_client_left"] = http_then_client_leaves + [A("stop"), A("advance", 0, 2)]
+    out["stop_then_the_last_client_leaves"] = http_then_client_leaves[:6] + [A("stop"), A("close"), A("read")]
     return out
 
 
