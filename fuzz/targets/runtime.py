@@ -23,7 +23,9 @@ Oracles, from what a user of the runtime relies on:
   * no stall: with every peer reading, no transport keeps output, input or a readable socket with
     nothing to move it;
   * no leak: a closed connection's socket is closed, and it leaves the server's registry (the
-    gauges, the drain's wait); after a stop nothing is open;
+    gauges, the drain's wait); after a stop nothing is open; a socket kept for a peer that takes
+    nothing outlives its connection no longer than Envoy's delayed close allows
+    (fuzz/targets/runtime_flush_bound.py);
   * a drain ends with its clients: a stop does not wait out the drain timeout once every client
     connection has closed (fuzz/targets/runtime_drain.py);
   * the admin (fuzz/targets/runtime_admin.py).
@@ -48,6 +50,7 @@ from fuzz.oracles import InvariantViolation
 from fuzz.session import TIME_STEPS_MS, Reader
 from fuzz.targets import runtime_admin, runtime_buffers
 from fuzz.targets.runtime_drain import DrainWatch
+from fuzz.targets.runtime_flush_bound import HeldSockets
 from fuzz.targets.runtime_kernel import Kernel, VirtualLoop
 from fuzz.targets.runtime_parent import ParentOfOne, status_lines_to
 from fuzz.targets.runtime_reference import ReferenceWorld
@@ -297,6 +300,7 @@ class RuntimeWorld:
         self.epoch = 0  # data-plane actions done so far (the admin's stats move only with them)
         self.largest_answer = 0  # bytes of the admin's largest answer, when last measured
         self.rest_ms = 0  # time run at rest after the actions (the admin's timeout): the reference runs it too
+        self.held_sockets = HeldSockets()  # sockets of closed connections kept for peers that take nothing
 
     async def start(self) -> None:
         """Serve the listeners from sockets bound in the kernel (the binding itself is the one line
@@ -705,6 +709,7 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
         check_held(world)
         check_admin_held(world)
         check_core_errors(world)
+        world.held_sockets.check(_data_transports(world), world.loop.us)
     await world.settle(reading=True)  # every peer reads everything until nothing moves
     world.drain.note(world)
     check_held(world)
