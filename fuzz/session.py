@@ -698,14 +698,17 @@ class Session:
             tls = speaks_tls(conn)
             sent = bytes(sock.sent if tls else sock.wire_sent)[conn.stream_info.get("listener_drained", 0) :]
             oracles.check_stream_prefix(
-                "downstream->upstream", sent if conn.connected else b"", bytes(up.received), finished=up.peer_saw_end
+                "downstream->upstream",
+                sent if conn.connected else b"",
+                bytes(up.received),
+                finished=up.peer_saw_end or _closed_after_a_clean_end(sock, up),
             )
             received = (sock.received if sock.tls else b"") if tls else sock.wire_received
             oracles.check_stream_prefix(
                 "upstream->downstream",
                 bytes(up.sent) if conn.connected else b"",
                 bytes(received),
-                finished=sock.peer_saw_end or _closed_after_a_clean_upstream_end(sock, up),
+                finished=sock.peer_saw_end or _closed_after_a_clean_end(up, sock),
             )
 
     # -- results --------------------------------------------------------------------------
@@ -761,18 +764,23 @@ def _managers_of(conn: Connection) -> list:
     return [hcm] if hcm is not None and getattr(hcm, "codec", None) is not None else []
 
 
-def _closed_after_a_clean_upstream_end(down: TlsSocket, up: TlsSocket) -> bool:
-    """tcp_proxy (Envoy's TcpProxy::Filter): an upstream that ends cleanly closes the downstream with
-    FlushWrite, so once a plaintext downstream is closed after its upstream sent its end of stream
-    (all of it read by the proxy), the client has everything the upstream sent; unless either peer
-    aborted, or the proxy ended the pair for a reason of its own (stream_info "failure": the idle
-    timeout closes both sides NoFlush by design)."""
-    conn, upstream = down.conn, up.conn
-    if conn is None or upstream is None or conn.state is not State.CLOSED or not upstream.connected:
+def _closed_after_a_clean_end(sender: TlsSocket, receiver: TlsSocket) -> bool:
+    """tcp_proxy (Envoy's TcpProxy::Filter) closes one side with FlushWrite when the other ended
+    cleanly: the upstream's end of stream, or the client's (its connection closing once both
+    directions ended is clean too). So once a plaintext receiver's connection is closed after the
+    sender's end of stream (all of it read by the proxy), the receiver has everything the sender sent;
+    unless either peer aborted, or the proxy ended the pair for a reason of its own (stream_info
+    "failure": the idle timeout closes both sides NoFlush by design)."""
+    sending, receiving = sender.conn, receiver.conn
+    if sending is None or receiving is None or receiving.state is not State.CLOSED:
         return False
-    if down.tls or up.tls or down.reset_sent or up.reset_sent or not up.inbound_end or up.inbound:
+    if not (sending.connected and receiving.connected):  # the upstream never connected: nothing was relayed
         return False
-    return not (conn.stream_info.get("failure") or upstream.stream_info.get("failure"))
+    if sender.tls or receiver.tls or sender.reset_sent or receiver.reset_sent:
+        return False
+    if not sender.inbound_end or sender.inbound:  # the sender's end of stream is not all read yet
+        return False
+    return not (sending.stream_info.get("failure") or receiving.stream_info.get("failure"))
 
 
 # What each op of OPS does (Session.apply): every op has one entry (tests/fuzz/test_session.py).

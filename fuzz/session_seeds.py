@@ -76,6 +76,15 @@ TCP = {
         A("read"),
         A("upstream_read"),
     ],
+    # The client uploads and half-closes before the upstream reads; the upstream answers and ends its
+    # side; the client reads it all (its connection closes, both ways done); the upstream reads last.
+    "client_ends_first_upstream_reads_late": [
+        A("upstream_connect"),
+        A("send", payload=b"upload\n" * 500, end_stream=True),
+        A("upstream_send", payload=b"done\n", end_stream=True),
+        A("read"),
+        A("upstream_read"),
+    ],
 }
 
 

@@ -239,8 +239,8 @@ __all__ = ["run", "describe", "seed", "filter_names", "Invalid", "ConfigError", 
 
 def write_seeds(out) -> int:
     """Seeds: each filter with the configurations of examples/ and hand-picked ones, several
-    probe modes, and TCP exchanges from fuzz.session_seeds (the first four, and the one that
-    drains backed-up buffers to their watermarks)."""
+    probe modes, and TCP exchanges from fuzz.session_seeds (the first four, the one that drains
+    backed-up buffers to their watermarks, and the one whose client's side ends first)."""
     from pathlib import Path
     from fuzz.session_seeds import TCP
     from fuzz.targets.examples import example_network_filters
@@ -257,7 +257,8 @@ def write_seeds(out) -> int:
         for i, config in enumerate(messages[:3]):
             for mode in (0, 0b10, 0b11111111):
                 for script_name, script in list(TCP.items())[:4] + [
-                    ("backpressure_boundaries", TCP["backpressure_boundaries"])
+                    (later, TCP[later])
+                    for later in ("backpressure_boundaries", "client_ends_first_upstream_reads_late")
                 ]:
                     (out / f"{name}-{i}-m{mode}-{script_name}").write_bytes(seed(name, config, mode, script))
                     count += 1
