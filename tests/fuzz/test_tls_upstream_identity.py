@@ -89,3 +89,37 @@ def test_a_wildcard_certificate_refused_for_a_name_under_it_is_found(wildcard_pi
     with pytest.raises(InvariantViolation) as caught:
         Session(wildcard_pin).run(SCRIPT)
     assert caught.value.name == "tls_upstream_identity_wrongly_refused", str(caught.value)
+
+
+STATIC = [A("connect"), A("send", payload=b"GET /static/app.js HTTP/1.1\r\nHost: h\r\n\r\n"), A("upstream_connect")]
+STATIC += [A("read")]
+
+
+def test_an_upstream_from_an_untrusted_ca_is_refused(example):
+    """Cluster assets (/static) trusts only the other CA, which did not issue the upstream's certificate."""
+    s = Session(example).run(STATIC)
+    assert s.ctx.stats.counters["cluster.assets.ssl.fail_verify_error"] == 1
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 503")
+
+
+def test_an_upstream_chain_never_verified_is_found(tmp_path, monkeypatch):
+    """Planted: the upstream context loads trusted_ca but keeps verify_mode CERT_NONE (CWE-295)."""
+    import ssl
+
+    from proxy import build
+    from proxy.tls import context
+
+    original = context.client_config
+
+    def unverified(msg, default_alpn=()):
+        config = original(msg, default_alpn)
+        config.context.verify_mode = ssl.CERT_NONE
+        return config
+
+    monkeypatch.setattr(build, "client_config", unverified)
+    text = open("examples/upstream_tls.yaml").read().replace(test_pki.DEFAULT_DIR, str(test_pki.ensure()))
+    path = tmp_path / "upstream_tls.yaml"
+    path.write_text(text)
+    with pytest.raises(InvariantViolation) as caught:
+        Session(ConfigPool([str(path)]).built[0]).run(STATIC)
+    assert caught.value.name == "tls_upstream_identity_not_checked", str(caught.value)
