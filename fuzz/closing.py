@@ -1,4 +1,5 @@
-"""Oracle: a downstream HTTP connection the proxy is closing ends, even when its client reads nothing.
+"""Oracles on a downstream HTTP connection's close: it ends, even when its client reads nothing, and it
+takes its streams with it.
 
 Envoy's HTTP connection manager closes with FlushWrite under `delayed_close_timeout` (1 s by default,
 HttpConnectionManager in http_connection_manager.proto): "This timeout is enforced even when the
@@ -18,6 +19,14 @@ only a lower bound on those moments is known (the check before the one that saw 
 seen less than 1 s after that bound ended a client that was still reading:
 `delayed_close_cut_a_reading_client` (a grace period counted from the close, never restarted,
 truncates every slow download).
+
+A closed connection has no client left to answer: Envoy's connection manager resets every stream of
+a connection that closed, whichever side closed it and whatever the stream waited for
+(ConnectionManagerImpl::onEvent, resetAllStreams; its router then resets the upstream request,
+onDestroy). A stream still live on a closed connection holds its upstream request, a circuit-breaker
+slot and an upstream connection for a client that is gone, until some timeout (the route timeout,
+15 s by default; none at all for a response that streams on): `stream_outlives_its_connection`,
+judged after every action.
 """
 
 from proxy.http.conn_manager import HttpConnectionManager
@@ -36,6 +45,7 @@ def check(session) -> None:
         conn = sock.conn
         if conn is not None and conn.state is State.CLOSED:
             _check_not_cut_early(sock, conn, now)
+            _check_streams_ended(conn)
         if conn is None or conn.state is not State.CLOSING or not _is_http(conn) or conn.filter_manager.write_filters:
             sock.fuzz_closing = sock.fuzz_progress = None
             continue
@@ -69,5 +79,28 @@ def _check_not_cut_early(sock, conn, now: int) -> None:
         )
 
 
+def _check_streams_ended(conn) -> None:
+    for hcm in _managers(conn):
+        live = [stream for stream in hcm.streams.values() if not stream.ended]
+        if live:
+            stream = live[0]
+            raise InvariantViolation(
+                "stream_outlives_its_connection",
+                f"downstream {conn!r} closed, but {len(live)} of its streams live on: stream {stream.stream_id} "
+                f"({stream.head.method.decode('latin-1')} {stream.head.path[:60].decode('latin-1')}, request "
+                f"{'complete' if stream.request_complete else 'incomplete'}, response "
+                f"{'started' if stream.response_started else 'not started'})",
+                judged=conn,
+                expected="every stream reset as its connection closed (Envoy: resetAllStreams)",
+                observed=f"{len(live)} live stream(s)",
+            )
+
+
+def _managers(conn) -> list:
+    return [
+        active.filter for active in conn.filter_manager.read_filters if isinstance(active.filter, HttpConnectionManager)
+    ]
+
+
 def _is_http(conn) -> bool:
-    return any(isinstance(active.filter, HttpConnectionManager) for active in conn.filter_manager.read_filters)
+    return bool(_managers(conn))

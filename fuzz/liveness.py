@@ -12,7 +12,12 @@ must be waiting for something that will come. What a proxy user relies on:
   chain, none outlives its route or request timeout (Envoy's documented timeouts: what "will wake
   it" means here);
 - HTTP/2 flow control, connection and stream: every DATA byte received was credited back once
-  its owner consumed it, and nothing waits for a window that is open.
+  its owner consumed it, and nothing waits for a window that is open;
+- nothing an upstream connection's codec produced stays inside it: bytes it has ready to send (a
+  WINDOW_UPDATE for credit the router gave back as its client caught up, a SETTINGS ACK) are written
+  at the end of the event that made them, since no later event need come (an upstream out of window
+  waits for that very frame). A downstream client can always prompt the proxy (a new stream, a
+  PING), so frames held for it are not judged here.
 
 The only waits that are not stalls are those on the peers themselves: a client that has not
 finished its request, an HTTP/2 client whose window for the response is shut, and requests queued
@@ -148,6 +153,7 @@ def find_stall(session) -> Stall | None:
     found += [_client_stall(session)] + [_pool_stall(pool) for pool in pools(session.ctx)]
     found += [_upstream_window_stall(pc) for pc in pcs.values()]
     found += [_orphaned_upstream_stall(pc) for pc in pcs.values()]
+    found += [_unsent_output_stall(f"upstream {pc!r}", pc.conn, pc.codec) for pc in pcs.values()]
     found = [stall for stall in found if stall is not None]
     definite = [stall for stall in found if not stall.timer]
     if definite or not found:
@@ -168,6 +174,30 @@ def _upstream_window_stall(pc):
                 f"upstream {pc!r} stream {stream.stream_id}: {st.unconsumed} "
                 f"response bytes delivered and never consumed, not paused",
             )
+    return None
+
+
+def unsent_output(codec) -> int:
+    """Bytes a codec has ready that its owner has not taken (data_to_send) yet: HTTP/2 frames the h2
+    connection queued (and the codec's own), an HTTP/1.1 codec's serialised output."""
+    codec = inner_codec(codec)
+    if getattr(codec, "close_unflushed", False):
+        return 0  # it gave up on the peer: nothing more goes out
+    h2_conn = getattr(codec, "_conn", None)
+    if h2_conn is not None:
+        return len(h2_conn._data_to_send) + len(codec._extra)
+    return len(getattr(codec, "_out", b""))
+
+
+def _unsent_output_stall(where: str, conn, codec):
+    if conn.state is not State.OPEN or codec is None:
+        return None
+    n = unsent_output(codec)
+    if n:
+        return Stall(
+            "codec_output_unsent",
+            f"{where}: {n} bytes its codec made ready were never written to the connection, and no event is due to",
+        )
     return None
 
 

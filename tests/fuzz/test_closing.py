@@ -5,6 +5,7 @@ import pytest
 
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Action as A, Session
+from proxy.http.conn_manager import HttpConnectionManager
 from proxy.network.connection import Connection
 from tests.fuzz.test_liveness import http
 
@@ -57,3 +58,43 @@ def test_planted_grace_period_never_restarted_is_caught(monkeypatch):
     monkeypatch.setattr(Connection, "take_output", progress_unseen)
     with pytest.raises(InvariantViolation, match="delayed_close_cut_a_reading_client"):
         Session(http(limit=1 << 20, codec="AUTO")).run(SLOW_READER)
+
+
+# A complete request waiting for its upstream's answer when its client goes away: closing its
+# connection (FIN) or resetting it. HTTP/1.1 and HTTP/2 (send_http's value picks a GET template the
+# connection's client sends whole).
+TEMPLATE = {"HTTP1": 0, "HTTP2": 3}
+
+
+def gone(how: str, codec: str) -> list:
+    return [A("connect"), A("send_http", value=TEMPLATE[codec]), A("upstream_connect"), A("upstream_read"), A(how)]
+
+
+@pytest.mark.parametrize("codec", sorted(TEMPLATE))
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_a_connection_that_closed_leaves_no_stream_behind(how, codec):
+    s = Session(http(limit=1 << 20, codec=codec)).run(gone(how, codec))
+    assert s.ctx.stats.counter("http.downstream_rq_total") == 1
+    assert s.ctx.stats.counter("http.downstream_rq_reset") == 1
+
+
+@pytest.mark.parametrize("codec", sorted(TEMPLATE))
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_planted_complete_requests_spared_by_the_close_are_caught(monkeypatch, how, codec):
+    # The bug class (PLANT_H round 10, hcm-client-close-spares-complete-requests): the close ends only
+    # the streams whose request was still arriving; the others keep their upstream request.
+    real = HttpConnectionManager.on_event
+
+    def spare_complete_requests(self, event):
+        kept = {sid: st for sid, st in self.streams.items() if st.request_complete}
+        for stream in kept.values():
+            stream.ended = True  # hidden from the close...
+        try:
+            real(self, event)
+        finally:
+            for stream in kept.values():
+                stream.ended = False  # ...and live on
+
+    monkeypatch.setattr(HttpConnectionManager, "on_event", spare_complete_requests)
+    with pytest.raises(InvariantViolation, match="stream_outlives_its_connection"):
+        Session(http(limit=1 << 20, codec=codec)).run(gone(how, codec))
