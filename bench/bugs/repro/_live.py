@@ -642,6 +642,56 @@ def tls_ping(port: int, certificate: bool) -> bytes:
             return b""
 
 
+def tls_origin(body: bytes = b"secret"):
+    """An HTTPS origin with the test PKI's server certificate (signed by ca.pem; SANs localhost,
+    example.com, *.example.com, ...) answering one request 200 with `body`; its log gets
+    ("request", target) per request read. A proxy that refuses the certificate ends the handshake."""
+    import ssl
+
+    from fuzz.test_pki import ensure
+
+    pki = ensure()
+
+    def serve(sock, log) -> None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pki / "server.pem", pki / "server.key")
+        try:
+            tls = ctx.wrap_socket(sock, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # the proxy refused our certificate: the handshake ends here
+        conn = h11.Connection(h11.SERVER)
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = tls.recv(65536)
+                if not data:
+                    return
+                conn.receive_data(data)
+            elif isinstance(event, h11.Request):
+                log.append(("request", event.target.decode()))
+            elif isinstance(event, h11.EndOfMessage):
+                head = h11.Response(status_code=200, headers=[("content-length", str(len(body)))])
+                tls.sendall(conn.send(head) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
+                return
+            else:
+                return
+
+    return serve
+
+
+def second_connection_while_first_open(upstream, port: int) -> tuple[int, bytes]:
+    """Two tcp_proxy clients of `port` in front of an echo `upstream`: the first is echoed and kept
+    open while the second sends; (upstream connections seen, what the second client got back)."""
+    with connect(port) as first:
+        first.sendall(b"one")
+        check(recv_until(first, 3) == b"one", "the first connection was not echoed")
+        with connect(port) as second:
+            second.sendall(b"two")
+            answer = recv_until(second, 3, timeout=2.0)
+        wait_for(lambda: len(upstream.connections) > 1, timeout=0.5)
+        return len(upstream.connections), answer
+
+
 def routed_by_chain(listener: dict, chains: list, upstreams: dict) -> str:
     """A configuration with one listener on port 0 (`listener`: its name, listener filters) whose
     filter chains are `chains`, (cluster, filter_chain_match) pairs each ending in tcp_proxy to that

@@ -3,29 +3,11 @@ circuit_breakers.max_connections (each 1024 when unset): a breaker set higher do
 cluster's own cap. Here max_connections is 1 and the breaker 100: a second tcp_proxy connection while
 the first is open is refused, and the upstream never sees two at once."""
 
-from _live import (
-    Proxy,
-    Upstream,
-    check,
-    connect,
-    echo,
-    ok,
-    recv_until,
-    tcp_config,
-    wait_for,
-)
+from _live import Proxy, Upstream, check, echo, ok, second_connection_while_first_open, tcp_config
 
 cluster = {"max_connections": 1, "circuit_breakers": {"max_connections": 100}}
 with Upstream(echo) as up, Proxy(tcp_config(up.port, cluster=cluster)) as proxy:
-    port = proxy.port("tcp")
-    with connect(port) as first:
-        first.sendall(b"one")
-        check(recv_until(first, 3) == b"one", "the first connection was not echoed")
-        with connect(port) as second:
-            second.sendall(b"two")
-            answer = recv_until(second, 3, timeout=2.0)
-        wait_for(lambda: len(up.connections) > 1, timeout=0.5)
-        opened = len(up.connections)
+    opened, answer = second_connection_while_first_open(up, proxy.port("tcp"))
 check(
     opened == 1 and answer == b"",
     f"max_connections 1 under a breaker of 100, yet the upstream saw {opened} connections open at once "

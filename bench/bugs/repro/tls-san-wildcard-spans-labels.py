@@ -3,43 +3,11 @@ leftmost label (RFC 6125 6.4.3, Envoy's dnsNameMatch). The test upstream's certi
 `*.example.com`: the proxy accepts it for `api.example.com` but refuses it (503, nothing sent) for
 `deep.api.example.com`."""
 
-import ssl
-
-import h11
-from _live import Proxy, Upstream, check, http1_request, http_config, ok
+from _live import Proxy, Upstream, check, http1_request, http_config, ok, tls_origin
 
 from fuzz.test_pki import ensure
 
 PKI = ensure()
-
-
-def tls_origin(sock, log) -> None:
-    """An HTTPS origin with the test PKI's server certificate (SANs localhost, example.com, *.example.com, ...)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(PKI / "server.pem", PKI / "server.key")
-    try:
-        tls = ctx.wrap_socket(sock, server_side=True)
-    except (ssl.SSLError, OSError):
-        return  # the proxy refused our certificate: the handshake ends here
-    conn = h11.Connection(h11.SERVER)
-    while True:
-        event = conn.next_event()
-        if event is h11.NEED_DATA:
-            data = tls.recv(65536)
-            if not data:
-                return
-            conn.receive_data(data)
-        elif isinstance(event, h11.Request):
-            log.append(("request", event.target.decode()))
-        elif isinstance(event, h11.EndOfMessage):
-            tls.sendall(
-                conn.send(h11.Response(status_code=200, headers=[("content-length", "2")]))
-                + conn.send(h11.Data(data=b"hi"))
-                + conn.send(h11.EndOfMessage())
-            )
-            return
-        else:
-            return
 
 
 def status_for(name: str, upstream: Upstream) -> int | None:
@@ -52,7 +20,7 @@ def status_for(name: str, upstream: Upstream) -> int | None:
         return http1_request(proxy.port("web"), "GET", "/" + name)[0]
 
 
-with Upstream(tls_origin) as up:
+with Upstream(tls_origin(b"hi")) as up:
     one_label = status_for("api.example.com", up)
     two_labels = status_for("deep.api.example.com", up)
 served = [entry[1] for log in up.connections for entry in log if isinstance(entry, tuple)]
