@@ -5,16 +5,13 @@ timeout."""
 
 import time
 
-from _live import Proxy, Upstream, check, connect, http_config, ok, request_bytes, wait_for
+from _live import Proxy, Upstream, check, connect, http_config, ok, recv_until, request_bytes, wait_for
 
 
 def silent(sock, log) -> None:
-    head = b""
-    while b"\r\n\r\n" not in head:
-        data = sock.recv(65536)
-        if not data:
-            return
-        head += data
+    if b"\r\n\r\n" not in recv_until(sock, 1 << 16, 0.3):  # the request head, then a quiet moment
+        return
+    sock.settimeout(30)
     log.append("request")
     while sock.recv(65536):  # never answers; notes when the proxy closes
         pass
