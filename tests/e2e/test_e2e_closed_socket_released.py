@@ -20,6 +20,7 @@ from proxy._server_socket import CLOSE_FLUSH_TIMEOUT_S
 
 IDLE_MS = 300
 DOWNLOAD = 8 << 20  # far more than the kernel buffers and asyncio's hold between them
+TAIL = 12_000  # a body one read brings in whole, more than the shrunk kernel buffers below take
 
 
 class _Downloader:
@@ -111,17 +112,37 @@ def _http_config(upstream_port: int) -> str:
     return proxy_config([listener], [cluster])
 
 
-class _EndlessResponder(_Downloader):
-    """An HTTP/1.1 upstream answering any request with a head and DOWNLOAD bytes of a far longer body."""
+class _Responder(_Downloader):
+    """An HTTP/1.1 upstream answering any request with `answer` in one write, then waiting."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        super().__init__()
 
     def _send(self, conn) -> None:
         with conn:
             try:
                 conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % (1 << 40) + b"x" * DOWNLOAD)
+                conn.sendall(self.answer)
                 conn.recv(1)
             except OSError:
                 pass
+
+
+def _wait_for(condition, seconds: float, failure: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.02)
+
+
+def _downstream_sockets_released(proxy) -> None:
+    """Within the bound of a close that gave up on its peer (one period, and slack for the loop)."""
+    _wait_for(
+        lambda: proxy.call(proxy.server.open_connections)[0] == 0,
+        CLOSE_FLUSH_TIMEOUT_S + 3,
+        "a downstream socket is still open",
+    )
 
 
 def test_a_client_that_never_reads_does_not_keep_a_socket_after_the_delayed_close(start_proxy):
@@ -129,7 +150,8 @@ def test_a_client_that_never_reads_does_not_keep_a_socket_after_the_delayed_clos
     delayed_close_timeout); the socket must go too. Live before: stream_idle_timeout_ms 500, a 20 MB
     response, a client that never reads: http.downstream_cx_active 0 but the socket ESTABLISHED for
     good with 3.5 MB in its Send-Q (server.downstream_cx_active 1), until the client went."""
-    upstream = _EndlessResponder()
+    # the head of a far longer body, then DOWNLOAD bytes of it
+    upstream = _Responder(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % (1 << 40) + b"x" * DOWNLOAD)
     try:
         proxy = start_proxy(_http_config(upstream.port))
         client = socket.socket()
@@ -137,32 +159,14 @@ def test_a_client_that_never_reads_does_not_keep_a_socket_after_the_delayed_clos
         with client:
             client.connect(proxy.address("http_in"))
             client.sendall(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
-            deadline = time.monotonic() + 10
-            while proxy.stats()["counters"].get("http.downstream_cx_delayed_close_timeout", 0) < 1:
-                assert time.monotonic() < deadline, "the delayed close never timed out"
-                time.sleep(0.05)
-            deadline = time.monotonic() + CLOSE_FLUSH_TIMEOUT_S + 3
-            while (still := proxy.call(proxy.server.open_connections)[0]) != 0:
-                assert time.monotonic() < deadline, f"{still} downstream socket(s) still open"
-                time.sleep(0.05)
+            _wait_for(
+                lambda: proxy.stats()["counters"].get("http.downstream_cx_delayed_close_timeout", 0) == 1,
+                10,
+                "the delayed close never timed out",
+            )
+            _downstream_sockets_released(proxy)
     finally:
         upstream.close()
-
-
-TAIL = 12_000  # a body one read brings in whole, more than the shrunk kernel buffers below take
-
-
-class _WholeResponder(_Downloader):
-    """An HTTP/1.1 upstream answering any request with a whole TAIL-byte body in one write."""
-
-    def _send(self, conn) -> None:
-        with conn:
-            try:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % TAIL + b"x" * TAIL)
-                conn.recv(1)
-            except OSError:
-                pass
 
 
 def test_a_flushed_close_keeps_the_socket_no_longer_than_envoys_delayed_close(start_proxy):
@@ -171,27 +175,18 @@ def test_a_flushed_close_keeps_the_socket_no_longer_than_envoys_delayed_close(st
     connection closed, flushed) while asyncio still held its tail for a client that never reads:
     that socket stayed for good, however many such clients came (the drain waited for them too).
     Found live with both kernel buffers at their minimum: 8,029 bytes held, the socket open."""
-    upstream = _WholeResponder()
+    upstream = _Responder(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % TAIL + b"x" * TAIL)
     try:
         proxy = start_proxy(_http_config(upstream.port))
         client = socket.socket()
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the minimum; it never reads
         with client:
             client.connect(proxy.address("http_in"))
-            deadline = time.monotonic() + 10
-            while not proxy.call(lambda: list(proxy.server._downstream)):
-                assert time.monotonic() < deadline, "the proxy never accepted"
-                time.sleep(0.01)
+            _wait_for(lambda: proxy.call(lambda: list(proxy.server._downstream)), 10, "the proxy never accepted")
             proxy.call(_shrink_send_buffers(proxy.server))
             client.sendall(b"GET /big HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-            deadline = time.monotonic() + 10
-            while proxy.stats()["gauges"].get("http.downstream_cx_active", 1):
-                assert time.monotonic() < deadline, "the connection never closed"
-                time.sleep(0.05)
-            deadline = time.monotonic() + CLOSE_FLUSH_TIMEOUT_S + 3
-            while (still := proxy.call(proxy.server.open_connections)[0]) != 0:
-                assert time.monotonic() < deadline, f"{still} downstream socket(s) still open"
-                time.sleep(0.05)
+            _wait_for(lambda: not proxy.stats()["gauges"].get("http.downstream_cx_active", 1), 10, "never closed")
+            _downstream_sockets_released(proxy)
             assert proxy.stats()["counters"].get("http.downstream_cx_delayed_close_timeout", 0) == 0
     finally:
         upstream.close()
