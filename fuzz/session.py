@@ -24,6 +24,7 @@ from proxy.build import instantiate
 from proxy.event import SimulatedDispatcher
 from proxy.network import sim
 from proxy.network.connection import Connection, State
+from proxy.network.filters.tcp_proxy import TcpProxyFilter
 from proxy.upstream.pool_conn import PoolConnection
 
 from . import closing, delivery, held, liveness, oracles, settle, shared_buckets_paired, tls_session
@@ -780,7 +781,21 @@ def _closed_after_a_clean_end(sender: TlsSocket, receiver: TlsSocket) -> bool:
         return False
     if not sender.inbound_end or sender.inbound:  # the sender's end of stream is not all read yet
         return False
+    if not _end_reached_tcp_proxy(sending):
+        return False
     return not (sending.stream_info.get("failure") or receiving.stream_info.get("failure"))
+
+
+def _end_reached_tcp_proxy(sending: Connection) -> bool:
+    """A client's end of stream reaches tcp_proxy through the read filters before it. One of them
+    may still hold bytes (fault's delay or throttle) when both halves of the connection have ended,
+    and the connection then closes with them in its read buffer, as Envoy's does (ConnectionImpl
+    closes the socket once both sides are half-closed): those bytes were never tcp_proxy's to
+    relay. An upstream's bytes go straight to tcp_proxy."""
+    if sending.is_client:
+        return True
+    relay = liveness.read_filter(sending, TcpProxyFilter)
+    return relay is not None and relay._end_sent_upstream
 
 
 # What each op of OPS does (Session.apply): every op has one entry (tests/fuzz/test_session.py).

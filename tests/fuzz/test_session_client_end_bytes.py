@@ -50,3 +50,26 @@ def test_a_clean_local_close_taken_for_an_abort_is_caught(tcp, monkeypatch):
     monkeypatch.setattr(tcp_proxy.TcpProxyFilter, "_on_downstream_event", abortive)
     with pytest.raises(oracles.InvariantViolation, match="bytes_lost"):
         Session(tcp).run(client_ends_first_script())
+
+
+def test_bytes_a_throttle_still_holds_when_both_halves_end_are_not_claimed():
+    """fault's throttle holds what exceeds its budget in the connection's read buffer. When the client
+    has ended and the upstream's end has been flushed to it, the connection closes with those bytes
+    unread, as Envoy's does once both sides are half-closed: they never reached tcp_proxy, so the
+    upstream getting only the released part is no loss (found by a seedless network_filter run)."""
+    throttled = ConfigPool(["examples/fault_delay.yaml"]).built[0]  # 2 s delay, then 64 KiB/s
+    upload = b"t" * 200_000
+    s = Session(throttled).run(
+        [
+            Action("connect"),
+            Action("advance", value=2100),
+            Action("upstream_connect"),
+            Action("send", payload=upload, end_stream=True),
+            Action("advance", value=100),
+            Action("upstream_send", payload=b"done", end_stream=True),
+            Action("read"),
+            Action("upstream_read"),
+        ]
+    )
+    upstream = s.network.opened[0].io
+    assert bytes(upstream.received) == upload[:65536] and not upstream.peer_saw_end
