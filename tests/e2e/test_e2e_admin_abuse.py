@@ -65,3 +65,48 @@ def test_an_admin_head_that_never_ends_gets_408_at_the_stream_idle_timeout(start
         time.sleep(0.6)
         s.sendall(b"GET /ready HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         assert recv_all(s).endswith(b"LIVE\n")
+
+
+def test_a_stats_filter_with_nested_repeats_leaves_the_data_plane_running(tmp_path):
+    """Found reading 3006ce3 (and black-box, 85df731): /stats?filter= ran the client's regex with
+    `re`, which backtracks exponentially on nested repeats; one such request over 40-character stat
+    names held the event loop for hours, the data plane and SIGTERM with it. Envoy matches the
+    filter with RE2 (linear); so does proxy/linear_regex.py."""
+    import http.server
+
+    from tests.e2e.stack import cluster, http_config, proxy_on, upstreams
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    with upstreams(Answer) as (up,):
+        config = http_config(
+            ["{match: {prefix: /}, route: {cluster: c}}"], [cluster("c", up.server_address[1])], admin=True
+        )
+        with proxy_on(tmp_path, config) as proxy:
+            address = proxy.listener_address("http_in")
+            admin = next(
+                line.split(" on ")[1].strip() for line in proxy.stderr_lines if line.startswith("proxy: admin on")
+            )
+            host, port = admin.rsplit(":", 1)
+            assert _get(address, b"/before").startswith(b"HTTP/1.1 200 ")  # a stat of each kind exists
+            with connect((host, int(port)), timeout=10.0) as s:  # before: no answer in hours
+                s.sendall(
+                    b"GET /stats?filter=^([a-z_.0-9]%2B)%2B[^a-z_.0-9] HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                )
+                answer = recv_all(s)
+            assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"\r\n\r\n"), answer[
+                -200:
+            ]  # no name matches
+            assert _get(address, b"/after").startswith(b"HTTP/1.1 200 ")
+            with connect((host, int(port)), timeout=10.0) as s:
+                s.sendall(b"GET /stats?filter=(a)\\1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                refused = recv_all(s)
+            assert refused.startswith(b"HTTP/1.1 400 ") and b"no backreferences" in refused, refused
