@@ -679,6 +679,15 @@ def tls_origin(body: bytes = b"secret"):
     return serve
 
 
+def through_tls_cluster(tls_context: dict) -> tuple[int, bytes, list]:
+    """One GET through a proxy whose cluster speaks TLS with `tls_context` to a tls_origin():
+    (status, body, the requests the origin served)."""
+    with Upstream(tls_origin()) as up:
+        with Proxy(http_config(up.port, cluster={"tls_context": tls_context})) as proxy:
+            status, _, body = http1_request(proxy.port("web"), "GET", "/data")
+    return status, body, [entry for log in up.connections for entry in log if isinstance(entry, tuple)]
+
+
 def second_connection_while_first_open(upstream, port: int) -> tuple[int, bytes]:
     """Two tcp_proxy clients of `port` in front of an echo `upstream`: the first is echoed and kept
     open while the second sends; (upstream connections seen, what the second client got back)."""

@@ -2,18 +2,14 @@
 UpstreamTlsContext). Here trusted_ca is a CA that did not sign the upstream's certificate, so the
 handshake fails, the client gets a 503 and the request never reaches the upstream."""
 
-from _live import Proxy, Upstream, check, http1_request, http_config, ok, tls_origin
+from _live import check, ok, through_tls_cluster
 
 from fuzz.test_pki import ensure
 
 tls_context = {
     "common_tls_context": {"validation_context": {"trusted_ca": {"filename": str(ensure() / "other-ca.pem")}}}
 }
-with Upstream(tls_origin()) as up:
-    config = http_config(up.port, cluster={"tls_context": tls_context})
-    with Proxy(config) as proxy:
-        status, _, body = http1_request(proxy.port("web"), "GET", "/data")
-served = [entry for log in up.connections for entry in log if isinstance(entry, tuple)]
+status, body, served = through_tls_cluster(tls_context)
 check(
     status == 503 and not served,
     f"trusted_ca is a CA that did not sign the upstream's certificate: the client got {status} {body[:20]!r} "
