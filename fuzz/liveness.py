@@ -190,7 +190,9 @@ def unsent_output(codec) -> int:
 
 
 def _unsent_output_stall(where: str, conn, codec):
-    if conn.state is not State.OPEN or codec is None:
+    # A connection still connecting writes nothing yet: its preface waits for the connect, whose end
+    # the connect-timeout model and the pool-queue checks judge.
+    if conn.state is not State.OPEN or not conn.connected or codec is None:
         return None
     n = unsent_output(codec)
     if n:
