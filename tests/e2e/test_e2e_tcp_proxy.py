@@ -54,15 +54,24 @@ async def _small_rcvbuf_connection(address, rcvbuf: int):
     return await asyncio.open_connection(sock=sock, limit=16 * 1024)
 
 
+PAUSED = (
+    "tcp_proxy.upstream_flow_control_paused_reading_total",
+    "tcp_proxy.downstream_flow_control_paused_reading_total",
+)
+
+
 def test_slow_reader_keeps_the_proxys_buffered_bytes_bounded():
-    """The client sends 10 MiB as fast as it may and reads 16 KiB per step. The echo's and the
-    client's kernel buffers are kept small, so backpressure must travel through the proxy both
-    ways (the client's writes end up blocked). At every step the proxy's buffered bytes (its
-    connections' read + write buffers) stay within two write buffers at their high watermark
-    plus one read each: 2 x (limit + 1 + READ_SIZE). asyncio's own write buffers stay at one
-    chunk per socket."""
+    """The client sends at least 10 MiB as fast as it may. It reads nothing until the proxy has
+    paused reading both ways (seen in tcp_proxy's stats, bounded wait): with every buffer behind a
+    reader that does not read full, backpressure must travel through the proxy both ways, so the
+    pauses are certain, not a matter of timing. Then it reads 16 KiB per step. The echo's and the
+    client's kernel buffers are kept small. At every step the proxy's buffered bytes (its
+    connections' read + write buffers) stay within two write buffers at their high watermark plus
+    one read each: 2 x (limit + 1 + READ_SIZE). asyncio's own write buffers stay at one chunk per
+    socket."""
     limit = 256 * 1024
-    total = 10 * MiB
+    at_least, at_most, step = 10 * MiB, 64 * MiB, 64 * 1024  # at_most: more than every buffer on the way
+    source = pattern(step + 251)
 
     async def scenario():
         echo = EchoServer(sockbuf=16 * 1024)
@@ -70,16 +79,26 @@ def test_slow_reader_keeps_the_proxys_buffered_bytes_bounded():
         server = Server(build(load_config(tcp_proxy_config(echo_port, buffer_limit=limit, cluster_buffer_limit=limit))))
         address = (await server.start())["tcp_in"]
         reader, writer = await _small_rcvbuf_connection(address, 16 * 1024)
-        data = pattern(total)
+        counters = server.ctx.stats.counters
+        paused = asyncio.Event()
 
         async def send():
-            for i in range(0, total, 64 * 1024):
-                writer.write(data[i : i + 64 * 1024])
+            sent = 0
+            while sent < at_least or (not paused.is_set() and sent < at_most):
+                writer.write(source[sent % 251 : sent % 251 + step])  # the pattern from offset `sent`
+                sent += step
                 await writer.drain()
             writer.write_eof()
+            return sent
 
         sending = asyncio.create_task(send())
-        got, samples = bytearray(), []
+        samples = []
+        deadline = asyncio.get_running_loop().time() + 30
+        while not all(counters.get(name, 0) for name in PAUSED) and asyncio.get_running_loop().time() < deadline:
+            samples.append((server.buffered_bytes(), server.transport_buffered_bytes()))
+            await asyncio.sleep(0.005)
+        paused.set()
+        got = bytearray()
         while True:
             samples.append((server.buffered_bytes(), server.transport_buffered_bytes()))
             chunk = await reader.read(16 * 1024)
@@ -87,18 +106,18 @@ def test_slow_reader_keeps_the_proxys_buffered_bytes_bounded():
                 break
             got += chunk
             await asyncio.sleep(0.001)  # the slow reader
-        await sending
-        counters = dict(server.ctx.stats.counters)
+        sent = await sending
+        seen = dict(counters)
         writer.close()
         await server.stop()
         await echo.stop()
-        return data, bytes(got), samples, counters
+        return pattern(sent), bytes(got), samples, seen
 
-    data, got, samples, counters = run_async(scenario(), timeout=60)
+    data, got, samples, counters = run_async(scenario(), timeout=90)
     assert got == data
-    # Not vacuous: both directions were paused by the proxy at least once, and the buffers filled.
-    assert counters.get("tcp_proxy.upstream_flow_control_paused_reading_total", 0) >= 1
-    assert counters.get("tcp_proxy.downstream_flow_control_paused_reading_total", 0) >= 1
+    # Not vacuous: both directions were paused by the proxy while the client did not read, and the
+    # buffers filled.
+    assert all(counters.get(name, 0) >= 1 for name in PAUSED), counters
     peak = max(b for b, _ in samples)
     assert peak > limit
     assert all(b <= 2 * (limit + 1 + READ_SIZE) for b, _ in samples), peak
