@@ -213,6 +213,10 @@ class ActiveStream:
         self.response_started = False
         self.status = 0
         self.local_reply = False
+        # The whole response is with the codec: a close that follows at once (the codec's own, e.g.
+        # when only the close ends the body) ends the stream as answered, not reset (Envoy ends the
+        # stream as it finishes encoding, before the connection closes).
+        self.local_complete = False
         self.ended = False
         self.bytes_in = 0
         self.bytes_out = 0
@@ -280,11 +284,12 @@ class ActiveStream:
             # Envoy charges downstream_rq_<code> as it encodes the final headers (ActiveStream::
             # chargeStats): the client has the status even if the stream is reset after it.
             self.hcm.count_response(head.status)
+        self.local_complete = end_stream and head.status >= 200
         self.hcm.after_send()
         # after_send may have ended this stream already (the codec closed the connection and
         # every open stream with it): found by the network_filter fuzzer as a stream ended twice.
         if end_stream and not self.ended:
-            self._end("local_reply" if self.local_reply else "response")
+            self._end_answered()
 
     def write_data(self, data: bytes, end_stream: bool) -> None:
         if self.ended:
@@ -292,11 +297,12 @@ class ActiveStream:
         self.active()
         self.bytes_out += len(data)
         self.hcm.codec.send_data(self.stream_id, data, end_stream)
+        self.local_complete = end_stream
         self.hcm.after_send()
         if self.ended:
             return  # see write_headers
         if end_stream:
-            self._end("local_reply" if self.local_reply else "response")
+            self._end_answered()
         else:
             self.hcm.check_slow_client(self)
 
@@ -309,9 +315,10 @@ class ActiveStream:
         except HeaderListTooLarge:
             self.reset("response trailers too large for the client", "UPE")  # the response has begun
             return
+        self.local_complete = True
         self.hcm.after_send()
         if not self.ended:  # see write_headers: after_send may have ended it with the connection
-            self._end("local_reply" if self.local_reply else "response")
+            self._end_answered()
 
     def note_local_reply(self, status: int, flags) -> None:
         self.local_reply = True
@@ -332,6 +339,9 @@ class ActiveStream:
     def peer_gone(self, reason: str, flag: str = "DC") -> None:
         """The client reset the stream, or the connection died: nothing to send any more."""
         if self.ended:
+            return
+        if self.local_complete:  # answered whole before the connection went: see __init__
+            self._end_answered()
             return
         self.stream_info["reset_reason"] = reason
         if flag:
@@ -377,6 +387,9 @@ class ActiveStream:
         else:
             self.chain.send_local_reply(408, b"stream timeout\n", flags="SI")
         self.hcm.flush()
+
+    def _end_answered(self) -> None:
+        self._end("local_reply" if self.local_reply else "response")
 
     # -- the one end ----------------------------------------------------------------------------------------
     def _end(self, kind: str) -> None:
