@@ -15,12 +15,14 @@ gives PGV's generated code an `re` with RE2's meaning of the schema's patterns (
 
 import re
 import warnings
+from pathlib import Path
 
 from google.protobuf.descriptor import FieldDescriptor as FD
 
 from proxy.config.validate import check_rules
 
 from ..oracles import InvariantViolation
+from . import pgv_code_cache
 
 
 class _Field:
@@ -125,6 +127,7 @@ def install():
     if pgv.ValidatingMessage.__init__ is not _init:
         pgv.ValidatingMessage.__init__ = _init
         pgv._validate_inner.cache_clear()
+        pgv_code_cache.install(pgv, Path(__file__).read_bytes())  # rendered once per machine, not per process
         pgv.re = _Re2Patterns  # its generated code looks `re` up in the module's globals
         # PGV's generated code has "\*" in plain string literals (from our patterns): not ours to fix.
         warnings.filterwarnings("ignore", "invalid escape sequence", DeprecationWarning)
@@ -157,9 +160,11 @@ def _strings(message):
             yield from value if field.is_repeated else [value]
 
 
-def check(message) -> None:
-    """Our rule verdict on `message` is PGV's (config_rules_differ_from_pgv)."""
-    ours = check_rules(message)
+def check(message, rule_violations=None) -> None:
+    """Our rule verdict on `message` is PGV's (config_rules_differ_from_pgv). `rule_violations`:
+    check_rules' answer when the caller already has it (the config harness knows it is empty when
+    load found no violation at all), else it is computed here."""
+    ours = check_rules(message) if rule_violations is None else rule_violations
     if bool(ours) != pgv_accepts(message):
         return
     if ours:

@@ -159,6 +159,24 @@ def test_a_rule_read_wrongly_is_caught_by_protoc_gen_validate(monkeypatch):
     assert found and set(found) == {"config_rules_differ_from_pgv"}, found
 
 
+def test_a_rule_that_accepts_too_much_is_caught_when_load_finds_nothing(monkeypatch):
+    """The harness gives PGV's comparison an empty list of our rule violations when load found no
+    violation at all (not computed twice): a rule read too leniently still shows as PGV refusing a
+    configuration we accept. Planted: patterns with Python's `$`, which accepts "web\\n" as a name."""
+    import re
+
+    from proxy.config import parse_bytes, validate
+
+    message = parse_bytes((REPO_ROOT / "examples" / "tcp_proxy.yaml").read_bytes(), "yaml")
+    message.listeners[0].name = "web\n"
+    data = bytes([config.FORMATS.index("proto")]) + message.SerializeToString()
+    config.run(data)  # refused by both
+    monkeypatch.setattr(validate, "compile_pattern", re.compile)
+    monkeypatch.setattr(validate, "_PLANS", {})
+    with pytest.raises(InvariantViolation, match="config_rules_differ_from_pgv.*protoc-gen-validate refuses it"):
+        config.run(data)
+
+
 EXPLICIT = REPO_ROOT / "corpus" / "config" / "explicit_zero_and_limits.yaml"
 
 
