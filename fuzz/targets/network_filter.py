@@ -30,7 +30,9 @@ from proxy.network.registry import registered_network_filters
 from fuzz import oracles, session, test_pki
 from fuzz.memo import Memo
 from fuzz.models import network_oracle
+from fuzz.models.draws import ScriptedRandom
 from fuzz.models.network_oracle import NetworkFilterModel
+from fuzz.models.weighted import WeightedChoice
 from fuzz.targets.describe import config_text
 from fuzz.tls_peer import TlsSocket, speaks_tls
 
@@ -59,6 +61,11 @@ def _cluster_names(message, out: set) -> set:
         elif (message.DESCRIPTOR.name, field.name) in CLUSTER_REFERENCES and isinstance(value, str):
             out.add(value)
     return out
+
+
+def cluster_endpoints(names) -> dict:
+    """{(host, port): cluster name}: the one endpoint bootstrap_for gives each cluster of `names`."""
+    return {("127.0.0.1", 9000 + i): cluster for i, cluster in enumerate(sorted(names))}
 
 
 def bootstrap_for(name: str, blob: bytes):
@@ -91,9 +98,9 @@ def bootstrap_for(name: str, blob: bytes):
     test_pki.fill_server_certificate(tls.tls_certificates.add())
     tls.validation_context.trusted_ca.filename = test_pki.ca_paths()[0]
     tls.alpn_protocols.extend(["h2", "http/1.1"])
-    for i, cluster in enumerate(sorted(names)):
+    for (host, port), cluster in cluster_endpoints(names).items():
         c = boot.clusters.add(name=cluster)
-        c.endpoints.add(host="127.0.0.1", port=9000 + i)
+        c.endpoints.add(host=host, port=port)
         c.per_connection_buffer_limit_bytes = BUFFER_LIMIT
     return boot
 
@@ -171,11 +178,14 @@ class _ProbedSession(session.Session):
 
     probes: list[tuple[TlsSocket, WriteProbe]]
     filter_model: NetworkFilterModel
+    weighted: WeightedChoice | None = None
 
     def check(self) -> None:
         # The filter's own model first: it knows this filter in more detail (TLS handshakes, fault
         # bounds, idle timeouts) than the session model, which judges the same connections too.
         self.filter_model.check(len(self.network.opened))
+        if self.weighted is not None:
+            self.weighted.check(self.network.opened)
         super().check()
         for sock, probe in self.probes:
             check_probe(sock, probe)
@@ -216,6 +226,13 @@ def run(data: bytes) -> None:
     )
     model = NetworkFilterModel(name, config, s.dispatcher.now_ms, s.ctx.stats.counters)
     s.probes, s.filter_model = probes, model
+    # Random decisions come from scripted draws (the probe mode byte moves them), so a model can
+    # tell which cluster a weighted choice owed each connection.
+    draws = ScriptedRandom(mode, s.dispatcher.now_ms)
+    s.ctx.random = draws  # type: ignore[assignment]
+    if name == "tcp_proxy" and config.WhichOneof("cluster_specifier") == "weighted_clusters":
+        entries = [(c.name, c.weight) for c in config.weighted_clusters.clusters]
+        s.weighted = WeightedChoice(entries, cluster_endpoints(_cluster_names(config, set())), draws)
     s.run(session.decode_actions(reader))
 
 
@@ -346,7 +363,8 @@ def model_seeds() -> dict:
     """Inputs on the models' boundaries: connections from every edge of the RBAC policies' source
     prefixes to every port they name, a token bucket drained and refilled at its fill time, a fault
     delay observed a millisecond before it ends and a throttle over several seconds, both ways, a
-    tcp_proxy idle timeout around quiet periods and around a slow download."""
+    tcp_proxy idle timeout around quiet periods and around a slow download, tcp_proxy weighted
+    clusters over draws on both sides of their boundary."""
     from fuzz.session import Action as A
 
     cls = {
@@ -387,6 +405,11 @@ def model_seeds() -> dict:
             A("connect"),
         ],
     )
+    # Weighted clusters 3 : 1, eight connections: the scripted draws cross both intervals.
+    weighted = cls["tcp_proxy"](stat_prefix="split")
+    weighted.weighted_clusters.clusters.add(name="primary", weight=3)
+    weighted.weighted_clusters.clusters.add(name="canary", weight=1)
+    out["tcp-proxy-weighted-clusters"] = seed("tcp_proxy", weighted, 0, [A("connect")] * 8)
     # Emptied, then left alone for several fill intervals: every fill lands, none needs a connection to
     # wake it (the bucket is full again after max_tokens intervals).
     idle = cls["local_ratelimit"](max_tokens=3, tokens_per_fill=1, fill_interval_ms=1000, stat_prefix="idle")
