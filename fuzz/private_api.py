@@ -2,8 +2,8 @@
 
 Each was read from the versions named in TESTED: atheris's counter allocation (the
 instrumentation policy counts the counters a rewrite adds) and its test for what it can
-instrument (policy `all` counts functions), and the regular-expression parser of `re` (the route
-harness bounds backtracking before it compiles a fuzzed pattern). On another version the first
+instrument (policy `all` counts functions), and the parts of asyncio the runtime harness's
+simulated kernel reads. On another version the first
 use checks that the API is still there and says which one is missing, instead of failing deep in
 a harness with an AttributeError.
 """
@@ -30,7 +30,7 @@ def _require(owner, name: str, what: str):
 
 
 def _version(dist: str) -> str:
-    if dist in ("re", "sys"):
+    if dist in sys.stdlib_module_names:
         return sys.version.split()[0]
     try:
         return importlib.metadata.version(dist)
@@ -93,23 +93,6 @@ def is_instrumentable(obj) -> bool:
     from atheris import instrument_bytecode
 
     return _require(instrument_bytecode, "_is_instrumentable", "policy 'all'")(obj)
-
-
-# -- re -----------------------------------------------------------------------------------------
-
-
-def parse_regex(pattern: str):
-    """The parse tree of a regular expression, as `re` compiles it (re._parser, Python 3.11+)."""
-    import re
-
-    return _require(re, "_parser", "bounding fuzzed regexes").parse(pattern)
-
-
-def regex_constants():
-    """The opcodes of a parse tree from parse_regex (re._constants)."""
-    import re
-
-    return _require(re, "_constants", "bounding fuzzed regexes")
 
 
 # -- asyncio ------------------------------------------------------------------------------------

@@ -28,9 +28,9 @@ from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import h11
-import re2
 
 from .config.schema import Bootstrap
+from .safe_regex import RegexRefused, compile_re2
 
 log = logging.getLogger("proxy.admin")
 
@@ -39,14 +39,7 @@ TEXT = "text/plain; charset=utf-8"
 Answer = tuple[int, str, bytes]  # status, content type, body
 
 
-def _filter_options() -> re2.Options:
-    options = re2.Options()
-    options.log_errors = False  # a client's bad pattern is its 400, not a line on the proxy's stderr
-    options.max_mem = 1 << 20  # RE2 refuses to compile a pattern whose program would need more
-    return options
-
-
-_FILTER_OPTIONS = _filter_options()
+FILTER_MAX_MEM = 1 << 20  # RE2 refuses to compile a filter= whose program would need more
 
 # Secrets a configuration dump never shows (Envoy marks them udpa.annotations.sensitive and its
 # /config_dump applies MessageUtil::redact): every string under them reads "[redacted]".
@@ -141,10 +134,9 @@ class AdminHandler:
         try:
             # RE2, as Envoy: `re` backtracks for hours on ([a-z_.]+)*! and the admin shares the event
             # loop with the data plane
-            pattern = re2.compile(query["filter"][-1], _FILTER_OPTIONS) if "filter" in query else None
-        except re2.error as exc:
-            reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
-            return 400, TEXT, f"filter= is not a valid regular expression: {reason} (RE2)\n".encode()
+            pattern = compile_re2(query["filter"][-1], max_mem=FILTER_MAX_MEM) if "filter" in query else None
+        except RegexRefused as exc:
+            return 400, TEXT, f"filter= is {exc}\n".encode()
         # usedonly: our counters only grow, so one incremented is nonzero; a gauge exists once set.
         used = "usedonly" in query
         # A stable view: counters and gauges share one namespace here, as in Envoy's output.

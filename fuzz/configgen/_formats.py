@@ -122,8 +122,9 @@ def _header_value():
     return _mostly(_HEADER_VALUES, _TOKEN)
 
 
-# Path regexes matched with `re.fullmatch` against request paths: a literal head, at most ONE
-# quantified piece (two could backtrack polynomially on a long path), an optional literal tail.
+# Path regexes (RE2, matched in full against request paths, as proxy/safe_regex.py compiles them): a
+# literal head, at most ONE quantified piece, an optional literal tail: programs well under RE2's
+# size limit of 100.
 _QUANTIFIED = ["[a-z]+", "[0-9]+", "[^/]*", ".*", "[a-z0-9]{1,4}", "(a|b)+"]
 _LITERAL = st.from_regex(r"[a-z0-9/_-]{0,6}", fullmatch=True).map(re.escape)
 

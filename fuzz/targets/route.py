@@ -14,12 +14,10 @@ are immutable). Oracles: proxy.http.route's answer (route, cluster or direct res
 retries) equals fuzz.targets.route_reference's for the same draws; and for a chosen weighted route,
 every boundary draw picks the same cluster in both (the off-by-one bucket check).
 
-Regexes whose matching can backtrack exponentially (a repeat inside a repeat or around an
-alternation) or with more than MAX_REPEATS repeats are skipped: Python's `re` has no linear-time
-guarantee, so they would be timeouts of the harness, not wrong answers.
+Regexes are RE2's (Envoy's safe_regex engine) in the proxy and in the reference alike: matching is
+linear in the path, so any pattern that validates is fuzzed, nested repeats included.
 """
 
-import warnings
 from dataclasses import dataclass
 
 from proxy.config import schema
@@ -30,12 +28,10 @@ from proxy.http.route import RouteBuildError, build_route_table
 
 from fuzz import oracles
 from fuzz.memo import Memo
-from fuzz.private_api import PrivateApiMissing, parse_regex, regex_constants
 from fuzz.session import Reader
 from fuzz.targets import route_reference as ref
 
 MAX_CONFIG = 4096
-MAX_REPEATS = 3
 MAX_DRAWS = 64
 _CACHE = Memo(256)
 
@@ -320,43 +316,7 @@ class Fixed:
 
 
 # ---------------------------------------------------------------------------------------------
-# Configuration: validation, bounds, build (cached)
-
-
-def _repeat_nested(items, inside: bool, counter: list) -> bool:
-    """True when a repeat sits inside a repeat or around an alternation (exponential backtracking)."""
-    c = regex_constants()
-    repeats = (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT))
-    for op, arg in items:
-        if op in repeats:
-            counter[0] += 1
-            if inside or _repeat_nested(arg[2], True, counter):
-                return True
-        elif op is c.BRANCH:
-            if inside:
-                return True
-            if any(_repeat_nested(sub, inside, counter) for sub in arg[1]):
-                return True
-        elif op is c.SUBPATTERN:
-            if _repeat_nested(arg[3], inside, counter):
-                return True
-        elif op in (c.ASSERT, c.ASSERT_NOT):
-            if _repeat_nested(arg[1], inside, counter):
-                return True
-    return False
-
-
-def regex_is_bounded(pattern: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # FutureWarnings about set syntax: not ours to report
-            parsed = parse_regex(pattern)
-    except PrivateApiMissing:
-        raise
-    except Exception:  # noqa: BLE001 - not a regex at all: validation rejects it, nothing to bound
-        return True
-    counter = [0]
-    return not _repeat_nested(parsed, False, counter) and counter[0] <= MAX_REPEATS
+# Configuration: validation, build (cached)
 
 
 def referenced_clusters(config) -> set:
@@ -390,12 +350,6 @@ def table_for(config):
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    for vh in config.virtual_hosts:
-        for route in vh.routes:
-            if route.match.WhichOneof("path_specifier") == "safe_regex" and not regex_is_bounded(
-                route.match.safe_regex.regex
-            ):
-                raise Invalid("regex may backtrack exponentially")
     boot = bootstrap_for(config)
     if check_rules(boot) or check_semantics(boot):
         raise Invalid("configuration does not validate")

@@ -10,7 +10,8 @@ Semantics it implements:
   fraction all match wins:
     prefix       the whole :path (query included) starts with it;
     path         :path without its query equals it;
-    safe_regex   Python `re` syntax, the expression matches the whole path without its query;
+    safe_regex   RE2 syntax (Envoy's RegexMatcher engine, google_re2), the expression matches the
+                 whole path without its query (RE2's full match, pattern and path as UTF-8);
     headers      all must match; `exact` compares the value, `prefix` its start, `present` its
                  presence (false: absence); several values of one name count as one joined by ',';
                  `:method`, `:path`, `:authority`, `:scheme` name the pseudo-headers, `host` the authority;
@@ -23,8 +24,9 @@ Semantics it implements:
 `draw(n)` is the source of randomness, the same contract as random.Random.randrange(n).
 """
 
-import re
 from dataclasses import dataclass
+
+import re2
 
 DEFAULT_TIMEOUT_MS = 15000
 PSEUDO = {":method": "method", ":path": "path", ":authority": "authority", ":scheme": "scheme"}
@@ -104,7 +106,7 @@ def path_matches(match, request: Request) -> bool:
         return request.path.startswith(match.prefix)
     if kind == "path":
         return without_query == match.path
-    return re.fullmatch(match.safe_regex.regex, without_query) is not None
+    return re2.fullmatch(match.safe_regex.regex, without_query) is not None
 
 
 def weighted_pick(entries, draw) -> str:

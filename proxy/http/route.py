@@ -10,7 +10,8 @@ included as sent) with Envoy's precedence, whatever the configuration order:
 Within a virtual host the first route that matches wins:
   prefix       the path (query included) starts with it;
   path         the path without its query equals it;
-  safe_regex   the path without its query matches the whole expression;
+  safe_regex   the path without its query (its bytes, read as UTF-8) matches the whole RE2
+               expression (RE2::FullMatch, as Envoy's RegexMatcher);
   headers      every matcher matches (exact value / prefix / present or absent; pseudo-headers
                such as `:method` may be named; several values count as one joined by ',');
   runtime_fraction_percent  the route then matches only that share of requests, drawn from the
@@ -20,10 +21,11 @@ No virtual host or no route: None (the router answers 404).
 Weighted clusters are drawn from the same random source, in proportion to their weights.
 """
 
-import re
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
+from ..safe_regex import ROUTE_MAX_PROGRAM_SIZE, RegexRefused, compile_re2
 from ..upstream.lb import pick_weighted
 
 DEFAULT_ROUTE_TIMEOUT_MS = 15000
@@ -59,7 +61,7 @@ class Route:
     name: str  # "<virtual host>/<index>", for logs
     kind: str  # "prefix" | "path" | "regex"
     pattern: bytes
-    regex: re.Pattern[str] | None  # compiled pattern for kind "regex"
+    regex: Any  # kind "regex": the RE2 program (proxy.safe_regex), over bytes
     headers: tuple  # HeaderMatcher
     fraction_percent: int  # 100: always
     clusters: tuple  # ((name, weight), ...) with weight > 0; empty for a direct response
@@ -78,10 +80,10 @@ class Route:
             return head.path.startswith(self.pattern)
         if self.kind == "path":
             return head.path_only == self.pattern
-        # Compiled from the configuration's text, as validation compiled it; request bytes map
-        # 1:1 onto latin-1 code points (targets are ASCII once the codecs accepted them).
+        # The path's bytes against the pattern's UTF-8, as Envoy hands RE2 the header's bytes
+        # (targets are ASCII once the codecs accepted them).
         assert self.regex is not None, "compiled for every regex route"
-        return self.regex.fullmatch(head.path_only.decode("latin-1")) is not None
+        return self.regex.fullmatch(head.path_only) is not None
 
     def pick_cluster(self, rng) -> str:
         return pick_weighted(self.clusters, self.total_weight, rng)
@@ -174,9 +176,9 @@ def _build_route(msg, path: str, name: str, cluster_names) -> Route:
     elif kind == "safe_regex":
         kind, pattern = "regex", match.safe_regex.regex
         try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise RouteBuildError(f"{path}.match.safe_regex.regex", f"not a valid regular expression: {exc}") from None
+            regex = compile_re2(pattern.encode(), max_program_size=ROUTE_MAX_PROGRAM_SIZE)
+        except RegexRefused as exc:
+            raise RouteBuildError(f"{path}.match.safe_regex.regex", str(exc)) from None
     else:
         raise RouteBuildError(f"{path}.match", "one of prefix, path or safe_regex is required")
     headers = tuple(_header_matcher(h, f"{path}.match.headers[{k}]") for k, h in enumerate(match.headers))

@@ -48,12 +48,12 @@ def test_a_boundary_draw_picks_the_next_bucket():
     assert outcome.draws == ((100, 90),) and outcome.answer.cluster == "c1"
 
 
-def test_invalid_configurations_and_exponential_regexes_return_early():
+def test_invalid_configurations_return_early_and_nested_repeats_are_fuzzed():
     bad = regex_config("(")
     assert route.run(route.encode_protobuf_input(bad, ref.Request("GET", "a", "/", ()))) is None
-    assert not route.regex_is_bounded("(a*)*b")
-    assert not route.regex_is_bounded("(a|ab)+")
-    assert route.regex_is_bounded("/v[0-9]+/items")
+    # RE2 in the proxy and the reference: a pattern that backtracks exponentially in `re` is answered
+    nested = route.encode_protobuf_input(regex_config("/(a*)*b"), ref.Request("GET", "a", "/" + "a" * 20, ()))
+    assert route.run(nested).answer is None
 
 
 def test_reference_domain_precedence():
@@ -88,10 +88,26 @@ def test_planted_unanchored_regex_is_caught(monkeypatch):
 
     def unanchored(self, head):
         if self.kind == "regex":
-            return self.regex.search(head.path_only.decode("latin-1")) is not None
+            return self.regex.search(head.path_only) is not None
         return head.path.startswith(self.pattern) if self.kind == "prefix" else head.path_only == self.pattern
 
     monkeypatch.setattr(Route, "path_matches", unanchored)
+    with pytest.raises(oracles.InvariantViolation, match="route_differs_from_reference"):
+        route.run(data)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # re reads [[: as a nested set, as planted
+def test_planted_python_re_router_is_caught(monkeypatch):
+    """A router matching safe_regex with Python's `re` instead of RE2 (Envoy's engine): `[[:digit:]]`
+    is a POSIX class to RE2 and a set of punctuation and letters to `re`."""
+    import re
+
+    import proxy.http.route
+
+    data = route.encode_protobuf_input(regex_config("/[[:digit:]]+"), ref.Request("GET", "a", "/12", ()))
+    assert route.run(data).answer is not None
+    monkeypatch.setattr(route, "_CACHE", type(route._CACHE)(256))  # tables built by the planted router
+    monkeypatch.setattr(proxy.http.route, "compile_re2", lambda pattern, **_: re.compile(pattern))
     with pytest.raises(oracles.InvariantViolation, match="route_differs_from_reference"):
         route.run(data)
 
@@ -118,7 +134,7 @@ def test_planted_bugs_are_found_by_random_structured_inputs(monkeypatch):
 
     def unanchored(self, head):
         if self.kind == "regex":
-            return self.regex.search(head.path_only.decode("latin-1")) is not None
+            return self.regex.search(head.path_only) is not None
         return head.path.startswith(self.pattern) if self.kind == "prefix" else head.path_only == self.pattern
 
     monkeypatch.setattr(Route, "path_matches", unanchored)
@@ -129,11 +145,13 @@ def test_planted_bugs_are_found_by_random_structured_inputs(monkeypatch):
 
 
 def test_regexes_match_as_validated_text():
-    # Found by the route oracle: the router compiled regexes as bytes, so a validated "(?u)..."
-    # failed to build and a non-ASCII pattern matched differently from the reference.
-    for regex, path in (("(?u)/a", "/a"), ("/aé?", "/a")):
+    # Found by the route oracle: a non-ASCII pattern matched differently from the reference (the
+    # router read it as bytes, `?` applying to the last byte of é). RE2 reads the pattern as UTF-8.
+    # RE2's own syntax (\Q..\E, POSIX classes) routes; Python's `(?u)` is refused by validation.
+    for regex, path in (("/aé?", "/a"), (r"/\Q.\E[[:digit:]]", "/.1")):
         outcome = route.run(route.encode_protobuf_input(regex_config(regex), ref.Request("GET", "a", path, ())))
         assert outcome is not None and outcome.answer is not None
+    assert route.run(route.encode_protobuf_input(regex_config("(?u)/a"), ref.Request("GET", "a", "/a", ()))) is None
 
 
 def test_planted_first_value_header_match_is_caught_by_the_repeated_header_seeds(monkeypatch):

@@ -111,15 +111,44 @@ def test_a_domain_listed_twice_in_one_virtual_host_is_refused_in_any_case():
     ]
 
 
-def test_regex_must_compile():
+def route_regex_problems(regex):
     config = http_config()
-    hcm(config)["route_config"]["virtual_hosts"][0]["routes"][0]["match"] = {"safe_regex": {"regex": "^/(a"}}
-    found = problems(config)
-    assert len(found) == 1
-    assert found[0].startswith(
-        f"{RC}.virtual_hosts[0].routes[0].match.safe_regex.regex: "
-        "not a valid regular expression: missing ), unterminated subpattern"
-    )
+    hcm(config)["route_config"]["virtual_hosts"][0]["routes"][0]["match"] = {"safe_regex": {"regex": regex}}
+    return problems(config)
+
+
+REGEX_FIELD = f"{RC}.virtual_hosts[0].routes[0].match.safe_regex.regex"
+
+
+def test_regex_must_compile():
+    assert route_regex_problems("^/(a") == [f"{REGEX_FIELD}: not a valid regular expression: missing ): ^/(a (RE2)"]
+
+
+def test_regex_is_refused_as_re2_refuses_it():
+    """Envoy's safe_regex is RE2: what Python's `re` would take but RE2 cannot match in linear time
+    (backreferences, lookaround) or does not know (`\\Z`, possessive repeats) is a config error naming
+    the field and RE2's reason; RE2's own syntax (`\\Q...\\E`, POSIX classes) is accepted."""
+    assert route_regex_problems(r"/(a)\1") == [
+        f"{REGEX_FIELD}: not a valid regular expression: invalid escape sequence: \\1 (RE2)"
+    ]
+    assert route_regex_problems("/(?=a)") == [
+        f"{REGEX_FIELD}: not a valid regular expression: invalid perl operator: (?= (RE2)"
+    ]
+    assert route_regex_problems(r"/a\Z") == [
+        f"{REGEX_FIELD}: not a valid regular expression: invalid escape sequence: \\Z (RE2)"
+    ]
+    assert route_regex_problems("/a*+") == [
+        f"{REGEX_FIELD}: not a valid regular expression: bad repetition operator: *+ (RE2)"
+    ]
+    assert route_regex_problems(r"/\Q*\E[[:digit:]]") == []
+
+
+def test_regex_program_size_is_bounded_as_envoys_default():
+    """re2.max_program_size.error_level, 100 unless set in Envoy's runtime."""
+    assert route_regex_problems("/[a-z]{1,30}") == []
+    assert route_regex_problems("/a{200}") == [
+        f"{REGEX_FIELD}: RE2 program size 205 is over 100, Envoy's default re2.max_program_size.error_level"
+    ]
 
 
 def test_cidr_must_parse():
