@@ -795,7 +795,7 @@ def _end_reached_tcp_proxy(sending: Connection) -> bool:
     if sending.is_client:
         return True
     relay = liveness.read_filter(sending, TcpProxyFilter)
-    return relay is not None and relay._end_sent_upstream
+    return relay is not None and relay.end_sent_upstream
 
 
 # What each op of OPS does (Session.apply): every op has one entry (tests/fuzz/test_session.py).

@@ -128,6 +128,11 @@ class TcpProxyFilter(ReadFilter):
         self._last_activity_ms = 0
         self._flushed_snapshot = 0
 
+    @property
+    def end_sent_upstream(self) -> bool:
+        """The downstream's end of stream was relayed to the upstream (read-only, for observers)."""
+        return self._end_sent_upstream
+
     # -- downstream ------------------------------------------------------------------------
 
     def initialize_read_filter_callbacks(self, callbacks) -> None:

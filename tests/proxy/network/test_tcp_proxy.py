@@ -61,6 +61,19 @@ def test_downstream_half_close_is_forwarded_and_the_other_direction_keeps_flowin
     assert down.state is State.CLOSED and up.state is State.CLOSED
 
 
+def test_end_sent_upstream_says_when_the_downstreams_end_was_relayed():
+    """The read-only view observers (the session harness's byte conservation) take of the relay."""
+    from proxy.network.filters.tcp_proxy import TcpProxyFilter
+
+    p, down, client, up, server = opened()
+    relay = next(a.filter for a in down.filter_manager.read_filters if isinstance(a.filter, TcpProxyFilter))
+    client.peer_send(b"request")
+    assert not relay.end_sent_upstream
+    client.peer_send(b"", end_stream=True)
+    assert relay.end_sent_upstream
+    assert server.peer_read() == b"request" and server.peer_saw_end
+
+
 def test_upstream_half_close_is_forwarded_and_the_other_direction_keeps_flowing():
     p, down, client, up, server = opened()
     server.peer_send(b"banner", end_stream=True)
