@@ -482,11 +482,11 @@ class Actions(Mutator):
     def scenario(self, state, rng) -> bool:
         """A whole scenario (fuzz/mutators/scenarios.py) first, mostly (the input's own actions run
         after it), or somewhere in the input, or instead of its actions."""
-        made = scenarios.scenario(rng, self._scenario_action, self._aimed)
+        forwarded = self.codec.forwarding_head(state[0], rng) if rng.random() < scenarios.FORWARDED else None
+        made = scenarios.scenario(rng, self._scenario_action, self._aimed, forwarded=forwarded is not None)
         if not made:
             return False
-        if rng.random() < scenarios.FORWARDED:
-            state[0] = self.codec.forwarding_head(state[0], rng) or state[0]
+        state[0] = forwarded or state[0]
         actions, where = state[1], rng.random()
         if where < 0.6:
             actions[:0] = made
