@@ -226,11 +226,12 @@ def run(data: bytes) -> None:
     )
     model = NetworkFilterModel(name, config, s.dispatcher.now_ms, s.ctx.stats.counters)
     s.probes, s.filter_model = probes, model
-    # Random decisions come from scripted draws (the probe mode byte moves them), so a model can
-    # tell which cluster a weighted choice owed each connection.
-    draws = ScriptedRandom(mode, s.dispatcher.now_ms)
-    s.ctx.random = draws  # type: ignore[assignment]
     if name == "tcp_proxy" and config.WhichOneof("cluster_specifier") == "weighted_clusters":
+        # The weighted choice draws from scripted draws (the probe mode byte moves them), so the model
+        # knows which cluster each connection was owed. Other filters keep the seeded source their
+        # seeds were written against (an HTTP route's runtime fraction draws from it too).
+        draws = ScriptedRandom(mode, s.dispatcher.now_ms)
+        s.ctx.random = draws  # type: ignore[assignment]
         entries = [(c.name, c.weight) for c in config.weighted_clusters.clusters]
         s.weighted = WeightedChoice(entries, cluster_endpoints(_cluster_names(config, set())), draws)
     s.run(session.decode_actions(reader))
