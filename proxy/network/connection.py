@@ -21,7 +21,9 @@ Semantics (Envoy's ConnectionImpl):
   * buffer limit L (default 1 MiB) gives both buffers a high watermark of L + 1 and a
     low watermark of (L + 1) // 2. Read buffer above high: reads are disabled; below
     low: re-enabled. Write buffer crossings go to the connection callbacks, which use
-    them for backpressure on the other side of a proxy.
+    them for backpressure on the other side of a proxy; a write filter holding output
+    back (fault's throttle) reports its buffer's crossings too, and the callbacks hear
+    "above" when the first of them is above high, "below" when all are back under low.
   * read_disable(True/False) is reference counted; re-enabling with data already in the
     read buffer re-dispatches it (posted on the dispatcher, never re-entrantly).
   * the filter chain still gets data when the only reason reads are disabled is the read
@@ -110,6 +112,7 @@ class Connection:
         self.buffer_limit = buffer_limit
         self.read_buffer = WatermarkBuffer(self._on_read_buffer_high, self._on_read_buffer_low, buffer_limit)
         self.write_buffer = WatermarkBuffer(self._on_write_buffer_high, self._on_write_buffer_low, buffer_limit)
+        self._output_above_high = 0  # buffers of our output above their high watermark, not yet back under low
         self.state = State.OPEN
         self.connected = False  # Connected was raised (after a TLS handshake)
         self.socket_connected = not is_client  # the transport is up: bytes may move
@@ -327,12 +330,20 @@ class Connection:
         return self.write_end_stream and not self._output_pending()
 
     def _on_write_buffer_high(self) -> None:
-        for cb in list(self._callbacks):
-            cb.on_above_write_buffer_high_watermark()
+        # Every buffer of this connection's output reports here: its write buffer and what a write
+        # filter holds back (the fault filter's throttle). The writer is paused once one of them is
+        # above its high watermark and resumed only when all are back under their low one: resuming
+        # when one of two went low let the other grow without bound.
+        self._output_above_high += 1
+        if self._output_above_high == 1:
+            for cb in list(self._callbacks):
+                cb.on_above_write_buffer_high_watermark()
 
     def _on_write_buffer_low(self) -> None:
-        for cb in list(self._callbacks):
-            cb.on_below_write_buffer_low_watermark()
+        self._output_above_high -= 1
+        if self._output_above_high == 0:
+            for cb in list(self._callbacks):
+                cb.on_below_write_buffer_low_watermark()
 
     def _both_sides_half_closed(self) -> bool:
         return self.read_end_stream and self.write_end_stream and not self._output_pending()

@@ -157,6 +157,28 @@ def test_throttled_upstream_bytes_push_back_on_the_upstream():
     assert len(up.read_buffer) <= limit + 1 + 64 * 1024
 
 
+def test_a_client_draining_its_write_buffer_does_not_resume_an_upstream_the_throttle_holds_back():
+    # A rate above the buffer limit: each second's allowance overfills the write buffer, which the
+    # client then drains under its low watermark while the throttle still holds far more than the
+    # limit. The upstream must stay paused until both are low; resumed by the write buffer alone,
+    # it was read whole (160 KiB held for a client taking 5000 B/s, limit 1 KiB).
+    limit, rate = 1024, 5000
+    cfg = fault(throttle=rate)
+    cfg["listeners"][0]["per_connection_buffer_limit_bytes"] = limit
+    p = L4(cfg)
+    down, client = p.accept()
+    up, server = p.connect_upstream()
+    most = 0
+    for _ in range(40):
+        server.peer_send(b"x" * 4096)
+        p.advance(50)
+        client.peer_read(700)
+        p.run()
+        most = max(most, up.bytes_received - len(up.read_buffer) - down.bytes_sent)
+    assert most <= 2 * (limit + 1) + 16 * 1024  # the two buffers' watermarks and the read that crossed
+    assert up.bytes_received < 40 * 4096
+
+
 def test_bytes_a_throttle_releases_into_a_later_delay_are_kept_not_lost():
     """Two fault filters that delay and throttle. The first's throttle
     injects what it releases into the second, which is still delaying: injected bytes are not in
