@@ -65,7 +65,7 @@ ci-fuzz: setup
 
 # Proxy throughput beside nginx direct and mitmproxy (issue 3 §5); peers from scripts/bench-tools.sh.
 BENCH_PROXY_ARGS ?=
-bench-tools:
+bench-tools: setup
 	bash scripts/bench-tools.sh
 
 bench-proxy: setup bench-tools

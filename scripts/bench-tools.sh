@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the peers `python -m fuzz bench proxy` measures against, when they are missing:
 #   wrk, nginx (light) and h2load (nghttp2-client) from Debian;
-#   mitmproxy from PyPI into its own venv .venv-bench/ (locked with hashes in requirements-bench.txt), so
-#   its many dependencies never meet the pinned ones of .venv.
+#   mitmproxy from PyPI into its own venv .venv-bench/ (locked with hashes in requirements-mitmproxy.txt),
+#   since its dependencies cannot agree with the pins of .venv;
+#   py-spy into .venv (requirements-bench.txt, an add-on locked against requirements.txt: it moves no pin).
 # Exits non-zero only when something could not be installed; the bench names what is missing.
 set -u
 cd "$(dirname "$0")/.."
@@ -27,10 +28,19 @@ fi
 PYTHON_BOOT=${PYTHON_BOOT:-python3}
 VENV=.venv-bench
 STAMP=$VENV/.installed
-if [ ! -f "$STAMP" ] || [ requirements-bench.txt -nt "$STAMP" ]; then
-    echo "installing requirements-bench.txt into $VENV"
+if [ ! -f "$STAMP" ] || [ requirements-mitmproxy.txt -nt "$STAMP" ]; then
+    echo "installing requirements-mitmproxy.txt into $VENV"
     ("$PYTHON_BOOT" -m venv "$VENV" \
-        && "$VENV/bin/python" -m pip install --quiet --require-hashes -r requirements-bench.txt && touch "$STAMP") \
-        || { echo "error: could not install requirements-bench.txt into $VENV"; status=1; }
+        && "$VENV/bin/python" -m pip install --quiet --require-hashes -r requirements-mitmproxy.txt && touch "$STAMP") \
+        || { echo "error: could not install requirements-mitmproxy.txt into $VENV"; status=1; }
+fi
+
+ADDON_STAMP=.venv/.bench-addon-installed
+if [ ! -x .venv/bin/python ]; then
+    echo "error: .venv is missing (make setup creates it): requirements-bench.txt not installed"; status=1
+elif [ ! -f "$ADDON_STAMP" ] || [ requirements-bench.txt -nt "$ADDON_STAMP" ]; then
+    echo "installing requirements-bench.txt into .venv"
+    (.venv/bin/python -m pip install --quiet --require-hashes -r requirements-bench.txt && touch "$ADDON_STAMP") \
+        || { echo "error: could not install requirements-bench.txt into .venv"; status=1; }
 fi
 exit $status

@@ -180,6 +180,7 @@ def requirement_blocks(path: Path) -> dict:
     [
         "requirements.txt",
         "requirements-bench.txt",
+        "requirements-mitmproxy.txt",
         "scripts/oss-fuzz/builder-requirements.txt",
         "scripts/lock-tools.txt",
     ],
@@ -190,12 +191,22 @@ def test_requirements_are_locked_with_hashes_from_their_in_files(locked):
     source = locked.with_suffix(".in")
     for line in source.read_text().splitlines():
         line = line.split("#")[0].strip()
-        if line:
+        if line and not line.startswith("-c "):  # a constraint file, checked below
             name, version = line.split("==")
             name = re.sub(r"\[.*\]", "", name).lower().replace("_", "-")
             assert pins.get(name, ("missing",))[0] == version.strip(), (
                 f"{source.name} pins {line}, {locked.name} has {pins.get(name)}: run scripts/lock-requirements.sh"
             )
+
+
+def test_the_bench_add_on_moves_no_pin_of_the_project():
+    """requirements-bench.txt is installed into .venv (scripts/bench-tools.sh): it is locked against
+    requirements.txt, so every package both lock is the same version in both."""
+    assert "-c requirements.txt" in (ROOT / "requirements-bench.in").read_text().splitlines()
+    project = requirement_blocks(ROOT / "requirements.txt")
+    add_on = requirement_blocks(ROOT / "requirements-bench.txt")
+    moved = {name: (project[name][0], version) for name, (version, _) in add_on.items() if name in project}
+    assert {name: pair for name, pair in moved.items() if pair[0] != pair[1]} == {}
 
 
 def workflows() -> list[Path]:

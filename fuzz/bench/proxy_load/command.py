@@ -17,8 +17,8 @@ with 200 and the body is shown as n/a with the reason (mitmproxy does not speak 
 --profile then runs the proxy once more under py-spy with the same wrk load and prints where
 its time goes (raw samples kept in work/bench/proxy-profile.txt).
 
-Tools: `bash scripts/bench-tools.sh` (wrk, nginx, h2load from Debian; mitmproxy, py-spy into
-.venv-bench/). The CPU time per request counts a process and its live children (the workers).
+Tools: `bash scripts/bench-tools.sh` (wrk, nginx, h2load from Debian; mitmproxy into .venv-bench/,
+py-spy into .venv). The CPU time per request counts a process and its live children (the workers).
 Both ratios to mitmproxy are printed (one worker, N workers); mitmproxy is one process and cannot
 use a second core. Last line: `RESULT proxy_vs_mitmproxy_h1 <proxy h1 req/s / mitmproxy h1 req/s>`
 for the proxy as deployed with N workers (the one-worker figure when N = 1).
@@ -78,7 +78,8 @@ def find_tools() -> tuple[Tools | None, list[str]]:
     missing = [name for name in found if name not in paths]
     if missing:
         return None, missing
-    return Tools(**paths, py_spy=_executable(BENCH_VENV / "py-spy") or shutil.which("py-spy")), []
+    py_spy = _executable(Path(sys.executable).parent / "py-spy") or shutil.which("py-spy")
+    return Tools(**paths, py_spy=py_spy), []
 
 
 def _executable(path) -> str | None:
