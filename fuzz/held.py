@@ -19,6 +19,13 @@ block (the configured header limit). On an HTTP/2 connection the limit also boun
 hold together for the client's windows (issue 13 defect 3: a hundred stalled streams held a limit
 each), give or take what each stream's upstream had on the way when it was paused. Measured after
 every action (`check`), so a peak between two settled states counts.
+
+tcp_proxy moves bytes with no stream in between, and the same watermarks bound it (Envoy's flow
+control, proxy/network/filters/tcp_proxy.py): what one side has read and the other has not yet put
+on the wire waits in the other side's write buffer or with its write filters (the fault filter's
+throttle), each a watermarked buffer of at most the limit before its high watermark. More than all
+of them can hold below high means one is above it, and then the reading side must be read-disabled:
+`tcp_proxy_read_past_the_watermark` when it still reads (a buffer of output no watermark guards).
 """
 
 from proxy.http._h1_state import SendBody
@@ -32,6 +39,7 @@ MAX_READ = 16 * 1024  # the largest read a session's transports make (fuzz.sessi
 
 
 def check(session) -> None:
+    _check_tcp_proxy_pairs(session)
     pcs = pool_connections(session.ctx)
     for _, hcm in managers(session):
         conn = hcm.conn
@@ -88,6 +96,42 @@ def check(session) -> None:
                 "memory_held_over_limit_connection",
                 f"upstream {conn!r} holds {held} bytes; its limit is {conn.buffer_limit}, allowance {allowance}",
             )
+
+
+def _check_tcp_proxy_pairs(session) -> None:
+    if not session.check_bytes:
+        return  # a write filter of the driver drops chunks (network_filter's probe): no byte count holds
+    for sock in session.downstream:
+        down = sock.conn
+        if down is None or down.stream_info.get("terminal") != "tcp_proxy":
+            continue
+        up = down.stream_info.get("upstream_connection")
+        if up is not None:
+            _check_direction(down, up, "client to upstream")
+            _check_direction(up, down, "upstream to client")
+
+
+def _check_direction(src, dst, what: str) -> None:
+    """Bytes `src` read that `dst` has not sent: over what dst's output buffers hold below their high
+    watermarks, src must not be reading. Judged while both are open, dst has not ended its output
+    (no byte was dropped) and sends plaintext (TLS sends more bytes than it was given)."""
+    if src.state is not State.OPEN or dst.state is not State.OPEN or dst.write_end_stream:
+        return
+    if dst.transport_socket is not None or not dst.connected:
+        return
+    waiting = src.bytes_received - len(src.read_buffer) - dst.bytes_sent
+    holders = 1 + len(dst.filter_manager.write_filters)  # its write buffer, each write filter's held bytes
+    below_high = holders * (dst.buffer_limit + 1)
+    if waiting > below_high and src.read_disable_count == 0:
+        raise InvariantViolation(
+            "tcp_proxy_read_past_the_watermark",
+            f"{what}: {waiting} bytes read from {src!r} wait for {dst!r}, more than its {holders} output "
+            f"buffers hold below their high watermark ({below_high}, limit {dst.buffer_limit}), and "
+            f"{src!r} still reads",
+            judged="proxy/network/filters/tcp_proxy.py:TcpProxyFilter",
+            expected=f"reads disabled once more than {below_high} bytes wait",
+            observed=waiting,
+        )
 
 
 def stream_held(stream, codec) -> dict:

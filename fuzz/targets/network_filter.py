@@ -363,7 +363,8 @@ def principal_policies(rbac_config) -> dict:
 def model_seeds() -> dict:
     """Inputs on the models' boundaries: connections from every edge of the RBAC policies' source
     prefixes to every port they name, a token bucket drained and refilled at its fill time, a fault
-    delay observed a millisecond before it ends and a throttle over several seconds, both ways, a
+    delay observed a millisecond before it ends and a throttle over several seconds, both ways (and
+    flooded by the upstream), a
     tcp_proxy idle timeout around quiet periods and around a slow download, tcp_proxy weighted
     clusters over draws on both sides of their boundary."""
     from fuzz.session import Action as A
@@ -463,6 +464,11 @@ def model_seeds() -> dict:
             A("read"),
         ],
     )
+    # Three 4 KiB upstream sends into a 1000 B/s throttle: what it holds back carries the client's
+    # write watermarks, so tcp_proxy stops reading the upstream long before all 12 KiB are in.
+    flood = [A("send", payload=b"q"), A("upstream_connect"), A("upstream_read")]
+    flood += [A("upstream_send", payload=b"f" * 4096)] * 3 + [A("advance", value=1000), A("read")] * 3
+    out["fault-throttle-upstream-floods"] = seed("fault", throttle, 0, flood)
     # Windows count from each connection's own accept (bootstrap.proto Fault), not the server's start:
     # a second connection accepted 700 ms in is read at every 100 ms across the server's next whole
     # second and its own, both ways.
