@@ -144,13 +144,20 @@ def test_a_close_after_throttled_upstream_bytes_waits_for_them():
     assert bytes(got) == b"y" * 250 and down.state is State.CLOSED
 
 
-def test_throttled_upstream_bytes_push_back_on_the_upstream():
-    limit, rate = 4096, 1000
+def throttled_tcp_proxy(limit, rate):
+    """A connection through a throttle of `rate` bytes/s, listener buffer limit `limit`, its upstream
+    connected: (L4, downstream, client, upstream, server)."""
     cfg = fault(throttle=rate)
     cfg["listeners"][0]["per_connection_buffer_limit_bytes"] = limit
     p = L4(cfg)
     down, client = p.accept()
     up, server = p.connect_upstream()
+    return p, down, client, up, server
+
+
+def test_throttled_upstream_bytes_push_back_on_the_upstream():
+    limit = 4096
+    p, down, client, up, server = throttled_tcp_proxy(limit, 1000)
     server.peer_send(bytes(range(256)) * 120)  # 30720 bytes
     p.run()
     assert p.counter("tcp_proxy.upstream_flow_control_paused_reading_total") >= 1
@@ -162,12 +169,8 @@ def test_a_client_draining_its_write_buffer_does_not_resume_an_upstream_the_thro
     # client then drains under its low watermark while the throttle still holds far more than the
     # limit. The upstream must stay paused until both are low; resumed by the write buffer alone,
     # it was read whole (160 KiB held for a client taking 5000 B/s, limit 1 KiB).
-    limit, rate = 1024, 5000
-    cfg = fault(throttle=rate)
-    cfg["listeners"][0]["per_connection_buffer_limit_bytes"] = limit
-    p = L4(cfg)
-    down, client = p.accept()
-    up, server = p.connect_upstream()
+    limit = 1024
+    p, down, client, up, server = throttled_tcp_proxy(limit, 5000)
     most = 0
     for _ in range(40):
         server.peer_send(b"x" * 4096)
