@@ -37,6 +37,7 @@ from proxy.http.conn_manager import HttpConnectionManager
 from proxy.network.connection import State
 from proxy.network.filters.tcp_proxy import TcpProxyFilter
 
+from . import pool_queue_order
 from .flow_control import check_h2_windows
 from .oracles import InvariantViolation
 from .peers import H1
@@ -588,6 +589,7 @@ def check_pool_queues(session) -> None:
     """After every action (not only at quiescence, where settling's answers would end the streams that
     keep a connection busy and hide it): no request waits in a pool queue while the pool could serve
     it. A stream ending on an HTTP/2 connection frees a slot even while its other streams go on."""
+    pool_queue_order.check(pools(session.ctx))
     for pool in pools(session.ctx):
         _held_by_others_while_queued(pool)  # a queue's wait starts at the first check that sees it
         stall = _pool_stall(pool) if pool.pending else None

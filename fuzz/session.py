@@ -33,6 +33,7 @@ from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
 from .peers.upstream import cluster_of
 from .models import breakers, hcm_stats, lb, timeouts
+from .models.head_deadline import check_head_deadlines
 from .models.idle import check_idle_connections_close, check_request_heads_time_out
 from .models.session_oracle import bootstrap_of
 from .models.retry import UpstreamTimes
@@ -675,6 +676,7 @@ class Session:
         )
         held.check(self)
         closing.check(self)  # a connection the proxy closes ends, read or not
+        check_head_deadlines(self)  # a request head is answered by its stream idle timeout from its first byte
         liveness.check_pool_queues(self)
         tls_session.check(self)
         if self.check_bytes:

@@ -61,6 +61,7 @@ from fuzz.memo import Memo
 from fuzz.models import draws, http_oracle, rbac as rbac_model
 from fuzz.session import Reader
 from fuzz.targets.describe import config_text
+from fuzz.targets.http_filter_buffers import check_buffer_bound
 
 MAX_ACTIONS = 128
 MAX_STREAMS = 8
@@ -447,6 +448,7 @@ class Terminal(StreamFilter):
         self.response_end = False
         self.destroyed = 0
         self.fed_enc = bytearray()
+        self.above_watermark = 0  # the router's count: above-watermark calls less below-watermark ones
 
     def _arrive(self, method: str, kind: str) -> None:
         self.probe.arriving(self, DEC, method, kind)
@@ -485,6 +487,12 @@ class Terminal(StreamFilter):
         self.fed_enc += data.bytes()
         return CONTINUE
 
+    def on_downstream_above_write_watermark(self):
+        self.above_watermark += 1
+
+    def on_downstream_below_write_watermark(self):
+        self.above_watermark -= 1
+
     def on_destroy(self):
         self.destroyed += 1
         if self.destroyed > 1:
@@ -522,6 +530,7 @@ class Probe:
         self.response_fed: tuple[int, list[Header]] | None = None
         self.fed_dec = bytearray()
         self.conservation = [True, True]  # checked while the direction is live
+        self.watermark_by_harness = 0  # the client's own watermark calls (the _watermark action), net
 
     def arriving(self, who: "Observed | Terminal | None", direction: int, what: str, kind: str) -> None:
         """`who` (a filter, the terminal, None: the client) gets `kind` (headers, data, end):
@@ -721,6 +730,7 @@ class Session:
         if (on_ended or not p.stream.ended) and act(self, p, a, payload, end):
             self.dispatcher.run_posted()
             p.check_bytes()
+            check_buffer_bound(p)
             self.model.check_time(self.chosen, p.stream, p.chain)
 
 
@@ -815,6 +825,7 @@ def _reset(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
 
 
 def _watermark(s: Session, p: Probe, a: int, payload: bytes, end: bool) -> bool:
+    p.watermark_by_harness += 1 if a & 1 else -1
     p.chain.on_downstream_watermark(bool(a & 1))
     return True
 

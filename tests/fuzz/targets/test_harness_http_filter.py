@@ -141,3 +141,43 @@ def test_a_header_mutation_adding_a_field_the_codecs_own_is_invalid_not_a_build_
         config.response_headers_to_add["x-served-by"] = "proxyfuzz"
         data = hf.seed("header_mutation", config, 0, 1, 0, [("decode_headers", 0, b"", True)])
         assert hf.run(data) is None  # Invalid (the rules refuse it); validated_..._does_not_build before
+
+
+# The buffer limit (fuzz/targets/http_filter_buffers.py): layout 0 gives the stream a 64-byte limit.
+DELAYED_UPLOAD = [a("decode_headers", 1), a("decode_data", payload=b"x" * 100), a("decode_data", payload=b"y" * 100)]
+# The scripted filter after fault: its second call (encode_headers) stops all iteration (bits 0b11).
+HELD_RESPONSE = [a("decode_headers", 0, end=True), a("encode_headers", 0), a("encode_data", payload=b"z" * 200)]
+
+
+def test_a_hold_over_the_buffer_limit_pauses_its_source():
+    upload = hf.run(hf.seed("fault", fault(100000), 0, 0, 0, DELAYED_UPLOAD))
+    assert upload.probe.stream.read_disabled == 1  # the delay's hold went over 64 bytes: the client was paused
+    response = hf.run(hf.seed("fault", fault(0), 1, 0, 0b11 << 2, HELD_RESPONSE))
+    assert response.probe.terminal.above_watermark >= 0
+
+
+def _hold_without_limit(self, entry, buf, end):  # the planted class: a hold that never pauses nor refuses
+    entry.buffer.move_from(buf)
+    entry.held_end |= end
+
+
+@pytest.mark.parametrize("actions, layout, script", [(DELAYED_UPLOAD, 0, 0), (HELD_RESPONSE, 1, 0b11 << 2)])
+def test_planted_hold_over_the_limit_without_a_pause_is_caught(monkeypatch, actions, layout, script):
+    monkeypatch.setattr(fc._Direction, "_hold", _hold_without_limit)
+    delay = 100000 if actions is DELAYED_UPLOAD else 0
+    with pytest.raises(oracles.InvariantViolation, match="buffer_over_limit_source_not_paused"):
+        hf.run(hf.seed("fault", fault(delay), layout, 0, script, actions))
+
+
+def test_the_planted_stop_all_hold_without_limit_is_caught(monkeypatch):
+    original = fc._Direction._hold
+
+    def hold(self, entry, buf, end):  # stop_all buffers without looking at the limit
+        if entry.stop_all:
+            _hold_without_limit(self, entry, buf, end)
+        else:
+            original(self, entry, buf, end)
+
+    monkeypatch.setattr(fc._Direction, "_hold", hold)
+    with pytest.raises(oracles.InvariantViolation, match="buffer_over_limit_source_not_paused"):
+        hf.run(hf.seed("fault", fault(100000), 0, 0, 0, DELAYED_UPLOAD))
