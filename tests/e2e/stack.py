@@ -44,6 +44,22 @@ def http_config(
     return text + ("admin: {address: {host: 127.0.0.1, port: 0}}\n" if admin else "")
 
 
+def web_config(
+    upstream_port: int, *, route: str = "", hcm: str = "", max_connections: int = 1, buffer_limit: int = 1 << 20
+) -> str:
+    """The shape most tests need (`http_config`): every request to cluster `web` (`max_connections`)
+    at 127.0.0.1:`upstream_port`, per-connection buffers of `buffer_limit` bytes, the admin on;
+    `route`, `hcm`: more keys of the route action and of the connection manager (flow style)."""
+    action = f"{{cluster: web{', ' + route if route else ''}}}"
+    return http_config(
+        [f"{{match: {{prefix: /}}, route: {action}}}"],
+        [cluster("web", upstream_port, f"max_connections: {max_connections}")],
+        hcm_extra=hcm,
+        admin=True,
+        listener_extra=f"per_connection_buffer_limit_bytes: {buffer_limit}",
+    )
+
+
 @contextmanager
 def upstreams(*handlers: type[socketserver.BaseRequestHandler]) -> Iterator[list[Upstream]]:
     """One upstream server per handler class on 127.0.0.1 (any port), serving until the end."""

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from conftest import LOOPBACK, connect, recv_all
-from tests.e2e.test_e2e_resources import _config, _Upstream
+from tests.e2e.stack import web_config
+from tests.e2e.test_e2e_resources import _Upstream
 
 
 class _HalfABody(socketserver.BaseRequestHandler):
@@ -35,7 +36,7 @@ def logged(proxy_process, tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     log = tmp_path / "access.log"
     path = tmp_path / "proxy.yaml"
-    path.write_text(_config(server.server_address[1], hcm_extra=f"\n              access_log: {{path: {log}}}"))
+    path.write_text(web_config(server.server_address[1], hcm=f"access_log: {{path: {log}}}"))
     proc = proxy_process(path)
     proc.wait_ready()
     yield proc.listener_address("http_in"), log
@@ -197,7 +198,7 @@ def test_an_access_log_file_that_cannot_be_opened_is_a_startup_error_naming_the_
     serve and log nothing, said only by filesystem.write_failed; Envoy refuses to start."""
     path = tmp_path / "proxy.yaml"
     missing = tmp_path / "no-such-dir" / "access.log"
-    path.write_text(_config(9, hcm_extra=f"\n              access_log: {{path: {missing}}}"))
+    path.write_text(web_config(9, hcm=f"access_log: {{path: {missing}}}"))
     proc = proxy_process(path, *workers)
     assert proc.wait() == 1
     err = "".join(proc.stderr_lines)

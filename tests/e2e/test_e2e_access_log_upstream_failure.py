@@ -11,7 +11,8 @@ import time
 import httpx
 
 from conftest import LOOPBACK, free_port
-from tests.e2e.test_e2e_resources import _config, _start
+from tests.e2e.stack import web_config
+from tests.e2e.test_e2e_resources import _start
 
 
 def _records(log, n: int) -> list:
@@ -27,7 +28,7 @@ def _records(log, n: int) -> list:
 def test_a_connect_failure_is_logged_with_the_host_that_refused(proxy_process, tmp_path):
     down = free_port()  # nothing listens there: every connection is refused
     log = tmp_path / "access.log"
-    text = _config(down, hcm_extra=f"\n              access_log: {{path: {log}}}")
+    text = web_config(down, hcm=f"access_log: {{path: {log}}}")
     proxy, (host, port) = _start(proxy_process, tmp_path, text)
     with httpx.Client(timeout=5) as client:
         response = client.get(f"http://{host}:{port}/down")

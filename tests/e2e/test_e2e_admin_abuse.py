@@ -11,11 +11,12 @@ import socket
 import time
 
 from conftest import LOOPBACK, connect, proxy_config, recv_all
-from tests.e2e.test_e2e_resources import _config, _get, _rss_kib, _start, upstream  # noqa: F401
+from tests.e2e.stack import web_config
+from tests.e2e.test_e2e_resources import _get, _rss_kib, _start, upstream  # noqa: F401
 
 
 def test_pipelined_admin_requests_never_read_leave_the_data_plane_running(proxy_process, tmp_path, upstream):  # noqa: F811
-    proxy, address = _start(proxy_process, tmp_path, _config(upstream.server_address[1]))
+    proxy, address = _start(proxy_process, tmp_path, web_config(upstream.server_address[1]))
     admin = next(line.split(" on ")[1].strip() for line in proxy.stderr_lines if line.startswith("proxy: admin on"))
     host, port = admin.rsplit(":", 1)
     rss_before = _rss_kib(proxy.proc.pid)

@@ -11,7 +11,8 @@ import threading
 import pytest
 
 from conftest import LOOPBACK, connect, recv_all
-from tests.e2e.test_e2e_resources import _config, _start, _Upstream
+from tests.e2e.stack import web_config
+from tests.e2e.test_e2e_resources import _start, _Upstream
 
 
 class _EchoTe(socketserver.BaseRequestHandler):
@@ -49,7 +50,7 @@ def upstream_port():
     ids=["trailers", "codings-and-trailers", "codings-only", "trailers-quoted-in-a-parameter"],
 )
 def test_te_trailers_reaches_an_http1_upstream(proxy_process, tmp_path, upstream_port, te, upstream_saw):
-    _, address = _start(proxy_process, tmp_path, _config(upstream_port))
+    _, address = _start(proxy_process, tmp_path, web_config(upstream_port))
     with connect(address) as s:
         s.sendall(b"GET /te HTTP/1.1\r\nHost: x\r\nTE: %s\r\nConnection: TE, close\r\n\r\n" % te)
         answer = recv_all(s)

@@ -16,7 +16,8 @@ from hyperframe.frame import Frame, HeadersFrame, SettingsFrame
 
 from conftest import LOOPBACK
 from e2e.wire import get, h2
-from tests.e2e.test_e2e_resources import _config, _start
+from tests.e2e.stack import web_config
+from tests.e2e.test_e2e_resources import _start
 
 
 class _UniqueIdUpstream(socketserver.ThreadingTCPServer):
@@ -44,7 +45,7 @@ def test_a_client_allowing_a_4_gib_header_table_does_not_grow_the_proxys(proxy_p
     upstream = _UniqueIdUpstream((LOOPBACK, 0), _Handler)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     try:
-        _, address = _start(proxy_process, tmp_path, _config(upstream.server_address[1], max_connections=8))
+        _, address = _start(proxy_process, tmp_path, web_config(upstream.server_address[1], max_connections=8))
         decoder = hpack.Decoder()
         decoder.max_allowed_table_size = 2**32 - 1  # what the client's SETTINGS says it accepts
         streams = range(1, 2 * 60, 2)

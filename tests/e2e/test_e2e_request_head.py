@@ -11,7 +11,8 @@ import time
 import pytest
 
 from conftest import LOOPBACK, connect, recv_all
-from tests.e2e.test_e2e_resources import _config, _Handler, _stats, _Upstream
+from tests.e2e.stack import web_config
+from tests.e2e.test_e2e_resources import _Handler, _stats, _Upstream
 
 
 @pytest.fixture
@@ -20,9 +21,9 @@ def start(proxy_process, tmp_path):
     server.big_started = threading.Semaphore(0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
-    def start(hcm_extra: str):
+    def start(hcm: str):
         path = tmp_path / "proxy.yaml"
-        path.write_text(_config(server.server_address[1], hcm_extra=hcm_extra))
+        path.write_text(web_config(server.server_address[1], hcm=hcm))
         proc = proxy_process(path)
         proc.wait_ready()
         return proc
@@ -35,7 +36,7 @@ def start(proxy_process, tmp_path):
 def test_a_head_sent_slower_than_the_idle_timeout_is_answered(start):
     """idle_timeout_ms 200: the head comes in four pieces 300 ms apart (the stream idle timeout, 5 min,
     is what bounds it). Before, the idle timer closed the connection after the first piece."""
-    proxy = start("\n              idle_timeout_ms: 200")
+    proxy = start("idle_timeout_ms: 200")
     head = b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     with connect(proxy.listener_address("http_in")) as s:
         for i in range(0, len(head), 13):
@@ -50,7 +51,7 @@ def test_a_head_sent_slower_than_the_idle_timeout_is_answered(start):
 def test_a_head_that_never_ends_gets_408_at_the_stream_idle_timeout(start):
     """No idle_timeout_ms (the default); stream_idle_timeout_ms 300. Before, the connection stayed
     open with its half head for good (recv_all ran into the socket's 10 s timeout)."""
-    proxy = start("\n              stream_idle_timeout_ms: 300")
+    proxy = start("stream_idle_timeout_ms: 300")
     with connect(proxy.listener_address("http_in")) as s:
         s.sendall(b"GET /never HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         answer = recv_all(s)
@@ -63,7 +64,7 @@ def test_a_head_that_never_ends_gets_408_at_the_stream_idle_timeout(start):
 def test_empty_lines_before_a_request_are_not_a_request(start):
     """RFC 9112 2.2: CRLFs before a request line are ignored, so they do not start a request: the
     connection idle timeout (200 ms) still closes a connection that sent only them, without a 408."""
-    proxy = start("\n              idle_timeout_ms: 200\n              stream_idle_timeout_ms: 60000")
+    proxy = start("idle_timeout_ms: 200, stream_idle_timeout_ms: 60000")
     with connect(proxy.listener_address("http_in")) as s:
         s.sendall(b"\r\n\r\n")
         assert recv_all(s) == b""
@@ -108,7 +109,7 @@ def test_an_http2_header_block_left_open_ends_at_the_stream_idle_timeout(start):
 
     import hpack
 
-    proxy = start("\n              stream_idle_timeout_ms: 300")
+    proxy = start("stream_idle_timeout_ms: 300")
     block = hpack.Encoder().encode(
         [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":path", b"/")]
     )

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import LOOPBACK, connect, recv_all
 from e2e.wire import data, get, h2 as h2_wire
-from tests.e2e.stack import Upstream as _Upstream
+from tests.e2e.stack import Upstream as _Upstream, web_config
 
 REFUSED_STREAM = 0x7
 
@@ -64,38 +64,6 @@ def upstream():
     server.server_close()
 
 
-def _config(
-    upstream_port: int,
-    *,
-    buffer_limit: int = 1 << 20,
-    hcm_extra: str = "",
-    route_extra: str = "",
-    max_connections: int = 1,
-) -> str:
-    return f"""
-listeners:
-  - name: http_in
-    address: {{host: 127.0.0.1, port: 0}}
-    per_connection_buffer_limit_bytes: {buffer_limit}
-    filter_chains:
-      - filters:
-          - http_connection_manager:
-              codec: AUTO{hcm_extra}
-              route_config:
-                virtual_hosts:
-                  - name: all
-                    domains: ["*"]
-                    routes:
-                      - match: {{prefix: "/"}}
-                        route: {{cluster: web{route_extra}}}
-clusters:
-  - name: web
-    max_connections: {max_connections}
-    endpoints: [{{host: 127.0.0.1, port: {upstream_port}}}]
-admin: {{address: {{host: 127.0.0.1, port: 0}}}}
-"""
-
-
 def _start(proxy_process, tmp_path, text: str):
     path = tmp_path / "proxy.yaml"
     path.write_text(text)
@@ -123,7 +91,7 @@ def test_pooled_connection_is_reused_after_a_response_filled_the_clients_buffer(
     _, address = _start(
         proxy_process,
         tmp_path,
-        _config(upstream.server_address[1], buffer_limit=1024, route_extra=", timeout_ms: 3000"),
+        web_config(upstream.server_address[1], buffer_limit=1024, route="timeout_ms: 3000"),
     )
     first = _get(address, b"/fill/8000")
     assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"x" * 8000)
@@ -161,7 +129,7 @@ def test_a_stream_over_the_concurrency_limit_is_refused_and_the_others_complete(
     """Defect 7: 101 streams in one write, before the client has seen the proxy's SETTINGS
     (MAX_CONCURRENT_STREAMS 100): the 101st gets RST_STREAM(REFUSED_STREAM), the connection stays up
     and the 100 others are answered."""
-    _, address = _start(proxy_process, tmp_path, _config(upstream.server_address[1], max_connections=1024))
+    _, address = _start(proxy_process, tmp_path, web_config(upstream.server_address[1], max_connections=1024))
     client = _h2_client()
     ids = [1 + 2 * i for i in range(101)]
     for sid in ids:
@@ -189,7 +157,7 @@ def test_rst_stream_answers_a_client_piles_up_are_bounded_and_counted(proxy_proc
     """Defect 8 (max_outbound_control_frames, Envoy's default 1000; CVE-2019-9514): a request the
     proxy rejects, then 20000 one-byte DATA frames on it, each answered by RST_STREAM. Over 1000
     RST_STREAMs queued at once end the connection, counted in http.h2_outbound_control_flood."""
-    proxy, address = _start(proxy_process, tmp_path, _config(upstream.server_address[1]))
+    proxy, address = _start(proxy_process, tmp_path, web_config(upstream.server_address[1]))
     flood = h2_wire(get(1, b"/rejected", (b"content-length", b"5")) + data(1, b"x") * 20000)
     with connect(address) as s:
         try:
@@ -232,7 +200,7 @@ def test_stalled_http2_streams_hold_bounded_memory(proxy_process, tmp_path, upst
     never sends WINDOW_UPDATE. The proxy must stop reading the upstreams once each connection holds
     about its buffer limit (1 MiB), not 1 MiB per stream: RSS growth stays under 48 MiB (it was
     ~215 MiB). Loopback only, a few seconds."""
-    proxy, address = _start(proxy_process, tmp_path, _config(upstream.server_address[1], max_connections=1024))
+    proxy, address = _start(proxy_process, tmp_path, web_config(upstream.server_address[1], max_connections=1024))
     pid = proxy.proc.pid
     for _ in range(3):  # warm the runtime up: imports, first connection
         _get(address, b"/fill/10")
@@ -264,9 +232,7 @@ def test_stream_idle_timeout_resets_stalled_streams(proxy_process, tmp_path, ups
     proxy, address = _start(
         proxy_process,
         tmp_path,
-        _config(
-            upstream.server_address[1], max_connections=1024, hcm_extra="\n              stream_idle_timeout_ms: 1000"
-        ),
+        web_config(upstream.server_address[1], max_connections=1024, hcm="stream_idle_timeout_ms: 1000"),
     )
     client = _h2_client()
     for i in range(20):

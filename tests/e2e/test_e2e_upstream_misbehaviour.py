@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from conftest import LOOPBACK
-from tests.e2e.test_e2e_resources import _config, _stats
+from tests.e2e.stack import web_config
+from tests.e2e.test_e2e_resources import _stats
 
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 
@@ -88,9 +89,7 @@ def stack(proxy_process, tmp_path):
     server = _Upstream((LOOPBACK, 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     path = tmp_path / "proxy.yaml"
-    path.write_text(
-        _config(server.server_address[1], hcm_extra="\n              stream_idle_timeout_ms: 500", max_connections=8)
-    )
+    path.write_text(web_config(server.server_address[1], hcm="stream_idle_timeout_ms: 500", max_connections=8))
     proc = proxy_process(path)
     proc.wait_ready()
     yield proc

@@ -11,7 +11,8 @@ import h2.events
 import pytest
 
 from conftest import LOOPBACK, connect
-from tests.e2e.test_e2e_resources import _config, _h2_client, _h2_until, _request, _start, _stats
+from tests.e2e.stack import web_config
+from tests.e2e.test_e2e_resources import _h2_client, _h2_until, _request, _start, _stats
 
 
 class _Upstream(socketserver.ThreadingTCPServer):
@@ -54,7 +55,7 @@ def test_a_connection_the_upstream_closed_behind_its_response_takes_no_other_req
     of them, whatever max_connections. Envoy attaches waiting requests only after the read event
     (with its end of stream) is handled. Each request must be answered by the upstream."""
     proxy, address = _start(
-        proxy_process, tmp_path, _config(closing_upstream.server_address[1], max_connections=max_connections)
+        proxy_process, tmp_path, web_config(closing_upstream.server_address[1], max_connections=max_connections)
     )
     client = _h2_client()
     ids = [1 + 2 * i for i in range(40)]

@@ -11,7 +11,8 @@ import threading
 import pytest
 
 from conftest import LOOPBACK
-from tests.e2e.test_e2e_resources import _config, _stats, _Upstream
+from tests.e2e.stack import web_config
+from tests.e2e.test_e2e_resources import _stats, _Upstream
 
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 
@@ -45,7 +46,7 @@ def stack(proxy_process, tmp_path):
     server = _Upstream((LOOPBACK, 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     path = tmp_path / "proxy.yaml"
-    path.write_text(_config(server.server_address[1], route_extra=", timeout_ms: 500", max_connections=8))
+    path.write_text(web_config(server.server_address[1], route="timeout_ms: 500", max_connections=8))
     proc = proxy_process(path)
     proc.wait_ready()
     yield proc
