@@ -7,6 +7,8 @@ or versions, never by a tree's path, so a fresh clone or a planted-bug copy (`be
                    process by fuzz/runner.py child_env): its Unicode tables, which the config
                    generator's string strategies build on first use (1.8 CPU s) and Hypothesis
                    otherwise writes under the working directory, a fresh one per bench trial
+    pgv/           the validators protoc-gen-validate renders for the config harness's reference
+                   (fuzz/targets/pgv_code_cache.py)
 """
 
 import os
