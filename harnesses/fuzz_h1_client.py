@@ -4,7 +4,8 @@
 Oracles (fuzz/targets/h1.py): nothing but ProtocolViolation events may come out of bad input; one
 chunk, byte at a time and an input-chosen split agree; every response the codec accepts is one RFC
 9112's strict grammar accepts with the same meaning (fuzz/targets/reference.py); an accepted
-response re-serialised by the server codec parses back to the same response.
+response re-serialised by the server codec parses back to the same response; a head whose whole
+lines the grammar already rejects is refused before the upstream closes.
 """
 
 import sys

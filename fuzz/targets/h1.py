@@ -459,9 +459,10 @@ def _check_responses_readable(seen: list[Seen], out: bytes) -> None:
 
 
 # ---------------------------------------------------------------------------------- client side
-def run_client(chunks: list[bytes], method: bytes) -> tuple[list, bytes, bool]:
+def run_client(chunks: list[bytes], method: bytes) -> tuple[list, bytes, bool, bool]:
     """A fresh client codec sends one request, then reads chunks and EOF as its response; also
-    whether it would have sent another request on the connection once the chunks were read."""
+    whether it would have sent another request on the connection once the chunks were read, and
+    whether it had refused them before the EOF."""
     codec = H1ClientCodec()
     codec.send_request_headers(method, b"/", b"upstream", [], end_stream=True)
     codec.data_to_send()
@@ -469,8 +470,24 @@ def run_client(chunks: list[bytes], method: bytes) -> tuple[list, bytes, bool]:
     for chunk in chunks:
         events += codec.receive_data(chunk)
     reusable = codec.can_send_request()
+    refused = any(isinstance(ev, ProtocolViolation) for ev in events)
     events += codec.receive_data(b"")
-    return events, codec.data_to_send(), reusable
+    return events, codec.data_to_send(), reusable, refused
+
+
+def _check_garbled_head_refused_before_eof(data: bytes, method: bytes, refused: bool) -> None:
+    """An upstream may send a broken line and then neither end its head nor close (a hung or
+    hostile server). No later byte can mend a status-line or a field line that breaks the grammar,
+    and Envoy's parser refuses it where it ends (balsa: the status line; http-parser: every byte),
+    so the client gets a 503 UPE at once; a codec waiting for the head's end or the close holds the
+    request until the route timeout (a 504)."""
+    reason = None if refused else reference.unfinished_head_rejected(data, method)
+    if reason is not None:
+        _fail(
+            "h1_client_garbled_head_awaited",
+            f"the response head {data[:120]!r} to {method.decode()} has a whole line the reference rejects "
+            f"({reason}), but the client codec waits for more",
+        )
 
 
 def _keeps_connection(data: bytes, method: bytes) -> bool:
@@ -564,6 +581,7 @@ def check_client(data: bytes) -> list:
         runs = {name: run_client(chunks, method) for name, chunks in feedings.items()}
         _check_split(runs)
         _check_reuse(data, method, runs["one_chunk"][2])
+        _check_garbled_head_refused_before_eof(data, method, runs["one_chunk"][3])
         events = runs["one_chunk"][0]
         seen, errors = messages(events)
         ref = reference.parse_responses(data, method, eof=True)

@@ -168,6 +168,7 @@ class Message:
     reason: str = ""
     notes: set = field(default_factory=set)  # grammar-valid features a codec may refuse by policy
     response: bool = False  # a status line starts it: the version is its first word, not its third
+    at: int = 0  # the offset of its first byte in the bytes parsed
 
     def values(self, name: bytes) -> list[bytes]:
         return [v for n, v in self.fields if n == name]
@@ -472,6 +473,27 @@ def _response_head(lines: list[bytes], msg: Message) -> None:
     msg.fields = [_field_line(line) for line in lines[1:]]
 
 
+def unfinished_head_rejected(buf: bytes, request_method: bytes) -> str | None:
+    """Why the whole lines of the response head the bytes end in (no empty line after them yet)
+    already break the grammar, each judged on its own (the status-line, a field line, a bare CR or
+    LF); None when they do not, or when the bytes do not end in an unfinished head. No byte after
+    them can mend such a line, so a recipient can refuse without waiting for the head's end."""
+    ref = parse_responses(buf, request_method, eof=False)
+    if not ref or ref[-1].state != "incomplete" or ref[-1].head_ok:
+        return None
+    pos, lines = ref[-1].at, []
+    try:
+        line, pos = _line(buf, pos, eof=False)
+        while line is not None:
+            lines.append(line)
+            line, pos = _line(buf, pos, eof=False)
+        if lines:
+            _response_head(lines, Message("incomplete"))
+    except Reject as e:
+        return e.reason
+    return None
+
+
 def parse_responses(buf: bytes, request_method: bytes, eof: bool = True) -> list[Message]:
     """The interim responses and the final response to one request, in order. Bytes after the final
     response are a rejected message: nothing was asked for them."""
@@ -482,7 +504,7 @@ def parse_responses(buf: bytes, request_method: bytes, eof: bool = True) -> list
         pos = _skip_empty_lines(buf, pos)
         if pos >= len(buf):
             return out
-        msg = Message("incomplete")
+        msg = Message("incomplete", at=pos)
         out.append(msg)
         if final_done:
             msg.state, msg.reason = "rejected", "bytes after the final response"

@@ -206,10 +206,11 @@ def check_status_version(start: bytes) -> None:
         raise FramingError("unsupported HTTP version in the status line")
 
 
-def parse_response_head(head: bytes, max_headers: int) -> Head:
-    lines = head[:-4].split(b"\r\n")
-    check_status_version(lines[0][:9])
-    parts = lines[0].split(b" ", 2)
+def check_status_line(line: bytes) -> tuple[bytes, bytes, bytes]:
+    """version, status and reason of a whole status line (without its CRLF), or the FramingError
+    that refuses it."""
+    check_status_version(line[:9])
+    parts = line.split(b" ", 2)
     if len(parts) < 2:
         raise FramingError("status line is not 'version SP status SP reason'")
     version, status = parts[0], parts[1]
@@ -218,18 +219,55 @@ def parse_response_head(head: bytes, max_headers: int) -> Head:
         raise FramingError("status code is not three digits")
     if not is_field_value(reason):
         raise FramingError("control character in the reason phrase")
+    return version, status, reason
+
+
+def parse_response_head(head: bytes, max_headers: int) -> Head:
+    lines = head[:-4].split(b"\r\n")
+    version, status, reason = check_status_line(lines[0])
     fields = _parse_fields(lines[1:], max_headers)
     length, chunked = _framing(fields, version)
     return Head((version, status, reason), fields, length, chunked)
 
 
-def check_response_head_cut_short(partial: bytes, max_headers: int) -> None:
-    """The whole lines of a response head the upstream ended before its blank line: raises
-    FramingError when they already break the grammar. Envoy's parser judges a head line by line, so
-    a garbled head is a protocol error (UPE) even when the connection ends before the head does."""
-    lines = partial.split(b"\r\n")[:-1]  # what follows the last CRLF is no whole line yet
-    if lines:
-        parse_response_head(b"\r\n".join(lines) + b"\r\n\r\n", max_headers)
+class ResponseHeadLines:
+    """A response head judged line by line while it arrives, so that an upstream sending a garbled
+    line and then nothing (no blank line, no close) is a protocol error at once, a 503 flagged UPE,
+    not the route timeout's 504: Envoy's parser judges the status line at its line end (balsa;
+    http-parser judges every byte). Every check parse_response_head makes is made here on the
+    lines so far (the status line, each field line, their number, the framing fields), and each
+    of them refuses every longer head too, so no later byte could mend what is refused here.
+    Lines are judged in the order they came, before find_head looks further (for a bare LF, the
+    size limit), so every split of the input meets the first refusal its bytes hold."""
+
+    def __init__(self, max_headers: int, max_bytes: int) -> None:
+        self.max_headers = max_headers
+        self.max_bytes = max_bytes  # lines ending past it are find_head's to refuse (431)
+        self.restart()
+
+    def restart(self) -> None:
+        """A new head starts at the start of the buffer."""
+        self.judged = 0  # offset after the last whole line judged
+        self.version: bytes | None = None
+        self.fields: list[tuple[bytes, bytes]] = []
+
+    def judge(self, buf: bytearray) -> None:
+        """Judge the whole lines at the start of buf (a head's) not judged yet, up to the empty
+        line, a bare LF (find_head refuses it) or the head's size limit."""
+        while True:
+            lf = buf.find(b"\n", self.judged, self.max_bytes)
+            if lf <= self.judged + 1 or buf[lf - 1] != 0x0D:
+                return
+            line = bytes(buf[self.judged : lf - 1])
+            self.judged = lf + 1
+            if self.version is None:
+                self.version = check_status_line(line)[0]
+                continue
+            if len(self.fields) == self.max_headers:
+                raise FramingError(f"more than {self.max_headers} header fields", 431)
+            self.fields += _parse_fields([line], self.max_headers)
+            if self.fields[-1][0] in (b"content-length", b"transfer-encoding"):
+                _framing(self.fields, self.version)
 
 
 class ChunkedScanner:

@@ -41,8 +41,8 @@ from proxy.http._machine import Symbol
 from proxy.http._h1_strict import (
     ChunkedScanner,
     FramingError,
+    ResponseHeadLines,
     check_request_line,
-    check_response_head_cut_short,
     check_status_version,
     find_head,
     parse_request_head,
@@ -691,6 +691,7 @@ class H1ClientCodec(_Input, ClientCodec):
         self._sent = 0
         self._dead = False
         self._draining = False
+        self._head_lines = ResponseHeadLines(limits.max_headers, limits.max_header_bytes)  # judged as they arrive
 
     def can_send_request(self) -> bool:
         return self._phase is Upstream.IDLE and not self.wants_close and not self._dead
@@ -851,8 +852,6 @@ class H1ClientCodec(_Input, ClientCodec):
             got, _ended = _drain_body(parser, sid)
             events.extend(got)
             self._phase = UPSTREAM.after(self._phase, Ev.END, sid)
-        elif self._phase is Upstream.HEAD and (garbled := self._head_cut_short_problem()):
-            events.append(self._fail(garbled))
         elif self._phase is Upstream.HEAD or self._phase is Upstream.BODY:
             events.append(StreamReset(self._in_flight()[1], "upstream closed before the response was complete"))
         self._dead = True
@@ -860,22 +859,16 @@ class H1ClientCodec(_Input, ClientCodec):
         events.append(ConnectionClosed("upstream closed"))
         return events
 
-    def _head_cut_short_problem(self) -> str | None:
-        self._skip_empty_lines()
-        try:
-            check_response_head_cut_short(bytes(self._in), self.limits.max_headers)
-        except FramingError as e:
-            return e.reason
-        return None
-
     def _read_head(self, events: list[Event]) -> bool:
         self._skip_empty_lines()
         start = bytes(self._in[:9])
         if start and start != b"\r":
             check_status_version(start)
+        self._head_lines.judge(self._in)
         raw = self._take_head()
         if raw is None:
             return False
+        self._head_lines.restart()
         parser, sid = self._in_flight()
         head = parse_response_head(raw, self.limits.max_headers)
         status = int(head.start[1])
