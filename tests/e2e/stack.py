@@ -60,6 +60,18 @@ def web_config(
     )
 
 
+def read_request_head(sock) -> bytes:
+    """What an upstream handler reads up to the end of the request's head, or b"" when the proxy
+    closed before it."""
+    held = b""
+    while b"\r\n\r\n" not in held:
+        data = sock.recv(65536)
+        if not data:
+            return b""
+        held += data
+    return held
+
+
 @contextmanager
 def upstreams(*handlers: type[socketserver.BaseRequestHandler]) -> Iterator[list[Upstream]]:
     """One upstream server per handler class on 127.0.0.1 (any port), serving until the end."""

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.stack import cluster, http_config, proxy_on, upstreams
+from tests.e2e.stack import cluster, http_config, proxy_on, read_request_head, upstreams
 
 ROUTE_TIMEOUT_S = 8  # what a request would wait for without the fix; the client gives up sooner
 CLIENT_TIMEOUT_S = 4
@@ -33,13 +33,10 @@ released = threading.Event()  # set at teardown: the held upstream connections e
 
 class _Holding(socketserver.BaseRequestHandler):
     def handle(self) -> None:
-        held = b""
-        while b"\r\n\r\n" not in held:
-            data = self.request.recv(65536)
-            if not data:
-                return
-            held += data
-        self.request.sendall(HELD_ANSWERS[held.split(b" ", 2)[1]])
+        head = read_request_head(self.request)
+        if not head:
+            return
+        self.request.sendall(HELD_ANSWERS[head.split(b" ", 2)[1]])
         released.wait(ROUTE_TIMEOUT_S + CLIENT_TIMEOUT_S)
 
 
