@@ -7,6 +7,7 @@ import ssl
 import types
 
 import pytest
+import re2
 
 from proxy.build import BuildError, BuiltConfig, build, instantiate
 from proxy.event import SimulatedDispatcher
@@ -26,7 +27,7 @@ ISSUE_EXAMPLE = {
     "clusters": [{"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": 9000}]}],
 }
 
-# Values with no mutable state (a compiled regex cannot be changed after compile; a TLS context is
+# Values with no mutable state (a compiled regex, Python's or RE2's, cannot be changed after compile; a TLS context is
 # configured once at build and keeps nothing a later connection can observe: proxy/tls/context.py).
 _LEAVES = (
     str,
@@ -38,6 +39,7 @@ _LEAVES = (
     ipaddress.IPv4Network,
     ipaddress.IPv6Network,
     re.Pattern,
+    type(re2.compile(b"")),  # RE2's compiled program (routes' safe_regex); its class is private
     ssl.SSLContext,
 )
 
