@@ -3,8 +3,10 @@ configuration, in front of these upstreams": a configuration with one HTTP liste
 (`http_config`, `cluster`), upstream servers on 127.0.0.1 (`upstreams`), the proxy process started
 and stopped around the test (`proxy_on`). Everything listens on loopback and ends by itself."""
 
+import json
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -70,6 +72,19 @@ def read_request_head(sock) -> bytes:
             return b""
         held += data
     return held
+
+
+def access_log_records(log, n: int) -> list:
+    """The records of the access log file `log` (JSON lines) once it holds at least `n`; fails after
+    10 s with fewer."""
+    lines: list = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= n:
+            return [json.loads(line) for line in lines]
+        time.sleep(0.05)
+    raise AssertionError(f"{n} access log records expected, found {len(lines)}")
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from conftest import LOOPBACK, connect, recv_all
-from tests.e2e.stack import web_config
+from tests.e2e.stack import access_log_records, web_config
 from tests.e2e.test_e2e_resources import _Upstream
 
 
@@ -44,16 +44,6 @@ def logged(proxy_process, tmp_path):
     server.server_close()
 
 
-def _records(log, n: int) -> list:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        lines = log.read_text().splitlines() if log.exists() else []
-        if len(lines) >= n:
-            return [json.loads(line) for line in lines]
-        time.sleep(0.05)
-    raise AssertionError(f"{n} access log records expected, found {len(lines)}")
-
-
 def test_a_stream_reset_after_its_head_is_logged_with_the_status_the_client_read(logged):
     """The record said status 0 ("no response was sent") for a 200 head the client had read and that
     http.downstream_rq_200 counted; Envoy's %RESPONSE_CODE% is the status sent downstream."""
@@ -65,7 +55,7 @@ def test_a_stream_reset_after_its_head_is_logged_with_the_status_the_client_read
         except socket.timeout:
             got = b""
     assert got.startswith(b"HTTP/1.1 200 OK\r\n") and got.endswith(b"half")
-    (record,) = _records(log, 1)
+    (record,) = access_log_records(log, 1)
     attrs = record["attributes"]
     assert (attrs["http.response.status_code"], attrs["proxy.stream.end"]) == (200, "reset")
     assert "UC" in attrs["proxy.response_flags"]  # the upstream closed its connection under the response
@@ -85,7 +75,7 @@ def test_a_request_the_codec_refuses_leaves_a_record(logged, request_bytes, stat
     with connect(address) as s:
         s.sendall(request_bytes)
         assert recv_all(s).startswith(b"HTTP/1.1 %d " % status)
-    (record,) = _records(log, 1)
+    (record,) = access_log_records(log, 1)
     attrs = record["attributes"]
     assert (attrs["http.response.status_code"], attrs["proxy.response_flags"]) == (status, "DPE")
 
@@ -178,14 +168,14 @@ def test_sigusr1_reopens_the_access_log_as_envoy_does(proxy_process, tmp_path, w
 
     for i in range(3):
         get(b"/before/%d" % i)
-    _records(log, 3)
+    access_log_records(log, 3)
     log.rename(tmp_path / "access.log.1")
     proc.signal(signal.SIGUSR1)
     time.sleep(0.3)
     assert proc.proc.poll() is None, "killed by SIGUSR1"
     for i in range(2):
         get(b"/after/%d" % i)
-    assert sorted(r["attributes"]["url.path"] for r in _records(log, 2)) == ["/after/0", "/after/1"]
+    assert sorted(r["attributes"]["url.path"] for r in access_log_records(log, 2)) == ["/after/0", "/after/1"]
     rotated = [
         json.loads(line)["attributes"]["url.path"] for line in (tmp_path / "access.log.1").read_text().splitlines()
     ]

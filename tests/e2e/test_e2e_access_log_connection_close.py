@@ -5,25 +5,19 @@ before the connection closes, so %RESPONSE_FLAGS% is "-"; ours ended the HTTP/1.
 close, as a reset flagged DC ("downstream connection termination"), as if the client had gone away
 mid-stream. Found by the network_filter fuzzer (model_access_log_flags)."""
 
-import json
 import socketserver
-import time
 
 import h11
 import pytest
 
 from conftest import connect, recv_all
-from tests.e2e.stack import cluster, http_config, proxy_on, upstreams
+from tests.e2e.stack import access_log_records, cluster, http_config, proxy_on, read_request_head, upstreams
 
 
 class _Answers(socketserver.BaseRequestHandler):
     def handle(self) -> None:
-        held = b""
-        while b"\r\n\r\n" not in held:
-            data = self.request.recv(65536)
-            if not data:
-                return
-            held += data
+        if not read_request_head(self.request):
+            return
         # No length: the body ends where the connection does (RFC 9112 6.3, item 8), so the proxy
         # ends its response to an HTTP/1.0 client with a close too.
         self.request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nconnection: close\r\n\r\nbusy")
@@ -45,17 +39,6 @@ def _status_and_body(got: bytes) -> tuple:
     return status, body
 
 
-def _records(log, n: int) -> list:
-    deadline = time.monotonic() + 10
-    lines: list = []
-    while time.monotonic() < deadline:
-        lines = log.read_text().splitlines() if log.exists() else []
-        if len(lines) >= n:
-            return [json.loads(line)["attributes"] for line in lines]
-        time.sleep(0.05)
-    raise AssertionError(f"{n} access log records expected, found {len(lines)}")
-
-
 @pytest.mark.parametrize(
     "request_bytes",
     [
@@ -75,7 +58,7 @@ def test_a_response_sent_whole_before_the_proxy_closes_flags_no_failure(tmp_path
         with proxy_on(tmp_path, config) as proc, connect(proc.listener_address("http_in")) as s:
             s.sendall(request_bytes)
             got = recv_all(s)
-            (record,) = _records(log, 1)
+            (record,) = [r["attributes"] for r in access_log_records(log, 1)]
     assert _status_and_body(got) == (503, b"busy")
     assert (record["http.response.status_code"], record["proxy.response_flags"]) == (503, "-")
     assert record["proxy.stream.end"] == "response"

@@ -5,24 +5,11 @@ onPoolFailure reports it); the record said "-", so an operator could not tell wh
 cluster was down. Live: two endpoints, one refusing connections, round robin: the 503 UF records
 named no host."""
 
-import json
-import time
-
 import httpx
 
 from conftest import LOOPBACK, free_port
-from tests.e2e.stack import web_config
+from tests.e2e.stack import access_log_records, web_config
 from tests.e2e.test_e2e_resources import _start
-
-
-def _records(log, n: int) -> list:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        lines = log.read_text().splitlines() if log.exists() else []
-        if len(lines) >= n:
-            return [json.loads(line)["attributes"] for line in lines]
-        time.sleep(0.05)
-    raise AssertionError(f"{n} access log records expected")
 
 
 def test_a_connect_failure_is_logged_with_the_host_that_refused(proxy_process, tmp_path):
@@ -33,6 +20,6 @@ def test_a_connect_failure_is_logged_with_the_host_that_refused(proxy_process, t
     with httpx.Client(timeout=5) as client:
         response = client.get(f"http://{host}:{port}/down")
     assert response.status_code == 503
-    (record,) = _records(log, 1)
+    (record,) = [r["attributes"] for r in access_log_records(log, 1)]
     assert record["proxy.response_flags"] == "UF"
     assert record["proxy.upstream.host"] == f"{LOOPBACK}:{down}"
