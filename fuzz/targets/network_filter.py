@@ -407,6 +407,22 @@ def model_seeds() -> dict:
             A("connect"),
         ],
     )
+    tenth = A("advance", value=100)  # of the fill interval
+    # Made by the session's first connection, full again after a fill, then emptied partway through a
+    # fill period: fills keep their fixed period from the bucket's start (fuzz/models/ratelimit.py),
+    # so the next lands at the period's end, not a whole interval after the take.
+    out["ratelimit-takes-mid-period"] = seed(
+        "local_ratelimit",
+        bucket,
+        0,
+        [A("advance", value=1000)]
+        + [tenth] * 4
+        + [A("connect"), A("connect")]
+        + [tenth] * 6
+        + [A("connect")]
+        + [tenth] * 4
+        + [A("connect"), A("advance", value=1000), A("connect")],
+    )
     # Weighted clusters 3 : 1, eight connections: the scripted draws cross both intervals.
     weighted = cls["tcp_proxy"](stat_prefix="split")
     weighted.weighted_clusters.clusters.add(name="primary", weight=3)

@@ -279,3 +279,19 @@ def test_an_idle_timer_deaf_to_flushes_to_the_client_is_caught(monkeypatch, coun
     monkeypatch.setattr(TcpProxyFilter, "_flushed_bytes", flushed)
     with pytest.raises(oracles.InvariantViolation, match="model_tcp_proxy_idle_early"):
         replay("model-tcp-proxy-idle-slow-download")
+
+
+def test_a_fill_period_restarted_by_a_take_is_caught(monkeypatch):
+    """Fills keep the bucket's fixed period (Envoy's fill timer runs every fill_interval from the
+    bucket's start): a token taken mid-period from a full bucket is refilled at that period's end.
+    The planted bug arms a whole interval from the take, so the refill lands 400 ms late."""
+    from proxy.network.filters.local_ratelimit import TokenBucket
+
+    def arm_from_the_take(self):
+        if self.tokens < self.max_tokens and not self._timer.enabled:
+            self._timer.enable(self.fill_interval_ms)
+
+    replay("model-ratelimit-takes-mid-period")
+    monkeypatch.setattr(TokenBucket, "_arm", arm_from_the_take)
+    with pytest.raises(oracles.InvariantViolation, match="model_local_ratelimit_decision"):
+        replay("model-ratelimit-takes-mid-period")
