@@ -1,7 +1,7 @@
 """Regular expressions from users, compiled as Envoy compiles them: Google's RE2 (the google-re2
 binding), which matches in linear time and refuses what cannot be (backreferences, lookaround).
 
-    regex = compile_re2(pattern, max_program_size=ROUTE_MAX_PROGRAM_SIZE)   # or RegexRefused
+    regex = compile_route_regex(pattern)   # a route's safe_regex, or RegexRefused
 
 Envoy's RegexMatcher (`safe_regex`) also refuses a pattern whose RE2 program is larger than the
 runtime value re2.max_program_size.error_level, 100 by default: routes apply that default. The
@@ -37,3 +37,9 @@ def compile_re2(pattern: str | bytes, *, max_mem: int = 0, max_program_size: int
             "Envoy's default re2.max_program_size.error_level"
         )
     return regex
+
+
+def compile_route_regex(pattern: str):
+    """A route's safe_regex as the route table matches it (over the path's bytes) and as validation
+    must judge it: one compile for both, so validation accepts exactly what the build does."""
+    return compile_re2(pattern.encode(), max_program_size=ROUTE_MAX_PROGRAM_SIZE)

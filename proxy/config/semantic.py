@@ -5,7 +5,8 @@
 - weighted clusters: names unique, weights sum > 0;
 - listener and admin ports are distinct per host (a wildcard host clashes with every host of its
   family; port 0 is ephemeral and never clashes);
-- CIDR strings parse; route regexes compile as RE2 within Envoy's program size limit; domains are unique across a route table's virtual hosts;
+- CIDR strings parse; route regexes compile as RE2 within Envoy's program size limit; domains are
+  unique across a route table's virtual hosts;
 - an endpoint host made of digits and dots is an IP address (no host name is all digits);
 - a filter chain ends with exactly one terminal filter (tcp_proxy or http_connection_manager);
 - two filter chains of one listener do not have the same match;
@@ -21,7 +22,7 @@ import ipaddress
 from proxy.config.errors import Violation
 from proxy.config.validate import check_rules
 from proxy.network.chain_match import clashes, match_of
-from proxy.safe_regex import ROUTE_MAX_PROGRAM_SIZE, RegexRefused, compile_re2
+from proxy.safe_regex import RegexRefused, compile_route_regex
 from proxy.tls.context import TlsConfigError, client_config, server_config
 
 TERMINAL_FILTERS = frozenset({"tcp_proxy", "http_connection_manager"})
@@ -232,8 +233,7 @@ def _check_cidr(text, path, out):
 
 
 def _check_regex(pattern, path, out):
-    # As the route table compiles it: RE2 with Envoy's default program size limit.
     try:
-        compile_re2(pattern.encode(), max_program_size=ROUTE_MAX_PROGRAM_SIZE)
+        compile_route_regex(pattern)
     except RegexRefused as exc:
         out.append(Violation(path, str(exc)))

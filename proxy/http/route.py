@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ..safe_regex import ROUTE_MAX_PROGRAM_SIZE, RegexRefused, compile_re2
+from ..safe_regex import RegexRefused, compile_route_regex
 from ..upstream.lb import pick_weighted
 
 DEFAULT_ROUTE_TIMEOUT_MS = 15000
@@ -176,7 +176,7 @@ def _build_route(msg, path: str, name: str, cluster_names) -> Route:
     elif kind == "safe_regex":
         kind, pattern = "regex", match.safe_regex.regex
         try:
-            regex = compile_re2(pattern.encode(), max_program_size=ROUTE_MAX_PROGRAM_SIZE)
+            regex = compile_route_regex(pattern)
         except RegexRefused as exc:
             raise RouteBuildError(f"{path}.match.safe_regex.regex", str(exc)) from None
     else:
