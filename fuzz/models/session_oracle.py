@@ -37,6 +37,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     (model_access_log_body_size), their records flagging no failure (model_access_log_flags); a
     client that opened with the HTTP/2 preface on a connection manager speaking HTTP/2 got a
     SETTINGS frame first (h2_server_preface, fuzz.models.server_preface).
+Per connection to a listener with listener filters, at every check: they finish or time out as
+Envoy's listener_filters_timeout says, counted in downstream_pre_cx_timeout (fuzz.models.listener_timeout).
 Per cluster, at the end: a ROUND_ROBIN cluster's new connections go to its hosts in turn
 (model_round_robin_order, fuzz.models.lb). Per listener: downstream_cx_total counts the connections
 its clients opened (model_listener_cx_total, fuzz.models.stats).
@@ -57,7 +59,7 @@ from fuzz.peers.log import http_codec, protocol_bytes
 from fuzz.peers.upstream import cluster_of
 
 from . import access_log, chains, lb, paths, rbac, ratelimit, response_counters, retry, routing, server_preface
-from . import stats, timeouts
+from . import listener_timeout, stats, timeouts
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -230,6 +232,7 @@ class SessionModel:
         self.access_log = access_log.StatusLog()  # in place of fuzz.session's counting sink
         session.ctx.open_access_log = lambda spec: self.access_log
         self.connects: dict[str, int] = {}  # listener name -> connections its clients opened
+        self.listener_timeouts = listener_timeout.ListenerTimeouts(session.ctx.stats.counters)
 
     # -- connections -------------------------------------------------------------------------------
     def accepted(self, index: int, listener, local, remote, server_name: str, conn) -> None:
@@ -237,6 +240,7 @@ class SessionModel:
         li = built.listeners.index(listener)
         msg = self.boot.listeners[li]
         self.connects[msg.name] = self.connects.get(msg.name, 0) + 1
+        self.listener_timeouts.accepted(index, msg, conn, self.session.dispatcher.now_ms())
         if not chains.understood(msg) or msg.listener_filters:
             return  # listener filters choose later, from the bytes (fuzz/tls_session.py judges those)
         what = f"connection {index} to listener {msg.name} port {local[1]} from {remote[0]} sni {server_name!r}"
@@ -316,6 +320,7 @@ class SessionModel:
         fresh, self.fresh = self.fresh, []
         opened = len(self.session.network.opened)
         counters = self.session.ctx.stats.counters
+        self.listener_timeouts.check(self.session.dispatcher.now_ms(), counters)
         for conn, refused_by, what, moved, before, upstreams in fresh:
             if refused_by and (conn.is_open or opened > upstreams):
                 observed = f"open={conn.is_open}, {opened - upstreams} upstream connection(s) opened"
