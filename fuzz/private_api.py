@@ -88,6 +88,19 @@ def standin_counters(first: int):
         atheris._reserve_counter = real
 
 
+def atheris_instrumentor():
+    """atheris's bytecode rewriter (`Instrumentor(code)`, then `trace_control_flow()`,
+    `trace_data_flow()`, `consts`, `to_code()`): what atheris.patch_code runs on each code object,
+    called one code object at a time so the rewrite can choose per function
+    (fuzz/instrument/rewrite.py)."""
+    from atheris import instrument_bytecode
+
+    instrumentor = _require(instrument_bytecode, "Instrumentor", "rewriting code with counters")
+    for method in ("trace_control_flow", "trace_data_flow", "to_code"):
+        _require(instrumentor, method, "rewriting code with counters")
+    return instrumentor
+
+
 def is_instrumentable(obj) -> bool:
     """What `atheris.instrument_all()` would rewrite (a function or code object it can patch)."""
     from atheris import instrument_bytecode

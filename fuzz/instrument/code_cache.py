@@ -1,7 +1,7 @@
 """A disk cache of module code rewritten by atheris, so a fuzzing process does not redo the rewrite
 every time it starts (2-3 CPU seconds for session's 60 modules, before its first input).
 
-The rewrite is a function of the compiled module and atheris's version, but two of its constants
+The rewrite (fuzz/instrument/rewrite.py) is a function of the compiled module and atheris's version, but two of its constants
 cannot be stored: the atheris module (every counter call loads it) and the counter numbers, which
 atheris hands out in the order a process rewrites its modules. So the rewrite is made with
 stand-ins for both (MARKER, and numbers from STANDIN_BASE up: fuzz/private_api.py
@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fuzz.cache_dir import cache_root
+from fuzz.instrument import rewrite
 from fuzz.private_api import standin_counters
 
 CACHE_ENV = "PROXYFUZZ_INSTRUMENT_CACHE"
-FORMAT = 1  # bump when what is stored changes
+FORMAT = 2  # bump when what is stored changes (2: branch-free functions without counters)
 MARKER = "\x00proxyfuzz: the atheris module\x00"
 STANDIN_BASE = 1 << 60
 
@@ -84,7 +85,7 @@ def _rewrite(code: types.CodeType, count_functions) -> Rewritten:
     import atheris
 
     with standin_counters(STANDIN_BASE) as asked:
-        patched = atheris.patch_code(code, True)
+        patched = rewrite.patch_code(code)
     stored = _map_consts(patched, lambda c: MARKER if c is atheris else c)
     return Rewritten(stored, asked[0], count_functions(code))
 

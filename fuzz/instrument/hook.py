@@ -3,7 +3,7 @@
 atheris.instrument_imports() selects by top-level package, so `proxy.http.h1` alone cannot be
 chosen with it. This module installs its own meta-path finder: for a chosen module it asks the
 finders after it for the real spec, then wraps the loader so `get_code` returns the module's code
-rewritten by `atheris.patch_code` (the same rewrite atheris applies). Counters are counted by
+rewritten as atheris does, less the counters of branch-free functions (fuzz/instrument/rewrite.py). Counters are counted by
 wrapping atheris's counter allocation (fuzz/private_api.py), called once per counter the rewrite adds.
 A module's rewrite is cached on disk across processes (fuzz/instrument/code_cache.py).
 """
@@ -15,7 +15,7 @@ import types
 from dataclasses import dataclass, field
 from importlib import abc, machinery
 
-from fuzz.instrument import code_cache
+from fuzz.instrument import code_cache, rewrite
 from fuzz.private_api import counting_counters, is_instrumentable
 
 
@@ -61,10 +61,8 @@ def count_functions(code: types.CodeType) -> int:
 
 
 def patch(code: types.CodeType, count: ModuleCount) -> types.CodeType:
-    import atheris
-
     with counting_counters() as seen:
-        patched = atheris.patch_code(code, True)
+        patched = rewrite.patch_code(code)
     count.counters += seen[0]
     count.functions += count_functions(code)
     return patched

@@ -1,5 +1,5 @@
 """The cache of atheris rewrites (fuzz/instrument/code_cache.py): a module from the cache is the
-rewrite atheris makes (same bytecode, same number of counters, each reserved in this process), keyed
+rewrite the hook makes (fuzz/instrument/rewrite.py: same bytecode, same number of counters, each reserved in this process), keyed
 by the source (an edited module is rewritten again), and named after the file that loads it."""
 
 import dis
@@ -9,7 +9,7 @@ from pathlib import Path
 import atheris
 import pytest
 
-from fuzz.instrument import code_cache
+from fuzz.instrument import code_cache, rewrite
 from fuzz.instrument.hook import count_functions
 from fuzz.private_api import counting_counters
 
@@ -72,14 +72,14 @@ def _reserved(fn, past: types.CodeType | None = None):
     return out, range(first, first + seen[0])
 
 
-def _atheris_rewrite(code):
-    return _reserved(lambda: atheris.patch_code(code, True), past=code)
+def _direct_rewrite(code):
+    return _reserved(lambda: rewrite.patch_code(code), past=code)
 
 
-def test_a_cached_module_is_the_rewrite_atheris_makes(cache):
+def test_a_cached_module_is_the_rewrite_the_hook_makes(cache):
     source = (REPO / "proxy" / "buffer.py").read_bytes()
     code = compile(source, "proxy/buffer.py", "exec")
-    direct, direct_counters = _atheris_rewrite(code)
+    direct, direct_counters = _direct_rewrite(code)
     assert len(direct_counters) > 20
     for trip in ("fresh", "from the cache"):
         done, counters = _reserved(lambda: code_cache.rewritten(code, source, count_functions), past=code)

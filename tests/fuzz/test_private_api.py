@@ -11,6 +11,7 @@ def test_the_installed_versions_have_every_private_api():
         pass
     assert seen == [0]
     assert private_api.is_instrumentable(test_the_installed_versions_have_every_private_api)
+    assert private_api.atheris_instrumentor()
     import asyncio
 
     loop = asyncio.new_event_loop()
