@@ -21,6 +21,8 @@ Oracles (InvariantViolation names):
 - h2_request_mismatch / h2_response_mismatch: while a direction carried only the codecs' own bytes,
   every request (response) the receiver saw is one the sender sent, with the same pseudo-headers
   and fields after hop-by-hop normalisation, and a valid request is never refused;
+- h2_malformed_status_delivered: a response head the client codec delivered on a stream where the
+  server side sent only raw heads whose :status is not three digits (fuzz/targets/h2_status.py);
 - h2_data_mismatch / h2_end_not_sent: body bytes received are a prefix of those sent, all of them
   once the stream ended, and a stream the receiver saw end was ended by the sender;
 - h2_flood_unchecked / h2_flood_uncounted / h2_flood_misjudged: Envoy's flood limits, judged from the
@@ -66,6 +68,7 @@ from fuzz.targets.h2_floods import (
     check_rapid_reset_enforced,
     unwritten,
 )
+from fuzz.targets.h2_status import RAW_STATUSES, StatusLedger, response_block
 from fuzz.targets.reference import HOP_BY_HOP
 from proxy.http._h2_state import Send
 from proxy.http.codec import (
@@ -213,6 +216,7 @@ class Pair:
         self.hpack_encoder = hpack.Encoder()
         self.hpack_decoder = hpack.Decoder()
         self.raw_encoder = hpack.Encoder()  # for raw HEADERS frames (its table is not the client's)
+        self.statuses = StatusLedger()  # raw response heads by :status (fuzz/targets/h2_status.py)
         self.client.collect()
         self.server.collect()
         # An independent wire monitor judges each codec's frames against the SETTINGS the other
@@ -340,6 +344,10 @@ class Pair:
         if isinstance(ev, ConnectionClosed) or sid is None:
             return
         got = side.got.get(sid)
+        if side is self.client and isinstance(ev, (ResponseHeaders, InformationalResponse)):
+            sent = self.server.sent.get(sid)
+            codec_sent = sent is not None and (sent.head is not None or bool(sent.interim))
+            self.statuses.check_delivered(sid, ev.status, codec_sent)
         if isinstance(ev, (RequestHeaders, ResponseHeaders)):
             if got is not None and (got.head is not None or got.dead):
                 _fail("h2_event_order", f"{side.name}: second head or head after reset on stream {sid}: {ev!r}")
@@ -620,13 +628,20 @@ def act_drain(pair: Pair, fdp) -> None:
         pair.drain_bytes(sender, fdp.ConsumeIntInRange(1, 64))
 
 
-def raw_frame(pair: Pair, fdp) -> bytes:
+def raw_frame(pair: Pair, fdp, sender: Side) -> bytes:
     """One frame built structurally with hyperframe (possibly invalid: ids, flags and sizes are fuzzed)."""
     kind = fdp.PickValueInList(FRAME_TYPES)
     sid = fdp.ConsumeIntInRange(0, 11)
     flags = {f for f in ("END_STREAM", "END_HEADERS", "PADDED", "PRIORITY", "ACK") if fdp.ConsumeBool()}
     f: hf.Frame
-    if kind == "data":
+    server_head = kind == "headers" and sender is pair.server and sid > 0
+    if server_head and fdp.ConsumeBool():
+        # A whole response head whose :status may be a near miss of three digits.
+        status = fdp.PickValueInList(RAW_STATUSES)
+        f = hf.HeadersFrame(sid, data=response_block(status, _fields(fdp)))
+        flags.add("END_HEADERS")
+        pair.statuses.raw_head(sid, status)
+    elif kind == "data":
         f = hf.DataFrame(sid, data=fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 512)))
     elif kind in ("headers", "continuation", "push_promise"):
         block = [
@@ -638,6 +653,8 @@ def raw_frame(pair: Pair, fdp) -> bytes:
         encoded = (
             pair.raw_encoder.encode(block) if fdp.ConsumeBool() else fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64))
         )
+        if server_head:
+            pair.statuses.raw_head(sid, None)  # may decode to any head
         f = (
             hf.HeadersFrame(sid, data=encoded)
             if kind == "headers"
@@ -675,7 +692,7 @@ def raw_frame(pair: Pair, fdp) -> bytes:
 def act_raw_frame(pair: Pair, fdp) -> None:
     sender = pair.client if fdp.ConsumeIntInRange(0, 3) else pair.server
     try:
-        data = raw_frame(pair, fdp)
+        data = raw_frame(pair, fdp, sender)
     except (ValueError, hf.InvalidDataError if hasattr(hf, "InvalidDataError") else ValueError):
         return  # hyperframe refused to build it (e.g. an invalid stream id for the frame type)
     sender.queue.append(data)
