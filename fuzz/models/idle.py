@@ -19,7 +19,8 @@ timeout (stream_idle_timeout: "the amount of time that the connection manager wi
 exist with no upstream or downstream activity", default 5 min) bounds it instead: once that much
 more virtual time has passed it must be gone (a 408 and a close), else a head that never ends holds
 its connection for good (slowloris). `request_head_not_timed_out`. Which heads are still arriving is
-read from what the client sent (fuzz/peers/h1_stream.py, h11), not from the proxy.
+read from what the client sent (fuzz/peers/h1_stream.py, h11; for HTTP/2 a header block left open,
+walked frame by frame from the preface), not from the proxy.
 """
 
 from proxy.network.connection import State
@@ -44,16 +45,25 @@ def _head_arriving(session, sock) -> bool:
     return requests is not None and client.reads_proxy_output and requests.head_arriving
 
 
+def _head_still_arriving(session, sock) -> bool:
+    """Part of a request head and no more: an HTTP/1.1 client's (h11's reading), or HTTP/2 ending
+    inside a header block."""
+    return _head_arriving(session, sock) or _h2_block_arriving(sock)
+
+
 def _request_in_flight(session, sock) -> bool:
-    """The client on `sock` has begun a request that has no outcome yet: part of a head, or a request
-    whose bytes may still be on their way into the proxy (a network fault filter's throttle), also
-    one its own parser refused (h11 stops at a bad field name; the proxy, which has not seen that
-    field yet, holds a head in flight until the filter lets it through)."""
+    """The client on `sock` has begun a request that has no outcome yet: part of a head (HTTP/1.1, or
+    an HTTP/2 header block left open), or a request whose bytes may still be on their way into the
+    proxy (a network fault filter's throttle), also one its own parser refused (h11 stops at a bad
+    field name; the proxy, which has not seen that field yet, holds a head in flight until the
+    filter lets it through)."""
     from fuzz import liveness
 
     client = session.peers.clients[session.downstream.index(sock)]
+    if _h2_block_arriving(sock):
+        return True
     if client is None:
-        return _unread_client_in_flight(bytes(sock.sent[getattr(sock, "raw_sent", 0) :])) or _filter_holds_bytes(sock)
+        return _unread_client_in_flight(_protocol_bytes(sock)) or _filter_holds_bytes(sock)
     if _head_arriving(session, sock) or any(ex.outcome is None for ex in client.exchanges):
         return True
     return bool(getattr(client, "requests", None) and client.requests.error) and liveness.filter_timer_armed(sock.conn)
@@ -71,17 +81,30 @@ def _filter_holds_bytes(sock) -> bool:
 
 def _unread_client_in_flight(sent: bytes) -> bool:
     """Bytes of a client no peer reads (they looked like HTTP/2) begin a request: a proper prefix of
-    the preface ("P" may be a POST's first byte to an HTTP/1.1 codec, which holds it as a head), or
-    HTTP/2 ending inside a header block."""
+    the preface ("P" may be a POST's first byte to an HTTP/1.1 codec, which holds it as a head)."""
     from fuzz.peers.h2_wire import PREFACE
 
-    return bool(sent) and len(sent) < len(PREFACE) and PREFACE.startswith(sent) or _h2_header_block_open(sent)
+    return bool(sent) and len(sent) < len(PREFACE) and PREFACE.startswith(sent)
+
+
+def _protocol_bytes(sock) -> bytes:
+    """All the client on `sock` sent in its application protocol (after a PROXY header)."""
+    from fuzz.peers.log import protocol_bytes
+
+    return protocol_bytes(sock, len(sock.sent))
+
+
+def _h2_block_arriving(sock) -> bool:
+    """The HTTP/2 bytes on `sock` end inside a header block, whoever wrote them: a client no peer reads,
+    or frames a session wrote onto a strict HTTP/2 client's connection (the client's record knows only
+    its own requests). nghttp2, under Envoy, has the stream from the HEADERS frame on."""
+    return _h2_header_block_open(_protocol_bytes(sock))
 
 
 def _h2_header_block_open(sent: bytes) -> bool:
-    """Raw HTTP/2 a client sent (no strict peer reads it) ends inside a header block: a HEADERS frame
-    without END_HEADERS and no CONTINUATION that ends it. That request's head is still arriving (the
-    proxy holds it until the stream idle timeout, as a HTTP/1.1 head)."""
+    """HTTP/2 a client sent ends inside a header block: a HEADERS frame without END_HEADERS and no
+    CONTINUATION that ends it. That request's head is still arriving (the proxy holds it until the
+    stream idle timeout, as a HTTP/1.1 head)."""
     from fuzz.peers.h2_wire import PREFACE
 
     if not sent.startswith(PREFACE):
@@ -153,7 +176,7 @@ def check_request_heads_time_out(session) -> None:
 
     first_seen: dict = {}
     for _ in range(ROUNDS + 1):
-        slow = _without_streams(session, "stream_idle_timeout_ms", _head_arriving)
+        slow = _without_streams(session, "stream_idle_timeout_ms", _head_still_arriving)
         if not slow:
             return
         now = session.dispatcher.now_ms()
@@ -169,7 +192,7 @@ def check_request_heads_time_out(session) -> None:
                     f"{limits[sock]} (its configuration's, documented default included), and the "
                     "connection is still open",
                     judged="proxy/http/conn_manager.py:HttpConnectionManager._watch_request_start",
-                    expected="408 and a close (downstream_rq_idle_timeout)",
+                    expected="408 and a close, HTTP/2 a GOAWAY (downstream_rq_idle_timeout)",
                     observed="open",
                 )
         session.dispatcher.advance(max(limits.values()) + 1)

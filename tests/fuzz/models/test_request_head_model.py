@@ -125,3 +125,41 @@ def test_a_lost_stream_idle_default_is_found(monkeypatch):
     monkeypatch.setitem(defaults.DEFAULTS, "proxyfuzz.config.HttpConnectionManager.stream_idle_timeout_ms", 0)
     err = fails("request_head_not_timed_out", http(), PARTIAL)
     assert "stream_idle_timeout_ms is 300000" in err.detail
+
+
+# A strict HTTP/2 client's request and its empty response (no DATA: nothing for the client to credit
+# back after what follows), then a frame the session writes on its connection: a HEADERS frame on
+# stream 3 without END_HEADERS, its CONTINUATION never sent.
+OPEN_BLOCK = bytes([0, 0, 1, 0x1, 0x0, 0, 0, 0, 3, 0x82])
+H2_EXCHANGE_THEN_OPEN_BLOCK = [
+    A("send_request", payload=bytes(6)),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=response(b"")),
+    A("read"),
+    A("send", payload=OPEN_BLOCK),
+]
+
+
+def test_a_header_block_left_open_on_a_strict_http2_client_is_in_flight():
+    """python -m fuzz run session --time 360 -- -seed=1401 on a clean clone of a55cebc (config-s1-0006,
+    at 226 s): after a strict HTTP/2 client's exchange the session wrote a HEADERS frame without
+    END_HEADERS on its connection. The proxy held it as a head arriving (the stream idle timeout
+    ends it with a GOAWAY); the idle check read only the client's own record (no request without an
+    outcome) and expected the 250 ms idle close."""
+    s = run(http(codec="HTTP2", hcm=BOTH), H2_EXCHANGE_THEN_OPEN_BLOCK)
+    assert s.peers.clients[0].exchanges[0].response.status == 200
+    assert s.ctx.stats.counters["http.h2_header_block_timeout"] == 1
+    assert "http.downstream_cx_idle_timeout" not in s.ctx.stats.counters
+    s = _replay("regress-a-header-block-on-a-strict-h2-client-is-in-flight")
+    assert bytes(s.downstream[2].received).endswith(b"header block not completed in time")
+
+
+def test_a_header_block_left_open_that_nothing_times_out_is_found(monkeypatch):
+    """The check that bounds such a block: with the manager's head timer planted away, an HTTP/2
+    connection whose header block never ends stays open for good (slowloris over HTTP/2)."""
+    from proxy.http.conn_manager import HttpConnectionManager
+
+    monkeypatch.setattr(HttpConnectionManager, "_on_head_timeout", lambda self: None)  # the defect
+    err = fails("request_head_not_timed_out", http(codec="HTTP2", hcm=BOTH), H2_EXCHANGE_THEN_OPEN_BLOCK)
+    assert "stream_idle_timeout_ms is 1000" in err.detail
