@@ -47,7 +47,7 @@ def check_responses_delivered(session) -> None:
             continue
         if ex.reset_reason not in _PROXY_SIDE_REASONS or len(ex.upstreams) != 1:
             continue
-        if getattr(session.peers.clients[ex.downstream], "tainted", False) or _flood_defended(session, ex.downstream):
+        if getattr(session.peers.clients[ex.downstream], "tainted", False) or flood_defended(session, ex.downstream):
             continue
         up = ex.upstreams[0]
         if up.protocol != "HTTP/1.1" or up.response is None or not up.response.complete:
@@ -134,7 +134,7 @@ def check_responses_not_replaced(session) -> None:
         )
 
 
-def _flood_defended(session, downstream: int) -> bool:
+def flood_defended(session, downstream: int) -> bool:
     """The proxy ended the client's connection as a flood defence: an HTTP/2 client that leaves more
     than max_outbound_frames of the proxy's frames unread earns it (Envoy's flood checks; the h2_codec
     harness judges whether each verdict was earned)."""

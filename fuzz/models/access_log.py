@@ -27,7 +27,12 @@ DC downstream connection termination, DPE downstream protocol error, SI stream i
 DI alone reports no failure (the request was delayed by fault injection). So an exchange whose client
 read whole the response its one upstream sent whole (same status and body) failed nowhere: its record
 carries no flag but DI (model_access_log_flags). A flag set from the wrong side, or on every exchange
-its connection carried, shows there.
+its connection carried, shows there. The other way round, DC is what the end of the downstream
+connection leaves on the streams it catches open (Envoy's HCM onEvent: the client closed or reset it,
+or the proxy ended it against a flood). A stream the proxy resets itself (an upstream's close
+mid-body, a route timeout after the head; HTTP/1.1 makes that reset a close) ends before its
+connection does, and its record flags the cause alone. So a client that did nothing to end its
+connection or a stream of it has no record flagging DC (model_access_log_client_blamed).
 """
 
 from collections import Counter
@@ -44,6 +49,7 @@ class StatusLog:
         self.body_sizes: Counter = Counter()  # (client, method, status, "request" | "response", bytes)
         self.flagless: Counter = Counter()  # (client, method, status) of records flagging no failure
         self.flags: dict = {}  # (client, method, status) -> Counter of the flags of its other records
+        self.client_gone: Counter = Counter()  # client -> its records flagging DC
 
     def write(self, record: dict) -> None:
         attributes = record["attributes"]
@@ -57,6 +63,8 @@ class StatusLog:
                 self.body_sizes[key] += 1
             exchange = (client, attributes["http.request.method"], status)
             flags = attributes["proxy.response_flags"]
+            if CLIENT_GONE in flags.split(","):
+                self.client_gone[client] += 1
             if set(flags.split(",")) <= NO_FAILURE:
                 self.flagless[exchange] += 1
             else:
@@ -64,6 +72,7 @@ class StatusLog:
 
 
 NO_FAILURE = {"-", "DI"}  # %RESPONSE_FLAGS% with no failure: none, or a fault delay
+CLIENT_GONE = "DC"  # downstream connection termination
 
 
 def heads_read(exchanges, logged_hcm) -> Counter:
@@ -178,3 +187,18 @@ def check_clients(log: StatusLog, remote_addresses) -> None:
             expected=sorted(known),
             observed=strangers,
         )
+
+
+def check_client_blamed(log: StatusLog, stayed) -> None:
+    """`stayed`: the clients that neither closed, reset nor half-closed their connection, nor reset
+    a stream, nor sent anything their peer did not understand: none of their records flags DC."""
+    for client in sorted(stayed):
+        if log.client_gone[client]:
+            raise InvariantViolation(
+                "model_access_log_client_blamed",
+                f"client {client} never closed, reset or half-closed its connection nor reset a stream, yet "
+                f"{log.client_gone[client]} of its access log records flag DC (downstream connection termination)",
+                judged="proxy/http/conn_manager.py:ActiveStream._log",
+                expected="no DC",
+                observed=log.client_gone[client],
+            )

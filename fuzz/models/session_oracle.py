@@ -54,6 +54,7 @@ from fuzz.field_lists import connection_options
 from fuzz.oracles import InvariantViolation
 from fuzz.targets.route_reference import Request
 
+from fuzz.delivery import flood_defended
 from fuzz.peers.log import http_codec, protocol_bytes
 
 from fuzz.peers.upstream import cluster_of
@@ -367,6 +368,7 @@ class SessionModel:
         access_log.check_clients(self.access_log, (r for r in remotes if r))
         access_log.check_body_sizes(self.access_log, access_log.body_sizes_known(exchanges, logged, self._client_of))
         access_log.check_flags(self.access_log, access_log.forwarded_whole(exchanges, logged, self._client_of))
+        access_log.check_client_blamed(self.access_log, self._clients_that_stayed(exchanges, logged))
         server_preface.check(
             (i, http_codec(s), protocol_bytes(s, len(server_preface.CLIENT_PREFACE)), bytes(s.received[:9]))
             for i, s in enumerate(self.session.downstream)
@@ -374,6 +376,27 @@ class SessionModel:
         )
         lb.check_round_robin(bootstrap_of(self.session.built), (c.remote_address for c in self.session.network.opened))
         stats.check_listener_connections(self.session.ctx.stats.counters, self.connects)
+
+    def _clients_that_stayed(self, exchanges, logged) -> set:
+        """The clients of logging connection managers that did nothing to end a stream of theirs: no
+        close, reset or half-close of the connection, no RST_STREAM or GOAWAY, no bytes their own
+        parser did not understand (raw bytes may hold any of those), and no flood the proxy ended
+        their connection for (Envoy's connection close flags the streams still open DC)."""
+        left = {ex.downstream for ex in exchanges if ex.reset_reason == "client reset"}
+        stayed = set()
+        for index, sock in enumerate(self.session.downstream):
+            peer = self.session.peers.clients[index]
+            client = self._client_of(index)
+            if peer is None or client is None or not logged(index) or index in left or sock.inbound_end:
+                continue
+            if getattr(sock.conn.close_event, "name", "") == "REMOTE_CLOSE" or not peer.understood:
+                continue
+            if getattr(peer, "tainted", False) or getattr(peer, "goaway_sent", None) is not None:
+                continue
+            if flood_defended(self.session, index):
+                continue
+            stayed.add(client)
+        return stayed
 
     def _client_of(self, index: int):
         """The client a downstream connection's access log records name, or None where the harness's

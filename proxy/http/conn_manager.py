@@ -217,6 +217,9 @@ class ActiveStream:
         # when only the close ends the body) ends the stream as answered, not reset (Envoy ends the
         # stream as it finishes encoding, before the connection closes).
         self.local_complete = False
+        # The proxy is resetting the stream itself: the HTTP/1.1 close that reset makes is ours, so
+        # it must not read as the client going away (DC) when it comes back as a connection event.
+        self.resetting = False
         self.ended = False
         self.bytes_in = 0
         self.bytes_out = 0
@@ -331,6 +334,7 @@ class ActiveStream:
         if flag:
             self.stream_info["response_flags"].append(flag)
         self.stream_info["reset_reason"] = reason
+        self.resetting = True
         self.hcm.codec.reset_stream(self.stream_id, reason)
         self.hcm.after_send()
         if not self.ended:
@@ -342,6 +346,9 @@ class ActiveStream:
             return
         if self.local_complete:  # answered whole before the connection went: see __init__
             self._end_answered()
+            return
+        if self.resetting:  # the close of our own reset (HTTP/1.1): its reason and flag stand
+            self._end("reset")
             return
         self.stream_info["reset_reason"] = reason
         if flag:
