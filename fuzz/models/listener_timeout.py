@@ -18,13 +18,18 @@ virtual time (the stage starts its clock at accept):
   - the documented outcome: a timed-out socket is closed with no chain, unless the listener continues,
     when it goes on to chain matching with what the filters found (listener_filters_timeout_outcome);
   - downstream_pre_cx_timeout counts exactly the connections that timed out
-    (listener_filters_timeout_counted).
+    (listener_filters_timeout_counted);
+  - a peer that ended its stream while a filter still waited for bytes is not waited for: once the
+    proxy has read that end, the filters have decided or the connection is closed
+    (listener_filters_outlived_their_peer; Envoy's ListenerFilterBuffer closes the socket on a
+    remote close, and proxy/network/listener_filter.py says the same).
 """
 
 from dataclasses import dataclass
 
 from proxy.network.connection import Connection
 from proxy.network.listener_filter import ListenerFilterStage
+from proxy.network.sim import SimSocket
 
 from fuzz.oracles import InvariantViolation
 
@@ -37,6 +42,7 @@ class _Waiting:
     index: int  # the session's downstream connection index
     listener: str
     conn: Connection
+    sock: SimSocket  # the client's end
     deadline_ms: int | None  # None: the listener has no timeout
     continues: bool
     timed_out: bool = False
@@ -57,14 +63,14 @@ class ListenerTimeouts:
         self.timed_out: dict[str, int] = {}  # listener name -> connections that timed out
         self.before = {k: v for k, v in counters.items() if k.endswith(".downstream_pre_cx_timeout")}
 
-    def accepted(self, index: int, listener, conn, now_ms: int) -> None:
+    def accepted(self, index: int, listener, conn, sock: SimSocket, now_ms: int) -> None:
         if conn is None or not listener.listener_filters:
             return
         self.timed_out.setdefault(listener.name, 0)
         ms = timeout_ms(listener)
         deadline = now_ms + ms if ms else None
         self.waiting.append(
-            _Waiting(index, listener.name, conn, deadline, listener.continue_on_listener_filters_timeout)
+            _Waiting(index, listener.name, conn, sock, deadline, listener.continue_on_listener_filters_timeout)
         )
 
     def check(self, now_ms: int, counters: dict) -> None:
@@ -120,6 +126,15 @@ class ListenerTimeouts:
             )
         if "filter_chain" in info or not w.conn.is_open:
             return True  # the filters finished, or the connection closed (peer, reject) before the deadline
+        if w.sock.inbound_end and not w.sock.inbound:
+            raise InvariantViolation(
+                "listener_filters_outlived_their_peer",
+                f"{what}: the client ended its stream and the proxy read it all, yet the connection is "
+                "still open in its listener filters",
+                judged=ListenerFilterStage.on_wire_read,
+                expected="closed, or passed to a chain on what the filters found",
+                observed="open, no chain chosen",
+            )
         if w.deadline_ms is not None and now_ms >= w.deadline_ms:
             raise InvariantViolation(
                 "listener_filters_outlived_their_timeout",

@@ -241,7 +241,9 @@ class SessionModel:
         li = built.listeners.index(listener)
         msg = self.boot.listeners[li]
         self.connects[msg.name] = self.connects.get(msg.name, 0) + 1
-        self.listener_timeouts.accepted(index, msg, conn, self.session.dispatcher.now_ms())
+        self.listener_timeouts.accepted(
+            index, msg, conn, self.session.downstream[index], self.session.dispatcher.now_ms()
+        )
         if not chains.understood(msg) or msg.listener_filters:
             return  # listener filters choose later, from the bytes (fuzz/tls_session.py judges those)
         what = f"connection {index} to listener {msg.name} port {local[1]} from {remote[0]} sni {server_name!r}"

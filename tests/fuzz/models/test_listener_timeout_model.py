@@ -1,7 +1,8 @@
 """fuzz/models/listener_timeout.py: listener filters finish or time out as Envoy's
-listener_filters_timeout says, counted in downstream_pre_cx_timeout. Shown on the real proxy and on
-planted classes: a timer never armed, armed short, the continue flag inverted, the stat not counted,
-a timer left armed once the filters finished."""
+listener_filters_timeout says, counted in downstream_pre_cx_timeout, and a client's end is not
+waited for. Shown on the real proxy and on planted classes: a timer never armed, armed short, the
+continue flag inverted, the stat not counted, a timer left armed once the filters finished, a
+client's end of stream ignored."""
 
 import pytest
 
@@ -24,6 +25,7 @@ clusters:
 - {{name: c, endpoints: [{{host: 127.0.0.1, port: 9001}}]}}
 """
 QUIET = [A("connect"), A("send", 0, payload=b"GE"), A("advance", value=999), A("advance", value=1)]
+ENDED = [A("connect"), A("send", 0, payload=b"GE", end_stream=True)]
 SPOKE = [A("connect"), A("send", 0, payload=b"GET / HTTP/1.1\r\n\r\n"), A("advance", value=5000)]
 
 
@@ -113,6 +115,22 @@ def test_a_timer_left_armed_after_the_filters_finished_is_found(monkeypatch):
     monkeypatch.setattr(ListenerFilterStage, "_end", end_keeping_the_timer)
     monkeypatch.setattr(ListenerFilterStage, "_on_timeout", timeout_unguarded)
     fails("listener_filters_timeout_counted", SPOKE)
+
+
+def test_a_client_that_ends_its_stream_mid_sniff_is_closed_at_once():
+    s = run(ENDED)
+    assert not s.downstream[0].conn.is_open
+    assert s.ctx.stats.counters.get("listener.l.downstream_pre_cx_timeout", 0) == 0
+
+
+def test_a_client_end_ignored_by_the_listener_filters_is_found(monkeypatch):
+    original = ListenerFilterStage.on_wire_read
+
+    def end_ignored(self, conn, data, end_stream):  # the planted class: only the timeout ends the wait
+        original(self, conn, data, False)
+
+    monkeypatch.setattr(ListenerFilterStage, "on_wire_read", end_ignored)
+    fails("listener_filters_outlived_their_peer", ENDED)
 
 
 class _Uncounted:
