@@ -15,7 +15,10 @@ Network (bootstrap.proto Fault; Envoy has no network fault filter, docs/semantic
                           nothing from the client reaches an upstream before accept + delay_ms;
   throttle_bytes_per_sec  "Forward at most this many bytes per second in each direction": by time
                           t, at most rate * (floor((t - accept) / 1000) + 1) bytes went each way
-                          (a second's allowance may go at once, never more).
+                          (a second's allowance may go at once, never more); and in each second,
+                          counted from the accept, at most rate bytes went each way, however quiet
+                          the seconds before it were (a limit that saves idle seconds up lets ten
+                          seconds' worth through at once: no longer the slow link it models).
 """
 
 from dataclasses import dataclass
@@ -63,3 +66,30 @@ def throttle_allowance(config, accepted_ms: int, now_ms: int) -> int | None:
     if not rate:
         return None
     return rate * ((now_ms - accepted_ms) // 1000 + 1)
+
+
+@dataclass
+class WindowTally:
+    """One direction of a throttled connection as seen at the oracle's checks: the window (seconds
+    since accept) and the bytes forwarded in all at the last check, and the least of those that the
+    window can have carried (checks come between actions; bytes seen moving across several windows
+    are put into the earlier ones as far as their allowance goes)."""
+
+    window: int = 0
+    forwarded: int = 0
+    in_window: int = 0
+
+
+def window_carried(config, tally: WindowTally, accepted_ms: int, now_ms: int, forwarded: int) -> int:
+    """Update `tally` with a check at `now_ms` that saw `forwarded` bytes in all; the least number of
+    bytes the current window has carried (over throttle_bytes_per_sec: the limit was broken)."""
+    rate = config.throttle_bytes_per_sec
+    window = (now_ms - accepted_ms) // 1000
+    moved = max(0, forwarded - tally.forwarded)
+    if window == tally.window:
+        tally.in_window += moved
+    else:
+        room = rate - min(rate, tally.in_window) + rate * (window - tally.window - 1)
+        tally.in_window = max(0, moved - room)
+    tally.window, tally.forwarded = window, forwarded
+    return tally.in_window

@@ -71,6 +71,7 @@ class NetworkFilterModel:
         self.fresh: list[tuple[Connection, Prediction, str, int]] = []
         self.handshaking: list[tuple[Connection, str]] = []  # RBAC on a TLS chain: decides once Connected
         self.delayed: list[tuple[Connection, int]] = []  # (conn, accepted_ms) under a fault filter
+        self.windows: dict[tuple[Connection, str], fault.WindowTally] = {}  # (conn, direction): the throttle's
         self.before, self.upstreams = dict(counters), 0  # as of the last check
 
     # -- events ----------------------------------------------------------------------------------
@@ -273,12 +274,23 @@ class NetworkFilterModel:
         allowance = fault.throttle_allowance(self.config, accepted, now)
         if allowance is None:
             return
+        rate = self.config.throttle_bytes_per_sec
         for direction, moved in (("downstream->upstream", sent_up), ("upstream->downstream", _forwarded(conn))):
             if moved > allowance:  # bootstrap.proto: "in each direction"
                 raise InvariantViolation(
                     "model_fault_throttle",
                     f"{direction}: {moved} bytes forwarded by {now} ms, accepted at {accepted} "
-                    f"ms, {self.config.throttle_bytes_per_sec} bytes/s allow {allowance}",
+                    f"ms, {rate} bytes/s allow {allowance}",
                     expected=f"<= {allowance}",
                     observed=moved,
+                )
+            tally = self.windows.setdefault((conn, direction), fault.WindowTally())
+            carried = fault.window_carried(self.config, tally, accepted, now, moved)
+            if carried > rate:  # "per second": quiet seconds are not saved up
+                raise InvariantViolation(
+                    "model_fault_throttle_window",
+                    f"{direction}: at least {carried} bytes forwarded in second {tally.window} after the "
+                    f"accept at {accepted} ms (by {now} ms, {moved} in all), {rate} bytes/s",
+                    expected=f"<= {rate} in each second",
+                    observed=carried,
                 )

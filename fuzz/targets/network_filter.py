@@ -364,7 +364,7 @@ def model_seeds() -> dict:
     """Inputs on the models' boundaries: connections from every edge of the RBAC policies' source
     prefixes to every port they name, a token bucket drained and refilled at its fill time, a fault
     delay observed a millisecond before it ends and a throttle over several seconds, both ways (and
-    flooded by the upstream), a
+    flooded by the upstream, and after quiet seconds), a
     tcp_proxy idle timeout around quiet periods and around a slow download, tcp_proxy weighted
     clusters over draws on both sides of their boundary."""
     from fuzz.session import Action as A
@@ -492,6 +492,13 @@ def model_seeds() -> dict:
     late += [A("upstream_read", 1), A("upstream_send", 1, payload=b"r" * 900)]
     late += [step for _ in range(12) for step in (A("advance", value=100), A("read", 1), A("upstream_read", 1))]
     out["fault-throttle-late-accept"] = seed("fault", throttle, 0, late)
+    # Quiet seconds are not saved up (bootstrap.proto Fault: "at most this many bytes per second"): a
+    # byte each way at the accept, five quiet seconds, then 900 bytes each way, read window by window.
+    quiet = [A("send", payload=b"q"), A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=b"r")]
+    quiet += [A("read"), A("advance", value=5000), A("send", payload=b"s" * 900), A("upstream_read")]
+    quiet += [A("upstream_send", payload=b"t" * 900), A("read")]
+    quiet += [step for _ in range(3) for step in (A("advance", value=1000), A("upstream_read"), A("read"))]
+    out["fault-throttle-after-quiet-seconds"] = seed("fault", throttle, 0, quiet)
     idle = cls["tcp_proxy"](cluster="c0", idle_timeout_ms=1000)
     tenths = [A("advance", value=100)] * 9
     out["tcp-proxy-idle"] = seed(

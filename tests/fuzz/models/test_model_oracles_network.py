@@ -295,3 +295,35 @@ def test_a_fill_period_restarted_by_a_take_is_caught(monkeypatch):
     monkeypatch.setattr(TokenBucket, "_arm", arm_from_the_take)
     with pytest.raises(oracles.InvariantViolation, match="model_local_ratelimit_decision"):
         replay("model-ratelimit-takes-mid-period")
+
+
+def test_fault_throttle_saving_quiet_seconds_is_caught(monkeypatch):
+    # The bug class: a throttle whose unused allowance carries over (a token bucket without a ceiling),
+    # so a connection quiet for seconds passes that many seconds' worth at once. The total by each time
+    # stays within rate x seconds, so only the per-second bound sees it (PLANT round 12).
+    from proxy.network.filters.fault import WINDOW_MS, _Allowance
+
+    def refresh(self, now_ms):
+        window = (now_ms - self.start_ms) // WINDOW_MS
+        if window != self.window:
+            missed = window - self.window if self.window >= 0 else 1
+            self.window, self.budget = window, self.budget + self.rate * missed
+        return self.budget
+
+    monkeypatch.setattr(_Allowance, "refresh", refresh)
+    with pytest.raises(oracles.InvariantViolation, match="model_fault_throttle_window"):
+        replay("model-fault-throttle-after-quiet")
+
+
+def test_the_window_tally_counts_bytes_seen_across_windows_into_the_earlier_ones_first():
+    from types import SimpleNamespace
+
+    from fuzz.models.fault import WindowTally, window_carried
+
+    config, tally = SimpleNamespace(throttle_bytes_per_sec=100), WindowTally()
+    assert window_carried(config, tally, 0, 500, 60) == 60
+    assert window_carried(config, tally, 0, 2500, 300) == 100  # 40 more fit second 0, 100 second 1
+    assert window_carried(config, tally, 0, 2600, 300) == 100
+    assert window_carried(config, tally, 0, 2700, 301) == 101  # over: the second carried 101
+    assert window_carried(config, tally, 0, 7000, 301) == 0  # quiet seconds carry nothing
+    assert window_carried(config, tally, 0, 7000, 1301) == 1000  # ... and do not make room later
