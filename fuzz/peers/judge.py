@@ -15,6 +15,8 @@ InvariantViolation names:
   upstream sent (same rules, response mutations);
 - peer_forwarded_trailers_dropped / peer_response_trailers_dropped: a well-formed trailer field that
   may travel did not reach a peer whose framing carries trailers (HTTP/2, a chunked HTTP/1.1 body);
+- peer_response_completed_after_upstream_cut_short: a client read as complete a response its upstream
+  broke off (fuzz/peers/cut_short.py);
 - peer_request_invented: an upstream saw a request no client sent (every client byte was parsed,
   and no client request claims it: smuggling, duplication);
 - peer_h1_upstream_* / peer_h1_response_*: h11, the standard library and llhttp disagree on the
@@ -25,7 +27,7 @@ import re
 
 from ..field_lists import connection_options, field_members
 from ..oracles import InvariantViolation
-from . import grammar
+from . import cut_short, grammar
 from .downstream import H1Client
 from .forwarding_model import expected_request, expected_response_fields, fields_meaning, normal_target
 from .h1_parsers import agree
@@ -39,6 +41,7 @@ def _fail(name: str, detail: str) -> None:
 
 def check(peers) -> None:
     check_framing(peers)
+    servers_by_index = {server.index: server for server in peers.servers if server}
     for ex in peers.exchanges:
         judged = peers.clients[ex.downstream].reads_proxy_output
         if ex.response is not None and judged:
@@ -48,6 +51,7 @@ def check(peers) -> None:
             check_meaning(ex, up, peers.model_for(ex.downstream))
         if judged:
             check_response_meaning(ex, peers.model_for(ex.downstream))
+            cut_short.check(ex, servers_by_index)
     for up in peers.unlinked:
         check_forwarded(up.request, _where(up))
     if peers.unlinked and peers.all_understood:

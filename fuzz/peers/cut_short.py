@@ -1,0 +1,54 @@
+"""A response the upstream broke off reaches its client as broken, never as complete.
+
+RFC 9112 8: a message whose connection closes before its framing says it ended is incomplete, and a
+recipient must not treat it as complete (a cache must not store it as a full response, RFC 9111
+3.3); RFC 9113 8.1: a stream reset before END_STREAM ends nothing. Envoy's router resets the
+downstream stream when the upstream resets after the response started, so an HTTP/2 client sees
+RST_STREAM and an HTTP/1.1 client a connection that ends without the end of the body.
+
+`check` judges one exchange: when the client read a complete response whose status and body are
+what an upstream sent before it broke off (its response parsed incomplete and no complete one with
+that status came back), the proxy completed a truncated response:
+`peer_response_completed_after_upstream_cut_short`. Not judged: a response the client reads to the
+close of its connection (HTTP/1.1 with neither Content-Length nor chunked framing cannot say it was
+cut short), and an upstream connection whose HTTP/2 peer stopped recording (tainted by the fuzzer's
+raw bytes: its record no longer says what the proxy read).
+"""
+
+from ..oracles import InvariantViolation
+from .record import H1
+
+
+def _delimited_by_close(response, protocol: str) -> bool:
+    if protocol != H1:
+        return False
+    names = {n for n, _ in response.headers}
+    return b"content-length" not in names and b"transfer-encoding" not in names
+
+
+def _recording(servers_by_index: dict, up) -> bool:
+    server = servers_by_index.get(up.conn)
+    return server is not None and not getattr(server, "tainted", False)
+
+
+def check(ex, servers_by_index: dict) -> None:
+    got = ex.response
+    if got is None or not got.complete or _delimited_by_close(got, ex.protocol):
+        return
+    answered = [up.response for up in ex.upstreams if up.response is not None]
+    if any(r.complete and r.status == got.status for r in answered):
+        return
+    for up in ex.upstreams:
+        sent = up.response
+        if sent is None or sent.complete or sent.status != got.status or not _recording(servers_by_index, up):
+            continue
+        if bytes(sent.body) == bytes(got.body):
+            raise InvariantViolation(
+                "peer_response_completed_after_upstream_cut_short",
+                f"client {ex.downstream} request {ex.id} ({ex.protocol}) read a complete {got.status} response "
+                f"of {len(got.body)} body bytes; upstream {up.conn} ({up.protocol}) sent that status and those "
+                f"bytes and never finished its response",
+                judged="proxy/http/filters/router.py:Router",
+                expected="the client's stream reset or its connection closed before the end of the body",
+                observed="a complete response",
+            )

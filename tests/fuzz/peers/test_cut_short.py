@@ -1,0 +1,54 @@
+"""fuzz/peers/cut_short.py: a response the upstream broke off after its head reaches the client as
+broken (a reset, a connection closed before the end of the body), never as complete. Shown on the
+real proxy for an HTTP/1.1 client of a chunked response, and on the planted class: a router that ends
+the client's response cleanly when its upstream goes away mid-body."""
+
+import pytest
+
+from fuzz.oracles import InvariantViolation
+from fuzz.session import Action as A
+from tests.fuzz.test_liveness import http, run
+
+GET = b"GET /download HTTP/1.1\r\nHost: h\r\n\r\n"
+HEAD_AND_ONE_CHUNK = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+CUT_SHORT = [
+    A("send", payload=GET),
+    A("upstream_connect"),
+    A("upstream_read"),
+    A("upstream_send", payload=HEAD_AND_ONE_CHUNK),
+    A("upstream_close"),
+    A("read"),
+]
+WHOLE = CUT_SHORT[:3] + [A("upstream_send", payload=HEAD_AND_ONE_CHUNK + b"0\r\n\r\n"), A("read")]
+
+
+def ends_cleanly(self, reason, flag="UR"):  # the planted class: the client's response ended as if whole
+    self.upstream = None
+    if self.done:
+        return
+    if self.response_started:
+        self.done = True
+        self.decoder_callbacks.encode_data(b"", True)
+    else:
+        self._local_reply(503, b"upstream reset\n", flag)
+
+
+def test_a_response_cut_short_upstream_is_not_complete_for_the_client():
+    (ex,) = run(http(), CUT_SHORT).peers.exchanges
+    assert ex.response.status == 200 and bytes(ex.response.body) == b"hello"
+    assert not ex.response.complete and ex.outcome == "closed"
+
+
+def test_a_whole_response_passes():
+    (ex,) = run(http(), WHOLE).peers.exchanges
+    assert ex.response.complete and bytes(ex.response.body) == b"hello"
+
+
+def test_a_router_that_completes_a_cut_short_response_is_found(monkeypatch):
+    from proxy.http.filters.router import Router
+
+    monkeypatch.setattr(Router, "on_upstream_reset", ends_cleanly)
+    with pytest.raises(InvariantViolation) as caught:
+        run(http(), CUT_SHORT)
+    assert caught.value.name == "peer_response_completed_after_upstream_cut_short"
+    assert "never finished its response" in caught.value.detail
