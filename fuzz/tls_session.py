@@ -309,20 +309,55 @@ def _identity(signer: str, leaf: str) -> tuple:
     return ca, frozenset(names)
 
 
-def _judge_chain(session, index: int, sock) -> None:
-    conn = sock.conn
-    if "filter_chain" not in conn.stream_info or conn.stream_info.get("listener_filters_timeout"):
-        return  # still in its listener filters (or they timed out: matched on partial findings)
-    sock.fuzz_chain_judged = True
-    li, local, remote, passed_name = sock.fuzz_connect
-    listener = bootstrap_of(session.built).listeners[li]
-    names = [f.WhichOneof("filter") for f in listener.listener_filters]
+def _listener_filters(listener) -> tuple[tuple, bool]:
+    """The names of the listener's filters, in order, and whether PROXY protocol is optional."""
+    names = tuple(f.WhichOneof("filter") for f in listener.listener_filters)
     allow = any(
         f.proxy_protocol.allow_requests_without_proxy_protocol
         for f in listener.listener_filters
         if f.WhichOneof("filter") == "proxy_protocol"
     )
-    outcome, found, _ = reference.expected(tuple(names), bytes(sock.wire_sent), allow, remote, local)
+    return names, allow
+
+
+def _judge_waiting(session, index: int, sock) -> None:
+    """A connection still in its listener filters, every byte its client sent read by the proxy:
+    the filters wait only while those bytes leave their answer open. Envoy's inspectors decide at
+    the first read that settles it (a ClientHello whole, a request line, a PROXY header), so bytes
+    on which the reference readers already pass the connection on are bytes the filters sat on
+    (listener_filters_waited_on_enough_bytes)."""
+    conn = sock.conn
+    sent = len(sock.wire_sent)
+    if not conn.is_open or sock.inbound or getattr(sock, "fuzz_waiting_judged", -1) == sent:
+        return  # closed, bytes not read yet, or judged on these very bytes
+    sock.fuzz_waiting_judged = sent
+    li, local, remote, _ = sock.fuzz_connect
+    listener = bootstrap_of(session.built).listeners[li]
+    names, allow = _listener_filters(listener)
+    if reference.expected(names, bytes(sock.wire_sent), allow, remote, local)[0] == "passed":
+        raise InvariantViolation(
+            "listener_filters_waited_on_enough_bytes",
+            f"connection {index} to listener {listener.name}: the proxy read all {sent} bytes its client "
+            f"sent, on which the reference readers pass it on, yet its listener filters {list(names)} still "
+            f"wait (sent {bytes(sock.wire_sent)[:48]!r})",
+            judged="proxy/network/listener_filter.py:ListenerFilterStage._run",
+            expected="a filter chain chosen",
+            observed="still in the listener filters",
+        )
+
+
+def _judge_chain(session, index: int, sock) -> None:
+    conn = sock.conn
+    if conn.stream_info.get("listener_filters_timeout"):
+        return  # they timed out: matched on partial findings (fuzz/models/listener_timeout.py)
+    if "filter_chain" not in conn.stream_info:
+        _judge_waiting(session, index, sock)
+        return
+    sock.fuzz_chain_judged = True
+    li, local, remote, passed_name = sock.fuzz_connect
+    listener = bootstrap_of(session.built).listeners[li]
+    names, allow = _listener_filters(listener)
+    outcome, found, _ = reference.expected(names, bytes(sock.wire_sent), allow, remote, local)
     got = conn.stream_info["filter_chain"]
     got = () if got is None else ("default",) if got == "default_filter_chain" else (int(got[14:-1]),)
     what = f"connection {index} to listener {listener.name}"
