@@ -64,28 +64,27 @@ def main(argv: list[str]) -> int:
     if args.max and len(mutants) > args.max:
         mutants = sorted(random.Random(args.seed).sample(mutants, args.max), key=lambda m: (m.line, m.index))
     print(f"{name}: {len(mutants)} mutants, judged by {', '.join(harnesses)}", flush=True)
-    results = {m: Verdict() for m in mutants}
+    judges = []  # (harness name, its module, its inputs, qualname -> indices of the inputs that run it)
     for spec in specs:
         module = replay.load_harness(spec.path, "none", layout.policy_file)
         inputs = spec.seed_files()
-        reached = _in_fork(lambda: _reach(module, inputs, str(path)), timeout=None) or {}
-        for m in mutants:
-            verdict = results[m]
-            runs = [inputs[i] for i in reached.get(m.qualname, [])]
-            if verdict.killed or not runs:
-                continue
-            verdict.reached[spec.name] = len(runs)
-            outcome = _in_fork(lambda: _kill(module, name, source, str(path), m, runs), timeout=args.timeout)
-            verdict.by = (
-                f"{spec.name}: {outcome['error']} ({Path(outcome['input']).name})"
-                if outcome
-                else f"{spec.name}: a hang past {args.timeout:.0f} s"
-                if outcome is None
-                else ""
-            )
-            verdict.killed = outcome is None or bool(outcome)
+        judges.append((spec.name, module, inputs, _in_fork(lambda: _reach(module, inputs, str(path)), None) or {}))
+    results = {}
     for m in mutants:
-        print(results[m].line(m))
+        verdict = results[m] = Verdict()
+        for harness, module, inputs, reached in judges:
+            runs = [inputs[i] for i in reached.get(m.qualname, [])]
+            if not runs:
+                continue
+            verdict.reached[harness] = len(runs)
+            outcome = _in_fork(lambda: _kill(module, name, source, str(path), m, runs), timeout=args.timeout)
+            if outcome is None:
+                verdict.killed, verdict.by = True, f"{harness}: a hang past {args.timeout:.0f} s"
+            elif outcome:
+                verdict.killed, verdict.by = True, f"{harness}: {outcome['error']} ({Path(outcome['input']).name})"
+            if verdict.killed:
+                break
+        print(verdict.line(m), flush=True)
     killed = sum(v.killed for v in results.values())
     reached = sum(bool(v.reached) for v in results.values())
     print(f"{killed} killed, {reached - killed} survived, {len(mutants) - reached} not reached, of {len(mutants)}")
