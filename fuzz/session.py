@@ -37,6 +37,7 @@ from .models.head_deadline import check_head_deadlines
 from .models.idle import check_idle_connections_close, check_request_heads_time_out
 from .models.session_oracle import bootstrap_of
 from .models.retry import UpstreamTimes
+from .models.stats import check_upstream_requests_total
 from .models.session_oracle import SessionModel, edge_sources, route_targets
 from .models.session_oracle import _chain_of as chain_of
 from .peers.h2_peer import large_transfer_settings, settings_from_byte, withholds_credit
@@ -431,7 +432,11 @@ class Session:
         if self.models is not None:
             self.models.finish(self.peers.exchanges)  # outcomes recorded before the shutdown stand
             counters = self.ctx.stats.counters
-            lb.check_round_robin_requests(bootstrap_of(self.built), counters, self.requests_seen(), self.tcp_choices())
+            boot = bootstrap_of(self.built)
+            lb.check_round_robin_requests(
+                boot, counters, self.requests_seen(), self.tcp_choices(), self.pool_failures()
+            )
+            check_upstream_requests_total(counters)
         return self
 
     def requests_seen(self) -> list:
@@ -445,6 +450,16 @@ class Session:
             (cluster_of(conn), conn.remote_address)
             for conn in self.network.opened
             if not any(isinstance(cb, PoolConnection) for cb in getattr(conn, "_callbacks", ()))
+        ]
+
+    def pool_failures(self) -> list:
+        """(cluster, endpoint) of every HTTP pool connection that never connected (refused, timed out,
+        its TLS handshake failed): where the requests a connect failure ended had chosen to go."""
+        return [
+            (cluster_of(conn), conn.remote_address)
+            for conn in self.network.opened
+            if self.network.times[conn].failed_to_connect
+            and any(isinstance(cb, PoolConnection) for cb in getattr(conn, "_callbacks", ()))
         ]
 
     def apply(self, a: Action) -> bool:

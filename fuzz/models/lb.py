@@ -26,10 +26,14 @@ requests of a ROUND_ROBIN cluster of n hosts go to consecutive hosts of the cycl
 floor(K/n) or ceil(K/n) of them, and the hosts that got one more are consecutive in the listed order
 (wrapping around). Judged where the upstreams saw every request the cluster chose a host for: the
 upstream requests the peers read, of that cluster, are as many as its upstream_rq_total, and no
-choice can have gone unseen (no pending or request overflow, no connect failure or timeout, no
-connection refused by max_connections, whose request docs/semantics.md lets take another host's
-connection). A tcp_proxy using the same cluster takes turns in the same cycle: each upstream
-connection it opened is one more choice.
+choice can have gone unseen but those a connect failure ended (no pending or request overflow, no
+request cancelled while pending, no connection refused by max_connections, whose request
+docs/semantics.md lets take another host's connection). upstream_rq_total counts a request once it
+is attached to a connected upstream connection (Envoy's attachStreamToClient), so an attempt whose
+connection was refused or timed out is not in it: it is one of upstream_rq_pending_failure_eject,
+and its host is one whose connection failed (only a connection to its host serves a request). Those
+choices are placed where the cycle needs them, on hosts with a failed connection. A tcp_proxy using
+the same cluster takes turns in the same cycle: each upstream connection it opened is one more choice.
 """
 
 from fuzz.oracles import InvariantViolation
@@ -63,50 +67,69 @@ def _judged(bootstrap) -> list:
     return cached[1]
 
 
-# Counters that move when a request's host choice can go unseen by the upstreams (or, for
-# upstream_cx_overflow, when its request may be served by another host's connection).
+# Counters that move when a request's host choice can go unseen by the upstreams and its host is not
+# known (or, for upstream_cx_overflow, when its request may be served by another host's connection).
 _UNSEEN_CHOICES = (
     "upstream_rq_pending_overflow",
     "upstream_rq_overflow",
     "upstream_cx_overflow",
-    "upstream_cx_connect_fail",
-    "upstream_cx_connect_timeout",
+    "upstream_rq_cancelled",
 )
 
 
-def check_round_robin_requests(bootstrap, counters, seen, tcp_choices=()) -> None:
+def check_round_robin_requests(bootstrap, counters, seen, tcp_choices=(), failed=()) -> None:
     """`seen`: (cluster name, endpoint) of every request an upstream read (a retry's too), in any order;
-    `tcp_choices`: (cluster name, endpoint) of every upstream connection tcp_proxy opened."""
-    for name, hosts, requests in judged_requests(bootstrap, counters, seen, tcp_choices):
+    `tcp_choices`: (cluster name, endpoint) of every upstream connection tcp_proxy opened; `failed`:
+    (cluster name, endpoint) of every HTTP pool connection that never connected."""
+    for name, hosts, requests, unseen in judged_requests(bootstrap, counters, seen, tcp_choices, failed):
         counts = [requests.count(h) for h in hosts]
-        if _round_robin_counts(counts):
+        open_to = [h in unseen.hosts for h in hosts]
+        if _round_robin_counts(counts, unseen.count, open_to):
             continue
-        k, n = len(requests), len(hosts)
+        k, n = len(requests) + unseen.count, len(hosts)
+        lost = f" and {unseen.count} failed to connect to hosts {sorted(unseen.hosts)}" if unseen.count else ""
         raise InvariantViolation(
             "model_round_robin_requests",
-            f"cluster {name} (ROUND_ROBIN, {n} hosts): its {k} requests went {counts} to its hosts in order; "
-            f"round robin gives each {k // n} or {k // n + 1}, the larger share to consecutive hosts",
+            f"cluster {name} (ROUND_ROBIN, {n} hosts): its {len(requests)} requests seen went {counts} to its "
+            f"hosts in order{lost}; round robin gives each {k // n} or {k // n + 1}, the larger share to "
+            "consecutive hosts",
             judged="proxy/upstream/pool.py:ClusterHttpPool.new_stream",
             expected=f"{k // n} or {k // n + 1} per host",
             observed=counts,
         )
 
 
-def judged_requests(bootstrap, counters, seen, tcp_choices=()) -> list:
-    """(cluster name, its hosts in order, the endpoint of each of its choices: requests and tcp_proxy
-    connections) of every cluster whose choices check_round_robin_requests judges (two or more, two
-    requests among them, every choice seen)."""
+class Unseen:
+    """The choices of a cluster no upstream saw, each a request a connect failure ended: how many, and
+    the hosts they may have gone to (those with a connection that never connected)."""
+
+    __slots__ = ("count", "hosts")
+
+    def __init__(self, count: int, hosts: frozenset) -> None:
+        self.count, self.hosts = count, hosts
+
+
+def judged_requests(bootstrap, counters, seen, tcp_choices=(), failed=()) -> list:
+    """(cluster name, its hosts in order, the endpoint of each of its seen choices: requests and
+    tcp_proxy connections, its Unseen) of every cluster whose choices check_round_robin_requests judges
+    (two or more, two requests among them, every choice seen or ended by a connect failure)."""
     per_cluster: dict = {}
     for cluster, endpoint in seen:
         per_cluster.setdefault(cluster, []).append(tuple(endpoint))
     tcp: dict = {}
     for cluster, endpoint in tcp_choices:
         tcp.setdefault(cluster, []).append(tuple(endpoint))
+    refused: dict = {}
+    for cluster, endpoint in failed:
+        refused.setdefault(cluster, set()).add(tuple(endpoint))
     out = []
     for c in bootstrap.clusters:
         hosts = [(e.host, e.port) for e in c.endpoints]
         requests = per_cluster.get(c.name, [])
         prefix = f"cluster.{c.name}."
+        unseen = Unseen(
+            counters.get(prefix + "upstream_rq_pending_failure_eject", 0), frozenset(refused.get(c.name, ()))
+        )
         if (
             c.lb_policy == ROUND_ROBIN
             and len(hosts) >= 2
@@ -114,20 +137,26 @@ def judged_requests(bootstrap, counters, seen, tcp_choices=()) -> list:
             and len(requests) >= 2
             and len(requests) == counters.get(prefix + "upstream_rq_total", 0)
             and not any(counters.get(prefix + name, 0) for name in _UNSEEN_CHOICES)
+            and (unseen.hosts or not unseen.count)
         ):
-            out.append((c.name, hosts, requests + tcp.get(c.name, [])))
+            out.append((c.name, hosts, requests + tcp.get(c.name, []), unseen))
     return out
 
 
-def _round_robin_counts(counts: list) -> bool:
-    """Whether per-host counts are what some stretch of the round-robin cycle gives: all within one of
-    each other, the larger ones a run of consecutive hosts (wrapping around)."""
-    low = min(counts)
-    if max(counts) - low > 1:
-        return False
-    more = [c > low for c in counts]
-    starts = sum(1 for i in range(len(more)) if more[i] and not more[i - 1])
-    return starts <= 1
+def _round_robin_counts(counts: list, unseen: int = 0, open_to=None) -> bool:
+    """Whether per-host counts, with `unseen` more choices placed on hosts whose `open_to` is true,
+    are what some stretch of the round-robin cycle gives: all within one of each other, the larger
+    ones a run of consecutive hosts (wrapping around)."""
+    n = len(counts)
+    total = sum(counts) + unseen
+    low, extra = divmod(total, n)
+    for start in range(n):
+        target = [low + ((i - start) % n < extra) for i in range(n)]
+        if all(
+            t >= c and (t == c or (open_to is not None and open_to[i])) for i, (t, c) in enumerate(zip(target, counts))
+        ):
+            return True
+    return False
 
 
 def _http_routed(bootstrap) -> set:

@@ -52,3 +52,29 @@ def check_listener_connections(counters: dict, connects: dict) -> None:
                 expected=opened,
                 observed=counted,
             )
+
+
+def check_upstream_requests_total(counters: dict) -> None:
+    """Envoy's cluster statistic upstream_rq_total, "Total requests", counts a request when the pool
+    attaches it to a connected upstream connection (ConnPoolImplBase::attachStreamToClient): an
+    overflow, a request cancelled while it waited and an attempt whose connection failed are not
+    requests that reached an upstream. The router retries only on connect failure (docs/semantics.md,
+    route retries), before any attach, so each downstream request is attached at most once: the
+    clusters' upstream_rq_total together never exceed http.downstream_rq_total."""
+    attached = _total(counters, ".upstream_rq_total")
+    requests = counters.get("http.downstream_rq_total", 0)
+    if attached > requests:
+        raise InvariantViolation(
+            "model_upstream_rq_total",
+            f"the clusters' upstream_rq_total add up to {attached} for {requests} downstream requests "
+            f"(upstream_rq_retry {_total(counters, '.upstream_rq_retry')}, upstream_rq_pending_failure_eject "
+            f"{_total(counters, '.upstream_rq_pending_failure_eject')}): a request counted before it was "
+            "attached to a connected upstream connection",
+            judged="proxy/upstream/pool.py:ClusterHttpPool",
+            expected=f"at most {requests}",
+            observed=attached,
+        )
+
+
+def _total(counters: dict, suffix: str) -> int:
+    return sum(v for k, v in counters.items() if k.startswith("cluster.") and k.endswith(suffix))

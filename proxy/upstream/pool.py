@@ -22,10 +22,13 @@ A connection that fails to connect (refused, or connect_timeout_ms) fails the pe
 its host that the connections still connecting to it cannot take: response flag UF (the router may
 retry, and its retry gets a host of its own).
 
-Stats `cluster.<name>.`: upstream_rq_total, upstream_rq_pending_total, upstream_rq_pending_overflow,
-upstream_rq_overflow (max_requests), upstream_rq_pending_failure_eject, upstream_cx_http1_total,
-upstream_cx_http2_total, upstream_cx_protocol_error (pool_conn.py); gauges upstream_rq_active,
-upstream_rq_pending_active.
+Stats `cluster.<name>.`: upstream_rq_total (a request attached to a connected connection, as
+Envoy's attachStreamToClient counts it: never an overflow, a request failed by a connect failure or
+one cancelled while pending), upstream_rq_pending_total, upstream_rq_pending_overflow,
+upstream_rq_overflow (max_requests), upstream_rq_pending_failure_eject, upstream_rq_cancelled (given
+up by its requester while pending), upstream_cx_http1_total, upstream_cx_http2_total,
+upstream_cx_protocol_error (pool_conn.py); gauges upstream_rq_active (outstanding: pending or on a
+connection, what max_requests counts), upstream_rq_pending_active.
 """
 
 from collections import deque
@@ -76,7 +79,7 @@ class ClusterHttpPool:
         for pc in self.connections:
             if pc.host == host and pc.can_take():
                 self._count_request()
-                user.on_pool_ready(pc.attach(user))
+                self._attach(pc, user)
                 return None
         if len(self.pending) >= self.max_pending:
             stats.inc(self.prefix + "upstream_rq_pending_overflow")
@@ -95,9 +98,14 @@ class ClusterHttpPool:
         return None if req.done else req
 
     def _count_request(self) -> None:
+        """One more request outstanding (max_requests, upstream_rq_active), pending or not."""
         self.requests += 1
-        self.ctx.stats.inc(self.prefix + "upstream_rq_total")
         self.ctx.stats.gauge_add(self.prefix + "upstream_rq_active", 1)
+
+    def _attach(self, pc: PoolConnection, user) -> None:
+        """The request goes on a connected connection: only now is it one of upstream_rq_total."""
+        self.ctx.stats.inc(self.prefix + "upstream_rq_total")
+        user.on_pool_ready(pc.attach(user))
 
     def _release_request(self) -> None:
         self.requests -= 1
@@ -134,14 +142,20 @@ class ClusterHttpPool:
                 pc.on_event(conn.close_event)
 
     def _drop_pending(self, req: PendingRequest) -> None:
+        """Its requester gave up on it while it waited (Envoy's upstream_rq_cancelled)."""
         if req in self.pending:
-            self.pending.remove(req)
-            self.ctx.stats.gauge_add(self.prefix + "upstream_rq_pending_active", -1)
-            self._release_request()
+            self.ctx.stats.inc(self.prefix + "upstream_rq_cancelled")
+            self._unqueue(req)
+
+    def _unqueue(self, req: PendingRequest) -> None:
+        self.pending.remove(req)
+        self.ctx.stats.gauge_add(self.prefix + "upstream_rq_pending_active", -1)
+        self._release_request()
 
     def _fail_pending(self, req: PendingRequest, reason: str, flag: str) -> None:
         req.done = True
-        self._drop_pending(req)
+        if req in self.pending:
+            self._unqueue(req)
         req.user.on_pool_failure(reason, flag)
 
     def _serve_pending(self) -> None:
@@ -153,7 +167,7 @@ class ClusterHttpPool:
                 self.pending.remove(req)
                 self.ctx.stats.gauge_add(self.prefix + "upstream_rq_pending_active", -1)
                 req.done = True
-                req.user.on_pool_ready(pc.attach(req.user))
+                self._attach(pc, req.user)
         self._connect_for_pending()
 
     def _connect_for_pending(self) -> None:
@@ -176,7 +190,7 @@ class ClusterHttpPool:
             self.pending.remove(req)
             self.ctx.stats.gauge_add(self.prefix + "upstream_rq_pending_active", -1)
             req.done = True
-            req.user.on_pool_ready(ready.attach(req.user))
+            self._attach(ready, req.user)
 
     # -- what connections report -------------------------------------------------------------------------
     def on_connection_ready(self, pc: PoolConnection) -> None:

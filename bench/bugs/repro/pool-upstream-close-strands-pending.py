@@ -3,9 +3,11 @@ connection closes. Here the upstream closes each connection after its response (
 it without saying so), while two more requests wait: they must be answered, not left until the route
 timeout.
 
-The order of events is fixed, not left to timing: the upstream answers only once the proxy counts all
-three requests (two of them pending: the one connection is busy), and its end of stream travels in the
-segment that carries the response (TCP_CORK), as a server that closes at once looks on the wire. The
+The order of events is fixed, not left to timing: the upstream answers only once all three requests
+went pending (upstream_rq_pending_total: each waits for the one connection; the counter, unlike the
+upstream_rq_pending_active gauge, stays at 3 for the later connections) while this connection is busy,
+so two of them still wait; its end of stream travels in the segment that carries the response
+(TCP_CORK), as a server that closes at once looks on the wire. The
 proxy reads the close before it could hand the connection to the next request, so a clean proxy opens
 a new connection for each waiting request, and one that forgets them on a close strands them."""
 
@@ -22,8 +24,8 @@ def answer_then_close(sock, log) -> None:
     if b"\r\n\r\n" not in recv_until(sock, 1 << 16, 0.3):  # the request head, then a quiet moment
         return
     log.append("request")
-    if not wait_for(lambda: proxy.stats().get("cluster.app.upstream_rq_total", 0) >= REQUESTS, timeout=10):
-        log.append("the proxy never counted every request")
+    if not wait_for(lambda: proxy.stats().get("cluster.app.upstream_rq_pending_total", 0) >= REQUESTS, timeout=10):
+        log.append("the proxy never queued every request")
         return
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)  # the FIN rides with the response
     sock.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")

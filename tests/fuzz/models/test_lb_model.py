@@ -169,13 +169,15 @@ def test_request_counts_any_stretch_of_the_cycle_but_no_gap():
 
 
 def test_requests_are_not_judged_where_a_choice_may_have_gone_unseen():
-    """A choice whose request no upstream read (a connect failure, an overflow, a request the proxy
-    counted and never sent) could be any host's: the counts are not judged then."""
+    """A choice whose request no upstream read and whose host is not known (an overflow, a request
+    cancelled while pending, a request the proxy attached and never sent, a connect failure with no
+    failed connection to place it on) could be any host's: the counts are not judged then."""
     boot = load_bytes(HTTP.encode(), "yaml")
     first = [("c", ("127.0.0.1", 9001))] * 2
     lb.check_round_robin_requests(boot, {"cluster.c.upstream_rq_total": 3}, first)
+    lb.check_round_robin_requests(boot, {"cluster.c.upstream_rq_total": 2, "cluster.c.upstream_rq_cancelled": 1}, first)
     lb.check_round_robin_requests(
-        boot, {"cluster.c.upstream_rq_total": 2, "cluster.c.upstream_cx_connect_fail": 1}, first
+        boot, {"cluster.c.upstream_rq_total": 2, "cluster.c.upstream_rq_pending_failure_eject": 1}, first
     )
     lb.check_round_robin_requests(
         load_bytes(HTTP.replace("- name: c\n", "- name: c\n  lb_policy: RANDOM\n").encode(), "yaml"),
@@ -202,3 +204,74 @@ def test_the_committed_turn_taking_seeds_are_judged_and_find_a_balancer_stuck_on
         with pytest.raises(InvariantViolation) as caught:
             run_input(pool, seed.read_bytes())
         assert caught.value.name == "model_round_robin_requests", seed.name
+
+
+# -- connect failures: the attempts they ended are choices no upstream saw, on the failed hosts ----------
+RETRIES = HTTP.replace("route: {cluster: c}", "route: {cluster: c, retry_policy: {num_retries: 2}}")
+
+
+def refused_first_attempts(n: int) -> list:
+    """One client's n requests in turn; each request's first connection attempt is refused, the
+    retry's connection comes up (an attempt that finds an idle connection to its host takes it)."""
+    out = [A("connect")]
+    for i in range(n):
+        out += [A("send_request", payload=bytes(8)), A("upstream_fail"), A("upstream_connect")]
+        out += [A("upstream_read", i), A("upstream_respond", i), A("read")]
+    return out
+
+
+def run_retries(actions) -> Session:
+    return Session(build(load_bytes(RETRIES.encode(), "yaml")), models=True).run(actions)
+
+
+def test_connect_failure_runs_are_judged_with_the_failed_attempts_on_the_refused_hosts():
+    s = run_retries(refused_first_attempts(4))
+    counters = s.ctx.stats.counters
+    assert counters["cluster.c.upstream_rq_pending_failure_eject"] >= 1
+    assert counters["cluster.c.upstream_rq_total"] == len(s.requests_seen()) == 4
+    boot = load_bytes(RETRIES.encode(), "yaml")
+    assert lb.judged_requests(boot, counters, s.requests_seen(), s.tcp_choices(), s.pool_failures())
+
+
+def test_counts_with_failed_attempts_fill_the_cycle_only_on_hosts_that_failed():
+    boot = load_bytes(HTTP.encode(), "yaml")
+    h1, h2, h3 = [("127.0.0.1", p) for p in (9001, 9002, 9003)]
+    counters = {"cluster.c.upstream_rq_total": 2, "cluster.c.upstream_rq_pending_failure_eject": 1}
+    lb.check_round_robin_requests(boot, counters, [("c", h2), ("c", h3)], failed=[("c", h1)])  # 1, 1, 1
+    with pytest.raises(InvariantViolation):  # host 1 failed, but host 2 is the one the cycle skipped
+        lb.check_round_robin_requests(boot, counters, [("c", h1), ("c", h3)], failed=[("c", h1)])
+    with pytest.raises(InvariantViolation):  # 0, 2, 0 and one more: no stretch of the cycle
+        lb.check_round_robin_requests(boot, counters, [("c", h2), ("c", h2)], failed=[("c", h1)])
+
+
+def _counted_at_new_stream(monkeypatch):
+    """The counting before this fix: upstream_rq_total at new_stream, failed attempts and overflows in."""
+    from proxy.upstream.pool import ClusterHttpPool
+
+    count, attach = ClusterHttpPool._count_request, ClusterHttpPool._attach
+
+    def count_every_request(self):
+        count(self)
+        self.ctx.stats.inc(self.prefix + "upstream_rq_total")
+
+    def attach_uncounted(self, pc, user):
+        attach(self, pc, user)
+        self.ctx.stats.inc(self.prefix + "upstream_rq_total", -1)
+
+    monkeypatch.setattr(ClusterHttpPool, "_count_request", count_every_request)
+    monkeypatch.setattr(ClusterHttpPool, "_attach", attach_uncounted)
+
+
+@pytest.mark.parametrize("plant", ["counted at new_stream", "wraps early"])
+def test_a_connect_failure_run_finds_the_old_counting_and_a_balancer_that_skips_a_host(monkeypatch, plant):
+    from proxy.upstream.lb import RoundRobin
+
+    if plant == "wraps early":
+        monkeypatch.setattr(RoundRobin, "choose", _wraps_early)
+        expected = "model_round_robin_requests"
+    else:
+        _counted_at_new_stream(monkeypatch)
+        expected = "model_upstream_rq_total"
+    with pytest.raises(InvariantViolation) as caught:
+        run_retries(refused_first_attempts(4))
+    assert caught.value.name == expected, str(caught.value)

@@ -99,6 +99,23 @@ def test_connect_failure_is_retried_then_succeeds():
     up.send(ok())
     assert parse_responses(c.read())[0][0] == 200
     assert p.counter("cluster.web.upstream_rq_retry") == 2
+    # Envoy counts a request once it is attached to a connected connection: the refused attempts are
+    # upstream_rq_pending_failure_eject, not requests (before: upstream_rq_total 3).
+    assert p.counter("cluster.web.upstream_rq_total") == 1
+    assert p.counter("cluster.web.upstream_rq_pending_failure_eject") == 2
+
+
+def test_a_request_cancelled_while_pending_is_counted_cancelled_not_as_a_request():
+    p = Proxy(basic_config())
+    c = p.client()
+    c.send(GET)
+    up = p.upstream()  # connecting
+    c.reset()
+    assert p.counter("cluster.web.upstream_rq_cancelled") == 1
+    assert p.counter("cluster.web.upstream_rq_total") == 0
+    assert p.ctx.stats.gauge("cluster.web.upstream_rq_active") == 0
+    up.accept()
+    assert p.counter("cluster.web.upstream_rq_total") == 0
 
 
 def test_retries_are_bounded():
