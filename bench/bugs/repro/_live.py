@@ -322,6 +322,18 @@ def echo(sock, log) -> None:
         sock.sendall(data)
 
 
+def read_head(sock) -> bytes:
+    """One message head from `sock` (through its blank line, with what came after it), or b"" when
+    the peer closed first."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = sock.recv(65536)
+        if not data:
+            return b""
+        head += data
+    return head
+
+
 def recv_until(sock, n: int, timeout: float = IO_TIMEOUT_S) -> bytes:
     """At least n bytes, or what arrived before the peer closed or the timeout passed."""
     sock.settimeout(timeout)

@@ -5,19 +5,15 @@ sends a whole request and closes its connection: the upstream's connection must 
 
 import threading
 
-from _live import Proxy, Upstream, broken, check, connect, http_config, ok
+from _live import Proxy, Upstream, broken, check, connect, http_config, ok, read_head
 
 closed = threading.Event()
 arrived = threading.Event()
 
 
 def silent(sock, log) -> None:
-    head = b""
-    while b"\r\n\r\n" not in head:
-        data = sock.recv(65536)
-        if not data:
-            return
-        head += data
+    if not read_head(sock):
+        return
     arrived.set()
     sock.settimeout(4)
     try:
