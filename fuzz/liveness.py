@@ -151,6 +151,7 @@ def find_stall(session) -> Stall | None:
         for stream in list(hcm.streams.values())
         if not stream.ended
     ]
+    found += [_tcp_proxy_partner_stall(sock.conn) for sock in session.downstream if sock.conn is not None]
     found += [_client_stall(session)] + [_pool_stall(pool) for pool in pools(session.ctx)]
     found += [_upstream_window_stall(pc) for pc in pcs.values()]
     found += [_orphaned_upstream_stall(pc) for pc in pcs.values()]
@@ -267,6 +268,31 @@ def _tcp_proxy_partners(conn, session) -> list:
         for s in session.downstream
         if s.conn is not None and s.conn.stream_info.get("upstream_connection") is conn
     ]
+
+
+def _tcp_proxy_partner_stall(conn):
+    """A tcp_proxy side left open after its partner closed: Envoy's TcpProxy closes the downstream on
+    any upstream close event (FlushWrite) and the upstream on any downstream one, so nothing is left
+    to serve it; it holds a socket and its peer's further bytes go nowhere. Only a side whose two
+    directions have both ended is let be: it closes itself once its peer takes what it holds."""
+    if read_filter(conn, TcpProxyFilter) is None:
+        return None
+    upstream = conn.stream_info.get("upstream_connection")
+    if upstream is None:
+        return None
+    for side, this, other in (("downstream", conn, upstream), ("upstream", upstream, conn)):
+        if (
+            other.state is State.CLOSED
+            and this.state is State.OPEN
+            and not (this.read_end_stream and this.write_end_stream)
+        ):
+            ended = "read" if this.read_end_stream else "write" if this.write_end_stream else "no"
+            return Stall(
+                "stall_tcp_proxy_partner_closed",
+                f"tcp_proxy {side} {this!r} still open ({ended} direction ended) after its partner {other!r} "
+                f"closed ({other.close_event}): nothing will serve or close it",
+            )
+    return None
 
 
 def _handshake_awaits_client(conn) -> bool:

@@ -40,6 +40,8 @@ header (fuzz/session.py).
 
 import functools
 
+from proxy.network.connection import State
+
 from fuzz import test_pki
 from fuzz.models import chains
 from fuzz.models.session_oracle import bootstrap_of
@@ -142,6 +144,8 @@ def check(session) -> None:
             check_connected_after_handshake(f"downstream {i}", conn)
             if conn.connected and not sock.fuzz_auth_judged:
                 check_client_authenticated(session, i, sock)
+            elif conn.state is State.CLOSED and not conn.connected and not getattr(sock, "fuzz_refusal_judged", False):
+                check_client_refusal_counted(session, i, sock)
         if conn is not None and not getattr(sock, "fuzz_chain_judged", True):
             _judge_chain(session, i, sock)
     for i, conn in enumerate(session.network.opened):
@@ -206,6 +210,56 @@ def check_client_authenticated(session, index: int, sock) -> None:
         )
 
 
+# Envoy's listener ssl statistics, by why a client was refused: "failed because of missing client
+# certificate", "failed CA verification", "failed SAN verification" (connection_error: anything else).
+_REFUSAL_STATS = {"no certificate": "fail_verify_no_cert", "CA": "fail_verify_error", "SAN": "fail_verify_san"}
+
+
+def check_client_refusal_counted(session, index: int, sock) -> None:
+    """A downstream TLS connection the proxy refused after our client finished its part of the
+    handshake (TLS 1.3: the client's Finished went out, so only the verification of what it presented
+    was left): when its chain's tls_context must refuse that client, the refusal is counted under the
+    listener's ssl statistic for that reason, and the connection's failure names it
+    (tls_client_refusal_miscounted). An operator alerts on ssl.fail_verify_no_cert when clients lose
+    their certificates: a refusal counted as connection_error hides it."""
+    sock.fuzz_refusal_judged = True
+    conn, presented = sock.conn, sock.fuzz_certificate
+    failure = str(conn.stream_info.get("failure", ""))
+    if presented is None or not sock.handshake_done or not failure.startswith("tls_"):
+        return  # not our client, or refused before its part was done (versions, ciphers): not judged
+    tls = _chain_tls_context(session, sock)
+    reason = _refusal_reason(tls, presented) if tls is not None else ""
+    if not reason:
+        return
+    stat = _REFUSAL_STATS[reason]
+    listener = bootstrap_of(session.built).listeners[sock.fuzz_connect[0]].name
+    key = f"listener.{listener}.ssl.{stat}"
+    seen = session.fuzz_refusals = getattr(session, "fuzz_refusals", {})
+    seen[key] = seen.get(key, 0) + 1
+    counted = session.ctx.stats.counters.get(key, 0)
+    if failure != f"tls_{stat}" or counted < seen[key]:
+        raise InvariantViolation(
+            "tls_client_refusal_miscounted",
+            f"downstream {index} on listener {listener}: the client presented "
+            f"{presented or 'no certificate'} ({reason} refusal), the proxy's failure is {failure!r} and "
+            f"{key} counts {counted} of {seen[key]} such refusals",
+            judged="proxy/tls/transport.py:_failure_stat",
+            expected=f"tls_{stat}, {key} >= {seen[key]}",
+            observed=f"{failure}, {counted}",
+        )
+
+
+def _refusal_reason(tls, presented: str) -> str:
+    """Why a DownstreamTlsContext refuses the client presenting `presented` ("no certificate", "CA",
+    "SAN"), or "" when it may accept it."""
+    if not _why_client_refused(tls, presented):
+        return ""
+    if not presented:
+        return "no certificate"
+    trusted = _why_refused(tls.common_tls_context, _identity(*_SIGNED_BY[presented]))
+    return "CA" if trusted == _NOT_CHAINED else "SAN"
+
+
 def _chain_tls_context(session, sock):
     """The tls_context message of the filter chain the connection got, or None."""
     got = sock.conn.stream_info.get("filter_chain")
@@ -235,6 +289,7 @@ def _why_client_refused(tls, presented: str) -> str:
 
 
 _SIGNED_BY = {"client": ("ca", "client"), "other-client": ("other-ca", "other-client")}
+_NOT_CHAINED = "does not chain to its trusted_ca"
 _REFUSALS: dict = {}
 
 
@@ -271,7 +326,7 @@ def _why_refused(common, identity: tuple | None = None) -> str:
     except (OSError, ValueError):
         return ""  # unreadable: validation refuses such a configuration; nothing to judge
     if ca not in b"".join(trusted.split()):
-        return "does not chain to its trusted_ca"
+        return _NOT_CHAINED
     wanted = set(vc.match_subject_alt_names)
     if wanted and not any(_san_matches(name, san) for name in wanted for san in sans):
         return f"carries none of match_subject_alt_names {sorted(wanted)}"

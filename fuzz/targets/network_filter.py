@@ -365,7 +365,8 @@ def model_seeds() -> dict:
     prefixes to every port they name, a token bucket drained and refilled at its fill time, a fault
     delay observed a millisecond before it ends and a throttle over several seconds, both ways (and
     flooded by the upstream, and after quiet seconds), a
-    tcp_proxy idle timeout around quiet periods and around a slow download, tcp_proxy weighted
+    tcp_proxy idle timeout around quiet periods and around a slow download, a tcp_proxy side that ends
+    its direction then resets, tcp_proxy weighted
     clusters over draws on both sides of their boundary."""
     from fuzz.session import Action as A
 
@@ -499,6 +500,21 @@ def model_seeds() -> dict:
     quiet += [A("upstream_send", payload=b"t" * 900), A("read")]
     quiet += [step for _ in range(3) for step in (A("advance", value=1000), A("upstream_read"), A("read"))]
     out["fault-throttle-after-quiet-seconds"] = seed("fault", throttle, 0, quiet)
+    # One side ends its direction (a FIN), then resets; the other side never half-closed. tcp_proxy must
+    # close that other side too (Envoy closes one on any close of the other), whatever had ended first.
+    plain = cls["tcp_proxy"](cluster="c0")
+    begun = [A("send", payload=b"hello"), A("upstream_connect"), A("upstream_read")]
+    out["tcp-proxy-upstream-ends-then-resets"] = seed(
+        "tcp_proxy",
+        plain,
+        0,
+        begun
+        + [A("upstream_send", payload=b"bye"), A("upstream_close"), A("send", payload=b"more")]
+        + [A("upstream_reset"), A("read")],
+    )
+    out["tcp-proxy-client-ends-then-resets"] = seed(
+        "tcp_proxy", plain, 0, begun + [A("close"), A("upstream_read"), A("reset"), A("upstream_read")]
+    )
     idle = cls["tcp_proxy"](cluster="c0", idle_timeout_ms=1000)
     tenths = [A("advance", value=100)] * 9
     out["tcp-proxy-idle"] = seed(

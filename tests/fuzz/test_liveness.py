@@ -155,6 +155,44 @@ def test_a_tcp_proxy_that_forgets_to_resume_reading_is_a_stall(monkeypatch):
     )
 
 
+def _close_other_side_unless_one_direction_ended(conn, clean):
+    # The bug class (PLANT round 12): a side with one direction ended is taken for one closing itself.
+    from proxy.network.connection import CloseType, State
+
+    if conn.state is State.CLOSED or clean and (conn.read_end_stream or conn.write_end_stream):
+        return
+    conn.close(CloseType.FLUSH_WRITE if clean else CloseType.NO_FLUSH)
+
+
+UPSTREAM_ENDS_THEN_RESETS = [A("send", payload=b"hi"), A("upstream_connect"), A("upstream_read")] + [
+    A("upstream_send", payload=b"bye"),
+    A("upstream_close"),
+    A("send", payload=b"more"),
+    A("upstream_reset"),
+    A("read"),
+]
+CLIENT_ENDS_THEN_RESETS = [A("send", payload=b"hi"), A("upstream_connect"), A("upstream_read")] + [
+    A("close"),
+    A("upstream_read"),
+    A("reset"),
+]
+
+
+@pytest.mark.parametrize("actions", [UPSTREAM_ENDS_THEN_RESETS, CLIENT_ENDS_THEN_RESETS], ids=["upstream", "client"])
+def test_a_tcp_proxy_side_left_open_after_its_partner_closed_is_a_stall(monkeypatch, actions):
+    from proxy.network.filters import tcp_proxy as module
+
+    monkeypatch.setattr(
+        module.TcpProxyFilter, "_close_other_side", staticmethod(_close_other_side_unless_one_direction_ended)
+    )
+    fails("stall_tcp_proxy_partner_closed", tcp_proxy(), actions)
+
+
+@pytest.mark.parametrize("actions", [UPSTREAM_ENDS_THEN_RESETS, CLIENT_ENDS_THEN_RESETS], ids=["upstream", "client"])
+def test_a_tcp_proxy_side_whose_partner_closed_passes_on_the_proxy(actions):
+    run(tcp_proxy(), actions)  # settled and judged: the other side was closed too
+
+
 THROTTLE = "{fault: {throttle_bytes_per_sec: 1000}}, "
 FOUR_KB_FROM_UPSTREAM = (
     [A("send", payload=b"q"), A("upstream_connect"), A("upstream_read")]

@@ -374,3 +374,45 @@ def test_records_left_in_the_tls_socket_after_the_handshake_are_caught(monkeypat
     with pytest.raises(InvariantViolation) as err:
         run(_waiting_request_session())
     assert err.value.name == "stall_tls_input_not_decrypted"
+
+
+def mtls(**validation):
+    """One listener whose only chain terminates TLS and asks for a client certificate of the test CA."""
+    context = {
+        "require_client_certificate": True,
+        "common_tls_context": {
+            "tls_certificates": [CERT],
+            "validation_context": {"trusted_ca": {"filename": str(PKI / "ca.pem")}, **validation},
+        },
+    }
+    listener = {
+        "name": "mtls",
+        "address": {"host": "127.0.0.1", "port": 10000},
+        "filter_chains": [{"filters": [{"tcp_proxy": {"cluster": "a"}}], "tls_context": context}],
+    }
+    clusters = [{"name": "a", "endpoints": [{"host": "127.0.0.1", "port": 9000}]}]
+    return build(bootstrap({"listeners": [listener], "clusters": clusters}))
+
+
+NO_CERT, TEST_CA_CERT, OTHER_CA_CERT = 0, 1 << 3, 2 << 3
+REFUSALS = [
+    pytest.param(mtls(), NO_CERT, "fail_verify_no_cert", id="no-certificate"),
+    pytest.param(mtls(), OTHER_CA_CERT, "fail_verify_error", id="untrusted-ca"),
+    pytest.param(mtls(match_subject_alt_names=["other.test"]), TEST_CA_CERT, "fail_verify_san", id="san"),
+]
+
+
+@pytest.mark.parametrize("built, certificate, stat", REFUSALS)
+def test_each_client_refusal_is_counted_under_its_reason(built, certificate, stat):
+    s = run([tls_connect(0, TLS | certificate), A("advance", value=1), tls_connect(0, TLS | certificate)], built)
+    assert s.ctx.stats.counters.get(f"listener.mtls.ssl.{stat}") == 2 and s.fuzz_refusals
+
+
+@pytest.mark.parametrize("built, certificate, stat", REFUSALS[:2])  # the handshake's own refusals
+def test_a_refusal_counted_under_another_reason_is_caught(monkeypatch, built, certificate, stat):
+    # The bug class (PLANT round 12): the reason matched under the name the client's side logs, so
+    # every refusal falls through to connection_error.
+    monkeypatch.setattr(transport, "_failure_stat", lambda exc: "connection_error")
+    with pytest.raises(InvariantViolation) as err:
+        run([tls_connect(0, TLS | certificate)], built)
+    assert err.value.name == "tls_client_refusal_miscounted", str(err.value)
