@@ -695,6 +695,8 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
         elif a.op == "stop":
             world.epoch += 1
             if world.parent is not None:  # SIGTERM to the parent, which forwards it (again: ends the drain)
+                if world.stopping is not None:
+                    world.drain.signalled_again(world)
                 world.loop.deliver(signal.SIGTERM)
             else:
                 world.begin_stop()
@@ -785,8 +787,11 @@ def _run(data: bytes) -> RuntimeWorld:
             f"{context.get('message')}: {context.get('exception')!r}",
             "proxy.server.Server",
         )
+    reference = run_reference(built, capacity, actions, world.rest_ms)
     if world.stopping is None:
-        compare(run_reference(built, capacity, actions, world.rest_ms), world)
+        compare(reference, world)
+    else:
+        world.drain.check_connections_kept(reference, world)
     return world
 
 

@@ -50,3 +50,34 @@ def test_a_drain_that_never_sees_its_clients_leave_is_caught(monkeypatch):
     with pytest.raises(InvariantViolation) as err:
         runtime.run(LEFT_DURING_THE_DRAIN.read_bytes())
     assert err.value.name == "runtime_drain_outlived_its_clients"
+
+
+def _drain_ignoring_a_lone_client(monkeypatch) -> None:
+    """Plant (PLANT round 12): Server.add re-arms the drain's wait only when another client is already
+    open, so a stop with a single client in flight ends at once and closes it."""
+
+    def add(self, transport, downstream: bool) -> None:
+        if downstream and self._downstream and self._clients_gone is not None:
+            self._clients_gone.clear()
+        (self._downstream if downstream else self._upstream).add(transport)
+        self._update_gauges()
+
+    monkeypatch.setattr(server.Server, "add", add)
+
+
+@pytest.mark.parametrize("name", ["stop_with_open_connections-cap512", "stop_with_open_connections-shared"])
+def test_a_drain_that_closes_a_lone_connection_at_once_is_caught(name, monkeypatch):
+    _drain_ignoring_a_lone_client(monkeypatch)
+    with pytest.raises(InvariantViolation) as err:
+        runtime.run((CORPUS / name).read_bytes())
+    assert err.value.name == "runtime_drain_cut_a_connection_short"
+
+
+def test_a_connection_open_through_the_drain_is_closed_at_its_timeout_not_before():
+    world = runtime.run(CLIENT_STILL_OPEN.read_bytes())
+    assert world.drain.kept == {0: world.drain.drain_ends_us}
+
+
+def test_a_second_signal_ends_the_drain_and_may_close_what_is_left():
+    world = runtime.run((CORPUS / "stop_twice_with_open_connections-shared").read_bytes())
+    assert world.drain.kept[0] is not None and world.drain.kept[0] <= world.drain.drain_ends_us
