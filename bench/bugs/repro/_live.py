@@ -363,6 +363,16 @@ def in_memory(config: str, seed: int = 0):
     return built, instantiate(built, dispatcher, network, seed=seed), dispatcher, network
 
 
+def tcp_pair_in_memory(filters=()):
+    """tcp_config's proxy (the network `filters`, then tcp_proxy) in memory, one client accepted and
+    its upstream connection open: (dispatcher, downstream connection, client socket, upstream socket)."""
+    built, ctx, dispatcher, network = in_memory(tcp_config(9000, filters=filters))
+    down, client = guarded(lambda: accept_in_memory(built, ctx, "tcp", ("127.0.0.1", 40000)))
+    guarded(dispatcher.run_posted)
+    check(len(network.opened) == 1, f"tcp_proxy opened {len(network.opened)} upstream connections")
+    return dispatcher, down, client, network.opened[0].io
+
+
 def guarded(step):
     """Run one in-memory step of the proxy; an exception it raises is the proxy failing (a FAIL line)."""
     try:
@@ -608,10 +618,9 @@ def exchange(port: int, raw: bytes, timeout: float = 2.0) -> bytes:
 
 
 # -- TLS and filter chains ----------------------------------------------------------------------------
-def mtls_rbac_config(upstream: int, principal_name: dict) -> str:
-    """One listener `mtls` on port 0: TLS with the test PKI's server certificate, client certificates
-    verified against its CA, then network RBAC allowing only the `authenticated` principal whose
-    `principal_name` (a StringMatcher) matches, then tcp_proxy to cluster `echo` at `upstream`."""
+def client_verifying_tls(require: bool = False) -> dict:
+    """A DownstreamTlsContext: the test PKI's server certificate, client certificates verified against
+    its CA (`require`: one must be presented)."""
     from fuzz.test_pki import ensure
 
     pki = ensure()
@@ -626,12 +635,29 @@ def mtls_rbac_config(upstream: int, principal_name: dict) -> str:
             "validation_context": {"trusted_ca": {"filename": str(pki / "ca.pem")}},
         }
     }
+    return {"require_client_certificate": True, **tls} if require else tls
+
+
+def mtls_config(upstream: int, filters=(), require: bool = True, admin: bool = False) -> str:
+    """One listener `mtls` on port 0 terminating TLS (client_verifying_tls), the network `filters`
+    given, then tcp_proxy to cluster `echo` at `upstream`."""
+    chain = {"tls_context": client_verifying_tls(require), "filters": [*filters, {"tcp_proxy": {"cluster": "echo"}}]}
+    listener = {"name": "mtls", "address": {"host": "127.0.0.1", "port": 0}, "filter_chains": [chain]}
+    config = {
+        "listeners": [listener],
+        "clusters": [{"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": upstream}]}],
+    }
+    if admin:
+        config["admin"] = {"address": {"host": "127.0.0.1", "port": 0}}
+    return json.dumps(config)
+
+
+def mtls_rbac_config(upstream: int, principal_name: dict) -> str:
+    """mtls_config (a client certificate asked for, not required) with network RBAC allowing only the
+    `authenticated` principal whose `principal_name` (a StringMatcher) matches."""
     principal = {"authenticated": {"principal_name": principal_name}}
     rbac = {"rbac": {"action": "ALLOW", "policies": [{"name": "spiffe", "principals": [principal]}]}}
-    chain = {"tls_context": tls, "filters": [rbac, {"tcp_proxy": {"cluster": "echo"}}]}
-    listener = {"name": "mtls", "address": {"host": "127.0.0.1", "port": 0}, "filter_chains": [chain]}
-    cluster = {"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": upstream}]}
-    return json.dumps({"listeners": [listener], "clusters": [cluster]})
+    return mtls_config(upstream, [rbac], require=False)
 
 
 def tls_ping(port: int, certificate: bool) -> bytes:

@@ -4,15 +4,9 @@ a user sets to model a slow link, or to protect a slow upstream). In memory, vir
 throttle of 1000 bytes a second in front of tcp_proxy; the client sends 100 bytes, is quiet for
 ten seconds, then sends 20,000 at once; before more time passes at most 1000 may reach the upstream."""
 
-from _live import accept_in_memory, check, guarded, in_memory, ok, tcp_config
+from _live import check, guarded, ok, tcp_pair_in_memory
 
-CONFIG = tcp_config(9000, filters=[{"fault": {"throttle_bytes_per_sec": 1000}}])
-
-built, ctx, dispatcher, network = in_memory(CONFIG)
-down, client = accept_in_memory(built, ctx, "tcp", ("127.0.0.1", 40000))
-guarded(dispatcher.run_posted)
-check(len(network.opened) == 1, f"tcp_proxy opened {len(network.opened)} upstream connections")
-upstream = network.opened[0].io
+dispatcher, down, client, upstream = tcp_pair_in_memory([{"fault": {"throttle_bytes_per_sec": 1000}}])
 client.peer_send(b"x" * 100)
 guarded(dispatcher.run_posted)
 guarded(upstream.peer_read)

@@ -3,15 +3,9 @@ per second, however the client writes them. In memory (virtual time): a throttle
 second in front of tcp_proxy; the client sends 10 writes of 300 bytes at once; before any time
 passes the upstream may have read at most 1000 of those 3000 bytes."""
 
-from _live import accept_in_memory, check, guarded, in_memory, ok, tcp_config
+from _live import check, guarded, ok, tcp_pair_in_memory
 
-CONFIG = tcp_config(9000, filters=[{"fault": {"throttle_bytes_per_sec": 1000}}])
-
-built, ctx, dispatcher, network = in_memory(CONFIG)
-down, client = accept_in_memory(built, ctx, "tcp", ("127.0.0.1", 40000))
-guarded(dispatcher.run_posted)
-check(len(network.opened) == 1, f"tcp_proxy opened {len(network.opened)} upstream connections")
-upstream = network.opened[0].io
+dispatcher, down, client, upstream = tcp_pair_in_memory([{"fault": {"throttle_bytes_per_sec": 1000}}])
 for _ in range(10):
     client.peer_send(b"x" * 300)
     guarded(dispatcher.run_posted)

@@ -4,17 +4,11 @@ socket sends a FIN, then resets when more client bytes arrive; the client, which
 must not be left with an open connection nobody serves (Envoy's TcpProxy closes the downstream
 with FlushWrite on an upstream close). In memory, virtual time, no race."""
 
-from _live import accept_in_memory, check, guarded, in_memory, ok, tcp_config
+from _live import check, guarded, ok, tcp_pair_in_memory
 
 from proxy.network.connection import State  # noqa: E402  (_live put this tree on sys.path)
 
-CONFIG = tcp_config(9000)
-
-built, ctx, dispatcher, network = in_memory(CONFIG)
-down, client = guarded(lambda: accept_in_memory(built, ctx, "tcp", ("127.0.0.1", 40000)))
-guarded(dispatcher.run_posted)
-check(len(network.opened) == 1, f"tcp_proxy opened {len(network.opened)} upstream connections")
-upstream = network.opened[0].io
+dispatcher, down, client, upstream = tcp_pair_in_memory()
 client.peer_send(b"hello")
 guarded(dispatcher.run_posted)
 guarded(upstream.peer_read)

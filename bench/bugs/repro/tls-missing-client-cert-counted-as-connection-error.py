@@ -3,40 +3,9 @@ counted as `ssl.fail_verify_no_cert`, not as a generic `ssl.connection_error` (E
 ssl stats: what an operator alerts on when a client lost its certificate). Live on 127.0.0.1: one
 client without a certificate, then the admin's /stats."""
 
-import json
+from _live import Proxy, Upstream, check, echo, mtls_config, ok, tls_ping
 
-from _live import Proxy, Upstream, check, echo, ok, tls_ping
-
-from fuzz.test_pki import ensure  # noqa: E402  (_live put this tree on sys.path)
-
-PKI = ensure()
-TLS = {
-    "require_client_certificate": True,
-    "common_tls_context": {
-        "tls_certificates": [
-            {
-                "certificate_chain": {"filename": str(PKI / "server.pem")},
-                "private_key": {"filename": str(PKI / "server.key")},
-            }
-        ],
-        "validation_context": {"trusted_ca": {"filename": str(PKI / "ca.pem")}},
-    },
-}
-
-
-def config(upstream):
-    chain = {"tls_context": TLS, "filters": [{"tcp_proxy": {"cluster": "echo"}}]}
-    listener = {"name": "mtls", "address": {"host": "127.0.0.1", "port": 0}, "filter_chains": [chain]}
-    return json.dumps(
-        {
-            "listeners": [listener],
-            "clusters": [{"name": "echo", "endpoints": [{"host": "127.0.0.1", "port": upstream}]}],
-            "admin": {"address": {"host": "127.0.0.1", "port": 0}},
-        }
-    )
-
-
-with Upstream(echo) as up, Proxy(config(up.port)) as proxy:
+with Upstream(echo) as up, Proxy(mtls_config(up.port, admin=True)) as proxy:
     answer = tls_ping(proxy.port("mtls"), certificate=False)  # returns once the proxy ended the handshake
     stats = proxy.stats()
 check(answer == b"", f"a client without a certificate was served ({answer!r}) though one is required")
