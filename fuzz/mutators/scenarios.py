@@ -100,6 +100,15 @@ FORWARDED = 0.25
 # upstream (HTTP/2 clusters among them): drawn everywhere, the shape cost session a fifth of its
 # executions per CPU second from an empty corpus (reports/bench/seeds-none-round-2026-12-04f.md).
 GOES_AWAY = 0.15
+# A scenario starts with a crowd this often: 2-4 clients of their own, each sending a request, before
+# any exchange, so the proxy holds several requests at once for the same clusters (each client one
+# connection: an HTTP/1.1 client's pipelined requests reach the router one at a time). Connection caps
+# (Cluster.max_connections, circuit breakers), pending queues and their overflow show only then. On
+# the pool's entries whose breaker allows more connections than the cluster's cap of 1-5, a proxy
+# letting the breaker lift the cap was found by 1 of 1,000 scenarios without a crowd, 20 with one on
+# every scenario; a crowd costs a scenario 1.6x its CPU, so it is kept rare: 1.04x over the whole
+# distribution (reports/bench/seeds-none-round-2026-12-04g.md).
+CROWD = 0.07
 # Ops whose target is a downstream connection (the others' is an upstream one, or none).
 DOWNSTREAM = ("send_http", "send", "send_request", "read", "read_to", "close", "reset")
 
@@ -161,6 +170,19 @@ class _Builder:
             else:
                 self.step("time")
 
+    def crowd(self) -> None:
+        """2-4 clients of their own, each with a request, this often (CROWD). Drawn from a generator
+        seeded by the scenario's state, not from it: a scenario without a crowd is the one drawn
+        before CROWD existed (the committed tests' draws), and one with a crowd differs only by it."""
+        rng = random.Random(hash(self.rng.getstate()))
+        if rng.random() >= CROWD:
+            return
+        self.rng, main = rng, self.rng
+        for _ in range(rng.randrange(2, 5)):
+            self.step("open")
+            self.step("request", self.clients - 1)
+        self.rng = main
+
     def short_step(self) -> None:
         """A time step of at most SHORT_STEP_MS, drawn through the decoder like any other."""
         for _ in range(32):
@@ -171,14 +193,16 @@ class _Builder:
 
 
 def scenario(rng: random.Random, make: Make, retarget: Retarget, forwarded: bool = False) -> list:
-    """One scenario: SETTINGS first (sometimes), then one to three exchanges, each a request, its
-    upstream connect (retried after failures and timeouts), sometimes more of the client's bytes
-    once the upstream is there, the upstream's moves and the client's, with time passing between
-    them; often time runs on at the end, past every timeout. `forwarded`: the input is on the
-    forwarding family (its upstreams sometimes go away between reading and answering, GOES_AWAY)."""
+    """One scenario: SETTINGS first (sometimes), a crowd of clients' requests (sometimes, CROWD), then
+    one to three exchanges, each a request, its upstream connect (retried after failures and
+    timeouts), sometimes more of the client's bytes once the upstream is there, the upstream's moves
+    and the client's, with time passing between them; often time runs on at the end, past every
+    timeout. `forwarded`: the input is on the forwarding family (its upstreams sometimes go away
+    between reading and answering, GOES_AWAY)."""
     b = _Builder(rng, make, retarget)
     for _ in range(rng.choice((0, 0, 1, 2))):
         b.step("configure")
+    b.crowd()
     for _ in range(1 + (rng.random() < 0.4) + (rng.random() < 0.2)):
         if rng.random() < 0.5:  # a client of its own, on any listener (the implicit first is on listener 0)
             b.step("open")
