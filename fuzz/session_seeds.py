@@ -782,6 +782,34 @@ def chain_tours(built):
     return tours
 
 
+CN_ONLY_CERTIFICATE = 0b00011000  # connect_tls mode bits 3-4: the cn-client certificate
+
+
+def cn_client_tours(built):
+    """Connect actions presenting the cn-client certificate (client.proxyfuzz.test only as its
+    subject CN) to each chain reached by TLS whose match_subject_alt_names lists client.proxyfuzz.test
+    and that trusts the certificate's CA (the proxy refuses it for its SANs alone): Envoy matches SANs
+    only, so each such client must be refused (tls_downstream_client_auth)."""
+    from fuzz.session import Session
+    from proxy.tools.certs import CLIENT_DNS
+
+    first = _chain_of(built, 0, 0) if built.listeners else None
+    connects = [_tls_connect(first, 0, 0)] if first is not None else []
+    connects += [connect for connect, _ in chain_tours(built)]
+    out = []
+    for connect in connects:
+        if connect.op != "connect_tls" or not connect.payload[0] & 1:
+            continue
+        cn_only = replace(connect, payload=bytes([connect.payload[0] & ~0b00011000 | CN_ONLY_CERTIFICATE]))
+        chain = _reached_by(built, cn_only)
+        if chain is None or chain.tls is None or CLIENT_DNS not in chain.tls.match_sans:
+            continue
+        refused = Session(built).run([cn_only]).downstream[-1].conn.stream_info.get("failure")
+        if refused == "tls_fail_verify_san":  # not for its CA (a chain trusting the other CA)
+            out.append(cn_only)
+    return out
+
+
 def retarget(script, to: int = 1):
     """The script acting on connection `to` (and its upstream) instead of connection 0."""
     return [a if a.op in ("connect", "advance") else replace(a, target=a.target + to) for a in script]
@@ -819,6 +847,11 @@ def write_seeds(out: Path, pool: ConfigPool, only: set | None = None) -> int:
         if turns is not None:
             write(encode_actions(turns, config=index), f"{Path(name).stem}-requests_take_turns-r0")
             count += 1
+        if only is None or "cn_client_refused" in only:
+            for n, connect in enumerate(cn_client_tours(built)):
+                script = [connect, A("send", 1, payload=b"GET / HTTP/1.1\r\nhost: x\r\n\r\n"), A("read", 1)]
+                write(encode_actions(script, config=index), f"{Path(name).stem}-cn_client_refused{n + 1}-r0")
+                count += 1
         if only is not None:
             continue
         for n, (connect, chain_http) in enumerate(chain_tours(built)):

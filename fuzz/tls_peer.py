@@ -25,7 +25,7 @@ from . import test_pki
 @functools.lru_cache(maxsize=None)
 def client_context(certificate: str = "", alpn: tuple = ()) -> ssl.SSLContext:
     """A client context: no verification (the proxy's certificate is not what is judged here),
-    `certificate` "client" / "other-client" / "" (none), ALPN offered in order."""
+    `certificate` "client" / "other-client" / "cn-client" / "" (none), ALPN offered in order."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     if certificate:

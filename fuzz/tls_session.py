@@ -4,7 +4,8 @@ driven, and what is judged.
 A `connect_tls` action's mode byte says how its client starts:
     bit 0      TLS (else clear text, on whatever chain the listener picks)
     bits 1-2   ALPN offered: none, h2, http/1.1, h2 and http/1.1
-    bits 3-4   client certificate: none, the test CA's, an untrusted CA's, none
+    bits 3-4   client certificate: none, the test CA's, an untrusted CA's, the test CA's naming
+               client.proxyfuzz.test only as its subject CN (proxy/tools/certs.py cn-client)
     bit 5      SNI: the connect action's server name (else none)
     bits 6-7   first, a PROXY header naming another source: none, v1, v2 with a TLV, v2 LOCAL
 Every downstream and upstream socket is a TlsSocket (fuzz/tls_peer.py); upstream ones answer TLS
@@ -51,7 +52,7 @@ from fuzz.targets.proxy_header_reference import SIGNATURE_V2
 from fuzz.tls_peer import TlsSocket, client_context, speaks_tls
 
 ALPNS = ((), ("h2",), ("http/1.1",), ("h2", "http/1.1"))
-CERTIFICATES = ("", "client", "other-client", "")
+CERTIFICATES = ("", "client", "other-client", "cn-client")
 _RECORD_TYPES = frozenset({20, 21, 22, 23})
 
 
@@ -288,7 +289,11 @@ def _why_client_refused(tls, presented: str) -> str:
     return f"certificate {presented!r} {why}" if why else ""
 
 
-_SIGNED_BY = {"client": ("ca", "client"), "other-client": ("other-ca", "other-client")}
+_SIGNED_BY = {
+    "client": ("ca", "client"),
+    "other-client": ("other-ca", "other-client"),
+    "cn-client": ("ca", "cn-client"),
+}
 _NOT_CHAINED = "does not chain to its trusted_ca"
 _REFUSALS: dict = {}
 

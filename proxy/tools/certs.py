@@ -8,6 +8,11 @@
                           subject CN=client,O=proxyfuzz
   other-ca.pem            a second CA, trusted by nobody
   other-client.pem, .key  the same names as client.pem, signed by other-ca (refused by mTLS)
+  cn-client.pem, .key     signed by ca.pem, client.pem's DNS name only as its subject CN
+                          (CN=client.proxyfuzz.test,O=proxyfuzz); SANs URI
+                          spiffe://proxyfuzz.test/cn-client, DNS cn-client.proxyfuzz.test: a
+                          match_subject_alt_names listing client.proxyfuzz.test must refuse it
+                          (Envoy matches SANs only, never the CN)
 
 RSA 2048 keys (signatures of one length: handshakes of one size), valid for ten years.
 """
@@ -23,6 +28,8 @@ SERVER_NAMES = ("localhost", "example.com", "*.example.com", "*.test")
 SERVER_IPS = ("127.0.0.1", "::1")
 CLIENT_URI = "spiffe://proxyfuzz.test/client"
 CLIENT_DNS = "client.proxyfuzz.test"
+CN_CLIENT_URI = "spiffe://proxyfuzz.test/cn-client"
+CN_CLIENT_DNS = "cn-client.proxyfuzz.test"
 FILES = (
     "ca.pem",
     "server.pem",
@@ -32,6 +39,8 @@ FILES = (
     "other-ca.pem",
     "other-client.pem",
     "other-client.key",
+    "cn-client.pem",
+    "cn-client.key",
 )
 
 
@@ -125,6 +134,10 @@ def generate() -> dict:
             _cert(_name("client"), key, issuer.subject, issuer_key, ca=False, sans=client_sans)
         )
         out[f"{prefix}client.key"] = _pem(key)
+    key = _key()
+    cn_only_sans = [x509.UniformResourceIdentifier(CN_CLIENT_URI), x509.DNSName(CN_CLIENT_DNS)]
+    out["cn-client.pem"] = _pem(_cert(_name(CLIENT_DNS), key, ca.subject, ca_key, ca=False, sans=cn_only_sans))
+    out["cn-client.key"] = _pem(key)
     return out
 
 

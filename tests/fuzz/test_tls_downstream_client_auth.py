@@ -15,7 +15,8 @@ from fuzz.oracles import InvariantViolation
 from fuzz.session import Action as A
 from fuzz.session import ConfigPool, Session
 
-NO_CERT, CLIENT, OTHER = 0b00000001, 0b00001001, 0b00010001  # connect_tls mode: TLS, certificate bits 3-4
+# connect_tls mode: TLS, certificate bits 3-4
+NO_CERT, CLIENT, OTHER, CN_ONLY = 0b00000001, 0b00001001, 0b00010001, 0b00011001
 
 
 def _config(tmp_path, **tls_fields):
@@ -61,6 +62,30 @@ def test_the_proxy_refuses_what_its_tls_context_refuses(tmp_path):
     assert _connected(Session(pinned).run(_client(CLIENT))) == [True]
     elsewhere = _config(tmp_path, vc={"match_subject_alt_names": ["payments.internal"]})
     assert _connected(Session(elsewhere).run(_client(CLIENT))) == [False]
+    # cn-client names client.proxyfuzz.test only as its subject CN: Envoy matches SANs, never the CN.
+    cn_only = Session(pinned).run(_client(CN_ONLY))
+    assert _connected(cn_only) == [False]
+    assert cn_only.ctx.stats.counters.get("listener.mtls.ssl.fail_verify_san") == 1
+
+
+def test_a_san_check_that_falls_back_to_the_subject_cn_is_found(tmp_path, monkeypatch):
+    """The planted bug class of tls-san-check-falls-back-to-common-name (bench/bugs): a certificate whose
+    SANs match none of match_subject_alt_names passes on its subject's CN (RFC 6125 6.4.4 forbids it)."""
+    from proxy.tls import transport
+
+    original = transport.peer_matches
+
+    def cn_fallback(names, peer):
+        return original(names, peer) or (peer is not None and any(f"CN={n}" in peer.subject.split(",") for n in names))
+
+    monkeypatch.setattr(transport, "peer_matches", cn_fallback)
+    built = _config(
+        tmp_path, require_client_certificate=True, vc={"match_subject_alt_names": ["client.proxyfuzz.test"]}
+    )
+    with pytest.raises(InvariantViolation) as caught:
+        Session(built).run(_client(CN_ONLY))
+    assert caught.value.name == "tls_downstream_client_auth_not_enforced", str(caught.value)
+    assert "match_subject_alt_names" in caught.value.detail
 
 
 def test_require_client_certificate_ignored_is_found(tmp_path, monkeypatch):
