@@ -62,6 +62,17 @@ def web_config(
     )
 
 
+def logged_config(upstream_port: int, log, route: str = "") -> str:
+    """Every request to cluster `up` at 127.0.0.1:`upstream_port` (`route`: more keys of the route
+    action, flow style), the connection manager writing its access log to the file `log`."""
+    action = f"{{cluster: up{', ' + route if route else ''}}}"
+    return http_config(
+        [f'{{match: {{prefix: "/"}}, route: {action}}}'],
+        [cluster("up", upstream_port)],
+        hcm_extra=f"access_log: {{path: {log}}}",
+    )
+
+
 def read_request_head(sock) -> bytes:
     """What an upstream handler reads up to the end of the request's head, or b"" when the proxy
     closed before it."""

@@ -11,7 +11,7 @@ import h11
 import pytest
 
 from conftest import connect, recv_all
-from tests.e2e.stack import access_log_records, cluster, http_config, proxy_on, read_request_head, upstreams
+from tests.e2e.stack import access_log_records, logged_config, proxy_on, read_request_head, upstreams
 
 
 class _Answers(socketserver.BaseRequestHandler):
@@ -50,11 +50,7 @@ def _status_and_body(got: bytes) -> tuple:
 def test_a_response_sent_whole_before_the_proxy_closes_flags_no_failure(tmp_path, request_bytes):
     log = tmp_path / "access.log"
     with upstreams(_Answers) as (up,):
-        config = http_config(
-            ['{match: {prefix: "/"}, route: {cluster: up}}'],
-            [cluster("up", up.server_address[1])],
-            hcm_extra=f"access_log: {{path: {log}}}",
-        )
+        config = logged_config(up.server_address[1], log)
         with proxy_on(tmp_path, config) as proc, connect(proc.listener_address("http_in")) as s:
             s.sendall(request_bytes)
             got = recv_all(s)

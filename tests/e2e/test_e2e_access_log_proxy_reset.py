@@ -16,7 +16,7 @@ import h2.events
 import pytest
 
 from conftest import connect, recv_all
-from tests.e2e.stack import access_log_records, cluster, http_config, proxy_on, read_request_head, upstreams
+from tests.e2e.stack import access_log_records, logged_config, proxy_on, read_request_head, upstreams
 
 _HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n"
 
@@ -62,12 +62,7 @@ def _over_http2(address) -> None:
 def test_a_response_the_proxy_cuts_short_flags_its_cause_not_the_client(tmp_path, send, handler, flag):
     log = tmp_path / "access.log"
     with upstreams(handler) as (up,):
-        config = http_config(
-            ['{match: {prefix: "/"}, route: {cluster: up, timeout_ms: 1000}}'],
-            [cluster("up", up.server_address[1])],
-            hcm_extra=f"access_log: {{path: {log}}}",
-        )
-        with proxy_on(tmp_path, config) as proc:
+        with proxy_on(tmp_path, logged_config(up.server_address[1], log, route="timeout_ms: 1000")) as proc:
             send(proc.listener_address("http_in"))
             (record,) = [r["attributes"] for r in access_log_records(log, 1)]
     assert (record["http.response.status_code"], record["proxy.stream.end"]) == (200, "reset")
