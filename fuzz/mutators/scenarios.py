@@ -173,8 +173,10 @@ class _Builder:
     def crowd(self) -> None:
         """2-4 clients of their own, each with a request, this often (CROWD). Drawn from a generator
         seeded by the scenario's state, not from it: a scenario without a crowd is the one drawn
-        before CROWD existed (the committed tests' draws), and one with a crowd differs only by it."""
-        rng = random.Random(hash(self.rng.getstate()))
+        before CROWD existed (the committed tests' draws), and one with a crowd differs only by it.
+        Seeded by the state's integers alone: the whole state holds None, whose hash is its address
+        before Python 3.12, so a run would not repeat itself."""
+        rng = random.Random(hash(self.rng.getstate()[1]))
         if rng.random() >= CROWD:
             return
         self.rng, main = rng, self.rng
