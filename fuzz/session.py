@@ -443,14 +443,18 @@ class Session:
         """(cluster, endpoint) of every request an upstream peer read."""
         return [(up.cluster, up.endpoint) for server in self.peers.servers for up in getattr(server, "seen", ())]
 
-    def tcp_choices(self) -> list:
-        """(cluster, endpoint) of every upstream connection a tcp_proxy opened (a load balancer choice
-        each); the others belong to HTTP pools, whose requests are the choices."""
+    def tcp_upstreams(self) -> list:
+        """Every upstream connection a tcp_proxy opened; the others belong to HTTP pools."""
         return [
-            (cluster_of(conn), conn.remote_address)
+            conn
             for conn in self.network.opened
             if not any(isinstance(cb, PoolConnection) for cb in getattr(conn, "_callbacks", ()))
         ]
+
+    def tcp_choices(self) -> list:
+        """(cluster, endpoint) of every upstream connection a tcp_proxy opened (a load balancer choice
+        each); the others belong to HTTP pools, whose requests are the choices."""
+        return [(cluster_of(conn), conn.remote_address) for conn in self.tcp_upstreams()]
 
     def pool_failures(self) -> list:
         """(cluster, endpoint) of every HTTP pool connection that never connected (refused, timed out,

@@ -40,7 +40,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
 Per connection to a listener with listener filters, at every check: they finish or time out as
 Envoy's listener_filters_timeout says, counted in downstream_pre_cx_timeout (fuzz.models.listener_timeout).
 Per cluster, at the end: a ROUND_ROBIN cluster's new connections go to its hosts in turn
-(model_round_robin_order, fuzz.models.lb). Per listener: downstream_cx_total counts the connections
+(model_round_robin_order, fuzz.models.lb); tcp_proxy's counters agree with the upstream connections
+and bytes the peers saw (model_tcp_proxy_counters, fuzz.models.tcp_proxy_stats). Per listener: downstream_cx_total counts the connections
 its clients opened (model_listener_cx_total, fuzz.models.stats).
 """
 
@@ -52,6 +53,7 @@ from proxy.network.connection import Connection
 
 from fuzz.field_lists import connection_options
 from fuzz.oracles import InvariantViolation
+from fuzz.tls_peer import speaks_tls
 from fuzz.targets.route_reference import Request
 
 from fuzz.delivery import flood_defended
@@ -60,7 +62,7 @@ from fuzz.peers.log import http_codec, protocol_bytes
 from fuzz.peers.upstream import cluster_of
 
 from . import access_log, chains, lb, paths, rbac, ratelimit, response_counters, retry, routing, server_preface
-from . import listener_timeout, stats, timeouts
+from . import listener_timeout, stats, tcp_proxy_stats, timeouts
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -377,6 +379,13 @@ class SessionModel:
             if s.conn is not None and not getattr(s, "reads_altered", False)  # a write probe cut what it read
         )
         lb.check_round_robin(bootstrap_of(self.session.built), (c.remote_address for c in self.session.network.opened))
+        network = self.session.network
+        tcp_proxy_stats.check(
+            counters,
+            self.session.tcp_upstreams(),
+            lambda conn: network.times[conn].failed_to_connect,
+            lambda conn: not speaks_tls(conn),
+        )
         stats.check_listener_connections(self.session.ctx.stats.counters, self.connects)
 
     def _clients_that_stayed(self, exchanges, logged) -> set:
