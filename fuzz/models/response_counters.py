@@ -11,8 +11,10 @@ prefix (`http.` and `http.<stat_prefix>.`):
     at least what the clients read (model_stats_responses_by_code / _by_class; more when a client
     never read what was sent to it).
 Envoy's cluster statistics (configuration/upstream/cluster_manager/cluster_stats, dynamic HTTP
-statistics): `upstream_rq_<*>` "Specific HTTP response codes", of the responses the cluster's
-upstreams sent. So per cluster and status:
+statistics): `upstream_rq_<*xx>` "Aggregate HTTP response codes (e.g., 2xx, 3xx, etc.)" and
+`upstream_rq_<*>` "Specific HTTP response codes", of the responses the cluster's upstreams sent. So
+each cluster's class counter is the sum of its codes' counters (model_stats_upstream_class_is_its_codes),
+and per cluster and status:
   - at least the exchanges whose client read whole the response its one upstream sent whole, same
     status and body (model_stats_upstream_responses_uncounted);
   - at most the final response heads the cluster's upstream peers sent with that status, judged
@@ -26,6 +28,7 @@ from collections import Counter
 from fuzz.oracles import InvariantViolation
 
 _STATUS = re.compile(r"(http\.(?:.*\.)?)downstream_rq_([1-9])(xx|\d\d)")
+_UPSTREAM_STATUS = re.compile(r"(cluster\..+\.)upstream_rq_([1-9])(xx|\d\d)")
 _UPSTREAM = re.compile(r"cluster\.(.+)\.upstream_rq_([1-9]\d\d)")
 
 
@@ -51,25 +54,14 @@ def check_downstream(counters: dict, exchanges) -> None:
                     expected=f">= {n}",
                     observed=counted,
                 )
-    classes: dict = {}  # prefix -> {class: counter}
-    codes: dict = {}  # prefix -> {class: sum of its codes' counters}
-    for name, value in counters.items():
-        m = _STATUS.fullmatch(name)
-        if m:
-            prefix, cls, rest = m.groups()
-            into = classes if rest == "xx" else codes
-            into.setdefault(prefix, Counter())[int(cls)] += value
-    for prefix in sorted(set(classes) | set(codes)):
-        by_class, by_codes = classes.get(prefix, Counter()), codes.get(prefix, Counter())
-        if +by_class != +by_codes:
-            raise InvariantViolation(
-                "model_stats_class_is_its_codes",
-                f"{prefix}downstream_rq_<N>xx {dict(by_class)} differ from the sums of their codes' "
-                f"{prefix}downstream_rq_<code> {dict(by_codes)}",
-                judged="proxy/http/conn_manager.py:HttpConnectionManager.count_response",
-                expected=dict(by_codes),
-                observed=dict(by_class),
-            )
+    classes = _check_classes(
+        counters,
+        _STATUS,
+        "downstream_rq",
+        "model_stats_class_is_its_codes",
+        "proxy/http/conn_manager.py:HttpConnectionManager.count_response",
+    )
+    for prefix, by_class in sorted(classes.items()):
         total = counters.get(prefix + "downstream_rq_total", 0)
         if sum(by_class.values()) > total:
             raise InvariantViolation(
@@ -82,9 +74,42 @@ def check_downstream(counters: dict, exchanges) -> None:
             )
 
 
+def _check_classes(counters: dict, pattern, family: str, invariant: str, judged: str) -> dict:
+    """Each class counter `<prefix><family>_<N>xx` is the sum of its codes' `<prefix><family>_<code>`
+    (`pattern`'s groups: the prefix, the class digit, "xx" or the code's last two digits); returns the
+    class counters by prefix."""
+    classes: dict = {}  # prefix -> {class: counter}
+    codes: dict = {}  # prefix -> {class: sum of its codes' counters}
+    for name, value in counters.items():
+        m = pattern.fullmatch(name)
+        if m:
+            prefix, cls, rest = m.groups()
+            into = classes if rest == "xx" else codes
+            into.setdefault(prefix, Counter())[int(cls)] += value
+    for prefix in sorted(set(classes) | set(codes)):
+        by_class, by_codes = classes.setdefault(prefix, Counter()), codes.get(prefix, Counter())
+        if +by_class != +by_codes:
+            raise InvariantViolation(
+                invariant,
+                f"{prefix}{family}_<N>xx {dict(by_class)} differ from the sums of their codes' "
+                f"{prefix}{family}_<code> {dict(by_codes)}",
+                judged=judged,
+                expected=dict(by_codes),
+                observed=dict(by_class),
+            )
+    return classes
+
+
 def check_upstream(counters: dict, exchanges, servers, opened, cluster_of) -> None:
     """`servers`: fuzz.peers' upstream peers, one per connection in `opened` (None or False where no
     HTTP peer read it); `cluster_of(conn)`: the cluster that opened a connection."""
+    _check_classes(
+        counters,
+        _UPSTREAM_STATUS,
+        "upstream_rq",
+        "model_stats_upstream_class_is_its_codes",
+        "proxy/http/filters/router.py:Router.on_upstream_headers",
+    )
     forwarded: Counter = Counter()
     for ex in exchanges:
         if _read_whole(ex) and len(ex.upstreams) == 1:

@@ -182,6 +182,7 @@ class Router(StreamFilter):
             return
         self.response_started = True
         self.ctx.stats.inc(f"cluster.{self.cluster}.upstream_rq_{status}")
+        self.ctx.stats.inc(f"cluster.{self.cluster}.upstream_rq_{status // 100}xx")  # Envoy's aggregate classes
         if end_stream:
             self._response_complete()
         self.decoder_callbacks.encode_headers(ResponseHead(status, HeaderMap(headers), http_version), end_stream)

@@ -71,7 +71,7 @@ def _planted_upstream_counter(monkeypatch, rename):
     inc = Stats.inc
 
     def planted(self, name, *args, **kwargs):
-        if re.search(r"\.upstream_rq_\d\d\d$", name):
+        if re.search(r"\.upstream_rq_\d(\d\d|xx)$", name):  # a code or its class, kept consistent
             name = rename(name)
         if name:
             inc(self, name, *args, **kwargs)
@@ -86,7 +86,8 @@ def test_upstream_responses_left_uncounted_are_caught_on_the_seeds(monkeypatch, 
 
 
 def test_upstream_responses_counted_under_another_status_are_caught_on_the_seeds(monkeypatch, pool):
-    _planted_upstream_counter(monkeypatch, lambda name: name[:-3] + "200")  # every answer counted as a 200
+    # every answer counted as a 200 (its class as 2xx)
+    _planted_upstream_counter(monkeypatch, lambda name: name[:-3] + ("2xx" if name.endswith("xx") else "200"))
     with pytest.raises(oracles.InvariantViolation, match="model_stats_upstream_responses_"):
         run(pool, "regress-held-reads-queued-h1-operations")
 
@@ -95,5 +96,33 @@ def test_upstream_counts_over_what_the_upstreams_sent_fail():
     up = SimpleNamespace(cluster="web", response=SimpleNamespace(status=200))
     servers = [SimpleNamespace(seen=[up], tainted=False, conn_=None)]
     with pytest.raises(oracles.InvariantViolation, match="model_stats_upstream_responses_unsent"):
-        response_counters.check_upstream({"cluster.web.upstream_rq_200": 2}, [], servers, [object()], lambda c: "web")
-    response_counters.check_upstream({"cluster.web.upstream_rq_200": 1}, [], servers, [object()], lambda c: "web")
+        response_counters.check_upstream(_with_class(200, 2), [], servers, [object()], lambda c: "web")
+    response_counters.check_upstream(_with_class(200, 1), [], servers, [object()], lambda c: "web")
+
+
+def _with_class(status: int, n: int) -> dict:
+    return {f"cluster.web.upstream_rq_{status}": n, f"cluster.web.upstream_rq_{status // 100}xx": n}
+
+
+def test_an_upstream_class_counter_apart_from_its_codes_fails():
+    counters = {"cluster.web.upstream_rq_200": 2, "cluster.web.upstream_rq_503": 1, "cluster.web.upstream_rq_2xx": 2}
+    with pytest.raises(oracles.InvariantViolation, match="model_stats_upstream_class_is_its_codes"):
+        response_counters.check_upstream(counters, [], [], [object()], lambda c: "web")
+    # The same with its 5xx: passes (no peer read the connection, so what was sent is not judged).
+    response_counters.check_upstream(
+        {**counters, "cluster.web.upstream_rq_5xx": 1}, [], [], [object()], lambda c: "web"
+    )
+
+
+def test_upstream_classes_left_uncounted_are_caught_on_the_seeds(monkeypatch, pool):
+    """The defect as it was (BLACKBOX 12-04g): cluster.<name>.upstream_rq_<N>xx, Envoy's aggregate
+    response codes, were never counted, so a dashboard on upstream_rq_5xx read 0 forever."""
+    inc = Stats.inc
+
+    def planted(self, name, *args, **kwargs):
+        if not re.search(r"^cluster\..+\.upstream_rq_\dxx$", name):
+            inc(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Stats, "inc", planted)
+    with pytest.raises(oracles.InvariantViolation, match="model_stats_upstream_class_is_its_codes"):
+        run(pool, "config-s1-0000-edges1-r0-3a403cc03280")
