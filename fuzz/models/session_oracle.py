@@ -15,8 +15,9 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     (model_route_session: wrong cluster, or forwarded although RBAC denies, a direct response or
     no route applies);
   - a local reply (no upstream saw the request) of 403, 404, 429 or a 1xx-3xx status must have a
-    branch that produces it, with the direct response's body (model_local_reply_session); other
-    4xx/5xx local replies (bad requests, upstream failures, timeouts) are not judged here; a HEAD
+    branch that produces it, with the direct response's body (model_local_reply_session); any other
+    4xx/5xx local reply is a status some branch gives or one of the failures the proxy answers on
+    its own (_LOCAL_ERRORS: bad requests, timeouts, upstream failures), not judged further here; a HEAD
     answered so declares the length of that body, if any (model_local_reply_head_length);
   - the response counters a user reads (downstream_rq_<code>, _<N>xx, cluster upstream_rq_<code>)
     agree with the responses the peers saw (fuzz.models.response_counters: model_stats_*);
@@ -45,6 +46,7 @@ and bytes the peers saw (model_tcp_proxy_counters, fuzz.models.tcp_proxy_stats).
 its clients opened (model_listener_cx_total, fuzz.models.stats).
 """
 
+from collections import Counter
 from typing import Any, NamedTuple
 
 from proxy.config import schema
@@ -388,13 +390,21 @@ class SessionModel:
         )
         stats.check_listener_connections(self.session.ctx.stats.counters, self.connects)
 
-    def _clients_that_stayed(self, exchanges, logged) -> set:
+    def _clients_that_stayed(self, exchanges, logged) -> dict:
         """The clients of logging connection managers that did nothing to end a stream of theirs: no
         close, reset or half-close of the connection, no RST_STREAM or GOAWAY, no bytes their own
         parser did not understand (raw bytes may hold any of those), and no flood the proxy ended
-        their connection for (Envoy's connection close flags the streams still open DC)."""
+        their connection for (Envoy's connection close flags the streams still open DC); each with
+        its HTTP/1.1 exchanges queued behind one the proxy cut short (the close that cut ends them
+        too, caught open: DC, as Envoy flags the streams its connection close catches)."""
         left = {ex.downstream for ex in exchanges if ex.reset_reason == "client reset"}
-        stayed = set()
+        cut: set = set()
+        behind: Counter = Counter()
+        for ex in exchanges:
+            behind[ex.downstream] += ex.downstream in cut
+            if ex.protocol == "HTTP/1.1" and ex.outcome in ("reset", "closed"):
+                cut.add(ex.downstream)
+        stayed = {}
         for index, sock in enumerate(self.session.downstream):
             peer = self.session.peers.clients[index]
             client = self._client_of(index)
@@ -406,7 +416,7 @@ class SessionModel:
                 continue
             if flood_defended(self.session, index):
                 continue
-            stayed.add(client)
+            stayed[client] = behind[index]
         return stayed
 
     def _client_of(self, index: int):
@@ -467,6 +477,14 @@ class SessionModel:
         if status == 413:
             self._refused_body(what)
         if status not in (403, 404, 429) and status >= 400:
+            if status not in _LOCAL_ERRORS and all(s != status for s, _ in local):
+                raise InvariantViolation(
+                    "model_local_reply_session",
+                    f"{what} got a local {status}, which no model branch ({sorted(local, key=str) or 'none'}) "
+                    f"and no failure the proxy answers itself ({sorted(_LOCAL_ERRORS)}) produces",
+                    expected=sorted({s for s, _ in local} | _LOCAL_ERRORS),
+                    observed=status,
+                )
             return
         bodies = [body for s, body in local if s == status]
         if request.method == "HEAD" and status not in (204, 304):
@@ -678,6 +696,14 @@ DOCUMENTED_MAX_REQUEST_HEADERS_KB = 60
 _NOT_MEASURED = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "expect", "host", "cookie"}
 )
+
+
+# The error statuses the proxy answers on its own for causes the request models do not decide (a bad
+# request, timeouts, an oversized head or body, upstream failures, an unsupported transfer coding or
+# version: Envoy's local replies for the same causes). Any other error status of a local reply must
+# be one a model branch gives: a direct response, a fault abort, RBAC's 403, no route's 404, the
+# rate limit's 429.
+_LOCAL_ERRORS = frozenset({400, 408, 413, 431, 500, 501, 502, 503, 504, 505})
 
 
 def max_request_headers_bytes(hcm) -> int:
