@@ -173,6 +173,16 @@ HTTP = {
         A("upstream_http", value=0, payload=b"\x00\x05\x01\x00abcdef"),
         A("read"),
     ],
+    # The upstream breaks off a chunked response after its head and one chunk: the client must not
+    # read it as complete (fuzz/peers/cut_short.py).
+    "upstream_breaks_off_chunked_body": [
+        A("send_http", value=0, payload=b"\x00\x00\x00\x00\x01"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+        A("upstream_close"),
+        A("read"),
+    ],
     "h1_pipeline": [
         A("send_http", value=1, payload=b"\x03\x00\x01\x00\x00"),
         A("upstream_connect"),
