@@ -32,7 +32,8 @@ connection leaves on the streams it catches open (Envoy's HCM onEvent: the clien
 or the proxy ended it against a flood). A stream the proxy resets itself (an upstream's close
 mid-body, a route timeout after the head; HTTP/1.1 makes that reset a close) ends before its
 connection does, and its record flags the cause alone. So a client that did nothing to end its
-connection or a stream of it has no record flagging DC (model_access_log_client_blamed).
+connection or a stream of it has no record flagging DC, but for HTTP/1.1 requests queued behind one
+the proxy cut short: the same close catches them open (model_access_log_client_blamed).
 """
 
 from collections import Counter
@@ -189,16 +190,19 @@ def check_clients(log: StatusLog, remote_addresses) -> None:
         )
 
 
-def check_client_blamed(log: StatusLog, stayed) -> None:
+def check_client_blamed(log: StatusLog, stayed: dict) -> None:
     """`stayed`: the clients that neither closed, reset nor half-closed their connection, nor reset
-    a stream, nor sent anything their peer did not understand: none of their records flags DC."""
-    for client in sorted(stayed):
-        if log.client_gone[client]:
+    a stream, nor sent anything their peer did not understand, each with the number of its HTTP/1.1
+    requests queued behind one the proxy cut short (the proxy's close caught them open): no more of
+    their records flag DC."""
+    for client, queued in sorted(stayed.items()):
+        if log.client_gone[client] > queued:
             raise InvariantViolation(
                 "model_access_log_client_blamed",
                 f"client {client} never closed, reset or half-closed its connection nor reset a stream, yet "
-                f"{log.client_gone[client]} of its access log records flag DC (downstream connection termination)",
+                f"{log.client_gone[client]} of its access log records flag DC (downstream connection termination); "
+                f"{queued} of its requests were queued behind one the proxy cut short",
                 judged="proxy/http/conn_manager.py:ActiveStream._log",
-                expected="no DC",
+                expected=f"<= {queued} DC",
                 observed=log.client_gone[client],
             )
