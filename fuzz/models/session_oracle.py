@@ -17,7 +17,9 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
   - a local reply (no upstream saw the request) of 403, 404, 429 or a 1xx-3xx status must have a
     branch that produces it, with the direct response's body (model_local_reply_session); any other
     4xx/5xx local reply is a status some branch gives or one of the failures the proxy answers on
-    its own (_LOCAL_ERRORS: bad requests, timeouts, upstream failures), not judged further here; a HEAD
+    its own (_LOCAL_ERRORS: bad requests, timeouts, upstream failures), and a 503 for a request the
+    models forward has an upstream failure to explain it: a connection to the route's hosts opened,
+    or a breaker overflowed (model_upstream_failure_unexplained); a HEAD
     answered so declares the length of that body, if any (model_local_reply_head_length);
   - the response counters a user reads (downstream_rq_<code>, _<N>xx, cluster upstream_rq_<code>)
     agree with the responses the peers saw (fuzz.models.response_counters: model_stats_*);
@@ -476,6 +478,15 @@ class SessionModel:
         status = ex.response.status
         if status == 413:
             self._refused_body(what)
+        if status == 503 and forwards and all(s != 503 for s, _ in local) and not self._upstream_tried(forwards):
+            raise InvariantViolation(
+                "model_upstream_failure_unexplained",
+                f"{what} got a local 503 (an upstream failure), but the models forward it to "
+                f"{sorted(forwards)} and no connection to their hosts was ever opened, nor any overflow counted",
+                judged="proxy/http/filters/router.py:Router",
+                expected=f"forwarded to {sorted(forwards)}, or a failure an upstream or a breaker explains",
+                observed=503,
+            )
         if status not in (403, 404, 429) and status >= 400:
             if status not in _LOCAL_ERRORS and all(s != status for s, _ in local):
                 raise InvariantViolation(
@@ -676,6 +687,17 @@ class SessionModel:
                 expected=f"504 by {deadline} ms",
                 observed=f"503 at {failures[-1]} ms",
             )
+
+    def _upstream_tried(self, clusters) -> bool:
+        """Whether an upstream failure could explain a 503 for a request routed to `clusters`: a
+        connection to one of their hosts was opened (it may have failed, been reset or refused the
+        stream), or one of their circuit breakers overflowed (Envoy's UO)."""
+        endpoints = {(e.host, e.port) for c in self.boot.clusters if c.name in clusters for e in c.endpoints}
+        if any(tuple(conn.remote_address) in endpoints for conn in self.session.network.opened):
+            return True
+        counters = self.session.ctx.stats.counters
+        prefixes = tuple(f"cluster.{c}." for c in clusters)
+        return any(k.startswith(prefixes) and k.endswith("overflow") and v for k, v in counters.items())
 
     def _upstream_may_have_answered(self, clusters) -> bool:
         """Whether an upstream of one of `clusters` sent bytes in this session: a response it sent
