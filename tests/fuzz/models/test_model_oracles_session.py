@@ -56,7 +56,9 @@ def test_a_route_answered_with_another_cluster_is_caught(monkeypatch, pool):
         return {"service1": "service2", "service2": "service1", "web": "api", "api": "web"}.get(name, name)
 
     monkeypatch.setattr(route.Route, "pick_cluster", pick_cluster)
-    with pytest.raises(oracles.InvariantViolation, match="model_route_session"):
+    # Whichever the seeds reach first: the request at the wrong cluster's upstream, or its 503 from
+    # that cluster while the models forward it to one whose hosts were never tried.
+    with pytest.raises(oracles.InvariantViolation, match="model_route_session|model_upstream_failure_unexplained"):
         replay_all(pool)
 
 
