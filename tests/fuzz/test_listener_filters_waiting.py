@@ -4,8 +4,6 @@ proxy (a PROXY header and a request line in one segment are passed on; a partial
 waits) and on a planted class: the stage does not feed the next filter the bytes it already holds,
 planted as that mutant of ListenerFilterStage._run (fuzz/bench/mutants)."""
 
-import inspect
-
 import pytest
 
 from fuzz.bench.mutants import ops
@@ -43,11 +41,7 @@ def test_bytes_that_leave_the_answer_open_may_wait():
 
 
 def test_held_bytes_not_fed_to_the_next_filter_are_found(monkeypatch):
-    source = inspect.getsource(listener_filter)
-    mutant = next(
-        m for m in ops.mutants_of(source) if m.qualname == "ListenerFilterStage._run" and m.before == "not self.held"
-    )
-    code = ops.mutated_code(source, listener_filter.__file__, mutant.qualname, mutant.index)
+    code = ops.planted(listener_filter, "ListenerFilterStage._run", "not self.held")
     monkeypatch.setattr(listener_filter.ListenerFilterStage._run, "__code__", code)
     with pytest.raises(InvariantViolation) as caught:
         run(WHOLE)

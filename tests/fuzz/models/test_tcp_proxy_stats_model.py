@@ -3,8 +3,6 @@ real proxy (relayed bytes both ways, a refused upstream, a full cluster) and on 
 connection or an upstream not counted (mutants of the filter, fuzz/bench/mutants), upstream bytes
 counted twice."""
 
-import inspect
-
 import pytest
 
 from fuzz.bench.mutants import ops
@@ -46,16 +44,10 @@ def test_relayed_bytes_and_an_overflow_are_counted_as_the_peers_saw_them():
     assert counters["tcp_proxy.t.downstream_bytes_rx"] == 4
 
 
-def plant(monkeypatch, qualname: str, before: str) -> None:
-    source = inspect.getsource(tcp_proxy)
-    m = next(m for m in ops.mutants_of(source) if m.qualname == qualname and m.before == before)
-    function = ops.target_function(tcp_proxy, qualname)
-    monkeypatch.setattr(function, "__code__", ops.mutated_code(source, tcp_proxy.__file__, qualname, m.index))
-
-
 @pytest.mark.parametrize("counter", ["downstream_cx_total", "upstream_cx_total"])
 def test_a_connection_not_counted_is_found(monkeypatch, counter):
-    plant(monkeypatch, "TcpProxyFilter.on_new_connection", f"self.stats.inc('{counter}')")
+    code = ops.planted(tcp_proxy, "TcpProxyFilter.on_new_connection", f"self.stats.inc('{counter}')")
+    monkeypatch.setattr(tcp_proxy.TcpProxyFilter.on_new_connection, "__code__", code)
     with pytest.raises(InvariantViolation) as caught:
         run(FULL)
     assert caught.value.name == "model_tcp_proxy_counters", str(caught.value)
