@@ -51,6 +51,7 @@ class StatusLog:
         self.flagless: Counter = Counter()  # (client, method, status) of records flagging no failure
         self.flags: dict = {}  # (client, method, status) -> Counter of the flags of its other records
         self.client_gone: Counter = Counter()  # client -> its records flagging DC
+        self.route_timeouts = 0  # records flagging UT (the router's timeout)
 
     def write(self, record: dict) -> None:
         attributes = record["attributes"]
@@ -64,6 +65,7 @@ class StatusLog:
                 self.body_sizes[key] += 1
             exchange = (client, attributes["http.request.method"], status)
             flags = attributes["proxy.response_flags"]
+            self.route_timeouts += ROUTE_TIMEOUT in flags.split(",")
             if CLIENT_GONE in flags.split(","):
                 self.client_gone[client] += 1
             if set(flags.split(",")) <= NO_FAILURE:
@@ -74,6 +76,7 @@ class StatusLog:
 
 NO_FAILURE = {"-", "DI"}  # %RESPONSE_FLAGS% with no failure: none, or a fault delay
 CLIENT_GONE = "DC"  # downstream connection termination
+ROUTE_TIMEOUT = "UT"  # upstream request timeout
 
 
 def heads_read(exchanges, logged_hcm) -> Counter:

@@ -43,7 +43,8 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
 Per connection to a listener with listener filters, at every check: they finish or time out as
 Envoy's listener_filters_timeout says, counted in downstream_pre_cx_timeout (fuzz.models.listener_timeout).
 Per cluster, at the end: a ROUND_ROBIN cluster's new connections go to its hosts in turn
-(model_round_robin_order, fuzz.models.lb); tcp_proxy's counters agree with the upstream connections
+(model_round_robin_order, fuzz.models.lb); the clusters' upstream_rq_timeout counts the access log's
+UT records (model_upstream_rq_timeout, fuzz.models.stats); tcp_proxy's counters agree with the upstream connections
 and bytes the peers saw (model_tcp_proxy_counters, fuzz.models.tcp_proxy_stats). Per listener: downstream_cx_total counts the connections
 its clients opened (model_listener_cx_total, fuzz.models.stats).
 """
@@ -391,6 +392,7 @@ class SessionModel:
             lambda conn: not speaks_tls(conn),
         )
         stats.check_listener_connections(self.session.ctx.stats.counters, self.connects)
+        stats.check_route_timeouts(counters, self.access_log.route_timeouts, _every_manager_logs(self.boot))
 
     def _clients_that_stayed(self, exchanges, logged) -> dict:
         """The clients of logging connection managers that did nothing to end a stream of theirs: no
@@ -726,6 +728,18 @@ _NOT_MEASURED = frozenset(
 # be one a model branch gives: a direct response, a fault abort, RBAC's 403, no route's 404, the
 # rate limit's 429.
 _LOCAL_ERRORS = frozenset({400, 408, 413, 431, 500, 501, 502, 503, 504, 505})
+
+
+def _every_manager_logs(boot) -> bool:
+    """Every HTTP connection manager of the configuration writes an access log."""
+    return all(
+        f.http_connection_manager.HasField("access_log")
+        for listener in boot.listeners
+        for chain in list(listener.filter_chains)
+        + ([listener.default_filter_chain] if listener.HasField("default_filter_chain") else [])
+        for f in chain.filters
+        if f.WhichOneof("filter") == "http_connection_manager"
+    )
 
 
 def max_request_headers_bytes(hcm) -> int:

@@ -78,3 +78,20 @@ def check_upstream_requests_total(counters: dict) -> None:
 
 def _total(counters: dict, suffix: str) -> int:
     return sum(v for k, v in counters.items() if k.startswith("cluster.") and k.endswith(suffix))
+
+
+def check_route_timeouts(counters: dict, logged: int, every_manager_logs: bool) -> None:
+    """Envoy's cluster statistics: upstream_rq_timeout, "Total requests that timed out waiting for a
+    response", and the router flags each such stream UT in the access log (%RESPONSE_FLAGS%). So the
+    clusters' upstream_rq_timeout together are at least the UT records logged (`logged`), and equal
+    to them when every connection manager of the configuration writes an access log."""
+    counted = sum(v for k, v in counters.items() if k.startswith("cluster.") and k.endswith(".upstream_rq_timeout"))
+    if counted < logged or (every_manager_logs and counted != logged):
+        raise InvariantViolation(
+            "model_upstream_rq_timeout",
+            f"the access log has {logged} records flagged UT (route timeout); the clusters' upstream_rq_timeout "
+            f"count {counted}" + (" (every connection manager logs)" if every_manager_logs else ""),
+            judged="proxy/http/filters/router.py:Router._on_timeout",
+            expected=logged if every_manager_logs else f">= {logged}",
+            observed=counted,
+        )
