@@ -293,6 +293,7 @@ class RuntimeWorld:
         self.admin_address: tuple | None = None
         self.clients: list = []
         self.upstreams: list = []
+        self.answers = 0  # upstream connects accepted or refused
         self.admins: list[runtime_admin.AdminClient] = []
         self.stopping: asyncio.Task | None = None
         self.drain = DrainWatch()
@@ -344,6 +345,7 @@ class RuntimeWorld:
         pending = self.pending()
         if not pending:
             return
+        self.answers += 1  # runtime_drain: the reference answers from its own pending list
         peer = self.kernel.answer(pending[k % len(pending)], accept)
         if peer is not None:
             self.upstreams.append(peer)

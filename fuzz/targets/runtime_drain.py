@@ -35,12 +35,15 @@ class DrainWatch:
         self.stopped_us: int | None = None
         self.drain_ends_us: float | None = None  # the drain timeout, or a second signal
         self.kept: dict[int, int | None] = {}  # client index open at the stop -> when the proxy ended it
+        self.clients_at_stop = 0  # clients connected before the stop: the ones after it are refused
+        self.answers_at_stop = 0  # upstream connects answered before the stop
 
     def stop_began(self, world) -> None:
         """`world.stopping` is the stop's task: note the moment it ends, and the accepted client
         connections it must let finish."""
         world.stopping.add_done_callback(lambda _task: self._stopped(world.loop.us))
         self.drain_ends_us = world.loop.us + world.server.drain_timeout_s * 1e6
+        self.clients_at_stop, self.answers_at_stop = len(world.clients), world.answers
         queued = {id(s.peer) for listener in world.kernel.listeners.values() for s in listener.backlog}
         for i, peer in enumerate(world.clients):
             if isinstance(peer, Peer) and id(peer) not in queued and not _ended_by_proxy(peer) and not peer.did_reset:
@@ -68,7 +71,14 @@ class DrainWatch:
 
     def check_connections_kept(self, ref, world) -> None:
         """After the run: no tcp_proxy connection open at the stop was ended before the drain was
-        over while `ref` (the same actions in memory, no stop) keeps it open."""
+        over while `ref` (the same actions in memory, no stop) keeps it open. Only while `ref` is the
+        same run less the stop: a client that connects after the stop is refused here and accepted
+        there, and an upstream connect answered after that picks from other pending connections
+        (found by ci-fuzz: an upstream accept that took client 0's connection here took the late
+        client's there, and client 0's upstream close ended it here only)."""
+        late = ref.clients[self.clients_at_stop :]
+        if any(r.sock.conn is not None for r in late) and world.answers > self.answers_at_stop:
+            return
         for i, at in self.kept.items():
             if at is None or self.drain_ends_us is None or at >= self.drain_ends_us or world.clients[i].did_reset:
                 continue

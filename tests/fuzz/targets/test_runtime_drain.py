@@ -81,3 +81,12 @@ def test_a_connection_open_through_the_drain_is_closed_at_its_timeout_not_before
 def test_a_second_signal_ends_the_drain_and_may_close_what_is_left():
     world = runtime.run((CORPUS / "stop_twice_with_open_connections-shared").read_bytes())
     assert world.drain.kept[0] is not None and world.drain.kept[0] <= world.drain.drain_ends_us
+
+
+def test_a_client_refused_by_the_drain_does_not_make_the_reference_another_run():
+    # ci-fuzz, 20 s: connect, stop, a late connect (refused here, accepted by the reference), an
+    # upstream accept (client 0's connection here, the late client's there), client 0's upstream
+    # closes: tcp_proxy rightly ends client 0 here, which the reference, answering other
+    # connections, kept open. Not a drain cutting a connection short.
+    world = runtime.run((CORPUS / "regress-drain-late-client-shifts-upstream-answers").read_bytes())
+    assert world.drain.kept[0] is not None  # ended by its upstream's close, during the drain
