@@ -445,11 +445,7 @@ class Session:
 
     def tcp_upstreams(self) -> list:
         """Every upstream connection a tcp_proxy opened; the others belong to HTTP pools."""
-        return [
-            conn
-            for conn in self.network.opened
-            if not any(isinstance(cb, PoolConnection) for cb in getattr(conn, "_callbacks", ()))
-        ]
+        return [conn for conn in self.network.opened if not _pooled(conn)]
 
     def tcp_choices(self) -> list:
         """(cluster, endpoint) of every upstream connection a tcp_proxy opened (a load balancer choice
@@ -462,8 +458,7 @@ class Session:
         return [
             (cluster_of(conn), conn.remote_address)
             for conn in self.network.opened
-            if self.network.times[conn].failed_to_connect
-            and any(isinstance(cb, PoolConnection) for cb in getattr(conn, "_callbacks", ()))
+            if self.network.times[conn].failed_to_connect and _pooled(conn)
         ]
 
     def apply(self, a: Action) -> bool:
@@ -743,6 +738,11 @@ class Session:
         h.update(repr(sorted(self.ctx.stats.counters.items())).encode())
         h.update(b"%d" % self.dispatcher.now_ms())
         return h.hexdigest()
+
+
+def _pooled(conn: Connection) -> bool:
+    """An upstream connection an HTTP pool owns (tcp_proxy opens the others)."""
+    return any(isinstance(cb, PoolConnection) for cb in getattr(conn, "_callbacks", ()))
 
 
 def _outbound_floods(conn: Connection) -> int:

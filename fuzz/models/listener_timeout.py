@@ -45,7 +45,6 @@ class _Waiting:
     sock: SimSocket  # the client's end
     deadline_ms: int | None  # None: the listener has no timeout
     continues: bool
-    timed_out: bool = False
 
 
 def timeout_ms(listener) -> int:

@@ -639,13 +639,9 @@ class SessionModel:
         aborted = any(v for k, v in counters.items() if k.startswith("http.fault.") and k.endswith("aborts_injected"))
         if (503, None) in local and aborted or any(status == 503 and body is not None for status, body in local):
             return None  # a fault filter's abort (it injected some), or a direct response
-        if any(
-            counters.get(f"cluster.{c}.{name}", 0)
-            for c in forwards
-            for name in ("upstream_rq_overflow", "upstream_rq_pending_overflow", "upstream_cx_overflow")
-        ):
+        if self._overflowed(forwards):
             return None
-        endpoints = {(e.host, e.port) for c in self.boot.clusters if c.name in forwards for e in c.endpoints}
+        endpoints = self._endpoints(forwards)
         start, end = ex.request.started_ms, ex.response.final_head_ms  # not a 100 Continue's time
         failures = []
         for conn, times in self.session.network.times.items():
@@ -690,22 +686,29 @@ class SessionModel:
                 observed=f"503 at {failures[-1]} ms",
             )
 
+    def _endpoints(self, clusters) -> set:
+        """(host, port) of every endpoint of `clusters`."""
+        return {(e.host, e.port) for c in self.boot.clusters if c.name in clusters for e in c.endpoints}
+
     def _upstream_tried(self, clusters) -> bool:
         """Whether an upstream failure could explain a 503 for a request routed to `clusters`: a
         connection to one of their hosts was opened (it may have failed, been reset or refused the
         stream), or one of their circuit breakers overflowed (Envoy's UO)."""
-        endpoints = {(e.host, e.port) for c in self.boot.clusters if c.name in clusters for e in c.endpoints}
-        if any(tuple(conn.remote_address) in endpoints for conn in self.session.network.opened):
-            return True
+        endpoints = self._endpoints(clusters)
+        return self._overflowed(clusters) or any(
+            tuple(conn.remote_address) in endpoints for conn in self.session.network.opened
+        )
+
+    def _overflowed(self, clusters) -> bool:
+        """One of `clusters`' circuit breakers overflowed at some point of the session."""
         counters = self.session.ctx.stats.counters
-        prefixes = tuple(f"cluster.{c}." for c in clusters)
-        return any(k.startswith(prefixes) and k.endswith("overflow") and v for k, v in counters.items())
+        return any(counters.get(f"cluster.{c}.{name}", 0) for c in clusters for name in _BREAKER_OVERFLOWS)
 
     def _upstream_may_have_answered(self, clusters) -> bool:
         """Whether an upstream of one of `clusters` sent bytes in this session: a response it sent
         before reading the request (then reset) would reach the client with no upstream linked to
         the request, so a reply is judged local only when no such upstream spoke."""
-        endpoints = {(e.host, e.port) for c in self.boot.clusters if c.name in clusters for e in c.endpoints}
+        endpoints = self._endpoints(clusters)
         return any(conn.io.sent and tuple(conn.remote_address) in endpoints for conn in self.session.network.opened)
 
 
@@ -728,6 +731,7 @@ _NOT_MEASURED = frozenset(
 # be one a model branch gives: a direct response, a fault abort, RBAC's 403, no route's 404, the
 # rate limit's 429.
 _LOCAL_ERRORS = frozenset({400, 408, 413, 431, 500, 501, 502, 503, 504, 505})
+_BREAKER_OVERFLOWS = ("upstream_rq_overflow", "upstream_rq_pending_overflow", "upstream_cx_overflow")
 
 
 def _every_manager_logs(boot) -> bool:

@@ -85,7 +85,7 @@ def check_route_timeouts(counters: dict, logged: int, every_manager_logs: bool) 
     response", and the router flags each such stream UT in the access log (%RESPONSE_FLAGS%). So the
     clusters' upstream_rq_timeout together are at least the UT records logged (`logged`), and equal
     to them when every connection manager of the configuration writes an access log."""
-    counted = sum(v for k, v in counters.items() if k.startswith("cluster.") and k.endswith(".upstream_rq_timeout"))
+    counted = _total(counters, ".upstream_rq_timeout")
     if counted < logged or (every_manager_logs and counted != logged):
         raise InvariantViolation(
             "model_upstream_rq_timeout",

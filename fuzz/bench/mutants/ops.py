@@ -10,6 +10,7 @@ so tracebacks and triage still point into the module's file.
 """
 
 import ast
+import copy
 import inspect
 from dataclasses import dataclass
 from types import CodeType
@@ -151,15 +152,10 @@ def mutants_of(source: str) -> list[Mutant]:
     out = []
     for qualname, fn, _ in functions(ast.parse(source)):
         for index, (node, kind, _) in enumerate(_points(fn)):
-            before, after = _describe(source, qualname, index)
-            out.append(Mutant(qualname, index, node.lineno, kind, before, after))
+            # Applying edits the tree in place: describe each point on a copy of its function only.
+            before, after = _points(copy.deepcopy(fn))[index][2]()
+            out.append(Mutant(qualname, index, node.lineno, kind, _short(before), _short(after)))
     return out
-
-
-def _describe(source: str, qualname: str, index: int) -> tuple[str, str]:
-    fn, _ = _function(ast.parse(source), qualname)
-    before, after = _points(fn)[index][2]()
-    return _short(before), _short(after)
 
 
 def _short(text: str, limit: int = 70) -> str:
