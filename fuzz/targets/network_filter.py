@@ -335,6 +335,28 @@ def _tls_clients():
 TLS_CLIENTS = _tls_clients()
 
 
+def _tls_clients_server_first():
+    """The same three TLS clients, each quiet after its handshake until the upstream has spoken (a
+    server-first protocol: SMTP, MySQL, SSH greet first): RBAC must decide at the handshake's end,
+    so a denied client never reads the greeting, rather than when the client's first byte comes."""
+    from fuzz.session import Action as A
+
+    script = []
+    for i, mode in enumerate((0b00001001, 0b00010001, 0b00000001), start=1):
+        script += [
+            A("connect_tls", value=1, payload=bytes([mode])),
+            A("upstream_connect"),
+            A("upstream_send", i - 1, payload=b"220 greeting\r\n"),
+            A("read", i),
+            A("send", i, payload=b"QUIT\r\n"),
+            A("upstream_read", i - 1),
+        ]
+    return script
+
+
+TLS_CLIENTS_SERVER_FIRST = _tls_clients_server_first()
+
+
 def principal_policies(rbac_config) -> dict:
     """RBAC configurations that decide on the client certificate (proxy/tools/certs.py: URI SAN
     spiffe://proxyfuzz.test/client, DNS SAN client.proxyfuzz.test, subject O=proxyfuzz,CN=client),
@@ -388,6 +410,7 @@ def model_seeds() -> dict:
         out[f"rbac-edges-{label}-2"] = seed("rbac", config, 0, connects[15:])
     for label, config in principal_policies(cls["rbac"]).items():
         out[f"rbac-principals-{label}"] = seed("rbac", config, 0, TLS_CLIENTS)
+        out[f"rbac-principals-server-first-{label}"] = seed("rbac", config, 0, TLS_CLIENTS_SERVER_FIRST)
     bucket = cls["local_ratelimit"](max_tokens=2, tokens_per_fill=1, fill_interval_ms=1000, stat_prefix="b")
     out["ratelimit-refill"] = seed(
         "local_ratelimit",

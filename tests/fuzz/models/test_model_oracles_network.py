@@ -10,6 +10,7 @@ import pytest
 import proxy.network.filters.local_ratelimit as ratelimit_filter
 import proxy.network.filters.rbac as rbac_filter
 from fuzz import oracles
+from fuzz.bench.mutants import ops
 from fuzz.memo import Memo
 from fuzz.targets import network_filter as nf
 from proxy.network import registry
@@ -327,3 +328,23 @@ def test_the_window_tally_counts_bytes_seen_across_windows_into_the_earlier_ones
     assert window_carried(config, tally, 0, 2700, 301) == 101  # over: the second carried 101
     assert window_carried(config, tally, 0, 7000, 301) == 0  # quiet seconds carry nothing
     assert window_carried(config, tally, 0, 7000, 1301) == 1000  # ... and do not make room later
+
+
+@pytest.mark.parametrize(
+    "qualname, before",
+    [
+        ("RbacFilter.on_new_connection", "conn.add_connection_callbacks(self)"),
+        ("RbacFilter.on_event", "not self.waiting"),
+    ],
+)
+def test_rbac_deciding_on_the_first_byte_of_a_tls_client_is_caught(monkeypatch, qualname, before):
+    """Mutants found by `bench mutants` (reports/bench/mutants-l4-2026-12-05.md): the decision on a
+    TLS chain waits for the client's first byte instead of the handshake's end. A client of a
+    server-first protocol then sits denied but open, the upstream's greeting on its way to it; the
+    server-first seeds catch it, the clean filter passes them."""
+    replay("model-rbac-principals-server-first-")
+    owner = getattr(rbac_filter, qualname.split(".")[0])
+    function = getattr(owner, qualname.split(".")[1])
+    monkeypatch.setattr(function, "__code__", ops.planted(rbac_filter, qualname, before))
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_(decision|counters)"):
+        replay("model-rbac-principals-server-first-")
