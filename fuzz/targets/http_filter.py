@@ -1091,9 +1091,13 @@ def model_seeds() -> list:
     mtls.policies.add(
         name="mtls", source_prefixes=["10.1.2.0/24"]
     ).principals.add().authenticated.principal_name.exact = "x"
+    # A header condition alone decides: REQUESTS meet it (PUT), fail it (no x-canary) and repeat it
+    # (PATCH: "no,yes", Envoy's joined value, is not exactly "yes").
+    canary = cls["rbac"](action=0)
+    canary.policies.add(name="canary").headers.add(name="x-canary", exact="yes")
     out = [
         seed("rbac", config, 0x80, edge, 0, [_a("decode_headers", edge, end=True)])
-        for config in (allow, deny, shadow, mtls)
+        for config in (allow, deny, shadow, mtls, canary)
         for edge in range(8)
     ]
     get = _a("decode_headers", 0, end=True)

@@ -195,9 +195,14 @@ def target_function(module, qualname: str):
     return getattr(attr, "__func__", attr)
 
 
-def planted(module, qualname: str, before: str) -> CodeType:
+def planted(module, qualname: str, before: str, line: int | None = None) -> CodeType:
     """The code object of the mutant of `module`'s `qualname` whose edit starts from the source
-    `before` (as Mutant.before prints it): tests plant a class of bug the bench found this way."""
+    `before` (as Mutant.before prints it), on `line` where `before` occurs more than once (a `False`):
+    tests plant a class of bug the bench found this way."""
     source = inspect.getsource(module)
-    m = next(m for m in mutants_of(source) if m.qualname == qualname and m.before == before)
+    m = next(
+        m
+        for m in mutants_of(source)
+        if m.qualname == qualname and m.before == before and (line is None or m.line == line)
+    )
     return mutated_code(source, module.__file__, qualname, m.index)

@@ -3,6 +3,7 @@ the proxy by monkeypatch, on the committed seeds: RBAC source prefixes one bit t
 shadow rules enforced, a token bucket refilled on every request, an abort percentage one too high,
 a delay released a millisecond early. A clean replay passes (tests/fuzz/test_corpus_replay.py too)."""
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import proxy.http.filters.local_ratelimit as http_ratelimit
 import proxy.http.filters.rbac as http_rbac
 from fuzz import oracles
+from fuzz.bench.mutants import ops
 from fuzz.memo import Memo
 from fuzz.targets import http_filter as hf
 from proxy.http import registry
@@ -54,6 +56,22 @@ def _prefix_off_by(delta):
 @pytest.mark.parametrize("delta", [-1, 1])
 def test_rbac_source_prefix_off_by_one_bit_is_caught(monkeypatch, delta):
     monkeypatch.setattr(http_rbac, "source_in", _prefix_off_by(delta))
+    with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
+        replay_all()
+
+
+def _line_after(module, text: str) -> int:
+    """The number of the line after the first one containing `text` in `module`'s source."""
+    lines, _ = inspect.getsourcelines(module)
+    return next(i for i, line in enumerate(lines, 1) if text in line) + 1
+
+
+def test_rbac_failed_header_condition_matching_is_caught(monkeypatch):
+    """bench mutants (rbac.py, seed 11) left HttpRbacPolicy.matches answering True where a header
+    condition fails: no committed seed had a policy decided by a header that some request lacks."""
+    line = _line_after(http_rbac, "if not all(m.matches(head) for m in self.headers)")
+    code = ops.planted(http_rbac, "HttpRbacPolicy.matches", "False", line=line)
+    monkeypatch.setattr(http_rbac.HttpRbacPolicy.matches, "__code__", code)
     with pytest.raises(oracles.InvariantViolation, match="model_rbac_decision"):
         replay_all()
 
