@@ -22,28 +22,39 @@ from proxy.network import sim
 from . import test_pki
 
 
-@functools.lru_cache(maxsize=None)
 def client_context(certificate: str = "", alpn: tuple = ()) -> ssl.SSLContext:
     """A client context: no verification (the proxy's certificate is not what is judged here),
-    `certificate` "client" / "other-client" / "cn-client" / "" (none), ALPN offered in order."""
+    `certificate` "client" / "other-client" / "cn-client" / "" (none), ALPN offered in order. The
+    certificate is the test PKI's as this process first read it (fuzz/test_pki.py), as the
+    oracles judge it; one context per PKI directory (PROXYFUZZ_PKI may move)."""
+    return _client_context(str(test_pki.directory()), certificate, alpn)
+
+
+@functools.lru_cache(maxsize=None)
+def _client_context(pki: str, certificate: str, alpn: tuple) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     if certificate:
-        d = test_pki.ensure()
-        ctx.load_cert_chain(d / f"{certificate}.pem", d / f"{certificate}.key")
+        with test_pki.private_copy(f"{certificate}.pem", f"{certificate}.key") as (cert, key):
+            ctx.load_cert_chain(cert, key)
     if alpn:
         ctx.set_alpn_protocols(list(alpn))
     return ctx
 
 
-@functools.lru_cache(maxsize=None)
 def server_context(alpn: tuple = ("h2", "http/1.1")) -> ssl.SSLContext:
     """An upstream server context with the test server certificate; it asks for a client
-    certificate (optional) and verifies one against the test CA."""
+    certificate (optional) and verifies one against the test CA (both as client_context reads them)."""
+    return _server_context(str(test_pki.directory()), alpn)
+
+
+@functools.lru_cache(maxsize=None)
+def _server_context(pki: str, alpn: tuple) -> ssl.SSLContext:
     d = test_pki.ensure()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(d / "server.pem", d / "server.key")
-    ctx.load_verify_locations(d / "ca.pem")
+    with test_pki.private_copy("server.pem", "server.key") as (cert, key):
+        ctx.load_cert_chain(cert, key)
+    ctx.load_verify_locations(cadata=test_pki.read(d / "ca.pem").decode("ascii"))
     ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.num_tickets = 0
     if alpn:

@@ -326,7 +326,7 @@ def _why_refused(common, identity: tuple | None = None) -> str:
         trusted = (
             source.inline_string.encode()
             if source.WhichOneof("specifier") == "inline_string"
-            else open(source.filename, "rb").read()
+            else test_pki.read(source.filename)  # a PKI file as the proxy's configurations were built with it
         )
     except (OSError, ValueError):
         return ""  # unreadable: validation refuses such a configuration; nothing to judge
@@ -354,16 +354,20 @@ def _server_identity() -> tuple:
     return _identity("ca", "server")
 
 
-@functools.lru_cache(maxsize=4)
 def _identity(signer: str, leaf: str) -> tuple:
     """The PEM body of the test PKI's CA `signer` and the DNS and URI SANs of its certificate `leaf`,
-    read with `cryptography`."""
+    read with `cryptography`, from the PKI as the peers present it (fuzz/test_pki.read)."""
+    return _identity_in(str(test_pki.directory()), signer, leaf)
+
+
+@functools.lru_cache(maxsize=16)
+def _identity_in(pki: str, signer: str, leaf: str) -> tuple:
     from cryptography import x509
 
     d = test_pki.ensure()
-    pem = open(d / f"{signer}.pem", "rb").read()
+    pem = test_pki.read(d / f"{signer}.pem")
     ca = b"".join(pem.split(b"-----")[2].split())  # the base64 body, whitespace aside, as in any bundle
-    cert = x509.load_pem_x509_certificate(open(d / f"{leaf}.pem", "rb").read())
+    cert = x509.load_pem_x509_certificate(test_pki.read(d / f"{leaf}.pem"))
     ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     names = ext.get_values_for_type(x509.DNSName) + ext.get_values_for_type(x509.UniformResourceIdentifier)
     return ca, frozenset(names)

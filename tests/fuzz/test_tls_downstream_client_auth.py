@@ -140,3 +140,20 @@ def test_the_model_reads_the_client_certificates():
     assert tls_session._why_client_refused(tls, "client") == ""
     tls.common_tls_context.validation_context.match_subject_alt_names[0] = "spiffe://proxyfuzz.test/other"
     assert "match_subject_alt_names" in tls_session._why_client_refused(tls, "client")
+
+
+def test_a_pki_remade_under_a_running_process_changes_no_verdict(tmp_path, monkeypatch):
+    """The shared test PKI may be deleted and remade (new CA) while a fuzzing process runs: its built
+    configurations keep the CA they loaded, so the peers and this oracle keep the PKI as the process
+    first read it (fuzz/test_pki.py). Before, the oracle read the new CA from disk beside the old
+    client certificate and found 'client' not enforced on the same input that passed a moment ago."""
+    import shutil
+
+    monkeypatch.setenv("PROXYFUZZ_PKI", str(tmp_path / "pki"))
+    built = _config(tmp_path, require_client_certificate=True)
+    assert _connected(Session(built).run(_client(CLIENT))) == [True]
+    first_ca = (tmp_path / "pki" / "ca.pem").read_bytes()
+    shutil.rmtree(tmp_path / "pki")
+    test_pki.ensure()
+    assert (tmp_path / "pki" / "ca.pem").read_bytes() != first_ca  # a new generation on disk
+    assert _connected(Session(built).run(_client(CLIENT) + _client(OTHER))) == [True, False]
