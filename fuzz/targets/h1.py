@@ -437,7 +437,25 @@ def check_server(data: bytes) -> list:
         if msg.ended and not msg.failed and msg.request().authority:
             _roundtrip_request(i, msg)
     _check_responses_readable(seen, runs["one_chunk"][1])
+    _check_garbled_line_refused_before_eof(data)
     return canonical(events)
+
+
+def _check_garbled_line_refused_before_eof(data: bytes) -> None:
+    """A client may send a broken request-line and then neither end its head nor close (a scanner,
+    a slowloris). No later byte can mend it, and Envoy's incremental parser refuses it where it ends,
+    so the client gets its 400 at once; a codec waiting for the head's end holds the connection
+    until the request headers timeout (the server-side twin of h1_client_garbled_head_awaited)."""
+    reason = reference.unfinished_request_line_rejected(data)
+    if reason is None:
+        return
+    codec = H1ServerCodec()
+    if not any(isinstance(ev, ProtocolViolation) for ev in codec.receive_data(data)):
+        _fail(
+            "h1_server_garbled_line_awaited",
+            f"the request-line of {data[:120]!r} is whole and the reference rejects it ({reason}), "
+            "but the server codec waits for the rest of the head",
+        )
 
 
 def _check_responses_readable(seen: list[Seen], out: bytes) -> None:

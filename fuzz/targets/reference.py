@@ -357,7 +357,21 @@ def _head_notes(msg: Message, head_bytes: int) -> None:
 
 # ------------------------------------------------------------------------------------ requests
 def _request_head(lines: list[bytes], msg: Message) -> None:
-    parts = lines[0].split(b" ")
+    _request_line(lines[0], msg)
+    msg.fields = [_field_line(line) for line in lines[1:]]
+    hosts = msg.values(b"host")
+    if len(hosts) > 1:
+        raise Reject("more than one Host")
+    if msg.start[2] == b"HTTP/1.1" and not hosts:
+        raise Reject("HTTP/1.1 request without Host")
+    if hosts and not _host_ok(hosts[0]):
+        raise Reject(f"Host {hosts[0][:40]!r} is not uri-host [':' port]")
+    if hosts and hosts[0].startswith(b":"):
+        raise Reject("Host with a port and an empty host (RFC 9110 4.2.1: such a URI is invalid)")
+
+
+def _request_line(line: bytes, msg: Message) -> None:
+    parts = line.split(b" ")
     if len(parts) != 3:
         raise Reject("request-line is not method SP request-target SP HTTP-version")
     method, target, version = parts
@@ -392,16 +406,6 @@ def _request_head(lines: list[bytes], msg: Message) -> None:
     elif method != b"CONNECT":
         raise Reject("request-target is not origin-, absolute-, authority- or asterisk-form")
     msg.start = (method, target, version)
-    msg.fields = [_field_line(line) for line in lines[1:]]
-    hosts = msg.values(b"host")
-    if len(hosts) > 1:
-        raise Reject("more than one Host")
-    if version == b"HTTP/1.1" and not hosts:
-        raise Reject("HTTP/1.1 request without Host")
-    if hosts and not _host_ok(hosts[0]):
-        raise Reject(f"Host {hosts[0][:40]!r} is not uri-host [':' port]")
-    if hosts and hosts[0].startswith(b":"):
-        raise Reject("Host with a port and an empty host (RFC 9110 4.2.1: such a URI is invalid)")
 
 
 def parse_requests(buf: bytes, eof: bool = True) -> list[Message]:
@@ -413,7 +417,7 @@ def parse_requests(buf: bytes, eof: bool = True) -> list[Message]:
         pos = _skip_empty_lines(buf, pos)
         if pos >= len(buf):
             return out
-        msg = Message("incomplete")
+        msg = Message("incomplete", at=pos)
         out.append(msg)
         try:
             start = pos
@@ -434,6 +438,24 @@ def parse_requests(buf: bytes, eof: bool = True) -> list[Message]:
         pos = end
         if ends_connection(msg):
             return out
+
+
+def unfinished_request_line_rejected(buf: bytes) -> str | None:
+    """Why the request-line of the unfinished request head the bytes end in (whole, its CRLF read,
+    the head's empty line not yet) already breaks the grammar; None when it does not, or when the
+    bytes do not end in such a head. No byte after it can mend the line, so a server can refuse
+    without waiting for the head's end (the request-side twin of unfinished_head_rejected)."""
+    ref = parse_requests(buf, eof=False)
+    if not ref or ref[-1].state != "incomplete" or ref[-1].head_ok:
+        return None
+    line, _ = _line(buf, _skip_empty_lines(buf, ref[-1].at), eof=False)
+    if line is None:
+        return None
+    try:
+        _request_line(line, Message("incomplete"))
+    except Reject as e:
+        return e.reason
+    return None
 
 
 def absolute_form_parts(target: bytes) -> tuple[bytes, bytes, bytes]:
