@@ -15,7 +15,8 @@ fuzz/configgen), and a readable one gets 1-3 edits of one field each, anywhere i
 - a scalar set to the value the same field holds elsewhere in the tree (another listener's port or
   host, another cluster's name), where uniqueness and clash checks between siblings look;
 - an integer set to an edge (0, 1, value +-1, 2^31-1, 2^32-1, 65535, 65536, -1);
-- a bool flipped, an enum set to another value;
+- a bool flipped, an enum set to another value, or to a number it does not define (a gap in its
+  numbering, one past its last value, -1);
 - a submessage cleared, or replaced by one generated for its type (a oneof member set this way
   clears the others), a repeated field given a generated element, or one dropped or duplicated.
 
@@ -235,7 +236,17 @@ def _edge_int(fd, value: int, rng: random.Random) -> int | None:
 def _flag(fd, value, rng: random.Random):
     if fd.type == FieldDescriptor.TYPE_BOOL:
         return not value
-    return rng.choice([v.number for v in fd.enum_type.values] + [len(fd.enum_type.values) + 7])
+    return rng.choice(enum_numbers(fd.enum_type))
+
+
+def enum_numbers(enum) -> tuple:
+    """What an enum field may be set to: each value it defines, and numbers it does not define that
+    a `defined_only` check must refuse (proto3 enums are open, any int32 travels): each gap between
+    defined values (up to 4; a range test in place of membership passes them), one past the
+    largest, and -1."""
+    defined = sorted({v.number for v in enum.values})
+    gaps = [n for n in range(defined[0], defined[-1]) if n not in defined][:4]
+    return (*defined, *gaps, defined[-1] + 1, -1)
 
 
 _WIDE = {

@@ -134,3 +134,57 @@ def test_a_wildcard_listener_beside_one_on_its_port_is_caught(monkeypatch):
     monkeypatch.setattr(semantic, "_hosts_clash", lambda ip, host, other_ip, other_host: ip == other_ip)
     with pytest.raises(InvariantViolation, match="config_listeners_cannot_bind"):
         config_target.run(data)
+
+
+def _tls_listener():
+    """A listener terminating TLS with the test PKI's certificate, tcp_proxy behind it."""
+    from fuzz import test_pki
+    from proxy.config import schema
+
+    pki = test_pki.ensure()
+    boot = schema.Bootstrap()
+    listener = boot.listeners.add(name="tls")
+    listener.address.host, listener.address.port = "127.0.0.1", 10443
+    chain = listener.filter_chains.add()
+    chain.filters.add().tcp_proxy.cluster = "c"
+    cert = chain.tls_context.common_tls_context.tls_certificates.add()
+    cert.certificate_chain.filename, cert.private_key.filename = str(pki / "server.pem"), str(pki / "server.key")
+    boot.clusters.add(name="c").endpoints.add(host="127.0.0.1", port=9000)
+    return boot, chain.tls_context.common_tls_context.tls_params
+
+
+def test_an_enum_goes_to_the_numbers_it_does_not_define():
+    """TlsProtocol defines 0, 3 and 4: the flag edit also writes the gaps, one past the last, and -1."""
+    boot, params = _tls_listener()
+    params.tls_minimum_protocol_version, params.tls_maximum_protocol_version = 3, 4  # set: edits pick set fields
+    enum = params.DESCRIPTOR.fields_by_name["tls_minimum_protocol_version"].enum_type
+    assert config.enum_numbers(enum) == (0, 3, 4, 1, 2, 5, -1)
+    seen = set()
+    for seed in range(400):
+        trial = type(boot).FromString(boot.SerializeToString())
+        config.OPS["flag"][1](trial, random.Random(seed))
+        tls = trial.listeners[0].filter_chains[0].tls_context.common_tls_context.tls_params
+        seen |= {tls.tls_minimum_protocol_version, tls.tls_maximum_protocol_version}
+    assert {1, 2, 5, -1} <= seen, seen
+
+
+def test_an_undefined_enum_number_a_range_check_passes_is_caught(monkeypatch):
+    """Planted: `defined_only` as a range (smallest to largest value) instead of membership; a
+    tls_minimum_protocol_version of 1 then validates, and protoc-gen-validate's verdict differs."""
+    from fuzz.oracles import InvariantViolation
+    from proxy.config import validate
+
+    boot, params = _tls_listener()
+    params.tls_minimum_protocol_version = 1
+    data = bytes([config.PROTO]) + boot.SerializeToString()
+    config_target.run(data)  # clean: refused by validation, as by protoc-gen-validate
+
+    def enum_check_as_range(field, c):
+        numbers = [v.number for v in field.enum_type.values]
+        span = range(min(numbers), max(numbers) + 1)
+        return lambda v: None if v in span else "must be defined"
+
+    monkeypatch.setattr(validate, "_enum_check", enum_check_as_range)
+    monkeypatch.setattr(validate, "_PLANS", {})  # plans are built once per message type
+    with pytest.raises(InvariantViolation, match="config_rules_differ_from_pgv"):
+        config_target.run(data)
