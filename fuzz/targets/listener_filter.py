@@ -17,6 +17,8 @@ captures what reaches it): all bytes in one read, and in the chosen pieces and r
     bytes the upstream got;
   * no application byte consumed: the chain gets exactly the bytes after a PROXY header, and then
     the client's end of stream (also one that came with the header alone, while the filters ran);
+  * a connection the references already refuse on the bytes sent so far (a malformed PROXY header,
+    a ClientHello past 64 KiB) is closed before the next piece, not held for more bytes;
   * what the filters found agrees with independent readers of the same bytes: the ClientHello
     (client_hello_reference.py), the PROXY header (proxy_header_reference.py) and an RFC 9112
     request line, combined in listener_filter_reference.py;
@@ -39,7 +41,7 @@ from proxy.network.listener_filter import listener_filter_factory
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Reader
 from fuzz.targets import found_facts_chains, proxy_header_reference, server_name_ladder
-from fuzz.targets.listener_filter_reference import H2_PREFACE, LOCAL, REMOTE, expected
+from fuzz.targets.listener_filter_reference import H2_PREFACE, LOCAL, REMOTE, expected, refused_already
 
 FILTER_SETS = (
     ("tls_inspector",),
@@ -100,9 +102,11 @@ def _built(filters, allow_without: bool):
     return _BUILT[key]
 
 
-def run_once(listener, pieces, read_size: int, connections=None):
+def run_once(listener, pieces, read_size: int, connections=None, refused=None):
     """(outcome, stats, found, bytes the chain got, whether its end of stream reached the chain) of one
-    connection sending `pieces`, then its end; the connection is appended to `connections` if given."""
+    connection sending `pieces`, then its end; the connection is appended to `connections` if given.
+    `refused(bytes so far)`: whether the references already refuse the connection on those bytes; it
+    must then be closed before the next piece (listener_filter_refused_late)."""
     dispatcher = SimulatedDispatcher()
     ctx = ServerContext(dispatcher=dispatcher, network=None)
     log = ctx.shared["log"] = []
@@ -114,6 +118,12 @@ def run_once(listener, pieces, read_size: int, connections=None):
     for i, piece in enumerate(pieces):
         sock.peer_send(piece, end_stream=i == len(pieces) - 1)
         dispatcher.run_posted()
+        if refused is not None and i < len(pieces) - 1 and conn.is_open and refused(bytes(sock.sent)):
+            raise InvariantViolation(
+                "listener_filter_refused_late",
+                f"the first {len(sock.sent)} bytes already decide the listener filters refuse the connection "
+                f"({bytes(sock.sent[:40])!r}...); it is still open, waiting for more",
+            )
     found = (
         conn.transport_protocol,
         conn.server_name,
@@ -158,7 +168,7 @@ def run(data: bytes) -> None:
     listener = _built(filters, allow_without)
     connections: list = []
     whole = run_once(listener, [payload], 16 * 1024, connections)
-    split = run_once(listener, pieces, read_size)
+    split = run_once(listener, pieces, read_size, refused=lambda sent: refused_already(filters, sent, allow_without))
     if whole != split:
         raise InvariantViolation(
             "listener_filter_split_variance", f"{filters}: one read {whole[:3]} vs pieces of {read_size} {split[:3]}"
@@ -320,6 +330,13 @@ def write_seeds(out) -> int:
         seeds[f"pp-{name}"] = seed(("proxy_protocol",), data + b"payload", read_size=1, cuts=(6,))
         seeds[f"pp-http-{name}"] = seed(("proxy_protocol", "http_inspector"), data + http["get11"])
     seeds["pp-absent-allowed"] = seed(("proxy_protocol",), http["get11"], allow_without=True)
+    # The v1 line at its bound (107 bytes with the CRLF: accepted) and past it (refused once 107
+    # bytes hold no CRLF, before the rest arrives), in pieces that stop just after the bound.
+    at_bound = b"PROXY UNKNOWN " + b"x" * 91 + b"\r\n"
+    seeds["pp-v1-line-107-bytes"] = seed(("proxy_protocol",), at_bound + b"payload", read_size=3, cuts=(106, 110))
+    seeds["pp-v1-line-past-107-bytes"] = seed(
+        ("proxy_protocol",), at_bound[:-2] + b"yy\r\n" + b"payload", read_size=3, cuts=(106, 110)
+    )
     # A header and the end of stream with nothing after it (a balancer's health check that half-closes).
     seeds["pp-header-alone"] = seed(("proxy_protocol",), proxy["v1-tcp4"])
     seeds["pp-v2-header-alone"] = seed(("proxy_protocol",), proxy["v2-inet-tlvs"], read_size=1)

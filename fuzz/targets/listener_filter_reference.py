@@ -65,6 +65,28 @@ def expected(filters, data: bytes, allow_without: bool, remote=REMOTE, local=LOC
     return "passed", found, rest
 
 
+def refused_already(filters, data: bytes, allow_without: bool) -> bool:
+    """Whether the first bytes of a connection already decide that its listener filters refuse it,
+    whatever follows: a PROXY header the spec calls malformed (a v1 line without its CRLF in 107
+    bytes, say), or absent where one is required; a ClientHello that cannot fit its 64 KiB. A user
+    relies on such a connection being closed then (Envoy's filters reject as soon as they can tell),
+    not held, its bytes buffered, until more arrive or listener_filters_timeout passes."""
+    rest = data
+    for name in filters:
+        if name == "proxy_protocol":
+            header = proxy_header_reference.judge(rest)
+            if header == "absent" and allow_without:
+                continue
+            if not isinstance(header, proxy_header_reference.Header):
+                return header != "incomplete"
+            rest = rest[header.length :]
+        elif name == "tls_inspector":
+            hello = client_hello_reference.judge(rest)
+            if hello in ("too_large", "incomplete"):
+                return hello == "too_large"
+    return False  # http_inspector refuses only a request line the end of stream cut short
+
+
 def _http_reference(data: bytes):
     """h2c, http/1.1, http/1.0, None (not HTTP) or "incomplete", from RFC 9112 3 and RFC 9113 3.4,
     with the proxy's policy of an 8 KiB window."""

@@ -200,3 +200,19 @@ def test_a_tie_on_an_address_criterion_kept_by_position_is_caught(monkeypatch):
     with pytest.raises(InvariantViolation) as err:
         run_seed("proxy_protocol", data=header + b"payload")
     assert err.value.name == "chain_match_found_facts"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"PROXY UNKNOWN " + b"x" * 200, b"PROXY TCP4 " + b"1" * 120 + b"\r\n", b"PROXY " + bytes(300)],
+    ids=["no-crlf", "crlf-past-the-bound", "nul-bytes"],
+)
+def test_a_malformed_proxy_header_held_for_more_bytes_is_caught(monkeypatch, line):
+    """A v1 line with no CRLF in its 107 bytes is malformed (HAProxy's spec): refused at once, clean;
+    planted without the bound the connection waits for more (and a long UNKNOWN line passes)."""
+    data = target.seed(("proxy_protocol",), line + b"payload", read_size=3, cuts=(110, 120))
+    target.run(data)
+    monkeypatch.setattr(proxy_protocol, "V1_MAX", 1 << 20)  # the bound planted away: wait for a CRLF
+    with pytest.raises(InvariantViolation) as err:
+        target.run(data)
+    assert err.value.name == "listener_filter_refused_late"
