@@ -248,3 +248,28 @@ def test_planted_meaning_changed_on_h2_to_h1_is_caught(monkeypatch, planted):
     with pytest.raises(InvariantViolation, match="peer_forwarded_headers_changed"):
         translate.check(H2["h2_cookies"])
         translate.check(H2["h2_get"])
+
+
+# bench mutants proxy/http/h1.py (seed 14) left H1ClientCodec.send_request_headers' reset of the
+# chunked framing alive: no seed sent a request without a body after a chunked one on the same
+# upstream connection, where a stale flag writes a last-chunk "0\r\n\r\n" the upstream reads as the
+# start of another request.
+CHUNKED_THEN_BODYLESS = (
+    REPO_ROOT / "corpus" / "http_translate" / "chunked-request-then-bodyless-ones-on-one-upstream-connection"
+)
+
+
+def test_requests_after_a_chunked_one_go_upstream_as_sent():
+    sent, wire = translate.forward("HTTP1", translate.accept("HTTP1", CHUNKED_THEN_BODYLESS.read_bytes()))
+    assert len(sent) == 3 and wire.count(b"\r\n0\r\n\r\n") == 1  # the one last-chunk
+    translate.check(CHUNKED_THEN_BODYLESS.read_bytes())
+
+
+def test_chunked_framing_left_over_for_the_next_request_is_caught(monkeypatch):
+    import proxy.http.h1 as h1_codec
+    from fuzz.bench.mutants import ops
+
+    code = ops.planted(h1_codec, "H1ClientCodec.send_request_headers", "self._chunked = False")
+    monkeypatch.setattr(H1ClientCodec.send_request_headers, "__code__", code)
+    with pytest.raises(InvariantViolation, match="translate_"):
+        translate.check(CHUNKED_THEN_BODYLESS.read_bytes())
