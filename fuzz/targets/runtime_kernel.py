@@ -187,6 +187,9 @@ class KernelSocket:
     def accept(self):
         if not self.backlog:
             raise BlockingIOError(errno.EAGAIN, "no connection")
+        failure = self.kernel.take_accept_failure()
+        if failure:  # out of descriptors (or memory): the connection waits in the backlog, as on Linux
+            raise OSError(failure, errno.errorcode[failure])
         conn = self.backlog.pop(0)
         return conn, conn.remote
 
@@ -285,6 +288,24 @@ class Kernel:
         self.upstreams: list[KernelSocket] = []  # in the order the proxy connected them
         self.by_fd: dict[int, KernelSocket] = {}
         self._fd = FD_BASE
+        self.accept_failures: list[int] = []  # errnos the next accept(2) calls fail with
+        self.accept_failures_made = 0
+
+    def exhaust_descriptors(self, accepts: int) -> None:
+        """The process is out of resources for its next `accepts` accept(2) calls on any listening
+        socket: EMFILE (descriptors), ENFILE, ENOBUFS, ENOMEM in turn. Transient, as when clients
+        holding descriptors leave: `restore_descriptors` ends it."""
+        kinds = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+        self.accept_failures += [kinds[(len(self.accept_failures) + i) % len(kinds)] for i in range(accepts)]
+
+    def restore_descriptors(self) -> None:
+        self.accept_failures.clear()
+
+    def take_accept_failure(self) -> int:
+        if not self.accept_failures:
+            return 0
+        self.accept_failures_made += 1
+        return self.accept_failures.pop(0)
 
     def next_fd(self) -> int:
         self._fd += 1

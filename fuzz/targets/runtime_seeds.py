@@ -145,6 +145,17 @@ def scripts() -> dict:
     http_then_client_leaves += [A("upstream_http", 0, 0), A("read"), A("close"), A("read")]
     out["stop_after_the_last_client_left"] = http_then_client_leaves + [A("stop"), A("advance", 0, 2)]
     out["stop_then_the_last_client_leaves"] = http_then_client_leaves[:6] + [A("stop"), A("close"), A("read")]
+    # Out of descriptors for an accept or two: clients wait in the backlog through the listener's pause,
+    # one arriving during it and one after it; the admin's listener the same.
+    out["accept_fails_with_clients_waiting"] = [A("accept_fail", 0), A("connect"), A("connect")]
+    out["accept_fails_with_clients_waiting"] += [A("send", 0, 1, b"one"), A("send", 1, 1, b"two"), A("advance", 0, 4)]
+    out["accept_fails_with_clients_waiting"] += [A("upstream_accept"), A("upstream_accept"), A("upstream_read")]
+    out["accept_fails_with_clients_waiting"] += [A("upstream_send", 0, 1, b"back"), A("read")]
+    out["accept_fails_then_a_client_after_the_pause"] = [A("accept_fail", 1), A("connect"), A("advance", 0, 4)]
+    out["accept_fails_then_a_client_after_the_pause"] += [A("connect", 1), A("send", 1, 1, b"late"), A("advance", 0, 4)]
+    out["accept_fails_then_a_client_after_the_pause"] += [A("upstream_accept"), A("upstream_accept"), A("read", 1)]
+    out["admin_accept_fails"] = [A("accept_fail", 0), A("admin", 0, 1), A("admin", 1, 2), A("admin_read", 0)]
+    out["admin_accept_fails"] += [A("admin_read", 1)]
     return out
 
 
