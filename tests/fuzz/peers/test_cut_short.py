@@ -52,3 +52,41 @@ def test_a_router_that_completes_a_cut_short_response_is_found(monkeypatch):
         run(http(), CUT_SHORT)
     assert caught.value.name == "peer_response_completed_after_upstream_cut_short"
     assert "never finished its response" in caught.value.detail
+
+
+# A body delimited by the close (RFC 9112 6.3 item 8) that the upstream ends with a reset rather than
+# a FIN: Envoy's CodecClient ends it on any RemoteClose, and so does the proxy, which sends it on
+# chunked and ended (campaign 12-05, session -seed=1502: the oracle took it for a cut).
+CLOSE_DELIMITED = b"HTTP/1.1 500 X\r\nContent-Type: text/plain\r\n\r\nhello"
+RESET_AFTER_A_CLOSE_DELIMITED_BODY = CUT_SHORT[:3] + [
+    A("upstream_send", payload=CLOSE_DELIMITED),
+    A("upstream_reset"),
+    A("read"),
+]
+
+
+def test_a_close_delimited_body_its_upstream_resets_is_whole():
+    (ex,) = run(http(), RESET_AFTER_A_CLOSE_DELIMITED_BODY).peers.exchanges
+    (up,) = ex.upstreams
+    assert not up.response.complete  # the strict upstream's record: no FIN
+    assert ex.outcome == "response" and (ex.response.status, bytes(ex.response.body)) == (500, b"hello")
+
+
+def times_out_cleanly(self):  # the planted class: a route timeout ends a started response as if whole
+    if self.done:
+        return
+    self._abandon_upstream()
+    if not self.response_started:
+        return self._local_reply(504, b"upstream request timeout\n", "UT")
+    self.done = True
+    self.decoder_callbacks.encode_data(b"", True)
+
+
+def test_a_close_delimited_body_the_proxy_cuts_is_still_judged(monkeypatch):
+    from proxy.http.filters.router import Router
+
+    monkeypatch.setattr(Router, "_on_timeout", times_out_cleanly)
+    stalled = CUT_SHORT[:3] + [A("upstream_send", payload=CLOSE_DELIMITED), A("advance", value=1000), A("read")]
+    with pytest.raises(InvariantViolation) as caught:
+        run(http(route=", timeout_ms: 500"), stalled)
+    assert caught.value.name == "peer_response_completed_after_upstream_cut_short", str(caught.value)
