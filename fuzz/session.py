@@ -27,7 +27,7 @@ from proxy.network.connection import Connection, State
 from proxy.network.filters.tcp_proxy import TcpProxyFilter
 from proxy.upstream.pool_conn import PoolConnection
 
-from . import closing, delivery, held, liveness, oracles, settle, shared_buckets_paired, tls_session
+from . import closing, delivery, filter_timers, held, liveness, oracles, settle, shared_buckets_paired, tls_session
 from . import payloads
 from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
@@ -400,6 +400,7 @@ class Session:
         self.on_connection = on_connection
         self.check_bytes = check_bytes
         self.dispatcher = SimulatedDispatcher()
+        filter_timers.watch(self.dispatcher)
         self.network = _CheckedNetwork(self.dispatcher)
         self.ctx = instantiate(built, self.dispatcher, self.network, seed=seed)
         self.ctx.token_buckets = shared_buckets_paired.factory(self.dispatcher)  # the workers' buckets judged too

@@ -51,12 +51,15 @@ class StatusLog:
         self.flagless: Counter = Counter()  # (client, method, status) of records flagging no failure
         self.flags: dict = {}  # (client, method, status) -> Counter of the flags of its other records
         self.client_gone: Counter = Counter()  # client -> its records flagging DC
-        self.route_timeouts = 0  # records flagging UT (the router's timeout)
+        self.records: list = []  # every record's attributes (fuzz.models.flag_causes)
+        self.flagged: Counter = Counter()  # flag -> the records carrying it (fuzz.models.flag_counters)
 
     def write(self, record: dict) -> None:
         attributes = record["attributes"]
+        self.records.append(attributes)
         status = attributes["http.response.status_code"]
         self.statuses[status] += 1
+        self.flagged.update(set(attributes["proxy.response_flags"].split(",")) - {"-"})
         if "client.address" in attributes:
             client = (attributes["client.address"], attributes["client.port"])
             self.clients[client] += 1
@@ -65,7 +68,6 @@ class StatusLog:
                 self.body_sizes[key] += 1
             exchange = (client, attributes["http.request.method"], status)
             flags = attributes["proxy.response_flags"]
-            self.route_timeouts += ROUTE_TIMEOUT in flags.split(",")
             if CLIENT_GONE in flags.split(","):
                 self.client_gone[client] += 1
             if set(flags.split(",")) <= NO_FAILURE:
@@ -76,7 +78,6 @@ class StatusLog:
 
 NO_FAILURE = {"-", "DI"}  # %RESPONSE_FLAGS% with no failure: none, or a fault delay
 CLIENT_GONE = "DC"  # downstream connection termination
-ROUTE_TIMEOUT = "UT"  # upstream request timeout
 
 
 def heads_read(exchanges, logged_hcm) -> Counter:

@@ -67,7 +67,7 @@ from fuzz.peers.log import http_codec, protocol_bytes
 from fuzz.peers.upstream import cluster_of
 
 from . import access_log, chains, lb, paths, rbac, ratelimit, response_counters, retry, routing, server_preface
-from . import listener_timeout, stats, tcp_proxy_stats, timeouts
+from . import flag_counters, listener_timeout, stats, tcp_proxy_stats, timeouts
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -392,7 +392,7 @@ class SessionModel:
             lambda conn: not speaks_tls(conn),
         )
         stats.check_listener_connections(self.session.ctx.stats.counters, self.connects)
-        stats.check_route_timeouts(counters, self.access_log.route_timeouts, _every_manager_logs(self.boot))
+        flag_counters.check(counters, self.access_log.flagged, _every_manager_logs(self.boot))
 
     def _clients_that_stayed(self, exchanges, logged) -> dict:
         """The clients of logging connection managers that did nothing to end a stream of theirs: no

@@ -61,14 +61,14 @@ def check_upstream_requests_total(counters: dict) -> None:
     requests that reached an upstream. The router retries only on connect failure (docs/semantics.md,
     route retries), before any attach, so each downstream request is attached at most once: the
     clusters' upstream_rq_total together never exceed http.downstream_rq_total."""
-    attached = _total(counters, ".upstream_rq_total")
+    attached = cluster_total(counters, ".upstream_rq_total")
     requests = counters.get("http.downstream_rq_total", 0)
     if attached > requests:
         raise InvariantViolation(
             "model_upstream_rq_total",
             f"the clusters' upstream_rq_total add up to {attached} for {requests} downstream requests "
-            f"(upstream_rq_retry {_total(counters, '.upstream_rq_retry')}, upstream_rq_pending_failure_eject "
-            f"{_total(counters, '.upstream_rq_pending_failure_eject')}): a request counted before it was "
+            f"(upstream_rq_retry {cluster_total(counters, '.upstream_rq_retry')}, upstream_rq_pending_failure_eject "
+            f"{cluster_total(counters, '.upstream_rq_pending_failure_eject')}): a request counted before it was "
             "attached to a connected upstream connection",
             judged="proxy/upstream/pool.py:ClusterHttpPool",
             expected=f"at most {requests}",
@@ -76,22 +76,5 @@ def check_upstream_requests_total(counters: dict) -> None:
         )
 
 
-def _total(counters: dict, suffix: str) -> int:
+def cluster_total(counters: dict, suffix: str) -> int:
     return sum(v for k, v in counters.items() if k.startswith("cluster.") and k.endswith(suffix))
-
-
-def check_route_timeouts(counters: dict, logged: int, every_manager_logs: bool) -> None:
-    """Envoy's cluster statistics: upstream_rq_timeout, "Total requests that timed out waiting for a
-    response", and the router flags each such stream UT in the access log (%RESPONSE_FLAGS%). So the
-    clusters' upstream_rq_timeout together are at least the UT records logged (`logged`), and equal
-    to them when every connection manager of the configuration writes an access log."""
-    counted = _total(counters, ".upstream_rq_timeout")
-    if counted < logged or (every_manager_logs and counted != logged):
-        raise InvariantViolation(
-            "model_upstream_rq_timeout",
-            f"the access log has {logged} records flagged UT (route timeout); the clusters' upstream_rq_timeout "
-            f"count {counted}" + (" (every connection manager logs)" if every_manager_logs else ""),
-            judged="proxy/http/filters/router.py:Router._on_timeout",
-            expected=logged if every_manager_logs else f">= {logged}",
-            observed=counted,
-        )

@@ -56,7 +56,7 @@ from proxy.http.filter_chain import FilterCallbacks, FilterChain
 from proxy.http.message import HeaderMap, RequestHead, ResponseHead
 from proxy.http.registry import http_filter_factory, registered_http_filters
 
-from fuzz import oracles
+from fuzz import filter_timers, oracles
 from fuzz.memo import Memo
 from fuzz.models import draws, http_oracle, rbac as rbac_model
 from fuzz.session import Reader
@@ -680,6 +680,7 @@ class Session:
         self.remote = (_source(name, config, layout, seed), 40000)
         self.script = script
         self.dispatcher = SimulatedDispatcher()  # the session moves its clock and runs what is posted
+        filter_timers.watch(self.dispatcher)
         self.ctx = ServerContext(dispatcher=self.dispatcher, network=None)
         # ScriptedRandom has the part of random.Random that filters draw with (randrange, random)
         self.ctx.random = draws.ScriptedRandom(seed, self.dispatcher.now_ms)  # type: ignore[assignment]

@@ -1,4 +1,4 @@
-"""fuzz/models/stats.py check_route_timeouts (model_upstream_rq_timeout): the clusters'
+"""fuzz/models/flag_counters.py (model_upstream_rq_timeout): the clusters'
 upstream_rq_timeout counts the streams the access log flags UT. Shown on the real proxy (a silent
 upstream past the route timeout) and on the mutant that survived the session corpus in bench mutants
 (Router._on_timeout without its counter, planted with fuzz.bench.mutants.ops)."""
