@@ -521,7 +521,7 @@ class Session:
             return False
         busy = {
             ex.downstream for ex in self.peers.exchanges if ex.outcome is None and ex.upstreams and self._serving(ex)
-        }
+        } | {i for i, sock in enumerate(self.downstream) if _head_arriving(sock.conn)}
         conns: list[tuple[int, Connection]] = []
         for i in sorted(busy):
             conn = self.downstream[i].conn
@@ -534,7 +534,7 @@ class Session:
                 raise oracles.InvariantViolation(
                     "drain_closed_request_in_flight",
                     f"the drain closed downstream connection {i}, which carried a request already forwarded "
-                    "upstream and not yet answered",
+                    "upstream and not yet answered, or one whose head was arriving",
                     judged="proxy/http/conn_manager.py:HttpConnectionManager._on_drain",
                     expected="open until its responses are sent",
                     observed=conn.state.value,
@@ -744,6 +744,17 @@ class Session:
 def _pooled(conn: Connection) -> bool:
     """An upstream connection an HTTP pool owns (tcp_proxy opens the others)."""
     return any(isinstance(cb, PoolConnection) for cb in getattr(conn, "_callbacks", ()))
+
+
+def _head_arriving(conn: Connection | None) -> bool:
+    """The HTTP/1.1 connection holds the first bytes of a request whose head has not arrived whole.
+    Envoy's HTTP/1 stream exists from a request's first byte, so a drain answers it (with
+    connection: close) instead of closing the connection under the client."""
+    if conn is None or not conn.is_open:
+        return False
+    hcm = liveness.read_filter(conn, liveness.HttpConnectionManager)
+    codec = liveness.inner_codec(hcm.codec) if hcm is not None and hcm.codec is not None else None
+    return bool(getattr(codec, "request_started", False))
 
 
 def _outbound_floods(conn: Connection) -> int:

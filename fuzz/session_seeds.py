@@ -183,6 +183,17 @@ HTTP = {
         A("upstream_close"),
         A("read"),
     ],
+    # The server drains while a request's head is half read: the request is still answered (with
+    # connection: close), as Envoy's HTTP/1 stream exists from its first byte (fuzz/session.py _drain).
+    "drain_while_a_head_arrives": [
+        A("send", payload=b"GET / HTTP/1.1\r\nHo"),
+        A("drain"),
+        A("send", payload=b"st: a\r\n\r\n"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_http", value=0, payload=b"\x00\x10\x00\x00hello world"),
+        A("read"),
+    ],
     "h1_pipeline": [
         A("send_http", value=1, payload=b"\x03\x00\x01\x00\x00"),
         A("upstream_connect"),
