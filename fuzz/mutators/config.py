@@ -15,8 +15,8 @@ fuzz/configgen), and a readable one gets 1-3 edits of one field each, anywhere i
 - a scalar set to the value the same field holds elsewhere in the tree (another listener's port or
   host, another cluster's name), where uniqueness and clash checks between siblings look;
 - an integer set to an edge (0, 1, value +-1, 2^31-1, 2^32-1, 65535, 65536, -1);
-- a bool flipped, an enum set to another value, or to a number it does not define (a gap in its
-  numbering, one past its last value, -1);
+- a bool flipped, an enum set to another value; an enum set to a number it does not define (a gap
+  in its numbering, one past its last value, -1);
 - a submessage cleared, or replaced by one generated for its type (a oneof member set this way
   clears the others), a repeated field given a generated element, or one dropped or duplicated.
 
@@ -239,14 +239,22 @@ def _flag(fd, value, rng: random.Random):
     return rng.choice(enum_numbers(fd.enum_type))
 
 
-def enum_numbers(enum) -> tuple:
-    """What an enum field may be set to: each value it defines, and numbers it does not define that
-    a `defined_only` check must refuse (proto3 enums are open, any int32 travels): each gap between
-    defined values (up to 4; a range test in place of membership passes them), one past the
-    largest, and -1."""
+def _undefined(fd, value, rng: random.Random):
+    return rng.choice(undefined_numbers(fd.enum_type))
+
+
+def undefined_numbers(enum) -> tuple:
+    """Numbers an enum does not define, which a `defined_only` rule must refuse (proto3 enums are
+    open: any int32 travels in a configuration): each gap between its values (up to 4; a range
+    test in place of membership passes them), one past the largest, and -1."""
     defined = sorted({v.number for v in enum.values})
     gaps = [n for n in range(defined[0], defined[-1]) if n not in defined][:4]
-    return (*defined, *gaps, defined[-1] + 1, -1)
+    return (*gaps, defined[-1] + 1, -1)
+
+
+def enum_numbers(enum) -> tuple:
+    """What the flag edit sets an enum field to: each value it defines, or one it does not."""
+    return (*sorted({v.number for v in enum.values}), *undefined_numbers(enum))
 
 
 _WIDE = {
@@ -340,6 +348,7 @@ OPS = {
     "sibling_value": (2, sibling_value),
     "int_edge": (2, _scalar_op(_INTS, _edge_int)),
     "flag": (1, _scalar_op({FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_ENUM}, _flag)),
+    "enum_undefined": (1, _scalar_op({FieldDescriptor.TYPE_ENUM}, _undefined)),
     "message_generated": (3, message_generated),
     "message_clear": (1, message_clear),
     "item_drop": (1, _list_op(_drop)),

@@ -154,15 +154,17 @@ def _tls_listener():
 
 
 def test_an_enum_goes_to_the_numbers_it_does_not_define():
-    """TlsProtocol defines 0, 3 and 4: the flag edit also writes the gaps, one past the last, and -1."""
+    """TlsProtocol defines 0, 3 and 4: the flag and enum_undefined edits write the gaps, one past the
+    last, and -1."""
     boot, params = _tls_listener()
     params.tls_minimum_protocol_version, params.tls_maximum_protocol_version = 3, 4  # set: edits pick set fields
     enum = params.DESCRIPTOR.fields_by_name["tls_minimum_protocol_version"].enum_type
     assert config.enum_numbers(enum) == (0, 3, 4, 1, 2, 5, -1)
+    assert config.undefined_numbers(enum) == (1, 2, 5, -1)
     seen = set()
     for seed in range(400):
         trial = type(boot).FromString(boot.SerializeToString())
-        config.OPS["flag"][1](trial, random.Random(seed))
+        config.OPS["enum_undefined" if seed % 2 else "flag"][1](trial, random.Random(seed))
         tls = trial.listeners[0].filter_chains[0].tls_context.common_tls_context.tls_params
         seen |= {tls.tls_minimum_protocol_version, tls.tls_maximum_protocol_version}
     assert {1, 2, 5, -1} <= seen, seen
