@@ -17,7 +17,9 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
   - a local reply (no upstream saw the request) of 403, 404, 429 or a 1xx-3xx status must have a
     branch that produces it, with the direct response's body (model_local_reply_session); any other
     4xx/5xx local reply is a status some branch gives or one of the failures the proxy answers on
-    its own (_LOCAL_ERRORS: bad requests, timeouts, upstream failures), and a 503 for a request the
+    its own, whose documented cause happened in the session (fuzz.models.local_errors: a 505 needs a
+    request line version other than 1.0 and 1.1, a 504 a route or request timeout that could have run
+    out, a 431 a head that large, ...; model_local_error_cause), and a 503 for a request the
     models forward has an upstream failure to explain it: a connection to the route's hosts opened,
     or a breaker overflowed (model_upstream_failure_unexplained); a HEAD
     answered so declares the length of that body, if any (model_local_reply_head_length);
@@ -67,7 +69,7 @@ from fuzz.peers.log import http_codec, protocol_bytes
 from fuzz.peers.upstream import cluster_of
 
 from . import access_log, chains, lb, paths, rbac, ratelimit, response_counters, retry, routing, server_preface
-from . import flag_counters, listener_timeout, stats, tcp_proxy_stats, timeouts
+from . import flag_counters, listener_timeout, local_errors, stats, tcp_proxy_stats, timeouts
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -358,6 +360,7 @@ class SessionModel:
 
     # -- requests ----------------------------------------------------------------------------------
     def finish(self, exchanges) -> None:
+        self.begun = begun_no_earlier(exchanges)
         for ex in exchanges:
             hcm = self.hcm.get(ex.downstream)
             if hcm is None or not ex.request.complete or not ex.request.target.startswith(b"/"):
@@ -490,14 +493,8 @@ class SessionModel:
                 observed=503,
             )
         if status not in (403, 404, 429) and status >= 400:
-            if status not in _LOCAL_ERRORS and all(s != status for s, _ in local):
-                raise InvariantViolation(
-                    "model_local_reply_session",
-                    f"{what} got a local {status}, which no model branch ({sorted(local, key=str) or 'none'}) "
-                    f"and no failure the proxy answers itself ({sorted(_LOCAL_ERRORS)}) produces",
-                    expected=sorted({s for s, _ in local} | _LOCAL_ERRORS),
-                    observed=status,
-                )
+            if all(s != status for s, _ in local):
+                self._check_local_error(ex, hcm, request, forwards, local, what)
             return
         bodies = [body for s, body in local if s == status]
         if request.method == "HEAD" and status not in (204, 304):
@@ -512,6 +509,51 @@ class SessionModel:
                 expected=sorted(local, key=str),
                 observed=status,
             )
+
+    def _check_local_error(self, ex, hcm, request: Request, forwards, local, what: str) -> None:
+        """A local error status no model branch gives: its documented cause (fuzz.models.local_errors)
+        happened in this session (model_local_error_cause), or the status has none at all
+        (model_local_reply_session)."""
+        status = ex.response.status
+        why = local_errors.cause(status, self._local_facts(ex, hcm, request, forwards))
+        if why is None:
+            raise InvariantViolation(
+                "model_local_reply_session",
+                f"{what} got a local {status}, which no model branch ({sorted(local, key=str) or 'none'}) "
+                f"and no failure the proxy answers itself (fuzz.models.local_errors) produces",
+                expected=sorted(s for s, _ in local),
+                observed=status,
+            )
+        if not why:
+            raise InvariantViolation(
+                "model_local_error_cause",
+                f"{what} got a local {status}, but the cause Envoy documents for it did not happen "
+                f"(fuzz.models.local_errors; model branches {sorted(local, key=str) or 'none'}, "
+                f"forwards {sorted(forwards)})",
+                expected=f"no {status}",
+                observed=status,
+            )
+
+    def _local_facts(self, ex, hcm, request: Request, forwards) -> local_errors.Facts:
+        req, at = ex.request, ex.response.final_head_ms
+        begun = self.begun.get(id(ex))
+        routed = routed_request(hcm, request)
+        return local_errors.Facts(
+            protocol=ex.protocol,
+            version=req.version,
+            method=req.method,
+            fields=tuple(req.headers) + tuple(req.trailers),
+            head_bytes=head_bytes_at_most(ex),
+            forwarded=bool(forwards),
+            upstream_opened=self._upstream_tried(forwards),
+            upstream_spoke=self._upstream_may_have_answered(forwards),
+            since_begun=None if at is None or begun is None else at - begun,
+            since_ended=None if at is None or req.ended_ms is None else at - req.ended_ms,
+            hcm=hcm,
+            route_timeouts=frozenset().union(
+                *(routing.route_timeouts(hcm.route_config, r, c) for r in routed for c in forwards)
+            ),
+        )
 
     @staticmethod
     def _refused_body(what: str) -> None:
@@ -725,12 +767,6 @@ _NOT_MEASURED = frozenset(
 )
 
 
-# The error statuses the proxy answers on its own for causes the request models do not decide (a bad
-# request, timeouts, an oversized head or body, upstream failures, an unsupported transfer coding or
-# version: Envoy's local replies for the same causes). Any other error status of a local reply must
-# be one a model branch gives: a direct response, a fault abort, RBAC's 403, no route's 404, the
-# rate limit's 429.
-_LOCAL_ERRORS = frozenset({400, 408, 413, 431, 500, 501, 502, 503, 504, 505})
 _BREAKER_OVERFLOWS = ("upstream_rq_overflow", "upstream_rq_pending_overflow", "upstream_cx_overflow")
 
 
@@ -749,6 +785,34 @@ def _every_manager_logs(boot) -> bool:
 def max_request_headers_bytes(hcm) -> int:
     kb = hcm.max_request_headers_kb if hcm.HasField("max_request_headers_kb") else DOCUMENTED_MAX_REQUEST_HEADERS_KB
     return kb * 1024
+
+
+def head_bytes_at_most(ex) -> int | None:
+    """An upper bound of the size the connection manager gives a request's head: HTTP/1.x, the bytes
+    the head took on the wire, plus the authority and scheme it may count beside the Host field;
+    HTTP/2, the header list size of RFC 9113 6.5.2 (32 bytes over each field, pseudo-headers too)."""
+    req = ex.request
+    extra = len(req.authority) + len(b"https")
+    if ex.protocol != "HTTP/2":
+        return None if req.head_bytes is None else req.head_bytes + extra
+    pseudo = len(req.method) + len(req.target) + len(req.scheme) + extra + 4 * 32
+    return pseudo + sum(len(n) + len(v) + 32 for n, v in req.headers)
+
+
+def begun_no_earlier(exchanges) -> dict:
+    """id(exchange) -> a time no later than the proxy can have begun reading its request: HTTP/2, the
+    client sent its HEADERS then (a header block comes whole, or the connection ends); HTTP/1.x, its
+    first byte followed the previous request's head on the connection (the session's start for the
+    first one)."""
+    out: dict = {}
+    last_head: dict = {}
+    for ex in exchanges:
+        if ex.protocol == "HTTP/2":
+            out[id(ex)] = ex.request.started_ms
+        else:
+            out[id(ex)] = last_head.get(ex.downstream, 0)
+            last_head[ex.downstream] = ex.request.started_ms
+    return out
 
 
 def head_size_at_least(request: Request) -> int:

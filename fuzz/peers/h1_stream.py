@@ -26,12 +26,18 @@ class _Stream:
     error: str | None
     done: bool
     kind = "message"
+    fed = 0  # bytes fed so far
+
+    def consumed(self) -> int:
+        """Bytes h11 has parsed so far (those fed less those it still holds)."""
+        return self.fed - len(self.conn.trailing_data[0])
 
     def feed(self, data: bytes, now: int, eof: bool = False) -> None:
         if self.error is not None or self.done:
             if data and self.error is None:
                 self.error = f"bytes after the last {self.kind}"
             return
+        self.fed += len(data)
         self.conn.receive_data(data)
         self._events(now)
         if eof and self.error is None and not self.done:
@@ -67,6 +73,7 @@ class RequestStream(_Stream):
         self.error: str | None = None
         self.done = False  # no more requests can follow (close, switch, error)
         self.on_message = on_message
+        self._head_from = 0  # where the current request's bytes began (Message.head_bytes)
 
     def _events(self, now: int) -> None:
         conn = self.conn
@@ -79,6 +86,7 @@ class RequestStream(_Stream):
                     )
                     msg.headers = [(bytes(n), bytes(v)) for n, v in ev.headers]
                     msg.authority = msg.header(b"host") or b""
+                    msg.head_bytes = self.consumed() - self._head_from
                     self.messages.append(msg)
                     if self.on_message is not None:
                         self.on_message(msg)
@@ -89,6 +97,7 @@ class RequestStream(_Stream):
                     conn.send(_END)
                     if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
                         conn.start_next_cycle()
+                        self._head_from = self.consumed()
                     else:
                         self.done = True
                         return
@@ -199,6 +208,7 @@ class ResponseStream(_Stream):
                         continue
                     if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
                         conn.start_next_cycle()
+                        self._head_from = self.consumed()
                         self._asked = False
                     else:
                         self.done = True

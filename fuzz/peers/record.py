@@ -65,6 +65,9 @@ class Message:
     # client sent before them); framing bytes alone do not move it (fuzz/peers/downstream.py).
     # HTTP/2 requests: a time by which the proxy had read the frame that ended it.
     read_ms: int | None = None
+    # HTTP/1.x requests: the bytes its head took on the wire (request line, fields as sent, the empty
+    # line; empty lines before the request line too), for limits counted on the head.
+    head_bytes: int | None = None
 
     @property
     def final_head_ms(self) -> int | None:

@@ -74,3 +74,53 @@ def test_a_no_route_reply_with_another_status_is_found(monkeypatch):
 def test_a_503_with_no_upstream_tried_is_found(monkeypatch):
     monkeypatch.setattr(pool.HttpPoolManager.get, "__code__", ops.planted(pool, "HttpPoolManager.get", "pool is None"))
     fails("model_upstream_failure_unexplained", ROUTED)
+
+
+# fuzz/models/local_errors.py: each error status the proxy answers on its own needs its documented cause.
+WAITED = [A("connect"), get(b"/only"), A("advance", value=10), A("read", 0)]
+
+
+def test_the_clean_proxy_gives_no_local_error_without_its_cause():
+    for actions in (ROUTED, WAITED):
+        assert bytes(run(actions).downstream[0].received).startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_well_formed_request_answered_505_is_found(monkeypatch):
+    """The planted bug: the HTTP/1.1 codec refuses every whole request line as a version it does not
+    speak. Before, 505 was one of the statuses admitted for any local reply."""
+    from proxy.http import _h1_strict, h1
+
+    original = _h1_strict.check_request_line
+
+    def version_refused(line, whole=True):
+        parsed = original(line, whole)
+        if whole:
+            raise _h1_strict.FramingError("HTTP version not supported", 505)
+        return parsed
+
+    monkeypatch.setattr(_h1_strict, "check_request_line", version_refused)
+    monkeypatch.setattr(h1, "check_request_line", version_refused)
+    assert "local 505" in fails("model_local_error_cause", ROUTED).detail
+
+
+def test_a_504_before_any_timeout_could_run_out_is_found(monkeypatch):
+    """The planted bug: the route timeout armed with 1 ms whatever the route says (15 s by default), so
+    a request still waiting for its upstream connection gets a 504 10 ms in."""
+
+    def one_ms(self):
+        if self._timer is None and not self.done:
+            self._timer = self.decoder_callbacks.dispatcher.create_timer(self._on_timeout)
+            self._timer.enable(1)
+
+    monkeypatch.setattr(router.Router, "_start_timeout", one_ms)
+    assert "local 504" in fails("model_local_error_cause", WAITED).detail
+
+
+def test_a_431_for_a_small_head_is_found(monkeypatch):
+    """The planted bug: 64 KiB too many counted in every head, so a 30-byte one is over
+    max_request_headers_kb (60 KiB)."""
+    from proxy.http import message
+
+    original = message.RequestHead.byte_size
+    monkeypatch.setattr(message.RequestHead, "byte_size", lambda self: original(self) + 64 * 1024)
+    assert "local 431" in fails("model_local_error_cause", ROUTED).detail
