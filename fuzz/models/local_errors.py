@@ -15,8 +15,9 @@ documented cause, and the session records whether that cause can have happened:
   413     a filter buffering a whole request over its buffer limit        none: no configured filter buffers
                                                                           one (model_request_body_refused)
   431     max_request_headers_kb ("Requests that exceed this limit will   the head's size as sent (an upper
-          receive a 431"), max_headers_count (100); an upstream's         bound) against the limit, its field
-          SETTINGS_MAX_HEADER_LIST_SIZE (UPE)                             count, an upstream connection opened
+          receive a 431"), max_headers_count (100); a trailer section     bound) against the limit, its field
+          over the codec's limit; an upstream's                           count, trailers, an upstream
+          SETTINGS_MAX_HEADER_LIST_SIZE (UPE)                             connection opened
   500     a filter buffering a response over its buffer limit             an upstream sent bytes
   501     HTTP/1 "Transfer-Encoding" the codec does not implement; CONNECT  the request's method and codings
           where no upgrade config allows it
@@ -48,6 +49,7 @@ class Facts(NamedTuple):
     method: bytes
     fields: tuple  # ((name, value), ...) bytes: the request's header fields, then its trailers
     head_bytes: int | None  # an upper bound of the head's size as the connection manager counts it
+    trailers: bool  # the request ended with a trailer section (its size on the wire is not recorded)
     forwarded: bool  # some model branch forwards it to a cluster
     upstream_opened: bool  # a connection to the hosts of those clusters was opened
     upstream_spoke: bool  # one of those hosts sent bytes
@@ -95,6 +97,8 @@ def _headers_too_large(f: Facts) -> str:
         return "the head may be over max_request_headers_kb"
     if len(f.fields) >= DEFAULT_MAX_HEADERS_COUNT:
         return "more fields than max_headers_count"
+    if f.trailers:
+        return "the trailer section may be over the codec's limit"
     if f.upstream_opened:
         return "the upstream's SETTINGS_MAX_HEADER_LIST_SIZE may refuse it"
     return ""

@@ -544,6 +544,7 @@ class SessionModel:
             method=req.method,
             fields=tuple(req.headers) + tuple(req.trailers),
             head_bytes=head_bytes_at_most(ex),
+            trailers=bool(req.trailers),
             forwarded=bool(forwards),
             upstream_opened=self._upstream_tried(forwards),
             upstream_spoke=self._upstream_may_have_answered(forwards),
