@@ -10,6 +10,8 @@ InvariantViolation when an oracle fails:
   by the strict RFC 9112 reference (fuzz/targets/reference.py);
 - h1_reference_mismatch: the reference accepts it but reads a different message (method, target,
   authority, fields, body, trailers, framing);
+- h1_hop_by_hop_handed_on: the fields the codec hands on are not exactly the message's end-to-end
+  fields (RFC 9110 7.6.1: a hop-by-hop field, one the Connection names, a TE other than `trailers`);
 - h1_valid_request_refused / h1_valid_response_refused: the codec refused a message the reference
   accepts completely and that uses nothing a codec may refuse by policy (the reference's notes: e.g.
   more than the documented 100 fields);
@@ -290,9 +292,30 @@ def _compare_fields(kind: str, i: int, headers: list, r: reference.Message) -> N
     theirs = reference.meaning_fields(r.fields)
     if mine != theirs:
         _fail("h1_reference_mismatch", f"{kind} {i + 1}: fields {mine!r} vs reference {theirs!r}")
+    _check_end_to_end_only(kind, i, headers, theirs)
     lengths = [v for n, v in headers if n == b"content-length"]
     if lengths != r.values(b"content-length"):
         _fail("h1_reference_mismatch", f"{kind} {i + 1}: content-length {lengths!r} vs {r.values(b'content-length')!r}")
+
+
+# Fields a codec hands on beside the end-to-end ones: framing (the proxy frames the message anew)
+# and the request's Host and Expect (carried as the authority and expect_continue, or kept in a
+# response, where they mean nothing to the hop).
+_OUTSIDE_THE_MEANING = (b"content-length", b"host", b"expect")
+
+
+def _check_end_to_end_only(kind: str, i: int, headers: list, meaning: list) -> None:
+    """RFC 9110 7.6.1: what a codec hands to the proxy to forward are the message's end-to-end fields;
+    the hop-by-hop ones, those its Connection names, and TE but for `te: trailers` (10.1.4) stay with
+    this hop. The comparison above reads the codec's fields through meaning_fields too, which would
+    hide a hop-by-hop field the codec handed on (a TE forwarded whole, a keep-alive kept): here they
+    are taken as handed, framing aside."""
+    handed = [(n.lower(), v) for n, v in headers if n.lower() not in _OUTSIDE_THE_MEANING]
+    if handed != meaning:
+        _fail(
+            "h1_hop_by_hop_handed_on",
+            f"{kind} {i + 1}: the codec handed on {handed!r}, the message's end-to-end fields are {meaning!r}",
+        )
 
 
 def _check_accepted_against_reference(kind: str, seen: list[Seen], ref: list[reference.Message]) -> None:
