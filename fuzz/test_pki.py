@@ -6,15 +6,19 @@ first use on each machine (no private key is committed).
 
 The directory is shared by every process on the machine, and anyone may delete it: the next
 `ensure()` then makes a new PKI (new keys, a new CA). A process that started before keeps the old
-generation where it loaded it (its built configurations), so the fuzzing peers and the oracles read
-the PKI as this process first found it (`read`, `private_copy`): one generation per process,
-whatever happens on disk later. Judged with the new CA against a proxy holding the old one, a
-client certificate the proxy rightly accepted was "not enforced" (tls_downstream_client_auth, a
-seedless round-12 run: the PKI was remade at 22:26:08, during that run's first session process).
+generation where it loaded it (its built configurations), so each process keeps one generation, the
+one it first found: the fuzzing peers and the oracles read it (`read`, `private_copy`), and once the
+shared directory holds another, `ensure()` (and the paths it gives, `load_config`) names a private
+copy of the first one, so configurations built later load it too. Judged with the new CA against
+a proxy holding the old one, a client certificate the proxy rightly accepted was "not enforced"
+(tls_downstream_client_auth, a seedless round-12 run: the PKI was remade at 22:26:08, during that
+run's first session process).
 """
 
+import atexit
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,15 +30,40 @@ def directory() -> Path:
 
 
 _FIRST_SEEN: dict[str, dict[str, bytes]] = {}  # PKI directory -> {file name: bytes} as this process first read it
+_STAMPS: dict[str, tuple] = {}  # PKI directory -> (inode, mtime) of its files when first read
+_KEPT: dict[str, Path] = {}  # PKI directory remade since -> the private copy of the first generation
 
 
 def ensure() -> Path:
+    """The test PKI's directory, made when missing: the shared one while it holds the generation this
+    process first found, else the private copy of that generation (module docstring)."""
     from proxy.tools.certs import FILES, ensure as ensure_pki
 
     made = ensure_pki(directory())
-    if str(made) not in _FIRST_SEEN:
-        _FIRST_SEEN[str(made)] = {name: (made / name).read_bytes() for name in FILES}
+    key = str(made)
+    if key in _KEPT:
+        return _KEPT[key]
+    if key not in _FIRST_SEEN:
+        _FIRST_SEEN[key] = {name: (made / name).read_bytes() for name in FILES}
+        _STAMPS[key] = _stamps(made, FILES)
+    elif _stamps(made, FILES) != _STAMPS[key]:
+        _KEPT[key] = _keep(_FIRST_SEEN[key])
+        return _KEPT[key]
     return made
+
+
+def _stamps(d: Path, names) -> tuple:
+    return tuple((s.st_ino, s.st_mtime_ns) for s in (os.stat(d / name) for name in names))
+
+
+def _keep(files: dict) -> Path:
+    """A private directory holding `files` (removed at exit), read as the same generation."""
+    kept = Path(tempfile.mkdtemp(prefix="proxyfuzz-pki-kept-"))
+    atexit.register(shutil.rmtree, kept, True)
+    for name, data in files.items():
+        (kept / name).write_bytes(data)
+    _FIRST_SEEN[str(kept)] = files
+    return kept
 
 
 def read(path) -> bytes:
@@ -79,16 +108,15 @@ def load_config(path):
     from proxy.config import load_file
     from proxy.config.load import load_bytes
 
-    if str(directory()) == DEFAULT_DIR or Path(path).suffix not in (".yaml", ".yml", ".json"):
-        return load_file(path)
-    ensure()  # validation reads the files
+    if str(ensure()) == DEFAULT_DIR or Path(path).suffix not in (".yaml", ".yml", ".json"):
+        return load_file(path)  # (ensure: validation reads the files)
     return load_bytes(read_as_moved(Path(path).read_bytes()))
 
 
 def read_as_moved(text: bytes) -> bytes:
-    """A committed configuration's text with DEFAULT_DIR's paths read as PROXYFUZZ_PKI's (the same
-    bytes when the PKI is not moved)."""
-    moved = str(directory())
+    """A committed configuration's text with DEFAULT_DIR's paths read as PROXYFUZZ_PKI's, or as this
+    process's copy of the PKI it first found (the same bytes when neither applies)."""
+    moved = str(_KEPT.get(str(directory()), directory()))
     if moved == DEFAULT_DIR:
         return text
     return text.replace(DEFAULT_DIR.encode() + b"/", moved.encode() + b"/")

@@ -157,3 +157,8 @@ def test_a_pki_remade_under_a_running_process_changes_no_verdict(tmp_path, monke
     test_pki.ensure()
     assert (tmp_path / "pki" / "ca.pem").read_bytes() != first_ca  # a new generation on disk
     assert _connected(Session(built).run(_client(CLIENT) + _client(OTHER))) == [True, False]
+    # A configuration built from now on (network_filter builds one per input) names the process's
+    # copy of the generation its peers present.
+    assert (test_pki.ensure() / "ca.pem").read_bytes() == first_ca
+    later = _config(tmp_path, require_client_certificate=True)
+    assert _connected(Session(later).run(_client(CLIENT) + _client(OTHER))) == [True, False]
