@@ -28,41 +28,60 @@ H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 REMOTE, LOCAL = ("10.0.0.1", 40000), ("127.0.0.1", 10000)  # the listener_filter harness's socket addresses
 
 
-def expected(filters, data: bytes, allow_without: bool, remote=REMOTE, local=LOCAL, tlv_types=()):
-    """(outcome, found, upstream bytes) from the reference readers, for a connection from `remote`
-    to `local` sending `data` through `filters` (names, in order); `tlv_types` are the TLVs kept."""
-    found = {"transport": "raw_buffer", "name": "", "protocols": (), "remote": remote, "local": local, "tlvs": None}
-    rest = data
+def _readings(filters, data: bytes, allow_without: bool):
+    """(filter, what its reference reads) for `filters` in turn over `data`, each after what the
+    ones before it drained, up to the first whose reading refuses or waits; then ("rest", the bytes
+    left for the chain). A PROXY header (or "malformed", "absent", "incomplete"; an absent one that
+    is allowed reads as nothing), a ClientHello verdict, an HTTP/1 protocol (http_inspector reads
+    nothing behind TLS)."""
+    rest, tls = data, False
     for name in filters:
         if name == "proxy_protocol":
             header = proxy_header_reference.judge(rest)
             if header == "absent" and allow_without:
                 continue
+            yield name, header
             if not isinstance(header, proxy_header_reference.Header):
-                return "closed", None, b""
+                return
             rest = rest[header.length :]
-            if header.source is not None:
-                found["remote"], found["local"] = header.source, header.destination
+        elif name == "tls_inspector":
+            hello = client_hello_reference.judge(rest)
+            yield name, hello
+            if hello in ("incomplete", "too_large"):
+                return
+            tls = isinstance(hello, client_hello_reference.Hello)
+        elif name == "http_inspector" and not tls:
+            protocol = _http_reference(rest)
+            yield name, protocol
+            if protocol == "incomplete":
+                return
+    yield "rest", rest
+
+
+def expected(filters, data: bytes, allow_without: bool, remote=REMOTE, local=LOCAL, tlv_types=()):
+    """(outcome, found, upstream bytes) from the reference readers, for a connection from `remote`
+    to `local` sending `data` through `filters` (names, in order); `tlv_types` are the TLVs kept."""
+    found = {"transport": "raw_buffer", "name": "", "protocols": (), "remote": remote, "local": local, "tlvs": None}
+    for name, reading in _readings(filters, data, allow_without):
+        if name == "rest":
+            return "passed", found, reading
+        if name == "proxy_protocol":
+            if not isinstance(reading, proxy_header_reference.Header):
+                return "closed", None, b""
+            if reading.source is not None:
+                found["remote"], found["local"] = reading.source, reading.destination
             kept: dict[int, bytes] = {}  # TLV type -> its first value
-            for t, v in header.tlvs:
+            for t, v in reading.tlvs:
                 if t in tlv_types:
                     kept.setdefault(t, v)
             found["tlvs"] = kept or None
-        elif name == "tls_inspector":
-            hello = client_hello_reference.judge(rest)
-            if hello in ("incomplete", "too_large"):
-                return "closed", None, b""
-            if isinstance(hello, client_hello_reference.Hello):
-                found["transport"] = "tls"
-                found["name"] = hello.server_name
-                found["protocols"] = hello.alpn
-        elif name == "http_inspector" and found["transport"] != "tls":
-            protocol = _http_reference(rest)
-            if protocol == "incomplete":
-                return "closed", None, b""
-            if protocol:
-                found["protocols"] = (protocol,)
-    return "passed", found, rest
+        elif reading == "incomplete" or reading == "too_large":
+            return "closed", None, b""
+        elif isinstance(reading, client_hello_reference.Hello):
+            found["transport"], found["name"], found["protocols"] = "tls", reading.server_name, reading.alpn
+        elif name == "http_inspector" and reading:
+            found["protocols"] = (reading,)
+    raise AssertionError("_readings ends with the rest")
 
 
 def refused_already(filters, data: bytes, allow_without: bool) -> bool:
@@ -70,21 +89,11 @@ def refused_already(filters, data: bytes, allow_without: bool) -> bool:
     whatever follows: a PROXY header the spec calls malformed (a v1 line without its CRLF in 107
     bytes, say), or absent where one is required; a ClientHello that cannot fit its 64 KiB. A user
     relies on such a connection being closed then (Envoy's filters reject as soon as they can tell),
-    not held, its bytes buffered, until more arrive or listener_filters_timeout passes."""
-    rest = data
-    for name in filters:
-        if name == "proxy_protocol":
-            header = proxy_header_reference.judge(rest)
-            if header == "absent" and allow_without:
-                continue
-            if not isinstance(header, proxy_header_reference.Header):
-                return header != "incomplete"
-            rest = rest[header.length :]
-        elif name == "tls_inspector":
-            hello = client_hello_reference.judge(rest)
-            if hello in ("too_large", "incomplete"):
-                return hello == "too_large"
-    return False  # http_inspector refuses only a request line the end of stream cut short
+    not held, its bytes buffered, until more arrive or listener_filters_timeout passes. (An
+    incomplete reading waits; http_inspector refuses only a request line the end of stream cut.)"""
+    return any(
+        reading in ("malformed", "absent", "too_large") for _, reading in _readings(filters, data, allow_without)
+    )
 
 
 def _http_reference(data: bytes):

@@ -739,6 +739,31 @@ def second_connection_while_first_open(upstream, port: int) -> tuple[int, bytes]
         return len(upstream.connections), answer
 
 
+def client_hello(name: str) -> bytes:
+    """The first flight of a real TLS client (ssl with memory BIOs) asking for server name `name`."""
+    import ssl
+
+    context = ssl.create_default_context()
+    tls = context.wrap_bio(ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname=name)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def validate(config: dict) -> tuple[int, str]:
+    """`python -m proxy --validate` of this tree on `config` (written as JSON, which YAML reads):
+    (exit code, what it said)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        json.dump(config, f)
+        f.flush()
+        proc = subprocess.run(
+            [sys.executable, "-m", "proxy", "--validate", f.name], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+    return proc.returncode, (proc.stdout + proc.stderr).strip()
+
+
 def routed_by_chain(listener: dict, chains: list, upstreams: dict) -> str:
     """A configuration with one listener on port 0 (`listener`: its name, listener filters) whose
     filter chains are `chains`, (cluster, filter_chain_match) pairs each ending in tcp_proxy to that

@@ -2,24 +2,10 @@
 an exact name, then the longest matching wildcard, `*.example.com` before `*.com`), so a ClientHello
 for api.example.com selects the chain for *.example.com even when a chain for *.com exists."""
 
-import ssl
-
-from _live import Proxy, Upstream, check, connect, echo, ok, routed_by_chain, wait_for
+from _live import Proxy, Upstream, check, client_hello, connect, echo, ok, routed_by_chain, wait_for
 
 LISTENER = {"name": "tls", "listener_filters": [{"tls_inspector": {}}]}
 CHAINS = [("example", {"server_names": ["*.example.com"]}), ("com", {"server_names": ["*.com"]}), ("web", {})]
-
-
-def client_hello(name: str) -> bytes:
-    """A real ClientHello (ssl with memory BIOs) naming `name`."""
-    context = ssl.create_default_context()
-    tls = context.wrap_bio(ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname=name)
-    try:
-        tls.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return outgoing.read()
-
 
 with (
     Upstream(echo) as example,

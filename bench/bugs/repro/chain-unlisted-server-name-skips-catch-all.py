@@ -3,24 +3,10 @@ exactly or by wildcard, goes on to the chains that list no server names, as one 
 Chains `api.example.com` and a catch-all: a ClientHello for other.example.org must reach the
 catch-all (here a tcp_proxy to an upstream that reads it), not be closed for want of a chain."""
 
-import ssl
-
-from _live import Proxy, Upstream, check, connect, echo, ok, routed_by_chain, wait_for
+from _live import Proxy, Upstream, check, client_hello, connect, echo, ok, routed_by_chain, wait_for
 
 LISTENER = {"name": "tls", "listener_filters": [{"tls_inspector": {}}]}
 CHAINS = [("api", {"server_names": ["api.example.com"]}), ("web", {})]
-
-
-def client_hello(name: str) -> bytes:
-    """A real ClientHello (ssl with memory BIOs) naming `name`."""
-    context = ssl.create_default_context()
-    tls = context.wrap_bio(ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname=name)
-    try:
-        tls.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return outgoing.read()
-
 
 with (
     Upstream(echo) as api,

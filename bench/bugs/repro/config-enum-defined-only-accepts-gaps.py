@@ -4,25 +4,16 @@ numbering): a tls_minimum_protocol_version of 1 names no protocol, and `--valida
 naming the field path."""
 
 import json
-import subprocess
-import sys
-import tempfile
 
-from _live import ROOT, check, mtls_config, ok
+from _live import check, mtls_config, ok, validate
 
 config = json.loads(mtls_config(9, require=False))
 params = {"tls_minimum_protocol_version": 1}
 config["listeners"][0]["filter_chains"][0]["tls_context"]["common_tls_context"]["tls_params"] = params
-with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
-    json.dump(config, f)
-    f.flush()
-    proc = subprocess.run(
-        [sys.executable, "-m", "proxy", "--validate", f.name], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-said = (proc.stdout + proc.stderr).strip()
+code, said = validate(config)
 check(
-    proc.returncode != 0 and "tls_params.tls_minimum_protocol_version" in said,
+    code != 0 and "tls_params.tls_minimum_protocol_version" in said,
     f"tls_minimum_protocol_version: 1 (TlsProtocol defines 0, 3 and 4; defined_only): --validate exited "
-    f"{proc.returncode} saying {said.splitlines()[:2]}",
+    f"{code} saying {said.splitlines()[:2]}",
 )
 ok("the undefined TlsProtocol number 1 was refused, naming tls_params.tls_minimum_protocol_version")
