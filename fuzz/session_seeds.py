@@ -474,6 +474,22 @@ HTTP = {
         A("upstream_read"),
         A("read", 0),
     ],
+    # Two clients' requests queue while the upstream connection is still connecting (an HTTP/2 cluster
+    # counts it as room for many streams); its SETTINGS then allow one stream (upstream settings 0x01):
+    # the second request needs a connection of its own (Envoy's pool on onSettings), else it waits for
+    # the first to end (fuzz.liveness.check_pool_queues).
+    "h2_upstream_settings_leave_no_room": [
+        A("upstream_settings", value=0x01),
+        A("send_http", value=0, payload=b"\x00"),
+        A("connect"),
+        A("send_http", 1, value=0, payload=b"\x00"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("read", 0),
+        A("read", 1),
+    ],
     # Hostile shapes (fuzz/hostile.py), one connection each: h1 targets /admin#frag, /a\b, /a/../admin,
     # Host u@evil, Transfer_Encoding; h2 trailers content-length and an invalid name, :authority h/evil.
     "hostile_shapes": [
