@@ -174,3 +174,46 @@ def test_planted_first_value_header_match_is_caught_by_the_repeated_header_seeds
     with pytest.raises(oracles.InvariantViolation, match="route_differs_from_reference"):
         for data in seeds:
             route.run(data)
+
+
+# bench mutants proxy/http/route.py (seed 16) left RouteTable.virtual_host's 'len(host) > len(suffix)'
+# and 'len(prefix)' alive (-> >=), and build_route_table's 'domain[:-1]' (-> [:-2]): no seed had an
+# authority equal to a wildcard's fixed part. Envoy: the wildcard "will not match the empty string"
+# (*-bar.foo.com does not match -bar.foo.com); the reference already says so.
+WILDCARD_SEEDS = (
+    "wildcard-suffix-stands-for-one-character-or-more",
+    "wildcard-prefix-stands-for-one-character-or-more",
+)
+WILDCARD_MUTANTS = (  # (qualname, the edit's source, the line that holds it, the seed)
+    ("RouteTable.virtual_host", "len(host) > len(suffix)", None, 0),
+    ("RouteTable.virtual_host", "len(host) > len(prefix)", None, 1),
+    ("build_route_table", "1", "prefixes.append((domain[:-1], vh))", 1),
+)
+
+
+def _wildcard_seed(i: int) -> bytes:
+    from pathlib import Path
+
+    return Path(route.__file__).resolve().parents[2].joinpath("corpus", "route", WILDCARD_SEEDS[i]).read_bytes()
+
+
+def test_an_authority_equal_to_a_wildcards_fixed_part_falls_to_the_catch_all():
+    for i in range(2):
+        assert route.run(_wildcard_seed(i)).answer.cluster == route.CLUSTERS[2]
+
+
+@pytest.mark.parametrize("qualname, before, text, seed", WILDCARD_MUTANTS)
+def test_a_wildcard_matching_the_empty_string_is_caught(monkeypatch, qualname, before, text, seed):
+    import inspect
+
+    import proxy.http.route as route_table
+    from fuzz.bench.mutants import ops
+
+    lines, _ = inspect.getsourcelines(route_table)
+    line = next(i for i, source in enumerate(lines, 1) if text in source) if text else None
+    owner = route_table.RouteTable if "." in qualname else route_table
+    function = getattr(owner, qualname.split(".")[-1])
+    monkeypatch.setattr(function, "__code__", ops.planted(route_table, qualname, before, line=line))
+    monkeypatch.setattr(route, "_CACHE", type(route._CACHE)(256))  # tables built by the planted code
+    with pytest.raises(oracles.InvariantViolation, match="route_differs_from_reference"):
+        route.run(_wildcard_seed(seed))
