@@ -51,12 +51,10 @@ class StatusLog:
         self.flagless: Counter = Counter()  # (client, method, status) of records flagging no failure
         self.flags: dict = {}  # (client, method, status) -> Counter of the flags of its other records
         self.client_gone: Counter = Counter()  # client -> its records flagging DC
-        self.records: list = []  # every record's attributes (fuzz.models.flag_causes)
         self.flagged: Counter = Counter()  # flag -> the records carrying it (fuzz.models.flag_counters)
 
     def write(self, record: dict) -> None:
         attributes = record["attributes"]
-        self.records.append(attributes)
         status = attributes["http.response.status_code"]
         self.statuses[status] += 1
         self.flagged.update(set(attributes["proxy.response_flags"].split(",")) - {"-"})

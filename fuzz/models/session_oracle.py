@@ -69,7 +69,7 @@ from fuzz.peers.log import http_codec, protocol_bytes
 from fuzz.peers.upstream import cluster_of
 
 from . import access_log, chains, lb, paths, rbac, ratelimit, response_counters, retry, routing, server_preface
-from . import flag_counters, listener_timeout, local_errors, stats, tcp_proxy_stats, timeouts
+from . import flag_causes, flag_counters, listener_timeout, local_errors, stats, tcp_proxy_stats, timeouts
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -240,7 +240,9 @@ class SessionModel:
         self.fresh: list[tuple[Connection, str | None, str, dict[str, int], dict[str, int], int]] = []
         self.before, self.upstreams = dict(session.ctx.stats.counters), 0
         self.access_log = access_log.StatusLog()  # in place of fuzz.session's counting sink
-        session.ctx.open_access_log = lambda spec: self.access_log
+        # Each record also with the upstreams as they were when it was written (its flags' causes).
+        self.flagged = flag_causes.Recorder(self.access_log, self._upstreams_now)
+        session.ctx.open_access_log = lambda spec: self.flagged
         self.connects: dict[str, int] = {}  # listener name -> connections its clients opened
         self.listener_timeouts = listener_timeout.ListenerTimeouts(session.ctx.stats.counters)
 
@@ -381,6 +383,8 @@ class SessionModel:
         access_log.check_body_sizes(self.access_log, access_log.body_sizes_known(exchanges, logged, self._client_of))
         access_log.check_flags(self.access_log, access_log.forwarded_whole(exchanges, logged, self._client_of))
         access_log.check_client_blamed(self.access_log, self._clients_that_stayed(exchanges, logged))
+        requests = max(len(exchanges), counters.get("http.downstream_rq_total", 0))  # raw bytes may hold more
+        flag_causes.check(self.flagged.records, self.boot, requests)
         server_preface.check(
             (i, http_codec(s), protocol_bytes(s, len(server_preface.CLIENT_PREFACE)), bytes(s.received[:9]))
             for i, s in enumerate(self.session.downstream)
@@ -396,6 +400,20 @@ class SessionModel:
         )
         stats.check_listener_connections(self.session.ctx.stats.counters, self.connects)
         flag_counters.check(counters, self.access_log.flagged, _every_manager_logs(self.boot))
+
+    def _upstreams_now(self) -> tuple:
+        """fuzz.models.flag_causes.Upstream for each upstream connection, as things stand."""
+        times = self.session.network.times
+        return tuple(
+            flag_causes.Upstream(
+                endpoint=tuple(conn.remote_address),
+                failed_to_connect=times[conn].failed_to_connect,
+                closed=times[conn].closed_ms is not None,
+                spoke=bool(conn.io.sent or getattr(conn.io, "wire_sent", b"")),
+                ended=conn.io.inbound_end or getattr(conn.io, "reset_sent", False),
+            )
+            for conn in self.session.network.opened
+        )
 
     def _clients_that_stayed(self, exchanges, logged) -> dict:
         """The clients of logging connection managers that did nothing to end a stream of theirs: no

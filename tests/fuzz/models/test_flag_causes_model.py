@@ -1,0 +1,78 @@
+"""fuzz/models/flag_causes.py, model_access_log_flag_cause: each access log response flag names a
+cause the session saw (Envoy's %RESPONSE_FLAGS%: UF a connect failure, UO an overflow, UR an
+upstream's reset, UT a route timeout, ...). Shown on the real proxy (a refused upstream flagged UF,
+one that never answers timed out UT, an answered request flagging nothing) and on planted bugs that
+put the wrong flag on those records."""
+
+import pytest
+
+from fuzz.models import flag_causes
+from fuzz.oracles import InvariantViolation
+from fuzz.session import Action as A, Session
+from proxy.build import build
+from proxy.config import load_bytes
+from proxy.http.filters import router
+from tests.fuzz.models.test_route_timeout_counter_model import CONFIG, SILENT  # one logged route, timeout 500 ms
+
+GET = A("send", 0, payload=b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+ANSWERED = [A("connect"), GET, A("read", 0)]
+REFUSED = [A("connect"), GET, A("upstream_fail"), A("read", 0)]
+
+
+def run(actions):
+    return Session(build(load_bytes(CONFIG, "yaml")), models=True).run(actions)
+
+
+def flags(actions) -> list:
+    s = run(actions)
+    assert s.models is not None
+    return [attributes["proxy.response_flags"] for attributes, _ in s.models.flagged.records]
+
+
+def test_the_clean_proxy_flags_what_happened():
+    assert flags(ANSWERED) == ["-"]
+    assert flags(REFUSED) == ["UF"]
+    assert flags(SILENT) == ["UT"]
+
+
+@pytest.mark.parametrize(
+    "actions, swap, why",
+    [
+        (REFUSED, ("UF", "UO"), "no breaker of the cluster could be full: one request, limits of 1024"),
+        (REFUSED, ("UF", "UR"), "the refused upstream never spoke, ended or reset: no counter tells these apart"),
+        (REFUSED, ("UF", "UT"), "the route's timeout (500 ms) is longer than the record's duration"),
+        (SILENT, ("UT", "UR"), "the upstream read the request and never spoke, ended or reset anything"),
+    ],
+)
+def test_a_flag_without_its_cause_is_found(monkeypatch, actions, swap, why):
+    """The planted bug: the router's local reply carries another flag than its cause's."""
+    original = router.Router._local_reply
+
+    def planted(self, status, body, flag):
+        return original(self, status, body, swap[1] if flag == swap[0] else flag)
+
+    monkeypatch.setattr(router.Router, "_local_reply", planted)
+    with pytest.raises(InvariantViolation) as raised:
+        run(actions)
+    assert raised.value.name == "model_access_log_flag_cause", f"{why}: {raised.value}"
+    assert f"flags {swap[1]}" in raised.value.detail
+
+
+def test_each_flag_needs_its_own_cause():
+    boot = load_bytes(CONFIG, "yaml")
+    refused = (flag_causes.Upstream(("127.0.0.1", 9080), True, True, False, False),)
+    record = {"proxy.upstream.cluster": "web", "proxy.route": "all/0", "proxy.duration_ms": 5}
+
+    def check(upstreams=refused, **fields):
+        flag_causes.check([({**record, **fields}, upstreams)], boot, 1)
+
+    for ok in ("UF", "UC", "LR"):
+        check(**{"proxy.response_flags": ok})
+    for wrong in ("UO", "UR", "UPE", "UT"):
+        with pytest.raises(InvariantViolation, match=f"flags {wrong}"):
+            check(**{"proxy.response_flags": wrong})
+    check(**{"proxy.response_flags": "UT", "proxy.duration_ms": 500})
+    with pytest.raises(InvariantViolation, match="flags UF"):  # a cluster's failure on a record naming none
+        check(**{"proxy.upstream.cluster": "-", "proxy.response_flags": "UF"})
+    with pytest.raises(InvariantViolation, match="flags LR"):  # no connection opened before the record
+        check(upstreams=(), **{"proxy.response_flags": "LR"})
