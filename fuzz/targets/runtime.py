@@ -756,8 +756,9 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
         c.peer is None or c.peer.from_proxy.ever_full for c in world.admins
     )
     for client in world.admins:
-        # Past the admin's stream idle timeout a client that did not read may be closed unanswered.
-        finished = world.loop.us < STREAM_IDLE_TIMEOUT_S * 1e6
+        # Past the admin's stream idle timeout a client that did not read may be closed unanswered;
+        # so may one the admin never accepted before it stopped (an accept pause outlived it).
+        finished = world.loop.us < STREAM_IDLE_TIMEOUT_S * 1e6 and not getattr(client.peer, "never_accepted", False)
         runtime_admin.check_answers(client, world.built, finished, judge_values, world.stopping is not None)
     if world.stopping is not None:
         await world.stopping

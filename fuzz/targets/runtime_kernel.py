@@ -69,6 +69,7 @@ class Peer:
         self.saw_reset = False
         self.did_reset = False
         self.closed = False  # this side sent FIN or RST
+        self.never_accepted = False  # its connection was reset in the backlog of a closing listener
 
     def send(self, data: bytes, end: bool = False) -> None:
         if self.closed or self.did_reset:
@@ -249,6 +250,12 @@ class KernelSocket:
         if self.is_closed:
             return
         self.is_closed = True
+        if self.listening:
+            # Linux resets the connections still in the accept queue of a listening socket that
+            # closes (inet_csk_listen_stop): a client the process never took hears a reset.
+            for queued in self.backlog:
+                queued.drop_unaccepted()
+            self.backlog.clear()
         if self.connecting == "pending":
             self.connecting = "refused"  # abandoned: a later accept by the driver finds it gone
         if self.tx is not None:
@@ -256,6 +263,16 @@ class KernelSocket:
         if self.rx is not None:
             self.rx.data.clear()  # unread input is dropped; the peer's later sends go nowhere
             self.rx.reset = True
+
+    def drop_unaccepted(self) -> None:
+        """Its listening socket closed before the process accepted it: reset both ways."""
+        self.is_closed = True
+        for q in (self.rx, self.tx):
+            if q is not None:
+                q.data.clear()
+                q.reset = True
+        if isinstance(self.peer, Peer):
+            self.peer.never_accepted = True
 
     def _connected_queue(self, q: Queue | None) -> Queue:
         if q is None or self.is_closed:
