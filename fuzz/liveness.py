@@ -152,6 +152,7 @@ def find_stall(session) -> Stall | None:
         if not stream.ended
     ]
     found += [_tcp_proxy_partner_stall(sock.conn) for sock in session.downstream if sock.conn is not None]
+    found += [_tcp_proxy_end_stall(sock.conn) for sock in session.downstream if sock.conn is not None]
     found += [_client_stall(session)] + [_pool_stall(pool) for pool in pools(session.ctx)]
     found += [_upstream_window_stall(pc) for pc in pcs.values()]
     found += [_orphaned_upstream_stall(pc) for pc in pcs.values()]
@@ -295,6 +296,38 @@ def _tcp_proxy_partner_stall(conn):
     return None
 
 
+def _tcp_proxy_end_stall(conn):
+    """An end of stream tcp_proxy read and never relayed: Envoy's TcpProxy passes each side's
+    end_stream on with its last byte (onDownstreamData / onUpstreamData write with end_stream: a
+    half-close reaches the other peer), which a client that half-closes to say "that was all" and
+    an upstream that answers once it read to the end rely on. Judged once every byte before the
+    end left the side that read it (its read buffer empty, its filters reading: no filter holds
+    them) while the other side is open and its write side not ended; a write filter still holding
+    the downstream's output (fault's throttle) or a filter timer armed is a wait."""
+    if read_filter(conn, TcpProxyFilter) is None:
+        return None
+    upstream = conn.stream_info.get("upstream_connection")
+    if upstream is None or not upstream.connected:
+        return None
+    for side, this, other in (("downstream", conn, upstream), ("upstream", upstream, conn)):
+        if (
+            this.state is State.OPEN
+            and other.state is State.OPEN
+            and this.read_end_stream
+            and not len(this.read_buffer)
+            and this._filter_chain_wants_data()
+            and not other.write_end_stream
+        ):
+            held = other.filter_manager.holds_writes() or filter_timer_armed(this)
+            return Stall(
+                "stall_tcp_proxy_end_not_relayed",
+                f"tcp_proxy {side} {this!r} read its peer's end of stream and holds no byte, but "
+                f"{other!r} never ended its write side: its peer waits for an end that will not come",
+                timer=held,
+            )
+    return None
+
+
 def _handshake_awaits_client(conn) -> bool:
     """A downstream connection terminating TLS whose handshake waits for the client's next bytes (a
     client that connected and sent no ClientHello, or only part of one)."""
@@ -302,6 +335,21 @@ def _handshake_awaits_client(conn) -> bool:
     if ts is None or getattr(ts, "protocol", "") != "tls":
         return False
     return not ts.handshaken and not ts.failed and conn.state is State.OPEN
+
+
+def filter_timers_due(session) -> int | None:
+    """The latest deadline of the timers the network filters of the session's open connections have
+    armed (a fault delay or throttle window), or None when none is armed."""
+    conns = [sock.conn for sock in session.downstream if sock.conn is not None] + list(session.network.opened)
+    deadlines = [
+        v.deadline
+        for conn in conns
+        if conn.state is State.OPEN
+        for active in conn.filter_manager.read_filters + conn.filter_manager.write_filters
+        for v in getattr(active.filter, "__dict__", {}).values()
+        if isinstance(v, Timer) and v.enabled and v.deadline is not None
+    ]
+    return max(deadlines, default=None)
 
 
 def _timer_armed(obj) -> bool:

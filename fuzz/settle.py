@@ -21,7 +21,9 @@ connections until its route timeout): time jumps to the next deadline and the ro
 no timer is armed that wait is the finding. Time runs at most HORIZON_MS, past every timeout the
 schema allows: a request still waiting then waits on a timer that keeps being re-armed (a finding).
 Bytes a network filter holds with its timer armed (a throttle's slow release) are left to it: time
-is not run for them alone. A world still busy after MAX_ROUNDS rounds is a finding of its own
+is not run for them alone, only until some of them move: once every filter timer armed then has
+fired with nothing moved (a throttle of rate 0 re-arming for ever), that is
+`stall_filter_timer_without_progress`. A world still busy after MAX_ROUNDS rounds is a finding of its own
 (`settle_unbounded`): a proxy that keeps itself busy never lets a client see an outcome. Rounds that
 relay what the peers had sent before settling do not spend that budget (a client reading a 4 MB
 tcp_proxy relay at a 16 KB buffer limit needs 256 of them): a round counts as relay progress when
@@ -46,6 +48,9 @@ RELAY_SLACK = 65_536
 # is a stall first (found at the first quiet round).
 SLOW_ROUNDS = 32
 STEPS_BEFORE_JUMPS = 8  # timer steps taken one deadline at a time
+# Filter timers armed one after another while held bytes wait (one per fault filter in a chain: each
+# delay arms once the one before it let go) before a wait that moved nothing is a stall.
+SLOW_GENERATIONS = 4
 MAX_JUMP_MS = 600_000
 # Virtual time settling lets pass: past the largest delay, request and route timeout the schema
 # allows (1 h; Envoy's defaults are far below: route 15 s, stream idle 5 min).
@@ -62,6 +67,7 @@ def settle(session) -> None:
     offered = _bytes_on_wire(session, "sent")  # what a relay may still have to move
     read = start_read = _bytes_on_wire(session, "received")
     spent = 0
+    probed = None  # a slow timer wait: [_in_flight, its filter timers' last deadline, time first seen, generations]
     for rounds in range(HARD_MAX_ROUNDS):
         if spent >= MAX_ROUNDS:
             break
@@ -73,9 +79,29 @@ def settle(session) -> None:
         if acted:
             continue
         stall = liveness.find_stall(session)
-        if stall is None or stall.slow and stall.timer:
-            return  # quiet, or only a throttle releasing bytes at its pace: not worth the time it takes
+        if stall is None:
+            return
         deadline = dispatcher.next_deadline()
+        if stall.slow and stall.timer:
+            # Only a throttle releasing bytes at its pace: not worth the time it takes, once its
+            # timers are seen to move some of the bytes (run to the deadlines armed now, at most).
+            moved, now = _in_flight(session), dispatcher.now_ms()
+            if probed is None:
+                probed = [moved, liveness.filter_timers_due(session), now, 0]
+            elif moved != probed[0]:
+                return
+            if probed[1] is not None and now >= probed[1]:
+                # Every filter timer armed at the last look has fired. A later filter may have armed
+                # its own as the one before it let go (fault delays in a row): a few such generations.
+                probed[1], probed[3] = liveness.filter_timers_due(session), probed[3] + 1
+            if deadline is None or probed[1] is None or probed[3] > SLOW_GENERATIONS:
+                raise InvariantViolation(
+                    "stall_filter_timer_without_progress",
+                    f"{stall.detail}: nothing moved from {probed[2]} ms to {now} ms, over {probed[3]} "
+                    "generations of filter timers: a timer that moves nothing is no wait",
+                )
+            dispatcher.advance(deadline - dispatcher.now_ms())
+            continue
         if not stall.timer or deadline is None:
             raise InvariantViolation(
                 stall.name, stall.detail + ("" if stall.timer is False else " (no timer is armed)")
@@ -104,6 +130,14 @@ def settle(session) -> None:
         f"(virtual time {dispatcher.now_ms()} ms): "
         f"{liveness.find_stall(session)}",
     )
+
+
+def _in_flight(session) -> tuple:
+    """What a held byte moving changes: the bytes the peers have read, and those waiting in the read
+    buffers of the session's open connections."""
+    conns = [sock.conn for sock in session.downstream if sock.conn is not None] + list(session.network.opened)
+    held = sum(len(c.read_buffer) for c in conns if c.state is State.OPEN)
+    return _bytes_on_wire(session, "received"), held
 
 
 # ---------------------------------------------------------------------------------------- peers

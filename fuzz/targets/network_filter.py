@@ -504,6 +504,24 @@ def model_seeds() -> dict:
             A("read"),
         ],
     )
+    # Each side half-closes behind bytes the throttle holds, and its peer waits for that end (a client
+    # that says "that was all" with its FIN, an upstream that answers once it read to the end): the
+    # end of stream goes on with the last held byte.
+    windows = [A("advance", value=1000), A("upstream_read"), A("read")] * 3
+    out["fault-throttle-client-half-closes"] = seed(
+        "fault",
+        throttle,
+        0,
+        [A("send", payload=b"q" * 300), A("close"), A("upstream_connect"), A("upstream_read")] + windows,
+    )
+    out["fault-throttle-upstream-half-closes"] = seed(
+        "fault",
+        throttle,
+        0,
+        [A("send", payload=b"q"), A("upstream_connect"), A("upstream_read"), A("upstream_send", payload=b"r" * 300)]
+        + [A("upstream_close"), A("read")]
+        + windows,
+    )
     # Three 4 KiB upstream sends into a 1000 B/s throttle: what it holds back carries the client's
     # write watermarks, so tcp_proxy stops reading the upstream long before all 12 KiB are in.
     flood = [A("send", payload=b"q"), A("upstream_connect"), A("upstream_read")]
