@@ -10,7 +10,8 @@ interval. A choice among one cluster of positive weight needs no draw.
 Judged on the wire: the i-th upstream connection opened goes to an endpoint of the cluster the i-th
 draw picks. Only where that pairing is certain: every draw of the instance is a tcp_proxy pick (a
 chain whose only random decision is this one) and every pick opened a connection (as many draws as
-connections), and each endpoint belongs to one cluster.
+connections), and each endpoint belongs to one cluster. Fewer draws than connections is a finding in
+itself: tcp_proxy makes one connection per pick, so one of them was placed without a draw.
 """
 
 from fuzz.oracles import InvariantViolation
@@ -43,6 +44,17 @@ class WeightedChoice:
         if not self.drawing:
             return
         drawn = [u for _, u in self.draws.drawn]
+        if len(drawn) < len(opened):
+            # tcp_proxy opens one upstream connection per pick and makes no second attempt, so a
+            # connection beyond the draws was sent somewhere without one: not a weighted choice.
+            raise InvariantViolation(
+                "model_tcp_proxy_weighted_without_draw",
+                f"{len(opened)} upstream connections opened, {len(drawn)} draws made among the "
+                f"weights {list(self.entries)}: a connection's cluster was chosen without a draw",
+                judged="proxy/upstream/lb.py:pick_weighted",
+                expected=f">= {len(opened)} draws",
+                observed=len(drawn),
+            )
         if len(drawn) != len(opened):
             return  # a pick that opened nothing, or a draw of something else: no certain pairing
         for i in range(self.judged, len(opened)):

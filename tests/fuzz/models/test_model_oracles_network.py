@@ -348,3 +348,15 @@ def test_rbac_deciding_on_the_first_byte_of_a_tls_client_is_caught(monkeypatch, 
     monkeypatch.setattr(function, "__code__", ops.planted(rbac_filter, qualname, before))
     with pytest.raises(oracles.InvariantViolation, match="model_rbac_(decision|counters)"):
         replay("model-rbac-principals-server-first-")
+
+
+def test_a_weighted_choice_made_without_a_draw_is_caught(monkeypatch):
+    """A mutant `bench mutants proxy/upstream/lb.py` left alive: pick_weighted's one-cluster shortcut
+    taken for several clusters sends every connection to the first one without a draw (the model used
+    to skip a session with fewer draws than connections as one it could not pair)."""
+    import proxy.upstream.lb as lb
+
+    replay("model-tcp-proxy-weighted-clusters")
+    monkeypatch.setattr(lb.pick_weighted, "__code__", ops.planted(lb, "pick_weighted", "len(clusters) == 1"))
+    with pytest.raises(oracles.InvariantViolation, match="model_tcp_proxy_weighted_without_draw"):
+        replay("model-tcp-proxy-weighted-clusters")
