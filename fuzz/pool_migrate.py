@@ -16,9 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fuzz.session import FORWARDING_DIR, pool_order, pool_paths
-
-POOL_DIRS = ("corpus/session_configs", "examples", FORWARDING_DIR)
+from fuzz.session import POOL_DIRS, pool_order, pool_paths
 
 
 def pool_names(root: Path, rev: str | None = None) -> list[str]:

@@ -883,16 +883,28 @@ class ConfigPool:
         return cls(pool_paths(root))
 
 
-# The forwarding family (fuzz/configgen/forwarding.py) comes after every other entry of the pool, so
-# adding it moved no committed seed's configuration (byte 0 below the old pool's size, as all are).
+# The families come after every other entry of the pool, each after the one before it, so adding
+# one moved no committed seed's configuration (byte 0 below the old pool's size; fuzz/pool_migrate.py
+# moves the few that are not): forwarding (fuzz/configgen/forwarding.py), then TLS identities
+# (fuzz/configgen/identities.py).
 FORWARDING_DIR = "corpus/session_configs/forwarding"
+IDENTITIES_DIR = "corpus/session_configs/identities"
+FAMILY_DIRS = (FORWARDING_DIR, IDENTITIES_DIR)
+POOL_DIRS = ("corpus/session_configs", "examples", *FAMILY_DIRS)
+
+
+def family_of(path) -> str | None:
+    """The family directory of a pool file (one of FAMILY_DIRS), or None."""
+    from pathlib import Path
+
+    parent = Path(path).parent.as_posix()
+    return next((d for d in FAMILY_DIRS if parent.endswith(d)), None)
 
 
 def pool_order(path) -> tuple:
-    """ConfigPool's order: by path, the forwarding family last."""
-    from pathlib import Path
-
-    return (Path(path).parent.as_posix().endswith(FORWARDING_DIR), str(path))
+    """ConfigPool's order: by path, the families last, in FAMILY_DIRS order."""
+    family = family_of(path)
+    return (0 if family is None else 1 + FAMILY_DIRS.index(family), str(path))
 
 
 def pool_paths(root) -> list:
@@ -900,8 +912,7 @@ def pool_paths(root) -> list:
     from pathlib import Path
 
     root = Path(root)
-    dirs = ("corpus/session_configs", "examples", FORWARDING_DIR)
-    return sorted((p for d in dirs for p in (root / d).glob("*.yaml")), key=pool_order)
+    return sorted((p for d in POOL_DIRS for p in (root / d).glob("*.yaml")), key=pool_order)
 
 
 def decode_input(pool: ConfigPool, data: bytes) -> tuple[int, int, list[Action]]:

@@ -30,6 +30,11 @@ Oracles (`check`, after every action):
     its SANs must match): no certificate where one is required, one that does not chain to
     trusted_ca, or one carrying none of match_subject_alt_names; the clients' certificates are the
     test PKI's, read here independently;
+  * tls_version_outside_bounds: a TLS connection, downstream on a chain with a tls_context or
+    upstream to a TLS cluster, negotiated (as its peer's own TLS stack reports) a version inside the
+    context's tls_params (Envoy's TlsParameters: tls_minimum_protocol_version and
+    tls_maximum_protocol_version, TLS_AUTO 1.2 to 1.3); the peers offer 1.2 and 1.3, so a listener or
+    cluster capped at 1.2 that speaks 1.3 is caught;
   * listener_filter_chain_match: on a listener with listener filters, once they finished, the chain
     the connection got is the one Envoy's precedence (fuzz.models.chains) gives for what the
     client actually sent, read by the independent readers of fuzz/targets (client_hello_reference,
@@ -73,6 +78,12 @@ def proxy_header(kind: int, claimed, local, server_name: str) -> bytes:
     name = (server_name or "a.test").encode()
     block += b"\x02" + len(name).to_bytes(2, "big") + name
     return SIGNATURE_V2 + bytes([0x21, 0x11 if src.version == 4 else 0x21]) + len(block).to_bytes(2, "big") + block
+
+
+def client_mode(alpn: int, certificate: int, sni: bool) -> int:
+    """The mode byte of a TLS client without a PROXY header: ALPNS[alpn], CERTIFICATES[certificate],
+    SNI or not (the layout above)."""
+    return 1 | (alpn & 3) << 1 | (certificate & 3) << 3 | int(sni) << 5
 
 
 def start_client(sock: TlsSocket, mode: int, server_name: str, local, claimed, header_read: bool = True) -> None:
@@ -145,6 +156,7 @@ def check(session) -> None:
             check_connected_after_handshake(f"downstream {i}", conn)
             if conn.connected and not sock.fuzz_auth_judged:
                 check_client_authenticated(session, i, sock)
+                check_downstream_version(session, i, sock)
             elif conn.state is State.CLOSED and not conn.connected and not getattr(sock, "fuzz_refusal_judged", False):
                 check_client_refusal_counted(session, i, sock)
         if conn is not None and not getattr(sock, "fuzz_chain_judged", True):
@@ -155,6 +167,7 @@ def check(session) -> None:
             check_connected_after_handshake(f"upstream {i}", conn)
             if conn.connected:
                 check_upstream_identity(session, i, conn)
+                check_upstream_version(session, i, conn)
             elif conn.stream_info.get("failure") in _VERIFY_FAILURES:
                 check_upstream_identity_refused(session, i, conn)
 
@@ -173,6 +186,77 @@ def check_upstream_identity(session, index: int, conn) -> None:
         )
 
 
+def _outside(version: str, bounds) -> bool:
+    from fuzz.targets.config_serving import NEGOTIATED
+
+    negotiated = NEGOTIATED.get(version)
+    return negotiated is not None and not bounds[0] <= negotiated <= bounds[1]
+
+
+def _version_violation(what: str, version: str, bounds, judged: str) -> InvariantViolation:
+    low, high = bounds
+    return InvariantViolation(
+        "tls_version_outside_bounds",
+        f"{what} negotiated {version}, but its tls_params allow {low.name} to {high.name}",
+        judged=judged,
+        expected=f"{low.name}..{high.name}",
+        observed=version,
+    )
+
+
+def check_downstream_version(session, index: int, sock) -> None:
+    """A Connected downstream TLS connection: the version our client negotiated lies within its
+    chain's tls_params."""
+    from fuzz.targets.config_serving import version_bounds
+
+    tls = _chain_tls_context(session, sock) if sock.fuzz_certificate is not None else None
+    if tls is None or sock.obj is None or not sock.handshake_done:
+        return
+    version, bounds = sock.obj.version() or "", version_bounds(tls.common_tls_context)
+    if _outside(version, bounds):
+        raise _version_violation(f"downstream {index}", version, bounds, "proxy/tls/context.py:_common")
+
+
+def check_upstream_version(session, index: int, conn) -> None:
+    """A Connected upstream TLS connection, once: the version the upstream peer negotiated lies
+    within the tls_params of some TLS cluster listing its address."""
+    sock = conn.io
+    if getattr(sock, "fuzz_version_judged", False) or sock.obj is None or not sock.handshake_done:
+        return
+    sock.fuzz_version_judged = True
+    version = sock.obj.version() or ""
+    bounds = _version_bounds_by_endpoint(session.built).get(tuple(conn.remote_address), ())
+    if bounds and all(_outside(version, b) for b in bounds):
+        raise _version_violation(
+            f"upstream {index} to {conn.remote_address}", version, bounds[0], "proxy/tls/context.py:_common"
+        )
+
+
+def _version_bounds_by_endpoint(built) -> dict:
+    """(host, port) -> the version bounds of each TLS cluster listing it."""
+    from fuzz.targets.config_serving import version_bounds
+
+    return _per_tls_cluster_endpoint(built, _BOUNDS, version_bounds)
+
+
+def _per_tls_cluster_endpoint(built, cache: dict, of_context) -> dict:
+    """(host, port) -> [of_context(common_tls_context) for each TLS cluster listing it], cached per
+    built configuration in `cache`."""
+    hit = cache.get(id(built))
+    if hit is None or hit[0] is not built:
+        if len(cache) > 256:
+            cache.clear()
+        out: dict = {}
+        for cluster in bootstrap_of(built).clusters:
+            if cluster.HasField("tls_context"):
+                judged = of_context(cluster.tls_context.common_tls_context)
+                for e in cluster.endpoints:
+                    out.setdefault((e.host, e.port), []).append(judged)
+        hit = cache[id(built)] = (built, out)
+    return hit[1]
+
+
+_BOUNDS: dict = {}
 _VERIFY_FAILURES = frozenset({"tls_fail_verify_san", "tls_fail_verify_error"})
 
 
@@ -300,18 +384,7 @@ _REFUSALS: dict = {}
 
 def _refusals_by_endpoint(built) -> dict:
     """(host, port) -> per TLS cluster listing it: why it must refuse the test server certificate, or ""."""
-    hit = _REFUSALS.get(id(built))
-    if hit is None or hit[0] is not built:
-        if len(_REFUSALS) > 256:
-            _REFUSALS.clear()
-        out: dict = {}
-        for cluster in bootstrap_of(built).clusters:
-            if cluster.HasField("tls_context"):
-                why = _why_refused(cluster.tls_context.common_tls_context)
-                for e in cluster.endpoints:
-                    out.setdefault((e.host, e.port), []).append(why)
-        hit = _REFUSALS[id(built)] = (built, out)
-    return hit[1]
+    return _per_tls_cluster_endpoint(built, _REFUSALS, _why_refused)
 
 
 def _why_refused(common, identity: tuple | None = None) -> str:

@@ -7,7 +7,7 @@
     configgen.fragment_generator(desc)   -> generator of one message type drawn alone (a filter's config)
     configgen.to_yaml(bootstrap)         -> readable YAML that `python -m proxy --validate` accepts
 
-    python -m fuzz gen-configs N --out DIR [--seed S] [--for-sessions | --forwarding]
+    python -m fuzz gen-configs N --out DIR [--seed S] [--for-sessions | --forwarding | --identities]
                                                   (also: python -m fuzz.configgen gen-configs ...)
 
 How: strategies are derived by walking the protobuf descriptors and reading their
@@ -30,6 +30,11 @@ committed pool after changing the schema, the bounds or the facts:
 (fuzz/configgen/forwarding.py: every route forwards) is drawn apart and comes last in the pool:
 
     python -m fuzz gen-configs 20 --out corpus/session_configs/forwarding --seed 1 --forwarding
+
+and the TLS identity family (fuzz/configgen/identities.py: mTLS chains, RBAC principals, SAN lists
+and version caps drawn from the test PKI's names) after it:
+
+    python -m fuzz gen-configs 24 --out corpus/session_configs/identities --seed 1 --identities
 """
 
 from fuzz.configgen.generate import (

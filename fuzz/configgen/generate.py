@@ -202,10 +202,13 @@ def to_yaml(message, header: str = "") -> str:
     return lines + body
 
 
-def write_configs(n: int, out, seed: int = 0, for_sessions: bool = False, forwarding: bool = False) -> list:
+def write_configs(
+    n: int, out, seed: int = 0, for_sessions: bool = False, forwarding: bool = False, identities: bool = False
+) -> list:
     """Write n generated configurations to `out`; `for_sessions`: the session pool's, each reached
     by session requests (fuzz/pool_reach.py says how that is measured); `forwarding`: the session
-    pool's forwarding family (fuzz/configgen/forwarding.py)."""
+    pool's forwarding family (fuzz/configgen/forwarding.py); `identities`: its TLS identity family
+    (fuzz/configgen/identities.py)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     useful = None
@@ -217,6 +220,11 @@ def write_configs(n: int, out, seed: int = 0, for_sessions: bool = False, forwar
         from fuzz.configgen import forwarding as family
 
         configs, name, made_by, flag = family.pool(n, seed), "forward", "fuzz/configgen/forwarding.py", " --forwarding"
+    elif identities:
+        from fuzz.configgen import identities as tls_family
+
+        configs, name, made_by = tls_family.pool(n, seed), "identity", "fuzz/configgen/identities.py"
+        flag = " --identities"
     else:
         configs, name, made_by = pool(n, seed, useful), "config", "fuzz/configgen from the schema"
         flag = " --for-sessions" if for_sessions else ""
@@ -262,9 +270,15 @@ def gen_configs(argv=None) -> int:
         action="store_true",
         help="the session pool's forwarding family (fuzz/configgen/forwarding.py): every route forwards",
     )
+    parser.add_argument(
+        "--identities",
+        action="store_true",
+        help="the session pool's TLS identity family (fuzz/configgen/identities.py): mTLS chains, "
+        "RBAC principals, SAN lists and version caps drawn from the test PKI's names",
+    )
     args = parser.parse_args(argv)
     try:
-        paths = write_configs(args.n, args.out, args.seed, args.for_sessions, args.forwarding)
+        paths = write_configs(args.n, args.out, args.seed, args.for_sessions, args.forwarding, args.identities)
     except OSError as exc:
         print(f"gen-configs: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -276,7 +290,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] != "gen-configs":
         print(
-            "usage: python -m fuzz.configgen gen-configs N --out DIR [--seed S] [--for-sessions | --forwarding]",
+            "usage: python -m fuzz.configgen gen-configs N --out DIR [--seed S] [--for-sessions | --forwarding | --identities]",
             file=sys.stderr,
         )
         return 2

@@ -74,6 +74,14 @@ class ActionCodec:
         """`head` naming an entry of the session pool's forwarding family (None: no such choice)."""
         return None
 
+    def identity_head(self, head: bytes, rng: random.Random) -> bytes | None:
+        """`head` naming an entry of the session pool's TLS identity family (None: no such choice)."""
+        return None
+
+    def tls_client(self, rng: random.Random):
+        """An action opening a TLS client with a drawn certificate, ALPN and SNI (None: no such op)."""
+        return None
+
 
 def _byte_at(index: int):
     """A head operation: byte `index` of the head drawn afresh."""
@@ -108,18 +116,42 @@ class SessionCodec(ActionCodec):
         return {"config": (2, _byte_at(0)), "read_size": (1, _byte_at(1))}
 
     @functools.cached_property
-    def _forwarding(self) -> list:
-        """Pool positions of the forwarding family (fuzz/configgen/forwarding.py), read from the
-        file names alone: the mutator builds no configuration."""
+    def _families(self) -> dict:
+        """Pool positions of each family (fuzz.session.FAMILY_DIRS), read from the file names alone:
+        the mutator builds no configuration."""
         from pathlib import Path
 
         paths = self.session.pool_paths(Path(self.session.__file__).resolve().parent.parent)
-        return [i for i, p in enumerate(paths) if self.session.pool_order(p)[0] and i < 256]
+        found: dict = {d: [] for d in self.session.FAMILY_DIRS}
+        for i, p in enumerate(paths[:256]):
+            family = self.session.family_of(p)
+            if family is not None:
+                found[family].append(i)
+        return found
+
+    @property
+    def _forwarding(self) -> list:
+        return self._families[self.session.FORWARDING_DIR]
+
+    def _family_head(self, family: str, head: bytes, rng) -> bytes | None:
+        positions = self._families[family]
+        return bytes([rng.choice(positions)]) + head[1:] if positions else None
 
     def forwarding_head(self, head, rng):
-        if not self._forwarding:
-            return None
-        return bytes([rng.choice(self._forwarding)]) + head[1:]
+        return self._family_head(self.session.FORWARDING_DIR, head, rng)
+
+    def identity_head(self, head, rng):
+        return self._family_head(self.session.IDENTITIES_DIR, head, rng)
+
+    def tls_client(self, rng):
+        """connect_tls on a drawn listener and server name, TLS on, ALPN, certificate (none, the
+        test CA's, an untrusted CA's, the CN-only one) and SNI drawn (fuzz/tls_session.py's mode)."""
+        from fuzz.tls_session import CERTIFICATES, client_mode
+
+        mode = client_mode(rng.randrange(4), rng.randrange(len(CERTIFICATES)), rng.random() < 0.7)
+        op = self.session.OPS.index("connect_tls")
+        decoded = self.decode(bytes([op, rng.randrange(256), rng.randrange(256), mode]))
+        return decoded[0] if decoded and decoded[0].op == "connect_tls" else None
 
     scenarios = True
 
@@ -241,6 +273,9 @@ class NetworkFilterCodec(SessionCodec):
 
     def forwarding_head(self, head, rng):
         return None  # byte 0 is the filter here: the configuration is the head's blob
+
+    def identity_head(self, head, rng):
+        return None
 
 
 class HttpFilterCodec(ActionCodec):
@@ -482,11 +517,18 @@ class Actions(Mutator):
     def scenario(self, state, rng) -> bool:
         """A whole scenario (fuzz/mutators/scenarios.py) first, mostly (the input's own actions run
         after it), or somewhere in the input, or instead of its actions."""
-        forwarded = self.codec.forwarding_head(state[0], rng) if rng.random() < scenarios.FORWARDED else None
-        made = scenarios.scenario(rng, self._scenario_action, self._aimed, forwarded=forwarded is not None)
+        family = rng.random()  # one draw: the forwarding family's scenarios are those drawn before IDENTIFIED
+        forwarded = self.codec.forwarding_head(state[0], rng) if family < scenarios.FORWARDED else None
+        identified = None
+        if scenarios.FORWARDED <= family < scenarios.FORWARDED + scenarios.IDENTIFIED:
+            identified = self.codec.identity_head(state[0], rng)
+        opener = self.codec.tls_client if identified is not None else None
+        made = scenarios.scenario(
+            rng, self._scenario_action, self._aimed, forwarded=forwarded is not None, opener=opener
+        )
         if not made:
             return False
-        state[0] = forwarded or state[0]
+        state[0] = forwarded or identified or state[0]
         actions, where = state[1], rng.random()
         if where < 0.6:
             actions[:0] = made

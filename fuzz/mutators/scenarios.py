@@ -92,6 +92,13 @@ STREAMED = 0.3
 # a request only when the router sent one, which a drawn configuration byte gives about one
 # exchange in sixteen (reports/bench/seeds-none-round-2026-12-04c.md).
 FORWARDED = 0.25
+# A scenario's input is put on an entry of the pool's TLS identity family this often
+# (fuzz/configgen/identities.py: mTLS chains, RBAC principals, SAN lists and version caps drawn from
+# the test PKI's names), and each of its exchanges then opens a TLS client of its own presenting a
+# drawn certificate (or none): a TLS client meeting a chain that judges who it is was drawn by the
+# other scenarios only where a configuration byte, a connect_tls mode byte and a chain match agreed
+# (reports/bench/seeds-none-round-2026-12-04g.md: no such entry named the test certificate's CN).
+IDENTIFIED = 0.07
 # An upstream that read its requests shuts down gracefully this often before it answers them (a
 # rolling restart: GOAWAY naming the last stream it read, then the answers, RFC 9113 6.8), so the
 # proxy holds a stream in flight at or below the GOAWAY's last stream id, which it must still let
@@ -113,6 +120,7 @@ CROWD = 0.07
 DOWNSTREAM = ("send_http", "send", "send_request", "read", "read_to", "close", "reset")
 
 Make = Callable[[str, random.Random], object]  # (op, rng) -> an action of that op, operands drawn
+Open = Callable[[random.Random], object]  # rng -> an action opening a client of a kind (or None)
 Retarget = Callable[[object, int], object]  # (action, target) -> the action aimed at that connection
 
 
@@ -170,6 +178,13 @@ class _Builder:
             else:
                 self.step("time")
 
+    def open_with(self, opener: Open) -> None:
+        """One more client, opened by `opener`'s action."""
+        action = opener(self.rng)
+        if action is not None:
+            self.actions.append(action)
+            self.clients += 1
+
     def crowd(self) -> None:
         """2-4 clients of their own, each with a request, this often (CROWD). Drawn from a generator
         seeded by the scenario's state, not from it: a scenario without a crowd is the one drawn
@@ -194,19 +209,26 @@ class _Builder:
                 return
 
 
-def scenario(rng: random.Random, make: Make, retarget: Retarget, forwarded: bool = False) -> list:
+def scenario(
+    rng: random.Random, make: Make, retarget: Retarget, forwarded: bool = False, opener: Open | None = None
+) -> list:
     """One scenario: SETTINGS first (sometimes), a crowd of clients' requests (sometimes, CROWD), then
     one to three exchanges, each a request, its upstream connect (retried after failures and
     timeouts), sometimes more of the client's bytes once the upstream is there, the upstream's moves
     and the client's, with time passing between them; often time runs on at the end, past every
     timeout. `forwarded`: the input is on the forwarding family (its upstreams sometimes go away
-    between reading and answering, GOES_AWAY)."""
+    between reading and answering, GOES_AWAY). `opener`: the first exchange, and each later one that
+    opens a client, opens it with `opener` (the identity family's TLS clients, IDENTIFIED); the
+    scenarios without it draw as before."""
     b = _Builder(rng, make, retarget)
     for _ in range(rng.choice((0, 0, 1, 2))):
         b.step("configure")
     b.crowd()
-    for _ in range(1 + (rng.random() < 0.4) + (rng.random() < 0.2)):
-        if rng.random() < 0.5:  # a client of its own, on any listener (the implicit first is on listener 0)
+    for exchange in range(1 + (rng.random() < 0.4) + (rng.random() < 0.2)):
+        opens = rng.random() < 0.5  # a client of its own, on any listener (the implicit first is on listener 0)
+        if opener is not None and (opens or exchange == 0):
+            b.open_with(opener)
+        elif opens:
             b.step("open")
         client = b.clients - 1 if rng.random() < 0.8 else rng.randrange(b.clients)
         if rng.random() < UPSTREAMS_UP:

@@ -19,7 +19,7 @@ from fuzz import test_pki
 from fuzz.oracles import InvariantViolation
 
 _VERSIONS = {0: None, 3: ssl.TLSVersion.TLSv1_2, 4: ssl.TLSVersion.TLSv1_3}
-_NAMES = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+NEGOTIATED = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}  # SSLObject.version()
 
 
 def check_binding(boot) -> None:
@@ -42,7 +42,8 @@ def check_binding(boot) -> None:
         seen.setdefault(address.port, []).append((ip, path))
 
 
-def _bounds(common) -> tuple:
+def version_bounds(common) -> tuple:
+    """The lowest and highest TLS version a CommonTlsContext allows (TLS_AUTO: 1.2 and 1.3)."""
     params = common.tls_params
     low = _VERSIONS.get(params.tls_minimum_protocol_version) or ssl.TLSVersion.TLSv1_2
     high = _VERSIONS.get(params.tls_maximum_protocol_version) or ssl.TLSVersion.TLSv1_3
@@ -107,8 +108,8 @@ def check_tls_versions(boot, built) -> None:
         version = _handshake(client, server, "localhost" if server_side else (tls.sni or None))
         if version is None:
             continue  # no version or cipher in common with a 1.2-1.3 peer: nothing negotiated to judge
-        low, high = _bounds(common)
-        if not low <= _NAMES[version] <= high:
+        low, high = version_bounds(common)
+        if not low <= NEGOTIATED[version] <= high:
             raise InvariantViolation(
                 "config_tls_version_outside_bounds",
                 f"{where} negotiated {version} with a peer offering TLS 1.2 to 1.3; its tls_params allow "
