@@ -75,7 +75,7 @@ def test_the_clean_tree_keeps_both_caps():
     assert _versions(Session(_built(False, False)).run(SCRIPT)) == ("TLSv1.3", "TLSv1.3")
 
 
-def _plant_cap_ignored(monkeypatch) -> None:
+def plant_cap_ignored(monkeypatch) -> None:
     """tls_maximum_protocol_version not applied: every context may speak TLS 1.3."""
     from proxy.tls import context
 
@@ -91,7 +91,7 @@ def _plant_cap_ignored(monkeypatch) -> None:
 
 @pytest.mark.parametrize(("downstream", "upstream", "where"), [(True, False, "downstream"), (False, True, "upstream")])
 def test_a_cap_not_applied_is_caught(monkeypatch, downstream, upstream, where):
-    _plant_cap_ignored(monkeypatch)
+    plant_cap_ignored(monkeypatch)
     built = _built(downstream, upstream)
     with pytest.raises(InvariantViolation) as caught:
         Session(built).run(SCRIPT)

@@ -16,6 +16,7 @@ from fuzz.configgen import identities
 from fuzz.mutators import actions, scenarios
 from fuzz.oracles import InvariantViolation
 from fuzz.tls_session import CERTIFICATES
+from tests.fuzz.test_tls_version_bounds import plant_cap_ignored
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -174,21 +175,6 @@ def _plant_wildcard_spans_labels(monkeypatch):
     monkeypatch.setattr(info, "dns_name_matches", by_suffix)
 
 
-def _plant_cap_ignored(monkeypatch):
-    import ssl
-
-    from proxy.tls import context
-
-    original = context._common
-
-    def cap_ignored(ctx, common):
-        out = original(ctx, common)
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_3
-        return out
-
-    monkeypatch.setattr(context, "_common", cap_ignored)
-
-
 def _plant_suffix_as_prefix(monkeypatch):
     from proxy.network import principal
 
@@ -214,7 +200,7 @@ def test_the_clean_tree_passes_the_family_scenarios():
     [
         (_plant_cn_fallback, {"tls_downstream_client_auth_not_enforced"}),
         (_plant_wildcard_spans_labels, {"tls_upstream_identity_not_checked"}),
-        (_plant_cap_ignored, {"tls_version_outside_bounds"}),
+        (plant_cap_ignored, {"tls_version_outside_bounds"}),
         (_plant_suffix_as_prefix, {"model_route_session", "model_rbac_network", "model_rbac"}),
     ],
 )
