@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import h11
 
 from .config.schema import Bootstrap
+from .http.h1 import RequestGate
 from .safe_regex import RegexRefused, compile_re2
 
 log = logging.getLogger("proxy.admin")
@@ -201,7 +202,9 @@ REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnect
 
 
 class AdminProtocol(asyncio.Protocol):
-    """HTTP/1.1 keep-alive over h11; one response per request, in order.
+    """HTTP/1.1 keep-alive over h11; one response per request, in order. h11 reads only what the
+    listeners' HTTP/1.1 codec would accept (RequestGate): a request it refuses gets its 400 (431,
+    505) and the close, as Envoy's admin, an HCM on that codec, answers it.
 
     One request is answered per turn of the event loop, and none while the client is not taking
     what was written (the transport's buffer above its high watermark: reading pauses too), so a
@@ -211,6 +214,8 @@ class AdminProtocol(asyncio.Protocol):
     def __init__(self, handler: Responder) -> None:
         self.handler = handler
         self.h11 = h11.Connection(h11.SERVER)
+        self.gate = RequestGate()  # what the client sent that h11 has not read yet
+        self._client_ended = False  # its end of stream, for h11 once the gate has passed on the rest
         self.transport: asyncio.Transport | None = None
         self._request: h11.Request | None = None
         self._waiting: asyncio.Future[Answer] | None = (
@@ -230,14 +235,14 @@ class AdminProtocol(asyncio.Protocol):
         self._turn = self._idle = None
 
     def data_received(self, data) -> None:
-        self.h11.receive_data(data)
+        self.gate.add(data)
         self._progress()
         self._schedule()
 
     def eof_received(self):
         # Keep the transport: a client may half-close after pipelining requests (RFC 9112 9.6), and
         # each complete one is still answered; h11 then reads ConnectionClosed and _process closes.
-        self.h11.receive_data(b"")
+        self._client_ended = True
         self._schedule()
         return True
 
@@ -270,7 +275,7 @@ class AdminProtocol(asyncio.Protocol):
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
-        busy = self._backed_up or self._waiting is not None or self.h11.their_state is not h11.IDLE
+        busy = self._backed_up or self._waiting is not None or self.h11.their_state is not h11.IDLE or self.gate.holding
         if busy or self.h11.trailing_data[0]:
             self._idle = asyncio.get_running_loop().call_later(STREAM_IDLE_TIMEOUT_S, self._idle_timeout)
 
@@ -290,6 +295,11 @@ class AdminProtocol(asyncio.Protocol):
                 event = self.h11.next_event()
             except h11.RemoteProtocolError as exc:
                 self._send_error(exc.error_status_hint, str(exc))
+                return
+            if event is h11.NEED_DATA and self._read_on():
+                continue
+            if event is h11.NEED_DATA and self.gate.refused is not None:
+                self._send_error(self.gate.refused.status, self.gate.refused.reason)
                 return
             if event is h11.NEED_DATA or event is h11.PAUSED:
                 self._progress()
@@ -318,6 +328,22 @@ class AdminProtocol(asyncio.Protocol):
                     self._progress()
                     self._schedule()
                 return
+
+    def _read_on(self) -> bool:
+        """Hand h11 the next bytes the gate checked, or the client's end once nothing else is left
+        (after a refusal h11 is not told: the refusal's answer goes first). True when it got some."""
+        checked = self.gate.take()
+        if checked:
+            self.h11.receive_data(checked)
+            return True
+        if not self._client_ended or self.gate.refused is not None:
+            return False
+        self._client_ended = False
+        held = self.gate.rest()
+        if held:
+            self.h11.receive_data(held)
+        self.h11.receive_data(b"")  # h11 reads b"" as the end of stream
+        return True
 
     def _answered(self, req, fut) -> None:
         self._waiting = None

@@ -20,6 +20,7 @@ from google.protobuf import json_format
 from proxy.config import schema
 
 from fuzz.oracles import InvariantViolation
+from fuzz.targets import reference
 
 ENDPOINTS = ("/", "/ready", "/stats", "/config_dump", "/clusters")
 JSON_TYPE = "application/json"
@@ -284,6 +285,7 @@ def leaves_a_request_unfinished(sent: bytes) -> bool:
 def check_raw_answers(client: AdminClient) -> None:
     """Whatever a client sends, no answer says the admin itself failed (a 500: AdminProtocol caught
     an exception from the handler, and logged its traceback)."""
+    check_refused_framing(client)
     data = bytes(client.peer.received)
     at = 0
     while (start := data.find(b"HTTP/1.1 ", at)) >= 0:
@@ -420,3 +422,44 @@ def check_clusters(doc, built) -> None:
     want = {name: sorted(f"{h.host}:{h.port}" for h in c.hosts) for name, c in clusters.items()}
     if got != want:
         _fail("admin_clusters_not_the_config", f"/clusters shows {sorted(got)[:5]}, configured {sorted(want)[:5]}")
+
+
+def check_refused_framing(client: AdminClient) -> None:
+    """Envoy's admin is an HTTP connection manager on its listeners' HTTP/1.1 codec, so it reads no
+    request that codec refuses: once the strict RFC 9112 reference (fuzz/targets/reference.py, no
+    leniency a proxy gets smuggled by) rejects a request a client sent, the admin answers the
+    requests before it and, for that one, at most its refusal (a 4xx or 5xx); never a request
+    behind it, which a front proxy framing the bytes otherwise would have sent as its own."""
+    sent = reference.parse_requests(bytes(client.peer.sent), eof=False)
+    rejected = next((i for i, m in enumerate(sent) if m.state == "rejected"), None)
+    if rejected is None:
+        return
+    statuses = _statuses(bytes(client.peer.received), [m.start[0].decode("latin-1") for m in sent[:rejected]])
+    if len(statuses) > rejected + 1 or (len(statuses) == rejected + 1 and statuses[rejected] < 400):
+        _fail(
+            "admin_reads_a_request_the_listeners_refuse",
+            f"request {rejected} breaks RFC 9112 ({sent[rejected].reason}); the admin answered "
+            f"{statuses[rejected:]} from there on",
+            "proxy.admin.AdminProtocol",
+        )
+
+
+def _statuses(received: bytes, methods: list[str]) -> list[int]:
+    """The status of each response in `received`, read in order (a response to HEAD has no body;
+    the requests past `methods` are taken as GET)."""
+    conn = h11.Connection(h11.CLIENT)
+    conn.receive_data(received)
+    out: list[int] = []
+    while True:
+        method = methods[len(out)] if len(out) < len(methods) else "GET"
+        try:
+            conn.send(h11.Request(method=method, target="/", headers=[("host", "admin")]))
+            conn.send(h11.EndOfMessage())
+            while not isinstance(event := conn.next_event(), h11.EndOfMessage):
+                if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
+                    return out
+                if isinstance(event, h11.Response):
+                    out.append(event.status_code)
+            conn.start_next_cycle()
+        except (h11.RemoteProtocolError, h11.LocalProtocolError):
+            return out

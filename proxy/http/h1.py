@@ -933,3 +933,64 @@ class H1ClientCodec(_Input, ClientCodec):
         else:
             self.wants_close = True
             self._dead = True
+
+
+# ============================================================================ the rules in front of h11
+class RequestGate(_Input):
+    """H1ServerCodec's request framing rules (_h1_strict.py) in front of a server that parses
+    requests with h11 itself (the admin, proxy/admin.py).
+
+    h11 alone reads what RFC 9112 lets a recipient refuse and what proxies get smuggled by: bare LF,
+    obs-fold, Content-Length beside Transfer-Encoding (without the close RFC 9112 6.1 then
+    requires), Transfer-Encoding in HTTP/1.0, a Host list. A front proxy that frames such bytes
+    otherwise hands that server a request it never saw. Envoy's admin runs on the codec of its
+    listeners, so it refuses what they refuse. The server `add`s what it reads and `take`s the
+    checked bytes when its parser wants more: one request's head, then its body (content-length
+    or chunked, scanned) as it arrives, so pipelined requests are judged one at a time, as they
+    are parsed. At the first refusal it stops for good, and `refused` says why, with the status
+    H1ServerCodec answers (400, 431, 505)."""
+
+    def __init__(self, limits: CodecLimits = DEFAULT_LIMITS) -> None:
+        _Input.__init__(self, limits)
+        self._limits = limits
+        self._body: _BodyReader | None = None  # the body of the request whose head was taken
+        self.refused: FramingError | None = None
+
+    @property
+    def holding(self) -> bool:
+        """Bytes read and not yet taken: a request still arriving, or pipelined ones waiting."""
+        return bool(self._in)
+
+    def add(self, data: bytes) -> None:
+        if self.refused is None:
+            self._in += data
+
+    def take(self) -> bytes:
+        """The checked bytes that come next: the next request's head and what is here of its body,
+        or more of the body under way; b"" when nothing more is whole, or after a refusal."""
+        if self.refused is not None:
+            return b""
+        out = bytearray()
+        try:
+            if self._body is None:
+                raw = self._take_head()
+                if raw is None:
+                    return b""
+                head = parse_request_head(raw, self._limits.max_headers)
+                out += raw
+                self._body = _BodyReader(head, self._limits, until_close=False)
+            body = self._body
+            out += body.take(self._in)
+            if body.scanner.done if body.scanner is not None else body.remaining == 0:
+                self._body = None
+        except FramingError as exc:
+            self.refused = exc
+            self._in.clear()
+        return bytes(out)
+
+    def rest(self) -> bytes:
+        """What is held when the client ends its side: the start of a request no rule refused yet,
+        for the parser to find unfinished."""
+        held = b"" if self.refused is not None else bytes(self._in)
+        self._in.clear()
+        return held

@@ -11,6 +11,7 @@ import socket
 import time
 
 from conftest import LOOPBACK, connect, proxy_config, recv_all
+from e2e.catalog import CATALOG
 from tests.e2e.stack import web_config
 from tests.e2e.test_e2e_resources import _get, _rss_kib, _start, upstream  # noqa: F401
 
@@ -113,3 +114,51 @@ def test_a_stats_filter_with_nested_repeats_leaves_the_data_plane_running(tmp_pa
             assert refused.startswith(b"HTTP/1.1 400 ") and b"invalid escape sequence" in refused, (
                 refused
             )  # RE2's reason
+
+
+# The live catalog's HTTP/1.1 smuggling shapes, which every listener refuses with a 400 and the close.
+SMUGGLING_SHAPES = [e for e in CATALOG if e.name.startswith(("h1_head_", "h1_chunked_", "h1_payload_smuggling_"))]
+ADMIN_ONLY_SHAPES = {
+    # h11 read these as requests; the listeners' codec refuses them (505 for a version it does not speak).
+    "absolute_form_with_userinfo": (b"GET http://u@evil/ready HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    "host_list": (b"GET /ready HTTP/1.1\r\nHost: a, b\r\n\r\n", 400),
+    "http_2_0_request_line": (b"GET /ready HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+}
+
+
+def _admin_server(start_proxy):
+    listener = {
+        "name": "tcp_in",
+        "address": {"host": LOOPBACK, "port": 0},
+        "filter_chains": [{"filters": [{"tcp_proxy": {"cluster": "c"}}]}],
+    }
+    return start_proxy(proxy_config([listener], [{"name": "c", "endpoints": [{"host": LOOPBACK, "port": 9}]}], True))
+
+
+def test_the_admin_refuses_every_request_framing_the_listeners_refuse(start_proxy):
+    """Found black-box (round 13): the admin parsed requests with h11 alone, which reads what the
+    listeners' codec refuses: Content-Length beside Transfer-Encoding (framed by the chunked body,
+    and the connection kept, where RFC 9112 6.1 says the server MUST close), obs-fold, bare LF,
+    Transfer-Encoding in HTTP/1.0, duplicate Content-Length, a Host list, HTTP/2.0 in a request
+    line. A front proxy framing such bytes by Content-Length hands the admin the request behind
+    them: here a `GET /config_dump` was answered after a 200 or 405. Envoy's admin is an HCM on
+    the listeners' codec. Each shape now gets the listeners' status and the close, and nothing
+    behind it is answered."""
+    server = _admin_server(start_proxy)
+    cases = [(e.name, e.send, e.status) for e in SMUGGLING_SHAPES]
+    cases += [(name, raw, status) for name, (raw, status) in ADMIN_ONLY_SHAPES.items()]
+    assert len(cases) > 40, len(cases)
+    wrong = []
+    for name, raw, status in cases:
+        with connect(server.admin_address, timeout=1.0) as s:
+            s.sendall(raw + b"GET /config_dump HTTP/1.1\r\nHost: a\r\n\r\n")
+            try:
+                answer = recv_all(s)
+            except TimeoutError:  # before, for some shapes: answered, and the connection kept
+                answer = b"(kept open)"
+        if not answer.startswith(b"HTTP/1.1 %d " % status) or answer.count(b"\r\ncontent-length: ") != 1:
+            wrong.append((name, answer[:60]))
+    assert not wrong, wrong
+    with connect(server.admin_address, timeout=5.0) as s:  # a well-formed request is still answered
+        s.sendall(b"GET /ready HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert recv_all(s).endswith(b"LIVE\n")

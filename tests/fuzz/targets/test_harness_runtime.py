@@ -10,6 +10,7 @@ import pytest
 from fuzz.oracles import InvariantViolation
 from fuzz.targets import runtime, runtime_admin
 from proxy import _server_socket, admin
+from proxy.http import h1
 
 CORPUS = Path(__file__).resolve().parents[3] / "corpus" / "runtime"
 
@@ -222,3 +223,33 @@ def test_a_reference_that_stops_before_that_time_differs(monkeypatch):
         runtime, "run_reference", lambda built, capacity, actions, rest_ms=0: real(built, capacity, actions)
     )
     assert _fails("admin_and_data_plane_requests_go_quiet-cap65536") == "runtime_differs_from_sim"
+
+
+def _h11_alone(self) -> bytes:
+    """The admin before BLACKBOX round 13: h11 read whatever the client sent, unchecked."""
+    held = bytes(self._in)
+    self._in.clear()
+    return held
+
+
+def test_an_admin_reading_what_the_listeners_refuse_is_caught(monkeypatch):
+    """Content-Length beside chunked, obs-fold and bare LF, each with a `GET /config_dump` behind it:
+    an admin parsing with h11 alone answered the request behind (and kept the connection)."""
+    monkeypatch.setattr(h1.RequestGate, "take", _h11_alone)
+    assert (
+        _fails("regress-admin-request-behind-one-the-listeners-refuse") == "admin_reads_a_request_the_listeners_refuse"
+    )
+
+
+def test_an_admin_answering_the_refused_request_itself_is_caught():
+    client = runtime_admin.AdminClient(None)
+
+    class Peer:
+        sent = b"GET /stats HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"
+        received = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+
+    client.peer = Peer()
+    with pytest.raises(InvariantViolation, match="obs-fold|fold"):
+        runtime_admin.check_refused_framing(client)
+    Peer.received = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"
+    runtime_admin.check_refused_framing(client)  # its refusal is what it may answer
