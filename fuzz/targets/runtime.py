@@ -755,10 +755,15 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
     judge_values = world.stopping is None and not any(
         c.peer is None or c.peer.from_proxy.ever_full for c in world.admins
     )
+    # A client the admin has not accepted is owed nothing where failed accepts explain it: a stop may
+    # close the listener during its pause (Linux resets the backlog). Without a stop the accept loop is
+    # judged by runtime_listener_stopped_accepting; without failed accepts it is owed its answers.
+    paused = world.kernel.accept_failures_made
     for client in world.admins:
-        # Past the admin's stream idle timeout a client that did not read may be closed unanswered;
-        # so may one the admin never accepted before it stopped (an accept pause outlived it).
-        finished = world.loop.us < STREAM_IDLE_TIMEOUT_S * 1e6 and not getattr(client.peer, "never_accepted", False)
+        # Past the admin's stream idle timeout a client that did not read may be closed unanswered.
+        finished = world.loop.us < STREAM_IDLE_TIMEOUT_S * 1e6 and not (
+            paused and not getattr(client.peer, "accepted", True)
+        )
         runtime_admin.check_answers(client, world.built, finished, judge_values, world.stopping is not None)
     if world.stopping is not None:
         await world.stopping

@@ -69,7 +69,7 @@ class Peer:
         self.saw_reset = False
         self.did_reset = False
         self.closed = False  # this side sent FIN or RST
-        self.never_accepted = False  # its connection was reset in the backlog of a closing listener
+        self.accepted = False  # the process took its connection from the accept queue
 
     def send(self, data: bytes, end: bool = False) -> None:
         if self.closed or self.did_reset:
@@ -192,6 +192,8 @@ class KernelSocket:
         if failure:  # out of descriptors (or memory): the connection waits in the backlog, as on Linux
             raise OSError(failure, errno.errorcode[failure])
         conn = self.backlog.pop(0)
+        if isinstance(conn.peer, Peer):
+            conn.peer.accepted = True
         return conn, conn.remote
 
     # connecting
@@ -271,8 +273,6 @@ class KernelSocket:
             if q is not None:
                 q.data.clear()
                 q.reset = True
-        if isinstance(self.peer, Peer):
-            self.peer.never_accepted = True
 
     def _connected_queue(self, q: Queue | None) -> Queue:
         if q is None or self.is_closed:
