@@ -153,6 +153,8 @@ def find_stall(session) -> Stall | None:
     ]
     found += [_tcp_proxy_partner_stall(sock.conn) for sock in session.downstream if sock.conn is not None]
     found += [_tcp_proxy_end_stall(sock.conn) for sock in session.downstream if sock.conn is not None]
+    found += [_end_not_flushed_stall(sock.conn, "downstream") for sock in session.downstream if sock.conn is not None]
+    found += [_end_not_flushed_stall(conn, "upstream") for conn in session.network.opened]
     found += [_client_stall(session)] + [_pool_stall(pool) for pool in pools(session.ctx)]
     found += [_upstream_window_stall(pc) for pc in pcs.values()]
     found += [_orphaned_upstream_stall(pc) for pc in pcs.values()]
@@ -326,6 +328,20 @@ def _tcp_proxy_end_stall(conn):
                 timer=held,
             )
     return None
+
+
+def _end_not_flushed_stall(conn, side: str):
+    """A write side ended with nothing left to send that never goes out: every byte was taken (the
+    peers read everything before liveness is judged), no write filter holds any, yet the end of stream
+    is not on the wire (for TLS: the close_notify, then the FIN), so the peer waits for it for ever."""
+    if conn.state is not State.OPEN or not conn.connected or not conn.write_end_stream:
+        return None
+    if len(conn.write_buffer) or conn.filter_manager.holds_writes() or conn.output_end_stream:
+        return None
+    return Stall(
+        "stall_end_of_stream_not_flushed",
+        f"{side} {conn!r}: its write side ended and nothing is left to send, but the end never went out",
+    )
 
 
 def _handshake_awaits_client(conn) -> bool:

@@ -18,6 +18,7 @@ import functools
 import ssl
 
 from proxy.network import sim
+from proxy.network.connection import State
 
 from . import test_pki
 
@@ -95,6 +96,9 @@ class TlsSocket(sim.SimSocket):
         # A black-holed upstream (session op upstream_connect_silent): TCP is up, and the peer reads
         # what the proxy writes but never sends anything, nor answers a TLS handshake.
         self.silent = False
+        # RFC 8446 6.1: the proxy's end of stream over TLS is a close_notify, then the TCP FIN.
+        self.close_notify_seen = False
+        self.fin_seen = False  # the proxy's TCP end of stream (its write side shut down) was read
 
     @property
     def tls(self) -> bool:
@@ -198,7 +202,10 @@ class TlsSocket(sim.SimSocket):
 
     def _wire_read(self, max_bytes) -> bytes:
         received_before = len(self.received)
+        conn = self.conn
+        was_open = conn is not None and conn.state is not State.CLOSED
         out = super().peer_read(max_bytes)  # SimSocket counts it in `received`: undo that
+        self.fin_seen |= was_open and conn is not None and conn.output_end_stream
         del self.received[received_before:]
         self.wire_received += out
         return out
@@ -259,7 +266,7 @@ class TlsSocket(sim.SimSocket):
                     self.failed = getattr(exc, "reason", None) or str(exc)
                     break
                 if not chunk:
-                    self.peer_saw_end = True
+                    self.peer_saw_end = self.close_notify_seen = True
                     break
                 self.received += chunk
             out = self.outgoing.read()

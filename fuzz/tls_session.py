@@ -15,6 +15,10 @@ Oracles (`check`, after every action):
   * tls_plaintext_on_the_wire: whatever the proxy wrote to a peer it speaks TLS with (downstream
     TLS chain, upstream TLS cluster) is TLS records, never plaintext;
   * connected_before_handshake: such a connection is Connected only once its handshake is done;
+  * tls_upstream_client_hello_not_sent: an upstream TLS connection whose TCP connect completed has
+    sent its ClientHello or has it ready (RFC 8446 4.1.2: the client speaks first);
+  * tls_end_without_close_notify: a peer that read the proxy's TCP end of stream over TLS read a
+    close_notify before it (RFC 8446 6.1);
   * tls_upstream_identity_not_checked: an upstream connection of a cluster whose validation_context
     the upstream's certificate cannot satisfy (it does not chain to trusted_ca, or carries none of
     match_subject_alt_names, exactly or under a one-label wildcard) is never Connected (Envoy's
@@ -148,12 +152,41 @@ def check_connected_after_handshake(name: str, conn) -> None:
         )
 
 
+def check_client_hello_sent(name: str, conn) -> None:
+    """RFC 8446 4.1.2: "When a client first connects to a server, it is REQUIRED to send the
+    ClientHello as its first TLS message": an upstream TLS connection whose TCP connect completed has
+    put it on the wire or has it ready (else its peer waits and the connect times out, 503)."""
+    transport = conn.transport_socket
+    if conn.socket_connected and conn.state is State.OPEN and not conn.bytes_sent:
+        if not transport.has_wire_output(conn):
+            raise InvariantViolation(
+                "tls_upstream_client_hello_not_sent",
+                f"{name} {conn!r}: TCP connect completed, nothing sent and nothing to send: the "
+                "upstream waits for a ClientHello that never comes",
+                judged=transport,
+            )
+
+
+def check_close_notify(name: str, sock, conn) -> None:
+    """RFC 8446 6.1: "Each party MUST send a "close_notify" alert before closing its write side of the
+    connection, unless it has already sent some error alert": a peer that read the proxy's TCP end of
+    stream after a handshake with no alert read a close_notify first (else it cannot tell the end from
+    a truncation)."""
+    if sock.fin_seen and sock.handshake_done and not sock.failed and not sock.close_notify_seen:
+        raise InvariantViolation(
+            "tls_end_without_close_notify",
+            f"{name} {conn!r}: its peer read the TCP end of stream without a close_notify before it",
+            judged=conn.transport_socket,
+        )
+
+
 def check(session) -> None:
     for i, sock in enumerate(session.downstream):
         conn = sock.conn
         if conn is not None and speaks_tls(conn):
             check_wire_records(f"downstream {i}", sock)
             check_connected_after_handshake(f"downstream {i}", conn)
+            check_close_notify(f"downstream {i}", sock, conn)
             if conn.connected and not sock.fuzz_auth_judged:
                 check_client_authenticated(session, i, sock)
                 check_downstream_version(session, i, sock)
@@ -165,6 +198,8 @@ def check(session) -> None:
         if speaks_tls(conn):
             check_wire_records(f"upstream {i}", conn.io)
             check_connected_after_handshake(f"upstream {i}", conn)
+            check_client_hello_sent(f"upstream {i}", conn)
+            check_close_notify(f"upstream {i}", conn.io, conn)
             if conn.connected:
                 check_upstream_identity(session, i, conn)
                 check_upstream_version(session, i, conn)

@@ -1,0 +1,84 @@
+"""Oracles of the TLS transport's ends, each proved on mutants `bench mutants proxy/tls/transport.py`
+left alive (reports/bench/mutants-l4-2026-12-05.md):
+
+- tls_upstream_client_hello_not_sent (fuzz/tls_session.py): an upstream TLS connection whose TCP
+  connect completed sends its ClientHello (RFC 8446 4.1.2). Mutants: on_socket_connected without its
+  handshake, or starting it on the server side only: every request to a TLS cluster got a 503 at the
+  connect timeout and no oracle minded;
+- tls_end_without_close_notify (fuzz/tls_session.py): the proxy's end of stream over TLS is a
+  close_notify before the FIN (RFC 8446 6.1). Mutant: take_wire_output without `unwrap()`;
+- stall_end_of_stream_not_flushed (fuzz/liveness.py): an ended write side with nothing left to send
+  goes out. Mutant: the close_notify only sent while plaintext still waits (`not` dropped), so the
+  end never leaves.
+"""
+
+from pathlib import Path
+
+import pytest
+
+import proxy.tls.transport as transport
+from fuzz.bench.mutants import ops
+from fuzz.oracles import InvariantViolation
+from fuzz.memo import Memo
+from fuzz.session import Action as A, Session
+from fuzz.targets import network_filter as nf
+from fuzz.test_pki import ensure, load_config
+from proxy.build import build
+
+UPSTREAM_TLS = Path(__file__).resolve().parents[2] / "examples" / "upstream_tls.yaml"
+GET = [
+    A("connect"),
+    A("send", 0, payload=b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+    A("upstream_connect"),
+    A("upstream_respond"),
+    A("read", 0),
+]
+
+
+def run():
+    ensure()
+    return Session(build(load_config(UPSTREAM_TLS)), models=True).run(GET)
+
+
+def test_a_request_to_a_tls_cluster_is_answered_over_tls():
+    s = run()
+    assert bytes(s.downstream[0].received).startswith(b"HTTP/1.1 200 ")
+    assert s.network.opened[0].connected
+
+
+@pytest.mark.parametrize("before", ["self._handshake(conn)", "not self.server_side"])
+def test_an_upstream_tls_client_that_never_says_hello_is_caught(monkeypatch, before):
+    method = transport.TlsTransportSocket.on_socket_connected
+    monkeypatch.setattr(method, "__code__", ops.planted(transport, "TlsTransportSocket.on_socket_connected", before))
+    with pytest.raises(InvariantViolation, match="tls_upstream_client_hello_not_sent"):
+        run()
+
+
+# A TLS client through tcp_proxy whose upstream ends its side: the proxy ends its write side to the client.
+CLIENT_SEED = (
+    Path(nf.__file__).resolve().parents[2]
+    / "corpus/network_filter/regress-tls-client-silent-before-its-handshake-is-a-wait"
+)
+
+
+def replay_client_seed(monkeypatch):
+    monkeypatch.setattr(nf, "_CACHE", Memo(256))
+    nf.run(CLIENT_SEED.read_bytes())
+
+
+def test_the_proxy_ends_a_tls_stream_with_close_notify(monkeypatch):
+    replay_client_seed(monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "before, name",
+    [
+        ("self.obj.unwrap()", "tls_end_without_close_notify"),
+        ("not len(conn.write_buffer)", "stall_end_of_stream_not_flushed"),
+    ],
+)
+def test_a_tls_end_of_stream_without_close_notify_is_caught(monkeypatch, before, name):
+    method = transport.TlsTransportSocket.take_wire_output
+    monkeypatch.setattr(method, "__code__", ops.planted(transport, "TlsTransportSocket.take_wire_output", before))
+    with pytest.raises(InvariantViolation, match=name):
+        replay_client_seed(monkeypatch)
