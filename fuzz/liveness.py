@@ -354,13 +354,15 @@ def _handshake_awaits_client(conn) -> bool:
 
 
 def filter_timers_due(session) -> int | None:
-    """The latest deadline of the timers the network filters of the session's open connections have
-    armed (a fault delay or throttle window), or None when none is armed."""
+    """The latest deadline of the timers the network filters of the session's connections not yet
+    closed have armed (a fault delay or throttle window), or None when none is armed. A closing
+    connection counts: it still flushes its writes through those filters (a throttled response
+    before the close), as the stall that sends settling here saw."""
     conns = [sock.conn for sock in session.downstream if sock.conn is not None] + list(session.network.opened)
     deadlines = [
         v.deadline
         for conn in conns
-        if conn.state is State.OPEN
+        if conn.state is not State.CLOSED
         for active in conn.filter_manager.read_filters + conn.filter_manager.write_filters
         for v in getattr(active.filter, "__dict__", {}).values()
         if isinstance(v, Timer) and v.enabled and v.deadline is not None

@@ -92,3 +92,15 @@ def test_a_delay_that_ends_into_a_throttle_of_rate_zero_is_caught(monkeypatch):
     monkeypatch.setattr(elapsed, "__code__", planted)
     with pytest.raises(InvariantViolation, match="stall_filter_timer_without_progress"):
         run_delayed_request()
+
+
+def test_a_closing_connection_flushing_through_a_throttle_is_a_wait():
+    """An oracle fault of 9b3dcce (stall_filter_timer_without_progress on the clean tree in every
+    seedless session run of 2026-12-05): a connection the proxy is closing still writes its response
+    through the fault filter's throttle, whose timer filter_timers_due skipped (only open connections
+    counted), so settling judged the wait at once, before the timer fired."""
+    from fuzz import session
+
+    seed = Path(nf.__file__).resolve().parents[2] / "corpus" / "session"
+    data = (seed / "regress-a-closing-connection-flushing-through-a-throttle-is-a-wait").read_bytes()
+    session.run_input(session.ConfigPool.default(), data)
