@@ -4,11 +4,14 @@ dies with its stream (fuzz/filter_timers.py). Shown on the real proxy and on the
 proxy/http/filters/fault.py that survived the session and http_filter corpora in bench mutants
 (planted with fuzz.bench.mutants.ops)."""
 
+from pathlib import Path
+
 import pytest
 
 from fuzz.bench.mutants import ops
 from fuzz.oracles import InvariantViolation
 from fuzz.session import Action as A, Session
+from fuzz.targets import network_filter
 from proxy.build import build
 from proxy.config import load_bytes
 from proxy.http.filters import fault
@@ -76,3 +79,23 @@ def test_a_delay_timer_left_armed_by_on_destroy_is_found(monkeypatch):
     with pytest.raises(InvariantViolation) as caught:
         run(GONE_WHILE_DELAYED)
     assert caught.value.name == "http_filter_timer_after_destroy", str(caught.value)
+
+
+# The committed corpora had no delayed request where every connection manager logs (bench mutants
+# fault.py after 56c4ce6: the DI mutant still survived them); this network_filter seed is one.
+DELAY_LOGGED = (
+    Path(__file__).resolve().parents[3] / "corpus" / "network_filter" / "hcm-fault-delay-flagged-di-in-the-access-log"
+)
+
+
+def test_the_network_filter_seed_of_a_logged_delay_agrees():
+    network_filter.run(DELAY_LOGGED.read_bytes())
+
+
+def test_the_network_filter_seed_of_a_logged_delay_catches_the_missing_flag(monkeypatch):
+    before = "cb.stream_info.setdefault('response_flags', []).append('DI')"
+    code = ops.planted(fault, "HttpFaultFilter.decode_headers", before)
+    monkeypatch.setattr(fault.HttpFaultFilter.decode_headers, "__code__", code)
+    with pytest.raises(InvariantViolation) as caught:
+        network_filter.run(DELAY_LOGGED.read_bytes())
+    assert caught.value.name == "model_fault_delay_flags", str(caught.value)
