@@ -5,23 +5,13 @@ second request must get a connection of its own (Envoy's pool on onSettings); a 
 (fuzz/liveness.py) judges. The committed seeds replay clean, and the class planted by monkeypatch
 fails them."""
 
-from pathlib import Path
-
 import pytest
 
-from fuzz import oracles, session
+from fuzz import oracles
 from proxy.upstream.pool import ClusterHttpPool
+from tests.fuzz.test_round6_http_shapes import replay  # committed session seeds by glob, run in turn
 
-SEEDS = Path(session.__file__).resolve().parents[1] / "corpus" / "session"
 PATTERN = "config-s1-0000-h2_upstream_settings_leave_no_room-*"
-
-
-def replay(pattern: str) -> int:
-    pool = session.ConfigPool.default()
-    seeds = sorted(SEEDS.glob(pattern))
-    for p in seeds:
-        session.run_input(pool, p.read_bytes())
-    return len(seeds)
 
 
 def test_the_seeds_replay_clean():
