@@ -752,8 +752,12 @@ async def _run_runtime(world: RuntimeWorld, actions) -> None:
     if world.stopping is None:
         check_stall(world)
         check_no_leak(world)
-    judge_values = world.stopping is None and not any(
-        c.peer is None or c.peer.from_proxy.ever_full for c in world.admins
+    # Answers to requests sent with no action between describe one state of the data plane only while
+    # it waits for actions: after failed accepts the listeners take queued clients on their own timer.
+    judge_values = (
+        world.stopping is None
+        and not world.kernel.accept_failures_made
+        and not any(c.peer is None or c.peer.from_proxy.ever_full for c in world.admins)
     )
     # A client the admin has not accepted is owed nothing where failed accepts explain it: a stop may
     # close the listener during its pause (Linux resets the backlog). Without a stop the accept loop is
