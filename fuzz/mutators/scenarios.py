@@ -98,6 +98,10 @@ FORWARDED = 0.25
 # drawn certificate (or none): a TLS client meeting a chain that judges who it is was drawn by the
 # other scenarios only where a configuration byte, a connect_tls mode byte and a chain match agreed
 # (reports/bench/seeds-none-round-2026-12-04g.md: no such entry named the test certificate's CN).
+# An identity scenario costs ~1.8x the one it replaces (TLS handshakes), so the share is kept at 0.07:
+# paired CPU of the scenarios over the whole distribution 1.056x; with the six identity bench patches
+# applied, 0 finds per 1,000 scenarios without the share, 20 with it
+# (reports/bench/seeds-none-round-2026-12-05.md).
 IDENTIFIED = 0.07
 # An upstream that read its requests shuts down gracefully this often before it answers them (a
 # rolling restart: GOAWAY naming the last stream it read, then the answers, RFC 9113 6.8), so the
