@@ -26,9 +26,11 @@ whose cause did not happen sends them the wrong way. What the session recorded, 
 DC (downstream connection termination) is judged in fuzz.models.access_log (model_access_log_client_blamed),
 the flags with counters in fuzz.models.flag_counters. A flag that names a cluster's failure on a
 record naming no cluster has no cause either (Envoy's router sets the cluster before it asks a pool).
-Violations: model_access_log_flag_cause.
+Violations: model_access_log_flag_cause. The converse where the session knows the cause for sure: a
+local 503 after connect failures is flagged UF (model_access_log_connect_failure_unflagged).
 """
 
+from collections import Counter
 from typing import NamedTuple
 
 from fuzz.oracles import InvariantViolation
@@ -90,6 +92,28 @@ def check(records, boot, requests: int) -> None:
                     expected=f"no {flag}",
                     observed=attributes.get("proxy.response_flags"),
                 )
+
+
+def check_connect_failures_flagged(records, failed) -> None:
+    """The converse for UF: `failed` counts per (client, method) the requests answered 503 after every
+    connection to their clusters' hosts in their time failed to connect (fuzz.models.session_oracle,
+    the retry model's view): as many of that client's 503 records flag UF ("Upstream connection
+    failure in addition to 503 response code"); else the log hides which hosts are down."""
+    flagged: Counter = Counter()
+    for attributes, _ in records:
+        if attributes.get("http.response.status_code") == 503 and "UF" in attributes["proxy.response_flags"].split(","):
+            client = (attributes.get("client.address"), attributes.get("client.port"))
+            flagged[(client, attributes.get("http.request.method"))] += 1
+    for key, n in sorted(failed.items(), key=repr):
+        if flagged[key] < n:
+            raise InvariantViolation(
+                "model_access_log_connect_failure_unflagged",
+                f"client {key[0]}: {n} {key[1]} request(s) answered 503 after their upstream connections "
+                f"failed to connect; {flagged[key]} of its 503 records flag UF",
+                judged="proxy/http/filters/router.py:Router.on_pool_failure",
+                expected=f">= {n} records flagged UF",
+                observed=flagged[key],
+            )
 
 
 _MEANING = {

@@ -39,9 +39,13 @@ and the route table (fuzz.models.routing: every answer any draw could give). The
     status (model_access_log_status, fuzz.models.access_log), every record names a client that
     is some downstream connection's remote address, after the PROXY protocol (model_access_log_client),
     and the body sizes of forwarded exchanges the peers saw whole are the logged ones
-    (model_access_log_body_size), their records flagging no failure (model_access_log_flags); a
-    client that opened with the HTTP/2 preface on a connection manager speaking HTTP/2 got a
-    SETTINGS frame first (h2_server_preface, fuzz.models.server_preface).
+    (model_access_log_body_size), their records flagging no failure (model_access_log_flags); each
+    flag of a record has its documented cause before the record (UF a failed connect, UO a breaker
+    the session could fill, UR an upstream that spoke or ended, UT a route timeout that short, ...:
+    model_access_log_flag_cause, fuzz.models.flag_causes), and a 503 after connect failures is
+    flagged UF (model_access_log_connect_failure_unflagged); a client that opened with the HTTP/2
+    preface on a connection manager speaking HTTP/2 got a SETTINGS frame first (h2_server_preface,
+    fuzz.models.server_preface).
 Per connection to a listener with listener filters, at every check: they finish or time out as
 Envoy's listener_filters_timeout says, counted in downstream_pre_cx_timeout (fuzz.models.listener_timeout).
 Per cluster, at the end: a ROUND_ROBIN cluster's new connections go to its hosts in turn
@@ -363,6 +367,7 @@ class SessionModel:
     # -- requests ----------------------------------------------------------------------------------
     def finish(self, exchanges) -> None:
         self.begun = begun_no_earlier(exchanges)
+        self.connect_failed: Counter = Counter()  # (client, method) -> local 503s after connect failures
         for ex in exchanges:
             hcm = self.hcm.get(ex.downstream)
             if hcm is None or not ex.request.complete or not ex.request.target.startswith(b"/"):
@@ -385,6 +390,7 @@ class SessionModel:
         access_log.check_client_blamed(self.access_log, self._clients_that_stayed(exchanges, logged))
         requests = max(len(exchanges), counters.get("http.downstream_rq_total", 0))  # raw bytes may hold more
         flag_causes.check(self.flagged.records, self.boot, requests)
+        flag_causes.check_connect_failures_flagged(self.flagged.records, self.connect_failed)
         server_preface.check(
             (i, http_codec(s), protocol_bytes(s, len(server_preface.CLIENT_PREFACE)), bytes(s.received[:9]))
             for i, s in enumerate(self.session.downstream)
@@ -667,6 +673,9 @@ class SessionModel:
         failures = self._connect_failures(ex, local, forwards)
         if not failures:
             return  # not judged, or no attempt failed to connect in its time: a 503 for another reason
+        client = self._client_of(ex.downstream) if hcm.HasField("access_log") else None
+        if client is not None:
+            self.connect_failed[(client, ex.request.method.decode("latin-1"))] += 1
         failed = len(failures)
         policies = set().union(*(routing.retry_policies(hcm.route_config, r) for r in routed_request(hcm, request)))
         want = min((retry.attempts(p, retry.always(retry.CONNECT_FAILURE)) for p in policies), default=1)

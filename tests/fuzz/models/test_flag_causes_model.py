@@ -35,6 +35,15 @@ def test_the_clean_proxy_flags_what_happened():
     assert flags(SILENT) == ["UT"]
 
 
+def _flag_instead(monkeypatch, was: str, instead: str) -> None:
+    original = router.Router._local_reply
+
+    def planted(self, status, body, flag):
+        return original(self, status, body, instead if flag == was else flag)
+
+    monkeypatch.setattr(router.Router, "_local_reply", planted)
+
+
 @pytest.mark.parametrize(
     "actions, swap, why",
     [
@@ -46,12 +55,7 @@ def test_the_clean_proxy_flags_what_happened():
 )
 def test_a_flag_without_its_cause_is_found(monkeypatch, actions, swap, why):
     """The planted bug: the router's local reply carries another flag than its cause's."""
-    original = router.Router._local_reply
-
-    def planted(self, status, body, flag):
-        return original(self, status, body, swap[1] if flag == swap[0] else flag)
-
-    monkeypatch.setattr(router.Router, "_local_reply", planted)
+    _flag_instead(monkeypatch, *swap)
     with pytest.raises(InvariantViolation) as raised:
         run(actions)
     assert raised.value.name == "model_access_log_flag_cause", f"{why}: {raised.value}"
@@ -76,3 +80,13 @@ def test_each_flag_needs_its_own_cause():
         check(**{"proxy.upstream.cluster": "-", "proxy.response_flags": "UF"})
     with pytest.raises(InvariantViolation, match="flags LR"):  # no connection opened before the record
         check(upstreams=(), **{"proxy.response_flags": "LR"})
+
+
+@pytest.mark.parametrize("instead", ["UC", ""])
+def test_a_connect_failure_not_flagged_uf_is_found(monkeypatch, instead):
+    """The converse: the refused upstream's 503 flagged UC (its connection did close: no cause is
+    missing) or nothing at all hides the connect failure."""
+    _flag_instead(monkeypatch, "UF", instead)
+    with pytest.raises(InvariantViolation) as raised:
+        run(REFUSED)
+    assert raised.value.name == "model_access_log_connect_failure_unflagged", str(raised.value)
