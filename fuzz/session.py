@@ -32,7 +32,7 @@ from . import payloads
 from .payloads import DOWNSTREAM_PAYLOADS, HOSTS, PATHS, UPSTREAM_PAYLOADS
 from .peers import Peers
 from .peers.upstream import cluster_of
-from .models import breakers, hcm_stats, lb, timeouts
+from .models import breakers, hcm_stats, lb, ratelimit_scope, timeouts
 from .models.head_deadline import check_head_deadlines
 from .models.idle import check_idle_connections_close, check_request_heads_time_out
 from .models.session_oracle import bootstrap_of
@@ -404,6 +404,7 @@ class Session:
         self.network = _CheckedNetwork(self.dispatcher)
         self.ctx = instantiate(built, self.dispatcher, self.network, seed=seed)
         self.ctx.token_buckets = shared_buckets_paired.factory(self.dispatcher)  # the workers' buckets judged too
+        self._rate_limit_filters = ratelimit_scope.configured(bootstrap_of(built))
         self.downstream: list[TlsSocket] = []
         self.peers = Peers(self.dispatcher, self.network)
         self.actions_run = 0
@@ -681,6 +682,7 @@ class Session:
                 if type(buf) is not CheckedWatermarkBuffer:  # a checked one was judged at its every change
                     oracles.check_watermark_state(name, buf, conn)
         oracles.check_token_buckets(self.ctx.shared)
+        ratelimit_scope.check(self.ctx.shared, self._rate_limit_filters)
         breakers.check_max_connections(
             bootstrap_of(self.built), ((c.remote_address, c.state is not State.CLOSED) for c in self.network.opened)
         )
