@@ -319,6 +319,9 @@ def _tcp_proxy_end_stall(conn):
             and not len(this.read_buffer)
             and this._filter_chain_wants_data()
             and not other.write_end_stream
+            # the network_filter harness's write probe dropped some of `other`'s output, maybe the
+            # chunk carrying the relayed end: the harness withheld it, not the proxy
+            and not getattr(other.io, "reads_altered", False)
         ):
             held = other.filter_manager.holds_writes() or filter_timer_armed(this)
             return Stall(

@@ -104,3 +104,11 @@ def test_a_closing_connection_flushing_through_a_throttle_is_a_wait():
     seed = Path(nf.__file__).resolve().parents[2] / "corpus" / "session"
     data = (seed / "regress-a-closing-connection-flushing-through-a-throttle-is-a-wait").read_bytes()
     session.run_input(session.ConfigPool.default(), data)
+
+
+def test_an_end_the_harness_write_probe_dropped_is_not_a_stall():
+    """An oracle fault of 9b3dcce (stall_tcp_proxy_end_not_relayed on the clean tree, network_filter,
+    several times in each seedless 60 s run of 2026-12-05): the harness's WriteProbe dropped the
+    downstream write that carried tcp_proxy's relayed end of stream (its mode drops chunks by index);
+    the proxy relayed it, the harness withheld it."""
+    replay("regress-tcp-proxy-end-dropped-by-the-harness-write-probe")
