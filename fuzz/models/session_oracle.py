@@ -73,7 +73,16 @@ from fuzz.peers.log import http_codec, protocol_bytes
 from fuzz.peers.upstream import cluster_of
 
 from . import access_log, chains, lb, paths, rbac, ratelimit, response_counters, retry, routing, server_preface
-from . import flag_causes, flag_counters, listener_timeout, local_errors, stats, tcp_proxy_stats, timeouts
+from . import (
+    chain_refusal,
+    flag_causes,
+    flag_counters,
+    listener_timeout,
+    local_errors,
+    stats,
+    tcp_proxy_stats,
+    timeouts,
+)
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -249,6 +258,7 @@ class SessionModel:
         session.ctx.open_access_log = lambda spec: self.flagged
         self.connects: dict[str, int] = {}  # listener name -> connections its clients opened
         self.listener_timeouts = listener_timeout.ListenerTimeouts(session.ctx.stats.counters)
+        self.refusals = chain_refusal.ChainRefusals(session.ctx.stats.counters)
 
     # -- connections -------------------------------------------------------------------------------
     def accepted(self, index: int, listener, local, remote, server_name: str, conn) -> None:
@@ -290,6 +300,7 @@ class SessionModel:
                 _CHAINS_CHECKED.clear()
             checked = _CHAINS_CHECKED[key] = (built, want)
         want = checked[1]
+        self.refusals.accepted(msg.name, what, want, conn, type(listener).create_connection)
         if conn is None or len(want) != 1 or want == ("default",):
             return
         ci = want[0]
