@@ -212,6 +212,7 @@ class ReferenceWorld:
         self.ctx = instantiate(built, self.dispatcher, self.network)
         self.clients: list = []
         self.upstreams: list = []
+        self.answers = 0  # upstream connects answered (accepted or refused), as RuntimeWorld counts them
 
     def connect(self, listener, local, remote) -> None:
         sock = sim.SimSocket(READ_SIZE)
@@ -229,6 +230,7 @@ class ReferenceWorld:
         pending = self.pending()
         if not pending:
             return
+        self.answers += 1
         conn = pending[k % len(pending)]
         if accept:
             self.network.complete_connect(conn)

@@ -90,3 +90,12 @@ def test_a_client_refused_by_the_drain_does_not_make_the_reference_another_run()
     # connections, kept open. Not a drain cutting a connection short.
     world = runtime.run((CORPUS / "regress-drain-late-client-shifts-upstream-answers").read_bytes())
     assert world.drain.kept[0] is not None  # ended by its upstream's close, during the drain
+
+
+def test_a_late_client_answered_only_by_the_reference_does_not_make_it_another_run():
+    # Campaign 12-05, runtime -seed=1504: a late connect and an upstream accept after the stop; here
+    # no connect was pending (the late client was refused), there the late client's was, so the
+    # reference gained an upstream and a later upstream action picked another one there than here,
+    # where client 0's upstream closed and rightly ended it. Not a drain cutting a connection short.
+    world = runtime.run((CORPUS / "regress-drain-late-client-answered-only-in-memory").read_bytes())
+    assert world.drain.kept[0] is not None  # ended by its upstream's close, during the drain
