@@ -266,7 +266,12 @@ class TlsSocket(sim.SimSocket):
                     self.failed = getattr(exc, "reason", None) or str(exc)
                     break
                 if not chunk:
-                    self.peer_saw_end = self.close_notify_seen = True
+                    # A close_notify ends the proxy's side: its half close (an end of stream, as a
+                    # FIN is), or the close that follows at once (a flushing close: the peer then
+                    # reads it as that close, as it reads a plain one).
+                    self.close_notify_seen = True
+                    conn = self.conn
+                    self.peer_saw_end |= conn is None or conn.write_end_stream
                     break
                 self.received += chunk
             out = self.outgoing.read()

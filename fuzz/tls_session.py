@@ -17,8 +17,8 @@ Oracles (`check`, after every action):
   * connected_before_handshake: such a connection is Connected only once its handshake is done;
   * tls_upstream_client_hello_not_sent: an upstream TLS connection whose TCP connect completed has
     sent its ClientHello or has it ready (RFC 8446 4.1.2: the client speaks first);
-  * tls_end_without_close_notify: a peer that read the proxy's TCP end of stream over TLS read a
-    close_notify before it (RFC 8446 6.1);
+  * tls_end_without_close_notify: a peer that read the proxy's TCP end of stream over TLS, or saw a
+    close that flushed what the proxy owed, read a close_notify before it (RFC 8446 6.1);
   * tls_upstream_identity_not_checked: an upstream connection of a cluster whose validation_context
     the upstream's certificate cannot satisfy (it does not chain to trusted_ca, or carries none of
     match_subject_alt_names, exactly or under a one-label wildcard) is never Connected (Envoy's
@@ -50,7 +50,7 @@ header (fuzz/session.py).
 
 import functools
 
-from proxy.network.connection import State
+from proxy.network.connection import ConnectionEvent, State
 
 from fuzz import test_pki
 from fuzz.models import chains
@@ -171,11 +171,18 @@ def check_close_notify(name: str, sock, conn) -> None:
     """RFC 8446 6.1: "Each party MUST send a "close_notify" alert before closing its write side of the
     connection, unless it has already sent some error alert": a peer that read the proxy's TCP end of
     stream after a handshake with no alert read a close_notify first (else it cannot tell the end from
-    a truncation)."""
-    if sock.fin_seen and sock.handshake_done and not sock.failed and not sock.close_notify_seen:
+    a truncation). So did a peer whose connection the proxy closed after flushing what it owed (Envoy's
+    SslSocket::closeSocket: SSL_shutdown before the close), which is how a close-delimited response
+    ends, and a `Connection: close` one, an error reply or a drain."""
+    if sock.failed or sock.close_notify_seen:
+        return
+    ended = sock.fin_seen and sock.handshake_done
+    closed = conn.flushed_close and conn.connected and conn.close_event is ConnectionEvent.LOCAL_CLOSE
+    if ended or closed:
+        how = "read the TCP end of stream" if ended else "saw the proxy's flushing close"
         raise InvariantViolation(
             "tls_end_without_close_notify",
-            f"{name} {conn!r}: its peer read the TCP end of stream without a close_notify before it",
+            f"{name} {conn!r}: its peer {how} without a close_notify before it",
             judged=conn.transport_socket,
         )
 

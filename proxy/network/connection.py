@@ -128,6 +128,7 @@ class Connection:
         self.output_abandoned = False
         self.read_end_stream = False
         self.write_end_stream = False
+        self.flushed_close = False  # closed by close(FLUSH_WRITE) once everything owed was on the wire
         self.half_close_enabled = False
         self.bytes_received = 0
         self.bytes_sent = 0
@@ -300,6 +301,7 @@ class Connection:
             self._delayed_close_timer.enable(self._delayed_close_ms)  # progress: the grace period starts again
         if not self._output_pending():
             if self.state is State.CLOSING:
+                self.flushed_close = True
                 self._close_socket(ConnectionEvent.LOCAL_CLOSE)
             elif self._both_sides_half_closed():
                 self._close_socket(ConnectionEvent.LOCAL_CLOSE)
@@ -378,6 +380,8 @@ class Connection:
     def close(self, close_type: CloseType = CloseType.NO_FLUSH) -> None:
         if self.state is State.CLOSED:
             return
+        if close_type is CloseType.FLUSH_WRITE and self.socket_connected and self.transport_socket is not None:
+            self.transport_socket.on_flush_close(self)
         if close_type is CloseType.FLUSH_WRITE and self.socket_connected and self._output_pending():
             if self.state is State.OPEN:
                 self.state = State.CLOSING
@@ -387,6 +391,7 @@ class Connection:
                 self.io.read_enabled_changed(self, False)
                 self.io.write_ready(self)
             return
+        self.flushed_close = close_type is CloseType.FLUSH_WRITE and self.socket_connected
         self._close_socket(ConnectionEvent.LOCAL_CLOSE)
 
     @property

@@ -19,6 +19,9 @@ A transport socket implements:
                                    connection's write buffer holds, which it drains as it goes.
   has_wire_output(conn)            True while it holds bytes for the wire, or must still make some
                                    (TLS: a close_notify after the connection's end of stream).
+  on_flush_close(conn)             the connection closes flushing (close(FLUSH_WRITE)): what the
+                                   transport owes the peer last joins the flush (TLS: its
+                                   close_notify, RFC 8446 6.1). A NO_FLUSH close owes nothing.
   protocol                         "raw_buffer", "tls": what the access log and stats name.
 
 Rules every transport socket keeps:
@@ -51,3 +54,6 @@ class TransportSocket:
 
     def has_wire_output(self, conn) -> bool:
         return False
+
+    def on_flush_close(self, conn) -> None:
+        pass

@@ -9,7 +9,8 @@ Plaintext waits in the connection's write buffer (its watermarks keep their mean
 encrypted only when the transport asks for wire bytes, so what the TLS socket holds is at most
 one take's worth. The handshake starts when the transport is up (a client sends its ClientHello)
 and raises Connected when it completes, after the peer's certificate is checked; nothing is
-decrypted or encrypted before. The connection's end of stream becomes a close_notify; the peer's
+decrypted or encrypted before. The connection's end of stream, and its flushing close, end with a
+close_notify after the last record (RFC 8446 6.1; Envoy's SslSocket::closeSocket); the peer's
 close_notify or TCP end of stream becomes the filters' end of stream (TLS 1.3 half-close works:
 the other direction stays open).
 
@@ -42,6 +43,7 @@ class TlsTransportSocket(TransportSocket):
         self.handshaken = False
         self.failed = False
         self.shutdown_sent = False
+        self.closing = False  # the connection closes flushing: its close_notify ends the flush
         self.eof_delivered = False
 
     # -- TransportSocket -----------------------------------------------------------------------
@@ -68,7 +70,7 @@ class TlsTransportSocket(TransportSocket):
             try:
                 while len(conn.write_buffer) and (max_bytes is None or self.outgoing.pending < max_bytes):
                     self.obj.write(conn.write_buffer.take(RECORD))
-                if conn.write_end_stream and not len(conn.write_buffer) and not self.shutdown_sent:
+                if self._ending(conn) and not len(conn.write_buffer) and not self.shutdown_sent:
                     self.shutdown_sent = True
                     try:
                         self.obj.unwrap()  # sends close_notify; the peer's comes (or not) later
@@ -81,8 +83,18 @@ class TlsTransportSocket(TransportSocket):
 
     def has_wire_output(self, conn) -> bool:
         return bool(self.outgoing.pending) or (
-            self.handshaken and not self.failed and conn.write_end_stream and not self.shutdown_sent
+            self.handshaken and not self.failed and self._ending(conn) and not self.shutdown_sent
         )
+
+    def on_flush_close(self, conn) -> None:
+        self.closing = True
+
+    def _ending(self, conn) -> bool:
+        """Our side ends once the write buffer is out: the connection's end of stream, or its flushing
+        close once no write filter holds output back (the fault filter's throttle lets more come)."""
+        if conn.write_end_stream:
+            return True
+        return self.closing and not (conn.filter_manager.write_filters and conn.filter_manager.holds_writes())
 
     # -- handshake ------------------------------------------------------------------------------
     def _handshake(self, conn) -> None:

@@ -392,3 +392,33 @@ def test_an_http2_tls_cluster_offers_h2_by_alpn(tmp_path, proxy_process):
             assert (r.status, r.read()) == (200, b"h2 ok\n")
     finally:
         stop.set()
+
+
+def strict_tls_exchange(port: int, request: bytes) -> bytes:
+    """`request` over TLS 1.3, then read to the end as a strict client does: an end without the
+    proxy's close_notify is a truncation (ssl.SSLEOFError; RFC 8446 6.1, RFC 9112 9.8)."""
+    context = ssl.create_default_context(cafile=str(PKI / "ca.pem"))
+    context.set_alpn_protocols(["http/1.1"])
+    with connect((LOOPBACK, port)) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as tls:
+            tls.sendall(request)
+            out = bytearray()
+            while chunk := tls.recv(1 << 16):  # b"" only on the proxy's close_notify
+                out += chunk
+            return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", b"200"),
+        (b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n", b"200"),
+        (b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: x\r\n\r\n", b"400"),
+    ],
+    ids=["connection-close", "http-1.0", "bad-request"],
+)
+def test_the_proxy_ends_its_tls_connections_with_close_notify(tmp_path, proxy_process, request_bytes, status):
+    port = free_port()
+    start(tmp_path, proxy_process, [https_listener(port)])
+    response = strict_tls_exchange(port, request_bytes)  # SSLEOFError before the fix
+    assert response.split(b" ", 2)[1] == status, response

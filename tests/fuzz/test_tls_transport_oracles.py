@@ -7,6 +7,8 @@ left alive (reports/bench/mutants-l4-2026-12-05.md):
   connect timeout and no oracle minded;
 - tls_end_without_close_notify (fuzz/tls_session.py): the proxy's end of stream over TLS is a
   close_notify before the FIN (RFC 8446 6.1). Mutant: take_wire_output without `unwrap()`;
+- the same oracle for a flushing close (a `Connection: close` response over TLS): its close_notify
+  comes after the last record. Mutant: on_flush_close without `self.closing = True`;
 - stall_end_of_stream_not_flushed (fuzz/liveness.py): an ended write side with nothing left to send
   goes out. Mutant: the close_notify only sent while plaintext still waits (`not` dropped), so the
   end never leaves.
@@ -82,3 +84,24 @@ def test_a_tls_end_of_stream_without_close_notify_is_caught(monkeypatch, before,
     monkeypatch.setattr(method, "__code__", ops.planted(transport, "TlsTransportSocket.take_wire_output", before))
     with pytest.raises(InvariantViolation, match=name):
         replay_client_seed(monkeypatch)
+
+
+# An HTTP/1.1 client over TLS whose response ends with the proxy's flushing close.
+FLUSH_CLOSE_SEED = CLIENT_SEED.parent / "http-1-tls-h1_get"
+
+
+def replay_flush_close_seed(monkeypatch):
+    monkeypatch.setattr(nf, "_CACHE", Memo(256))
+    nf.run(FLUSH_CLOSE_SEED.read_bytes())
+
+
+def test_the_proxy_ends_a_flushing_close_with_close_notify(monkeypatch):
+    replay_flush_close_seed(monkeypatch)
+
+
+def test_a_flushing_close_without_close_notify_is_caught(monkeypatch):
+    method = transport.TlsTransportSocket.on_flush_close
+    planted = ops.planted(transport, "TlsTransportSocket.on_flush_close", "self.closing = True")
+    monkeypatch.setattr(method, "__code__", planted)
+    with pytest.raises(InvariantViolation, match="tls_end_without_close_notify"):
+        replay_flush_close_seed(monkeypatch)

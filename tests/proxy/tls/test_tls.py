@@ -6,7 +6,7 @@ import pytest
 from proxy.build import BuildError, build
 from proxy.config import ConfigError, load_bytes
 from proxy.http.access_log import MemorySink, use_sink
-from proxy.network.connection import State
+from proxy.network.connection import CloseType, State
 from proxy.network.filter import CONTINUE, ConnectionCallbacks, ReadFilter
 
 from fuzz import test_pki
@@ -366,3 +366,25 @@ def test_certificate_and_key_load_from_memory_and_leave_no_file(monkeypatch, tmp
     with pytest.raises(BuildError, match="not a PEM certificate chain and its private key"):
         build(bootstrap(cfg))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_flushing_close_ends_with_close_notify_after_the_last_record():
+    # RFC 8446 6.1: a close_notify before closing the write side, so the peer can tell the end
+    # from a truncation (Envoy's SslSocket::closeSocket: SSL_shutdown before every close).
+    p = tls_l4()
+    conn, peer = tls_client(p)
+    conn.write(b"last words")
+    conn.close(CloseType.FLUSH_WRITE)
+    p.run()
+    assert peer.peer_read() == b"last words"
+    assert peer.close_notify_seen and conn.state is State.CLOSED and conn.flushed_close
+
+
+def test_an_abortive_close_sends_no_close_notify():
+    # NO_FLUSH drops what is queued, the close_notify with it (docs/semantics.md).
+    p = tls_l4()
+    conn, peer = tls_client(p)
+    conn.write(b"never sent")
+    conn.close(CloseType.NO_FLUSH)
+    p.run()
+    assert peer.peer_read() == b"" and not peer.close_notify_seen and not conn.flushed_close
