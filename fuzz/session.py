@@ -649,6 +649,7 @@ class Session:
             self.ctx.stats.counters,
             [hcm.codec for s in self.downstream if s.conn is not None for hcm in _managers_of(s.conn)],
         )
+        hcm_stats.check_owner_resets_bounded(self.ctx.stats.counters)
         self.peers.finish()
 
     # -- oracles --------------------------------------------------------------------------

@@ -59,3 +59,30 @@ def check_codec_counters_exported(counters: dict, codecs) -> None:
             expected={name: want for name, (_, want) in wrong.items()},
             observed={name: got for name, (got, _) in wrong.items()},
         )
+
+
+# The HTTP/1.1 codec counts each stream its owner resets in `h1_reset_by_owner` (ours, no Envoy
+# counterpart: HTTP/1.1 has no stream reset, the connection ends where the response would be), and the
+# connection manager resets a stream through the codec only as it ends that stream as a reset
+# (ActiveStream.reset), which it counts in `downstream_rq_reset` ("Total requests reset", Envoy's
+# connection manager statistics, configuration/http/http_conn_man/stats) under the same prefixes.
+# Client resets count there too, so the codec's counter is bounded, not equal: a reset counted twice,
+# or one counted for a stream that ended otherwise, goes over: model_h1_owner_resets_bounded.
+OWNER_RESETS, STREAM_RESETS = "h1_reset_by_owner", "downstream_rq_reset"
+
+
+def check_owner_resets_bounded(counters: dict) -> None:
+    """Per stat prefix (`http.`, `http.<prefix>.`): the HTTP/1.1 streams the codec saw its owner reset
+    are at most the streams the connection manager ended as resets."""
+    for name in [n for n in counters if n.startswith("http.") and n.endswith(OWNER_RESETS)]:
+        prefix = name[: -len(OWNER_RESETS)]
+        resets = counters.get(prefix + STREAM_RESETS, 0)
+        if counters[name] > resets:
+            raise InvariantViolation(
+                "model_h1_owner_resets_bounded",
+                f"{name} = {counters[name]}, more than the streams ended as resets "
+                f"({prefix}{STREAM_RESETS} = {resets})",
+                judged="proxy/http/h1.py:H1ServerCodec.reset_stream",
+                expected=f"<= {resets}",
+                observed=counters[name],
+            )

@@ -88,3 +88,61 @@ def test_codec_counters_exported_by_reference_are_caught(monkeypatch):
     monkeypatch.setattr(HttpConnectionManager, "_export_codec_stats", export)
     err = fails("model_hcm_codec_counters", http(codec="HTTP2"), _codec_counter_script())
     assert "h2_rejected_request exported 1, counted 2" in err.detail
+
+
+# -- HTTP/1.1 owner resets: never more than the streams the connection manager ended as resets -------
+def test_owner_resets_within_the_stream_resets_pass():
+    counters = {"http.h1_reset_by_owner": 1, "http.downstream_rq_reset": 2, "http.in.h1_reset_by_owner": 1}
+    counters["http.in.downstream_rq_reset"] = 1
+    hcm_stats.check_owner_resets_bounded(counters)
+
+
+def test_owner_resets_over_the_stream_resets_of_their_prefix_fail():
+    counters = {"http.h1_reset_by_owner": 1, "http.downstream_rq_reset": 3, "http.in.h1_reset_by_owner": 2}
+    counters["http.in.downstream_rq_reset"] = 1
+    with pytest.raises(oracles.InvariantViolation, match="model_h1_owner_resets_bounded") as caught:
+        hcm_stats.check_owner_resets_bounded(counters)
+    assert "http.in.h1_reset_by_owner = 2" in caught.value.detail
+
+
+def _aborted_response_script():
+    """A response the proxy started to an HTTP/1.1 client that reads 16 KiB, then the upstream resets:
+    the connection manager resets the stream, so the codec aborts the response (one owner reset)."""
+    from fuzz.session import Action as A
+
+    body = b"x" * 65536
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    return [
+        A("send", payload=b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=head + body[:32768]),
+        A("read", value=16384),
+        A("upstream_reset"),
+    ]
+
+
+def test_an_aborted_response_is_one_owner_reset():
+    from tests.fuzz.test_liveness import http, run
+
+    s = run(http(), _aborted_response_script())
+    counters = s.ctx.stats.counters
+    assert counters["http.h1_reset_by_owner"] == 1 and counters["http.downstream_rq_reset"] == 1
+
+
+def test_the_first_owner_reset_counted_twice_is_caught(monkeypatch):
+    # The surviving mutant of reports/bench/mutants-http-2026-12-05.md: get(..., 0) -> get(..., 1).
+    from proxy.http.h1 import H1ServerCodec
+    from tests.fuzz.test_liveness import fails, http
+
+    real = H1ServerCodec.reset_stream
+
+    def count_the_first_twice(self, stream_id, reason="reset by owner"):
+        before = self.stats.get("h1_reset_by_owner")
+        real(self, stream_id, reason)
+        if before is None and "h1_reset_by_owner" in self.stats:
+            self.stats["h1_reset_by_owner"] += 1
+
+    monkeypatch.setattr(H1ServerCodec, "reset_stream", count_the_first_twice)
+    err = fails("model_h1_owner_resets_bounded", http(), _aborted_response_script())
+    assert "http.h1_reset_by_owner = 2" in err.detail
