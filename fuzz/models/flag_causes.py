@@ -23,6 +23,11 @@ whose cause did not happen sends them the wrong way. What the session recorded, 
   UT    upstream request timeout (with its 504)        the record's route has a timeout (RouteAction
                                                        timeout, 15 s by default, 0 disables) no longer
                                                        than the record's duration
+A flag outside the list Envoy documents (the same section, "HTTP and TCP" and "HTTP only": UH UF
+UO NR URX NC DT, DC LH UT LR UR UC DI FI RL UAEX RLSE IH SI DPE UPE UMSDR OM DF) names no cause an
+operator can look up: Envoy's RBAC filter, for one, sets no flag on a denial (only the response code
+details, rbac_access_denied_matched_policy[...]), so a record flagging `RBAC` is one Envoy never writes
+(model_access_log_flag_undocumented).
 DC (downstream connection termination) is judged in fuzz.models.access_log (model_access_log_client_blamed),
 the flags with counters in fuzz.models.flag_counters. A flag that names a cluster's failure on a
 record naming no cluster has no cause either (Envoy's router sets the cluster before it asks a pool).
@@ -39,6 +44,10 @@ from . import breakers
 
 DEFAULT_ROUTE_TIMEOUT_MS = 15_000  # RouteAction.timeout: "If not specified, the default is 15s"
 UPSTREAM_FLAGS = frozenset({"UF", "UO", "UR", "UC", "UPE", "LR"})
+# %RESPONSE_FLAGS%' documented values (docs/root/configuration/observability/access_log/usage.rst).
+DOCUMENTED_FLAGS = frozenset(
+    "UH UF UO NR URX NC DT DC LH UT LR UR UC DI FI RL UAEX RLSE IH SI DPE UPE UMSDR OM DF".split()
+)
 
 
 class Upstream(NamedTuple):
@@ -74,6 +83,17 @@ def check(records, boot, requests: int) -> None:
         flags = set(attributes.get("proxy.response_flags", "-").split(",")) - {"-"}
         name = attributes.get("proxy.upstream.cluster", "-")
         cluster = clusters.get(name)
+        undocumented = sorted(flags - DOCUMENTED_FLAGS)
+        if undocumented:
+            raise InvariantViolation(
+                "model_access_log_flag_undocumented",
+                f"an access log record ({attributes.get('http.request.method')} "
+                f"{attributes.get('http.response.status_code')}) flags {','.join(undocumented)}, "
+                "a response flag Envoy does not document",
+                judged="proxy/http/conn_manager.py:ActiveStream._log",
+                expected=f"flags among {' '.join(sorted(DOCUMENTED_FLAGS))}",
+                observed=attributes.get("proxy.response_flags"),
+            )
         for flag in sorted(flags):
             if flag in UPSTREAM_FLAGS:
                 why = cluster is not None and _upstream_cause(flag, cluster, upstreams, requests)

@@ -101,5 +101,7 @@ class HttpRbacFilter(StreamFilter):
             stats.inc("http.rbac.allowed")
             return CONTINUE
         stats.inc("http.rbac.denied")
-        cb.send_local_reply(403, b"RBAC: access denied\n", flags="RBAC")
+        # No response flag: Envoy's %RESPONSE_FLAGS% has none for RBAC (access log docs, "Command
+        # Operators"); its denial only sets response code details (docs/semantics.md, RBAC denial).
+        cb.send_local_reply(403, b"RBAC: access denied\n")
         return STOP_ITERATION

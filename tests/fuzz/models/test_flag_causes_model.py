@@ -90,3 +90,45 @@ def test_a_connect_failure_not_flagged_uf_is_found(monkeypatch, instead):
     with pytest.raises(InvariantViolation) as raised:
         run(REFUSED)
     assert raised.value.name == "model_access_log_connect_failure_unflagged", str(raised.value)
+
+
+# -- flags Envoy does not document: RBAC's denial sets none (model_access_log_flag_undocumented) ------
+def test_only_the_flags_envoy_documents_pass():
+    boot = load_bytes(CONFIG, "yaml")
+    record = {"proxy.upstream.cluster": "-", "proxy.route": "all/0", "proxy.duration_ms": 5}
+    for ok in ("-", "NR", "RL", "FI", "SI", "DPE", "DI"):
+        flag_causes.check([({**record, "proxy.response_flags": ok}, ())], boot, 1)
+    with pytest.raises(InvariantViolation, match="model_access_log_flag_undocumented") as raised:
+        flag_causes.check([({**record, "proxy.response_flags": "DI,RBAC"}, ())], boot, 1)
+    assert "flags RBAC," in raised.value.detail
+
+
+def _denied():
+    from tests.fuzz.test_liveness import http
+
+    rbac = "http_filters: [{rbac: {action: DENY, policies: [{name: all}]}}]"
+    built = http(hcm="access_log: {stdout: true}", filters=rbac)
+    return Session(built, models=True).run(ANSWERED)
+
+
+def test_an_rbac_denial_is_logged_without_a_flag():
+    s = _denied()
+    assert s.models is not None
+    assert [(a["http.response.status_code"], a["proxy.response_flags"]) for a, _ in s.models.flagged.records] == [
+        (403, "-")
+    ]
+
+
+def test_an_rbac_denial_flagged_rbac_is_found(monkeypatch):
+    """The planted bug: the denial flagged `RBAC`, as the proxy did before (no such flag in Envoy)."""
+    from proxy.http.filter_chain import FilterCallbacks
+
+    real = FilterCallbacks.send_local_reply
+
+    def flag_a_403(self, status, body=b"", flags=(), headers=()):
+        return real(self, status, body, ("RBAC",) if status == 403 else flags, headers)
+
+    monkeypatch.setattr(FilterCallbacks, "send_local_reply", flag_a_403)
+    with pytest.raises(InvariantViolation) as raised:
+        _denied()
+    assert raised.value.name == "model_access_log_flag_undocumented", str(raised.value)
