@@ -21,7 +21,9 @@ documented cause, and the session records whether that cause can have happened:
   500     a filter buffering a response over its buffer limit             an upstream sent bytes
   501     HTTP/1 "Transfer-Encoding" the codec does not implement; CONNECT  the request's method and codings
           where no upgrade config allows it
-  502     an upstream's response the codec cannot use (UPE)               an upstream sent bytes
+  502     an upstream's response the codec cannot use (UPE); ours, no     an upstream sent bytes
+          flag: a final head over an HTTP/2 client's
+          SETTINGS_MAX_HEADER_LIST_SIZE (docs/semantics.md)
   503     no healthy upstream, connect failure, overflow, upstream reset   a model branch forwards it (the
           (UH, UF, UO, UR, UC: the router's replies for a cluster)         upstream failure itself:
                                                                           model_upstream_failure_unexplained)

@@ -275,10 +275,11 @@ class ActiveStream:
         try:
             self.hcm.codec.send_headers(self.stream_id, head.status, headers, end_stream)
         except HeaderListTooLarge:
-            # RFC 9113 6.5.2: more than the client accepts. A 1xx is left out; a final response is
-            # replaced by a local reply (Envoy answers a response it cannot encode with one).
+            # RFC 9113 6.5.2: more than the client said it accepts (advisory; Envoy sends it anyway:
+            # docs/semantics.md). A 1xx is left out; a final response is replaced by a 502 with no
+            # response flag, as the upstream's response had no protocol error (UPE's meaning).
             if head.status >= 200:
-                self.chain.send_local_reply(502, b"response headers too large for the client\n", flags="UPE")
+                self.chain.send_local_reply(502, b"response headers too large for the client\n")
             return
         self.response_started = True
         if head.status >= 200:
@@ -316,7 +317,7 @@ class ActiveStream:
         try:
             self.hcm.codec.send_trailers(self.stream_id, list(trailers))
         except HeaderListTooLarge:
-            self.reset("response trailers too large for the client", "UPE")  # the response has begun
+            self.reset("response trailers too large for the client")  # begun; no flag, as for the head
             return
         self.local_complete = True
         self.hcm.after_send()
