@@ -41,6 +41,7 @@ from typing import NamedTuple
 from fuzz.oracles import InvariantViolation
 
 from . import breakers
+from .config_walk import connection_managers
 
 DEFAULT_ROUTE_TIMEOUT_MS = 15_000  # RouteAction.timeout: "If not specified, the default is 15s"
 UPSTREAM_FLAGS = frozenset({"UF", "UO", "UR", "UC", "UPE", "LR"})
@@ -175,18 +176,11 @@ def _route_timeouts(boot) -> dict:
     """Route name ("<virtual host>/<index>", as the records name it) -> the timeouts of the routes of
     that name in any connection manager of the configuration."""
     out: dict = {}
-    for listener in boot.listeners:
-        chains = list(listener.filter_chains)
-        if listener.HasField("default_filter_chain"):
-            chains.append(listener.default_filter_chain)
-        for chain in chains:
-            for f in chain.filters:
-                if f.WhichOneof("filter") != "http_connection_manager":
-                    continue
-                for vh in f.http_connection_manager.route_config.virtual_hosts:
-                    for i, route in enumerate(vh.routes):
-                        if route.WhichOneof("action") == "route":
-                            action = route.route
-                            t = action.timeout_ms if action.HasField("timeout_ms") else DEFAULT_ROUTE_TIMEOUT_MS
-                            out.setdefault(f"{vh.name}/{i}", set()).add(t)
+    for hcm in connection_managers(boot):
+        for vh in hcm.route_config.virtual_hosts:
+            for i, route in enumerate(vh.routes):
+                if route.WhichOneof("action") == "route":
+                    action = route.route
+                    t = action.timeout_ms if action.HasField("timeout_ms") else DEFAULT_ROUTE_TIMEOUT_MS
+                    out.setdefault(f"{vh.name}/{i}", set()).add(t)
     return out

@@ -38,6 +38,8 @@ the same cluster takes turns in the same cycle: each upstream connection it open
 
 from fuzz.oracles import InvariantViolation
 
+from .config_walk import connection_managers
+
 ROUND_ROBIN = 0  # Cluster.LbPolicy
 
 _JUDGED: dict = {}  # id(bootstrap) -> (bootstrap, [(name, endpoint -> position, host count)])
@@ -174,12 +176,8 @@ def _http_routed(bootstrap) -> set:
             elif field.name == "cluster" or (field.name == "name" and msg.DESCRIPTOR.name == "ClusterWeight"):
                 names.update(items)
 
-    for listener in bootstrap.listeners:
-        chains = [*listener.filter_chains, listener.default_filter_chain]
-        for chain in chains:
-            for f in chain.filters:
-                if f.WhichOneof("filter") == "http_connection_manager":
-                    walk(f.http_connection_manager)
+    for hcm in connection_managers(bootstrap):
+        walk(hcm)
     return names
 
 

@@ -12,22 +12,19 @@ buckets of.
 
 from fuzz.oracles import InvariantViolation
 
+from .config_walk import network_filters
+
 
 def configured(bootstrap) -> int:
     """The local_ratelimit filters, network and HTTP, of every filter chain of every listener."""
     count = 0
-    for listener in bootstrap.listeners:
-        chains = list(listener.filter_chains)
-        if listener.HasField("default_filter_chain"):
-            chains.append(listener.default_filter_chain)
-        for chain in chains:
-            for f in chain.filters:
-                kind = f.WhichOneof("filter")
-                if kind == "local_ratelimit":
-                    count += 1
-                elif kind == "http_connection_manager":
-                    http = f.http_connection_manager.http_filters
-                    count += sum(1 for h in http if h.WhichOneof("filter") == "local_ratelimit")
+    for f in network_filters(bootstrap):
+        kind = f.WhichOneof("filter")
+        if kind == "local_ratelimit":
+            count += 1
+        elif kind == "http_connection_manager":
+            http = f.http_connection_manager.http_filters
+            count += sum(1 for h in http if h.WhichOneof("filter") == "local_ratelimit")
     return count
 
 

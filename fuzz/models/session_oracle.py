@@ -83,6 +83,7 @@ from . import (
     tcp_proxy_stats,
     timeouts,
 )
+from .config_walk import connection_managers
 from .http_oracle import peer_certificate
 
 _BOOTSTRAPS: dict = {}
@@ -811,14 +812,7 @@ _BREAKER_OVERFLOWS = ("upstream_rq_overflow", "upstream_rq_pending_overflow", "u
 
 def _every_manager_logs(boot) -> bool:
     """Every HTTP connection manager of the configuration writes an access log."""
-    return all(
-        f.http_connection_manager.HasField("access_log")
-        for listener in boot.listeners
-        for chain in list(listener.filter_chains)
-        + ([listener.default_filter_chain] if listener.HasField("default_filter_chain") else [])
-        for f in chain.filters
-        if f.WhichOneof("filter") == "http_connection_manager"
-    )
+    return all(hcm.HasField("access_log") for hcm in connection_managers(boot))
 
 
 def max_request_headers_bytes(hcm) -> int:
