@@ -173,11 +173,25 @@ def check_close_notify(name: str, sock, conn) -> None:
     stream after a handshake with no alert read a close_notify first (else it cannot tell the end from
     a truncation). So did a peer whose connection the proxy closed after flushing what it owed (Envoy's
     SslSocket::closeSocket: SSL_shutdown before the close), which is how a close-delimited response
-    ends, and a `Connection: close` one, an error reply or a drain."""
+    ends, and a `Connection: close` one, an error reply or a drain. Not a close that cut a response
+    short (`Connection.close_cut_short`): there a close_notify would certify a close-delimited body
+    the proxy knows is incomplete (RFC 9112 9.8), so the peer must not see one."""
+    if conn.close_cut_short and sock.close_notify_seen and not conn.write_end_stream:
+        raise InvariantViolation(
+            "tls_cut_response_ends_with_close_notify",
+            f"{name} {conn!r}: the proxy cut a response short, then sent close_notify: a close-delimited "
+            "body reads as complete (RFC 9112 9.8)",
+            judged=conn.transport_socket,
+        )
     if sock.failed or sock.close_notify_seen:
         return
     ended = sock.fin_seen and sock.handshake_done
-    closed = conn.flushed_close and conn.connected and conn.close_event is ConnectionEvent.LOCAL_CLOSE
+    closed = (
+        conn.flushed_close
+        and not conn.close_cut_short
+        and conn.connected
+        and conn.close_event is ConnectionEvent.LOCAL_CLOSE
+    )
     if ended or closed:
         how = "read the TCP end of stream" if ended else "saw the proxy's flushing close"
         raise InvariantViolation(

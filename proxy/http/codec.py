@@ -47,6 +47,8 @@ The codec never acknowledges on receipt: that is the backpressure.
 `wants_close` turns True when the codec will neither accept nor send anything more: the owner
 flushes `data_to_send()` and closes the transport; when `close_unflushed` is True as well the peer
 stopped reading what it is sent (an HTTP/2 outbound flood) and the owner closes without flushing.
+When `close_cuts_response` is True the close ends a response cut short (HTTP/1.1 has no stream reset):
+the owner flushes what was sent but must not certify its end (no TLS close_notify, RFC 9112 9.8).
 Before each `data_to_send()` the owner may tell the codec `note_unwritten(n)`: the last n bytes it
 took are still waiting for the socket (HTTP/2 counts the frames among them against its outbound
 limits; without the call everything taken counts as written). `stats` is a dict of counters (defences hit,
@@ -238,6 +240,7 @@ class _Codec:
     stats: dict[str, int]
     wants_close: bool
     close_unflushed: bool = False
+    close_cuts_response: bool = False
 
     def note_unwritten(self, n: int) -> None:
         """The last n bytes taken from data_to_send() are not on the socket yet (HTTP/1.1: ignored)."""

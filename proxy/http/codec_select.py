@@ -55,6 +55,10 @@ class AutoServerCodec(ServerCodec):
     def close_unflushed(self) -> bool:  # type: ignore[override]
         return self._inner.close_unflushed if self._inner is not None else False
 
+    @property
+    def close_cuts_response(self) -> bool:  # type: ignore[override]
+        return self._inner.close_cuts_response if self._inner is not None else False
+
     def note_unwritten(self, n: int) -> None:
         if self._inner is not None:
             self._inner.note_unwritten(n)

@@ -703,7 +703,8 @@ class HttpConnectionManager(ReadFilter, ConnectionCallbacks):
             conn.write(out)
         self._export_codec_stats()
         if self.codec.wants_close and conn.is_open:
-            conn.close(CloseType.NO_FLUSH if self.codec.close_unflushed else CloseType.FLUSH_WRITE)
+            close_type = CloseType.NO_FLUSH if self.codec.close_unflushed else CloseType.FLUSH_WRITE
+            conn.close(close_type, cut_short=self.codec.close_cuts_response)
 
     def _export_codec_stats(self) -> None:
         stats = self.codec.stats

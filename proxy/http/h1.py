@@ -630,6 +630,7 @@ class H1ServerCodec(_Input, ServerCodec):
                     self._out += _head(b"HTTP/1.1 %d %s\r\n" % (op.status, _REASONS.get(op.status, b"")), op.fields)
             case Abort():
                 ex.wire = RESPONSE.after(ex.wire, Ev.RESET, ex.stream_id)
+                self.close_cuts_response = True
                 self._close_now()
 
     def _response_fields(self, ex: _Exchange, status: int, fields: Headers, end: bool) -> Headers:

@@ -129,6 +129,7 @@ class Connection:
         self.read_end_stream = False
         self.write_end_stream = False
         self.flushed_close = False  # closed by close(FLUSH_WRITE) once everything owed was on the wire
+        self.close_cut_short = False  # the close ends a message cut short: no close_notify certifies it
         self.half_close_enabled = False
         self.bytes_received = 0
         self.bytes_sent = 0
@@ -377,11 +378,16 @@ class Connection:
     def on_remote_close(self) -> None:
         self._close_socket(ConnectionEvent.REMOTE_CLOSE)
 
-    def close(self, close_type: CloseType = CloseType.NO_FLUSH) -> None:
+    def close(self, close_type: CloseType = CloseType.NO_FLUSH, *, cut_short: bool = False) -> None:
+        """cut_short: what is flushed ends a message cut short (an HTTP/1.1 response its owner reset):
+        the peer gets the bytes and the end of the connection, but no end the transport would certify
+        (TLS close_notify: it would make a close-delimited body complete, RFC 9112 9.8)."""
         if self.state is State.CLOSED:
             return
+        self.close_cut_short |= cut_short
         if close_type is CloseType.FLUSH_WRITE and self.socket_connected and self.transport_socket is not None:
-            self.transport_socket.on_flush_close(self)
+            if not self.close_cut_short:
+                self.transport_socket.on_flush_close(self)
         if close_type is CloseType.FLUSH_WRITE and self.socket_connected and self._output_pending():
             if self.state is State.OPEN:
                 self.state = State.CLOSING

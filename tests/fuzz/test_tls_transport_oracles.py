@@ -9,6 +9,11 @@ left alive (reports/bench/mutants-l4-2026-12-05.md):
   close_notify before the FIN (RFC 8446 6.1). Mutant: take_wire_output without `unwrap()`;
 - the same oracle for a flushing close (a `Connection: close` response over TLS): its close_notify
   comes after the last record. Mutant: on_flush_close without `self.closing = True`;
+- tls_cut_response_ends_with_close_notify (fuzz/tls_session.py): a response the proxy cut short
+  (the upstream reset mid-body) ends with the TCP FIN alone, as a close_notify would make its
+  close-delimited body complete to an HTTP/1.0 client (RFC 9112 9.8; found live, BLACKBOX 12-05b).
+  Plant: Connection.close telling the transport of its flushing close only when it cuts short (the
+  codec's own flag is not judged here: the session has no record of the cut apart from it);
 - stall_end_of_stream_not_flushed (fuzz/liveness.py): an ended write side with nothing left to send
   goes out. Mutant: the close_notify only sent while plaintext still waits (`not` dropped), so the
   end never leaves.
@@ -18,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+import proxy.network.connection as connection
 import proxy.tls.transport as transport
 from fuzz.bench.mutants import ops
 from fuzz.oracles import InvariantViolation
@@ -105,3 +111,37 @@ def test_a_flushing_close_without_close_notify_is_caught(monkeypatch):
     monkeypatch.setattr(method, "__code__", planted)
     with pytest.raises(InvariantViolation, match="tls_end_without_close_notify"):
         replay_flush_close_seed(monkeypatch)
+
+
+# An HTTP/1.0 client over TLS (ALPN http/1.1, SNI) whose response the upstream resets mid-body: the
+# proxy frames it by the close, so only the missing close_notify tells the client it is cut.
+CUT = [
+    A("connect_tls", 0, payload=bytes([1 | 2 << 1 | 1 << 5])),
+    A("send", 0, payload=b"GET /app HTTP/1.0\r\nHost: h\r\n\r\n"),
+    A("upstream_connect"),
+    A("upstream_send", 0, payload=b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n7\r\npartial\r\n"),
+    A("read", 0),
+    A("upstream_reset", 0),
+    A("read", 0),
+]
+DOWNSTREAM_TLS = UPSTREAM_TLS.parent / "tls.yaml"
+
+
+def run_cut():
+    ensure()
+    return Session(build(load_config(DOWNSTREAM_TLS)), models=True).run(CUT)
+
+
+def test_a_response_cut_short_ends_without_close_notify():
+    s = run_cut()
+    client = s.downstream[0]
+    assert bytes(client.received) == b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\npartial"
+    assert client.conn.close_cut_short and not client.close_notify_seen
+
+
+def test_a_close_notify_after_a_cut_response_is_caught(monkeypatch):
+    method = connection.Connection.close
+    planted = ops.planted(connection, "Connection.close", "not self.close_cut_short")
+    monkeypatch.setattr(method, "__code__", planted)
+    with pytest.raises(InvariantViolation, match="tls_cut_response_ends_with_close_notify"):
+        run_cut()

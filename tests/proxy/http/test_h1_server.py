@@ -181,6 +181,15 @@ def test_reset_by_owner_closes_the_connection():
     s.send_data(1, b"part")
     s.reset_stream(1)
     assert s.wants_close
+    assert s.close_cuts_response  # the owner must not certify this end (no TLS close_notify)
+
+
+def test_a_response_sent_whole_does_not_close_as_cut():
+    s = H1ServerCodec()
+    s.receive_data(b"GET /a HTTP/1.0\r\nHost: x\r\n\r\n")
+    s.send_headers(1, 200, [])
+    s.send_data(1, b"whole", end_stream=True)
+    assert s.wants_close and not s.close_cuts_response  # framed by the close: its close_notify ends it
 
 
 def test_goaway_finishes_the_stream_in_flight_with_connection_close():

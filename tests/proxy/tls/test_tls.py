@@ -388,3 +388,15 @@ def test_an_abortive_close_sends_no_close_notify():
     conn.close(CloseType.NO_FLUSH)
     p.run()
     assert peer.peer_read() == b"" and not peer.close_notify_seen and not conn.flushed_close
+
+
+def test_a_flushing_close_that_cuts_a_message_short_sends_no_close_notify():
+    # The bytes go out, but no close_notify: it would make a close-delimited body complete to the
+    # client (RFC 9112 9.8), and the proxy knows this one was cut (an upstream reset mid-body).
+    p = tls_l4()
+    conn, peer = tls_client(p)
+    conn.write(b"half a body")
+    conn.close(CloseType.FLUSH_WRITE, cut_short=True)
+    p.run()
+    assert peer.peer_read() == b"half a body"
+    assert not peer.close_notify_seen and conn.state is State.CLOSED and conn.close_cut_short
