@@ -17,7 +17,7 @@ documented cause, and the session records whether that cause can have happened:
   431     max_request_headers_kb ("Requests that exceed this limit will   the head's size as sent (an upper
           receive a 431"), max_headers_count (100); a trailer section     bound) against the limit, its field
           over the codec's limit; an upstream's                           count, trailers, an upstream
-          SETTINGS_MAX_HEADER_LIST_SIZE (UPE)                             connection opened
+          SETTINGS_MAX_HEADER_LIST_SIZE (no flag: docs/semantics.md)      connection opened
   500     a filter buffering a response over its buffer limit             an upstream sent bytes
   501     HTTP/1 "Transfer-Encoding" the codec does not implement; CONNECT  the request's method and codings
           where no upgrade config allows it

@@ -90,20 +90,30 @@ def test_response_sections_over_the_clients_limit_get_a_502_then_a_reset():
     assert session.ctx.stats.counter("http.h2_header_list_too_large") == 2
 
 
-def test_response_sections_over_the_clients_limit_flag_no_upstream_protocol_error():
-    """The upstream's response was well formed: the 502 and the reset carry no flag, not UPE ("The
-    upstream response had an HTTP protocol error", Envoy's access log docs, RESPONSE_FLAGS); Envoy
-    itself sends such sections (docs/semantics.md), so no flag of its list names this cause."""
+def logged_outcomes(codec, cluster, actions):
+    """(status, %RESPONSE_FLAGS%) of each access log record of a session under a manager that logs."""
     from fuzz.session import Action as A, Session
     from proxy.build import build
     from proxy.config import load_bytes
     from tests.fuzz.test_liveness import http_text
 
-    config = http_text(limit=1 << 20, codec="HTTP2", hcm="access_log: {stdout: true}")
-    s = Session(build(load_bytes(config.encode(), "yaml")), models=True).run([A("connect")] + TOO_LARGE_FOR_CLIENT)
+    config = http_text(limit=1 << 20, codec=codec, cluster=cluster, hcm="access_log: {stdout: true}")
+    s = Session(build(load_bytes(config.encode(), "yaml")), models=True).run([A("connect")] + actions)
     assert s.models is not None
-    logged = sorted((a["http.response.status_code"], a["proxy.response_flags"]) for a, _ in s.models.flagged.records)
-    assert logged == [(200, "-"), (502, "-")]
+    return sorted((a["http.response.status_code"], a["proxy.response_flags"]) for a, _ in s.models.flagged.records)
+
+
+def test_response_sections_over_the_clients_limit_flag_no_upstream_protocol_error():
+    """The upstream's response was well formed: the 502 and the reset carry no flag, not UPE ("The
+    upstream response had an HTTP protocol error", Envoy's access log docs, RESPONSE_FLAGS); Envoy
+    itself sends such sections (docs/semantics.md), so no flag of its list names this cause."""
+    assert logged_outcomes("HTTP2", "", TOO_LARGE_FOR_CLIENT) == [(200, "-"), (502, "-")]
+
+
+def test_request_sections_over_the_upstreams_limit_flag_no_upstream_protocol_error():
+    """The same in the other direction: the upstream sent no response at all, let alone a malformed
+    one, so the 431s carry no flag (docs/semantics.md)."""
+    assert logged_outcomes("HTTP1", "protocol: HTTP2", TOO_LARGE) == [(200, "-"), (431, "-"), (431, "-")]
 
 
 def test_a_manager_that_ignores_the_clients_header_list_limit_is_found(monkeypatch):

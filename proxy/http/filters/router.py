@@ -167,14 +167,16 @@ class Router(StreamFilter):
 
     def _too_large_for_upstream(self) -> None:
         """RFC 9113 6.5.2: the upstream accepts no header (or trailer) section this large: nothing of
-        it was sent; the exchange is abandoned and the client told so (431), or reset once answered."""
+        it was sent; the exchange is abandoned and the client told so (431), or reset once answered.
+        No response flag: the upstream broke no protocol (UPE's meaning), it was never asked
+        (docs/semantics.md: Envoy sends the section anyway)."""
         self.ctx.stats.inc(f"cluster.{self.cluster}.upstream_rq_header_list_too_large")
         self._abandon_upstream()
         if self.response_started:
             self.done = True
-            self.decoder_callbacks.reset_stream("request section too large for the upstream", "UPE")
+            self.decoder_callbacks.reset_stream("request section too large for the upstream")
         else:
-            self._local_reply(431, b"request headers too large for the upstream\n", "UPE")
+            self._local_reply(431, b"request headers too large for the upstream\n", "")
 
     # -- the response -------------------------------------------------------------------------------------
     def on_upstream_headers(self, status, headers, end_stream, http_version) -> None:
