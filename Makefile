@@ -30,7 +30,7 @@ $(SCHEMA): $(STAMP) $(wildcard proxy/config/*.proto) proxy/config/compile.py
 	$(PY) -m proxy.config.compile
 	touch $@
 
-# Real peers for end-to-end tests (curl, h2load). Installed from Debian when missing and we are root;
+# Real peers for end-to-end tests (curl, h2load; nginx, whose generated configuration a bench test checks). Installed from Debian when missing and we are root;
 # tests that need them skip with the reason otherwise.
 system-tools:
 	@bash scripts/system-tools.sh
