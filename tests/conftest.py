@@ -230,10 +230,13 @@ class ProxyProcess:
         self._ready = threading.Event()
 
     def _read_stderr(self) -> None:
-        for line in self.proc.stderr:
-            self.stderr_lines.append(line)
-            if line.startswith("proxy: ready"):
-                self._ready.set()
+        try:
+            for line in self.proc.stderr:
+                self.stderr_lines.append(line)
+                if line.startswith("proxy: ready"):
+                    self._ready.set()
+        except ValueError:  # kill() closed the pipe while a process the proxy started still held it
+            pass
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -262,6 +265,7 @@ class ProxyProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        self._reader.join(5)  # the rest of stderr read before the pipe is closed under the reader
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 try:
