@@ -352,6 +352,18 @@ HTTP = {
         A("send", payload=b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"),
         A("upstream_http", value=0, payload=b"\x00\x05\x01\x00hello"),
     ),
+    # The same client, its upstream's chunked response broken off after one chunk: the proxy frames
+    # the body by its close, so over TLS that close must come without a close_notify (RFC 9112 9.8;
+    # fuzz/peers/cut_short.py check_tls_end, reached on the configurations whose first chain is TLS).
+    "http10_upstream_breaks_off": [
+        A("send", payload=b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"),
+        A("upstream_connect"),
+        A("upstream_read"),
+        A("upstream_send", payload=b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+        A("read"),
+        A("upstream_close"),
+        A("read"),
+    ],
     # A response to a `Connection: close` request, read 400 bytes every 200 ms: each read restarts the
     # delayed close timeout, so the client gets all of it, 3 s after the close began (fuzz/closing.py
     # judges a close by that timeout while the client was still taking bytes).

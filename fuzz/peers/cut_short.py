@@ -21,6 +21,12 @@ a reset: Envoy's CodecClient dispatches the end of the response on any RemoteClo
 request bytes unread makes its kernel send one instead of a FIN (RFC 1122 4.2.2.13). The strict
 upstream records such a body as complete only at a FIN, so the exception is made here; a
 close-delimited body the proxy itself cut off (its timeout closed the connection) is still judged.
+
+`check_tls_end` judges the converse over TLS, from what the peers saw alone: a client whose response
+is delimited by the close (it cannot say it was cut short, so the end of the connection is its end)
+must not read a close_notify after it when an upstream broke that response off, since RFC 9112 9.8
+makes such a response "complete only if a valid close_notify alert has been received":
+`peer_cut_response_certified_by_close_notify`.
 """
 
 from ..oracles import InvariantViolation
@@ -49,10 +55,9 @@ def _recording(servers_by_index: dict, up) -> bool:
     return server is not None and not getattr(server, "tainted", False)
 
 
-def check(ex, servers_by_index: dict) -> None:
-    got = ex.response
-    if got is None or not got.complete or _delimited_by_close(got, ex.protocol):
-        return
+def _cut_upstreams(ex, got, servers_by_index: dict):
+    """The upstream requests of `ex` that broke off a response of `got`'s status (their recorded
+    response incomplete and not whole by their own close), unless another came back complete so."""
     answered = [up.response for up in ex.upstreams if up.response is not None]
     if any(r.complete and r.status == got.status for r in answered):
         return
@@ -60,8 +65,16 @@ def check(ex, servers_by_index: dict) -> None:
         sent = up.response
         if sent is None or sent.complete or sent.status != got.status or not _recording(servers_by_index, up):
             continue
-        if _ended_by_its_upstream(servers_by_index, up):
-            continue
+        if not _ended_by_its_upstream(servers_by_index, up):
+            yield up
+
+
+def check(ex, servers_by_index: dict) -> None:
+    got = ex.response
+    if got is None or not got.complete or _delimited_by_close(got, ex.protocol):
+        return
+    for up in _cut_upstreams(ex, got, servers_by_index):
+        sent = up.response
         if bytes(sent.body) == bytes(got.body):
             raise InvariantViolation(
                 "peer_response_completed_after_upstream_cut_short",
@@ -71,4 +84,31 @@ def check(ex, servers_by_index: dict) -> None:
                 judged="proxy/http/filters/router.py:Router",
                 expected="the client's stream reset or its connection closed before the end of the body",
                 observed="a complete response",
+            )
+
+
+def _has_body(ex, got) -> bool:
+    """RFC 9112 6.3: a response to HEAD, a 1xx, 204 or 304 ends with its head, whatever follows."""
+    return ex.request.method != b"HEAD" and got.status >= 200 and got.status not in (204, 304)
+
+
+def check_tls_end(ex, sock, servers_by_index: dict) -> None:
+    """`sock` is the client's own TLS peer (fuzz/tls_peer.py): whether it read a close_notify."""
+    got = ex.response
+    if got is None or not getattr(sock, "close_notify_seen", False) or not getattr(sock, "tls", False):
+        return
+    if not _delimited_by_close(got, ex.protocol) or not _has_body(ex, got):
+        return
+    for up in _cut_upstreams(ex, got, servers_by_index):
+        sent = up.response
+        if bytes(sent.body).startswith(bytes(got.body)):
+            raise InvariantViolation(
+                "peer_cut_response_certified_by_close_notify",
+                f"client {ex.downstream} request {ex.id} read a {got.status} response delimited by the close "
+                f"({len(got.body)} body bytes) and then a TLS close_notify; upstream {up.conn} ({up.protocol}) "
+                f"sent those bytes and never finished its response (RFC 9112 9.8: the close_notify makes "
+                f"the truncation complete)",
+                judged="proxy/network/connection.py:Connection.close",
+                expected="the TCP end of stream without a close_notify",
+                observed="close_notify",
             )

@@ -17,6 +17,8 @@ InvariantViolation names:
   may travel did not reach a peer whose framing carries trailers (HTTP/2, a chunked HTTP/1.1 body);
 - peer_response_completed_after_upstream_cut_short: a client read as complete a response its upstream
   broke off (fuzz/peers/cut_short.py);
+- peer_cut_response_certified_by_close_notify: a TLS client read a close_notify after a response
+  delimited by the close that its upstream broke off (RFC 9112 9.8; fuzz/peers/cut_short.py);
 - peer_request_invented: an upstream saw a request no client sent (every client byte was parsed,
   and no client request claims it: smuggling, duplication);
 - peer_h1_upstream_* / peer_h1_response_*: h11, the standard library and llhttp disagree on the
@@ -52,6 +54,7 @@ def check(peers) -> None:
         if judged:
             check_response_meaning(ex, peers.model_for(ex.downstream))
             cut_short.check(ex, servers_by_index)
+            cut_short.check_tls_end(ex, peers.clients[ex.downstream].sock, servers_by_index)
     for up in peers.unlinked:
         check_forwarded(up.request, _where(up))
     if peers.unlinked and peers.all_understood:

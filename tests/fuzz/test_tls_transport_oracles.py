@@ -14,6 +14,10 @@ left alive (reports/bench/mutants-l4-2026-12-05.md):
   close-delimited body complete to an HTTP/1.0 client (RFC 9112 9.8; found live, BLACKBOX 12-05b).
   Plant: Connection.close telling the transport of its flushing close only when it cuts short (the
   codec's own flag is not judged here: the session has no record of the cut apart from it);
+- peer_cut_response_certified_by_close_notify (fuzz/peers/cut_short.py): the same end judged from
+  what the peers saw alone (the upstream's record of its broken-off response, the client's
+  close_notify), not from the proxy's flag. Plant: the HTTP/1.1 codec's close_cuts_response kept
+  False, which tls_cut_response_ends_with_close_notify cannot see;
 - stall_end_of_stream_not_flushed (fuzz/liveness.py): an ended write side with nothing left to send
   goes out. Mutant: the close_notify only sent while plaintext still waits (`not` dropped), so the
   end never leaves.
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+import proxy.http.h1 as h1
 import proxy.network.connection as connection
 import proxy.tls.transport as transport
 from fuzz.bench.mutants import ops
@@ -127,9 +132,13 @@ CUT = [
 DOWNSTREAM_TLS = UPSTREAM_TLS.parent / "tls.yaml"
 
 
-def run_cut():
+def run_script(script):
     ensure()
-    return Session(build(load_config(DOWNSTREAM_TLS)), models=True).run(CUT)
+    return Session(build(load_config(DOWNSTREAM_TLS)), models=True).run(script)
+
+
+def run_cut():
+    return run_script(CUT)
 
 
 def test_a_response_cut_short_ends_without_close_notify():
@@ -145,3 +154,32 @@ def test_a_close_notify_after_a_cut_response_is_caught(monkeypatch):
     monkeypatch.setattr(method, "__code__", planted)
     with pytest.raises(InvariantViolation, match="tls_cut_response_ends_with_close_notify"):
         run_cut()
+
+
+def cut_by_its_upstream(end: str, answer: bytes = CUT[3].payload) -> list:
+    """CUT with an upstream that reads the request (so its own record says what it answered) and
+    ends with `end` (upstream_close: a FIN, upstream_reset)."""
+    return CUT[:3] + [A("upstream_read"), A("upstream_send", 0, payload=answer), A("read", 0), A(end, 0), A("read", 0)]
+
+
+@pytest.mark.parametrize("end", ["upstream_close", "upstream_reset"])
+def test_a_cut_response_the_peers_saw_ends_without_close_notify(end):
+    s = run_script(cut_by_its_upstream(end))
+    assert bytes(s.downstream[0].received).endswith(b"\r\n\r\npartial")
+    assert not s.downstream[0].close_notify_seen
+
+
+@pytest.mark.parametrize("end", ["upstream_close", "upstream_reset"])
+def test_a_codec_that_forgets_its_cut_is_caught_by_the_peers(monkeypatch, end):
+    # The regression f163a994's own oracle cannot see: the codec never says its close cuts a
+    # response, so the close is an ordinary flushing one and ends with close_notify.
+    monkeypatch.setattr(h1.H1ServerCodec, "close_cuts_response", property(lambda self: False, lambda self, v: None))
+    with pytest.raises(InvariantViolation, match="peer_cut_response_certified_by_close_notify"):
+        run_script(cut_by_its_upstream(end))
+
+
+def test_a_whole_close_delimited_response_still_ends_with_close_notify():
+    # The upstream frames its body by its own close: whole, so the close_notify is owed (RFC 8446 6.1).
+    s = run_script(cut_by_its_upstream("upstream_close", b"HTTP/1.0 200 OK\r\n\r\nwhole body"))
+    assert bytes(s.downstream[0].received).endswith(b"\r\n\r\nwhole body")
+    assert s.downstream[0].close_notify_seen
