@@ -3,9 +3,13 @@ broken (a reset, a connection closed before the end of the body), never as compl
 real proxy for an HTTP/1.1 client of a chunked response, and on the planted class: a router that ends
 the client's response cleanly when its upstream goes away mid-body."""
 
+from types import SimpleNamespace as NS
+
 import pytest
 
 from fuzz.oracles import InvariantViolation
+from fuzz.peers.cut_short import check_tls_end
+from fuzz.peers.record import H1, Message
 from fuzz.session import Action as A
 from tests.fuzz.test_liveness import http, run
 
@@ -90,3 +94,33 @@ def test_a_close_delimited_body_the_proxy_cuts_is_still_judged(monkeypatch):
     with pytest.raises(InvariantViolation) as caught:
         run(http(route=", timeout_ms: 500"), stalled)
     assert caught.value.name == "peer_response_completed_after_upstream_cut_short", str(caught.value)
+
+
+# check_tls_end on the records alone: which responses a close_notify could certify (RFC 9112 9.8).
+def _tls_records(method=b"GET", status=200, client_headers=(), tls=True):
+    sent = Message(status=status, headers=[(b"transfer-encoding", b"chunked")], body=bytearray(b"hello"))
+    got = Message(status=status, headers=list(client_headers), body=bytearray(b"hel"))
+    up = NS(conn=0, protocol=H1, response=sent)
+    ex = NS(id="c0.1", downstream=0, protocol=H1, request=Message(method=method), response=got, upstreams=[up])
+    server = NS(conn_=NS(close_event=NS(name="REMOTE_CLOSE")), tainted=False)
+    sock = NS(close_notify_seen=True, tls=tls)
+    return ex, sock, {0: server}
+
+
+def test_a_close_notify_after_a_cut_close_delimited_body_is_judged():
+    with pytest.raises(InvariantViolation, match="peer_cut_response_certified_by_close_notify"):
+        check_tls_end(*_tls_records())
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"client_headers": [(b"transfer-encoding", b"chunked")]},  # its own framing says it is cut
+        {"client_headers": [(b"content-length", b"5")]},
+        {"method": b"HEAD"},  # ends with its head
+        {"status": 304},
+        {"tls": False},  # a FIN alone certifies nothing
+    ],
+)
+def test_a_close_notify_certifies_only_a_body_delimited_by_the_close(shape):
+    check_tls_end(*_tls_records(**shape))
