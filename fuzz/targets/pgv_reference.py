@@ -165,10 +165,70 @@ def check(message, rule_violations=None) -> None:
     check_rules' answer when the caller already has it (the config harness knows it is empty when
     load found no violation at all), else it is computed here."""
     ours = check_rules(message) if rule_violations is None else rule_violations
-    if bool(ours) != pgv_accepts(message):
+    accepted = pgv_accepts(message)
+    if bool(ours) != accepted:
+        if not accepted:
+            _masked_difference(message, "", ours)
         return
+    _differ(ours, "")
+
+
+def _differ(ours, where: str) -> None:
+    detail = f"{where}: " if where else ""
     if ours:
-        detail = f"our rules refuse it ({'; '.join(str(v) for v in ours[:3])}), protoc-gen-validate accepts it"
+        detail += f"our rules refuse it ({'; '.join(str(v) for v in ours[:3])}), protoc-gen-validate accepts it"
     else:
-        detail = "protoc-gen-validate refuses it, our rules accept it"
+        detail += "protoc-gen-validate refuses it, our rules accept it"
     raise InvariantViolation("config_rules_differ_from_pgv", detail, judged="proxy/config/validate.py:check_rules")
+
+
+def _masked_difference(message, path: str, ours) -> None:
+    """Both refuse `message`: one violation hides every other from a whole-message verdict (the
+    config mutator's edits mostly land in configurations already refused). A field's rules judge its
+    own message alone, so every submessage our rules accept must be accepted by PGV on its own, and
+    each one they refuse is looked into the same way; a refused message's own fields are compared
+    again with the fields our rules refused cleared. A rule misread anywhere is then a difference,
+    however invalid the rest is."""
+    prefix = f"{path}." if path else ""
+    names = {_direct_field(v.path[len(prefix) :]) for v in ours if v.path.startswith(prefix)} - {None}
+    if names:
+        cleared = message.__class__()
+        cleared.CopyFrom(message)
+        for name in names:
+            cleared.ClearField(name)
+        again = check_rules(cleared, path)
+        if bool(again) == pgv_accepts(cleared):
+            _differ(again, f"{path or 'the document'} with the fields our rules refused cleared")
+    for where, child in _children(message, prefix):
+        refused = [v for v in ours if v.path == where or v.path.startswith((f"{where}.", f"{where}["))]
+        if not refused and not pgv_accepts(child):
+            # Nothing refused under it in the whole, or not looked at (a list over max_items is not
+            # looked into): our verdict on it alone decides.
+            refused = check_rules(child, where)
+            if not refused:
+                _differ([], where)
+        if refused:
+            _masked_difference(child, where, refused)
+
+
+def _direct_field(relative: str):
+    """The field of the message itself that a violation at `relative` names, or None (deeper, or the
+    message as a whole)."""
+    name = relative.split("[", 1)[0]
+    return name if name and "." not in name and "." not in relative.split("]")[-1] else None
+
+
+def _children(message, prefix: str):
+    """(path, submessage) for each message of the schema's own package directly under `message`
+    (the schema's maps hold strings)."""
+    package = message.DESCRIPTOR.file.package
+    for field, value in message.ListFields():
+        if field.message_type is None or field.message_type.GetOptions().map_entry:
+            continue
+        if field.is_repeated:
+            items = [(f"{prefix}{field.name}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            items = [(f"{prefix}{field.name}", value)]
+        for where, item in items:
+            if item.DESCRIPTOR.file.package == package:
+                yield where, item

@@ -203,3 +203,63 @@ def test_a_dollar_read_as_pythons_is_caught(monkeypatch):
     with pytest.raises(InvariantViolation) as err:
         pgv_reference.check(message)
     assert err.value.name == "config_rules_differ_from_pgv"
+
+
+def _plant_enum_range(monkeypatch):
+    """`defined_only` read as a range (the smallest to the largest value): TlsProtocol's 1 and 2 pass."""
+    from proxy.config import validate
+
+    def ranged(field, c):
+        numbers = [v.number for v in field.enum_type.values]
+        span = range(min(numbers), max(numbers) + 1)
+        return lambda v: None if v in span else f"must be one of the enum's values (got {v})"
+
+    original = validate._enum_check
+    monkeypatch.setattr(
+        validate, "_enum_check", lambda field, c: ranged(field, c) if c.get("defined_only") else original(field, c)
+    )
+    monkeypatch.setattr(validate, "_PLANS", {})  # plans hold the checks: build them again
+
+
+def _gap_version():
+    message = parse_bytes(ISSUE2_YAML)
+    message.clusters[0].tls_context.common_tls_context.tls_params.tls_maximum_protocol_version = 2
+    return message
+
+
+@pytest.mark.parametrize("elsewhere", ["same_message", "other_listener_name", "both"])
+def test_a_misread_rule_is_caught_beside_another_violation(monkeypatch, elsewhere):
+    """A rule misread on one field is caught even when another field of the configuration is refused
+    by both (the whole-message verdicts agree then): with the refused fields cleared, and submessage
+    by submessage."""
+    from fuzz.oracles import InvariantViolation
+    from fuzz.targets import pgv_reference
+
+    message = _gap_version()
+    if elsewhere in ("same_message", "both"):
+        message.clusters[0].tls_context.common_tls_context.tls_params.cipher_suites.append("NOT-A-SUITE")
+    if elsewhere in ("other_listener_name", "both"):
+        message.listeners[0].name = "bad name"
+    pgv_reference.check(message)  # the clean rules: both refuse, no difference anywhere
+    _plant_enum_range(monkeypatch)
+    with pytest.raises(InvariantViolation) as err:
+        pgv_reference.check(message)
+    assert err.value.name == "config_rules_differ_from_pgv"
+    assert "protoc-gen-validate refuses it, our rules accept it" in str(err.value)
+
+
+def test_refused_fields_everywhere_are_no_difference():
+    """Clean rules, many refused fields at several depths: the descent finds no difference."""
+    from fuzz.targets import pgv_reference
+
+    message = _gap_version()
+    message.clusters[0].tls_context.common_tls_context.tls_params.cipher_suites.append("NOT-A-SUITE")
+    message.clusters[0].endpoints[0].port = 0
+    message.listeners[0].name = "bad name"
+    message.listeners[0].filter_chains[0].filters.add()
+    message.listeners[0].per_connection_buffer_limit_bytes = 10
+    # A list over its max_items: our rules do not look into its items, PGV does (both refuse an empty one).
+    certificates = message.listeners[0].filter_chains[0].tls_context.common_tls_context.tls_certificates
+    certificates.add(), certificates.add()
+    assert check_rules(message) and not pgv_accepts(message)
+    pgv_reference.check(message)
