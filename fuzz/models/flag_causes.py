@@ -40,10 +40,9 @@ from typing import NamedTuple
 
 from fuzz.oracles import InvariantViolation
 
-from . import breakers
+from . import breakers, routing
 from .config_walk import connection_managers
 
-DEFAULT_ROUTE_TIMEOUT_MS = 15_000  # RouteAction.timeout: "If not specified, the default is 15s"
 UPSTREAM_FLAGS = frozenset({"UF", "UO", "UR", "UC", "UPE", "LR"})
 # %RESPONSE_FLAGS%' documented values (docs/root/configuration/observability/access_log/usage.rst).
 DOCUMENTED_FLAGS = frozenset(
@@ -180,7 +179,5 @@ def _route_timeouts(boot) -> dict:
         for vh in hcm.route_config.virtual_hosts:
             for i, route in enumerate(vh.routes):
                 if route.WhichOneof("action") == "route":
-                    action = route.route
-                    t = action.timeout_ms if action.HasField("timeout_ms") else DEFAULT_ROUTE_TIMEOUT_MS
-                    out.setdefault(f"{vh.name}/{i}", set()).add(t)
+                    out.setdefault(f"{vh.name}/{i}", set()).add(routing.action_timeout_ms(route.route))
     return out

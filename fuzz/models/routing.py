@@ -24,6 +24,11 @@ NO_ROUTE = ("none",)
 DEFAULT_ROUTE_TIMEOUT_MS = 15_000
 
 
+def action_timeout_ms(action) -> int:
+    """A RouteAction's timeout: its timeout_ms, or Envoy's default when unset (0: none)."""
+    return action.timeout_ms if action.HasField("timeout_ms") else DEFAULT_ROUTE_TIMEOUT_MS
+
+
 def matches(route, request: ref.Request) -> bool:
     """The route's path specifier and every header matcher match `request` (runtime fraction aside)."""
     return ref.path_matches(route.match, request) and all(ref.header_matches(h, request) for h in route.match.headers)
@@ -43,7 +48,7 @@ def route_timeouts(route_config, request: ref.Request, cluster: str) -> frozense
             else {c.name for c in action.weighted_clusters.clusters}
         )
         if cluster in names:
-            out.add(action.timeout_ms if action.HasField("timeout_ms") else DEFAULT_ROUTE_TIMEOUT_MS)
+            out.add(action_timeout_ms(action))
     return frozenset(out)
 
 

@@ -94,7 +94,7 @@ class TlsTransportSocket(TransportSocket):
         close once no write filter holds output back (the fault filter's throttle lets more come)."""
         if conn.write_end_stream:
             return True
-        return self.closing and not (conn.filter_manager.write_filters and conn.filter_manager.holds_writes())
+        return self.closing and not conn.filter_manager.holds_writes()
 
     # -- handshake ------------------------------------------------------------------------------
     def _handshake(self, conn) -> None:
